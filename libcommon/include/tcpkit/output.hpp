@@ -1,0 +1,58 @@
+#pragma once
+// Writers shared by every tool. A result is an ordered JSON object with a "type" field;
+// the same object is written as a JSON line, a CSV row or a text-table row.
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace tcpkit {
+
+using Record = nlohmann::ordered_json;
+
+enum class Format { text, json, csv };
+
+// One object per line; numbers stay numbers. Flushes after each line so pipes see it at once.
+class JsonLinesWriter {
+ public:
+  explicit JsonLinesWriter(std::FILE* out) : out_(out) {}
+  void write(const Record& record);
+
+ private:
+  std::FILE* out_;
+};
+
+// RFC 4180 CSV with a fixed column list; the header row is written before the first row.
+// Keys missing from a record give empty cells; nested values are written as JSON text.
+class CsvWriter {
+ public:
+  CsvWriter(std::FILE* out, std::vector<std::string> columns) : out_(out), columns_(std::move(columns)) {}
+  void write(const Record& record);
+
+ private:
+  std::FILE* out_;
+  std::vector<std::string> columns_;
+  bool header_written_ = false;
+};
+
+// Quote one CSV field when it needs it.
+std::string csv_escape(const std::string& field);
+
+// A column-aligned text table, printed all at once (rows are buffered to size the columns).
+class TextTable {
+ public:
+  explicit TextTable(std::vector<std::string> headers) : headers_(std::move(headers)) {}
+  void add_row(std::vector<std::string> cells);
+  std::string render() const;
+  bool empty() const { return rows_.empty(); }
+
+ private:
+  std::vector<std::string> headers_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+// "1.234" style fixed-point formatting used by the text outputs.
+std::string format_fixed(double value, int decimals);
+
+}  // namespace tcpkit

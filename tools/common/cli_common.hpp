@@ -1,0 +1,48 @@
+#pragma once
+// What every tool's main shares: exit codes, CLI11 error mapping, Ctrl-C, privilege checks.
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <CLI/CLI.hpp>
+
+#include "tcpkit/error.hpp"
+
+namespace tcpkit::cli {
+
+// The same codes in every tool (DESIGN.md, every man page).
+enum ExitCode : int {
+  kExitPositive = 0,   // answered / open / conformant / check passed
+  kExitNegative = 1,   // no answer, closed, filtered, deviations, check failed
+  kExitUsage = 2,      // usage or bad input
+  kExitPrivilege = 3,  // missing capability
+  kExitSystem = 4,     // environment or system failure
+};
+
+int exit_code_for(const Error& error);
+
+// One line on stderr: "tool: message".
+void print_error(const std::string& tool, const std::string& message);
+
+// Parses the command line. Returns std::nullopt to go on, or the exit code to return now:
+// 0 after --help/--version, 2 (with one line on stderr) for any parse error.
+std::optional<int> parse_command_line(CLI::App& app, const std::string& tool, int argc, char** argv);
+
+// Runs body inside the tool's single top-level catch: no exception escapes as a stack trace.
+int guarded_main(const std::string& tool, const std::function<int()>& body);
+
+// SIGINT/SIGTERM set a flag and make interrupt_fd() readable, so poll() loops wake up at once.
+void install_interrupt_handler();
+bool interrupted();
+int interrupt_fd();
+
+// Whether this process may open raw and packet sockets.
+bool has_cap_net_raw();
+// The message for a missing CAP_NET_RAW, naming the setcap line that grants it.
+std::string net_raw_hint(const std::string& tool);
+
+// True when stdout is a terminal (colour and progress lines only then).
+bool stdout_is_tty();
+bool stderr_is_tty();
+
+}  // namespace tcpkit::cli
