@@ -1,0 +1,110 @@
+// tcpprobe: time TCP handshakes, like ping for TCP.
+#include <CLI/CLI.hpp>
+
+#include "common/cli_common.hpp"
+#include "common/validators.hpp"
+#include "tcpkit/endpoint.hpp"
+#include "tcpprobe/options.hpp"
+
+namespace {
+
+constexpr const char* kTool = "tcpprobe";
+
+// Converts a validator's Result into the CLI11 error text (empty = fine).
+template <class T>
+std::string check(const tcpkit::Result<T>& r) {
+  return r ? std::string() : r.error().message;
+}
+
+int parse_and_run(int argc, char** argv) {
+  tcpprobe::Options o;
+  CLI::App app{"tcpprobe - time TCP handshakes (SYN -> SYN/ACK), like ping for TCP.\n"
+               "Exit status: 0 every target answered SYN/ACK, 1 some target never did, 2 usage,\n"
+               "3 missing privilege, 4 system failure.",
+               kTool};
+  app.get_formatter()->column_width(34);
+  std::string mode = "auto", count, interval, timeout, deadline, port, sport, source;
+  bool v4 = false, v6 = false, json = false, csv = false;
+  int ttl = -1;
+  app.add_option("targets", o.targets, "host, host:port, host:service, [v6addr]:port or a bare IPv6 address")
+      ->required()
+      ->type_name("TARGET...");
+  app.add_option("-m,--mode", mode, "syn (raw, needs CAP_NET_RAW), connect (unprivileged), auto (default)")
+      ->check(CLI::IsMember({"auto", "syn", "connect"}));
+  app.add_option("-c,--count", count, "stop after COUNT probes per target (default: until Ctrl-C or -w)")->type_name("COUNT");
+  app.add_option("-i,--interval", interval, "time between probes: 1 (s), 0.2, 250ms, 500us (default 1s)")->type_name("TIME");
+  app.add_option("-W,--timeout", timeout, "how long to wait for each answer (default 1s)")->type_name("TIME");
+  app.add_option("-w,--deadline", deadline, "stop after TIME in all, whatever the count")->type_name("TIME");
+  app.add_option("-p,--port", port, "port (or service) for targets that name none (default 80)")->type_name("PORT");
+  app.add_option("-s,--source-port", sport, "fixed source port (default: a fresh reserved port per probe)")->type_name("PORT");
+  app.add_option("-S,--source", source, "source address")->type_name("ADDR");
+  app.add_option("-I,--interface", o.interface, "send and capture through this interface")->type_name("IFACE");
+  app.add_flag("-4", v4, "IPv4 only");
+  app.add_flag("-6", v6, "IPv6 only");
+  app.add_option("--ttl", ttl, "TTL / hop limit of the SYN (1-255)")->check(CLI::Range(1, 255));
+  app.add_flag("-D,--timestamp", o.wall_clock, "print the wall-clock time before each line");
+  app.add_flag("-q,--quiet", o.quiet, "print only the summary");
+  app.add_flag("--json", json, "JSON Lines: one object per probe, then a summary object per target");
+  app.add_flag("--csv", csv, "CSV with a header row");
+  app.set_version_flag("--version", "tcpprobe 0.1.0");
+
+  if (auto code = tcpkit::cli::parse_command_line(app, kTool, argc, argv)) return *code;
+
+  auto usage = [](const std::string& message) {
+    tcpkit::cli::print_error(kTool, message);
+    return tcpkit::cli::kExitUsage;
+  };
+  if (v4 && v6) return usage("-4 and -6 exclude each other");
+  if (json && csv) return usage("--json and --csv exclude each other");
+  o.family = v4 ? tcpkit::Family::v4 : v6 ? tcpkit::Family::v6 : tcpkit::Family::any;
+  o.format = json ? tcpkit::Format::json : csv ? tcpkit::Format::csv : tcpkit::Format::text;
+  o.mode = mode == "syn" ? tcpprobe::Mode::syn : mode == "connect" ? tcpprobe::Mode::connect : tcpprobe::Mode::automatic;
+  if (ttl > 0) o.ttl = uint8_t(ttl);
+  if (!count.empty()) {
+    auto c = tcpkit::cli::parse_count(count, 1'000'000'000);
+    if (!c) return usage(c.error().message);
+    o.count = *c;
+  }
+  if (!interval.empty()) {
+    auto d = tcpkit::cli::parse_duration(interval);
+    if (!d) return usage(d.error().message);
+    if (d->count() < 10) return usage("interval '" + interval + "' is too short: the minimum is 10us");
+    o.interval = *d;
+  }
+  if (!timeout.empty()) {
+    auto d = tcpkit::cli::parse_duration(timeout);
+    if (!d) return usage(d.error().message);
+    if (d->count() <= 0) return usage("timeout must be greater than zero");
+    o.timeout = *d;
+  }
+  if (!deadline.empty()) {
+    auto d = tcpkit::cli::parse_duration(deadline);
+    if (!d) return usage(d.error().message);
+    if (d->count() <= 0) return usage("deadline must be greater than zero");
+    o.deadline = *d;
+  }
+  if (!port.empty()) {
+    auto p = tcpkit::parse_port(port);
+    if (!p) return usage(p.error().message);
+    o.port = *p;
+  }
+  if (!sport.empty()) {
+    auto p = tcpkit::parse_port(sport);
+    if (!p) return usage("source " + p.error().message);
+    o.source_port = *p;
+  }
+  if (!source.empty()) {
+    auto a = tcpkit::IpAddress::parse(source);
+    if (!a) return usage("invalid source address '" + source + "'");
+    o.source = *a;
+  }
+  for (const auto& t : o.targets)
+    if (auto spec = tcpkit::parse_target(t); !spec) return usage(spec.error().message);
+  return tcpprobe::run(o);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return tcpkit::cli::guarded_main(kTool, [&] { return parse_and_run(argc, argv); });
+}

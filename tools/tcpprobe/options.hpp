@@ -1,0 +1,36 @@
+#pragma once
+// tcpprobe's parsed command line.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tcpkit/ip_address.hpp"
+#include "tcpkit/output.hpp"
+
+namespace tcpprobe {
+
+enum class Mode { automatic, syn, connect };
+
+struct Options {
+  std::vector<std::string> targets;
+  Mode mode = Mode::automatic;
+  std::optional<long long> count;                        // -c; none: until Ctrl-C or -w
+  std::chrono::microseconds interval{1'000'000};         // -i
+  std::chrono::microseconds timeout{1'000'000};          // -W
+  std::optional<std::chrono::microseconds> deadline;     // -w
+  std::optional<uint16_t> port;                          // -p
+  std::optional<uint16_t> source_port;                   // -s
+  std::optional<tcpkit::IpAddress> source;               // -S
+  std::string interface;                                 // -I
+  tcpkit::Family family = tcpkit::Family::any;           // -4 / -6
+  std::optional<uint8_t> ttl;                            // --ttl
+  bool wall_clock = false;                               // -D
+  bool quiet = false;                                    // -q
+  tcpkit::Format format = tcpkit::Format::text;
+};
+
+// Runs every target and returns the exit code.
+int run(const Options& options);
+
+}  // namespace tcpprobe

@@ -1,0 +1,200 @@
+#include "tcpprobe/probe_report.hpp"
+
+#include <cmath>
+
+namespace tcpprobe {
+
+using tcpkit::format_fixed;
+using tcpkit::ProbeOutcome;
+using tcpkit::Record;
+
+namespace {
+
+const std::vector<std::string> kCsvColumns = {
+    "type", "time", "target", "address", "port", "mode", "probe", "outcome", "rtt_ms", "rtt_us", "ttl", "window",
+    "flags", "mss", "sack_permitted", "timestamps", "wscale", "source_port", "responder", "icmp_type", "icmp_code",
+    "icmp_text", "connect_ms", "kernel_rtt_us", "timestamp_source", "sent", "answered", "open", "closed", "filtered",
+    "unreachable", "loss_pct", "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms", "rtt_mdev_ms", "rtt_p50_ms", "rtt_p90_ms",
+    "rtt_p99_ms", "elapsed_ms"};
+
+double ms(int64_t ns) { return double(ns) / 1e6; }
+// Milliseconds kept to the nanosecond, without float noise in the JSON text.
+double ms_exact(int64_t ns) { return std::round(double(ns)) / 1e6; }
+
+std::string wall_prefix(int64_t ns) {
+  return "[" + std::to_string(ns / 1'000'000'000) + "." + [&] {
+    std::string frac = std::to_string((ns % 1'000'000'000) / 1000);
+    return std::string(6 - frac.size(), '0') + frac;
+  }() + "] ";
+}
+
+std::string options_text(const tcpkit::TcpOptions& o) {
+  std::string out;
+  auto add = [&](const std::string& s) { out += (out.empty() ? "" : ",") + s; };
+  if (o.mss) add("mss " + std::to_string(*o.mss));
+  if (o.sack_permitted) add("sackOK");
+  if (o.timestamps) add("TS");
+  if (o.window_scale) add("wscale " + std::to_string(*o.window_scale));
+  return out;
+}
+
+}  // namespace
+
+Reporter::Reporter(tcpkit::Format format, bool quiet, bool wall_clock)
+    : format_(format), quiet_(quiet), wall_clock_(wall_clock), json_(stdout), csv_(stdout, kCsvColumns) {}
+
+void Reporter::header(const TargetInfo& info) {
+  if (format_ != tcpkit::Format::text) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  std::printf("TCPPROBE %s (%s) from %s %s: %s mode\n", info.target.c_str(),
+              info.address.to_string_with_port(info.port).c_str(), info.source.to_string().c_str(),
+              info.interface.c_str(), info.mode.c_str());
+  std::fflush(stdout);
+}
+
+Record Reporter::probe_record(const TargetInfo& info, const tcpkit::ProbeReply& r) const {
+  Record rec;
+  rec["type"] = "probe";
+  rec["time"] = double(r.sent_ns / 1000) / 1e6;
+  rec["target"] = info.target;
+  rec["address"] = info.address.to_string();
+  rec["port"] = info.port;
+  rec["mode"] = info.mode;
+  rec["probe"] = r.probe_id;
+  rec["outcome"] = tcpkit::to_string(r.outcome);
+  if (r.rtt_ns) {
+    rec["rtt_ms"] = ms_exact(*r.rtt_ns);
+    rec["rtt_us"] = std::llround(double(*r.rtt_ns) / 1e3);
+  }
+  if (r.outcome == ProbeOutcome::open || r.outcome == ProbeOutcome::closed) {
+    if (r.ttl) rec["ttl"] = r.ttl;
+    if (info.mode == "syn") {
+      rec["window"] = r.window;
+      rec["flags"] = tcpkit::flags_compact(r.flags);
+    }
+    if (r.outcome == ProbeOutcome::open) {
+      if (r.options.mss) rec["mss"] = *r.options.mss;
+      rec["sack_permitted"] = r.options.sack_permitted;
+      rec["timestamps"] = r.options.timestamps.has_value();
+      if (r.options.window_scale) rec["wscale"] = *r.options.window_scale;
+    }
+  }
+  rec["source_port"] = r.source_port;
+  if (r.outcome == ProbeOutcome::unreachable) {
+    rec["responder"] = r.responder.to_string();
+    if (r.icmp_type || r.icmp_code) {
+      rec["icmp_type"] = r.icmp_type;
+      rec["icmp_code"] = r.icmp_code;
+    }
+    rec["icmp_text"] = r.icmp_text;
+  }
+  if (r.connect_ns) rec["connect_ms"] = ms_exact(*r.connect_ns);
+  if (r.kernel_rtt_us) rec["kernel_rtt_us"] = *r.kernel_rtt_us;
+  if (r.rtt_ns) rec["timestamp_source"] = tcpkit::to_string(r.timestamps);
+  return rec;
+}
+
+std::string Reporter::probe_text(const TargetInfo& info, const tcpkit::ProbeReply& r,
+                                 std::chrono::microseconds timeout) const {
+  std::string line = wall_clock_ ? wall_prefix(r.sent_ns) : "";
+  const std::string where = info.address.to_string_with_port(info.port);
+  const std::string probe = " probe=" + std::to_string(r.probe_id);
+  const std::string rtt = r.rtt_ns ? " rtt=" + format_fixed(ms(*r.rtt_ns), 3) + " ms" : "";
+  switch (r.outcome) {
+    case ProbeOutcome::open:
+      line += "from " + where + ": open" + probe + rtt;
+      if (r.kernel_rtt_us) line += " kernel_rtt=" + format_fixed(*r.kernel_rtt_us / 1000.0, 3) + " ms";
+      if (r.ttl) line += " ttl=" + std::to_string(r.ttl);
+      if (info.mode == "syn") line += " win=" + std::to_string(r.window);
+      if (!r.options.empty()) line += " opts=" + options_text(r.options);
+      break;
+    case ProbeOutcome::closed:
+      line += "from " + where + ": closed" + probe + rtt;
+      if (r.ttl) line += " ttl=" + std::to_string(r.ttl);
+      if (info.mode == "syn") line += " flags=" + tcpkit::flags_compact(r.flags);
+      break;
+    case ProbeOutcome::unreachable:
+      line += "from " + r.responder.to_string() + ": unreachable" + probe + rtt;
+      if (r.icmp_type || r.icmp_code)
+        line += " icmp" + std::string(r.icmp_v6 ? "6" : "") + "=" + std::to_string(r.icmp_type) + "/" +
+                std::to_string(r.icmp_code);
+      line += " (" + r.icmp_text + ") for " + where;
+      break;
+    case ProbeOutcome::filtered:
+      line += where + ": filtered" + probe + " (no answer in " + format_fixed(double(timeout.count()) / 1000.0, 0) + " ms)";
+      break;
+  }
+  return line + "\n";
+}
+
+void Reporter::probe(const TargetInfo& info, const tcpkit::ProbeReply& reply, std::chrono::microseconds timeout) {
+  if (quiet_) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  switch (format_) {
+    case tcpkit::Format::json: json_.write(probe_record(info, reply)); break;
+    case tcpkit::Format::csv: csv_.write(probe_record(info, reply)); break;
+    case tcpkit::Format::text: {
+      const std::string line = probe_text(info, reply, timeout);
+      std::fwrite(line.data(), 1, line.size(), stdout);
+      std::fflush(stdout);
+      break;
+    }
+  }
+}
+
+void Reporter::summary(const TargetInfo& info, const TargetStats& s) {
+  const auto rtt = s.rtt_ms.summary();
+  const double loss = s.sent ? 100.0 * double(s.sent - s.answered()) / double(s.sent) : 0.0;
+  const char* source = s.user_timestamps ? "user" : "kernel";
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (format_ != tcpkit::Format::text) {
+    Record rec;
+    rec["type"] = "summary";
+    rec["target"] = info.target;
+    rec["address"] = info.address.to_string();
+    rec["port"] = info.port;
+    rec["mode"] = info.mode;
+    rec["sent"] = s.sent;
+    rec["answered"] = s.answered();
+    rec["open"] = s.open;
+    rec["closed"] = s.closed;
+    rec["filtered"] = s.filtered;
+    rec["unreachable"] = s.unreachable;
+    rec["loss_pct"] = std::round(loss * 1000) / 1000;
+    if (rtt.count) {
+      rec["rtt_min_ms"] = std::round(rtt.min * 1e6) / 1e6;
+      rec["rtt_avg_ms"] = std::round(rtt.avg * 1e6) / 1e6;
+      rec["rtt_max_ms"] = std::round(rtt.max * 1e6) / 1e6;
+      rec["rtt_mdev_ms"] = std::round(rtt.mdev * 1e6) / 1e6;
+      rec["rtt_p50_ms"] = std::round(rtt.p50 * 1e6) / 1e6;
+      rec["rtt_p90_ms"] = std::round(rtt.p90 * 1e6) / 1e6;
+      rec["rtt_p99_ms"] = std::round(rtt.p99 * 1e6) / 1e6;
+      rec["timestamp_source"] = source;
+    }
+    if (!s.kernel_rtt_ms.empty()) rec["kernel_rtt_avg_ms"] = std::round(s.kernel_rtt_ms.summary().avg * 1e3) / 1e3;
+    rec["elapsed_ms"] = std::round(s.elapsed_ms * 1000) / 1000;
+    if (format_ == tcpkit::Format::json) json_.write(rec);
+    else csv_.write(rec);
+    return;
+  }
+  std::string out = "\n--- " + info.target + " (" + info.address.to_string_with_port(info.port) + ") tcpprobe statistics ---\n";
+  out += std::to_string(s.sent) + " probes sent, " + std::to_string(s.answered()) + " answered (" +
+         std::to_string(s.open) + " open, " + std::to_string(s.closed) + " closed, " + std::to_string(s.unreachable) +
+         " unreachable), " + format_fixed(loss, loss == 0 || loss == 100 ? 0 : 1) + "% loss, time " +
+         format_fixed(s.elapsed_ms, 0) + " ms\n";
+  if (rtt.count) {
+    out += "rtt min/avg/max/mdev = " + format_fixed(rtt.min, 3) + "/" + format_fixed(rtt.avg, 3) + "/" +
+           format_fixed(rtt.max, 3) + "/" + format_fixed(rtt.mdev, 3) + " ms\n";
+    out += "rtt p50/p90/p99 = " + format_fixed(rtt.p50, 3) + "/" + format_fixed(rtt.p90, 3) + "/" +
+           format_fixed(rtt.p99, 3) + " ms (" + source + " timestamps)\n";
+  }
+  if (!s.kernel_rtt_ms.empty()) {
+    const auto k = s.kernel_rtt_ms.summary();
+    out += "kernel rtt (TCP_INFO) min/avg/max = " + format_fixed(k.min, 3) + "/" + format_fixed(k.avg, 3) + "/" +
+           format_fixed(k.max, 3) + " ms\n";
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fflush(stdout);
+}
+
+}  // namespace tcpprobe

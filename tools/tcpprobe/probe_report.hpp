@@ -1,0 +1,52 @@
+#pragma once
+// Writes tcpprobe's results: per-probe lines and per-target summaries, as text, JSON Lines
+// or CSV. Safe to call from several target threads at once.
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "tcpkit/output.hpp"
+#include "tcpkit/probe_result.hpp"
+#include "tcpkit/stats.hpp"
+
+namespace tcpprobe {
+
+struct TargetInfo {
+  std::string target;       // as the user wrote it
+  tcpkit::IpAddress address;
+  uint16_t port = 80;
+  std::string mode;         // "syn" or "connect"
+  tcpkit::IpAddress source;
+  std::string interface;
+};
+
+struct TargetStats {
+  long long sent = 0, open = 0, closed = 0, filtered = 0, unreachable = 0;
+  tcpkit::Samples rtt_ms;          // open and closed answers
+  tcpkit::Samples kernel_rtt_ms;   // connect mode: TCP_INFO's RTT
+  bool user_timestamps = false;    // any RTT measured with a user-space clock
+  double elapsed_ms = 0;
+  long long answered() const { return open + closed + unreachable; }
+};
+
+class Reporter {
+ public:
+  Reporter(tcpkit::Format format, bool quiet, bool wall_clock);
+  void header(const TargetInfo& info);
+  void probe(const TargetInfo& info, const tcpkit::ProbeReply& reply, std::chrono::microseconds timeout);
+  void summary(const TargetInfo& info, const TargetStats& stats);
+
+ private:
+  tcpkit::Record probe_record(const TargetInfo& info, const tcpkit::ProbeReply& reply) const;
+  std::string probe_text(const TargetInfo& info, const tcpkit::ProbeReply& reply, std::chrono::microseconds timeout) const;
+
+  std::mutex mutex_;
+  tcpkit::Format format_;
+  bool quiet_, wall_clock_;
+  tcpkit::JsonLinesWriter json_;
+  tcpkit::CsvWriter csv_;
+};
+
+}  // namespace tcpprobe

@@ -1,0 +1,251 @@
+// Runs tcpprobe: picks the mode, prepares every target, probes them concurrently (one
+// thread each) and turns the outcomes into the exit code.
+#include <poll.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <thread>
+
+#include "common/cli_common.hpp"
+#include "tcpkit/connect_probe.hpp"
+#include "tcpkit/endpoint.hpp"
+#include "tcpkit/route.hpp"
+#include "tcpkit/syn_probe.hpp"
+#include "tcpprobe/options.hpp"
+#include "tcpprobe/probe_report.hpp"
+
+namespace tcpprobe {
+
+namespace {
+
+constexpr const char* kTool = "tcpprobe";
+using Clock = std::chrono::steady_clock;
+namespace cli = tcpkit::cli;
+
+struct Target {
+  TargetInfo info;
+  tcpkit::Route route;
+};
+
+struct Outcome {
+  bool any_open = false;
+  std::optional<tcpkit::Error> error;
+};
+
+void account(TargetStats& stats, const tcpkit::ProbeReply& reply) {
+  switch (reply.outcome) {
+    case tcpkit::ProbeOutcome::open: ++stats.open; break;
+    case tcpkit::ProbeOutcome::closed: ++stats.closed; break;
+    case tcpkit::ProbeOutcome::filtered: ++stats.filtered; break;
+    case tcpkit::ProbeOutcome::unreachable: ++stats.unreachable; break;
+  }
+  const bool from_target = reply.outcome == tcpkit::ProbeOutcome::open || reply.outcome == tcpkit::ProbeOutcome::closed;
+  if (from_target && reply.rtt_ns) {
+    stats.rtt_ms.add(double(*reply.rtt_ns) / 1e6);
+    if (reply.timestamps == tcpkit::TimestampSource::user) stats.user_timestamps = true;
+  }
+  if (reply.kernel_rtt_us) stats.kernel_rtt_ms.add(*reply.kernel_rtt_us / 1000.0);
+}
+
+// Sleeps until `until` or Ctrl-C.
+void sleep_until(Clock::time_point until) {
+  for (;;) {
+    const auto now = Clock::now();
+    if (now >= until || cli::interrupted()) return;
+    const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(until - now);
+    timespec ts{time_t(wait.count() / 1'000'000'000), long(wait.count() % 1'000'000'000)};
+    pollfd fd{cli::interrupt_fd(), POLLIN, 0};
+    ::ppoll(&fd, 1, &ts, nullptr);
+  }
+}
+
+Outcome probe_syn(const Options& o, const Target& t, tcpkit::SynProber& prober, Reporter& reporter) {
+  Outcome outcome;
+  TargetStats stats;
+  const auto start = Clock::now();
+  const auto stop_at = o.deadline ? start + *o.deadline : Clock::time_point::max();
+  auto next_send = start;
+  long long sent = 0;
+  while (!cli::interrupted()) {
+    const auto now = Clock::now();
+    if (now >= stop_at) break;
+    const bool more = !o.count || sent < *o.count;
+    if (more && now >= next_send) {
+      if (auto r = prober.send(uint64_t(++sent), now + o.timeout); !r) {
+        outcome.error = r.error();
+        break;
+      }
+      ++stats.sent;
+      next_send += o.interval;
+      continue;
+    }
+    if (!more && prober.outstanding() == 0) break;
+    const auto until = std::min(more ? next_send : Clock::time_point::max(), stop_at);
+    auto replies = prober.collect(until, cli::interrupt_fd());
+    if (!replies) {
+      outcome.error = replies.error();
+      break;
+    }
+    for (const auto& reply : *replies) {
+      account(stats, reply);
+      reporter.probe(t.info, reply, o.timeout);
+    }
+  }
+  stats.elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  reporter.summary(t.info, stats);
+  outcome.any_open = stats.open > 0;
+  return outcome;
+}
+
+Outcome probe_connect(const Options& o, const Target& t, Reporter& reporter) {
+  Outcome outcome;
+  TargetStats stats;
+  tcpkit::ConnectProbeConfig config;
+  config.destination = t.info.address;
+  config.port = t.info.port;
+  config.source = o.source;
+  config.interface = o.interface;
+  config.source_port = o.source_port;
+  config.ttl = o.ttl;
+  const auto start = Clock::now();
+  const auto stop_at = o.deadline ? start + *o.deadline : Clock::time_point::max();
+  auto next_send = start;
+  long long sent = 0;
+  while (!cli::interrupted() && (!o.count || sent < *o.count)) {
+    const auto now = Clock::now();
+    if (now >= stop_at) break;
+    config.timeout = o.timeout;
+    if (stop_at != Clock::time_point::max())
+      config.timeout = std::min(o.timeout, std::chrono::duration_cast<std::chrono::microseconds>(stop_at - now));
+    auto reply = tcpkit::connect_probe(config, uint64_t(++sent), cli::interrupt_fd());
+    if (!reply) {
+      outcome.error = reply.error();
+      break;
+    }
+    ++stats.sent;
+    if (cli::interrupted() && reply->outcome == tcpkit::ProbeOutcome::filtered) break;  // cut short, not lost
+    account(stats, *reply);
+    reporter.probe(t.info, *reply, o.timeout);
+    next_send += o.interval;
+    if (!o.count || sent < *o.count) sleep_until(std::min(next_send, stop_at));
+  }
+  stats.elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  reporter.summary(t.info, stats);
+  outcome.any_open = stats.open > 0;
+  return outcome;
+}
+
+// Parses, resolves and routes one target; errors here stop the run before any packet.
+tcpkit::Result<Target> prepare(const Options& o, const std::string& text, bool need_route) {
+  auto spec = tcpkit::parse_target(text);
+  if (!spec) return tl::unexpected(spec.error());
+  auto family = o.family;
+  if (o.source) family = o.source->family();
+  auto addresses = tcpkit::resolve_host(spec->host, family);
+  if (!addresses) return tl::unexpected(addresses.error());
+  Target t;
+  t.info.target = text;
+  t.info.address = addresses->front();
+  t.info.port = spec->port.value_or(o.port.value_or(80));
+  if (o.source && o.source->family() != t.info.address.family())
+    return tcpkit::fail(tcpkit::ErrorCode::bad_input, "source " + o.source->to_string() + " and target " + text +
+                                                          " are of different address families");
+  auto route = tcpkit::route_to(t.info.address, o.source, o.interface);
+  if (route) {
+    t.route = *route;
+    t.info.source = route->source;
+    t.info.interface = route->interface;
+  } else if (need_route || route.error().code == tcpkit::ErrorCode::bad_input) {
+    return tl::unexpected(route.error());
+  } else {
+    t.info.source = o.source.value_or(tcpkit::IpAddress());
+    t.info.interface = o.interface;
+  }
+  return t;
+}
+
+// Each outstanding raw probe holds a reserved port (one descriptor): allow many in flight.
+void raise_descriptor_limit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
+}  // namespace
+
+int run(const Options& o) {
+  cli::install_interrupt_handler();
+  raise_descriptor_limit();
+  bool syn = o.mode == Mode::syn;
+  if (o.mode == Mode::syn && !cli::has_cap_net_raw()) {
+    cli::print_error(kTool, "--mode syn: " + cli::net_raw_hint(kTool));
+    return cli::kExitPrivilege;
+  }
+  if (o.mode == Mode::automatic) {
+    syn = cli::has_cap_net_raw();
+    if (!syn)
+      cli::print_error(kTool, "no CAP_NET_RAW: falling back to connect() mode (user-space timing; for raw SYN "
+                              "probes with kernel timestamps run as root or 'sudo setcap cap_net_raw+ep $(command -v tcpprobe)')");
+  }
+
+  std::vector<Target> targets;
+  for (const auto& text : o.targets) {
+    auto t = prepare(o, text, syn);
+    if (!t) {
+      cli::print_error(kTool, t.error().message);
+      return cli::exit_code_for(t.error());
+    }
+    t->info.mode = syn ? "syn" : "connect";
+    targets.push_back(std::move(*t));
+  }
+
+  // Open every raw prober before the first probe, so a privilege or system failure stops
+  // the run cleanly instead of half-way.
+  std::vector<std::optional<tcpkit::SynProber>> probers(targets.size());
+  if (syn) {
+    for (size_t i = 0; i < targets.size(); ++i) {
+      tcpkit::SynProbeConfig config;
+      config.destination = targets[i].info.address;
+      config.port = targets[i].info.port;
+      config.route = targets[i].route;
+      config.bind_interface = !o.interface.empty();
+      config.source_port = o.source_port;
+      if (o.ttl) config.ttl = *o.ttl;
+      auto prober = tcpkit::SynProber::open(config);
+      if (!prober) {
+        if (prober.error().code == tcpkit::ErrorCode::privilege)
+          cli::print_error(kTool, prober.error().message + "; " + cli::net_raw_hint(kTool));
+        else
+          cli::print_error(kTool, prober.error().message);
+        return cli::exit_code_for(prober.error());
+      }
+      probers[i].emplace(std::move(*prober));
+    }
+  }
+
+  Reporter reporter(o.format, o.quiet, o.wall_clock);
+  for (const auto& t : targets) reporter.header(t.info);
+  std::vector<Outcome> outcomes(targets.size());
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    threads.emplace_back([&, i] {
+      outcomes[i] = syn ? probe_syn(o, targets[i], *probers[i], reporter) : probe_connect(o, targets[i], reporter);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+
+  int code = cli::kExitPositive;
+  for (const auto& outcome : outcomes) {
+    if (outcome.error) {
+      cli::print_error(kTool, outcome.error->message);
+      code = std::max(code, cli::exit_code_for(*outcome.error));
+    } else if (!outcome.any_open && code == cli::kExitPositive) {
+      code = cli::kExitNegative;
+    }
+  }
+  return code;
+}
+
+}  // namespace tcpprobe
