@@ -111,13 +111,37 @@ Result<std::vector<uint8_t>> craft_segment(const SegmentSpec& spec) {
     tcp.flags(spec.flags);
     tcp.window(spec.window);
     tcp.urg_ptr(spec.urgent);
-    // Linux's order, so a crafted SYN looks like the kernel's: MSS, SACK_PERM, TS, NOP, WS.
-    if (spec.options.mss) tcp.mss(*spec.options.mss);
-    if (spec.options.sack_permitted) tcp.sack_permitted();
-    if (spec.options.timestamps) tcp.timestamp(spec.options.timestamps->first, spec.options.timestamps->second);
-    if (spec.options.window_scale) {
-      tcp.add_option(Tins::TCP::option(Tins::TCP::NOP));
-      tcp.winscale(*spec.options.window_scale);
+    // Linux's layout (tcp_options_write), so crafted segments look like the kernel's:
+    // MSS; SACK_PERM+TS, or NOP NOP TS, or NOP NOP SACK_PERM; NOP WS; NOP NOP SACK blocks.
+    const Tins::TCP::option nop(Tins::TCP::NOP);
+    const TcpOptions& o = spec.options;
+    if (o.mss) tcp.mss(*o.mss);
+    if (o.timestamps) {
+      if (o.sack_permitted) {
+        tcp.sack_permitted();
+      } else {
+        tcp.add_option(nop);
+        tcp.add_option(nop);
+      }
+      tcp.timestamp(o.timestamps->first, o.timestamps->second);
+    } else if (o.sack_permitted) {
+      tcp.add_option(nop);
+      tcp.add_option(nop);
+      tcp.sack_permitted();
+    }
+    if (o.window_scale) {
+      tcp.add_option(nop);
+      tcp.winscale(*o.window_scale);
+    }
+    if (!o.sack_blocks.empty()) {
+      tcp.add_option(nop);
+      tcp.add_option(nop);
+      std::vector<uint32_t> edges;
+      for (const auto& [left, right] : o.sack_blocks) {
+        edges.push_back(left);
+        edges.push_back(right);
+      }
+      tcp.sack(edges);
     }
     Tins::PDU::serialization_type bytes;
     if (spec.dst.is_v4()) {
@@ -307,6 +331,7 @@ std::optional<DecodedPacket> decode_packet(const uint8_t* data, size_t len) {
     const size_t total = v.u16(2);
     if (offset < 20 || total < offset) return std::nullopt;
     p.ttl = v.u8(8);
+    p.ip_id = v.u16(4);
     p.protocol = v.u8(9);
     p.src = IpAddress::from_v4(v.data + 12);
     p.dst = IpAddress::from_v4(v.data + 16);

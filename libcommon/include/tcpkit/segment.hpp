@@ -90,6 +90,7 @@ struct DecodedPacket {
   Kind kind = Kind::other;
   IpAddress src, dst;
   uint8_t ttl = 0;          // TTL or hop limit
+  uint16_t ip_id = 0;       // IPv4 identification (0 for IPv6)
   uint8_t protocol = 0;     // upper-layer protocol after IPv6 extension headers
   size_t ip_length = 0;     // bytes of the packet as the IP header claims (capped to what we have)
   DecodedTcp tcp;           // valid when kind == tcp
