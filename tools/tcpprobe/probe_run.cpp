@@ -140,7 +140,13 @@ tcpkit::Result<Target> prepare(const Options& o, const std::string& text, bool n
   auto spec = tcpkit::parse_target(text);
   if (!spec) return tl::unexpected(spec.error());
   auto family = o.family;
-  if (o.source) family = o.source->family();
+  if (o.source) {
+    const auto literal = tcpkit::IpAddress::parse(spec->host);
+    if (literal && literal->family() != o.source->family())
+      return tcpkit::fail(tcpkit::ErrorCode::bad_input, "source " + o.source->to_string() + " and target " + text +
+                                                            " are of different address families");
+    family = o.source->family();
+  }
   auto addresses = tcpkit::resolve_host(spec->host, family);
   if (!addresses) return tl::unexpected(addresses.error());
   Target t;

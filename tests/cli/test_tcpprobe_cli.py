@@ -1,0 +1,76 @@
+"""tcpprobe's command line: help, bad input (exit 2, one line), privilege (exit 3)."""
+import json
+
+import pytest
+
+from tools import one_error_line, run, tool
+
+TCPPROBE = tool("tcpprobe")
+
+
+def test_help_lists_every_flag_and_exits_0():
+    r = run([TCPPROBE, "--help"])
+    assert r.returncode == 0
+    for flag in ["--mode", "--count", "--interval", "--timeout", "--deadline", "--port", "--source-port",
+                 "--source", "--interface", "-4", "-6", "--ttl", "--timestamp", "--quiet", "--json", "--csv"]:
+        assert flag in r.stdout, flag
+
+
+def test_version():
+    r = run([TCPPROBE, "--version"])
+    assert r.returncode == 0 and "tcpprobe" in r.stdout
+
+
+@pytest.mark.parametrize("argv,needle", [
+    ([], "required"),
+    (["--bogus", "127.0.0.1"], "bogus"),
+    (["-c", "0", "127.0.0.1"], "count"),
+    (["-c", "x", "127.0.0.1"], "count"),
+    (["-i", "-1", "127.0.0.1"], "duration"),
+    (["-i", "1parsec", "127.0.0.1"], "unit"),
+    (["-i", "1us", "127.0.0.1"], "too short"),
+    (["-W", "0", "127.0.0.1"], "timeout"),
+    (["-w", "abc", "127.0.0.1"], "duration"),
+    (["-p", "0", "127.0.0.1"], "port"),
+    (["-p", "70000", "127.0.0.1"], "port"),
+    (["-p", "nosuchservice", "127.0.0.1"], "service"),
+    (["-s", "65536", "127.0.0.1"], "port"),
+    (["-S", "not-an-ip", "127.0.0.1"], "source"),
+    (["-4", "-6", "127.0.0.1"], "exclude"),
+    (["--json", "--csv", "127.0.0.1"], "exclude"),
+    (["--ttl", "0", "127.0.0.1"], "ttl"),
+    (["--ttl", "256", "127.0.0.1"], "ttl"),
+    (["-m", "warp", "127.0.0.1"], "mode"),
+    (["127.0.0.1:0"], "out of range"),
+    (["127.0.0.1:99999"], "out of range"),
+    (["[::1"], "]"),
+    (["host name"], "white space"),
+    (["no-such-host.invalid"], "cannot resolve"),
+    (["-6", "127.0.0.1"], "IPv4"),
+    (["-4", "::1"], "IPv6"),
+    (["-S", "::1", "127.0.0.1"], "famil"),
+    (["-I", "nosuchif0", "127.0.0.1"], "interface"),
+])
+def test_bad_input_exits_2_with_one_line(argv, needle):
+    r = run([TCPPROBE, "-c", "1"] + argv if argv and argv[0] != "-c" else [TCPPROBE] + argv)
+    line = one_error_line(r, "tcpprobe")
+    assert needle.lower() in line.lower(), line
+    assert r.stdout == ""
+
+
+def test_syn_mode_without_cap_net_raw_exits_3_and_names_setcap():
+    r = run([TCPPROBE, "-m", "syn", "-c", "1", "127.0.0.1:1"], drop_net_raw=True)
+    assert r.returncode == 3, r.stderr
+    assert "CAP_NET_RAW" in r.stderr and "setcap cap_net_raw+ep" in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_auto_mode_without_cap_net_raw_falls_back_to_connect_and_says_so():
+    # Loopback, a port nobody listens on: the kernel answers RST at once.
+    r = run([TCPPROBE, "-c", "1", "-W", "1", "--json", "127.0.0.1:1"], drop_net_raw=True)
+    assert "falling back to connect() mode" in r.stderr
+    assert r.returncode == 1  # closed is not open
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert lines[0]["type"] == "probe" and lines[0]["mode"] == "connect"
+    assert lines[0]["outcome"] == "closed"
+    assert lines[-1]["type"] == "summary" and lines[-1]["closed"] == 1

@@ -1,0 +1,175 @@
+"""tcpprobe against real Linux TCP stacks in lab namespaces: classification of open, closed,
+filtered and unreachable ports over IPv4 and IPv6, RTTs that track the delay line, the
+connect() fallback without CAP_NET_RAW, JSON/CSV output, deadlines and Ctrl-C."""
+import csv
+import io
+import json
+import signal
+import subprocess
+import time
+
+import pytest
+
+OPEN, CLOSED, DROPPED, REJECTED = 8080, 8081, 8082, 8083
+DELAY_MS = 20.0  # each way: the RTT through the delay line is 2 * DELAY_MS
+
+
+def probe_lab(make_lab, **kw):
+    L = make_lab(**kw)
+    L.start_server(OPEN, mode="hold")
+    L.drop_ports([DROPPED])
+    L.reject_ports([REJECTED], icmp="admin-prohibited")
+    return L
+
+
+def targets(L, family):
+    host = L.server_v4 if family == 4 else f"[{L.server_v6}]"
+    return [f"{host}:{p}" for p in (OPEN, CLOSED, DROPPED, REJECTED)]
+
+
+def json_lines(text):
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def by_port(objects, kind):
+    return {o["port"]: o for o in objects if o["type"] == kind}
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_syn_mode_classifies_every_port_and_rtt_tracks_the_delay(make_lab, tool, family):
+    L = probe_lab(make_lab, delay_ms=DELAY_MS)
+    r = L.run_client([tool("tcpprobe"), "-m", "syn", "--json", "-c", "3", "-i", "0.1", "-W", "0.6"]
+                     + targets(L, family), timeout=60)
+    assert r.returncode == 1, r.stderr  # not every target answered SYN/ACK
+    objects = json_lines(r.stdout)
+    probes = [o for o in objects if o["type"] == "probe"]
+    assert len(probes) == 12
+    outcome = {(p["port"], p["probe"]): p["outcome"] for p in probes}
+    for n in (1, 2, 3):
+        assert outcome[(OPEN, n)] == "open"
+        assert outcome[(CLOSED, n)] == "closed"
+        assert outcome[(DROPPED, n)] == "filtered"
+        assert outcome[(REJECTED, n)] == "unreachable"
+    for p in probes:
+        assert isinstance(p["port"], int) and isinstance(p["probe"], int)
+        if p["outcome"] in ("open", "closed"):
+            assert isinstance(p["rtt_ms"], float) and isinstance(p["rtt_us"], int)
+            assert p["timestamp_source"] == "kernel"
+            # Generous bounds: the exact error belongs to the benchmark.
+            assert 2 * DELAY_MS <= p["rtt_ms"] < 2 * DELAY_MS + 15, p
+        if p["outcome"] == "open":
+            assert p["flags"] == "S." and p["mss"] > 0 and p["window"] > 0 and p["ttl"] == 64
+            assert p["sack_permitted"] is True
+        if p["outcome"] == "closed":
+            assert p["flags"] == "R."
+        if p["outcome"] == "unreachable":
+            server = L.server_v4 if family == 4 else L.server_v6
+            assert p["responder"] == server
+            assert (p["icmp_type"], p["icmp_code"]) == ((3, 13) if family == 4 else (1, 1))
+            assert "prohibited" in p["icmp_text"]
+    summaries = by_port(objects, "summary")
+    assert summaries[OPEN]["open"] == 3 and summaries[OPEN]["loss_pct"] == 0
+    assert summaries[DROPPED]["filtered"] == 3 and summaries[DROPPED]["loss_pct"] == 100
+    assert "rtt_min_ms" not in summaries[DROPPED]  # no RTT without an answer
+    assert 2 * DELAY_MS <= summaries[OPEN]["rtt_p50_ms"] < 2 * DELAY_MS + 15
+
+
+def test_every_probe_has_its_own_source_port_and_open_halfopen_is_reset(make_lab, tool):
+    L = probe_lab(make_lab)
+    r = L.run_client([tool("tcpprobe"), "--json", "-c", "5", "-i", "0.05", f"{L.server_v4}:{OPEN}"])
+    assert r.returncode == 0, r.stderr
+    probes = [o for o in json_lines(r.stdout) if o["type"] == "probe"]
+    assert len({p["source_port"] for p in probes}) == 5
+    # Our RST (and the kernel's) leave nothing half-open on the server.
+    ss = L.run_server(["ss", "-Htn", "state", "syn-recv"])
+    assert ss.stdout.strip() == ""
+
+
+def test_exit_0_when_every_target_answers_and_text_summary(make_lab, tool):
+    L = probe_lab(make_lab)
+    r = L.run_client([tool("tcpprobe"), "-c", "2", "-i", "0.05", f"{L.server_v4}:{OPEN}", f"[{L.server_v6}]:{OPEN}"])
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.count("tcpprobe statistics ---") == 2
+    assert "2 probes sent, 2 answered (2 open, 0 closed, 0 unreachable), 0% loss" in r.stdout
+    assert "rtt min/avg/max/mdev = " in r.stdout and "(kernel timestamps)" in r.stdout
+
+
+def test_summary_printed_at_full_loss(make_lab, tool):
+    L = probe_lab(make_lab)
+    r = L.run_client([tool("tcpprobe"), "-c", "2", "-i", "0.05", "-W", "0.3", f"{L.server_v4}:{DROPPED}"])
+    assert r.returncode == 1
+    assert "2 probes sent, 0 answered" in r.stdout and "100% loss" in r.stdout
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_connect_fallback_without_cap_net_raw(make_lab, tool, family):
+    L = probe_lab(make_lab, delay_ms=DELAY_MS)
+    host = L.server_v4 if family == 4 else f"[{L.server_v6}]"
+    r = L.run_client([tool("tcpprobe"), "--json", "-c", "2", "-i", "0.1", "-W", "0.6",
+                      f"{host}:{OPEN}", f"{host}:{CLOSED}", f"{host}:{DROPPED}"], no_net_raw=True)
+    assert "falling back to connect() mode" in r.stderr
+    assert r.returncode == 1
+    objects = json_lines(r.stdout)
+    probes = [o for o in objects if o["type"] == "probe"]
+    assert all(p["mode"] == "connect" for p in probes)
+    got = {(p["port"], p["probe"]): p for p in probes}
+    for n in (1, 2):
+        assert got[(OPEN, n)]["outcome"] == "open"
+        assert got[(CLOSED, n)]["outcome"] == "closed"
+        assert got[(DROPPED, n)]["outcome"] == "filtered"
+        open_probe = got[(OPEN, n)]
+        assert open_probe["timestamp_source"] == "user"
+        assert 2 * DELAY_MS <= open_probe["connect_ms"] < 2 * DELAY_MS + 30
+        # The kernel's own RTT sample of the handshake.
+        assert 2 * DELAY_MS * 1000 * 0.9 <= open_probe["kernel_rtt_us"] < (2 * DELAY_MS + 30) * 1000
+
+
+def test_connect_mode_reports_icmp_unreachable_v4(make_lab, tool):
+    L = probe_lab(make_lab)
+    r = L.run_client([tool("tcpprobe"), "-m", "connect", "--json", "-c", "1", f"{L.server_v4}:{REJECTED}"],
+                     no_net_raw=True)
+    probe = json_lines(r.stdout)[0]
+    assert probe["outcome"] == "unreachable", r.stdout
+
+
+def test_syn_mode_refused_without_privilege(make_lab, tool):
+    L = probe_lab(make_lab)
+    r = L.run_client([tool("tcpprobe"), "-m", "syn", "-c", "1", f"{L.server_v4}:{OPEN}"], no_net_raw=True)
+    assert r.returncode == 3 and "setcap" in r.stderr
+
+
+def test_csv_output_has_a_header_and_rows(make_lab, tool):
+    L = probe_lab(make_lab)
+    r = L.run_client([tool("tcpprobe"), "--csv", "-c", "2", "-i", "0.05", f"{L.server_v4}:{OPEN}"])
+    assert r.returncode == 0
+    rows = list(csv.DictReader(io.StringIO(r.stdout)))
+    assert [row["type"] for row in rows] == ["probe", "probe", "summary"]
+    assert rows[0]["outcome"] == "open" and float(rows[0]["rtt_ms"]) > 0
+    assert rows[2]["sent"] == "2" and rows[2]["open"] == "2"
+
+
+def test_quiet_deadline_and_ttl(make_lab, tool):
+    L = probe_lab(make_lab)
+    cap = L.capture(L.server_ns, L.server_if, f"tcp dst port {OPEN} and tcp[tcpflags] & tcp-syn != 0")
+    start = time.monotonic()
+    r = L.run_client([tool("tcpprobe"), "-q", "-w", "1", "-i", "0.2", "--ttl", "7", f"{L.server_v4}:{OPEN}"])
+    elapsed = time.monotonic() - start
+    assert r.returncode == 0
+    assert "probe=" not in r.stdout and "tcpprobe statistics" in r.stdout
+    assert elapsed < 5
+    # The SYNs really left with TTL 7.
+    seen = subprocess.run(["tcpdump", "-nn", "-v", "-r", cap.stop()], capture_output=True, text=True).stdout
+    assert seen.count("ttl 7,") >= 4, seen
+
+
+def test_ctrl_c_prints_the_partial_summary(make_lab, tool):
+    L = probe_lab(make_lab)
+    p = L.popen_client([tool("tcpprobe"), "--json", "-i", "0.1", f"{L.server_v4}:{OPEN}"],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=10)
+    assert p.returncode == 0, err
+    objects = json_lines(out)
+    assert objects[-1]["type"] == "summary"
+    assert objects[-1]["sent"] >= 3 and objects[-1]["open"] >= 3
