@@ -1,0 +1,592 @@
+"""The tcpkit test lab: throwaway network namespaces joined by veth pairs, real servers,
+nftables rules, captures and an optional user-space delay line (this kernel has no netem).
+
+    with lab.Lab() as L:                       # client_ns <-veth-> server_ns
+    with lab.Lab(delay_ms=20, loss=0.1) as L:  # client_ns <-> middle_ns (delay line) <-> server_ns
+
+Every name carries the creating pid ("tk<pid>-<n>-c"), so cleanup_stale() can remove what a
+dead run left behind. Traffic only ever flows between the namespaces a Lab creates.
+"""
+import atexit
+import ctypes
+import ipaddress
+import itertools
+import os
+import re
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+NAME_RE = re.compile(r"^tk(\d+)-(\d+)-[csm]$")
+ICMP_TYPES = {  # our name -> (ICMPv4 type name, ICMPv6 equivalent) as nft spells them
+    "admin-prohibited": ("admin-prohibited", "admin-prohibited"),
+    "port-unreachable": ("port-unreachable", "port-unreachable"),
+    "host-unreachable": ("host-unreachable", "addr-unreachable"),
+    "net-unreachable": ("net-unreachable", "no-route"),
+}
+NFT_TABLE = "tcpkit_lab"
+_counter = itertools.count()
+_open_labs = set()
+_PR_SET_PDEATHSIG = 1
+
+
+class LabError(RuntimeError):
+    """The lab could not be built or a lab helper failed (environment failure)."""
+
+
+def _in_ci():
+    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
+
+
+def require_root():
+    """Integration tests need root. Under CI=true a missing privilege is a failure, never a
+    skip; elsewhere it is a skip (inside pytest) or PermissionError (outside)."""
+    if os.geteuid() == 0:
+        return
+    msg = "integration tests need root (network namespaces, veth, nftables)"
+    if "pytest" in sys.modules:
+        import pytest
+        if _in_ci():
+            pytest.fail(f"{msg}; CI=true, so this is a failure, not a skip", pytrace=False)
+        pytest.skip(f"{msg}: not root", allow_module_level=True)
+    raise PermissionError(msg)
+
+
+def build_dir():
+    return os.environ.get("TCPKIT_BUILD") or os.path.join(REPO, "build")
+
+
+def _need_program(name):
+    path = shutil.which(name)
+    if path is None:
+        raise LabError(f"lab needs '{name}' on PATH (see RUN_PACKAGES in ./run)")
+    return path
+
+
+def _ip(*args, check=True):
+    r = subprocess.run(["ip", *args], capture_output=True, text=True, timeout=20)
+    if check and r.returncode != 0:
+        raise LabError(f"ip {' '.join(args)}: {r.stderr.strip()}")
+    return r
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _list_netns():
+    out = _ip("netns", "list", check=False).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def _kill_netns_processes(ns, deadline_s=3.0):
+    """SIGKILL whatever still runs inside a namespace we made, and wait until it is gone."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        pids = [int(p) for p in _ip("netns", "pids", ns, check=False).stdout.split()]
+        pids = [p for p in pids if p != os.getpid()]
+        if not pids:
+            return
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.05)
+
+
+def _delete_netns(ns):
+    _kill_netns_processes(ns)
+    _ip("netns", "del", ns, check=False)
+
+
+def cleanup_stale():
+    """Delete lab namespaces whose creating process is gone (a run killed with SIGKILL)."""
+    for ns in _list_netns():
+        m = NAME_RE.match(ns)
+        if m and not _pid_alive(int(m.group(1))):
+            _delete_netns(ns)
+
+
+def _die_with_parent():
+    # Children of the lab die with it even if the test runner is SIGKILLed.
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _read_line(proc, want, timeout):
+    """Wait (bounded) for a line `want` on proc.stdout; False if it never came."""
+    end = time.monotonic() + timeout
+    buf = b""
+    fd = proc.stdout.fileno()
+    while time.monotonic() < end:
+        ready, _, _ = select.select([fd], [], [], max(0.0, end - time.monotonic()))
+        if not ready:
+            break
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            break
+        buf += chunk
+        if want.encode() in buf.split(b"\n"):
+            return True
+    return False
+
+
+def _stop_process(proc, sig=signal.SIGTERM, grace=3.0):
+    if proc.poll() is None:
+        try:
+            proc.send_signal(sig)
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
+        except ProcessLookupError:
+            pass
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream:
+            stream.close()
+
+
+class Capture:
+    """tcpdump -w running in a namespace; stop() flushes it and returns the pcap path."""
+
+    def __init__(self, lab, ns, iface, bpf, path):
+        self.path = path
+        self._lab = lab
+        self.proc = lab._popen(ns, ["tcpdump", "-i", iface, "-n", "-U", "--immediate-mode",
+                                    "-Z", "root", "-w", path, *([bpf] if bpf else [])],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # tcpdump says "listening on" once its socket is open: only then is capture live.
+        if not self._wait_listening(10.0):
+            self.proc.kill()
+            err = self.proc.communicate(timeout=5)[1].decode(errors="replace").strip()
+            raise LabError(f"tcpdump in {ns} on {iface} did not start: {err}")
+
+    def _wait_listening(self, timeout):
+        end = time.monotonic() + timeout
+        buf = b""
+        while time.monotonic() < end and self.proc.poll() is None:
+            ready, _, _ = select.select([self.proc.stderr], [], [], 0.1)
+            if ready:
+                chunk = os.read(self.proc.stderr.fileno(), 4096)
+                buf += chunk
+                if b"listening on" in buf:
+                    return True
+        return False
+
+    def stop(self, settle=0.2):
+        """Give the last packets `settle` seconds to reach tcpdump, stop it, wait for it to
+        write everything out; returns the pcap path."""
+        if self.proc.poll() is None:
+            time.sleep(settle)
+            _stop_process(self.proc, signal.SIGINT, grace=5.0)
+        return self.path
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Lab:
+    """Namespaces, veths and addresses for one test; everything is removed on close()."""
+
+    def __init__(self, delay_ms=None, loss=0.0, seed=1, ipv6=True, prime_neighbours=True):
+        require_root()
+        if delay_ms is not None and not 0 <= float(delay_ms) <= 60000:
+            raise ValueError("delay_ms must be in [0, 60000]")
+        if not 0.0 <= float(loss) <= 1.0:
+            raise ValueError("loss must be in [0, 1]")
+        if loss and delay_ms is None:
+            raise ValueError("loss needs the delay line: pass delay_ms (0 is fine)")
+        for prog in ("ip", "ethtool"):
+            _need_program(prog)
+        cleanup_stale()
+        self.build = build_dir()
+        self.delay_ms, self.loss, self.seed, self.ipv6 = delay_ms, float(loss), int(seed), ipv6
+        self.prime_neighbours = prime_neighbours
+        self._procs = []
+        self._captures = []
+        self._namespaces = []
+        self._anyip = []
+        self._nft_ready = set()
+        self._closed = False
+        self.delay_proc = None
+        self.tmpdir = tempfile.mkdtemp(prefix="tcpkit-lab-")
+        os.chmod(self.tmpdir, 0o755)  # tools run as nobody may need to read what we put here
+
+        n = next(_counter)
+        taken = set(_list_netns())
+        while f"tk{os.getpid()}-{n}-c" in taken:  # a dead process with our pid left it
+            n = next(_counter)
+        prefix = f"tk{os.getpid()}-{n}"
+        self.net_id = 201 + (os.getpid() * 7 + n) % 50
+        self.subnet_v4 = f"10.{self.net_id}.0.0/24"
+        self.subnet_v6 = f"fd00:{self.net_id}::/64"
+        self.client_ns, self.server_ns = f"{prefix}-c", f"{prefix}-s"
+        self.middle_ns = f"{prefix}-m" if delay_ms is not None else None
+        self.client_if, self.server_if = "tkc0", "tks0"
+        # Middle-side ends (client side, server side): where to capture what the line sees.
+        self.middle_ifs = ("tkmc", "tkms") if delay_ms is not None else ()
+        self.client_v4, self.server_v4 = f"10.{self.net_id}.0.1", f"10.{self.net_id}.0.2"
+        self.client_v6 = f"fd00:{self.net_id}::1" if ipv6 else None
+        self.server_v6 = f"fd00:{self.net_id}::2" if ipv6 else None
+        _open_labs.add(self)
+        _install_sigterm_handler()
+        try:
+            self._build()
+        except BaseException:
+            self.close()
+            raise
+
+    # ---- construction ----
+    def _add_ns(self, ns):
+        _ip("netns", "add", ns)
+        self._namespaces.append(ns)
+        _ip("-n", ns, "link", "set", "lo", "up")
+
+    def _veth(self, ns_a, if_a, ns_b, if_b):
+        # Created directly inside the namespaces: no name in the root namespace is touched.
+        _ip("-n", ns_a, "link", "add", if_a, "type", "veth", "peer", "name", if_b, "netns", ns_b)
+        for ns, ifname in ((ns_a, if_a), (ns_b, if_b)):
+            # Offloads off: otherwise frames cross with unfinished checksums or as GSO giants.
+            r = self._exec(ns, ["ethtool", "-K", ifname, "tx", "off", "tso", "off", "gso", "off",
+                                "gro", "off"])
+            if r.returncode != 0:
+                raise LabError(f"ethtool -K {ifname} in {ns}: {r.stderr.strip()}")
+
+    def _build(self):
+        self._add_ns(self.client_ns)
+        self._add_ns(self.server_ns)
+        if self.middle_ns:
+            self._add_ns(self.middle_ns)
+            # The middle namespace must stay silent: no IPv6 link-local chatter of its own.
+            for key in ("net.ipv6.conf.all.disable_ipv6", "net.ipv6.conf.default.disable_ipv6"):
+                self.sysctl(self.middle_ns, key, 1)
+            self._veth(self.client_ns, self.client_if, self.middle_ns, "tkmc")
+            self._veth(self.server_ns, self.server_if, self.middle_ns, "tkms")
+        else:
+            self._veth(self.client_ns, self.client_if, self.server_ns, self.server_if)
+        for ns in (self.client_ns, self.server_ns):
+            # ICMP errors are rate limited per peer by default: a reject would then answer
+            # only some probes. The lab wants every probe answered (tests may turn it back on).
+            for key, value in (("net.ipv4.icmp_ratelimit", 0), ("net.ipv6.icmp.ratelimit", 0),
+                               ("net.ipv4.icmp_msgs_per_sec", 100000),
+                               ("net.ipv4.icmp_msgs_burst", 100000)):
+                self.sysctl(ns, key, value)
+        for ns, ifname, v4, v6 in ((self.client_ns, self.client_if, self.client_v4, self.client_v6),
+                                   (self.server_ns, self.server_if, self.server_v4, self.server_v6)):
+            _ip("-n", ns, "addr", "add", f"{v4}/24", "dev", ifname)
+            if v6:
+                _ip("-n", ns, "-6", "addr", "add", f"{v6}/64", "dev", ifname, "nodad")
+        links = [(self.client_ns, self.client_if), (self.server_ns, self.server_if)]
+        if self.middle_ns:
+            links += [(self.middle_ns, "tkmc"), (self.middle_ns, "tkms")]
+        for ns, ifname in links:
+            _ip("-n", ns, "link", "set", ifname, "up")
+        if self.middle_ns:
+            self._start_delay_line()
+        self._wait_carrier(links)
+        if self.prime_neighbours and self.loss < 1.0:
+            self._prime_neighbours()
+
+    def _start_delay_line(self):
+        exe = self.lab_bin("delay_line")
+        argv = [exe, "--a", "tkmc", "--b", "tkms", "--delay-ms", repr(float(self.delay_ms)),
+                "--loss", repr(self.loss), "--seed", str(self.seed), "--max-seconds", "3600"]
+        self.delay_proc = self._popen(self.middle_ns, argv, stdout=subprocess.PIPE)
+        if not _read_line(self.delay_proc, "ready", 10.0):
+            raise LabError(f"delay line did not start (exit code {self.delay_proc.poll()})")
+
+    def _wait_carrier(self, links, timeout=5.0):
+        end = time.monotonic() + timeout
+        for ns, ifname in links:
+            while "LOWER_UP" not in _ip("-n", ns, "-o", "link", "show", ifname).stdout:
+                if time.monotonic() > end:
+                    raise LabError(f"{ifname} in {ns} has no carrier after {timeout}s")
+                time.sleep(0.02)
+
+    def _prime_neighbours(self, timeout=3.0):
+        """Resolve ARP/ND both ways once, so the first measured handshake of a test is not
+        also paying for address resolution. A lossy line may defeat it: that is not an error."""
+        peers = [(self.server_v4, "-4")] + ([(self.server_v6, "-6")] if self.ipv6 else [])
+        code = ("import socket,sys\n"
+                "for a in sys.argv[1:]:\n"
+                " s=socket.socket(socket.AF_INET6 if ':' in a else socket.AF_INET,socket.SOCK_DGRAM)\n"
+                " s.sendto(b'',(a,9))\n")  # discard port: the datagram itself is irrelevant
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            self._exec(self.client_ns, [sys.executable, "-c", code] + [a for a, _ in peers])
+            time.sleep(0.05 + 2 * (self.delay_ms or 0) / 1000.0)
+            if all(re.search(r"\b(REACHABLE|STALE|DELAY)\b",
+                             _ip("-n", self.client_ns, fam, "neigh", "show", addr).stdout)
+                   for addr, fam in peers):
+                return
+
+    # ---- paths ----
+    def tool(self, name):
+        """Path of a built tool; a missing binary is an error (tests fail, never skip)."""
+        return self._built(os.path.join(self.build, "tools", name))
+
+    def lab_bin(self, name):
+        """Path of a built lab program (tests/lab/<name>.cpp -> tests/lab_<name>)."""
+        return self._built(os.path.join(self.build, "tests", f"lab_{name}"))
+
+    @staticmethod
+    def _built(path):
+        if not os.access(path, os.X_OK):
+            raise FileNotFoundError(f"{path} is not built (cmake --build; set TCPKIT_BUILD)")
+        return path
+
+    # ---- running things in the namespaces ----
+    @staticmethod
+    def _wrap(ns, argv, no_net_raw=False, unprivileged_user=False):
+        cmd = ["ip", "netns", "exec", ns]
+        if no_net_raw or unprivileged_user:
+            cmd += [_need_program("setpriv")]
+            if no_net_raw:
+                # Bounding and inheritable sets both: root regains caps from them on exec.
+                cmd += ["--bounding-set", "-net_raw", "--inh-caps", "-net_raw"]
+            if unprivileged_user:
+                cmd += ["--reuid", "nobody", "--regid", "nogroup", "--clear-groups"]
+            cmd += ["--"]
+        return cmd + [str(a) for a in argv]
+
+    def _exec(self, ns, argv, timeout=60, input=None, check=False, **wrap):
+        return subprocess.run(self._wrap(ns, argv, **wrap), capture_output=True, text=True,
+                              timeout=timeout, input=input, check=check)
+
+    def _popen(self, ns, argv, no_net_raw=False, unprivileged_user=False, **kw):
+        kw.setdefault("preexec_fn", _die_with_parent)
+        proc = subprocess.Popen(self._wrap(ns, argv, no_net_raw, unprivileged_user), **kw)
+        self._procs.append(proc)
+        return proc
+
+    def run_client(self, argv, timeout=60, no_net_raw=False, unprivileged_user=False,
+                   input=None, check=False):
+        return self._exec(self.client_ns, argv, timeout, input, check, no_net_raw=no_net_raw,
+                          unprivileged_user=unprivileged_user)
+
+    def run_server(self, argv, timeout=60, no_net_raw=False, unprivileged_user=False,
+                   input=None, check=False):
+        return self._exec(self.server_ns, argv, timeout, input, check, no_net_raw=no_net_raw,
+                          unprivileged_user=unprivileged_user)
+
+    def popen_client(self, argv, **popen_kw):
+        return self._popen(self.client_ns, argv, **popen_kw)
+
+    def popen_server(self, argv, **popen_kw):
+        return self._popen(self.server_ns, argv, **popen_kw)
+
+    def run_python(self, ns, code, timeout=30):
+        """Run a Python snippet in a namespace (used to probe from the lab's own ends)."""
+        return self._exec(ns, [sys.executable, "-c", code], timeout=timeout)
+
+    def start_server(self, port, mode="hold", family="both", banner=b"", close_delay_ms=50,
+                     backlog=128, max_seconds=3600):
+        argv = [sys.executable, os.path.join(HERE, "tcp_server.py"), "--port", port,
+                "--mode", mode, "--family", family, "--banner-hex", bytes(banner).hex(),
+                "--close-delay-ms", close_delay_ms, "--backlog", backlog,
+                "--max-seconds", max_seconds]
+        proc = self.popen_server(argv, stdout=subprocess.PIPE)
+        if not _read_line(proc, "listening", 10.0):
+            _stop_process(proc)
+            raise LabError(f"tcp_server on port {port} ({mode}) did not start "
+                           f"(exit code {proc.returncode})")
+        return proc
+
+    # ---- firewall, sysctl, routes ----
+    def nft(self, ns, script):
+        r = subprocess.run(self._wrap(ns, [_need_program("nft"), "-f", "-"]), input=script,
+                           capture_output=True, text=True, timeout=20)
+        if r.returncode != 0:
+            raise LabError(f"nft in {ns}: {r.stderr.strip()}\n{script}")
+
+    def _input_chain(self, ns):
+        if ns not in self._nft_ready:
+            self.nft(ns, f"table inet {NFT_TABLE} {{\n chain input {{ type filter hook input "
+                         f"priority 0; policy accept; }}\n}}\n")
+            self._nft_ready.add(ns)
+        return f"inet {NFT_TABLE} input"
+
+    @staticmethod
+    def _port_set(ports):
+        ports = [int(p) for p in ([ports] if isinstance(ports, int) else ports)]
+        if not ports or any(not 0 < p < 65536 for p in ports):
+            raise ValueError(f"bad port list {ports}")
+        return "{ " + ", ".join(map(str, ports)) + " }"
+
+    def drop_ports(self, ports):
+        """Inbound SYNs to these ports vanish in server_ns (v4 and v6): "filtered"."""
+        chain = self._input_chain(self.server_ns)
+        self.nft(self.server_ns, f"add rule {chain} tcp dport {self._port_set(ports)} "
+                                 f"tcp flags & (syn | ack) == syn drop\n")
+
+    def reject_ports(self, ports, icmp="admin-prohibited"):
+        """Inbound TCP to these ports is answered with an ICMP/ICMPv6 error of that kind."""
+        if icmp not in ICMP_TYPES:
+            raise ValueError(f"icmp must be one of {sorted(ICMP_TYPES)}")
+        v4, v6 = ICMP_TYPES[icmp]
+        chain, pset = self._input_chain(self.server_ns), self._port_set(ports)
+        self.nft(self.server_ns,
+                 f"add rule {chain} meta nfproto ipv4 tcp dport {pset} reject with icmp type {v4}\n"
+                 f"add rule {chain} meta nfproto ipv6 tcp dport {pset} "
+                 f"reject with icmpv6 type {v6}\n")
+
+    def sysctl(self, ns, key, value):
+        r = self._exec(ns, ["sysctl", "-qw", f"{key}={value}"], timeout=10)
+        if r.returncode != 0:
+            raise LabError(f"sysctl {key}={value} in {ns}: {r.stderr.strip()}")
+
+    def add_anyip(self, cidr):
+        """Every address of `cidr` answers in server_ns (AnyIP); client_ns routes it there.
+        The block must not overlap the lab's own subnet (use e.g. 10.99.0.0/16)."""
+        net = ipaddress.ip_network(cidr, strict=True)
+        own = ipaddress.ip_network(self.subnet_v4 if net.version == 4 else self.subnet_v6)
+        if net.overlaps(own):
+            raise ValueError(f"{cidr} overlaps the lab subnet {own}")
+        if net.version == 6 and not self.ipv6:
+            raise ValueError("this Lab was made with ipv6=False")
+        fam = "-4" if net.version == 4 else "-6"
+        via = self.server_v4 if net.version == 4 else self.server_v6
+        _ip("-n", self.server_ns, fam, "route", "add", "local", str(net), "dev", "lo")
+        _ip("-n", self.client_ns, fam, "route", "add", str(net), "via", via)
+        self._anyip.append(str(net))
+
+    def capture(self, ns, iface, bpf="", path=None):
+        """Start tcpdump on iface in ns; returns a Capture (also a context manager)."""
+        _need_program("tcpdump")
+        if path is None:
+            path = os.path.join(self.tmpdir, f"cap{len(self._captures)}-{ns}-{iface}.pcap")
+        cap = Capture(self, ns, iface, bpf, path)
+        self._captures.append(cap)
+        return cap
+
+    # ---- teardown ----
+    def close(self):
+        """Stop everything and delete the namespaces. Safe to call twice and on half-built labs."""
+        if self._closed:
+            return
+        self._closed = True
+        global _closing
+        _closing += 1
+        try:
+            for cap in self._captures:
+                try:
+                    cap.stop(settle=0)
+                except Exception:
+                    pass
+            for proc in reversed(self._procs):
+                try:
+                    _stop_process(proc)
+                except Exception:
+                    pass
+            for ns in reversed(self._namespaces):
+                _delete_netns(ns)
+            shutil.rmtree(self.tmpdir, ignore_errors=True)
+        finally:
+            _closing -= 1
+            _open_labs.discard(self)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if not getattr(self, "_closed", True):
+            try:
+                self.close()
+            except Exception:
+                pass
+
+
+_closing = 0
+_handler_installed = False
+
+
+def _on_sigterm(signum, frame):
+    if _closing:  # already tearing down: let that finish
+        return
+    # Unwind like Ctrl-C so every `with Lab()` and fixture teardown runs.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _install_sigterm_handler():
+    global _handler_installed
+    if _handler_installed or threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    _handler_installed = True
+
+
+@atexit.register
+def _close_all():
+    for lab in list(_open_labs):
+        lab.close()
+
+
+def _parse_cli(argv):
+    import argparse
+    p = argparse.ArgumentParser(
+        prog="lab.py", description="Build a lab, run CMD with its facts in TK_* variables "
+        "(TK_CLIENT_NS, TK_SERVER_NS, TK_MIDDLE_NS, TK_CLIENT_V4, TK_SERVER_V4, TK_CLIENT_V6, "
+        "TK_SERVER_V6, TK_CLIENT_IF, TK_SERVER_IF), then tear it down. Exit code: CMD's.")
+    p.add_argument("--delay-ms", type=float)
+    p.add_argument("--loss", type=float, default=0.0)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--server", action="append", default=[], metavar="PORT[:MODE]",
+                   help="start tcp_server.py in server_ns (repeatable)")
+    p.add_argument("--drop", default="", metavar="PORTS", help="comma list: SYNs dropped")
+    p.add_argument("--reject", default="", metavar="PORTS", help="comma list: ICMP admin-prohibited")
+    p.add_argument("--anyip", action="append", default=[], metavar="CIDR")
+    p.add_argument("cmd", nargs=argparse.REMAINDER, help="-- CMD ARGS...")
+    a = p.parse_args(argv)
+    if a.cmd[:1] == ["--"]:
+        a.cmd = a.cmd[1:]
+    if not a.cmd:
+        p.error("give a command after --")
+    return a
+
+
+def main(argv):
+    """Shell entry point (for ./run demo and bench scripts written in bash)."""
+    a = _parse_cli(argv)
+    with Lab(delay_ms=a.delay_ms, loss=a.loss, seed=a.seed) as L:
+        for spec in a.server:
+            port, _, mode = spec.partition(":")
+            L.start_server(int(port), mode=mode or "hold")
+        if a.drop:
+            L.drop_ports([int(x) for x in a.drop.split(",")])
+        if a.reject:
+            L.reject_ports([int(x) for x in a.reject.split(",")])
+        for cidr in a.anyip:
+            L.add_anyip(cidr)
+        env = dict(os.environ, TK_BUILD=L.build)
+        for key in ("client_ns", "server_ns", "middle_ns", "client_v4", "server_v4", "client_v6",
+                    "server_v6", "client_if", "server_if"):
+            env["TK_" + key.upper()] = getattr(L, key) or ""
+        # Not through _popen: CMD runs in the root namespace and may use `ip netns exec`.
+        return subprocess.run(a.cmd, env=env).returncode
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
