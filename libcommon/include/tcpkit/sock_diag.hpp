@@ -1,0 +1,55 @@
+#pragma once
+// TCP socket tables from the kernel over netlink sock_diag (what ss uses): IPv4 and IPv6,
+// state and queues, timers with the time left, uid and inode, and TCP_INFO on request.
+// The decoder works on plain bytes, so a recorded dump decodes without a kernel.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+
+#include "tcpkit/error.hpp"
+#include "tcpkit/socket_record.hpp"
+#include "tcpkit/tcp_state.hpp"
+
+namespace tcpkit {
+
+struct SockDiagQuery {
+  bool v4 = true;
+  bool v6 = true;
+  StateSet states = StateSet::all();  // filtered by the kernel
+  bool tcp_info = false;              // ask for INET_DIAG_INFO (-i)
+};
+
+// What the decoder saw in a buffer of netlink messages.
+struct SockDiagDecode {
+  size_t sockets = 0;     // inet_diag_msg records decoded and passed on
+  size_t done = 0;        // NLMSG_DONE messages (one per finished dump)
+  size_t malformed = 0;   // messages too short, or with a length past the buffer (then decoding stops)
+  int error = 0;          // errno from an NLMSG_ERROR message, 0 if none
+  bool stopped = false;   // the sink returned false
+};
+
+// Turns an interface index into a name (the live reader uses if_indextoname). Without one,
+// bound sockets get "if<N>".
+using InterfaceNamer = std::function<std::string(uint32_t)>;
+
+// Decodes every message in bytes (one recv()'s worth, or a whole recorded dump). Never reads
+// past bytes, never throws; unaligned input is fine.
+SockDiagDecode decode_sock_diag(std::span<const uint8_t> bytes, const SocketSink& sink,
+                                const InterfaceNamer& namer = {});
+
+// The request message for one family (exposed for tests and for recording dumps).
+std::string build_sock_diag_request(int family, const SockDiagQuery& query, uint32_t sequence);
+
+struct SockDiagStats {
+  size_t sockets = 0;
+  size_t bytes = 0;  // netlink bytes received
+};
+
+// Dumps the current network namespace's TCP sockets, streaming each to sink (which may stop
+// the dump by returning false). raw_tap, when set, sees every received buffer (--save-netlink).
+Result<SockDiagStats> dump_tcp_sockets(const SockDiagQuery& query, const SocketSink& sink,
+                                       const std::function<void(std::span<const uint8_t>)>& raw_tap = {});
+
+}  // namespace tcpkit

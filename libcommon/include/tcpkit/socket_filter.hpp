@@ -1,0 +1,38 @@
+#pragma once
+// The list filters of tcpstate: states, ports (single or ranges), addresses (CIDR), family.
+// The same filter applies to every source, so saved text and live tables are cut alike.
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "tcpkit/error.hpp"
+#include "tcpkit/ip_address.hpp"
+#include "tcpkit/socket_record.hpp"
+#include "tcpkit/tcp_state.hpp"
+
+namespace tcpkit {
+
+// "80" or "1024-2048".
+struct PortRange {
+  uint16_t low = 0;
+  uint16_t high = 65535;
+  static Result<PortRange> parse(std::string_view text);
+  bool contains(uint16_t port) const { return port >= low && port <= high; }
+};
+
+struct SocketFilter {
+  StateSet states = StateSet::all();
+  Family family = Family::any;
+  std::vector<PortRange> local_ports;   // any of them (--sport)
+  std::vector<PortRange> remote_ports;  // --dport
+  std::vector<Cidr> local_nets;         // --src
+  std::vector<Cidr> remote_nets;        // --dst
+
+  bool matches(const SocketRecord& s) const;
+  // Only the state and family parts, which the kernel can apply itself.
+  bool only_states_and_family() const {
+    return local_ports.empty() && remote_ports.empty() && local_nets.empty() && remote_nets.empty();
+  }
+};
+
+}  // namespace tcpkit
