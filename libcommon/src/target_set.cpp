@@ -249,9 +249,12 @@ Result<void> TargetSet::finalize() {
   return {};
 }
 
+size_t TargetSet::range_of(uint64_t index) const {
+  return size_t(std::upper_bound(starts_.begin(), starts_.end(), index) - starts_.begin()) - 1;
+}
+
 IpAddress TargetSet::at(uint64_t index) const {
-  const auto it = std::upper_bound(starts_.begin(), starts_.end(), index);
-  const size_t r = size_t(it - starts_.begin()) - 1;
+  const size_t r = range_of(index);
   const auto& range = ranges_[r];
   return to_address(range.first.is_v6(), to_number(range.first) + (index - starts_[r]));
 }

@@ -49,6 +49,8 @@ class TargetSet {
   IpAddress at(uint64_t index) const;                         // index < size()
   std::optional<uint64_t> index_of(const IpAddress& address) const;
   const std::vector<AddressRange>& ranges() const { return ranges_; }
+  // Which of ranges() holds the address at index (index < size()).
+  size_t range_of(uint64_t index) const;
   bool has_family(Family family) const;
   // Network and broadcast addresses left out of CIDR blocks.
   uint64_t skipped_special() const { return skipped_special_; }

@@ -1,0 +1,209 @@
+"""tcpscan's command line: help, bad input (exit 2, one line), privilege (exit 3), --dry-run.
+Dry runs send nothing; their targets are loopback addresses or given with -S."""
+import json
+import os
+import random
+import tempfile
+
+import pytest
+
+from tools import one_error_line, run, tool
+
+TCPSCAN = tool("tcpscan")
+
+
+def dry(*args, **kw):
+    return run([TCPSCAN, "--dry-run", *args], **kw)
+
+
+def probe_lines(result):
+    return [l for l in result.stdout.splitlines() if not l.startswith("#")]
+
+
+def test_help_lists_every_flag_and_exits_0():
+    r = run([TCPSCAN, "--help"])
+    assert r.returncode == 0
+    for flag in ["--ports", "--input-list", "--exclude", "--exclude-file", "-4", "-6", "--allow-broadcast",
+                 "--flags", "--rate", "--retries", "--wait", "--seed", "--shard", "--source-port", "--source",
+                 "--interface", "--open", "--reason", "--json", "--csv", "--grepable", "--dry-run"]:
+        assert flag in r.stdout, flag
+
+
+@pytest.mark.parametrize("argv,needle", [
+    ([], "no targets"),
+    (["--bogus", "127.0.0.1"], "bogus"),
+    (["-p", "0", "127.0.0.1"], "port"),
+    (["-p", "70000", "127.0.0.1"], "port"),
+    (["-p", "80-22", "127.0.0.1"], "range"),
+    (["-p", "22,,80", "127.0.0.1"], "empty"),
+    (["-p", "nosuchservice", "127.0.0.1"], "service"),
+    (["-p", "", "127.0.0.1"], "empty"),
+    (["10.0.0.1-300"], "range"),
+    (["10.0.0.0/33"], "CIDR"),
+    (["2001:db8::/64"], "2^32"),
+    (["224.0.0.1"], "multicast"),
+    (["255.255.255.255"], "broadcast"),
+    (["0.0.0.0/0"], "allow-broadcast"),
+    (["bad_name!"], "target"),
+    (["no-such-host.invalid"], "resolve"),
+    (["-4", "::1"], "IPv6"),
+    (["-6", "127.0.0.1"], "IPv4"),
+    (["-4", "-6", "127.0.0.1"], "exclude"),
+    (["--json", "--csv", "127.0.0.1"], "exclude"),
+    (["--json", "--grepable", "127.0.0.1"], "exclude"),
+    (["--flags", "bogus", "127.0.0.1"], "flag"),
+    (["--flags", "synack", "127.0.0.1"], "flag"),
+    (["--flags", "", "127.0.0.1"], "flags"),
+    (["--rate", "0", "127.0.0.1"], "rate"),
+    (["--rate", "fast", "127.0.0.1"], "rate"),
+    (["--rate", "1e9", "127.0.0.1"], "rate"),
+    (["--retries", "-1", "127.0.0.1"], "retries"),
+    (["--retries", "21", "127.0.0.1"], "retries"),
+    (["--wait", "soon", "127.0.0.1"], "duration"),
+    (["--wait", "11m", "127.0.0.1"], "too long"),
+    (["--seed", "-5", "127.0.0.1"], "seed"),
+    (["--seed", "99999999999999999999999", "127.0.0.1"], "seed"),
+    (["--shard", "1/2", "127.0.0.1"], "--seed"),
+    (["--seed", "1", "--shard", "3/2", "127.0.0.1"], "shard"),
+    (["--seed", "1", "--shard", "x", "127.0.0.1"], "shard"),
+    (["-g", "0", "127.0.0.1"], "source port"),
+    (["-g", "65536", "127.0.0.1"], "source port"),
+    (["-S", "not-an-ip", "127.0.0.1"], "source"),
+    (["-I", "nosuchif0", "127.0.0.1"], "nosuchif0"),
+    (["-iL", "/nonexistent/targets.txt"], "target file"),
+    (["--exclude-file", "/nonexistent/x.txt", "127.0.0.1"], "target file"),
+    (["--exclude", "127.0.0.1", "127.0.0.1"], "no targets left"),
+    (["--exclude", "bogus!", "127.0.0.1"], "target"),
+])
+def test_bad_input_exits_2_with_one_line(argv, needle):
+    for extra in ([], ["--dry-run"]):  # refused before any privilege or network question
+        r = run([TCPSCAN, *extra, *argv])
+        line = one_error_line(r, "tcpscan")
+        assert needle.lower() in line.lower(), line
+        assert r.stdout == ""
+
+
+def test_without_cap_net_raw_exits_3_naming_the_fix():
+    r = run([TCPSCAN, "-p", "22", "127.0.0.1"], drop_net_raw=True)
+    assert r.returncode == 3, (r.returncode, r.stderr)
+    assert "CAP_NET_RAW" in r.stderr and "setcap" in r.stderr
+    assert r.stdout == ""
+
+
+def test_dry_run_needs_no_privilege_and_lists_every_probe_once():
+    r = dry("-p", "20-29,80", "--seed", "7", "127.0.0.1-3", drop_net_raw=True)
+    assert r.returncode == 0, r.stderr
+    lines = probe_lines(r)
+    pairs = []
+    for line in lines:
+        src, arrow, dst, flags, seq_word, seq, length_word, length = line.split()
+        assert arrow == ">" and flags == "S" and seq_word == "seq" and length_word == "length"
+        assert src.startswith("127.0.0.1:")  # the kernel's source for loopback
+        assert int(length) == 44  # IPv4 20 + TCP 20 + MSS option 4
+        host, port = dst.rsplit(":", 1)
+        pairs.append((host, int(port)))
+    expected = {(f"127.0.0.{h}", p) for h in (1, 2, 3) for p in list(range(20, 30)) + [80]}
+    assert sorted(pairs) == sorted(expected)
+    assert len(pairs) == len(set(pairs))
+    assert "33 probes" in r.stdout and "nothing was sent" in r.stdout
+
+
+def test_dry_run_order_is_random_but_repeatable_with_a_seed():
+    args = ["-p", "1-200", "127.0.0.1"]
+    a = probe_lines(dry("--seed", "11", *args))
+    b = probe_lines(dry("--seed", "11", *args))
+    c = probe_lines(dry("--seed", "12", *args))
+    assert a == b
+    ports = lambda lines: [int(l.split()[2].rsplit(":", 1)[1]) for l in lines]
+    assert ports(a) != ports(c)
+    assert ports(a) != sorted(ports(a))
+    assert sorted(ports(a)) == list(range(1, 201))
+
+
+def test_dry_run_shards_are_disjoint_and_complete():
+    args = ["-p", "1-50", "--seed", "5", "127.0.0.1-4"]
+    everything = {tuple(l.split()[2:3]) for l in probe_lines(dry(*args))}
+    seen = []
+    for i in (1, 2, 3):
+        seen += [tuple(l.split()[2:3]) for l in probe_lines(dry("--shard", f"{i}/3", *args))]
+    assert len(seen) == len(set(seen)) == 200
+    assert set(seen) == everything
+
+
+def test_dry_run_json_ipv6_ack_probes_carry_the_cookie_in_both_fields():
+    r = dry("--json", "--flags", "ack", "-p", "80,443", "--seed", "3", "::1")
+    assert r.returncode == 0, r.stderr
+    objs = [json.loads(l) for l in r.stdout.splitlines()]
+    probes = [o for o in objs if o["type"] == "probe"]
+    assert objs[-1]["type"] == "summary" and objs[-1]["dry_run"] is True and objs[-1]["probes"] == 2
+    assert sorted(p["dport"] for p in probes) == [80, 443]
+    for p in probes:
+        assert p["src"] == "::1" and p["dst"] == "::1" and p["flags"] == "."
+        assert p["bytes"] == 60  # IPv6 40 + TCP 20, no options on an ACK
+        assert isinstance(p["seq"], int) and p["ack"] != 0
+    assert probes[0]["seq"] != probes[1]["seq"]
+
+
+def test_dry_run_csv_has_a_header_and_a_row_per_probe():
+    r = dry("--csv", "-p", "22,80,443", "--seed", "1", "-g", "40000", "127.0.0.1")
+    assert r.returncode == 0, r.stderr
+    rows = r.stdout.splitlines()
+    assert rows[0] == "n,src,sport,dst,dport,flags,seq,ack,bytes"
+    assert len(rows) == 4
+    assert all(row.split(",")[2] == "40000" for row in rows[1:])
+
+
+@pytest.mark.parametrize("flags,compact", [("fin", "F"), ("null", "none"), ("xmas", "FPU"), ("syn", "S"),
+                                           ("fin,psh", "FP")])
+def test_dry_run_flag_sets(flags, compact):
+    r = dry("--flags", flags, "-p", "80", "127.0.0.1")
+    assert r.returncode == 0, r.stderr
+    assert probe_lines(r)[0].split()[3] == compact
+
+
+def test_default_ports_are_the_documented_set():
+    r = dry("--json", "--seed", "1", "127.0.0.1")
+    ports = sorted(json.loads(l)["dport"] for l in r.stdout.splitlines() if '"probe"' in l)
+    assert len(ports) >= 100 and len(ports) == len(set(ports))
+    for p in (22, 80, 443, 3389):
+        assert p in ports
+    man = os.path.join(os.path.dirname(__file__), "..", "..", "man", "tcpscan.1")
+    text = open(man).read().replace("\\-", "-")
+    section = text.split(".SH DEFAULT PORTS", 1)[1].split(".SH", 1)[0]
+    port_line = max(section.splitlines(), key=lambda l: l.count(","))  # the list itself
+    documented = {int(t) for t in port_line.rstrip(".").replace(",", " ").split()}
+    assert documented == set(ports)
+    assert f"these {len(ports)} TCP ports" in section
+
+
+def test_targets_from_files_stdin_and_exclusions():
+    with tempfile.TemporaryDirectory() as d:
+        targets = os.path.join(d, "t.txt")
+        excl = os.path.join(d, "x.txt")
+        with open(targets, "w") as f:
+            f.write("# lab\n127.0.0.1-5, 127.0.0.9\n")
+        with open(excl, "w") as f:
+            f.write("127.0.0.2\n")
+        r = dry("-iL", targets, "--exclude-file", excl, "--exclude", "127.0.0.4,127.0.0.9", "-p", "80")
+        assert r.returncode == 0, r.stderr
+        hosts = sorted(l.split()[2].rsplit(":", 1)[0] for l in probe_lines(r))
+        assert hosts == ["127.0.0.1", "127.0.0.3", "127.0.0.5"]
+    r = dry("-iL", "-", "-p", "80", input="127.0.0.7\n127.0.0.8\n")
+    assert sorted(l.split()[2] for l in probe_lines(r)) == ["127.0.0.7:80", "127.0.0.8:80"]
+
+
+def test_cidr_blocks_leave_out_network_and_broadcast_unless_allowed():
+    r = dry("-p", "80", "-S", "127.0.0.1", "127.0.0.0/29")
+    hosts = {l.split()[2].rsplit(":", 1)[0] for l in probe_lines(r)}
+    assert hosts == {f"127.0.0.{i}" for i in range(1, 7)}
+    r = dry("-p", "80", "--allow-broadcast", "127.0.0.0/29")
+    assert len(probe_lines(r)) == 8
+
+
+def test_random_port_lists_round_trip():
+    rng = random.Random(2024)
+    for _ in range(5):
+        ports = sorted(rng.sample(range(1, 65536), 30))
+        r = dry("-p", ",".join(map(str, ports)), "--json", "127.0.0.1")
+        got = sorted(json.loads(l)["dport"] for l in r.stdout.splitlines() if '"probe"' in l)
+        assert got == ports

@@ -1,0 +1,24 @@
+#pragma once
+// A one-line status on stderr, redrawn in place ("\r" + erase to end of line). Only for a
+// terminal: callers check stderr_is_tty() first, so pipes and logs never see it.
+#include <string>
+
+namespace tcpkit::cli {
+
+class ProgressLine {
+ public:
+  explicit ProgressLine(bool enabled) : enabled_(enabled) {}
+  ~ProgressLine() { clear(); }
+  ProgressLine(const ProgressLine&) = delete;
+  ProgressLine& operator=(const ProgressLine&) = delete;
+
+  void show(const std::string& text);
+  // Erases the line, so the next stderr message starts clean.
+  void clear();
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
+};
+
+}  // namespace tcpkit::cli

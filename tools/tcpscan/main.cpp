@@ -1,0 +1,159 @@
+// tcpscan: half-open (SYN) scanner of many hosts x ports; stateless, rate-limited, exact.
+#include <CLI/CLI.hpp>
+
+#include <charconv>
+#include <cstring>
+
+#include "common/cli_common.hpp"
+#include "common/validators.hpp"
+#include "tcpkit/route.hpp"
+#include "tcpkit/segment.hpp"
+#include "tcpscan/options.hpp"
+
+namespace {
+
+constexpr const char* kTool = "tcpscan";
+
+std::optional<uint64_t> parse_u64(const std::string& text) {
+  uint64_t v = 0;
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (text.empty() || r.ec != std::errc() || r.ptr != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
+std::vector<std::string> split_commas(const std::vector<std::string>& items) {
+  std::vector<std::string> out;
+  for (const auto& item : items) {
+    size_t start = 0;
+    while (start <= item.size()) {
+      size_t comma = item.find(',', start);
+      if (comma == std::string::npos) comma = item.size();
+      out.push_back(item.substr(start, comma - start));
+      start = comma + 1;
+    }
+  }
+  return out;
+}
+
+int parse_and_run(int argc, char** argv) {
+  // nmap spells the target-list flag "-iL"; CLI11 short names are one letter, so rename it.
+  std::vector<std::string> renamed;
+  std::vector<char*> args;
+  for (int i = 0; i < argc; ++i) renamed.push_back(std::strcmp(argv[i], "-iL") == 0 ? "--input-list" : argv[i]);
+  for (auto& a : renamed) args.push_back(a.data());
+
+  tcpscan::Options o;
+  CLI::App app{"tcpscan - half-open (SYN) TCP port scanner: many hosts x ports, stateless, rate-limited.\n"
+               "Exit status: 0 at least one port open, 1 none open, 2 usage, 3 missing privilege,\n"
+               "4 system failure.",
+               kTool};
+  app.get_formatter()->column_width(34);
+  std::string ports, flags = "syn", rate, retries, wait, seed, shard, sport, source;
+  std::vector<std::string> excludes;
+  bool v4 = false, v6 = false, json = false, csv = false, grepable = false;
+  app.add_option("targets", o.targets, "host name, address, CIDR block (10.0.0.0/24) or range (10.0.0.1-50)")
+      ->type_name("TARGET...");
+  app.add_option("-p,--ports", ports, "ports: 22,80,8000-8100, ssh; -p- for all 1-65535 (default: ~100 common ports)")
+      ->type_name("PORTS");
+  app.add_option("--input-list", o.target_files, "-iL FILE: read targets from FILE ('-' for standard input)")
+      ->type_name("FILE")
+      ->allow_extra_args(false);
+  app.add_option("--exclude", excludes, "leave out these targets (comma-separated, same syntax)")
+      ->type_name("TARGETS")
+      ->allow_extra_args(false);
+  app.add_option("--exclude-file", o.exclude_files, "leave out the targets listed in FILE")
+      ->type_name("FILE")
+      ->allow_extra_args(false);
+  app.add_flag("-4", v4, "IPv4 only");
+  app.add_flag("-6", v6, "IPv6 only");
+  app.add_flag("--allow-broadcast", o.allow_broadcast, "also scan broadcast, multicast and network addresses");
+  app.add_option("--flags", flags, "probe flags: syn (default), ack, fin, null, xmas, or a set such as fin,psh")
+      ->type_name("FLAGS");
+  app.add_option("--rate", rate, "probes per second (default 10000)")->type_name("PPS");
+  app.add_option("--retries", retries, "extra rounds for unanswered probes (0-20, default 2)")->type_name("N");
+  app.add_option("--wait", wait, "time to wait for replies after the last probe (default 1s)")->type_name("TIME");
+  app.add_option("--seed", seed, "seed of the random order (default: random; printed in the summary)")->type_name("N");
+  app.add_option("--shard", shard, "scan only shard I of N (needs --seed, the same on every machine)")->type_name("I/N");
+  app.add_option("-g,--source-port", sport, "source port of the probes (default: from the seed, 61000-64999)")
+      ->type_name("PORT");
+  app.add_option("-S,--source", source, "source address (default: from the routing table)")->type_name("ADDR");
+  app.add_option("-I,--interface", o.interface, "send and receive through this interface")->type_name("IFACE");
+  app.add_flag("--open", o.open_only, "show only open ports");
+  app.add_flag("--reason", o.reason, "say why each port has its state (syn-ack, reset, icmp-unreach, no-response)");
+  app.add_flag("--json", json, "JSON Lines: one object per port, then a summary object");
+  app.add_flag("--csv", csv, "CSV with a header row");
+  app.add_flag("--grepable", grepable, "one line per host: Host: ADDR<TAB>Open: 22,80<TAB>Closed: ...");
+  app.add_flag("--dry-run", o.dry_run, "print the probes in order instead of sending them (no privilege needed)");
+  app.set_version_flag("--version", "tcpscan 0.1.0");
+
+  if (auto code = tcpkit::cli::parse_command_line(app, kTool, int(args.size()), args.data())) return *code;
+
+  auto usage = [](const std::string& message) {
+    tcpkit::cli::print_error(kTool, message);
+    return tcpkit::cli::kExitUsage;
+  };
+  if (o.targets.empty() && o.target_files.empty()) return usage("no targets: name some, or give -iL FILE (see --help)");
+  if (v4 && v6) return usage("-4 and -6 exclude each other");
+  if (int(json) + int(csv) + int(grepable) > 1) return usage("--json, --csv and --grepable exclude each other");
+  o.family = v4 ? tcpkit::Family::v4 : v6 ? tcpkit::Family::v6 : tcpkit::Family::any;
+  o.form = json ? tcpscan::OutputForm::json
+           : csv ? tcpscan::OutputForm::csv
+           : grepable ? tcpscan::OutputForm::grepable
+                      : tcpscan::OutputForm::text;
+  o.ports = ports;
+  if (app.count("--ports") && ports.empty()) return usage("empty port list");
+  o.excludes = split_commas(excludes);
+
+  auto f = tcpkit::parse_flags(flags);
+  if (!f) return usage(f.error().message);
+  o.flags = *f;
+  if (!rate.empty()) {
+    char* end = nullptr;
+    const double r = std::strtod(rate.c_str(), &end);
+    if (end != rate.c_str() + rate.size() || !(r >= 1) || r > 10'000'000)
+      return usage("invalid rate '" + rate + "': expected 1 to 10000000 probes per second");
+    o.rate = r;
+  }
+  if (!retries.empty()) {
+    const auto r = parse_u64(retries);
+    if (!r || *r > 20) return usage("invalid retries '" + retries + "': expected 0 to 20");
+    o.retries = int(*r);
+  }
+  if (!wait.empty()) {
+    auto d = tcpkit::cli::parse_duration(wait);
+    if (!d) return usage(d.error().message);
+    if (*d > std::chrono::minutes(10)) return usage("wait '" + wait + "' is too long: at most 10 minutes");
+    o.wait = *d;
+  }
+  if (!seed.empty()) {
+    const auto s = parse_u64(seed);
+    if (!s) return usage("invalid seed '" + seed + "': expected a whole number from 0 to 2^64-1");
+    o.seed = *s;
+  }
+  if (!shard.empty()) {
+    auto s = tcpkit::parse_shard(shard);
+    if (!s) return usage(s.error().message);
+    if (!o.seed) return usage("--shard needs --seed: every shard must walk the same order");
+    o.shard = *s;
+  }
+  if (!sport.empty()) {
+    const auto p = parse_u64(sport);
+    if (!p || *p < 1 || *p > 65535) return usage("invalid source port '" + sport + "': expected 1 to 65535");
+    o.source_port = uint16_t(*p);
+  }
+  if (!source.empty()) {
+    o.source = tcpkit::IpAddress::parse(source);
+    if (!o.source) return usage("invalid source address '" + source + "'");
+  }
+  if (!o.interface.empty()) {
+    auto index = tcpkit::interface_index(o.interface);
+    if (!index) return usage(index.error().message);
+  }
+  return tcpscan::run(o);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return tcpkit::cli::guarded_main(kTool, [&] { return parse_and_run(argc, argv); });
+}

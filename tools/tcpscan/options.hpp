@@ -1,0 +1,44 @@
+#pragma once
+// tcpscan's options after parsing: main.cpp fills them, run() uses them.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tcpkit/ip_address.hpp"
+#include "tcpkit/output.hpp"
+#include "tcpkit/permutation.hpp"
+
+namespace tcpscan {
+
+enum class OutputForm { text, json, csv, grepable };
+
+struct Options {
+  std::vector<std::string> targets;        // as written on the command line
+  std::vector<std::string> target_files;   // -iL (may be "-")
+  std::vector<std::string> excludes;       // --exclude items (already split at commas)
+  std::vector<std::string> exclude_files;  // --exclude-file
+  std::string ports;                       // empty: the default set
+  tcpkit::Family family = tcpkit::Family::any;
+  bool allow_broadcast = false;
+
+  uint8_t flags = 0x02;  // SYN
+  double rate = 10'000;
+  int retries = 2;
+  std::chrono::microseconds wait{1'000'000};
+  std::optional<uint64_t> seed;
+  tcpkit::Shard shard;
+  std::optional<uint16_t> source_port;
+  std::optional<tcpkit::IpAddress> source;
+  std::string interface;
+
+  OutputForm form = OutputForm::text;
+  bool open_only = false;
+  bool reason = false;
+  bool dry_run = false;
+};
+
+int run(const Options& options);
+
+}  // namespace tcpscan

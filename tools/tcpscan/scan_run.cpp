@@ -1,0 +1,165 @@
+// tcpscan's run(): targets and ports -> plan -> dry run or engine -> report -> exit code.
+#include <cmath>
+
+#include "common/cli_common.hpp"
+#include "common/progress_line.hpp"
+#include "tcpkit/cookie.hpp"
+#include "tcpkit/port_list.hpp"
+#include "tcpkit/scan_engine.hpp"
+#include "tcpkit/target_set.hpp"
+#include "tcpscan/options.hpp"
+#include "tcpscan/scan_report.hpp"
+
+namespace tcpscan {
+
+namespace {
+constexpr const char* kTool = "tcpscan";
+
+int report_error(const tcpkit::Error& e) {
+  tcpkit::cli::print_error(kTool, e.message);
+  return tcpkit::cli::exit_code_for(e);
+}
+
+uint64_t mix(uint64_t z) {  // SplitMix64: derives independent numbers from the seed
+  z += 0x9e3779b97f4a7c15ULL;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+tcpkit::Result<tcpkit::TargetSet> build_targets(const Options& o) {
+  tcpkit::TargetSet targets(tcpkit::TargetOptions{o.family, o.allow_broadcast});
+  for (const auto& t : o.targets)
+    if (auto r = targets.add(t); !r) return tl::unexpected(r.error());
+  for (const auto& file : o.target_files) {
+    auto tokens = tcpkit::read_target_file(file);
+    if (!tokens) return tl::unexpected(tokens.error());
+    for (const auto& t : *tokens)
+      if (auto r = targets.add(t); !r) return tl::unexpected(r.error());
+  }
+  for (const auto& x : o.excludes)
+    if (auto r = targets.exclude(x); !r) return tl::unexpected(r.error());
+  for (const auto& file : o.exclude_files) {
+    auto tokens = tcpkit::read_target_file(file);
+    if (!tokens) return tl::unexpected(tokens.error());
+    for (const auto& t : *tokens)
+      if (auto r = targets.exclude(t); !r) return tl::unexpected(r.error());
+  }
+  if (auto r = targets.finalize(); !r) return tl::unexpected(r.error());
+  if (targets.empty()) return tcpkit::fail(tcpkit::ErrorCode::bad_input, "no targets left after the exclusions");
+  return targets;
+}
+
+std::string progress_text(const tcpkit::ScanProgress& p, double rate, const Options& o) {
+  char buf[256];
+  const double left = p.round == 0 && !p.waiting ? double(p.planned - std::min(p.sent, p.planned)) / rate : 0;
+  std::snprintf(buf, sizeof buf, "round %d: sent %llu/%llu, %.0f/s, replies %llu, found %llu, %s", p.round + 1,
+                (unsigned long long)p.sent, (unsigned long long)p.planned,
+                p.elapsed_s > 0 ? double(p.sent) / p.elapsed_s : 0.0, (unsigned long long)p.replies,
+                (unsigned long long)p.positive,
+                p.waiting ? "waiting for late replies"
+                          : ("ETA " + std::to_string(int(std::ceil(left + double(o.wait.count()) / 1e6))) + " s").c_str());
+  return buf;
+}
+
+int dry_run(const Options& o, const tcpkit::ScanPlan& plan, const tcpkit::ScanConfig& config, Report& report,
+            const RunFacts& facts) {
+  // Sources as a real run would choose them (a route lookup sends nothing), or -S.
+  std::vector<tcpkit::IpAddress> by_range;
+  if (o.source) {
+    for (const auto& range : plan.targets().ranges()) {
+      if (range.first.family() != o.source->family())
+        return report_error(tcpkit::Error{tcpkit::ErrorCode::bad_input, 0,
+                                          "source address " + o.source->to_string() + " and target " +
+                                              range.first.to_string() + " are of different families"});
+      by_range.push_back(*o.source);
+    }
+  } else {
+    auto sources = tcpkit::choose_sources(plan.targets(), std::nullopt, o.interface);
+    if (!sources) return report_error(sources.error());
+    by_range = sources->by_range;
+  }
+  for (uint64_t k = 0; k < plan.length(); ++k) {
+    const auto p = plan.probe(k);
+    const auto& source = by_range[plan.targets().range_of(p.host_index)];
+    auto bytes = tcpkit::build_probe(config, source, p.address, p.port);
+    if (!bytes) return report_error(bytes.error());
+    report.probe(k, source, config.source_port, p.address, p.port, *bytes);
+  }
+  report.dry_run_summary(plan.length(), facts);
+  return tcpkit::cli::kExitPositive;
+}
+}  // namespace
+
+int run(const Options& o) {
+  auto targets = build_targets(o);
+  if (!targets) return report_error(targets.error());
+  std::vector<uint16_t> ports = tcpkit::default_scan_ports();
+  if (!o.ports.empty()) {
+    auto parsed = tcpkit::parse_port_list(o.ports);
+    if (!parsed) return report_error(parsed.error());
+    ports = std::move(*parsed);
+  }
+  const uint64_t seed = o.seed ? *o.seed : tcpkit::random_sip_key().k0;
+  auto plan = tcpkit::ScanPlan::make(*targets, std::move(ports), seed, o.shard);
+  if (!plan) return report_error(plan.error());
+
+  tcpkit::ScanConfig config;
+  config.flags = o.flags;
+  config.rate = o.rate;
+  config.retries = o.retries;
+  config.wait = o.wait;
+  config.source_port = o.source_port ? *o.source_port : uint16_t(61000 + mix(seed) % 4000);
+  // The cookie key is secret and fresh per run; a dry run derives it from the seed instead,
+  // so that its output is repeatable (it sends nothing a forger could use).
+  config.key = o.dry_run ? tcpkit::SipKey{mix(seed ^ 0x5eed), mix(seed ^ 0xc00c1e)} : tcpkit::random_sip_key();
+
+  RunFacts facts;
+  facts.hosts = targets->size();
+  facts.ports = plan->ports().size();
+  facts.seed = seed;
+  facts.shard = o.shard;
+  facts.source_port = config.source_port;
+  facts.flags = o.flags;
+  const auto style = tcpkit::probe_style(o.flags);
+  Report report(o, style);
+  if (o.dry_run) return dry_run(o, *plan, config, report, facts);
+
+  if (!tcpkit::cli::has_cap_net_raw()) {
+    tcpkit::cli::print_error(kTool, tcpkit::cli::net_raw_hint(kTool));
+    return tcpkit::cli::kExitPrivilege;
+  }
+  auto sources = tcpkit::choose_sources(*targets, o.source, o.interface);
+  if (!sources) return report_error(sources.error());
+  tcpkit::cli::install_interrupt_handler();
+  config.cancel_fd = tcpkit::cli::interrupt_fd();
+  auto engine = tcpkit::ScanEngine::open(*plan, *sources, config);
+  if (!engine) return report_error(engine.error());
+
+  tcpkit::cli::ProgressLine progress(tcpkit::cli::stderr_is_tty());
+  uint64_t positive = 0;
+  const auto positive_state = tcpkit::positive_state(style);
+  const auto summary = (*engine)->run(
+      [&](const tcpkit::ScanResult& r) {
+        positive += r.verdict.state == positive_state;
+        report.result(r);
+      },
+      [&](const tcpkit::ScanProgress& p) {
+        report.flush();
+        progress.show(progress_text(p, o.rate, o));
+      },
+      std::chrono::milliseconds(100));
+  progress.clear();
+  report.summary(summary, facts);
+  if (summary.degraded) {
+    std::string why;
+    for (const auto& r : summary.degraded_reasons) why += (why.empty() ? "" : "; ") + r;
+    const double suggestion = std::max(100.0, std::min(o.rate / 2, summary.achieved_rate * 0.8));
+    tcpkit::cli::print_error(kTool, "degraded run (" + why + "): results may be incomplete; try a lower rate, e.g. --rate " +
+                                        std::to_string(uint64_t(suggestion)));
+  }
+  if (summary.interrupted) return tcpkit::cli::kExitNegative;
+  return positive > 0 ? tcpkit::cli::kExitPositive : tcpkit::cli::kExitNegative;
+}
+
+}  // namespace tcpscan
