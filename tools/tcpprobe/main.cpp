@@ -46,6 +46,14 @@ int parse_and_run(int argc, char** argv) {
   app.add_flag("-q,--quiet", o.quiet, "print only the summary");
   app.add_flag("--json", json, "JSON Lines: one object per probe, then a summary object per target");
   app.add_flag("--csv", csv, "CSV with a header row");
+  std::string close = "local", close_wait;
+  app.add_flag("--trace", o.trace, "open one connection and show its handshake and close segment by segment");
+  app.add_option("--close", close, "--trace: who closes: local (we send the first FIN), peer (we wait for the server's), reset (RST)")
+      ->check(CLI::IsMember({"local", "peer", "reset"}));
+  app.add_option("--send", o.send_data, "--trace: write DATA once the handshake is done")->type_name("DATA");
+  app.add_flag("--absolute", o.absolute, "--trace: raw sequence numbers instead of relative ones");
+  app.add_option("--close-wait", close_wait, "--trace --close peer: how long to wait for the server's FIN (default 5s)")
+      ->type_name("TIME");
   app.set_version_flag("--version", "tcpprobe 0.1.0");
 
   if (auto code = tcpkit::cli::parse_command_line(app, kTool, argc, argv)) return *code;
@@ -98,9 +106,20 @@ int parse_and_run(int argc, char** argv) {
     if (!a) return usage("invalid source address '" + source + "'");
     o.source = *a;
   }
+  o.close = close == "peer" ? tcpkit::CloseMode::peer : close == "reset" ? tcpkit::CloseMode::reset : tcpkit::CloseMode::local;
+  if (!close_wait.empty()) {
+    auto d = tcpkit::cli::parse_duration(close_wait);
+    if (!d) return usage(d.error().message);
+    o.close_wait = *d;
+  }
+  if (!o.trace && (app.count("--close") || app.count("--send") || o.absolute || app.count("--close-wait")))
+    return usage("--close, --send, --absolute and --close-wait go with --trace");
+  if (o.trace && o.targets.size() != 1) return usage("--trace follows one connection: give exactly one target");
+  if (o.trace && (count.size() || interval.size() || o.mode != tcpprobe::Mode::automatic))
+    return usage("--trace opens one connection: -c, -i and --mode do not apply");
   for (const auto& t : o.targets)
     if (auto spec = tcpkit::parse_target(t); !spec) return usage(spec.error().message);
-  return tcpprobe::run(o);
+  return o.trace ? tcpprobe::run_trace(o) : tcpprobe::run(o);
 }
 
 }  // namespace

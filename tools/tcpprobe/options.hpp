@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "tcpkit/connection_trace.hpp"
 #include "tcpkit/ip_address.hpp"
 #include "tcpkit/output.hpp"
 
@@ -28,7 +29,16 @@ struct Options {
   bool wall_clock = false;                               // -D
   bool quiet = false;                                    // -q
   tcpkit::Format format = tcpkit::Format::text;
+  // --trace: one connection, packet by packet.
+  bool trace = false;
+  tcpkit::CloseMode close = tcpkit::CloseMode::local;   // --close
+  std::string send_data;                                // --send
+  bool absolute = false;                                // --absolute
+  std::chrono::microseconds close_wait{5'000'000};      // --close-wait
 };
+
+// Runs --trace and returns the exit code.
+int run_trace(const Options& options);
 
 // Runs every target and returns the exit code.
 int run(const Options& options);

@@ -13,6 +13,7 @@
 #include "tcpkit/syn_probe.hpp"
 #include "tcpprobe/options.hpp"
 #include "tcpprobe/probe_report.hpp"
+#include "tcpprobe/targets.hpp"
 
 namespace tcpprobe {
 
@@ -21,11 +22,6 @@ namespace {
 constexpr const char* kTool = "tcpprobe";
 using Clock = std::chrono::steady_clock;
 namespace cli = tcpkit::cli;
-
-struct Target {
-  TargetInfo info;
-  tcpkit::Route route;
-};
 
 struct Outcome {
   bool any_open = false;
@@ -135,41 +131,6 @@ Outcome probe_connect(const Options& o, const Target& t, Reporter& reporter) {
   return outcome;
 }
 
-// Parses, resolves and routes one target; errors here stop the run before any packet.
-tcpkit::Result<Target> prepare(const Options& o, const std::string& text, bool need_route) {
-  auto spec = tcpkit::parse_target(text);
-  if (!spec) return tl::unexpected(spec.error());
-  auto family = o.family;
-  if (o.source) {
-    const auto literal = tcpkit::IpAddress::parse(spec->host);
-    if (literal && literal->family() != o.source->family())
-      return tcpkit::fail(tcpkit::ErrorCode::bad_input, "source " + o.source->to_string() + " and target " + text +
-                                                            " are of different address families");
-    family = o.source->family();
-  }
-  auto addresses = tcpkit::resolve_host(spec->host, family);
-  if (!addresses) return tl::unexpected(addresses.error());
-  Target t;
-  t.info.target = text;
-  t.info.address = addresses->front();
-  t.info.port = spec->port.value_or(o.port.value_or(80));
-  if (o.source && o.source->family() != t.info.address.family())
-    return tcpkit::fail(tcpkit::ErrorCode::bad_input, "source " + o.source->to_string() + " and target " + text +
-                                                          " are of different address families");
-  auto route = tcpkit::route_to(t.info.address, o.source, o.interface);
-  if (route) {
-    t.route = *route;
-    t.info.source = route->source;
-    t.info.interface = route->interface;
-  } else if (need_route || route.error().code == tcpkit::ErrorCode::bad_input) {
-    return tl::unexpected(route.error());
-  } else {
-    t.info.source = o.source.value_or(tcpkit::IpAddress());
-    t.info.interface = o.interface;
-  }
-  return t;
-}
-
 // Each outstanding raw probe holds a reserved port (one descriptor): allow many in flight.
 void raise_descriptor_limit() {
   rlimit limit{};
@@ -198,7 +159,7 @@ int run(const Options& o) {
 
   std::vector<Target> targets;
   for (const auto& text : o.targets) {
-    auto t = prepare(o, text, syn);
+    auto t = prepare_target(o, text, syn);
     if (!t) {
       cli::print_error(kTool, t.error().message);
       return cli::exit_code_for(t.error());

@@ -1,0 +1,15 @@
+#pragma once
+// The kernel's view of one TCP socket, found by its exact 4-tuple through sock_diag (it finds
+// TIME_WAIT and orphaned sockets too, which no file descriptor reaches any more).
+#include <optional>
+
+#include "tcpkit/conn_tracker.hpp"
+#include "tcpkit/error.hpp"
+#include "tcpkit/socket_record.hpp"
+
+namespace tcpkit {
+
+// nullopt: the kernel holds no socket for the tuple (it is CLOSED).
+Result<std::optional<SocketRecord>> lookup_tcp_socket(const FourTuple& tuple);
+
+}  // namespace tcpkit

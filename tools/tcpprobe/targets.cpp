@@ -1,0 +1,42 @@
+#include "tcpprobe/targets.hpp"
+
+#include "tcpkit/endpoint.hpp"
+
+namespace tcpprobe {
+
+// Parses, resolves and routes one target; errors here stop the run before any packet.
+tcpkit::Result<Target> prepare_target(const Options& o, const std::string& text, bool need_route) {
+  auto spec = tcpkit::parse_target(text);
+  if (!spec) return tl::unexpected(spec.error());
+  auto family = o.family;
+  if (o.source) {
+    const auto literal = tcpkit::IpAddress::parse(spec->host);
+    if (literal && literal->family() != o.source->family())
+      return tcpkit::fail(tcpkit::ErrorCode::bad_input, "source " + o.source->to_string() + " and target " + text +
+                                                            " are of different address families");
+    family = o.source->family();
+  }
+  auto addresses = tcpkit::resolve_host(spec->host, family);
+  if (!addresses) return tl::unexpected(addresses.error());
+  Target t;
+  t.info.target = text;
+  t.info.address = addresses->front();
+  t.info.port = spec->port.value_or(o.port.value_or(80));
+  if (o.source && o.source->family() != t.info.address.family())
+    return tcpkit::fail(tcpkit::ErrorCode::bad_input, "source " + o.source->to_string() + " and target " + text +
+                                                          " are of different address families");
+  auto route = tcpkit::route_to(t.info.address, o.source, o.interface);
+  if (route) {
+    t.route = *route;
+    t.info.source = route->source;
+    t.info.interface = route->interface;
+  } else if (need_route || route.error().code == tcpkit::ErrorCode::bad_input) {
+    return tl::unexpected(route.error());
+  } else {
+    t.info.source = o.source.value_or(tcpkit::IpAddress());
+    t.info.interface = o.interface;
+  }
+  return t;
+}
+
+}  // namespace tcpprobe

@@ -1,0 +1,20 @@
+#pragma once
+// A target as tcpprobe uses it: parsed, resolved (first address) and routed.
+#include <string>
+
+#include "tcpkit/route.hpp"
+#include "tcpprobe/options.hpp"
+#include "tcpprobe/probe_report.hpp"
+
+namespace tcpprobe {
+
+struct Target {
+  TargetInfo info;
+  tcpkit::Route route;
+};
+
+// Errors here stop the run before any packet is sent. Without need_route (connect mode) a
+// missing route is left for connect() to report.
+tcpkit::Result<Target> prepare_target(const Options& options, const std::string& text, bool need_route);
+
+}  // namespace tcpprobe

@@ -1,0 +1,173 @@
+#include "tcpprobe/trace_report.hpp"
+
+#include <cmath>
+#include <cstdio>
+
+#include "tcpkit/output.hpp"
+#include "tcpkit/tcp_state.hpp"
+
+namespace tcpprobe {
+
+using tcpkit::format_fixed;
+using tcpkit::Record;
+
+namespace {
+
+const std::vector<std::string> kCsvColumns = {
+    "type", "index", "time_ms", "delta_ms", "direction", "flags", "seq", "ack", "len", "window", "scaled_window",
+    "options", "our_state", "peer_state", "retransmission", "duplicate_ack", "out_of_order", "target", "local", "remote",
+    "outcome", "close_kind", "syn_to_synack_ms", "syn_to_established_ms", "close_ms", "time_wait_left_ms",
+    "bytes_sent", "bytes_received"};
+
+double ms(int64_t ns) { return std::round(double(ns)) / 1e6; }
+
+std::string options_short(const tcpkit::TcpOptions& o) {
+  std::string out;
+  auto add = [&](const std::string& s) { out += (out.empty() ? "" : ",") + s; };
+  if (o.mss) add("mss " + std::to_string(*o.mss));
+  if (o.sack_permitted) add("sackOK");
+  if (o.timestamps) add("TS");
+  if (o.window_scale) add("ws " + std::to_string(*o.window_scale));
+  for (const auto& b : o.sack_blocks) add("sack " + std::to_string(b.first) + "-" + std::to_string(b.second));
+  return out.empty() ? "-" : out;
+}
+
+std::string note(const tcpkit::TrackedSegment& s) {
+  std::string n;
+  if (s.retransmission) n = s.direction == tcpkit::Direction::inbound ? "peer retransmission" : "retransmission";
+  if (s.duplicate_ack) n += n.empty() ? "duplicate ACK" : ", duplicate ACK";
+  if (s.out_of_order) n += n.empty() ? "out of order" : ", out of order";
+  return n;
+}
+
+std::string state_or_dash(const tcpkit::TraceEvent& e) {
+  return e.local_state_read ? std::string(tcpkit::state_name(e.local_state)) : "?";
+}
+
+std::string duration_text(int64_t ns) { return format_fixed(double(ns) / 1e6, 3) + " ms"; }
+
+Record segment_record(const Options& o, const TargetInfo& info, const tcpkit::TraceEvent& e, size_t index,
+                      int64_t start_ns, int64_t previous_ns) {
+  const auto& s = e.segment;
+  Record r;
+  r["type"] = "segment";
+  r["target"] = info.target;
+  r["index"] = index;
+  r["time_ms"] = ms(s.time_ns - start_ns);
+  r["delta_ms"] = ms(s.time_ns - previous_ns);
+  r["direction"] = s.direction == tcpkit::Direction::outbound ? "out" : "in";
+  r["flags"] = tcpkit::flags_compact(s.flags);
+  r["flag_names"] = tcpkit::flags_names(s.flags);
+  r["seq"] = o.absolute ? s.seq : s.relative_seq;
+  r["ack"] = (s.flags & tcpkit::tcp_flag::ack) ? (o.absolute ? s.ack : s.relative_ack) : 0;
+  r["absolute_seq"] = s.seq;
+  r["absolute_ack"] = s.ack;
+  r["len"] = s.payload_length;
+  r["window"] = s.window;
+  r["scaled_window"] = s.scaled_window;
+  r["options"] = options_short(s.options);
+  r["ttl"] = s.ttl;
+  r["our_state"] = e.local_state_read ? std::string(tcpkit::state_name(e.local_state)) : std::string();
+  r["our_state_source"] = "kernel";
+  r["peer_state"] = std::string(tcpkit::state_name(s.remote_state_inferred));
+  r["peer_state_source"] = "inferred";
+  r["retransmission"] = s.retransmission;
+  r["duplicate_ack"] = s.duplicate_ack;
+  r["out_of_order"] = s.out_of_order;
+  r["timestamp_source"] = tcpkit::to_string(s.timestamps);
+  return r;
+}
+
+Record summary_record(const TargetInfo& info, const tcpkit::TraceResult& t) {
+  Record r;
+  r["type"] = "trace_summary";
+  r["target"] = info.target;
+  r["local"] = t.tuple.local.to_string_with_port(t.tuple.local_port);
+  r["remote"] = t.tuple.remote.to_string_with_port(t.tuple.remote_port);
+  r["interface"] = t.interface;
+  r["outcome"] = t.outcome;
+  r["close_kind"] = t.close_kind;
+  r["segments"] = t.events.size();
+  if (t.syn_to_synack_ns) r["syn_to_synack_ms"] = ms(*t.syn_to_synack_ns);
+  if (t.syn_to_established_ns) r["syn_to_established_ms"] = ms(*t.syn_to_established_ns);
+  if (t.close_ns) r["close_ms"] = ms(*t.close_ns);
+  if (t.time_wait_left_ms) r["time_wait_left_ms"] = *t.time_wait_left_ms;
+  Record states = Record::array();
+  for (const auto& span : t.local_states) {
+    Record one;
+    one["state"] = std::string(tcpkit::state_name(span.state));
+    if (span.end_ns) one["duration_ms"] = ms(*span.end_ns - span.start_ns);
+    states.push_back(one);
+  }
+  r["our_states"] = states;
+  r["bytes_sent"] = t.bytes_sent;
+  r["bytes_received"] = t.bytes_received;
+  r["notes"] = t.notes;
+  return r;
+}
+
+}  // namespace
+
+void print_trace(const Options& o, const TargetInfo& info, const tcpkit::TraceResult& t) {
+  const int64_t start = t.events.empty() ? 0 : t.events.front().segment.time_ns;
+  if (o.format != tcpkit::Format::text) {
+    tcpkit::JsonLinesWriter json(stdout);
+    tcpkit::CsvWriter csv(stdout, kCsvColumns);
+    auto write = [&](const Record& r) { o.format == tcpkit::Format::json ? json.write(r) : csv.write(r); };
+    int64_t previous = start;
+    for (size_t i = 0; i < t.events.size() && !o.quiet; ++i) {
+      write(segment_record(o, info, t.events[i], i + 1, start, previous));
+      previous = t.events[i].segment.time_ns;
+    }
+    write(summary_record(info, t));
+    return;
+  }
+
+  std::string out = "TRACE " + info.target + ": " + t.tuple.to_string() + " on " + t.interface + "\n";
+  if (!o.quiet) {
+    tcpkit::TextTable table({"#", "time ms", "+ms", "dir", "flags", o.absolute ? "seq" : "seq(rel)",
+                             o.absolute ? "ack" : "ack(rel)", "len", "win", "options", "our state", "peer state*", "note"});
+    int64_t previous = start;
+    for (size_t i = 0; i < t.events.size(); ++i) {
+      const auto& e = t.events[i];
+      const auto& s = e.segment;
+      const bool has_ack = s.flags & tcpkit::tcp_flag::ack;
+      table.add_row({std::to_string(i + 1), format_fixed(double(s.time_ns - start) / 1e6, 3),
+                     format_fixed(double(s.time_ns - previous) / 1e6, 3),
+                     s.direction == tcpkit::Direction::outbound ? "->" : "<-", tcpkit::flags_compact(s.flags),
+                     std::to_string(o.absolute ? s.seq : s.relative_seq),
+                     has_ack ? std::to_string(o.absolute ? s.ack : s.relative_ack) : "-", std::to_string(s.payload_length),
+                     std::to_string(s.scaled_window), options_short(s.options), state_or_dash(e),
+                     std::string(tcpkit::state_name(s.remote_state_inferred)), note(s)});
+      previous = s.time_ns;
+    }
+    out += table.render();
+    out += "(-> we sent, <- we received; our state is read from the kernel after each segment; "
+           "* the peer's state is inferred from RFC 9293)\n";
+  }
+  out += "\n--- " + info.target + " trace summary ---\n";
+  out += "outcome: " + t.outcome + ", " + t.close_kind + "\n";
+  if (t.syn_to_synack_ns) {
+    out += "handshake: SYN -> SYN/ACK " + duration_text(*t.syn_to_synack_ns);
+    if (t.syn_to_established_ns) out += ", SYN -> ESTABLISHED " + duration_text(*t.syn_to_established_ns);
+    out += "\n";
+  }
+  if (t.close_ns) out += "close: " + duration_text(*t.close_ns) + " from the first FIN/RST to the last segment\n";
+  if (!t.local_states.empty()) {
+    out += "our states:";
+    for (const auto& span : t.local_states) {
+      out += " " + std::string(tcpkit::state_name(span.state));
+      if (span.end_ns) out += " " + duration_text(*span.end_ns - span.start_ns);
+      else if (span.state == tcpkit::TcpState::time_wait && t.time_wait_left_ms)
+        out += " (" + format_fixed(double(*t.time_wait_left_ms) / 1000.0, 1) + " s left on the kernel's timer)";
+      out += ",";
+    }
+    out.back() = '\n';
+  }
+  out += "bytes: sent " + std::to_string(t.bytes_sent) + ", received " + std::to_string(t.bytes_received) + "\n";
+  for (const auto& n : t.notes) out += "note: " + n + "\n";
+  std::fwrite(out.data(), 1, out.size(), stdout);
+  std::fflush(stdout);
+}
+
+}  // namespace tcpprobe

@@ -1,0 +1,11 @@
+#pragma once
+// Prints a connection trace: one line per segment, then a summary (text, JSON Lines or CSV).
+#include "tcpkit/connection_trace.hpp"
+#include "tcpprobe/options.hpp"
+#include "tcpprobe/probe_report.hpp"
+
+namespace tcpprobe {
+
+void print_trace(const Options& options, const TargetInfo& info, const tcpkit::TraceResult& trace);
+
+}  // namespace tcpprobe
