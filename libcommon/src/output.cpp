@@ -9,7 +9,7 @@ void JsonLinesWriter::write(const Record& record) {
   const std::string line = record.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
   std::fwrite(line.data(), 1, line.size(), out_);
   std::fputc('\n', out_);
-  std::fflush(out_);
+  if (flush_each_line_) std::fflush(out_);
 }
 
 std::string csv_escape(const std::string& field) {
@@ -45,7 +45,7 @@ void CsvWriter::write(const Record& record) {
   }
   line += '\n';
   std::fwrite(line.data(), 1, line.size(), out_);
-  std::fflush(out_);
+  if (flush_each_line_) std::fflush(out_);
 }
 
 void TextTable::add_row(std::vector<std::string> cells) {

@@ -13,27 +13,33 @@ using Record = nlohmann::ordered_json;
 
 enum class Format { text, json, csv };
 
-// One object per line; numbers stay numbers. Flushes after each line so pipes see it at once.
+// One object per line; numbers stay numbers. Flushes after each line so pipes see it at once,
+// unless flush_each_line is false (bulk listings of 100k+ rows: stdio buffers, flush() at the end).
 class JsonLinesWriter {
  public:
-  explicit JsonLinesWriter(std::FILE* out) : out_(out) {}
+  explicit JsonLinesWriter(std::FILE* out, bool flush_each_line = true) : out_(out), flush_each_line_(flush_each_line) {}
   void write(const Record& record);
+  void flush() { std::fflush(out_); }
 
  private:
   std::FILE* out_;
+  bool flush_each_line_ = true;
 };
 
 // RFC 4180 CSV with a fixed column list; the header row is written before the first row.
 // Keys missing from a record give empty cells; nested values are written as JSON text.
 class CsvWriter {
  public:
-  CsvWriter(std::FILE* out, std::vector<std::string> columns) : out_(out), columns_(std::move(columns)) {}
+  CsvWriter(std::FILE* out, std::vector<std::string> columns, bool flush_each_line = true)
+      : out_(out), columns_(std::move(columns)), flush_each_line_(flush_each_line) {}
   void write(const Record& record);
+  void flush() { std::fflush(out_); }
 
  private:
   std::FILE* out_;
   std::vector<std::string> columns_;
   bool header_written_ = false;
+  bool flush_each_line_ = true;
 };
 
 // Quote one CSV field when it needs it.

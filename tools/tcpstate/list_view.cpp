@@ -1,0 +1,153 @@
+// The default view: one row per socket, streamed in the kernel's order (nothing is sorted, so
+// nothing is kept: memory stays flat however many sockets there are).
+#include <cstdio>
+
+#include "common/cli_common.hpp"
+#include "text_format.hpp"
+#include "views.hpp"
+
+namespace tcpstate {
+
+using namespace tcpkit;
+
+namespace {
+
+constexpr size_t kFlushAt = 1 << 18;
+
+// Column starts of the table, as in ss.
+constexpr size_t kRecvQ = 11, kSendQ = 18, kLocal = 25, kPeer = 50, kTimer = 75;
+
+class TableWriter {
+ public:
+  explicit TableWriter(const Options& o) : o_(o) {
+    buf_.reserve(kFlushAt + 4096);
+    const size_t start = buf_.size();
+    buf_ += "State";
+    pad_to(buf_, start, kRecvQ);
+    buf_ += "Recv-Q";
+    pad_to(buf_, start, kSendQ);
+    buf_ += "Send-Q";
+    pad_to(buf_, start, kLocal);
+    buf_ += "Local Address:Port";
+    pad_to(buf_, start, kPeer);
+    buf_ += "Peer Address:Port";
+    pad_to(buf_, start, kTimer);
+    buf_ += "Timer";
+    if (o_.processes || o_.source == Source::ss_text || o_.source == Source::netstat_text ||
+        o_.source == Source::text_autodetect) {
+      show_owners_ = true;
+      buf_ += "  Process";
+    }
+    if (o_.tcp_info) buf_ += "  Info";
+    buf_ += '\n';
+  }
+  ~TableWriter() { flush(); }
+
+  void row(const SocketRecord& s) {
+    const size_t start = buf_.size();
+    buf_ += state_ss_name(s.state);
+    pad_to(buf_, start, kRecvQ);
+    append_uint(buf_, s.recv_q);
+    pad_to(buf_, start, kSendQ);
+    append_uint(buf_, s.send_q);
+    pad_to(buf_, start, kLocal);
+    append_endpoint(buf_, s.local, s.local_port, s.interface);
+    pad_to(buf_, start, kPeer);
+    append_endpoint(buf_, s.remote, s.remote_port, "");
+    pad_to(buf_, start, kTimer);
+    if (s.timer == TimerKind::none) buf_ += '-';
+    else buf_ += timer_text(s);
+    if (show_owners_) {
+      buf_ += "  ";
+      buf_ += owners_text(s.processes);
+    }
+    if (o_.tcp_info && s.info) {
+      buf_ += "  ";
+      buf_ += info_text(s);
+    }
+    buf_ += '\n';
+    if (buf_.size() >= kFlushAt) flush();
+  }
+
+  void flush() {
+    std::fwrite(buf_.data(), 1, buf_.size(), stdout);
+    buf_.clear();
+  }
+  void discard() { buf_.clear(); }
+
+ private:
+  const Options& o_;
+  std::string buf_;
+  bool show_owners_ = false;
+};
+
+Record csv_row(const SocketRecord& s) {
+  Record r;
+  r["state"] = state_name(s.state);
+  r["family"] = family_name(s.family());
+  r["local_address"] = s.local.to_string();
+  r["local_port"] = s.local_port;
+  r["remote_address"] = s.remote.to_string();
+  r["remote_port"] = s.remote_port;
+  r["interface"] = s.interface;
+  r["recv_q"] = s.recv_q;
+  r["send_q"] = s.send_q;
+  r["timer"] = timer_name(s.timer);
+  if (s.timer_ms) r["timer_ms"] = *s.timer_ms;
+  r["retransmits"] = s.retransmits;
+  if (s.uid) r["uid"] = *s.uid;
+  if (s.inode) r["inode"] = *s.inode;
+  if (!s.processes.empty()) r["processes"] = owners_text(s.processes);
+  if (s.info) {
+    r["rtt_us"] = s.info->rtt_us;
+    r["cwnd"] = s.info->cwnd;
+    r["total_retrans"] = s.info->total_retrans;
+  }
+  return r;
+}
+
+const std::vector<std::string> kCsvColumns = {"state",  "family",        "local_address", "local_port", "remote_address",
+                                              "remote_port", "interface", "recv_q",        "send_q",     "timer",
+                                              "timer_ms",    "retransmits", "uid",         "inode",      "processes",
+                                              "rtt_us",      "cwnd",        "total_retrans"};
+
+}  // namespace
+
+int run_list(const Options& o) {
+  StateCounts counts;
+  const bool listing = !o.check && o.output != Output::prometheus;
+  std::optional<TableWriter> table;
+  std::optional<JsonLinesWriter> json;
+  std::optional<CsvWriter> csv;
+  if (listing) {
+    if (o.output == Output::table) table.emplace(o);
+    if (o.output == Output::json) json.emplace(stdout, false);
+    if (o.output == Output::csv) csv.emplace(stdout, kCsvColumns, false);
+  }
+  auto info = collect_sockets(o, StateSet::all(), false, [&](SocketRecord& s) {
+    counts.add(s);
+    if (table) table->row(s);
+    else if (json) json->write(to_record(s));
+    else if (csv) csv->write(csv_row(s));
+    return true;
+  });
+  if (!info) {
+    if (table) table->discard();  // no header for input that was never read
+    return fail_with(info.error());
+  }
+  if (table) table->flush();
+  std::fflush(stdout);
+  PrometheusText prom;
+  if (o.output == Output::prometheus) add_state_metrics(prom, counts);
+  Record summary;
+  summary["view"] = "list";
+  summary["source"] = info->name;
+  summary["sockets"] = counts.total();
+  summary["states"] = states_record(counts);
+  if (info->malformed) summary["malformed_lines"] = info->malformed;
+  if (cli::interrupted() && o.output == Output::table)
+    cli::print_error("tcpstate", "interrupted after " + std::to_string(counts.total()) + " sockets");
+  return finish_view(o, counts, summary, &prom);
+}
+
+}  // namespace tcpstate

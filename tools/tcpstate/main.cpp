@@ -1,0 +1,195 @@
+// tcpstate: list TCP connection states and answer the usual questions (TIME_WAIT per peer,
+// SYN flood signs, CLOSE_WAIT leaks) from the kernel, /proc, or saved ss/netstat text.
+#include <CLI/CLI.hpp>
+
+#include "common/cli_common.hpp"
+#include "common/validators.hpp"
+#include "tcpstate/options.hpp"
+
+namespace {
+
+constexpr const char* kTool = "tcpstate";
+
+// "a,b c" -> {"a", "b", "c"}: list flags may be repeated and comma-separated.
+std::vector<std::string> split_list(const std::vector<std::string>& values) {
+  std::vector<std::string> out;
+  for (const auto& v : values) {
+    size_t start = 0;
+    while (start <= v.size()) {
+      const size_t comma = v.find(',', start);
+      const std::string item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (!item.empty()) out.push_back(item);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  return out;
+}
+
+int parse_and_run(int argc, char** argv) {
+  tcpstate::Options o;
+  CLI::App app{"tcpstate - TCP connection states, and direct answers: TIME_WAIT per peer, SYN flood signs,\n"
+               "CLOSE_WAIT leaks. From the kernel (netlink sock_diag, default), /proc/net/tcp, or saved ss/netstat text.\n"
+               "Exit status: 0 success or check passed, 1 check failed, 2 usage or bad input,\n"
+               "3 missing privilege (--netns), 4 system failure.",
+               kTool};
+  app.get_formatter()->column_width(36);
+  std::string report = "list", source = "netlink", from, from_ss, from_netstat, by, top, watch, count, interval, flood, explain;
+  std::vector<std::string> states, sports, dports, srcs, dsts, maxes;
+  bool v4 = false, v6 = false, listening = false, json = false, csv = false, prom = false;
+  app.add_option("report", report, "list (default), time-wait, syn-flood or close-wait")
+      ->check(CLI::IsMember({"list", "time-wait", "syn-flood", "close-wait"}))
+      ->type_name("REPORT");
+  auto* src_opt = app.add_option("--source", source, "where live sockets come from: netlink (default) or proc (/proc/net/tcp{,6})")
+                      ->check(CLI::IsMember({"netlink", "proc"}))
+                      ->type_name("SRC");
+  app.add_option("--from", from, "read saved ss or netstat text (format detected); - for stdin")->type_name("FILE");
+  app.add_option("--from-ss", from_ss, "read saved `ss -tan` output (with any of -o -e -p -i)")->type_name("FILE");
+  app.add_option("--from-netstat", from_netstat, "read saved `netstat -tan` output (with -o -p -e)")->type_name("FILE");
+  app.add_option("--netns", o.netns, "inspect the network namespace NAME (/run/netns/NAME; needs CAP_SYS_ADMIN)")
+      ->type_name("NAME");
+  app.add_flag("-p,--processes", o.processes, "show the processes owning each socket (from /proc/PID/fd)");
+  app.add_flag("-i,--info", o.tcp_info, "show TCP_INFO details: rtt, rto, cwnd, mss, retransmits (netlink)");
+  app.add_option("--save-netlink", o.save_netlink, "also save the raw sock_diag reply bytes to FILE (for bug reports)")
+      ->type_name("FILE");
+  app.add_option("--state", states, "only these states or groups (all, connected, synchronized, bucket, big); repeat or comma-separate")
+      ->type_name("STATE");
+  app.add_flag("-l,--listening", listening, "only listening sockets");
+  app.add_flag("-4", v4, "IPv4 only");
+  app.add_flag("-6", v6, "IPv6 only");
+  app.add_option("--sport", sports, "local port or range (80, 1024-2048); repeatable")->type_name("PORT");
+  app.add_option("--dport", dports, "remote port or range; repeatable")->type_name("PORT");
+  app.add_option("--src", srcs, "local address or CIDR; repeatable")->type_name("CIDR");
+  app.add_option("--dst", dsts, "remote address or CIDR; repeatable")->type_name("CIDR");
+  app.add_flag("--summary", o.summary, "a count for each of the 11 states, IPv4 and IPv6");
+  app.add_option("--by", by, "top groups with per-state counts: peer, remote-port, local-port or process")
+      ->check(CLI::IsMember({"peer", "remote-port", "local-port", "process"}))
+      ->type_name("KEY");
+  app.add_option("--top", top, "how many rows the reports and --by show (default 10)")->type_name("N");
+  app.add_flag("--check", o.check, "check --max thresholds (and the syn-flood verdict): exit 1 if one is exceeded");
+  app.add_option("--max", maxes, "a --check threshold STATE=N or total=N, e.g. time-wait=20000; repeatable")->type_name("STATE=N");
+  app.add_option("--watch", watch, "refresh the per-state counts every SECONDS, with deltas")->type_name("SECONDS");
+  app.add_option("--count", count, "--watch: stop after N rounds (default: until Ctrl-C)")->type_name("N");
+  app.add_option("--interval", interval, "syn-flood: measure counter deltas over TIME (default 1s, 0 to skip)")->type_name("TIME");
+  app.add_option("--flood-threshold", flood, "syn-flood: SYN_RECV total that alone means flood (default 1000)")->type_name("N");
+  app.add_option("--explain", explain, "what STATE means, how sockets enter and leave it, what many of them mean")
+      ->type_name("STATE");
+  app.add_flag("--json", json, "JSON Lines: one object per socket/row with a \"type\" field, then a summary object");
+  app.add_flag("--csv", csv, "CSV with a header row");
+  app.add_flag("--prometheus", prom, "Prometheus text format (for node_exporter's textfile collector)");
+  app.set_version_flag("--version", "tcpstate 0.1.0");
+
+  if (auto code = tcpkit::cli::parse_command_line(app, kTool, argc, argv)) return *code;
+
+  auto usage = [](const std::string& message) {
+    tcpkit::cli::print_error(kTool, message);
+    return tcpkit::cli::kExitUsage;
+  };
+  if (json + csv + prom > 1) return usage("--json, --csv and --prometheus exclude each other");
+  o.output = json ? tcpstate::Output::json : csv ? tcpstate::Output::csv : prom ? tcpstate::Output::prometheus : tcpstate::Output::table;
+  if (!explain.empty()) {
+    o.explain = tcpkit::parse_tcp_state(explain);
+    if (!o.explain) return usage("unknown TCP state '" + explain + "' (e.g. TIME_WAIT, time-wait, ESTAB, SYN-RECV)");
+    return tcpstate::run(o);
+  }
+  const int text_sources = !from.empty() + !from_ss.empty() + !from_netstat.empty();
+  if (text_sources > 1) return usage("--from, --from-ss and --from-netstat exclude each other");
+  if (text_sources && src_opt->count()) return usage("--source and --from* exclude each other");
+  if (!from.empty()) o.source = tcpstate::Source::text_autodetect, o.input = from;
+  else if (!from_ss.empty()) o.source = tcpstate::Source::ss_text, o.input = from_ss;
+  else if (!from_netstat.empty()) o.source = tcpstate::Source::netstat_text, o.input = from_netstat;
+  else o.source = source == "proc" ? tcpstate::Source::proc : tcpstate::Source::netlink;
+  const bool text = text_sources > 0;
+  if (text && !o.netns.empty()) return usage("--netns applies to live sources, not to saved text");
+  if (text && (o.processes || o.tcp_info)) return usage("-p and -i apply to live sources: saved text has what ss or netstat printed");
+  if (o.tcp_info && o.source == tcpstate::Source::proc) return usage("-i needs the netlink source");
+  if (!o.save_netlink.empty() && o.source != tcpstate::Source::netlink) return usage("--save-netlink needs the netlink source");
+
+  o.report = report == "time-wait" ? tcpstate::Report::time_wait
+             : report == "syn-flood" ? tcpstate::Report::syn_flood
+             : report == "close-wait" ? tcpstate::Report::close_wait : tcpstate::Report::list;
+  if (v4 && v6) return usage("-4 and -6 exclude each other");
+  o.filter.family = v4 ? tcpkit::Family::v4 : v6 ? tcpkit::Family::v6 : tcpkit::Family::any;
+  const auto state_items = split_list(states);
+  if (!state_items.empty() || listening) {
+    tcpkit::StateSet set;
+    for (const auto& s : state_items) {
+      auto parsed = tcpkit::parse_state_or_group(s);
+      if (!parsed) return usage("unknown state or group '" + s + "' (e.g. established, time-wait, syn-recv, connected)");
+      set.add(*parsed);
+    }
+    if (listening) set.add(tcpkit::TcpState::listen);
+    o.filter.states = set;
+  }
+  for (const auto& p : split_list(sports)) {
+    auto r = tcpkit::PortRange::parse(p);
+    if (!r) return usage("--sport: " + r.error().message);
+    o.filter.local_ports.push_back(*r);
+  }
+  for (const auto& p : split_list(dports)) {
+    auto r = tcpkit::PortRange::parse(p);
+    if (!r) return usage("--dport: " + r.error().message);
+    o.filter.remote_ports.push_back(*r);
+  }
+  for (const auto& c : split_list(srcs)) {
+    auto r = tcpkit::Cidr::parse(c);
+    if (!r) return usage("--src: " + r.error().message);
+    o.filter.local_nets.push_back(*r);
+  }
+  for (const auto& c : split_list(dsts)) {
+    auto r = tcpkit::Cidr::parse(c);
+    if (!r) return usage("--dst: " + r.error().message);
+    o.filter.remote_nets.push_back(*r);
+  }
+  if (!by.empty()) o.by = tcpkit::parse_group_by(by);
+  if (!top.empty()) {
+    auto n = tcpkit::cli::parse_count(top, 1'000'000);
+    if (!n) return usage("--top: " + n.error().message);
+    o.top = static_cast<size_t>(*n);
+  }
+  for (const auto& m : split_list(maxes)) {
+    auto t = tcpkit::parse_threshold(m);
+    if (!t) return usage(t.error().message);
+    o.thresholds.push_back(*t);
+  }
+  if (!o.thresholds.empty()) o.check = true;  // a threshold is only useful checked
+  if (o.check && o.thresholds.empty() && o.report != tcpstate::Report::syn_flood)
+    return usage("--check needs at least one --max STATE=N (or the syn-flood report)");
+  if (!watch.empty()) {
+    auto d = tcpkit::cli::parse_duration(watch);
+    if (!d) return usage("--watch: " + d.error().message);
+    if (d->count() < 100'000) return usage("--watch: the interval must be at least 0.1 s");
+    o.watch_seconds = static_cast<double>(d->count()) / 1e6;
+    if (text) return usage("--watch needs a live source: saved text does not change");
+    if (o.check || o.output == tcpstate::Output::prometheus || o.report != tcpstate::Report::list || o.by)
+      return usage("--watch shows per-state counts: it does not combine with reports, --by, --check or --prometheus");
+  }
+  if (!count.empty()) {
+    if (watch.empty()) return usage("--count goes with --watch");
+    auto n = tcpkit::cli::parse_count(count, 1'000'000'000);
+    if (!n) return usage("--count: " + n.error().message);
+    o.watch_count = *n;
+  }
+  if (!interval.empty()) {
+    auto d = tcpkit::cli::parse_duration(interval);
+    if (!d) return usage("--interval: " + d.error().message);
+    if (d->count() > 3'600'000'000LL) return usage("--interval: at most an hour");
+    o.interval = *d;
+  }
+  if (!flood.empty()) {
+    auto n = tcpkit::cli::parse_count(flood, 1'000'000'000);
+    if (!n) return usage("--flood-threshold: " + n.error().message);
+    o.flood_threshold = static_cast<uint64_t>(*n);
+  }
+  if (o.report != tcpstate::Report::list && (o.summary || o.by))
+    return usage("--summary and --by are views of their own: they do not combine with the " + report + " report");
+  if (o.report != tcpstate::Report::syn_flood && (!interval.empty() || !flood.empty()))
+    return usage("--interval and --flood-threshold go with the syn-flood report");
+  return tcpstate::run(o);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  return tcpkit::cli::guarded_main(kTool, [&] { return parse_and_run(argc, argv); });
+}

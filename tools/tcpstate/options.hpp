@@ -1,0 +1,46 @@
+#pragma once
+// tcpstate's options after parsing and validation: what main hands to run().
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tcpkit/socket_filter.hpp"
+#include "tcpkit/socket_stats.hpp"
+#include "tcpkit/tcp_state.hpp"
+
+namespace tcpstate {
+
+enum class Source { netlink, proc, ss_text, netstat_text, text_autodetect };
+enum class Report { list, time_wait, syn_flood, close_wait };
+enum class Output { table, json, csv, prometheus };
+
+struct Options {
+  Source source = Source::netlink;
+  std::string input;        // FILE or "-" for the text sources
+  std::string netns;        // --netns NAME
+  std::string save_netlink; // --save-netlink FILE
+  bool processes = false;   // -p
+  bool tcp_info = false;    // -i
+
+  tcpkit::SocketFilter filter;
+
+  Report report = Report::list;
+  bool summary = false;
+  std::optional<tcpkit::GroupBy> by;
+  size_t top = 10;
+  bool check = false;
+  std::vector<tcpkit::Threshold> thresholds;
+  std::optional<double> watch_seconds;
+  long long watch_count = 0;  // 0: until Ctrl-C
+  std::chrono::microseconds interval{1'000'000};  // syn-flood counter deltas
+  uint64_t flood_threshold = 1000;
+  std::optional<tcpkit::TcpState> explain;
+
+  Output output = Output::table;
+};
+
+// Runs tcpstate; returns the exit code. Never throws on bad input or system errors.
+int run(const Options& options);
+
+}  // namespace tcpstate

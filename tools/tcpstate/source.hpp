@@ -1,0 +1,26 @@
+#pragma once
+// Where the sockets come from: the kernel (sock_diag or /proc/net/tcp) or saved ss/netstat
+// text. Every source streams the same SocketRecord through the same filter.
+#include <string>
+
+#include "options.hpp"
+#include "tcpkit/error.hpp"
+#include "tcpkit/socket_record.hpp"
+
+namespace tcpstate {
+
+struct SourceInfo {
+  std::string name;            // "netlink", "proc", "ss", "netstat"
+  bool live = false;           // this machine's kernel now (sysctls and counters apply)
+  bool backlog_known = false;  // LISTEN Send-Q holds the backlog
+  size_t seen = 0;             // sockets read before the filter
+  size_t malformed = 0;        // text lines that were warned about
+};
+
+// Reads the source once, passing each socket that matches options.filter (and view_states,
+// the states the view needs) to sink. Process owners are looked up when need_processes and
+// the source is live. Warnings about text lines go to stderr here.
+tcpkit::Result<SourceInfo> collect_sockets(const Options& options, tcpkit::StateSet view_states, bool need_processes,
+                                           const tcpkit::SocketSink& sink);
+
+}  // namespace tcpstate

@@ -1,0 +1,140 @@
+// --summary (a count for each of the 11 states, IPv4 and IPv6) and --by (top N groups with
+// their per-state counts).
+#include "common/cli_common.hpp"
+#include "views.hpp"
+
+namespace tcpstate {
+
+using namespace tcpkit;
+
+namespace {
+
+void print_summary(const Options& o, const StateCounts& c) {
+  switch (o.output) {
+    case Output::table: {
+      TextTable t({"STATE", "IPV4", "IPV6", "TOTAL"});
+      for (TcpState s : kAllTcpStates)
+        t.add_row({std::string(state_name(s)), std::to_string(c.v4[state_index(s)]), std::to_string(c.v6[state_index(s)]),
+                   std::to_string(c.get(s))});
+      uint64_t v4 = 0, v6 = 0;
+      for (int i = 0; i < kTcpStateCount; ++i) v4 += c.v4[i], v6 += c.v6[i];
+      t.add_row({"TOTAL", std::to_string(v4), std::to_string(v6), std::to_string(c.total())});
+      write_stdout(t.render());
+      break;
+    }
+    case Output::json:
+    case Output::csv: {
+      std::optional<CsvWriter> csv;
+      if (o.output == Output::csv) csv.emplace(stdout, std::vector<std::string>{"type", "state", "ipv4", "ipv6", "total"});
+      for (TcpState s : kAllTcpStates) {
+        Record r;
+        r["type"] = "state";
+        r["state"] = state_name(s);
+        r["ipv4"] = c.v4[state_index(s)];
+        r["ipv6"] = c.v6[state_index(s)];
+        r["total"] = c.get(s);
+        if (csv) csv->write(r);
+        else write_json(r);
+      }
+      break;
+    }
+    case Output::prometheus: break;  // the state gauges are written by finish_view
+  }
+}
+
+void print_groups(const Options& o, const std::vector<GroupRow>& rows, GroupBy by, size_t groups, PrometheusText& prom) {
+  // Only the states some group has get a column.
+  std::vector<TcpState> used;
+  for (TcpState s : kAllTcpStates)
+    for (const auto& r : rows)
+      if (r.states[state_index(s)]) {
+        used.push_back(s);
+        break;
+      }
+  const std::string key_name = std::string(group_by_name(by));
+  switch (o.output) {
+    case Output::table: {
+      std::vector<std::string> headers = {key_name == "peer" ? "PEER" : key_name == "process" ? "PROCESS"
+                                          : key_name == "local-port" ? "LOCAL_PORT" : "REMOTE_PORT", "TOTAL"};
+      for (TcpState s : used) headers.emplace_back(state_name(s));
+      TextTable t(headers);
+      for (const auto& r : rows) {
+        std::vector<std::string> cells = {r.key, std::to_string(r.total)};
+        for (TcpState s : used) cells.push_back(std::to_string(r.states[state_index(s)]));
+        t.add_row(cells);
+      }
+      std::string out = t.render();
+      if (groups > rows.size()) out += "(top " + std::to_string(rows.size()) + " of " + std::to_string(groups) + " groups; --top N for more)\n";
+      write_stdout(out);
+      break;
+    }
+    case Output::json:
+      for (const auto& r : rows) {
+        Record j;
+        j["type"] = "group";
+        j["by"] = key_name;
+        j["key"] = r.key;
+        j["total"] = r.total;
+        Record st = Record::object();
+        for (TcpState s : used)
+          if (r.states[state_index(s)]) st[std::string(state_name(s))] = r.states[state_index(s)];
+        j["states"] = st;
+        write_json(j);
+      }
+      break;
+    case Output::csv: {
+      std::vector<std::string> cols = {"by", "key", "total"};
+      for (TcpState s : kAllTcpStates) cols.emplace_back(state_key(s));
+      CsvWriter w(stdout, cols);
+      for (const auto& r : rows) {
+        Record j;
+        j["by"] = key_name;
+        j["key"] = r.key;
+        j["total"] = r.total;
+        for (TcpState s : kAllTcpStates) j[std::string(state_key(s))] = r.states[state_index(s)];
+        w.write(j);
+      }
+      break;
+    }
+    case Output::prometheus:
+      prom.describe("tcpstate_group_sockets", "TCP sockets of the top groups of --by, by state.");
+      for (const auto& r : rows)
+        for (TcpState s : used)
+          prom.sample("tcpstate_group_sockets", {{"by", key_name}, {"key", r.key}, {"state", std::string(state_key(s))}},
+                      static_cast<double>(r.states[state_index(s)]));
+      break;
+  }
+}
+
+}  // namespace
+
+int run_summary(const Options& o) {
+  StateCounts counts;
+  std::optional<GroupCounter> groups;
+  if (o.by) groups.emplace(*o.by);
+  const bool need_processes = o.by == GroupBy::process;
+  auto info = collect_sockets(o, StateSet::all(), need_processes, [&](SocketRecord& s) {
+    counts.add(s);
+    if (groups) groups->add(s);
+    return true;
+  });
+  if (!info) return fail_with(info.error());
+  PrometheusText prom;
+  if (o.output == Output::prometheus) add_state_metrics(prom, counts);
+  if (o.summary) print_summary(o, counts);
+  Record summary;
+  summary["view"] = o.by ? "by" : "summary";
+  summary["source"] = info->name;
+  summary["sockets"] = counts.total();
+  if (groups) {
+    const auto rows = groups->top(o.top);
+    if (o.summary && o.output == Output::table) write_stdout("\n");
+    print_groups(o, rows, *o.by, groups->groups(), prom);
+    summary["by"] = group_by_name(*o.by);
+    summary["groups"] = groups->groups();
+  }
+  summary["states"] = states_record(counts);
+  return finish_view(o, counts, summary, &prom);
+}
+
+}  // namespace tcpstate

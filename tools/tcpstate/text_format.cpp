@@ -1,0 +1,96 @@
+#include "text_format.hpp"
+
+#include <arpa/inet.h>
+
+#include "tcpkit/output.hpp"
+
+namespace tcpstate {
+
+using namespace tcpkit;
+
+void append_uint(std::string& out, uint64_t value) {
+  char buf[24];
+  char* p = buf + sizeof buf;
+  do {
+    *--p = static_cast<char>('0' + value % 10);
+    value /= 10;
+  } while (value);
+  out.append(p, static_cast<size_t>(buf + sizeof buf - p));
+}
+
+void append_endpoint(std::string& out, const IpAddress& address, uint16_t port, const std::string& interface) {
+  if (address.is_v4()) {
+    const uint8_t* b = address.data();
+    for (int i = 0; i < 4; ++i) {
+      if (i) out += '.';
+      append_uint(out, b[i]);
+    }
+  } else {
+    char buf[INET6_ADDRSTRLEN];
+    inet_ntop(AF_INET6, address.data(), buf, sizeof buf);
+    out += '[';
+    out += buf;
+    out += ']';
+  }
+  if (!interface.empty()) {
+    out += '%';
+    out += interface;
+  }
+  out += ':';
+  if (port == 0 && address.is_unspecified()) out += '*';
+  else append_uint(out, port);
+}
+
+void pad_to(std::string& out, size_t line_start, size_t column) {
+  const size_t used = out.size() - line_start;
+  out.append(used < column ? column - used : 1, ' ');
+}
+
+std::string endpoint_text(const IpAddress& address, uint16_t port, const std::string& interface) {
+  std::string out;
+  append_endpoint(out, address, port, interface);
+  return out;
+}
+
+std::string duration_text(std::optional<int64_t> ms) {
+  if (!ms) return "-";
+  if (*ms < 1000) return std::to_string(*ms) + "ms";
+  if (*ms < 60000) return format_fixed(static_cast<double>(*ms) / 1000.0, 1) + "s";
+  return std::to_string(*ms / 60000) + "m" + std::to_string((*ms % 60000) / 1000) + "s";
+}
+
+std::string timer_text(const SocketRecord& s) {
+  if (s.timer == TimerKind::none) return "-";
+  std::string out(timer_name(s.timer));
+  out += ':';
+  out += duration_text(s.timer_ms);
+  if (s.retransmits) out += "/" + std::to_string(s.retransmits);
+  return out;
+}
+
+std::string owners_text(const std::vector<ProcessRef>& owners) {
+  if (owners.empty()) return "-";
+  std::string out;
+  for (const auto& p : owners) {
+    if (!out.empty()) out += ',';
+    out += p.name + "[" + std::to_string(p.pid) + "]";
+    if (p.fd >= 0) out += "/" + std::to_string(p.fd);
+  }
+  return out;
+}
+
+std::string info_text(const SocketRecord& s) {
+  if (!s.info) return "";
+  const auto& i = *s.info;
+  std::string out = "rtt:" + format_fixed(i.rtt_us / 1000.0, 3) + "/" + format_fixed(i.rttvar_us / 1000.0, 3) + "ms";
+  out += " rto:" + std::to_string(i.rto_us / 1000) + "ms";
+  out += " cwnd:" + std::to_string(i.cwnd);
+  if (i.ssthresh) out += " ssthresh:" + std::to_string(i.ssthresh);
+  out += " mss:" + std::to_string(i.mss);
+  out += " retrans:" + std::to_string(i.retrans) + "/" + std::to_string(i.total_retrans);
+  if (i.unacked) out += " unacked:" + std::to_string(i.unacked);
+  if (i.lost) out += " lost:" + std::to_string(i.lost);
+  return out;
+}
+
+}  // namespace tcpstate

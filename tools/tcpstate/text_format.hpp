@@ -1,0 +1,29 @@
+#pragma once
+// Small text formatters for tcpstate's tables: endpoints as ss prints them, timers, owners,
+// and appenders fast enough for listings of hundreds of thousands of rows.
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "tcpkit/ip_address.hpp"
+#include "tcpkit/socket_record.hpp"
+
+namespace tcpstate {
+
+void append_uint(std::string& out, uint64_t value);
+// "10.0.0.1:22", "[2001:db8::1]:443", "0.0.0.0%lo:53", "[fe80::1]%eth0:22".
+void append_endpoint(std::string& out, const tcpkit::IpAddress& address, uint16_t port, const std::string& interface);
+// Pads out with spaces to width (at least one space when the text already reached it).
+void pad_to(std::string& out, size_t line_start, size_t column);
+
+std::string endpoint_text(const tcpkit::IpAddress& address, uint16_t port, const std::string& interface = "");
+// "200ms", "58.1s", "1m59s", "-".
+std::string duration_text(std::optional<int64_t> ms);
+// "timewait:58.1s", "on:200ms/1", "-".
+std::string timer_text(const tcpkit::SocketRecord& s);
+// "nginx[77]/5,nginx[78]/5" or "-".
+std::string owners_text(const std::vector<tcpkit::ProcessRef>& owners);
+// "rtt:0.071/0.035ms cwnd:10 retrans:0/1 mss:1448" or "".
+std::string info_text(const tcpkit::SocketRecord& s);
+
+}  // namespace tcpstate

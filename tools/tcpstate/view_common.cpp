@@ -1,0 +1,116 @@
+#include "common/cli_common.hpp"
+#include "views.hpp"
+
+#include <cstdio>
+
+namespace tcpstate {
+
+using namespace tcpkit;
+
+int fail_with(const Error& error) {
+  cli::print_error("tcpstate", error.message);
+  return cli::exit_code_for(error);
+}
+
+void write_stdout(const std::string& text) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
+void write_json(const Record& record) { JsonLinesWriter(stdout).write(record); }
+
+Record states_record(const StateCounts& counts) {
+  Record states;
+  for (TcpState s : kAllTcpStates) states[std::string(state_name(s))] = counts.get(s);
+  return states;
+}
+
+void add_state_metrics(PrometheusText& prom, const StateCounts& counts) {
+  prom.describe("tcpstate_sockets", "TCP sockets by state and address family.");
+  for (TcpState s : kAllTcpStates) {
+    prom.sample("tcpstate_sockets", {{"state", std::string(state_key(s))}, {"family", "ipv4"}},
+                static_cast<double>(counts.v4[state_index(s)]));
+    prom.sample("tcpstate_sockets", {{"state", std::string(state_key(s))}, {"family", "ipv6"}},
+                static_cast<double>(counts.v6[state_index(s)]));
+  }
+}
+
+int finish_view(const Options& o, const StateCounts& counts, Record summary, PrometheusText* prom,
+                const std::string& extra_failure) {
+  const auto results = evaluate_thresholds(o.thresholds, counts);
+  std::vector<std::string> exceeded;
+  for (const auto& r : results)
+    if (r.exceeded) exceeded.push_back(r.threshold.label());
+  const bool failed = o.check && (!exceeded.empty() || !extra_failure.empty());
+  if (o.check) {
+    switch (o.output) {
+      case Output::table: {
+        TextTable t({"CHECK", "VALUE", "MAX", "RESULT"});
+        for (const auto& r : results)
+          t.add_row({r.threshold.label(), std::to_string(r.value), std::to_string(r.threshold.max),
+                     r.exceeded ? "EXCEEDED" : "ok"});
+        std::string out = results.empty() ? "" : "\n" + t.render();
+        if (!extra_failure.empty()) out += "check failed: " + extra_failure + "\n";
+        out += failed ? "CHECK FAILED\n" : "CHECK OK\n";
+        write_stdout(out);
+        break;
+      }
+      case Output::json:
+        for (const auto& r : results) {
+          Record c;
+          c["type"] = "check";
+          c["name"] = r.threshold.label();
+          c["value"] = r.value;
+          c["max"] = r.threshold.max;
+          c["exceeded"] = r.exceeded;
+          write_json(c);
+        }
+        break;
+      case Output::csv: {
+        CsvWriter w(stdout, {"type", "name", "value", "max", "exceeded"});
+        for (const auto& r : results) {
+          Record c;
+          c["type"] = "check";
+          c["name"] = r.threshold.label();
+          c["value"] = r.value;
+          c["max"] = r.threshold.max;
+          c["exceeded"] = r.exceeded;
+          w.write(c);
+        }
+        break;
+      }
+      case Output::prometheus:
+        if (prom) {
+          prom->describe("tcpstate_check_value", "The value a --max threshold was checked against.");
+          prom->describe("tcpstate_check_max", "The --max threshold.");
+          prom->describe("tcpstate_check_exceeded", "1 when the value is above the threshold.");
+          for (const auto& r : results) {
+            prom->sample("tcpstate_check_value", {{"name", r.threshold.label()}}, static_cast<double>(r.value));
+            prom->sample("tcpstate_check_max", {{"name", r.threshold.label()}}, static_cast<double>(r.threshold.max));
+            prom->sample("tcpstate_check_exceeded", {{"name", r.threshold.label()}}, r.exceeded ? 1 : 0);
+          }
+          prom->describe("tcpstate_check_failed", "1 when the check failed.");
+          prom->sample("tcpstate_check_failed", {}, failed ? 1 : 0);
+        }
+        break;
+    }
+    for (const auto& name : exceeded)
+      cli::print_error("tcpstate", "check failed: " + name + " above its --max");
+    if (!extra_failure.empty()) cli::print_error("tcpstate", "check failed: " + extra_failure);
+  }
+  if (o.output == Output::prometheus && prom) write_stdout(prom->text());
+  if (o.output == Output::json) {
+    Record s;
+    s["type"] = "summary";
+    for (auto& [k, v] : summary.items()) s[k] = v;
+    if (o.check) {
+      s["check"] = failed ? "failed" : "passed";
+      s["exceeded"] = exceeded;
+    }
+    if (cli::interrupted()) s["interrupted"] = true;
+    write_json(s);
+  }
+  return failed ? cli::kExitNegative : cli::kExitPositive;
+}
+
+}  // namespace tcpstate
