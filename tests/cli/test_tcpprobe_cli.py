@@ -74,3 +74,22 @@ def test_auto_mode_without_cap_net_raw_falls_back_to_connect_and_says_so():
     assert lines[0]["type"] == "probe" and lines[0]["mode"] == "connect"
     assert lines[0]["outcome"] == "closed"
     assert lines[-1]["type"] == "summary" and lines[-1]["closed"] == 1
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["--close", "peer", "127.0.0.1"], "--trace"),
+    (["--send", "x", "127.0.0.1"], "--trace"),
+    (["--absolute", "127.0.0.1"], "--trace"),
+    (["--trace", "127.0.0.1:1", "127.0.0.1:2"], "one target"),
+    (["--trace", "-c", "3", "127.0.0.1"], "do not apply"),
+    (["--trace", "--close", "sideways", "127.0.0.1"], "close"),
+    (["--trace", "--close-wait", "soon", "127.0.0.1"], "duration"),
+])
+def test_trace_flags_misused_exit_2(argv, needle):
+    line = one_error_line(run([TCPPROBE] + argv), "tcpprobe")
+    assert needle.lower() in line.lower(), line
+
+
+def test_trace_without_cap_net_raw_exits_3():
+    r = run([TCPPROBE, "--trace", "127.0.0.1:1"], drop_net_raw=True)
+    assert r.returncode == 3 and "setcap" in r.stderr

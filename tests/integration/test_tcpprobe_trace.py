@@ -1,0 +1,135 @@
+"""tcpprobe --trace against real Linux servers behind the delay line: the segments on the
+wire, relative sequence numbers, our states as the kernel reports them, and the close kinds."""
+import json
+
+import pytest
+
+DELAY_MS = 5.0
+HOLD, CLOSE_NOW, BANNER, HTTP = 8080, 8081, 8082, 8083
+REQUEST = "HEAD / HTTP/1.0\r\n\r\n"
+
+
+@pytest.fixture
+def L(make_lab):
+    lab = make_lab(delay_ms=DELAY_MS)
+    lab.start_server(HOLD, mode="hold", close_delay_ms=50)  # closes a moment after our FIN
+    lab.start_server(CLOSE_NOW, mode="close-now")
+    lab.start_server(BANNER, mode="banner-close", banner=b"hello\r\n")
+    lab.start_server(HTTP, mode="http")
+    return lab
+
+
+def trace(L, tool, target, *extra):
+    r = L.run_client([tool("tcpprobe"), "--trace", "--json", *extra, target], timeout=60)
+    assert r.returncode == 0, r.stderr
+    objects = [json.loads(line) for line in r.stdout.splitlines()]
+    assert objects[-1]["type"] == "trace_summary"
+    return [o for o in objects if o["type"] == "segment"], objects[-1]
+
+
+def wire(segments):
+    return [(s["direction"], s["flags"]) for s in segments]
+
+
+def our_states_in_order(segments):
+    states = []
+    for s in segments:
+        if not states or states[-1] != s["our_state"]:
+            states.append(s["our_state"])
+    return states
+
+
+def host(L, family):
+    return L.server_v4 if family == 4 else f"[{L.server_v6}]"
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_local_close_is_the_four_way_close(L, tool, family):
+    segments, summary = trace(L, tool, f"{host(L, family)}:{HOLD}")
+    assert wire(segments) == [("out", "S"), ("in", "S."), ("out", "."), ("out", "F."), ("in", "."),
+                              ("in", "F."), ("out", ".")]
+    syn, synack, ack, fin, fin_ack, peer_fin, last = segments
+    assert (syn["seq"], synack["seq"], synack["ack"]) == (0, 0, 1)
+    assert (ack["seq"], ack["ack"]) == (1, 1)
+    assert fin["seq"] == 1  # 1 + no bytes sent
+    assert fin_ack["ack"] == fin["seq"] + 1
+    assert last["ack"] == peer_fin["seq"] + 1
+    assert our_states_in_order(segments) == ["SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT"]
+    assert all(s["our_state_source"] == "kernel" and s["peer_state_source"] == "inferred" for s in segments)
+    assert [s["peer_state"] for s in segments][-3:] == ["CLOSE_WAIT", "LAST_ACK", "CLOSE"]
+    assert summary["close_kind"] == "four-way close"
+    assert 59_000 <= summary["time_wait_left_ms"] <= 60_000
+    # The gaps reflect the delay line: SYN -> SYN/ACK is one round trip.
+    assert 2 * DELAY_MS <= synack["delta_ms"] < 2 * DELAY_MS + 10
+    assert 2 * DELAY_MS <= summary["syn_to_synack_ms"] < 2 * DELAY_MS + 10
+    assert not any(s["retransmission"] for s in segments)
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_local_close_against_a_server_that_closes_at_once_is_three_segments(L, tool, family):
+    segments, summary = trace(L, tool, f"{host(L, family)}:{CLOSE_NOW}")
+    assert wire(segments) == [("out", "S"), ("in", "S."), ("out", "."), ("out", "F."), ("in", "F."), ("out", ".")]
+    assert segments[4]["ack"] == segments[3]["seq"] + 1  # the peer's FIN carries the ACK of ours
+    states = our_states_in_order(segments)
+    assert states == ["SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "TIME_WAIT"]  # no FIN_WAIT2
+    assert summary["close_kind"].startswith("three-segment close")
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_peer_close_goes_through_close_wait_and_last_ack(L, tool, family):
+    segments, summary = trace(L, tool, f"{host(L, family)}:{BANNER}", "--close", "peer")
+    states = our_states_in_order(segments)
+    assert states[:2] == ["SYN_SENT", "ESTABLISHED"]
+    assert "CLOSE_WAIT" in states and "LAST_ACK" in states
+    assert states.index("CLOSE_WAIT") < states.index("LAST_ACK")
+    assert states[-1] == "CLOSE"
+    first_fin = next(s for s in segments if "F" in s["flags"])
+    assert first_fin["direction"] == "in"
+    assert summary["bytes_received"] == len(b"hello\r\n")
+
+
+def test_reset_close_sends_one_rst(L, tool):
+    segments, summary = trace(L, tool, f"{L.server_v4}:{HOLD}", "--close", "reset")
+    assert wire(segments)[:3] == [("out", "S"), ("in", "S."), ("out", ".")]
+    rsts = [s for s in segments if "R" in s["flags"]]
+    assert len(rsts) == 1 and rsts[0]["direction"] == "out"
+    assert not any("F" in s["flags"] for s in segments)
+    assert summary["close_kind"] == "reset by us"
+    assert segments[-1]["our_state"] == "CLOSE"
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_send_data_shows_the_data_and_its_ack(L, tool, family):
+    segments, summary = trace(L, tool, f"{host(L, family)}:{HTTP}", "--close", "peer", "--send", REQUEST)
+    ours = [s for s in segments if s["direction"] == "out" and s["len"] > 0]
+    assert len(ours) == 1 and ours[0]["len"] == len(REQUEST) and ours[0]["seq"] == 1
+    # The server acks all of it (its ACK or its response carries ack = 1 + len).
+    assert any(s["direction"] == "in" and s["ack"] == 1 + len(REQUEST) for s in segments)
+    response = [s for s in segments if s["direction"] == "in" and s["len"] > 0]
+    assert sum(s["len"] for s in response) == summary["bytes_received"] > 0
+    assert summary["bytes_sent"] == len(REQUEST)
+    # Our FIN comes after the peer's, and is numbered after our data.
+    our_fin = next(s for s in segments if s["direction"] == "out" and "F" in s["flags"])
+    assert our_fin["seq"] == 1 + len(REQUEST)
+
+
+def test_text_output_and_absolute_numbers(L, tool):
+    r = L.run_client([tool("tcpprobe"), "--trace", f"{L.server_v4}:{HOLD}"])
+    assert r.returncode == 0
+    assert "TRACE" in r.stdout and "four-way close" in r.stdout
+    assert "our states: SYN_SENT" in r.stdout and "left on the kernel's timer" in r.stdout
+    segments, _ = trace(L, tool, f"{L.server_v4}:{HOLD}", "--absolute")
+    assert segments[0]["seq"] == segments[0]["absolute_seq"] != 0
+
+
+def test_trace_of_a_closed_port_is_refused(L, tool):
+    r = L.run_client([tool("tcpprobe"), "--trace", "--json", f"{L.server_v4}:9"])
+    assert r.returncode == 1
+    objects = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [(o["direction"], o["flags"]) for o in objects if o["type"] == "segment"] == [("out", "S"), ("in", "R.")]
+    assert objects[-1]["outcome"] == "refused"
+
+
+def test_trace_needs_cap_net_raw(L, tool):
+    r = L.run_client([tool("tcpprobe"), "--trace", f"{L.server_v4}:{HOLD}"], no_net_raw=True)
+    assert r.returncode == 3 and "setcap" in r.stderr
