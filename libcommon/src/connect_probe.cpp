@@ -12,17 +12,11 @@
 #include <cstring>
 
 #include "tcpkit/raw_socket.hpp"
+#include "unique_fd.hpp"
 
 namespace tcpkit {
 
 namespace {
-
-struct Fd {
-  int fd;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 int64_t monotonic_ns() {
   timespec ts{};
@@ -68,25 +62,25 @@ bool read_icmp_error(int fd, ProbeReply& reply) {
 
 Result<ProbeReply> connect_probe(const ConnectProbeConfig& config, uint64_t probe_id, int cancel_fd) {
   const IpAddress& d = config.destination;
-  Fd sock{::socket(d.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)};
-  if (sock.fd < 0) return fail_errno("socket", errno);
+  UniqueFd sock(::socket(d.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (sock.get() < 0) return fail_errno("socket", errno);
   const int on = 1;
-  if (d.is_v4()) setsockopt(sock.fd, SOL_IP, IP_RECVERR, &on, sizeof on);
-  else setsockopt(sock.fd, SOL_IPV6, IPV6_RECVERR, &on, sizeof on);
+  if (d.is_v4()) setsockopt(sock.get(), SOL_IP, IP_RECVERR, &on, sizeof on);
+  else setsockopt(sock.get(), SOL_IPV6, IPV6_RECVERR, &on, sizeof on);
   if (!config.interface.empty() &&
-      setsockopt(sock.fd, SOL_SOCKET, SO_BINDTODEVICE, config.interface.c_str(), socklen_t(config.interface.size())) < 0)
+      setsockopt(sock.get(), SOL_SOCKET, SO_BINDTODEVICE, config.interface.c_str(), socklen_t(config.interface.size())) < 0)
     return fail_errno("bind to interface '" + config.interface + "'", errno);
   if (config.ttl) {
     const int ttl = *config.ttl;
-    if (d.is_v4()) setsockopt(sock.fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
-    else setsockopt(sock.fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl);
+    if (d.is_v4()) setsockopt(sock.get(), IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
+    else setsockopt(sock.get(), IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl);
   }
   if (config.source || config.source_port) {
-    setsockopt(sock.fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    setsockopt(sock.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
     IpAddress any = d.is_v4() ? IpAddress::from_v4_host_order(0) : IpAddress::from_v6(std::array<uint8_t, 16>{}.data());
     socklen_t length = 0;
     sockaddr_storage local = config.source.value_or(any).to_sockaddr(config.source_port.value_or(0), &length);
-    if (::bind(sock.fd, reinterpret_cast<sockaddr*>(&local), length) < 0) return fail_errno("bind source", errno);
+    if (::bind(sock.get(), reinterpret_cast<sockaddr*>(&local), length) < 0) return fail_errno("bind source", errno);
   }
 
   ProbeReply reply;
@@ -97,7 +91,7 @@ Result<ProbeReply> connect_probe(const ConnectProbeConfig& config, uint64_t prob
   const sockaddr_storage to = d.to_sockaddr(config.port, &length);
   reply.sent_ns = realtime_ns();
   const int64_t start = monotonic_ns();
-  int rc = ::connect(sock.fd, reinterpret_cast<const sockaddr*>(&to), length);
+  int rc = ::connect(sock.get(), reinterpret_cast<const sockaddr*>(&to), length);
   int error = rc == 0 ? 0 : errno;
   if (error == EINPROGRESS) {
     const int64_t deadline = start + int64_t(config.timeout.count()) * 1000;
@@ -106,14 +100,14 @@ Result<ProbeReply> connect_probe(const ConnectProbeConfig& config, uint64_t prob
       const int64_t left = deadline - monotonic_ns();
       if (left <= 0) break;
       timespec timeout{time_t(left / 1'000'000'000), long(left % 1'000'000'000)};
-      pollfd fds[2] = {{sock.fd, POLLOUT, 0}, {cancel_fd, POLLIN, 0}};
+      pollfd fds[2] = {{sock.get(), POLLOUT, 0}, {cancel_fd, POLLIN, 0}};
       const int r = ::ppoll(fds, cancel_fd >= 0 ? 2 : 1, &timeout, nullptr);
       if (r < 0 && errno == EINTR) continue;
       if (r < 0) return fail_errno("poll", errno);
       if (r > 0 && cancel_fd >= 0 && (fds[1].revents & POLLIN)) break;
       if (r > 0 && fds[0].revents) {
         socklen_t len = sizeof error;
-        getsockopt(sock.fd, SOL_SOCKET, SO_ERROR, &error, &len);
+        getsockopt(sock.get(), SOL_SOCKET, SO_ERROR, &error, &len);
         break;
       }
     }
@@ -122,7 +116,7 @@ Result<ProbeReply> connect_probe(const ConnectProbeConfig& config, uint64_t prob
 
   sockaddr_storage local{};
   socklen_t local_length = sizeof local;
-  if (::getsockname(sock.fd, reinterpret_cast<sockaddr*>(&local), &local_length) == 0)
+  if (::getsockname(sock.get(), reinterpret_cast<sockaddr*>(&local), &local_length) == 0)
     reply.source_port = d.is_v4() ? ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port)
                                   : ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
 
@@ -132,7 +126,7 @@ Result<ProbeReply> connect_probe(const ConnectProbeConfig& config, uint64_t prob
     reply.rtt_ns = elapsed;
     tcp_info info{};
     socklen_t info_length = sizeof info;
-    if (getsockopt(sock.fd, IPPROTO_TCP, TCP_INFO, &info, &info_length) == 0) {
+    if (getsockopt(sock.get(), IPPROTO_TCP, TCP_INFO, &info, &info_length) == 0) {
       reply.kernel_rtt_us = info.tcpi_rtt;
       reply.options.mss = uint16_t(info.tcpi_snd_mss);
       if (info.tcpi_options & TCPI_OPT_SACK) reply.options.sack_permitted = true;
@@ -140,7 +134,7 @@ Result<ProbeReply> connect_probe(const ConnectProbeConfig& config, uint64_t prob
       if (info.tcpi_options & TCPI_OPT_TIMESTAMPS) reply.options.timestamps = std::make_pair(0u, 0u);
     }
     const linger abort_close{1, 0};  // RST, not FIN: no TIME_WAIT left behind
-    setsockopt(sock.fd, SOL_SOCKET, SO_LINGER, &abort_close, sizeof abort_close);
+    setsockopt(sock.get(), SOL_SOCKET, SO_LINGER, &abort_close, sizeof abort_close);
   } else if (error == ECONNREFUSED) {
     reply.outcome = ProbeOutcome::closed;
     reply.connect_ns = elapsed;
@@ -153,7 +147,7 @@ Result<ProbeReply> connect_probe(const ConnectProbeConfig& config, uint64_t prob
     reply.outcome = ProbeOutcome::unreachable;
     reply.connect_ns = elapsed;
     reply.rtt_ns = elapsed;
-    if (!read_icmp_error(sock.fd, reply)) reply.icmp_text = std::strerror(error);
+    if (!read_icmp_error(sock.get(), reply)) reply.icmp_text = std::strerror(error);
   } else {
     return fail_errno("connect to " + d.to_string_with_port(config.port), error);
   }

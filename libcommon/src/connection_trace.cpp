@@ -13,26 +13,13 @@
 #include "tcpkit/live_connection.hpp"
 #include "tcpkit/route.hpp"
 #include "tcpkit/socket_lookup.hpp"
+#include "unique_fd.hpp"
 
 namespace tcpkit {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-class Socket {
- public:
-  explicit Socket(int fd) : fd_(fd) {}
-  ~Socket() { reset(); }
-  int get() const { return fd_; }
-  void reset() {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_;
-};
 
 bool readable_eof_or_data(int fd, uint64_t& received, bool& eof) {
   char buffer[4096];
@@ -80,7 +67,7 @@ Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd) {
   auto route = route_to(d, config.source, config.interface);
   if (!route) return tl::unexpected(route.error());
 
-  Socket sock(::socket(d.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  UniqueFd sock(::socket(d.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (sock.get() < 0) return fail_errno("socket", errno);
   if (!config.interface.empty() && setsockopt(sock.get(), SOL_SOCKET, SO_BINDTODEVICE, config.interface.c_str(),
                                               socklen_t(config.interface.size())) < 0)

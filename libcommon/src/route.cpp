@@ -1,5 +1,7 @@
 #include "tcpkit/route.hpp"
 
+#include "unique_fd.hpp"
+
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -12,13 +14,6 @@
 namespace tcpkit {
 
 namespace {
-
-struct Fd {
-  int fd;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 void add_attribute(nlmsghdr* header, size_t capacity, uint16_t type, const void* data, size_t length) {
   const size_t aligned = NLMSG_ALIGN(header->nlmsg_len);
@@ -51,10 +46,10 @@ Result<Route> route_to(const IpAddress& destination, const std::optional<IpAddre
     forced_index = *index;
   }
 
-  Fd sock{::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE)};
-  if (sock.fd < 0) return fail_errno("netlink socket", errno);
+  UniqueFd sock(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+  if (sock.get() < 0) return fail_errno("netlink socket", errno);
   timeval timeout{2, 0};  // the kernel answers at once; never hang
-  setsockopt(sock.fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  setsockopt(sock.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
 
   alignas(nlmsghdr) char request[512] = {};
   auto* header = reinterpret_cast<nlmsghdr*>(request);
@@ -70,11 +65,11 @@ Result<Route> route_to(const IpAddress& destination, const std::optional<IpAddre
 
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
-  if (::sendto(sock.fd, request, header->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
+  if (::sendto(sock.get(), request, header->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
     return fail_errno("netlink route request", errno);
 
   alignas(nlmsghdr) char reply[8192];
-  ssize_t n = ::recv(sock.fd, reply, sizeof reply, 0);
+  ssize_t n = ::recv(sock.get(), reply, sizeof reply, 0);
   if (n < 0) return fail_errno("netlink route reply", errno);
 
   Route route;
@@ -113,16 +108,16 @@ Result<Route> route_to(const IpAddress& destination, const std::optional<IpAddre
     route.source = *source;
   } else if (!have_source) {
     // IPv6 routes often carry no preferred source: ask the kernel by connecting a UDP socket.
-    Fd udp{::socket(destination.is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0)};
-    if (udp.fd < 0) return fail_errno("udp socket", errno);
-    if (!interface.empty()) setsockopt(udp.fd, SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(), socklen_t(interface.size()));
+    UniqueFd udp(::socket(destination.is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (udp.get() < 0) return fail_errno("udp socket", errno);
+    if (!interface.empty()) setsockopt(udp.get(), SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(), socklen_t(interface.size()));
     socklen_t length = 0;
     sockaddr_storage to = destination.to_sockaddr(9, &length);
-    if (::connect(udp.fd, reinterpret_cast<sockaddr*>(&to), length) < 0)
+    if (::connect(udp.get(), reinterpret_cast<sockaddr*>(&to), length) < 0)
       return fail_errno("no source address for " + destination.to_string(), errno);
     sockaddr_storage local{};
     socklen_t local_length = sizeof local;
-    if (::getsockname(udp.fd, reinterpret_cast<sockaddr*>(&local), &local_length) < 0) return fail_errno("getsockname", errno);
+    if (::getsockname(udp.get(), reinterpret_cast<sockaddr*>(&local), &local_length) < 0) return fail_errno("getsockname", errno);
     route.source = *IpAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&local));
   }
   return route;

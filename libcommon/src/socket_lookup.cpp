@@ -11,16 +11,14 @@
 #include <cstring>
 
 #include "tcpkit/sock_diag.hpp"
+#include "unique_fd.hpp"
 
 namespace tcpkit {
 
 Result<std::optional<SocketRecord>> lookup_tcp_socket(const FourTuple& tuple) {
-  const int fd = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+  UniqueFd socket(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+  const int fd = socket.get();
   if (fd < 0) return fail_errno("sock_diag socket", errno);
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
   timeval timeout{2, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
 

@@ -67,12 +67,26 @@ def test_local_close_is_the_four_way_close(L, tool, family):
 
 @pytest.mark.parametrize("family", [4, 6])
 def test_local_close_against_a_server_that_closes_at_once_is_three_segments(L, tool, family):
-    segments, summary = trace(L, tool, f"{host(L, family)}:{CLOSE_NOW}")
-    assert wire(segments) == [("out", "S"), ("in", "S."), ("out", "."), ("out", "F."), ("in", "F."), ("out", ".")]
-    assert segments[4]["ack"] == segments[3]["seq"] + 1  # the peer's FIN carries the ACK of ours
-    states = our_states_in_order(segments)
-    assert states == ["SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "TIME_WAIT"]  # no FIN_WAIT2
-    assert summary["close_kind"].startswith("three-segment close")
+    # Linux delays the ACK of our FIN (40 ms); a server that closes within that time sends its
+    # FIN with the ACK on it. On a loaded machine the server may be scheduled late and a pure
+    # ACK goes first: the trace must then say four-way. Whatever happens must be named right,
+    # and the three-segment close must show up within a few attempts.
+    three_segment = [("out", "S"), ("in", "S."), ("out", "."), ("out", "F."), ("in", "F."), ("out", ".")]
+    four_way = [("out", "S"), ("in", "S."), ("out", "."), ("out", "F."), ("in", "."), ("in", "F."), ("out", ".")]
+    seen_three = False
+    for _ in range(4):
+        segments, summary = trace(L, tool, f"{host(L, family)}:{CLOSE_NOW}")
+        states = our_states_in_order(segments)
+        if wire(segments) == three_segment:
+            assert segments[4]["ack"] == segments[3]["seq"] + 1  # the peer's FIN carries the ACK of ours
+            assert states == ["SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "TIME_WAIT"]  # no FIN_WAIT2
+            assert summary["close_kind"].startswith("three-segment close")
+            seen_three = True
+            break
+        assert wire(segments) == four_way, wire(segments)
+        assert summary["close_kind"] == "four-way close"
+        assert "FIN_WAIT2" in states
+    assert seen_three, "the server never closed within Linux's delayed-ACK time"
 
 
 @pytest.mark.parametrize("family", [4, 6])

@@ -28,17 +28,18 @@ std::string wall_prefix(int64_t ns) {
   }() + "] ";
 }
 
-std::string options_text(const tcpkit::TcpOptions& o) {
+}  // namespace
+
+std::string options_summary(const tcpkit::TcpOptions& o) {
   std::string out;
   auto add = [&](const std::string& s) { out += (out.empty() ? "" : ",") + s; };
   if (o.mss) add("mss " + std::to_string(*o.mss));
   if (o.sack_permitted) add("sackOK");
   if (o.timestamps) add("TS");
   if (o.window_scale) add("wscale " + std::to_string(*o.window_scale));
+  for (const auto& b : o.sack_blocks) add("sack " + std::to_string(b.first) + "-" + std::to_string(b.second));
   return out;
 }
-
-}  // namespace
 
 Reporter::Reporter(tcpkit::Format format, bool quiet, bool wall_clock)
     : format_(format), quiet_(quiet), wall_clock_(wall_clock), json_(stdout), csv_(stdout, kCsvColumns) {}
@@ -106,7 +107,7 @@ std::string Reporter::probe_text(const TargetInfo& info, const tcpkit::ProbeRepl
       if (r.kernel_rtt_us) line += " kernel_rtt=" + format_fixed(*r.kernel_rtt_us / 1000.0, 3) + " ms";
       if (r.ttl) line += " ttl=" + std::to_string(r.ttl);
       if (info.mode == "syn") line += " win=" + std::to_string(r.window);
-      if (!r.options.empty()) line += " opts=" + options_text(r.options);
+      if (!r.options.empty()) line += " opts=" + options_summary(r.options);
       break;
     case ProbeOutcome::closed:
       line += "from " + where + ": closed" + probe + rtt;

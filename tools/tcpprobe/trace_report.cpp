@@ -22,14 +22,8 @@ const std::vector<std::string> kCsvColumns = {
 double ms(int64_t ns) { return std::round(double(ns)) / 1e6; }
 
 std::string options_short(const tcpkit::TcpOptions& o) {
-  std::string out;
-  auto add = [&](const std::string& s) { out += (out.empty() ? "" : ",") + s; };
-  if (o.mss) add("mss " + std::to_string(*o.mss));
-  if (o.sack_permitted) add("sackOK");
-  if (o.timestamps) add("TS");
-  if (o.window_scale) add("ws " + std::to_string(*o.window_scale));
-  for (const auto& b : o.sack_blocks) add("sack " + std::to_string(b.first) + "-" + std::to_string(b.second));
-  return out.empty() ? "-" : out;
+  const std::string text = options_summary(o);
+  return text.empty() ? "-" : text;
 }
 
 std::string note(const tcpkit::TrackedSegment& s) {
