@@ -1,0 +1,43 @@
+#pragma once
+// tcpstray's catalogue: every stray-segment case with its group, purpose, the segment sent,
+// the answer RFC 9293 / RFC 5961 / RFC 1337 expect, and where the RFC says so. Pure data.
+#include <optional>
+#include <span>
+#include <string_view>
+#include <vector>
+
+namespace tcpkit {
+
+enum class StrayGroup { closed, listen, live, time_wait };
+
+enum class StrayCase {
+  closed_fin, closed_ack, closed_null, closed_xmas, closed_syn_fin, closed_rst,
+  listen_fin, listen_null, listen_xmas, listen_ack, listen_rst,
+  live_rst_exact, live_rst_in_window, live_rst_out_of_window, live_syn, live_ack_unsent, live_data_old,
+  live_fin_exact, live_fin_out_of_window,
+  tw_fin_retransmit, tw_rst, tw_syn,
+};
+
+struct StrayCaseInfo {
+  StrayCase id;
+  std::string_view name;       // "closed-fin": what --case takes
+  StrayGroup group;
+  std::string_view purpose;    // one line
+  std::string_view sent;       // the segment, seq/ack relative to the peer's view
+  std::string_view expected;   // the conforming answer
+  std::string_view rfc;        // where the RFC says so
+  // The expected answer is an ACK that stacks rate-limit (challenge / duplicate ACKs): silence
+  // may then be the limiter, not the stack (net.ipv4.tcp_invalid_ratelimit, tcp_challenge_ack_limit).
+  bool rate_limited_answer;
+};
+
+// Every case, in the order tcpstray runs them (group by group).
+std::span<const StrayCaseInfo> stray_catalogue();
+const StrayCaseInfo& stray_case_info(StrayCase id);
+std::optional<StrayCase> find_stray_case(std::string_view name);
+
+std::string_view stray_group_name(StrayGroup group);  // "closed", "listen", "live", "time-wait"
+std::optional<StrayGroup> parse_stray_group(std::string_view text);
+std::vector<StrayCase> stray_cases_in(StrayGroup group);
+
+}  // namespace tcpkit

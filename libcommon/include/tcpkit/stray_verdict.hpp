@@ -1,0 +1,62 @@
+#pragma once
+// Judging one stray-segment case: what was sent, what came back, and whether that answer
+// conforms to the RFC the catalogue names. Pure logic, fed recorded answers in the unit tests.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tcpkit/stray_case.hpp"
+
+namespace tcpkit {
+
+enum class StrayVerdict { conformant, deviation, inconclusive };
+std::string_view to_string(StrayVerdict verdict);
+
+// One segment either way (or an ICMP error about ours), as -v shows it.
+struct StraySegment {
+  bool outbound = false;       // we sent it (crafted, or by our kernel on the live connection)
+  bool crafted = false;        // injected by tcpstray rather than sent by a kernel
+  int64_t time_ns = 0;
+  uint8_t flags = 0;
+  uint32_t seq = 0, ack = 0;
+  uint16_t window = 0;
+  uint32_t payload_length = 0;
+  bool icmp = false;           // an ICMP error quoting our segment (flags/seq unused)
+  std::string icmp_text;
+};
+
+// The segment sent, and the peer's sequence state just before it (live and TIME_WAIT cases).
+struct StrayProbe {
+  uint8_t flags = 0;
+  uint32_t seq = 0, ack = 0;
+  uint32_t payload_length = 0;
+  std::optional<uint32_t> peer_rcv_nxt;   // the next seq the peer expects from us
+  std::optional<uint32_t> peer_snd_nxt;   // the peer's next seq (what it has sent + 1)
+  uint32_t sequence_length() const;       // payload + SYN + FIN
+};
+
+struct StrayObservation {
+  std::vector<StraySegment> answers;      // from the peer after the probe, until the wait ended
+  bool follow_up_sent = false;            // live-rst-exact and tw-rst send a second segment
+  StrayProbe follow_up;
+  std::vector<StraySegment> follow_up_answers;
+  std::optional<std::string> setup_problem;  // the case could not be set up: inconclusive
+};
+
+struct StrayJudgement {
+  StrayVerdict verdict = StrayVerdict::inconclusive;
+  std::string observed;          // "R. seq=0 ack=1001", "silence", "A. ack=RCV.NXT", ...
+  std::string reason;            // why this verdict, one sentence
+  bool rate_limit_possible = false;  // silence where a rate-limited ACK was expected
+};
+
+StrayJudgement judge_stray_case(StrayCase id, const StrayProbe& probe, const StrayObservation& seen);
+
+// "R. seq=0 ack=1001 win=0" (and "len=10" when there is data); "ICMP port unreachable".
+std::string describe_segment(const StraySegment& segment);
+// The same, with an answer's seq and ack relative to the connection where the probe knows it:
+// "A. seq=SND.NXT ack=RCV.NXT+1 win=502".
+std::string describe_answer(const StraySegment& segment, const StrayProbe& probe);
+
+}  // namespace tcpkit

@@ -1,0 +1,30 @@
+#pragma once
+// tcpstray's parsed command line.
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "tcpkit/ip_address.hpp"
+#include "tcpkit/output.hpp"
+#include "tcpkit/stray_case.hpp"
+
+namespace tcpstray {
+
+struct Options {
+  std::string target;                                   // host:port
+  std::vector<tcpkit::StrayCase> cases;                 // selected, catalogue order
+  uint16_t closed_port = 1;                             // --closed-port
+  std::chrono::microseconds timeout{1'000'000};         // -W
+  tcpkit::Family family = tcpkit::Family::any;          // -4 / -6
+  std::string interface;                                // -I
+  std::string request;                                  // --request (escapes decoded)
+  bool verbose = false;                                 // -v
+  tcpkit::Format format = tcpkit::Format::text;
+};
+
+// Runs the selected cases and returns the exit code.
+int run(const Options& options);
+// Prints the catalogue (--list) in the chosen format.
+int list_catalogue(tcpkit::Format format);
+
+}  // namespace tcpstray

@@ -1,0 +1,139 @@
+// Runs tcpstray: resolves the target, sets up the raw sender and (for the TIME_WAIT cases)
+// the kernel-RST guard, runs the selected cases one by one and turns the verdicts into the
+// exit code. Ctrl-C ends the current case as inconclusive and prints the partial summary.
+#include <algorithm>
+#include <optional>
+
+#include "common/cli_common.hpp"
+#include "tcpkit/endpoint.hpp"
+#include "tcpkit/nft_guard.hpp"
+#include "tcpkit/route.hpp"
+#include "tcpkit/stray_connection.hpp"
+#include "tcpkit/stray_stateless.hpp"
+#include "tcpstray/options.hpp"
+#include "tcpstray/stray_report.hpp"
+
+namespace tcpstray {
+
+namespace {
+
+constexpr const char* kTool = "tcpstray";
+namespace cli = tcpkit::cli;
+
+int fail_with(const tcpkit::Error& error, const std::string& hint = "") {
+  cli::print_error(kTool, error.message + hint);
+  return cli::exit_code_for(error);
+}
+
+void count(Tally& t, const tcpkit::StrayJudgement& j) {
+  ++t.cases;
+  if (j.verdict == tcpkit::StrayVerdict::conformant) ++t.conformant;
+  if (j.verdict == tcpkit::StrayVerdict::deviation) ++t.deviation;
+  if (j.verdict == tcpkit::StrayVerdict::inconclusive) ++t.inconclusive;
+  if (j.rate_limit_possible) ++t.rate_limit_possible;
+}
+
+}  // namespace
+
+int list_catalogue(tcpkit::Format format) {
+  print_catalogue(format);
+  return cli::kExitPositive;
+}
+
+int run(const Options& o) {
+  cli::install_interrupt_handler();
+  if (!cli::has_cap_net_raw()) {
+    cli::print_error(kTool, cli::net_raw_hint(kTool));
+    return cli::kExitPrivilege;
+  }
+  auto spec = tcpkit::parse_target(o.target);
+  if (!spec) return fail_with(spec.error());
+  auto addresses = tcpkit::resolve_host(spec->host, o.family);
+  if (!addresses) return fail_with(addresses.error());
+  tcpkit::StrayTarget target;
+  target.address = addresses->front();
+  target.port = *spec->port;
+  target.closed_port = o.closed_port;
+  target.timeout = o.timeout;
+  target.request = o.request;
+  target.bind_interface = !o.interface.empty();
+  auto route = tcpkit::route_to(target.address, std::nullopt, o.interface);
+  if (!route) return fail_with(route.error());
+  target.route = *route;
+
+  const bool need_guard = std::any_of(o.cases.begin(), o.cases.end(), [](tcpkit::StrayCase c) {
+    return tcpkit::stray_group_needs_guard(tcpkit::stray_case_info(c).group);
+  });
+  // Tables a crashed run left behind go first; without the privilege that only matters when
+  // this run needs a guard itself (and then installing it says so).
+  if (auto stale = tcpkit::remove_stale_guards(); stale) {
+    for (const auto& name : *stale)
+      cli::print_error(kTool, "removed nftables table inet " + name + " left behind by a run that died");
+  }
+  std::optional<tcpkit::NftGuard> guard;
+  if (need_guard) {
+    auto g = tcpkit::NftGuard::install({target.address, target.port, tcpkit::kStrayPacketMark});
+    if (!g) {
+      const std::string hint = g.error().code == tcpkit::ErrorCode::privilege
+                                   ? " (the time-wait cases need it; leave them out with --group closed listen live)"
+                                   : "";
+      return fail_with(g.error(), hint);
+    }
+    guard.emplace(std::move(*g));
+  }
+  auto sender = tcpkit::open_marked_sender(target);
+  if (!sender) return fail_with(sender.error(), sender.error().code == tcpkit::ErrorCode::privilege ? "; " + cli::net_raw_hint(kTool) : "");
+  if (guard && !sender->marked) {
+    cli::print_error(kTool, "cannot mark crafted packets (SO_MARK needs CAP_NET_ADMIN): the guard would drop them");
+    return cli::kExitPrivilege;
+  }
+
+  RunInfo info{o.target, target.address, target.port, target.closed_port, target.route.source,
+               target.route.interface, guard ? guard->table() : ""};
+  Reporter reporter(o.format, o.verbose);
+  reporter.header(info);
+  Tally tally;
+  int code = cli::kExitPositive;
+  std::optional<std::optional<std::string>> not_listening;  // checked once, before the first listen case
+  for (const auto id : o.cases) {
+    if (cli::interrupted()) break;
+    const auto group = tcpkit::stray_case_info(id).group;
+    tcpkit::Result<tcpkit::StrayRun> result = tcpkit::StrayRun{};
+    if (group == tcpkit::StrayGroup::listen && !not_listening) {
+      auto check = tcpkit::check_listening(target, cli::interrupt_fd());
+      if (!check) {
+        code = fail_with(check.error());
+        break;
+      }
+      not_listening = *check;
+    }
+    if (group == tcpkit::StrayGroup::listen && *not_listening) {
+      result->id = id;
+      result->seen.setup_problem = **not_listening;
+    } else if (group == tcpkit::StrayGroup::closed || group == tcpkit::StrayGroup::listen) {
+      result = tcpkit::run_stateless_case(id, target, sender->sender, cli::interrupt_fd());
+    } else {
+      result = tcpkit::run_connection_case(id, target, sender->sender, cli::interrupt_fd());
+    }
+    if (!result) {
+      code = fail_with(result.error());
+      break;
+    }
+    if (cli::interrupted()) result->seen.setup_problem = "interrupted before the case finished";
+    const auto judgement = tcpkit::judge_stray_case(id, result->probe, result->seen);
+    reporter.result(info, *result, judgement);
+    count(tally, judgement);
+  }
+  tally.interrupted = cli::interrupted();
+  reporter.summary(info, tally);
+  if (guard) {
+    if (auto removed = guard->remove(); !removed) {
+      cli::print_error(kTool, removed.error().message);
+      code = std::max(code, int(cli::kExitSystem));
+    }
+  }
+  if (code != cli::kExitPositive) return code;
+  return tally.conformant == tally.cases && !tally.interrupted ? cli::kExitPositive : cli::kExitNegative;
+}
+
+}  // namespace tcpstray

@@ -1,0 +1,152 @@
+#include "tcpstray/stray_report.hpp"
+
+#include <cstdio>
+
+namespace tcpstray {
+
+using tcpkit::Record;
+
+namespace {
+
+const std::vector<std::string> kCsvColumns = {
+    "type", "target", "address", "port", "case", "group", "sent", "expected", "rfc", "observed", "verdict", "reason",
+    "rate_limit_possible", "local_port", "cases", "conformant", "deviation", "inconclusive", "interrupted"};
+
+Record segment_record(const tcpkit::StraySegment& s) {
+  Record r;
+  r["direction"] = s.outbound ? "out" : "in";
+  r["crafted"] = s.crafted;
+  r["time_us"] = s.time_ns / 1000;
+  if (s.icmp) {
+    r["icmp"] = s.icmp_text;
+    return r;
+  }
+  r["flags"] = tcpkit::flags_compact(s.flags);
+  r["seq"] = s.seq;
+  r["ack"] = s.ack;
+  r["window"] = s.window;
+  r["length"] = s.payload_length;
+  return r;
+}
+
+std::string segment_line(const tcpkit::StraySegment& s, int64_t start_ns) {
+  char when[32];
+  std::snprintf(when, sizeof when, "%+9.3f ms", double(s.time_ns - start_ns) / 1e6);
+  const char* who = s.outbound ? (s.crafted ? "-> crafted" : "-> kernel ") : "<- peer   ";
+  return std::string("    ") + when + "  " + who + "  " + tcpkit::describe_segment(s) + "\n";
+}
+
+}  // namespace
+
+Reporter::Reporter(tcpkit::Format format, bool verbose)
+    : format_(format), verbose_(verbose), json_(stdout), csv_(stdout, kCsvColumns),
+      table_({"CASE", "SENT", "EXPECTED", "OBSERVED", "VERDICT"}) {}
+
+void Reporter::header(const RunInfo& info) {
+  if (format_ != tcpkit::Format::text) return;
+  std::printf("TCPSTRAY %s (%s), closed port %u, from %s %s%s\n", info.target.c_str(),
+              info.address.to_string_with_port(info.port).c_str(), unsigned(info.closed_port),
+              info.source.to_string().c_str(), info.interface.c_str(),
+              info.guard.empty() ? "" : (", kernel-RST guard: nftables table inet " + info.guard).c_str());
+  std::fflush(stdout);
+}
+
+Record Reporter::record(const RunInfo& info, const tcpkit::StrayRun& run, const tcpkit::StrayJudgement& j) const {
+  const auto& c = tcpkit::stray_case_info(run.id);
+  Record r;
+  r["type"] = "case";
+  r["target"] = info.target;
+  r["address"] = info.address.to_string();
+  r["port"] = c.group == tcpkit::StrayGroup::closed ? info.closed_port : info.port;
+  r["case"] = c.name;
+  r["group"] = tcpkit::stray_group_name(c.group);
+  r["purpose"] = c.purpose;
+  r["sent"] = run.sent.empty() ? std::string(c.sent) : run.sent;
+  r["expected"] = c.expected;
+  r["rfc"] = c.rfc;
+  r["observed"] = j.observed;
+  r["verdict"] = tcpkit::to_string(j.verdict);
+  r["reason"] = j.reason;
+  r["rate_limit_possible"] = j.rate_limit_possible;
+  if (run.local_port) r["local_port"] = run.local_port;
+  if (verbose_) {
+    Record segments = Record::array();
+    for (const auto& s : run.segments) segments.push_back(segment_record(s));
+    r["segments"] = segments;
+  }
+  return r;
+}
+
+void Reporter::result(const RunInfo& info, const tcpkit::StrayRun& run, const tcpkit::StrayJudgement& j) {
+  const auto& c = tcpkit::stray_case_info(run.id);
+  if (format_ == tcpkit::Format::json) return json_.write(record(info, run, j));
+  if (format_ == tcpkit::Format::csv) return csv_.write(record(info, run, j));
+  std::string verdict(tcpkit::to_string(j.verdict));
+  if (j.rate_limit_possible) verdict += " (rate limit?)";
+  table_.add_row({std::string(c.name), run.sent.empty() ? std::string(c.sent) : run.sent, std::string(c.expected),
+                  j.observed, verdict});
+  if (j.verdict != tcpkit::StrayVerdict::conformant || verbose_) {
+    notes_ += std::string(c.name) + ": " + std::string(tcpkit::to_string(j.verdict)) + ": " + j.reason + " [" +
+              std::string(c.rfc) + "]\n";
+    if (j.rate_limit_possible)
+      notes_ += "    the expected ACK is one stacks rate-limit; this case used a fresh connection, so only a host-wide "
+                "limit (Linux: net.ipv4.tcp_challenge_ack_limit) or a middlebox could have swallowed it\n";
+  }
+  if (verbose_) {
+    const int64_t start = run.segments.empty() ? 0 : run.segments.front().time_ns;
+    for (const auto& s : run.segments) notes_ += segment_line(s, start);
+  }
+}
+
+void Reporter::summary(const RunInfo& info, const Tally& t) {
+  if (format_ == tcpkit::Format::text) {
+    if (!table_.empty()) std::fputs(table_.render().c_str(), stdout);
+    if (!notes_.empty()) std::printf("\n%s", notes_.c_str());
+    std::printf("\n--- %s tcpstray summary ---\n%d cases: %d conformant, %d deviation, %d inconclusive%s\n",
+                info.target.c_str(), t.cases, t.conformant, t.deviation, t.inconclusive,
+                t.interrupted ? " (interrupted)" : "");
+    std::fflush(stdout);
+    return;
+  }
+  Record r;
+  r["type"] = "summary";
+  r["target"] = info.target;
+  r["address"] = info.address.to_string();
+  r["port"] = info.port;
+  r["closed_port"] = info.closed_port;
+  r["cases"] = t.cases;
+  r["conformant"] = t.conformant;
+  r["deviation"] = t.deviation;
+  r["inconclusive"] = t.inconclusive;
+  r["rate_limit_possible"] = t.rate_limit_possible;
+  r["interrupted"] = t.interrupted;
+  if (!info.guard.empty()) r["guard_table"] = info.guard;
+  if (format_ == tcpkit::Format::json) json_.write(r);
+  else csv_.write(r);
+}
+
+void print_catalogue(tcpkit::Format format) {
+  const std::vector<std::string> columns = {"type", "case", "group", "purpose", "sent", "expected", "rfc"};
+  tcpkit::JsonLinesWriter json(stdout);
+  tcpkit::CsvWriter csv(stdout, columns);
+  tcpkit::TextTable table({"CASE", "GROUP", "SENT", "EXPECTED", "RFC"});
+  std::string purposes;
+  for (const auto& c : tcpkit::stray_catalogue()) {
+    Record r;
+    r["type"] = "catalogue";
+    r["case"] = c.name;
+    r["group"] = tcpkit::stray_group_name(c.group);
+    r["purpose"] = c.purpose;
+    r["sent"] = c.sent;
+    r["expected"] = c.expected;
+    r["rfc"] = c.rfc;
+    if (format == tcpkit::Format::json) json.write(r);
+    else if (format == tcpkit::Format::csv) csv.write(r);
+    table.add_row({std::string(c.name), std::string(tcpkit::stray_group_name(c.group)), std::string(c.sent),
+                   std::string(c.expected), std::string(c.rfc)});
+    purposes += "  " + std::string(c.name) + ": " + std::string(c.purpose) + "\n";
+  }
+  if (format == tcpkit::Format::text) std::printf("%s\n%s", table.render().c_str(), purposes.c_str());
+}
+
+}  // namespace tcpstray

@@ -1,0 +1,46 @@
+#pragma once
+// Writes tcpstray's results: a table (text), one object per case plus a summary (JSON Lines),
+// or rows under a header (CSV). Collection happens elsewhere; this only prints.
+#include <string>
+
+#include "tcpkit/output.hpp"
+#include "tcpkit/stray_run.hpp"
+
+namespace tcpstray {
+
+struct RunInfo {
+  std::string target;
+  tcpkit::IpAddress address;
+  uint16_t port = 0, closed_port = 0;
+  tcpkit::IpAddress source;
+  std::string interface;
+  std::string guard;  // the nftables table of the kernel-RST guard, if one was set
+};
+
+struct Tally {
+  int cases = 0, conformant = 0, deviation = 0, inconclusive = 0, rate_limit_possible = 0;
+  bool interrupted = false;
+};
+
+class Reporter {
+ public:
+  Reporter(tcpkit::Format format, bool verbose);
+  void header(const RunInfo& info);
+  void result(const RunInfo& info, const tcpkit::StrayRun& run, const tcpkit::StrayJudgement& judgement);
+  void summary(const RunInfo& info, const Tally& tally);
+
+ private:
+  tcpkit::Record record(const RunInfo& info, const tcpkit::StrayRun& run, const tcpkit::StrayJudgement& j) const;
+
+  tcpkit::Format format_;
+  bool verbose_;
+  tcpkit::JsonLinesWriter json_;
+  tcpkit::CsvWriter csv_;
+  tcpkit::TextTable table_;
+  std::string notes_;   // text mode: reasons and -v detail, printed under the table
+};
+
+// --list.
+void print_catalogue(tcpkit::Format format);
+
+}  // namespace tcpstray
