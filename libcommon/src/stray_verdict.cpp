@@ -78,7 +78,8 @@ StrayJudgement expect_ack(StrayCase id, const StrayProbe& p, const StrayObservat
                         : "no ACK came back",
                 limited);
   }
-  if (t->flags & tcp_flag::rst) return make(V::deviation, observed, "reset where an ACK was due");
+  for (const auto& a : seen.answers)
+    if (!a.icmp && (a.flags & tcp_flag::rst)) return make(V::deviation, observed, "reset where an ACK was due");
   if (t->flags & tcp_flag::syn) return make(V::deviation, observed, "SYN where an ACK was due");
   if (!(t->flags & tcp_flag::ack)) return make(V::deviation, observed, "an answer without ACK");
   if (t->ack != want)

@@ -180,6 +180,8 @@ TEST_CASE("challenge and duplicate ACKs must ack RCV.NXT; silence may be a rate 
     CHECK(none.rate_limit_possible);
     CHECK(verdict(id, p, answers({in(f::rst, kSndNxt, 0, 0)})) == StrayVerdict::deviation);
     CHECK(verdict(id, p, answers({in(f::ack, kSndNxt, kRcvNxt + 7)})) == StrayVerdict::deviation);
+    // The right ACK, but a reset as well (a middlebox or a second responder): still a deviation.
+    CHECK(verdict(id, p, answers({challenge, in(f::rst | f::ack, 0, kRcvNxt, 0)})) == StrayVerdict::deviation);
   }
   // The out-of-window FIN accepted (acked past it) is named as such.
   const StrayProbe fin = live(f::fin | f::ack, kRcvNxt + 130696);

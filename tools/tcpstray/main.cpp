@@ -45,8 +45,11 @@ int parse_and_run(int argc, char** argv) {
   bool list = false, v4 = false, v6 = false, json = false, csv = false;
   app.add_option("target", o.target, "host:port or [v6addr]:port of a listening TCP port")->type_name("TARGET");
   app.add_flag("--list", list, "print the catalogue of cases and exit");
-  app.add_option("--case", case_names, "run only these cases (see --list)")->type_name("NAME...");
-  app.add_option("--group", group_names, "run only these groups: closed, listen, live, time-wait")->type_name("GROUP...");
+  // One value per flag (repeat it, or give a comma list): a greedy list would swallow TARGET.
+  app.add_option("--case", case_names, "run only these cases (see --list); repeat or comma-separate")
+      ->type_name("NAME[,NAME...]")->allow_extra_args(false)->expected(1)->delimiter(',')->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+  app.add_option("--group", group_names, "run only these groups: closed, listen, live, time-wait; repeat or comma-separate")
+      ->type_name("GROUP[,GROUP...]")->allow_extra_args(false)->expected(1)->delimiter(',')->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
   app.add_option("--closed-port", closed_port, "a port nothing listens on, for the closed group (default 1)")->type_name("PORT");
   app.add_option("-W,--timeout", timeout, "how long to wait for each answer (default 1s)")->type_name("TIME");
   app.add_option("--request", request, "bytes to send (\\r\\n escapes) so the server closes first, for the time-wait group")
@@ -69,6 +72,7 @@ int parse_and_run(int argc, char** argv) {
   o.format = json ? tcpkit::Format::json : csv ? tcpkit::Format::csv : tcpkit::Format::text;
   if (list) {
     if (!o.target.empty()) return usage("--list takes no TARGET");
+    if (!case_names.empty() || !group_names.empty()) return usage("--list shows the whole catalogue: no --case or --group");
     return tcpstray::list_catalogue(o.format);
   }
   o.family = v4 ? tcpkit::Family::v4 : v6 ? tcpkit::Family::v6 : tcpkit::Family::any;

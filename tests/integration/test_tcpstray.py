@@ -1,0 +1,245 @@
+"""tcpstray against real Linux TCP stacks in lab namespaces, IPv4 and IPv6: every case gives
+the answer Linux's documented behaviour predicts; deviations produced on purpose (tcp_rfc1337,
+challenge ACKs dropped by nftables, a responder that resets everything); the peer's CLOSE_WAIT
+after the exact FIN, seen from the server namespace; and no nftables table of ours left behind,
+after normal runs, Ctrl-C, and a SIGKILLed run (the next run removes its table)."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+LIVE, CLOSED, TW = 8080, 8081, 8082
+HERE = os.path.dirname(os.path.abspath(__file__))
+RESPONDER = os.path.join(HERE, "..", "lab", "stray_rst_responder.py")
+GUARD_PREFIX = "tcpkit_stray_"
+
+# What Linux (5.x/6.x, default sysctls) answers, case by case.
+LINUX = {
+    "closed-fin": "conformant", "closed-ack": "conformant", "closed-null": "conformant",
+    "closed-xmas": "conformant", "closed-syn-fin": "conformant", "closed-rst": "conformant",
+    "listen-fin": "conformant", "listen-null": "conformant", "listen-xmas": "conformant",
+    "listen-ack": "conformant", "listen-rst": "conformant",
+    "live-rst-exact": "conformant", "live-rst-in-window": "conformant",
+    "live-rst-out-of-window": "conformant", "live-syn": "conformant",
+    "live-ack-unsent": "conformant", "live-data-old": "conformant",
+    "live-fin-exact": "conformant", "live-fin-out-of-window": "conformant",
+    "tw-fin-retransmit": "conformant",
+    "tw-rst": "deviation",  # net.ipv4.tcp_rfc1337=0: an RST assassinates TIME_WAIT
+    "tw-syn": "conformant",  # reuses the pair with an ISN above the old SND.NXT
+}
+
+
+def host(L, family):
+    return L.server_v4 if family == 4 else f"[{L.server_v6}]"
+
+
+def cases(stdout):
+    objects = [json.loads(line) for line in stdout.splitlines() if line.strip()]
+    assert objects and objects[-1]["type"] == "summary", stdout
+    return {o["case"]: o for o in objects if o["type"] == "case"}, objects[-1]
+
+
+def stray(L, tool, family, port, *args, timeout=120):
+    argv = [tool("tcpstray"), "--json", "-v", "-W", "0.3", "--closed-port", str(CLOSED),
+            f"{host(L, family)}:{port}", *args]
+    return L.run_client(argv, timeout=timeout)
+
+
+def guard_tables(L):
+    out = L.run_client(["nft", "list", "tables"]).stdout
+    return [line.split()[-1] for line in out.splitlines() if GUARD_PREFIX in line]
+
+
+def lab_with_servers(make_lab):
+    L = make_lab()
+    L.start_server(LIVE, mode="never-close")
+    L.start_server(TW, mode="banner-close", banner=b"bye\n")
+    return L
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_linux_peer_gives_linux_answers_in_every_case(make_lab, tool, family):
+    L = lab_with_servers(make_lab)
+    r = stray(L, tool, family, LIVE, "--group", "closed,listen,live")
+    got, summary = cases(r.stdout)
+    r2 = stray(L, tool, family, TW, "--group", "time-wait")
+    got2, summary2 = cases(r2.stdout)
+    got.update(got2)
+    assert {name: c["verdict"] for name, c in got.items()} == LINUX, r.stderr + r2.stderr
+    assert r.returncode == 0, r.stderr          # every case of these groups conforms
+    assert r2.returncode == 1, r2.stderr        # tw-rst is Linux's default deviation
+    assert summary["cases"] == 19 and summary["conformant"] == 19
+    assert summary2["cases"] == 3 and summary2["deviation"] == 1
+    assert summary2["guard_table"].startswith(GUARD_PREFIX)
+    # The answers themselves, not only the verdicts.
+    assert got["closed-syn-fin"]["observed"].startswith("R. seq=0")
+    assert got["live-rst-in-window"]["observed"].startswith(". seq=SND.NXT ack=RCV.NXT")
+    assert got["live-fin-exact"]["observed"].startswith(". seq=SND.NXT ack=RCV.NXT+1")
+    assert got["live-fin-out-of-window"]["observed"].startswith(". seq=SND.NXT ack=RCV.NXT ")
+    assert got["live-rst-exact"]["observed"].startswith("silence, then R")
+    assert "(reused)" in got["tw-syn"]["observed"]
+    assert "assassinated" in got["tw-rst"]["observed"]
+    for c in got.values():
+        assert c["rate_limit_possible"] is False
+        segs = c["segments"]
+        assert any(s["crafted"] and s["direction"] == "out" for s in segs), c
+        if c["group"] in ("live", "time-wait"):
+            assert any(not s["crafted"] and s["direction"] == "out" and s["flags"] == "S" for s in segs)
+    assert guard_tables(L) == []
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_tcp_rfc1337_flips_the_time_wait_rst_verdict(make_lab, tool, family):
+    L = lab_with_servers(make_lab)
+    before, _ = cases(stray(L, tool, family, TW, "--case", "tw-rst").stdout)
+    assert before["tw-rst"]["verdict"] == "deviation"
+    L.sysctl(L.server_ns, "net.ipv4.tcp_rfc1337", 1)
+    r = stray(L, tool, family, TW, "--case", "tw-rst")
+    after, summary = cases(r.stdout)
+    assert after["tw-rst"]["verdict"] == "conformant", after
+    assert "TIME_WAIT kept" in after["tw-rst"]["observed"]
+    assert r.returncode == 0 and summary["conformant"] == 1
+    assert guard_tables(L) == []
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_dropped_challenge_acks_become_deviations(make_lab, tool, family):
+    L = lab_with_servers(make_lab)
+    # The peer's pure ACKs from the live port vanish in its own output chain: challenge and
+    # duplicate ACKs, and the ACK of the FIN (the never-close server sends no FIN after it).
+    L.nft(L.server_ns, "table inet stray_test {\n chain output { type filter hook output priority 0;\n"
+                       f"  tcp sport {LIVE} tcp flags == ack drop\n }}\n}}\n")
+    r = stray(L, tool, family, LIVE, "--group", "live")
+    got, summary = cases(r.stdout)
+    assert r.returncode == 1
+    for name in ("live-rst-in-window", "live-syn", "live-ack-unsent", "live-data-old",
+                 "live-fin-out-of-window"):
+        assert got[name]["verdict"] == "deviation", got[name]
+        assert got[name]["observed"] == "silence"
+        assert got[name]["rate_limit_possible"] is True
+    assert got["live-fin-exact"]["verdict"] == "deviation"
+    # Cases whose answer is silence or an RST are untouched by the rule.
+    assert got["live-rst-exact"]["verdict"] == "conformant"
+    assert got["live-rst-out-of-window"]["verdict"] == "conformant"
+    assert summary["rate_limit_possible"] == 5
+    assert guard_tables(L) == []
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_rst_responder_gives_deviations_where_expected(make_lab, tool, family):
+    L = make_lab()
+    L.start_server(LIVE, mode="never-close")
+    mark = 0x5253
+    L.nft(L.server_ns, "table inet stray_test {\n chain output { type filter hook output priority 0;\n"
+                       f"  tcp sport {{ {LIVE}, {CLOSED} }} tcp flags & rst == rst meta mark != {mark} drop\n"
+                       " }\n}\n")
+    proc = L.popen_server([sys.executable, RESPONDER, "--interface", L.server_if, "--ports",
+                           f"{LIVE},{CLOSED}", "--mark", str(mark), "--max-seconds", "120"],
+                          stdout=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == b"ready"
+    r = stray(L, tool, family, LIVE, "--group", "closed,listen,live")
+    got, summary = cases(r.stdout)
+    verdicts = {name: c["verdict"] for name, c in got.items()}
+    assert verdicts == {
+        # The responder's RSTs have the closed-port form; it leaves pure ACKs to the (muted) kernel.
+        "closed-fin": "conformant", "closed-null": "conformant", "closed-xmas": "conformant",
+        "closed-syn-fin": "conformant", "closed-ack": "deviation", "closed-rst": "deviation",
+        "listen-fin": "deviation", "listen-null": "deviation", "listen-xmas": "deviation",
+        "listen-rst": "deviation", "listen-ack": "deviation",
+        # On the live connection the kernel still answers; the responder's extra RSTs show.
+        "live-rst-exact": "deviation", "live-rst-out-of-window": "deviation",
+        "live-rst-in-window": "deviation", "live-data-old": "deviation",
+        "live-fin-exact": "deviation", "live-fin-out-of-window": "deviation",
+        "live-syn": "conformant", "live-ack-unsent": "conformant",
+    }, r.stdout
+    assert r.returncode == 1 and summary["deviation"] == 13
+    assert got["closed-rst"]["observed"].startswith("R. seq=0")
+
+
+def close_wait_ports(L, duration):
+    """Polls /proc/net/tcp{,6} in the server namespace every 2 ms; returns the remote ports
+    of sockets seen in CLOSE_WAIT (state 08)."""
+    code = ("import time,sys\nend=time.monotonic()+float(sys.argv[1]);seen=set()\n"
+            "while time.monotonic()<end:\n"
+            " for f in ('/proc/net/tcp','/proc/net/tcp6'):\n"
+            "  for line in open(f).read().splitlines()[1:]:\n"
+            "   p=line.split()\n"
+            "   if p[3]=='08': seen.add(int(p[2].split(':')[1],16))\n"
+            " time.sleep(0.002)\n"
+            "print(' '.join(map(str,sorted(seen))))\n")
+    return L.popen_server([sys.executable, "-c", code, str(duration)], stdout=subprocess.PIPE)
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_fin_at_rcv_nxt_puts_the_peer_in_close_wait(make_lab, tool, family):
+    L = lab_with_servers(make_lab)
+    watcher = close_wait_ports(L, 4.0)
+    time.sleep(0.2)
+    r = stray(L, tool, family, LIVE, "--case", "live-fin-exact")
+    got, _ = cases(r.stdout)
+    ports = watcher.communicate(timeout=20)[0].split()
+    assert got["live-fin-exact"]["verdict"] == "conformant"
+    assert str(got["live-fin-exact"]["local_port"]).encode() in ports, (ports, got)
+    # After the case tcpstray resets what it left: no CLOSE_WAIT stays behind.
+    time.sleep(0.2)
+    states = L.run_server(["ss", "-Htan", "state", "close-wait"]).stdout
+    assert f":{got['live-fin-exact']['local_port']}" not in states
+
+
+def test_ctrl_c_removes_the_guard_and_prints_the_partial_summary(make_lab, tool):
+    L = lab_with_servers(make_lab)
+    # A server that never closes first: the TIME_WAIT case waits for its FIN, guard in place.
+    proc = L.popen_client([tool("tcpstray"), "--json", "-W", "2", f"{L.server_v4}:{LIVE}",
+                           "--group", "time-wait"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    end = time.monotonic() + 10
+    while not guard_tables(L) and time.monotonic() < end:
+        time.sleep(0.05)
+    assert len(guard_tables(L)) == 1
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=15)
+    assert proc.returncode == 1, err
+    _, summary = cases(out.decode())
+    assert summary["interrupted"] is True
+    assert guard_tables(L) == []
+
+
+def test_a_later_run_removes_the_table_of_a_killed_run(make_lab, tool):
+    L = lab_with_servers(make_lab)
+    proc = L.popen_client([tool("tcpstray"), "--json", "-W", "2", f"{L.server_v4}:{LIVE}",
+                           "--group", "time-wait"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    end = time.monotonic() + 10
+    while not guard_tables(L) and time.monotonic() < end:
+        time.sleep(0.05)
+    left = guard_tables(L)
+    assert len(left) == 1
+    proc.kill()  # SIGKILL: no cleanup possible
+    proc.communicate(timeout=10)
+    assert guard_tables(L) == left
+    r = L.run_client([tool("tcpstray"), "--json", "-W", "0.3", f"{L.server_v4}:{LIVE}",
+                      "--case", "closed-rst", "--closed-port", str(CLOSED)])
+    assert r.returncode == 0, r.stderr
+    assert f"removed nftables table inet {left[0]}" in r.stderr
+    assert guard_tables(L) == []
+
+
+def test_time_wait_needs_a_server_that_closes_first(make_lab, tool):
+    L = lab_with_servers(make_lab)
+    r = stray(L, tool, 4, LIVE, "--case", "tw-fin-retransmit")
+    got, summary = cases(r.stdout)
+    assert got["tw-fin-retransmit"]["verdict"] == "inconclusive"
+    assert "did not close first" in got["tw-fin-retransmit"]["reason"]
+    assert r.returncode == 1 and summary["inconclusive"] == 1
+    assert guard_tables(L) == []
+
+
+def test_listen_cases_are_inconclusive_against_a_closed_port(make_lab, tool):
+    L = make_lab()
+    r = stray(L, tool, 4, CLOSED, "--group", "listen")
+    got, _ = cases(r.stdout)
+    assert {c["verdict"] for c in got.values()} == {"inconclusive"}
+    assert "does not accept connections" in got["listen-fin"]["reason"]
+    assert r.returncode == 1

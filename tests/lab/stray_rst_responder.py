@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""A misbehaving TCP responder for tcpstray's tests: it answers every segment to its ports
+with an RST, except SYNs and pure ACKs, which it leaves to the kernel (so handshakes work and
+a listener stays a listener). Its RSTs have the RFC 9293 closed-port form (seq = SEG.ACK, or
+seq 0 and ack = SEG.SEQ+SEG.LEN). The test's nftables rule drops the kernel's own RSTs from
+these ports; ours carry a packet mark (SO_MARK) that the rule lets through.
+
+Runs in the lab's server namespace: reads frames with an AF_PACKET socket on --interface,
+writes IPv4/IPv6 packets through IPPROTO_RAW sockets. Prints "ready" once it listens; stops on
+SIGTERM/SIGINT, after --max-seconds or after --max-replies.
+"""
+import argparse
+import select
+import signal
+import socket
+import struct
+import sys
+import time
+
+ETH_P_ALL = 0x0003
+PACKET_HOST = 0
+SO_MARK = 36
+FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+
+
+def checksum(data):
+    if len(data) % 2:
+        data += b"\0"
+    total = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while total >> 16:
+        total = (total & 0xFFFF) + (total >> 16)
+    return ~total & 0xFFFF
+
+
+def parse(frame):
+    """(version, src, dst, sport, dport, seq, ack, flags, payload_len) or None."""
+    if len(frame) < 20:
+        return None
+    version = frame[0] >> 4
+    if version == 4:
+        ihl = (frame[0] & 0x0F) * 4
+        if frame[9] != 6 or len(frame) < ihl + 20:
+            return None
+        total = struct.unpack("!H", frame[2:4])[0]
+        src, dst, tcp = frame[12:16], frame[16:20], frame[ihl:total]
+    elif version == 6:
+        if len(frame) < 60 or frame[6] != 6:  # no extension headers in the lab
+            return None
+        plen = struct.unpack("!H", frame[4:6])[0]
+        src, dst, tcp = frame[8:24], frame[24:40], frame[40:40 + plen]
+    else:
+        return None
+    if len(tcp) < 20:
+        return None
+    sport, dport, seq, ack, off_flags = struct.unpack("!HHIIH", tcp[:14])
+    header = (off_flags >> 12) * 4
+    if header < 20 or header > len(tcp):
+        return None
+    return version, src, dst, sport, dport, seq, ack, off_flags & 0xFF, len(tcp) - header
+
+
+def rst_for(version, src, dst, sport, dport, seq, ack, flags, payload_len):
+    """The RST we send back: from (dst, dport) to (src, sport)."""
+    if flags & ACK:
+        r_seq, r_ack, r_flags = ack, 0, RST
+    else:
+        r_seq = 0
+        r_ack = (seq + payload_len + (1 if flags & SYN else 0) + (1 if flags & FIN else 0)) & 0xFFFFFFFF
+        r_flags = RST | ACK
+    tcp = struct.pack("!HHIIBBHHH", dport, sport, r_seq, r_ack, 5 << 4, r_flags, 0, 0, 0)
+    if version == 4:
+        pseudo = dst + src + struct.pack("!BBH", 0, 6, len(tcp))
+    else:
+        pseudo = dst + src + struct.pack("!IxxxB", len(tcp), 6)
+    tcp = tcp[:16] + struct.pack("!H", checksum(pseudo + tcp)) + tcp[18:]
+    if version == 4:
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0, dst, src)
+        ip = ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:]
+    else:
+        ip = struct.pack("!IHBB16s16s", 6 << 28, len(tcp), 6, 64, dst, src)
+    return ip + tcp
+
+
+def main(argv):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--interface", required=True)
+    p.add_argument("--ports", required=True, help="comma list of TCP ports to answer for")
+    p.add_argument("--mark", type=lambda s: int(s, 0), default=0x5253)
+    p.add_argument("--max-seconds", type=float, default=300.0)
+    p.add_argument("--max-replies", type=int, default=10000)
+    a = p.parse_args(argv)
+    ports = {int(x) for x in a.ports.split(",")}
+
+    stop = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+    rx = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
+    rx.bind((a.interface, 0))
+    senders = {}
+    for version, family in ((4, socket.AF_INET), (6, socket.AF_INET6)):
+        s = socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        s.setsockopt(socket.SOL_SOCKET, SO_MARK, a.mark)
+        senders[version] = s
+    print("ready", flush=True)
+    end = time.monotonic() + a.max_seconds
+    replies = 0
+    while not stop and replies < a.max_replies and time.monotonic() < end:
+        ready, _, _ = select.select([rx], [], [], min(0.2, max(0.0, end - time.monotonic())))
+        if not ready:
+            continue
+        frame, address = rx.recvfrom(65535)
+        if address[2] != PACKET_HOST:
+            continue  # our own packets and the kernel's leaving
+        seg = parse(frame)
+        if seg is None or seg[4] not in ports:
+            continue
+        version, src, dst, sport, dport, seq, ack, flags, payload_len = seg
+        if flags & SYN and not flags & FIN:
+            continue  # handshakes are the kernel's
+        if flags == ACK and payload_len == 0:
+            continue  # pure ACKs too
+        packet = rst_for(*seg)
+        target = socket.inet_ntop(socket.AF_INET if version == 4 else socket.AF_INET6, src)
+        senders[version].sendto(packet, (target, 0))
+        replies += 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
