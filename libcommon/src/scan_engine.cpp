@@ -258,13 +258,17 @@ void ScanEngine::Impl::send_loop() {
       if (w == 0) break;
       sleep_ns(w);
     }
+    if (stop_sending.load()) {  // Ctrl-C while waiting for tokens: these were never sent
+      b.used = 0;
+      return;
+    }
     bucket.take(b.used, monotonic_ns());
     if (b.used < b.packets.size()) {  // a partial batch: send_batch sends whole vectors
       b.packets.resize(b.used);
       b.targets.resize(b.used);
     }
     size_t done = 0;
-    for (int attempt = 0; attempt < 50 && done < b.used && !stop_sending.load(); ++attempt) {
+    for (int attempt = 0; attempt < 50 && done < b.used; ++attempt) {
       auto r = sender.send_batch(b.packets, b.targets);
       const size_t n = r ? *r : 0;
       if (!r) break;  // a hard error (a firewall's EPERM, no route): count and move on
