@@ -225,7 +225,15 @@ bool CaseRunner::expects_silence() const {
 void CaseRunner::cleanup() {
   if (live_ && last_inbound_ && !(last_inbound_->flags & rst) && (last_inbound_->flags & ack) &&
       (stray_case_info(id_).group == StrayGroup::live || id_ == StrayCase::tw_syn)) {
-    (void)inject(rst, last_inbound_->ack, 0);
+    if (inject(rst, last_inbound_->ack, 0)) {
+      // Shown with -v, though no capture reads it any more.
+      StraySegment reset;
+      reset.outbound = reset.crafted = true;
+      reset.time_ns = realtime_ns();
+      reset.flags = rst;
+      reset.seq = last_inbound_->ack;
+      run_.segments.push_back(reset);
+    }
   }
   socket_.abort_close();
 }

@@ -164,6 +164,9 @@ Result<std::optional<std::string>> check_listening(const StrayTarget& t, int can
   Fd s;
   s.fd = ::socket(t.address.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (s.fd < 0) return fail_errno("socket", errno);
+  // Closed with an RST: neither side keeps TIME_WAIT or CLOSE_WAIT for a mere check.
+  linger abort{1, 0};
+  ::setsockopt(s.fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
   if (t.bind_interface)
     ::setsockopt(s.fd, SOL_SOCKET, SO_BINDTODEVICE, t.route.interface.c_str(), socklen_t(t.route.interface.size()));
   socklen_t length = 0;
@@ -185,7 +188,6 @@ Result<std::optional<std::string>> check_listening(const StrayTarget& t, int can
   socklen_t error_length = sizeof error;
   ::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &error, &error_length);
   if (error) return std::optional<std::string>("port " + std::to_string(t.port) + " does not accept connections: " + std::strerror(error));
-  // Close with an RST-free FIN: the listener sees a normal short connection.
   return std::optional<std::string>();
 }
 
