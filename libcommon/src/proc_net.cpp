@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 namespace tcpkit {
 
@@ -79,22 +80,61 @@ std::optional<SocketRecord> parse_proc_net_line(std::string_view line, bool v6, 
   return s;
 }
 
+namespace {
+
+// One line of a /proc/net/tcp{,6} table: skips the header, warns about malformed lines.
+bool proc_line(size_t number, std::string_view line, bool v6, const SocketSink& sink, TextParseReport& report,
+               long ticks_per_second) {
+  ++report.lines;
+  const auto f = split_fields(line, 2);
+  if (f.empty() || f[0] == "sl") {
+    ++report.skipped;
+    return true;
+  }
+  auto s = parse_proc_net_line(line, v6, ticks_per_second);
+  if (!s) {
+    report.warn(number, "unreadable /proc/net/tcp" + std::string(v6 ? "6" : "") + " line");
+    return true;
+  }
+  ++report.sockets;
+  return sink(*s);
+}
+
+// Streams a /proc table in blocks, so memory does not grow with the number of sockets.
+Result<void> stream_proc_file(const std::string& path, bool v6, const SocketSink& sink, TextParseReport& report,
+                              long ticks_per_second, bool& go_on) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail_errno("cannot open " + path, errno);
+  std::string pending;
+  std::vector<char> buf(1 << 18);
+  size_t number = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      const int e = errno;
+      ::close(fd);
+      return fail_errno("cannot read " + path, e);
+    }
+    if (n == 0) break;
+    pending.append(buf.data(), static_cast<size_t>(n));
+    size_t start = 0;
+    for (size_t nl; go_on && (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1)
+      go_on = proc_line(++number, std::string_view(pending).substr(start, nl - start), v6, sink, report, ticks_per_second);
+    pending.erase(0, start);
+    if (!go_on) break;
+  }
+  ::close(fd);
+  if (go_on && !pending.empty()) go_on = proc_line(++number, pending, v6, sink, report, ticks_per_second);
+  return {};
+}
+
+}  // namespace
+
 void parse_proc_net_text(std::string_view text, bool v6, const SocketSink& sink, TextParseReport& report,
                          long ticks_per_second) {
   for_each_line(text, [&](size_t number, std::string_view line) {
-    ++report.lines;
-    const auto f = split_fields(line, 2);
-    if (f.empty() || f[0] == "sl") {
-      ++report.skipped;
-      return true;
-    }
-    auto s = parse_proc_net_line(line, v6, ticks_per_second);
-    if (!s) {
-      report.warn(number, "unreadable /proc/net/tcp" + std::string(v6 ? "6" : "") + " line");
-      return true;
-    }
-    ++report.sockets;
-    return sink(*s);
+    return proc_line(number, line, v6, sink, report, ticks_per_second);
   });
 }
 
@@ -122,20 +162,11 @@ Result<TextParseReport> read_proc_net(bool want_v4, bool want_v6, const SocketSi
   TextParseReport report;
   const long tps = ::sysconf(_SC_CLK_TCK);
   bool go_on = true;
-  auto wrapped = [&](SocketRecord& s) { return go_on = sink(s); };
-  if (want_v4) {
-    auto text = read_text_file("/proc/net/tcp");
-    if (!text) return tl::unexpected(text.error());
-    parse_proc_net_text(*text, false, wrapped, report, tps);
-  }
-  if (want_v6 && go_on) {
-    auto text = read_text_file("/proc/net/tcp6");
-    if (!text) {
-      if (text.error().err_no != ENOENT) return tl::unexpected(text.error());
-    } else {
-      parse_proc_net_text(*text, true, wrapped, report, tps);
-    }
-  }
+  if (want_v4)
+    if (auto r = stream_proc_file("/proc/net/tcp", false, sink, report, tps, go_on); !r) return tl::unexpected(r.error());
+  if (want_v6 && go_on)
+    if (auto r = stream_proc_file("/proc/net/tcp6", true, sink, report, tps, go_on); !r && r.error().err_no != ENOENT)
+      return tl::unexpected(r.error());  // no tcp6 when IPv6 is disabled: not an error
   return report;
 }
 

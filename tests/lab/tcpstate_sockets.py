@@ -19,7 +19,7 @@ import argparse
 import ctypes
 import errno
 import os
-import select
+import selectors
 import signal
 import socket
 import sys
@@ -47,18 +47,18 @@ def family_of(addr):
     return socket.AF_INET6 if ":" in addr else socket.AF_INET
 
 
-def hold(args, sockets, tick=None):
+def hold(args, sockets, serve=None):
+    """Prints READY, then waits until stdin closes, --hold passes or SIGTERM; serve(timeout)
+    (the server's event loop) runs in the meantime."""
     print("READY %d" % os.getpid(), flush=True)
     end = time.monotonic() + args.hold
-    poller = select.poll()
-    poller.register(sys.stdin.fileno(), select.POLLIN | select.POLLHUP)
+    stdin = selectors.DefaultSelector()
+    stdin.register(sys.stdin.fileno(), selectors.EVENT_READ)
     while time.monotonic() < end:
-        if tick:
-            tick()
-        events = poller.poll(200)
-        if events:
-            data = os.read(sys.stdin.fileno(), 4096) if events[0][1] & select.POLLIN else b""
-            if not data:
+        if serve:
+            serve(0.05)
+        if stdin.select(0 if serve else 0.2):
+            if not os.read(sys.stdin.fileno(), 4096):
                 break
     for s in sockets:
         try:
@@ -69,6 +69,7 @@ def hold(args, sockets, tick=None):
 
 def run_server(args):
     fam = family_of(args.bind)
+    sel = selectors.DefaultSelector()
     listeners = []
     for port in (args.hold_port, args.close_port):
         if not port:
@@ -78,40 +79,41 @@ def run_server(args):
         ls.bind((args.bind, port))
         ls.listen(args.backlog)
         ls.setblocking(False)
-        listeners.append((ls, port == args.close_port))
-    accepted = []
-    closers = []
+        listeners.append(ls)
+        sel.register(ls, selectors.EVENT_READ, "close-listener" if port == args.close_port else "hold-listener")
+    held = []
 
-    def tick():
+    def serve(timeout):
         # Accept what is pending; close the close-port connections whose peer sent FIN.
-        for ls, is_close in listeners:
-            for _ in range(10000):
-                try:
-                    conn, _ = ls.accept()
-                except (BlockingIOError, InterruptedError):
-                    break
-                except OSError as e:
-                    if e.errno == errno.EMFILE:
+        for key, _ in sel.select(timeout):
+            if key.data.endswith("listener"):
+                for _ in range(1000):
+                    try:
+                        conn, _ = key.fileobj.accept()
+                    except (BlockingIOError, InterruptedError):
                         break
-                    raise
-                conn.setblocking(False)
-                (closers if is_close else accepted).append(conn)
-        still = []
-        for c in closers:
-            try:
-                data = c.recv(4096)
-                if data == b"":
-                    c.close()
+                    except OSError as e:
+                        if e.errno in (errno.EMFILE, errno.ENFILE):
+                            break
+                        raise
+                    conn.setblocking(False)
+                    if key.data == "close-listener":
+                        sel.register(conn, selectors.EVENT_READ, "closer")
+                    else:
+                        held.append(conn)
+            else:
+                conn = key.fileobj
+                try:
+                    data = conn.recv(4096)
+                except BlockingIOError:
                     continue
-            except BlockingIOError:
-                pass
-            except OSError:
-                c.close()
-                continue
-            still.append(c)
-        closers[:] = still
+                except OSError:
+                    data = b""
+                if not data:
+                    sel.unregister(conn)
+                    conn.close()
 
-    hold(args, [l for l, _ in listeners] + accepted, tick)
+    hold(args, listeners + held, serve)
 
 
 def connect_all(fam, target, count, deadline):
@@ -135,17 +137,21 @@ def run_client(args):
     for s in half:
         s.shutdown(socket.SHUT_WR)
     keep += half
-    tw = connect_all(fam, (args.server, args.close_port), args.time_wait, deadline) if args.time_wait else []
-    for s in tw:
-        s.shutdown(socket.SHUT_WR)
-    # Wait for the server's FIN on each, then close: we were the active closer -> TIME_WAIT.
-    for s in tw:
-        s.settimeout(max(0.1, deadline - time.monotonic()))
-        try:
-            s.recv(1)
-        except OSError:
-            pass
-        s.close()
+    # In batches, so that tens of thousands fit under the open-file limit.
+    left = args.time_wait
+    while left > 0:
+        batch = connect_all(fam, (args.server, args.close_port), min(left, 2000), deadline)
+        left -= len(batch)
+        for s in batch:
+            s.shutdown(socket.SHUT_WR)
+        # Wait for the server's FIN on each, then close: we were the active closer -> TIME_WAIT.
+        for s in batch:
+            s.settimeout(max(0.1, deadline - time.monotonic()))
+            try:
+                s.recv(1)
+            except OSError:
+                pass
+            s.close()
     for _ in range(args.syn_sent):
         s = socket.socket(fam, socket.SOCK_STREAM)
         s.setblocking(False)
@@ -173,9 +179,12 @@ def main():
     p.add_argument("--deadline", type=float, default=60)
     p.add_argument("--name", default="")
     args = p.parse_args()
-    for n in (args.established, args.fin_wait2, args.time_wait, args.syn_sent):
+    # Held sockets are open files (the limit is ~20,000); TIME_WAIT ones are not.
+    for n in (args.established, args.fin_wait2, args.syn_sent):
         if n < 0 or n > 20000:
-            sys.exit("tcpstate_sockets: counts must be 0..20000 per process")
+            sys.exit("tcpstate_sockets: held socket counts must be 0..20000 per process")
+    if not 0 <= args.time_wait <= 60000:
+        sys.exit("tcpstate_sockets: --time-wait must be 0..60000 per process")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     raise_nofile()
     set_comm(args.name)

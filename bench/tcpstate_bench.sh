@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# tcpstate against ss and netstat on the same sockets, in one run (run as root):
+#   1. a full listing with 200k sockets (100k connections over loopback) in a private namespace:
+#      `tcpstate`, `tcpstate --json`, `ss -tan`, `netstat -tan`;
+#   2. 100k TIME_WAIT sockets: `tcpstate time-wait` (per-peer report) against
+#      `ss -tan state time-wait` (and netstat -tan, which has no state filter).
+# Prints wall time (median of RUNS), CPU time, peak memory, the socket count each tool saw, and
+# the ratios. Sockets are spread over many helper processes (the open-file limit is ~20,000).
+# Everything lives in namespaces made here and is removed on exit, even on failure.
+#   bench/tcpstate_bench.sh [BUILD_DIR]      env: CONNS=100000 TW=100000 RUNS=5
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=${1:-$ROOT/build}
+TCPSTATE=$BUILD/tools/tcpstate
+HELPER=$ROOT/tests/lab/tcpstate_sockets.py
+PY=/usr/bin/python3
+CONNS=${CONNS:-100000}
+TW=${TW:-100000}
+RUNS=${RUNS:-5}
+PER_PROC=8000   # sockets per helper process, under the open-file limit
+[ "$(id -u)" -eq 0 ] || { echo "tcpstate_bench: needs root (network namespaces)" >&2; exit 4; }
+[ -x "$TCPSTATE" ] || { echo "tcpstate_bench: $TCPSTATE is not built" >&2; exit 4; }
+for t in ss netstat; do command -v $t >/dev/null || { echo "tcpstate_bench: needs $t" >&2; exit 4; }; done
+(( CONNS >= 1 && CONNS <= 200000 && TW >= 1 && TW <= 200000 && RUNS >= 1 && RUNS <= 50 )) ||
+  { echo "tcpstate_bench: CONNS and TW must be 1..200000, RUNS 1..50" >&2; exit 2; }
+
+NS1=tsb$$-list
+NS2=tsb$$-tw
+PIDS=()
+FIFOS=$(mktemp -d)
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  ip netns del "$NS1" 2>/dev/null || true
+  ip netns del "$NS2" 2>/dev/null || true
+  rm -rf "$FIFOS"
+}
+trap cleanup EXIT INT TERM
+
+make_ns() {
+  ip netns add "$1"
+  ip -n "$1" link set lo up
+  ip netns exec "$1" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" net.core.somaxconn=65535 \
+    net.ipv4.tcp_max_syn_backlog=65535 net.ipv4.tcp_max_tw_buckets=400000 net.ipv4.tcp_tw_reuse=0
+}
+
+# helper NS ARGS...: starts one tcpstate_sockets.py, waits (at most 120 s) for its READY line.
+helper() {
+  local ns=$1; shift
+  local out=$FIFOS/h${#PIDS[@]}
+  : > "$out"
+  ip netns exec "$ns" $PY "$HELPER" "$@" --hold 900 --deadline 120 < <(sleep 900) > "$out" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1200); do grep -q READY "$out" && return 0; kill -0 "${PIDS[-1]}" 2>/dev/null || break; sleep 0.1; done
+  echo "tcpstate_bench: helper did not start: $(cat "$out")" >&2
+  exit 4
+}
+
+# measure NS LABEL CMD...: RUNS timed runs inside the namespace, output to /dev/null; GNU time
+# gives CPU and peak memory of the command alone; one more run counts its output lines.
+measure() {
+  local ns=$1 label=$2; shift 2
+  ip netns exec "$ns" $PY - "$RUNS" "$label" "$@" <<'PYEOF'
+import os, statistics, subprocess, sys, tempfile, time
+runs, label, argv = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+walls, cpus, rss = [], [], 0
+with tempfile.NamedTemporaryFile("r") as out:
+    for _ in range(runs):
+        t0 = time.monotonic()
+        subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", out.name] + argv, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, timeout=300)
+        walls.append(time.monotonic() - t0)
+        user, system, kb = open(out.name).read().split()[-3:]
+        cpus.append(float(user) + float(system))
+        rss = max(rss, int(kb))
+lines = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=300).stdout.count(b"\n")
+print("%s\t%.1f\t%.0f\t%.1f\t%d" % (label, statistics.median(walls) * 1000, statistics.median(cpus) * 1000, rss / 1024, lines))
+PYEOF
+}
+
+table() {  # rows on stdin: label wall cpu rss lines; the first row is the reference
+  awk -F'\t' 'BEGIN { printf "%-40s %10s %10s %9s %9s\n", "command", "wall_ms", "cpu_ms", "rss_MiB", "lines" }
+              { printf "%-40s %10s %10s %9s %9s\n", $1, $2, $3, $4, $5; w[NR]=$2; n[NR]=$1 }
+              END { for (i = 2; i <= NR; i++) printf "  ratio %s / %s: %.2f\n", n[1], n[i], w[1] / w[i] }'
+}
+
+echo "== building $CONNS connections ($((2 * CONNS)) sockets) in $NS1" >&2
+make_ns "$NS1"
+left=$CONNS; port=500  # below the ephemeral range (1024-65535 here)
+while (( left > 0 )); do
+  n=$(( left < PER_PROC ? left : PER_PROC ))
+  helper "$NS1" server --bind 127.0.0.1 --hold-port $port --backlog 4096
+  helper "$NS1" client --server 127.0.0.1 --hold-port $port --established $n
+  left=$(( left - n )); port=$(( port + 1 ))
+  if (( port == 501 )); then  # memory with the first helper pair only, to compare at the end
+    SMALL=$(ip netns exec "$NS1" ss -tanH | wc -l)
+    SMALL_ROWS=$(measure "$NS1" "tcpstate ($SMALL sockets)" "$TCPSTATE"; measure "$NS1" "tcpstate --json ($SMALL sockets)" "$TCPSTATE" --json)
+  fi
+done
+sleep 1
+SS_COUNT=$(ip netns exec "$NS1" ss -tanH | wc -l)
+TS_COUNT=$(ip netns exec "$NS1" "$TCPSTATE" --json --summary | tail -1 | $PY -c 'import json,sys; print(json.load(sys.stdin)["sockets"])')
+echo "sockets: ss sees $SS_COUNT, tcpstate sees $TS_COUNT"
+echo
+echo "Full listing, $SS_COUNT sockets (median of $RUNS runs; output to /dev/null):"
+{
+  measure "$NS1" "tcpstate" "$TCPSTATE"
+  measure "$NS1" "ss -tan" ss -tan
+  measure "$NS1" "netstat -tan" netstat -tan
+} | table
+echo
+{
+  measure "$NS1" "tcpstate --source proc" "$TCPSTATE" --source proc
+  measure "$NS1" "ss -tan" ss -tan
+  measure "$NS1" "netstat -tan" netstat -tan
+} | table
+echo
+{
+  measure "$NS1" "tcpstate --json" "$TCPSTATE" --json
+  measure "$NS1" "ss -tan" ss -tan
+} | table
+echo
+{
+  measure "$NS1" "tcpstate --summary" "$TCPSTATE" --summary
+  measure "$NS1" "ss -tan (for reference)" ss -tan
+} | table
+echo
+echo "Memory as the socket count grows (streamed: nothing is kept per socket):"
+{
+  echo "$SMALL_ROWS"
+  measure "$NS1" "tcpstate ($SS_COUNT sockets)" "$TCPSTATE"
+  measure "$NS1" "tcpstate --json ($SS_COUNT sockets)" "$TCPSTATE" --json
+} | awk -F'\t' '{ printf "%-40s %10s ms %9s MiB\n", $1, $2, $4 }'
+for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+PIDS=()
+ip netns del "$NS1"
+
+echo >&2
+echo "== building $TW TIME_WAIT sockets in $NS2" >&2
+make_ns "$NS2"
+left=$TW; port=600
+start=$(date +%s)
+while (( left > 0 )); do
+  n=$(( left < 25000 ? left : 25000 ))
+  helper "$NS2" server --bind 127.0.0.1 --close-port $port --backlog 4096
+  helper "$NS2" client --server 127.0.0.1 --close-port $port --time-wait $n
+  left=$(( left - n )); port=$(( port + 1 ))
+done
+wait_end=$(( $(date +%s) + 60 ))
+while (( $(ip netns exec "$NS2" ss -tanH state time-wait | wc -l) < TW )); do
+  (( $(date +%s) < wait_end )) || break
+  sleep 0.5
+done
+TW_SS=$(ip netns exec "$NS2" ss -tanH state time-wait | wc -l)
+echo "TIME_WAIT sockets: ss sees $TW_SS (built in $(( $(date +%s) - start )) s; they live 60 s)"
+echo
+echo "TIME_WAIT per peer, $TW_SS sockets (median of $RUNS runs):"
+{
+  measure "$NS2" "tcpstate time-wait" "$TCPSTATE" time-wait
+  measure "$NS2" "ss -tan state time-wait" ss -tan state time-wait
+  measure "$NS2" "netstat -tan" netstat -tan
+} | table
+ip netns exec "$NS2" "$TCPSTATE" time-wait --top 5 | head -12

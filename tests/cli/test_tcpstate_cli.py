@@ -1,0 +1,227 @@
+"""tcpstate's command line: help, bad arguments, exit codes, and every view and format on the
+saved fixtures (real ss / netstat / /proc text), so these run without privileges or a lab."""
+import json
+import os
+import subprocess
+
+import pytest
+
+BUILD = os.environ.get("TCPKIT_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
+TOOL = os.path.join(BUILD, "tools", "tcpstate")
+FIX = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "tcpstate")
+
+
+def run(*args, input=None, timeout=60):
+    if not os.access(TOOL, os.X_OK):
+        pytest.fail(f"{TOOL} is not built", pytrace=False)
+    return subprocess.run([TOOL, *args], capture_output=True, text=True, input=input, timeout=timeout)
+
+
+def fx(name):
+    return os.path.join(FIX, name)
+
+
+def jsonl(text):
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_help_lists_every_flag_of_the_man_page():
+    r = run("--help")
+    assert r.returncode == 0
+    man = open(os.path.join(os.path.dirname(__file__), "..", "..", "man", "tcpstate.1")).read()
+    for flag in ["--source", "--from", "--from-ss", "--from-netstat", "--netns", "--processes", "--info",
+                 "--save-netlink", "--state", "--listening", "--sport", "--dport", "--src", "--dst",
+                 "--summary", "--by", "--top", "--check", "--max", "--watch", "--count", "--interval",
+                 "--flood-threshold", "--explain", "--json", "--csv", "--prometheus", "--version"]:
+        assert flag in r.stdout, flag
+        assert flag.replace("-", r"\-") in man, f"{flag} missing from man/tcpstate.1"
+
+
+@pytest.mark.parametrize("args", [
+    ["--bogus"], ["nonsense-report"], ["--state", "ESTABLISHEDX"], ["--sport", "70000"],
+    ["--dport", "9-1"], ["--src", "10.0.0.0/33"], ["--dst", "host.example"], ["--by", "colour"],
+    ["--max", "time-wait"], ["--max", "nosuch=3"], ["--check"], ["--json", "--csv"], ["-4", "-6"],
+    ["--watch", "0"], ["--watch", "x"], ["--count", "3"], ["--top", "0"], ["--explain", "WAITING"],
+    ["--from", "a", "--from-ss", "b"], ["--interval", "2s"], ["--source", "kernel"],
+    ["--from", "x", "--source", "proc"], ["--from", "x", "-p"], ["--source", "proc", "-i"],
+    ["time-wait", "--summary"], ["--watch", "1", "--prometheus"],
+])
+def test_bad_usage_is_one_line_and_exit_2(args):
+    r = run(*args)
+    assert r.returncode == 2, (args, r.stdout, r.stderr)
+    assert r.stdout == ""
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert r.stderr.startswith("tcpstate: ")
+
+
+@pytest.mark.parametrize("content", ["", "hello\nworld\n", "\x00\x01\x02\xff" * 100, "tcp 0 0 x y ESTABLISHED\n"])
+def test_unreadable_text_is_exit_2(tmp_path, content):
+    p = tmp_path / "input.txt"
+    p.write_bytes(content.encode("latin-1"))
+    r = run("--from", str(p))
+    assert r.returncode == 2, r.stderr
+    assert "Traceback" not in r.stderr and "internal error" not in r.stderr
+    assert r.stdout == ""
+
+
+def test_missing_file_is_exit_2():
+    r = run("--from-ss", "/nonexistent/ss.txt")
+    assert r.returncode == 2
+    assert "/nonexistent/ss.txt" in r.stderr
+
+
+def test_malformed_lines_warn_with_line_numbers_and_the_rest_is_read():
+    r = run("--from-ss", fx("ss-malformed.txt"), "--json")
+    assert r.returncode == 0
+    objs = jsonl(r.stdout)
+    assert [o["remote_port"] for o in objs if o["type"] == "socket"] == [5000, 5009]
+    assert objs[-1]["type"] == "summary" and objs[-1]["malformed_lines"] == 10
+    warned = [line.split(":")[2] for line in r.stderr.splitlines()]
+    assert warned == ["3", "4", "5", "6", "7", "8", "9", "10", "11", "13"]
+
+
+def test_stdin_and_autodetection():
+    text = open(fx("netstat-tanop.txt")).read()
+    r = run("--from", "-", "--summary", "--json", input=text)
+    assert r.returncode == 0
+    summary = jsonl(r.stdout)[-1]
+    assert summary["source"] == "netstat" and summary["sockets"] == 32
+    r = run("--from", fx("ss-tanoepi.txt"), "--summary", "--json")
+    assert jsonl(r.stdout)[-1]["source"] == "ss"
+
+
+@pytest.mark.parametrize("fixture", ["ss-tan.txt", "ss-tanoepi.txt", "netstat-tan.txt", "netstat-tanope.txt"])
+def test_summary_counts_every_state(fixture):
+    r = run("--from", fx(fixture), "--summary", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = {o["state"]: o for o in jsonl(r.stdout) if o["type"] == "state"}
+    assert len(rows) == 11
+    assert rows["ESTABLISHED"]["total"] == 10
+    assert rows["LISTEN"]["ipv4"] == 3 and rows["LISTEN"]["ipv6"] == 3
+    assert rows["SYN_RECV"]["total"] == 4
+    assert rows["TIME_WAIT"]["ipv4"] == 2 and rows["TIME_WAIT"]["ipv6"] == 1
+
+
+def test_json_list_has_types_numbers_and_a_final_summary():
+    r = run("--from", fx("ss-tanoepi.txt"), "--json")
+    objs = jsonl(r.stdout)
+    sockets = [o for o in objs if o["type"] == "socket"]
+    assert len(sockets) == 32
+    assert objs[-1]["type"] == "summary" and objs[-1]["sockets"] == 32
+    est = [s for s in sockets if s["state"] == "ESTABLISHED"]
+    assert all(isinstance(s["local_port"], int) and isinstance(s["info"]["rtt_us"], int) for s in est)
+    tw = [s for s in sockets if s["state"] == "TIME_WAIT"]
+    assert all(s["timer"] == "timewait" and 50000 < s["timer_ms"] <= 60000 for s in tw)
+    owners = [p["name"] for s in sockets for p in s.get("processes", [])]
+    assert "srv6,x" in owners
+
+
+def test_filters():
+    def count(*args):
+        r = run("--from", fx("ss-tan.txt"), "--json", *args)
+        assert r.returncode == 0, r.stderr
+        return jsonl(r.stdout)[-1]["sockets"]
+    assert count() == 32
+    assert count("-l") == 6
+    assert count("--state", "time-wait,syn-recv") == 7
+    assert count("--state", "connected") == 26
+    assert count("--state", "synchronized") == 23
+    assert count("-6") == 11
+    assert count("-4", "--sport", "8080") == 10
+    assert count("--dport", "9") == 3
+    assert count("--dst", "10.77.0.0/16") == 4
+    assert count("--src", "fd00:200::/64", "--state", "established") == 4
+    assert count("--sport", "8080-8081", "--sport", "8090") == 15  # awk $4 ~ :(8080|8081|8090)$
+
+
+def test_csv_has_a_header_and_one_row_per_socket():
+    r = run("--from", fx("netstat-tanop.txt"), "--csv")
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("state,family,local_address,local_port")
+    assert len(lines) == 33
+    assert any('"srv (a), b c[' in l for l in lines)
+
+
+def test_by_groups_top_n():
+    r = run("--from", fx("ss-tan.txt"), "--by", "local-port", "--top", "2", "--json")
+    groups = [o for o in jsonl(r.stdout) if o["type"] == "group"]
+    assert [g["key"] for g in groups] == ["8080", "8090"]
+    assert groups[0]["total"] == 10 and groups[0]["states"]["SYN_RECV"] == 4
+    r = run("--from", fx("ss-tanp.txt"), "--by", "process")
+    assert "srv6,x[" in r.stdout and "TOTAL" in r.stdout
+
+
+def test_check_exit_codes():
+    r = run("--from", fx("ss-tan.txt"), "--max", "time-wait=3", "--max", "syn-recv=10")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "CHECK OK" in r.stdout
+    r = run("--from", fx("ss-tan.txt"), "--check", "--max", "time-wait=2", "--json")
+    assert r.returncode == 1
+    objs = jsonl(r.stdout)
+    assert objs[0] == {"type": "check", "name": "time_wait", "value": 3, "max": 2, "exceeded": True}
+    assert objs[-1]["check"] == "failed" and objs[-1]["exceeded"] == ["time_wait"]
+    assert "time_wait" in r.stderr
+
+
+def test_prometheus_format():
+    r = run("--from", fx("ss-tan.txt"), "--prometheus", "--max", "total=100")
+    assert r.returncode == 0
+    assert "# TYPE tcpstate_sockets gauge" in r.stdout
+    assert 'tcpstate_sockets{state="established",family="ipv4"} 6' in r.stdout
+    assert 'tcpstate_check_exceeded{name="total"} 0' in r.stdout
+    for line in r.stdout.splitlines():
+        assert line.startswith("#") or line.split(" ")[-1].replace(".", "").isdigit(), line
+
+
+def test_time_wait_report_from_text():
+    r = run("--from", fx("ss-tano.txt"), "time-wait", "--json")
+    assert r.returncode == 0, r.stderr
+    objs = jsonl(r.stdout)
+    dests = [o for o in objs if o["type"] == "time_wait_destination"]
+    assert {(d["remote_address"], d["remote_port"], d["time_wait"]) for d in dests} == \
+        {("10.200.0.1", 8081, 2), ("fd00:200::1", 8091, 1)}
+    hist = [o for o in objs if o["type"] == "time_wait_remaining"]
+    assert sum(h["count"] for h in hist) == 3 and hist[5]["count"] == 3  # 50-60 s left
+    r = run("--from", fx("ss-tano.txt"), "time-wait")
+    assert "tcp_fin_timeout" in r.stdout and "not TIME_WAIT" in r.stdout
+
+
+def test_syn_flood_and_close_wait_reports_from_text():
+    r = run("--from", fx("ss-tan.txt"), "syn-flood", "--json")
+    assert r.returncode == 0
+    objs = jsonl(r.stdout)
+    listener = [o for o in objs if o["type"] == "listener"][0]
+    assert listener["local_port"] == 8080 and listener["syn_recv"] == 4 and listener["sources"] == 4
+    assert listener["backlog"] == 64
+    assert objs[-1]["verdict"] == "quiet"
+    r = run("--from", fx("ss-tan.txt"), "syn-flood", "--flood-threshold", "4", "--check")
+    assert r.returncode == 1 and "FLOOD" in r.stdout
+    r = run("--from", fx("netstat-tanop.txt"), "close-wait", "--json")
+    rows = [o for o in jsonl(r.stdout) if o["type"] == "close_wait"]
+    assert {(x["process"], x["local_port"], x["close_wait"]) for x in rows} == \
+        {("srv (a), b c", 8080, 2), ("srv6,x", 8090, 1)}
+
+
+def test_explain_every_state_in_every_spelling():
+    for name in ["ESTAB", "SYN-SENT", "SYN_RECV", "FIN-WAIT-1", "FIN_WAIT2", "TIME-WAIT", "UNCONN",
+                 "CLOSE_WAIT", "LAST-ACK", "LISTEN", "CLOSING"]:
+        r = run("--explain", name)
+        assert r.returncode == 0
+        assert "How a socket gets here" in r.stdout and "large count" in r.stdout
+    r = run("--explain", "time-wait", "--json")
+    obj = jsonl(r.stdout)[0]
+    assert obj["type"] == "explain" and obj["kernel_number"] == 6
+
+
+def test_live_netlink_and_proc_run_unprivileged_here():
+    # The default namespace of the test machine: whatever is there, both sources must work.
+    for args in (["--summary", "--json"], ["--source", "proc", "--summary", "--json"]):
+        r = run(*args)
+        assert r.returncode == 0, r.stderr
+        assert jsonl(r.stdout)[-1]["type"] == "summary"
+
+
+def test_unknown_netns_is_bad_input():
+    r = run("--netns", "tcpstate-no-such-namespace-here")
+    assert r.returncode == 2, r.stderr  # /run/netns/NAME does not exist: bad input, before any setns
+    assert "tcpstate-no-such-namespace-here" in r.stderr

@@ -1,0 +1,215 @@
+"""tcpstate against the real kernel in lab namespaces: sockets held in known states (LISTEN,
+ESTABLISHED, CLOSE_WAIT, FIN_WAIT_2, TIME_WAIT, SYN_SENT to a dropped port, SYN_RECV from
+bounded raw SYNs with spoofed, varied sources), then: tcpstate's counts equal the known numbers
+and what ss reports; the four sources (netlink, /proc, saved ss text, saved netstat text) agree
+on one snapshot; --check exit codes; the syn-flood verdict flips between quiet and flood."""
+import collections
+import json
+import os
+import select
+import subprocess
+import sys
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+LAB = os.path.join(HERE, "..", "lab")
+SOCKETS = os.path.join(LAB, "tcpstate_sockets.py")
+SYNSEND = os.path.join(LAB, "tcpstate_synsend.py")
+
+# What the helpers below create.
+V4 = dict(established=7, fin_wait2=5, time_wait=6, syn_sent=3)
+V6 = dict(established=2, fin_wait2=1, time_wait=2, syn_sent=1)
+CLIENT_EXPECTED = {"ESTABLISHED": 9, "FIN_WAIT2": 6, "TIME_WAIT": 8, "SYN_SENT": 4}
+SERVER_EXPECTED = {"LISTEN": 4, "ESTABLISHED": 9, "CLOSE_WAIT": 6}
+SS_NAMES = {"ESTAB": "ESTABLISHED", "SYN-SENT": "SYN_SENT", "SYN-RECV": "SYN_RECV", "FIN-WAIT-1": "FIN_WAIT1",
+            "FIN-WAIT-2": "FIN_WAIT2", "TIME-WAIT": "TIME_WAIT", "UNCONN": "CLOSE", "CLOSE-WAIT": "CLOSE_WAIT",
+            "LAST-ACK": "LAST_ACK", "LISTEN": "LISTEN", "CLOSING": "CLOSING"}
+
+
+def start_helper(L, side, args, timeout=60):
+    """Starts tcpstate_sockets.py in a namespace; returns once its sockets are in place."""
+    popen = L.popen_server if side == "server" else L.popen_client
+    proc = popen([sys.executable, SOCKETS, *map(str, args), "--hold", "600"],
+                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    line = proc.stdout.readline().decode() if ready else ""
+    if not line.startswith("READY"):
+        proc.kill()
+        pytest.fail(f"tcpstate_sockets.py {args[0]} did not start: {proc.stderr.read().decode()[-2000:]}")
+    return proc
+
+
+def known_sockets(L):
+    """The fixed population of a lab: v4 and v6 servers (ports 8080/8081, 8090/8091), and
+    clients in the client namespace; SYNs to port 9 are dropped by the server namespace."""
+    L.drop_ports([9])
+    start_helper(L, "server", ["server", "--bind", "0.0.0.0", "--hold-port", 8080, "--close-port", 8081,
+                               "--name", "ts srv,(4)"])
+    start_helper(L, "server", ["server", "--bind", "::", "--hold-port", 8090, "--close-port", 8091,
+                               "--name", "ts srv6"])
+    for server, counts, hold, close in ((L.server_v4, V4, 8080, 8081), (L.server_v6, V6, 8090, 8091)):
+        args = ["client", "--server", server, "--hold-port", hold, "--close-port", close, "--dropped-port", 9]
+        for k, v in counts.items():
+            args += ["--" + k.replace("_", "-"), v]
+        start_helper(L, "client", args + ["--name", "ts client"])
+
+
+def tcpstate(L, side, *args, check_rc=0):
+    run = L.run_server if side == "server" else L.run_client
+    r = run([L.tool("tcpstate"), *args], timeout=120)
+    if check_rc is not None:
+        assert r.returncode == check_rc, (args, r.returncode, r.stdout[-3000:], r.stderr[-3000:])
+    return r
+
+
+def jsonl(text):
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def summary_counts(L, side, *args):
+    objs = jsonl(tcpstate(L, side, "--summary", "--json", *args).stdout)
+    return {o["state"]: o["total"] for o in objs if o["type"] == "state"}
+
+
+def ss_counts(L, side):
+    run = L.run_server if side == "server" else L.run_client
+    out = run(["ss", "-tanH"]).stdout
+    return collections.Counter(SS_NAMES[line.split()[0]] for line in out.splitlines() if line.strip())
+
+
+def nonzero(counts):
+    return {k: v for k, v in counts.items() if v}
+
+
+def identities(objs):
+    return collections.Counter((o["state"], o["local_address"], o["local_port"], o["remote_address"], o["remote_port"])
+                               for o in objs if o["type"] == "socket")
+
+
+def test_known_numbers_equal_tcpstate_and_ss(lab):
+    L = lab()
+    known_sockets(L)
+    for side, expected in (("client", CLIENT_EXPECTED), ("server", SERVER_EXPECTED)):
+        got = nonzero(summary_counts(L, side))
+        assert got == expected, side
+        assert got == nonzero(ss_counts(L, side)), side
+        assert nonzero(summary_counts(L, side, "--source", "proc")) == expected, side
+    # IPv6 separately, and the --netns flag from the root namespace gives the same numbers.
+    objs = jsonl(tcpstate(L, "client", "--summary", "--json", "-6").stdout)
+    assert {o["state"]: o["total"] for o in objs if o["type"] == "state" and o["total"]} == \
+        {"ESTABLISHED": 2, "FIN_WAIT2": 1, "TIME_WAIT": 2, "SYN_SENT": 1}
+    r = subprocess.run([L.tool("tcpstate"), "--netns", L.server_ns, "--summary", "--json"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert {o["state"]: o["total"] for o in jsonl(r.stdout) if o["type"] == "state" and o["total"]} == SERVER_EXPECTED
+
+
+def test_four_sources_agree_on_one_snapshot(lab):
+    L = lab()
+    known_sockets(L)
+    for side in ("client", "server"):
+        run = L.run_server if side == "server" else L.run_client
+        ss_text = run(["ss", "-tanoepi"]).stdout
+        netstat_text = run(["netstat", "-tanope"]).stdout
+        netlink = jsonl(tcpstate(L, side, "--json", "-p", "-i").stdout)
+        proc = jsonl(tcpstate(L, side, "--json", "--source", "proc").stdout)
+        from_ss = jsonl(run([L.tool("tcpstate"), "--from-ss", "-", "--json"], input=ss_text).stdout)
+        from_netstat = jsonl(run([L.tool("tcpstate"), "--from", "-", "--json"], input=netstat_text).stdout)
+        want = identities(netlink)
+        assert sum(want.values()) == sum((CLIENT_EXPECTED if side == "client" else SERVER_EXPECTED).values())
+        assert identities(proc) == want, side
+        assert identities(from_ss) == want, side
+        assert identities(from_netstat) == want, side
+        assert from_ss[-1]["source"] == "ss" and from_netstat[-1]["source"] == "netstat"
+        # Owners (-p, from /proc/PID/fd) agree with ss -p on pids; -i gives TCP_INFO.
+        by_key = {(o["local_port"], o["remote_port"]): o for o in netlink if o["type"] == "socket"}
+        for o in from_ss:
+            if o["type"] != "socket" or "processes" not in o:
+                continue
+            mine = by_key[(o["local_port"], o["remote_port"])]
+            assert sorted(p["pid"] for p in mine["processes"]) == sorted(p["pid"] for p in o["processes"])
+            assert sorted(p["fd"] for p in mine["processes"]) == sorted(p["fd"] for p in o["processes"])
+        est = [o for o in netlink if o["type"] == "socket" and o["state"] == "ESTABLISHED"]
+        assert est and all(o["info"]["cwnd"] > 0 and o["info"]["rtt_us"] > 0 for o in est)
+        tw = [o for o in netlink if o["type"] == "socket" and o["state"] == "TIME_WAIT"]
+        assert all(o["timer"] == "timewait" and 0 < o["timer_ms"] <= 60000 for o in tw)
+
+
+def test_check_exit_codes_and_reports(lab):
+    L = lab()
+    known_sockets(L)
+    assert tcpstate(L, "client", "--check", "--max", "time-wait=8").returncode == 0
+    r = tcpstate(L, "client", "--check", "--max", "time-wait=7", "--max", "syn-sent=10", check_rc=1)
+    assert "EXCEEDED" in r.stdout and "time_wait" in r.stderr
+    tcpstate(L, "server", "--max", "close-wait=5", check_rc=1)
+    tcpstate(L, "server", "--max", "close-wait=6", "--max", "listen=4", check_rc=0)
+    # time-wait report: one destination per family, all ports counted.
+    objs = jsonl(tcpstate(L, "client", "time-wait", "--json").stdout)
+    dests = {(o["remote_address"], o["remote_port"]): o["time_wait"] for o in objs
+             if o["type"] == "time_wait_destination"}
+    assert dests == {(L.server_v4, 8081): 6, (L.server_v6, 8091): 2}
+    assert sum(o["count"] for o in objs if o["type"] == "time_wait_remaining") == 8
+    assert objs[-1]["settings"]["tcp_fin_timeout"] > 0
+    # close-wait report: the process and its ports (found through /proc/PID/fd).
+    objs = jsonl(tcpstate(L, "server", "close-wait", "--json").stdout)
+    rows = {(o["process"], o["local_port"]): o["close_wait"] for o in objs if o["type"] == "close_wait"}
+    assert rows == {("ts srv,(4)", 8080): 5, ("ts srv6", 8090): 1}
+    # --by process and --watch.
+    objs = jsonl(tcpstate(L, "server", "--by", "process", "--json").stdout)
+    groups = {o["key"].split("[")[0]: o["total"] for o in objs if o["type"] == "group"}
+    assert groups["ts srv,(4)"] == 2 + 7 + 5 and groups["ts srv6"] == 2 + 2 + 1
+    objs = jsonl(tcpstate(L, "client", "--watch", "0.2", "--count", "2", "--json").stdout)
+    rounds = [o for o in objs if o["type"] == "watch"]
+    assert len(rounds) == 22
+    assert {o["state"]: o["count"] for o in rounds if o["round"] == 2 and o["count"]} == CLIENT_EXPECTED
+    assert all(o["delta"] == 0 for o in rounds)
+
+
+def syn_recv_in_ss(L):
+    return len([l for l in L.run_server(["ss", "-tanH", "state", "syn-recv"]).stdout.splitlines() if l.strip()])
+
+
+def test_syn_flood_verdict_flips(lab):
+    L = lab()
+    start_helper(L, "server", ["server", "--bind", "0.0.0.0", "--hold-port", 8443, "--backlog", 64])
+    # SYN-ACKs to the spoofed sources go to the client namespace, which drops them (no
+    # forwarding there): the request sockets stay in SYN_RECV until the retries run out.
+    subprocess.run(["ip", "-n", L.server_ns, "route", "add", "10.77.0.0/16", "via", L.client_v4], check=True)
+    L.sysctl(L.server_ns, "net.ipv4.tcp_synack_retries", 1)  # gone about 3 s after the last SYN
+    L.sysctl(L.server_ns, "net.ipv4.tcp_syncookies", 1)
+
+    quiet = jsonl(tcpstate(L, "server", "syn-flood", "--interval", "0.3", "--json").stdout)[-1]
+    assert quiet["verdict"] == "quiet" and quiet["syn_recv"] == 0
+    tcpstate(L, "server", "syn-flood", "--interval", "0", "--check", check_rc=0)
+
+    # The flood: tcpstate measures counters for 3 s while 200 SYNs from 200 sources arrive.
+    watcher = L.popen_server([L.tool("tcpstate"), "syn-flood", "--interval", "3", "--json"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(0.5)
+    sent = L.run_client([sys.executable, SYNSEND, "--dst", L.server_v4, "--dport", "8443",
+                         "--src-prefix", "10.77", "--count", "200"])
+    assert sent.returncode == 0, sent.stderr
+    out, err = watcher.communicate(timeout=60)
+    assert watcher.returncode == 0, err
+    objs = jsonl(out.decode())
+    flood = objs[-1]
+    assert flood["verdict"] == "flood", flood
+    assert flood["counter_deltas"]["SyncookiesSent"] > 0
+    listener = [o for o in objs if o["type"] == "listener"][0]
+    assert listener["local_port"] == 8443 and listener["backlog"] == 64
+    assert 32 <= listener["syn_recv"] <= 65
+    assert listener["sources"] == listener["syn_recv"] and listener["networks"] >= 1
+    # The same SYN_RECV count as ss, and --check fails on the flood verdict.
+    now = jsonl(tcpstate(L, "server", "syn-flood", "--interval", "0", "--json", check_rc=None).stdout)[-1]
+    assert now["syn_recv"] == syn_recv_in_ss(L) > 0
+    r = tcpstate(L, "server", "syn-flood", "--interval", "0", "--check", check_rc=1)
+    assert "FLOOD" in r.stdout
+
+    # Quiet again once the request sockets time out (bounded wait).
+    deadline = time.monotonic() + 30
+    while syn_recv_in_ss(L) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    after = jsonl(tcpstate(L, "server", "syn-flood", "--interval", "0.3", "--json").stdout)[-1]
+    assert after["verdict"] == "quiet" and after["syn_recv"] == 0
