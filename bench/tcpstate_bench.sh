@@ -7,7 +7,7 @@
 # Prints wall time (median of RUNS), CPU time, peak memory, the socket count each tool saw, and
 # the ratios. Sockets are spread over many helper processes (the open-file limit is ~20,000).
 # Everything lives in namespaces made here and is removed on exit, even on failure.
-#   bench/tcpstate_bench.sh [BUILD_DIR]      env: CONNS=100000 TW=100000 RUNS=5
+#   bench/tcpstate_bench.sh [BUILD_DIR]      env: CONNS=100000 TW=100000 RUNS=5 PARTS=list,tw
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build}
@@ -17,6 +17,7 @@ PY=/usr/bin/python3
 CONNS=${CONNS:-100000}
 TW=${TW:-100000}
 RUNS=${RUNS:-5}
+PARTS=${PARTS:-list,tw}  # which parts to run
 PER_PROC=8000   # sockets per helper process, under the open-file limit
 [ "$(id -u)" -eq 0 ] || { echo "tcpstate_bench: needs root (network namespaces)" >&2; exit 4; }
 [ -x "$TCPSTATE" ] || { echo "tcpstate_bench: $TCPSTATE is not built" >&2; exit 4; }
@@ -84,6 +85,7 @@ table() {  # rows on stdin: label wall cpu rss lines; the first row is the refer
               END { for (i = 2; i <= NR; i++) printf "  ratio %s / %s: %.2f\n", n[1], n[i], w[1] / w[i] }'
 }
 
+if [[ $PARTS == *list* ]]; then
 echo "== building $CONNS connections ($((2 * CONNS)) sockets) in $NS1" >&2
 make_ns "$NS1"
 left=$CONNS; port=500  # below the ephemeral range (1024-65535 here)
@@ -135,7 +137,9 @@ for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 PIDS=()
 ip netns del "$NS1"
+fi
 
+[[ $PARTS == *tw* ]] || exit 0
 echo >&2
 echo "== building $TW TIME_WAIT sockets in $NS2" >&2
 make_ns "$NS2"
@@ -144,16 +148,27 @@ start=$(date +%s)
 while (( left > 0 )); do
   n=$(( left < 25000 ? left : 25000 ))
   helper "$NS2" server --bind 127.0.0.1 --close-port $port --backlog 4096
-  helper "$NS2" client --server 127.0.0.1 --close-port $port --time-wait $n
   left=$(( left - n )); port=$(( port + 1 ))
 done
-wait_end=$(( $(date +%s) + 60 ))
-while (( $(ip netns exec "$NS2" ss -tanH state time-wait | wc -l) < TW )); do
+# The clients run in parallel and do not wait for each FIN: TIME_WAIT lives 60 s only.
+left=$TW; port=600
+while (( left > 0 )); do
+  n=$(( left < 25000 ? left : 25000 ))
+  ip netns exec "$NS2" $PY "$HELPER" client --server 127.0.0.1 --close-port $port --time-wait $n \
+    --fast-time-wait --hold 900 --deadline 50 < <(sleep 900) > /dev/null 2>&1 &
+  PIDS+=($!)
+  left=$(( left - n )); port=$(( port + 1 ))
+done
+# Until they are all there, or their number stops growing (a few may be refused), at most 50 s.
+wait_end=$(( $(date +%s) + 50 )); last=-1
+while now=$(ip netns exec "$NS2" ss -tanH state time-wait | wc -l); (( now < TW && now != last )); do
   (( $(date +%s) < wait_end )) || break
-  sleep 0.5
+  last=$now
+  sleep 1
 done
 TW_SS=$(ip netns exec "$NS2" ss -tanH state time-wait | wc -l)
-echo "TIME_WAIT sockets: ss sees $TW_SS (built in $(( $(date +%s) - start )) s; they live 60 s)"
+TW_TS=$(ip netns exec "$NS2" "$TCPSTATE" time-wait --json | tail -1 | $PY -c 'import json,sys; print(json.load(sys.stdin)["time_wait"])')
+echo "TIME_WAIT sockets: ss sees $TW_SS, tcpstate sees $TW_TS (built in $(( $(date +%s) - start )) s; they live 60 s)"
 echo
 echo "TIME_WAIT per peer, $TW_SS sockets (median of $RUNS runs):"
 {
@@ -161,4 +176,4 @@ echo "TIME_WAIT per peer, $TW_SS sockets (median of $RUNS runs):"
   measure "$NS2" "ss -tan state time-wait" ss -tan state time-wait
   measure "$NS2" "netstat -tan" netstat -tan
 } | table
-ip netns exec "$NS2" "$TCPSTATE" time-wait --top 5 | head -12
+ip netns exec "$NS2" "$TCPSTATE" time-wait --top 5

@@ -129,7 +129,7 @@ int run_list(const Options& o) {
     if (table) table->row(s);
     else if (json) json->write(to_record(s));
     else if (csv) csv->write(csv_row(s));
-    return true;
+    return !std::ferror(stdout);  // the reader went away (tcpstate | head): stop the dump
   });
   if (!info) {
     if (table) table->discard();  // no header for input that was never read
