@@ -177,7 +177,9 @@ def test_syn_flood_verdict_flips(lab):
     # SYN-ACKs to the spoofed sources go to the client namespace, which drops them (no
     # forwarding there): the request sockets stay in SYN_RECV until the retries run out.
     subprocess.run(["ip", "-n", L.server_ns, "route", "add", "10.77.0.0/16", "via", L.client_v4], check=True)
-    L.sysctl(L.server_ns, "net.ipv4.tcp_synack_retries", 1)  # gone about 3 s after the last SYN
+    # Two SYN-ACK retries (1 s, then 2 s, then 4 s): the request sockets last about 7 s, long
+    # enough for the 3 s measurement below, short enough to see them go.
+    L.sysctl(L.server_ns, "net.ipv4.tcp_synack_retries", 2)
     L.sysctl(L.server_ns, "net.ipv4.tcp_syncookies", 1)
 
     quiet = jsonl(tcpstate(L, "server", "syn-flood", "--interval", "0.3", "--json").stdout)[-1]
