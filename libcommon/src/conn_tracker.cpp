@@ -143,8 +143,11 @@ std::optional<TrackedSegment> ConnectionTracker::feed(const DecodedPacket& packe
   if (!s.retransmission || (t.flags & tcp_flag::rst)) {
     from.state = state_after_send(from.state, t.flags);
     to.state = state_after_receive(to.state, t.flags, acks_to_syn, acks_to_fin);
-  } else if (acks_to_fin) {
-    to.state = state_after_receive(to.state, tcp_flag::ack, false, true);
+  } else {
+    // A repeated SYN/ACK is the sender's own word that it is still in SYN_RECEIVED: the ACK
+    // we inferred it had received was lost.
+    if (syn && ack) from.state = TcpState::syn_recv;
+    if (acks_to_fin) to.state = state_after_receive(to.state, tcp_flag::ack, false, true);
   }
   s.local_state_inferred = local_.state;
   s.remote_state_inferred = remote_.state;

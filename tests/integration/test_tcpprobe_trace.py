@@ -147,3 +147,17 @@ def test_trace_of_a_closed_port_is_refused(L, tool):
 def test_trace_needs_cap_net_raw(L, tool):
     r = L.run_client([tool("tcpprobe"), "--trace", f"{L.server_v4}:{HOLD}"], no_net_raw=True)
     assert r.returncode == 3 and "setcap" in r.stderr
+
+
+def test_a_lost_ack_shows_the_peers_synack_retransmission(L, tool):
+    # Drop our first pure ACK at the server: it retransmits its SYN/ACK after about 1 s.
+    L.nft(L.server_ns, "table inet tkretx {\n chain input {\n type filter hook input priority 0;\n"
+                       f" tcp dport {HOLD} tcp flags == ack meta length < 100 quota until 60 bytes drop\n }}\n}}\n")
+    segments, summary = trace(L, tool, f"{L.server_v4}:{HOLD}", "--close", "peer", "--close-wait", "2")
+    again = [s for s in segments if s["direction"] == "in" and s["flags"] == "S." and s["retransmission"]]
+    assert len(again) == 1, wire(segments)
+    assert again[0]["peer_state"] == "SYN_RECV"
+    assert 900 <= again[0]["delta_ms"] <= 1500  # the kernel's initial SYN/ACK timeout
+    assert any("retransmitted SYN+ACK" in n for n in summary["notes"])
+    r = L.run_client([tool("tcpprobe"), "--trace", "--close", "reset", f"{L.server_v4}:{HOLD}"])
+    assert r.returncode == 0

@@ -111,7 +111,11 @@ TEST_CASE("retransmissions of SYN/ACK and data are flagged, fresh data is not") 
   Fed f;
   f.feed(segment(true, S, 1000, 0), true);
   CHECK_FALSE(f.feed(segment(false, S | A, 5000, 1001), false).retransmission);
-  CHECK(f.feed(segment(false, S | A, 5000, 1001), false).retransmission);  // our ACK was lost
+  f.feed(segment(true, A, 1001, 5001), true);
+  CHECK(f.tracker.remote().state == TcpState::established);
+  const auto again = f.feed(segment(false, S | A, 5000, 1001), false);  // our ACK was lost
+  CHECK(again.retransmission);
+  CHECK(again.remote_state_inferred == TcpState::syn_recv);  // its own word: it never got the ACK
   f.feed(segment(true, A, 1001, 5001), true);
   CHECK_FALSE(f.feed(segment(true, P | A, 1001, 5001, 100), true).retransmission);
   CHECK(f.feed(segment(true, P | A, 1001, 5001, 100), true).retransmission);
