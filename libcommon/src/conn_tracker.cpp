@@ -57,7 +57,7 @@ ConnectionTracker::ConnectionTracker(FourTuple tuple) : tuple_(std::move(tuple))
 }
 
 uint32_t ConnectionTracker::remote_window() const {
-  const uint32_t shift = window_scaling() ? *remote_.window_scale : 0;
+  const uint32_t shift = window_scaling() && !remote_.window_in_syn ? *remote_.window_scale : 0;
   return uint32_t(remote_.window) << std::min<uint32_t>(shift, 14);
 }
 
@@ -129,6 +129,7 @@ std::optional<TrackedSegment> ConnectionTracker::feed(const DecodedPacket& packe
   if (fin && !from.fin_seq) from.fin_seq = t.seq + t.payload_length;
   if (ack) from.last_ack = t.ack;
   from.window = t.window;
+  from.window_in_syn = syn;
   ++from.segments;
   if (s.retransmission) ++from.retransmissions;
 

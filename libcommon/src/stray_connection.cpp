@@ -210,12 +210,8 @@ Result<std::vector<StraySegment>> CaseRunner::collect(bool stop_early) {
   }
 }
 
-// The peer's receive window: the tracker's, except that a SYN/ACK's window is never scaled.
-uint32_t CaseRunner::peer_window() const {
-  for (auto it = live_->seen().rbegin(); it != live_->seen().rend(); ++it)
-    if (it->direction == Direction::inbound) return (it->flags & syn) ? it->window : live_->tracker().remote_window();
-  return live_->tracker().remote_window();
-}
+// The peer's receive window, as the tracker scales it (never in a SYN/ACK).
+uint32_t CaseRunner::peer_window() const { return live_->tracker().remote_window(); }
 
 bool CaseRunner::expects_silence() const {
   return id_ == StrayCase::live_rst_exact || id_ == StrayCase::live_rst_out_of_window || id_ == StrayCase::tw_rst;

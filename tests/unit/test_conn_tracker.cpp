@@ -164,6 +164,8 @@ TEST_CASE("window scaling: only when both SYNs offered it, and injection helpers
     Fed f;
     f.feed(segment(true, S, 100, 0, 0, 64240, ws(7)), true);
     f.feed(segment(false, S | A, 900, 101, 0, 65160, ws(10)), false);
+    CHECK(f.tracker.remote_window() == 65160u);  // a SYN/ACK's window is never scaled
+    CHECK(f.tracker.out_of_window_seq(1) == 101u + 65160u + 1);
     f.feed(segment(true, A, 101, 901, 0, 502), true);
     auto peer = f.feed(segment(false, A, 901, 101, 0, 64), false);
     CHECK(peer.scaled_window == 64u << 10);

@@ -61,6 +61,7 @@ class ConnectionTracker {
     std::optional<uint32_t> last_ack;      // the last acknowledgment number it sent
     std::optional<uint32_t> fin_seq;       // sequence number of its FIN
     uint16_t window = 0;                   // last advertised, as on the wire
+    bool window_in_syn = false;            // ... in a SYN, where it is never scaled
     std::optional<uint8_t> window_scale;   // from its SYN
     uint64_t segments = 0, retransmissions = 0;
     TcpState state = TcpState::close;
