@@ -100,4 +100,17 @@ std::string net_raw_hint(const std::string& tool) {
 bool stdout_is_tty() { return ::isatty(STDOUT_FILENO) == 1; }
 bool stderr_is_tty() { return ::isatty(STDERR_FILENO) == 1; }
 
+
+std::string choose_family(bool v4, bool v6, Family& family) {
+  if (v4 && v6) return "-4 and -6 exclude each other";
+  family = v4 ? Family::v4 : v6 ? Family::v6 : Family::any;
+  return {};
+}
+
+std::string choose_format(bool json, bool csv, Format& format) {
+  if (json && csv) return "--json and --csv exclude each other";
+  format = json ? Format::json : csv ? Format::csv : Format::text;
+  return {};
+}
+
 }  // namespace tcpkit::cli

@@ -7,6 +7,8 @@
 #include <CLI/CLI.hpp>
 
 #include "tcpkit/error.hpp"
+#include "tcpkit/ip_address.hpp"
+#include "tcpkit/output.hpp"
 
 namespace tcpkit::cli {
 
@@ -44,5 +46,11 @@ std::string net_raw_hint(const std::string& tool);
 // True when stdout is a terminal (colour and progress lines only then).
 bool stdout_is_tty();
 bool stderr_is_tty();
+
+
+// The -4/-6 and --json/--csv choices every tool offers, checked the same way everywhere.
+// Returns the usage message when both of a pair were given, else empty.
+std::string choose_family(bool v4, bool v6, Family& family);
+std::string choose_format(bool json, bool csv, Format& format);
 
 }  // namespace tcpkit::cli

@@ -62,10 +62,8 @@ int parse_and_run(int argc, char** argv) {
     tcpkit::cli::print_error(kTool, message);
     return tcpkit::cli::kExitUsage;
   };
-  if (v4 && v6) return usage("-4 and -6 exclude each other");
-  if (json && csv) return usage("--json and --csv exclude each other");
-  o.family = v4 ? tcpkit::Family::v4 : v6 ? tcpkit::Family::v6 : tcpkit::Family::any;
-  o.format = json ? tcpkit::Format::json : csv ? tcpkit::Format::csv : tcpkit::Format::text;
+  if (auto m = tcpkit::cli::choose_family(v4, v6, o.family); !m.empty()) return usage(m);
+  if (auto m = tcpkit::cli::choose_format(json, csv, o.format); !m.empty()) return usage(m);
   o.mode = mode == "syn" ? tcpprobe::Mode::syn : mode == "connect" ? tcpprobe::Mode::connect : tcpprobe::Mode::automatic;
   if (ttl > 0) o.ttl = uint8_t(ttl);
   if (!count.empty()) {

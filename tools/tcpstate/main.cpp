@@ -108,8 +108,7 @@ int parse_and_run(int argc, char** argv) {
   o.report = report == "time-wait" ? tcpstate::Report::time_wait
              : report == "syn-flood" ? tcpstate::Report::syn_flood
              : report == "close-wait" ? tcpstate::Report::close_wait : tcpstate::Report::list;
-  if (v4 && v6) return usage("-4 and -6 exclude each other");
-  o.filter.family = v4 ? tcpkit::Family::v4 : v6 ? tcpkit::Family::v6 : tcpkit::Family::any;
+  if (auto m = tcpkit::cli::choose_family(v4, v6, o.filter.family); !m.empty()) return usage(m);
   const auto state_items = split_list(states);
   if (!state_items.empty() || listening) {
     tcpkit::StateSet set;

@@ -67,15 +67,13 @@ int parse_and_run(int argc, char** argv) {
     tcpkit::cli::print_error(kTool, message);
     return tcpkit::cli::kExitUsage;
   };
-  if (v4 && v6) return usage("-4 and -6 exclude each other");
-  if (json && csv) return usage("--json and --csv exclude each other");
-  o.format = json ? tcpkit::Format::json : csv ? tcpkit::Format::csv : tcpkit::Format::text;
+  if (auto m = tcpkit::cli::choose_family(v4, v6, o.family); !m.empty()) return usage(m);
+  if (auto m = tcpkit::cli::choose_format(json, csv, o.format); !m.empty()) return usage(m);
   if (list) {
     if (!o.target.empty()) return usage("--list takes no TARGET");
     if (!case_names.empty() || !group_names.empty()) return usage("--list shows the whole catalogue: no --case or --group");
     return tcpstray::list_catalogue(o.format);
   }
-  o.family = v4 ? tcpkit::Family::v4 : v6 ? tcpkit::Family::v6 : tcpkit::Family::any;
 
   std::vector<tcpkit::StrayGroup> groups;
   for (const auto& g : group_names) {
