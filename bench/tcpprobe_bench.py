@@ -103,32 +103,6 @@ class WireCapture:
 LINKTYPE_NAMES = {1: "EN10MB", 101: "RAW", 113: "LINUX_SLL", 276: "LINUX_SLL2"}
 
 
-def read_pcap(path):
-    """Classic pcap -> (linktype, [(time_ns, frame bytes)]). Both byte orders, us or ns."""
-    with open(path, "rb") as f:
-        data = f.read()
-    if len(data) < 24:
-        raise ValueError(f"{path}: not a pcap file (too short)")
-    magic_le = struct.unpack("<I", data[:4])[0]
-    known = {0xA1B2C3D4: 1000, 0xA1B23C4D: 1}  # frac unit in ns
-    if magic_le in known:
-        endian, unit = "<", known[magic_le]
-    elif struct.unpack(">I", data[:4])[0] in known:
-        endian, unit = ">", known[struct.unpack(">I", data[:4])[0]]
-    else:
-        raise ValueError(f"{path}: not a classic pcap file")
-    linktype = struct.unpack(endian + "I", data[20:24])[0] & 0x0FFFFFFF
-    frames, off = [], 24
-    while off + 16 <= len(data):
-        sec, frac, incl, _orig = struct.unpack(endian + "IIII", data[off:off + 16])
-        off += 16
-        if off + incl > len(data):
-            break  # truncated last record (capture stopped mid-write)
-        frames.append((sec * 1_000_000_000 + frac * unit, data[off:off + incl]))
-        off += incl
-    return linktype, frames
-
-
 def ip_payload(linktype, frame):
     """Offset of the IP header in a frame, or None if it is not IP."""
     if linktype == 1:
@@ -178,7 +152,7 @@ def wire_handshakes(path, port):
     """Every answered handshake to `port` seen on the wire: dicts with the client port, the SYN
     time and the wire RTT (SYN -> the SYN/ACK that acks it). A SYN/ACK is matched to the most
     recent unanswered SYN with the same ports and seq == ack - 1 (nping repeats both)."""
-    linktype, frames = read_pcap(path)
+    linktype, frames = lab.read_pcap(path)
     pending = {}   # (client addr, client port, seq) -> SYN time of the latest unanswered SYN
     out, syns, stray = [], 0, 0
     for t_ns, frame in frames:
@@ -441,13 +415,15 @@ def format_table(title, stats, skipped):
 
 # ---------------------------------------------------------------- one delay
 
-def bench_delay(delay_ms, count, available, log, wire_immediate=False):
+def bench_delay(delay_ms, count, available, log, wire_source="line", wire_immediate=False):
     base_port = 20000 + int(delay_ms * 37) % 10000  # below the ephemeral range: never reused
-    with lab.Lab(delay_ms=delay_ms, ipv6=False) as L:
+    with lab.Lab(delay_ms=delay_ms, ipv6=False, wire_pcap=(wire_source == "line")) as L:
         L.start_server(PORT, mode="hold")
-        cap = WireCapture(L, L.middle_ns, L.middle_ifs[0],
-                          f"tcp port {PORT} and tcp[tcpflags] & tcp-syn != 0",
-                          os.path.join(L.tmpdir, "wire.pcap"), immediate=wire_immediate)
+        cap = None
+        if wire_source == "tcpdump":
+            cap = WireCapture(L, L.middle_ns, L.middle_ifs[0],
+                              f"tcp port {PORT} and tcp[tcpflags] & tcp-syn != 0",
+                              os.path.join(L.tmpdir, "wire.pcap"), immediate=wire_immediate)
         runs = {}
         try:
             for name in TOOLS:
@@ -457,9 +433,11 @@ def bench_delay(delay_ms, count, available, log, wire_immediate=False):
                 runs[name] = run_tool(L, name, count, delay_ms, base_port)
                 time.sleep(GAP_S + 2 * delay_ms / 1000.0)
         finally:
-            path = cap.stop()
+            path = cap.stop() if cap else L.wire_pcap
+        # Read inside the lab: its temporary directory goes when it closes.
         wire = wire_handshakes(path, PORT)
-        wire["tcpdump"] = cap.banner
+        wire["source"] = wire_source
+        wire["tcpdump"] = cap.banner if cap else None
         wire["immediate_mode"] = wire_immediate
     result = {"delay_ms": delay_ms, "wire": {k: v for k, v in wire.items() if k != "handshakes"},
               "tools": {}}
@@ -488,8 +466,12 @@ def main(argv=None):
     p.add_argument("--delays", default="0,5,25", help="comma list of delays in ms (0..1000)")
     p.add_argument("--json", action="store_true", help="raw numbers as JSON on stdout "
                    "(tables then go to stderr)")
+    p.add_argument("--wire", choices=("line", "tcpdump"), default="line",
+                   help="where the true RTT comes from: the delay line's kernel-stamped record "
+                   "of the client-side link (default), or tcpdump on that link in middle_ns "
+                   "(which adds its own work to the path; see bench/README.md)")
     p.add_argument("--wire-immediate", action="store_true",
-                   help="run the wire capture in tcpdump's immediate mode (shows the observer "
+                   help="with --wire tcpdump: run tcpdump in immediate mode (shows the observer "
                    "effect described in bench/README.md)")
     a = p.parse_args(argv)
     try:
@@ -508,7 +490,7 @@ def main(argv=None):
             print(f"tcpprobe_bench: {path} is not built "
                   f"(cmake --build {a.build} --target tcpprobe lab_delay_line)", file=sys.stderr)
             return 4
-    if not lab.shutil.which("tcpdump"):
+    if a.wire == "tcpdump" and not lab.shutil.which("tcpdump"):
         print("tcpprobe_bench: needs tcpdump for the wire capture", file=sys.stderr)
         return 4
     table_out = sys.stderr if a.json else sys.stdout
@@ -527,7 +509,7 @@ def main(argv=None):
     results = []
     try:
         for d in delays:
-            results.append(bench_delay(d, a.count, available, log, a.wire_immediate))
+            results.append(bench_delay(d, a.count, available, log, a.wire, a.wire_immediate))
     except (lab.LabError, OSError, ValueError, subprocess.SubprocessError) as e:
         print(f"tcpprobe_bench: lab failure: {e}", file=sys.stderr)
         return 4
@@ -536,8 +518,9 @@ def main(argv=None):
         w = r["wire"]
         print(format_table(f"\nD = {r['delay_ms']:g} ms each way, {a.count} probes per tool "
                            f"(wire: {w['syns']} SYNs, {w['unanswered_syns']} unanswered, "
-                           f"link type {w['linktype_name']}, tcpdump "
-                           f"{'immediate' if w['immediate_mode'] else 'block'} mode)",
+                           f"link type {w['linktype_name']}, "
+                           + ("delay line's link record)" if w["source"] == "line" else
+                              f"tcpdump {'immediate' if w['immediate_mode'] else 'block'} mode)"),
                            r["stats"], skipped), file=table_out)
         for name, run in r["tools"].items():
             if run["paired"] < run["answered"] or run["rc"] not in (0, None) or run["timed_out"]:

@@ -15,6 +15,7 @@ struct SynProber::Pending {
   uint32_t isn = 0;
   int reservation_fd = -1;   // a bound TCP socket holding the source port for us
   int64_t user_sent_ns = 0;
+  std::optional<uint32_t> tx_key;            // the key of the SYN's kernel send timestamp
   std::optional<int64_t> kernel_sent_ns;
   std::chrono::steady_clock::time_point deadline;
   ~Pending() {
@@ -78,6 +79,10 @@ Result<SynProber> SynProber::open(const SynProbeConfig& config) {
   options.filter = "(tcp and host " + d.to_string() + " and port " + std::to_string(config.port) + ") or (" + icmp +
                    " and dst host " + s.to_string() + ")";
   options.snaplen = 256;
+  // The driver's send timestamp is the better start: it is taken as the SYN reaches the
+  // device. Our own SYN then need not be captured, and not copying it to the packet socket
+  // (and waking us for it) takes work off the path the SYN travels.
+  options.include_outgoing = !sender->enable_tx_timestamps();
   auto capture = Capture::open(options);
   if (!capture) return tl::unexpected(capture.error());
   return SynProber(config, std::move(*sender), std::move(*capture));
@@ -113,11 +118,26 @@ Result<void> SynProber::send(uint64_t probe_id, std::chrono::steady_clock::time_
   spec.ip_id = uint16_t(next_random(rng_state_));
   auto packet = craft_segment(spec);
   if (!packet) return tl::unexpected(packet.error());
+  if (sender_.tx_timestamps()) pending->tx_key = sender_.next_tx_key();
   auto sent = sender_.send(*packet, config_.destination);
   if (!sent) return tl::unexpected(sent.error());
   pending->user_sent_ns = *sent;
+  if (!sender_.tx_timestamps()) pending->tx_key.reset();  // the send failed once and the keys restarted
   pending_.emplace(pending->isn, std::move(pending));
   return {};
+}
+
+void SynProber::take_send_stamps() {
+  if (!sender_.tx_timestamps()) return;
+  for (const auto& stamp : sender_.take_tx_stamps()) {
+    for (auto& [isn, p] : pending_) {
+      // A stamp before our send began cannot be this SYN's (keys restart after a failed send).
+      if (p->tx_key == stamp.key && !p->kernel_sent_ns && stamp.time_ns >= p->user_sent_ns) {
+        p->kernel_sent_ns = stamp.time_ns;
+        break;
+      }
+    }
+  }
 }
 
 void SynProber::handle(const CapturedPacket& packet, std::vector<ProbeReply>& done) {
@@ -241,6 +261,7 @@ Result<std::vector<ProbeReply>> SynProber::collect(std::chrono::steady_clock::ti
     for (const auto& [isn, p] : pending_) wait_until = std::min(wait_until, p->deadline);
     auto packet = capture_.next(wait_until, cancel_fd);
     if (!packet) return tl::unexpected(packet.error());
+    take_send_stamps();
     if (*packet) handle(**packet, done);
     // Drain what is already queued before judging deadlines: an answer that arrived in time
     // is never reported as filtered because we were slow to read it.

@@ -5,10 +5,13 @@ import csv
 import io
 import json
 import signal
+import struct
 import subprocess
 import time
 
 import pytest
+
+import lab
 
 OPEN, CLOSED, DROPPED, REJECTED = 8080, 8081, 8082, 8083
 DELAY_MS = 20.0  # each way: the RTT through the delay line is 2 * DELAY_MS
@@ -72,6 +75,42 @@ def test_syn_mode_classifies_every_port_and_rtt_tracks_the_delay(make_lab, tool,
     assert summaries[DROPPED]["filtered"] == 3 and summaries[DROPPED]["loss_pct"] == 100
     assert "rtt_min_ms" not in summaries[DROPPED]  # no RTT without an answer
     assert 2 * DELAY_MS <= summaries[OPEN]["rtt_p50_ms"] < 2 * DELAY_MS + 15
+
+
+def wire_rtts(path, port):
+    """{client port: RTT in ns} from the delay line's record of the client link: each SYN to
+    port, to the SYN/ACK that acks it."""
+    linktype, frames = lab.read_pcap(path)
+    assert linktype == 1
+    syns, rtts = {}, {}
+    for t, f in frames:
+        if len(f) < 54 or f[12:14] != b"\x08\x00" or f[23] != 6:
+            continue
+        tcp = 14 + (f[14] & 0x0F) * 4
+        sport, dport, seq, ack = struct.unpack("!HHII", f[tcp:tcp + 12])
+        flags = f[tcp + 13] & 0x12
+        if flags == 0x02 and dport == port:
+            syns[(sport, seq)] = t
+        elif flags == 0x12 and sport == port and (dport, (ack - 1) & 0xFFFFFFFF) in syns:
+            rtts[dport] = t - syns.pop((dport, (ack - 1) & 0xFFFFFFFF))
+    return rtts
+
+
+def test_syn_mode_rtt_matches_the_wire(make_lab, tool):
+    # The delay line records the client's link with kernel stamps: each probe's RTT must be the
+    # one on that wire, give or take the link crossing (a few us; the benchmark has the figure).
+    L = make_lab(delay_ms=2, ipv6=False, wire_pcap=True)
+    L.start_server(OPEN, mode="hold")
+    r = L.run_client([tool("tcpprobe"), "-m", "syn", "--json", "-c", "10", "-i", "0.05",
+                      f"{L.server_v4}:{OPEN}"])
+    assert r.returncode == 0, r.stderr
+    time.sleep(0.2)  # the delay line writes a frame after it leaves
+    wire = wire_rtts(L.wire_pcap, OPEN)
+    probes = [o for o in json_lines(r.stdout) if o["type"] == "probe"]
+    errors_us = [p["rtt_ms"] * 1000 - wire[p["source_port"]] / 1000 for p in probes]
+    assert len(errors_us) == 10 and all(p["timestamp_source"] == "kernel" for p in probes)
+    assert all(-20 < e < 500 for e in errors_us), errors_us
+    assert sorted(errors_us)[5] < 50, errors_us
 
 
 def test_every_probe_has_its_own_source_port_and_open_halfopen_is_reset(make_lab, tool):

@@ -5,13 +5,20 @@
 //   lab_delay_line --a IF --b IF --delay-ms D --loss P --seed S [--max-seconds N]
 //
 // Per direction one reader thread stamps each frame on arrival (CLOCK_MONOTONIC) and queues
-// it; one writer thread sleeps until arrival + D with an absolute clock_nanosleep and sends
-// it. Queues are FIFO, so frames keep their order. Exit codes: 0 stopped by SIGTERM/SIGINT
+// it; one writer thread sleeps until shortly before arrival + D with an absolute
+// clock_nanosleep, spins the last 150 us and sends it.
+//
+// --pcap FILE records the a-side link as a wire tap next to it would: every frame arriving
+// from a, stamped by the kernel on reception, and every frame leaving on a, stamped by the
+// kernel as the driver takes it (SO_TIMESTAMPING), both on CLOCK_REALTIME, nanosecond pcap.
+// Unlike tcpdump on that interface it adds no work to the path between the stamp and the link. Queues are FIFO, so frames keep their order. Exit codes: 0 stopped by SIGTERM/SIGINT
 // or --max-seconds, 1 a socket failed while running, 2 bad flags, 3 no CAP_NET_RAW,
 // 4 other setup failure.
 
 #include <arpa/inet.h>
+#include <linux/errqueue.h>
 #include <linux/if_ether.h>
+#include <linux/net_tstamp.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
 #include <pthread.h>
@@ -44,6 +51,8 @@ constexpr std::size_t kMaxFrame = 65536;
 // Bounds on what may wait in one direction: beyond them frames are tail-dropped.
 constexpr std::size_t kMaxQueuedFrames = 50000;
 constexpr std::size_t kMaxQueuedBytes = 64u << 20;
+// How long before a frame's release the writer stops sleeping and spins.
+constexpr std::int64_t kSpinNs = 150'000;
 
 struct Options {
   std::string if_a;
@@ -53,11 +62,12 @@ struct Options {
   std::uint64_t seed = 0;
   bool seed_set = false;
   double max_seconds = 3600;
+  std::string pcap;
 };
 
 [[noreturn]] void usage_error(const std::string& why) {
   std::fprintf(stderr, "lab_delay_line: %s (usage: --a IF --b IF --delay-ms D --loss P --seed S "
-               "[--max-seconds N])\n", why.c_str());
+               "[--max-seconds N] [--pcap FILE])\n", why.c_str());
   std::exit(2);
 }
 
@@ -83,7 +93,7 @@ Options parse_args(int argc, char** argv) {
       flag = flag.substr(0, eq);
     } else if (flag == "--help" || flag == "-h") {
       std::printf("usage: lab_delay_line --a IF --b IF --delay-ms D --loss P --seed S "
-                  "[--max-seconds N]\n");
+                  "[--max-seconds N] [--pcap FILE]\n");
       std::exit(0);
     } else if (i + 1 < argc) {
       value = argv[++i];
@@ -106,6 +116,9 @@ Options parse_args(int argc, char** argv) {
         usage_error("--seed wants an unsigned integer, got '" + value + "'");
       }
       o.seed_set = true;
+    } else if (flag == "--pcap") {
+      if (value.empty()) usage_error("--pcap wants a file name");
+      o.pcap = value;
     } else if (flag == "--max-seconds") {
       o.max_seconds = parse_number(flag, value, 0.001, 7 * 86400);
     } else {
@@ -185,10 +198,119 @@ int open_port(const std::string& ifname) {
   return fd;
 }
 
+// A send-only packet socket on one interface (protocol 0: it receives nothing). The --pcap
+// recorder sends through it: the kernel's send stamps land on its error queue, where nobody
+// waits, so queueing them wakes no thread on the frame's way to the link.
+int open_sender(const std::string& ifname) {
+  const int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+  sockaddr_ll sll{};
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = 0;
+  sll.sll_ifindex = static_cast<int>(if_nametoindex(ifname.c_str()));
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&sll), sizeof sll) < 0) {
+    std::fprintf(stderr, "lab_delay_line: send socket on %s: %s\n", ifname.c_str(),
+                 std::strerror(errno));
+    std::exit(4);
+  }
+  const int buf = 4 << 20;
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+  return fd;
+}
+
 struct Frame {
   std::int64_t release_ns;
   std::vector<std::uint8_t> bytes;
 };
+
+// The --pcap recorder: a nanosecond pcap (link type EN10MB) shared by the two threads that
+// touch the a side. Frames are cut to kSnap bytes; headers are all the benchmarks need.
+class LinkLog {
+ public:
+  static constexpr std::size_t kSnap = 128;
+
+  bool open(const std::string& path) {
+    file_ = std::fopen(path.c_str(), "wb");
+    if (!file_) return false;
+    const std::uint32_t header[6] = {0xa1b23c4d, 0x00040002, 0, 0, kSnap, 1};  // magic: ns
+    return std::fwrite(header, sizeof header, 1, file_) == 1 && std::fflush(file_) == 0;
+  }
+  bool active() const { return file_ != nullptr; }
+
+  void write(std::int64_t realtime_ns, const std::uint8_t* data, std::size_t length) {
+    if (!file_ || realtime_ns <= 0) return;
+    const std::size_t kept = std::min(length, kSnap);
+    const std::uint32_t record[4] = {static_cast<std::uint32_t>(realtime_ns / 1'000'000'000),
+                                     static_cast<std::uint32_t>(realtime_ns % 1'000'000'000),
+                                     static_cast<std::uint32_t>(kept),
+                                     static_cast<std::uint32_t>(length)};
+    std::lock_guard lock(mu_);
+    std::fwrite(record, sizeof record, 1, file_);
+    std::fwrite(data, 1, kept, file_);
+    std::fflush(file_);  // a benchmark reads it while we run; records are few
+  }
+
+  void close() {
+    if (file_) std::fclose(file_);
+    file_ = nullptr;
+  }
+
+ private:
+  std::FILE* file_ = nullptr;
+  std::mutex mu_;
+};
+
+// Kernel timestamps on a packet socket: software stamps on reception, and the driver's stamp
+// of each frame sent, queued on the error queue with a per-send key counted from 0.
+bool enable_link_stamps(int fd) {
+  const unsigned flags = SOF_TIMESTAMPING_RX_SOFTWARE | SOF_TIMESTAMPING_TX_SOFTWARE |
+                         SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID |
+                         SOF_TIMESTAMPING_OPT_TSONLY;
+  return setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags) == 0;
+}
+
+// The software stamp in a message's control data, or 0.
+std::int64_t stamp_of(msghdr& message) {
+  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPING &&
+        c->cmsg_len >= CMSG_LEN(sizeof(scm_timestamping))) {
+      scm_timestamping ts{};
+      std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+      return std::int64_t{ts.ts[0].tv_sec} * 1'000'000'000 + ts.ts[0].tv_nsec;
+    }
+  }
+  return 0;
+}
+
+// Waits (briefly, bounded) for the send stamp with this key; 0 when none came.
+std::int64_t take_send_stamp(int fd, std::uint32_t key) {
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    alignas(cmsghdr) char control[256];
+    char data[64];
+    iovec iov{data, sizeof data};
+    msghdr message{};
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    if (recvmsg(fd, &message, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) {
+      if (errno != EAGAIN) return 0;
+      std::this_thread::sleep_for(std::chrono::microseconds(5));
+      continue;
+    }
+    std::int64_t stamp = stamp_of(message);
+    bool ours = false;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+      if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_TX_TIMESTAMP &&
+          c->cmsg_len >= CMSG_LEN(sizeof(sock_extended_err))) {
+        sock_extended_err error{};
+        std::memcpy(&error, CMSG_DATA(c), sizeof error);
+        ours = error.ee_origin == SO_EE_ORIGIN_TIMESTAMPING && error.ee_data == key;
+      }
+    }
+    if (ours) return stamp;  // an older key's stamp (its wait gave up) is skipped
+  }
+  return 0;
+}
 
 // One direction: frames read on in_fd leave on out_fd after delay_ns.
 class Direction {
@@ -198,14 +320,26 @@ class Direction {
       : name_(name), in_fd_(in_fd), out_fd_(out_fd), delay_ns_(delay_ns), loss_(loss),
         rng_(seed) {}
 
+  // Record what this direction reads (its in side is the logged link) or what it sends (its
+  // out side is). The sockets must have enable_link_stamps() on.
+  void log_reads(LinkLog* log) { read_log_ = log; }
+  void log_sends(LinkLog* log) { send_log_ = log; }
+
   void read_loop() {
     try_realtime();
     std::vector<std::uint8_t> buf(kMaxFrame);
     while (!g_stop) {
       sockaddr_ll from{};
-      socklen_t from_len = sizeof from;
-      const ssize_t n = recvfrom(in_fd_, buf.data(), buf.size(), MSG_TRUNC,
-                                 reinterpret_cast<sockaddr*>(&from), &from_len);
+      alignas(cmsghdr) char control[256];
+      iovec iov{buf.data(), buf.size()};
+      msghdr message{};
+      message.msg_name = &from;
+      message.msg_namelen = sizeof from;
+      message.msg_iov = &iov;
+      message.msg_iovlen = 1;
+      message.msg_control = control;
+      message.msg_controllen = sizeof control;
+      const ssize_t n = recvmsg(in_fd_, &message, MSG_TRUNC);
       const std::int64_t arrival = now_ns();
       if (n < 0) {
         if (errno == EAGAIN || errno == EINTR) continue;
@@ -219,6 +353,10 @@ class Direction {
       // Belt and braces next to PACKET_IGNORE_OUTGOING: never forward our own writes.
       if (from.sll_pkttype == PACKET_OUTGOING) continue;
       ++received_;
+      if (read_log_) {
+        read_log_->write(stamp_of(message), buf.data(),
+                         std::min(static_cast<std::size_t>(n), buf.size()));
+      }
       if (static_cast<std::size_t>(n) > buf.size()) {
         ++truncated_;
         continue;
@@ -256,18 +394,35 @@ class Direction {
         queue_.pop_front();
         queued_bytes_ -= frame.bytes.size();
       }
-      // Sleep in slices of at most 200 ms so a long delay never holds up a stop request.
-      for (std::int64_t t = now_ns(); t < frame.release_ns && !g_stop; t = now_ns()) {
-        const std::int64_t wake = std::min(frame.release_ns, t + 200'000'000);
+      // Sleep in slices of at most 200 ms so a long delay never holds up a stop request, and
+      // wake kSpinNs early: a thread (and CPU) that has just left a long sleep sends its frame
+      // several microseconds slower, which would blur the timing of what crosses the line.
+      // The last stretch is a bounded busy wait instead.
+      const std::int64_t wake_by = frame.release_ns - kSpinNs;
+      for (std::int64_t t = now_ns(); t < wake_by && !g_stop; t = now_ns()) {
+        const std::int64_t wake = std::min(wake_by, t + 200'000'000);
         const timespec until{static_cast<time_t>(wake / 1'000'000'000),
                              static_cast<long>(wake % 1'000'000'000)};
         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr);
       }
+      while (now_ns() < frame.release_ns && !g_stop) {
+      }
       if (g_stop) return;
       if (send(out_fd_, frame.bytes.data(), frame.bytes.size(), 0) < 0) {
         ++send_errors_;  // ENOBUFS, EMSGSIZE, a link going down: lost like on a wire
+        // The key may or may not have been used: re-arming restarts the kernel's count.
+        if (send_log_) {
+          const unsigned off = 0;
+          setsockopt(out_fd_, SOL_SOCKET, SO_TIMESTAMPING, &off, sizeof off);
+          enable_link_stamps(out_fd_);
+          send_key_ = 0;
+        }
       } else {
         ++forwarded_;
+        if (send_log_) {
+          send_log_->write(take_send_stamp(out_fd_, send_key_), frame.bytes.data(), frame.bytes.size());
+          ++send_key_;
+        }
       }
     }
   }
@@ -297,6 +452,9 @@ class Direction {
   std::size_t queued_bytes_ = 0;
   std::atomic<std::uint64_t> received_{0}, forwarded_{0}, lost_{0}, overflow_{0}, truncated_{0},
       send_errors_{0};
+  LinkLog* read_log_ = nullptr;
+  LinkLog* send_log_ = nullptr;
+  std::uint32_t send_key_ = 0;
 };
 
 }  // namespace
@@ -314,9 +472,24 @@ int main(int argc, char** argv) {
   const int fd_a = open_port(opt.if_a);
   const int fd_b = open_port(opt.if_b);
   const auto delay_ns = static_cast<std::int64_t>(opt.delay_ms * 1e6);
+  const int send_a = opt.pcap.empty() ? fd_a : open_sender(opt.if_a);
   // Distinct streams per direction keep each one reproducible whatever the interleaving.
   Direction a_to_b("a->b", fd_a, fd_b, delay_ns, opt.loss, opt.seed);
-  Direction b_to_a("b->a", fd_b, fd_a, delay_ns, opt.loss, opt.seed ^ 0x9e3779b97f4a7c15ULL);
+  Direction b_to_a("b->a", fd_b, send_a, delay_ns, opt.loss, opt.seed ^ 0x9e3779b97f4a7c15ULL);
+  LinkLog link_log;
+  if (!opt.pcap.empty()) {
+    if (!link_log.open(opt.pcap)) {
+      std::fprintf(stderr, "lab_delay_line: --pcap %s: %s\n", opt.pcap.c_str(), std::strerror(errno));
+      return 4;
+    }
+    if (!enable_link_stamps(fd_a) || !enable_link_stamps(send_a)) {
+      std::fprintf(stderr, "lab_delay_line: SO_TIMESTAMPING on %s: %s\n", opt.if_a.c_str(),
+                   std::strerror(errno));
+      return 4;
+    }
+    a_to_b.log_reads(&link_log);
+    b_to_a.log_sends(&link_log);
+  }
 
   std::vector<std::thread> threads;
   threads.emplace_back([&] { a_to_b.read_loop(); });
@@ -342,6 +515,8 @@ int main(int argc, char** argv) {
   for (auto& t : threads) t.join();
   a_to_b.report();
   b_to_a.report();
+  link_log.close();
+  if (send_a != fd_a) close(send_a);
   close(fd_a);
   close(fd_b);
   return g_failed ? 1 : 0;

@@ -16,6 +16,7 @@ import re
 import select
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import tempfile
@@ -162,6 +163,33 @@ def _stop_process(proc, sig=signal.SIGTERM, grace=3.0):
             stream.close()
 
 
+def read_pcap(path):
+    """Classic pcap -> (linktype, [(time_ns, frame bytes)]). Both byte orders, us or ns."""
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 24:
+        raise ValueError(f"{path}: not a pcap file (too short)")
+    magic_le = struct.unpack("<I", data[:4])[0]
+    known = {0xA1B2C3D4: 1000, 0xA1B23C4D: 1}  # frac unit in ns
+    if magic_le in known:
+        endian, unit = "<", known[magic_le]
+    elif struct.unpack(">I", data[:4])[0] in known:
+        endian, unit = ">", known[struct.unpack(">I", data[:4])[0]]
+    else:
+        raise ValueError(f"{path}: not a classic pcap file")
+    linktype = struct.unpack(endian + "I", data[20:24])[0] & 0x0FFFFFFF
+    frames, off = [], 24
+    while off + 16 <= len(data):
+        sec, frac, incl, _orig = struct.unpack(endian + "IIII", data[off:off + 16])
+        off += 16
+        if off + incl > len(data):
+            break  # truncated last record (capture stopped mid-write)
+        frames.append((sec * 1_000_000_000 + frac * unit, data[off:off + incl]))
+        off += incl
+    frames.sort(key=lambda f: f[0])  # the delay line's record is written by two threads
+    return linktype, frames
+
+
 class Capture:
     """tcpdump -w running in a namespace; stop() flushes it and returns the pcap path."""
 
@@ -207,7 +235,8 @@ class Capture:
 class Lab:
     """Namespaces, veths and addresses for one test; everything is removed on close()."""
 
-    def __init__(self, delay_ms=None, loss=0.0, seed=1, ipv6=True, prime_neighbours=True):
+    def __init__(self, delay_ms=None, loss=0.0, seed=1, ipv6=True, prime_neighbours=True,
+                 wire_pcap=None):
         require_root()
         if delay_ms is not None and not 0 <= float(delay_ms) <= 60000:
             raise ValueError("delay_ms must be in [0, 60000]")
@@ -220,6 +249,11 @@ class Lab:
         cleanup_stale()
         self.build = build_dir()
         self.delay_ms, self.loss, self.seed, self.ipv6 = delay_ms, float(loss), int(seed), ipv6
+        if wire_pcap and delay_ms is None:
+            raise ValueError("wire_pcap is written by the delay line: pass delay_ms (0 is fine)")
+        # The delay line's record of the client-side link (see tests/lab/delay_line.cpp --pcap):
+        # a path, or True for one in the lab's temporary directory.
+        self.wire_pcap = wire_pcap
         self.prime_neighbours = prime_neighbours
         self._procs = []
         self._captures = []
@@ -310,6 +344,10 @@ class Lab:
         exe = self.lab_bin("delay_line")
         argv = [exe, "--a", "tkmc", "--b", "tkms", "--delay-ms", repr(float(self.delay_ms)),
                 "--loss", repr(self.loss), "--seed", str(self.seed), "--max-seconds", "3600"]
+        if self.wire_pcap is True:
+            self.wire_pcap = os.path.join(self.tmpdir, "link.pcap")
+        if self.wire_pcap:
+            argv += ["--pcap", self.wire_pcap]
         self.delay_proc = self._popen(self.middle_ns, argv, stdout=subprocess.PIPE)
         if not _read_line(self.delay_proc, "ready", 10.0):
             raise LabError(f"delay line did not start (exit code {self.delay_proc.poll()})")

@@ -27,12 +27,31 @@ class RawSender {
   // Sends many packets at once (sendmmsg); returns how many went out.
   Result<size_t> send_batch(const std::vector<std::vector<uint8_t>>& packets, const std::vector<IpAddress>& dsts);
 
+  // Kernel send timestamps (SO_TIMESTAMPING, software TX): the driver stamps each packet as
+  // it hands it to the device, so the clock starts where the packet leaves, not where our
+  // syscall began. Each packet gets a key, counted from 0 in send order. False when this
+  // kernel or socket cannot do it; sends work the same either way.
+  bool enable_tx_timestamps();
+  bool tx_timestamps() const { return tx_timestamps_; }
+  // The key the next packet sent will carry.
+  uint32_t next_tx_key() const { return next_tx_key_; }
+  struct TxStamp {
+    uint32_t key = 0;
+    int64_t time_ns = 0;  // CLOCK_REALTIME, the clock of capture timestamps
+  };
+  // The stamps queued so far, oldest first; never waits.
+  std::vector<TxStamp> take_tx_stamps();
+
   int fd() const { return fd_; }
 
  private:
   explicit RawSender(int fd, Family family) : fd_(fd), family_(family) {}
+  bool arm_tx_timestamps(bool on);
+  void after_send(bool ok, size_t packets);
   int fd_ = -1;
   Family family_ = Family::v4;
+  bool tx_timestamps_ = false;
+  uint32_t next_tx_key_ = 0;
 };
 
 // CLOCK_REALTIME now, in nanoseconds (the clock of kernel packet timestamps).

@@ -1,6 +1,7 @@
 #pragma once
-// Raw half-open probes: SYN out, SYN/ACK, RST or ICMP error back, timed from the kernel's
-// capture timestamps of both packets. Each probe gets its own reserved source port and a
+// Raw half-open probes: SYN out, SYN/ACK, RST or ICMP error back, timed from kernel
+// timestamps of both packets (the driver's send stamp of the SYN, or its capture stamp where
+// send stamps are missing; the capture stamp of the answer). Each probe gets its own reserved source port and a
 // random ISN, so a late answer is never paired with the wrong probe.
 #include <chrono>
 #include <cstdint>
@@ -52,6 +53,7 @@ class SynProber {
  private:
   struct Pending;
   SynProber(SynProbeConfig config, RawSender sender, Capture capture);
+  void take_send_stamps();
   void handle(const CapturedPacket& packet, std::vector<ProbeReply>& done);
   void expire(std::chrono::steady_clock::time_point now, std::vector<ProbeReply>& done);
 
