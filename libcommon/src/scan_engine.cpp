@@ -100,7 +100,7 @@ SegmentSpec probe_spec(const ScanConfig& config, const IpAddress& source, const 
   SegmentSpec spec;
   spec.src = source;
   spec.dst = target;
-  spec.sport = config.source_port;
+  spec.sport = config.source_port;  // patched per round
   spec.dport = 1;
   spec.flags = config.flags;
   spec.window = config.window;
@@ -156,12 +156,22 @@ Result<ScanSources> choose_sources(const TargetSet& targets, const std::optional
   return out;
 }
 
+Result<void> check_source_ports(const ScanConfig& config) {
+  if (!config.fixed_source_port && int(config.source_port) + config.retries > 65535)
+    return fail(ErrorCode::bad_input, "source port " + std::to_string(config.source_port) + " leaves no room for " +
+                                          std::to_string(config.retries) + " retry rounds (one port each) below 65536");
+  return {};
+}
+
 Result<ProbeBytes> build_probe(const ScanConfig& config, const IpAddress& source, const IpAddress& target,
-                               uint16_t port) {
-  const uint64_t cookie = ScanCookie(config.key).of(source, config.source_port, target, port);
-  SegmentSpec spec = probe_spec(config, source, target);
+                               uint16_t port, int round) {
+  if (auto ok = check_source_ports(config); !ok) return tl::unexpected(ok.error());
   ProbeBytes out;
+  out.sport = config.port_of_round(round);
+  const uint64_t cookie = ScanCookie(config.key).of(source, out.sport, target, port);
+  SegmentSpec spec = probe_spec(config, source, target);
   out.numbers = numbers_for(config, cookie);
+  spec.sport = out.sport;
   spec.dport = port;
   spec.seq = out.numbers.seq;
   spec.ack = out.numbers.ack;
@@ -208,6 +218,8 @@ struct ScanEngine::Impl {
   Impl(const ScanPlan& p, const ScanSources& s, const ScanConfig& c, PacketRing r)
       : plan(p), sources(s), config(c), cookie(c.key), style(probe_style(c.flags)), ring(std::move(r)),
         answered(p.length()) {}
+
+  bool our_port(uint16_t port) const { return port >= config.source_port && port <= config.last_source_port(); }
 
   const Source* find_source(const IpAddress& address) const {
     for (const auto& s : source_list)
@@ -288,19 +300,21 @@ void ScanEngine::Impl::send_loop() {
 
   const uint64_t length = plan.length();
   for (int r = 0; r <= config.retries && !stop_sending.load(); ++r) {
+    if (r > 0 && answered_count.load() >= length) break;  // answered while waiting: no empty round
     round.store(r);
+    const uint16_t sport = config.port_of_round(r);
     const int64_t start = monotonic_ns();
     const uint64_t sent_before = sent.load() + send_errors.load();
     for (uint64_t k = 0; k < length && !stop_sending.load(); ++k) {
       if (answered.test(k)) continue;
       const PlannedProbe p = plan.probe(k);
       const Source& src = source_list[source_of_range[plan.targets().range_of(p.host_index)]];
-      const uint64_t c = cookie.of(src.address, config.source_port, p.address, p.port);
+      const uint64_t c = cookie.of(src.address, sport, p.address, p.port);
       const ProbeNumbers n = numbers_for(config, c);
       Batch& b = batches[src.probe.v6() ? 1 : 0];
       std::vector<uint8_t>& packet = b.packets[b.used];
       packet.resize(src.probe.size());
-      src.probe.write(packet.data(), p.address, p.port, n.seq, n.ack, ip_id_for(c));
+      src.probe.write(packet.data(), PacketFields{p.address, sport, p.port, n.seq, n.ack, ip_id_for(c)});
       b.targets[b.used] = p.address;
       ++b.used;
       rtt.stamp(k, realtime_ns());
@@ -334,18 +348,20 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
   const auto d = decode_packet(data, length);
   if (!d) return;
   IpAddress local, target;
-  uint16_t target_port = 0;
+  uint16_t local_port = 0, target_port = 0;  // local_port tells the round
   if (d->kind == DecodedPacket::Kind::tcp) {
-    if (d->tcp.dport != config.source_port) return;
-    // Scanning our own address on our own source port shows us our probe: not a reply.
-    if (d->tcp.sport == config.source_port && d->src == d->dst && d->tcp.flags == config.flags) return;
+    if (!our_port(d->tcp.dport)) return;
+    // Scanning our own address on our own source ports shows us our probe: not a reply.
+    if (our_port(d->tcp.sport) && d->src == d->dst && d->tcp.flags == config.flags) return;
     local = d->dst;
+    local_port = d->tcp.dport;
     target = d->src;
     target_port = d->tcp.sport;
   } else if (d->kind == DecodedPacket::Kind::icmp_error) {
     const auto& q = d->icmp.quoted;
-    if (q.protocol != 6 || !q.ports_known || q.sport != config.source_port) return;
+    if (q.protocol != 6 || !q.ports_known || !our_port(q.sport)) return;
     local = q.src;
+    local_port = q.sport;
     target = q.dst;
     target_port = q.dport;
   } else {
@@ -357,7 +373,7 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
     unsolicited.fetch_add(1);
     return;
   }
-  const uint64_t c = cookie.of(local, config.source_port, target, target_port);
+  const uint64_t c = cookie.of(local, local_port, target, target_port);
   if (!reply_matches_probe(numbers_for(config, c), *d)) {
     bad_cookie.fetch_add(1);
     return;
@@ -369,7 +385,8 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
   if (d->kind == DecodedPacket::Kind::tcp && (d->tcp.flags & tcp_flag::syn) && (d->tcp.flags & tcp_flag::ack)) {
     if (const Source* s = find_source(local)) {
       std::vector<uint8_t> rst(s->reset.size());
-      s->reset.write(rst.data(), target, target_port, d->tcp.ack, 0, ip_id_for(c) ^ 1);
+      // From the port the SYN/ACK came to: the round's port, or the peer keeps its entry.
+      s->reset.write(rst.data(), PacketFields{target, local_port, target_port, d->tcp.ack, 0, uint16_t(ip_id_for(c) ^ 1)});
       auto& sender = target.is_v6() ? reset6 : reset4;
       if (sender && sender->send(rst, target)) resets_sent.fetch_add(1);
     }
@@ -407,9 +424,11 @@ Result<std::unique_ptr<ScanEngine>> ScanEngine::open(const ScanPlan& plan, const
                                                      const ScanConfig& config) {
   if (sources.by_range.size() != plan.targets().ranges().size())
     return fail(ErrorCode::system, "scan sources do not match the targets");
+  if (auto ok = check_source_ports(config); !ok) return tl::unexpected(ok.error());
   RingOptions ring_options;
   ring_options.interface_index = sources.interface_index;
-  ring_options.filter = "(tcp dst port " + std::to_string(config.source_port) + ") or icmp or icmp6";
+  ring_options.filter = "(tcp dst portrange " + std::to_string(config.source_port) + "-" +
+                        std::to_string(config.last_source_port()) + ") or icmp or icmp6";
   auto ring = PacketRing::open(ring_options);
   if (!ring) return tl::unexpected(ring.error());
   auto impl = std::make_unique<Impl>(plan, sources, config, std::move(*ring));

@@ -48,23 +48,23 @@ Result<PacketTemplate> PacketTemplate::make(const SegmentSpec& spec) {
   return t;
 }
 
-void PacketTemplate::write(uint8_t* out, const IpAddress& dst, uint16_t dport, uint32_t seq, uint32_t ack,
-                           uint16_t ip_id) const {
+void PacketTemplate::write(uint8_t* out, const PacketFields& f) const {
   const size_t n = bytes_.size();
   std::memcpy(out, bytes_.data(), n);
   uint8_t* tcp = out + tcp_offset_;
   const size_t tcp_length = n - tcp_offset_;
-  put16(tcp + 2, dport);
-  put32(tcp + 4, seq);
-  put32(tcp + 8, ack);
+  put16(tcp, f.sport);
+  put16(tcp + 2, f.dport);
+  put32(tcp + 4, f.seq);
+  put32(tcp + 8, f.ack);
   put16(tcp + 16, 0);
   uint32_t pseudo = 0;
   if (v6_) {
-    std::memcpy(out + 24, dst.data(), 16);
+    std::memcpy(out + 24, f.dst.data(), 16);
     pseudo = sum_words(out + 8, 32);  // source and destination
   } else {
-    put16(out + 4, ip_id);
-    std::memcpy(out + 16, dst.data(), 4);
+    put16(out + 4, f.ip_id);
+    std::memcpy(out + 16, f.dst.data(), 4);
     put16(out + 10, 0);
     put16(out + 10, fold(sum_words(out, tcp_offset_)));
     pseudo = sum_words(out + 12, 8);

@@ -207,3 +207,19 @@ def test_random_port_lists_round_trip():
         r = dry("-p", ",".join(map(str, ports)), "--json", "127.0.0.1")
         got = sorted(json.loads(l)["dport"] for l in r.stdout.splitlines() if '"probe"' in l)
         assert got == ports
+
+
+def test_dry_run_names_the_source_port_of_every_round():
+    # Each retry round sends from the next port (a new 4-tuple); -g fixes one port for all.
+    r = dry("--json", "--retries", "3", "-p", "80", "--seed", "9", "127.0.0.1")
+    objs = [json.loads(l) for l in r.stdout.splitlines()]
+    first = objs[-1]["source_port"]
+    assert 61000 <= first <= 64999
+    assert objs[-1]["source_ports"] == [first, first + 1, first + 2, first + 3]
+    assert objs[0]["sport"] == first  # the dry run shows the first round
+    text = dry("--retries", "3", "-p", "80", "--seed", "9", "127.0.0.1").stdout
+    assert f"source ports {first}-{first + 3} (one per round)" in text
+    fixed = dry("--json", "-g", "40000", "--retries", "3", "-p", "80", "127.0.0.1")
+    assert json.loads(fixed.stdout.splitlines()[-1])["source_ports"] == [40000]
+    assert "source port 40000;" in dry("-g", "40000", "--retries", "3", "-p", "80", "127.0.0.1").stdout
+    assert "500 ms" in run([TCPSCAN, "--help"]).stdout  # -g's help warns about Linux's limit

@@ -143,16 +143,65 @@ def test_retries_find_every_open_port_through_ten_percent_loss(make_lab):
     L.drop_ports(dropped)
     ports, summary, r = scan(L, ["-p", "1-500", "--rate", "3000", "--retries", "8", "--wait", "500ms",
                                  "--seed", SEED, L.server_v4])
+    # Each round sends from its own source port, so every try is a new 4-tuple and Linux answers
+    # it at once. (Repeating one 4-tuple would hit the SYN_RECV entry left by a SYN whose SYN/ACK
+    # was lost, which Linux answers at most once per tcp_invalid_ratelimit, 500 ms, besides its
+    # own SYN/ACK retransmissions at 1 s, 3 s...: rounds ~30 ms apart would mostly go unanswered.)
+    # So the 9 tries are independent: a port is misread only when all 9 lose the SYN or the
+    # answer, 0.19^9 (about 3e-7) per port at 10 % loss each way.
+    first = summary["source_port"]
+    assert summary["source_ports"] == list(range(first, first + summary["rounds"])), summary
     found = sorted(p for (_, p), o in ports.items() if o["state"] == "open")
-    assert found == open_ports, f"seed {SEED}: missed {sorted(set(open_ports) - set(found))}"
+    missed = sorted(set(open_ports) - set(found))
+    assert not missed, f"seed {SEED}: missed {[o for (_, p), o in ports.items() if p in missed]} {summary}"
+    assert found == open_ports, f"seed {SEED}: extra {sorted(set(found) - set(open_ports))}"
     for (_, p), o in ports.items():
         if p in dropped:
             assert o["state"] == "filtered", f"seed {SEED}: {p} {o}"
         elif p not in open_ports:
-            # A closed port whose 9 probes or their RSTs were all lost reads filtered: at 10 %
-            # loss each way that is 0.19^9, about 3e-7 per port.
             assert o["state"] == "closed", f"seed {SEED}: {p} {o}"
     assert summary["rounds"] >= 2  # the loss made retries necessary
+
+
+def syn_source_ports(pcap):
+    """{destination port: [source ports of the SYNs to it, in order]} from a capture."""
+    out = subprocess.run(["tcpdump", "-nn", "-r", pcap], capture_output=True, text=True, timeout=30).stdout
+    seen = {}
+    for line in out.splitlines():
+        words = line.split()
+        if "Flags" not in words or words[words.index("Flags") + 1] != "[S],":
+            continue
+        sport = int(words[words.index(">") - 1].rsplit(".", 1)[1])
+        dport = int(words[words.index(">") + 1].rstrip(":").rsplit(".", 1)[1])
+        seen.setdefault(dport, []).append(sport)
+    return seen
+
+
+@pytest.mark.parametrize("fixed", [False, True], ids=["port-per-round", "fixed-g"])
+def test_retry_rounds_use_a_port_each_unless_g_fixes_one(make_lab, fixed):
+    rng = random.Random(f"{SEED}-sport")
+    open_ports, dropped, _ = draw_ports(rng, 300, 8, 6, 0)
+    L = make_lab(ipv6=False)
+    start_listener(L, open_ports, family="v4")
+    L.drop_ports(dropped)
+    cap = L.capture(L.client_ns, L.client_if, f"src host {L.client_v4} and tcp[tcpflags] == tcp-syn")
+    g = ["-g", "40123"] if fixed else []
+    ports, summary, r = scan(L, [*g, "-p", "1-300", "--rate", "20000", "--retries", "2", "--wait", "200ms",
+                                 "--seed", SEED, L.server_v4])
+    sent = syn_source_ports(cap.stop())
+    assert r.returncode == 0
+    for (_, p), o in ports.items():
+        want = "open" if p in open_ports else "filtered" if p in dropped else "closed"
+        assert o["state"] == want, f"seed {SEED}: {p} {o}"
+    first = summary["source_port"]
+    if fixed:
+        assert first == 40123 and summary["source_ports"] == [40123]
+    else:
+        assert summary["source_ports"] == [first, first + 1, first + 2], summary
+    # The dropped ports never answer, so they were tried in all three rounds.
+    for p in dropped:
+        assert sent.get(p) == ([40123] * 3 if fixed else [first, first + 1, first + 2]), f"seed {SEED}: {p} {sent.get(p)}"
+    assert set(sent) == set(range(1, 301)), f"seed {SEED}: not every port was probed"
 
 
 def test_forged_replies_are_ignored_and_counted(make_lab):

@@ -19,6 +19,26 @@ SegmentSpec base_spec(const char* src, const char* dst, uint8_t flags) {
   return s;
 }
 
+// RFC 1071: a header with its checksum in place sums to 0xffff (ones' complement).
+uint16_t ones_sum(const uint8_t* p, size_t n, uint32_t sum = 0) {
+  for (size_t i = 0; i + 1 < n; i += 2) sum += uint32_t(p[i] << 8 | p[i + 1]);
+  if (n % 2) sum += uint32_t(p[n - 1] << 8);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return uint16_t(sum);
+}
+
+// Checks the IPv4 header checksum and the TCP checksum (with its pseudo-header) independently
+// of the crafter, so a patch that forgot a field cannot agree with itself.
+bool checksums_hold(const std::vector<uint8_t>& packet) {
+  const bool v6 = (packet[0] >> 4) == 6;
+  const size_t ip_length = v6 ? 40 : size_t(packet[0] & 0x0f) * 4;
+  if (!v6 && ones_sum(packet.data(), ip_length) != 0xffff) return false;
+  const size_t tcp_length = packet.size() - ip_length;
+  uint32_t pseudo = v6 ? ones_sum(packet.data() + 8, 32) : ones_sum(packet.data() + 12, 8);
+  pseudo += 6 + uint32_t(tcp_length);
+  return ones_sum(packet.data() + ip_length, tcp_length, pseudo) == 0xffff;
+}
+
 DecodedPacket tcp_reply(uint8_t flags, uint32_t seq, uint32_t ack) {
   DecodedPacket p;
   p.kind = DecodedPacket::Kind::tcp;
@@ -56,22 +76,57 @@ TEST_CASE("patched templates equal craft_segment's bytes, IPv4 and IPv6") {
         uint8_t addr[16];
         for (auto& b : addr) b = uint8_t(rng());
         s.dst = s.src.is_v4() ? IpAddress::from_v4(addr) : IpAddress::from_v6(addr);
+        s.sport = uint16_t(rng() % 65535 + 1);
         s.dport = uint16_t(rng() % 65535 + 1);
         s.seq = uint32_t(rng());
         s.ack = uint32_t(rng());
         s.ip_id = uint16_t(rng());
-        t->write(out.data(), s.dst, s.dport, s.seq, s.ack, s.ip_id);
+        t->write(out.data(), PacketFields{s.dst, s.sport, s.dport, s.seq, s.ack, s.ip_id});
         const auto expected = craft_segment(s);
         REQUIRE(expected);
-        INFO(s.dst.to_string() << " port " << s.dport << " flags " << int(flags));
+        INFO(s.dst.to_string() << " ports " << s.sport << " > " << s.dport << " flags " << int(flags));
         REQUIRE(out == *expected);
+        CHECK(checksums_hold(out));
         // And our own decoder reads back what was patched.
         const auto d = decode_packet(out.data(), out.size());
         REQUIRE(d);
+        CHECK(d->tcp.sport == s.sport);
         CHECK(d->tcp.dport == s.dport);
         CHECK(d->tcp.seq == s.seq);
         CHECK(d->dst == s.dst);
       }
+    }
+  }
+}
+
+TEST_CASE("the source port is patched like the other fields: a reset from each round's port") {
+  // The scanner's politeness RST goes out from the port the SYN/ACK came to (one per retry
+  // round), so one reset template must serve every port; the same for probes.
+  for (const char* src : {"192.0.2.1", "2001:db8::1"}) {
+    SegmentSpec spec = base_spec(src, src, tcp_flag::rst);
+    spec.window = 0;
+    auto t = PacketTemplate::make(spec);
+    REQUIRE(t);
+    const IpAddress dst = *IpAddress::parse(spec.src.is_v4() ? "198.51.100.9" : "2001:db8:1::9");
+    std::vector<uint8_t> previous;
+    for (uint16_t sport : {uint16_t(61000), uint16_t(61001), uint16_t(61020), uint16_t(65535), uint16_t(1)}) {
+      std::vector<uint8_t> out(t->size());
+      t->write(out.data(), PacketFields{dst, sport, 443, 0x01020304, 0, 7});
+      SegmentSpec s = spec;
+      s.dst = dst;
+      s.sport = sport;
+      s.dport = 443;
+      s.seq = 0x01020304;
+      s.ip_id = 7;
+      INFO(src << " sport " << sport);
+      REQUIRE(out == *craft_segment(s));
+      CHECK(checksums_hold(out));
+      const auto d = decode_packet(out.data(), out.size());
+      REQUIRE(d);
+      CHECK(d->tcp.sport == sport);
+      CHECK(d->tcp.flags == tcp_flag::rst);
+      CHECK(out != previous);
+      previous = out;
     }
   }
 }

@@ -74,7 +74,9 @@ int parse_and_run(int argc, char** argv) {
   app.add_option("--wait", wait, "time to wait for replies after the last probe (default 1s)")->type_name("TIME");
   app.add_option("--seed", seed, "seed of the random order (default: random; printed in the summary)")->type_name("N");
   app.add_option("--shard", shard, "scan only shard I of N (needs --seed, the same on every machine)")->type_name("I/N");
-  app.add_option("-g,--source-port", sport, "source port of the probes (default: from the seed, 61000-64999)")
+  app.add_option("-g,--source-port", sport,
+                 "one source port for all rounds (default: 61000-64999 from the seed, +1 per retry "
+                 "round; Linux answers a retry on the same port at most every 500 ms)")
       ->type_name("PORT");
   app.add_option("-S,--source", source, "source address (default: from the routing table)")->type_name("ADDR");
   app.add_option("-I,--interface", o.interface, "send and receive through this interface")->type_name("IFACE");
@@ -93,9 +95,8 @@ int parse_and_run(int argc, char** argv) {
     return tcpkit::cli::kExitUsage;
   };
   if (o.targets.empty() && o.target_files.empty()) return usage("no targets: name some, or give -iL FILE (see --help)");
-  if (v4 && v6) return usage("-4 and -6 exclude each other");
+  if (auto m = tcpkit::cli::choose_family(v4, v6, o.family); !m.empty()) return usage(m);
   if (int(json) + int(csv) + int(grepable) > 1) return usage("--json, --csv and --grepable exclude each other");
-  o.family = v4 ? tcpkit::Family::v4 : v6 ? tcpkit::Family::v6 : tcpkit::Family::any;
   o.form = json ? tcpscan::OutputForm::json
            : csv ? tcpscan::OutputForm::csv
            : grepable ? tcpscan::OutputForm::grepable

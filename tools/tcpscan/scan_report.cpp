@@ -25,6 +25,19 @@ std::string plural(uint64_t n, const char* word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
 
+// "source port 61000", or "source ports 61000-61002 (one per round)".
+std::string source_ports_text(const RunFacts& f) {
+  if (f.source_port == f.last_source_port) return "source port " + std::to_string(f.source_port);
+  return "source ports " + std::to_string(f.source_port) + "-" + std::to_string(f.last_source_port) +
+         " (one per round)";
+}
+
+Record source_ports_list(const RunFacts& f) {
+  Record list = Record::array();
+  for (unsigned p = f.source_port; p <= f.last_source_port; ++p) list.push_back(p);
+  return list;
+}
+
 // "Open|filtered" for the grepable field names.
 std::string capitalised(const char* s) {
   std::string out = s;
@@ -128,7 +141,8 @@ void Report::summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
     rec["flags"] = tcpkit::flags_compact(facts.flags);
     rec["seed"] = facts.seed;
     rec["shard"] = shard;
-    rec["source_port"] = facts.source_port;
+    rec["source_port"] = facts.source_port;  // round 1's
+    rec["source_ports"] = source_ports_list(facts);
     rec["interrupted"] = s.interrupted;
     rec["degraded"] = s.degraded;
     rec["degraded_reasons"] = s.degraded_reasons;
@@ -156,9 +170,9 @@ void Report::summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
     degraded = "DEGRADED:";
     for (const auto& r : s.degraded_reasons) degraded += " " + r + ";";
   }
-  std::snprintf(line3, sizeof line3, "# flags %s, seed %llu, shard %s, source port %u; %s\n",
+  std::snprintf(line3, sizeof line3, "# flags %s, seed %llu, shard %s, %s; %s\n",
                 tcpkit::flags_compact(facts.flags).c_str(), (unsigned long long)facts.seed, shard.c_str(),
-                unsigned(facts.source_port), degraded.c_str());
+                source_ports_text(facts).c_str(), degraded.c_str());
   // CSV keeps stdout a clean table: its summary goes to stderr.
   std::FILE* out = options_.form == OutputForm::csv ? stderr : stdout;
   std::fputs(line1, out);
@@ -167,8 +181,9 @@ void Report::summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
   flush();
 }
 
-void Report::probe(uint64_t n, const tcpkit::IpAddress& source, uint16_t sport, const tcpkit::IpAddress& target,
-                   uint16_t port, const tcpkit::ProbeBytes& bytes) {
+void Report::probe(uint64_t n, const tcpkit::IpAddress& source, const tcpkit::IpAddress& target, uint16_t port,
+                   const tcpkit::ProbeBytes& bytes) {
+  const uint16_t sport = bytes.sport;
   const std::string flags = tcpkit::flags_compact(bytes.numbers.flags);
   if (options_.form == OutputForm::json || options_.form == OutputForm::csv) {
     Record rec;
@@ -209,13 +224,14 @@ void Report::dry_run_summary(uint64_t probes, const RunFacts& facts) {
     rec["flags"] = tcpkit::flags_compact(facts.flags);
     rec["seed"] = facts.seed;
     rec["shard"] = shard;
-    rec["source_port"] = facts.source_port;
+    rec["source_port"] = facts.source_port;  // round 1's, the one shown
+    rec["source_ports"] = source_ports_list(facts);
     write_json(rec);
   } else {
     std::FILE* out = options_.form == OutputForm::csv ? stderr : stdout;
-    std::fprintf(out, "# dry run: %llu probes (%s x %s), seed %llu, shard %s; nothing was sent\n",
+    std::fprintf(out, "# dry run: %llu probes (%s x %s), seed %llu, shard %s, %s; nothing was sent\n",
                  (unsigned long long)probes, plural(facts.hosts, "host").c_str(), plural(facts.ports, "port").c_str(),
-                 (unsigned long long)facts.seed, shard.c_str());
+                 (unsigned long long)facts.seed, shard.c_str(), source_ports_text(facts).c_str());
   }
   flush();
 }

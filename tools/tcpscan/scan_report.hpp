@@ -18,7 +18,8 @@ struct RunFacts {
   uint64_t hosts = 0, ports = 0;
   uint64_t seed = 0;
   tcpkit::Shard shard;
-  uint16_t source_port = 0;
+  // Round 1's source port and the last round's (the same with -g): round r uses first + r - 1.
+  uint16_t source_port = 0, last_source_port = 0;
   uint8_t flags = 0;
 };
 
@@ -31,8 +32,8 @@ class Report {
   void summary(const tcpkit::ScanSummary& s, const RunFacts& facts);
 
   // --dry-run: one line (or object) per probe, then a short summary.
-  void probe(uint64_t n, const tcpkit::IpAddress& source, uint16_t sport, const tcpkit::IpAddress& target,
-             uint16_t port, const tcpkit::ProbeBytes& bytes);
+  void probe(uint64_t n, const tcpkit::IpAddress& source, const tcpkit::IpAddress& target, uint16_t port,
+             const tcpkit::ProbeBytes& bytes);
   void dry_run_summary(uint64_t probes, const RunFacts& facts);
 
  private:

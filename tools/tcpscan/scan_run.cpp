@@ -84,7 +84,7 @@ int dry_run(const Options& o, const tcpkit::ScanPlan& plan, const tcpkit::ScanCo
     const auto& source = by_range[plan.targets().range_of(p.host_index)];
     auto bytes = tcpkit::build_probe(config, source, p.address, p.port);
     if (!bytes) return report_error(bytes.error());
-    report.probe(k, source, config.source_port, p.address, p.port, *bytes);
+    report.probe(k, source, p.address, p.port, *bytes);
   }
   report.dry_run_summary(plan.length(), facts);
   return tcpkit::cli::kExitPositive;
@@ -109,7 +109,10 @@ int run(const Options& o) {
   config.rate = o.rate;
   config.retries = o.retries;
   config.wait = o.wait;
+  // 61000-64999 plus one port per retry round (at most 20) stays below 65536 and outside
+  // Linux's default ephemeral range (32768-60999).
   config.source_port = o.source_port ? *o.source_port : uint16_t(61000 + mix(seed) % 4000);
+  config.fixed_source_port = o.source_port.has_value();
   // The cookie key is secret and fresh per run; a dry run derives it from the seed instead,
   // so that its output is repeatable (it sends nothing a forger could use).
   config.key = o.dry_run ? tcpkit::SipKey{mix(seed ^ 0x5eed), mix(seed ^ 0xc00c1e)} : tcpkit::random_sip_key();
@@ -120,6 +123,7 @@ int run(const Options& o) {
   facts.seed = seed;
   facts.shard = o.shard;
   facts.source_port = config.source_port;
+  facts.last_source_port = config.last_source_port();  // planned; a real run reports the rounds it sent
   facts.flags = o.flags;
   const auto style = tcpkit::probe_style(o.flags);
   Report report(o, style);
@@ -150,6 +154,7 @@ int run(const Options& o) {
       },
       std::chrono::milliseconds(100));
   progress.clear();
+  facts.last_source_port = config.port_of_round(std::max(summary.rounds, 1) - 1);
   report.summary(summary, facts);
   if (summary.degraded) {
     std::string why;

@@ -38,21 +38,36 @@ struct ScanConfig {
   double rate = 10'000;  // probes per second
   int retries = 2;       // extra rounds for unanswered probes
   std::chrono::microseconds wait{1'000'000};  // after the last probe
+  // Round r sends from source_port + r, so a retry is a new 4-tuple: a Linux peer answers a
+  // repeated SYN to its SYN_RECV entry at most once per tcp_invalid_ratelimit (500 ms), and a
+  // new one at once. fixed_source_port (-g) sends every round from source_port, like nmap.
   uint16_t source_port = 61'000;
+  bool fixed_source_port = false;
   uint8_t ttl = 64;
   uint16_t window = 1024;
   SipKey key{};          // per-scan secret for the cookies
   int cancel_fd = -1;    // readable = stop now (Ctrl-C)
   size_t batch = 64;     // probes per sendmmsg
+
+  uint16_t port_of_round(int round) const {
+    return fixed_source_port ? source_port : uint16_t(source_port + round);
+  }
+  // The last port any round may use: replies are accepted on source_port..last_source_port().
+  uint16_t last_source_port() const { return port_of_round(retries); }
 };
 
-// The probe bytes for one (source, target) pair: what the engine sends and --dry-run shows.
+// Refuses a config whose per-round source ports would pass 65535.
+Result<void> check_source_ports(const ScanConfig& config);
+
+// The probe bytes for one (source, target) pair in one round: what the engine sends and
+// --dry-run shows.
 struct ProbeBytes {
+  uint16_t sport = 0;
   ProbeNumbers numbers;
   std::vector<uint8_t> packet;
 };
 Result<ProbeBytes> build_probe(const ScanConfig& config, const IpAddress& source, const IpAddress& target,
-                               uint16_t port);
+                               uint16_t port, int round = 0);
 
 struct ScanResult {
   IpAddress address;

@@ -14,18 +14,26 @@
 
 namespace tcpkit {
 
+// What PacketTemplate patches into each packet.
+struct PacketFields {
+  IpAddress dst;
+  uint16_t sport = 0, dport = 0;
+  uint32_t seq = 0, ack = 0;
+  uint16_t ip_id = 0;  // IPv4 only
+};
+
 // One crafted IPv4/IPv6 + TCP packet whose destination, ports, sequence numbers and IP id are
 // patched in place; checksums are recomputed. The bytes equal craft_segment()'s for the same spec.
 class PacketTemplate {
  public:
-  // spec gives everything that stays fixed (source, source port, flags, window, options, TTL);
+  // spec gives everything that stays fixed (source address, flags, window, options, TTL);
   // its dst only chooses the family.
   static Result<PacketTemplate> make(const SegmentSpec& spec);
 
   size_t size() const { return bytes_.size(); }
   bool v6() const { return v6_; }
   // Writes size() bytes to out.
-  void write(uint8_t* out, const IpAddress& dst, uint16_t dport, uint32_t seq, uint32_t ack, uint16_t ip_id = 0) const;
+  void write(uint8_t* out, const PacketFields& fields) const;
 
  private:
   std::vector<uint8_t> bytes_;
