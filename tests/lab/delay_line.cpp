@@ -5,8 +5,8 @@
 //   lab_delay_line --a IF --b IF --delay-ms D --loss P --seed S [--max-seconds N]
 //
 // Per direction one reader thread stamps each frame on arrival (CLOCK_MONOTONIC) and queues
-// it; one writer thread sleeps until shortly before arrival + D with an absolute
-// clock_nanosleep, spins the last 150 us and sends it.
+// it; one writer thread sleeps until arrival + D with an absolute clock_nanosleep and sends
+// it.
 //
 // --pcap FILE records the a-side link as a wire tap next to it would: every frame arriving
 // from a, stamped by the kernel on reception, and every frame leaving on a, stamped by the
@@ -51,8 +51,6 @@ constexpr std::size_t kMaxFrame = 65536;
 // Bounds on what may wait in one direction: beyond them frames are tail-dropped.
 constexpr std::size_t kMaxQueuedFrames = 50000;
 constexpr std::size_t kMaxQueuedBytes = 64u << 20;
-// How long before a frame's release the writer stops sleeping and spins.
-constexpr std::int64_t kSpinNs = 150'000;
 
 struct Options {
   std::string if_a;
@@ -394,18 +392,12 @@ class Direction {
         queue_.pop_front();
         queued_bytes_ -= frame.bytes.size();
       }
-      // Sleep in slices of at most 200 ms so a long delay never holds up a stop request, and
-      // wake kSpinNs early: a thread (and CPU) that has just left a long sleep sends its frame
-      // several microseconds slower, which would blur the timing of what crosses the line.
-      // The last stretch is a bounded busy wait instead.
-      const std::int64_t wake_by = frame.release_ns - kSpinNs;
-      for (std::int64_t t = now_ns(); t < wake_by && !g_stop; t = now_ns()) {
-        const std::int64_t wake = std::min(wake_by, t + 200'000'000);
+      // Sleep in slices of at most 200 ms so a long delay never holds up a stop request.
+      for (std::int64_t t = now_ns(); t < frame.release_ns && !g_stop; t = now_ns()) {
+        const std::int64_t wake = std::min(frame.release_ns, t + 200'000'000);
         const timespec until{static_cast<time_t>(wake / 1'000'000'000),
                              static_cast<long>(wake % 1'000'000'000)};
         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr);
-      }
-      while (now_ns() < frame.release_ns && !g_stop) {
       }
       if (g_stop) return;
       if (send(out_fd_, frame.bytes.data(), frame.bytes.size(), 0) < 0) {
