@@ -7,7 +7,7 @@ namespace tcpkit {
 
 ScanPlan::ScanPlan(const TargetSet& targets, std::vector<uint16_t> ports, uint64_t seed, Shard shard)
     : targets_(&targets),
-      ports_(std::move(ports)),
+      ports_(ports),  // the list itself is freed when make() returns
       permutation_(targets.size() * ports_.size(), seed),
       shard_(shard),
       length_(shard.length(targets.size() * ports_.size())) {}
@@ -30,7 +30,7 @@ PlannedProbe ScanPlan::probe(uint64_t k) const {
   const uint64_t hosts = targets_->size();
   PlannedProbe p;
   p.host_index = element % hosts;
-  p.port = ports_[size_t(element / hosts)];
+  p.port = ports_.at(size_t(element / hosts));
   p.address = targets_->at(p.host_index);
   return p;
 }
@@ -38,9 +38,9 @@ PlannedProbe ScanPlan::probe(uint64_t k) const {
 std::optional<uint64_t> ScanPlan::local_index(const IpAddress& address, uint16_t port) const {
   const auto host = targets_->index_of(address);
   if (!host) return std::nullopt;
-  const auto it = std::lower_bound(ports_.begin(), ports_.end(), port);
-  if (it == ports_.end() || *it != port) return std::nullopt;
-  const uint64_t element = uint64_t(it - ports_.begin()) * targets_->size() + *host;
+  const auto index = ports_.index_of(port);
+  if (!index) return std::nullopt;
+  const uint64_t element = uint64_t(*index) * targets_->size() + *host;
   const uint64_t position = permutation_.position_of(element);
   if (!shard_.owns(position)) return std::nullopt;
   return shard_.local(position);

@@ -119,7 +119,7 @@ int run(const Options& o) {
 
   RunFacts facts;
   facts.hosts = targets->size();
-  facts.ports = plan->ports().size();
+  facts.ports = plan->port_count();
   facts.seed = seed;
   facts.shard = o.shard;
   facts.source_port = config.source_port;

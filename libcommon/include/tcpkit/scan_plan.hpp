@@ -8,6 +8,7 @@
 #include "tcpkit/error.hpp"
 #include "tcpkit/ip_address.hpp"
 #include "tcpkit/permutation.hpp"
+#include "tcpkit/scan_port_set.hpp"
 #include "tcpkit/target_set.hpp"
 
 namespace tcpkit {
@@ -29,7 +30,7 @@ class ScanPlan {
   uint64_t total() const { return permutation_.size(); }  // hosts x ports, all shards
   uint64_t length() const { return length_; }             // probes in this shard
   uint64_t hosts() const { return targets_->size(); }
-  const std::vector<uint16_t>& ports() const { return ports_; }
+  size_t port_count() const { return ports_.size(); }
   const TargetSet& targets() const { return *targets_; }
   const Shard& shard() const { return shard_; }
 
@@ -41,7 +42,7 @@ class ScanPlan {
  private:
   ScanPlan(const TargetSet& targets, std::vector<uint16_t> ports, uint64_t seed, Shard shard);
   const TargetSet* targets_;
-  std::vector<uint16_t> ports_;
+  ScanPortSet ports_;
   Permutation permutation_;
   Shard shard_;
   uint64_t length_ = 0;
