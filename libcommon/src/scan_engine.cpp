@@ -13,6 +13,7 @@
 #include "tcpkit/raw_socket.hpp"
 #include "tcpkit/rate.hpp"
 #include "tcpkit/route.hpp"
+#include "tcpkit/scan_results.hpp"
 #include "tcpkit/scan_ring.hpp"
 
 namespace tcpkit {
@@ -198,6 +199,7 @@ struct ScanEngine::Impl {
   std::vector<uint32_t> source_of_range;  // index into source_list
   std::optional<RawSender> send4, send6;  // sender thread
   std::optional<RawSender> reset4, reset6;  // receiver thread (a socket is not shared between threads)
+  std::vector<uint8_t> reset_bytes;           // receiver thread: one buffer for every RST
   PacketRing ring;
   AnswerBitmap answered;
   RttSampler rtt;
@@ -212,12 +214,11 @@ struct ScanEngine::Impl {
   int64_t send_ns_total = 0;
   int rounds_done = 0;
 
-  std::mutex results_mutex;
-  std::vector<ScanResult> pending;
+  std::unique_ptr<ScanResultQueue> results;
 
-  Impl(const ScanPlan& p, const ScanSources& s, const ScanConfig& c, PacketRing r)
+  Impl(const ScanPlan& p, const ScanSources& s, const ScanConfig& c, PacketRing r, std::unique_ptr<ScanResultQueue> q)
       : plan(p), sources(s), config(c), cookie(c.key), style(probe_style(c.flags)), ring(std::move(r)),
-        answered(p.length()) {}
+        answered(p.length()), results(std::move(q)) {}
 
   bool our_port(uint16_t port) const { return port >= config.source_port && port <= config.last_source_port(); }
 
@@ -384,11 +385,12 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
   // Politeness: every SYN/ACK gets our RST at once, so no half-open entry lingers at the target.
   if (d->kind == DecodedPacket::Kind::tcp && (d->tcp.flags & tcp_flag::syn) && (d->tcp.flags & tcp_flag::ack)) {
     if (const Source* s = find_source(local)) {
-      std::vector<uint8_t> rst(s->reset.size());
+      reset_bytes.resize(s->reset.size());
       // From the port the SYN/ACK came to: the round's port, or the peer keeps its entry.
-      s->reset.write(rst.data(), PacketFields{target, local_port, target_port, d->tcp.ack, 0, uint16_t(ip_id_for(c) ^ 1)});
+      s->reset.write(reset_bytes.data(),
+                     PacketFields{target, local_port, target_port, d->tcp.ack, 0, uint16_t(ip_id_for(c) ^ 1)});
       auto& sender = target.is_v6() ? reset6 : reset4;
-      if (sender && sender->send(rst, target)) resets_sent.fetch_add(1);
+      if (sender && sender->send(reset_bytes, target)) resets_sent.fetch_add(1);
     }
   }
   rtt.reply(*k, time_ns);
@@ -398,14 +400,7 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
   }
   answered_count.fetch_add(1);
   if (verdict->state == positive_state(style)) positive.fetch_add(1);
-  ScanResult result;
-  result.address = target;
-  result.port = target_port;
-  result.verdict = *verdict;
-  result.ttl = d->ttl;
-  result.time_ns = time_ns;
-  std::lock_guard<std::mutex> lock(results_mutex);
-  pending.push_back(result);
+  results->push(QueuedResult::of(*k, *verdict, d->ttl, time_ns));
 }
 
 void ScanEngine::Impl::receive_loop() {
@@ -431,7 +426,9 @@ Result<std::unique_ptr<ScanEngine>> ScanEngine::open(const ScanPlan& plan, const
                         std::to_string(config.last_source_port()) + ") or icmp or icmp6";
   auto ring = PacketRing::open(ring_options);
   if (!ring) return tl::unexpected(ring.error());
-  auto impl = std::make_unique<Impl>(plan, sources, config, std::move(*ring));
+  auto queue = ScanResultQueue::open();
+  if (!queue) return tl::unexpected(queue.error());
+  auto impl = std::make_unique<Impl>(plan, sources, config, std::move(*ring), std::move(*queue));
   if (!impl->answered.ok()) return fail(ErrorCode::system, "cannot allocate the answered-probe bitmap");
 
   for (const auto& address : sources.by_range) {
@@ -476,17 +473,20 @@ ScanSummary ScanEngine::run(const std::function<void(const ScanResult&)>& on_res
   std::thread receiver([&m] { m.receive_loop(); });
   std::thread sender([&m] { m.send_loop(); });
 
-  std::vector<ScanResult> batch;
+  std::vector<QueuedResult> batch;
   auto drain = [&] {
-    {
-      std::lock_guard<std::mutex> lock(m.results_mutex);
-      batch.swap(m.pending);
-    }
-    for (const auto& r : batch) {
+    m.results->take(batch);
+    for (const auto& q : batch) {
+      const PlannedProbe probe = m.plan.probe(q.k);
+      ScanResult r;
+      r.address = probe.address;
+      r.port = probe.port;
+      r.verdict = q.verdict();
+      r.ttl = q.ttl;
+      r.time_ns = q.time_ns;
       ++summary.states[size_t(r.verdict.state)];
       if (on_result) on_result(r);
     }
-    batch.clear();
   };
   auto progress = [&] {
     if (!on_progress) return;
@@ -503,9 +503,10 @@ ScanSummary ScanEngine::run(const std::function<void(const ScanResult&)>& on_res
   };
   auto next_progress = Clock::now() + progress_interval;
   while (!m.receiving_done.load()) {
-    pollfd p{m.config.cancel_fd, POLLIN, 0};
-    const int r = ::poll(&p, m.config.cancel_fd >= 0 ? 1 : 0, 20);
-    if (r > 0 && (p.revents & POLLIN) && !summary.interrupted) {
+    // Woken by Ctrl-C, by a batch of results, or every 20 ms for progress and the end.
+    pollfd p[2] = {{m.results->wake_fd(), POLLIN, 0}, {m.config.cancel_fd, POLLIN, 0}};
+    const int r = ::poll(p, m.config.cancel_fd >= 0 ? 2 : 1, 20);
+    if (r > 0 && (p[1].revents & POLLIN) && !summary.interrupted) {
       summary.interrupted = true;
       m.stop_sending.store(true);
     }

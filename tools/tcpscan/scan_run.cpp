@@ -1,4 +1,6 @@
 // tcpscan's run(): targets and ports -> plan -> dry run or engine -> report -> exit code.
+#include <malloc.h>
+
 #include <cmath>
 
 #include "common/cli_common.hpp"
@@ -137,6 +139,9 @@ int run(const Options& o) {
   if (!sources) return report_error(sources.error());
   tcpkit::cli::install_interrupt_handler();
   config.cancel_fd = tcpkit::cli::interrupt_fd();
+  // The sender and receiver threads allocate little and rarely (thread caches serve them): one
+  // malloc arena for all threads instead of one each saves ~100 kB of resident memory.
+  mallopt(M_ARENA_MAX, 1);
   auto engine = tcpkit::ScanEngine::open(*plan, *sources, config);
   if (!engine) return report_error(engine.error());
 
