@@ -13,6 +13,7 @@
 #include "tcpkit/raw_socket.hpp"
 #include "tcpkit/rate.hpp"
 #include "tcpkit/route.hpp"
+#include "tcpkit/scan_filter.hpp"
 #include "tcpkit/scan_results.hpp"
 #include "tcpkit/scan_ring.hpp"
 
@@ -422,8 +423,7 @@ Result<std::unique_ptr<ScanEngine>> ScanEngine::open(const ScanPlan& plan, const
   if (auto ok = check_source_ports(config); !ok) return tl::unexpected(ok.error());
   RingOptions ring_options;
   ring_options.interface_index = sources.interface_index;
-  ring_options.filter = "(tcp dst portrange " + std::to_string(config.source_port) + "-" +
-                        std::to_string(config.last_source_port()) + ") or icmp or icmp6";
+  ring_options.filter = scan_reply_filter(config.source_port, config.last_source_port(), ring_options.snaplen);
   auto ring = PacketRing::open(ring_options);
   if (!ring) return tl::unexpected(ring.error());
   auto queue = ScanResultQueue::open();

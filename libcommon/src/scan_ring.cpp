@@ -11,8 +11,6 @@
 
 #include <cerrno>
 
-#include "tcpkit/capture.hpp"
-
 namespace tcpkit {
 
 Result<PacketRing> PacketRing::open(const RingOptions& options) {
@@ -21,10 +19,10 @@ Result<PacketRing> PacketRing::open(const RingOptions& options) {
   ring.fd_ = ::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (ring.fd_ < 0) return fail_errno("packet socket", errno);
 
-  auto program = compile_filter(options.filter, options.snaplen);
-  if (!program) return tl::unexpected(program.error());
+  if (options.filter.empty()) return fail(ErrorCode::system, "packet ring without a receive filter");
   static_assert(sizeof(BpfInstruction) == sizeof(sock_filter));
-  sock_fprog fprog{static_cast<unsigned short>(program->size()), reinterpret_cast<sock_filter*>(program->data())};
+  auto program = options.filter;  // the kernel takes a non-const pointer
+  sock_fprog fprog{static_cast<unsigned short>(program.size()), reinterpret_cast<sock_filter*>(program.data())};
   if (setsockopt(ring.fd_, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) < 0)
     return fail_errno("attach receive filter", errno);
 

@@ -5,14 +5,15 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <string>
+#include <vector>
 
+#include "tcpkit/capture.hpp"
 #include "tcpkit/error.hpp"
 
 namespace tcpkit {
 
 struct RingOptions {
-  std::string filter;        // pcap syntax, applied to IP packets
+  std::vector<BpfInstruction> filter;  // classic BPF over IP packets (see scan_filter.hpp)
   int interface_index = 0;   // 0: every interface
   uint32_t snaplen = 160;    // enough for IPv6 + ICMPv6 + the quoted IPv6 + TCP header
   uint32_t block_size = 1 << 17;
