@@ -421,7 +421,7 @@ Result<std::unique_ptr<ScanEngine>> ScanEngine::open(const ScanPlan& plan, const
   if (sources.by_range.size() != plan.targets().ranges().size())
     return fail(ErrorCode::system, "scan sources do not match the targets");
   if (auto ok = check_source_ports(config); !ok) return tl::unexpected(ok.error());
-  RingOptions ring_options;
+  RingOptions ring_options = ring_for_rate(config.rate);
   ring_options.interface_index = sources.interface_index;
   ring_options.filter = scan_reply_filter(config.source_port, config.last_source_port(), ring_options.snaplen);
   auto ring = PacketRing::open(ring_options);

@@ -9,9 +9,19 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 
 namespace tcpkit {
+
+RingOptions ring_for_rate(double packets_per_second) {
+  RingOptions o;
+  const double bytes = std::max(0.0, packets_per_second) * 0.020 * 160;
+  const double blocks = std::ceil(bytes / o.block_size);
+  o.block_count = uint32_t(std::clamp(blocks, 16.0, 64.0));
+  return o;
+}
 
 Result<PacketRing> PacketRing::open(const RingOptions& options) {
   PacketRing ring;

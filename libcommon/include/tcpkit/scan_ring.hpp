@@ -16,10 +16,17 @@ struct RingOptions {
   std::vector<BpfInstruction> filter;  // classic BPF over IP packets (see scan_filter.hpp)
   int interface_index = 0;   // 0: every interface
   uint32_t snaplen = 160;    // enough for IPv6 + ICMPv6 + the quoted IPv6 + TCP header
-  uint32_t block_size = 1 << 17;
-  uint32_t block_count = 16;  // 2 MiB in all
+  uint32_t block_size = 1 << 15;
+  uint32_t block_count = 16;  // 512 KiB in all
   uint32_t block_timeout_ms = 4;  // the kernel hands over a partly filled block after this
 };
+
+// Every byte of the ring is resident (the kernel maps all of it at mmap), so it is sized to the
+// reply rate: about 20 ms of replies at ~160 bytes each (a frame header and a short IP packet),
+// 16 to 64 blocks of 32 KiB. 20 ms covers the receiver losing its CPU for a while on a busy
+// two-core machine (10 ms dropped replies there). At low rates the block count bounds how long
+// the reader may stall, because a block is handed over, partly filled, every block_timeout_ms.
+RingOptions ring_for_rate(double packets_per_second);
 
 struct RingStats {
   uint64_t packets = 0;  // queued into the ring by the kernel
