@@ -11,7 +11,10 @@
 // --pcap FILE records the a-side link as a wire tap next to it would: every frame arriving
 // from a, stamped by the kernel on reception, and every frame leaving on a, stamped by the
 // kernel as the driver takes it (SO_TIMESTAMPING), both on CLOCK_REALTIME, nanosecond pcap.
-// Unlike tcpdump on that interface it adds no work to the path between the stamp and the link. Queues are FIFO, so frames keep their order. Exit codes: 0 stopped by SIGTERM/SIGINT
+// Unlike tcpdump on that interface it adds no work to the path between the stamp and the link.
+//
+// It uses no tcpkit code on purpose, though some socket plumbing looks alike: it is the lab's
+// measuring instrument for that library, and must not share its bugs. Queues are FIFO, so frames keep their order. Exit codes: 0 stopped by SIGTERM/SIGINT
 // or --max-seconds, 1 a socket failed while running, 2 bad flags, 3 no CAP_NET_RAW,
 // 4 other setup failure.
 
