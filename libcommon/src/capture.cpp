@@ -42,6 +42,12 @@ Result<std::vector<BpfInstruction>> compile_filter(const std::string& filter, ui
   return out;
 }
 
+bool Capture::ignore_outgoing() {
+  include_outgoing_ = false;
+  const int on = 1;
+  return setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &on, sizeof on) == 0;
+}
+
 Result<Capture> Capture::open(const CaptureOptions& options) {
   int index = 0;
   if (!options.interface.empty()) {

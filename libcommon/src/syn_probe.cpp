@@ -16,7 +16,9 @@ struct SynProber::Pending {
   int reservation_fd = -1;   // a bound TCP socket holding the source port for us
   int64_t user_sent_ns = 0;
   std::optional<uint32_t> tx_key;            // the key of the SYN's kernel send timestamp
-  std::optional<int64_t> kernel_sent_ns;
+  std::optional<int64_t> tx_sent_ns;    // the driver's send stamp
+  std::optional<int64_t> tap_sent_ns;   // our SYN seen leaving at the packet tap
+  std::optional<int64_t> kernel_sent_ns() const { return tx_sent_ns ? tx_sent_ns : tap_sent_ns; }
   std::chrono::steady_clock::time_point deadline;
   ~Pending() {
     if (reservation_fd >= 0) ::close(reservation_fd);
@@ -80,9 +82,9 @@ Result<SynProber> SynProber::open(const SynProbeConfig& config) {
                    " and dst host " + s.to_string() + ")";
   options.snaplen = 256;
   // The driver's send timestamp is the better start: it is taken as the SYN reaches the
-  // device. Our own SYN then need not be captured, and not copying it to the packet socket
-  // (and waking us for it) takes work off the path the SYN travels.
-  options.include_outgoing = !sender->enable_tx_timestamps();
+  // device. Until the first one arrives (not every driver gives them), our SYN's stamp at the
+  // packet tap is the fallback.
+  sender->enable_tx_timestamps();
   auto capture = Capture::open(options);
   if (!capture) return tl::unexpected(capture.error());
   return SynProber(config, std::move(*sender), std::move(*capture));
@@ -132,8 +134,11 @@ void SynProber::take_send_stamps() {
   for (const auto& stamp : sender_.take_tx_stamps()) {
     for (auto& [isn, p] : pending_) {
       // A stamp before our send began cannot be this SYN's (keys restart after a failed send).
-      if (p->tx_key == stamp.key && !p->kernel_sent_ns && stamp.time_ns >= p->user_sent_ns) {
-        p->kernel_sent_ns = stamp.time_ns;
+      if (p->tx_key == stamp.key && !p->tx_sent_ns && stamp.time_ns >= p->user_sent_ns) {
+        p->tx_sent_ns = stamp.time_ns;
+        // The driver stamps: stop copying our own SYNs to the capture, which is work on
+        // the path every later SYN travels.
+        if (!ignoring_outgoing_) ignoring_outgoing_ = capture_.ignore_outgoing();
         break;
       }
     }
@@ -151,8 +156,8 @@ void SynProber::handle(const CapturedPacket& packet, std::vector<ProbeReply>& do
     reply.probe_id = p.probe_id;
     reply.source_port = p.sport;
     reply.isn = p.isn;
-    reply.sent_ns = p.kernel_sent_ns.value_or(p.user_sent_ns);
-    const bool both_kernel = p.kernel_sent_ns && packet.source == TimestampSource::kernel;
+    reply.sent_ns = p.kernel_sent_ns().value_or(p.user_sent_ns);
+    const bool both_kernel = p.kernel_sent_ns() && packet.source == TimestampSource::kernel;
     reply.timestamps = both_kernel ? TimestampSource::kernel : TimestampSource::user;
     reply.rtt_ns = packet.time_ns - reply.sent_ns;
     pending_.erase(it);
@@ -165,8 +170,8 @@ void SynProber::handle(const CapturedPacket& packet, std::vector<ProbeReply>& do
       // Our own SYN leaving: its kernel timestamp starts the clock.
       if (decoded->src != us || decoded->dst != them || t.dport != config_.port || t.flags != tcp_flag::syn) return;
       auto it = pending_.find(t.seq);
-      if (it != pending_.end() && it->second->sport == t.sport && !it->second->kernel_sent_ns)
-        it->second->kernel_sent_ns = packet.time_ns;
+      if (it != pending_.end() && it->second->sport == t.sport && !it->second->tap_sent_ns)
+        it->second->tap_sent_ns = packet.time_ns;
       return;
     }
     if (decoded->src != them || decoded->dst != us || t.sport != config_.port) return;
@@ -248,7 +253,7 @@ void SynProber::expire(std::chrono::steady_clock::time_point now, std::vector<Pr
     reply.responder = config_.destination;
     reply.source_port = it->second->sport;
     reply.isn = it->second->isn;
-    reply.sent_ns = it->second->kernel_sent_ns.value_or(it->second->user_sent_ns);
+    reply.sent_ns = it->second->kernel_sent_ns().value_or(it->second->user_sent_ns);
     done.push_back(std::move(reply));
     it = pending_.erase(it);
   }

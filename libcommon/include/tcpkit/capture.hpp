@@ -55,6 +55,10 @@ class Capture {
   // A packet already queued, without waiting.
   Result<std::optional<CapturedPacket>> poll_now();
 
+  // From now on, packets this host sends are not queued at all (PACKET_IGNORE_OUTGOING);
+  // false when the kernel cannot, and then they are dropped as they are read.
+  bool ignore_outgoing();
+
   // Counters since the last call (PACKET_STATISTICS resets them).
   CaptureStats stats();
   int fd() const { return fd_; }
