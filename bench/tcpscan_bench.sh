@@ -215,4 +215,10 @@ checks = [
 ]
 for text, ok in checks:
     print(f"target: {text}: {'met' if ok else 'NOT met'}")
+
+# What loading tcpscan and its shared libraries costs before any scanning: the floor under the
+# peak RSS above (bench/README.md breaks both down).
+floor = subprocess.run(["/usr/bin/time", "-f", "%M", TCPSCAN, "--version"], capture_output=True, text=True, timeout=60)
+print(f"floor: tcpscan --version peaks at {int(floor.stderr.strip().splitlines()[-1]) / 1024:.1f} MB "
+      "(its libraries loaded, nothing else)")
 PY
