@@ -30,6 +30,8 @@ if [ -x "$T/tcpscan" ]; then
 fi
 if [ -x "$T/tcpstray" ]; then
   show "$T/tcpstray" --closed-port 8081 "$TK_SERVER_V4:8080"
+  # 8090 closes first, so the peer holds TIME_WAIT: the time-wait cases can run there.
+  show "$T/tcpstray" --group time-wait "$TK_SERVER_V4:8090"
 fi
 if [ -x "$T/tcpstate" ]; then
   show "$T/tcpstate" --summary
