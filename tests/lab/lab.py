@@ -3,6 +3,8 @@ nftables rules, captures and an optional user-space delay line (this kernel has 
 
     with lab.Lab() as L:                       # client_ns <-veth-> server_ns
     with lab.Lab(delay_ms=20, loss=0.1) as L:  # client_ns <-> middle_ns (delay line) <-> server_ns
+    with lab.Lab(delay_ms=5, wire_pcap=True) as L:  # and the line records the client link:
+        ...                                          # lab.read_pcap(L.wire_pcap), kernel stamps
 
 Every name carries the creating pid ("tk<pid>-<n>-c"), so cleanup_stale() can remove what a
 dead run left behind. Traffic only ever flows between the namespaces a Lab creates.
