@@ -2,14 +2,14 @@
 """tcpprobe accuracy benchmark: how far each handshake timer's RTT is from the RTT on the wire.
 
 For every delay D it builds a lab (client_ns <-> middle_ns delay line <-> server_ns, a `hold`
-server), captures SYNs and SYN/ACKs with tcpdump in middle_ns on the client-side interface, then
-runs, one after another against the same server: tcpprobe (syn mode), hping3 -S, nping --tcp,
-tcptraceroute and a plain connect() timer. Each tool's per-probe RTT is paired with the wire RTT
-of the same handshake (by source port where the tool tells it, else in order) and the error
-(tool - wire) is summarised per tool.
+server) whose delay line records the client-side link with kernel timestamps (or, with --wire
+tcpdump, captures it with tcpdump in middle_ns), then runs, one after another against the same
+server: tcpprobe (syn mode), hping3 -S, nping --tcp, tcptraceroute and a plain connect() timer.
+Each tool's per-probe RTT is paired with the wire RTT of the same handshake (by source port
+where the tool tells it, else in order) and the error (tool - wire) is summarised per tool.
 
     python3 bench/tcpprobe_bench.py [--build DIR] [--count N] [--delays 0,5,25] [--json]
-                                    [--wire-immediate]
+                                    [--wire line|tcpdump] [--wire-immediate]
 
 Needs root (namespaces). Traffic flows only between the lab's namespaces. Python stdlib only.
 Exit codes: 0 ran (whether or not the target was met), 2 bad flags, 3 not root, 4 lab failure.
@@ -22,7 +22,6 @@ import re
 import select
 import signal
 import statistics
-import struct
 import subprocess
 import sys
 import time
@@ -98,84 +97,6 @@ class WireCapture:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
         return self.path
-
-
-LINKTYPE_NAMES = {1: "EN10MB", 101: "RAW", 113: "LINUX_SLL", 276: "LINUX_SLL2"}
-
-
-def ip_payload(linktype, frame):
-    """Offset of the IP header in a frame, or None if it is not IP."""
-    if linktype == 1:
-        off, etype = 14, struct.unpack("!H", frame[12:14])[0] if len(frame) >= 14 else 0
-        while etype in (0x8100, 0x88A8) and len(frame) >= off + 4:
-            etype, off = struct.unpack("!H", frame[off + 2:off + 4])[0], off + 4
-        return off if etype in (0x0800, 0x86DD) else None
-    if linktype == 113:
-        return 16 if len(frame) >= 16 and frame[14:16] in (b"\x08\x00", b"\x86\xdd") else None
-    if linktype == 276:
-        return 20 if len(frame) >= 20 and frame[0:2] in (b"\x08\x00", b"\x86\xdd") else None
-    if linktype == 101:
-        return 0
-    raise ValueError(f"unsupported pcap link type {linktype}")
-
-
-def tcp_segment(linktype, frame):
-    """(src, dst, sport, dport, seq, ack, flags) of a TCP frame, else None. Never raises on
-    short or odd frames: they are skipped."""
-    off = ip_payload(linktype, frame)
-    if off is None or len(frame) < off + 1:
-        return None
-    version = frame[off] >> 4
-    if version == 4 and len(frame) >= off + 20:
-        ihl = (frame[off] & 0x0F) * 4
-        if frame[off + 9] != 6 or ihl < 20:
-            return None
-        src, dst = frame[off + 12:off + 16], frame[off + 16:off + 20]
-        t = off + ihl
-    elif version == 6 and len(frame) >= off + 40:
-        if frame[off + 6] != 6:  # extension headers never appear in the lab's handshakes
-            return None
-        src, dst = frame[off + 8:off + 24], frame[off + 24:off + 40]
-        t = off + 40
-    else:
-        return None
-    if len(frame) < t + 14:
-        return None
-    sport, dport, seq, ack = struct.unpack("!HHII", frame[t:t + 12])
-    return bytes(src), bytes(dst), sport, dport, seq, ack, frame[t + 13]
-
-
-SYN, RST, ACK = 0x02, 0x04, 0x10
-
-
-def wire_handshakes(path, port):
-    """Every answered handshake to `port` seen on the wire: dicts with the client port, the SYN
-    time and the wire RTT (SYN -> the SYN/ACK that acks it). A SYN/ACK is matched to the most
-    recent unanswered SYN with the same ports and seq == ack - 1 (nping repeats both)."""
-    linktype, frames = lab.read_pcap(path)
-    pending = {}   # (client addr, client port, seq) -> SYN time of the latest unanswered SYN
-    out, syns, stray = [], 0, 0
-    for t_ns, frame in frames:
-        seg = tcp_segment(linktype, frame)
-        if seg is None:
-            continue
-        src, dst, sport, dport, seq, ack, flags = seg
-        if flags & RST:
-            continue
-        if flags & SYN and not flags & ACK and dport == port:
-            pending[(src, sport, seq)] = t_ns
-            syns += 1
-        elif flags & SYN and flags & ACK and sport == port:
-            t_syn = pending.pop((dst, dport, (ack - 1) & 0xFFFFFFFF), None)
-            if t_syn is None:
-                stray += 1  # a retransmitted SYN/ACK, or its SYN came before the capture
-                continue
-            out.append({"client_port": dport, "syn_ns": t_syn, "synack_ns": t_ns,
-                        "wire_rtt_ns": t_ns - t_syn})
-    out.sort(key=lambda h: h["syn_ns"])
-    return {"linktype": linktype, "linktype_name": LINKTYPE_NAMES.get(linktype, "?"),
-            "frames": len(frames), "syns": syns, "unanswered_syns": len(pending),
-            "stray_synacks": stray, "handshakes": out}
 
 
 # ---------------------------------------------------------------- the tools and their output
@@ -435,7 +356,7 @@ def bench_delay(delay_ms, count, available, log, wire_source="line", wire_immedi
         finally:
             path = cap.stop() if cap else L.wire_pcap
         # Read inside the lab: its temporary directory goes when it closes.
-        wire = wire_handshakes(path, PORT)
+        wire = lab.wire_handshakes(path, PORT)
         wire["source"] = wire_source
         wire["tcpdump"] = cap.banner if cap else None
         wire["immediate_mode"] = wire_immediate

@@ -4,7 +4,6 @@ import json
 import os
 import random
 import signal
-import struct
 import subprocess
 import sys
 import textwrap
@@ -118,26 +117,6 @@ def test_delay_line_adds_twice_the_delay(make_lab):
         assert sorted(times)[2] < 80, times
 
 
-def read_link_record(path):
-    """The delay line's --pcap file: [(time_ns, frame)], checked to be an EN10MB pcap."""
-    linktype, frames = lab.read_pcap(path)
-    assert linktype == 1
-    return frames
-
-
-def tcp_flags_to_from(frames, port):
-    """[(time_ns, tcp flags, towards port?)] of the IPv4 TCP frames to or from port."""
-    out = []
-    for t, f in frames:
-        if len(f) < 54 or f[12:14] != b"\x08\x00" or f[23] != 6:
-            continue
-        ihl = (f[14] & 0x0F) * 4
-        sport, dport = struct.unpack("!HH", f[14 + ihl:18 + ihl])
-        if port in (sport, dport):
-            out.append((t, f[14 + ihl + 13], dport == port))
-    return out
-
-
 def test_delay_line_records_the_client_link_with_kernel_stamps(make_lab):
     L = make_lab(delay_ms=20, wire_pcap=True)
     L.start_server(8080)
@@ -145,14 +124,13 @@ def test_delay_line_records_the_client_link_with_kernel_stamps(make_lab):
     assert [code for code, _ in connects(L, L.server_v4, 8080, count=3)] == [0, 0, 0]
     after = time.time_ns()
     time.sleep(0.2)  # the last frames are written after they leave
-    seen = tcp_flags_to_from(read_link_record(L.wire_pcap), 8080)
-    syns = [t for t, flags, inbound in seen if inbound and flags & 0x12 == 0x02]
-    synacks = [t for t, flags, inbound in seen if not inbound and flags & 0x12 == 0x12]
-    assert len(syns) == 3 and len(synacks) == 3, seen
+    wire = lab.wire_handshakes(L.wire_pcap, 8080)
+    assert wire["linktype_name"] == "EN10MB"
+    assert wire["syns"] == 3 and len(wire["handshakes"]) == 3, wire
     # CLOCK_REALTIME stamps from the kernel, each SYN/ACK 2 x 20 ms after its SYN.
-    assert all(before <= t <= after for t in syns + synacks)
-    for syn, synack in zip(syns, synacks):
-        assert 40_000_000 <= synack - syn < 60_000_000, (syn, synack)
+    for h in wire["handshakes"]:
+        assert before <= h["syn_ns"] <= h["synack_ns"] <= after, h
+        assert 40_000_000 <= h["wire_rtt_ns"] < 60_000_000, h
 
 
 def test_delay_line_total_loss_blocks_everything(make_lab):

@@ -5,7 +5,6 @@ import csv
 import io
 import json
 import signal
-import struct
 import subprocess
 import time
 
@@ -77,25 +76,6 @@ def test_syn_mode_classifies_every_port_and_rtt_tracks_the_delay(make_lab, tool,
     assert 2 * DELAY_MS <= summaries[OPEN]["rtt_p50_ms"] < 2 * DELAY_MS + 15
 
 
-def wire_rtts(path, port):
-    """{client port: RTT in ns} from the delay line's record of the client link: each SYN to
-    port, to the SYN/ACK that acks it."""
-    linktype, frames = lab.read_pcap(path)
-    assert linktype == 1
-    syns, rtts = {}, {}
-    for t, f in frames:
-        if len(f) < 54 or f[12:14] != b"\x08\x00" or f[23] != 6:
-            continue
-        tcp = 14 + (f[14] & 0x0F) * 4
-        sport, dport, seq, ack = struct.unpack("!HHII", f[tcp:tcp + 12])
-        flags = f[tcp + 13] & 0x12
-        if flags == 0x02 and dport == port:
-            syns[(sport, seq)] = t
-        elif flags == 0x12 and sport == port and (dport, (ack - 1) & 0xFFFFFFFF) in syns:
-            rtts[dport] = t - syns.pop((dport, (ack - 1) & 0xFFFFFFFF))
-    return rtts
-
-
 def test_syn_mode_rtt_matches_the_wire(make_lab, tool):
     # The delay line records the client's link with kernel stamps: each probe's RTT must be the
     # one on that wire, give or take the link crossing (a few us; the benchmark has the figure).
@@ -105,7 +85,8 @@ def test_syn_mode_rtt_matches_the_wire(make_lab, tool):
                       f"{L.server_v4}:{OPEN}"])
     assert r.returncode == 0, r.stderr
     time.sleep(0.2)  # the delay line writes a frame after it leaves
-    wire = wire_rtts(L.wire_pcap, OPEN)
+    handshakes = lab.wire_handshakes(L.wire_pcap, OPEN)["handshakes"]
+    wire = {h["client_port"]: h["wire_rtt_ns"] for h in handshakes}
     probes = [o for o in json_lines(r.stdout) if o["type"] == "probe"]
     errors_us = [p["rtt_ms"] * 1000 - wire[p["source_port"]] / 1000 for p in probes]
     assert len(errors_us) == 10 and all(p["timestamp_source"] == "kernel" for p in probes)

@@ -192,6 +192,84 @@ def read_pcap(path):
     return linktype, frames
 
 
+LINKTYPE_NAMES = {1: "EN10MB", 101: "RAW", 113: "LINUX_SLL", 276: "LINUX_SLL2"}
+
+
+def ip_payload(linktype, frame):
+    """Offset of the IP header in a frame, or None if it is not IP."""
+    if linktype == 1:
+        off, etype = 14, struct.unpack("!H", frame[12:14])[0] if len(frame) >= 14 else 0
+        while etype in (0x8100, 0x88A8) and len(frame) >= off + 4:
+            etype, off = struct.unpack("!H", frame[off + 2:off + 4])[0], off + 4
+        return off if etype in (0x0800, 0x86DD) else None
+    if linktype == 113:
+        return 16 if len(frame) >= 16 and frame[14:16] in (b"\x08\x00", b"\x86\xdd") else None
+    if linktype == 276:
+        return 20 if len(frame) >= 20 and frame[0:2] in (b"\x08\x00", b"\x86\xdd") else None
+    if linktype == 101:
+        return 0
+    raise ValueError(f"unsupported pcap link type {linktype}")
+
+
+def tcp_segment(linktype, frame):
+    """(src, dst, sport, dport, seq, ack, flags) of a TCP frame, else None. Never raises on
+    short or odd frames: they are skipped."""
+    off = ip_payload(linktype, frame)
+    if off is None or len(frame) < off + 1:
+        return None
+    version = frame[off] >> 4
+    if version == 4 and len(frame) >= off + 20:
+        ihl = (frame[off] & 0x0F) * 4
+        if frame[off + 9] != 6 or ihl < 20:
+            return None
+        src, dst = frame[off + 12:off + 16], frame[off + 16:off + 20]
+        t = off + ihl
+    elif version == 6 and len(frame) >= off + 40:
+        if frame[off + 6] != 6:  # extension headers never appear in the lab's handshakes
+            return None
+        src, dst = frame[off + 8:off + 24], frame[off + 24:off + 40]
+        t = off + 40
+    else:
+        return None
+    if len(frame) < t + 14:
+        return None
+    sport, dport, seq, ack = struct.unpack("!HHII", frame[t:t + 12])
+    return bytes(src), bytes(dst), sport, dport, seq, ack, frame[t + 13]
+
+
+SYN, RST, ACK = 0x02, 0x04, 0x10
+
+
+def wire_handshakes(path, port):
+    """Every answered handshake to `port` seen on the wire: dicts with the client port, the SYN
+    time and the wire RTT (SYN -> the SYN/ACK that acks it). A SYN/ACK is matched to the most
+    recent unanswered SYN with the same ports and seq == ack - 1 (nping repeats both)."""
+    linktype, frames = read_pcap(path)
+    pending = {}   # (client addr, client port, seq) -> SYN time of the latest unanswered SYN
+    out, syns, stray = [], 0, 0
+    for t_ns, frame in frames:
+        seg = tcp_segment(linktype, frame)
+        if seg is None:
+            continue
+        src, dst, sport, dport, seq, ack, flags = seg
+        if flags & RST:
+            continue
+        if flags & SYN and not flags & ACK and dport == port:
+            pending[(src, sport, seq)] = t_ns
+            syns += 1
+        elif flags & SYN and flags & ACK and sport == port:
+            t_syn = pending.pop((dst, dport, (ack - 1) & 0xFFFFFFFF), None)
+            if t_syn is None:
+                stray += 1  # a retransmitted SYN/ACK, or its SYN came before the capture
+                continue
+            out.append({"client_port": dport, "syn_ns": t_syn, "synack_ns": t_ns,
+                        "wire_rtt_ns": t_ns - t_syn})
+    out.sort(key=lambda h: h["syn_ns"])
+    return {"linktype": linktype, "linktype_name": LINKTYPE_NAMES.get(linktype, "?"),
+            "frames": len(frames), "syns": syns, "unanswered_syns": len(pending),
+            "stray_synacks": stray, "handshakes": out}
+
+
 class Capture:
     """tcpdump -w running in a namespace; stop() flushes it and returns the pcap path."""
 
