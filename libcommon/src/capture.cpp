@@ -42,10 +42,11 @@ Result<std::vector<BpfInstruction>> compile_filter(const std::string& filter, ui
   return out;
 }
 
-bool Capture::ignore_outgoing() {
+void Capture::ignore_outgoing() {
+  if (!include_outgoing_) return;
   include_outgoing_ = false;
   const int on = 1;
-  return setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &on, sizeof on) == 0;
+  setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &on, sizeof on);
 }
 
 Result<Capture> Capture::open(const CaptureOptions& options) {
@@ -58,7 +59,8 @@ Result<Capture> Capture::open(const CaptureOptions& options) {
   // in place before the first packet is queued.
   const int fd = ::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return fail_errno("packet socket", errno);
-  Capture capture(fd, options.snaplen, options.include_outgoing);
+  Capture capture(fd, options.snaplen, true);
+  if (!options.include_outgoing) capture.ignore_outgoing();
 
   std::vector<BpfInstruction> program;
   if (!options.filter.empty()) {

@@ -120,11 +120,11 @@ Result<void> SynProber::send(uint64_t probe_id, std::chrono::steady_clock::time_
   spec.ip_id = uint16_t(next_random(rng_state_));
   auto packet = craft_segment(spec);
   if (!packet) return tl::unexpected(packet.error());
-  if (sender_.tx_timestamps()) pending->tx_key = sender_.next_tx_key();
   auto sent = sender_.send(*packet, config_.destination);
   if (!sent) return tl::unexpected(sent.error());
   pending->user_sent_ns = *sent;
-  if (!sender_.tx_timestamps()) pending->tx_key.reset();  // the send failed once and the keys restarted
+  // Read after the send: a failed attempt before it restarts the keys.
+  if (sender_.tx_timestamps()) pending->tx_key = sender_.last_tx_key();
   pending_.emplace(pending->isn, std::move(pending));
   return {};
 }
@@ -138,7 +138,7 @@ void SynProber::take_send_stamps() {
         p->tx_sent_ns = stamp.time_ns;
         // The driver stamps: stop copying our own SYNs to the capture, which is work on
         // the path every later SYN travels.
-        if (!ignoring_outgoing_) ignoring_outgoing_ = capture_.ignore_outgoing();
+        capture_.ignore_outgoing();
         break;
       }
     }

@@ -6,7 +6,7 @@
 //
 // Per direction one reader thread stamps each frame on arrival (CLOCK_MONOTONIC) and queues
 // it; one writer thread sleeps until arrival + D with an absolute clock_nanosleep and sends
-// it.
+// it. Queues are FIFO, so frames keep their order.
 //
 // --pcap FILE records the a-side link as a wire tap next to it would: every frame arriving
 // from a, stamped by the kernel on reception, and every frame leaving on a, stamped by the
@@ -14,9 +14,10 @@
 // Unlike tcpdump on that interface it adds no work to the path between the stamp and the link.
 //
 // It uses no tcpkit code on purpose, though some socket plumbing looks alike: it is the lab's
-// measuring instrument for that library, and must not share its bugs. Queues are FIFO, so frames keep their order. Exit codes: 0 stopped by SIGTERM/SIGINT
-// or --max-seconds, 1 a socket failed while running, 2 bad flags, 3 no CAP_NET_RAW,
-// 4 other setup failure.
+// measuring instrument for that library, and must not share its bugs.
+//
+// Exit codes: 0 stopped by SIGTERM/SIGINT or --max-seconds, 1 a socket failed while running,
+// 2 bad flags, 3 no CAP_NET_RAW, 4 other setup failure.
 
 #include <arpa/inet.h>
 #include <linux/errqueue.h>
@@ -235,7 +236,6 @@ class LinkLog {
     const std::uint32_t header[6] = {0xa1b23c4d, 0x00040002, 0, 0, kSnap, 1};  // magic: ns
     return std::fwrite(header, sizeof header, 1, file_) == 1 && std::fflush(file_) == 0;
   }
-  bool active() const { return file_ != nullptr; }
 
   void write(std::int64_t realtime_ns, const std::uint8_t* data, std::size_t length) {
     if (!file_ || realtime_ns <= 0) return;

@@ -55,9 +55,9 @@ class Capture {
   // A packet already queued, without waiting.
   Result<std::optional<CapturedPacket>> poll_now();
 
-  // From now on, packets this host sends are not queued at all (PACKET_IGNORE_OUTGOING);
-  // false when the kernel cannot, and then they are dropped as they are read.
-  bool ignore_outgoing();
+  // From now on, packets this host sends are not queued at all (PACKET_IGNORE_OUTGOING), or
+  // where the kernel cannot, dropped as they are read. Cheap to call again.
+  void ignore_outgoing();
 
   // Counters since the last call (PACKET_STATISTICS resets them).
   CaptureStats stats();

@@ -33,8 +33,8 @@ class RawSender {
   // kernel or socket cannot do it; sends work the same either way.
   bool enable_tx_timestamps();
   bool tx_timestamps() const { return tx_timestamps_; }
-  // The key the next packet sent will carry.
-  uint32_t next_tx_key() const { return next_tx_key_; }
+  // The key of the last packet sent (valid after a successful send, while tx_timestamps()).
+  uint32_t last_tx_key() const { return next_tx_key_ - 1; }
   struct TxStamp {
     uint32_t key = 0;
     int64_t time_ns = 0;  // CLOCK_REALTIME, the clock of capture timestamps

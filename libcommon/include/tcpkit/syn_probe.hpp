@@ -63,7 +63,6 @@ class SynProber {
   std::map<uint32_t, std::unique_ptr<Pending>> pending_;  // by ISN: unique among pending probes
   uint64_t unmatched_ = 0;
   uint64_t rng_state_ = 0;
-  bool ignoring_outgoing_ = false;
 };
 
 }  // namespace tcpkit
