@@ -1,5 +1,6 @@
 #include "tcpkit/capture.hpp"
 
+#include <dlfcn.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -15,6 +16,7 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <type_traits>
 
 #include "tcpkit/raw_socket.hpp"
 
@@ -22,23 +24,59 @@ namespace tcpkit {
 
 const char* to_string(TimestampSource source) { return source == TimestampSource::kernel ? "kernel" : "user"; }
 
+namespace {
+
+// libpcap is loaded on the first filter to compile, not linked: only its compiler is used,
+// and Debian's libpcap brings libsystemd, libdbus and libgcrypt (~1 MB resident) into every
+// process that links it, whether it compiles a filter or not (tcpscan never does).
+struct PcapCompiler {
+  decltype(&pcap_open_dead) open_dead = nullptr;
+  decltype(&pcap_compile) compile = nullptr;
+  decltype(&pcap_geterr) geterr = nullptr;
+  decltype(&pcap_freecode) freecode = nullptr;
+  decltype(&pcap_close) close = nullptr;
+};
+
+Result<PcapCompiler> load_pcap() {
+  void* handle = nullptr;
+  for (const char* name : {"libpcap.so.0.8", "libpcap.so.1", "libpcap.so"})
+    if ((handle = dlopen(name, RTLD_NOW | RTLD_LOCAL))) break;
+  if (!handle)
+    return fail(ErrorCode::system, "capture filters need libpcap (libpcap.so.0.8), which is not installed: "
+                                   "install the libpcap0.8 package");
+  // Kept loaded for the life of the process.
+  PcapCompiler p;
+  auto find = [&](auto& slot, const char* symbol) {
+    slot = reinterpret_cast<std::remove_reference_t<decltype(slot)>>(dlsym(handle, symbol));
+    return slot != nullptr;
+  };
+  if (!find(p.open_dead, "pcap_open_dead") || !find(p.compile, "pcap_compile") || !find(p.geterr, "pcap_geterr") ||
+      !find(p.freecode, "pcap_freecode") || !find(p.close, "pcap_close"))
+    return fail(ErrorCode::system, "the libpcap found lacks pcap_compile and friends");
+  return p;
+}
+
+}  // namespace
+
 Result<std::vector<BpfInstruction>> compile_filter(const std::string& filter, uint32_t snaplen) {
-  // pcap_compile keeps global parser state in older libpcaps: serialise it.
+  // pcap_compile keeps global parser state in older libpcaps: serialise it (and the loading).
   static std::mutex compile_mutex;
   std::lock_guard<std::mutex> lock(compile_mutex);
-  pcap_t* dead = pcap_open_dead(DLT_RAW, int(snaplen));
+  static const Result<PcapCompiler> pcap = load_pcap();
+  if (!pcap) return tl::unexpected(pcap.error());
+  pcap_t* dead = pcap->open_dead(DLT_RAW, int(snaplen));
   if (!dead) return fail(ErrorCode::system, "pcap_open_dead failed");
   bpf_program program{};
-  if (pcap_compile(dead, &program, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
-    std::string why = pcap_geterr(dead);
-    pcap_close(dead);
+  if (pcap->compile(dead, &program, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+    std::string why = pcap->geterr(dead);
+    pcap->close(dead);
     return fail(ErrorCode::bad_input, "invalid capture filter '" + filter + "': " + why);
   }
   std::vector<BpfInstruction> out(program.bf_len);
   for (u_int i = 0; i < program.bf_len; ++i)
     out[i] = BpfInstruction{program.bf_insns[i].code, program.bf_insns[i].jt, program.bf_insns[i].jf, program.bf_insns[i].k};
-  pcap_freecode(&program);
-  pcap_close(dead);
+  pcap->freecode(&program);
+  pcap->close(dead);
   return out;
 }
 

@@ -2,32 +2,14 @@
 
 #include <cstring>
 
+#include "wire_bytes.hpp"
+
 namespace tcpkit {
 
-namespace {
-uint32_t sum_words(const uint8_t* p, size_t n, uint32_t sum = 0) {
-  for (size_t i = 0; i + 1 < n; i += 2) sum += uint32_t(p[i] << 8 | p[i + 1]);
-  if (n % 2) sum += uint32_t(p[n - 1] << 8);
-  return sum;
-}
-
-uint16_t fold(uint32_t sum) {
-  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-  return uint16_t(~sum);
-}
-
-void put16(uint8_t* p, uint16_t v) {
-  p[0] = uint8_t(v >> 8);
-  p[1] = uint8_t(v);
-}
-
-void put32(uint8_t* p, uint32_t v) {
-  p[0] = uint8_t(v >> 24);
-  p[1] = uint8_t(v >> 16);
-  p[2] = uint8_t(v >> 8);
-  p[3] = uint8_t(v);
-}
-}  // namespace
+using wire::fold;
+using wire::put16;
+using wire::put32;
+using wire::sum_words;
 
 Result<PacketTemplate> PacketTemplate::make(const SegmentSpec& spec) {
   auto bytes = craft_segment(spec);

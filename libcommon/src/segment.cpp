@@ -1,15 +1,12 @@
-// Crafting uses libtins; decoding is our own small parser because received bytes are
-// untrusted and libtins' parser throws on odd but legal packets (see DESIGN.md).
+// Crafting and decoding of TCP segments, both by hand: received bytes are untrusted, and
+// libtins' parser throws on odd but legal packets (see DESIGN.md); crafting, see below.
 #include "tcpkit/segment.hpp"
-
-#include <tins/ip.h>
-#include <tins/ipv6.h>
-#include <tins/rawpdu.h>
-#include <tins/tcp.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cstring>
+
+#include "wire_bytes.hpp"
 
 namespace tcpkit {
 
@@ -101,74 +98,103 @@ TcpOptions linux_syn_options(uint16_t mss, uint32_t tsval) {
   return o;
 }
 
+namespace {
+
+// Linux's layout (tcp_options_write), so crafted segments look like the kernel's:
+// MSS; SACK_PERM+TS, or NOP NOP TS, or NOP NOP SACK_PERM; NOP WS; NOP NOP SACK blocks.
+std::vector<uint8_t> option_bytes(const TcpOptions& o) {
+  std::vector<uint8_t> out;
+  auto add16 = [&](uint16_t v) { out.insert(out.end(), {uint8_t(v >> 8), uint8_t(v)}); };
+  auto add32 = [&](uint32_t v) {
+    add16(uint16_t(v >> 16));
+    add16(uint16_t(v));
+  };
+  constexpr uint8_t nop = 1, mss = 2, wscale = 3, sack_perm = 4, sack = 5, ts = 8;
+  if (o.mss) {
+    out.insert(out.end(), {mss, 4});
+    add16(*o.mss);
+  }
+  if (o.timestamps) {
+    if (o.sack_permitted)
+      out.insert(out.end(), {sack_perm, 2});
+    else
+      out.insert(out.end(), {nop, nop});
+    out.insert(out.end(), {ts, 10});
+    add32(o.timestamps->first);
+    add32(o.timestamps->second);
+  } else if (o.sack_permitted) {
+    out.insert(out.end(), {nop, nop, sack_perm, 2});
+  }
+  if (o.window_scale) out.insert(out.end(), {nop, wscale, 3, *o.window_scale});
+  if (!o.sack_blocks.empty()) {
+    out.insert(out.end(), {nop, nop, sack, uint8_t(std::min<size_t>(2 + 8 * o.sack_blocks.size(), 255))});
+    for (const auto& [left, right] : o.sack_blocks) {
+      add32(left);
+      add32(right);
+    }
+  }
+  while (out.size() % 4) out.push_back(0);  // end-of-options padding
+  return out;
+}
+
+}  // namespace
+
+// By hand: a header and its checksums are a few stores, and libtins would cost every tool
+// ~2 MB of resident libraries (it drags in libcrypto). The unit tests hold these bytes equal
+// to libtins' serialisation of the same segment, and to real kernel segments.
 Result<std::vector<uint8_t>> craft_segment(const SegmentSpec& spec) {
+  using wire::put16;
+  using wire::put32;
   if (spec.src.family() != spec.dst.family())
     return fail(ErrorCode::bad_input, "source and destination are of different address families");
-  try {
-    Tins::TCP tcp(spec.dport, spec.sport);
-    tcp.seq(spec.seq);
-    tcp.ack_seq(spec.ack);
-    tcp.flags(spec.flags);
-    tcp.window(spec.window);
-    tcp.urg_ptr(spec.urgent);
-    // Linux's layout (tcp_options_write), so crafted segments look like the kernel's:
-    // MSS; SACK_PERM+TS, or NOP NOP TS, or NOP NOP SACK_PERM; NOP WS; NOP NOP SACK blocks.
-    const Tins::TCP::option nop(Tins::TCP::NOP);
-    const TcpOptions& o = spec.options;
-    if (o.mss) tcp.mss(*o.mss);
-    if (o.timestamps) {
-      if (o.sack_permitted) {
-        tcp.sack_permitted();
-      } else {
-        tcp.add_option(nop);
-        tcp.add_option(nop);
-      }
-      tcp.timestamp(o.timestamps->first, o.timestamps->second);
-    } else if (o.sack_permitted) {
-      tcp.add_option(nop);
-      tcp.add_option(nop);
-      tcp.sack_permitted();
-    }
-    if (o.window_scale) {
-      tcp.add_option(nop);
-      tcp.winscale(*o.window_scale);
-    }
-    if (!o.sack_blocks.empty()) {
-      tcp.add_option(nop);
-      tcp.add_option(nop);
-      std::vector<uint32_t> edges;
-      for (const auto& [left, right] : o.sack_blocks) {
-        edges.push_back(left);
-        edges.push_back(right);
-      }
-      tcp.sack(edges);
-    }
-    Tins::PDU::serialization_type bytes;
-    if (spec.dst.is_v4()) {
-      Tins::IP ip(Tins::IPv4Address(spec.dst.to_string()), Tins::IPv4Address(spec.src.to_string()));
-      ip.ttl(spec.ttl);
-      ip.id(spec.ip_id);
-      ip.flags(Tins::IP::DONT_FRAGMENT);
-      if (spec.payload.empty()) {
-        ip /= tcp;
-      } else {
-        ip /= tcp / Tins::RawPDU(spec.payload);
-      }
-      bytes = ip.serialize();
-    } else {
-      Tins::IPv6 ip(Tins::IPv6Address(spec.dst.to_string()), Tins::IPv6Address(spec.src.to_string()));
-      ip.hop_limit(spec.ttl);
-      if (spec.payload.empty()) {
-        ip /= tcp;
-      } else {
-        ip /= tcp / Tins::RawPDU(spec.payload);
-      }
-      bytes = ip.serialize();
-    }
-    return std::vector<uint8_t>(bytes.begin(), bytes.end());
-  } catch (const std::exception& e) {
-    return fail(ErrorCode::bad_input, std::string("cannot craft segment: ") + e.what());
+  const std::vector<uint8_t> options = option_bytes(spec.options);
+  if (options.size() > 40)
+    return fail(ErrorCode::bad_input,
+                "TCP options need " + std::to_string(options.size()) + " bytes; at most 40 fit in a header");
+  const bool v4 = spec.dst.is_v4();
+  const size_t ip_header = v4 ? 20 : 40;
+  const size_t tcp_length = 20 + options.size() + spec.payload.size();
+  if (tcp_length + (v4 ? ip_header : 0) > 65535)
+    return fail(ErrorCode::bad_input, "segment of " + std::to_string(tcp_length) + " bytes is too long for one IP packet");
+
+  std::vector<uint8_t> packet(ip_header + tcp_length, 0);
+  uint8_t* ip = packet.data();
+  uint32_t pseudo = 0;  // the pseudo-header's sum: addresses, protocol, TCP length
+  if (v4) {
+    ip[0] = 0x45;  // version 4, five 32-bit words
+    put16(ip + 2, uint16_t(packet.size()));
+    put16(ip + 4, spec.ip_id);
+    put16(ip + 6, 0x4000);  // don't fragment
+    ip[8] = spec.ttl;
+    ip[9] = 6;  // TCP
+    std::memcpy(ip + 12, spec.src.data(), 4);
+    std::memcpy(ip + 16, spec.dst.data(), 4);
+    put16(ip + 10, wire::fold(wire::sum_words(ip, 20)));
+    pseudo = wire::sum_words(ip + 12, 8);
+  } else {
+    ip[0] = 0x60;  // version 6; traffic class and flow label zero
+    put16(ip + 4, uint16_t(tcp_length));
+    ip[6] = 6;  // next header: TCP
+    ip[7] = spec.ttl;
+    std::memcpy(ip + 8, spec.src.data(), 16);
+    std::memcpy(ip + 24, spec.dst.data(), 16);
+    pseudo = wire::sum_words(ip + 8, 32);
   }
+  pseudo += 6 + uint32_t(tcp_length);
+
+  uint8_t* tcp = ip + ip_header;
+  put16(tcp, spec.sport);
+  put16(tcp + 2, spec.dport);
+  put32(tcp + 4, spec.seq);
+  put32(tcp + 8, spec.ack);
+  tcp[12] = uint8_t((20 + options.size()) / 4 << 4);
+  tcp[13] = spec.flags;
+  put16(tcp + 14, spec.window);
+  put16(tcp + 18, spec.urgent);
+  std::copy(options.begin(), options.end(), tcp + 20);
+  std::copy(spec.payload.begin(), spec.payload.end(), tcp + 20 + options.size());
+  put16(tcp + 16, wire::fold(wire::sum_words(tcp, tcp_length, pseudo)));
+  return packet;
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,5 +1,10 @@
 #include <catch2/catch.hpp>
 
+#include <tins/ip.h>
+#include <tins/ipv6.h>
+#include <tins/rawpdu.h>
+#include <tins/tcp.h>
+
 #include <random>
 
 #include "fixture_packets.hpp"
@@ -50,6 +55,73 @@ SegmentSpec spec_from(const DecodedPacket& d, const std::vector<uint8_t>& raw) {
   const size_t payload_at = raw.size() - d.tcp.payload_length;
   s.payload.assign(raw.begin() + long(payload_at), raw.end());
   return s;
+}
+
+// Option bytes the layout takes before any SACK blocks.
+size_t option_room_used(const TcpOptions& o) {
+  return (o.mss ? 4 : 0) + (o.timestamps ? 12 : o.sack_permitted ? 4 : 0) + (o.window_scale ? 4 : 0);
+}
+
+// libtins as the oracle: the same segment, serialised by libtins with the options added in
+// Linux's order. craft_segment must give exactly these bytes.
+std::vector<uint8_t> libtins_bytes(const SegmentSpec& spec) {
+  Tins::TCP tcp(spec.dport, spec.sport);
+  tcp.seq(spec.seq);
+  tcp.ack_seq(spec.ack);
+  tcp.flags(spec.flags);
+  tcp.window(spec.window);
+  tcp.urg_ptr(spec.urgent);
+  const Tins::TCP::option nop(Tins::TCP::NOP);
+  const TcpOptions& o = spec.options;
+  if (o.mss) tcp.mss(*o.mss);
+  if (o.timestamps) {
+    if (o.sack_permitted) {
+      tcp.sack_permitted();
+    } else {
+      tcp.add_option(nop);
+      tcp.add_option(nop);
+    }
+    tcp.timestamp(o.timestamps->first, o.timestamps->second);
+  } else if (o.sack_permitted) {
+    tcp.add_option(nop);
+    tcp.add_option(nop);
+    tcp.sack_permitted();
+  }
+  if (o.window_scale) {
+    tcp.add_option(nop);
+    tcp.winscale(*o.window_scale);
+  }
+  if (!o.sack_blocks.empty()) {
+    tcp.add_option(nop);
+    tcp.add_option(nop);
+    std::vector<uint32_t> edges;
+    for (const auto& [left, right] : o.sack_blocks) {
+      edges.push_back(left);
+      edges.push_back(right);
+    }
+    tcp.sack(edges);
+  }
+  Tins::PDU::serialization_type bytes;
+  if (spec.dst.is_v4()) {
+    Tins::IP ip(Tins::IPv4Address(spec.dst.to_string()), Tins::IPv4Address(spec.src.to_string()));
+    ip.ttl(spec.ttl);
+    ip.id(spec.ip_id);
+    ip.flags(Tins::IP::DONT_FRAGMENT);
+    if (spec.payload.empty())
+      ip /= tcp;
+    else
+      ip /= tcp / Tins::RawPDU(spec.payload);
+    bytes = ip.serialize();
+  } else {
+    Tins::IPv6 ip(Tins::IPv6Address(spec.dst.to_string()), Tins::IPv6Address(spec.src.to_string()));
+    ip.hop_limit(spec.ttl);
+    if (spec.payload.empty())
+      ip /= tcp;
+    else
+      ip /= tcp / Tins::RawPDU(spec.payload);
+    bytes = ip.serialize();
+  }
+  return {bytes.begin(), bytes.end()};
 }
 
 }  // namespace
@@ -140,6 +212,56 @@ TEST_CASE("crafting refuses mixed address families") {
   s.src = *IpAddress::parse("10.0.0.1");
   s.dst = *IpAddress::parse("::1");
   CHECK_FALSE(craft_segment(s));
+}
+
+TEST_CASE("crafted bytes equal libtins' for random segments, IPv4 and IPv6") {
+  std::mt19937 rng(20261130);
+  auto any = [&](uint32_t n) { return uint32_t(rng() % n); };
+  for (int i = 0; i < 3000; ++i) {
+    SegmentSpec s;
+    uint8_t a[16];
+    for (auto& b : a) b = uint8_t(rng());
+    const bool v4 = i % 2 == 0;
+    s.src = v4 ? IpAddress::from_v4(a) : IpAddress::from_v6(a);
+    for (auto& b : a) b = uint8_t(rng());
+    s.dst = v4 ? IpAddress::from_v4(a) : IpAddress::from_v6(a);
+    s.sport = uint16_t(rng());
+    s.dport = uint16_t(rng());
+    s.seq = rng();
+    s.ack = rng();
+    s.flags = uint8_t(rng());
+    s.window = uint16_t(rng());
+    s.urgent = uint16_t(rng());
+    s.ttl = uint8_t(rng());
+    s.ip_id = uint16_t(rng());
+    if (any(2)) s.options.mss = uint16_t(rng());
+    s.options.sack_permitted = any(2);
+    if (any(2)) s.options.timestamps = std::make_pair(rng(), rng());
+    if (any(2)) s.options.window_scale = uint8_t(any(15));
+    // SACK blocks only where they fit beside the rest (40 option bytes).
+    const size_t used = option_room_used(s.options);
+    for (size_t n = any(5); n > 0 && used + 4 + 8 * (s.options.sack_blocks.size() + 1) <= 40; --n)
+      s.options.sack_blocks.emplace_back(rng(), rng());
+    s.payload.resize(any(4) == 0 ? any(1500) : 0);
+    for (auto& b : s.payload) b = uint8_t(rng());
+    INFO("segment " << i << " options " << s.options.to_string() << " payload " << s.payload.size());
+    auto ours = craft_segment(s);
+    REQUIRE(ours);
+    REQUIRE(*ours == libtins_bytes(s));
+  }
+}
+
+TEST_CASE("crafting refuses options that do not fit in a TCP header") {
+  SegmentSpec s;
+  s.src = *IpAddress::parse("10.0.0.1");
+  s.dst = *IpAddress::parse("10.0.0.2");
+  s.options = linux_syn_options();
+  for (int i = 0; i < 3; ++i) s.options.sack_blocks.emplace_back(1, 2);  // 20 + 28 bytes
+  auto bytes = craft_segment(s);
+  REQUIRE_FALSE(bytes);
+  CHECK(bytes.error().message.find("at most 40") != std::string::npos);
+  s.options.sack_blocks.pop_back();  // 20 + 20: fits
+  CHECK(craft_segment(s));
 }
 
 TEST_CASE("a crafted Linux-style SYN has Linux's option layout") {

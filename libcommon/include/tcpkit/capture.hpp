@@ -72,7 +72,8 @@ class Capture {
 };
 
 // Compiles a pcap filter for raw IP packets into classic BPF (the form SO_ATTACH_FILTER takes).
-// Exposed for tests and for tools with their own receive rings.
+// Exposed for tests and for tools with their own receive rings. libpcap is loaded on the first
+// call (it is not linked); without it installed, a system error that says so.
 struct BpfInstruction {
   uint16_t code;
   uint8_t jt, jf;

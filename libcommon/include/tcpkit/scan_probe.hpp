@@ -1,6 +1,6 @@
 #pragma once
 // The scanner's packets and how to read the answers: a probe template patched per target
-// (crafting every probe through libtins would allocate per packet), the stateless cookie
+// (crafting every probe whole would allocate and build options per packet), the stateless cookie
 // check on replies, and the nmap-style reading of replies for SYN, ACK and FIN-like probes.
 #include <cstddef>
 #include <cstdint>
