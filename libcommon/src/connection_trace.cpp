@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "tcpkit/live_connection.hpp"
+#include "tcpkit/raw_socket.hpp"
 #include "tcpkit/route.hpp"
 #include "tcpkit/socket_lookup.hpp"
 #include "unique_fd.hpp"
@@ -61,6 +62,28 @@ std::string close_kind(const std::vector<TraceEvent>& events, bool saw_closing) 
 }
 
 }  // namespace
+
+void resolve_late_state_reads(std::vector<TraceEvent>& events) {
+  // An outgoing segment changes our state just before it reaches the tap: hence the margin.
+  constexpr int64_t kMarginNs = 200'000;
+  for (size_t i = 0; i + 1 < events.size(); ++i) {
+    TraceEvent& e = events[i];
+    if (!e.local_state_read || e.local_state == e.segment.local_state_inferred) continue;
+    if (events[i + 1].segment.time_ns > e.local_state_read_ns + kMarginNs) continue;
+    e.local_state = e.segment.local_state_inferred;
+    e.local_state_inferred = true;
+  }
+}
+
+std::vector<StateSpan> state_spans(const std::vector<TraceEvent>& events) {
+  std::vector<StateSpan> spans;
+  for (const auto& e : events) {
+    if (!e.local_state_read || (!spans.empty() && spans.back().state == e.local_state)) continue;
+    if (!spans.empty()) spans.back().end_ns = e.segment.time_ns;
+    spans.push_back(StateSpan{e.local_state, e.segment.time_ns, std::nullopt});
+  }
+  return spans;
+}
 
 Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd) {
   const IpAddress& d = config.destination;
@@ -117,14 +140,11 @@ Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd) {
     if (auto found = lookup_tcp_socket(result.tuple)) {
       event.local_state = *found ? (*found)->state : TcpState::close;
       event.local_state_read = true;
+      event.local_state_read_ns = realtime_ns();
       if (*found && (*found)->state == TcpState::time_wait && (*found)->timer_ms) result.time_wait_left_ms = (*found)->timer_ms;
     }
     if (event.local_state == TcpState::closing) saw_closing = true;
-    if (event.local_state_read && (!current || *current != event.local_state)) {
-      if (!result.local_states.empty()) result.local_states.back().end_ns = segment.time_ns;
-      result.local_states.push_back(StateSpan{event.local_state, segment.time_ns, std::nullopt});
-      current = event.local_state;
-    }
+    if (event.local_state_read) current = event.local_state;
     const auto& f = segment.flags;
     if (segment.direction == Direction::inbound && (f & tcp_flag::syn) && (f & tcp_flag::ack) && !result.syn_to_synack_ns &&
         !result.events.empty())
@@ -230,6 +250,9 @@ Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd) {
     }
   }
   (void)timed_out_peer;
+
+  resolve_late_state_reads(result.events);
+  result.local_states = state_spans(result.events);
 
   // Close duration: from the first FIN or RST to the last segment.
   for (const auto& e : result.events) {

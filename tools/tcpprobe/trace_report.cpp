@@ -34,8 +34,10 @@ std::string note(const tcpkit::TrackedSegment& s) {
   return n;
 }
 
-std::string state_or_dash(const tcpkit::TraceEvent& e) {
-  return e.local_state_read ? std::string(tcpkit::state_name(e.local_state)) : "?";
+// "?" when the kernel could not be asked; a trailing '*' when the state is inferred.
+std::string our_state_text(const tcpkit::TraceEvent& e) {
+  if (!e.local_state_read) return "?";
+  return std::string(tcpkit::state_name(e.local_state)) + (e.local_state_inferred ? "*" : "");
 }
 
 std::string duration_text(int64_t ns) { return format_fixed(double(ns) / 1e6, 3) + " ms"; }
@@ -62,7 +64,7 @@ Record segment_record(const Options& o, const TargetInfo& info, const tcpkit::Tr
   r["options"] = options_short(s.options);
   r["ttl"] = s.ttl;
   r["our_state"] = e.local_state_read ? std::string(tcpkit::state_name(e.local_state)) : std::string();
-  r["our_state_source"] = "kernel";
+  r["our_state_source"] = e.local_state_inferred ? "inferred" : "kernel";
   r["peer_state"] = std::string(tcpkit::state_name(s.remote_state_inferred));
   r["peer_state_source"] = "inferred";
   r["retransmission"] = s.retransmission;
@@ -131,13 +133,13 @@ void print_trace(const Options& o, const TargetInfo& info, const tcpkit::TraceRe
                      s.direction == tcpkit::Direction::outbound ? "->" : "<-", tcpkit::flags_compact(s.flags),
                      std::to_string(o.absolute ? s.seq : s.relative_seq),
                      has_ack ? std::to_string(o.absolute ? s.ack : s.relative_ack) : "-", std::to_string(s.payload_length),
-                     std::to_string(s.scaled_window), options_short(s.options), state_or_dash(e),
+                     std::to_string(s.scaled_window), options_short(s.options), our_state_text(e),
                      std::string(tcpkit::state_name(s.remote_state_inferred)), note(s)});
       previous = s.time_ns;
     }
     out += table.render();
     out += "(-> we sent, <- we received; our state is read from the kernel after each segment; "
-           "* the peer's state is inferred from RFC 9293)\n";
+           "* inferred from RFC 9293: always the peer's, ours when the next segment came before the kernel answered)\n";
   }
   out += "\n--- " + info.target + " trace summary ---\n";
   out += "outcome: " + t.outcome + ", " + t.close_kind + "\n";

@@ -36,6 +36,12 @@ struct TraceEvent {
   TrackedSegment segment;
   TcpState local_state = TcpState::close;  // the kernel's, read after the segment (CLOSE: no socket)
   bool local_state_read = false;           // false when the kernel could not be asked
+  // True when the next segment was already on the wire before the kernel answered and the
+  // answer disagreed with the RFC 9293 state machine (it may show the next segment's effect,
+  // as when the peer's ACK and FIN come a few microseconds apart): local_state is then the
+  // state machine's.
+  bool local_state_inferred = false;
+  int64_t local_state_read_ns = 0;  // CLOCK_REALTIME (the capture's clock) when the answer came
 };
 
 struct StateSpan {
@@ -48,7 +54,7 @@ struct TraceResult {
   FourTuple tuple;
   std::string interface;
   std::vector<TraceEvent> events;
-  std::vector<StateSpan> local_states;           // from the kernel reads, in order
+  std::vector<StateSpan> local_states;           // our states in order, as the events give them
   std::optional<int64_t> syn_to_synack_ns;       // SYN -> SYN/ACK on the wire
   std::optional<int64_t> syn_to_established_ns;  // SYN -> our ACK (the kernel says ESTABLISHED)
   std::optional<int64_t> close_ns;               // first FIN or RST -> last segment
@@ -61,5 +67,14 @@ struct TraceResult {
 
 // Needs CAP_NET_RAW (the capture). Stops early, with what it has, when cancel_fd is readable.
 Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd = -1);
+
+// The kernel is asked for our state a moment after each segment. Where the next segment was
+// already on the wire when the answer came (two segments microseconds apart), the answer may
+// show that segment's effect too: it then stands only if it agrees with the RFC 9293 state
+// machine; otherwise the event takes the state machine's state, marked as inferred.
+void resolve_late_state_reads(std::vector<TraceEvent>& events);
+
+// Our states in order, each from the first segment that showed it to the first that did not.
+std::vector<StateSpan> state_spans(const std::vector<TraceEvent>& events);
 
 }  // namespace tcpkit
