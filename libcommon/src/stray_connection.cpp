@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "tcpkit/live_connection.hpp"
+#include "unique_fd.hpp"
 
 namespace tcpkit {
 
@@ -48,6 +49,7 @@ class CaseRunner {
  private:
   Result<bool> connect_and_follow();
   Result<bool> reach_time_wait();
+  Result<void> hold_local_port();
   Result<void> inject(uint8_t flags, uint32_t seq, uint32_t ack, std::vector<uint8_t> payload = {});
   // Reads segments until the deadline (or the grace after the first answer when stop_early).
   Result<std::vector<StraySegment>> collect(bool stop_early);
@@ -68,6 +70,7 @@ class CaseRunner {
   int cancel_fd_;
   StrayRun run_;
   Socket socket_;
+  UniqueFd port_holder_;  // keeps our port bound once socket_ is closed (TIME_WAIT cases)
   FourTuple tuple_;
   std::optional<LiveConnection> live_;
   std::vector<SegmentSpec> crafted_;
@@ -123,6 +126,9 @@ Result<bool> CaseRunner::connect_and_follow() {
     return fail_errno("bind to interface " + t_.route.interface, errno);
   socklen_t length = 0;
   sockaddr_storage local = us.to_sockaddr(0, &length);
+  // SO_REUSEADDR lets the TIME_WAIT cases bind a second socket to this port (hold_local_port).
+  const int on = 1;
+  ::setsockopt(socket_.fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
   // Bound first: the capture must know the local port before the SYN leaves.
   if (::bind(socket_.fd, reinterpret_cast<sockaddr*>(&local), length) < 0) return fail_errno("bind", errno);
   tuple_ = FourTuple{us, t_.address, local_port_of(socket_.fd), t_.port};
@@ -174,6 +180,7 @@ Result<bool> CaseRunner::reach_time_wait() {
   char buf[4096];
   while (::recv(socket_.fd, buf, sizeof buf, MSG_DONTWAIT) > 0) {
   }
+  if (auto held = hold_local_port(); !held) return tl::unexpected(held.error());
   ::close(socket_.fd);
   socket_.fd = -1;
   auto acked = wait_segment([this](const TrackedSegment& s) {
@@ -186,6 +193,26 @@ Result<bool> CaseRunner::reach_time_wait() {
     return false;
   }
   return true;
+}
+
+// Once our socket is closed (LAST_ACK, then gone: the peer holds the TIME_WAIT) nothing would
+// keep our port, and the kernel could give it to a new connect() to the same server, whose SYN
+// would meet the very TIME_WAIT under test. A bound, never-connected socket holds it for the
+// case: it matches no arriving segment, so it changes nothing our kernel answers.
+Result<void> CaseRunner::hold_local_port() {
+  const IpAddress& us = tuple_.local;
+  port_holder_.reset(::socket(us.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (port_holder_.get() < 0) return fail_errno("socket", errno);
+  const int on = 1;
+  ::setsockopt(port_holder_.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  if (t_.bind_interface && ::setsockopt(port_holder_.get(), SOL_SOCKET, SO_BINDTODEVICE, t_.route.interface.c_str(),
+                                        socklen_t(t_.route.interface.size())) < 0)
+    return fail_errno("bind to interface " + t_.route.interface, errno);
+  socklen_t length = 0;
+  sockaddr_storage local = us.to_sockaddr(tuple_.local_port, &length);
+  if (::bind(port_holder_.get(), reinterpret_cast<sockaddr*>(&local), length) < 0)
+    return fail_errno("hold local port " + std::to_string(tuple_.local_port), errno);
+  return {};
 }
 
 Result<void> CaseRunner::inject(uint8_t flags, uint32_t seq, uint32_t ack_number, std::vector<uint8_t> payload) {

@@ -11,9 +11,10 @@ class UniqueFd {
   UniqueFd& operator=(const UniqueFd&) = delete;
   ~UniqueFd() { reset(); }
   int get() const { return fd_; }
-  void reset() {
+  // Closes the descriptor held, if any, and takes fd.
+  void reset(int fd = -1) {
     if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
+    fd_ = fd;
   }
 
  private:

@@ -226,6 +226,44 @@ def test_a_later_run_removes_the_table_of_a_killed_run(make_lab, tool):
     assert guard_tables(L) == []
 
 
+def test_time_wait_cases_hold_their_local_port(make_lab, tool):
+    # We close second, so once the peer acks our FIN no socket of ours keeps the port: another
+    # process's connect() to the same server could take it, and its SYN would meet the very
+    # TIME_WAIT under test. With a one-port range, such a connect() must fail during the case.
+    L = lab_with_servers(make_lab)
+    port = 45000
+    L.sysctl(L.client_ns, "net.ipv4.ip_local_port_range", f"{port} {port}")
+    L.sysctl(L.server_ns, "net.ipv4.tcp_rfc1337", 1)  # the stray RST leaves the TIME_WAIT alone
+    proc = L.popen_client([tool("tcpstray"), "--json", "-W", "3", f"{L.server_v4}:{TW}", "--case", "tw-rst"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            if f":{port}" in L.run_server(["ss", "-Htan", "state", "time-wait"]).stdout:
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail("the server never entered TIME_WAIT towards our port")
+        time.sleep(0.1)
+        r = L.run_python(L.client_ns, f"""
+import socket
+s = socket.socket()
+s.settimeout(2)
+try:
+    s.connect(("{L.server_v4}", {TW}))
+    print("connected from", s.getsockname()[1])
+except OSError as e:
+    print("errno", e.errno)
+""")
+        assert r.stdout.strip() == "errno 99", r.stdout + r.stderr  # EADDRNOTAVAIL: the port is held
+    finally:
+        out, err = proc.communicate(timeout=30)
+    got, _ = cases(out.decode())
+    assert got["tw-rst"]["local_port"] == port
+    assert got["tw-rst"]["verdict"] == "conformant", (got, err)
+    assert guard_tables(L) == []
+
+
 def test_time_wait_needs_a_server_that_closes_first(make_lab, tool):
     L = lab_with_servers(make_lab)
     r = stray(L, tool, 4, LIVE, "--case", "tw-fin-retransmit")
