@@ -3,6 +3,7 @@ Dry runs send nothing; their targets are loopback addresses or given with -S."""
 import json
 import os
 import random
+import subprocess
 import tempfile
 
 import pytest
@@ -223,3 +224,12 @@ def test_dry_run_names_the_source_port_of_every_round():
     assert json.loads(fixed.stdout.splitlines()[-1])["source_ports"] == [40000]
     assert "source port 40000;" in dry("-g", "40000", "--retries", "3", "-p", "80", "127.0.0.1").stdout
     assert "500 ms" in run([TCPSCAN, "--help"]).stdout  # -g's help warns about Linux's limit
+
+
+def test_no_packet_library_is_loaded_with_tcpscan():
+    # Peak RSS within 8 MB (bench/README.md) needs libtcpkit.so free of libtins, which brings
+    # libcrypto, and of libpcap, which brings systemd and dbus: none may come back.
+    out = subprocess.run(["ldd", TCPSCAN], capture_output=True, text=True, check=True).stdout
+    assert "libtcpkit.so" in out
+    for name in ("libtins", "libcrypto", "libpcap", "libdbus", "libsystemd"):
+        assert name not in out, out
