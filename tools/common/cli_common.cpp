@@ -25,6 +25,11 @@ void print_error(const std::string& tool, const std::string& message) {
   std::fprintf(stderr, "%s: %s\n", tool.c_str(), message.c_str());
 }
 
+int usage_error(const std::string& tool, const std::string& message) {
+  print_error(tool, message);
+  return kExitUsage;
+}
+
 std::optional<int> parse_command_line(CLI::App& app, const std::string& tool, int argc, char** argv) {
   try {
     app.parse(argc, argv);

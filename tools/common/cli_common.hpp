@@ -25,6 +25,8 @@ int exit_code_for(const Error& error);
 
 // One line on stderr: "tool: message".
 void print_error(const std::string& tool, const std::string& message);
+// The same line, and the usage exit code (2) to return.
+int usage_error(const std::string& tool, const std::string& message);
 
 // Parses the command line. Returns std::nullopt to go on, or the exit code to return now:
 // 0 after --help/--version, 2 (with one line on stderr) for any parse error.

@@ -90,10 +90,7 @@ int parse_and_run(int argc, char** argv) {
 
   if (auto code = tcpkit::cli::parse_command_line(app, kTool, int(args.size()), args.data())) return *code;
 
-  auto usage = [](const std::string& message) {
-    tcpkit::cli::print_error(kTool, message);
-    return tcpkit::cli::kExitUsage;
-  };
+  auto usage = [](const std::string& message) { return tcpkit::cli::usage_error(kTool, message); };
   if (o.targets.empty() && o.target_files.empty()) return usage("no targets: name some, or give -iL FILE (see --help)");
   if (auto m = tcpkit::cli::choose_family(v4, v6, o.family); !m.empty()) return usage(m);
   if (int(json) + int(csv) + int(grepable) > 1) return usage("--json, --csv and --grepable exclude each other");

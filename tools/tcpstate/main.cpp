@@ -81,10 +81,7 @@ int parse_and_run(int argc, char** argv) {
 
   if (auto code = tcpkit::cli::parse_command_line(app, kTool, argc, argv)) return *code;
 
-  auto usage = [](const std::string& message) {
-    tcpkit::cli::print_error(kTool, message);
-    return tcpkit::cli::kExitUsage;
-  };
+  auto usage = [](const std::string& message) { return tcpkit::cli::usage_error(kTool, message); };
   if (json + csv + prom > 1) return usage("--json, --csv and --prometheus exclude each other");
   o.output = json ? tcpstate::Output::json : csv ? tcpstate::Output::csv : prom ? tcpstate::Output::prometheus : tcpstate::Output::table;
   if (!explain.empty()) {

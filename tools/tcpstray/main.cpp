@@ -63,10 +63,7 @@ int parse_and_run(int argc, char** argv) {
   app.set_version_flag("--version", "tcpstray 0.1.0");
 
   if (auto code = tcpkit::cli::parse_command_line(app, kTool, argc, argv)) return *code;
-  auto usage = [](const std::string& message) {
-    tcpkit::cli::print_error(kTool, message);
-    return tcpkit::cli::kExitUsage;
-  };
+  auto usage = [](const std::string& message) { return tcpkit::cli::usage_error(kTool, message); };
   if (auto m = tcpkit::cli::choose_family(v4, v6, o.family); !m.empty()) return usage(m);
   if (auto m = tcpkit::cli::choose_format(json, csv, o.format); !m.empty()) return usage(m);
   if (list) {
