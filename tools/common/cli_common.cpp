@@ -1,12 +1,16 @@
 #include "common/cli_common.hpp"
 
 #include <linux/capability.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <exception>
 
@@ -50,9 +54,25 @@ std::optional<int> parse_command_line(CLI::App& app, const std::string& tool, in
   return std::nullopt;
 }
 
+namespace {
+// Ends the process as SIGPIPE would have, once the tool has stopped and cleaned up.
+[[noreturn]] void die_of_sigpipe() {
+  std::fflush(stderr);
+  ::signal(SIGPIPE, SIG_DFL);
+  sigset_t pipe_only;
+  sigemptyset(&pipe_only);
+  sigaddset(&pipe_only, SIGPIPE);
+  ::pthread_sigmask(SIG_UNBLOCK, &pipe_only, nullptr);
+  ::raise(SIGPIPE);
+  ::_exit(128 + SIGPIPE);  // not reached unless SIGPIPE is blocked by other means
+}
+}  // namespace
+
 int guarded_main(const std::string& tool, const std::function<int()>& body) {
   try {
-    return body();
+    const int code = body();
+    if (output_gone()) die_of_sigpipe();
+    return code;
   } catch (const std::bad_alloc&) {
     print_error(tool, "out of memory");
   } catch (const std::exception& e) {
@@ -65,16 +85,55 @@ int guarded_main(const std::string& tool, const std::function<int()>& body) {
 
 namespace {
 std::atomic<bool> g_interrupted{false};
+std::atomic<bool> g_output_gone{false};
 int g_interrupt_fd = -1;
 
-extern "C" void on_signal(int) {
+void interrupt_now() {
   g_interrupted.store(true);
   if (g_interrupt_fd >= 0) {
     const uint64_t one = 1;
     [[maybe_unused]] ssize_t n = ::write(g_interrupt_fd, &one, sizeof one);
   }
 }
+
+extern "C" void on_signal(int) { interrupt_now(); }
+
+// A pipe's write end reports POLLERR once no reader is left (a socket, POLLHUP): wait for it
+// with no events asked, so the thread sleeps until then and costs nothing before.
+extern "C" void* watch_stdout_reader(void*) {
+  pollfd p{STDOUT_FILENO, 0, 0};
+  for (;;) {
+    const int n = ::poll(&p, 1, -1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n > 0 && (p.revents & (POLLERR | POLLHUP))) note_output_gone();
+    return nullptr;  // gone, or stdout cannot be polled: nothing more to watch
+  }
+}
+
+void start_reader_watch() {
+  struct stat st {};
+  if (::fstat(STDOUT_FILENO, &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) return;
+  pthread_attr_t attr;
+  if (::pthread_attr_init(&attr) != 0) return;
+  ::pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  ::pthread_attr_setstacksize(&attr, 64 * 1024);  // it only polls: keep the RSS budget
+  // The watcher takes no signal: SIGINT/SIGTERM stay with the threads that act on them.
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_BLOCK, &all, &old);
+  pthread_t thread;
+  ::pthread_create(&thread, &attr, watch_stdout_reader, nullptr);
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ::pthread_attr_destroy(&attr);
+}
 }  // namespace
+
+void note_output_gone() {
+  g_output_gone.store(true);
+  interrupt_now();
+}
+
+bool output_gone() { return g_output_gone.load(); }
 
 void install_interrupt_handler() {
   if (g_interrupt_fd < 0) g_interrupt_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -85,6 +144,8 @@ void install_interrupt_handler() {
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  static std::atomic<bool> watching{false};
+  if (!watching.exchange(true)) start_reader_watch();
 }
 
 bool interrupted() { return g_interrupted.load(); }

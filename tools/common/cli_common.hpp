@@ -33,12 +33,22 @@ int usage_error(const std::string& tool, const std::string& message);
 std::optional<int> parse_command_line(CLI::App& app, const std::string& tool, int argc, char** argv);
 
 // Runs body inside the tool's single top-level catch: no exception escapes as a stack trace.
+// If stdout's reader went away, the process ends the way `yes | head` does once body has
+// cleaned up: quietly, killed by SIGPIPE (shell status 141), whatever body returned.
 int guarded_main(const std::string& tool, const std::function<int()>& body);
 
 // SIGINT/SIGTERM set a flag and make interrupt_fd() readable, so poll() loops wake up at once.
+// When stdout is a pipe or socket, the reader going away (`tool | head -1`) does the same: a
+// small watcher thread sees the pipe's POLLERR, sets output_gone() and interrupts, so every
+// tool stops through its Ctrl-C path (cleanup included) within milliseconds, without waiting
+// for its next write to fail with EPIPE.
 void install_interrupt_handler();
 bool interrupted();
 int interrupt_fd();
+// True once stdout's reader went away (or a write to stdout failed with EPIPE).
+bool output_gone();
+// Marks stdout as gone and interrupts; for a writer that saw EPIPE itself.
+void note_output_gone();
 
 // Whether this process may open raw and packet sockets.
 bool has_cap_net_raw();
