@@ -75,7 +75,8 @@ int run(const Options& o) {
     auto g = tcpkit::NftGuard::install({target.address, target.port, tcpkit::kStrayPacketMark});
     if (!g) {
       const std::string hint = g.error().code == tcpkit::ErrorCode::privilege
-                                   ? " (the time-wait cases need it; leave them out with --group closed listen live)"
+                                   ? " (the time-wait cases need it; leave them out: tcpstray --group closed,listen,live " +
+                                         o.target + ")"
                                    : "";
       return fail_with(g.error(), hint);
     }
@@ -94,7 +95,9 @@ int run(const Options& o) {
   reporter.header(info);
   Tally tally;
   int code = cli::kExitPositive;
-  std::optional<std::optional<std::string>> not_listening;  // checked once, before the first listen case
+  // Each checked once, before the first case of its group: a listen port that does not listen,
+  // a closed port that does.
+  std::optional<std::optional<std::string>> not_listening, not_closed;
   for (const auto id : o.cases) {
     if (cli::interrupted()) break;
     const auto group = tcpkit::stray_case_info(id).group;
@@ -107,9 +110,18 @@ int run(const Options& o) {
       }
       not_listening = *check;
     }
-    if (group == tcpkit::StrayGroup::listen && *not_listening) {
+    if (group == tcpkit::StrayGroup::closed && !not_closed) {
+      auto check = tcpkit::check_closed(target, cli::interrupt_fd());
+      if (!check) {
+        code = fail_with(check.error());
+        break;
+      }
+      not_closed = *check;
+    }
+    const auto& not_usable = group == tcpkit::StrayGroup::listen ? not_listening : not_closed;
+    if ((group == tcpkit::StrayGroup::listen || group == tcpkit::StrayGroup::closed) && *not_usable) {
       result->id = id;
-      result->seen.setup_problem = **not_listening;
+      result->seen.setup_problem = **not_usable;
     } else if (group == tcpkit::StrayGroup::closed || group == tcpkit::StrayGroup::listen) {
       result = tcpkit::run_stateless_case(id, target, sender->sender, cli::interrupt_fd());
     } else {
