@@ -402,28 +402,35 @@ def test_the_privilege_hint_is_a_command_that_works(make_lab, tool):
     assert summary["cases"] == 19 and not any(c["group"] == "time-wait" for c in got.values())
 
 
-def test_a_reader_that_goes_away_stops_the_run_quietly(make_lab, tool):
+@pytest.mark.parametrize("where", ["time-wait", "live"])
+def test_a_reader_that_goes_away_stops_the_run_quietly(make_lab, tool, where):
     # `tcpstray ... | head -1`: the header line is read, then the reader is gone. The run stops
-    # within a second (here in the TIME_WAIT case's wait for a FIN that never comes, guard in
-    # place), removes its table, resets what it left open and prints nothing on stderr.
+    # within a second - in the TIME_WAIT case's wait for a FIN that never comes (guard in
+    # place), or in a live case's 5 s observation window - removes its table, resets what it
+    # left open and prints nothing on stderr.
     L = lab_with_servers(make_lab)
-    proc = L.popen_client([tool("tcpstray"), "-W", "3", f"{L.server_v4}:{LIVE}", "--case",
-                           "live-rst-in-window,tw-fin-retransmit"],
+    picked = (["-W", "3", "--case", "live-rst-in-window,tw-fin-retransmit"] if where == "time-wait"
+              else ["-W", "5", "--case", "live-rst-out-of-window"])
+    proc = L.popen_client([tool("tcpstray"), f"{L.server_v4}:{LIVE}", *picked],
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout.readline().startswith(b"TCPSTRAY")
-    end = time.monotonic() + 10
-    while not guard_tables(L) and time.monotonic() < end:
-        time.sleep(0.05)
-    assert len(guard_tables(L)) == 1
-    # The live case is done by now (quiet wait, answer); the TIME_WAIT case waits for a FIN.
+    if where == "time-wait":
+        end = time.monotonic() + 10
+        while not guard_tables(L) and time.monotonic() < end:
+            time.sleep(0.05)
+        assert len(guard_tables(L)) == 1
+    # By now the live case is done (quiet wait, answer) and the TIME_WAIT case waits for a FIN;
+    # or the live case watches its 5 s window.
     time.sleep(1.5)
+    assert f":{LIVE}" in L.run_server(["ss", "-Htan", "state", "established"]).stdout
     proc.stdout.close()
     start = time.monotonic()
     proc.wait(timeout=15)
     took = time.monotonic() - start
     err = proc.stderr.read()
     assert proc.returncode == -signal.SIGPIPE, (proc.returncode, err)
-    assert took < 2.0, took  # the wait it cut short lasts 9 s
+    assert took < 2.0, took  # the waits it cut short last 9 s and 5 s
     assert err == b""
     assert guard_tables(L) == []
+    time.sleep(0.1)
     assert f":{LIVE}" not in L.run_server(["ss", "-Htan", "state", "established"]).stdout
