@@ -43,8 +43,8 @@ def cases(stdout):
     return {o["case"]: o for o in objects if o["type"] == "case"}, objects[-1]
 
 
-def stray(L, tool, family, port, *args, timeout=120):
-    argv = [tool("tcpstray"), "--json", "-v", "-W", "0.3", "--closed-port", str(CLOSED),
+def stray(L, tool, family, port, *args, timeout=120, wait="0.3"):
+    argv = [tool("tcpstray"), "--json", "-v", "-W", wait, "--closed-port", str(CLOSED),
             f"{host(L, family)}:{port}", *args]
     return L.run_client(argv, timeout=timeout)
 
@@ -328,7 +328,8 @@ def test_a_banner_first_server_is_judged_on_the_answer_not_the_banner(make_lab, 
         start_sshd(L, LIVE, tmp_path)
     else:
         L.start_server(LIVE, mode="banner-hold", banner=BANNER, banner_delay_ms=60)
-    r = stray(L, tool, 4, LIVE, "--group", "live")
+    # -W 1: each case first waits for 500 ms of quiet, ample for a banner even on a busy machine.
+    r = stray(L, tool, 4, LIVE, "--group", "live", wait="1")
     got, summary = cases(r.stdout)
     assert {name: c["verdict"] for name, c in got.items()} == LIVE_LINUX, r.stdout
     assert r.returncode == 0, r.stderr
@@ -340,7 +341,7 @@ def test_a_banner_first_server_is_judged_on_the_answer_not_the_banner(make_lab, 
                    for s in own[:1]), c
     # With the peer's pure ACKs dropped, the banner is no challenge or duplicate ACK.
     drop_pure_acks(L, LIVE)
-    r = stray(L, tool, 4, LIVE, "--group", "live")
+    r = stray(L, tool, 4, LIVE, "--group", "live", wait="1")
     got, _ = cases(r.stdout)
     assert r.returncode == 1
     for name in ACK_CASES:
@@ -352,13 +353,13 @@ def test_a_banner_first_server_is_judged_on_the_answer_not_the_banner(make_lab, 
 
 @pytest.mark.parametrize("mode", ["close-after", "banner-hold"])
 def test_the_peers_own_fin_or_data_during_the_case_is_inconclusive(make_lab, tool, mode):
-    # The server closes (or sends) on its own 0.6 s after accept: after the quiet wait, inside
-    # the 1 s observation window. Its FIN or data carries ack=RCV.NXT, like the challenge ACK
+    # The server closes (or sends) on its own 0.9 s after accept: after the 0.5 s quiet wait,
+    # inside the 2 s observation window. Its FIN or data carries ack=RCV.NXT, like the challenge ACK
     # the case waits for; with the peer's pure ACKs dropped that must not pass for one.
     L = make_lab()
-    L.start_server(LIVE, mode=mode, banner=BANNER, banner_delay_ms=600, close_delay_ms=600)
+    L.start_server(LIVE, mode=mode, banner=BANNER, banner_delay_ms=900, close_delay_ms=900)
     drop_pure_acks(L, LIVE)
-    r = L.run_client([tool("tcpstray"), "--json", "-v", "-W", "1", f"{L.server_v4}:{LIVE}",
+    r = L.run_client([tool("tcpstray"), "--json", "-v", "-W", "2", f"{L.server_v4}:{LIVE}",
                       "--case", ",".join(ACK_CASES + ("live-rst-out-of-window",))], timeout=120)
     got, summary = cases(r.stdout)
     assert r.returncode == 1

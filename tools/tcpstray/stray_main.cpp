@@ -102,27 +102,21 @@ int run(const Options& o) {
     if (cli::interrupted()) break;
     const auto group = tcpkit::stray_case_info(id).group;
     tcpkit::Result<tcpkit::StrayRun> result = tcpkit::StrayRun{};
-    if (group == tcpkit::StrayGroup::listen && !not_listening) {
-      auto check = tcpkit::check_listening(target, cli::interrupt_fd());
+    const bool stateless = group == tcpkit::StrayGroup::listen || group == tcpkit::StrayGroup::closed;
+    auto& not_usable = group == tcpkit::StrayGroup::listen ? not_listening : not_closed;
+    if (stateless && !not_usable) {
+      auto check = group == tcpkit::StrayGroup::listen ? tcpkit::check_listening(target, cli::interrupt_fd())
+                                                       : tcpkit::check_closed(target, cli::interrupt_fd());
       if (!check) {
         code = fail_with(check.error());
         break;
       }
-      not_listening = *check;
+      not_usable = *check;
     }
-    if (group == tcpkit::StrayGroup::closed && !not_closed) {
-      auto check = tcpkit::check_closed(target, cli::interrupt_fd());
-      if (!check) {
-        code = fail_with(check.error());
-        break;
-      }
-      not_closed = *check;
-    }
-    const auto& not_usable = group == tcpkit::StrayGroup::listen ? not_listening : not_closed;
-    if ((group == tcpkit::StrayGroup::listen || group == tcpkit::StrayGroup::closed) && *not_usable) {
+    if (stateless && *not_usable) {
       result->id = id;
       result->seen.setup_problem = **not_usable;
-    } else if (group == tcpkit::StrayGroup::closed || group == tcpkit::StrayGroup::listen) {
+    } else if (stateless) {
       result = tcpkit::run_stateless_case(id, target, sender->sender, cli::interrupt_fd());
     } else {
       result = tcpkit::run_connection_case(id, target, sender->sender, cli::interrupt_fd());
