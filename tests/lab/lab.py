@@ -517,10 +517,11 @@ class Lab:
         return self._exec(ns, [sys.executable, "-c", code], timeout=timeout)
 
     def start_server(self, port, mode="hold", family="both", banner=b"", close_delay_ms=50,
-                     backlog=128, max_seconds=3600):
+                     backlog=128, max_seconds=3600, banner_delay_ms=0):
         argv = [sys.executable, os.path.join(HERE, "tcp_server.py"), "--port", port,
                 "--mode", mode, "--family", family, "--banner-hex", bytes(banner).hex(),
-                "--close-delay-ms", close_delay_ms, "--backlog", backlog,
+                "--close-delay-ms", close_delay_ms, "--banner-delay-ms", banner_delay_ms,
+                "--backlog", backlog,
                 "--max-seconds", max_seconds]
         proc = self.popen_server(argv, stdout=subprocess.PIPE)
         if not _read_line(proc, "listening", 10.0):
