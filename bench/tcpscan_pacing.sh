@@ -48,15 +48,6 @@ def stop(p):
     return int(m.group(1)) if m else 0
 
 
-def most_in(times, window):
-    best, lo = 0, 0
-    for hi, t in enumerate(times):
-        while t - times[lo] >= window:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
-
-
 def server_mac(L):
     out = subprocess.run(["ip", "-n", L.server_ns, "-o", "link", "show", L.server_if],
                          capture_output=True, text=True, check=True).stdout
@@ -80,11 +71,10 @@ with lab.Lab(ipv6=False) as L:
             subprocess.run(["ip", "netns", "exec", L.client_ns, *map(str, argv)], capture_output=True,
                            timeout=600)
             dropped = stop(cap)
-            linktype, frames = lab.read_pcap(path)
-            times = sorted(t for t, f in frames if (s := lab.tcp_segment(linktype, f)) and s[6] & 0x3F == lab.SYN)
+            times = lab.syn_times(path)
             span = (times[-1] - times[0]) / 1e9 if len(times) > 1 else 0
-            rows.append((rate, name, len(times), dropped, most_in(times, 10_000_000), rate / 100 + 2,
-                         most_in(times, 100_000_000), rate / 10 + 2, len(times) / span if span else 0))
+            rows.append((rate, name, len(times), dropped, lab.most_in_window(times, 10_000_000), rate / 100 + 2,
+                         lab.most_in_window(times, 100_000_000), rate / 10 + 2, len(times) / span if span else 0))
             time.sleep(0.5)
 
 print("| rate | tool | SYNs captured (capture drops) | most in 10 ms (rate/100 + 2) | "

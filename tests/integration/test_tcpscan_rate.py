@@ -31,26 +31,6 @@ def start_listener(L, ports):
     return proc
 
 
-def syn_times(pcap):
-    """Wire times (ns) of the pure SYNs in a capture."""
-    linktype, frames = lab_module.read_pcap(pcap)
-    out = []
-    for t_ns, frame in frames:
-        seg = lab_module.tcp_segment(linktype, frame)
-        if seg is not None and seg[6] & 0x3F == lab_module.SYN:
-            out.append(t_ns)
-    return sorted(out)
-
-
-def most_in_window(times, window_ns):
-    best, lo = 0, 0
-    for hi, t in enumerate(times):
-        while t - times[lo] >= window_ns:
-            lo += 1
-        best = max(best, hi - lo + 1)
-    return best
-
-
 def scan_json(L, args, timeout=120):
     r = L.run_client([L.tool("tcpscan"), "--json", *map(str, args)], timeout=timeout)
     assert r.returncode in (0, 1), f"tcpscan exit {r.returncode}: {r.stderr}"
@@ -65,14 +45,14 @@ def test_rate_is_a_ceiling_over_any_100_ms(make_lab, rate, probes):
     cap = L.capture(L.client_ns, L.client_if, f"src host {L.client_v4} and tcp[tcpflags] == tcp-syn")
     _, summary, r = scan_json(L, ["-p", f"1-{probes}", "--rate", rate, "--retries", "0", "--wait", "100ms",
                                   L.server_v4])
-    times = syn_times(cap.stop())
+    times = lab_module.syn_times(cap.stop())
     assert summary["sent"] == probes, summary
     # The capture may miss packets on a busy machine; it must still have seen the scan.
     assert len(times) >= probes // 2, f"{len(times)} of {probes} SYNs captured"
-    worst = most_in_window(times, 100_000_000)
+    worst = lab_module.most_in_window(times, 100_000_000)
     assert worst <= rate / 10 + 2, f"--rate {rate}: {worst} probes in one 100 ms window"
     if rate <= 200:  # no batches at low rates: a probe per syscall (two only if one was late)
-        assert most_in_window(times, 1_000_000) <= 2
+        assert lab_module.most_in_window(times, 1_000_000) <= 2
 
 
 def limit_syns(L):
