@@ -2,7 +2,6 @@
 
 #include <poll.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <time.h>
 
 #include <algorithm>
@@ -274,9 +273,6 @@ struct Batch {
 }  // namespace
 
 void ScanEngine::Impl::send_loop() {
-  // Token waits are short (a batch is 1 ms of the rate at most): the default 50 us timer
-  // slack would make every one of them late and the rate fall short.
-  ::prctl(PR_SET_TIMERSLACK, 1'000UL, 0, 0, 0);
   // Batches and bucket follow the round's rate: the rate is a ceiling over any 100 ms.
   double rate = config.rate;
   Pacing pacing = pacing_for(rate, config.batch);
