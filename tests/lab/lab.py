@@ -270,6 +270,27 @@ def wire_handshakes(path, port):
             "stray_synacks": stray, "handshakes": out}
 
 
+def syn_times(path):
+    """Capture times (ns), sorted, of the pure SYNs (no other flag of the six) in a pcap."""
+    linktype, frames = read_pcap(path)
+    out = []
+    for t_ns, frame in frames:
+        seg = tcp_segment(linktype, frame)
+        if seg is not None and seg[6] & 0x3F == SYN:
+            out.append(t_ns)
+    return sorted(out)
+
+
+def most_in_window(times, window_ns):
+    """The most of the sorted times that fall in any half-open window [t, t + window_ns)."""
+    best, lo = 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= window_ns:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
 class Capture:
     """tcpdump -w running in a namespace; stop() flushes it and returns the pcap path."""
 
