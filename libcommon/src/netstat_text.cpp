@@ -145,15 +145,7 @@ struct NetstatTextParser::Impl {
     if (!peer) return warn(number, "unreadable foreign address '" + std::string(f[4].substr(0, 60)) + "'");
     if (local->address.family() != peer->address.family())
       return warn(number, "local and foreign addresses are of different families");
-    s.local = local->address;
-    s.local_port = local->port;
-    s.remote = peer->address;
-    s.remote_port = peer->port;
-    s.interface = local->interface;
-    s.local_host = std::move(local->host_name);
-    s.remote_host = std::move(peer->host_name);
-    s.local_service = std::move(local->service_name);
-    s.remote_service = std::move(peer->service_name);
+    set_text_endpoints(s, *local, *peer);
     const auto state = parse_tcp_state(f[5]);
     if (!state) return warn(number, "unknown TCP state '" + std::string(f[5].substr(0, 40)) + "'");
     s.state = *state;
@@ -189,10 +181,7 @@ struct NetstatTextParser::Impl {
       }
     }
     if (cut) report_.cut_endpoints.add(!s.local_host.empty() && f[3].size() == kColumn ? s.local_host : s.remote_host);
-    if (!s.local_host.empty() || !s.remote_host.empty())
-      report_.host_names.add(!s.remote_host.empty() ? s.remote_host : s.local_host);
-    if (!s.local_service.empty() || !s.remote_service.empty())
-      report_.unknown_services.add(!s.remote_service.empty() ? s.remote_service : s.local_service);
+    tally_text_names(s, report_);
     ++report_.sockets;
     return sink_(s);
   }

@@ -232,4 +232,24 @@ std::optional<ParsedEndpoint> parse_text_endpoint(std::string_view text, Family 
   return ep;
 }
 
+void set_text_endpoints(SocketRecord& s, ParsedEndpoint& local, ParsedEndpoint& peer) {
+  s.local = local.address;
+  s.local_port = local.port;
+  s.remote = peer.address;
+  s.remote_port = peer.port;
+  s.interface = !local.interface.empty() ? local.interface : peer.interface;
+  s.local_host = std::move(local.host_name);
+  s.remote_host = std::move(peer.host_name);
+  s.local_service = std::move(local.service_name);
+  s.remote_service = std::move(peer.service_name);
+}
+
+void tally_text_names(const SocketRecord& s, TextParseReport& report) {
+  if (!s.local_host.empty() || !s.remote_host.empty())
+    report.host_names.add(!s.remote_host.empty() ? s.remote_host : s.local_host);
+  if (!s.local_service.empty() || !s.remote_service.empty())
+    report.unknown_services.add(!s.remote_service.empty() ? s.remote_service : s.local_service);
+  if (!s.family_known) ++report.unknown_family;
+}
+
 }  // namespace tcpkit

@@ -246,26 +246,9 @@ struct SsTextParser::Impl {
     if (local->address.family() != peer->address.family())
       return report_.warn(number, "local and peer addresses are of different families"), true;
     pending_star_ = local->star_address && peer->star_address;
-    if (!local->host_name.empty() && !peer->host_name.empty()) {
-      s.family_known = false;
-      ++report_.unknown_family;
-    } else if (local_vague && peer_vague && !pending_star_) {
-      s.family_known = false;  // "*:22 name:*" cannot happen in ss output, but stay honest
-      ++report_.unknown_family;
-    }
-    s.local = local->address;
-    s.local_port = local->port;
-    s.remote = peer->address;
-    s.remote_port = peer->port;
-    s.local_host = std::move(local->host_name);
-    s.remote_host = std::move(peer->host_name);
-    s.local_service = std::move(local->service_name);
-    s.remote_service = std::move(peer->service_name);
-    if (!s.local_host.empty() || !s.remote_host.empty())
-      report_.host_names.add(!s.remote_host.empty() ? s.remote_host : s.local_host);
-    if (!s.local_service.empty() || !s.remote_service.empty())
-      report_.unknown_services.add(!s.remote_service.empty() ? s.remote_service : s.local_service);
-    s.interface = !local->interface.empty() ? local->interface : peer->interface;
+    // Names at both ends (ss -r; or "*:22 name:*", which ss does not print): no family known.
+    s.family_known = !(local_vague && peer_vague && !pending_star_);
+    set_text_endpoints(s, *local, *peer);
     s.processes = std::move(owners);
     bool ext_seen = false;
     for (size_t k = i + 4; k < fields.size(); ++k) {
@@ -283,6 +266,7 @@ struct SsTextParser::Impl {
     if (ext_seen && !s.uid) s.uid = 0;
     TcpInfoSummary info;
     if (parse_ss_info_fields(rest.substr(static_cast<size_t>(fields[i + 3].data() - rest.data())), info)) s.info = info;
+    tally_text_names(s, report_);
     pending_ = std::move(s);
     return true;
   }

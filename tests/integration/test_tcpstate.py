@@ -250,7 +250,7 @@ def test_text_saved_without_n_gives_the_kernels_counts(lab):
                         ["busybox", "netstat", "-ta"]):
                 text = run(cmd).stdout
                 if cmd[0] == "netstat":
-                    assert "lab.example" in text  # the names are really there
+                    assert "server6.lab" in text  # the names are really there (perhaps cut)
                 r = run([L.tool("tcpstate"), "--from", "-", "--summary", "--json"], input=text)
                 assert r.returncode == 0, (cmd, r.stderr)
                 assert "line skipped" not in r.stderr, (cmd, r.stderr)

@@ -139,4 +139,9 @@ struct ParsedEndpoint {
 std::optional<ParsedEndpoint> parse_text_endpoint(std::string_view text, Family star_family = Family::v4,
                                                   ServiceNames* services = nullptr);
 
+// What the ss and netstat parsers share: two parsed endpoints into a record (addresses, ports,
+// zone, names), and, once the line is read, the names it kept counted in the report.
+void set_text_endpoints(SocketRecord& s, ParsedEndpoint& local, ParsedEndpoint& peer);
+void tally_text_names(const SocketRecord& s, TextParseReport& report);
+
 }  // namespace tcpkit
