@@ -372,3 +372,23 @@ def test_from_keeps_memory_flat_on_400k_lines():
         assert r.returncode == 0, r.stderr
         peak_kb = int(t.read().split()[-1])
     assert peak_kb <= 16 * 1024, f"peak RSS {peak_kb} kB"
+
+
+def test_from_stops_quietly_when_the_reader_goes_away_while_input_waits():
+    proc = subprocess.Popen([TOOL, "--from", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(b"State Recv-Q Send-Q Local Address:Port Peer Address:Port\n"
+                         b"ESTAB 0 0 10.0.0.1:22 10.0.0.2:1\nESTAB 0 0 10.0.0.1:22 10.0.0.2:2\n")
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], 20)
+        assert ready and proc.stdout.readline().startswith(b"State")
+        proc.stdout.close()  # like `| head -1`; the input stays open
+        proc.wait(timeout=5)
+        assert proc.returncode == -13  # SIGPIPE, like `yes | head`
+        assert proc.stderr.read() == b""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdin.close()
+        proc.wait()

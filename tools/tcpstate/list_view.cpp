@@ -165,7 +165,7 @@ int run_list(const Options& o) {
   summary["sockets"] = counts.total();
   summary["states"] = states_record(counts);
   if (info->malformed) summary["malformed_lines"] = info->malformed;
-  if (cli::interrupted() && o.output == Output::table)
+  if (cli::interrupted() && !cli::output_gone() && o.output == Output::table)  // `| head`: quiet
     cli::print_error("tcpstate", "interrupted after " + std::to_string(counts.total()) + " sockets");
   return finish_view(o, counts, summary, &prom);
 }
