@@ -3,11 +3,13 @@
 #   1. a full listing with 200k sockets (100k connections over loopback) in a private namespace:
 #      `tcpstate`, `tcpstate --json`, `ss -tan`, `netstat -tan`;
 #   2. 100k TIME_WAIT sockets: `tcpstate time-wait` (per-peer report) against
-#      `ss -tan state time-wait` (and netstat -tan, which has no state filter).
+#      `ss -tan state time-wait` (and netstat -tan, which has no state filter);
+#   3. saved text: 400k lines of `ss -ta` (service names) read by `tcpstate --from` from a file and
+#      from a pipe (streamed: peak memory must stay flat, 16 MB at most), against awk counting states.
 # Prints wall time (median of RUNS), CPU time, peak memory, the socket count each tool saw, and
 # the ratios. Sockets are spread over many helper processes (the open-file limit is ~20,000).
 # Everything lives in namespaces made here and is removed on exit, even on failure.
-#   bench/tcpstate_bench.sh [BUILD_DIR]      env: CONNS=100000 TW=100000 RUNS=5 PARTS=list,tw
+#   bench/tcpstate_bench.sh [BUILD_DIR]      env: CONNS=100000 TW=100000 RUNS=5 PARTS=list,tw,text LINES=400000
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build}
@@ -17,7 +19,8 @@ PY=/usr/bin/python3
 CONNS=${CONNS:-100000}
 TW=${TW:-100000}
 RUNS=${RUNS:-5}
-PARTS=${PARTS:-list,tw}  # which parts to run
+PARTS=${PARTS:-list,tw,text}  # which parts to run
+LINES=${LINES:-400000}
 PER_PROC=8000   # sockets per helper process, under the open-file limit
 [ "$(id -u)" -eq 0 ] || { echo "tcpstate_bench: needs root (network namespaces)" >&2; exit 4; }
 [ -x "$TCPSTATE" ] || { echo "tcpstate_bench: $TCPSTATE is not built" >&2; exit 4; }
@@ -59,22 +62,28 @@ helper() {
 
 # measure NS LABEL CMD...: RUNS timed runs inside the namespace, output to /dev/null; GNU time
 # gives CPU and peak memory of the command alone; one more run counts its output lines.
+# NS "-": in this namespace (saved text needs none); STDIN=FILE feeds the command that file.
 measure() {
   local ns=$1 label=$2; shift 2
-  ip netns exec "$ns" $PY - "$RUNS" "$label" "$@" <<'PYEOF'
+  local run=(ip netns exec "$ns"); [[ $ns == - ]] && run=()
+  STDIN=${STDIN:-} "${run[@]}" $PY - "$RUNS" "$label" "$@" <<'PYEOF'
 import os, statistics, subprocess, sys, tempfile, time
 runs, label, argv = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+stdin_path = os.environ.get("STDIN") or os.devnull
 walls, cpus, rss = [], [], 0
 with tempfile.NamedTemporaryFile("r") as out:
     for _ in range(runs):
         t0 = time.monotonic()
-        subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", out.name] + argv, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL, timeout=300)
+        with open(stdin_path, "rb") as stdin:
+            subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", out.name] + argv, stdin=stdin,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
         walls.append(time.monotonic() - t0)
         user, system, kb = open(out.name).read().split()[-3:]
         cpus.append(float(user) + float(system))
         rss = max(rss, int(kb))
-lines = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, timeout=300).stdout.count(b"\n")
+with open(stdin_path, "rb") as stdin:
+    lines = subprocess.run(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           timeout=300).stdout.count(b"\n")
 print("%s\t%.1f\t%.0f\t%.1f\t%d" % (label, statistics.median(walls) * 1000, statistics.median(cpus) * 1000, rss / 1024, lines))
 PYEOF
 }
@@ -139,7 +148,7 @@ PIDS=()
 ip netns del "$NS1"
 fi
 
-[[ $PARTS == *tw* ]] || exit 0
+if [[ $PARTS == *tw* ]]; then
 echo >&2
 echo "== building $TW TIME_WAIT sockets in $NS2" >&2
 make_ns "$NS2"
@@ -177,3 +186,30 @@ echo "TIME_WAIT per peer, $TW_SS sockets (median of $RUNS runs):"
   measure "$NS2" "netstat -tan" netstat -tan
 } | table
 ip netns exec "$NS2" "$TCPSTATE" time-wait --top 5
+for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+PIDS=()
+fi
+
+if [[ $PARTS == *text* ]]; then
+# Saved `ss -ta` text: the lab's named fixture (service names) repeated to LINES lines.
+TEXT=$(mktemp /tmp/tcpstate-bench-XXXXXX.txt)
+trap 'rm -f "$TEXT"; cleanup' EXIT
+FIX=$ROOT/tests/fixtures/tcpstate/named-ss-ta.txt
+$PY - "$FIX" "$LINES" "$TEXT" <<'PYEOF'
+import sys
+lines = open(sys.argv[1]).read().splitlines()
+header, body, want = lines[0], lines[1:], int(sys.argv[2])
+with open(sys.argv[3], "w") as out:
+    out.write(header + "\n")
+    for i in range(want):
+        out.write(body[i % len(body)] + "\n")
+PYEOF
+echo
+echo "Saved ss -ta text, $LINES lines (median of $RUNS runs; peak memory must stay under 16 MiB):"
+{
+  measure - "tcpstate --from FILE" "$TCPSTATE" --from "$TEXT"
+  STDIN=$TEXT measure - "tcpstate --from - (stdin)" "$TCPSTATE" --from -
+  measure - "tcpstate --from FILE --summary" "$TCPSTATE" --from "$TEXT" --summary
+  measure - "awk (count states)" awk '{n[$1]++} END {for (s in n) print s, n[s]}' "$TEXT"
+} | table
+fi

@@ -31,11 +31,25 @@ bool any_net(const std::vector<Cidr>& nets, const IpAddress& address) {
 }
 }  // namespace
 
-bool SocketFilter::matches(const SocketRecord& s) const {
-  if (!states.contains(s.state)) return false;
-  if (family != Family::any && s.family() != family) return false;
-  return any_port(local_ports, s.local_port) && any_port(remote_ports, s.remote_port) &&
-         any_net(local_nets, s.local) && any_net(remote_nets, s.remote);
+FilterAnswer SocketFilter::decide(const SocketRecord& s) const {
+  bool unknown = false;
+  // Each part: skipped (unknown) when the record holds a name where the part needs a number.
+  auto part = [&](bool applies, bool named, bool ok) {
+    if (!applies) return true;
+    if (named) {
+      unknown = true;
+      return true;
+    }
+    return ok;
+  };
+  if (!states.contains(s.state)) return FilterAnswer::no;
+  const bool ok = part(family != Family::any, !s.family_known, s.family() == family) &&
+                  part(!local_ports.empty(), !s.local_service.empty(), any_port(local_ports, s.local_port)) &&
+                  part(!remote_ports.empty(), !s.remote_service.empty(), any_port(remote_ports, s.remote_port)) &&
+                  part(!local_nets.empty(), !s.local_host.empty(), any_net(local_nets, s.local)) &&
+                  part(!remote_nets.empty(), !s.remote_host.empty(), any_net(remote_nets, s.remote));
+  if (!ok) return FilterAnswer::no;
+  return unknown ? FilterAnswer::unknown : FilterAnswer::yes;
 }
 
 }  // namespace tcpkit

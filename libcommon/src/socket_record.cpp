@@ -2,6 +2,8 @@
 
 #include <cctype>
 
+#include "tcpkit/service_names.hpp"
+
 namespace tcpkit {
 
 std::string_view timer_name(TimerKind t) {
@@ -32,11 +34,16 @@ Record to_record(const SocketRecord& s) {
   Record r;
   r["type"] = "socket";
   r["state"] = state_name(s.state);
-  r["family"] = family_name(s.family());
-  r["local_address"] = s.local.to_string();
-  r["local_port"] = s.local_port;
-  r["remote_address"] = s.remote.to_string();
-  r["remote_port"] = s.remote_port;
+  if (s.family_known) r["family"] = family_name(s.family());
+  // A name from saved text stands where the address or port would be: never a made-up number.
+  if (s.local_host.empty()) r["local_address"] = s.local.to_string();
+  else r["local_host"] = s.local_host;
+  if (s.local_service.empty()) r["local_port"] = s.local_port;
+  else r["local_service"] = s.local_service;
+  if (s.remote_host.empty()) r["remote_address"] = s.remote.to_string();
+  else r["remote_host"] = s.remote_host;
+  if (s.remote_service.empty()) r["remote_port"] = s.remote_port;
+  else r["remote_service"] = s.remote_service;
   if (!s.interface.empty()) r["interface"] = s.interface;
   r["recv_q"] = s.recv_q;
   r["send_q"] = s.send_q;
@@ -74,6 +81,14 @@ Record to_record(const SocketRecord& s) {
     r["info"] = std::move(o);
   }
   return r;
+}
+
+void NameTally::add(std::string_view name) {
+  ++sockets;
+  if (examples.size() >= kExamples) return;
+  for (const auto& e : examples)
+    if (e == name) return;
+  examples.emplace_back(name);
 }
 
 void TextParseReport::warn(size_t line, std::string message) {
@@ -134,7 +149,32 @@ std::optional<uint64_t> parse_hex(std::string_view text, uint64_t max) {
   return value;
 }
 
-std::optional<ParsedEndpoint> parse_text_endpoint(std::string_view text, Family star_family) {
+namespace {
+
+// What ss and netstat print for a resolved host ("web-1.example", "localhost", a name cut at
+// the column width): letters, digits, '.', '-', '_'; a ':' would make it an address.
+bool is_host_name(std::string_view s) {
+  if (s.empty() || s.size() > 255) return false;
+  for (char c : s)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') return false;
+  return true;
+}
+
+// A service name as /etc/services spells them ("http", "x11-1", "ms-sql-s", "sd/2").
+bool is_service_name(std::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  bool letter = false;
+  for (char c : s) {
+    if (std::isalpha(static_cast<unsigned char>(c))) letter = true;
+    else if (!std::isdigit(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.' && c != '+' && c != '/')
+      return false;
+  }
+  return letter;
+}
+
+}  // namespace
+
+std::optional<ParsedEndpoint> parse_text_endpoint(std::string_view text, Family star_family, ServiceNames* services) {
   ParsedEndpoint ep;
   std::string_view host;
   std::string_view port;
@@ -164,10 +204,12 @@ std::optional<ParsedEndpoint> parse_text_endpoint(std::string_view text, Family 
   }
   if (port == "*") {
     ep.port = 0;
-  } else {
-    const auto p = parse_uint(port, 65535);
-    if (!p) return std::nullopt;
+  } else if (const auto p = parse_uint(port, 65535)) {
     ep.port = static_cast<uint16_t>(*p);
+  } else {
+    if (!services || !is_service_name(port)) return std::nullopt;
+    if (const auto named = services->port(port)) ep.port = *named;
+    else ep.service_name = std::string(port);
   }
   if (host == "*") {
     ep.star_address = true;
@@ -177,10 +219,37 @@ std::optional<ParsedEndpoint> parse_text_endpoint(std::string_view text, Family 
     }
     return ep;
   }
-  const auto address = IpAddress::parse(host);
-  if (!address) return std::nullopt;
-  ep.address = *address;
+  if (const auto address = IpAddress::parse(host)) {
+    ep.address = *address;
+    return ep;
+  }
+  if (!services || !is_host_name(host)) return std::nullopt;
+  ep.host_name = std::string(host);
+  if (star_family == Family::v6) {
+    const uint8_t zero[16] = {};
+    ep.address = IpAddress::from_v6(zero);
+  }
   return ep;
+}
+
+void set_text_endpoints(SocketRecord& s, ParsedEndpoint& local, ParsedEndpoint& peer) {
+  s.local = local.address;
+  s.local_port = local.port;
+  s.remote = peer.address;
+  s.remote_port = peer.port;
+  s.interface = !local.interface.empty() ? local.interface : peer.interface;
+  s.local_host = std::move(local.host_name);
+  s.remote_host = std::move(peer.host_name);
+  s.local_service = std::move(local.service_name);
+  s.remote_service = std::move(peer.service_name);
+}
+
+void tally_text_names(const SocketRecord& s, TextParseReport& report) {
+  if (!s.local_host.empty() || !s.remote_host.empty())
+    report.host_names.add(!s.remote_host.empty() ? s.remote_host : s.local_host);
+  if (!s.local_service.empty() || !s.remote_service.empty())
+    report.unknown_services.add(!s.remote_service.empty() ? s.remote_service : s.local_service);
+  if (!s.family_known) ++report.unknown_family;
 }
 
 }  // namespace tcpkit

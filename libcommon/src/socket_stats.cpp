@@ -38,7 +38,7 @@ void GroupCounter::add_key(const std::string& key, TcpState state) {
 
 void GroupCounter::add(const SocketRecord& s) {
   switch (by_) {
-    case GroupBy::peer: add_key(s.remote.to_string(), s.state); break;
+    case GroupBy::peer: add_key(s.remote_host.empty() ? s.remote.to_string() : s.remote_host, s.state); break;
     case GroupBy::remote_port: add_key(std::to_string(s.remote_port), s.state); break;
     case GroupBy::local_port: add_key(std::to_string(s.local_port), s.state); break;
     case GroupBy::process:

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "tcpkit/service_names.hpp"
+
 namespace tcpkit {
 
 namespace {
@@ -49,9 +51,14 @@ IpAddress unspecified_like(const IpAddress& a) {
 }
 
 // Old iproute2 (before brackets) printed IPv6 as ":::22" and the IPv4 wildcard as "*";
-// newer versions bracket IPv6 and print "*" for a dual-stack IPv6 wildcard.
-bool legacy_addresses(std::string_view text) {
-  return text.find(":::") != std::string_view::npos && text.find("[::") == std::string_view::npos;
+// newer versions bracket IPv6, print "0.0.0.0" and "*" for a dual-stack IPv6 wildcard.
+// Decided by the first line that shows which: unknown until then.
+enum class Dialect { unknown, legacy, modern };
+Dialect dialect_of(std::string_view line) {
+  line = line.substr(0, line.find("users:(("));  // process names may hold anything
+  if (line.find('[') != std::string_view::npos || line.find("0.0.0.0") != std::string_view::npos) return Dialect::modern;
+  if (line.find(":::") != std::string_view::npos) return Dialect::legacy;
+  return Dialect::unknown;
 }
 
 // timer:(on,200ms,1)
@@ -81,12 +88,21 @@ struct Columns {
   bool state = true;   // a State column (absent when ss was given a single state filter)
 };
 
-class SsParser {
- public:
-  SsParser(const SocketSink& sink, TextParseReport& report, bool legacy)
-      : sink_(sink), report_(report), star_family_(legacy ? Family::v4 : Family::v6) {}
+// Sockets whose "*:port *:*" family waits for the dialect, and every socket after them (order kept).
+struct Held {
+  SocketRecord socket;
+  bool star = false;
+};
+constexpr size_t kMaxHeld = 1024;  // then the modern dialect is assumed, as for a text without evidence
 
-  bool line(size_t number, std::string_view text) {
+}  // namespace
+
+struct SsTextParser::Impl {
+  Impl(SocketSink sink, TextParseReport& report, std::optional<TcpState> state)
+      : sink_(std::move(sink)), report_(report), given_state_(state) {}
+
+  bool line(std::string_view text) {
+    const size_t number = ++number_;
     ++report_.lines;
     size_t first = 0;
     while (first < text.size() && is_space(text[first])) ++first;
@@ -104,20 +120,68 @@ class SsParser {
       return true;
     }
     if (!flush()) return false;
-    main_line(number, text);
-    return true;
+    if (dialect_ == Dialect::unknown) {
+      dialect_ = dialect_of(text);
+      if (dialect_ != Dialect::unknown && !release()) return false;
+    }
+    return main_line(number, text);
   }
 
-  bool flush() {
-    if (!pending_) return true;
-    ++report_.sockets;
-    const bool go_on = sink_(*pending_);
-    pending_.reset();
-    return go_on;
+  bool finish() {
+    if (!flush()) return false;
+    if (dialect_ == Dialect::unknown) dialect_ = Dialect::modern;
+    return release();
   }
 
  private:
-  void main_line(size_t number, std::string_view text) {
+  bool flush() {
+    if (!pending_) return true;
+    ++report_.sockets;
+    Held h{std::move(*pending_), pending_star_};
+    pending_.reset();
+    if (dialect_ == Dialect::unknown && (h.star || !held_.empty())) {
+      held_.push_back(std::move(h));
+      if (held_.size() < kMaxHeld) return true;
+      dialect_ = Dialect::modern;
+      return release();
+    }
+    return emit(h);
+  }
+
+  // The dialect is known: the held sockets get their "*" family and go out in order.
+  bool release() {
+    bool go_on = true;
+    for (auto& h : held_)
+      if (go_on) go_on = emit(h);
+    held_.clear();
+    return go_on;
+  }
+
+  bool emit(Held& h) {
+    if (h.star) {
+      const uint8_t zero[16] = {};
+      const IpAddress any = dialect_ == Dialect::legacy ? IpAddress::from_v4(zero) : IpAddress::from_v6(zero);
+      h.socket.local = any;
+      h.socket.remote = any;
+    }
+    return sink_(h.socket);
+  }
+
+  void header(const std::vector<std::string_view>& fields) {
+    columns_.netid = fields[0] == "Netid";
+    columns_.state = false;
+    for (std::string_view f : fields) columns_.state = columns_.state || f == "State";
+    ++report_.skipped;
+  }
+
+  // False: no State column and no state given; the caller stops.
+  bool no_state_column() {
+    if (given_state_) return true;
+    report_.state_column_missing = true;
+    return false;
+  }
+
+  bool main_line(size_t number, std::string_view text) {
     // The owners go first: their names may hold spaces, so they are cut out before splitting.
     std::vector<ProcessRef> owners;
     std::string rest_storage;
@@ -127,65 +191,71 @@ class SsParser {
       auto parsed = parse_ss_users(text.substr(at), consumed);
       if (!parsed) {
         report_.warn(number, "unreadable users:((...)) process list");
-        return;
+        return true;
       }
       owners = std::move(*parsed);
       rest_storage = std::string(text.substr(0, at)) + " " + std::string(text.substr(at + consumed));
       rest = rest_storage;
     }
     auto fields = split_fields(rest);
-    if (fields.empty()) return;
+    if (fields.empty()) return true;
     if (fields[0] == "State" || fields[0] == "Netid" || fields[0] == "Recv-Q") {
-      columns_.netid = fields[0] == "Netid";
-      columns_.state = false;
-      for (std::string_view f : fields) columns_.state = columns_.state || f == "State";
-      ++report_.skipped;
-      return;
+      header(fields);
+      return columns_.state || no_state_column();
     }
     size_t i = 0;
     if (columns_.netid || (is_netid(fields[0]) && fields.size() > 1 && parse_tcp_state(fields[1]))) {
       if (fields[0] != "tcp") {  // another protocol: not ours, not an error
         ++report_.skipped;
-        return;
+        return true;
       }
       i = 1;
     }
+    // ss -H state X: no header, and the first line starts with Recv-Q instead of a state.
+    if (columns_.state && report_.sockets == 0 && report_.malformed == 0 && i < fields.size() &&
+        !parse_tcp_state(fields[i]) && parse_uint(fields[i]) && fields.size() >= i + 4 && parse_uint(fields[i + 1])) {
+      columns_.state = false;
+      if (!no_state_column()) return false;
+    }
     SocketRecord s;
     if (columns_.state) {
-      if (i >= fields.size()) return report_.warn(number, "truncated line");
+      if (i >= fields.size()) return report_.warn(number, "truncated line"), true;
       const auto state = parse_tcp_state(fields[i]);
-      if (!state) return report_.warn(number, "unknown TCP state '" + std::string(fields[i].substr(0, 40)) + "'");
+      if (!state) return report_.warn(number, "unknown TCP state '" + std::string(fields[i].substr(0, 40)) + "'"), true;
       s.state = *state;
       ++i;
     } else {
-      return report_.warn(number, "no State column (ss was run with a state filter): save `ss -tan` instead");
+      s.state = *given_state_;
     }
-    if (i + 4 > fields.size()) return report_.warn(number, "expected Recv-Q, Send-Q, local and peer address");
+    if (i + 4 > fields.size()) return report_.warn(number, "expected Recv-Q, Send-Q, local and peer address"), true;
     const auto rq = parse_uint(fields[i], UINT32_MAX);
     const auto sq = parse_uint(fields[i + 1], UINT32_MAX);
-    if (!rq || !sq) return report_.warn(number, "Recv-Q and Send-Q must be numbers");
+    if (!rq || !sq) return report_.warn(number, "Recv-Q and Send-Q must be numbers"), true;
     s.recv_q = static_cast<uint32_t>(*rq);
     s.send_q = static_cast<uint32_t>(*sq);
-    auto local = parse_text_endpoint(fields[i + 2], star_family_);
-    auto peer = parse_text_endpoint(fields[i + 3], star_family_);
-    if (!local) return report_.warn(number, "unreadable local address '" + std::string(fields[i + 2].substr(0, 60)) + "'");
-    if (!peer) return report_.warn(number, "unreadable peer address '" + std::string(fields[i + 3].substr(0, 60)) + "'");
-    // '*' is the unspecified address of the other side's family ("0.0.0.0:8080 *:*", "*:22 *:*").
-    if (local->star_address && !peer->star_address) local->address = unspecified_like(peer->address);
-    if (peer->star_address && !local->star_address) peer->address = unspecified_like(local->address);
+    const Family star_family = dialect_ == Dialect::legacy ? Family::v4 : Family::v6;
+    auto local = parse_text_endpoint(fields[i + 2], star_family, &services_);
+    auto peer = parse_text_endpoint(fields[i + 3], star_family, &services_);
+    if (!local) return report_.warn(number, "unreadable local address '" + std::string(fields[i + 2].substr(0, 60)) + "'"), true;
+    if (!peer) return report_.warn(number, "unreadable peer address '" + std::string(fields[i + 3].substr(0, 60)) + "'"), true;
+    // '*' and host names take the family of the other side ("0.0.0.0:8080 *:*", "*:22 *:*").
+    const bool local_vague = local->star_address || !local->host_name.empty();
+    const bool peer_vague = peer->star_address || !peer->host_name.empty();
+    if (local_vague && !peer_vague) local->address = unspecified_like(peer->address);
+    if (peer_vague && !local_vague) peer->address = unspecified_like(local->address);
     if (local->address.family() != peer->address.family())
-      return report_.warn(number, "local and peer addresses are of different families");
-    s.local = local->address;
-    s.local_port = local->port;
-    s.remote = peer->address;
-    s.remote_port = peer->port;
-    s.interface = !local->interface.empty() ? local->interface : peer->interface;
+      return report_.warn(number, "local and peer addresses are of different families"), true;
+    pending_star_ = local->star_address && peer->star_address;
+    // Names at both ends (ss -r; or "*:22 name:*", which ss does not print): no family known.
+    s.family_known = !(local_vague && peer_vague && !pending_star_);
+    set_text_endpoints(s, *local, *peer);
+    if (!s.family_known) s.local = s.remote = IpAddress();  // counted as IPv4, as the note says
     s.processes = std::move(owners);
     bool ext_seen = false;
     for (size_t k = i + 4; k < fields.size(); ++k) {
       const std::string_view f = fields[k];
       if (starts_with(f, "timer:(")) {
-        if (!parse_timer_field(f, s)) return report_.warn(number, "unreadable timer '" + std::string(f.substr(0, 60)) + "'");
+        if (!parse_timer_field(f, s)) return report_.warn(number, "unreadable timer '" + std::string(f.substr(0, 60)) + "'"), true;
       } else if (starts_with(f, "uid:")) {
         if (auto v = parse_uint(f.substr(4), UINT32_MAX)) s.uid = static_cast<uint32_t>(*v);
       } else if (starts_with(f, "ino:")) {
@@ -197,17 +267,28 @@ class SsParser {
     if (ext_seen && !s.uid) s.uid = 0;
     TcpInfoSummary info;
     if (parse_ss_info_fields(rest.substr(static_cast<size_t>(fields[i + 3].data() - rest.data())), info)) s.info = info;
+    tally_text_names(s, report_);
     pending_ = std::move(s);
+    return true;
   }
 
-  const SocketSink& sink_;
+  SocketSink sink_;
   TextParseReport& report_;
-  Family star_family_;
+  std::optional<TcpState> given_state_;
+  ServiceNames services_;
+  Dialect dialect_ = Dialect::unknown;
   Columns columns_;
+  size_t number_ = 0;
   std::optional<SocketRecord> pending_;
+  bool pending_star_ = false;
+  std::vector<Held> held_;
 };
 
-}  // namespace
+SsTextParser::SsTextParser(SocketSink sink, TextParseReport& report, std::optional<TcpState> state_if_missing)
+    : impl_(std::make_unique<Impl>(std::move(sink), report, state_if_missing)) {}
+SsTextParser::~SsTextParser() = default;
+bool SsTextParser::line(std::string_view text) { return impl_->line(text); }
+bool SsTextParser::finish() { return impl_->finish(); }
 
 std::optional<int64_t> parse_ss_duration_ms(std::string_view text) {
   if (text.empty() || text.size() > 32) return std::nullopt;
@@ -332,11 +413,12 @@ std::optional<std::vector<ProcessRef>> parse_ss_users(std::string_view text, siz
   return std::nullopt;
 }
 
-void parse_ss_text(std::string_view text, const SocketSink& sink, TextParseReport& report) {
-  SsParser parser(sink, report, legacy_addresses(text));
+void parse_ss_text(std::string_view text, const SocketSink& sink, TextParseReport& report,
+                   std::optional<TcpState> state_if_missing) {
+  SsTextParser parser(sink, report, state_if_missing);
   bool go_on = true;
-  for_each_line(text, [&](size_t number, std::string_view line) { return go_on = parser.line(number, line); });
-  if (go_on) parser.flush();
+  for_each_line(text, [&](size_t, std::string_view line) { return go_on = parser.line(line); });
+  if (go_on) parser.finish();
 }
 
 }  // namespace tcpkit

@@ -1,8 +1,12 @@
 """tcpstate's command line: help, bad arguments, exit codes, and every view and format on the
 saved fixtures (real ss / netstat / /proc text), so these run without privileges or a lab."""
+import collections
 import json
 import os
+import select
 import subprocess
+import tempfile
+import time
 
 import pytest
 
@@ -29,7 +33,7 @@ def test_help_lists_every_flag_of_the_man_page():
     r = run("--help")
     assert r.returncode == 0
     man = open(os.path.join(os.path.dirname(__file__), "..", "..", "man", "tcpstate.1")).read()
-    for flag in ["--source", "--from", "--from-ss", "--from-netstat", "--netns", "--processes", "--info",
+    for flag in ["--source", "--from", "--from-ss", "--from-netstat", "--from-state", "--netns", "--processes", "--info",
                  "--save-netlink", "--state", "--listening", "--sport", "--dport", "--src", "--dst",
                  "--summary", "--by", "--top", "--check", "--max", "--watch", "--count", "--interval",
                  "--flood-threshold", "--explain", "--json", "--csv", "--prometheus", "--version"]:
@@ -41,7 +45,7 @@ def test_help_lists_every_flag_of_the_man_page():
     ["--bogus"], ["nonsense-report"], ["--state", "ESTABLISHEDX"], ["--sport", "70000"],
     ["--dport", "9-1"], ["--src", "10.0.0.0/33"], ["--dst", "host.example"], ["--by", "colour"],
     ["--max", "time-wait"], ["--max", "nosuch=3"], ["--check"], ["--json", "--csv"], ["-4", "-6"],
-    ["--watch", "0"], ["--watch", "x"], ["--count", "3"], ["--top", "0"], ["--explain", "WAITING"],
+    ["--watch", "0"], ["--watch", "x"], ["--from-state", "time-wait"], ["--count", "3"], ["--top", "0"], ["--explain", "WAITING"],
     ["--from", "a", "--from-ss", "b"], ["--interval", "2s"], ["--source", "kernel"],
     ["--from", "x", "--source", "proc"], ["--from", "x", "-p"], ["--source", "proc", "-i"],
     ["time-wait", "--summary"], ["--watch", "1", "--prometheus"],
@@ -74,10 +78,11 @@ def test_malformed_lines_warn_with_line_numbers_and_the_rest_is_read():
     r = run("--from-ss", fx("ss-malformed.txt"), "--json")
     assert r.returncode == 0
     objs = jsonl(r.stdout)
-    assert [o["remote_port"] for o in objs if o["type"] == "socket"] == [5000, 5009]
-    assert objs[-1]["type"] == "summary" and objs[-1]["malformed_lines"] == 10
+    # Line 6's "10.0.0.1:ssh" is ss without -n: port 22, read.
+    assert [o["remote_port"] for o in objs if o["type"] == "socket"] == [5000, 5004, 5009]
+    assert objs[-1]["type"] == "summary" and objs[-1]["malformed_lines"] == 9
     warned = [line.split(":")[2] for line in r.stderr.splitlines()]
-    assert warned == ["3", "4", "5", "6", "7", "8", "9", "10", "11", "13"]
+    assert warned == ["3", "4", "5", "7", "8", "9", "10", "11", "13"]
 
 
 def test_stdin_and_autodetection():
@@ -225,3 +230,168 @@ def test_unknown_netns_is_bad_input():
     r = run("--netns", "tcpstate-no-such-namespace-here")
     assert r.returncode == 2, r.stderr  # /run/netns/NAME does not exist: bad input, before any setns
     assert "tcpstate-no-such-namespace-here" in r.stderr
+
+
+# --- saved text as users save it: without -n (names), `ss state X` captures, streaming ---
+# The named-* fixtures are one snapshot of a lab namespace (make_named_fixtures.sh): ss -tan is
+# the kernel's numbers at that moment; the others were saved without -n, with /etc/hosts names.
+
+def family_counts(*args, input=None):
+    r = run(*args, "--summary", "--json", input=input)
+    assert r.returncode == 0, r.stderr
+    return {(o["state"], fam): o[fam] for o in jsonl(r.stdout) if o["type"] == "state"
+            for fam in ("ipv4", "ipv6") if o[fam]}, r
+
+
+def totals(counts):
+    out = collections.Counter()
+    for (state, _), n in counts.items():
+        out[state] += n
+    return out
+
+
+KERNEL = {("LISTEN", "ipv4"): 4, ("LISTEN", "ipv6"): 2, ("ESTABLISHED", "ipv4"): 15, ("ESTABLISHED", "ipv6"): 9,
+          ("TIME_WAIT", "ipv4"): 30}
+
+
+def test_the_numeric_capture_is_the_kernels_snapshot():
+    assert family_counts("--from", fx("named-ss-tan.txt"))[0] == KERNEL
+
+
+@pytest.mark.parametrize("fixture", ["named-ss-ta.txt", "named-ss-tap.txt", "named-netstat-ta.txt",
+                                     "named-netstat-tap.txt", "named-netstat-taW.txt",
+                                     "named-busybox-netstat-ta.txt", "named-ss-tar.txt"])
+def test_text_saved_without_n_loses_no_line(fixture):
+    counts, r = family_counts("--from", fx(fixture))
+    assert "line skipped" not in r.stderr
+    assert totals(counts) == totals(KERNEL)
+    if fixture != "named-ss-tar.txt":  # ss -r names both ends: the family is unknown there
+        assert counts == KERNEL
+    else:  # ... and counted as IPv4, as stderr says; only the numeric LISTEN lines keep theirs
+        assert counts[("LISTEN", "ipv6")] == 2 and counts[("ESTABLISHED", "ipv4")] == 24
+        assert "family is unknown" in r.stderr and "as IPv4" in r.stderr
+    # Said once, not per line.
+    assert len(r.stderr.splitlines()) <= 3, r.stderr
+
+
+def test_service_names_resolve_to_the_same_sockets_as_numbers():
+    def ids(name):
+        objs = jsonl(run("--from", fx(name), "--json").stdout)
+        return collections.Counter((o["state"], o["local_address"], o["local_port"], o["remote_address"],
+                                    o["remote_port"]) for o in objs if o["type"] == "socket")
+    want = ids("named-ss-tan.txt")
+    assert ids("named-ss-ta.txt") == want
+    assert ids("named-ss-tap.txt") == want
+
+
+def test_host_names_are_kept_as_names_and_said_once():
+    r = run("--from", fx("named-netstat-ta.txt"), "--json")
+    assert r.returncode == 0
+    socks = [o for o in jsonl(r.stdout) if o["type"] == "socket"]
+    hosts = collections.Counter(o.get("remote_host") for o in socks)
+    assert hosts["web-1.lab.example"] == 28 and hosts["web6.lab.example"] == 4 and hosts["a-client-hos"] == 10
+    assert all("remote_address" not in o for o in socks if "remote_host" in o)
+    # tcp6 lines with IPv4-mapped peers are IPv6 sockets (the kernel's family), as ::ffff:a.b.c.d.
+    mapped = [o for o in socks if o.get("remote_address") == "::ffff:10.240.0.2"]
+    assert len(mapped) == 4 and all(o["family"] == "ipv6" for o in mapped)
+    notes = r.stderr.splitlines()
+    assert len(notes) == 2, r.stderr  # host names, and the hosts netstat cut at the column width
+    assert "web-1.lab.example" in notes[0] and "--src/--dst" in notes[0]
+    assert "a-client-host-wit" in notes[1] and "-W" in notes[1]
+
+
+def test_filters_on_names_match_where_they_can_be_decided():
+    # Ports: service names resolved, so --dport 80 is decided (20 TIME_WAIT to http).
+    r = run("--from", fx("named-netstat-ta.txt"), "--dport", "80", "--summary", "--json")
+    assert jsonl(r.stdout)[-1]["sockets"] == 20
+    # Addresses: a name cannot be put in a CIDR; those sockets are left out, and stderr says so once.
+    r = run("--from", fx("named-netstat-ta.txt"), "--dst", "0.0.0.0", "--json")
+    socks = [o for o in jsonl(r.stdout) if o["type"] == "socket"]
+    assert len(socks) == 4 and all(o["state"] == "LISTEN" for o in socks)
+    left = [l for l in r.stderr.splitlines() if "left out" in l]
+    assert len(left) == 1 and "49 sockets left out" in left[0] and "--src/--dst" in left[0], r.stderr
+
+
+def test_ss_state_capture_without_state_column_is_one_clear_message():
+    r = run("--from", fx("named-ss-tan-time-wait.txt"))
+    assert r.returncode == 2 and r.stdout == ""
+    assert len(r.stderr.splitlines()) == 1, r.stderr
+    assert "--from-state" in r.stderr
+
+
+def test_from_state_reads_a_state_capture():
+    counts, r = family_counts("--from", fx("named-ss-tan-time-wait.txt"), "--from-state", "time-wait")
+    assert counts == {("TIME_WAIT", "ipv4"): 30} and r.stderr == ""
+    counts, _ = family_counts("--from-ss", fx("named-ss-ta-established.txt"), "--from-state", "established")
+    assert counts == {k: v for k, v in KERNEL.items() if k[0] == "ESTABLISHED"}
+    # Headerless (ss -H): --from-state says what it is.
+    text = "".join(open(fx("named-ss-tan-time-wait.txt")).readlines()[1:])
+    counts, _ = family_counts("--from", "-", "--from-state", "TIME-WAIT", input=text)
+    assert counts == {("TIME_WAIT", "ipv4"): 30}
+    r = run("--from-netstat", fx("named-netstat-ta.txt"), "--from-state", "time-wait")
+    assert r.returncode == 2
+    r = run("--from", fx("named-ss-tan-time-wait.txt"), "--from-state", "waiting")
+    assert r.returncode == 2 and "--from-state" in r.stderr
+
+
+def test_from_streams_the_first_row_before_eof():
+    proc = subprocess.Popen([TOOL, "--from", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        # A socket's row goes out once the next line shows no -i details follow.
+        proc.stdin.write(b"State  Recv-Q Send-Q Local Address:Port Peer Address:Port\n"
+                         b"ESTAB  0      0      10.0.0.1:22        10.0.0.2:5000\n"
+                         b"ESTAB  0      0      10.0.0.1:22        10.0.0.2:5001\n")
+        proc.stdin.flush()
+        got = b""
+        deadline = time.monotonic() + 20
+        while got.count(b"\n") < 2 and time.monotonic() < deadline:
+            ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+            if ready:
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                got += chunk
+        assert proc.poll() is None, "tcpstate ended before its input did"
+        lines = got.decode().splitlines()
+        assert len(lines) == 2 and lines[1].startswith("ESTAB") and "10.0.0.2:5000" in lines[1], got
+    finally:
+        out, err = proc.communicate(timeout=20)  # closes stdin: EOF
+    assert proc.returncode == 0, err
+    assert b"10.0.0.2:5001" in out
+
+
+def test_from_keeps_memory_flat_on_400k_lines():
+    line = b"TIME-WAIT 0 0 10.0.0.1:40000 10.0.0.2:80 timer:(timewait,30sec,0)\n"
+    text = b"State Recv-Q Send-Q Local Address:Port Peer Address:Port\n" + line * 400_000
+    with tempfile.NamedTemporaryFile() as f, tempfile.NamedTemporaryFile("r") as t:
+        f.write(text)
+        f.flush()
+        del text
+        f.seek(0)
+        # GNU time reports the command's own peak (a forked child's would count Python's memory).
+        r = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", t.name, TOOL, "--from", "-"], stdin=f,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
+        assert r.returncode == 0, r.stderr
+        peak_kb = int(t.read().split()[-1])
+    assert peak_kb <= 16 * 1024, f"peak RSS {peak_kb} kB"
+
+
+def test_from_stops_quietly_when_the_reader_goes_away_while_input_waits():
+    proc = subprocess.Popen([TOOL, "--from", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(b"State Recv-Q Send-Q Local Address:Port Peer Address:Port\n"
+                         b"ESTAB 0 0 10.0.0.1:22 10.0.0.2:1\nESTAB 0 0 10.0.0.1:22 10.0.0.2:2\n")
+        proc.stdin.flush()
+        ready, _, _ = select.select([proc.stdout], [], [], 20)
+        assert ready and proc.stdout.readline().startswith(b"State")
+        proc.stdout.close()  # like `| head -1`; the input stays open
+        proc.wait(timeout=5)
+        assert proc.returncode == -13  # SIGPIPE, like `yes | head`
+        assert proc.stderr.read() == b""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stdin.close()
+        proc.wait()

@@ -7,6 +7,7 @@ import collections
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
 import time
@@ -215,3 +216,51 @@ def test_syn_flood_verdict_flips(lab):
         time.sleep(0.5)
     after = jsonl(tcpstate(L, "server", "syn-flood", "--interval", "0.3", "--json").stdout)[-1]
     assert after["verdict"] == "quiet" and after["syn_recv"] == 0
+
+
+def family_counts(objs):
+    return {(o["state"], fam): o[fam] for o in objs if o["type"] == "state" for fam in ("ipv4", "ipv6") if o[fam]}
+
+
+def test_text_saved_without_n_gives_the_kernels_counts(lab):
+    """ss and netstat as users run them (no -n: service names, and for netstat host names from the
+    namespace's own /etc/hosts) read back to the kernel's per-state and per-family counts."""
+    L = lab()
+    known_sockets(L)
+    made = []
+    try:
+        for ns in (L.client_ns, L.server_ns):
+            d = f"/etc/netns/{ns}"  # ip netns exec bind-mounts these over /etc/hosts, /etc/resolv.conf
+            os.makedirs(d)
+            made.append(d)
+            with open(f"{d}/hosts", "w") as f:
+                f.write(f"127.0.0.1 localhost\n{L.client_v4} client-{L.net_id}.lab.example\n"
+                        f"{L.server_v4} a-server-with-a-long-name-{L.net_id}.lab.example\n"
+                        f"{L.client_v6} client6.lab.example\n{L.server_v6} server6.lab.example\n")
+            with open(f"{d}/resolv.conf", "w") as f:
+                f.write("nameserver 127.0.0.1\n")  # nothing there: a lookup fails at once
+        for side in ("client", "server"):
+            run = L.run_server if side == "server" else L.run_client
+            kernel = family_counts(jsonl(tcpstate(L, side, "--summary", "--json").stdout))
+            totals = collections.Counter()
+            for (state, _), n in kernel.items():
+                totals[state] += n
+            assert sum(totals.values()) == sum((CLIENT_EXPECTED if side == "client" else SERVER_EXPECTED).values())
+            for cmd in (["ss", "-ta"], ["ss", "-tap"], ["netstat", "-ta"], ["netstat", "-tap"],
+                        ["busybox", "netstat", "-ta"]):
+                text = run(cmd).stdout
+                if cmd[0] == "netstat":
+                    assert "server6.lab" in text  # the names are really there (perhaps cut)
+                r = run([L.tool("tcpstate"), "--from", "-", "--summary", "--json"], input=text)
+                assert r.returncode == 0, (cmd, r.stderr)
+                assert "line skipped" not in r.stderr, (cmd, r.stderr)
+                got = family_counts(jsonl(r.stdout))
+                got_totals = collections.Counter()
+                for (state, _), n in got.items():
+                    got_totals[state] += n
+                assert got_totals == totals, (side, cmd)
+                if cmd[0] != "busybox":  # busybox prints "tcp" for IPv6: name-only lines have no family
+                    assert got == kernel, (side, cmd)
+    finally:
+        for d in made:
+            shutil.rmtree(d, ignore_errors=True)

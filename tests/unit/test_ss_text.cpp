@@ -175,13 +175,16 @@ TEST_CASE("malformed ss lines are warnings with line numbers; the rest is read")
   Collect c;
   TextParseReport r;
   parse_ss_text(fixture("ss-malformed.txt"), c.sink(), r);
-  REQUIRE(c.sockets.size() == 2);
+  // Line 6, "10.0.0.1:ssh", is what ss prints without -n: port 22, not an error.
+  REQUIRE(c.sockets.size() == 3);
   CHECK(c.sockets[0].remote_port == 5000);
-  CHECK(c.sockets[1].remote_port == 5009);
-  REQUIRE(r.malformed == 10);
+  CHECK(c.sockets[1].local_port == 22);
+  CHECK(c.sockets[1].remote_port == 5004);
+  CHECK(c.sockets[2].remote_port == 5009);
+  REQUIRE(r.malformed == 9);
   std::vector<size_t> lines;
   for (const auto& w : r.warnings) lines.push_back(w.line);
-  CHECK(lines == std::vector<size_t>{3, 4, 5, 6, 7, 8, 9, 10, 11, 13});
+  CHECK(lines == std::vector<size_t>{3, 4, 5, 7, 8, 9, 10, 11, 13});
   CHECK(r.warnings[0].message.find("BOGUS") != std::string::npos);
 }
 
@@ -216,4 +219,91 @@ TEST_CASE("the format of saved text is detected") {
   CHECK(detect_socket_text_format("hello world\n") == SocketTextFormat::unknown);
   CHECK(detect_socket_text_format(fixture("proc-net-tcp.txt")) == SocketTextFormat::unknown);
   CHECK(detect_socket_text_format("") == SocketTextFormat::unknown);
+}
+
+TEST_CASE("ss without -n: service names through the services database, host names kept") {
+  Collect c;
+  TextParseReport r;
+  parse_ss_text("State Recv-Q Send-Q Local Address:Port Peer Address:Port\n"
+                "LISTEN 0 128 0.0.0.0:http 0.0.0.0:*\n"
+                "LISTEN 0 128 [::]:ssh [::]:*\n"
+                "LISTEN 0 128 *:x11-1 *:*\n"
+                "ESTAB 0 0 [::ffff:10.0.0.1]:https [::ffff:10.0.0.9]:51000\n"
+                "ESTAB 0 0 10.0.0.1:ssh db-1.example-corp.net:40000\n"
+                "ESTAB 0 0 localhost:domain localhost:41000\n"
+                "ESTAB 0 0 10.0.0.1:no-such-svc 10.0.0.2:41001\n",
+                c.sink(), r);
+  REQUIRE(c.sockets.size() == 7);
+  CHECK(r.malformed == 0);
+  const auto& s = c.sockets;
+  CHECK(s[0].local_port == 80);
+  CHECK(s[1].local_port == 22);
+  CHECK(s[1].local.is_v6());
+  CHECK(s[2].local_port == 6001);
+  CHECK(s[3].local.to_string() == "::ffff:10.0.0.1");
+  CHECK(s[3].local_port == 443);
+  CHECK(s[4].remote_host == "db-1.example-corp.net");
+  CHECK(s[4].remote.is_v4());  // the family of the numeric end
+  CHECK(s[4].family_known);
+  CHECK(s[5].local_host == "localhost");
+  CHECK(s[5].local_port == 53);
+  CHECK_FALSE(s[5].family_known);
+  CHECK(s[5].local.is_v4());  // counted as IPv4, as the note on stderr says
+  CHECK(s[6].local_service == "no-such-svc");
+  CHECK(s[6].local_port == 0);
+  CHECK(r.host_names.sockets == 2);
+  CHECK(r.host_names.examples == std::vector<std::string>{"db-1.example-corp.net", "localhost"});
+  CHECK(r.unknown_services.sockets == 1);
+  CHECK(r.unknown_family == 1);
+}
+
+TEST_CASE("a capture of `ss state X` has no State column: stop, or take the state given") {
+  const std::string text = "Recv-Q Send-Q Local Address:Port Peer Address:Port Process\n"
+                           "0 0 10.0.0.1:40000 10.0.0.2:80\n0 0 10.0.0.1:40001 10.0.0.2:http\n";
+  {
+    Collect c;
+    TextParseReport r;
+    parse_ss_text(text, c.sink(), r);
+    CHECK(c.sockets.empty());
+    CHECK(r.state_column_missing);
+    CHECK(r.malformed == 0);
+  }
+  for (const std::string& t : {text, text.substr(text.find('\n') + 1)}) {  // with and without the header
+    Collect c;
+    TextParseReport r;
+    parse_ss_text(t, c.sink(), r, TcpState::time_wait);
+    REQUIRE(c.sockets.size() == 2);
+    CHECK(c.sockets[0].state == TcpState::time_wait);
+    CHECK(c.sockets[1].remote_port == 80);
+    CHECK_FALSE(r.state_column_missing);
+  }
+}
+
+TEST_CASE("ss text line by line: each socket goes out once the next line shows it is complete") {
+  Collect c;
+  TextParseReport r;
+  SsTextParser p(c.sink(), r);
+  CHECK(p.line("State Recv-Q Send-Q Local Address:Port Peer Address:Port"));
+  CHECK(p.line("ESTAB 0 0 10.0.0.1:22 10.0.0.2:5000"));
+  CHECK(c.sockets.empty());  // -i details may follow
+  CHECK(p.line("\t cubic rtt:1.5/0.75 cwnd:10"));
+  CHECK(p.line("ESTAB 0 0 10.0.0.1:22 10.0.0.2:5001"));
+  REQUIRE(c.sockets.size() == 1);
+  CHECK(c.sockets[0].info->cwnd == 10);
+  CHECK(p.finish());
+  CHECK(c.sockets.size() == 2);
+}
+
+TEST_CASE("old ss \"*:22\" waits for the line that shows the dialect, and keeps the order") {
+  Collect c;
+  TextParseReport r;
+  SsTextParser p(c.sink(), r);
+  CHECK(p.line("LISTEN 0 128 *:22 *:*"));
+  CHECK(p.line("ESTAB 0 0 10.0.0.1:22 10.0.0.2:5000"));
+  CHECK(p.line("LISTEN 0 128 :::22 :::*"));
+  CHECK(p.finish());
+  REQUIRE(c.sockets.size() == 3);
+  CHECK(c.sockets[0].local.is_v4());  // old ss: "*" is the IPv4 wildcard
+  CHECK(c.sockets[1].remote_port == 5000);
+  CHECK(c.sockets[2].local.is_v6());
 }

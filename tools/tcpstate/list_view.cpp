@@ -17,6 +17,17 @@ constexpr size_t kFlushAt = 1 << 18;
 // Column starts of the table, as in ss.
 constexpr size_t kRecvQ = 11, kSendQ = 18, kLocal = 25, kPeer = 50, kTimer = 75;
 
+// An endpoint, with the host or service name saved text gave instead of a number.
+void append_named_endpoint(std::string& out, const IpAddress& address, uint16_t port, const std::string& interface,
+                           const std::string& host, const std::string& service) {
+  if (host.empty() && service.empty()) return append_endpoint(out, address, port, interface);
+  std::string text = host.empty() ? endpoint_text(address, port, interface) : host + (interface.empty() ? "" : "%" + interface) + ":";
+  if (host.empty()) text.erase(text.rfind(':') + 1);
+  out += text;
+  if (service.empty()) append_uint(out, port);
+  else out += service;
+}
+
 class TableWriter {
  public:
   explicit TableWriter(const Options& o) : o_(o) {
@@ -51,9 +62,9 @@ class TableWriter {
     pad_to(buf_, start, kSendQ);
     append_uint(buf_, s.send_q);
     pad_to(buf_, start, kLocal);
-    append_endpoint(buf_, s.local, s.local_port, s.interface);
+    append_named_endpoint(buf_, s.local, s.local_port, s.interface, s.local_host, s.local_service);
     pad_to(buf_, start, kPeer);
-    append_endpoint(buf_, s.remote, s.remote_port, "");
+    append_named_endpoint(buf_, s.remote, s.remote_port, "", s.remote_host, s.remote_service);
     pad_to(buf_, start, kTimer);
     if (s.timer == TimerKind::none) buf_ += '-';
     else buf_ += timer_text(s);
@@ -84,11 +95,11 @@ class TableWriter {
 Record csv_row(const SocketRecord& s) {
   Record r;
   r["state"] = state_name(s.state);
-  r["family"] = family_name(s.family());
-  r["local_address"] = s.local.to_string();
-  r["local_port"] = s.local_port;
-  r["remote_address"] = s.remote.to_string();
-  r["remote_port"] = s.remote_port;
+  if (s.family_known) r["family"] = family_name(s.family());
+  if (s.local_host.empty()) r["local_address"] = s.local.to_string();
+  if (s.local_service.empty()) r["local_port"] = s.local_port;
+  if (s.remote_host.empty()) r["remote_address"] = s.remote.to_string();
+  if (s.remote_service.empty()) r["remote_port"] = s.remote_port;
   r["interface"] = s.interface;
   r["recv_q"] = s.recv_q;
   r["send_q"] = s.send_q;
@@ -103,13 +114,19 @@ Record csv_row(const SocketRecord& s) {
     r["cwnd"] = s.info->cwnd;
     r["total_retrans"] = s.info->total_retrans;
   }
+  // Names from saved text, where the address or port column is then empty.
+  if (!s.local_host.empty()) r["local_host"] = s.local_host;
+  if (!s.remote_host.empty()) r["remote_host"] = s.remote_host;
+  if (!s.local_service.empty()) r["local_service"] = s.local_service;
+  if (!s.remote_service.empty()) r["remote_service"] = s.remote_service;
   return r;
 }
 
 const std::vector<std::string> kCsvColumns = {"state",  "family",        "local_address", "local_port", "remote_address",
                                               "remote_port", "interface", "recv_q",        "send_q",     "timer",
                                               "timer_ms",    "retransmits", "uid",         "inode",      "processes",
-                                              "rtt_us",      "cwnd",        "total_retrans"};
+                                              "rtt_us",      "cwnd",        "total_retrans", "local_host", "remote_host",
+                                              "local_service", "remote_service"};
 
 }  // namespace
 
@@ -130,6 +147,9 @@ int run_list(const Options& o) {
     else if (json) json->write(to_record(s));
     else if (csv) csv->write(csv_row(s));
     return !std::ferror(stdout);  // the reader went away (tcpstate | head): stop the dump
+  }, [&] {  // the input pauses (a pipe): show the rows so far
+    if (table) table->flush();
+    std::fflush(stdout);
   });
   if (!info) {
     if (table) table->discard();  // no header for input that was never read
@@ -145,7 +165,7 @@ int run_list(const Options& o) {
   summary["sockets"] = counts.total();
   summary["states"] = states_record(counts);
   if (info->malformed) summary["malformed_lines"] = info->malformed;
-  if (cli::interrupted() && o.output == Output::table)
+  if (cli::interrupted() && !cli::output_gone() && o.output == Output::table)  // `| head`: quiet
     cli::print_error("tcpstate", "interrupted after " + std::to_string(counts.total()) + " sockets");
   return finish_view(o, counts, summary, &prom);
 }

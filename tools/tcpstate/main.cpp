@@ -34,7 +34,7 @@ int parse_and_run(int argc, char** argv) {
                "3 missing privilege (--netns), 4 system failure.",
                kTool};
   app.get_formatter()->column_width(36);
-  std::string report = "list", source = "netlink", from, from_ss, from_netstat, by, top, watch, count, interval, flood, explain;
+  std::string report = "list", source = "netlink", from, from_ss, from_netstat, from_state, by, top, watch, count, interval, flood, explain;
   std::vector<std::string> states, sports, dports, srcs, dsts, maxes;
   bool v4 = false, v6 = false, listening = false, json = false, csv = false, prom = false;
   app.add_option("report", report, "list (default), time-wait, syn-flood or close-wait")
@@ -46,6 +46,9 @@ int parse_and_run(int argc, char** argv) {
   app.add_option("--from", from, "read saved ss or netstat text (format detected); - for stdin")->type_name("FILE");
   app.add_option("--from-ss", from_ss, "read saved `ss -tan` output (with any of -o -e -p -i)")->type_name("FILE");
   app.add_option("--from-netstat", from_netstat, "read saved `netstat -tan` output (with -o -p -e)")->type_name("FILE");
+  app.add_option("--from-state", from_state,
+                 "the state of every socket of a capture with no State column (`ss -tan state time-wait`)")
+      ->type_name("STATE");
   app.add_option("--netns", o.netns, "inspect the network namespace NAME (/run/netns/NAME; needs CAP_SYS_ADMIN)")
       ->type_name("NAME");
   app.add_flag("-p,--processes", o.processes, "show the processes owning each socket (from /proc/PID/fd)");
@@ -97,6 +100,11 @@ int parse_and_run(int argc, char** argv) {
   else if (!from_netstat.empty()) o.source = tcpstate::Source::netstat_text, o.input = from_netstat;
   else o.source = source == "proc" ? tcpstate::Source::proc : tcpstate::Source::netlink;
   const bool text = text_sources > 0;
+  if (!from_state.empty()) {
+    if (!text || !from_netstat.empty()) return usage("--from-state goes with --from or --from-ss (saved `ss ... state STATE`)");
+    o.from_state = tcpkit::parse_tcp_state(from_state);
+    if (!o.from_state) return usage("--from-state: one TCP state, e.g. time-wait, established, syn-recv (not '" + from_state + "')");
+  }
   if (text && !o.netns.empty()) return usage("--netns applies to live sources, not to saved text");
   if (text && (o.processes || o.tcp_info)) return usage("-p and -i apply to live sources: saved text has what ss or netstat printed");
   if (o.tcp_info && o.source == tcpstate::Source::proc) return usage("-i needs the netlink source");

@@ -18,6 +18,7 @@ enum class Output { table, json, csv, prometheus };
 struct Options {
   Source source = Source::netlink;
   std::string input;        // FILE or "-" for the text sources
+  std::optional<tcpkit::TcpState> from_state;  // --from-state: a capture of `ss state X` (no State column)
   std::string netns;        // --netns NAME
   std::string save_netlink; // --save-netlink FILE
   bool processes = false;   // -p

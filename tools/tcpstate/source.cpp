@@ -1,6 +1,13 @@
 #include "source.hpp"
 
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 
 #include "common/cli_common.hpp"
@@ -23,21 +30,6 @@ StateSet intersect(StateSet a, StateSet b) {
   return out;
 }
 
-// The whole saved text, from a file or stdin. Unreadable input is bad input (exit 2).
-Result<std::string> read_input(const std::string& path) {
-  if (path == "-") {
-    std::string out;
-    char buf[1 << 16];
-    size_t n;
-    while ((n = std::fread(buf, 1, sizeof buf, stdin)) > 0) out.append(buf, n);
-    if (std::ferror(stdin)) return fail(ErrorCode::bad_input, "cannot read standard input");
-    return out;
-  }
-  auto text = read_text_file(path);
-  if (!text) return fail(ErrorCode::bad_input, text.error().message);
-  return text;
-}
-
 void print_warnings(const std::string& label, const TextParseReport& report) {
   for (const auto& w : report.warnings)
     cli::print_error("tcpstate", label + ":" + std::to_string(w.line) + ": " + w.message + " (line skipped)");
@@ -46,23 +38,168 @@ void print_warnings(const std::string& label, const TextParseReport& report) {
                                      " more malformed lines skipped");
 }
 
-Result<SourceInfo> collect_text(const Options& o, const SocketSink& sink) {
-  auto text = read_input(o.input);
-  if (!text) return tl::unexpected(text.error());
+std::string examples(const NameTally& t) {
+  std::string out;
+  for (const auto& e : t.examples) out += (out.empty() ? "" : ", ") + e;
+  return out + (t.sockets > t.examples.size() ? ", ..." : "");
+}
+
+// Said once, after the input: what was kept as a name, and what that does to the answers.
+void print_name_notes(const std::string& label, const Options& o, const TextParseReport& r, size_t undecided) {
+  auto note = [&](const std::string& m) { cli::print_error("tcpstate", label + ": " + m); };
+  const bool cidr = !o.filter.local_nets.empty() || !o.filter.remote_nets.empty();
+  const bool ports = !o.filter.local_ports.empty() || !o.filter.remote_ports.empty();
+  if (r.host_names.sockets)
+    note(std::to_string(r.host_names.sockets) + " sockets name a host instead of an address (" + examples(r.host_names) +
+         "), kept as names, not looked up: --src/--dst cannot match them; the time-wait and syn-flood per-address rows count them under the unspecified address");
+  if (r.cut_endpoints.sockets)
+    note(std::to_string(r.cut_endpoints.sockets) + " sockets have a host that fills netstat's 23 columns, so it may "
+         "be cut (" + examples(r.cut_endpoints) + "): kept as printed; save with `netstat -W` (or -n) to keep them whole");
+  if (r.unknown_services.sockets)
+    note(std::to_string(r.unknown_services.sockets) + " sockets have a service name this machine's services database "
+         "(/etc/services) does not know (" + examples(r.unknown_services) +
+         "): kept as names; --sport/--dport cannot match them, and per-port rows count them as port 0");
+  if (r.unknown_family)
+    note(std::to_string(r.unknown_family) + " sockets have host names at both ends (ss -r): their family is unknown; "
+         "-4/-6 cannot match them and per-family counts count them as IPv4");
+  if (undecided)
+    note(std::to_string(undecided) + " sockets left out: " + (cidr ? "--src/--dst" : "") + (cidr && ports ? ", " : "") +
+         (ports ? "--sport/--dport" : "") + (o.filter.family != Family::any ? std::string(cidr || ports ? ", " : "") + "-4/-6" : "") +
+         " could not be decided on their names");
+}
+
+// Splits what read(2) gives into lines and hands each on as soon as it is complete. A line
+// longer than kMaxLine is cut there (it will not parse): binary input cannot grow memory.
+class LineFeed {
+ public:
+  static constexpr size_t kMaxLine = 1 << 20;
+  template <typename Fn>
+  bool feed(std::string_view chunk, Fn&& line) {
+    while (!chunk.empty()) {
+      const size_t nl = chunk.find('\n');
+      const std::string_view piece = chunk.substr(0, nl);
+      if (nl != std::string_view::npos && carry_.empty() && !skipping_) {
+        if (!emit(piece, line)) return false;
+      } else if (!skipping_) {
+        carry_.append(piece.substr(0, kMaxLine - std::min(kMaxLine, carry_.size())));
+        if (carry_.size() >= kMaxLine) skipping_ = nl == std::string_view::npos;
+        if (nl != std::string_view::npos || skipping_) {
+          if (!emit(carry_, line)) return false;
+          carry_.clear();
+        }
+      } else if (nl != std::string_view::npos) {
+        skipping_ = false;
+      }
+      if (nl == std::string_view::npos) break;
+      chunk.remove_prefix(nl + 1);
+    }
+    return true;
+  }
+  template <typename Fn>
+  bool finish(Fn&& line) {
+    if (carry_.empty()) return true;
+    const bool go_on = emit(carry_, line);
+    carry_.clear();
+    return go_on;
+  }
+
+ private:
+  template <typename Fn>
+  static bool emit(std::string_view l, Fn&& line) {
+    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
+    return line(l);
+  }
+  std::string carry_;
+  bool skipping_ = false;
+};
+
+// The text's lines, read as they arrive (a pipe from a live `ss` gives rows before its end).
+// Before waiting for more input, idle() pushes out what the view has so far.
+Result<void> read_lines(int fd, const std::string& label, const std::function<bool(std::string_view)>& line,
+                        const std::function<void()>& idle) {
+  LineFeed lines;
+  std::vector<char> buf(1 << 16);
+  for (;;) {
+    pollfd fds[2] = {{fd, POLLIN, 0}, {cli::interrupt_fd(), POLLIN, 0}};
+    int ready = ::poll(fds, 2, 0);
+    if (ready == 0) {
+      if (idle) idle();
+      ready = ::poll(fds, 2, -1);
+    }
+    if (ready < 0 && errno != EINTR) return fail_errno("cannot read " + label, errno);
+    if (cli::interrupted()) return {};
+    if (ready <= 0) continue;
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return fail(ErrorCode::bad_input, "cannot read " + label + ": " + std::strerror(errno));
+    }
+    if (n == 0) break;
+    if (!lines.feed(std::string_view(buf.data(), static_cast<size_t>(n)), line)) return {};
+  }
+  lines.finish(line);
+  return {};
+}
+
+Result<SourceInfo> collect_text(const Options& o, const SocketSink& sink, const std::function<void()>& idle,
+                                const size_t& undecided) {
   const std::string label = o.input == "-" ? "<stdin>" : o.input;
+  struct File {
+    int fd = STDIN_FILENO;
+    ~File() { if (fd != STDIN_FILENO) ::close(fd); }
+  } file;
+  if (o.input != "-") {
+    const int fd = ::open(o.input.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return fail(ErrorCode::bad_input, "cannot open " + o.input + ": " + std::strerror(errno));
+    file.fd = fd;
+  }
+  const int fd = file.fd;
   SocketTextFormat format = SocketTextFormat::unknown;
   if (o.source == Source::ss_text) format = SocketTextFormat::ss;
   else if (o.source == Source::netstat_text) format = SocketTextFormat::netstat;
-  else format = detect_socket_text_format(*text);
-  if (format == SocketTextFormat::unknown)
-    return fail(ErrorCode::bad_input, label + ": neither ss nor netstat output (save `ss -tan` or `netstat -tan`)");
-  SourceInfo info;
-  info.name = format == SocketTextFormat::ss ? "ss" : "netstat";
-  info.backlog_known = format == SocketTextFormat::ss;
   TextParseReport report;
-  if (format == SocketTextFormat::ss) parse_ss_text(*text, sink, report);
-  else parse_netstat_text(*text, sink, report);
+  std::optional<SsTextParser> ss;
+  std::optional<NetstatTextParser> netstat;
+  std::vector<std::string> early;  // lines before the format shows (bounded)
+  bool unknown_format = false, stopped = false;
+  auto start = [&]() {
+    if (format == SocketTextFormat::ss) ss.emplace(sink, report, o.from_state);
+    else netstat.emplace(sink, report);
+  };
+  auto parse = [&](std::string_view l) { return !(stopped = !(ss ? ss->line(l) : netstat->line(l))); };
+  if (format != SocketTextFormat::unknown) start();
+  auto line = [&](std::string_view l) {
+    if (ss || netstat) return parse(l);
+    early.emplace_back(l);
+    if (const auto f = split_fields(l, 4); !f.empty()) {
+      format = detect_socket_text_line(l);
+      // `ss -H state X`: no header and no state, the line starts with Recv-Q Send-Q.
+      if (format == SocketTextFormat::unknown && f.size() == 4 && parse_uint(f[0]) && parse_uint(f[1]) &&
+          f[2].find(':') != std::string_view::npos)
+        format = SocketTextFormat::ss;
+    }
+    if (format == SocketTextFormat::unknown) {
+      unknown_format = early.size() >= 200;
+      return !unknown_format;
+    }
+    start();
+    for (const auto& e : early)
+      if (!parse(e)) return false;
+    early.clear();
+    return true;
+  };
+  if (auto r = read_lines(fd, label, line, idle); !r) return tl::unexpected(r.error());
+  if (ss && !stopped) ss->finish();
+  if (unknown_format || (!ss && !netstat))
+    return fail(ErrorCode::bad_input, label + ": neither ss nor netstat output (save `ss -tan` or `netstat -tan`)");
+  if (report.state_column_missing)
+    return fail(ErrorCode::bad_input, label + ": no State column: this is `ss ... state STATE` output; "
+                                              "give its state with --from-state STATE (e.g. --from-state time-wait)");
   print_warnings(label, report);
+  print_name_notes(label, o, report, undecided);
+  SourceInfo info;
+  info.name = ss ? "ss" : "netstat";
+  info.backlog_known = ss.has_value();
   info.seen = report.sockets;
   info.malformed = report.malformed;
   if (report.sockets == 0 && report.malformed > 0)
@@ -73,20 +210,26 @@ Result<SourceInfo> collect_text(const Options& o, const SocketSink& sink) {
 
 }  // namespace
 
-Result<SourceInfo> collect_sockets(const Options& o, StateSet view_states, bool need_processes, const SocketSink& sink) {
+Result<SourceInfo> collect_sockets(const Options& o, StateSet view_states, bool need_processes, const SocketSink& sink,
+                                   const std::function<void()>& idle) {
   const StateSet wanted = intersect(o.filter.states, view_states);
   size_t seen = 0;
   std::unique_ptr<SocketOwners> owners;
   const bool live = o.source == Source::netlink || o.source == Source::proc;
   if (live && (need_processes || o.processes)) owners = std::make_unique<SocketOwners>(SocketOwners::scan());
+  size_t undecided = 0;  // saved text: names the filters could not decide on
   const SocketSink filtered = [&](SocketRecord& s) {
     ++seen;
-    if (!wanted.contains(s.state) || !o.filter.matches(s)) return !cli::interrupted();
+    if (!wanted.contains(s.state)) return !cli::interrupted();
+    if (const auto m = o.filter.decide(s); m != FilterAnswer::yes) {
+      undecided += m == FilterAnswer::unknown;
+      return !cli::interrupted();
+    }
     if (owners && s.inode)
       if (const auto* found = owners->find(*s.inode)) s.processes = *found;
     return sink(s) && !cli::interrupted();
   };
-  if (!live) return collect_text(o, filtered);
+  if (!live) return collect_text(o, filtered, idle, undecided);
 
   SourceInfo info;
   info.live = true;

@@ -1,6 +1,7 @@
 #pragma once
 // Where the sockets come from: the kernel (sock_diag or /proc/net/tcp) or saved ss/netstat
 // text. Every source streams the same SocketRecord through the same filter.
+#include <functional>
 #include <string>
 
 #include "options.hpp"
@@ -19,8 +20,9 @@ struct SourceInfo {
 
 // Reads the source once, passing each socket that matches options.filter (and view_states,
 // the states the view needs) to sink. Process owners are looked up when need_processes and
-// the source is live. Warnings about text lines go to stderr here.
+// the source is live. Warnings about text lines go to stderr here. Saved text is read as it
+// arrives; idle() is called before waiting for more of it (the list view flushes its rows).
 tcpkit::Result<SourceInfo> collect_sockets(const Options& options, tcpkit::StateSet view_states, bool need_processes,
-                                           const tcpkit::SocketSink& sink);
+                                           const tcpkit::SocketSink& sink, const std::function<void()>& idle = {});
 
 }  // namespace tcpstate

@@ -20,6 +20,9 @@ struct PortRange {
   bool contains(uint16_t port) const { return port >= low && port <= high; }
 };
 
+// A filter's answer: saved text can name a host or service where the filter needs a number.
+enum class FilterAnswer { no, yes, unknown };
+
 struct SocketFilter {
   StateSet states = StateSet::all();
   Family family = Family::any;
@@ -28,7 +31,10 @@ struct SocketFilter {
   std::vector<Cidr> local_nets;         // --src
   std::vector<Cidr> remote_nets;        // --dst
 
-  bool matches(const SocketRecord& s) const;
+  bool matches(const SocketRecord& s) const { return decide(s) == FilterAnswer::yes; }
+  // no when a part that can be decided says no; unknown when the rest needs an address,
+  // port or family that the record only has as a name.
+  FilterAnswer decide(const SocketRecord& s) const;
   // Only the state and family parts, which the kernel can apply itself.
   bool only_states_and_family() const {
     return local_ports.empty() && remote_ports.empty() && local_nets.empty() && remote_nets.empty();

@@ -59,6 +59,12 @@ struct SocketRecord {
   std::optional<uint64_t> inode;  // 0 for sockets no process holds (TIME_WAIT, SYN_RECV)
   std::vector<ProcessRef> processes;
   std::optional<TcpInfoSummary> info;
+  // Saved text without -n prints names. A host name is kept as given (the address is then the
+  // unspecified one of the family); a service name this machine's services database does not
+  // know is kept too (the port is then 0). Empty when the text was numeric.
+  std::string local_host, remote_host;
+  std::string local_service, remote_service;
+  bool family_known = true;  // false: both ends are host names and no column gave the family
 
   Family family() const { return local.family(); }
 };
@@ -78,12 +84,26 @@ struct ParseWarning {
   std::string message;
 };
 
+// Names the parser kept as names: how many sockets had one, and the first few distinct ones.
+struct NameTally {
+  size_t sockets = 0;
+  std::vector<std::string> examples;  // at most kExamples, in order of appearance
+
+  static constexpr size_t kExamples = 5;
+  void add(std::string_view name);
+};
+
 struct TextParseReport {
   size_t lines = 0;      // lines read
   size_t sockets = 0;    // TCP sockets produced
   size_t skipped = 0;    // headers, blank lines, other protocols
   size_t malformed = 0;  // lines that produced a warning
   std::vector<ParseWarning> warnings;  // the first kMaxWarnings of them
+  NameTally host_names;        // sockets with a host name (not an address) at either end
+  NameTally unknown_services;  // sockets with a service name the services database lacks
+  NameTally cut_endpoints;     // netstat endpoints cut at the column width (no -W)
+  size_t unknown_family = 0;   // sockets with host names at both ends and no family column
+  bool state_column_missing = false;  // `ss ... state X` capture and no state given: reading stopped
 
   static constexpr size_t kMaxWarnings = 100;
   void warn(size_t line, std::string message);
@@ -104,12 +124,24 @@ std::optional<uint64_t> parse_hex(std::string_view text, uint64_t max = UINT64_M
 // "10.0.0.1:22", "[2001:db8::1]:443", "[fe80::1%eth0]:22", "[fe80::1]%eth0:22", "0.0.0.0%lo:53",
 // ":::22", "::ffff:10.0.0.1:80", "*:22", "0.0.0.0:*": an endpoint as ss and netstat print it.
 // A '*' address is unspecified with family star_family; a '*' port is 0.
+// With names allowed (text saved without -n): "0.0.0.0:http", "[::]:ssh", "localhost:domain",
+// "web-1.example:x11-1". Service names go through `services` (nullptr: names are refused);
+// a host name that is not an address is kept in host_name (address stays unspecified).
+class ServiceNames;
 struct ParsedEndpoint {
   IpAddress address;
   uint16_t port = 0;
   std::string interface;
   bool star_address = false;
+  std::string host_name;     // a name instead of an address
+  std::string service_name;  // a service name the services database does not know
 };
-std::optional<ParsedEndpoint> parse_text_endpoint(std::string_view text, Family star_family = Family::v4);
+std::optional<ParsedEndpoint> parse_text_endpoint(std::string_view text, Family star_family = Family::v4,
+                                                  ServiceNames* services = nullptr);
+
+// What the ss and netstat parsers share: two parsed endpoints into a record (addresses, ports,
+// zone, names), and, once the line is read, the names it kept counted in the report.
+void set_text_endpoints(SocketRecord& s, ParsedEndpoint& local, ParsedEndpoint& peer);
+void tally_text_names(const SocketRecord& s, TextParseReport& report);
 
 }  // namespace tcpkit

@@ -3,15 +3,41 @@
 // both iproute2 timer spellings, TIME-WAIT/TIME_WAIT, IPv6 brackets and zones, process names
 // with spaces, commas and parentheses, a Netid column, header and blank lines. A malformed
 // line becomes a warning with its line number and the rest is still read. Never throws.
+// Text saved without -n is read too: service names through the services database, host names
+// (ss -r) kept as names. A capture of `ss state X` has no State column: the state is then given.
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string_view>
 
 #include "tcpkit/socket_record.hpp"
+#include "tcpkit/tcp_state.hpp"
 
 namespace tcpkit {
 
-void parse_ss_text(std::string_view text, const SocketSink& sink, TextParseReport& report);
+// Reads ss text line by line, as it arrives (a pipe, a file read in chunks): each socket goes
+// to the sink once its line is read and the next line shows it has no more -i details.
+class SsTextParser {
+ public:
+  // state_if_missing: the state of every socket of a capture without a State column.
+  SsTextParser(SocketSink sink, TextParseReport& report, std::optional<TcpState> state_if_missing = std::nullopt);
+  ~SsTextParser();
+  SsTextParser(const SsTextParser&) = delete;
+  SsTextParser& operator=(const SsTextParser&) = delete;
+  // One line without its '\n'. False when the sink asked to stop, or when the capture has no
+  // State column and no state was given (report.state_column_missing is then set).
+  bool line(std::string_view text);
+  // The end of the input: the sockets still held go to the sink.
+  bool finish();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The whole text at once (tests, small inputs).
+void parse_ss_text(std::string_view text, const SocketSink& sink, TextParseReport& report,
+                   std::optional<TcpState> state_if_missing = std::nullopt);
 
 // "200ms", "040ms", "58sec", "1min2sec", "119min", "2.5sec", and "1.488ms", which iproute2
 // up to 6.x prints for 1.488 seconds (a seconds.millis value with an "ms" suffix).

@@ -1,0 +1,22 @@
+#pragma once
+// Service names ("http", "ssh", "x11-1") to TCP ports through the services database
+// (getservbyname_r: /etc/services, netbase), as ss and netstat print them without -n.
+// Answers are cached: saved text repeats the same few names on every line.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+namespace tcpkit {
+
+class ServiceNames {
+ public:
+  // The TCP port of a name (aliases count: "www" is 80); nullopt when the database lacks it.
+  std::optional<uint16_t> port(std::string_view name);
+
+ private:
+  std::unordered_map<std::string, std::optional<uint16_t>> cache_;
+};
+
+}  // namespace tcpkit
