@@ -3,11 +3,15 @@
 #   1. a full listing with 200k sockets (100k connections over loopback) in a private namespace:
 #      `tcpstate`, `tcpstate --json`, `ss -tan`, `netstat -tan`;
 #   2. 100k TIME_WAIT sockets: `tcpstate time-wait` (per-peer report) against
-#      `ss -tan state time-wait` (and netstat -tan, which has no state filter).
+#      `ss -tan state time-wait` (and netstat -tan, which has no state filter);
+#   3. a server's mix in one namespace: 120k ESTABLISHED (60k connections over loopback),
+#      26k TIME_WAIT and 1000 CLOSE_WAIT; every view against the ss command that reads the same
+#      states (the listing, --state filters, time-wait, close-wait, syn-flood).
 # Prints wall time (median of RUNS), CPU time, peak memory, the socket count each tool saw, and
 # the ratios. Sockets are spread over many helper processes (the open-file limit is ~20,000).
 # Everything lives in namespaces made here and is removed on exit, even on failure.
-#   bench/tcpstate_bench.sh [BUILD_DIR]      env: CONNS=100000 TW=100000 RUNS=5 PARTS=list,tw
+#   bench/tcpstate_bench.sh [BUILD_DIR]
+#   env: CONNS=100000 TW=100000 RUNS=5 PARTS=list,tw,mix MIX_EST=60000 MIX_TW=26000 MIX_CW=1000
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build}
@@ -17,7 +21,10 @@ PY=/usr/bin/python3
 CONNS=${CONNS:-100000}
 TW=${TW:-100000}
 RUNS=${RUNS:-5}
-PARTS=${PARTS:-list,tw}  # which parts to run
+PARTS=${PARTS:-list,tw,mix}  # which parts to run
+MIX_EST=${MIX_EST:-60000}  # connections: twice as many ESTABLISHED sockets
+MIX_TW=${MIX_TW:-26000}
+MIX_CW=${MIX_CW:-1000}
 PER_PROC=8000   # sockets per helper process, under the open-file limit
 [ "$(id -u)" -eq 0 ] || { echo "tcpstate_bench: needs root (network namespaces)" >&2; exit 4; }
 [ -x "$TCPSTATE" ] || { echo "tcpstate_bench: $TCPSTATE is not built" >&2; exit 4; }
@@ -27,6 +34,7 @@ for t in ss netstat; do command -v $t >/dev/null || { echo "tcpstate_bench: need
 
 NS1=tsb$$-list
 NS2=tsb$$-tw
+NS3=tsb$$-mix
 PIDS=()
 FIFOS=$(mktemp -d)
 cleanup() {
@@ -34,6 +42,7 @@ cleanup() {
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   ip netns del "$NS1" 2>/dev/null || true
   ip netns del "$NS2" 2>/dev/null || true
+  ip netns del "$NS3" 2>/dev/null || true
   rm -rf "$FIFOS"
 }
 trap cleanup EXIT INT TERM
@@ -137,6 +146,58 @@ for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 PIDS=()
 ip netns del "$NS1"
+fi
+
+stop_helpers() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  PIDS=()
+}
+
+if [[ $PARTS == *mix* ]]; then
+echo "== building a server's mix in $NS3: $MIX_EST connections, $MIX_TW TIME_WAIT, $MIX_CW CLOSE_WAIT" >&2
+make_ns "$NS3"
+left=$MIX_EST; port=500
+while (( left > 0 )); do
+  n=$(( left < PER_PROC ? left : PER_PROC ))
+  helper "$NS3" server --bind 127.0.0.1 --hold-port $port --backlog 4096
+  helper "$NS3" client --server 127.0.0.1 --hold-port $port --established $n
+  left=$(( left - n )); port=$(( port + 1 ))
+done
+helper "$NS3" server --bind 127.0.0.1 --hold-port 700 --close-port 701 --backlog 4096
+helper "$NS3" client --server 127.0.0.1 --hold-port 700 --fin-wait2 "$MIX_CW"
+left=$MIX_TW
+while (( left > 0 )); do
+  n=$(( left < 13000 ? left : 13000 ))
+  ip netns exec "$NS3" $PY "$HELPER" client --server 127.0.0.1 --close-port 701 --time-wait $n \
+    --fast-time-wait --hold 900 --deadline 50 < <(sleep 900) > /dev/null 2>&1 &
+  PIDS+=($!)
+  left=$(( left - n ))
+done
+wait_end=$(( $(date +%s) + 50 )); last=-1
+while now=$(ip netns exec "$NS3" ss -tanH state time-wait | wc -l); (( now < MIX_TW && now != last )); do
+  (( $(date +%s) < wait_end )) || break
+  last=$now
+  sleep 1
+done
+echo "sockets in $NS3:" $(ip netns exec "$NS3" "$TCPSTATE" --summary | grep -E 'ESTABLISHED|TIME_WAIT|CLOSE_WAIT|LISTEN' | tr -s ' ')
+echo
+echo "A server's mix, every view against ss reading the same states (median of $RUNS runs; TIME_WAIT lives 60 s, so later rows see fewer):"
+for pair in "list|ss -tan|" "--state established|ss -tan state established|--state established" \
+            "--state time-wait|ss -tan state time-wait|--state time-wait" \
+            "time-wait|ss -tan state time-wait|time-wait" \
+            "close-wait|ss -tanp state close-wait|close-wait" \
+            "syn-flood --interval 0|ss -tan state syn-recv state listening|syn-flood --interval 0" \
+            "--summary|ss -tan|--summary"; do
+  IFS='|' read -r label sscmd args <<< "$pair"
+  # shellcheck disable=SC2086  # the argument lists are split on purpose
+  {
+    measure "$NS3" "tcpstate $label" "$TCPSTATE" $args
+    measure "$NS3" "$sscmd" $sscmd
+  } | table
+done
+stop_helpers
+ip netns del "$NS3"
 fi
 
 [[ $PARTS == *tw* ]] || exit 0

@@ -92,6 +92,38 @@ bool decode_one(const uint8_t* p, size_t len, SocketRecord& s, const InterfaceNa
   return true;
 }
 
+void put_op(std::string& out, uint8_t code, uint8_t yes, uint16_t no) {
+  const inet_diag_bc_op op{code, yes, no};
+  out.append(reinterpret_cast<const char*>(&op), sizeof op);
+}
+
+// A port comparison: the op, then the port in a second op's `no` (the kernel's layout).
+void put_port(std::string& out, uint8_t code, uint8_t yes, uint16_t no, uint16_t port) {
+  put_op(out, code, yes, no);
+  put_op(out, 0, 0, port);
+}
+
+// "sport in [low, high] and (dport == p1 or dport == p2 ...)". The kernel runs the program by
+// jumping `yes` or `no` bytes; landing exactly at the end accepts, 4 bytes past it rejects. Its
+// audit walks the `yes` chain, so each `or` is a JMP that the chain steps over (as ss builds it).
+std::string port_bytecode(const SockDiagQuery& q) {
+  const size_t n = q.remote_ports.size() <= 64 ? q.remote_ports.size() : 0;  // more: no remote condition
+  const size_t len = (q.local_ports ? 16 : 0) + (n ? n * 8 + (n - 1) * 4 : 0);
+  std::string bc;
+  auto rest = [&] { return len - bc.size(); };
+  auto reject = [&] { return static_cast<uint16_t>(rest() + 4); };
+  if (q.local_ports) {
+    put_port(bc, INET_DIAG_BC_S_GE, 8, reject(), q.local_ports->first);
+    put_port(bc, INET_DIAG_BC_S_LE, 8, reject(), q.local_ports->second);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const bool last = i + 1 == n;
+    put_port(bc, INET_DIAG_BC_D_EQ, 8, last ? reject() : 12, q.remote_ports[i]);
+    if (!last) put_op(bc, INET_DIAG_BC_JMP, 4, static_cast<uint16_t>(rest()));  // matched: to the end
+  }
+  return bc;
+}
+
 }  // namespace
 
 SockDiagDecode decode_sock_diag(std::span<const uint8_t> bytes, const SocketSink& sink, const InterfaceNamer& namer) {
@@ -141,7 +173,17 @@ std::string build_sock_diag_request(int family, const SockDiagQuery& query, uint
   req.r.sdiag_protocol = IPPROTO_TCP;
   req.r.idiag_states = query.states.kernel_mask();
   if (query.tcp_info) req.r.idiag_ext = 1 << (INET_DIAG_INFO - 1);
-  return std::string(reinterpret_cast<const char*>(&req), sizeof req);
+  const std::string bc = query.local_ports || !query.remote_ports.empty() ? port_bytecode(query) : "";
+  if (!bc.empty()) req.h.nlmsg_len += static_cast<uint32_t>(RTA_SPACE(bc.size()));
+  std::string out(reinterpret_cast<const char*>(&req), sizeof req);
+  if (!bc.empty()) {
+    rtattr a{};
+    a.rta_len = static_cast<unsigned short>(RTA_LENGTH(bc.size()));
+    a.rta_type = INET_DIAG_REQ_BYTECODE;
+    out.append(reinterpret_cast<const char*>(&a), sizeof a);
+    out += bc;  // a multiple of 4: no padding
+  }
+  return out;
 }
 
 Result<SockDiagStats> dump_tcp_sockets(const SockDiagQuery& query, const SocketSink& sink,

@@ -1,7 +1,10 @@
 #pragma once
 // Where the sockets come from: the kernel (sock_diag or /proc/net/tcp) or saved ss/netstat
 // text. Every source streams the same SocketRecord through the same filter.
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "options.hpp"
 #include "tcpkit/error.hpp"
@@ -17,10 +20,18 @@ struct SourceInfo {
   size_t malformed = 0;        // text lines that were warned about
 };
 
+// What a view may ask the kernel to leave out (sock_diag bytecode): sockets whose local port
+// is outside local_ports, or whose remote port is not in remote_ports (when not empty). Only
+// the netlink source applies it; views must give the same answer without it.
+struct KernelNarrowing {
+  std::optional<std::pair<uint16_t, uint16_t>> local_ports;
+  std::vector<uint16_t> remote_ports;
+};
+
 // Reads the source once, passing each socket that matches options.filter (and view_states,
 // the states the view needs) to sink. Process owners are looked up when need_processes and
 // the source is live. Warnings about text lines go to stderr here.
 tcpkit::Result<SourceInfo> collect_sockets(const Options& options, tcpkit::StateSet view_states, bool need_processes,
-                                           const tcpkit::SocketSink& sink);
+                                           const tcpkit::SocketSink& sink, const KernelNarrowing& narrowing = {});
 
 }  // namespace tcpstate
