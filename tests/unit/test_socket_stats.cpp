@@ -120,7 +120,7 @@ TEST_CASE("The service side: a local listener, else the port outside the ephemer
   CHECK(side.role(50000, 40000) == ConnectionRole::server);  // listens here, though ephemeral
   CHECK(side.role(80, 40000) == ConnectionRole::server);     // no listener left (nginx stopped)
   CHECK(side.role(40000, 443) == ConnectionRole::client);
-  CHECK(side.role(40001, 50000) == ConnectionRole::client);  // the remote 50000 is not ours
+  CHECK(side.role(50001, 50000) == ConnectionRole::client);  // both ephemeral: the lower port
   CHECK(side.role(22, 5432) == ConnectionRole::server);      // both outside: the lower port
   CHECK(side.role(5432, 22) == ConnectionRole::client);
 }
