@@ -5,7 +5,7 @@
 #   2. 100k TIME_WAIT sockets: `tcpstate time-wait` (per-peer report) against
 #      `ss -tan state time-wait` (and netstat -tan, which has no state filter);
 #   3. a server's mix in one namespace: 120k ESTABLISHED (60k connections over loopback),
-#      26k TIME_WAIT and 1000 CLOSE_WAIT; every view against the ss command that reads the same
+#      26k TIME_WAIT left by nginx (it closes first on HTTP/1.0) and 1000 CLOSE_WAIT; every view against the ss command that reads the same
 #      states (the listing, --state filters, time-wait, close-wait, syn-flood).
 # Prints wall time (median of RUNS), CPU time, peak memory, the socket count each tool saw, and
 # the ratios. Sockets are spread over many helper processes (the open-file limit is ~20,000).
@@ -164,18 +164,43 @@ while (( left > 0 )); do
   helper "$NS3" client --server 127.0.0.1 --hold-port $port --established $n
   left=$(( left - n )); port=$(( port + 1 ))
 done
-helper "$NS3" server --bind 127.0.0.1 --hold-port 700 --close-port 701 --backlog 4096
+helper "$NS3" server --bind 127.0.0.1 --hold-port 700 --backlog 4096
 helper "$NS3" client --server 127.0.0.1 --hold-port 700 --fin-wait2 "$MIX_CW"
-left=$MIX_TW
-while (( left > 0 )); do
-  n=$(( left < 13000 ? left : 13000 ))
-  ip netns exec "$NS3" $PY "$HELPER" client --server 127.0.0.1 --close-port 701 --time-wait $n \
-    --fast-time-wait --hold 900 --deadline 50 < <(sleep 900) > /dev/null 2>&1 &
+# TIME_WAIT on the server side, as on a real web server: nginx closes first on HTTP/1.0.
+mkdir -p "$FIFOS/nginx"
+cat > "$FIFOS/nginx/nginx.conf" <<NGINX
+worker_processes 1;
+pid $FIFOS/nginx/nginx.pid;
+error_log $FIFOS/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $FIFOS/nginx/body;
+  proxy_temp_path $FIFOS/nginx/proxy;
+  fastcgi_temp_path $FIFOS/nginx/fastcgi;
+  uwsgi_temp_path $FIFOS/nginx/uwsgi;
+  scgi_temp_path $FIFOS/nginx/scgi;
+  server { listen 127.0.0.1:80; location / { return 200 "ok"; } }
+}
+NGINX
+ip netns exec "$NS3" nginx -c "$FIFOS/nginx/nginx.conf" -g 'daemon off;' 2>/dev/null &
+PIDS+=($!)
+sleep 1
+for _ in 1 2 3 4; do
+  ip netns exec "$NS3" $PY -c '
+import socket, sys, time
+end = time.monotonic() + 50
+for _ in range(int(sys.argv[1])):
+    if time.monotonic() > end: break
+    s = socket.create_connection(("127.0.0.1", 80), timeout=5)
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    while s.recv(4096): pass
+    s.close()
+' $(( MIX_TW / 4 )) &
   PIDS+=($!)
-  left=$(( left - n ))
 done
-wait_end=$(( $(date +%s) + 50 )); last=-1
-while now=$(ip netns exec "$NS3" ss -tanH state time-wait | wc -l); (( now < MIX_TW && now != last )); do
+wait_end=$(( $(date +%s) + 55 )); last=-1
+while now=$(ip netns exec "$NS3" ss -tanH state time-wait | wc -l); (( now < MIX_TW * 95 / 100 && now != last )); do
   (( $(date +%s) < wait_end )) || break
   last=$now
   sleep 1

@@ -143,7 +143,7 @@ SockDiagDecode decode_sock_diag(std::span<const uint8_t> bytes, const SocketSink
       if (payload_len >= sizeof(int)) out.error = -load<int>(payload);
       if (out.error == 0) out.error = EPROTO;
       ++out.done;
-    } else if (h.nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+    } else if (h.nlmsg_type == SOCK_DIAG_BY_FAMILY || h.nlmsg_type == TCPDIAG_GETSOCK) {
       SocketRecord s;
       if (decode_one(payload, payload_len, s, namer)) {
         ++out.sockets;
@@ -161,22 +161,39 @@ SockDiagDecode decode_sock_diag(std::span<const uint8_t> bytes, const SocketSink
 }
 
 std::string build_sock_diag_request(int family, const SockDiagQuery& query, uint32_t sequence) {
-  struct {
-    nlmsghdr h;
-    inet_diag_req_v2 r;
-  } req{};
-  req.h.nlmsg_len = sizeof req;
-  req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  req.h.nlmsg_seq = sequence;
-  req.r.sdiag_family = static_cast<uint8_t>(family);
-  req.r.sdiag_protocol = IPPROTO_TCP;
-  req.r.idiag_states = query.states.kernel_mask();
-  if (query.tcp_info) req.r.idiag_ext = 1 << (INET_DIAG_INFO - 1);
+  std::string out;
+  if (family == AF_UNSPEC) {
+    // The older TCPDIAG_GETSOCK request: the kernel answers for both families in one walk.
+    struct {
+      nlmsghdr h;
+      inet_diag_req r;
+    } req{};
+    req.h.nlmsg_len = sizeof req;
+    req.h.nlmsg_type = TCPDIAG_GETSOCK;
+    req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    req.h.nlmsg_seq = sequence;
+    req.r.idiag_states = query.states.kernel_mask();
+    if (query.tcp_info) req.r.idiag_ext = 1 << (INET_DIAG_INFO - 1);
+    out.assign(reinterpret_cast<const char*>(&req), sizeof req);
+  } else {
+    struct {
+      nlmsghdr h;
+      inet_diag_req_v2 r;
+    } req{};
+    req.h.nlmsg_len = sizeof req;
+    req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
+    req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    req.h.nlmsg_seq = sequence;
+    req.r.sdiag_family = static_cast<uint8_t>(family);
+    req.r.sdiag_protocol = IPPROTO_TCP;
+    req.r.idiag_states = query.states.kernel_mask();
+    if (query.tcp_info) req.r.idiag_ext = 1 << (INET_DIAG_INFO - 1);
+    out.assign(reinterpret_cast<const char*>(&req), sizeof req);
+  }
   const std::string bc = query.local_ports || !query.remote_ports.empty() ? port_bytecode(query) : "";
-  if (!bc.empty()) req.h.nlmsg_len += static_cast<uint32_t>(RTA_SPACE(bc.size()));
-  std::string out(reinterpret_cast<const char*>(&req), sizeof req);
   if (!bc.empty()) {
+    const uint32_t len = static_cast<uint32_t>(out.size() + RTA_SPACE(bc.size()));
+    std::memcpy(out.data() + offsetof(nlmsghdr, nlmsg_len), &len, sizeof len);
     rtattr a{};
     a.rta_len = static_cast<unsigned short>(RTA_LENGTH(bc.size()));
     a.rta_type = INET_DIAG_REQ_BYTECODE;
@@ -209,8 +226,15 @@ Result<SockDiagStats> dump_tcp_sockets(const SockDiagQuery& query, const SocketS
   // The kernel fills at most about 32 KiB per read of a dump; a larger buffer costs nothing.
   std::vector<uint8_t> buffer(64 * 1024);
   uint32_t sequence = 0;
-  for (int family : {AF_INET, AF_INET6}) {
-    if ((family == AF_INET && !query.v4) || (family == AF_INET6 && !query.v6)) continue;
+  // Each request makes the kernel walk every TCP socket of the host (all namespaces); with
+  // both families, one TCPDIAG_GETSOCK walk answers for both, where ss walks twice. A kernel
+  // that refuses it before the first socket gets the per-family requests.
+  std::vector<int> families;
+  if (query.v4 && query.v6) families = {AF_UNSPEC};
+  else if (query.v4) families = {AF_INET};
+  else if (query.v6) families = {AF_INET6};
+  for (size_t fi = 0; fi < families.size(); ++fi) {
+    const int family = families[fi];
     const std::string request = build_sock_diag_request(family, query, ++sequence);
     sockaddr_nl kernel{};
     kernel.nl_family = AF_NETLINK;
@@ -231,6 +255,10 @@ Result<SockDiagStats> dump_tcp_sockets(const SockDiagQuery& query, const SocketS
       if (d.stopped) return stats;
       if (d.error) {
         if (family == AF_INET6 && d.error == ENOENT) break;  // no IPv6 in this kernel
+        if (family == AF_UNSPEC && stats.sockets == 0 && d.sockets == 0) {
+          families.insert(families.end(), {AF_INET, AF_INET6});
+          break;
+        }
         return fail_errno("the kernel refused the sock_diag request", d.error);
       }
       if (d.malformed) return fail(ErrorCode::system, "malformed sock_diag message from the kernel");

@@ -46,7 +46,8 @@ using InterfaceNamer = std::function<std::string(uint32_t)>;
 SockDiagDecode decode_sock_diag(std::span<const uint8_t> bytes, const SocketSink& sink,
                                 const InterfaceNamer& namer = {});
 
-// The request message for one family (exposed for tests and for recording dumps).
+// The request message for one family (exposed for tests and for recording dumps); AF_UNSPEC
+// gives the older TCPDIAG_GETSOCK request, answered for both families in one walk of the table.
 std::string build_sock_diag_request(int family, const SockDiagQuery& query, uint32_t sequence);
 
 struct SockDiagStats {
