@@ -300,13 +300,25 @@ void CloseWaitAnalysis::add(const SocketRecord& s) {
   if (s.state != TcpState::close_wait) return;
   ++total_;
   pending_.push_back(Pending{s.processes.empty() ? "-" : s.processes.front().name,
-                             s.processes.empty() ? 0 : s.processes.front().pid, s.remote, s.local_port, s.remote_port,
-                             s.recv_q});
+                             s.processes.empty() ? 0 : s.processes.front().pid, s.inode.value_or(0), s.remote,
+                             s.local_port, s.remote_port, s.recv_q});
 }
 
-void CloseWaitAnalysis::finish() {
+std::unordered_set<uint64_t> CloseWaitAnalysis::unowned_inodes() const {
+  std::unordered_set<uint64_t> out;
+  for (const auto& p : pending_)
+    if (p.pid == 0 && p.inode) out.insert(p.inode);
+  return out;
+}
+
+void CloseWaitAnalysis::finish(const OwnerLookup& owner_of) {
   std::map<std::tuple<std::string, int, ConnectionRole, IpAddress, uint16_t>, CloseWaitRow> rows;
-  for (const auto& p : pending_) {
+  for (auto& p : pending_) {
+    if (owner_of && p.pid == 0 && p.inode)
+      if (const auto* owners = owner_of(p.inode); owners && !owners->empty()) {
+        p.process = owners->front().name;
+        p.pid = owners->front().pid;
+      }
     const ConnectionRole role = side_.role(p.local_port, p.remote_port);
     const bool server = role == ConnectionRole::server;
     const IpAddress remote = server ? IpAddress() : p.remote;

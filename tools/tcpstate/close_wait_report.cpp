@@ -2,6 +2,7 @@
 // client's remote address:port). The kernel never leaves CLOSE_WAIT by itself, so a count that
 // grows means an application that never calls close().
 #include "common/cli_common.hpp"
+#include "tcpkit/socket_owners.hpp"
 #include "tcpkit/tcp_kernel_status.hpp"
 #include "text_format.hpp"
 #include "views.hpp"
@@ -17,13 +18,19 @@ int run_close_wait(const Options& o) {
   StateSet states = threshold_states(o);
   states.add(TcpState::close_wait);
   states.add(TcpState::listen);  // which local ports are services
-  auto info = collect_sockets(o, states, true, [&](SocketRecord& s) {
+  // Owners are looked up after the dump, for the CLOSE_WAIT sockets only.
+  auto info = collect_sockets(o, states, false, [&](SocketRecord& s) {
     counts.add(s);
     analysis.add(s);
     return true;
   });
   if (!info) return fail_with(info.error());
-  analysis.finish();
+  if (const auto wanted = analysis.unowned_inodes(); info->live && !wanted.empty()) {
+    const SocketOwners owners = SocketOwners::scan("/proc", &wanted);
+    analysis.finish([&](uint64_t inode) { return owners.find(inode); });
+  } else {
+    analysis.finish();
+  }
   const auto rows = analysis.top(o.top);
   PrometheusText prom;
   auto service_text = [](const CloseWaitRow& r) {

@@ -3,6 +3,7 @@
 // per-state counts, top-N groups, TIME_WAIT per destination, SYN_RECV per listener with a
 // flood verdict, CLOSE_WAIT per process and port, and --max thresholds.
 #include <array>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -211,7 +212,11 @@ class CloseWaitAnalysis {
   CloseWaitAnalysis(long port_low, long port_high) : side_(port_low, port_high) {}
   // LISTEN sockets name the local services; CLOSE_WAIT sockets are kept until finish().
   void add(const SocketRecord& s);
-  void finish();
+  // The inodes of the CLOSE_WAIT sockets whose owner is not known yet.
+  std::unordered_set<uint64_t> unowned_inodes() const;
+  // Groups the sockets; owner_of (when set) names the owners add() did not know.
+  using OwnerLookup = std::function<const std::vector<ProcessRef>*(uint64_t inode)>;
+  void finish(const OwnerLookup& owner_of = {});
   std::vector<CloseWaitRow> top(size_t n) const;  // by count
   uint64_t total() const { return total_; }
 
@@ -219,6 +224,7 @@ class CloseWaitAnalysis {
   struct Pending {
     std::string process;
     int pid;
+    uint64_t inode;
     IpAddress remote;
     uint16_t local_port, remote_port;
     uint32_t recv_q;
