@@ -90,8 +90,8 @@ PYEOF
 
 table() {  # rows on stdin: label wall cpu rss lines; the first row is the reference
   awk -F'\t' 'BEGIN { printf "%-40s %10s %10s %9s %9s\n", "command", "wall_ms", "cpu_ms", "rss_MiB", "lines" }
-              { printf "%-40s %10s %10s %9s %9s\n", $1, $2, $3, $4, $5; w[NR]=$2; n[NR]=$1 }
-              END { for (i = 2; i <= NR; i++) printf "  ratio %s / %s: %.2f\n", n[1], n[i], w[1] / w[i] }'
+              { printf "%-40s %10s %10s %9s %9s\n", $1, $2, $3, $4, $5; w[NR]=$2; c[NR]=$3; n[NR]=$1 }
+              END { for (i = 2; i <= NR; i++) printf "  ratio %s / %s: %.2f (cpu %.2f)\n", n[1], n[i], w[1] / w[i], c[1] / (c[i] ? c[i] : 1) }'
 }
 
 if [[ $PARTS == *list* ]]; then

@@ -82,6 +82,7 @@ int run_time_wait(const Options& o) {
   auto used_pct = [&](const TimeWaitGroup& d) { return range > 0 ? 100.0 * static_cast<double>(d.ports_in_use) / static_cast<double>(range) : 0.0; };
   const auto overflow = counters.find("TcpExt.TCPTimeWaitOverflow");
   const bool client_rows = std::any_of(top.begin(), top.end(), [](const TimeWaitGroup& g) { return g.role == ConnectionRole::client; });
+  const bool server_rows = std::any_of(top.begin(), top.end(), [](const TimeWaitGroup& g) { return g.role == ConnectionRole::server; });
   // One record per group: a server's row names its service port, a client's the remote one.
   auto group_record = [&](const TimeWaitGroup& d, bool csv) {
     const bool server = d.role == ConnectionRole::server;
@@ -123,7 +124,8 @@ int run_time_wait(const Options& o) {
         out += t.render();
         if (tw.groups() > top.size())
           out += "(top " + std::to_string(top.size()) + " of " + std::to_string(tw.groups()) + " groups)\n";
-        out += "server: this host's service port closed first; one row per client address (the client's ports are its own).\n";
+        if (server_rows)
+          out += "server: this host's service port closed first; one row per client address (the client's ports are its own).\n";
         if (client_rows)
           out += "client: this host closed first; one row per remote service, with the local ephemeral ports in use towards it.\n";
         out += "\n";
