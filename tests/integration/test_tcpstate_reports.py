@@ -210,3 +210,38 @@ def test_close_wait_on_a_leaking_client_counts_data_bytes_per_remote_service(lab
     assert len(series) == 2 and all('role="client"' in s for s in series), series
     assert f'service_port="{plain}"' in series[0] and f'service_port="{with_data}"' in series[1]
     client.stdin.close()
+
+
+SOCKETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab", "tcpstate_sockets.py")
+
+
+def start_sockets(L, side, *args):
+    popen = L.popen_server if side == "server" else L.popen_client
+    proc = popen([sys.executable, SOCKETS, *map(str, args), "--hold", "300"],
+                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ready, _, _ = select.select([proc.stdout], [], [], 30)
+    assert ready and proc.stdout.readline().startswith(b"READY"), proc.stderr.read()[-2000:]
+    return proc
+
+
+def test_time_wait_as_a_client_counts_the_ports_in_use_towards_each_service(lab):
+    """The client rows' ports in use come from a second, bytecode-filtered sock_diag dump (local
+    port ephemeral, remote port one of the client rows' services): it must count the open
+    connections to that service and nothing else, as the unfiltered /proc source does."""
+    L = lab()
+    set_range(L)
+    start_sockets(L, "server", "server", "--bind", "0.0.0.0", "--hold-port", 8080, "--close-port", 8081)
+    start_sockets(L, "client", "client", "--server", L.server_v4, "--hold-port", 8080, "--close-port", 8081,
+                  "--established", 7, "--time-wait", 6)
+    start_sockets(L, "client", "client", "--server", L.server_v4, "--hold-port", 8081, "--established", 3)
+    wait_for(lambda: ss_count(L, "client", "state", "time-wait") == 6, 10, "TIME_WAIT on the client")
+    for source in ("netlink", "proc"):
+        objs = jsonl(tcpstate_netns(L, L.client_ns, "time-wait", "--json", "--source", source))
+        groups = [o for o in objs if o["type"] == "time_wait_group"]
+        assert [(g["role"], g["remote_address"], g["remote_port"], g["time_wait"], g["ports_in_use"]) for g in groups] == \
+            [("client", L.server_v4, 8081, 6, 9)], source
+        assert groups[0]["ephemeral_ports"] == RANGE[1] - RANGE[0] + 1
+    # --max on a state the view does not need is read in full.
+    r = subprocess.run([L.tool("tcpstate"), "--netns", L.client_ns, "time-wait", "--max", "established=9"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "established" in r.stderr, (r.stdout, r.stderr)
