@@ -124,6 +124,21 @@ std::string port_bytecode(const SockDiagQuery& q) {
   return bc;
 }
 
+// A dump request: the netlink header, then the body.
+template <class Body>
+std::string dump_request(uint16_t type, uint32_t sequence, const Body& body) {
+  struct {
+    nlmsghdr h;
+    Body r;
+  } req{};
+  req.h.nlmsg_len = sizeof req;
+  req.h.nlmsg_type = type;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  req.h.nlmsg_seq = sequence;
+  req.r = body;
+  return std::string(reinterpret_cast<const char*>(&req), sizeof req);
+}
+
 }  // namespace
 
 SockDiagDecode decode_sock_diag(std::span<const uint8_t> bytes, const SocketSink& sink, const InterfaceNamer& namer) {
@@ -161,34 +176,21 @@ SockDiagDecode decode_sock_diag(std::span<const uint8_t> bytes, const SocketSink
 }
 
 std::string build_sock_diag_request(int family, const SockDiagQuery& query, uint32_t sequence) {
+  const uint8_t ext = query.tcp_info ? 1 << (INET_DIAG_INFO - 1) : 0;
   std::string out;
   if (family == AF_UNSPEC) {
     // The older TCPDIAG_GETSOCK request: the kernel answers for both families in one walk.
-    struct {
-      nlmsghdr h;
-      inet_diag_req r;
-    } req{};
-    req.h.nlmsg_len = sizeof req;
-    req.h.nlmsg_type = TCPDIAG_GETSOCK;
-    req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    req.h.nlmsg_seq = sequence;
-    req.r.idiag_states = query.states.kernel_mask();
-    if (query.tcp_info) req.r.idiag_ext = 1 << (INET_DIAG_INFO - 1);
-    out.assign(reinterpret_cast<const char*>(&req), sizeof req);
+    inet_diag_req r{};
+    r.idiag_states = query.states.kernel_mask();
+    r.idiag_ext = ext;
+    out = dump_request(TCPDIAG_GETSOCK, sequence, r);
   } else {
-    struct {
-      nlmsghdr h;
-      inet_diag_req_v2 r;
-    } req{};
-    req.h.nlmsg_len = sizeof req;
-    req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-    req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    req.h.nlmsg_seq = sequence;
-    req.r.sdiag_family = static_cast<uint8_t>(family);
-    req.r.sdiag_protocol = IPPROTO_TCP;
-    req.r.idiag_states = query.states.kernel_mask();
-    if (query.tcp_info) req.r.idiag_ext = 1 << (INET_DIAG_INFO - 1);
-    out.assign(reinterpret_cast<const char*>(&req), sizeof req);
+    inet_diag_req_v2 r{};
+    r.sdiag_family = static_cast<uint8_t>(family);
+    r.sdiag_protocol = IPPROTO_TCP;
+    r.idiag_states = query.states.kernel_mask();
+    r.idiag_ext = ext;
+    out = dump_request(SOCK_DIAG_BY_FAMILY, sequence, r);
   }
   const std::string bc = query.local_ports || !query.remote_ports.empty() ? port_bytecode(query) : "";
   if (!bc.empty()) {
