@@ -97,7 +97,9 @@ Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd) {
     return fail_errno("bind to interface '" + config.interface + "'", errno);
   // Bind first: the capture must know our port before the SYN leaves.
   socklen_t length = 0;
-  sockaddr_storage local = route->source.to_sockaddr(config.source_port.value_or(0), &length);
+  // Link-local addresses on either end need the interface as their scope.
+  const uint32_t scope = d.is_link_local() || route->source.is_link_local() ? uint32_t(route->interface_index) : 0u;
+  sockaddr_storage local = route->source.to_sockaddr(config.source_port.value_or(0), &length, scope);
   if (::bind(sock.get(), reinterpret_cast<sockaddr*>(&local), length) < 0)
     return fail_errno("bind " + route->source.to_string_with_port(config.source_port.value_or(0)), errno);
   sockaddr_storage bound{};
@@ -117,7 +119,7 @@ Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd) {
   const auto start = Clock::now();
   const auto limit = start + config.limit;
   socklen_t remote_length = 0;
-  const sockaddr_storage remote = d.to_sockaddr(config.port, &remote_length);
+  const sockaddr_storage remote = d.to_sockaddr(config.port, &remote_length, scope);
   if (::connect(sock.get(), reinterpret_cast<const sockaddr*>(&remote), remote_length) < 0 && errno != EINPROGRESS)
     return fail_errno("connect to " + d.to_string_with_port(config.port), errno);
 
@@ -137,7 +139,7 @@ Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd) {
     event.segment = segment;
     // Our kernel handles an arriving segment right after the capture tap: give it a moment.
     std::this_thread::sleep_for(config.settle);
-    if (auto found = lookup_tcp_socket(result.tuple)) {
+    if (auto found = lookup_tcp_socket(result.tuple, int(scope))) {
       event.local_state = *found ? (*found)->state : TcpState::close;
       event.local_state_read = true;
       event.local_state_read_ns = realtime_ns();

@@ -31,6 +31,25 @@ bool valid_hostname(std::string_view host) {
   return true;
 }
 
+// "fe80::1%eth0" -> address text and zone; the zone names an interface (at most IFNAMSIZ-1
+// characters, no '/', white space or ':'). Returns the sentence that says what is wrong.
+std::string split_zone(std::string_view& host, std::string& zone) {
+  const auto percent = host.find('%');
+  if (percent == std::string_view::npos) return {};
+  const std::string_view name = host.substr(percent + 1);
+  host = host.substr(0, percent);
+  if (name.empty()) return "empty zone after '%'";
+  if (name.size() > 15 || !std::all_of(name.begin(), name.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '@';
+      }))
+    return "zone '" + std::string(name) + "' is not an interface name";
+  const auto address = IpAddress::parse(host);
+  if (address && !address->is_link_local())
+    return "a zone ('%" + std::string(name) + "') belongs only to a link-local address (fe80::/10)";
+  zone = std::string(name);
+  return {};
+}
+
 }  // namespace
 
 Result<uint16_t> parse_port(std::string_view text) {
@@ -75,15 +94,15 @@ Result<TargetSpec> parse_target(std::string_view text) {
       if (rest.front() != ':') return bad("expected ':PORT' after ']'");
       port_text = rest.substr(1);
     }
-    if (host.find('%') != std::string_view::npos) return bad("IPv6 zone identifiers are not supported");
+    if (const auto why = split_zone(host, spec.zone); !why.empty()) return bad(why);
     const auto address = IpAddress::parse(host);
     if (!address || !address->is_v6()) return bad("brackets must hold an IPv6 address");
   } else {
     const auto first = text.find(':');
     if (first != std::string_view::npos && text.find(':', first + 1) != std::string_view::npos) {
       // Two or more colons and no brackets: a bare IPv6 address, which cannot carry a port.
-      if (text.find('%') != std::string_view::npos) return bad("IPv6 zone identifiers are not supported");
-      const auto address = IpAddress::parse(text);
+      if (const auto why = split_zone(host, spec.zone); !why.empty()) return bad(why);
+      const auto address = IpAddress::parse(host);
       if (!address) return bad("not a valid IPv6 address (write [ADDRESS]:PORT to give a port)");
     } else if (first != std::string_view::npos) {
       host = text.substr(0, first);

@@ -67,7 +67,7 @@ std::string IpAddress::to_string_with_port(uint16_t port) const {
   return is_v4() ? to_string() + ":" + std::to_string(port) : "[" + to_string() + "]:" + std::to_string(port);
 }
 
-sockaddr_storage IpAddress::to_sockaddr(uint16_t port, socklen_t* length) const {
+sockaddr_storage IpAddress::to_sockaddr(uint16_t port, socklen_t* length, uint32_t scope_id) const {
   sockaddr_storage ss{};
   if (is_v4()) {
     auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
@@ -80,6 +80,7 @@ sockaddr_storage IpAddress::to_sockaddr(uint16_t port, socklen_t* length) const 
     sin6->sin6_family = AF_INET6;
     sin6->sin6_port = htons(port);
     std::memcpy(&sin6->sin6_addr, bytes_.data(), 16);
+    sin6->sin6_scope_id = scope_id;
     if (length) *length = sizeof(sockaddr_in6);
   }
   return ss;
@@ -92,6 +93,8 @@ bool IpAddress::is_loopback() const {
 }
 
 bool IpAddress::is_multicast() const { return is_v4() ? (bytes_[0] & 0xf0) == 0xe0 : bytes_[0] == 0xff; }
+
+bool IpAddress::is_link_local() const { return is_v6() && bytes_[0] == 0xfe && (bytes_[1] & 0xc0) == 0x80; }
 
 bool IpAddress::is_unspecified() const {
   for (size_t i = 0; i < size(); ++i)

@@ -33,4 +33,29 @@ int64_t TokenBucket::wait_ns(uint64_t want, int64_t now_ns) {
   return int64_t(std::ceil(need * 1e9 / rate_));
 }
 
+Pacing pacing_for(double asked_rate, size_t max_batch) {
+  constexpr double kSlice_s = 0.001;   // a batch holds at most 1 ms of the asked rate
+  constexpr double kWindow_s = 0.100;  // the window the ceiling is promised for
+  Pacing p;
+  const double rate = asked_rate > 0 ? asked_rate : 1;
+  p.batch = std::clamp<size_t>(size_t(rate * kSlice_s), 1, std::max<size_t>(1, max_batch));
+  if (p.batch == 1) {
+    // One probe per syscall: burst 1 + one in flight = the 2 allowed. From 400/s up, a second
+    // token of burst (paid for by 10/s, under 2.5 %) lets a late wake-up catch up.
+    p.burst = rate >= 400 ? 2 : 1;
+    p.rate = rate - (p.burst - 1) / kWindow_s;
+    return p;
+  }
+  // A burst of two batches, or 3 ms of the rate if more, lets a sender that woke up late catch
+  // up without losing the rate; the bucket's rate gives back what the burst and one batch in
+  // flight take from the window's ceiling (4 % of the rate at most).
+  p.burst = std::max(2 * double(p.batch), std::floor(rate * 0.003));
+  p.rate = rate - (p.burst + double(p.batch) - 2) / kWindow_s;
+  return p;
+}
+
+double pacing_ceiling(const Pacing& pacing, double window_s) {
+  return pacing.burst + pacing.rate * window_s + (pacing.batch > 1 ? double(pacing.batch) : 1.0);
+}
+
 }  // namespace tcpkit

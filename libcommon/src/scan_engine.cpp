@@ -210,6 +210,12 @@ struct ScanEngine::Impl {
       duplicates{0}, resets_sent{0}, answered_count{0}, positive{0};
   std::atomic<int> round{0};
   std::atomic<bool> waiting{false};
+  // Drop signs (scan_drops.hpp): first answers by the round whose probe got them, and round
+  // 0's by quarter of its order. Rounds past the array's end share its last slot.
+  static constexpr size_t kRoundSlots = 32;
+  std::array<std::atomic<uint64_t>, kRoundSlots> answers_by_round{};
+  std::array<std::atomic<uint64_t>, 4> round0_quarters{};
+  std::vector<RoundTally> tally;  // sender thread; read after it is joined
   int64_t round0_send_ns = 0;
   uint64_t round0_sent = 0;
   int64_t send_ns_total = 0;
@@ -229,6 +235,12 @@ struct ScanEngine::Impl {
     return nullptr;
   }
 
+  size_t round_slot(uint16_t local_port) const {  // the round a reply's probe was sent in
+    const int r = config.fixed_source_port ? round.load() : int(local_port - config.source_port);
+    return std::min<size_t>(size_t(std::max(r, 0)), kRoundSlots - 1);
+  }
+  size_t quarter_of(uint64_t k) const { return size_t(std::min<uint64_t>(3, k / ((plan.length() + 3) / 4))); }
+
   bool wait_or_stop(int64_t ns) {  // sleeps in short steps; true when told to stop
     const int64_t end = monotonic_ns() + ns;
     while (!stop_sending.load()) {
@@ -238,6 +250,12 @@ struct ScanEngine::Impl {
       sleep_ns(std::min<int64_t>(left, 5'000'000));
     }
     return true;
+  }
+
+  QuarterAnswers quarter_counts() const {
+    QuarterAnswers q{};
+    for (size_t i = 0; i < q.size(); ++i) q[i] = round0_quarters[i].load();
+    return q;
   }
 
   void send_loop();
@@ -255,8 +273,11 @@ struct Batch {
 }  // namespace
 
 void ScanEngine::Impl::send_loop() {
-  const size_t batch_size = std::max<size_t>(1, config.batch);
-  TokenBucket bucket(config.rate, double(batch_size) * 2);
+  // Batches and bucket follow the round's rate: the rate is a ceiling over any 100 ms.
+  double rate = config.rate;
+  Pacing pacing = pacing_for(rate, config.batch);
+  TokenBucket bucket(pacing.rate, pacing.burst);
+  size_t batch_size = pacing.batch;
   Batch batches[2];
   for (auto& b : batches) {
     b.packets.resize(batch_size);
@@ -270,7 +291,7 @@ void ScanEngine::Impl::send_loop() {
     while (!stop_sending.load()) {
       const int64_t w = bucket.wait_ns(b.used, monotonic_ns());
       if (w == 0) break;
-      sleep_ns(w);
+      sleep_ns(std::min<int64_t>(w, 5'000'000));  // short steps: a stop is seen within 5 ms
     }
     if (stop_sending.load()) {  // Ctrl-C while waiting for tokens: these were never sent
       b.used = 0;
@@ -303,6 +324,22 @@ void ScanEngine::Impl::send_loop() {
   const uint64_t length = plan.length();
   for (int r = 0; r <= config.retries && !stop_sending.load(); ++r) {
     if (r > 0 && answered_count.load() >= length) break;  // answered while waiting: no empty round
+    if (r > 0) {
+      // The round just waited for showed drops: the next one goes slower.
+      const uint64_t found = answers_by_round[std::min<size_t>(size_t(r - 1), kRoundSlots - 1)].load();
+      const bool dropped = r == 1 ? answers_collapsed(quarter_counts())
+                                  : retry_found_drops(RoundTally{tally.back().sent, found, rate});
+      if (dropped && slower_rate(rate, config.min_rate) < rate) {
+        rate = slower_rate(rate, config.min_rate);
+        pacing = pacing_for(rate, config.batch);
+        bucket = TokenBucket(pacing.rate, pacing.burst);
+        batch_size = pacing.batch;  // the batches are empty between rounds
+        for (auto& b : batches) {
+          b.packets.resize(batch_size);
+          b.targets.resize(batch_size);
+        }
+      }
+    }
     round.store(r);
     const uint16_t sport = config.port_of_round(r);
     const int64_t start = monotonic_ns();
@@ -326,6 +363,7 @@ void ScanEngine::Impl::send_loop() {
     flush(batches[1], true);
     const int64_t spent = monotonic_ns() - start;
     send_ns_total += spent;
+    tally.push_back(RoundTally{sent.load() + send_errors.load() - sent_before, 0, rate});
     if (r == 0) {
       round0_send_ns = spent;
       round0_sent = sent.load() + send_errors.load() - sent_before;
@@ -341,7 +379,14 @@ void ScanEngine::Impl::send_loop() {
     }
   }
   waiting.store(true);
-  if (!stop_sending.load()) wait_or_stop(int64_t(config.wait.count()) * 1000);
+  if (!stop_sending.load()) {
+    wait_or_stop(int64_t(config.wait.count()) * 1000);
+  } else if (sent.load() > 0) {
+    // Stopped (Ctrl-C, or the reader went away): the receiver stays a little longer, so that
+    // the SYN/ACKs to the last probes still get our RST. Short: the stop must be prompt.
+    const int64_t max_rtt = rtt.max_ns();
+    sleep_ns(std::clamp<int64_t>(2 * max_rtt + 10'000'000, 10'000'000, 200'000'000));
+  }
   sending_done.store(true);
   stop_receiving.store(true);
 }
@@ -400,6 +445,9 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
     return;
   }
   answered_count.fetch_add(1);
+  const size_t slot = round_slot(local_port);
+  answers_by_round[slot].fetch_add(1);
+  if (slot == 0) round0_quarters[quarter_of(*k)].fetch_add(1);
   if (verdict->state == positive_state(style)) positive.fetch_add(1);
   results->push(QueuedResult::of(*k, *verdict, d->ttl, time_ns));
 }
@@ -562,6 +610,16 @@ ScanSummary ScanEngine::run(const std::function<void(const ScanResult&)>& on_res
     summary.degraded_reasons.push_back("sent " + std::to_string(uint64_t(summary.achieved_rate)) +
                                        " probes/s of the " + std::to_string(uint64_t(summary.requested_rate)) +
                                        " asked for");
+  // Drops on the way: a port whose probe was dropped looks filtered (scan_drops.hpp).
+  summary.rounds_tally = m.tally;
+  for (size_t r = 0; r < summary.rounds_tally.size(); ++r)
+    summary.rounds_tally[r].answers = m.answers_by_round[std::min(r, Impl::kRoundSlots - 1)].load();
+  summary.round0_quarters = m.quarter_counts();
+  if (!summary.interrupted) {
+    auto drops = judge_drops(summary.rounds_tally, summary.round0_quarters, summary.requested_rate);
+    for (auto& r : drops.reasons) summary.degraded_reasons.push_back(std::move(r));
+    summary.suggested_rate = drops.suggested_rate;
+  }
   summary.degraded = !summary.degraded_reasons.empty();
   return summary;
 }

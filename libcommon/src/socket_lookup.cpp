@@ -15,7 +15,7 @@
 
 namespace tcpkit {
 
-Result<std::optional<SocketRecord>> lookup_tcp_socket(const FourTuple& tuple) {
+Result<std::optional<SocketRecord>> lookup_tcp_socket(const FourTuple& tuple, int interface_index) {
   UniqueFd socket(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
   const int fd = socket.get();
   if (fd < 0) return fail_errno("sock_diag socket", errno);
@@ -34,6 +34,7 @@ Result<std::optional<SocketRecord>> lookup_tcp_socket(const FourTuple& tuple) {
   message.request.sdiag_family = tuple.local.is_v4() ? AF_INET : AF_INET6;
   message.request.sdiag_protocol = IPPROTO_TCP;
   message.request.idiag_states = ~0u;
+  message.request.id.idiag_if = uint32_t(interface_index);
   message.request.id.idiag_sport = htons(tuple.local_port);
   message.request.id.idiag_dport = htons(tuple.remote_port);
   std::memcpy(message.request.id.idiag_src, tuple.local.data(), tuple.local.size());

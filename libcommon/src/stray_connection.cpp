@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -19,6 +20,11 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using namespace tcp_flag;
 constexpr auto kGrace = std::chrono::milliseconds(50);
+// Before a live case the connection must be quiet this long (within -W, at least kQuietMin):
+// a banner-first server (sshd sends its banner 50-80 ms after accept) is absorbed first.
+constexpr auto kQuietMin = std::chrono::milliseconds(200);
+constexpr auto kQuietMax = std::chrono::milliseconds(500);
+constexpr int kQuietRounds = 10;           // a peer that never falls quiet: give up after this many periods
 constexpr uint32_t kBeyond = 65536;        // how far past the window edge "out of window" aims
 constexpr uint32_t kOldData = 1000;        // how far below RCV.NXT the old data starts
 constexpr uint32_t kOldDataLength = 10;
@@ -49,6 +55,7 @@ class CaseRunner {
  private:
   Result<bool> connect_and_follow();
   Result<bool> reach_time_wait();
+  Result<bool> wait_quiet();
   Result<void> hold_local_port();
   Result<void> inject(uint8_t flags, uint32_t seq, uint32_t ack, std::vector<uint8_t> payload = {});
   // Reads segments until the deadline (or the grace after the first answer when stop_early).
@@ -56,6 +63,7 @@ class CaseRunner {
   Result<std::optional<TrackedSegment>> wait_segment(const std::function<bool(const TrackedSegment&)>& match,
                                                      Clock::time_point deadline);
   void note(const TrackedSegment& s);
+  bool cancelled() const;
   void cleanup();
   uint32_t peer_window() const;
   bool expects_silence() const;
@@ -75,6 +83,7 @@ class CaseRunner {
   std::optional<LiveConnection> live_;
   std::vector<SegmentSpec> crafted_;
   std::optional<TrackedSegment> last_inbound_;
+  bool peer_in_time_wait_ = false;  // from then on the peer holds nothing we must reset
 };
 
 std::string plus(const char* base, int64_t offset) {
@@ -90,6 +99,12 @@ uint16_t local_port_of(int fd) {
                                     : ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
 }
 
+bool CaseRunner::cancelled() const {
+  if (cancel_fd_ < 0) return false;
+  pollfd p{cancel_fd_, POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
 void CaseRunner::note(const TrackedSegment& s) {
   StraySegment out;
   out.outbound = s.direction == Direction::outbound;
@@ -99,6 +114,7 @@ void CaseRunner::note(const TrackedSegment& s) {
   out.ack = s.ack;
   out.window = s.window;
   out.payload_length = s.payload_length;
+  out.peer_own = !out.outbound && is_peer_own_traffic(classify_segment(s.flags, s.payload_length));
   if (out.outbound)
     for (const auto& c : crafted_)
       if (c.seq == s.seq && c.flags == s.flags && c.ack == s.ack) out.crafted = true;
@@ -192,7 +208,42 @@ Result<bool> CaseRunner::reach_time_wait() {
     run_.seen.setup_problem = "the peer did not acknowledge our FIN: no TIME_WAIT to test";
     return false;
   }
+  peer_in_time_wait_ = true;
   return true;
+}
+
+// The live cases start on a quiet connection: a banner (or any data the server sends first) is
+// absorbed, and the tracker's SND.NXT follows it. A peer that closes, resets or keeps talking
+// leaves no live case to run.
+Result<bool> CaseRunner::wait_quiet() {
+  const auto quiet = std::clamp<Clock::duration>(t_.timeout, kQuietMin, kQuietMax);
+  const auto give_up = Clock::now() + quiet * kQuietRounds;
+  auto deadline = Clock::now() + quiet;
+  while (Clock::now() < give_up) {
+    auto s = live_->next(std::min(deadline, give_up), cancel_fd_);
+    if (!s) return tl::unexpected(s.error());
+    if (!*s) {
+      if (Clock::now() >= deadline) return true;
+      break;  // interrupted or gave up
+    }
+    note(**s);
+    if ((*s)->direction != Direction::inbound) continue;
+    if ((*s)->flags & rst) {
+      run_.seen.setup_problem = "the peer reset the connection before the case";
+      return false;
+    }
+    if ((*s)->flags & fin) {
+      run_.seen.setup_problem = "the peer closed the connection before the case: the live cases need a server that "
+                                "keeps it open";
+      return false;
+    }
+    deadline = Clock::now() + quiet;
+  }
+  run_.seen.setup_problem = cancelled() ? std::string("interrupted before the case started")
+                                        : "the peer never fell quiet for " +
+                                              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(quiet).count()) +
+                                              " ms: its own traffic would overlap every answer";
+  return false;
 }
 
 // Once our socket is closed (LAST_ACK, then gone: the peer holds the TIME_WAIT) nothing would
@@ -233,7 +284,8 @@ Result<std::vector<StraySegment>> CaseRunner::collect(bool stop_early) {
     note(**s);
     if ((*s)->direction != Direction::inbound) continue;
     answers.push_back(run_.segments.back());
-    if (stop_early) deadline = std::min(deadline, Clock::now() + kGrace);
+    // The peer's own data or FIN is no answer: the wait for one goes on.
+    if (stop_early && !answers.back().peer_own) deadline = std::min(deadline, Clock::now() + kGrace);
   }
 }
 
@@ -247,7 +299,7 @@ bool CaseRunner::expects_silence() const {
 // Leave nothing half-open at the peer: an exact RST at whatever it acked last.
 void CaseRunner::cleanup() {
   if (live_ && last_inbound_ && !(last_inbound_->flags & rst) && (last_inbound_->flags & ack) &&
-      (stray_case_info(id_).group == StrayGroup::live || id_ == StrayCase::tw_syn)) {
+      (stray_case_info(id_).group == StrayGroup::live || id_ == StrayCase::tw_syn || !peer_in_time_wait_)) {
     if (inject(rst, last_inbound_->ack, 0)) {
       // Shown with -v, though no capture reads it any more.
       StraySegment reset;
@@ -269,13 +321,11 @@ Result<StrayRun> CaseRunner::run() {
     cleanup();
     return std::move(run_);
   }
-  if (time_wait) {
-    auto reached = reach_time_wait();
-    if (!reached) return tl::unexpected(reached.error());
-    if (!*reached) {
-      cleanup();
-      return std::move(run_);
-    }
+  auto ready = time_wait ? reach_time_wait() : wait_quiet();
+  if (!ready) return tl::unexpected(ready.error());
+  if (!*ready) {
+    cleanup();
+    return std::move(run_);
   }
   const ConnectionTracker& tr = live_->tracker();
   const uint32_t rcv_nxt = *tr.exact_next_seq();   // the peer's RCV.NXT

@@ -160,7 +160,10 @@ Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSende
   return run;
 }
 
-Result<std::optional<std::string>> check_listening(const StrayTarget& t, int cancel_fd) {
+namespace {
+
+// Whether `port` accepts a kernel connect() within the timeout: nullopt when it does, else why not.
+Result<std::optional<std::string>> try_connect(const StrayTarget& t, uint16_t port, int cancel_fd) {
   Fd s;
   s.fd = ::socket(t.address.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (s.fd < 0) return fail_errno("socket", errno);
@@ -170,15 +173,15 @@ Result<std::optional<std::string>> check_listening(const StrayTarget& t, int can
   if (t.bind_interface)
     ::setsockopt(s.fd, SOL_SOCKET, SO_BINDTODEVICE, t.route.interface.c_str(), socklen_t(t.route.interface.size()));
   socklen_t length = 0;
-  sockaddr_storage address = t.address.to_sockaddr(t.port, &length);
+  sockaddr_storage address = t.address.to_sockaddr(port, &length);
   if (::connect(s.fd, reinterpret_cast<sockaddr*>(&address), length) == 0) return std::optional<std::string>();
   if (errno != EINPROGRESS)
-    return std::optional<std::string>("port " + std::to_string(t.port) + " does not accept connections: " + std::strerror(errno));
+    return std::optional<std::string>("port " + std::to_string(port) + " does not accept connections: " + std::strerror(errno));
   const auto deadline = Clock::now() + t.timeout;
   pollfd fds[2] = {{s.fd, POLLOUT, 0}, {cancel_fd, POLLIN, 0}};
   while (true) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0) return std::optional<std::string>("port " + std::to_string(t.port) + " did not answer a connect() in time");
+    if (left <= 0) return std::optional<std::string>("port " + std::to_string(port) + " did not answer a connect() in time");
     const int n = ::poll(fds, cancel_fd >= 0 ? 2 : 1, int(left) + 1);
     if (n < 0 && errno != EINTR) return fail_errno("poll", errno);
     if (cancel_fd >= 0 && (fds[1].revents & POLLIN)) return std::optional<std::string>("interrupted");
@@ -187,8 +190,23 @@ Result<std::optional<std::string>> check_listening(const StrayTarget& t, int can
   int error = 0;
   socklen_t error_length = sizeof error;
   ::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &error, &error_length);
-  if (error) return std::optional<std::string>("port " + std::to_string(t.port) + " does not accept connections: " + std::strerror(error));
+  if (error) return std::optional<std::string>("port " + std::to_string(port) + " does not accept connections: " + std::strerror(error));
   return std::optional<std::string>();
 }
 
+}  // namespace
+
+Result<std::optional<std::string>> check_listening(const StrayTarget& t, int cancel_fd) {
+  return try_connect(t, t.port, cancel_fd);
+}
+
+Result<std::optional<std::string>> check_closed(const StrayTarget& t, int cancel_fd) {
+  auto refused = try_connect(t, t.closed_port, cancel_fd);
+  if (!refused) return tl::unexpected(refused.error());
+  if (*refused) return std::optional<std::string>();  // refused, filtered or interrupted: the cases tell which
+  return std::optional<std::string>("port " + std::to_string(t.closed_port) +
+                                    " is listening: the closed group needs a port nothing listens on (--closed-port)");
+}
+
 }  // namespace tcpkit
+

@@ -41,12 +41,14 @@ uint64_t next_random(uint64_t& state) {  // xorshift64*: fast, good enough for I
 }
 
 // Binds a TCP socket to (source, 0) so the kernel hands us an ephemeral port that no other
-// local connection can take while the probe is out.
-Result<std::pair<int, uint16_t>> reserve_port(const IpAddress& source) {
+// local connection can take while the probe is out. A link-local source is bound on its
+// interface (scope_id), or the kernel refuses it.
+Result<std::pair<int, uint16_t>> reserve_port(const IpAddress& source, int interface_index) {
   const int fd = ::socket(source.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return fail_errno("reserve a source port", errno);
   socklen_t length = 0;
-  sockaddr_storage address = source.to_sockaddr(0, &length);
+  sockaddr_storage address =
+      source.to_sockaddr(0, &length, source.is_link_local() ? uint32_t(interface_index) : 0u);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) < 0) {
     const int e = errno;
     ::close(fd);
@@ -97,7 +99,7 @@ Result<void> SynProber::send(uint64_t probe_id, std::chrono::steady_clock::time_
   if (config_.source_port) {
     pending->sport = *config_.source_port;
   } else {
-    auto reserved = reserve_port(config_.route.source);
+    auto reserved = reserve_port(config_.route.source, config_.route.interface_index);
     if (!reserved) return tl::unexpected(reserved.error());
     pending->reservation_fd = reserved->first;
     pending->sport = reserved->second;

@@ -25,7 +25,7 @@ def test_help_lists_every_flag_and_exits_0():
     r = run([TCPSCAN, "--help"])
     assert r.returncode == 0
     for flag in ["--ports", "--input-list", "--exclude", "--exclude-file", "-4", "-6", "--allow-broadcast",
-                 "--flags", "--rate", "--retries", "--wait", "--seed", "--shard", "--source-port", "--source",
+                 "--flags", "--rate", "--max-rate", "--min-rate", "--retries", "--wait", "--seed", "--shard", "--source-port", "--source",
                  "--interface", "--open", "--reason", "--json", "--csv", "--grepable", "--dry-run"]:
         assert flag in r.stdout, flag
 
@@ -58,6 +58,10 @@ def test_help_lists_every_flag_and_exits_0():
     (["--rate", "0", "127.0.0.1"], "rate"),
     (["--rate", "fast", "127.0.0.1"], "rate"),
     (["--rate", "1e9", "127.0.0.1"], "rate"),
+    (["--min-rate", "0", "127.0.0.1"], "min-rate"),
+    (["--min-rate", "slow", "127.0.0.1"], "min-rate"),
+    (["--rate", "100", "--min-rate", "200", "127.0.0.1"], "above --rate"),
+    (["--max-rate", "0", "127.0.0.1"], "rate"),
     (["--retries", "-1", "127.0.0.1"], "retries"),
     (["--retries", "21", "127.0.0.1"], "retries"),
     (["--wait", "soon", "127.0.0.1"], "duration"),

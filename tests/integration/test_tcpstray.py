@@ -43,8 +43,8 @@ def cases(stdout):
     return {o["case"]: o for o in objects if o["type"] == "case"}, objects[-1]
 
 
-def stray(L, tool, family, port, *args, timeout=120):
-    argv = [tool("tcpstray"), "--json", "-v", "-W", "0.3", "--closed-port", str(CLOSED),
+def stray(L, tool, family, port, *args, timeout=120, wait="0.3"):
+    argv = [tool("tcpstray"), "--json", "-v", "-W", wait, "--closed-port", str(CLOSED),
             f"{host(L, family)}:{port}", *args]
     return L.run_client(argv, timeout=timeout)
 
@@ -281,3 +281,157 @@ def test_listen_cases_are_inconclusive_against_a_closed_port(make_lab, tool):
     assert {c["verdict"] for c in got.values()} == {"inconclusive"}
     assert "does not accept connections" in got["listen-fin"]["reason"]
     assert r.returncode == 1
+
+
+# ---- the peer's own traffic is never the answer (issue 11) ----
+BANNER = b"SSH-2.0-tcpkit_lab_banner\r\n"
+# The cases whose answer is a challenge or duplicate ACK: a pure ACK with ack = RCV.NXT.
+ACK_CASES = ("live-rst-in-window", "live-syn", "live-ack-unsent", "live-data-old",
+             "live-fin-out-of-window")
+LIVE_LINUX = {name: v for name, v in LINUX.items() if name.startswith("live-")}
+
+
+def drop_pure_acks(L, port):
+    """The peer's pure ACKs from `port` vanish in its output chain; data and FINs still leave."""
+    L.nft(L.server_ns, "table inet stray_test {\n chain output { type filter hook output priority 0;\n"
+                       f"  tcp sport {port} tcp flags == ack drop\n }}\n}}\n")
+
+
+def start_sshd(L, port, tmp_path):
+    """The real OpenSSH server in the server namespace: a banner-first server that sends its
+    banner some 50-80 ms after accept and then waits for ours. Missing sshd fails the test."""
+    sshd = "/usr/sbin/sshd"
+    assert os.access(sshd, os.X_OK), "openssh-server is needed (/usr/sbin/sshd)"
+    os.makedirs("/run/sshd", mode=0o755, exist_ok=True)  # its privilege-separation directory
+    key = tmp_path / "host_key"
+    subprocess.run(["ssh-keygen", "-q", "-N", "", "-t", "ed25519", "-f", str(key)], check=True,
+                   timeout=30)
+    proc = L.popen_server([sshd, "-D", "-e", "-p", str(port), "-f", "/dev/null", "-h", str(key),
+                           "-o", "PidFile=none", "-o", "LoginGraceTime=60"],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    end = time.monotonic() + 10
+    while f":{port} " not in L.run_server(["ss", "-Htln"]).stdout:
+        assert proc.poll() is None and time.monotonic() < end, proc.stderr.read().decode()
+        time.sleep(0.05)
+    return proc
+
+
+def peer_own(case):
+    return [s for s in case["segments"] if s["direction"] == "in" and s.get("peer_own")]
+
+
+@pytest.mark.parametrize("server", ["banner-hold", "sshd"])
+def test_a_banner_first_server_is_judged_on_the_answer_not_the_banner(make_lab, tool, server, tmp_path):
+    # Found against sshd: its banner, 55-76 ms after our RST, was taken for the answer.
+    L = make_lab()
+    if server == "sshd":
+        start_sshd(L, LIVE, tmp_path)
+    else:
+        L.start_server(LIVE, mode="banner-hold", banner=BANNER, banner_delay_ms=60)
+    # -W 1: each case first waits for 500 ms of quiet, ample for a banner even on a busy machine.
+    r = stray(L, tool, 4, LIVE, "--group", "live", wait="1")
+    got, summary = cases(r.stdout)
+    assert {name: c["verdict"] for name, c in got.items()} == LIVE_LINUX, r.stdout
+    assert r.returncode == 0, r.stderr
+    # The banner was absorbed before each case: shown, marked as the peer's own, never an answer.
+    for c in got.values():
+        own = peer_own(c)
+        assert own and own[0]["length"] > 0 and own[0]["flags"] != ".", c
+        assert all(s["time_us"] <= min(x["time_us"] for x in c["segments"] if x["crafted"])
+                   for s in own[:1]), c
+    # With the peer's pure ACKs dropped, the banner is no challenge or duplicate ACK.
+    drop_pure_acks(L, LIVE)
+    r = stray(L, tool, 4, LIVE, "--group", "live", wait="1")
+    got, _ = cases(r.stdout)
+    assert r.returncode == 1
+    for name in ACK_CASES:
+        assert got[name]["verdict"] != "conformant", got[name]
+        assert got[name]["verdict"] == "deviation" and got[name]["observed"] == "silence", got[name]
+    assert got["live-rst-out-of-window"]["verdict"] == "conformant", got["live-rst-out-of-window"]
+    assert guard_tables(L) == []
+
+
+@pytest.mark.parametrize("mode", ["close-after", "banner-hold"])
+def test_the_peers_own_fin_or_data_during_the_case_is_inconclusive(make_lab, tool, mode):
+    # The server closes (or sends) on its own 0.9 s after accept: after the 0.5 s quiet wait,
+    # inside the 2 s observation window. Its FIN or data carries ack=RCV.NXT, like the challenge ACK
+    # the case waits for; with the peer's pure ACKs dropped that must not pass for one.
+    L = make_lab()
+    L.start_server(LIVE, mode=mode, banner=BANNER, banner_delay_ms=900, close_delay_ms=900)
+    drop_pure_acks(L, LIVE)
+    r = L.run_client([tool("tcpstray"), "--json", "-v", "-W", "2", f"{L.server_v4}:{LIVE}",
+                      "--case", ",".join(ACK_CASES + ("live-rst-out-of-window",))], timeout=120)
+    got, summary = cases(r.stdout)
+    assert r.returncode == 1
+    what = "FIN" if mode == "close-after" else "data"
+    for name, c in got.items():
+        assert c["verdict"] == "inconclusive", c
+        assert "own" in c["reason"] and what in c["reason"], c
+        own = peer_own(c)
+        assert own, c
+        assert ("F" in own[0]["flags"]) if mode == "close-after" else own[0]["length"] == len(BANNER)
+    assert summary["conformant"] == 0 and summary["inconclusive"] == len(got)
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_closed_group_against_a_listening_port_is_inconclusive(make_lab, tool, family):
+    L = lab_with_servers(make_lab)
+    r = L.run_client([tool("tcpstray"), "--json", "-W", "0.3", "--group", "closed", "--closed-port",
+                      str(LIVE), f"{host(L, family)}:{LIVE}"], timeout=60)
+    got, summary = cases(r.stdout)
+    assert len(got) == 6 and r.returncode == 1, r.stdout
+    for c in got.values():
+        assert c["verdict"] == "inconclusive", c
+        assert f"port {LIVE} is listening" in c["reason"] and "--closed-port" in c["reason"], c
+    assert summary["deviation"] == 0
+
+
+def test_the_privilege_hint_is_a_command_that_works(make_lab, tool):
+    # Without CAP_NET_ADMIN the time-wait group cannot run; the hint says how to leave it out.
+    L = lab_with_servers(make_lab)
+    drop = ["setpriv", "--bounding-set", "-net_admin", "--inh-caps", "-net_admin", "--"]
+    target = f"{L.server_v4}:{LIVE}"
+    r = L.run_client(drop + [tool("tcpstray"), "-W", "0.3", target])
+    assert r.returncode == 3, r.stderr
+    hint = r.stderr.split("leave them out: ", 1)[1].split(")")[0].strip()
+    argv = hint.split()
+    assert argv[0] == "tcpstray" and argv[-1] == target, hint
+    r2 = L.run_client(drop + [tool("tcpstray"), "--json", "-W", "0.3", "--closed-port", str(CLOSED)]
+                      + argv[1:], timeout=120)
+    assert r2.returncode in (0, 1), r2.stderr
+    got, summary = cases(r2.stdout)
+    assert summary["cases"] == 19 and not any(c["group"] == "time-wait" for c in got.values())
+
+
+@pytest.mark.parametrize("where", ["time-wait", "live"])
+def test_a_reader_that_goes_away_stops_the_run_quietly(make_lab, tool, where):
+    # `tcpstray ... | head -1`: the header line is read, then the reader is gone. The run stops
+    # within a second - in the TIME_WAIT case's wait for a FIN that never comes (guard in
+    # place), or in a live case's 5 s observation window - removes its table, resets what it
+    # left open and prints nothing on stderr.
+    L = lab_with_servers(make_lab)
+    picked = (["-W", "3", "--case", "live-rst-in-window,tw-fin-retransmit"] if where == "time-wait"
+              else ["-W", "5", "--case", "live-rst-out-of-window"])
+    proc = L.popen_client([tool("tcpstray"), f"{L.server_v4}:{LIVE}", *picked],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout.readline().startswith(b"TCPSTRAY")
+    if where == "time-wait":
+        end = time.monotonic() + 10
+        while not guard_tables(L) and time.monotonic() < end:
+            time.sleep(0.05)
+        assert len(guard_tables(L)) == 1
+    # By now the live case is done (quiet wait, answer) and the TIME_WAIT case waits for a FIN;
+    # or the live case watches its 5 s window.
+    time.sleep(1.5)
+    assert f":{LIVE}" in L.run_server(["ss", "-Htan", "state", "established"]).stdout
+    proc.stdout.close()
+    start = time.monotonic()
+    proc.wait(timeout=15)
+    took = time.monotonic() - start
+    err = proc.stderr.read()
+    assert proc.returncode == -signal.SIGPIPE, (proc.returncode, err)
+    assert took < 2.0, took  # the waits it cut short last 9 s and 5 s
+    assert err == b""
+    assert guard_tables(L) == []
+    time.sleep(0.1)
+    assert f":{LIVE}" not in L.run_server(["ss", "-Htan", "state", "established"]).stdout

@@ -270,6 +270,27 @@ def wire_handshakes(path, port):
             "stray_synacks": stray, "handshakes": out}
 
 
+def syn_times(path):
+    """Capture times (ns), sorted, of the pure SYNs (no other flag of the six) in a pcap."""
+    linktype, frames = read_pcap(path)
+    out = []
+    for t_ns, frame in frames:
+        seg = tcp_segment(linktype, frame)
+        if seg is not None and seg[6] & 0x3F == SYN:
+            out.append(t_ns)
+    return sorted(out)
+
+
+def most_in_window(times, window_ns):
+    """The most of the sorted times that fall in any half-open window [t, t + window_ns)."""
+    best, lo = 0, 0
+    for hi, t in enumerate(times):
+        while t - times[lo] >= window_ns:
+            lo += 1
+        best = max(best, hi - lo + 1)
+    return best
+
+
 class Capture:
     """tcpdump -w running in a namespace; stop() flushes it and returns the pcap path."""
 
@@ -517,10 +538,11 @@ class Lab:
         return self._exec(ns, [sys.executable, "-c", code], timeout=timeout)
 
     def start_server(self, port, mode="hold", family="both", banner=b"", close_delay_ms=50,
-                     backlog=128, max_seconds=3600):
+                     backlog=128, max_seconds=3600, banner_delay_ms=0):
         argv = [sys.executable, os.path.join(HERE, "tcp_server.py"), "--port", port,
                 "--mode", mode, "--family", family, "--banner-hex", bytes(banner).hex(),
-                "--close-delay-ms", close_delay_ms, "--backlog", backlog,
+                "--close-delay-ms", close_delay_ms, "--banner-delay-ms", banner_delay_ms,
+                "--backlog", backlog,
                 "--max-seconds", max_seconds]
         proc = self.popen_server(argv, stdout=subprocess.PIPE)
         if not _read_line(proc, "listening", 10.0):

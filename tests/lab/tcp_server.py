@@ -7,6 +7,9 @@
   http          read a request up to a blank line, answer HTTP/1.0 200, close
   never-close   read and discard, never close (CLOSE_WAIT once the peer closes)
   echo          send back what arrives; close on EOF
+  banner-hold   --banner-delay-ms after accept send the banner, then never close (like sshd
+                waiting for the client's banner)
+  close-after   --close-delay-ms after accept close (the server ends the connection on its own)
 
 Single-threaded (selectors). Prints "listening" on stdout once the socket listens; stops on
 SIGTERM/SIGINT or after --max-seconds.
@@ -19,7 +22,7 @@ import socket
 import sys
 import time
 
-MODES = ("hold", "close-now", "banner-close", "http", "never-close", "echo")
+MODES = ("hold", "close-now", "banner-close", "http", "never-close", "echo", "banner-hold", "close-after")
 HTTP_BODY = b"tcpkit lab\n"
 HTTP_RESPONSE = (b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
                  b"Connection: close\r\n\r\n%s" % (len(HTTP_BODY), HTTP_BODY))
@@ -34,10 +37,11 @@ def parse_args(argv):
     p.add_argument("--bind", default=None, help="address to bind (default: any of the family)")
     p.add_argument("--banner-hex", default="", help="banner bytes for banner-close, in hex")
     p.add_argument("--close-delay-ms", type=float, default=50.0)
+    p.add_argument("--banner-delay-ms", type=float, default=0.0)
     p.add_argument("--backlog", type=int, default=128)
     p.add_argument("--max-seconds", type=float, default=3600.0)
     a = p.parse_args(argv)
-    if not 0 <= a.port <= 65535 or a.close_delay_ms < 0 or a.max_seconds <= 0 or a.backlog < 1:
+    if not 0 <= a.port <= 65535 or a.close_delay_ms < 0 or a.banner_delay_ms < 0 or a.max_seconds <= 0 or a.backlog < 1:
         p.error("out-of-range value")
     try:
         a.banner = bytes.fromhex(a.banner_hex)
@@ -68,7 +72,7 @@ class Server:
         self.sel = selectors.DefaultSelector()
         self.listener = make_listener(args)
         self.sel.register(self.listener, selectors.EVENT_READ, None)
-        self.timers = []  # heap of (due, seq, sock): delayed closes for "hold"
+        self.timers = []  # heap of (due, seq, sock, action): delayed closes and banners
         self.seq = 0
         self.conns = {}   # sock -> per-connection state (bytearray of input / pending output)
         self.kept = []    # never-close sockets whose peer has gone: held open on purpose
@@ -91,6 +95,25 @@ class Server:
                 continue
             self.conns[conn] = {"in": bytearray(), "out": bytearray()}
             self.sel.register(conn, selectors.EVENT_READ, "conn")
+            if self.args.mode == "banner-hold":
+                self.later(self.args.banner_delay_ms, conn, "banner")
+            elif self.args.mode == "close-after":
+                self.later(self.args.close_delay_ms, conn, "close")
+
+    def later(self, delay_ms, conn, action):
+        self.seq += 1
+        heapq.heappush(self.timers, (time.monotonic() + delay_ms / 1000.0, self.seq, conn, action))
+
+    def on_timer(self, conn, action):
+        if conn.fileno() < 0:
+            return  # closed meanwhile
+        if action == "banner":
+            try:
+                conn.send(self.args.banner)
+            except OSError:
+                pass
+        else:
+            self.close(conn)
 
     def close(self, conn):
         if conn in self.conns:
@@ -103,10 +126,8 @@ class Server:
         if mode == "hold" and self.args.close_delay_ms > 0:
             self.sel.unregister(conn)  # nothing more to read: just wait, then close
             del self.conns[conn]
-            self.seq += 1
-            due = time.monotonic() + self.args.close_delay_ms / 1000.0
-            heapq.heappush(self.timers, (due, self.seq, conn))
-        elif mode == "never-close":
+            self.later(self.args.close_delay_ms, conn, "close")
+        elif mode in ("never-close", "banner-hold"):
             self.sel.unregister(conn)
             del self.conns[conn]
             self.kept.append(conn)
@@ -168,7 +189,8 @@ class Server:
         while True:
             now = time.monotonic()
             while self.timers and self.timers[0][0] <= now:
-                heapq.heappop(self.timers)[2].close()
+                _, _, conn, action = heapq.heappop(self.timers)
+                self.on_timer(conn, action)
             if now >= deadline:
                 return
             wait = deadline - now

@@ -62,7 +62,13 @@ TEST_CASE("bad targets are refused with a sentence that quotes them") {
       "[]:80",                 // empty brackets
       "[not-v6]:80",           // name in brackets
       "2001:db8::zz",          // bad IPv6
-      "fe80::1%eth0",          // zones unsupported
+      "[2001:db8::1%eth0]:80", // a zone on a global address
+      "2001:db8::1%eth0",      // the same, bare
+      "[fe80::1%]:80",         // empty zone
+      "fe80::1%",              // empty zone, bare
+      "[fe80::1%a/b]:80",      // not an interface name
+      "[fe80::1%averyveryverylongname]:80",  // longer than IFNAMSIZ-1
+      "[fe80::1%eth0:80",      // missing ]
       "host name",             // white space
       "host\t:80",             // tab
       "exa$mple.com",          // bad character
@@ -81,6 +87,27 @@ TEST_CASE("bad targets are refused with a sentence that quotes them") {
     CHECK(spec.error().message.find("invalid target") == 0);
     CHECK(spec.error().message.find('\n') == std::string::npos);
   }
+}
+
+TEST_CASE("a link-local target carries its zone, bracketed or bare") {
+  auto bracketed = parse_target("[fe80::1%eth0]:22");
+  REQUIRE(bracketed);
+  CHECK(bracketed->host == "fe80::1");
+  CHECK(bracketed->zone == "eth0");
+  CHECK(bracketed->port == uint16_t(22));
+  auto bare = parse_target("fe80::1%tkc0");
+  REQUIRE(bare);
+  CHECK(bare->host == "fe80::1");
+  CHECK(bare->zone == "tkc0");
+  CHECK_FALSE(bare->port);
+  auto plain = parse_target("[fe80::1]:22");
+  REQUIRE(plain);
+  CHECK(plain->zone.empty());
+  CHECK(IpAddress::parse("fe80::1")->is_link_local());
+  CHECK(IpAddress::parse("febf::1")->is_link_local());
+  CHECK_FALSE(IpAddress::parse("fec0::1")->is_link_local());
+  CHECK_FALSE(IpAddress::parse("2001:db8::1")->is_link_local());
+  CHECK_FALSE(IpAddress::parse("10.0.0.1")->is_link_local());
 }
 
 TEST_CASE("ports are numbers or service names") {

@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <vector>
+
 #include "tcpkit/rate.hpp"
 
 using namespace tcpkit;
@@ -45,4 +48,63 @@ TEST_CASE("a clock that steps back grants nothing extra") {
   b.take(10, 5'000'000);
   CHECK(b.take(10, 1'000'000) == 0);
   CHECK(b.take(10, 6'000'000) == 1);
+}
+
+TEST_CASE("pacing: no batches at low rates, batches of at most 1 ms of the rate above") {
+  CHECK(pacing_for(20, 64).batch == 1);
+  CHECK(pacing_for(200, 64).batch == 1);
+  CHECK(pacing_for(1999, 64).batch == 1);
+  CHECK(pacing_for(10'000, 64).batch == 10);
+  CHECK(pacing_for(100'000, 64).batch == 64);
+  CHECK(pacing_for(400'000, 64).batch == 64);
+  CHECK(pacing_for(400'000, 8).batch == 8);
+  const auto low = pacing_for(200, 64);
+  CHECK(low.burst == 1);
+  CHECK(low.rate == 200);
+  CHECK(pacing_for(1'000, 64).burst == 2);  // one token of catch-up, paid for by 10/s
+  CHECK(pacing_for(1'000, 64).rate == 990);
+  // High rates keep their speed: the bucket gives back at most 4 %.
+  for (double r : {400.0, 1'000.0, 2'000.0, 10'000.0, 100'000.0, 400'000.0}) CHECK(pacing_for(r, 64).rate >= 0.96 * r);
+}
+
+// A sender driven by fake time: waits for a whole batch's tokens, "sends" each batch, and may
+// be held up (as a busy machine does) before its syscall. Returns the send times.
+static std::vector<int64_t> simulate(double asked, size_t max_batch, uint64_t probes, uint64_t seed) {
+  const Pacing p = pacing_for(asked, max_batch);
+  TokenBucket bucket(p.rate, p.burst);
+  std::vector<int64_t> times;
+  int64_t now = 0;
+  uint64_t x = seed;
+  while (times.size() < probes) {
+    const uint64_t n = std::min<uint64_t>(p.batch, probes - times.size());
+    now += bucket.wait_ns(n, now);
+    REQUIRE(bucket.take(n, now) == n);
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    const int64_t held = (x >> 60) == 0 ? int64_t((x >> 20) % 30'000'000) : 0;  // 1 in 16: up to 30 ms late
+    for (uint64_t i = 0; i < n; ++i) times.push_back(now + held + int64_t(i) * 1000);  // 1 us per packet
+    now += held + int64_t(n) * 1000;
+  }
+  return times;
+}
+
+static uint64_t most_in_window(const std::vector<int64_t>& times, int64_t window_ns) {
+  uint64_t best = 0;
+  size_t lo = 0;
+  for (size_t hi = 0; hi < times.size(); ++hi) {
+    while (times[hi] - times[lo] >= window_ns) ++lo;
+    best = std::max<uint64_t>(best, hi - lo + 1);
+  }
+  return best;
+}
+
+TEST_CASE("pacing: any 100 ms holds at most rate/10 + 2 probes, even with a late sender") {
+  for (double asked : {20.0, 50.0, 200.0, 399.0, 400.0, 1'000.0, 1'999.0, 2'500.0, 10'000.0, 100'000.0, 400'000.0}) {
+    const uint64_t probes = uint64_t(std::min(asked * 3, 200'000.0));
+    for (uint64_t seed : {1, 2, 3}) {
+      const auto times = simulate(asked, 64, probes, seed);
+      INFO("rate " << asked << " seed " << seed);
+      CHECK(double(most_in_window(times, 100'000'000)) <= asked / 10 + 2);
+      CHECK(pacing_ceiling(pacing_for(asked, 64), 0.1) <= asked / 10 + 2 + 1e-9);
+    }
+  }
 }

@@ -265,3 +265,104 @@ TEST_CASE("segments are described tcpdump-style", "[stray]") {
   CHECK(describe_segment(icmp("port unreachable")) == "ICMP port unreachable");
   CHECK(to_string(StrayVerdict::deviation) == "deviation");
 }
+
+namespace {
+
+// The peer's own segment, as the connection runner marks it.
+StraySegment own(uint8_t flags, uint32_t seq, uint32_t ack, uint32_t length) {
+  StraySegment s = in(flags, seq, ack, 64, length);
+  s.peer_own = is_peer_own_traffic(classify_segment(flags, length));
+  REQUIRE(s.peer_own);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("received segments are classified: only pure ACK, RST and SYN can answer", "[stray]") {
+  CHECK(classify_segment(f::ack, 0) == SegmentKind::pure_ack);
+  CHECK(classify_segment(uint8_t(f::psh | f::ack), 41) == SegmentKind::data);
+  CHECK(classify_segment(f::ack, 1) == SegmentKind::data);
+  CHECK(classify_segment(uint8_t(f::fin | f::ack), 0) == SegmentKind::fin);
+  CHECK(classify_segment(uint8_t(f::fin | f::psh | f::ack), 5) == SegmentKind::fin);
+  CHECK(classify_segment(uint8_t(f::rst | f::ack), 0) == SegmentKind::rst);
+  CHECK(classify_segment(uint8_t(f::syn | f::ack), 0) == SegmentKind::syn);
+  CHECK(classify_segment(0, 0) == SegmentKind::other);
+  CHECK(is_peer_own_traffic(SegmentKind::data));
+  CHECK(is_peer_own_traffic(SegmentKind::fin));
+  for (auto k : {SegmentKind::pure_ack, SegmentKind::rst, SegmentKind::syn, SegmentKind::other})
+    CHECK_FALSE(is_peer_own_traffic(k));
+  CHECK(to_string(SegmentKind::pure_ack) == "ack");
+}
+
+TEST_CASE("an SSH banner after the stray RST is not its answer", "[stray]") {
+  // Found against sshd: 41 bytes of banner, ack = RCV.NXT, 55-76 ms after our RST.
+  const auto p = live(f::rst, kRcvNxt + 64240 + 65536);
+  const auto banner = own(uint8_t(f::psh | f::ack), kSndNxt, kRcvNxt, 41);
+  const auto j = judge_stray_case(StrayCase::live_rst_out_of_window, p, answers({banner}));
+  CHECK(j.verdict == StrayVerdict::inconclusive);
+  CHECK_THAT(j.reason, Catch::Contains("peer's own data (41 bytes)"));
+  CHECK(j.observed == "silence (peer's own: P. seq=SND.NXT ack=RCV.NXT win=64 len=41)");
+  // Unmarked (today's runner), the same bytes were a deviation.
+  CHECK(verdict(StrayCase::live_rst_out_of_window, p, answers({in(uint8_t(f::psh | f::ack), kSndNxt, kRcvNxt, 64, 41)})) ==
+        StrayVerdict::deviation);
+}
+
+TEST_CASE("the peer's own data or FIN never stands for a challenge or duplicate ACK", "[stray]") {
+  const auto data = own(uint8_t(f::psh | f::ack), kSndNxt, kRcvNxt, 41);
+  const auto fin = own(uint8_t(f::fin | f::ack), kSndNxt, kRcvNxt, 0);
+  for (auto id : {StrayCase::live_rst_in_window, StrayCase::live_syn, StrayCase::live_ack_unsent,
+                  StrayCase::live_data_old, StrayCase::live_fin_out_of_window}) {
+    const auto p = live(id == StrayCase::live_syn ? f::syn : f::rst, kRcvNxt + 100);
+    for (const auto& seg : {data, fin}) {
+      const auto j = judge_stray_case(id, p, answers({seg}));
+      CHECK(j.verdict == StrayVerdict::inconclusive);
+      CHECK_THAT(j.reason, Catch::Contains("no pure ACK came"));
+      CHECK_FALSE(j.rate_limit_possible);
+    }
+    // The challenge ACK next to the peer's own segment still decides, whichever came first.
+    const auto challenge = in(f::ack, kSndNxt + 41, kRcvNxt);
+    CHECK(verdict(id, p, answers({data, challenge})) == StrayVerdict::conformant);
+    CHECK(verdict(id, p, answers({challenge, fin})) == StrayVerdict::conformant);
+    CHECK(verdict(id, p, answers({data, in(f::ack, kSndNxt + 41, kRcvNxt + 5)})) == StrayVerdict::deviation);
+    // Silence with no traffic at all stays the deviation it was.
+    CHECK(verdict(id, p, answers({})) == StrayVerdict::deviation);
+  }
+}
+
+TEST_CASE("a FIN at RCV.NXT acked on the peer's own FIN is acked", "[stray]") {
+  const auto p = live(uint8_t(f::fin | f::ack), kRcvNxt);
+  // The server closed at once: its FIN carries the ACK of ours (no pure ACK came).
+  const auto j = judge_stray_case(StrayCase::live_fin_exact, p, answers({own(uint8_t(f::fin | f::ack), kSndNxt, kRcvNxt + 1, 0)}));
+  CHECK(j.verdict == StrayVerdict::conformant);
+  CHECK_THAT(j.reason, Catch::Contains("peer's own FIN"));
+  // Its own data acking only RCV.NXT tells nothing about our FIN.
+  CHECK(verdict(StrayCase::live_fin_exact, p, answers({own(uint8_t(f::psh | f::ack), kSndNxt, kRcvNxt, 10)})) ==
+        StrayVerdict::inconclusive);
+}
+
+TEST_CASE("an out-of-window FIN acked on the peer's own segment was accepted", "[stray]") {
+  const uint32_t seq = kRcvNxt + 64240 + 65536;
+  const auto p = live(uint8_t(f::fin | f::ack), seq);
+  const auto j = judge_stray_case(StrayCase::live_fin_out_of_window, p,
+                                  answers({own(uint8_t(f::fin | f::ack), kSndNxt, seq + 1, 0)}));
+  CHECK(j.verdict == StrayVerdict::deviation);
+  CHECK(j.reason == "the out-of-window FIN was accepted");
+}
+
+TEST_CASE("the exact RST with the peer's own traffic around it", "[stray]") {
+  auto p = live(f::rst, kRcvNxt);
+  StrayObservation o = answers({own(uint8_t(f::psh | f::ack), kSndNxt, kRcvNxt, 41)});
+  o.follow_up_sent = true;
+  o.follow_up = live(uint8_t(f::psh | f::ack), kRcvNxt);
+  o.follow_up.payload_length = 1;
+  o.follow_up_answers = {in(f::rst, kSndNxt + 41, 0)};
+  CHECK(verdict(StrayCase::live_rst_exact, p, o) == StrayVerdict::inconclusive);
+  // Quiet after the RST; then the peer's own data acking our byte: the connection survived.
+  o.answers.clear();
+  o.follow_up_answers = {own(uint8_t(f::psh | f::ack), kSndNxt, kRcvNxt + 1, 41)};
+  CHECK(verdict(StrayCase::live_rst_exact, p, o) == StrayVerdict::deviation);
+  o.follow_up_answers = {own(uint8_t(f::psh | f::ack), kSndNxt, kRcvNxt, 41)};
+  CHECK(verdict(StrayCase::live_rst_exact, p, o) == StrayVerdict::inconclusive);
+  o.follow_up_answers = {in(f::rst, kRcvNxt, 0)};
+  CHECK(verdict(StrayCase::live_rst_exact, p, o) == StrayVerdict::conformant);
+}

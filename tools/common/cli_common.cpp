@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 
 namespace tcpkit::cli {
@@ -66,13 +67,24 @@ namespace {
   ::raise(SIGPIPE);
   ::_exit(128 + SIGPIPE);  // not reached unless SIGPIPE is blocked by other means
 }
+
+// What became of stdout decides the end: a reader that went away before we were done ends
+// the process like SIGPIPE (as any writer cut short by `head`); any other write error (a full
+// disk) is a system failure, said once.
+int finish_output(const std::string& tool, int code) {
+  errno = 0;
+  const bool flushed = std::fflush(stdout) == 0;
+  const int e = errno;
+  if (output_gone() || e == EPIPE) die_of_sigpipe();
+  if (flushed && !std::ferror(stdout)) return code;  // every byte was written
+  print_error(tool, std::string("cannot write standard output") + (e ? std::string(": ") + std::strerror(e) : ""));
+  return kExitSystem;
+}
 }  // namespace
 
 int guarded_main(const std::string& tool, const std::function<int()>& body) {
   try {
-    const int code = body();
-    if (output_gone()) die_of_sigpipe();
-    return code;
+    return finish_output(tool, body());
   } catch (const std::bad_alloc&) {
     print_error(tool, "out of memory");
   } catch (const std::exception& e) {

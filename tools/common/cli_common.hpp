@@ -33,8 +33,9 @@ int usage_error(const std::string& tool, const std::string& message);
 std::optional<int> parse_command_line(CLI::App& app, const std::string& tool, int argc, char** argv);
 
 // Runs body inside the tool's single top-level catch: no exception escapes as a stack trace.
-// If stdout's reader went away, the process ends the way `yes | head` does once body has
-// cleaned up: quietly, killed by SIGPIPE (shell status 141), whatever body returned.
+// Then stdout is flushed. If output was lost because its reader went away, the process ends
+// the way `yes | head` does once body has cleaned up: quietly, killed by SIGPIPE (shell status
+// 141), whatever body returned. Any other write error (a full disk) is one line and exit 4.
 int guarded_main(const std::string& tool, const std::function<int()>& body);
 
 // SIGINT/SIGTERM set a flag and make interrupt_fd() readable, so poll() loops wake up at once.

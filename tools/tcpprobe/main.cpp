@@ -38,7 +38,7 @@ int parse_and_run(int argc, char** argv) {
   app.add_option("-p,--port", port, "port (or service) for targets that name none (default 80)")->type_name("PORT");
   app.add_option("-s,--source-port", sport, "fixed source port (default: a fresh reserved port per probe)")->type_name("PORT");
   app.add_option("-S,--source", source, "source address")->type_name("ADDR");
-  app.add_option("-I,--interface", o.interface, "send and capture through this interface")->type_name("IFACE");
+  app.add_option("-I,--interface", o.interface, "send and capture through this interface (the zone of a link-local target)")->type_name("IFACE");
   app.add_flag("-4", v4, "IPv4 only");
   app.add_flag("-6", v6, "IPv6 only");
   app.add_option("--ttl", ttl, "TTL / hop limit of the SYN (1-255)")->check(CLI::Range(1, 255));

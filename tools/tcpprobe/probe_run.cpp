@@ -100,7 +100,7 @@ Outcome probe_connect(const Options& o, const Target& t, Reporter& reporter) {
   config.destination = t.info.address;
   config.port = t.info.port;
   config.source = o.source;
-  config.interface = o.interface;
+  config.interface = t.interface;
   config.source_port = o.source_port;
   config.ttl = o.ttl;
   const auto start = Clock::now();
@@ -177,7 +177,7 @@ int run(const Options& o) {
       config.destination = targets[i].info.address;
       config.port = targets[i].info.port;
       config.route = targets[i].route;
-      config.bind_interface = !o.interface.empty();
+      config.bind_interface = !targets[i].interface.empty();
       config.source_port = o.source_port;
       if (o.ttl) config.ttl = *o.ttl;
       auto prober = tcpkit::SynProber::open(config);

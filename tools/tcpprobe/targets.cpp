@@ -8,6 +8,13 @@ namespace tcpprobe {
 tcpkit::Result<Target> prepare_target(const Options& o, const std::string& text, bool need_route) {
   auto spec = tcpkit::parse_target(text);
   if (!spec) return tl::unexpected(spec.error());
+  std::string interface = o.interface;
+  if (!spec->zone.empty()) {
+    if (!interface.empty() && interface != spec->zone)
+      return tcpkit::fail(tcpkit::ErrorCode::bad_input, "target " + text + " names interface '" + spec->zone +
+                                                            "' but -I gives '" + interface + "'");
+    interface = spec->zone;
+  }
   auto family = o.family;
   if (o.source) {
     const auto literal = tcpkit::IpAddress::parse(spec->host);
@@ -21,11 +28,17 @@ tcpkit::Result<Target> prepare_target(const Options& o, const std::string& text,
   Target t;
   t.info.target = text;
   t.info.address = addresses->front();
+  t.interface = interface;
+  // A link-local address is the same on every link: without an interface it names no host.
+  if (t.info.address.is_link_local() && interface.empty())
+    return tcpkit::fail(tcpkit::ErrorCode::bad_input, "link-local target " + text +
+                                                          " needs an interface: write [" + t.info.address.to_string() +
+                                                          "%IFACE]:PORT or give -I IFACE");
   t.info.port = spec->port.value_or(o.port.value_or(80));
   if (o.source && o.source->family() != t.info.address.family())
     return tcpkit::fail(tcpkit::ErrorCode::bad_input, "source " + o.source->to_string() + " and target " + text +
                                                           " are of different address families");
-  auto route = tcpkit::route_to(t.info.address, o.source, o.interface);
+  auto route = tcpkit::route_to(t.info.address, o.source, interface);
   if (route) {
     t.route = *route;
     t.info.source = route->source;
@@ -34,7 +47,7 @@ tcpkit::Result<Target> prepare_target(const Options& o, const std::string& text,
     return tl::unexpected(route.error());
   } else {
     t.info.source = o.source.value_or(tcpkit::IpAddress());
-    t.info.interface = o.interface;
+    t.info.interface = interface;
   }
   return t;
 }

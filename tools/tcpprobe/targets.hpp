@@ -11,6 +11,9 @@ namespace tcpprobe {
 struct Target {
   TargetInfo info;
   tcpkit::Route route;
+  // The interface the user chose, by -I or by a link-local target's zone ("[fe80::1%eth0]");
+  // empty: the route decides. A chosen interface binds the probes' sockets to it.
+  std::string interface;
 };
 
 // Errors here stop the run before any packet is sent. Without need_route (connect mode) a

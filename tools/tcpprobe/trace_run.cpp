@@ -24,7 +24,7 @@ int run_trace(const Options& o) {
   config.destination = target->info.address;
   config.port = target->info.port;
   config.source = o.source;
-  config.interface = o.interface;
+  config.interface = target->interface;
   config.source_port = o.source_port;
   config.close = o.close;
   config.send_data = o.send_data;

@@ -1,6 +1,7 @@
 // tcpscan: half-open (SYN) scanner of many hosts x ports; stateless, rate-limited, exact.
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <cstring>
 
@@ -48,7 +49,7 @@ int parse_and_run(int argc, char** argv) {
                "4 system failure.",
                kTool};
   app.get_formatter()->column_width(34);
-  std::string ports, flags = "syn", rate, retries, wait, seed, shard, sport, source;
+  std::string ports, flags = "syn", rate, min_rate, retries, wait, seed, shard, sport, source;
   std::vector<std::string> excludes;
   bool v4 = false, v6 = false, json = false, csv = false, grepable = false;
   app.add_option("targets", o.targets, "host name, address, CIDR block (10.0.0.0/24) or range (10.0.0.1-50)")
@@ -69,7 +70,15 @@ int parse_and_run(int argc, char** argv) {
   app.add_flag("--allow-broadcast", o.allow_broadcast, "also scan broadcast, multicast and network addresses");
   app.add_option("--flags", flags, "probe flags: syn (default), ack, fin, null, xmas, or a set such as fin,psh")
       ->type_name("FLAGS");
-  app.add_option("--rate", rate, "probes per second (default 10000)")->type_name("PPS");
+  app.add_option("--rate,--max-rate", rate,
+                 "probes per second (default 10000), a ceiling over any 100 ms: at most PPS/10 + 2 "
+                 "probes in any 100 ms")
+      ->type_name("PPS");
+  app.add_option("--min-rate", min_rate,
+                 "when a round shows dropped probes (answers only on retry, or collapsing), later "
+                 "rounds run 4 times slower, but not below PPS (default: --rate/16; --min-rate "
+                 "equal to --rate keeps the rate)")
+      ->type_name("PPS");
   app.add_option("--retries", retries, "extra rounds for unanswered probes (0-20, default 2)")->type_name("N");
   app.add_option("--wait", wait, "time to wait for replies after the last probe (default 1s)")->type_name("TIME");
   app.add_option("--seed", seed, "seed of the random order (default: random; printed in the summary)")->type_name("N");
@@ -111,6 +120,15 @@ int parse_and_run(int argc, char** argv) {
     if (end != rate.c_str() + rate.size() || !(r >= 1) || r > 10'000'000)
       return usage("invalid rate '" + rate + "': expected 1 to 10000000 probes per second");
     o.rate = r;
+  }
+  o.min_rate = std::max(1.0, o.rate / 16);
+  if (!min_rate.empty()) {
+    char* end = nullptr;
+    const double r = std::strtod(min_rate.c_str(), &end);
+    if (end != min_rate.c_str() + min_rate.size() || !(r >= 1) || r > 10'000'000)
+      return usage("invalid min-rate '" + min_rate + "': expected 1 to 10000000 probes per second");
+    if (r > o.rate) return usage("--min-rate " + min_rate + " is above --rate: the rate only goes down");
+    o.min_rate = r;
   }
   if (!retries.empty()) {
     const auto r = parse_u64(retries);

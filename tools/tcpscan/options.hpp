@@ -25,6 +25,7 @@ struct Options {
 
   uint8_t flags = 0x02;  // SYN
   double rate = 10'000;
+  double min_rate = 10'000.0 / 16;  // floor of the slow-down after drops
   int retries = 2;
   std::chrono::microseconds wait{1'000'000};
   std::optional<uint64_t> seed;

@@ -137,6 +137,17 @@ void Report::summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
     rec["rounds"] = s.rounds;
     rec["rate_requested"] = s.requested_rate;
     rec["rate_achieved"] = s.achieved_rate;
+    // Per round sent: its rate ceiling (lower after drops), probes, and first answers.
+    Record rates = Record::array(), sent = Record::array(), answers = Record::array();
+    for (const auto& r : s.rounds_tally) {
+      rates.push_back(r.rate);
+      sent.push_back(r.sent);
+      answers.push_back(r.answers);
+    }
+    rec["rate_rounds"] = rates;
+    rec["sent_rounds"] = sent;
+    rec["answers_rounds"] = answers;
+    if (s.suggested_rate > 0) rec["rate_suggested"] = s.suggested_rate;
     rec["max_rtt_us"] = s.max_rtt_us;
     rec["flags"] = tcpkit::flags_compact(facts.flags);
     rec["seed"] = facts.seed;
@@ -155,13 +166,19 @@ void Report::summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
     if (s.states[size_t(i)] == 0 && PortState(i) != tcpkit::positive_state(style_)) continue;
     counts += (counts.empty() ? "" : ", ") + std::to_string(s.states[size_t(i)]) + " " + tcpkit::to_string(PortState(i));
   }
-  char line1[512], line2[512], line3[512];
+  // Rounds that ran slower after drops say so.
+  std::string slowed;
+  for (size_t r = 1; r < s.rounds_tally.size(); ++r)
+    if (s.rounds_tally[r].rate < s.requested_rate)
+      slowed += (slowed.empty() ? ", rounds at " : ", ") + std::to_string(uint64_t(s.rounds_tally[r].rate));
+  if (!slowed.empty()) slowed += "/s after drops";
+  char line1[512], line2[640];
   std::snprintf(line1, sizeof line1, "# tcpscan %s: %s x %s in %.3f s: %s\n", s.interrupted ? "interrupted" : "done",
                 plural(facts.hosts, "host").c_str(), plural(facts.ports, "port").c_str(), s.duration_s, counts.c_str());
   std::snprintf(line2, sizeof line2,
-                "# sent %llu probes (%d round%s, %.0f/s of %.0f/s asked), received %llu: %llu replies, "
+                "# sent %llu probes (%d round%s, %.0f/s of %.0f/s asked%s), received %llu: %llu replies, "
                 "%llu with a bad cookie, %llu unsolicited, %llu duplicates; %llu resets sent\n",
-                (unsigned long long)s.sent, s.rounds, s.rounds == 1 ? "" : "s", s.achieved_rate, s.requested_rate,
+                (unsigned long long)s.sent, s.rounds, s.rounds == 1 ? "" : "s", s.achieved_rate, s.requested_rate, slowed.c_str(),
                 (unsigned long long)s.received, (unsigned long long)s.replies, (unsigned long long)s.bad_cookie,
                 (unsigned long long)s.unsolicited, (unsigned long long)s.duplicates,
                 (unsigned long long)s.resets_sent);
@@ -169,15 +186,16 @@ void Report::summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
   if (s.degraded) {
     degraded = "DEGRADED:";
     for (const auto& r : s.degraded_reasons) degraded += " " + r + ";";
+    if (s.suggested_rate > 0) degraded += " try --rate " + std::to_string(uint64_t(s.suggested_rate));
   }
-  std::snprintf(line3, sizeof line3, "# flags %s, seed %llu, shard %s, %s; %s\n",
-                tcpkit::flags_compact(facts.flags).c_str(), (unsigned long long)facts.seed, shard.c_str(),
-                source_ports_text(facts).c_str(), degraded.c_str());
+  // The reasons can be long: no fixed buffer for this line.
+  const std::string line3 = "# flags " + tcpkit::flags_compact(facts.flags) + ", seed " + std::to_string(facts.seed) +
+                            ", shard " + shard + ", " + source_ports_text(facts) + "; " + degraded + "\n";
   // CSV keeps stdout a clean table: its summary goes to stderr.
   std::FILE* out = options_.form == OutputForm::csv ? stderr : stdout;
   std::fputs(line1, out);
   std::fputs(line2, out);
-  std::fputs(line3, out);
+  std::fputs(line3.c_str(), out);
   flush();
 }
 

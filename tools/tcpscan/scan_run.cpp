@@ -1,6 +1,7 @@
 // tcpscan's run(): targets and ports -> plan -> dry run or engine -> report -> exit code.
 #include <malloc.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "common/cli_common.hpp"
@@ -109,6 +110,7 @@ int run(const Options& o) {
   tcpkit::ScanConfig config;
   config.flags = o.flags;
   config.rate = o.rate;
+  config.min_rate = o.min_rate;
   config.retries = o.retries;
   config.wait = o.wait;
   // 61000-64999 plus one port per retry round (at most 20) stays below 65536 and outside
@@ -161,10 +163,13 @@ int run(const Options& o) {
   progress.clear();
   facts.last_source_port = config.port_of_round(std::max(summary.rounds, 1) - 1);
   report.summary(summary, facts);
-  if (summary.degraded) {
+  // A reader that went away reads nothing more, and is told nothing on stderr either.
+  if (summary.degraded && !tcpkit::cli::output_gone()) {
     std::string why;
     for (const auto& r : summary.degraded_reasons) why += (why.empty() ? "" : "; ") + r;
-    const double suggestion = std::max(100.0, std::min(o.rate / 2, summary.achieved_rate * 0.8));
+    const double suggestion = summary.suggested_rate > 0
+                                  ? summary.suggested_rate
+                                  : std::max(1.0, std::min(o.rate / 2, summary.achieved_rate * 0.8));
     tcpkit::cli::print_error(kTool, "degraded run (" + why + "): results may be incomplete; try a lower rate, e.g. --rate " +
                                         std::to_string(uint64_t(suggestion)));
   }

@@ -106,6 +106,7 @@ int parse_and_run(int argc, char** argv) {
   auto spec = tcpkit::parse_target(o.target);
   if (!spec) return usage(spec.error().message);
   if (!spec->port) return usage("TARGET '" + o.target + "' names no port: give host:port of a listening port");
+  if (!spec->zone.empty()) return usage("tcpstray does not test link-local targets ('%" + spec->zone + "'): use a global or ULA address");
   return tcpstray::run(o);
 }
 

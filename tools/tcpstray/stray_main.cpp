@@ -75,7 +75,8 @@ int run(const Options& o) {
     auto g = tcpkit::NftGuard::install({target.address, target.port, tcpkit::kStrayPacketMark});
     if (!g) {
       const std::string hint = g.error().code == tcpkit::ErrorCode::privilege
-                                   ? " (the time-wait cases need it; leave them out with --group closed listen live)"
+                                   ? " (the time-wait cases need it; leave them out: tcpstray --group closed,listen,live " +
+                                         o.target + ")"
                                    : "";
       return fail_with(g.error(), hint);
     }
@@ -94,23 +95,28 @@ int run(const Options& o) {
   reporter.header(info);
   Tally tally;
   int code = cli::kExitPositive;
-  std::optional<std::optional<std::string>> not_listening;  // checked once, before the first listen case
+  // Each checked once, before the first case of its group: a listen port that does not listen,
+  // a closed port that does.
+  std::optional<std::optional<std::string>> not_listening, not_closed;
   for (const auto id : o.cases) {
     if (cli::interrupted()) break;
     const auto group = tcpkit::stray_case_info(id).group;
     tcpkit::Result<tcpkit::StrayRun> result = tcpkit::StrayRun{};
-    if (group == tcpkit::StrayGroup::listen && !not_listening) {
-      auto check = tcpkit::check_listening(target, cli::interrupt_fd());
+    const bool stateless = group == tcpkit::StrayGroup::listen || group == tcpkit::StrayGroup::closed;
+    auto& not_usable = group == tcpkit::StrayGroup::listen ? not_listening : not_closed;
+    if (stateless && !not_usable) {
+      auto check = group == tcpkit::StrayGroup::listen ? tcpkit::check_listening(target, cli::interrupt_fd())
+                                                       : tcpkit::check_closed(target, cli::interrupt_fd());
       if (!check) {
         code = fail_with(check.error());
         break;
       }
-      not_listening = *check;
+      not_usable = *check;
     }
-    if (group == tcpkit::StrayGroup::listen && *not_listening) {
+    if (stateless && *not_usable) {
       result->id = id;
-      result->seen.setup_problem = **not_listening;
-    } else if (group == tcpkit::StrayGroup::closed || group == tcpkit::StrayGroup::listen) {
+      result->seen.setup_problem = **not_usable;
+    } else if (stateless) {
       result = tcpkit::run_stateless_case(id, target, sender->sender, cli::interrupt_fd());
     } else {
       result = tcpkit::run_connection_case(id, target, sender->sender, cli::interrupt_fd());

@@ -26,13 +26,17 @@ Record segment_record(const tcpkit::StraySegment& s) {
   r["ack"] = s.ack;
   r["window"] = s.window;
   r["length"] = s.payload_length;
+  if (!s.outbound) {
+    r["kind"] = tcpkit::to_string(tcpkit::classify_segment(s.flags, s.payload_length));
+    r["peer_own"] = s.peer_own;  // the peer's own data or FIN: shown, never taken for the answer
+  }
   return r;
 }
 
 std::string segment_line(const tcpkit::StraySegment& s, int64_t start_ns) {
   char when[32];
   std::snprintf(when, sizeof when, "%+9.3f ms", double(s.time_ns - start_ns) / 1e6);
-  const char* who = s.outbound ? (s.crafted ? "-> crafted" : "-> kernel ") : "<- peer   ";
+  const char* who = s.outbound ? (s.crafted ? "-> crafted " : "-> kernel  ") : s.peer_own ? "<- peer own" : "<- peer    ";
   return std::string("    ") + when + "  " + who + "  " + tcpkit::describe_segment(s) + "\n";
 }
 

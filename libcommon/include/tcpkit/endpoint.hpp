@@ -1,6 +1,7 @@
 #pragma once
 // Targets as users write them: "host", "host:port", "host:service", "[v6]:port", a bare IPv6
-// address, and their resolution to addresses.
+// address, a link-local one with its zone ("[fe80::1%eth0]:22", "fe80::1%eth0"), and their
+// resolution to addresses.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -16,6 +17,7 @@ struct TargetSpec {
   std::string text;               // as the user wrote it
   std::string host;               // name or literal, without brackets
   std::optional<uint16_t> port;   // when the target names one
+  std::string zone;               // the interface after '%' of a link-local IPv6 address
 };
 
 // Splits a target. Rejects empty hosts, bad or out-of-range ports, unknown services,

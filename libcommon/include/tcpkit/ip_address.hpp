@@ -36,11 +36,15 @@ class IpAddress {
   std::string to_string() const;
   // "[2001:db8::1]:80" or "192.0.2.1:80".
   std::string to_string_with_port(uint16_t port) const;
-  sockaddr_storage to_sockaddr(uint16_t port, socklen_t* length) const;
+  // scope_id: the interface index an IPv6 link-local address needs to be bound or reached
+  // (sin6_scope_id); ignored for IPv4.
+  sockaddr_storage to_sockaddr(uint16_t port, socklen_t* length, uint32_t scope_id = 0) const;
 
   bool is_loopback() const;
   bool is_multicast() const;
   bool is_unspecified() const;
+  // IPv6 fe80::/10: meaningful only together with an interface (a zone).
+  bool is_link_local() const;
 
   auto operator<=>(const IpAddress&) const = default;
 

@@ -1,6 +1,7 @@
 #pragma once
 // A token bucket: at most `rate` tokens per second on average, with bursts of at most `burst`.
 // Time is passed in by the caller (nanoseconds on any monotonic clock), so tests drive it.
+#include <cstddef>
 #include <cstdint>
 
 namespace tcpkit {
@@ -26,5 +27,23 @@ class TokenBucket {
   int64_t last_ns_ = 0;
   bool started_ = false;
 };
+
+// How a sender keeps a rate a ceiling at every time scale: probes go out in batches of
+// `batch` (one syscall each) through a bucket of `burst` tokens refilled at `rate`. Any window
+// of T seconds then holds at most burst + rate*T probes by the bucket, plus one batch whose
+// syscall began before the window. pacing_for() picks them so that this stays within
+// asked*T + 2 for T = 100 ms: a batch is at most what 1 ms of the asked rate allows (so below
+// 2000/s there are no batches), and the bucket runs slightly below the asked rate to pay for
+// the batch and the burst.
+struct Pacing {
+  size_t batch = 1;   // probes per syscall
+  double burst = 1;   // bucket size, in probes
+  double rate = 1;    // bucket refill, probes per second (<= the asked rate)
+};
+Pacing pacing_for(double asked_rate, size_t max_batch);
+
+// The most probes pacing_for() lets through in any window of window_s seconds, by the bound
+// above (what the tests and the bench compare the wire with).
+double pacing_ceiling(const Pacing& pacing, double window_s);
 
 }  // namespace tcpkit

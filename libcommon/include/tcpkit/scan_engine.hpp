@@ -16,6 +16,7 @@
 #include "tcpkit/cookie.hpp"
 #include "tcpkit/error.hpp"
 #include "tcpkit/ip_address.hpp"
+#include "tcpkit/scan_drops.hpp"
 #include "tcpkit/scan_plan.hpp"
 #include "tcpkit/scan_probe.hpp"
 
@@ -35,7 +36,10 @@ Result<ScanSources> choose_sources(const TargetSet& targets, const std::optional
 
 struct ScanConfig {
   uint8_t flags = 0x02;  // SYN
-  double rate = 10'000;  // probes per second
+  double rate = 10'000;  // probes per second: a ceiling over any 100 ms (see pacing_for)
+  // When a round shows drops (retry_found_drops, answers_collapsed), the next round runs at
+  // slower_rate(), never below min_rate; min_rate >= rate keeps every round at rate.
+  double min_rate = 1'000;
   int retries = 2;       // extra rounds for unanswered probes
   std::chrono::microseconds wait{1'000'000};  // after the last probe
   // Round r sends from source_port + r, so a retry is a new 4-tuple: a Linux peer answers a
@@ -47,7 +51,7 @@ struct ScanConfig {
   uint16_t window = 1024;
   SipKey key{};          // per-scan secret for the cookies
   int cancel_fd = -1;    // readable = stop now (Ctrl-C)
-  size_t batch = 64;     // probes per sendmmsg
+  size_t batch = 64;     // at most this many probes per sendmmsg (fewer at low rates)
 
   uint16_t port_of_round(int round) const {
     return fixed_source_port ? source_port : uint16_t(source_port + round);
@@ -100,6 +104,9 @@ struct ScanSummary {
   double duration_s = 0, send_s = 0;
   double requested_rate = 0, achieved_rate = 0;
   int64_t max_rtt_us = 0;
+  std::vector<RoundTally> rounds_tally;  // per round sent: probes, first answers, rate
+  QuarterAnswers round0_quarters{};      // answers to round 0's probes by quarter of its order
+  double suggested_rate = 0;             // when drops were seen: a --rate to try (else 0)
   bool interrupted = false;
   bool degraded = false;
   std::vector<std::string> degraded_reasons;

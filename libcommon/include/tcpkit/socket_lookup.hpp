@@ -9,7 +9,9 @@
 
 namespace tcpkit {
 
-// nullopt: the kernel holds no socket for the tuple (it is CLOSED).
-Result<std::optional<SocketRecord>> lookup_tcp_socket(const FourTuple& tuple);
+// nullopt: the kernel holds no socket for the tuple (it is CLOSED). interface_index: the
+// socket's interface, which the kernel needs to find a connection between link-local
+// addresses (0 for any other).
+Result<std::optional<SocketRecord>> lookup_tcp_socket(const FourTuple& tuple, int interface_index = 0);
 
 }  // namespace tcpkit

@@ -11,5 +11,8 @@ Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& target, Raw
 // Whether the target port accepts a kernel connect() within the timeout: the listen group is
 // only meaningful against a listening port. Returns the reason when it does not.
 Result<std::optional<std::string>> check_listening(const StrayTarget& target, int cancel_fd = -1);
+// The other way round for the closed group: the reason when the closed port accepts connections
+// (every "no reset came back" would then be wrong), nullopt when it does not.
+Result<std::optional<std::string>> check_closed(const StrayTarget& target, int cancel_fd = -1);
 
 }  // namespace tcpkit

@@ -24,7 +24,17 @@ struct StraySegment {
   uint32_t payload_length = 0;
   bool icmp = false;           // an ICMP error quoting our segment (flags/seq unused)
   std::string icmp_text;
+  // The peer's own data or FIN on the connection (a banner, a close): never the answer to a
+  // stray segment, although its ack field carries RCV.NXT like a challenge ACK does.
+  bool peer_own = false;
 };
+
+// What a received segment is. Only a segment the RFC predicts can be an answer: a pure ACK (no
+// data, no SYN/FIN/RST), an RST or a SYN; data and FIN are the peer's own traffic.
+enum class SegmentKind { pure_ack, data, fin, rst, syn, other };
+SegmentKind classify_segment(uint8_t flags, uint32_t payload_length);
+std::string_view to_string(SegmentKind kind);
+bool is_peer_own_traffic(SegmentKind kind);
 
 // The segment sent, and the peer's sequence state just before it (live and TIME_WAIT cases).
 struct StrayProbe {
@@ -37,7 +47,8 @@ struct StrayProbe {
 };
 
 struct StrayObservation {
-  std::vector<StraySegment> answers;      // from the peer after the probe, until the wait ended
+  // Everything from the peer after the probe, until the wait ended (its own traffic marked).
+  std::vector<StraySegment> answers;
   bool follow_up_sent = false;            // live-rst-exact and tw-rst send a second segment
   StrayProbe follow_up;
   std::vector<StraySegment> follow_up_answers;

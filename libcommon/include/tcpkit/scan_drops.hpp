@@ -1,0 +1,45 @@
+#pragma once
+// Signs that probes or their answers are dropped between the scanner and the targets, most
+// often by a rate-limiting firewall (e.g. nftables `limit rate over 100/second drop`): a port
+// whose probe was dropped looks "filtered", so a scan that cannot see the drops is silently
+// wrong. Two signs, from counts the engine keeps anyway:
+//  - answers that come only in retry rounds: a port that answers at all answers the first
+//    probe unless something dropped it;
+//  - the answer rate collapsing within round 0: the probe order is a random permutation, so
+//    every quarter of the round should find about as many answers as the first.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace tcpkit {
+
+struct RoundTally {
+  uint64_t sent = 0;     // probes sent in the round
+  uint64_t answers = 0;  // ports whose first answer came to this round's probes
+  double rate = 0;       // the round's rate ceiling, probes per second
+};
+
+// Answers to round 0's probes, by quarter of its (random) order.
+using QuarterAnswers = std::array<uint64_t, 4>;
+
+// The last quarter found far fewer answers than the first: fewer than 60 % of them, and
+// 4 standard deviations below (two Poisson counts), so chance alone almost never trips it.
+bool answers_collapsed(const QuarterAnswers& quarters);
+
+// A retry round found answers the earlier rounds missed: at least 3, and at least 5 % of its
+// probes (a truly filtered port never answers a retry).
+bool retry_found_drops(const RoundTally& round);
+
+// The ceiling for the round after one that showed drops: a quarter of it, not below min_rate.
+double slower_rate(double rate, double min_rate);
+
+struct DropFindings {
+  std::vector<std::string> reasons;  // empty: no sign of drops
+  double suggested_rate = 0;         // a --rate to try instead (0 when no reason)
+};
+
+// Judges a finished (not interrupted) scan. rounds[0] is round 0; asked_rate is --rate.
+DropFindings judge_drops(const std::vector<RoundTally>& rounds, const QuarterAnswers& quarters, double asked_rate);
+
+}  // namespace tcpkit

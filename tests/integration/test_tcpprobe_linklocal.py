@@ -1,0 +1,79 @@
+"""tcpprobe against a link-local IPv6 peer (fe80::/10): syn, connect and trace modes, with the
+zone given in the target ([fe80::..%IFACE]) or by -I, and the refusal of a link-local target
+that names no interface (the same address exists on every link)."""
+import json
+
+import pytest
+
+OPEN, CLOSED = 8080, 8081
+CLIENT_LL, SERVER_LL = "fe80::c1", "fe80::c2"
+
+
+@pytest.fixture
+def L(make_lab):
+    lab = make_lab()
+    # Fixed link-local addresses without DAD, so the test need not wait for the kernel's own.
+    for ns, ifname, address in ((lab.client_ns, lab.client_if, CLIENT_LL),
+                                (lab.server_ns, lab.server_if, SERVER_LL)):
+        r = lab._exec(ns, ["ip", "-6", "addr", "add", f"{address}/64", "dev", ifname, "nodad"])
+        assert r.returncode == 0, r.stderr
+    lab.start_server(OPEN, mode="hold", family="v6")
+    return lab
+
+
+def json_lines(text):
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def target_forms(L):
+    zoned = [f"[{SERVER_LL}%{L.client_if}]:{OPEN}"]
+    with_i = ["-I", L.client_if, f"[{SERVER_LL}]:{OPEN}"]
+    return {"zone": zoned, "-I": with_i}
+
+
+@pytest.mark.parametrize("form", ["zone", "-I"])
+@pytest.mark.parametrize("mode", ["syn", "connect"])
+def test_probe_modes_reach_a_link_local_peer(L, tool, mode, form):
+    argv = target_forms(L)[form]
+    closed = [f"[{SERVER_LL}%{L.client_if}]:{CLOSED}"] if form == "zone" else [f"[{SERVER_LL}]:{CLOSED}"]
+    r = L.run_client([tool("tcpprobe"), "-m", mode, "--json", "-c", "2", "-i", "0.05", "-W", "1"]
+                     + argv + closed, timeout=30)
+    assert r.returncode == 1, r.stderr  # the closed target never answered SYN/ACK
+    probes = [o for o in json_lines(r.stdout) if o["type"] == "probe"]
+    outcomes = {(p["port"], p["outcome"]) for p in probes}
+    assert outcomes == {(OPEN, "open"), (CLOSED, "closed")}, r.stdout
+    assert len(probes) == 4
+
+
+@pytest.mark.parametrize("form", ["zone", "-I"])
+def test_trace_of_a_link_local_peer_reads_our_states(L, tool, form):
+    r = L.run_client([tool("tcpprobe"), "--trace", "--json"] + target_forms(L)[form], timeout=30)
+    assert r.returncode == 0, r.stderr
+    segments = [o for o in json_lines(r.stdout) if o["type"] == "segment"]
+    states = []
+    for s in segments:
+        if not states or states[-1] != s["our_state"]:
+            states.append(s["our_state"])
+    # The kernel's view of our socket is found on the link (not CLOSE after the handshake).
+    assert states[:2] == ["SYN_SENT", "ESTABLISHED"], states
+    assert "FIN_WAIT1" in states and states[-1] == "TIME_WAIT", states
+
+
+def test_link_local_target_without_an_interface_is_refused(L, tool):
+    r = L.run_client([tool("tcpprobe"), "-c", "1", f"[{SERVER_LL}]:{OPEN}"], timeout=10)
+    assert r.returncode == 2
+    assert len(r.stderr.strip().splitlines()) == 1
+    assert "needs an interface" in r.stderr and "-I" in r.stderr
+
+
+def test_zone_and_a_different_interface_are_refused(L, tool):
+    r = L.run_client([tool("tcpprobe"), "-c", "1", "-I", "lo", f"[{SERVER_LL}%{L.client_if}]:{OPEN}"],
+                     timeout=10)
+    assert r.returncode == 2
+    assert "-I gives 'lo'" in r.stderr
+
+
+def test_unknown_zone_is_bad_input(L, tool):
+    r = L.run_client([tool("tcpprobe"), "-c", "1", f"[{SERVER_LL}%nosuchif0]:{OPEN}"], timeout=10)
+    assert r.returncode == 2, r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
