@@ -4,12 +4,17 @@
 #      `tcpstate`, `tcpstate --json`, `ss -tan`, `netstat -tan`;
 #   2. 100k TIME_WAIT sockets: `tcpstate time-wait` (per-peer report) against
 #      `ss -tan state time-wait` (and netstat -tan, which has no state filter);
-#   3. saved text: 400k lines of `ss -ta` (service names) read by `tcpstate --from` from a file and
+#   3. a server's mix in one namespace: 120k ESTABLISHED (60k connections over loopback),
+#      26k TIME_WAIT left by nginx (it closes first on HTTP/1.0) and 1000 CLOSE_WAIT; every view
+#      against the ss command that reads the same states (the listing, --state filters,
+#      time-wait, close-wait, syn-flood);
+#   4. saved text: 400k lines of `ss -ta` (service names) read by `tcpstate --from` from a file and
 #      from a pipe (streamed: peak memory must stay flat, 16 MB at most), against awk counting states.
 # Prints wall time (median of RUNS), CPU time, peak memory, the socket count each tool saw, and
 # the ratios. Sockets are spread over many helper processes (the open-file limit is ~20,000).
 # Everything lives in namespaces made here and is removed on exit, even on failure.
-#   bench/tcpstate_bench.sh [BUILD_DIR]      env: CONNS=100000 TW=100000 RUNS=5 PARTS=list,tw,text LINES=400000
+#   bench/tcpstate_bench.sh [BUILD_DIR]
+#   env: CONNS=100000 TW=100000 RUNS=5 PARTS=list,tw,mix,text MIX_EST=60000 MIX_TW=26000 MIX_CW=1000 LINES=400000
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${1:-$ROOT/build}
@@ -19,7 +24,10 @@ PY=/usr/bin/python3
 CONNS=${CONNS:-100000}
 TW=${TW:-100000}
 RUNS=${RUNS:-5}
-PARTS=${PARTS:-list,tw,text}  # which parts to run
+PARTS=${PARTS:-list,tw,mix,text}  # which parts to run
+MIX_EST=${MIX_EST:-60000}  # connections: twice as many ESTABLISHED sockets
+MIX_TW=${MIX_TW:-26000}
+MIX_CW=${MIX_CW:-1000}
 LINES=${LINES:-400000}
 PER_PROC=8000   # sockets per helper process, under the open-file limit
 [ "$(id -u)" -eq 0 ] || { echo "tcpstate_bench: needs root (network namespaces)" >&2; exit 4; }
@@ -30,6 +38,7 @@ for t in ss netstat; do command -v $t >/dev/null || { echo "tcpstate_bench: need
 
 NS1=tsb$$-list
 NS2=tsb$$-tw
+NS3=tsb$$-mix
 PIDS=()
 FIFOS=$(mktemp -d)
 cleanup() {
@@ -37,6 +46,7 @@ cleanup() {
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   ip netns del "$NS1" 2>/dev/null || true
   ip netns del "$NS2" 2>/dev/null || true
+  ip netns del "$NS3" 2>/dev/null || true
   rm -rf "$FIFOS"
 }
 trap cleanup EXIT INT TERM
@@ -90,8 +100,8 @@ PYEOF
 
 table() {  # rows on stdin: label wall cpu rss lines; the first row is the reference
   awk -F'\t' 'BEGIN { printf "%-40s %10s %10s %9s %9s\n", "command", "wall_ms", "cpu_ms", "rss_MiB", "lines" }
-              { printf "%-40s %10s %10s %9s %9s\n", $1, $2, $3, $4, $5; w[NR]=$2; n[NR]=$1 }
-              END { for (i = 2; i <= NR; i++) printf "  ratio %s / %s: %.2f\n", n[1], n[i], w[1] / w[i] }'
+              { printf "%-40s %10s %10s %9s %9s\n", $1, $2, $3, $4, $5; w[NR]=$2; c[NR]=$3; n[NR]=$1 }
+              END { for (i = 2; i <= NR; i++) printf "  ratio %s / %s: %.2f (cpu %.2f)\n", n[1], n[i], w[1] / w[i], c[1] / (c[i] ? c[i] : 1) }'
 }
 
 if [[ $PARTS == *list* ]]; then
@@ -146,6 +156,83 @@ for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
 for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
 PIDS=()
 ip netns del "$NS1"
+fi
+
+stop_helpers() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  PIDS=()
+}
+
+if [[ $PARTS == *mix* ]]; then
+echo "== building a server's mix in $NS3: $MIX_EST connections, $MIX_TW TIME_WAIT, $MIX_CW CLOSE_WAIT" >&2
+make_ns "$NS3"
+left=$MIX_EST; port=500
+while (( left > 0 )); do
+  n=$(( left < PER_PROC ? left : PER_PROC ))
+  helper "$NS3" server --bind 127.0.0.1 --hold-port $port --backlog 4096
+  helper "$NS3" client --server 127.0.0.1 --hold-port $port --established $n
+  left=$(( left - n )); port=$(( port + 1 ))
+done
+helper "$NS3" server --bind 127.0.0.1 --hold-port 700 --backlog 4096
+helper "$NS3" client --server 127.0.0.1 --hold-port 700 --fin-wait2 "$MIX_CW"
+# TIME_WAIT on the server side, as on a real web server: nginx closes first on HTTP/1.0.
+mkdir -p "$FIFOS/nginx"
+cat > "$FIFOS/nginx/nginx.conf" <<NGINX
+worker_processes 1;
+pid $FIFOS/nginx/nginx.pid;
+error_log $FIFOS/nginx/error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $FIFOS/nginx/body;
+  proxy_temp_path $FIFOS/nginx/proxy;
+  fastcgi_temp_path $FIFOS/nginx/fastcgi;
+  uwsgi_temp_path $FIFOS/nginx/uwsgi;
+  scgi_temp_path $FIFOS/nginx/scgi;
+  server { listen 127.0.0.1:80; location / { return 200 "ok"; } }
+}
+NGINX
+ip netns exec "$NS3" nginx -c "$FIFOS/nginx/nginx.conf" -g 'daemon off;' 2>/dev/null &
+PIDS+=($!)
+sleep 1
+for _ in 1 2 3 4; do
+  ip netns exec "$NS3" $PY -c '
+import socket, sys, time
+end = time.monotonic() + 50
+for _ in range(int(sys.argv[1])):
+    if time.monotonic() > end: break
+    s = socket.create_connection(("127.0.0.1", 80), timeout=5)
+    s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+    while s.recv(4096): pass
+    s.close()
+' $(( MIX_TW / 4 )) &
+  PIDS+=($!)
+done
+wait_end=$(( $(date +%s) + 55 )); last=-1
+while now=$(ip netns exec "$NS3" ss -tanH state time-wait | wc -l); (( now < MIX_TW * 95 / 100 && now != last )); do
+  (( $(date +%s) < wait_end )) || break
+  last=$now
+  sleep 1
+done
+echo "sockets in $NS3:" $(ip netns exec "$NS3" "$TCPSTATE" --summary | grep -E 'ESTABLISHED|TIME_WAIT|CLOSE_WAIT|LISTEN' | tr -s ' ')
+echo
+echo "A server's mix, every view against ss reading the same states (median of $RUNS runs; TIME_WAIT lives 60 s, so later rows see fewer):"
+for pair in "list|ss -tan|" "--state established|ss -tan state established|--state established" \
+            "--state time-wait|ss -tan state time-wait|--state time-wait" \
+            "time-wait|ss -tan state time-wait|time-wait" \
+            "close-wait|ss -tanp state close-wait|close-wait" \
+            "syn-flood --interval 0|ss -tan state syn-recv state listening|syn-flood --interval 0" \
+            "--summary|ss -tan|--summary"; do
+  IFS='|' read -r label sscmd args <<< "$pair"
+  # shellcheck disable=SC2086  # the argument lists are split on purpose
+  {
+    measure "$NS3" "tcpstate $label" "$TCPSTATE" $args
+    measure "$NS3" "$sscmd" $sscmd
+  } | table
+done
+stop_helpers
+ip netns del "$NS3"
 fi
 
 if [[ $PARTS == *tw* ]]; then

@@ -92,6 +92,53 @@ bool decode_one(const uint8_t* p, size_t len, SocketRecord& s, const InterfaceNa
   return true;
 }
 
+void put_op(std::string& out, uint8_t code, uint8_t yes, uint16_t no) {
+  const inet_diag_bc_op op{code, yes, no};
+  out.append(reinterpret_cast<const char*>(&op), sizeof op);
+}
+
+// A port comparison: the op, then the port in a second op's `no` (the kernel's layout).
+void put_port(std::string& out, uint8_t code, uint8_t yes, uint16_t no, uint16_t port) {
+  put_op(out, code, yes, no);
+  put_op(out, 0, 0, port);
+}
+
+// "sport in [low, high] and (dport == p1 or dport == p2 ...)". The kernel runs the program by
+// jumping `yes` or `no` bytes; landing exactly at the end accepts, 4 bytes past it rejects. Its
+// audit walks the `yes` chain, so each `or` is a JMP that the chain steps over (as ss builds it).
+std::string port_bytecode(const SockDiagQuery& q) {
+  const size_t n = q.remote_ports.size() <= 64 ? q.remote_ports.size() : 0;  // more: no remote condition
+  const size_t len = (q.local_ports ? 16 : 0) + (n ? n * 8 + (n - 1) * 4 : 0);
+  std::string bc;
+  auto rest = [&] { return len - bc.size(); };
+  auto reject = [&] { return static_cast<uint16_t>(rest() + 4); };
+  if (q.local_ports) {
+    put_port(bc, INET_DIAG_BC_S_GE, 8, reject(), q.local_ports->first);
+    put_port(bc, INET_DIAG_BC_S_LE, 8, reject(), q.local_ports->second);
+  }
+  for (size_t i = 0; i < n; ++i) {
+    const bool last = i + 1 == n;
+    put_port(bc, INET_DIAG_BC_D_EQ, 8, last ? reject() : 12, q.remote_ports[i]);
+    if (!last) put_op(bc, INET_DIAG_BC_JMP, 4, static_cast<uint16_t>(rest()));  // matched: to the end
+  }
+  return bc;
+}
+
+// A dump request: the netlink header, then the body.
+template <class Body>
+std::string dump_request(uint16_t type, uint32_t sequence, const Body& body) {
+  struct {
+    nlmsghdr h;
+    Body r;
+  } req{};
+  req.h.nlmsg_len = sizeof req;
+  req.h.nlmsg_type = type;
+  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  req.h.nlmsg_seq = sequence;
+  req.r = body;
+  return std::string(reinterpret_cast<const char*>(&req), sizeof req);
+}
+
 }  // namespace
 
 SockDiagDecode decode_sock_diag(std::span<const uint8_t> bytes, const SocketSink& sink, const InterfaceNamer& namer) {
@@ -111,7 +158,7 @@ SockDiagDecode decode_sock_diag(std::span<const uint8_t> bytes, const SocketSink
       if (payload_len >= sizeof(int)) out.error = -load<int>(payload);
       if (out.error == 0) out.error = EPROTO;
       ++out.done;
-    } else if (h.nlmsg_type == SOCK_DIAG_BY_FAMILY) {
+    } else if (h.nlmsg_type == SOCK_DIAG_BY_FAMILY || h.nlmsg_type == TCPDIAG_GETSOCK) {
       SocketRecord s;
       if (decode_one(payload, payload_len, s, namer)) {
         ++out.sockets;
@@ -129,19 +176,33 @@ SockDiagDecode decode_sock_diag(std::span<const uint8_t> bytes, const SocketSink
 }
 
 std::string build_sock_diag_request(int family, const SockDiagQuery& query, uint32_t sequence) {
-  struct {
-    nlmsghdr h;
-    inet_diag_req_v2 r;
-  } req{};
-  req.h.nlmsg_len = sizeof req;
-  req.h.nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-  req.h.nlmsg_seq = sequence;
-  req.r.sdiag_family = static_cast<uint8_t>(family);
-  req.r.sdiag_protocol = IPPROTO_TCP;
-  req.r.idiag_states = query.states.kernel_mask();
-  if (query.tcp_info) req.r.idiag_ext = 1 << (INET_DIAG_INFO - 1);
-  return std::string(reinterpret_cast<const char*>(&req), sizeof req);
+  const uint8_t ext = query.tcp_info ? 1 << (INET_DIAG_INFO - 1) : 0;
+  std::string out;
+  if (family == AF_UNSPEC) {
+    // The older TCPDIAG_GETSOCK request: the kernel answers for both families in one walk.
+    inet_diag_req r{};
+    r.idiag_states = query.states.kernel_mask();
+    r.idiag_ext = ext;
+    out = dump_request(TCPDIAG_GETSOCK, sequence, r);
+  } else {
+    inet_diag_req_v2 r{};
+    r.sdiag_family = static_cast<uint8_t>(family);
+    r.sdiag_protocol = IPPROTO_TCP;
+    r.idiag_states = query.states.kernel_mask();
+    r.idiag_ext = ext;
+    out = dump_request(SOCK_DIAG_BY_FAMILY, sequence, r);
+  }
+  const std::string bc = query.local_ports || !query.remote_ports.empty() ? port_bytecode(query) : "";
+  if (!bc.empty()) {
+    const uint32_t len = static_cast<uint32_t>(out.size() + RTA_SPACE(bc.size()));
+    std::memcpy(out.data() + offsetof(nlmsghdr, nlmsg_len), &len, sizeof len);
+    rtattr a{};
+    a.rta_len = static_cast<unsigned short>(RTA_LENGTH(bc.size()));
+    a.rta_type = INET_DIAG_REQ_BYTECODE;
+    out.append(reinterpret_cast<const char*>(&a), sizeof a);
+    out += bc;  // a multiple of 4: no padding
+  }
+  return out;
 }
 
 Result<SockDiagStats> dump_tcp_sockets(const SockDiagQuery& query, const SocketSink& sink,
@@ -167,8 +228,15 @@ Result<SockDiagStats> dump_tcp_sockets(const SockDiagQuery& query, const SocketS
   // The kernel fills at most about 32 KiB per read of a dump; a larger buffer costs nothing.
   std::vector<uint8_t> buffer(64 * 1024);
   uint32_t sequence = 0;
-  for (int family : {AF_INET, AF_INET6}) {
-    if ((family == AF_INET && !query.v4) || (family == AF_INET6 && !query.v6)) continue;
+  // Each request makes the kernel walk every TCP socket of the host (all namespaces); with
+  // both families, one TCPDIAG_GETSOCK walk answers for both, where ss walks twice. A kernel
+  // that refuses it before the first socket gets the per-family requests.
+  std::vector<int> families;
+  if (query.v4 && query.v6) families = {AF_UNSPEC};
+  else if (query.v4) families = {AF_INET};
+  else if (query.v6) families = {AF_INET6};
+  for (size_t fi = 0; fi < families.size(); ++fi) {
+    const int family = families[fi];
     const std::string request = build_sock_diag_request(family, query, ++sequence);
     sockaddr_nl kernel{};
     kernel.nl_family = AF_NETLINK;
@@ -189,6 +257,10 @@ Result<SockDiagStats> dump_tcp_sockets(const SockDiagQuery& query, const SocketS
       if (d.stopped) return stats;
       if (d.error) {
         if (family == AF_INET6 && d.error == ENOENT) break;  // no IPv6 in this kernel
+        if (family == AF_UNSPEC && stats.sockets == 0 && d.sockets == 0) {
+          families.insert(families.end(), {AF_INET, AF_INET6});
+          break;
+        }
         return fail_errno("the kernel refused the sock_diag request", d.error);
       }
       if (d.malformed) return fail(ErrorCode::system, "malformed sock_diag message from the kernel");

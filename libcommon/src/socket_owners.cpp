@@ -34,7 +34,7 @@ std::string read_comm(int proc_fd, const char* pid) {
 
 }  // namespace
 
-SocketOwners SocketOwners::scan(const std::string& proc_root) {
+SocketOwners SocketOwners::scan(const std::string& proc_root, const std::unordered_set<uint64_t>* wanted) {
   SocketOwners out;
   const int proc_fd = ::open(proc_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (proc_fd < 0) return out;
@@ -68,7 +68,7 @@ SocketOwners SocketOwners::scan(const std::string& proc_root) {
       const std::string_view target(link, static_cast<size_t>(n));
       if (target.substr(0, 8) != "socket:[" || target.back() != ']') continue;
       const auto inode = parse_uint(target.substr(8, target.size() - 9));
-      if (!inode) continue;
+      if (!inode || (wanted && !wanted->count(*inode))) continue;
       if (!comm_read) {
         comm = read_comm(proc_fd, pe->d_name);
         comm_read = true;

@@ -70,6 +70,15 @@ std::vector<GroupRow> GroupCounter::top(size_t n) const {
   return out;
 }
 
+std::string_view role_name(ConnectionRole r) { return r == ConnectionRole::server ? "server" : "client"; }
+
+ConnectionRole ServiceSide::role(uint16_t local_port, uint16_t remote_port) const {
+  if (listening(local_port)) return ConnectionRole::server;
+  const bool local_eph = ephemeral(local_port), remote_eph = ephemeral(remote_port);
+  if (local_eph != remote_eph) return local_eph ? ConnectionRole::client : ConnectionRole::server;
+  return local_port <= remote_port ? ConnectionRole::server : ConnectionRole::client;
+}
+
 size_t TimeWaitAnalysis::KeyHash::operator()(const Key& k) const {
   // FNV-1a over the two addresses and the port.
   uint64_t h = 1469598103934665603ull;
@@ -84,19 +93,16 @@ size_t TimeWaitAnalysis::KeyHash::operator()(const Key& k) const {
 }
 
 void TimeWaitAnalysis::add(const SocketRecord& s) {
-  if (s.state == TcpState::listen || s.state == TcpState::close) return;
-  const bool ephemeral = s.local_port >= low_ && s.local_port <= high_;
-  const bool tw = s.state == TcpState::time_wait;
-  if (!tw && !ephemeral) return;
-  auto& d = by_dest_[Key{s.local, s.remote, s.remote_port}];
-  if (ephemeral) ++d.ports_in_use;
-  if (!tw) return;
-  if (d.time_wait == 0) {
-    d.local = s.local;
-    d.remote = s.remote;
-    d.remote_port = s.remote_port;
+  if (s.state == TcpState::listen) {
+    side_.add_listener(s.local_port);
+    return;
   }
-  ++d.time_wait;
+  if (s.state == TcpState::close) return;
+  if (s.state != TcpState::time_wait) {
+    if (side_.ephemeral(s.local_port)) ++ports_used_[Key{s.local, s.remote, s.remote_port}];
+    return;
+  }
+  pending_.push_back(Pending{s.local, s.remote, s.local_port, s.remote_port});
   ++total_;
   if (!s.timer_ms) {
     ++without_timer_;
@@ -106,22 +112,43 @@ void TimeWaitAnalysis::add(const SocketRecord& s) {
   ++histogram_[static_cast<size_t>(std::clamp<int64_t>(bucket, 0, kBuckets - 1))];
 }
 
-size_t TimeWaitAnalysis::destinations() const {
-  size_t n = 0;
-  for (const auto& [_, d] : by_dest_) n += d.time_wait > 0;
-  return n;
+void TimeWaitAnalysis::finish() {
+  // A server's group: (local, client address, local port); a client's: (local, remote, remote port).
+  std::unordered_map<Key, TimeWaitGroup, KeyHash> server, client;
+  server_total_ = 0;
+  for (const auto& p : pending_) {
+    const ConnectionRole role = side_.role(p.local_port, p.remote_port);
+    const uint16_t port = role == ConnectionRole::server ? p.local_port : p.remote_port;
+    auto& g = (role == ConnectionRole::server ? server : client)[Key{p.local, p.remote, port}];
+    if (g.time_wait == 0) {
+      g.role = role;
+      g.local = p.local;
+      g.remote = p.remote;
+      g.service_port = port;
+    }
+    ++g.time_wait;
+    if (role == ConnectionRole::server) ++server_total_;
+    else if (side_.ephemeral(p.local_port)) ++g.ports_in_use;
+  }
+  groups_.clear();
+  groups_.reserve(server.size() + client.size());
+  for (auto& [_, g] : server) groups_.push_back(g);
+  for (auto& [k, g] : client) {
+    if (auto it = ports_used_.find(k); it != ports_used_.end()) g.ports_in_use += it->second;
+    groups_.push_back(g);
+  }
 }
 
-std::vector<TimeWaitDestination> TimeWaitAnalysis::top(size_t n) const {
-  std::vector<TimeWaitDestination> out;
-  for (const auto& [_, d] : by_dest_)
-    if (d.time_wait > 0) out.push_back(d);
+std::vector<TimeWaitGroup> TimeWaitAnalysis::top(size_t n) const {
+  std::vector<TimeWaitGroup> out = groups_;
   const size_t k = std::min(n, out.size());
   std::partial_sort(out.begin(), out.begin() + static_cast<long>(k), out.end(),
-                    [](const TimeWaitDestination& a, const TimeWaitDestination& b) {
+                    [](const TimeWaitGroup& a, const TimeWaitGroup& b) {
                       if (a.time_wait != b.time_wait) return a.time_wait > b.time_wait;
+                      if (a.role != b.role) return a.role < b.role;
                       if (a.remote != b.remote) return a.remote < b.remote;
-                      return a.remote_port < b.remote_port;
+                      if (a.service_port != b.service_port) return a.service_port < b.service_port;
+                      return a.local < b.local;
                     });
   out.resize(k);
   return out;
@@ -266,23 +293,55 @@ SynFloodJudgement judge_syn_flood(const SynFloodSummary& summary, const std::map
 }
 
 void CloseWaitAnalysis::add(const SocketRecord& s) {
+  if (s.state == TcpState::listen) {
+    side_.add_listener(s.local_port);
+    return;
+  }
   if (s.state != TcpState::close_wait) return;
   ++total_;
-  const std::string name = s.processes.empty() ? "-" : s.processes.front().name;
-  const int pid = s.processes.empty() ? 0 : s.processes.front().pid;
-  auto& row = rows_[{name, pid, s.local_port}];
-  row.process = name;
-  row.pid = pid;
-  row.local_port = s.local_port;
-  ++row.count;
-  row.recv_q += s.recv_q;
+  pending_.push_back(Pending{s.processes.empty() ? "-" : s.processes.front().name,
+                             s.processes.empty() ? 0 : s.processes.front().pid, s.inode.value_or(0), s.remote,
+                             s.local_port, s.remote_port, s.recv_q});
+}
+
+std::unordered_set<uint64_t> CloseWaitAnalysis::unowned_inodes() const {
+  std::unordered_set<uint64_t> out;
+  for (const auto& p : pending_)
+    if (p.pid == 0 && p.inode) out.insert(p.inode);
+  return out;
+}
+
+void CloseWaitAnalysis::finish(const OwnerLookup& owner_of) {
+  std::map<std::tuple<std::string, int, ConnectionRole, IpAddress, uint16_t>, CloseWaitRow> rows;
+  for (auto& p : pending_) {
+    if (owner_of && p.pid == 0 && p.inode)
+      if (const auto* owners = owner_of(p.inode); owners && !owners->empty()) {
+        p.process = owners->front().name;
+        p.pid = owners->front().pid;
+      }
+    const ConnectionRole role = side_.role(p.local_port, p.remote_port);
+    const bool server = role == ConnectionRole::server;
+    const IpAddress remote = server ? IpAddress() : p.remote;
+    const uint16_t port = server ? p.local_port : p.remote_port;
+    auto& row = rows[{p.process, p.pid, role, remote, port}];
+    if (row.count == 0) {
+      row.process = p.process;
+      row.pid = p.pid;
+      row.role = role;
+      row.remote = remote;
+      row.service_port = port;
+    }
+    ++row.count;
+    row.unread_bytes += close_wait_unread_bytes(p.recv_q);
+    row.eof_read += p.recv_q == 0;
+  }
+  rows_.clear();
+  for (auto& [_, r] : rows) rows_.push_back(std::move(r));
+  std::stable_sort(rows_.begin(), rows_.end(), [](const CloseWaitRow& a, const CloseWaitRow& b) { return a.count > b.count; });
 }
 
 std::vector<CloseWaitRow> CloseWaitAnalysis::top(size_t n) const {
-  std::vector<CloseWaitRow> out;
-  for (const auto& [_, r] : rows_) out.push_back(r);
-  std::stable_sort(out.begin(), out.end(), [](const CloseWaitRow& a, const CloseWaitRow& b) { return a.count > b.count; });
-  if (out.size() > n) out.resize(n);
+  std::vector<CloseWaitRow> out(rows_.begin(), rows_.begin() + static_cast<long>(std::min(n, rows_.size())));
   return out;
 }
 

@@ -182,9 +182,9 @@ def test_time_wait_report_from_text():
     r = run("--from", fx("ss-tano.txt"), "time-wait", "--json")
     assert r.returncode == 0, r.stderr
     objs = jsonl(r.stdout)
-    dests = [o for o in objs if o["type"] == "time_wait_destination"]
-    assert {(d["remote_address"], d["remote_port"], d["time_wait"]) for d in dests} == \
-        {("10.200.0.1", 8081, 2), ("fd00:200::1", 8091, 1)}
+    dests = [o for o in objs if o["type"] == "time_wait_group"]
+    assert {(d["role"], d["remote_address"], d["remote_port"], d["time_wait"]) for d in dests} == \
+        {("client", "10.200.0.1", 8081, 2), ("client", "fd00:200::1", 8091, 1)}
     hist = [o for o in objs if o["type"] == "time_wait_remaining"]
     assert sum(h["count"] for h in hist) == 3 and hist[5]["count"] == 3  # 50-60 s left
     r = run("--from", fx("ss-tano.txt"), "time-wait")

@@ -146,10 +146,10 @@ def test_check_exit_codes_and_reports(lab):
     assert "EXCEEDED" in r.stdout and "time_wait" in r.stderr
     tcpstate(L, "server", "--max", "close-wait=5", check_rc=1)
     tcpstate(L, "server", "--max", "close-wait=6", "--max", "listen=4", check_rc=0)
-    # time-wait report: one destination per family, all ports counted.
+    # time-wait report: one remote service per family, all ports counted.
     objs = jsonl(tcpstate(L, "client", "time-wait", "--json").stdout)
     dests = {(o["remote_address"], o["remote_port"]): o["time_wait"] for o in objs
-             if o["type"] == "time_wait_destination"}
+             if o["type"] == "time_wait_group" and o["role"] == "client"}
     assert dests == {(L.server_v4, 8081): 6, (L.server_v6, 8091): 2}
     assert sum(o["count"] for o in objs if o["type"] == "time_wait_remaining") == 8
     assert objs[-1]["settings"]["tcp_fin_timeout"] > 0

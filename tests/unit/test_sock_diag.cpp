@@ -2,6 +2,7 @@
 
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 
@@ -116,4 +117,91 @@ TEST_CASE("the request asks the kernel for the chosen states and TCP_INFO") {
   CHECK(r.sdiag_protocol == IPPROTO_TCP);
   CHECK(r.idiag_states == (1u << 6));
   CHECK(r.idiag_ext == (1u << (INET_DIAG_INFO - 1)));
+}
+
+namespace {
+// The kernel's inet_diag_bc_run, for ports only: jump `yes` or `no` bytes; accept at the end.
+bool run_bytecode(const std::string& bc, uint16_t sport, uint16_t dport) {
+  int len = static_cast<int>(bc.size());
+  size_t off = 0;
+  while (len > 0) {
+    inet_diag_bc_op op, arg{};
+    std::memcpy(&op, bc.data() + off, sizeof op);
+    if (op.code != INET_DIAG_BC_JMP) std::memcpy(&arg, bc.data() + off + 4, sizeof arg);
+    bool yes = true;
+    switch (op.code) {
+      case INET_DIAG_BC_JMP: yes = false; break;
+      case INET_DIAG_BC_S_GE: yes = sport >= arg.no; break;
+      case INET_DIAG_BC_S_LE: yes = sport <= arg.no; break;
+      case INET_DIAG_BC_D_EQ: yes = dport == arg.no; break;
+      default: FAIL("unexpected op " << int(op.code));
+    }
+    const int step = yes ? op.yes : op.no;
+    len -= step;
+    off += static_cast<size_t>(step);
+  }
+  return len == 0;
+}
+}  // namespace
+
+TEST_CASE("both families in one TCPDIAG_GETSOCK request, with a port bytecode the kernel can run") {
+  SockDiagQuery q;
+  q.states = StateSet::of(TcpState::established);
+  q.local_ports = std::make_pair(uint16_t(32768), uint16_t(60999));
+  q.remote_ports = {80, 443, 8081};
+  const std::string req = build_sock_diag_request(AF_UNSPEC, q, 3);
+  nlmsghdr h;
+  inet_diag_req r;
+  std::memcpy(&h, req.data(), sizeof h);
+  std::memcpy(&r, req.data() + sizeof h, sizeof r);
+  CHECK(h.nlmsg_type == TCPDIAG_GETSOCK);
+  CHECK(h.nlmsg_len == req.size());
+  CHECK(r.idiag_states == (1u << 1));
+  rtattr a;
+  const size_t at = sizeof h + sizeof r;
+  std::memcpy(&a, req.data() + at, sizeof a);
+  CHECK(a.rta_type == INET_DIAG_REQ_BYTECODE);
+  const std::string bc = req.substr(at + sizeof a);
+  REQUIRE(a.rta_len == sizeof a + bc.size());
+  // The kernel's audit follows the `yes` chain: it must reach the end exactly.
+  size_t off = 0;
+  while (off < bc.size()) {
+    inet_diag_bc_op op;
+    std::memcpy(&op, bc.data() + off, sizeof op);
+    REQUIRE(op.yes >= 4);
+    off += op.yes;
+  }
+  CHECK(off == bc.size());
+  CHECK(run_bytecode(bc, 40000, 80));
+  CHECK(run_bytecode(bc, 40000, 443));
+  CHECK(run_bytecode(bc, 60999, 8081));
+  CHECK_FALSE(run_bytecode(bc, 40000, 8080));
+  CHECK_FALSE(run_bytecode(bc, 80, 443));      // a server's socket: local port not ephemeral
+  CHECK_FALSE(run_bytecode(bc, 61000, 443));
+  // Only the local range when there are too many services to list.
+  q.remote_ports.assign(65, 1);
+  const std::string wide = build_sock_diag_request(AF_INET, q, 4).substr(sizeof(nlmsghdr) + sizeof(inet_diag_req_v2) + sizeof(rtattr));
+  CHECK(run_bytecode(wide, 40000, 5));
+  CHECK_FALSE(run_bytecode(wide, 1000, 5));
+}
+
+TEST_CASE("TCPDIAG_GETSOCK replies decode like SOCK_DIAG_BY_FAMILY ones") {
+  struct {
+    nlmsghdr h;
+    inet_diag_msg m;
+  } msg{};
+  msg.h.nlmsg_len = sizeof msg;
+  msg.h.nlmsg_type = TCPDIAG_GETSOCK;
+  msg.m.idiag_family = AF_INET;
+  msg.m.idiag_state = 1;
+  msg.m.id.idiag_sport = htons(443);
+  std::vector<uint8_t> buf(sizeof msg);
+  std::memcpy(buf.data(), &msg, sizeof msg);
+  uint16_t port = 0;
+  const auto d = decode_sock_diag(buf, [&](SocketRecord& s) {
+    port = s.local_port;
+    return true;
+  });
+  CHECK(d.sockets == 1);
+  CHECK(port == 443);
 }

@@ -64,7 +64,7 @@ TEST_CASE("state counts and --by groups on the real ss fixture") {
   CHECK(procs[0].total == 7);
 }
 
-TEST_CASE("TIME_WAIT per destination, ports in use and the histogram") {
+TEST_CASE("TIME_WAIT as a client: per remote service, ports in use and the histogram") {
   TimeWaitAnalysis tw(32768, 60999);
   for (uint16_t p = 0; p < 30; ++p) {
     auto s = sock(TcpState::time_wait, "10.0.0.1", uint16_t(40000 + p), "10.0.0.2", 80);
@@ -74,16 +74,55 @@ TEST_CASE("TIME_WAIT per destination, ports in use and the histogram") {
   tw.add(sock(TcpState::established, "10.0.0.1", 41000, "10.0.0.2", 80));
   tw.add(sock(TcpState::established, "10.0.0.1", 1000, "10.0.0.2", 80));  // not ephemeral
   tw.add(sock(TcpState::time_wait, "10.0.0.1", 40000, "10.0.0.3", 443));
+  tw.finish();
   CHECK(tw.total() == 31);
-  CHECK(tw.destinations() == 2);
+  CHECK(tw.total(ConnectionRole::client) == 31);
+  CHECK(tw.groups() == 2);
   const auto top = tw.top(5);
   REQUIRE(top.size() == 2);
+  CHECK(top[0].role == ConnectionRole::client);
   CHECK(top[0].remote.to_string() == "10.0.0.2");
+  CHECK(top[0].service_port == 80);
   CHECK(top[0].time_wait == 30);
   CHECK(top[0].ports_in_use == 31);
   CHECK(tw.histogram()[0] == 5);
   CHECK(tw.histogram()[5] == 5);
   CHECK(tw.without_timer() == 1);
+}
+
+TEST_CASE("TIME_WAIT as a server: one row per client address and service port, not per client port") {
+  TimeWaitAnalysis tw(32768, 60999);
+  // The client ports first, the listener last (the IPv6 dump comes after the IPv4 one).
+  for (uint16_t p = 0; p < 315; ++p) tw.add(sock(TcpState::time_wait, "10.0.0.2", 80, "10.0.0.1", uint16_t(33000 + p)));
+  for (uint16_t p = 0; p < 5; ++p) tw.add(sock(TcpState::time_wait, "10.0.0.2", 80, "10.0.0.9", uint16_t(33000 + p)));
+  // A service inside the ephemeral range is still a service when it listens here.
+  for (uint16_t p = 0; p < 3; ++p) tw.add(sock(TcpState::time_wait, "10.0.0.2", 40000, "10.0.0.1", uint16_t(50000 + p)));
+  tw.add(sock(TcpState::listen, "::", 40000, "::", 0));
+  tw.finish();
+  CHECK(tw.total(ConnectionRole::server) == 323);
+  CHECK(tw.groups() == 3);
+  const auto top = tw.top(10);
+  REQUIRE(top.size() == 3);
+  CHECK(top[0].role == ConnectionRole::server);
+  CHECK(top[0].remote.to_string() == "10.0.0.1");
+  CHECK(top[0].service_port == 80);
+  CHECK(top[0].time_wait == 315);
+  CHECK(top[0].ports_in_use == 0);
+  CHECK(top[1].service_port == 80);
+  CHECK(top[1].time_wait == 5);
+  CHECK(top[2].service_port == 40000);
+  CHECK(top[2].role == ConnectionRole::server);
+}
+
+TEST_CASE("The service side: a local listener, else the port outside the ephemeral range, else the lower port") {
+  ServiceSide side(32768, 60999);
+  side.add_listener(50000);
+  CHECK(side.role(50000, 40000) == ConnectionRole::server);  // listens here, though ephemeral
+  CHECK(side.role(80, 40000) == ConnectionRole::server);     // no listener left (nginx stopped)
+  CHECK(side.role(40000, 443) == ConnectionRole::client);
+  CHECK(side.role(50001, 50000) == ConnectionRole::client);  // both ephemeral: the lower port
+  CHECK(side.role(22, 5432) == ConnectionRole::server);      // both outside: the lower port
+  CHECK(side.role(5432, 22) == ConnectionRole::client);
 }
 
 TEST_CASE("SYN_RECV per listener and the flood verdict") {
@@ -121,24 +160,45 @@ TEST_CASE("SYN_RECV per listener and the flood verdict") {
   CHECK(j.verdict == SynFloodVerdict::elevated);
 }
 
-TEST_CASE("CLOSE_WAIT per process and port") {
-  CloseWaitAnalysis a;
+TEST_CASE("CLOSE_WAIT per process and service; unread data bytes leave the FIN out") {
+  CloseWaitAnalysis a(32768, 60999);
   for (int i = 0; i < 3; ++i) {
-    auto s = sock(TcpState::close_wait, "10.0.0.1", 8080, "10.0.0.2", uint16_t(1000 + i));
+    auto s = sock(TcpState::close_wait, "10.0.0.1", 8080, "10.0.0.2", uint16_t(40000 + i));
     s.processes = {{"java", 42, 10 + i}};
-    s.recv_q = 5;
+    s.recv_q = 5;  // 4 data bytes and the FIN
     a.add(s);
   }
-  a.add(sock(TcpState::close_wait, "10.0.0.1", 9090, "10.0.0.2", 2000));
+  a.add(sock(TcpState::close_wait, "10.0.0.1", 9090, "10.0.0.2", 45000));
   a.add(sock(TcpState::established, "10.0.0.1", 9090, "10.0.0.2", 2001));
-  CHECK(a.total() == 4);
+  // A client that leaks 35 sockets to one server: one row, not one per ephemeral port.
+  for (int i = 0; i < 35; ++i) {
+    auto s = sock(TcpState::close_wait, "10.0.0.1", uint16_t(50160 + i), "10.0.0.3", 443);
+    s.processes = {{"python3", 15315, 3 + i}};
+    s.recv_q = i < 10 ? 1 : i < 30 ? 101 : 0;  // the FIN alone; 100 bytes and the FIN; all read
+    a.add(s);
+  }
+  a.add(sock(TcpState::listen, "0.0.0.0", 8080, "0.0.0.0", 0));
+  a.finish();
+  CHECK(a.total() == 39);
   const auto rows = a.top(10);
-  REQUIRE(rows.size() == 2);
-  CHECK(rows[0].process == "java");
-  CHECK(rows[0].pid == 42);
-  CHECK(rows[0].count == 3);
-  CHECK(rows[0].recv_q == 15);
-  CHECK(rows[1].process == "-");
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].process == "python3");
+  CHECK(rows[0].role == ConnectionRole::client);
+  CHECK(rows[0].remote.to_string() == "10.0.0.3");
+  CHECK(rows[0].service_port == 443);
+  CHECK(rows[0].count == 35);
+  CHECK(rows[0].unread_bytes == 2000);
+  CHECK(rows[0].eof_read == 5);
+  CHECK(rows[1].process == "java");
+  CHECK(rows[1].pid == 42);
+  CHECK(rows[1].role == ConnectionRole::server);
+  CHECK(rows[1].service_port == 8080);
+  CHECK(rows[1].count == 3);
+  CHECK(rows[1].unread_bytes == 12);
+  CHECK(rows[2].service_port == 9090);  // no listener, but below the range
+  CHECK(close_wait_unread_bytes(0) == 0);
+  CHECK(close_wait_unread_bytes(1) == 0);
+  CHECK(close_wait_unread_bytes(41) == 40);
 }
 
 TEST_CASE("--max thresholds") {

@@ -1,6 +1,10 @@
-// `tcpstate close-wait`: CLOSE_WAIT per process and local port. The kernel never leaves
-// CLOSE_WAIT by itself, so a count that grows means an application that never calls close().
+// `tcpstate close-wait`: CLOSE_WAIT per process and service (a server's local port, a
+// client's remote address:port). The kernel never leaves CLOSE_WAIT by itself, so a count that
+// grows means an application that never calls close().
 #include "common/cli_common.hpp"
+#include "tcpkit/socket_owners.hpp"
+#include "tcpkit/tcp_kernel_status.hpp"
+#include "text_format.hpp"
 #include "views.hpp"
 
 namespace tcpstate {
@@ -8,37 +12,58 @@ namespace tcpstate {
 using namespace tcpkit;
 
 int run_close_wait(const Options& o) {
-  CloseWaitAnalysis analysis;
+  const TcpSysctls sys = read_tcp_sysctls();  // the inspected namespace's; for saved text, this machine's
+  CloseWaitAnalysis analysis(sys.port_range_low.value_or(32768), sys.port_range_high.value_or(60999));
   StateCounts counts;
-  auto info = collect_sockets(o, StateSet::of(TcpState::close_wait), true, [&](SocketRecord& s) {
+  StateSet states = threshold_states(o);
+  states.add(TcpState::close_wait);
+  states.add(TcpState::listen);  // which local ports are services
+  // Owners are looked up after the dump, for the CLOSE_WAIT sockets only.
+  auto info = collect_sockets(o, states, false, [&](SocketRecord& s) {
     counts.add(s);
     analysis.add(s);
     return true;
   });
   if (!info) return fail_with(info.error());
+  if (const auto wanted = analysis.unowned_inodes(); info->live && !wanted.empty()) {
+    const SocketOwners owners = SocketOwners::scan("/proc", &wanted);
+    analysis.finish([&](uint64_t inode) { return owners.find(inode); });
+  } else {
+    analysis.finish();
+  }
   const auto rows = analysis.top(o.top);
   PrometheusText prom;
-  auto row_record = [](const CloseWaitRow& r) {
+  auto service_text = [](const CloseWaitRow& r) {
+    return r.role == ConnectionRole::server ? ":" + std::to_string(r.service_port) : endpoint_text(r.remote, r.service_port);
+  };
+  auto row_record = [](const CloseWaitRow& r, bool csv) {
+    const bool server = r.role == ConnectionRole::server;
     Record j;
-    j["type"] = "close_wait";
+    if (!csv) j["type"] = "close_wait";
     j["process"] = r.process;
-    if (r.pid) j["pid"] = r.pid;
-    j["local_port"] = r.local_port;
+    if (r.pid || csv) j["pid"] = r.pid;
+    j["role"] = role_name(r.role);
+    if (server) j["local_port"] = r.service_port;
+    if (!server) j["remote_address"] = r.remote.to_string();
+    if (!server) j["remote_port"] = r.service_port;
     j["close_wait"] = r.count;
-    j["unread_bytes"] = r.recv_q;
+    j["unread_bytes"] = r.unread_bytes;
+    j["eof_read"] = r.eof_read;
     return j;
   };
   switch (o.output) {
     case Output::table: {
       std::string out = "CLOSE_WAIT: " + std::to_string(analysis.total()) + " sockets (source: " + info->name + ")\n";
       if (!rows.empty()) {
-        TextTable t({"PROCESS", "PID", "LOCAL_PORT", "CLOSE_WAIT", "UNREAD_BYTES"});
+        TextTable t({"PROCESS", "PID", "ROLE", "SERVICE", "CLOSE_WAIT", "UNREAD_BYTES", "EOF_READ"});
         for (const auto& r : rows)
-          t.add_row({r.process, r.pid ? std::to_string(r.pid) : "-", std::to_string(r.local_port), std::to_string(r.count),
-                     std::to_string(r.recv_q)});
+          t.add_row({r.process, r.pid ? std::to_string(r.pid) : "-", std::string(role_name(r.role)), service_text(r),
+                     std::to_string(r.count), std::to_string(r.unread_bytes), std::to_string(r.eof_read)});
         out += "\n" + t.render();
         out += "\nThe peer closed these connections and the process has not called close(). The kernel keeps them\n"
-               "until it does: a count that grows between runs is a descriptor leak in that process.\n";
+               "until it does: a count that grows between runs is a descriptor leak in that process.\n"
+               "UNREAD_BYTES: data never read (the peer's FIN, which Recv-Q counts as one byte, is left out).\n"
+               "EOF_READ: sockets whose process even read the end of stream, and still did not close them.\n";
       }
       if (analysis.total() && rows.size() && rows.front().process == "-" && !info->live && info->name == "ss")
         out += "(no process names in the text: save it with `ss -tanp`)\n";
@@ -46,19 +71,25 @@ int run_close_wait(const Options& o) {
       break;
     }
     case Output::json:
-      for (const auto& r : rows) write_json(row_record(r));
+      for (const auto& r : rows) write_json(row_record(r, false));
       break;
     case Output::csv: {
-      CsvWriter w(stdout, {"process", "pid", "local_port", "close_wait", "unread_bytes"});
-      for (const auto& r : rows) w.write(row_record(r));
+      CsvWriter w(stdout, {"process", "pid", "role", "local_port", "remote_address", "remote_port", "close_wait",
+                           "unread_bytes", "eof_read"});
+      for (const auto& r : rows) w.write(row_record(r, true));
       break;
     }
     case Output::prometheus:
-      prom.describe("tcpstate_close_wait_sockets", "CLOSE_WAIT sockets per process and local port.");
-      for (const auto& r : rows)
-        prom.sample("tcpstate_close_wait_sockets",
-                    {{"process", r.process}, {"pid", std::to_string(r.pid)}, {"local_port", std::to_string(r.local_port)}},
-                    static_cast<double>(r.count));
+      // No ephemeral port in a label: a client's row is keyed by the remote service.
+      prom.describe("tcpstate_close_wait_sockets", "CLOSE_WAIT sockets per process and service.");
+      prom.describe("tcpstate_close_wait_unread_bytes", "Data bytes left unread in those CLOSE_WAIT sockets.");
+      for (const auto& r : rows) {
+        PrometheusText::Labels l = {{"process", r.process}, {"pid", std::to_string(r.pid)}, {"role", std::string(role_name(r.role))}};
+        if (r.role == ConnectionRole::client) l.push_back({"remote", r.remote.to_string()});
+        l.push_back({"service_port", std::to_string(r.service_port)});
+        prom.sample("tcpstate_close_wait_sockets", l, static_cast<double>(r.count));
+        prom.sample("tcpstate_close_wait_unread_bytes", l, static_cast<double>(r.unread_bytes));
+      }
       break;
   }
   Record summary;

@@ -147,7 +147,7 @@ int run_list(const Options& o) {
     else if (json) json->write(to_record(s));
     else if (csv) csv->write(csv_row(s));
     return !std::ferror(stdout);  // the reader went away (tcpstate | head): stop the dump
-  }, [&] {  // the input pauses (a pipe): show the rows so far
+  }, {}, [&] {  // the input pauses (a pipe): show the rows so far
     if (table) table->flush();
     std::fflush(stdout);
   });

@@ -211,7 +211,7 @@ Result<SourceInfo> collect_text(const Options& o, const SocketSink& sink, const 
 }  // namespace
 
 Result<SourceInfo> collect_sockets(const Options& o, StateSet view_states, bool need_processes, const SocketSink& sink,
-                                   const std::function<void()>& idle) {
+                                   const KernelNarrowing& narrowing, const std::function<void()>& idle) {
   const StateSet wanted = intersect(o.filter.states, view_states);
   size_t seen = 0;
   std::unique_ptr<SocketOwners> owners;
@@ -248,6 +248,8 @@ Result<SourceInfo> collect_sockets(const Options& o, StateSet view_states, bool 
   q.v6 = o.filter.family != Family::v4;
   q.states = wanted;
   q.tcp_info = o.tcp_info;
+  q.local_ports = narrowing.local_ports;
+  q.remote_ports = narrowing.remote_ports;
   std::FILE* save = nullptr;
   if (!o.save_netlink.empty()) {
     save = std::fopen(o.save_netlink.c_str(), "wb");

@@ -2,7 +2,10 @@
 // Where the sockets come from: the kernel (sock_diag or /proc/net/tcp) or saved ss/netstat
 // text. Every source streams the same SocketRecord through the same filter.
 #include <functional>
+#include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "options.hpp"
 #include "tcpkit/error.hpp"
@@ -18,11 +21,20 @@ struct SourceInfo {
   size_t malformed = 0;        // text lines that were warned about
 };
 
+// What a view may ask the kernel to leave out (sock_diag bytecode): sockets whose local port
+// is outside local_ports, or whose remote port is not in remote_ports (when not empty). Only
+// the netlink source applies it; views must give the same answer without it.
+struct KernelNarrowing {
+  std::optional<std::pair<uint16_t, uint16_t>> local_ports;
+  std::vector<uint16_t> remote_ports;
+};
+
 // Reads the source once, passing each socket that matches options.filter (and view_states,
 // the states the view needs) to sink. Process owners are looked up when need_processes and
 // the source is live. Warnings about text lines go to stderr here. Saved text is read as it
 // arrives; idle() is called before waiting for more of it (the list view flushes its rows).
 tcpkit::Result<SourceInfo> collect_sockets(const Options& options, tcpkit::StateSet view_states, bool need_processes,
-                                           const tcpkit::SocketSink& sink, const std::function<void()>& idle = {});
+                                           const tcpkit::SocketSink& sink, const KernelNarrowing& narrowing = {},
+                                           const std::function<void()>& idle = {});
 
 }  // namespace tcpstate

@@ -50,7 +50,7 @@ int run_syn_flood(const Options& o) {
   const TcpSysctls sys = read_tcp_sysctls();
   SynFloodAnalysis analysis;
   StateCounts counts;
-  StateSet states;
+  StateSet states = threshold_states(o);
   states.add(TcpState::listen);
   states.add(TcpState::syn_recv);
   auto info = collect_sockets(o, states, false, [&](SocketRecord& s) {

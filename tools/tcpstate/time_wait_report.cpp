@@ -1,5 +1,7 @@
 // `tcpstate time-wait`: who the TIME_WAIT sockets point to, how close each destination is to
 // running out of ephemeral ports, how long they have left, and the settings that matter.
+#include <algorithm>
+
 #include "common/cli_common.hpp"
 #include "tcpkit/tcp_kernel_status.hpp"
 #include "text_format.hpp"
@@ -25,46 +27,107 @@ std::string tw_reuse_meaning(const std::optional<long>& v) {
   return "reuse of TIME_WAIT ports for loopback connections only";
 }
 
+// The client-side groups' service ports: what the second, narrowed dump is about.
+std::vector<uint16_t> client_service_ports(const TimeWaitAnalysis& tw) {
+  std::vector<uint16_t> ports;
+  for (const auto& g : tw.top(tw.groups()))
+    if (g.role == ConnectionRole::client && std::find(ports.begin(), ports.end(), g.service_port) == ports.end())
+      ports.push_back(g.service_port);
+  return ports;
+}
+
 }  // namespace
 
 int run_time_wait(const Options& o) {
-  const TcpSysctls sys = read_tcp_sysctls();
-  // Saved text comes from another machine: its port range is not ours; assume Linux's default.
+  const TcpSysctls sys = read_tcp_sysctls();  // the inspected namespace's (run() entered it)
+  // Saved text comes from another machine: its port range is not ours; ours, or Linux's default.
   const long low = sys.port_range_low.value_or(32768), high = sys.port_range_high.value_or(60999);
   TimeWaitAnalysis tw(low, high);
   StateCounts counts;
-  StateSet states = *parse_state_or_group("connected");
-  auto info = collect_sockets(o, states, false, [&](SocketRecord& s) {
+  // TIME_WAIT and LISTEN (which ends are services) first; the ports in use towards client-side
+  // destinations come from the other connected states, and only from ephemeral local ports.
+  StateSet first = threshold_states(o);
+  first.add(TcpState::time_wait);
+  first.add(TcpState::listen);
+  const bool two_dumps = o.source == Source::netlink && o.save_netlink.empty();
+  StateSet rest;
+  for (TcpState s : kAllTcpStates)
+    if (s != TcpState::listen && s != TcpState::close && !first.contains(s)) rest.add(s);
+  if (!two_dumps) first.add(rest);
+  auto info = collect_sockets(o, first, false, [&](SocketRecord& s) {
     counts.add(s);
     tw.add(s);
     return true;
   });
   if (!info) return fail_with(info.error());
+  tw.finish();
+  if (two_dumps && !cli::interrupted()) {
+    KernelNarrowing narrow;
+    narrow.local_ports = {static_cast<uint16_t>(std::clamp(low, 0L, 65535L)), static_cast<uint16_t>(std::clamp(high, 0L, 65535L))};
+    narrow.remote_ports = client_service_ports(tw);
+    if (!narrow.remote_ports.empty()) {
+      auto more = collect_sockets(o, rest, false, [&](SocketRecord& s) {
+        tw.add(s);
+        return true;
+      }, narrow);
+      if (!more) return fail_with(more.error());
+      tw.finish();
+    }
+  }
   std::map<std::string, uint64_t> counters;
   if (info->live)
     if (auto c = read_tcp_counters()) counters = *c;
   const auto top = tw.top(o.top);
   const long range = high - low + 1;
-  auto used_pct = [&](const TimeWaitDestination& d) { return range > 0 ? 100.0 * static_cast<double>(d.ports_in_use) / static_cast<double>(range) : 0.0; };
+  auto used_pct = [&](const TimeWaitGroup& d) { return range > 0 ? 100.0 * static_cast<double>(d.ports_in_use) / static_cast<double>(range) : 0.0; };
   const auto overflow = counters.find("TcpExt.TCPTimeWaitOverflow");
+  const bool client_rows = std::any_of(top.begin(), top.end(), [](const TimeWaitGroup& g) { return g.role == ConnectionRole::client; });
+  const bool server_rows = std::any_of(top.begin(), top.end(), [](const TimeWaitGroup& g) { return g.role == ConnectionRole::server; });
+  // One record per group: a server's row names its service port, a client's the remote one.
+  auto group_record = [&](const TimeWaitGroup& d, bool csv) {
+    const bool server = d.role == ConnectionRole::server;
+    Record r;
+    if (!csv) r["type"] = "time_wait_group";
+    r["role"] = role_name(d.role);
+    r["local_address"] = d.local.to_string();
+    if (server) r["local_port"] = d.service_port;
+    r["remote_address"] = d.remote.to_string();
+    if (!server) r["remote_port"] = d.service_port;
+    r["time_wait"] = d.time_wait;
+    if (!server) {
+      r["ports_in_use"] = d.ports_in_use;
+      r["ephemeral_ports"] = range;
+      r["ephemeral_used_pct"] = used_pct(d);
+    }
+    return r;
+  };
 
   PrometheusText prom;
   switch (o.output) {
     case Output::table: {
-      std::string out = "TIME_WAIT: " + std::to_string(tw.total()) + " sockets towards " + std::to_string(tw.destinations()) +
-                        " destinations (source: " + info->name + ")\n";
+      std::string out = "TIME_WAIT: " + std::to_string(tw.total()) + " sockets in " + std::to_string(tw.groups()) +
+                        " groups (source: " + info->name + "): " + std::to_string(tw.total(ConnectionRole::server)) +
+                        " as a server, " + std::to_string(tw.total(ConnectionRole::client)) + " as a client\n";
       if (info->live && sys.max_tw_buckets && *sys.max_tw_buckets > 0)
         out += "  " + format_fixed(100.0 * static_cast<double>(tw.total()) / static_cast<double>(*sys.max_tw_buckets), 1) +
                "% of tcp_max_tw_buckets (" + std::to_string(*sys.max_tw_buckets) + ")\n";
       out += "\n";
       if (!top.empty()) {
-        TextTable t({"LOCAL", "REMOTE", "TIME_WAIT", "PORTS_IN_USE", "EPHEMERAL_USED"});
-        for (const auto& d : top)
-          t.add_row({d.local.to_string(), endpoint_text(d.remote, d.remote_port), std::to_string(d.time_wait),
-                     std::to_string(d.ports_in_use) + "/" + std::to_string(range), format_fixed(used_pct(d), 1) + "%"});
+        TextTable t({"ROLE", "LOCAL", "REMOTE", "TIME_WAIT", "PORTS_IN_USE", "EPHEMERAL_USED"});
+        for (const auto& d : top) {
+          if (d.role == ConnectionRole::server)
+            t.add_row({"server", endpoint_text(d.local, d.service_port), d.remote.to_string(), std::to_string(d.time_wait), "-", "-"});
+          else
+            t.add_row({"client", d.local.to_string(), endpoint_text(d.remote, d.service_port), std::to_string(d.time_wait),
+                       std::to_string(d.ports_in_use) + "/" + std::to_string(range), format_fixed(used_pct(d), 1) + "%"});
+        }
         out += t.render();
-        if (tw.destinations() > top.size())
-          out += "(top " + std::to_string(top.size()) + " of " + std::to_string(tw.destinations()) + " destinations)\n";
+        if (tw.groups() > top.size())
+          out += "(top " + std::to_string(top.size()) + " of " + std::to_string(tw.groups()) + " groups)\n";
+        if (server_rows)
+          out += "server: this host's service port closed first; one row per client address (the client's ports are its own).\n";
+        if (client_rows)
+          out += "client: this host closed first; one row per remote service, with the local ephemeral ports in use towards it.\n";
         out += "\n";
       }
       out += "Time left:\n";
@@ -81,7 +144,9 @@ int run_time_wait(const Options& o) {
       if (tw.without_timer()) out += "  (no timer in the source for " + std::to_string(tw.without_timer()) + ")\n";
       out += "\nSettings (" + std::string(info->live ? "this namespace" : "this machine, not the one the text came from") + "):\n";
       out += "  net.ipv4.ip_local_port_range  " + opt_text(sys.port_range_low) + " " + opt_text(sys.port_range_high) + "  (" +
-             std::to_string(range) + " ports per local address and destination)\n";
+             std::to_string(range) + " ports per local address and destination";
+      if (!info->live) out += "; services: the text's LISTEN lines, then ports outside this range";
+      out += ")\n";
       out += "  net.ipv4.tcp_tw_reuse         " + opt_text(sys.tw_reuse) + "  (" + tw_reuse_meaning(sys.tw_reuse) + ")\n";
       out += "  net.ipv4.tcp_max_tw_buckets   " + opt_text(sys.max_tw_buckets) + "  (beyond it, closing sockets skip TIME_WAIT)\n";
       out += "  net.ipv4.tcp_fin_timeout      " + opt_text(sys.fin_timeout) +
@@ -93,18 +158,7 @@ int run_time_wait(const Options& o) {
       break;
     }
     case Output::json: {
-      for (const auto& d : top) {
-        Record r;
-        r["type"] = "time_wait_destination";
-        r["local_address"] = d.local.to_string();
-        r["remote_address"] = d.remote.to_string();
-        r["remote_port"] = d.remote_port;
-        r["time_wait"] = d.time_wait;
-        r["ports_in_use"] = d.ports_in_use;
-        r["ephemeral_ports"] = range;
-        r["ephemeral_used_pct"] = used_pct(d);
-        write_json(r);
-      }
+      for (const auto& d : top) write_json(group_record(d, false));
       for (int i = 0; i < TimeWaitAnalysis::kBuckets; ++i) {
         Record r;
         r["type"] = "time_wait_remaining";
@@ -116,31 +170,28 @@ int run_time_wait(const Options& o) {
       break;
     }
     case Output::csv: {
-      CsvWriter w(stdout, {"local_address", "remote_address", "remote_port", "time_wait", "ports_in_use", "ephemeral_ports",
-                           "ephemeral_used_pct"});
-      for (const auto& d : top) {
-        Record r;
-        r["local_address"] = d.local.to_string();
-        r["remote_address"] = d.remote.to_string();
-        r["remote_port"] = d.remote_port;
-        r["time_wait"] = d.time_wait;
-        r["ports_in_use"] = d.ports_in_use;
-        r["ephemeral_ports"] = range;
-        r["ephemeral_used_pct"] = used_pct(d);
-        w.write(r);
-      }
+      CsvWriter w(stdout, {"role", "local_address", "local_port", "remote_address", "remote_port", "time_wait", "ports_in_use",
+                           "ephemeral_ports", "ephemeral_used_pct"});
+      for (const auto& d : top) w.write(group_record(d, true));
       break;
     }
     case Output::prometheus: {
+      // Labels never hold an ephemeral port: a server's row is keyed by its service port and
+      // the client's address, a client's by the remote service.
       prom.describe("tcpstate_time_wait_sockets", "TIME_WAIT sockets.");
       prom.sample("tcpstate_time_wait_sockets", {}, static_cast<double>(tw.total()));
-      prom.describe("tcpstate_time_wait_destination_sockets", "TIME_WAIT sockets of the top destinations.");
-      prom.describe("tcpstate_time_wait_destination_ports_used_ratio", "Share of the ephemeral range in use towards a destination.");
+      prom.describe("tcpstate_time_wait_role_sockets", "TIME_WAIT sockets where this host is the server or the client.");
+      for (auto r : {ConnectionRole::server, ConnectionRole::client})
+        prom.sample("tcpstate_time_wait_role_sockets", {{"role", std::string(role_name(r))}}, static_cast<double>(tw.total(r)));
+      prom.describe("tcpstate_time_wait_group_sockets", "TIME_WAIT sockets of the top groups (per service port and peer).");
+      prom.describe("tcpstate_time_wait_group_ports_used_ratio",
+                    "Client groups: share of the ephemeral range in use towards the remote service.");
       for (const auto& d : top) {
-        const PrometheusText::Labels l = {{"local", d.local.to_string()}, {"remote", d.remote.to_string()},
-                                          {"remote_port", std::to_string(d.remote_port)}};
-        prom.sample("tcpstate_time_wait_destination_sockets", l, static_cast<double>(d.time_wait));
-        prom.sample("tcpstate_time_wait_destination_ports_used_ratio", l, used_pct(d) / 100.0);
+        const PrometheusText::Labels l = {{"role", std::string(role_name(d.role))}, {"local", d.local.to_string()},
+                                          {"remote", d.remote.to_string()}, {"service_port", std::to_string(d.service_port)}};
+        prom.sample("tcpstate_time_wait_group_sockets", l, static_cast<double>(d.time_wait));
+        if (d.role == ConnectionRole::client)
+          prom.sample("tcpstate_time_wait_group_ports_used_ratio", l, used_pct(d) / 100.0);
       }
       prom.describe("tcpstate_time_wait_remaining_sockets", "TIME_WAIT sockets by seconds left.");
       for (int i = 0; i < TimeWaitAnalysis::kBuckets; ++i)
@@ -157,8 +208,12 @@ int run_time_wait(const Options& o) {
   summary["view"] = "time-wait";
   summary["source"] = info->name;
   summary["time_wait"] = tw.total();
-  summary["destinations"] = tw.destinations();
+  summary["groups"] = tw.groups();
+  summary["as_server"] = tw.total(ConnectionRole::server);
+  summary["as_client"] = tw.total(ConnectionRole::client);
   summary["ephemeral_ports"] = range;
+  summary["ephemeral_low"] = low;
+  summary["ephemeral_high"] = high;
   Record settings;
   if (info->live) {
     if (sys.tw_reuse) settings["tcp_tw_reuse"] = *sys.tw_reuse;

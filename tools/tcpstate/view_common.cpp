@@ -35,6 +35,15 @@ void add_state_metrics(PrometheusText& prom, const StateCounts& counts) {
   }
 }
 
+StateSet threshold_states(const Options& o) {
+  StateSet out;
+  for (const auto& t : o.thresholds) {
+    if (!t.state) return StateSet::all();
+    out.add(*t.state);
+  }
+  return out;
+}
+
 int finish_view(const Options& o, const StateCounts& counts, Record summary, PrometheusText* prom,
                 const std::string& extra_failure) {
   const auto results = evaluate_thresholds(o.thresholds, counts);

@@ -34,6 +34,9 @@ tcpkit::Record states_record(const tcpkit::StateCounts& counts);
 // tcpstate_sockets{state,family} gauges.
 void add_state_metrics(PrometheusText& prom, const tcpkit::StateCounts& counts);
 
+// The states a view must read in full for --max checks (all of them for total=N).
+tcpkit::StateSet threshold_states(const Options& o);
+
 // After a view printed its result: the --check lines (in the view's format), the final JSON
 // summary object (`summary` gets "type":"summary" and the check outcome), and the exit code:
 // 1 when a threshold is exceeded or extra_failure is set, else 0.

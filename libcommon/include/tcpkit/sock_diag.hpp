@@ -5,8 +5,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <span>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "tcpkit/error.hpp"
 #include "tcpkit/socket_record.hpp"
@@ -19,6 +22,10 @@ struct SockDiagQuery {
   bool v6 = true;
   StateSet states = StateSet::all();  // filtered by the kernel
   bool tcp_info = false;              // ask for INET_DIAG_INFO (-i)
+  // Also filtered by the kernel (inet_diag bytecode, as ss's filters): the local port within
+  // [low, high], and, when remote_ports is not empty, the remote port one of them (with more than 64, the remote port is not filtered).
+  std::optional<std::pair<uint16_t, uint16_t>> local_ports;
+  std::vector<uint16_t> remote_ports;
 };
 
 // What the decoder saw in a buffer of netlink messages.
@@ -39,7 +46,8 @@ using InterfaceNamer = std::function<std::string(uint32_t)>;
 SockDiagDecode decode_sock_diag(std::span<const uint8_t> bytes, const SocketSink& sink,
                                 const InterfaceNamer& namer = {});
 
-// The request message for one family (exposed for tests and for recording dumps).
+// The request message for one family (exposed for tests and for recording dumps); AF_UNSPEC
+// gives the older TCPDIAG_GETSOCK request, answered for both families in one walk of the table.
 std::string build_sock_diag_request(int family, const SockDiagQuery& query, uint32_t sequence);
 
 struct SockDiagStats {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "tcpkit/socket_record.hpp"
@@ -13,8 +14,9 @@ namespace tcpkit {
 
 class SocketOwners {
  public:
-  // Scans /proc (or another proc root, for tests).
-  static SocketOwners scan(const std::string& proc_root = "/proc");
+  // Scans /proc (or another proc root, for tests). With wanted, only those inodes are kept:
+  // every link is still read, but a few sockets among hundreds of thousands cost no memory.
+  static SocketOwners scan(const std::string& proc_root = "/proc", const std::unordered_set<uint64_t>* wanted = nullptr);
   // The owners of a socket inode, or nullptr.
   const std::vector<ProcessRef>* find(uint64_t inode) const;
   size_t processes_scanned() const { return processes_; }

@@ -3,6 +3,7 @@
 // per-state counts, top-N groups, TIME_WAIT per destination, SYN_RECV per listener with a
 // flood verdict, CLOSE_WAIT per process and port, and --max thresholds.
 #include <array>
+#include <functional>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -56,24 +57,58 @@ class GroupCounter {
   std::unordered_map<std::string, GroupRow> rows_;
 };
 
-// TIME_WAIT per local address -> remote address and port, with the ephemeral ports in use
-// towards that destination (any state), which is what runs out.
-struct TimeWaitDestination {
+// Which end of a connection offers the service. A server's sockets are grouped per client
+// address and local service port, a client's per remote address:port, so that no ephemeral
+// port (one row per connection) ever becomes a key.
+enum class ConnectionRole : uint8_t {
+  server,  // the local end is the service (its port listens here, or lies outside the range)
+  client,  // the remote end is the service
+};
+std::string_view role_name(ConnectionRole r);  // "server", "client"
+
+// Decides the role from the local listening ports and ip_local_port_range: the local end is
+// the service when its port listens here; otherwise the end whose port lies outside the
+// ephemeral range (connect() picked the other one); when both or neither do, the lower port.
+class ServiceSide {
+ public:
+  ServiceSide(long port_low, long port_high) : low_(port_low), high_(port_high) {}
+  void add_listener(uint16_t port) { listening_[port] = true; }
+  bool listening(uint16_t port) const { return listening_[port]; }
+  bool ephemeral(uint16_t port) const { return port >= low_ && port <= high_; }
+  ConnectionRole role(uint16_t local_port, uint16_t remote_port) const;
+  long low() const { return low_; }
+  long high() const { return high_; }
+
+ private:
+  long low_, high_;
+  std::vector<bool> listening_ = std::vector<bool>(65536, false);
+};
+
+// TIME_WAIT per service: as a server, per local address and service port and client address;
+// as a client, per local address and remote address:port, with the ephemeral ports in use
+// towards that destination (any connected state), which is what runs out.
+struct TimeWaitGroup {
+  ConnectionRole role = ConnectionRole::client;
   IpAddress local;
   IpAddress remote;
-  uint16_t remote_port = 0;
+  uint16_t service_port = 0;  // server: the local port; client: the remote port
   uint64_t time_wait = 0;
-  uint64_t ports_in_use = 0;  // local ports within the ephemeral range, any connected state
+  uint64_t ports_in_use = 0;  // client only: local ports within the ephemeral range, any connected state
 };
 
 class TimeWaitAnalysis {
  public:
   static constexpr int kBuckets = 7;  // 0-10 s, 10-20, ..., 50-60, and 60 s or more
-  TimeWaitAnalysis(long port_low, long port_high) : low_(port_low), high_(port_high) {}
+  TimeWaitAnalysis(long port_low, long port_high) : side_(port_low, port_high) {}
+  // LISTEN sockets name the local services; TIME_WAIT sockets are counted; other connected
+  // sockets with an ephemeral local port count towards ports in use. Any order of states.
   void add(const SocketRecord& s);
-  std::vector<TimeWaitDestination> top(size_t n) const;  // by TIME_WAIT count
-  size_t destinations() const;
+  // Groups the TIME_WAIT sockets once every listener is known; call after the last add().
+  void finish();
+  std::vector<TimeWaitGroup> top(size_t n) const;  // by TIME_WAIT count
+  size_t groups() const { return groups_.size(); }
   uint64_t total() const { return total_; }
+  uint64_t total(ConnectionRole r) const { return r == ConnectionRole::server ? server_total_ : total_ - server_total_; }
   const std::array<uint64_t, kBuckets>& histogram() const { return histogram_; }
   uint64_t without_timer() const { return without_timer_; }
 
@@ -86,10 +121,17 @@ class TimeWaitAnalysis {
   struct KeyHash {
     size_t operator()(const Key& k) const;
   };
-  long low_, high_;
-  std::unordered_map<Key, TimeWaitDestination, KeyHash> by_dest_;
+  struct Pending {
+    IpAddress local, remote;
+    uint16_t local_port, remote_port;
+  };
+  ServiceSide side_;
+  std::vector<Pending> pending_;                            // TIME_WAIT, until finish()
+  std::unordered_map<Key, uint64_t, KeyHash> ports_used_;  // other states, ephemeral local port
+  std::vector<TimeWaitGroup> groups_;
   std::array<uint64_t, kBuckets> histogram_{};
   uint64_t total_ = 0;
+  uint64_t server_total_ = 0;
   uint64_t without_timer_ = 0;
 };
 
@@ -146,23 +188,50 @@ struct SynFloodJudgement {
 SynFloodJudgement judge_syn_flood(const SynFloodSummary& summary, const std::map<std::string, uint64_t>& counter_deltas,
                                   const TcpSysctls& sysctls, uint64_t flood_threshold);
 
-// CLOSE_WAIT per owning process and local port.
+// The data bytes a CLOSE_WAIT socket holds unread. Recv-Q (sock_diag's idiag_rqueue and
+// /proc's rx_queue, so also what ss and netstat print) is rcv_nxt - copied_seq, and the peer's
+// FIN takes one sequence number: it counts as one byte until the process reads the end of
+// stream. So Recv-Q 0 means the process read everything, FIN included; N > 0 means N - 1 bytes.
+inline uint32_t close_wait_unread_bytes(uint32_t recv_q) { return recv_q ? recv_q - 1 : 0; }
+
+// CLOSE_WAIT per owning process and service: as a server, its local port; as a client, the
+// remote address:port (never one row per ephemeral port).
 struct CloseWaitRow {
   std::string process;  // "name" or "-" when not known
   int pid = 0;
-  uint16_t local_port = 0;
+  ConnectionRole role = ConnectionRole::server;
+  IpAddress remote;           // client: the service's address
+  uint16_t service_port = 0;  // server: the local port; client: the remote port
   uint64_t count = 0;
-  uint64_t recv_q = 0;  // unread bytes the application left behind
+  uint64_t unread_bytes = 0;  // data bytes the process left unread (the FIN not counted)
+  uint64_t eof_read = 0;      // sockets whose process read the end of stream and still did not close()
 };
 
 class CloseWaitAnalysis {
  public:
+  CloseWaitAnalysis(long port_low, long port_high) : side_(port_low, port_high) {}
+  // LISTEN sockets name the local services; CLOSE_WAIT sockets are kept until finish().
   void add(const SocketRecord& s);
-  std::vector<CloseWaitRow> top(size_t n) const;
+  // The inodes of the CLOSE_WAIT sockets whose owner is not known yet.
+  std::unordered_set<uint64_t> unowned_inodes() const;
+  // Groups the sockets; owner_of (when set) names the owners add() did not know.
+  using OwnerLookup = std::function<const std::vector<ProcessRef>*(uint64_t inode)>;
+  void finish(const OwnerLookup& owner_of = {});
+  std::vector<CloseWaitRow> top(size_t n) const;  // by count
   uint64_t total() const { return total_; }
 
  private:
-  std::map<std::tuple<std::string, int, uint16_t>, CloseWaitRow> rows_;
+  struct Pending {
+    std::string process;
+    int pid;
+    uint64_t inode;
+    IpAddress remote;
+    uint16_t local_port, remote_port;
+    uint32_t recv_q;
+  };
+  ServiceSide side_;
+  std::vector<Pending> pending_;
+  std::vector<CloseWaitRow> rows_;
   uint64_t total_ = 0;
 };
 

@@ -1,0 +1,247 @@
+"""tcpstate's reports on both ends of a connection, against real servers in lab namespaces:
+nginx closing first on HTTP/1.0 (TIME_WAIT on the server side: one row per client address and
+service port, never per client port, and no ephemeral port in a Prometheus label), and a client
+that leaks CLOSE_WAIT sockets (one row per remote service; unread data bytes equal to what the
+server really sent, the FIN left out) read from all four sources."""
+import json
+import os
+import re
+import select
+import subprocess
+import sys
+import time
+
+import pytest
+
+RANGE = (40000, 49999)  # ip_local_port_range in both lab namespaces
+NGINX_PORT = 50080      # outside RANGE, inside the root namespace's default range
+
+
+def jsonl(text):
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def tcpstate_netns(L, ns, *args):
+    """Runs tcpstate from the root namespace with --netns: the namespace's own port range applies."""
+    r = subprocess.run([L.tool("tcpstate"), "--netns", ns, *args], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, (args, r.stdout[-2000:], r.stderr[-2000:])
+    return r.stdout
+
+
+def set_range(L):
+    for ns in (L.client_ns, L.server_ns):
+        L.sysctl(ns, "net.ipv4.ip_local_port_range", f"{RANGE[0]} {RANGE[1]}")
+
+
+def wait_for(predicate, timeout, what):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def ss_count(L, side, *filter_args):
+    run = L.run_server if side == "server" else L.run_client
+    return len([line for line in run(["ss", "-tanH", *filter_args]).stdout.splitlines() if line.strip()])
+
+
+def start_nginx(L):
+    d = L.tmpdir
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body;
+  proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi;
+  scgi_temp_path {d}/scgi;
+  server {{ listen {L.server_v4}:{NGINX_PORT}; location / {{ return 200 "ok\\n"; }} }}
+}}
+""")
+    proc = L.popen_server(["nginx", "-c", conf, "-g", "daemon off;"], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE)
+    wait_for(lambda: ss_count(L, "server", "state", "listening", "sport", "=", f":{NGINX_PORT}") > 0, 10,
+             "nginx to listen")
+    return proc
+
+
+def http10_requests(L, count):
+    """count HTTP/1.0 requests, one after the other: nginx closes first each time."""
+    code = f"""
+import socket, time
+end = time.monotonic() + 60
+for i in range({count}):
+    assert time.monotonic() < end, "too slow"
+    s = socket.create_connection(("{L.server_v4}", {NGINX_PORT}), timeout=5)
+    s.sendall(b"GET / HTTP/1.0\\r\\nHost: lab\\r\\n\\r\\n")
+    data = b""
+    while True:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    assert b" 200 " in data, data
+    s.close()
+print("done")
+"""
+    r = L.run_python(L.client_ns, code, timeout=90)
+    assert r.returncode == 0 and "done" in r.stdout, r.stderr
+
+
+def test_time_wait_on_a_server_is_grouped_per_client_and_service_port(lab):
+    L = lab()
+    set_range(L)
+    nginx = start_nginx(L)
+    http10_requests(L, 315)
+    # A client port can come back while the server still holds its TIME_WAIT (the kernel then
+    # reuses that TIME_WAIT for the new connection): count what is there.
+    client_ports = {int(line.split()[-1].rsplit(":", 1)[1])
+                    for line in L.run_server(["ss", "-tanH", "state", "time-wait"]).stdout.splitlines()}
+    n = len(client_ports)
+    assert n > 250 and all(RANGE[0] <= p <= RANGE[1] for p in client_ports), n
+
+    def check(label):
+        objs = jsonl(tcpstate_netns(L, L.server_ns, "time-wait", "--json"))
+        groups = [o for o in objs if o["type"] == "time_wait_group"]
+        assert len(groups) == 1, (label, groups[:3], len(groups))
+        g = groups[0]
+        assert (g["role"], g["local_address"], g["local_port"], g["remote_address"], g["time_wait"]) == \
+            ("server", L.server_v4, NGINX_PORT, L.client_v4, n), label
+        assert "remote_port" not in g and "ports_in_use" not in g, label
+        assert objs[-1]["as_server"] == n and objs[-1]["as_client"] == 0, label
+        assert (objs[-1]["ephemeral_low"], objs[-1]["ephemeral_high"]) == RANGE, label  # the namespace's range
+        # Prometheus: one series for the group, and no label holds a client's port.
+        prom = tcpstate_netns(L, L.server_ns, "time-wait", "--prometheus")
+        series = [line for line in prom.splitlines() if line.startswith("tcpstate_time_wait_group_sockets{")]
+        assert series == [f'tcpstate_time_wait_group_sockets{{role="server",local="{L.server_v4}",'
+                          f'remote="{L.client_v4}",service_port="{NGINX_PORT}"}} {n}'], (label, series[:3])
+        values = {int(v) for v in re.findall(r'="(\d+)"', prom)}
+        assert not values & client_ports, label
+        table = tcpstate_netns(L, L.server_ns, "time-wait")
+        assert f"server  {L.server_v4}:{NGINX_PORT}" in table, table
+
+    check("nginx listening")
+    # Without the listener, its port still lies outside the namespace's ephemeral range.
+    nginx.terminate()
+    nginx.wait(timeout=10)
+    assert ss_count(L, "server", "state", "listening") == 0
+    check("nginx stopped")
+
+
+LEAKER = r"""
+import socket, sys, time
+server, plain, with_data, leaks, data_leaks = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+import ctypes
+ctypes.CDLL(None).prctl(15, b"leaker", 0, 0, 0)
+held = []
+for port, n in ((plain, leaks), (with_data, data_leaks)):
+    for _ in range(n):
+        held.append(socket.create_connection((server, port), timeout=5))
+# One more that reads the end of stream and still never closes.
+eof = socket.create_connection((server, plain), timeout=5)
+assert eof.recv(10) == b""
+held.append(eof)
+print("READY", flush=True)
+sys.stdin.read()
+"""
+
+SERVER = r"""
+import socket, sys, threading, time
+host, plain, with_data, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+def serve(port, payload):
+    ls = socket.socket()
+    ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    ls.bind((host, port))
+    ls.listen(128)
+    ls.settimeout(120)
+    while True:
+        c, _ = ls.accept()
+        if payload:
+            c.sendall(payload)
+        c.close()
+for port, payload in ((plain, b""), (with_data, b"x" * size)):
+    threading.Thread(target=serve, args=(port, payload), daemon=True).start()
+print("listening", flush=True)
+time.sleep(300)
+"""
+
+
+def test_close_wait_on_a_leaking_client_counts_data_bytes_per_remote_service(lab):
+    L = lab()
+    set_range(L)
+    plain, with_data, size, leaks, data_leaks = 7070, 7071, 1000, 40, 5
+    server = L.popen_server([sys.executable, "-c", SERVER, L.server_v4, plain, with_data, size],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ready, _, _ = select.select([server.stdout], [], [], 10)
+    assert ready and server.stdout.readline().startswith(b"listening"), server.stderr.read()
+    client = L.popen_client([sys.executable, "-c", LEAKER, L.server_v4, plain, with_data, leaks, data_leaks],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ready, _, _ = select.select([client.stdout], [], [], 30)
+    assert ready and client.stdout.readline().startswith(b"READY"), client.stderr.read()
+    total = leaks + data_leaks + 1
+    wait_for(lambda: ss_count(L, "client", "state", "close-wait") == total, 10, "CLOSE_WAIT on the client")
+
+    want = {(L.server_v4, plain): (leaks + 1, 0, 1), (L.server_v4, with_data): (data_leaks, data_leaks * size, 0)}
+
+    def rows(objs):
+        return {(o["remote_address"], o["remote_port"]): (o["close_wait"], o["unread_bytes"], o["eof_read"])
+                for o in objs if o["type"] == "close_wait"}
+
+    objs = jsonl(tcpstate_netns(L, L.client_ns, "close-wait", "--json"))
+    assert rows(objs) == want
+    assert {(o["process"], o["role"]) for o in objs if o["type"] == "close_wait"} == {("leaker", "client")}
+    assert objs[-1]["close_wait"] == total
+    # The same from /proc, and from saved ss and netstat text: their Recv-Q counts the FIN too.
+    assert rows(jsonl(tcpstate_netns(L, L.client_ns, "close-wait", "--json", "--source", "proc"))) == want
+    for saved, flag in ((["ss", "-tanp"], "--from-ss"), (["netstat", "-tanp"], "--from-netstat")):
+        text = L.run_client(saved).stdout
+        r = L.run_client([L.tool("tcpstate"), flag, "-", "close-wait", "--json"], input=text)
+        assert r.returncode == 0, r.stderr
+        assert rows(jsonl(r.stdout)) == want, saved
+    prom = tcpstate_netns(L, L.client_ns, "close-wait", "--prometheus")
+    series = sorted(line for line in prom.splitlines() if line.startswith("tcpstate_close_wait_sockets{"))
+    assert len(series) == 2 and all('role="client"' in s for s in series), series
+    assert f'service_port="{plain}"' in series[0] and f'service_port="{with_data}"' in series[1]
+    client.stdin.close()
+
+
+SOCKETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab", "tcpstate_sockets.py")
+
+
+def start_sockets(L, side, *args):
+    popen = L.popen_server if side == "server" else L.popen_client
+    proc = popen([sys.executable, SOCKETS, *map(str, args), "--hold", "300"],
+                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ready, _, _ = select.select([proc.stdout], [], [], 30)
+    assert ready and proc.stdout.readline().startswith(b"READY"), proc.stderr.read()[-2000:]
+    return proc
+
+
+def test_time_wait_as_a_client_counts_the_ports_in_use_towards_each_service(lab):
+    """The client rows' ports in use come from a second, bytecode-filtered sock_diag dump (local
+    port ephemeral, remote port one of the client rows' services): it must count the open
+    connections to that service and nothing else, as the unfiltered /proc source does."""
+    L = lab()
+    set_range(L)
+    start_sockets(L, "server", "server", "--bind", "0.0.0.0", "--hold-port", 8080, "--close-port", 8081)
+    start_sockets(L, "client", "client", "--server", L.server_v4, "--hold-port", 8080, "--close-port", 8081,
+                  "--established", 7, "--time-wait", 6)
+    start_sockets(L, "client", "client", "--server", L.server_v4, "--hold-port", 8081, "--established", 3)
+    wait_for(lambda: ss_count(L, "client", "state", "time-wait") == 6, 10, "TIME_WAIT on the client")
+    for source in ("netlink", "proc"):
+        objs = jsonl(tcpstate_netns(L, L.client_ns, "time-wait", "--json", "--source", source))
+        groups = [o for o in objs if o["type"] == "time_wait_group"]
+        assert [(g["role"], g["remote_address"], g["remote_port"], g["time_wait"], g["ports_in_use"]) for g in groups] == \
+            [("client", L.server_v4, 8081, 6, 9)], source
+        assert groups[0]["ephemeral_ports"] == RANGE[1] - RANGE[0] + 1
+    # --max on a state the view does not need is read in full.
+    r = subprocess.run([L.tool("tcpstate"), "--netns", L.client_ns, "time-wait", "--max", "established=9"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1 and "established" in r.stderr, (r.stdout, r.stderr)
