@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-#include "tcpkit/socket_record.hpp"
+#include "tcpkit/sockets/socket_record.hpp"
 
 namespace tcpstate_test {
 

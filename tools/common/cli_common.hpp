@@ -6,9 +6,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "tcpkit/error.hpp"
-#include "tcpkit/ip_address.hpp"
-#include "tcpkit/output.hpp"
+#include "tcpkit/util/error.hpp"
+#include "tcpkit/wire/ip_address.hpp"
+#include "tcpkit/util/output.hpp"
 
 namespace tcpkit::cli {
 

@@ -3,7 +3,7 @@
 #include <chrono>
 #include <string>
 
-#include "tcpkit/error.hpp"
+#include "tcpkit/util/error.hpp"
 
 namespace tcpkit::cli {
 

@@ -3,7 +3,7 @@
 
 #include "common/cli_common.hpp"
 #include "common/validators.hpp"
-#include "tcpkit/endpoint.hpp"
+#include "tcpkit/wire/endpoint.hpp"
 #include "tcpprobe/options.hpp"
 
 namespace {

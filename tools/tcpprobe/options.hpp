@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "tcpkit/connection_trace.hpp"
-#include "tcpkit/ip_address.hpp"
-#include "tcpkit/output.hpp"
+#include "tcpkit/probe/connection_trace.hpp"
+#include "tcpkit/wire/ip_address.hpp"
+#include "tcpkit/util/output.hpp"
 
 namespace tcpprobe {
 

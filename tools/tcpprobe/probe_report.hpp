@@ -7,9 +7,9 @@
 #include <optional>
 #include <string>
 
-#include "tcpkit/output.hpp"
-#include "tcpkit/probe_result.hpp"
-#include "tcpkit/stats.hpp"
+#include "tcpkit/util/output.hpp"
+#include "tcpkit/probe/probe_result.hpp"
+#include "tcpkit/util/stats.hpp"
 
 namespace tcpprobe {
 

@@ -7,10 +7,10 @@
 #include <thread>
 
 #include "common/cli_common.hpp"
-#include "tcpkit/connect_probe.hpp"
-#include "tcpkit/endpoint.hpp"
-#include "tcpkit/route.hpp"
-#include "tcpkit/syn_probe.hpp"
+#include "tcpkit/probe/connect_probe.hpp"
+#include "tcpkit/wire/endpoint.hpp"
+#include "tcpkit/io/route.hpp"
+#include "tcpkit/probe/syn_probe.hpp"
 #include "tcpprobe/options.hpp"
 #include "tcpprobe/probe_report.hpp"
 #include "tcpprobe/targets.hpp"

@@ -1,6 +1,6 @@
 #include "tcpprobe/targets.hpp"
 
-#include "tcpkit/endpoint.hpp"
+#include "tcpkit/wire/endpoint.hpp"
 
 namespace tcpprobe {
 

@@ -2,7 +2,7 @@
 // A target as tcpprobe uses it: parsed, resolved (first address) and routed.
 #include <string>
 
-#include "tcpkit/route.hpp"
+#include "tcpkit/io/route.hpp"
 #include "tcpprobe/options.hpp"
 #include "tcpprobe/probe_report.hpp"
 

@@ -3,8 +3,8 @@
 #include <cmath>
 #include <cstdio>
 
-#include "tcpkit/output.hpp"
-#include "tcpkit/tcp_state.hpp"
+#include "tcpkit/util/output.hpp"
+#include "tcpkit/sockets/tcp_state.hpp"
 
 namespace tcpprobe {
 

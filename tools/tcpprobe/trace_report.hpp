@@ -1,6 +1,6 @@
 #pragma once
 // Prints a connection trace: one line per segment, then a summary (text, JSON Lines or CSV).
-#include "tcpkit/connection_trace.hpp"
+#include "tcpkit/probe/connection_trace.hpp"
 #include "tcpprobe/options.hpp"
 #include "tcpprobe/probe_report.hpp"
 

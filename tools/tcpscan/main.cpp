@@ -7,8 +7,8 @@
 
 #include "common/cli_common.hpp"
 #include "common/validators.hpp"
-#include "tcpkit/route.hpp"
-#include "tcpkit/segment.hpp"
+#include "tcpkit/io/route.hpp"
+#include "tcpkit/wire/segment.hpp"
 #include "tcpscan/options.hpp"
 
 namespace {

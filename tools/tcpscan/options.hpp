@@ -6,9 +6,9 @@
 #include <string>
 #include <vector>
 
-#include "tcpkit/ip_address.hpp"
-#include "tcpkit/output.hpp"
-#include "tcpkit/permutation.hpp"
+#include "tcpkit/wire/ip_address.hpp"
+#include "tcpkit/util/output.hpp"
+#include "tcpkit/scan/permutation.hpp"
 
 namespace tcpscan {
 

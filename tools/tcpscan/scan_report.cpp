@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <cctype>
 
-#include "tcpkit/port_list.hpp"
-#include "tcpkit/segment.hpp"
+#include "tcpkit/wire/port_list.hpp"
+#include "tcpkit/wire/segment.hpp"
 
 namespace tcpscan {
 

@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "tcpkit/output.hpp"
-#include "tcpkit/scan_engine.hpp"
+#include "tcpkit/util/output.hpp"
+#include "tcpkit/scan/scan_engine.hpp"
 #include "tcpscan/options.hpp"
 
 namespace tcpscan {

@@ -6,10 +6,10 @@
 
 #include "common/cli_common.hpp"
 #include "common/progress_line.hpp"
-#include "tcpkit/cookie.hpp"
-#include "tcpkit/port_list.hpp"
-#include "tcpkit/scan_engine.hpp"
-#include "tcpkit/target_set.hpp"
+#include "tcpkit/wire/cookie.hpp"
+#include "tcpkit/wire/port_list.hpp"
+#include "tcpkit/scan/scan_engine.hpp"
+#include "tcpkit/wire/target_set.hpp"
 #include "tcpscan/options.hpp"
 #include "tcpscan/scan_report.hpp"
 

@@ -2,8 +2,8 @@
 // client's remote address:port). The kernel never leaves CLOSE_WAIT by itself, so a count that
 // grows means an application that never calls close().
 #include "common/cli_common.hpp"
-#include "tcpkit/socket_owners.hpp"
-#include "tcpkit/tcp_kernel_status.hpp"
+#include "tcpkit/sockets/socket_owners.hpp"
+#include "tcpkit/sockets/tcp_kernel_status.hpp"
 #include "text_format.hpp"
 #include "views.hpp"
 

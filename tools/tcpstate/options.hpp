@@ -5,9 +5,9 @@
 #include <string>
 #include <vector>
 
-#include "tcpkit/socket_filter.hpp"
-#include "tcpkit/socket_stats.hpp"
-#include "tcpkit/tcp_state.hpp"
+#include "tcpkit/sockets/socket_filter.hpp"
+#include "tcpkit/sockets/socket_stats.hpp"
+#include "tcpkit/sockets/tcp_state.hpp"
 
 namespace tcpstate {
 

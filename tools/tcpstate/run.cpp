@@ -1,6 +1,6 @@
 // run(): enters the namespace, then hands over to the view the options ask for.
 #include "common/cli_common.hpp"
-#include "tcpkit/netns.hpp"
+#include "tcpkit/io/netns.hpp"
 #include "views.hpp"
 
 namespace tcpstate {

@@ -11,11 +11,11 @@
 #include <memory>
 
 #include "common/cli_common.hpp"
-#include "tcpkit/netstat_text.hpp"
-#include "tcpkit/proc_net.hpp"
-#include "tcpkit/sock_diag.hpp"
-#include "tcpkit/socket_owners.hpp"
-#include "tcpkit/ss_text.hpp"
+#include "tcpkit/sockets/netstat_text.hpp"
+#include "tcpkit/sockets/proc_net.hpp"
+#include "tcpkit/sockets/sock_diag.hpp"
+#include "tcpkit/sockets/socket_owners.hpp"
+#include "tcpkit/sockets/ss_text.hpp"
 
 namespace tcpstate {
 

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "options.hpp"
-#include "tcpkit/error.hpp"
-#include "tcpkit/socket_record.hpp"
+#include "tcpkit/util/error.hpp"
+#include "tcpkit/sockets/socket_record.hpp"
 
 namespace tcpstate {
 

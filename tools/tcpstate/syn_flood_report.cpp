@@ -3,7 +3,7 @@
 #include <poll.h>
 
 #include "common/cli_common.hpp"
-#include "tcpkit/tcp_kernel_status.hpp"
+#include "tcpkit/sockets/tcp_kernel_status.hpp"
 #include "text_format.hpp"
 #include "views.hpp"
 

@@ -2,7 +2,7 @@
 
 #include <arpa/inet.h>
 
-#include "tcpkit/output.hpp"
+#include "tcpkit/util/output.hpp"
 
 namespace tcpstate {
 

@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "tcpkit/ip_address.hpp"
-#include "tcpkit/socket_record.hpp"
+#include "tcpkit/wire/ip_address.hpp"
+#include "tcpkit/sockets/socket_record.hpp"
 
 namespace tcpstate {
 

@@ -7,9 +7,9 @@
 #include "options.hpp"
 #include "prometheus.hpp"
 #include "source.hpp"
-#include "tcpkit/error.hpp"
-#include "tcpkit/output.hpp"
-#include "tcpkit/socket_stats.hpp"
+#include "tcpkit/util/error.hpp"
+#include "tcpkit/util/output.hpp"
+#include "tcpkit/sockets/socket_stats.hpp"
 
 namespace tcpstate {
 

@@ -6,7 +6,7 @@
 
 #include "common/cli_common.hpp"
 #include "common/validators.hpp"
-#include "tcpkit/endpoint.hpp"
+#include "tcpkit/wire/endpoint.hpp"
 #include "tcpstray/options.hpp"
 
 namespace {

@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "tcpkit/ip_address.hpp"
-#include "tcpkit/output.hpp"
-#include "tcpkit/stray_case.hpp"
+#include "tcpkit/wire/ip_address.hpp"
+#include "tcpkit/util/output.hpp"
+#include "tcpkit/stray/stray_case.hpp"
 
 namespace tcpstray {
 

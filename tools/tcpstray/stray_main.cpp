@@ -5,11 +5,11 @@
 #include <optional>
 
 #include "common/cli_common.hpp"
-#include "tcpkit/endpoint.hpp"
-#include "tcpkit/nft_guard.hpp"
-#include "tcpkit/route.hpp"
-#include "tcpkit/stray_connection.hpp"
-#include "tcpkit/stray_stateless.hpp"
+#include "tcpkit/wire/endpoint.hpp"
+#include "tcpkit/io/nft_guard.hpp"
+#include "tcpkit/io/route.hpp"
+#include "tcpkit/stray/stray_connection.hpp"
+#include "tcpkit/stray/stray_stateless.hpp"
 #include "tcpstray/options.hpp"
 #include "tcpstray/stray_report.hpp"
 

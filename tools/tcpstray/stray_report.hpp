@@ -3,8 +3,8 @@
 // or rows under a header (CSV). Collection happens elsewhere; this only prints.
 #include <string>
 
-#include "tcpkit/output.hpp"
-#include "tcpkit/stray_run.hpp"
+#include "tcpkit/util/output.hpp"
+#include "tcpkit/stray/stray_run.hpp"
 
 namespace tcpstray {
 

@@ -1,0 +1,84 @@
+#pragma once
+// Receiving packets with kernel timestamps through an AF_PACKET socket: both our own
+// outgoing packets and the replies are stamped by the kernel on one clock (CLOCK_REALTIME),
+// at the same points tcpdump sees them. A BPF filter (pcap syntax) narrows what is queued.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tcpkit/util/error.hpp"
+
+namespace tcpkit {
+
+enum class TimestampSource { kernel, user };
+const char* to_string(TimestampSource source);
+
+struct CapturedPacket {
+  std::vector<uint8_t> data;  // starts at the IP header
+  int64_t time_ns = 0;        // kernel CLOCK_REALTIME timestamp (or user-space if none came)
+  TimestampSource source = TimestampSource::kernel;
+  bool outgoing = false;      // sent by this host
+  int interface_index = 0;
+  uint32_t original_length = 0;  // before snaplen truncation
+};
+
+struct CaptureOptions {
+  std::string interface;       // empty: every interface
+  std::string filter;          // pcap filter syntax applied to IP packets; empty: everything
+  uint32_t snaplen = 256;      // bytes kept per packet
+  int receive_buffer = 4 << 20;
+  bool include_outgoing = true;
+};
+
+struct CaptureStats {
+  uint64_t received = 0;
+  uint64_t dropped = 0;  // by the kernel: the socket's queue was full
+};
+
+class Capture {
+ public:
+  // Needs CAP_NET_RAW. The filter is attached before the socket starts receiving, so no
+  // packet outside it is ever queued. A filter pcap cannot compile is bad input.
+  static Result<Capture> open(const CaptureOptions& options);
+
+  Capture(Capture&& other) noexcept;
+  Capture& operator=(Capture&& other) noexcept;
+  Capture(const Capture&) = delete;
+  Capture& operator=(const Capture&) = delete;
+  ~Capture();
+
+  // Waits until a packet arrives, the deadline passes or cancel_fd becomes readable.
+  // nullopt means: deadline reached or cancelled (an outcome, not an error).
+  Result<std::optional<CapturedPacket>> next(std::chrono::steady_clock::time_point deadline, int cancel_fd = -1);
+  // A packet already queued, without waiting.
+  Result<std::optional<CapturedPacket>> poll_now();
+
+  // From now on, packets this host sends are not queued at all (PACKET_IGNORE_OUTGOING), or
+  // where the kernel cannot, dropped as they are read. Cheap to call again.
+  void ignore_outgoing();
+
+  // Counters since the last call (PACKET_STATISTICS resets them).
+  CaptureStats stats();
+  int fd() const { return fd_; }
+
+ private:
+  explicit Capture(int fd, uint32_t snaplen, bool include_outgoing)
+      : fd_(fd), snaplen_(snaplen), include_outgoing_(include_outgoing) {}
+  int fd_ = -1;
+  uint32_t snaplen_ = 256;
+  bool include_outgoing_ = true;
+};
+
+// Compiles a pcap filter for raw IP packets into classic BPF (the form SO_ATTACH_FILTER takes).
+// Exposed for tests and for tools with their own receive rings. libpcap is loaded on the first
+// call (it is not linked); without it installed, a system error that says so.
+struct BpfInstruction {
+  uint16_t code;
+  uint8_t jt, jf;
+  uint32_t k;
+};
+Result<std::vector<BpfInstruction>> compile_filter(const std::string& filter, uint32_t snaplen);
+
+}  // namespace tcpkit

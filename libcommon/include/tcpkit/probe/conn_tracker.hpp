@@ -1,0 +1,97 @@
+#pragma once
+// Follows one TCP connection's sequence space from captured segments: ISNs, SND.NXT and
+// RCV.NXT of both sides, windows with their negotiated scale, retransmissions, and each side's
+// RFC 9293 state as the segments imply it. Pure logic: feed it decoded packets (from a capture,
+// or from fixtures in tests). Segments of any other 4-tuple are ignored, never trusted.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "tcpkit/io/capture.hpp"
+#include "tcpkit/wire/ip_address.hpp"
+#include "tcpkit/wire/segment.hpp"
+#include "tcpkit/sockets/tcp_state.hpp"
+
+namespace tcpkit {
+
+struct FourTuple {
+  IpAddress local, remote;
+  uint16_t local_port = 0, remote_port = 0;
+  std::string to_string() const;  // "10.0.0.1:40000 -> 10.0.0.2:80"
+};
+
+enum class Direction { outbound, inbound };  // from the local side, to the local side
+
+// One segment of the connection, with what the tracker made of it.
+struct TrackedSegment {
+  Direction direction = Direction::outbound;
+  int64_t time_ns = 0;
+  TimestampSource timestamps = TimestampSource::kernel;
+  uint32_t seq = 0, ack = 0;
+  uint32_t relative_seq = 0, relative_ack = 0;  // from the ISNs (0 before they are known)
+  uint8_t flags = 0;
+  uint16_t window = 0;          // as on the wire
+  uint32_t scaled_window = 0;   // bytes, with the negotiated scale (none in SYNs)
+  uint32_t payload_length = 0;
+  uint32_t sequence_length = 0; // payload + SYN + FIN
+  uint8_t ttl = 0;
+  TcpOptions options;
+  bool retransmission = false;  // repeats sequence space (or a SYN / FIN) sent before
+  bool out_of_order = false;    // starts beyond the next expected sequence number
+  bool duplicate_ack = false;   // a pure ACK repeating the previous ACK, window and all
+  // Each side's state after this segment, from the RFC 9293 state machine.
+  TcpState local_state_inferred = TcpState::close;
+  TcpState remote_state_inferred = TcpState::listen;
+};
+
+class ConnectionTracker {
+ public:
+  // The remote side is assumed LISTENing (we connect to it); the local one CLOSED.
+  explicit ConnectionTracker(FourTuple tuple);
+
+  // A captured packet: returns the tracked segment when it belongs to this connection. On
+  // loopback every packet is captured twice (leaving and arriving); outgoing copies of inbound
+  // segments and incoming copies of outbound ones are dropped here.
+  std::optional<TrackedSegment> feed(const DecodedPacket& packet, bool captured_outgoing, int64_t time_ns,
+                                     TimestampSource source = TimestampSource::kernel);
+
+  struct Side {
+    std::optional<uint32_t> isn;
+    std::optional<uint32_t> next_seq;      // SND.NXT: highest sequence number sent + 1
+    std::optional<uint32_t> last_ack;      // the last acknowledgment number it sent
+    std::optional<uint32_t> fin_seq;       // sequence number of its FIN
+    uint16_t window = 0;                   // last advertised, as on the wire
+    bool window_in_syn = false;            // ... in a SYN, where it is never scaled
+    std::optional<uint8_t> window_scale;   // from its SYN
+    uint64_t segments = 0, retransmissions = 0;
+    TcpState state = TcpState::close;
+  };
+  const Side& local() const { return local_; }
+  const Side& remote() const { return remote_; }
+  const FourTuple& tuple() const { return tuple_; }
+  bool synchronized() const { return local_.isn && remote_.isn; }
+  bool window_scaling() const { return local_.window_scale && remote_.window_scale; }
+
+  // For segments we inject toward the remote side, as if from the local one:
+  // RCV.NXT of the remote side (the exact next sequence number it accepts) ...
+  std::optional<uint32_t> exact_next_seq() const { return local_.next_seq; }
+  // ... the remote's receive window in bytes (its last advertisement, scaled) ...
+  uint32_t remote_window() const;
+  // ... a sequence number inside that window but not the exact one (offset > 0, < window) ...
+  std::optional<uint32_t> in_window_seq(uint32_t offset) const;
+  // ... one `beyond` bytes past the window's right edge ...
+  std::optional<uint32_t> out_of_window_seq(uint32_t beyond) const;
+  // ... and the acknowledgment number that acks everything the remote side sent.
+  std::optional<uint32_t> ack_for_remote() const { return remote_.next_seq; }
+
+ private:
+  FourTuple tuple_;
+  Side local_, remote_;
+};
+
+// Advances one side's state for a segment it sent or received (RFC 9293 §3.3.2). Exposed for
+// the verdict logic and for tests.
+TcpState state_after_send(TcpState state, uint8_t flags);
+TcpState state_after_receive(TcpState state, uint8_t flags, bool acks_our_syn, bool acks_our_fin);
+
+}  // namespace tcpkit

@@ -1,0 +1,80 @@
+#pragma once
+// One real connection's life, segment by segment: opened with the kernel's connect(), optionally
+// carrying data, closed one of three ways, with our socket's real state (read from the kernel
+// after each segment) and the peer's state as RFC 9293 implies it.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tcpkit/probe/conn_tracker.hpp"
+#include "tcpkit/util/error.hpp"
+
+namespace tcpkit {
+
+enum class CloseMode {
+  local,  // we send the first FIN (shutdown), then read until the peer's FIN
+  peer,   // we wait for the peer's FIN, then close
+  reset,  // abortive close: SO_LINGER 0, an RST
+};
+
+struct TraceConfig {
+  IpAddress destination;
+  uint16_t port = 80;
+  std::optional<IpAddress> source;
+  std::string interface;
+  std::optional<uint16_t> source_port;
+  CloseMode close = CloseMode::local;
+  std::string send_data;                                   // written once the handshake is done
+  std::chrono::milliseconds connect_timeout{3000};         // for the SYN/ACK
+  std::chrono::milliseconds peer_close_timeout{5000};      // --close peer: for the peer's FIN
+  std::chrono::milliseconds limit{30000};                  // the whole trace, whatever happens
+  std::chrono::microseconds settle{300};                   // before reading our state after a segment
+};
+
+struct TraceEvent {
+  TrackedSegment segment;
+  TcpState local_state = TcpState::close;  // the kernel's, read after the segment (CLOSE: no socket)
+  bool local_state_read = false;           // false when the kernel could not be asked
+  // True when the next segment was already on the wire before the kernel answered and the
+  // answer disagreed with the RFC 9293 state machine (it may show the next segment's effect,
+  // as when the peer's ACK and FIN come a few microseconds apart): local_state is then the
+  // state machine's.
+  bool local_state_inferred = false;
+  int64_t local_state_read_ns = 0;  // CLOCK_REALTIME (the capture's clock) when the answer came
+};
+
+struct StateSpan {
+  TcpState state = TcpState::close;
+  int64_t start_ns = 0;
+  std::optional<int64_t> end_ns;  // open while the state lasts
+};
+
+struct TraceResult {
+  FourTuple tuple;
+  std::string interface;
+  std::vector<TraceEvent> events;
+  std::vector<StateSpan> local_states;           // our states in order, as the events give them
+  std::optional<int64_t> syn_to_synack_ns;       // SYN -> SYN/ACK on the wire
+  std::optional<int64_t> syn_to_established_ns;  // SYN -> our ACK (the kernel says ESTABLISHED)
+  std::optional<int64_t> close_ns;               // first FIN or RST -> last segment
+  std::optional<int64_t> time_wait_left_ms;      // the kernel's TIME_WAIT timer, when we hold it
+  std::string outcome;     // "closed", "refused", "no answer", "time limit", "interrupted"
+  std::string close_kind;  // "four-way close", "three-segment close", "simultaneous close", "reset by us", ...
+  uint64_t bytes_sent = 0, bytes_received = 0;
+  std::vector<std::string> notes;  // retransmissions seen, a peer that never closed, ...
+};
+
+// Needs CAP_NET_RAW (the capture). Stops early, with what it has, when cancel_fd is readable.
+Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd = -1);
+
+// The kernel is asked for our state a moment after each segment. Where the next segment was
+// already on the wire when the answer came (two segments microseconds apart), the answer may
+// show that segment's effect too: it then stands only if it agrees with the RFC 9293 state
+// machine; otherwise the event takes the state machine's state, marked as inferred.
+void resolve_late_state_reads(std::vector<TraceEvent>& events);
+
+// Our states in order, each from the first segment that showed it to the first that did not.
+std::vector<StateSpan> state_spans(const std::vector<TraceEvent>& events);
+
+}  // namespace tcpkit

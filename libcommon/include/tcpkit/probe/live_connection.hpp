@@ -1,0 +1,37 @@
+#pragma once
+// A connection followed live: a capture narrowed to one 4-tuple feeding a ConnectionTracker,
+// with waits bounded by deadlines.
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <vector>
+
+#include "tcpkit/io/capture.hpp"
+#include "tcpkit/probe/conn_tracker.hpp"
+#include "tcpkit/util/error.hpp"
+
+namespace tcpkit {
+
+class LiveConnection {
+ public:
+  // Opens the capture (CAP_NET_RAW) on the interface that routes to the remote address.
+  // Open it before the first segment is sent (bind the socket first to know the local port).
+  static Result<LiveConnection> open(const FourTuple& tuple, const std::string& interface);
+
+  // The next segment of this connection, or nullopt at the deadline / when cancel_fd is readable.
+  Result<std::optional<TrackedSegment>> next(std::chrono::steady_clock::time_point deadline, int cancel_fd = -1);
+  // Waits for a segment matching the predicate; the others it passes are kept in seen().
+  Result<std::optional<TrackedSegment>> wait_for(const std::function<bool(const TrackedSegment&)>& match,
+                                                 std::chrono::steady_clock::time_point deadline, int cancel_fd = -1);
+
+  const ConnectionTracker& tracker() const { return tracker_; }
+  const std::vector<TrackedSegment>& seen() const { return seen_; }
+
+ private:
+  LiveConnection(ConnectionTracker tracker, Capture capture) : tracker_(std::move(tracker)), capture_(std::move(capture)) {}
+  ConnectionTracker tracker_;
+  Capture capture_;
+  std::vector<TrackedSegment> seen_;
+};
+
+}  // namespace tcpkit

@@ -1,0 +1,44 @@
+#pragma once
+// What one handshake probe found, whichever way it was sent (raw SYN or connect()).
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "tcpkit/io/capture.hpp"
+#include "tcpkit/wire/ip_address.hpp"
+#include "tcpkit/wire/segment.hpp"
+
+namespace tcpkit {
+
+enum class ProbeOutcome {
+  open,         // SYN/ACK (or connect() succeeded)
+  closed,       // RST
+  filtered,     // no answer before the timeout
+  unreachable,  // an ICMP error about our SYN
+};
+const char* to_string(ProbeOutcome outcome);
+
+struct ProbeReply {
+  uint64_t probe_id = 0;         // the caller's sequence number
+  ProbeOutcome outcome = ProbeOutcome::filtered;
+  IpAddress responder;           // the target, or the router that sent the ICMP error
+  uint16_t source_port = 0;
+  uint32_t isn = 0;
+  int64_t sent_ns = 0;           // CLOCK_REALTIME of our SYN
+  std::optional<int64_t> rtt_ns; // absent when nothing came back
+  TimestampSource timestamps = TimestampSource::kernel;  // of both ends of rtt_ns
+  // From the answering segment (open and closed):
+  uint8_t ttl = 0;
+  uint16_t window = 0;
+  uint8_t flags = 0;
+  TcpOptions options;
+  // From an ICMP error (unreachable):
+  bool icmp_v6 = false;
+  uint8_t icmp_type = 0, icmp_code = 0;
+  std::string icmp_text;
+  // connect() mode only:
+  std::optional<int64_t> connect_ns;      // user-space time of connect()
+  std::optional<uint32_t> kernel_rtt_us;  // the kernel's RTT estimate (TCP_INFO tcpi_rtt)
+};
+
+}  // namespace tcpkit

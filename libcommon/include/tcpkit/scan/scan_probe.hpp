@@ -1,0 +1,82 @@
+#pragma once
+// The scanner's packets and how to read the answers: a probe template patched per target
+// (crafting every probe whole would allocate and build options per packet), the stateless cookie
+// check on replies, and the nmap-style reading of replies for SYN, ACK and FIN-like probes.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tcpkit/util/error.hpp"
+#include "tcpkit/wire/ip_address.hpp"
+#include "tcpkit/wire/segment.hpp"
+
+namespace tcpkit {
+
+// What PacketTemplate patches into each packet.
+struct PacketFields {
+  IpAddress dst;
+  uint16_t sport = 0, dport = 0;
+  uint32_t seq = 0, ack = 0;
+  uint16_t ip_id = 0;  // IPv4 only
+};
+
+// One crafted IPv4/IPv6 + TCP packet whose destination, ports, sequence numbers and IP id are
+// patched in place; checksums are recomputed. The bytes equal craft_segment()'s for the same spec.
+class PacketTemplate {
+ public:
+  // spec gives everything that stays fixed (source address, flags, window, options, TTL);
+  // its dst only chooses the family.
+  static Result<PacketTemplate> make(const SegmentSpec& spec);
+
+  size_t size() const { return bytes_.size(); }
+  bool v6() const { return v6_; }
+  // Writes size() bytes to out.
+  void write(uint8_t* out, const PacketFields& fields) const;
+
+ private:
+  std::vector<uint8_t> bytes_;
+  bool v6_ = false;
+  size_t tcp_offset_ = 0;
+};
+
+enum class PortState { open, closed, filtered, unfiltered, open_filtered };
+constexpr int kPortStateCount = 5;
+// "open", "closed", "filtered", "unfiltered", "open|filtered".
+const char* to_string(PortState state);
+
+// How replies are read, chosen from the probe's flags the way nmap reads its scan types:
+// SYN without ACK reads like -sS, any ACK like -sA, everything else like -sF/-sN/-sX.
+enum class ProbeStyle { syn, ack, fin_like };
+ProbeStyle probe_style(uint8_t probe_flags);
+// The state of a port that never answered.
+PortState no_reply_state(ProbeStyle style);
+
+enum class Reason { syn_ack, syn, reset, icmp_unreachable, no_response };
+// nmap's words: "syn-ack", "syn", "reset", "icmp-unreach", "no-response".
+const char* to_string(Reason reason);
+
+struct Verdict {
+  PortState state = PortState::filtered;
+  Reason reason = Reason::no_response;
+  uint8_t icmp_type = 0, icmp_code = 0;  // when reason is icmp_unreachable
+  bool icmp_v6 = false;
+};
+
+// What a probe carried in its sequence fields.
+struct ProbeNumbers {
+  uint8_t flags = 0;
+  uint32_t seq = 0, ack = 0;
+};
+
+// Whether a decoded reply answers this probe (RFC 9293 §3.10.7.1 for resets): an ACK-bearing
+// reply must acknowledge seq + SYN + FIN; a bare RST to an ACK probe carries the probe's ack as
+// its seq; an ICMP error must quote the probe's seq. Anything else does not prove it.
+bool reply_matches_probe(const ProbeNumbers& probe, const DecodedPacket& reply);
+
+// The verdict a reply gives, or nothing when the reply says nothing about the port (a stray
+// ACK, an ICMP time-exceeded, an RST to a SYN scan with the wrong shape...).
+std::optional<Verdict> classify_reply(ProbeStyle style, const DecodedPacket& reply);
+
+}  // namespace tcpkit

@@ -1,0 +1,50 @@
+#pragma once
+// How scan results travel from the receiver thread to the caller's thread: compact records
+// (the probe's index stands for its address and port) in a queue that wakes the caller through
+// an eventfd as soon as a batch is waiting. A queue drained every batch stays a few tens of kB
+// however fast replies come; one drained on a timer grows with the reply rate.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "tcpkit/util/error.hpp"
+#include "tcpkit/scan/scan_probe.hpp"
+
+namespace tcpkit {
+
+struct QueuedResult {
+  uint64_t k = 0;        // the probe's index in the plan's shard
+  int64_t time_ns = 0;   // kernel receive time of the reply
+  uint8_t state = 0, reason = 0, icmp_type = 0, icmp_code = 0, ttl = 0;
+  bool icmp_v6 = false;
+
+  static QueuedResult of(uint64_t k, const Verdict& verdict, uint8_t ttl, int64_t time_ns);
+  Verdict verdict() const;
+};
+
+class ScanResultQueue {
+ public:
+  static constexpr size_t kWakeAt = 256;  // records; the caller is woken when this many wait
+
+  static Result<std::unique_ptr<ScanResultQueue>> open();
+  ~ScanResultQueue();
+  ScanResultQueue(const ScanResultQueue&) = delete;
+  ScanResultQueue& operator=(const ScanResultQueue&) = delete;
+
+  // Receiver thread.
+  void push(const QueuedResult& result);
+  // Readable when at least kWakeAt records wait (poll it with the caller's other descriptors).
+  int wake_fd() const { return wake_fd_; }
+  // Caller's thread: moves every waiting record into out (which it clears first).
+  void take(std::vector<QueuedResult>& out);
+
+ private:
+  explicit ScanResultQueue(int wake_fd) : wake_fd_(wake_fd) {}
+  int wake_fd_ = -1;
+  std::mutex mutex_;
+  std::vector<QueuedResult> waiting_;
+};
+
+}  // namespace tcpkit

@@ -1,0 +1,31 @@
+#pragma once
+// Which processes hold which sockets: the socket:[INODE] links under /proc/PID/fd, with the
+// name from /proc/PID/comm, as ss -p finds them. Processes that vanish during the scan, or
+// that we may not look into, are skipped.
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "tcpkit/sockets/socket_record.hpp"
+
+namespace tcpkit {
+
+class SocketOwners {
+ public:
+  // Scans /proc (or another proc root, for tests). With wanted, only those inodes are kept:
+  // every link is still read, but a few sockets among hundreds of thousands cost no memory.
+  static SocketOwners scan(const std::string& proc_root = "/proc", const std::unordered_set<uint64_t>* wanted = nullptr);
+  // The owners of a socket inode, or nullptr.
+  const std::vector<ProcessRef>* find(uint64_t inode) const;
+  size_t processes_scanned() const { return processes_; }
+  size_t processes_denied() const { return denied_; }
+
+ private:
+  std::unordered_map<uint64_t, std::vector<ProcessRef>> owners_;
+  size_t processes_ = 0;
+  size_t denied_ = 0;
+};
+
+}  // namespace tcpkit

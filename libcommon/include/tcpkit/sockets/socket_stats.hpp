@@ -1,0 +1,253 @@
+#pragma once
+// The analyses behind tcpstate's views, fed one socket record at a time (whatever the source):
+// per-state counts, top-N groups, TIME_WAIT per destination, SYN_RECV per listener with a
+// flood verdict, CLOSE_WAIT per process and port, and --max thresholds.
+#include <array>
+#include <functional>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "tcpkit/util/error.hpp"
+#include "tcpkit/sockets/socket_record.hpp"
+#include "tcpkit/sockets/tcp_kernel_status.hpp"
+#include "tcpkit/sockets/tcp_state.hpp"
+
+namespace tcpkit {
+
+using PerState = std::array<uint64_t, kTcpStateCount>;
+
+// Counts per state and family.
+struct StateCounts {
+  PerState v4{};
+  PerState v6{};
+  void add(const SocketRecord& s) { (s.family() == Family::v6 ? v6 : v4)[state_index(s.state)]++; }
+  uint64_t get(TcpState s) const { return v4[state_index(s)] + v6[state_index(s)]; }
+  uint64_t total() const;
+};
+
+// --by: what to group on.
+enum class GroupBy { peer, remote_port, local_port, process };
+std::optional<GroupBy> parse_group_by(std::string_view text);
+std::string_view group_by_name(GroupBy g);
+
+struct GroupRow {
+  std::string key;
+  uint64_t total = 0;
+  PerState states{};
+};
+
+class GroupCounter {
+ public:
+  explicit GroupCounter(GroupBy by) : by_(by) {}
+  void add(const SocketRecord& s);
+  // The n largest groups, by total then key.
+  std::vector<GroupRow> top(size_t n) const;
+  size_t groups() const { return rows_.size(); }
+
+ private:
+  void add_key(const std::string& key, TcpState state);
+  GroupBy by_;
+  std::unordered_map<std::string, GroupRow> rows_;
+};
+
+// Which end of a connection offers the service. A server's sockets are grouped per client
+// address and local service port, a client's per remote address:port, so that no ephemeral
+// port (one row per connection) ever becomes a key.
+enum class ConnectionRole : uint8_t {
+  server,  // the local end is the service (its port listens here, or lies outside the range)
+  client,  // the remote end is the service
+};
+std::string_view role_name(ConnectionRole r);  // "server", "client"
+
+// Decides the role from the local listening ports and ip_local_port_range: the local end is
+// the service when its port listens here; otherwise the end whose port lies outside the
+// ephemeral range (connect() picked the other one); when both or neither do, the lower port.
+class ServiceSide {
+ public:
+  ServiceSide(long port_low, long port_high) : low_(port_low), high_(port_high) {}
+  void add_listener(uint16_t port) { listening_[port] = true; }
+  bool listening(uint16_t port) const { return listening_[port]; }
+  bool ephemeral(uint16_t port) const { return port >= low_ && port <= high_; }
+  ConnectionRole role(uint16_t local_port, uint16_t remote_port) const;
+  long low() const { return low_; }
+  long high() const { return high_; }
+
+ private:
+  long low_, high_;
+  std::vector<bool> listening_ = std::vector<bool>(65536, false);
+};
+
+// TIME_WAIT per service: as a server, per local address and service port and client address;
+// as a client, per local address and remote address:port, with the ephemeral ports in use
+// towards that destination (any connected state), which is what runs out.
+struct TimeWaitGroup {
+  ConnectionRole role = ConnectionRole::client;
+  IpAddress local;
+  IpAddress remote;
+  uint16_t service_port = 0;  // server: the local port; client: the remote port
+  uint64_t time_wait = 0;
+  uint64_t ports_in_use = 0;  // client only: local ports within the ephemeral range, any connected state
+};
+
+class TimeWaitAnalysis {
+ public:
+  static constexpr int kBuckets = 7;  // 0-10 s, 10-20, ..., 50-60, and 60 s or more
+  TimeWaitAnalysis(long port_low, long port_high) : side_(port_low, port_high) {}
+  // LISTEN sockets name the local services; TIME_WAIT sockets are counted; other connected
+  // sockets with an ephemeral local port count towards ports in use. Any order of states.
+  void add(const SocketRecord& s);
+  // Groups the TIME_WAIT sockets once every listener is known; call after the last add().
+  void finish();
+  std::vector<TimeWaitGroup> top(size_t n) const;  // by TIME_WAIT count
+  size_t groups() const { return groups_.size(); }
+  uint64_t total() const { return total_; }
+  uint64_t total(ConnectionRole r) const { return r == ConnectionRole::server ? server_total_ : total_ - server_total_; }
+  const std::array<uint64_t, kBuckets>& histogram() const { return histogram_; }
+  uint64_t without_timer() const { return without_timer_; }
+
+ private:
+  struct Key {
+    IpAddress local, remote;
+    uint16_t port;
+    bool operator==(const Key&) const = default;
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const;
+  };
+  struct Pending {
+    IpAddress local, remote;
+    uint16_t local_port, remote_port;
+  };
+  ServiceSide side_;
+  std::vector<Pending> pending_;                            // TIME_WAIT, until finish()
+  std::unordered_map<Key, uint64_t, KeyHash> ports_used_;  // other states, ephemeral local port
+  std::vector<TimeWaitGroup> groups_;
+  std::array<uint64_t, kBuckets> histogram_{};
+  uint64_t total_ = 0;
+  uint64_t server_total_ = 0;
+  uint64_t without_timer_ = 0;
+};
+
+// SYN_RECV per listener.
+struct ListenerLoad {
+  IpAddress address;
+  uint16_t port = 0;
+  std::string interface;
+  uint32_t accept_queue = 0;  // Recv-Q of the LISTEN socket
+  uint32_t backlog = 0;       // Send-Q of the LISTEN socket; 0 when the source does not say
+  uint64_t syn_recv = 0;
+  uint64_t sources = 0;   // distinct remote addresses
+  uint64_t prefixes = 0;  // distinct /24 (IPv4) or /64 (IPv6) source networks
+};
+
+struct SynFloodSummary {
+  std::vector<ListenerLoad> listeners;  // by SYN_RECV, busiest first
+  uint64_t syn_recv = 0;
+  uint64_t unmatched = 0;  // SYN_RECV without a listener in the table
+  uint64_t sources = 0;
+  uint64_t prefixes = 0;
+  std::string top_source;
+  uint64_t top_source_count = 0;
+};
+
+class SynFloodAnalysis {
+ public:
+  void add(const SocketRecord& s);
+  SynFloodSummary finish() const;
+
+ private:
+  struct Pending {
+    IpAddress local;
+    uint16_t port;
+    IpAddress remote;
+  };
+  std::vector<ListenerLoad> listeners_;
+  std::vector<Pending> syn_recv_;
+};
+
+enum class SynFloodVerdict { quiet, elevated, flood };
+std::string_view verdict_name(SynFloodVerdict v);
+
+struct SynFloodJudgement {
+  SynFloodVerdict verdict = SynFloodVerdict::quiet;
+  std::vector<std::string> reasons;
+};
+
+// The rules (also in the man page): flood when SYN cookies were sent or SYNs were dropped for
+// a full queue during the interval, when a listener's SYN_RECV reaches half its backlog (and at
+// least 16), or when the SYN_RECV total reaches flood_threshold; elevated when a listener has 16
+// or more SYN_RECV or its accept queue overflowed; quiet otherwise. counter_deltas holds
+// "TcpExt.<name>" -> increase over the interval (empty when not measured).
+SynFloodJudgement judge_syn_flood(const SynFloodSummary& summary, const std::map<std::string, uint64_t>& counter_deltas,
+                                  const TcpSysctls& sysctls, uint64_t flood_threshold);
+
+// The data bytes a CLOSE_WAIT socket holds unread. Recv-Q (sock_diag's idiag_rqueue and
+// /proc's rx_queue, so also what ss and netstat print) is rcv_nxt - copied_seq, and the peer's
+// FIN takes one sequence number: it counts as one byte until the process reads the end of
+// stream. So Recv-Q 0 means the process read everything, FIN included; N > 0 means N - 1 bytes.
+inline uint32_t close_wait_unread_bytes(uint32_t recv_q) { return recv_q ? recv_q - 1 : 0; }
+
+// CLOSE_WAIT per owning process and service: as a server, its local port; as a client, the
+// remote address:port (never one row per ephemeral port).
+struct CloseWaitRow {
+  std::string process;  // "name" or "-" when not known
+  int pid = 0;
+  ConnectionRole role = ConnectionRole::server;
+  IpAddress remote;           // client: the service's address
+  uint16_t service_port = 0;  // server: the local port; client: the remote port
+  uint64_t count = 0;
+  uint64_t unread_bytes = 0;  // data bytes the process left unread (the FIN not counted)
+  uint64_t eof_read = 0;      // sockets whose process read the end of stream and still did not close()
+};
+
+class CloseWaitAnalysis {
+ public:
+  CloseWaitAnalysis(long port_low, long port_high) : side_(port_low, port_high) {}
+  // LISTEN sockets name the local services; CLOSE_WAIT sockets are kept until finish().
+  void add(const SocketRecord& s);
+  // The inodes of the CLOSE_WAIT sockets whose owner is not known yet.
+  std::unordered_set<uint64_t> unowned_inodes() const;
+  // Groups the sockets; owner_of (when set) names the owners add() did not know.
+  using OwnerLookup = std::function<const std::vector<ProcessRef>*(uint64_t inode)>;
+  void finish(const OwnerLookup& owner_of = {});
+  std::vector<CloseWaitRow> top(size_t n) const;  // by count
+  uint64_t total() const { return total_; }
+
+ private:
+  struct Pending {
+    std::string process;
+    int pid;
+    uint64_t inode;
+    IpAddress remote;
+    uint16_t local_port, remote_port;
+    uint32_t recv_q;
+  };
+  ServiceSide side_;
+  std::vector<Pending> pending_;
+  std::vector<CloseWaitRow> rows_;
+  uint64_t total_ = 0;
+};
+
+// --max STATE=N (any state spelling, or "total").
+struct Threshold {
+  std::optional<TcpState> state;  // nullopt: all sockets
+  uint64_t max = 0;
+  std::string label() const;  // "time_wait", "total"
+};
+Result<Threshold> parse_threshold(std::string_view text);
+
+struct CheckResult {
+  Threshold threshold;
+  uint64_t value = 0;
+  bool exceeded = false;
+};
+std::vector<CheckResult> evaluate_thresholds(const std::vector<Threshold>& thresholds, const StateCounts& counts);
+
+}  // namespace tcpkit

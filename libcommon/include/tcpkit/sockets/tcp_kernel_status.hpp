@@ -1,0 +1,39 @@
+#pragma once
+// The kernel settings and counters tcpstate's reports quote: net.ipv4 sysctls and the TcpExt
+// counters of /proc/net/netstat (both per network namespace).
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "tcpkit/util/error.hpp"
+
+namespace tcpkit {
+
+struct TcpSysctls {
+  std::optional<long> tw_reuse;          // net.ipv4.tcp_tw_reuse (0, 1, 2 = loopback only)
+  std::optional<long> max_tw_buckets;    // net.ipv4.tcp_max_tw_buckets
+  std::optional<long> fin_timeout;       // net.ipv4.tcp_fin_timeout (FIN_WAIT_2, not TIME_WAIT)
+  std::optional<long> syncookies;        // net.ipv4.tcp_syncookies
+  std::optional<long> max_syn_backlog;   // net.ipv4.tcp_max_syn_backlog
+  std::optional<long> synack_retries;    // net.ipv4.tcp_synack_retries
+  std::optional<long> somaxconn;         // net.core.somaxconn
+  std::optional<long> port_range_low;    // net.ipv4.ip_local_port_range
+  std::optional<long> port_range_high;
+  long port_range_size() const {
+    return port_range_low && port_range_high && *port_range_high >= *port_range_low ? *port_range_high - *port_range_low + 1 : 0;
+  }
+};
+
+// Reads them from /proc/sys (root: "/proc/sys"); a missing one stays empty.
+TcpSysctls read_tcp_sysctls(const std::string& root = "/proc/sys");
+
+// /proc/net/netstat and /proc/net/snmp text: "TcpExt: A B C" then "TcpExt: 1 2 3" pairs.
+// Returns "TcpExt.ListenDrops" -> value, for every section. Malformed pairs are skipped.
+std::map<std::string, uint64_t> parse_proc_counters(std::string_view text);
+
+// /proc/net/netstat of the current namespace.
+Result<std::map<std::string, uint64_t>> read_tcp_counters();
+
+}  // namespace tcpkit

@@ -1,0 +1,55 @@
+#pragma once
+// Running one tcpstray case against a target: what the runners share (the target, the result
+// of a run, the marked raw sender). The runners themselves are stray_stateless (closed and
+// listening ports) and stray_connection (a live connection and the peer's TIME_WAIT).
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tcpkit/util/error.hpp"
+#include "tcpkit/io/raw_socket.hpp"
+#include "tcpkit/io/route.hpp"
+#include "tcpkit/wire/segment.hpp"
+#include "tcpkit/stray/stray_case.hpp"
+#include "tcpkit/stray/stray_verdict.hpp"
+
+namespace tcpkit {
+
+struct StrayTarget {
+  IpAddress address;
+  uint16_t port = 0;          // the listening port (listen, live and time-wait groups)
+  uint16_t closed_port = 1;   // a port nothing listens on (closed group)
+  Route route;                // source address and interface
+  bool bind_interface = false;
+  std::chrono::microseconds timeout{1'000'000};  // how long to wait for each answer (-W)
+  std::string request;        // sent on the time-wait connections so the peer closes first
+};
+
+struct StrayRun {
+  StrayCase id = StrayCase::closed_fin;
+  std::string sent;                    // the injected segment, relative to the connection
+  uint16_t local_port = 0;
+  StrayProbe probe;
+  StrayObservation seen;
+  std::vector<StraySegment> segments;  // every segment of the case both ways, in order (-v)
+};
+
+// The raw sender for injected segments. Its packets carry kStrayPacketMark when the process
+// may set marks (CAP_NET_ADMIN), so the kernel-RST guard lets our own RSTs through.
+struct MarkedSender {
+  RawSender sender;
+  bool marked = false;
+};
+Result<MarkedSender> open_marked_sender(const StrayTarget& target);
+
+// Crafts and sends one segment from `source` to the target; returns the spec sent.
+Result<SegmentSpec> send_stray_segment(RawSender& sender, const IpAddress& source, uint16_t sport,
+                                       const IpAddress& destination, uint16_t dport, uint8_t flags, uint32_t seq,
+                                       uint32_t ack, std::vector<uint8_t> payload = {});
+
+// A random 32-bit number for sequence and acknowledgment numbers.
+uint32_t stray_random32();
+
+}  // namespace tcpkit

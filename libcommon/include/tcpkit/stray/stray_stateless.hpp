@@ -1,0 +1,18 @@
+#pragma once
+// The closed-port and listening-port cases: one crafted segment from a reserved source port
+// that no socket of ours uses, and the answers the capture sees until the timeout.
+#include "tcpkit/stray/stray_run.hpp"
+
+namespace tcpkit {
+
+// For a case of the closed or listen group. cancel_fd (Ctrl-C) ends the wait early.
+Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& target, RawSender& sender, int cancel_fd = -1);
+
+// Whether the target port accepts a kernel connect() within the timeout: the listen group is
+// only meaningful against a listening port. Returns the reason when it does not.
+Result<std::optional<std::string>> check_listening(const StrayTarget& target, int cancel_fd = -1);
+// The other way round for the closed group: the reason when the closed port accepts connections
+// (every "no reset came back" would then be wrong), nullopt when it does not.
+Result<std::optional<std::string>> check_closed(const StrayTarget& target, int cancel_fd = -1);
+
+}  // namespace tcpkit

@@ -1,0 +1,73 @@
+#pragma once
+// Judging one stray-segment case: what was sent, what came back, and whether that answer
+// conforms to the RFC the catalogue names. Pure logic, fed recorded answers in the unit tests.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tcpkit/stray/stray_case.hpp"
+
+namespace tcpkit {
+
+enum class StrayVerdict { conformant, deviation, inconclusive };
+std::string_view to_string(StrayVerdict verdict);
+
+// One segment either way (or an ICMP error about ours), as -v shows it.
+struct StraySegment {
+  bool outbound = false;       // we sent it (crafted, or by our kernel on the live connection)
+  bool crafted = false;        // injected by tcpstray rather than sent by a kernel
+  int64_t time_ns = 0;
+  uint8_t flags = 0;
+  uint32_t seq = 0, ack = 0;
+  uint16_t window = 0;
+  uint32_t payload_length = 0;
+  bool icmp = false;           // an ICMP error quoting our segment (flags/seq unused)
+  std::string icmp_text;
+  // The peer's own data or FIN on the connection (a banner, a close): never the answer to a
+  // stray segment, although its ack field carries RCV.NXT like a challenge ACK does.
+  bool peer_own = false;
+};
+
+// What a received segment is. Only a segment the RFC predicts can be an answer: a pure ACK (no
+// data, no SYN/FIN/RST), an RST or a SYN; data and FIN are the peer's own traffic.
+enum class SegmentKind { pure_ack, data, fin, rst, syn, other };
+SegmentKind classify_segment(uint8_t flags, uint32_t payload_length);
+std::string_view to_string(SegmentKind kind);
+bool is_peer_own_traffic(SegmentKind kind);
+
+// The segment sent, and the peer's sequence state just before it (live and TIME_WAIT cases).
+struct StrayProbe {
+  uint8_t flags = 0;
+  uint32_t seq = 0, ack = 0;
+  uint32_t payload_length = 0;
+  std::optional<uint32_t> peer_rcv_nxt;   // the next seq the peer expects from us
+  std::optional<uint32_t> peer_snd_nxt;   // the peer's next seq (what it has sent + 1)
+  uint32_t sequence_length() const;       // payload + SYN + FIN
+};
+
+struct StrayObservation {
+  // Everything from the peer after the probe, until the wait ended (its own traffic marked).
+  std::vector<StraySegment> answers;
+  bool follow_up_sent = false;            // live-rst-exact and tw-rst send a second segment
+  StrayProbe follow_up;
+  std::vector<StraySegment> follow_up_answers;
+  std::optional<std::string> setup_problem;  // the case could not be set up: inconclusive
+};
+
+struct StrayJudgement {
+  StrayVerdict verdict = StrayVerdict::inconclusive;
+  std::string observed;          // "R. seq=0 ack=1001", "silence", "A. ack=RCV.NXT", ...
+  std::string reason;            // why this verdict, one sentence
+  bool rate_limit_possible = false;  // silence where a rate-limited ACK was expected
+};
+
+StrayJudgement judge_stray_case(StrayCase id, const StrayProbe& probe, const StrayObservation& seen);
+
+// "R. seq=0 ack=1001 win=0" (and "len=10" when there is data); "ICMP port unreachable".
+std::string describe_segment(const StraySegment& segment);
+// The same, with an answer's seq and ack relative to the connection where the probe knows it:
+// "A. seq=SND.NXT ack=RCV.NXT+1 win=502".
+std::string describe_answer(const StraySegment& segment, const StrayProbe& probe);
+
+}  // namespace tcpkit

@@ -1,0 +1,35 @@
+#pragma once
+// Targets as users write them: "host", "host:port", "host:service", "[v6]:port", a bare IPv6
+// address, a link-local one with its zone ("[fe80::1%eth0]:22", "fe80::1%eth0"), and their
+// resolution to addresses.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tcpkit/util/error.hpp"
+#include "tcpkit/wire/ip_address.hpp"
+
+namespace tcpkit {
+
+struct TargetSpec {
+  std::string text;               // as the user wrote it
+  std::string host;               // name or literal, without brackets
+  std::optional<uint16_t> port;   // when the target names one
+  std::string zone;               // the interface after '%' of a link-local IPv6 address
+};
+
+// Splits a target. Rejects empty hosts, bad or out-of-range ports, unknown services,
+// unbalanced brackets and stray characters, with a sentence that quotes the input.
+Result<TargetSpec> parse_target(std::string_view text);
+
+// "80", "443", "https", "ssh": a TCP port number 1-65535 or a service name from
+// /etc/services. Port 0 is refused.
+Result<uint16_t> parse_port(std::string_view text);
+
+// Resolves a host (a literal needs no lookup) with getaddrinfo, restricted to a family.
+// Unresolvable names are bad input with the resolver's sentence. Order as the resolver gives it.
+Result<std::vector<IpAddress>> resolve_host(const std::string& host, Family family);
+
+}  // namespace tcpkit

@@ -1,0 +1,211 @@
+#include "tcpkit/io/capture.hpp"
+
+#include <dlfcn.h>
+#include <linux/filter.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <pcap/pcap.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <type_traits>
+
+#include "tcpkit/io/raw_socket.hpp"
+
+namespace tcpkit {
+
+const char* to_string(TimestampSource source) { return source == TimestampSource::kernel ? "kernel" : "user"; }
+
+namespace {
+
+// libpcap is loaded on the first filter to compile, not linked: only its compiler is used,
+// and Debian's libpcap brings libsystemd, libdbus and libgcrypt (~1 MB resident) into every
+// process that links it, whether it compiles a filter or not (tcpscan never does).
+struct PcapCompiler {
+  decltype(&pcap_open_dead) open_dead = nullptr;
+  decltype(&pcap_compile) compile = nullptr;
+  decltype(&pcap_geterr) geterr = nullptr;
+  decltype(&pcap_freecode) freecode = nullptr;
+  decltype(&pcap_close) close = nullptr;
+};
+
+Result<PcapCompiler> load_pcap() {
+  void* handle = nullptr;
+  for (const char* name : {"libpcap.so.0.8", "libpcap.so.1", "libpcap.so"})
+    if ((handle = dlopen(name, RTLD_NOW | RTLD_LOCAL))) break;
+  if (!handle)
+    return fail(ErrorCode::system, "capture filters need libpcap (libpcap.so.0.8), which is not installed: "
+                                   "install the libpcap0.8 package");
+  // Kept loaded for the life of the process.
+  PcapCompiler p;
+  auto find = [&](auto& slot, const char* symbol) {
+    slot = reinterpret_cast<std::remove_reference_t<decltype(slot)>>(dlsym(handle, symbol));
+    return slot != nullptr;
+  };
+  if (!find(p.open_dead, "pcap_open_dead") || !find(p.compile, "pcap_compile") || !find(p.geterr, "pcap_geterr") ||
+      !find(p.freecode, "pcap_freecode") || !find(p.close, "pcap_close"))
+    return fail(ErrorCode::system, "the libpcap found lacks pcap_compile and friends");
+  return p;
+}
+
+}  // namespace
+
+Result<std::vector<BpfInstruction>> compile_filter(const std::string& filter, uint32_t snaplen) {
+  // pcap_compile keeps global parser state in older libpcaps: serialise it (and the loading).
+  static std::mutex compile_mutex;
+  std::lock_guard<std::mutex> lock(compile_mutex);
+  static const Result<PcapCompiler> pcap = load_pcap();
+  if (!pcap) return tl::unexpected(pcap.error());
+  pcap_t* dead = pcap->open_dead(DLT_RAW, int(snaplen));
+  if (!dead) return fail(ErrorCode::system, "pcap_open_dead failed");
+  bpf_program program{};
+  if (pcap->compile(dead, &program, filter.c_str(), 1, PCAP_NETMASK_UNKNOWN) != 0) {
+    std::string why = pcap->geterr(dead);
+    pcap->close(dead);
+    return fail(ErrorCode::bad_input, "invalid capture filter '" + filter + "': " + why);
+  }
+  std::vector<BpfInstruction> out(program.bf_len);
+  for (u_int i = 0; i < program.bf_len; ++i)
+    out[i] = BpfInstruction{program.bf_insns[i].code, program.bf_insns[i].jt, program.bf_insns[i].jf, program.bf_insns[i].k};
+  pcap->freecode(&program);
+  pcap->close(dead);
+  return out;
+}
+
+void Capture::ignore_outgoing() {
+  if (!include_outgoing_) return;
+  include_outgoing_ = false;
+  const int on = 1;
+  setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &on, sizeof on);
+}
+
+Result<Capture> Capture::open(const CaptureOptions& options) {
+  int index = 0;
+  if (!options.interface.empty()) {
+    index = int(if_nametoindex(options.interface.c_str()));
+    if (index == 0) return fail(ErrorCode::bad_input, "no such interface '" + options.interface + "'");
+  }
+  // Protocol 0: the socket receives nothing until bind() names a protocol, so the filter is
+  // in place before the first packet is queued.
+  const int fd = ::socket(AF_PACKET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail_errno("packet socket", errno);
+  Capture capture(fd, options.snaplen, true);
+  if (!options.include_outgoing) capture.ignore_outgoing();
+
+  std::vector<BpfInstruction> program;
+  if (!options.filter.empty()) {
+    auto compiled = compile_filter(options.filter, options.snaplen);
+    if (!compiled) return tl::unexpected(compiled.error());
+    program = std::move(*compiled);
+  } else {
+    program.push_back(BpfInstruction{BPF_RET | BPF_K, 0, 0, options.snaplen});
+  }
+  static_assert(sizeof(BpfInstruction) == sizeof(sock_filter));
+  sock_fprog fprog{static_cast<unsigned short>(program.size()), reinterpret_cast<sock_filter*>(program.data())};
+  if (setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &fprog, sizeof fprog) < 0) return fail_errno("attach capture filter", errno);
+
+  const int on = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) < 0) return fail_errno("SO_TIMESTAMPNS", errno);
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &options.receive_buffer, sizeof options.receive_buffer);
+  // As root, exceed rmem_max so bursts are not dropped (ignored without CAP_NET_ADMIN).
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &options.receive_buffer, sizeof options.receive_buffer);
+
+  sockaddr_ll address{};
+  address.sll_family = AF_PACKET;
+  address.sll_protocol = htons(ETH_P_ALL);
+  address.sll_ifindex = index;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) < 0) return fail_errno("bind packet socket", errno);
+  return capture;
+}
+
+Capture::Capture(Capture&& other) noexcept
+    : fd_(other.fd_), snaplen_(other.snaplen_), include_outgoing_(other.include_outgoing_) {
+  other.fd_ = -1;
+}
+
+Capture& Capture::operator=(Capture&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.fd_;
+    snaplen_ = other.snaplen_;
+    include_outgoing_ = other.include_outgoing_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+Capture::~Capture() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<std::optional<CapturedPacket>> Capture::poll_now() {
+  for (;;) {
+    CapturedPacket packet;
+    packet.data.resize(snaplen_);
+    sockaddr_ll from{};
+    iovec iov{packet.data.data(), packet.data.size()};
+    alignas(cmsghdr) char control[256];
+    msghdr message{};
+    message.msg_name = &from;
+    message.msg_namelen = sizeof from;
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    const ssize_t n = ::recvmsg(fd_, &message, MSG_DONTWAIT | MSG_TRUNC);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<CapturedPacket>{};
+      if (errno == EINTR) continue;
+      return fail_errno("receive from packet socket", errno);
+    }
+    packet.original_length = uint32_t(n);
+    packet.data.resize(std::min<size_t>(size_t(n), snaplen_));
+    packet.outgoing = from.sll_pkttype == PACKET_OUTGOING;
+    packet.interface_index = from.sll_ifindex;
+    if (packet.outgoing && !include_outgoing_) continue;
+    packet.source = TimestampSource::user;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
+        timespec ts;
+        std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+        packet.time_ns = int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+        packet.source = TimestampSource::kernel;
+      }
+    }
+    if (packet.source == TimestampSource::user) packet.time_ns = realtime_ns();
+    return std::optional<CapturedPacket>(std::move(packet));
+  }
+}
+
+Result<std::optional<CapturedPacket>> Capture::next(std::chrono::steady_clock::time_point deadline, int cancel_fd) {
+  for (;;) {
+    auto ready = poll_now();
+    if (!ready || *ready) return ready;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return std::optional<CapturedPacket>{};
+    const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now);
+    timespec timeout{time_t(wait.count() / 1'000'000'000), long(wait.count() % 1'000'000'000)};
+    pollfd fds[2] = {{fd_, POLLIN, 0}, {cancel_fd, POLLIN, 0}};
+    const int r = ::ppoll(fds, cancel_fd >= 0 ? 2 : 1, &timeout, nullptr);
+    if (r < 0 && errno != EINTR) return fail_errno("poll packet socket", errno);
+    if (r > 0 && cancel_fd >= 0 && (fds[1].revents & POLLIN)) return std::optional<CapturedPacket>{};
+    if (r < 0 && cancel_fd < 0) continue;
+  }
+}
+
+CaptureStats Capture::stats() {
+  tpacket_stats counters{};
+  socklen_t length = sizeof counters;
+  if (getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &counters, &length) < 0) return {};
+  return CaptureStats{counters.tp_packets, counters.tp_drops};
+}
+
+}  // namespace tcpkit

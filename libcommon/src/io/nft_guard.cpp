@@ -1,0 +1,217 @@
+#include "tcpkit/io/nft_guard.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+
+extern char** environ;
+
+namespace tcpkit {
+
+namespace {
+
+constexpr auto kNftTimeout = std::chrono::seconds(10);
+
+std::string find_nft() {
+  for (const char* path : {"/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft", "/usr/local/sbin/nft"})
+    if (::access(path, X_OK) == 0) return path;
+  return {};
+}
+
+struct NftOutput {
+  int status = -1;
+  std::string out, err;
+};
+
+// Runs nft with `input` on stdin, bounded in time; stdout and stderr are collected.
+Result<NftOutput> run_nft(const std::vector<std::string>& args, const std::string& input) {
+  const std::string nft = find_nft();
+  if (nft.empty()) return fail(ErrorCode::system, "the nft program (nftables) is not installed");
+  int in[2], out[2], err[2];
+  if (::pipe2(in, O_CLOEXEC) < 0) return fail_errno("pipe", errno);
+  if (::pipe2(out, O_CLOEXEC) < 0) {
+    ::close(in[0]), ::close(in[1]);
+    return fail_errno("pipe", errno);
+  }
+  if (::pipe2(err, O_CLOEXEC) < 0) {
+    for (int fd : {in[0], in[1], out[0], out[1]}) ::close(fd);
+    return fail_errno("pipe", errno);
+  }
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+  // The child must not inherit our Ctrl-C handling: default signal dispositions.
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  sigaddset(&defaults, SIGINT);
+  sigaddset(&defaults, SIGTERM);
+  sigaddset(&defaults, SIGPIPE);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+  std::vector<char*> argv{const_cast<char*>(nft.c_str())};
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  pid_t pid = -1;
+  const int rc = posix_spawn(&pid, nft.c_str(), &actions, &attr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attr);
+  ::close(in[0]), ::close(out[1]), ::close(err[1]);
+  if (rc != 0) {
+    ::close(in[1]), ::close(out[0]), ::close(err[0]);
+    return fail_errno("start " + nft, rc);
+  }
+  // nft reads a few hundred bytes at most: the pipe buffer holds them without blocking.
+  if (!input.empty()) {
+    [[maybe_unused]] ssize_t n = ::write(in[1], input.data(), input.size());
+  }
+  ::close(in[1]);
+  NftOutput result;
+  const auto deadline = std::chrono::steady_clock::now() + kNftTimeout;
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  int open_fds = 2;
+  while (open_fds > 0) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) break;
+    const int n = ::poll(fds, 2, int(left.count()));
+    if (n < 0 && errno == EINTR) continue;  // Ctrl-C while the guard is set up or removed: finish it
+    if (n <= 0) break;
+    for (int i = 0; i < 2; ++i) {
+      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      char buf[4096];
+      const ssize_t got = ::read(fds[i].fd, buf, sizeof buf);
+      if (got > 0) {
+        (i == 0 ? result.out : result.err).append(buf, size_t(got));
+      } else {
+        ::close(fds[i].fd);
+        fds[i].fd = -1;
+        --open_fds;
+      }
+    }
+  }
+  for (auto& f : fds)
+    if (f.fd >= 0) ::close(f.fd);
+  if (open_fds > 0) ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  if (open_fds > 0) return fail(ErrorCode::system, "nft did not finish within 10 s");
+  return result;
+}
+
+tl::unexpected<Error> nft_failure(const std::string& what, const NftOutput& r) {
+  std::string text = r.err;
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  if (auto nl = text.find('\n'); nl != std::string::npos) text = text.substr(0, nl);
+  if (text.find("Operation not permitted") != std::string::npos)
+    return fail(ErrorCode::privilege, what + ": nftables needs CAP_NET_ADMIN (run as root)", EPERM);
+  return fail(ErrorCode::system, what + ": nft: " + (text.empty() ? "exit " + std::to_string(r.status) : text));
+}
+
+bool pid_alive(int pid) { return ::kill(pid, 0) == 0 || errno == EPERM; }
+
+}  // namespace
+
+std::string guard_table_name(int pid) { return std::string(kNftGuardPrefix) + std::to_string(pid); }
+
+std::optional<int> guard_table_pid(std::string_view name) {
+  if (name.substr(0, kNftGuardPrefix.size()) != kNftGuardPrefix) return std::nullopt;
+  const std::string_view digits = name.substr(kNftGuardPrefix.size());
+  if (digits.empty() || digits.size() > 9) return std::nullopt;
+  int pid = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9') return std::nullopt;
+    pid = pid * 10 + (c - '0');
+  }
+  if (pid <= 0) return std::nullopt;
+  return pid;
+}
+
+std::vector<std::string> parse_nft_inet_tables(std::string_view listing) {
+  std::vector<std::string> names;
+  while (!listing.empty()) {
+    const size_t nl = listing.find('\n');
+    std::string_view line = listing.substr(0, nl);
+    listing = nl == std::string_view::npos ? std::string_view() : listing.substr(nl + 1);
+    constexpr std::string_view kHead = "table inet ";
+    if (line.substr(0, kHead.size()) != kHead) continue;
+    std::string_view name = line.substr(kHead.size());
+    while (!name.empty() && (name.back() == ' ' || name.back() == '\r' || name.back() == '{')) name.remove_suffix(1);
+    if (!name.empty() && name.find(' ') == std::string_view::npos) names.emplace_back(name);
+  }
+  return names;
+}
+
+std::string guard_ruleset(const std::string& table, const NftGuardSpec& spec) {
+  const std::string daddr = (spec.peer.is_v4() ? "ip daddr " : "ip6 daddr ") + spec.peer.to_string();
+  char mark[16];
+  std::snprintf(mark, sizeof mark, "0x%08x", spec.allow_mark);
+  // "add + delete" first: a table left by a dead process that had our pid is replaced.
+  return "add table inet " + table + "\n" + "delete table inet " + table + "\n" + "table inet " + table +
+         " {\n"
+         "  chain output {\n"
+         "    type filter hook output priority 0; policy accept;\n"
+         "    " + daddr + " tcp dport " + std::to_string(spec.peer_port) +
+         " tcp flags & rst == rst meta mark != " + mark + " counter drop\n"
+         "  }\n"
+         "}\n";
+}
+
+Result<NftGuard> NftGuard::install(const NftGuardSpec& spec) {
+  const std::string table = guard_table_name(int(::getpid()));
+  auto r = run_nft({"-f", "-"}, guard_ruleset(table, spec));
+  if (!r) return tl::unexpected(r.error());
+  if (r->status != 0) return nft_failure("install the kernel-RST guard", *r);
+  return NftGuard(table);
+}
+
+NftGuard::NftGuard(NftGuard&& other) noexcept : table_(std::move(other.table_)) { other.table_.clear(); }
+
+NftGuard& NftGuard::operator=(NftGuard&& other) noexcept {
+  if (this != &other) {
+    (void)remove();
+    table_ = std::move(other.table_);
+    other.table_.clear();
+  }
+  return *this;
+}
+
+NftGuard::~NftGuard() { (void)remove(); }
+
+Result<void> NftGuard::remove() {
+  if (table_.empty()) return {};
+  auto r = run_nft({"delete", "table", "inet", table_}, "");
+  const std::string table = table_;
+  table_.clear();
+  if (!r) return tl::unexpected(r.error());
+  if (r->status != 0) return nft_failure("remove nftables table " + table, *r);
+  return {};
+}
+
+Result<std::vector<std::string>> remove_stale_guards() {
+  auto listing = run_nft({"list", "tables"}, "");
+  if (!listing) return tl::unexpected(listing.error());
+  if (listing->status != 0) return nft_failure("list nftables tables", *listing);
+  std::vector<std::string> removed;
+  for (const auto& name : parse_nft_inet_tables(listing->out)) {
+    const auto pid = guard_table_pid(name);
+    if (!pid || *pid == int(::getpid()) || pid_alive(*pid)) continue;
+    auto r = run_nft({"delete", "table", "inet", name}, "");
+    if (!r) return tl::unexpected(r.error());
+    if (r->status == 0) removed.push_back(name);
+  }
+  return removed;
+}
+
+}  // namespace tcpkit

@@ -1,0 +1,168 @@
+#include "tcpkit/io/raw_socket.hpp"
+
+#include <linux/errqueue.h>
+#include <linux/net_tstamp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <optional>
+
+namespace tcpkit {
+
+int64_t realtime_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+Result<RawSender> RawSender::open(Family family, const std::string& interface) {
+  if (family == Family::any) return fail(ErrorCode::bad_input, "raw sender needs an address family");
+  // IPPROTO_RAW implies that we write the IP header ourselves, for IPv4 and IPv6 alike.
+  const int fd = ::socket(family == Family::v4 ? AF_INET : AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
+  if (fd < 0) return fail_errno("raw socket", errno);
+  RawSender sender(fd, family);
+  if (!interface.empty() &&
+      setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(), socklen_t(interface.size())) < 0)
+    return fail_errno("bind raw socket to interface '" + interface + "'", errno);
+  const int buffer = 4 << 20;
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
+  return sender;
+}
+
+RawSender::RawSender(RawSender&& other) noexcept
+    : fd_(other.fd_), family_(other.family_), tx_timestamps_(other.tx_timestamps_), next_tx_key_(other.next_tx_key_) {
+  other.fd_ = -1;
+}
+
+RawSender& RawSender::operator=(RawSender&& other) noexcept {
+  if (this != &other) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = other.fd_;
+    family_ = other.family_;
+    tx_timestamps_ = other.tx_timestamps_;
+    next_tx_key_ = other.next_tx_key_;
+    other.fd_ = -1;
+  }
+  return *this;
+}
+
+RawSender::~RawSender() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Result<int64_t> RawSender::send(const std::vector<uint8_t>& packet, const IpAddress& dst) {
+  socklen_t length = 0;
+  const sockaddr_storage to = dst.to_sockaddr(0, &length);
+  const int64_t now = realtime_ns();
+  int e = 0;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    if (::sendto(fd_, packet.data(), packet.size(), 0, reinterpret_cast<const sockaddr*>(&to), length) >= 0) {
+      after_send(true, 1);
+      return now;
+    }
+    e = errno;
+    after_send(false, 0);
+    if (e != EINTR && e != ENOBUFS) break;
+  }
+  return fail_errno("send to " + dst.to_string(), e);
+}
+
+bool RawSender::arm_tx_timestamps(bool on) {
+  // OPT_TSONLY: the stamp comes without a copy of the packet; OPT_ID: with the packet's key.
+  const unsigned flags = on ? SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID |
+                                  SOF_TIMESTAMPING_OPT_TSONLY
+                            : 0u;
+  return setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags) == 0;
+}
+
+bool RawSender::enable_tx_timestamps() {
+  if (tx_timestamps_) return true;
+  tx_timestamps_ = arm_tx_timestamps(true);
+  next_tx_key_ = 0;
+  return tx_timestamps_;
+}
+
+void RawSender::after_send(bool ok, size_t packets) {
+  if (!tx_timestamps_) return;
+  if (ok) {
+    next_tx_key_ += uint32_t(packets);
+    return;
+  }
+  // A failed send may or may not have used up a key. Start the count again from 0: drop the
+  // stamps already queued (their keys would clash) and re-arm, which resets the kernel's key.
+  (void)take_tx_stamps();
+  arm_tx_timestamps(false);
+  tx_timestamps_ = arm_tx_timestamps(true);
+  next_tx_key_ = 0;
+}
+
+std::vector<RawSender::TxStamp> RawSender::take_tx_stamps() {
+  std::vector<TxStamp> stamps;
+  if (fd_ < 0) return stamps;
+  // Bounded: the queue holds at most what the socket's receive buffer allows.
+  for (int i = 0; i < 4096; ++i) {
+    alignas(cmsghdr) char control[256];
+    char data[64];
+    iovec iov{data, sizeof data};
+    msghdr message{};
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    if (::recvmsg(fd_, &message, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
+    std::optional<int64_t> time;
+    std::optional<uint32_t> key;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPING &&
+          c->cmsg_len >= CMSG_LEN(sizeof(scm_timestamping))) {
+        scm_timestamping ts{};
+        std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+        if (ts.ts[0].tv_sec != 0 || ts.ts[0].tv_nsec != 0) time = int64_t(ts.ts[0].tv_sec) * 1'000'000'000 + ts.ts[0].tv_nsec;
+      } else if (((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
+                  (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) &&
+                 c->cmsg_len >= CMSG_LEN(sizeof(sock_extended_err))) {
+        sock_extended_err error{};
+        std::memcpy(&error, CMSG_DATA(c), sizeof error);
+        if (error.ee_origin == SO_EE_ORIGIN_TIMESTAMPING && error.ee_info == SCM_TSTAMP_SND) key = error.ee_data;
+      }
+    }
+    if (time && key) stamps.push_back(TxStamp{*key, *time});
+  }
+  return stamps;
+}
+
+Result<size_t> RawSender::send_batch(const std::vector<std::vector<uint8_t>>& packets, const std::vector<IpAddress>& dsts) {
+  const size_t n = std::min(packets.size(), dsts.size());
+  std::vector<sockaddr_storage> addresses(n);
+  std::vector<iovec> iov(n);
+  std::vector<mmsghdr> messages(n);
+  for (size_t i = 0; i < n; ++i) {
+    socklen_t length = 0;
+    addresses[i] = dsts[i].to_sockaddr(0, &length);
+    iov[i] = iovec{const_cast<uint8_t*>(packets[i].data()), packets[i].size()};
+    messages[i] = mmsghdr{};
+    messages[i].msg_hdr.msg_name = &addresses[i];
+    messages[i].msg_hdr.msg_namelen = length;
+    messages[i].msg_hdr.msg_iov = &iov[i];
+    messages[i].msg_hdr.msg_iovlen = 1;
+  }
+  size_t sent = 0;
+  while (sent < n) {
+    const int r = ::sendmmsg(fd_, messages.data() + sent, unsigned(n - sent), 0);
+    const int e = errno;
+    after_send(r >= 0, r >= 0 ? size_t(r) : 0);
+    if (r < 0) {
+      if (e == EINTR) continue;
+      if (sent > 0 || e == ENOBUFS || e == EAGAIN) return sent;
+      return fail_errno("sendmmsg", e);
+    }
+    sent += size_t(r);
+  }
+  return sent;
+}
+
+}  // namespace tcpkit

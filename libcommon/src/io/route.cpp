@@ -1,0 +1,126 @@
+#include "tcpkit/io/route.hpp"
+
+#include "io/unique_fd.hpp"
+
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace tcpkit {
+
+namespace {
+
+void add_attribute(nlmsghdr* header, size_t capacity, uint16_t type, const void* data, size_t length) {
+  const size_t aligned = NLMSG_ALIGN(header->nlmsg_len);
+  const size_t total = RTA_LENGTH(length);
+  if (aligned + RTA_ALIGN(total) > capacity) return;
+  auto* attribute = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(header) + aligned);
+  attribute->rta_type = type;
+  attribute->rta_len = static_cast<uint16_t>(total);
+  std::memcpy(RTA_DATA(attribute), data, length);
+  header->nlmsg_len = static_cast<uint32_t>(aligned + RTA_ALIGN(total));
+}
+
+}  // namespace
+
+Result<int> interface_index(const std::string& name) {
+  if (name.empty() || name.size() >= IF_NAMESIZE) return fail(ErrorCode::bad_input, "invalid interface name '" + name + "'");
+  const unsigned index = if_nametoindex(name.c_str());
+  if (index == 0) return fail(ErrorCode::bad_input, "no such interface '" + name + "'");
+  return static_cast<int>(index);
+}
+
+Result<Route> route_to(const IpAddress& destination, const std::optional<IpAddress>& source, const std::string& interface) {
+  if (source && source->family() != destination.family())
+    return fail(ErrorCode::bad_input, "source " + source->to_string() + " and destination " + destination.to_string() +
+                                          " are of different address families");
+  int forced_index = 0;
+  if (!interface.empty()) {
+    auto index = interface_index(interface);
+    if (!index) return tl::unexpected(index.error());
+    forced_index = *index;
+  }
+
+  UniqueFd sock(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+  if (sock.get() < 0) return fail_errno("netlink socket", errno);
+  timeval timeout{2, 0};  // the kernel answers at once; never hang
+  setsockopt(sock.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+
+  alignas(nlmsghdr) char request[512] = {};
+  auto* header = reinterpret_cast<nlmsghdr*>(request);
+  header->nlmsg_len = NLMSG_LENGTH(sizeof(rtmsg));
+  header->nlmsg_type = RTM_GETROUTE;
+  header->nlmsg_flags = NLM_F_REQUEST;
+  header->nlmsg_seq = 1;
+  auto* message = static_cast<rtmsg*>(NLMSG_DATA(header));
+  message->rtm_family = destination.is_v4() ? AF_INET : AF_INET6;
+  message->rtm_dst_len = destination.is_v4() ? 32 : 128;
+  add_attribute(header, sizeof request, RTA_DST, destination.data(), destination.size());
+  if (forced_index) add_attribute(header, sizeof request, RTA_OIF, &forced_index, sizeof forced_index);
+
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (::sendto(sock.get(), request, header->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
+    return fail_errno("netlink route request", errno);
+
+  alignas(nlmsghdr) char reply[8192];
+  ssize_t n = ::recv(sock.get(), reply, sizeof reply, 0);
+  if (n < 0) return fail_errno("netlink route reply", errno);
+
+  Route route;
+  bool have_source = false;
+  for (auto* h = reinterpret_cast<nlmsghdr*>(reply); NLMSG_OK(h, static_cast<unsigned>(n)); h = NLMSG_NEXT(h, n)) {
+    if (h->nlmsg_type == NLMSG_ERROR) {
+      const auto* err = static_cast<nlmsgerr*>(NLMSG_DATA(h));
+      if (err->error == 0) continue;
+      const int code = -err->error;
+      return fail(ErrorCode::system, "no route to " + destination.to_string() +
+                                         (interface.empty() ? "" : " via " + interface) + ": " + std::strerror(code),
+                  code);
+    }
+    if (h->nlmsg_type != RTM_NEWROUTE) continue;
+    const auto* rt = static_cast<rtmsg*>(NLMSG_DATA(h));
+    int length = static_cast<int>(RTM_PAYLOAD(h));
+    for (auto* a = RTM_RTA(rt); RTA_OK(a, length); a = RTA_NEXT(a, length)) {
+      const auto payload = RTA_PAYLOAD(a);
+      if (a->rta_type == RTA_OIF && payload >= sizeof(int)) {
+        std::memcpy(&route.interface_index, RTA_DATA(a), sizeof(int));
+      } else if (a->rta_type == RTA_PREFSRC && payload == destination.size()) {
+        const auto* bytes = static_cast<const uint8_t*>(RTA_DATA(a));
+        route.source = destination.is_v4() ? IpAddress::from_v4(bytes) : IpAddress::from_v6(bytes);
+        have_source = true;
+      } else if (a->rta_type == RTA_GATEWAY && payload == destination.size()) {
+        const auto* bytes = static_cast<const uint8_t*>(RTA_DATA(a));
+        route.gateway = destination.is_v4() ? IpAddress::from_v4(bytes) : IpAddress::from_v6(bytes);
+      }
+    }
+  }
+  if (route.interface_index == 0) return fail(ErrorCode::system, "no route to " + destination.to_string());
+  char name[IF_NAMESIZE] = {};
+  if (if_indextoname(static_cast<unsigned>(route.interface_index), name)) route.interface = name;
+
+  if (source) {
+    route.source = *source;
+  } else if (!have_source) {
+    // IPv6 routes often carry no preferred source: ask the kernel by connecting a UDP socket.
+    UniqueFd udp(::socket(destination.is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (udp.get() < 0) return fail_errno("udp socket", errno);
+    if (!interface.empty()) setsockopt(udp.get(), SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(), socklen_t(interface.size()));
+    socklen_t length = 0;
+    sockaddr_storage to = destination.to_sockaddr(9, &length);
+    if (::connect(udp.get(), reinterpret_cast<sockaddr*>(&to), length) < 0)
+      return fail_errno("no source address for " + destination.to_string(), errno);
+    sockaddr_storage local{};
+    socklen_t local_length = sizeof local;
+    if (::getsockname(udp.get(), reinterpret_cast<sockaddr*>(&local), &local_length) < 0) return fail_errno("getsockname", errno);
+    route.source = *IpAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&local));
+  }
+  return route;
+}
+
+}  // namespace tcpkit

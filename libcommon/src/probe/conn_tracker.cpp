@@ -1,0 +1,158 @@
+#include "tcpkit/probe/conn_tracker.hpp"
+
+namespace tcpkit {
+
+std::string FourTuple::to_string() const {
+  return local.to_string_with_port(local_port) + " -> " + remote.to_string_with_port(remote_port);
+}
+
+TcpState state_after_send(TcpState state, uint8_t flags) {
+  if (flags & tcp_flag::rst) return TcpState::close;
+  const bool syn = flags & tcp_flag::syn, ack = flags & tcp_flag::ack, fin = flags & tcp_flag::fin;
+  if (syn && !ack && state == TcpState::close) return TcpState::syn_sent;
+  if (syn && ack && state == TcpState::listen) return TcpState::syn_recv;
+  if (fin) {
+    switch (state) {
+      case TcpState::established:
+      case TcpState::syn_recv: return TcpState::fin_wait1;
+      case TcpState::close_wait: return TcpState::last_ack;
+      default: break;
+    }
+  }
+  return state;
+}
+
+TcpState state_after_receive(TcpState state, uint8_t flags, bool acks_our_syn, bool acks_our_fin) {
+  const bool syn = flags & tcp_flag::syn, ack = flags & tcp_flag::ack, fin = flags & tcp_flag::fin;
+  if (state == TcpState::listen && syn && !ack) return TcpState::syn_recv;
+  if (flags & tcp_flag::rst) {
+    // An RST in LISTEN is ignored; elsewhere we take it as accepted (the kernel checks the seq).
+    return state == TcpState::listen ? state : TcpState::close;
+  }
+  if (state == TcpState::syn_sent) {
+    if (syn && ack && acks_our_syn) return TcpState::established;
+    if (syn && !ack) return TcpState::syn_recv;  // simultaneous open
+    return state;
+  }
+  if (state == TcpState::syn_recv && ack && acks_our_syn) state = TcpState::established;
+  if (ack && acks_our_fin) {
+    if (state == TcpState::fin_wait1) state = TcpState::fin_wait2;
+    else if (state == TcpState::closing) state = TcpState::time_wait;
+    else if (state == TcpState::last_ack) return TcpState::close;
+  }
+  if (fin) {
+    switch (state) {
+      case TcpState::established: return TcpState::close_wait;
+      case TcpState::fin_wait1: return TcpState::closing;  // simultaneous close
+      case TcpState::fin_wait2: return TcpState::time_wait;
+      default: break;
+    }
+  }
+  return state;
+}
+
+ConnectionTracker::ConnectionTracker(FourTuple tuple) : tuple_(std::move(tuple)) {
+  local_.state = TcpState::close;
+  remote_.state = TcpState::listen;
+}
+
+uint32_t ConnectionTracker::remote_window() const {
+  const uint32_t shift = window_scaling() && !remote_.window_in_syn ? *remote_.window_scale : 0;
+  return uint32_t(remote_.window) << std::min<uint32_t>(shift, 14);
+}
+
+std::optional<uint32_t> ConnectionTracker::in_window_seq(uint32_t offset) const {
+  if (!local_.next_seq) return std::nullopt;
+  return *local_.next_seq + offset;
+}
+
+std::optional<uint32_t> ConnectionTracker::out_of_window_seq(uint32_t beyond) const {
+  if (!local_.next_seq) return std::nullopt;
+  return *local_.next_seq + remote_window() + beyond;
+}
+
+std::optional<TrackedSegment> ConnectionTracker::feed(const DecodedPacket& packet, bool captured_outgoing,
+                                                      int64_t time_ns, TimestampSource source) {
+  if (packet.kind != DecodedPacket::Kind::tcp) return std::nullopt;
+  const DecodedTcp& t = packet.tcp;
+  Direction direction;
+  if (packet.src == tuple_.local && packet.dst == tuple_.remote && t.sport == tuple_.local_port &&
+      t.dport == tuple_.remote_port) {
+    direction = Direction::outbound;
+  } else if (packet.src == tuple_.remote && packet.dst == tuple_.local && t.sport == tuple_.remote_port &&
+             t.dport == tuple_.local_port) {
+    direction = Direction::inbound;
+  } else {
+    return std::nullopt;  // another connection's segment
+  }
+  // On loopback both copies of each packet are captured: keep the sender's.
+  if ((direction == Direction::outbound) != captured_outgoing) return std::nullopt;
+
+  Side& from = direction == Direction::outbound ? local_ : remote_;
+  Side& to = direction == Direction::outbound ? remote_ : local_;
+  TrackedSegment s;
+  s.direction = direction;
+  s.time_ns = time_ns;
+  s.timestamps = source;
+  s.seq = t.seq;
+  s.ack = t.ack;
+  s.flags = t.flags;
+  s.window = t.window;
+  s.payload_length = t.payload_length;
+  s.sequence_length = t.payload_length + ((t.flags & tcp_flag::syn) ? 1 : 0) + ((t.flags & tcp_flag::fin) ? 1 : 0);
+  s.ttl = packet.ttl;
+  s.options = t.options;
+
+  const bool syn = t.flags & tcp_flag::syn;
+  const bool fin = t.flags & tcp_flag::fin;
+  const bool ack = t.flags & tcp_flag::ack;
+  if (syn) {
+    if (from.isn && *from.isn == t.seq) s.retransmission = true;
+    if (!from.isn) {
+      from.isn = t.seq;
+      if (t.options.window_scale) from.window_scale = std::min<uint8_t>(*t.options.window_scale, 14);
+    }
+  }
+  if (fin && from.fin_seq && *from.fin_seq == t.seq + t.payload_length) s.retransmission = true;
+
+  // Retransmission and reordering, judged against what this side had sent before.
+  if (from.next_seq && s.sequence_length > 0 && !s.retransmission) {
+    if (seq_lt(t.seq, *from.next_seq)) s.retransmission = true;
+    else if (seq_gt(t.seq, *from.next_seq)) s.out_of_order = true;
+  }
+  if (!s.retransmission && !syn && !fin && !(t.flags & tcp_flag::rst) && s.payload_length == 0 && ack && from.last_ack && *from.last_ack == t.ack &&
+      from.window == t.window && from.segments > 0)
+    s.duplicate_ack = true;
+
+  const uint32_t end = t.seq + s.sequence_length;
+  if (!(t.flags & tcp_flag::rst) && (!from.next_seq || seq_gt(end, *from.next_seq))) from.next_seq = end;
+  if (fin && !from.fin_seq) from.fin_seq = t.seq + t.payload_length;
+  if (ack) from.last_ack = t.ack;
+  from.window = t.window;
+  from.window_in_syn = syn;
+  ++from.segments;
+  if (s.retransmission) ++from.retransmissions;
+
+  s.relative_seq = from.isn ? t.seq - *from.isn : 0;
+  s.relative_ack = (ack && to.isn) ? t.ack - *to.isn : 0;
+  const bool scaled = !syn && window_scaling();
+  s.scaled_window = uint32_t(t.window) << (scaled ? *from.window_scale : 0);
+
+  // States: the sender acts, the receiver reacts (in-flight time ignored).
+  const bool acks_to_syn = ack && to.isn && seq_ge(t.ack, *to.isn + 1);
+  const bool acks_to_fin = ack && to.fin_seq && seq_ge(t.ack, *to.fin_seq + 1);
+  if (!s.retransmission || (t.flags & tcp_flag::rst)) {
+    from.state = state_after_send(from.state, t.flags);
+    to.state = state_after_receive(to.state, t.flags, acks_to_syn, acks_to_fin);
+  } else {
+    // A repeated SYN/ACK is the sender's own word that it is still in SYN_RECEIVED: the ACK
+    // we inferred it had received was lost.
+    if (syn && ack) from.state = TcpState::syn_recv;
+    if (acks_to_fin) to.state = state_after_receive(to.state, tcp_flag::ack, false, true);
+  }
+  s.local_state_inferred = local_.state;
+  s.remote_state_inferred = remote_.state;
+  return s;
+}
+
+}  // namespace tcpkit

@@ -1,0 +1,157 @@
+#include "tcpkit/probe/connect_probe.hpp"
+
+#include <linux/errqueue.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "tcpkit/io/raw_socket.hpp"
+#include "io/unique_fd.hpp"
+
+namespace tcpkit {
+
+namespace {
+
+int64_t monotonic_ns() {
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// The ICMP error the kernel queued for this socket, if any (IP_RECVERR).
+bool read_icmp_error(int fd, ProbeReply& reply) {
+  char data[64];
+  alignas(cmsghdr) char control[512];
+  sockaddr_storage from{};
+  iovec iov{data, sizeof data};
+  msghdr message{};
+  message.msg_name = &from;
+  message.msg_namelen = sizeof from;
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  if (::recvmsg(fd, &message, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return false;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+    const bool v4 = c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR;
+    const bool v6 = c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR;
+    if (!v4 && !v6) continue;
+    sock_extended_err err;
+    std::memcpy(&err, CMSG_DATA(c), sizeof err);
+    if (err.ee_origin != SO_EE_ORIGIN_ICMP && err.ee_origin != SO_EE_ORIGIN_ICMP6) continue;
+    reply.icmp_v6 = err.ee_origin == SO_EE_ORIGIN_ICMP6;
+    reply.icmp_type = err.ee_type;
+    reply.icmp_code = err.ee_code;
+    reply.icmp_text = icmp_description(reply.icmp_v6, err.ee_type, err.ee_code);
+    // The offender (the router that sent the error) follows the structure.
+    const auto* offender = reinterpret_cast<const sockaddr*>(CMSG_DATA(c) + sizeof err);
+    if (c->cmsg_len >= CMSG_LEN(sizeof err + sizeof(sockaddr_in)))
+      if (auto a = IpAddress::from_sockaddr(offender)) reply.responder = *a;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<ProbeReply> connect_probe(const ConnectProbeConfig& config, uint64_t probe_id, int cancel_fd) {
+  const IpAddress& d = config.destination;
+  UniqueFd sock(::socket(d.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (sock.get() < 0) return fail_errno("socket", errno);
+  const int on = 1;
+  if (d.is_v4()) setsockopt(sock.get(), SOL_IP, IP_RECVERR, &on, sizeof on);
+  else setsockopt(sock.get(), SOL_IPV6, IPV6_RECVERR, &on, sizeof on);
+  if (!config.interface.empty() &&
+      setsockopt(sock.get(), SOL_SOCKET, SO_BINDTODEVICE, config.interface.c_str(), socklen_t(config.interface.size())) < 0)
+    return fail_errno("bind to interface '" + config.interface + "'", errno);
+  if (config.ttl) {
+    const int ttl = *config.ttl;
+    if (d.is_v4()) setsockopt(sock.get(), IPPROTO_IP, IP_TTL, &ttl, sizeof ttl);
+    else setsockopt(sock.get(), IPPROTO_IPV6, IPV6_UNICAST_HOPS, &ttl, sizeof ttl);
+  }
+  if (config.source || config.source_port) {
+    setsockopt(sock.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+    IpAddress any = d.is_v4() ? IpAddress::from_v4_host_order(0) : IpAddress::from_v6(std::array<uint8_t, 16>{}.data());
+    socklen_t length = 0;
+    sockaddr_storage local = config.source.value_or(any).to_sockaddr(config.source_port.value_or(0), &length);
+    if (::bind(sock.get(), reinterpret_cast<sockaddr*>(&local), length) < 0) return fail_errno("bind source", errno);
+  }
+
+  ProbeReply reply;
+  reply.probe_id = probe_id;
+  reply.responder = d;
+  reply.timestamps = TimestampSource::user;
+  socklen_t length = 0;
+  const sockaddr_storage to = d.to_sockaddr(config.port, &length);
+  reply.sent_ns = realtime_ns();
+  const int64_t start = monotonic_ns();
+  int rc = ::connect(sock.get(), reinterpret_cast<const sockaddr*>(&to), length);
+  int error = rc == 0 ? 0 : errno;
+  if (error == EINPROGRESS) {
+    const int64_t deadline = start + int64_t(config.timeout.count()) * 1000;
+    error = ETIMEDOUT;
+    for (;;) {
+      const int64_t left = deadline - monotonic_ns();
+      if (left <= 0) break;
+      timespec timeout{time_t(left / 1'000'000'000), long(left % 1'000'000'000)};
+      pollfd fds[2] = {{sock.get(), POLLOUT, 0}, {cancel_fd, POLLIN, 0}};
+      const int r = ::ppoll(fds, cancel_fd >= 0 ? 2 : 1, &timeout, nullptr);
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) return fail_errno("poll", errno);
+      if (r > 0 && cancel_fd >= 0 && (fds[1].revents & POLLIN)) break;
+      if (r > 0 && fds[0].revents) {
+        socklen_t len = sizeof error;
+        getsockopt(sock.get(), SOL_SOCKET, SO_ERROR, &error, &len);
+        break;
+      }
+    }
+  }
+  const int64_t elapsed = monotonic_ns() - start;
+
+  sockaddr_storage local{};
+  socklen_t local_length = sizeof local;
+  if (::getsockname(sock.get(), reinterpret_cast<sockaddr*>(&local), &local_length) == 0)
+    reply.source_port = d.is_v4() ? ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port)
+                                  : ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
+
+  if (error == 0) {
+    reply.outcome = ProbeOutcome::open;
+    reply.connect_ns = elapsed;
+    reply.rtt_ns = elapsed;
+    tcp_info info{};
+    socklen_t info_length = sizeof info;
+    if (getsockopt(sock.get(), IPPROTO_TCP, TCP_INFO, &info, &info_length) == 0) {
+      reply.kernel_rtt_us = info.tcpi_rtt;
+      reply.options.mss = uint16_t(info.tcpi_snd_mss);
+      if (info.tcpi_options & TCPI_OPT_SACK) reply.options.sack_permitted = true;
+      if (info.tcpi_options & TCPI_OPT_WSCALE) reply.options.window_scale = uint8_t(info.tcpi_snd_wscale);
+      if (info.tcpi_options & TCPI_OPT_TIMESTAMPS) reply.options.timestamps = std::make_pair(0u, 0u);
+    }
+    const linger abort_close{1, 0};  // RST, not FIN: no TIME_WAIT left behind
+    setsockopt(sock.get(), SOL_SOCKET, SO_LINGER, &abort_close, sizeof abort_close);
+  } else if (error == ECONNREFUSED) {
+    reply.outcome = ProbeOutcome::closed;
+    reply.connect_ns = elapsed;
+    reply.rtt_ns = elapsed;
+    reply.flags = tcp_flag::rst | tcp_flag::ack;
+  } else if (error == ETIMEDOUT) {
+    reply.outcome = ProbeOutcome::filtered;
+  } else if (error == EHOSTUNREACH || error == ENETUNREACH || error == EACCES || error == EPERM ||
+             error == EPROTO || error == ENOPROTOOPT) {
+    reply.outcome = ProbeOutcome::unreachable;
+    reply.connect_ns = elapsed;
+    reply.rtt_ns = elapsed;
+    if (!read_icmp_error(sock.get(), reply)) reply.icmp_text = std::strerror(error);
+  } else {
+    return fail_errno("connect to " + d.to_string_with_port(config.port), error);
+  }
+  return reply;
+}
+
+}  // namespace tcpkit

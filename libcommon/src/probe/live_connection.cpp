@@ -1,0 +1,41 @@
+#include "tcpkit/probe/live_connection.hpp"
+
+namespace tcpkit {
+
+Result<LiveConnection> LiveConnection::open(const FourTuple& tuple, const std::string& interface) {
+  CaptureOptions options;
+  options.interface = interface;
+  options.filter = "tcp and host " + tuple.local.to_string() + " and host " + tuple.remote.to_string() + " and port " +
+                   std::to_string(tuple.local_port) + " and port " + std::to_string(tuple.remote_port);
+  options.snaplen = 128;  // headers and options; payload bytes are not needed
+  auto capture = Capture::open(options);
+  if (!capture) return tl::unexpected(capture.error());
+  return LiveConnection(ConnectionTracker(tuple), std::move(*capture));
+}
+
+Result<std::optional<TrackedSegment>> LiveConnection::next(std::chrono::steady_clock::time_point deadline, int cancel_fd) {
+  for (;;) {
+    auto packet = capture_.next(deadline, cancel_fd);
+    if (!packet) return tl::unexpected(packet.error());
+    if (!*packet) return std::optional<TrackedSegment>{};
+    const auto& p = **packet;
+    const auto decoded = decode_packet(p.data.data(), p.data.size());
+    if (!decoded) continue;
+    if (auto segment = tracker_.feed(*decoded, p.outgoing, p.time_ns, p.source)) {
+      seen_.push_back(*segment);
+      return segment;
+    }
+  }
+}
+
+Result<std::optional<TrackedSegment>> LiveConnection::wait_for(const std::function<bool(const TrackedSegment&)>& match,
+                                                               std::chrono::steady_clock::time_point deadline,
+                                                               int cancel_fd) {
+  for (;;) {
+    auto segment = next(deadline, cancel_fd);
+    if (!segment || !*segment) return segment;
+    if (match(**segment)) return segment;
+  }
+}
+
+}  // namespace tcpkit

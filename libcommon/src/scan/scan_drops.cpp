@@ -1,0 +1,60 @@
+#include "tcpkit/scan/scan_drops.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+
+namespace tcpkit {
+
+bool answers_collapsed(const QuarterAnswers& q) {
+  const double first = double(q[0]), last = double(q[3]);
+  if (first < 20) return false;  // too few to tell a collapse from chance
+  return last < 0.6 * first && first - last >= 4 * std::sqrt(first + last);
+}
+
+bool retry_found_drops(const RoundTally& round) { return round.answers >= 3 && round.answers * 20 >= round.sent; }
+
+double slower_rate(double rate, double min_rate) { return std::max(std::min(min_rate, rate), rate / 4); }
+
+namespace {
+std::string percent(uint64_t part, uint64_t whole) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f %%", whole ? 100.0 * double(part) / double(whole) : 0.0);
+  return buf;
+}
+}  // namespace
+
+DropFindings judge_drops(const std::vector<RoundTally>& rounds, const QuarterAnswers& quarters, double asked_rate) {
+  DropFindings out;
+  uint64_t total = 0, late = 0;
+  for (size_t r = 0; r < rounds.size(); ++r) {
+    total += rounds[r].answers;
+    if (r > 0) late += rounds[r].answers;
+  }
+  // Random loss of p each way brings about 2p of the answers late (19 % at 10 %): a quarter
+  // or more is more than plain loss, and every port still unanswered may be a dropped one.
+  if (late >= 10 && late * 4 >= total)
+    out.reasons.push_back(std::to_string(late) + " of " + std::to_string(total) + " answers (" +
+                          percent(late, total) +
+                          ") came only in retry rounds: probes are being dropped on the way, as a "
+                          "rate-limiting firewall does");
+  if (answers_collapsed(quarters))
+    out.reasons.push_back("the answers collapsed during round 1 (" + std::to_string(quarters[0]) +
+                          " to the first quarter of its probes, " + std::to_string(quarters[3]) +
+                          " to the last): probes are being dropped on the way, as a rate-limiting "
+                          "firewall does");
+  if (rounds.size() >= 2 && retry_found_drops(rounds.back()))
+    out.reasons.push_back("the last retry round still found " + std::to_string(rounds.back().answers) +
+                          " answers to " + std::to_string(rounds.back().sent) +
+                          " probes: ports reported filtered may have lost their probes too");
+  if (!out.reasons.empty()) {
+    // The slowest round that still found answers late was too fast as well.
+    double rate = asked_rate;
+    for (const auto& r : rounds)
+      if (r.rate > 0) rate = std::min(rate, r.rate);
+    out.suggested_rate = std::max(1.0, std::floor(std::min(asked_rate / 4, rate / 2)));
+  }
+  return out;
+}
+
+}  // namespace tcpkit

@@ -1,0 +1,627 @@
+#include "tcpkit/scan/scan_engine.hpp"
+
+#include <poll.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <mutex>
+#include <thread>
+
+#include "tcpkit/io/raw_socket.hpp"
+#include "tcpkit/util/rate.hpp"
+#include "tcpkit/io/route.hpp"
+#include "tcpkit/scan/scan_filter.hpp"
+#include "tcpkit/scan/scan_results.hpp"
+#include "tcpkit/io/scan_ring.hpp"
+
+namespace tcpkit {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t monotonic_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+void sleep_ns(int64_t ns) {
+  if (ns <= 0) return;
+  timespec ts{time_t(ns / 1'000'000'000), long(ns % 1'000'000'000)};
+  nanosleep(&ts, nullptr);
+}
+
+// One bit per probe of the shard: set when a reply gave the probe's port a state. Anonymous
+// memory that is never written costs nothing, so a sparse scan stays small.
+class AnswerBitmap {
+ public:
+  explicit AnswerBitmap(uint64_t bits) : words_((bits + 63) / 64) {
+    if (words_ == 0) return;
+    void* p = ::mmap(nullptr, words_ * 8, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p != MAP_FAILED) data_ = static_cast<uint64_t*>(p);
+  }
+  ~AnswerBitmap() {
+    if (data_) ::munmap(data_, words_ * 8);
+  }
+  AnswerBitmap(const AnswerBitmap&) = delete;
+  AnswerBitmap& operator=(const AnswerBitmap&) = delete;
+  bool ok() const { return words_ == 0 || data_ != nullptr; }
+  bool test(uint64_t i) const {
+    return (std::atomic_ref<uint64_t>(data_[i / 64]).load(std::memory_order_relaxed) >> (i % 64)) & 1;
+  }
+  // True when the bit was already set.
+  bool test_and_set(uint64_t i) {
+    const uint64_t mask = uint64_t(1) << (i % 64);
+    return std::atomic_ref<uint64_t>(data_[i / 64]).fetch_or(mask, std::memory_order_relaxed) & mask;
+  }
+
+ private:
+  uint64_t words_;
+  uint64_t* data_ = nullptr;
+};
+
+// Round-trip samples without per-probe state: the sender stamps one probe in 16 into a small
+// table indexed by the probe number; a reply to a stamped probe gives a sample.
+class RttSampler {
+ public:
+  static constexpr uint64_t kEvery = 16;
+  void stamp(uint64_t k, int64_t realtime) {
+    if (k % kEvery) return;
+    Slot& s = slots_[(k / kEvery) % kSlots];
+    s.k.store(~uint64_t(0), std::memory_order_relaxed);
+    s.time.store(realtime, std::memory_order_relaxed);
+    s.k.store(k, std::memory_order_release);
+  }
+  void reply(uint64_t k, int64_t realtime) {
+    if (k % kEvery) return;
+    Slot& s = slots_[(k / kEvery) % kSlots];
+    if (s.k.load(std::memory_order_acquire) != k) return;
+    const int64_t sent = s.time.load(std::memory_order_relaxed);
+    if (s.k.load(std::memory_order_acquire) != k) return;
+    const int64_t rtt = realtime - sent;
+    if (rtt <= 0 || rtt > 60'000'000'000) return;
+    int64_t seen = max_.load(std::memory_order_relaxed);
+    while (rtt > seen && !max_.compare_exchange_weak(seen, rtt)) {
+    }
+  }
+  int64_t max_ns() const { return max_.load(std::memory_order_relaxed); }
+
+ private:
+  static constexpr size_t kSlots = 4096;
+  struct Slot {
+    std::atomic<uint64_t> k{~uint64_t(0)};
+    std::atomic<int64_t> time{0};
+  };
+  std::array<Slot, kSlots> slots_;
+  std::atomic<int64_t> max_{0};
+};
+
+SegmentSpec probe_spec(const ScanConfig& config, const IpAddress& source, const IpAddress& target) {
+  SegmentSpec spec;
+  spec.src = source;
+  spec.dst = target;
+  spec.sport = config.source_port;  // patched per round
+  spec.dport = 1;
+  spec.flags = config.flags;
+  spec.window = config.window;
+  spec.ttl = config.ttl;
+  if (config.flags & tcp_flag::syn) spec.options.mss = 1460;  // as nmap and the kernel send
+  return spec;
+}
+
+ProbeNumbers numbers_for(const ScanConfig& config, uint64_t cookie) {
+  ProbeNumbers n;
+  n.flags = config.flags;
+  n.seq = ScanCookie::seq_part(cookie);
+  n.ack = (config.flags & tcp_flag::ack) ? ScanCookie::ack_part(cookie) : 0;
+  return n;
+}
+
+uint16_t ip_id_for(uint64_t cookie) { return uint16_t(cookie >> 48); }
+
+}  // namespace
+
+PortState positive_state(ProbeStyle style) {
+  switch (style) {
+    case ProbeStyle::syn: return PortState::open;
+    case ProbeStyle::ack: return PortState::unfiltered;
+    case ProbeStyle::fin_like: return PortState::open_filtered;
+  }
+  return PortState::open;
+}
+
+Result<ScanSources> choose_sources(const TargetSet& targets, const std::optional<IpAddress>& source,
+                                   const std::string& interface) {
+  ScanSources out;
+  bool first = true, shared = true;
+  for (const auto& range : targets.ranges()) {
+    if (source && source->family() != range.first.family())
+      return fail(ErrorCode::bad_input, "source address " + source->to_string() + " and target " +
+                                            range.first.to_string() + " are of different families");
+    auto route = route_to(range.first, source, interface);
+    if (!route) return tl::unexpected(route.error());
+    out.by_range.push_back(source ? *source : route->source);
+    if (first) {
+      out.interface = route->interface;
+      out.interface_index = route->interface_index;
+      first = false;
+    } else if (route->interface != out.interface) {
+      shared = false;
+    }
+  }
+  if (!shared) {
+    out.interface.clear();
+    out.interface_index = 0;
+  }
+  return out;
+}
+
+Result<void> check_source_ports(const ScanConfig& config) {
+  if (!config.fixed_source_port && int(config.source_port) + config.retries > 65535)
+    return fail(ErrorCode::bad_input, "source port " + std::to_string(config.source_port) + " leaves no room for " +
+                                          std::to_string(config.retries) + " retry rounds (one port each) below 65536");
+  return {};
+}
+
+Result<ProbeBytes> build_probe(const ScanConfig& config, const IpAddress& source, const IpAddress& target,
+                               uint16_t port, int round) {
+  if (auto ok = check_source_ports(config); !ok) return tl::unexpected(ok.error());
+  ProbeBytes out;
+  out.sport = config.port_of_round(round);
+  const uint64_t cookie = ScanCookie(config.key).of(source, out.sport, target, port);
+  SegmentSpec spec = probe_spec(config, source, target);
+  out.numbers = numbers_for(config, cookie);
+  spec.sport = out.sport;
+  spec.dport = port;
+  spec.seq = out.numbers.seq;
+  spec.ack = out.numbers.ack;
+  spec.ip_id = target.is_v4() ? ip_id_for(cookie) : 0;
+  auto bytes = craft_segment(spec);
+  if (!bytes) return tl::unexpected(bytes.error());
+  out.packet = std::move(*bytes);
+  return out;
+}
+
+struct ScanEngine::Impl {
+  const ScanPlan& plan;
+  const ScanSources& sources;
+  ScanConfig config;
+  ScanCookie cookie;
+  ProbeStyle style;
+
+  // Per distinct source address: the probe template and the template of our RST.
+  struct Source {
+    IpAddress address;
+    PacketTemplate probe, reset;
+  };
+  std::vector<Source> source_list;
+  std::vector<uint32_t> source_of_range;  // index into source_list
+  std::optional<RawSender> send4, send6;  // sender thread
+  std::optional<RawSender> reset4, reset6;  // receiver thread (a socket is not shared between threads)
+  std::vector<uint8_t> reset_bytes;           // receiver thread: one buffer for every RST
+  PacketRing ring;
+  AnswerBitmap answered;
+  RttSampler rtt;
+
+  std::atomic<bool> stop_sending{false}, sending_done{false}, stop_receiving{false}, receiving_done{false};
+  std::atomic<uint64_t> sent{0}, send_errors{0}, received{0}, replies{0}, bad_cookie{0}, unsolicited{0},
+      duplicates{0}, resets_sent{0}, answered_count{0}, positive{0};
+  std::atomic<int> round{0};
+  std::atomic<bool> waiting{false};
+  // Drop signs (scan_drops.hpp): first answers by the round whose probe got them, and round
+  // 0's by quarter of its order. Rounds past the array's end share its last slot.
+  static constexpr size_t kRoundSlots = 32;
+  std::array<std::atomic<uint64_t>, kRoundSlots> answers_by_round{};
+  std::array<std::atomic<uint64_t>, 4> round0_quarters{};
+  std::vector<RoundTally> tally;  // sender thread; read after it is joined
+  int64_t round0_send_ns = 0;
+  uint64_t round0_sent = 0;
+  int64_t send_ns_total = 0;
+  int rounds_done = 0;
+
+  std::unique_ptr<ScanResultQueue> results;
+
+  Impl(const ScanPlan& p, const ScanSources& s, const ScanConfig& c, PacketRing r, std::unique_ptr<ScanResultQueue> q)
+      : plan(p), sources(s), config(c), cookie(c.key), style(probe_style(c.flags)), ring(std::move(r)),
+        answered(p.length()), results(std::move(q)) {}
+
+  bool our_port(uint16_t port) const { return port >= config.source_port && port <= config.last_source_port(); }
+
+  const Source* find_source(const IpAddress& address) const {
+    for (const auto& s : source_list)
+      if (s.address == address) return &s;
+    return nullptr;
+  }
+
+  size_t round_slot(uint16_t local_port) const {  // the round a reply's probe was sent in
+    const int r = config.fixed_source_port ? round.load() : int(local_port - config.source_port);
+    return std::min<size_t>(size_t(std::max(r, 0)), kRoundSlots - 1);
+  }
+  size_t quarter_of(uint64_t k) const { return size_t(std::min<uint64_t>(3, k / ((plan.length() + 3) / 4))); }
+
+  bool wait_or_stop(int64_t ns) {  // sleeps in short steps; true when told to stop
+    const int64_t end = monotonic_ns() + ns;
+    while (!stop_sending.load()) {
+      if (answered_count.load() >= plan.length()) return false;
+      const int64_t left = end - monotonic_ns();
+      if (left <= 0) return false;
+      sleep_ns(std::min<int64_t>(left, 5'000'000));
+    }
+    return true;
+  }
+
+  QuarterAnswers quarter_counts() const {
+    QuarterAnswers q{};
+    for (size_t i = 0; i < q.size(); ++i) q[i] = round0_quarters[i].load();
+    return q;
+  }
+
+  void send_loop();
+  void receive_loop();
+  void handle(const uint8_t* data, size_t length, int64_t time_ns);
+};
+
+namespace {
+// A batch of probes of one family waiting for tokens and sendmmsg.
+struct Batch {
+  std::vector<std::vector<uint8_t>> packets;
+  std::vector<IpAddress> targets;
+  size_t used = 0;
+};
+}  // namespace
+
+void ScanEngine::Impl::send_loop() {
+  // Batches and bucket follow the round's rate: the rate is a ceiling over any 100 ms.
+  double rate = config.rate;
+  Pacing pacing = pacing_for(rate, config.batch);
+  TokenBucket bucket(pacing.rate, pacing.burst);
+  size_t batch_size = pacing.batch;
+  Batch batches[2];
+  for (auto& b : batches) {
+    b.packets.resize(batch_size);
+    b.targets.resize(batch_size);
+  }
+  auto flush = [&](Batch& b, bool v6) {
+    if (b.used == 0) return;
+    RawSender& sender = v6 ? *send6 : *send4;
+    // Wait for the whole batch's tokens, then send; a full socket buffer (ENOBUFS) is retried
+    // a bounded number of times before the rest of the batch counts as send errors.
+    while (!stop_sending.load()) {
+      const int64_t w = bucket.wait_ns(b.used, monotonic_ns());
+      if (w == 0) break;
+      sleep_ns(std::min<int64_t>(w, 5'000'000));  // short steps: a stop is seen within 5 ms
+    }
+    if (stop_sending.load()) {  // Ctrl-C while waiting for tokens: these were never sent
+      b.used = 0;
+      return;
+    }
+    bucket.take(b.used, monotonic_ns());
+    if (b.used < b.packets.size()) {  // a partial batch: send_batch sends whole vectors
+      b.packets.resize(b.used);
+      b.targets.resize(b.used);
+    }
+    size_t done = 0;
+    for (int attempt = 0; attempt < 50 && done < b.used; ++attempt) {
+      auto r = sender.send_batch(b.packets, b.targets);
+      const size_t n = r ? *r : 0;
+      if (!r) break;  // a hard error (a firewall's EPERM, no route): count and move on
+      done += n;
+      if (done < b.used) {
+        b.packets.erase(b.packets.begin(), b.packets.begin() + long(n));
+        b.targets.erase(b.targets.begin(), b.targets.begin() + long(n));
+        sleep_ns(200'000);
+      }
+    }
+    sent.fetch_add(done);
+    send_errors.fetch_add(b.used - done);
+    b.packets.resize(batch_size);
+    b.targets.resize(batch_size);
+    b.used = 0;
+  };
+
+  const uint64_t length = plan.length();
+  for (int r = 0; r <= config.retries && !stop_sending.load(); ++r) {
+    if (r > 0 && answered_count.load() >= length) break;  // answered while waiting: no empty round
+    if (r > 0) {
+      // The round just waited for showed drops: the next one goes slower.
+      const uint64_t found = answers_by_round[std::min<size_t>(size_t(r - 1), kRoundSlots - 1)].load();
+      const bool dropped = r == 1 ? answers_collapsed(quarter_counts())
+                                  : retry_found_drops(RoundTally{tally.back().sent, found, rate});
+      if (dropped && slower_rate(rate, config.min_rate) < rate) {
+        rate = slower_rate(rate, config.min_rate);
+        pacing = pacing_for(rate, config.batch);
+        bucket = TokenBucket(pacing.rate, pacing.burst);
+        batch_size = pacing.batch;  // the batches are empty between rounds
+        for (auto& b : batches) {
+          b.packets.resize(batch_size);
+          b.targets.resize(batch_size);
+        }
+      }
+    }
+    round.store(r);
+    const uint16_t sport = config.port_of_round(r);
+    const int64_t start = monotonic_ns();
+    const uint64_t sent_before = sent.load() + send_errors.load();
+    for (uint64_t k = 0; k < length && !stop_sending.load(); ++k) {
+      if (answered.test(k)) continue;
+      const PlannedProbe p = plan.probe(k);
+      const Source& src = source_list[source_of_range[plan.targets().range_of(p.host_index)]];
+      const uint64_t c = cookie.of(src.address, sport, p.address, p.port);
+      const ProbeNumbers n = numbers_for(config, c);
+      Batch& b = batches[src.probe.v6() ? 1 : 0];
+      std::vector<uint8_t>& packet = b.packets[b.used];
+      packet.resize(src.probe.size());
+      src.probe.write(packet.data(), PacketFields{p.address, sport, p.port, n.seq, n.ack, ip_id_for(c)});
+      b.targets[b.used] = p.address;
+      ++b.used;
+      rtt.stamp(k, realtime_ns());
+      if (b.used == batch_size) flush(b, src.probe.v6());
+    }
+    flush(batches[0], false);
+    flush(batches[1], true);
+    const int64_t spent = monotonic_ns() - start;
+    send_ns_total += spent;
+    tally.push_back(RoundTally{sent.load() + send_errors.load() - sent_before, 0, rate});
+    if (r == 0) {
+      round0_send_ns = spent;
+      round0_sent = sent.load() + send_errors.load() - sent_before;
+    }
+    rounds_done = r + 1;
+    if (answered_count.load() >= length) break;
+    if (r < config.retries) {
+      // Retry once the replies to this round should be in: a few round trips, at most --wait.
+      const int64_t wait_cap = int64_t(config.wait.count()) * 1000;
+      const int64_t max_rtt = rtt.max_ns();
+      const int64_t gap = max_rtt > 0 ? std::clamp<int64_t>(3 * max_rtt + 20'000'000, 20'000'000, wait_cap) : wait_cap;
+      if (wait_or_stop(gap)) break;
+    }
+  }
+  waiting.store(true);
+  if (!stop_sending.load()) {
+    wait_or_stop(int64_t(config.wait.count()) * 1000);
+  } else if (sent.load() > 0) {
+    // Stopped (Ctrl-C, or the reader went away): the receiver stays a little longer, so that
+    // the SYN/ACKs to the last probes still get our RST. Short: the stop must be prompt.
+    const int64_t max_rtt = rtt.max_ns();
+    sleep_ns(std::clamp<int64_t>(2 * max_rtt + 10'000'000, 10'000'000, 200'000'000));
+  }
+  sending_done.store(true);
+  stop_receiving.store(true);
+}
+
+void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_ns) {
+  const auto d = decode_packet(data, length);
+  if (!d) return;
+  IpAddress local, target;
+  uint16_t local_port = 0, target_port = 0;  // local_port tells the round
+  if (d->kind == DecodedPacket::Kind::tcp) {
+    if (!our_port(d->tcp.dport)) return;
+    // Scanning our own address on our own source ports shows us our probe: not a reply.
+    if (our_port(d->tcp.sport) && d->src == d->dst && d->tcp.flags == config.flags) return;
+    local = d->dst;
+    local_port = d->tcp.dport;
+    target = d->src;
+    target_port = d->tcp.sport;
+  } else if (d->kind == DecodedPacket::Kind::icmp_error) {
+    const auto& q = d->icmp.quoted;
+    if (q.protocol != 6 || !q.ports_known || !our_port(q.sport)) return;
+    local = q.src;
+    local_port = q.sport;
+    target = q.dst;
+    target_port = q.dport;
+  } else {
+    return;
+  }
+  received.fetch_add(1);
+  const auto k = plan.local_index(target, target_port);
+  if (!k) {
+    unsolicited.fetch_add(1);
+    return;
+  }
+  const uint64_t c = cookie.of(local, local_port, target, target_port);
+  if (!reply_matches_probe(numbers_for(config, c), *d)) {
+    bad_cookie.fetch_add(1);
+    return;
+  }
+  const auto verdict = classify_reply(style, *d);
+  if (!verdict) return;
+  replies.fetch_add(1);
+  // Politeness: every SYN/ACK gets our RST at once, so no half-open entry lingers at the target.
+  if (d->kind == DecodedPacket::Kind::tcp && (d->tcp.flags & tcp_flag::syn) && (d->tcp.flags & tcp_flag::ack)) {
+    if (const Source* s = find_source(local)) {
+      reset_bytes.resize(s->reset.size());
+      // From the port the SYN/ACK came to: the round's port, or the peer keeps its entry.
+      s->reset.write(reset_bytes.data(),
+                     PacketFields{target, local_port, target_port, d->tcp.ack, 0, uint16_t(ip_id_for(c) ^ 1)});
+      auto& sender = target.is_v6() ? reset6 : reset4;
+      if (sender && sender->send(reset_bytes, target)) resets_sent.fetch_add(1);
+    }
+  }
+  rtt.reply(*k, time_ns);
+  if (answered.test_and_set(*k)) {
+    duplicates.fetch_add(1);
+    return;
+  }
+  answered_count.fetch_add(1);
+  const size_t slot = round_slot(local_port);
+  answers_by_round[slot].fetch_add(1);
+  if (slot == 0) round0_quarters[quarter_of(*k)].fetch_add(1);
+  if (verdict->state == positive_state(style)) positive.fetch_add(1);
+  results->push(QueuedResult::of(*k, *verdict, d->ttl, time_ns));
+}
+
+void ScanEngine::Impl::receive_loop() {
+  const auto handler = [this](const uint8_t* data, size_t length, int64_t time_ns) { handle(data, length, time_ns); };
+  while (!stop_receiving.load()) ring.poll(10, handler);
+  // The kernel hands over partly filled blocks after its block timeout: one last look.
+  sleep_ns(8'000'000);
+  ring.poll(0, handler);
+  receiving_done.store(true);
+}
+
+ScanEngine::ScanEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ScanEngine::~ScanEngine() = default;
+
+Result<std::unique_ptr<ScanEngine>> ScanEngine::open(const ScanPlan& plan, const ScanSources& sources,
+                                                     const ScanConfig& config) {
+  if (sources.by_range.size() != plan.targets().ranges().size())
+    return fail(ErrorCode::system, "scan sources do not match the targets");
+  if (auto ok = check_source_ports(config); !ok) return tl::unexpected(ok.error());
+  RingOptions ring_options = ring_for_rate(config.rate);
+  ring_options.interface_index = sources.interface_index;
+  ring_options.filter = scan_reply_filter(config.source_port, config.last_source_port(), ring_options.snaplen);
+  auto ring = PacketRing::open(ring_options);
+  if (!ring) return tl::unexpected(ring.error());
+  auto queue = ScanResultQueue::open();
+  if (!queue) return tl::unexpected(queue.error());
+  auto impl = std::make_unique<Impl>(plan, sources, config, std::move(*ring), std::move(*queue));
+  if (!impl->answered.ok()) return fail(ErrorCode::system, "cannot allocate the answered-probe bitmap");
+
+  for (const auto& address : sources.by_range) {
+    uint32_t index = 0;
+    while (index < impl->source_list.size() && impl->source_list[index].address != address) ++index;
+    if (index == impl->source_list.size()) {
+      SegmentSpec spec = probe_spec(config, address, address);
+      auto probe = PacketTemplate::make(spec);
+      if (!probe) return tl::unexpected(probe.error());
+      spec.flags = tcp_flag::rst;
+      spec.options = TcpOptions{};
+      spec.window = 0;
+      auto reset = PacketTemplate::make(spec);
+      if (!reset) return tl::unexpected(reset.error());
+      impl->source_list.push_back(Impl::Source{address, std::move(*probe), std::move(*reset)});
+    }
+    impl->source_of_range.push_back(index);
+  }
+  const std::string bind_to = sources.interface;
+  for (const auto& s : impl->source_list) {
+    auto& send = s.address.is_v6() ? impl->send6 : impl->send4;
+    auto& reset = s.address.is_v6() ? impl->reset6 : impl->reset4;
+    if (send) continue;
+    auto a = RawSender::open(s.address.family(), bind_to);
+    if (!a) return tl::unexpected(a.error());
+    auto b = RawSender::open(s.address.family(), bind_to);
+    if (!b) return tl::unexpected(b.error());
+    send.emplace(std::move(*a));
+    reset.emplace(std::move(*b));
+  }
+  return std::unique_ptr<ScanEngine>(new ScanEngine(std::move(impl)));
+}
+
+ScanSummary ScanEngine::run(const std::function<void(const ScanResult&)>& on_result,
+                            const std::function<void(const ScanProgress&)>& on_progress,
+                            std::chrono::milliseconds progress_interval) {
+  Impl& m = *impl_;
+  ScanSummary summary;
+  summary.planned = m.plan.length();
+  summary.requested_rate = m.config.rate;
+  const auto start = Clock::now();
+  std::thread receiver([&m] { m.receive_loop(); });
+  std::thread sender([&m] { m.send_loop(); });
+
+  std::vector<QueuedResult> batch;
+  auto drain = [&] {
+    m.results->take(batch);
+    for (const auto& q : batch) {
+      const PlannedProbe probe = m.plan.probe(q.k);
+      ScanResult r;
+      r.address = probe.address;
+      r.port = probe.port;
+      r.verdict = q.verdict();
+      r.ttl = q.ttl;
+      r.time_ns = q.time_ns;
+      ++summary.states[size_t(r.verdict.state)];
+      if (on_result) on_result(r);
+    }
+  };
+  auto progress = [&] {
+    if (!on_progress) return;
+    ScanProgress p;
+    p.planned = m.plan.length();
+    p.sent = m.sent.load();
+    p.replies = m.replies.load();
+    p.answered = m.answered_count.load();
+    p.positive = m.positive.load();
+    p.round = m.round.load();
+    p.waiting = m.waiting.load();
+    p.elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
+    on_progress(p);
+  };
+  auto next_progress = Clock::now() + progress_interval;
+  while (!m.receiving_done.load()) {
+    // Woken by Ctrl-C, by a batch of results, or every 20 ms for progress and the end.
+    pollfd p[2] = {{m.results->wake_fd(), POLLIN, 0}, {m.config.cancel_fd, POLLIN, 0}};
+    const int r = ::poll(p, m.config.cancel_fd >= 0 ? 2 : 1, 20);
+    if (r > 0 && (p[1].revents & POLLIN) && !summary.interrupted) {
+      summary.interrupted = true;
+      m.stop_sending.store(true);
+    }
+    drain();
+    if (Clock::now() >= next_progress) {
+      progress();
+      next_progress = Clock::now() + progress_interval;
+    }
+  }
+  sender.join();
+  receiver.join();
+  drain();
+  progress();
+
+  // What never answered gets the no-reply state (not after Ctrl-C: those are simply unknown).
+  if (!summary.interrupted) {
+    for (uint64_t k = 0; k < m.plan.length(); ++k) {
+      if (m.answered.test(k)) continue;
+      const PlannedProbe probe = m.plan.probe(k);
+      ScanResult r;
+      r.address = probe.address;
+      r.port = probe.port;
+      r.verdict.state = no_reply_state(m.style);
+      r.verdict.reason = Reason::no_response;
+      ++summary.states[size_t(r.verdict.state)];
+      if (on_result) on_result(r);
+    }
+  }
+
+  summary.duration_s = std::chrono::duration<double>(Clock::now() - start).count();
+  summary.sent = m.sent.load();
+  summary.send_errors = m.send_errors.load();
+  summary.received = m.received.load();
+  summary.replies = m.replies.load();
+  summary.bad_cookie = m.bad_cookie.load();
+  summary.unsolicited = m.unsolicited.load();
+  summary.duplicates = m.duplicates.load();
+  summary.resets_sent = m.resets_sent.load();
+  summary.kernel_drops = m.ring.stats().drops;
+  summary.rounds = m.rounds_done;
+  summary.send_s = double(m.send_ns_total) / 1e9;
+  summary.max_rtt_us = m.rtt.max_ns() / 1000;
+  if (m.round0_send_ns > 0) summary.achieved_rate = double(m.round0_sent) * 1e9 / double(m.round0_send_ns);
+
+  // Degraded: something may have been missed or the scan ran slower than asked.
+  if (summary.kernel_drops > 0)
+    summary.degraded_reasons.push_back(std::to_string(summary.kernel_drops) +
+                                       " packets dropped by the kernel before tcpscan could read them");
+  if (summary.send_errors > 0)
+    summary.degraded_reasons.push_back(std::to_string(summary.send_errors) + " probes could not be sent");
+  // The rate only means something over a send phase long enough to leave the bucket's burst behind.
+  if (m.round0_send_ns >= 50'000'000 && summary.achieved_rate < 0.9 * summary.requested_rate)
+    summary.degraded_reasons.push_back("sent " + std::to_string(uint64_t(summary.achieved_rate)) +
+                                       " probes/s of the " + std::to_string(uint64_t(summary.requested_rate)) +
+                                       " asked for");
+  // Drops on the way: a port whose probe was dropped looks filtered (scan_drops.hpp).
+  summary.rounds_tally = m.tally;
+  for (size_t r = 0; r < summary.rounds_tally.size(); ++r)
+    summary.rounds_tally[r].answers = m.answers_by_round[std::min(r, Impl::kRoundSlots - 1)].load();
+  summary.round0_quarters = m.quarter_counts();
+  if (!summary.interrupted) {
+    auto drops = judge_drops(summary.rounds_tally, summary.round0_quarters, summary.requested_rate);
+    for (auto& r : drops.reasons) summary.degraded_reasons.push_back(std::move(r));
+    summary.suggested_rate = drops.suggested_rate;
+  }
+  summary.degraded = !summary.degraded_reasons.empty();
+  return summary;
+}
+
+}  // namespace tcpkit

@@ -1,0 +1,235 @@
+#include "tcpkit/sockets/netstat_text.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+
+#include "tcpkit/wire/service_names.hpp"
+
+namespace tcpkit {
+
+namespace {
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+struct Columns {
+  bool user_inode = false;  // -e
+  bool program = false;     // -p
+  bool timer = false;       // -o
+};
+
+// "on (1.47/1/0)" -> kind, ms left, retransmits.
+bool parse_timer(std::string_view kind, std::string_view values, SocketRecord& s) {
+  const auto k = parse_timer_name(kind);
+  if (!k || values.size() < 3 || values.front() != '(' || values.back() != ')') return false;
+  values = values.substr(1, values.size() - 2);
+  const size_t s1 = values.find('/');
+  if (s1 == std::string_view::npos) return false;
+  const size_t s2 = values.find('/', s1 + 1);
+  const std::string_view secs = values.substr(0, s1);
+  const size_t dot = secs.find('.');
+  const auto whole = parse_uint(secs.substr(0, dot), 1u << 30);
+  if (!whole) return false;
+  double ms = static_cast<double>(*whole) * 1000;
+  if (dot != std::string_view::npos) {
+    const std::string_view frac = secs.substr(dot + 1);
+    const auto f = parse_uint(frac, 999999);
+    if (!f || frac.size() > 6) return false;
+    ms += static_cast<double>(*f) * 1000 / std::pow(10.0, static_cast<double>(frac.size()));
+  }
+  const auto retrans = parse_uint(values.substr(s1 + 1, s2 == std::string_view::npos ? std::string_view::npos : s2 - s1 - 1), UINT32_MAX);
+  if (!retrans) return false;
+  s.timer = *k;
+  s.timer_ms = (*k == TimerKind::none) ? std::optional<int64_t>() : static_cast<int64_t>(std::llround(ms));
+  s.retransmits = static_cast<uint32_t>(*retrans);
+  return true;
+}
+
+// netstat (without -W) cuts "host:service" at 23 characters, cutting the host: such an
+// endpoint is exactly 23 long. An IPv6 literal there may be cut yet still parse (to another
+// address), so on IPv6 lines it is kept as a cut name; a cut name is kept as it is.
+constexpr size_t kColumn = 23;
+
+bool hex_colons(std::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (!std::isxdigit(static_cast<unsigned char>(c)) && c != ':' && c != '.') return false;
+  return true;
+}
+
+IpAddress zero_of(Family f) {
+  const uint8_t zero[16] = {};
+  return f == Family::v6 ? IpAddress::from_v6(zero) : IpAddress::from_v4(zero);
+}
+
+IpAddress v4_mapped(const IpAddress& v4) {
+  uint8_t b[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  std::copy(v4.data(), v4.data() + 4, b + 12);
+  return IpAddress::from_v6(b);
+}
+
+}  // namespace
+
+struct NetstatTextParser::Impl {
+  Impl(SocketSink sink, TextParseReport& report) : sink_(std::move(sink)), report_(report) {}
+
+  bool line(std::string_view line) {
+    const size_t number = ++number_;
+    ++report_.lines;
+    if (starts_with(line, "Proto ")) {
+      columns_.user_inode = line.find(" User ") != std::string_view::npos && line.find(" Inode") != std::string_view::npos;
+      columns_.program = line.find("PID/Program name") != std::string_view::npos;
+      columns_.timer = line.find(" Timer") != std::string_view::npos;
+      ++report_.skipped;
+      return true;
+    }
+    return parse_line(number, line);
+  }
+
+ private:
+  // An endpoint of a line of the given family; cut is set when the host was cut by netstat.
+  std::optional<ParsedEndpoint> endpoint(std::string_view text, Family family, bool& cut) {
+    auto ep = parse_text_endpoint(text, family, &services_);
+    const size_t colon = text.rfind(':');
+    const std::string_view host = colon == std::string_view::npos ? text : text.substr(0, colon);
+    if (!ep) {
+      // "2001:db8:1234:5678:9:443": an IPv6 address cut short.
+      if (family != Family::v6 || colon == std::string_view::npos || !hex_colons(host)) return std::nullopt;
+      auto port_only = parse_text_endpoint("*" + std::string(text.substr(colon)), family, &services_);
+      if (!port_only) return std::nullopt;
+      ep = std::move(port_only);
+      ep->star_address = false;
+      ep->host_name = std::string(host);
+      cut = true;
+    } else if (text.size() == kColumn && !ep->address.is_v4() && ep->host_name.empty() && !ep->star_address) {
+      ep->host_name = std::string(host);  // a 23-column IPv6 literal: perhaps cut
+      cut = true;
+    } else if (text.size() == kColumn && !ep->host_name.empty()) {
+      cut = true;
+    }
+    if (!ep->host_name.empty()) ep->address = zero_of(family);
+    else if (family == Family::v6 && ep->address.is_v4()) ep->address = v4_mapped(ep->address);  // tcp6 line
+    return ep;
+  }
+
+  bool parse_line(size_t number, std::string_view line) {
+    const auto f = split_fields(line);
+    if (f.empty()) {
+      ++report_.skipped;
+      return true;
+    }
+    if (f[0] != "tcp" && f[0] != "tcp6") {  // headers, udp, unix, raw: not TCP sockets
+      ++report_.skipped;
+      return true;
+    }
+    if (f.size() < 6) return warn(number, "expected Recv-Q, Send-Q, local and foreign address and state");
+    SocketRecord s;
+    const auto rq = parse_uint(f[1], UINT32_MAX);
+    const auto sq = parse_uint(f[2], UINT32_MAX);
+    if (!rq || !sq) return warn(number, "Recv-Q and Send-Q must be numbers");
+    s.recv_q = static_cast<uint32_t>(*rq);
+    s.send_q = static_cast<uint32_t>(*sq);
+    // busybox prints "tcp" for IPv6 sockets too, after the IPv4 ones: an IPv6 address on a
+    // "tcp" line says the rest of the text is IPv6.
+    if (f[0] == "tcp" && !busybox_v6_)
+      for (int k : {3, 4}) {
+        const size_t colon = f[k].rfind(':');
+        if (colon != std::string_view::npos && f[k].substr(0, colon).find(':') != std::string_view::npos)
+          busybox_v6_ = true;
+      }
+    const Family family = (f[0] == "tcp6" || busybox_v6_) ? Family::v6 : Family::v4;
+    bool cut = false;
+    auto local = endpoint(f[3], family, cut);
+    auto peer = endpoint(f[4], family, cut);
+    if (!local) return warn(number, "unreadable local address '" + std::string(f[3].substr(0, 60)) + "'");
+    if (!peer) return warn(number, "unreadable foreign address '" + std::string(f[4].substr(0, 60)) + "'");
+    if (local->address.family() != peer->address.family())
+      return warn(number, "local and foreign addresses are of different families");
+    set_text_endpoints(s, *local, *peer);
+    const auto state = parse_tcp_state(f[5]);
+    if (!state) return warn(number, "unknown TCP state '" + std::string(f[5].substr(0, 40)) + "'");
+    s.state = *state;
+    size_t next = 6;
+    if (columns_.user_inode) {
+      if (f.size() < 8) return warn(number, "missing User and Inode columns");
+      if (auto uid = parse_uint(f[6], UINT32_MAX)) s.uid = static_cast<uint32_t>(*uid);
+      const auto inode = parse_uint(f[7]);
+      if (!inode) return warn(number, "Inode must be a number");
+      s.inode = *inode;
+      next = 8;
+    }
+    size_t end = f.size();  // fields [next, end) are the program column
+    const bool timer_here = columns_.timer || (f.size() >= next + 2 && f.back().size() > 2 && f.back().front() == '(' &&
+                                              f.back().back() == ')' && parse_timer_name(f[f.size() - 2]));
+    if (timer_here) {
+      if (f.size() < next + 2) return warn(number, "missing Timer column");
+      if (!parse_timer(f[f.size() - 2], f.back(), s))
+        return warn(number, "unreadable timer '" + std::string(f[f.size() - 2].substr(0, 20)) + " " +
+                                       std::string(f.back().substr(0, 40)) + "'");
+      end = f.size() - 2;
+    }
+    if (end > next) {
+      // The program column is "PID/name" where name may hold spaces: take the raw text.
+      const size_t from = static_cast<size_t>(f[next].data() - line.data());
+      const size_t to = static_cast<size_t>(f[end - 1].data() + f[end - 1].size() - line.data());
+      const std::string_view program = line.substr(from, to - from);
+      if (program != "-") {
+        const size_t slash = program.find('/');
+        const auto pid = slash == std::string_view::npos ? std::nullopt : parse_uint(program.substr(0, slash), INT32_MAX);
+        if (!pid) return warn(number, "unreadable PID/Program name '" + std::string(program.substr(0, 60)) + "'");
+        s.processes.push_back(ProcessRef{std::string(program.substr(slash + 1)), static_cast<int>(*pid), -1});
+      }
+    }
+    if (cut) report_.cut_endpoints.add(!s.local_host.empty() && f[3].size() == kColumn ? s.local_host : s.remote_host);
+    tally_text_names(s, report_);
+    ++report_.sockets;
+    return sink_(s);
+  }
+
+  bool warn(size_t number, std::string message) {
+    report_.warn(number, std::move(message));
+    return true;
+  }
+
+  SocketSink sink_;
+  TextParseReport& report_;
+  ServiceNames services_;
+  Columns columns_;
+  size_t number_ = 0;
+  bool busybox_v6_ = false;
+};
+
+NetstatTextParser::NetstatTextParser(SocketSink sink, TextParseReport& report)
+    : impl_(std::make_unique<Impl>(std::move(sink), report)) {}
+NetstatTextParser::~NetstatTextParser() = default;
+bool NetstatTextParser::line(std::string_view text) { return impl_->line(text); }
+
+
+void parse_netstat_text(std::string_view text, const SocketSink& sink, TextParseReport& report) {
+  NetstatTextParser parser(sink, report);
+  for_each_line(text, [&](size_t, std::string_view line) { return parser.line(line); });
+}
+
+SocketTextFormat detect_socket_text_line(std::string_view line) {
+  const auto f = split_fields(line, 8);
+  if (f.empty()) return SocketTextFormat::unknown;
+  if (f[0] == "Active" || f[0] == "Proto") return SocketTextFormat::netstat;
+  if (f[0] == "State" || f[0] == "Netid" || f[0] == "Recv-Q") return SocketTextFormat::ss;
+  if ((f[0] == "tcp" || f[0] == "tcp6") && f.size() >= 6 && parse_tcp_state(f[5])) return SocketTextFormat::netstat;
+  if (parse_tcp_state(f[0]) || (f.size() > 1 && f[0] == "tcp" && parse_tcp_state(f[1]))) return SocketTextFormat::ss;
+  return SocketTextFormat::unknown;
+}
+
+SocketTextFormat detect_socket_text_format(std::string_view text) {
+  SocketTextFormat found = SocketTextFormat::unknown;
+  int looked = 0;
+  for_each_line(text, [&](size_t, std::string_view line) {
+    if (split_fields(line, 1).empty()) return true;
+    if (++looked > 50) return false;
+    found = detect_socket_text_line(line);
+    return found == SocketTextFormat::unknown;
+  });
+  return found;
+}
+
+}  // namespace tcpkit

@@ -1,0 +1,91 @@
+#include "tcpkit/sockets/socket_owners.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <string_view>
+
+namespace tcpkit {
+
+namespace {
+
+bool all_digits(const char* s) {
+  if (!*s) return false;
+  for (; *s; ++s)
+    if (*s < '0' || *s > '9') return false;
+  return true;
+}
+
+std::string read_comm(int proc_fd, const char* pid) {
+  const std::string path = std::string(pid) + "/comm";
+  const int fd = ::openat(proc_fd, path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  char buf[64];
+  const ssize_t n = ::read(fd, buf, sizeof buf);
+  ::close(fd);
+  if (n <= 0) return "";
+  std::string name(buf, static_cast<size_t>(n));
+  if (!name.empty() && name.back() == '\n') name.pop_back();
+  return name;
+}
+
+}  // namespace
+
+SocketOwners SocketOwners::scan(const std::string& proc_root, const std::unordered_set<uint64_t>* wanted) {
+  SocketOwners out;
+  const int proc_fd = ::open(proc_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (proc_fd < 0) return out;
+  DIR* proc = ::fdopendir(::dup(proc_fd));
+  if (!proc) {
+    ::close(proc_fd);
+    return out;
+  }
+  while (const dirent* pe = ::readdir(proc)) {
+    if (!all_digits(pe->d_name)) continue;
+    const std::string fd_dir = std::string(pe->d_name) + "/fd";
+    const int dfd = ::openat(proc_fd, fd_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd < 0) {
+      if (errno == EACCES || errno == EPERM) ++out.denied_;
+      continue;
+    }
+    DIR* fds = ::fdopendir(dfd);
+    if (!fds) {
+      ::close(dfd);
+      continue;
+    }
+    ++out.processes_;
+    std::string comm;
+    bool comm_read = false;
+    const int pid = std::atoi(pe->d_name);
+    while (const dirent* fe = ::readdir(fds)) {
+      if (!all_digits(fe->d_name)) continue;
+      char link[64];
+      const ssize_t n = ::readlinkat(dfd, fe->d_name, link, sizeof link - 1);
+      if (n < 9) continue;
+      const std::string_view target(link, static_cast<size_t>(n));
+      if (target.substr(0, 8) != "socket:[" || target.back() != ']') continue;
+      const auto inode = parse_uint(target.substr(8, target.size() - 9));
+      if (!inode || (wanted && !wanted->count(*inode))) continue;
+      if (!comm_read) {
+        comm = read_comm(proc_fd, pe->d_name);
+        comm_read = true;
+      }
+      out.owners_[*inode].push_back(ProcessRef{comm, pid, std::atoi(fe->d_name)});
+    }
+    ::closedir(fds);
+  }
+  ::closedir(proc);
+  ::close(proc_fd);
+  return out;
+}
+
+const std::vector<ProcessRef>* SocketOwners::find(uint64_t inode) const {
+  if (inode == 0) return nullptr;
+  auto it = owners_.find(inode);
+  return it == owners_.end() ? nullptr : &it->second;
+}
+
+}  // namespace tcpkit

@@ -1,0 +1,380 @@
+#include "tcpkit/sockets/socket_stats.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace tcpkit {
+
+uint64_t StateCounts::total() const {
+  uint64_t t = 0;
+  for (int i = 0; i < kTcpStateCount; ++i) t += v4[i] + v6[i];
+  return t;
+}
+
+std::optional<GroupBy> parse_group_by(std::string_view text) {
+  if (text == "peer") return GroupBy::peer;
+  if (text == "remote-port") return GroupBy::remote_port;
+  if (text == "local-port") return GroupBy::local_port;
+  if (text == "process") return GroupBy::process;
+  return std::nullopt;
+}
+
+std::string_view group_by_name(GroupBy g) {
+  switch (g) {
+    case GroupBy::peer: return "peer";
+    case GroupBy::remote_port: return "remote-port";
+    case GroupBy::local_port: return "local-port";
+    case GroupBy::process: return "process";
+  }
+  return "peer";
+}
+
+void GroupCounter::add_key(const std::string& key, TcpState state) {
+  auto& row = rows_[key];
+  if (row.key.empty()) row.key = key;
+  ++row.total;
+  ++row.states[state_index(state)];
+}
+
+void GroupCounter::add(const SocketRecord& s) {
+  switch (by_) {
+    case GroupBy::peer: add_key(s.remote_host.empty() ? s.remote.to_string() : s.remote_host, s.state); break;
+    case GroupBy::remote_port: add_key(std::to_string(s.remote_port), s.state); break;
+    case GroupBy::local_port: add_key(std::to_string(s.local_port), s.state); break;
+    case GroupBy::process:
+      if (s.processes.empty()) {
+        add_key("-", s.state);
+      } else {
+        // A socket shared by several processes (after fork) counts once per distinct process.
+        std::vector<std::string> seen;
+        for (const auto& p : s.processes) {
+          std::string key = p.name + "[" + std::to_string(p.pid) + "]";
+          if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
+          add_key(key, s.state);
+          seen.push_back(std::move(key));
+        }
+      }
+      break;
+  }
+}
+
+std::vector<GroupRow> GroupCounter::top(size_t n) const {
+  std::vector<GroupRow> out;
+  out.reserve(rows_.size());
+  for (const auto& [_, row] : rows_) out.push_back(row);
+  const size_t k = std::min(n, out.size());
+  std::partial_sort(out.begin(), out.begin() + static_cast<long>(k), out.end(), [](const GroupRow& a, const GroupRow& b) {
+    return a.total != b.total ? a.total > b.total : a.key < b.key;
+  });
+  out.resize(k);
+  return out;
+}
+
+std::string_view role_name(ConnectionRole r) { return r == ConnectionRole::server ? "server" : "client"; }
+
+ConnectionRole ServiceSide::role(uint16_t local_port, uint16_t remote_port) const {
+  if (listening(local_port)) return ConnectionRole::server;
+  const bool local_eph = ephemeral(local_port), remote_eph = ephemeral(remote_port);
+  if (local_eph != remote_eph) return local_eph ? ConnectionRole::client : ConnectionRole::server;
+  return local_port <= remote_port ? ConnectionRole::server : ConnectionRole::client;
+}
+
+size_t TimeWaitAnalysis::KeyHash::operator()(const Key& k) const {
+  // FNV-1a over the two addresses and the port.
+  uint64_t h = 1469598103934665603ull;
+  auto mix = [&](const uint8_t* p, size_t n) {
+    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+  };
+  mix(k.local.data(), k.local.size());
+  mix(k.remote.data(), k.remote.size());
+  const uint8_t port[2] = {uint8_t(k.port >> 8), uint8_t(k.port)};
+  mix(port, 2);
+  return static_cast<size_t>(h);
+}
+
+void TimeWaitAnalysis::add(const SocketRecord& s) {
+  if (s.state == TcpState::listen) {
+    side_.add_listener(s.local_port);
+    return;
+  }
+  if (s.state == TcpState::close) return;
+  if (s.state != TcpState::time_wait) {
+    if (side_.ephemeral(s.local_port)) ++ports_used_[Key{s.local, s.remote, s.remote_port}];
+    return;
+  }
+  pending_.push_back(Pending{s.local, s.remote, s.local_port, s.remote_port});
+  ++total_;
+  if (!s.timer_ms) {
+    ++without_timer_;
+    return;
+  }
+  const int64_t bucket = *s.timer_ms / 10000;
+  ++histogram_[static_cast<size_t>(std::clamp<int64_t>(bucket, 0, kBuckets - 1))];
+}
+
+void TimeWaitAnalysis::finish() {
+  // A server's group: (local, client address, local port); a client's: (local, remote, remote port).
+  std::unordered_map<Key, TimeWaitGroup, KeyHash> server, client;
+  server_total_ = 0;
+  for (const auto& p : pending_) {
+    const ConnectionRole role = side_.role(p.local_port, p.remote_port);
+    const uint16_t port = role == ConnectionRole::server ? p.local_port : p.remote_port;
+    auto& g = (role == ConnectionRole::server ? server : client)[Key{p.local, p.remote, port}];
+    if (g.time_wait == 0) {
+      g.role = role;
+      g.local = p.local;
+      g.remote = p.remote;
+      g.service_port = port;
+    }
+    ++g.time_wait;
+    if (role == ConnectionRole::server) ++server_total_;
+    else if (side_.ephemeral(p.local_port)) ++g.ports_in_use;
+  }
+  groups_.clear();
+  groups_.reserve(server.size() + client.size());
+  for (auto& [_, g] : server) groups_.push_back(g);
+  for (auto& [k, g] : client) {
+    if (auto it = ports_used_.find(k); it != ports_used_.end()) g.ports_in_use += it->second;
+    groups_.push_back(g);
+  }
+}
+
+std::vector<TimeWaitGroup> TimeWaitAnalysis::top(size_t n) const {
+  std::vector<TimeWaitGroup> out = groups_;
+  const size_t k = std::min(n, out.size());
+  std::partial_sort(out.begin(), out.begin() + static_cast<long>(k), out.end(),
+                    [](const TimeWaitGroup& a, const TimeWaitGroup& b) {
+                      if (a.time_wait != b.time_wait) return a.time_wait > b.time_wait;
+                      if (a.role != b.role) return a.role < b.role;
+                      if (a.remote != b.remote) return a.remote < b.remote;
+                      if (a.service_port != b.service_port) return a.service_port < b.service_port;
+                      return a.local < b.local;
+                    });
+  out.resize(k);
+  return out;
+}
+
+void SynFloodAnalysis::add(const SocketRecord& s) {
+  if (s.state == TcpState::listen) {
+    ListenerLoad l;
+    l.address = s.local;
+    l.port = s.local_port;
+    l.interface = s.interface;
+    l.accept_queue = s.recv_q;
+    l.backlog = s.send_q;
+    listeners_.push_back(std::move(l));
+  } else if (s.state == TcpState::syn_recv) {
+    syn_recv_.push_back(Pending{s.local, s.local_port, s.remote});
+  }
+}
+
+namespace {
+
+// The /24 or /64 a source belongs to, as a comparable value.
+IpAddress source_prefix(const IpAddress& a) {
+  uint8_t b[16] = {};
+  std::memcpy(b, a.data(), a.size());
+  if (a.is_v4()) {
+    b[3] = 0;
+    return IpAddress::from_v4(b);
+  }
+  std::memset(b + 8, 0, 8);
+  return IpAddress::from_v6(b);
+}
+
+// Does a listener bound to l accept a connection to address:port? An unspecified IPv6
+// listener accepts IPv4 too (dual-stack), as Linux does unless v6only is set.
+bool listener_covers(const ListenerLoad& l, const IpAddress& address, uint16_t port) {
+  if (l.port != port) return false;
+  if (l.address == address) return true;
+  if (!l.address.is_unspecified()) return false;
+  return l.address.family() == address.family() || l.address.is_v6();
+}
+
+}  // namespace
+
+SynFloodSummary SynFloodAnalysis::finish() const {
+  SynFloodSummary out;
+  out.listeners = listeners_;
+  std::vector<std::unordered_set<std::string>> sources(listeners_.size());
+  std::vector<std::unordered_set<std::string>> prefixes(listeners_.size());
+  std::unordered_map<std::string, uint64_t> per_source;
+  std::unordered_set<std::string> all_prefixes;
+  for (const auto& p : syn_recv_) {
+    ++out.syn_recv;
+    const std::string src = p.remote.to_string();
+    const std::string pfx = source_prefix(p.remote).to_string();
+    ++per_source[src];
+    all_prefixes.insert(pfx);
+    // The most specific listener wins: an exact address before a wildcard.
+    long best = -1;
+    for (size_t i = 0; i < out.listeners.size(); ++i) {
+      if (!listener_covers(out.listeners[i], p.local, p.port)) continue;
+      if (best < 0 || out.listeners[i].address == p.local) best = static_cast<long>(i);
+    }
+    if (best < 0) {
+      ++out.unmatched;
+      continue;
+    }
+    ++out.listeners[static_cast<size_t>(best)].syn_recv;
+    sources[static_cast<size_t>(best)].insert(src);
+    prefixes[static_cast<size_t>(best)].insert(pfx);
+  }
+  for (size_t i = 0; i < out.listeners.size(); ++i) {
+    out.listeners[i].sources = sources[i].size();
+    out.listeners[i].prefixes = prefixes[i].size();
+  }
+  out.sources = per_source.size();
+  out.prefixes = all_prefixes.size();
+  for (const auto& [src, n] : per_source)
+    if (n > out.top_source_count || (n == out.top_source_count && src < out.top_source)) {
+      out.top_source = src;
+      out.top_source_count = n;
+    }
+  std::stable_sort(out.listeners.begin(), out.listeners.end(), [](const ListenerLoad& a, const ListenerLoad& b) {
+    if (a.syn_recv != b.syn_recv) return a.syn_recv > b.syn_recv;
+    return a.port < b.port;
+  });
+  return out;
+}
+
+std::string_view verdict_name(SynFloodVerdict v) {
+  switch (v) {
+    case SynFloodVerdict::quiet: return "quiet";
+    case SynFloodVerdict::elevated: return "elevated";
+    case SynFloodVerdict::flood: return "flood";
+  }
+  return "quiet";
+}
+
+SynFloodJudgement judge_syn_flood(const SynFloodSummary& summary, const std::map<std::string, uint64_t>& deltas,
+                                  const TcpSysctls& sysctls, uint64_t flood_threshold) {
+  SynFloodJudgement j;
+  auto raise = [&](SynFloodVerdict v, std::string why) {
+    if (v > j.verdict) j.verdict = v;
+    j.reasons.push_back(std::move(why));
+  };
+  auto delta = [&](const char* name) -> uint64_t {
+    auto it = deltas.find(std::string("TcpExt.") + name);
+    return it == deltas.end() ? 0 : it->second;
+  };
+  if (const uint64_t n = delta("SyncookiesSent"))
+    raise(SynFloodVerdict::flood, std::to_string(n) + " SYN cookies sent: a SYN queue was full");
+  if (const uint64_t n = delta("TCPReqQFullDrop"))
+    raise(SynFloodVerdict::flood, std::to_string(n) + " SYNs dropped because a SYN queue was full" +
+                                      (sysctls.syncookies && *sysctls.syncookies == 0 ? " (tcp_syncookies is 0)" : ""));
+  if (const uint64_t n = delta("TCPReqQFullDoCookies"))
+    raise(SynFloodVerdict::flood, std::to_string(n) + " SYNs answered with cookies because a SYN queue was full");
+  for (const auto& l : summary.listeners) {
+    const std::string who = "port " + std::to_string(l.port);
+    if (l.backlog > 0 && l.syn_recv >= 16 && l.syn_recv * 2 >= l.backlog)
+      raise(SynFloodVerdict::flood, who + ": " + std::to_string(l.syn_recv) + " SYN_RECV fill " +
+                                        std::to_string(l.syn_recv * 100 / l.backlog) + "% of its backlog of " +
+                                        std::to_string(l.backlog) + " (from " + std::to_string(l.sources) + " sources in " +
+                                        std::to_string(l.prefixes) + " networks)");
+    else if (l.syn_recv >= 16)
+      raise(SynFloodVerdict::elevated, who + ": " + std::to_string(l.syn_recv) + " SYN_RECV from " +
+                                           std::to_string(l.sources) + " sources");
+    if (l.backlog > 0 && l.accept_queue >= l.backlog)
+      raise(SynFloodVerdict::elevated, who + ": accept queue full (" + std::to_string(l.accept_queue) +
+                                           "): the application does not accept() fast enough");
+  }
+  if (summary.syn_recv >= flood_threshold)
+    raise(SynFloodVerdict::flood, std::to_string(summary.syn_recv) + " SYN_RECV in all, at or above the threshold of " +
+                                      std::to_string(flood_threshold));
+  if (const uint64_t n = delta("ListenOverflows"))
+    raise(SynFloodVerdict::elevated, std::to_string(n) + " accept queue overflows (ListenOverflows)");
+  else if (const uint64_t d = delta("ListenDrops"))
+    raise(SynFloodVerdict::elevated, std::to_string(d) + " SYNs or handshakes dropped by listeners (ListenDrops)");
+  if (j.reasons.empty())
+    j.reasons.push_back(std::to_string(summary.syn_recv) + " SYN_RECV" +
+                        (deltas.empty() ? "" : ", no SYN cookies and no queue drops during the interval"));
+  return j;
+}
+
+void CloseWaitAnalysis::add(const SocketRecord& s) {
+  if (s.state == TcpState::listen) {
+    side_.add_listener(s.local_port);
+    return;
+  }
+  if (s.state != TcpState::close_wait) return;
+  ++total_;
+  pending_.push_back(Pending{s.processes.empty() ? "-" : s.processes.front().name,
+                             s.processes.empty() ? 0 : s.processes.front().pid, s.inode.value_or(0), s.remote,
+                             s.local_port, s.remote_port, s.recv_q});
+}
+
+std::unordered_set<uint64_t> CloseWaitAnalysis::unowned_inodes() const {
+  std::unordered_set<uint64_t> out;
+  for (const auto& p : pending_)
+    if (p.pid == 0 && p.inode) out.insert(p.inode);
+  return out;
+}
+
+void CloseWaitAnalysis::finish(const OwnerLookup& owner_of) {
+  std::map<std::tuple<std::string, int, ConnectionRole, IpAddress, uint16_t>, CloseWaitRow> rows;
+  for (auto& p : pending_) {
+    if (owner_of && p.pid == 0 && p.inode)
+      if (const auto* owners = owner_of(p.inode); owners && !owners->empty()) {
+        p.process = owners->front().name;
+        p.pid = owners->front().pid;
+      }
+    const ConnectionRole role = side_.role(p.local_port, p.remote_port);
+    const bool server = role == ConnectionRole::server;
+    const IpAddress remote = server ? IpAddress() : p.remote;
+    const uint16_t port = server ? p.local_port : p.remote_port;
+    auto& row = rows[{p.process, p.pid, role, remote, port}];
+    if (row.count == 0) {
+      row.process = p.process;
+      row.pid = p.pid;
+      row.role = role;
+      row.remote = remote;
+      row.service_port = port;
+    }
+    ++row.count;
+    row.unread_bytes += close_wait_unread_bytes(p.recv_q);
+    row.eof_read += p.recv_q == 0;
+  }
+  rows_.clear();
+  for (auto& [_, r] : rows) rows_.push_back(std::move(r));
+  std::stable_sort(rows_.begin(), rows_.end(), [](const CloseWaitRow& a, const CloseWaitRow& b) { return a.count > b.count; });
+}
+
+std::vector<CloseWaitRow> CloseWaitAnalysis::top(size_t n) const {
+  std::vector<CloseWaitRow> out(rows_.begin(), rows_.begin() + static_cast<long>(std::min(n, rows_.size())));
+  return out;
+}
+
+std::string Threshold::label() const { return state ? std::string(state_key(*state)) : "total"; }
+
+Result<Threshold> parse_threshold(std::string_view text) {
+  const size_t eq = text.find('=');
+  auto bad = [&](const std::string& why) {
+    return fail(ErrorCode::bad_input, "invalid --max '" + std::string(text) + "': " + why);
+  };
+  if (eq == std::string_view::npos) return bad("expected STATE=N, e.g. time-wait=20000");
+  Threshold t;
+  const std::string_view name = text.substr(0, eq);
+  if (name != "total") {
+    t.state = parse_tcp_state(name);
+    if (!t.state) return bad("unknown state '" + std::string(name) + "'");
+  }
+  const auto n = parse_uint(text.substr(eq + 1));
+  if (!n) return bad("the limit must be a whole number");
+  t.max = *n;
+  return t;
+}
+
+std::vector<CheckResult> evaluate_thresholds(const std::vector<Threshold>& thresholds, const StateCounts& counts) {
+  std::vector<CheckResult> out;
+  for (const auto& t : thresholds) {
+    CheckResult r;
+    r.threshold = t;
+    r.value = t.state ? counts.get(*t.state) : counts.total();
+    r.exceeded = r.value > t.max;
+    out.push_back(r);
+  }
+  return out;
+}
+
+}  // namespace tcpkit

@@ -1,0 +1,424 @@
+#include "tcpkit/sockets/ss_text.hpp"
+
+#include <cmath>
+
+#include "tcpkit/wire/service_names.hpp"
+
+namespace tcpkit {
+
+namespace {
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
+bool is_space(char c) { return c == ' ' || c == '\t'; }
+
+// The Netid values ss prints when more than one protocol is shown.
+bool is_netid(std::string_view s) {
+  for (std::string_view n : {"tcp", "udp", "raw", "u_str", "u_dgr", "u_seq", "nl", "p_raw", "p_dgr", "mptcp",
+                             "sctp", "dccp", "v_str", "v_dgr", "xdp", "tipc", "???"})
+    if (s == n) return true;
+  return false;
+}
+
+// "12.5" -> 12.5; digits with at most one '.', nothing else.
+std::optional<double> parse_decimal(std::string_view text) {
+  if (text.empty() || text.size() > 24) return std::nullopt;
+  double value = 0;
+  double scale = 0;
+  bool digit_seen = false;
+  for (char c : text) {
+    if (c == '.') {
+      if (scale != 0) return std::nullopt;
+      scale = 1;
+      continue;
+    }
+    if (c < '0' || c > '9') return std::nullopt;
+    digit_seen = true;
+    if (scale == 0) {
+      value = value * 10 + (c - '0');
+    } else {
+      scale /= 10;
+      value += (c - '0') * scale;
+    }
+  }
+  if (!digit_seen) return std::nullopt;
+  return value;
+}
+
+IpAddress unspecified_like(const IpAddress& a) {
+  const uint8_t zero[16] = {};
+  return a.is_v4() ? IpAddress::from_v4(zero) : IpAddress::from_v6(zero);
+}
+
+// Old iproute2 (before brackets) printed IPv6 as ":::22" and the IPv4 wildcard as "*";
+// newer versions bracket IPv6, print "0.0.0.0" and "*" for a dual-stack IPv6 wildcard.
+// Decided by the first line that shows which: unknown until then.
+enum class Dialect { unknown, legacy, modern };
+Dialect dialect_of(std::string_view line) {
+  line = line.substr(0, line.find("users:(("));  // process names may hold anything
+  if (line.find('[') != std::string_view::npos || line.find("0.0.0.0") != std::string_view::npos) return Dialect::modern;
+  if (line.find(":::") != std::string_view::npos) return Dialect::legacy;
+  return Dialect::unknown;
+}
+
+// timer:(on,200ms,1)
+bool parse_timer_field(std::string_view field, SocketRecord& s) {
+  if (!starts_with(field, "timer:(") || field.back() != ')') return false;
+  std::string_view body = field.substr(7, field.size() - 8);
+  const size_t c1 = body.find(',');
+  if (c1 == std::string_view::npos) return false;
+  const size_t c2 = body.find(',', c1 + 1);
+  const auto kind = parse_timer_name(body.substr(0, c1));
+  if (!kind) return false;
+  s.timer = *kind;
+  const std::string_view when = body.substr(c1 + 1, c2 == std::string_view::npos ? std::string_view::npos : c2 - c1 - 1);
+  if (auto ms = parse_ss_duration_ms(when)) s.timer_ms = *ms;
+  else if (!when.empty()) return false;
+  else s.timer_ms = 0;  // "timer:(keepalive,,0)": ss prints nothing for 0 ms left
+  if (c2 != std::string_view::npos) {
+    const auto r = parse_uint(body.substr(c2 + 1), UINT32_MAX);
+    if (!r) return false;
+    s.retransmits = static_cast<uint32_t>(*r);
+  }
+  return true;
+}
+
+struct Columns {
+  bool netid = false;  // a Netid column comes first
+  bool state = true;   // a State column (absent when ss was given a single state filter)
+};
+
+// Sockets whose "*:port *:*" family waits for the dialect, and every socket after them (order kept).
+struct Held {
+  SocketRecord socket;
+  bool star = false;
+};
+constexpr size_t kMaxHeld = 1024;  // then the modern dialect is assumed, as for a text without evidence
+
+}  // namespace
+
+struct SsTextParser::Impl {
+  Impl(SocketSink sink, TextParseReport& report, std::optional<TcpState> state)
+      : sink_(std::move(sink)), report_(report), given_state_(state) {}
+
+  bool line(std::string_view text) {
+    const size_t number = ++number_;
+    ++report_.lines;
+    size_t first = 0;
+    while (first < text.size() && is_space(text[first])) ++first;
+    if (first == text.size()) {
+      ++report_.skipped;
+      return true;
+    }
+    if (first > 0) {  // continuation: the -i details of the socket above
+      if (pending_) {
+        TcpInfoSummary info = pending_->info.value_or(TcpInfoSummary{});
+        if (parse_ss_info_fields(text, info)) pending_->info = info;
+      } else {
+        ++report_.skipped;
+      }
+      return true;
+    }
+    if (!flush()) return false;
+    if (dialect_ == Dialect::unknown) {
+      dialect_ = dialect_of(text);
+      if (dialect_ != Dialect::unknown && !release()) return false;
+    }
+    return main_line(number, text);
+  }
+
+  bool finish() {
+    if (!flush()) return false;
+    if (dialect_ == Dialect::unknown) dialect_ = Dialect::modern;
+    return release();
+  }
+
+ private:
+  bool flush() {
+    if (!pending_) return true;
+    ++report_.sockets;
+    Held h{std::move(*pending_), pending_star_};
+    pending_.reset();
+    if (dialect_ == Dialect::unknown && (h.star || !held_.empty())) {
+      held_.push_back(std::move(h));
+      if (held_.size() < kMaxHeld) return true;
+      dialect_ = Dialect::modern;
+      return release();
+    }
+    return emit(h);
+  }
+
+  // The dialect is known: the held sockets get their "*" family and go out in order.
+  bool release() {
+    bool go_on = true;
+    for (auto& h : held_)
+      if (go_on) go_on = emit(h);
+    held_.clear();
+    return go_on;
+  }
+
+  bool emit(Held& h) {
+    if (h.star) {
+      const uint8_t zero[16] = {};
+      const IpAddress any = dialect_ == Dialect::legacy ? IpAddress::from_v4(zero) : IpAddress::from_v6(zero);
+      h.socket.local = any;
+      h.socket.remote = any;
+    }
+    return sink_(h.socket);
+  }
+
+  void header(const std::vector<std::string_view>& fields) {
+    columns_.netid = fields[0] == "Netid";
+    columns_.state = false;
+    for (std::string_view f : fields) columns_.state = columns_.state || f == "State";
+    ++report_.skipped;
+  }
+
+  // False: no State column and no state given; the caller stops.
+  bool no_state_column() {
+    if (given_state_) return true;
+    report_.state_column_missing = true;
+    return false;
+  }
+
+  bool main_line(size_t number, std::string_view text) {
+    // The owners go first: their names may hold spaces, so they are cut out before splitting.
+    std::vector<ProcessRef> owners;
+    std::string rest_storage;
+    std::string_view rest = text;
+    if (const size_t at = text.find("users:(("); at != std::string_view::npos) {
+      size_t consumed = 0;
+      auto parsed = parse_ss_users(text.substr(at), consumed);
+      if (!parsed) {
+        report_.warn(number, "unreadable users:((...)) process list");
+        return true;
+      }
+      owners = std::move(*parsed);
+      rest_storage = std::string(text.substr(0, at)) + " " + std::string(text.substr(at + consumed));
+      rest = rest_storage;
+    }
+    auto fields = split_fields(rest);
+    if (fields.empty()) return true;
+    if (fields[0] == "State" || fields[0] == "Netid" || fields[0] == "Recv-Q") {
+      header(fields);
+      return columns_.state || no_state_column();
+    }
+    size_t i = 0;
+    if (columns_.netid || (is_netid(fields[0]) && fields.size() > 1 && parse_tcp_state(fields[1]))) {
+      if (fields[0] != "tcp") {  // another protocol: not ours, not an error
+        ++report_.skipped;
+        return true;
+      }
+      i = 1;
+    }
+    // ss -H state X: no header, and the first line starts with Recv-Q instead of a state.
+    if (columns_.state && report_.sockets == 0 && report_.malformed == 0 && i < fields.size() &&
+        !parse_tcp_state(fields[i]) && parse_uint(fields[i]) && fields.size() >= i + 4 && parse_uint(fields[i + 1])) {
+      columns_.state = false;
+      if (!no_state_column()) return false;
+    }
+    SocketRecord s;
+    if (columns_.state) {
+      if (i >= fields.size()) return report_.warn(number, "truncated line"), true;
+      const auto state = parse_tcp_state(fields[i]);
+      if (!state) return report_.warn(number, "unknown TCP state '" + std::string(fields[i].substr(0, 40)) + "'"), true;
+      s.state = *state;
+      ++i;
+    } else {
+      s.state = *given_state_;
+    }
+    if (i + 4 > fields.size()) return report_.warn(number, "expected Recv-Q, Send-Q, local and peer address"), true;
+    const auto rq = parse_uint(fields[i], UINT32_MAX);
+    const auto sq = parse_uint(fields[i + 1], UINT32_MAX);
+    if (!rq || !sq) return report_.warn(number, "Recv-Q and Send-Q must be numbers"), true;
+    s.recv_q = static_cast<uint32_t>(*rq);
+    s.send_q = static_cast<uint32_t>(*sq);
+    const Family star_family = dialect_ == Dialect::legacy ? Family::v4 : Family::v6;
+    auto local = parse_text_endpoint(fields[i + 2], star_family, &services_);
+    auto peer = parse_text_endpoint(fields[i + 3], star_family, &services_);
+    if (!local) return report_.warn(number, "unreadable local address '" + std::string(fields[i + 2].substr(0, 60)) + "'"), true;
+    if (!peer) return report_.warn(number, "unreadable peer address '" + std::string(fields[i + 3].substr(0, 60)) + "'"), true;
+    // '*' and host names take the family of the other side ("0.0.0.0:8080 *:*", "*:22 *:*").
+    const bool local_vague = local->star_address || !local->host_name.empty();
+    const bool peer_vague = peer->star_address || !peer->host_name.empty();
+    if (local_vague && !peer_vague) local->address = unspecified_like(peer->address);
+    if (peer_vague && !local_vague) peer->address = unspecified_like(local->address);
+    if (local->address.family() != peer->address.family())
+      return report_.warn(number, "local and peer addresses are of different families"), true;
+    pending_star_ = local->star_address && peer->star_address;
+    // Names at both ends (ss -r; or "*:22 name:*", which ss does not print): no family known.
+    s.family_known = !(local_vague && peer_vague && !pending_star_);
+    set_text_endpoints(s, *local, *peer);
+    if (!s.family_known) s.local = s.remote = IpAddress();  // counted as IPv4, as the note says
+    s.processes = std::move(owners);
+    bool ext_seen = false;
+    for (size_t k = i + 4; k < fields.size(); ++k) {
+      const std::string_view f = fields[k];
+      if (starts_with(f, "timer:(")) {
+        if (!parse_timer_field(f, s)) return report_.warn(number, "unreadable timer '" + std::string(f.substr(0, 60)) + "'"), true;
+      } else if (starts_with(f, "uid:")) {
+        if (auto v = parse_uint(f.substr(4), UINT32_MAX)) s.uid = static_cast<uint32_t>(*v);
+      } else if (starts_with(f, "ino:")) {
+        if (auto v = parse_uint(f.substr(4))) s.inode = *v;
+        ext_seen = true;
+      }
+    }
+    // ss -e leaves out "uid:0".
+    if (ext_seen && !s.uid) s.uid = 0;
+    TcpInfoSummary info;
+    if (parse_ss_info_fields(rest.substr(static_cast<size_t>(fields[i + 3].data() - rest.data())), info)) s.info = info;
+    tally_text_names(s, report_);
+    pending_ = std::move(s);
+    return true;
+  }
+
+  SocketSink sink_;
+  TextParseReport& report_;
+  std::optional<TcpState> given_state_;
+  ServiceNames services_;
+  Dialect dialect_ = Dialect::unknown;
+  Columns columns_;
+  size_t number_ = 0;
+  std::optional<SocketRecord> pending_;
+  bool pending_star_ = false;
+  std::vector<Held> held_;
+};
+
+SsTextParser::SsTextParser(SocketSink sink, TextParseReport& report, std::optional<TcpState> state_if_missing)
+    : impl_(std::make_unique<Impl>(std::move(sink), report, state_if_missing)) {}
+SsTextParser::~SsTextParser() = default;
+bool SsTextParser::line(std::string_view text) { return impl_->line(text); }
+bool SsTextParser::finish() { return impl_->finish(); }
+
+std::optional<int64_t> parse_ss_duration_ms(std::string_view text) {
+  if (text.empty() || text.size() > 32) return std::nullopt;
+  double total = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    const size_t start = i;
+    while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
+    const auto number = parse_decimal(text.substr(start, i - start));
+    if (!number) return std::nullopt;
+    const size_t unit_start = i;
+    while (i < text.size() && text[i] >= 'a' && text[i] <= 'z') ++i;
+    const std::string_view unit = text.substr(unit_start, i - unit_start);
+    const bool has_dot = text.substr(start, unit_start - start).find('.') != std::string_view::npos;
+    if (unit == "min") total += *number * 60000;
+    else if (unit == "sec" || unit == "s") total += *number * 1000;
+    else if (unit == "ms") total += has_dot ? *number * 1000 : *number;  // "1.488ms" is 1.488 s
+    else return std::nullopt;
+  }
+  return static_cast<int64_t>(std::llround(total));
+}
+
+bool parse_ss_info_fields(std::string_view text, TcpInfoSummary& info) {
+  bool found = false;
+  for (std::string_view f : split_fields(text, 256)) {
+    const size_t colon = f.find(':');
+    if (colon == std::string_view::npos) continue;
+    const std::string_view key = f.substr(0, colon);
+    const std::string_view value = f.substr(colon + 1);
+    auto u32 = [&](uint32_t& out) {
+      if (auto v = parse_uint(value, UINT32_MAX)) {
+        out = static_cast<uint32_t>(*v);
+        found = true;
+      }
+    };
+    auto u64 = [&](uint64_t& out) {
+      if (auto v = parse_uint(value)) {
+        out = *v;
+        found = true;
+      }
+    };
+    auto pair = [&](auto&& first, auto&& second) {  // "a/b"
+      const size_t slash = value.find('/');
+      if (slash == std::string_view::npos) return;
+      first(value.substr(0, slash));
+      second(value.substr(slash + 1));
+      found = true;
+    };
+    auto ms_to_us = [](std::string_view v, uint32_t& out) {
+      if (auto d = parse_decimal(v); d && *d * 1000 <= UINT32_MAX) out = static_cast<uint32_t>(std::llround(*d * 1000));
+    };
+    auto count = [](std::string_view v, uint32_t& out) {
+      if (auto n = parse_uint(v, UINT32_MAX)) out = static_cast<uint32_t>(*n);
+    };
+    if (key == "rtt") pair([&](auto v) { ms_to_us(v, info.rtt_us); }, [&](auto v) { ms_to_us(v, info.rttvar_us); });
+    else if (key == "rto") {
+      if (auto d = parse_decimal(value); d && *d * 1000 <= UINT32_MAX) {
+        info.rto_us = static_cast<uint32_t>(std::llround(*d * 1000));
+        found = true;
+      }
+    } else if (key == "cwnd") u32(info.cwnd);
+    else if (key == "ssthresh") u32(info.ssthresh);
+    else if (key == "mss") u32(info.mss);
+    else if (key == "retrans") pair([&](auto v) { count(v, info.retrans); }, [&](auto v) { count(v, info.total_retrans); });
+    else if (key == "unacked") u32(info.unacked);
+    else if (key == "lost") u32(info.lost);
+    else if (key == "bytes_acked") u64(info.bytes_acked);
+    else if (key == "bytes_received") u64(info.bytes_received);
+  }
+  return found;
+}
+
+std::optional<std::vector<ProcessRef>> parse_ss_users(std::string_view text, size_t& consumed) {
+  if (!starts_with(text, "users:((")) return std::nullopt;
+  std::vector<ProcessRef> out;
+  size_t i = 7;  // at the '(' of the first entry
+  for (int entries = 0; entries < 4096; ++entries) {
+    if (i + 2 > text.size() || text[i] != '(' || text[i + 1] != '"') return std::nullopt;
+    const size_t name_start = i + 2;
+    // The name ends at the first `",` followed by a pid (`pid=` or, in old ss, digits).
+    size_t end = name_start;
+    for (;;) {
+      end = text.find("\",", end);
+      if (end == std::string_view::npos) return std::nullopt;
+      const std::string_view after = text.substr(end + 2);
+      if (starts_with(after, "pid=") || (!after.empty() && after[0] >= '0' && after[0] <= '9')) break;
+      ++end;
+    }
+    ProcessRef p;
+    p.name = std::string(text.substr(name_start, end - name_start));
+    i = end + 2;
+    if (starts_with(text.substr(i), "pid=")) i += 4;
+    size_t j = i;
+    while (j < text.size() && text[j] >= '0' && text[j] <= '9') ++j;
+    const auto pid = parse_uint(text.substr(i, j - i), INT32_MAX);
+    if (!pid) return std::nullopt;
+    p.pid = static_cast<int>(*pid);
+    i = j;
+    if (i < text.size() && text[i] == ',') {
+      ++i;
+      if (starts_with(text.substr(i), "fd=")) i += 3;
+      j = i;
+      while (j < text.size() && text[j] >= '0' && text[j] <= '9') ++j;
+      const auto fd = parse_uint(text.substr(i, j - i), INT32_MAX);
+      if (!fd) return std::nullopt;
+      p.fd = static_cast<int>(*fd);
+      i = j;
+    }
+    if (i >= text.size() || text[i] != ')') return std::nullopt;
+    ++i;
+    out.push_back(std::move(p));
+    if (i < text.size() && text[i] == ',') {
+      ++i;
+      continue;
+    }
+    if (i < text.size() && text[i] == ')') {
+      consumed = i + 1;
+      return out;
+    }
+    return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+void parse_ss_text(std::string_view text, const SocketSink& sink, TextParseReport& report,
+                   std::optional<TcpState> state_if_missing) {
+  SsTextParser parser(sink, report, state_if_missing);
+  bool go_on = true;
+  for_each_line(text, [&](size_t, std::string_view line) { return go_on = parser.line(line); });
+  if (go_on) parser.finish();
+}
+
+}  // namespace tcpkit

@@ -1,0 +1,72 @@
+#include "tcpkit/sockets/tcp_kernel_status.hpp"
+
+#include "tcpkit/sockets/proc_net.hpp"
+#include "tcpkit/sockets/socket_record.hpp"
+
+namespace tcpkit {
+
+namespace {
+
+// The first one or two whole numbers of a sysctl file.
+void read_numbers(const std::string& path, std::optional<long>& a, std::optional<long>* b = nullptr) {
+  const auto text = read_text_file(path);
+  if (!text) return;
+  const auto f = split_fields(*text, 3);
+  for (size_t i = 0; i < f.size(); ++i) {
+    std::string_view v = f[i];
+    while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.remove_suffix(1);
+    const auto n = parse_uint(v, 1ull << 40);
+    if (!n) return;
+    if (i == 0) a = static_cast<long>(*n);
+    else if (i == 1 && b) *b = static_cast<long>(*n);
+  }
+}
+
+}  // namespace
+
+TcpSysctls read_tcp_sysctls(const std::string& root) {
+  TcpSysctls s;
+  read_numbers(root + "/net/ipv4/tcp_tw_reuse", s.tw_reuse);
+  read_numbers(root + "/net/ipv4/tcp_max_tw_buckets", s.max_tw_buckets);
+  read_numbers(root + "/net/ipv4/tcp_fin_timeout", s.fin_timeout);
+  read_numbers(root + "/net/ipv4/tcp_syncookies", s.syncookies);
+  read_numbers(root + "/net/ipv4/tcp_max_syn_backlog", s.max_syn_backlog);
+  read_numbers(root + "/net/ipv4/tcp_synack_retries", s.synack_retries);
+  read_numbers(root + "/net/core/somaxconn", s.somaxconn);
+  read_numbers(root + "/net/ipv4/ip_local_port_range", s.port_range_low, &s.port_range_high);
+  return s;
+}
+
+std::map<std::string, uint64_t> parse_proc_counters(std::string_view text) {
+  std::map<std::string, uint64_t> out;
+  std::vector<std::string_view> names;
+  std::string_view section;
+  for_each_line(text, [&](size_t, std::string_view line) {
+    const auto f = split_fields(line, 1024);
+    if (f.empty() || f[0].empty() || f[0].back() != ':') {
+      names.clear();
+      return true;
+    }
+    if (names.empty() || f[0] != section) {  // a header line
+      section = f[0];
+      names.assign(f.begin() + 1, f.end());
+      return true;
+    }
+    if (f.size() == names.size() + 1) {
+      const std::string prefix(section.substr(0, section.size() - 1));
+      for (size_t i = 0; i < names.size(); ++i)
+        if (auto v = parse_uint(f[i + 1])) out[prefix + "." + std::string(names[i])] = *v;
+    }
+    names.clear();
+    return true;
+  });
+  return out;
+}
+
+Result<std::map<std::string, uint64_t>> read_tcp_counters() {
+  auto text = read_text_file("/proc/net/netstat");
+  if (!text) return tl::unexpected(text.error());
+  return parse_proc_counters(*text);
+}
+
+}  // namespace tcpkit

@@ -1,0 +1,430 @@
+#include "tcpkit/stray/stray_connection.hpp"
+
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "tcpkit/probe/live_connection.hpp"
+#include "io/unique_fd.hpp"
+
+namespace tcpkit {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using namespace tcp_flag;
+constexpr auto kGrace = std::chrono::milliseconds(50);
+// Before a live case the connection must be quiet this long (within -W, at least kQuietMin):
+// a banner-first server (sshd sends its banner 50-80 ms after accept) is absorbed first.
+constexpr auto kQuietMin = std::chrono::milliseconds(200);
+constexpr auto kQuietMax = std::chrono::milliseconds(500);
+constexpr int kQuietRounds = 10;           // a peer that never falls quiet: give up after this many periods
+constexpr uint32_t kBeyond = 65536;        // how far past the window edge "out of window" aims
+constexpr uint32_t kOldData = 1000;        // how far below RCV.NXT the old data starts
+constexpr uint32_t kOldDataLength = 10;
+
+struct Socket {
+  int fd = -1;
+  ~Socket() { abort_close(); }
+  // Close without FIN (an RST, which the guard may drop: the peer is cleaned up by us).
+  void abort_close() {
+    if (fd < 0) return;
+    linger l{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    ::close(fd);
+    fd = -1;
+  }
+};
+
+// Whole-case context: the connection, what we sent, and every segment for -v.
+class CaseRunner {
+ public:
+  CaseRunner(StrayCase id, const StrayTarget& t, RawSender& sender, int cancel_fd)
+      : id_(id), t_(t), sender_(sender), cancel_fd_(cancel_fd) {
+    run_.id = id;
+  }
+
+  Result<StrayRun> run();
+
+ private:
+  Result<bool> connect_and_follow();
+  Result<bool> reach_time_wait();
+  Result<bool> wait_quiet();
+  Result<void> hold_local_port();
+  Result<void> inject(uint8_t flags, uint32_t seq, uint32_t ack, std::vector<uint8_t> payload = {});
+  // Reads segments until the deadline (or the grace after the first answer when stop_early).
+  Result<std::vector<StraySegment>> collect(bool stop_early);
+  Result<std::optional<TrackedSegment>> wait_segment(const std::function<bool(const TrackedSegment&)>& match,
+                                                     Clock::time_point deadline);
+  void note(const TrackedSegment& s);
+  bool cancelled() const;
+  void cleanup();
+  uint32_t peer_window() const;
+  bool expects_silence() const;
+  StrayRun problem(std::string text) {
+    run_.seen.setup_problem = std::move(text);
+    return std::move(run_);
+  }
+
+  StrayCase id_;
+  const StrayTarget& t_;
+  RawSender& sender_;
+  int cancel_fd_;
+  StrayRun run_;
+  Socket socket_;
+  UniqueFd port_holder_;  // keeps our port bound once socket_ is closed (TIME_WAIT cases)
+  FourTuple tuple_;
+  std::optional<LiveConnection> live_;
+  std::vector<SegmentSpec> crafted_;
+  std::optional<TrackedSegment> last_inbound_;
+  bool peer_in_time_wait_ = false;  // from then on the peer holds nothing we must reset
+};
+
+std::string plus(const char* base, int64_t offset) {
+  if (offset == 0) return base;
+  return std::string(base) + (offset > 0 ? "+" : "-") + std::to_string(offset > 0 ? offset : -offset);
+}
+
+uint16_t local_port_of(int fd) {
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length);
+  return bound.ss_family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port)
+                                    : ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+}
+
+bool CaseRunner::cancelled() const {
+  if (cancel_fd_ < 0) return false;
+  pollfd p{cancel_fd_, POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
+}
+
+void CaseRunner::note(const TrackedSegment& s) {
+  StraySegment out;
+  out.outbound = s.direction == Direction::outbound;
+  out.time_ns = s.time_ns;
+  out.flags = s.flags;
+  out.seq = s.seq;
+  out.ack = s.ack;
+  out.window = s.window;
+  out.payload_length = s.payload_length;
+  out.peer_own = !out.outbound && is_peer_own_traffic(classify_segment(s.flags, s.payload_length));
+  if (out.outbound)
+    for (const auto& c : crafted_)
+      if (c.seq == s.seq && c.flags == s.flags && c.ack == s.ack) out.crafted = true;
+  if (!out.outbound) last_inbound_ = s;
+  run_.segments.push_back(out);
+}
+
+Result<std::optional<TrackedSegment>> CaseRunner::wait_segment(const std::function<bool(const TrackedSegment&)>& match,
+                                                               Clock::time_point deadline) {
+  for (;;) {
+    auto s = live_->next(deadline, cancel_fd_);
+    if (!s) return tl::unexpected(s.error());
+    if (!*s) return s;
+    note(**s);
+    if (match(**s)) return s;
+  }
+}
+
+Result<bool> CaseRunner::connect_and_follow() {
+  const IpAddress& us = t_.route.source;
+  socket_.fd = ::socket(us.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (socket_.fd < 0) return fail_errno("socket", errno);
+  if (t_.bind_interface &&
+      ::setsockopt(socket_.fd, SOL_SOCKET, SO_BINDTODEVICE, t_.route.interface.c_str(), socklen_t(t_.route.interface.size())) < 0)
+    return fail_errno("bind to interface " + t_.route.interface, errno);
+  socklen_t length = 0;
+  sockaddr_storage local = us.to_sockaddr(0, &length);
+  // SO_REUSEADDR lets the TIME_WAIT cases bind a second socket to this port (hold_local_port).
+  const int on = 1;
+  ::setsockopt(socket_.fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  // Bound first: the capture must know the local port before the SYN leaves.
+  if (::bind(socket_.fd, reinterpret_cast<sockaddr*>(&local), length) < 0) return fail_errno("bind", errno);
+  tuple_ = FourTuple{us, t_.address, local_port_of(socket_.fd), t_.port};
+  run_.local_port = tuple_.local_port;
+  auto live = LiveConnection::open(tuple_, t_.route.interface);
+  if (!live) return tl::unexpected(live.error());
+  live_.emplace(std::move(*live));
+  sockaddr_storage remote = t_.address.to_sockaddr(t_.port, &length);
+  if (::connect(socket_.fd, reinterpret_cast<sockaddr*>(&remote), length) < 0 && errno != EINPROGRESS) {
+    run_.seen.setup_problem = std::string("connect() failed: ") + std::strerror(errno);
+    return false;
+  }
+  // The handshake is done for us once our kernel's ACK of the SYN/ACK leaves.
+  auto done = wait_segment([](const TrackedSegment& s) {
+    return s.direction == Direction::outbound && !(s.flags & syn) && (s.flags & ack);
+  }, Clock::now() + t_.timeout);
+  if (!done) return tl::unexpected(done.error());
+  if (!*done) {
+    int error = 0;
+    socklen_t error_length = sizeof error;
+    ::getsockopt(socket_.fd, SOL_SOCKET, SO_ERROR, &error, &error_length);
+    run_.seen.setup_problem = error ? std::string("could not connect: ") + std::strerror(error)
+                                    : std::string("the handshake did not complete within the timeout");
+    return false;
+  }
+  if (!live_->tracker().exact_next_seq() || !live_->tracker().ack_for_remote()) {
+    run_.seen.setup_problem = "the tracker did not learn the connection's sequence numbers";
+    return false;
+  }
+  return true;
+}
+
+// The peer closes first (after our request, if any); we close after it: the peer ends in TIME_WAIT.
+Result<bool> CaseRunner::reach_time_wait() {
+  if (!t_.request.empty()) {
+    const ssize_t n = ::send(socket_.fd, t_.request.data(), t_.request.size(), MSG_NOSIGNAL);
+    if (n < 0) return fail_errno("send the request", errno);
+  }
+  const auto wait = std::max<std::chrono::microseconds>(t_.timeout * 3, std::chrono::seconds(1));
+  auto fin = wait_segment([](const TrackedSegment& s) { return s.direction == Direction::inbound && (s.flags & tcp_flag::fin); },
+                          Clock::now() + wait);
+  if (!fin) return tl::unexpected(fin.error());
+  if (!*fin) {
+    run_.seen.setup_problem = "the peer did not close first: TIME_WAIT cases need a server that closes after its "
+                              "response (give it one with --request)";
+    return false;
+  }
+  // Drain what the peer sent, then close our side: FIN out, the peer acks it and is in TIME_WAIT.
+  char buf[4096];
+  while (::recv(socket_.fd, buf, sizeof buf, MSG_DONTWAIT) > 0) {
+  }
+  if (auto held = hold_local_port(); !held) return tl::unexpected(held.error());
+  ::close(socket_.fd);
+  socket_.fd = -1;
+  auto acked = wait_segment([this](const TrackedSegment& s) {
+    const auto& fin_seq = live_->tracker().local().fin_seq;
+    return s.direction == Direction::inbound && fin_seq && (s.flags & tcp_flag::ack) && s.ack == *fin_seq + 1;
+  }, Clock::now() + wait);
+  if (!acked) return tl::unexpected(acked.error());
+  if (!*acked || !live_->tracker().local().fin_seq) {
+    run_.seen.setup_problem = "the peer did not acknowledge our FIN: no TIME_WAIT to test";
+    return false;
+  }
+  peer_in_time_wait_ = true;
+  return true;
+}
+
+// The live cases start on a quiet connection: a banner (or any data the server sends first) is
+// absorbed, and the tracker's SND.NXT follows it. A peer that closes, resets or keeps talking
+// leaves no live case to run.
+Result<bool> CaseRunner::wait_quiet() {
+  const auto quiet = std::clamp<Clock::duration>(t_.timeout, kQuietMin, kQuietMax);
+  const auto give_up = Clock::now() + quiet * kQuietRounds;
+  auto deadline = Clock::now() + quiet;
+  while (Clock::now() < give_up) {
+    auto s = live_->next(std::min(deadline, give_up), cancel_fd_);
+    if (!s) return tl::unexpected(s.error());
+    if (!*s) {
+      if (Clock::now() >= deadline) return true;
+      break;  // interrupted or gave up
+    }
+    note(**s);
+    if ((*s)->direction != Direction::inbound) continue;
+    if ((*s)->flags & rst) {
+      run_.seen.setup_problem = "the peer reset the connection before the case";
+      return false;
+    }
+    if ((*s)->flags & fin) {
+      run_.seen.setup_problem = "the peer closed the connection before the case: the live cases need a server that "
+                                "keeps it open";
+      return false;
+    }
+    deadline = Clock::now() + quiet;
+  }
+  run_.seen.setup_problem = cancelled() ? std::string("interrupted before the case started")
+                                        : "the peer never fell quiet for " +
+                                              std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(quiet).count()) +
+                                              " ms: its own traffic would overlap every answer";
+  return false;
+}
+
+// Once our socket is closed (LAST_ACK, then gone: the peer holds the TIME_WAIT) nothing would
+// keep our port, and the kernel could give it to a new connect() to the same server, whose SYN
+// would meet the very TIME_WAIT under test. A bound, never-connected socket holds it for the
+// case: it matches no arriving segment, so it changes nothing our kernel answers.
+Result<void> CaseRunner::hold_local_port() {
+  const IpAddress& us = tuple_.local;
+  port_holder_.reset(::socket(us.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (port_holder_.get() < 0) return fail_errno("socket", errno);
+  const int on = 1;
+  ::setsockopt(port_holder_.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  if (t_.bind_interface && ::setsockopt(port_holder_.get(), SOL_SOCKET, SO_BINDTODEVICE, t_.route.interface.c_str(),
+                                        socklen_t(t_.route.interface.size())) < 0)
+    return fail_errno("bind to interface " + t_.route.interface, errno);
+  socklen_t length = 0;
+  sockaddr_storage local = us.to_sockaddr(tuple_.local_port, &length);
+  if (::bind(port_holder_.get(), reinterpret_cast<sockaddr*>(&local), length) < 0)
+    return fail_errno("hold local port " + std::to_string(tuple_.local_port), errno);
+  return {};
+}
+
+Result<void> CaseRunner::inject(uint8_t flags, uint32_t seq, uint32_t ack_number, std::vector<uint8_t> payload) {
+  auto spec = send_stray_segment(sender_, tuple_.local, tuple_.local_port, tuple_.remote, tuple_.remote_port, flags, seq,
+                                 ack_number, std::move(payload));
+  if (!spec) return tl::unexpected(spec.error());
+  crafted_.push_back(*spec);
+  return {};
+}
+
+Result<std::vector<StraySegment>> CaseRunner::collect(bool stop_early) {
+  std::vector<StraySegment> answers;
+  auto deadline = Clock::now() + t_.timeout;
+  for (;;) {
+    auto s = live_->next(deadline, cancel_fd_);
+    if (!s) return tl::unexpected(s.error());
+    if (!*s) return answers;
+    note(**s);
+    if ((*s)->direction != Direction::inbound) continue;
+    answers.push_back(run_.segments.back());
+    // The peer's own data or FIN is no answer: the wait for one goes on.
+    if (stop_early && !answers.back().peer_own) deadline = std::min(deadline, Clock::now() + kGrace);
+  }
+}
+
+// The peer's receive window, as the tracker scales it (never in a SYN/ACK).
+uint32_t CaseRunner::peer_window() const { return live_->tracker().remote_window(); }
+
+bool CaseRunner::expects_silence() const {
+  return id_ == StrayCase::live_rst_exact || id_ == StrayCase::live_rst_out_of_window || id_ == StrayCase::tw_rst;
+}
+
+// Leave nothing half-open at the peer: an exact RST at whatever it acked last.
+void CaseRunner::cleanup() {
+  if (live_ && last_inbound_ && !(last_inbound_->flags & rst) && (last_inbound_->flags & ack) &&
+      (stray_case_info(id_).group == StrayGroup::live || id_ == StrayCase::tw_syn || !peer_in_time_wait_)) {
+    if (inject(rst, last_inbound_->ack, 0)) {
+      // Shown with -v, though no capture reads it any more.
+      StraySegment reset;
+      reset.outbound = reset.crafted = true;
+      reset.time_ns = realtime_ns();
+      reset.flags = rst;
+      reset.seq = last_inbound_->ack;
+      run_.segments.push_back(reset);
+    }
+  }
+  socket_.abort_close();
+}
+
+Result<StrayRun> CaseRunner::run() {
+  const bool time_wait = stray_case_info(id_).group == StrayGroup::time_wait;
+  auto connected = connect_and_follow();
+  if (!connected) return tl::unexpected(connected.error());
+  if (!*connected) {
+    cleanup();
+    return std::move(run_);
+  }
+  auto ready = time_wait ? reach_time_wait() : wait_quiet();
+  if (!ready) return tl::unexpected(ready.error());
+  if (!*ready) {
+    cleanup();
+    return std::move(run_);
+  }
+  const ConnectionTracker& tr = live_->tracker();
+  const uint32_t rcv_nxt = *tr.exact_next_seq();   // the peer's RCV.NXT
+  const uint32_t snd_nxt = *tr.ack_for_remote();   // the peer's SND.NXT
+  const uint32_t window = peer_window();
+  const uint32_t half = std::max<uint32_t>(1, window / 2);
+  StrayProbe& p = run_.probe;
+  p.peer_rcv_nxt = rcv_nxt;
+  p.peer_snd_nxt = snd_nxt;
+  p.ack = snd_nxt;
+  std::vector<uint8_t> payload;
+  switch (id_) {
+    case StrayCase::live_rst_exact:
+      p.flags = rst, p.seq = rcv_nxt;
+      run_.sent = "R seq=RCV.NXT, then P. 1 byte at RCV.NXT";
+      break;
+    case StrayCase::live_rst_in_window:
+      if (window < 2) return problem("the peer advertises a window too small for an in-window, non-exact RST");
+      p.flags = rst, p.seq = rcv_nxt + half;
+      run_.sent = "R " + plus("seq=RCV.NXT", half);
+      break;
+    case StrayCase::live_rst_out_of_window:
+      p.flags = rst, p.seq = rcv_nxt + window + kBeyond;
+      run_.sent = "R " + plus("seq=RCV.NXT", int64_t(window) + kBeyond);
+      break;
+    case StrayCase::live_syn:
+      p.flags = syn, p.seq = rcv_nxt + half;
+      run_.sent = "S " + plus("seq=RCV.NXT", half);
+      break;
+    case StrayCase::live_ack_unsent:
+      p.flags = ack, p.seq = rcv_nxt, p.ack = snd_nxt + kBeyond;
+      run_.sent = "A. seq=RCV.NXT " + plus("ack=SND.NXT", kBeyond);
+      break;
+    case StrayCase::live_data_old:
+      p.flags = uint8_t(psh | ack), p.seq = rcv_nxt - kOldData, p.payload_length = kOldDataLength;
+      payload.assign(kOldDataLength, uint8_t('x'));
+      run_.sent = "P. " + plus("seq=RCV.NXT", -int64_t(kOldData)) + " ack=SND.NXT len=" + std::to_string(kOldDataLength);
+      break;
+    case StrayCase::live_fin_exact:
+      p.flags = uint8_t(fin | ack), p.seq = rcv_nxt;
+      run_.sent = "F. seq=RCV.NXT ack=SND.NXT";
+      break;
+    case StrayCase::live_fin_out_of_window:
+      p.flags = uint8_t(fin | ack), p.seq = rcv_nxt + window + kBeyond;
+      run_.sent = "F. " + plus("seq=RCV.NXT", int64_t(window) + kBeyond) + " ack=SND.NXT";
+      break;
+    case StrayCase::tw_fin_retransmit:
+      p.flags = uint8_t(fin | ack), p.seq = *tr.local().fin_seq;
+      run_.sent = "F. seq=our FIN (RCV.NXT-1) ack=SND.NXT";
+      break;
+    case StrayCase::tw_rst:
+      p.flags = rst, p.seq = rcv_nxt;
+      run_.sent = "R seq=RCV.NXT, then F. seq=our FIN";
+      break;
+    case StrayCase::tw_syn:
+      p.flags = syn, p.seq = rcv_nxt + kBeyond;
+      run_.sent = "S " + plus("seq=RCV.NXT", kBeyond);
+      break;
+    default: return fail(ErrorCode::bad_input, std::string(stray_case_info(id_).name) + " is not a connection case");
+  }
+  if (!(p.flags & ack)) p.ack = 0;
+  if (auto r = inject(p.flags, p.seq, p.ack, payload); !r) return tl::unexpected(r.error());
+  auto answers = collect(!expects_silence());
+  if (!answers) return tl::unexpected(answers.error());
+  run_.seen.answers = std::move(*answers);
+
+  // Two cases tell their outcome by what the next segment draws.
+  if (id_ == StrayCase::live_rst_exact || id_ == StrayCase::tw_rst) {
+    StrayProbe& f = run_.seen.follow_up;
+    f.peer_rcv_nxt = rcv_nxt;
+    f.peer_snd_nxt = snd_nxt;
+    f.ack = snd_nxt;
+    std::vector<uint8_t> byte;
+    if (id_ == StrayCase::live_rst_exact) {
+      f.flags = uint8_t(psh | ack), f.seq = rcv_nxt, f.payload_length = 1;
+      byte.assign(1, uint8_t('x'));
+    } else {
+      f.flags = uint8_t(fin | ack), f.seq = *tr.local().fin_seq;
+    }
+    if (auto r = inject(f.flags, f.seq, f.ack, byte); !r) return tl::unexpected(r.error());
+    run_.seen.follow_up_sent = true;
+    auto more = collect(true);
+    if (!more) return tl::unexpected(more.error());
+    run_.seen.follow_up_answers = std::move(*more);
+  }
+  cleanup();
+  return std::move(run_);
+}
+
+}  // namespace
+
+bool stray_group_needs_guard(StrayGroup group) { return group == StrayGroup::time_wait; }
+
+Result<StrayRun> run_connection_case(StrayCase id, const StrayTarget& target, RawSender& sender, int cancel_fd) {
+  const auto group = stray_case_info(id).group;
+  if (group != StrayGroup::live && group != StrayGroup::time_wait)
+    return fail(ErrorCode::bad_input, std::string(stray_case_info(id).name) + " is not a connection case");
+  CaseRunner runner(id, target, sender, cancel_fd);
+  return runner.run();
+}
+
+}  // namespace tcpkit

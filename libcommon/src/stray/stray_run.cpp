@@ -1,0 +1,46 @@
+#include "tcpkit/stray/stray_run.hpp"
+
+#include <sys/random.h>
+#include <sys/socket.h>
+
+#include "tcpkit/io/nft_guard.hpp"
+
+namespace tcpkit {
+
+Result<MarkedSender> open_marked_sender(const StrayTarget& target) {
+  auto sender = RawSender::open(target.address.family(), target.bind_interface ? target.route.interface : "");
+  if (!sender) return tl::unexpected(sender.error());
+  const uint32_t mark = kStrayPacketMark;
+  // SO_MARK needs CAP_NET_ADMIN; without it there is no guard either, so nothing to pass.
+  const bool marked = ::setsockopt(sender->fd(), SOL_SOCKET, SO_MARK, &mark, sizeof mark) == 0;
+  return MarkedSender{std::move(*sender), marked};
+}
+
+Result<SegmentSpec> send_stray_segment(RawSender& sender, const IpAddress& source, uint16_t sport,
+                                       const IpAddress& destination, uint16_t dport, uint8_t flags, uint32_t seq,
+                                       uint32_t ack, std::vector<uint8_t> payload) {
+  SegmentSpec spec;
+  spec.src = source;
+  spec.dst = destination;
+  spec.sport = sport;
+  spec.dport = dport;
+  spec.seq = seq;
+  spec.ack = (flags & tcp_flag::ack) ? ack : 0;
+  spec.flags = flags;
+  spec.window = (flags & tcp_flag::rst) ? 0 : 64240;
+  spec.ip_id = uint16_t(stray_random32());
+  spec.payload = std::move(payload);
+  auto bytes = craft_segment(spec);
+  if (!bytes) return tl::unexpected(bytes.error());
+  auto sent = sender.send(*bytes, destination);
+  if (!sent) return tl::unexpected(sent.error());
+  return spec;
+}
+
+uint32_t stray_random32() {
+  uint32_t value = 0;
+  if (getrandom(&value, sizeof value, 0) != sizeof value) value = uint32_t(realtime_ns() * 2654435761u);
+  return value;
+}
+
+}  // namespace tcpkit

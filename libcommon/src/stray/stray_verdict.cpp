@@ -1,0 +1,303 @@
+#include "tcpkit/stray/stray_verdict.hpp"
+
+#include "tcpkit/wire/segment.hpp"
+
+namespace tcpkit {
+
+namespace {
+
+using V = StrayVerdict;
+
+const StraySegment* first_tcp(const std::vector<StraySegment>& answers) {
+  for (const auto& s : answers)
+    if (!s.icmp) return &s;
+  return nullptr;
+}
+
+bool only_icmp(const std::vector<StraySegment>& answers) { return !answers.empty() && !first_tcp(answers); }
+
+// The segments that can be answers: everything but the peer's own data and FINs.
+std::vector<StraySegment> real_answers(const std::vector<StraySegment>& all) {
+  std::vector<StraySegment> out;
+  for (const auto& s : all)
+    if (!s.peer_own) out.push_back(s);
+  return out;
+}
+
+const StraySegment* first_own(const std::vector<StraySegment>& all) {
+  for (const auto& s : all)
+    if (s.peer_own) return &s;
+  return nullptr;
+}
+
+// "the peer's own data (41 bytes)", "the peer's own FIN".
+std::string own_text(const StraySegment& s) {
+  if (s.flags & tcp_flag::fin)
+    return s.payload_length ? "the peer's own data (" + std::to_string(s.payload_length) + " bytes) and FIN"
+                            : std::string("the peer's own FIN");
+  return "the peer's own data (" + std::to_string(s.payload_length) + " bytes)";
+}
+
+// Some stray segments draw a pure ACK; the peer's own data or FIN carries ack = RCV.NXT too
+// and a stack may send its answer on it, so without a pure ACK nothing is safe to conclude.
+std::string own_overlap_reason(const StraySegment& own) {
+  return own_text(own) + " came during the observation window: its ack field says RCV.NXT whether or not the stack "
+         "answered, so no verdict is safe (run again, or against a server that stays quiet)";
+}
+// "RCV.NXT", "RCV.NXT+1", "SND.NXT-3"; the plain number when far from the reference.
+std::string relative(uint32_t value, std::optional<uint32_t> reference, const char* name) {
+  if (!reference) return std::to_string(value);
+  const int32_t delta = int32_t(value - *reference);
+  if (delta == 0) return name;
+  if (delta > 1'000'000 || delta < -1'000'000) return std::to_string(value);
+  return std::string(name) + (delta > 0 ? "+" : "-") + std::to_string(delta > 0 ? delta : -int64_t(delta));
+}
+
+// The answers, or "silence"; then the peer's own segments, marked as such.
+std::string join_answers(const std::vector<StraySegment>& answers, const StrayProbe& probe) {
+  std::string out, own;
+  for (const auto& s : answers) {
+    std::string& to = s.peer_own ? own : out;
+    to += (to.empty() ? "" : "; ") + describe_answer(s, probe);
+  }
+  if (out.empty()) out = "silence";
+  if (!own.empty()) out += " (peer's own: " + own + ")";
+  return out;
+}
+
+StrayJudgement make(V verdict, std::string observed, std::string reason, bool rate_limit = false) {
+  return StrayJudgement{verdict, std::move(observed), std::move(reason), rate_limit};
+}
+
+const char* kIcmpReason = "an ICMP error came back: a firewall or router answered, not the peer's TCP stack";
+
+// Closed port: RFC 9293 3.10.7.1 (<SEQ=SEG.ACK><CTL=RST>, or <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>).
+StrayJudgement expect_reset(const StrayProbe& p, const StrayObservation& seen) {
+  const std::string observed = join_answers(seen.answers, p);
+  if (seen.answers.empty())
+    return make(V::deviation, observed, "no reset came back (a firewall that drops is the usual cause)");
+  const StraySegment* t = first_tcp(seen.answers);
+  if (!t) return make(V::inconclusive, observed, kIcmpReason);
+  if (!(t->flags & tcp_flag::rst))
+    return make(V::deviation, observed, "answered " + flags_compact(t->flags) + " where a reset was due");
+  if (p.flags & tcp_flag::ack) {
+    if (t->seq != p.ack)
+      return make(V::deviation, observed, "the reset's seq is not the ACK number we sent (" + std::to_string(p.ack) + ")");
+    return make(V::conformant, observed, "reset with seq = SEG.ACK");
+  }
+  const uint32_t want = p.seq + p.sequence_length();
+  if (!(t->flags & tcp_flag::ack) || t->ack != want)
+    return make(V::deviation, observed, "the reset does not ack SEG.SEQ+SEG.LEN (" + std::to_string(want) + ")");
+  if (t->seq != 0) return make(V::deviation, observed, "the reset's seq is not zero although our segment had no ACK");
+  return make(V::conformant, observed, "reset with seq 0 and ack = SEG.SEQ+SEG.LEN");
+}
+
+StrayJudgement expect_silence(const StrayProbe& p, const StrayObservation& seen, const char* why) {
+  const std::string observed = join_answers(seen.answers, p);
+  const auto real = real_answers(seen.answers);
+  if (real.empty()) {
+    if (const StraySegment* own = first_own(seen.answers)) return make(V::inconclusive, observed, own_overlap_reason(*own));
+    return make(V::conformant, observed, why);
+  }
+  if (only_icmp(real)) return make(V::inconclusive, observed, kIcmpReason);
+  return make(V::deviation, observed, std::string("answered where the segment must be dropped silently"));
+}
+
+// A challenge or duplicate ACK carrying ack = want.
+// own_ack_proves: an ack of `want` on the peer's own segment is proof enough (it can only be
+// there if the stray segment was accepted), as for the FIN at RCV.NXT.
+StrayJudgement expect_ack(StrayCase id, const StrayProbe& p, const StrayObservation& seen, uint32_t want,
+                          const std::string& want_text, bool own_ack_proves = false) {
+  const std::string observed = join_answers(seen.answers, p);
+  const auto real = real_answers(seen.answers);
+  const StraySegment* t = first_tcp(real);
+  if (!t) {
+    if (only_icmp(real)) return make(V::inconclusive, observed, kIcmpReason);
+    if (const StraySegment* own = first_own(seen.answers)) {
+      if (own_ack_proves && (own->flags & tcp_flag::ack) && own->ack == want)
+        return make(V::conformant, observed, "ACK of " + want_text + ", carried on " + own_text(*own));
+      return make(V::inconclusive, observed, "no pure ACK came, and " + own_overlap_reason(*own));
+    }
+    const bool limited = stray_case_info(id).rate_limited_answer;
+    return make(V::deviation, observed,
+                limited ? "no ACK came back: the peer, a rate limit or a middlebox swallowed it"
+                        : "no ACK came back",
+                limited);
+  }
+  for (const auto& a : real)
+    if (!a.icmp && (a.flags & tcp_flag::rst)) return make(V::deviation, observed, "reset where an ACK was due");
+  if (t->flags & tcp_flag::syn) return make(V::deviation, observed, "SYN where an ACK was due");
+  if (!(t->flags & tcp_flag::ack)) return make(V::deviation, observed, "an answer without ACK");
+  if (t->ack != want)
+    return make(V::deviation, observed, "acked " + std::to_string(t->ack) + " where " + want_text + " (" +
+                                            std::to_string(want) + ") was due");
+  return make(V::conformant, observed, "ACK of " + want_text);
+}
+
+StrayJudgement judge_rst_exact(const StrayProbe& p, const StrayObservation& seen) {
+  std::string observed = join_answers(seen.answers, p);
+  if (first_tcp(real_answers(seen.answers)))
+    return make(V::deviation, observed, "the RST at RCV.NXT was answered: it was not taken as a reset");
+  if (const StraySegment* own = first_own(seen.answers)) return make(V::inconclusive, observed, own_overlap_reason(*own));
+  if (!seen.follow_up_sent) return make(V::inconclusive, observed, "the follow-up segment could not be sent");
+  observed += ", then " + join_answers(seen.follow_up_answers, p);
+  const StraySegment* t = first_tcp(real_answers(seen.follow_up_answers));
+  if (!t) {
+    // The peer's own segment acking our byte shows the connection alive; any other cannot tell.
+    const StraySegment* own = first_own(seen.follow_up_answers);
+    if (own && (own->flags & tcp_flag::ack) && own->ack == seen.follow_up.seq + seen.follow_up.sequence_length())
+      return make(V::deviation, observed, "the connection survived an RST at exactly RCV.NXT: " + own_text(*own) +
+                                              " acked the byte after it");
+    if (own) return make(V::inconclusive, observed, own_overlap_reason(*own));
+    return make(V::inconclusive, observed, "the segment after the RST drew no answer: cannot tell if the connection is gone");
+  }
+  if (t->flags & tcp_flag::rst) return make(V::conformant, observed, "the connection was reset: the next segment drew an RST");
+  return make(V::deviation, observed, "the connection survived an RST at exactly RCV.NXT");
+}
+
+StrayJudgement judge_tw_rst(const StrayProbe& p, const StrayObservation& seen) {
+  std::string observed = join_answers(seen.answers, p);
+  const auto real = real_answers(seen.answers);
+  if (first_tcp(real) && (first_tcp(real)->flags & tcp_flag::rst))
+    return make(V::deviation, observed, "the RST was answered with an RST");
+  if (!seen.follow_up_sent) return make(V::inconclusive, observed, "the follow-up FIN could not be sent");
+  observed += ", then " + join_answers(seen.follow_up_answers, p);
+  const StraySegment* t = first_tcp(real_answers(seen.follow_up_answers));
+  if (!t) return make(V::inconclusive, observed, "the FIN after the RST drew no answer: cannot tell if TIME_WAIT survived");
+  if (t->flags & tcp_flag::rst)
+    return make(V::deviation, observed + " (TIME_WAIT assassinated)",
+                "the RST killed the peer's TIME_WAIT (the RFC 1337 hazard; Linux: net.ipv4.tcp_rfc1337=0)");
+  if ((t->flags & tcp_flag::ack) && t->ack == seen.follow_up.seq + 1)
+    return make(V::conformant, observed + " (TIME_WAIT kept)", "TIME_WAIT survived the RST and acked the FIN again");
+  return make(V::deviation, observed, "an unexpected answer to the FIN after the RST");
+}
+
+StrayJudgement judge_tw_syn(const StrayProbe& p, const StrayObservation& seen) {
+  const std::string observed = join_answers(seen.answers, p);
+  const auto real = real_answers(seen.answers);
+  const StraySegment* t = first_tcp(real);
+  if (!t) {
+    if (only_icmp(real)) return make(V::inconclusive, observed, kIcmpReason);
+    if (const StraySegment* own = first_own(seen.answers)) return make(V::inconclusive, observed, own_overlap_reason(*own));
+    return make(V::deviation, observed, "no answer: neither a SYN/ACK (reuse) nor a challenge ACK", true);
+  }
+  if (t->flags & tcp_flag::rst) return make(V::deviation, observed, "reset: RFC 5961 4 asks for a challenge ACK");
+  if ((t->flags & tcp_flag::syn) && (t->flags & tcp_flag::ack)) {
+    if (t->ack != p.seq + 1) return make(V::deviation, observed, "a SYN/ACK that does not ack our SYN");
+    if (p.peer_snd_nxt && seq_gt(t->seq, *p.peer_snd_nxt))
+      return make(V::conformant, observed + " (reused)",
+                  "the TIME_WAIT pair was reused with an ISN above the old connection's SND.NXT");
+    return make(V::deviation, observed + " (reused)", "the TIME_WAIT pair was reused with an ISN not above the old SND.NXT");
+  }
+  if (t->flags & tcp_flag::ack) return make(V::conformant, observed + " (not reused)", "TIME_WAIT kept: the SYN drew an ACK");
+  return make(V::deviation, observed, "an unexpected answer to the SYN");
+}
+
+}  // namespace
+
+std::string_view to_string(StrayVerdict verdict) {
+  switch (verdict) {
+    case V::conformant: return "conformant";
+    case V::deviation: return "deviation";
+    case V::inconclusive: return "inconclusive";
+  }
+  return "?";
+}
+
+SegmentKind classify_segment(uint8_t flags, uint32_t payload_length) {
+  if (flags & tcp_flag::rst) return SegmentKind::rst;
+  if (flags & tcp_flag::syn) return SegmentKind::syn;
+  if (flags & tcp_flag::fin) return SegmentKind::fin;
+  if (payload_length > 0) return SegmentKind::data;
+  if (flags & tcp_flag::ack) return SegmentKind::pure_ack;
+  return SegmentKind::other;
+}
+
+std::string_view to_string(SegmentKind kind) {
+  switch (kind) {
+    case SegmentKind::pure_ack: return "ack";
+    case SegmentKind::data: return "data";
+    case SegmentKind::fin: return "fin";
+    case SegmentKind::rst: return "rst";
+    case SegmentKind::syn: return "syn";
+    case SegmentKind::other: return "other";
+  }
+  return "?";
+}
+
+bool is_peer_own_traffic(SegmentKind kind) { return kind == SegmentKind::data || kind == SegmentKind::fin; }
+
+uint32_t StrayProbe::sequence_length() const {
+  return payload_length + ((flags & tcp_flag::syn) ? 1 : 0) + ((flags & tcp_flag::fin) ? 1 : 0);
+}
+
+std::string describe_segment(const StraySegment& s) {
+  if (s.icmp) return "ICMP " + s.icmp_text;
+  std::string out = flags_compact(s.flags) + " seq=" + std::to_string(s.seq);
+  if (s.flags & tcp_flag::ack) out += " ack=" + std::to_string(s.ack);
+  out += " win=" + std::to_string(s.window);
+  if (s.payload_length) out += " len=" + std::to_string(s.payload_length);
+  return out;
+}
+
+std::string describe_answer(const StraySegment& s, const StrayProbe& p) {
+  if (s.icmp || !p.peer_rcv_nxt) return describe_segment(s);
+  std::string out = flags_compact(s.flags) + " seq=" + relative(s.seq, p.peer_snd_nxt, "SND.NXT");
+  if (s.flags & tcp_flag::ack) out += " ack=" + relative(s.ack, p.peer_rcv_nxt, "RCV.NXT");
+  out += " win=" + std::to_string(s.window);
+  if (s.payload_length) out += " len=" + std::to_string(s.payload_length);
+  return out;
+}
+
+StrayJudgement judge_stray_case(StrayCase id, const StrayProbe& p, const StrayObservation& seen) {
+  if (seen.setup_problem) return make(V::inconclusive, "not run", *seen.setup_problem);
+  const bool live = stray_case_info(id).group == StrayGroup::live || stray_case_info(id).group == StrayGroup::time_wait;
+  if (live && (!p.peer_rcv_nxt || !p.peer_snd_nxt))
+    return make(V::inconclusive, join_answers(seen.answers, p), "the connection's sequence numbers were not known");
+  switch (id) {
+    case StrayCase::closed_fin:
+    case StrayCase::closed_ack:
+    case StrayCase::closed_null:
+    case StrayCase::closed_xmas:
+    case StrayCase::closed_syn_fin:
+    case StrayCase::listen_ack: return expect_reset(p, seen);
+    case StrayCase::closed_rst: return expect_silence(p, seen, "an RST is never answered");
+    case StrayCase::listen_fin:
+    case StrayCase::listen_null:
+    case StrayCase::listen_xmas: return expect_silence(p, seen, "a segment without ACK or SYN is dropped in LISTEN");
+    case StrayCase::listen_rst: return expect_silence(p, seen, "an RST is ignored in LISTEN");
+    case StrayCase::live_rst_exact: return judge_rst_exact(p, seen);
+    case StrayCase::live_rst_out_of_window: return expect_silence(p, seen, "an out-of-window RST is dropped silently");
+    case StrayCase::live_rst_in_window:
+    case StrayCase::live_syn:
+    case StrayCase::live_ack_unsent:
+    case StrayCase::live_data_old:
+    case StrayCase::live_fin_out_of_window: {
+      if (id == StrayCase::live_fin_out_of_window) {
+        // Any segment of the peer's, its own included, that acks the FIN shows it was accepted.
+        for (const auto& a : seen.answers)
+          if (!a.icmp && !(a.flags & tcp_flag::rst) && (a.flags & tcp_flag::ack) && a.ack == p.seq + 1)
+            return make(V::deviation, join_answers(seen.answers, p), "the out-of-window FIN was accepted");
+      }
+      return expect_ack(id, p, seen, *p.peer_rcv_nxt, "RCV.NXT");
+    }
+    case StrayCase::live_fin_exact: {
+      // Only a peer that took the FIN can ack RCV.NXT+1: on its own FIN or data, too.
+      auto j = expect_ack(id, p, seen, p.seq + 1, "the FIN (RCV.NXT+1)", true);
+      if (j.verdict == V::conformant) j.observed += " (peer CLOSE_WAIT)";
+      return j;
+    }
+    case StrayCase::tw_fin_retransmit: {
+      auto j = expect_ack(id, p, seen, p.seq + 1, "the FIN");
+      const StraySegment* t = first_tcp(real_answers(seen.answers));
+      if (j.verdict == V::deviation && t && (t->flags & tcp_flag::rst))
+        j.reason = "reset: the peer kept no TIME_WAIT for the connection";
+      return j;
+    }
+    case StrayCase::tw_rst: return judge_tw_rst(p, seen);
+    case StrayCase::tw_syn: return judge_tw_syn(p, seen);
+  }
+  return make(V::inconclusive, "", "unknown case");
+}
+
+}  // namespace tcpkit

@@ -1,0 +1,81 @@
+#include "tcpkit/util/output.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace tcpkit {
+
+void JsonLinesWriter::write(const Record& record) {
+  const std::string line = record.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  std::fwrite(line.data(), 1, line.size(), out_);
+  std::fputc('\n', out_);
+  if (flush_each_line_) std::fflush(out_);
+}
+
+std::string csv_escape(const std::string& field) {
+  if (field.find_first_of(",\"\r\n") == std::string::npos) return field;
+  std::string quoted = "\"";
+  for (char c : field) {
+    if (c == '"') quoted += '"';
+    quoted += c;
+  }
+  quoted += '"';
+  return quoted;
+}
+
+namespace {
+std::string cell_text(const Record& value) {
+  if (value.is_null()) return "";
+  if (value.is_string()) return value.get<std::string>();
+  return value.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+}  // namespace
+
+void CsvWriter::write(const Record& record) {
+  std::string line;
+  if (!header_written_) {
+    for (size_t i = 0; i < columns_.size(); ++i) line += (i ? "," : "") + csv_escape(columns_[i]);
+    line += '\n';
+    header_written_ = true;
+  }
+  for (size_t i = 0; i < columns_.size(); ++i) {
+    if (i) line += ',';
+    auto it = record.find(columns_[i]);
+    if (it != record.end()) line += csv_escape(cell_text(*it));
+  }
+  line += '\n';
+  std::fwrite(line.data(), 1, line.size(), out_);
+  if (flush_each_line_) std::fflush(out_);
+}
+
+void TextTable::add_row(std::vector<std::string> cells) {
+  cells.resize(headers_.size());
+  rows_.push_back(std::move(cells));
+}
+
+std::string TextTable::render() const {
+  std::vector<size_t> width(headers_.size());
+  for (size_t i = 0; i < headers_.size(); ++i) width[i] = headers_[i].size();
+  for (const auto& row : rows_)
+    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+  auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      out += cells[i];
+      if (i + 1 < cells.size()) out += std::string(width[i] - cells[i].size() + 2, ' ');
+    }
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    return out + '\n';
+  };
+  std::string out = line(headers_);
+  for (const auto& row : rows_) out += line(row);
+  return out;
+}
+
+std::string format_fixed(double value, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
+  return buf;
+}
+
+}  // namespace tcpkit

@@ -1,0 +1,252 @@
+#include <catch2/catch.hpp>
+
+#include "fixture_packets.hpp"
+#include "tcpkit/probe/conn_tracker.hpp"
+
+using namespace tcpkit;
+
+namespace {
+
+const IpAddress kClient = *IpAddress::parse("10.0.0.1");
+const IpAddress kServer = *IpAddress::parse("10.0.0.2");
+
+FourTuple tuple(uint16_t client_port = 40000, uint16_t server_port = 80) {
+  return FourTuple{kClient, kServer, client_port, server_port};
+}
+
+// Crafts a segment and decodes it back, as the capture would hand it over.
+DecodedPacket segment(bool outbound, uint8_t flags, uint32_t seq, uint32_t ack, size_t payload = 0,
+                      uint16_t window = 1000, TcpOptions options = {}, uint16_t client_port = 40000) {
+  SegmentSpec s;
+  s.src = outbound ? kClient : kServer;
+  s.dst = outbound ? kServer : kClient;
+  s.sport = outbound ? client_port : 80;
+  s.dport = outbound ? 80 : client_port;
+  s.seq = seq;
+  s.ack = ack;
+  s.flags = flags;
+  s.window = window;
+  s.options = options;
+  s.payload.assign(payload, 'x');
+  auto bytes = craft_segment(s).value();
+  return *decode_packet(bytes.data(), bytes.size());
+}
+
+TcpOptions ws(uint8_t scale) {
+  TcpOptions o;
+  o.mss = 1460;
+  o.window_scale = scale;
+  return o;
+}
+
+constexpr uint8_t S = tcp_flag::syn, A = tcp_flag::ack, F = tcp_flag::fin, R = tcp_flag::rst, P = tcp_flag::psh;
+
+struct Fed {
+  ConnectionTracker tracker{tuple()};
+  int64_t clock = 0;
+  TrackedSegment feed(const DecodedPacket& p, bool outbound) {
+    auto s = tracker.feed(p, outbound, clock += 1000);
+    REQUIRE(s);
+    return *s;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a real kernel connection: relative numbers and both sides' states") {
+  const auto packets = load_packets("handshake_close_v4.hex");
+  const auto first = *decode_packet(packets[0].data(), packets[0].size());
+  ConnectionTracker tracker(FourTuple{first.src, first.dst, first.tcp.sport, first.tcp.dport});
+  std::vector<TrackedSegment> seen;
+  for (size_t i = 0; i < 9; ++i) {
+    const auto d = *decode_packet(packets[i].data(), packets[i].size());
+    const bool outbound = d.tcp.sport == first.tcp.sport;
+    auto s = tracker.feed(d, outbound, int64_t(i));
+    REQUIRE(s);
+    seen.push_back(*s);
+  }
+  // SYN, SYN/ACK, ACK, data, ACK, FIN, ACK, FIN, ACK.
+  CHECK(seen[1].relative_ack == 1);
+  CHECK(seen[3].payload_length == 5);
+  CHECK(seen[4].relative_ack == 6);
+  CHECK(seen[5].relative_seq == 6);  // our FIN after 5 bytes
+  CHECK(seen[6].relative_ack == 7);  // the FIN is acked with seq + 1
+  CHECK(seen[8].relative_ack == 2);
+  const TcpState local[] = {TcpState::syn_sent,  TcpState::established, TcpState::established,
+                            TcpState::established, TcpState::established, TcpState::fin_wait1,
+                            TcpState::fin_wait2, TcpState::time_wait,   TcpState::time_wait};
+  const TcpState remote[] = {TcpState::syn_recv,    TcpState::syn_recv,    TcpState::established,
+                             TcpState::established, TcpState::established, TcpState::close_wait,
+                             TcpState::close_wait,  TcpState::last_ack,    TcpState::close};
+  for (size_t i = 0; i < 9; ++i) {
+    INFO("segment " << i);
+    CHECK(seen[i].local_state_inferred == local[i]);
+    CHECK(seen[i].remote_state_inferred == remote[i]);
+    CHECK_FALSE(seen[i].retransmission);
+  }
+  // The window scale both sides offered (10) applies after the handshake.
+  CHECK(tracker.window_scaling());
+  CHECK(seen[4].scaled_window == uint32_t(seen[4].window) << 10);
+  CHECK(seen[1].scaled_window == seen[1].window);  // never scaled in a SYN
+}
+
+TEST_CASE("segments of other connections are ignored and change nothing") {
+  Fed f;
+  f.feed(segment(true, S, 100, 0), true);
+  ConnectionTracker::Side before = f.tracker.local();
+  CHECK_FALSE(f.tracker.feed(segment(true, S, 999, 0, 0, 1000, {}, 40001), true, 1));       // other port
+  CHECK_FALSE(f.tracker.feed(segment(false, S | A, 5, 999, 0, 1000, {}, 40001), false, 2));  // its answer
+  CHECK(f.tracker.local().next_seq == before.next_seq);
+  CHECK(f.tracker.local().segments == before.segments);
+  // Loopback's second copy of a packet (inbound seen as captured leaving, and vice versa).
+  CHECK_FALSE(f.tracker.feed(segment(true, A, 101, 1), false, 3));
+  CHECK_FALSE(f.tracker.feed(segment(false, S | A, 500, 101), true, 4));
+  // Not TCP at all.
+  DecodedPacket other;
+  other.kind = DecodedPacket::Kind::icmp_error;
+  CHECK_FALSE(f.tracker.feed(other, false, 5));
+}
+
+TEST_CASE("retransmissions of SYN/ACK and data are flagged, fresh data is not") {
+  Fed f;
+  f.feed(segment(true, S, 1000, 0), true);
+  CHECK_FALSE(f.feed(segment(false, S | A, 5000, 1001), false).retransmission);
+  f.feed(segment(true, A, 1001, 5001), true);
+  CHECK(f.tracker.remote().state == TcpState::established);
+  const auto again = f.feed(segment(false, S | A, 5000, 1001), false);  // our ACK was lost
+  CHECK(again.retransmission);
+  CHECK(again.remote_state_inferred == TcpState::syn_recv);  // its own word: it never got the ACK
+  f.feed(segment(true, A, 1001, 5001), true);
+  CHECK_FALSE(f.feed(segment(true, P | A, 1001, 5001, 100), true).retransmission);
+  CHECK(f.feed(segment(true, P | A, 1001, 5001, 100), true).retransmission);
+  CHECK_FALSE(f.feed(segment(true, P | A, 1101, 5001, 100), true).retransmission);
+  CHECK(f.tracker.local().retransmissions == 1);
+  CHECK(f.tracker.remote().retransmissions == 1);
+  CHECK(f.tracker.remote().state == TcpState::established);
+}
+
+TEST_CASE("out-of-order segments and duplicate ACKs are flagged") {
+  Fed f;
+  f.feed(segment(true, S, 1000, 0), true);
+  f.feed(segment(false, S | A, 5000, 1001), false);
+  f.feed(segment(true, A, 1001, 5001), true);
+  auto gap = f.feed(segment(false, P | A, 5101, 1001, 100), false);  // 5001..5100 missing
+  CHECK(gap.out_of_order);
+  auto first_ack = f.feed(segment(true, A, 1001, 5001), true);
+  CHECK(first_ack.duplicate_ack);  // the same ACK as the handshake's third segment
+  auto filler = f.feed(segment(false, P | A, 5001, 1001, 100), false);
+  CHECK(filler.retransmission);  // below the highest sequence already seen from that side
+}
+
+TEST_CASE("sequence numbers wrap around 2^32 cleanly") {
+  Fed f;
+  const uint32_t isn = 0xffffff00u;
+  f.feed(segment(true, S, isn, 0), true);
+  f.feed(segment(false, S | A, 7, isn + 1), false);
+  f.feed(segment(true, A, isn + 1, 8), true);
+  uint32_t seq = isn + 1;
+  for (int i = 0; i < 5; ++i) {  // 5 x 100 bytes: crosses 2^32
+    auto s = f.feed(segment(true, P | A, seq, 8, 100), true);
+    CHECK_FALSE(s.retransmission);
+    CHECK_FALSE(s.out_of_order);
+    CHECK(s.relative_seq == 1 + 100u * uint32_t(i));
+    seq += 100;
+  }
+  CHECK(*f.tracker.local().next_seq == isn + 501);
+  CHECK(*f.tracker.local().next_seq < isn);  // it really wrapped
+  auto ack = f.feed(segment(false, A, 8, seq), false);
+  CHECK(ack.relative_ack == 501);
+  CHECK(f.tracker.exact_next_seq() == seq);
+}
+
+TEST_CASE("window scaling: only when both SYNs offered it, and injection helpers use it") {
+  SECTION("both sides scale") {
+    Fed f;
+    f.feed(segment(true, S, 100, 0, 0, 64240, ws(7)), true);
+    f.feed(segment(false, S | A, 900, 101, 0, 65160, ws(10)), false);
+    CHECK(f.tracker.remote_window() == 65160u);  // a SYN/ACK's window is never scaled
+    CHECK(f.tracker.out_of_window_seq(1) == 101u + 65160u + 1);
+    f.feed(segment(true, A, 101, 901, 0, 502), true);
+    auto peer = f.feed(segment(false, A, 901, 101, 0, 64), false);
+    CHECK(peer.scaled_window == 64u << 10);
+    CHECK(f.tracker.remote_window() == 64u << 10);
+    CHECK(f.tracker.exact_next_seq() == 101u);
+    CHECK(f.tracker.in_window_seq(1000) == 1101u);
+    CHECK(f.tracker.out_of_window_seq(1) == 101u + (64u << 10) + 1);
+    CHECK(f.tracker.ack_for_remote() == 901u);
+  }
+  SECTION("one side did not offer it: no scaling") {
+    Fed f;
+    f.feed(segment(true, S, 100, 0, 0, 64240, ws(7)), true);
+    f.feed(segment(false, S | A, 900, 101, 0, 65160), false);
+    f.feed(segment(true, A, 101, 901, 0, 502), true);
+    auto peer = f.feed(segment(false, A, 901, 101, 0, 64), false);
+    CHECK_FALSE(f.tracker.window_scaling());
+    CHECK(peer.scaled_window == 64);
+    CHECK(f.tracker.remote_window() == 64);
+  }
+}
+
+TEST_CASE("close variants move both sides through the right states") {
+  auto open = [](Fed& f) {
+    f.feed(segment(true, S, 100, 0), true);
+    f.feed(segment(false, S | A, 900, 101), false);
+    f.feed(segment(true, A, 101, 901), true);
+  };
+  SECTION("three-segment close: the peer's FIN carries the ACK of ours") {
+    Fed f;
+    open(f);
+    f.feed(segment(true, F | A, 101, 901), true);
+    auto s = f.feed(segment(false, F | A, 901, 102), false);
+    CHECK(s.local_state_inferred == TcpState::time_wait);  // FIN_WAIT_2 skipped
+    CHECK(s.remote_state_inferred == TcpState::last_ack);
+    s = f.feed(segment(true, A, 102, 902), true);
+    CHECK(s.remote_state_inferred == TcpState::close);
+  }
+  SECTION("peer closes first") {
+    Fed f;
+    open(f);
+    auto s = f.feed(segment(false, F | A, 901, 101), false);
+    CHECK(s.local_state_inferred == TcpState::close_wait);
+    CHECK(s.remote_state_inferred == TcpState::fin_wait1);
+    s = f.feed(segment(true, A, 101, 902), true);
+    CHECK(s.remote_state_inferred == TcpState::fin_wait2);
+    s = f.feed(segment(true, F | A, 101, 902), true);
+    CHECK(s.local_state_inferred == TcpState::last_ack);
+    CHECK(s.remote_state_inferred == TcpState::time_wait);
+    s = f.feed(segment(false, A, 902, 102), false);
+    CHECK(s.local_state_inferred == TcpState::close);
+  }
+  SECTION("simultaneous close goes through CLOSING") {
+    Fed f;
+    open(f);
+    f.feed(segment(true, F | A, 101, 901), true);
+    auto s = f.feed(segment(false, F | A, 901, 101), false);  // crossed: does not ack our FIN
+    CHECK(s.local_state_inferred == TcpState::closing);
+    s = f.feed(segment(false, A, 902, 102), false);
+    CHECK(s.local_state_inferred == TcpState::time_wait);
+  }
+  SECTION("reset") {
+    Fed f;
+    open(f);
+    auto s = f.feed(segment(true, R | A, 101, 901), true);
+    CHECK(s.local_state_inferred == TcpState::close);
+    CHECK(s.remote_state_inferred == TcpState::close);
+    CHECK_FALSE(s.duplicate_ack);
+  }
+}
+
+TEST_CASE("the state machine functions follow RFC 9293") {
+  CHECK(state_after_send(TcpState::close, S) == TcpState::syn_sent);
+  CHECK(state_after_send(TcpState::established, F | A) == TcpState::fin_wait1);
+  CHECK(state_after_send(TcpState::close_wait, F | A) == TcpState::last_ack);
+  CHECK(state_after_send(TcpState::established, R) == TcpState::close);
+  CHECK(state_after_receive(TcpState::syn_sent, S | A, true, false) == TcpState::established);
+  CHECK(state_after_receive(TcpState::syn_sent, S | A, false, false) == TcpState::syn_sent);  // wrong ACK
+  CHECK(state_after_receive(TcpState::syn_sent, S, false, false) == TcpState::syn_recv);     // simultaneous open
+  CHECK(state_after_receive(TcpState::listen, R, false, false) == TcpState::listen);
+  CHECK(state_after_receive(TcpState::fin_wait1, A, false, true) == TcpState::fin_wait2);
+  CHECK(state_after_receive(TcpState::fin_wait1, F | A, false, true) == TcpState::time_wait);
+  CHECK(state_after_receive(TcpState::fin_wait1, F | A, false, false) == TcpState::closing);
+  CHECK(state_after_receive(TcpState::last_ack, A, false, true) == TcpState::close);
+}

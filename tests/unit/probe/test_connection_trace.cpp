@@ -1,0 +1,81 @@
+// The trace's reading of our kernel state: late reads and the state spans.
+#include <catch2/catch.hpp>
+
+#include "tcpkit/probe/connection_trace.hpp"
+
+using namespace tcpkit;
+
+namespace {
+
+// One event: a segment at time_ns, the state machine's state after it, and the kernel's
+// answer read at read_ns.
+TraceEvent event(int64_t time_ns, TcpState inferred, TcpState kernel, int64_t read_ns) {
+  TraceEvent e;
+  e.segment.time_ns = time_ns;
+  e.segment.local_state_inferred = inferred;
+  e.local_state = kernel;
+  e.local_state_read = true;
+  e.local_state_read_ns = read_ns;
+  return e;
+}
+
+constexpr int64_t ms = 1'000'000;
+
+}  // namespace
+
+TEST_CASE("a read made after the next segment arrived gives way to the state machine") {
+  // Our FIN, the peer's ACK of it, and its FIN 50 us later: the kernel, asked 300 us after the
+  // ACK, has handled the FIN too and says TIME_WAIT.
+  std::vector<TraceEvent> events = {
+      event(0, TcpState::fin_wait1, TcpState::fin_wait1, 300'000),
+      event(10 * ms, TcpState::fin_wait2, TcpState::time_wait, 10 * ms + 300'000),
+      event(10 * ms + 50'000, TcpState::time_wait, TcpState::time_wait, 10 * ms + 350'000),
+  };
+  resolve_late_state_reads(events);
+  CHECK(events[1].local_state == TcpState::fin_wait2);
+  CHECK(events[1].local_state_inferred);
+  CHECK_FALSE(events[0].local_state_inferred);
+  CHECK_FALSE(events[2].local_state_inferred);
+  const auto spans = state_spans(events);
+  REQUIRE(spans.size() == 3);
+  CHECK(spans[1].state == TcpState::fin_wait2);
+  CHECK(spans[1].end_ns == 10 * ms + 50'000);
+  CHECK_FALSE(spans[2].end_ns);
+}
+
+TEST_CASE("the kernel's answer stands when it was read before the next segment or agrees") {
+  // The same disagreement, but the FIN came 40 ms later: the kernel's word is kept.
+  std::vector<TraceEvent> late_fin = {
+      event(0, TcpState::fin_wait2, TcpState::time_wait, 300'000),
+      event(40 * ms, TcpState::time_wait, TcpState::time_wait, 40 * ms + 300'000),
+  };
+  resolve_late_state_reads(late_fin);
+  CHECK(late_fin[0].local_state == TcpState::time_wait);
+  CHECK_FALSE(late_fin[0].local_state_inferred);
+
+  // The SYN/ACK and our ACK microseconds apart: the kernel agrees with the state machine.
+  std::vector<TraceEvent> agree = {
+      event(0, TcpState::established, TcpState::established, 300'000),
+      event(20'000, TcpState::established, TcpState::established, 320'000),
+  };
+  resolve_late_state_reads(agree);
+  CHECK_FALSE(agree[0].local_state_inferred);
+
+  // A segment whose state could not be read stays unread.
+  std::vector<TraceEvent> unread = {event(0, TcpState::fin_wait2, TcpState::close, 300'000), event(1000, TcpState::time_wait, TcpState::close, 0)};
+  unread[0].local_state_read = false;
+  resolve_late_state_reads(unread);
+  CHECK_FALSE(unread[0].local_state_inferred);
+  CHECK(state_spans(unread).size() == 1);
+}
+
+TEST_CASE("an outgoing segment's state change before its tap is within the margin") {
+  // We send our FIN 100 us after the read: the kernel said FIN_WAIT1 for the segment before.
+  std::vector<TraceEvent> events = {
+      event(0, TcpState::established, TcpState::fin_wait1, 300'000),
+      event(400'000, TcpState::fin_wait1, TcpState::fin_wait1, 700'000),
+  };
+  resolve_late_state_reads(events);
+  CHECK(events[0].local_state == TcpState::established);
+  CHECK(events[0].local_state_inferred);
+}

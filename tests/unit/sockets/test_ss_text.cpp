@@ -1,0 +1,309 @@
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <set>
+
+#include "tcpkit/sockets/netstat_text.hpp"
+#include "tcpkit/sockets/ss_text.hpp"
+#include "tcpstate_fixtures.hpp"
+
+using namespace tcpkit;
+using namespace tcpstate_test;
+
+namespace {
+std::map<TcpState, int> count_states(const std::vector<SocketRecord>& v) {
+  std::map<TcpState, int> m;
+  for (const auto& s : v) m[s.state]++;
+  return m;
+}
+}  // namespace
+
+TEST_CASE("real ss -tan output: every socket, every state") {
+  Collect c;
+  TextParseReport r;
+  parse_ss_text(fixture("ss-tan.txt"), c.sink(), r);
+  CHECK(r.malformed == 0);
+  REQUIRE(c.sockets.size() == 32);
+  const auto m = count_states(c.sockets);
+  CHECK(m.at(TcpState::listen) == 6);
+  CHECK(m.at(TcpState::established) == 10);
+  CHECK(m.at(TcpState::close_wait) == 3);
+  CHECK(m.at(TcpState::fin_wait2) == 3);
+  CHECK(m.at(TcpState::time_wait) == 3);
+  CHECK(m.at(TcpState::syn_sent) == 3);
+  CHECK(m.at(TcpState::syn_recv) == 4);
+  // "*:8090 *:*" from ss 6.x is the dual-stack IPv6 wildcard; "0.0.0.0%d0:5353" is bound to d0.
+  int v6_any = 0, bound = 0;
+  for (const auto& s : c.sockets) {
+    if (s.state == TcpState::listen && s.local.is_v6() && s.local.is_unspecified()) ++v6_any;
+    if (s.interface == "d0") ++bound;
+  }
+  CHECK(v6_any == 2);
+  CHECK(bound == 2);
+}
+
+TEST_CASE("real ss -tanoepi: timers, owners with odd names, uid, inode and TCP_INFO") {
+  Collect c;
+  TextParseReport r;
+  parse_ss_text(fixture("ss-tanoepi.txt"), c.sink(), r);
+  CHECK(r.malformed == 0);
+  REQUIRE(c.sockets.size() == 32);
+  int with_info = 0, odd_owner = 0;
+  for (const auto& s : c.sockets) {
+    INFO(identity(s));
+    if (s.info) ++with_info;
+    if (!s.processes.empty() && s.processes[0].name == "srv (a") ++odd_owner;  // ss cuts at ')'
+    switch (s.state) {
+      case TcpState::time_wait:
+        CHECK(s.timer == TimerKind::time_wait);
+        REQUIRE(s.timer_ms);
+        CHECK(*s.timer_ms > 50000);
+        CHECK(*s.timer_ms <= 60000);
+        CHECK(s.inode == 0u);
+        break;
+      case TcpState::syn_recv:
+        CHECK(s.timer == TimerKind::retransmit);
+        REQUIRE(s.timer_ms);
+        CHECK(*s.timer_ms > 1000);  // "1.4xxms" is seconds in iproute2 6.1
+        CHECK(*s.timer_ms < 3000);
+        CHECK(s.retransmits == 1);
+        break;
+      case TcpState::syn_sent:
+        CHECK(s.timer == TimerKind::retransmit);
+        CHECK(s.send_q == 1);
+        REQUIRE(s.info);
+        CHECK(s.info->retrans == 1);
+        CHECK(s.info->total_retrans == 1);
+        CHECK(s.info->unacked == 1);
+        break;
+      case TcpState::established:
+        REQUIRE(s.info);
+        CHECK(s.info->rtt_us > 0);
+        CHECK(s.info->cwnd == 10);
+        CHECK(s.info->rto_us == 204000);
+        REQUIRE(s.processes.size() == 1);
+        CHECK(s.processes[0].fd >= 3);
+        CHECK(s.uid == 0u);
+        CHECK(s.inode.value_or(0) > 0);
+        break;
+      default: break;
+    }
+  }
+  CHECK(with_info >= 20);
+  CHECK(odd_owner == 7);
+}
+
+TEST_CASE("ss flag combinations give the same sockets") {
+  auto ids = [](const std::string& name) {
+    Collect c;
+    TextParseReport r;
+    parse_ss_text(fixture(name), c.sink(), r);
+    CHECK(r.malformed == 0);
+    std::multiset<std::string> out;
+    for (const auto& s : c.sockets) out.insert(identity(s));
+    return out;
+  };
+  const auto base = ids("ss-tan.txt");
+  for (const char* f : {"ss-tano.txt", "ss-tanp.txt", "ss-tani.txt", "ss-tane.txt", "ss-tanoepi.txt"}) {
+    INFO(f);
+    CHECK(ids(f) == base);
+  }
+}
+
+TEST_CASE("hand-made ss variants: netid column, zones, wildcards, odd names, both timer formats") {
+  Collect c;
+  TextParseReport r;
+  parse_ss_text(fixture("ss-variants.txt"), c.sink(), r);
+  CHECK(r.malformed == 0);
+  CHECK(r.skipped == 3);  // header, blank line, udp
+  REQUIRE(c.sockets.size() == 12);
+  const auto& s = c.sockets;
+  CHECK(s[0].state == TcpState::listen);
+  CHECK(s[0].local.is_v6());
+  CHECK(s[0].processes == std::vector<ProcessRef>{{"sshd", 812, 3}});
+  CHECK(s[1].state == TcpState::time_wait);
+  CHECK(s[1].timer_ms == 59000);
+  CHECK(s[2].processes == std::vector<ProcessRef>{{"my app, (v2)", 900, 7}, {"x\\\"y", 901, 8}});
+  CHECK(s[2].timer == TimerKind::keepalive);
+  CHECK(s[2].timer_ms == 2592);  // "2.592ms": seconds
+  CHECK(s[2].uid == 1000u);
+  CHECK(s[2].inode == 4242u);
+  CHECK(s[3].timer_ms == 2592);  // "2.592sec"
+  CHECK(s[4].timer_ms == 40);
+  CHECK(s[4].retransmits == 2);
+  CHECK(s[5].state == TcpState::fin_wait1);
+  CHECK(s[5].interface == "eth0");
+  CHECK(s[5].local.to_string() == "fe80::1");
+  CHECK(s[5].timer_ms == 62000);
+  CHECK(s[6].interface == "d0");
+  CHECK(s[6].remote.is_v6());
+  CHECK(s[7].interface == "lo");
+  CHECK(s[7].local.is_v4());
+  CHECK(s[8].state == TcpState::close_wait);
+  CHECK(s[8].local.to_string() == "::ffff:10.0.0.5");
+  CHECK(s[8].recv_q == 7);
+  CHECK(s[8].processes == std::vector<ProcessRef>{{"java", 1234, 55}});
+  CHECK(s[9].timer_ms == 119 * 60000);
+  CHECK(s[10].timer == TimerKind::zero_window_probe);
+  CHECK(s[10].timer_ms == 0);
+  CHECK(s[11].state == TcpState::close);
+}
+
+TEST_CASE("old iproute2 output: '*' is IPv4, ':::22' is IPv6, old users format, -i on the next line") {
+  Collect c;
+  TextParseReport r;
+  parse_ss_text(fixture("ss-old.txt"), c.sink(), r);
+  CHECK(r.malformed == 0);
+  REQUIRE(c.sockets.size() == 5);
+  CHECK(c.sockets[0].local.is_v4());
+  CHECK(c.sockets[0].processes == std::vector<ProcessRef>{{"sshd", 1123, 3}});
+  CHECK(c.sockets[1].local.is_v6());
+  const auto& e = c.sockets[2];
+  CHECK(e.timer_ms == 204);
+  REQUIRE(e.info);
+  CHECK(e.info->rtt_us == 4500);
+  CHECK(e.info->rttvar_us == 2250);
+  CHECK(e.info->mss == 1448);
+  CHECK(e.info->ssthresh == 7);
+  CHECK(e.info->total_retrans == 2);
+  CHECK(c.sockets[3].timer_ms == 35000);
+  CHECK(c.sockets[4].state == TcpState::syn_recv);
+  CHECK(c.sockets[4].timer_ms == 2816);
+}
+
+TEST_CASE("malformed ss lines are warnings with line numbers; the rest is read") {
+  Collect c;
+  TextParseReport r;
+  parse_ss_text(fixture("ss-malformed.txt"), c.sink(), r);
+  // Line 6, "10.0.0.1:ssh", is what ss prints without -n: port 22, not an error.
+  REQUIRE(c.sockets.size() == 3);
+  CHECK(c.sockets[0].remote_port == 5000);
+  CHECK(c.sockets[1].local_port == 22);
+  CHECK(c.sockets[1].remote_port == 5004);
+  CHECK(c.sockets[2].remote_port == 5009);
+  REQUIRE(r.malformed == 9);
+  std::vector<size_t> lines;
+  for (const auto& w : r.warnings) lines.push_back(w.line);
+  CHECK(lines == std::vector<size_t>{3, 4, 5, 7, 8, 9, 10, 11, 13});
+  CHECK(r.warnings[0].message.find("BOGUS") != std::string::npos);
+}
+
+TEST_CASE("binary garbage and a missing final newline do not stop the parser") {
+  Collect c;
+  TextParseReport r;
+  parse_ss_text(fixture("ss-binary.txt"), c.sink(), r);
+  CHECK(c.sockets.size() == 2);
+  CHECK(r.malformed == 1);
+}
+
+TEST_CASE("ss durations") {
+  CHECK(parse_ss_duration_ms("200ms") == 200);
+  CHECK(parse_ss_duration_ms("040ms") == 40);
+  CHECK(parse_ss_duration_ms("1.488ms") == 1488);
+  CHECK(parse_ss_duration_ms("1.5sec") == 1500);
+  CHECK(parse_ss_duration_ms("58sec") == 58000);
+  CHECK(parse_ss_duration_ms("1min2sec") == 62000);
+  CHECK(parse_ss_duration_ms("119min") == 7140000);
+  for (const char* bad : {"", "ms", "1", "1h", "1..2ms", "abc", "-1ms"}) {
+    INFO(bad);
+    CHECK_FALSE(parse_ss_duration_ms(bad));
+  }
+}
+
+TEST_CASE("the format of saved text is detected") {
+  CHECK(detect_socket_text_format(fixture("ss-tan.txt")) == SocketTextFormat::ss);
+  CHECK(detect_socket_text_format(fixture("ss-variants.txt")) == SocketTextFormat::ss);
+  CHECK(detect_socket_text_format(fixture("netstat-tanop.txt")) == SocketTextFormat::netstat);
+  CHECK(detect_socket_text_format("tcp 0 0 1.2.3.4:1 5.6.7.8:2 ESTABLISHED\n") == SocketTextFormat::netstat);
+  CHECK(detect_socket_text_format("\n\nESTAB 0 0 1.2.3.4:1 5.6.7.8:2\n") == SocketTextFormat::ss);
+  CHECK(detect_socket_text_format("hello world\n") == SocketTextFormat::unknown);
+  CHECK(detect_socket_text_format(fixture("proc-net-tcp.txt")) == SocketTextFormat::unknown);
+  CHECK(detect_socket_text_format("") == SocketTextFormat::unknown);
+}
+
+TEST_CASE("ss without -n: service names through the services database, host names kept") {
+  Collect c;
+  TextParseReport r;
+  parse_ss_text("State Recv-Q Send-Q Local Address:Port Peer Address:Port\n"
+                "LISTEN 0 128 0.0.0.0:http 0.0.0.0:*\n"
+                "LISTEN 0 128 [::]:ssh [::]:*\n"
+                "LISTEN 0 128 *:x11-1 *:*\n"
+                "ESTAB 0 0 [::ffff:10.0.0.1]:https [::ffff:10.0.0.9]:51000\n"
+                "ESTAB 0 0 10.0.0.1:ssh db-1.example-corp.net:40000\n"
+                "ESTAB 0 0 localhost:domain localhost:41000\n"
+                "ESTAB 0 0 10.0.0.1:no-such-svc 10.0.0.2:41001\n",
+                c.sink(), r);
+  REQUIRE(c.sockets.size() == 7);
+  CHECK(r.malformed == 0);
+  const auto& s = c.sockets;
+  CHECK(s[0].local_port == 80);
+  CHECK(s[1].local_port == 22);
+  CHECK(s[1].local.is_v6());
+  CHECK(s[2].local_port == 6001);
+  CHECK(s[3].local.to_string() == "::ffff:10.0.0.1");
+  CHECK(s[3].local_port == 443);
+  CHECK(s[4].remote_host == "db-1.example-corp.net");
+  CHECK(s[4].remote.is_v4());  // the family of the numeric end
+  CHECK(s[4].family_known);
+  CHECK(s[5].local_host == "localhost");
+  CHECK(s[5].local_port == 53);
+  CHECK_FALSE(s[5].family_known);
+  CHECK(s[5].local.is_v4());  // counted as IPv4, as the note on stderr says
+  CHECK(s[6].local_service == "no-such-svc");
+  CHECK(s[6].local_port == 0);
+  CHECK(r.host_names.sockets == 2);
+  CHECK(r.host_names.examples == std::vector<std::string>{"db-1.example-corp.net", "localhost"});
+  CHECK(r.unknown_services.sockets == 1);
+  CHECK(r.unknown_family == 1);
+}
+
+TEST_CASE("a capture of `ss state X` has no State column: stop, or take the state given") {
+  const std::string text = "Recv-Q Send-Q Local Address:Port Peer Address:Port Process\n"
+                           "0 0 10.0.0.1:40000 10.0.0.2:80\n0 0 10.0.0.1:40001 10.0.0.2:http\n";
+  {
+    Collect c;
+    TextParseReport r;
+    parse_ss_text(text, c.sink(), r);
+    CHECK(c.sockets.empty());
+    CHECK(r.state_column_missing);
+    CHECK(r.malformed == 0);
+  }
+  for (const std::string& t : {text, text.substr(text.find('\n') + 1)}) {  // with and without the header
+    Collect c;
+    TextParseReport r;
+    parse_ss_text(t, c.sink(), r, TcpState::time_wait);
+    REQUIRE(c.sockets.size() == 2);
+    CHECK(c.sockets[0].state == TcpState::time_wait);
+    CHECK(c.sockets[1].remote_port == 80);
+    CHECK_FALSE(r.state_column_missing);
+  }
+}
+
+TEST_CASE("ss text line by line: each socket goes out once the next line shows it is complete") {
+  Collect c;
+  TextParseReport r;
+  SsTextParser p(c.sink(), r);
+  CHECK(p.line("State Recv-Q Send-Q Local Address:Port Peer Address:Port"));
+  CHECK(p.line("ESTAB 0 0 10.0.0.1:22 10.0.0.2:5000"));
+  CHECK(c.sockets.empty());  // -i details may follow
+  CHECK(p.line("\t cubic rtt:1.5/0.75 cwnd:10"));
+  CHECK(p.line("ESTAB 0 0 10.0.0.1:22 10.0.0.2:5001"));
+  REQUIRE(c.sockets.size() == 1);
+  CHECK(c.sockets[0].info->cwnd == 10);
+  CHECK(p.finish());
+  CHECK(c.sockets.size() == 2);
+}
+
+TEST_CASE("old ss \"*:22\" waits for the line that shows the dialect, and keeps the order") {
+  Collect c;
+  TextParseReport r;
+  SsTextParser p(c.sink(), r);
+  CHECK(p.line("LISTEN 0 128 *:22 *:*"));
+  CHECK(p.line("ESTAB 0 0 10.0.0.1:22 10.0.0.2:5000"));
+  CHECK(p.line("LISTEN 0 128 :::22 :::*"));
+  CHECK(p.finish());
+  REQUIRE(c.sockets.size() == 3);
+  CHECK(c.sockets[0].local.is_v4());  // old ss: "*" is the IPv4 wildcard
+  CHECK(c.sockets[1].remote_port == 5000);
+  CHECK(c.sockets[2].local.is_v6());
+}

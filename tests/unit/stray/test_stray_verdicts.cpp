@@ -1,0 +1,368 @@
+// tcpstray's catalogue and verdict logic, fed answers recorded from a Linux 6.x peer in the lab
+// (numbers copied from real runs) and hand-made misbehaving ones.
+#include <catch2/catch.hpp>
+
+#include <set>
+
+#include "tcpkit/wire/segment.hpp"
+#include "tcpkit/stray/stray_case.hpp"
+#include "tcpkit/stray/stray_verdict.hpp"
+
+using namespace tcpkit;
+namespace f = tcp_flag;
+
+namespace {
+
+StraySegment in(uint8_t flags, uint32_t seq, uint32_t ack, uint16_t window = 64, uint32_t length = 0) {
+  StraySegment s;
+  s.flags = flags;
+  s.seq = seq;
+  s.ack = ack;
+  s.window = window;
+  s.payload_length = length;
+  return s;
+}
+
+StraySegment icmp(const char* text) {
+  StraySegment s;
+  s.icmp = true;
+  s.icmp_text = text;
+  return s;
+}
+
+StrayProbe probe(uint8_t flags, uint32_t seq, uint32_t ack = 0, uint32_t length = 0) {
+  StrayProbe p;
+  p.flags = flags;
+  p.seq = seq;
+  p.ack = ack;
+  p.payload_length = length;
+  return p;
+}
+
+// A live connection's probe: the peer expects 3555495829 from us and sends from 2148305113.
+constexpr uint32_t kRcvNxt = 3555495829u, kSndNxt = 2148305113u;
+StrayProbe live(uint8_t flags, uint32_t seq, uint32_t ack = kSndNxt) {
+  StrayProbe p = probe(flags, seq, ack);
+  p.peer_rcv_nxt = kRcvNxt;
+  p.peer_snd_nxt = kSndNxt;
+  return p;
+}
+
+StrayObservation answers(std::vector<StraySegment> list) {
+  StrayObservation o;
+  o.answers = std::move(list);
+  return o;
+}
+
+StrayVerdict verdict(StrayCase id, const StrayProbe& p, const StrayObservation& o) {
+  return judge_stray_case(id, p, o).verdict;
+}
+
+}  // namespace
+
+TEST_CASE("the catalogue has every case the issue names, once, in group order", "[stray]") {
+  const std::vector<std::string_view> required = {
+      "closed-fin", "closed-ack", "closed-null", "closed-xmas", "closed-syn-fin", "closed-rst",
+      "listen-fin", "listen-null", "listen-xmas", "listen-ack", "listen-rst",
+      "live-rst-exact", "live-rst-in-window", "live-rst-out-of-window", "live-syn", "live-ack-unsent",
+      "live-data-old", "live-fin-exact", "live-fin-out-of-window",
+      "tw-fin-retransmit", "tw-rst", "tw-syn"};
+  const auto catalogue = stray_catalogue();
+  REQUIRE(catalogue.size() == required.size());
+  std::set<std::string_view> names;
+  int last_group = -1;
+  for (size_t i = 0; i < catalogue.size(); ++i) {
+    const auto& c = catalogue[i];
+    CHECK(c.name == required[i]);
+    names.insert(c.name);
+    CHECK(int(c.group) >= last_group);
+    last_group = int(c.group);
+    CHECK(!c.purpose.empty());
+    CHECK(!c.sent.empty());
+    CHECK(!c.expected.empty());
+    CHECK(c.rfc.find("RFC") == 0);
+    REQUIRE(find_stray_case(c.name) == c.id);
+    CHECK(stray_case_info(c.id).name == c.name);
+    // Every enumerator maps back to its own entry (stray_case_info falls back to the first).
+    CHECK(&stray_case_info(c.id) == &catalogue[i]);
+  }
+  CHECK(names.size() == required.size());
+  CHECK_FALSE(find_stray_case("closed"));
+  CHECK_FALSE(find_stray_case("CLOSED-FIN"));
+}
+
+TEST_CASE("groups parse and hold their cases", "[stray]") {
+  CHECK(parse_stray_group("closed") == StrayGroup::closed);
+  CHECK(parse_stray_group("listen") == StrayGroup::listen);
+  CHECK(parse_stray_group("live") == StrayGroup::live);
+  CHECK(parse_stray_group("time-wait") == StrayGroup::time_wait);
+  CHECK_FALSE(parse_stray_group("established"));
+  CHECK_FALSE(parse_stray_group(""));
+  CHECK(stray_cases_in(StrayGroup::closed).size() == 6);
+  CHECK(stray_cases_in(StrayGroup::listen).size() == 5);
+  CHECK(stray_cases_in(StrayGroup::live).size() == 8);
+  CHECK(stray_cases_in(StrayGroup::time_wait).size() == 3);
+  for (auto g : {StrayGroup::closed, StrayGroup::listen, StrayGroup::live, StrayGroup::time_wait})
+    CHECK(parse_stray_group(stray_group_name(g)) == g);
+}
+
+TEST_CASE("closed port: RST with seq 0 and ack SEG.SEQ+SEG.LEN, or seq SEG.ACK", "[stray]") {
+  // Recorded: FIN seq=2576027794 -> R. seq=0 ack=2576027795.
+  CHECK(verdict(StrayCase::closed_fin, probe(f::fin, 2576027794u), answers({in(f::rst | f::ack, 0, 2576027795u, 0)})) ==
+        StrayVerdict::conformant);
+  // SYN+FIN counts two: recorded ack = seq+2.
+  CHECK(verdict(StrayCase::closed_syn_fin, probe(f::syn | f::fin, 2903676624u),
+                answers({in(f::rst | f::ack, 0, 2903676626u, 0)})) == StrayVerdict::conformant);
+  CHECK(verdict(StrayCase::closed_syn_fin, probe(f::syn | f::fin, 2903676624u),
+                answers({in(f::rst | f::ack, 0, 2903676625u, 0)})) == StrayVerdict::deviation);
+  // NULL has no length: ack = seq.
+  CHECK(verdict(StrayCase::closed_null, probe(0, 1324757154u), answers({in(f::rst | f::ack, 0, 1324757154u, 0)})) ==
+        StrayVerdict::conformant);
+  CHECK(verdict(StrayCase::closed_xmas, probe(f::fin | f::psh | f::urg, 3978041705u),
+                answers({in(f::rst | f::ack, 0, 3978041706u, 0)})) == StrayVerdict::conformant);
+  // ACK: R seq=SEG.ACK (recorded).
+  CHECK(verdict(StrayCase::closed_ack, probe(f::ack, 357213944u, 2530011121u), answers({in(f::rst, 2530011121u, 0, 0)})) ==
+        StrayVerdict::conformant);
+  CHECK(verdict(StrayCase::closed_ack, probe(f::ack, 357213944u, 2530011121u), answers({in(f::rst, 0, 0, 0)})) ==
+        StrayVerdict::deviation);
+  // Non-zero seq without ACK in the probe, missing ACK flag, no answer, wrong kind of answer.
+  CHECK(verdict(StrayCase::closed_fin, probe(f::fin, 100), answers({in(f::rst | f::ack, 7, 101, 0)})) == StrayVerdict::deviation);
+  CHECK(verdict(StrayCase::closed_fin, probe(f::fin, 100), answers({in(f::rst, 0, 101, 0)})) == StrayVerdict::deviation);
+  auto silent = judge_stray_case(StrayCase::closed_fin, probe(f::fin, 100), answers({}));
+  CHECK(silent.verdict == StrayVerdict::deviation);
+  CHECK(silent.observed == "silence");
+  CHECK_FALSE(silent.rate_limit_possible);
+  CHECK(verdict(StrayCase::closed_fin, probe(f::fin, 100), answers({in(f::syn | f::ack, 5, 101)})) == StrayVerdict::deviation);
+  // A firewall's ICMP error is not the stack's answer.
+  CHECK(verdict(StrayCase::closed_fin, probe(f::fin, 100), answers({icmp("port unreachable")})) == StrayVerdict::inconclusive);
+}
+
+TEST_CASE("RST to a closed port and FIN/NULL/Xmas/RST to a listener expect silence", "[stray]") {
+  for (auto id : {StrayCase::closed_rst, StrayCase::listen_fin, StrayCase::listen_null, StrayCase::listen_xmas,
+                  StrayCase::listen_rst}) {
+    CHECK(verdict(id, probe(f::fin, 1), answers({})) == StrayVerdict::conformant);
+    // What the lab's misbehaving responder sends: an RST to everything.
+    CHECK(verdict(id, probe(f::fin, 1), answers({in(f::rst | f::ack, 0, 2, 0)})) == StrayVerdict::deviation);
+    CHECK(verdict(id, probe(f::fin, 1), answers({icmp("administratively prohibited")})) == StrayVerdict::inconclusive);
+  }
+  // listen-ack: recorded R seq=SEG.ACK.
+  CHECK(verdict(StrayCase::listen_ack, probe(f::ack, 1137471218u, 2516609756u), answers({in(f::rst, 2516609756u, 0, 0)})) ==
+        StrayVerdict::conformant);
+  CHECK(verdict(StrayCase::listen_ack, probe(f::ack, 1, 2), answers({})) == StrayVerdict::deviation);
+}
+
+TEST_CASE("live RST at RCV.NXT: silence, then the next segment draws an RST", "[stray]") {
+  StrayObservation o = answers({});
+  o.follow_up_sent = true;
+  o.follow_up = live(f::psh | f::ack, kRcvNxt);
+  o.follow_up_answers = {in(f::rst, kSndNxt, 0, 0)};
+  auto j = judge_stray_case(StrayCase::live_rst_exact, live(f::rst, kRcvNxt), o);
+  CHECK(j.verdict == StrayVerdict::conformant);
+  CHECK(j.observed == "silence, then R seq=SND.NXT win=0");
+  o.follow_up_answers = {in(f::ack, kSndNxt, kRcvNxt + 1)};  // the byte was acked: still alive
+  CHECK(verdict(StrayCase::live_rst_exact, live(f::rst, kRcvNxt), o) == StrayVerdict::deviation);
+  o.follow_up_answers = {};
+  CHECK(verdict(StrayCase::live_rst_exact, live(f::rst, kRcvNxt), o) == StrayVerdict::inconclusive);
+  o = answers({in(f::ack, kSndNxt, kRcvNxt)});  // a challenge ACK to an exact RST
+  CHECK(verdict(StrayCase::live_rst_exact, live(f::rst, kRcvNxt), o) == StrayVerdict::deviation);
+}
+
+TEST_CASE("challenge and duplicate ACKs must ack RCV.NXT; silence may be a rate limit", "[stray]") {
+  const StraySegment challenge = in(f::ack, kSndNxt, kRcvNxt);  // recorded from Linux
+  for (auto id : {StrayCase::live_rst_in_window, StrayCase::live_syn, StrayCase::live_ack_unsent, StrayCase::live_data_old,
+                  StrayCase::live_fin_out_of_window}) {
+    const StrayProbe p = live(f::rst, kRcvNxt + 32580);
+    auto good = judge_stray_case(id, p, answers({challenge}));
+    CHECK(good.verdict == StrayVerdict::conformant);
+    CHECK(good.observed == ". seq=SND.NXT ack=RCV.NXT win=64");
+    auto none = judge_stray_case(id, p, answers({}));
+    CHECK(none.verdict == StrayVerdict::deviation);
+    CHECK(none.rate_limit_possible);
+    CHECK(verdict(id, p, answers({in(f::rst, kSndNxt, 0, 0)})) == StrayVerdict::deviation);
+    CHECK(verdict(id, p, answers({in(f::ack, kSndNxt, kRcvNxt + 7)})) == StrayVerdict::deviation);
+    // The right ACK, but a reset as well (a middlebox or a second responder): still a deviation.
+    CHECK(verdict(id, p, answers({challenge, in(f::rst | f::ack, 0, kRcvNxt, 0)})) == StrayVerdict::deviation);
+  }
+  // The out-of-window FIN accepted (acked past it) is named as such.
+  const StrayProbe fin = live(f::fin | f::ack, kRcvNxt + 130696);
+  auto taken = judge_stray_case(StrayCase::live_fin_out_of_window, fin, answers({in(f::ack, kSndNxt, kRcvNxt + 130697)}));
+  CHECK(taken.verdict == StrayVerdict::deviation);
+  CHECK(taken.reason.find("accepted") != std::string::npos);
+  // Without the connection's numbers nothing can be judged.
+  CHECK(verdict(StrayCase::live_syn, probe(f::syn, 1), answers({challenge})) == StrayVerdict::inconclusive);
+}
+
+TEST_CASE("out-of-window RST expects silence", "[stray]") {
+  const StrayProbe p = live(f::rst, kRcvNxt + 130696);
+  CHECK(verdict(StrayCase::live_rst_out_of_window, p, answers({})) == StrayVerdict::conformant);
+  CHECK(verdict(StrayCase::live_rst_out_of_window, p, answers({in(f::ack, kSndNxt, kRcvNxt)})) == StrayVerdict::deviation);
+}
+
+TEST_CASE("FIN at RCV.NXT is acked (ACK or FIN+ACK), and the peer is in CLOSE_WAIT", "[stray]") {
+  const StrayProbe p = live(f::fin | f::ack, kRcvNxt);
+  auto j = judge_stray_case(StrayCase::live_fin_exact, p, answers({in(f::ack, kSndNxt, kRcvNxt + 1)}));
+  CHECK(j.verdict == StrayVerdict::conformant);
+  CHECK(j.observed == ". seq=SND.NXT ack=RCV.NXT+1 win=64 (peer CLOSE_WAIT)");
+  CHECK(verdict(StrayCase::live_fin_exact, p, answers({in(f::fin | f::ack, kSndNxt, kRcvNxt + 1)})) == StrayVerdict::conformant);
+  CHECK(verdict(StrayCase::live_fin_exact, p, answers({in(f::ack, kSndNxt, kRcvNxt)})) == StrayVerdict::deviation);
+  CHECK(verdict(StrayCase::live_fin_exact, p, answers({})) == StrayVerdict::deviation);
+}
+
+TEST_CASE("TIME_WAIT: a retransmitted FIN is acked again", "[stray]") {
+  const StrayProbe p = live(f::fin | f::ack, kRcvNxt - 1);
+  CHECK(verdict(StrayCase::tw_fin_retransmit, p, answers({in(f::ack, kSndNxt, kRcvNxt)})) == StrayVerdict::conformant);
+  auto reset = judge_stray_case(StrayCase::tw_fin_retransmit, p, answers({in(f::rst, kSndNxt, 0, 0)}));
+  CHECK(reset.verdict == StrayVerdict::deviation);
+  CHECK(reset.reason.find("TIME_WAIT") != std::string::npos);
+}
+
+TEST_CASE("TIME_WAIT RST: kept (RFC 1337) is conformant, assassinated is a deviation", "[stray]") {
+  StrayObservation o = answers({});
+  o.follow_up_sent = true;
+  o.follow_up = live(f::fin | f::ack, kRcvNxt - 1);
+  o.follow_up_answers = {in(f::ack, kSndNxt, kRcvNxt)};  // net.ipv4.tcp_rfc1337=1
+  auto kept = judge_stray_case(StrayCase::tw_rst, live(f::rst, kRcvNxt), o);
+  CHECK(kept.verdict == StrayVerdict::conformant);
+  CHECK(kept.observed.find("TIME_WAIT kept") != std::string::npos);
+  o.follow_up_answers = {in(f::rst, kSndNxt, 0, 0)};  // net.ipv4.tcp_rfc1337=0 (Linux's default)
+  auto killed = judge_stray_case(StrayCase::tw_rst, live(f::rst, kRcvNxt), o);
+  CHECK(killed.verdict == StrayVerdict::deviation);
+  CHECK(killed.observed.find("assassinated") != std::string::npos);
+  o.follow_up_answers = {};
+  CHECK(verdict(StrayCase::tw_rst, live(f::rst, kRcvNxt), o) == StrayVerdict::inconclusive);
+  o.follow_up_sent = false;
+  CHECK(verdict(StrayCase::tw_rst, live(f::rst, kRcvNxt), o) == StrayVerdict::inconclusive);
+}
+
+TEST_CASE("TIME_WAIT SYN: reuse with a higher ISN or a challenge ACK conform", "[stray]") {
+  const StrayProbe p = live(f::syn, kRcvNxt + 65536);
+  auto reused = judge_stray_case(StrayCase::tw_syn, p, answers({in(f::syn | f::ack, kSndNxt + 65537, kRcvNxt + 65537, 64240)}));
+  CHECK(reused.verdict == StrayVerdict::conformant);
+  CHECK(reused.observed.find("(reused)") != std::string::npos);
+  CHECK(verdict(StrayCase::tw_syn, p, answers({in(f::syn | f::ack, kSndNxt - 5, kRcvNxt + 65537)})) == StrayVerdict::deviation);
+  CHECK(verdict(StrayCase::tw_syn, p, answers({in(f::syn | f::ack, kSndNxt + 9, kRcvNxt)})) == StrayVerdict::deviation);
+  CHECK(verdict(StrayCase::tw_syn, p, answers({in(f::ack, kSndNxt, kRcvNxt)})) == StrayVerdict::conformant);
+  CHECK(verdict(StrayCase::tw_syn, p, answers({in(f::rst | f::ack, 0, kRcvNxt + 65537, 0)})) == StrayVerdict::deviation);
+  auto none = judge_stray_case(StrayCase::tw_syn, p, answers({}));
+  CHECK(none.verdict == StrayVerdict::deviation);
+  CHECK(none.rate_limit_possible);
+}
+
+TEST_CASE("a case that could not be set up is inconclusive with the reason", "[stray]") {
+  StrayObservation o;
+  o.setup_problem = "could not connect: Connection refused";
+  for (const auto& c : stray_catalogue()) {
+    auto j = judge_stray_case(c.id, probe(0, 0), o);
+    CHECK(j.verdict == StrayVerdict::inconclusive);
+    CHECK(j.reason == *o.setup_problem);
+  }
+}
+
+TEST_CASE("segments are described tcpdump-style", "[stray]") {
+  CHECK(describe_segment(in(f::rst | f::ack, 0, 1001, 0)) == "R. seq=0 ack=1001 win=0");
+  CHECK(describe_segment(in(f::psh | f::ack, 5, 6, 502, 10)) == "P. seq=5 ack=6 win=502 len=10");
+  CHECK(describe_segment(in(f::rst, 9, 0, 0)) == "R seq=9 win=0");
+  CHECK(describe_segment(icmp("port unreachable")) == "ICMP port unreachable");
+  CHECK(to_string(StrayVerdict::deviation) == "deviation");
+}
+
+namespace {
+
+// The peer's own segment, as the connection runner marks it.
+StraySegment own(uint8_t flags, uint32_t seq, uint32_t ack, uint32_t length) {
+  StraySegment s = in(flags, seq, ack, 64, length);
+  s.peer_own = is_peer_own_traffic(classify_segment(flags, length));
+  REQUIRE(s.peer_own);
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("received segments are classified: only pure ACK, RST and SYN can answer", "[stray]") {
+  CHECK(classify_segment(f::ack, 0) == SegmentKind::pure_ack);
+  CHECK(classify_segment(uint8_t(f::psh | f::ack), 41) == SegmentKind::data);
+  CHECK(classify_segment(f::ack, 1) == SegmentKind::data);
+  CHECK(classify_segment(uint8_t(f::fin | f::ack), 0) == SegmentKind::fin);
+  CHECK(classify_segment(uint8_t(f::fin | f::psh | f::ack), 5) == SegmentKind::fin);
+  CHECK(classify_segment(uint8_t(f::rst | f::ack), 0) == SegmentKind::rst);
+  CHECK(classify_segment(uint8_t(f::syn | f::ack), 0) == SegmentKind::syn);
+  CHECK(classify_segment(0, 0) == SegmentKind::other);
+  CHECK(is_peer_own_traffic(SegmentKind::data));
+  CHECK(is_peer_own_traffic(SegmentKind::fin));
+  for (auto k : {SegmentKind::pure_ack, SegmentKind::rst, SegmentKind::syn, SegmentKind::other})
+    CHECK_FALSE(is_peer_own_traffic(k));
+  CHECK(to_string(SegmentKind::pure_ack) == "ack");
+}
+
+TEST_CASE("an SSH banner after the stray RST is not its answer", "[stray]") {
+  // Found against sshd: 41 bytes of banner, ack = RCV.NXT, 55-76 ms after our RST.
+  const auto p = live(f::rst, kRcvNxt + 64240 + 65536);
+  const auto banner = own(uint8_t(f::psh | f::ack), kSndNxt, kRcvNxt, 41);
+  const auto j = judge_stray_case(StrayCase::live_rst_out_of_window, p, answers({banner}));
+  CHECK(j.verdict == StrayVerdict::inconclusive);
+  CHECK_THAT(j.reason, Catch::Contains("peer's own data (41 bytes)"));
+  CHECK(j.observed == "silence (peer's own: P. seq=SND.NXT ack=RCV.NXT win=64 len=41)");
+  // Unmarked (today's runner), the same bytes were a deviation.
+  CHECK(verdict(StrayCase::live_rst_out_of_window, p, answers({in(uint8_t(f::psh | f::ack), kSndNxt, kRcvNxt, 64, 41)})) ==
+        StrayVerdict::deviation);
+}
+
+TEST_CASE("the peer's own data or FIN never stands for a challenge or duplicate ACK", "[stray]") {
+  const auto data = own(uint8_t(f::psh | f::ack), kSndNxt, kRcvNxt, 41);
+  const auto fin = own(uint8_t(f::fin | f::ack), kSndNxt, kRcvNxt, 0);
+  for (auto id : {StrayCase::live_rst_in_window, StrayCase::live_syn, StrayCase::live_ack_unsent,
+                  StrayCase::live_data_old, StrayCase::live_fin_out_of_window}) {
+    const auto p = live(id == StrayCase::live_syn ? f::syn : f::rst, kRcvNxt + 100);
+    for (const auto& seg : {data, fin}) {
+      const auto j = judge_stray_case(id, p, answers({seg}));
+      CHECK(j.verdict == StrayVerdict::inconclusive);
+      CHECK_THAT(j.reason, Catch::Contains("no pure ACK came"));
+      CHECK_FALSE(j.rate_limit_possible);
+    }
+    // The challenge ACK next to the peer's own segment still decides, whichever came first.
+    const auto challenge = in(f::ack, kSndNxt + 41, kRcvNxt);
+    CHECK(verdict(id, p, answers({data, challenge})) == StrayVerdict::conformant);
+    CHECK(verdict(id, p, answers({challenge, fin})) == StrayVerdict::conformant);
+    CHECK(verdict(id, p, answers({data, in(f::ack, kSndNxt + 41, kRcvNxt + 5)})) == StrayVerdict::deviation);
+    // Silence with no traffic at all stays the deviation it was.
+    CHECK(verdict(id, p, answers({})) == StrayVerdict::deviation);
+  }
+}
+
+TEST_CASE("a FIN at RCV.NXT acked on the peer's own FIN is acked", "[stray]") {
+  const auto p = live(uint8_t(f::fin | f::ack), kRcvNxt);
+  // The server closed at once: its FIN carries the ACK of ours (no pure ACK came).
+  const auto j = judge_stray_case(StrayCase::live_fin_exact, p, answers({own(uint8_t(f::fin | f::ack), kSndNxt, kRcvNxt + 1, 0)}));
+  CHECK(j.verdict == StrayVerdict::conformant);
+  CHECK_THAT(j.reason, Catch::Contains("peer's own FIN"));
+  // Its own data acking only RCV.NXT tells nothing about our FIN.
+  CHECK(verdict(StrayCase::live_fin_exact, p, answers({own(uint8_t(f::psh | f::ack), kSndNxt, kRcvNxt, 10)})) ==
+        StrayVerdict::inconclusive);
+}
+
+TEST_CASE("an out-of-window FIN acked on the peer's own segment was accepted", "[stray]") {
+  const uint32_t seq = kRcvNxt + 64240 + 65536;
+  const auto p = live(uint8_t(f::fin | f::ack), seq);
+  const auto j = judge_stray_case(StrayCase::live_fin_out_of_window, p,
+                                  answers({own(uint8_t(f::fin | f::ack), kSndNxt, seq + 1, 0)}));
+  CHECK(j.verdict == StrayVerdict::deviation);
+  CHECK(j.reason == "the out-of-window FIN was accepted");
+}
+
+TEST_CASE("the exact RST with the peer's own traffic around it", "[stray]") {
+  auto p = live(f::rst, kRcvNxt);
+  StrayObservation o = answers({own(uint8_t(f::psh | f::ack), kSndNxt, kRcvNxt, 41)});
+  o.follow_up_sent = true;
+  o.follow_up = live(uint8_t(f::psh | f::ack), kRcvNxt);
+  o.follow_up.payload_length = 1;
+  o.follow_up_answers = {in(f::rst, kSndNxt + 41, 0)};
+  CHECK(verdict(StrayCase::live_rst_exact, p, o) == StrayVerdict::inconclusive);
+  // Quiet after the RST; then the peer's own data acking our byte: the connection survived.
+  o.answers.clear();
+  o.follow_up_answers = {own(uint8_t(f::psh | f::ack), kSndNxt, kRcvNxt + 1, 41)};
+  CHECK(verdict(StrayCase::live_rst_exact, p, o) == StrayVerdict::deviation);
+  o.follow_up_answers = {own(uint8_t(f::psh | f::ack), kSndNxt, kRcvNxt, 41)};
+  CHECK(verdict(StrayCase::live_rst_exact, p, o) == StrayVerdict::inconclusive);
+  o.follow_up_answers = {in(f::rst, kRcvNxt, 0)};
+  CHECK(verdict(StrayCase::live_rst_exact, p, o) == StrayVerdict::conformant);
+}

@@ -1,0 +1,60 @@
+#include <catch2/catch.hpp>
+
+#include <cstdio>
+#include <string>
+
+#include "tcpkit/util/output.hpp"
+
+using namespace tcpkit;
+
+namespace {
+// Runs fn with a temporary FILE* and returns what it wrote.
+template <class Fn>
+std::string capture(Fn fn) {
+  std::FILE* f = std::tmpfile();
+  fn(f);
+  std::fflush(f);
+  std::rewind(f);
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  std::fclose(f);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("JSON Lines keeps numbers as numbers and key order") {
+  Record r;
+  r["type"] = "probe";
+  r["rtt_us"] = 1234;
+  r["ok"] = true;
+  const auto out = capture([&](std::FILE* f) { JsonLinesWriter(f).write(r); });
+  CHECK(out == "{\"type\":\"probe\",\"rtt_us\":1234,\"ok\":true}\n");
+}
+
+TEST_CASE("CSV writes the header once and quotes what needs it") {
+  const auto out = capture([](std::FILE* f) {
+    CsvWriter w(f, {"type", "name", "n"});
+    Record a;
+    a["type"] = "x";
+    a["name"] = "a,b \"q\"";
+    a["n"] = 3;
+    w.write(a);
+    Record b;
+    b["type"] = "y";
+    w.write(b);
+  });
+  CHECK(out == "type,name,n\nx,\"a,b \"\"q\"\"\",3\ny,,\n");
+}
+
+TEST_CASE("text tables align columns") {
+  TextTable t({"A", "LONGER"});
+  t.add_row({"1234567", "x"});
+  CHECK(t.render() == "A        LONGER\n1234567  x\n");
+}
+
+TEST_CASE("fixed formatting") {
+  CHECK(format_fixed(1.23456, 3) == "1.235");
+  CHECK(format_fixed(0, 1) == "0.0");
+}

@@ -1,0 +1,137 @@
+#include <catch2/catch.hpp>
+
+#include "tcpkit/wire/endpoint.hpp"
+
+using namespace tcpkit;
+
+namespace {
+struct Good {
+  const char* text;
+  const char* host;
+  int port;  // -1: none
+};
+}  // namespace
+
+TEST_CASE("targets users write are split into host and port") {
+  const Good cases[] = {
+      {"example.com", "example.com", -1},
+      {"example.com:80", "example.com", 80},
+      {"example.com:https", "example.com", 443},
+      {"example.com:ssh", "example.com", 22},
+      {"localhost:http", "localhost", 80},
+      {"192.0.2.1", "192.0.2.1", -1},
+      {"192.0.2.1:8080", "192.0.2.1", 8080},
+      {"192.0.2.1:65535", "192.0.2.1", 65535},
+      {"192.0.2.1:1", "192.0.2.1", 1},
+      {"[2001:db8::1]:443", "2001:db8::1", 443},
+      {"[2001:db8::1]", "2001:db8::1", -1},
+      {"[::1]:https", "::1", 443},
+      {"2001:db8::1", "2001:db8::1", -1},
+      {"::1", "::1", -1},
+      {"::ffff:192.0.2.1", "::ffff:192.0.2.1", -1},
+      {"fe80::1", "fe80::1", -1},
+      {"a-b.c_d.example", "a-b.c_d.example", -1},
+      {"host.:22", "host.", 22},
+      {"x:00080", "x", 80},
+  };
+  for (const auto& c : cases) {
+    INFO(c.text);
+    auto spec = parse_target(c.text);
+    REQUIRE(spec);
+    CHECK(spec->host == c.host);
+    CHECK(spec->text == c.text);
+    if (c.port < 0) CHECK_FALSE(spec->port);
+    else CHECK(spec->port == uint16_t(c.port));
+  }
+}
+
+TEST_CASE("bad targets are refused with a sentence that quotes them") {
+  const char* bad[] = {
+      "",                      // empty
+      ":80",                   // no host
+      "host:",                 // no port after ':'
+      "host:0",                // port 0
+      "host:65536",            // too large
+      "host:99999999",         // far too large
+      "host:-1",               // negative
+      "host:nosuchservice",    // unknown service
+      "host:80x",              // junk in port
+      "[2001:db8::1",          // missing ]
+      "[2001:db8::1]80",       // missing ':'
+      "[192.0.2.1]:80",        // IPv4 in brackets
+      "[]:80",                 // empty brackets
+      "[not-v6]:80",           // name in brackets
+      "2001:db8::zz",          // bad IPv6
+      "[2001:db8::1%eth0]:80", // a zone on a global address
+      "2001:db8::1%eth0",      // the same, bare
+      "[fe80::1%]:80",         // empty zone
+      "fe80::1%",              // empty zone, bare
+      "[fe80::1%a/b]:80",      // not an interface name
+      "[fe80::1%averyveryverylongname]:80",  // longer than IFNAMSIZ-1
+      "[fe80::1%eth0:80",      // missing ]
+      "host name",             // white space
+      "host\t:80",             // tab
+      "exa$mple.com",          // bad character
+      "host:80:90",            // two colons that are not IPv6
+      "a..b",                  // empty label
+      ".example",              // leading dot
+      "host]:80",              // stray bracket
+      "[::1]:",                // missing port after bracket
+      "[::1]:0",               // port 0 after bracket
+  };
+  for (const char* text : bad) {
+    INFO(text);
+    auto spec = parse_target(text);
+    REQUIRE_FALSE(spec);
+    CHECK(spec.error().code == ErrorCode::bad_input);
+    CHECK(spec.error().message.find("invalid target") == 0);
+    CHECK(spec.error().message.find('\n') == std::string::npos);
+  }
+}
+
+TEST_CASE("a link-local target carries its zone, bracketed or bare") {
+  auto bracketed = parse_target("[fe80::1%eth0]:22");
+  REQUIRE(bracketed);
+  CHECK(bracketed->host == "fe80::1");
+  CHECK(bracketed->zone == "eth0");
+  CHECK(bracketed->port == uint16_t(22));
+  auto bare = parse_target("fe80::1%tkc0");
+  REQUIRE(bare);
+  CHECK(bare->host == "fe80::1");
+  CHECK(bare->zone == "tkc0");
+  CHECK_FALSE(bare->port);
+  auto plain = parse_target("[fe80::1]:22");
+  REQUIRE(plain);
+  CHECK(plain->zone.empty());
+  CHECK(IpAddress::parse("fe80::1")->is_link_local());
+  CHECK(IpAddress::parse("febf::1")->is_link_local());
+  CHECK_FALSE(IpAddress::parse("fec0::1")->is_link_local());
+  CHECK_FALSE(IpAddress::parse("2001:db8::1")->is_link_local());
+  CHECK_FALSE(IpAddress::parse("10.0.0.1")->is_link_local());
+}
+
+TEST_CASE("ports are numbers or service names") {
+  CHECK(parse_port("80").value() == 80);
+  CHECK(parse_port("https").value() == 443);
+  CHECK(parse_port("domain").value() == 53);
+  CHECK_FALSE(parse_port("0"));
+  CHECK_FALSE(parse_port("65536"));
+  CHECK_FALSE(parse_port(""));
+  CHECK_FALSE(parse_port("-http"));
+  CHECK_FALSE(parse_port("no-such-service-anywhere"));
+  CHECK(parse_port("no-such-service-anywhere").error().message.find("unknown service") != std::string::npos);
+}
+
+TEST_CASE("literals resolve without a lookup and respect -4/-6") {
+  CHECK(resolve_host("192.0.2.7", Family::any).value().front().to_string() == "192.0.2.7");
+  CHECK(resolve_host("2001:db8::7", Family::v6).value().front().to_string() == "2001:db8::7");
+  CHECK_FALSE(resolve_host("192.0.2.7", Family::v6));
+  CHECK_FALSE(resolve_host("2001:db8::7", Family::v4));
+  // localhost comes from /etc/hosts, no network needed.
+  auto local = resolve_host("localhost", Family::v4);
+  REQUIRE(local);
+  CHECK(local->front().is_loopback());
+  auto bad = resolve_host("no-such-host.invalid", Family::any);
+  REQUIRE_FALSE(bad);
+  CHECK(bad.error().message.find("cannot resolve") == 0);
+}

@@ -1,0 +1,394 @@
+#include <catch2/catch.hpp>
+
+#include <tins/ip.h>
+#include <tins/ipv6.h>
+#include <tins/rawpdu.h>
+#include <tins/tcp.h>
+
+#include <random>
+
+#include "fixture_packets.hpp"
+#include "tcpkit/wire/segment.hpp"
+
+using namespace tcpkit;
+
+namespace {
+
+// The Internet checksum over the pseudo-header and TCP segment: 0 when the segment is intact.
+uint16_t tcp_checksum_residue(const std::vector<uint8_t>& ip) {
+  uint32_t sum = 0;
+  auto add = [&](const uint8_t* p, size_t n) {
+    for (size_t i = 0; i + 1 < n; i += 2) sum += uint32_t(p[i] << 8 | p[i + 1]);
+    if (n % 2) sum += uint32_t(p[n - 1] << 8);
+  };
+  size_t header = 0, length = 0;
+  if ((ip[0] >> 4) == 4) {
+    header = size_t(ip[0] & 15) * 4;
+    length = ip.size() - header;
+    add(&ip[12], 8);
+    sum += 6 + uint32_t(length);
+  } else {
+    header = 40;
+    length = ip.size() - 40;
+    add(&ip[8], 32);
+    sum += 6 + uint32_t(length);
+  }
+  add(&ip[header], length);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  return uint16_t(~sum);
+}
+
+SegmentSpec spec_from(const DecodedPacket& d, const std::vector<uint8_t>& raw) {
+  SegmentSpec s;
+  s.src = d.src;
+  s.dst = d.dst;
+  s.sport = d.tcp.sport;
+  s.dport = d.tcp.dport;
+  s.seq = d.tcp.seq;
+  s.ack = d.tcp.ack;
+  s.flags = d.tcp.flags;
+  s.window = d.tcp.window;
+  s.urgent = d.tcp.urgent;
+  s.options = d.tcp.options;
+  s.ttl = d.ttl;
+  s.ip_id = d.ip_id;
+  const size_t payload_at = raw.size() - d.tcp.payload_length;
+  s.payload.assign(raw.begin() + long(payload_at), raw.end());
+  return s;
+}
+
+// Option bytes the layout takes before any SACK blocks.
+size_t option_room_used(const TcpOptions& o) {
+  return (o.mss ? 4 : 0) + (o.timestamps ? 12 : o.sack_permitted ? 4 : 0) + (o.window_scale ? 4 : 0);
+}
+
+// libtins as the oracle: the same segment, serialised by libtins with the options added in
+// Linux's order. craft_segment must give exactly these bytes.
+std::vector<uint8_t> libtins_bytes(const SegmentSpec& spec) {
+  Tins::TCP tcp(spec.dport, spec.sport);
+  tcp.seq(spec.seq);
+  tcp.ack_seq(spec.ack);
+  tcp.flags(spec.flags);
+  tcp.window(spec.window);
+  tcp.urg_ptr(spec.urgent);
+  const Tins::TCP::option nop(Tins::TCP::NOP);
+  const TcpOptions& o = spec.options;
+  if (o.mss) tcp.mss(*o.mss);
+  if (o.timestamps) {
+    if (o.sack_permitted) {
+      tcp.sack_permitted();
+    } else {
+      tcp.add_option(nop);
+      tcp.add_option(nop);
+    }
+    tcp.timestamp(o.timestamps->first, o.timestamps->second);
+  } else if (o.sack_permitted) {
+    tcp.add_option(nop);
+    tcp.add_option(nop);
+    tcp.sack_permitted();
+  }
+  if (o.window_scale) {
+    tcp.add_option(nop);
+    tcp.winscale(*o.window_scale);
+  }
+  if (!o.sack_blocks.empty()) {
+    tcp.add_option(nop);
+    tcp.add_option(nop);
+    std::vector<uint32_t> edges;
+    for (const auto& [left, right] : o.sack_blocks) {
+      edges.push_back(left);
+      edges.push_back(right);
+    }
+    tcp.sack(edges);
+  }
+  Tins::PDU::serialization_type bytes;
+  if (spec.dst.is_v4()) {
+    Tins::IP ip(Tins::IPv4Address(spec.dst.to_string()), Tins::IPv4Address(spec.src.to_string()));
+    ip.ttl(spec.ttl);
+    ip.id(spec.ip_id);
+    ip.flags(Tins::IP::DONT_FRAGMENT);
+    if (spec.payload.empty())
+      ip /= tcp;
+    else
+      ip /= tcp / Tins::RawPDU(spec.payload);
+    bytes = ip.serialize();
+  } else {
+    Tins::IPv6 ip(Tins::IPv6Address(spec.dst.to_string()), Tins::IPv6Address(spec.src.to_string()));
+    ip.hop_limit(spec.ttl);
+    if (spec.payload.empty())
+      ip /= tcp;
+    else
+      ip /= tcp / Tins::RawPDU(spec.payload);
+    bytes = ip.serialize();
+  }
+  return {bytes.begin(), bytes.end()};
+}
+
+}  // namespace
+
+TEST_CASE("decoder reads a real kernel IPv4 handshake and close") {
+  const auto packets = load_packets("handshake_close_v4.hex");
+  REQUIRE(packets.size() == 11);
+  const auto syn = decode_packet(packets[0].data(), packets[0].size());
+  REQUIRE(syn);
+  CHECK(syn->kind == DecodedPacket::Kind::tcp);
+  CHECK(syn->src.to_string() == "127.0.0.1");
+  CHECK(syn->tcp.dport == 8080);
+  CHECK(syn->tcp.flags == tcp_flag::syn);
+  CHECK(syn->ttl == 64);
+  CHECK(syn->tcp.options.mss == 65495);
+  CHECK(syn->tcp.options.sack_permitted);
+  CHECK(syn->tcp.options.window_scale == 10);
+  REQUIRE(syn->tcp.options.timestamps);
+  CHECK(syn->tcp.options.timestamps->second == 0);
+  CHECK_FALSE(syn->tcp.options.malformed);
+
+  const auto synack = decode_packet(packets[1].data(), packets[1].size());
+  REQUIRE(synack);
+  CHECK(synack->tcp.flags == (tcp_flag::syn | tcp_flag::ack));
+  CHECK(synack->tcp.ack == syn->tcp.seq + 1);
+  CHECK(synack->tcp.options.timestamps->second == syn->tcp.options.timestamps->first);
+
+  const auto data = decode_packet(packets[3].data(), packets[3].size());
+  REQUIRE(data);
+  CHECK(data->tcp.payload_length == 5);
+  CHECK(data->tcp.seq == syn->tcp.seq + 1);
+  CHECK(flags_compact(data->tcp.flags) == "P.");
+
+  const auto fin = decode_packet(packets[5].data(), packets[5].size());
+  CHECK(flags_compact(fin->tcp.flags) == "F.");
+  CHECK(fin->tcp.seq == syn->tcp.seq + 6);  // 1 + 5 bytes of data
+
+  const auto rst = decode_packet(packets[10].data(), packets[10].size());
+  REQUIRE(rst);
+  CHECK(flags_compact(rst->tcp.flags) == "R.");
+  const auto refused_syn = decode_packet(packets[9].data(), packets[9].size());
+  CHECK(rst->tcp.ack == refused_syn->tcp.seq + 1);
+  CHECK(rst->tcp.seq == 0);
+}
+
+TEST_CASE("decoder reads a real kernel IPv6 handshake") {
+  const auto packets = load_packets("handshake_close_v6.hex");
+  REQUIRE(packets.size() == 11);
+  const auto syn = decode_packet(packets[0].data(), packets[0].size());
+  REQUIRE(syn);
+  CHECK(syn->src.to_string() == "::1");
+  CHECK(syn->tcp.options.mss == 65476);
+  const auto data = decode_packet(packets[3].data(), packets[3].size());
+  CHECK(data->tcp.payload_length == 5);
+  CHECK(data->ip_length == packets[3].size());
+}
+
+TEST_CASE("crafting reproduces real kernel segments byte for byte (but the checksum)") {
+  for (const char* file : {"handshake_close_v4.hex", "handshake_close_v6.hex"}) {
+    for (const auto& raw : load_packets(file)) {
+      INFO(file);
+      const auto d = decode_packet(raw.data(), raw.size());
+      REQUIRE(d);
+      auto crafted = craft_segment(spec_from(*d, raw));
+      REQUIRE(crafted);
+      REQUIRE(crafted->size() == raw.size());
+      // Our checksum is right even where the kernel left a partial one (loopback).
+      CHECK(tcp_checksum_residue(*crafted) == 0);
+      const bool v4 = d->src.is_v4();
+      const size_t checksum_at = (v4 ? 20 : 40) + 16;
+      for (size_t i = 0; i < raw.size(); ++i) {
+        if (i == checksum_at || i == checksum_at + 1) continue;
+        if (!v4 && i >= 1 && i <= 3) continue;  // the kernel's random IPv6 flow label
+        INFO("byte " << i);
+        CHECK(int((*crafted)[i]) == int(raw[i]));
+      }
+      // And crafting then decoding gives the fields back.
+      const auto again = decode_packet(crafted->data(), crafted->size());
+      REQUIRE(again);
+      CHECK(again->tcp.seq == d->tcp.seq);
+      CHECK(again->tcp.options.to_string() == d->tcp.options.to_string());
+    }
+  }
+}
+
+TEST_CASE("crafting refuses mixed address families") {
+  SegmentSpec s;
+  s.src = *IpAddress::parse("10.0.0.1");
+  s.dst = *IpAddress::parse("::1");
+  CHECK_FALSE(craft_segment(s));
+}
+
+TEST_CASE("crafted bytes equal libtins' for random segments, IPv4 and IPv6") {
+  std::mt19937 rng(20261130);
+  auto any = [&](uint32_t n) { return uint32_t(rng() % n); };
+  for (int i = 0; i < 3000; ++i) {
+    SegmentSpec s;
+    uint8_t a[16];
+    for (auto& b : a) b = uint8_t(rng());
+    const bool v4 = i % 2 == 0;
+    s.src = v4 ? IpAddress::from_v4(a) : IpAddress::from_v6(a);
+    for (auto& b : a) b = uint8_t(rng());
+    s.dst = v4 ? IpAddress::from_v4(a) : IpAddress::from_v6(a);
+    s.sport = uint16_t(rng());
+    s.dport = uint16_t(rng());
+    s.seq = rng();
+    s.ack = rng();
+    s.flags = uint8_t(rng());
+    s.window = uint16_t(rng());
+    s.urgent = uint16_t(rng());
+    s.ttl = uint8_t(rng());
+    s.ip_id = uint16_t(rng());
+    if (any(2)) s.options.mss = uint16_t(rng());
+    s.options.sack_permitted = any(2);
+    if (any(2)) s.options.timestamps = std::make_pair(rng(), rng());
+    if (any(2)) s.options.window_scale = uint8_t(any(15));
+    // SACK blocks only where they fit beside the rest (40 option bytes).
+    const size_t used = option_room_used(s.options);
+    for (size_t n = any(5); n > 0 && used + 4 + 8 * (s.options.sack_blocks.size() + 1) <= 40; --n)
+      s.options.sack_blocks.emplace_back(rng(), rng());
+    s.payload.resize(any(4) == 0 ? any(1500) : 0);
+    for (auto& b : s.payload) b = uint8_t(rng());
+    INFO("segment " << i << " options " << s.options.to_string() << " payload " << s.payload.size());
+    auto ours = craft_segment(s);
+    REQUIRE(ours);
+    REQUIRE(*ours == libtins_bytes(s));
+  }
+}
+
+TEST_CASE("crafting refuses options that do not fit in a TCP header") {
+  SegmentSpec s;
+  s.src = *IpAddress::parse("10.0.0.1");
+  s.dst = *IpAddress::parse("10.0.0.2");
+  s.options = linux_syn_options();
+  for (int i = 0; i < 3; ++i) s.options.sack_blocks.emplace_back(1, 2);  // 20 + 28 bytes
+  auto bytes = craft_segment(s);
+  REQUIRE_FALSE(bytes);
+  CHECK(bytes.error().message.find("at most 40") != std::string::npos);
+  s.options.sack_blocks.pop_back();  // 20 + 20: fits
+  CHECK(craft_segment(s));
+}
+
+TEST_CASE("a crafted Linux-style SYN has Linux's option layout") {
+  SegmentSpec s;
+  s.src = *IpAddress::parse("10.0.0.1");
+  s.dst = *IpAddress::parse("10.0.0.2");
+  s.sport = 40000;
+  s.dport = 80;
+  s.seq = 0xfffffff0;
+  s.flags = tcp_flag::syn;
+  s.options = linux_syn_options(1460, 77);
+  auto bytes = craft_segment(s);
+  REQUIRE(bytes);
+  CHECK(bytes->size() == 20 + 40);
+  const std::vector<uint8_t> options(bytes->begin() + 40, bytes->end());
+  const std::vector<uint8_t> expected = {2, 4, 0x05, 0xb4, 4, 2, 8, 10, 0, 0, 0, 77, 0, 0, 0, 0, 1, 3, 3, 7};
+  CHECK(options == expected);
+  CHECK(tcp_checksum_residue(*bytes) == 0);
+}
+
+TEST_CASE("ICMP errors expose the quoted TCP header") {
+  const auto packets = load_packets("icmp_errors.hex");
+  REQUIRE(packets.size() == 2);
+  const auto v4 = decode_packet(packets[0].data(), packets[0].size());
+  REQUIRE(v4);
+  REQUIRE(v4->kind == DecodedPacket::Kind::icmp_error);
+  CHECK_FALSE(v4->icmp.v6);
+  CHECK(v4->icmp.type == 3);
+  CHECK(v4->icmp.code == 13);  // nftables' admin-prohibited
+  CHECK(v4->icmp.description() == "communication administratively prohibited");
+  CHECK(v4->icmp.quoted.protocol == 6);
+  CHECK(v4->icmp.quoted.dport == 9);
+  CHECK(v4->icmp.quoted.ports_known);
+  CHECK(v4->icmp.quoted.seq.has_value());
+
+  const auto v6 = decode_packet(packets[1].data(), packets[1].size());
+  REQUIRE(v6);
+  REQUIRE(v6->kind == DecodedPacket::Kind::icmp_error);
+  CHECK(v6->icmp.v6);
+  CHECK(v6->icmp.type == 1);
+  CHECK(v6->icmp.code == 1);
+  CHECK(v6->icmp.description() == "communication administratively prohibited");
+  CHECK(v6->icmp.quoted.dport == 9);
+  CHECK(v6->icmp.quoted.dst.to_string() == "::1");
+}
+
+TEST_CASE("the decoder survives every truncation of real packets") {
+  std::vector<std::vector<uint8_t>> all;
+  for (const char* f : {"handshake_close_v4.hex", "handshake_close_v6.hex", "icmp_errors.hex"})
+    for (auto& p : load_packets(f)) all.push_back(p);
+  for (const auto& p : all) {
+    for (size_t n = 0; n <= p.size(); ++n) {
+      // A fresh heap copy of exactly n bytes, so ASan sees any read past the end.
+      std::vector<uint8_t> cut(p.begin(), p.begin() + long(n));
+      const auto d = decode_packet(cut.data(), cut.size());
+      if (d && d->kind == DecodedPacket::Kind::tcp) CHECK(d->tcp.header_length >= 20);
+    }
+  }
+}
+
+TEST_CASE("the decoder survives oversized, lying and random input") {
+  auto packets = load_packets("handshake_close_v4.hex");
+  auto big = packets[0];
+  big.resize(big.size() + 3000, 0xab);  // bytes after the packet's own end
+  auto d = decode_packet(big.data(), big.size());
+  REQUIRE(d);
+  CHECK(d->tcp.payload_length == 0);  // the IP length rules, not the buffer
+
+  auto liar = packets[3];
+  liar[2] = 0xff;  // total length far beyond the buffer
+  liar[3] = 0xff;
+  d = decode_packet(liar.data(), liar.size());
+  REQUIRE(d);  // decoded from what is there, no read beyond
+
+  auto bad_offset = packets[0];
+  bad_offset[32] = 0xf0;  // data offset 60 bytes, beyond the packet
+  d = decode_packet(bad_offset.data(), bad_offset.size());
+  REQUIRE(d);
+  CHECK(d->tcp.options.malformed);
+
+  auto zero_length_option = packets[0];
+  zero_length_option[40] = 2;  // MSS kind
+  zero_length_option[41] = 0;  // with length 0: would loop forever if trusted
+  d = decode_packet(zero_length_option.data(), zero_length_option.size());
+  REQUIRE(d);
+  CHECK(d->tcp.options.malformed);
+
+  CHECK_FALSE(decode_packet(nullptr, 0));
+  std::mt19937 rng(12345);
+  for (int i = 0; i < 20000; ++i) {
+    std::vector<uint8_t> bytes(rng() % 120);
+    for (auto& b : bytes) b = uint8_t(rng());
+    if (!bytes.empty() && i % 2) bytes[0] = uint8_t((i % 4 == 1 ? 0x45 : 0x60) | (bytes[0] & 0));
+    (void)decode_packet(bytes.data(), bytes.size());
+  }
+  // Random mutations of real packets keep their shape often enough to reach deep code.
+  for (int i = 0; i < 20000; ++i) {
+    auto p = packets[size_t(rng()) % packets.size()];
+    for (int k = 0; k < 3; ++k) p[rng() % p.size()] = uint8_t(rng());
+    p.resize(rng() % (p.size() + 1));
+    (void)decode_packet(p.data(), p.size());
+  }
+  SUCCEED("no crash, no read past the input");
+}
+
+TEST_CASE("flags are spelled and parsed every usual way") {
+  CHECK(flags_compact(tcp_flag::syn | tcp_flag::ack) == "S.");
+  CHECK(flags_compact(0) == "none");
+  CHECK(flags_compact(tcp_flag::fin | tcp_flag::psh | tcp_flag::urg) == "FPU");
+  CHECK(flags_names(tcp_flag::syn | tcp_flag::ack) == "SYN+ACK");
+  CHECK(flags_names(0) == "NULL");
+  CHECK(parse_flags("syn,ack").value() == (tcp_flag::syn | tcp_flag::ack));
+  CHECK(parse_flags("SYN+ACK").value() == (tcp_flag::syn | tcp_flag::ack));
+  CHECK(parse_flags("SA").value() == (tcp_flag::syn | tcp_flag::ack));
+  CHECK(parse_flags("xmas").value() == (tcp_flag::fin | tcp_flag::psh | tcp_flag::urg));
+  CHECK(parse_flags("null").value() == 0);
+  CHECK(parse_flags("ece").value() == tcp_flag::ece);
+  CHECK(parse_flags("fin|psh|urg").value() == (tcp_flag::fin | tcp_flag::psh | tcp_flag::urg));
+  CHECK_FALSE(parse_flags(""));
+  CHECK_FALSE(parse_flags("syn,bogus"));
+  CHECK_FALSE(parse_flags("SXZ"));
+}
+
+TEST_CASE("sequence arithmetic wraps at 2^32") {
+  CHECK(seq_lt(0xfffffff0u, 0x10u));
+  CHECK(seq_gt(0x10u, 0xfffffff0u));
+  CHECK(seq_le(5u, 5u));
+  CHECK(seq_ge(5u, 5u));
+  CHECK_FALSE(seq_lt(5u, 5u));
+}
