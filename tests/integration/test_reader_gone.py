@@ -124,3 +124,21 @@ def test_a_full_disk_is_one_line_and_exit_4(make_lab, tool, argv):
         code = proc.wait(timeout=30)
     assert code == 4, err
     assert err.strip().splitlines()[-1].startswith(f"{argv[0]}: cannot write standard output")
+
+
+def test_output_to_a_pipe_nobody_reads_is_never_a_system_failure(tool):
+    # The reader is gone before the tool starts: a line's write fails with EPIPE, possibly
+    # before the watcher thread has run. That must still end as SIGPIPE, never as "cannot
+    # write standard output" with exit 4 (it did in about 1 run of 4 before).
+    outcomes = []
+    for _ in range(100):
+        r, w = os.pipe()
+        os.close(r)
+        try:
+            p = subprocess.run([tool("tcpstate"), "--summary", "--csv"], stdout=w,
+                               stderr=subprocess.PIPE, timeout=30)
+        finally:
+            os.close(w)
+        outcomes.append((p.returncode, p.stderr.decode()))
+    bad = [o for o in outcomes if o != (-signal.SIGPIPE, "")]
+    assert bad == [], bad[:3]

@@ -75,8 +75,12 @@ int finish_output(const std::string& tool, int code) {
   errno = 0;
   const bool flushed = std::fflush(stdout) == 0;
   const int e = errno;
-  if (output_gone() || e == EPIPE) die_of_sigpipe();
-  if (flushed && !std::ferror(stdout)) return code;  // every byte was written
+  const bool written = flushed && !std::ferror(stdout);
+  // An earlier line's write may have failed with EPIPE before the watcher woke: ask the pipe.
+  pollfd out{STDOUT_FILENO, 0, 0};
+  const bool reader_gone = ::poll(&out, 1, 0) == 1 && (out.revents & (POLLERR | POLLHUP));
+  if (output_gone() || e == EPIPE || (!written && reader_gone)) die_of_sigpipe();
+  if (written) return code;
   print_error(tool, std::string("cannot write standard output") + (e ? std::string(": ") + std::strerror(e) : ""));
   return kExitSystem;
 }

@@ -24,6 +24,14 @@ std::vector<StraySegment> real_answers(const std::vector<StraySegment>& all) {
   return out;
 }
 
+// The first TCP segment that can be an answer, pointing into `all` itself (a pointer into a
+// filtered copy would dangle once the copy is gone).
+const StraySegment* first_real_tcp(const std::vector<StraySegment>& all) {
+  for (const auto& s : all)
+    if (!s.icmp && !s.peer_own) return &s;
+  return nullptr;
+}
+
 const StraySegment* first_own(const std::vector<StraySegment>& all) {
   for (const auto& s : all)
     if (s.peer_own) return &s;
@@ -136,12 +144,12 @@ StrayJudgement expect_ack(StrayCase id, const StrayProbe& p, const StrayObservat
 
 StrayJudgement judge_rst_exact(const StrayProbe& p, const StrayObservation& seen) {
   std::string observed = join_answers(seen.answers, p);
-  if (first_tcp(real_answers(seen.answers)))
+  if (first_real_tcp(seen.answers))
     return make(V::deviation, observed, "the RST at RCV.NXT was answered: it was not taken as a reset");
   if (const StraySegment* own = first_own(seen.answers)) return make(V::inconclusive, observed, own_overlap_reason(*own));
   if (!seen.follow_up_sent) return make(V::inconclusive, observed, "the follow-up segment could not be sent");
   observed += ", then " + join_answers(seen.follow_up_answers, p);
-  const StraySegment* t = first_tcp(real_answers(seen.follow_up_answers));
+  const StraySegment* t = first_real_tcp(seen.follow_up_answers);
   if (!t) {
     // The peer's own segment acking our byte shows the connection alive; any other cannot tell.
     const StraySegment* own = first_own(seen.follow_up_answers);
@@ -162,7 +170,7 @@ StrayJudgement judge_tw_rst(const StrayProbe& p, const StrayObservation& seen) {
     return make(V::deviation, observed, "the RST was answered with an RST");
   if (!seen.follow_up_sent) return make(V::inconclusive, observed, "the follow-up FIN could not be sent");
   observed += ", then " + join_answers(seen.follow_up_answers, p);
-  const StraySegment* t = first_tcp(real_answers(seen.follow_up_answers));
+  const StraySegment* t = first_real_tcp(seen.follow_up_answers);
   if (!t) return make(V::inconclusive, observed, "the FIN after the RST drew no answer: cannot tell if TIME_WAIT survived");
   if (t->flags & tcp_flag::rst)
     return make(V::deviation, observed + " (TIME_WAIT assassinated)",
@@ -289,7 +297,7 @@ StrayJudgement judge_stray_case(StrayCase id, const StrayProbe& p, const StrayOb
     }
     case StrayCase::tw_fin_retransmit: {
       auto j = expect_ack(id, p, seen, p.seq + 1, "the FIN");
-      const StraySegment* t = first_tcp(real_answers(seen.answers));
+      const StraySegment* t = first_real_tcp(seen.answers);
       if (j.verdict == V::deviation && t && (t->flags & tcp_flag::rst))
         j.reason = "reset: the peer kept no TIME_WAIT for the connection";
       return j;
