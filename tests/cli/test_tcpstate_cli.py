@@ -240,7 +240,7 @@ def family_counts(*args, input=None):
     r = run(*args, "--summary", "--json", input=input)
     assert r.returncode == 0, r.stderr
     return {(o["state"], fam): o[fam] for o in jsonl(r.stdout) if o["type"] == "state"
-            for fam in ("ipv4", "ipv6") if o[fam]}, r
+            for fam in ("ipv4", "ipv6", "unknown_family") if o.get(fam)}, r
 
 
 def totals(counts):
@@ -267,9 +267,10 @@ def test_text_saved_without_n_loses_no_line(fixture):
     assert totals(counts) == totals(KERNEL)
     if fixture != "named-ss-tar.txt":  # ss -r names both ends: the family is unknown there
         assert counts == KERNEL
-    else:  # ... and counted as IPv4, as stderr says; only the numeric LISTEN lines keep theirs
-        assert counts[("LISTEN", "ipv6")] == 2 and counts[("ESTABLISHED", "ipv4")] == 24
-        assert "family is unknown" in r.stderr and "as IPv4" in r.stderr
+    else:  # ... and counted apart, as stderr says; only the numeric LISTEN lines keep theirs
+        assert counts == {("LISTEN", "ipv4"): 4, ("LISTEN", "ipv6"): 2, ("ESTABLISHED", "unknown_family"): 24,
+                          ("TIME_WAIT", "unknown_family"): 30}
+        assert "family is unknown" in r.stderr and "unknown family" in r.stderr
     # Said once, not per line.
     assert len(r.stderr.splitlines()) <= 3, r.stderr
 
@@ -485,3 +486,24 @@ def test_syn_flood_and_close_wait_rows_keep_host_names():
     assert "cache.example:6379" in r.stdout and "0.0.0.0" not in r.stdout, r.stdout
     r = run("close-wait", "--from", "-", "--prometheus", input=NAMED_SYN_CLOSE)
     assert 'remote="cache.example"' in r.stdout and 'remote="0.0.0.0"' not in r.stdout, r.stdout
+
+
+def test_summary_counts_sockets_of_unknown_family_apart():
+    # ss -r names both ends: no family is known for those lines; neither IPv4 nor IPv6 counts them.
+    both_named = sum(1 for line in open(fx("named-ss-tar.txt"))
+                     if len(line.split()) >= 5 and not any(c in line.split()[3] + line.split()[4] for c in "[*")
+                     and not line.split()[3][0].isdigit() and not line.split()[4][0].isdigit()
+                     and line.split()[0] != "State")
+    assert both_named == 54
+    r = run("--from", fx("named-ss-tar.txt"), "--summary")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["STATE", "IPV4", "IPV6", "UNKNOWN_FAMILY", "TOTAL"]
+    assert lines[-1].split() == ["TOTAL", "4", "2", str(both_named), "60"]
+    r = run("--from", fx("named-ss-tar.txt"), "--summary", "--prometheus")
+    assert 'tcpstate_sockets{state="time_wait",family="unknown"} 30' in r.stdout, r.stdout
+    # Numeric text keeps its layout: no unknown-family column.
+    r = run("--from", fx("named-ss-tan.txt"), "--summary")
+    assert r.stdout.splitlines()[0].split() == ["STATE", "IPV4", "IPV6", "TOTAL"]
+    r = run("--from", fx("named-ss-tan.txt"), "--summary", "--json")
+    assert all("unknown_family" not in o for o in jsonl(r.stdout))

@@ -61,7 +61,7 @@ void print_name_notes(const std::string& label, const Options& o, const TextPars
          "): kept as names; --sport/--dport cannot match them, and per-port rows count them as port 0");
   if (r.unknown_family)
     note(std::to_string(r.unknown_family) + " sockets have host names at both ends (ss -r): their family is unknown; "
-         "-4/-6 cannot match them and per-family counts count them as IPv4");
+         "-4/-6 cannot match them and per-family counts show them as of unknown family");
   if (undecided)
     note(std::to_string(undecided) + " sockets left out: " + (cidr ? "--src/--dst" : "") + (cidr && ports ? ", " : "") +
          (ports ? "--sport/--dport" : "") + (o.filter.family != Family::any ? std::string(cidr || ports ? ", " : "") + "-4/-6" : "") +

@@ -7,7 +7,13 @@ namespace tcpkit {
 
 uint64_t StateCounts::total() const {
   uint64_t t = 0;
-  for (int i = 0; i < kTcpStateCount; ++i) t += v4[i] + v6[i];
+  for (int i = 0; i < kTcpStateCount; ++i) t += v4[i] + v6[i] + unknown[i];
+  return t;
+}
+
+uint64_t StateCounts::unknown_total() const {
+  uint64_t t = 0;
+  for (auto n : unknown) t += n;
   return t;
 }
 

@@ -351,3 +351,19 @@ TEST_CASE("CLOSE_WAIT of a client: one row per named remote service") {
   CHECK(rows[2].remote_host.empty());
   CHECK(rows[2].count == 1);
 }
+
+TEST_CASE("state counts keep sockets of unknown family apart from IPv4 and IPv6") {
+  Collect c;
+  TextParseReport r;
+  parse_ss_text(fixture("named-ss-tar.txt"), c.sink(), r);
+  StateCounts counts;
+  for (const auto& s : c.sockets) counts.add(s);
+  REQUIRE(r.unknown_family == 54);
+  CHECK(counts.unknown_total() == r.unknown_family);
+  CHECK(counts.unknown[state_index(TcpState::time_wait)] == 30);
+  CHECK(counts.v4[state_index(TcpState::time_wait)] == 0);
+  CHECK(counts.v4[state_index(TcpState::listen)] == 4);
+  CHECK(counts.v6[state_index(TcpState::listen)] == 2);
+  CHECK(counts.get(TcpState::time_wait) == 30);
+  CHECK(counts.total() == 60);
+}

@@ -23,13 +23,18 @@ namespace tcpkit {
 
 using PerState = std::array<uint64_t, kTcpStateCount>;
 
-// Counts per state and family.
+// Counts per state and family; sockets of unknown family (saved text with host names at both
+// ends) apart, never guessed into IPv4 or IPv6.
 struct StateCounts {
   PerState v4{};
   PerState v6{};
-  void add(const SocketRecord& s) { (s.family() == Family::v6 ? v6 : v4)[state_index(s.state)]++; }
-  uint64_t get(TcpState s) const { return v4[state_index(s)] + v6[state_index(s)]; }
+  PerState unknown{};
+  void add(const SocketRecord& s) {
+    (!s.family_known ? unknown : s.family() == Family::v6 ? v6 : v4)[state_index(s.state)]++;
+  }
+  uint64_t get(TcpState s) const { return v4[state_index(s)] + v6[state_index(s)] + unknown[state_index(s)]; }
   uint64_t total() const;
+  uint64_t unknown_total() const;
 };
 
 // --by: what to group on.
