@@ -507,3 +507,16 @@ def test_summary_counts_sockets_of_unknown_family_apart():
     assert r.stdout.splitlines()[0].split() == ["STATE", "IPV4", "IPV6", "TOTAL"]
     r = run("--from", fx("named-ss-tan.txt"), "--summary", "--json")
     assert all("unknown_family" not in o for o in jsonl(r.stdout))
+
+
+def test_by_peer_still_groups_by_host_name():
+    want = collections.Counter()
+    for line in open(fx("named-netstat-ta.txt")):
+        f = line.split()
+        if len(f) >= 6 and f[0].startswith("tcp"):
+            host = f[4].rsplit(":", 1)[0]
+            if not host[0].isdigit() and not host.startswith(("[", ":")):
+                want[host] += 1
+    r = run("--from", fx("named-netstat-ta.txt"), "--by", "peer", "--top", "100", "--json")
+    got = {o["key"]: o["total"] for o in jsonl(r.stdout) if o["type"] == "group"}
+    assert want and all(got.get(h) == n for h, n in want.items()), (want, got)
