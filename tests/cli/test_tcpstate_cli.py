@@ -240,7 +240,7 @@ def family_counts(*args, input=None):
     r = run(*args, "--summary", "--json", input=input)
     assert r.returncode == 0, r.stderr
     return {(o["state"], fam): o[fam] for o in jsonl(r.stdout) if o["type"] == "state"
-            for fam in ("ipv4", "ipv6") if o[fam]}, r
+            for fam in ("ipv4", "ipv6", "unknown_family") if o.get(fam)}, r
 
 
 def totals(counts):
@@ -267,9 +267,10 @@ def test_text_saved_without_n_loses_no_line(fixture):
     assert totals(counts) == totals(KERNEL)
     if fixture != "named-ss-tar.txt":  # ss -r names both ends: the family is unknown there
         assert counts == KERNEL
-    else:  # ... and counted as IPv4, as stderr says; only the numeric LISTEN lines keep theirs
-        assert counts[("LISTEN", "ipv6")] == 2 and counts[("ESTABLISHED", "ipv4")] == 24
-        assert "family is unknown" in r.stderr and "as IPv4" in r.stderr
+    else:  # ... and counted apart, as stderr says; only the numeric LISTEN lines keep theirs
+        assert counts == {("LISTEN", "ipv4"): 4, ("LISTEN", "ipv6"): 2, ("ESTABLISHED", "unknown_family"): 24,
+                          ("TIME_WAIT", "unknown_family"): 30}
+        assert "family is unknown" in r.stderr and "unknown family" in r.stderr
     # Said once, not per line.
     assert len(r.stderr.splitlines()) <= 3, r.stderr
 
@@ -395,3 +396,127 @@ def test_from_stops_quietly_when_the_reader_goes_away_while_input_waits():
             proc.kill()
         proc.stdin.close()
         proc.wait()
+
+
+def time_wait_peers(name):
+    """(local host, peer host, service port) -> TIME_WAIT count, read from the fixture apart from the tool."""
+    import socket
+    out = collections.Counter()
+    for line in open(fx(name)):
+        f = line.split()
+        if len(f) < 5 or "TIME" not in line or "WAIT" not in line:
+            continue
+        local, peer = f[3], f[4]  # ss: State Recv-Q Send-Q Local Peer; netstat: Proto Recv-Q Send-Q Local Foreign
+        lhost = local.rsplit(":", 1)[0]
+        host, service = peer.rsplit(":", 1)
+        port = int(service) if service.isdigit() else socket.getservbyname(service, "tcp")
+        out[(lhost, host, port)] += 1
+    return out
+
+
+@pytest.mark.parametrize("fixture", ["named-ss-tar.txt", "named-netstat-ta.txt", "named-netstat-taW.txt"])
+def test_time_wait_report_keeps_host_names_as_names(fixture):
+    want = time_wait_peers(fixture)
+    assert sum(want.values()) == 30 and all(not h[0].isdigit() for _, h, _ in want), want  # named peers only
+    # Table: one row per named destination with its count; no row shows an unspecified address.
+    r = run("time-wait", "--from", fx(fixture))
+    assert r.returncode == 0, r.stderr
+    rows = [l.split() for l in r.stdout.splitlines() if l.startswith(("client ", "server "))]
+    assert all(f[0] == "client" for f in rows)  # this host connected out: ROLE LOCAL REMOTE:PORT TIME_WAIT
+    assert {(f[1], f[2].rsplit(":", 1)[0], int(f[2].rsplit(":", 1)[1])): int(f[3]) for f in rows} == want
+    for f in rows:
+        assert not {"0.0.0.0", "::"} & {f[1], f[2].rsplit(":", 1)[0]}, f
+    notes = [l for l in r.stderr.splitlines() if "name a host" in l]
+    assert len(notes) == 1 and "group them by name" in notes[0], r.stderr  # said once, not per line
+    # JSON: the name where the address would be (local_host / remote_host, as the list view).
+    r = run("time-wait", "--from", fx(fixture), "--json")
+    assert r.returncode == 0, r.stderr
+    groups = [o for o in jsonl(r.stdout) if o["type"] == "time_wait_group"]
+    assert collections.Counter({(g["local_host"], g["remote_host"], g["remote_port"]): g["time_wait"]
+                                for g in groups}) == want
+    assert all("local_address" not in g and "remote_address" not in g for g in groups)
+    assert jsonl(r.stdout)[-1]["time_wait"] == 30
+    # Prometheus: the names as label values, never an ephemeral port.
+    r = run("time-wait", "--from", fx(fixture), "--prometheus")
+    assert r.returncode == 0, r.stderr
+    got = collections.Counter()
+    for line in r.stdout.splitlines():
+        if line.startswith("tcpstate_time_wait_group_sockets{"):
+            labels = dict(kv.split("=", 1) for kv in line[line.index("{") + 1:line.index("}")].split(","))
+            labels = {k: v.strip('"') for k, v in labels.items()}
+            assert not {"0.0.0.0", "::"} & {labels["local"], labels["remote"]}, line
+            got[(labels["local"], labels["remote"], int(labels["service_port"]))] = int(line.split()[-1])
+    assert got == want
+
+
+def test_time_wait_report_on_numeric_peers_keeps_addresses():
+    # ss -ta resolves services only: the addresses stay addresses, grouped as with -n.
+    r = run("time-wait", "--from", fx("named-ss-ta.txt"), "--json")
+    groups = {(g["remote_address"], g["remote_port"]): g["time_wait"] for g in jsonl(r.stdout)
+              if g["type"] == "time_wait_group"}
+    assert groups == {("10.200.0.1", 80): 20, ("10.200.0.2", 5432): 10}
+
+
+NAMED_SYN_CLOSE = """State      Recv-Q Send-Q   Local Address:Port     Peer Address:Port
+LISTEN     0      128          0.0.0.0:http          0.0.0.0:*
+SYN-RECV   0      0        web-1.example:http    bot-a.example:40001
+SYN-RECV   0      0        web-1.example:http    bot-a.example:40002
+SYN-RECV   0      0        web-1.example:http    bot-b.example:40003
+SYN-RECV   0      0             10.0.0.1:http         10.9.9.9:40004
+CLOSE-WAIT 1      0        web-1.example:41000   cache.example:6379
+CLOSE-WAIT 1      0        web-1.example:41001   cache.example:6379
+CLOSE-WAIT 1      0        web-1.example:41002        10.0.0.7:6379
+"""
+
+
+def test_syn_flood_and_close_wait_rows_keep_host_names():
+    r = run("syn-flood", "--from", "-", "--json", input=NAMED_SYN_CLOSE)
+    assert r.returncode in (0, 1), r.stderr
+    objs = jsonl(r.stdout)
+    summary = objs[-1]
+    assert summary["syn_recv"] == 4 and summary["sources"] == 3 and summary["networks"] == 1
+    assert summary["named_sources"] == 3
+    r = run("syn-flood", "--from", "-", input=NAMED_SYN_CLOSE)
+    assert "busiest source bot-a.example (2)" in r.stdout, r.stdout
+    r = run("close-wait", "--from", "-", "--json", input=NAMED_SYN_CLOSE)
+    rows = [o for o in jsonl(r.stdout) if o["type"] == "close_wait"]
+    assert {(o.get("remote_host"), o.get("remote_address"), o["close_wait"]) for o in rows} == {
+        ("cache.example", None, 2), (None, "10.0.0.7", 1)}
+    r = run("close-wait", "--from", "-", input=NAMED_SYN_CLOSE)
+    assert "cache.example:6379" in r.stdout and "0.0.0.0" not in r.stdout, r.stdout
+    r = run("close-wait", "--from", "-", "--prometheus", input=NAMED_SYN_CLOSE)
+    assert 'remote="cache.example"' in r.stdout and 'remote="0.0.0.0"' not in r.stdout, r.stdout
+
+
+def test_summary_counts_sockets_of_unknown_family_apart():
+    # ss -r names both ends: no family is known for those lines; neither IPv4 nor IPv6 counts them.
+    both_named = sum(1 for line in open(fx("named-ss-tar.txt"))
+                     if len(line.split()) >= 5 and not any(c in line.split()[3] + line.split()[4] for c in "[*")
+                     and not line.split()[3][0].isdigit() and not line.split()[4][0].isdigit()
+                     and line.split()[0] != "State")
+    assert both_named == 54
+    r = run("--from", fx("named-ss-tar.txt"), "--summary")
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == ["STATE", "IPV4", "IPV6", "UNKNOWN_FAMILY", "TOTAL"]
+    assert lines[-1].split() == ["TOTAL", "4", "2", str(both_named), "60"]
+    r = run("--from", fx("named-ss-tar.txt"), "--summary", "--prometheus")
+    assert 'tcpstate_sockets{state="time_wait",family="unknown"} 30' in r.stdout, r.stdout
+    # Numeric text keeps its layout: no unknown-family column.
+    r = run("--from", fx("named-ss-tan.txt"), "--summary")
+    assert r.stdout.splitlines()[0].split() == ["STATE", "IPV4", "IPV6", "TOTAL"]
+    r = run("--from", fx("named-ss-tan.txt"), "--summary", "--json")
+    assert all("unknown_family" not in o for o in jsonl(r.stdout))
+
+
+def test_by_peer_still_groups_by_host_name():
+    want = collections.Counter()
+    for line in open(fx("named-netstat-ta.txt")):
+        f = line.split()
+        if len(f) >= 6 and f[0].startswith("tcp"):
+            host = f[4].rsplit(":", 1)[0]
+            if not host[0].isdigit() and not host.startswith(("[", ":")):
+                want[host] += 1
+    r = run("--from", fx("named-netstat-ta.txt"), "--by", "peer", "--top", "100", "--json")
+    got = {o["key"]: o["total"] for o in jsonl(r.stdout) if o["type"] == "group"}
+    assert want and all(got.get(h) == n for h, n in want.items()), (want, got)

@@ -34,7 +34,7 @@ int run_close_wait(const Options& o) {
   const auto rows = analysis.top(o.top);
   PrometheusText prom;
   auto service_text = [](const CloseWaitRow& r) {
-    return r.role == ConnectionRole::server ? ":" + std::to_string(r.service_port) : endpoint_text(r.remote, r.service_port);
+    return r.role == ConnectionRole::server ? ":" + std::to_string(r.service_port) : named_endpoint_text(r.remote, r.service_port, r.remote_host);
   };
   auto row_record = [](const CloseWaitRow& r, bool csv) {
     const bool server = r.role == ConnectionRole::server;
@@ -44,7 +44,9 @@ int run_close_wait(const Options& o) {
     if (r.pid || csv) j["pid"] = r.pid;
     j["role"] = role_name(r.role);
     if (server) j["local_port"] = r.service_port;
-    if (!server) j["remote_address"] = r.remote.to_string();
+    // A host name stands where the address would be, as in the list view's records.
+    if (!server && r.remote_host.empty()) j["remote_address"] = r.remote.to_string();
+    if (!server && !r.remote_host.empty()) j[csv ? "remote_address" : "remote_host"] = r.remote_host;
     if (!server) j["remote_port"] = r.service_port;
     j["close_wait"] = r.count;
     j["unread_bytes"] = r.unread_bytes;
@@ -85,7 +87,7 @@ int run_close_wait(const Options& o) {
       prom.describe("tcpstate_close_wait_unread_bytes", "Data bytes left unread in those CLOSE_WAIT sockets.");
       for (const auto& r : rows) {
         PrometheusText::Labels l = {{"process", r.process}, {"pid", std::to_string(r.pid)}, {"role", std::string(role_name(r.role))}};
-        if (r.role == ConnectionRole::client) l.push_back({"remote", r.remote.to_string()});
+        if (r.role == ConnectionRole::client) l.push_back({"remote", host_text(r.remote, r.remote_host)});
         l.push_back({"service_port", std::to_string(r.service_port)});
         prom.sample("tcpstate_close_wait_sockets", l, static_cast<double>(r.count));
         prom.sample("tcpstate_close_wait_unread_bytes", l, static_cast<double>(r.unread_bytes));

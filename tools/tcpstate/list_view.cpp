@@ -17,17 +17,6 @@ constexpr size_t kFlushAt = 1 << 18;
 // Column starts of the table, as in ss.
 constexpr size_t kRecvQ = 11, kSendQ = 18, kLocal = 25, kPeer = 50, kTimer = 75;
 
-// An endpoint, with the host or service name saved text gave instead of a number.
-void append_named_endpoint(std::string& out, const IpAddress& address, uint16_t port, const std::string& interface,
-                           const std::string& host, const std::string& service) {
-  if (host.empty() && service.empty()) return append_endpoint(out, address, port, interface);
-  std::string text = host.empty() ? endpoint_text(address, port, interface) : host + (interface.empty() ? "" : "%" + interface) + ":";
-  if (host.empty()) text.erase(text.rfind(':') + 1);
-  out += text;
-  if (service.empty()) append_uint(out, port);
-  else out += service;
-}
-
 class TableWriter {
  public:
   explicit TableWriter(const Options& o) : o_(o) {

@@ -51,7 +51,7 @@ void print_name_notes(const std::string& label, const Options& o, const TextPars
   const bool ports = !o.filter.local_ports.empty() || !o.filter.remote_ports.empty();
   if (r.host_names.sockets)
     note(std::to_string(r.host_names.sockets) + " sockets name a host instead of an address (" + examples(r.host_names) +
-         "), kept as names, not looked up: --src/--dst cannot match them; the time-wait and syn-flood per-address rows count them under the unspecified address");
+         "), kept as names, not looked up: --src/--dst cannot match them; reports group them by name, and syn-flood counts named sources in no network");
   if (r.cut_endpoints.sockets)
     note(std::to_string(r.cut_endpoints.sockets) + " sockets have a host that fills netstat's 23 columns, so it may "
          "be cut (" + examples(r.cut_endpoints) + "): kept as printed; save with `netstat -W` (or -n) to keep them whole");
@@ -61,7 +61,7 @@ void print_name_notes(const std::string& label, const Options& o, const TextPars
          "): kept as names; --sport/--dport cannot match them, and per-port rows count them as port 0");
   if (r.unknown_family)
     note(std::to_string(r.unknown_family) + " sockets have host names at both ends (ss -r): their family is unknown; "
-         "-4/-6 cannot match them and per-family counts count them as IPv4");
+         "-4/-6 cannot match them and per-family counts show them as of unknown family");
   if (undecided)
     note(std::to_string(undecided) + " sockets left out: " + (cidr ? "--src/--dst" : "") + (cidr && ports ? ", " : "") +
          (ports ? "--sport/--dport" : "") + (o.filter.family != Family::any ? std::string(cidr || ports ? ", " : "") + "-4/-6" : "") +

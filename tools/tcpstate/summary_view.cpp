@@ -1,4 +1,5 @@
-// --summary (a count for each of the 11 states, IPv4 and IPv6) and --by (top N groups with
+// --summary (a count for each of the 11 states, IPv4 and IPv6, and of unknown family when saved
+// text named both ends) and --by (top N groups with
 // their per-state counts).
 #include "common/cli_common.hpp"
 #include "views.hpp"
@@ -10,28 +11,42 @@ using namespace tcpkit;
 namespace {
 
 void print_summary(const Options& o, const StateCounts& c) {
+  // The unknown-family column only when some socket has one: numeric input keeps its layout.
+  const bool unknown = c.unknown_total() > 0;
   switch (o.output) {
     case Output::table: {
-      TextTable t({"STATE", "IPV4", "IPV6", "TOTAL"});
-      for (TcpState s : kAllTcpStates)
-        t.add_row({std::string(state_name(s)), std::to_string(c.v4[state_index(s)]), std::to_string(c.v6[state_index(s)]),
-                   std::to_string(c.get(s))});
+      std::vector<std::string> headers = {"STATE", "IPV4", "IPV6"};
+      if (unknown) headers.emplace_back("UNKNOWN_FAMILY");
+      headers.emplace_back("TOTAL");
+      TextTable t(headers);
       uint64_t v4 = 0, v6 = 0;
+      auto row = [&](std::string name, uint64_t a, uint64_t b, uint64_t u, uint64_t total) {
+        std::vector<std::string> cells = {std::move(name), std::to_string(a), std::to_string(b)};
+        if (unknown) cells.push_back(std::to_string(u));
+        cells.push_back(std::to_string(total));
+        t.add_row(cells);
+      };
+      for (TcpState s : kAllTcpStates)
+        row(std::string(state_name(s)), c.v4[state_index(s)], c.v6[state_index(s)], c.unknown[state_index(s)], c.get(s));
       for (int i = 0; i < kTcpStateCount; ++i) v4 += c.v4[i], v6 += c.v6[i];
-      t.add_row({"TOTAL", std::to_string(v4), std::to_string(v6), std::to_string(c.total())});
+      row("TOTAL", v4, v6, c.unknown_total(), c.total());
       write_stdout(t.render());
       break;
     }
     case Output::json:
     case Output::csv: {
       std::optional<CsvWriter> csv;
-      if (o.output == Output::csv) csv.emplace(stdout, std::vector<std::string>{"type", "state", "ipv4", "ipv6", "total"});
+      std::vector<std::string> columns = {"type", "state", "ipv4", "ipv6"};
+      if (unknown) columns.emplace_back("unknown_family");
+      columns.emplace_back("total");
+      if (o.output == Output::csv) csv.emplace(stdout, columns);
       for (TcpState s : kAllTcpStates) {
         Record r;
         r["type"] = "state";
         r["state"] = state_name(s);
         r["ipv4"] = c.v4[state_index(s)];
         r["ipv6"] = c.v6[state_index(s)];
+        if (unknown) r["unknown_family"] = c.unknown[state_index(s)];
         r["total"] = c.get(s);
         if (csv) csv->write(r);
         else write_json(r);

@@ -74,6 +74,7 @@ int run_syn_flood(const Options& o) {
       for (const auto& r : j.reasons) out += "  - " + r + "\n";
       out += "\nSYN_RECV: " + std::to_string(sum.syn_recv) + " from " + std::to_string(sum.sources) + " sources in " +
              std::to_string(sum.prefixes) + " networks (/24, /64)";
+      if (sum.named_sources) out += " (" + std::to_string(sum.named_sources) + " from host names, in no network)";
       if (sum.top_source_count) out += "; busiest source " + sum.top_source + " (" + std::to_string(sum.top_source_count) + ")";
       out += "\n";
       if (sum.unmatched) out += "  " + std::to_string(sum.unmatched) + " without a listener in the table\n";
@@ -83,7 +84,7 @@ int run_syn_flood(const Options& o) {
       } else {
         TextTable t({"LISTENER", "SYN_RECV", "BACKLOG", "SYN_FILL", "ACCEPT_Q", "SOURCES", "NETWORKS"});
         for (const auto& l : busy)
-          t.add_row({endpoint_text(l.address, l.port, l.interface), std::to_string(l.syn_recv),
+          t.add_row({named_endpoint_text(l.address, l.port, l.host, l.interface), std::to_string(l.syn_recv),
                      l.backlog ? std::to_string(l.backlog) : "?", fill_text(l), std::to_string(l.accept_queue),
                      std::to_string(l.sources), std::to_string(l.prefixes)});
         out += t.render();
@@ -105,7 +106,9 @@ int run_syn_flood(const Options& o) {
       for (const auto& l : busy) {
         Record r;
         r["type"] = "listener";
-        r["local_address"] = l.address.to_string();
+        // A host name stands where the address would be, as in the list view's records.
+        if (l.host.empty()) r["local_address"] = l.address.to_string();
+        else r["local_host"] = l.host;
         r["local_port"] = l.port;
         if (!l.interface.empty()) r["interface"] = l.interface;
         r["syn_recv"] = l.syn_recv;
@@ -121,7 +124,7 @@ int run_syn_flood(const Options& o) {
       CsvWriter w(stdout, {"local_address", "local_port", "syn_recv", "backlog", "accept_queue", "sources", "networks"});
       for (const auto& l : busy) {
         Record r;
-        r["local_address"] = l.address.to_string();
+        r["local_address"] = host_text(l.address, l.host);
         r["local_port"] = l.port;
         r["syn_recv"] = l.syn_recv;
         if (l.backlog) r["backlog"] = l.backlog;
@@ -140,7 +143,7 @@ int run_syn_flood(const Options& o) {
       prom.describe("tcpstate_listener_syn_recv_sockets", "SYN_RECV sockets per listener.");
       prom.describe("tcpstate_listener_accept_queue", "Connections waiting for accept() per listener.");
       for (const auto& l : busy) {
-        const PrometheusText::Labels lab = {{"listener", endpoint_text(l.address, l.port, l.interface)}};
+        const PrometheusText::Labels lab = {{"listener", named_endpoint_text(l.address, l.port, l.host, l.interface)}};
         prom.sample("tcpstate_listener_syn_recv_sockets", lab, static_cast<double>(l.syn_recv));
         prom.sample("tcpstate_listener_accept_queue", lab, static_cast<double>(l.accept_queue));
       }
@@ -158,6 +161,7 @@ int run_syn_flood(const Options& o) {
   summary["syn_recv"] = sum.syn_recv;
   summary["sources"] = sum.sources;
   summary["networks"] = sum.prefixes;
+  if (sum.named_sources) summary["named_sources"] = sum.named_sources;
   if (!deltas.empty()) {
     Record d;
     for (const auto& [k, v] : deltas) d[k.substr(7)] = v;

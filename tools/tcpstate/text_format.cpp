@@ -52,6 +52,22 @@ std::string endpoint_text(const IpAddress& address, uint16_t port, const std::st
   return out;
 }
 
+void append_named_endpoint(std::string& out, const IpAddress& address, uint16_t port, const std::string& interface,
+                           const std::string& host, const std::string& service) {
+  if (host.empty() && service.empty()) return append_endpoint(out, address, port, interface);
+  std::string text = host.empty() ? endpoint_text(address, port, interface) : host + (interface.empty() ? "" : "%" + interface) + ":";
+  if (host.empty()) text.erase(text.rfind(':') + 1);
+  out += text;
+  if (service.empty()) append_uint(out, port);
+  else out += service;
+}
+
+std::string named_endpoint_text(const IpAddress& address, uint16_t port, const std::string& host, const std::string& interface) {
+  std::string out;
+  append_named_endpoint(out, address, port, interface, host, "");
+  return out;
+}
+
 std::string duration_text(std::optional<int64_t> ms) {
   if (!ms) return "-";
   if (*ms < 1000) return std::to_string(*ms) + "ms";

@@ -17,6 +17,12 @@ void append_endpoint(std::string& out, const tcpkit::IpAddress& address, uint16_
 void pad_to(std::string& out, size_t line_start, size_t column);
 
 std::string endpoint_text(const tcpkit::IpAddress& address, uint16_t port, const std::string& interface = "");
+// An endpoint with the host or service name saved text gave instead of a number
+// ("web-1.example:22", "10.0.0.1:x11-1"); as append_endpoint when both names are empty.
+void append_named_endpoint(std::string& out, const tcpkit::IpAddress& address, uint16_t port, const std::string& interface,
+                           const std::string& host, const std::string& service);
+std::string named_endpoint_text(const tcpkit::IpAddress& address, uint16_t port, const std::string& host,
+                                const std::string& interface = "");
 // "200ms", "58.1s", "1m59s", "-".
 std::string duration_text(std::optional<int64_t> ms);
 // "timewait:58.1s", "on:200ms/1", "-".

@@ -89,9 +89,12 @@ int run_time_wait(const Options& o) {
     Record r;
     if (!csv) r["type"] = "time_wait_group";
     r["role"] = role_name(d.role);
-    r["local_address"] = d.local.to_string();
+    // A host name stands where the address would be, as in the list view's records.
+    if (d.local_host.empty()) r["local_address"] = d.local.to_string();
+    else r[csv ? "local_address" : "local_host"] = d.local_host;
     if (server) r["local_port"] = d.service_port;
-    r["remote_address"] = d.remote.to_string();
+    if (d.remote_host.empty()) r["remote_address"] = d.remote.to_string();
+    else r[csv ? "remote_address" : "remote_host"] = d.remote_host;
     if (!server) r["remote_port"] = d.service_port;
     r["time_wait"] = d.time_wait;
     if (!server) {
@@ -116,9 +119,11 @@ int run_time_wait(const Options& o) {
         TextTable t({"ROLE", "LOCAL", "REMOTE", "TIME_WAIT", "PORTS_IN_USE", "EPHEMERAL_USED"});
         for (const auto& d : top) {
           if (d.role == ConnectionRole::server)
-            t.add_row({"server", endpoint_text(d.local, d.service_port), d.remote.to_string(), std::to_string(d.time_wait), "-", "-"});
+            t.add_row({"server", named_endpoint_text(d.local, d.service_port, d.local_host), host_text(d.remote, d.remote_host),
+                       std::to_string(d.time_wait), "-", "-"});
           else
-            t.add_row({"client", d.local.to_string(), endpoint_text(d.remote, d.service_port), std::to_string(d.time_wait),
+            t.add_row({"client", host_text(d.local, d.local_host), named_endpoint_text(d.remote, d.service_port, d.remote_host),
+                       std::to_string(d.time_wait),
                        std::to_string(d.ports_in_use) + "/" + std::to_string(range), format_fixed(used_pct(d), 1) + "%"});
         }
         out += t.render();
@@ -187,8 +192,8 @@ int run_time_wait(const Options& o) {
       prom.describe("tcpstate_time_wait_group_ports_used_ratio",
                     "Client groups: share of the ephemeral range in use towards the remote service.");
       for (const auto& d : top) {
-        const PrometheusText::Labels l = {{"role", std::string(role_name(d.role))}, {"local", d.local.to_string()},
-                                          {"remote", d.remote.to_string()}, {"service_port", std::to_string(d.service_port)}};
+        const PrometheusText::Labels l = {{"role", std::string(role_name(d.role))}, {"local", host_text(d.local, d.local_host)},
+                                          {"remote", host_text(d.remote, d.remote_host)}, {"service_port", std::to_string(d.service_port)}};
         prom.sample("tcpstate_time_wait_group_sockets", l, static_cast<double>(d.time_wait));
         if (d.role == ConnectionRole::client)
           prom.sample("tcpstate_time_wait_group_ports_used_ratio", l, used_pct(d) / 100.0);

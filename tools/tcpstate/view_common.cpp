@@ -32,6 +32,9 @@ void add_state_metrics(PrometheusText& prom, const StateCounts& counts) {
                 static_cast<double>(counts.v4[state_index(s)]));
     prom.sample("tcpstate_sockets", {{"state", std::string(state_key(s))}, {"family", "ipv6"}},
                 static_cast<double>(counts.v6[state_index(s)]));
+    if (counts.unknown_total())  // saved text with host names at both ends
+      prom.sample("tcpstate_sockets", {{"state", std::string(state_key(s))}, {"family", "unknown"}},
+                  static_cast<double>(counts.unknown[state_index(s)]));
   }
 }
 

@@ -7,7 +7,13 @@ namespace tcpkit {
 
 uint64_t StateCounts::total() const {
   uint64_t t = 0;
-  for (int i = 0; i < kTcpStateCount; ++i) t += v4[i] + v6[i];
+  for (int i = 0; i < kTcpStateCount; ++i) t += v4[i] + v6[i] + unknown[i];
+  return t;
+}
+
+uint64_t StateCounts::unknown_total() const {
+  uint64_t t = 0;
+  for (auto n : unknown) t += n;
   return t;
 }
 
@@ -38,7 +44,7 @@ void GroupCounter::add_key(const std::string& key, TcpState state) {
 
 void GroupCounter::add(const SocketRecord& s) {
   switch (by_) {
-    case GroupBy::peer: add_key(s.remote_host.empty() ? s.remote.to_string() : s.remote_host, s.state); break;
+    case GroupBy::peer: add_key(host_text(s.remote, s.remote_host), s.state); break;
     case GroupBy::remote_port: add_key(std::to_string(s.remote_port), s.state); break;
     case GroupBy::local_port: add_key(std::to_string(s.local_port), s.state); break;
     case GroupBy::process:
@@ -89,6 +95,10 @@ size_t TimeWaitAnalysis::KeyHash::operator()(const Key& k) const {
   mix(k.remote.data(), k.remote.size());
   const uint8_t port[2] = {uint8_t(k.port >> 8), uint8_t(k.port)};
   mix(port, 2);
+  // The names too, with a separator so that ("ab", "") and ("a", "b") differ.
+  mix(reinterpret_cast<const uint8_t*>(k.local_host.data()), k.local_host.size());
+  mix(reinterpret_cast<const uint8_t*>("\0"), 1);
+  mix(reinterpret_cast<const uint8_t*>(k.remote_host.data()), k.remote_host.size());
   return static_cast<size_t>(h);
 }
 
@@ -99,10 +109,10 @@ void TimeWaitAnalysis::add(const SocketRecord& s) {
   }
   if (s.state == TcpState::close) return;
   if (s.state != TcpState::time_wait) {
-    if (side_.ephemeral(s.local_port)) ++ports_used_[Key{s.local, s.remote, s.remote_port}];
+    if (side_.ephemeral(s.local_port)) ++ports_used_[Key{s.local, s.remote, s.remote_port, s.local_host, s.remote_host}];
     return;
   }
-  pending_.push_back(Pending{s.local, s.remote, s.local_port, s.remote_port});
+  pending_.push_back(Pending{s.local, s.remote, s.local_port, s.remote_port, s.local_host, s.remote_host});
   ++total_;
   if (!s.timer_ms) {
     ++without_timer_;
@@ -119,11 +129,13 @@ void TimeWaitAnalysis::finish() {
   for (const auto& p : pending_) {
     const ConnectionRole role = side_.role(p.local_port, p.remote_port);
     const uint16_t port = role == ConnectionRole::server ? p.local_port : p.remote_port;
-    auto& g = (role == ConnectionRole::server ? server : client)[Key{p.local, p.remote, port}];
+    auto& g = (role == ConnectionRole::server ? server : client)[Key{p.local, p.remote, port, p.local_host, p.remote_host}];
     if (g.time_wait == 0) {
       g.role = role;
       g.local = p.local;
       g.remote = p.remote;
+      g.local_host = p.local_host;
+      g.remote_host = p.remote_host;
       g.service_port = port;
     }
     ++g.time_wait;
@@ -146,8 +158,10 @@ std::vector<TimeWaitGroup> TimeWaitAnalysis::top(size_t n) const {
                     [](const TimeWaitGroup& a, const TimeWaitGroup& b) {
                       if (a.time_wait != b.time_wait) return a.time_wait > b.time_wait;
                       if (a.role != b.role) return a.role < b.role;
+                      if (a.remote_host != b.remote_host) return a.remote_host < b.remote_host;
                       if (a.remote != b.remote) return a.remote < b.remote;
                       if (a.service_port != b.service_port) return a.service_port < b.service_port;
+                      if (a.local_host != b.local_host) return a.local_host < b.local_host;
                       return a.local < b.local;
                     });
   out.resize(k);
@@ -158,13 +172,14 @@ void SynFloodAnalysis::add(const SocketRecord& s) {
   if (s.state == TcpState::listen) {
     ListenerLoad l;
     l.address = s.local;
+    l.host = s.local_host;
     l.port = s.local_port;
     l.interface = s.interface;
     l.accept_queue = s.recv_q;
     l.backlog = s.send_q;
     listeners_.push_back(std::move(l));
   } else if (s.state == TcpState::syn_recv) {
-    syn_recv_.push_back(Pending{s.local, s.local_port, s.remote});
+    syn_recv_.push_back(Pending{s.local, s.local_port, s.remote, s.local_host, s.remote_host});
   }
 }
 
@@ -182,13 +197,19 @@ IpAddress source_prefix(const IpAddress& a) {
   return IpAddress::from_v6(b);
 }
 
+// Is l bound to exactly this local host (the same name, or the same address and no name)?
+bool listener_is(const ListenerLoad& l, const IpAddress& address, const std::string& host) {
+  return l.host == host && (!host.empty() || l.address == address);
+}
+
 // Does a listener bound to l accept a connection to address:port? An unspecified IPv6
-// listener accepts IPv4 too (dual-stack), as Linux does unless v6only is set.
-bool listener_covers(const ListenerLoad& l, const IpAddress& address, uint16_t port) {
+// listener accepts IPv4 too (dual-stack), as Linux does unless v6only is set. A named local
+// host (saved text) is that listener's name, or any address a wildcard listener covers.
+bool listener_covers(const ListenerLoad& l, const IpAddress& address, const std::string& host, uint16_t port) {
   if (l.port != port) return false;
-  if (l.address == address) return true;
-  if (!l.address.is_unspecified()) return false;
-  return l.address.family() == address.family() || l.address.is_v6();
+  if (listener_is(l, address, host)) return true;
+  if (!l.host.empty() || !l.address.is_unspecified()) return false;
+  return !host.empty() || l.address.family() == address.family() || l.address.is_v6();
 }
 
 }  // namespace
@@ -202,15 +223,18 @@ SynFloodSummary SynFloodAnalysis::finish() const {
   std::unordered_set<std::string> all_prefixes;
   for (const auto& p : syn_recv_) {
     ++out.syn_recv;
-    const std::string src = p.remote.to_string();
-    const std::string pfx = source_prefix(p.remote).to_string();
+    const std::string src = host_text(p.remote, p.remote_host);
+    // A named source's network is not known: it counts as a source, in no network.
+    const bool named = !p.remote_host.empty();
+    const std::string pfx = named ? "" : source_prefix(p.remote).to_string();
     ++per_source[src];
-    all_prefixes.insert(pfx);
+    if (named) ++out.named_sources;
+    else all_prefixes.insert(pfx);
     // The most specific listener wins: an exact address before a wildcard.
     long best = -1;
     for (size_t i = 0; i < out.listeners.size(); ++i) {
-      if (!listener_covers(out.listeners[i], p.local, p.port)) continue;
-      if (best < 0 || out.listeners[i].address == p.local) best = static_cast<long>(i);
+      if (!listener_covers(out.listeners[i], p.local, p.local_host, p.port)) continue;
+      if (best < 0 || listener_is(out.listeners[i], p.local, p.local_host)) best = static_cast<long>(i);
     }
     if (best < 0) {
       ++out.unmatched;
@@ -218,7 +242,7 @@ SynFloodSummary SynFloodAnalysis::finish() const {
     }
     ++out.listeners[static_cast<size_t>(best)].syn_recv;
     sources[static_cast<size_t>(best)].insert(src);
-    prefixes[static_cast<size_t>(best)].insert(pfx);
+    if (!named) prefixes[static_cast<size_t>(best)].insert(pfx);
   }
   for (size_t i = 0; i < out.listeners.size(); ++i) {
     out.listeners[i].sources = sources[i].size();
@@ -301,7 +325,7 @@ void CloseWaitAnalysis::add(const SocketRecord& s) {
   ++total_;
   pending_.push_back(Pending{s.processes.empty() ? "-" : s.processes.front().name,
                              s.processes.empty() ? 0 : s.processes.front().pid, s.inode.value_or(0), s.remote,
-                             s.local_port, s.remote_port, s.recv_q});
+                             s.remote_host, s.local_port, s.remote_port, s.recv_q});
 }
 
 std::unordered_set<uint64_t> CloseWaitAnalysis::unowned_inodes() const {
@@ -312,7 +336,7 @@ std::unordered_set<uint64_t> CloseWaitAnalysis::unowned_inodes() const {
 }
 
 void CloseWaitAnalysis::finish(const OwnerLookup& owner_of) {
-  std::map<std::tuple<std::string, int, ConnectionRole, IpAddress, uint16_t>, CloseWaitRow> rows;
+  std::map<std::tuple<std::string, int, ConnectionRole, std::string, IpAddress, uint16_t>, CloseWaitRow> rows;
   for (auto& p : pending_) {
     if (owner_of && p.pid == 0 && p.inode)
       if (const auto* owners = owner_of(p.inode); owners && !owners->empty()) {
@@ -322,13 +346,15 @@ void CloseWaitAnalysis::finish(const OwnerLookup& owner_of) {
     const ConnectionRole role = side_.role(p.local_port, p.remote_port);
     const bool server = role == ConnectionRole::server;
     const IpAddress remote = server ? IpAddress() : p.remote;
+    const std::string remote_host = server ? std::string() : p.remote_host;
     const uint16_t port = server ? p.local_port : p.remote_port;
-    auto& row = rows[{p.process, p.pid, role, remote, port}];
+    auto& row = rows[{p.process, p.pid, role, remote_host, remote, port}];
     if (row.count == 0) {
       row.process = p.process;
       row.pid = p.pid;
       row.role = role;
       row.remote = remote;
+      row.remote_host = remote_host;
       row.service_port = port;
     }
     ++row.count;

@@ -249,7 +249,7 @@ struct SsTextParser::Impl {
     // Names at both ends (ss -r; or "*:22 name:*", which ss does not print): no family known.
     s.family_known = !(local_vague && peer_vague && !pending_star_);
     set_text_endpoints(s, *local, *peer);
-    if (!s.family_known) s.local = s.remote = IpAddress();  // counted as IPv4, as the note says
+    if (!s.family_known) s.local = s.remote = IpAddress();  // an address is needed; StateCounts keeps them apart
     s.processes = std::move(owners);
     bool ext_seen = false;
     for (size_t k = i + 4; k < fields.size(); ++k) {

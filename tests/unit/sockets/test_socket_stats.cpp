@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include "tcpkit/sockets/netstat_text.hpp"
 #include "tcpkit/sockets/socket_filter.hpp"
 #include "tcpkit/sockets/socket_stats.hpp"
 #include "tcpkit/sockets/ss_text.hpp"
@@ -217,4 +218,152 @@ TEST_CASE("--max thresholds") {
   CHECK(r[0].exceeded);
   CHECK(r[0].value == 5);
   CHECK_FALSE(r[1].exceeded);
+}
+
+namespace {
+// A socket as saved text without -n gives it: a name where the host was, the address unspecified.
+SocketRecord named(TcpState st, const char* local_host, uint16_t lport, const char* remote_host, uint16_t rport) {
+  SocketRecord s = sock(st, "0.0.0.0", lport, "0.0.0.0", rport);
+  s.local_host = local_host;
+  s.remote_host = remote_host;
+  return s;
+}
+
+// The lines of a fixture holding every one of the words: counted apart from the parser.
+size_t lines_with(const std::string& text, std::initializer_list<const char*> words) {
+  size_t n = 0;
+  for_each_line(text, [&](size_t, std::string_view line) {
+    bool all = true;
+    for (const char* w : words) all = all && line.find(w) != std::string_view::npos;
+    n += all;
+    return true;
+  });
+  return n;
+}
+}  // namespace
+
+TEST_CASE("TIME_WAIT groups named hosts by their names, apart from addresses") {
+  TimeWaitAnalysis tw(32768, 60999);
+  for (uint16_t p = 0; p < 3; ++p) tw.add(named(TcpState::time_wait, "web-1", uint16_t(40000 + p), "db.example", 5432));
+  for (uint16_t p = 0; p < 2; ++p) tw.add(named(TcpState::time_wait, "web-1", uint16_t(41000 + p), "db2.example", 5432));
+  tw.add(sock(TcpState::time_wait, "0.0.0.0", 42000, "0.0.0.0", 5432));  // a real all-zero address stays apart
+  tw.add(named(TcpState::established, "web-1", 43000, "db.example", 5432));  // a port in use towards db.example
+  // A server's client named: per client name and service port.
+  for (uint16_t p = 0; p < 4; ++p) tw.add(named(TcpState::time_wait, "web-1", 80, "client-a", uint16_t(50000 + p)));
+  tw.add(sock(TcpState::listen, "0.0.0.0", 80, "0.0.0.0", 0));
+  tw.finish();
+  CHECK(tw.total() == 10);
+  REQUIRE(tw.groups() == 4);
+  const auto top = tw.top(10);
+  CHECK(top[0].role == ConnectionRole::server);
+  CHECK(top[0].remote_host == "client-a");
+  CHECK(top[0].local_host == "web-1");
+  CHECK(top[0].service_port == 80);
+  CHECK(top[0].time_wait == 4);
+  CHECK(top[1].remote_host == "db.example");
+  CHECK(top[1].time_wait == 3);
+  CHECK(top[1].ports_in_use == 4);  // 3 TIME_WAIT and the open one, towards the name only
+  CHECK(top[2].remote_host == "db2.example");
+  CHECK(top[2].time_wait == 2);
+  CHECK(top[2].ports_in_use == 2);
+  CHECK(top[3].remote_host.empty());
+  CHECK(top[3].local_host.empty());
+  CHECK(top[3].time_wait == 1);
+  CHECK(top[3].ports_in_use == 1);
+}
+
+TEST_CASE("TIME_WAIT from real ss -r and netstat text without -n: one group per named destination") {
+  for (const char* name : {"named-ss-tar.txt", "named-netstat-ta.txt"}) {
+    INFO(name);
+    const std::string text = fixture(name);
+    Collect c;
+    TextParseReport r;
+    if (std::string(name).find("netstat") != std::string::npos) parse_netstat_text(text, c.sink(), r);
+    else parse_ss_text(text, c.sink(), r);
+    REQUIRE(r.malformed == 0);
+    TimeWaitAnalysis tw(32768, 60999);
+    for (const auto& s : c.sockets) tw.add(s);
+    tw.finish();
+    // ss prints TIME-WAIT first, netstat TIME_WAIT last; ss -r keeps long names, netstat cuts them.
+    const size_t http = lines_with(text, {"TIME", "WAIT", "web-1.lab.example:http"});
+    const size_t pg = lines_with(text, {"TIME", "WAIT", ":postgresql"});
+    REQUIRE(http > 0);
+    REQUIRE(pg > 0);
+    CHECK(tw.total() == http + pg);
+    REQUIRE(tw.groups() == 2);
+    const auto top = tw.top(10);
+    for (const auto& g : top) {
+      CHECK(g.role == ConnectionRole::client);
+      CHECK(g.local_host == "web-1.lab.example");
+      CHECK_FALSE(g.remote_host.empty());
+    }
+    CHECK(top[0].remote_host == "web-1.lab.example");
+    CHECK(top[0].service_port == 80);
+    CHECK(top[0].time_wait == http);
+    CHECK(top[1].remote_host.rfind("a-client-hos", 0) == 0);
+    CHECK(top[1].service_port == 5432);
+    CHECK(top[1].time_wait == pg);
+  }
+}
+
+TEST_CASE("SYN_RECV with host names: named listeners, named sources in no network") {
+  SynFloodAnalysis a;
+  a.add(sock(TcpState::listen, "0.0.0.0", 80, "0.0.0.0", 0));
+  a.add(named(TcpState::listen, "web-1", 443, "", 0));
+  for (int i = 0; i < 3; ++i) a.add(named(TcpState::syn_recv, "web-1", 443, "bot-a.example", uint16_t(20000 + i)));
+  a.add(named(TcpState::syn_recv, "web-1", 443, "bot-b.example", 21000));
+  a.add(named(TcpState::syn_recv, "web-1", 80, "bot-b.example", 21001));  // the wildcard listener covers a name
+  a.add(sock(TcpState::syn_recv, "10.0.0.1", 80, "10.1.1.1", 30000));
+  a.add(named(TcpState::syn_recv, "other", 8443, "bot-a.example", 22000));  // no listener
+  const auto sum = a.finish();
+  CHECK(sum.syn_recv == 7);
+  CHECK(sum.unmatched == 1);
+  CHECK(sum.sources == 3);
+  CHECK(sum.prefixes == 1);  // 10.1.0.0/24 only: a name's network is not known
+  CHECK(sum.named_sources == 6);
+  CHECK(sum.top_source == "bot-a.example");
+  CHECK(sum.top_source_count == 4);
+  REQUIRE(sum.listeners.size() == 2);
+  CHECK(sum.listeners[0].host == "web-1");
+  CHECK(sum.listeners[0].port == 443);
+  CHECK(sum.listeners[0].syn_recv == 4);
+  CHECK(sum.listeners[0].sources == 2);
+  CHECK(sum.listeners[0].prefixes == 0);
+  CHECK(sum.listeners[1].host.empty());
+  CHECK(sum.listeners[1].syn_recv == 2);
+  CHECK(sum.listeners[1].sources == 2);
+  CHECK(sum.listeners[1].prefixes == 1);
+}
+
+TEST_CASE("CLOSE_WAIT of a client: one row per named remote service") {
+  CloseWaitAnalysis a(32768, 60999);
+  for (int i = 0; i < 3; ++i) a.add(named(TcpState::close_wait, "web-1", uint16_t(40000 + i), "cache.example", 6379));
+  for (int i = 0; i < 2; ++i) a.add(named(TcpState::close_wait, "web-1", uint16_t(41000 + i), "cache2.example", 6379));
+  a.add(sock(TcpState::close_wait, "10.0.0.1", 42000, "0.0.0.0", 6379));
+  a.finish();
+  CHECK(a.total() == 6);
+  const auto rows = a.top(10);
+  REQUIRE(rows.size() == 3);
+  CHECK(rows[0].remote_host == "cache.example");
+  CHECK(rows[0].count == 3);
+  CHECK(rows[1].remote_host == "cache2.example");
+  CHECK(rows[1].count == 2);
+  CHECK(rows[2].remote_host.empty());
+  CHECK(rows[2].count == 1);
+}
+
+TEST_CASE("state counts keep sockets of unknown family apart from IPv4 and IPv6") {
+  Collect c;
+  TextParseReport r;
+  parse_ss_text(fixture("named-ss-tar.txt"), c.sink(), r);
+  StateCounts counts;
+  for (const auto& s : c.sockets) counts.add(s);
+  REQUIRE(r.unknown_family == 54);
+  CHECK(counts.unknown_total() == r.unknown_family);
+  CHECK(counts.unknown[state_index(TcpState::time_wait)] == 30);
+  CHECK(counts.v4[state_index(TcpState::time_wait)] == 0);
+  CHECK(counts.v4[state_index(TcpState::listen)] == 4);
+  CHECK(counts.v6[state_index(TcpState::listen)] == 2);
+  CHECK(counts.get(TcpState::time_wait) == 30);
+  CHECK(counts.total() == 60);
 }

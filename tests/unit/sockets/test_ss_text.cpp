@@ -248,7 +248,7 @@ TEST_CASE("ss without -n: service names through the services database, host name
   CHECK(s[5].local_host == "localhost");
   CHECK(s[5].local_port == 53);
   CHECK_FALSE(s[5].family_known);
-  CHECK(s[5].local.is_v4());  // counted as IPv4, as the note on stderr says
+  CHECK(s[5].local.is_v4());  // an address is needed; per-family counts keep them apart
   CHECK(s[6].local_service == "no-such-svc");
   CHECK(s[6].local_port == 0);
   CHECK(r.host_names.sockets == 2);

@@ -69,6 +69,11 @@ struct SocketRecord {
   Family family() const { return local.family(); }
 };
 
+// A host as the text gave it: the name when it held one, else the address ("web-1", "10.0.0.1").
+inline std::string host_text(const IpAddress& address, const std::string& name) {
+  return name.empty() ? address.to_string() : name;
+}
+
 // Called for each socket; return false to stop early (Ctrl-C).
 using SocketSink = std::function<bool(SocketRecord&)>;
 

@@ -23,13 +23,18 @@ namespace tcpkit {
 
 using PerState = std::array<uint64_t, kTcpStateCount>;
 
-// Counts per state and family.
+// Counts per state and family; sockets of unknown family (saved text with host names at both
+// ends) apart, never guessed into IPv4 or IPv6.
 struct StateCounts {
   PerState v4{};
   PerState v6{};
-  void add(const SocketRecord& s) { (s.family() == Family::v6 ? v6 : v4)[state_index(s.state)]++; }
-  uint64_t get(TcpState s) const { return v4[state_index(s)] + v6[state_index(s)]; }
+  PerState unknown{};
+  void add(const SocketRecord& s) {
+    (!s.family_known ? unknown : s.family() == Family::v6 ? v6 : v4)[state_index(s.state)]++;
+  }
+  uint64_t get(TcpState s) const { return v4[state_index(s)] + v6[state_index(s)] + unknown[state_index(s)]; }
   uint64_t total() const;
+  uint64_t unknown_total() const;
 };
 
 // --by: what to group on.
@@ -91,6 +96,7 @@ struct TimeWaitGroup {
   ConnectionRole role = ConnectionRole::client;
   IpAddress local;
   IpAddress remote;
+  std::string local_host, remote_host;  // the names saved text gave instead (then a group of their own)
   uint16_t service_port = 0;  // server: the local port; client: the remote port
   uint64_t time_wait = 0;
   uint64_t ports_in_use = 0;  // client only: local ports within the ephemeral range, any connected state
@@ -116,6 +122,7 @@ class TimeWaitAnalysis {
   struct Key {
     IpAddress local, remote;
     uint16_t port;
+    std::string local_host, remote_host;  // a named host is keyed by its name, not 0.0.0.0
     bool operator==(const Key&) const = default;
   };
   struct KeyHash {
@@ -124,6 +131,7 @@ class TimeWaitAnalysis {
   struct Pending {
     IpAddress local, remote;
     uint16_t local_port, remote_port;
+    std::string local_host, remote_host;
   };
   ServiceSide side_;
   std::vector<Pending> pending_;                            // TIME_WAIT, until finish()
@@ -138,13 +146,14 @@ class TimeWaitAnalysis {
 // SYN_RECV per listener.
 struct ListenerLoad {
   IpAddress address;
+  std::string host;  // the name saved text gave instead of the address
   uint16_t port = 0;
   std::string interface;
   uint32_t accept_queue = 0;  // Recv-Q of the LISTEN socket
   uint32_t backlog = 0;       // Send-Q of the LISTEN socket; 0 when the source does not say
   uint64_t syn_recv = 0;
-  uint64_t sources = 0;   // distinct remote addresses
-  uint64_t prefixes = 0;  // distinct /24 (IPv4) or /64 (IPv6) source networks
+  uint64_t sources = 0;   // distinct remote addresses (or host names)
+  uint64_t prefixes = 0;  // distinct /24 (IPv4) or /64 (IPv6) source networks; named sources have none
 };
 
 struct SynFloodSummary {
@@ -153,6 +162,7 @@ struct SynFloodSummary {
   uint64_t unmatched = 0;  // SYN_RECV without a listener in the table
   uint64_t sources = 0;
   uint64_t prefixes = 0;
+  uint64_t named_sources = 0;  // SYN_RECV whose source is a host name: in no network count
   std::string top_source;
   uint64_t top_source_count = 0;
 };
@@ -167,6 +177,7 @@ class SynFloodAnalysis {
     IpAddress local;
     uint16_t port;
     IpAddress remote;
+    std::string local_host, remote_host;
   };
   std::vector<ListenerLoad> listeners_;
   std::vector<Pending> syn_recv_;
@@ -201,6 +212,7 @@ struct CloseWaitRow {
   int pid = 0;
   ConnectionRole role = ConnectionRole::server;
   IpAddress remote;           // client: the service's address
+  std::string remote_host;    // client: the service's host name, when saved text gave one
   uint16_t service_port = 0;  // server: the local port; client: the remote port
   uint64_t count = 0;
   uint64_t unread_bytes = 0;  // data bytes the process left unread (the FIN not counted)
@@ -226,6 +238,7 @@ class CloseWaitAnalysis {
     int pid;
     uint64_t inode;
     IpAddress remote;
+    std::string remote_host;
     uint16_t local_port, remote_port;
     uint32_t recv_q;
   };
