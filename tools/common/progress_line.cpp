@@ -6,6 +6,7 @@ namespace tcpkit::cli {
 
 void ProgressLine::show(const std::string& text) {
   if (!enabled_) return;
+  text_ = text;
   std::fprintf(stderr, "\r%s\033[K", text.c_str());
   std::fflush(stderr);
   shown_ = true;
@@ -16,6 +17,10 @@ void ProgressLine::clear() {
   std::fputs("\r\033[K", stderr);
   std::fflush(stderr);
   shown_ = false;
+}
+
+void ProgressLine::redraw() {
+  if (enabled_ && !shown_ && !text_.empty()) show(text_);
 }
 
 }  // namespace tcpkit::cli

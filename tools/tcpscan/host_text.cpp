@@ -1,0 +1,113 @@
+#include "tcpscan/host_text.hpp"
+
+#include <cstdio>
+#include <map>
+
+namespace tcpscan {
+
+using tcpkit::PortState;
+
+std::string with_commas(uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+std::string count_of(uint64_t n, const char* word) { return with_commas(n) + " " + word + (n == 1 ? "" : "s"); }
+
+namespace {
+
+std::string counts_text(const Host& h) {
+  std::string out;
+  for (int i = 0; i < tcpkit::kPortStateCount; ++i)
+    if (h.states[size_t(i)] > 0)
+      out += (out.empty() ? "" : ", ") + with_commas(h.states[size_t(i)]) + " " + tcpkit::to_string(PortState(i));
+  return out;
+}
+
+std::string rtt_text(const Host& h) {
+  if (h.replies == 0) return "no answer on any port";
+  if (h.first_rtt_ns <= 0) return "first answer's RTT unknown";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "first answer in %.3f ms", double(h.first_rtt_ns) / 1e6);
+  return buf;
+}
+
+std::string status_text(const Host& h) {
+  switch (h.status) {
+    case HostStatus::up:
+      if (h.reason == "user-set") return "up (assumed: -Pn)";
+      if (h.reason == "arp-response") return "up (answered ARP)";
+      if (h.reason == "nd-response") return "up (answered neighbour discovery)";
+      return "up";
+    case HostStatus::down: return "down or unreachable (" + h.why + ")";
+    case HostStatus::unknown: return "unknown (interrupted before any answer)";
+  }
+  return "";
+}
+
+std::string pad(std::string s, size_t width) {
+  if (s.size() < width) s.append(width - s.size(), ' ');
+  return s;
+}
+
+}  // namespace
+
+int collapsed_state(const Host& h, const HostTextOptions& o) {
+  int hidden = -1;
+  if (o.all) return hidden;
+  uint64_t most = kCollapseAbove;
+  for (int i = 0; i < tcpkit::kPortStateCount; ++i)
+    if (PortState(i) != o.positive && h.states[size_t(i)] > most) {
+      most = h.states[size_t(i)];
+      hidden = i;
+    }
+  return hidden;
+}
+
+std::string host_text(const Host& h, const HostTextOptions& o, tcpkit::ServiceNames& services) {
+  std::string out = h.address.to_string() + ": " + status_text(h);
+  if (h.status == HostStatus::down) return out + "; " + count_of(h.results, "port") + " not listed (-Pn lists them)\n";
+  out += "; " + counts_text(h);
+  if (h.results < o.ports_per_host) out += ", " + with_commas(o.ports_per_host - h.results) + " unknown";
+  // 80 columns: a long line puts the RTT on a line of its own.
+  const std::string rtt = rtt_text(h);
+  out += (out.size() + 2 + rtt.size() > 80 ? ";\n  " : "; ") + rtt + "\n";
+
+  const int hidden = collapsed_state(h, o);
+  std::string rows;
+  std::map<std::string, uint64_t> hidden_reasons;
+  uint64_t hidden_count = 0, shown = 0;
+  for (const auto& p : h.ports) {
+    const auto v = p.verdict();
+    if (int(p.state) == hidden || (o.open_only && v.state != o.positive)) {
+      if (int(p.state) == hidden) {
+        ++hidden_reasons[reason_word(v)];
+        ++hidden_count;
+      }
+      continue;
+    }
+    std::string service = services.name(p.port);
+    if (service.size() > 15) service.resize(15);
+    std::string reason = reason_word(v);
+    if (v.reason != tcpkit::Reason::no_response) reason += " ttl " + std::to_string(p.ttl);
+    rows += pad(std::to_string(p.port) + "/tcp", 10) + pad(tcpkit::to_string(v.state), 15) + pad(service, 16) + reason;
+    while (!rows.empty() && rows.back() == ' ') rows.pop_back();
+    rows += '\n';
+    ++shown;
+  }
+  if (hidden_count > 0) {
+    std::string reasons;
+    for (const auto& [word, n] : hidden_reasons)
+      reasons += (reasons.empty() ? "" : ", ") + (hidden_reasons.size() == 1 ? word : with_commas(n) + " " + word);
+    out += "Not shown: " + with_commas(hidden_count) + " " + tcpkit::to_string(PortState(hidden)) + " port" +
+           (hidden_count == 1 ? "" : "s") + " (" + reasons + ")\n";
+  }
+  if (shown > 0) out += "PORT      STATE          SERVICE         REASON\n" + rows;
+  return out;
+}
+
+}  // namespace tcpscan
