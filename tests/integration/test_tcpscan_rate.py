@@ -36,7 +36,7 @@ def scan_json(L, args, timeout=120):
     assert r.returncode in (0, 1), f"tcpscan exit {r.returncode}: {r.stderr}"
     objs = [json.loads(line) for line in r.stdout.splitlines()]
     assert objs and objs[-1]["type"] == "summary", r.stdout[-500:]
-    return {o["port"]: o["state"] for o in objs[:-1]}, objs[-1], r
+    return {o["port"]: o["state"] for o in objs[:-1] if o["type"] == "port"}, objs[-1], r
 
 
 @pytest.mark.parametrize("rate,probes", [(20, 30), (200, 250), (10_000, 3000), (100_000, 20_000)])

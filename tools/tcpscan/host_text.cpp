@@ -16,7 +16,10 @@ std::string with_commas(uint64_t n) {
   return out;
 }
 
-std::string count_of(uint64_t n, const char* word) { return with_commas(n) + " " + word + (n == 1 ? "" : "s"); }
+std::string count_of(uint64_t n, const char* word, const char* plural) {
+  if (n != 1 && plural) return with_commas(n) + " " + plural;
+  return with_commas(n) + " " + word + (n == 1 ? "" : "s");
+}
 
 namespace {
 
@@ -54,6 +57,11 @@ std::string pad(std::string s, size_t width) {
   return s;
 }
 
+// "head; tail" and a newline; in 80 columns, the tail goes on a line of its own when it must.
+std::string fit(const std::string& head, const std::string& tail) {
+  return head + (head.size() + 2 + tail.size() > 80 ? ";\n  " : "; ") + tail + "\n";
+}
+
 }  // namespace
 
 int collapsed_state(const Host& h, const HostTextOptions& o) {
@@ -70,12 +78,10 @@ int collapsed_state(const Host& h, const HostTextOptions& o) {
 
 std::string host_text(const Host& h, const HostTextOptions& o, tcpkit::ServiceNames& services) {
   std::string out = h.address.to_string() + ": " + status_text(h);
-  if (h.status == HostStatus::down) return out + "; " + count_of(h.results, "port") + " not listed (-Pn lists them)\n";
+  if (h.status == HostStatus::down) return fit(out, "-Pn lists its " + count_of(h.results, "port"));
   out += "; " + counts_text(h);
   if (h.results < o.ports_per_host) out += ", " + with_commas(o.ports_per_host - h.results) + " unknown";
-  // 80 columns: a long line puts the RTT on a line of its own.
-  const std::string rtt = rtt_text(h);
-  out += (out.size() + 2 + rtt.size() > 80 ? ";\n  " : "; ") + rtt + "\n";
+  out = fit(out, rtt_text(h));
 
   const int hidden = collapsed_state(h, o);
   std::string rows;

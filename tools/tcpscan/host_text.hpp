@@ -27,7 +27,7 @@ std::string host_text(const Host& h, const HostTextOptions& o, tcpkit::ServiceNa
 
 // "65,399".
 std::string with_commas(uint64_t n);
-// "1 port", "2 ports".
-std::string count_of(uint64_t n, const char* word);
+// "1 port", "2 ports"; "1 reply", "2 replies" with the plural given.
+std::string count_of(uint64_t n, const char* word, const char* plural = nullptr);
 
 }  // namespace tcpscan

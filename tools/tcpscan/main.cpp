@@ -8,6 +8,7 @@
 #include "common/cli_common.hpp"
 #include "common/validators.hpp"
 #include "tcpkit/io/route.hpp"
+#include "tcpkit/wire/port_list.hpp"
 #include "tcpkit/wire/segment.hpp"
 #include "tcpscan/options.hpp"
 
@@ -58,7 +59,9 @@ int parse_and_run(int argc, char** argv) {
   bool v4 = false, v6 = false, json = false, csv = false, grepable = false, xml = false;
   app.add_option("targets", o.targets, "host name, address, CIDR block (10.0.0.0/24) or range (10.0.0.1-50)")
       ->type_name("TARGET...");
-  app.add_option("-p,--ports", ports, "ports: 22,80,8000-8100, ssh; -p- for all 1-65535 (default: ~100 common ports)")
+  app.add_option("-p,--ports", ports,
+                 "ports: 22,80,8000-8100, ssh; -p- for all 1-65535 (default: the " +
+                     std::to_string(tcpkit::default_scan_ports().size()) + " ports listed in tcpscan(1))")
       ->type_name("PORTS");
   app.add_option("--input-list", o.target_files, "-iL FILE: read targets from FILE ('-' for standard input)")
       ->type_name("FILE")

@@ -25,6 +25,24 @@ std::string plural(uint64_t n, const char* word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
 
+// "# " and the text, wrapped at spaces into lines of at most 80 columns ("#   " goes on).
+std::string comment_lines(const std::string& text) {
+  std::string out, line = "#";
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string word = text.substr(start, end - start);
+    if (line.size() > 4 && line.size() + 1 + word.size() > 80) {
+      out += line + "\n";
+      line = "#  ";
+    }
+    line += " " + word;
+    start = end + 1;
+  }
+  return out + line + "\n";
+}
+
 // "source port 61000", or "source ports 61000-61002 (one per round)".
 std::string source_ports_text(const RunFacts& f) {
   if (f.source_port == f.last_source_port) return "source port " + std::to_string(f.source_port);
@@ -310,41 +328,41 @@ void Report::summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
   std::string counts;
   for (int i = 0; i < tcpkit::kPortStateCount; ++i) {
     if (reported_[size_t(i)] == 0 && PortState(i) != tcpkit::positive_state(style_)) continue;
-    counts += (counts.empty() ? "" : ", ") + std::to_string(reported_[size_t(i)]) + " " + tcpkit::to_string(PortState(i));
+    counts += (counts.empty() ? "" : ", ") + with_commas(reported_[size_t(i)]) + " " + tcpkit::to_string(PortState(i));
   }
-  if (down_ > 0) counts += "; " + plural(down_, "host") + " down";
-  if (unknown_ > 0 && s.interrupted) counts += "; " + plural(unknown_, "host") + " unknown";
+  std::string host_counts = with_commas(up_) + " up";
+  if (down_ > 0) host_counts += ", " + with_commas(down_) + " down";
+  if (unknown_ > 0) host_counts += ", " + with_commas(unknown_) + " unknown";
   // Rounds that ran slower after drops say so.
   std::string slowed;
   for (size_t r = 1; r < s.rounds_tally.size(); ++r)
     if (s.rounds_tally[r].rate < s.requested_rate)
-      slowed += (slowed.empty() ? ", rounds at " : ", ") + std::to_string(uint64_t(s.rounds_tally[r].rate));
+      slowed += (slowed.empty() ? ", rounds at " : ", ") + with_commas(uint64_t(s.rounds_tally[r].rate));
   if (!slowed.empty()) slowed += "/s after drops";
-  char line1[512], line2[640];
-  std::snprintf(line1, sizeof line1, "# tcpscan %s: %s x %s in %.3f s: %s\n", s.interrupted ? "interrupted" : "done",
-                plural(facts.hosts, "host").c_str(), plural(facts.ports, "port").c_str(), s.duration_s, counts.c_str());
-  std::snprintf(line2, sizeof line2,
-                "# sent %s (%d round%s, %.0f/s of %.0f/s asked%s), received %llu: %llu replies, "
-                "%llu with a bad cookie, %llu unsolicited, %llu duplicates; %llu resets sent\n",
-                plural(s.sent, "probe").c_str(), s.rounds, s.rounds == 1 ? "" : "s", s.achieved_rate, s.requested_rate, slowed.c_str(),
-                (unsigned long long)s.received, (unsigned long long)s.replies, (unsigned long long)s.bad_cookie,
-                (unsigned long long)s.unsolicited, (unsigned long long)s.duplicates,
-                (unsigned long long)s.resets_sent);
+  char duration[32];
+  std::snprintf(duration, sizeof duration, "%.3f s", s.duration_s);
   std::string degraded = "not degraded";
   if (s.degraded) {
     degraded = "DEGRADED:";
     for (const auto& r : s.degraded_reasons) degraded += " " + r + ";";
     if (s.suggested_rate > 0) degraded += " try --rate " + std::to_string(uint64_t(s.suggested_rate));
   }
-  // The reasons can be long: no fixed buffer for this line.
-  const std::string line3 = "# flags " + tcpkit::flags_compact(facts.flags) + ", seed " + std::to_string(facts.seed) +
-                            ", shard " + shard + ", " + source_ports_text(facts) + "; " + degraded + "\n";
-  // CSV keeps stdout a clean table: its summary goes to stderr.
+  const std::vector<std::string> sentences = {
+      std::string("tcpscan ") + (s.interrupted ? "interrupted" : "done") + ": " + count_of(facts.hosts, "host") +
+          " (" + host_counts + ") x " + count_of(facts.ports, "port") + " in " + duration,
+      "ports of the hosts up: " + counts,
+      "sent " + count_of(s.sent, "probe") + " in " + count_of(uint64_t(s.rounds), "round") + ", " +
+          with_commas(uint64_t(s.achieved_rate + 0.5)) + "/s of " + with_commas(uint64_t(s.requested_rate + 0.5)) +
+          "/s asked" + slowed + "; received " + with_commas(s.received) + ": " + count_of(s.replies, "reply", "replies") +
+          ", " + with_commas(s.bad_cookie) + " with a bad cookie, " + with_commas(s.unsolicited) + " unsolicited, " +
+          count_of(s.duplicates, "duplicate") + "; " + count_of(s.resets_sent, "reset") + " sent",
+      "flags " + tcpkit::flags_compact(facts.flags) + ", seed " + std::to_string(facts.seed) + ", shard " + shard + ", " +
+          source_ports_text(facts) + "; " + degraded,
+  };
+  // CSV and XML keep stdout clean: their summary goes to stderr.
   std::FILE* out = options_.form == OutputForm::csv || options_.form == OutputForm::xml ? stderr : stdout;
   if (options_.form == OutputForm::text && !options_.stream && text_written_) std::fputs("\n", out);
-  std::fputs(line1, out);
-  std::fputs(line2, out);
-  std::fputs(line3.c_str(), out);
+  for (const auto& sentence : sentences) std::fputs(comment_lines(sentence).c_str(), out);
   flush();
 }
 
@@ -396,9 +414,11 @@ void Report::dry_run_summary(uint64_t probes, const RunFacts& facts) {
     write_json(rec);
   } else {
     std::FILE* out = options_.form == OutputForm::csv || options_.form == OutputForm::xml ? stderr : stdout;
-    std::fprintf(out, "# dry run: %s (%s x %s), seed %llu, shard %s, %s; nothing was sent\n",
-                 plural(probes, "probe").c_str(), plural(facts.hosts, "host").c_str(), plural(facts.ports, "port").c_str(),
-                 (unsigned long long)facts.seed, shard.c_str(), source_ports_text(facts).c_str());
+    std::fputs(comment_lines("dry run: " + plural(probes, "probe") + " (" + plural(facts.hosts, "host") + " x " +
+                             plural(facts.ports, "port") + "), seed " + std::to_string(facts.seed) + ", shard " + shard +
+                             ", " + source_ports_text(facts) + "; nothing was sent")
+                   .c_str(),
+               out);
   }
   flush();
 }

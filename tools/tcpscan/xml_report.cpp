@@ -50,12 +50,13 @@ void XmlReport::begin(const XmlRun& run) {
   std::fprintf(out_,
                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE nmaprun>\n"
                "<?xml-stylesheet href=\"file:///usr/share/nmap/nmap.xsl\" type=\"text/xsl\"?>\n"
-               "<!-- tcpscan 0.1.0 scan initiated %s as: %s -->\n"
+               // Not the command line, as nmap writes: an XML comment cannot hold "--". It is in args.
+               "<!-- tcpscan 0.1.0 scan initiated %s -->\n"
                "<nmaprun scanner=\"nmap\" args=\"%s\" start=\"%ld\" startstr=\"%s\" version=\"tcpscan 0.1.0\" "
                "xmloutputversion=\"1.05\">\n"
                "<scaninfo type=\"%s\"%s protocol=\"tcp\" numservices=\"%llu\" services=\"%s\"/>\n"
                "<verbose level=\"0\"/>\n<debugging level=\"0\"/>\n",
-               when.c_str(), xml_escape(run.args).c_str(), xml_escape(run.args).c_str(), start_, when.c_str(),
+               when.c_str(), xml_escape(run.args).c_str(), start_, when.c_str(),
                run.scan_type.c_str(),
                run.scan_flags.empty() ? "" : (" scanflags=\"" + xml_escape(run.scan_flags) + "\"").c_str(),
                (unsigned long long)run.port_count, run.services.c_str());
