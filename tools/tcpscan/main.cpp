@@ -50,8 +50,8 @@ int parse_and_run(int argc, char** argv) {
   for (auto& a : renamed) args.push_back(a.data());
 
   CLI::App app{"tcpscan - half-open (SYN) TCP port scanner: many hosts x ports, stateless, rate-limited.\n"
-               "Exit status: 0 at least one port open, 1 none open, 2 usage, 3 missing privilege,\n"
-               "4 system failure.",
+               "Exit status: 0 at least one port open, 1 none open (hosts down have none), 2 usage,\n"
+               "3 missing privilege, 4 system failure.",
                kTool};
   app.get_formatter()->column_width(34);
   std::string ports, flags = "syn", rate, min_rate, retries, wait, seed, shard, sport, source;
