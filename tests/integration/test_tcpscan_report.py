@@ -3,19 +3,22 @@ host, hosts down or unreachable (no ARP/ND answer, ICMP host unreachable) and -P
 checked with nmap's own DTD and stylesheet, and the progress line on a terminal (a pty).
 
 Port sets come from TCPSCAN_TEST_SEED (random when unset); assertion messages carry it."""
+import fcntl
 import json
 import os
 import random
 import re
 import select
+import struct
 import subprocess
-import sys
+import termios
 import time
 import xml.etree.ElementTree as ET
 
 import pytest
 
-LAB_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab")
+from test_tcpscan import start_listener  # noqa: E402  (the same listener as the scan tests)
+
 SEED = int(os.environ.get("TCPSCAN_TEST_SEED", random.SystemRandom().randrange(1, 2**31)))
 FAST = ["--rate", "20000", "--retries", "1", "--wait", "300ms"]
 class Row:
@@ -34,15 +37,6 @@ class ROW:
     @staticmethod
     def match(line):
         return Row(line) if re.match(r"^\d+/tcp ", line) else None
-
-
-def start_listener(L, ports, family="both"):
-    proc = L.popen_server([sys.executable, os.path.join(LAB_DIR, "tcpscan_listener.py"),
-                           "--ports", ",".join(map(str, ports)), "--family", family,
-                           "--max-seconds", "600"], stdout=subprocess.PIPE)
-    line = proc.stdout.readline().decode().strip()  # bounded: the lab kills it at teardown
-    assert line == "listening", f"listener did not start: {line!r}"
-    return proc
 
 
 def lab_ports(L, rng, span=300):
@@ -270,7 +264,7 @@ def screen_lines(raw):
     return lines
 
 
-@pytest.mark.parametrize("mode", ["grouped", "stream"])
+@pytest.mark.parametrize("mode", ["grouped", "stream", "narrow"])
 def test_progress_line_never_shares_a_line_with_a_result(make_lab, mode):
     L = make_lab(ipv6=False)
     start_listener(L, [2222, 2223], family="v4")
@@ -278,9 +272,11 @@ def test_progress_line_never_shares_a_line_with_a_result(make_lab, mode):
     # Slow enough for several progress lines while results are written: the server's block
     # (or its lines) comes out during the scan, the absent host's at the end.
     args = ["-p", "2000-2300", "--rate", "400", "--retries", "1", "--wait", "500ms"]
-    if mode == "stream":
+    if mode != "grouped":
         args.append("--stream")
     master, slave = os.openpty()
+    columns = 40 if mode == "narrow" else 80
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     try:
         proc = L.popen_client([L.tool("tcpscan"), *args, L.server_v4, absent_v4(L)], stdin=subprocess.DEVNULL,
                               stdout=slave, stderr=slave)
@@ -303,3 +299,6 @@ def test_progress_line_never_shares_a_line_with_a_result(make_lab, mode):
     # Results were written while the progress line was up: it was cleared first, then redrawn.
     assert re.search(r"\r\x1b\[K[^\r]*(/tcp|: up)", raw), raw[:2000]
     assert shown[-1].endswith("not degraded"), shown[-3:]
+    # The progress line never wraps: one terminal row, shorter than the width.
+    drawn = re.findall(r"\r([^\r\n]*?)\x1b\[K", raw)
+    assert drawn and all(len(d) < columns for d in drawn), max(drawn, key=len)
