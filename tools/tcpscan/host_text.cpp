@@ -7,20 +7,6 @@ namespace tcpscan {
 
 using tcpkit::PortState;
 
-std::string with_commas(uint64_t n) {
-  std::string digits = std::to_string(n), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
-std::string count_of(uint64_t n, const char* word, const char* plural) {
-  if (n != 1 && plural) return with_commas(n) + " " + plural;
-  return with_commas(n) + " " + word + (n == 1 ? "" : "s");
-}
-
 namespace {
 
 std::string counts_text(const Host& h) {

@@ -4,6 +4,7 @@
 // collapsed into one "Not shown" line. Lines fit 80 columns (long IPv6 addresses aside).
 #include <string>
 
+#include "tcpkit/util/counts.hpp"
 #include "tcpkit/wire/service_names.hpp"
 #include "tcpscan/host_table.hpp"
 
@@ -25,9 +26,7 @@ int collapsed_state(const Host& h, const HostTextOptions& o);
 
 std::string host_text(const Host& h, const HostTextOptions& o, tcpkit::ServiceNames& services);
 
-// "65,399".
-std::string with_commas(uint64_t n);
-// "1 port", "2 ports"; "1 reply", "2 replies" with the plural given.
-std::string count_of(uint64_t n, const char* word, const char* plural = nullptr);
+using tcpkit::count_of;
+using tcpkit::with_commas;
 
 }  // namespace tcpscan

@@ -21,10 +21,6 @@ std::string json_line(const Record& r) { return r.dump(-1, ' ', false, Record::e
 
 void write_json(const Record& r) { std::fputs(json_line(r).c_str(), stdout); }
 
-std::string plural(uint64_t n, const char* word) {
-  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
-}
-
 // "# " and the text, wrapped at spaces into lines of at most 80 columns ("#   " goes on).
 std::string comment_lines(const std::string& text) {
   std::string out, line = "#";
@@ -414,8 +410,8 @@ void Report::dry_run_summary(uint64_t probes, const RunFacts& facts) {
     write_json(rec);
   } else {
     std::FILE* out = options_.form == OutputForm::csv || options_.form == OutputForm::xml ? stderr : stdout;
-    std::fputs(comment_lines("dry run: " + plural(probes, "probe") + " (" + plural(facts.hosts, "host") + " x " +
-                             plural(facts.ports, "port") + "), seed " + std::to_string(facts.seed) + ", shard " + shard +
+    std::fputs(comment_lines("dry run: " + count_of(probes, "probe") + " (" + count_of(facts.hosts, "host") + " x " +
+                             count_of(facts.ports, "port") + "), seed " + std::to_string(facts.seed) + ", shard " + shard +
                              ", " + source_ports_text(facts) + "; nothing was sent")
                    .c_str(),
                out);

@@ -6,12 +6,12 @@
 
 #include "common/cli_common.hpp"
 #include "common/progress_line.hpp"
+#include "tcpkit/util/counts.hpp"
 #include "tcpkit/wire/cookie.hpp"
 #include "tcpkit/wire/port_list.hpp"
 #include "tcpkit/scan/scan_engine.hpp"
 #include "tcpkit/wire/target_set.hpp"
 #include "tcpscan/options.hpp"
-#include "tcpscan/host_text.hpp"
 #include "tcpscan/scan_report.hpp"
 
 namespace tcpscan {
@@ -73,12 +73,12 @@ tcpkit::Result<tcpkit::TargetSet> build_targets(const Options& o) {
 // ETA 2 s". Retry rounds send only what is unanswered: their count stands alone.
 std::string progress_text(const tcpkit::ScanProgress& p, double rate, const Options& o) {
   const double left = p.round == 0 && !p.waiting ? double(p.planned - std::min(p.sent, p.planned)) / rate : 0;
-  std::string sent = with_commas(p.sent);
-  if (p.round == 0) sent += "/" + with_commas(p.planned);
+  std::string sent = tcpkit::with_commas(p.sent);
+  if (p.round == 0) sent += "/" + tcpkit::with_commas(p.planned);
   char speed[32];
   std::snprintf(speed, sizeof speed, "%.0f/s", p.elapsed_s > 0 ? double(p.sent) / p.elapsed_s : 0.0);
   return "round " + std::to_string(p.round + 1) + ": sent " + sent + ", " + speed + ", replies " +
-         with_commas(p.replies) + ", found " + with_commas(p.positive) + ", " +
+         tcpkit::with_commas(p.replies) + ", found " + tcpkit::with_commas(p.positive) + ", " +
          (p.waiting ? std::string("waiting for late replies")
                     : "ETA " + std::to_string(int(std::ceil(left + double(o.wait.count()) / 1e6))) + " s");
 }

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "tcpkit/io/raw_socket.hpp"
+#include "tcpkit/util/counts.hpp"
 #include "tcpkit/util/rate.hpp"
 #include "tcpkit/io/route.hpp"
 #include "tcpkit/scan/scan_filter.hpp"
@@ -160,7 +161,7 @@ Result<ScanSources> choose_sources(const TargetSet& targets, const std::optional
 Result<void> check_source_ports(const ScanConfig& config) {
   if (!config.fixed_source_port && int(config.source_port) + config.retries > 65535)
     return fail(ErrorCode::bad_input, "source port " + std::to_string(config.source_port) + " leaves no room for " +
-                                          std::to_string(config.retries) + " retry rounds (one port each) below 65536");
+                                          count_of(uint64_t(config.retries), "retry round") + " (one port each) below 65536");
   return {};
 }
 
@@ -601,10 +602,10 @@ ScanSummary ScanEngine::run(const std::function<void(const ScanResult&)>& on_res
 
   // Degraded: something may have been missed or the scan ran slower than asked.
   if (summary.kernel_drops > 0)
-    summary.degraded_reasons.push_back(std::to_string(summary.kernel_drops) +
-                                       " packets dropped by the kernel before tcpscan could read them");
+    summary.degraded_reasons.push_back(count_of(summary.kernel_drops, "packet") +
+                                       " dropped by the kernel before tcpscan could read them");
   if (summary.send_errors > 0)
-    summary.degraded_reasons.push_back(std::to_string(summary.send_errors) + " probes could not be sent");
+    summary.degraded_reasons.push_back(count_of(summary.send_errors, "probe") + " could not be sent");
   // The rate only means something over a send phase long enough to leave the bucket's burst behind.
   if (m.round0_send_ns >= 50'000'000 && summary.achieved_rate < 0.9 * summary.requested_rate)
     summary.degraded_reasons.push_back("sent " + std::to_string(uint64_t(summary.achieved_rate)) +
