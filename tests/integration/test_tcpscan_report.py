@@ -86,7 +86,8 @@ def test_text_report_is_grouped_per_host_sorted_and_collapsed(make_lab):
     for line in r.stdout.splitlines():  # 80 columns (long IPv6 addresses aside)
         assert len(line) <= 80 or L.server_v6 in line, f"seed {SEED}: {len(line)} columns: {line!r}"
     hosts = blocks(r.stdout)
-    assert set(hosts) == {L.server_v4, L.server_v6, down}, r.stdout
+    # All three wait for unanswered ports, so all come at the end: in address order.
+    assert list(hosts) == [L.server_v4, down, L.server_v6], r.stdout
     for host in (L.server_v4, L.server_v6):
         lines = hosts[host]
         # The summary line: status, counts by state, the first answer's RTT.
@@ -216,6 +217,27 @@ def test_nmap_xml_validates_with_nmaps_dtd_and_renders_with_its_xsl(make_lab, tm
         assert (extra.get("state"), extra.get("count")) == ("closed", "286")
     hosts = root.find("runstats/hosts").attrib
     assert hosts == {"up": "2", "down": "1", "total": "3"}
+    # Other scan types, every port listed, -Pn: still valid.
+    for extra, scan_type in ((["--flags", "ack"], "ack"), (["--flags", "fin,psh"], "fin"), (["--all"], "syn"),
+                             (["-Pn"], "syn")):
+        other = str(tmp_path / "other.xml")
+        r = L.run_client([L.tool("tcpscan"), "-p", "1-60", *FAST, *extra, "-oX", other, L.server_v4, down])
+        assert r.returncode in (0, 1), r.stderr
+        v = subprocess.run(["xmllint", "--noout", "--dtdvalid", "/usr/share/nmap/nmap.dtd", other],
+                           capture_output=True, text=True, timeout=30)
+        assert v.returncode == 0, (extra, v.stderr)
+        root = ET.parse(other).getroot()
+        assert root.find("scaninfo").get("type") == scan_type, extra
+        statuses = {h.find("address").get("addr"): h.find("status").attrib for h in root.findall("host")}
+        if extra == ["-Pn"]:
+            assert statuses[down] == {"state": "up", "reason": "user-set", "reason_ttl": "0"}
+        if extra == ["--all"]:
+            assert root.find("host/ports/extraports") is None
+            assert len(root.findall("host/ports/port")) == 60
+    # An XML file that cannot be written is bad input, said in one line before any probe.
+    bad = L.run_client([L.tool("tcpscan"), "-p", "1-10", "-oX", str(tmp_path / "no" / "x.xml"), L.server_v4])
+    assert bad.returncode == 2 and bad.stdout == "", bad
+    assert bad.stderr.startswith("tcpscan: cannot write the XML file") and bad.stderr.count("\n") == 1, bad.stderr
     # --xml writes the same document to stdout, the summary to stderr.
     x = L.run_client([L.tool("tcpscan"), "-p", "20-30", *FAST, "--xml", L.server_v4])
     assert ET.fromstring(x.stdout).tag == "nmaprun" and "# tcpscan done" in x.stderr

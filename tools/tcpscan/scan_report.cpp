@@ -180,6 +180,8 @@ void Report::port_line(const tcpkit::ScanResult& r) {
 }
 
 void Report::result(const tcpkit::ScanResult& r) {
+  // The engine gives unanswered ports only once every reply is in: the last results.
+  if (r.verdict.reason == tcpkit::Reason::no_response) final_pass_ = true;
   // A port without an answer on a host without any (yet: these come after every reply) may
   // belong to a host that is down: streamed forms hold it until the host is complete.
   const Host* known = hosts_.find(r.address);
@@ -207,8 +209,13 @@ void Report::host_done(Host& h) {
       if (options_.stream) {
         if (h.status == HostStatus::down && !options_.open_only) write(h.address.to_string() + " " + why + "\n");
       } else if (!options_.open_only || h.states[size_t(tcpkit::positive_state(style_))] > 0) {
-        write((text_written_ ? "\n" : "") + host_text(h, text_options_, services_));
-        text_written_ = true;
+        // Hosts completed by the unanswered ports at the end come out in address order.
+        if (final_pass_) {
+          at_end_.emplace(h.address, host_text(h, text_options_, services_));
+        } else {
+          write((text_written_ ? "\n" : "") + host_text(h, text_options_, services_));
+          text_written_ = true;
+        }
       }
       break;
     case OutputForm::json: {
@@ -252,7 +259,12 @@ void Report::host_done(Host& h) {
 void Report::flush() { std::fflush(stdout); }
 
 void Report::summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
+  final_pass_ = true;
   for (Host* h : hosts_.unfinished()) host_done(*h);
+  for (const auto& [address, text] : at_end_) {
+    write((text_written_ ? "\n" : "") + text);
+    text_written_ = true;
+  }
   // Hosts never heard of in an interrupted scan are unknown too.
   const uint64_t seen = up_ + down_ + unknown_;
   if (facts.hosts > seen) unknown_ += facts.hosts - seen;

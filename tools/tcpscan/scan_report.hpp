@@ -76,6 +76,8 @@ class Report {
   std::array<uint64_t, tcpkit::kPortStateCount> reported_{};  // ports of hosts not down
   uint64_t up_ = 0, down_ = 0, unknown_ = 0;
   bool text_written_ = false;  // a blank line separates host blocks
+  bool final_pass_ = false;    // the engine is giving the unanswered ports: no more replies
+  std::map<tcpkit::IpAddress, std::string> at_end_;  // text blocks written in address order
 };
 
 }  // namespace tcpscan
