@@ -135,7 +135,8 @@ def test_the_scan_stops_within_a_second_when_the_reader_goes(make_lab, phase):
     }[phase]
     sleep_after = {"token-wait": 0.3, "sending": 0.0, "final-wait": 1.0, "retry-round": 4.0}[phase]
     cap = L.capture(L.server_ns, L.server_if, "tcp")
-    proc = L.popen_client([L.tool("tcpscan"), *args, L.server_v4], stdout=subprocess.PIPE,
+    # --stream: a line per port as it is found, so the reader has one early and leaves mid-phase.
+    proc = L.popen_client([L.tool("tcpscan"), "--stream", *args, L.server_v4], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE)
     took = read_until_gone(proc, 1, sleep_after)
     err = proc.stderr.read().decode()
