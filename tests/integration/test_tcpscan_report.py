@@ -238,6 +238,10 @@ def test_nmap_xml_validates_with_nmaps_dtd_and_renders_with_its_xsl(make_lab, tm
     bad = L.run_client([L.tool("tcpscan"), "-p", "1-10", "-oX", str(tmp_path / "no" / "x.xml"), L.server_v4])
     assert bad.returncode == 2 and bad.stdout == "", bad
     assert bad.stderr.startswith("tcpscan: cannot write the XML file") and bad.stderr.count("\n") == 1, bad.stderr
+    # One that fills up (ENOSPC) is a system failure, said once at the end.
+    full = L.run_client([L.tool("tcpscan"), "-p", "1-10", *FAST, "-oX", "/dev/full", L.server_v4])
+    assert full.returncode == 4, full
+    assert full.stderr.splitlines()[-1].startswith("tcpscan: cannot write the XML file '/dev/full'"), full.stderr
     # --xml writes the same document to stdout, the summary to stderr.
     x = L.run_client([L.tool("tcpscan"), "-p", "20-30", *FAST, "--xml", L.server_v4])
     assert ET.fromstring(x.stdout).tag == "nmaprun" and "# tcpscan done" in x.stderr

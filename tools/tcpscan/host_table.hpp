@@ -4,7 +4,6 @@
 // port, its ARP/ND never resolved, or only ICMP host/net unreachable) is down, unless -Pn.
 #include <array>
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <optional>
 #include <string>

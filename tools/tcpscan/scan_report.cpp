@@ -58,9 +58,7 @@ std::string capitalised(const char* s) {
   if (!out.empty()) out[0] = char(std::toupper(static_cast<unsigned char>(out[0])));
   return out;
 }
-}  // namespace
 
-namespace {
 bool keeps_ports(const Options& o) {
   return (o.form == OutputForm::text && !o.stream) || o.form == OutputForm::grepable || !o.xml_file.empty();
 }
@@ -100,13 +98,10 @@ bool Report::open_xml(const RunFacts& facts, std::string& error) {
   XmlRun run;
   run.args = options_.command_line;
   run.scan_type = xml_scan_type(facts.flags, style_);
-  if (run.scan_type != "syn" || facts.flags != tcpkit::tcp_flag::syn) {
-    const std::string exact = xml_scan_type(facts.flags, style_);
-    // Flags that are not exactly one of nmap's scan types: say which (nmap's --scanflags).
-    if (!(facts.flags == tcpkit::tcp_flag::ack || facts.flags == tcpkit::tcp_flag::fin || facts.flags == 0 ||
-          facts.flags == (tcpkit::tcp_flag::fin | tcpkit::tcp_flag::psh | tcpkit::tcp_flag::urg)))
-      run.scan_flags = tcpkit::flags_compact(facts.flags);
-  }
+  // Flags that are not exactly one of nmap's scan types are named, as nmap's --scanflags.
+  using namespace tcpkit::tcp_flag;
+  const uint8_t f = facts.flags;
+  if (f != syn && f != ack && f != fin && f != 0 && f != (fin | psh | urg)) run.scan_flags = tcpkit::flags_compact(f);
   run.port_count = facts.ports;
   run.services = facts.services;
   xml_->begin(run);
@@ -115,6 +110,14 @@ bool Report::open_xml(const RunFacts& facts, std::string& error) {
 
 Report::~Report() {
   if (xml_file_ && xml_file_ != stdout) std::fclose(xml_file_);
+}
+
+std::string Report::xml_error() {
+  if (!xml_file_ || xml_file_ == stdout) return "";  // stdout's errors are guarded_main's
+  errno = 0;
+  const bool ok = std::fflush(xml_file_) == 0 && !std::ferror(xml_file_);
+  if (ok) return "";
+  return "cannot write the XML file '" + options_.xml_file + "'" + (errno ? std::string(": ") + std::strerror(errno) : "");
 }
 
 bool Report::shown(tcpkit::PortState state) const {

@@ -40,6 +40,8 @@ class Report {
 
   // The XML goes to -oX FILE or stdout; false (and a message in error) when FILE cannot be written.
   bool open_xml(const RunFacts& facts, std::string& error);
+  // After the summary: why the -oX file could not be written in full ("" when it was).
+  std::string xml_error();
   // While set, the progress line is cleared before results are written and redrawn after.
   void set_progress(tcpkit::cli::ProgressLine* progress) { progress_ = progress; }
 

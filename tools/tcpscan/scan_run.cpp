@@ -193,6 +193,10 @@ int run(const Options& o) {
     tcpkit::cli::print_error(kTool, "degraded run (" + why + "): results may be incomplete; try a lower rate, e.g. --rate " +
                                         std::to_string(uint64_t(suggestion)));
   }
+  if (const auto why = report.xml_error(); !why.empty()) {
+    tcpkit::cli::print_error(kTool, why);
+    return tcpkit::cli::kExitSystem;
+  }
   if (summary.interrupted) return tcpkit::cli::kExitNegative;
   return report.positive() > 0 ? tcpkit::cli::kExitPositive : tcpkit::cli::kExitNegative;
 }

@@ -66,7 +66,7 @@ void XmlReport::begin(const XmlRun& run) {
 void XmlReport::host(const Host& h, const HostTextOptions& o, tcpkit::ServiceNames& services) {
   const long now = long(std::time(nullptr));
   const bool v6 = h.address.is_v6();
-  const auto first_ttl = h.replies > h.unreachable || h.status == HostStatus::down ? h.first.ttl : 0;
+  const unsigned first_ttl = h.replies > 0 ? h.first.ttl : 0;  // of the answer the status rests on
   std::string x = "<host starttime=\"" + std::to_string(start_) + "\" endtime=\"" + std::to_string(now) +
                   "\"><status state=\"" + status_word(h.status) + "\" reason=\"" + xml_escape(h.reason) +
                   "\" reason_ttl=\"" + std::to_string(first_ttl) + "\"/>\n<address addr=\"" + h.address.to_string() +
