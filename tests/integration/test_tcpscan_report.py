@@ -125,6 +125,26 @@ def test_text_report_is_grouped_per_host_sorted_and_collapsed(make_lab):
         list(range(1, 301))
 
 
+def test_a_collapsed_state_with_several_reasons_counts_each_and_fits_80_columns(make_lab):
+    L = make_lab(ipv6=False)
+    L.reject_ports(range(1, 31), icmp="admin-prohibited")
+    L.reject_ports(range(31, 41), icmp="port-unreachable")
+    L.drop_ports(range(41, 51))
+    r = L.run_client([L.tool("tcpscan"), "-p", "1-60", *FAST, L.server_v4])
+    lines = r.stdout.splitlines()
+    assert all(len(l) <= 80 for l in lines), lines
+    assert lines[0].startswith(f"{L.server_v4}: up; 10 closed, 50 filtered; first answer in "), lines
+    # "Not shown: 50 filtered ports (30 admin-prohibited, 10 no-response, 10 port-unreach)" is
+    # longer than 80 columns: it goes on, indented. (ICMP rate limits may move a few between
+    # reasons: the counts must add up.)
+    assert lines[1].startswith("Not shown: 50 filtered ports ("), lines
+    text = lines[1] + (" " + lines[2].strip() if lines[2].startswith("  ") else "")
+    counts = re.findall(r"(\d+) ([a-z-]+)", text.split("(", 1)[1])
+    assert sum(int(n) for n, _ in counts) == 50 and len(counts) >= 2, text
+    rows = [ROW.match(l) for l in lines if ROW.match(l)]
+    assert [m.port for m in rows] == list(range(51, 61)), lines
+
+
 @pytest.mark.parametrize("family", ["v4", "v6"])
 def test_hosts_down_in_json_csv_and_pn(make_lab, family):
     L = make_lab()

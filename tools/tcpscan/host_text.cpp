@@ -50,6 +50,23 @@ std::string fit(const std::string& head, const std::string& tail) {
 
 }  // namespace
 
+std::string wrapped(const std::string& text, const std::string& continuation) {
+  std::string out, line;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string word = text.substr(start, end - start);
+    if (line.size() > continuation.size() && line.size() + 1 + word.size() > 80) {
+      out += line + "\n";
+      line = continuation.substr(0, continuation.size() - 1);  // the space comes with the word
+    }
+    line += (line.empty() ? "" : " ") + word;
+    start = end + 1;
+  }
+  return out + line + "\n";
+}
+
 int collapsed_state(const Host& h, const HostTextOptions& o) {
   int hidden = -1;
   if (o.all) return hidden;
@@ -95,8 +112,8 @@ std::string host_text(const Host& h, const HostTextOptions& o, tcpkit::ServiceNa
     std::string reasons;
     for (const auto& [word, n] : hidden_reasons)
       reasons += (reasons.empty() ? "" : ", ") + (hidden_reasons.size() == 1 ? word : with_commas(n) + " " + word);
-    out += "Not shown: " + with_commas(hidden_count) + " " + tcpkit::to_string(PortState(hidden)) + " port" +
-           (hidden_count == 1 ? "" : "s") + " (" + reasons + ")\n";
+    const std::string state = tcpkit::to_string(PortState(hidden));
+    out += wrapped("Not shown: " + count_of(hidden_count, state + " port") + " (" + reasons + ")", "  ");
   }
   if (shown > 0) out += "PORT      STATE          SERVICE         REASON\n" + rows;
   return out;

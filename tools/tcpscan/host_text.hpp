@@ -20,6 +20,10 @@ struct HostTextOptions {
 // More ports than this in one uninteresting state are collapsed (nmap's threshold).
 constexpr uint64_t kCollapseAbove = 25;
 
+// The text and a newline, wrapped at spaces into lines of at most 80 columns; lines after the
+// first start with continuation ("#   " for the # summary, "  " in a host's block).
+std::string wrapped(const std::string& text, const std::string& continuation = "#   ");
+
 // The state collapsed into "Not shown" (nmap's extraports), or -1: the most common state other
 // than the positive one, when it has more than kCollapseAbove ports and --all is not given.
 int collapsed_state(const Host& h, const HostTextOptions& o);

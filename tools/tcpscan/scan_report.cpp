@@ -21,24 +21,6 @@ std::string json_line(const Record& r) { return r.dump(-1, ' ', false, Record::e
 
 void write_json(const Record& r) { std::fputs(json_line(r).c_str(), stdout); }
 
-// "# " and the text, wrapped at spaces into lines of at most 80 columns ("#   " goes on).
-std::string comment_lines(const std::string& text) {
-  std::string out, line = "#";
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find(' ', start);
-    if (end == std::string::npos) end = text.size();
-    const std::string word = text.substr(start, end - start);
-    if (line.size() > 4 && line.size() + 1 + word.size() > 80) {
-      out += line + "\n";
-      line = "#  ";
-    }
-    line += " " + word;
-    start = end + 1;
-  }
-  return out + line + "\n";
-}
-
 // "source port 61000", or "source ports 61000-61002 (one per round)".
 std::string source_ports_text(const RunFacts& f) {
   if (f.source_port == f.last_source_port) return "source port " + std::to_string(f.source_port);
@@ -373,7 +355,7 @@ void Report::summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
   // CSV and XML keep stdout clean: their summary goes to stderr.
   std::FILE* out = options_.form == OutputForm::csv || options_.form == OutputForm::xml ? stderr : stdout;
   if (options_.form == OutputForm::text && !options_.stream && text_written_) std::fputs("\n", out);
-  for (const auto& sentence : sentences) std::fputs(comment_lines(sentence).c_str(), out);
+  for (const auto& sentence : sentences) std::fputs(wrapped("# " + sentence, "#   ").c_str(), out);
   flush();
 }
 
@@ -425,7 +407,7 @@ void Report::dry_run_summary(uint64_t probes, const RunFacts& facts) {
     write_json(rec);
   } else {
     std::FILE* out = options_.form == OutputForm::csv || options_.form == OutputForm::xml ? stderr : stdout;
-    std::fputs(comment_lines("dry run: " + count_of(probes, "probe") + " (" + count_of(facts.hosts, "host") + " x " +
+    std::fputs(wrapped("# dry run: " + count_of(probes, "probe") + " (" + count_of(facts.hosts, "host") + " x " +
                              count_of(facts.ports, "port") + "), seed " + std::to_string(facts.seed) + ", shard " + shard +
                              ", " + source_ports_text(facts) + "; nothing was sent")
                    .c_str(),
