@@ -9,6 +9,7 @@ import os
 import random
 import re
 import select
+import signal
 import struct
 import subprocess
 import termios
@@ -348,3 +349,25 @@ def test_progress_line_never_shares_a_line_with_a_result(make_lab, mode):
     # The progress line never wraps: one terminal row, shorter than the width.
     drawn = re.findall(r"\r([^\r\n]*?)\x1b\[K", raw)
     assert drawn and all(len(d) < columns for d in drawn), max(drawn, key=len)
+
+
+def test_ctrl_c_reports_what_is_known_per_host(make_lab):
+    L = make_lab(ipv6=False)
+    start_listener(L, [1500], family="v4")
+    down = absent_v4(L)
+    proc = L.popen_client([L.tool("tcpscan"), "-p", "1-3000", "--rate", "1000", L.server_v4, down],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(1.5)  # about a quarter of the probes are out
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    out = out.decode()
+    assert proc.returncode == 1, err
+    first = out.splitlines()[0]
+    # The server's answered ports are counted, the rest unknown; nothing is said "down".
+    m = re.fullmatch(rf"{re.escape(L.server_v4)}: up; (?:1 open, )?([\d,]+) closed, ([\d,]+) unknown; "
+                     r"first answer in \d+\.\d{3} ms", first)
+    assert m, out
+    closed, unknown = (int(g.replace(",", "")) for g in m.groups())
+    assert closed + unknown + ("1 open" in first) == 3000 and unknown > 0, first
+    assert "down" not in out.split("#")[0], out
+    assert "# tcpscan interrupted: 2 hosts (1 up, 1 unknown) x 3,000 ports" in out, out
