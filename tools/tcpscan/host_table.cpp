@@ -53,7 +53,11 @@ HostTable::HostTable(uint64_t ports_per_host, bool keep_ports, bool assume_up)
 Host* HostTable::add(const tcpkit::ScanResult& r, bool hold) {
   auto [it, fresh] = hosts_.try_emplace(r.address);
   Host& h = it->second;
-  if (fresh) h.address = r.address;
+  if (fresh) {
+    h.address = r.address;
+    // Every port comes once: room for all at once, not twice that while a vector doubles.
+    if (keep_ports_) h.ports.reserve(ports_per_host_);
+  }
   const auto& v = r.verdict;
   PortResult p{r.port, uint8_t(v.state), uint8_t(v.reason), r.ttl, v.icmp_type, v.icmp_code, v.icmp_v6};
   if (keep_ports_ || hold) h.ports.push_back(p);

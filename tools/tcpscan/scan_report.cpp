@@ -189,6 +189,7 @@ void Report::host_done(Host& h) {
   if (held && h.status != HostStatus::down)
     for (const auto& p : h.ports) port_line(tcpkit::ScanResult{h.address, p.port, p.verdict(), p.ttl, 0, 0});
   const std::string why = h.status == HostStatus::down ? "down or unreachable (" + h.why + ")" : "";
+  if (xml_) xml_->host(h, text_options_, services_);
   switch (options_.form) {
     case OutputForm::text:
       if (options_.stream) {
@@ -232,13 +233,13 @@ void Report::host_done(Host& h) {
       }
       break;
     case OutputForm::grepable:
-      grepable_.emplace(h.address, h);
+      grepable_.emplace(h.address, std::move(h));
       break;
     case OutputForm::xml:
       break;
   }
-  if (xml_) xml_->host(h, text_options_, services_);
-  hosts_.forget(h.address);
+  const tcpkit::IpAddress address = h.address;  // h may have moved into grepable_
+  hosts_.forget(address);
 }
 
 void Report::flush() { std::fflush(stdout); }
