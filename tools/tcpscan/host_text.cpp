@@ -82,7 +82,7 @@ int collapsed_state(const Host& h, const HostTextOptions& o) {
 std::string host_text(const Host& h, const HostTextOptions& o, tcpkit::ServiceNames& services) {
   std::string out = h.address.to_string() + ": " + status_text(h);
   if (h.status == HostStatus::down) return fit(out, "-Pn lists its " + count_of(h.results, "port"));
-  out += "; " + counts_text(h);
+  if (const auto counts = counts_text(h); !counts.empty()) out += "; " + counts;
   if (h.results < o.ports_per_host) out += ", " + with_commas(o.ports_per_host - h.results) + " unknown";
   out = fit(out, rtt_text(h));
 
