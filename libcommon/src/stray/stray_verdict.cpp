@@ -40,10 +40,10 @@ const StraySegment* first_own(const std::vector<StraySegment>& all) {
 
 // "the peer's own data (41 bytes)", "the peer's own FIN".
 std::string own_text(const StraySegment& s) {
+  const std::string bytes = std::to_string(s.payload_length) + (s.payload_length == 1 ? " byte" : " bytes");
   if (s.flags & tcp_flag::fin)
-    return s.payload_length ? "the peer's own data (" + std::to_string(s.payload_length) + " bytes) and FIN"
-                            : std::string("the peer's own FIN");
-  return "the peer's own data (" + std::to_string(s.payload_length) + " bytes)";
+    return s.payload_length ? "the peer's own data (" + bytes + ") and FIN" : std::string("the peer's own FIN");
+  return "the peer's own data (" + bytes + ")";
 }
 
 // Some stray segments draw a pure ACK; the peer's own data or FIN carries ack = RCV.NXT too

@@ -302,6 +302,9 @@ TEST_CASE("an SSH banner after the stray RST is not its answer", "[stray]") {
   CHECK(j.verdict == StrayVerdict::inconclusive);
   CHECK_THAT(j.reason, Catch::Contains("peer's own data (41 bytes)"));
   CHECK(j.observed == "silence (peer's own: P. seq=SND.NXT ack=RCV.NXT win=64 len=41)");
+  const auto one_byte = own(uint8_t(f::psh | f::ack), kSndNxt, kRcvNxt, 1);
+  CHECK_THAT(judge_stray_case(StrayCase::live_rst_out_of_window, p, answers({one_byte})).reason,
+             Catch::Contains("peer's own data (1 byte)"));
   // Unmarked (today's runner), the same bytes were a deviation.
   CHECK(verdict(StrayCase::live_rst_out_of_window, p, answers({in(uint8_t(f::psh | f::ack), kSndNxt, kRcvNxt, 64, 41)})) ==
         StrayVerdict::deviation);
