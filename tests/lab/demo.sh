@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `./run demo`: builds a throwaway lab (client and server namespaces joined through a 5 ms
-# delay line, a real TCP server, a dropped and a rejected port) and runs the tools against it.
-# Everything happens inside the lab's namespaces and is removed at the end.
+# delay line, a real TCP server, a dropped and a rejected port) and runs the tools against it;
+# then it holds sockets in ESTABLISHED, FIN_WAIT2, CLOSE_WAIT, TIME_WAIT and LISTEN there and
+# shows them with tcpstate --netns. Everything happens inside the lab's namespaces and is
+# removed at the end.
 set -euo pipefail
 BUILD=${1:?usage: demo.sh BUILD_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -11,6 +13,9 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 3
 fi
 
+TK_TMP=$(mktemp -d)
+trap 'rm -rf "$TK_TMP"' EXIT
+export TK_TMP TK_HERE=$HERE
 /usr/bin/python3 "$HERE/lab.py" --delay-ms 5 --server 8080:hold --server 8090:banner-close \
   --drop 8082 --reject 8083 -- bash -c '
 set -u
@@ -34,8 +39,41 @@ if [ -x "$T/tcpstray" ]; then
   show "$T/tcpstray" --group time-wait "$TK_SERVER_V4:8090"
 fi
 if [ -x "$T/tcpstate" ]; then
-  show "$T/tcpstate" --summary
-  show "$T/tcpstate" --explain time-wait
+  # A population of states for tcpstate to find: the server holds LISTEN, ESTABLISHED and
+  # CLOSE_WAIT (it never closes what the client half-closed), the client ESTABLISHED,
+  # FIN_WAIT2 and TIME_WAIT (it closed first on 9091). Held for at most 120 s, killed below.
+  echo
+  echo "Sockets for tcpstate: client -> server 9090 (5 held open, 3 half-closed), 9091 (8 closed by the client)"
+  SOCKETS=$TK_HERE/tcpstate_sockets.py
+  mkfifo "$TK_TMP/hold" && exec 8<>"$TK_TMP/hold"  # the helpers hold their sockets until fd 8 closes
+  ip netns exec "$TK_SERVER_NS" /usr/bin/python3 "$SOCKETS" server --hold-port 9090 --close-port 9091 \
+    --name demo-server --hold 120 < "$TK_TMP/hold" > "$TK_TMP/server.ready" 2>&1 &
+  SERVER_PID=$!
+  wait_ready() {  # at most 30 s
+    for _ in $(seq 300); do
+      grep -q READY "$1" 2>/dev/null && return 0
+      sleep 0.1
+    done
+    echo "demo: a socket helper did not start"; cat "$1"; return 1
+  }
+  wait_ready "$TK_TMP/server.ready" || true
+  ip netns exec "$TK_CLIENT_NS" /usr/bin/python3 "$SOCKETS" client --server "$TK_SERVER_V4" --hold-port 9090 \
+    --close-port 9091 --established 5 --fin-wait2 3 --time-wait 8 --name demo-client --hold 120 \
+    < "$TK_TMP/hold" > "$TK_TMP/client.ready" 2>&1 &
+  CLIENT_PID=$!
+  wait_ready "$TK_TMP/client.ready" || true
+  # tcpstate looks into the lab namespaces from outside (--netns): the states the demo made.
+  show_here() { echo; echo "\$ $*"; "$@" || true; }
+  show_here "$T/tcpstate" --netns "$TK_SERVER_NS" --summary
+  show_here "$T/tcpstate" --netns "$TK_CLIENT_NS" --summary
+  show_here "$T/tcpstate" --netns "$TK_SERVER_NS" --by process
+  show_here "$T/tcpstate" --netns "$TK_SERVER_NS" --by peer
+  show_here "$T/tcpstate" --netns "$TK_CLIENT_NS" time-wait
+  show_here "$T/tcpstate" --netns "$TK_SERVER_NS" close-wait
+  show_here "$T/tcpstate" --explain time-wait
+  exec 8>&-
+  kill "$SERVER_PID" "$CLIENT_PID" 2>/dev/null || true
+  wait "$SERVER_PID" "$CLIENT_PID" 2>/dev/null || true
 fi
 echo
 echo "demo: done; the lab is being removed"

@@ -1,5 +1,7 @@
 #include "common/cli_common.hpp"
 
+#include "common/flag_suggest.hpp"
+
 #include <linux/capability.h>
 #include <poll.h>
 #include <pthread.h>
@@ -9,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -45,6 +48,10 @@ std::optional<int> parse_command_line(CLI::App& app, const std::string& tool, in
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
+    // A mistyped flag is the likeliest cause of any parse error ("--cout 3" makes CLI11
+    // complain about the operand 3 first): name it and the nearest real one.
+    const std::string unknown = unknown_option_message(app, std::vector<std::string>(argv + std::min(argc, 1), argv + argc));
+    if (!unknown.empty()) return usage_error(tool, unknown + " (see --help)");
     // CLI11 would print two lines and exit 105/106; we print one and exit 2.
     std::string what = e.what();
     for (char& c : what)

@@ -1,5 +1,7 @@
 #include "tcpprobe/probe_report.hpp"
 
+#include "common/wording.hpp"
+
 #include <cmath>
 
 namespace tcpprobe {
@@ -179,7 +181,7 @@ void Reporter::summary(const TargetInfo& info, const TargetStats& s) {
     return;
   }
   std::string out = "\n--- " + info.target + " (" + info.address.to_string_with_port(info.port) + ") tcpprobe statistics ---\n";
-  out += std::to_string(s.sent) + " probes sent, " + std::to_string(s.answered()) + " answered (" +
+  out += tcpkit::cli::count_text(s.sent, "probe") + " sent, " + std::to_string(s.answered()) + " answered (" +
          std::to_string(s.open) + " open, " + std::to_string(s.closed) + " closed, " + std::to_string(s.unreachable) +
          " unreachable), " + format_fixed(loss, loss == 0 || loss == 100 ? 0 : 1) + "% loss, time " +
          format_fixed(s.elapsed_ms, 0) + " ms\n";

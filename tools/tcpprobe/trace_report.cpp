@@ -17,7 +17,7 @@ const std::vector<std::string> kCsvColumns = {
     "type", "index", "time_ms", "delta_ms", "direction", "flags", "seq", "ack", "len", "window", "scaled_window",
     "options", "our_state", "peer_state", "retransmission", "duplicate_ack", "out_of_order", "target", "local", "remote",
     "outcome", "close_kind", "syn_to_synack_ms", "syn_to_established_ms", "close_ms", "time_wait_left_ms",
-    "bytes_sent", "bytes_received"};
+    "bytes_sent", "bytes_received", "own_delay_ms"};
 
 double ms(int64_t ns) { return std::round(double(ns)) / 1e6; }
 
@@ -88,6 +88,7 @@ Record summary_record(const TargetInfo& info, const tcpkit::TraceResult& t) {
   if (t.syn_to_established_ns) r["syn_to_established_ms"] = ms(*t.syn_to_established_ns);
   if (t.close_ns) r["close_ms"] = ms(*t.close_ns);
   if (t.time_wait_left_ms) r["time_wait_left_ms"] = *t.time_wait_left_ms;
+  if (t.own_delay_ns) r["own_delay_ms"] = ms(*t.own_delay_ns);
   Record states = Record::array();
   for (const auto& span : t.local_states) {
     Record one;
@@ -149,6 +150,9 @@ void print_trace(const Options& o, const TargetInfo& info, const tcpkit::TraceRe
     out += "\n";
   }
   if (t.close_ns) out += "close: " + duration_text(*t.close_ns) + " from the first FIN/RST to the last segment\n";
+  if (t.own_delay_ns)
+    out += "tcpprobe's own delay from the handshake to its first data/FIN/RST: " + duration_text(*t.own_delay_ns) +
+           " (part of ESTABLISHED)\n";
   if (!t.local_states.empty()) {
     out += "our states:";
     for (const auto& span : t.local_states) {

@@ -2,6 +2,7 @@
 // client's remote address:port). The kernel never leaves CLOSE_WAIT by itself, so a count that
 // grows means an application that never calls close().
 #include "common/cli_common.hpp"
+#include "common/wording.hpp"
 #include "tcpkit/sockets/socket_owners.hpp"
 #include "tcpkit/sockets/tcp_kernel_status.hpp"
 #include "text_format.hpp"
@@ -27,7 +28,13 @@ int run_close_wait(const Options& o) {
   if (!info) return fail_with(info.error());
   if (const auto wanted = analysis.unowned_inodes(); info->live && !wanted.empty()) {
     const SocketOwners owners = SocketOwners::scan("/proc", &wanted);
-    analysis.finish([&](uint64_t inode) { return owners.find(inode); });
+    size_t unowned = 0;
+    analysis.finish([&](uint64_t inode) {
+      const auto* found = owners.find(inode);
+      unowned += found == nullptr;
+      return found;
+    });
+    say_if_owners_denied(owners, unowned);
   } else {
     analysis.finish();
   }
@@ -55,7 +62,7 @@ int run_close_wait(const Options& o) {
   };
   switch (o.output) {
     case Output::table: {
-      std::string out = "CLOSE_WAIT: " + std::to_string(analysis.total()) + " sockets (source: " + info->name + ")\n";
+      std::string out = "CLOSE_WAIT: " + cli::count_text(analysis.total(), "socket") + " (source: " + info->name + ")\n";
       if (!rows.empty()) {
         TextTable t({"PROCESS", "PID", "ROLE", "SERVICE", "CLOSE_WAIT", "UNREAD_BYTES", "EOF_READ"});
         for (const auto& r : rows)

@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "common/cli_common.hpp"
+#include "common/wording.hpp"
 #include "text_format.hpp"
 #include "views.hpp"
 
@@ -65,6 +66,7 @@ class TableWriter {
       buf_ += "  ";
       buf_ += info_text(s);
     }
+    make_terminal_safe(buf_, start);
     buf_ += '\n';
     if (buf_.size() >= kFlushAt) flush();
   }
@@ -155,7 +157,7 @@ int run_list(const Options& o) {
   summary["states"] = states_record(counts);
   if (info->malformed) summary["malformed_lines"] = info->malformed;
   if (cli::interrupted() && !cli::output_gone() && o.output == Output::table)  // `| head`: quiet
-    cli::print_error("tcpstate", "interrupted after " + std::to_string(counts.total()) + " sockets");
+    cli::print_error("tcpstate", "interrupted after " + cli::count_text(counts.total(), "socket"));
   return finish_view(o, counts, summary, &prom);
 }
 

@@ -1,6 +1,5 @@
 #include "prometheus.hpp"
 
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
@@ -20,26 +19,38 @@ std::string escape(const std::string& v) {
 }
 }  // namespace
 
+PrometheusText::Block& PrometheusText::block(const std::string& name) {
+  for (auto& b : blocks_)
+    if (b.name == name) return b;
+  return blocks_.emplace_back(Block{name, "", ""});
+}
+
 void PrometheusText::describe(const std::string& name, const std::string& help, const char* type) {
-  if (std::find(described_.begin(), described_.end(), name) != described_.end()) return;
-  described_.push_back(name);
-  text_ += "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+  Block& b = block(name);
+  if (b.head.empty()) b.head = "# HELP " + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+}
+
+std::string PrometheusText::text() const {
+  std::string out;
+  for (const auto& b : blocks_) out += b.head + b.samples;
+  return out;
 }
 
 void PrometheusText::sample(const std::string& name, const Labels& labels, double value) {
-  text_ += name;
+  std::string& out = block(name).samples;
+  out += name;
   if (!labels.empty()) {
-    text_ += '{';
+    out += '{';
     for (size_t i = 0; i < labels.size(); ++i) {
-      if (i) text_ += ',';
-      text_ += labels[i].first + "=\"" + escape(labels[i].second) + "\"";
+      if (i) out += ',';
+      out += labels[i].first + "=\"" + escape(labels[i].second) + "\"";
     }
-    text_ += '}';
+    out += '}';
   }
   char buf[64];
   if (value == std::floor(value) && std::fabs(value) < 1e15) std::snprintf(buf, sizeof buf, " %.0f\n", value);
   else std::snprintf(buf, sizeof buf, " %.6g\n", value);
-  text_ += buf;
+  out += buf;
 }
 
 }  // namespace tcpstate

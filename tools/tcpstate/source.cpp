@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "common/cli_common.hpp"
+#include "common/wording.hpp"
 #include "tcpkit/sockets/netstat_text.hpp"
 #include "tcpkit/sockets/proc_net.hpp"
 #include "tcpkit/sockets/sock_diag.hpp"
@@ -34,8 +35,7 @@ void print_warnings(const std::string& label, const TextParseReport& report) {
   for (const auto& w : report.warnings)
     cli::print_error("tcpstate", label + ":" + std::to_string(w.line) + ": " + w.message + " (line skipped)");
   if (report.malformed > report.warnings.size())
-    cli::print_error("tcpstate", label + ": " + std::to_string(report.malformed - report.warnings.size()) +
-                                     " more malformed lines skipped");
+    cli::print_error("tcpstate", label + ": " + cli::count_text(report.malformed - report.warnings.size(), "more malformed line") + " skipped");
 }
 
 std::string examples(const NameTally& t) {
@@ -50,20 +50,20 @@ void print_name_notes(const std::string& label, const Options& o, const TextPars
   const bool cidr = !o.filter.local_nets.empty() || !o.filter.remote_nets.empty();
   const bool ports = !o.filter.local_ports.empty() || !o.filter.remote_ports.empty();
   if (r.host_names.sockets)
-    note(std::to_string(r.host_names.sockets) + " sockets name a host instead of an address (" + examples(r.host_names) +
+    note(cli::count_text(r.host_names.sockets, "socket") + (r.host_names.sockets == 1 ? " names" : " name") + " a host instead of an address (" + examples(r.host_names) +
          "), kept as names, not looked up: --src/--dst cannot match them; reports group them by name, and syn-flood counts named sources in no network");
   if (r.cut_endpoints.sockets)
-    note(std::to_string(r.cut_endpoints.sockets) + " sockets have a host that fills netstat's 23 columns, so it may "
+    note(cli::count_text(r.cut_endpoints.sockets, "socket") + (r.cut_endpoints.sockets == 1 ? " has" : " have") + " a host that fills netstat's 23 columns, so it may "
          "be cut (" + examples(r.cut_endpoints) + "): kept as printed; save with `netstat -W` (or -n) to keep them whole");
   if (r.unknown_services.sockets)
-    note(std::to_string(r.unknown_services.sockets) + " sockets have a service name this machine's services database "
+    note(cli::count_text(r.unknown_services.sockets, "socket") + (r.unknown_services.sockets == 1 ? " has" : " have") + " a service name this machine's services database "
          "(/etc/services) does not know (" + examples(r.unknown_services) +
          "): kept as names; --sport/--dport cannot match them, and per-port rows count them as port 0");
   if (r.unknown_family)
-    note(std::to_string(r.unknown_family) + " sockets have host names at both ends (ss -r): their family is unknown; "
+    note(cli::count_text(r.unknown_family, "socket") + (r.unknown_family == 1 ? " has" : " have") + " host names at both ends (ss -r): their family is unknown; "
          "-4/-6 cannot match them and per-family counts show them as of unknown family");
   if (undecided)
-    note(std::to_string(undecided) + " sockets left out: " + (cidr ? "--src/--dst" : "") + (cidr && ports ? ", " : "") +
+    note(cli::count_text(undecided, "socket") + " left out: " + (cidr ? "--src/--dst" : "") + (cidr && ports ? ", " : "") +
          (ports ? "--sport/--dport" : "") + (o.filter.family != Family::any ? std::string(cidr || ports ? ", " : "") + "-4/-6" : "") +
          " could not be decided on their names");
 }
@@ -203,12 +203,21 @@ Result<SourceInfo> collect_text(const Options& o, const SocketSink& sink, const 
   info.seen = report.sockets;
   info.malformed = report.malformed;
   if (report.sockets == 0 && report.malformed > 0)
-    return fail(ErrorCode::bad_input, label + ": no socket could be read from " + std::to_string(report.malformed) +
-                                          " malformed lines");
+    return fail(ErrorCode::bad_input, label + ": no socket could be read from " +
+                                          cli::count_text(report.malformed, "malformed line"));
   return info;
 }
 
 }  // namespace
+
+void say_if_owners_denied(const SocketOwners& owners, size_t unowned) {
+  // Said once: a "-" in the process column then reads as "not allowed to look", not as
+  // "nobody holds it".
+  if (!unowned || !owners.processes_denied() || cli::output_gone()) return;
+  cli::print_error("tcpstate", "no process shown for " + cli::count_text(unowned, "socket") + ": /proc/PID/fd of " +
+                                   cli::count_text(owners.processes_denied(), "process", "processes") +
+                                   " could not be read (run as root, as ss -p needs)");
+}
 
 Result<SourceInfo> collect_sockets(const Options& o, StateSet view_states, bool need_processes, const SocketSink& sink,
                                    const KernelNarrowing& narrowing, const std::function<void()>& idle) {
@@ -218,6 +227,7 @@ Result<SourceInfo> collect_sockets(const Options& o, StateSet view_states, bool 
   const bool live = o.source == Source::netlink || o.source == Source::proc;
   if (live && (need_processes || o.processes)) owners = std::make_unique<SocketOwners>(SocketOwners::scan());
   size_t undecided = 0;  // saved text: names the filters could not decide on
+  size_t unowned = 0;    // sockets with an inode whose process could not be looked up
   const SocketSink filtered = [&](SocketRecord& s) {
     ++seen;
     if (!wanted.contains(s.state)) return !cli::interrupted();
@@ -225,11 +235,16 @@ Result<SourceInfo> collect_sockets(const Options& o, StateSet view_states, bool 
       undecided += m == FilterAnswer::unknown;
       return !cli::interrupted();
     }
-    if (owners && s.inode)
+    if (owners && s.inode) {
       if (const auto* found = owners->find(*s.inode)) s.processes = *found;
+      else unowned += *s.inode != 0;
+    }
     return sink(s) && !cli::interrupted();
   };
   if (!live) return collect_text(o, filtered, idle, undecided);
+  const auto say_if_denied = [&] {
+    if (owners) say_if_owners_denied(*owners, unowned);
+  };
 
   SourceInfo info;
   info.live = true;
@@ -239,6 +254,7 @@ Result<SourceInfo> collect_sockets(const Options& o, StateSet view_states, bool 
     auto r = read_proc_net(v4, v6, filtered);
     if (!r) return tl::unexpected(r.error());
     info.seen = seen;
+    say_if_denied();
     return info;
   }
   info.name = "netlink";
@@ -261,6 +277,7 @@ Result<SourceInfo> collect_sockets(const Options& o, StateSet view_states, bool 
   if (save && std::fclose(save) != 0 && r) return fail_errno("cannot write " + o.save_netlink, errno);
   if (!r) return tl::unexpected(r.error());
   info.seen = seen;
+  say_if_denied();
   return info;
 }
 

@@ -9,6 +9,7 @@
 
 #include "options.hpp"
 #include "tcpkit/util/error.hpp"
+#include "tcpkit/sockets/socket_owners.hpp"
 #include "tcpkit/sockets/socket_record.hpp"
 
 namespace tcpstate {
@@ -36,5 +37,9 @@ struct KernelNarrowing {
 tcpkit::Result<SourceInfo> collect_sockets(const Options& options, tcpkit::StateSet view_states, bool need_processes,
                                            const tcpkit::SocketSink& sink, const KernelNarrowing& narrowing = {},
                                            const std::function<void()>& idle = {});
+
+// When owners could not look into some processes and `unowned` sockets got no process: one
+// line on stderr saying why their process column is empty.
+void say_if_owners_denied(const tcpkit::SocketOwners& owners, size_t unowned);
 
 }  // namespace tcpstate

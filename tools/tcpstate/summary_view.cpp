@@ -2,6 +2,7 @@
 // text named both ends) and --by (top N groups with
 // their per-state counts).
 #include "common/cli_common.hpp"
+#include "common/wording.hpp"
 #include "views.hpp"
 
 namespace tcpstate {
@@ -79,7 +80,7 @@ void print_groups(const Options& o, const std::vector<GroupRow>& rows, GroupBy b
         t.add_row(cells);
       }
       std::string out = t.render();
-      if (groups > rows.size()) out += "(top " + std::to_string(rows.size()) + " of " + std::to_string(groups) + " groups; --top N for more)\n";
+      if (groups > rows.size()) out += "(top " + std::to_string(rows.size()) + " of " + cli::count_text(groups, "group") + "; --top N for more)\n";
       write_stdout(out);
       break;
     }

@@ -3,6 +3,7 @@
 #include <poll.h>
 
 #include "common/cli_common.hpp"
+#include "common/wording.hpp"
 #include "tcpkit/sockets/tcp_kernel_status.hpp"
 #include "text_format.hpp"
 #include "views.hpp"
@@ -72,8 +73,8 @@ int run_syn_flood(const Options& o) {
       for (auto& c : verdict) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       std::string out = "Verdict: " + verdict + "\n";
       for (const auto& r : j.reasons) out += "  - " + r + "\n";
-      out += "\nSYN_RECV: " + std::to_string(sum.syn_recv) + " from " + std::to_string(sum.sources) + " sources in " +
-             std::to_string(sum.prefixes) + " networks (/24, /64)";
+      out += "\nSYN_RECV: " + std::to_string(sum.syn_recv) + " from " + cli::count_text(sum.sources, "source") + " in " +
+             cli::count_text(sum.prefixes, "network") + " (/24, /64)";
       if (sum.named_sources) out += " (" + std::to_string(sum.named_sources) + " from host names, in no network)";
       if (sum.top_source_count) out += "; busiest source " + sum.top_source + " (" + std::to_string(sum.top_source_count) + ")";
       out += "\n";

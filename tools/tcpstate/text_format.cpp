@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include "tcpkit/util/display_width.hpp"
 #include "tcpkit/util/output.hpp"
 
 namespace tcpstate {
@@ -42,8 +43,18 @@ void append_endpoint(std::string& out, const IpAddress& address, uint16_t port, 
 }
 
 void pad_to(std::string& out, size_t line_start, size_t column) {
-  const size_t used = out.size() - line_start;
+  // Cells, not bytes: a UTF-8 host or interface name must not shift the next column.
+  const size_t used = display_width(std::string_view(out).substr(line_start));
   out.append(used < column ? column - used : 1, ' ');
+}
+
+void make_terminal_safe(std::string& out, size_t line_start) {
+  const std::string_view line = std::string_view(out).substr(line_start);
+  for (char c : line)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7F) {
+      out.replace(line_start, std::string::npos, terminal_safe(line));
+      return;
+    }
 }
 
 std::string endpoint_text(const IpAddress& address, uint16_t port, const std::string& interface) {

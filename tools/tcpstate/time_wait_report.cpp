@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/cli_common.hpp"
+#include "common/wording.hpp"
 #include "tcpkit/sockets/tcp_kernel_status.hpp"
 #include "text_format.hpp"
 #include "views.hpp"
@@ -108,8 +109,8 @@ int run_time_wait(const Options& o) {
   PrometheusText prom;
   switch (o.output) {
     case Output::table: {
-      std::string out = "TIME_WAIT: " + std::to_string(tw.total()) + " sockets in " + std::to_string(tw.groups()) +
-                        " groups (source: " + info->name + "): " + std::to_string(tw.total(ConnectionRole::server)) +
+      std::string out = "TIME_WAIT: " + cli::count_text(tw.total(), "socket") + " in " + cli::count_text(tw.groups(), "group") +
+                        " (source: " + info->name + "): " + std::to_string(tw.total(ConnectionRole::server)) +
                         " as a server, " + std::to_string(tw.total(ConnectionRole::client)) + " as a client\n";
       if (info->live && sys.max_tw_buckets && *sys.max_tw_buckets > 0)
         out += "  " + format_fixed(100.0 * static_cast<double>(tw.total()) / static_cast<double>(*sys.max_tw_buckets), 1) +
@@ -128,7 +129,7 @@ int run_time_wait(const Options& o) {
         }
         out += t.render();
         if (tw.groups() > top.size())
-          out += "(top " + std::to_string(top.size()) + " of " + std::to_string(tw.groups()) + " groups)\n";
+          out += "(top " + std::to_string(top.size()) + " of " + cli::count_text(tw.groups(), "group") + ")\n";
         if (server_rows)
           out += "server: this host's service port closed first; one row per client address (the client's ports are its own).\n";
         if (client_rows)

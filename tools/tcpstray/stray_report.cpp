@@ -2,11 +2,17 @@
 
 #include <cstdio>
 
+#include "common/wording.hpp"
+#include "tcpkit/util/display_width.hpp"
+
 namespace tcpstray {
 
 using tcpkit::Record;
 
 namespace {
+
+// Text output fits an 80-column terminal.
+constexpr size_t kWidth = 80;
 
 const std::vector<std::string> kCsvColumns = {
     "type", "target", "address", "port", "case", "group", "sent", "expected", "rfc", "observed", "verdict", "reason",
@@ -44,14 +50,15 @@ std::string segment_line(const tcpkit::StraySegment& s, int64_t start_ns) {
 
 Reporter::Reporter(tcpkit::Format format, bool verbose)
     : format_(format), verbose_(verbose), json_(stdout), csv_(stdout, kCsvColumns),
-      table_({"CASE", "SENT", "EXPECTED", "OBSERVED", "VERDICT"}) {}
+      table_({"CASE", "SENT", "OBSERVED", "VERDICT"}) {}
 
 void Reporter::header(const RunInfo& info) {
   if (format_ != tcpkit::Format::text) return;
-  std::printf("TCPSTRAY %s (%s), closed port %u, from %s %s%s\n", info.target.c_str(),
-              info.address.to_string_with_port(info.port).c_str(), unsigned(info.closed_port),
-              info.source.to_string().c_str(), info.interface.c_str(),
-              info.guard.empty() ? "" : (", kernel-RST guard: nftables table inet " + info.guard).c_str());
+  const std::string line = "TCPSTRAY " + info.target + " (" + info.address.to_string_with_port(info.port) +
+                           "), closed port " + std::to_string(info.closed_port) + ", from " + info.source.to_string() +
+                           " " + info.interface +
+                           (info.guard.empty() ? "" : ", kernel-RST guard: nftables table inet " + info.guard);
+  std::fputs(tcpkit::wrap_cells(line, kWidth, 2).c_str(), stdout);
   std::fflush(stdout);
 }
 
@@ -69,6 +76,7 @@ Record Reporter::record(const RunInfo& info, const tcpkit::StrayRun& run, const 
   r["expected"] = c.expected;
   r["rfc"] = c.rfc;
   r["observed"] = j.observed;
+  r["observed_flags"] = j.observed_flags;
   r["verdict"] = tcpkit::to_string(j.verdict);
   r["reason"] = j.reason;
   r["rate_limit_possible"] = j.rate_limit_possible;
@@ -87,14 +95,19 @@ void Reporter::result(const RunInfo& info, const tcpkit::StrayRun& run, const tc
   if (format_ == tcpkit::Format::csv) return csv_.write(record(info, run, j));
   std::string verdict(tcpkit::to_string(j.verdict));
   if (j.rate_limit_possible) verdict += " (rate limit?)";
-  table_.add_row({std::string(c.name), run.sent.empty() ? std::string(c.sent) : run.sent, std::string(c.expected),
-                  j.observed, verdict});
+  const std::string sent = run.sent.empty() ? std::string(c.sent) : run.sent;
+  // The table keeps to flags so that it fits 80 columns; the notes below it give the rest.
+  table_.add_row({std::string(c.name), tcpkit::sent_flags(sent), j.observed_flags, verdict});
   if (j.verdict != tcpkit::StrayVerdict::conformant || verbose_) {
-    notes_ += std::string(c.name) + ": " + std::string(tcpkit::to_string(j.verdict)) + ": " + j.reason + " [" +
-              std::string(c.rfc) + "]\n";
+    auto note = [&](const std::string& text) { notes_ += tcpkit::wrap_cells(text, kWidth, 4); };
+    note(std::string(c.name) + ": " + std::string(tcpkit::to_string(j.verdict)) + ": " + j.reason + " [" +
+         std::string(c.rfc) + "]");
+    note("    sent: " + sent);
+    note("    expected: " + std::string(c.expected));
+    note("    observed: " + j.observed);
     if (j.rate_limit_possible)
-      notes_ += "    the expected ACK is one stacks rate-limit; this case used a fresh connection, so only a host-wide "
-                "limit (Linux: net.ipv4.tcp_challenge_ack_limit) or a middlebox could have swallowed it\n";
+      note("    the expected ACK is one stacks rate-limit; this case used a fresh connection, so only a host-wide "
+           "limit (Linux: net.ipv4.tcp_challenge_ack_limit) or a middlebox could have swallowed it");
   }
   if (verbose_) {
     const int64_t start = run.segments.empty() ? 0 : run.segments.front().time_ns;
@@ -106,8 +119,9 @@ void Reporter::summary(const RunInfo& info, const Tally& t) {
   if (format_ == tcpkit::Format::text) {
     if (!table_.empty()) std::fputs(table_.render().c_str(), stdout);
     if (!notes_.empty()) std::printf("\n%s", notes_.c_str());
-    std::printf("\n--- %s tcpstray summary ---\n%d cases: %d conformant, %d deviation, %d inconclusive%s\n",
-                info.target.c_str(), t.cases, t.conformant, t.deviation, t.inconclusive,
+    std::printf("\n--- %s tcpstray summary ---\n%s: %d conformant, %s, %d inconclusive%s\n", info.target.c_str(),
+                tcpkit::cli::count_text(t.cases, "case").c_str(), t.conformant,
+                tcpkit::cli::count_text(t.deviation, "deviation").c_str(), t.inconclusive,
                 t.interrupted ? " (interrupted)" : "");
     std::fflush(stdout);
     return;

@@ -44,7 +44,12 @@ void GroupCounter::add_key(const std::string& key, TcpState state) {
 
 void GroupCounter::add(const SocketRecord& s) {
   switch (by_) {
-    case GroupBy::peer: add_key(host_text(s.remote, s.remote_host), s.state); break;
+    case GroupBy::peer:
+      // A listener has no peer: its own label, not a peer "0.0.0.0". A dual-stack socket's
+      // IPv4 peer (::ffff:10.0.0.1) is that IPv4 peer.
+      if (s.state == TcpState::listen) add_key(std::string(kListenersKey), s.state);
+      else add_key(host_text(s.remote.unmapped(), s.remote_host), s.state);
+      break;
     case GroupBy::remote_port: add_key(std::to_string(s.remote_port), s.state); break;
     case GroupBy::local_port: add_key(std::to_string(s.local_port), s.state); break;
     case GroupBy::process:

@@ -357,7 +357,7 @@ Result<StrayRun> CaseRunner::run() {
       break;
     case StrayCase::live_ack_unsent:
       p.flags = ack, p.seq = rcv_nxt, p.ack = snd_nxt + kBeyond;
-      run_.sent = "A. seq=RCV.NXT " + plus("ack=SND.NXT", kBeyond);
+      run_.sent = ". seq=RCV.NXT " + plus("ack=SND.NXT", kBeyond);
       break;
     case StrayCase::live_data_old:
       p.flags = uint8_t(psh | ack), p.seq = rcv_nxt - kOldData, p.payload_length = kOldDataLength;

@@ -40,10 +40,10 @@ const StraySegment* first_own(const std::vector<StraySegment>& all) {
 
 // "the peer's own data (41 bytes)", "the peer's own FIN".
 std::string own_text(const StraySegment& s) {
+  const std::string bytes = std::to_string(s.payload_length) + (s.payload_length == 1 ? " byte" : " bytes");
   if (s.flags & tcp_flag::fin)
-    return s.payload_length ? "the peer's own data (" + std::to_string(s.payload_length) + " bytes) and FIN"
-                            : std::string("the peer's own FIN");
-  return "the peer's own data (" + std::to_string(s.payload_length) + " bytes)";
+    return s.payload_length ? "the peer's own data (" + bytes + ") and FIN" : std::string("the peer's own FIN");
+  return "the peer's own data (" + bytes + ")";
 }
 
 // Some stray segments draw a pure ACK; the peer's own data or FIN carries ack = RCV.NXT too
@@ -257,7 +257,42 @@ std::string describe_answer(const StraySegment& s, const StrayProbe& p) {
   return out;
 }
 
+namespace {
+// "R.", ". .", "ICMP", "silence"; "(+own)" when the peer's own data or FIN came too. Long
+// lists end in "+N" so that the column stays narrow.
+std::string short_answers(const std::vector<StraySegment>& answers) {
+  constexpr size_t kMaxChars = 10;
+  std::string out;
+  size_t shown = 0, total = 0;
+  bool own = false;
+  for (const auto& s : answers) {
+    if (s.peer_own) {
+      own = true;
+      continue;
+    }
+    ++total;
+    const std::string flags = s.icmp ? "ICMP" : flags_compact(s.flags);
+    if (out.size() + 1 + flags.size() > kMaxChars && shown) continue;
+    out += (out.empty() ? "" : " ") + flags;
+    ++shown;
+  }
+  if (out.empty()) out = "silence";
+  if (total > shown) out += " +" + std::to_string(total - shown);
+  if (own) out += " (+own)";
+  return out;
+}
+
+StrayJudgement judge_answers(StrayCase id, const StrayProbe& p, const StrayObservation& seen);
+}  // namespace
+
 StrayJudgement judge_stray_case(StrayCase id, const StrayProbe& p, const StrayObservation& seen) {
+  StrayJudgement j = judge_answers(id, p, seen);
+  j.observed_flags = seen.setup_problem ? "not run" : short_answers(seen.answers);
+  return j;
+}
+
+namespace {
+StrayJudgement judge_answers(StrayCase id, const StrayProbe& p, const StrayObservation& seen) {
   if (seen.setup_problem) return make(V::inconclusive, "not run", *seen.setup_problem);
   const bool live = stray_case_info(id).group == StrayGroup::live || stray_case_info(id).group == StrayGroup::time_wait;
   if (live && (!p.peer_rcv_nxt || !p.peer_snd_nxt))
@@ -307,5 +342,6 @@ StrayJudgement judge_stray_case(StrayCase id, const StrayProbe& p, const StrayOb
   }
   return make(V::inconclusive, "", "unknown case");
 }
+}  // namespace
 
 }  // namespace tcpkit

@@ -1,5 +1,7 @@
 #include "tcpkit/util/output.hpp"
 
+#include "tcpkit/util/display_width.hpp"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -54,21 +56,27 @@ void TextTable::add_row(std::vector<std::string> cells) {
 }
 
 std::string TextTable::render() const {
-  std::vector<size_t> width(headers_.size());
-  for (size_t i = 0; i < headers_.size(); ++i) width[i] = headers_[i].size();
-  for (const auto& row : rows_)
-    for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-  auto line = [&](const std::vector<std::string>& cells) {
-    std::string out;
-    for (size_t i = 0; i < cells.size(); ++i) {
-      out += cells[i];
-      if (i + 1 < cells.size()) out += std::string(width[i] - cells[i].size() + 2, ' ');
-    }
-    while (!out.empty() && out.back() == ' ') out.pop_back();
-    return out + '\n';
+  // Cells, not bytes: a UTF-8 or wide name must not shift the columns after it.
+  auto safe = [](const std::vector<std::string>& cells) {
+    std::vector<std::string> out;
+    for (const auto& c : cells) out.push_back(terminal_safe(c));
+    return out;
   };
-  std::string out = line(headers_);
-  for (const auto& row : rows_) out += line(row);
+  std::vector<std::vector<std::string>> lines{safe(headers_)};
+  for (const auto& row : rows_) lines.push_back(safe(row));
+  std::vector<size_t> width(headers_.size());
+  for (const auto& cells : lines)
+    for (size_t i = 0; i < cells.size(); ++i) width[i] = std::max(width[i], display_width(cells[i]));
+  std::string out;
+  for (const auto& cells : lines) {
+    std::string line;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      line += cells[i];
+      if (i + 1 < cells.size()) line += std::string(width[i] - display_width(cells[i]) + 2, ' ');
+    }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out += line + '\n';
+  }
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace tcpkit {
@@ -84,6 +85,12 @@ sockaddr_storage IpAddress::to_sockaddr(uint16_t port, socklen_t* length, uint32
     if (length) *length = sizeof(sockaddr_in6);
   }
   return ss;
+}
+
+IpAddress IpAddress::unmapped() const {
+  static constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  if (!is_v6() || !std::equal(kMappedPrefix, kMappedPrefix + 12, bytes_.begin())) return *this;
+  return from_v4(bytes_.data() + 12);
 }
 
 bool IpAddress::is_loopback() const {

@@ -65,6 +65,22 @@ TEST_CASE("state counts and --by groups on the real ss fixture") {
   CHECK(procs[0].total == 7);
 }
 
+TEST_CASE("--by peer: listeners under their own label, IPv4-mapped peers under IPv4") {
+  GroupCounter by_peer(GroupBy::peer);
+  by_peer.add(sock(TcpState::listen, "0.0.0.0", 22, "0.0.0.0", 0));
+  by_peer.add(sock(TcpState::listen, "::", 80, "::", 0));
+  by_peer.add(sock(TcpState::established, "10.240.0.2", 22, "10.240.0.1", 40000));
+  by_peer.add(sock(TcpState::established, "::ffff:10.240.0.2", 80, "::ffff:10.240.0.1", 40001));
+  by_peer.add(sock(TcpState::close_wait, "::ffff:10.240.0.2", 80, "::ffff:10.240.0.1", 40002));
+  by_peer.add(sock(TcpState::established, "2001:db8::2", 80, "2001:db8::1", 40003));
+  std::map<std::string, uint64_t> totals;
+  for (const auto& row : by_peer.top(10)) totals[row.key] = row.total;
+  CHECK(totals == std::map<std::string, uint64_t>{{"10.240.0.1", 3}, {"2001:db8::1", 1}, {"(listening)", 2}});
+  CHECK(IpAddress::parse("::ffff:10.1.2.3")->unmapped() == *IpAddress::parse("10.1.2.3"));
+  CHECK(IpAddress::parse("::1")->unmapped() == *IpAddress::parse("::1"));
+  CHECK(IpAddress::parse("10.1.2.3")->unmapped() == *IpAddress::parse("10.1.2.3"));
+}
+
 TEST_CASE("TIME_WAIT as a client: per remote service, ports in use and the histogram") {
   TimeWaitAnalysis tw(32768, 60999);
   for (uint16_t p = 0; p < 30; ++p) {

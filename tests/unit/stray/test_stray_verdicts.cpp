@@ -302,6 +302,9 @@ TEST_CASE("an SSH banner after the stray RST is not its answer", "[stray]") {
   CHECK(j.verdict == StrayVerdict::inconclusive);
   CHECK_THAT(j.reason, Catch::Contains("peer's own data (41 bytes)"));
   CHECK(j.observed == "silence (peer's own: P. seq=SND.NXT ack=RCV.NXT win=64 len=41)");
+  const auto one_byte = own(uint8_t(f::psh | f::ack), kSndNxt, kRcvNxt, 1);
+  CHECK_THAT(judge_stray_case(StrayCase::live_rst_out_of_window, p, answers({one_byte})).reason,
+             Catch::Contains("peer's own data (1 byte)"));
   // Unmarked (today's runner), the same bytes were a deviation.
   CHECK(verdict(StrayCase::live_rst_out_of_window, p, answers({in(uint8_t(f::psh | f::ack), kSndNxt, kRcvNxt, 64, 41)})) ==
         StrayVerdict::deviation);
@@ -365,4 +368,34 @@ TEST_CASE("the exact RST with the peer's own traffic around it", "[stray]") {
   CHECK(verdict(StrayCase::live_rst_exact, p, o) == StrayVerdict::inconclusive);
   o.follow_up_answers = {in(f::rst, kRcvNxt, 0)};
   CHECK(verdict(StrayCase::live_rst_exact, p, o) == StrayVerdict::conformant);
+}
+
+TEST_CASE("one flag notation, tcpdump's, and the short forms of the 80-column table", "[stray]") {
+  for (const auto& c : stray_catalogue()) {
+    INFO(c.name);
+    // ACK is ".", never "A" (the observed answers come from flags_compact, which writes ".").
+    const std::string sent = sent_flags(c.sent);
+    CHECK(sent.find('A') == std::string::npos);
+    CHECK(std::string(c.expected).find("A.") == std::string::npos);
+    CHECK(sent.size() <= 9);
+  }
+  CHECK(sent_flags("R seq=RCV.NXT, then P. 1 byte at RCV.NXT") == "R then P.");
+  CHECK(sent_flags("F. seq=RCV.NXT ack=SND.NXT") == "F.");
+  CHECK(sent_flags("none seq=x") == "none");
+  CHECK(sent_flags(stray_case_info(StrayCase::closed_syn_fin).sent) == flags_compact(f::syn | f::fin));
+
+  CHECK(judge_stray_case(StrayCase::closed_fin, probe(f::fin, 10), answers({in(f::rst | f::ack, 0, 11, 0)})).observed_flags ==
+        "R.");
+  CHECK(judge_stray_case(StrayCase::closed_rst, probe(f::rst, 10), answers({})).observed_flags == "silence");
+  StraySegment own = in(f::fin | f::ack, kSndNxt, kRcvNxt);
+  own.peer_own = true;
+  CHECK(judge_stray_case(StrayCase::live_syn, live(f::syn, kRcvNxt + 100), answers({in(f::ack, kSndNxt, kRcvNxt), own}))
+            .observed_flags == ". (+own)");
+  // Many answers stay narrow: the first few, then how many more.
+  std::vector<StraySegment> many(8, in(f::ack, kSndNxt, kRcvNxt));
+  const std::string narrow = judge_stray_case(StrayCase::live_syn, live(f::syn, kRcvNxt + 100), answers(many)).observed_flags;
+  CHECK(narrow.size() <= 14);
+  CHECK(narrow.substr(narrow.rfind('+')) == "+3");
+  CHECK(judge_stray_case(StrayCase::closed_fin, probe(f::fin, 10), answers({icmp("port unreachable")})).observed_flags ==
+        "ICMP");
 }

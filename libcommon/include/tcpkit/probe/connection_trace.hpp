@@ -59,6 +59,9 @@ struct TraceResult {
   std::optional<int64_t> syn_to_established_ns;  // SYN -> our ACK (the kernel says ESTABLISHED)
   std::optional<int64_t> close_ns;               // first FIN or RST -> last segment
   std::optional<int64_t> time_wait_left_ms;      // the kernel's TIME_WAIT timer, when we hold it
+  // Our ACK ending the handshake -> our first data, FIN or RST: the time the tool itself took to
+  // act, part of ESTABLISHED (not set when we wait for the peer to close first without data).
+  std::optional<int64_t> own_delay_ns;
   std::string outcome;     // "closed", "refused", "no answer", "time limit", "interrupted"
   std::string close_kind;  // "four-way close", "three-segment close", "simultaneous close", "reset by us", ...
   uint64_t bytes_sent = 0, bytes_received = 0;
@@ -73,6 +76,10 @@ Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd = 
 // show that segment's effect too: it then stands only if it agrees with the RFC 9293 state
 // machine; otherwise the event takes the state machine's state, marked as inferred.
 void resolve_late_state_reads(std::vector<TraceEvent>& events);
+
+// Our handshake ACK -> our next segment with data, FIN or RST, from the events; nullopt when
+// either is missing.
+std::optional<int64_t> own_delay_after_handshake(const std::vector<TraceEvent>& events);
 
 // Our states in order, each from the first segment that showed it to the first that did not.
 std::vector<StateSpan> state_spans(const std::vector<TraceEvent>& events);

@@ -48,6 +48,9 @@ struct GroupRow {
   PerState states{};
 };
 
+// --by peer puts listening sockets under this key: they have no peer.
+inline constexpr std::string_view kListenersKey = "(listening)";
+
 class GroupCounter {
  public:
   explicit GroupCounter(GroupBy by) : by_(by) {}

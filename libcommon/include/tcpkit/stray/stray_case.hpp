@@ -3,6 +3,7 @@
 // the answer RFC 9293 / RFC 5961 / RFC 1337 expect, and where the RFC says so. Pure data.
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -35,6 +36,10 @@ struct StrayCaseInfo {
 std::span<const StrayCaseInfo> stray_catalogue();
 const StrayCaseInfo& stray_case_info(StrayCase id);
 std::optional<StrayCase> find_stray_case(std::string_view name);
+
+// The flags of a sent spec alone, for a narrow table: "R seq=RCV.NXT, then P. 1 byte at RCV.NXT"
+// gives "R then P.", "F. seq=RCV.NXT" gives "F.".
+std::string sent_flags(std::string_view sent);
 
 std::string_view stray_group_name(StrayGroup group);  // "closed", "listen", "live", "time-wait"
 std::optional<StrayGroup> parse_stray_group(std::string_view text);

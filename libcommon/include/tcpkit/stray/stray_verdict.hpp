@@ -57,9 +57,10 @@ struct StrayObservation {
 
 struct StrayJudgement {
   StrayVerdict verdict = StrayVerdict::inconclusive;
-  std::string observed;          // "R. seq=0 ack=1001", "silence", "A. ack=RCV.NXT", ...
+  std::string observed;          // "R. seq=0 ack=1001", "silence", ". ack=RCV.NXT", ...
   std::string reason;            // why this verdict, one sentence
   bool rate_limit_possible = false;  // silence where a rate-limited ACK was expected
+  std::string observed_flags;    // the same in flags only, for a narrow table: "R.", "silence", ". (+own)"
 };
 
 StrayJudgement judge_stray_case(StrayCase id, const StrayProbe& probe, const StrayObservation& seen);

@@ -40,6 +40,10 @@ class IpAddress {
   // (sin6_scope_id); ignored for IPv4.
   sockaddr_storage to_sockaddr(uint16_t port, socklen_t* length, uint32_t scope_id = 0) const;
 
+  // An IPv4-mapped IPv6 address (::ffff:10.0.0.1) as the IPv4 address it stands for; any other
+  // address unchanged. A dual-stack socket's IPv4 peer is then counted as that peer.
+  IpAddress unmapped() const;
+
   bool is_loopback() const;
   bool is_multicast() const;
   bool is_unspecified() const;

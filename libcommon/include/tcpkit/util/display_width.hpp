@@ -1,0 +1,29 @@
+#pragma once
+// Text as a terminal shows it, measured in cells rather than bytes, so that table columns line
+// up for UTF-8 names, wide East Asian characters and invalid bytes alike. UTF-8 is decoded
+// here, not by the C library: the result does not depend on the user's locale.
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace tcpkit {
+
+// The text with nothing left in it that moves the cursor or garbles the terminal: invalid
+// UTF-8 bytes and control characters (C0, DEL, C1) become "\xNN" per byte; valid UTF-8 stays.
+std::string terminal_safe(std::string_view text);
+
+// Cells one code point takes: 2 for East Asian wide and fullwidth characters, 0 for combining
+// marks and zero-width characters, 1 otherwise (wcwidth, without the locale).
+int codepoint_width(char32_t cp);
+
+// Cells the text takes once made terminal_safe (an escaped byte counts its 4 cells).
+size_t display_width(std::string_view text);
+
+// terminal_safe(text), then spaces up to `cells` cells (nothing added when it is already wider).
+std::string pad_cells(std::string_view text, size_t cells);
+
+// Prose wrapped at word boundaries so that no line is wider than `cells`; lines after the first
+// start with `indent` spaces. A word wider than a line is cut. Made terminal_safe.
+std::string wrap_cells(std::string_view text, size_t cells, size_t indent);
+
+}  // namespace tcpkit

@@ -1,0 +1,98 @@
+"""The tools in an 80-column terminal (tmux, 80x50), as a user at 3 a.m. reads them: no line
+wider than 80 display cells (tmux wraps it), and table columns aligned. tcpstray runs against
+a real Linux peer in a lab, tcpstate --by process against processes with UTF-8 and wide names.
+
+The tcpscan -p- report joins this test once the scanreport branch is merged: add its command
+to TCPSCAN_COMMANDS (see the note there)."""
+import os
+import shlex
+import shutil
+import subprocess
+import time
+import uuid
+
+import pytest
+
+from test_tcpstate_display import assert_aligned, cells, population
+
+LIVE, CLOSED = 8080, 8081
+WIDTH, HEIGHT = 80, 50
+
+
+def need_tmux():
+    path = shutil.which("tmux")
+    if not path:
+        if os.environ.get("CI") == "true":
+            pytest.fail("tmux is missing (Debian: tmux)")
+        pytest.skip("tmux is not installed")
+    return path
+
+
+def in_tmux(command, timeout=120):
+    """Runs command (a shell line) in a fresh detached tmux session of 80x50 on a private
+    server; returns the screen's lines with wrapped lines joined (capture-pane -J)."""
+    tmux = need_tmux()
+    sock = f"tcpkit-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    base = [tmux, "-L", sock, "-f", "/dev/null"]
+    marker = "__tcpkit_done__"
+    script = f"{command}; echo {marker}; sleep 60"
+    env = dict(os.environ, TERM="xterm-256color", LANG="C.UTF-8", LC_ALL="C.UTF-8")
+    env.pop("COLUMNS", None)
+    env.pop("TMUX", None)
+    try:
+        subprocess.run(base + ["new-session", "-d", "-x", str(WIDTH), "-y", str(HEIGHT), "-s", "w",
+                               "sh", "-c", script], check=True, env=env, timeout=20)
+        subprocess.run(base + ["set-option", "-t", "w", "history-limit", "5000"], env=env, timeout=20)
+        deadline = time.monotonic() + timeout
+        while True:
+            shown = subprocess.run(base + ["capture-pane", "-p", "-J", "-S", "-", "-t", "w"], capture_output=True,
+                                   text=True, env=env, timeout=20).stdout
+            if marker in shown.replace("\n", ""):
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{command} did not finish in {timeout} s:\n{shown}")
+            time.sleep(0.3)
+        lines = [line.rstrip() for line in shown.splitlines()]
+        return lines[:next(i for i, line in enumerate(lines) if marker in line)]
+    finally:
+        subprocess.run(base + ["kill-server"], capture_output=True, timeout=20)
+
+
+def assert_fits(lines, what):
+    too_wide = [line for line in lines if cells(line) > WIDTH]
+    assert not too_wide, f"{what}: lines wider than {WIDTH} cells:\n" + "\n".join(too_wide)
+
+
+def test_tcpstray_fits_80_columns(make_lab, tool):
+    L = make_lab()
+    L.start_server(LIVE, mode="never-close")
+    cmd = shlex.join(["ip", "netns", "exec", L.client_ns, tool("tcpstray"), "-W", "0.3", "--closed-port", str(CLOSED),
+                      f"{L.server_v4}:{LIVE}"])
+    lines = in_tmux(cmd)
+    text = "\n".join(lines)
+    assert "tcpstray summary" in text, text
+    assert_fits(lines, "tcpstray")
+    table = text[text.index("CASE"):]
+    table = table[:table.index("\n\n")]
+    assert_aligned(table, ["CASE", "SENT", "OBSERVED", "VERDICT"])
+    # One notation, tcpdump's: ACK is ".", never "A".
+    for row in table.splitlines()[1:]:
+        sent = row.split()[1]
+        assert "A" not in sent, row
+
+
+def test_tcpstate_by_process_fits_80_columns(lab, tool):
+    L = lab()
+    population(L)
+    cmd = shlex.join(["ip", "netns", "exec", L.server_ns, tool("tcpstate"), "--by", "process"])
+    lines = in_tmux(cmd)
+    text = "\n".join(lines)
+    assert "PROCESS" in text and "pöp-srv€" in text, text
+    assert_fits(lines, "tcpstate --by process")
+    assert_aligned(text[text.index("PROCESS"):], ["PROCESS", "TOTAL"])
+
+
+# tcpscan -p- (the scanreport branch's grouped report): after that merge, add
+#     ["tcpscan", "-p-", "<lab server>"]
+# here and a test like the two above that runs it in_tmux and checks assert_fits / assert_aligned.
+TCPSCAN_COMMANDS = []
