@@ -108,6 +108,8 @@ struct ScanSummary {
   QuarterAnswers round0_quarters{};      // answers to round 0's probes by quarter of its order
   double suggested_rate = 0;             // when drops were seen: a --rate to try (else 0)
   bool interrupted = false;
+  // The receiver's packet ring failed for good: the scan stopped, unanswered ports have no state.
+  std::optional<Error> receive_error;
   bool degraded = false;
   std::vector<std::string> degraded_reasons;
 };
