@@ -31,6 +31,22 @@ struct SynProbeConfig {
   bool send_reset = true;                // answer a SYN/ACK with RST, leaving nothing half-open
 };
 
+// A probe still waiting for its answer, as the matcher sees it.
+struct PendingSyn {
+  uint16_t sport = 0;
+  uint32_t isn = 0;
+};
+
+// Which pending probe an inbound TCP segment answers (index into pending), or nullopt. All of
+// the probes share source, destination and destination port; the segment must come from
+// (destination, port) to (source, a probe's sport). A segment with ACK must acknowledge that
+// probe's ISN+1. An RST without ACK (RFC 9293 never sends one to a SYN) is taken when its ack
+// field still carries ISN+1, or else only when one pending probe has its 4-tuple: with a fixed
+// source port (-s) every probe has the same one, and a bare RST names none of them.
+std::optional<size_t> match_syn_answer(const DecodedPacket& segment, const IpAddress& source,
+                                       const IpAddress& destination, uint16_t port,
+                                       const std::vector<PendingSyn>& pending);
+
 class SynProber {
  public:
   static Result<SynProber> open(const SynProbeConfig& config);
