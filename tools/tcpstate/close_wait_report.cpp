@@ -2,6 +2,7 @@
 // client's remote address:port). The kernel never leaves CLOSE_WAIT by itself, so a count that
 // grows means an application that never calls close().
 #include "common/cli_common.hpp"
+#include "source.hpp"
 #include "tcpkit/sockets/socket_owners.hpp"
 #include "tcpkit/sockets/tcp_kernel_status.hpp"
 #include "text_format.hpp"
@@ -26,7 +27,7 @@ int run_close_wait(const Options& o) {
   });
   if (!info) return fail_with(info.error());
   if (const auto wanted = analysis.unowned_inodes(); info->live && !wanted.empty()) {
-    const SocketOwners owners = SocketOwners::scan("/proc", &wanted);
+    const SocketOwners owners = scan_owners(&wanted);
     analysis.finish([&](uint64_t inode) { return owners.find(inode); });
   } else {
     analysis.finish();

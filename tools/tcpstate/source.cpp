@@ -210,13 +210,29 @@ Result<SourceInfo> collect_text(const Options& o, const SocketSink& sink, const 
 
 }  // namespace
 
+SocketOwners scan_owners(const std::unordered_set<uint64_t>* wanted) {
+  SocketOwners owners = SocketOwners::scan("/proc", wanted);
+  static bool told = false;  // a --watch round scans again; once is enough
+  if (told) return owners;
+  if (owners.proc_error() != 0) {
+    told = true;
+    cli::print_error("tcpstate", std::string("cannot read /proc: ") + std::strerror(owners.proc_error()) +
+                                     "; no socket shows its process");
+  } else if (const size_t denied = owners.processes_denied(); denied > 0) {
+    told = true;
+    cli::print_error("tcpstate", std::to_string(denied) + " of " + std::to_string(denied + owners.processes_scanned()) +
+                                     " processes could not be looked into (not root): their sockets show no process");
+  }
+  return owners;
+}
+
 Result<SourceInfo> collect_sockets(const Options& o, StateSet view_states, bool need_processes, const SocketSink& sink,
                                    const KernelNarrowing& narrowing, const std::function<void()>& idle) {
   const StateSet wanted = intersect(o.filter.states, view_states);
   size_t seen = 0;
   std::unique_ptr<SocketOwners> owners;
   const bool live = o.source == Source::netlink || o.source == Source::proc;
-  if (live && (need_processes || o.processes)) owners = std::make_unique<SocketOwners>(SocketOwners::scan());
+  if (live && (need_processes || o.processes)) owners = std::make_unique<SocketOwners>(scan_owners());
   size_t undecided = 0;  // saved text: names the filters could not decide on
   const SocketSink filtered = [&](SocketRecord& s) {
     ++seen;

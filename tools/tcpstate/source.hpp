@@ -4,11 +4,13 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include "options.hpp"
 #include "tcpkit/util/error.hpp"
+#include "tcpkit/sockets/socket_owners.hpp"
 #include "tcpkit/sockets/socket_record.hpp"
 
 namespace tcpstate {
@@ -36,5 +38,9 @@ struct KernelNarrowing {
 tcpkit::Result<SourceInfo> collect_sockets(const Options& options, tcpkit::StateSet view_states, bool need_processes,
                                            const tcpkit::SocketSink& sink, const KernelNarrowing& narrowing = {},
                                            const std::function<void()>& idle = {});
+
+// SocketOwners::scan of /proc, saying once per run on stderr when owners are missing because
+// /proc could not be read or some processes may not be looked into (not root).
+tcpkit::SocketOwners scan_owners(const std::unordered_set<uint64_t>* wanted = nullptr);
 
 }  // namespace tcpstate
