@@ -252,6 +252,11 @@ void SynProber::handle(const CapturedPacket& packet, std::vector<ProbeReply>& do
   }
 }
 
+uint64_t SynProber::capture_drops() {
+  capture_drops_ += capture_.stats().dropped;  // the kernel's counters reset on each read
+  return capture_drops_;
+}
+
 void SynProber::expire(std::chrono::steady_clock::time_point now, std::vector<ProbeReply>& done) {
   for (auto it = pending_.begin(); it != pending_.end();) {
     if (it->second->deadline > now) {

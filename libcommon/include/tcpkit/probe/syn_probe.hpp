@@ -61,6 +61,9 @@ class SynProber {
   size_t outstanding() const { return pending_.size(); }
   // Segments that matched our 4-tuple but no pending probe (late, duplicate or forged).
   uint64_t unmatched() const { return unmatched_; }
+  // Frames the kernel dropped from our capture since open (its queue was full): answers may
+  // have been among them, so a probe reported filtered may have been answered.
+  uint64_t capture_drops();
 
   SynProber(SynProber&&) noexcept;
   SynProber& operator=(SynProber&&) noexcept;
@@ -78,6 +81,7 @@ class SynProber {
   Capture capture_;
   std::map<uint32_t, std::unique_ptr<Pending>> pending_;  // by ISN: unique among pending probes
   uint64_t unmatched_ = 0;
+  uint64_t capture_drops_ = 0;
   uint64_t rng_state_ = 0;
 };
 
