@@ -14,8 +14,8 @@ const std::vector<std::string> kCsvColumns = {
     "type", "time", "target", "address", "port", "mode", "probe", "outcome", "rtt_ms", "rtt_us", "ttl", "window",
     "flags", "mss", "sack_permitted", "timestamps", "wscale", "source_port", "responder", "icmp_type", "icmp_code",
     "icmp_text", "connect_ms", "kernel_rtt_us", "timestamp_source", "sent", "answered", "open", "closed", "filtered",
-    "unreachable", "loss_pct", "capture_drops", "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms", "rtt_mdev_ms",
-    "rtt_p50_ms", "rtt_p90_ms", "rtt_p99_ms", "elapsed_ms"};
+    "unreachable", "loss_pct", "capture_drops", "bad_checksum", "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms",
+    "rtt_mdev_ms", "rtt_p50_ms", "rtt_p90_ms", "rtt_p99_ms", "elapsed_ms"};
 
 double ms(int64_t ns) { return double(ns) / 1e6; }
 // Milliseconds kept to the nanosecond, without float noise in the JSON text.
@@ -163,6 +163,7 @@ void Reporter::summary(const TargetInfo& info, const TargetStats& s) {
     rec["unreachable"] = s.unreachable;
     rec["loss_pct"] = std::round(loss * 1000) / 1000;
     rec["capture_drops"] = s.capture_drops;
+    rec["bad_checksum"] = s.bad_checksum;
     if (rtt.count) {
       rec["rtt_min_ms"] = std::round(rtt.min * 1e6) / 1e6;
       rec["rtt_avg_ms"] = std::round(rtt.avg * 1e6) / 1e6;

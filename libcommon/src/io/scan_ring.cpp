@@ -132,7 +132,8 @@ Result<void> poll_until(const RingPoll& poll_once, const std::function<bool()>& 
   return {};
 }
 
-size_t PacketRing::walk_block(const uint8_t* block_bytes, size_t block_size, const Handler& handler) {
+size_t PacketRing::walk_block(const uint8_t* block_bytes, size_t block_size, const Handler& handler,
+                              uint64_t* bad_checksum) {
   if (block_size < sizeof(tpacket_block_desc)) return 0;
   const auto* block = reinterpret_cast<const tpacket_block_desc*>(block_bytes);
   // Each packet: its tpacket3_hdr, then (aligned) the sockaddr_ll we read the packet type from.
@@ -148,8 +149,12 @@ size_t PacketRing::walk_block(const uint8_t* block_bytes, size_t block_size, con
     const size_t skipped = h->tp_net >= h->tp_mac ? h->tp_net - h->tp_mac : 0;
     const size_t length = h->tp_snaplen > skipped ? h->tp_snaplen - skipped : 0;
     if (ll->sll_pkttype != PACKET_OUTGOING && start <= block_size && length <= block_size - start) {
-      handler(block_bytes + start, length, int64_t(h->tp_sec) * 1'000'000'000 + h->tp_nsec);
-      ++handed;
+      if (checksum_rejected(h->tp_status, block_bytes + start, length)) {
+        if (bad_checksum) ++*bad_checksum;
+      } else {
+        handler(block_bytes + start, length, int64_t(h->tp_sec) * 1'000'000'000 + h->tp_nsec);
+        ++handed;
+      }
     }
     if (h->tp_next_offset == 0) break;
     offset += h->tp_next_offset;
@@ -167,7 +172,7 @@ Result<size_t> PacketRing::poll(int timeout_ms, const Handler& handler) {
   for (uint32_t n = 0; n < block_count_; ++n) {
     block = reinterpret_cast<tpacket_block_desc*>(map_ + size_t(current_) * block_size_);
     if (!(__atomic_load_n(&block->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) break;
-    handed += walk_block(reinterpret_cast<const uint8_t*>(block), block_size_, handler);
+    handed += walk_block(reinterpret_cast<const uint8_t*>(block), block_size_, handler, &totals_.bad_checksum);
     __atomic_store_n(&block->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
     current_ = (current_ + 1) % block_count_;
   }

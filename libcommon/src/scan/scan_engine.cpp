@@ -604,7 +604,9 @@ ScanSummary ScanEngine::run(const std::function<void(const ScanResult&)>& on_res
   summary.unsolicited = m.unsolicited.load();
   summary.duplicates = m.duplicates.load();
   summary.resets_sent = m.resets_sent.load();
-  summary.kernel_drops = m.ring.stats().drops;
+  const RingStats ring_stats = m.ring.stats();
+  summary.kernel_drops = ring_stats.drops;
+  summary.bad_checksum = ring_stats.bad_checksum;
   summary.rounds = m.rounds_done;
   summary.send_s = double(m.send_ns_total) / 1e9;
   summary.max_rtt_us = m.rtt.max_ns() / 1000;

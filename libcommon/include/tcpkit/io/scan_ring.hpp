@@ -31,6 +31,7 @@ RingOptions ring_for_rate(double packets_per_second);
 struct RingStats {
   uint64_t packets = 0;  // queued into the ring by the kernel
   uint64_t drops = 0;    // lost because the ring was full
+  uint64_t bad_checksum = 0;  // rejected: their TCP/ICMP checksum was wrong (never handed over)
 };
 
 // Waits up to timeout_ms for fd to become readable. A failed poll, a closed fd (POLLNVAL) or an
@@ -64,9 +65,11 @@ class PacketRing {
   RingStats stats();
 
   // Hands every packet of one TPACKET_V3 block (block_size bytes, as the kernel filled it) to
-  // the handler, skipping our own outgoing packets; nothing outside the block is read, whatever
-  // its headers say. Returns the number handed over.
-  static size_t walk_block(const uint8_t* block, size_t block_size, const Handler& handler);
+  // the handler, skipping our own outgoing packets and counting in *bad_checksum (and skipping)
+  // those whose checksum is wrong (checksum_rejected); nothing outside the block is read,
+  // whatever its headers say. Returns the number handed over.
+  static size_t walk_block(const uint8_t* block, size_t block_size, const Handler& handler,
+                           uint64_t* bad_checksum = nullptr);
 
  private:
   PacketRing() = default;

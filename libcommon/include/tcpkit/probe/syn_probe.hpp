@@ -64,6 +64,8 @@ class SynProber {
   // Frames the kernel dropped from our capture since open (its queue was full): answers may
   // have been among them, so a probe reported filtered may have been answered.
   uint64_t capture_drops();
+  // Answers rejected because their checksum was wrong (corrupted or forged): never classified.
+  uint64_t bad_checksums() const { return capture_.bad_checksums(); }
 
   SynProber(SynProber&&) noexcept;
   SynProber& operator=(SynProber&&) noexcept;

@@ -99,6 +99,7 @@ struct ScanSummary {
   uint64_t replies = 0;      // with a valid cookie
   uint64_t bad_cookie = 0;   // for one of our probes' 4-tuples, but a wrong cookie: ignored
   uint64_t unsolicited = 0;  // to our port, from outside the scan: ignored
+  uint64_t bad_checksum = 0; // TCP/ICMP checksum wrong: rejected before any other check
   uint64_t duplicates = 0, resets_sent = 0, kernel_drops = 0;
   int rounds = 0;
   double duration_s = 0, send_s = 0;
