@@ -13,15 +13,12 @@ stops on SIGTERM/SIGINT, after --max-seconds or after --max-replies. IPv4 and IP
 """
 import argparse
 import os
-import select
-import signal
-import socket
 import struct
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stray_rst_responder import ETH_P_ALL, PACKET_HOST, RST, SO_MARK, SYN, ACK, checksum, parse  # noqa: E402
+from stray_rst_responder import RST, SYN, ACK, Responder, checksum  # noqa: E402
 
 
 def answer(version, src, dst, sport, dport, seq, ack_field, flags=RST, corrupt=False):
@@ -50,39 +47,18 @@ def main(argv):
     p.add_argument("--max-seconds", type=float, default=120.0)
     p.add_argument("--max-replies", type=int, default=1000)
     a = p.parse_args(argv)
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    signal.signal(signal.SIGINT, lambda *_: stop.append(1))
-    rx = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
-    rx.bind((a.interface, 0))
-    senders = {4: socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW),
-               6: socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_RAW)}
-    for sender in senders.values():
-        sender.setsockopt(socket.SOL_SOCKET, SO_MARK, a.mark)
-    print("ready", flush=True)
-    end = time.monotonic() + a.max_seconds
-    replies = 0
-    while not stop and replies < a.max_replies and time.monotonic() < end:
-        ready, _, _ = select.select([rx], [], [], min(0.2, max(0.0, end - time.monotonic())))
-        if not ready:
-            continue
-        frame, address = rx.recvfrom(65535)
-        if address[2] != PACKET_HOST:
-            continue
-        seg = parse(frame)
-        if seg is None or seg[4] != a.port or seg[7] & (SYN | ACK | RST) != SYN:
+    responder = Responder(a.interface, a.mark, a.max_seconds, a.max_replies)
+    for seg in responder.segments():
+        if seg[4] != a.port or seg[7] & (SYN | ACK | RST) != SYN:
             continue
         version, src, dst, sport, dport, seq = seg[:6]
-        target = socket.inet_ntop(socket.AF_INET if version == 4 else socket.AF_INET6, src)
         acked = (seq + 1) & 0xFFFFFFFF
         if a.corrupt_first:
-            senders[version].sendto(answer(version, src, dst, sport, dport, seq, acked, SYN | ACK, True), (target, 0))
+            responder.send(version, answer(version, src, dst, sport, dport, seq, acked, SYN | ACK, True), src)
             time.sleep(a.then_ms / 1000.0)
-            senders[version].sendto(answer(version, src, dst, sport, dport, seq, acked, RST | ACK), (target, 0))
+            responder.send(version, answer(version, src, dst, sport, dport, seq, acked, RST | ACK), src)
         else:
-            ack_field = acked if a.ack_field else 0
-            senders[version].sendto(answer(version, src, dst, sport, dport, seq, ack_field), (target, 0))
-        replies += 1
+            responder.send(version, answer(version, src, dst, sport, dport, seq, acked if a.ack_field else 0), src)
     return 0
 
 
