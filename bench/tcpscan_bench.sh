@@ -177,7 +177,7 @@ with lab.Lab(ipv6=False) as L:
     print(f"65536 addresses x port {port}, {args.repeat} runs each", file=sys.stderr)
     s = "65536x1"
     bench(L, "tcpscan", [TCPSCAN, "-p", port, "--allow-broadcast", "--rate", args.rate, "--retries", 1, "--wait", "100ms",
-                         "--open", "10.99.0.0/16"], parse_tcpscan_text, truth, rows, s)
+                         "--open", "--stream", "10.99.0.0/16"], parse_tcpscan_text, truth, rows, s)
     bench(L, "nmap -sS -T4", ["nmap", "-sS", "-T4", "-p", port, "-n", "-Pn", "-oX", "-", "10.99.0.0/16"],
           parse_nmap_xml, truth, rows, s)
     bench(L, "nmap -T4 --min-rate 50000", ["nmap", "-sS", "-T4", "--min-rate", 50000, "-p", port, "-n", "-Pn", "-oX", "-",

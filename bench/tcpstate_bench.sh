@@ -70,31 +70,48 @@ helper() {
   exit 4
 }
 
-# measure NS LABEL CMD...: RUNS timed runs inside the namespace, output to /dev/null; GNU time
-# gives CPU and peak memory of the command alone; one more run counts its output lines.
+# measure NS LABEL CMD... [--vs LABEL CMD...]...: RUNS timed runs of each command inside the
+# namespace, output to /dev/null, one row each. Several commands take turns run by run, so that a
+# population that shrinks (TIME_WAIT lives 60 s) or a passing load hits each of them alike. GNU
+# time gives CPU and peak memory of the command alone; one more run counts its output lines.
 # NS "-": in this namespace (saved text needs none); STDIN=FILE feeds the command that file.
 measure() {
-  local ns=$1 label=$2; shift 2
+  local ns=$1; shift
   local run=(ip netns exec "$ns"); [[ $ns == - ]] && run=()
-  STDIN=${STDIN:-} "${run[@]}" $PY - "$RUNS" "$label" "$@" <<'PYEOF'
+  STDIN=${STDIN:-} "${run[@]}" $PY - "$RUNS" "$@" <<'PYEOF'
 import os, statistics, subprocess, sys, tempfile, time
-runs, label, argv = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+runs, rest = int(sys.argv[1]), sys.argv[2:]
+cmds = []  # [label, argv]
+for word in rest:
+    if not cmds or word == "--vs":
+        cmds.append([None, []])
+        if word == "--vs":
+            continue
+    if cmds[-1][0] is None:
+        cmds[-1][0] = word
+    else:
+        cmds[-1][1].append(word)
 stdin_path = os.environ.get("STDIN") or os.devnull
-walls, cpus, rss = [], [], 0
+walls = {i: [] for i in range(len(cmds))}
+cpus = {i: [] for i in range(len(cmds))}
+rss = {i: 0 for i in range(len(cmds))}
 with tempfile.NamedTemporaryFile("r") as out:
     for _ in range(runs):
-        t0 = time.monotonic()
-        with open(stdin_path, "rb") as stdin:
-            subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", out.name] + argv, stdin=stdin,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
-        walls.append(time.monotonic() - t0)
-        user, system, kb = open(out.name).read().split()[-3:]
-        cpus.append(float(user) + float(system))
-        rss = max(rss, int(kb))
-with open(stdin_path, "rb") as stdin:
-    lines = subprocess.run(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                           timeout=300).stdout.count(b"\n")
-print("%s\t%.1f\t%.0f\t%.1f\t%d" % (label, statistics.median(walls) * 1000, statistics.median(cpus) * 1000, rss / 1024, lines))
+        for i, (label, argv) in enumerate(cmds):
+            t0 = time.monotonic()
+            with open(stdin_path, "rb") as stdin:
+                subprocess.run(["/usr/bin/time", "-f", "%U %S %M", "-o", out.name] + argv, stdin=stdin,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=300)
+            walls[i].append(time.monotonic() - t0)
+            user, system, kb = open(out.name).read().split()[-3:]
+            cpus[i].append(float(user) + float(system))
+            rss[i] = max(rss[i], int(kb))
+for i, (label, argv) in enumerate(cmds):
+    with open(stdin_path, "rb") as stdin:
+        lines = subprocess.run(argv, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                               timeout=300).stdout.count(b"\n")
+    print("%s\t%.1f\t%.0f\t%.1f\t%d" % (label, statistics.median(walls[i]) * 1000,
+                                         statistics.median(cpus[i]) * 1000, rss[i] / 1024, lines))
 PYEOF
 }
 
@@ -125,25 +142,20 @@ echo "sockets: ss sees $SS_COUNT, tcpstate sees $TS_COUNT"
 echo
 echo "Full listing, $SS_COUNT sockets (median of $RUNS runs; output to /dev/null):"
 {
-  measure "$NS1" "tcpstate" "$TCPSTATE"
-  measure "$NS1" "ss -tan" ss -tan
-  measure "$NS1" "netstat -tan" netstat -tan
+  measure "$NS1" "tcpstate" "$TCPSTATE" --vs "ss -tan" ss -tan --vs "netstat -tan" netstat -tan
 } | table
 echo
 {
-  measure "$NS1" "tcpstate --source proc" "$TCPSTATE" --source proc
-  measure "$NS1" "ss -tan" ss -tan
-  measure "$NS1" "netstat -tan" netstat -tan
+  measure "$NS1" "tcpstate --source proc" "$TCPSTATE" --source proc --vs "ss -tan" ss -tan \
+    --vs "netstat -tan" netstat -tan
 } | table
 echo
 {
-  measure "$NS1" "tcpstate --json" "$TCPSTATE" --json
-  measure "$NS1" "ss -tan" ss -tan
+  measure "$NS1" "tcpstate --json" "$TCPSTATE" --json --vs "ss -tan" ss -tan
 } | table
 echo
 {
-  measure "$NS1" "tcpstate --summary" "$TCPSTATE" --summary
-  measure "$NS1" "ss -tan (for reference)" ss -tan
+  measure "$NS1" "tcpstate --summary" "$TCPSTATE" --summary --vs "ss -tan (for reference)" ss -tan
 } | table
 echo
 echo "Memory as the socket count grows (streamed: nothing is kept per socket):"
@@ -196,6 +208,7 @@ NGINX
 ip netns exec "$NS3" nginx -c "$FIFOS/nginx/nginx.conf" -g 'daemon off;' 2>/dev/null &
 PIDS+=($!)
 sleep 1
+CLIENTS=()
 for _ in 1 2 3 4; do
   ip netns exec "$NS3" $PY -c '
 import socket, sys, time
@@ -207,14 +220,11 @@ for _ in range(int(sys.argv[1])):
     while s.recv(4096): pass
     s.close()
 ' $(( MIX_TW / 4 )) &
-  PIDS+=($!)
+  PIDS+=($!); CLIENTS+=($!)
 done
-wait_end=$(( $(date +%s) + 55 )); last=-1
-while now=$(ip netns exec "$NS3" ss -tanH state time-wait | wc -l); (( now < MIX_TW * 95 / 100 && now != last )); do
-  (( $(date +%s) < wait_end )) || break
-  last=$now
-  sleep 1
-done
+# The timings start only when nginx's clients are done (each stops after 50 s at most): a view
+# timed while they still run would share the two cores with them.
+for p in "${CLIENTS[@]}"; do wait "$p" || true; done
 echo "sockets in $NS3:" $(ip netns exec "$NS3" "$TCPSTATE" --summary | grep -E 'ESTABLISHED|TIME_WAIT|CLOSE_WAIT|LISTEN' | tr -s ' ')
 echo
 echo "A server's mix, every view against ss reading the same states (median of $RUNS runs; TIME_WAIT lives 60 s, so later rows see fewer):"
@@ -227,8 +237,7 @@ for pair in "list|ss -tan|" "--state established|ss -tan state established|--sta
   IFS='|' read -r label sscmd args <<< "$pair"
   # shellcheck disable=SC2086  # the argument lists are split on purpose
   {
-    measure "$NS3" "tcpstate $label" "$TCPSTATE" $args
-    measure "$NS3" "$sscmd" $sscmd
+    measure "$NS3" "tcpstate $label" "$TCPSTATE" $args --vs "$sscmd" $sscmd
   } | table
 done
 stop_helpers
@@ -268,9 +277,8 @@ echo "TIME_WAIT sockets: ss sees $TW_SS, tcpstate sees $TW_TS (built in $(( $(da
 echo
 echo "TIME_WAIT per peer, $TW_SS sockets (median of $RUNS runs):"
 {
-  measure "$NS2" "tcpstate time-wait" "$TCPSTATE" time-wait
-  measure "$NS2" "ss -tan state time-wait" ss -tan state time-wait
-  measure "$NS2" "netstat -tan" netstat -tan
+  measure "$NS2" "tcpstate time-wait" "$TCPSTATE" time-wait --vs "ss -tan state time-wait" ss -tan state time-wait \
+    --vs "netstat -tan" netstat -tan
 } | table
 ip netns exec "$NS2" "$TCPSTATE" time-wait --top 5
 for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done

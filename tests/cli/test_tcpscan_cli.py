@@ -3,6 +3,7 @@ Dry runs send nothing; their targets are loopback addresses or given with -S."""
 import json
 import os
 import random
+import re
 import subprocess
 import tempfile
 
@@ -26,7 +27,8 @@ def test_help_lists_every_flag_and_exits_0():
     assert r.returncode == 0
     for flag in ["--ports", "--input-list", "--exclude", "--exclude-file", "-4", "-6", "--allow-broadcast",
                  "--flags", "--rate", "--max-rate", "--min-rate", "--retries", "--wait", "--seed", "--shard", "--source-port", "--source",
-                 "--interface", "--open", "--reason", "--json", "--csv", "--grepable", "--dry-run"]:
+                 "--interface", "--open", "--reason", "--json", "--csv", "--grepable", "--dry-run",
+                 "--stream", "--all", "-Pn", "--assume-up", "--no-host-discovery", "--xml", "-oX", "--output-xml"]:
         assert flag in r.stdout, flag
 
 
@@ -52,6 +54,9 @@ def test_help_lists_every_flag_and_exits_0():
     (["-4", "-6", "127.0.0.1"], "exclude"),
     (["--json", "--csv", "127.0.0.1"], "exclude"),
     (["--json", "--grepable", "127.0.0.1"], "exclude"),
+    (["--xml", "--json", "127.0.0.1"], "exclude"),
+    (["-oX", "-", "--csv", "127.0.0.1"], "exclude"),
+    (["-oX", "", "127.0.0.1"], "-oX"),
     (["--flags", "bogus", "127.0.0.1"], "flag"),
     (["--flags", "synack", "127.0.0.1"], "flag"),
     (["--flags", "", "127.0.0.1"], "flags"),
@@ -222,7 +227,8 @@ def test_dry_run_names_the_source_port_of_every_round():
     assert 61000 <= first <= 64999
     assert objs[-1]["source_ports"] == [first, first + 1, first + 2, first + 3]
     assert objs[0]["sport"] == first  # the dry run shows the first round
-    text = dry("--retries", "3", "-p", "80", "--seed", "9", "127.0.0.1").stdout
+    # The # lines wrap at 80 columns: "\n#   " continues a line.
+    text = dry("--retries", "3", "-p", "80", "--seed", "9", "127.0.0.1").stdout.replace("\n#   ", " ")
     assert f"source ports {first}-{first + 3} (one per round)" in text
     fixed = dry("--json", "-g", "40000", "--retries", "3", "-p", "80", "127.0.0.1")
     assert json.loads(fixed.stdout.splitlines()[-1])["source_ports"] == [40000]
@@ -237,3 +243,59 @@ def test_no_packet_library_is_loaded_with_tcpscan():
     assert "libtcpkit.so" in out
     for name in ("libtins", "libcrypto", "libpcap", "libdbus", "libsystemd"):
         assert name not in out, out
+
+
+def write_file(tmp_path, name, text):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_bad_target_file_entries_are_named_by_file_and_line(tmp_path):
+    targets = write_file(tmp_path, "targets.txt", "# lab\n127.0.0.1, 127.0.0.2\n\n10.0.0.1-300 # bad\n")
+    line = one_error_line(dry("-p", "80", "-iL", targets), "tcpscan")
+    assert f"{targets}:4: " in line and "10.0.0.1-300" in line, line
+    keep_out = write_file(tmp_path, "keep-out.txt", "127.0.0.1\nbogus!\n")
+    line = one_error_line(dry("-p", "80", "--exclude-file", keep_out, "127.0.0.1-3"), "tcpscan")
+    assert f"{keep_out}:2: " in line and "bogus!" in line, line
+    line = one_error_line(run([TCPSCAN, "--dry-run", "-p", "80", "-iL", "-"], input="127.0.0.1\n300.1.1.1\n"),
+                          "tcpscan")
+    assert "<stdin>:2: " in line, line
+
+
+def test_an_empty_target_list_says_so_and_exclusions_say_theirs(tmp_path):
+    line = one_error_line(dry("-p", "80", "-iL", "/dev/null"), "tcpscan")
+    assert line == "tcpscan: no targets: /dev/null lists none", line
+    empty = write_file(tmp_path, "empty.txt", "# nothing here\n\n")
+    line = one_error_line(dry("-p", "80", "-iL", empty), "tcpscan")
+    assert line == f"tcpscan: no targets: {empty} lists none", line
+    line = one_error_line(dry("-p", "80", "--exclude", "127.0.0.0/30", "127.0.0.1-2"), "tcpscan")
+    assert line == "tcpscan: no targets left after the exclusions", line
+
+
+def test_counts_of_one_are_singular():
+    r = dry("-p", "80", "--seed", "3", "127.0.0.1")
+    assert r.returncode == 0, r.stderr
+    assert "# dry run: 1 probe (1 host x 1 port), seed 3" in r.stdout, r.stdout
+    r = dry("-p", "80,81", "--seed", "3", "127.0.0.1-2")
+    assert "# dry run: 4 probes (2 hosts x 2 ports)" in r.stdout, r.stdout
+
+
+def test_the_default_port_count_in_the_docs_is_the_one_dry_run_scans():
+    r = dry("--json", "--seed", "1", "127.0.0.1")
+    objs = [json.loads(l) for l in r.stdout.splitlines()]
+    ports = sorted(o["dport"] for o in objs if o["type"] == "probe")
+    assert objs[-1]["ports"] == len(ports)
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+    with open(os.path.join(root, "README.md")) as f:
+        readme = f.read()
+    with open(os.path.join(root, "man", "tcpscan.1")) as f:
+        man = f.read()
+    said = [int(n) for n in re.findall(r"default set of (\d+)", readme)]
+    assert said == [len(ports)], f"README says {said}, --dry-run scans {len(ports)}"
+    m = re.search(r"tcpscan scans these (\d+) TCP ports:\n\.PP\n(.*)\.\n", man)
+    assert m and int(m.group(1)) == len(ports), (m and m.group(1), len(ports))
+    listed = [int(p) for p in m.group(2).split(", ")]
+    assert listed == ports, "man page's default port list differs from --dry-run's"
+    r = run([TCPSCAN, "--help"])
+    assert f"default: the {len(ports)} ports" in r.stdout.replace("\n", " "), r.stdout

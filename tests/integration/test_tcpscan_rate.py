@@ -36,7 +36,7 @@ def scan_json(L, args, timeout=120):
     assert r.returncode in (0, 1), f"tcpscan exit {r.returncode}: {r.stderr}"
     objs = [json.loads(line) for line in r.stdout.splitlines()]
     assert objs and objs[-1]["type"] == "summary", r.stdout[-500:]
-    return {o["port"]: o["state"] for o in objs[:-1]}, objs[-1], r
+    return {o["port"]: o["state"] for o in objs[:-1] if o["type"] == "port"}, objs[-1], r
 
 
 @pytest.mark.parametrize("rate,probes", [(20, 30), (200, 250), (10_000, 3000), (100_000, 20_000)])
@@ -135,7 +135,8 @@ def test_the_scan_stops_within_a_second_when_the_reader_goes(make_lab, phase):
     }[phase]
     sleep_after = {"token-wait": 0.3, "sending": 0.0, "final-wait": 1.0, "retry-round": 4.0}[phase]
     cap = L.capture(L.server_ns, L.server_if, "tcp")
-    proc = L.popen_client([L.tool("tcpscan"), *args, L.server_v4], stdout=subprocess.PIPE,
+    # --stream: a line per port as it is found, so the reader has one early and leaves mid-phase.
+    proc = L.popen_client([L.tool("tcpscan"), "--stream", *args, L.server_v4], stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE)
     took = read_until_gone(proc, 1, sleep_after)
     err = proc.stderr.read().decode()

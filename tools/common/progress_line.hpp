@@ -15,10 +15,14 @@ class ProgressLine {
   void show(const std::string& text);
   // Erases the line, so the next stderr message starts clean.
   void clear();
+  // Shows the last text again after clear(): results written in between never share its line.
+  void redraw();
+  bool enabled() const { return enabled_; }
 
  private:
   bool enabled_;
   bool shown_ = false;
+  std::string text_;
 };
 
 }  // namespace tcpkit::cli

@@ -8,6 +8,7 @@
 #include "common/cli_common.hpp"
 #include "common/validators.hpp"
 #include "tcpkit/io/route.hpp"
+#include "tcpkit/wire/port_list.hpp"
 #include "tcpkit/wire/segment.hpp"
 #include "tcpscan/options.hpp"
 
@@ -37,24 +38,30 @@ std::vector<std::string> split_commas(const std::vector<std::string>& items) {
 }
 
 int parse_and_run(int argc, char** argv) {
-  // nmap spells the target-list flag "-iL"; CLI11 short names are one letter, so rename it.
+  // nmap spells some flags "-iL", "-Pn", "-oX"; CLI11 short names are one letter, so rename them.
   std::vector<std::string> renamed;
   std::vector<char*> args;
-  for (int i = 0; i < argc; ++i) renamed.push_back(std::strcmp(argv[i], "-iL") == 0 ? "--input-list" : argv[i]);
+  tcpscan::Options o;
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    renamed.push_back(a == "-iL" ? "--input-list" : a == "-Pn" ? "--assume-up" : a == "-oX" ? "--output-xml" : a);
+    o.command_line += (i ? " " : "") + a;
+  }
   for (auto& a : renamed) args.push_back(a.data());
 
-  tcpscan::Options o;
   CLI::App app{"tcpscan - half-open (SYN) TCP port scanner: many hosts x ports, stateless, rate-limited.\n"
-               "Exit status: 0 at least one port open, 1 none open, 2 usage, 3 missing privilege,\n"
-               "4 system failure.",
+               "Exit status: 0 at least one port open, 1 none open (hosts down have none), 2 usage,\n"
+               "3 missing privilege, 4 system failure.",
                kTool};
   app.get_formatter()->column_width(34);
   std::string ports, flags = "syn", rate, min_rate, retries, wait, seed, shard, sport, source;
   std::vector<std::string> excludes;
-  bool v4 = false, v6 = false, json = false, csv = false, grepable = false;
+  bool v4 = false, v6 = false, json = false, csv = false, grepable = false, xml = false;
   app.add_option("targets", o.targets, "host name, address, CIDR block (10.0.0.0/24) or range (10.0.0.1-50)")
       ->type_name("TARGET...");
-  app.add_option("-p,--ports", ports, "ports: 22,80,8000-8100, ssh; -p- for all 1-65535 (default: ~100 common ports)")
+  app.add_option("-p,--ports", ports,
+                 "ports: 22,80,8000-8100, ssh; -p- for all 1-65535 (default: the " +
+                     std::to_string(tcpkit::default_scan_ports().size()) + " ports listed in tcpscan(1))")
       ->type_name("PORTS");
   app.add_option("--input-list", o.target_files, "-iL FILE: read targets from FILE ('-' for standard input)")
       ->type_name("FILE")
@@ -89,11 +96,20 @@ int parse_and_run(int argc, char** argv) {
       ->type_name("PORT");
   app.add_option("-S,--source", source, "source address (default: from the routing table)")->type_name("ADDR");
   app.add_option("-I,--interface", o.interface, "send and receive through this interface")->type_name("IFACE");
-  app.add_flag("--open", o.open_only, "show only open ports");
-  app.add_flag("--reason", o.reason, "say why each port has its state (syn-ack, reset, icmp-unreach, no-response)");
-  app.add_flag("--json", json, "JSON Lines: one object per port, then a summary object");
-  app.add_flag("--csv", csv, "CSV with a header row");
+  app.add_flag("--assume-up,--no-host-discovery", o.assume_up,
+               "-Pn: treat every host as up: a host that never answers shows its ports filtered instead of "
+               "being reported down or unreachable");
+  app.add_flag("--open", o.open_only, "show only open ports (and only hosts with one)");
+  app.add_flag("--all", o.all, "list every port: collapse no state into a \"Not shown\" line");
+  app.add_flag("--stream", o.stream, "text: one line per port as soon as it is known, instead of a report per host");
+  app.add_flag("--reason", o.reason,
+               "--stream: say why each port has its state (syn-ack, reset, icmp-unreach, no-response)");
+  app.add_flag("--json", json, "JSON Lines, streamed: one object per port, one per host, then a summary");
+  app.add_flag("--csv", csv, "CSV with a header row, streamed");
   app.add_flag("--grepable", grepable, "one line per host: Host: ADDR<TAB>Open: 22,80<TAB>Closed: ...");
+  app.add_flag("--xml", xml, "nmap's XML on standard output (as -oX -)");
+  app.add_option("--output-xml", o.xml_file, "-oX FILE: also write nmap's XML to FILE ('-': standard output)")
+      ->type_name("FILE");
   app.add_flag("--dry-run", o.dry_run, "print the probes in order instead of sending them (no privilege needed)");
   app.set_version_flag("--version", "tcpscan 0.1.0");
 
@@ -102,11 +118,17 @@ int parse_and_run(int argc, char** argv) {
   auto usage = [](const std::string& message) { return tcpkit::cli::usage_error(kTool, message); };
   if (o.targets.empty() && o.target_files.empty()) return usage("no targets: name some, or give -iL FILE (see --help)");
   if (auto m = tcpkit::cli::choose_family(v4, v6, o.family); !m.empty()) return usage(m);
-  if (int(json) + int(csv) + int(grepable) > 1) return usage("--json, --csv and --grepable exclude each other");
+  if (app.count("--output-xml") && o.xml_file.empty()) return usage("-oX needs a file name ('-' for standard output)");
+  if (o.xml_file == "-") xml = true;
+  if (xml) o.xml_file = "-";
+  if (int(json) + int(csv) + int(grepable) + int(xml) > 1)
+    return usage("--json, --csv, --grepable and --xml (-oX -) exclude each other");
+  if (o.dry_run && !o.xml_file.empty()) return usage("--dry-run sends nothing: there is no XML to write");
   o.form = json ? tcpscan::OutputForm::json
            : csv ? tcpscan::OutputForm::csv
            : grepable ? tcpscan::OutputForm::grepable
-                      : tcpscan::OutputForm::text;
+           : xml ? tcpscan::OutputForm::xml
+                 : tcpscan::OutputForm::text;
   o.ports = ports;
   if (app.count("--ports") && ports.empty()) return usage("empty port list");
   o.excludes = split_commas(excludes);

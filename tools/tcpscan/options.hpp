@@ -12,7 +12,7 @@
 
 namespace tcpscan {
 
-enum class OutputForm { text, json, csv, grepable };
+enum class OutputForm { text, json, csv, grepable, xml };
 
 struct Options {
   std::vector<std::string> targets;        // as written on the command line
@@ -37,6 +37,11 @@ struct Options {
   OutputForm form = OutputForm::text;
   bool open_only = false;
   bool reason = false;
+  bool stream = false;     // text: one line per port as it is found, instead of per host
+  bool all = false;        // text and XML: list every port, none collapsed
+  bool assume_up = false;  // -Pn: never report a host as down
+  std::string xml_file;    // -oX FILE ("-": standard output, as --xml)
+  std::string command_line;  // for the XML's args
   bool dry_run = false;
 };
 

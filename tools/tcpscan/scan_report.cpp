@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 
 #include "tcpkit/wire/port_list.hpp"
 #include "tcpkit/wire/segment.hpp"
@@ -15,15 +17,9 @@ namespace {
 const std::vector<std::string> kResultColumns = {"host", "port", "state", "reason", "ttl", "icmp_type", "icmp_code"};
 const std::vector<std::string> kProbeColumns = {"n", "src", "sport", "dst", "dport", "flags", "seq", "ack", "bytes"};
 
-void write_json(const Record& r) {
-  const std::string line = r.dump(-1, ' ', false, Record::error_handler_t::replace);
-  std::fwrite(line.data(), 1, line.size(), stdout);
-  std::fputc('\n', stdout);
-}
+std::string json_line(const Record& r) { return r.dump(-1, ' ', false, Record::error_handler_t::replace) + "\n"; }
 
-std::string plural(uint64_t n, const char* word) {
-  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
-}
+void write_json(const Record& r) { std::fputs(json_line(r).c_str(), stdout); }
 
 // "source port 61000", or "source ports 61000-61002 (one per round)".
 std::string source_ports_text(const RunFacts& f) {
@@ -44,12 +40,85 @@ std::string capitalised(const char* s) {
   if (!out.empty()) out[0] = char(std::toupper(static_cast<unsigned char>(out[0])));
   return out;
 }
+
+bool keeps_ports(const Options& o) {
+  return (o.form == OutputForm::text && !o.stream) || o.form == OutputForm::grepable || !o.xml_file.empty();
+}
+
+const char* xml_scan_type(uint8_t flags, tcpkit::ProbeStyle style) {
+  using namespace tcpkit::tcp_flag;
+  if (flags == syn) return "syn";
+  if (flags == ack) return "ack";
+  if (flags == fin) return "fin";
+  if (flags == 0) return "null";
+  if (flags == (fin | psh | urg)) return "xmas";
+  return style == tcpkit::ProbeStyle::syn ? "syn" : style == tcpkit::ProbeStyle::ack ? "ack" : "fin";
+}
 }  // namespace
 
-Report::Report(const Options& options, tcpkit::ProbeStyle style) : options_(options), style_(style) {}
+Report::Report(const Options& options, tcpkit::ProbeStyle style, uint64_t ports_per_host)
+    : options_(options), style_(style), ports_per_host_(ports_per_host),
+      hosts_(ports_per_host, keeps_ports(options), options.assume_up) {
+  text_options_.positive = tcpkit::positive_state(style);
+  text_options_.all = options.all;
+  text_options_.open_only = options.open_only;
+  text_options_.ports_per_host = ports_per_host;
+}
 
-bool Report::shown(const tcpkit::ScanResult& r) const {
-  return !options_.open_only || r.verdict.state == tcpkit::positive_state(style_);
+bool Report::open_xml(const RunFacts& facts, std::string& error) {
+  if (options_.xml_file.empty()) return true;
+  if (options_.xml_file == "-") {
+    xml_file_ = stdout;
+  } else {
+    xml_file_ = std::fopen(options_.xml_file.c_str(), "we");
+    if (!xml_file_) {
+      error = "cannot write the XML file '" + options_.xml_file + "': " + std::strerror(errno);
+      return false;
+    }
+  }
+  xml_ = std::make_unique<XmlReport>(xml_file_);
+  XmlRun run;
+  run.args = options_.command_line;
+  run.scan_type = xml_scan_type(facts.flags, style_);
+  // Flags that are not exactly one of nmap's scan types are named, as nmap's --scanflags.
+  using namespace tcpkit::tcp_flag;
+  const uint8_t f = facts.flags;
+  if (f != syn && f != ack && f != fin && f != 0 && f != (fin | psh | urg)) run.scan_flags = tcpkit::flags_compact(f);
+  run.port_count = facts.ports;
+  run.services = facts.services;
+  xml_->begin(run);
+  return true;
+}
+
+Report::~Report() {
+  if (xml_file_ && xml_file_ != stdout) std::fclose(xml_file_);
+}
+
+std::string Report::xml_error() {
+  if (!xml_file_ || xml_file_ == stdout) return "";  // stdout's errors are guarded_main's
+  errno = 0;
+  const bool ok = std::fflush(xml_file_) == 0 && !std::ferror(xml_file_);
+  if (ok) return "";
+  return "cannot write the XML file '" + options_.xml_file + "'" + (errno ? std::string(": ") + std::strerror(errno) : "");
+}
+
+bool Report::shown(tcpkit::PortState state) const {
+  return !options_.open_only || state == tcpkit::positive_state(style_);
+}
+
+bool Report::streams() const {
+  return options_.form == OutputForm::json || options_.form == OutputForm::csv ||
+         (options_.form == OutputForm::text && options_.stream);
+}
+
+void Report::write(const std::string& text) {
+  const bool around = progress_ && progress_->enabled();
+  if (around) progress_->clear();
+  std::fputs(text.c_str(), stdout);
+  if (around) {
+    std::fflush(stdout);
+    progress_->redraw();
+  }
 }
 
 std::string Report::reason_text(const tcpkit::ScanResult& r) const {
@@ -61,55 +130,141 @@ std::string Report::reason_text(const tcpkit::ScanResult& r) const {
   return out;
 }
 
-void Report::result(const tcpkit::ScanResult& r) {
-  if (!shown(r)) return;
+void Report::port_line(const tcpkit::ScanResult& r) {
+  if (!shown(r.verdict.state)) return;
   const bool has_reply = r.verdict.reason != tcpkit::Reason::no_response;
   const bool icmp = r.verdict.reason == tcpkit::Reason::icmp_unreachable;
+  if (options_.form == OutputForm::text) {
+    std::string line = r.address.to_string() + " " + std::to_string(r.port) + "/tcp " + tcpkit::to_string(r.verdict.state);
+    if (options_.reason) line += " " + reason_text(r);
+    write(line + "\n");
+    return;
+  }
+  Record rec;
+  rec["type"] = "port";
+  rec["host"] = r.address.to_string();
+  rec["port"] = r.port;
+  rec["state"] = tcpkit::to_string(r.verdict.state);
+  rec["reason"] = tcpkit::to_string(r.verdict.reason);
+  if (has_reply) rec["ttl"] = r.ttl;
+  if (icmp) {
+    rec["icmp_type"] = r.verdict.icmp_type;
+    rec["icmp_code"] = r.verdict.icmp_code;
+    rec["icmp"] = tcpkit::icmp_description(r.verdict.icmp_v6, r.verdict.icmp_type, r.verdict.icmp_code);
+  }
+  if (has_reply && r.rtt_ns > 0) rec["rtt_us"] = r.rtt_ns / 1000;
+  if (options_.form == OutputForm::json) {
+    write(json_line(rec));
+  } else {
+    const bool around = progress_ && progress_->enabled();
+    if (around) progress_->clear();
+    if (!csv_) csv_.emplace(stdout, kResultColumns);
+    csv_->write(rec);
+    if (around) progress_->redraw();
+  }
+}
+
+void Report::result(const tcpkit::ScanResult& r) {
+  // The engine gives unanswered ports only once every reply is in: the last results.
+  if (r.verdict.reason == tcpkit::Reason::no_response) final_pass_ = true;
+  // A port without an answer on a host without any (yet: these come after every reply) may
+  // belong to a host that is down: streamed forms hold it until the host is complete.
+  const Host* known = hosts_.find(r.address);
+  const bool hold = streams() && r.verdict.reason == tcpkit::Reason::no_response && !options_.assume_up &&
+                    (!known || known->replies == 0);
+  if (streams() && !hold) port_line(r);
+  if (Host* done = hosts_.add(r, hold)) host_done(*done);
+}
+
+void Report::host_done(Host& h) {
+  switch (h.status) {
+    case HostStatus::up: ++up_; break;
+    case HostStatus::down: ++down_; break;
+    case HostStatus::unknown: ++unknown_; break;
+  }
+  if (h.status != HostStatus::down)
+    for (size_t i = 0; i < reported_.size(); ++i) reported_[i] += h.states[i];
+  // Held ports of a host that turned out up (it answered ARP/ND): shown now.
+  const bool held = streams() && h.replies == 0 && !options_.assume_up;
+  if (held && h.status != HostStatus::down)
+    for (const auto& p : h.ports) port_line(tcpkit::ScanResult{h.address, p.port, p.verdict(), p.ttl, 0, 0});
+  const std::string why = h.status == HostStatus::down ? "down or unreachable (" + h.why + ")" : "";
+  if (xml_) xml_->host(h, text_options_, services_);
   switch (options_.form) {
-    case OutputForm::text: {
-      std::string line = r.address.to_string() + " " + std::to_string(r.port) + "/tcp " + tcpkit::to_string(r.verdict.state);
-      if (options_.reason) line += " " + reason_text(r);
-      line += '\n';
-      std::fputs(line.c_str(), stdout);
+    case OutputForm::text:
+      if (options_.stream) {
+        if (h.status == HostStatus::down && !options_.open_only) write(h.address.to_string() + " " + why + "\n");
+      } else if (!options_.open_only || h.states[size_t(tcpkit::positive_state(style_))] > 0) {
+        // Hosts completed by the unanswered ports at the end come out in address order.
+        if (final_pass_) {
+          at_end_.emplace(h.address, host_text(h, text_options_, services_));
+        } else {
+          write((text_written_ ? "\n" : "") + host_text(h, text_options_, services_));
+          text_written_ = true;
+        }
+      }
+      break;
+    case OutputForm::json: {
+      Record rec;
+      rec["type"] = "host";
+      rec["host"] = h.address.to_string();
+      rec["status"] = h.status == HostStatus::up ? "up" : h.status == HostStatus::down ? "down" : "unknown";
+      rec["reason"] = h.reason;
+      if (!h.why.empty()) rec["why"] = h.why;
+      rec["ports"] = h.results;
+      rec["replies"] = h.replies;
+      Record states = Record::object();
+      for (int i = 0; i < tcpkit::kPortStateCount; ++i)
+        if (h.states[size_t(i)] > 0 && h.status != HostStatus::down)
+          states[tcpkit::to_string(PortState(i))] = h.states[size_t(i)];
+      rec["states"] = states;
+      if (h.first_rtt_ns > 0) rec["first_rtt_us"] = h.first_rtt_ns / 1000;
+      write(json_line(rec));
       break;
     }
-    case OutputForm::json:
-    case OutputForm::csv: {
-      Record rec;
-      rec["type"] = "port";
-      rec["host"] = r.address.to_string();
-      rec["port"] = r.port;
-      rec["state"] = tcpkit::to_string(r.verdict.state);
-      rec["reason"] = tcpkit::to_string(r.verdict.reason);
-      if (has_reply) rec["ttl"] = r.ttl;
-      if (icmp) {
-        rec["icmp_type"] = r.verdict.icmp_type;
-        rec["icmp_code"] = r.verdict.icmp_code;
-        rec["icmp"] = tcpkit::icmp_description(r.verdict.icmp_v6, r.verdict.icmp_type, r.verdict.icmp_code);
-      }
-      if (options_.form == OutputForm::json) {
-        write_json(rec);
-      } else {
+    case OutputForm::csv:
+      if (h.status == HostStatus::down) {
+        Record rec;
+        rec["host"] = h.address.to_string();
+        rec["state"] = "down";
+        rec["reason"] = h.reason;
         if (!csv_) csv_.emplace(stdout, kResultColumns);
         csv_->write(rec);
       }
       break;
-    }
     case OutputForm::grepable:
-      hosts_[r.address][int(r.verdict.state)].push_back(r.port);
+      grepable_.emplace(h.address, std::move(h));
+      break;
+    case OutputForm::xml:
       break;
   }
+  const tcpkit::IpAddress address = h.address;  // h may have moved into grepable_
+  hosts_.forget(address);
 }
 
 void Report::flush() { std::fflush(stdout); }
 
 void Report::summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
+  final_pass_ = true;
+  for (Host* h : hosts_.unfinished()) host_done(*h);
+  for (const auto& [address, text] : at_end_) {
+    write((text_written_ ? "\n" : "") + text);
+    text_written_ = true;
+  }
+  // Hosts never heard of in an interrupted scan are unknown too.
+  const uint64_t seen = up_ + down_ + unknown_;
+  if (facts.hosts > seen) unknown_ += facts.hosts - seen;
+  if (xml_) xml_->end(up_, down_, facts.hosts, s.duration_s, s.interrupted);
   if (options_.form == OutputForm::grepable) {
-    for (auto& [host, states] : hosts_) {
+    for (auto& [host, h] : grepable_) {
       std::string line = "Host: " + host.to_string();
-      for (auto& [state, ports] : states) {
-        std::sort(ports.begin(), ports.end());
-        line += "\t" + capitalised(tcpkit::to_string(PortState(state))) + ": " + tcpkit::compress_ports(ports);
+      if (h.status == HostStatus::down) {
+        line += "\tStatus: Down (" + h.why + ")";
+      } else {
+        std::map<int, std::vector<uint16_t>> states;
+        for (const auto& p : h.ports) states[p.state].push_back(p.port);
+        for (auto& [state, ports] : states)
+          line += "\t" + capitalised(tcpkit::to_string(PortState(state))) + ": " + tcpkit::compress_ports(ports);
       }
       std::puts(line.c_str());
     }
@@ -119,10 +274,13 @@ void Report::summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
     Record rec;
     rec["type"] = "summary";
     rec["hosts"] = facts.hosts;
+    rec["hosts_up"] = up_;
+    rec["hosts_down"] = down_;
+    rec["hosts_unknown"] = unknown_;
     rec["ports"] = facts.ports;
     rec["probes"] = s.planned;
     Record states = Record::object();
-    for (int i = 0; i < tcpkit::kPortStateCount; ++i) states[tcpkit::to_string(PortState(i))] = s.states[size_t(i)];
+    for (int i = 0; i < tcpkit::kPortStateCount; ++i) states[tcpkit::to_string(PortState(i))] = reported_[size_t(i)];
     rec["states"] = states;
     rec["duration_ms"] = s.duration_s * 1000.0;
     rec["sent"] = s.sent;
@@ -164,39 +322,42 @@ void Report::summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
   }
   std::string counts;
   for (int i = 0; i < tcpkit::kPortStateCount; ++i) {
-    if (s.states[size_t(i)] == 0 && PortState(i) != tcpkit::positive_state(style_)) continue;
-    counts += (counts.empty() ? "" : ", ") + std::to_string(s.states[size_t(i)]) + " " + tcpkit::to_string(PortState(i));
+    if (reported_[size_t(i)] == 0 && PortState(i) != tcpkit::positive_state(style_)) continue;
+    counts += (counts.empty() ? "" : ", ") + with_commas(reported_[size_t(i)]) + " " + tcpkit::to_string(PortState(i));
   }
+  std::string host_counts = with_commas(up_) + " up";
+  if (down_ > 0) host_counts += ", " + with_commas(down_) + " down";
+  if (unknown_ > 0) host_counts += ", " + with_commas(unknown_) + " unknown";
   // Rounds that ran slower after drops say so.
   std::string slowed;
   for (size_t r = 1; r < s.rounds_tally.size(); ++r)
     if (s.rounds_tally[r].rate < s.requested_rate)
-      slowed += (slowed.empty() ? ", rounds at " : ", ") + std::to_string(uint64_t(s.rounds_tally[r].rate));
+      slowed += (slowed.empty() ? ", rounds at " : ", ") + with_commas(uint64_t(s.rounds_tally[r].rate));
   if (!slowed.empty()) slowed += "/s after drops";
-  char line1[512], line2[640];
-  std::snprintf(line1, sizeof line1, "# tcpscan %s: %s x %s in %.3f s: %s\n", s.interrupted ? "interrupted" : "done",
-                plural(facts.hosts, "host").c_str(), plural(facts.ports, "port").c_str(), s.duration_s, counts.c_str());
-  std::snprintf(line2, sizeof line2,
-                "# sent %llu probes (%d round%s, %.0f/s of %.0f/s asked%s), received %llu: %llu replies, "
-                "%llu with a bad cookie, %llu unsolicited, %llu duplicates; %llu resets sent\n",
-                (unsigned long long)s.sent, s.rounds, s.rounds == 1 ? "" : "s", s.achieved_rate, s.requested_rate, slowed.c_str(),
-                (unsigned long long)s.received, (unsigned long long)s.replies, (unsigned long long)s.bad_cookie,
-                (unsigned long long)s.unsolicited, (unsigned long long)s.duplicates,
-                (unsigned long long)s.resets_sent);
+  char duration[32];
+  std::snprintf(duration, sizeof duration, "%.3f s", s.duration_s);
   std::string degraded = "not degraded";
   if (s.degraded) {
     degraded = "DEGRADED:";
     for (const auto& r : s.degraded_reasons) degraded += " " + r + ";";
     if (s.suggested_rate > 0) degraded += " try --rate " + std::to_string(uint64_t(s.suggested_rate));
   }
-  // The reasons can be long: no fixed buffer for this line.
-  const std::string line3 = "# flags " + tcpkit::flags_compact(facts.flags) + ", seed " + std::to_string(facts.seed) +
-                            ", shard " + shard + ", " + source_ports_text(facts) + "; " + degraded + "\n";
-  // CSV keeps stdout a clean table: its summary goes to stderr.
-  std::FILE* out = options_.form == OutputForm::csv ? stderr : stdout;
-  std::fputs(line1, out);
-  std::fputs(line2, out);
-  std::fputs(line3.c_str(), out);
+  const std::vector<std::string> sentences = {
+      std::string("tcpscan ") + (s.interrupted ? "interrupted" : "done") + ": " + count_of(facts.hosts, "host") +
+          " (" + host_counts + ") x " + count_of(facts.ports, "port") + " in " + duration,
+      "ports of the hosts up: " + counts,
+      "sent " + count_of(s.sent, "probe") + " in " + count_of(uint64_t(s.rounds), "round") + ", " +
+          with_commas(uint64_t(s.achieved_rate + 0.5)) + "/s of " + with_commas(uint64_t(s.requested_rate + 0.5)) +
+          "/s asked" + slowed + "; received " + with_commas(s.received) + ": " + count_of(s.replies, "reply", "replies") +
+          ", " + with_commas(s.bad_cookie) + " with a bad cookie, " + with_commas(s.unsolicited) + " unsolicited, " +
+          count_of(s.duplicates, "duplicate") + "; " + count_of(s.resets_sent, "reset") + " sent",
+      "flags " + tcpkit::flags_compact(facts.flags) + ", seed " + std::to_string(facts.seed) + ", shard " + shard + ", " +
+          source_ports_text(facts) + "; " + degraded,
+  };
+  // CSV and XML keep stdout clean: their summary goes to stderr.
+  std::FILE* out = options_.form == OutputForm::csv || options_.form == OutputForm::xml ? stderr : stdout;
+  if (options_.form == OutputForm::text && !options_.stream && text_written_) std::fputs("\n", out);
+  for (const auto& sentence : sentences) std::fputs(wrapped("# " + sentence, "#   ").c_str(), out);
   flush();
 }
 
@@ -247,10 +408,12 @@ void Report::dry_run_summary(uint64_t probes, const RunFacts& facts) {
     rec["source_ports"] = source_ports_list(facts);
     write_json(rec);
   } else {
-    std::FILE* out = options_.form == OutputForm::csv ? stderr : stdout;
-    std::fprintf(out, "# dry run: %llu probes (%s x %s), seed %llu, shard %s, %s; nothing was sent\n",
-                 (unsigned long long)probes, plural(facts.hosts, "host").c_str(), plural(facts.ports, "port").c_str(),
-                 (unsigned long long)facts.seed, shard.c_str(), source_ports_text(facts).c_str());
+    std::FILE* out = options_.form == OutputForm::csv || options_.form == OutputForm::xml ? stderr : stdout;
+    std::fputs(wrapped("# dry run: " + count_of(probes, "probe") + " (" + count_of(facts.hosts, "host") + " x " +
+                             count_of(facts.ports, "port") + "), seed " + std::to_string(facts.seed) + ", shard " + shard +
+                             ", " + source_ports_text(facts) + "; nothing was sent")
+                   .c_str(),
+               out);
   }
   flush();
 }

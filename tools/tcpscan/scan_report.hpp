@@ -1,15 +1,22 @@
 #pragma once
-// Writes scan results in the chosen form: streaming text, JSON Lines, CSV, or one grepable
-// line per host at the end. Also the summary and the --dry-run probe lines.
+// Writes scan results in the chosen form: text grouped per host (or streamed with --stream),
+// JSON Lines, CSV, one grepable line per host at the end, nmap XML; also the summary and the
+// --dry-run probe lines. Hosts that never answered are reported down, not as filtered ports.
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/progress_line.hpp"
 #include "tcpkit/util/output.hpp"
 #include "tcpkit/scan/scan_engine.hpp"
+#include "tcpkit/wire/service_names.hpp"
+#include "tcpscan/host_table.hpp"
+#include "tcpscan/host_text.hpp"
 #include "tcpscan/options.hpp"
+#include "tcpscan/xml_report.hpp"
 
 namespace tcpscan {
 
@@ -21,15 +28,28 @@ struct RunFacts {
   // Round 1's source port and the last round's (the same with -g): round r uses first + r - 1.
   uint16_t source_port = 0, last_source_port = 0;
   uint8_t flags = 0;
+  std::string services;  // the port list, compressed ("22-26"), for the XML
 };
 
 class Report {
  public:
-  Report(const Options& options, tcpkit::ProbeStyle style);
+  Report(const Options& options, tcpkit::ProbeStyle style, uint64_t ports_per_host);
+  ~Report();
+  Report(const Report&) = delete;
+  Report& operator=(const Report&) = delete;
+
+  // The XML goes to -oX FILE or stdout; false (and a message in error) when FILE cannot be written.
+  bool open_xml(const RunFacts& facts, std::string& error);
+  // After the summary: why the -oX file could not be written in full ("" when it was).
+  std::string xml_error();
+  // While set, the progress line is cleared before results are written and redrawn after.
+  void set_progress(tcpkit::cli::ProgressLine* progress) { progress_ = progress; }
 
   void result(const tcpkit::ScanResult& r);
   void flush();
   void summary(const tcpkit::ScanSummary& s, const RunFacts& facts);
+  // Open ports reported (on hosts that are up): the exit code's positive result.
+  uint64_t positive() const { return reported_[size_t(tcpkit::positive_state(style_))]; }
 
   // --dry-run: one line (or object) per probe, then a short summary.
   void probe(uint64_t n, const tcpkit::IpAddress& source, const tcpkit::IpAddress& target, uint16_t port,
@@ -38,13 +58,28 @@ class Report {
 
  private:
   std::string reason_text(const tcpkit::ScanResult& r) const;
-  bool shown(const tcpkit::ScanResult& r) const;
+  bool shown(tcpkit::PortState state) const;
+  bool streams() const;
+  void port_line(const tcpkit::ScanResult& r);  // streamed forms: one port
+  void host_done(Host& h);                      // a host complete (or the scan over)
+  void write(const std::string& text);          // to stdout, around the progress line
 
   const Options& options_;
   tcpkit::ProbeStyle style_;
+  uint64_t ports_per_host_;
+  HostTable hosts_;
+  HostTextOptions text_options_;
+  tcpkit::ServiceNames services_;
+  tcpkit::cli::ProgressLine* progress_ = nullptr;
   std::optional<tcpkit::CsvWriter> csv_;
-  // Grepable form: per host, per state, the ports (the line is written at the end).
-  std::map<tcpkit::IpAddress, std::map<int, std::vector<uint16_t>>> hosts_;
+  std::FILE* xml_file_ = nullptr;
+  std::unique_ptr<XmlReport> xml_;
+  std::map<tcpkit::IpAddress, Host> grepable_;  // written at the end
+  std::array<uint64_t, tcpkit::kPortStateCount> reported_{};  // ports of hosts not down
+  uint64_t up_ = 0, down_ = 0, unknown_ = 0;
+  bool text_written_ = false;  // a blank line separates host blocks
+  bool final_pass_ = false;    // the engine is giving the unanswered ports: no more replies
+  std::map<tcpkit::IpAddress, std::string> at_end_;  // text blocks written in address order
 };
 
 }  // namespace tcpscan

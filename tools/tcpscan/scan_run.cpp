@@ -6,6 +6,7 @@
 
 #include "common/cli_common.hpp"
 #include "common/progress_line.hpp"
+#include "tcpkit/util/counts.hpp"
 #include "tcpkit/wire/cookie.hpp"
 #include "tcpkit/wire/port_list.hpp"
 #include "tcpkit/scan/scan_engine.hpp"
@@ -30,39 +31,56 @@ uint64_t mix(uint64_t z) {  // SplitMix64: derives independent numbers from the 
   return z ^ (z >> 31);
 }
 
+// A bad entry of a target file is named by FILE:LINE, so that it can be found and fixed.
+tcpkit::Error at_line(const std::string& file, int line, const tcpkit::Error& e) {
+  return tcpkit::Error{e.code, e.err_no, (file == "-" ? "<stdin>" : file) + ":" + std::to_string(line) + ": " + e.message};
+}
+
 tcpkit::Result<tcpkit::TargetSet> build_targets(const Options& o) {
   tcpkit::TargetSet targets(tcpkit::TargetOptions{o.family, o.allow_broadcast});
+  uint64_t given = o.targets.size(), excluded = o.excludes.size();
   for (const auto& t : o.targets)
     if (auto r = targets.add(t); !r) return tl::unexpected(r.error());
   for (const auto& file : o.target_files) {
     auto tokens = tcpkit::read_target_file(file);
     if (!tokens) return tl::unexpected(tokens.error());
+    given += tokens->size();
     for (const auto& t : *tokens)
-      if (auto r = targets.add(t); !r) return tl::unexpected(r.error());
+      if (auto r = targets.add(t.text); !r) return tl::unexpected(at_line(file, t.line, r.error()));
   }
   for (const auto& x : o.excludes)
     if (auto r = targets.exclude(x); !r) return tl::unexpected(r.error());
   for (const auto& file : o.exclude_files) {
     auto tokens = tcpkit::read_target_file(file);
     if (!tokens) return tl::unexpected(tokens.error());
+    excluded += tokens->size();
     for (const auto& t : *tokens)
-      if (auto r = targets.exclude(t); !r) return tl::unexpected(r.error());
+      if (auto r = targets.exclude(t.text); !r) return tl::unexpected(at_line(file, t.line, r.error()));
+  }
+  if (given == 0) {
+    std::string files;
+    for (const auto& f : o.target_files) files += (files.empty() ? "" : ", ") + (f == "-" ? "<stdin>" : f);
+    return tcpkit::fail(tcpkit::ErrorCode::bad_input, "no targets: " + files + " lists none");
   }
   if (auto r = targets.finalize(); !r) return tl::unexpected(r.error());
-  if (targets.empty()) return tcpkit::fail(tcpkit::ErrorCode::bad_input, "no targets left after the exclusions");
+  if (targets.empty())
+    return tcpkit::fail(tcpkit::ErrorCode::bad_input, excluded > 0 ? "no targets left after the exclusions"
+                                                                    : "no targets left to scan");
   return targets;
 }
 
+// Short, so that it fits a narrow terminal: "round 1: sent 41/602, 406/s, replies 16, found 0,
+// ETA 2 s". Retry rounds send only what is unanswered: their count stands alone.
 std::string progress_text(const tcpkit::ScanProgress& p, double rate, const Options& o) {
-  char buf[256];
   const double left = p.round == 0 && !p.waiting ? double(p.planned - std::min(p.sent, p.planned)) / rate : 0;
-  std::snprintf(buf, sizeof buf, "round %d: sent %llu/%llu, %.0f/s, replies %llu, found %llu, %s", p.round + 1,
-                (unsigned long long)p.sent, (unsigned long long)p.planned,
-                p.elapsed_s > 0 ? double(p.sent) / p.elapsed_s : 0.0, (unsigned long long)p.replies,
-                (unsigned long long)p.positive,
-                p.waiting ? "waiting for late replies"
-                          : ("ETA " + std::to_string(int(std::ceil(left + double(o.wait.count()) / 1e6))) + " s").c_str());
-  return buf;
+  std::string sent = tcpkit::with_commas(p.sent);
+  if (p.round == 0) sent += "/" + tcpkit::with_commas(p.planned);
+  char speed[32];
+  std::snprintf(speed, sizeof speed, "%.0f/s", p.elapsed_s > 0 ? double(p.sent) / p.elapsed_s : 0.0);
+  return "round " + std::to_string(p.round + 1) + ": sent " + sent + ", " + speed + ", replies " +
+         tcpkit::with_commas(p.replies) + ", found " + tcpkit::with_commas(p.positive) + ", " +
+         (p.waiting ? std::string("waiting for late replies")
+                    : "ETA " + std::to_string(int(std::ceil(left + double(o.wait.count()) / 1e6))) + " s");
 }
 
 int dry_run(const Options& o, const tcpkit::ScanPlan& plan, const tcpkit::ScanConfig& config, Report& report,
@@ -104,6 +122,7 @@ int run(const Options& o) {
     ports = std::move(*parsed);
   }
   const uint64_t seed = o.seed ? *o.seed : tcpkit::random_sip_key().k0;
+  const std::string services = tcpkit::compress_ports(ports);
   auto plan = tcpkit::ScanPlan::make(*targets, std::move(ports), seed, o.shard);
   if (!plan) return report_error(plan.error());
 
@@ -129,8 +148,9 @@ int run(const Options& o) {
   facts.source_port = config.source_port;
   facts.last_source_port = config.last_source_port();  // planned; a real run reports the rounds it sent
   facts.flags = o.flags;
+  facts.services = services;
   const auto style = tcpkit::probe_style(o.flags);
-  Report report(o, style);
+  Report report(o, style, plan->port_count());
   if (o.dry_run) return dry_run(o, *plan, config, report, facts);
 
   if (!tcpkit::cli::has_cap_net_raw()) {
@@ -146,21 +166,21 @@ int run(const Options& o) {
   mallopt(M_ARENA_MAX, 1);
   auto engine = tcpkit::ScanEngine::open(*plan, *sources, config);
   if (!engine) return report_error(engine.error());
+  if (std::string why; !report.open_xml(facts, why)) {
+    tcpkit::cli::print_error(kTool, why);
+    return tcpkit::cli::kExitUsage;
+  }
 
   tcpkit::cli::ProgressLine progress(tcpkit::cli::stderr_is_tty());
-  uint64_t positive = 0;
-  const auto positive_state = tcpkit::positive_state(style);
-  const auto summary = (*engine)->run(
-      [&](const tcpkit::ScanResult& r) {
-        positive += r.verdict.state == positive_state;
-        report.result(r);
-      },
-      [&](const tcpkit::ScanProgress& p) {
-        report.flush();
-        progress.show(progress_text(p, o.rate, o));
-      },
-      std::chrono::milliseconds(100));
+  report.set_progress(&progress);
+  const auto summary = (*engine)->run([&](const tcpkit::ScanResult& r) { report.result(r); },
+                                      [&](const tcpkit::ScanProgress& p) {
+                                        report.flush();
+                                        progress.show(progress_text(p, o.rate, o));
+                                      },
+                                      std::chrono::milliseconds(100));
   progress.clear();
+  report.set_progress(nullptr);
   if (summary.receive_error) return report_error(*summary.receive_error);
   facts.last_source_port = config.port_of_round(std::max(summary.rounds, 1) - 1);
   report.summary(summary, facts);
@@ -174,8 +194,12 @@ int run(const Options& o) {
     tcpkit::cli::print_error(kTool, "degraded run (" + why + "): results may be incomplete; try a lower rate, e.g. --rate " +
                                         std::to_string(uint64_t(suggestion)));
   }
+  if (const auto why = report.xml_error(); !why.empty()) {
+    tcpkit::cli::print_error(kTool, why);
+    return tcpkit::cli::kExitSystem;
+  }
   if (summary.interrupted) return tcpkit::cli::kExitNegative;
-  return positive > 0 ? tcpkit::cli::kExitPositive : tcpkit::cli::kExitNegative;
+  return report.positive() > 0 ? tcpkit::cli::kExitPositive : tcpkit::cli::kExitNegative;
 }
 
 }  // namespace tcpscan

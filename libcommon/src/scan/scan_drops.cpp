@@ -4,6 +4,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include "tcpkit/util/counts.hpp"
+
 namespace tcpkit {
 
 bool answers_collapsed(const QuarterAnswers& q) {
@@ -44,9 +46,9 @@ DropFindings judge_drops(const std::vector<RoundTally>& rounds, const QuarterAns
                           " to the last): probes are being dropped on the way, as a rate-limiting "
                           "firewall does");
   if (rounds.size() >= 2 && retry_found_drops(rounds.back()))
-    out.reasons.push_back("the last retry round still found " + std::to_string(rounds.back().answers) +
-                          " answers to " + std::to_string(rounds.back().sent) +
-                          " probes: ports reported filtered may have lost their probes too");
+    out.reasons.push_back("the last retry round still found " + count_of(rounds.back().answers, "answer") +
+                          " to " + count_of(rounds.back().sent, "probe") +
+                          ": ports reported filtered may have lost their probes too");
   if (!out.reasons.empty()) {
     // The slowest round that still found answers late was too fast as well.
     double rate = asked_rate;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "tcpkit/io/raw_socket.hpp"
+#include "tcpkit/util/counts.hpp"
 #include "tcpkit/util/rate.hpp"
 #include "tcpkit/io/route.hpp"
 #include "tcpkit/scan/scan_filter.hpp"
@@ -62,39 +63,38 @@ class AnswerBitmap {
   uint64_t* data_ = nullptr;
 };
 
-// Round-trip samples without per-probe state: the sender stamps one probe in 16 into a small
-// table indexed by the probe number; a reply to a stamped probe gives a sample.
+// Round-trip times without per-probe state: the sender stamps each probe into a small table
+// indexed by the probe number (one 64-bit word: the number's high bits and the send time in us
+// since the scan began); a reply finds its probe's stamp unless 16384 later probes overwrote
+// it, and then has no RTT. The largest RTT paces the retries.
 class RttSampler {
  public:
-  static constexpr uint64_t kEvery = 16;
+  explicit RttSampler(int64_t base_realtime) : base_(base_realtime) {}
   void stamp(uint64_t k, int64_t realtime) {
-    if (k % kEvery) return;
-    Slot& s = slots_[(k / kEvery) % kSlots];
-    s.k.store(~uint64_t(0), std::memory_order_relaxed);
-    s.time.store(realtime, std::memory_order_relaxed);
-    s.k.store(k, std::memory_order_release);
+    const int64_t us = (realtime - base_) / 1000;
+    if (us < 0 || us >= (int64_t(1) << kTimeBits)) return;
+    slots_[k % kSlots].store(tag_of(k) << kTimeBits | uint64_t(us), std::memory_order_relaxed);
   }
-  void reply(uint64_t k, int64_t realtime) {
-    if (k % kEvery) return;
-    Slot& s = slots_[(k / kEvery) % kSlots];
-    if (s.k.load(std::memory_order_acquire) != k) return;
-    const int64_t sent = s.time.load(std::memory_order_relaxed);
-    if (s.k.load(std::memory_order_acquire) != k) return;
-    const int64_t rtt = realtime - sent;
-    if (rtt <= 0 || rtt > 60'000'000'000) return;
+  // The probe's RTT in ns, or 0 when its stamp is gone.
+  int64_t reply(uint64_t k, int64_t realtime) {
+    const uint64_t word = slots_[k % kSlots].load(std::memory_order_relaxed);
+    if (word == 0 || word >> kTimeBits != tag_of(k)) return 0;
+    const int64_t rtt = realtime - base_ - int64_t(word & ((uint64_t(1) << kTimeBits) - 1)) * 1000;
+    if (rtt <= 0 || rtt > 60'000'000'000) return 0;
     int64_t seen = max_.load(std::memory_order_relaxed);
     while (rtt > seen && !max_.compare_exchange_weak(seen, rtt)) {
     }
+    return rtt;
   }
   int64_t max_ns() const { return max_.load(std::memory_order_relaxed); }
 
  private:
-  static constexpr size_t kSlots = 4096;
-  struct Slot {
-    std::atomic<uint64_t> k{~uint64_t(0)};
-    std::atomic<int64_t> time{0};
-  };
-  std::array<Slot, kSlots> slots_;
+  static constexpr size_t kSlots = 16384;
+  static constexpr int kTimeBits = 40;  // 12 days in us
+  // The bits of k above the slot index, kept to 24 bits (+1 so that no tag is 0).
+  static uint64_t tag_of(uint64_t k) { return ((k / kSlots) & 0xFFFFFE) + 1; }
+  const int64_t base_;
+  std::array<std::atomic<uint64_t>, kSlots> slots_{};
   std::atomic<int64_t> max_{0};
 };
 
@@ -161,7 +161,7 @@ Result<ScanSources> choose_sources(const TargetSet& targets, const std::optional
 Result<void> check_source_ports(const ScanConfig& config) {
   if (!config.fixed_source_port && int(config.source_port) + config.retries > 65535)
     return fail(ErrorCode::bad_input, "source port " + std::to_string(config.source_port) + " leaves no room for " +
-                                          std::to_string(config.retries) + " retry rounds (one port each) below 65536");
+                                          count_of(uint64_t(config.retries), "retry round") + " (one port each) below 65536");
   return {};
 }
 
@@ -226,7 +226,7 @@ struct ScanEngine::Impl {
 
   Impl(const ScanPlan& p, const ScanSources& s, const ScanConfig& c, PacketRing r, std::unique_ptr<ScanResultQueue> q)
       : plan(p), sources(s), config(c), cookie(c.key), style(probe_style(c.flags)), ring(std::move(r)),
-        answered(p.length()), results(std::move(q)) {}
+        answered(p.length()), rtt(realtime_ns()), results(std::move(q)) {}
 
   bool our_port(uint16_t port) const { return port >= config.source_port && port <= config.last_source_port(); }
 
@@ -440,7 +440,7 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
       if (sender && sender->send(reset_bytes, target)) resets_sent.fetch_add(1);
     }
   }
-  rtt.reply(*k, time_ns);
+  const int64_t rtt_ns = rtt.reply(*k, time_ns);
   if (answered.test_and_set(*k)) {
     duplicates.fetch_add(1);
     return;
@@ -450,7 +450,7 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
   answers_by_round[slot].fetch_add(1);
   if (slot == 0) round0_quarters[quarter_of(*k)].fetch_add(1);
   if (verdict->state == positive_state(style)) positive.fetch_add(1);
-  results->push(QueuedResult::of(*k, *verdict, d->ttl, time_ns));
+  results->push(QueuedResult::of(*k, *verdict, d->ttl, time_ns, rtt_ns));
 }
 
 void ScanEngine::Impl::receive_loop() {
@@ -541,6 +541,7 @@ ScanSummary ScanEngine::run(const std::function<void(const ScanResult&)>& on_res
       r.verdict = q.verdict();
       r.ttl = q.ttl;
       r.time_ns = q.time_ns;
+      r.rtt_ns = q.rtt_ns;
       ++summary.states[size_t(r.verdict.state)];
       if (on_result) on_result(r);
     }
@@ -614,10 +615,10 @@ ScanSummary ScanEngine::run(const std::function<void(const ScanResult&)>& on_res
 
   // Degraded: something may have been missed or the scan ran slower than asked.
   if (summary.kernel_drops > 0)
-    summary.degraded_reasons.push_back(std::to_string(summary.kernel_drops) +
-                                       " packets dropped by the kernel before tcpscan could read them");
+    summary.degraded_reasons.push_back(count_of(summary.kernel_drops, "packet") +
+                                       " dropped by the kernel before tcpscan could read them");
   if (summary.send_errors > 0)
-    summary.degraded_reasons.push_back(std::to_string(summary.send_errors) + " probes could not be sent");
+    summary.degraded_reasons.push_back(count_of(summary.send_errors, "probe") + " could not be sent");
   // The rate only means something over a send phase long enough to leave the bucket's burst behind.
   if (m.round0_send_ns >= 50'000'000 && summary.achieved_rate < 0.9 * summary.requested_rate)
     summary.degraded_reasons.push_back("sent " + std::to_string(uint64_t(summary.achieved_rate)) +

@@ -7,10 +7,11 @@
 
 namespace tcpkit {
 
-QueuedResult QueuedResult::of(uint64_t k, const Verdict& verdict, uint8_t ttl, int64_t time_ns) {
+QueuedResult QueuedResult::of(uint64_t k, const Verdict& verdict, uint8_t ttl, int64_t time_ns, int64_t rtt_ns) {
   QueuedResult r;
   r.k = k;
   r.time_ns = time_ns;
+  r.rtt_ns = rtt_ns;
   r.state = uint8_t(verdict.state);
   r.reason = uint8_t(verdict.reason);
   r.icmp_type = verdict.icmp_type;

@@ -22,4 +22,15 @@ std::optional<uint16_t> ServiceNames::port(std::string_view name) {
   return found;
 }
 
+const std::string& ServiceNames::name(uint16_t port) {
+  if (auto it = names_.find(port); it != names_.end()) return it->second;
+  std::string found;
+  servent entry{};
+  servent* result = nullptr;
+  std::vector<char> buf(4096);
+  if (getservbyport_r(int(htons(port)), "tcp", &entry, buf.data(), buf.size(), &result) == 0 && result && result->s_name)
+    found = result->s_name;
+  return names_.emplace(port, std::move(found)).first->second;
+}
+
 }  // namespace tcpkit

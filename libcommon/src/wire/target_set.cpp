@@ -283,7 +283,7 @@ bool TargetSet::has_family(Family family) const {
   return false;
 }
 
-Result<std::vector<std::string>> read_target_file(const std::string& path) {
+Result<std::vector<TargetToken>> read_target_file(const std::string& path) {
   std::string content;
   if (path == "-") {
     content.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
@@ -293,21 +293,24 @@ Result<std::vector<std::string>> read_target_file(const std::string& path) {
     content.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     if (in.bad()) return fail(ErrorCode::bad_input, "cannot read target file '" + path + "'");
   }
-  std::vector<std::string> tokens;
+  std::vector<TargetToken> tokens;
   std::string current;
   bool comment = false;
+  int line = 1;
   for (char c : content) {
     if (c == '\n') comment = false;
-    if (comment) continue;
-    if (c == '#') comment = true;
-    if (c == '#' || c == ',' || std::isspace(static_cast<unsigned char>(c))) {
-      if (!current.empty()) tokens.push_back(std::move(current));
-      current.clear();
-    } else {
-      current += c;
+    if (!comment) {
+      if (c == '#') comment = true;
+      if (c == '#' || c == ',' || std::isspace(static_cast<unsigned char>(c))) {
+        if (!current.empty()) tokens.push_back(TargetToken{std::move(current), line});
+        current.clear();
+      } else {
+        current += c;
+      }
     }
+    if (c == '\n') ++line;
   }
-  if (!current.empty()) tokens.push_back(std::move(current));
+  if (!current.empty()) tokens.push_back(TargetToken{std::move(current), line});
   return tokens;
 }
 

@@ -150,7 +150,7 @@ TEST_CASE("target files: white space, commas and comments") {
   auto tokens = read_target_file(path);
   std::remove(path);
   REQUIRE(tokens);
-  CHECK(*tokens == Strings{"10.0.0.1", "10.0.0.2", "10.0.0.0/30", "2001:db8::1"});
+  CHECK(*tokens == std::vector<TargetToken>{{"10.0.0.1", 2}, {"10.0.0.2", 2}, {"10.0.0.0/30", 2}, {"2001:db8::1", 4}});
   auto missing = read_target_file("/nonexistent/targets.txt");
   REQUIRE_FALSE(missing);
   CHECK(missing.error().code == ErrorCode::bad_input);

@@ -79,6 +79,7 @@ struct ScanResult {
   Verdict verdict;
   uint8_t ttl = 0;        // of the reply (0 when none)
   int64_t time_ns = 0;    // kernel receive time of the reply (0 when none)
+  int64_t rtt_ns = 0;     // from our send to that receive time (0 when unknown)
 };
 
 struct ScanProgress {

@@ -75,8 +75,16 @@ class TargetSet {
   TargetSet& operator=(TargetSet&&) noexcept;
 };
 
+// One token of a target list file and the line it stands on (from 1), so that a bad entry
+// can be reported as FILE:LINE.
+struct TargetToken {
+  std::string text;
+  int line = 0;
+  bool operator==(const TargetToken&) const = default;
+};
+
 // Tokens of a target list file ("-" is standard input): separated by white space or commas,
 // '#' starts a comment. An unreadable file is bad input.
-Result<std::vector<std::string>> read_target_file(const std::string& path);
+Result<std::vector<TargetToken>> read_target_file(const std::string& path);
 
 }  // namespace tcpkit

@@ -1,0 +1,375 @@
+"""tcpscan's reports against real Linux stacks in lab namespaces: the text report grouped per
+host, hosts down or unreachable (no ARP/ND answer, ICMP host unreachable) and -Pn, nmap XML
+checked with nmap's own DTD and stylesheet, and the progress line on a terminal (a pty).
+
+Port sets come from TCPSCAN_TEST_SEED (random when unset); assertion messages carry it."""
+import fcntl
+import json
+import os
+import random
+import re
+import select
+import signal
+import struct
+import subprocess
+import termios
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from test_tcpscan import start_listener  # noqa: E402  (the same listener as the scan tests)
+
+SEED = int(os.environ.get("TCPSCAN_TEST_SEED", random.SystemRandom().randrange(1, 2**31)))
+FAST = ["--rate", "20000", "--retries", "1", "--wait", "300ms"]
+class Row:
+    """A port row of the text report: fixed columns PORT, STATE, SERVICE, REASON."""
+
+    def __init__(self, line):
+        self.line = line
+        self.port = int(line[:10].strip().split("/")[0])
+        self.state, self.service, self.reason = line[10:25].strip(), line[25:41].strip(), line[41:]
+
+    def group(self, i):  # keeps the match-like use below
+        return [self.line, str(self.port), self.state, self.service, self.reason][i]
+
+
+class ROW:
+    @staticmethod
+    def match(line):
+        return Row(line) if re.match(r"^\d+/tcp ", line) else None
+
+
+def lab_ports(L, rng, span=300):
+    """Open, dropped and rejected ports drawn at random in 1-span, set up in the lab."""
+    chosen = rng.sample(range(1, span + 1), 14)
+    open_ports, dropped, rejected = sorted(chosen[:5]), sorted(chosen[5:10]), sorted(chosen[10:])
+    start_listener(L, open_ports)
+    L.drop_ports(dropped)
+    L.reject_ports(rejected, icmp="admin-prohibited")
+    return open_ports, dropped, rejected
+
+
+def absent_v4(L):
+    return L.server_v4.rsplit(".", 1)[0] + ".77"  # on the link, nobody answers ARP for it
+
+
+def absent_v6(L):
+    return L.server_v6.rsplit(":", 1)[0] + ":77"
+
+
+def blocks(text):
+    """Text report -> {host: [lines of its block]} (summary lines starting with # left out)."""
+    out, current = {}, None
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            current = None
+            continue
+        m = re.match(r"^(\S+): (up|down|unknown)", line)
+        if current is None and m:
+            current = m.group(1)
+            assert current not in out, f"seed {SEED}: {current} reported twice:\n{text}"
+            out[current] = [line]
+        else:
+            assert current is not None, f"seed {SEED}: line outside a host block: {line!r}\n{text}"
+            out[current].append(line)
+    return out
+
+
+def test_text_report_is_grouped_per_host_sorted_and_collapsed(make_lab):
+    rng = random.Random(f"{SEED}-text")
+    L = make_lab()
+    open_ports, dropped, rejected = lab_ports(L, rng)
+    down = absent_v4(L)
+    r = L.run_client([L.tool("tcpscan"), "-p", "1-300", *FAST, "--seed", SEED,
+                      L.server_v4, L.server_v6, down])
+    assert r.returncode == 0, r.stderr
+    for line in r.stdout.splitlines():  # 80 columns (long IPv6 addresses aside)
+        assert len(line) <= 80 or L.server_v6 in line, f"seed {SEED}: {len(line)} columns: {line!r}"
+    hosts = blocks(r.stdout)
+    # All three wait for unanswered ports, so all come at the end: in address order.
+    assert list(hosts) == [L.server_v4, down, L.server_v6], r.stdout
+    for host in (L.server_v4, L.server_v6):
+        lines = hosts[host]
+        # The summary line: status, counts by state, the first answer's RTT.
+        assert re.fullmatch(rf"{re.escape(host)}: up; 5 open, 286 closed, 9 filtered; "
+                            r"first answer in \d+\.\d{3} ms", lines[0]), lines[0]
+        assert lines[1] == "Not shown: 286 closed ports (reset)", lines
+        assert lines[2].split() == ["PORT", "STATE", "SERVICE", "REASON"], lines
+        rows = [ROW.match(l) for l in lines[3:]]
+        assert all(rows), lines
+        ports = [int(m.group(1)) for m in rows]
+        assert ports == sorted(open_ports + dropped + rejected), f"seed {SEED}: {lines}"
+        for m in rows:
+            port, state, reason = int(m.group(1)), m.group(2), m.group(4)
+            if port in open_ports:
+                assert (state, reason) == ("open", "syn-ack ttl 64"), m.group(0)
+            elif port in dropped:
+                assert (state, reason) == ("filtered", "no-response"), m.group(0)
+            else:
+                assert (state, reason) == ("filtered", "admin-prohibited ttl 64"), m.group(0)
+    # The host nobody answers ARP for is down, and none of its ports is listed.
+    assert hosts[down] == [f"{down}: down or unreachable (no ARP reply); -Pn lists its 300 ports"], r.stdout
+    assert "# tcpscan done: 3 hosts (2 up, 1 down) x 300 ports in " in r.stdout, r.stdout
+    assert "# ports of the hosts up: 10 open, 572 closed, 18 filtered\n" in r.stdout, r.stdout
+
+    # --all lists every port, sorted.
+    a = L.run_client([L.tool("tcpscan"), "-p", "1-300", *FAST, "--all", L.server_v4])
+    rows = [ROW.match(l) for l in blocks(a.stdout)[L.server_v4][2:]]
+    assert [int(m.group(1)) for m in rows] == list(range(1, 301)), a.stdout[:2000]
+    # --stream keeps one line per port as it is found (and says the absent host is down).
+    s = L.run_client([L.tool("tcpscan"), "-p", "1-300", *FAST, "--stream", L.server_v4, down])
+    lines = [l for l in s.stdout.splitlines() if not l.startswith("#")]
+    assert len(lines) == 301, s.stdout[:2000]
+    assert f"{down} down or unreachable (no ARP reply)" in lines
+    assert sorted(int(l.split()[1].split("/")[0]) for l in lines if l.startswith(L.server_v4 + " ")) == \
+        list(range(1, 301))
+
+
+def test_a_collapsed_state_with_several_reasons_counts_each_and_fits_80_columns(make_lab):
+    L = make_lab(ipv6=False)
+    L.reject_ports(range(1, 31), icmp="admin-prohibited")
+    L.reject_ports(range(31, 41), icmp="port-unreachable")
+    L.drop_ports(range(41, 51))
+    r = L.run_client([L.tool("tcpscan"), "-p", "1-60", *FAST, L.server_v4])
+    lines = r.stdout.splitlines()
+    assert all(len(l) <= 80 for l in lines), lines
+    assert lines[0].startswith(f"{L.server_v4}: up; 10 closed, 50 filtered; first answer in "), lines
+    # "Not shown: 50 filtered ports (30 admin-prohibited, 10 no-response, 10 port-unreach)" is
+    # longer than 80 columns: it goes on, indented. (ICMP rate limits may move a few between
+    # reasons: the counts must add up.)
+    assert lines[1].startswith("Not shown: 50 filtered ports ("), lines
+    text = lines[1] + (" " + lines[2].strip() if lines[2].startswith("  ") else "")
+    counts = re.findall(r"(\d+) ([a-z-]+)", text.split("(", 1)[1])
+    assert sum(int(n) for n, _ in counts) == 50 and len(counts) >= 2, text
+    rows = [ROW.match(l) for l in lines if ROW.match(l)]
+    assert [m.port for m in rows] == list(range(51, 61)), lines
+
+
+@pytest.mark.parametrize("family", ["v4", "v6"])
+def test_hosts_down_in_json_csv_and_pn(make_lab, family):
+    L = make_lab()
+    start_listener(L, [2222])
+    target = L.server_v4 if family == "v4" else L.server_v6
+    down = absent_v4(L) if family == "v4" else absent_v6(L)
+    args = ["-p", "2220-2224", *FAST, target, down]
+    r = L.run_client([L.tool("tcpscan"), "--json", *args])
+    assert r.returncode == 0, r.stderr
+    objs = [json.loads(l) for l in r.stdout.splitlines()]
+    ports = [o for o in objs if o["type"] == "port"]
+    hosts = {o["host"]: o for o in objs if o["type"] == "host"}
+    summary = objs[-1]
+    assert {o["host"] for o in ports} == {target}, ports  # no filtered ports for the absent host
+    assert hosts[down]["status"] == "down"
+    assert hosts[down]["reason"] == ("no-arp-response" if family == "v4" else "no-nd-response"), hosts[down]
+    assert hosts[target]["status"] == "up" and hosts[target]["states"] == {"open": 1, "closed": 4}
+    assert hosts[target]["first_rtt_us"] > 0
+    # Every answer has its own round trip (from our send's stamp to the kernel's receive time).
+    assert all(0 < o["rtt_us"] < 1_000_000 for o in ports if o["reason"] != "no-response"), ports
+    assert (summary["hosts_up"], summary["hosts_down"]) == (1, 1), summary
+    assert summary["states"]["filtered"] == 0, summary
+    c = L.run_client([L.tool("tcpscan"), "--csv", *args])
+    rows = c.stdout.splitlines()
+    assert f"{down},,down,{hosts[down]['reason']},,," in rows, rows
+    assert not [row for row in rows if row.startswith(down + ",") and ",filtered," in row], rows
+    # -Pn (and its long name): the absent host is assumed up, its ports filtered.
+    for flag in ("-Pn", "--assume-up"):
+        p = L.run_client([L.tool("tcpscan"), "--json", flag, *args])
+        objs = [json.loads(l) for l in p.stdout.splitlines()]
+        mine = [o for o in objs if o.get("host") == down]
+        assert sorted((o["port"], o["state"], o["reason"]) for o in mine if o["type"] == "port") == \
+            [(port, "filtered", "no-response") for port in range(2220, 2225)], mine
+        assert [(o["status"], o["reason"]) for o in mine if o["type"] == "host"] == [("up", "user-set")]
+
+
+def test_icmp_host_unreachable_is_down_and_arp_answer_is_up(make_lab):
+    L = make_lab(ipv6=False)
+    L.add_anyip("10.97.0.0/24")  # every 10.97.0.x answers in the server namespace
+    chain = L._input_chain(L.server_ns)
+    L.nft(L.server_ns, f"add rule {chain} ip daddr 10.97.0.5 tcp dport 1-65535 "
+                       "reject with icmp type host-unreachable\n")
+    r = L.run_client([L.tool("tcpscan"), "--json", "-p", "20-29", *FAST, "10.97.0.5", "10.97.0.6"])
+    hosts = {o["host"]: o for o in map(json.loads, r.stdout.splitlines()) if o["type"] == "host"}
+    assert (hosts["10.97.0.5"]["status"], hosts["10.97.0.5"]["reason"]) == ("down", "host-unreach"), hosts
+    assert hosts["10.97.0.6"]["status"] == "up", hosts
+    t = L.run_client([L.tool("tcpscan"), "-p", "20-29", *FAST, "10.97.0.5"])
+    assert "10.97.0.5: down or unreachable (ICMP host unreachable)" in t.stdout, t.stdout
+    # A host that drops every probe but answers ARP (fresh: the cache is flushed first) is up.
+    L.drop_ports(range(20, 30))
+    L.run_client(["ip", "neigh", "flush", "dev", L.client_if])
+    a = L.run_client([L.tool("tcpscan"), "-p", "20-29", *FAST, L.server_v4])
+    assert a.stdout.startswith(f"{L.server_v4}: up (answered ARP); 10 filtered; no answer on any port"), a.stdout
+
+
+def test_nmap_xml_validates_with_nmaps_dtd_and_renders_with_its_xsl(make_lab, tmp_path):
+    rng = random.Random(f"{SEED}-xml")
+    L = make_lab()
+    open_ports, dropped, rejected = lab_ports(L, rng)
+    down = absent_v4(L)
+    xml_path = str(tmp_path / "scan.xml")
+    r = L.run_client([L.tool("tcpscan"), "-p", "1-300", *FAST, "--seed", SEED, "-oX", xml_path,
+                      L.server_v4, L.server_v6, down])
+    assert r.returncode == 0, r.stderr
+    v = subprocess.run(["xmllint", "--noout", "--dtdvalid", "/usr/share/nmap/nmap.dtd", xml_path],
+                       capture_output=True, text=True, timeout=30)
+    assert v.returncode == 0, v.stderr
+    html = subprocess.run(["xsltproc", "/usr/share/nmap/nmap.xsl", xml_path], capture_output=True,
+                          text=True, timeout=30)
+    assert html.returncode == 0, html.stderr
+    assert L.server_v4 in html.stdout and f">{open_ports[0]}<" in html.stdout, html.stdout[:3000]
+    root = ET.parse(xml_path).getroot()
+    assert root.find("scaninfo").attrib == {"type": "syn", "protocol": "tcp", "numservices": "300",
+                                            "services": "1-300"}
+    found = {}
+    for host in root.findall("host"):
+        addr = host.find("address").get("addr")
+        status = host.find("status")
+        ports = {int(p.get("portid")): p.find("state").attrib for p in host.iter("port")}
+        extra = host.find("ports/extraports")
+        found[addr] = (status.get("state"), status.get("reason"), ports, extra)
+    assert set(found) == {L.server_v4, L.server_v6, down}
+    assert found[down][:3] == ("down", "no-arp-response", {})
+    for addr in (L.server_v4, L.server_v6):
+        status, _, ports, extra = found[addr]
+        assert status == "up"
+        assert sorted(ports) == sorted(open_ports + dropped + rejected), f"seed {SEED}"
+        for port, state in ports.items():
+            want = (("open", "syn-ack", "64") if port in open_ports else ("filtered", "no-response", "0")
+                    if port in dropped else ("filtered", "admin-prohibited", "64"))
+            assert (state["state"], state["reason"], state["reason_ttl"]) == want, (port, state)
+        assert (extra.get("state"), extra.get("count")) == ("closed", "286")
+    hosts = root.find("runstats/hosts").attrib
+    assert hosts == {"up": "2", "down": "1", "total": "3"}
+    # Other scan types, every port listed, -Pn: still valid.
+    for extra, scan_type in ((["--flags", "ack"], "ack"), (["--flags", "fin,psh"], "fin"), (["--all"], "syn"),
+                             (["-Pn"], "syn")):
+        other = str(tmp_path / "other.xml")
+        r = L.run_client([L.tool("tcpscan"), "-p", "1-60", *FAST, *extra, "-oX", other, L.server_v4, down])
+        assert r.returncode in (0, 1), r.stderr
+        v = subprocess.run(["xmllint", "--noout", "--dtdvalid", "/usr/share/nmap/nmap.dtd", other],
+                           capture_output=True, text=True, timeout=30)
+        assert v.returncode == 0, (extra, v.stderr)
+        root = ET.parse(other).getroot()
+        assert root.find("scaninfo").get("type") == scan_type, extra
+        statuses = {h.find("address").get("addr"): h.find("status").attrib for h in root.findall("host")}
+        if extra == ["-Pn"]:
+            assert statuses[down] == {"state": "up", "reason": "user-set", "reason_ttl": "0"}
+        if extra == ["--all"]:
+            assert root.find("host/ports/extraports") is None
+            assert len(root.findall("host/ports/port")) == 60
+    # An XML file that cannot be written is bad input, said in one line before any probe.
+    bad = L.run_client([L.tool("tcpscan"), "-p", "1-10", "-oX", str(tmp_path / "no" / "x.xml"), L.server_v4])
+    assert bad.returncode == 2 and bad.stdout == "", bad
+    assert bad.stderr.startswith("tcpscan: cannot write the XML file") and bad.stderr.count("\n") == 1, bad.stderr
+    # One that fills up (ENOSPC) is a system failure, said once at the end.
+    full = L.run_client([L.tool("tcpscan"), "-p", "1-10", *FAST, "-oX", "/dev/full", L.server_v4])
+    assert full.returncode == 4, full
+    assert full.stderr.splitlines()[-1].startswith("tcpscan: cannot write the XML file '/dev/full'"), full.stderr
+    # --xml writes the same document to stdout, the summary to stderr.
+    x = L.run_client([L.tool("tcpscan"), "-p", "20-30", *FAST, "--xml", L.server_v4])
+    assert ET.fromstring(x.stdout).tag == "nmaprun" and "# tcpscan done" in x.stderr
+
+
+def read_pty(fd, proc, timeout):
+    """Everything written to the pty until the process ends (bounded)."""
+    out, end = b"", time.monotonic() + timeout
+    while time.monotonic() < end:
+        ready, _, _ = select.select([fd], [], [], 0.1)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # EIO: the other side is closed
+                break
+            out += chunk
+        elif proc.poll() is not None:
+            break
+    return out.decode(errors="replace")
+
+
+def screen_lines(raw):
+    """What a terminal shows, line by line: '\\r' returns to column 0, ESC[K erases to the end."""
+    lines, line, col = [], [], 0
+    i = 0
+    while i < len(raw):
+        if raw.startswith("\x1b[K", i):
+            del line[col:]
+            i += 3
+            continue
+        c = raw[i]
+        i += 1
+        if c == "\r":
+            col = 0
+        elif c == "\n":
+            lines.append("".join(line))
+            line, col = [], 0
+        else:
+            if col < len(line):
+                line[col] = c
+            else:
+                line.append(c)
+            col += 1
+    if line:
+        lines.append("".join(line))
+    return lines
+
+
+@pytest.mark.parametrize("mode", ["grouped", "stream", "narrow"])
+def test_progress_line_never_shares_a_line_with_a_result(make_lab, mode):
+    L = make_lab(ipv6=False)
+    start_listener(L, [2222, 2223], family="v4")
+    L.drop_ports([2224])
+    # Slow enough for several progress lines while results are written: the server's block
+    # (or its lines) comes out during the scan, the absent host's at the end.
+    args = ["-p", "2000-2300", "--rate", "400", "--retries", "1", "--wait", "500ms"]
+    if mode != "grouped":
+        args.append("--stream")
+    master, slave = os.openpty()
+    columns = 40 if mode == "narrow" else 80
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    try:
+        proc = L.popen_client([L.tool("tcpscan"), *args, L.server_v4, absent_v4(L)], stdin=subprocess.DEVNULL,
+                              stdout=slave, stderr=slave)
+        os.close(slave)
+        slave = None
+        raw = read_pty(master, proc, 60)
+        proc.wait(timeout=10)
+    finally:
+        os.close(master)
+        if slave is not None:
+            os.close(slave)
+    assert proc.returncode == 0, raw[-2000:]
+    assert "round 1: sent" in raw, "no progress line was drawn"
+    shown = screen_lines(raw)
+    results = [l for l in shown if "/tcp" in l or ": up" in l or " down or unreachable" in l]
+    assert results, raw[-2000:]
+    mixed = [l for l in shown if ("round " in l and "sent " in l) and l not in ("",) and
+             ("/tcp" in l or ": up" in l or "down or" in l or l.startswith("#"))]
+    assert not mixed, f"progress and a result on one line: {mixed[:3]}"
+    # Results were written while the progress line was up: it was cleared first, then redrawn.
+    assert re.search(r"\r\x1b\[K[^\r]*(/tcp|: up)", raw), raw[:2000]
+    assert shown[-1].endswith("not degraded"), shown[-3:]
+    # The progress line never wraps: one terminal row, shorter than the width.
+    drawn = re.findall(r"\r([^\r\n]*?)\x1b\[K", raw)
+    assert drawn and all(len(d) < columns for d in drawn), max(drawn, key=len)
+
+
+def test_ctrl_c_reports_what_is_known_per_host(make_lab):
+    L = make_lab(ipv6=False)
+    start_listener(L, [1500], family="v4")
+    down = absent_v4(L)
+    proc = L.popen_client([L.tool("tcpscan"), "-p", "1-3000", "--rate", "1000", L.server_v4, down],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    time.sleep(1.5)  # about a quarter of the probes are out
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=30)
+    out = out.decode()
+    assert proc.returncode == 1, err
+    first = out.splitlines()[0]
+    # The server's answered ports are counted, the rest unknown; nothing is said "down".
+    m = re.fullmatch(rf"{re.escape(L.server_v4)}: up; (?:1 open, )?([\d,]+) closed, ([\d,]+) unknown; "
+                     r"first answer in \d+\.\d{3} ms", first)
+    assert m, out
+    closed, unknown = (int(g.replace(",", "")) for g in m.groups())
+    assert closed + unknown + ("1 open" in first) == 3000 and unknown > 0, first
+    assert "down" not in out.split("#")[0], out
+    assert "# tcpscan interrupted: 2 hosts (1 up, 1 unknown) x 3,000 ports" in out, out

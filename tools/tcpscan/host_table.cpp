@@ -1,0 +1,142 @@
+#include "tcpscan/host_table.hpp"
+
+#include <algorithm>
+
+namespace tcpscan {
+
+using tcpkit::Reason;
+
+tcpkit::Verdict PortResult::verdict() const {
+  tcpkit::Verdict v;
+  v.state = tcpkit::PortState(state);
+  v.reason = Reason(reason);
+  v.icmp_type = icmp_type;
+  v.icmp_code = icmp_code;
+  v.icmp_v6 = icmp_v6;
+  return v;
+}
+
+bool icmp_host_unreachable(bool v6, uint8_t type, uint8_t code) {
+  // ICMPv4 destination unreachable: net, host, net unknown, host unknown. ICMPv6: no route,
+  // address unreachable.
+  if (!v6) return type == 3 && (code == 0 || code == 1 || code == 6 || code == 7);
+  return type == 1 && (code == 0 || code == 3);
+}
+
+std::string reason_word(const tcpkit::Verdict& v) {
+  if (v.reason != Reason::icmp_unreachable) return tcpkit::to_string(v.reason);
+  if (!v.icmp_v6 && v.icmp_type == 3) {
+    switch (v.icmp_code) {
+      case 0: case 6: return "net-unreach";
+      case 1: case 7: return "host-unreach";
+      case 2: return "proto-unreach";
+      case 3: return "port-unreach";
+      case 9: return "net-prohibited";
+      case 10: return "host-prohibited";
+      case 13: return "admin-prohibited";
+    }
+  }
+  if (v.icmp_v6 && v.icmp_type == 1) {
+    switch (v.icmp_code) {
+      case 0: return "net-unreach";
+      case 1: return "admin-prohibited";
+      case 3: return "host-unreach";
+      case 4: return "port-unreach";
+    }
+  }
+  return "icmp-unreach";
+}
+
+HostTable::HostTable(uint64_t ports_per_host, bool keep_ports, bool assume_up)
+    : ports_per_host_(ports_per_host), keep_ports_(keep_ports), assume_up_(assume_up) {}
+
+Host* HostTable::add(const tcpkit::ScanResult& r, bool hold) {
+  auto [it, fresh] = hosts_.try_emplace(r.address);
+  Host& h = it->second;
+  if (fresh) {
+    h.address = r.address;
+    // Every port comes once: room for all at once, not twice that while a vector doubles.
+    if (keep_ports_) h.ports.reserve(ports_per_host_);
+  }
+  const auto& v = r.verdict;
+  PortResult p{r.port, uint8_t(v.state), uint8_t(v.reason), r.ttl, v.icmp_type, v.icmp_code, v.icmp_v6};
+  if (keep_ports_ || hold) h.ports.push_back(p);
+  ++h.states[size_t(v.state)];
+  ++h.results;
+  if (v.reason != Reason::no_response) {
+    ++h.replies;
+    if (v.reason == Reason::icmp_unreachable && icmp_host_unreachable(v.icmp_v6, v.icmp_type, v.icmp_code))
+      ++h.unreachable;
+    if (h.first_reply_ns == 0 || (r.time_ns != 0 && r.time_ns < h.first_reply_ns)) {
+      h.first_reply_ns = r.time_ns;
+      h.first = p;
+    }
+    if (r.rtt_ns > 0 && h.first_rtt_ns == 0) h.first_rtt_ns = r.rtt_ns;
+  }
+  if (h.results < ports_per_host_) return nullptr;
+  decide(h);
+  return &h;
+}
+
+void HostTable::decide(Host& h) {
+  std::sort(h.ports.begin(), h.ports.end(), [](const PortResult& a, const PortResult& b) { return a.port < b.port; });
+  const bool complete = h.results >= ports_per_host_;
+  if (h.replies > h.unreachable) {  // a TCP answer, or an ICMP error other than "unreachable"
+    h.status = HostStatus::up;
+    h.reason = reason_word(h.first.verdict());
+    return;
+  }
+  if (assume_up_) {
+    h.status = HostStatus::up;
+    h.reason = "user-set";
+    return;
+  }
+  if (h.unreachable > 0) {
+    h.status = HostStatus::down;
+    h.reason = reason_word(h.first.verdict());
+    h.why = h.reason == "net-unreach" ? "ICMP network unreachable" : "ICMP host unreachable";
+    return;
+  }
+  if (!complete) return;  // interrupted before any answer: nothing is known
+  // No answer on any port: what did the host say to ARP/ND? (The probes asked it.)
+  if (!neighbours_) {
+    auto table = tcpkit::read_neighbours();
+    neighbours_ = table ? std::move(*table) : std::vector<tcpkit::Neighbour>{};
+  }
+  std::optional<tcpkit::NeighbourState> seen;
+  for (const auto& n : *neighbours_)
+    if (n.address == h.address) seen = n.state;
+  const bool v6 = h.address.is_v6();
+  if (seen == tcpkit::NeighbourState::reachable) {  // it answered ARP/ND: up, every port filtered
+    h.status = HostStatus::up;
+    h.reason = v6 ? "nd-response" : "arp-response";
+    return;
+  }
+  h.status = HostStatus::down;
+  if (seen == tcpkit::NeighbourState::unresolved) {
+    h.reason = v6 ? "no-nd-response" : "no-arp-response";
+    h.why = v6 ? "no neighbour discovery reply" : "no ARP reply";
+  } else {
+    h.reason = "no-response";
+    h.why = "no reply on any port";
+  }
+}
+
+std::vector<Host*> HostTable::unfinished() {
+  std::vector<Host*> out;
+  for (auto& [address, h] : hosts_) {
+    if (h.results >= ports_per_host_) continue;
+    decide(h);
+    out.push_back(&h);
+  }
+  return out;
+}
+
+Host* HostTable::find(const tcpkit::IpAddress& address) {
+  auto it = hosts_.find(address);
+  return it == hosts_.end() ? nullptr : &it->second;
+}
+
+void HostTable::forget(const tcpkit::IpAddress& address) { hosts_.erase(address); }
+
+}  // namespace tcpscan

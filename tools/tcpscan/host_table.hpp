@@ -1,0 +1,70 @@
+#pragma once
+// Scan results gathered per host: which hosts are complete (every port has a state), and
+// whether a host is up, down or unknown. A host that never answered anything (no reply on any
+// port, its ARP/ND never resolved, or only ICMP host/net unreachable) is down, unless -Pn.
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tcpkit/io/neighbours.hpp"
+#include "tcpkit/scan/scan_engine.hpp"
+
+namespace tcpscan {
+
+// One port's result, kept small: a -p- scan holds 65,535 per host until the host is complete.
+struct PortResult {
+  uint16_t port = 0;
+  uint8_t state = 0, reason = 0, ttl = 0, icmp_type = 0, icmp_code = 0;
+  bool icmp_v6 = false;
+  tcpkit::Verdict verdict() const;
+};
+
+enum class HostStatus { up, down, unknown };
+
+struct Host {
+  tcpkit::IpAddress address;
+  std::vector<PortResult> ports;  // in arrival order; sorted by port once complete
+  std::array<uint64_t, tcpkit::kPortStateCount> states{};
+  uint64_t results = 0, replies = 0, unreachable = 0;  // unreachable: ICMP host/net unreachable
+  int64_t first_reply_ns = 0;  // kernel receive time of the first reply
+  int64_t first_rtt_ns = 0;    // its RTT (of the first reply that has one), 0 when unknown
+  PortResult first;            // that first reply
+  HostStatus status = HostStatus::unknown;
+  std::string reason;          // nmap's word: syn-ack, reset, arp-response, user-set, no-response...
+  std::string why;             // for a down host, in words: "no ARP reply"
+};
+
+class HostTable {
+ public:
+  // keep_ports: whether the report needs every port (grouped text, XML, grepable) or counts only.
+  HostTable(uint64_t ports_per_host, bool keep_ports, bool assume_up);
+
+  // Adds a result (keeping the port also when hold is set); returns the host when this
+  // result completed it (its status decided).
+  Host* add(const tcpkit::ScanResult& r, bool hold = false);
+  // Hosts not complete at the end (an interrupted scan), by address; statuses decided.
+  std::vector<Host*> unfinished();
+  // The host of an address, if any result for it arrived.
+  Host* find(const tcpkit::IpAddress& address);
+  // Removes a host that has been reported (its memory is no longer needed).
+  void forget(const tcpkit::IpAddress& address);
+
+ private:
+  void decide(Host& h);
+
+  uint64_t ports_per_host_;
+  bool keep_ports_, assume_up_;
+  std::map<tcpkit::IpAddress, Host> hosts_;
+  std::optional<std::vector<tcpkit::Neighbour>> neighbours_;  // read once, when first needed
+};
+
+// True for ICMP errors that say the host (or its network) cannot be reached.
+bool icmp_host_unreachable(bool v6, uint8_t type, uint8_t code);
+
+// nmap's word for a port's reason: syn-ack, reset, no-response, port-unreach, admin-prohibited...
+std::string reason_word(const tcpkit::Verdict& v);
+
+}  // namespace tcpscan

@@ -1,0 +1,122 @@
+#include "tcpscan/host_text.hpp"
+
+#include <cstdio>
+#include <map>
+
+namespace tcpscan {
+
+using tcpkit::PortState;
+
+namespace {
+
+std::string counts_text(const Host& h) {
+  std::string out;
+  for (int i = 0; i < tcpkit::kPortStateCount; ++i)
+    if (h.states[size_t(i)] > 0)
+      out += (out.empty() ? "" : ", ") + with_commas(h.states[size_t(i)]) + " " + tcpkit::to_string(PortState(i));
+  return out;
+}
+
+std::string rtt_text(const Host& h) {
+  if (h.replies == 0) return "no answer on any port";
+  if (h.first_rtt_ns <= 0) return "first answer's RTT unknown";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "first answer in %.3f ms", double(h.first_rtt_ns) / 1e6);
+  return buf;
+}
+
+std::string status_text(const Host& h) {
+  switch (h.status) {
+    case HostStatus::up:
+      if (h.reason == "user-set") return "up (assumed: -Pn)";
+      if (h.reason == "arp-response") return "up (answered ARP)";
+      if (h.reason == "nd-response") return "up (answered neighbour discovery)";
+      return "up";
+    case HostStatus::down: return "down or unreachable (" + h.why + ")";
+    case HostStatus::unknown: return "unknown (interrupted before any answer)";
+  }
+  return "";
+}
+
+std::string pad(std::string s, size_t width) {
+  if (s.size() < width) s.append(width - s.size(), ' ');
+  return s;
+}
+
+// "head; tail" and a newline; in 80 columns, the tail goes on a line of its own when it must.
+std::string fit(const std::string& head, const std::string& tail) {
+  return head + (head.size() + 2 + tail.size() > 80 ? ";\n  " : "; ") + tail + "\n";
+}
+
+}  // namespace
+
+std::string wrapped(const std::string& text, const std::string& continuation) {
+  std::string out, line;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(' ', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string word = text.substr(start, end - start);
+    if (line.size() > continuation.size() && line.size() + 1 + word.size() > 80) {
+      out += line + "\n";
+      line = continuation.substr(0, continuation.size() - 1);  // the space comes with the word
+    }
+    line += (line.empty() ? "" : " ") + word;
+    start = end + 1;
+  }
+  return out + line + "\n";
+}
+
+int collapsed_state(const Host& h, const HostTextOptions& o) {
+  int hidden = -1;
+  if (o.all) return hidden;
+  uint64_t most = kCollapseAbove;
+  for (int i = 0; i < tcpkit::kPortStateCount; ++i)
+    if (PortState(i) != o.positive && h.states[size_t(i)] > most) {
+      most = h.states[size_t(i)];
+      hidden = i;
+    }
+  return hidden;
+}
+
+std::string host_text(const Host& h, const HostTextOptions& o, tcpkit::ServiceNames& services) {
+  std::string out = h.address.to_string() + ": " + status_text(h);
+  if (h.status == HostStatus::down) return fit(out, "-Pn lists its " + count_of(h.results, "port"));
+  if (const auto counts = counts_text(h); !counts.empty()) out += "; " + counts;
+  if (h.results < o.ports_per_host) out += ", " + with_commas(o.ports_per_host - h.results) + " unknown";
+  out = fit(out, rtt_text(h));
+
+  const int hidden = collapsed_state(h, o);
+  std::string rows;
+  std::map<std::string, uint64_t> hidden_reasons;
+  uint64_t hidden_count = 0, shown = 0;
+  for (const auto& p : h.ports) {
+    const auto v = p.verdict();
+    if (int(p.state) == hidden || (o.open_only && v.state != o.positive)) {
+      if (int(p.state) == hidden) {
+        ++hidden_reasons[reason_word(v)];
+        ++hidden_count;
+      }
+      continue;
+    }
+    std::string service = services.name(p.port);
+    if (service.size() > 15) service.resize(15);
+    std::string reason = reason_word(v);
+    if (v.reason != tcpkit::Reason::no_response) reason += " ttl " + std::to_string(p.ttl);
+    rows += pad(std::to_string(p.port) + "/tcp", 10) + pad(tcpkit::to_string(v.state), 15) + pad(service, 16) + reason;
+    while (!rows.empty() && rows.back() == ' ') rows.pop_back();
+    rows += '\n';
+    ++shown;
+  }
+  if (hidden_count > 0) {
+    std::string reasons;
+    for (const auto& [word, n] : hidden_reasons)
+      reasons += (reasons.empty() ? "" : ", ") + (hidden_reasons.size() == 1 ? word : with_commas(n) + " " + word);
+    const std::string state = tcpkit::to_string(PortState(hidden));
+    out += wrapped("Not shown: " + count_of(hidden_count, state + " port") + " (" + reasons + ")", "  ");
+  }
+  if (shown > 0) out += "PORT      STATE          SERVICE         REASON\n" + rows;
+  return out;
+}
+
+}  // namespace tcpscan
