@@ -75,6 +75,7 @@ def test_linux_peer_gives_linux_answers_in_every_case(make_lab, tool, family):
     assert summary["cases"] == 19 and summary["conformant"] == 19
     assert summary2["cases"] == 3 and summary2["deviation"] == 1
     assert summary2["guard_table"].startswith(GUARD_PREFIX)
+    assert summary["capture_drops"] == 0 and summary2["capture_drops"] == 0  # a clean run's captures lose nothing
     # The answers themselves, not only the verdicts.
     assert got["closed-syn-fin"]["observed"].startswith("R. seq=0")
     assert got["live-rst-in-window"]["observed"].startswith(". seq=SND.NXT ack=RCV.NXT")

@@ -81,6 +81,48 @@ def rst_for(version, src, dst, sport, dport, seq, ack, flags, payload_len):
     return ip + tcp
 
 
+class Responder:
+    """What the lab's responders share: an AF_PACKET reader on one interface, IPPROTO_RAW
+    senders whose packets carry a mark (SO_MARK) the test's nftables rule lets through, and
+    the stop rules: SIGTERM/SIGINT, max_seconds, max_replies."""
+
+    def __init__(self, interface, mark, max_seconds, max_replies):
+        self.stop = []
+        signal.signal(signal.SIGTERM, lambda *_: self.stop.append(1))
+        signal.signal(signal.SIGINT, lambda *_: self.stop.append(1))
+        self.rx = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
+        self.rx.bind((interface, 0))
+        self.senders = {}
+        for version, family in ((4, socket.AF_INET), (6, socket.AF_INET6)):
+            s = socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_RAW)
+            s.setsockopt(socket.SOL_SOCKET, SO_MARK, mark)
+            self.senders[version] = s
+        self.end = time.monotonic() + max_seconds
+        self.max_replies = max_replies
+        self.replies = 0
+
+    def segments(self):
+        """Prints "ready", then yields each parsed TCP segment arriving (not our own, nor the
+        kernel's leaving) until a stop rule ends it."""
+        print("ready", flush=True)
+        while not self.stop and self.replies < self.max_replies and time.monotonic() < self.end:
+            ready, _, _ = select.select([self.rx], [], [], min(0.2, max(0.0, self.end - time.monotonic())))
+            if not ready:
+                continue
+            frame, address = self.rx.recvfrom(65535)
+            if address[2] != PACKET_HOST:
+                continue
+            seg = parse(frame)
+            if seg is not None:
+                yield seg
+
+    def send(self, version, packet, to):
+        """Sends an IP packet to the address bytes `to` (4 or 16 of them)."""
+        target = socket.inet_ntop(socket.AF_INET if version == 4 else socket.AF_INET6, to)
+        self.senders[version].sendto(packet, (target, 0))
+        self.replies += 1
+
+
 def main(argv):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--interface", required=True)
@@ -91,38 +133,16 @@ def main(argv):
     a = p.parse_args(argv)
     ports = {int(x) for x in a.ports.split(",")}
 
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    signal.signal(signal.SIGINT, lambda *_: stop.append(1))
-    rx = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
-    rx.bind((a.interface, 0))
-    senders = {}
-    for version, family in ((4, socket.AF_INET), (6, socket.AF_INET6)):
-        s = socket.socket(family, socket.SOCK_RAW, socket.IPPROTO_RAW)
-        s.setsockopt(socket.SOL_SOCKET, SO_MARK, a.mark)
-        senders[version] = s
-    print("ready", flush=True)
-    end = time.monotonic() + a.max_seconds
-    replies = 0
-    while not stop and replies < a.max_replies and time.monotonic() < end:
-        ready, _, _ = select.select([rx], [], [], min(0.2, max(0.0, end - time.monotonic())))
-        if not ready:
-            continue
-        frame, address = rx.recvfrom(65535)
-        if address[2] != PACKET_HOST:
-            continue  # our own packets and the kernel's leaving
-        seg = parse(frame)
-        if seg is None or seg[4] not in ports:
+    responder = Responder(a.interface, a.mark, a.max_seconds, a.max_replies)
+    for seg in responder.segments():
+        if seg[4] not in ports:
             continue
         version, src, dst, sport, dport, seq, ack, flags, payload_len = seg
         if flags & SYN and not flags & FIN:
             continue  # handshakes are the kernel's
         if flags == ACK and payload_len == 0:
             continue  # pure ACKs too
-        packet = rst_for(*seg)
-        target = socket.inet_ntop(socket.AF_INET if version == 4 else socket.AF_INET6, src)
-        senders[version].sendto(packet, (target, 0))
-        replies += 1
+        responder.send(version, rst_for(*seg), src)
     return 0
 
 

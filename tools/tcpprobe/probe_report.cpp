@@ -16,8 +16,8 @@ const std::vector<std::string> kCsvColumns = {
     "type", "time", "target", "address", "port", "mode", "probe", "outcome", "rtt_ms", "rtt_us", "ttl", "window",
     "flags", "mss", "sack_permitted", "timestamps", "wscale", "source_port", "responder", "icmp_type", "icmp_code",
     "icmp_text", "connect_ms", "kernel_rtt_us", "timestamp_source", "sent", "answered", "open", "closed", "filtered",
-    "unreachable", "loss_pct", "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms", "rtt_mdev_ms", "rtt_p50_ms", "rtt_p90_ms",
-    "rtt_p99_ms", "elapsed_ms"};
+    "unreachable", "loss_pct", "capture_drops", "bad_checksum", "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms",
+    "rtt_mdev_ms", "rtt_p50_ms", "rtt_p90_ms", "rtt_p99_ms", "elapsed_ms"};
 
 double ms(int64_t ns) { return double(ns) / 1e6; }
 // Milliseconds kept to the nanosecond, without float noise in the JSON text.
@@ -164,6 +164,8 @@ void Reporter::summary(const TargetInfo& info, const TargetStats& s) {
     rec["filtered"] = s.filtered;
     rec["unreachable"] = s.unreachable;
     rec["loss_pct"] = std::round(loss * 1000) / 1000;
+    rec["capture_drops"] = s.capture_drops;
+    rec["bad_checksum"] = s.bad_checksum;
     if (rtt.count) {
       rec["rtt_min_ms"] = std::round(rtt.min * 1e6) / 1e6;
       rec["rtt_avg_ms"] = std::round(rtt.avg * 1e6) / 1e6;
@@ -183,7 +185,10 @@ void Reporter::summary(const TargetInfo& info, const TargetStats& s) {
   std::string out = "\n--- " + info.target + " (" + info.address.to_string_with_port(info.port) + ") tcpprobe statistics ---\n";
   out += tcpkit::cli::count_text(s.sent, "probe") + " sent, " + std::to_string(s.answered()) + " answered (" +
          std::to_string(s.open) + " open, " + std::to_string(s.closed) + " closed, " + std::to_string(s.unreachable) +
-         " unreachable), " + format_fixed(loss, loss == 0 || loss == 100 ? 0 : 1) + "% loss, time " +
+         " unreachable), " + format_fixed(loss, loss == 0 || loss == 100 ? 0 : 1) + "% loss" +
+         (s.capture_drops ? " (the capture dropped " + std::to_string(s.capture_drops) + " frames: answers may be among them)"
+                          : "") +
+         ", time " +
          format_fixed(s.elapsed_ms, 0) + " ms\n";
   if (rtt.count) {
     out += "rtt min/avg/max/mdev = " + format_fixed(rtt.min, 3) + "/" + format_fixed(rtt.avg, 3) + "/" +

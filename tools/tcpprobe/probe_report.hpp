@@ -27,6 +27,8 @@ struct TargetStats {
   tcpkit::Samples rtt_ms;          // open and closed answers
   tcpkit::Samples kernel_rtt_ms;   // connect mode: TCP_INFO's RTT
   bool user_timestamps = false;    // any RTT measured with a user-space clock
+  uint64_t capture_drops = 0;      // syn mode: frames our capture lost (answers among them look like loss)
+  uint64_t bad_checksum = 0;       // syn mode: answers rejected for a wrong checksum (never classified)
   double elapsed_ms = 0;
   long long answered() const { return open + closed + unreachable; }
 };

@@ -88,6 +88,8 @@ Outcome probe_syn(const Options& o, const Target& t, tcpkit::SynProber& prober, 
     }
   }
   stats.elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  stats.capture_drops = prober.capture_drops();
+  stats.bad_checksum = prober.bad_checksums();
   reporter.summary(t.info, stats);
   outcome.any_open = stats.open > 0;
   return outcome;

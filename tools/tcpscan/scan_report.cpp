@@ -288,6 +288,7 @@ void Report::summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
     rec["received"] = s.received;
     rec["replies"] = s.replies;
     rec["bad_cookie"] = s.bad_cookie;
+    rec["bad_checksum"] = s.bad_checksum;
     rec["unsolicited"] = s.unsolicited;
     rec["duplicates"] = s.duplicates;
     rec["resets_sent"] = s.resets_sent;

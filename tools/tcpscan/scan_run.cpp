@@ -181,6 +181,7 @@ int run(const Options& o) {
                                       std::chrono::milliseconds(100));
   progress.clear();
   report.set_progress(nullptr);
+  if (summary.receive_error) return report_error(*summary.receive_error);
   facts.last_source_port = config.port_of_round(std::max(summary.rounds, 1) - 1);
   report.summary(summary, facts);
   // A reader that went away reads nothing more, and is told nothing on stderr either.

@@ -3,6 +3,7 @@
 // grows means an application that never calls close().
 #include "common/cli_common.hpp"
 #include "common/wording.hpp"
+#include "source.hpp"
 #include "tcpkit/sockets/socket_owners.hpp"
 #include "tcpkit/sockets/tcp_kernel_status.hpp"
 #include "text_format.hpp"
@@ -27,7 +28,7 @@ int run_close_wait(const Options& o) {
   });
   if (!info) return fail_with(info.error());
   if (const auto wanted = analysis.unowned_inodes(); info->live && !wanted.empty()) {
-    const SocketOwners owners = SocketOwners::scan("/proc", &wanted);
+    const SocketOwners owners = scan_owners(&wanted);
     size_t unowned = 0;
     analysis.finish([&](uint64_t inode) {
       const auto* found = owners.find(inode);

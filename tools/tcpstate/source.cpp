@@ -216,7 +216,18 @@ void say_if_owners_denied(const SocketOwners& owners, size_t unowned) {
   if (!unowned || !owners.processes_denied() || cli::output_gone()) return;
   cli::print_error("tcpstate", "no process shown for " + cli::count_text(unowned, "socket") + ": /proc/PID/fd of " +
                                    cli::count_text(owners.processes_denied(), "process", "processes") +
-                                   " could not be read (run as root, as ss -p needs)");
+                                   " could not be looked into (not root; run as root, as ss -p needs)");
+}
+
+SocketOwners scan_owners(const std::unordered_set<uint64_t>* wanted) {
+  SocketOwners owners = SocketOwners::scan("/proc", wanted);
+  static bool told = false;  // a --watch round scans again; once is enough
+  if (!told && owners.proc_error() != 0) {
+    told = true;
+    cli::print_error("tcpstate", std::string("cannot read /proc: ") + std::strerror(owners.proc_error()) +
+                                     "; no socket shows its process");
+  }
+  return owners;
 }
 
 Result<SourceInfo> collect_sockets(const Options& o, StateSet view_states, bool need_processes, const SocketSink& sink,
@@ -225,7 +236,7 @@ Result<SourceInfo> collect_sockets(const Options& o, StateSet view_states, bool 
   size_t seen = 0;
   std::unique_ptr<SocketOwners> owners;
   const bool live = o.source == Source::netlink || o.source == Source::proc;
-  if (live && (need_processes || o.processes)) owners = std::make_unique<SocketOwners>(SocketOwners::scan());
+  if (live && (need_processes || o.processes)) owners = std::make_unique<SocketOwners>(scan_owners());
   size_t undecided = 0;  // saved text: names the filters could not decide on
   size_t unowned = 0;    // sockets with an inode whose process could not be looked up
   const SocketSink filtered = [&](SocketRecord& s) {

@@ -4,6 +4,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -41,5 +42,9 @@ tcpkit::Result<SourceInfo> collect_sockets(const Options& options, tcpkit::State
 // When owners could not look into some processes and `unowned` sockets got no process: one
 // line on stderr saying why their process column is empty.
 void say_if_owners_denied(const tcpkit::SocketOwners& owners, size_t unowned);
+
+// SocketOwners::scan of /proc; says once per run on stderr when /proc itself cannot be read
+// (processes denied one by one are said by say_if_owners_denied, which knows what is missing).
+tcpkit::SocketOwners scan_owners(const std::unordered_set<uint64_t>* wanted = nullptr);
 
 }  // namespace tcpstate

@@ -129,6 +129,7 @@ int run(const Options& o) {
     const auto judgement = tcpkit::judge_stray_case(id, result->probe, result->seen);
     reporter.result(info, *result, judgement);
     count(tally, judgement);
+    tally.capture_drops += result->seen.capture_drops;
   }
   tally.interrupted = cli::interrupted();
   reporter.summary(info, tally);

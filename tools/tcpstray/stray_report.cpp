@@ -16,7 +16,8 @@ constexpr size_t kWidth = 80;
 
 const std::vector<std::string> kCsvColumns = {
     "type", "target", "address", "port", "case", "group", "sent", "expected", "rfc", "observed", "verdict", "reason",
-    "rate_limit_possible", "local_port", "cases", "conformant", "deviation", "inconclusive", "interrupted"};
+    "rate_limit_possible", "local_port", "cases", "conformant", "deviation", "inconclusive", "capture_drops",
+    "interrupted"};
 
 Record segment_record(const tcpkit::StraySegment& s) {
   Record r;
@@ -137,6 +138,7 @@ void Reporter::summary(const RunInfo& info, const Tally& t) {
   r["deviation"] = t.deviation;
   r["inconclusive"] = t.inconclusive;
   r["rate_limit_possible"] = t.rate_limit_possible;
+  r["capture_drops"] = t.capture_drops;
   r["interrupted"] = t.interrupted;
   if (!info.guard.empty()) r["guard_table"] = info.guard;
   if (format_ == tcpkit::Format::json) json_.write(r);

@@ -19,6 +19,7 @@ struct RunInfo {
 
 struct Tally {
   int cases = 0, conformant = 0, deviation = 0, inconclusive = 0, rate_limit_possible = 0;
+  uint64_t capture_drops = 0;  // frames the cases' captures lost (those cases are inconclusive)
   bool interrupted = false;
 };
 

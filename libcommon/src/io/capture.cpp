@@ -12,13 +12,16 @@
 #include <unistd.h>
 
 #include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <optional>
 #include <type_traits>
 
 #include "tcpkit/io/raw_socket.hpp"
+#include "tcpkit/wire/checksum.hpp"
 
 namespace tcpkit {
 
@@ -56,7 +59,65 @@ Result<PcapCompiler> load_pcap() {
   return p;
 }
 
+// Reads one datagram's kernel receive stamp (SO_TIMESTAMPNS), if a datagram is queued.
+std::optional<int64_t> read_stamp(int fd) {
+  char byte;
+  iovec iov{&byte, 1};
+  alignas(cmsghdr) char control[128];
+  msghdr message{};
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  message.msg_control = control;
+  message.msg_controllen = sizeof control;
+  if (::recvmsg(fd, &message, MSG_DONTWAIT) < 0) return std::nullopt;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
+      timespec ts;
+      std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
+      return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    }
+  }
+  return std::nullopt;
+}
+
+// When no socket on the machine wanted receive stamps, the first one to ask (our capture)
+// has the kernel turn stamping on from a worker (net_enable_timestamp defers its static key).
+// Until that worker has run, packets arrive unstamped and recvmsg reports the time of the
+// read as the kernel's stamp: a SYN read 1 ms late was 'sent' 1 ms late, and a trace's
+// SYN -> SYN/ACK came out shorter than the wire's round trip. A datagram to ourselves over
+// loopback tells when stamping is live: its stamp is then older than our read. Bounded
+// (about 100 ms at worst); best effort where loopback cannot be used (lo down in a namespace).
+void await_rx_timestamps() {
+  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return;
+  const int on = 1;
+  sockaddr_in self{};
+  self.sin_family = AF_INET;
+  self.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t length = sizeof self;
+  if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) == 0 &&
+      ::bind(fd, reinterpret_cast<sockaddr*>(&self), sizeof self) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&self), &length) == 0) {
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      if (::sendto(fd, "t", 1, 0, reinterpret_cast<sockaddr*>(&self), sizeof self) != 1) break;
+      ::usleep(500);  // a stamp taken at the read is then at least this much younger
+      const int64_t read_at = realtime_ns();
+      const auto stamp = read_stamp(fd);
+      if (stamp && *stamp < read_at - 250'000) break;  // stamped on arrival: live
+    }
+  }
+  ::close(fd);
+}
+
 }  // namespace
+
+bool checksum_rejected(uint32_t tp_status, const uint8_t* ip_packet, size_t length) {
+  // Checked by the device or the kernel (CSUM_VALID), or not filled in yet because it was
+  // handed over before the checksum offload would fill it (CSUMNOTREADY: loopback, veth with
+  // offload on): nothing to verify. Otherwise a whole TCP/ICMP packet must add up.
+  if (tp_status & (TP_STATUS_CSUM_VALID | TP_STATUS_CSUMNOTREADY)) return false;
+  return verify_checksums(ip_packet, length) == ChecksumCheck::bad;
+}
 
 Result<std::vector<BpfInstruction>> compile_filter(const std::string& filter, uint32_t snaplen) {
   // pcap_compile keeps global parser state in older libpcaps: serialise it (and the loading).
@@ -114,6 +175,9 @@ Result<Capture> Capture::open(const CaptureOptions& options) {
 
   const int on = 1;
   if (setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) < 0) return fail_errno("SO_TIMESTAMPNS", errno);
+  // tp_status tells which checksums the kernel or the device already vouched for.
+  if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &on, sizeof on) < 0) return fail_errno("PACKET_AUXDATA", errno);
+  await_rx_timestamps();
   setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &options.receive_buffer, sizeof options.receive_buffer);
   // As root, exceed rmem_max so bursts are not dropped (ignored without CAP_NET_ADMIN).
   setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &options.receive_buffer, sizeof options.receive_buffer);
@@ -127,7 +191,7 @@ Result<Capture> Capture::open(const CaptureOptions& options) {
 }
 
 Capture::Capture(Capture&& other) noexcept
-    : fd_(other.fd_), snaplen_(other.snaplen_), include_outgoing_(other.include_outgoing_) {
+    : fd_(other.fd_), snaplen_(other.snaplen_), include_outgoing_(other.include_outgoing_), bad_checksums_(other.bad_checksums_) {
   other.fd_ = -1;
 }
 
@@ -137,6 +201,7 @@ Capture& Capture::operator=(Capture&& other) noexcept {
     fd_ = other.fd_;
     snaplen_ = other.snaplen_;
     include_outgoing_ = other.include_outgoing_;
+    bad_checksums_ = other.bad_checksums_;
     other.fd_ = -1;
   }
   return *this;
@@ -172,13 +237,23 @@ Result<std::optional<CapturedPacket>> Capture::poll_now() {
     packet.interface_index = from.sll_ifindex;
     if (packet.outgoing && !include_outgoing_) continue;
     packet.source = TimestampSource::user;
+    uint32_t status = 0;
     for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
       if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
         timespec ts;
         std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
         packet.time_ns = int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
         packet.source = TimestampSource::kernel;
+      } else if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA &&
+                 c->cmsg_len >= CMSG_LEN(sizeof(tpacket_auxdata))) {
+        tpacket_auxdata aux;
+        std::memcpy(&aux, CMSG_DATA(c), sizeof aux);
+        status = aux.tp_status;
       }
+    }
+    if (!packet.outgoing && checksum_rejected(status, packet.data.data(), packet.data.size())) {
+      ++bad_checksums_;
+      continue;  // corrupted or forged: never handed on to be classified
     }
     if (packet.source == TimestampSource::user) packet.time_ns = realtime_ns();
     return std::optional<CapturedPacket>(std::move(packet));

@@ -1,5 +1,7 @@
 #include "tcpkit/io/raw_socket.hpp"
 
+#include "tcpkit/io/error_queue.hpp"
+
 #include <linux/errqueue.h>
 #include <linux/net_tstamp.h>
 #include <netinet/in.h>
@@ -122,14 +124,11 @@ std::vector<RawSender::TxStamp> RawSender::take_tx_stamps() {
         scm_timestamping ts{};
         std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
         if (ts.ts[0].tv_sec != 0 || ts.ts[0].tv_nsec != 0) time = int64_t(ts.ts[0].tv_sec) * 1'000'000'000 + ts.ts[0].tv_nsec;
-      } else if (((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
-                  (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) &&
-                 c->cmsg_len >= CMSG_LEN(sizeof(sock_extended_err))) {
-        sock_extended_err error{};
-        std::memcpy(&error, CMSG_DATA(c), sizeof error);
-        if (error.ee_origin == SO_EE_ORIGIN_TIMESTAMPING && error.ee_info == SCM_TSTAMP_SND) key = error.ee_data;
       }
     }
+    if (const auto error = queued_error(message);
+        error && error->origin == SO_EE_ORIGIN_TIMESTAMPING && error->info == SCM_TSTAMP_SND)
+      key = error->data;
     if (time && key) stamps.push_back(TxStamp{*key, *time});
   }
   return stamps;

@@ -94,36 +94,85 @@ void PacketRing::release() {
   fd_ = -1;
 }
 
+Result<void> wait_readable(int fd, int timeout_ms) {
+  pollfd p{fd, POLLIN, 0};
+  const int r = ::poll(&p, 1, timeout_ms);
+  if (r < 0) {
+    if (errno == EINTR) return {};
+    return fail_errno("poll packet ring", errno);
+  }
+  // poll() succeeds on a closed fd or a socket in error: without these checks it would return
+  // at once, every time, and its caller would spin.
+  if (p.revents & POLLNVAL) return fail_errno("poll packet ring", EBADF);
+  if (p.revents & POLLERR) {
+    int error = 0;
+    socklen_t length = sizeof error;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) < 0) return fail_errno("packet ring SO_ERROR", errno);
+    if (error != 0) return fail_errno("packet ring", error);
+  }
+  return {};
+}
+
+Result<void> poll_until(const RingPoll& poll_once, const std::function<bool()>& stop, int timeout_ms,
+                        int max_errors) {
+  int errors_in_a_row = 0;
+  while (!stop()) {
+    auto r = poll_once(timeout_ms);
+    if (r) {
+      errors_in_a_row = 0;
+      continue;
+    }
+    // Only a shortage may pass: anything else (EBADF, ENETDOWN read from SO_ERROR, which the
+    // read also clears) will not come back, and the socket may already be unhooked for good.
+    const int e = r.error().err_no;
+    const bool transient = e == ENOMEM || e == ENOBUFS || e == EAGAIN;
+    if (!transient || ++errors_in_a_row >= max_errors) return tl::unexpected(r.error());
+    ::usleep(10'000);
+  }
+  return {};
+}
+
+size_t PacketRing::walk_block(const uint8_t* block_bytes, size_t block_size, const Handler& handler,
+                              uint64_t* bad_checksum) {
+  if (block_size < sizeof(tpacket_block_desc)) return 0;
+  const auto* block = reinterpret_cast<const tpacket_block_desc*>(block_bytes);
+  // Each packet: its tpacket3_hdr, then (aligned) the sockaddr_ll we read the packet type from.
+  constexpr size_t kHeaders = TPACKET_ALIGN(sizeof(tpacket3_hdr)) + sizeof(sockaddr_ll);
+  const uint32_t count = block->hdr.bh1.num_pkts;
+  size_t offset = block->hdr.bh1.offset_to_first_pkt;
+  size_t handed = 0;
+  for (uint32_t i = 0; i < count && offset <= block_size && kHeaders <= block_size - offset; ++i) {
+    const auto* h = reinterpret_cast<const tpacket3_hdr*>(block_bytes + offset);
+    const auto* ll = reinterpret_cast<const sockaddr_ll*>(block_bytes + offset + TPACKET_ALIGN(sizeof(tpacket3_hdr)));
+    // tp_net is the IP header for SOCK_DGRAM; trust nothing that points outside the block.
+    const size_t start = offset + h->tp_net;
+    const size_t skipped = h->tp_net >= h->tp_mac ? h->tp_net - h->tp_mac : 0;
+    const size_t length = h->tp_snaplen > skipped ? h->tp_snaplen - skipped : 0;
+    if (ll->sll_pkttype != PACKET_OUTGOING && start <= block_size && length <= block_size - start) {
+      if (checksum_rejected(h->tp_status, block_bytes + start, length)) {
+        if (bad_checksum) ++*bad_checksum;
+      } else {
+        handler(block_bytes + start, length, int64_t(h->tp_sec) * 1'000'000'000 + h->tp_nsec);
+        ++handed;
+      }
+    }
+    if (h->tp_next_offset == 0) break;
+    offset += h->tp_next_offset;
+  }
+  return handed;
+}
+
 Result<size_t> PacketRing::poll(int timeout_ms, const Handler& handler) {
   auto* block = reinterpret_cast<tpacket_block_desc*>(map_ + size_t(current_) * block_size_);
   if (!(__atomic_load_n(&block->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) {
-    pollfd p{fd_, POLLIN | POLLERR, 0};
-    const int r = ::poll(&p, 1, timeout_ms);
-    if (r < 0 && errno != EINTR) return fail_errno("poll packet ring", errno);
+    if (auto ok = wait_readable(fd_, timeout_ms); !ok) return tl::unexpected(ok.error());
   }
   size_t handed = 0;
   // Every ready block, at most one lap of the ring per call.
   for (uint32_t n = 0; n < block_count_; ++n) {
     block = reinterpret_cast<tpacket_block_desc*>(map_ + size_t(current_) * block_size_);
     if (!(__atomic_load_n(&block->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) break;
-    const uint32_t count = block->hdr.bh1.num_pkts;
-    size_t offset = block->hdr.bh1.offset_to_first_pkt;
-    for (uint32_t i = 0; i < count && offset + sizeof(tpacket3_hdr) <= block_size_; ++i) {
-      const auto* h = reinterpret_cast<const tpacket3_hdr*>(reinterpret_cast<const uint8_t*>(block) + offset);
-      const auto* ll = reinterpret_cast<const sockaddr_ll*>(reinterpret_cast<const uint8_t*>(h) +
-                                                            TPACKET_ALIGN(sizeof(tpacket3_hdr)));
-      // tp_net is the IP header for SOCK_DGRAM; trust nothing that points outside the block.
-      const size_t start = offset + h->tp_net;
-      const size_t skipped = h->tp_net >= h->tp_mac ? h->tp_net - h->tp_mac : 0;
-      const size_t length = h->tp_snaplen > skipped ? h->tp_snaplen - skipped : 0;
-      if (ll->sll_pkttype != PACKET_OUTGOING && start <= block_size_ && length <= block_size_ - start) {
-        handler(reinterpret_cast<const uint8_t*>(block) + start, length,
-                int64_t(h->tp_sec) * 1'000'000'000 + h->tp_nsec);
-        ++handed;
-      }
-      if (h->tp_next_offset == 0) break;
-      offset += h->tp_next_offset;
-    }
+    handed += walk_block(reinterpret_cast<const uint8_t*>(block), block_size_, handler, &totals_.bad_checksum);
     __atomic_store_n(&block->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
     current_ = (current_ + 1) % block_count_;
   }

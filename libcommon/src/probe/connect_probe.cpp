@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "tcpkit/io/error_queue.hpp"
 #include "tcpkit/io/raw_socket.hpp"
 #include "io/unique_fd.hpp"
 
@@ -38,24 +39,15 @@ bool read_icmp_error(int fd, ProbeReply& reply) {
   message.msg_control = control;
   message.msg_controllen = sizeof control;
   if (::recvmsg(fd, &message, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return false;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
-    const bool v4 = c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR;
-    const bool v6 = c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR;
-    if (!v4 && !v6) continue;
-    sock_extended_err err;
-    std::memcpy(&err, CMSG_DATA(c), sizeof err);
-    if (err.ee_origin != SO_EE_ORIGIN_ICMP && err.ee_origin != SO_EE_ORIGIN_ICMP6) continue;
-    reply.icmp_v6 = err.ee_origin == SO_EE_ORIGIN_ICMP6;
-    reply.icmp_type = err.ee_type;
-    reply.icmp_code = err.ee_code;
-    reply.icmp_text = icmp_description(reply.icmp_v6, err.ee_type, err.ee_code);
-    // The offender (the router that sent the error) follows the structure.
-    const auto* offender = reinterpret_cast<const sockaddr*>(CMSG_DATA(c) + sizeof err);
-    if (c->cmsg_len >= CMSG_LEN(sizeof err + sizeof(sockaddr_in)))
-      if (auto a = IpAddress::from_sockaddr(offender)) reply.responder = *a;
-    return true;
-  }
-  return false;
+  const auto err = queued_error(message);
+  if (!err || (err->origin != SO_EE_ORIGIN_ICMP && err->origin != SO_EE_ORIGIN_ICMP6)) return false;
+  reply.icmp_v6 = err->origin == SO_EE_ORIGIN_ICMP6;
+  reply.icmp_type = err->type;
+  reply.icmp_code = err->code;
+  reply.icmp_text = icmp_description(reply.icmp_v6, err->type, err->code);
+  // The offender is the router that sent the error.
+  if (err->offender) reply.responder = *err->offender;
+  return true;
 }
 
 }  // namespace

@@ -38,4 +38,9 @@ Result<std::optional<TrackedSegment>> LiveConnection::wait_for(const std::functi
   }
 }
 
+uint64_t LiveConnection::capture_drops() {
+  capture_drops_ += capture_.stats().dropped;  // the kernel's counters reset on each read
+  return capture_drops_;
+}
+
 }  // namespace tcpkit

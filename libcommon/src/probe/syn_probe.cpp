@@ -64,6 +64,24 @@ Result<std::pair<int, uint16_t>> reserve_port(const IpAddress& source, int inter
 
 }  // namespace
 
+std::optional<size_t> match_syn_answer(const DecodedPacket& d, const IpAddress& source, const IpAddress& destination,
+                                       uint16_t port, const std::vector<PendingSyn>& pending) {
+  if (d.kind != DecodedPacket::Kind::tcp) return std::nullopt;
+  const DecodedTcp& t = d.tcp;
+  if (d.src != destination || d.dst != source || t.sport != port) return std::nullopt;
+  std::optional<size_t> same_tuple;
+  size_t tuples = 0;
+  for (size_t i = 0; i < pending.size(); ++i) {
+    if (pending[i].sport != t.dport) continue;
+    if (t.ack == pending[i].isn + 1 && ((t.flags & tcp_flag::ack) || (t.flags & tcp_flag::rst))) return i;
+    ++tuples;
+    same_tuple = i;
+  }
+  const bool bare_rst = (t.flags & tcp_flag::rst) && !(t.flags & tcp_flag::ack);
+  if (bare_rst && tuples == 1) return same_tuple;
+  return std::nullopt;
+}
+
 SynProber::SynProber(SynProbeConfig config, RawSender sender, Capture capture)
     : config_(std::move(config)), sender_(std::move(sender)), capture_(std::move(capture)), rng_state_(random_seed()) {}
 SynProber::SynProber(SynProber&&) noexcept = default;
@@ -177,15 +195,18 @@ void SynProber::handle(const CapturedPacket& packet, std::vector<ProbeReply>& do
       return;
     }
     if (decoded->src != them || decoded->dst != us || t.sport != config_.port) return;
-    auto it = pending_.find(t.ack - 1);
-    const bool acks_us = (t.flags & tcp_flag::ack) && it != pending_.end() && it->second->sport == t.dport;
+    std::vector<PendingSyn> candidates;
+    candidates.reserve(pending_.size());
+    for (const auto& [isn, p] : pending_) candidates.push_back(PendingSyn{p->sport, isn});
+    const auto match = match_syn_answer(*decoded, us, them, config_.port, candidates);
+    auto it = match ? pending_.find(candidates[*match].isn) : pending_.end();
     ProbeReply reply;
     reply.responder = them;
     reply.ttl = decoded->ttl;
     reply.window = t.window;
     reply.flags = t.flags;
     reply.options = t.options;
-    if (acks_us && (t.flags & tcp_flag::syn) && !(t.flags & tcp_flag::rst)) {
+    if (it != pending_.end() && (t.flags & tcp_flag::syn) && (t.flags & tcp_flag::ack) && !(t.flags & tcp_flag::rst)) {
       reply.outcome = ProbeOutcome::open;
       if (config_.send_reset) {
         SegmentSpec rst;
@@ -202,19 +223,7 @@ void SynProber::handle(const CapturedPacket& packet, std::vector<ProbeReply>& do
       finish(it, std::move(reply));
       return;
     }
-    if (t.flags & tcp_flag::rst) {
-      // An RST answering a SYN acks ISN+1; one without ACK can only be matched by port.
-      if (!acks_us && !(t.flags & tcp_flag::ack)) {
-        for (it = pending_.begin(); it != pending_.end() && it->second->sport != t.dport; ++it) {
-        }
-        if (it == pending_.end()) {
-          ++unmatched_;
-          return;
-        }
-      } else if (!acks_us) {
-        ++unmatched_;
-        return;
-      }
+    if (it != pending_.end() && (t.flags & tcp_flag::rst)) {
       reply.outcome = ProbeOutcome::closed;
       finish(it, std::move(reply));
       return;
@@ -241,6 +250,11 @@ void SynProber::handle(const CapturedPacket& packet, std::vector<ProbeReply>& do
     reply.icmp_text = decoded->icmp.description();
     finish(it, std::move(reply));
   }
+}
+
+uint64_t SynProber::capture_drops() {
+  capture_drops_ += capture_.stats().dropped;  // the kernel's counters reset on each read
+  return capture_drops_;
 }
 
 void SynProber::expire(std::chrono::steady_clock::time_point now, std::vector<ProbeReply>& done) {

@@ -210,6 +210,7 @@ struct ScanEngine::Impl {
       duplicates{0}, resets_sent{0}, answered_count{0}, positive{0};
   std::atomic<int> round{0};
   std::atomic<bool> waiting{false};
+  std::optional<Error> receive_error;  // receiver thread; read after it is joined
   // Drop signs (scan_drops.hpp): first answers by the round whose probe got them, and round
   // 0's by quarter of its order. Rounds past the array's end share its last slot.
   static constexpr size_t kRoundSlots = 32;
@@ -454,10 +455,18 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
 
 void ScanEngine::Impl::receive_loop() {
   const auto handler = [this](const uint8_t* data, size_t length, int64_t time_ns) { handle(data, length, time_ns); };
-  while (!stop_receiving.load()) ring.poll(10, handler);
-  // The kernel hands over partly filled blocks after its block timeout: one last look.
-  sleep_ns(8'000'000);
-  ring.poll(0, handler);
+  auto ok = poll_until([&](int timeout_ms) { return ring.poll(timeout_ms, handler); },
+                        [this] { return stop_receiving.load(); });
+  if (!ok) {
+    // The ring is broken: every reply from now on would be lost, so the scan stops here.
+    receive_error = ok.error();
+    receive_error->message = "reading replies failed: " + receive_error->message;
+    stop_sending.store(true);
+  } else {
+    // The kernel hands over partly filled blocks after its block timeout: one last look.
+    sleep_ns(8'000'000);
+    ring.poll(0, handler);
+  }
   receiving_done.store(true);
 }
 
@@ -570,8 +579,10 @@ ScanSummary ScanEngine::run(const std::function<void(const ScanResult&)>& on_res
   drain();
   progress();
 
-  // What never answered gets the no-reply state (not after Ctrl-C: those are simply unknown).
-  if (!summary.interrupted) {
+  summary.receive_error = m.receive_error;
+  // What never answered gets the no-reply state (not after Ctrl-C or a broken receiver: those
+  // are simply unknown).
+  if (!summary.interrupted && !summary.receive_error) {
     for (uint64_t k = 0; k < m.plan.length(); ++k) {
       if (m.answered.test(k)) continue;
       const PlannedProbe probe = m.plan.probe(k);
@@ -594,7 +605,9 @@ ScanSummary ScanEngine::run(const std::function<void(const ScanResult&)>& on_res
   summary.unsolicited = m.unsolicited.load();
   summary.duplicates = m.duplicates.load();
   summary.resets_sent = m.resets_sent.load();
-  summary.kernel_drops = m.ring.stats().drops;
+  const RingStats ring_stats = m.ring.stats();
+  summary.kernel_drops = ring_stats.drops;
+  summary.bad_checksum = ring_stats.bad_checksum;
   summary.rounds = m.rounds_done;
   summary.send_s = double(m.send_ns_total) / 1e9;
   summary.max_rtt_us = m.rtt.max_ns() / 1000;

@@ -37,9 +37,13 @@ std::string read_comm(int proc_fd, const char* pid) {
 SocketOwners SocketOwners::scan(const std::string& proc_root, const std::unordered_set<uint64_t>* wanted) {
   SocketOwners out;
   const int proc_fd = ::open(proc_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (proc_fd < 0) return out;
+  if (proc_fd < 0) {
+    out.proc_error_ = errno;
+    return out;
+  }
   DIR* proc = ::fdopendir(::dup(proc_fd));
   if (!proc) {
+    out.proc_error_ = errno;
     ::close(proc_fd);
     return out;
   }

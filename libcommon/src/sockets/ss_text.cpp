@@ -308,6 +308,9 @@ std::optional<int64_t> parse_ss_duration_ms(std::string_view text) {
     else if (unit == "ms") total += has_dot ? *number * 1000 : *number;  // "1.488ms" is 1.488 s
     else return std::nullopt;
   }
+  // Up to 24 digits a term, the sum reaches 1e34: llround of a value past int64 is undefined.
+  // No timer is that long; past 2^53 ms (285,000 years) it is not a timer value.
+  if (!(total <= 9007199254740992.0)) return std::nullopt;
   return static_cast<int64_t>(std::llround(total));
 }
 

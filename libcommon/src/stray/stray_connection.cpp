@@ -411,6 +411,7 @@ Result<StrayRun> CaseRunner::run() {
     if (!more) return tl::unexpected(more.error());
     run_.seen.follow_up_answers = std::move(*more);
   }
+  run_.seen.capture_drops = live_->capture_drops();
   cleanup();
   return std::move(run_);
 }

@@ -157,6 +157,7 @@ Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSende
     deadline = std::min(deadline, Clock::now() + kGrace);
   }
   run.segments.insert(run.segments.begin(), out);
+  run.seen.capture_drops = capture->stats().dropped;
   return run;
 }
 

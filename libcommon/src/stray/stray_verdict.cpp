@@ -294,6 +294,9 @@ StrayJudgement judge_stray_case(StrayCase id, const StrayProbe& p, const StrayOb
 namespace {
 StrayJudgement judge_answers(StrayCase id, const StrayProbe& p, const StrayObservation& seen) {
   if (seen.setup_problem) return make(V::inconclusive, "not run", *seen.setup_problem);
+  if (seen.capture_drops > 0)
+    return make(V::inconclusive, join_answers(seen.answers, p),
+                "capture dropped " + std::to_string(seen.capture_drops) + " frames: the answer may be among them");
   const bool live = stray_case_info(id).group == StrayGroup::live || stray_case_info(id).group == StrayGroup::time_wait;
   if (live && (!p.peer_rcv_nxt || !p.peer_snd_nxt))
     return make(V::inconclusive, join_answers(seen.answers, p), "the connection's sequence numbers were not known");

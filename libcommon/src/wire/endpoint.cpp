@@ -8,6 +8,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 
 namespace tcpkit {
 
@@ -122,6 +124,20 @@ Result<TargetSpec> parse_target(std::string_view text) {
   return spec;
 }
 
+ErrorCode resolver_error_code(int eai) {
+  // The resolver itself failing (no server answered, a server failure, no memory) is the
+  // environment's fault, not the user's: exit 4. A name that does not exist is bad input.
+  switch (eai) {
+    case EAI_AGAIN:
+    case EAI_FAIL:
+    case EAI_SYSTEM:
+    case EAI_MEMORY:
+      return ErrorCode::system;
+    default:
+      return ErrorCode::bad_input;
+  }
+}
+
 Result<std::vector<IpAddress>> resolve_host(const std::string& host, Family family) {
   if (auto literal = IpAddress::parse(host)) {
     if (family == Family::v4 && !literal->is_v4())
@@ -135,10 +151,12 @@ Result<std::vector<IpAddress>> resolve_host(const std::string& host, Family fami
   hints.ai_socktype = SOCK_STREAM;
   addrinfo* list = nullptr;
   const int rc = getaddrinfo(host.c_str(), nullptr, &hints, &list);
+  const int saved_errno = errno;
   if (rc != 0) {
     const std::string family_word = family == Family::v4 ? " (IPv4)" : family == Family::v6 ? " (IPv6)" : "";
-    return fail(rc == EAI_SYSTEM ? ErrorCode::system : ErrorCode::bad_input,
-                "cannot resolve '" + host + "'" + family_word + ": " + gai_strerror(rc));
+    return fail(resolver_error_code(rc), "cannot resolve '" + host + "'" + family_word + ": " +
+                                             (rc == EAI_SYSTEM ? std::strerror(saved_errno) : gai_strerror(rc)),
+                rc == EAI_SYSTEM ? saved_errno : 0);
   }
   std::vector<IpAddress> out;
   for (addrinfo* ai = list; ai; ai = ai->ai_next)

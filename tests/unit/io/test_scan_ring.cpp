@@ -3,6 +3,15 @@
 
 #include "tcpkit/io/scan_ring.hpp"
 
+#include <arpa/inet.h>
+#include <linux/if_packet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <vector>
+
 using namespace tcpkit;
 
 TEST_CASE("the receive ring holds about 20 ms of replies, within 512 KiB and 2 MiB") {
@@ -16,4 +25,116 @@ TEST_CASE("the receive ring holds about 20 ms of replies, within 512 KiB and 2 M
   CHECK(o.block_count == 59);
   CHECK(o.block_size % 4096 == 0);  // TPACKET_V3 blocks are whole pages
   CHECK(o.block_size / 2048 * 2048 == o.block_size);  // and whole frames
+}
+
+TEST_CASE("waiting on a closed fd or a socket in error is an error, not a spin") {
+  int pipe_fds[2];
+  REQUIRE(::pipe(pipe_fds) == 0);
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
+  auto closed = wait_readable(pipe_fds[0], 1000);
+  REQUIRE_FALSE(closed);
+  CHECK(closed.error().err_no == EBADF);
+
+  // A UDP socket connected to a port where nothing listens: the ICMP port unreachable leaves
+  // ECONNREFUSED pending (POLLERR), as ENETDOWN is left on a packet socket whose link goes away.
+  const int udp = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  REQUIRE(udp >= 0);
+  sockaddr_in local{};
+  local.sin_family = AF_INET;
+  local.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(::bind(udp, reinterpret_cast<sockaddr*>(&local), sizeof local) == 0);
+  socklen_t length = sizeof local;
+  REQUIRE(::getsockname(udp, reinterpret_cast<sockaddr*>(&local), &length) == 0);
+  const int other = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);  // take a port, then free it
+  sockaddr_in gone = local;
+  gone.sin_port = 0;
+  REQUIRE(::bind(other, reinterpret_cast<sockaddr*>(&gone), sizeof gone) == 0);
+  length = sizeof gone;
+  REQUIRE(::getsockname(other, reinterpret_cast<sockaddr*>(&gone), &length) == 0);
+  ::close(other);
+  REQUIRE(::connect(udp, reinterpret_cast<sockaddr*>(&gone), sizeof gone) == 0);
+  REQUIRE(::send(udp, "x", 1, 0) == 1);
+  ::usleep(20'000);
+  auto refused = wait_readable(udp, 1000);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().err_no == ECONNREFUSED);
+  CHECK(refused.error().code == ErrorCode::system);
+
+  // Nothing to read and no error: a plain timeout.
+  CHECK(wait_readable(udp, 1));
+  ::close(udp);
+}
+
+TEST_CASE("a poll that fails ends the read loop with its error, after a bounded number of tries") {
+  int calls = 0;
+  auto broken = [&](int) -> Result<size_t> {
+    ++calls;
+    return fail(ErrorCode::system, "poll packet ring: Bad file descriptor", EBADF);
+  };
+  auto r = poll_until(broken, [&] { return calls >= 1000; }, 0, 5);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().err_no == EBADF);
+  CHECK(calls == 1);
+
+  // A shortage is tried again, but not forever.
+  calls = 0;
+  auto starved = [&](int) -> Result<size_t> {
+    ++calls;
+    return fail(ErrorCode::system, "poll packet ring: Cannot allocate memory", ENOMEM);
+  };
+  r = poll_until(starved, [&] { return calls >= 1000; }, 0, 5);
+  REQUIRE_FALSE(r);
+  CHECK(r.error().err_no == ENOMEM);
+  CHECK(calls == 5);
+
+  // Failures that stop are retried, and the loop runs on until told to stop.
+  calls = 0;
+  auto flaky = [&](int) -> Result<size_t> {
+    ++calls;
+    if (calls <= 3) return fail(ErrorCode::system, "poll packet ring: Cannot allocate memory", ENOMEM);
+    return size_t(0);
+  };
+  CHECK(poll_until(flaky, [&] { return calls >= 20; }, 0, 5));
+  CHECK(calls == 20);
+}
+
+namespace {
+// A TPACKET_V3 block of block_size bytes inside a larger zeroed buffer (what lies past the block
+// reads as zeros: PACKET_HOST), with one packet header at offset.
+std::vector<uint8_t> block_with_packet_at(size_t block_size, size_t offset, uint16_t snaplen) {
+  std::vector<uint8_t> buffer(block_size + 4096, 0);
+  auto* block = reinterpret_cast<tpacket_block_desc*>(buffer.data());
+  block->hdr.bh1.num_pkts = 1;
+  block->hdr.bh1.offset_to_first_pkt = uint32_t(offset);
+  auto* h = reinterpret_cast<tpacket3_hdr*>(buffer.data() + offset);
+  h->tp_mac = 0;
+  h->tp_net = 0;  // points at the header itself: inside the block
+  h->tp_snaplen = snaplen;
+  h->tp_next_offset = 0;
+  if (offset + TPACKET_ALIGN(sizeof(tpacket3_hdr)) + sizeof(sockaddr_ll) <= buffer.size()) {
+    auto* ll = reinterpret_cast<sockaddr_ll*>(buffer.data() + offset + TPACKET_ALIGN(sizeof(tpacket3_hdr)));
+    ll->sll_pkttype = PACKET_HOST;
+  }
+  return buffer;
+}
+}  // namespace
+
+TEST_CASE("the block walker reads no packet whose headers run past the block") {
+  const size_t block_size = 4096;
+  size_t handed_length = 0;
+  auto count = [&](const uint8_t*, size_t length, int64_t) { handed_length = length; };
+  // A whole packet: handed over.
+  auto good = block_with_packet_at(block_size, 64, 20);
+  CHECK(PacketRing::walk_block(good.data(), block_size, count) == 1);
+  CHECK(handed_length == 20);
+  // The tpacket3_hdr fits, the sockaddr_ll after it does not: nothing is read or handed over.
+  const size_t tight = block_size - sizeof(tpacket3_hdr);
+  auto cut = block_with_packet_at(block_size, tight, 8);
+  CHECK(PacketRing::walk_block(cut.data(), block_size, count) == 0);
+  // A first-packet offset past the block.
+  auto outside = block_with_packet_at(block_size, block_size + 64, 8);
+  CHECK(PacketRing::walk_block(outside.data(), block_size, count) == 0);
+  // A block smaller than its own descriptor.
+  CHECK(PacketRing::walk_block(good.data(), 16, count) == 0);
 }

@@ -204,7 +204,10 @@ TEST_CASE("ss durations") {
   CHECK(parse_ss_duration_ms("58sec") == 58000);
   CHECK(parse_ss_duration_ms("1min2sec") == 62000);
   CHECK(parse_ss_duration_ms("119min") == 7140000);
-  for (const char* bad : {"", "ms", "1", "1h", "1..2ms", "abc", "-1ms"}) {
+  // Values no timer can have (up to 1e34 ms) are refused, not rounded out of int64's range.
+  CHECK(parse_ss_duration_ms("9007199254740992ms") == 9007199254740992);
+  for (const char* bad : {"", "ms", "1", "1h", "1..2ms", "abc", "-1ms", "999999999999999999999999min",
+                          "99999999999999999999ms", "9999999999999999sec1min"}) {
     INFO(bad);
     CHECK_FALSE(parse_ss_duration_ms(bad));
   }

@@ -399,3 +399,21 @@ TEST_CASE("one flag notation, tcpdump's, and the short forms of the 80-column ta
   CHECK(judge_stray_case(StrayCase::closed_fin, probe(f::fin, 10), answers({icmp("port unreachable")})).observed_flags ==
         "ICMP");
 }
+
+TEST_CASE("a case whose capture dropped frames is inconclusive, whatever was seen") {
+  // Silence where an RST is expected would be a deviation, and a listener's silence conformant;
+  // with frames lost by the capture, neither can be told.
+  auto silent = answers({});
+  silent.capture_drops = 3;
+  const auto j = judge_stray_case(StrayCase::closed_fin, probe(f::fin, 100), silent);
+  CHECK(j.verdict == StrayVerdict::inconclusive);
+  CHECK(j.reason == "capture dropped 3 frames: the answer may be among them");
+  auto quiet_listener = answers({});
+  quiet_listener.capture_drops = 1;
+  CHECK(verdict(StrayCase::listen_fin, probe(f::fin, 100), quiet_listener) == StrayVerdict::inconclusive);
+  auto reset = answers({in(f::rst | f::ack, 0, 101, 0)});
+  reset.capture_drops = 2;
+  CHECK(verdict(StrayCase::closed_fin, probe(f::fin, 100), reset) == StrayVerdict::inconclusive);
+  reset.capture_drops = 0;
+  CHECK(verdict(StrayCase::closed_fin, probe(f::fin, 100), reset) == StrayVerdict::conformant);
+}

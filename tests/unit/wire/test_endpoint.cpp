@@ -2,6 +2,8 @@
 
 #include "tcpkit/wire/endpoint.hpp"
 
+#include <netdb.h>
+
 using namespace tcpkit;
 
 namespace {
@@ -134,4 +136,14 @@ TEST_CASE("literals resolve without a lookup and respect -4/-6") {
   auto bad = resolve_host("no-such-host.invalid", Family::any);
   REQUIRE_FALSE(bad);
   CHECK(bad.error().message.find("cannot resolve") == 0);
+}
+
+TEST_CASE("a failing resolver is a system error, an unknown name bad input") {
+  CHECK(resolver_error_code(EAI_AGAIN) == ErrorCode::system);
+  CHECK(resolver_error_code(EAI_FAIL) == ErrorCode::system);
+  CHECK(resolver_error_code(EAI_SYSTEM) == ErrorCode::system);
+  CHECK(resolver_error_code(EAI_MEMORY) == ErrorCode::system);
+  CHECK(resolver_error_code(EAI_NONAME) == ErrorCode::bad_input);
+  CHECK(resolver_error_code(EAI_SERVICE) == ErrorCode::bad_input);
+  CHECK(resolver_error_code(EAI_FAMILY) == ErrorCode::bad_input);
 }

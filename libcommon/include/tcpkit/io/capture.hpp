@@ -61,6 +61,9 @@ class Capture {
 
   // Counters since the last call (PACKET_STATISTICS resets them).
   CaptureStats stats();
+  // Received packets whose TCP/ICMP checksum was wrong (and the kernel had not vouched for it):
+  // dropped here, never returned by next() or poll_now().
+  uint64_t bad_checksums() const { return bad_checksums_; }
   int fd() const { return fd_; }
 
  private:
@@ -69,7 +72,13 @@ class Capture {
   int fd_ = -1;
   uint32_t snaplen_ = 256;
   bool include_outgoing_ = true;
+  uint64_t bad_checksums_ = 0;
 };
+
+// Whether a received packet must be rejected: its tp_status (PACKET_AUXDATA or the ring's frame
+// header) does not say the checksum is known good or not yet filled in, and verify_checksums
+// finds it wrong. A packet cut short by the snaplen cannot be judged and is not rejected.
+bool checksum_rejected(uint32_t tp_status, const uint8_t* ip_packet, size_t length);
 
 // Compiles a pcap filter for raw IP packets into classic BPF (the form SO_ATTACH_FILTER takes).
 // Exposed for tests and for tools with their own receive rings. libpcap is loaded on the first

@@ -31,7 +31,20 @@ RingOptions ring_for_rate(double packets_per_second);
 struct RingStats {
   uint64_t packets = 0;  // queued into the ring by the kernel
   uint64_t drops = 0;    // lost because the ring was full
+  uint64_t bad_checksum = 0;  // rejected: their TCP/ICMP checksum was wrong (never handed over)
 };
+
+// Waits up to timeout_ms for fd to become readable. A failed poll, a closed fd (POLLNVAL) or an
+// error pending on the socket (POLLERR: SO_ERROR, e.g. ENETDOWN when the interface goes away)
+// is an Error; EINTR and a timeout are not (they return normally).
+Result<void> wait_readable(int fd, int timeout_ms);
+
+// Calls poll_once(timeout_ms) until stop() says so. A shortage (ENOMEM, ENOBUFS, EAGAIN) is
+// retried after a short pause, at most max_errors times in a row; any other error ends the loop
+// at once and is returned, so a broken ring is reported instead of being dropped and spun on.
+using RingPoll = std::function<Result<size_t>(int timeout_ms)>;
+Result<void> poll_until(const RingPoll& poll_once, const std::function<bool()>& stop, int timeout_ms = 10,
+                        int max_errors = 5);
 
 class PacketRing {
  public:
@@ -50,6 +63,13 @@ class PacketRing {
   Result<size_t> poll(int timeout_ms, const Handler& handler);
   // Totals since open (PACKET_STATISTICS resets on read; this class adds them up).
   RingStats stats();
+
+  // Hands every packet of one TPACKET_V3 block (block_size bytes, as the kernel filled it) to
+  // the handler, skipping our own outgoing packets and counting in *bad_checksum (and skipping)
+  // those whose checksum is wrong (checksum_rejected); nothing outside the block is read,
+  // whatever its headers say. Returns the number handed over.
+  static size_t walk_block(const uint8_t* block, size_t block_size, const Handler& handler,
+                           uint64_t* bad_checksum = nullptr);
 
  private:
   PacketRing() = default;

@@ -24,6 +24,9 @@ class LiveConnection {
   Result<std::optional<TrackedSegment>> wait_for(const std::function<bool(const TrackedSegment&)>& match,
                                                  std::chrono::steady_clock::time_point deadline, int cancel_fd = -1);
 
+  // Frames the kernel dropped from this connection's capture since open (its queue was full).
+  uint64_t capture_drops();
+
   const ConnectionTracker& tracker() const { return tracker_; }
   const std::vector<TrackedSegment>& seen() const { return seen_; }
 
@@ -32,6 +35,7 @@ class LiveConnection {
   ConnectionTracker tracker_;
   Capture capture_;
   std::vector<TrackedSegment> seen_;
+  uint64_t capture_drops_ = 0;
 };
 
 }  // namespace tcpkit

@@ -31,6 +31,22 @@ struct SynProbeConfig {
   bool send_reset = true;                // answer a SYN/ACK with RST, leaving nothing half-open
 };
 
+// A probe still waiting for its answer, as the matcher sees it.
+struct PendingSyn {
+  uint16_t sport = 0;
+  uint32_t isn = 0;
+};
+
+// Which pending probe an inbound TCP segment answers (index into pending), or nullopt. All of
+// the probes share source, destination and destination port; the segment must come from
+// (destination, port) to (source, a probe's sport). A segment with ACK must acknowledge that
+// probe's ISN+1. An RST without ACK (RFC 9293 never sends one to a SYN) is taken when its ack
+// field still carries ISN+1, or else only when one pending probe has its 4-tuple: with a fixed
+// source port (-s) every probe has the same one, and a bare RST names none of them.
+std::optional<size_t> match_syn_answer(const DecodedPacket& segment, const IpAddress& source,
+                                       const IpAddress& destination, uint16_t port,
+                                       const std::vector<PendingSyn>& pending);
+
 class SynProber {
  public:
   static Result<SynProber> open(const SynProbeConfig& config);
@@ -45,6 +61,11 @@ class SynProber {
   size_t outstanding() const { return pending_.size(); }
   // Segments that matched our 4-tuple but no pending probe (late, duplicate or forged).
   uint64_t unmatched() const { return unmatched_; }
+  // Frames the kernel dropped from our capture since open (its queue was full): answers may
+  // have been among them, so a probe reported filtered may have been answered.
+  uint64_t capture_drops();
+  // Answers rejected because their checksum was wrong (corrupted or forged): never classified.
+  uint64_t bad_checksums() const { return capture_.bad_checksums(); }
 
   SynProber(SynProber&&) noexcept;
   SynProber& operator=(SynProber&&) noexcept;
@@ -62,6 +83,7 @@ class SynProber {
   Capture capture_;
   std::map<uint32_t, std::unique_ptr<Pending>> pending_;  // by ISN: unique among pending probes
   uint64_t unmatched_ = 0;
+  uint64_t capture_drops_ = 0;
   uint64_t rng_state_ = 0;
 };
 

@@ -100,6 +100,7 @@ struct ScanSummary {
   uint64_t replies = 0;      // with a valid cookie
   uint64_t bad_cookie = 0;   // for one of our probes' 4-tuples, but a wrong cookie: ignored
   uint64_t unsolicited = 0;  // to our port, from outside the scan: ignored
+  uint64_t bad_checksum = 0; // TCP/ICMP checksum wrong: rejected before any other check
   uint64_t duplicates = 0, resets_sent = 0, kernel_drops = 0;
   int rounds = 0;
   double duration_s = 0, send_s = 0;
@@ -109,6 +110,8 @@ struct ScanSummary {
   QuarterAnswers round0_quarters{};      // answers to round 0's probes by quarter of its order
   double suggested_rate = 0;             // when drops were seen: a --rate to try (else 0)
   bool interrupted = false;
+  // The receiver's packet ring failed for good: the scan stopped, unanswered ports have no state.
+  std::optional<Error> receive_error;
   bool degraded = false;
   std::vector<std::string> degraded_reasons;
 };

@@ -53,6 +53,9 @@ struct StrayObservation {
   StrayProbe follow_up;
   std::vector<StraySegment> follow_up_answers;
   std::optional<std::string> setup_problem;  // the case could not be set up: inconclusive
+  // Frames the kernel dropped from the case's capture: the answer may be among them, so
+  // neither an answer nor silence can be judged (inconclusive).
+  uint64_t capture_drops = 0;
 };
 
 struct StrayJudgement {

@@ -29,7 +29,11 @@ Result<TargetSpec> parse_target(std::string_view text);
 Result<uint16_t> parse_port(std::string_view text);
 
 // Resolves a host (a literal needs no lookup) with getaddrinfo, restricted to a family.
-// Unresolvable names are bad input with the resolver's sentence. Order as the resolver gives it.
+// A name that does not exist is bad input; a resolver that fails (EAI_AGAIN, EAI_FAIL,
+// EAI_SYSTEM, EAI_MEMORY) is a system error. Order as the resolver gives it.
 Result<std::vector<IpAddress>> resolve_host(const std::string& host, Family family);
+
+// The ErrorCode a getaddrinfo failure (EAI_*) stands for.
+ErrorCode resolver_error_code(int eai);
 
 }  // namespace tcpkit

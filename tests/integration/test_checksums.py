@@ -1,0 +1,50 @@
+"""Received checksums are verified. A responder in the server namespace answers each SYN to a
+closed port first with a SYN/ACK whose TCP checksum is wrong, then 50 ms later with a correct
+RST,ACK; the kernel's own RST is dropped by nftables (the responder's packets carry a mark).
+The lab's veths have checksum offload off, so nothing on the way fixes or vouches for the
+checksum. The tools must ignore the corrupted SYN/ACK, count it, and classify the RST."""
+import json
+import os
+import subprocess
+import sys
+
+LAB_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab")
+PORT = 8093
+MARK = 0x5253
+
+
+def corrupting_lab(make_lab):
+    L = make_lab(ipv6=False)
+    L.nft(L.server_ns, f"table inet tkcsum {{\n chain out {{ type filter hook output priority 0; policy accept;\n"
+                       f"  tcp sport {PORT} meta mark != {MARK:#x} drop\n }}\n}}\n")
+    proc = L.popen_server([sys.executable, os.path.join(LAB_DIR, "bare_rst_responder.py"), "--interface",
+                           L.server_if, "--port", str(PORT), "--corrupt-first", "--then-ms", "50",
+                           "--mark", hex(MARK), "--max-seconds", "120"], stdout=subprocess.PIPE)
+    line = proc.stdout.readline().decode().strip()  # bounded: the lab stops it at teardown
+    assert line == "ready", f"responder did not start: {line!r}"
+    return L
+
+
+def jsonl(text):
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def test_tcpprobe_rejects_a_segment_with_a_bad_checksum(make_lab, tool):
+    L = corrupting_lab(make_lab)
+    r = L.run_client([tool("tcpprobe"), "-m", "syn", "--json", "-c", "2", "-i", "0.3", "-W", "1",
+                      f"{L.server_v4}:{PORT}"], timeout=60)
+    objs = jsonl(r.stdout)
+    probes = [o for o in objs if o["type"] == "probe"]
+    assert [p["outcome"] for p in probes] == ["closed", "closed"], r.stdout + r.stderr
+    assert all(p["rtt_ms"] >= 45 for p in probes), probes  # the RST's time, not the forged SYN/ACK's
+    assert objs[-1]["type"] == "summary" and objs[-1]["bad_checksum"] == 2, objs[-1]
+
+
+def test_tcpscan_rejects_a_segment_with_a_bad_checksum(make_lab, tool):
+    L = corrupting_lab(make_lab)
+    r = L.run_client([tool("tcpscan"), "--json", "--reason", "-p", str(PORT), "--retries", "0", "--wait", "500ms",
+                      L.server_v4], timeout=60)
+    objs = jsonl(r.stdout)
+    ports = [o for o in objs if o["type"] == "port"]
+    assert [(p["port"], p["state"]) for p in ports] == [(PORT, "closed")], r.stdout + r.stderr
+    assert objs[-1]["type"] == "summary" and objs[-1]["bad_checksum"] == 1, objs[-1]
