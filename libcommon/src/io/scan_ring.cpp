@@ -94,6 +94,30 @@ void PacketRing::release() {
   fd_ = -1;
 }
 
+size_t walk_ring_block(const uint8_t* block, size_t block_size, const PacketRing::Handler& handler) {
+  const auto* b = reinterpret_cast<const tpacket_block_desc*>(block);
+  size_t handed = 0;
+  const uint32_t count = b->hdr.bh1.num_pkts;
+  size_t offset = b->hdr.bh1.offset_to_first_pkt;
+  for (uint32_t i = 0; i < count && offset + sizeof(tpacket3_hdr) <= block_size; ++i) {
+    const auto* h = reinterpret_cast<const tpacket3_hdr*>(block + offset);
+    const auto* ll = reinterpret_cast<const sockaddr_ll*>(reinterpret_cast<const uint8_t*>(h) +
+                                                          TPACKET_ALIGN(sizeof(tpacket3_hdr)));
+    // tp_net is the IP header for SOCK_DGRAM; trust nothing that points outside the block.
+    const size_t start = offset + h->tp_net;
+    const size_t skipped = h->tp_net >= h->tp_mac ? h->tp_net - h->tp_mac : 0;
+    const size_t length = h->tp_snaplen > skipped ? h->tp_snaplen - skipped : 0;
+    if (ll->sll_pkttype != PACKET_OUTGOING && start <= block_size && length <= block_size - start) {
+      handler(block + start, length,
+              int64_t(h->tp_sec) * 1'000'000'000 + h->tp_nsec);
+      ++handed;
+    }
+    if (h->tp_next_offset == 0) break;
+    offset += h->tp_next_offset;
+  }
+  return handed;
+}
+
 Result<size_t> PacketRing::poll(int timeout_ms, const Handler& handler) {
   auto* block = reinterpret_cast<tpacket_block_desc*>(map_ + size_t(current_) * block_size_);
   if (!(__atomic_load_n(&block->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) {
@@ -106,24 +130,7 @@ Result<size_t> PacketRing::poll(int timeout_ms, const Handler& handler) {
   for (uint32_t n = 0; n < block_count_; ++n) {
     block = reinterpret_cast<tpacket_block_desc*>(map_ + size_t(current_) * block_size_);
     if (!(__atomic_load_n(&block->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) break;
-    const uint32_t count = block->hdr.bh1.num_pkts;
-    size_t offset = block->hdr.bh1.offset_to_first_pkt;
-    for (uint32_t i = 0; i < count && offset + sizeof(tpacket3_hdr) <= block_size_; ++i) {
-      const auto* h = reinterpret_cast<const tpacket3_hdr*>(reinterpret_cast<const uint8_t*>(block) + offset);
-      const auto* ll = reinterpret_cast<const sockaddr_ll*>(reinterpret_cast<const uint8_t*>(h) +
-                                                            TPACKET_ALIGN(sizeof(tpacket3_hdr)));
-      // tp_net is the IP header for SOCK_DGRAM; trust nothing that points outside the block.
-      const size_t start = offset + h->tp_net;
-      const size_t skipped = h->tp_net >= h->tp_mac ? h->tp_net - h->tp_mac : 0;
-      const size_t length = h->tp_snaplen > skipped ? h->tp_snaplen - skipped : 0;
-      if (ll->sll_pkttype != PACKET_OUTGOING && start <= block_size_ && length <= block_size_ - start) {
-        handler(reinterpret_cast<const uint8_t*>(block) + start, length,
-                int64_t(h->tp_sec) * 1'000'000'000 + h->tp_nsec);
-        ++handed;
-      }
-      if (h->tp_next_offset == 0) break;
-      offset += h->tp_next_offset;
-    }
+    handed += walk_ring_block(reinterpret_cast<const uint8_t*>(block), block_size_, handler);
     __atomic_store_n(&block->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
     current_ = (current_ + 1) % block_count_;
   }

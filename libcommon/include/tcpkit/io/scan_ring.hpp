@@ -61,4 +61,9 @@ class PacketRing {
   RingStats totals_;
 };
 
+// Hands every packet of one TPACKET_V3 block (as the kernel filled it, block_size bytes) to the
+// handler, except our own outgoing ones. Offsets and lengths in the block are not trusted.
+// Returns the packets handed over. (Separate from poll() so that it can be fuzzed.)
+size_t walk_ring_block(const uint8_t* block, size_t block_size, const PacketRing::Handler& handler);
+
 }  // namespace tcpkit
