@@ -1,0 +1,28 @@
+// The -iL reader's tokenizer on arbitrary file contents. Beyond "no crash": tokens are
+// non-empty, hold no separator or comment, and appear in the input in order.
+#include <cctype>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "fuzz_check.hpp"
+#include "tcpkit/wire/target_set.hpp"
+
+using namespace tcpkit;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string content(reinterpret_cast<const char*>(data), size);
+  const auto tokens = split_target_list(content);
+  size_t at = 0;
+  size_t total = 0;
+  for (const auto& t : tokens) {
+    FUZZ_CHECK(!t.empty());
+    for (char c : t) FUZZ_CHECK(c != ',' && c != '#' && !std::isspace(static_cast<unsigned char>(c)));
+    const size_t found = content.find(t, at);
+    FUZZ_CHECK(found != std::string::npos);
+    at = found + t.size();
+    total += t.size();
+  }
+  FUZZ_CHECK(total <= size);
+  return 0;
+}
