@@ -35,9 +35,16 @@ RouteReply decode_route_reply(std::span<const uint8_t> bytes, Family family) {
   auto n = static_cast<ssize_t>(bytes.size());
   for (auto* h = reply; NLMSG_OK(h, static_cast<unsigned>(n)); h = NLMSG_NEXT(h, n)) {
     if (h->nlmsg_type == NLMSG_ERROR) {
-      const auto* err = static_cast<const nlmsgerr*>(NLMSG_DATA(h));
-      if (err->error == 0) continue;
-      route.error = -err->error;
+      // The kernel sends -errno (0: an acknowledgement); anything else, or a message too short
+      // to hold the field, is a bad message rather than an errno.
+      int32_t error = 0;
+      if (h->nlmsg_len < NLMSG_LENGTH(sizeof error)) {
+        route.error = EBADMSG;
+        return route;
+      }
+      std::memcpy(&error, NLMSG_DATA(h), sizeof error);
+      if (error == 0) continue;
+      route.error = error < 0 && error > -4096 ? -error : EBADMSG;
       return route;
     }
     if (h->nlmsg_type != RTM_NEWROUTE) continue;

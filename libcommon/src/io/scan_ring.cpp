@@ -95,11 +95,19 @@ void PacketRing::release() {
 }
 
 size_t walk_ring_block(const uint8_t* block, size_t block_size, const PacketRing::Handler& handler) {
+  if (block_size < sizeof(tpacket_block_desc)) return 0;
   const auto* b = reinterpret_cast<const tpacket_block_desc*>(block);
   size_t handed = 0;
   const uint32_t count = b->hdr.bh1.num_pkts;
   size_t offset = b->hdr.bh1.offset_to_first_pkt;
-  for (uint32_t i = 0; i < count && offset + sizeof(tpacket3_hdr) <= block_size; ++i) {
+  // A packet's frame header and the address after it, which must lie inside the block. The
+  // kernel puts packets at multiples of 8 (af_packet.c's V3_ALIGNMENT, not TPACKET_ALIGNMENT's
+  // 16), so any other offset means a corrupt block.
+  constexpr size_t kFrameHeader = TPACKET_ALIGN(sizeof(tpacket3_hdr)) + sizeof(sockaddr_ll);
+  constexpr size_t kV3Alignment = 8;
+  for (uint32_t i = 0; i < count && offset % kV3Alignment == 0 && offset <= block_size &&
+                       kFrameHeader <= block_size - offset;
+       ++i) {
     const auto* h = reinterpret_cast<const tpacket3_hdr*>(block + offset);
     const auto* ll = reinterpret_cast<const sockaddr_ll*>(reinterpret_cast<const uint8_t*>(h) +
                                                           TPACKET_ALIGN(sizeof(tpacket3_hdr)));
