@@ -23,15 +23,21 @@ IpAddress v4(const Tins::IPv4Address& a) {
 
 IpAddress v6(const Tins::IPv6Address& a) { return IpAddress::from_v6(a.begin()); }
 
-// Compares options only when each kind appears once and libtins read them all.
+// Compares the options before the first end-of-list (libtins lists options after it; Linux
+// and RFC 9293 stop there, and so does our decoder), when each kind appears once among them.
 void compare_options(const Tins::TCP& tcp, const TcpOptions& ours) {
   if (ours.malformed) return;
+  std::vector<Tins::TCP::option> before_eol;
+  for (const auto& o : tcp.options()) {
+    if (o.option() == Tins::TCP::EOL) break;
+    before_eol.push_back(o);
+  }
   std::map<uint8_t, int> seen;
-  for (const auto& o : tcp.options()) ++seen[uint8_t(o.option())];
+  for (const auto& o : before_eol) ++seen[uint8_t(o.option())];
   for (const auto& [kind, n] : seen)
-    if (n > 1 && kind != Tins::TCP::NOP && kind != Tins::TCP::EOL) return;
+    if (n > 1 && kind != Tins::TCP::NOP) return;
   try {
-    for (const auto& o : tcp.options()) {
+    for (const auto& o : before_eol) {
       switch (o.option()) {
         case Tins::TCP::MSS:
           if (o.data_size() == 2) FUZZ_CHECK(ours.mss && *ours.mss == tcp.mss());
