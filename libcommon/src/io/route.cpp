@@ -32,8 +32,10 @@ RouteReply decode_route_reply(std::span<const uint8_t> bytes, Family family) {
   RouteReply route;
   const size_t address_size = family == Family::v4 ? 4 : 16;
   auto* reply = reinterpret_cast<const nlmsghdr*>(bytes.data());
+  // Signed: NLMSG_NEXT takes a last message's padding off the remainder, which may then go
+  // below zero; as unsigned it became huge and the walk went on past the reply.
   auto n = static_cast<ssize_t>(bytes.size());
-  for (auto* h = reply; NLMSG_OK(h, static_cast<unsigned>(n)); h = NLMSG_NEXT(h, n)) {
+  for (auto* h = reply; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
     if (h->nlmsg_type == NLMSG_ERROR) {
       // The kernel sends -errno (0: an acknowledgement); anything else, or a message too short
       // to hold the field, is a bad message rather than an errno.

@@ -95,3 +95,27 @@ TEST_CASE("an error reply too short to hold its error field is a bad message") {
   std::memcpy(r.bytes.data() + 16, &next, 4);
   CHECK(decode_route_reply(r.bytes, Family::v4).error == EBADMSG);
 }
+
+TEST_CASE("a last message whose padding runs past the reply ends the walk (fuzz crash)") {
+  // fuzz_route's input: an RTM_NEWROUTE of 45 bytes in 46, so its padded length (48) passes
+  // the end. The walk then went on past the reply (a negative remainder cast to unsigned):
+  // here the bytes after the reply hold a route via interface 9 that must not be read.
+  const std::vector<uint8_t> crash = {0x2d, 0x00, 0x00, 0x00, 0x18, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x02, 0x08, 0x00,
+                                      0x08, 0x00, 0x07, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                      0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x49, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                      0x00, 0x00, 0x00, 0x00};
+  REQUIRE(crash.size() == 46);
+  Reply beyond;
+  beyond.header(RTM_NEWROUTE);
+  rtmsg rt{};
+  rt.rtm_family = AF_INET;
+  beyond.append(&rt, sizeof rt);
+  const int oif = 9;
+  beyond.attribute(RTA_OIF, &oif, sizeof oif);
+  std::vector<uint8_t> buffer = crash;
+  buffer.resize(48);
+  buffer.insert(buffer.end(), beyond.bytes.begin(), beyond.bytes.end());
+  const auto d = decode_route_reply(std::span<const uint8_t>(buffer.data(), crash.size()), Family::v4);
+  CHECK(d.interface_index == 0);
+  CHECK(d.error == 0);
+}
