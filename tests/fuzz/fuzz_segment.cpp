@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "fuzz_check.hpp"
+#include "segment_spec.hpp"
 #include "tcpkit/wire/segment.hpp"
 
 using namespace tcpkit;
@@ -18,19 +19,7 @@ bool same_options(const TcpOptions& a, const TcpOptions& b) {
 }
 
 void check_reencode(const DecodedPacket& p) {
-  SegmentSpec spec;
-  spec.src = p.src;
-  spec.dst = p.dst;
-  spec.sport = p.tcp.sport;
-  spec.dport = p.tcp.dport;
-  spec.seq = p.tcp.seq;
-  spec.ack = p.tcp.ack;
-  spec.flags = p.tcp.flags;
-  spec.window = p.tcp.window;
-  spec.urgent = p.tcp.urgent;
-  spec.ttl = p.ttl;
-  spec.ip_id = p.ip_id;
-  spec.options = p.tcp.options;
+  SegmentSpec spec = tcpkit_test::spec_from(p);
   spec.options.malformed = false;
   auto crafted = craft_segment(spec);
   if (!crafted) return;  // more options than a header holds: nothing to compare

@@ -42,17 +42,22 @@ struct Reply {
   }
 };
 
-}  // namespace
-
-TEST_CASE("a route reply gives the interface, source and gateway") {
+// An RTM_NEWROUTE for IPv4 through interface oif.
+Reply route_via(int oif) {
   Reply r;
   r.header(RTM_NEWROUTE);
   rtmsg rt{};
   rt.rtm_family = AF_INET;
   r.append(&rt, sizeof rt);
-  const int oif = 7;
-  const uint8_t src[4] = {10, 0, 0, 1}, gw[4] = {10, 0, 0, 254};
   r.attribute(RTA_OIF, &oif, sizeof oif);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("a route reply gives the interface, source and gateway") {
+  Reply r = route_via(7);
+  const uint8_t src[4] = {10, 0, 0, 1}, gw[4] = {10, 0, 0, 254};
   r.attribute(RTA_PREFSRC, src, 4);
   r.attribute(RTA_GATEWAY, gw, 4);
   const auto d = decode_route_reply(r.bytes, Family::v4);
@@ -105,13 +110,7 @@ TEST_CASE("a last message whose padding runs past the reply ends the walk (fuzz 
                                       0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x49, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
                                       0x00, 0x00, 0x00, 0x00};
   REQUIRE(crash.size() == 46);
-  Reply beyond;
-  beyond.header(RTM_NEWROUTE);
-  rtmsg rt{};
-  rt.rtm_family = AF_INET;
-  beyond.append(&rt, sizeof rt);
-  const int oif = 9;
-  beyond.attribute(RTA_OIF, &oif, sizeof oif);
+  const Reply beyond = route_via(9);
   std::vector<uint8_t> buffer = crash;
   buffer.resize(48);
   buffer.insert(buffer.end(), beyond.bytes.begin(), beyond.bytes.end());

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "fixture_packets.hpp"
+#include "segment_spec.hpp"
 #include "tcpkit/wire/segment.hpp"
 
 using namespace tcpkit;
@@ -39,19 +40,7 @@ uint16_t tcp_checksum_residue(const std::vector<uint8_t>& ip) {
 }
 
 SegmentSpec spec_from(const DecodedPacket& d, const std::vector<uint8_t>& raw) {
-  SegmentSpec s;
-  s.src = d.src;
-  s.dst = d.dst;
-  s.sport = d.tcp.sport;
-  s.dport = d.tcp.dport;
-  s.seq = d.tcp.seq;
-  s.ack = d.tcp.ack;
-  s.flags = d.tcp.flags;
-  s.window = d.tcp.window;
-  s.urgent = d.tcp.urgent;
-  s.options = d.tcp.options;
-  s.ttl = d.ttl;
-  s.ip_id = d.ip_id;
+  SegmentSpec s = tcpkit_test::spec_from(d);
   const size_t payload_at = raw.size() - d.tcp.payload_length;
   s.payload.assign(raw.begin() + long(payload_at), raw.end());
   return s;
