@@ -28,6 +28,45 @@ void add_attribute(nlmsghdr* header, size_t capacity, uint16_t type, const void*
 
 }  // namespace
 
+RouteReply decode_route_reply(std::span<const uint8_t> bytes, Family family) {
+  RouteReply route;
+  const size_t address_size = family == Family::v4 ? 4 : 16;
+  auto* reply = reinterpret_cast<const nlmsghdr*>(bytes.data());
+  // Signed: NLMSG_NEXT takes a last message's padding off the remainder, which may then go
+  // below zero; as unsigned it became huge and the walk went on past the reply.
+  auto n = static_cast<ssize_t>(bytes.size());
+  for (auto* h = reply; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
+    if (h->nlmsg_type == NLMSG_ERROR) {
+      // The kernel sends -errno (0: an acknowledgement); anything else, or a message too short
+      // to hold the field, is a bad message rather than an errno.
+      int32_t error = 0;
+      if (h->nlmsg_len < NLMSG_LENGTH(sizeof error)) {
+        route.error = EBADMSG;
+        return route;
+      }
+      std::memcpy(&error, NLMSG_DATA(h), sizeof error);
+      if (error == 0) continue;
+      route.error = error < 0 && error > -4096 ? -error : EBADMSG;
+      return route;
+    }
+    if (h->nlmsg_type != RTM_NEWROUTE) continue;
+    const auto* rt = static_cast<const rtmsg*>(NLMSG_DATA(h));
+    int length = static_cast<int>(RTM_PAYLOAD(h));
+    for (auto* a = RTM_RTA(rt); RTA_OK(a, length); a = RTA_NEXT(a, length)) {
+      const auto payload = RTA_PAYLOAD(a);
+      const auto* data = static_cast<const uint8_t*>(RTA_DATA(a));
+      if (a->rta_type == RTA_OIF && payload >= sizeof(int)) {
+        std::memcpy(&route.interface_index, data, sizeof(int));
+      } else if (a->rta_type == RTA_PREFSRC && payload == address_size) {
+        route.source = family == Family::v4 ? IpAddress::from_v4(data) : IpAddress::from_v6(data);
+      } else if (a->rta_type == RTA_GATEWAY && payload == address_size) {
+        route.gateway = family == Family::v4 ? IpAddress::from_v4(data) : IpAddress::from_v6(data);
+      }
+    }
+  }
+  return route;
+}
+
 Result<int> interface_index(const std::string& name) {
   if (name.empty() || name.size() >= IF_NAMESIZE) return fail(ErrorCode::bad_input, "invalid interface name '" + name + "'");
   const unsigned index = if_nametoindex(name.c_str());
@@ -72,34 +111,17 @@ Result<Route> route_to(const IpAddress& destination, const std::optional<IpAddre
   ssize_t n = ::recv(sock.get(), reply, sizeof reply, 0);
   if (n < 0) return fail_errno("netlink route reply", errno);
 
+  const RouteReply decoded = decode_route_reply(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(reply), size_t(n)),
+                                                destination.family());
+  if (decoded.error != 0)
+    return fail(ErrorCode::system, "no route to " + destination.to_string() +
+                                       (interface.empty() ? "" : " via " + interface) + ": " + std::strerror(decoded.error),
+                decoded.error);
   Route route;
-  bool have_source = false;
-  for (auto* h = reinterpret_cast<nlmsghdr*>(reply); NLMSG_OK(h, static_cast<unsigned>(n)); h = NLMSG_NEXT(h, n)) {
-    if (h->nlmsg_type == NLMSG_ERROR) {
-      const auto* err = static_cast<nlmsgerr*>(NLMSG_DATA(h));
-      if (err->error == 0) continue;
-      const int code = -err->error;
-      return fail(ErrorCode::system, "no route to " + destination.to_string() +
-                                         (interface.empty() ? "" : " via " + interface) + ": " + std::strerror(code),
-                  code);
-    }
-    if (h->nlmsg_type != RTM_NEWROUTE) continue;
-    const auto* rt = static_cast<rtmsg*>(NLMSG_DATA(h));
-    int length = static_cast<int>(RTM_PAYLOAD(h));
-    for (auto* a = RTM_RTA(rt); RTA_OK(a, length); a = RTA_NEXT(a, length)) {
-      const auto payload = RTA_PAYLOAD(a);
-      if (a->rta_type == RTA_OIF && payload >= sizeof(int)) {
-        std::memcpy(&route.interface_index, RTA_DATA(a), sizeof(int));
-      } else if (a->rta_type == RTA_PREFSRC && payload == destination.size()) {
-        const auto* bytes = static_cast<const uint8_t*>(RTA_DATA(a));
-        route.source = destination.is_v4() ? IpAddress::from_v4(bytes) : IpAddress::from_v6(bytes);
-        have_source = true;
-      } else if (a->rta_type == RTA_GATEWAY && payload == destination.size()) {
-        const auto* bytes = static_cast<const uint8_t*>(RTA_DATA(a));
-        route.gateway = destination.is_v4() ? IpAddress::from_v4(bytes) : IpAddress::from_v6(bytes);
-      }
-    }
-  }
+  route.interface_index = decoded.interface_index;
+  route.gateway = decoded.gateway;
+  const bool have_source = decoded.source.has_value();
+  if (have_source) route.source = *decoded.source;
   if (route.interface_index == 0) return fail(ErrorCode::system, "no route to " + destination.to_string());
   char name[IF_NAMESIZE] = {};
   if (if_indextoname(static_cast<unsigned>(route.interface_index), name)) route.interface = name;

@@ -132,27 +132,33 @@ Result<void> poll_until(const RingPoll& poll_once, const std::function<bool()>& 
   return {};
 }
 
-size_t PacketRing::walk_block(const uint8_t* block_bytes, size_t block_size, const Handler& handler,
-                              uint64_t* bad_checksum) {
+size_t walk_ring_block(const uint8_t* block, size_t block_size, const PacketRing::Handler& handler,
+                       uint64_t* bad_checksum) {
   if (block_size < sizeof(tpacket_block_desc)) return 0;
-  const auto* block = reinterpret_cast<const tpacket_block_desc*>(block_bytes);
-  // Each packet: its tpacket3_hdr, then (aligned) the sockaddr_ll we read the packet type from.
-  constexpr size_t kHeaders = TPACKET_ALIGN(sizeof(tpacket3_hdr)) + sizeof(sockaddr_ll);
-  const uint32_t count = block->hdr.bh1.num_pkts;
-  size_t offset = block->hdr.bh1.offset_to_first_pkt;
+  const auto* b = reinterpret_cast<const tpacket_block_desc*>(block);
   size_t handed = 0;
-  for (uint32_t i = 0; i < count && offset <= block_size && kHeaders <= block_size - offset; ++i) {
-    const auto* h = reinterpret_cast<const tpacket3_hdr*>(block_bytes + offset);
-    const auto* ll = reinterpret_cast<const sockaddr_ll*>(block_bytes + offset + TPACKET_ALIGN(sizeof(tpacket3_hdr)));
+  const uint32_t count = b->hdr.bh1.num_pkts;
+  size_t offset = b->hdr.bh1.offset_to_first_pkt;
+  // A packet's frame header and the address after it, which must lie inside the block. The
+  // kernel puts packets at multiples of 8 (af_packet.c's V3_ALIGNMENT, not TPACKET_ALIGNMENT's
+  // 16), so any other offset means a corrupt block.
+  constexpr size_t kFrameHeader = TPACKET_ALIGN(sizeof(tpacket3_hdr)) + sizeof(sockaddr_ll);
+  constexpr size_t kV3Alignment = 8;
+  for (uint32_t i = 0; i < count && offset % kV3Alignment == 0 && offset <= block_size &&
+                       kFrameHeader <= block_size - offset;
+       ++i) {
+    const auto* h = reinterpret_cast<const tpacket3_hdr*>(block + offset);
+    const auto* ll = reinterpret_cast<const sockaddr_ll*>(reinterpret_cast<const uint8_t*>(h) +
+                                                          TPACKET_ALIGN(sizeof(tpacket3_hdr)));
     // tp_net is the IP header for SOCK_DGRAM; trust nothing that points outside the block.
     const size_t start = offset + h->tp_net;
     const size_t skipped = h->tp_net >= h->tp_mac ? h->tp_net - h->tp_mac : 0;
     const size_t length = h->tp_snaplen > skipped ? h->tp_snaplen - skipped : 0;
     if (ll->sll_pkttype != PACKET_OUTGOING && start <= block_size && length <= block_size - start) {
-      if (checksum_rejected(h->tp_status, block_bytes + start, length)) {
+      if (checksum_rejected(h->tp_status, block + start, length)) {
         if (bad_checksum) ++*bad_checksum;
       } else {
-        handler(block_bytes + start, length, int64_t(h->tp_sec) * 1'000'000'000 + h->tp_nsec);
+        handler(block + start, length, int64_t(h->tp_sec) * 1'000'000'000 + h->tp_nsec);
         ++handed;
       }
     }
@@ -172,7 +178,7 @@ Result<size_t> PacketRing::poll(int timeout_ms, const Handler& handler) {
   for (uint32_t n = 0; n < block_count_; ++n) {
     block = reinterpret_cast<tpacket_block_desc*>(map_ + size_t(current_) * block_size_);
     if (!(__atomic_load_n(&block->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) break;
-    handed += walk_block(reinterpret_cast<const uint8_t*>(block), block_size_, handler, &totals_.bad_checksum);
+    handed += walk_ring_block(reinterpret_cast<const uint8_t*>(block), block_size_, handler, &totals_.bad_checksum);
     __atomic_store_n(&block->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
     current_ = (current_ + 1) % block_count_;
   }

@@ -376,7 +376,7 @@ std::optional<DecodedPacket> decode_packet(const uint8_t* data, size_t len) {
   } else {
     return std::nullopt;
   }
-  p.ip_length = claimed_end;
+  p.ip_length = std::min(claimed_end, len);  // a capture may cut the packet short
   if (later_fragment || offset > claimed_end) return p;  // kind other: nothing above IP to read
   const View body = v.first(claimed_end).from(offset);
   const size_t claimed_body = claimed_end - offset;

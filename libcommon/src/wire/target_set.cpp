@@ -283,16 +283,7 @@ bool TargetSet::has_family(Family family) const {
   return false;
 }
 
-Result<std::vector<TargetToken>> read_target_file(const std::string& path) {
-  std::string content;
-  if (path == "-") {
-    content.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
-  } else {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return fail(ErrorCode::bad_input, "cannot read target file '" + path + "'");
-    content.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-    if (in.bad()) return fail(ErrorCode::bad_input, "cannot read target file '" + path + "'");
-  }
+std::vector<TargetToken> split_target_list(std::string_view content) {
   std::vector<TargetToken> tokens;
   std::string current;
   bool comment = false;
@@ -312,6 +303,19 @@ Result<std::vector<TargetToken>> read_target_file(const std::string& path) {
   }
   if (!current.empty()) tokens.push_back(TargetToken{std::move(current), line});
   return tokens;
+}
+
+Result<std::vector<TargetToken>> read_target_file(const std::string& path) {
+  std::string content;
+  if (path == "-") {
+    content.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+  } else {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return fail(ErrorCode::bad_input, "cannot read target file '" + path + "'");
+    content.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    if (in.bad()) return fail(ErrorCode::bad_input, "cannot read target file '" + path + "'");
+  }
+  return split_target_list(content);
 }
 
 }  // namespace tcpkit

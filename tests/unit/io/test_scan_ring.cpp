@@ -1,6 +1,8 @@
 // The packet ring's size: what can be checked without CAP_NET_RAW.
 #include <catch2/catch.hpp>
 
+#include <cstring>
+
 #include "tcpkit/io/scan_ring.hpp"
 
 #include <arpa/inet.h>
@@ -126,15 +128,66 @@ TEST_CASE("the block walker reads no packet whose headers run past the block") {
   auto count = [&](const uint8_t*, size_t length, int64_t) { handed_length = length; };
   // A whole packet: handed over.
   auto good = block_with_packet_at(block_size, 64, 20);
-  CHECK(PacketRing::walk_block(good.data(), block_size, count) == 1);
+  CHECK(walk_ring_block(good.data(), block_size, count) == 1);
   CHECK(handed_length == 20);
   // The tpacket3_hdr fits, the sockaddr_ll after it does not: nothing is read or handed over.
   const size_t tight = block_size - sizeof(tpacket3_hdr);
   auto cut = block_with_packet_at(block_size, tight, 8);
-  CHECK(PacketRing::walk_block(cut.data(), block_size, count) == 0);
+  CHECK(walk_ring_block(cut.data(), block_size, count) == 0);
   // A first-packet offset past the block.
   auto outside = block_with_packet_at(block_size, block_size + 64, 8);
-  CHECK(PacketRing::walk_block(outside.data(), block_size, count) == 0);
+  CHECK(walk_ring_block(outside.data(), block_size, count) == 0);
   // A block smaller than its own descriptor.
-  CHECK(PacketRing::walk_block(good.data(), 16, count) == 0);
+  CHECK(walk_ring_block(good.data(), 16, count) == 0);
+
+// The block walker on blocks the kernel would never write (found by fuzz_scan_ring): nothing
+// outside the block may be read and a misaligned packet header is corrupt, not a packet.
+namespace {
+
+// One 4 KiB block inside a larger buffer whose bytes past the block look like a packet that
+// is not ours (sll_pkttype 0), so a walker that reads past the block hands something over.
+struct TestBlock {
+  alignas(64) uint8_t bytes[8192] = {};
+  void put32(size_t at, uint32_t v) { std::memcpy(bytes + at, &v, 4); }
+  void put16(size_t at, uint16_t v) { std::memcpy(bytes + at, &v, 2); }
+  // A packet header at `at`: no next packet, the IP header `net` bytes in, `snaplen` bytes of it.
+  void packet(size_t at, uint32_t snaplen, uint16_t net = 80) {
+    put32(at + 12, snaplen);           // tp_snaplen
+    put16(at + 24, net);               // tp_mac
+    put16(at + 26, net);               // tp_net
+  }
+  void header(uint32_t packets, uint32_t first) {
+    put32(12, packets);                // hdr.bh1.num_pkts
+    put32(16, first);                  // hdr.bh1.offset_to_first_pkt
+  }
+};
+
+size_t walk(const TestBlock& b, size_t size) {
+  return walk_ring_block(b.bytes, size, [](const uint8_t*, size_t, int64_t) {});
+}
+
+}  // namespace
+
+TEST_CASE("the ring walker hands over well-formed packets, 8-byte aligned as the kernel writes them") {
+  TestBlock b;
+  b.header(2, 48);
+  b.packet(48, 20);
+  b.put32(48, 152);  // tp_next_offset: the kernel aligns packets to 8 bytes, not 16
+  b.packet(200, 20);
+  CHECK(walk(b, 4096) == 2);
+}
+
+TEST_CASE("the ring walker refuses a misaligned packet header (fuzz crash)") {
+  TestBlock b;
+  b.header(1, 50);
+  b.packet(50, 20);
+  CHECK(walk(b, 4096) == 0);
+}
+
+TEST_CASE("the ring walker reads no address past the block's end (fuzz crash)") {
+  TestBlock b;
+  // The 48-byte packet header ends at the block's end; its sockaddr_ll would lie beyond it.
+  b.header(1, 4096 - 48);
+  b.packet(4096 - 48, 0, 48);  // an empty packet right at the end: inside, but its address is not
+  CHECK(walk(b, 4096) == 0);
 }

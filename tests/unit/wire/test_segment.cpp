@@ -8,6 +8,7 @@
 #include <random>
 
 #include "fixture_packets.hpp"
+#include "segment_spec.hpp"
 #include "tcpkit/wire/segment.hpp"
 
 using namespace tcpkit;
@@ -39,19 +40,7 @@ uint16_t tcp_checksum_residue(const std::vector<uint8_t>& ip) {
 }
 
 SegmentSpec spec_from(const DecodedPacket& d, const std::vector<uint8_t>& raw) {
-  SegmentSpec s;
-  s.src = d.src;
-  s.dst = d.dst;
-  s.sport = d.tcp.sport;
-  s.dport = d.tcp.dport;
-  s.seq = d.tcp.seq;
-  s.ack = d.tcp.ack;
-  s.flags = d.tcp.flags;
-  s.window = d.tcp.window;
-  s.urgent = d.tcp.urgent;
-  s.options = d.tcp.options;
-  s.ttl = d.ttl;
-  s.ip_id = d.ip_id;
+  SegmentSpec s = tcpkit_test::spec_from(d);
   const size_t payload_at = raw.size() - d.tcp.payload_length;
   s.payload.assign(raw.begin() + long(payload_at), raw.end());
   return s;
@@ -391,4 +380,19 @@ TEST_CASE("sequence arithmetic wraps at 2^32") {
   CHECK(seq_le(5u, 5u));
   CHECK(seq_ge(5u, 5u));
   CHECK_FALSE(seq_lt(5u, 5u));
+}
+
+// Found by fuzz_segment: a packet cut short (a capture's snaplen) reported the length its IP
+// header claims, not the bytes there are, against segment.hpp's "capped to what we have".
+TEST_CASE("ip_length is capped to the bytes decoded (fuzz crash: truncated IPv4 SYN)") {
+  const std::vector<uint8_t> crash = {0x45, 0x00, 0x00, 0x3c, 0x7f, 0x6c, 0x40, 0x00, 0x40, 0x06, 0xa5, 0x85, 0x0a, 0xe4,
+                                      0x00, 0x01, 0x0a, 0xe4, 0xb0, 0xdc, 0x00, 0x00, 0x02, 0x04, 0x05, 0xb4, 0x04, 0x02,
+                                      0x08, 0x0a, 0x14, 0x8f, 0xdd, 0xe0, 0x00, 0x00, 0x00, 0x00, 0x01, 0x03, 0x03, 0x0a};
+  const auto p = decode_packet(crash.data(), crash.size());
+  REQUIRE(p);
+  CHECK(p->ip_length == crash.size());  // the header claims 60
+  const auto packets = load_packets("handshake_close_v6.hex");
+  const auto cut = decode_packet(packets[0].data(), 50);
+  REQUIRE(cut);
+  CHECK(cut->ip_length == 50);
 }

@@ -1,6 +1,8 @@
 #pragma once
 // Which source address and interface the kernel would use to reach a destination.
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 
 #include "tcpkit/util/error.hpp"
@@ -19,6 +21,14 @@ struct Route {
 // (-S) or interface (-I) narrows the answer; a source of the wrong family is bad input.
 Result<Route> route_to(const IpAddress& destination, const std::optional<IpAddress>& source = std::nullopt,
                        const std::string& interface = "");
+
+// What the kernel's RTM_GETROUTE reply says (bytes as received; lengths in it are not trusted).
+struct RouteReply {
+  int interface_index = 0;
+  std::optional<IpAddress> source, gateway;  // addresses of the destination's family only
+  int error = 0;                             // errno of an NLMSG_ERROR reply, 0 if none
+};
+RouteReply decode_route_reply(std::span<const uint8_t> bytes, Family family);
 
 // Interface index for a name, or a bad_input error naming the interface.
 Result<int> interface_index(const std::string& name);

@@ -64,13 +64,6 @@ class PacketRing {
   // Totals since open (PACKET_STATISTICS resets on read; this class adds them up).
   RingStats stats();
 
-  // Hands every packet of one TPACKET_V3 block (block_size bytes, as the kernel filled it) to
-  // the handler, skipping our own outgoing packets and counting in *bad_checksum (and skipping)
-  // those whose checksum is wrong (checksum_rejected); nothing outside the block is read,
-  // whatever its headers say. Returns the number handed over.
-  static size_t walk_block(const uint8_t* block, size_t block_size, const Handler& handler,
-                           uint64_t* bad_checksum = nullptr);
-
  private:
   PacketRing() = default;
   void release();
@@ -80,5 +73,13 @@ class PacketRing {
   uint32_t block_size_ = 0, block_count_ = 0, current_ = 0;
   RingStats totals_;
 };
+
+// Hands every packet of one TPACKET_V3 block (as the kernel filled it, block_size bytes) to the
+// handler, except our own outgoing ones and those whose checksum is wrong (checksum_rejected:
+// skipped and counted in *bad_checksum). Offsets and lengths in the block are not trusted:
+// nothing outside the block is read, whatever its headers say. Returns the packets handed over.
+// (Separate from poll() so that it can be tested and fuzzed on bytes.)
+size_t walk_ring_block(const uint8_t* block, size_t block_size, const PacketRing::Handler& handler,
+                       uint64_t* bad_checksum = nullptr);
 
 }  // namespace tcpkit

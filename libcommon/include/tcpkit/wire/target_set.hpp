@@ -86,5 +86,7 @@ struct TargetToken {
 // Tokens of a target list file ("-" is standard input): separated by white space or commas,
 // '#' starts a comment. An unreadable file is bad input.
 Result<std::vector<TargetToken>> read_target_file(const std::string& path);
+// The tokens of a target list's contents (what read_target_file does once the file is read).
+std::vector<TargetToken> split_target_list(std::string_view content);
 
 }  // namespace tcpkit
