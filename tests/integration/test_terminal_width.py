@@ -2,8 +2,7 @@
 wider than 80 display cells (tmux wraps it), and table columns aligned. tcpstray runs against
 a real Linux peer in a lab, tcpstate --by process against processes with UTF-8 and wide names.
 
-The tcpscan -p- report joins this test once the scanreport branch is merged: add its command
-to TCPSCAN_COMMANDS (see the note there)."""
+tcpscan -p- runs against a lab host with open, dropped and rejected ports."""
 import os
 import shlex
 import shutil
@@ -13,6 +12,7 @@ import uuid
 
 import pytest
 
+from test_tcpscan import start_listener
 from test_tcpstate_display import assert_aligned, cells, population
 
 LIVE, CLOSED = 8080, 8081
@@ -92,7 +92,21 @@ def test_tcpstate_by_process_fits_80_columns(lab, tool):
     assert_aligned(text[text.index("PROCESS"):], ["PROCESS", "TOTAL"])
 
 
-# tcpscan -p- (the scanreport branch's grouped report): after that merge, add
-#     ["tcpscan", "-p-", "<lab server>"]
-# here and a test like the two above that runs it in_tmux and checks assert_fits / assert_aligned.
-TCPSCAN_COMMANDS = []
+def test_tcpscan_all_ports_fits_80_columns(make_lab, tool):
+    """tcpscan -p- against a host with open, filtered and rejected ports among 65,535: one
+    block, the closed ports collapsed, every line within 80 cells, the port table aligned."""
+    L = make_lab()
+    start_listener(L, [22, 8080, 40000])
+    L.drop_ports([25, 3306])
+    L.reject_ports([5432], icmp="admin-prohibited")
+    cmd = shlex.join(["ip", "netns", "exec", L.client_ns, tool("tcpscan"), "-p-", "--rate", "100000",
+                      "--retries", "1", "--wait", "300ms", L.server_v4])
+    lines = in_tmux(cmd)
+    text = "\n".join(lines)
+    assert f"{L.server_v4}: up" in text, text
+    assert "Not shown: 65,529 closed ports" in text, text
+    assert_fits(lines, "tcpscan -p-")
+    assert_aligned(text[text.index("PORT"):], ["PORT", "STATE", "SERVICE", "REASON"])
+    rows = text[text.index("PORT"):].split("\n\n")[0].splitlines()[1:]
+    assert [r.split()[0] for r in rows] == ["22/tcp", "25/tcp", "3306/tcp", "5432/tcp", "8080/tcp",
+                                            "40000/tcp"], text

@@ -3,6 +3,7 @@
 #include "tcpkit/wire/segment.hpp"
 
 #include <algorithm>
+#include <initializer_list>
 #include <cctype>
 #include <cstring>
 
@@ -104,30 +105,36 @@ namespace {
 // MSS; SACK_PERM+TS, or NOP NOP TS, or NOP NOP SACK_PERM; NOP WS; NOP NOP SACK blocks.
 std::vector<uint8_t> option_bytes(const TcpOptions& o) {
   std::vector<uint8_t> out;
-  auto add16 = [&](uint16_t v) { out.insert(out.end(), {uint8_t(v >> 8), uint8_t(v)}); };
+  out.reserve(40);  // the most TCP options can take
+  // Byte by byte: vector::insert of a list into an empty vector trips GCC 12's
+  // -Wstringop-overflow at -O3 (a false positive, GCC bug 106199).
+  auto put = [&](std::initializer_list<uint8_t> bytes) {
+    for (uint8_t b : bytes) out.push_back(b);
+  };
+  auto add16 = [&](uint16_t v) { put({uint8_t(v >> 8), uint8_t(v)}); };
   auto add32 = [&](uint32_t v) {
     add16(uint16_t(v >> 16));
     add16(uint16_t(v));
   };
   constexpr uint8_t nop = 1, mss = 2, wscale = 3, sack_perm = 4, sack = 5, ts = 8;
   if (o.mss) {
-    out.insert(out.end(), {mss, 4});
+    put({mss, 4});
     add16(*o.mss);
   }
   if (o.timestamps) {
     if (o.sack_permitted)
-      out.insert(out.end(), {sack_perm, 2});
+      put({sack_perm, 2});
     else
-      out.insert(out.end(), {nop, nop});
-    out.insert(out.end(), {ts, 10});
+      put({nop, nop});
+    put({ts, 10});
     add32(o.timestamps->first);
     add32(o.timestamps->second);
   } else if (o.sack_permitted) {
-    out.insert(out.end(), {nop, nop, sack_perm, 2});
+    put({nop, nop, sack_perm, 2});
   }
-  if (o.window_scale) out.insert(out.end(), {nop, wscale, 3, *o.window_scale});
+  if (o.window_scale) put({nop, wscale, 3, *o.window_scale});
   if (!o.sack_blocks.empty()) {
-    out.insert(out.end(), {nop, nop, sack, uint8_t(std::min<size_t>(2 + 8 * o.sack_blocks.size(), 255))});
+    put({nop, nop, sack, uint8_t(std::min<size_t>(2 + 8 * o.sack_blocks.size(), 255))});
     for (const auto& [left, right] : o.sack_blocks) {
       add32(left);
       add32(right);

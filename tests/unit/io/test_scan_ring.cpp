@@ -139,6 +139,7 @@ TEST_CASE("the block walker reads no packet whose headers run past the block") {
   CHECK(walk_ring_block(outside.data(), block_size, count) == 0);
   // A block smaller than its own descriptor.
   CHECK(walk_ring_block(good.data(), 16, count) == 0);
+}
 
 // The block walker on blocks the kernel would never write (found by fuzz_scan_ring): nothing
 // outside the block may be read and a misaligned packet header is corrupt, not a packet.
