@@ -216,7 +216,7 @@ void say_if_owners_denied(const SocketOwners& owners, size_t unowned) {
   if (!unowned || !owners.processes_denied() || cli::output_gone()) return;
   cli::print_error("tcpstate", "no process shown for " + cli::count_text(unowned, "socket") + ": /proc/PID/fd of " +
                                    cli::count_text(owners.processes_denied(), "process", "processes") +
-                                   " could not be looked into (not root; run as root, as ss -p needs)");
+                                   " could not be looked into (not root): run as root, as ss -p needs");
 }
 
 SocketOwners scan_owners(const std::unordered_set<uint64_t>* wanted) {
