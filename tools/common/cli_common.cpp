@@ -18,6 +18,8 @@
 #include <cstring>
 #include <exception>
 
+#include "tcpkit/util/display_width.hpp"
+
 namespace tcpkit::cli {
 
 int exit_code_for(const Error& error) {
@@ -31,6 +33,15 @@ int exit_code_for(const Error& error) {
 
 void print_error(const std::string& tool, const std::string& message) {
   std::fprintf(stderr, "%s: %s\n", tool.c_str(), message.c_str());
+}
+
+void print_warning(const std::string& tool, const std::string& message) {
+  const std::string line = tool + ": " + message;
+  if (::isatty(STDERR_FILENO)) {
+    std::fprintf(stderr, "%s\n", wrap_cells(line, 80, 2).c_str());
+  } else {
+    std::fprintf(stderr, "%s\n", line.c_str());
+  }
 }
 
 int usage_error(const std::string& tool, const std::string& message) {

@@ -25,6 +25,9 @@ int exit_code_for(const Error& error);
 
 // One line on stderr: "tool: message".
 void print_error(const std::string& tool, const std::string& message);
+// A warning for the person at the terminal ("tool: message"): on a terminal wrapped at 80
+// display cells (continuation lines indented), elsewhere one line, as print_error.
+void print_warning(const std::string& tool, const std::string& message);
 // The same line, and the usage exit code (2) to return.
 int usage_error(const std::string& tool, const std::string& message);
 

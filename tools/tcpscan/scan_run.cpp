@@ -191,7 +191,7 @@ int run(const Options& o) {
     const double suggestion = summary.suggested_rate > 0
                                   ? summary.suggested_rate
                                   : std::max(1.0, std::min(o.rate / 2, summary.achieved_rate * 0.8));
-    tcpkit::cli::print_error(kTool, "degraded run (" + why + "): results may be incomplete; try a lower rate, e.g. --rate " +
+    tcpkit::cli::print_warning(kTool, "degraded run (" + why + "): results may be incomplete; try a lower rate, e.g. --rate " +
                                         std::to_string(uint64_t(suggestion)));
   }
   if (const auto why = report.xml_error(); !why.empty()) {
