@@ -131,6 +131,8 @@ def flag_cases():
         cases.append(("tcpscan", ["--dry-run", v], v))
     for v in ["bogus-report", "LISTx", JUNK]:
         cases.append(("tcpstate", [v], v))
+    for flag in ["--from", "--from-ss", "--from-netstat", "--explain"]:  # an empty name is no name
+        cases.append(("tcpstate", [flag, ""], ""))
     return cases
 
 
@@ -196,10 +198,15 @@ def file_cases(tmp):
     return cases
 
 
-FILE_CASE_COUNT = 4 * 2 + 3 * 3 + 2  # as file_cases() builds them
+FILE_CASE_IDS = ([f"tcpscan {flag} {kind}" for kind in ["missing", "directory", "binary", "bad-target"]
+                  for flag in ["-iL", "--exclude-file"]]
+                 + [f"tcpstate {flag} {kind}" for flag in ["--from", "--from-ss", "--from-netstat"]
+                    for kind in ["missing", "directory", "binary"]]
+                 + ["tcpstate --from-ss bad-state", "tcpstate --from bad-state"])
+FILE_CASE_COUNT = len(FILE_CASE_IDS)  # as file_cases() builds them, in its order
 
 
-@pytest.mark.parametrize("index", range(FILE_CASE_COUNT))
+@pytest.mark.parametrize("index", range(FILE_CASE_COUNT), ids=FILE_CASE_IDS)
 def test_a_bad_input_file_is_named_in_one_line(tmp_path, index):
     cases = file_cases(str(tmp_path))
     assert len(cases) == FILE_CASE_COUNT

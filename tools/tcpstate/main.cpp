@@ -91,7 +91,7 @@ int parse_and_run(int argc, char** argv) {
   o.output = json ? tcpstate::Output::json : csv ? tcpstate::Output::csv : prom ? tcpstate::Output::prometheus : tcpstate::Output::table;
   if (given("--explain")) {
     o.explain = tcpkit::parse_tcp_state(explain);
-    if (!o.explain) return usage("unknown TCP state '" + explain + "' (e.g. TIME_WAIT, time-wait, ESTAB, SYN-RECV)");
+    if (!o.explain) return usage("--explain: unknown TCP state '" + explain + "' (e.g. TIME_WAIT, time-wait, ESTAB, SYN-RECV)");
     return tcpstate::run(o);
   }
   const int text_sources = given("--from") + given("--from-ss") + given("--from-netstat");
@@ -102,6 +102,7 @@ int parse_and_run(int argc, char** argv) {
   else if (given("--from-netstat")) o.source = tcpstate::Source::netstat_text, o.input = from_netstat;
   else o.source = source == "proc" ? tcpstate::Source::proc : tcpstate::Source::netlink;
   const bool text = text_sources > 0;
+  if (text && o.input.empty()) return usage("--from, --from-ss or --from-netstat: an empty file name ('-' is standard input)");
   if (given("--from-state")) {
     if (!text || given("--from-netstat")) return usage("--from-state goes with --from or --from-ss (saved `ss ... state STATE`)");
     o.from_state = tcpkit::parse_tcp_state(from_state);
