@@ -59,52 +59,54 @@ int parse_and_run(int argc, char** argv) {
   if (auto code = tcpkit::cli::parse_command_line(app, kTool, argc, argv)) return *code;
 
   auto usage = [](const std::string& message) { return tcpkit::cli::usage_error(kTool, message); };
+  // Given, even as an empty string: "-c ''" is bad input, not "no count".
+  auto given = [&](const char* flag) { return app.count(flag) > 0; };
   if (auto m = tcpkit::cli::choose_family(v4, v6, o.family); !m.empty()) return usage(m);
   if (auto m = tcpkit::cli::choose_format(json, csv, o.format); !m.empty()) return usage(m);
   o.mode = mode == "syn" ? tcpprobe::Mode::syn : mode == "connect" ? tcpprobe::Mode::connect : tcpprobe::Mode::automatic;
   if (ttl > 0) o.ttl = uint8_t(ttl);
-  if (!count.empty()) {
+  if (given("--count")) {
     auto c = tcpkit::cli::parse_count(count, 1'000'000'000);
-    if (!c) return usage(c.error().message);
+    if (!c) return usage("--count: " + c.error().message);
     o.count = *c;
   }
-  if (!interval.empty()) {
+  if (given("--interval")) {
     auto d = tcpkit::cli::parse_duration(interval);
-    if (!d) return usage(d.error().message);
+    if (!d) return usage("--interval: " + d.error().message);
     if (d->count() < 10) return usage("interval '" + interval + "' is too short: the minimum is 10us");
     o.interval = *d;
   }
-  if (!timeout.empty()) {
+  if (given("--timeout")) {
     auto d = tcpkit::cli::parse_duration(timeout);
-    if (!d) return usage(d.error().message);
-    if (d->count() <= 0) return usage("timeout must be greater than zero");
+    if (!d) return usage("--timeout: " + d.error().message);
+    if (d->count() <= 0) return usage("--timeout '" + timeout + "': must be greater than zero");
     o.timeout = *d;
   }
-  if (!deadline.empty()) {
+  if (given("--deadline")) {
     auto d = tcpkit::cli::parse_duration(deadline);
-    if (!d) return usage(d.error().message);
-    if (d->count() <= 0) return usage("deadline must be greater than zero");
+    if (!d) return usage("--deadline: " + d.error().message);
+    if (d->count() <= 0) return usage("--deadline '" + deadline + "': must be greater than zero");
     o.deadline = *d;
   }
-  if (!port.empty()) {
+  if (given("--port")) {
     auto p = tcpkit::parse_port(port);
-    if (!p) return usage(p.error().message);
+    if (!p) return usage("--port: " + p.error().message);
     o.port = *p;
   }
-  if (!sport.empty()) {
+  if (given("--source-port")) {
     auto p = tcpkit::parse_port(sport);
-    if (!p) return usage("source " + p.error().message);
+    if (!p) return usage("--source-port: " + p.error().message);
     o.source_port = *p;
   }
-  if (!source.empty()) {
+  if (given("--source")) {
     auto a = tcpkit::IpAddress::parse(source);
-    if (!a) return usage("invalid source address '" + source + "'");
+    if (!a) return usage("invalid --source address '" + source + "'");
     o.source = *a;
   }
   o.close = close == "peer" ? tcpkit::CloseMode::peer : close == "reset" ? tcpkit::CloseMode::reset : tcpkit::CloseMode::local;
-  if (!close_wait.empty()) {
+  if (given("--close-wait")) {
     auto d = tcpkit::cli::parse_duration(close_wait);
-    if (!d) return usage(d.error().message);
+    if (!d) return usage("--close-wait: " + d.error().message);
     o.close_wait = *d;
   }
   if (!o.trace && (app.count("--close") || app.count("--send") || o.absolute || app.count("--close-wait")))

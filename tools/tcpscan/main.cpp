@@ -116,6 +116,8 @@ int parse_and_run(int argc, char** argv) {
   if (auto code = tcpkit::cli::parse_command_line(app, kTool, int(args.size()), args.data())) return *code;
 
   auto usage = [](const std::string& message) { return tcpkit::cli::usage_error(kTool, message); };
+  // Given, even as an empty string: "--rate ''" is bad input, not "the default rate".
+  auto given = [&](const char* flag) { return app.count(flag) > 0; };
   if (o.targets.empty() && o.target_files.empty()) return usage("no targets: name some, or give -iL FILE (see --help)");
   if (auto m = tcpkit::cli::choose_family(v4, v6, o.family); !m.empty()) return usage(m);
   if (app.count("--output-xml") && o.xml_file.empty()) return usage("-oX needs a file name ('-' for standard output)");
@@ -130,58 +132,58 @@ int parse_and_run(int argc, char** argv) {
            : xml ? tcpscan::OutputForm::xml
                  : tcpscan::OutputForm::text;
   o.ports = ports;
-  if (app.count("--ports") && ports.empty()) return usage("empty port list");
+  if (app.count("--ports") && ports.empty()) return usage("--ports: empty port list");
   o.excludes = split_commas(excludes);
 
   auto f = tcpkit::parse_flags(flags);
-  if (!f) return usage(f.error().message);
+  if (!f) return usage("--flags: " + f.error().message);
   o.flags = *f;
-  if (!rate.empty()) {
+  if (given("--rate")) {
     char* end = nullptr;
     const double r = std::strtod(rate.c_str(), &end);
     if (end != rate.c_str() + rate.size() || !(r >= 1) || r > 10'000'000)
-      return usage("invalid rate '" + rate + "': expected 1 to 10000000 probes per second");
+      return usage("invalid --rate '" + rate + "': expected 1 to 10000000 probes per second");
     o.rate = r;
   }
   o.min_rate = std::max(1.0, o.rate / 16);
-  if (!min_rate.empty()) {
+  if (given("--min-rate")) {
     char* end = nullptr;
     const double r = std::strtod(min_rate.c_str(), &end);
     if (end != min_rate.c_str() + min_rate.size() || !(r >= 1) || r > 10'000'000)
-      return usage("invalid min-rate '" + min_rate + "': expected 1 to 10000000 probes per second");
+      return usage("invalid --min-rate '" + min_rate + "': expected 1 to 10000000 probes per second");
     if (r > o.rate) return usage("--min-rate " + min_rate + " is above --rate: the rate only goes down");
     o.min_rate = r;
   }
-  if (!retries.empty()) {
+  if (given("--retries")) {
     const auto r = parse_u64(retries);
-    if (!r || *r > 20) return usage("invalid retries '" + retries + "': expected 0 to 20");
+    if (!r || *r > 20) return usage("invalid --retries '" + retries + "': expected 0 to 20");
     o.retries = int(*r);
   }
-  if (!wait.empty()) {
+  if (given("--wait")) {
     auto d = tcpkit::cli::parse_duration(wait);
-    if (!d) return usage(d.error().message);
+    if (!d) return usage("--wait: " + d.error().message);
     if (*d > std::chrono::minutes(10)) return usage("wait '" + wait + "' is too long: at most 10 minutes");
     o.wait = *d;
   }
-  if (!seed.empty()) {
+  if (given("--seed")) {
     const auto s = parse_u64(seed);
-    if (!s) return usage("invalid seed '" + seed + "': expected a whole number from 0 to 2^64-1");
+    if (!s) return usage("invalid --seed '" + seed + "': expected a whole number from 0 to 2^64-1");
     o.seed = *s;
   }
-  if (!shard.empty()) {
+  if (given("--shard")) {
     auto s = tcpkit::parse_shard(shard);
-    if (!s) return usage(s.error().message);
+    if (!s) return usage("--shard: " + s.error().message);
     if (!o.seed) return usage("--shard needs --seed: every shard must walk the same order");
     o.shard = *s;
   }
-  if (!sport.empty()) {
+  if (given("--source-port")) {
     const auto p = parse_u64(sport);
-    if (!p || *p < 1 || *p > 65535) return usage("invalid source port '" + sport + "': expected 1 to 65535");
+    if (!p || *p < 1 || *p > 65535) return usage("-g: invalid source port '" + sport + "': expected 1 to 65535");
     o.source_port = uint16_t(*p);
   }
-  if (!source.empty()) {
+  if (given("--source")) {
     o.source = tcpkit::IpAddress::parse(source);
-    if (!o.source) return usage("invalid source address '" + source + "'");
+    if (!o.source) return usage("invalid --source address '" + source + "'");
   }
   if (!o.interface.empty()) {
     auto index = tcpkit::interface_index(o.interface);

@@ -85,23 +85,26 @@ int parse_and_run(int argc, char** argv) {
   if (auto code = tcpkit::cli::parse_command_line(app, kTool, argc, argv)) return *code;
 
   auto usage = [](const std::string& message) { return tcpkit::cli::usage_error(kTool, message); };
+  // Given, even as an empty string: "--top ''" is bad input, not "the default".
+  auto given = [&](const char* flag) { return app.count(flag) > 0; };
   if (json + csv + prom > 1) return usage("--json, --csv and --prometheus exclude each other");
   o.output = json ? tcpstate::Output::json : csv ? tcpstate::Output::csv : prom ? tcpstate::Output::prometheus : tcpstate::Output::table;
-  if (!explain.empty()) {
+  if (given("--explain")) {
     o.explain = tcpkit::parse_tcp_state(explain);
-    if (!o.explain) return usage("unknown TCP state '" + explain + "' (e.g. TIME_WAIT, time-wait, ESTAB, SYN-RECV)");
+    if (!o.explain) return usage("--explain: unknown TCP state '" + explain + "' (e.g. TIME_WAIT, time-wait, ESTAB, SYN-RECV)");
     return tcpstate::run(o);
   }
-  const int text_sources = !from.empty() + !from_ss.empty() + !from_netstat.empty();
+  const int text_sources = given("--from") + given("--from-ss") + given("--from-netstat");
   if (text_sources > 1) return usage("--from, --from-ss and --from-netstat exclude each other");
   if (text_sources && src_opt->count()) return usage("--source and --from* exclude each other");
-  if (!from.empty()) o.source = tcpstate::Source::text_autodetect, o.input = from;
-  else if (!from_ss.empty()) o.source = tcpstate::Source::ss_text, o.input = from_ss;
-  else if (!from_netstat.empty()) o.source = tcpstate::Source::netstat_text, o.input = from_netstat;
+  if (given("--from")) o.source = tcpstate::Source::text_autodetect, o.input = from;
+  else if (given("--from-ss")) o.source = tcpstate::Source::ss_text, o.input = from_ss;
+  else if (given("--from-netstat")) o.source = tcpstate::Source::netstat_text, o.input = from_netstat;
   else o.source = source == "proc" ? tcpstate::Source::proc : tcpstate::Source::netlink;
   const bool text = text_sources > 0;
-  if (!from_state.empty()) {
-    if (!text || !from_netstat.empty()) return usage("--from-state goes with --from or --from-ss (saved `ss ... state STATE`)");
+  if (text && o.input.empty()) return usage("--from, --from-ss or --from-netstat: an empty file name ('-' is standard input)");
+  if (given("--from-state")) {
+    if (!text || given("--from-netstat")) return usage("--from-state goes with --from or --from-ss (saved `ss ... state STATE`)");
     o.from_state = tcpkit::parse_tcp_state(from_state);
     if (!o.from_state) return usage("--from-state: one TCP state, e.g. time-wait, established, syn-recv (not '" + from_state + "')");
   }
@@ -146,7 +149,7 @@ int parse_and_run(int argc, char** argv) {
     o.filter.remote_nets.push_back(*r);
   }
   if (!by.empty()) o.by = tcpkit::parse_group_by(by);
-  if (!top.empty()) {
+  if (given("--top")) {
     auto n = tcpkit::cli::parse_count(top, 1'000'000);
     if (!n) return usage("--top: " + n.error().message);
     o.top = static_cast<size_t>(*n);
@@ -159,7 +162,7 @@ int parse_and_run(int argc, char** argv) {
   if (!o.thresholds.empty()) o.check = true;  // a threshold is only useful checked
   if (o.check && o.thresholds.empty() && o.report != tcpstate::Report::syn_flood)
     return usage("--check needs at least one --max STATE=N (or the syn-flood report)");
-  if (!watch.empty()) {
+  if (given("--watch")) {
     auto d = tcpkit::cli::parse_duration(watch);
     if (!d) return usage("--watch: " + d.error().message);
     if (d->count() < 100'000) return usage("--watch: the interval must be at least 0.1 s");
@@ -168,26 +171,26 @@ int parse_and_run(int argc, char** argv) {
     if (o.check || o.output == tcpstate::Output::prometheus || o.report != tcpstate::Report::list || o.by)
       return usage("--watch shows per-state counts: it does not combine with reports, --by, --check or --prometheus");
   }
-  if (!count.empty()) {
-    if (watch.empty()) return usage("--count goes with --watch");
+  if (given("--count")) {
+    if (!given("--watch")) return usage("--count goes with --watch");
     auto n = tcpkit::cli::parse_count(count, 1'000'000'000);
     if (!n) return usage("--count: " + n.error().message);
     o.watch_count = *n;
   }
-  if (!interval.empty()) {
+  if (given("--interval")) {
     auto d = tcpkit::cli::parse_duration(interval);
     if (!d) return usage("--interval: " + d.error().message);
     if (d->count() > 3'600'000'000LL) return usage("--interval: at most an hour");
     o.interval = *d;
   }
-  if (!flood.empty()) {
+  if (given("--flood-threshold")) {
     auto n = tcpkit::cli::parse_count(flood, 1'000'000'000);
     if (!n) return usage("--flood-threshold: " + n.error().message);
     o.flood_threshold = static_cast<uint64_t>(*n);
   }
   if (o.report != tcpstate::Report::list && (o.summary || o.by))
     return usage("--summary and --by are views of their own: they do not combine with the " + report + " report");
-  if (o.report != tcpstate::Report::syn_flood && (!interval.empty() || !flood.empty()))
+  if (o.report != tcpstate::Report::syn_flood && (given("--interval") || given("--flood-threshold")))
     return usage("--interval and --flood-threshold go with the syn-flood report");
   return tcpstate::run(o);
 }

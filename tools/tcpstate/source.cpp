@@ -162,6 +162,9 @@ Result<SourceInfo> collect_text(const Options& o, const SocketSink& sink, const 
   std::optional<NetstatTextParser> netstat;
   std::vector<std::string> early;  // lines before the format shows (bounded)
   bool unknown_format = false, stopped = false;
+  // --from-netstat on a file with no netstat line in it (binary junk, ss text): bad input,
+  // not an empty table (the netstat parser skips what it does not know).
+  bool netstat_seen = false, content_seen = false;
   auto start = [&]() {
     if (format == SocketTextFormat::ss) ss.emplace(sink, report, o.from_state);
     else netstat.emplace(sink, report);
@@ -169,6 +172,10 @@ Result<SourceInfo> collect_text(const Options& o, const SocketSink& sink, const 
   auto parse = [&](std::string_view l) { return !(stopped = !(ss ? ss->line(l) : netstat->line(l))); };
   if (format != SocketTextFormat::unknown) start();
   auto line = [&](std::string_view l) {
+    if (o.source == Source::netstat_text && !netstat_seen && !split_fields(l, 1).empty()) {
+      content_seen = true;
+      netstat_seen = detect_socket_text_line(l) == SocketTextFormat::netstat;
+    }
     if (ss || netstat) return parse(l);
     early.emplace_back(l);
     if (const auto f = split_fields(l, 4); !f.empty()) {
@@ -195,6 +202,16 @@ Result<SourceInfo> collect_text(const Options& o, const SocketSink& sink, const 
   if (report.state_column_missing)
     return fail(ErrorCode::bad_input, label + ": no State column: this is `ss ... state STATE` output; "
                                               "give its state with --from-state STATE (e.g. --from-state time-wait)");
+  if (content_seen && !netstat_seen && report.sockets == 0)
+    return fail(ErrorCode::bad_input, label + ": no netstat output in it (save `netstat -tan`)");
+  // Nothing readable: one line that names the first bad line, not one warning per line.
+  if (report.sockets == 0 && report.malformed > 0) {
+    std::string first;
+    if (!report.warnings.empty())
+      first = " (line " + std::to_string(report.warnings.front().line) + ": " + report.warnings.front().message + ")";
+    return fail(ErrorCode::bad_input, label + ": no socket could be read from " +
+                                          cli::count_text(report.malformed, "malformed line") + first);
+  }
   print_warnings(label, report);
   print_name_notes(label, o, report, undecided);
   SourceInfo info;
@@ -202,9 +219,6 @@ Result<SourceInfo> collect_text(const Options& o, const SocketSink& sink, const 
   info.backlog_known = ss.has_value();
   info.seen = report.sockets;
   info.malformed = report.malformed;
-  if (report.sockets == 0 && report.malformed > 0)
-    return fail(ErrorCode::bad_input, label + ": no socket could be read from " +
-                                          cli::count_text(report.malformed, "malformed line"));
   return info;
 }
 

@@ -20,13 +20,13 @@ std::string decode_escapes(const std::string& text, std::string& out) {
       out += text[i];
       continue;
     }
-    if (++i == text.size()) return "--request ends with a lone backslash";
+    if (++i == text.size()) return "--request '" + text + "' ends with a lone backslash";
     switch (text[i]) {
       case 'r': out += '\r'; break;
       case 'n': out += '\n'; break;
       case 't': out += '\t'; break;
       case '\\': out += '\\'; break;
-      default: return std::string("--request: unknown escape \\") + text[i] + " (use \\r \\n \\t \\\\)";
+      default: return "--request '" + text + "': unknown escape \\" + text[i] + " (use \\r \\n \\t \\\\)";
     }
   }
   return "";
@@ -90,15 +90,16 @@ int parse_and_run(int argc, char** argv) {
     const bool by_group = std::find(groups.begin(), groups.end(), info.group) != groups.end();
     if ((named.empty() && groups.empty()) || by_name || by_group) o.cases.push_back(info.id);
   }
-  if (!closed_port.empty()) {
+  // Given, even as an empty string: "-W ''" is bad input, not "the default".
+  if (app.count("--closed-port")) {
     auto p = tcpkit::parse_port(closed_port);
     if (!p) return usage("--closed-port: " + p.error().message);
     o.closed_port = *p;
   }
-  if (!timeout.empty()) {
+  if (app.count("--timeout")) {
     auto d = tcpkit::cli::parse_duration(timeout);
-    if (!d) return usage(d.error().message);
-    if (d->count() <= 0) return usage("timeout must be greater than zero");
+    if (!d) return usage("--timeout: " + d.error().message);
+    if (d->count() <= 0) return usage("--timeout '" + timeout + "': must be greater than zero");
     o.timeout = *d;
   }
   if (auto e = decode_escapes(request, o.request); !e.empty()) return usage(e);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -310,9 +311,17 @@ Result<std::vector<TargetToken>> read_target_file(const std::string& path) {
   if (path == "-") {
     content.assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
   } else {
+    // A directory opens but throws on the first read (EISDIR): say so instead.
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+      return fail(ErrorCode::bad_input, "cannot read target file '" + path + "': it is a directory");
     std::ifstream in(path, std::ios::binary);
     if (!in) return fail(ErrorCode::bad_input, "cannot read target file '" + path + "'");
-    content.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    try {
+      content.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    } catch (const std::exception&) {
+      return fail(ErrorCode::bad_input, "cannot read target file '" + path + "'");
+    }
     if (in.bad()) return fail(ErrorCode::bad_input, "cannot read target file '" + path + "'");
   }
   return split_target_list(content);
