@@ -102,7 +102,9 @@ if [[ $STEPS == *debian* ]]; then
   # The .deb on a clean bookworm: apt resolves its Depends from the archive, then each tool runs.
   hooks=()
   for t in "${TOOLS[@]}"; do hooks+=(--customize-hook="chroot \"\$1\" $t --version"); done
-  quiet debian-clean-install mmdebstrap --variant=apt --include="$deb" "${hooks[@]}" bookworm /dev/null
+  # The automount hook lets the chroot's dpkg reach the .deb, which lies outside it.
+  quiet debian-clean-install mmdebstrap --variant=apt --hook-dir=/usr/share/mmdebstrap/hooks/file-mirror-automount \
+    --include="$deb" "${hooks[@]}" bookworm /dev/null
   for t in "${TOOLS[@]}"; do
     grep -q "^$t [0-9]" "$OUT/debian-clean-install.log" ||
       { tail -n 30 "$OUT/debian-clean-install.log" >&2; echo "build_matrix: $t --version did not run from the .deb" >&2; exit 1; }
