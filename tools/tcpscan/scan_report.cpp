@@ -57,7 +57,7 @@ const char* xml_scan_type(uint8_t flags, tcpkit::ProbeStyle style) {
 }  // namespace
 
 Report::Report(const Options& options, tcpkit::ProbeStyle style, uint64_t ports_per_host)
-    : options_(options), style_(style), ports_per_host_(ports_per_host),
+    : options_(options), style_(style),
       hosts_(ports_per_host, keeps_ports(options), options.assume_up) {
   text_options_.positive = tcpkit::positive_state(style);
   text_options_.all = options.all;

@@ -66,7 +66,6 @@ class Report {
 
   const Options& options_;
   tcpkit::ProbeStyle style_;
-  uint64_t ports_per_host_;
   HostTable hosts_;
   HostTextOptions text_options_;
   tcpkit::ServiceNames services_;
