@@ -36,12 +36,8 @@ void print_error(const std::string& tool, const std::string& message) {
 }
 
 void print_warning(const std::string& tool, const std::string& message) {
-  const std::string line = tool + ": " + message;
-  if (::isatty(STDERR_FILENO)) {
-    std::fprintf(stderr, "%s\n", wrap_cells(line, 80, 2).c_str());
-  } else {
-    std::fprintf(stderr, "%s\n", line.c_str());
-  }
+  if (!::isatty(STDERR_FILENO)) return print_error(tool, message);
+  std::fprintf(stderr, "%s\n", wrap_cells(tool + ": " + message, 80, 2).c_str());
 }
 
 int usage_error(const std::string& tool, const std::string& message) {
