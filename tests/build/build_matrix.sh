@@ -64,11 +64,13 @@ if [[ $STEPS == *debian* ]]; then
     configure debian "$OUT/debian" -DCMAKE_BUILD_TYPE=None -DCMAKE_INSTALL_PREFIX=/usr
   )
   quiet debian-build cmake --build "$OUT/debian" -j "$JOBS"
-  # The hardening took: RELRO, and fortified calls (__*_chk) in the library.
-  readelf -lW "$OUT/debian/tools/tcpprobe" | grep -q GNU_RELRO ||
+  # The hardening took: RELRO, and fortified calls (__*_chk) in the library. (Each listing is
+  # read whole before grep: under pipefail, `nm | grep -q` fails when grep stops early and nm
+  # dies of SIGPIPE, which a large symbol list makes likely.)
+  grep -q GNU_RELRO <<< "$(readelf -lW "$OUT/debian/tools/tcpprobe")" ||
     { echo "build_matrix: tcpprobe has no RELRO segment" >&2; exit 1; }
   lib=$(find "$OUT/debian" -name 'libtcpkit.so.*.*' -type f | head -n 1)
-  nm -D --undefined-only "$lib" | grep -q '__.*_chk' ||
+  grep -q '__.*_chk' <<< "$(nm -D --undefined-only "$lib")" ||
     { echo "build_matrix: libtcpkit has no fortified calls: _FORTIFY_SOURCE did not take" >&2; exit 1; }
   rm -f "$OUT"/debian/tcpkit_*.deb
   quiet debian-cpack bash -c "cd '$OUT/debian' && cpack -G DEB"

@@ -26,7 +26,7 @@ echo "Server ports: 8080 open, 8081 closed, 8082 dropped (filtered), 8083 reject
 T=$TK_BUILD/tools
 show "$T/tcpprobe" -c 3 -i 0.2 -W 0.5 "$TK_SERVER_V4:8080" "$TK_SERVER_V4:8081" "$TK_SERVER_V4:8082" "$TK_SERVER_V4:8083"
 show "$T/tcpprobe" -c 2 -i 0.2 --json "[$TK_SERVER_V6]:8080"
-if [ -x "$T/tcpprobe" ] && "$T/tcpprobe" --help | grep -q -- --trace; then
+if [ -x "$T/tcpprobe" ] && grep -q -- --trace <<< "$("$T/tcpprobe" --help)"; then
   show "$T/tcpprobe" --trace "$TK_SERVER_V4:8080"
   show "$T/tcpprobe" --trace --close peer "$TK_SERVER_V4:8090"
 fi
