@@ -56,3 +56,22 @@ def test_unknown_name_is_still_bad_input(tmp_path, name, args):
     assert r.returncode == 2, (r.returncode, r.stderr)
     assert len(lines) == 1, r.stderr
     assert lines[0].startswith(name + ": cannot resolve '" + NAME + "'"), lines[0]
+
+
+NUMERIC = ["256.1.1.1", "10.1.2", "010.0.0.1", "0x7f.0.0.1"]
+
+
+@needs_root
+@pytest.mark.parametrize("text", NUMERIC)
+@pytest.mark.parametrize("name", ["tcpprobe", "tcpscan", "tcpstray"])
+def test_almost_an_address_is_bad_input_not_a_lookup(tmp_path, name, text):
+    # With the resolver down, a lookup would give exit 4; inet_aton's reading (10.1.2 is
+    # 10.1.0.2) would probe another host. Neither may happen: exit 2, the reason named.
+    args = {"tcpprobe": ["-c", "1", "-W", "1", text + ":80"], "tcpscan": ["-p", "80", text],
+            "tcpstray": [text + ":80"]}[name]
+    r = _in_private_namespaces(tmp_path, "resolv.conf", "nameserver 127.0.0.1\noptions timeout:1 attempts:1\n",
+                               [tool(name)] + args)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2, (r.returncode, r.stderr, r.stdout)
+    assert len(lines) == 1, r.stderr
+    assert f"'{text}' is not an IPv4 address: " in lines[0], lines[0]

@@ -35,6 +35,31 @@ bool valid_hostname(std::string_view host) {
   return true;
 }
 
+// A name whose last label is a number (RFC 1123 2.1: a top-level domain is never all-numeric)
+// is an address the strict parser refused. getaddrinfo would still take it, by inet_aton's
+// old rules: "10.1.2" is 10.1.0.2, "010.0.0.1" is octal 8.0.0.1, "0x7f.1" is 127.0.0.1. A
+// typo would then send probes to another host, so such text never reaches the resolver.
+// Returns why it is refused, or "" for a name that may be looked up.
+std::string numeric_name_problem(std::string_view host) {
+  const auto dot = host.rfind('.');
+  const std::string_view last = dot == std::string_view::npos ? host : host.substr(dot + 1);
+  const bool hex = last.size() > 2 && last[0] == '0' && (last[1] == 'x' || last[1] == 'X') &&
+                   std::all_of(last.begin() + 2, last.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+  const bool digits = !last.empty() && std::all_of(last.begin(), last.end(), [](char c) { return c >= '0' && c <= '9'; });
+  if (!hex && !digits) return {};
+  size_t parts = 0;
+  for (size_t start = 0; start <= host.size(); ++parts) {
+    const size_t end = std::min(host.find('.', start), host.size());
+    const std::string_view part = host.substr(start, end - start);
+    if (part.size() > 1 && part[0] == '0')
+      return part[1] == 'x' || part[1] == 'X' ? "decimal numbers only (the resolver would read 0x as hex)"
+                                              : "no leading zeros (the resolver would read them as octal)";
+    start = end + 1;
+  }
+  if (parts != 4) return "write all four numbers, a.b.c.d (a name cannot end in a number)";
+  return "each of the four numbers is decimal, 0 to 255";
+}
+
 // "fe80::1%eth0" -> address text and zone; the zone names an interface (at most IFNAMSIZ-1
 // characters, no '/', white space or ':'). Returns the sentence that says what is wrong.
 std::string split_zone(std::string_view& host, std::string& zone) {
@@ -146,6 +171,8 @@ Result<std::vector<IpAddress>> resolve_host(const std::string& host, Family fami
       return fail(ErrorCode::bad_input, "'" + host + "' is an IPv4 address but -6 was given");
     return std::vector<IpAddress>{*literal};
   }
+  if (const auto why = numeric_name_problem(host); !why.empty())
+    return fail(ErrorCode::bad_input, "'" + host + "' is not an IPv4 address: " + why);
   addrinfo hints{};
   hints.ai_family = family == Family::v4 ? AF_INET : family == Family::v6 ? AF_INET6 : AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

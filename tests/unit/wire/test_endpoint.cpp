@@ -138,6 +138,25 @@ TEST_CASE("literals resolve without a lookup and respect -4/-6") {
   CHECK(bad.error().message.find("cannot resolve") == 0);
 }
 
+TEST_CASE("text that is almost an IPv4 address never reaches the resolver") {
+  // getaddrinfo would read each of these by inet_aton's rules as some other host (10.1.0.2,
+  // octal 8.0.0.1, 127.0.0.1, ...) and probes would go there.
+  for (const char* text : {"10.1.2", "010.0.0.1", "10.0.0.010", "0x7f.0.0.1", "127.1", "2130706433", "256.1.1.1",
+                           "1.2.3.4.5", "host.123"}) {
+    INFO(text);
+    auto r = resolve_host(text, Family::any);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().code == ErrorCode::bad_input);
+    CHECK(r.error().message.find("is not an IPv4 address: ") != std::string::npos);
+  }
+  CHECK(resolve_host("010.0.0.1", Family::v4).error().message.find("leading zeros") != std::string::npos);
+  CHECK(resolve_host("0x7f.0.0.1", Family::v4).error().message.find("hex") != std::string::npos);
+  CHECK(resolve_host("10.1.2", Family::v4).error().message.find("all four numbers") != std::string::npos);
+  CHECK(resolve_host("256.1.1.1", Family::v4).error().message.find("0 to 255") != std::string::npos);
+  // Names that merely contain digits are names.
+  CHECK(resolve_host("localhost", Family::v4));
+}
+
 TEST_CASE("a failing resolver is a system error, an unknown name bad input") {
   CHECK(resolver_error_code(EAI_AGAIN) == ErrorCode::system);
   CHECK(resolver_error_code(EAI_FAIL) == ErrorCode::system);
