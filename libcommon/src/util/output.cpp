@@ -59,10 +59,12 @@ std::string TextTable::render() const {
   // Cells, not bytes: a UTF-8 or wide name must not shift the columns after it.
   auto safe = [](const std::vector<std::string>& cells) {
     std::vector<std::string> out;
+    out.reserve(cells.size());
     for (const auto& c : cells) out.push_back(terminal_safe(c));
     return out;
   };
   std::vector<std::vector<std::string>> lines{safe(headers_)};
+  lines.reserve(rows_.size() + 1);
   for (const auto& row : rows_) lines.push_back(safe(row));
   std::vector<size_t> width(headers_.size());
   for (const auto& cells : lines)

@@ -31,7 +31,7 @@ class LiveConnection {
   const std::vector<TrackedSegment>& seen() const { return seen_; }
 
  private:
-  LiveConnection(ConnectionTracker tracker, Capture capture) : tracker_(std::move(tracker)), capture_(std::move(capture)) {}
+  LiveConnection(ConnectionTracker tracker, Capture capture) : tracker_(tracker), capture_(std::move(capture)) {}
   ConnectionTracker tracker_;
   Capture capture_;
   std::vector<TrackedSegment> seen_;
