@@ -1,4 +1,5 @@
 #include "tcpscan/host_text.hpp"
+#include "tcpkit/util/output.hpp"
 
 #include <cstdio>
 #include <map>
@@ -20,9 +21,7 @@ std::string counts_text(const Host& h) {
 std::string rtt_text(const Host& h) {
   if (h.replies == 0) return "no answer on any port";
   if (h.first_rtt_ns <= 0) return "first answer's RTT unknown";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "first answer in %.3f ms", double(h.first_rtt_ns) / 1e6);
-  return buf;
+  return "first answer in " + tcpkit::format_fixed(double(h.first_rtt_ns) / 1e6, 3) + " ms";
 }
 
 std::string status_text(const Host& h) {

@@ -7,6 +7,7 @@
 
 #include "tcpkit/wire/port_list.hpp"
 #include "tcpkit/wire/segment.hpp"
+#include "tcpkit/util/output.hpp"
 
 namespace tcpscan {
 
@@ -334,8 +335,7 @@ void Report::summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
     if (s.rounds_tally[r].rate < s.requested_rate)
       slowed += (slowed.empty() ? ", rounds at " : ", ") + with_commas(uint64_t(s.rounds_tally[r].rate));
   if (!slowed.empty()) slowed += "/s after drops";
-  char duration[32];
-  std::snprintf(duration, sizeof duration, "%.3f s", s.duration_s);
+  const std::string duration = tcpkit::format_fixed(s.duration_s, 3) + " s";
   std::string degraded = "not degraded";
   if (s.degraded) {
     degraded = "DEGRADED:";

@@ -11,6 +11,7 @@
 #include "tcpkit/wire/port_list.hpp"
 #include "tcpkit/scan/scan_engine.hpp"
 #include "tcpkit/wire/target_set.hpp"
+#include "tcpkit/util/output.hpp"
 #include "tcpscan/options.hpp"
 #include "tcpscan/scan_report.hpp"
 
@@ -75,8 +76,7 @@ std::string progress_text(const tcpkit::ScanProgress& p, double rate, const Opti
   const double left = p.round == 0 && !p.waiting ? double(p.planned - std::min(p.sent, p.planned)) / rate : 0;
   std::string sent = tcpkit::with_commas(p.sent);
   if (p.round == 0) sent += "/" + tcpkit::with_commas(p.planned);
-  char speed[32];
-  std::snprintf(speed, sizeof speed, "%.0f/s", p.elapsed_s > 0 ? double(p.sent) / p.elapsed_s : 0.0);
+  const std::string speed = tcpkit::format_fixed(p.elapsed_s > 0 ? double(p.sent) / p.elapsed_s : 0.0, 0) + "/s";
   return "round " + std::to_string(p.round + 1) + ": sent " + sent + ", " + speed + ", replies " +
          tcpkit::with_commas(p.replies) + ", found " + tcpkit::with_commas(p.positive) + ", " +
          (p.waiting ? std::string("waiting for late replies")

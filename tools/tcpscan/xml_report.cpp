@@ -4,6 +4,7 @@
 #include <map>
 
 #include "tcpkit/wire/port_list.hpp"
+#include "tcpkit/util/output.hpp"
 
 namespace tcpscan {
 
@@ -30,8 +31,8 @@ std::string time_text(long t) {
   const time_t tt = t;
   std::tm tm{};
   localtime_r(&tt, &tm);
-  std::strftime(buf, sizeof buf, "%a %b %e %H:%M:%S %Y", &tm);
-  return buf;
+  const size_t n = std::strftime(buf, sizeof buf, "%a %b %e %H:%M:%S %Y", &tm);
+  return std::string(buf, n);  // 0 (nothing) only if the text did not fit
 }
 
 const char* status_word(HostStatus s) {
@@ -111,14 +112,13 @@ void XmlReport::host(const Host& h, const HostTextOptions& o, tcpkit::ServiceNam
 
 void XmlReport::end(uint64_t up, uint64_t down, uint64_t total, double elapsed_s, bool interrupted) {
   const long now = long(std::time(nullptr));
-  char elapsed[32];
-  std::snprintf(elapsed, sizeof elapsed, "%.2f", elapsed_s);
+  const std::string elapsed = tcpkit::format_fixed(elapsed_s, 2);
   const std::string summary = "tcpscan done at " + time_text(now) + "; " + with_commas(total) + (total == 1 ? " IP address (" : " IP addresses (") +
                               count_of(up, "host") + " up) scanned in " + elapsed + " seconds";
   std::fprintf(out_,
                "<runstats><finished time=\"%ld\" timestr=\"%s\" summary=\"%s\" elapsed=\"%s\" exit=\"%s\"%s/>"
                "<hosts up=\"%llu\" down=\"%llu\" total=\"%llu\"/>\n</runstats>\n</nmaprun>\n",
-               now, time_text(now).c_str(), xml_escape(summary).c_str(), elapsed, interrupted ? "error" : "success",
+               now, time_text(now).c_str(), xml_escape(summary).c_str(), elapsed.c_str(), interrupted ? "error" : "success",
                interrupted ? " errormsg=\"interrupted\"" : "", (unsigned long long)up, (unsigned long long)down,
                (unsigned long long)total);
   std::fflush(out_);

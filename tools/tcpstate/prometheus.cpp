@@ -1,5 +1,6 @@
 #include "prometheus.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -47,10 +48,14 @@ void PrometheusText::sample(const std::string& name, const Labels& labels, doubl
     }
     out += '}';
   }
+  // Whole numbers in full, others as %.6g would write them.
   char buf[64];
-  if (value == std::floor(value) && std::fabs(value) < 1e15) std::snprintf(buf, sizeof buf, " %.0f\n", value);
-  else std::snprintf(buf, sizeof buf, " %.6g\n", value);
-  out += buf;
+  const auto r = value == std::floor(value) && std::fabs(value) < 1e15
+                     ? std::to_chars(buf, buf + sizeof buf, value, std::chars_format::fixed, 0)
+                     : std::to_chars(buf, buf + sizeof buf, value, std::chars_format::general, 6);
+  out += ' ';
+  out.append(buf, r.ptr);
+  out += '\n';
 }
 
 }  // namespace tcpstate

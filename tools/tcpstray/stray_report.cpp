@@ -4,6 +4,7 @@
 
 #include "common/wording.hpp"
 #include "tcpkit/util/display_width.hpp"
+#include "tcpkit/util/output.hpp"
 
 namespace tcpstray {
 
@@ -41,8 +42,7 @@ Record segment_record(const tcpkit::StraySegment& s) {
 }
 
 std::string segment_line(const tcpkit::StraySegment& s, int64_t start_ns) {
-  char when[32];
-  std::snprintf(when, sizeof when, "%+9.3f ms", double(s.time_ns - start_ns) / 1e6);
+  const std::string when = tcpkit::format_signed_fixed(double(s.time_ns - start_ns) / 1e6, 3, 9) + " ms";
   const char* who = s.outbound ? (s.crafted ? "-> crafted " : "-> kernel  ") : s.peer_own ? "<- peer own" : "<- peer    ";
   return std::string("    ") + when + "  " + who + "  " + tcpkit::describe_segment(s) + "\n";
 }

@@ -1,4 +1,5 @@
 #include "tcpkit/io/nft_guard.hpp"
+#include "tcpkit/util/output.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -7,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <charconv>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -155,8 +157,9 @@ std::vector<std::string> parse_nft_inet_tables(std::string_view listing) {
 
 std::string guard_ruleset(const std::string& table, const NftGuardSpec& spec) {
   const std::string daddr = (spec.peer.is_v4() ? "ip daddr " : "ip6 daddr ") + spec.peer.to_string();
-  char mark[16];
-  std::snprintf(mark, sizeof mark, "0x%08x", spec.allow_mark);
+  char hex[8];
+  const auto digits = std::to_chars(hex, hex + sizeof hex, spec.allow_mark, 16).ptr;  // 8 hex digits hold 32 bits
+  const std::string mark = "0x" + std::string(size_t(hex + sizeof hex - digits), '0') + std::string(hex, digits);
   // "add + delete" first: a table left by a dead process that had our pid is replaced.
   return "add table inet " + table + "\n" + "delete table inet " + table + "\n" + "table inet " + table +
          " {\n"

@@ -51,7 +51,7 @@ TcpState state_after_receive(TcpState state, uint8_t flags, bool acks_our_syn, b
   return state;
 }
 
-ConnectionTracker::ConnectionTracker(FourTuple tuple) : tuple_(std::move(tuple)) {
+ConnectionTracker::ConnectionTracker(FourTuple tuple) : tuple_(tuple) {
   local_.state = TcpState::close;
   remote_.state = TcpState::listen;
 }

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "tcpkit/util/counts.hpp"
+#include "tcpkit/util/output.hpp"
 
 namespace tcpkit {
 
@@ -20,9 +21,7 @@ double slower_rate(double rate, double min_rate) { return std::max(std::min(min_
 
 namespace {
 std::string percent(uint64_t part, uint64_t whole) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.0f %%", whole ? 100.0 * double(part) / double(whole) : 0.0);
-  return buf;
+  return format_fixed(whole ? 100.0 * double(part) / double(whole) : 0.0, 0) + " %";
 }
 }  // namespace
 

@@ -5,7 +5,7 @@
 
 namespace tcpkit {
 
-ScanPlan::ScanPlan(const TargetSet& targets, std::vector<uint16_t> ports, uint64_t seed, Shard shard)
+ScanPlan::ScanPlan(const TargetSet& targets, const std::vector<uint16_t>& ports, uint64_t seed, Shard shard)
     : targets_(&targets),
       ports_(ports),  // the list itself is freed when make() returns
       permutation_(targets.size() * ports_.size(), seed),
@@ -18,7 +18,7 @@ Result<ScanPlan> ScanPlan::make(const TargetSet& targets, std::vector<uint16_t> 
   if (!std::is_sorted(ports.begin(), ports.end()) || std::adjacent_find(ports.begin(), ports.end()) != ports.end())
     return fail(ErrorCode::bad_input, "the port list must be sorted and unique");
   if (shard.count < 1 || shard.index < 1 || shard.index > shard.count) return fail(ErrorCode::bad_input, "invalid shard");
-  ScanPlan plan(targets, std::move(ports), seed, shard);
+  ScanPlan plan(targets, ports, seed, shard);
   if (plan.length_ > kMaxShardProbes)
     return fail(ErrorCode::bad_input, "the scan has " + std::to_string(plan.total()) +
                                           " probes, more than one machine's limit of 2^35: split it with --shard");

@@ -63,7 +63,7 @@ SocketOwners SocketOwners::scan(const std::string& proc_root, const std::unorder
     ++out.processes_;
     std::string comm;
     bool comm_read = false;
-    const int pid = std::atoi(pe->d_name);
+    const int pid = static_cast<int>(parse_uint(pe->d_name, INT32_MAX).value_or(0));
     while (const dirent* fe = ::readdir(fds)) {
       if (!all_digits(fe->d_name)) continue;
       char link[64];
@@ -77,7 +77,7 @@ SocketOwners SocketOwners::scan(const std::string& proc_root, const std::unorder
         comm = read_comm(proc_fd, pe->d_name);
         comm_read = true;
       }
-      out.owners_[*inode].push_back(ProcessRef{comm, pid, std::atoi(fe->d_name)});
+      out.owners_[*inode].push_back(ProcessRef{comm, pid, static_cast<int>(parse_uint(fe->d_name, INT32_MAX).value_or(0))});
     }
     ::closedir(fds);
   }

@@ -3,6 +3,7 @@
 #include "tcpkit/util/display_width.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 
 namespace tcpkit {
@@ -83,9 +84,17 @@ std::string TextTable::render() const {
 }
 
 std::string format_fixed(double value, int decimals) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", decimals, value);
-  return buf;
+  // std::to_chars cannot fail for want of room here: DBL_MAX written in full is 309 digits.
+  char buf[400];
+  const auto r = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::fixed, decimals);
+  return r.ec == std::errc() ? std::string(buf, r.ptr) : std::string();
+}
+
+std::string format_signed_fixed(double value, int decimals, size_t width) {
+  std::string text = format_fixed(value, decimals);
+  if (!text.empty() && text[0] != '-') text.insert(text.begin(), '+');
+  if (text.size() < width) text.insert(0, width - text.size(), ' ');
+  return text;
 }
 
 }  // namespace tcpkit

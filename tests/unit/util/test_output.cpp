@@ -57,4 +57,8 @@ TEST_CASE("text tables align columns") {
 TEST_CASE("fixed formatting") {
   CHECK(format_fixed(1.23456, 3) == "1.235");
   CHECK(format_fixed(0, 1) == "0.0");
+  CHECK(format_fixed(1e300, 2).size() == 304);  // no value too large for its buffer
+  CHECK(format_signed_fixed(-1.5, 3, 9) == "   -1.500");
+  CHECK(format_signed_fixed(12.25, 1, 9) == "    +12.2");
+  CHECK(format_signed_fixed(123456789.5, 1, 9) == "+123456789.5");
 }

@@ -40,7 +40,7 @@ class ScanPlan {
   std::optional<uint64_t> local_index(const IpAddress& address, uint16_t port) const;
 
  private:
-  ScanPlan(const TargetSet& targets, std::vector<uint16_t> ports, uint64_t seed, Shard shard);
+  ScanPlan(const TargetSet& targets, const std::vector<uint16_t>& ports, uint64_t seed, Shard shard);
   const TargetSet* targets_;
   ScanPortSet ports_;
   Permutation permutation_;

@@ -61,4 +61,7 @@ class TextTable {
 // "1.234" style fixed-point formatting used by the text outputs.
 std::string format_fixed(double value, int decimals);
 
+// "%+9.3f" style: a sign always, the number right-aligned in width cells.
+std::string format_signed_fixed(double value, int decimals, size_t width);
+
 }  // namespace tcpkit
