@@ -177,3 +177,61 @@ def test_reordered_answers_are_paired_by_their_own_syn(make_lab):
         assert abs(p["rtt_ms"] - h["wire_rtt_ns"] / 1e6) < 0.5, (p, h)
         slow += p["rtt_ms"] > 6.5
     assert slow >= 40, slow  # about half of the handshakes had a frame held back
+
+
+def trace(L, target, *extra):
+    r = L.run_client([L.tool("tcpprobe"), "--trace", "--json", *map(str, extra), target], timeout=60)
+    assert r.returncode == 0, r.stderr
+    objs = json_lines(r.stdout)
+    assert objs[-1]["type"] == "trace_summary", r.stdout[-500:]
+    return [o for o in objs if o["type"] == "segment"], objs[-1]
+
+
+def test_trace_rejects_forged_replies_and_times_the_real_handshake(make_lab):
+    L = make_lab(ipv6=False)
+    L.start_server(OPEN, mode="hold", close_delay_ms=50)
+    # The server never sees our first SYN, but the forger answers it at once: a SYN/ACK and an
+    # RST/ACK acking the wrong number, and a SYN/ACK with the right one from another address.
+    # Our kernel resets the bad SYN/ACK and sends its SYN again at once (Linux's SYN-SENT rule);
+    # the real handshake follows. The forger keeps forging answers to every segment.
+    chain = L._input_chain(L.server_ns)
+    L.nft(L.server_ns, f"add rule {chain} tcp dport {OPEN} tcp flags & (syn | ack) == syn "
+                       f"limit rate 1/minute burst 1 packets drop\n")
+    forger, _ = start_forger(L, [OPEN])
+    segments, s = trace(L, f"{L.server_v4}:{OPEN}", "-W", "1s")
+    stop_forger(forger)
+    inbound = [x for x in segments if x["direction"] == "in"]
+    syns = [x for x in segments if x["direction"] == "out" and x["flags"] == "S"]
+    assert len(syns) == 2 and syns[1]["retransmission"], syns
+    # The handshake is the real one, answering the SYN's retransmission, numbered from the real ISN.
+    assert inbound[0]["flags"] == "S." and inbound[0]["seq"] == 0 and inbound[0]["ack"] == 1, inbound[0]
+    assert inbound[0]["time_ms"] > syns[1]["time_ms"], (inbound[0], syns[1])
+    assert s["syn_to_synack_ms"] == inbound[0]["time_ms"], s
+    assert s["outcome"] == "closed" and s["close_kind"] == "four-way close", s
+    # Our kernel's RST to the forged SYN/ACK is shown, marked, and no close of ours.
+    answers = [x for x in segments if x["answers_rejected"]]
+    assert [x["flags"] for x in answers] == ["R"], answers
+    assert s["rejected_by"]["wrong_address"] >= 2 and s["rejected_by"]["wrong_ack"] >= 2, s
+    assert s["rejected"] >= 6, s
+    assert all(x["peer_state"] != "CLOSE" for x in segments[:-1]), [x["peer_state"] for x in segments]
+
+
+def test_trace_shows_network_copies_as_duplicates(make_lab):
+    L = make_lab(delay_ms=2, duplicate=1.0, ipv6=False)  # every frame twice, both ways
+    L.start_server(OPEN, mode="hold", close_delay_ms=50)
+    segments, s = trace(L, f"{L.server_v4}:{OPEN}")
+    copies = [x for x in segments if x["duplicate"]]
+    assert copies and s["duplicates"] == len(copies), s
+    assert all(x["direction"] == "in" for x in copies)  # our own repeats are real segments
+    originals = [(x["direction"], x["flags"]) for x in segments if not x["duplicate"]]
+    # Without the copies, the ordinary four-way close. The peer, CLOSED by then, may answer a
+    # copy of our last ACK with an RST: that closed nothing, and a note says so.
+    inbound = [f for d, f in originals if d == "in"]
+    assert inbound[:3] == ["S.", ".", "F."] and set(inbound[3:]) <= {"R"}, originals
+    assert s["close_kind"] == "four-way close" and s["rejected"] == 0, s
+    if "R" in inbound:
+        assert any("RST after its side had closed" in n for n in s["notes"]), s["notes"]
+    # A copy of the SYN/ACK never puts the peer back in SYN_RECV once it is ESTABLISHED.
+    peer = [x["peer_state"] for x in segments]
+    assert "SYN_RECV" not in peer[peer.index("ESTABLISHED"):], peer
+    assert 4 <= s["syn_to_synack_ms"] < 20, s
