@@ -31,7 +31,7 @@ std::string options_short(const tcpkit::TcpOptions& o) {
 std::string note(const tcpkit::TrackedSegment& s) {
   std::string n;
   if (s.retransmission) n = s.direction == tcpkit::Direction::inbound ? "peer retransmission" : "retransmission";
-  if (s.duplicate) n = "duplicate (network copy)";
+  if (s.duplicate) n = "duplicate (an identical copy)";
   if (s.answers_rejected) n = "our answer to a rejected segment";
   if (s.duplicate_ack) n += n.empty() ? "duplicate ACK" : ", duplicate ACK";
   if (s.out_of_order) n += n.empty() ? "out of order" : ", out of order";
@@ -176,7 +176,7 @@ void print_trace(const Options& o, const TargetInfo& info, const tcpkit::TraceRe
   }
   out += "bytes: sent " + std::to_string(t.bytes_sent) + ", received " + std::to_string(t.bytes_received) + "\n";
   if (t.duplicates || t.rejected.total()) {
-    std::string extra = t.duplicates ? tcpkit::cli::count_text(t.duplicates, "duplicate") + " (network copies, not acted on)" : "";
+    std::string extra = t.duplicates ? tcpkit::cli::count_text(t.duplicates, "duplicate") + " (identical copies, not acted on)" : "";
     if (t.rejected.total())
       extra += (extra.empty() ? "" : ", ") + tcpkit::rejected_text(t.rejected) + " (not shown: never the peer's)";
     out += "also seen: " + extra + "\n";

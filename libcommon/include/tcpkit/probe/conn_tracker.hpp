@@ -42,8 +42,9 @@ struct TrackedSegment {
   bool retransmission = false;  // repeats sequence space (or a SYN / FIN) sent before
   bool out_of_order = false;    // starts beyond the next expected sequence number
   bool duplicate_ack = false;   // a pure ACK repeating the previous ACK, window and all
-  // A copy of the previous segment of that side, timestamp option and all: the network
-  // duplicated it (a retransmission carries a new TSval). It changes no state.
+  // An inbound copy of the peer's previous segment, timestamp option and all: the network
+  // duplicated it (a retransmission a millisecond or more later carries a new TSval; a stack
+  // repeating a pure ACK at once looks the same, and changes no state either). No state change.
   bool duplicate = false;
   // Our kernel's RST answering a segment the tracker rejected (RFC 9293: <SEQ=SEG.ACK><CTL=RST>
   // to an unacceptable ACK in SYN-SENT): an answer to a forgery, not our close. No state change.
