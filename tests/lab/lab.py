@@ -710,6 +710,10 @@ def _parse_cli(argv):
     p.add_argument("--delay-ms", type=float)
     p.add_argument("--loss", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--burst", type=int, default=1, help="losses in runs of N frames")
+    p.add_argument("--reorder", type=float, default=0.0, help="share of frames held back")
+    p.add_argument("--reorder-ms", type=float, default=10.0, help="how long they are held")
+    p.add_argument("--duplicate", type=float, default=0.0, help="share of frames sent twice")
     p.add_argument("--server", action="append", default=[], metavar="PORT[:MODE]",
                    help="start tcp_server.py in server_ns (repeatable)")
     p.add_argument("--drop", default="", metavar="PORTS", help="comma list: SYNs dropped")
@@ -727,7 +731,8 @@ def _parse_cli(argv):
 def main(argv):
     """Shell entry point (for ./run demo and bench scripts written in bash)."""
     a = _parse_cli(argv)
-    with Lab(delay_ms=a.delay_ms, loss=a.loss, seed=a.seed) as L:
+    with Lab(delay_ms=a.delay_ms, loss=a.loss, seed=a.seed, burst=a.burst, reorder=a.reorder,
+             reorder_ms=a.reorder_ms, duplicate=a.duplicate) as L:
         for spec in a.server:
             port, _, mode = spec.partition(":")
             L.start_server(int(port), mode=mode or "hold")
