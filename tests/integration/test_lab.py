@@ -220,23 +220,10 @@ def numbered_datagrams(L, sent):
     return json.loads(sink.communicate(timeout=20)[0].strip())
 
 
-def loss_runs(received, sent):
-    """Lengths of the runs of consecutive numbers that never arrived."""
-    have, runs, run = set(received), [], 0
-    for i in range(sent):
-        if i in have:
-            if run:
-                runs.append(run)
-            run = 0
-        else:
-            run += 1
-    return runs + ([run] if run else [])
-
-
 def test_delay_line_burst_loss_drops_runs_of_n_at_the_loss_share(make_lab):
     sent, p, n = 1000, 0.2, 5
     bursty = numbered_datagrams(make_lab(delay_ms=1, loss=p, burst=n, seed=11, ipv6=False), sent)
-    runs = loss_runs(bursty, sent)
+    runs = lab.missing_runs(bursty, range(sent))
     lost = sum(runs)
     # Losses come in runs of n frames, so the count varies like a binomial of sent/n runs of
     # n: sd = sqrt(n p (1-p) / sent) in share (2.8 % here); the bound is 4 sd.
@@ -250,7 +237,7 @@ def test_delay_line_burst_loss_drops_runs_of_n_at_the_loss_share(make_lab):
     # Control: the same share lost independently almost never makes runs of n
     # (P(run >= 5) = p^4 = 0.16 % per loss).
     random_loss = numbered_datagrams(make_lab(delay_ms=1, loss=p, seed=11, ipv6=False), sent)
-    control = loss_runs(random_loss, sent)
+    control = lab.missing_runs(random_loss, range(sent))
     assert sum(r for r in control if r >= n) <= 0.1 * sum(control), control
 
 

@@ -28,20 +28,6 @@ def run_probe(L, args, timeout=60):
     return objs, r
 
 
-def lost_runs(probes, count):
-    """Lengths of the runs of consecutive probe numbers that got no answer."""
-    answered = {p["probe"] for p in probes if p["outcome"] != "filtered"}
-    runs, run = [], 0
-    for n in range(1, count + 1):
-        if n in answered:
-            if run:
-                runs.append(run)
-            run = 0
-        else:
-            run += 1
-    return runs + ([run] if run else [])
-
-
 # A probe is lost when its SYN or its SYN/ACK is lost: each direction of the line drops a share p
 # on its own, so the expected probe loss is 1 - (1 - p)^2. -W 300 ms is below the peer's first
 # SYN/ACK retransmission (1 s), which would otherwise answer a probe whose SYN/ACK was lost.
@@ -65,7 +51,8 @@ def test_loss_figures_match_the_injected_loss(make_lab, p, burst):
     if burst > 1:
         # Lost probes come in runs: independent loss at this share would give runs of
         # 1 / (1 - expected) = 1.56 probes on average.
-        runs = lost_runs(probes, count)
+        answered = [p["probe"] for p in probes if p["outcome"] != "filtered"]
+        runs = lab.missing_runs(answered, range(1, count + 1))
         assert sum(runs) / len(runs) >= 2.0, runs
 
 

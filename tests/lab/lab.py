@@ -285,6 +285,20 @@ def syn_times(path):
     return sorted(out)
 
 
+def missing_runs(present, numbers):
+    """Lengths of the runs of consecutive `numbers` (in order) that are not in `present`: how
+    loss clusters (frames that never arrived, probes never answered)."""
+    have, runs, run = set(present), [], 0
+    for n in numbers:
+        if n in have:
+            if run:
+                runs.append(run)
+            run = 0
+        else:
+            run += 1
+    return runs + ([run] if run else [])
+
+
 def most_in_window(times, window_ns):
     """The most of the sorted times that fall in any half-open window [t, t + window_ns)."""
     best, lo = 0, 0
