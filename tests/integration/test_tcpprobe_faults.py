@@ -222,3 +222,19 @@ def test_trace_shows_network_copies_as_duplicates(make_lab):
     peer = [x["peer_state"] for x in segments]
     assert "SYN_RECV" not in peer[peer.index("ESTABLISHED"):], peer
     assert 4 <= s["syn_to_synack_ms"] < 20, s
+
+
+def test_trace_through_reordering_keeps_the_close_and_the_numbers(make_lab):
+    # Half the frames each way held 3 ms more. The server closes 50 ms after our FIN, so the
+    # close is an unambiguous four-way close whatever overtakes what.
+    L = make_lab(delay_ms=2, reorder=0.5, reorder_ms=3, seed=43, ipv6=False)
+    L.start_server(OPEN, mode="hold", close_delay_ms=50)
+    for _ in range(3):
+        segments, s = trace(L, f"{L.server_v4}:{OPEN}")
+        assert s["outcome"] == "closed" and s["close_kind"] == "four-way close", s
+        assert s["rejected"] == 0 and s["duplicates"] == 0, s  # a late frame is no forgery
+        inbound = [x for x in segments if x["direction"] == "in"]
+        assert (inbound[0]["flags"], inbound[0]["seq"], inbound[0]["ack"]) == ("S.", 0, 1), inbound[0]
+        assert s["syn_to_synack_ms"] == inbound[0]["time_ms"] and 4 <= s["syn_to_synack_ms"] < 20, s
+        # Every number stays in the connection's small relative space.
+        assert all(x["seq"] <= 2 and x["ack"] <= 2 for x in segments), segments
