@@ -149,6 +149,7 @@ Result<void> SynProber::send(uint64_t probe_id, std::chrono::steady_clock::time_
   pending->user_sent_ns = *sent;
   // Read after the send: a failed attempt before it restarts the keys.
   if (sender_.tx_timestamps()) pending->tx_key = sender_.last_tx_key();
+  use_port(pending->sport, +1);
   pending_.emplace(pending->isn, std::move(pending));
   return {};
 }
@@ -178,24 +179,42 @@ constexpr size_t kRememberMax = 65536;
 
 bool SynProber::our_port(uint16_t port) const {
   if (config_.source_port) return port == *config_.source_port;
-  for (const auto& [isn, p] : pending_)
-    if (p->sport == port) return true;
-  for (const auto& [isn, f] : finished_)
-    if (f.sport == port) return true;
-  return false;
+  return port_uses_.count(port) > 0;
+}
+
+void SynProber::use_port(uint16_t port, int delta) {
+  auto& uses = port_uses_[port];
+  uses = uint32_t(int64_t(uses) + delta);
+  if (uses == 0) port_uses_.erase(port);
 }
 
 void SynProber::remember(uint32_t isn, const Pending& p, bool answered) {
   const int64_t now = realtime_ns();
   while (!finished_order_.empty() &&
          (finished_order_.size() >= kRememberMax || now - finished_.at(finished_order_.front()).finished_ns > kRememberNs)) {
+    use_port(finished_.at(finished_order_.front()).sport, -1);
     finished_.erase(finished_order_.front());
     finished_order_.pop_front();
   }
   const auto sent = p.kernel_sent_ns();
   if (finished_.emplace(isn, Finished{p.probe_id, p.sport, sent.value_or(p.user_sent_ns), answered, sent.has_value(), now})
-          .second)
+          .second) {
     finished_order_.push_back(isn);
+    use_port(p.sport, +1);
+  }
+}
+
+// The reported probe a segment repeats the answer of (same rule as match_syn_answer), if any.
+std::optional<uint32_t> SynProber::reported_match(const DecodedTcp& t) const {
+  if (auto it = finished_.find(t.ack - 1); it != finished_.end() && it->second.sport == t.dport) return it->first;
+  if (!(t.flags & tcp_flag::rst) || (t.flags & tcp_flag::ack)) return std::nullopt;
+  std::optional<uint32_t> only;  // a bare RST: only when one reported probe has its 4-tuple
+  for (const auto& [isn, f] : finished_) {
+    if (f.sport != t.dport) continue;
+    if (only) return std::nullopt;
+    only = isn;
+  }
+  return only;
 }
 
 void SynProber::finish(uint32_t isn, const CapturedPacket& packet, ProbeReply reply, std::vector<ProbeReply>& done) {
@@ -209,6 +228,7 @@ void SynProber::finish(uint32_t isn, const CapturedPacket& packet, ProbeReply re
   reply.timestamps = both_kernel ? TimestampSource::kernel : TimestampSource::user;
   reply.rtt_ns = packet.time_ns - reply.sent_ns;
   remember(isn, p, true);
+  use_port(p.sport, -1);
   pending_.erase(it);
   done.push_back(std::move(reply));
 }
@@ -277,11 +297,8 @@ void SynProber::handle_tcp(const DecodedPacket& d, const CapturedPacket& packet,
     finish(candidates[*match].isn, packet, std::move(reply), done);
     return;
   }
-  std::vector<PendingSyn> reported;
-  reported.reserve(finished_.size());
-  for (const auto& [isn, f] : finished_) reported.push_back(PendingSyn{f.sport, isn});
-  if (const auto match = match_syn_answer(d, us, them, config_.port, reported); match && (synack || rst)) {
-    again(reported[*match].isn, packet, std::move(reply), done);
+  if (const auto isn = (synack || rst) ? reported_match(t) : std::nullopt) {
+    again(*isn, packet, std::move(reply), done);
     return;
   }
   if (rst && !(t.flags & tcp_flag::ack)) {
@@ -352,6 +369,7 @@ void SynProber::expire(std::chrono::steady_clock::time_point now, std::vector<Pr
     reply.sent_ns = it->second->kernel_sent_ns().value_or(it->second->user_sent_ns);
     done.push_back(std::move(reply));
     remember(it->first, *it->second, false);
+    use_port(it->second->sport, -1);
     it = pending_.erase(it);
   }
 }

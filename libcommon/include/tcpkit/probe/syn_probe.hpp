@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "tcpkit/io/capture.hpp"
@@ -108,6 +109,8 @@ class SynProber {
   void again(uint32_t isn, const CapturedPacket& packet, ProbeReply reply, std::vector<ProbeReply>& done);
   void remember(uint32_t isn, const Pending& p, bool answered);
   bool our_port(uint16_t port) const;
+  void use_port(uint16_t port, int delta);
+  std::optional<uint32_t> reported_match(const DecodedTcp& t) const;
   void expire(std::chrono::steady_clock::time_point now, std::vector<ProbeReply>& done);
 
   SynProbeConfig config_;
@@ -116,6 +119,7 @@ class SynProber {
   std::map<uint32_t, std::unique_ptr<Pending>> pending_;  // by ISN: unique among pending probes
   std::map<uint32_t, Finished> finished_;                 // by ISN, bounded (kept a while)
   std::deque<uint32_t> finished_order_;                   // oldest first, for the bound
+  std::unordered_map<uint16_t, uint32_t> port_uses_;      // source ports of pending and reported probes
   RejectCounts rejects_;                                  // bad checksums are the capture's
   uint64_t duplicates_ = 0, late_ = 0, unmatched_rsts_ = 0;
   uint64_t capture_drops_ = 0;
