@@ -85,17 +85,16 @@ StraySegment from_packet(const DecodedPacket& d, bool outbound, int64_t time_ns)
 }
 
 // Whether a segment from the target's port can answer the probe: its numbers must come from
-// ours. An ACK acks something from our seq to seq + length (a stack may ack the SYN of a
-// SYN|FIN and not the FIN); a segment may take our ack as its seq (RFC 9293's reset to a
-// segment with ACK); a bare RST may carry seq 0. Anything else (random numbers) is not an
-// answer to this probe, whoever sent it.
+// ours. One with ACK acks something from our seq to seq + length (a stack may ack the SYN of a
+// SYN|FIN and not the FIN); one without may take our ack as its seq (RFC 9293's reset to a
+// segment with ACK), or be an RST with seq 0. Anything else (random numbers) is not an answer
+// to this probe, whoever sent it.
 std::optional<RejectReason> unrelated(const DecodedTcp& t, const StrayProbe& p) {
-  const bool ack = t.flags & tcp_flag::ack;
-  if ((p.flags & tcp_flag::ack) && t.seq == p.ack) return std::nullopt;
-  if (ack) {
+  if (t.flags & tcp_flag::ack) {
     const uint32_t end = p.seq + p.sequence_length();
     return seq_ge(t.ack, p.seq) && seq_le(t.ack, end) ? std::nullopt : std::optional(RejectReason::wrong_ack);
   }
+  if ((p.flags & tcp_flag::ack) && t.seq == p.ack) return std::nullopt;
   if ((t.flags & tcp_flag::rst) && t.seq == 0) return std::nullopt;
   return RejectReason::wrong_seq;
 }
