@@ -94,7 +94,8 @@ std::optional<RejectReason> ConnectionTracker::check_inbound(const DecodedTcp& t
     return std::nullopt;
   }
   if (syn && ack && local_.last_syn_seq && t.ack == *local_.last_syn_seq + 1) return std::nullopt;
-  if (rst && ack && ack_ok) return std::nullopt;
+  if (rst && ack && (ack_ok || std::find(sent_edges_.begin(), sent_edges_.end(), t.ack) != sent_edges_.end()))
+    return std::nullopt;
   const uint32_t reach = std::max(kSeqSlack, uint32_t(local_.window) << std::min<uint32_t>(local_.window_scale.value_or(0), 14));
   const uint32_t next = remote_.next_seq.value_or(*remote_.isn + 1);
   if (seq_lt(t.seq, *remote_.isn) || seq_gt(t.seq, next + reach)) return RejectReason::wrong_seq;
@@ -174,6 +175,12 @@ std::optional<TrackedSegment> ConnectionTracker::feed(const DecodedPacket& packe
     return s;
   }
   if (syn && direction == Direction::outbound) from.last_syn_seq = t.seq;
+  if (direction == Direction::outbound) {
+    constexpr size_t kEdgesKept = 16;
+    if (sent_edges_.size() >= kEdgesKept) sent_edges_.erase(sent_edges_.begin(), sent_edges_.begin() + 2);
+    sent_edges_.push_back(t.seq);
+    sent_edges_.push_back(t.seq + s.sequence_length);
+  }
   if (syn) {
     if (from.isn && *from.isn == t.seq) s.retransmission = true;
     if (!from.isn) {

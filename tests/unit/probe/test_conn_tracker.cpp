@@ -280,7 +280,12 @@ TEST_CASE("segments the peer cannot have sent are rejected, counted by why, and 
   CHECK(r[RejectReason::wrong_ack] == 3);
   CHECK(r[RejectReason::wrong_seq] == 2);
   CHECK(r[RejectReason::wrong_address] == 1);
-  // Still acceptable: the peer's exact RST ends the connection.
+  // Still acceptable: an RST|ACK acking a segment we sent, even one outside the window (a
+  // stack may answer our out-of-window RST so; seq 0, as to a closed port).
+  f.feed(segment(true, R, 1001 + 200000, 0, 0, 0), true);
+  CHECK(f.tracker.feed(segment(false, R | A, 0, 1001 + 200000, 0, 0), false, 13));
+  CHECK(f.tracker.rejected().total() == 6);
+  // And the peer's exact RST ends the connection.
   CHECK(f.feed(segment(false, R, 9001, 0, 0, 0), false).local_state_inferred == TcpState::close);
 }
 

@@ -69,7 +69,8 @@ class ConnectionTracker {
   // sent or below our ISN (wrong ack), or a seq outside [the peer's ISN, its SND.NXT + 1 MiB]
   // (wrong seq). Our stack drops such segments too, so they must not move either side's state.
   // Exceptions that stay acceptable: a SYN/ACK acking a SYN we sent later (TIME_WAIT reuse),
-  // an RST|ACK acking what we sent (its seq may be 0, RFC 9293 3.10.7.1).
+  // an RST|ACK acking what we sent, or the start or end of one of our latest segments (even
+  // one outside the window: a stack may answer it so; its seq may be 0, RFC 9293 3.10.7.1).
   std::optional<TrackedSegment> feed(const DecodedPacket& packet, bool captured_outgoing, int64_t time_ns,
                                      TimestampSource source = TimestampSource::kernel);
   const RejectCounts& rejected() const { return rejected_; }
@@ -112,6 +113,7 @@ class ConnectionTracker {
   Side local_, remote_;
   RejectCounts rejected_;
   std::vector<uint32_t> rejected_acks_;  // ack fields of rejected segments (bounded): our RSTs answer them
+  std::vector<uint32_t> sent_edges_;     // seq and seq + length of our latest segments (bounded)
 };
 
 // Advances one side's state for a segment it sent or received (RFC 9293 §3.3.2). Exposed for
