@@ -48,3 +48,31 @@ def test_tcpscan_rejects_a_segment_with_a_bad_checksum(make_lab, tool):
     ports = [o for o in objs if o["type"] == "port"]
     assert [(p["port"], p["state"]) for p in ports] == [(PORT, "closed")], r.stdout + r.stderr
     assert objs[-1]["type"] == "summary" and objs[-1]["bad_checksum"] == 1, objs[-1]
+
+
+def test_tcpprobe_trace_counts_a_segment_with_a_bad_checksum(make_lab, tool):
+    L = corrupting_lab(make_lab)
+    r = L.run_client([tool("tcpprobe"), "--trace", "--json", "-W", "1", f"{L.server_v4}:{PORT}"], timeout=60)
+    objs = jsonl(r.stdout)
+    segments = [o for o in objs if o["type"] == "segment"]
+    # The corrupted SYN/ACK is not the connection's: the trace shows our SYN and the RST.
+    assert [(s["direction"], s["flags"]) for s in segments] == [("out", "S"), ("in", "R.")], r.stdout + r.stderr
+    summary = objs[-1]
+    assert summary["outcome"] == "refused" and summary["bad_checksum"] == 1, summary
+    assert summary["rejected_by"]["bad_checksum"] == 1 and summary["rejected"] == 1, summary
+    text = L.run_client([tool("tcpprobe"), "--trace", "-W", "1", f"{L.server_v4}:{PORT}"], timeout=60).stdout
+    assert "also seen: 1 rejected (1 bad checksum)" in text, text
+
+
+def test_tcpstray_counts_a_segment_with_a_bad_checksum(make_lab, tool):
+    L = corrupting_lab(make_lab)
+    # SYN|FIN to the closed port: the responder answers it like a SYN.
+    r = L.run_client([tool("tcpstray"), "--json", "-W", "0.5", "--closed-port", str(PORT), "--case", "closed-syn-fin",
+                      f"{L.server_v4}:{PORT}"], timeout=60)
+    objs = jsonl(r.stdout)
+    case, summary = objs[0], objs[-1]
+    assert case["observed"].startswith("R. seq=0"), case  # the RST is the answer, not the SYN/ACK
+    assert summary["bad_checksum"] == 1 and summary["rejected_by"]["bad_checksum"] == 1, summary
+    text = L.run_client([tool("tcpstray"), "-W", "0.5", "--closed-port", str(PORT), "--case", "closed-syn-fin",
+                         f"{L.server_v4}:{PORT}"], timeout=60).stdout
+    assert "not answers: 1 rejected (1 bad checksum)" in text, text

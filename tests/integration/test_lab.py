@@ -1,6 +1,8 @@
 """Tests of the lab itself: topology, firewall helpers, the delay line, AnyIP, cleanup."""
+import collections
 import errno
 import json
+import math
 import os
 import random
 import signal
@@ -180,6 +182,96 @@ def test_delay_line_drops_about_the_loss_share(make_lab):
     assert 240 <= got <= 320, got
 
 
+# Numbered datagrams: the sender sends 0..N-1 at a fixed spacing, the sink prints the numbers
+# in the order they arrived. Only the client -> server direction of the line is measured.
+SEQ_SINK = textwrap.dedent("""
+    import json, socket, sys
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("0.0.0.0", int(sys.argv[1])))
+    print("ready", flush=True)
+    s.settimeout(5.0)
+    got = []
+    try:
+        while True:
+            got.append(int(s.recv(100)))
+            s.settimeout(1.0)  # the sender is done once a second passes in silence
+    except socket.timeout:
+        pass
+    print(json.dumps(got), flush=True)
+""")
+
+SEQ_SEND = textwrap.dedent("""
+    import socket, sys, time
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    start = time.monotonic()
+    for i in range(int(sys.argv[3])):
+        s.sendto(str(i).encode(), (sys.argv[1], int(sys.argv[2])))
+        # Absolute schedule: 1 ms apart on average whatever each sleep overshoots.
+        time.sleep(max(0.0, start + (i + 1) * 0.001 - time.monotonic()))
+""")
+
+
+def numbered_datagrams(L, sent):
+    """Sends `sent` numbered datagrams client -> server; returns the numbers as they arrived."""
+    sink = L.popen_server([sys.executable, "-c", SEQ_SINK, "7001"], stdout=subprocess.PIPE, text=True)
+    assert sink.stdout.readline().strip() == "ready"
+    r = L.run_client([sys.executable, "-c", SEQ_SEND, L.server_v4, "7001", sent])
+    assert r.returncode == 0, r.stderr
+    return json.loads(sink.communicate(timeout=20)[0].strip())
+
+
+def test_delay_line_burst_loss_drops_runs_of_n_at_the_loss_share(make_lab):
+    sent, p, n = 1000, 0.2, 5
+    bursty = numbered_datagrams(make_lab(delay_ms=1, loss=p, burst=n, seed=11, ipv6=False), sent)
+    runs = lab.missing_runs(bursty, range(sent))
+    lost = sum(runs)
+    # Losses come in runs of n frames, so the count varies like a binomial of sent/n runs of
+    # n: sd = sqrt(n p (1-p) / sent) in share (2.8 % here); the bound is 4 sd.
+    sd = math.sqrt(n * p * (1 - p) / sent)
+    assert abs(lost / sent - p) <= 4 * sd, (lost, runs)
+    # Nearly all of the loss is in runs of at least n (a stray ARP frame inside a run may
+    # shorten one); merged runs are longer and multiples of n.
+    in_bursts = sum(r for r in runs if r >= n)
+    assert in_bursts >= 0.9 * lost, runs
+    assert sum(1 for r in runs if r % n == 0) >= 0.9 * len(runs), runs
+    # Control: the same share lost independently almost never makes runs of n
+    # (P(run >= 5) = p^4 = 0.16 % per loss).
+    random_loss = numbered_datagrams(make_lab(delay_ms=1, loss=p, seed=11, ipv6=False), sent)
+    control = lab.missing_runs(random_loss, range(sent))
+    assert sum(r for r in control if r >= n) <= 0.1 * sum(control), control
+
+
+def test_delay_line_reorder_holds_a_share_back_to_be_overtaken(make_lab):
+    sent, q = 500, 0.2
+    got = numbered_datagrams(make_lab(delay_ms=1, reorder=q, reorder_ms=5, seed=5, ipv6=False), sent)
+    assert sorted(got) == list(range(sent))  # nothing lost, nothing doubled
+    # A number is overtaken when a later one arrived before it: exactly the held ones (a frame
+    # not held is due before every later frame). Binomial(500, 0.2): sd 8.9, bound 4 sd.
+    position = {x: i for i, x in enumerate(got)}
+    overtaken = [x for x in range(sent) if any(position[y] < position[x] for y in range(x + 1, min(sent, x + 40)))]
+    assert abs(len(overtaken) - sent * q) <= 4 * math.sqrt(sent * q * (1 - q)), len(overtaken)
+    # Held 5 ms at 1 ms spacing: overtaken by about 5 frames, never by dozens.
+    for x in overtaken:
+        assert sum(1 for y in got[:position[x]] if y > x) <= 12, (x, got[max(0, position[x] - 15):position[x] + 1])
+    # Control: without --reorder the line is FIFO.
+    fifo = numbered_datagrams(make_lab(delay_ms=1, seed=5, ipv6=False), 200)
+    assert fifo == list(range(200))
+
+
+def test_delay_line_duplicates_a_share_of_the_frames(make_lab):
+    sent, r = 400, 0.25
+    got = numbered_datagrams(make_lab(delay_ms=1, duplicate=r, seed=9, ipv6=False), sent)
+    counts = collections.Counter(got)
+    assert set(counts) == set(range(sent)) and max(counts.values()) == 2, counts.most_common(3)
+    doubled = sum(1 for c in counts.values() if c == 2)
+    # Binomial(400, 0.25): sd 8.7, bound 4 sd.
+    assert abs(doubled - sent * r) <= 4 * math.sqrt(sent * r * (1 - r)), doubled
+    # A copy follows its original at once: nothing comes between them.
+    for i, x in enumerate(got[:-1]):
+        if counts[x] == 2 and x not in got[:i]:
+            assert got[i + 1] == x, got[i:i + 3]
+
+
 def test_delay_line_partial_loss_mostly_connects(make_lab):
     L = make_lab(delay_ms=5, loss=0.1, seed=3)
     L.start_server(8080)
@@ -192,8 +284,11 @@ def test_delay_line_rejects_bad_flags():
     exe = os.path.join(lab.build_dir(), "tests", "lab_delay_line")
     if not os.access(exe, os.X_OK):
         pytest.fail(f"{exe} is not built", pytrace=False)
+    base = ["--a", "x", "--b", "y", "--delay-ms", "1", "--loss", "0", "--seed", "1"]
     for argv in ([], ["--a", "x", "--b", "y", "--delay-ms", "-1", "--loss", "0", "--seed", "1"],
                  ["--a", "x", "--b", "y", "--delay-ms", "1", "--loss", "1.5", "--seed", "1"],
+                 base + ["--burst", "0"], base + ["--burst", "2.5"], base + ["--reorder", "2"],
+                 base + ["--reorder-ms", "0"], base + ["--duplicate", "-0.1"],
                  ["--bogus", "1"]):
         r = subprocess.run([exe, *argv], capture_output=True, text=True, timeout=10)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, (argv, r.stderr)

@@ -21,11 +21,12 @@ def start_responder(L, *flags):
     return proc
 
 
-def probes(L, tool, interval):
+def probes(L, tool, interval, with_summary=False):
     r = L.run_client([tool("tcpprobe"), "-m", "syn", "--json", "-s", "45000", "-c", "10", "-i", interval,
                       "-W", "0.5", f"{L.server_v4}:{PORT}"], timeout=60)
     objects = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
-    return r, [o for o in objects if o["type"] == "probe"]
+    got = [o for o in objects if o["type"] == "probe"]
+    return (r, got, objects[-1]) if with_summary else (r, got)
 
 
 def test_rsts_without_ack_go_to_the_probe_they_acknowledge(make_lab, tool):
@@ -51,8 +52,12 @@ def test_a_bare_rst_is_matched_only_when_one_probe_is_out(make_lab, tool):
     assert all(p["outcome"] == "closed" for p in got), got
     # Four at a time: no bare RST is handed to a probe it may not belong to; each probe whose
     # answer cannot be told apart ends unanswered instead of taking a neighbour's RTT.
-    r, got = probes(L, tool, "10ms")
+    r, got, summary = probes(L, tool, "10ms", with_summary=True)
     assert len(got) == 10, r.stdout + r.stderr
     for p in got:
         if p["outcome"] == "closed":
             assert 2 * DELAY_MS - 1 <= p["rtt_ms"] <= 2 * DELAY_MS + 8, p
+    # Every bare RST is accounted for: an answer, or counted as unmatched (never dropped unseen).
+    closed = sum(1 for p in got if p["outcome"] == "closed")
+    assert summary["unmatched_rst"] == 10 - closed and closed < 10, summary
+    assert summary["rejected"] == 0, summary  # a bare RST is no proof of forgery

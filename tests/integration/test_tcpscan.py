@@ -234,6 +234,10 @@ def test_forged_replies_are_ignored_and_counted(make_lab):
     assert summary["bad_cookie"] == 2 * len(dropped), summary  # a SYN/ACK and an RST per port
     assert summary["unsolicited"] == 2 * len(outside), summary
     assert summary["replies"] == 0
+    # The same counts in the words every tool uses.
+    assert summary["rejected_by"]["wrong_ack"] == 2 * len(dropped), summary
+    assert summary["rejected_by"]["wrong_address"] == 2 * len(outside), summary
+    assert summary["rejected"] == 2 * (len(dropped) + len(outside)), summary
 
 
 def test_shard_union_equals_the_full_scan(make_lab):

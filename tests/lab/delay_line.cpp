@@ -1,12 +1,27 @@
 // lab_delay_line: a layer-2 bridge between two interfaces that delays every frame by D ms
-// and drops a seeded share of them. The kernel here has no netem, so the lab gets known
-// latency and loss from this program running in a middle namespace.
+// and drops, reorders or duplicates a seeded share of them. The kernel here has no netem, so
+// the lab gets known latency and faults from this program running in a middle namespace.
 //
-//   lab_delay_line --a IF --b IF --delay-ms D --loss P --seed S [--max-seconds N]
+//   lab_delay_line --a IF --b IF --delay-ms D --loss P --seed S [--burst N]
+//                  [--reorder Q --reorder-ms X] [--duplicate R] [--max-seconds N] [--pcap FILE]
 //
 // Per direction one reader thread stamps each frame on arrival (CLOCK_MONOTONIC) and queues
 // it; one writer thread sleeps until arrival + D with an absolute clock_nanosleep and sends
-// it. Queues are FIFO, so frames keep their order.
+// it. Without --reorder frames keep their order.
+//
+// Faults, each direction with its own seeded stream (the same seed gives the same faults for
+// the same frames; with --burst 1 and no --reorder/--duplicate the draws are those of --loss
+// alone):
+//   --loss P     the long-run share of frames dropped.
+//   --burst N    losses come in runs of exactly N consecutive frames of one direction: a run
+//                starts at a frame with probability q = P / (P + N (1 - P)), which keeps the
+//                dropped share at P (a cycle is a geometric count of passed frames, mean
+//                (1 - q) / q, then N dropped). N = 1 is independent (Bernoulli) loss.
+//   --reorder Q  a share Q of the frames that pass is held back X ms more (--reorder-ms,
+//                default 10): frames arriving within X ms after it overtake it.
+//   --duplicate R  a share R of the frames that pass is sent twice, back to back.
+// Queues are bounded (kMaxQueuedFrames, kMaxQueuedBytes per direction): beyond, frames are
+// tail-dropped and counted as overflow. The report on exit counts each fault.
 //
 // --pcap FILE records the a-side link as a wire tap next to it would: every frame arriving
 // from a, stamped by the kernel on reception, and every frame leaving on a, stamped by the
@@ -61,6 +76,10 @@ struct Options {
   std::string if_b;
   double delay_ms = -1;
   double loss = -1;
+  double burst = 1;
+  double reorder = 0;
+  double reorder_ms = 10;
+  double duplicate = 0;
   std::uint64_t seed = 0;
   bool seed_set = false;
   double max_seconds = 3600;
@@ -69,7 +88,8 @@ struct Options {
 
 [[noreturn]] void usage_error(const std::string& why) {
   std::fprintf(stderr, "lab_delay_line: %s (usage: --a IF --b IF --delay-ms D --loss P --seed S "
-               "[--max-seconds N] [--pcap FILE])\n", why.c_str());
+               "[--burst N] [--reorder Q --reorder-ms X] [--duplicate R] [--max-seconds N] "
+               "[--pcap FILE])\n", why.c_str());
   std::exit(2);
 }
 
@@ -95,7 +115,8 @@ Options parse_args(int argc, char** argv) {
       flag = flag.substr(0, eq);
     } else if (flag == "--help" || flag == "-h") {
       std::printf("usage: lab_delay_line --a IF --b IF --delay-ms D --loss P --seed S "
-                  "[--max-seconds N] [--pcap FILE]\n");
+                  "[--burst N] [--reorder Q --reorder-ms X] [--duplicate R] [--max-seconds N] "
+                  "[--pcap FILE]\n");
       std::exit(0);
     } else if (i + 1 < argc) {
       value = argv[++i];
@@ -110,6 +131,16 @@ Options parse_args(int argc, char** argv) {
       o.delay_ms = parse_number(flag, value, 0, 60000);
     } else if (flag == "--loss") {
       o.loss = parse_number(flag, value, 0, 1);
+    } else if (flag == "--burst") {
+      o.burst = parse_number(flag, value, 1, 10000);
+      if (o.burst != static_cast<double>(static_cast<long>(o.burst)))
+        usage_error("--burst wants a whole number of frames, got '" + value + "'");
+    } else if (flag == "--reorder") {
+      o.reorder = parse_number(flag, value, 0, 1);
+    } else if (flag == "--reorder-ms") {
+      o.reorder_ms = parse_number(flag, value, 0.001, 60000);
+    } else if (flag == "--duplicate") {
+      o.duplicate = parse_number(flag, value, 0, 1);
     } else if (flag == "--seed") {
       char* end = nullptr;
       errno = 0;
@@ -222,6 +253,16 @@ int open_sender(const std::string& ifname) {
 struct Frame {
   std::int64_t release_ns;
   std::vector<std::uint8_t> bytes;
+  int copies = 1;  // 2 for a duplicated frame
+};
+
+// What happens to the frames of one direction besides the delay (see the header).
+struct Faults {
+  double loss = 0;
+  long burst = 1;
+  double reorder = 0;
+  std::int64_t reorder_ns = 0;
+  double duplicate = 0;
 };
 
 // The --pcap recorder: a nanosecond pcap (link type EN10MB) shared by the two threads that
@@ -316,9 +357,10 @@ std::int64_t take_send_stamp(int fd, std::uint32_t key) {
 // One direction: frames read on in_fd leave on out_fd after delay_ns.
 class Direction {
  public:
-  Direction(const char* name, int in_fd, int out_fd, std::int64_t delay_ns, double loss,
+  Direction(const char* name, int in_fd, int out_fd, std::int64_t delay_ns, const Faults& faults,
             std::uint64_t seed)
-      : name_(name), in_fd_(in_fd), out_fd_(out_fd), delay_ns_(delay_ns), loss_(loss),
+      : name_(name), in_fd_(in_fd), out_fd_(out_fd), delay_ns_(delay_ns), faults_(faults),
+        run_start_(faults.loss / (faults.loss + static_cast<double>(faults.burst) * (1 - faults.loss))),
         rng_(seed) {}
 
   // Record what this direction reads (its in side is the logged link) or what it sends (its
@@ -362,18 +404,23 @@ class Direction {
         ++truncated_;
         continue;
       }
-      // 53 random bits -> uniform [0, 1); loss 1.0 drops everything, 0.0 nothing.
-      const double u = static_cast<double>(rng_() >> 11) * 0x1.0p-53;
-      if (u < loss_) {
+      if (drop_this()) {
         ++lost_;
         continue;
       }
+      // Draws only for the faults asked for: without them the stream is --loss's alone.
+      const bool hold = faults_.reorder > 0 && uniform() < faults_.reorder;
+      const bool twice = faults_.duplicate > 0 && uniform() < faults_.duplicate;
       std::lock_guard lock(mu_);
-      if (queue_.size() >= kMaxQueuedFrames || queued_bytes_ + n > kMaxQueuedBytes) {
+      if (main_.size() + held_.size() >= kMaxQueuedFrames ||
+          queued_bytes_ + static_cast<std::size_t>(n) > kMaxQueuedBytes) {
         ++overflow_;
         continue;
       }
-      queue_.push_back(Frame{arrival + delay_ns_, {buf.begin(), buf.begin() + n}});
+      Frame frame{arrival + delay_ns_ + (hold ? faults_.reorder_ns : 0),
+                  {buf.begin(), buf.begin() + n}, twice ? 2 : 1};
+      (hold ? held_ : main_).push_back(std::move(frame));
+      if (hold) ++held_count_;
       queued_bytes_ += static_cast<std::size_t>(n);
       cv_.notify_one();
     }
@@ -388,11 +435,22 @@ class Direction {
       {
         std::unique_lock lock(mu_);
         cv_.wait_for(lock, std::chrono::milliseconds(200),
-                     [&] { return g_stop.load() || !queue_.empty(); });
+                     [&] { return g_stop.load() || !main_.empty() || !held_.empty(); });
         if (g_stop) return;
-        if (queue_.empty()) continue;
-        frame = std::move(queue_.front());
-        queue_.pop_front();
+        if (main_.empty() && held_.empty()) continue;
+        // Each queue is in release order; the earlier front goes first. A frame arriving later
+        // is due after main_'s front, so only a wait on a held frame with main_ empty can be
+        // overtaken by a newcomer: that wait listens for arrivals.
+        const bool from_held =
+            main_.empty() || (!held_.empty() && held_.front().release_ns < main_.front().release_ns);
+        std::deque<Frame>& queue = from_held ? held_ : main_;
+        if (from_held && main_.empty() && queue.front().release_ns > now_ns()) {
+          const auto due = std::min(queue.front().release_ns, now_ns() + 200'000'000);
+          cv_.wait_until(lock, std::chrono::steady_clock::time_point(std::chrono::nanoseconds(due)));
+          continue;
+        }
+        frame = std::move(queue.front());
+        queue.pop_front();
         queued_bytes_ -= frame.bytes.size();
       }
       // Sleep in slices of at most 200 ms so a long delay never holds up a stop request.
@@ -403,50 +461,81 @@ class Direction {
         clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, nullptr);
       }
       if (g_stop) return;
-      if (send(out_fd_, frame.bytes.data(), frame.bytes.size(), 0) < 0) {
-        ++send_errors_;  // ENOBUFS, EMSGSIZE, a link going down: lost like on a wire
-        // The key may or may not have been used: re-arming restarts the kernel's count.
-        if (send_log_) {
-          const unsigned off = 0;
-          setsockopt(out_fd_, SOL_SOCKET, SO_TIMESTAMPING, &off, sizeof off);
-          enable_link_stamps(out_fd_);
-          send_key_ = 0;
-        }
-      } else {
-        ++forwarded_;
-        if (send_log_) {
-          send_log_->write(take_send_stamp(out_fd_, send_key_), frame.bytes.data(), frame.bytes.size());
-          ++send_key_;
-        }
+      for (int copy = 0; copy < frame.copies; ++copy) {
+        if (!send_one(frame)) break;
+        if (copy > 0) ++duplicated_;
       }
     }
   }
 
+  bool send_one(const Frame& frame) {
+    if (send(out_fd_, frame.bytes.data(), frame.bytes.size(), 0) < 0) {
+      ++send_errors_;  // ENOBUFS, EMSGSIZE, a link going down: lost like on a wire
+      // The key may or may not have been used: re-arming restarts the kernel's count.
+      if (send_log_) {
+        const unsigned off = 0;
+        setsockopt(out_fd_, SOL_SOCKET, SO_TIMESTAMPING, &off, sizeof off);
+        enable_link_stamps(out_fd_);
+        send_key_ = 0;
+      }
+      return false;
+    }
+    ++forwarded_;
+    if (send_log_) {
+      send_log_->write(take_send_stamp(out_fd_, send_key_), frame.bytes.data(), frame.bytes.size());
+      ++send_key_;
+    }
+    return true;
+  }
+
   void report() const {
     std::fprintf(stderr,
-                 "lab_delay_line: %s received=%llu forwarded=%llu lost=%llu overflow=%llu "
-                 "truncated=%llu send_errors=%llu\n",
+                 "lab_delay_line: %s received=%llu forwarded=%llu lost=%llu bursts=%llu "
+                 "held=%llu duplicated=%llu overflow=%llu truncated=%llu send_errors=%llu\n",
                  name_, static_cast<unsigned long long>(received_.load()),
                  static_cast<unsigned long long>(forwarded_.load()),
                  static_cast<unsigned long long>(lost_.load()),
+                 static_cast<unsigned long long>(bursts_.load()),
+                 static_cast<unsigned long long>(held_count_.load()),
+                 static_cast<unsigned long long>(duplicated_.load()),
                  static_cast<unsigned long long>(overflow_.load()),
                  static_cast<unsigned long long>(truncated_.load()),
                  static_cast<unsigned long long>(send_errors_.load()));
   }
 
  private:
+  // 53 random bits -> uniform [0, 1): a share of 1.0 takes everything, 0.0 nothing.
+  double uniform() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
+
+  // Whether the frame just read is lost: inside a run, or the first of a new one.
+  bool drop_this() {
+    if (run_left_ > 0) {
+      --run_left_;
+      return true;
+    }
+    if (uniform() < run_start_) {
+      ++bursts_;
+      run_left_ = faults_.burst - 1;
+      return true;
+    }
+    return false;
+  }
+
   const char* name_;
   int in_fd_;
   int out_fd_;
   std::int64_t delay_ns_;
-  double loss_;
+  Faults faults_;
+  double run_start_;  // probability that a frame starts a loss run (= loss when burst is 1)
+  long run_left_ = 0;
   std::mt19937_64 rng_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<Frame> queue_;
+  std::deque<Frame> main_;  // delayed by D, in release order
+  std::deque<Frame> held_;  // delayed by D + X, in release order
   std::size_t queued_bytes_ = 0;
-  std::atomic<std::uint64_t> received_{0}, forwarded_{0}, lost_{0}, overflow_{0}, truncated_{0},
-      send_errors_{0};
+  std::atomic<std::uint64_t> received_{0}, forwarded_{0}, lost_{0}, bursts_{0}, held_count_{0},
+      duplicated_{0}, overflow_{0}, truncated_{0}, send_errors_{0};
   LinkLog* read_log_ = nullptr;
   LinkLog* send_log_ = nullptr;
   std::uint32_t send_key_ = 0;
@@ -469,8 +558,14 @@ int main(int argc, char** argv) {
   const auto delay_ns = static_cast<std::int64_t>(opt.delay_ms * 1e6);
   const int send_a = opt.pcap.empty() ? fd_a : open_sender(opt.if_a);
   // Distinct streams per direction keep each one reproducible whatever the interleaving.
-  Direction a_to_b("a->b", fd_a, fd_b, delay_ns, opt.loss, opt.seed);
-  Direction b_to_a("b->a", fd_b, send_a, delay_ns, opt.loss, opt.seed ^ 0x9e3779b97f4a7c15ULL);
+  Faults faults;
+  faults.loss = opt.loss;
+  faults.burst = static_cast<long>(opt.burst);
+  faults.reorder = opt.reorder;
+  faults.reorder_ns = static_cast<std::int64_t>(opt.reorder_ms * 1e6);
+  faults.duplicate = opt.duplicate;
+  Direction a_to_b("a->b", fd_a, fd_b, delay_ns, faults, opt.seed);
+  Direction b_to_a("b->a", fd_b, send_a, delay_ns, faults, opt.seed ^ 0x9e3779b97f4a7c15ULL);
   LinkLog link_log;
   if (!opt.pcap.empty()) {
     if (!link_log.open(opt.pcap)) {

@@ -5,6 +5,10 @@ nftables rules, captures and an optional user-space delay line (this kernel has 
     with lab.Lab(delay_ms=20, loss=0.1) as L:  # client_ns <-> middle_ns (delay line) <-> server_ns
     with lab.Lab(delay_ms=5, wire_pcap=True) as L:  # and the line records the client link:
         ...                                          # lab.read_pcap(L.wire_pcap), kernel stamps
+    with lab.Lab(delay_ms=5, loss=0.2, burst=4) as L:           # losses in runs of 4 frames
+    with lab.Lab(delay_ms=5, reorder=0.3, reorder_ms=8) as L:   # 30 % held 8 ms more: overtaken
+    with lab.Lab(delay_ms=5, duplicate=0.2) as L:               # 20 % of the frames sent twice
+(the faults are per direction, seeded by `seed`; tests/lab/delay_line.cpp documents them)
 
 Every name carries the creating pid ("tk<pid>-<n>-c"), so cleanup_stale() can remove what a
 dead run left behind. Traffic only ever flows between the namespaces a Lab creates.
@@ -281,6 +285,20 @@ def syn_times(path):
     return sorted(out)
 
 
+def missing_runs(present, numbers):
+    """Lengths of the runs of consecutive `numbers` (in order) that are not in `present`: how
+    loss clusters (frames that never arrived, probes never answered)."""
+    have, runs, run = set(present), [], 0
+    for n in numbers:
+        if n in have:
+            if run:
+                runs.append(run)
+            run = 0
+        else:
+            run += 1
+    return runs + ([run] if run else [])
+
+
 def most_in_window(times, window_ns):
     """The most of the sorted times that fall in any half-open window [t, t + window_ns)."""
     best, lo = 0, 0
@@ -337,14 +355,21 @@ class Lab:
     """Namespaces, veths and addresses for one test; everything is removed on close()."""
 
     def __init__(self, delay_ms=None, loss=0.0, seed=1, ipv6=True, prime_neighbours=True,
-                 wire_pcap=None):
+                 wire_pcap=None, burst=1, reorder=0.0, reorder_ms=10.0, duplicate=0.0):
         require_root()
         if delay_ms is not None and not 0 <= float(delay_ms) <= 60000:
             raise ValueError("delay_ms must be in [0, 60000]")
-        if not 0.0 <= float(loss) <= 1.0:
-            raise ValueError("loss must be in [0, 1]")
-        if loss and delay_ms is None:
-            raise ValueError("loss needs the delay line: pass delay_ms (0 is fine)")
+        for name, share in (("loss", loss), ("reorder", reorder), ("duplicate", duplicate)):
+            if not 0.0 <= float(share) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1]")
+        if int(burst) != burst or not 1 <= burst <= 10000:
+            raise ValueError("burst must be a whole number of frames in [1, 10000]")
+        if not 0 < float(reorder_ms) <= 60000:
+            raise ValueError("reorder_ms must be in (0, 60000]")
+        if (loss or reorder or duplicate) and delay_ms is None:
+            raise ValueError("loss, reorder and duplicate need the delay line: pass delay_ms (0 is fine)")
+        self.burst, self.reorder, self.duplicate = int(burst), float(reorder), float(duplicate)
+        self.reorder_ms = float(reorder_ms)
         for prog in ("ip", "ethtool"):
             _need_program(prog)
         cleanup_stale()
@@ -445,6 +470,12 @@ class Lab:
         exe = self.lab_bin("delay_line")
         argv = [exe, "--a", "tkmc", "--b", "tkms", "--delay-ms", repr(float(self.delay_ms)),
                 "--loss", repr(self.loss), "--seed", str(self.seed), "--max-seconds", "3600"]
+        if self.burst > 1:
+            argv += ["--burst", str(self.burst)]
+        if self.reorder:
+            argv += ["--reorder", repr(self.reorder), "--reorder-ms", repr(self.reorder_ms)]
+        if self.duplicate:
+            argv += ["--duplicate", repr(self.duplicate)]
         if self.wire_pcap is True:
             self.wire_pcap = os.path.join(self.tmpdir, "link.pcap")
         if self.wire_pcap:
@@ -693,6 +724,10 @@ def _parse_cli(argv):
     p.add_argument("--delay-ms", type=float)
     p.add_argument("--loss", type=float, default=0.0)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--burst", type=int, default=1, help="losses in runs of N frames")
+    p.add_argument("--reorder", type=float, default=0.0, help="share of frames held back")
+    p.add_argument("--reorder-ms", type=float, default=10.0, help="how long they are held")
+    p.add_argument("--duplicate", type=float, default=0.0, help="share of frames sent twice")
     p.add_argument("--server", action="append", default=[], metavar="PORT[:MODE]",
                    help="start tcp_server.py in server_ns (repeatable)")
     p.add_argument("--drop", default="", metavar="PORTS", help="comma list: SYNs dropped")
@@ -710,7 +745,8 @@ def _parse_cli(argv):
 def main(argv):
     """Shell entry point (for ./run demo and bench scripts written in bash)."""
     a = _parse_cli(argv)
-    with Lab(delay_ms=a.delay_ms, loss=a.loss, seed=a.seed) as L:
+    with Lab(delay_ms=a.delay_ms, loss=a.loss, seed=a.seed, burst=a.burst, reorder=a.reorder,
+             reorder_ms=a.reorder_ms, duplicate=a.duplicate) as L:
         for spec in a.server:
             port, _, mode = spec.partition(":")
             L.start_server(int(port), mode=mode or "hold")

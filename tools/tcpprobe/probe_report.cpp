@@ -16,7 +16,8 @@ const std::vector<std::string> kCsvColumns = {
     "type", "time", "target", "address", "port", "mode", "probe", "outcome", "rtt_ms", "rtt_us", "ttl", "window",
     "flags", "mss", "sack_permitted", "timestamps", "wscale", "source_port", "responder", "icmp_type", "icmp_code",
     "icmp_text", "connect_ms", "kernel_rtt_us", "timestamp_source", "sent", "answered", "open", "closed", "filtered",
-    "unreachable", "loss_pct", "capture_drops", "bad_checksum", "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms",
+    "unreachable", "loss_pct", "capture_drops", "bad_checksum", "rejected", "duplicates", "late", "unmatched_rst",
+    "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms",
     "rtt_mdev_ms", "rtt_p50_ms", "rtt_p90_ms", "rtt_p99_ms", "elapsed_ms"};
 
 double ms(int64_t ns) { return double(ns) / 1e6; }
@@ -57,7 +58,7 @@ void Reporter::header(const TargetInfo& info) {
 
 Record Reporter::probe_record(const TargetInfo& info, const tcpkit::ProbeReply& r) const {
   Record rec;
-  rec["type"] = "probe";
+  rec["type"] = r.duplicate ? "duplicate" : "probe";  // a duplicate repeats probe N's answer
   rec["time"] = double(r.sent_ns / 1000) / 1e6;
   rec["target"] = info.target;
   rec["address"] = info.address.to_string();
@@ -103,6 +104,12 @@ std::string Reporter::probe_text(const TargetInfo& info, const tcpkit::ProbeRepl
   const std::string where = info.address.to_string_with_port(info.port);
   const std::string probe = " probe=" + std::to_string(r.probe_id);
   const std::string rtt = r.rtt_ns ? " rtt=" + format_fixed(ms(*r.rtt_ns), 3) + " ms" : "";
+  if (r.duplicate) {
+    // Like ping's "(DUP!)": shown, never counted; rtt from that probe's SYN.
+    const std::string from = r.outcome == ProbeOutcome::unreachable ? r.responder.to_string() : where;
+    const std::string what = r.outcome == ProbeOutcome::unreachable ? "ICMP" : tcpkit::flags_compact(r.flags);
+    return line + "from " + from + ": duplicate " + what + " for" + probe + rtt + " (DUP!)\n";
+  }
   switch (r.outcome) {
     case ProbeOutcome::open:
       line += "from " + where + ": open" + probe + rtt;
@@ -166,6 +173,11 @@ void Reporter::summary(const TargetInfo& info, const TargetStats& s) {
     rec["loss_pct"] = std::round(loss * 1000) / 1000;
     rec["capture_drops"] = s.capture_drops;
     rec["bad_checksum"] = s.bad_checksum;
+    rec["rejected"] = s.rejected.total();
+    rec["rejected_by"] = tcpkit::rejected_by_record(s.rejected);
+    rec["duplicates"] = s.duplicates;
+    rec["late"] = s.late;
+    rec["unmatched_rst"] = s.unmatched_rst;
     if (rtt.count) {
       rec["rtt_min_ms"] = std::round(rtt.min * 1e6) / 1e6;
       rec["rtt_avg_ms"] = std::round(rtt.avg * 1e6) / 1e6;
@@ -190,6 +202,14 @@ void Reporter::summary(const TargetInfo& info, const TargetStats& s) {
                           : "") +
          ", time " +
          format_fixed(s.elapsed_ms, 0) + " ms\n";
+  // What came back but is no answer, only when there was any.
+  std::string extra;
+  auto add = [&](const std::string& part) { extra += (extra.empty() ? "" : ", ") + part; };
+  if (s.duplicates) add(tcpkit::cli::count_text(s.duplicates, "duplicate"));
+  if (s.late) add(tcpkit::cli::count_text(s.late, "late answer") + " (after -W)");
+  if (s.unmatched_rst) add(tcpkit::cli::count_text(s.unmatched_rst, "unmatched RST") + " (no ack to name a probe)");
+  if (s.rejected.total()) add(tcpkit::rejected_text(s.rejected));
+  if (!extra.empty()) out += "not answers: " + extra + "\n";
   if (rtt.count) {
     out += "rtt min/avg/max/mdev = " + format_fixed(rtt.min, 3) + "/" + format_fixed(rtt.avg, 3) + "/" +
            format_fixed(rtt.max, 3) + "/" + format_fixed(rtt.mdev, 3) + " ms\n";

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "tcpkit/util/output.hpp"
+#include "tcpkit/util/reject_counts.hpp"
 #include "tcpkit/probe/probe_result.hpp"
 #include "tcpkit/util/stats.hpp"
 
@@ -29,6 +30,10 @@ struct TargetStats {
   bool user_timestamps = false;    // any RTT measured with a user-space clock
   uint64_t capture_drops = 0;      // syn mode: frames our capture lost (answers among them look like loss)
   uint64_t bad_checksum = 0;       // syn mode: answers rejected for a wrong checksum (never classified)
+  // syn mode, never counted as answers: replies that fail a check (by why, bad checksums
+  // included), second answers to answered probes, answers after -W, RSTs naming no probe.
+  tcpkit::RejectCounts rejected;
+  uint64_t duplicates = 0, late = 0, unmatched_rst = 0;
   double elapsed_ms = 0;
   long long answered() const { return open + closed + unreachable; }
 };

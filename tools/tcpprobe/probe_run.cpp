@@ -83,13 +83,17 @@ Outcome probe_syn(const Options& o, const Target& t, tcpkit::SynProber& prober, 
       break;
     }
     for (const auto& reply : *replies) {
-      account(stats, reply);
+      if (!reply.duplicate) account(stats, reply);  // counted by the prober, shown as such
       reporter.probe(t.info, reply, o.timeout);
     }
   }
   stats.elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   stats.capture_drops = prober.capture_drops();
   stats.bad_checksum = prober.bad_checksums();
+  stats.rejected = prober.rejected();
+  stats.duplicates = prober.duplicates();
+  stats.late = prober.late();
+  stats.unmatched_rst = prober.unmatched_rsts();
   reporter.summary(t.info, stats);
   outcome.any_open = stats.open > 0;
   return outcome;

@@ -3,7 +3,9 @@
 #include <cmath>
 #include <cstdio>
 
+#include "common/wording.hpp"
 #include "tcpkit/util/output.hpp"
+#include "tcpkit/util/reject_counts.hpp"
 #include "tcpkit/sockets/tcp_state.hpp"
 
 namespace tcpprobe {
@@ -29,6 +31,8 @@ std::string options_short(const tcpkit::TcpOptions& o) {
 std::string note(const tcpkit::TrackedSegment& s) {
   std::string n;
   if (s.retransmission) n = s.direction == tcpkit::Direction::inbound ? "peer retransmission" : "retransmission";
+  if (s.duplicate) n = "duplicate (an identical copy)";
+  if (s.answers_rejected) n = "our answer to a rejected segment";
   if (s.duplicate_ack) n += n.empty() ? "duplicate ACK" : ", duplicate ACK";
   if (s.out_of_order) n += n.empty() ? "out of order" : ", out of order";
   return n;
@@ -70,6 +74,8 @@ Record segment_record(const Options& o, const TargetInfo& info, const tcpkit::Tr
   r["retransmission"] = s.retransmission;
   r["duplicate_ack"] = s.duplicate_ack;
   r["out_of_order"] = s.out_of_order;
+  r["duplicate"] = s.duplicate;
+  r["answers_rejected"] = s.answers_rejected;
   r["timestamp_source"] = tcpkit::to_string(s.timestamps);
   return r;
 }
@@ -99,6 +105,10 @@ Record summary_record(const TargetInfo& info, const tcpkit::TraceResult& t) {
   r["our_states"] = states;
   r["bytes_sent"] = t.bytes_sent;
   r["bytes_received"] = t.bytes_received;
+  r["duplicates"] = t.duplicates;
+  r["rejected"] = t.rejected.total();
+  r["rejected_by"] = tcpkit::rejected_by_record(t.rejected);
+  r["bad_checksum"] = t.rejected[tcpkit::RejectReason::bad_checksum];
   r["notes"] = t.notes;
   return r;
 }
@@ -165,6 +175,12 @@ void print_trace(const Options& o, const TargetInfo& info, const tcpkit::TraceRe
     out.back() = '\n';
   }
   out += "bytes: sent " + std::to_string(t.bytes_sent) + ", received " + std::to_string(t.bytes_received) + "\n";
+  if (t.duplicates || t.rejected.total()) {
+    std::string extra = t.duplicates ? tcpkit::cli::count_text(t.duplicates, "duplicate") + " (identical copies, not acted on)" : "";
+    if (t.rejected.total())
+      extra += (extra.empty() ? "" : ", ") + tcpkit::rejected_text(t.rejected) + " (not shown: never the peer's)";
+    out += "also seen: " + extra + "\n";
+  }
   for (const auto& n : t.notes) out += "note: " + n + "\n";
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);

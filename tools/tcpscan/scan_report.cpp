@@ -291,6 +291,8 @@ void Report::summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
     rec["bad_cookie"] = s.bad_cookie;
     rec["bad_checksum"] = s.bad_checksum;
     rec["unsolicited"] = s.unsolicited;
+    rec["rejected"] = s.rejected.total();  // the three above, by why, in every tool's words
+    rec["rejected_by"] = tcpkit::rejected_by_record(s.rejected);
     rec["duplicates"] = s.duplicates;
     rec["resets_sent"] = s.resets_sent;
     rec["kernel_drops"] = s.kernel_drops;
@@ -349,7 +351,7 @@ void Report::summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
       "sent " + count_of(s.sent, "probe") + " in " + count_of(uint64_t(s.rounds), "round") + ", " +
           with_commas(uint64_t(s.achieved_rate + 0.5)) + "/s of " + with_commas(uint64_t(s.requested_rate + 0.5)) +
           "/s asked" + slowed + "; received " + with_commas(s.received) + ": " + count_of(s.replies, "reply", "replies") +
-          ", " + with_commas(s.bad_cookie) + " with a bad cookie, " + with_commas(s.unsolicited) + " unsolicited, " +
+          ", " + (s.rejected.total() ? tcpkit::rejected_text(s.rejected) : std::string("0 rejected")) + ", " +
           count_of(s.duplicates, "duplicate") + "; " + count_of(s.resets_sent, "reset") + " sent",
       "flags " + tcpkit::flags_compact(facts.flags) + ", seed " + std::to_string(facts.seed) + ", shard " + shard + ", " +
           source_ports_text(facts) + "; " + degraded,

@@ -130,6 +130,8 @@ int run(const Options& o) {
     reporter.result(info, *result, judgement);
     count(tally, judgement);
     tally.capture_drops += result->seen.capture_drops;
+    tally.rejected += result->rejected;
+    tally.duplicates += result->seen.duplicates;
   }
   tally.interrupted = cli::interrupted();
   reporter.summary(info, tally);

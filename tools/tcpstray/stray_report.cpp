@@ -17,7 +17,8 @@ constexpr size_t kWidth = 80;
 
 const std::vector<std::string> kCsvColumns = {
     "type", "target", "address", "port", "case", "group", "sent", "expected", "rfc", "observed", "verdict", "reason",
-    "rate_limit_possible", "local_port", "cases", "conformant", "deviation", "inconclusive", "capture_drops",
+    "rate_limit_possible", "rejected", "duplicates", "local_port", "cases", "conformant", "deviation",
+    "inconclusive", "capture_drops", "bad_checksum",
     "interrupted"};
 
 Record segment_record(const tcpkit::StraySegment& s) {
@@ -81,6 +82,8 @@ Record Reporter::record(const RunInfo& info, const tcpkit::StrayRun& run, const 
   r["verdict"] = tcpkit::to_string(j.verdict);
   r["reason"] = j.reason;
   r["rate_limit_possible"] = j.rate_limit_possible;
+  r["rejected"] = run.rejected.total();
+  r["duplicates"] = run.seen.duplicates;
   if (run.local_port) r["local_port"] = run.local_port;
   if (verbose_) {
     Record segments = Record::array();
@@ -124,6 +127,10 @@ void Reporter::summary(const RunInfo& info, const Tally& t) {
                 tcpkit::cli::count_text(t.cases, "case").c_str(), t.conformant,
                 tcpkit::cli::count_text(t.deviation, "deviation").c_str(), t.inconclusive,
                 t.interrupted ? " (interrupted)" : "");
+    // What came back but answered nothing, only when there was any.
+    std::string extra = t.duplicates ? tcpkit::cli::count_text(t.duplicates, "duplicate") : "";
+    if (t.rejected.total()) extra += (extra.empty() ? "" : ", ") + tcpkit::rejected_text(t.rejected);
+    if (!extra.empty()) std::printf("not answers: %s\n", extra.c_str());
     std::fflush(stdout);
     return;
   }
@@ -139,6 +146,10 @@ void Reporter::summary(const RunInfo& info, const Tally& t) {
   r["inconclusive"] = t.inconclusive;
   r["rate_limit_possible"] = t.rate_limit_possible;
   r["capture_drops"] = t.capture_drops;
+  r["bad_checksum"] = t.rejected[tcpkit::RejectReason::bad_checksum];
+  r["rejected"] = t.rejected.total();
+  r["rejected_by"] = tcpkit::rejected_by_record(t.rejected);
+  r["duplicates"] = t.duplicates;
   r["interrupted"] = t.interrupted;
   if (!info.guard.empty()) r["guard_table"] = info.guard;
   if (format_ == tcpkit::Format::json) json_.write(r);

@@ -20,6 +20,8 @@ struct RunInfo {
 struct Tally {
   int cases = 0, conformant = 0, deviation = 0, inconclusive = 0, rate_limit_possible = 0;
   uint64_t capture_drops = 0;  // frames the cases' captures lost (those cases are inconclusive)
+  tcpkit::RejectCounts rejected;  // replies that answer none of our segments, by why
+  uint64_t duplicates = 0;        // copies of an answer already seen
   bool interrupted = false;
 };
 

@@ -1,5 +1,7 @@
 #include "tcpkit/probe/conn_tracker.hpp"
 
+#include <algorithm>
+
 namespace tcpkit {
 
 std::string FourTuple::to_string() const {
@@ -71,6 +73,36 @@ std::optional<uint32_t> ConnectionTracker::out_of_window_seq(uint32_t beyond) co
   return *local_.next_seq + remote_window() + beyond;
 }
 
+namespace {
+constexpr uint32_t kSeqSlack = 1u << 20;     // how far past the peer's SND.NXT a new segment may start
+constexpr size_t kRejectedAcksKept = 64;
+
+bool same_segment(const TrackedSegment& a, const DecodedTcp& t) {
+  return a.seq == t.seq && a.ack == t.ack && a.flags == t.flags && a.window == t.window &&
+         a.payload_length == t.payload_length && a.options.timestamps == t.options.timestamps;
+}
+}  // namespace
+
+std::optional<RejectReason> ConnectionTracker::check_inbound(const DecodedTcp& t) const {
+  const bool ack = t.flags & tcp_flag::ack, rst = t.flags & tcp_flag::rst, syn = t.flags & tcp_flag::syn;
+  if (!local_.isn || !local_.next_seq) return std::nullopt;  // nothing of ours to check against
+  const bool ack_ok = seq_ge(t.ack, *local_.isn + 1) && seq_le(t.ack, *local_.next_seq);
+  if (!remote_.isn) {
+    // SYN-SENT: only our ISN+1 may be acked (RFC 9293 3.10.7.3); an RST needs that ACK.
+    if (ack && t.ack != *local_.isn + 1) return RejectReason::wrong_ack;
+    if (rst && !ack) return RejectReason::wrong_seq;
+    return std::nullopt;
+  }
+  if (syn && ack && local_.last_syn_seq && t.ack == *local_.last_syn_seq + 1) return std::nullopt;
+  if (rst && ack && (ack_ok || std::find(sent_edges_.begin(), sent_edges_.end(), t.ack) != sent_edges_.end()))
+    return std::nullopt;
+  const uint32_t reach = std::max(kSeqSlack, uint32_t(local_.window) << std::min<uint32_t>(local_.window_scale.value_or(0), 14));
+  const uint32_t next = remote_.next_seq.value_or(*remote_.isn + 1);
+  if (seq_lt(t.seq, *remote_.isn) || seq_gt(t.seq, next + reach)) return RejectReason::wrong_seq;
+  if (ack && !ack_ok) return RejectReason::wrong_ack;
+  return std::nullopt;
+}
+
 std::optional<TrackedSegment> ConnectionTracker::feed(const DecodedPacket& packet, bool captured_outgoing,
                                                       int64_t time_ns, TimestampSource source) {
   if (packet.kind != DecodedPacket::Kind::tcp) return std::nullopt;
@@ -83,10 +115,25 @@ std::optional<TrackedSegment> ConnectionTracker::feed(const DecodedPacket& packe
              t.dport == tuple_.local_port) {
     direction = Direction::inbound;
   } else {
+    // To our endpoint from the peer's port, but from another address: a forgery (the capture
+    // lets these through so that they are counted).
+    if (!captured_outgoing && packet.dst == tuple_.local && t.dport == tuple_.local_port &&
+        t.sport == tuple_.remote_port && packet.src != tuple_.remote)
+      rejected_.add(RejectReason::wrong_address);
     return std::nullopt;  // another connection's segment
   }
   // On loopback both copies of each packet are captured: keep the sender's.
   if ((direction == Direction::outbound) != captured_outgoing) return std::nullopt;
+  if (direction == Direction::inbound) {
+    if (const auto why = check_inbound(t)) {
+      rejected_.add(*why);
+      if (t.flags & tcp_flag::ack) {
+        if (rejected_acks_.size() >= kRejectedAcksKept) rejected_acks_.erase(rejected_acks_.begin());
+        rejected_acks_.push_back(t.ack);
+      }
+      return std::nullopt;
+    }
+  }
 
   Side& from = direction == Direction::outbound ? local_ : remote_;
   Side& to = direction == Direction::outbound ? remote_ : local_;
@@ -106,6 +153,34 @@ std::optional<TrackedSegment> ConnectionTracker::feed(const DecodedPacket& packe
   const bool syn = t.flags & tcp_flag::syn;
   const bool fin = t.flags & tcp_flag::fin;
   const bool ack = t.flags & tcp_flag::ack;
+  // A network copy is byte for byte the last segment, TSval included: shown, never acted on.
+  // Inbound only: our capture sees our own segments before any network could copy them, so an
+  // outbound repeat is our kernel's own (a second ACK).
+  if (direction == Direction::inbound && from.last && t.options.timestamps && same_segment(*from.last, t)) {
+    s.duplicate = true;
+    s.retransmission = from.last->retransmission;
+    s.relative_seq = from.last->relative_seq;
+    s.relative_ack = from.last->relative_ack;
+    s.scaled_window = from.last->scaled_window;
+    s.local_state_inferred = local_.state;
+    s.remote_state_inferred = remote_.state;
+    return s;
+  }
+  if (direction == Direction::outbound && (t.flags & tcp_flag::rst) && !ack && t.payload_length == 0 &&
+      std::find(rejected_acks_.begin(), rejected_acks_.end(), t.seq) != rejected_acks_.end()) {
+    s.answers_rejected = true;
+    s.relative_seq = from.isn ? t.seq - *from.isn : 0;
+    s.local_state_inferred = local_.state;
+    s.remote_state_inferred = remote_.state;
+    return s;
+  }
+  if (syn && direction == Direction::outbound) from.last_syn_seq = t.seq;
+  if (direction == Direction::outbound) {
+    constexpr size_t kEdgesKept = 16;
+    if (sent_edges_.size() >= kEdgesKept) sent_edges_.erase(sent_edges_.begin(), sent_edges_.begin() + 2);
+    sent_edges_.push_back(t.seq);
+    sent_edges_.push_back(t.seq + s.sequence_length);
+  }
   if (syn) {
     if (from.isn && *from.isn == t.seq) s.retransmission = true;
     if (!from.isn) {
@@ -152,6 +227,7 @@ std::optional<TrackedSegment> ConnectionTracker::feed(const DecodedPacket& packe
   }
   s.local_state_inferred = local_.state;
   s.remote_state_inferred = remote_.state;
+  from.last = s;
   return s;
 }
 

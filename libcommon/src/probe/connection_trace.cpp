@@ -36,14 +36,25 @@ bool readable_eof_or_data(int fd, uint64_t& received, bool& eof) {
 }
 
 // Who closed how, from the segments after the first FIN or RST.
+// An RST from a side already CLOSED (by the state before it) answers a stray segment, a late
+// or duplicated one: it closed nothing.
+bool closing_reset(const std::vector<TraceEvent>& events, size_t i) {
+  const TrackedSegment& s = events[i].segment;
+  if (!(s.flags & tcp_flag::rst) || s.answers_rejected) return false;
+  if (i == 0) return true;
+  const TrackedSegment& before = events[i - 1].segment;
+  const TcpState sender = s.direction == Direction::outbound ? before.local_state_inferred : before.remote_state_inferred;
+  return sender != TcpState::close;
+}
+
 std::string close_kind(const std::vector<TraceEvent>& events, bool saw_closing) {
-  for (const auto& e : events)
-    if (e.segment.flags & tcp_flag::rst)
-      return e.segment.direction == Direction::outbound ? "reset by us" : "reset by the peer";
+  for (size_t i = 0; i < events.size(); ++i)
+    if (closing_reset(events, i))
+      return events[i].segment.direction == Direction::outbound ? "reset by us" : "reset by the peer";
   const TrackedSegment* first_fin = nullptr;
   const TrackedSegment* second_fin = nullptr;
   for (const auto& e : events) {
-    if (!(e.segment.flags & tcp_flag::fin) || e.segment.retransmission) continue;
+    if (!(e.segment.flags & tcp_flag::fin) || e.segment.retransmission || e.segment.duplicate) continue;
     if (!first_fin) first_fin = &e.segment;
     else if (e.segment.direction != first_fin->direction && !second_fin) second_fin = &e.segment;
   }
@@ -175,7 +186,8 @@ Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd) {
       result.syn_to_synack_ns = segment.time_ns - result.events.front().segment.time_ns;
     if (event.local_state == TcpState::established && !result.syn_to_established_ns && !result.events.empty())
       result.syn_to_established_ns = segment.time_ns - result.events.front().segment.time_ns;
-    if (segment.retransmission)
+    if (segment.duplicate) ++result.duplicates;
+    if (segment.retransmission && !segment.duplicate)
       result.notes.push_back(std::string(segment.direction == Direction::inbound ? "the peer" : "we") + " retransmitted " +
                              flags_names(f) + " (seq " + std::to_string(segment.relative_seq) + ")");
     result.events.push_back(event);
@@ -284,14 +296,23 @@ Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd) {
   if (config.close != CloseMode::peer || !config.send_data.empty())
     result.own_delay_ns = own_delay_after_handshake(result.events);
 
+  result.rejected = live->rejected();
   // Close duration: from the first FIN or RST to the last segment.
   for (const auto& e : result.events) {
-    if (e.segment.flags & (tcp_flag::fin | tcp_flag::rst)) {
+    if ((e.segment.flags & (tcp_flag::fin | tcp_flag::rst)) && !e.segment.answers_rejected) {
       result.close_ns = result.events.back().segment.time_ns - e.segment.time_ns;
       break;
     }
   }
   result.close_kind = refused ? "refused" : close_kind(result.events, saw_closing);
+  for (size_t i = 0; i < result.events.size(); ++i) {
+    const auto& s = result.events[i].segment;
+    if ((s.flags & tcp_flag::rst) && !s.answers_rejected && !closing_reset(result.events, i)) {
+      result.notes.push_back(std::string(s.direction == Direction::inbound ? "the peer" : "our kernel") +
+                             " sent an RST after its side had closed: an answer to a late or duplicated segment");
+      break;
+    }
+  }
   return result;
 }
 

@@ -5,8 +5,12 @@ namespace tcpkit {
 Result<LiveConnection> LiveConnection::open(const FourTuple& tuple, const std::string& interface) {
   CaptureOptions options;
   options.interface = interface;
-  options.filter = "tcp and host " + tuple.local.to_string() + " and host " + tuple.remote.to_string() + " and port " +
-                   std::to_string(tuple.local_port) + " and port " + std::to_string(tuple.remote_port);
+  // The connection both ways, and whatever else comes to our port from the peer's port: a
+  // reply from another address is rejected by the tracker, and counted.
+  const std::string lp = std::to_string(tuple.local_port), rp = std::to_string(tuple.remote_port);
+  options.filter = "tcp and ((host " + tuple.local.to_string() + " and host " + tuple.remote.to_string() + " and port " +
+                   lp + " and port " + rp + ") or (dst host " + tuple.local.to_string() + " and dst port " + lp +
+                   " and src port " + rp + "))";
   options.snaplen = 128;  // headers and options; payload bytes are not needed
   auto capture = Capture::open(options);
   if (!capture) return tl::unexpected(capture.error());
@@ -36,6 +40,12 @@ Result<std::optional<TrackedSegment>> LiveConnection::wait_for(const std::functi
     if (!segment || !*segment) return segment;
     if (match(**segment)) return segment;
   }
+}
+
+RejectCounts LiveConnection::rejected() const {
+  RejectCounts counts = tracker_.rejected();
+  counts.add(RejectReason::bad_checksum, capture_.bad_checksums());
+  return counts;
 }
 
 uint64_t LiveConnection::capture_drops() {

@@ -98,7 +98,11 @@ Result<SynProber> SynProber::open(const SynProbeConfig& config) {
   const std::string icmp = d.is_v4() ? "icmp" : "icmp6";
   CaptureOptions options;
   options.interface = config.route.interface;
-  options.filter = "(tcp and host " + d.to_string() + " and port " + std::to_string(config.port) + ") or (" + icmp +
+  // Our SYNs out; what comes to us from the target's port, from any address (a reply from
+  // the wrong one is rejected, and counted); ICMP errors to us.
+  const std::string port = std::to_string(config.port);
+  options.filter = "(tcp and src host " + s.to_string() + " and dst host " + d.to_string() + " and dst port " + port +
+                   ") or (tcp and dst host " + s.to_string() + " and src port " + port + ") or (" + icmp +
                    " and dst host " + s.to_string() + ")";
   options.snaplen = 256;
   // The driver's send timestamp is the better start: it is taken as the SYN reaches the
@@ -124,7 +128,7 @@ Result<void> SynProber::send(uint64_t probe_id, std::chrono::steady_clock::time_
   }
   do {
     pending->isn = uint32_t(next_random(rng_state_));
-  } while (pending_.count(pending->isn));
+  } while (pending_.count(pending->isn) || finished_.count(pending->isn));
 
   SegmentSpec spec;
   spec.src = config_.route.source;
@@ -145,6 +149,7 @@ Result<void> SynProber::send(uint64_t probe_id, std::chrono::steady_clock::time_
   pending->user_sent_ns = *sent;
   // Read after the send: a failed attempt before it restarts the keys.
   if (sender_.tx_timestamps()) pending->tx_key = sender_.last_tx_key();
+  use_port(pending->sport, +1);
   pending_.emplace(pending->isn, std::move(pending));
   return {};
 }
@@ -165,91 +170,183 @@ void SynProber::take_send_stamps() {
   }
 }
 
+namespace {
+// How long and how many reported probes are remembered to tell duplicates and late answers
+// from forgeries: Linux repeats an unanswered SYN/ACK for about a minute.
+constexpr int64_t kRememberNs = 75'000'000'000;
+constexpr size_t kRememberMax = 65536;
+}  // namespace
+
+bool SynProber::our_port(uint16_t port) const {
+  if (config_.source_port) return port == *config_.source_port;
+  return port_uses_.count(port) > 0;
+}
+
+void SynProber::use_port(uint16_t port, int delta) {
+  auto& uses = port_uses_[port];
+  uses = uint32_t(int64_t(uses) + delta);
+  if (uses == 0) port_uses_.erase(port);
+}
+
+void SynProber::remember(uint32_t isn, const Pending& p, bool answered) {
+  const int64_t now = realtime_ns();
+  while (!finished_order_.empty() &&
+         (finished_order_.size() >= kRememberMax || now - finished_.at(finished_order_.front()).finished_ns > kRememberNs)) {
+    use_port(finished_.at(finished_order_.front()).sport, -1);
+    finished_.erase(finished_order_.front());
+    finished_order_.pop_front();
+  }
+  const auto sent = p.kernel_sent_ns();
+  if (finished_.emplace(isn, Finished{p.probe_id, p.sport, sent.value_or(p.user_sent_ns), answered, sent.has_value(), now})
+          .second) {
+    finished_order_.push_back(isn);
+    use_port(p.sport, +1);
+  }
+}
+
+// The reported probe a segment repeats the answer of (same rule as match_syn_answer), if any.
+std::optional<uint32_t> SynProber::reported_match(const DecodedTcp& t) const {
+  if (auto it = finished_.find(t.ack - 1); it != finished_.end() && it->second.sport == t.dport) return it->first;
+  if (!(t.flags & tcp_flag::rst) || (t.flags & tcp_flag::ack)) return std::nullopt;
+  std::optional<uint32_t> only;  // a bare RST: only when one reported probe has its 4-tuple
+  for (const auto& [isn, f] : finished_) {
+    if (f.sport != t.dport) continue;
+    if (only) return std::nullopt;
+    only = isn;
+  }
+  return only;
+}
+
+void SynProber::finish(uint32_t isn, const CapturedPacket& packet, ProbeReply reply, std::vector<ProbeReply>& done) {
+  auto it = pending_.find(isn);
+  const Pending& p = *it->second;
+  reply.probe_id = p.probe_id;
+  reply.source_port = p.sport;
+  reply.isn = p.isn;
+  reply.sent_ns = p.kernel_sent_ns().value_or(p.user_sent_ns);
+  const bool both_kernel = p.kernel_sent_ns() && packet.source == TimestampSource::kernel;
+  reply.timestamps = both_kernel ? TimestampSource::kernel : TimestampSource::user;
+  reply.rtt_ns = packet.time_ns - reply.sent_ns;
+  remember(isn, p, true);
+  use_port(p.sport, -1);
+  pending_.erase(it);
+  done.push_back(std::move(reply));
+}
+
+// A later answer to a reported probe: a duplicate (returned, marked) or a late answer (counted).
+void SynProber::again(uint32_t isn, const CapturedPacket& packet, ProbeReply reply, std::vector<ProbeReply>& done) {
+  const Finished& f = finished_.at(isn);
+  if (!f.answered) {
+    ++late_;
+    return;
+  }
+  ++duplicates_;
+  reply.duplicate = true;
+  reply.probe_id = f.probe_id;
+  reply.source_port = f.sport;
+  reply.isn = isn;
+  reply.sent_ns = f.sent_ns;
+  reply.timestamps = f.kernel_sent && packet.source == TimestampSource::kernel ? TimestampSource::kernel : TimestampSource::user;
+  reply.rtt_ns = packet.time_ns - f.sent_ns;
+  done.push_back(std::move(reply));
+}
+
+void SynProber::handle_tcp(const DecodedPacket& d, const CapturedPacket& packet, std::vector<ProbeReply>& done) {
+  const IpAddress& us = config_.route.source;
+  const IpAddress& them = config_.destination;
+  const DecodedTcp& t = d.tcp;
+  if (packet.outgoing) {
+    // Our own SYN leaving: its kernel timestamp starts the clock.
+    if (d.src != us || d.dst != them || t.dport != config_.port || t.flags != tcp_flag::syn) return;
+    auto it = pending_.find(t.seq);
+    if (it != pending_.end() && it->second->sport == t.sport && !it->second->tap_sent_ns)
+      it->second->tap_sent_ns = packet.time_ns;
+    return;
+  }
+  if (d.dst != us || t.sport != config_.port || !our_port(t.dport)) return;  // another connection's
+  if (d.src != them) {
+    rejects_.add(RejectReason::wrong_address);
+    return;
+  }
+  ProbeReply reply;
+  reply.responder = them;
+  reply.ttl = d.ttl;
+  reply.window = t.window;
+  reply.flags = t.flags;
+  reply.options = t.options;
+  const bool synack = (t.flags & tcp_flag::syn) && (t.flags & tcp_flag::ack) && !(t.flags & tcp_flag::rst);
+  const bool rst = t.flags & tcp_flag::rst;
+  reply.outcome = synack ? ProbeOutcome::open : ProbeOutcome::closed;
+
+  std::vector<PendingSyn> candidates;
+  candidates.reserve(pending_.size());
+  for (const auto& [isn, p] : pending_) candidates.push_back(PendingSyn{p->sport, isn});
+  if (const auto match = match_syn_answer(d, us, them, config_.port, candidates); match && (synack || rst)) {
+    if (synack && config_.send_reset) {
+      SegmentSpec reset;
+      reset.src = us;
+      reset.dst = them;
+      reset.sport = t.dport;
+      reset.dport = t.sport;
+      reset.seq = t.ack;
+      reset.flags = tcp_flag::rst;
+      reset.window = 0;
+      reset.ttl = config_.ttl;
+      if (auto bytes = craft_segment(reset)) (void)sender_.send(*bytes, them);
+    }
+    finish(candidates[*match].isn, packet, std::move(reply), done);
+    return;
+  }
+  if (const auto isn = (synack || rst) ? reported_match(t) : std::nullopt) {
+    again(*isn, packet, std::move(reply), done);
+    return;
+  }
+  if (rst && !(t.flags & tcp_flag::ack)) {
+    ++unmatched_rsts_;  // names no single probe: not an answer, and no proof of forgery
+    return;
+  }
+  rejects_.add(RejectReason::wrong_ack);
+}
+
+void SynProber::handle_icmp(const DecodedPacket& d, const CapturedPacket& packet, std::vector<ProbeReply>& done) {
+  const IpAddress& us = config_.route.source;
+  const IpAddress& them = config_.destination;
+  const QuotedDatagram& q = d.icmp.quoted;
+  if (packet.outgoing || q.protocol != 6 || !q.ports_known || q.src != us) return;
+  const bool exact_target = q.dst == them && q.dport == config_.port;
+  if (!exact_target && !our_port(q.sport)) return;  // about another connection of this host
+  ProbeReply reply;
+  reply.outcome = ProbeOutcome::unreachable;
+  reply.responder = d.src;
+  reply.ttl = d.ttl;
+  reply.icmp_v6 = d.icmp.v6;
+  reply.icmp_type = d.icmp.type;
+  reply.icmp_code = d.icmp.code;
+  reply.icmp_text = d.icmp.description();
+  if (exact_target && q.seq) {
+    if (auto it = pending_.find(*q.seq); it != pending_.end() && it->second->sport == q.sport) {
+      finish(*q.seq, packet, std::move(reply), done);
+      return;
+    }
+    if (auto it = finished_.find(*q.seq); it != finished_.end() && it->second.sport == q.sport) {
+      again(*q.seq, packet, std::move(reply), done);
+      return;
+    }
+  }
+  rejects_.add(RejectReason::wrong_quote);
+}
+
 void SynProber::handle(const CapturedPacket& packet, std::vector<ProbeReply>& done) {
   const auto decoded = decode_packet(packet.data.data(), packet.data.size());
   if (!decoded) return;
-  const IpAddress& us = config_.route.source;
-  const IpAddress& them = config_.destination;
+  if (decoded->kind == DecodedPacket::Kind::tcp) handle_tcp(*decoded, packet, done);
+  else if (decoded->kind == DecodedPacket::Kind::icmp_error) handle_icmp(*decoded, packet, done);
+}
 
-  auto finish = [&](std::map<uint32_t, std::unique_ptr<Pending>>::iterator it, ProbeReply reply) {
-    const Pending& p = *it->second;
-    reply.probe_id = p.probe_id;
-    reply.source_port = p.sport;
-    reply.isn = p.isn;
-    reply.sent_ns = p.kernel_sent_ns().value_or(p.user_sent_ns);
-    const bool both_kernel = p.kernel_sent_ns() && packet.source == TimestampSource::kernel;
-    reply.timestamps = both_kernel ? TimestampSource::kernel : TimestampSource::user;
-    reply.rtt_ns = packet.time_ns - reply.sent_ns;
-    pending_.erase(it);
-    done.push_back(std::move(reply));
-  };
-
-  if (decoded->kind == DecodedPacket::Kind::tcp) {
-    const DecodedTcp& t = decoded->tcp;
-    if (packet.outgoing) {
-      // Our own SYN leaving: its kernel timestamp starts the clock.
-      if (decoded->src != us || decoded->dst != them || t.dport != config_.port || t.flags != tcp_flag::syn) return;
-      auto it = pending_.find(t.seq);
-      if (it != pending_.end() && it->second->sport == t.sport && !it->second->tap_sent_ns)
-        it->second->tap_sent_ns = packet.time_ns;
-      return;
-    }
-    if (decoded->src != them || decoded->dst != us || t.sport != config_.port) return;
-    std::vector<PendingSyn> candidates;
-    candidates.reserve(pending_.size());
-    for (const auto& [isn, p] : pending_) candidates.push_back(PendingSyn{p->sport, isn});
-    const auto match = match_syn_answer(*decoded, us, them, config_.port, candidates);
-    auto it = match ? pending_.find(candidates[*match].isn) : pending_.end();
-    ProbeReply reply;
-    reply.responder = them;
-    reply.ttl = decoded->ttl;
-    reply.window = t.window;
-    reply.flags = t.flags;
-    reply.options = t.options;
-    if (it != pending_.end() && (t.flags & tcp_flag::syn) && (t.flags & tcp_flag::ack) && !(t.flags & tcp_flag::rst)) {
-      reply.outcome = ProbeOutcome::open;
-      if (config_.send_reset) {
-        SegmentSpec rst;
-        rst.src = us;
-        rst.dst = them;
-        rst.sport = t.dport;
-        rst.dport = t.sport;
-        rst.seq = t.ack;
-        rst.flags = tcp_flag::rst;
-        rst.window = 0;
-        rst.ttl = config_.ttl;
-        if (auto bytes = craft_segment(rst)) (void)sender_.send(*bytes, them);
-      }
-      finish(it, std::move(reply));
-      return;
-    }
-    if (it != pending_.end() && (t.flags & tcp_flag::rst)) {
-      reply.outcome = ProbeOutcome::closed;
-      finish(it, std::move(reply));
-      return;
-    }
-    ++unmatched_;
-    return;
-  }
-
-  if (decoded->kind == DecodedPacket::Kind::icmp_error && !packet.outgoing) {
-    const QuotedDatagram& q = decoded->icmp.quoted;
-    if (q.protocol != 6 || !q.ports_known || q.src != us || q.dst != them || q.dport != config_.port) return;
-    auto it = q.seq ? pending_.find(*q.seq) : pending_.end();
-    if (it == pending_.end() || it->second->sport != q.sport) {
-      ++unmatched_;
-      return;
-    }
-    ProbeReply reply;
-    reply.outcome = ProbeOutcome::unreachable;
-    reply.responder = decoded->src;
-    reply.ttl = decoded->ttl;
-    reply.icmp_v6 = decoded->icmp.v6;
-    reply.icmp_type = decoded->icmp.type;
-    reply.icmp_code = decoded->icmp.code;
-    reply.icmp_text = decoded->icmp.description();
-    finish(it, std::move(reply));
-  }
+RejectCounts SynProber::rejected() const {
+  RejectCounts counts = rejects_;
+  counts.add(RejectReason::bad_checksum, capture_.bad_checksums());
+  return counts;
 }
 
 uint64_t SynProber::capture_drops() {
@@ -271,6 +368,8 @@ void SynProber::expire(std::chrono::steady_clock::time_point now, std::vector<Pr
     reply.isn = it->second->isn;
     reply.sent_ns = it->second->kernel_sent_ns().value_or(it->second->user_sent_ns);
     done.push_back(std::move(reply));
+    remember(it->first, *it->second, false);
+    use_port(it->second->sport, -1);
     it = pending_.erase(it);
   }
 }

@@ -207,7 +207,7 @@ struct ScanEngine::Impl {
 
   std::atomic<bool> stop_sending{false}, sending_done{false}, stop_receiving{false}, receiving_done{false};
   std::atomic<uint64_t> sent{0}, send_errors{0}, received{0}, replies{0}, bad_cookie{0}, unsolicited{0},
-      duplicates{0}, resets_sent{0}, answered_count{0}, positive{0};
+      duplicates{0}, resets_sent{0}, answered_count{0}, positive{0}, bad_cookie_icmp{0}, unsolicited_icmp{0};
   std::atomic<int> round{0};
   std::atomic<bool> waiting{false};
   std::optional<Error> receive_error;  // receiver thread; read after it is joined
@@ -417,13 +417,16 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
   }
   received.fetch_add(1);
   const auto k = plan.local_index(target, target_port);
+  const bool icmp = d->kind == DecodedPacket::Kind::icmp_error;
   if (!k) {
     unsolicited.fetch_add(1);
+    if (icmp) unsolicited_icmp.fetch_add(1);
     return;
   }
   const uint64_t c = cookie.of(local, local_port, target, target_port);
   if (!reply_matches_probe(numbers_for(config, c), *d)) {
     bad_cookie.fetch_add(1);
+    if (icmp) bad_cookie_icmp.fetch_add(1);
     return;
   }
   const auto verdict = classify_reply(style, *d);
@@ -608,6 +611,11 @@ ScanSummary ScanEngine::run(const std::function<void(const ScanResult&)>& on_res
   const RingStats ring_stats = m.ring.stats();
   summary.kernel_drops = ring_stats.drops;
   summary.bad_checksum = ring_stats.bad_checksum;
+  const uint64_t cookie_icmp = m.bad_cookie_icmp.load(), unsolicited_icmp = m.unsolicited_icmp.load();
+  summary.rejected.add(RejectReason::wrong_ack, summary.bad_cookie - cookie_icmp);
+  summary.rejected.add(RejectReason::wrong_address, summary.unsolicited - unsolicited_icmp);
+  summary.rejected.add(RejectReason::wrong_quote, cookie_icmp + unsolicited_icmp);
+  summary.rejected.add(RejectReason::bad_checksum, summary.bad_checksum);
   summary.rounds = m.rounds_done;
   summary.send_s = double(m.send_ns_total) / 1e9;
   summary.max_rtt_us = m.rtt.max_ns() / 1000;

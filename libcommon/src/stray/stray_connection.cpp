@@ -69,6 +69,7 @@ class CaseRunner {
   bool expects_silence() const;
   StrayRun problem(std::string text) {
     run_.seen.setup_problem = std::move(text);
+    if (live_) run_.rejected = live_->rejected();
     return std::move(run_);
   }
 
@@ -283,7 +284,18 @@ Result<std::vector<StraySegment>> CaseRunner::collect(bool stop_early) {
     if (!*s) return answers;
     note(**s);
     if ((*s)->direction != Direction::inbound) continue;
-    answers.push_back(run_.segments.back());
+    // A copy of an answer this wait already has is no second answer. (The tracker's duplicate
+    // flag alone is not enough: a stack may repeat its last ACK to the letter within the same
+    // millisecond, and then it is the answer.)
+    const StraySegment& last = run_.segments.back();
+    if ((*s)->duplicate && std::any_of(answers.begin(), answers.end(), [&](const StraySegment& a) {
+          return a.flags == last.flags && a.seq == last.seq && a.ack == last.ack && a.window == last.window &&
+                 a.payload_length == last.payload_length;
+        })) {
+      ++run_.seen.duplicates;
+      continue;
+    }
+    answers.push_back(last);
     // The peer's own data or FIN is no answer: the wait for one goes on.
     if (stop_early && !answers.back().peer_own) deadline = std::min(deadline, Clock::now() + kGrace);
   }
@@ -319,12 +331,14 @@ Result<StrayRun> CaseRunner::run() {
   if (!connected) return tl::unexpected(connected.error());
   if (!*connected) {
     cleanup();
+    if (live_) run_.rejected = live_->rejected();
     return std::move(run_);
   }
   auto ready = time_wait ? reach_time_wait() : wait_quiet();
   if (!ready) return tl::unexpected(ready.error());
   if (!*ready) {
     cleanup();
+    run_.rejected = live_->rejected();
     return std::move(run_);
   }
   const ConnectionTracker& tr = live_->tracker();
@@ -387,6 +401,7 @@ Result<StrayRun> CaseRunner::run() {
     default: return fail(ErrorCode::bad_input, std::string(stray_case_info(id_).name) + " is not a connection case");
   }
   if (!(p.flags & ack)) p.ack = 0;
+  const RejectCounts before = live_->rejected();  // the setup's are no evidence about the answer
   if (auto r = inject(p.flags, p.seq, p.ack, payload); !r) return tl::unexpected(r.error());
   auto answers = collect(!expects_silence());
   if (!answers) return tl::unexpected(answers.error());
@@ -412,6 +427,9 @@ Result<StrayRun> CaseRunner::run() {
     run_.seen.follow_up_answers = std::move(*more);
   }
   run_.seen.capture_drops = live_->capture_drops();
+  run_.rejected = live_->rejected();
+  for (size_t i = 0; i < kRejectReasonCount; ++i)
+    run_.seen.rejected.by_reason[i] = run_.rejected.by_reason[i] - before.by_reason[i];
   cleanup();
   return std::move(run_);
 }

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -83,6 +84,26 @@ StraySegment from_packet(const DecodedPacket& d, bool outbound, int64_t time_ns)
   return s;
 }
 
+// Whether a segment from the target's port can answer the probe: its numbers must come from
+// ours. One with ACK acks something from our seq to seq + length (a stack may ack the SYN of a
+// SYN|FIN and not the FIN); one without may take our ack as its seq (RFC 9293's reset to a
+// segment with ACK), or be an RST with seq 0. Anything else (random numbers) is not an answer
+// to this probe, whoever sent it.
+std::optional<RejectReason> unrelated(const DecodedTcp& t, const StrayProbe& p) {
+  if (t.flags & tcp_flag::ack) {
+    const uint32_t end = p.seq + p.sequence_length();
+    return seq_ge(t.ack, p.seq) && seq_le(t.ack, end) ? std::nullopt : std::optional(RejectReason::wrong_ack);
+  }
+  if ((p.flags & tcp_flag::ack) && t.seq == p.ack) return std::nullopt;
+  if ((t.flags & tcp_flag::rst) && t.seq == 0) return std::nullopt;
+  return RejectReason::wrong_seq;
+}
+
+bool same_answer(const StraySegment& a, const StraySegment& b) {
+  return !a.icmp && !b.icmp && a.flags == b.flags && a.seq == b.seq && a.ack == b.ack && a.window == b.window &&
+         a.payload_length == b.payload_length;
+}
+
 }  // namespace
 
 Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSender& sender, int cancel_fd) {
@@ -98,8 +119,12 @@ Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSende
   CaptureOptions options;
   options.interface = t.route.interface;
   const std::string icmp = t.address.is_v4() ? "icmp" : "icmp6";
-  options.filter = "(tcp and host " + t.address.to_string() + " and port " + std::to_string(dport) + " and port " +
-                   std::to_string(*sport) + ") or (" + icmp + " and dst host " + us.to_string() + ")";
+  // Both ways between the two ports, and whatever comes to our port from the target's port from
+  // another address (rejected, and counted).
+  const std::string dp = std::to_string(dport), sp = std::to_string(*sport);
+  options.filter = "(tcp and ((host " + t.address.to_string() + " and port " + dp + " and port " + sp +
+                   ") or (dst host " + us.to_string() + " and dst port " + sp + " and src port " + dp + "))) or (" +
+                   icmp + " and dst host " + us.to_string() + ")";
   auto capture = Capture::open(options);
   if (!capture) return tl::unexpected(capture.error());
 
@@ -143,14 +168,34 @@ Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSende
         run.segments.push_back(from_packet(*decoded, true, (*packet)->time_ns));
         continue;
       }
-      if (!theirs || (*packet)->outgoing) continue;
+      if ((*packet)->outgoing || decoded->dst != us || tcp.dport != *sport || tcp.sport != dport) continue;
+      if (!theirs) {
+        run.seen.rejected.add(RejectReason::wrong_address);
+        continue;
+      }
+      if (const auto why = unrelated(tcp, run.probe)) {
+        run.seen.rejected.add(*why);
+        continue;
+      }
     } else if (decoded->kind == DecodedPacket::Kind::icmp_error) {
       const QuotedDatagram& q = decoded->icmp.quoted;
-      if ((*packet)->outgoing || q.protocol != 6 || !q.ports_known || q.sport != *sport || q.dport != dport) continue;
+      if ((*packet)->outgoing || q.protocol != 6 || !q.ports_known || q.src != us) continue;
+      const bool exact = q.sport == *sport && q.dst == t.address && q.dport == dport && q.seq == run.probe.seq;
+      if (!exact) {
+        // About our port or the target's port, but not our segment: someone else's quote.
+        if (q.sport == *sport || (q.dst == t.address && q.dport == dport)) run.seen.rejected.add(RejectReason::wrong_quote);
+        continue;
+      }
     } else {
       continue;
     }
     StraySegment answer = from_packet(*decoded, false, (*packet)->time_ns);
+    const auto copy = std::find_if(run.seen.answers.begin(), run.seen.answers.end(),
+                                   [&](const StraySegment& a) { return same_answer(a, answer); });
+    if (copy != run.seen.answers.end()) {
+      ++run.seen.duplicates;  // the same answer again: a network copy, or our segment was copied
+      continue;
+    }
     run.seen.answers.push_back(answer);
     run.segments.push_back(answer);
     // An answer came: what follows within the grace period belongs to it too.
@@ -158,6 +203,8 @@ Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSende
   }
   run.segments.insert(run.segments.begin(), out);
   run.seen.capture_drops = capture->stats().dropped;
+  run.seen.rejected.add(RejectReason::bad_checksum, capture->bad_checksums());
+  run.rejected = run.seen.rejected;  // the wait is the whole case
   return run;
 }
 

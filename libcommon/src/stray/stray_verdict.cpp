@@ -292,6 +292,13 @@ StrayJudgement judge_stray_case(StrayCase id, const StrayProbe& p, const StrayOb
 }
 
 namespace {
+StrayJudgement judge_case(StrayCase id, const StrayProbe& p, const StrayObservation& seen);
+
+// Whether no segment of the peer's that can be an answer came, to the case or its follow-up.
+bool rests_on_silence(const StrayObservation& seen) {
+  return !first_real_tcp(seen.answers) && !(seen.follow_up_sent && first_real_tcp(seen.follow_up_answers));
+}
+
 StrayJudgement judge_answers(StrayCase id, const StrayProbe& p, const StrayObservation& seen) {
   if (seen.setup_problem) return make(V::inconclusive, "not run", *seen.setup_problem);
   if (seen.capture_drops > 0)
@@ -300,6 +307,15 @@ StrayJudgement judge_answers(StrayCase id, const StrayProbe& p, const StrayObser
   const bool live = stray_case_info(id).group == StrayGroup::live || stray_case_info(id).group == StrayGroup::time_wait;
   if (live && (!p.peer_rcv_nxt || !p.peer_snd_nxt))
     return make(V::inconclusive, join_answers(seen.answers, p), "the connection's sequence numbers were not known");
+  StrayJudgement j = judge_case(id, p, seen);
+  if (j.verdict != V::inconclusive && seen.rejected.total() > 0 && rests_on_silence(seen))
+    return make(V::inconclusive, j.observed,
+                rejected_text(seen.rejected) + " came to our port during the wait: forged, corrupted or another "
+                "connection's, they are no answer, but the peer's own answer may have been among them");
+  return j;
+}
+
+StrayJudgement judge_case(StrayCase id, const StrayProbe& p, const StrayObservation& seen) {
   switch (id) {
     case StrayCase::closed_fin:
     case StrayCase::closed_ack:

@@ -250,3 +250,62 @@ TEST_CASE("the state machine functions follow RFC 9293") {
   CHECK(state_after_receive(TcpState::fin_wait1, F | A, false, false) == TcpState::closing);
   CHECK(state_after_receive(TcpState::last_ack, A, false, true) == TcpState::close);
 }
+
+TEST_CASE("segments the peer cannot have sent are rejected, counted by why, and move no state") {
+  Fed f;
+  f.feed(segment(true, S, 1000, 0, 0, 64240, ws(7)), true);
+  // SYN-SENT: a SYN/ACK or RST|ACK that does not ack our ISN+1, a bare RST.
+  CHECK_FALSE(f.tracker.feed(segment(false, S | A, 5000, 1002, 0, 1000, ws(7)), false, 1));
+  CHECK_FALSE(f.tracker.feed(segment(false, R | A, 0, 999, 0, 0), false, 2));
+  CHECK_FALSE(f.tracker.feed(segment(false, R, 0, 0, 0, 0), false, 3));
+  CHECK(f.tracker.local().state == TcpState::syn_sent);
+  CHECK_FALSE(f.tracker.remote().isn);
+  // Our kernel's RST answering the forged SYN/ACK (seq = its ack) is no close of ours.
+  const auto answer = f.feed(segment(true, R, 1002, 0, 0, 0), true);
+  CHECK(answer.answers_rejected);
+  CHECK(f.tracker.local().state == TcpState::syn_sent);
+  // The real handshake.
+  CHECK(f.feed(segment(false, S | A, 9000, 1001, 0, 1000, ws(7)), false).local_state_inferred == TcpState::established);
+  f.feed(segment(true, A, 1001, 9001), true);
+  // Synchronized: an RST far outside the peer's sequence space, an ACK of data never sent.
+  CHECK_FALSE(f.tracker.feed(segment(false, R, 9001 + 0x40000000, 0, 0, 0), false, 10));
+  CHECK_FALSE(f.tracker.feed(segment(false, A, 9001, 1001 + 0x40000000), false, 11));
+  // From another address to our port.
+  auto other = segment(false, A, 9001, 1001);
+  other.src = *IpAddress::parse("10.0.0.99");
+  CHECK_FALSE(f.tracker.feed(other, false, 12));
+  CHECK(f.tracker.local().state == TcpState::established);
+  CHECK(f.tracker.remote().state == TcpState::established);
+  const auto& r = f.tracker.rejected();
+  CHECK(r[RejectReason::wrong_ack] == 3);
+  CHECK(r[RejectReason::wrong_seq] == 2);
+  CHECK(r[RejectReason::wrong_address] == 1);
+  // Still acceptable: an RST|ACK acking a segment we sent, even one outside the window (a
+  // stack may answer our out-of-window RST so; seq 0, as to a closed port).
+  f.feed(segment(true, R, 1001 + 200000, 0, 0, 0), true);
+  CHECK(f.tracker.feed(segment(false, R | A, 0, 1001 + 200000, 0, 0), false, 13));
+  CHECK(f.tracker.rejected().total() == 6);
+  // And the peer's exact RST ends the connection.
+  CHECK(f.feed(segment(false, R, 9001, 0, 0, 0), false).local_state_inferred == TcpState::close);
+}
+
+TEST_CASE("a network copy of a segment is marked duplicate and changes no state") {
+  Fed f;
+  TcpOptions ts = ws(7);
+  ts.timestamps = std::make_pair(uint32_t(111), uint32_t(0));
+  f.feed(segment(true, S, 1000, 0, 0, 64240, ts), true);
+  TcpOptions peer_ts = ws(7);
+  peer_ts.timestamps = std::make_pair(uint32_t(500), uint32_t(111));
+  const auto synack = segment(false, S | A, 9000, 1001, 0, 1000, peer_ts);
+  CHECK_FALSE(f.feed(synack, false).duplicate);
+  f.feed(segment(true, A, 1001, 9001), true);
+  const auto copy = f.feed(synack, false);
+  CHECK(copy.duplicate);
+  CHECK_FALSE(copy.retransmission);
+  // Unlike a retransmitted SYN/ACK (new TSval), a copy does not put the peer back in SYN_RECV.
+  CHECK(copy.remote_state_inferred == TcpState::established);
+  peer_ts.timestamps = std::make_pair(uint32_t(600), uint32_t(111));
+  const auto again = f.feed(segment(false, S | A, 9000, 1001, 0, 1000, peer_ts), false);
+  CHECK(again.retransmission);
+  CHECK_FALSE(again.duplicate);
+}

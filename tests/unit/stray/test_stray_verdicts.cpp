@@ -417,3 +417,21 @@ TEST_CASE("a case whose capture dropped frames is inconclusive, whatever was see
   reset.capture_drops = 0;
   CHECK(verdict(StrayCase::closed_fin, probe(f::fin, 100), reset) == StrayVerdict::conformant);
 }
+
+TEST_CASE("rejected replies during the wait make a verdict that rests on silence inconclusive") {
+  StrayObservation seen;
+  seen.rejected.add(RejectReason::wrong_seq, 2);
+  // Silence expected: the forgeries may have hidden the stack's own answer.
+  auto j = judge_stray_case(StrayCase::listen_fin, probe(f::fin, 1000), seen);
+  CHECK(j.verdict == StrayVerdict::inconclusive);
+  CHECK(j.reason.find("2 rejected (2 wrong seq)") == 0);
+  // A reset expected and none came: not a deviation either.
+  j = judge_stray_case(StrayCase::closed_fin, probe(f::fin, 1000), seen);
+  CHECK(j.verdict == StrayVerdict::inconclusive);
+  // The real answer came too: it is judged, the rejected ones change nothing.
+  seen.answers.push_back(in(f::rst | f::ack, 0, 1001, 0));
+  CHECK(judge_stray_case(StrayCase::closed_fin, probe(f::fin, 1000), seen).verdict == StrayVerdict::conformant);
+  // Without rejects, silence where silence is due conforms.
+  CHECK(judge_stray_case(StrayCase::listen_fin, probe(f::fin, 1000), StrayObservation{}).verdict ==
+        StrayVerdict::conformant);
+}

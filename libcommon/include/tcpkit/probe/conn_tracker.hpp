@@ -7,7 +7,10 @@
 #include <optional>
 #include <string>
 
+#include <vector>
+
 #include "tcpkit/io/capture.hpp"
+#include "tcpkit/util/reject_counts.hpp"
 #include "tcpkit/wire/ip_address.hpp"
 #include "tcpkit/wire/segment.hpp"
 #include "tcpkit/sockets/tcp_state.hpp"
@@ -39,6 +42,13 @@ struct TrackedSegment {
   bool retransmission = false;  // repeats sequence space (or a SYN / FIN) sent before
   bool out_of_order = false;    // starts beyond the next expected sequence number
   bool duplicate_ack = false;   // a pure ACK repeating the previous ACK, window and all
+  // An inbound copy of the peer's previous segment, timestamp option and all: the network
+  // duplicated it (a retransmission a millisecond or more later carries a new TSval; a stack
+  // repeating a pure ACK at once looks the same, and changes no state either). No state change.
+  bool duplicate = false;
+  // Our kernel's RST answering a segment the tracker rejected (RFC 9293: <SEQ=SEG.ACK><CTL=RST>
+  // to an unacceptable ACK in SYN-SENT): an answer to a forgery, not our close. No state change.
+  bool answers_rejected = false;
   // Each side's state after this segment, from the RFC 9293 state machine.
   TcpState local_state_inferred = TcpState::close;
   TcpState remote_state_inferred = TcpState::listen;
@@ -52,8 +62,18 @@ class ConnectionTracker {
   // A captured packet: returns the tracked segment when it belongs to this connection. On
   // loopback every packet is captured twice (leaving and arriving); outgoing copies of inbound
   // segments and incoming copies of outbound ones are dropped here.
+  //
+  // An inbound segment the peer cannot have sent is rejected (nullopt, counted in rejected()):
+  // to our port from the remote port but another address (wrong address); in SYN-SENT, one
+  // with ACK whose ack is not our ISN+1 (wrong ack); once synchronized, an ack beyond what we
+  // sent or below our ISN (wrong ack), or a seq outside [the peer's ISN, its SND.NXT + 1 MiB]
+  // (wrong seq). Our stack drops such segments too, so they must not move either side's state.
+  // Exceptions that stay acceptable: a SYN/ACK acking a SYN we sent later (TIME_WAIT reuse),
+  // an RST|ACK acking what we sent, or the start or end of one of our latest segments (even
+  // one outside the window: a stack may answer it so; its seq may be 0, RFC 9293 3.10.7.1).
   std::optional<TrackedSegment> feed(const DecodedPacket& packet, bool captured_outgoing, int64_t time_ns,
                                      TimestampSource source = TimestampSource::kernel);
+  const RejectCounts& rejected() const { return rejected_; }
 
   struct Side {
     std::optional<uint32_t> isn;
@@ -65,6 +85,8 @@ class ConnectionTracker {
     std::optional<uint8_t> window_scale;   // from its SYN
     uint64_t segments = 0, retransmissions = 0;
     TcpState state = TcpState::close;
+    std::optional<uint32_t> last_syn_seq;  // of the latest SYN it sent (a new one may reuse a TIME_WAIT)
+    std::optional<TrackedSegment> last;    // its previous segment, to tell a network duplicate
   };
   const Side& local() const { return local_; }
   const Side& remote() const { return remote_; }
@@ -85,8 +107,13 @@ class ConnectionTracker {
   std::optional<uint32_t> ack_for_remote() const { return remote_.next_seq; }
 
  private:
+  std::optional<RejectReason> check_inbound(const DecodedTcp& t) const;
+
   FourTuple tuple_;
   Side local_, remote_;
+  RejectCounts rejected_;
+  std::vector<uint32_t> rejected_acks_;  // ack fields of rejected segments (bounded): our RSTs answer them
+  std::vector<uint32_t> sent_edges_;     // seq and seq + length of our latest segments (bounded)
 };
 
 // Advances one side's state for a segment it sent or received (RFC 9293 §3.3.2). Exposed for

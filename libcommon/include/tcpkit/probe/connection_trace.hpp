@@ -65,6 +65,8 @@ struct TraceResult {
   std::string outcome;     // "closed", "refused", "no answer", "time limit", "interrupted"
   std::string close_kind;  // "four-way close", "three-segment close", "simultaneous close", "reset by us", ...
   uint64_t bytes_sent = 0, bytes_received = 0;
+  RejectCounts rejected;    // inbound segments that cannot be the peer's (never shown as events)
+  uint64_t duplicates = 0;  // network copies of a segment, shown and marked, never acted on
   std::vector<std::string> notes;  // retransmissions seen, a peer that never closed, ...
 };
 

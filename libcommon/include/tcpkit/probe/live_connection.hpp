@@ -27,6 +27,10 @@ class LiveConnection {
   // Frames the kernel dropped from this connection's capture since open (its queue was full).
   uint64_t capture_drops();
 
+  // Segments the tracker rejected (forged, or not this connection's) and those the capture
+  // dropped for a bad checksum: none of them reached the tracker.
+  RejectCounts rejected() const;
+
   const ConnectionTracker& tracker() const { return tracker_; }
   const std::vector<TrackedSegment>& seen() const { return seen_; }
 

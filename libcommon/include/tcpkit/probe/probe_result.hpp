@@ -20,6 +20,9 @@ const char* to_string(ProbeOutcome outcome);
 
 struct ProbeReply {
   uint64_t probe_id = 0;         // the caller's sequence number
+  // Another answer to a probe already answered (the network duplicated it, or the peer
+  // repeated it): rtt_ns is from that probe's SYN. Never counted as an answer.
+  bool duplicate = false;
   ProbeOutcome outcome = ProbeOutcome::filtered;
   IpAddress responder;           // the target, or the router that sent the ICMP error
   uint16_t source_port = 0;

@@ -5,13 +5,16 @@
 // random ISN, so a late answer is never paired with the wrong probe.
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "tcpkit/io/capture.hpp"
 #include "tcpkit/util/error.hpp"
+#include "tcpkit/util/reject_counts.hpp"
 #include "tcpkit/probe/probe_result.hpp"
 #include "tcpkit/io/raw_socket.hpp"
 #include "tcpkit/io/route.hpp"
@@ -43,6 +46,13 @@ struct PendingSyn {
 // probe's ISN+1. An RST without ACK (RFC 9293 never sends one to a SYN) is taken when its ack
 // field still carries ISN+1, or else only when one pending probe has its 4-tuple: with a fixed
 // source port (-s) every probe has the same one, and a bare RST names none of them.
+//
+// SynProber applies the same rule to the probes it already reported (a while, bounded): a
+// match there is a duplicate (the probe was answered) or a late answer (it was reported
+// filtered), never a second answer. What reaches one of our source ports from the target's
+// port and matches nothing is rejected: from another address (wrong address), with ACK (wrong
+// ack). An ICMP error that quotes our address and port or the target's, but no probe of ours
+// exactly (source port, destination and seq), is rejected too (wrong quote).
 std::optional<size_t> match_syn_answer(const DecodedPacket& segment, const IpAddress& source,
                                        const IpAddress& destination, uint16_t port,
                                        const std::vector<PendingSyn>& pending);
@@ -59,8 +69,16 @@ class SynProber {
   Result<std::vector<ProbeReply>> collect(std::chrono::steady_clock::time_point until, int cancel_fd = -1);
 
   size_t outstanding() const { return pending_.size(); }
-  // Segments that matched our 4-tuple but no pending probe (late, duplicate or forged).
-  uint64_t unmatched() const { return unmatched_; }
+  // What came back that is no answer, never classified (see the matching rules above):
+  // replies to our ports that fail a check, by why (bad checksums included) ...
+  RejectCounts rejected() const;
+  // ... a second answer to an answered probe (also returned by collect(), marked duplicate) ...
+  uint64_t duplicates() const { return duplicates_; }
+  // ... an answer to a probe already reported filtered (it came after -W) ...
+  uint64_t late() const { return late_; }
+  // ... and RSTs without ACK that name no single probe (with a fixed source port every
+  // pending probe shares the 4-tuple the RST has).
+  uint64_t unmatched_rsts() const { return unmatched_rsts_; }
   // Frames the kernel dropped from our capture since open (its queue was full): answers may
   // have been among them, so a probe reported filtered may have been answered.
   uint64_t capture_drops();
@@ -73,16 +91,37 @@ class SynProber {
 
  private:
   struct Pending;
+  // A probe already reported: what a later copy of its answer is compared with.
+  struct Finished {
+    uint64_t probe_id = 0;
+    uint16_t sport = 0;
+    int64_t sent_ns = 0;
+    bool answered = false;
+    bool kernel_sent = false;
+    int64_t finished_ns = 0;  // CLOCK_REALTIME when it was reported
+  };
   SynProber(SynProbeConfig config, RawSender sender, Capture capture);
   void take_send_stamps();
   void handle(const CapturedPacket& packet, std::vector<ProbeReply>& done);
+  void handle_tcp(const DecodedPacket& d, const CapturedPacket& packet, std::vector<ProbeReply>& done);
+  void handle_icmp(const DecodedPacket& d, const CapturedPacket& packet, std::vector<ProbeReply>& done);
+  void finish(uint32_t isn, const CapturedPacket& packet, ProbeReply reply, std::vector<ProbeReply>& done);
+  void again(uint32_t isn, const CapturedPacket& packet, ProbeReply reply, std::vector<ProbeReply>& done);
+  void remember(uint32_t isn, const Pending& p, bool answered);
+  bool our_port(uint16_t port) const;
+  void use_port(uint16_t port, int delta);
+  std::optional<uint32_t> reported_match(const DecodedTcp& t) const;
   void expire(std::chrono::steady_clock::time_point now, std::vector<ProbeReply>& done);
 
   SynProbeConfig config_;
   RawSender sender_;
   Capture capture_;
   std::map<uint32_t, std::unique_ptr<Pending>> pending_;  // by ISN: unique among pending probes
-  uint64_t unmatched_ = 0;
+  std::map<uint32_t, Finished> finished_;                 // by ISN, bounded (kept a while)
+  std::deque<uint32_t> finished_order_;                   // oldest first, for the bound
+  std::unordered_map<uint16_t, uint32_t> port_uses_;      // source ports of pending and reported probes
+  RejectCounts rejects_;                                  // bad checksums are the capture's
+  uint64_t duplicates_ = 0, late_ = 0, unmatched_rsts_ = 0;
   uint64_t capture_drops_ = 0;
   uint64_t rng_state_ = 0;
 };

@@ -15,6 +15,7 @@
 
 #include "tcpkit/wire/cookie.hpp"
 #include "tcpkit/util/error.hpp"
+#include "tcpkit/util/reject_counts.hpp"
 #include "tcpkit/wire/ip_address.hpp"
 #include "tcpkit/scan/scan_drops.hpp"
 #include "tcpkit/scan/scan_plan.hpp"
@@ -101,6 +102,10 @@ struct ScanSummary {
   uint64_t bad_cookie = 0;   // for one of our probes' 4-tuples, but a wrong cookie: ignored
   uint64_t unsolicited = 0;  // to our port, from outside the scan: ignored
   uint64_t bad_checksum = 0; // TCP/ICMP checksum wrong: rejected before any other check
+  // The three above in the words every tool uses: a bad cookie is a wrong ack (TCP) or a
+  // wrong quote (ICMP); unsolicited is a wrong address (TCP from an address or port outside
+  // the scan) or a wrong quote (ICMP quoting one).
+  RejectCounts rejected;
   uint64_t duplicates = 0, resets_sent = 0, kernel_drops = 0;
   int rounds = 0;
   double duration_s = 0, send_s = 0;

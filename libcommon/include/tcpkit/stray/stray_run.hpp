@@ -34,6 +34,8 @@ struct StrayRun {
   StrayProbe probe;
   StrayObservation seen;
   std::vector<StraySegment> segments;  // every segment of the case both ways, in order (-v)
+  // Replies rejected over the whole case, its setup included (seen.rejected: during the wait).
+  RejectCounts rejected;
 };
 
 // The raw sender for injected segments. Its packets carry kStrayPacketMark when the process

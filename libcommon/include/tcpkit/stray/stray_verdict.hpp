@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "tcpkit/stray/stray_case.hpp"
+#include "tcpkit/util/reject_counts.hpp"
 
 namespace tcpkit {
 
@@ -56,6 +57,12 @@ struct StrayObservation {
   // Frames the kernel dropped from the case's capture: the answer may be among them, so
   // neither an answer nor silence can be judged (inconclusive).
   uint64_t capture_drops = 0;
+  // Replies to our port that cannot answer our segment (forged, corrupted, another
+  // connection's), never among the answers. A verdict that rests on silence is then
+  // inconclusive: the peer's real answer may have been one of them.
+  RejectCounts rejected;
+  // Copies of an answer already seen (the network duplicated it): never a second answer.
+  uint64_t duplicates = 0;
 };
 
 struct StrayJudgement {

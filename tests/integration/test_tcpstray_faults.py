@@ -1,0 +1,76 @@
+"""tcpstray through injected faults: reordered and duplicated frames, and forged replies from the
+target's side. A verdict must be the one a clean run gives (Linux's, see test_tcpstray.LINUX) or
+inconclusive with a reason; forgeries are never answers and are counted as rejected."""
+import json
+import os
+import subprocess
+import sys
+
+from test_tcpstray import CLOSED, LINUX, LIVE, TW, cases
+
+LAB_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab")
+# Cases whose conformant verdict rests on silence, and whose segment the forger answers (it
+# leaves our RSTs alone): a forgery there must make them inconclusive.
+SILENT = {"listen-fin", "listen-null", "listen-xmas"}
+
+
+def run_all(L, wait="0.3"):
+    got, summaries = {}, []
+    for port, groups in ((LIVE, "closed,listen,live"), (TW, "time-wait")):
+        r = L.run_client([L.tool("tcpstray"), "--json", "-W", wait, "--closed-port", CLOSED,
+                          f"{L.server_v4}:{port}", "--group", groups], timeout=120)
+        assert r.returncode in (0, 1), r.stderr
+        one, summary = cases(r.stdout)
+        got.update(one)
+        summaries.append(summary)
+    assert set(got) == set(LINUX)
+    return got, summaries
+
+
+def servers(L):
+    L.start_server(LIVE, mode="never-close")
+    L.start_server(TW, mode="banner-close", banner=b"bye\n")
+
+
+def assert_same_or_inconclusive(got):
+    for name, c in got.items():
+        assert c["verdict"] in (LINUX[name], "inconclusive"), (name, c["verdict"], c["reason"], c["observed"])
+        if c["verdict"] == "inconclusive":
+            assert c["reason"], c
+
+
+def test_reordering_and_duplication_never_flip_a_verdict(make_lab):
+    # A third of the frames each way held 5 ms (well inside -W 300 ms) and a third sent twice.
+    L = make_lab(delay_ms=2, reorder=0.3, reorder_ms=5, duplicate=0.3, seed=41, ipv6=False)
+    servers(L)
+    got, summaries = run_all(L)
+    assert_same_or_inconclusive(got)
+    same = [n for n, c in got.items() if c["verdict"] == LINUX[n]]
+    assert len(same) >= 18, {n: (c["verdict"], c["reason"]) for n, c in got.items() if n not in same}
+    assert sum(s["duplicates"] for s in summaries) > 0, summaries  # the copies were seen, and set aside
+    assert all(s["rejected"] == 0 for s in summaries), summaries   # a copy is no forgery
+
+
+def test_forged_replies_are_rejected_and_never_judged(make_lab):
+    L = make_lab(ipv6=False)
+    servers(L)
+    other = L.server_v4.rsplit(".", 1)[0] + ".99"
+    forger = L.popen_server([sys.executable, os.path.join(LAB_DIR, "reply_forge.py"), "--iface", L.server_if,
+                             "--client", L.client_v4, "--server", L.server_v4, "--wrong-address", other,
+                             "--ports", f"{LIVE},{CLOSED},{TW}", "--max-seconds", "120"],
+                            stdout=subprocess.PIPE, text=True)
+    assert forger.stdout.readline().strip() == "ready"
+    got, summaries = run_all(L)
+    forger.terminate()
+    sent = json.loads(forger.communicate(timeout=10)[0].strip().splitlines()[-1])
+    assert sent["rst-wrong-seq"] > 0 and sent["wrong-address"] > 0, sent
+    assert_same_or_inconclusive(got)
+    # Where silence is the conformant answer, forgeries came instead: no verdict is safe.
+    for name in SILENT:
+        assert got[name]["verdict"] == "inconclusive" and "rejected" in got[name]["reason"], got[name]
+    # Where the peer answered, the real answer is judged and the forgeries set aside.
+    for name in ("closed-fin", "closed-ack", "listen-ack", "live-syn", "live-ack-unsent", "tw-fin-retransmit"):
+        assert got[name]["verdict"] == LINUX[name], got[name]
+    total = {k: sum(s["rejected_by"][k] for s in summaries) for k in summaries[0]["rejected_by"]}
+    assert total["wrong_address"] > 0 and total["wrong_seq"] + total["wrong_ack"] > 0, total
+    assert sum(s["rejected"] for s in summaries) == sum(total.values())
