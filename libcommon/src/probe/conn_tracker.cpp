@@ -110,7 +110,7 @@ std::optional<TrackedSegment> ConnectionTracker::feed(const DecodedPacket& packe
     if (from.isn && *from.isn == t.seq) s.retransmission = true;
     if (!from.isn) {
       from.isn = t.seq;
-      if (t.options.window_scale) from.window_scale = std::min<uint8_t>(*t.options.window_scale, 14);
+      if (const auto scale = t.options.window_scale()) from.window_scale = std::min<uint8_t>(*scale, 14);
     }
   }
   if (fin && from.fin_seq && *from.fin_seq == t.seq + t.payload_length) s.retransmission = true;

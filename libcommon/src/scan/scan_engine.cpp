@@ -17,6 +17,7 @@
 #include "tcpkit/scan/scan_filter.hpp"
 #include "tcpkit/scan/scan_results.hpp"
 #include "tcpkit/io/scan_ring.hpp"
+#include "tcpkit/scan/probe_writer.hpp"
 
 namespace tcpkit {
 
@@ -98,106 +99,14 @@ class RttSampler {
   std::atomic<int64_t> max_{0};
 };
 
-SegmentSpec probe_spec(const ScanConfig& config, const IpAddress& source, const IpAddress& target) {
-  SegmentSpec spec;
-  spec.src = source;
-  spec.dst = target;
-  spec.sport = config.source_port;  // patched per round
-  spec.dport = 1;
-  spec.flags = config.flags;
-  spec.window = config.window;
-  spec.ttl = config.ttl;
-  if (config.flags & tcp_flag::syn) spec.options.mss = 1460;  // as nmap and the kernel send
-  return spec;
-}
-
-ProbeNumbers numbers_for(const ScanConfig& config, uint64_t cookie) {
-  ProbeNumbers n;
-  n.flags = config.flags;
-  n.seq = ScanCookie::seq_part(cookie);
-  n.ack = (config.flags & tcp_flag::ack) ? ScanCookie::ack_part(cookie) : 0;
-  return n;
-}
-
-uint16_t ip_id_for(uint64_t cookie) { return uint16_t(cookie >> 48); }
-
 }  // namespace
-
-PortState positive_state(ProbeStyle style) {
-  switch (style) {
-    case ProbeStyle::syn: return PortState::open;
-    case ProbeStyle::ack: return PortState::unfiltered;
-    case ProbeStyle::fin_like: return PortState::open_filtered;
-  }
-  return PortState::open;
-}
-
-Result<ScanSources> choose_sources(const TargetSet& targets, const std::optional<IpAddress>& source,
-                                   const std::string& interface) {
-  ScanSources out;
-  bool first = true, shared = true;
-  for (const auto& range : targets.ranges()) {
-    if (source && source->family() != range.first.family())
-      return fail(ErrorCode::bad_input, "source address " + source->to_string() + " and target " +
-                                            range.first.to_string() + " are of different families");
-    auto route = route_to(range.first, source, interface);
-    if (!route) return tl::unexpected(route.error());
-    out.by_range.push_back(source ? *source : route->source);
-    if (first) {
-      out.interface = route->interface;
-      out.interface_index = route->interface_index;
-      first = false;
-    } else if (route->interface != out.interface) {
-      shared = false;
-    }
-  }
-  if (!shared) {
-    out.interface.clear();
-    out.interface_index = 0;
-  }
-  return out;
-}
-
-Result<void> check_source_ports(const ScanConfig& config) {
-  if (!config.fixed_source_port && int(config.source_port) + config.retries > 65535)
-    return fail(ErrorCode::bad_input, "source port " + std::to_string(config.source_port) + " leaves no room for " +
-                                          count_of(uint64_t(config.retries), "retry round") + " (one port each) below 65536");
-  return {};
-}
-
-Result<ProbeBytes> build_probe(const ScanConfig& config, const IpAddress& source, const IpAddress& target,
-                               uint16_t port, int round) {
-  if (auto ok = check_source_ports(config); !ok) return tl::unexpected(ok.error());
-  ProbeBytes out;
-  out.sport = config.port_of_round(round);
-  const uint64_t cookie = ScanCookie(config.key).of(source, out.sport, target, port);
-  SegmentSpec spec = probe_spec(config, source, target);
-  out.numbers = numbers_for(config, cookie);
-  spec.sport = out.sport;
-  spec.dport = port;
-  spec.seq = out.numbers.seq;
-  spec.ack = out.numbers.ack;
-  spec.ip_id = target.is_v4() ? ip_id_for(cookie) : 0;
-  auto bytes = craft_segment(spec);
-  if (!bytes) return tl::unexpected(bytes.error());
-  out.packet = std::move(*bytes);
-  return out;
-}
 
 struct ScanEngine::Impl {
   const ScanPlan& plan;
   const ScanSources& sources;
   ScanConfig config;
-  ScanCookie cookie;
-  ProbeStyle style;
-
-  // Per distinct source address: the probe template and the template of our RST.
-  struct Source {
-    IpAddress address;
-    PacketTemplate probe, reset;
-  };
-  std::vector<Source> source_list;
-  std::vector<uint32_t> source_of_range;  // index into source_list
+  ProbeWriter writer;      // every probe's and every RST's bytes
+  const ProbeKind& kind;   // how replies are filtered, checked, read and answered
   std::optional<RawSender> send4, send6;  // sender thread
   std::optional<RawSender> reset4, reset6;  // receiver thread (a socket is not shared between threads)
   std::vector<uint8_t> reset_bytes;           // receiver thread: one buffer for every RST
@@ -224,17 +133,12 @@ struct ScanEngine::Impl {
 
   std::unique_ptr<ScanResultQueue> results;
 
-  Impl(const ScanPlan& p, const ScanSources& s, const ScanConfig& c, PacketRing r, std::unique_ptr<ScanResultQueue> q)
-      : plan(p), sources(s), config(c), cookie(c.key), style(probe_style(c.flags)), ring(std::move(r)),
+  Impl(const ScanPlan& p, const ScanSources& s, const ScanConfig& c, ProbeWriter w, PacketRing r,
+       std::unique_ptr<ScanResultQueue> q)
+      : plan(p), sources(s), config(c), writer(std::move(w)), kind(writer.kind()), ring(std::move(r)),
         answered(p.length()), rtt(realtime_ns()), results(std::move(q)) {}
 
   bool our_port(uint16_t port) const { return port >= config.source_port && port <= config.last_source_port(); }
-
-  const Source* find_source(const IpAddress& address) const {
-    for (const auto& s : source_list)
-      if (s.address == address) return &s;
-    return nullptr;
-  }
 
   size_t round_slot(uint16_t local_port) const {  // the round a reply's probe was sent in
     const int r = config.fixed_source_port ? round.load() : int(local_port - config.source_port);
@@ -263,6 +167,31 @@ struct ScanEngine::Impl {
   void receive_loop();
   void handle(const uint8_t* data, size_t length, int64_t time_ns);
 };
+
+namespace {
+// What a probe kind's on_reply may send: our RST on the reply's 4-tuple (receiver thread).
+class ResetResponder final : public ReplyResponder {
+ public:
+  ResetResponder(const ProbeWriter& writer, std::optional<RawSender>& sender, std::vector<uint8_t>& buffer,
+                 std::atomic<uint64_t>& sent, const IpAddress& local, uint16_t local_port, const IpAddress& target,
+                 uint16_t target_port, uint64_t cookie)
+      : writer_(writer), sender_(sender), buffer_(buffer), sent_(sent), local_(local), target_(target),
+        local_port_(local_port), target_port_(target_port), cookie_(cookie) {}
+  void send_reset(uint32_t seq) override {
+    if (!writer_.write_reset(buffer_, local_, local_port_, target_, target_port_, seq, cookie_)) return;
+    if (sender_ && sender_->send(buffer_, target_)) sent_.fetch_add(1);
+  }
+
+ private:
+  const ProbeWriter& writer_;
+  std::optional<RawSender>& sender_;
+  std::vector<uint8_t>& buffer_;
+  std::atomic<uint64_t>& sent_;
+  const IpAddress &local_, &target_;
+  uint16_t local_port_, target_port_;
+  uint64_t cookie_;
+};
+}  // namespace
 
 namespace {
 // A batch of probes of one family waiting for tokens and sendmmsg.
@@ -348,17 +277,14 @@ void ScanEngine::Impl::send_loop() {
     for (uint64_t k = 0; k < length && !stop_sending.load(); ++k) {
       if (answered.test(k)) continue;
       const PlannedProbe p = plan.probe(k);
-      const Source& src = source_list[source_of_range[plan.targets().range_of(p.host_index)]];
-      const uint64_t c = cookie.of(src.address, sport, p.address, p.port);
-      const ProbeNumbers n = numbers_for(config, c);
-      Batch& b = batches[src.probe.v6() ? 1 : 0];
-      std::vector<uint8_t>& packet = b.packets[b.used];
-      packet.resize(src.probe.size());
-      src.probe.write(packet.data(), PacketFields{p.address, sport, p.port, n.seq, n.ack, ip_id_for(c)});
+      const size_t range = plan.targets().range_of(p.host_index);
+      const bool v6 = writer.v6(range);
+      Batch& b = batches[v6 ? 1 : 0];
+      writer.write(b.packets[b.used], range, p.address, p.port, sport);
       b.targets[b.used] = p.address;
       ++b.used;
       rtt.stamp(k, realtime_ns());
-      if (b.used == batch_size) flush(b, src.probe.v6());
+      if (b.used == batch_size) flush(b, v6);
     }
     flush(batches[0], false);
     flush(batches[1], true);
@@ -421,25 +347,18 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
     unsolicited.fetch_add(1);
     return;
   }
-  const uint64_t c = cookie.of(local, local_port, target, target_port);
-  if (!reply_matches_probe(numbers_for(config, c), *d)) {
+  if (!kind.filter(*d)) return;  // no reply this kind reads (a stray ACK, a FIN...)
+  const uint64_t c = writer.cookie_of(local, local_port, target, target_port);
+  if (!kind.validate(writer.numbers_of(c), *d)) {
     bad_cookie.fetch_add(1);
     return;
   }
-  const auto verdict = classify_reply(style, *d);
+  const auto verdict = kind.classify(*d);
   if (!verdict) return;
   replies.fetch_add(1);
-  // Politeness: every SYN/ACK gets our RST at once, so no half-open entry lingers at the target.
-  if (d->kind == DecodedPacket::Kind::tcp && (d->tcp.flags & tcp_flag::syn) && (d->tcp.flags & tcp_flag::ack)) {
-    if (const Source* s = find_source(local)) {
-      reset_bytes.resize(s->reset.size());
-      // From the port the SYN/ACK came to: the round's port, or the peer keeps its entry.
-      s->reset.write(reset_bytes.data(),
-                     PacketFields{target, local_port, target_port, d->tcp.ack, 0, uint16_t(ip_id_for(c) ^ 1)});
-      auto& sender = target.is_v6() ? reset6 : reset4;
-      if (sender && sender->send(reset_bytes, target)) resets_sent.fetch_add(1);
-    }
-  }
+  ResetResponder responder(writer, target.is_v6() ? reset6 : reset4, reset_bytes, resets_sent, local, local_port,
+                           target, target_port, c);
+  kind.on_reply(*d, responder);
   const int64_t rtt_ns = rtt.reply(*k, time_ns);
   if (answered.test_and_set(*k)) {
     duplicates.fetch_add(1);
@@ -449,7 +368,7 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
   const size_t slot = round_slot(local_port);
   answers_by_round[slot].fetch_add(1);
   if (slot == 0) round0_quarters[quarter_of(*k)].fetch_add(1);
-  if (verdict->state == positive_state(style)) positive.fetch_add(1);
+  if (verdict->state == positive_state(kind.style)) positive.fetch_add(1);
   results->push(QueuedResult::of(*k, *verdict, d->ttl, time_ns, rtt_ns));
 }
 
@@ -477,7 +396,7 @@ Result<std::unique_ptr<ScanEngine>> ScanEngine::open(const ScanPlan& plan, const
                                                      const ScanConfig& config) {
   if (sources.by_range.size() != plan.targets().ranges().size())
     return fail(ErrorCode::system, "scan sources do not match the targets");
-  if (auto ok = check_source_ports(config); !ok) return tl::unexpected(ok.error());
+  if (auto ok = check_source_ports(config); !ok) return tl::unexpected(ok.error());  // before the ring is opened
   RingOptions ring_options = ring_for_rate(config.rate);
   ring_options.interface_index = sources.interface_index;
   ring_options.filter = scan_reply_filter(config.source_port, config.last_source_port(), ring_options.snaplen);
@@ -485,33 +404,19 @@ Result<std::unique_ptr<ScanEngine>> ScanEngine::open(const ScanPlan& plan, const
   if (!ring) return tl::unexpected(ring.error());
   auto queue = ScanResultQueue::open();
   if (!queue) return tl::unexpected(queue.error());
-  auto impl = std::make_unique<Impl>(plan, sources, config, std::move(*ring), std::move(*queue));
+  auto writer = ProbeWriter::make(config, sources);
+  if (!writer) return tl::unexpected(writer.error());
+  auto impl = std::make_unique<Impl>(plan, sources, config, std::move(*writer), std::move(*ring), std::move(*queue));
   if (!impl->answered.ok()) return fail(ErrorCode::system, "cannot allocate the answered-probe bitmap");
 
-  for (const auto& address : sources.by_range) {
-    uint32_t index = 0;
-    while (index < impl->source_list.size() && impl->source_list[index].address != address) ++index;
-    if (index == impl->source_list.size()) {
-      SegmentSpec spec = probe_spec(config, address, address);
-      auto probe = PacketTemplate::make(spec);
-      if (!probe) return tl::unexpected(probe.error());
-      spec.flags = tcp_flag::rst;
-      spec.options = TcpOptions{};
-      spec.window = 0;
-      auto reset = PacketTemplate::make(spec);
-      if (!reset) return tl::unexpected(reset.error());
-      impl->source_list.push_back(Impl::Source{address, std::move(*probe), std::move(*reset)});
-    }
-    impl->source_of_range.push_back(index);
-  }
   const std::string bind_to = sources.interface;
-  for (const auto& s : impl->source_list) {
-    auto& send = s.address.is_v6() ? impl->send6 : impl->send4;
-    auto& reset = s.address.is_v6() ? impl->reset6 : impl->reset4;
+  for (const auto& address : sources.by_range) {
+    auto& send = address.is_v6() ? impl->send6 : impl->send4;
+    auto& reset = address.is_v6() ? impl->reset6 : impl->reset4;
     if (send) continue;
-    auto a = RawSender::open(s.address.family(), bind_to);
+    auto a = RawSender::open(address.family(), bind_to);
     if (!a) return tl::unexpected(a.error());
-    auto b = RawSender::open(s.address.family(), bind_to);
+    auto b = RawSender::open(address.family(), bind_to);
     if (!b) return tl::unexpected(b.error());
     send.emplace(std::move(*a));
     reset.emplace(std::move(*b));
@@ -589,7 +494,7 @@ ScanSummary ScanEngine::run(const std::function<void(const ScanResult&)>& on_res
       ScanResult r;
       r.address = probe.address;
       r.port = probe.port;
-      r.verdict.state = no_reply_state(m.style);
+      r.verdict.state = no_reply_state(m.kind.style);
       r.verdict.reason = Reason::no_response;
       ++summary.states[size_t(r.verdict.state)];
       if (on_result) on_result(r);

@@ -34,8 +34,7 @@ DecodedPacket segment(bool outbound, uint8_t flags, uint32_t seq, uint32_t ack, 
 
 TcpOptions ws(uint8_t scale) {
   TcpOptions o;
-  o.mss = 1460;
-  o.window_scale = scale;
+  o.add_mss(1460).add_nop().add_window_scale(scale);
   return o;
 }
 
