@@ -56,6 +56,12 @@ ConnectionTracker::ConnectionTracker(FourTuple tuple) : tuple_(std::move(tuple))
   remote_.state = TcpState::listen;
 }
 
+std::optional<TcpOptions> ConnectionTracker::timestamp_echo_for_remote() const {
+  if (!local_.timestamps_in_syn || !remote_.timestamps_in_syn || !local_.last_tsval || !remote_.last_tsval)
+    return std::nullopt;
+  return timestamp_echo(*local_.last_tsval, *remote_.last_tsval);
+}
+
 uint32_t ConnectionTracker::remote_window() const {
   const uint32_t shift = window_scaling() && !remote_.window_in_syn ? *remote_.window_scale : 0;
   return uint32_t(remote_.window) << std::min<uint32_t>(shift, 14);
@@ -111,8 +117,10 @@ std::optional<TrackedSegment> ConnectionTracker::feed(const DecodedPacket& packe
     if (!from.isn) {
       from.isn = t.seq;
       if (const auto scale = t.options.window_scale()) from.window_scale = std::min<uint8_t>(*scale, 14);
+      from.timestamps_in_syn = t.options.timestamps().has_value();
     }
   }
+  if (const auto ts = t.options.timestamps()) from.last_tsval = ts->first;
   if (fin && from.fin_seq && *from.fin_seq == t.seq + t.payload_length) s.retransmission = true;
 
   // Retransmission and reordering, judged against what this side had sent before.

@@ -249,3 +249,25 @@ TEST_CASE("the state machine functions follow RFC 9293") {
   CHECK(state_after_receive(TcpState::fin_wait1, F | A, false, false) == TcpState::closing);
   CHECK(state_after_receive(TcpState::last_ack, A, false, true) == TcpState::close);
 }
+
+TEST_CASE("segments we inject echo timestamps only when both SYNs negotiated them") {
+  auto run = [](TcpOptions ours, TcpOptions theirs) {
+    ConnectionTracker t(tuple());
+    t.feed(segment(true, S, 100, 0, 0, 64240, ours), true, 1);
+    t.feed(segment(false, S | A, 500, 101, 0, 65160, theirs), false, 2);
+    t.feed(segment(true, A, 101, 501, 0, 502, timestamp_echo(1001, 7001)), true, 3);
+    t.feed(segment(false, P | A, 501, 101, 10, 509, timestamp_echo(7005, 1001)), false, 4);
+    t.feed(segment(true, A, 101, 511, 0, 502, timestamp_echo(1009, 7005)), true, 5);
+    return t.timestamp_echo_for_remote();
+  };
+  // Our kernel's latest TSval (1009: the peer's TS.Recent is at most that) and the peer's latest.
+  const auto echo = run(linux_layout(1460, 1000), linux_layout(1460, 7000));
+  REQUIRE(echo);
+  CHECK(echo->timestamps() == std::make_pair(1009u, 7005u));
+  CHECK(echo->to_string() == "nop,nop,TS val 1009 ecr 7005");
+  // One SYN without the option: not negotiated, nothing to echo (RFC 7323 §3.2).
+  TcpOptions no_ts;
+  no_ts.add_mss(1460).add_nop().add_nop().add_sack_permitted().add_nop().add_window_scale(7);
+  CHECK_FALSE(run(linux_layout(1460, 1000), no_ts));
+  CHECK_FALSE(run(no_ts, linux_layout(1460, 7000)));
+}
