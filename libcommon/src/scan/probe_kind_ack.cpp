@@ -13,14 +13,6 @@ std::optional<Verdict> classify_ack_reply(const DecodedPacket& reply) {
   return Verdict{PortState::unfiltered, Reason::reset};
 }
 
-extern const ProbeKind kAckProbe = {.name = "ack",
-                                    .nmap_type = "ack",
-                                    .style = ProbeStyle::ack,
-                                    .selects = selects,
-                                    .shape = probe_parts::shape_with_flags,
-                                    .filter = probe_parts::rst_or_icmp,
-                                    .validate = reply_matches_probe,
-                                    .classify = classify_ack_reply,
-                                    .on_reply = probe_parts::no_answer};
+constinit const ProbeKind kAckProbe = ack_reading("ack", selects);
 
 }  // namespace tcpkit

@@ -11,32 +11,8 @@ bool with_syn(uint8_t flags) { return (flags & tcp_flag::syn) && !(flags & tcp_f
 bool any(uint8_t) { return true; }
 }  // namespace
 
-extern const ProbeKind kCustomAckProbe = {.name = "custom",
-                                    .nmap_type = "ack",
-                                    .style = ProbeStyle::ack,
-                                    .selects = with_ack,
-                                    .shape = probe_parts::shape_with_flags,
-                                    .filter = probe_parts::rst_or_icmp,
-                                    .validate = reply_matches_probe,
-                                    .classify = classify_ack_reply,
-                                    .on_reply = probe_parts::no_answer};
-extern const ProbeKind kCustomSynProbe = {.name = "custom",
-                                    .nmap_type = "syn",
-                                    .style = ProbeStyle::syn,
-                                    .selects = with_syn,
-                                    .shape = probe_parts::shape_with_flags,
-                                    .filter = probe_parts::syn_rst_or_icmp,
-                                    .validate = reply_matches_probe,
-                                    .classify = classify_syn_reply,
-                                    .on_reply = reset_syn_ack};
-extern const ProbeKind kCustomFinProbe = {.name = "custom",
-                                    .nmap_type = "fin",
-                                    .style = ProbeStyle::fin_like,
-                                    .selects = any,
-                                    .shape = probe_parts::shape_with_flags,
-                                    .filter = probe_parts::rst_or_icmp,
-                                    .validate = reply_matches_probe,
-                                    .classify = probe_parts::closed_by_reset,
-                                    .on_reply = probe_parts::no_answer};
+constinit const ProbeKind kCustomAckProbe = ack_reading("custom", with_ack);
+constinit const ProbeKind kCustomSynProbe = syn_reading("custom", with_syn);
+constinit const ProbeKind kCustomFinProbe = fin_reading("custom", "fin", any);
 
 }  // namespace tcpkit

@@ -6,14 +6,6 @@ namespace {
 bool selects(uint8_t flags) { return flags == 0; }
 }  // namespace
 
-extern const ProbeKind kNullProbe = {.name = "null",
-                                    .nmap_type = "null",
-                                    .style = ProbeStyle::fin_like,
-                                    .selects = selects,
-                                    .shape = probe_parts::shape_with_flags,
-                                    .filter = probe_parts::rst_or_icmp,
-                                    .validate = reply_matches_probe,
-                                    .classify = probe_parts::closed_by_reset,
-                                    .on_reply = probe_parts::no_answer};
+constinit const ProbeKind kNullProbe = fin_reading("null", "null", selects);
 
 }  // namespace tcpkit

@@ -21,14 +21,6 @@ void reset_syn_ack(const DecodedPacket& reply, ReplyResponder& responder) {
     responder.send_reset(reply.tcp.ack);
 }
 
-extern const ProbeKind kSynProbe = {.name = "syn",
-                                    .nmap_type = "syn",
-                                    .style = ProbeStyle::syn,
-                                    .selects = selects,
-                                    .shape = probe_parts::shape_with_flags,
-                                    .filter = probe_parts::syn_rst_or_icmp,
-                                    .validate = reply_matches_probe,
-                                    .classify = classify_syn_reply,
-                                    .on_reply = reset_syn_ack};
+constinit const ProbeKind kSynProbe = syn_reading("syn", selects);
 
 }  // namespace tcpkit

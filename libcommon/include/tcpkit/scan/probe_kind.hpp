@@ -61,4 +61,18 @@ std::optional<Verdict> closed_by_reset(const DecodedPacket& reply);
 void no_answer(const DecodedPacket& reply, ReplyResponder& responder);
 }  // namespace probe_parts
 
+// A kind that reads replies like nmap's -sF/-sN/-sX: RST closed, silence open|filtered. Only
+// its name and the flags it takes differ.
+constexpr ProbeKind fin_reading(const char* name, const char* nmap_type, bool (*selects)(uint8_t)) {
+  return ProbeKind{.name = name,
+                   .nmap_type = nmap_type,
+                   .style = ProbeStyle::fin_like,
+                   .selects = selects,
+                   .shape = probe_parts::shape_with_flags,
+                   .filter = probe_parts::rst_or_icmp,
+                   .validate = reply_matches_probe,
+                   .classify = probe_parts::closed_by_reset,
+                   .on_reply = probe_parts::no_answer};
+}
+
 }  // namespace tcpkit
