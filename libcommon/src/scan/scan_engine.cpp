@@ -25,6 +25,23 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// A batch the kernel takes only in part (its queue is full) is retried this many times, this
+// far apart: about 10 ms in all before the rest counts as send errors.
+constexpr int kSendAttempts = 50;
+constexpr int64_t kSendRetryGapNs = 200'000;
+// Between rounds: a few round trips (3 x the largest RTT seen) plus a margin for the peer's
+// scheduling, never less than the margin, never more than --wait.
+constexpr int64_t kRetryRtts = 3;
+constexpr int64_t kRetryMarginNs = 20'000'000;
+// After Ctrl-C: the last SYN/ACKs still get our RST, within a stop that must feel prompt.
+constexpr int64_t kStopRtts = 2;
+constexpr int64_t kStopMarginNs = 10'000'000, kStopMaxNs = 200'000'000;
+// The receiver's last look: twice the ring's block timeout (4 ms), so the partly filled block
+// in flight has been handed over.
+constexpr int64_t kLastLookNs = 8'000'000;
+// A send phase shorter than this is mostly the token bucket's first burst: its rate says nothing.
+constexpr int64_t kRateJudgedAfterNs = 50'000'000;
+
 int64_t monotonic_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
 }
@@ -166,6 +183,10 @@ struct ScanEngine::Impl {
   void send_loop();
   void receive_loop();
   void handle(const uint8_t* data, size_t length, int64_t time_ns);
+  // After both threads ended: the ports that never answered, the counters, the degraded reasons.
+  void report_unanswered(const std::function<void(const ScanResult&)>& on_result, ScanSummary& summary) const;
+  void fill_counts(ScanSummary& summary);
+  void judge_degraded(ScanSummary& summary) const;
 };
 
 namespace {
@@ -233,7 +254,7 @@ void ScanEngine::Impl::send_loop() {
       b.targets.resize(b.used);
     }
     size_t done = 0;
-    for (int attempt = 0; attempt < 50 && done < b.used; ++attempt) {
+    for (int attempt = 0; attempt < kSendAttempts && done < b.used; ++attempt) {
       auto r = sender.send_batch(b.packets, b.targets);
       const size_t n = r ? *r : 0;
       if (!r) break;  // a hard error (a firewall's EPERM, no route): count and move on
@@ -241,7 +262,7 @@ void ScanEngine::Impl::send_loop() {
       if (done < b.used) {
         b.packets.erase(b.packets.begin(), b.packets.begin() + long(n));
         b.targets.erase(b.targets.begin(), b.targets.begin() + long(n));
-        sleep_ns(200'000);
+        sleep_ns(kSendRetryGapNs);
       }
     }
     sent.fetch_add(done);
@@ -301,7 +322,8 @@ void ScanEngine::Impl::send_loop() {
       // Retry once the replies to this round should be in: a few round trips, at most --wait.
       const int64_t wait_cap = int64_t(config.wait.count()) * 1000;
       const int64_t max_rtt = rtt.max_ns();
-      const int64_t gap = max_rtt > 0 ? std::clamp<int64_t>(3 * max_rtt + 20'000'000, 20'000'000, wait_cap) : wait_cap;
+      const int64_t gap =
+          max_rtt > 0 ? std::clamp<int64_t>(kRetryRtts * max_rtt + kRetryMarginNs, kRetryMarginNs, wait_cap) : wait_cap;
       if (wait_or_stop(gap)) break;
     }
   }
@@ -312,7 +334,7 @@ void ScanEngine::Impl::send_loop() {
     // Stopped (Ctrl-C, or the reader went away): the receiver stays a little longer, so that
     // the SYN/ACKs to the last probes still get our RST. Short: the stop must be prompt.
     const int64_t max_rtt = rtt.max_ns();
-    sleep_ns(std::clamp<int64_t>(2 * max_rtt + 10'000'000, 10'000'000, 200'000'000));
+    sleep_ns(std::clamp<int64_t>(kStopRtts * max_rtt + kStopMarginNs, kStopMarginNs, kStopMaxNs));
   }
   sending_done.store(true);
   stop_receiving.store(true);
@@ -383,10 +405,67 @@ void ScanEngine::Impl::receive_loop() {
     stop_sending.store(true);
   } else {
     // The kernel hands over partly filled blocks after its block timeout: one last look.
-    sleep_ns(8'000'000);
+    sleep_ns(kLastLookNs);
     ring.poll(0, handler);
   }
   receiving_done.store(true);
+}
+
+void ScanEngine::Impl::report_unanswered(const std::function<void(const ScanResult&)>& on_result,
+                                         ScanSummary& summary) const {
+  for (uint64_t k = 0; k < plan.length(); ++k) {
+    if (answered.test(k)) continue;
+    const PlannedProbe probe = plan.probe(k);
+    ScanResult r;
+    r.address = probe.address;
+    r.port = probe.port;
+    r.verdict.state = no_reply_state(kind.style);
+    r.verdict.reason = Reason::no_response;
+    ++summary.states[size_t(r.verdict.state)];
+    if (on_result) on_result(r);
+  }
+}
+
+void ScanEngine::Impl::fill_counts(ScanSummary& summary) {
+  summary.sent = sent.load();
+  summary.send_errors = send_errors.load();
+  summary.received = received.load();
+  summary.replies = replies.load();
+  summary.bad_cookie = bad_cookie.load();
+  summary.unsolicited = unsolicited.load();
+  summary.duplicates = duplicates.load();
+  summary.resets_sent = resets_sent.load();
+  const RingStats ring_stats = ring.stats();
+  summary.kernel_drops = ring_stats.drops;
+  summary.bad_checksum = ring_stats.bad_checksum;
+  summary.rounds = rounds_done;
+  summary.send_s = double(send_ns_total) / 1e9;
+  summary.max_rtt_us = rtt.max_ns() / 1000;
+  if (round0_send_ns > 0) summary.achieved_rate = double(round0_sent) * 1e9 / double(round0_send_ns);
+}
+
+// Degraded: something may have been missed or the scan ran slower than asked.
+void ScanEngine::Impl::judge_degraded(ScanSummary& summary) const {
+  if (summary.kernel_drops > 0)
+    summary.degraded_reasons.push_back(count_of(summary.kernel_drops, "packet") +
+                                       " dropped by the kernel before tcpscan could read them");
+  if (summary.send_errors > 0)
+    summary.degraded_reasons.push_back(count_of(summary.send_errors, "probe") + " could not be sent");
+  // The rate only means something over a send phase long enough to leave the bucket's burst behind.
+  if (round0_send_ns >= kRateJudgedAfterNs && summary.achieved_rate < 0.9 * summary.requested_rate)
+    summary.degraded_reasons.push_back("sent " + std::to_string(uint64_t(summary.achieved_rate)) +
+                                       " probes/s of the " + std::to_string(uint64_t(summary.requested_rate)) +
+                                       " asked for");
+  // Drops on the way: a port whose probe was dropped looks filtered (scan_drops.hpp).
+  summary.rounds_tally = tally;
+  for (size_t r = 0; r < summary.rounds_tally.size(); ++r)
+    summary.rounds_tally[r].answers = answers_by_round[std::min(r, kRoundSlots - 1)].load();
+  summary.round0_quarters = quarter_counts();
+  if (!summary.interrupted) {
+    auto drops = judge_drops(summary.rounds_tally, summary.round0_quarters, summary.requested_rate);
+    for (auto& r : drops.reasons) summary.degraded_reasons.push_back(std::move(r));
+    summary.suggested_rate = drops.suggested_rate;
+  }
 }
 
 ScanEngine::ScanEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -487,58 +566,10 @@ ScanSummary ScanEngine::run(const std::function<void(const ScanResult&)>& on_res
   summary.receive_error = m.receive_error;
   // What never answered gets the no-reply state (not after Ctrl-C or a broken receiver: those
   // are simply unknown).
-  if (!summary.interrupted && !summary.receive_error) {
-    for (uint64_t k = 0; k < m.plan.length(); ++k) {
-      if (m.answered.test(k)) continue;
-      const PlannedProbe probe = m.plan.probe(k);
-      ScanResult r;
-      r.address = probe.address;
-      r.port = probe.port;
-      r.verdict.state = no_reply_state(m.kind.style);
-      r.verdict.reason = Reason::no_response;
-      ++summary.states[size_t(r.verdict.state)];
-      if (on_result) on_result(r);
-    }
-  }
-
+  if (!summary.interrupted && !summary.receive_error) m.report_unanswered(on_result, summary);
   summary.duration_s = std::chrono::duration<double>(Clock::now() - start).count();
-  summary.sent = m.sent.load();
-  summary.send_errors = m.send_errors.load();
-  summary.received = m.received.load();
-  summary.replies = m.replies.load();
-  summary.bad_cookie = m.bad_cookie.load();
-  summary.unsolicited = m.unsolicited.load();
-  summary.duplicates = m.duplicates.load();
-  summary.resets_sent = m.resets_sent.load();
-  const RingStats ring_stats = m.ring.stats();
-  summary.kernel_drops = ring_stats.drops;
-  summary.bad_checksum = ring_stats.bad_checksum;
-  summary.rounds = m.rounds_done;
-  summary.send_s = double(m.send_ns_total) / 1e9;
-  summary.max_rtt_us = m.rtt.max_ns() / 1000;
-  if (m.round0_send_ns > 0) summary.achieved_rate = double(m.round0_sent) * 1e9 / double(m.round0_send_ns);
-
-  // Degraded: something may have been missed or the scan ran slower than asked.
-  if (summary.kernel_drops > 0)
-    summary.degraded_reasons.push_back(count_of(summary.kernel_drops, "packet") +
-                                       " dropped by the kernel before tcpscan could read them");
-  if (summary.send_errors > 0)
-    summary.degraded_reasons.push_back(count_of(summary.send_errors, "probe") + " could not be sent");
-  // The rate only means something over a send phase long enough to leave the bucket's burst behind.
-  if (m.round0_send_ns >= 50'000'000 && summary.achieved_rate < 0.9 * summary.requested_rate)
-    summary.degraded_reasons.push_back("sent " + std::to_string(uint64_t(summary.achieved_rate)) +
-                                       " probes/s of the " + std::to_string(uint64_t(summary.requested_rate)) +
-                                       " asked for");
-  // Drops on the way: a port whose probe was dropped looks filtered (scan_drops.hpp).
-  summary.rounds_tally = m.tally;
-  for (size_t r = 0; r < summary.rounds_tally.size(); ++r)
-    summary.rounds_tally[r].answers = m.answers_by_round[std::min(r, Impl::kRoundSlots - 1)].load();
-  summary.round0_quarters = m.quarter_counts();
-  if (!summary.interrupted) {
-    auto drops = judge_drops(summary.rounds_tally, summary.round0_quarters, summary.requested_rate);
-    for (auto& r : drops.reasons) summary.degraded_reasons.push_back(std::move(r));
-    summary.suggested_rate = drops.suggested_rate;
-  }
+  m.fill_counts(summary);
+  m.judge_degraded(summary);
   summary.degraded = !summary.degraded_reasons.empty();
   return summary;
 }
