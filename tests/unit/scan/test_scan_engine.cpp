@@ -62,3 +62,25 @@ TEST_CASE("a retried probe is a new 4-tuple with its own cookie") {
   }
   CHECK(config_with(40000, 2, true).port_of_round(2) == 40000);
 }
+
+TEST_CASE("our RST goes from the port the SYN/ACK came to, and only from our own sources") {
+  const auto source = *IpAddress::parse("192.0.2.1"), target = *IpAddress::parse("198.51.100.2");
+  const ScanSources sources{{source}, "", 0};
+  auto writer = ProbeWriter::make(config_with(61000, 2, false), sources);
+  REQUIRE(writer);
+  std::vector<uint8_t> packet;
+  const uint64_t cookie = writer->cookie_of(source, 61002, target, 443);
+  REQUIRE(writer->write_reset(packet, source, 61002, target, 443, 0xabcdef01, cookie));
+  const auto d = decode_packet(packet.data(), packet.size());
+  REQUIRE(d);
+  CHECK(d->src == source);
+  CHECK(d->dst == target);
+  CHECK(d->tcp.sport == 61002);  // the round's port: the peer's half-open entry is on that one
+  CHECK(d->tcp.dport == 443);
+  CHECK(d->tcp.flags == tcp_flag::rst);
+  CHECK(d->tcp.seq == 0xabcdef01);
+  CHECK(d->tcp.window == 0);
+  CHECK(d->tcp.options.count() == 0);
+  CHECK(d->ip_id == uint16_t(probe_ip_id(cookie) ^ 1));  // never the probe's own id
+  CHECK_FALSE(writer->write_reset(packet, *IpAddress::parse("192.0.2.99"), 61002, target, 443, 1, cookie));
+}
