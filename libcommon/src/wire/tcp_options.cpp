@@ -1,7 +1,6 @@
 #include "tcpkit/wire/tcp_options.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
 namespace tcpkit {
 
@@ -13,11 +12,12 @@ uint32_t get32(const uint8_t* p) { return uint32_t(p[0]) << 24 | uint32_t(p[1]) 
 std::array<uint8_t, 4> be32(uint32_t v) { return {uint8_t(v >> 24), uint8_t(v >> 16), uint8_t(v >> 8), uint8_t(v)}; }
 
 std::string hex(std::span<const uint8_t> data) {
+  static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;
-  char two[3];
+  out.reserve(data.size() * 2);
   for (uint8_t b : data) {
-    std::snprintf(two, sizeof two, "%02x", b);
-    out += two;
+    out += kDigits[b >> 4];
+    out += kDigits[b & 15];
   }
   return out;
 }
@@ -102,6 +102,7 @@ TcpOptions& TcpOptions::add_timestamps(uint32_t tsval, uint32_t tsecr) {
 
 TcpOptions& TcpOptions::add_sack(std::span<const std::pair<uint32_t, uint32_t>> blocks) {
   std::vector<uint8_t> v;
+  v.reserve(blocks.size() * 8);
   for (const auto& [left, right] : blocks)
     for (uint32_t edge : {left, right})
       for (uint8_t b : be32(edge)) v.push_back(b);
