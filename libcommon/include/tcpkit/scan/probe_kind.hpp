@@ -62,7 +62,8 @@ void no_answer(const DecodedPacket& reply, ReplyResponder& responder);
 }  // namespace probe_parts
 
 // A kind that reads replies like nmap's -sF/-sN/-sX: RST closed, silence open|filtered. Only
-// its name and the flags it takes differ.
+// its name and the flags it takes differ. syn_reading and ack_reading (beside their kinds) have
+// the same shape on purpose: each is one reading's table, and they differ in every entry.
 constexpr ProbeKind fin_reading(const char* name, const char* nmap_type, bool (*selects)(uint8_t)) {
   return ProbeKind{.name = name,
                    .nmap_type = nmap_type,
