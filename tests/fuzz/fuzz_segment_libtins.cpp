@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <algorithm>
 #include <map>
 #include <vector>
 
@@ -26,11 +27,22 @@ IpAddress v6(const Tins::IPv6Address& a) { return IpAddress::from_v6(a.begin());
 // Compares the options before the first end-of-list (libtins lists options after it; Linux
 // and RFC 9293 stop there, and so does our decoder), when each kind appears once among them.
 void compare_options(const Tins::TCP& tcp, const TcpOptions& ours) {
-  if (ours.malformed) return;
+  if (ours.malformed()) return;
   std::vector<Tins::TCP::option> before_eol;
   for (const auto& o : tcp.options()) {
     if (o.option() == Tins::TCP::EOL) break;
     before_eol.push_back(o);
+  }
+  // The list itself: the same options in the same order, with the same bytes (ours may end
+  // with the end-of-list itself).
+  const size_t listed = ours.count() - (ours.count() > 0 && ours.at(ours.count() - 1).kind == tcp_option::eol ? 1 : 0);
+  FUZZ_CHECK(listed == before_eol.size());
+  for (size_t i = 0; i < before_eol.size() && i < listed; ++i) {
+    const TcpOption mine = ours.at(i);
+    FUZZ_CHECK(mine.kind == uint8_t(before_eol[i].option()));
+    if (mine.kind != tcp_option::nop)
+      FUZZ_CHECK(std::equal(mine.data.begin(), mine.data.end(), before_eol[i].data_ptr(),
+                            before_eol[i].data_ptr() + before_eol[i].data_size()));
   }
   std::map<uint8_t, int> seen;
   for (const auto& o : before_eol) ++seen[uint8_t(o.option())];
@@ -40,26 +52,27 @@ void compare_options(const Tins::TCP& tcp, const TcpOptions& ours) {
     for (const auto& o : before_eol) {
       switch (o.option()) {
         case Tins::TCP::MSS:
-          if (o.data_size() == 2) FUZZ_CHECK(ours.mss && *ours.mss == tcp.mss());
+          if (o.data_size() == 2) FUZZ_CHECK(ours.mss() == tcp.mss());
           break;
         case Tins::TCP::WSCALE:
-          if (o.data_size() == 1) FUZZ_CHECK(ours.window_scale && *ours.window_scale == tcp.winscale());
+          if (o.data_size() == 1) FUZZ_CHECK(ours.window_scale() == tcp.winscale());
           break;
         case Tins::TCP::SACK_OK:
-          if (o.data_size() == 0) FUZZ_CHECK(ours.sack_permitted);
+          if (o.data_size() == 0) FUZZ_CHECK(ours.sack_permitted());
           break;
         case Tins::TCP::TSOPT:
           if (o.data_size() == 8) {
             const auto ts = tcp.timestamp();
-            FUZZ_CHECK(ours.timestamps && ours.timestamps->first == ts.first && ours.timestamps->second == ts.second);
+            FUZZ_CHECK(ours.timestamps() == std::make_pair(ts.first, ts.second));
           }
           break;
         case Tins::TCP::SACK:
           if (o.data_size() % 8 == 0) {
             const auto blocks = tcp.sack();  // left and right edges, in order
-            FUZZ_CHECK(blocks.size() == ours.sack_blocks.size() * 2);
-            for (size_t i = 0; i < ours.sack_blocks.size(); ++i)
-              FUZZ_CHECK(ours.sack_blocks[i].first == blocks[2 * i] && ours.sack_blocks[i].second == blocks[2 * i + 1]);
+            const auto mine = ours.sack_blocks();
+            FUZZ_CHECK(blocks.size() == mine.size() * 2);
+            for (size_t i = 0; i < mine.size(); ++i)
+              FUZZ_CHECK(mine[i].first == blocks[2 * i] && mine[i].second == blocks[2 * i + 1]);
           }
           break;
         default:

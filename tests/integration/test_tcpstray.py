@@ -130,6 +130,35 @@ def test_dropped_challenge_acks_become_deviations(make_lab, tool, family):
     assert guard_tables(L) == []
 
 
+def strict_timestamps(L, *ports):
+    """The server's stack turned strict about RFC 7323 §3.2 (Linux is lenient): once timestamps
+    are negotiated, a non-RST segment without the option is dropped before TCP sees it."""
+    ports = ", ".join(map(str, ports))
+    L.nft(L.server_ns, "table inet strict_ts {\n chain input { type filter hook input priority 0;\n"
+                       f"  tcp dport {{ {ports} }} tcp flags & rst == 0 tcp option timestamp missing counter drop\n }}\n}}\n")
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_a_stack_that_drops_segments_without_timestamps_is_no_deviation(make_lab, tool, family):
+    # Found by reading RFC 7323: our crafted segments carried no timestamp option on connections
+    # that negotiated it, so a strict stack's silence was judged a deviation (live-syn,
+    # live-ack-unsent, live-data-old, live-fin-*, the follow-up of live-rst-exact, tw-fin-retransmit).
+    L = lab_with_servers(make_lab)
+    strict_timestamps(L, LIVE, TW)
+    r = stray(L, tool, family, LIVE, "--group", "live")
+    got, _ = cases(r.stdout)
+    r2 = stray(L, tool, family, TW, "--group", "time-wait")
+    got2, _ = cases(r2.stdout)
+    got.update(got2)
+    expected = {name: v for name, v in LINUX.items() if name.startswith(("live-", "tw-"))}
+    assert {name: c["verdict"] for name, c in got.items()} == expected, r.stdout + r2.stdout
+    assert r.returncode == 0, r.stderr
+    # Every crafted segment on those connections carried TSval/TSecr: the rule dropped none.
+    rules = L.run_server(["nft", "list", "table", "inet", "strict_ts"]).stdout
+    assert "counter packets 0 " in rules, rules
+    assert guard_tables(L) == []
+
+
 @pytest.mark.parametrize("family", [4, 6])
 def test_rst_responder_gives_deviations_where_expected(make_lab, tool, family):
     L = make_lab()

@@ -33,17 +33,6 @@ std::string wall_prefix(int64_t ns) {
 
 }  // namespace
 
-std::string options_summary(const tcpkit::TcpOptions& o) {
-  std::string out;
-  auto add = [&](const std::string& s) { out += (out.empty() ? "" : ",") + s; };
-  if (o.mss) add("mss " + std::to_string(*o.mss));
-  if (o.sack_permitted) add("sackOK");
-  if (o.timestamps) add("TS");
-  if (o.window_scale) add("wscale " + std::to_string(*o.window_scale));
-  for (const auto& b : o.sack_blocks) add("sack " + std::to_string(b.first) + "-" + std::to_string(b.second));
-  return out;
-}
-
 Reporter::Reporter(tcpkit::Format format, bool quiet, bool wall_clock)
     : format_(format), quiet_(quiet), wall_clock_(wall_clock), json_(stdout), csv_(stdout, kCsvColumns) {}
 
@@ -77,10 +66,10 @@ Record Reporter::probe_record(const TargetInfo& info, const tcpkit::ProbeReply& 
       rec["flags"] = tcpkit::flags_compact(r.flags);
     }
     if (r.outcome == ProbeOutcome::open) {
-      if (r.options.mss) rec["mss"] = *r.options.mss;
-      rec["sack_permitted"] = r.options.sack_permitted;
-      rec["timestamps"] = r.options.timestamps.has_value();
-      if (r.options.window_scale) rec["wscale"] = *r.options.window_scale;
+      if (const auto mss = r.options.mss()) rec["mss"] = *mss;
+      rec["sack_permitted"] = r.options.sack_permitted();
+      rec["timestamps"] = r.options.timestamps().has_value();
+      if (const auto scale = r.options.window_scale()) rec["wscale"] = *scale;
     }
   }
   rec["source_port"] = r.source_port;
@@ -116,7 +105,8 @@ std::string Reporter::probe_text(const TargetInfo& info, const tcpkit::ProbeRepl
       if (r.kernel_rtt_us) line += " kernel_rtt=" + format_fixed(*r.kernel_rtt_us / 1000.0, 3) + " ms";
       if (r.ttl) line += " ttl=" + std::to_string(r.ttl);
       if (info.mode == "syn") line += " win=" + std::to_string(r.window);
-      if (!r.options.empty()) line += " opts=" + options_summary(r.options);
+      // The options worth reading (timestamp values are noise).
+      if (!r.options.empty()) line += " opts=" + r.options.to_string(tcpkit::OptionText::brief);
       break;
     case ProbeOutcome::closed:
       line += "from " + where + ": closed" + probe + rtt;

@@ -38,9 +38,6 @@ struct TargetStats {
   long long answered() const { return open + closed + unreachable; }
 };
 
-// "mss 1460,sackOK,TS,wscale 7": the options worth reading (timestamp values are noise).
-std::string options_summary(const tcpkit::TcpOptions& options);
-
 class Reporter {
  public:
   Reporter(tcpkit::Format format, bool quiet, bool wall_clock);

@@ -24,7 +24,7 @@ const std::vector<std::string> kCsvColumns = {
 double ms(int64_t ns) { return std::round(double(ns)) / 1e6; }
 
 std::string options_short(const tcpkit::TcpOptions& o) {
-  const std::string text = options_summary(o);
+  const std::string text = o.to_string(tcpkit::OptionText::brief);
   return text.empty() ? "-" : text;
 }
 

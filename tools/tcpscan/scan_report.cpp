@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "tcpkit/scan/probe_kind.hpp"
 #include "tcpkit/wire/port_list.hpp"
 #include "tcpkit/wire/segment.hpp"
 #include "tcpkit/util/output.hpp"
@@ -46,15 +47,6 @@ bool keeps_ports(const Options& o) {
   return (o.form == OutputForm::text && !o.stream) || o.form == OutputForm::grepable || !o.xml_file.empty();
 }
 
-const char* xml_scan_type(uint8_t flags, tcpkit::ProbeStyle style) {
-  using namespace tcpkit::tcp_flag;
-  if (flags == syn) return "syn";
-  if (flags == ack) return "ack";
-  if (flags == fin) return "fin";
-  if (flags == 0) return "null";
-  if (flags == (fin | psh | urg)) return "xmas";
-  return style == tcpkit::ProbeStyle::syn ? "syn" : style == tcpkit::ProbeStyle::ack ? "ack" : "fin";
-}
 }  // namespace
 
 Report::Report(const Options& options, tcpkit::ProbeStyle style, uint64_t ports_per_host)
@@ -80,7 +72,7 @@ bool Report::open_xml(const RunFacts& facts, std::string& error) {
   xml_ = std::make_unique<XmlReport>(xml_file_);
   XmlRun run;
   run.args = options_.command_line;
-  run.scan_type = xml_scan_type(facts.flags, style_);
+  run.scan_type = tcpkit::probe_kind_for(facts.flags).nmap_type;
   // Flags that are not exactly one of nmap's scan types are named, as nmap's --scanflags.
   using namespace tcpkit::tcp_flag;
   const uint8_t f = facts.flags;
@@ -363,22 +355,22 @@ void Report::summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
   flush();
 }
 
-void Report::probe(uint64_t n, const tcpkit::IpAddress& source, const tcpkit::IpAddress& target, uint16_t port,
-                   const tcpkit::ProbeBytes& bytes) {
-  const uint16_t sport = bytes.sport;
-  const std::string flags = tcpkit::flags_compact(bytes.numbers.flags);
+// Everything shown is read back from the bytes the sender would write.
+void Report::probe(const tcpkit::DryProbe& probe) {
+  const auto& d = probe.decoded;
+  const std::string flags = tcpkit::flags_compact(d.tcp.flags);
   if (options_.form == OutputForm::json || options_.form == OutputForm::csv) {
     Record rec;
     rec["type"] = "probe";
-    rec["n"] = n;
-    rec["src"] = source.to_string();
-    rec["sport"] = sport;
-    rec["dst"] = target.to_string();
-    rec["dport"] = port;
+    rec["n"] = probe.n;
+    rec["src"] = d.src.to_string();
+    rec["sport"] = d.tcp.sport;
+    rec["dst"] = d.dst.to_string();
+    rec["dport"] = d.tcp.dport;
     rec["flags"] = flags;
-    rec["seq"] = bytes.numbers.seq;
-    rec["ack"] = bytes.numbers.ack;
-    rec["bytes"] = bytes.packet.size();
+    rec["seq"] = d.tcp.seq;
+    rec["ack"] = d.tcp.ack;
+    rec["bytes"] = probe.packet.size();
     if (options_.form == OutputForm::json) {
       write_json(rec);
     } else {
@@ -387,10 +379,10 @@ void Report::probe(uint64_t n, const tcpkit::IpAddress& source, const tcpkit::Ip
     }
     return;
   }
-  std::string line = source.to_string_with_port(sport) + " > " + target.to_string_with_port(port) + " " + flags +
-                     " seq " + std::to_string(bytes.numbers.seq);
-  if (bytes.numbers.flags & tcpkit::tcp_flag::ack) line += " ack " + std::to_string(bytes.numbers.ack);
-  line += " length " + std::to_string(bytes.packet.size()) + "\n";
+  std::string line = d.src.to_string_with_port(d.tcp.sport) + " > " + d.dst.to_string_with_port(d.tcp.dport) + " " +
+                     flags + " seq " + std::to_string(d.tcp.seq);
+  if (d.tcp.flags & tcpkit::tcp_flag::ack) line += " ack " + std::to_string(d.tcp.ack);
+  line += " length " + std::to_string(probe.packet.size()) + "\n";
   std::fputs(line.c_str(), stdout);
 }
 

@@ -11,6 +11,7 @@
 
 #include "common/progress_line.hpp"
 #include "tcpkit/util/output.hpp"
+#include "tcpkit/scan/scan_dry_run.hpp"
 #include "tcpkit/scan/scan_engine.hpp"
 #include "tcpkit/wire/service_names.hpp"
 #include "tcpscan/host_table.hpp"
@@ -52,8 +53,7 @@ class Report {
   uint64_t positive() const { return reported_[size_t(tcpkit::positive_state(style_))]; }
 
   // --dry-run: one line (or object) per probe, then a short summary.
-  void probe(uint64_t n, const tcpkit::IpAddress& source, const tcpkit::IpAddress& target, uint16_t port,
-             const tcpkit::ProbeBytes& bytes);
+  void probe(const tcpkit::DryProbe& probe);
   void dry_run_summary(uint64_t probes, const RunFacts& facts);
 
  private:

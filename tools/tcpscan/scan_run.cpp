@@ -9,7 +9,10 @@
 #include "tcpkit/util/counts.hpp"
 #include "tcpkit/wire/cookie.hpp"
 #include "tcpkit/wire/port_list.hpp"
+#include "tcpkit/scan/probe_kind.hpp"
+#include "tcpkit/scan/scan_dry_run.hpp"
 #include "tcpkit/scan/scan_engine.hpp"
+#include "tcpkit/scan/scan_seed.hpp"
 #include "tcpkit/wire/target_set.hpp"
 #include "tcpkit/util/output.hpp"
 #include "tcpscan/options.hpp"
@@ -23,13 +26,6 @@ constexpr const char* kTool = "tcpscan";
 int report_error(const tcpkit::Error& e) {
   tcpkit::cli::print_error(kTool, e.message);
   return tcpkit::cli::exit_code_for(e);
-}
-
-uint64_t mix(uint64_t z) {  // SplitMix64: derives independent numbers from the seed
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
 }
 
 // A bad entry of a target file is named by FILE:LINE, so that it can be found and fixed.
@@ -85,28 +81,10 @@ std::string progress_text(const tcpkit::ScanProgress& p, double rate, const Opti
 
 int dry_run(const Options& o, const tcpkit::ScanPlan& plan, const tcpkit::ScanConfig& config, Report& report,
             const RunFacts& facts) {
-  // Sources as a real run would choose them (a route lookup sends nothing), or -S.
-  std::vector<tcpkit::IpAddress> by_range;
-  if (o.source) {
-    for (const auto& range : plan.targets().ranges()) {
-      if (range.first.family() != o.source->family())
-        return report_error(tcpkit::Error{tcpkit::ErrorCode::bad_input, 0,
-                                          "source address " + o.source->to_string() + " and target " +
-                                              range.first.to_string() + " are of different families"});
-      by_range.push_back(*o.source);
-    }
-  } else {
-    auto sources = tcpkit::choose_sources(plan.targets(), std::nullopt, o.interface);
-    if (!sources) return report_error(sources.error());
-    by_range = sources->by_range;
-  }
-  for (uint64_t k = 0; k < plan.length(); ++k) {
-    const auto p = plan.probe(k);
-    const auto& source = by_range[plan.targets().range_of(p.host_index)];
-    auto bytes = tcpkit::build_probe(config, source, p.address, p.port);
-    if (!bytes) return report_error(bytes.error());
-    report.probe(k, source, p.address, p.port, *bytes);
-  }
+  auto sources = tcpkit::dry_run_sources(plan.targets(), o.source, o.interface);
+  if (!sources) return report_error(sources.error());
+  auto done = tcpkit::dry_run(plan, *sources, config, [&](const tcpkit::DryProbe& p) { report.probe(p); });
+  if (!done) return report_error(done.error());
   report.dry_run_summary(plan.length(), facts);
   return tcpkit::cli::kExitPositive;
 }
@@ -132,13 +110,9 @@ int run(const Options& o) {
   config.min_rate = o.min_rate;
   config.retries = o.retries;
   config.wait = o.wait;
-  // 61000-64999 plus one port per retry round (at most 20) stays below 65536 and outside
-  // Linux's default ephemeral range (32768-60999).
-  config.source_port = o.source_port ? *o.source_port : uint16_t(61000 + mix(seed) % 4000);
+  config.source_port = o.source_port ? *o.source_port : tcpkit::default_source_port(seed);
   config.fixed_source_port = o.source_port.has_value();
-  // The cookie key is secret and fresh per run; a dry run derives it from the seed instead,
-  // so that its output is repeatable (it sends nothing a forger could use).
-  config.key = o.dry_run ? tcpkit::SipKey{mix(seed ^ 0x5eed), mix(seed ^ 0xc00c1e)} : tcpkit::random_sip_key();
+  config.key = o.dry_run ? tcpkit::dry_run_key(seed) : tcpkit::random_sip_key();
 
   RunFacts facts;
   facts.hosts = targets->size();
@@ -149,7 +123,7 @@ int run(const Options& o) {
   facts.last_source_port = config.last_source_port();  // planned; a real run reports the rounds it sent
   facts.flags = o.flags;
   facts.services = services;
-  const auto style = tcpkit::probe_style(o.flags);
+  const auto style = tcpkit::probe_kind_for(o.flags).style;
   Report report(o, style, plan->port_count());
   if (o.dry_run) return dry_run(o, *plan, config, report, facts);
 

@@ -58,6 +58,12 @@ ConnectionTracker::ConnectionTracker(FourTuple tuple) : tuple_(tuple) {
   remote_.state = TcpState::listen;
 }
 
+std::optional<TcpOptions> ConnectionTracker::timestamp_echo_for_remote() const {
+  if (!local_.timestamps_in_syn || !remote_.timestamps_in_syn || !local_.last_tsval || !remote_.last_tsval)
+    return std::nullopt;
+  return timestamp_echo(*local_.last_tsval, *remote_.last_tsval);
+}
+
 uint32_t ConnectionTracker::remote_window() const {
   const uint32_t shift = window_scaling() && !remote_.window_in_syn ? *remote_.window_scale : 0;
   return uint32_t(remote_.window) << std::min<uint32_t>(shift, 14);
@@ -79,7 +85,7 @@ constexpr size_t kRejectedAcksKept = 64;
 
 bool same_segment(const TrackedSegment& a, const DecodedTcp& t) {
   return a.seq == t.seq && a.ack == t.ack && a.flags == t.flags && a.window == t.window &&
-         a.payload_length == t.payload_length && a.options.timestamps == t.options.timestamps;
+         a.payload_length == t.payload_length && a.options.timestamps() == t.options.timestamps();
 }
 }  // namespace
 
@@ -156,7 +162,7 @@ std::optional<TrackedSegment> ConnectionTracker::feed(const DecodedPacket& packe
   // A network copy is byte for byte the last segment, TSval included: shown, never acted on.
   // Inbound only: our capture sees our own segments before any network could copy them, so an
   // outbound repeat is our kernel's own (a second ACK).
-  if (direction == Direction::inbound && from.last && t.options.timestamps && same_segment(*from.last, t)) {
+  if (direction == Direction::inbound && from.last && t.options.timestamps() && same_segment(*from.last, t)) {
     s.duplicate = true;
     s.retransmission = from.last->retransmission;
     s.relative_seq = from.last->relative_seq;
@@ -185,9 +191,11 @@ std::optional<TrackedSegment> ConnectionTracker::feed(const DecodedPacket& packe
     if (from.isn && *from.isn == t.seq) s.retransmission = true;
     if (!from.isn) {
       from.isn = t.seq;
-      if (t.options.window_scale) from.window_scale = std::min<uint8_t>(*t.options.window_scale, 14);
+      if (const auto scale = t.options.window_scale()) from.window_scale = std::min<uint8_t>(*scale, 14);
+      from.timestamps_in_syn = t.options.timestamps().has_value();
     }
   }
+  if (const auto ts = t.options.timestamps()) from.last_tsval = ts->first;
   if (fin && from.fin_seq && *from.fin_seq == t.seq + t.payload_length) s.retransmission = true;
 
   // Retransmission and reordering, judged against what this side had sent before.

@@ -120,10 +120,12 @@ Result<ProbeReply> connect_probe(const ConnectProbeConfig& config, uint64_t prob
     socklen_t info_length = sizeof info;
     if (getsockopt(sock.get(), IPPROTO_TCP, TCP_INFO, &info, &info_length) == 0) {
       reply.kernel_rtt_us = info.tcpi_rtt;
-      reply.options.mss = uint16_t(info.tcpi_snd_mss);
-      if (info.tcpi_options & TCPI_OPT_SACK) reply.options.sack_permitted = true;
-      if (info.tcpi_options & TCPI_OPT_WSCALE) reply.options.window_scale = uint8_t(info.tcpi_snd_wscale);
-      if (info.tcpi_options & TCPI_OPT_TIMESTAMPS) reply.options.timestamps = std::make_pair(0u, 0u);
+      // TCP_INFO tells which options were agreed, not their bytes: listed in Linux's order,
+      // timestamps without values.
+      reply.options.add_mss(uint16_t(info.tcpi_snd_mss));
+      if (info.tcpi_options & TCPI_OPT_SACK) reply.options.add_sack_permitted();
+      if (info.tcpi_options & TCPI_OPT_TIMESTAMPS) reply.options.add_timestamps(0, 0);
+      if (info.tcpi_options & TCPI_OPT_WSCALE) reply.options.add_nop().add_window_scale(uint8_t(info.tcpi_snd_wscale));
     }
     const linger abort_close{1, 0};  // RST, not FIN: no TIME_WAIT left behind
     setsockopt(sock.get(), SOL_SOCKET, SO_LINGER, &abort_close, sizeof abort_close);

@@ -139,7 +139,7 @@ Result<void> SynProber::send(uint64_t probe_id, std::chrono::steady_clock::time_
   spec.flags = tcp_flag::syn;
   spec.window = config_.window;
   spec.options = config_.syn_options;
-  if (spec.options.timestamps) spec.options.timestamps->first = uint32_t(next_random(rng_state_));
+  if (const auto ts = spec.options.timestamps()) spec.options.set_timestamps(uint32_t(next_random(rng_state_)), ts->second);
   spec.ttl = config_.ttl;
   spec.ip_id = uint16_t(next_random(rng_state_));
   auto packet = craft_segment(spec);

@@ -3,17 +3,9 @@
 #include <charconv>
 #include <string>
 
-namespace tcpkit {
+#include "tcpkit/scan/scan_seed.hpp"
 
-namespace {
-// SplitMix64's finaliser: a cheap, well-mixing 64-bit function (the permutation needs spread,
-// not secrecy: the cookie is what keeps replies honest).
-uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-}  // namespace
+namespace tcpkit {
 
 Permutation::Permutation(uint64_t size, uint64_t seed) : size_(size) {
   int bits = 2;  // a 2-bit domain at least, so each half has a bit to mix
@@ -21,15 +13,14 @@ Permutation::Permutation(uint64_t size, uint64_t seed) : size_(size) {
   if (bits % 2) ++bits;
   half_bits_ = bits / 2;
   half_mask_ = (uint64_t(1) << half_bits_) - 1;
+  // The round keys are consecutive SplitMix64 outputs; the permutation needs spread, not
+  // secrecy (the cookie is what keeps replies honest).
   uint64_t state = seed;
-  for (auto& k : keys_) {
-    state += 0x9e3779b97f4a7c15ULL;
-    k = mix64(state);
-  }
+  for (auto& k : keys_) k = splitmix64_next(state);
 }
 
 uint64_t Permutation::round_function(int round, uint64_t half) const {
-  return mix64(half ^ keys_[size_t(round)]) & half_mask_;
+  return splitmix64_mix(half ^ keys_[size_t(round)]) & half_mask_;
 }
 
 uint64_t Permutation::encrypt(uint64_t x) const {

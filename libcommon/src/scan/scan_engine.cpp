@@ -17,12 +17,30 @@
 #include "tcpkit/scan/scan_filter.hpp"
 #include "tcpkit/scan/scan_results.hpp"
 #include "tcpkit/io/scan_ring.hpp"
+#include "tcpkit/scan/probe_writer.hpp"
 
 namespace tcpkit {
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// A batch the kernel takes only in part (its queue is full) is retried this many times, this
+// far apart: about 10 ms in all before the rest counts as send errors.
+constexpr int kSendAttempts = 50;
+constexpr int64_t kSendRetryGapNs = 200'000;
+// Between rounds: a few round trips (3 x the largest RTT seen) plus a margin for the peer's
+// scheduling, never less than the margin, never more than --wait.
+constexpr int64_t kRetryRtts = 3;
+constexpr int64_t kRetryMarginNs = 20'000'000;
+// After Ctrl-C: the last SYN/ACKs still get our RST, within a stop that must feel prompt.
+constexpr int64_t kStopRtts = 2;
+constexpr int64_t kStopMarginNs = 10'000'000, kStopMaxNs = 200'000'000;
+// The receiver's last look: twice the ring's block timeout (4 ms), so the partly filled block
+// in flight has been handed over.
+constexpr int64_t kLastLookNs = 8'000'000;
+// A send phase shorter than this is mostly the token bucket's first burst: its rate says nothing.
+constexpr int64_t kRateJudgedAfterNs = 50'000'000;
 
 int64_t monotonic_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
@@ -98,106 +116,14 @@ class RttSampler {
   std::atomic<int64_t> max_{0};
 };
 
-SegmentSpec probe_spec(const ScanConfig& config, const IpAddress& source, const IpAddress& target) {
-  SegmentSpec spec;
-  spec.src = source;
-  spec.dst = target;
-  spec.sport = config.source_port;  // patched per round
-  spec.dport = 1;
-  spec.flags = config.flags;
-  spec.window = config.window;
-  spec.ttl = config.ttl;
-  if (config.flags & tcp_flag::syn) spec.options.mss = 1460;  // as nmap and the kernel send
-  return spec;
-}
-
-ProbeNumbers numbers_for(const ScanConfig& config, uint64_t cookie) {
-  ProbeNumbers n;
-  n.flags = config.flags;
-  n.seq = ScanCookie::seq_part(cookie);
-  n.ack = (config.flags & tcp_flag::ack) ? ScanCookie::ack_part(cookie) : 0;
-  return n;
-}
-
-uint16_t ip_id_for(uint64_t cookie) { return uint16_t(cookie >> 48); }
-
 }  // namespace
-
-PortState positive_state(ProbeStyle style) {
-  switch (style) {
-    case ProbeStyle::syn: return PortState::open;
-    case ProbeStyle::ack: return PortState::unfiltered;
-    case ProbeStyle::fin_like: return PortState::open_filtered;
-  }
-  return PortState::open;
-}
-
-Result<ScanSources> choose_sources(const TargetSet& targets, const std::optional<IpAddress>& source,
-                                   const std::string& interface) {
-  ScanSources out;
-  bool first = true, shared = true;
-  for (const auto& range : targets.ranges()) {
-    if (source && source->family() != range.first.family())
-      return fail(ErrorCode::bad_input, "source address " + source->to_string() + " and target " +
-                                            range.first.to_string() + " are of different families");
-    auto route = route_to(range.first, source, interface);
-    if (!route) return tl::unexpected(route.error());
-    out.by_range.push_back(source ? *source : route->source);
-    if (first) {
-      out.interface = route->interface;
-      out.interface_index = route->interface_index;
-      first = false;
-    } else if (route->interface != out.interface) {
-      shared = false;
-    }
-  }
-  if (!shared) {
-    out.interface.clear();
-    out.interface_index = 0;
-  }
-  return out;
-}
-
-Result<void> check_source_ports(const ScanConfig& config) {
-  if (!config.fixed_source_port && int(config.source_port) + config.retries > 65535)
-    return fail(ErrorCode::bad_input, "source port " + std::to_string(config.source_port) + " leaves no room for " +
-                                          count_of(uint64_t(config.retries), "retry round") + " (one port each) below 65536");
-  return {};
-}
-
-Result<ProbeBytes> build_probe(const ScanConfig& config, const IpAddress& source, const IpAddress& target,
-                               uint16_t port, int round) {
-  if (auto ok = check_source_ports(config); !ok) return tl::unexpected(ok.error());
-  ProbeBytes out;
-  out.sport = config.port_of_round(round);
-  const uint64_t cookie = ScanCookie(config.key).of(source, out.sport, target, port);
-  SegmentSpec spec = probe_spec(config, source, target);
-  out.numbers = numbers_for(config, cookie);
-  spec.sport = out.sport;
-  spec.dport = port;
-  spec.seq = out.numbers.seq;
-  spec.ack = out.numbers.ack;
-  spec.ip_id = target.is_v4() ? ip_id_for(cookie) : 0;
-  auto bytes = craft_segment(spec);
-  if (!bytes) return tl::unexpected(bytes.error());
-  out.packet = std::move(*bytes);
-  return out;
-}
 
 struct ScanEngine::Impl {
   const ScanPlan& plan;
   const ScanSources& sources;
   ScanConfig config;
-  ScanCookie cookie;
-  ProbeStyle style;
-
-  // Per distinct source address: the probe template and the template of our RST.
-  struct Source {
-    IpAddress address;
-    PacketTemplate probe, reset;
-  };
-  std::vector<Source> source_list;
-  std::vector<uint32_t> source_of_range;  // index into source_list
+  ProbeWriter writer;      // every probe's and every RST's bytes
+  const ProbeKind& kind;   // how replies are filtered, checked, read and answered
   std::optional<RawSender> send4, send6;  // sender thread
   std::optional<RawSender> reset4, reset6;  // receiver thread (a socket is not shared between threads)
   std::vector<uint8_t> reset_bytes;           // receiver thread: one buffer for every RST
@@ -224,17 +150,12 @@ struct ScanEngine::Impl {
 
   std::unique_ptr<ScanResultQueue> results;
 
-  Impl(const ScanPlan& p, const ScanSources& s, const ScanConfig& c, PacketRing r, std::unique_ptr<ScanResultQueue> q)
-      : plan(p), sources(s), config(c), cookie(c.key), style(probe_style(c.flags)), ring(std::move(r)),
+  Impl(const ScanPlan& p, const ScanSources& s, const ScanConfig& c, ProbeWriter w, PacketRing r,
+       std::unique_ptr<ScanResultQueue> q)
+      : plan(p), sources(s), config(c), writer(std::move(w)), kind(writer.kind()), ring(std::move(r)),
         answered(p.length()), rtt(realtime_ns()), results(std::move(q)) {}
 
   bool our_port(uint16_t port) const { return port >= config.source_port && port <= config.last_source_port(); }
-
-  const Source* find_source(const IpAddress& address) const {
-    for (const auto& s : source_list)
-      if (s.address == address) return &s;
-    return nullptr;
-  }
 
   size_t round_slot(uint16_t local_port) const {  // the round a reply's probe was sent in
     const int r = config.fixed_source_port ? round.load() : int(local_port - config.source_port);
@@ -262,7 +183,36 @@ struct ScanEngine::Impl {
   void send_loop();
   void receive_loop();
   void handle(const uint8_t* data, size_t length, int64_t time_ns);
+  // After both threads ended: the ports that never answered, the counters, the degraded reasons.
+  void report_unanswered(const std::function<void(const ScanResult&)>& on_result, ScanSummary& summary) const;
+  void fill_counts(ScanSummary& summary);
+  void judge_degraded(ScanSummary& summary) const;
 };
+
+namespace {
+// What a probe kind's on_reply may send: our RST on the reply's 4-tuple (receiver thread).
+class ResetResponder final : public ReplyResponder {
+ public:
+  ResetResponder(const ProbeWriter& writer, std::optional<RawSender>& sender, std::vector<uint8_t>& buffer,
+                 std::atomic<uint64_t>& sent, const IpAddress& local, uint16_t local_port, const IpAddress& target,
+                 uint16_t target_port, uint64_t cookie)
+      : writer_(writer), sender_(sender), buffer_(buffer), sent_(sent), local_(local), target_(target),
+        local_port_(local_port), target_port_(target_port), cookie_(cookie) {}
+  void send_reset(uint32_t seq) override {
+    if (!writer_.write_reset(buffer_, local_, local_port_, target_, target_port_, seq, cookie_)) return;
+    if (sender_ && sender_->send(buffer_, target_)) sent_.fetch_add(1);
+  }
+
+ private:
+  const ProbeWriter& writer_;
+  std::optional<RawSender>& sender_;
+  std::vector<uint8_t>& buffer_;
+  std::atomic<uint64_t>& sent_;
+  const IpAddress &local_, &target_;
+  uint16_t local_port_, target_port_;
+  uint64_t cookie_;
+};
+}  // namespace
 
 namespace {
 // A batch of probes of one family waiting for tokens and sendmmsg.
@@ -304,7 +254,7 @@ void ScanEngine::Impl::send_loop() {
       b.targets.resize(b.used);
     }
     size_t done = 0;
-    for (int attempt = 0; attempt < 50 && done < b.used; ++attempt) {
+    for (int attempt = 0; attempt < kSendAttempts && done < b.used; ++attempt) {
       auto r = sender.send_batch(b.packets, b.targets);
       const size_t n = r ? *r : 0;
       if (!r) break;  // a hard error (a firewall's EPERM, no route): count and move on
@@ -312,7 +262,7 @@ void ScanEngine::Impl::send_loop() {
       if (done < b.used) {
         b.packets.erase(b.packets.begin(), b.packets.begin() + long(n));
         b.targets.erase(b.targets.begin(), b.targets.begin() + long(n));
-        sleep_ns(200'000);
+        sleep_ns(kSendRetryGapNs);
       }
     }
     sent.fetch_add(done);
@@ -348,17 +298,14 @@ void ScanEngine::Impl::send_loop() {
     for (uint64_t k = 0; k < length && !stop_sending.load(); ++k) {
       if (answered.test(k)) continue;
       const PlannedProbe p = plan.probe(k);
-      const Source& src = source_list[source_of_range[plan.targets().range_of(p.host_index)]];
-      const uint64_t c = cookie.of(src.address, sport, p.address, p.port);
-      const ProbeNumbers n = numbers_for(config, c);
-      Batch& b = batches[src.probe.v6() ? 1 : 0];
-      std::vector<uint8_t>& packet = b.packets[b.used];
-      packet.resize(src.probe.size());
-      src.probe.write(packet.data(), PacketFields{p.address, sport, p.port, n.seq, n.ack, ip_id_for(c)});
+      const size_t range = plan.targets().range_of(p.host_index);
+      const bool v6 = writer.v6(range);
+      Batch& b = batches[v6 ? 1 : 0];
+      writer.write(b.packets[b.used], range, p.address, p.port, sport);
       b.targets[b.used] = p.address;
       ++b.used;
       rtt.stamp(k, realtime_ns());
-      if (b.used == batch_size) flush(b, src.probe.v6());
+      if (b.used == batch_size) flush(b, v6);
     }
     flush(batches[0], false);
     flush(batches[1], true);
@@ -375,7 +322,8 @@ void ScanEngine::Impl::send_loop() {
       // Retry once the replies to this round should be in: a few round trips, at most --wait.
       const int64_t wait_cap = int64_t(config.wait.count()) * 1000;
       const int64_t max_rtt = rtt.max_ns();
-      const int64_t gap = max_rtt > 0 ? std::clamp<int64_t>(3 * max_rtt + 20'000'000, 20'000'000, wait_cap) : wait_cap;
+      const int64_t gap =
+          max_rtt > 0 ? std::clamp<int64_t>(kRetryRtts * max_rtt + kRetryMarginNs, kRetryMarginNs, wait_cap) : wait_cap;
       if (wait_or_stop(gap)) break;
     }
   }
@@ -386,7 +334,7 @@ void ScanEngine::Impl::send_loop() {
     // Stopped (Ctrl-C, or the reader went away): the receiver stays a little longer, so that
     // the SYN/ACKs to the last probes still get our RST. Short: the stop must be prompt.
     const int64_t max_rtt = rtt.max_ns();
-    sleep_ns(std::clamp<int64_t>(2 * max_rtt + 10'000'000, 10'000'000, 200'000'000));
+    sleep_ns(std::clamp<int64_t>(kStopRtts * max_rtt + kStopMarginNs, kStopMarginNs, kStopMaxNs));
   }
   sending_done.store(true);
   stop_receiving.store(true);
@@ -423,26 +371,19 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
     if (icmp) unsolicited_icmp.fetch_add(1);
     return;
   }
-  const uint64_t c = cookie.of(local, local_port, target, target_port);
-  if (!reply_matches_probe(numbers_for(config, c), *d)) {
+  if (!kind.filter(*d)) return;  // no reply this kind reads (a stray ACK, a FIN...)
+  const uint64_t c = writer.cookie_of(local, local_port, target, target_port);
+  if (!kind.validate(writer.numbers_of(c), *d)) {
     bad_cookie.fetch_add(1);
     if (icmp) bad_cookie_icmp.fetch_add(1);
     return;
   }
-  const auto verdict = classify_reply(style, *d);
+  const auto verdict = kind.classify(*d);
   if (!verdict) return;
   replies.fetch_add(1);
-  // Politeness: every SYN/ACK gets our RST at once, so no half-open entry lingers at the target.
-  if (d->kind == DecodedPacket::Kind::tcp && (d->tcp.flags & tcp_flag::syn) && (d->tcp.flags & tcp_flag::ack)) {
-    if (const Source* s = find_source(local)) {
-      reset_bytes.resize(s->reset.size());
-      // From the port the SYN/ACK came to: the round's port, or the peer keeps its entry.
-      s->reset.write(reset_bytes.data(),
-                     PacketFields{target, local_port, target_port, d->tcp.ack, 0, uint16_t(ip_id_for(c) ^ 1)});
-      auto& sender = target.is_v6() ? reset6 : reset4;
-      if (sender && sender->send(reset_bytes, target)) resets_sent.fetch_add(1);
-    }
-  }
+  ResetResponder responder(writer, target.is_v6() ? reset6 : reset4, reset_bytes, resets_sent, local, local_port,
+                           target, target_port, c);
+  kind.on_reply(*d, responder);
   const int64_t rtt_ns = rtt.reply(*k, time_ns);
   if (answered.test_and_set(*k)) {
     duplicates.fetch_add(1);
@@ -452,7 +393,7 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
   const size_t slot = round_slot(local_port);
   answers_by_round[slot].fetch_add(1);
   if (slot == 0) round0_quarters[quarter_of(*k)].fetch_add(1);
-  if (verdict->state == positive_state(style)) positive.fetch_add(1);
+  if (verdict->state == positive_state(kind.style)) positive.fetch_add(1);
   results->push(QueuedResult::of(*k, *verdict, d->ttl, time_ns, rtt_ns));
 }
 
@@ -467,10 +408,72 @@ void ScanEngine::Impl::receive_loop() {
     stop_sending.store(true);
   } else {
     // The kernel hands over partly filled blocks after its block timeout: one last look.
-    sleep_ns(8'000'000);
+    sleep_ns(kLastLookNs);
     ring.poll(0, handler);
   }
   receiving_done.store(true);
+}
+
+void ScanEngine::Impl::report_unanswered(const std::function<void(const ScanResult&)>& on_result,
+                                         ScanSummary& summary) const {
+  for (uint64_t k = 0; k < plan.length(); ++k) {
+    if (answered.test(k)) continue;
+    const PlannedProbe probe = plan.probe(k);
+    ScanResult r;
+    r.address = probe.address;
+    r.port = probe.port;
+    r.verdict.state = no_reply_state(kind.style);
+    r.verdict.reason = Reason::no_response;
+    ++summary.states[size_t(r.verdict.state)];
+    if (on_result) on_result(r);
+  }
+}
+
+void ScanEngine::Impl::fill_counts(ScanSummary& summary) {
+  summary.sent = sent.load();
+  summary.send_errors = send_errors.load();
+  summary.received = received.load();
+  summary.replies = replies.load();
+  summary.bad_cookie = bad_cookie.load();
+  summary.unsolicited = unsolicited.load();
+  summary.duplicates = duplicates.load();
+  summary.resets_sent = resets_sent.load();
+  const RingStats ring_stats = ring.stats();
+  summary.kernel_drops = ring_stats.drops;
+  summary.bad_checksum = ring_stats.bad_checksum;
+  const uint64_t cookie_icmp = bad_cookie_icmp.load(), unsolicited_icmp_n = unsolicited_icmp.load();
+  summary.rejected.add(RejectReason::wrong_ack, summary.bad_cookie - cookie_icmp);
+  summary.rejected.add(RejectReason::wrong_address, summary.unsolicited - unsolicited_icmp_n);
+  summary.rejected.add(RejectReason::wrong_quote, cookie_icmp + unsolicited_icmp_n);
+  summary.rejected.add(RejectReason::bad_checksum, summary.bad_checksum);
+  summary.rounds = rounds_done;
+  summary.send_s = double(send_ns_total) / 1e9;
+  summary.max_rtt_us = rtt.max_ns() / 1000;
+  if (round0_send_ns > 0) summary.achieved_rate = double(round0_sent) * 1e9 / double(round0_send_ns);
+}
+
+// Degraded: something may have been missed or the scan ran slower than asked.
+void ScanEngine::Impl::judge_degraded(ScanSummary& summary) const {
+  if (summary.kernel_drops > 0)
+    summary.degraded_reasons.push_back(count_of(summary.kernel_drops, "packet") +
+                                       " dropped by the kernel before tcpscan could read them");
+  if (summary.send_errors > 0)
+    summary.degraded_reasons.push_back(count_of(summary.send_errors, "probe") + " could not be sent");
+  // The rate only means something over a send phase long enough to leave the bucket's burst behind.
+  if (round0_send_ns >= kRateJudgedAfterNs && summary.achieved_rate < 0.9 * summary.requested_rate)
+    summary.degraded_reasons.push_back("sent " + std::to_string(uint64_t(summary.achieved_rate)) +
+                                       " probes/s of the " + std::to_string(uint64_t(summary.requested_rate)) +
+                                       " asked for");
+  // Drops on the way: a port whose probe was dropped looks filtered (scan_drops.hpp).
+  summary.rounds_tally = tally;
+  for (size_t r = 0; r < summary.rounds_tally.size(); ++r)
+    summary.rounds_tally[r].answers = answers_by_round[std::min(r, kRoundSlots - 1)].load();
+  summary.round0_quarters = quarter_counts();
+  if (!summary.interrupted) {
+    auto drops = judge_drops(summary.rounds_tally, summary.round0_quarters, summary.requested_rate);
+    for (auto& r : drops.reasons) summary.degraded_reasons.push_back(std::move(r));
+    summary.suggested_rate = drops.suggested_rate;
+  }
 }
 
 ScanEngine::ScanEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -480,7 +483,7 @@ Result<std::unique_ptr<ScanEngine>> ScanEngine::open(const ScanPlan& plan, const
                                                      const ScanConfig& config) {
   if (sources.by_range.size() != plan.targets().ranges().size())
     return fail(ErrorCode::system, "scan sources do not match the targets");
-  if (auto ok = check_source_ports(config); !ok) return tl::unexpected(ok.error());
+  if (auto ok = check_source_ports(config); !ok) return tl::unexpected(ok.error());  // before the ring is opened
   RingOptions ring_options = ring_for_rate(config.rate);
   ring_options.interface_index = sources.interface_index;
   ring_options.filter = scan_reply_filter(config.source_port, config.last_source_port(), ring_options.snaplen);
@@ -488,33 +491,19 @@ Result<std::unique_ptr<ScanEngine>> ScanEngine::open(const ScanPlan& plan, const
   if (!ring) return tl::unexpected(ring.error());
   auto queue = ScanResultQueue::open();
   if (!queue) return tl::unexpected(queue.error());
-  auto impl = std::make_unique<Impl>(plan, sources, config, std::move(*ring), std::move(*queue));
+  auto writer = ProbeWriter::make(config, sources);
+  if (!writer) return tl::unexpected(writer.error());
+  auto impl = std::make_unique<Impl>(plan, sources, config, std::move(*writer), std::move(*ring), std::move(*queue));
   if (!impl->answered.ok()) return fail(ErrorCode::system, "cannot allocate the answered-probe bitmap");
 
-  for (const auto& address : sources.by_range) {
-    uint32_t index = 0;
-    while (index < impl->source_list.size() && impl->source_list[index].address != address) ++index;
-    if (index == impl->source_list.size()) {
-      SegmentSpec spec = probe_spec(config, address, address);
-      auto probe = PacketTemplate::make(spec);
-      if (!probe) return tl::unexpected(probe.error());
-      spec.flags = tcp_flag::rst;
-      spec.options = TcpOptions{};
-      spec.window = 0;
-      auto reset = PacketTemplate::make(spec);
-      if (!reset) return tl::unexpected(reset.error());
-      impl->source_list.push_back(Impl::Source{address, std::move(*probe), std::move(*reset)});
-    }
-    impl->source_of_range.push_back(index);
-  }
   const std::string bind_to = sources.interface;
-  for (const auto& s : impl->source_list) {
-    auto& send = s.address.is_v6() ? impl->send6 : impl->send4;
-    auto& reset = s.address.is_v6() ? impl->reset6 : impl->reset4;
+  for (const auto& address : sources.by_range) {
+    auto& send = address.is_v6() ? impl->send6 : impl->send4;
+    auto& reset = address.is_v6() ? impl->reset6 : impl->reset4;
     if (send) continue;
-    auto a = RawSender::open(s.address.family(), bind_to);
+    auto a = RawSender::open(address.family(), bind_to);
     if (!a) return tl::unexpected(a.error());
-    auto b = RawSender::open(s.address.family(), bind_to);
+    auto b = RawSender::open(address.family(), bind_to);
     if (!b) return tl::unexpected(b.error());
     send.emplace(std::move(*a));
     reset.emplace(std::move(*b));
@@ -585,63 +574,10 @@ ScanSummary ScanEngine::run(const std::function<void(const ScanResult&)>& on_res
   summary.receive_error = m.receive_error;
   // What never answered gets the no-reply state (not after Ctrl-C or a broken receiver: those
   // are simply unknown).
-  if (!summary.interrupted && !summary.receive_error) {
-    for (uint64_t k = 0; k < m.plan.length(); ++k) {
-      if (m.answered.test(k)) continue;
-      const PlannedProbe probe = m.plan.probe(k);
-      ScanResult r;
-      r.address = probe.address;
-      r.port = probe.port;
-      r.verdict.state = no_reply_state(m.style);
-      r.verdict.reason = Reason::no_response;
-      ++summary.states[size_t(r.verdict.state)];
-      if (on_result) on_result(r);
-    }
-  }
-
+  if (!summary.interrupted && !summary.receive_error) m.report_unanswered(on_result, summary);
   summary.duration_s = std::chrono::duration<double>(Clock::now() - start).count();
-  summary.sent = m.sent.load();
-  summary.send_errors = m.send_errors.load();
-  summary.received = m.received.load();
-  summary.replies = m.replies.load();
-  summary.bad_cookie = m.bad_cookie.load();
-  summary.unsolicited = m.unsolicited.load();
-  summary.duplicates = m.duplicates.load();
-  summary.resets_sent = m.resets_sent.load();
-  const RingStats ring_stats = m.ring.stats();
-  summary.kernel_drops = ring_stats.drops;
-  summary.bad_checksum = ring_stats.bad_checksum;
-  const uint64_t cookie_icmp = m.bad_cookie_icmp.load(), unsolicited_icmp = m.unsolicited_icmp.load();
-  summary.rejected.add(RejectReason::wrong_ack, summary.bad_cookie - cookie_icmp);
-  summary.rejected.add(RejectReason::wrong_address, summary.unsolicited - unsolicited_icmp);
-  summary.rejected.add(RejectReason::wrong_quote, cookie_icmp + unsolicited_icmp);
-  summary.rejected.add(RejectReason::bad_checksum, summary.bad_checksum);
-  summary.rounds = m.rounds_done;
-  summary.send_s = double(m.send_ns_total) / 1e9;
-  summary.max_rtt_us = m.rtt.max_ns() / 1000;
-  if (m.round0_send_ns > 0) summary.achieved_rate = double(m.round0_sent) * 1e9 / double(m.round0_send_ns);
-
-  // Degraded: something may have been missed or the scan ran slower than asked.
-  if (summary.kernel_drops > 0)
-    summary.degraded_reasons.push_back(count_of(summary.kernel_drops, "packet") +
-                                       " dropped by the kernel before tcpscan could read them");
-  if (summary.send_errors > 0)
-    summary.degraded_reasons.push_back(count_of(summary.send_errors, "probe") + " could not be sent");
-  // The rate only means something over a send phase long enough to leave the bucket's burst behind.
-  if (m.round0_send_ns >= 50'000'000 && summary.achieved_rate < 0.9 * summary.requested_rate)
-    summary.degraded_reasons.push_back("sent " + std::to_string(uint64_t(summary.achieved_rate)) +
-                                       " probes/s of the " + std::to_string(uint64_t(summary.requested_rate)) +
-                                       " asked for");
-  // Drops on the way: a port whose probe was dropped looks filtered (scan_drops.hpp).
-  summary.rounds_tally = m.tally;
-  for (size_t r = 0; r < summary.rounds_tally.size(); ++r)
-    summary.rounds_tally[r].answers = m.answers_by_round[std::min(r, Impl::kRoundSlots - 1)].load();
-  summary.round0_quarters = m.quarter_counts();
-  if (!summary.interrupted) {
-    auto drops = judge_drops(summary.rounds_tally, summary.round0_quarters, summary.requested_rate);
-    for (auto& r : drops.reasons) summary.degraded_reasons.push_back(std::move(r));
-    summary.suggested_rate = drops.suggested_rate;
-  }
+  m.fill_counts(summary);
+  m.judge_degraded(summary);
   summary.degraded = !summary.degraded_reasons.empty();
   return summary;
 }

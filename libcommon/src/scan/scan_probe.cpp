@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "tcpkit/wire/cookie.hpp"
 #include "wire/wire_bytes.hpp"
 
 namespace tcpkit {
@@ -77,14 +78,25 @@ const char* to_string(Reason reason) {
   return "?";
 }
 
-ProbeStyle probe_style(uint8_t flags) {
-  if (flags & tcp_flag::ack) return ProbeStyle::ack;
-  if (flags & tcp_flag::syn) return ProbeStyle::syn;
-  return ProbeStyle::fin_like;
-}
-
 PortState no_reply_state(ProbeStyle style) {
   return style == ProbeStyle::fin_like ? PortState::open_filtered : PortState::filtered;
+}
+
+PortState positive_state(ProbeStyle style) {
+  switch (style) {
+    case ProbeStyle::syn: return PortState::open;
+    case ProbeStyle::ack: return PortState::unfiltered;
+    case ProbeStyle::fin_like: return PortState::open_filtered;
+  }
+  return PortState::open;
+}
+
+ProbeNumbers probe_numbers(uint8_t flags, uint64_t cookie) {
+  ProbeNumbers n;
+  n.flags = flags;
+  n.seq = ScanCookie::seq_part(cookie);
+  n.ack = (flags & tcp_flag::ack) ? ScanCookie::ack_part(cookie) : 0;
+  return n;
 }
 
 bool reply_matches_probe(const ProbeNumbers& probe, const DecodedPacket& reply) {
@@ -100,53 +112,6 @@ bool reply_matches_probe(const ProbeNumbers& probe, const DecodedPacket& reply) 
   }
   // A reset without ACK answers a segment that carried one, with that ACK as its sequence.
   return (t.flags & tcp_flag::rst) && (probe.flags & tcp_flag::ack) && t.seq == probe.ack;
-}
-
-std::optional<Verdict> classify_reply(ProbeStyle style, const DecodedPacket& reply) {
-  Verdict v;
-  if (reply.kind == DecodedPacket::Kind::icmp_error) {
-    const auto& icmp = reply.icmp;
-    // Destination unreachable: type 3 for ICMP, type 1 for ICMPv6. nmap's filtered codes for
-    // IPv4 are 0-3, 9, 10 and 13; the others (fragmentation needed...) say nothing about a port.
-    const bool unreachable = icmp.v6 ? icmp.type == 1
-                                     : icmp.type == 3 && (icmp.code <= 3 || icmp.code == 9 || icmp.code == 10 ||
-                                                          icmp.code == 13);
-    if (!unreachable) return std::nullopt;
-    v.state = PortState::filtered;
-    v.reason = Reason::icmp_unreachable;
-    v.icmp_type = icmp.type;
-    v.icmp_code = icmp.code;
-    v.icmp_v6 = icmp.v6;
-    return v;
-  }
-  if (reply.kind != DecodedPacket::Kind::tcp) return std::nullopt;
-  const uint8_t f = reply.tcp.flags;
-  const bool rst = f & tcp_flag::rst, syn = f & tcp_flag::syn, ack = f & tcp_flag::ack;
-  switch (style) {
-    case ProbeStyle::syn:
-      if (rst) {
-        v.state = PortState::closed;
-        v.reason = Reason::reset;
-        return v;
-      }
-      if (syn) {  // SYN/ACK, or a bare SYN (a split handshake): someone listens
-        v.state = PortState::open;
-        v.reason = ack ? Reason::syn_ack : Reason::syn;
-        return v;
-      }
-      return std::nullopt;
-    case ProbeStyle::ack:
-      if (!rst) return std::nullopt;
-      v.state = PortState::unfiltered;
-      v.reason = Reason::reset;
-      return v;
-    case ProbeStyle::fin_like:
-      if (!rst) return std::nullopt;
-      v.state = PortState::closed;
-      v.reason = Reason::reset;
-      return v;
-  }
-  return std::nullopt;
 }
 
 }  // namespace tcpkit

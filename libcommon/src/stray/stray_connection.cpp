@@ -267,9 +267,12 @@ Result<void> CaseRunner::hold_local_port() {
   return {};
 }
 
+// On a connection that negotiated timestamps every segment carries them (RFC 7323 §3.2): a
+// strict peer drops one without, and its silence would read as a deviation.
 Result<void> CaseRunner::inject(uint8_t flags, uint32_t seq, uint32_t ack_number, std::vector<uint8_t> payload) {
+  TcpOptions options = live_ ? live_->tracker().timestamp_echo_for_remote().value_or(TcpOptions{}) : TcpOptions{};
   auto spec = send_stray_segment(sender_, tuple_.local, tuple_.local_port, tuple_.remote, tuple_.remote_port, flags, seq,
-                                 ack_number, std::move(payload));
+                                 ack_number, std::move(payload), options);
   if (!spec) return tl::unexpected(spec.error());
   crafted_.push_back(*spec);
   return {};

@@ -18,7 +18,7 @@ Result<MarkedSender> open_marked_sender(const StrayTarget& target) {
 
 Result<SegmentSpec> send_stray_segment(RawSender& sender, const IpAddress& source, uint16_t sport,
                                        const IpAddress& destination, uint16_t dport, uint8_t flags, uint32_t seq,
-                                       uint32_t ack, std::vector<uint8_t> payload) {
+                                       uint32_t ack, std::vector<uint8_t> payload, TcpOptions options) {
   SegmentSpec spec;
   spec.src = source;
   spec.dst = destination;
@@ -30,6 +30,7 @@ Result<SegmentSpec> send_stray_segment(RawSender& sender, const IpAddress& sourc
   spec.window = (flags & tcp_flag::rst) ? 0 : 64240;
   spec.ip_id = uint16_t(stray_random32());
   spec.payload = std::move(payload);
+  spec.options = options;
   auto bytes = craft_segment(spec);
   if (!bytes) return tl::unexpected(bytes.error());
   auto sent = sender.send(*bytes, destination);

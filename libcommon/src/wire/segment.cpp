@@ -3,7 +3,6 @@
 #include "tcpkit/wire/segment.hpp"
 
 #include <algorithm>
-#include <initializer_list>
 #include <cctype>
 #include <cstring>
 
@@ -78,74 +77,6 @@ Result<uint8_t> parse_flags(std::string_view text) {
   return flags;
 }
 
-std::string TcpOptions::to_string() const {
-  std::string out;
-  auto add = [&](const std::string& s) { out += (out.empty() ? "" : ",") + s; };
-  if (mss) add("mss " + std::to_string(*mss));
-  if (sack_permitted) add("sackOK");
-  if (timestamps) add("TS val " + std::to_string(timestamps->first) + " ecr " + std::to_string(timestamps->second));
-  if (window_scale) add("wscale " + std::to_string(*window_scale));
-  for (const auto& [left, right] : sack_blocks) add("sack " + std::to_string(left) + ":" + std::to_string(right));
-  if (malformed) add("malformed");
-  return out;
-}
-
-TcpOptions linux_syn_options(uint16_t mss, uint32_t tsval) {
-  TcpOptions o;
-  o.mss = mss;
-  o.sack_permitted = true;
-  o.timestamps = std::make_pair(tsval, 0u);
-  o.window_scale = 7;
-  return o;
-}
-
-namespace {
-
-// Linux's layout (tcp_options_write), so crafted segments look like the kernel's:
-// MSS; SACK_PERM+TS, or NOP NOP TS, or NOP NOP SACK_PERM; NOP WS; NOP NOP SACK blocks.
-std::vector<uint8_t> option_bytes(const TcpOptions& o) {
-  std::vector<uint8_t> out;
-  out.reserve(40);  // the most TCP options can take
-  // Byte by byte: vector::insert of a list into an empty vector trips GCC 12's
-  // -Wstringop-overflow at -O3 (a false positive, GCC bug 106199).
-  auto put = [&](std::initializer_list<uint8_t> bytes) {
-    for (uint8_t b : bytes) out.push_back(b);
-  };
-  auto add16 = [&](uint16_t v) { put({uint8_t(v >> 8), uint8_t(v)}); };
-  auto add32 = [&](uint32_t v) {
-    add16(uint16_t(v >> 16));
-    add16(uint16_t(v));
-  };
-  constexpr uint8_t nop = 1, mss = 2, wscale = 3, sack_perm = 4, sack = 5, ts = 8;
-  if (o.mss) {
-    put({mss, 4});
-    add16(*o.mss);
-  }
-  if (o.timestamps) {
-    if (o.sack_permitted)
-      put({sack_perm, 2});
-    else
-      put({nop, nop});
-    put({ts, 10});
-    add32(o.timestamps->first);
-    add32(o.timestamps->second);
-  } else if (o.sack_permitted) {
-    put({nop, nop, sack_perm, 2});
-  }
-  if (o.window_scale) put({nop, wscale, 3, *o.window_scale});
-  if (!o.sack_blocks.empty()) {
-    put({nop, nop, sack, uint8_t(std::min<size_t>(2 + 8 * o.sack_blocks.size(), 255))});
-    for (const auto& [left, right] : o.sack_blocks) {
-      add32(left);
-      add32(right);
-    }
-  }
-  while (out.size() % 4) out.push_back(0);  // end-of-options padding
-  return out;
-}
-
-}  // namespace
-
 // By hand: a header and its checksums are a few stores, and libtins would cost every tool
 // ~2 MB of resident libraries (it drags in libcrypto). The unit tests hold these bytes equal
 // to libtins' serialisation of the same segment, and to real kernel segments.
@@ -154,10 +85,12 @@ Result<std::vector<uint8_t>> craft_segment(const SegmentSpec& spec) {
   using wire::put32;
   if (spec.src.family() != spec.dst.family())
     return fail(ErrorCode::bad_input, "source and destination are of different address families");
-  const std::vector<uint8_t> options = option_bytes(spec.options);
-  if (options.size() > 40)
-    return fail(ErrorCode::bad_input,
-                "TCP options need " + std::to_string(options.size()) + " bytes; at most 40 fit in a header");
+  if (spec.options.needed_bytes() > TcpOptions::kMaxBytes)
+    return fail(ErrorCode::bad_input, "TCP options need " + std::to_string(spec.options.needed_bytes()) +
+                                          " bytes; at most 40 fit in a header");
+  const auto listed = spec.options.bytes();
+  std::vector<uint8_t> options(listed.begin(), listed.end());
+  options.resize((options.size() + 3) / 4 * 4, 0);  // end-of-list padding
   const bool v4 = spec.dst.is_v4();
   const size_t ip_header = v4 ? 20 : 40;
   const size_t tcp_length = 20 + options.size() + spec.payload.size();
@@ -222,47 +155,6 @@ struct View {
   View first(size_t n) const { return View{data, std::min(n, size)}; }
 };
 
-void decode_options(View v, TcpOptions& out) {
-  size_t i = 0;
-  while (i < v.size) {
-    const uint8_t kind = v.u8(i);
-    if (kind == 0) break;  // end of option list; later bytes are padding
-    if (kind == 1) {
-      ++i;
-      continue;
-    }
-    if (!v.has(i, 2)) {
-      out.malformed = true;
-      return;
-    }
-    const uint8_t length = v.u8(i + 1);
-    if (length < 2 || !v.has(i, length)) {
-      out.malformed = true;
-      return;
-    }
-    switch (kind) {
-      case 2:
-        if (length == 4) out.mss = v.u16(i + 2);
-        break;
-      case 3:
-        if (length == 3) out.window_scale = v.u8(i + 2);
-        break;
-      case 4:
-        if (length == 2) out.sack_permitted = true;
-        break;
-      case 5:
-        for (size_t b = i + 2; b + 8 <= size_t(i + length); b += 8) out.sack_blocks.emplace_back(v.u32(b), v.u32(b + 4));
-        break;
-      case 8:
-        if (length == 10) out.timestamps = std::make_pair(v.u32(i + 2), v.u32(i + 6));
-        break;
-      default:
-        break;
-    }
-    i += length;
-  }
-}
-
 // claimed: bytes of TCP header+payload according to the IP header (may exceed what we have).
 bool decode_tcp(View v, size_t claimed, DecodedTcp& out) {
   if (!v.has(0, 20)) return false;
@@ -277,8 +169,9 @@ bool decode_tcp(View v, size_t claimed, DecodedTcp& out) {
   if (offset < 20) return false;
   out.header_length = offset;
   out.payload_length = claimed >= offset ? uint32_t(claimed - offset) : 0;
-  if (!v.has(0, offset)) out.options.malformed = true;  // options cut off by the capture
-  decode_options(v.from(20).first(offset - 20), out.options);
+  const View options = v.from(20).first(offset - 20);
+  out.options = TcpOptions::decode(options.data, options.size);
+  if (!v.has(0, offset)) out.options.mark_cut_short();  // options cut off by the capture
   return true;
 }
 

@@ -34,8 +34,7 @@ DecodedPacket segment(bool outbound, uint8_t flags, uint32_t seq, uint32_t ack, 
 
 TcpOptions ws(uint8_t scale) {
   TcpOptions o;
-  o.mss = 1460;
-  o.window_scale = scale;
+  o.add_mss(1460).add_nop().add_window_scale(scale);
   return o;
 }
 
@@ -292,10 +291,10 @@ TEST_CASE("segments the peer cannot have sent are rejected, counted by why, and 
 TEST_CASE("a network copy of a segment is marked duplicate and changes no state") {
   Fed f;
   TcpOptions ts = ws(7);
-  ts.timestamps = std::make_pair(uint32_t(111), uint32_t(0));
+  ts.add_timestamps(111, 0);
   f.feed(segment(true, S, 1000, 0, 0, 64240, ts), true);
   TcpOptions peer_ts = ws(7);
-  peer_ts.timestamps = std::make_pair(uint32_t(500), uint32_t(111));
+  peer_ts.add_timestamps(500, 111);
   const auto synack = segment(false, S | A, 9000, 1001, 0, 1000, peer_ts);
   CHECK_FALSE(f.feed(synack, false).duplicate);
   f.feed(segment(true, A, 1001, 9001), true);
@@ -304,8 +303,30 @@ TEST_CASE("a network copy of a segment is marked duplicate and changes no state"
   CHECK_FALSE(copy.retransmission);
   // Unlike a retransmitted SYN/ACK (new TSval), a copy does not put the peer back in SYN_RECV.
   CHECK(copy.remote_state_inferred == TcpState::established);
-  peer_ts.timestamps = std::make_pair(uint32_t(600), uint32_t(111));
+  peer_ts.set_timestamps(600, 111);
   const auto again = f.feed(segment(false, S | A, 9000, 1001, 0, 1000, peer_ts), false);
   CHECK(again.retransmission);
   CHECK_FALSE(again.duplicate);
+}
+
+TEST_CASE("segments we inject echo timestamps only when both SYNs negotiated them") {
+  auto run = [](TcpOptions ours, TcpOptions theirs) {
+    ConnectionTracker t(tuple());
+    t.feed(segment(true, S, 100, 0, 0, 64240, ours), true, 1);
+    t.feed(segment(false, S | A, 500, 101, 0, 65160, theirs), false, 2);
+    t.feed(segment(true, A, 101, 501, 0, 502, timestamp_echo(1001, 7001)), true, 3);
+    t.feed(segment(false, P | A, 501, 101, 10, 509, timestamp_echo(7005, 1001)), false, 4);
+    t.feed(segment(true, A, 101, 511, 0, 502, timestamp_echo(1009, 7005)), true, 5);
+    return t.timestamp_echo_for_remote();
+  };
+  // Our kernel's latest TSval (1009: the peer's TS.Recent is at most that) and the peer's latest.
+  const auto echo = run(linux_layout(1460, 1000), linux_layout(1460, 7000));
+  REQUIRE(echo);
+  CHECK(echo->timestamps() == std::make_pair(1009u, 7005u));
+  CHECK(echo->to_string() == "nop,nop,TS val 1009 ecr 7005");
+  // One SYN without the option: not negotiated, nothing to echo (RFC 7323 §3.2).
+  TcpOptions no_ts;
+  no_ts.add_mss(1460).add_nop().add_nop().add_sack_permitted().add_nop().add_window_scale(7);
+  CHECK_FALSE(run(linux_layout(1460, 1000), no_ts));
+  CHECK_FALSE(run(no_ts, linux_layout(1460, 7000)));
 }

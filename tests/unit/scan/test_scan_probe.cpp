@@ -2,9 +2,12 @@
 
 #include <random>
 
+#include "scan_replies.hpp"
 #include "tcpkit/scan/scan_probe.hpp"
 
 using namespace tcpkit;
+using tcpkit_test::icmp_reply;
+using tcpkit_test::tcp_reply;
 
 namespace {
 SegmentSpec base_spec(const char* src, const char* dst, uint8_t flags) {
@@ -15,7 +18,7 @@ SegmentSpec base_spec(const char* src, const char* dst, uint8_t flags) {
   s.dport = 1;
   s.flags = flags;
   s.window = 1024;
-  if (flags & tcp_flag::syn) s.options.mss = 1460;
+  if (flags & tcp_flag::syn) s.options.add_mss(1460);
   return s;
 }
 
@@ -39,26 +42,6 @@ bool checksums_hold(const std::vector<uint8_t>& packet) {
   return ones_sum(packet.data() + ip_length, tcp_length, pseudo) == 0xffff;
 }
 
-DecodedPacket tcp_reply(uint8_t flags, uint32_t seq, uint32_t ack) {
-  DecodedPacket p;
-  p.kind = DecodedPacket::Kind::tcp;
-  p.tcp.flags = flags;
-  p.tcp.seq = seq;
-  p.tcp.ack = ack;
-  return p;
-}
-
-DecodedPacket icmp_reply(bool v6, uint8_t type, uint8_t code, std::optional<uint32_t> quoted_seq) {
-  DecodedPacket p;
-  p.kind = DecodedPacket::Kind::icmp_error;
-  p.icmp.v6 = v6;
-  p.icmp.type = type;
-  p.icmp.code = code;
-  p.icmp.quoted.protocol = 6;
-  p.icmp.quoted.ports_known = true;
-  p.icmp.quoted.seq = quoted_seq;
-  return p;
-}
 }  // namespace
 
 TEST_CASE("patched templates equal craft_segment's bytes, IPv4 and IPv6") {
@@ -157,35 +140,4 @@ TEST_CASE("replies must carry the cookie") {
   CHECK_FALSE(reply_matches_probe(syn, icmp_reply(false, 3, 13, std::nullopt)));
   DecodedPacket other;
   CHECK_FALSE(reply_matches_probe(syn, other));
-}
-
-TEST_CASE("replies are read the way nmap reads them") {
-  using S = PortState;
-  auto state = [](ProbeStyle style, const DecodedPacket& p) { return classify_reply(style, p).value().state; };
-  CHECK(state(ProbeStyle::syn, tcp_reply(0x12, 0, 0)) == S::open);
-  CHECK(classify_reply(ProbeStyle::syn, tcp_reply(0x12, 0, 0))->reason == Reason::syn_ack);
-  CHECK(state(ProbeStyle::syn, tcp_reply(0x14, 0, 0)) == S::closed);
-  CHECK_FALSE(classify_reply(ProbeStyle::syn, tcp_reply(0x10, 0, 0)));
-  CHECK(state(ProbeStyle::ack, tcp_reply(0x04, 0, 0)) == S::unfiltered);
-  CHECK(state(ProbeStyle::fin_like, tcp_reply(0x14, 0, 0)) == S::closed);
-  CHECK_FALSE(classify_reply(ProbeStyle::fin_like, tcp_reply(0x12, 0, 0)));
-  for (uint8_t code : {0, 1, 2, 3, 9, 10, 13}) {
-    const auto v = classify_reply(ProbeStyle::syn, icmp_reply(false, 3, code, 1));
-    REQUIRE(v);
-    CHECK(v->state == S::filtered);
-    CHECK(v->icmp_code == code);
-  }
-  CHECK_FALSE(classify_reply(ProbeStyle::syn, icmp_reply(false, 3, 4, 1)));   // fragmentation needed
-  CHECK_FALSE(classify_reply(ProbeStyle::syn, icmp_reply(false, 11, 0, 1)));  // time exceeded
-  CHECK(state(ProbeStyle::fin_like, icmp_reply(true, 1, 1, 1)) == S::filtered);
-  CHECK_FALSE(classify_reply(ProbeStyle::syn, icmp_reply(true, 3, 0, 1)));
-
-  CHECK(probe_style(tcp_flag::syn) == ProbeStyle::syn);
-  CHECK(probe_style(tcp_flag::syn | tcp_flag::ack) == ProbeStyle::ack);
-  CHECK(probe_style(tcp_flag::ack) == ProbeStyle::ack);
-  CHECK(probe_style(0) == ProbeStyle::fin_like);
-  CHECK(no_reply_state(ProbeStyle::syn) == S::filtered);
-  CHECK(no_reply_state(ProbeStyle::ack) == S::filtered);
-  CHECK(no_reply_state(ProbeStyle::fin_like) == S::open_filtered);
-  CHECK(std::string(to_string(S::open_filtered)) == "open|filtered");
 }

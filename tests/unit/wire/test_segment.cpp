@@ -46,13 +46,8 @@ SegmentSpec spec_from(const DecodedPacket& d, const std::vector<uint8_t>& raw) {
   return s;
 }
 
-// Option bytes the layout takes before any SACK blocks.
-size_t option_room_used(const TcpOptions& o) {
-  return (o.mss ? 4 : 0) + (o.timestamps ? 12 : o.sack_permitted ? 4 : 0) + (o.window_scale ? 4 : 0);
-}
-
-// libtins as the oracle: the same segment, serialised by libtins with the options added in
-// Linux's order. craft_segment must give exactly these bytes.
+// libtins as the oracle: the same segment, serialised by libtins with the same options in the
+// same order. craft_segment must give exactly these bytes.
 std::vector<uint8_t> libtins_bytes(const SegmentSpec& spec) {
   Tins::TCP tcp(spec.dport, spec.sport);
   tcp.seq(spec.seq);
@@ -60,35 +55,12 @@ std::vector<uint8_t> libtins_bytes(const SegmentSpec& spec) {
   tcp.flags(spec.flags);
   tcp.window(spec.window);
   tcp.urg_ptr(spec.urgent);
-  const Tins::TCP::option nop(Tins::TCP::NOP);
-  const TcpOptions& o = spec.options;
-  if (o.mss) tcp.mss(*o.mss);
-  if (o.timestamps) {
-    if (o.sack_permitted) {
-      tcp.sack_permitted();
-    } else {
-      tcp.add_option(nop);
-      tcp.add_option(nop);
-    }
-    tcp.timestamp(o.timestamps->first, o.timestamps->second);
-  } else if (o.sack_permitted) {
-    tcp.add_option(nop);
-    tcp.add_option(nop);
-    tcp.sack_permitted();
-  }
-  if (o.window_scale) {
-    tcp.add_option(nop);
-    tcp.winscale(*o.window_scale);
-  }
-  if (!o.sack_blocks.empty()) {
-    tcp.add_option(nop);
-    tcp.add_option(nop);
-    std::vector<uint32_t> edges;
-    for (const auto& [left, right] : o.sack_blocks) {
-      edges.push_back(left);
-      edges.push_back(right);
-    }
-    tcp.sack(edges);
+  for (size_t i = 0; i < spec.options.count(); ++i) {
+    const TcpOption o = spec.options.at(i);
+    if (o.kind == tcp_option::nop || o.kind == tcp_option::eol)
+      tcp.add_option(Tins::TCP::option(Tins::TCP::OptionTypes(o.kind)));
+    else
+      tcp.add_option(Tins::TCP::option(Tins::TCP::OptionTypes(o.kind), o.data.size(), o.data.data()));
   }
   Tins::PDU::serialization_type bytes;
   if (spec.dst.is_v4()) {
@@ -125,18 +97,18 @@ TEST_CASE("decoder reads a real kernel IPv4 handshake and close") {
   CHECK(syn->tcp.dport == 8080);
   CHECK(syn->tcp.flags == tcp_flag::syn);
   CHECK(syn->ttl == 64);
-  CHECK(syn->tcp.options.mss == 65495);
-  CHECK(syn->tcp.options.sack_permitted);
-  CHECK(syn->tcp.options.window_scale == 10);
-  REQUIRE(syn->tcp.options.timestamps);
-  CHECK(syn->tcp.options.timestamps->second == 0);
-  CHECK_FALSE(syn->tcp.options.malformed);
+  CHECK(syn->tcp.options.mss() == 65495);
+  CHECK(syn->tcp.options.sack_permitted());
+  CHECK(syn->tcp.options.window_scale() == 10);
+  REQUIRE(syn->tcp.options.timestamps());
+  CHECK(syn->tcp.options.timestamps()->second == 0);
+  CHECK_FALSE(syn->tcp.options.malformed());
 
   const auto synack = decode_packet(packets[1].data(), packets[1].size());
   REQUIRE(synack);
   CHECK(synack->tcp.flags == (tcp_flag::syn | tcp_flag::ack));
   CHECK(synack->tcp.ack == syn->tcp.seq + 1);
-  CHECK(synack->tcp.options.timestamps->second == syn->tcp.options.timestamps->first);
+  CHECK(synack->tcp.options.timestamps()->second == syn->tcp.options.timestamps()->first);
 
   const auto data = decode_packet(packets[3].data(), packets[3].size());
   REQUIRE(data);
@@ -162,7 +134,7 @@ TEST_CASE("decoder reads a real kernel IPv6 handshake") {
   const auto syn = decode_packet(packets[0].data(), packets[0].size());
   REQUIRE(syn);
   CHECK(syn->src.to_string() == "::1");
-  CHECK(syn->tcp.options.mss == 65476);
+  CHECK(syn->tcp.options.mss() == 65476);
   const auto data = decode_packet(packets[3].data(), packets[3].size());
   CHECK(data->tcp.payload_length == 5);
   CHECK(data->ip_length == packets[3].size());
@@ -203,6 +175,40 @@ TEST_CASE("crafting refuses mixed address families") {
   CHECK_FALSE(craft_segment(s));
 }
 
+// A random ordered list: known kinds, NOPs and unknown kinds in any order, as much as fits,
+// NOP-padded to whole words (where libtins and we would pad differently).
+TcpOptions random_options(std::mt19937& rng) {
+  auto any = [&](uint32_t n) { return uint32_t(rng() % n); };
+  TcpOptions o;
+  size_t used = 0;
+  for (uint32_t n = any(8); n > 0; --n) {
+    TcpOptions one;
+    switch (any(7)) {
+      case 0: one.add_mss(uint16_t(rng())); break;
+      case 1: one.add_sack_permitted(); break;
+      case 2: one.add_timestamps(rng(), rng()); break;
+      case 3: one.add_window_scale(uint8_t(any(15))); break;
+      case 4: one.add_nop(); break;
+      case 5: {
+        std::vector<std::pair<uint32_t, uint32_t>> blocks(1 + any(3));
+        for (auto& [l, r] : blocks) l = rng(), r = rng();
+        one.add_sack(blocks);
+        break;
+      }
+      default: {
+        std::vector<uint8_t> data(1 + any(4));  // libtins cannot write an unknown kind without data
+        for (auto& b : data) b = uint8_t(rng());
+        one.add(uint8_t(9 + any(240)), data);  // a kind no builder above writes
+      }
+    }
+    if (used + one.bytes().size() > 40) break;
+    for (size_t i = 0; i < one.count(); ++i) o.add(one.at(i).kind, one.at(i).data);
+    used += one.bytes().size();
+  }
+  while (used % 4) o.add_nop(), ++used;
+  return o;
+}
+
 TEST_CASE("crafted bytes equal libtins' for random segments, IPv4 and IPv6") {
   std::mt19937 rng(20261130);
   auto any = [&](uint32_t n) { return uint32_t(rng() % n); };
@@ -223,14 +229,7 @@ TEST_CASE("crafted bytes equal libtins' for random segments, IPv4 and IPv6") {
     s.urgent = uint16_t(rng());
     s.ttl = uint8_t(rng());
     s.ip_id = uint16_t(rng());
-    if (any(2)) s.options.mss = uint16_t(rng());
-    s.options.sack_permitted = any(2);
-    if (any(2)) s.options.timestamps = std::make_pair(rng(), rng());
-    if (any(2)) s.options.window_scale = uint8_t(any(15));
-    // SACK blocks only where they fit beside the rest (40 option bytes).
-    const size_t used = option_room_used(s.options);
-    for (size_t n = any(5); n > 0 && used + 4 + 8 * (s.options.sack_blocks.size() + 1) <= 40; --n)
-      s.options.sack_blocks.emplace_back(rng(), rng());
+    s.options = random_options(rng);
     s.payload.resize(any(4) == 0 ? any(1500) : 0);
     for (auto& b : s.payload) b = uint8_t(rng());
     INFO("segment " << i << " options " << s.options.to_string() << " payload " << s.payload.size());
@@ -244,12 +243,14 @@ TEST_CASE("crafting refuses options that do not fit in a TCP header") {
   SegmentSpec s;
   s.src = *IpAddress::parse("10.0.0.1");
   s.dst = *IpAddress::parse("10.0.0.2");
-  s.options = linux_syn_options();
-  for (int i = 0; i < 3; ++i) s.options.sack_blocks.emplace_back(1, 2);  // 20 + 28 bytes
+  const std::pair<uint32_t, uint32_t> blocks[] = {{1, 2}, {3, 4}, {5, 6}};
+  s.options = linux_layout();
+  s.options.add_nop().add_nop().add_sack(blocks);  // 20 + 28 bytes
   auto bytes = craft_segment(s);
   REQUIRE_FALSE(bytes);
-  CHECK(bytes.error().message.find("at most 40") != std::string::npos);
-  s.options.sack_blocks.pop_back();  // 20 + 20: fits
+  CHECK(bytes.error().message.find("need 48 bytes; at most 40") != std::string::npos);
+  s.options = linux_layout();
+  s.options.add_nop().add_nop().add_sack(std::span(blocks, 2));  // 20 + 20: fits
   CHECK(craft_segment(s));
 }
 
@@ -261,7 +262,7 @@ TEST_CASE("a crafted Linux-style SYN has Linux's option layout") {
   s.dport = 80;
   s.seq = 0xfffffff0;
   s.flags = tcp_flag::syn;
-  s.options = linux_syn_options(1460, 77);
+  s.options = linux_layout(1460, 77);
   auto bytes = craft_segment(s);
   REQUIRE(bytes);
   CHECK(bytes->size() == 20 + 40);
@@ -329,14 +330,14 @@ TEST_CASE("the decoder survives oversized, lying and random input") {
   bad_offset[32] = 0xf0;  // data offset 60 bytes, beyond the packet
   d = decode_packet(bad_offset.data(), bad_offset.size());
   REQUIRE(d);
-  CHECK(d->tcp.options.malformed);
+  CHECK(d->tcp.options.malformed());
 
   auto zero_length_option = packets[0];
   zero_length_option[40] = 2;  // MSS kind
   zero_length_option[41] = 0;  // with length 0: would loop forever if trusted
   d = decode_packet(zero_length_option.data(), zero_length_option.size());
   REQUIRE(d);
-  CHECK(d->tcp.options.malformed);
+  CHECK(d->tcp.options.malformed());
 
   CHECK_FALSE(decode_packet(nullptr, 0));
   std::mt19937 rng(12345);

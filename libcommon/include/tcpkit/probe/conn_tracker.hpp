@@ -83,6 +83,8 @@ class ConnectionTracker {
     uint16_t window = 0;                   // last advertised, as on the wire
     bool window_in_syn = false;            // ... in a SYN, where it is never scaled
     std::optional<uint8_t> window_scale;   // from its SYN
+    bool timestamps_in_syn = false;        // its SYN carried the timestamp option
+    std::optional<uint32_t> last_tsval;    // the TSval of its latest segment that had one
     uint64_t segments = 0, retransmissions = 0;
     TcpState state = TcpState::close;
     std::optional<uint32_t> last_syn_seq;  // of the latest SYN it sent (a new one may reuse a TIME_WAIT)
@@ -105,6 +107,10 @@ class ConnectionTracker {
   std::optional<uint32_t> out_of_window_seq(uint32_t beyond) const;
   // ... and the acknowledgment number that acks everything the remote side sent.
   std::optional<uint32_t> ack_for_remote() const { return remote_.next_seq; }
+  // ... and, when both SYNs carried timestamps (RFC 7323 §3.2: then every segment must), the
+  // option a segment of ours needs: our kernel's latest TSval (never below the peer's
+  // TS.Recent, so PAWS keeps it) and the peer's latest TSval echoed.
+  std::optional<TcpOptions> timestamp_echo_for_remote() const;
 
  private:
   std::optional<RejectReason> check_inbound(const DecodedTcp& t) const;

@@ -29,7 +29,7 @@ struct SynProbeConfig {
   bool bind_interface = false;           // -I given: send through that interface only
   std::optional<uint16_t> source_port;   // fixed source port (-s); else one reserved per probe
   uint8_t ttl = 64;
-  TcpOptions syn_options = linux_syn_options();
+  TcpOptions syn_options = linux_layout();
   uint16_t window = 64240;
   bool send_reset = true;                // answer a SYN/ACK with RST, leaving nothing half-open
 };

@@ -1,7 +1,8 @@
 #pragma once
 // The stateless scanner: a sender thread walks the plan's random order through a token bucket
-// and sendmmsg batches; a receiver thread reads the packet ring, checks each reply's cookie,
-// classifies it, resets every SYN/ACK and marks the probe answered in a bitmap (one bit per
+// and sendmmsg batches (the bytes from ProbeWriter); a receiver thread reads the packet ring and
+// hands each reply to the probe kind (probe_kind.hpp: filter, cookie check, classify, on_reply,
+// where the SYN kind resets its SYN/ACKs), then marks the probe answered in a bitmap (one bit per
 // probe). Unanswered probes are sent again in later rounds; what never answers gets the probe
 // style's no-reply state. Results and progress reach the caller on its own thread.
 #include <array>
@@ -20,59 +21,9 @@
 #include "tcpkit/scan/scan_drops.hpp"
 #include "tcpkit/scan/scan_plan.hpp"
 #include "tcpkit/scan/scan_probe.hpp"
+#include "tcpkit/scan/scan_setup.hpp"
 
 namespace tcpkit {
-
-// The source address for each of the plan's target ranges, and the interface when they share one.
-struct ScanSources {
-  std::vector<IpAddress> by_range;  // parallel to TargetSet::ranges()
-  std::string interface;            // "" when routes leave through several interfaces
-  int interface_index = 0;
-};
-
-// Routes each target range (by its first address; use -S/-I to force) through the kernel's table.
-// A forced source must be of the targets' family.
-Result<ScanSources> choose_sources(const TargetSet& targets, const std::optional<IpAddress>& source,
-                                   const std::string& interface);
-
-struct ScanConfig {
-  uint8_t flags = 0x02;  // SYN
-  double rate = 10'000;  // probes per second: a ceiling over any 100 ms (see pacing_for)
-  // When a round shows drops (retry_found_drops, answers_collapsed), the next round runs at
-  // slower_rate(), never below min_rate; min_rate >= rate keeps every round at rate.
-  double min_rate = 1'000;
-  int retries = 2;       // extra rounds for unanswered probes
-  std::chrono::microseconds wait{1'000'000};  // after the last probe
-  // Round r sends from source_port + r, so a retry is a new 4-tuple: a Linux peer answers a
-  // repeated SYN to its SYN_RECV entry at most once per tcp_invalid_ratelimit (500 ms), and a
-  // new one at once. fixed_source_port (-g) sends every round from source_port, like nmap.
-  uint16_t source_port = 61'000;
-  bool fixed_source_port = false;
-  uint8_t ttl = 64;
-  uint16_t window = 1024;
-  SipKey key{};          // per-scan secret for the cookies
-  int cancel_fd = -1;    // readable = stop now (Ctrl-C)
-  size_t batch = 64;     // at most this many probes per sendmmsg (fewer at low rates)
-
-  uint16_t port_of_round(int round) const {
-    return fixed_source_port ? source_port : uint16_t(source_port + round);
-  }
-  // The last port any round may use: replies are accepted on source_port..last_source_port().
-  uint16_t last_source_port() const { return port_of_round(retries); }
-};
-
-// Refuses a config whose per-round source ports would pass 65535.
-Result<void> check_source_ports(const ScanConfig& config);
-
-// The probe bytes for one (source, target) pair in one round: what the engine sends and
-// --dry-run shows.
-struct ProbeBytes {
-  uint16_t sport = 0;
-  ProbeNumbers numbers;
-  std::vector<uint8_t> packet;
-};
-Result<ProbeBytes> build_probe(const ScanConfig& config, const IpAddress& source, const IpAddress& target,
-                               uint16_t port, int round = 0);
 
 struct ScanResult {
   IpAddress address;
@@ -141,9 +92,5 @@ class ScanEngine {
   explicit ScanEngine(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
-
-// The state a scan of this style counts as found (open for SYN, unfiltered for ACK,
-// open|filtered for FIN-like probes).
-PortState positive_state(ProbeStyle style);
 
 }  // namespace tcpkit

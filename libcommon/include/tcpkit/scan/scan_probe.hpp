@@ -1,7 +1,8 @@
 #pragma once
-// The scanner's packets and how to read the answers: a probe template patched per target
-// (crafting every probe whole would allocate and build options per packet), the stateless cookie
-// check on replies, and the nmap-style reading of replies for SYN, ACK and FIN-like probes.
+// The scanner's vocabulary: a probe template patched per target (crafting every probe whole
+// would allocate and build options per packet), the port states and reasons, the numbers a
+// probe carries and the stateless cookie check on replies. The kinds of probe and how each
+// reads its replies are in probe_kind.hpp.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -46,12 +47,14 @@ constexpr int kPortStateCount = 5;
 // "open", "closed", "filtered", "unfiltered", "open|filtered".
 const char* to_string(PortState state);
 
-// How replies are read, chosen from the probe's flags the way nmap reads its scan types:
-// SYN without ACK reads like -sS, any ACK like -sA, everything else like -sF/-sN/-sX.
+// How a probe kind reads replies, the way nmap reads its scan types: like -sS, like -sA, or
+// like -sF/-sN/-sX.
 enum class ProbeStyle { syn, ack, fin_like };
-ProbeStyle probe_style(uint8_t probe_flags);
 // The state of a port that never answered.
 PortState no_reply_state(ProbeStyle style);
+// The state a scan of this style counts as found (open for SYN, unfiltered for ACK,
+// open|filtered for FIN-like probes).
+PortState positive_state(ProbeStyle style);
 
 enum class Reason { syn_ack, syn, reset, icmp_unreachable, no_response };
 // nmap's words: "syn-ack", "syn", "reset", "icmp-unreach", "no-response".
@@ -69,14 +72,14 @@ struct ProbeNumbers {
   uint8_t flags = 0;
   uint32_t seq = 0, ack = 0;
 };
+// The cookie's low half is the probe's seq; its high half its ack, when the flags carry ACK.
+ProbeNumbers probe_numbers(uint8_t flags, uint64_t cookie);
+// The IPv4 id of a probe: the cookie's top bits (so that retransmitted probes differ).
+inline uint16_t probe_ip_id(uint64_t cookie) { return uint16_t(cookie >> 48); }
 
 // Whether a decoded reply answers this probe (RFC 9293 §3.10.7.1 for resets): an ACK-bearing
 // reply must acknowledge seq + SYN + FIN; a bare RST to an ACK probe carries the probe's ack as
 // its seq; an ICMP error must quote the probe's seq. Anything else does not prove it.
 bool reply_matches_probe(const ProbeNumbers& probe, const DecodedPacket& reply);
-
-// The verdict a reply gives, or nothing when the reply says nothing about the port (a stray
-// ACK, an ICMP time-exceeded, an RST to a SYN scan with the wrong shape...).
-std::optional<Verdict> classify_reply(ProbeStyle style, const DecodedPacket& reply);
 
 }  // namespace tcpkit

@@ -49,7 +49,7 @@ Result<MarkedSender> open_marked_sender(const StrayTarget& target);
 // Crafts and sends one segment from `source` to the target; returns the spec sent.
 Result<SegmentSpec> send_stray_segment(RawSender& sender, const IpAddress& source, uint16_t sport,
                                        const IpAddress& destination, uint16_t dport, uint8_t flags, uint32_t seq,
-                                       uint32_t ack, std::vector<uint8_t> payload = {});
+                                       uint32_t ack, std::vector<uint8_t> payload = {}, TcpOptions options = {});
 
 // A random 32-bit number for sequence and acknowledgment numbers.
 uint32_t stray_random32();

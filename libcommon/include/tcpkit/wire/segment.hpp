@@ -11,6 +11,7 @@
 
 #include "tcpkit/util/error.hpp"
 #include "tcpkit/wire/ip_address.hpp"
+#include "tcpkit/wire/tcp_options.hpp"
 
 namespace tcpkit {
 
@@ -26,22 +27,6 @@ std::string flags_names(uint8_t flags);
 // Accepts "syn,ack", "SYN+ACK", "SA", "fin|psh|urg", "null", "xmas" (FIN+PSH+URG).
 Result<uint8_t> parse_flags(std::string_view text);
 
-struct TcpOptions {
-  std::optional<uint16_t> mss;
-  bool sack_permitted = false;
-  std::optional<uint8_t> window_scale;
-  std::optional<std::pair<uint32_t, uint32_t>> timestamps;  // TSval, TSecr
-  std::vector<std::pair<uint32_t, uint32_t>> sack_blocks;   // decoded only
-  bool malformed = false;                                    // decoded options were cut short
-
-  // "mss 1460,sackOK,TS val 1 ecr 0,wscale 7" (empty when there are none).
-  std::string to_string() const;
-  bool empty() const { return !mss && !sack_permitted && !window_scale && !timestamps && sack_blocks.empty(); }
-};
-
-// Linux's SYN options: MSS, SACK permitted, timestamps, window scale 7.
-TcpOptions linux_syn_options(uint16_t mss = 1460, uint32_t tsval = 1);
-
 struct SegmentSpec {
   IpAddress src, dst;
   uint16_t sport = 0, dport = 0;
@@ -49,7 +34,7 @@ struct SegmentSpec {
   uint8_t flags = 0;
   uint16_t window = 64240;
   uint16_t urgent = 0;
-  TcpOptions options;
+  TcpOptions options;     // written as listed, padded to 4 bytes with end-of-list
   uint8_t ttl = 64;        // hop limit for IPv6
   uint16_t ip_id = 0;      // IPv4 only
   std::vector<uint8_t> payload;

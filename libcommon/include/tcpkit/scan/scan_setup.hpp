@@ -1,0 +1,64 @@
+#pragma once
+// What a scan is set up with before the first probe: its configuration (the flags choose the
+// probe kind) and the source address of each target range.
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tcpkit/util/error.hpp"
+#include "tcpkit/wire/cookie.hpp"
+#include "tcpkit/wire/ip_address.hpp"
+#include "tcpkit/wire/target_set.hpp"
+
+namespace tcpkit {
+
+// The source address for each of the plan's target ranges, and the interface when they share one.
+struct ScanSources {
+  std::vector<IpAddress> by_range;  // parallel to TargetSet::ranges()
+  std::string interface;            // "" when routes leave through several interfaces
+  int interface_index = 0;
+};
+
+// Routes each target range (by its first address; use -S/-I to force) through the kernel's table.
+// A forced source must be of the targets' family.
+Result<ScanSources> choose_sources(const TargetSet& targets, const std::optional<IpAddress>& source,
+                                   const std::string& interface);
+// The sources a dry run shows: a forced source as given (its family checked the same way, no
+// route asked), or those the routes would choose (a route lookup sends nothing).
+Result<ScanSources> dry_run_sources(const TargetSet& targets, const std::optional<IpAddress>& source,
+                                    const std::string& interface);
+
+struct ScanConfig {
+  uint8_t flags = 0x02;  // SYN
+  double rate = 10'000;  // probes per second: a ceiling over any 100 ms (see pacing_for)
+  // When a round shows drops (retry_found_drops, answers_collapsed), the next round runs at
+  // slower_rate(), never below min_rate; min_rate >= rate keeps every round at rate.
+  double min_rate = 1'000;
+  int retries = 2;       // extra rounds for unanswered probes
+  std::chrono::microseconds wait{1'000'000};  // after the last probe
+  // Round r sends from source_port + r, so a retry is a new 4-tuple: a Linux peer answers a
+  // repeated SYN to its SYN_RECV entry at most once per tcp_invalid_ratelimit (500 ms), and a
+  // new one at once. fixed_source_port (-g) sends every round from source_port, like nmap.
+  uint16_t source_port = 61'000;
+  bool fixed_source_port = false;
+  uint8_t ttl = 64;
+  uint16_t window = 1024;
+  SipKey key{};          // per-scan secret for the cookies
+  int cancel_fd = -1;    // readable = stop now (Ctrl-C)
+  size_t batch = 64;     // at most this many probes per sendmmsg (fewer at low rates)
+
+  uint16_t port_of_round(int round) const {
+    return fixed_source_port ? source_port : uint16_t(source_port + round);
+  }
+  // The last port any round may use: replies are accepted on source_port..last_source_port().
+  uint16_t last_source_port() const { return port_of_round(retries); }
+};
+
+// Refuses a config whose per-round source ports would pass 65535.
+Result<void> check_source_ports(const ScanConfig& config);
+
+
+}  // namespace tcpkit

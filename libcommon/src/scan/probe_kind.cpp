@@ -1,0 +1,72 @@
+#include "tcpkit/scan/probe_kind.hpp"
+
+#include "tcpkit/scan/probe_kind_ack.hpp"
+#include "tcpkit/scan/probe_kind_custom.hpp"
+#include "tcpkit/scan/probe_kind_fin.hpp"
+#include "tcpkit/scan/probe_kind_null.hpp"
+#include "tcpkit/scan/probe_kind_syn.hpp"
+#include "tcpkit/scan/probe_kind_xmas.hpp"
+
+namespace tcpkit {
+
+namespace {
+// Exact flag sets first; the custom readings last, the ACK one before the SYN one (SYN+ACK
+// reads like an ACK probe, as nmap reads it).
+constexpr const ProbeKind* kKinds[] = {&kSynProbe,       &kAckProbe,       &kFinProbe,      &kNullProbe,
+                                       &kXmasProbe,      &kCustomAckProbe, &kCustomSynProbe, &kCustomFinProbe};
+}  // namespace
+
+std::span<const ProbeKind* const> probe_kinds() { return kKinds; }
+
+const ProbeKind& probe_kind_for(uint8_t flags) {
+  for (const ProbeKind* kind : kKinds)
+    if (kind->selects(flags)) return *kind;
+  return kCustomFinProbe;  // selects every flag set; here for the compiler
+}
+
+namespace probe_parts {
+
+void shape_with_flags(SegmentSpec& spec, uint8_t flags) {
+  spec.flags = flags;
+  spec.options = TcpOptions{};
+  if (flags & tcp_flag::syn) spec.options.add_mss(1460);
+}
+
+bool rst_or_icmp(const DecodedPacket& reply) {
+  return reply.kind == DecodedPacket::Kind::icmp_error ||
+         (reply.kind == DecodedPacket::Kind::tcp && (reply.tcp.flags & tcp_flag::rst));
+}
+
+bool syn_rst_or_icmp(const DecodedPacket& reply) {
+  return rst_or_icmp(reply) || (reply.kind == DecodedPacket::Kind::tcp && (reply.tcp.flags & tcp_flag::syn));
+}
+
+std::optional<Verdict> filtered_by_icmp(const DecodedPacket& reply) {
+  if (reply.kind != DecodedPacket::Kind::icmp_error) return std::nullopt;
+  const auto& icmp = reply.icmp;
+  // Destination unreachable: type 3 for ICMP, type 1 for ICMPv6. nmap's filtered codes for
+  // IPv4 are 0-3, 9, 10 and 13; the others (fragmentation needed...) say nothing about a port.
+  const bool unreachable = icmp.v6 ? icmp.type == 1
+                                   : icmp.type == 3 && (icmp.code <= 3 || icmp.code == 9 || icmp.code == 10 ||
+                                                        icmp.code == 13);
+  if (!unreachable) return std::nullopt;
+  Verdict v;
+  v.state = PortState::filtered;
+  v.reason = Reason::icmp_unreachable;
+  v.icmp_type = icmp.type;
+  v.icmp_code = icmp.code;
+  v.icmp_v6 = icmp.v6;
+  return v;
+}
+
+std::optional<Verdict> closed_by_reset(const DecodedPacket& reply) {
+  if (reply.kind != DecodedPacket::Kind::tcp) return filtered_by_icmp(reply);
+  if (!(reply.tcp.flags & tcp_flag::rst)) return std::nullopt;
+  return Verdict{PortState::closed, Reason::reset};
+}
+
+void no_answer(const DecodedPacket&, ReplyResponder&) {}
+
+}  // namespace probe_parts
+
+}  // namespace tcpkit

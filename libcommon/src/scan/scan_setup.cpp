@@ -1,0 +1,60 @@
+#include "tcpkit/scan/scan_setup.hpp"
+
+#include "tcpkit/io/route.hpp"
+#include "tcpkit/util/counts.hpp"
+
+namespace tcpkit {
+
+namespace {
+Result<void> check_family(const TargetSet& targets, const std::optional<IpAddress>& source) {
+  if (!source) return {};
+  for (const auto& range : targets.ranges())
+    if (source->family() != range.first.family())
+      return fail(ErrorCode::bad_input, "source address " + source->to_string() + " and target " +
+                                            range.first.to_string() + " are of different families");
+  return {};
+}
+}  // namespace
+
+Result<ScanSources> choose_sources(const TargetSet& targets, const std::optional<IpAddress>& source,
+                                   const std::string& interface) {
+  if (auto ok = check_family(targets, source); !ok) return tl::unexpected(ok.error());
+  ScanSources out;
+  bool first = true, shared = true;
+  for (const auto& range : targets.ranges()) {
+    auto route = route_to(range.first, source, interface);
+    if (!route) return tl::unexpected(route.error());
+    out.by_range.push_back(source ? *source : route->source);
+    if (first) {
+      out.interface = route->interface;
+      out.interface_index = route->interface_index;
+      first = false;
+    } else if (route->interface != out.interface) {
+      shared = false;
+    }
+  }
+  if (!shared) {
+    out.interface.clear();
+    out.interface_index = 0;
+  }
+  return out;
+}
+
+Result<void> check_source_ports(const ScanConfig& config) {
+  if (!config.fixed_source_port && int(config.source_port) + config.retries > 65535)
+    return fail(ErrorCode::bad_input, "source port " + std::to_string(config.source_port) + " leaves no room for " +
+                                          count_of(uint64_t(config.retries), "retry round") + " (one port each) below 65536");
+  return {};
+}
+
+Result<ScanSources> dry_run_sources(const TargetSet& targets, const std::optional<IpAddress>& source,
+                                    const std::string& interface) {
+  if (!source) return choose_sources(targets, source, interface);
+  if (auto ok = check_family(targets, source); !ok) return tl::unexpected(ok.error());
+  ScanSources out;
+  out.by_range.assign(targets.ranges().size(), *source);
+  out.interface = interface;
+  return out;
+}
+
+}  // namespace tcpkit
