@@ -70,16 +70,21 @@ std::optional<int> parse_command_line(CLI::App& app, const std::string& tool, in
 }
 
 namespace {
-// Ends the process as SIGPIPE would have, once the tool has stopped and cleaned up.
-[[noreturn]] void die_of_sigpipe() {
+std::atomic<bool> g_interrupted{false};
+std::atomic<bool> g_output_gone{false};
+std::atomic<bool> g_hung_up{false};
+int g_interrupt_fd = -1;
+
+// Ends the process as `sig` would have, once the tool has stopped and cleaned up.
+[[noreturn]] void die_of(int sig) {
   std::fflush(stderr);
-  ::signal(SIGPIPE, SIG_DFL);
-  sigset_t pipe_only;
-  sigemptyset(&pipe_only);
-  sigaddset(&pipe_only, SIGPIPE);
-  ::pthread_sigmask(SIG_UNBLOCK, &pipe_only, nullptr);
-  ::raise(SIGPIPE);
-  ::_exit(128 + SIGPIPE);  // not reached unless SIGPIPE is blocked by other means
+  ::signal(sig, SIG_DFL);
+  sigset_t only;
+  sigemptyset(&only);
+  sigaddset(&only, sig);
+  ::pthread_sigmask(SIG_UNBLOCK, &only, nullptr);
+  ::raise(sig);
+  ::_exit(128 + sig);  // not reached unless the signal is blocked by other means
 }
 
 // What became of stdout decides the end: a reader that went away before we were done ends
@@ -93,8 +98,10 @@ int finish_output(const std::string& tool, int code) {
   // An earlier line's write may have failed with EPIPE before the watcher woke: ask the pipe.
   pollfd out{STDOUT_FILENO, 0, 0};
   const bool reader_gone = ::poll(&out, 1, 0) == 1 && (out.revents & (POLLERR | POLLHUP));
-  if (output_gone() || e == EPIPE || (!written && reader_gone)) die_of_sigpipe();
+  if (output_gone() || e == EPIPE || (!written && reader_gone)) die_of(SIGPIPE);
   if (written) return code;
+  // After SIGHUP the terminal is gone (EIO): nobody is left to tell, end as the hangup would.
+  if (g_hung_up.load()) die_of(SIGHUP);
   print_error(tool, std::string("cannot write standard output") + (e ? std::string(": ") + std::strerror(e) : ""));
   return kExitSystem;
 }
@@ -114,10 +121,6 @@ int guarded_main(const std::string& tool, const std::function<int()>& body) {
 }
 
 namespace {
-std::atomic<bool> g_interrupted{false};
-std::atomic<bool> g_output_gone{false};
-int g_interrupt_fd = -1;
-
 void interrupt_now() {
   g_interrupted.store(true);
   if (g_interrupt_fd >= 0) {
@@ -126,7 +129,10 @@ void interrupt_now() {
   }
 }
 
-extern "C" void on_signal(int) { interrupt_now(); }
+extern "C" void on_signal(int sig) {
+  if (sig == SIGHUP) g_hung_up.store(true);
+  interrupt_now();
+}
 
 // A pipe's write end reports POLLERR once no reader is left (a socket, POLLHUP): wait for it
 // with no events asked, so the thread sleeps until then and costs nothing before.
@@ -170,15 +176,24 @@ void install_interrupt_handler() {
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: blocking calls return EINTR
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  // SA_RESTART: a write to stdout cut by the signal resumes instead of failing with EINTR (stdio
+  // would drop the line, and the run end "cannot write"). Waits that must wake use poll() on
+  // interrupt_fd(), and poll() is never restarted.
+  sa.sa_flags = SA_RESTART;
+  // A closed terminal (SIGHUP) stops a tool like Ctrl-C: cleanup first, whatever can be said.
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
   static std::atomic<bool> watching{false};
   if (!watching.exchange(true)) start_reader_watch();
 }
 
-bool interrupted() { return g_interrupted.load(); }
+bool interrupted() {
+  if (g_interrupted.load()) return true;
+  // A write to stdout failed (a full disk): stop as after Ctrl-C; guarded_main says why. Unlocked:
+  // a thread blocked writing to a stalled pipe holds the lock and must not block this one.
+  if (::ferror_unlocked(stdout)) interrupt_now();
+  return g_interrupted.load();
+}
 int interrupt_fd() { return g_interrupt_fd; }
 
 bool has_cap_net_raw() {

@@ -30,6 +30,7 @@ struct TargetStats {
   uint64_t capture_drops = 0;      // syn mode: frames our capture lost (answers among them look like loss)
   uint64_t bad_checksum = 0;       // syn mode: answers rejected for a wrong checksum (never classified)
   double elapsed_ms = 0;
+  bool interrupted = false;        // stopped by a signal (Ctrl-C, SIGTERM, SIGHUP), not by -c or -w
   long long answered() const { return open + closed + unreachable; }
 };
 

@@ -100,6 +100,7 @@ Record summary_record(const TargetInfo& info, const tcpkit::TraceResult& t) {
   r["bytes_sent"] = t.bytes_sent;
   r["bytes_received"] = t.bytes_received;
   r["notes"] = t.notes;
+  r["interrupted"] = t.outcome == "interrupted";
   return r;
 }
 

@@ -35,30 +35,31 @@ Result<NftOutput> run_nft(const std::vector<std::string>& args, const std::strin
   const std::string nft = find_nft();
   if (nft.empty()) return fail(ErrorCode::system, "the nft program (nftables) is not installed");
   int in[2], out[2], err[2];
-  if (::pipe2(in, O_CLOEXEC) < 0) return fail_errno("pipe", errno);
+  if (::pipe2(in, O_CLOEXEC) < 0) return fail_errno("pipe to nft", errno);
   if (::pipe2(out, O_CLOEXEC) < 0) {
     ::close(in[0]), ::close(in[1]);
-    return fail_errno("pipe", errno);
+    return fail_errno("pipe to nft", errno);
   }
   if (::pipe2(err, O_CLOEXEC) < 0) {
     for (int fd : {in[0], in[1], out[0], out[1]}) ::close(fd);
-    return fail_errno("pipe", errno);
+    return fail_errno("pipe to nft", errno);
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, in[0], 0);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-  // The child must not inherit our Ctrl-C handling: default signal dispositions.
+  // The child must not inherit our Ctrl-C handling: default signal dispositions. And it runs
+  // in a process group of its own, so a terminal's Ctrl-C or hangup (sent to our whole group)
+  // cannot kill nft half-way through adding or removing the table: we stop it, after it ends.
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t defaults;
   sigemptyset(&defaults);
-  sigaddset(&defaults, SIGINT);
-  sigaddset(&defaults, SIGTERM);
-  sigaddset(&defaults, SIGPIPE);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaddset(&defaults, sig);
   posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   std::vector<char*> argv{const_cast<char*>(nft.c_str())};
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -171,6 +172,9 @@ std::string guard_ruleset(const std::string& table, const NftGuardSpec& spec) {
 Result<NftGuard> NftGuard::install(const NftGuardSpec& spec) {
   const std::string table = guard_table_name(int(::getpid()));
   auto r = run_nft({"-f", "-"}, guard_ruleset(table, spec));
+  // nft killed or timed out: its batch may have been committed all the same. Remove the table
+  // now rather than leave it to a later run.
+  if (!r || r->status < 0) (void)NftGuard(table).remove();
   if (!r) return tl::unexpected(r.error());
   if (r->status != 0) return nft_failure("install the kernel-RST guard", *r);
   return NftGuard(table);
