@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -73,6 +74,8 @@ namespace {
 std::atomic<bool> g_interrupted{false};
 std::atomic<bool> g_output_gone{false};
 std::atomic<bool> g_hung_up{false};
+std::atomic<int> g_write_errno{0};  // the first failed write to stdout
+FILE* g_plain_stdout = nullptr;     // the C library's own stdout, once replaced
 int g_interrupt_fd = -1;
 
 // Ends the process as `sig` would have, once the tool has stopped and cleaned up.
@@ -87,14 +90,45 @@ int g_interrupt_fd = -1;
   ::_exit(128 + sig);  // not reached unless the signal is blocked by other means
 }
 
+// stdout through a cookie that keeps the errno of a failed write: stdio keeps only a flag, and
+// the write that failed may be long past when the run ends ("No space left on device").
+ssize_t write_stdout_fd(void*, const char* data, size_t size) {
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::write(STDOUT_FILENO, data + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int expected = 0;
+      g_write_errno.compare_exchange_strong(expected, errno);
+      return -1;
+    }
+    done += size_t(n);
+  }
+  return ssize_t(size);
+}
+
+void keep_write_errors() {
+  FILE* out = ::fopencookie(nullptr, "w", cookie_io_functions_t{nullptr, write_stdout_fd, nullptr, nullptr});
+  if (!out) return;  // plain stdout then: errors still seen, just not why
+  g_plain_stdout = stdout;  // std::cout (CLI11's --help) still writes there
+  // A terminal sees each line at once, as with stdio's own stdout; the tools flush elsewhere.
+  ::setvbuf(out, nullptr, ::isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, 64 * 1024);
+  stdout = out;
+}
+
 // What became of stdout decides the end: a reader that went away before we were done ends
 // the process like SIGPIPE (as any writer cut short by `head`); any other write error (a full
 // disk) is a system failure, said once.
 int finish_output(const std::string& tool, int code) {
   errno = 0;
-  const bool flushed = std::fflush(stdout) == 0;
-  const int e = errno;
-  const bool written = flushed && !std::ferror(stdout);
+  bool flushed = std::fflush(stdout) == 0;
+  bool written = flushed && !std::ferror(stdout);
+  int e = errno ? errno : g_write_errno.load();
+  if (g_plain_stdout && written) {
+    flushed = std::fflush(g_plain_stdout) == 0;
+    written = flushed && !std::ferror(g_plain_stdout);
+    if (!written) e = errno;
+  }
   // An earlier line's write may have failed with EPIPE before the watcher woke: ask the pipe.
   pollfd out{STDOUT_FILENO, 0, 0};
   const bool reader_gone = ::poll(&out, 1, 0) == 1 && (out.revents & (POLLERR | POLLHUP));
@@ -108,10 +142,18 @@ int finish_output(const std::string& tool, int code) {
 }  // namespace
 
 int guarded_main(const std::string& tool, const std::function<int()>& body) {
+  keep_write_errors();
   try {
     return finish_output(tool, body());
   } catch (const std::bad_alloc&) {
-    print_error(tool, "out of memory");
+    // Most often an address-space limit (ulimit -v, prlimit --as): name it when there is one.
+    // No allocation here: there may be no memory left for a std::string.
+    rlimit as{};
+    if (::getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY)
+      std::fprintf(stderr, "%s: out of memory (the address-space limit, ulimit -v, is %llu MiB)\n", tool.c_str(),
+                   static_cast<unsigned long long>(as.rlim_cur >> 20));
+    else
+      std::fprintf(stderr, "%s: out of memory\n", tool.c_str());
   } catch (const std::exception& e) {
     print_error(tool, std::string("internal error: ") + e.what());
   } catch (...) {

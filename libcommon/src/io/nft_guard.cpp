@@ -18,6 +18,7 @@ namespace tcpkit {
 namespace {
 
 constexpr auto kNftTimeout = std::chrono::seconds(10);
+constexpr size_t kNftDescriptors = 6;  // run_nft's three pipes
 
 std::string find_nft() {
   for (const char* path : {"/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft", "/usr/local/sbin/nft"})
@@ -171,29 +172,65 @@ std::string guard_ruleset(const std::string& table, const NftGuardSpec& spec) {
 
 Result<NftGuard> NftGuard::install(const NftGuardSpec& spec) {
   const std::string table = guard_table_name(int(::getpid()));
+  NftGuard guard(table);  // from here on, its destructor removes the table
   auto r = run_nft({"-f", "-"}, guard_ruleset(table, spec));
-  // nft killed or timed out: its batch may have been committed all the same. Remove the table
-  // now rather than leave it to a later run.
-  if (!r || r->status < 0) (void)NftGuard(table).remove();
-  if (!r) return tl::unexpected(r.error());
-  if (r->status != 0) return nft_failure("install the kernel-RST guard", *r);
-  return NftGuard(table);
+  // nft killed or timed out: its batch may have been committed all the same, and the guard
+  // goes out of scope removing it. nft refused the batch or never ran: nothing was added.
+  if (!r || r->status != 0) {
+    if (!r || r->status > 0) guard.table_.clear();
+    if (!r) return tl::unexpected(r.error());
+    return nft_failure("install the kernel-RST guard", *r);
+  }
+  // The descriptors that removing the table will need are kept from now on (install's own
+  // pipes just gave them back): a run that then uses up its open-file limit can still remove it.
+  if (!guard.take_reserve()) {
+    const int e = errno;
+    (void)guard.remove();
+    return fail_errno("keep descriptors for removing the nftables guard", e);
+  }
+  return guard;
 }
 
-NftGuard::NftGuard(NftGuard&& other) noexcept : table_(std::move(other.table_)) { other.table_.clear(); }
+bool NftGuard::take_reserve() {
+  const int base = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (base < 0) return false;
+  reserve_.push_back(base);
+  while (reserve_.size() < kNftDescriptors) {
+    const int fd = ::fcntl(base, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return false;
+    reserve_.push_back(fd);
+  }
+  return true;
+}
+
+NftGuard::NftGuard(NftGuard&& other) noexcept : table_(std::move(other.table_)), reserve_(std::move(other.reserve_)) {
+  other.table_.clear();
+  other.reserve_.clear();
+}
 
 NftGuard& NftGuard::operator=(NftGuard&& other) noexcept {
   if (this != &other) {
     (void)remove();
     table_ = std::move(other.table_);
+    reserve_ = std::move(other.reserve_);
     other.table_.clear();
+    other.reserve_.clear();
   }
   return *this;
 }
 
-NftGuard::~NftGuard() { (void)remove(); }
+NftGuard::~NftGuard() {
+  (void)remove();
+  release_reserve();
+}
+
+void NftGuard::release_reserve() {
+  for (int fd : reserve_) ::close(fd);
+  reserve_.clear();
+}
 
 Result<void> NftGuard::remove() {
+  release_reserve();  // their slots are run_nft's now
   if (table_.empty()) return {};
   auto r = run_nft({"delete", "table", "inet", table_}, "");
   const std::string table = table_;
