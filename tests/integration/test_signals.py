@@ -192,3 +192,51 @@ def test_a_second_signal_during_cleanup_still_removes_the_guard(L):
     assert proc.returncode == 1, err
     assert check_output("json", out.decode())["interrupted"] is True
     assert our_tables(L, proc.pid) == []
+
+
+def test_an_interrupted_check_is_not_a_pass(L):
+    # Counts cut short prove nothing: the check says "interrupted" and exits 1, never 0.
+    proc = L.popen_client([tool_path("tcpstate"), "--json", "--from", "-", "--check", "--max", "established=1000"],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        proc.stdin.write(ss_lines(5).encode())
+        proc.stdin.flush()
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 1, err
+    summary = check_output("json", out.decode())
+    assert summary["check"] == "interrupted" and summary["interrupted"] is True, summary
+
+
+def test_a_closed_terminal_stops_tcpstray_and_removes_its_guard(L):
+    # The terminal goes away under a running tool: its master side closes (every write to it
+    # fails with EIO from then on) and the session gets SIGHUP. The guard table still goes,
+    # and the tool, with nobody left to tell, ends as the hangup would.
+    master, slave = os.openpty()
+    try:
+        proc = L.popen_client([tool_path("tcpstray"), "-W", "2", f"{L.server_v4}:{LIVE}", "--group", "time-wait"],
+                              stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    finally:
+        os.close(slave)
+    try:
+        end = time.monotonic() + 10
+        while not our_tables(L, proc.pid) and time.monotonic() < end:
+            time.sleep(0.02)
+        assert our_tables(L, proc.pid), "the guard table never appeared"
+        os.close(master)
+        master = None
+        os.killpg(proc.pid, signal.SIGHUP)
+        proc.wait(timeout=10)
+    finally:
+        if master is not None:
+            os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGHUP
+    assert our_tables(L, proc.pid) == []

@@ -132,10 +132,11 @@ int finish_output(const std::string& tool, int code) {
   // An earlier line's write may have failed with EPIPE before the watcher woke: ask the pipe.
   pollfd out{STDOUT_FILENO, 0, 0};
   const bool reader_gone = ::poll(&out, 1, 0) == 1 && (out.revents & (POLLERR | POLLHUP));
-  if (output_gone() || e == EPIPE || (!written && reader_gone)) die_of(SIGPIPE);
+  if (output_gone() || e == EPIPE) die_of(SIGPIPE);
   if (written) return code;
-  // After SIGHUP the terminal is gone (EIO): nobody is left to tell, end as the hangup would.
+  // After SIGHUP the terminal is gone (EIO, POLLHUP): nobody is left to tell, end as the hangup would.
   if (g_hung_up.load()) die_of(SIGHUP);
+  if (reader_gone) die_of(SIGPIPE);
   print_error(tool, std::string("cannot write standard output") + (e ? std::string(": ") + std::strerror(e) : ""));
   return kExitSystem;
 }
