@@ -10,37 +10,19 @@ before any of our code runs); that is not tested here."""
 import json
 import os
 import select
-import signal
 import subprocess
 import sys
 import time
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
-import lab as lab_module  # noqa: E402
-
 LIVE, TW, CLOSED = 8080, 8081, 81
 MiB = 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def L():
-    lab_module.require_root()
-    lab = lab_module.Lab(ipv6=False)
-    try:
-        lab.start_server(LIVE, mode="never-close")
-        lab.start_server(TW, mode="banner-close", banner=b"bye\n")
-        yield lab
-    finally:
-        lab.close()
-
-
-def tool_path(name):
-    path = os.path.join(lab_module.build_dir(), "tools", name)
-    if not os.access(path, os.X_OK):
-        pytest.fail(f"{path} is not built", pytrace=False)
-    return path
+def L(served_lab):
+    return served_lab  # conftest: never-close on LIVE, banner-close on TW
 
 
 def guard_tables(L):
@@ -64,7 +46,7 @@ RUNS = {
 @pytest.mark.parametrize("name", list(RUNS))
 def test_a_tiny_open_file_limit_is_one_line_and_exit_4(L, name):
     argv = RUNS[name](L)
-    argv[0] = tool_path(argv[0])
+    argv[0] = L.tool(argv[0])
     seen = []
     # tcpstray needs the most: a raw socket, a capture, nft's pipes and the guard's reserve.
     for n in range(4, 17 if name == "tcpstray" else 9):
@@ -100,7 +82,7 @@ FULL = {
 @pytest.mark.parametrize("name", list(FULL))
 def test_a_full_disk_stops_the_tool_with_one_line_and_exit_4(L, name):
     argv = FULL[name](L)
-    argv[0] = tool_path(argv[0])
+    argv[0] = L.tool(argv[0])
     with open("/dev/full", "w") as full:
         start = time.monotonic()
         proc = L.popen_client(argv, stdout=full, stderr=subprocess.PIPE)
@@ -120,7 +102,7 @@ def test_a_full_disk_stops_the_tool_with_one_line_and_exit_4(L, name):
 
 
 def test_tcpscan_xml_file_on_a_full_disk(L):
-    r = L.run_client([tool_path("tcpscan"), "-p", f"{CLOSED},{LIVE}", "-oX", "/dev/full", L.server_v4])
+    r = L.run_client([L.tool("tcpscan"), "-p", f"{CLOSED},{LIVE}", "-oX", "/dev/full", L.server_v4])
     assert r.returncode == 4, (r.returncode, r.stderr)
     assert r.stderr.splitlines()[-1] == "tcpscan: cannot write the XML file '/dev/full': No space left on device"
 
@@ -176,7 +158,7 @@ def crowd(L):
 
 
 def tcpstate_limited(L, as_mib, *args):
-    return L.run_server(["prlimit", f"--as={as_mib * MiB}", "--", tool_path("tcpstate"), *args], timeout=120)
+    return L.run_server(["prlimit", f"--as={as_mib * MiB}", "--", L.tool("tcpstate"), *args], timeout=120)
 
 
 def test_tcpstate_out_of_memory_is_one_line_and_exit_4(crowd):

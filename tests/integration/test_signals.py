@@ -20,13 +20,9 @@ import os
 import random
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
-
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
-import lab as lab_module  # noqa: E402
 
 LIVE, TW, CLOSED = 8080, 8081, 81
 STOP_WITHIN_S = 2.0
@@ -35,22 +31,8 @@ MOMENTS = 3  # per tool and signal: one right at the start, two later
 
 
 @pytest.fixture(scope="module")
-def L():
-    lab_module.require_root()
-    lab = lab_module.Lab(ipv6=False)
-    try:
-        lab.start_server(LIVE, mode="never-close")
-        lab.start_server(TW, mode="banner-close", banner=b"bye\n")
-        yield lab
-    finally:
-        lab.close()
-
-
-def tool_path(name):
-    path = os.path.join(lab_module.build_dir(), "tools", name)
-    if not os.access(path, os.X_OK):
-        pytest.fail(f"{path} is not built", pytrace=False)
-    return path
+def L(served_lab):
+    return served_lab  # conftest: never-close on LIVE, banner-close on TW
 
 
 def ss_lines(n):
@@ -116,7 +98,7 @@ def check_output(form, out):
 def run_once(L, name, sig, delay):
     make_argv, form, codes, _, touches_server = RUNS[name]
     argv = make_argv(L)
-    argv[0] = tool_path(argv[0])
+    argv[0] = L.tool(argv[0])
     feed = name == "tcpstate"
     proc = L.popen_client(argv, stdin=subprocess.PIPE if feed else subprocess.DEVNULL, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, start_new_session=True)
@@ -174,7 +156,7 @@ def test_a_signal_at_a_random_moment_leaves_nothing_behind(L, name, sig):
 def test_a_second_signal_during_cleanup_still_removes_the_guard(L):
     # tcpstray's TIME_WAIT case waits with its guard table in place; two signals in a row
     # (an impatient Ctrl-C) must not cut the table's removal short.
-    argv = [tool_path("tcpstray"), "--json", "-W", "2", f"{L.server_v4}:{LIVE}", "--group", "time-wait"]
+    argv = [L.tool("tcpstray"), "--json", "-W", "2", f"{L.server_v4}:{LIVE}", "--group", "time-wait"]
     proc = L.popen_client(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         end = time.monotonic() + 10
@@ -196,7 +178,7 @@ def test_a_second_signal_during_cleanup_still_removes_the_guard(L):
 
 def test_an_interrupted_check_is_not_a_pass(L):
     # Counts cut short prove nothing: the check says "interrupted" and exits 1, never 0.
-    proc = L.popen_client([tool_path("tcpstate"), "--json", "--from", "-", "--check", "--max", "established=1000"],
+    proc = L.popen_client([L.tool("tcpstate"), "--json", "--from", "-", "--check", "--max", "established=1000"],
                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         proc.stdin.write(ss_lines(5).encode())
@@ -219,7 +201,7 @@ def test_a_closed_terminal_stops_tcpstray_and_removes_its_guard(L):
     # and the tool, with nobody left to tell, ends as the hangup would.
     master, slave = os.openpty()
     try:
-        proc = L.popen_client([tool_path("tcpstray"), "-W", "2", f"{L.server_v4}:{LIVE}", "--group", "time-wait"],
+        proc = L.popen_client([L.tool("tcpstray"), "-W", "2", f"{L.server_v4}:{LIVE}", "--group", "time-wait"],
                               stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
     finally:
         os.close(slave)
