@@ -174,10 +174,10 @@ Result<NftGuard> NftGuard::install(const NftGuardSpec& spec) {
   const std::string table = guard_table_name(int(::getpid()));
   NftGuard guard(table);  // from here on, its destructor removes the table
   auto r = run_nft({"-f", "-"}, guard_ruleset(table, spec));
-  // nft killed or timed out: its batch may have been committed all the same, and the guard
-  // goes out of scope removing it. nft refused the batch or never ran: nothing was added.
+  // nft refused the batch: nothing was added. Killed, timed out or not started: its batch may
+  // have been committed all the same, and the guard goes out of scope trying to remove it.
   if (!r || r->status != 0) {
-    if (!r || r->status > 0) guard.table_.clear();
+    if (r && r->status > 0) guard.table_.clear();
     if (!r) return tl::unexpected(r.error());
     return nft_failure("install the kernel-RST guard", *r);
   }
