@@ -75,3 +75,17 @@ def make_lab():
 def lab(make_lab):
     """Same factory as make_lab; also usable directly as a default direct-pair Lab."""
     return make_lab
+
+
+@pytest.fixture(scope="module")
+def served_lab():
+    """One IPv4 lab for a whole test file, with a server that never closes on 8080 and one that
+    sends a line and closes on 8081 (tcpstray's live and TIME_WAIT cases, --trace)."""
+    lab_module.require_root()
+    lab = lab_module.Lab(ipv6=False)
+    try:
+        lab.start_server(8080, mode="never-close")
+        lab.start_server(8081, mode="banner-close", banner=b"bye\n")
+        yield lab
+    finally:
+        lab.close()

@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -70,16 +71,49 @@ std::optional<int> parse_command_line(CLI::App& app, const std::string& tool, in
 }
 
 namespace {
-// Ends the process as SIGPIPE would have, once the tool has stopped and cleaned up.
-[[noreturn]] void die_of_sigpipe() {
+std::atomic<bool> g_interrupted{false};
+std::atomic<bool> g_output_gone{false};
+std::atomic<bool> g_hung_up{false};
+std::atomic<int> g_write_errno{0};  // the first failed write to stdout
+FILE* g_plain_stdout = nullptr;     // the C library's own stdout, once replaced
+int g_interrupt_fd = -1;
+
+// Ends the process as `sig` would have, once the tool has stopped and cleaned up.
+[[noreturn]] void die_of(int sig) {
   std::fflush(stderr);
-  ::signal(SIGPIPE, SIG_DFL);
-  sigset_t pipe_only;
-  sigemptyset(&pipe_only);
-  sigaddset(&pipe_only, SIGPIPE);
-  ::pthread_sigmask(SIG_UNBLOCK, &pipe_only, nullptr);
-  ::raise(SIGPIPE);
-  ::_exit(128 + SIGPIPE);  // not reached unless SIGPIPE is blocked by other means
+  ::signal(sig, SIG_DFL);
+  sigset_t only;
+  sigemptyset(&only);
+  sigaddset(&only, sig);
+  ::pthread_sigmask(SIG_UNBLOCK, &only, nullptr);
+  ::raise(sig);
+  ::_exit(128 + sig);  // not reached unless the signal is blocked by other means
+}
+
+// stdout through a cookie that keeps the errno of a failed write: stdio keeps only a flag, and
+// the write that failed may be long past when the run ends ("No space left on device").
+ssize_t write_stdout_fd(void*, const char* data, size_t size) {
+  size_t done = 0;
+  while (done < size) {
+    const ssize_t n = ::write(STDOUT_FILENO, data + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int expected = 0;
+      g_write_errno.compare_exchange_strong(expected, errno);
+      return -1;
+    }
+    done += size_t(n);
+  }
+  return ssize_t(size);
+}
+
+void keep_write_errors() {
+  FILE* out = ::fopencookie(nullptr, "w", cookie_io_functions_t{nullptr, write_stdout_fd, nullptr, nullptr});
+  if (!out) return;  // plain stdout then: errors still seen, just not why
+  g_plain_stdout = stdout;  // std::cout (CLI11's --help) still writes there
+  // A terminal sees each line at once, as with stdio's own stdout; the tools flush elsewhere.
+  ::setvbuf(out, nullptr, ::isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, 64 * 1024);
+  stdout = out;
 }
 
 // What became of stdout decides the end: a reader that went away before we were done ends
@@ -87,24 +121,40 @@ namespace {
 // disk) is a system failure, said once.
 int finish_output(const std::string& tool, int code) {
   errno = 0;
-  const bool flushed = std::fflush(stdout) == 0;
-  const int e = errno;
-  const bool written = flushed && !std::ferror(stdout);
+  bool flushed = std::fflush(stdout) == 0;
+  bool written = flushed && !std::ferror(stdout);
+  int e = errno ? errno : g_write_errno.load();
+  if (g_plain_stdout && written) {
+    flushed = std::fflush(g_plain_stdout) == 0;
+    written = flushed && !std::ferror(g_plain_stdout);
+    if (!written) e = errno;
+  }
   // An earlier line's write may have failed with EPIPE before the watcher woke: ask the pipe.
   pollfd out{STDOUT_FILENO, 0, 0};
   const bool reader_gone = ::poll(&out, 1, 0) == 1 && (out.revents & (POLLERR | POLLHUP));
-  if (output_gone() || e == EPIPE || (!written && reader_gone)) die_of_sigpipe();
+  if (output_gone() || e == EPIPE) die_of(SIGPIPE);
   if (written) return code;
+  // After SIGHUP the terminal is gone (EIO, POLLHUP): nobody is left to tell, end as the hangup would.
+  if (g_hung_up.load()) die_of(SIGHUP);
+  if (reader_gone) die_of(SIGPIPE);
   print_error(tool, std::string("cannot write standard output") + (e ? std::string(": ") + std::strerror(e) : ""));
   return kExitSystem;
 }
 }  // namespace
 
 int guarded_main(const std::string& tool, const std::function<int()>& body) {
+  keep_write_errors();
   try {
     return finish_output(tool, body());
   } catch (const std::bad_alloc&) {
-    print_error(tool, "out of memory");
+    // Most often an address-space limit (ulimit -v, prlimit --as): name it when there is one.
+    // No allocation here: there may be no memory left for a std::string.
+    rlimit as{};
+    if (::getrlimit(RLIMIT_AS, &as) == 0 && as.rlim_cur != RLIM_INFINITY)
+      std::fprintf(stderr, "%s: out of memory (the address-space limit, ulimit -v, is %llu MiB)\n", tool.c_str(),
+                   static_cast<unsigned long long>(as.rlim_cur >> 20));
+    else
+      std::fprintf(stderr, "%s: out of memory\n", tool.c_str());
   } catch (const std::exception& e) {
     print_error(tool, std::string("internal error: ") + e.what());
   } catch (...) {
@@ -114,10 +164,6 @@ int guarded_main(const std::string& tool, const std::function<int()>& body) {
 }
 
 namespace {
-std::atomic<bool> g_interrupted{false};
-std::atomic<bool> g_output_gone{false};
-int g_interrupt_fd = -1;
-
 void interrupt_now() {
   g_interrupted.store(true);
   if (g_interrupt_fd >= 0) {
@@ -126,7 +172,10 @@ void interrupt_now() {
   }
 }
 
-extern "C" void on_signal(int) { interrupt_now(); }
+extern "C" void on_signal(int sig) {
+  if (sig == SIGHUP) g_hung_up.store(true);
+  interrupt_now();
+}
 
 // A pipe's write end reports POLLERR once no reader is left (a socket, POLLHUP): wait for it
 // with no events asked, so the thread sleeps until then and costs nothing before.
@@ -170,15 +219,24 @@ void install_interrupt_handler() {
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  sa.sa_flags = 0;  // no SA_RESTART: blocking calls return EINTR
-  sigaction(SIGINT, &sa, nullptr);
-  sigaction(SIGTERM, &sa, nullptr);
+  // SA_RESTART: a write to stdout cut by the signal resumes instead of failing with EINTR (stdio
+  // would drop the line, and the run end "cannot write"). Waits that must wake use poll() on
+  // interrupt_fd(), and poll() is never restarted.
+  sa.sa_flags = SA_RESTART;
+  // A closed terminal (SIGHUP) stops a tool like Ctrl-C: cleanup first, whatever can be said.
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
   signal(SIGPIPE, SIG_IGN);
   static std::atomic<bool> watching{false};
   if (!watching.exchange(true)) start_reader_watch();
 }
 
-bool interrupted() { return g_interrupted.load(); }
+bool interrupted() {
+  if (g_interrupted.load()) return true;
+  // A write to stdout failed (a full disk): stop as after Ctrl-C; guarded_main says why. Unlocked:
+  // a thread blocked writing to a stalled pipe holds the lock and must not block this one.
+  if (::ferror_unlocked(stdout)) interrupt_now();
+  return g_interrupted.load();
+}
 int interrupt_fd() { return g_interrupt_fd; }
 
 bool has_cap_net_raw() {

@@ -38,14 +38,17 @@ std::optional<int> parse_command_line(CLI::App& app, const std::string& tool, in
 // Runs body inside the tool's single top-level catch: no exception escapes as a stack trace.
 // Then stdout is flushed. If output was lost because its reader went away, the process ends
 // the way `yes | head` does once body has cleaned up: quietly, killed by SIGPIPE (shell status
-// 141), whatever body returned. Any other write error (a full disk) is one line and exit 4.
+// 141), whatever body returned. Output lost after SIGHUP (the terminal is gone) ends it the
+// same way by SIGHUP (129). Any other write error (a full disk) is one line and exit 4.
 int guarded_main(const std::string& tool, const std::function<int()>& body);
 
-// SIGINT/SIGTERM set a flag and make interrupt_fd() readable, so poll() loops wake up at once.
+// SIGINT, SIGTERM and SIGHUP set a flag and make interrupt_fd() readable, so poll() loops wake
+// up at once; a second signal changes nothing, so cleanup always runs to its end.
 // When stdout is a pipe or socket, the reader going away (`tool | head -1`) does the same: a
 // small watcher thread sees the pipe's POLLERR, sets output_gone() and interrupts, so every
 // tool stops through its Ctrl-C path (cleanup included) within milliseconds, without waiting
-// for its next write to fail with EPIPE.
+// for its next write to fail with EPIPE. A failed write to stdout (a full disk) is seen by the
+// next interrupted() call and stops the tool the same way.
 void install_interrupt_handler();
 bool interrupted();
 int interrupt_fd();

@@ -180,6 +180,7 @@ void Reporter::summary(const TargetInfo& info, const TargetStats& s) {
     }
     if (!s.kernel_rtt_ms.empty()) rec["kernel_rtt_avg_ms"] = std::round(s.kernel_rtt_ms.summary().avg * 1e3) / 1e3;
     rec["elapsed_ms"] = std::round(s.elapsed_ms * 1000) / 1000;
+    rec["interrupted"] = s.interrupted;
     if (format_ == tcpkit::Format::json) json_.write(rec);
     else csv_.write(rec);
     return;

@@ -35,6 +35,7 @@ struct TargetStats {
   tcpkit::RejectCounts rejected;
   uint64_t duplicates = 0, late = 0, unmatched_rst = 0;
   double elapsed_ms = 0;
+  bool interrupted = false;        // stopped by a signal (Ctrl-C, SIGTERM, SIGHUP), not by -c or -w
   long long answered() const { return open + closed + unreachable; }
 };
 

@@ -88,6 +88,7 @@ Outcome probe_syn(const Options& o, const Target& t, tcpkit::SynProber& prober, 
     }
   }
   stats.elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  stats.interrupted = cli::interrupted();
   stats.capture_drops = prober.capture_drops();
   stats.bad_checksum = prober.bad_checksums();
   stats.rejected = prober.rejected();
@@ -132,6 +133,7 @@ Outcome probe_connect(const Options& o, const Target& t, Reporter& reporter) {
     if (!o.count || sent < *o.count) sleep_until(std::min(next_send, stop_at));
   }
   stats.elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+  stats.interrupted = cli::interrupted();
   reporter.summary(t.info, stats);
   outcome.any_open = stats.open > 0;
   return outcome;

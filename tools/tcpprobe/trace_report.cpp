@@ -110,6 +110,7 @@ Record summary_record(const TargetInfo& info, const tcpkit::TraceResult& t) {
   r["rejected_by"] = tcpkit::rejected_by_record(t.rejected);
   r["bad_checksum"] = t.rejected[tcpkit::RejectReason::bad_checksum];
   r["notes"] = t.notes;
+  r["interrupted"] = t.outcome == "interrupted";
   return r;
 }
 

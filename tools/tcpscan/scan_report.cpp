@@ -92,7 +92,8 @@ std::string Report::xml_error() {
   errno = 0;
   const bool ok = std::fflush(xml_file_) == 0 && !std::ferror(xml_file_);
   if (ok) return "";
-  return "cannot write the XML file '" + options_.xml_file + "'" + (errno ? std::string(": ") + std::strerror(errno) : "");
+  const int e = errno ? errno : xml_ ? xml_->write_errno() : 0;  // an earlier flush may have failed
+  return "cannot write the XML file '" + options_.xml_file + "'" + (e ? std::string(": ") + std::strerror(e) : "");
 }
 
 bool Report::shown(tcpkit::PortState state) const {

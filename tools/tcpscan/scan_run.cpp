@@ -150,6 +150,8 @@ int run(const Options& o) {
   const auto summary = (*engine)->run([&](const tcpkit::ScanResult& r) { report.result(r); },
                                       [&](const tcpkit::ScanProgress& p) {
                                         report.flush();
+                                        // A failed write (a full disk) cancels the scan: exit 4, not a silent scan.
+                                        (void)tcpkit::cli::interrupted();
                                         progress.show(progress_text(p, o.rate, o));
                                       },
                                       std::chrono::milliseconds(100));

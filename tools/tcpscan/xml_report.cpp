@@ -1,5 +1,6 @@
 #include "tcpscan/xml_report.hpp"
 
+#include <cerrno>
 #include <ctime>
 #include <map>
 
@@ -7,6 +8,11 @@
 #include "tcpkit/util/output.hpp"
 
 namespace tcpscan {
+
+void XmlReport::flush() {
+  errno = 0;
+  if (std::fflush(out_) != 0 && !write_errno_) write_errno_ = errno;
+}
 
 std::string xml_escape(const std::string& text) {
   std::string out;
@@ -61,7 +67,7 @@ void XmlReport::begin(const XmlRun& run) {
                run.scan_type.c_str(),
                run.scan_flags.empty() ? "" : (" scanflags=\"" + xml_escape(run.scan_flags) + "\"").c_str(),
                (unsigned long long)run.port_count, run.services.c_str());
-  std::fflush(out_);
+  flush();
 }
 
 void XmlReport::host(const Host& h, const HostTextOptions& o, tcpkit::ServiceNames& services) {
@@ -107,7 +113,7 @@ void XmlReport::host(const Host& h, const HostTextOptions& o, tcpkit::ServiceNam
   }
   x += "</host>\n";
   std::fputs(x.c_str(), out_);
-  std::fflush(out_);
+  flush();
 }
 
 void XmlReport::end(uint64_t up, uint64_t down, uint64_t total, double elapsed_s, bool interrupted) {
@@ -121,7 +127,7 @@ void XmlReport::end(uint64_t up, uint64_t down, uint64_t total, double elapsed_s
                now, time_text(now).c_str(), xml_escape(summary).c_str(), elapsed.c_str(), interrupted ? "error" : "success",
                interrupted ? " errormsg=\"interrupted\"" : "", (unsigned long long)up, (unsigned long long)down,
                (unsigned long long)total);
-  std::fflush(out_);
+  flush();
 }
 
 }  // namespace tcpscan

@@ -25,10 +25,14 @@ class XmlReport {
   void begin(const XmlRun& run);
   void host(const Host& h, const HostTextOptions& o, tcpkit::ServiceNames& services);
   void end(uint64_t up, uint64_t down, uint64_t total, double elapsed_s, bool interrupted);
+  // errno of the first write that failed (a full disk), 0 if none did.
+  int write_errno() const { return write_errno_; }
 
  private:
+  void flush();
   std::FILE* out_;
   long start_ = 0;
+  int write_errno_ = 0;
 };
 
 // Escapes text for an XML attribute.

@@ -233,16 +233,23 @@ void say_if_owners_denied(const SocketOwners& owners, size_t unowned) {
                                    " could not be looked into (not root): run as root, as ss -p needs");
 }
 
+namespace {
+bool g_owners_failed = false;
+}  // namespace
+
 SocketOwners scan_owners(const std::unordered_set<uint64_t>* wanted) {
   SocketOwners owners = SocketOwners::scan("/proc", wanted);
   static bool told = false;  // a --watch round scans again; once is enough
   if (!told && owners.proc_error() != 0) {
     told = true;
+    g_owners_failed = true;
     cli::print_error("tcpstate", std::string("cannot read /proc: ") + std::strerror(owners.proc_error()) +
-                                     "; no socket shows its process");
+                                     "; sockets are shown without their processes");
   }
   return owners;
 }
+
+bool owners_failed() { return g_owners_failed; }
 
 Result<SourceInfo> collect_sockets(const Options& o, StateSet view_states, bool need_processes, const SocketSink& sink,
                                    const KernelNarrowing& narrowing, const std::function<void()>& idle) {
@@ -250,7 +257,9 @@ Result<SourceInfo> collect_sockets(const Options& o, StateSet view_states, bool 
   size_t seen = 0;
   std::unique_ptr<SocketOwners> owners;
   const bool live = o.source == Source::netlink || o.source == Source::proc;
-  if (live && (need_processes || o.processes)) owners = std::make_unique<SocketOwners>(scan_owners());
+  // Scanned at the first socket, once the source is open: a source that cannot be opened
+  // (EMFILE) is then the one line said, not a second one about /proc.
+  const bool want_owners = live && (need_processes || o.processes);
   size_t undecided = 0;  // saved text: names the filters could not decide on
   size_t unowned = 0;    // sockets with an inode whose process could not be looked up
   const SocketSink filtered = [&](SocketRecord& s) {
@@ -260,6 +269,7 @@ Result<SourceInfo> collect_sockets(const Options& o, StateSet view_states, bool 
       undecided += m == FilterAnswer::unknown;
       return !cli::interrupted();
     }
+    if (want_owners && !owners) owners = std::make_unique<SocketOwners>(scan_owners());
     if (owners && s.inode) {
       if (const auto* found = owners->find(*s.inode)) s.processes = *found;
       else unowned += *s.inode != 0;

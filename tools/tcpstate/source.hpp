@@ -46,5 +46,7 @@ void say_if_owners_denied(const tcpkit::SocketOwners& owners, size_t unowned);
 // SocketOwners::scan of /proc; says once per run on stderr when /proc itself cannot be read
 // (processes denied one by one are said by say_if_owners_denied, which knows what is missing).
 tcpkit::SocketOwners scan_owners(const std::unordered_set<uint64_t>* wanted = nullptr);
+// True once /proc could not be read for the processes (said on stderr): the run exits 4.
+bool owners_failed();
 
 }  // namespace tcpstate

@@ -53,7 +53,9 @@ int finish_view(const Options& o, const StateCounts& counts, Record summary, Pro
   std::vector<std::string> exceeded;
   for (const auto& r : results)
     if (r.exceeded) exceeded.push_back(r.threshold.label());
-  const bool failed = o.check && (!exceeded.empty() || !extra_failure.empty());
+  // Counts cut short by a signal prove nothing: an interrupted check is not a pass.
+  const bool cut = o.check && cli::interrupted();
+  const bool failed = o.check && (cut || !exceeded.empty() || !extra_failure.empty());
   if (o.check) {
     switch (o.output) {
       case Output::table: {
@@ -63,7 +65,7 @@ int finish_view(const Options& o, const StateCounts& counts, Record summary, Pro
                      r.exceeded ? "EXCEEDED" : "ok"});
         std::string out = results.empty() ? "" : "\n" + t.render();
         if (!extra_failure.empty()) out += "check failed: " + extra_failure + "\n";
-        out += failed ? "CHECK FAILED\n" : "CHECK OK\n";
+        out += cut ? "CHECK NOT DONE (interrupted)\n" : failed ? "CHECK FAILED\n" : "CHECK OK\n";
         write_stdout(out);
         break;
       }
@@ -116,7 +118,7 @@ int finish_view(const Options& o, const StateCounts& counts, Record summary, Pro
     s["type"] = "summary";
     for (auto& [k, v] : summary.items()) s[k] = v;
     if (o.check) {
-      s["check"] = failed ? "failed" : "passed";
+      s["check"] = cut ? "interrupted" : failed ? "failed" : "passed";
       s["exceeded"] = exceeded;
     }
     if (cli::interrupted()) s["interrupted"] = true;

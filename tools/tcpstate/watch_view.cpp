@@ -16,6 +16,7 @@ int run_watch(const Options& o) {
   std::optional<CsvWriter> csv;
   if (o.output == Output::csv) csv.emplace(stdout, std::vector<std::string>{"round", "elapsed_s", "state", "count", "delta"});
   const bool tty = cli::stdout_is_tty();
+  long long rounds = 0;  // shown
   for (long long round = 1; o.watch_count == 0 || round <= o.watch_count; ++round) {
     StateCounts counts;
     auto info = collect_sockets(o, StateSet::all(), false, [&](SocketRecord& s) {
@@ -54,17 +55,22 @@ int run_watch(const Options& o) {
       }
     }
     previous = counts;
+    rounds = round;
     if (o.watch_count && round == o.watch_count) break;
     pollfd p{cli::interrupt_fd(), POLLIN, 0};
     poll(&p, p.fd >= 0 ? 1 : 0, static_cast<int>(*o.watch_seconds * 1000));
     if (cli::interrupted()) break;
   }
-  if (o.output == Output::json && previous) {
+  // JSON always ends with the summary, even when a signal came before the first round.
+  if (o.output == Output::json) {
     Record summary;
     summary["type"] = "summary";
     summary["view"] = "watch";
-    summary["sockets"] = previous->total();
-    summary["states"] = states_record(*previous);
+    summary["rounds"] = rounds;
+    if (previous) {
+      summary["sockets"] = previous->total();
+      summary["states"] = states_record(*previous);
+    }
     if (cli::interrupted()) summary["interrupted"] = true;
     write_json(summary);
   }

@@ -21,6 +21,7 @@
 #include <type_traits>
 
 #include "tcpkit/io/raw_socket.hpp"
+#include "tcpkit/io/route.hpp"
 #include "tcpkit/wire/checksum.hpp"
 
 namespace tcpkit {
@@ -42,8 +43,15 @@ struct PcapCompiler {
 
 Result<PcapCompiler> load_pcap() {
   void* handle = nullptr;
-  for (const char* name : {"libpcap.so.0.8", "libpcap.so.1", "libpcap.so"})
+  std::string first_error;
+  for (const char* name : {"libpcap.so.0.8", "libpcap.so.1", "libpcap.so"}) {
     if ((handle = dlopen(name, RTLD_NOW | RTLD_LOCAL))) break;
+    if (first_error.empty())
+      if (const char* e = dlerror()) first_error = e;
+  }
+  // Missing is one thing; present but not loadable (EMFILE under a tiny ulimit -n) another.
+  if (!handle && first_error.find("No such file") == std::string::npos && !first_error.empty())
+    return fail(ErrorCode::system, "cannot load libpcap: " + first_error);
   if (!handle)
     return fail(ErrorCode::system, "capture filters need libpcap (libpcap.so.0.8), which is not installed: "
                                    "install the libpcap0.8 package");
@@ -151,8 +159,9 @@ void Capture::ignore_outgoing() {
 Result<Capture> Capture::open(const CaptureOptions& options) {
   int index = 0;
   if (!options.interface.empty()) {
-    index = int(if_nametoindex(options.interface.c_str()));
-    if (index == 0) return fail(ErrorCode::bad_input, "no such interface '" + options.interface + "'");
+    auto found = interface_index(options.interface);
+    if (!found) return tl::unexpected(found.error());
+    index = *found;
   }
   // Protocol 0: the socket receives nothing until bind() names a protocol, so the filter is
   // in place before the first packet is queued.

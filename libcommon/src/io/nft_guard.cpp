@@ -20,6 +20,7 @@ namespace tcpkit {
 namespace {
 
 constexpr auto kNftTimeout = std::chrono::seconds(10);
+constexpr size_t kNftDescriptors = 6;  // run_nft's three pipes
 
 std::string find_nft() {
   for (const char* path : {"/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft", "/usr/local/sbin/nft"})
@@ -37,30 +38,31 @@ Result<NftOutput> run_nft(const std::vector<std::string>& args, const std::strin
   const std::string nft = find_nft();
   if (nft.empty()) return fail(ErrorCode::system, "the nft program (nftables) is not installed");
   int in[2], out[2], err[2];
-  if (::pipe2(in, O_CLOEXEC) < 0) return fail_errno("pipe", errno);
+  if (::pipe2(in, O_CLOEXEC) < 0) return fail_errno("pipe to nft", errno);
   if (::pipe2(out, O_CLOEXEC) < 0) {
     ::close(in[0]), ::close(in[1]);
-    return fail_errno("pipe", errno);
+    return fail_errno("pipe to nft", errno);
   }
   if (::pipe2(err, O_CLOEXEC) < 0) {
     for (int fd : {in[0], in[1], out[0], out[1]}) ::close(fd);
-    return fail_errno("pipe", errno);
+    return fail_errno("pipe to nft", errno);
   }
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, in[0], 0);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-  // The child must not inherit our Ctrl-C handling: default signal dispositions.
+  // The child must not inherit our Ctrl-C handling: default signal dispositions. And it runs
+  // in a process group of its own, so a terminal's Ctrl-C or hangup (sent to our whole group)
+  // cannot kill nft half-way through adding or removing the table: we stop it, after it ends.
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   sigset_t defaults;
   sigemptyset(&defaults);
-  sigaddset(&defaults, SIGINT);
-  sigaddset(&defaults, SIGTERM);
-  sigaddset(&defaults, SIGPIPE);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaddset(&defaults, sig);
   posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
   std::vector<char*> argv{const_cast<char*>(nft.c_str())};
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -173,26 +175,65 @@ std::string guard_ruleset(const std::string& table, const NftGuardSpec& spec) {
 
 Result<NftGuard> NftGuard::install(const NftGuardSpec& spec) {
   const std::string table = guard_table_name(int(::getpid()));
+  NftGuard guard(table);  // from here on, its destructor removes the table
   auto r = run_nft({"-f", "-"}, guard_ruleset(table, spec));
-  if (!r) return tl::unexpected(r.error());
-  if (r->status != 0) return nft_failure("install the kernel-RST guard", *r);
-  return NftGuard(table);
+  // nft refused the batch: nothing was added. Killed, timed out or not started: its batch may
+  // have been committed all the same, and the guard goes out of scope trying to remove it.
+  if (!r || r->status != 0) {
+    if (r && r->status > 0) guard.table_.clear();
+    if (!r) return tl::unexpected(r.error());
+    return nft_failure("install the kernel-RST guard", *r);
+  }
+  // The descriptors that removing the table will need are kept from now on (install's own
+  // pipes just gave them back): a run that then uses up its open-file limit can still remove it.
+  if (!guard.take_reserve()) {
+    const int e = errno;
+    (void)guard.remove();
+    return fail_errno("keep descriptors for removing the nftables guard", e);
+  }
+  return guard;
 }
 
-NftGuard::NftGuard(NftGuard&& other) noexcept : table_(std::move(other.table_)) { other.table_.clear(); }
+bool NftGuard::take_reserve() {
+  const int base = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (base < 0) return false;
+  reserve_.push_back(base);
+  while (reserve_.size() < kNftDescriptors) {
+    const int fd = ::fcntl(base, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0) return false;
+    reserve_.push_back(fd);
+  }
+  return true;
+}
+
+NftGuard::NftGuard(NftGuard&& other) noexcept : table_(std::move(other.table_)), reserve_(std::move(other.reserve_)) {
+  other.table_.clear();
+  other.reserve_.clear();
+}
 
 NftGuard& NftGuard::operator=(NftGuard&& other) noexcept {
   if (this != &other) {
     (void)remove();
     table_ = std::move(other.table_);
+    reserve_ = std::move(other.reserve_);
     other.table_.clear();
+    other.reserve_.clear();
   }
   return *this;
 }
 
-NftGuard::~NftGuard() { (void)remove(); }
+NftGuard::~NftGuard() {
+  (void)remove();
+  release_reserve();
+}
+
+void NftGuard::release_reserve() {
+  for (int fd : reserve_) ::close(fd);
+  reserve_.clear();
+}
 
 Result<void> NftGuard::remove() {
+  release_reserve();  // their slots are run_nft's now
   if (table_.empty()) return {};
   auto r = run_nft({"delete", "table", "inet", table_}, "");
   const std::string table = table_;

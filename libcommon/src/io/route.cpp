@@ -5,6 +5,7 @@
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -69,9 +70,17 @@ RouteReply decode_route_reply(std::span<const uint8_t> bytes, Family family) {
 
 Result<int> interface_index(const std::string& name) {
   if (name.empty() || name.size() >= IF_NAMESIZE) return fail(ErrorCode::bad_input, "invalid interface name '" + name + "'");
-  const unsigned index = if_nametoindex(name.c_str());
-  if (index == 0) return fail(ErrorCode::bad_input, "no such interface '" + name + "'");
-  return static_cast<int>(index);
+  // if_nametoindex in our own words: its socket failing (EMFILE) is the system's failure, and
+  // only ENODEV means the name is wrong.
+  UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (sock.get() < 0) return fail_errno("socket to look up interface '" + name + "'", errno);
+  ifreq request{};
+  std::memcpy(request.ifr_name, name.data(), name.size());
+  if (::ioctl(sock.get(), SIOCGIFINDEX, &request) < 0) {
+    if (errno == ENODEV) return fail(ErrorCode::bad_input, "no such interface '" + name + "'");
+    return fail_errno("look up interface '" + name + "'", errno);
+  }
+  return request.ifr_ifindex;
 }
 
 Result<Route> route_to(const IpAddress& destination, const std::optional<IpAddress>& source, const std::string& interface) {

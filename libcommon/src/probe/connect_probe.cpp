@@ -55,7 +55,7 @@ bool read_icmp_error(int fd, ProbeReply& reply) {
 Result<ProbeReply> connect_probe(const ConnectProbeConfig& config, uint64_t probe_id, int cancel_fd) {
   const IpAddress& d = config.destination;
   UniqueFd sock(::socket(d.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (sock.get() < 0) return fail_errno("socket", errno);
+  if (sock.get() < 0) return fail_errno("TCP socket", errno);
   const int on = 1;
   if (d.is_v4()) setsockopt(sock.get(), SOL_IP, IP_RECVERR, &on, sizeof on);
   else setsockopt(sock.get(), SOL_IPV6, IPV6_RECVERR, &on, sizeof on);

@@ -121,7 +121,7 @@ Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd) {
   if (!route) return tl::unexpected(route.error());
 
   UniqueFd sock(::socket(d.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (sock.get() < 0) return fail_errno("socket", errno);
+  if (sock.get() < 0) return fail_errno("TCP socket", errno);
   if (!config.interface.empty() && setsockopt(sock.get(), SOL_SOCKET, SO_BINDTODEVICE, config.interface.c_str(),
                                               socklen_t(config.interface.size())) < 0)
     return fail_errno("bind to interface '" + config.interface + "'", errno);
@@ -205,6 +205,12 @@ Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd) {
       pollfd p{cancel_fd, POLLIN, 0};
       if (::poll(&p, 1, 0) > 0) {
         result.outcome = "interrupted";
+        // Abort, never a FIN: a FIN would leave the peer in CLOSE_WAIT and us half-closed.
+        if (sock.get() >= 0) {
+          const linger abort_close{1, 0};
+          setsockopt(sock.get(), SOL_SOCKET, SO_LINGER, &abort_close, sizeof abort_close);
+          sock.reset();
+        }
         break;
       }
     }

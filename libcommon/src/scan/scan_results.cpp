@@ -33,7 +33,7 @@ Verdict QueuedResult::verdict() const {
 
 Result<std::unique_ptr<ScanResultQueue>> ScanResultQueue::open() {
   const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (fd < 0) return fail_errno("eventfd", errno);
+  if (fd < 0) return fail_errno("eventfd (scan results)", errno);
   return std::unique_ptr<ScanResultQueue>(new ScanResultQueue(fd));
 }
 

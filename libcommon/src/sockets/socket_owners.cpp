@@ -41,9 +41,11 @@ SocketOwners SocketOwners::scan(const std::string& proc_root, const std::unorder
     out.proc_error_ = errno;
     return out;
   }
-  DIR* proc = ::fdopendir(::dup(proc_fd));
+  const int list_fd = ::dup(proc_fd);
+  DIR* proc = list_fd < 0 ? nullptr : ::fdopendir(list_fd);
   if (!proc) {
     out.proc_error_ = errno;
+    if (list_fd >= 0) ::close(list_fd);
     ::close(proc_fd);
     return out;
   }
@@ -53,6 +55,11 @@ SocketOwners SocketOwners::scan(const std::string& proc_root, const std::unorder
     const int dfd = ::openat(proc_fd, fd_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (dfd < 0) {
       if (errno == EACCES || errno == EPERM) ++out.denied_;
+      // Out of descriptors or memory: every later process would be skipped too. Say so.
+      if (errno == EMFILE || errno == ENFILE || errno == ENOMEM) {
+        out.proc_error_ = errno;
+        break;
+      }
       continue;
     }
     DIR* fds = ::fdopendir(dfd);

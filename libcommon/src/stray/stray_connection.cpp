@@ -137,7 +137,7 @@ Result<std::optional<TrackedSegment>> CaseRunner::wait_segment(const std::functi
 Result<bool> CaseRunner::connect_and_follow() {
   const IpAddress& us = t_.route.source;
   socket_.fd = ::socket(us.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (socket_.fd < 0) return fail_errno("socket", errno);
+  if (socket_.fd < 0) return fail_errno("TCP socket", errno);
   if (t_.bind_interface &&
       ::setsockopt(socket_.fd, SOL_SOCKET, SO_BINDTODEVICE, t_.route.interface.c_str(), socklen_t(t_.route.interface.size())) < 0)
     return fail_errno("bind to interface " + t_.route.interface, errno);
@@ -254,7 +254,7 @@ Result<bool> CaseRunner::wait_quiet() {
 Result<void> CaseRunner::hold_local_port() {
   const IpAddress& us = tuple_.local;
   port_holder_.reset(::socket(us.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (port_holder_.get() < 0) return fail_errno("socket", errno);
+  if (port_holder_.get() < 0) return fail_errno("TCP socket (to hold the local port)", errno);
   const int on = 1;
   ::setsockopt(port_holder_.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
   if (t_.bind_interface && ::setsockopt(port_holder_.get(), SOL_SOCKET, SO_BINDTODEVICE, t_.route.interface.c_str(),

@@ -214,7 +214,7 @@ namespace {
 Result<std::optional<std::string>> try_connect(const StrayTarget& t, uint16_t port, int cancel_fd) {
   Fd s;
   s.fd = ::socket(t.address.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (s.fd < 0) return fail_errno("socket", errno);
+  if (s.fd < 0) return fail_errno("TCP socket", errno);
   // Closed with an RST: neither side keeps TIME_WAIT or CLOSE_WAIT for a mere check.
   linger abort{1, 0};
   ::setsockopt(s.fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);

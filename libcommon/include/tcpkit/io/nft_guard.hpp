@@ -42,7 +42,10 @@ class NftGuard {
 
  private:
   explicit NftGuard(std::string table) : table_(std::move(table)) {}
-  std::string table_;  // empty once removed or moved from
+  bool take_reserve();
+  void release_reserve();
+  std::string table_;         // empty once removed or moved from
+  std::vector<int> reserve_;  // descriptors held for remove()'s pipes: it must work at any ulimit -n
 };
 
 // Removes guard tables whose pid is no longer alive; returns the names removed. Without nft

@@ -23,7 +23,8 @@ class SocketOwners {
   // Processes whose fd directory we may not read (another user's, without root): their
   // sockets have no owner here although they have one.
   size_t processes_denied() const { return denied_; }
-  // errno when proc_root itself could not be read (0: it was): then no socket has an owner.
+  // errno when proc_root could not be read (0: it was), or the scan stopped part-way for want
+  // of descriptors or memory (EMFILE, ENFILE, ENOMEM): then some or all sockets lack an owner.
   int proc_error() const { return proc_error_; }
 
  private:
