@@ -81,7 +81,9 @@ int g_interrupt_fd = -1;
 // Ends the process as `sig` would have, once the tool has stopped and cleaned up.
 [[noreturn]] void die_of(int sig) {
   std::fflush(stderr);
-  ::signal(sig, SIG_DFL);
+  struct sigaction fatal {};
+  fatal.sa_handler = SIG_DFL;
+  ::sigaction(sig, &fatal, nullptr);
   sigset_t only;
   sigemptyset(&only);
   sigaddset(&only, sig);
@@ -110,9 +112,12 @@ ssize_t write_stdout_fd(void*, const char* data, size_t size) {
 void keep_write_errors() {
   FILE* out = ::fopencookie(nullptr, "w", cookie_io_functions_t{nullptr, write_stdout_fd, nullptr, nullptr});
   if (!out) return;  // plain stdout then: errors still seen, just not why
-  g_plain_stdout = stdout;  // std::cout (CLI11's --help) still writes there
   // A terminal sees each line at once, as with stdio's own stdout; the tools flush elsewhere.
-  ::setvbuf(out, nullptr, ::isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, 64 * 1024);
+  if (::setvbuf(out, nullptr, ::isatty(STDOUT_FILENO) ? _IOLBF : _IOFBF, size_t{64} * 1024) != 0) {
+    (void)std::fclose(out);  // unused: keep the plain stdout
+    return;
+  }
+  g_plain_stdout = stdout;  // std::cout (CLI11's --help) still writes there
   stdout = out;
 }
 
@@ -195,7 +200,7 @@ void start_reader_watch() {
   pthread_attr_t attr;
   if (::pthread_attr_init(&attr) != 0) return;
   ::pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  ::pthread_attr_setstacksize(&attr, 64 * 1024);  // it only polls: keep the RSS budget
+  ::pthread_attr_setstacksize(&attr, size_t{64} * 1024);  // it only polls: keep the RSS budget
   // The watcher takes no signal: SIGINT/SIGTERM stay with the threads that act on them.
   sigset_t all, old;
   sigfillset(&all);
@@ -225,7 +230,9 @@ void install_interrupt_handler() {
   sa.sa_flags = SA_RESTART;
   // A closed terminal (SIGHUP) stops a tool like Ctrl-C: cleanup first, whatever can be said.
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &sa, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGPIPE, &ignore, nullptr);  // a gone reader is seen as EPIPE (and by the watcher)
   static std::atomic<bool> watching{false};
   if (!watching.exchange(true)) start_reader_watch();
 }

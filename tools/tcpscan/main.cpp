@@ -41,6 +41,8 @@ int parse_and_run(int argc, char** argv) {
   // nmap spells some flags "-iL", "-Pn", "-oX"; CLI11 short names are one letter, so rename them.
   std::vector<std::string> renamed;
   std::vector<char*> args;
+  renamed.reserve(size_t(argc));
+  args.reserve(size_t(argc));
   tcpscan::Options o;
   for (int i = 0; i < argc; ++i) {
     const std::string a = argv[i];

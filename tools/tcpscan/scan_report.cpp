@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 
 #include "tcpkit/scan/probe_kind.hpp"
@@ -84,13 +85,17 @@ bool Report::open_xml(const RunFacts& facts, std::string& error) {
 }
 
 Report::~Report() {
-  if (xml_file_ && xml_file_ != stdout) std::fclose(xml_file_);
+  // Only when the run ended before xml_error(): nothing is left to report to.
+  if (xml_file_ && xml_file_ != stdout) (void)std::fclose(xml_file_);
 }
 
 std::string Report::xml_error() {
   if (!xml_file_ || xml_file_ == stdout) return "";  // stdout's errors are guarded_main's
   errno = 0;
-  const bool ok = std::fflush(xml_file_) == 0 && !std::ferror(xml_file_);
+  bool ok = std::fflush(xml_file_) == 0 && !std::ferror(xml_file_);
+  // Closed here, not in the destructor: close(2) may report the write too (NFS, quotas).
+  ok = std::fclose(xml_file_) == 0 && ok;
+  xml_file_ = nullptr;
   if (ok) return "";
   const int e = errno ? errno : xml_ ? xml_->write_errno() : 0;  // an earlier flush may have failed
   return "cannot write the XML file '" + options_.xml_file + "'" + (e ? std::string(": ") + std::strerror(e) : "");
@@ -171,6 +176,7 @@ void Report::result(const tcpkit::ScanResult& r) {
 }
 
 void Report::host_done(Host& h) {
+  const tcpkit::IpAddress address = h.address;  // h may move into grepable_ below
   switch (h.status) {
     case HostStatus::up: ++up_; break;
     case HostStatus::down: ++down_; break;
@@ -232,7 +238,6 @@ void Report::host_done(Host& h) {
     case OutputForm::xml:
       break;
   }
-  const tcpkit::IpAddress address = h.address;  // h may have moved into grepable_
   hosts_.forget(address);
 }
 
@@ -342,7 +347,7 @@ void Report::summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
           " (" + host_counts + ") x " + count_of(facts.ports, "port") + " in " + duration,
       "ports of the hosts up: " + counts,
       "sent " + count_of(s.sent, "probe") + " in " + count_of(uint64_t(s.rounds), "round") + ", " +
-          with_commas(uint64_t(s.achieved_rate + 0.5)) + "/s of " + with_commas(uint64_t(s.requested_rate + 0.5)) +
+          with_commas(uint64_t(std::llround(s.achieved_rate))) + "/s of " + with_commas(uint64_t(std::llround(s.requested_rate))) +
           "/s asked" + slowed + "; received " + with_commas(s.received) + ": " + count_of(s.replies, "reply", "replies") +
           ", " + (s.rejected.total() ? tcpkit::rejected_text(s.rejected) : std::string("0 rejected")) + ", " +
           count_of(s.duplicates, "duplicate") + "; " + count_of(s.resets_sent, "reset") + " sent",
