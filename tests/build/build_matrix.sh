@@ -10,14 +10,13 @@
 #   clang    clang 14, RelWithDebInfo;
 #   fuzz     the libFuzzer targets (clang, ASan+UBSan; docs/FUZZING.md), each run over its seed
 #            corpus plus a bounded number of new inputs (tests/fuzz/run_fuzz.sh: FUZZ_RUNS, 20000);
-#   tidy     clang-tidy (.clang-tidy) over the clang step's compile commands. Not in the default
-#            steps yet: its first findings (cert-err33-c on unchecked fputs/fprintf, two
-#            performance ones) are not all fixed, and a run takes ~15 min on 2 cores.
-#   tests/build/build_matrix.sh [OUT_DIR]      env: STEPS=release,debian,clang,fuzz (add ,tidy)
+#   tidy     clang-tidy (.clang-tidy: bugprone, cert, performance) over the clang step's compile
+#            commands, libcommon/ and tools/; every finding is an error.
+#   tests/build/build_matrix.sh [OUT_DIR]      env: STEPS=release,debian,clang,fuzz,tidy (default)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${1:-$ROOT/build-matrix}
-STEPS=${STEPS:-release,debian,clang,fuzz}
+STEPS=${STEPS:-release,debian,clang,fuzz,tidy}
 JOBS=$(nproc 2>/dev/null || echo 2)
 TOOLS=(tcpprobe tcpscan tcpstray tcpstate)
 mkdir -p "$OUT"

@@ -48,7 +48,8 @@ void Reporter::header(const TargetInfo& info) {
 Record Reporter::probe_record(const TargetInfo& info, const tcpkit::ProbeReply& r) const {
   Record rec;
   rec["type"] = r.duplicate ? "duplicate" : "probe";  // a duplicate repeats probe N's answer
-  rec["time"] = double(r.sent_ns / 1000) / 1e6;
+  const auto sent_us = r.sent_ns / 1000;  // whole microseconds: the time is written to 1 us
+  rec["time"] = double(sent_us) / 1e6;
   rec["target"] = info.target;
   rec["address"] = info.address.to_string();
   rec["port"] = info.port;
