@@ -88,8 +88,10 @@ int g_interrupt_fd = -1;
   sigemptyset(&only);
   sigaddset(&only, sig);
   ::pthread_sigmask(SIG_UNBLOCK, &only, nullptr);
-  ::raise(sig);
-  ::_exit(128 + sig);  // not reached unless the signal is blocked by other means
+  // The default action ends the process inside raise(). If the signal could not be sent, or is
+  // blocked by other means, exit with the status a shell shows for it.
+  if (::raise(sig) != 0) ::_exit(128 + sig);
+  ::_exit(128 + sig);
 }
 
 // stdout through a cookie that keeps the errno of a failed write: stdio keeps only a flag, and

@@ -35,7 +35,7 @@ class LiveConnection {
   const std::vector<TrackedSegment>& seen() const { return seen_; }
 
  private:
-  LiveConnection(ConnectionTracker tracker, Capture capture) : tracker_(tracker), capture_(std::move(capture)) {}
+  LiveConnection(const ConnectionTracker& tracker, Capture capture) : tracker_(tracker), capture_(std::move(capture)) {}
   ConnectionTracker tracker_;
   Capture capture_;
   std::vector<TrackedSegment> seen_;
