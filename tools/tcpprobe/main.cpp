@@ -23,10 +23,11 @@ int parse_and_run(int argc, char** argv) {
                "3 missing privilege, 4 system failure.",
                kTool};
   app.get_formatter()->column_width(34);
+  std::vector<std::string> target_texts;
   std::string mode = "auto", count, interval, timeout, deadline, port, sport, source;
   bool v4 = false, v6 = false, json = false, csv = false;
   int ttl = -1;
-  app.add_option("targets", o.targets, "host, host:port, host:service, [v6addr]:port or a bare IPv6 address")
+  app.add_option("targets", target_texts, "host, host:port, host:service, [v6addr]:port or a bare IPv6 address")
       ->required()
       ->type_name("TARGET...");
   app.add_option("-m,--mode", mode, "syn (raw, needs CAP_NET_RAW), connect (unprivileged), auto (default)")
@@ -111,11 +112,14 @@ int parse_and_run(int argc, char** argv) {
   }
   if (!o.trace && (app.count("--close") || app.count("--send") || o.absolute || app.count("--close-wait")))
     return usage("--close, --send, --absolute and --close-wait go with --trace");
-  if (o.trace && o.targets.size() != 1) return usage("--trace follows one connection: give exactly one target");
+  if (o.trace && target_texts.size() != 1) return usage("--trace follows one connection: give exactly one target");
   if (o.trace && (count.size() || interval.size() || o.mode != tcpprobe::Mode::automatic))
     return usage("--trace opens one connection: -c, -i and --mode do not apply");
-  for (const auto& t : o.targets)
-    if (auto spec = tcpkit::parse_target(t); !spec) return usage(spec.error().message);
+  for (const auto& t : target_texts) {
+    auto spec = tcpkit::parse_target(t);
+    if (!spec) return usage(spec.error().message);
+    o.targets.push_back(std::move(*spec));
+  }
   return o.trace ? tcpprobe::run_trace(o) : tcpprobe::run(o);
 }
 
