@@ -15,6 +15,7 @@
 #include "tcpkit/sockets/netstat_text.hpp"
 #include "tcpkit/sockets/proc_net.hpp"
 #include "tcpkit/sockets/sock_diag.hpp"
+#include "tcpkit/sockets/socket_funnel.hpp"
 #include "tcpkit/sockets/socket_owners.hpp"
 #include "tcpkit/sockets/ss_text.hpp"
 
@@ -23,13 +24,6 @@ namespace tcpstate {
 using namespace tcpkit;
 
 namespace {
-
-StateSet intersect(StateSet a, StateSet b) {
-  StateSet out;
-  for (TcpState s : kAllTcpStates)
-    if (a.contains(s) && b.contains(s)) out.add(s);
-  return out;
-}
 
 void print_warnings(const std::string& label, const TextParseReport& report) {
   for (const auto& w : report.warnings)
@@ -222,6 +216,43 @@ Result<SourceInfo> collect_text(const Options& o, const SocketSink& sink, const 
   return info;
 }
 
+Result<SourceInfo> collect_proc(const Options& o, const SocketSink& sink) {
+  auto r = read_proc_net(o.filter.family != Family::v6, o.filter.family != Family::v4, sink);
+  if (!r) return tl::unexpected(r.error());
+  SourceInfo info;
+  info.name = "proc";
+  info.live = true;
+  return info;
+}
+
+// sock_diag, with the states (and the ports in narrowing) applied by the kernel; the raw
+// messages go to --save-netlink's file as they come.
+Result<SourceInfo> collect_netlink(const Options& o, StateSet states, const KernelNarrowing& narrowing,
+                                   const SocketSink& sink) {
+  SockDiagQuery q;
+  q.v4 = o.filter.family != Family::v6;
+  q.v6 = o.filter.family != Family::v4;
+  q.states = states;
+  q.tcp_info = o.tcp_info;
+  q.local_ports = narrowing.local_ports;
+  q.remote_ports = narrowing.remote_ports;
+  std::FILE* save = nullptr;
+  if (!o.save_netlink.empty()) {
+    save = std::fopen(o.save_netlink.c_str(), "wb");
+    if (!save) return fail_errno("cannot write " + o.save_netlink, errno);
+  }
+  std::function<void(std::span<const uint8_t>)> tap;
+  if (save) tap = [save](std::span<const uint8_t> chunk) { std::fwrite(chunk.data(), 1, chunk.size(), save); };
+  auto r = dump_tcp_sockets(q, sink, tap);
+  if (save && std::fclose(save) != 0 && r) return fail_errno("cannot write " + o.save_netlink, errno);
+  if (!r) return tl::unexpected(r.error());
+  SourceInfo info;
+  info.name = "netlink";
+  info.live = true;
+  info.backlog_known = true;
+  return info;
+}
+
 }  // namespace
 
 void say_if_owners_denied(const SocketOwners& owners, size_t unowned) {
@@ -246,63 +277,19 @@ SocketOwners scan_owners(const std::unordered_set<uint64_t>* wanted) {
 
 Result<SourceInfo> collect_sockets(const Options& o, StateSet view_states, bool need_processes, const SocketSink& sink,
                                    const KernelNarrowing& narrowing, const std::function<void()>& idle) {
-  const StateSet wanted = intersect(o.filter.states, view_states);
-  size_t seen = 0;
   std::unique_ptr<SocketOwners> owners;
   const bool live = o.source == Source::netlink || o.source == Source::proc;
   if (live && (need_processes || o.processes)) owners = std::make_unique<SocketOwners>(scan_owners());
-  size_t undecided = 0;  // saved text: names the filters could not decide on
-  size_t unowned = 0;    // sockets with an inode whose process could not be looked up
-  const SocketSink filtered = [&](SocketRecord& s) {
-    ++seen;
-    if (!wanted.contains(s.state)) return !cli::interrupted();
-    if (const auto m = o.filter.decide(s); m != FilterAnswer::yes) {
-      undecided += m == FilterAnswer::unknown;
-      return !cli::interrupted();
-    }
-    if (owners && s.inode) {
-      if (const auto* found = owners->find(*s.inode)) s.processes = *found;
-      else unowned += *s.inode != 0;
-    }
-    return sink(s) && !cli::interrupted();
-  };
-  if (!live) return collect_text(o, filtered, idle, undecided);
-  const auto say_if_denied = [&] {
-    if (owners) say_if_owners_denied(*owners, unowned);
-  };
-
-  SourceInfo info;
-  info.live = true;
-  if (o.source == Source::proc) {
-    info.name = "proc";
-    const bool v4 = o.filter.family != Family::v6, v6 = o.filter.family != Family::v4;
-    auto r = read_proc_net(v4, v6, filtered);
-    if (!r) return tl::unexpected(r.error());
-    info.seen = seen;
-    say_if_denied();
-    return info;
-  }
-  info.name = "netlink";
-  info.backlog_known = true;
-  SockDiagQuery q;
-  q.v4 = o.filter.family != Family::v6;
-  q.v6 = o.filter.family != Family::v4;
-  q.states = wanted;
-  q.tcp_info = o.tcp_info;
-  q.local_ports = narrowing.local_ports;
-  q.remote_ports = narrowing.remote_ports;
-  std::FILE* save = nullptr;
-  if (!o.save_netlink.empty()) {
-    save = std::fopen(o.save_netlink.c_str(), "wb");
-    if (!save) return fail_errno("cannot write " + o.save_netlink, errno);
-  }
-  std::function<void(std::span<const uint8_t>)> tap;
-  if (save) tap = [save](std::span<const uint8_t> chunk) { std::fwrite(chunk.data(), 1, chunk.size(), save); };
-  auto r = dump_tcp_sockets(q, filtered, tap);
-  if (save && std::fclose(save) != 0 && r) return fail_errno("cannot write " + o.save_netlink, errno);
-  if (!r) return tl::unexpected(r.error());
-  info.seen = seen;
-  say_if_denied();
+  FunnelCounts counts;
+  const SocketSink funnel = funnel_sockets(o.filter, view_states, owners.get(), counts, sink);
+  // Ctrl-C is looked at after every record, those the filter leaves out included.
+  const SocketSink filtered = [&](SocketRecord& s) { return funnel(s) && !cli::interrupted(); };
+  if (!live) return collect_text(o, filtered, idle, counts.undecided);
+  auto info = o.source == Source::proc ? collect_proc(o, filtered)
+                                       : collect_netlink(o, wanted_states(o.filter, view_states), narrowing, filtered);
+  if (!info) return info;
+  info->seen = counts.seen;
+  if (owners) say_if_owners_denied(*owners, counts.unowned);
   return info;
 }
 

@@ -14,9 +14,6 @@ using namespace tcpkit;
 
 namespace {
 
-const char* const kCounters[] = {"ListenOverflows", "ListenDrops", "TCPReqQFullDrop", "TCPReqQFullDoCookies",
-                                 "SyncookiesSent", "SyncookiesRecv", "SyncookiesFailed"};
-
 // Sleeps for the interval unless Ctrl-C comes first.
 void wait_interval(std::chrono::microseconds interval) {
   pollfd p{cli::interrupt_fd(), POLLIN, 0};
@@ -42,11 +39,7 @@ int run_syn_flood(const Options& o) {
     wait_interval(o.interval);
     auto after = read_tcp_counters();
     if (!after) return fail_with(after.error());
-    for (const char* name : kCounters) {
-      const std::string key = std::string("TcpExt.") + name;
-      auto a = after->find(key), b = before->find(key);
-      if (a != after->end() && b != before->end()) deltas[key] = a->second >= b->second ? a->second - b->second : 0;
-    }
+    deltas = syn_flood_counter_deltas(*before, *after);
   }
   const TcpSysctls sys = read_tcp_sysctls();
   SynFloodAnalysis analysis;
@@ -96,7 +89,7 @@ int run_syn_flood(const Options& o) {
                opt_text(sys.synack_retries) + "\n";
         if (!deltas.empty()) {
           out += "Counters over " + format_fixed(interval_s, 1) + " s:";
-          for (const auto& [k, v] : deltas) out += " " + k.substr(7) + " +" + std::to_string(v);
+          for (const auto& [k, v] : deltas) out += " " + std::string(counter_short_name(k)) + " +" + std::to_string(v);
           out += "\n";
         }
       }
@@ -165,7 +158,7 @@ int run_syn_flood(const Options& o) {
   if (sum.named_sources) summary["named_sources"] = sum.named_sources;
   if (!deltas.empty()) {
     Record d;
-    for (const auto& [k, v] : deltas) d[k.substr(7)] = v;
+    for (const auto& [k, v] : deltas) d[std::string(counter_short_name(k))] = v;
     summary["interval_s"] = interval_s;
     summary["counter_deltas"] = d;
   }
