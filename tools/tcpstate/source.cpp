@@ -12,6 +12,7 @@
 
 #include "common/cli_common.hpp"
 #include "common/wording.hpp"
+#include "tcpkit/io/unique_fd.hpp"
 #include "tcpkit/sockets/netstat_text.hpp"
 #include "tcpkit/sockets/proc_net.hpp"
 #include "tcpkit/sockets/sock_diag.hpp"
@@ -138,16 +139,12 @@ Result<void> read_lines(int fd, const std::string& label, const std::function<bo
 Result<SourceInfo> collect_text(const Options& o, const SocketSink& sink, const std::function<void()>& idle,
                                 const size_t& undecided) {
   const std::string label = o.input == "-" ? "<stdin>" : o.input;
-  struct File {
-    int fd = STDIN_FILENO;
-    ~File() { if (fd != STDIN_FILENO) ::close(fd); }
-  } file;
+  UniqueFd file;  // stdin stays open
   if (o.input != "-") {
-    const int fd = ::open(o.input.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fail(ErrorCode::bad_input, "cannot open " + o.input + ": " + std::strerror(errno));
-    file.fd = fd;
+    file.reset(::open(o.input.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!file.valid()) return fail(ErrorCode::bad_input, "cannot open " + o.input + ": " + std::strerror(errno));
   }
-  const int fd = file.fd;
+  const int fd = file.valid() ? file.get() : STDIN_FILENO;
   SocketTextFormat format = SocketTextFormat::unknown;
   if (o.source == Source::ss_text) format = SocketTextFormat::ss;
   else if (o.source == Source::netstat_text) format = SocketTextFormat::netstat;

@@ -21,6 +21,7 @@
 #include <type_traits>
 
 #include "tcpkit/io/raw_socket.hpp"
+#include "tcpkit/io/recv_message.hpp"
 #include "tcpkit/wire/checksum.hpp"
 
 namespace tcpkit {
@@ -62,21 +63,10 @@ Result<PcapCompiler> load_pcap() {
 // Reads one datagram's kernel receive stamp (SO_TIMESTAMPNS), if a datagram is queued.
 std::optional<int64_t> read_stamp(int fd) {
   char byte;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[128];
-  msghdr message{};
-  message.msg_iov = &iov;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  if (::recvmsg(fd, &message, MSG_DONTWAIT) < 0) return std::nullopt;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
-      timespec ts;
-      std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
-      return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-    }
-  }
+  RecvMessage<128> message(&byte, 1);
+  if (::recvmsg(fd, &message.header, MSG_DONTWAIT) < 0) return std::nullopt;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&message.header); c; c = CMSG_NXTHDR(&message.header, c))
+    if (const auto stamp = timestampns_of(*c)) return stamp;
   return std::nullopt;
 }
 
@@ -216,16 +206,8 @@ Result<std::optional<CapturedPacket>> Capture::poll_now() {
     CapturedPacket packet;
     packet.data.resize(snaplen_);
     sockaddr_ll from{};
-    iovec iov{packet.data.data(), packet.data.size()};
-    alignas(cmsghdr) char control[256];
-    msghdr message{};
-    message.msg_name = &from;
-    message.msg_namelen = sizeof from;
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    const ssize_t n = ::recvmsg(fd_, &message, MSG_DONTWAIT | MSG_TRUNC);
+    RecvMessage<256> message(packet.data.data(), packet.data.size(), &from, sizeof from);
+    const ssize_t n = ::recvmsg(fd_, &message.header, MSG_DONTWAIT | MSG_TRUNC);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<CapturedPacket>{};
       if (errno == EINTR) continue;
@@ -238,11 +220,9 @@ Result<std::optional<CapturedPacket>> Capture::poll_now() {
     if (packet.outgoing && !include_outgoing_) continue;
     packet.source = TimestampSource::user;
     uint32_t status = 0;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
-        timespec ts;
-        std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
-        packet.time_ns = int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&message.header); c; c = CMSG_NXTHDR(&message.header, c)) {
+      if (const auto stamp = timestampns_of(*c)) {
+        packet.time_ns = *stamp;
         packet.source = TimestampSource::kernel;
       } else if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA &&
                  c->cmsg_len >= CMSG_LEN(sizeof(tpacket_auxdata))) {

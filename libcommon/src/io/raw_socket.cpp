@@ -1,6 +1,7 @@
 #include "tcpkit/io/raw_socket.hpp"
 
 #include "tcpkit/io/error_queue.hpp"
+#include "tcpkit/io/recv_message.hpp"
 
 #include <linux/errqueue.h>
 #include <linux/net_tstamp.h>
@@ -107,18 +108,12 @@ std::vector<RawSender::TxStamp> RawSender::take_tx_stamps() {
   if (fd_ < 0) return stamps;
   // Bounded: the queue holds at most what the socket's receive buffer allows.
   for (int i = 0; i < 4096; ++i) {
-    alignas(cmsghdr) char control[256];
     char data[64];
-    iovec iov{data, sizeof data};
-    msghdr message{};
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    if (::recvmsg(fd_, &message, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
+    RecvMessage<256> message(data, sizeof data);
+    if (::recvmsg(fd_, &message.header, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
     std::optional<int64_t> time;
     std::optional<uint32_t> key;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+    for (cmsghdr* c = CMSG_FIRSTHDR(&message.header); c; c = CMSG_NXTHDR(&message.header, c)) {
       if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPING &&
           c->cmsg_len >= CMSG_LEN(sizeof(scm_timestamping))) {
         scm_timestamping ts{};
@@ -126,7 +121,7 @@ std::vector<RawSender::TxStamp> RawSender::take_tx_stamps() {
         if (ts.ts[0].tv_sec != 0 || ts.ts[0].tv_nsec != 0) time = int64_t(ts.ts[0].tv_sec) * 1'000'000'000 + ts.ts[0].tv_nsec;
       }
     }
-    if (const auto error = queued_error(message);
+    if (const auto error = queued_error(message.header);
         error && error->origin == SO_EE_ORIGIN_TIMESTAMPING && error->info == SCM_TSTAMP_SND)
       key = error->data;
     if (time && key) stamps.push_back(TxStamp{*key, *time});

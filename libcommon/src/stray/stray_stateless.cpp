@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "tcpkit/io/capture.hpp"
+#include "tcpkit/io/local_port.hpp"
 
 namespace tcpkit {
 
@@ -18,32 +19,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 // Once an answer came, segments that follow it this soon still belong to the case.
 constexpr auto kGrace = std::chrono::milliseconds(50);
-
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-uint16_t bound_port(int fd) {
-  sockaddr_storage bound{};
-  socklen_t length = sizeof bound;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length);
-  return bound.ss_family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port)
-                                    : ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
-}
-
-// A bound TCP socket holds the source port: no connection of ours can take it meanwhile.
-Result<uint16_t> reserve_port(Fd& holder, const IpAddress& source) {
-  holder.fd = ::socket(source.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (holder.fd < 0) return fail_errno("reserve a source port", errno);
-  socklen_t length = 0;
-  sockaddr_storage address = source.to_sockaddr(0, &length);
-  if (::bind(holder.fd, reinterpret_cast<sockaddr*>(&address), length) < 0)
-    return fail_errno("reserve a source port on " + source.to_string(), errno);
-  return bound_port(holder.fd);
-}
 
 struct CaseSegment {
   uint8_t flags;
@@ -91,28 +66,28 @@ Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSende
     return fail(ErrorCode::bad_input, std::string(info.name) + " is not a closed- or listening-port case");
   const uint16_t dport = info.group == StrayGroup::closed ? t.closed_port : t.port;
   const IpAddress& us = t.route.source;
-  Fd holder;
-  auto sport = reserve_port(holder, us);
-  if (!sport) return tl::unexpected(sport.error());
+  auto reserved = reserve_port(us);  // held until the case is over
+  if (!reserved) return tl::unexpected(reserved.error());
+  const uint16_t sport = reserved->port;
 
   CaptureOptions options;
   options.interface = t.route.interface;
   const std::string icmp = t.address.is_v4() ? "icmp" : "icmp6";
   options.filter = "(tcp and host " + t.address.to_string() + " and port " + std::to_string(dport) + " and port " +
-                   std::to_string(*sport) + ") or (" + icmp + " and dst host " + us.to_string() + ")";
+                   std::to_string(sport) + ") or (" + icmp + " and dst host " + us.to_string() + ")";
   auto capture = Capture::open(options);
   if (!capture) return tl::unexpected(capture.error());
 
   StrayRun run;
   run.id = id;
-  run.local_port = *sport;
+  run.local_port = sport;
   const CaseSegment shape = segment_for(id);
   run.probe.flags = shape.flags;
   run.probe.seq = stray_random32();
   run.probe.ack = shape.random_ack ? stray_random32() : 0;
   run.sent = flags_compact(shape.flags) + " seq=" + std::to_string(run.probe.seq) +
              (shape.random_ack ? " ack=" + std::to_string(run.probe.ack) : "") + " to port " + std::to_string(dport);
-  auto spec = send_stray_segment(sender, us, *sport, t.address, dport, shape.flags, run.probe.seq, run.probe.ack);
+  auto spec = send_stray_segment(sender, us, sport, t.address, dport, shape.flags, run.probe.seq, run.probe.ack);
   if (!spec) return tl::unexpected(spec.error());
   StraySegment out;
   out.outbound = out.crafted = true;
@@ -132,8 +107,8 @@ Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSende
     if (!decoded) continue;
     if (decoded->kind == DecodedPacket::Kind::tcp) {
       const DecodedTcp& tcp = decoded->tcp;
-      const bool ours = decoded->src == us && decoded->dst == t.address && tcp.sport == *sport && tcp.dport == dport;
-      const bool theirs = decoded->src == t.address && decoded->dst == us && tcp.sport == dport && tcp.dport == *sport;
+      const bool ours = decoded->src == us && decoded->dst == t.address && tcp.sport == sport && tcp.dport == dport;
+      const bool theirs = decoded->src == t.address && decoded->dst == us && tcp.sport == dport && tcp.dport == sport;
       if (ours && !own_copy_seen && tcp.seq == out.seq && tcp.flags == out.flags) {
         out.time_ns = (*packet)->time_ns;  // the kernel's timestamp of our own segment
         own_copy_seen = true;
@@ -146,7 +121,7 @@ Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSende
       if (!theirs || (*packet)->outgoing) continue;
     } else if (decoded->kind == DecodedPacket::Kind::icmp_error) {
       const QuotedDatagram& q = decoded->icmp.quoted;
-      if ((*packet)->outgoing || q.protocol != 6 || !q.ports_known || q.sport != *sport || q.dport != dport) continue;
+      if ((*packet)->outgoing || q.protocol != 6 || !q.ports_known || q.sport != sport || q.dport != dport) continue;
     } else {
       continue;
     }
@@ -165,21 +140,20 @@ namespace {
 
 // Whether `port` accepts a kernel connect() within the timeout: nullopt when it does, else why not.
 Result<std::optional<std::string>> try_connect(const StrayTarget& t, uint16_t port, int cancel_fd) {
-  Fd s;
-  s.fd = ::socket(t.address.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (s.fd < 0) return fail_errno("socket", errno);
+  const UniqueFd s(::socket(t.address.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!s.valid()) return fail_errno("socket", errno);
   // Closed with an RST: neither side keeps TIME_WAIT or CLOSE_WAIT for a mere check.
   linger abort{1, 0};
-  ::setsockopt(s.fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+  ::setsockopt(s.get(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
   if (t.bind_interface)
-    ::setsockopt(s.fd, SOL_SOCKET, SO_BINDTODEVICE, t.route.interface.c_str(), socklen_t(t.route.interface.size()));
+    ::setsockopt(s.get(), SOL_SOCKET, SO_BINDTODEVICE, t.route.interface.c_str(), socklen_t(t.route.interface.size()));
   socklen_t length = 0;
   sockaddr_storage address = t.address.to_sockaddr(port, &length);
-  if (::connect(s.fd, reinterpret_cast<sockaddr*>(&address), length) == 0) return std::optional<std::string>();
+  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&address), length) == 0) return std::optional<std::string>();
   if (errno != EINPROGRESS)
     return std::optional<std::string>("port " + std::to_string(port) + " does not accept connections: " + std::strerror(errno));
   const auto deadline = Clock::now() + t.timeout;
-  pollfd fds[2] = {{s.fd, POLLOUT, 0}, {cancel_fd, POLLIN, 0}};
+  pollfd fds[2] = {{s.get(), POLLOUT, 0}, {cancel_fd, POLLIN, 0}};
   while (true) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) return std::optional<std::string>("port " + std::to_string(port) + " did not answer a connect() in time");
@@ -190,7 +164,7 @@ Result<std::optional<std::string>> try_connect(const StrayTarget& t, uint16_t po
   }
   int error = 0;
   socklen_t error_length = sizeof error;
-  ::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &error, &error_length);
+  ::getsockopt(s.get(), SOL_SOCKET, SO_ERROR, &error, &error_length);
   if (error) return std::optional<std::string>("port " + std::to_string(port) + " does not accept connections: " + std::strerror(error));
   return std::optional<std::string>();
 }
