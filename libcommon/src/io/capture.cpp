@@ -135,7 +135,7 @@ void Capture::ignore_outgoing() {
   if (!include_outgoing_) return;
   include_outgoing_ = false;
   const int on = 1;
-  setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &on, sizeof on);
+  setsockopt(fd_.get(), SOL_PACKET, PACKET_IGNORE_OUTGOING, &on, sizeof on);
 }
 
 Result<Capture> Capture::open(const CaptureOptions& options) {
@@ -180,34 +180,13 @@ Result<Capture> Capture::open(const CaptureOptions& options) {
   return capture;
 }
 
-Capture::Capture(Capture&& other) noexcept
-    : fd_(other.fd_), snaplen_(other.snaplen_), include_outgoing_(other.include_outgoing_), bad_checksums_(other.bad_checksums_) {
-  other.fd_ = -1;
-}
-
-Capture& Capture::operator=(Capture&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = other.fd_;
-    snaplen_ = other.snaplen_;
-    include_outgoing_ = other.include_outgoing_;
-    bad_checksums_ = other.bad_checksums_;
-    other.fd_ = -1;
-  }
-  return *this;
-}
-
-Capture::~Capture() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 Result<std::optional<CapturedPacket>> Capture::poll_now() {
   for (;;) {
     CapturedPacket packet;
     packet.data.resize(snaplen_);
     sockaddr_ll from{};
     RecvMessage<256> message(packet.data.data(), packet.data.size(), &from, sizeof from);
-    const ssize_t n = ::recvmsg(fd_, &message.header, MSG_DONTWAIT | MSG_TRUNC);
+    const ssize_t n = ::recvmsg(fd_.get(), &message.header, MSG_DONTWAIT | MSG_TRUNC);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<CapturedPacket>{};
       if (errno == EINTR) continue;
@@ -248,7 +227,7 @@ Result<std::optional<CapturedPacket>> Capture::next(std::chrono::steady_clock::t
     if (now >= deadline) return std::optional<CapturedPacket>{};
     const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now);
     timespec timeout{time_t(wait.count() / 1'000'000'000), long(wait.count() % 1'000'000'000)};
-    pollfd fds[2] = {{fd_, POLLIN, 0}, {cancel_fd, POLLIN, 0}};
+    pollfd fds[2] = {{fd_.get(), POLLIN, 0}, {cancel_fd, POLLIN, 0}};
     const int r = ::ppoll(fds, cancel_fd >= 0 ? 2 : 1, &timeout, nullptr);
     if (r < 0 && errno != EINTR) return fail_errno("poll packet socket", errno);
     if (r > 0 && cancel_fd >= 0 && (fds[1].revents & POLLIN)) return std::optional<CapturedPacket>{};
@@ -259,7 +238,7 @@ Result<std::optional<CapturedPacket>> Capture::next(std::chrono::steady_clock::t
 CaptureStats Capture::stats() {
   tpacket_stats counters{};
   socklen_t length = sizeof counters;
-  if (getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &counters, &length) < 0) return {};
+  if (getsockopt(fd_.get(), SOL_PACKET, PACKET_STATISTICS, &counters, &length) < 0) return {};
   return CaptureStats{counters.tp_packets, counters.tp_drops};
 }
 

@@ -36,34 +36,13 @@ Result<RawSender> RawSender::open(Family family, const std::string& interface) {
   return sender;
 }
 
-RawSender::RawSender(RawSender&& other) noexcept
-    : fd_(other.fd_), family_(other.family_), tx_timestamps_(other.tx_timestamps_), next_tx_key_(other.next_tx_key_) {
-  other.fd_ = -1;
-}
-
-RawSender& RawSender::operator=(RawSender&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = other.fd_;
-    family_ = other.family_;
-    tx_timestamps_ = other.tx_timestamps_;
-    next_tx_key_ = other.next_tx_key_;
-    other.fd_ = -1;
-  }
-  return *this;
-}
-
-RawSender::~RawSender() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 Result<int64_t> RawSender::send(const std::vector<uint8_t>& packet, const IpAddress& dst) {
   socklen_t length = 0;
   const sockaddr_storage to = dst.to_sockaddr(0, &length);
   const int64_t now = realtime_ns();
   int e = 0;
   for (int attempt = 0; attempt < 3; ++attempt) {
-    if (::sendto(fd_, packet.data(), packet.size(), 0, reinterpret_cast<const sockaddr*>(&to), length) >= 0) {
+    if (::sendto(fd_.get(), packet.data(), packet.size(), 0, reinterpret_cast<const sockaddr*>(&to), length) >= 0) {
       after_send(true, 1);
       return now;
     }
@@ -79,7 +58,7 @@ bool RawSender::arm_tx_timestamps(bool on) {
   const unsigned flags = on ? SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID |
                                   SOF_TIMESTAMPING_OPT_TSONLY
                             : 0u;
-  return setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags) == 0;
+  return setsockopt(fd_.get(), SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags) == 0;
 }
 
 bool RawSender::enable_tx_timestamps() {
@@ -105,12 +84,12 @@ void RawSender::after_send(bool ok, size_t packets) {
 
 std::vector<RawSender::TxStamp> RawSender::take_tx_stamps() {
   std::vector<TxStamp> stamps;
-  if (fd_ < 0) return stamps;
+  if (!fd_.valid()) return stamps;
   // Bounded: the queue holds at most what the socket's receive buffer allows.
   for (int i = 0; i < 4096; ++i) {
     char data[64];
     RecvMessage<256> message(data, sizeof data);
-    if (::recvmsg(fd_, &message.header, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
+    if (::recvmsg(fd_.get(), &message.header, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
     std::optional<int64_t> time;
     std::optional<uint32_t> key;
     for (cmsghdr* c = CMSG_FIRSTHDR(&message.header); c; c = CMSG_NXTHDR(&message.header, c)) {
@@ -146,7 +125,7 @@ Result<size_t> RawSender::send_batch(const std::vector<std::vector<uint8_t>>& pa
   }
   size_t sent = 0;
   while (sent < n) {
-    const int r = ::sendmmsg(fd_, messages.data() + sent, unsigned(n - sent), 0);
+    const int r = ::sendmmsg(fd_.get(), messages.data() + sent, unsigned(n - sent), 0);
     const int e = errno;
     after_send(r >= 0, r >= 0 ? size_t(r) : 0);
     if (r < 0) {
