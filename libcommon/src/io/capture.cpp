@@ -78,8 +78,9 @@ std::optional<int64_t> read_stamp(int fd) {
 // loopback tells when stamping is live: its stamp is then older than our read. Bounded
 // (about 100 ms at worst); best effort where loopback cannot be used (lo down in a namespace).
 void await_rx_timestamps() {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return;
+  const UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!sock.valid()) return;
+  const int fd = sock.get();
   const int on = 1;
   sockaddr_in self{};
   self.sin_family = AF_INET;
@@ -96,7 +97,6 @@ void await_rx_timestamps() {
       if (stamp && *stamp < read_at - 250'000) break;  // stamped on arrival: live
     }
   }
-  ::close(fd);
 }
 
 }  // namespace
