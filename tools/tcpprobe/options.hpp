@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "tcpkit/probe/connection_trace.hpp"
+#include "tcpkit/wire/endpoint.hpp"
 #include "tcpkit/wire/ip_address.hpp"
 #include "tcpkit/util/output.hpp"
 
@@ -14,7 +15,7 @@ namespace tcpprobe {
 enum class Mode { automatic, syn, connect };
 
 struct Options {
-  std::vector<std::string> targets;
+  std::vector<tcpkit::TargetSpec> targets;              // parsed once, in main
   Mode mode = Mode::automatic;
   std::optional<long long> count;                        // -c; none: until Ctrl-C or -w
   std::chrono::microseconds interval{1'000'000};         // -i

@@ -166,8 +166,8 @@ int run(const Options& o) {
   }
 
   std::vector<Target> targets;
-  for (const auto& text : o.targets) {
-    auto t = prepare_target(o, text, syn);
+  for (const auto& spec : o.targets) {
+    auto t = prepare_target(o, spec, syn);
     if (!t) {
       cli::print_error(kTool, t.error().message);
       return cli::exit_code_for(t.error());

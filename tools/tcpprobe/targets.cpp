@@ -4,26 +4,25 @@
 
 namespace tcpprobe {
 
-// Parses, resolves and routes one target; errors here stop the run before any packet.
-tcpkit::Result<Target> prepare_target(const Options& o, const std::string& text, bool need_route) {
-  auto spec = tcpkit::parse_target(text);
-  if (!spec) return tl::unexpected(spec.error());
+// Resolves and routes one target; errors here stop the run before any packet.
+tcpkit::Result<Target> prepare_target(const Options& o, const tcpkit::TargetSpec& spec, bool need_route) {
+  const std::string& text = spec.text;
   std::string interface = o.interface;
-  if (!spec->zone.empty()) {
-    if (!interface.empty() && interface != spec->zone)
-      return tcpkit::fail(tcpkit::ErrorCode::bad_input, "target " + text + " names interface '" + spec->zone +
+  if (!spec.zone.empty()) {
+    if (!interface.empty() && interface != spec.zone)
+      return tcpkit::fail(tcpkit::ErrorCode::bad_input, "target " + text + " names interface '" + spec.zone +
                                                             "' but -I gives '" + interface + "'");
-    interface = spec->zone;
+    interface = spec.zone;
   }
   auto family = o.family;
   if (o.source) {
-    const auto literal = tcpkit::IpAddress::parse(spec->host);
+    const auto literal = tcpkit::IpAddress::parse(spec.host);
     if (literal && literal->family() != o.source->family())
       return tcpkit::fail(tcpkit::ErrorCode::bad_input, "source " + o.source->to_string() + " and target " + text +
                                                             " are of different address families");
     family = o.source->family();
   }
-  auto addresses = tcpkit::resolve_host(spec->host, family);
+  auto addresses = tcpkit::resolve_host(spec.host, family);
   if (!addresses) return tl::unexpected(addresses.error());
   Target t;
   t.info.target = text;
@@ -34,7 +33,7 @@ tcpkit::Result<Target> prepare_target(const Options& o, const std::string& text,
     return tcpkit::fail(tcpkit::ErrorCode::bad_input, "link-local target " + text +
                                                           " needs an interface: write [" + t.info.address.to_string() +
                                                           "%IFACE]:PORT or give -I IFACE");
-  t.info.port = spec->port.value_or(o.port.value_or(80));
+  t.info.port = spec.port.value_or(o.port.value_or(80));
   if (o.source && o.source->family() != t.info.address.family())
     return tcpkit::fail(tcpkit::ErrorCode::bad_input, "source " + o.source->to_string() + " and target " + text +
                                                           " are of different address families");

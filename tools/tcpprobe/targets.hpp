@@ -1,5 +1,5 @@
 #pragma once
-// A target as tcpprobe uses it: parsed, resolved (first address) and routed.
+// A target as tcpprobe uses it: parsed (in main), resolved (first address) and routed.
 #include <string>
 
 #include "tcpkit/io/route.hpp"
@@ -18,6 +18,6 @@ struct Target {
 
 // Errors here stop the run before any packet is sent. Without need_route (connect mode) a
 // missing route is left for connect() to report.
-tcpkit::Result<Target> prepare_target(const Options& options, const std::string& text, bool need_route);
+tcpkit::Result<Target> prepare_target(const Options& options, const tcpkit::TargetSpec& spec, bool need_route);
 
 }  // namespace tcpprobe

@@ -83,42 +83,6 @@ class TableWriter {
   bool show_owners_ = false;
 };
 
-Record csv_row(const SocketRecord& s) {
-  Record r;
-  r["state"] = state_name(s.state);
-  if (s.family_known) r["family"] = family_name(s.family());
-  if (s.local_host.empty()) r["local_address"] = s.local.to_string();
-  if (s.local_service.empty()) r["local_port"] = s.local_port;
-  if (s.remote_host.empty()) r["remote_address"] = s.remote.to_string();
-  if (s.remote_service.empty()) r["remote_port"] = s.remote_port;
-  r["interface"] = s.interface;
-  r["recv_q"] = s.recv_q;
-  r["send_q"] = s.send_q;
-  r["timer"] = timer_name(s.timer);
-  if (s.timer_ms) r["timer_ms"] = *s.timer_ms;
-  r["retransmits"] = s.retransmits;
-  if (s.uid) r["uid"] = *s.uid;
-  if (s.inode) r["inode"] = *s.inode;
-  if (!s.processes.empty()) r["processes"] = owners_text(s.processes);
-  if (s.info) {
-    r["rtt_us"] = s.info->rtt_us;
-    r["cwnd"] = s.info->cwnd;
-    r["total_retrans"] = s.info->total_retrans;
-  }
-  // Names from saved text, where the address or port column is then empty.
-  if (!s.local_host.empty()) r["local_host"] = s.local_host;
-  if (!s.remote_host.empty()) r["remote_host"] = s.remote_host;
-  if (!s.local_service.empty()) r["local_service"] = s.local_service;
-  if (!s.remote_service.empty()) r["remote_service"] = s.remote_service;
-  return r;
-}
-
-const std::vector<std::string> kCsvColumns = {"state",  "family",        "local_address", "local_port", "remote_address",
-                                              "remote_port", "interface", "recv_q",        "send_q",     "timer",
-                                              "timer_ms",    "retransmits", "uid",         "inode",      "processes",
-                                              "rtt_us",      "cwnd",        "total_retrans", "local_host", "remote_host",
-                                              "local_service", "remote_service"};
-
 }  // namespace
 
 int run_list(const Options& o) {
@@ -130,13 +94,13 @@ int run_list(const Options& o) {
   if (listing) {
     if (o.output == Output::table) table.emplace(o);
     if (o.output == Output::json) json.emplace(stdout, false);
-    if (o.output == Output::csv) csv.emplace(stdout, kCsvColumns, false);
+    if (o.output == Output::csv) csv.emplace(stdout, socket_csv_columns(), false);
   }
   auto info = collect_sockets(o, StateSet::all(), false, [&](SocketRecord& s) {
     counts.add(s);
     if (table) table->row(s);
     else if (json) json->write(to_record(s));
-    else if (csv) csv->write(csv_row(s));
+    else if (csv) csv->write(to_csv_record(s));
     return !std::ferror(stdout);  // the reader went away (tcpstate | head): stop the dump
   }, {}, [&] {  // the input pauses (a pipe): show the rows so far
     if (table) table->flush();

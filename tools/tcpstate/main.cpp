@@ -26,27 +26,25 @@ std::vector<std::string> split_list(const std::vector<std::string>& values) {
   return out;
 }
 
-int parse_and_run(int argc, char** argv) {
-  tcpstate::Options o;
-  CLI::App app{"tcpstate - TCP connection states, and direct answers: TIME_WAIT per peer, SYN flood signs,\n"
-               "CLOSE_WAIT leaks. From the kernel (netlink sock_diag, default), /proc/net/tcp, or saved ss/netstat text.\n"
-               "Exit status: 0 success or check passed, 1 check failed, 2 usage or bad input,\n"
-               "3 missing privilege (--netns), 4 system failure.",
-               kTool};
-  app.get_formatter()->column_width(36);
-  std::string report = "list", source = "netlink", from, from_ss, from_netstat, from_state, by, top, watch, count, interval, flood, explain;
+// The flags as typed, before they are checked and turned into Options.
+struct Flags {
+  std::string report = "list", source = "netlink", from, from_ss, from_netstat, from_state, by, top, watch, count, interval,
+              flood, explain;
   std::vector<std::string> states, sports, dports, srcs, dsts, maxes;
   bool v4 = false, v6 = false, listening = false, json = false, csv = false, prom = false;
-  app.add_option("report", report, "list (default), time-wait, syn-flood or close-wait")
+};
+
+void add_flags(CLI::App& app, tcpstate::Options& o, Flags& f) {
+  app.add_option("report", f.report, "list (default), time-wait, syn-flood or close-wait")
       ->check(CLI::IsMember({"list", "time-wait", "syn-flood", "close-wait"}))
       ->type_name("REPORT");
-  auto* src_opt = app.add_option("--source", source, "where live sockets come from: netlink (default) or proc (/proc/net/tcp{,6})")
-                      ->check(CLI::IsMember({"netlink", "proc"}))
-                      ->type_name("SRC");
-  app.add_option("--from", from, "read saved ss or netstat text (format detected); - for stdin")->type_name("FILE");
-  app.add_option("--from-ss", from_ss, "read saved `ss -tan` output (with any of -o -e -p -i)")->type_name("FILE");
-  app.add_option("--from-netstat", from_netstat, "read saved `netstat -tan` output (with -o -p -e)")->type_name("FILE");
-  app.add_option("--from-state", from_state,
+  app.add_option("--source", f.source, "where live sockets come from: netlink (default) or proc (/proc/net/tcp{,6})")
+      ->check(CLI::IsMember({"netlink", "proc"}))
+      ->type_name("SRC");
+  app.add_option("--from", f.from, "read saved ss or netstat text (format detected); - for stdin")->type_name("FILE");
+  app.add_option("--from-ss", f.from_ss, "read saved `ss -tan` output (with any of -o -e -p -i)")->type_name("FILE");
+  app.add_option("--from-netstat", f.from_netstat, "read saved `netstat -tan` output (with -o -p -e)")->type_name("FILE");
+  app.add_option("--from-state", f.from_state,
                  "the state of every socket of a capture with no State column (`ss -tan state time-wait`)")
       ->type_name("STATE");
   app.add_option("--netns", o.netns, "inspect the network namespace NAME (/run/netns/NAME; needs CAP_SYS_ADMIN)")
@@ -55,143 +53,178 @@ int parse_and_run(int argc, char** argv) {
   app.add_flag("-i,--info", o.tcp_info, "show TCP_INFO details: rtt, rto, cwnd, mss, retransmits (netlink)");
   app.add_option("--save-netlink", o.save_netlink, "also save the raw sock_diag reply bytes to FILE (for bug reports)")
       ->type_name("FILE");
-  app.add_option("--state", states, "only these states or groups (all, connected, synchronized, bucket, big); repeat or comma-separate")
+  app.add_option("--state", f.states, "only these states or groups (all, connected, synchronized, bucket, big); repeat or comma-separate")
       ->type_name("STATE");
-  app.add_flag("-l,--listening", listening, "only listening sockets");
-  app.add_flag("-4", v4, "IPv4 only");
-  app.add_flag("-6", v6, "IPv6 only");
-  app.add_option("--sport", sports, "local port or range (80, 1024-2048); repeatable")->type_name("PORT");
-  app.add_option("--dport", dports, "remote port or range; repeatable")->type_name("PORT");
-  app.add_option("--src", srcs, "local address or CIDR; repeatable")->type_name("CIDR");
-  app.add_option("--dst", dsts, "remote address or CIDR; repeatable")->type_name("CIDR");
+  app.add_flag("-l,--listening", f.listening, "only listening sockets");
+  app.add_flag("-4", f.v4, "IPv4 only");
+  app.add_flag("-6", f.v6, "IPv6 only");
+  app.add_option("--sport", f.sports, "local port or range (80, 1024-2048); repeatable")->type_name("PORT");
+  app.add_option("--dport", f.dports, "remote port or range; repeatable")->type_name("PORT");
+  app.add_option("--src", f.srcs, "local address or CIDR; repeatable")->type_name("CIDR");
+  app.add_option("--dst", f.dsts, "remote address or CIDR; repeatable")->type_name("CIDR");
   app.add_flag("--summary", o.summary, "a count for each of the 11 states, IPv4 and IPv6");
-  app.add_option("--by", by, "top groups with per-state counts: peer, remote-port, local-port or process")
+  app.add_option("--by", f.by, "top groups with per-state counts: peer, remote-port, local-port or process")
       ->check(CLI::IsMember({"peer", "remote-port", "local-port", "process"}))
       ->type_name("KEY");
-  app.add_option("--top", top, "how many rows the reports and --by show (default 10)")->type_name("N");
+  app.add_option("--top", f.top, "how many rows the reports and --by show (default 10)")->type_name("N");
   app.add_flag("--check", o.check, "check --max thresholds (and the syn-flood verdict): exit 1 if one is exceeded");
-  app.add_option("--max", maxes, "a --check threshold STATE=N or total=N, e.g. time-wait=20000; repeatable")->type_name("STATE=N");
-  app.add_option("--watch", watch, "refresh the per-state counts every SECONDS, with deltas")->type_name("SECONDS");
-  app.add_option("--count", count, "--watch: stop after N rounds (default: until Ctrl-C)")->type_name("N");
-  app.add_option("--interval", interval, "syn-flood: measure counter deltas over TIME (default 1s, 0 to skip)")->type_name("TIME");
-  app.add_option("--flood-threshold", flood, "syn-flood: SYN_RECV total that alone means flood (default 1000)")->type_name("N");
-  app.add_option("--explain", explain, "what STATE means, how sockets enter and leave it, what many of them mean")
+  app.add_option("--max", f.maxes, "a --check threshold STATE=N or total=N, e.g. time-wait=20000; repeatable")->type_name("STATE=N");
+  app.add_option("--watch", f.watch, "refresh the per-state counts every SECONDS, with deltas")->type_name("SECONDS");
+  app.add_option("--count", f.count, "--watch: stop after N rounds (default: until Ctrl-C)")->type_name("N");
+  app.add_option("--interval", f.interval, "syn-flood: measure counter deltas over TIME (default 1s, 0 to skip)")->type_name("TIME");
+  app.add_option("--flood-threshold", f.flood, "syn-flood: SYN_RECV total that alone means flood (default 1000)")->type_name("N");
+  app.add_option("--explain", f.explain, "what STATE means, how sockets enter and leave it, what many of them mean")
       ->type_name("STATE");
-  app.add_flag("--json", json, "JSON Lines: one object per socket/row with a \"type\" field, then a summary object");
-  app.add_flag("--csv", csv, "CSV with a header row");
-  app.add_flag("--prometheus", prom, "Prometheus text format (for node_exporter's textfile collector)");
+  app.add_flag("--json", f.json, "JSON Lines: one object per socket/row with a \"type\" field, then a summary object");
+  app.add_flag("--csv", f.csv, "CSV with a header row");
+  app.add_flag("--prometheus", f.prom, "Prometheus text format (for node_exporter's textfile collector)");
   app.set_version_flag("--version", "tcpstate 0.1.0");
+}
 
-  if (auto code = tcpkit::cli::parse_command_line(app, kTool, argc, argv)) return *code;
+// Given, even as an empty string: "--top ''" is bad input, not "the default".
+bool given(const CLI::App& app, const char* flag) { return app.count(flag) > 0; }
 
-  auto usage = [](const std::string& message) { return tcpkit::cli::usage_error(kTool, message); };
-  // Given, even as an empty string: "--top ''" is bad input, not "the default".
-  auto given = [&](const char* flag) { return app.count(flag) > 0; };
-  if (json + csv + prom > 1) return usage("--json, --csv and --prometheus exclude each other");
-  o.output = json ? tcpstate::Output::json : csv ? tcpstate::Output::csv : prom ? tcpstate::Output::prometheus : tcpstate::Output::table;
-  if (given("--explain")) {
-    o.explain = tcpkit::parse_tcp_state(explain);
-    if (!o.explain) return usage("--explain: unknown TCP state '" + explain + "' (e.g. TIME_WAIT, time-wait, ESTAB, SYN-RECV)");
-    return tcpstate::run(o);
-  }
-  const int text_sources = given("--from") + given("--from-ss") + given("--from-netstat");
-  if (text_sources > 1) return usage("--from, --from-ss and --from-netstat exclude each other");
-  if (text_sources && src_opt->count()) return usage("--source and --from* exclude each other");
-  if (given("--from")) o.source = tcpstate::Source::text_autodetect, o.input = from;
-  else if (given("--from-ss")) o.source = tcpstate::Source::ss_text, o.input = from_ss;
-  else if (given("--from-netstat")) o.source = tcpstate::Source::netstat_text, o.input = from_netstat;
-  else o.source = source == "proc" ? tcpstate::Source::proc : tcpstate::Source::netlink;
+// Where the sockets come from: a live source or saved text. Returns the usage message, or "".
+std::string take_source(const CLI::App& app, const Flags& f, tcpstate::Options& o) {
+  const int text_sources = given(app, "--from") + given(app, "--from-ss") + given(app, "--from-netstat");
+  if (text_sources > 1) return "--from, --from-ss and --from-netstat exclude each other";
+  if (text_sources && given(app, "--source")) return "--source and --from* exclude each other";
+  if (given(app, "--from")) o.source = tcpstate::Source::text_autodetect, o.input = f.from;
+  else if (given(app, "--from-ss")) o.source = tcpstate::Source::ss_text, o.input = f.from_ss;
+  else if (given(app, "--from-netstat")) o.source = tcpstate::Source::netstat_text, o.input = f.from_netstat;
+  else o.source = f.source == "proc" ? tcpstate::Source::proc : tcpstate::Source::netlink;
   const bool text = text_sources > 0;
-  if (text && o.input.empty()) return usage("--from, --from-ss or --from-netstat: an empty file name ('-' is standard input)");
-  if (given("--from-state")) {
-    if (!text || given("--from-netstat")) return usage("--from-state goes with --from or --from-ss (saved `ss ... state STATE`)");
-    o.from_state = tcpkit::parse_tcp_state(from_state);
-    if (!o.from_state) return usage("--from-state: one TCP state, e.g. time-wait, established, syn-recv (not '" + from_state + "')");
+  if (text && o.input.empty()) return "--from, --from-ss or --from-netstat: an empty file name ('-' is standard input)";
+  if (given(app, "--from-state")) {
+    if (!text || given(app, "--from-netstat")) return "--from-state goes with --from or --from-ss (saved `ss ... state STATE`)";
+    o.from_state = tcpkit::parse_tcp_state(f.from_state);
+    if (!o.from_state) return "--from-state: one TCP state, e.g. time-wait, established, syn-recv (not '" + f.from_state + "')";
   }
-  if (text && !o.netns.empty()) return usage("--netns applies to live sources, not to saved text");
-  if (text && (o.processes || o.tcp_info)) return usage("-p and -i apply to live sources: saved text has what ss or netstat printed");
-  if (o.tcp_info && o.source == tcpstate::Source::proc) return usage("-i needs the netlink source");
-  if (!o.save_netlink.empty() && o.source != tcpstate::Source::netlink) return usage("--save-netlink needs the netlink source");
+  if (text && !o.netns.empty()) return "--netns applies to live sources, not to saved text";
+  if (text && (o.processes || o.tcp_info)) return "-p and -i apply to live sources: saved text has what ss or netstat printed";
+  if (o.tcp_info && o.source == tcpstate::Source::proc) return "-i needs the netlink source";
+  if (!o.save_netlink.empty() && o.source != tcpstate::Source::netlink) return "--save-netlink needs the netlink source";
+  return "";
+}
 
-  o.report = report == "time-wait" ? tcpstate::Report::time_wait
-             : report == "syn-flood" ? tcpstate::Report::syn_flood
-             : report == "close-wait" ? tcpstate::Report::close_wait : tcpstate::Report::list;
-  if (auto m = tcpkit::cli::choose_family(v4, v6, o.filter.family); !m.empty()) return usage(m);
-  const auto state_items = split_list(states);
-  if (!state_items.empty() || listening) {
+// --state, -l, -4/-6, --sport, --dport, --src, --dst into the filter. Returns the usage message, or "".
+std::string take_filter(const Flags& f, tcpkit::SocketFilter& filter) {
+  if (auto m = tcpkit::cli::choose_family(f.v4, f.v6, filter.family); !m.empty()) return m;
+  const auto state_items = split_list(f.states);
+  if (!state_items.empty() || f.listening) {
     tcpkit::StateSet set;
     for (const auto& s : state_items) {
       auto parsed = tcpkit::parse_state_or_group(s);
-      if (!parsed) return usage("unknown state or group '" + s + "' (e.g. established, time-wait, syn-recv, connected)");
+      if (!parsed) return "unknown state or group '" + s + "' (e.g. established, time-wait, syn-recv, connected)";
       set.add(*parsed);
     }
-    if (listening) set.add(tcpkit::TcpState::listen);
-    o.filter.states = set;
+    if (f.listening) set.add(tcpkit::TcpState::listen);
+    filter.states = set;
   }
-  for (const auto& p : split_list(sports)) {
+  for (const auto& p : split_list(f.sports)) {
     auto r = tcpkit::PortRange::parse(p);
-    if (!r) return usage("--sport: " + r.error().message);
-    o.filter.local_ports.push_back(*r);
+    if (!r) return "--sport: " + r.error().message;
+    filter.local_ports.push_back(*r);
   }
-  for (const auto& p : split_list(dports)) {
+  for (const auto& p : split_list(f.dports)) {
     auto r = tcpkit::PortRange::parse(p);
-    if (!r) return usage("--dport: " + r.error().message);
-    o.filter.remote_ports.push_back(*r);
+    if (!r) return "--dport: " + r.error().message;
+    filter.remote_ports.push_back(*r);
   }
-  for (const auto& c : split_list(srcs)) {
+  for (const auto& c : split_list(f.srcs)) {
     auto r = tcpkit::Cidr::parse(c);
-    if (!r) return usage("--src: " + r.error().message);
-    o.filter.local_nets.push_back(*r);
+    if (!r) return "--src: " + r.error().message;
+    filter.local_nets.push_back(*r);
   }
-  for (const auto& c : split_list(dsts)) {
+  for (const auto& c : split_list(f.dsts)) {
     auto r = tcpkit::Cidr::parse(c);
-    if (!r) return usage("--dst: " + r.error().message);
-    o.filter.remote_nets.push_back(*r);
+    if (!r) return "--dst: " + r.error().message;
+    filter.remote_nets.push_back(*r);
   }
-  if (!by.empty()) o.by = tcpkit::parse_group_by(by);
-  if (given("--top")) {
-    auto n = tcpkit::cli::parse_count(top, 1'000'000);
-    if (!n) return usage("--top: " + n.error().message);
+  return "";
+}
+
+// The views' numbers and how they combine: --by, --top, --max/--check, --watch/--count and
+// syn-flood's --interval and --flood-threshold. Returns the usage message, or "".
+std::string take_views(const CLI::App& app, const Flags& f, tcpstate::Options& o) {
+  if (!f.by.empty()) o.by = tcpkit::parse_group_by(f.by);
+  if (given(app, "--top")) {
+    auto n = tcpkit::cli::parse_count(f.top, 1'000'000);
+    if (!n) return "--top: " + n.error().message;
     o.top = static_cast<size_t>(*n);
   }
-  for (const auto& m : split_list(maxes)) {
+  for (const auto& m : split_list(f.maxes)) {
     auto t = tcpkit::parse_threshold(m);
-    if (!t) return usage(t.error().message);
+    if (!t) return t.error().message;
     o.thresholds.push_back(*t);
   }
   if (!o.thresholds.empty()) o.check = true;  // a threshold is only useful checked
   if (o.check && o.thresholds.empty() && o.report != tcpstate::Report::syn_flood)
-    return usage("--check needs at least one --max STATE=N (or the syn-flood report)");
-  if (given("--watch")) {
-    auto d = tcpkit::cli::parse_duration(watch);
-    if (!d) return usage("--watch: " + d.error().message);
-    if (d->count() < 100'000) return usage("--watch: the interval must be at least 0.1 s");
+    return "--check needs at least one --max STATE=N (or the syn-flood report)";
+  if (given(app, "--watch")) {
+    auto d = tcpkit::cli::parse_duration(f.watch);
+    if (!d) return "--watch: " + d.error().message;
+    if (d->count() < 100'000) return "--watch: the interval must be at least 0.1 s";
     o.watch_seconds = static_cast<double>(d->count()) / 1e6;
-    if (text) return usage("--watch needs a live source: saved text does not change");
+    if (o.source != tcpstate::Source::netlink && o.source != tcpstate::Source::proc)
+      return "--watch needs a live source: saved text does not change";
     if (o.check || o.output == tcpstate::Output::prometheus || o.report != tcpstate::Report::list || o.by)
-      return usage("--watch shows per-state counts: it does not combine with reports, --by, --check or --prometheus");
+      return "--watch shows per-state counts: it does not combine with reports, --by, --check or --prometheus";
   }
-  if (given("--count")) {
-    if (!given("--watch")) return usage("--count goes with --watch");
-    auto n = tcpkit::cli::parse_count(count, 1'000'000'000);
-    if (!n) return usage("--count: " + n.error().message);
+  if (given(app, "--count")) {
+    if (!given(app, "--watch")) return "--count goes with --watch";
+    auto n = tcpkit::cli::parse_count(f.count, 1'000'000'000);
+    if (!n) return "--count: " + n.error().message;
     o.watch_count = *n;
   }
-  if (given("--interval")) {
-    auto d = tcpkit::cli::parse_duration(interval);
-    if (!d) return usage("--interval: " + d.error().message);
-    if (d->count() > 3'600'000'000LL) return usage("--interval: at most an hour");
+  if (given(app, "--interval")) {
+    auto d = tcpkit::cli::parse_duration(f.interval);
+    if (!d) return "--interval: " + d.error().message;
+    if (d->count() > 3'600'000'000LL) return "--interval: at most an hour";
     o.interval = *d;
   }
-  if (given("--flood-threshold")) {
-    auto n = tcpkit::cli::parse_count(flood, 1'000'000'000);
-    if (!n) return usage("--flood-threshold: " + n.error().message);
+  if (given(app, "--flood-threshold")) {
+    auto n = tcpkit::cli::parse_count(f.flood, 1'000'000'000);
+    if (!n) return "--flood-threshold: " + n.error().message;
     o.flood_threshold = static_cast<uint64_t>(*n);
   }
   if (o.report != tcpstate::Report::list && (o.summary || o.by))
-    return usage("--summary and --by are views of their own: they do not combine with the " + report + " report");
-  if (o.report != tcpstate::Report::syn_flood && (given("--interval") || given("--flood-threshold")))
-    return usage("--interval and --flood-threshold go with the syn-flood report");
+    return "--summary and --by are views of their own: they do not combine with the " + f.report + " report";
+  if (o.report != tcpstate::Report::syn_flood && (given(app, "--interval") || given(app, "--flood-threshold")))
+    return "--interval and --flood-threshold go with the syn-flood report";
+  return "";
+}
+
+int parse_and_run(int argc, char** argv) {
+  tcpstate::Options o;
+  Flags f;
+  CLI::App app{"tcpstate - TCP connection states, and direct answers: TIME_WAIT per peer, SYN flood signs,\n"
+               "CLOSE_WAIT leaks. From the kernel (netlink sock_diag, default), /proc/net/tcp, or saved ss/netstat text.\n"
+               "Exit status: 0 success or check passed, 1 check failed, 2 usage or bad input,\n"
+               "3 missing privilege (--netns), 4 system failure.",
+               kTool};
+  app.get_formatter()->column_width(36);
+  add_flags(app, o, f);
+  if (auto code = tcpkit::cli::parse_command_line(app, kTool, argc, argv)) return *code;
+
+  auto usage = [](const std::string& message) { return tcpkit::cli::usage_error(kTool, message); };
+  if (f.json + f.csv + f.prom > 1) return usage("--json, --csv and --prometheus exclude each other");
+  o.output = f.json  ? tcpstate::Output::json
+             : f.csv ? tcpstate::Output::csv
+             : f.prom ? tcpstate::Output::prometheus
+                      : tcpstate::Output::table;
+  if (given(app, "--explain")) {
+    o.explain = tcpkit::parse_tcp_state(f.explain);
+    if (!o.explain) return usage("--explain: unknown TCP state '" + f.explain + "' (e.g. TIME_WAIT, time-wait, ESTAB, SYN-RECV)");
+    return tcpstate::run(o);
+  }
+  if (auto m = take_source(app, f, o); !m.empty()) return usage(m);
+  o.report = f.report == "time-wait"    ? tcpstate::Report::time_wait
+             : f.report == "syn-flood"  ? tcpstate::Report::syn_flood
+             : f.report == "close-wait" ? tcpstate::Report::close_wait
+                                        : tcpstate::Report::list;
+  if (auto m = take_filter(f, o.filter); !m.empty()) return usage(m);
+  if (auto m = take_views(app, f, o); !m.empty()) return usage(m);
   return tcpstate::run(o);
 }
 

@@ -12,9 +12,11 @@
 
 #include "common/cli_common.hpp"
 #include "common/wording.hpp"
+#include "tcpkit/io/unique_fd.hpp"
 #include "tcpkit/sockets/netstat_text.hpp"
 #include "tcpkit/sockets/proc_net.hpp"
 #include "tcpkit/sockets/sock_diag.hpp"
+#include "tcpkit/sockets/socket_funnel.hpp"
 #include "tcpkit/sockets/socket_owners.hpp"
 #include "tcpkit/sockets/ss_text.hpp"
 
@@ -23,13 +25,6 @@ namespace tcpstate {
 using namespace tcpkit;
 
 namespace {
-
-StateSet intersect(StateSet a, StateSet b) {
-  StateSet out;
-  for (TcpState s : kAllTcpStates)
-    if (a.contains(s) && b.contains(s)) out.add(s);
-  return out;
-}
 
 void print_warnings(const std::string& label, const TextParseReport& report) {
   for (const auto& w : report.warnings)
@@ -144,16 +139,12 @@ Result<void> read_lines(int fd, const std::string& label, const std::function<bo
 Result<SourceInfo> collect_text(const Options& o, const SocketSink& sink, const std::function<void()>& idle,
                                 const size_t& undecided) {
   const std::string label = o.input == "-" ? "<stdin>" : o.input;
-  struct File {
-    int fd = STDIN_FILENO;
-    ~File() { if (fd != STDIN_FILENO) ::close(fd); }
-  } file;
+  UniqueFd file;  // stdin stays open
   if (o.input != "-") {
-    const int fd = ::open(o.input.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return fail(ErrorCode::bad_input, "cannot open " + o.input + ": " + std::strerror(errno));
-    file.fd = fd;
+    file.reset(::open(o.input.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!file.valid()) return fail(ErrorCode::bad_input, "cannot open " + o.input + ": " + std::strerror(errno));
   }
-  const int fd = file.fd;
+  const int fd = file.valid() ? file.get() : STDIN_FILENO;
   SocketTextFormat format = SocketTextFormat::unknown;
   if (o.source == Source::ss_text) format = SocketTextFormat::ss;
   else if (o.source == Source::netstat_text) format = SocketTextFormat::netstat;
@@ -222,6 +213,43 @@ Result<SourceInfo> collect_text(const Options& o, const SocketSink& sink, const 
   return info;
 }
 
+Result<SourceInfo> collect_proc(const Options& o, const SocketSink& sink) {
+  auto r = read_proc_net(o.filter.family != Family::v6, o.filter.family != Family::v4, sink);
+  if (!r) return tl::unexpected(r.error());
+  SourceInfo info;
+  info.name = "proc";
+  info.live = true;
+  return info;
+}
+
+// sock_diag, with the states (and the ports in narrowing) applied by the kernel; the raw
+// messages go to --save-netlink's file as they come.
+Result<SourceInfo> collect_netlink(const Options& o, StateSet states, const KernelNarrowing& narrowing,
+                                   const SocketSink& sink) {
+  SockDiagQuery q;
+  q.v4 = o.filter.family != Family::v6;
+  q.v6 = o.filter.family != Family::v4;
+  q.states = states;
+  q.tcp_info = o.tcp_info;
+  q.local_ports = narrowing.local_ports;
+  q.remote_ports = narrowing.remote_ports;
+  std::FILE* save = nullptr;
+  if (!o.save_netlink.empty()) {
+    save = std::fopen(o.save_netlink.c_str(), "wb");
+    if (!save) return fail_errno("cannot write " + o.save_netlink, errno);
+  }
+  std::function<void(std::span<const uint8_t>)> tap;
+  if (save) tap = [save](std::span<const uint8_t> chunk) { std::fwrite(chunk.data(), 1, chunk.size(), save); };
+  auto r = dump_tcp_sockets(q, sink, tap);
+  if (save && std::fclose(save) != 0 && r) return fail_errno("cannot write " + o.save_netlink, errno);
+  if (!r) return tl::unexpected(r.error());
+  SourceInfo info;
+  info.name = "netlink";
+  info.live = true;
+  info.backlog_known = true;
+  return info;
+}
+
 }  // namespace
 
 void say_if_owners_denied(const SocketOwners& owners, size_t unowned) {
@@ -253,66 +281,25 @@ bool owners_failed() { return g_owners_failed; }
 
 Result<SourceInfo> collect_sockets(const Options& o, StateSet view_states, bool need_processes, const SocketSink& sink,
                                    const KernelNarrowing& narrowing, const std::function<void()>& idle) {
-  const StateSet wanted = intersect(o.filter.states, view_states);
-  size_t seen = 0;
   std::unique_ptr<SocketOwners> owners;
   const bool live = o.source == Source::netlink || o.source == Source::proc;
-  // Scanned at the first socket, once the source is open: a source that cannot be opened
-  // (EMFILE) is then the one line said, not a second one about /proc.
+  // Scanned at the first socket that passes, once the source is open: a source that cannot be
+  // opened (EMFILE) is then the one line said, not a second one about /proc.
   const bool want_owners = live && (need_processes || o.processes);
-  size_t undecided = 0;  // saved text: names the filters could not decide on
-  size_t unowned = 0;    // sockets with an inode whose process could not be looked up
-  const SocketSink filtered = [&](SocketRecord& s) {
-    ++seen;
-    if (!wanted.contains(s.state)) return !cli::interrupted();
-    if (const auto m = o.filter.decide(s); m != FilterAnswer::yes) {
-      undecided += m == FilterAnswer::unknown;
-      return !cli::interrupted();
-    }
+  const OwnersGetter owners_now = [&]() -> const SocketOwners* {
     if (want_owners && !owners) owners = std::make_unique<SocketOwners>(scan_owners());
-    if (owners && s.inode) {
-      if (const auto* found = owners->find(*s.inode)) s.processes = *found;
-      else unowned += *s.inode != 0;
-    }
-    return sink(s) && !cli::interrupted();
+    return owners.get();
   };
-  if (!live) return collect_text(o, filtered, idle, undecided);
-  const auto say_if_denied = [&] {
-    if (owners) say_if_owners_denied(*owners, unowned);
-  };
-
-  SourceInfo info;
-  info.live = true;
-  if (o.source == Source::proc) {
-    info.name = "proc";
-    const bool v4 = o.filter.family != Family::v6, v6 = o.filter.family != Family::v4;
-    auto r = read_proc_net(v4, v6, filtered);
-    if (!r) return tl::unexpected(r.error());
-    info.seen = seen;
-    say_if_denied();
-    return info;
-  }
-  info.name = "netlink";
-  info.backlog_known = true;
-  SockDiagQuery q;
-  q.v4 = o.filter.family != Family::v6;
-  q.v6 = o.filter.family != Family::v4;
-  q.states = wanted;
-  q.tcp_info = o.tcp_info;
-  q.local_ports = narrowing.local_ports;
-  q.remote_ports = narrowing.remote_ports;
-  std::FILE* save = nullptr;
-  if (!o.save_netlink.empty()) {
-    save = std::fopen(o.save_netlink.c_str(), "wb");
-    if (!save) return fail_errno("cannot write " + o.save_netlink, errno);
-  }
-  std::function<void(std::span<const uint8_t>)> tap;
-  if (save) tap = [save](std::span<const uint8_t> chunk) { std::fwrite(chunk.data(), 1, chunk.size(), save); };
-  auto r = dump_tcp_sockets(q, filtered, tap);
-  if (save && std::fclose(save) != 0 && r) return fail_errno("cannot write " + o.save_netlink, errno);
-  if (!r) return tl::unexpected(r.error());
-  info.seen = seen;
-  say_if_denied();
+  FunnelCounts counts;
+  const SocketSink funnel = funnel_sockets(o.filter, view_states, owners_now, counts, sink);
+  // Ctrl-C is looked at after every record, those the filter leaves out included.
+  const SocketSink filtered = [&](SocketRecord& s) { return funnel(s) && !cli::interrupted(); };
+  if (!live) return collect_text(o, filtered, idle, counts.undecided);
+  auto info = o.source == Source::proc ? collect_proc(o, filtered)
+                                       : collect_netlink(o, wanted_states(o.filter, view_states), narrowing, filtered);
+  if (!info) return info;
+  info->seen = counts.seen;
+  if (owners) say_if_owners_denied(*owners, counts.unowned);
   return info;
 }
 

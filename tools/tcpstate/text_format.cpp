@@ -95,17 +95,6 @@ std::string timer_text(const SocketRecord& s) {
   return out;
 }
 
-std::string owners_text(const std::vector<ProcessRef>& owners) {
-  if (owners.empty()) return "-";
-  std::string out;
-  for (const auto& p : owners) {
-    if (!out.empty()) out += ',';
-    out += p.name + "[" + std::to_string(p.pid) + "]";
-    if (p.fd >= 0) out += "/" + std::to_string(p.fd);
-  }
-  return out;
-}
-
 std::string info_text(const SocketRecord& s) {
   if (!s.info) return "";
   const auto& i = *s.info;

@@ -31,8 +31,6 @@ std::string named_endpoint_text(const tcpkit::IpAddress& address, uint16_t port,
 std::string duration_text(std::optional<int64_t> ms);
 // "timewait:58.1s", "on:200ms/1", "-".
 std::string timer_text(const tcpkit::SocketRecord& s);
-// "nginx[77]/5,nginx[78]/5" or "-".
-std::string owners_text(const std::vector<tcpkit::ProcessRef>& owners);
 // "rtt:0.071/0.035ms cwnd:10 retrans:0/1 mss:1448" or "".
 std::string info_text(const tcpkit::SocketRecord& s);
 

@@ -47,6 +47,62 @@ StateSet threshold_states(const Options& o) {
   return out;
 }
 
+namespace {
+
+Record check_record(const CheckResult& r) {
+  Record c;
+  c["type"] = "check";
+  c["name"] = r.threshold.label();
+  c["value"] = r.value;
+  c["max"] = r.threshold.max;
+  c["exceeded"] = r.exceeded;
+  return c;
+}
+
+void add_check_metrics(PrometheusText& prom, const std::vector<CheckResult>& results, bool failed) {
+  prom.describe("tcpstate_check_value", "The value a --max threshold was checked against.");
+  prom.describe("tcpstate_check_max", "The --max threshold.");
+  prom.describe("tcpstate_check_exceeded", "1 when the value is above the threshold.");
+  for (const auto& r : results) {
+    prom.sample("tcpstate_check_value", {{"name", r.threshold.label()}}, static_cast<double>(r.value));
+    prom.sample("tcpstate_check_max", {{"name", r.threshold.label()}}, static_cast<double>(r.threshold.max));
+    prom.sample("tcpstate_check_exceeded", {{"name", r.threshold.label()}}, r.exceeded ? 1 : 0);
+  }
+  prom.describe("tcpstate_check_failed", "1 when the check failed.");
+  prom.sample("tcpstate_check_failed", {}, failed ? 1 : 0);
+}
+
+// --check's results in the chosen output.
+void write_checks(const Options& o, const std::vector<CheckResult>& results, bool cut, bool failed,
+                  const std::string& extra_failure, PrometheusText* prom) {
+  switch (o.output) {
+    case Output::table: {
+      TextTable t({"CHECK", "VALUE", "MAX", "RESULT"});
+      for (const auto& r : results)
+        t.add_row({r.threshold.label(), std::to_string(r.value), std::to_string(r.threshold.max),
+                   r.exceeded ? "EXCEEDED" : "ok"});
+      std::string out = results.empty() ? "" : "\n" + t.render();
+      if (!extra_failure.empty()) out += "check failed: " + extra_failure + "\n";
+      out += cut ? "CHECK NOT DONE (interrupted)\n" : failed ? "CHECK FAILED\n" : "CHECK OK\n";
+      write_stdout(out);
+      break;
+    }
+    case Output::json:
+      for (const auto& r : results) write_json(check_record(r));
+      break;
+    case Output::csv: {
+      CsvWriter w(stdout, {"type", "name", "value", "max", "exceeded"});
+      for (const auto& r : results) w.write(check_record(r));
+      break;
+    }
+    case Output::prometheus:
+      if (prom) add_check_metrics(*prom, results, failed);
+      break;
+  }
+}
+
+}  // namespace
+
 int finish_view(const Options& o, const StateCounts& counts, Record summary, PrometheusText* prom,
                 const std::string& extra_failure) {
   const auto results = evaluate_thresholds(o.thresholds, counts);
@@ -57,57 +113,7 @@ int finish_view(const Options& o, const StateCounts& counts, Record summary, Pro
   const bool cut = o.check && cli::interrupted();
   const bool failed = o.check && (cut || !exceeded.empty() || !extra_failure.empty());
   if (o.check) {
-    switch (o.output) {
-      case Output::table: {
-        TextTable t({"CHECK", "VALUE", "MAX", "RESULT"});
-        for (const auto& r : results)
-          t.add_row({r.threshold.label(), std::to_string(r.value), std::to_string(r.threshold.max),
-                     r.exceeded ? "EXCEEDED" : "ok"});
-        std::string out = results.empty() ? "" : "\n" + t.render();
-        if (!extra_failure.empty()) out += "check failed: " + extra_failure + "\n";
-        out += cut ? "CHECK NOT DONE (interrupted)\n" : failed ? "CHECK FAILED\n" : "CHECK OK\n";
-        write_stdout(out);
-        break;
-      }
-      case Output::json:
-        for (const auto& r : results) {
-          Record c;
-          c["type"] = "check";
-          c["name"] = r.threshold.label();
-          c["value"] = r.value;
-          c["max"] = r.threshold.max;
-          c["exceeded"] = r.exceeded;
-          write_json(c);
-        }
-        break;
-      case Output::csv: {
-        CsvWriter w(stdout, {"type", "name", "value", "max", "exceeded"});
-        for (const auto& r : results) {
-          Record c;
-          c["type"] = "check";
-          c["name"] = r.threshold.label();
-          c["value"] = r.value;
-          c["max"] = r.threshold.max;
-          c["exceeded"] = r.exceeded;
-          w.write(c);
-        }
-        break;
-      }
-      case Output::prometheus:
-        if (prom) {
-          prom->describe("tcpstate_check_value", "The value a --max threshold was checked against.");
-          prom->describe("tcpstate_check_max", "The --max threshold.");
-          prom->describe("tcpstate_check_exceeded", "1 when the value is above the threshold.");
-          for (const auto& r : results) {
-            prom->sample("tcpstate_check_value", {{"name", r.threshold.label()}}, static_cast<double>(r.value));
-            prom->sample("tcpstate_check_max", {{"name", r.threshold.label()}}, static_cast<double>(r.threshold.max));
-            prom->sample("tcpstate_check_exceeded", {{"name", r.threshold.label()}}, r.exceeded ? 1 : 0);
-          }
-          prom->describe("tcpstate_check_failed", "1 when the check failed.");
-          prom->sample("tcpstate_check_failed", {}, failed ? 1 : 0);
-        }
-        break;
-    }
+    write_checks(o, results, cut, failed, extra_failure, prom);
     for (const auto& name : exceeded)
       cli::print_error("tcpstate", "check failed: " + name + " above its --max");
     if (!extra_failure.empty()) cli::print_error("tcpstate", "check failed: " + extra_failure);

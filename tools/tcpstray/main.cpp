@@ -41,9 +41,9 @@ int parse_and_run(int argc, char** argv) {
                kTool};
   app.get_formatter()->column_width(34);
   std::vector<std::string> case_names, group_names;
-  std::string closed_port, timeout, request;
+  std::string target, closed_port, timeout, request;
   bool list = false, v4 = false, v6 = false, json = false, csv = false;
-  app.add_option("target", o.target, "host:port or [v6addr]:port of a listening TCP port")->type_name("TARGET");
+  app.add_option("target", target, "host:port or [v6addr]:port of a listening TCP port")->type_name("TARGET");
   app.add_flag("--list", list, "print the catalogue of cases and exit");
   // One value per flag (repeat it, or give a comma list): a greedy list would swallow TARGET.
   app.add_option("--case", case_names, "run only these cases (see --list); repeat or comma-separate")
@@ -67,7 +67,7 @@ int parse_and_run(int argc, char** argv) {
   if (auto m = tcpkit::cli::choose_family(v4, v6, o.family); !m.empty()) return usage(m);
   if (auto m = tcpkit::cli::choose_format(json, csv, o.format); !m.empty()) return usage(m);
   if (list) {
-    if (!o.target.empty()) return usage("--list takes no TARGET");
+    if (!target.empty()) return usage("--list takes no TARGET");
     if (!case_names.empty() || !group_names.empty()) return usage("--list shows the whole catalogue: no --case or --group");
     return tcpstray::list_catalogue(o.format);
   }
@@ -103,11 +103,12 @@ int parse_and_run(int argc, char** argv) {
     o.timeout = *d;
   }
   if (auto e = decode_escapes(request, o.request); !e.empty()) return usage(e);
-  if (o.target.empty()) return usage("a TARGET (host:port) is required (see --help)");
-  auto spec = tcpkit::parse_target(o.target);
+  if (target.empty()) return usage("a TARGET (host:port) is required (see --help)");
+  auto spec = tcpkit::parse_target(target);
   if (!spec) return usage(spec.error().message);
-  if (!spec->port) return usage("TARGET '" + o.target + "' names no port: give host:port of a listening port");
+  if (!spec->port) return usage("TARGET '" + target + "' names no port: give host:port of a listening port");
   if (!spec->zone.empty()) return usage("tcpstray does not test link-local targets ('%" + spec->zone + "'): use a global or ULA address");
+  o.target = std::move(*spec);
   return tcpstray::run(o);
 }
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "tcpkit/wire/endpoint.hpp"
 #include "tcpkit/wire/ip_address.hpp"
 #include "tcpkit/util/output.hpp"
 #include "tcpkit/stray/stray_case.hpp"
@@ -11,7 +12,7 @@
 namespace tcpstray {
 
 struct Options {
-  std::string target;                                   // host:port
+  tcpkit::TargetSpec target;                            // host:port, parsed in main (it names a port)
   std::vector<tcpkit::StrayCase> cases;                 // selected, catalogue order
   uint16_t closed_port = 1;                             // --closed-port
   std::chrono::microseconds timeout{1'000'000};         // -W

@@ -46,13 +46,11 @@ int run(const Options& o) {
     cli::print_error(kTool, cli::net_raw_hint(kTool));
     return cli::kExitPrivilege;
   }
-  auto spec = tcpkit::parse_target(o.target);
-  if (!spec) return fail_with(spec.error());
-  auto addresses = tcpkit::resolve_host(spec->host, o.family);
+  auto addresses = tcpkit::resolve_host(o.target.host, o.family);
   if (!addresses) return fail_with(addresses.error());
   tcpkit::StrayTarget target;
   target.address = addresses->front();
-  target.port = *spec->port;
+  target.port = o.target.port.value_or(0);  // main refused a target without one
   target.closed_port = o.closed_port;
   target.timeout = o.timeout;
   target.request = o.request;
@@ -76,7 +74,7 @@ int run(const Options& o) {
     if (!g) {
       const std::string hint = g.error().code == tcpkit::ErrorCode::privilege
                                    ? " (the time-wait cases need it; leave them out: tcpstray --group closed,listen,live " +
-                                         o.target + ")"
+                                         o.target.text + ")"
                                    : "";
       return fail_with(g.error(), hint);
     }
@@ -89,7 +87,7 @@ int run(const Options& o) {
     return cli::kExitPrivilege;
   }
 
-  RunInfo info{o.target, target.address, target.port, target.closed_port, target.route.source,
+  RunInfo info{o.target.text, target.address, target.port, target.closed_port, target.route.source,
                target.route.interface, guard ? guard->table() : ""};
   Reporter reporter(o.format, o.verbose);
   reporter.header(info);

@@ -22,6 +22,7 @@
 
 #include "tcpkit/io/raw_socket.hpp"
 #include "tcpkit/io/route.hpp"
+#include "tcpkit/io/recv_message.hpp"
 #include "tcpkit/wire/checksum.hpp"
 
 namespace tcpkit {
@@ -70,21 +71,10 @@ Result<PcapCompiler> load_pcap() {
 // Reads one datagram's kernel receive stamp (SO_TIMESTAMPNS), if a datagram is queued.
 std::optional<int64_t> read_stamp(int fd) {
   char byte;
-  iovec iov{&byte, 1};
-  alignas(cmsghdr) char control[128];
-  msghdr message{};
-  message.msg_iov = &iov;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  if (::recvmsg(fd, &message, MSG_DONTWAIT) < 0) return std::nullopt;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
-      timespec ts;
-      std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
-      return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-    }
-  }
+  RecvMessage<128> message(&byte, 1);
+  if (::recvmsg(fd, &message.header, MSG_DONTWAIT) < 0) return std::nullopt;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&message.header); c; c = CMSG_NXTHDR(&message.header, c))
+    if (const auto stamp = timestampns_of(*c)) return stamp;
   return std::nullopt;
 }
 
@@ -96,8 +86,9 @@ std::optional<int64_t> read_stamp(int fd) {
 // loopback tells when stamping is live: its stamp is then older than our read. Bounded
 // (about 100 ms at worst); best effort where loopback cannot be used (lo down in a namespace).
 void await_rx_timestamps() {
-  const int fd = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return;
+  const UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!sock.valid()) return;
+  const int fd = sock.get();
   const int on = 1;
   sockaddr_in self{};
   self.sin_family = AF_INET;
@@ -114,7 +105,6 @@ void await_rx_timestamps() {
       if (stamp && *stamp < read_at - 250'000) break;  // stamped on arrival: live
     }
   }
-  ::close(fd);
 }
 
 }  // namespace
@@ -153,7 +143,7 @@ void Capture::ignore_outgoing() {
   if (!include_outgoing_) return;
   include_outgoing_ = false;
   const int on = 1;
-  setsockopt(fd_, SOL_PACKET, PACKET_IGNORE_OUTGOING, &on, sizeof on);
+  setsockopt(fd_.get(), SOL_PACKET, PACKET_IGNORE_OUTGOING, &on, sizeof on);
 }
 
 Result<Capture> Capture::open(const CaptureOptions& options) {
@@ -199,42 +189,13 @@ Result<Capture> Capture::open(const CaptureOptions& options) {
   return capture;
 }
 
-Capture::Capture(Capture&& other) noexcept
-    : fd_(other.fd_), snaplen_(other.snaplen_), include_outgoing_(other.include_outgoing_), bad_checksums_(other.bad_checksums_) {
-  other.fd_ = -1;
-}
-
-Capture& Capture::operator=(Capture&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = other.fd_;
-    snaplen_ = other.snaplen_;
-    include_outgoing_ = other.include_outgoing_;
-    bad_checksums_ = other.bad_checksums_;
-    other.fd_ = -1;
-  }
-  return *this;
-}
-
-Capture::~Capture() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 Result<std::optional<CapturedPacket>> Capture::poll_now() {
   for (;;) {
     CapturedPacket packet;
     packet.data.resize(snaplen_);
     sockaddr_ll from{};
-    iovec iov{packet.data.data(), packet.data.size()};
-    alignas(cmsghdr) char control[256];
-    msghdr message{};
-    message.msg_name = &from;
-    message.msg_namelen = sizeof from;
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    const ssize_t n = ::recvmsg(fd_, &message, MSG_DONTWAIT | MSG_TRUNC);
+    RecvMessage<256> message(packet.data.data(), packet.data.size(), &from, sizeof from);
+    const ssize_t n = ::recvmsg(fd_.get(), &message.header, MSG_DONTWAIT | MSG_TRUNC);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<CapturedPacket>{};
       if (errno == EINTR) continue;
@@ -247,11 +208,9 @@ Result<std::optional<CapturedPacket>> Capture::poll_now() {
     if (packet.outgoing && !include_outgoing_) continue;
     packet.source = TimestampSource::user;
     uint32_t status = 0;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
-      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS && c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
-        timespec ts;
-        std::memcpy(&ts, CMSG_DATA(c), sizeof ts);
-        packet.time_ns = int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&message.header); c; c = CMSG_NXTHDR(&message.header, c)) {
+      if (const auto stamp = timestampns_of(*c)) {
+        packet.time_ns = *stamp;
         packet.source = TimestampSource::kernel;
       } else if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA &&
                  c->cmsg_len >= CMSG_LEN(sizeof(tpacket_auxdata))) {
@@ -277,7 +236,7 @@ Result<std::optional<CapturedPacket>> Capture::next(std::chrono::steady_clock::t
     if (now >= deadline) return std::optional<CapturedPacket>{};
     const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(deadline - now);
     timespec timeout{time_t(wait.count() / 1'000'000'000), long(wait.count() % 1'000'000'000)};
-    pollfd fds[2] = {{fd_, POLLIN, 0}, {cancel_fd, POLLIN, 0}};
+    pollfd fds[2] = {{fd_.get(), POLLIN, 0}, {cancel_fd, POLLIN, 0}};
     const int r = ::ppoll(fds, cancel_fd >= 0 ? 2 : 1, &timeout, nullptr);
     if (r < 0 && errno != EINTR) return fail_errno("poll packet socket", errno);
     if (r > 0 && cancel_fd >= 0 && (fds[1].revents & POLLIN)) return std::optional<CapturedPacket>{};
@@ -288,7 +247,7 @@ Result<std::optional<CapturedPacket>> Capture::next(std::chrono::steady_clock::t
 CaptureStats Capture::stats() {
   tpacket_stats counters{};
   socklen_t length = sizeof counters;
-  if (getsockopt(fd_, SOL_PACKET, PACKET_STATISTICS, &counters, &length) < 0) return {};
+  if (getsockopt(fd_.get(), SOL_PACKET, PACKET_STATISTICS, &counters, &length) < 0) return {};
   return CaptureStats{counters.tp_packets, counters.tp_drops};
 }
 

@@ -1,6 +1,6 @@
 #include "tcpkit/io/neighbours.hpp"
 
-#include "io/unique_fd.hpp"
+#include "tcpkit/io/unique_fd.hpp"
 
 #include <linux/neighbour.h>
 #include <linux/netlink.h>

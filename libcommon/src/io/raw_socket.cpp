@@ -1,6 +1,7 @@
 #include "tcpkit/io/raw_socket.hpp"
 
 #include "tcpkit/io/error_queue.hpp"
+#include "tcpkit/io/recv_message.hpp"
 
 #include <linux/errqueue.h>
 #include <linux/net_tstamp.h>
@@ -35,34 +36,13 @@ Result<RawSender> RawSender::open(Family family, const std::string& interface) {
   return sender;
 }
 
-RawSender::RawSender(RawSender&& other) noexcept
-    : fd_(other.fd_), family_(other.family_), tx_timestamps_(other.tx_timestamps_), next_tx_key_(other.next_tx_key_) {
-  other.fd_ = -1;
-}
-
-RawSender& RawSender::operator=(RawSender&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = other.fd_;
-    family_ = other.family_;
-    tx_timestamps_ = other.tx_timestamps_;
-    next_tx_key_ = other.next_tx_key_;
-    other.fd_ = -1;
-  }
-  return *this;
-}
-
-RawSender::~RawSender() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 Result<int64_t> RawSender::send(const std::vector<uint8_t>& packet, const IpAddress& dst) {
   socklen_t length = 0;
   const sockaddr_storage to = dst.to_sockaddr(0, &length);
   const int64_t now = realtime_ns();
   int e = 0;
   for (int attempt = 0; attempt < 3; ++attempt) {
-    if (::sendto(fd_, packet.data(), packet.size(), 0, reinterpret_cast<const sockaddr*>(&to), length) >= 0) {
+    if (::sendto(fd_.get(), packet.data(), packet.size(), 0, reinterpret_cast<const sockaddr*>(&to), length) >= 0) {
       after_send(true, 1);
       return now;
     }
@@ -78,7 +58,7 @@ bool RawSender::arm_tx_timestamps(bool on) {
   const unsigned flags = on ? SOF_TIMESTAMPING_TX_SOFTWARE | SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID |
                                   SOF_TIMESTAMPING_OPT_TSONLY
                             : 0u;
-  return setsockopt(fd_, SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags) == 0;
+  return setsockopt(fd_.get(), SOL_SOCKET, SO_TIMESTAMPING, &flags, sizeof flags) == 0;
 }
 
 bool RawSender::enable_tx_timestamps() {
@@ -104,21 +84,15 @@ void RawSender::after_send(bool ok, size_t packets) {
 
 std::vector<RawSender::TxStamp> RawSender::take_tx_stamps() {
   std::vector<TxStamp> stamps;
-  if (fd_ < 0) return stamps;
+  if (!fd_.valid()) return stamps;
   // Bounded: the queue holds at most what the socket's receive buffer allows.
   for (int i = 0; i < 4096; ++i) {
-    alignas(cmsghdr) char control[256];
     char data[64];
-    iovec iov{data, sizeof data};
-    msghdr message{};
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    if (::recvmsg(fd_, &message, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
+    RecvMessage<256> message(data, sizeof data);
+    if (::recvmsg(fd_.get(), &message.header, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
     std::optional<int64_t> time;
     std::optional<uint32_t> key;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+    for (cmsghdr* c = CMSG_FIRSTHDR(&message.header); c; c = CMSG_NXTHDR(&message.header, c)) {
       if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_TIMESTAMPING &&
           c->cmsg_len >= CMSG_LEN(sizeof(scm_timestamping))) {
         scm_timestamping ts{};
@@ -126,7 +100,7 @@ std::vector<RawSender::TxStamp> RawSender::take_tx_stamps() {
         if (ts.ts[0].tv_sec != 0 || ts.ts[0].tv_nsec != 0) time = int64_t(ts.ts[0].tv_sec) * 1'000'000'000 + ts.ts[0].tv_nsec;
       }
     }
-    if (const auto error = queued_error(message);
+    if (const auto error = queued_error(message.header);
         error && error->origin == SO_EE_ORIGIN_TIMESTAMPING && error->info == SCM_TSTAMP_SND)
       key = error->data;
     if (time && key) stamps.push_back(TxStamp{*key, *time});
@@ -151,7 +125,7 @@ Result<size_t> RawSender::send_batch(const std::vector<std::vector<uint8_t>>& pa
   }
   size_t sent = 0;
   while (sent < n) {
-    const int r = ::sendmmsg(fd_, messages.data() + sent, unsigned(n - sent), 0);
+    const int r = ::sendmmsg(fd_.get(), messages.data() + sent, unsigned(n - sent), 0);
     const int e = errno;
     after_send(r >= 0, r >= 0 ? size_t(r) : 0);
     if (r < 0) {

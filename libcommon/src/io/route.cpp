@@ -1,6 +1,6 @@
 #include "tcpkit/io/route.hpp"
 
-#include "io/unique_fd.hpp"
+#include "tcpkit/io/unique_fd.hpp"
 
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>

@@ -13,7 +13,9 @@
 
 #include "tcpkit/io/error_queue.hpp"
 #include "tcpkit/io/raw_socket.hpp"
-#include "io/unique_fd.hpp"
+#include "tcpkit/io/local_port.hpp"
+#include "tcpkit/io/recv_message.hpp"
+#include "tcpkit/io/unique_fd.hpp"
 
 namespace tcpkit {
 
@@ -28,18 +30,10 @@ int64_t monotonic_ns() {
 // The ICMP error the kernel queued for this socket, if any (IP_RECVERR).
 bool read_icmp_error(int fd, ProbeReply& reply) {
   char data[64];
-  alignas(cmsghdr) char control[512];
   sockaddr_storage from{};
-  iovec iov{data, sizeof data};
-  msghdr message{};
-  message.msg_name = &from;
-  message.msg_namelen = sizeof from;
-  message.msg_iov = &iov;
-  message.msg_iovlen = 1;
-  message.msg_control = control;
-  message.msg_controllen = sizeof control;
-  if (::recvmsg(fd, &message, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return false;
-  const auto err = queued_error(message);
+  RecvMessage<512> message(data, sizeof data, &from, sizeof from);
+  if (::recvmsg(fd, &message.header, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return false;
+  const auto err = queued_error(message.header);
   if (!err || (err->origin != SO_EE_ORIGIN_ICMP && err->origin != SO_EE_ORIGIN_ICMP6)) return false;
   reply.icmp_v6 = err->origin == SO_EE_ORIGIN_ICMP6;
   reply.icmp_type = err->type;
@@ -106,11 +100,7 @@ Result<ProbeReply> connect_probe(const ConnectProbeConfig& config, uint64_t prob
   }
   const int64_t elapsed = monotonic_ns() - start;
 
-  sockaddr_storage local{};
-  socklen_t local_length = sizeof local;
-  if (::getsockname(sock.get(), reinterpret_cast<sockaddr*>(&local), &local_length) == 0)
-    reply.source_port = d.is_v4() ? ntohs(reinterpret_cast<sockaddr_in*>(&local)->sin_port)
-                                  : ntohs(reinterpret_cast<sockaddr_in6*>(&local)->sin6_port);
+  if (const auto port = local_port(sock.get())) reply.source_port = *port;
 
   if (error == 0) {
     reply.outcome = ProbeOutcome::open;

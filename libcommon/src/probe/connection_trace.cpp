@@ -14,7 +14,8 @@
 #include "tcpkit/io/raw_socket.hpp"
 #include "tcpkit/io/route.hpp"
 #include "tcpkit/probe/socket_lookup.hpp"
-#include "io/unique_fd.hpp"
+#include "tcpkit/io/local_port.hpp"
+#include "tcpkit/io/unique_fd.hpp"
 
 namespace tcpkit {
 
@@ -132,16 +133,12 @@ Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd) {
   sockaddr_storage local = route->source.to_sockaddr(config.source_port.value_or(0), &length, scope);
   if (::bind(sock.get(), reinterpret_cast<sockaddr*>(&local), length) < 0)
     return fail_errno("bind " + route->source.to_string_with_port(config.source_port.value_or(0)), errno);
-  sockaddr_storage bound{};
-  socklen_t bound_length = sizeof bound;
-  ::getsockname(sock.get(), reinterpret_cast<sockaddr*>(&bound), &bound_length);
 
   TraceResult result;
   result.tuple.local = route->source;
   result.tuple.remote = d;
   result.tuple.remote_port = config.port;
-  result.tuple.local_port = d.is_v4() ? ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port)
-                                      : ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
+  result.tuple.local_port = local_port(sock.get()).value_or(0);
   result.interface = route->interface;
   auto live = LiveConnection::open(result.tuple, route->interface);
   if (!live) return tl::unexpected(live.error());

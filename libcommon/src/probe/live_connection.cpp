@@ -25,20 +25,7 @@ Result<std::optional<TrackedSegment>> LiveConnection::next(std::chrono::steady_c
     const auto& p = **packet;
     const auto decoded = decode_packet(p.data.data(), p.data.size());
     if (!decoded) continue;
-    if (auto segment = tracker_.feed(*decoded, p.outgoing, p.time_ns, p.source)) {
-      seen_.push_back(*segment);
-      return segment;
-    }
-  }
-}
-
-Result<std::optional<TrackedSegment>> LiveConnection::wait_for(const std::function<bool(const TrackedSegment&)>& match,
-                                                               std::chrono::steady_clock::time_point deadline,
-                                                               int cancel_fd) {
-  for (;;) {
-    auto segment = next(deadline, cancel_fd);
-    if (!segment || !*segment) return segment;
-    if (match(**segment)) return segment;
+    if (auto segment = tracker_.feed(*decoded, p.outgoing, p.time_ns, p.source)) return segment;
   }
 }
 

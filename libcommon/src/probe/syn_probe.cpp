@@ -7,22 +7,21 @@
 
 #include <cerrno>
 
+#include "tcpkit/io/local_port.hpp"
+
 namespace tcpkit {
 
 struct SynProber::Pending {
   uint64_t probe_id = 0;
   uint16_t sport = 0;
   uint32_t isn = 0;
-  int reservation_fd = -1;   // a bound TCP socket holding the source port for us
+  UniqueFd reservation;      // a bound TCP socket holding the source port for us
   int64_t user_sent_ns = 0;
   std::optional<uint32_t> tx_key;            // the key of the SYN's kernel send timestamp
   std::optional<int64_t> tx_sent_ns;    // the driver's send stamp
   std::optional<int64_t> tap_sent_ns;   // our SYN seen leaving at the packet tap
   std::optional<int64_t> kernel_sent_ns() const { return tx_sent_ns ? tx_sent_ns : tap_sent_ns; }
   std::chrono::steady_clock::time_point deadline;
-  ~Pending() {
-    if (reservation_fd >= 0) ::close(reservation_fd);
-  }
 };
 
 namespace {
@@ -38,28 +37,6 @@ uint64_t next_random(uint64_t& state) {  // xorshift64*: fast, good enough for I
   state ^= state << 25;
   state ^= state >> 27;
   return state * 0x2545F4914F6CDD1DULL;
-}
-
-// Binds a TCP socket to (source, 0) so the kernel hands us an ephemeral port that no other
-// local connection can take while the probe is out. A link-local source is bound on its
-// interface (scope_id), or the kernel refuses it.
-Result<std::pair<int, uint16_t>> reserve_port(const IpAddress& source, int interface_index) {
-  const int fd = ::socket(source.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return fail_errno("reserve a source port", errno);
-  socklen_t length = 0;
-  sockaddr_storage address =
-      source.to_sockaddr(0, &length, source.is_link_local() ? uint32_t(interface_index) : 0u);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), length) < 0) {
-    const int e = errno;
-    ::close(fd);
-    return fail_errno("reserve a source port on " + source.to_string(), e);
-  }
-  sockaddr_storage bound{};
-  socklen_t bound_length = sizeof bound;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_length);
-  const uint16_t port = source.is_v4() ? ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port)
-                                       : ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
-  return std::make_pair(fd, port);
 }
 
 }  // namespace
@@ -121,10 +98,12 @@ Result<void> SynProber::send(uint64_t probe_id, std::chrono::steady_clock::time_
   if (config_.source_port) {
     pending->sport = *config_.source_port;
   } else {
-    auto reserved = reserve_port(config_.route.source, config_.route.interface_index);
+    // A link-local source is bound on its interface (scope_id), or the kernel refuses it.
+    const IpAddress& source = config_.route.source;
+    auto reserved = reserve_port(source, source.is_link_local() ? uint32_t(config_.route.interface_index) : 0u);
     if (!reserved) return tl::unexpected(reserved.error());
-    pending->reservation_fd = reserved->first;
-    pending->sport = reserved->second;
+    pending->reservation = std::move(reserved->holder);
+    pending->sport = reserved->port;
   }
   do {
     pending->isn = uint32_t(next_random(rng_state_));

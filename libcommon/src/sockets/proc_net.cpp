@@ -5,7 +5,10 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <vector>
+
+#include "tcpkit/io/unique_fd.hpp"
 
 namespace tcpkit {
 
@@ -100,31 +103,36 @@ bool proc_line(size_t number, std::string_view line, bool v6, const SocketSink& 
   return sink(*s);
 }
 
+// The one read(2) loop: hands each block of the file to chunk until the end, or until chunk
+// returns false.
+Result<void> read_blocks(const std::string& path, size_t block_size, const std::function<bool(std::string_view)>& chunk) {
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return fail_errno("cannot open " + path, errno);
+  std::vector<char> buf(block_size);
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail_errno("cannot read " + path, errno);
+    }
+    if (n == 0 || !chunk(std::string_view(buf.data(), static_cast<size_t>(n)))) return {};
+  }
+}
+
 // Streams a /proc table in blocks, so memory does not grow with the number of sockets.
 Result<void> stream_proc_file(const std::string& path, bool v6, const SocketSink& sink, TextParseReport& report,
                               long ticks_per_second, bool& go_on) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail_errno("cannot open " + path, errno);
   std::string pending;
-  std::vector<char> buf(1 << 18);
   size_t number = 0;
-  for (;;) {
-    const ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int e = errno;
-      ::close(fd);
-      return fail_errno("cannot read " + path, e);
-    }
-    if (n == 0) break;
-    pending.append(buf.data(), static_cast<size_t>(n));
+  auto read = read_blocks(path, 1 << 18, [&](std::string_view block) {
+    pending.append(block);
     size_t start = 0;
     for (size_t nl; go_on && (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1)
       go_on = proc_line(++number, std::string_view(pending).substr(start, nl - start), v6, sink, report, ticks_per_second);
     pending.erase(0, start);
-    if (!go_on) break;
-  }
-  ::close(fd);
+    return go_on;
+  });
+  if (!read) return read;
   if (go_on && !pending.empty()) go_on = proc_line(++number, pending, v6, sink, report, ticks_per_second);
   return {};
 }
@@ -139,22 +147,12 @@ void parse_proc_net_text(std::string_view text, bool v6, const SocketSink& sink,
 }
 
 Result<std::string> read_text_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail_errno("cannot open " + path, errno);
   std::string out;
-  char buf[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      const int e = errno;
-      ::close(fd);
-      return fail_errno("cannot read " + path, e);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
+  auto read = read_blocks(path, 1 << 16, [&](std::string_view block) {
+    out.append(block);
+    return true;
+  });
+  if (!read) return tl::unexpected(read.error());
   return out;
 }
 

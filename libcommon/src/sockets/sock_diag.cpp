@@ -124,16 +124,16 @@ std::string port_bytecode(const SockDiagQuery& q) {
   return bc;
 }
 
-// A dump request: the netlink header, then the body.
+// Every inet_diag request: the netlink header, then the body (a dump adds NLM_F_DUMP).
 template <class Body>
-std::string dump_request(uint16_t type, uint32_t sequence, const Body& body) {
+std::string diag_request(uint16_t type, uint16_t flags, uint32_t sequence, const Body& body) {
   struct {
     nlmsghdr h;
     Body r;
   } req{};
   req.h.nlmsg_len = sizeof req;
   req.h.nlmsg_type = type;
-  req.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  req.h.nlmsg_flags = static_cast<uint16_t>(NLM_F_REQUEST | flags);
   req.h.nlmsg_seq = sequence;
   req.r = body;
   return std::string(reinterpret_cast<const char*>(&req), sizeof req);
@@ -183,14 +183,14 @@ std::string build_sock_diag_request(int family, const SockDiagQuery& query, uint
     inet_diag_req r{};
     r.idiag_states = query.states.kernel_mask();
     r.idiag_ext = ext;
-    out = dump_request(TCPDIAG_GETSOCK, sequence, r);
+    out = diag_request(TCPDIAG_GETSOCK, NLM_F_DUMP, sequence, r);
   } else {
     inet_diag_req_v2 r{};
     r.sdiag_family = static_cast<uint8_t>(family);
     r.sdiag_protocol = IPPROTO_TCP;
     r.idiag_states = query.states.kernel_mask();
     r.idiag_ext = ext;
-    out = dump_request(SOCK_DIAG_BY_FAMILY, sequence, r);
+    out = diag_request(SOCK_DIAG_BY_FAMILY, NLM_F_DUMP, sequence, r);
   }
   const std::string bc = query.local_ports || !query.remote_ports.empty() ? port_bytecode(query) : "";
   if (!bc.empty()) {
@@ -205,14 +205,38 @@ std::string build_sock_diag_request(int family, const SockDiagQuery& query, uint
   return out;
 }
 
+std::string build_sock_diag_lookup(const SockDiagLookup& id, uint32_t sequence) {
+  inet_diag_req_v2 r{};
+  r.sdiag_family = id.local.is_v4() ? AF_INET : AF_INET6;
+  r.sdiag_protocol = IPPROTO_TCP;
+  r.idiag_states = ~0u;
+  r.id.idiag_if = id.interface_index;
+  r.id.idiag_sport = htons(id.local_port);
+  r.id.idiag_dport = htons(id.remote_port);
+  std::memcpy(r.id.idiag_src, id.local.data(), id.local.size());
+  std::memcpy(r.id.idiag_dst, id.remote.data(), id.remote.size());
+  r.id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+  r.id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+  return diag_request(SOCK_DIAG_BY_FAMILY, 0, sequence, r);
+}
+
+Result<UniqueFd> open_sock_diag() {
+  UniqueFd socket(::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG));
+  if (!socket.valid()) return fail_errno("cannot open a NETLINK_SOCK_DIAG socket", errno);
+  return socket;
+}
+
+bool send_to_kernel(int fd, const std::string& request) {
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  return ::sendto(fd, request.data(), request.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) >= 0;
+}
+
 Result<SockDiagStats> dump_tcp_sockets(const SockDiagQuery& query, const SocketSink& sink,
                                        const std::function<void(std::span<const uint8_t>)>& raw_tap) {
-  const int fd = ::socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-  if (fd < 0) return fail_errno("cannot open a NETLINK_SOCK_DIAG socket", errno);
-  struct Closer {
-    int fd;
-    ~Closer() { ::close(fd); }
-  } closer{fd};
+  auto socket = open_sock_diag();
+  if (!socket) return tl::unexpected(socket.error());
+  const int fd = socket->get();
 
   std::unordered_map<uint32_t, std::string> names;
   const InterfaceNamer namer = [&names](uint32_t index) -> std::string {
@@ -238,10 +262,7 @@ Result<SockDiagStats> dump_tcp_sockets(const SockDiagQuery& query, const SocketS
   for (size_t fi = 0; fi < families.size(); ++fi) {
     const int family = families[fi];
     const std::string request = build_sock_diag_request(family, query, ++sequence);
-    sockaddr_nl kernel{};
-    kernel.nl_family = AF_NETLINK;
-    if (::sendto(fd, request.data(), request.size(), 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
-      return fail_errno("cannot send the sock_diag request", errno);
+    if (!send_to_kernel(fd, request)) return fail_errno("cannot send the sock_diag request", errno);
     for (;;) {
       const ssize_t n = ::recv(fd, buffer.data(), buffer.size(), 0);
       if (n < 0) {

@@ -8,6 +8,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "tcpkit/io/unique_fd.hpp"
+
 namespace tcpkit {
 
 namespace {
@@ -21,11 +23,10 @@ bool all_digits(const char* s) {
 
 std::string read_comm(int proc_fd, const char* pid) {
   const std::string path = std::string(pid) + "/comm";
-  const int fd = ::openat(proc_fd, path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return "";
+  const UniqueFd fd(::openat(proc_fd, path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return "";
   char buf[64];
-  const ssize_t n = ::read(fd, buf, sizeof buf);
-  ::close(fd);
+  const ssize_t n = ::read(fd.get(), buf, sizeof buf);
   if (n <= 0) return "";
   std::string name(buf, static_cast<size_t>(n));
   if (!name.empty() && name.back() == '\n') name.pop_back();
@@ -36,17 +37,17 @@ std::string read_comm(int proc_fd, const char* pid) {
 
 SocketOwners SocketOwners::scan(const std::string& proc_root, const std::unordered_set<uint64_t>* wanted) {
   SocketOwners out;
-  const int proc_fd = ::open(proc_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (proc_fd < 0) {
+  const UniqueFd proc_dir(::open(proc_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!proc_dir.valid()) {
     out.proc_error_ = errno;
     return out;
   }
+  const int proc_fd = proc_dir.get();
   const int list_fd = ::dup(proc_fd);
   DIR* proc = list_fd < 0 ? nullptr : ::fdopendir(list_fd);
   if (!proc) {
     out.proc_error_ = errno;
     if (list_fd >= 0) ::close(list_fd);
-    ::close(proc_fd);
     return out;
   }
   while (const dirent* pe = ::readdir(proc)) {
@@ -89,7 +90,6 @@ SocketOwners SocketOwners::scan(const std::string& proc_root, const std::unorder
     ::closedir(fds);
   }
   ::closedir(proc);
-  ::close(proc_fd);
   return out;
 }
 

@@ -30,9 +30,15 @@ std::optional<TimerKind> parse_timer_name(std::string_view text) {
 
 std::string_view family_name(Family f) { return f == Family::v6 ? "ipv6" : "ipv4"; }
 
-Record to_record(const SocketRecord& s) {
+namespace {
+
+enum class RecordForm { json, csv };
+
+// The one form of a record, in two shapes: JSON nests the processes and TCP_INFO; CSV keeps
+// one cell per column (processes as owners_text, the TCP_INFO fields most asked for).
+Record record_of(const SocketRecord& s, RecordForm form) {
   Record r;
-  r["type"] = "socket";
+  if (form == RecordForm::json) r["type"] = "socket";
   r["state"] = state_name(s.state);
   if (s.family_known) r["family"] = family_name(s.family());
   // A name from saved text stands where the address or port would be: never a made-up number.
@@ -52,7 +58,9 @@ Record to_record(const SocketRecord& s) {
   r["retransmits"] = s.retransmits;
   if (s.uid) r["uid"] = *s.uid;
   if (s.inode) r["inode"] = *s.inode;
-  if (!s.processes.empty()) {
+  if (!s.processes.empty() && form == RecordForm::csv) {
+    r["processes"] = owners_text(s.processes);
+  } else if (!s.processes.empty()) {
     Record list = Record::array();
     for (const auto& p : s.processes) {
       Record o;
@@ -63,7 +71,11 @@ Record to_record(const SocketRecord& s) {
     }
     r["processes"] = std::move(list);
   }
-  if (s.info) {
+  if (s.info && form == RecordForm::csv) {
+    r["rtt_us"] = s.info->rtt_us;
+    r["cwnd"] = s.info->cwnd;
+    r["total_retrans"] = s.info->total_retrans;
+  } else if (s.info) {
     const auto& i = *s.info;
     Record o;
     o["rtt_us"] = i.rtt_us;
@@ -81,6 +93,32 @@ Record to_record(const SocketRecord& s) {
     r["info"] = std::move(o);
   }
   return r;
+}
+
+}  // namespace
+
+Record to_record(const SocketRecord& s) { return record_of(s, RecordForm::json); }
+
+Record to_csv_record(const SocketRecord& s) { return record_of(s, RecordForm::csv); }
+
+const std::vector<std::string>& socket_csv_columns() {
+  static const std::vector<std::string> columns = {
+      "state",     "family", "local_address", "local_port", "remote_address", "remote_port", "interface",
+      "recv_q",    "send_q", "timer",         "timer_ms",   "retransmits",    "uid",         "inode",
+      "processes", "rtt_us", "cwnd",          "total_retrans", "local_host",  "remote_host", "local_service",
+      "remote_service"};
+  return columns;
+}
+
+std::string owners_text(const std::vector<ProcessRef>& owners) {
+  if (owners.empty()) return "-";
+  std::string out;
+  for (const auto& p : owners) {
+    if (!out.empty()) out += ',';
+    out += p.name + "[" + std::to_string(p.pid) + "]";
+    if (p.fd >= 0) out += "/" + std::to_string(p.fd);
+  }
+  return out;
 }
 
 void NameTally::add(std::string_view name) {

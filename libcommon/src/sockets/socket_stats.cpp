@@ -276,6 +276,22 @@ std::string_view verdict_name(SynFloodVerdict v) {
   return "quiet";
 }
 
+std::map<std::string, uint64_t> syn_flood_counter_deltas(const std::map<std::string, uint64_t>& before,
+                                                         const std::map<std::string, uint64_t>& after) {
+  std::map<std::string, uint64_t> deltas;
+  for (const std::string_view name : kSynFloodCounters) {
+    const std::string key(name);
+    const auto a = after.find(key), b = before.find(key);
+    if (a != after.end() && b != before.end()) deltas[key] = a->second >= b->second ? a->second - b->second : 0;
+  }
+  return deltas;
+}
+
+std::string_view counter_short_name(std::string_view key) {
+  const size_t dot = key.find('.');
+  return dot == std::string_view::npos ? key : key.substr(dot + 1);
+}
+
 SynFloodJudgement judge_syn_flood(const SynFloodSummary& summary, const std::map<std::string, uint64_t>& deltas,
                                   const TcpSysctls& sysctls, uint64_t flood_threshold) {
   SynFloodJudgement j;
@@ -296,12 +312,12 @@ SynFloodJudgement judge_syn_flood(const SynFloodSummary& summary, const std::map
     raise(SynFloodVerdict::flood, std::to_string(n) + " SYNs answered with cookies because a SYN queue was full");
   for (const auto& l : summary.listeners) {
     const std::string who = "port " + std::to_string(l.port);
-    if (l.backlog > 0 && l.syn_recv >= 16 && l.syn_recv * 2 >= l.backlog)
+    if (l.backlog > 0 && l.syn_recv >= kBusyListenerSynRecv && l.syn_recv * 2 >= l.backlog)
       raise(SynFloodVerdict::flood, who + ": " + std::to_string(l.syn_recv) + " SYN_RECV fill " +
                                         std::to_string(l.syn_recv * 100 / l.backlog) + "% of its backlog of " +
                                         std::to_string(l.backlog) + " (from " + std::to_string(l.sources) + " sources in " +
                                         std::to_string(l.prefixes) + " networks)");
-    else if (l.syn_recv >= 16)
+    else if (l.syn_recv >= kBusyListenerSynRecv)
       raise(SynFloodVerdict::elevated, who + ": " + std::to_string(l.syn_recv) + " SYN_RECV from " +
                                            std::to_string(l.sources) + " sources");
     if (l.backlog > 0 && l.accept_queue >= l.backlog)

@@ -11,7 +11,8 @@
 #include <cstring>
 
 #include "tcpkit/probe/live_connection.hpp"
-#include "io/unique_fd.hpp"
+#include "tcpkit/io/local_port.hpp"
+#include "tcpkit/io/unique_fd.hpp"
 
 namespace tcpkit {
 
@@ -29,18 +30,14 @@ constexpr uint32_t kBeyond = 65536;        // how far past the window edge "out 
 constexpr uint32_t kOldData = 1000;        // how far below RCV.NXT the old data starts
 constexpr uint32_t kOldDataLength = 10;
 
-struct Socket {
-  int fd = -1;
-  ~Socket() { abort_close(); }
-  // Close without FIN (an RST, which the guard may drop: the peer is cleaned up by us).
-  void abort_close() {
-    if (fd < 0) return;
-    linger l{1, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-    ::close(fd);
-    fd = -1;
-  }
-};
+// Closes the connection under test without a FIN (an RST, which the guard may drop: the peer
+// is cleaned up by us).
+void abort_close(UniqueFd& socket) {
+  if (!socket.valid()) return;
+  linger l{1, 0};
+  ::setsockopt(socket.get(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  socket.reset();
+}
 
 // Whole-case context: the connection, what we sent, and every segment for -v.
 class CaseRunner {
@@ -49,6 +46,9 @@ class CaseRunner {
       : id_(id), t_(t), sender_(sender), cancel_fd_(cancel_fd) {
     run_.id = id;
   }
+  ~CaseRunner() { abort_close(socket_); }
+  CaseRunner(const CaseRunner&) = delete;
+  CaseRunner& operator=(const CaseRunner&) = delete;
 
   Result<StrayRun> run();
 
@@ -78,7 +78,7 @@ class CaseRunner {
   RawSender& sender_;
   int cancel_fd_;
   StrayRun run_;
-  Socket socket_;
+  UniqueFd socket_;       // the connection under test, closed by abort_close
   UniqueFd port_holder_;  // keeps our port bound once socket_ is closed (TIME_WAIT cases)
   FourTuple tuple_;
   std::optional<LiveConnection> live_;
@@ -90,14 +90,6 @@ class CaseRunner {
 std::string plus(const char* base, int64_t offset) {
   if (offset == 0) return base;
   return std::string(base) + (offset > 0 ? "+" : "-") + std::to_string(offset > 0 ? offset : -offset);
-}
-
-uint16_t local_port_of(int fd) {
-  sockaddr_storage bound{};
-  socklen_t length = sizeof bound;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length);
-  return bound.ss_family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port)
-                                    : ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
 }
 
 bool CaseRunner::cancelled() const {
@@ -136,25 +128,25 @@ Result<std::optional<TrackedSegment>> CaseRunner::wait_segment(const std::functi
 
 Result<bool> CaseRunner::connect_and_follow() {
   const IpAddress& us = t_.route.source;
-  socket_.fd = ::socket(us.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (socket_.fd < 0) return fail_errno("TCP socket", errno);
+  socket_.reset(::socket(us.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!socket_.valid()) return fail_errno("TCP socket", errno);
   if (t_.bind_interface &&
-      ::setsockopt(socket_.fd, SOL_SOCKET, SO_BINDTODEVICE, t_.route.interface.c_str(), socklen_t(t_.route.interface.size())) < 0)
+      ::setsockopt(socket_.get(), SOL_SOCKET, SO_BINDTODEVICE, t_.route.interface.c_str(), socklen_t(t_.route.interface.size())) < 0)
     return fail_errno("bind to interface " + t_.route.interface, errno);
   socklen_t length = 0;
   sockaddr_storage local = us.to_sockaddr(0, &length);
   // SO_REUSEADDR lets the TIME_WAIT cases bind a second socket to this port (hold_local_port).
   const int on = 1;
-  ::setsockopt(socket_.fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
+  ::setsockopt(socket_.get(), SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
   // Bound first: the capture must know the local port before the SYN leaves.
-  if (::bind(socket_.fd, reinterpret_cast<sockaddr*>(&local), length) < 0) return fail_errno("bind", errno);
-  tuple_ = FourTuple{us, t_.address, local_port_of(socket_.fd), t_.port};
+  if (::bind(socket_.get(), reinterpret_cast<sockaddr*>(&local), length) < 0) return fail_errno("bind", errno);
+  tuple_ = FourTuple{us, t_.address, local_port(socket_.get()).value_or(0), t_.port};
   run_.local_port = tuple_.local_port;
   auto live = LiveConnection::open(tuple_, t_.route.interface);
   if (!live) return tl::unexpected(live.error());
   live_.emplace(std::move(*live));
   sockaddr_storage remote = t_.address.to_sockaddr(t_.port, &length);
-  if (::connect(socket_.fd, reinterpret_cast<sockaddr*>(&remote), length) < 0 && errno != EINPROGRESS) {
+  if (::connect(socket_.get(), reinterpret_cast<sockaddr*>(&remote), length) < 0 && errno != EINPROGRESS) {
     run_.seen.setup_problem = std::string("connect() failed: ") + std::strerror(errno);
     return false;
   }
@@ -166,7 +158,7 @@ Result<bool> CaseRunner::connect_and_follow() {
   if (!*done) {
     int error = 0;
     socklen_t error_length = sizeof error;
-    ::getsockopt(socket_.fd, SOL_SOCKET, SO_ERROR, &error, &error_length);
+    ::getsockopt(socket_.get(), SOL_SOCKET, SO_ERROR, &error, &error_length);
     run_.seen.setup_problem = error ? std::string("could not connect: ") + std::strerror(error)
                                     : std::string("the handshake did not complete within the timeout");
     return false;
@@ -181,7 +173,7 @@ Result<bool> CaseRunner::connect_and_follow() {
 // The peer closes first (after our request, if any); we close after it: the peer ends in TIME_WAIT.
 Result<bool> CaseRunner::reach_time_wait() {
   if (!t_.request.empty()) {
-    const ssize_t n = ::send(socket_.fd, t_.request.data(), t_.request.size(), MSG_NOSIGNAL);
+    const ssize_t n = ::send(socket_.get(), t_.request.data(), t_.request.size(), MSG_NOSIGNAL);
     if (n < 0) return fail_errno("send the request", errno);
   }
   const auto wait = std::max<std::chrono::microseconds>(t_.timeout * 3, std::chrono::seconds(1));
@@ -195,11 +187,10 @@ Result<bool> CaseRunner::reach_time_wait() {
   }
   // Drain what the peer sent, then close our side: FIN out, the peer acks it and is in TIME_WAIT.
   char buf[4096];
-  while (::recv(socket_.fd, buf, sizeof buf, MSG_DONTWAIT) > 0) {
+  while (::recv(socket_.get(), buf, sizeof buf, MSG_DONTWAIT) > 0) {
   }
   if (auto held = hold_local_port(); !held) return tl::unexpected(held.error());
-  ::close(socket_.fd);
-  socket_.fd = -1;
+  socket_.reset();
   auto acked = wait_segment([this](const TrackedSegment& s) {
     const auto& fin_seq = live_->tracker().local().fin_seq;
     return s.direction == Direction::inbound && fin_seq && (s.flags & tcp_flag::ack) && s.ack == *fin_seq + 1;
@@ -325,7 +316,7 @@ void CaseRunner::cleanup() {
       run_.segments.push_back(reset);
     }
   }
-  socket_.abort_close();
+  abort_close(socket_);
 }
 
 Result<StrayRun> CaseRunner::run() {

@@ -7,6 +7,12 @@
 
 namespace tcpkit {
 
+namespace {
+// The window Linux offers on a fresh connection (44 segments of 1460 bytes): a stray segment
+// looks like any other of a Linux host. An RST carries none.
+constexpr uint16_t kLinuxWindow = 64240;
+}  // namespace
+
 Result<MarkedSender> open_marked_sender(const StrayTarget& target) {
   auto sender = RawSender::open(target.address.family(), target.bind_interface ? target.route.interface : "");
   if (!sender) return tl::unexpected(sender.error());
@@ -27,7 +33,7 @@ Result<SegmentSpec> send_stray_segment(RawSender& sender, const IpAddress& sourc
   spec.seq = seq;
   spec.ack = (flags & tcp_flag::ack) ? ack : 0;
   spec.flags = flags;
-  spec.window = (flags & tcp_flag::rst) ? 0 : 64240;
+  spec.window = (flags & tcp_flag::rst) ? 0 : kLinuxWindow;
   spec.ip_id = uint16_t(stray_random32());
   spec.payload = std::move(payload);
   spec.options = options;

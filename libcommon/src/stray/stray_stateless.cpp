@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "tcpkit/io/capture.hpp"
+#include "tcpkit/io/local_port.hpp"
 
 namespace tcpkit {
 
@@ -19,32 +20,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 // Once an answer came, segments that follow it this soon still belong to the case.
 constexpr auto kGrace = std::chrono::milliseconds(50);
-
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
-
-uint16_t bound_port(int fd) {
-  sockaddr_storage bound{};
-  socklen_t length = sizeof bound;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length);
-  return bound.ss_family == AF_INET ? ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port)
-                                    : ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port);
-}
-
-// A bound TCP socket holds the source port: no connection of ours can take it meanwhile.
-Result<uint16_t> reserve_port(Fd& holder, const IpAddress& source) {
-  holder.fd = ::socket(source.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (holder.fd < 0) return fail_errno("reserve a source port", errno);
-  socklen_t length = 0;
-  sockaddr_storage address = source.to_sockaddr(0, &length);
-  if (::bind(holder.fd, reinterpret_cast<sockaddr*>(&address), length) < 0)
-    return fail_errno("reserve a source port on " + source.to_string(), errno);
-  return bound_port(holder.fd);
-}
 
 struct CaseSegment {
   uint8_t flags;
@@ -112,16 +87,16 @@ Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSende
     return fail(ErrorCode::bad_input, std::string(info.name) + " is not a closed- or listening-port case");
   const uint16_t dport = info.group == StrayGroup::closed ? t.closed_port : t.port;
   const IpAddress& us = t.route.source;
-  Fd holder;
-  auto sport = reserve_port(holder, us);
-  if (!sport) return tl::unexpected(sport.error());
+  auto reserved = reserve_port(us);  // held until the case is over
+  if (!reserved) return tl::unexpected(reserved.error());
+  const uint16_t sport = reserved->port;
 
   CaptureOptions options;
   options.interface = t.route.interface;
   const std::string icmp = t.address.is_v4() ? "icmp" : "icmp6";
   // Both ways between the two ports, and whatever comes to our port from the target's port from
   // another address (rejected, and counted).
-  const std::string dp = std::to_string(dport), sp = std::to_string(*sport);
+  const std::string dp = std::to_string(dport), sp = std::to_string(sport);
   options.filter = "(tcp and ((host " + t.address.to_string() + " and port " + dp + " and port " + sp +
                    ") or (dst host " + us.to_string() + " and dst port " + sp + " and src port " + dp + "))) or (" +
                    icmp + " and dst host " + us.to_string() + ")";
@@ -130,14 +105,14 @@ Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSende
 
   StrayRun run;
   run.id = id;
-  run.local_port = *sport;
+  run.local_port = sport;
   const CaseSegment shape = segment_for(id);
   run.probe.flags = shape.flags;
   run.probe.seq = stray_random32();
   run.probe.ack = shape.random_ack ? stray_random32() : 0;
   run.sent = flags_compact(shape.flags) + " seq=" + std::to_string(run.probe.seq) +
              (shape.random_ack ? " ack=" + std::to_string(run.probe.ack) : "") + " to port " + std::to_string(dport);
-  auto spec = send_stray_segment(sender, us, *sport, t.address, dport, shape.flags, run.probe.seq, run.probe.ack);
+  auto spec = send_stray_segment(sender, us, sport, t.address, dport, shape.flags, run.probe.seq, run.probe.ack);
   if (!spec) return tl::unexpected(spec.error());
   StraySegment out;
   out.outbound = out.crafted = true;
@@ -157,8 +132,8 @@ Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSende
     if (!decoded) continue;
     if (decoded->kind == DecodedPacket::Kind::tcp) {
       const DecodedTcp& tcp = decoded->tcp;
-      const bool ours = decoded->src == us && decoded->dst == t.address && tcp.sport == *sport && tcp.dport == dport;
-      const bool theirs = decoded->src == t.address && decoded->dst == us && tcp.sport == dport && tcp.dport == *sport;
+      const bool ours = decoded->src == us && decoded->dst == t.address && tcp.sport == sport && tcp.dport == dport;
+      const bool theirs = decoded->src == t.address && decoded->dst == us && tcp.sport == dport && tcp.dport == sport;
       if (ours && !own_copy_seen && tcp.seq == out.seq && tcp.flags == out.flags) {
         out.time_ns = (*packet)->time_ns;  // the kernel's timestamp of our own segment
         own_copy_seen = true;
@@ -168,7 +143,7 @@ Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSende
         run.segments.push_back(from_packet(*decoded, true, (*packet)->time_ns));
         continue;
       }
-      if ((*packet)->outgoing || decoded->dst != us || tcp.dport != *sport || tcp.sport != dport) continue;
+      if ((*packet)->outgoing || decoded->dst != us || tcp.dport != sport || tcp.sport != dport) continue;
       if (!theirs) {
         run.seen.rejected.add(RejectReason::wrong_address);
         continue;
@@ -180,10 +155,10 @@ Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSende
     } else if (decoded->kind == DecodedPacket::Kind::icmp_error) {
       const QuotedDatagram& q = decoded->icmp.quoted;
       if ((*packet)->outgoing || q.protocol != 6 || !q.ports_known || q.src != us) continue;
-      const bool exact = q.sport == *sport && q.dst == t.address && q.dport == dport && q.seq == run.probe.seq;
+      const bool exact = q.sport == sport && q.dst == t.address && q.dport == dport && q.seq == run.probe.seq;
       if (!exact) {
         // About our port or the target's port, but not our segment: someone else's quote.
-        if (q.sport == *sport || (q.dst == t.address && q.dport == dport)) run.seen.rejected.add(RejectReason::wrong_quote);
+        if (q.sport == sport || (q.dst == t.address && q.dport == dport)) run.seen.rejected.add(RejectReason::wrong_quote);
         continue;
       }
     } else {
@@ -212,21 +187,20 @@ namespace {
 
 // Whether `port` accepts a kernel connect() within the timeout: nullopt when it does, else why not.
 Result<std::optional<std::string>> try_connect(const StrayTarget& t, uint16_t port, int cancel_fd) {
-  Fd s;
-  s.fd = ::socket(t.address.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (s.fd < 0) return fail_errno("TCP socket", errno);
+  const UniqueFd s(::socket(t.address.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!s.valid()) return fail_errno("TCP socket", errno);
   // Closed with an RST: neither side keeps TIME_WAIT or CLOSE_WAIT for a mere check.
   linger abort{1, 0};
-  ::setsockopt(s.fd, SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
+  ::setsockopt(s.get(), SOL_SOCKET, SO_LINGER, &abort, sizeof abort);
   if (t.bind_interface)
-    ::setsockopt(s.fd, SOL_SOCKET, SO_BINDTODEVICE, t.route.interface.c_str(), socklen_t(t.route.interface.size()));
+    ::setsockopt(s.get(), SOL_SOCKET, SO_BINDTODEVICE, t.route.interface.c_str(), socklen_t(t.route.interface.size()));
   socklen_t length = 0;
   sockaddr_storage address = t.address.to_sockaddr(port, &length);
-  if (::connect(s.fd, reinterpret_cast<sockaddr*>(&address), length) == 0) return std::optional<std::string>();
+  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&address), length) == 0) return std::optional<std::string>();
   if (errno != EINPROGRESS)
     return std::optional<std::string>("port " + std::to_string(port) + " does not accept connections: " + std::strerror(errno));
   const auto deadline = Clock::now() + t.timeout;
-  pollfd fds[2] = {{s.fd, POLLOUT, 0}, {cancel_fd, POLLIN, 0}};
+  pollfd fds[2] = {{s.get(), POLLOUT, 0}, {cancel_fd, POLLIN, 0}};
   while (true) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
     if (left <= 0) return std::optional<std::string>("port " + std::to_string(port) + " did not answer a connect() in time");
@@ -237,7 +211,7 @@ Result<std::optional<std::string>> try_connect(const StrayTarget& t, uint16_t po
   }
   int error = 0;
   socklen_t error_length = sizeof error;
-  ::getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &error, &error_length);
+  ::getsockopt(s.get(), SOL_SOCKET, SO_ERROR, &error, &error_length);
   if (error) return std::optional<std::string>("port " + std::to_string(port) + " does not accept connections: " + std::strerror(error));
   return std::optional<std::string>();
 }

@@ -205,3 +205,27 @@ TEST_CASE("TCPDIAG_GETSOCK replies decode like SOCK_DIAG_BY_FAMILY ones") {
   CHECK(d.sockets == 1);
   CHECK(port == 443);
 }
+
+TEST_CASE("sock_diag lookup request: one exact connection, no dump, every state") {
+  const SockDiagLookup id{*IpAddress::parse("10.0.0.1"), 40000, *IpAddress::parse("10.0.0.2"), 22, 3};
+  const std::string req = build_sock_diag_lookup(id, 9);
+  REQUIRE(req.size() == sizeof(nlmsghdr) + sizeof(inet_diag_req_v2));
+  nlmsghdr h;
+  inet_diag_req_v2 r;
+  std::memcpy(&h, req.data(), sizeof h);
+  std::memcpy(&r, req.data() + sizeof h, sizeof r);
+  CHECK(h.nlmsg_len == req.size());
+  CHECK(h.nlmsg_type == SOCK_DIAG_BY_FAMILY);
+  CHECK(h.nlmsg_flags == NLM_F_REQUEST);
+  CHECK(h.nlmsg_seq == 9u);
+  CHECK(r.sdiag_family == AF_INET);
+  CHECK(r.sdiag_protocol == IPPROTO_TCP);
+  CHECK(r.idiag_states == ~0u);
+  CHECK(r.id.idiag_if == 3u);
+  CHECK(ntohs(r.id.idiag_sport) == 40000);
+  CHECK(ntohs(r.id.idiag_dport) == 22);
+  CHECK(std::memcmp(r.id.idiag_src, id.local.data(), 4) == 0);
+  CHECK(std::memcmp(r.id.idiag_dst, id.remote.data(), 4) == 0);
+  CHECK(r.id.idiag_cookie[0] == INET_DIAG_NOCOOKIE);
+  CHECK(r.id.idiag_cookie[1] == INET_DIAG_NOCOOKIE);
+}

@@ -383,3 +383,20 @@ TEST_CASE("state counts keep sockets of unknown family apart from IPv4 and IPv6"
   CHECK(counts.get(TcpState::time_wait) == 30);
   CHECK(counts.total() == 60);
 }
+
+TEST_CASE("syn-flood counter deltas: the judged TcpExt counters, a reset counts 0, a missing one is left out") {
+  const std::map<std::string, uint64_t> before = {{"TcpExt.SyncookiesSent", 10}, {"TcpExt.ListenDrops", 50},
+                                                  {"TcpExt.ListenOverflows", 7}, {"TcpExt.TCPTimeouts", 1},
+                                                  {"TcpExt.TCPReqQFullDrop", 3}};
+  const std::map<std::string, uint64_t> after = {{"TcpExt.SyncookiesSent", 14}, {"TcpExt.ListenDrops", 2},
+                                                 {"TcpExt.ListenOverflows", 7}, {"TcpExt.TCPTimeouts", 9},
+                                                 {"TcpExt.SyncookiesRecv", 5}};
+  const auto d = syn_flood_counter_deltas(before, after);
+  CHECK(d == std::map<std::string, uint64_t>{{"TcpExt.ListenDrops", 0}, {"TcpExt.ListenOverflows", 0},
+                                             {"TcpExt.SyncookiesSent", 4}});
+  // The deltas are what the judge reads.
+  SynFloodAnalysis quiet;
+  CHECK(judge_syn_flood(quiet.finish(), d, TcpSysctls{}, 256).verdict == SynFloodVerdict::flood);
+  CHECK(counter_short_name("TcpExt.ListenDrops") == "ListenDrops");
+  CHECK(counter_short_name("plain") == "plain");
+}

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tcpkit/io/unique_fd.hpp"
 #include "tcpkit/util/error.hpp"
 
 namespace tcpkit {
@@ -43,11 +44,8 @@ class Capture {
   // packet outside it is ever queued. A filter pcap cannot compile is bad input.
   static Result<Capture> open(const CaptureOptions& options);
 
-  Capture(Capture&& other) noexcept;
-  Capture& operator=(Capture&& other) noexcept;
-  Capture(const Capture&) = delete;
-  Capture& operator=(const Capture&) = delete;
-  ~Capture();
+  Capture(Capture&& other) noexcept = default;
+  Capture& operator=(Capture&& other) noexcept = default;
 
   // Waits until a packet arrives, the deadline passes or cancel_fd becomes readable.
   // nullopt means: deadline reached or cancelled (an outcome, not an error).
@@ -64,12 +62,12 @@ class Capture {
   // Received packets whose TCP/ICMP checksum was wrong (and the kernel had not vouched for it):
   // dropped here, never returned by next() or poll_now().
   uint64_t bad_checksums() const { return bad_checksums_; }
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
 
  private:
   explicit Capture(int fd, uint32_t snaplen, bool include_outgoing)
       : fd_(fd), snaplen_(snaplen), include_outgoing_(include_outgoing) {}
-  int fd_ = -1;
+  UniqueFd fd_;
   uint32_t snaplen_ = 256;
   bool include_outgoing_ = true;
   uint64_t bad_checksums_ = 0;

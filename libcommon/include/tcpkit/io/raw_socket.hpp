@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "tcpkit/io/unique_fd.hpp"
 #include "tcpkit/util/error.hpp"
 #include "tcpkit/wire/ip_address.hpp"
 
@@ -15,11 +16,8 @@ class RawSender {
   // to it (SO_BINDTODEVICE), as -I asks.
   static Result<RawSender> open(Family family, const std::string& interface = "");
 
-  RawSender(RawSender&& other) noexcept;
-  RawSender& operator=(RawSender&& other) noexcept;
-  RawSender(const RawSender&) = delete;
-  RawSender& operator=(const RawSender&) = delete;
-  ~RawSender();
+  RawSender(RawSender&& other) noexcept = default;
+  RawSender& operator=(RawSender&& other) noexcept = default;
 
   // Sends one whole IP packet to dst. Returns the CLOCK_REALTIME nanoseconds taken just
   // before the send (a user-space fallback when the capture misses our own packet).
@@ -42,13 +40,13 @@ class RawSender {
   // The stamps queued so far, oldest first; never waits.
   std::vector<TxStamp> take_tx_stamps();
 
-  int fd() const { return fd_; }
+  int fd() const { return fd_.get(); }
 
  private:
   explicit RawSender(int fd, Family family) : fd_(fd), family_(family) {}
   bool arm_tx_timestamps(bool on);
   void after_send(bool ok, size_t packets);
-  int fd_ = -1;
+  UniqueFd fd_;
   Family family_ = Family::v4;
   bool tx_timestamps_ = false;
   uint32_t next_tx_key_ = 0;

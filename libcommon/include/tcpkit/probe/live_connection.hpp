@@ -2,9 +2,7 @@
 // A connection followed live: a capture narrowed to one 4-tuple feeding a ConnectionTracker,
 // with waits bounded by deadlines.
 #include <chrono>
-#include <functional>
 #include <optional>
-#include <vector>
 
 #include "tcpkit/io/capture.hpp"
 #include "tcpkit/probe/conn_tracker.hpp"
@@ -20,9 +18,6 @@ class LiveConnection {
 
   // The next segment of this connection, or nullopt at the deadline / when cancel_fd is readable.
   Result<std::optional<TrackedSegment>> next(std::chrono::steady_clock::time_point deadline, int cancel_fd = -1);
-  // Waits for a segment matching the predicate; the others it passes are kept in seen().
-  Result<std::optional<TrackedSegment>> wait_for(const std::function<bool(const TrackedSegment&)>& match,
-                                                 std::chrono::steady_clock::time_point deadline, int cancel_fd = -1);
 
   // Frames the kernel dropped from this connection's capture since open (its queue was full).
   uint64_t capture_drops();
@@ -32,13 +27,11 @@ class LiveConnection {
   RejectCounts rejected() const;
 
   const ConnectionTracker& tracker() const { return tracker_; }
-  const std::vector<TrackedSegment>& seen() const { return seen_; }
 
  private:
   LiveConnection(const ConnectionTracker& tracker, Capture capture) : tracker_(tracker), capture_(std::move(capture)) {}
   ConnectionTracker tracker_;
   Capture capture_;
-  std::vector<TrackedSegment> seen_;
   uint64_t capture_drops_ = 0;
 };
 

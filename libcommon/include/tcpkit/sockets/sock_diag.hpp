@@ -11,7 +11,9 @@
 #include <utility>
 #include <vector>
 
+#include "tcpkit/io/unique_fd.hpp"
 #include "tcpkit/util/error.hpp"
+#include "tcpkit/wire/ip_address.hpp"
 #include "tcpkit/sockets/socket_record.hpp"
 #include "tcpkit/sockets/tcp_state.hpp"
 
@@ -49,6 +51,20 @@ SockDiagDecode decode_sock_diag(std::span<const uint8_t> bytes, const SocketSink
 // The request message for one family (exposed for tests and for recording dumps); AF_UNSPEC
 // gives the older TCPDIAG_GETSOCK request, answered for both families in one walk of the table.
 std::string build_sock_diag_request(int family, const SockDiagQuery& query, uint32_t sequence);
+
+// One connection to look up exactly (no dump): the kernel finds it, TIME_WAIT included.
+struct SockDiagLookup {
+  IpAddress local;
+  uint16_t local_port = 0;
+  IpAddress remote;
+  uint16_t remote_port = 0;
+  uint32_t interface_index = 0;  // the zone of link-local ends, 0 otherwise
+};
+std::string build_sock_diag_lookup(const SockDiagLookup& id, uint32_t sequence);
+
+// A NETLINK_SOCK_DIAG socket, and a request sent on it to the kernel (false: errno says why).
+Result<UniqueFd> open_sock_diag();
+bool send_to_kernel(int fd, const std::string& request);
 
 struct SockDiagStats {
   size_t sockets = 0;

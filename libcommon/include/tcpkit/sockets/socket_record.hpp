@@ -80,6 +80,12 @@ using SocketSink = std::function<bool(SocketRecord&)>;
 // {"type":"socket","state":"ESTABLISHED","family":"ipv4","local_address":...}: the JSON form.
 // Optional fields appear only when the source knew them.
 Record to_record(const SocketRecord& socket);
+// The same record for a CSV row under socket_csv_columns(): no "type", the processes as
+// owners_text, and rtt_us, cwnd and total_retrans of TCP_INFO as columns of their own.
+Record to_csv_record(const SocketRecord& socket);
+const std::vector<std::string>& socket_csv_columns();
+// "nginx[812]/6,nginx[813]/6" (the fd left out when unknown), "-" for none: as ss -p shows them.
+std::string owners_text(const std::vector<ProcessRef>& owners);
 // "ipv4" / "ipv6".
 std::string_view family_name(Family f);
 

@@ -194,6 +194,23 @@ struct SynFloodJudgement {
   std::vector<std::string> reasons;
 };
 
+// The /proc/net/netstat counters judge_syn_flood reads, as read_tcp_counters() keys them.
+inline constexpr std::array<std::string_view, 7> kSynFloodCounters = {
+    "TcpExt.ListenOverflows", "TcpExt.ListenDrops",    "TcpExt.TCPReqQFullDrop", "TcpExt.TCPReqQFullDoCookies",
+    "TcpExt.SyncookiesSent",  "TcpExt.SyncookiesRecv", "TcpExt.SyncookiesFailed"};
+
+// What kSynFloodCounters grew by between two reads of read_tcp_counters(): key -> after - before
+// (0 for a counter that went back, as after a reset); a counter missing from either read is left out.
+std::map<std::string, uint64_t> syn_flood_counter_deltas(const std::map<std::string, uint64_t>& before,
+                                                         const std::map<std::string, uint64_t>& after);
+
+// A counter's name without its section: "ListenDrops" for "TcpExt.ListenDrops".
+std::string_view counter_short_name(std::string_view key);
+
+// A listener with this many SYN_RECV is busy (elevated), and a flood when they fill half its
+// backlog: below it a few slow handshakes are ordinary.
+inline constexpr uint64_t kBusyListenerSynRecv = 16;
+
 // The rules (also in the man page): flood when SYN cookies were sent or SYNs were dropped for
 // a full queue during the interval, when a listener's SYN_RECV reaches half its backlog (and at
 // least 16), or when the SYN_RECV total reaches flood_threshold; elevated when a listener has 16

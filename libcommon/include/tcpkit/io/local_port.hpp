@@ -1,0 +1,27 @@
+#pragma once
+// Our end of a socket: which local port the kernel gave it, and a port held for a crafted
+// connection so that no other socket on this host can take it meanwhile.
+#include <cstdint>
+#include <optional>
+
+#include "tcpkit/io/unique_fd.hpp"
+#include "tcpkit/util/error.hpp"
+#include "tcpkit/wire/ip_address.hpp"
+
+namespace tcpkit {
+
+// The local port of a bound or connected socket (getsockname); nullopt when it has none.
+std::optional<uint16_t> local_port(int fd);
+
+// A bound, never-connected TCP socket holding a port: it matches no arriving segment, so our
+// kernel answers nothing differently, but no connect() of ours or anyone's can take the port.
+struct ReservedPort {
+  UniqueFd holder;
+  uint16_t port = 0;
+};
+
+// Binds a TCP socket to (source, 0) for an ephemeral port from the kernel. A link-local source
+// needs its interface index as scope_id, or the kernel refuses the bind.
+Result<ReservedPort> reserve_port(const IpAddress& source, uint32_t scope_id = 0);
+
+}  // namespace tcpkit

@@ -1,0 +1,33 @@
+#include "tcpkit/io/local_port.hpp"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+
+namespace tcpkit {
+
+std::optional<uint16_t> local_port(int fd) {
+  sockaddr_storage bound{};
+  socklen_t length = sizeof bound;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length) < 0) return std::nullopt;
+  if (bound.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&bound)->sin_port);
+  if (bound.ss_family == AF_INET6) return ntohs(reinterpret_cast<const sockaddr_in6*>(&bound)->sin6_port);
+  return std::nullopt;
+}
+
+Result<ReservedPort> reserve_port(const IpAddress& source, uint32_t scope_id) {
+  ReservedPort reserved;
+  reserved.holder.reset(::socket(source.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!reserved.holder.valid()) return fail_errno("reserve a source port", errno);
+  socklen_t length = 0;
+  sockaddr_storage address = source.to_sockaddr(0, &length, scope_id);
+  if (::bind(reserved.holder.get(), reinterpret_cast<sockaddr*>(&address), length) < 0)
+    return fail_errno("reserve a source port on " + source.to_string(), errno);
+  const auto port = local_port(reserved.holder.get());
+  if (!port) return fail_errno("reserve a source port on " + source.to_string(), errno);
+  reserved.port = *port;
+  return reserved;
+}
+
+}  // namespace tcpkit
