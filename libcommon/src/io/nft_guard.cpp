@@ -62,7 +62,15 @@ Result<NftOutput> run_nft(const std::vector<std::string>& args, const std::strin
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaddset(&defaults, sig);
   posix_spawnattr_setsigdefault(&attr, &defaults);
   posix_spawnattr_setpgroup(&attr, 0);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP);
+  // Until the child has left our group, a signal sent to the group reaches it too, and stays
+  // pending (the spawn blocks signals) until the mask is set: nft then runs with the terminal's
+  // signals blocked, so one that came in that instant dies with it instead of killing it (seen:
+  // a hangup 6 ms into tcpstray gave "nft: exit -1").
+  sigset_t mask;
+  ::pthread_sigmask(SIG_SETMASK, nullptr, &mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&mask, sig);
+  posix_spawnattr_setsigmask(&attr, &mask);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
   std::vector<char*> argv{const_cast<char*>(nft.c_str())};
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
