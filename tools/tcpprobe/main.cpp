@@ -116,6 +116,8 @@ std::string take_trace(const CLI::App& app, const Flags& f, tcpprobe::Options& o
   return "";
 }
 
+// Opens like tcpstate's parse_and_run (duplicates pairs them by shape): the help text and column
+// width are each tool's own; the shared steps are already cli::parse_command_line and friends.
 int parse_and_run(int argc, char** argv) {
   tcpprobe::Options o;
   Flags f;

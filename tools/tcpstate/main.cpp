@@ -195,6 +195,7 @@ std::string take_views(const CLI::App& app, const Flags& f, tcpstate::Options& o
   return "";
 }
 
+// Opens like tcpprobe's parse_and_run (same shape, each tool's own help text and width).
 int parse_and_run(int argc, char** argv) {
   tcpstate::Options o;
   Flags f;

@@ -429,6 +429,8 @@ void ScanEngine::Impl::report_unanswered(const std::function<void(const ScanResu
   }
 }
 
+// Counter by counter into the summary (tcpprobe's probe_run does the same for its own, different
+// structs: alike in shape only).
 void ScanEngine::Impl::fill_counts(ScanSummary& summary) {
   summary.sent = sent.load();
   summary.send_errors = send_errors.load();
