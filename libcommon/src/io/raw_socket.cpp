@@ -27,7 +27,7 @@ Result<RawSender> RawSender::open(Family family, const std::string& interface) {
   // IPPROTO_RAW implies that we write the IP header ourselves, for IPv4 and IPv6 alike.
   const int fd = ::socket(family == Family::v4 ? AF_INET : AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
   if (fd < 0) return fail_errno("raw socket", errno);
-  RawSender sender(fd, family);
+  RawSender sender(fd);
   if (!interface.empty() &&
       setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(), socklen_t(interface.size())) < 0)
     return fail_errno("bind raw socket to interface '" + interface + "'", errno);

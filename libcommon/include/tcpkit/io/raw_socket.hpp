@@ -43,11 +43,10 @@ class RawSender {
   int fd() const { return fd_.get(); }
 
  private:
-  explicit RawSender(int fd, Family family) : fd_(fd), family_(family) {}
+  explicit RawSender(int fd) : fd_(fd) {}
   bool arm_tx_timestamps(bool on);
   void after_send(bool ok, size_t packets);
   UniqueFd fd_;
-  Family family_ = Family::v4;
   bool tx_timestamps_ = false;
   uint32_t next_tx_key_ = 0;
 };
