@@ -31,9 +31,11 @@ void check_report(const TextParseReport& r, size_t sunk, std::string_view text) 
   for (const auto& w : r.warnings) FUZZ_CHECK(w.line >= 1 && w.line <= r.lines && !w.message.empty());
 }
 
-SocketSink counting(size_t& n, size_t stop_after = SIZE_MAX) {
-  return [&n, stop_after](SocketRecord& s) {
-    (void)to_record(s).dump(-1, ' ', false, Record::error_handler_t::replace);
+// Only the first parse of an input turns its records into JSON: the re-parses check counts, and
+// serialising every record three times made this target too slow to reach 10 M executions.
+SocketSink counting(size_t& n, size_t stop_after = SIZE_MAX, bool json = false) {
+  return [&n, stop_after, json](SocketRecord& s) {
+    if (json) (void)to_record(s).dump(-1, ' ', false, Record::error_handler_t::replace);
     return ++n < stop_after;
   };
 }
@@ -67,7 +69,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 0:
     case 1: {
       const auto state = selector == 1 ? std::optional<TcpState>(TcpState::established) : std::nullopt;
-      parse_ss_text(text, counting(n), report, state);
+      parse_ss_text(text, counting(n, SIZE_MAX, true), report, state);
       check_report(report, n, text);
       FUZZ_CHECK(by_lines<SsTextParser>(text, state) == n);
       if (n > 0) {
@@ -79,7 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       break;
     }
     case 2: {
-      parse_netstat_text(text, counting(n), report);
+      parse_netstat_text(text, counting(n, SIZE_MAX, true), report);
       check_report(report, n, text);
       FUZZ_CHECK(by_lines<NetstatTextParser>(text) == n);
       if (n > 0) {
@@ -93,7 +95,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 3:
     case 4: {
       const bool v6 = selector == 4;
-      parse_proc_net_text(text, v6, counting(n), report);
+      parse_proc_net_text(text, v6, counting(n, SIZE_MAX, true), report);
       check_report(report, n, text);
       if (auto one = parse_proc_net_line(text, v6)) FUZZ_CHECK(one->family() == (v6 ? Family::v6 : Family::v4));
       break;
