@@ -1,0 +1,71 @@
+#include "tcpkit/scan/scan_timing.hpp"
+
+#include <algorithm>
+#include <bit>
+
+namespace tcpkit {
+
+namespace {
+constexpr uint64_t kExact = uint64_t(1) << RttHistogram::kSubBits;  // below this, one bucket per us
+}
+
+size_t RttHistogram::bucket_of(uint64_t us) {
+  if (us < kExact) return size_t(us);
+  const int exponent = std::min(63 - std::countl_zero(us), kMaxExponent);
+  if (exponent == kMaxExponent && (us >> kMaxExponent) > 1) return kBuckets - 1;
+  const uint64_t sub = (us >> (exponent - kSubBits)) & (kExact - 1);
+  return (size_t(exponent - kSubBits + 1) << kSubBits) + size_t(sub);
+}
+
+uint64_t RttHistogram::upper_bound_us(size_t bucket) {
+  if (bucket < kExact) return bucket + 1;
+  const int exponent = int(bucket >> kSubBits) + kSubBits - 1;
+  const uint64_t sub = bucket & (kExact - 1);
+  return (kExact + sub + 1) << (exponent - kSubBits);
+}
+
+void RttHistogram::add(int64_t rtt_ns) {
+  if (rtt_ns <= 0) return;
+  buckets_[bucket_of(uint64_t(rtt_ns) / 1000)].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+int64_t RttHistogram::percentile_ns(double fraction) const {
+  // Summed from the buckets, not from count_: a sample added meanwhile must not push the
+  // target past what the walk can see.
+  uint64_t total = 0;
+  std::array<uint32_t, kBuckets> seen{};
+  for (size_t i = 0; i < kBuckets; ++i) total += seen[i] = buckets_[i].load(std::memory_order_relaxed);
+  if (total == 0) return 0;
+  const double wanted = std::clamp(fraction, 0.0, 1.0) * double(total);
+  uint64_t below = 0;
+  for (size_t i = 0; i < kBuckets; ++i) {
+    below += seen[i];
+    if (seen[i] && double(below) >= wanted) return int64_t(upper_bound_us(i)) * 1000;
+  }
+  return int64_t(upper_bound_us(kBuckets - 1)) * 1000;
+}
+
+const char* to_string(WaitSource source) {
+  switch (source) {
+    case WaitSource::start: return "start";
+    case WaitSource::measured: return "measured";
+    case WaitSource::forced: return "forced";
+  }
+  return "?";
+}
+
+WaitChoice wait_from_rtts(const RttHistogram& rtts, const WaitLimits& limits) {
+  const int64_t high = rtts.percentile_ns(limits.percentile);
+  if (high == 0) return {std::clamp(limits.start_ns, limits.floor_ns, limits.ceiling_ns), WaitSource::start};
+  const int64_t wait = limits.rtts * high + limits.margin_ns;
+  return {std::clamp(wait, limits.floor_ns, limits.ceiling_ns), WaitSource::measured};
+}
+
+bool another_round(int rounds_done, uint64_t unanswered, uint64_t found, int cap) {
+  if (unanswered == 0 || rounds_done > cap) return false;  // rounds_done - 1 retries were sent
+  if (rounds_done <= 1) return true;                        // the one retry every silent probe gets
+  return found > 0;
+}
+
+}  // namespace tcpkit
