@@ -202,7 +202,8 @@ struct NetstatTextParser::Impl {
 NetstatTextParser::NetstatTextParser(SocketSink sink, TextParseReport& report)
     : impl_(std::make_unique<Impl>(std::move(sink), report)) {}
 NetstatTextParser::~NetstatTextParser() = default;
-bool NetstatTextParser::line(std::string_view text) { return impl_->line(text); }
+// Lines fed one by one end like those of parse_netstat_text: a saved CRLF file reads the same.
+bool NetstatTextParser::line(std::string_view text) { return impl_->line(without_cr(text)); }
 
 
 void parse_netstat_text(std::string_view text, const SocketSink& sink, TextParseReport& report) {

@@ -134,15 +134,18 @@ void TextParseReport::warn(size_t line, std::string message) {
   if (warnings.size() < kMaxWarnings) warnings.push_back({line, std::move(message)});
 }
 
+std::string_view without_cr(std::string_view line) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  return line;
+}
+
 void for_each_line(std::string_view text, const std::function<bool(size_t, std::string_view)>& fn) {
   size_t number = 0;
   size_t start = 0;
   while (start < text.size()) {
     size_t end = text.find('\n', start);
     if (end == std::string_view::npos) end = text.size();
-    std::string_view line = text.substr(start, end - start);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (!fn(++number, line)) return;
+    if (!fn(++number, without_cr(text.substr(start, end - start)))) return;
     start = end + 1;
   }
 }

@@ -287,7 +287,8 @@ struct SsTextParser::Impl {
 SsTextParser::SsTextParser(SocketSink sink, TextParseReport& report, std::optional<TcpState> state_if_missing)
     : impl_(std::make_unique<Impl>(std::move(sink), report, state_if_missing)) {}
 SsTextParser::~SsTextParser() = default;
-bool SsTextParser::line(std::string_view text) { return impl_->line(text); }
+// Lines fed one by one end like those of parse_ss_text: a saved CRLF file reads the same.
+bool SsTextParser::line(std::string_view text) { return impl_->line(without_cr(text)); }
 bool SsTextParser::finish() { return impl_->finish(); }
 
 std::optional<int64_t> parse_ss_duration_ms(std::string_view text) {

@@ -310,3 +310,57 @@ TEST_CASE("old ss \"*:22\" waits for the line that shows the dialect, and keeps 
   CHECK(c.sockets[1].remote_port == 5000);
   CHECK(c.sockets[2].local.is_v6());
 }
+
+namespace {
+// Feeds text to a line parser as a streaming caller would: split at '\n' only, so a file saved
+// with CRLF endings hands each line over with its '\r'.
+template <typename Parser>
+void feed_lines(Parser& parser, std::string_view text) {
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string_view::npos) end = text.size();
+    parser.line(text.substr(start, end - start));
+    start = end + 1;
+  }
+}
+
+std::string with_crlf(const std::string& text) {
+  std::string out;
+  for (char c : text) out += c == '\n' ? std::string("\r\n") : std::string(1, c);
+  return out;
+}
+}  // namespace
+
+// Found by fuzz_socket_text: fed line by line, a "\r" left at a line's end changed what was read.
+TEST_CASE("a CRLF capture reads the same whole and line by line (ss and netstat)") {
+  for (const char* name : {"ss-tanoepi.txt", "ss-variants.txt", "ss-old.txt"}) {
+    INFO(name);
+    const std::string text = with_crlf(fixture(name));
+    Collect whole, lines;
+    TextParseReport r1, r2;
+    parse_ss_text(text, whole.sink(), r1);
+    SsTextParser parser(lines.sink(), r2);
+    feed_lines(parser, text);
+    parser.finish();
+    REQUIRE(!whole.sockets.empty());
+    REQUIRE(lines.sockets.size() == whole.sockets.size());
+    for (size_t i = 0; i < whole.sockets.size(); ++i)
+      CHECK(to_record(lines.sockets[i]).dump() == to_record(whole.sockets[i]).dump());
+    CHECK(r1.malformed == r2.malformed);
+  }
+  for (const char* name : {"netstat-tanope.txt", "netstat-variants.txt"}) {
+    INFO(name);
+    const std::string text = with_crlf(fixture(name));
+    Collect whole, lines;
+    TextParseReport r1, r2;
+    parse_netstat_text(text, whole.sink(), r1);
+    NetstatTextParser parser(lines.sink(), r2);
+    feed_lines(parser, text);
+    REQUIRE(!whole.sockets.empty());
+    REQUIRE(lines.sockets.size() == whole.sockets.size());
+    for (size_t i = 0; i < whole.sockets.size(); ++i)
+      CHECK(to_record(lines.sockets[i]).dump() == to_record(whole.sockets[i]).dump());
+    CHECK(r1.malformed == r2.malformed);
+  }
+}

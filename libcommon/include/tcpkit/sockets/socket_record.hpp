@@ -120,6 +120,9 @@ struct TextParseReport {
   void warn(size_t line, std::string message);
 };
 
+// A line as saved on Windows ends in "\r": the same line without it.
+std::string_view without_cr(std::string_view line);
+
 // Splits text into lines (without '\n' or a trailing '\r') and calls fn(line_number, line)
 // for each; stops early when fn returns false. Never reads past the text.
 void for_each_line(std::string_view text, const std::function<bool(size_t, std::string_view)>& fn);
