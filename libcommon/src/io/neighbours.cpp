@@ -1,4 +1,5 @@
 #include "tcpkit/io/neighbours.hpp"
+#include "tcpkit/io/netlink_error.hpp"
 
 #include "tcpkit/io/unique_fd.hpp"
 
@@ -7,6 +8,7 @@
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 
@@ -49,8 +51,8 @@ Result<std::vector<Neighbour>> read_neighbours() {
     for (auto* h = reinterpret_cast<nlmsghdr*>(reply); NLMSG_OK(h, static_cast<unsigned>(n)); h = NLMSG_NEXT(h, n)) {
       if (h->nlmsg_type == NLMSG_DONE) return out;
       if (h->nlmsg_type == NLMSG_ERROR) {
-        const auto* err = static_cast<nlmsgerr*>(NLMSG_DATA(h));
-        return fail_errno("netlink neighbour dump", -err->error);
+        const int error = netlink_errno(NLMSG_DATA(h), h->nlmsg_len - std::min<size_t>(h->nlmsg_len, NLMSG_HDRLEN));
+        return fail_errno("netlink neighbour dump", error ? error : EPROTO);
       }
       if (h->nlmsg_type != RTM_NEWNEIGH || h->nlmsg_len < NLMSG_LENGTH(sizeof(ndmsg))) continue;
       const auto* nd = static_cast<const ndmsg*>(NLMSG_DATA(h));

@@ -1,4 +1,5 @@
 #include "tcpkit/sockets/sock_diag.hpp"
+#include "tcpkit/io/netlink_error.hpp"
 
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -155,8 +156,8 @@ SockDiagDecode decode_sock_diag(std::span<const uint8_t> bytes, const SocketSink
     if (h.nlmsg_type == NLMSG_DONE) {
       ++out.done;
     } else if (h.nlmsg_type == NLMSG_ERROR) {
-      if (payload_len >= sizeof(int)) out.error = -load<int>(payload);
-      if (out.error == 0) out.error = EPROTO;
+      out.error = netlink_errno(payload, payload_len);
+      if (out.error == 0) out.error = EPROTO;  // an acknowledgement where a dump was asked for
       ++out.done;
     } else if (h.nlmsg_type == SOCK_DIAG_BY_FAMILY || h.nlmsg_type == TCPDIAG_GETSOCK) {
       SocketRecord s;

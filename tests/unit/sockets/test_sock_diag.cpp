@@ -6,9 +6,12 @@
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
 
+#include <cerrno>
 #include <cstring>
+#include <limits>
 #include <set>
 
+#include "tcpkit/io/netlink_error.hpp"
 #include "tcpkit/sockets/sock_diag.hpp"
 #include "tcpkit/sockets/ss_text.hpp"
 #include "tcpstate_fixtures.hpp"
@@ -228,4 +231,25 @@ TEST_CASE("sock_diag lookup request: one exact connection, no dump, every state"
   CHECK(std::memcmp(r.id.idiag_dst, id.remote.data(), 4) == 0);
   CHECK(r.id.idiag_cookie[0] == INET_DIAG_NOCOOKIE);
   CHECK(r.id.idiag_cookie[1] == INET_DIAG_NOCOOKIE);
+}
+
+// Found by fuzz_sock_diag (UBSan): an error field of INT_MIN was negated, which overflows.
+TEST_CASE("an NLMSG_ERROR that is no -errno is a bad message, not an overflow") {
+  for (const int32_t error : {std::numeric_limits<int32_t>::min(), -4096, 5, std::numeric_limits<int32_t>::max()}) {
+    INFO(error);
+    struct {
+      nlmsghdr h;
+      int32_t e;
+    } msg{};
+    msg.h.nlmsg_len = sizeof msg;
+    msg.h.nlmsg_type = NLMSG_ERROR;
+    msg.e = error;
+    std::vector<uint8_t> buf(sizeof msg);
+    std::memcpy(buf.data(), &msg, sizeof msg);
+    CHECK(decode_sock_diag(buf, [](SocketRecord&) { return true; }).error == EBADMSG);
+  }
+  CHECK(netlink_errno(nullptr, 0) == EBADMSG);  // too short for the field
+  const int32_t ack = 0, enoent = -ENOENT;
+  CHECK(netlink_errno(&ack, sizeof ack) == 0);
+  CHECK(netlink_errno(&enoent, sizeof enoent) == ENOENT);
 }
