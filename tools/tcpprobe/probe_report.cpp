@@ -24,10 +24,13 @@ double ms(int64_t ns) { return double(ns) / 1e6; }
 // Milliseconds kept to the nanosecond, without float noise in the JSON text.
 double ms_exact(int64_t ns) { return std::round(double(ns)) / 1e6; }
 
+// Like ping -D: "[seconds.microseconds] ", the fraction zero-padded to its six digits.
 std::string wall_prefix(int64_t ns) {
-  return "[" + std::to_string(ns / 1'000'000'000) + "." + [&] {
-    std::string frac = std::to_string((ns % 1'000'000'000) / 1000);
-    return std::string(6 - frac.size(), '0') + frac;
+  constexpr int64_t kNsPerSecond = 1'000'000'000, kNsPerUs = 1000;
+  constexpr size_t kMicroDigits = 6;
+  return "[" + std::to_string(ns / kNsPerSecond) + "." + [&] {
+    std::string frac = std::to_string((ns % kNsPerSecond) / kNsPerUs);
+    return std::string(kMicroDigits - frac.size(), '0') + frac;
   }() + "] ";
 }
 

@@ -49,7 +49,8 @@ void sleep_until(Clock::time_point until) {
     const auto now = Clock::now();
     if (now >= until || cli::interrupted()) return;
     const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(until - now);
-    timespec ts{time_t(wait.count() / 1'000'000'000), long(wait.count() % 1'000'000'000)};
+    constexpr int64_t kNsPerSecond = 1'000'000'000;
+    timespec ts{time_t(wait.count() / kNsPerSecond), long(wait.count() % kNsPerSecond)};
     pollfd fd{cli::interrupt_fd(), POLLIN, 0};
     ::ppoll(&fd, 1, &ts, nullptr);
   }
