@@ -9,6 +9,14 @@
 namespace {
 
 constexpr const char* kTool = "tcpprobe";
+// A bound against typos, not a limit anyone meets: 10^9 probes at the shortest interval take
+// almost three hours.
+constexpr long long kMaxCount = 1'000'000'000;
+// Shorter intervals would time our own send loop more than the network (man page: "The
+// minimum is 10us").
+constexpr long long kMinIntervalUs = 10;
+// --help's flag column: the longest flag with its value name fits, the text starts aligned.
+constexpr unsigned kHelpFlagColumn = 34;
 
 // The flags as typed, before they are checked and turned into Options.
 struct Flags {
@@ -65,14 +73,14 @@ std::string take_positive_duration(const char* flag, const std::string& text, st
 std::string take_numbers(const CLI::App& app, const Flags& f, tcpprobe::Options& o) {
   if (f.ttl > 0) o.ttl = uint8_t(f.ttl);
   if (given(app, "--count")) {
-    auto c = tcpkit::cli::parse_count(f.count, 1'000'000'000);
+    auto c = tcpkit::cli::parse_count(f.count, kMaxCount);
     if (!c) return "--count: " + c.error().message;
     o.count = *c;
   }
   if (given(app, "--interval")) {
     auto d = tcpkit::cli::parse_duration(f.interval);
     if (!d) return "--interval: " + d.error().message;
-    if (d->count() < 10) return "interval '" + f.interval + "' is too short: the minimum is 10us";
+    if (d->count() < kMinIntervalUs) return "interval '" + f.interval + "' is too short: the minimum is 10us";
     o.interval = *d;
   }
   if (given(app, "--timeout"))
@@ -125,7 +133,7 @@ int parse_and_run(int argc, char** argv) {
                "Exit status: 0 every target answered SYN/ACK, 1 some target never did, 2 usage,\n"
                "3 missing privilege, 4 system failure.",
                kTool};
-  app.get_formatter()->column_width(34);
+  app.get_formatter()->column_width(kHelpFlagColumn);
   add_flags(app, o, f);
   if (auto code = tcpkit::cli::parse_command_line(app, kTool, argc, argv)) return *code;
 

@@ -24,11 +24,103 @@ double ms(int64_t ns) { return double(ns) / 1e6; }
 // Milliseconds kept to the nanosecond, without float noise in the JSON text.
 double ms_exact(int64_t ns) { return std::round(double(ns)) / 1e6; }
 
+// Like ping -D: "[seconds.microseconds] ", the fraction zero-padded to its six digits.
 std::string wall_prefix(int64_t ns) {
-  return "[" + std::to_string(ns / 1'000'000'000) + "." + [&] {
-    std::string frac = std::to_string((ns % 1'000'000'000) / 1000);
-    return std::string(6 - frac.size(), '0') + frac;
+  constexpr int64_t kNsPerSecond = 1'000'000'000, kNsPerUs = 1000;
+  constexpr size_t kMicroDigits = 6;
+  return "[" + std::to_string(ns / kNsPerSecond) + "." + [&] {
+    std::string frac = std::to_string((ns % kNsPerSecond) / kNsPerUs);
+    return std::string(kMicroDigits - frac.size(), '0') + frac;
   }() + "] ";
+}
+
+const char* timestamp_source(const TargetStats& s) { return s.user_timestamps ? "user" : "kernel"; }
+
+double loss_pct(const TargetStats& s) {
+  return s.sent ? 100.0 * double(s.sent - s.answered()) / double(s.sent) : 0.0;
+}
+
+// Milliseconds written to the nanosecond (the JSON text without float noise); loss and elapsed
+// time to three decimals, the kernel's RTT (whole microseconds) to the microsecond.
+constexpr double kNanosecondPlaces = 1e6, kThreePlaces = 1e3;
+double rounded(double value, double places) { return std::round(value * places) / places; }
+
+Record summary_record(const TargetInfo& info, const TargetStats& s) {
+  const auto rtt = s.rtt_ms.summary();
+  Record rec;
+  rec["type"] = "summary";
+  rec["target"] = info.target;
+  rec["address"] = info.address.to_string();
+  rec["port"] = info.port;
+  rec["mode"] = info.mode;
+  rec["sent"] = s.sent;
+  rec["answered"] = s.answered();
+  rec["open"] = s.open;
+  rec["closed"] = s.closed;
+  rec["filtered"] = s.filtered;
+  rec["unreachable"] = s.unreachable;
+  rec["loss_pct"] = rounded(loss_pct(s), kThreePlaces);
+  rec["capture_drops"] = s.capture_drops;
+  rec["bad_checksum"] = s.bad_checksum;
+  rec["rejected"] = s.rejected.total();
+  rec["rejected_by"] = tcpkit::rejected_by_record(s.rejected);
+  rec["duplicates"] = s.duplicates;
+  rec["late"] = s.late;
+  rec["unmatched_rst"] = s.unmatched_rst;
+  if (rtt.count) {
+    rec["rtt_min_ms"] = rounded(rtt.min, kNanosecondPlaces);
+    rec["rtt_avg_ms"] = rounded(rtt.avg, kNanosecondPlaces);
+    rec["rtt_max_ms"] = rounded(rtt.max, kNanosecondPlaces);
+    rec["rtt_mdev_ms"] = rounded(rtt.mdev, kNanosecondPlaces);
+    rec["rtt_p50_ms"] = rounded(rtt.p50, kNanosecondPlaces);
+    rec["rtt_p90_ms"] = rounded(rtt.p90, kNanosecondPlaces);
+    rec["rtt_p99_ms"] = rounded(rtt.p99, kNanosecondPlaces);
+    rec["timestamp_source"] = timestamp_source(s);
+  }
+  if (!s.kernel_rtt_ms.empty()) rec["kernel_rtt_avg_ms"] = rounded(s.kernel_rtt_ms.summary().avg, kThreePlaces);
+  rec["elapsed_ms"] = rounded(s.elapsed_ms, kThreePlaces);
+  rec["interrupted"] = s.interrupted;
+  return rec;
+}
+
+// What came back but is no answer, only when there was any.
+std::string not_answers_text(const TargetStats& s) {
+  std::string extra;
+  auto add = [&](const std::string& part) { extra += (extra.empty() ? "" : ", ") + part; };
+  if (s.duplicates) add(tcpkit::cli::count_text(s.duplicates, "duplicate"));
+  if (s.late) add(tcpkit::cli::count_text(s.late, "late answer") + " (after -W)");
+  if (s.unmatched_rst) add(tcpkit::cli::count_text(s.unmatched_rst, "unmatched RST") + " (no ack to name a probe)");
+  if (s.rejected.total()) add(tcpkit::rejected_text(s.rejected));
+  return extra.empty() ? "" : "not answers: " + extra + "\n";
+}
+
+std::string rtt_text(const TargetStats& s) {
+  std::string out;
+  if (const auto rtt = s.rtt_ms.summary(); rtt.count) {
+    out += "rtt min/avg/max/mdev = " + format_fixed(rtt.min, 3) + "/" + format_fixed(rtt.avg, 3) + "/" +
+           format_fixed(rtt.max, 3) + "/" + format_fixed(rtt.mdev, 3) + " ms\n";
+    out += "rtt p50/p90/p99 = " + format_fixed(rtt.p50, 3) + "/" + format_fixed(rtt.p90, 3) + "/" +
+           format_fixed(rtt.p99, 3) + " ms (" + timestamp_source(s) + " timestamps)\n";
+  }
+  if (!s.kernel_rtt_ms.empty()) {
+    const auto k = s.kernel_rtt_ms.summary();
+    out += "kernel rtt (TCP_INFO) min/avg/max = " + format_fixed(k.min, 3) + "/" + format_fixed(k.avg, 3) + "/" +
+           format_fixed(k.max, 3) + " ms\n";
+  }
+  return out;
+}
+
+std::string summary_text(const TargetInfo& info, const TargetStats& s) {
+  const double loss = loss_pct(s);
+  std::string out = "\n--- " + info.target + " (" + info.address.to_string_with_port(info.port) + ") tcpprobe statistics ---\n";
+  out += tcpkit::cli::count_text(s.sent, "probe") + " sent, " + std::to_string(s.answered()) + " answered (" +
+         std::to_string(s.open) + " open, " + std::to_string(s.closed) + " closed, " + std::to_string(s.unreachable) +
+         " unreachable), " + format_fixed(loss, loss == 0 || loss == 100 ? 0 : 1) + "% loss" +
+         (s.capture_drops ? " (the capture dropped " + std::to_string(s.capture_drops) + " frames: answers may be among them)"
+                          : "") +
+         ", time " +
+         format_fixed(s.elapsed_ms, 0) + " ms\n";
+  return out + not_answers_text(s) + rtt_text(s);
 }
 
 }  // namespace
@@ -144,77 +236,17 @@ void Reporter::probe(const TargetInfo& info, const tcpkit::ProbeReply& reply, st
 }
 
 void Reporter::summary(const TargetInfo& info, const TargetStats& s) {
-  const auto rtt = s.rtt_ms.summary();
-  const double loss = s.sent ? 100.0 * double(s.sent - s.answered()) / double(s.sent) : 0.0;
-  const char* source = s.user_timestamps ? "user" : "kernel";
   std::lock_guard<std::mutex> lock(mutex_);
-  if (format_ != tcpkit::Format::text) {
-    Record rec;
-    rec["type"] = "summary";
-    rec["target"] = info.target;
-    rec["address"] = info.address.to_string();
-    rec["port"] = info.port;
-    rec["mode"] = info.mode;
-    rec["sent"] = s.sent;
-    rec["answered"] = s.answered();
-    rec["open"] = s.open;
-    rec["closed"] = s.closed;
-    rec["filtered"] = s.filtered;
-    rec["unreachable"] = s.unreachable;
-    rec["loss_pct"] = std::round(loss * 1000) / 1000;
-    rec["capture_drops"] = s.capture_drops;
-    rec["bad_checksum"] = s.bad_checksum;
-    rec["rejected"] = s.rejected.total();
-    rec["rejected_by"] = tcpkit::rejected_by_record(s.rejected);
-    rec["duplicates"] = s.duplicates;
-    rec["late"] = s.late;
-    rec["unmatched_rst"] = s.unmatched_rst;
-    if (rtt.count) {
-      rec["rtt_min_ms"] = std::round(rtt.min * 1e6) / 1e6;
-      rec["rtt_avg_ms"] = std::round(rtt.avg * 1e6) / 1e6;
-      rec["rtt_max_ms"] = std::round(rtt.max * 1e6) / 1e6;
-      rec["rtt_mdev_ms"] = std::round(rtt.mdev * 1e6) / 1e6;
-      rec["rtt_p50_ms"] = std::round(rtt.p50 * 1e6) / 1e6;
-      rec["rtt_p90_ms"] = std::round(rtt.p90 * 1e6) / 1e6;
-      rec["rtt_p99_ms"] = std::round(rtt.p99 * 1e6) / 1e6;
-      rec["timestamp_source"] = source;
+  switch (format_) {
+    case tcpkit::Format::json: json_.write(summary_record(info, s)); break;
+    case tcpkit::Format::csv: csv_.write(summary_record(info, s)); break;
+    case tcpkit::Format::text: {
+      const std::string out = summary_text(info, s);
+      std::fwrite(out.data(), 1, out.size(), stdout);
+      std::fflush(stdout);
+      break;
     }
-    if (!s.kernel_rtt_ms.empty()) rec["kernel_rtt_avg_ms"] = std::round(s.kernel_rtt_ms.summary().avg * 1e3) / 1e3;
-    rec["elapsed_ms"] = std::round(s.elapsed_ms * 1000) / 1000;
-    rec["interrupted"] = s.interrupted;
-    if (format_ == tcpkit::Format::json) json_.write(rec);
-    else csv_.write(rec);
-    return;
   }
-  std::string out = "\n--- " + info.target + " (" + info.address.to_string_with_port(info.port) + ") tcpprobe statistics ---\n";
-  out += tcpkit::cli::count_text(s.sent, "probe") + " sent, " + std::to_string(s.answered()) + " answered (" +
-         std::to_string(s.open) + " open, " + std::to_string(s.closed) + " closed, " + std::to_string(s.unreachable) +
-         " unreachable), " + format_fixed(loss, loss == 0 || loss == 100 ? 0 : 1) + "% loss" +
-         (s.capture_drops ? " (the capture dropped " + std::to_string(s.capture_drops) + " frames: answers may be among them)"
-                          : "") +
-         ", time " +
-         format_fixed(s.elapsed_ms, 0) + " ms\n";
-  // What came back but is no answer, only when there was any.
-  std::string extra;
-  auto add = [&](const std::string& part) { extra += (extra.empty() ? "" : ", ") + part; };
-  if (s.duplicates) add(tcpkit::cli::count_text(s.duplicates, "duplicate"));
-  if (s.late) add(tcpkit::cli::count_text(s.late, "late answer") + " (after -W)");
-  if (s.unmatched_rst) add(tcpkit::cli::count_text(s.unmatched_rst, "unmatched RST") + " (no ack to name a probe)");
-  if (s.rejected.total()) add(tcpkit::rejected_text(s.rejected));
-  if (!extra.empty()) out += "not answers: " + extra + "\n";
-  if (rtt.count) {
-    out += "rtt min/avg/max/mdev = " + format_fixed(rtt.min, 3) + "/" + format_fixed(rtt.avg, 3) + "/" +
-           format_fixed(rtt.max, 3) + "/" + format_fixed(rtt.mdev, 3) + " ms\n";
-    out += "rtt p50/p90/p99 = " + format_fixed(rtt.p50, 3) + "/" + format_fixed(rtt.p90, 3) + "/" +
-           format_fixed(rtt.p99, 3) + " ms (" + source + " timestamps)\n";
-  }
-  if (!s.kernel_rtt_ms.empty()) {
-    const auto k = s.kernel_rtt_ms.summary();
-    out += "kernel rtt (TCP_INFO) min/avg/max = " + format_fixed(k.min, 3) + "/" + format_fixed(k.avg, 3) + "/" +
-           format_fixed(k.max, 3) + " ms\n";
-  }
-  std::fwrite(out.data(), 1, out.size(), stdout);
-  std::fflush(stdout);
 }
 
 }  // namespace tcpprobe

@@ -49,7 +49,8 @@ void sleep_until(Clock::time_point until) {
     const auto now = Clock::now();
     if (now >= until || cli::interrupted()) return;
     const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(until - now);
-    timespec ts{time_t(wait.count() / 1'000'000'000), long(wait.count() % 1'000'000'000)};
+    constexpr int64_t kNsPerSecond = 1'000'000'000;
+    timespec ts{time_t(wait.count() / kNsPerSecond), long(wait.count() % kNsPerSecond)};
     pollfd fd{cli::interrupt_fd(), POLLIN, 0};
     ::ppoll(&fd, 1, &ts, nullptr);
   }
@@ -148,24 +149,23 @@ void raise_descriptor_limit() {
   }
 }
 
-}  // namespace
-
-int run(const Options& o) {
-  cli::install_interrupt_handler();
-  raise_descriptor_limit();
-  bool syn = o.mode == Mode::syn;
+// Raw SYNs or connect(): --mode auto takes SYNs where CAP_NET_RAW allows. nullopt (the error
+// printed) when --mode syn lacks the privilege.
+std::optional<bool> use_syn(const Options& o) {
   if (o.mode == Mode::syn && !cli::has_cap_net_raw()) {
     cli::print_error(kTool, "--mode syn: " + cli::net_raw_hint(kTool));
-    return cli::kExitPrivilege;
+    return std::nullopt;
   }
-  if (o.mode == Mode::automatic) {
-    syn = cli::has_cap_net_raw();
-    if (!syn)
-      cli::print_error(kTool, "no CAP_NET_RAW: falling back to connect() mode (user-space timing; for raw SYN "
-                              "probes with kernel timestamps run as root or 'sudo setcap cap_net_raw+ep $(command -v tcpprobe)')");
-  }
+  if (o.mode != Mode::automatic) return o.mode == Mode::syn;
+  const bool syn = cli::has_cap_net_raw();
+  if (!syn)
+    cli::print_error(kTool, "no CAP_NET_RAW: falling back to connect() mode (user-space timing; for raw SYN "
+                            "probes with kernel timestamps run as root or 'sudo setcap cap_net_raw+ep $(command -v tcpprobe)')");
+  return syn;
+}
 
-  std::vector<Target> targets;
+// Every target resolved and routed, or the exit code of the first that is not (error printed).
+std::optional<int> prepare_targets(const Options& o, bool syn, std::vector<Target>& targets) {
   for (const auto& spec : o.targets) {
     auto t = prepare_target(o, spec, syn);
     if (!t) {
@@ -175,29 +175,62 @@ int run(const Options& o) {
     t->info.mode = syn ? "syn" : "connect";
     targets.push_back(std::move(*t));
   }
+  return std::nullopt;
+}
 
-  // Open every raw prober before the first probe, so a privilege or system failure stops
-  // the run cleanly instead of half-way.
+// Every raw prober opened before the first probe, so a privilege or system failure stops the
+// run cleanly instead of half-way; the exit code of the first that fails (error printed).
+std::optional<int> open_probers(const Options& o, const std::vector<Target>& targets,
+                                std::vector<std::optional<tcpkit::SynProber>>& probers) {
+  for (size_t i = 0; i < targets.size(); ++i) {
+    tcpkit::SynProbeConfig config;
+    config.destination = targets[i].info.address;
+    config.port = targets[i].info.port;
+    config.route = targets[i].route;
+    config.bind_interface = !targets[i].interface.empty();
+    config.source_port = o.source_port;
+    if (o.ttl) config.ttl = *o.ttl;
+    auto prober = tcpkit::SynProber::open(config);
+    if (!prober) {
+      if (prober.error().code == tcpkit::ErrorCode::privilege)
+        cli::print_error(kTool, prober.error().message + "; " + cli::net_raw_hint(kTool));
+      else
+        cli::print_error(kTool, prober.error().message);
+      return cli::exit_code_for(prober.error());
+    }
+    probers[i].emplace(std::move(*prober));
+  }
+  return std::nullopt;
+}
+
+// The worst of the outcomes: an error's code (printed here), else negative when no target was open.
+int exit_code(const std::vector<Outcome>& outcomes) {
+  int code = cli::kExitPositive;
+  for (const auto& outcome : outcomes) {
+    if (outcome.error) {
+      cli::print_error(kTool, outcome.error->message);
+      code = std::max(code, cli::exit_code_for(*outcome.error));
+    } else if (!outcome.any_open && code == cli::kExitPositive) {
+      code = cli::kExitNegative;
+    }
+  }
+  return code;
+}
+
+}  // namespace
+
+int run(const Options& o) {
+  cli::install_interrupt_handler();
+  raise_descriptor_limit();
+  const auto chosen = use_syn(o);
+  if (!chosen) return cli::kExitPrivilege;
+  const bool syn = *chosen;
+
+  std::vector<Target> targets;
+  if (const auto failed = prepare_targets(o, syn, targets)) return *failed;
   std::vector<std::optional<tcpkit::SynProber>> probers(targets.size());
   if (syn) {
-    for (size_t i = 0; i < targets.size(); ++i) {
-      tcpkit::SynProbeConfig config;
-      config.destination = targets[i].info.address;
-      config.port = targets[i].info.port;
-      config.route = targets[i].route;
-      config.bind_interface = !targets[i].interface.empty();
-      config.source_port = o.source_port;
-      if (o.ttl) config.ttl = *o.ttl;
-      auto prober = tcpkit::SynProber::open(config);
-      if (!prober) {
-        if (prober.error().code == tcpkit::ErrorCode::privilege)
-          cli::print_error(kTool, prober.error().message + "; " + cli::net_raw_hint(kTool));
-        else
-          cli::print_error(kTool, prober.error().message);
-        return cli::exit_code_for(prober.error());
-      }
-      probers[i].emplace(std::move(*prober));
-    }
+    if (const auto failed = open_probers(o, targets, probers)) return *failed;
   }
 
   Reporter reporter(o.format, o.quiet, o.wall_clock);
@@ -210,17 +243,7 @@ int run(const Options& o) {
     });
   }
   for (auto& thread : threads) thread.join();
-
-  int code = cli::kExitPositive;
-  for (const auto& outcome : outcomes) {
-    if (outcome.error) {
-      cli::print_error(kTool, outcome.error->message);
-      code = std::max(code, cli::exit_code_for(*outcome.error));
-    } else if (!outcome.any_open && code == cli::kExitPositive) {
-      code = cli::kExitNegative;
-    }
-  }
-  return code;
+  return exit_code(outcomes);
 }
 
 }  // namespace tcpprobe

@@ -4,6 +4,10 @@
 
 namespace tcpprobe {
 
+namespace {
+constexpr uint16_t kDefaultPort = 80;  // HTTP: the service a host most often answers on (man page: default 80)
+}  // namespace
+
 // Resolves and routes one target; errors here stop the run before any packet.
 tcpkit::Result<Target> prepare_target(const Options& o, const tcpkit::TargetSpec& spec, bool need_route) {
   const std::string& text = spec.text;
@@ -33,7 +37,7 @@ tcpkit::Result<Target> prepare_target(const Options& o, const tcpkit::TargetSpec
     return tcpkit::fail(tcpkit::ErrorCode::bad_input, "link-local target " + text +
                                                           " needs an interface: write [" + t.info.address.to_string() +
                                                           "%IFACE]:PORT or give -I IFACE");
-  t.info.port = spec.port.value_or(o.port.value_or(80));
+  t.info.port = spec.port.value_or(o.port.value_or(kDefaultPort));
   if (o.source && o.source->family() != t.info.address.family())
     return tcpkit::fail(tcpkit::ErrorCode::bad_input, "source " + o.source->to_string() + " and target " + text +
                                                           " are of different address families");

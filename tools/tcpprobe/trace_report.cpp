@@ -114,46 +114,56 @@ Record summary_record(const TargetInfo& info, const tcpkit::TraceResult& t) {
   return r;
 }
 
-}  // namespace
-
-void print_trace(const Options& o, const TargetInfo& info, const tcpkit::TraceResult& t) {
-  const int64_t start = t.events.empty() ? 0 : t.events.front().segment.time_ns;
-  if (o.format != tcpkit::Format::text) {
-    tcpkit::JsonLinesWriter json(stdout);
-    tcpkit::CsvWriter csv(stdout, kCsvColumns);
-    auto write = [&](const Record& r) { o.format == tcpkit::Format::json ? json.write(r) : csv.write(r); };
-    int64_t previous = start;
-    for (size_t i = 0; i < t.events.size() && !o.quiet; ++i) {
-      write(segment_record(o, info, t.events[i], i + 1, start, previous));
-      previous = t.events[i].segment.time_ns;
-    }
-    write(summary_record(info, t));
-    return;
+void write_records(const Options& o, const TargetInfo& info, const tcpkit::TraceResult& t, int64_t start) {
+  tcpkit::JsonLinesWriter json(stdout);
+  tcpkit::CsvWriter csv(stdout, kCsvColumns);
+  auto write = [&](const Record& r) { o.format == tcpkit::Format::json ? json.write(r) : csv.write(r); };
+  int64_t previous = start;
+  for (size_t i = 0; i < t.events.size() && !o.quiet; ++i) {
+    write(segment_record(o, info, t.events[i], i + 1, start, previous));
+    previous = t.events[i].segment.time_ns;
   }
+  write(summary_record(info, t));
+}
 
-  std::string out = "TRACE " + info.target + ": " + t.tuple.to_string() + " on " + t.interface + "\n";
-  if (!o.quiet) {
-    tcpkit::TextTable table({"#", "time ms", "+ms", "dir", "flags", o.absolute ? "seq" : "seq(rel)",
-                             o.absolute ? "ack" : "ack(rel)", "len", "win", "options", "our state", "peer state*", "note"});
-    int64_t previous = start;
-    for (size_t i = 0; i < t.events.size(); ++i) {
-      const auto& e = t.events[i];
-      const auto& s = e.segment;
-      const bool has_ack = s.flags & tcpkit::tcp_flag::ack;
-      table.add_row({std::to_string(i + 1), format_fixed(double(s.time_ns - start) / 1e6, 3),
-                     format_fixed(double(s.time_ns - previous) / 1e6, 3),
-                     s.direction == tcpkit::Direction::outbound ? "->" : "<-", tcpkit::flags_compact(s.flags),
-                     std::to_string(o.absolute ? s.seq : s.relative_seq),
-                     has_ack ? std::to_string(o.absolute ? s.ack : s.relative_ack) : "-", std::to_string(s.payload_length),
-                     std::to_string(s.scaled_window), options_short(s.options), our_state_text(e),
-                     std::string(tcpkit::state_name(s.remote_state_inferred)), note(s)});
-      previous = s.time_ns;
-    }
-    out += table.render();
-    out += "(-> we sent, <- we received; our state is read from the kernel after each segment; "
-           "* inferred from RFC 9293: always the peer's, ours when the next segment came before the kernel answered)\n";
+std::string segment_table(const Options& o, const tcpkit::TraceResult& t, int64_t start) {
+  tcpkit::TextTable table({"#", "time ms", "+ms", "dir", "flags", o.absolute ? "seq" : "seq(rel)",
+                           o.absolute ? "ack" : "ack(rel)", "len", "win", "options", "our state", "peer state*", "note"});
+  int64_t previous = start;
+  for (size_t i = 0; i < t.events.size(); ++i) {
+    const auto& e = t.events[i];
+    const auto& s = e.segment;
+    const bool has_ack = s.flags & tcpkit::tcp_flag::ack;
+    table.add_row({std::to_string(i + 1), format_fixed(double(s.time_ns - start) / 1e6, 3),
+                   format_fixed(double(s.time_ns - previous) / 1e6, 3),
+                   s.direction == tcpkit::Direction::outbound ? "->" : "<-", tcpkit::flags_compact(s.flags),
+                   std::to_string(o.absolute ? s.seq : s.relative_seq),
+                   has_ack ? std::to_string(o.absolute ? s.ack : s.relative_ack) : "-", std::to_string(s.payload_length),
+                   std::to_string(s.scaled_window), options_short(s.options), our_state_text(e),
+                   std::string(tcpkit::state_name(s.remote_state_inferred)), note(s)});
+    previous = s.time_ns;
   }
-  out += "\n--- " + info.target + " trace summary ---\n";
+  return table.render() +
+         "(-> we sent, <- we received; our state is read from the kernel after each segment; "
+         "* inferred from RFC 9293: always the peer's, ours when the next segment came before the kernel answered)\n";
+}
+
+std::string states_text(const tcpkit::TraceResult& t) {
+  if (t.local_states.empty()) return "";
+  std::string out = "our states:";
+  for (const auto& span : t.local_states) {
+    out += " " + std::string(tcpkit::state_name(span.state));
+    if (span.end_ns) out += " " + duration_text(*span.end_ns - span.start_ns);
+    else if (span.state == tcpkit::TcpState::time_wait && t.time_wait_left_ms)
+      out += " (" + format_fixed(double(*t.time_wait_left_ms) / 1000.0, 1) + " s left on the kernel's timer)";
+    out += ",";
+  }
+  out.back() = '\n';
+  return out;
+}
+
+std::string summary_text(const TargetInfo& info, const tcpkit::TraceResult& t) {
+  std::string out = "\n--- " + info.target + " trace summary ---\n";
   out += "outcome: " + t.outcome + ", " + t.close_kind + "\n";
   if (t.syn_to_synack_ns) {
     out += "handshake: SYN -> SYN/ACK " + duration_text(*t.syn_to_synack_ns);
@@ -164,17 +174,7 @@ void print_trace(const Options& o, const TargetInfo& info, const tcpkit::TraceRe
   if (t.own_delay_ns)
     out += "tcpprobe's own delay from the handshake to its first data/FIN/RST: " + duration_text(*t.own_delay_ns) +
            " (part of ESTABLISHED)\n";
-  if (!t.local_states.empty()) {
-    out += "our states:";
-    for (const auto& span : t.local_states) {
-      out += " " + std::string(tcpkit::state_name(span.state));
-      if (span.end_ns) out += " " + duration_text(*span.end_ns - span.start_ns);
-      else if (span.state == tcpkit::TcpState::time_wait && t.time_wait_left_ms)
-        out += " (" + format_fixed(double(*t.time_wait_left_ms) / 1000.0, 1) + " s left on the kernel's timer)";
-      out += ",";
-    }
-    out.back() = '\n';
-  }
+  out += states_text(t);
   out += "bytes: sent " + std::to_string(t.bytes_sent) + ", received " + std::to_string(t.bytes_received) + "\n";
   if (t.duplicates || t.rejected.total()) {
     std::string extra = t.duplicates ? tcpkit::cli::count_text(t.duplicates, "duplicate") + " (identical copies, not acted on)" : "";
@@ -183,6 +183,20 @@ void print_trace(const Options& o, const TargetInfo& info, const tcpkit::TraceRe
     out += "also seen: " + extra + "\n";
   }
   for (const auto& n : t.notes) out += "note: " + n + "\n";
+  return out;
+}
+
+}  // namespace
+
+void print_trace(const Options& o, const TargetInfo& info, const tcpkit::TraceResult& t) {
+  const int64_t start = t.events.empty() ? 0 : t.events.front().segment.time_ns;
+  if (o.format != tcpkit::Format::text) {
+    write_records(o, info, t, start);
+    return;
+  }
+  std::string out = "TRACE " + info.target + ": " + t.tuple.to_string() + " on " + t.interface + "\n";
+  if (!o.quiet) out += segment_table(o, t, start);
+  out += summary_text(info, t);
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
 }

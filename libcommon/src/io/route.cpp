@@ -83,6 +83,62 @@ Result<int> interface_index(const std::string& name) {
   return request.ifr_ifindex;
 }
 
+namespace {
+
+// The kernel answers a route request at once: the timeout only keeps a wedged netlink from hanging us.
+constexpr timeval kNetlinkTimeout{2, 0};
+constexpr size_t kRequestBytes = 512;   // an rtmsg, the destination and an interface index
+constexpr size_t kReplyBytes = 8192;    // one route, with room for its attributes
+// UDP's discard port: connecting a UDP socket sends nothing; any port would do.
+constexpr uint16_t kAnyUdpPort = 9;
+
+// The kernel's route to the destination (RTM_GETROUTE), through forced_index when it is not 0.
+Result<RouteReply> ask_route(const IpAddress& destination, int forced_index) {
+  UniqueFd sock(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
+  if (sock.get() < 0) return fail_errno("netlink socket", errno);
+  setsockopt(sock.get(), SOL_SOCKET, SO_RCVTIMEO, &kNetlinkTimeout, sizeof kNetlinkTimeout);
+
+  alignas(nlmsghdr) char request[kRequestBytes] = {};
+  auto* header = reinterpret_cast<nlmsghdr*>(request);
+  header->nlmsg_len = NLMSG_LENGTH(sizeof(rtmsg));
+  header->nlmsg_type = RTM_GETROUTE;
+  header->nlmsg_flags = NLM_F_REQUEST;
+  header->nlmsg_seq = 1;  // one request per socket: any number matches
+  auto* message = static_cast<rtmsg*>(NLMSG_DATA(header));
+  message->rtm_family = destination.is_v4() ? AF_INET : AF_INET6;
+  message->rtm_dst_len = uint8_t(destination.size() * 8);  // the host itself, all its bits
+  add_attribute(header, sizeof request, RTA_DST, destination.data(), destination.size());
+  if (forced_index) add_attribute(header, sizeof request, RTA_OIF, &forced_index, sizeof forced_index);
+
+  sockaddr_nl kernel{};
+  kernel.nl_family = AF_NETLINK;
+  if (::sendto(sock.get(), request, header->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
+    return fail_errno("netlink route request", errno);
+
+  alignas(nlmsghdr) char reply[kReplyBytes];
+  ssize_t n = ::recv(sock.get(), reply, sizeof reply, 0);
+  if (n < 0) return fail_errno("netlink route reply", errno);
+  return decode_route_reply(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(reply), size_t(n)),
+                            destination.family());
+}
+
+// IPv6 routes often carry no preferred source: ask the kernel by connecting a UDP socket.
+Result<IpAddress> source_by_udp_connect(const IpAddress& destination, const std::string& interface) {
+  UniqueFd udp(::socket(destination.is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (udp.get() < 0) return fail_errno("udp socket", errno);
+  if (!interface.empty()) setsockopt(udp.get(), SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(), socklen_t(interface.size()));
+  socklen_t length = 0;
+  sockaddr_storage to = destination.to_sockaddr(kAnyUdpPort, &length);
+  if (::connect(udp.get(), reinterpret_cast<sockaddr*>(&to), length) < 0)
+    return fail_errno("no source address for " + destination.to_string(), errno);
+  sockaddr_storage local{};
+  socklen_t local_length = sizeof local;
+  if (::getsockname(udp.get(), reinterpret_cast<sockaddr*>(&local), &local_length) < 0) return fail_errno("getsockname", errno);
+  return *IpAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&local));
+}
+
+}  // namespace
+
 Result<Route> route_to(const IpAddress& destination, const std::optional<IpAddress>& source, const std::string& interface) {
   if (source && source->family() != destination.family())
     return fail(ErrorCode::bad_input, "source " + source->to_string() + " and destination " + destination.to_string() +
@@ -93,63 +149,26 @@ Result<Route> route_to(const IpAddress& destination, const std::optional<IpAddre
     if (!index) return tl::unexpected(index.error());
     forced_index = *index;
   }
-
-  UniqueFd sock(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
-  if (sock.get() < 0) return fail_errno("netlink socket", errno);
-  timeval timeout{2, 0};  // the kernel answers at once; never hang
-  setsockopt(sock.get(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-
-  alignas(nlmsghdr) char request[512] = {};
-  auto* header = reinterpret_cast<nlmsghdr*>(request);
-  header->nlmsg_len = NLMSG_LENGTH(sizeof(rtmsg));
-  header->nlmsg_type = RTM_GETROUTE;
-  header->nlmsg_flags = NLM_F_REQUEST;
-  header->nlmsg_seq = 1;
-  auto* message = static_cast<rtmsg*>(NLMSG_DATA(header));
-  message->rtm_family = destination.is_v4() ? AF_INET : AF_INET6;
-  message->rtm_dst_len = destination.is_v4() ? 32 : 128;
-  add_attribute(header, sizeof request, RTA_DST, destination.data(), destination.size());
-  if (forced_index) add_attribute(header, sizeof request, RTA_OIF, &forced_index, sizeof forced_index);
-
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  if (::sendto(sock.get(), request, header->nlmsg_len, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) < 0)
-    return fail_errno("netlink route request", errno);
-
-  alignas(nlmsghdr) char reply[8192];
-  ssize_t n = ::recv(sock.get(), reply, sizeof reply, 0);
-  if (n < 0) return fail_errno("netlink route reply", errno);
-
-  const RouteReply decoded = decode_route_reply(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(reply), size_t(n)),
-                                                destination.family());
-  if (decoded.error != 0)
+  const auto decoded = ask_route(destination, forced_index);
+  if (!decoded) return tl::unexpected(decoded.error());
+  if (decoded->error != 0)
     return fail(ErrorCode::system, "no route to " + destination.to_string() +
-                                       (interface.empty() ? "" : " via " + interface) + ": " + std::strerror(decoded.error),
-                decoded.error);
+                                       (interface.empty() ? "" : " via " + interface) + ": " + std::strerror(decoded->error),
+                decoded->error);
   Route route;
-  route.interface_index = decoded.interface_index;
-  route.gateway = decoded.gateway;
-  const bool have_source = decoded.source.has_value();
-  if (have_source) route.source = *decoded.source;
+  route.interface_index = decoded->interface_index;
+  route.gateway = decoded->gateway;
+  if (decoded->source) route.source = *decoded->source;
   if (route.interface_index == 0) return fail(ErrorCode::system, "no route to " + destination.to_string());
   char name[IF_NAMESIZE] = {};
   if (if_indextoname(static_cast<unsigned>(route.interface_index), name)) route.interface = name;
 
   if (source) {
     route.source = *source;
-  } else if (!have_source) {
-    // IPv6 routes often carry no preferred source: ask the kernel by connecting a UDP socket.
-    UniqueFd udp(::socket(destination.is_v4() ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    if (udp.get() < 0) return fail_errno("udp socket", errno);
-    if (!interface.empty()) setsockopt(udp.get(), SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(), socklen_t(interface.size()));
-    socklen_t length = 0;
-    sockaddr_storage to = destination.to_sockaddr(9, &length);
-    if (::connect(udp.get(), reinterpret_cast<sockaddr*>(&to), length) < 0)
-      return fail_errno("no source address for " + destination.to_string(), errno);
-    sockaddr_storage local{};
-    socklen_t local_length = sizeof local;
-    if (::getsockname(udp.get(), reinterpret_cast<sockaddr*>(&local), &local_length) < 0) return fail_errno("getsockname", errno);
-    route.source = *IpAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&local));
+  } else if (!decoded->source) {
+    auto found = source_by_udp_connect(destination, interface);
+    if (!found) return tl::unexpected(found.error());
+    route.source = *found;
   }
   return route;
 }

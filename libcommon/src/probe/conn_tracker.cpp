@@ -4,6 +4,11 @@
 
 namespace tcpkit {
 
+namespace {
+// The largest window shift RFC 7323 (2.3) allows: larger offers are taken as 14.
+constexpr uint8_t kMaxWindowShift = 14;
+}  // namespace
+
 std::string FourTuple::to_string() const {
   return local.to_string_with_port(local_port) + " -> " + remote.to_string_with_port(remote_port);
 }
@@ -66,7 +71,7 @@ std::optional<TcpOptions> ConnectionTracker::timestamp_echo_for_remote() const {
 
 uint32_t ConnectionTracker::remote_window() const {
   const uint32_t shift = window_scaling() && !remote_.window_in_syn ? *remote_.window_scale : 0;
-  return uint32_t(remote_.window) << std::min<uint32_t>(shift, 14);
+  return uint32_t(remote_.window) << std::min<uint32_t>(shift, kMaxWindowShift);
 }
 
 std::optional<uint32_t> ConnectionTracker::in_window_seq(uint32_t offset) const {
@@ -82,10 +87,94 @@ std::optional<uint32_t> ConnectionTracker::out_of_window_seq(uint32_t beyond) co
 namespace {
 constexpr uint32_t kSeqSlack = 1u << 20;     // how far past the peer's SND.NXT a new segment may start
 constexpr size_t kRejectedAcksKept = 64;
+constexpr size_t kEdgesKept = 16;            // 8 segments: our latest, which an RST may ack
 
 bool same_segment(const TrackedSegment& a, const DecodedTcp& t) {
   return a.seq == t.seq && a.ack == t.ack && a.flags == t.flags && a.window == t.window &&
          a.payload_length == t.payload_length && a.options.timestamps() == t.options.timestamps();
+}
+
+// What the segment says by itself, before either side's history is consulted.
+TrackedSegment wire_fields(Direction direction, const DecodedPacket& packet, int64_t time_ns, TimestampSource source) {
+  const DecodedTcp& t = packet.tcp;
+  TrackedSegment s;
+  s.direction = direction;
+  s.time_ns = time_ns;
+  s.timestamps = source;
+  s.seq = t.seq;
+  s.ack = t.ack;
+  s.flags = t.flags;
+  s.window = t.window;
+  s.payload_length = t.payload_length;
+  s.sequence_length = t.payload_length + ((t.flags & tcp_flag::syn) ? 1 : 0) + ((t.flags & tcp_flag::fin) ? 1 : 0);
+  s.ttl = packet.ttl;
+  s.options = t.options;
+  return s;
+}
+
+// A network copy of the sender's last segment takes that segment's reading.
+TrackedSegment network_copy(TrackedSegment s, const TrackedSegment& last) {
+  s.duplicate = true;
+  s.retransmission = last.retransmission;
+  s.relative_seq = last.relative_seq;
+  s.relative_ack = last.relative_ack;
+  s.scaled_window = last.scaled_window;
+  return s;
+}
+
+// A SYN gives the sender's ISN and what it offers (window scale, timestamps); the same ISN
+// again is a retransmitted SYN.
+void take_syn(ConnectionTracker::Side& from, const DecodedTcp& t, TrackedSegment& s) {
+  if (!(t.flags & tcp_flag::syn)) return;
+  if (from.isn && *from.isn == t.seq) s.retransmission = true;
+  if (from.isn) return;
+  from.isn = t.seq;
+  if (const auto scale = t.options.window_scale()) from.window_scale = std::min<uint8_t>(*scale, kMaxWindowShift);
+  from.timestamps_in_syn = t.options.timestamps().has_value();
+}
+
+// Retransmission, reordering and duplicate ACKs, judged against what this side had sent before.
+void mark_repeats(const ConnectionTracker::Side& from, const DecodedTcp& t, TrackedSegment& s) {
+  const bool syn = t.flags & tcp_flag::syn, fin = t.flags & tcp_flag::fin, ack = t.flags & tcp_flag::ack;
+  if (fin && from.fin_seq && *from.fin_seq == t.seq + t.payload_length) s.retransmission = true;
+  if (from.next_seq && s.sequence_length > 0 && !s.retransmission) {
+    if (seq_lt(t.seq, *from.next_seq)) s.retransmission = true;
+    else if (seq_gt(t.seq, *from.next_seq)) s.out_of_order = true;
+  }
+  if (!s.retransmission && !syn && !fin && !(t.flags & tcp_flag::rst) && s.payload_length == 0 && ack && from.last_ack && *from.last_ack == t.ack &&
+      from.window == t.window && from.segments > 0)
+    s.duplicate_ack = true;
+}
+
+// The sender's record after this segment: SND.NXT, its FIN, last ACK and window, counts.
+void advance_side(ConnectionTracker::Side& from, const DecodedTcp& t, const TrackedSegment& s) {
+  const bool syn = t.flags & tcp_flag::syn;
+  if (const auto ts = t.options.timestamps()) from.last_tsval = ts->first;
+  const uint32_t end = t.seq + s.sequence_length;
+  if (!(t.flags & tcp_flag::rst) && (!from.next_seq || seq_gt(end, *from.next_seq))) from.next_seq = end;
+  if ((t.flags & tcp_flag::fin) && !from.fin_seq) from.fin_seq = t.seq + t.payload_length;
+  if (t.flags & tcp_flag::ack) from.last_ack = t.ack;
+  from.window = t.window;
+  from.window_in_syn = syn;
+  ++from.segments;
+  if (s.retransmission) ++from.retransmissions;
+}
+
+// States: the sender acts, the receiver reacts (in-flight time ignored).
+void advance_states(ConnectionTracker::Side& from, ConnectionTracker::Side& to, const DecodedTcp& t,
+                    const TrackedSegment& s) {
+  const bool ack = t.flags & tcp_flag::ack;
+  const bool acks_to_syn = ack && to.isn && seq_ge(t.ack, *to.isn + 1);
+  const bool acks_to_fin = ack && to.fin_seq && seq_ge(t.ack, *to.fin_seq + 1);
+  if (!s.retransmission || (t.flags & tcp_flag::rst)) {
+    from.state = state_after_send(from.state, t.flags);
+    to.state = state_after_receive(to.state, t.flags, acks_to_syn, acks_to_fin);
+    return;
+  }
+  // A repeated SYN/ACK is the sender's own word that it is still in SYN_RECEIVED: the ACK
+  // we inferred it had received was lost.
+  if ((t.flags & tcp_flag::syn) && ack) from.state = TcpState::syn_recv;
+  if (acks_to_fin) to.state = state_after_receive(to.state, tcp_flag::ack, false, true);
 }
 }  // namespace
 
@@ -102,139 +191,92 @@ std::optional<RejectReason> ConnectionTracker::check_inbound(const DecodedTcp& t
   if (syn && ack && local_.last_syn_seq && t.ack == *local_.last_syn_seq + 1) return std::nullopt;
   if (rst && ack && (ack_ok || std::find(sent_edges_.begin(), sent_edges_.end(), t.ack) != sent_edges_.end()))
     return std::nullopt;
-  const uint32_t reach = std::max(kSeqSlack, uint32_t(local_.window) << std::min<uint32_t>(local_.window_scale.value_or(0), 14));
+  const uint32_t reach = std::max(kSeqSlack, uint32_t(local_.window) << std::min<uint32_t>(local_.window_scale.value_or(0), kMaxWindowShift));
   const uint32_t next = remote_.next_seq.value_or(*remote_.isn + 1);
   if (seq_lt(t.seq, *remote_.isn) || seq_gt(t.seq, next + reach)) return RejectReason::wrong_seq;
   if (ack && !ack_ok) return RejectReason::wrong_ack;
   return std::nullopt;
 }
 
+std::optional<Direction> ConnectionTracker::direction_of(const DecodedPacket& packet, bool captured_outgoing) {
+  const DecodedTcp& t = packet.tcp;
+  if (packet.src == tuple_.local && packet.dst == tuple_.remote && t.sport == tuple_.local_port &&
+      t.dport == tuple_.remote_port)
+    return Direction::outbound;
+  if (packet.src == tuple_.remote && packet.dst == tuple_.local && t.sport == tuple_.remote_port &&
+      t.dport == tuple_.local_port)
+    return Direction::inbound;
+  // To our endpoint from the peer's port, but from another address: a forgery (the capture
+  // lets these through so that they are counted).
+  if (!captured_outgoing && packet.dst == tuple_.local && t.dport == tuple_.local_port &&
+      t.sport == tuple_.remote_port && packet.src != tuple_.remote)
+    rejected_.add(RejectReason::wrong_address);
+  return std::nullopt;  // another connection's segment
+}
+
+bool ConnectionTracker::reject_inbound(const DecodedTcp& t) {
+  const auto why = check_inbound(t);
+  if (!why) return false;
+  rejected_.add(*why);
+  if (t.flags & tcp_flag::ack) {
+    if (rejected_acks_.size() >= kRejectedAcksKept) rejected_acks_.erase(rejected_acks_.begin());
+    rejected_acks_.push_back(t.ack);
+  }
+  return true;
+}
+
+// Our RST without ACK whose seq is the ack of a segment we rejected: our kernel's answer to it.
+bool ConnectionTracker::answers_rejected(const DecodedTcp& t) const {
+  return (t.flags & tcp_flag::rst) && !(t.flags & tcp_flag::ack) && t.payload_length == 0 &&
+         std::find(rejected_acks_.begin(), rejected_acks_.end(), t.seq) != rejected_acks_.end();
+}
+
+void ConnectionTracker::remember_sent(const DecodedTcp& t, uint32_t sequence_length) {
+  if (t.flags & tcp_flag::syn) local_.last_syn_seq = t.seq;
+  if (sent_edges_.size() >= kEdgesKept) sent_edges_.erase(sent_edges_.begin(), sent_edges_.begin() + 2);  // one segment's two edges
+  sent_edges_.push_back(t.seq);
+  sent_edges_.push_back(t.seq + sequence_length);
+}
+
+TrackedSegment ConnectionTracker::with_states(TrackedSegment s) const {
+  s.local_state_inferred = local_.state;
+  s.remote_state_inferred = remote_.state;
+  return s;
+}
+
 std::optional<TrackedSegment> ConnectionTracker::feed(const DecodedPacket& packet, bool captured_outgoing,
                                                       int64_t time_ns, TimestampSource source) {
   if (packet.kind != DecodedPacket::Kind::tcp) return std::nullopt;
   const DecodedTcp& t = packet.tcp;
-  Direction direction;
-  if (packet.src == tuple_.local && packet.dst == tuple_.remote && t.sport == tuple_.local_port &&
-      t.dport == tuple_.remote_port) {
-    direction = Direction::outbound;
-  } else if (packet.src == tuple_.remote && packet.dst == tuple_.local && t.sport == tuple_.remote_port &&
-             t.dport == tuple_.local_port) {
-    direction = Direction::inbound;
-  } else {
-    // To our endpoint from the peer's port, but from another address: a forgery (the capture
-    // lets these through so that they are counted).
-    if (!captured_outgoing && packet.dst == tuple_.local && t.dport == tuple_.local_port &&
-        t.sport == tuple_.remote_port && packet.src != tuple_.remote)
-      rejected_.add(RejectReason::wrong_address);
-    return std::nullopt;  // another connection's segment
-  }
+  const auto direction = direction_of(packet, captured_outgoing);
+  if (!direction) return std::nullopt;
   // On loopback both copies of each packet are captured: keep the sender's.
-  if ((direction == Direction::outbound) != captured_outgoing) return std::nullopt;
-  if (direction == Direction::inbound) {
-    if (const auto why = check_inbound(t)) {
-      rejected_.add(*why);
-      if (t.flags & tcp_flag::ack) {
-        if (rejected_acks_.size() >= kRejectedAcksKept) rejected_acks_.erase(rejected_acks_.begin());
-        rejected_acks_.push_back(t.ack);
-      }
-      return std::nullopt;
-    }
-  }
+  if ((*direction == Direction::outbound) != captured_outgoing) return std::nullopt;
+  if (*direction == Direction::inbound && reject_inbound(t)) return std::nullopt;
 
-  Side& from = direction == Direction::outbound ? local_ : remote_;
-  Side& to = direction == Direction::outbound ? remote_ : local_;
-  TrackedSegment s;
-  s.direction = direction;
-  s.time_ns = time_ns;
-  s.timestamps = source;
-  s.seq = t.seq;
-  s.ack = t.ack;
-  s.flags = t.flags;
-  s.window = t.window;
-  s.payload_length = t.payload_length;
-  s.sequence_length = t.payload_length + ((t.flags & tcp_flag::syn) ? 1 : 0) + ((t.flags & tcp_flag::fin) ? 1 : 0);
-  s.ttl = packet.ttl;
-  s.options = t.options;
-
-  const bool syn = t.flags & tcp_flag::syn;
-  const bool fin = t.flags & tcp_flag::fin;
-  const bool ack = t.flags & tcp_flag::ack;
+  Side& from = *direction == Direction::outbound ? local_ : remote_;
+  Side& to = *direction == Direction::outbound ? remote_ : local_;
+  TrackedSegment s = wire_fields(*direction, packet, time_ns, source);
   // A network copy is byte for byte the last segment, TSval included: shown, never acted on.
   // Inbound only: our capture sees our own segments before any network could copy them, so an
   // outbound repeat is our kernel's own (a second ACK).
-  if (direction == Direction::inbound && from.last && t.options.timestamps() && same_segment(*from.last, t)) {
-    s.duplicate = true;
-    s.retransmission = from.last->retransmission;
-    s.relative_seq = from.last->relative_seq;
-    s.relative_ack = from.last->relative_ack;
-    s.scaled_window = from.last->scaled_window;
-    s.local_state_inferred = local_.state;
-    s.remote_state_inferred = remote_.state;
-    return s;
-  }
-  if (direction == Direction::outbound && (t.flags & tcp_flag::rst) && !ack && t.payload_length == 0 &&
-      std::find(rejected_acks_.begin(), rejected_acks_.end(), t.seq) != rejected_acks_.end()) {
+  if (*direction == Direction::inbound && from.last && t.options.timestamps() && same_segment(*from.last, t))
+    return with_states(network_copy(s, *from.last));
+  if (*direction == Direction::outbound && answers_rejected(t)) {
     s.answers_rejected = true;
     s.relative_seq = from.isn ? t.seq - *from.isn : 0;
-    s.local_state_inferred = local_.state;
-    s.remote_state_inferred = remote_.state;
-    return s;
+    return with_states(s);
   }
-  if (syn && direction == Direction::outbound) from.last_syn_seq = t.seq;
-  if (direction == Direction::outbound) {
-    constexpr size_t kEdgesKept = 16;
-    if (sent_edges_.size() >= kEdgesKept) sent_edges_.erase(sent_edges_.begin(), sent_edges_.begin() + 2);
-    sent_edges_.push_back(t.seq);
-    sent_edges_.push_back(t.seq + s.sequence_length);
-  }
-  if (syn) {
-    if (from.isn && *from.isn == t.seq) s.retransmission = true;
-    if (!from.isn) {
-      from.isn = t.seq;
-      if (const auto scale = t.options.window_scale()) from.window_scale = std::min<uint8_t>(*scale, 14);
-      from.timestamps_in_syn = t.options.timestamps().has_value();
-    }
-  }
-  if (const auto ts = t.options.timestamps()) from.last_tsval = ts->first;
-  if (fin && from.fin_seq && *from.fin_seq == t.seq + t.payload_length) s.retransmission = true;
-
-  // Retransmission and reordering, judged against what this side had sent before.
-  if (from.next_seq && s.sequence_length > 0 && !s.retransmission) {
-    if (seq_lt(t.seq, *from.next_seq)) s.retransmission = true;
-    else if (seq_gt(t.seq, *from.next_seq)) s.out_of_order = true;
-  }
-  if (!s.retransmission && !syn && !fin && !(t.flags & tcp_flag::rst) && s.payload_length == 0 && ack && from.last_ack && *from.last_ack == t.ack &&
-      from.window == t.window && from.segments > 0)
-    s.duplicate_ack = true;
-
-  const uint32_t end = t.seq + s.sequence_length;
-  if (!(t.flags & tcp_flag::rst) && (!from.next_seq || seq_gt(end, *from.next_seq))) from.next_seq = end;
-  if (fin && !from.fin_seq) from.fin_seq = t.seq + t.payload_length;
-  if (ack) from.last_ack = t.ack;
-  from.window = t.window;
-  from.window_in_syn = syn;
-  ++from.segments;
-  if (s.retransmission) ++from.retransmissions;
-
+  if (*direction == Direction::outbound) remember_sent(t, s.sequence_length);
+  take_syn(from, t, s);
+  mark_repeats(from, t, s);
+  advance_side(from, t, s);
   s.relative_seq = from.isn ? t.seq - *from.isn : 0;
-  s.relative_ack = (ack && to.isn) ? t.ack - *to.isn : 0;
-  const bool scaled = !syn && window_scaling();
+  s.relative_ack = ((t.flags & tcp_flag::ack) && to.isn) ? t.ack - *to.isn : 0;
+  const bool scaled = !(t.flags & tcp_flag::syn) && window_scaling();
   s.scaled_window = uint32_t(t.window) << (scaled ? *from.window_scale : 0);
-
-  // States: the sender acts, the receiver reacts (in-flight time ignored).
-  const bool acks_to_syn = ack && to.isn && seq_ge(t.ack, *to.isn + 1);
-  const bool acks_to_fin = ack && to.fin_seq && seq_ge(t.ack, *to.fin_seq + 1);
-  if (!s.retransmission || (t.flags & tcp_flag::rst)) {
-    from.state = state_after_send(from.state, t.flags);
-    to.state = state_after_receive(to.state, t.flags, acks_to_syn, acks_to_fin);
-  } else {
-    // A repeated SYN/ACK is the sender's own word that it is still in SYN_RECEIVED: the ACK
-    // we inferred it had received was lost.
-    if (syn && ack) from.state = TcpState::syn_recv;
-    if (acks_to_fin) to.state = state_after_receive(to.state, tcp_flag::ack, false, true);
-  }
-  s.local_state_inferred = local_.state;
-  s.remote_state_inferred = remote_.state;
+  advance_states(from, to, t, s);
+  s = with_states(s);
   from.last = s;
   return s;
 }

@@ -21,17 +21,23 @@ namespace tcpkit {
 
 namespace {
 
+constexpr int64_t kNsPerSecond = 1'000'000'000;
+// The error queue's copy of the offending datagram is not read: a small buffer will do. The
+// control buffer holds the sock_extended_err and the offender's address.
+constexpr size_t kErrorDataBytes = 64;
+constexpr size_t kErrorControlBytes = 512;
+
 int64_t monotonic_ns() {
   timespec ts{};
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return int64_t(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+  return int64_t(ts.tv_sec) * kNsPerSecond + ts.tv_nsec;
 }
 
 // The ICMP error the kernel queued for this socket, if any (IP_RECVERR).
 bool read_icmp_error(int fd, ProbeReply& reply) {
-  char data[64];
+  char data[kErrorDataBytes];
   sockaddr_storage from{};
-  RecvMessage<512> message(data, sizeof data, &from, sizeof from);
+  RecvMessage<kErrorControlBytes> message(data, sizeof data, &from, sizeof from);
   if (::recvmsg(fd, &message.header, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return false;
   const auto err = queued_error(message.header);
   if (!err || (err->origin != SO_EE_ORIGIN_ICMP && err->origin != SO_EE_ORIGIN_ICMP6)) return false;
@@ -44,9 +50,8 @@ bool read_icmp_error(int fd, ProbeReply& reply) {
   return true;
 }
 
-}  // namespace
-
-Result<ProbeReply> connect_probe(const ConnectProbeConfig& config, uint64_t probe_id, int cancel_fd) {
+// A non-blocking TCP socket that queues ICMP errors, with the config's interface, TTL and source.
+Result<UniqueFd> open_probe_socket(const ConnectProbeConfig& config) {
   const IpAddress& d = config.destination;
   UniqueFd sock(::socket(d.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (sock.get() < 0) return fail_errno("TCP socket", errno);
@@ -68,6 +73,59 @@ Result<ProbeReply> connect_probe(const ConnectProbeConfig& config, uint64_t prob
     sockaddr_storage local = config.source.value_or(any).to_sockaddr(config.source_port.value_or(0), &length);
     if (::bind(sock.get(), reinterpret_cast<sockaddr*>(&local), length) < 0) return fail_errno("bind source", errno);
   }
+  return sock;
+}
+
+// connect()'s result (SO_ERROR) once the socket is writable; ETIMEDOUT at the deadline or when
+// cancel_fd becomes readable.
+Result<int> await_connect(int fd, int64_t deadline_ns, int cancel_fd) {
+  for (;;) {
+    const int64_t left = deadline_ns - monotonic_ns();
+    if (left <= 0) return ETIMEDOUT;
+    timespec timeout{time_t(left / kNsPerSecond), long(left % kNsPerSecond)};
+    pollfd fds[2] = {{fd, POLLOUT, 0}, {cancel_fd, POLLIN, 0}};
+    const int r = ::ppoll(fds, cancel_fd >= 0 ? 2 : 1, &timeout, nullptr);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) return fail_errno("poll", errno);
+    if (r > 0 && cancel_fd >= 0 && (fds[1].revents & POLLIN)) return ETIMEDOUT;
+    if (r > 0 && fds[0].revents) {
+      int error = ETIMEDOUT;
+      socklen_t len = sizeof error;
+      getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len);
+      return error;
+    }
+  }
+}
+
+// The agreed options and the kernel's RTT of a connected socket, which is then set to end
+// with an RST.
+void read_open_socket(int fd, ProbeReply& reply) {
+  tcp_info info{};
+  socklen_t info_length = sizeof info;
+  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &info_length) == 0) {
+    reply.kernel_rtt_us = info.tcpi_rtt;
+    // TCP_INFO tells which options were agreed, not their bytes: listed in Linux's order,
+    // timestamps without values.
+    reply.options.add_mss(uint16_t(info.tcpi_snd_mss));
+    if (info.tcpi_options & TCPI_OPT_SACK) reply.options.add_sack_permitted();
+    if (info.tcpi_options & TCPI_OPT_TIMESTAMPS) reply.options.add_timestamps(0, 0);
+    if (info.tcpi_options & TCPI_OPT_WSCALE) reply.options.add_nop().add_window_scale(uint8_t(info.tcpi_snd_wscale));
+  }
+  const linger abort_close{1, 0};  // RST, not FIN: no TIME_WAIT left behind
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_close, sizeof abort_close);
+}
+
+bool unreachable_error(int error) {
+  return error == EHOSTUNREACH || error == ENETUNREACH || error == EACCES || error == EPERM || error == EPROTO ||
+         error == ENOPROTOOPT;
+}
+
+}  // namespace
+
+Result<ProbeReply> connect_probe(const ConnectProbeConfig& config, uint64_t probe_id, int cancel_fd) {
+  const IpAddress& d = config.destination;
+  auto sock = open_probe_socket(config);
+  if (!sock) return tl::unexpected(sock.error());
 
   ProbeReply reply;
   reply.probe_id = probe_id;
@@ -77,63 +135,33 @@ Result<ProbeReply> connect_probe(const ConnectProbeConfig& config, uint64_t prob
   const sockaddr_storage to = d.to_sockaddr(config.port, &length);
   reply.sent_ns = realtime_ns();
   const int64_t start = monotonic_ns();
-  int rc = ::connect(sock.get(), reinterpret_cast<const sockaddr*>(&to), length);
+  int rc = ::connect(sock->get(), reinterpret_cast<const sockaddr*>(&to), length);
   int error = rc == 0 ? 0 : errno;
   if (error == EINPROGRESS) {
-    const int64_t deadline = start + int64_t(config.timeout.count()) * 1000;
-    error = ETIMEDOUT;
-    for (;;) {
-      const int64_t left = deadline - monotonic_ns();
-      if (left <= 0) break;
-      timespec timeout{time_t(left / 1'000'000'000), long(left % 1'000'000'000)};
-      pollfd fds[2] = {{sock.get(), POLLOUT, 0}, {cancel_fd, POLLIN, 0}};
-      const int r = ::ppoll(fds, cancel_fd >= 0 ? 2 : 1, &timeout, nullptr);
-      if (r < 0 && errno == EINTR) continue;
-      if (r < 0) return fail_errno("poll", errno);
-      if (r > 0 && cancel_fd >= 0 && (fds[1].revents & POLLIN)) break;
-      if (r > 0 && fds[0].revents) {
-        socklen_t len = sizeof error;
-        getsockopt(sock.get(), SOL_SOCKET, SO_ERROR, &error, &len);
-        break;
-      }
-    }
+    const auto waited = await_connect(sock->get(), start + std::chrono::nanoseconds(config.timeout).count(), cancel_fd);
+    if (!waited) return tl::unexpected(waited.error());
+    error = *waited;
   }
   const int64_t elapsed = monotonic_ns() - start;
 
-  if (const auto port = local_port(sock.get())) reply.source_port = *port;
-
+  if (const auto port = local_port(sock->get())) reply.source_port = *port;
+  if (error == ETIMEDOUT) {
+    reply.outcome = ProbeOutcome::filtered;
+    return reply;
+  }
+  if (error != 0 && error != ECONNREFUSED && !unreachable_error(error))
+    return fail_errno("connect to " + d.to_string_with_port(config.port), error);
+  reply.connect_ns = elapsed;
+  reply.rtt_ns = elapsed;
   if (error == 0) {
     reply.outcome = ProbeOutcome::open;
-    reply.connect_ns = elapsed;
-    reply.rtt_ns = elapsed;
-    tcp_info info{};
-    socklen_t info_length = sizeof info;
-    if (getsockopt(sock.get(), IPPROTO_TCP, TCP_INFO, &info, &info_length) == 0) {
-      reply.kernel_rtt_us = info.tcpi_rtt;
-      // TCP_INFO tells which options were agreed, not their bytes: listed in Linux's order,
-      // timestamps without values.
-      reply.options.add_mss(uint16_t(info.tcpi_snd_mss));
-      if (info.tcpi_options & TCPI_OPT_SACK) reply.options.add_sack_permitted();
-      if (info.tcpi_options & TCPI_OPT_TIMESTAMPS) reply.options.add_timestamps(0, 0);
-      if (info.tcpi_options & TCPI_OPT_WSCALE) reply.options.add_nop().add_window_scale(uint8_t(info.tcpi_snd_wscale));
-    }
-    const linger abort_close{1, 0};  // RST, not FIN: no TIME_WAIT left behind
-    setsockopt(sock.get(), SOL_SOCKET, SO_LINGER, &abort_close, sizeof abort_close);
+    read_open_socket(sock->get(), reply);
   } else if (error == ECONNREFUSED) {
     reply.outcome = ProbeOutcome::closed;
-    reply.connect_ns = elapsed;
-    reply.rtt_ns = elapsed;
     reply.flags = tcp_flag::rst | tcp_flag::ack;
-  } else if (error == ETIMEDOUT) {
-    reply.outcome = ProbeOutcome::filtered;
-  } else if (error == EHOSTUNREACH || error == ENETUNREACH || error == EACCES || error == EPERM ||
-             error == EPROTO || error == ENOPROTOOPT) {
-    reply.outcome = ProbeOutcome::unreachable;
-    reply.connect_ns = elapsed;
-    reply.rtt_ns = elapsed;
-    if (!read_icmp_error(sock.get(), reply)) reply.icmp_text = std::strerror(error);
   } else {
-    return fail_errno("connect to " + d.to_string_with_port(config.port), error);
+    reply.outcome = ProbeOutcome::unreachable;
+    if (!read_icmp_error(sock->get(), reply)) reply.icmp_text = std::strerror(error);
   }
   return reply;
 }

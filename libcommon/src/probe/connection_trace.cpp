@@ -23,8 +23,18 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// recv() drains the socket in chunks of this size; only the byte count is kept.
+constexpr size_t kReadChunk = 4096;
+// Capture waits between looks at the socket: short until our first move after the handshake
+// (data, FIN, RST), since that wait was most of "ESTABLISHED"; longer once we acted.
+constexpr auto kEagerWait = std::chrono::microseconds(250);
+constexpr auto kActedWait = std::chrono::microseconds(5000);
+// After the close, a few RTTs for stragglers (retransmissions), at least 200 ms.
+constexpr auto kMinQuiet = std::chrono::nanoseconds(200'000'000);
+constexpr int64_t kQuietRtts = 4;
+
 bool readable_eof_or_data(int fd, uint64_t& received, bool& eof) {
-  char buffer[4096];
+  char buffer[kReadChunk];
   for (;;) {
     const ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
     if (n > 0) {
@@ -34,6 +44,13 @@ bool readable_eof_or_data(int fd, uint64_t& received, bool& eof) {
     if (n == 0) eof = true;
     return n == 0 || errno == EAGAIN || errno == EWOULDBLOCK;
   }
+}
+
+// SO_LINGER 0: close() sends an RST, never a FIN.
+void abort_close(UniqueFd& sock) {
+  const linger abort_linger{1, 0};
+  setsockopt(sock.get(), SOL_SOCKET, SO_LINGER, &abort_linger, sizeof abort_linger);
+  sock.reset();
 }
 
 // Who closed how, from the segments after the first FIN or RST.
@@ -71,6 +88,251 @@ std::string close_kind(const std::vector<TraceEvent>& events, bool saw_closing) 
       return "four-way close";
   }
   return "four-way close";
+}
+
+std::string retransmission_note(const TrackedSegment& segment) {
+  return std::string(segment.direction == Direction::inbound ? "the peer" : "we") + " retransmitted " +
+         flags_names(segment.flags) + " (seq " + std::to_string(segment.relative_seq) + ")";
+}
+
+// Bound first: the capture must know our port before the SYN leaves.
+Result<UniqueFd> open_bound_socket(const TraceConfig& config, const Route& route, uint32_t scope) {
+  UniqueFd sock(::socket(config.destination.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (sock.get() < 0) return fail_errno("TCP socket", errno);
+  if (!config.interface.empty() && setsockopt(sock.get(), SOL_SOCKET, SO_BINDTODEVICE, config.interface.c_str(),
+                                              socklen_t(config.interface.size())) < 0)
+    return fail_errno("bind to interface '" + config.interface + "'", errno);
+  socklen_t length = 0;
+  sockaddr_storage local = route.source.to_sockaddr(config.source_port.value_or(0), &length, scope);
+  if (::bind(sock.get(), reinterpret_cast<sockaddr*>(&local), length) < 0)
+    return fail_errno("bind " + route.source.to_string_with_port(config.source_port.value_or(0)), errno);
+  return sock;
+}
+
+Result<void> start_connect(int fd, const TraceConfig& config, uint32_t scope) {
+  socklen_t length = 0;
+  const sockaddr_storage remote = config.destination.to_sockaddr(config.port, &length, scope);
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&remote), length) < 0 && errno != EINPROGRESS)
+    return fail_errno("connect to " + config.destination.to_string_with_port(config.port), errno);
+  return {};
+}
+
+// One connection walked from connect() to its quiet end: each captured segment is recorded with
+// our kernel's state, and between segments our socket takes its next step (handshake, data,
+// close) once what came before allows it.
+class TraceRun {
+ public:
+  TraceRun(const TraceConfig& config, int cancel_fd, UniqueFd& sock, LiveConnection& live, uint32_t scope,
+           Clock::time_point start, TraceResult& result)
+      : config_(config), cancel_fd_(cancel_fd), sock_(sock), live_(live), scope_(scope), start_(start),
+        limit_(start + config.limit), last_segment_(start), result_(result),
+        data_written_(config.send_data.empty()) {}
+
+  // Until closed and quiet, refused and quiet, unanswered, interrupted or out of time.
+  Result<void> walk() {
+    for (;;) {
+      const auto now = Clock::now();
+      if (out_of_time(now) || cancelled()) return {};
+      const auto wait = acted_ || refused_ ? kActedWait : kEagerWait;
+      auto segment = live_.next(std::min(limit_, now + wait), cancel_fd_);
+      if (!segment) return tl::unexpected(segment.error());
+      if (*segment) {
+        record(**segment);
+        continue;  // drain everything queued before acting
+      }
+      if (!connected_ && !refused_ && sock_.get() >= 0 && !await_connect()) return {};
+      if (refused_) {
+        if (quiet()) return {};
+        continue;
+      }
+      if (!connected_) continue;
+      exchange_data();
+      if (!close_started_) {
+        start_close();
+        continue;
+      }
+      if (closed_and_quiet()) return {};
+    }
+  }
+
+  bool refused() const { return refused_; }
+  bool saw_closing() const { return saw_closing_; }
+
+ private:
+  bool out_of_time(Clock::time_point now) {
+    if (now < limit_) return false;
+    result_.outcome = "time limit";
+    result_.notes.push_back("stopped at the time limit");
+    return true;
+  }
+
+  bool cancelled() {
+    if (cancel_fd_ < 0) return false;
+    pollfd p{cancel_fd_, POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0) return false;
+    result_.outcome = "interrupted";
+    // Abort, never a FIN: a FIN would leave the peer in CLOSE_WAIT and us half-closed.
+    if (sock_.get() >= 0) abort_close(sock_);
+    return true;
+  }
+
+  void record(const TrackedSegment& segment) {
+    TraceEvent event;
+    event.segment = segment;
+    read_local_state(event);
+    if (event.local_state == TcpState::closing) saw_closing_ = true;
+    if (event.local_state_read) current_ = event.local_state;
+    time_handshake(event);
+    if (segment.duplicate) ++result_.duplicates;
+    if (segment.retransmission && !segment.duplicate) result_.notes.push_back(retransmission_note(segment));
+    result_.events.push_back(event);
+    last_segment_ = Clock::now();
+  }
+
+  void read_local_state(TraceEvent& event) {
+    // Our kernel handles an arriving segment right after the capture tap: give it a moment.
+    std::this_thread::sleep_for(config_.settle);
+    const auto found = lookup_tcp_socket(result_.tuple, int(scope_));
+    if (!found) return;
+    event.local_state = *found ? (*found)->state : TcpState::close;
+    event.local_state_read = true;
+    event.local_state_read_ns = realtime_ns();
+    if (*found && (*found)->state == TcpState::time_wait && (*found)->timer_ms) result_.time_wait_left_ms = (*found)->timer_ms;
+  }
+
+  // SYN -> SYN/ACK and SYN -> ESTABLISHED, from the first segment (our SYN).
+  void time_handshake(const TraceEvent& event) {
+    const TrackedSegment& segment = event.segment;
+    const auto& f = segment.flags;
+    if (segment.direction == Direction::inbound && (f & tcp_flag::syn) && (f & tcp_flag::ack) && !result_.syn_to_synack_ns &&
+        !result_.events.empty())
+      result_.syn_to_synack_ns = segment.time_ns - result_.events.front().segment.time_ns;
+    if (event.local_state == TcpState::established && !result_.syn_to_established_ns && !result_.events.empty())
+      result_.syn_to_established_ns = segment.time_ns - result_.events.front().segment.time_ns;
+  }
+
+  // Whether connect() finished (connected or refused); false when the SYN/ACK never came.
+  bool await_connect() {
+    pollfd p{sock_.get(), POLLOUT, 0};
+    if (::poll(&p, 1, 0) > 0) {
+      int error = 0;
+      socklen_t len = sizeof error;
+      getsockopt(sock_.get(), SOL_SOCKET, SO_ERROR, &error, &len);
+      if (error == 0) {
+        connected_ = true;
+      } else {
+        refused_ = true;
+        result_.outcome = error == ECONNREFUSED ? "refused" : "failed";
+        result_.notes.push_back(std::string("connect: ") + std::strerror(error));
+      }
+    } else if (Clock::now() - start_ > config_.connect_timeout) {
+      result_.outcome = "no answer";
+      result_.notes.push_back("no SYN/ACK within the connect timeout");
+      return false;
+    }
+    return true;
+  }
+
+  // Our data once, then whatever the peer sent (counted, and its FIN or RST seen).
+  void exchange_data() {
+    if (!data_written_) {
+      const ssize_t n = ::send(sock_.get(), config_.send_data.data(), config_.send_data.size(), MSG_NOSIGNAL);
+      if (n > 0) result_.bytes_sent += uint64_t(n);
+      data_written_ = true;
+      acted_ = true;
+    }
+    if (config_.close == CloseMode::peer) acted_ = true;  // nothing of ours to hurry: the peer moves
+    if (sock_.get() >= 0 && !peer_eof_ && !readable_eof_or_data(sock_.get(), result_.bytes_received, peer_eof_)) {
+      peer_eof_ = true;  // an error (RST): nothing more to read
+    }
+  }
+
+  // The close the config asks for, once its moment has come.
+  void start_close() {
+    if (config_.close == CloseMode::peer) {
+      if (!eof_wait_until_) eof_wait_until_ = Clock::now() + config_.peer_close_timeout;
+      if (peer_eof_) {
+        sock_.reset();  // our FIN after the peer's: CLOSE_WAIT -> LAST_ACK
+        close_started_ = true;
+      } else if (Clock::now() >= *eof_wait_until_) {
+        result_.notes.push_back("the peer did not close within the wait; we closed first");
+        ::shutdown(sock_.get(), SHUT_WR);
+        close_started_ = true;
+      }
+      return;
+    }
+    if (!data_acked()) return;
+    acted_ = true;
+    if (config_.close == CloseMode::reset) abort_close(sock_);
+    else ::shutdown(sock_.get(), SHUT_WR);  // our FIN; keep the descriptor to read the rest
+    close_started_ = true;
+  }
+
+  bool data_acked() const {
+    const auto& tracker = live_.tracker();
+    return !tracker.local().next_seq || !tracker.remote().last_ack ||
+           seq_ge(*tracker.remote().last_ack, *tracker.local().next_seq);
+  }
+
+  bool closed_and_quiet() {
+    if (sock_.get() >= 0 && peer_eof_) sock_.reset();  // both FINs exchanged or reset: done with it
+    const bool finished = current_ && (*current_ == TcpState::time_wait || *current_ == TcpState::close);
+    if ((finished || config_.close == CloseMode::reset) && quiet()) {
+      result_.outcome = "closed";
+      return true;
+    }
+    return false;
+  }
+
+  // No segment for a few RTTs: stragglers (retransmissions) had their chance.
+  bool quiet() const {
+    const int64_t rtt = result_.syn_to_synack_ns.value_or(0);
+    return Clock::now() - last_segment_ > std::max(kMinQuiet, std::chrono::nanoseconds(kQuietRtts * rtt));
+  }
+
+  const TraceConfig& config_;
+  const int cancel_fd_;
+  UniqueFd& sock_;
+  LiveConnection& live_;
+  const uint32_t scope_;
+  const Clock::time_point start_, limit_;
+  Clock::time_point last_segment_;
+  TraceResult& result_;
+  bool connected_ = false, refused_ = false, data_written_;
+  bool acted_ = false;  // our first move after the handshake is done: no more eager waits
+  bool close_started_ = false, peer_eof_ = false, saw_closing_ = false;
+  std::optional<Clock::time_point> eof_wait_until_;
+  std::optional<TcpState> current_;  // our state as the kernel last gave it
+};
+
+// Close duration: from the first FIN or RST to the last segment.
+std::optional<int64_t> close_duration(const std::vector<TraceEvent>& events) {
+  for (const auto& e : events)
+    if ((e.segment.flags & (tcp_flag::fin | tcp_flag::rst)) && !e.segment.answers_rejected)
+      return events.back().segment.time_ns - e.segment.time_ns;
+  return std::nullopt;
+}
+
+void note_late_reset(TraceResult& result) {
+  for (size_t i = 0; i < result.events.size(); ++i) {
+    const auto& s = result.events[i].segment;
+    if ((s.flags & tcp_flag::rst) && !s.answers_rejected && !closing_reset(result.events, i)) {
+      result.notes.push_back(std::string(s.direction == Direction::inbound ? "the peer" : "our kernel") +
+                             " sent an RST after its side had closed: an answer to a late or duplicated segment");
+      return;
+    }
+  }
+}
+
+// The verdicts, from the events alone once the walk is over.
+void conclude(TraceResult& result, const TraceConfig& config, bool refused, bool saw_closing) {
+  resolve_late_state_reads(result.events);
+  result.local_states = state_spans(result.events);
+  if (config.close != CloseMode::peer || !config.send_data.empty())
+    result.own_delay_ns = own_delay_after_handshake(result.events);
+  result.close_ns = close_duration(result.events);
+  result.close_kind = refused ? "refused" : close_kind(result.events, saw_closing);
+  note_late_reset(result);
 }
 
 }  // namespace
@@ -120,202 +382,26 @@ Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd) {
   const IpAddress& d = config.destination;
   auto route = route_to(d, config.source, config.interface);
   if (!route) return tl::unexpected(route.error());
-
-  UniqueFd sock(::socket(d.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-  if (sock.get() < 0) return fail_errno("TCP socket", errno);
-  if (!config.interface.empty() && setsockopt(sock.get(), SOL_SOCKET, SO_BINDTODEVICE, config.interface.c_str(),
-                                              socklen_t(config.interface.size())) < 0)
-    return fail_errno("bind to interface '" + config.interface + "'", errno);
-  // Bind first: the capture must know our port before the SYN leaves.
-  socklen_t length = 0;
   // Link-local addresses on either end need the interface as their scope.
   const uint32_t scope = d.is_link_local() || route->source.is_link_local() ? uint32_t(route->interface_index) : 0u;
-  sockaddr_storage local = route->source.to_sockaddr(config.source_port.value_or(0), &length, scope);
-  if (::bind(sock.get(), reinterpret_cast<sockaddr*>(&local), length) < 0)
-    return fail_errno("bind " + route->source.to_string_with_port(config.source_port.value_or(0)), errno);
+  auto sock = open_bound_socket(config, *route, scope);
+  if (!sock) return tl::unexpected(sock.error());
 
   TraceResult result;
   result.tuple.local = route->source;
   result.tuple.remote = d;
   result.tuple.remote_port = config.port;
-  result.tuple.local_port = local_port(sock.get()).value_or(0);
+  result.tuple.local_port = local_port(sock->get()).value_or(0);
   result.interface = route->interface;
   auto live = LiveConnection::open(result.tuple, route->interface);
   if (!live) return tl::unexpected(live.error());
 
   const auto start = Clock::now();
-  const auto limit = start + config.limit;
-  socklen_t remote_length = 0;
-  const sockaddr_storage remote = d.to_sockaddr(config.port, &remote_length, scope);
-  if (::connect(sock.get(), reinterpret_cast<const sockaddr*>(&remote), remote_length) < 0 && errno != EINPROGRESS)
-    return fail_errno("connect to " + d.to_string_with_port(config.port), errno);
-
-  bool connected = false, refused = false, data_written = config.send_data.empty();
-  // Until our first move after the handshake (data, FIN, RST), the socket is looked at every
-  // 250 us instead of after each 5 ms capture wait: that wait was most of "ESTABLISHED".
-  bool acted = false;
-  bool close_started = false, peer_eof = false, saw_closing = false, timed_out_peer = false;
-  std::optional<Clock::time_point> eof_wait_until;
-  Clock::time_point last_segment = start;
-  std::optional<TcpState> current;
-  const auto rtt_quiet = [&] {
-    // After the close: wait a few RTTs for stragglers (retransmissions), at least 200 ms.
-    const int64_t rtt = result.syn_to_synack_ns.value_or(0);
-    return std::max(std::chrono::nanoseconds(200'000'000), std::chrono::nanoseconds(4 * rtt));
-  };
-
-  auto record = [&](const TrackedSegment& segment) {
-    TraceEvent event;
-    event.segment = segment;
-    // Our kernel handles an arriving segment right after the capture tap: give it a moment.
-    std::this_thread::sleep_for(config.settle);
-    if (auto found = lookup_tcp_socket(result.tuple, int(scope))) {
-      event.local_state = *found ? (*found)->state : TcpState::close;
-      event.local_state_read = true;
-      event.local_state_read_ns = realtime_ns();
-      if (*found && (*found)->state == TcpState::time_wait && (*found)->timer_ms) result.time_wait_left_ms = (*found)->timer_ms;
-    }
-    if (event.local_state == TcpState::closing) saw_closing = true;
-    if (event.local_state_read) current = event.local_state;
-    const auto& f = segment.flags;
-    if (segment.direction == Direction::inbound && (f & tcp_flag::syn) && (f & tcp_flag::ack) && !result.syn_to_synack_ns &&
-        !result.events.empty())
-      result.syn_to_synack_ns = segment.time_ns - result.events.front().segment.time_ns;
-    if (event.local_state == TcpState::established && !result.syn_to_established_ns && !result.events.empty())
-      result.syn_to_established_ns = segment.time_ns - result.events.front().segment.time_ns;
-    if (segment.duplicate) ++result.duplicates;
-    if (segment.retransmission && !segment.duplicate)
-      result.notes.push_back(std::string(segment.direction == Direction::inbound ? "the peer" : "we") + " retransmitted " +
-                             flags_names(f) + " (seq " + std::to_string(segment.relative_seq) + ")");
-    result.events.push_back(event);
-    last_segment = Clock::now();
-  };
-
-  for (;;) {
-    const auto now = Clock::now();
-    if (now >= limit) {
-      result.outcome = "time limit";
-      result.notes.push_back("stopped at the time limit");
-      break;
-    }
-    if (cancel_fd >= 0) {
-      pollfd p{cancel_fd, POLLIN, 0};
-      if (::poll(&p, 1, 0) > 0) {
-        result.outcome = "interrupted";
-        // Abort, never a FIN: a FIN would leave the peer in CLOSE_WAIT and us half-closed.
-        if (sock.get() >= 0) {
-          const linger abort_close{1, 0};
-          setsockopt(sock.get(), SOL_SOCKET, SO_LINGER, &abort_close, sizeof abort_close);
-          sock.reset();
-        }
-        break;
-      }
-    }
-    // Read segments for up to 5 ms (250 us before we acted), then look at the socket and act.
-    const auto wait = acted || refused ? std::chrono::microseconds(5000) : std::chrono::microseconds(250);
-    auto segment = live->next(std::min(limit, now + wait), cancel_fd);
-    if (!segment) return tl::unexpected(segment.error());
-    if (*segment) {
-      record(**segment);
-      continue;  // drain everything queued before acting
-    }
-
-    if (!connected && !refused && sock.get() >= 0) {
-      pollfd p{sock.get(), POLLOUT, 0};
-      if (::poll(&p, 1, 0) > 0) {
-        int error = 0;
-        socklen_t len = sizeof error;
-        getsockopt(sock.get(), SOL_SOCKET, SO_ERROR, &error, &len);
-        if (error == 0) {
-          connected = true;
-        } else {
-          refused = true;
-          result.outcome = error == ECONNREFUSED ? "refused" : "failed";
-          result.notes.push_back(std::string("connect: ") + std::strerror(error));
-        }
-      } else if (Clock::now() - start > config.connect_timeout) {
-        result.outcome = "no answer";
-        result.notes.push_back("no SYN/ACK within the connect timeout");
-        break;
-      }
-    }
-    if (refused) {
-      if (Clock::now() - last_segment > rtt_quiet()) break;
-      continue;
-    }
-    if (!connected) continue;
-
-    if (!data_written) {
-      const ssize_t n = ::send(sock.get(), config.send_data.data(), config.send_data.size(), MSG_NOSIGNAL);
-      if (n > 0) result.bytes_sent += uint64_t(n);
-      data_written = true;
-      acted = true;
-    }
-    if (config.close == CloseMode::peer) acted = true;  // nothing of ours to hurry: the peer moves
-    if (sock.get() >= 0 && !peer_eof && !readable_eof_or_data(sock.get(), result.bytes_received, peer_eof)) {
-      peer_eof = true;  // an error (RST): nothing more to read
-    }
-    const auto& tracker = live->tracker();
-    const bool data_acked = !tracker.local().next_seq || !tracker.remote().last_ack ||
-                            seq_ge(*tracker.remote().last_ack, *tracker.local().next_seq);
-
-    if (!close_started) {
-      if (config.close == CloseMode::peer) {
-        if (!eof_wait_until) eof_wait_until = Clock::now() + config.peer_close_timeout;
-        if (peer_eof) {
-          sock.reset();  // our FIN after the peer's: CLOSE_WAIT -> LAST_ACK
-          close_started = true;
-        } else if (Clock::now() >= *eof_wait_until) {
-          timed_out_peer = true;
-          result.notes.push_back("the peer did not close within the wait; we closed first");
-          ::shutdown(sock.get(), SHUT_WR);
-          close_started = true;
-        }
-      } else if (data_acked) {
-        acted = true;
-        if (config.close == CloseMode::reset) {
-          const linger abort_close{1, 0};
-          setsockopt(sock.get(), SOL_SOCKET, SO_LINGER, &abort_close, sizeof abort_close);
-          sock.reset();
-        } else {
-          ::shutdown(sock.get(), SHUT_WR);  // our FIN; keep the descriptor to read the rest
-        }
-        close_started = true;
-      }
-      continue;
-    }
-    if (sock.get() >= 0 && peer_eof) sock.reset();  // both FINs exchanged or reset: done with it
-
-    const bool finished = current && (*current == TcpState::time_wait || *current == TcpState::close);
-    if ((finished || config.close == CloseMode::reset) && Clock::now() - last_segment > rtt_quiet()) {
-      result.outcome = "closed";
-      break;
-    }
-  }
-  (void)timed_out_peer;
-
-  resolve_late_state_reads(result.events);
-  result.local_states = state_spans(result.events);
-  if (config.close != CloseMode::peer || !config.send_data.empty())
-    result.own_delay_ns = own_delay_after_handshake(result.events);
-
+  if (auto connecting = start_connect(sock->get(), config, scope); !connecting) return tl::unexpected(connecting.error());
+  TraceRun run(config, cancel_fd, *sock, *live, scope, start, result);
+  if (auto walked = run.walk(); !walked) return tl::unexpected(walked.error());
+  conclude(result, config, run.refused(), run.saw_closing());
   result.rejected = live->rejected();
-  // Close duration: from the first FIN or RST to the last segment.
-  for (const auto& e : result.events) {
-    if ((e.segment.flags & (tcp_flag::fin | tcp_flag::rst)) && !e.segment.answers_rejected) {
-      result.close_ns = result.events.back().segment.time_ns - e.segment.time_ns;
-      break;
-    }
-  }
-  result.close_kind = refused ? "refused" : close_kind(result.events, saw_closing);
-  for (size_t i = 0; i < result.events.size(); ++i) {
-    const auto& s = result.events[i].segment;
-    if ((s.flags & tcp_flag::rst) && !s.answers_rejected && !closing_reset(result.events, i)) {
-      result.notes.push_back(std::string(s.direction == Direction::inbound ? "the peer" : "our kernel") +
-                             " sent an RST after its side had closed: an answer to a late or duplicated segment");
-      break;
-    }
-  }
   return result;
 }
 

@@ -81,7 +81,9 @@ Result<SynProber> SynProber::open(const SynProbeConfig& config) {
   options.filter = "(tcp and src host " + s.to_string() + " and dst host " + d.to_string() + " and dst port " + port +
                    ") or (tcp and dst host " + s.to_string() + " and src port " + port + ") or (" + icmp +
                    " and dst host " + s.to_string() + ")";
-  options.snaplen = 256;
+  // IPv6 + ICMPv6 + the quoted IPv6 header + a TCP header with the most options is 148 bytes.
+  constexpr uint32_t kSnapBytes = 256;
+  options.snaplen = kSnapBytes;
   // The driver's send timestamp is the better start: it is taken as the SYN reaches the
   // device. Until the first one arrives (not every driver gives them), our SYN's stamp at the
   // packet tap is the fallback.

@@ -114,6 +114,12 @@ class ConnectionTracker {
 
  private:
   std::optional<RejectReason> check_inbound(const DecodedTcp& t) const;
+  // The steps of feed().
+  std::optional<Direction> direction_of(const DecodedPacket& packet, bool captured_outgoing);
+  bool reject_inbound(const DecodedTcp& t);
+  bool answers_rejected(const DecodedTcp& t) const;
+  void remember_sent(const DecodedTcp& t, uint32_t sequence_length);
+  TrackedSegment with_states(TrackedSegment s) const;
 
   FourTuple tuple_;
   Side local_, remote_;
