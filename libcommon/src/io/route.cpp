@@ -1,4 +1,5 @@
 #include "tcpkit/io/route.hpp"
+#include "tcpkit/io/netlink_error.hpp"
 
 #include "tcpkit/io/unique_fd.hpp"
 
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 namespace tcpkit {
@@ -38,16 +40,9 @@ RouteReply decode_route_reply(std::span<const uint8_t> bytes, Family family) {
   auto n = static_cast<ssize_t>(bytes.size());
   for (auto* h = reply; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
     if (h->nlmsg_type == NLMSG_ERROR) {
-      // The kernel sends -errno (0: an acknowledgement); anything else, or a message too short
-      // to hold the field, is a bad message rather than an errno.
-      int32_t error = 0;
-      if (h->nlmsg_len < NLMSG_LENGTH(sizeof error)) {
-        route.error = EBADMSG;
-        return route;
-      }
-      std::memcpy(&error, NLMSG_DATA(h), sizeof error);
-      if (error == 0) continue;
-      route.error = error < 0 && error > -4096 ? -error : EBADMSG;
+      const int error = netlink_errno(NLMSG_DATA(h), h->nlmsg_len - std::min<size_t>(h->nlmsg_len, NLMSG_HDRLEN));
+      if (error == 0) continue;  // an acknowledgement
+      route.error = error;
       return route;
     }
     if (h->nlmsg_type != RTM_NEWROUTE) continue;
