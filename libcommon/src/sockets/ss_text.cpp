@@ -136,7 +136,7 @@ struct SsTextParser::Impl {
  private:
   bool flush() {
     if (!pending_) return true;
-    ++report_.sockets;
+    ++rows_;
     Held h{std::move(*pending_), pending_star_};
     pending_.reset();
     if (dialect_ == Dialect::unknown && (h.star || !held_.empty())) {
@@ -164,6 +164,7 @@ struct SsTextParser::Impl {
       h.socket.local = any;
       h.socket.remote = any;
     }
+    ++report_.sockets;  // counted as it reaches the sink: held sockets may never get there
     return sink_(h.socket);
   }
 
@@ -212,7 +213,7 @@ struct SsTextParser::Impl {
       i = 1;
     }
     // ss -H state X: no header, and the first line starts with Recv-Q instead of a state.
-    if (columns_.state && report_.sockets == 0 && report_.malformed == 0 && i < fields.size() &&
+    if (columns_.state && rows_ == 0 && report_.malformed == 0 && i < fields.size() &&
         !parse_tcp_state(fields[i]) && parse_uint(fields[i]) && fields.size() >= i + 4 && parse_uint(fields[i + 1])) {
       columns_.state = false;
       if (!no_state_column()) return false;
@@ -279,6 +280,7 @@ struct SsTextParser::Impl {
   Dialect dialect_ = Dialect::unknown;
   Columns columns_;
   size_t number_ = 0;
+  size_t rows_ = 0;  // socket lines read, whether or not they reached the sink yet
   std::optional<SocketRecord> pending_;
   bool pending_star_ = false;
   std::vector<Held> held_;

@@ -364,3 +364,18 @@ TEST_CASE("a CRLF capture reads the same whole and line by line (ss and netstat)
     CHECK(r1.malformed == r2.malformed);
   }
 }
+
+// Found by fuzz_socket_text: old-ss "*:22" sockets wait for the dialect; when a header without
+// a State column stopped the reading, they were counted as read but never reached the sink.
+TEST_CASE("sockets held for the dialect are counted only when they reach the sink") {
+  Collect c;
+  TextParseReport r;
+  parse_ss_text("State Recv-Q Send-Q Local Address:Port Peer Address:Port\n"
+                "LISTEN 0 128 *:22 *:*\n"
+                "LISTEN 0 128 *:80 *:*\n"
+                "Recv-Q Send-Q Local Address:Port Peer Address:Port\n"
+                "0 0 10.0.0.1:22 10.0.0.2:5000\n",
+                c.sink(), r);
+  CHECK(r.state_column_missing);
+  CHECK(r.sockets == c.sockets.size());
+}
