@@ -101,6 +101,8 @@ struct SsTextParser::Impl {
   Impl(SocketSink sink, TextParseReport& report, std::optional<TcpState> state)
       : sink_(std::move(sink)), report_(report), given_state_(state) {}
 
+  bool stopped = false;  // line() returned false once: the parser takes nothing more
+
   bool line(std::string_view text) {
     const size_t number = ++number_;
     ++report_.lines;
@@ -290,8 +292,11 @@ SsTextParser::SsTextParser(SocketSink sink, TextParseReport& report, std::option
     : impl_(std::make_unique<Impl>(std::move(sink), report, state_if_missing)) {}
 SsTextParser::~SsTextParser() = default;
 // Lines fed one by one end like those of parse_ss_text: a saved CRLF file reads the same.
-bool SsTextParser::line(std::string_view text) { return impl_->line(without_cr(text)); }
-bool SsTextParser::finish() { return impl_->finish(); }
+bool SsTextParser::line(std::string_view text) {
+  return !impl_->stopped && (impl_->line(without_cr(text)) || (impl_->stopped = true, false));
+}
+// After a stop nothing more reaches the sink, not even the sockets held for the dialect.
+bool SsTextParser::finish() { return !impl_->stopped && impl_->finish(); }
 
 std::optional<int64_t> parse_ss_duration_ms(std::string_view text) {
   if (text.empty() || text.size() > 32) return std::nullopt;

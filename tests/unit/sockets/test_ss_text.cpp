@@ -379,3 +379,16 @@ TEST_CASE("sockets held for the dialect are counted only when they reach the sin
   CHECK(r.state_column_missing);
   CHECK(r.sockets == c.sockets.size());
 }
+
+TEST_CASE("after a stop the line parser takes nothing more, finish included") {
+  Collect c;
+  TextParseReport r;
+  SsTextParser p(c.sink(), r);
+  CHECK(p.line("State Recv-Q Send-Q Local Address:Port Peer Address:Port"));
+  CHECK(p.line("LISTEN 0 128 *:22 *:*"));
+  CHECK_FALSE(p.line("Recv-Q Send-Q Local Address:Port Peer Address:Port"));
+  CHECK_FALSE(p.line("LISTEN 0 128 *:80 *:*"));
+  CHECK_FALSE(p.finish());
+  CHECK(c.sockets.empty());
+  CHECK(r.sockets == 0);
+}

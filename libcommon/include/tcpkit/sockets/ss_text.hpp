@@ -25,7 +25,8 @@ class SsTextParser {
   SsTextParser(const SsTextParser&) = delete;
   SsTextParser& operator=(const SsTextParser&) = delete;
   // One line without its '\n'. False when the sink asked to stop, or when the capture has no
-  // State column and no state was given (report.state_column_missing is then set).
+  // State column and no state was given (report.state_column_missing is then set). Once it
+  // has returned false, line() and finish() do nothing more and return false.
   bool line(std::string_view text);
   // The end of the input: the sockets still held go to the sink.
   bool finish();
