@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <cmath>
 
 namespace tcpkit {
 
@@ -62,10 +63,24 @@ WaitChoice wait_from_rtts(const RttHistogram& rtts, const WaitLimits& limits) {
   return {std::clamp(wait, limits.floor_ns, limits.ceiling_ns), WaitSource::measured};
 }
 
-bool another_round(int rounds_done, uint64_t unanswered, uint64_t found, int cap) {
+double expected_missed(const std::vector<uint64_t>& found) {
+  if (found.size() < 2) return 0;
+  uint64_t all = 0, retried = 0;
+  for (size_t r = 0; r < found.size(); ++r) (r ? retried : all) += found[r];
+  all += retried;
+  if (retried == 0) return 0;  // every answer came at the first try: no sign of loss
+  const double q = std::min(double(retried) / double(all), kMaxRetryShare);
+  size_t last = found.size() - 1;
+  int silent = 0;
+  while (last > 0 && found[last] == 0) --last, ++silent;
+  return double(found[last]) * std::pow(q, silent) / (1 - q);
+}
+
+bool another_round(const std::vector<uint64_t>& found, uint64_t unanswered, int cap) {
+  const int rounds_done = int(found.size());
   if (unanswered == 0 || rounds_done > cap) return false;  // rounds_done - 1 retries were sent
   if (rounds_done <= 1) return true;                        // the one retry every silent probe gets
-  return found > 0;
+  return found.back() > 0 || expected_missed(found) >= kMissTolerance;
 }
 
 }  // namespace tcpkit

@@ -10,6 +10,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <vector>
 
 namespace tcpkit {
 
@@ -59,10 +60,23 @@ struct WaitChoice {
 // The wait after a round, from the round trips seen so far.
 WaitChoice wait_from_rtts(const RttHistogram& rtts, const WaitLimits& limits = {});
 
-// After `rounds_done` rounds (the first is round 0) and the wait that followed the last one:
-// is another round worth sending? `unanswered` probes are left; `found` is how many probes got
-// their first answer since that round began (late answers to earlier rounds count: they are
-// drops or delays all the same). `cap` is the most retry rounds (rounds after round 0).
-bool another_round(int rounds_done, uint64_t unanswered, uint64_t found, int cap);
+// Whether another round is worth sending, from the answers each round found: found[r] is how
+// many probes got their first answer between round r's start and the end of the wait after it
+// (late answers to earlier rounds count: drops and delays alike). `unanswered` probes are left;
+// `cap` is the most retry rounds (rounds after round 0).
+//  - Round 1, the retry, is always sent while something is unanswered.
+//  - Later rounds go on while the last one found answers.
+//  - After a round that found none, the loss seen so far says how likely a responsive port is
+//    still silent: the share of answers that needed a retry, q, estimates how often one try
+//    goes unanswered. With A answers in the last round that found any and z silent rounds
+//    since, about A * q^z / (1 - q) ports are expected to be still missed; rounds go on while
+//    that is at least kMissTolerance. A clean path (q = 0) stops after exactly one retry.
+bool another_round(const std::vector<uint64_t>& found, uint64_t unanswered, int cap);
+
+// The expected number of responsive ports still missed (see another_round).
+double expected_missed(const std::vector<uint64_t>& found);
+
+constexpr double kMissTolerance = 0.01;  // one scan in a hundred may miss one port, at worst
+constexpr double kMaxRetryShare = 0.9;   // q above this says little more: the cap decides
 
 }  // namespace tcpkit
