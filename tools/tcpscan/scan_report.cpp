@@ -302,7 +302,8 @@ void add_rounds(Record& rec, const tcpkit::ScanSummary& s) {
   rec["answers_rounds"] = answers;
 }
 
-// The engine's counters, as the JSON summary names them.
+// The engine's counters, as the JSON summary names them (field by field, like the other
+// tools' summaries and socket records: alike in shape only, other structs and keys).
 void add_traffic(Record& rec, const tcpkit::ScanSummary& s) {
   rec["duration_ms"] = s.duration_s * 1000.0;
   rec["sent"] = s.sent;

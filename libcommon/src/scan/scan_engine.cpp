@@ -577,6 +577,8 @@ void ScanEngine::Impl::drain(std::vector<QueuedResult>& batch, const ResultFn& o
   }
 }
 
+// The live counters for the progress line (fill_counts reads some of them again for the
+// summary: alike in shape only, another struct at another moment).
 ScanProgress ScanEngine::Impl::progress_since(Clock::time_point start) const {
   ScanProgress p;
   p.planned = plan.length();
