@@ -131,9 +131,8 @@ RunFacts facts_of(const Options& o, const tcpkit::ScanPlan& plan, const tcpkit::
 void warn_degraded(const tcpkit::ScanSummary& summary, const Options& o) {
   std::string why;
   for (const auto& r : summary.degraded_reasons) why += (why.empty() ? "" : "; ") + r;
-  const double suggestion = summary.suggested_rate > 0
-                                ? summary.suggested_rate
-                                : std::max(1.0, std::min(o.rate * kSuggestShareOfAsked, summary.achieved_rate * kSuggestShareOfAchieved));
+  const double fallback = std::min(o.rate * kSuggestShareOfAsked, summary.achieved_rate * kSuggestShareOfAchieved);
+  const double suggestion = summary.suggested_rate > 0 ? summary.suggested_rate : std::max(1.0, fallback);
   tcpkit::cli::print_warning(kTool, "degraded run (" + why + "): results may be incomplete; try a lower rate, e.g. --rate " +
                                       std::to_string(uint64_t(suggestion)));
 }

@@ -205,7 +205,8 @@ Result<std::vector<Span>> TargetSet::parse(std::string_view token, bool for_excl
   Result<Span> span = [&]() -> Result<Span> {
     if (token.find('/') != std::string_view::npos) return parse_cidr(text, token, for_exclusion);
     if (const auto dash = token.find('-'); dash != std::string_view::npos)
-      if (auto first = IpAddress::parse(token.substr(0, dash))) return parse_range(text, *first, token.substr(dash + 1));
+      if (auto first = IpAddress::parse(token.substr(0, dash)))
+        return parse_range(text, *first, token.substr(dash + 1));
     if (auto literal = IpAddress::parse(token)) {
       if (auto ok = check_family(options_.family, text, literal->is_v6()); !ok) return tl::unexpected(ok.error());
       const u128 v = to_number(*literal);
