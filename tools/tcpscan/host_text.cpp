@@ -10,6 +10,11 @@ using tcpkit::PortState;
 
 namespace {
 
+// The text report fits a classic 80-column terminal.
+constexpr size_t kTextWidth = 80;
+// Port table columns, nmap's: "22/tcp    open           ssh             syn-ack ttl 64".
+constexpr size_t kPortColumn = 10, kStateColumn = 15, kServiceColumn = 16;
+
 std::string counts_text(const Host& h) {
   std::string out;
   for (int i = 0; i < tcpkit::kPortStateCount; ++i)
@@ -42,9 +47,9 @@ std::string pad(std::string s, size_t width) {
   return s;
 }
 
-// "head; tail" and a newline; in 80 columns, the tail goes on a line of its own when it must.
+// "head; tail" and a newline; in kTextWidth columns, the tail goes on a line of its own when it must.
 std::string fit(const std::string& head, const std::string& tail) {
-  return head + (head.size() + 2 + tail.size() > 80 ? ";\n  " : "; ") + tail + "\n";
+  return head + (head.size() + 2 + tail.size() > kTextWidth ? ";\n  " : "; ") + tail + "\n";
 }
 
 }  // namespace
@@ -56,7 +61,7 @@ std::string wrapped(const std::string& text, const std::string& continuation) {
     size_t end = text.find(' ', start);
     if (end == std::string::npos) end = text.size();
     const std::string word = text.substr(start, end - start);
-    if (line.size() > continuation.size() && line.size() + 1 + word.size() > 80) {
+    if (line.size() > continuation.size() && line.size() + 1 + word.size() > kTextWidth) {
       out += line + "\n";
       line = continuation.substr(0, continuation.size() - 1);  // the space comes with the word
     }
@@ -99,10 +104,11 @@ std::string host_text(const Host& h, const HostTextOptions& o, tcpkit::ServiceNa
       continue;
     }
     std::string service = services.name(p.port);
-    if (service.size() > 15) service.resize(15);
+    if (service.size() >= kServiceColumn) service.resize(kServiceColumn - 1);  // one space is left
     std::string reason = reason_word(v);
     if (v.reason != tcpkit::Reason::no_response) reason += " ttl " + std::to_string(p.ttl);
-    rows += pad(std::to_string(p.port) + "/tcp", 10) + pad(tcpkit::to_string(v.state), 15) + pad(service, 16) + reason;
+    rows += pad(std::to_string(p.port) + "/tcp", kPortColumn) + pad(tcpkit::to_string(v.state), kStateColumn) +
+            pad(service, kServiceColumn) + reason;
     while (!rows.empty() && rows.back() == ' ') rows.pop_back();
     rows += '\n';
     ++shown;

@@ -15,6 +15,12 @@
 namespace {
 
 constexpr const char* kTool = "tcpscan";
+// Bounds of the flags (tcpscan(1)): past them a value is a typo, not a plan.
+constexpr double kMaxRate = 10'000'000;  // probes per second, beyond any NIC's SYN rate
+constexpr uint64_t kMaxRetries = 20;
+constexpr auto kMaxWait = std::chrono::minutes(10);
+// --min-rate's default: after drops a scan may slow down to a sixteenth (two slow-downs of 4x).
+constexpr double kMinRateShare = 16;
 
 std::optional<uint64_t> parse_u64(const std::string& text) {
   uint64_t v = 0;
@@ -37,67 +43,76 @@ std::vector<std::string> split_commas(const std::vector<std::string>& items) {
   return out;
 }
 
-int parse_and_run(int argc, char** argv) {
-  // nmap spells some flags "-iL", "-Pn", "-oX"; CLI11 short names are one letter, so rename them.
-  std::vector<std::string> renamed;
-  std::vector<char*> args;
-  renamed.reserve(size_t(argc));
-  args.reserve(size_t(argc));
-  tcpscan::Options o;
-  for (int i = 0; i < argc; ++i) {
-    const std::string a = argv[i];
-    renamed.push_back(a == "-iL" ? "--input-list" : a == "-Pn" ? "--assume-up" : a == "-oX" ? "--output-xml" : a);
-    o.command_line += (i ? " " : "") + a;
-  }
-  for (auto& a : renamed) args.push_back(a.data());
-
-  CLI::App app{"tcpscan - half-open (SYN) TCP port scanner: many hosts x ports, stateless, rate-limited.\n"
-               "Exit status: 0 at least one port open, 1 none open (hosts down have none), 2 usage,\n"
-               "3 missing privilege, 4 system failure.",
-               kTool};
-  app.get_formatter()->column_width(34);
+// The flags' text as given; parsed into Options once CLI11 is done.
+struct FlagText {
   std::string ports, flags = "syn", rate, min_rate, retries, wait, seed, shard, sport, source;
   std::vector<std::string> excludes;
   bool v4 = false, v6 = false, json = false, csv = false, grepable = false, xml = false;
+};
+
+// nmap spells some flags "-iL", "-Pn", "-oX"; CLI11 short names are one letter, so rename them.
+// args points into renamed. The command line as given goes to the XML's args.
+struct RenamedArgs {
+  std::vector<std::string> renamed;
+  std::vector<char*> args;
+};
+void rename_nmap_flags(int argc, char** argv, RenamedArgs& out, std::string& command_line) {
+  out.renamed.reserve(size_t(argc));
+  out.args.reserve(size_t(argc));
+  for (int i = 0; i < argc; ++i) {
+    const std::string a = argv[i];
+    out.renamed.push_back(a == "-iL" ? "--input-list" : a == "-Pn" ? "--assume-up" : a == "-oX" ? "--output-xml" : a);
+    command_line += (i ? " " : "") + a;
+  }
+  for (auto& a : out.renamed) out.args.push_back(a.data());
+}
+
+void add_target_flags(CLI::App& app, tcpscan::Options& o, FlagText& t) {
   app.add_option("targets", o.targets, "host name, address, CIDR block (10.0.0.0/24) or range (10.0.0.1-50)")
       ->type_name("TARGET...");
-  app.add_option("-p,--ports", ports,
+  app.add_option("-p,--ports", t.ports,
                  "ports: 22,80,8000-8100, ssh; -p- for all 1-65535 (default: the " +
                      std::to_string(tcpkit::default_scan_ports().size()) + " ports listed in tcpscan(1))")
       ->type_name("PORTS");
   app.add_option("--input-list", o.target_files, "-iL FILE: read targets from FILE ('-' for standard input)")
       ->type_name("FILE")
       ->allow_extra_args(false);
-  app.add_option("--exclude", excludes, "leave out these targets (comma-separated, same syntax)")
+  app.add_option("--exclude", t.excludes, "leave out these targets (comma-separated, same syntax)")
       ->type_name("TARGETS")
       ->allow_extra_args(false);
   app.add_option("--exclude-file", o.exclude_files, "leave out the targets listed in FILE")
       ->type_name("FILE")
       ->allow_extra_args(false);
-  app.add_flag("-4", v4, "IPv4 only");
-  app.add_flag("-6", v6, "IPv6 only");
+  app.add_flag("-4", t.v4, "IPv4 only");
+  app.add_flag("-6", t.v6, "IPv6 only");
   app.add_flag("--allow-broadcast", o.allow_broadcast, "also scan broadcast, multicast and network addresses");
-  app.add_option("--flags", flags, "probe flags: syn (default), ack, fin, null, xmas, or a set such as fin,psh")
+}
+
+void add_probe_flags(CLI::App& app, tcpscan::Options& o, FlagText& t) {
+  app.add_option("--flags", t.flags, "probe flags: syn (default), ack, fin, null, xmas, or a set such as fin,psh")
       ->type_name("FLAGS");
-  app.add_option("--rate,--max-rate", rate,
+  app.add_option("--rate,--max-rate", t.rate,
                  "probes per second (default 10000), a ceiling over any 100 ms: at most PPS/10 + 2 "
                  "probes in any 100 ms")
       ->type_name("PPS");
-  app.add_option("--min-rate", min_rate,
+  app.add_option("--min-rate", t.min_rate,
                  "when a round shows dropped probes (answers only on retry, or collapsing), later "
                  "rounds run 4 times slower, but not below PPS (default: --rate/16; --min-rate "
                  "equal to --rate keeps the rate)")
       ->type_name("PPS");
-  app.add_option("--retries", retries, "extra rounds for unanswered probes (0-20, default 2)")->type_name("N");
-  app.add_option("--wait", wait, "time to wait for replies after the last probe (default 1s)")->type_name("TIME");
-  app.add_option("--seed", seed, "seed of the random order (default: random; printed in the summary)")->type_name("N");
-  app.add_option("--shard", shard, "scan only shard I of N (needs --seed, the same on every machine)")->type_name("I/N");
-  app.add_option("-g,--source-port", sport,
+  app.add_option("--retries", t.retries, "extra rounds for unanswered probes (0-20, default 2)")->type_name("N");
+  app.add_option("--wait", t.wait, "time to wait for replies after the last probe (default 1s)")->type_name("TIME");
+  app.add_option("--seed", t.seed, "seed of the random order (default: random; printed in the summary)")->type_name("N");
+  app.add_option("--shard", t.shard, "scan only shard I of N (needs --seed, the same on every machine)")->type_name("I/N");
+  app.add_option("-g,--source-port", t.sport,
                  "one source port for all rounds (default: 61000-64999 from the seed, +1 per retry "
                  "round; Linux answers a retry on the same port at most every 500 ms)")
       ->type_name("PORT");
-  app.add_option("-S,--source", source, "source address (default: from the routing table)")->type_name("ADDR");
+  app.add_option("-S,--source", t.source, "source address (default: from the routing table)")->type_name("ADDR");
   app.add_option("-I,--interface", o.interface, "send and receive through this interface")->type_name("IFACE");
+}
+
+void add_report_flags(CLI::App& app, tcpscan::Options& o, FlagText& t) {
   app.add_flag("--assume-up,--no-host-discovery", o.assume_up,
                "-Pn: treat every host as up: a host that never answers shows its ports filtered instead of "
                "being reported down or unreachable");
@@ -106,91 +121,142 @@ int parse_and_run(int argc, char** argv) {
   app.add_flag("--stream", o.stream, "text: one line per port as soon as it is known, instead of a report per host");
   app.add_flag("--reason", o.reason,
                "--stream: say why each port has its state (syn-ack, reset, icmp-unreach, no-response)");
-  app.add_flag("--json", json, "JSON Lines, streamed: one object per port, one per host, then a summary");
-  app.add_flag("--csv", csv, "CSV with a header row, streamed");
-  app.add_flag("--grepable", grepable, "one line per host: Host: ADDR<TAB>Open: 22,80<TAB>Closed: ...");
-  app.add_flag("--xml", xml, "nmap's XML on standard output (as -oX -)");
+  app.add_flag("--json", t.json, "JSON Lines, streamed: one object per port, one per host, then a summary");
+  app.add_flag("--csv", t.csv, "CSV with a header row, streamed");
+  app.add_flag("--grepable", t.grepable, "one line per host: Host: ADDR<TAB>Open: 22,80<TAB>Closed: ...");
+  app.add_flag("--xml", t.xml, "nmap's XML on standard output (as -oX -)");
   app.add_option("--output-xml", o.xml_file, "-oX FILE: also write nmap's XML to FILE ('-': standard output)")
       ->type_name("FILE");
   app.add_flag("--dry-run", o.dry_run, "print the probes in order instead of sending them (no privilege needed)");
-  app.set_version_flag("--version", "tcpscan 0.1.0");
+}
 
-  if (auto code = tcpkit::cli::parse_command_line(app, kTool, int(args.size()), args.data())) return *code;
+// Each check below returns the usage message for bad input, or "" to go on. A flag counts as
+// given even as an empty string: "--rate ''" is bad input, not "the default rate".
+bool given(const CLI::App& app, const char* flag) { return app.count(flag) > 0; }
 
-  auto usage = [](const std::string& message) { return tcpkit::cli::usage_error(kTool, message); };
-  // Given, even as an empty string: "--rate ''" is bad input, not "the default rate".
-  auto given = [&](const char* flag) { return app.count(flag) > 0; };
-  if (o.targets.empty() && o.target_files.empty()) return usage("no targets: name some, or give -iL FILE (see --help)");
-  if (auto m = tcpkit::cli::choose_family(v4, v6, o.family); !m.empty()) return usage(m);
-  if (app.count("--output-xml") && o.xml_file.empty()) return usage("-oX needs a file name ('-' for standard output)");
-  if (o.xml_file == "-") xml = true;
-  if (xml) o.xml_file = "-";
-  if (int(json) + int(csv) + int(grepable) + int(xml) > 1)
-    return usage("--json, --csv, --grepable and --xml (-oX -) exclude each other");
-  if (o.dry_run && !o.xml_file.empty()) return usage("--dry-run sends nothing: there is no XML to write");
-  o.form = json ? tcpscan::OutputForm::json
-           : csv ? tcpscan::OutputForm::csv
-           : grepable ? tcpscan::OutputForm::grepable
-           : xml ? tcpscan::OutputForm::xml
-                 : tcpscan::OutputForm::text;
-  o.ports = ports;
-  if (app.count("--ports") && ports.empty()) return usage("--ports: empty port list");
-  o.excludes = split_commas(excludes);
+// The output form: one of --json, --csv, --grepable, --xml (-oX -), else text.
+std::string choose_output(const CLI::App& app, FlagText& t, tcpscan::Options& o) {
+  if (given(app, "--output-xml") && o.xml_file.empty()) return "-oX needs a file name ('-' for standard output)";
+  if (o.xml_file == "-") t.xml = true;
+  if (t.xml) o.xml_file = "-";
+  if (int(t.json) + int(t.csv) + int(t.grepable) + int(t.xml) > 1)
+    return "--json, --csv, --grepable and --xml (-oX -) exclude each other";
+  if (o.dry_run && !o.xml_file.empty()) return "--dry-run sends nothing: there is no XML to write";
+  o.form = t.json       ? tcpscan::OutputForm::json
+           : t.csv      ? tcpscan::OutputForm::csv
+           : t.grepable ? tcpscan::OutputForm::grepable
+           : t.xml      ? tcpscan::OutputForm::xml
+                        : tcpscan::OutputForm::text;
+  return "";
+}
 
-  auto f = tcpkit::parse_flags(flags);
-  if (!f) return usage("--flags: " + f.error().message);
-  o.flags = *f;
-  if (given("--rate")) {
-    char* end = nullptr;
-    const double r = std::strtod(rate.c_str(), &end);
-    if (end != rate.c_str() + rate.size() || !(r >= 1) || r > 10'000'000)
-      return usage("invalid --rate '" + rate + "': expected 1 to 10000000 probes per second");
-    o.rate = r;
+// A rate flag's value, 1 to kMaxRate probes per second.
+std::optional<double> parse_rate(const std::string& text) {
+  char* end = nullptr;
+  const double r = std::strtod(text.c_str(), &end);
+  if (end != text.c_str() + text.size() || !(r >= 1) || r > kMaxRate) return std::nullopt;
+  return r;
+}
+
+std::string parse_rates(const CLI::App& app, const FlagText& t, tcpscan::Options& o) {
+  if (given(app, "--rate")) {
+    const auto r = parse_rate(t.rate);
+    if (!r) return "invalid --rate '" + t.rate + "': expected 1 to 10000000 probes per second";
+    o.rate = *r;
   }
-  o.min_rate = std::max(1.0, o.rate / 16);
-  if (given("--min-rate")) {
-    char* end = nullptr;
-    const double r = std::strtod(min_rate.c_str(), &end);
-    if (end != min_rate.c_str() + min_rate.size() || !(r >= 1) || r > 10'000'000)
-      return usage("invalid --min-rate '" + min_rate + "': expected 1 to 10000000 probes per second");
-    if (r > o.rate) return usage("--min-rate " + min_rate + " is above --rate: the rate only goes down");
-    o.min_rate = r;
+  o.min_rate = std::max(1.0, o.rate / kMinRateShare);
+  if (given(app, "--min-rate")) {
+    const auto r = parse_rate(t.min_rate);
+    if (!r) return "invalid --min-rate '" + t.min_rate + "': expected 1 to 10000000 probes per second";
+    if (*r > o.rate) return "--min-rate " + t.min_rate + " is above --rate: the rate only goes down";
+    o.min_rate = *r;
   }
-  if (given("--retries")) {
-    const auto r = parse_u64(retries);
-    if (!r || *r > 20) return usage("invalid --retries '" + retries + "': expected 0 to 20");
+  return "";
+}
+
+std::string parse_rounds(const CLI::App& app, const FlagText& t, tcpscan::Options& o) {
+  if (given(app, "--retries")) {
+    const auto r = parse_u64(t.retries);
+    if (!r || *r > kMaxRetries) return "invalid --retries '" + t.retries + "': expected 0 to 20";
     o.retries = int(*r);
   }
-  if (given("--wait")) {
-    auto d = tcpkit::cli::parse_duration(wait);
-    if (!d) return usage("--wait: " + d.error().message);
-    if (*d > std::chrono::minutes(10)) return usage("wait '" + wait + "' is too long: at most 10 minutes");
+  if (given(app, "--wait")) {
+    auto d = tcpkit::cli::parse_duration(t.wait);
+    if (!d) return "--wait: " + d.error().message;
+    if (*d > kMaxWait) return "wait '" + t.wait + "' is too long: at most 10 minutes";
     o.wait = *d;
   }
-  if (given("--seed")) {
-    const auto s = parse_u64(seed);
-    if (!s) return usage("invalid --seed '" + seed + "': expected a whole number from 0 to 2^64-1");
+  return "";
+}
+
+// The order of the probes and the ports they come from.
+std::string parse_order(const CLI::App& app, const FlagText& t, tcpscan::Options& o) {
+  if (given(app, "--seed")) {
+    const auto s = parse_u64(t.seed);
+    if (!s) return "invalid --seed '" + t.seed + "': expected a whole number from 0 to 2^64-1";
     o.seed = *s;
   }
-  if (given("--shard")) {
-    auto s = tcpkit::parse_shard(shard);
-    if (!s) return usage("--shard: " + s.error().message);
-    if (!o.seed) return usage("--shard needs --seed: every shard must walk the same order");
+  if (given(app, "--shard")) {
+    auto s = tcpkit::parse_shard(t.shard);
+    if (!s) return "--shard: " + s.error().message;
+    if (!o.seed) return "--shard needs --seed: every shard must walk the same order";
     o.shard = *s;
   }
-  if (given("--source-port")) {
-    const auto p = parse_u64(sport);
-    if (!p || *p < 1 || *p > 65535) return usage("-g: invalid source port '" + sport + "': expected 1 to 65535");
+  if (given(app, "--source-port")) {
+    const auto p = parse_u64(t.sport);
+    if (!p || *p < 1 || *p > 65535) return "-g: invalid source port '" + t.sport + "': expected 1 to 65535";
     o.source_port = uint16_t(*p);
   }
-  if (given("--source")) {
-    o.source = tcpkit::IpAddress::parse(source);
-    if (!o.source) return usage("invalid --source address '" + source + "'");
+  return "";
+}
+
+std::string parse_source(const CLI::App& app, const FlagText& t, tcpscan::Options& o) {
+  if (given(app, "--source")) {
+    o.source = tcpkit::IpAddress::parse(t.source);
+    if (!o.source) return "invalid --source address '" + t.source + "'";
   }
   if (!o.interface.empty()) {
     auto index = tcpkit::interface_index(o.interface);
-    if (!index) return usage(index.error().message);
+    if (!index) return index.error().message;
   }
+  return "";
+}
+
+// Everything after CLI11: the flags' text into parsed values, in the order the errors are told.
+std::string parse_values(const CLI::App& app, FlagText& t, tcpscan::Options& o) {
+  if (o.targets.empty() && o.target_files.empty()) return "no targets: name some, or give -iL FILE (see --help)";
+  if (auto m = tcpkit::cli::choose_family(t.v4, t.v6, o.family); !m.empty()) return m;
+  if (auto m = choose_output(app, t, o); !m.empty()) return m;
+  o.ports = t.ports;
+  if (given(app, "--ports") && t.ports.empty()) return "--ports: empty port list";
+  o.excludes = split_commas(t.excludes);
+  auto f = tcpkit::parse_flags(t.flags);
+  if (!f) return "--flags: " + f.error().message;
+  o.flags = *f;
+  for (auto parse : {parse_rates, parse_rounds, parse_order, parse_source})
+    if (auto m = parse(app, t, o); !m.empty()) return m;
+  return "";
+}
+
+int parse_and_run(int argc, char** argv) {
+  tcpscan::Options o;
+  RenamedArgs renamed;
+  rename_nmap_flags(argc, argv, renamed, o.command_line);
+
+  CLI::App app{"tcpscan - half-open (SYN) TCP port scanner: many hosts x ports, stateless, rate-limited.\n"
+               "Exit status: 0 at least one port open, 1 none open (hosts down have none), 2 usage,\n"
+               "3 missing privilege, 4 system failure.",
+               kTool};
+  app.get_formatter()->column_width(34);
+  FlagText text;
+  add_target_flags(app, o, text);
+  add_probe_flags(app, o, text);
+  add_report_flags(app, o, text);
+  app.set_version_flag("--version", "tcpscan 0.1.0");
+
+  if (auto code = tcpkit::cli::parse_command_line(app, kTool, int(renamed.args.size()), renamed.args.data()))
+    return *code;
+  if (auto m = parse_values(app, text, o); !m.empty()) return tcpkit::cli::usage_error(kTool, m);
   return tcpscan::run(o);
 }
 

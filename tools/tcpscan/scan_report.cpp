@@ -175,8 +175,7 @@ void Report::result(const tcpkit::ScanResult& r) {
   if (Host* done = hosts_.add(r, hold)) host_done(*done);
 }
 
-void Report::host_done(Host& h) {
-  const tcpkit::IpAddress address = h.address;  // h may move into grepable_ below
+void Report::count_host(const Host& h) {
   switch (h.status) {
     case HostStatus::up: ++up_; break;
     case HostStatus::down: ++down_; break;
@@ -184,44 +183,58 @@ void Report::host_done(Host& h) {
   }
   if (h.status != HostStatus::down)
     for (size_t i = 0; i < reported_.size(); ++i) reported_[i] += h.states[i];
+}
+
+void Report::write_host_text(const Host& h) {
+  if (options_.stream) {
+    if (h.status == HostStatus::down && !options_.open_only)
+      write(h.address.to_string() + " down or unreachable (" + h.why + ")\n");
+  } else if (!options_.open_only || h.states[size_t(tcpkit::positive_state(style_))] > 0) {
+    // Hosts completed by the unanswered ports at the end come out in address order.
+    if (final_pass_) {
+      at_end_.emplace(h.address, host_text(h, text_options_, services_));
+    } else {
+      write((text_written_ ? "\n" : "") + host_text(h, text_options_, services_));
+      text_written_ = true;
+    }
+  }
+}
+
+namespace {
+Record host_record(const Host& h) {
+  Record rec;
+  rec["type"] = "host";
+  rec["host"] = h.address.to_string();
+  rec["status"] = h.status == HostStatus::up ? "up" : h.status == HostStatus::down ? "down" : "unknown";
+  rec["reason"] = h.reason;
+  if (!h.why.empty()) rec["why"] = h.why;
+  rec["ports"] = h.results;
+  rec["replies"] = h.replies;
+  Record states = Record::object();
+  for (int i = 0; i < tcpkit::kPortStateCount; ++i)
+    if (h.states[size_t(i)] > 0 && h.status != HostStatus::down)
+      states[tcpkit::to_string(PortState(i))] = h.states[size_t(i)];
+  rec["states"] = states;
+  if (h.first_rtt_ns > 0) rec["first_rtt_us"] = h.first_rtt_ns / 1000;
+  return rec;
+}
+}  // namespace
+
+void Report::host_done(Host& h) {
+  const tcpkit::IpAddress address = h.address;  // h may move into grepable_ below
+  count_host(h);
   // Held ports of a host that turned out up (it answered ARP/ND): shown now.
   const bool held = streams() && h.replies == 0 && !options_.assume_up;
   if (held && h.status != HostStatus::down)
     for (const auto& p : h.ports) port_line(tcpkit::ScanResult{h.address, p.port, p.verdict(), p.ttl, 0, 0});
-  const std::string why = h.status == HostStatus::down ? "down or unreachable (" + h.why + ")" : "";
   if (xml_) xml_->host(h, text_options_, services_);
   switch (options_.form) {
     case OutputForm::text:
-      if (options_.stream) {
-        if (h.status == HostStatus::down && !options_.open_only) write(h.address.to_string() + " " + why + "\n");
-      } else if (!options_.open_only || h.states[size_t(tcpkit::positive_state(style_))] > 0) {
-        // Hosts completed by the unanswered ports at the end come out in address order.
-        if (final_pass_) {
-          at_end_.emplace(h.address, host_text(h, text_options_, services_));
-        } else {
-          write((text_written_ ? "\n" : "") + host_text(h, text_options_, services_));
-          text_written_ = true;
-        }
-      }
+      write_host_text(h);
       break;
-    case OutputForm::json: {
-      Record rec;
-      rec["type"] = "host";
-      rec["host"] = h.address.to_string();
-      rec["status"] = h.status == HostStatus::up ? "up" : h.status == HostStatus::down ? "down" : "unknown";
-      rec["reason"] = h.reason;
-      if (!h.why.empty()) rec["why"] = h.why;
-      rec["ports"] = h.results;
-      rec["replies"] = h.replies;
-      Record states = Record::object();
-      for (int i = 0; i < tcpkit::kPortStateCount; ++i)
-        if (h.states[size_t(i)] > 0 && h.status != HostStatus::down)
-          states[tcpkit::to_string(PortState(i))] = h.states[size_t(i)];
-      rec["states"] = states;
-      if (h.first_rtt_ns > 0) rec["first_rtt_us"] = h.first_rtt_ns / 1000;
-      write(json_line(rec));
+    case OutputForm::json:
+      write(json_line(host_record(h)));
       break;
-    }
     case OutputForm::csv:
       if (h.status == HostStatus::down) {
         Record rec;
@@ -243,7 +256,8 @@ void Report::host_done(Host& h) {
 
 void Report::flush() { std::fflush(stdout); }
 
-void Report::summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
+// The hosts still open (the scan is over) and the text blocks kept for address order.
+void Report::finish_hosts(uint64_t planned_hosts) {
   final_pass_ = true;
   for (Host* h : hosts_.unfinished()) host_done(*h);
   for (const auto& [address, text] : at_end_) {
@@ -252,112 +266,160 @@ void Report::summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
   }
   // Hosts never heard of in an interrupted scan are unknown too.
   const uint64_t seen = up_ + down_ + unknown_;
-  if (facts.hosts > seen) unknown_ += facts.hosts - seen;
-  if (xml_) xml_->end(up_, down_, facts.hosts, s.duration_s, s.interrupted);
-  if (options_.form == OutputForm::grepable) {
-    for (auto& [host, h] : grepable_) {
-      std::string line = "Host: " + host.to_string();
-      if (h.status == HostStatus::down) {
-        line += "\tStatus: Down (" + h.why + ")";
-      } else {
-        std::map<int, std::vector<uint16_t>> states;
-        for (const auto& p : h.ports) states[p.state].push_back(p.port);
-        for (auto& [state, ports] : states)
-          line += "\t" + capitalised(tcpkit::to_string(PortState(state))) + ": " + tcpkit::compress_ports(ports);
-      }
-      std::puts(line.c_str());
+  if (planned_hosts > seen) unknown_ += planned_hosts - seen;
+}
+
+void Report::write_grepable() {
+  for (auto& [host, h] : grepable_) {
+    std::string line = "Host: " + host.to_string();
+    if (h.status == HostStatus::down) {
+      line += "\tStatus: Down (" + h.why + ")";
+    } else {
+      std::map<int, std::vector<uint16_t>> states;
+      for (const auto& p : h.ports) states[p.state].push_back(p.port);
+      for (auto& [state, ports] : states)
+        line += "\t" + capitalised(tcpkit::to_string(PortState(state))) + ": " + tcpkit::compress_ports(ports);
     }
+    std::puts(line.c_str());
   }
-  const std::string shard = std::to_string(facts.shard.index) + "/" + std::to_string(facts.shard.count);
-  if (options_.form == OutputForm::json) {
-    Record rec;
-    rec["type"] = "summary";
-    rec["hosts"] = facts.hosts;
-    rec["hosts_up"] = up_;
-    rec["hosts_down"] = down_;
-    rec["hosts_unknown"] = unknown_;
-    rec["ports"] = facts.ports;
-    rec["probes"] = s.planned;
-    Record states = Record::object();
-    for (int i = 0; i < tcpkit::kPortStateCount; ++i) states[tcpkit::to_string(PortState(i))] = reported_[size_t(i)];
-    rec["states"] = states;
-    rec["duration_ms"] = s.duration_s * 1000.0;
-    rec["sent"] = s.sent;
-    rec["send_errors"] = s.send_errors;
-    rec["received"] = s.received;
-    rec["replies"] = s.replies;
-    rec["bad_cookie"] = s.bad_cookie;
-    rec["bad_checksum"] = s.bad_checksum;
-    rec["unsolicited"] = s.unsolicited;
-    rec["rejected"] = s.rejected.total();  // the three above, by why, in every tool's words
-    rec["rejected_by"] = tcpkit::rejected_by_record(s.rejected);
-    rec["duplicates"] = s.duplicates;
-    rec["resets_sent"] = s.resets_sent;
-    rec["kernel_drops"] = s.kernel_drops;
-    rec["rounds"] = s.rounds;
-    rec["rate_requested"] = s.requested_rate;
-    rec["rate_achieved"] = s.achieved_rate;
-    // Per round sent: its rate ceiling (lower after drops), probes, and first answers.
-    Record rates = Record::array(), sent = Record::array(), answers = Record::array();
-    for (const auto& r : s.rounds_tally) {
-      rates.push_back(r.rate);
-      sent.push_back(r.sent);
-      answers.push_back(r.answers);
-    }
-    rec["rate_rounds"] = rates;
-    rec["sent_rounds"] = sent;
-    rec["answers_rounds"] = answers;
-    if (s.suggested_rate > 0) rec["rate_suggested"] = s.suggested_rate;
-    rec["max_rtt_us"] = s.max_rtt_us;
-    rec["flags"] = tcpkit::flags_compact(facts.flags);
-    rec["seed"] = facts.seed;
-    rec["shard"] = shard;
-    rec["source_port"] = facts.source_port;  // round 1's
-    rec["source_ports"] = source_ports_list(facts);
-    rec["interrupted"] = s.interrupted;
-    rec["degraded"] = s.degraded;
-    rec["degraded_reasons"] = s.degraded_reasons;
-    write_json(rec);
-    flush();
-    return;
+}
+
+namespace {
+std::string shard_text(const RunFacts& facts) {
+  return std::to_string(facts.shard.index) + "/" + std::to_string(facts.shard.count);
+}
+
+// Per round sent: its rate ceiling (lower after drops), probes, and first answers.
+void add_rounds(Record& rec, const tcpkit::ScanSummary& s) {
+  Record rates = Record::array(), sent = Record::array(), answers = Record::array();
+  for (const auto& r : s.rounds_tally) {
+    rates.push_back(r.rate);
+    sent.push_back(r.sent);
+    answers.push_back(r.answers);
   }
-  std::string counts;
-  for (int i = 0; i < tcpkit::kPortStateCount; ++i) {
-    if (reported_[size_t(i)] == 0 && PortState(i) != tcpkit::positive_state(style_)) continue;
-    counts += (counts.empty() ? "" : ", ") + with_commas(reported_[size_t(i)]) + " " + tcpkit::to_string(PortState(i));
-  }
-  std::string host_counts = with_commas(up_) + " up";
-  if (down_ > 0) host_counts += ", " + with_commas(down_) + " down";
-  if (unknown_ > 0) host_counts += ", " + with_commas(unknown_) + " unknown";
-  // Rounds that ran slower after drops say so.
+  rec["rate_rounds"] = rates;
+  rec["sent_rounds"] = sent;
+  rec["answers_rounds"] = answers;
+}
+
+// The engine's counters, as the JSON summary names them (field by field, like the other
+// tools' summaries and socket records: alike in shape only, other structs and keys).
+void add_traffic(Record& rec, const tcpkit::ScanSummary& s) {
+  rec["duration_ms"] = s.duration_s * 1000.0;
+  rec["sent"] = s.sent;
+  rec["send_errors"] = s.send_errors;
+  rec["received"] = s.received;
+  rec["replies"] = s.replies;
+  rec["bad_cookie"] = s.bad_cookie;
+  rec["bad_checksum"] = s.bad_checksum;
+  rec["unsolicited"] = s.unsolicited;
+  rec["rejected"] = s.rejected.total();  // the three above, by why, in every tool's words
+  rec["rejected_by"] = tcpkit::rejected_by_record(s.rejected);
+  rec["duplicates"] = s.duplicates;
+  rec["resets_sent"] = s.resets_sent;
+  rec["kernel_drops"] = s.kernel_drops;
+  rec["rounds"] = s.rounds;
+  rec["rate_requested"] = s.requested_rate;
+  rec["rate_achieved"] = s.achieved_rate;
+  add_rounds(rec, s);
+  if (s.suggested_rate > 0) rec["rate_suggested"] = s.suggested_rate;
+  rec["max_rtt_us"] = s.max_rtt_us;
+}
+
+// Rounds that ran slower after drops say so: ", rounds at 2,500/s after drops".
+std::string slowed_text(const tcpkit::ScanSummary& s) {
   std::string slowed;
   for (size_t r = 1; r < s.rounds_tally.size(); ++r)
     if (s.rounds_tally[r].rate < s.requested_rate)
       slowed += (slowed.empty() ? ", rounds at " : ", ") + with_commas(uint64_t(s.rounds_tally[r].rate));
   if (!slowed.empty()) slowed += "/s after drops";
-  const std::string duration = tcpkit::format_fixed(s.duration_s, 3) + " s";
-  std::string degraded = "not degraded";
-  if (s.degraded) {
-    degraded = "DEGRADED:";
-    for (const auto& r : s.degraded_reasons) degraded += " " + r + ";";
-    if (s.suggested_rate > 0) degraded += " try --rate " + std::to_string(uint64_t(s.suggested_rate));
+  return slowed;
+}
+
+std::string degraded_text(const tcpkit::ScanSummary& s) {
+  if (!s.degraded) return "not degraded";
+  std::string degraded = "DEGRADED:";
+  for (const auto& r : s.degraded_reasons) degraded += " " + r + ";";
+  if (s.suggested_rate > 0) degraded += " try --rate " + std::to_string(uint64_t(s.suggested_rate));
+  return degraded;
+}
+
+std::string traffic_sentence(const tcpkit::ScanSummary& s) {
+  return "sent " + count_of(s.sent, "probe") + " in " + count_of(uint64_t(s.rounds), "round") + ", " +
+         with_commas(uint64_t(std::llround(s.achieved_rate))) + "/s of " +
+         with_commas(uint64_t(std::llround(s.requested_rate))) + "/s asked" + slowed_text(s) + "; received " +
+         with_commas(s.received) + ": " + count_of(s.replies, "reply", "replies") + ", " +
+         (s.rejected.total() ? tcpkit::rejected_text(s.rejected) : std::string("0 rejected")) + ", " +
+         count_of(s.duplicates, "duplicate") + "; " + count_of(s.resets_sent, "reset") + " sent";
+}
+}  // namespace
+
+void Report::write_json_summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
+  Record rec;
+  rec["type"] = "summary";
+  rec["hosts"] = facts.hosts;
+  rec["hosts_up"] = up_;
+  rec["hosts_down"] = down_;
+  rec["hosts_unknown"] = unknown_;
+  rec["ports"] = facts.ports;
+  rec["probes"] = s.planned;
+  Record states = Record::object();
+  for (int i = 0; i < tcpkit::kPortStateCount; ++i) states[tcpkit::to_string(PortState(i))] = reported_[size_t(i)];
+  rec["states"] = states;
+  add_traffic(rec, s);
+  rec["flags"] = tcpkit::flags_compact(facts.flags);
+  rec["seed"] = facts.seed;
+  rec["shard"] = shard_text(facts);
+  rec["source_port"] = facts.source_port;  // round 1's
+  rec["source_ports"] = source_ports_list(facts);
+  rec["interrupted"] = s.interrupted;
+  rec["degraded"] = s.degraded;
+  rec["degraded_reasons"] = s.degraded_reasons;
+  write_json(rec);
+}
+
+// "2 up, 1 down": the hosts by status; up always, the others when there are some.
+std::string Report::host_counts_text() const {
+  std::string host_counts = with_commas(up_) + " up";
+  if (down_ > 0) host_counts += ", " + with_commas(down_) + " down";
+  if (unknown_ > 0) host_counts += ", " + with_commas(unknown_) + " unknown";
+  return host_counts;
+}
+
+// "1 open, 3 closed": the states found; the positive one always, the others when there are some.
+std::string Report::state_counts_text() const {
+  std::string counts;
+  for (int i = 0; i < tcpkit::kPortStateCount; ++i) {
+    if (reported_[size_t(i)] == 0 && PortState(i) != tcpkit::positive_state(style_)) continue;
+    counts += (counts.empty() ? "" : ", ") + with_commas(reported_[size_t(i)]) + " " + tcpkit::to_string(PortState(i));
   }
+  return counts;
+}
+
+void Report::write_text_summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
+  const std::string duration = tcpkit::format_fixed(s.duration_s, 3) + " s";
   const std::vector<std::string> sentences = {
       std::string("tcpscan ") + (s.interrupted ? "interrupted" : "done") + ": " + count_of(facts.hosts, "host") +
-          " (" + host_counts + ") x " + count_of(facts.ports, "port") + " in " + duration,
-      "ports of the hosts up: " + counts,
-      "sent " + count_of(s.sent, "probe") + " in " + count_of(uint64_t(s.rounds), "round") + ", " +
-          with_commas(uint64_t(std::llround(s.achieved_rate))) + "/s of " + with_commas(uint64_t(std::llround(s.requested_rate))) +
-          "/s asked" + slowed + "; received " + with_commas(s.received) + ": " + count_of(s.replies, "reply", "replies") +
-          ", " + (s.rejected.total() ? tcpkit::rejected_text(s.rejected) : std::string("0 rejected")) + ", " +
-          count_of(s.duplicates, "duplicate") + "; " + count_of(s.resets_sent, "reset") + " sent",
-      "flags " + tcpkit::flags_compact(facts.flags) + ", seed " + std::to_string(facts.seed) + ", shard " + shard + ", " +
-          source_ports_text(facts) + "; " + degraded,
+          " (" + host_counts_text() + ") x " + count_of(facts.ports, "port") + " in " + duration,
+      "ports of the hosts up: " + state_counts_text(),
+      traffic_sentence(s),
+      "flags " + tcpkit::flags_compact(facts.flags) + ", seed " + std::to_string(facts.seed) + ", shard " +
+          shard_text(facts) + ", " + source_ports_text(facts) + "; " + degraded_text(s),
   };
   // CSV and XML keep stdout clean: their summary goes to stderr.
   std::FILE* out = options_.form == OutputForm::csv || options_.form == OutputForm::xml ? stderr : stdout;
   if (options_.form == OutputForm::text && !options_.stream && text_written_) std::fputs("\n", out);
   for (const auto& sentence : sentences) std::fputs(wrapped("# " + sentence, "#   ").c_str(), out);
+}
+
+void Report::summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
+  finish_hosts(facts.hosts);
+  if (xml_) xml_->end(up_, down_, facts.hosts, s.duration_s, s.interrupted);
+  if (options_.form == OutputForm::grepable) write_grepable();
+  if (options_.form == OutputForm::json)
+    write_json_summary(s, facts);
+  else
+    write_text_summary(s, facts);
   flush();
 }
 
@@ -393,7 +455,7 @@ void Report::probe(const tcpkit::DryProbe& probe) {
 }
 
 void Report::dry_run_summary(uint64_t probes, const RunFacts& facts) {
-  const std::string shard = std::to_string(facts.shard.index) + "/" + std::to_string(facts.shard.count);
+  const std::string shard = shard_text(facts);
   if (options_.form == OutputForm::json) {
     Record rec;
     rec["type"] = "summary";

@@ -62,6 +62,14 @@ class Report {
   bool streams() const;
   void port_line(const tcpkit::ScanResult& r);  // streamed forms: one port
   void host_done(Host& h);                      // a host complete (or the scan over)
+  void count_host(const Host& h);               // into the hosts' and ports' totals
+  void write_host_text(const Host& h);          // text: the host's block, or its "down" line
+  void finish_hosts(uint64_t planned_hosts);    // the scan is over: every host not yet done
+  void write_grepable();
+  void write_json_summary(const tcpkit::ScanSummary& s, const RunFacts& facts);
+  void write_text_summary(const tcpkit::ScanSummary& s, const RunFacts& facts);
+  std::string host_counts_text() const;
+  std::string state_counts_text() const;
   void write(const std::string& text);          // to stdout, around the progress line
 
   const Options& options_;

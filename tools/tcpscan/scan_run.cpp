@@ -22,6 +22,12 @@ namespace tcpscan {
 
 namespace {
 constexpr const char* kTool = "tcpscan";
+// The progress line and the streamed results are refreshed this often: smooth to the eye,
+// cheap for the scan.
+constexpr std::chrono::milliseconds kProgressInterval{100};
+// A degraded run without the engine's own suggestion: suggest at most half the asked rate and
+// a fifth below what was achieved.
+constexpr double kSuggestShareOfAsked = 0.5, kSuggestShareOfAchieved = 0.8;
 
 int report_error(const tcpkit::Error& e) {
   tcpkit::cli::print_error(kTool, e.message);
@@ -88,22 +94,13 @@ int dry_run(const Options& o, const tcpkit::ScanPlan& plan, const tcpkit::ScanCo
   report.dry_run_summary(plan.length(), facts);
   return tcpkit::cli::kExitPositive;
 }
-}  // namespace
 
-int run(const Options& o) {
-  auto targets = build_targets(o);
-  if (!targets) return report_error(targets.error());
-  std::vector<uint16_t> ports = tcpkit::default_scan_ports();
-  if (!o.ports.empty()) {
-    auto parsed = tcpkit::parse_port_list(o.ports);
-    if (!parsed) return report_error(parsed.error());
-    ports = std::move(*parsed);
-  }
-  const uint64_t seed = o.seed ? *o.seed : tcpkit::random_sip_key().k0;
-  const std::string services = tcpkit::compress_ports(ports);
-  auto plan = tcpkit::ScanPlan::make(*targets, std::move(ports), seed, o.shard);
-  if (!plan) return report_error(plan.error());
+tcpkit::Result<std::vector<uint16_t>> ports_of(const Options& o) {
+  if (o.ports.empty()) return tcpkit::default_scan_ports();
+  return tcpkit::parse_port_list(o.ports);
+}
 
+tcpkit::ScanConfig config_of(const Options& o, uint64_t seed) {
   tcpkit::ScanConfig config;
   config.flags = o.flags;
   config.rate = o.rate;
@@ -113,69 +110,98 @@ int run(const Options& o) {
   config.source_port = o.source_port ? *o.source_port : tcpkit::default_source_port(seed);
   config.fixed_source_port = o.source_port.has_value();
   config.key = o.dry_run ? tcpkit::dry_run_key(seed) : tcpkit::random_sip_key();
+  return config;
+}
 
+RunFacts facts_of(const Options& o, const tcpkit::ScanPlan& plan, const tcpkit::ScanConfig& config, uint64_t seed,
+                  std::string services) {
   RunFacts facts;
-  facts.hosts = targets->size();
-  facts.ports = plan->port_count();
+  facts.hosts = plan.targets().size();
+  facts.ports = plan.port_count();
   facts.seed = seed;
   facts.shard = o.shard;
   facts.source_port = config.source_port;
   facts.last_source_port = config.last_source_port();  // planned; a real run reports the rounds it sent
   facts.flags = o.flags;
-  facts.services = services;
-  const auto style = tcpkit::probe_kind_for(o.flags).style;
-  Report report(o, style, plan->port_count());
-  if (o.dry_run) return dry_run(o, *plan, config, report, facts);
+  facts.services = std::move(services);
+  return facts;
+}
 
+// On stderr, for the person at the terminal: why the run is degraded and a rate to try.
+void warn_degraded(const tcpkit::ScanSummary& summary, const Options& o) {
+  std::string why;
+  for (const auto& r : summary.degraded_reasons) why += (why.empty() ? "" : "; ") + r;
+  const double fallback = std::min(o.rate * kSuggestShareOfAsked, summary.achieved_rate * kSuggestShareOfAchieved);
+  const double suggestion = summary.suggested_rate > 0 ? summary.suggested_rate : std::max(1.0, fallback);
+  tcpkit::cli::print_warning(kTool, "degraded run (" + why + "): results may be incomplete; try a lower rate, e.g. --rate " +
+                                      std::to_string(uint64_t(suggestion)));
+}
+
+// The engine's run with the progress line; results go to report as they come.
+tcpkit::ScanSummary run_engine(tcpkit::ScanEngine& engine, const Options& o, Report& report) {
+  tcpkit::cli::ProgressLine progress(tcpkit::cli::stderr_is_tty());
+  report.set_progress(&progress);
+  const auto summary = engine.run([&](const tcpkit::ScanResult& r) { report.result(r); },
+                                  [&](const tcpkit::ScanProgress& p) {
+                                    report.flush();
+                                    // A failed write (a full disk) cancels the scan: exit 4, not a silent scan.
+                                    (void)tcpkit::cli::interrupted();
+                                    progress.show(progress_text(p, o.rate, o));
+                                  },
+                                  kProgressInterval);
+  progress.clear();
+  report.set_progress(nullptr);
+  return summary;
+}
+
+// The real scan: privilege, sources, engine, report, exit code.
+int scan(const Options& o, const tcpkit::ScanPlan& plan, tcpkit::ScanConfig& config, Report& report, RunFacts& facts) {
   if (!tcpkit::cli::has_cap_net_raw()) {
     tcpkit::cli::print_error(kTool, tcpkit::cli::net_raw_hint(kTool));
     return tcpkit::cli::kExitPrivilege;
   }
-  auto sources = tcpkit::choose_sources(*targets, o.source, o.interface);
+  auto sources = tcpkit::choose_sources(plan.targets(), o.source, o.interface);
   if (!sources) return report_error(sources.error());
   tcpkit::cli::install_interrupt_handler();
   config.cancel_fd = tcpkit::cli::interrupt_fd();
   // The sender and receiver threads allocate little and rarely (thread caches serve them): one
   // malloc arena for all threads instead of one each saves ~100 kB of resident memory.
   mallopt(M_ARENA_MAX, 1);
-  auto engine = tcpkit::ScanEngine::open(*plan, *sources, config);
+  auto engine = tcpkit::ScanEngine::open(plan, *sources, config);
   if (!engine) return report_error(engine.error());
   if (std::string why; !report.open_xml(facts, why)) {
     tcpkit::cli::print_error(kTool, why);
     return tcpkit::cli::kExitUsage;
   }
-
-  tcpkit::cli::ProgressLine progress(tcpkit::cli::stderr_is_tty());
-  report.set_progress(&progress);
-  const auto summary = (*engine)->run([&](const tcpkit::ScanResult& r) { report.result(r); },
-                                      [&](const tcpkit::ScanProgress& p) {
-                                        report.flush();
-                                        // A failed write (a full disk) cancels the scan: exit 4, not a silent scan.
-                                        (void)tcpkit::cli::interrupted();
-                                        progress.show(progress_text(p, o.rate, o));
-                                      },
-                                      std::chrono::milliseconds(100));
-  progress.clear();
-  report.set_progress(nullptr);
+  const auto summary = run_engine(**engine, o, report);
   if (summary.receive_error) return report_error(*summary.receive_error);
   facts.last_source_port = config.port_of_round(std::max(summary.rounds, 1) - 1);
   report.summary(summary, facts);
   // A reader that went away reads nothing more, and is told nothing on stderr either.
-  if (summary.degraded && !tcpkit::cli::output_gone()) {
-    std::string why;
-    for (const auto& r : summary.degraded_reasons) why += (why.empty() ? "" : "; ") + r;
-    const double suggestion = summary.suggested_rate > 0
-                                  ? summary.suggested_rate
-                                  : std::max(1.0, std::min(o.rate / 2, summary.achieved_rate * 0.8));
-    tcpkit::cli::print_warning(kTool, "degraded run (" + why + "): results may be incomplete; try a lower rate, e.g. --rate " +
-                                        std::to_string(uint64_t(suggestion)));
-  }
+  if (summary.degraded && !tcpkit::cli::output_gone()) warn_degraded(summary, o);
   if (const auto why = report.xml_error(); !why.empty()) {
     tcpkit::cli::print_error(kTool, why);
     return tcpkit::cli::kExitSystem;
   }
   if (summary.interrupted) return tcpkit::cli::kExitNegative;
   return report.positive() > 0 ? tcpkit::cli::kExitPositive : tcpkit::cli::kExitNegative;
+}
+}  // namespace
+
+int run(const Options& o) {
+  auto targets = build_targets(o);
+  if (!targets) return report_error(targets.error());
+  auto ports = ports_of(o);
+  if (!ports) return report_error(ports.error());
+  const uint64_t seed = o.seed ? *o.seed : tcpkit::random_sip_key().k0;
+  std::string services = tcpkit::compress_ports(*ports);
+  auto plan = tcpkit::ScanPlan::make(*targets, std::move(*ports), seed, o.shard);
+  if (!plan) return report_error(plan.error());
+  tcpkit::ScanConfig config = config_of(o, seed);
+  RunFacts facts = facts_of(o, *plan, config, seed, std::move(services));
+  Report report(o, tcpkit::probe_kind_for(o.flags).style, plan->port_count());
+  if (o.dry_run) return dry_run(o, *plan, config, report, facts);
+  return scan(o, *plan, config, report, facts);
 }
 
 }  // namespace tcpscan

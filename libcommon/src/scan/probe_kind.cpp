@@ -26,10 +26,23 @@ const ProbeKind& probe_kind_for(uint8_t flags) {
 
 namespace probe_parts {
 
+namespace {
+// The MSS of a SYN: Ethernet's 1500-byte MTU less 40 bytes of IPv4 and TCP headers, what
+// nmap's and the kernel's SYNs carry, so that a probe looks like any other SYN.
+constexpr uint16_t kSynMss = 1460;
+
+// ICMPv4 destination unreachable codes that nmap reads as "filtered": net (0), host (1),
+// protocol (2) and port (3) unreachable, and net (9), host (10) and communication (13)
+// administratively prohibited. The others (fragmentation needed...) say nothing about a port.
+constexpr uint8_t kIcmp4DestUnreachable = 3;
+constexpr uint8_t kIcmp6DestUnreachable = 1;
+constexpr bool filtering_code_v4(uint8_t code) { return code <= 3 || code == 9 || code == 10 || code == 13; }
+}  // namespace
+
 void shape_with_flags(SegmentSpec& spec, uint8_t flags) {
   spec.flags = flags;
   spec.options = TcpOptions{};
-  if (flags & tcp_flag::syn) spec.options.add_mss(1460);
+  if (flags & tcp_flag::syn) spec.options.add_mss(kSynMss);
 }
 
 bool rst_or_icmp(const DecodedPacket& reply) {
@@ -44,11 +57,8 @@ bool syn_rst_or_icmp(const DecodedPacket& reply) {
 std::optional<Verdict> filtered_by_icmp(const DecodedPacket& reply) {
   if (reply.kind != DecodedPacket::Kind::icmp_error) return std::nullopt;
   const auto& icmp = reply.icmp;
-  // Destination unreachable: type 3 for ICMP, type 1 for ICMPv6. nmap's filtered codes for
-  // IPv4 are 0-3, 9, 10 and 13; the others (fragmentation needed...) say nothing about a port.
-  const bool unreachable = icmp.v6 ? icmp.type == 1
-                                   : icmp.type == 3 && (icmp.code <= 3 || icmp.code == 9 || icmp.code == 10 ||
-                                                        icmp.code == 13);
+  const bool unreachable = icmp.v6 ? icmp.type == kIcmp6DestUnreachable
+                                   : icmp.type == kIcmp4DestUnreachable && filtering_code_v4(icmp.code);
   if (!unreachable) return std::nullopt;
   Verdict v;
   v.state = PortState::filtered;

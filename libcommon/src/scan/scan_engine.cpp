@@ -41,6 +41,12 @@ constexpr int64_t kStopMarginNs = 10'000'000, kStopMaxNs = 200'000'000;
 constexpr int64_t kLastLookNs = 8'000'000;
 // A send phase shorter than this is mostly the token bucket's first burst: its rate says nothing.
 constexpr int64_t kRateJudgedAfterNs = 50'000'000;
+// Sleeps of the sender (waiting for tokens or between rounds) are cut into steps this long, so
+// that a stop (Ctrl-C, the reader gone) is seen within them.
+constexpr int64_t kStopCheckNs = 5'000'000;
+// The caller's thread wakes at least this often (ms) to drain results, show progress and see
+// the end of the scan.
+constexpr int kCallerPollMs = 20;
 
 int64_t monotonic_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
@@ -51,6 +57,13 @@ void sleep_ns(int64_t ns) {
   timespec ts{time_t(ns / 1'000'000'000), long(ns % 1'000'000'000)};
   nanosleep(&ts, nullptr);
 }
+
+// A batch of probes of one family waiting for tokens and sendmmsg.
+struct Batch {
+  std::vector<std::vector<uint8_t>> packets;
+  std::vector<IpAddress> targets;
+  size_t used = 0;
+};
 
 // One bit per probe of the shard: set when a reply gave the probe's port a state. Anonymous
 // memory that is never written costs nothing, so a sparse scan stays small.
@@ -98,7 +111,7 @@ class RttSampler {
     const uint64_t word = slots_[k % kSlots].load(std::memory_order_relaxed);
     if (word == 0 || word >> kTimeBits != tag_of(k)) return 0;
     const int64_t rtt = realtime - base_ - int64_t(word & ((uint64_t(1) << kTimeBits) - 1)) * 1000;
-    if (rtt <= 0 || rtt > 60'000'000'000) return 0;
+    if (rtt <= 0 || rtt > kMaxRttNs) return 0;
     int64_t seen = max_.load(std::memory_order_relaxed);
     while (rtt > seen && !max_.compare_exchange_weak(seen, rtt)) {
     }
@@ -107,7 +120,11 @@ class RttSampler {
   int64_t max_ns() const { return max_.load(std::memory_order_relaxed); }
 
  private:
+  // 16384 probes in flight at once: at 10,000 probes/s, 1.6 s of them, more than the RTT
+  // of any reply that still counts (--wait's default is 1 s). 128 kB.
   static constexpr size_t kSlots = 16384;
+  // A reply "60 s after" its stamp is a stale or foreign stamp, not a round trip.
+  static constexpr int64_t kMaxRttNs = 60'000'000'000;
   static constexpr int kTimeBits = 40;  // 12 days in us
   // The bits of k above the slot index, kept to 24 bits (+1 so that no tag is 0).
   static uint64_t tag_of(uint64_t k) { return ((k / kSlots) & 0xFFFFFE) + 1; }
@@ -138,7 +155,8 @@ struct ScanEngine::Impl {
   std::atomic<bool> waiting{false};
   std::optional<Error> receive_error;  // receiver thread; read after it is joined
   // Drop signs (scan_drops.hpp): first answers by the round whose probe got them, and round
-  // 0's by quarter of its order. Rounds past the array's end share its last slot.
+  // 0's by quarter of its order. 32 holds every round --retries allows (at most 21); rounds
+  // past the array's end would share its last slot.
   static constexpr size_t kRoundSlots = 32;
   std::array<std::atomic<uint64_t>, kRoundSlots> answers_by_round{};
   std::array<std::atomic<uint64_t>, 4> round0_quarters{};
@@ -169,7 +187,7 @@ struct ScanEngine::Impl {
       if (answered_count.load() >= plan.length()) return false;
       const int64_t left = end - monotonic_ns();
       if (left <= 0) return false;
-      sleep_ns(std::min<int64_t>(left, 5'000'000));
+      sleep_ns(std::min<int64_t>(left, kStopCheckNs));
     }
     return true;
   }
@@ -180,9 +198,31 @@ struct ScanEngine::Impl {
     return q;
   }
 
+  // The sender thread's pacing: batches and bucket follow the round's rate, a ceiling over any 100 ms.
+  struct SendPace {
+    double rate = 0;
+    Pacing pacing;
+    TokenBucket bucket{1, 1};
+    Batch batches[2];  // IPv4, IPv6
+    void set_rate(double r, size_t max_batch);
+  };
   void send_loop();
+  void slow_down_after_drops(SendPace& pace, int r);
+  void send_round(SendPace& pace, int r);
+  void flush(SendPace& pace, Batch& b, bool v6);
+  bool wait_for_tokens(TokenBucket& bucket, size_t n);  // false when told to stop
+  size_t send_with_retries(RawSender& sender, Batch& b);
+  int64_t retry_gap_ns() const;
+  void linger_for_replies();
   void receive_loop();
   void handle(const uint8_t* data, size_t length, int64_t time_ns);
+  // The caller's thread: results and progress while the scan runs.
+  using ResultFn = std::function<void(const ScanResult&)>;
+  using ProgressFn = std::function<void(const ScanProgress&)>;
+  void serve_caller(const ResultFn& on_result, const ProgressFn& on_progress, std::chrono::milliseconds interval,
+                    Clock::time_point start, ScanSummary& summary);
+  void drain(std::vector<QueuedResult>& batch, const ResultFn& on_result, ScanSummary& summary);
+  ScanProgress progress_since(Clock::time_point start) const;
   // After both threads ended: the ports that never answered, the counters, the degraded reasons.
   void report_unanswered(const std::function<void(const ScanResult&)>& on_result, ScanSummary& summary) const;
   void fill_counts(ScanSummary& summary);
@@ -214,128 +254,136 @@ class ResetResponder final : public ReplyResponder {
 };
 }  // namespace
 
-namespace {
-// A batch of probes of one family waiting for tokens and sendmmsg.
-struct Batch {
-  std::vector<std::vector<uint8_t>> packets;
-  std::vector<IpAddress> targets;
-  size_t used = 0;
-};
-}  // namespace
-
-void ScanEngine::Impl::send_loop() {
-  // Batches and bucket follow the round's rate: the rate is a ceiling over any 100 ms.
-  double rate = config.rate;
-  Pacing pacing = pacing_for(rate, config.batch);
-  TokenBucket bucket(pacing.rate, pacing.burst);
-  size_t batch_size = pacing.batch;
-  Batch batches[2];
-  for (auto& b : batches) {
-    b.packets.resize(batch_size);
-    b.targets.resize(batch_size);
+void ScanEngine::Impl::SendPace::set_rate(double r, size_t max_batch) {
+  rate = r;
+  pacing = pacing_for(rate, max_batch);
+  bucket = TokenBucket(pacing.rate, pacing.burst);
+  for (auto& b : batches) {  // empty between rounds: only their size changes
+    b.packets.resize(pacing.batch);
+    b.targets.resize(pacing.batch);
   }
-  auto flush = [&](Batch& b, bool v6) {
-    if (b.used == 0) return;
-    RawSender& sender = v6 ? *send6 : *send4;
-    // Wait for the whole batch's tokens, then send; a full socket buffer (ENOBUFS) is retried
-    // a bounded number of times before the rest of the batch counts as send errors.
-    while (!stop_sending.load()) {
-      const int64_t w = bucket.wait_ns(b.used, monotonic_ns());
-      if (w == 0) break;
-      sleep_ns(std::min<int64_t>(w, 5'000'000));  // short steps: a stop is seen within 5 ms
+}
+
+bool ScanEngine::Impl::wait_for_tokens(TokenBucket& bucket, size_t n) {
+  while (!stop_sending.load()) {
+    const int64_t w = bucket.wait_ns(n, monotonic_ns());
+    if (w == 0) return true;
+    sleep_ns(std::min<int64_t>(w, kStopCheckNs));
+  }
+  return false;
+}
+
+// A full socket buffer (ENOBUFS) is retried a bounded number of times; returns how many of
+// the batch the kernel took.
+size_t ScanEngine::Impl::send_with_retries(RawSender& sender, Batch& b) {
+  size_t done = 0;
+  for (int attempt = 0; attempt < kSendAttempts && done < b.used; ++attempt) {
+    auto r = sender.send_batch(b.packets, b.targets);
+    const size_t n = r ? *r : 0;
+    if (!r) break;  // a hard error (a firewall's EPERM, no route): count and move on
+    done += n;
+    if (done < b.used) {
+      b.packets.erase(b.packets.begin(), b.packets.begin() + long(n));
+      b.targets.erase(b.targets.begin(), b.targets.begin() + long(n));
+      sleep_ns(kSendRetryGapNs);
     }
-    if (stop_sending.load()) {  // Ctrl-C while waiting for tokens: these were never sent
-      b.used = 0;
-      return;
-    }
-    bucket.take(b.used, monotonic_ns());
-    if (b.used < b.packets.size()) {  // a partial batch: send_batch sends whole vectors
-      b.packets.resize(b.used);
-      b.targets.resize(b.used);
-    }
-    size_t done = 0;
-    for (int attempt = 0; attempt < kSendAttempts && done < b.used; ++attempt) {
-      auto r = sender.send_batch(b.packets, b.targets);
-      const size_t n = r ? *r : 0;
-      if (!r) break;  // a hard error (a firewall's EPERM, no route): count and move on
-      done += n;
-      if (done < b.used) {
-        b.packets.erase(b.packets.begin(), b.packets.begin() + long(n));
-        b.targets.erase(b.targets.begin(), b.targets.begin() + long(n));
-        sleep_ns(kSendRetryGapNs);
-      }
-    }
-    sent.fetch_add(done);
-    send_errors.fetch_add(b.used - done);
-    b.packets.resize(batch_size);
-    b.targets.resize(batch_size);
+  }
+  return done;
+}
+
+// Waits for the whole batch's tokens, then sends; what the kernel never took counts as send errors.
+void ScanEngine::Impl::flush(SendPace& pace, Batch& b, bool v6) {
+  if (b.used == 0) return;
+  if (!wait_for_tokens(pace.bucket, b.used)) {  // Ctrl-C while waiting for tokens: these were never sent
     b.used = 0;
-  };
-
-  const uint64_t length = plan.length();
-  for (int r = 0; r <= config.retries && !stop_sending.load(); ++r) {
-    if (r > 0 && answered_count.load() >= length) break;  // answered while waiting: no empty round
-    if (r > 0) {
-      // The round just waited for showed drops: the next one goes slower.
-      const uint64_t found = answers_by_round[std::min<size_t>(size_t(r - 1), kRoundSlots - 1)].load();
-      const bool dropped = r == 1 ? answers_collapsed(quarter_counts())
-                                  : retry_found_drops(RoundTally{tally.back().sent, found, rate});
-      if (dropped && slower_rate(rate, config.min_rate) < rate) {
-        rate = slower_rate(rate, config.min_rate);
-        pacing = pacing_for(rate, config.batch);
-        bucket = TokenBucket(pacing.rate, pacing.burst);
-        batch_size = pacing.batch;  // the batches are empty between rounds
-        for (auto& b : batches) {
-          b.packets.resize(batch_size);
-          b.targets.resize(batch_size);
-        }
-      }
-    }
-    round.store(r);
-    const uint16_t sport = config.port_of_round(r);
-    const int64_t start = monotonic_ns();
-    const uint64_t sent_before = sent.load() + send_errors.load();
-    for (uint64_t k = 0; k < length && !stop_sending.load(); ++k) {
-      if (answered.test(k)) continue;
-      const PlannedProbe p = plan.probe(k);
-      const size_t range = plan.targets().range_of(p.host_index);
-      const bool v6 = writer.v6(range);
-      Batch& b = batches[v6 ? 1 : 0];
-      writer.write(b.packets[b.used], range, p.address, p.port, sport);
-      b.targets[b.used] = p.address;
-      ++b.used;
-      rtt.stamp(k, realtime_ns());
-      if (b.used == batch_size) flush(b, v6);
-    }
-    flush(batches[0], false);
-    flush(batches[1], true);
-    const int64_t spent = monotonic_ns() - start;
-    send_ns_total += spent;
-    tally.push_back(RoundTally{sent.load() + send_errors.load() - sent_before, 0, rate});
-    if (r == 0) {
-      round0_send_ns = spent;
-      round0_sent = sent.load() + send_errors.load() - sent_before;
-    }
-    rounds_done = r + 1;
-    if (answered_count.load() >= length) break;
-    if (r < config.retries) {
-      // Retry once the replies to this round should be in: a few round trips, at most --wait.
-      const int64_t wait_cap = int64_t(config.wait.count()) * 1000;
-      const int64_t max_rtt = rtt.max_ns();
-      const int64_t gap =
-          max_rtt > 0 ? std::clamp<int64_t>(kRetryRtts * max_rtt + kRetryMarginNs, kRetryMarginNs, wait_cap) : wait_cap;
-      if (wait_or_stop(gap)) break;
-    }
+    return;
   }
+  pace.bucket.take(b.used, monotonic_ns());
+  if (b.used < b.packets.size()) {  // a partial batch: send_batch sends whole vectors
+    b.packets.resize(b.used);
+    b.targets.resize(b.used);
+  }
+  const size_t done = send_with_retries(v6 ? *send6 : *send4, b);
+  sent.fetch_add(done);
+  send_errors.fetch_add(b.used - done);
+  b.packets.resize(pace.pacing.batch);
+  b.targets.resize(pace.pacing.batch);
+  b.used = 0;
+}
+
+// The round just waited for (round r - 1) showed drops: round r goes slower.
+void ScanEngine::Impl::slow_down_after_drops(SendPace& pace, int r) {
+  const uint64_t found = answers_by_round[std::min<size_t>(size_t(r - 1), kRoundSlots - 1)].load();
+  const bool dropped =
+      r == 1 ? answers_collapsed(quarter_counts()) : retry_found_drops(RoundTally{tally.back().sent, found, pace.rate});
+  const double slower = slower_rate(pace.rate, config.min_rate);
+  if (dropped && slower < pace.rate) pace.set_rate(slower, config.batch);
+}
+
+// One walk of the plan's order, skipping the probes already answered; tallies the round.
+void ScanEngine::Impl::send_round(SendPace& pace, int r) {
+  round.store(r);
+  const uint16_t sport = config.port_of_round(r);
+  const int64_t start = monotonic_ns();
+  const uint64_t sent_before = sent.load() + send_errors.load();
+  const uint64_t length = plan.length();
+  const size_t batch_size = pace.pacing.batch;
+  for (uint64_t k = 0; k < length && !stop_sending.load(); ++k) {
+    if (answered.test(k)) continue;
+    const PlannedProbe p = plan.probe(k);
+    const size_t range = plan.targets().range_of(p.host_index);
+    const bool v6 = writer.v6(range);
+    Batch& b = pace.batches[v6 ? 1 : 0];
+    writer.write(b.packets[b.used], range, p.address, p.port, sport);
+    b.targets[b.used] = p.address;
+    ++b.used;
+    rtt.stamp(k, realtime_ns());
+    if (b.used == batch_size) flush(pace, b, v6);
+  }
+  flush(pace, pace.batches[0], false);
+  flush(pace, pace.batches[1], true);
+  const int64_t spent = monotonic_ns() - start;
+  const uint64_t round_sent = sent.load() + send_errors.load() - sent_before;
+  send_ns_total += spent;
+  tally.push_back(RoundTally{round_sent, 0, pace.rate});
+  if (r == 0) {
+    round0_send_ns = spent;
+    round0_sent = round_sent;
+  }
+  rounds_done = r + 1;
+}
+
+// Retry once the replies to this round should be in: a few round trips, at most --wait.
+int64_t ScanEngine::Impl::retry_gap_ns() const {
+  const int64_t wait_cap = int64_t(config.wait.count()) * 1000;
+  const int64_t max_rtt = rtt.max_ns();
+  return max_rtt > 0 ? std::clamp<int64_t>(kRetryRtts * max_rtt + kRetryMarginNs, kRetryMarginNs, wait_cap) : wait_cap;
+}
+
+// After the last round: --wait for late replies, or after a stop a short linger, so that the
+// SYN/ACKs to the last probes still get our RST. Short: the stop must be prompt.
+void ScanEngine::Impl::linger_for_replies() {
   waiting.store(true);
   if (!stop_sending.load()) {
     wait_or_stop(int64_t(config.wait.count()) * 1000);
   } else if (sent.load() > 0) {
-    // Stopped (Ctrl-C, or the reader went away): the receiver stays a little longer, so that
-    // the SYN/ACKs to the last probes still get our RST. Short: the stop must be prompt.
     const int64_t max_rtt = rtt.max_ns();
     sleep_ns(std::clamp<int64_t>(kStopRtts * max_rtt + kStopMarginNs, kStopMarginNs, kStopMaxNs));
   }
+}
+
+void ScanEngine::Impl::send_loop() {
+  SendPace pace;
+  pace.set_rate(config.rate, config.batch);
+  const uint64_t length = plan.length();
+  for (int r = 0; r <= config.retries && !stop_sending.load(); ++r) {
+    if (r > 0 && answered_count.load() >= length) break;  // answered while waiting: no empty round
+    if (r > 0) slow_down_after_drops(pace, r);
+    send_round(pace, r);
+    if (answered_count.load() >= length) break;
+    if (r < config.retries && wait_or_stop(retry_gap_ns())) break;
+  }
+  linger_for_replies();
   sending_done.store(true);
   stop_receiving.store(true);
 }
@@ -513,6 +561,60 @@ Result<std::unique_ptr<ScanEngine>> ScanEngine::open(const ScanPlan& plan, const
   return std::unique_ptr<ScanEngine>(new ScanEngine(std::move(impl)));
 }
 
+void ScanEngine::Impl::drain(std::vector<QueuedResult>& batch, const ResultFn& on_result, ScanSummary& summary) {
+  results->take(batch);
+  for (const auto& q : batch) {
+    const PlannedProbe probe = plan.probe(q.k);
+    ScanResult r;
+    r.address = probe.address;
+    r.port = probe.port;
+    r.verdict = q.verdict();
+    r.ttl = q.ttl;
+    r.time_ns = q.time_ns;
+    r.rtt_ns = q.rtt_ns;
+    ++summary.states[size_t(r.verdict.state)];
+    if (on_result) on_result(r);
+  }
+}
+
+// The live counters for the progress line (fill_counts reads some of them again for the
+// summary: alike in shape only, another struct at another moment).
+ScanProgress ScanEngine::Impl::progress_since(Clock::time_point start) const {
+  ScanProgress p;
+  p.planned = plan.length();
+  p.sent = sent.load();
+  p.replies = replies.load();
+  p.answered = answered_count.load();
+  p.positive = positive.load();
+  p.round = round.load();
+  p.waiting = waiting.load();
+  p.elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
+  return p;
+}
+
+// Until the receiver ends: results and progress reach the caller on its thread, and Ctrl-C
+// (cancel_fd) stops the sender.
+void ScanEngine::Impl::serve_caller(const ResultFn& on_result, const ProgressFn& on_progress,
+                                    std::chrono::milliseconds progress_interval, Clock::time_point start,
+                                    ScanSummary& summary) {
+  std::vector<QueuedResult> batch;
+  auto next_progress = Clock::now() + progress_interval;
+  while (!receiving_done.load()) {
+    // Woken by Ctrl-C, by a batch of results, or every kCallerPollMs for progress and the end.
+    pollfd p[2] = {{results->wake_fd(), POLLIN, 0}, {config.cancel_fd, POLLIN, 0}};
+    const int r = ::poll(p, config.cancel_fd >= 0 ? 2 : 1, kCallerPollMs);
+    if (r > 0 && (p[1].revents & POLLIN) && !summary.interrupted) {
+      summary.interrupted = true;
+      stop_sending.store(true);
+    }
+    drain(batch, on_result, summary);
+    if (Clock::now() >= next_progress) {
+      if (on_progress) on_progress(progress_since(start));
+      next_progress = Clock::now() + progress_interval;
+    }
+  }
+}
+
 ScanSummary ScanEngine::run(const std::function<void(const ScanResult&)>& on_result,
                             const std::function<void(const ScanProgress&)>& on_progress,
                             std::chrono::milliseconds progress_interval) {
@@ -523,55 +625,12 @@ ScanSummary ScanEngine::run(const std::function<void(const ScanResult&)>& on_res
   const auto start = Clock::now();
   std::thread receiver([&m] { m.receive_loop(); });
   std::thread sender([&m] { m.send_loop(); });
-
-  std::vector<QueuedResult> batch;
-  auto drain = [&] {
-    m.results->take(batch);
-    for (const auto& q : batch) {
-      const PlannedProbe probe = m.plan.probe(q.k);
-      ScanResult r;
-      r.address = probe.address;
-      r.port = probe.port;
-      r.verdict = q.verdict();
-      r.ttl = q.ttl;
-      r.time_ns = q.time_ns;
-      r.rtt_ns = q.rtt_ns;
-      ++summary.states[size_t(r.verdict.state)];
-      if (on_result) on_result(r);
-    }
-  };
-  auto progress = [&] {
-    if (!on_progress) return;
-    ScanProgress p;
-    p.planned = m.plan.length();
-    p.sent = m.sent.load();
-    p.replies = m.replies.load();
-    p.answered = m.answered_count.load();
-    p.positive = m.positive.load();
-    p.round = m.round.load();
-    p.waiting = m.waiting.load();
-    p.elapsed_s = std::chrono::duration<double>(Clock::now() - start).count();
-    on_progress(p);
-  };
-  auto next_progress = Clock::now() + progress_interval;
-  while (!m.receiving_done.load()) {
-    // Woken by Ctrl-C, by a batch of results, or every 20 ms for progress and the end.
-    pollfd p[2] = {{m.results->wake_fd(), POLLIN, 0}, {m.config.cancel_fd, POLLIN, 0}};
-    const int r = ::poll(p, m.config.cancel_fd >= 0 ? 2 : 1, 20);
-    if (r > 0 && (p[1].revents & POLLIN) && !summary.interrupted) {
-      summary.interrupted = true;
-      m.stop_sending.store(true);
-    }
-    drain();
-    if (Clock::now() >= next_progress) {
-      progress();
-      next_progress = Clock::now() + progress_interval;
-    }
-  }
+  m.serve_caller(on_result, on_progress, progress_interval, start, summary);
   sender.join();
   receiver.join();
-  drain();
-  progress();
+  std::vector<QueuedResult> batch;
+  m.drain(batch, on_result, summary);
+  if (on_progress) on_progress(m.progress_since(start));
 
   summary.receive_error = m.receive_error;
   // What never answered gets the no-reply state (not after Ctrl-C or a broken receiver: those

@@ -128,74 +128,66 @@ TargetSet::~TargetSet() = default;
 TargetSet::TargetSet(TargetSet&&) noexcept = default;
 TargetSet& TargetSet::operator=(TargetSet&&) noexcept = default;
 
-Result<std::vector<Span>> TargetSet::parse(std::string_view token, bool for_exclusion) {
-  const std::string text(token);
-  auto bad = [&](const std::string& why) { return fail(ErrorCode::bad_input, "invalid target '" + text + "': " + why); };
-  if (token.empty()) return fail(ErrorCode::bad_input, "empty target");
-  if (token.size() >= 2 && token.front() == '[' && token.back() == ']') token = token.substr(1, token.size() - 2);
+namespace {
+tl::unexpected<Error> bad_target(const std::string& text, const std::string& why) {
+  return fail(ErrorCode::bad_input, "invalid target '" + text + "': " + why);
+}
 
-  auto check_family = [&](bool v6) -> Result<void> {
-    if (options_.family == Family::v4 && v6) return bad("an IPv6 address, but -4 was given");
-    if (options_.family == Family::v6 && !v6) return bad("an IPv4 address, but -6 was given");
-    return {};
-  };
+Result<void> check_family(Family family, const std::string& text, bool v6) {
+  if (family == Family::v4 && v6) return bad_target(text, "an IPv6 address, but -4 was given");
+  if (family == Family::v6 && !v6) return bad_target(text, "an IPv4 address, but -6 was given");
+  return {};
+}
+}  // namespace
 
-  std::vector<Span> spans;
-  if (const auto slash = token.find('/'); slash != std::string_view::npos) {
-    auto cidr = Cidr::parse(token);
-    if (!cidr) return bad("expected a CIDR block such as 10.0.0.0/24 or 2001:db8::/120");
-    const bool v6 = cidr->base.is_v6();
-    if (auto ok = check_family(v6); !ok) return tl::unexpected(ok.error());
-    const int host_bits = (v6 ? 128 : 32) - cidr->prefix;
-    if (host_bits > 32) return bad("more than 2^32 addresses; tcpscan scans at most 2^32 at once");
-    Span s{v6, to_number(cidr->base), 0};
-    s.hi = s.lo + ((u128(1) << host_bits) - 1);
-    // Network and broadcast addresses of a block are left out unless asked for.
-    if (!for_exclusion && !options_.allow_special && host_bits >= 2) {
-      ++s.lo;
+// "10.0.0.0/24": the block, less its network and broadcast addresses unless asked for.
+Result<Span> TargetSet::parse_cidr(const std::string& text, std::string_view token, bool for_exclusion) {
+  auto cidr = Cidr::parse(token);
+  if (!cidr) return bad_target(text, "expected a CIDR block such as 10.0.0.0/24 or 2001:db8::/120");
+  const bool v6 = cidr->base.is_v6();
+  if (auto ok = check_family(options_.family, text, v6); !ok) return tl::unexpected(ok.error());
+  const int host_bits = (v6 ? 128 : 32) - cidr->prefix;
+  if (host_bits > 32) return bad_target(text, "more than 2^32 addresses; tcpscan scans at most 2^32 at once");
+  Span s{v6, to_number(cidr->base), 0};
+  s.hi = s.lo + ((u128(1) << host_bits) - 1);
+  // Network and broadcast addresses of a block are left out unless asked for.
+  if (!for_exclusion && !options_.allow_special && host_bits >= 2) {
+    ++s.lo;
+    ++skipped_special_;
+    if (!v6) {
+      --s.hi;
       ++skipped_special_;
-      if (!v6) {
-        --s.hi;
-        ++skipped_special_;
-      }
-    }
-    spans.push_back(s);
-    return spans;
-  }
-  if (const auto dash = token.find('-'); dash != std::string_view::npos) {
-    if (auto first = IpAddress::parse(token.substr(0, dash))) {
-      const bool v6 = first->is_v6();
-      if (auto ok = check_family(v6); !ok) return tl::unexpected(ok.error());
-      const auto right = token.substr(dash + 1);
-      const u128 lo = to_number(*first);
-      u128 hi;
-      if (auto last = IpAddress::parse(right)) {
-        if (last->is_v6() != v6) return bad("the two ends of a range must be of one family");
-        hi = to_number(*last);
-      } else if (auto end = short_range_end(lo, v6, right)) {
-        hi = *end;
-      } else {
-        return bad(v6 ? "expected a range such as 2001:db8::1-2001:db8::ff or 2001:db8::1-ff"
-                      : "expected a range such as 10.0.0.1-50 or 10.0.0.1-10.0.1.20");
-      }
-      if (hi < lo) return bad("the range ends before it starts");
-      if (hi - lo >= kMaxAddresses) return bad("more than 2^32 addresses; tcpscan scans at most 2^32 at once");
-      spans.push_back(Span{v6, lo, hi});
-      return spans;
     }
   }
-  if (auto literal = IpAddress::parse(token)) {
-    if (auto ok = check_family(literal->is_v6()); !ok) return tl::unexpected(ok.error());
-    const u128 v = to_number(*literal);
-    spans.push_back(Span{literal->is_v6(), v, v});
-    return spans;
+  return s;
+}
+
+// "10.0.0.1-50" or "10.0.0.1-10.0.1.20": first is the address left of the dash.
+Result<Span> TargetSet::parse_range(const std::string& text, const IpAddress& first, std::string_view right) {
+  const bool v6 = first.is_v6();
+  if (auto ok = check_family(options_.family, text, v6); !ok) return tl::unexpected(ok.error());
+  const u128 lo = to_number(first);
+  u128 hi;
+  if (auto last = IpAddress::parse(right)) {
+    if (last->is_v6() != v6) return bad_target(text, "the two ends of a range must be of one family");
+    hi = to_number(*last);
+  } else if (auto end = short_range_end(lo, v6, right)) {
+    hi = *end;
+  } else {
+    return bad_target(text, v6 ? "expected a range such as 2001:db8::1-2001:db8::ff or 2001:db8::1-ff"
+                               : "expected a range such as 10.0.0.1-50 or 10.0.0.1-10.0.1.20");
   }
-  if (!looks_like_host_name(token))
-    return bad("not an address, CIDR block, range or host name");
+  if (hi < lo) return bad_target(text, "the range ends before it starts");
+  if (hi - lo >= kMaxAddresses) return bad_target(text, "more than 2^32 addresses; tcpscan scans at most 2^32 at once");
+  return Span{v6, lo, hi};
+}
+
+// A host name: like nmap, one address per name, IPv4 first unless -6 asked otherwise.
+Result<Span> TargetSet::resolve_name(const std::string& text, std::string_view token) {
+  if (!looks_like_host_name(token)) return bad_target(text, "not an address, CIDR block, range or host name");
   auto addresses = resolver_(std::string(token), options_.family);
   if (!addresses) return tl::unexpected(addresses.error());
-  if (addresses->empty()) return bad("the name has no address");
-  // Like nmap: one address per name, IPv4 first unless -6 asked otherwise.
+  if (addresses->empty()) return bad_target(text, "the name has no address");
   const IpAddress* chosen = &addresses->front();
   for (const auto& a : *addresses)
     if (options_.family == Family::any && a.is_v4()) {
@@ -203,8 +195,27 @@ Result<std::vector<Span>> TargetSet::parse(std::string_view token, bool for_excl
       break;
     }
   const u128 v = to_number(*chosen);
-  spans.push_back(Span{chosen->is_v6(), v, v});
-  return spans;
+  return Span{chosen->is_v6(), v, v};
+}
+
+Result<std::vector<Span>> TargetSet::parse(std::string_view token, bool for_exclusion) {
+  const std::string text(token);
+  if (token.empty()) return fail(ErrorCode::bad_input, "empty target");
+  if (token.size() >= 2 && token.front() == '[' && token.back() == ']') token = token.substr(1, token.size() - 2);
+  Result<Span> span = [&]() -> Result<Span> {
+    if (token.find('/') != std::string_view::npos) return parse_cidr(text, token, for_exclusion);
+    if (const auto dash = token.find('-'); dash != std::string_view::npos)
+      if (auto first = IpAddress::parse(token.substr(0, dash)))
+        return parse_range(text, *first, token.substr(dash + 1));
+    if (auto literal = IpAddress::parse(token)) {
+      if (auto ok = check_family(options_.family, text, literal->is_v6()); !ok) return tl::unexpected(ok.error());
+      const u128 v = to_number(*literal);
+      return Span{literal->is_v6(), v, v};
+    }
+    return resolve_name(text, token);
+  }();
+  if (!span) return tl::unexpected(span.error());
+  return std::vector<Span>{*span};
 }
 
 Result<void> TargetSet::add(std::string_view token) {

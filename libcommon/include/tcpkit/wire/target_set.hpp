@@ -60,6 +60,10 @@ class TargetSet {
 
  private:
   Result<std::vector<Span>> parse(std::string_view token, bool for_exclusion);
+  // The forms parse() tells apart; text is the token as written, for the messages.
+  Result<Span> parse_cidr(const std::string& text, std::string_view token, bool for_exclusion);
+  Result<Span> parse_range(const std::string& text, const IpAddress& first, std::string_view right);
+  Result<Span> resolve_name(const std::string& text, std::string_view token);
 
   TargetOptions options_;
   HostResolver resolver_;
