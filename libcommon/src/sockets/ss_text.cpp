@@ -12,6 +12,15 @@ bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
 
+// How much of an unreadable field a warning quotes: enough to find it, never a whole line.
+constexpr size_t kQuotedState = 40;
+constexpr size_t kQuotedField = 60;
+
+// The prefixes of ss's -o and -e fields.
+constexpr std::string_view kTimerOpen = "timer:(";
+constexpr std::string_view kUid = "uid:";
+constexpr std::string_view kInode = "ino:";
+
 // The Netid values ss prints when more than one protocol is shown.
 bool is_netid(std::string_view s) {
   for (std::string_view n : {"tcp", "udp", "raw", "u_str", "u_dgr", "u_seq", "nl", "p_raw", "p_dgr", "mptcp",
@@ -63,8 +72,8 @@ Dialect dialect_of(std::string_view line) {
 
 // timer:(on,200ms,1)
 bool parse_timer_field(std::string_view field, SocketRecord& s) {
-  if (!starts_with(field, "timer:(") || field.back() != ')') return false;
-  std::string_view body = field.substr(7, field.size() - 8);
+  if (!starts_with(field, kTimerOpen) || field.back() != ')') return false;
+  std::string_view body = field.substr(kTimerOpen.size(), field.size() - kTimerOpen.size() - 1);
   const size_t c1 = body.find(',');
   if (c1 == std::string_view::npos) return false;
   const size_t c2 = body.find(',', c1 + 1);
@@ -181,33 +190,35 @@ struct SsTextParser::Impl {
     return false;
   }
 
-  bool main_line(size_t number, std::string_view text) {
-    // The owners go first: their names may hold spaces, so they are cut out before splitting.
-    std::vector<ProcessRef> owners;
-    std::string rest_storage;
-    std::string_view rest = text;
-    if (const size_t at = text.find("users:(("); at != std::string_view::npos) {
-      size_t consumed = 0;
-      auto parsed = parse_ss_users(text.substr(at), consumed);
-      if (!parsed) {
-        report_.warn(number, "unreadable users:((...)) process list");
-        return true;
-      }
-      owners = std::move(*parsed);
-      rest_storage = std::string(text.substr(0, at)) + " " + std::string(text.substr(at + consumed));
-      rest = rest_storage;
+  // The owners go first: their names may hold spaces, so they are cut out before splitting;
+  // `rest` is the line without them. False (after a warning) when the list is unreadable.
+  bool cut_owners(size_t number, std::string_view text, std::vector<ProcessRef>& owners, std::string& storage,
+                  std::string_view& rest) {
+    rest = text;
+    const size_t at = text.find("users:((");
+    if (at == std::string_view::npos) return true;
+    size_t consumed = 0;
+    auto parsed = parse_ss_users(text.substr(at), consumed);
+    if (!parsed) {
+      report_.warn(number, "unreadable users:((...)) process list");
+      return false;
     }
-    auto fields = split_fields(rest);
-    if (fields.empty()) return true;
-    if (fields[0] == "State" || fields[0] == "Netid" || fields[0] == "Recv-Q") {
-      header(fields);
-      return columns_.state || no_state_column();
-    }
-    size_t i = 0;
+    owners = std::move(*parsed);
+    storage = std::string(text.substr(0, at)) + " " + std::string(text.substr(at + consumed));
+    rest = storage;
+    return true;
+  }
+
+  // How a line goes on after its first columns: read on, done with it, or stop the parse.
+  enum class Step { next, done, stop };
+
+  // Steps over the Netid column (another protocol's line is skipped) and notices a headerless
+  // "ss -H state X" text. `i` ends on the State column, or on Recv-Q when there is none.
+  Step leading_columns(const std::vector<std::string_view>& fields, size_t& i) {
     if (columns_.netid || (is_netid(fields[0]) && fields.size() > 1 && parse_tcp_state(fields[1]))) {
       if (fields[0] != "tcp") {  // another protocol: not ours, not an error
         ++report_.skipped;
-        return true;
+        return Step::done;
       }
       i = 1;
     }
@@ -215,56 +226,89 @@ struct SsTextParser::Impl {
     if (columns_.state && report_.sockets == 0 && report_.malformed == 0 && i < fields.size() &&
         !parse_tcp_state(fields[i]) && parse_uint(fields[i]) && fields.size() >= i + 4 && parse_uint(fields[i + 1])) {
       columns_.state = false;
-      if (!no_state_column()) return false;
+      if (!no_state_column()) return Step::stop;
     }
-    SocketRecord s;
-    if (columns_.state) {
-      if (i >= fields.size()) return report_.warn(number, "truncated line"), true;
-      const auto state = parse_tcp_state(fields[i]);
-      if (!state) return report_.warn(number, "unknown TCP state '" + std::string(fields[i].substr(0, 40)) + "'"), true;
-      s.state = *state;
-      ++i;
-    } else {
+    return Step::next;
+  }
+
+  // The State column, or the state ss was given; `i` moves past it. False after a warning.
+  bool read_state(size_t number, const std::vector<std::string_view>& fields, size_t& i, SocketRecord& s) {
+    if (!columns_.state) {
       s.state = *given_state_;
+      return true;
     }
-    if (i + 4 > fields.size()) return report_.warn(number, "expected Recv-Q, Send-Q, local and peer address"), true;
+    if (i >= fields.size()) return report_.warn(number, "truncated line"), false;
+    const auto state = parse_tcp_state(fields[i]);
+    if (!state) return report_.warn(number, "unknown TCP state '" + std::string(fields[i].substr(0, kQuotedState)) + "'"), false;
+    s.state = *state;
+    ++i;
+    return true;
+  }
+
+  // Recv-Q, Send-Q, and the local and peer address from fields[i..i+3]. False after a warning.
+  bool read_queues_and_ends(size_t number, const std::vector<std::string_view>& fields, size_t i, SocketRecord& s) {
+    if (i + 4 > fields.size()) return report_.warn(number, "expected Recv-Q, Send-Q, local and peer address"), false;
     const auto rq = parse_uint(fields[i], UINT32_MAX);
     const auto sq = parse_uint(fields[i + 1], UINT32_MAX);
-    if (!rq || !sq) return report_.warn(number, "Recv-Q and Send-Q must be numbers"), true;
+    if (!rq || !sq) return report_.warn(number, "Recv-Q and Send-Q must be numbers"), false;
     s.recv_q = static_cast<uint32_t>(*rq);
     s.send_q = static_cast<uint32_t>(*sq);
     const Family star_family = dialect_ == Dialect::legacy ? Family::v4 : Family::v6;
     auto local = parse_text_endpoint(fields[i + 2], star_family, &services_);
     auto peer = parse_text_endpoint(fields[i + 3], star_family, &services_);
-    if (!local) return report_.warn(number, "unreadable local address '" + std::string(fields[i + 2].substr(0, 60)) + "'"), true;
-    if (!peer) return report_.warn(number, "unreadable peer address '" + std::string(fields[i + 3].substr(0, 60)) + "'"), true;
+    if (!local) return report_.warn(number, "unreadable local address '" + std::string(fields[i + 2].substr(0, kQuotedField)) + "'"), false;
+    if (!peer) return report_.warn(number, "unreadable peer address '" + std::string(fields[i + 3].substr(0, kQuotedField)) + "'"), false;
     // '*' and host names take the family of the other side ("0.0.0.0:8080 *:*", "*:22 *:*").
     const bool local_vague = local->star_address || !local->host_name.empty();
     const bool peer_vague = peer->star_address || !peer->host_name.empty();
     if (local_vague && !peer_vague) local->address = unspecified_like(peer->address);
     if (peer_vague && !local_vague) peer->address = unspecified_like(local->address);
     if (local->address.family() != peer->address.family())
-      return report_.warn(number, "local and peer addresses are of different families"), true;
+      return report_.warn(number, "local and peer addresses are of different families"), false;
     pending_star_ = local->star_address && peer->star_address;
     // Names at both ends (ss -r; or "*:22 name:*", which ss does not print): no family known.
     s.family_known = !(local_vague && peer_vague && !pending_star_);
     set_text_endpoints(s, *local, *peer);
     if (!s.family_known) s.local = s.remote = IpAddress();  // an address is needed; StateCounts keeps them apart
-    s.processes = std::move(owners);
+    return true;
+  }
+
+  // The ss -o / -e fields from fields[first] on: timer, uid, inode. False after a warning.
+  bool read_extras(size_t number, const std::vector<std::string_view>& fields, size_t first, SocketRecord& s) {
     bool ext_seen = false;
-    for (size_t k = i + 4; k < fields.size(); ++k) {
+    for (size_t k = first; k < fields.size(); ++k) {
       const std::string_view f = fields[k];
-      if (starts_with(f, "timer:(")) {
-        if (!parse_timer_field(f, s)) return report_.warn(number, "unreadable timer '" + std::string(f.substr(0, 60)) + "'"), true;
-      } else if (starts_with(f, "uid:")) {
-        if (auto v = parse_uint(f.substr(4), UINT32_MAX)) s.uid = static_cast<uint32_t>(*v);
-      } else if (starts_with(f, "ino:")) {
-        if (auto v = parse_uint(f.substr(4))) s.inode = *v;
+      if (starts_with(f, kTimerOpen)) {
+        if (!parse_timer_field(f, s)) return report_.warn(number, "unreadable timer '" + std::string(f.substr(0, kQuotedField)) + "'"), false;
+      } else if (starts_with(f, kUid)) {
+        if (auto v = parse_uint(f.substr(kUid.size()), UINT32_MAX)) s.uid = static_cast<uint32_t>(*v);
+      } else if (starts_with(f, kInode)) {
+        if (auto v = parse_uint(f.substr(kInode.size()))) s.inode = *v;
         ext_seen = true;
       }
     }
     // ss -e leaves out "uid:0".
     if (ext_seen && !s.uid) s.uid = 0;
+    return true;
+  }
+
+  bool main_line(size_t number, std::string_view text) {
+    std::vector<ProcessRef> owners;
+    std::string rest_storage;  // the line without its owners; `rest` and the fields point into it
+    std::string_view rest;
+    if (!cut_owners(number, text, owners, rest_storage, rest)) return true;
+    auto fields = split_fields(rest);
+    if (fields.empty()) return true;
+    if (fields[0] == "State" || fields[0] == "Netid" || fields[0] == "Recv-Q") {
+      header(fields);
+      return columns_.state || no_state_column();
+    }
+    size_t i = 0;
+    if (const Step step = leading_columns(fields, i); step != Step::next) return step == Step::done;
+    SocketRecord s;
+    if (!read_state(number, fields, i, s) || !read_queues_and_ends(number, fields, i, s)) return true;
+    s.processes = std::move(owners);
+    if (!read_extras(number, fields, i + 4, s)) return true;
     TcpInfoSummary info;
     if (parse_ss_info_fields(rest.substr(static_cast<size_t>(fields[i + 3].data() - rest.data())), info)) s.info = info;
     tally_text_names(s, report_);
