@@ -26,6 +26,9 @@ using namespace tcpkit;
 
 namespace {
 
+// How much of the text one read(2) takes.
+constexpr size_t kReadChunk = 1 << 16;
+
 void print_warnings(const std::string& label, const TextParseReport& report) {
   for (const auto& w : report.warnings)
     cli::print_error("tcpstate", label + ":" + std::to_string(w.line) + ": " + w.message + " (line skipped)");
@@ -113,7 +116,7 @@ class LineFeed {
 Result<void> read_lines(int fd, const std::string& label, const std::function<bool(std::string_view)>& line,
                         const std::function<void()>& idle) {
   LineFeed lines;
-  std::vector<char> buf(1 << 16);
+  std::vector<char> buf(kReadChunk);
   for (;;) {
     pollfd fds[2] = {{fd, POLLIN, 0}, {cli::interrupt_fd(), POLLIN, 0}};
     int ready = ::poll(fds, 2, 0);
