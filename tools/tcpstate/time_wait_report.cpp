@@ -15,8 +15,8 @@ using namespace tcpkit;
 namespace {
 
 constexpr long kMaxPort = 65535;
-// TimeWaitAnalysis's histogram: buckets 10 s wide, the last open-ended.
-constexpr int kBucketSeconds = 10;
+// TimeWaitAnalysis's histogram buckets, the last open-ended.
+constexpr int kBucketSeconds = int(TimeWaitAnalysis::kBucketMs / 1000);
 // The table's histogram: labels padded to this width, bars at most this long plus one.
 constexpr size_t kBucketLabelWidth = 8;
 constexpr uint64_t kLongestBar = 40;

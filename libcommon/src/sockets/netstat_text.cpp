@@ -18,6 +18,12 @@ struct Columns {
   bool timer = false;       // -o
 };
 
+constexpr double kMsPerSecond = 1000;
+// Bounds on the timer's seconds: whole seconds no timer reaches, and microsecond precision.
+constexpr uint64_t kMaxTimerSeconds = 1u << 30;
+constexpr size_t kMaxFractionDigits = 6;
+constexpr uint64_t kMaxFraction = 999999;
+
 // "on (1.47/1/0)" -> kind, ms left, retransmits.
 bool parse_timer(std::string_view kind, std::string_view values, SocketRecord& s) {
   const auto k = parse_timer_name(kind);
@@ -28,14 +34,14 @@ bool parse_timer(std::string_view kind, std::string_view values, SocketRecord& s
   const size_t s2 = values.find('/', s1 + 1);
   const std::string_view secs = values.substr(0, s1);
   const size_t dot = secs.find('.');
-  const auto whole = parse_uint(secs.substr(0, dot), 1u << 30);
+  const auto whole = parse_uint(secs.substr(0, dot), kMaxTimerSeconds);
   if (!whole) return false;
-  double ms = static_cast<double>(*whole) * 1000;
+  double ms = static_cast<double>(*whole) * kMsPerSecond;
   if (dot != std::string_view::npos) {
     const std::string_view frac = secs.substr(dot + 1);
-    const auto f = parse_uint(frac, 999999);
-    if (!f || frac.size() > 6) return false;
-    ms += static_cast<double>(*f) * 1000 / std::pow(10.0, static_cast<double>(frac.size()));
+    const auto f = parse_uint(frac, kMaxFraction);
+    if (!f || frac.size() > kMaxFractionDigits) return false;
+    ms += static_cast<double>(*f) * kMsPerSecond / std::pow(10.0, static_cast<double>(frac.size()));
   }
   const auto retrans = parse_uint(values.substr(s1 + 1, s2 == std::string_view::npos ? std::string_view::npos : s2 - s1 - 1), UINT32_MAX);
   if (!retrans) return false;

@@ -192,7 +192,8 @@ namespace {
 // What ss and netstat print for a resolved host ("web-1.example", "localhost", a name cut at
 // the column width): letters, digits, '.', '-', '_'; a ':' would make it an address.
 bool is_host_name(std::string_view s) {
-  if (s.empty() || s.size() > 255) return false;
+  constexpr size_t kMaxHostName = 255;  // DNS's limit on a whole name
+  if (s.empty() || s.size() > kMaxHostName) return false;
   for (char c : s)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') return false;
   return true;

@@ -14,12 +14,20 @@ bool is_space(char c) { return c == ' ' || c == '\t'; }
 
 // How much of an unreadable field a warning quotes: enough to find it, never a whole line.
 constexpr size_t kQuotedState = 40;
+// A users:((...)) list longer than this is junk: the parse of untrusted text stays bounded.
+constexpr int kMaxOwnerEntries = 4096;
 constexpr size_t kQuotedField = 60;
 
 // The prefixes of ss's -o and -e fields.
 constexpr std::string_view kTimerOpen = "timer:(";
 constexpr std::string_view kUid = "uid:";
 constexpr std::string_view kInode = "ino:";
+
+constexpr double kMsPerSecond = 1000, kMsPerMinute = 60000, kUsPerMs = 1000;
+// Longer than any number or duration ss prints: junk is refused before any work on it.
+constexpr size_t kMaxDecimalChars = 24, kMaxDurationChars = 32;
+// 2^53: up to here a double holds every integer, so the rounding to whole ms is exact.
+constexpr double kExactDoubleLimit = 9007199254740992.0;
 
 // The Netid values ss prints when more than one protocol is shown.
 bool is_netid(std::string_view s) {
@@ -31,7 +39,7 @@ bool is_netid(std::string_view s) {
 
 // "12.5" -> 12.5; digits with at most one '.', nothing else.
 std::optional<double> parse_decimal(std::string_view text) {
-  if (text.empty() || text.size() > 24) return std::nullopt;
+  if (text.empty() || text.size() > kMaxDecimalChars) return std::nullopt;
   double value = 0;
   double scale = 0;
   bool digit_seen = false;
@@ -335,7 +343,7 @@ bool SsTextParser::line(std::string_view text) { return impl_->line(text); }
 bool SsTextParser::finish() { return impl_->finish(); }
 
 std::optional<int64_t> parse_ss_duration_ms(std::string_view text) {
-  if (text.empty() || text.size() > 32) return std::nullopt;
+  if (text.empty() || text.size() > kMaxDurationChars) return std::nullopt;
   double total = 0;
   size_t i = 0;
   while (i < text.size()) {
@@ -347,14 +355,14 @@ std::optional<int64_t> parse_ss_duration_ms(std::string_view text) {
     while (i < text.size() && text[i] >= 'a' && text[i] <= 'z') ++i;
     const std::string_view unit = text.substr(unit_start, i - unit_start);
     const bool has_dot = text.substr(start, unit_start - start).find('.') != std::string_view::npos;
-    if (unit == "min") total += *number * 60000;
-    else if (unit == "sec" || unit == "s") total += *number * 1000;
-    else if (unit == "ms") total += has_dot ? *number * 1000 : *number;  // "1.488ms" is 1.488 s
+    if (unit == "min") total += *number * kMsPerMinute;
+    else if (unit == "sec" || unit == "s") total += *number * kMsPerSecond;
+    else if (unit == "ms") total += has_dot ? *number * kMsPerSecond : *number;  // "1.488ms" is 1.488 s
     else return std::nullopt;
   }
   // Up to 24 digits a term, the sum reaches 1e34: llround of a value past int64 is undefined.
   // No timer is that long; past 2^53 ms (285,000 years) it is not a timer value.
-  if (!(total <= 9007199254740992.0)) return std::nullopt;
+  if (!(total <= kExactDoubleLimit)) return std::nullopt;
   return static_cast<int64_t>(std::llround(total));
 }
 
@@ -385,15 +393,15 @@ bool parse_ss_info_fields(std::string_view text, TcpInfoSummary& info) {
       found = true;
     };
     auto ms_to_us = [](std::string_view v, uint32_t& out) {
-      if (auto d = parse_decimal(v); d && *d * 1000 <= UINT32_MAX) out = static_cast<uint32_t>(std::llround(*d * 1000));
+      if (auto d = parse_decimal(v); d && *d * kUsPerMs <= UINT32_MAX) out = static_cast<uint32_t>(std::llround(*d * kUsPerMs));
     };
     auto count = [](std::string_view v, uint32_t& out) {
       if (auto n = parse_uint(v, UINT32_MAX)) out = static_cast<uint32_t>(*n);
     };
     if (key == "rtt") pair([&](auto v) { ms_to_us(v, info.rtt_us); }, [&](auto v) { ms_to_us(v, info.rttvar_us); });
     else if (key == "rto") {
-      if (auto d = parse_decimal(value); d && *d * 1000 <= UINT32_MAX) {
-        info.rto_us = static_cast<uint32_t>(std::llround(*d * 1000));
+      if (auto d = parse_decimal(value); d && *d * kUsPerMs <= UINT32_MAX) {
+        info.rto_us = static_cast<uint32_t>(std::llround(*d * kUsPerMs));
         found = true;
       }
     } else if (key == "cwnd") u32(info.cwnd);
@@ -412,7 +420,7 @@ std::optional<std::vector<ProcessRef>> parse_ss_users(std::string_view text, siz
   if (!starts_with(text, "users:((")) return std::nullopt;
   std::vector<ProcessRef> out;
   size_t i = 7;  // at the '(' of the first entry
-  for (int entries = 0; entries < 4096; ++entries) {
+  for (int entries = 0; entries < kMaxOwnerEntries; ++entries) {
     if (i + 2 > text.size() || text[i] != '(' || text[i + 1] != '"') return std::nullopt;
     const size_t name_start = i + 2;
     // The name ends at the first `",` followed by a pid (`pid=` or, in old ss, digits).
