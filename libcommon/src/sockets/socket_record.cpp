@@ -160,8 +160,11 @@ std::vector<std::string_view> split_fields(std::string_view line, size_t max_fie
   return out;
 }
 
+// The digits of UINT64_MAX in decimal and in hex: a longer text cannot fit.
+constexpr size_t kMaxDecimalDigits = 20, kMaxHexDigits = 16;
+
 std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max) {
-  if (text.empty() || text.size() > 20) return std::nullopt;
+  if (text.empty() || text.size() > kMaxDecimalDigits) return std::nullopt;
   uint64_t value = 0;
   for (char c : text) {
     if (c < '0' || c > '9') return std::nullopt;
@@ -173,7 +176,7 @@ std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max) {
 }
 
 std::optional<uint64_t> parse_hex(std::string_view text, uint64_t max) {
-  if (text.empty() || text.size() > 16) return std::nullopt;
+  if (text.empty() || text.size() > kMaxHexDigits) return std::nullopt;
   uint64_t value = 0;
   for (char c : text) {
     int digit;
@@ -243,7 +246,7 @@ std::optional<ParsedEndpoint> parse_text_endpoint(std::string_view text, Family 
   }
   if (port == "*") {
     ep.port = 0;
-  } else if (const auto p = parse_uint(port, 65535)) {
+  } else if (const auto p = parse_uint(port, UINT16_MAX)) {
     ep.port = static_cast<uint16_t>(*p);
   } else {
     if (!services || !is_service_name(port)) return std::nullopt;
