@@ -179,6 +179,8 @@ class TextFeed {
 
   // Whether the text as a whole can be shown, as bad input when not.
   Result<void> check(const std::string& label) const {
+    // Ctrl-C, or the reader gone, before a line came: no text to judge (and nothing to say).
+    if (!unknown_format_ && !ss_ && !netstat_ && cli::interrupted()) return {};
     if (unknown_format_ || (!ss_ && !netstat_))
       return fail(ErrorCode::bad_input, label + ": neither ss nor netstat output (save `ss -tan` or `netstat -tan`)");
     if (report_.state_column_missing)
