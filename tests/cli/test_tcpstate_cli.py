@@ -378,6 +378,26 @@ def test_from_keeps_memory_flat_on_400k_lines():
     assert peak_kb <= 16 * 1024, f"peak RSS {peak_kb} kB"
 
 
+def test_from_stops_quietly_when_the_reader_goes_away_before_any_input():
+    # The table's header goes out before a line of input came; the reader leaving then is no
+    # "neither ss nor netstat output" (the text was never read): SIGPIPE, and nothing on stderr.
+    proc = subprocess.Popen([TOOL, "--from", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        ready, _, _ = select.select([proc.stdout], [], [], 20)
+        assert ready and proc.stdout.readline().startswith(b"State")
+        proc.stdout.close()
+        proc.wait(timeout=5)
+        assert proc.returncode == -13
+        assert proc.stderr.read() == b""
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdin.close()
+        proc.stderr.close()
+
+
 def test_from_stops_quietly_when_the_reader_goes_away_while_input_waits():
     proc = subprocess.Popen([TOOL, "--from", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)

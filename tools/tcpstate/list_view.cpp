@@ -14,6 +14,7 @@ using namespace tcpkit;
 namespace {
 
 constexpr size_t kFlushAt = 1 << 18;
+constexpr size_t kRowRoom = 4096;  // reserved past kFlushAt: the row that crosses it fits without a reallocation
 
 // Column starts of the table, as in ss.
 constexpr size_t kRecvQ = 11, kSendQ = 18, kLocal = 25, kPeer = 50, kTimer = 75;
@@ -21,7 +22,7 @@ constexpr size_t kRecvQ = 11, kSendQ = 18, kLocal = 25, kPeer = 50, kTimer = 75;
 class TableWriter {
  public:
   explicit TableWriter(const Options& o) : o_(o) {
-    buf_.reserve(kFlushAt + 4096);
+    buf_.reserve(kFlushAt + kRowRoom);
     const size_t start = buf_.size();
     buf_ += "State";
     pad_to(buf_, start, kRecvQ);

@@ -9,6 +9,10 @@
 namespace {
 
 constexpr const char* kTool = "tcpstate";
+// Help's flag column: wide enough for the longest flag with its value name.
+constexpr size_t kFlagColumn = 36;
+// --watch's shortest interval (its usage error says 0.1 s).
+constexpr std::chrono::microseconds kMinWatchInterval{100'000};
 
 // "a,b c" -> {"a", "b", "c"}: list flags may be repeated and comma-separated.
 std::vector<std::string> split_list(const std::vector<std::string>& values) {
@@ -164,7 +168,7 @@ std::string take_views(const CLI::App& app, const Flags& f, tcpstate::Options& o
   if (given(app, "--watch")) {
     auto d = tcpkit::cli::parse_duration(f.watch);
     if (!d) return "--watch: " + d.error().message;
-    if (d->count() < 100'000) return "--watch: the interval must be at least 0.1 s";
+    if (*d < kMinWatchInterval) return "--watch: the interval must be at least 0.1 s";
     o.watch_seconds = static_cast<double>(d->count()) / 1e6;
     if (o.source != tcpstate::Source::netlink && o.source != tcpstate::Source::proc)
       return "--watch needs a live source: saved text does not change";
@@ -204,7 +208,7 @@ int parse_and_run(int argc, char** argv) {
                "Exit status: 0 success or check passed, 1 check failed, 2 usage or bad input,\n"
                "3 missing privilege (--netns), 4 system failure.",
                kTool};
-  app.get_formatter()->column_width(36);
+  app.get_formatter()->column_width(kFlagColumn);
   add_flags(app, o, f);
   if (auto code = tcpkit::cli::parse_command_line(app, kTool, argc, argv)) return *code;
 

@@ -26,6 +26,9 @@ using namespace tcpkit;
 
 namespace {
 
+// How much of the text one read(2) takes.
+constexpr size_t kReadChunk = 1 << 16;
+
 void print_warnings(const std::string& label, const TextParseReport& report) {
   for (const auto& w : report.warnings)
     cli::print_error("tcpstate", label + ":" + std::to_string(w.line) + ": " + w.message + " (line skipped)");
@@ -113,7 +116,7 @@ class LineFeed {
 Result<void> read_lines(int fd, const std::string& label, const std::function<bool(std::string_view)>& line,
                         const std::function<void()>& idle) {
   LineFeed lines;
-  std::vector<char> buf(1 << 16);
+  std::vector<char> buf(kReadChunk);
   for (;;) {
     pollfd fds[2] = {{fd, POLLIN, 0}, {cli::interrupt_fd(), POLLIN, 0}};
     int ready = ::poll(fds, 2, 0);
@@ -136,6 +139,108 @@ Result<void> read_lines(int fd, const std::string& label, const std::function<bo
   return {};
 }
 
+// Lines kept while no line has shown whether the text is ss's or netstat's; then it is neither.
+constexpr size_t kMaxUndecidedLines = 200;
+
+// Feeds the text's lines to the parser its format calls for, holding the first lines until a
+// line shows the format.
+class TextFeed {
+ public:
+  TextFeed(const Options& o, const SocketSink& sink) : o_(o), sink_(sink) {
+    if (o.source == Source::ss_text) format_ = SocketTextFormat::ss;
+    else if (o.source == Source::netstat_text) format_ = SocketTextFormat::netstat;
+    if (format_ != SocketTextFormat::unknown) start();
+  }
+  TextFeed(const TextFeed&) = delete;
+  TextFeed& operator=(const TextFeed&) = delete;
+
+  bool line(std::string_view l) {
+    if (o_.source == Source::netstat_text && !netstat_seen_ && !split_fields(l, 1).empty()) {
+      content_seen_ = true;
+      netstat_seen_ = detect_socket_text_line(l) == SocketTextFormat::netstat;
+    }
+    if (ss_ || netstat_) return parse(l);
+    early_.emplace_back(l);
+    detect(l);
+    if (format_ == SocketTextFormat::unknown) {
+      unknown_format_ = early_.size() >= kMaxUndecidedLines;
+      return !unknown_format_;
+    }
+    start();
+    for (const auto& e : early_)
+      if (!parse(e)) return false;
+    early_.clear();
+    return true;
+  }
+
+  void finish() {
+    if (ss_ && !stopped_) ss_->finish();
+  }
+
+  // Whether the text as a whole can be shown, as bad input when not.
+  Result<void> check(const std::string& label) const {
+    // Ctrl-C, or the reader gone, before a line came: no text to judge (and nothing to say).
+    if (!unknown_format_ && !ss_ && !netstat_ && cli::interrupted()) return {};
+    if (unknown_format_ || (!ss_ && !netstat_))
+      return fail(ErrorCode::bad_input, label + ": neither ss nor netstat output (save `ss -tan` or `netstat -tan`)");
+    if (report_.state_column_missing)
+      return fail(ErrorCode::bad_input, label + ": no State column: this is `ss ... state STATE` output; "
+                                                "give its state with --from-state STATE (e.g. --from-state time-wait)");
+    if (content_seen_ && !netstat_seen_ && report_.sockets == 0)
+      return fail(ErrorCode::bad_input, label + ": no netstat output in it (save `netstat -tan`)");
+    // Nothing readable: one line that names the first bad line, not one warning per line.
+    if (report_.sockets == 0 && report_.malformed > 0) {
+      std::string first;
+      if (!report_.warnings.empty())
+        first = " (line " + std::to_string(report_.warnings.front().line) + ": " + report_.warnings.front().message + ")";
+      return fail(ErrorCode::bad_input, label + ": no socket could be read from " +
+                                            cli::count_text(report_.malformed, "malformed line") + first);
+    }
+    return {};
+  }
+
+  const TextParseReport& report() const { return report_; }
+
+  SourceInfo info() const {
+    SourceInfo info;
+    info.name = ss_ ? "ss" : "netstat";
+    info.backlog_known = ss_.has_value();
+    info.seen = report_.sockets;
+    info.malformed = report_.malformed;
+    return info;
+  }
+
+ private:
+  void start() {
+    if (format_ == SocketTextFormat::ss) ss_.emplace(sink_, report_, o_.from_state);
+    else netstat_.emplace(sink_, report_);
+  }
+
+  bool parse(std::string_view l) { return !(stopped_ = !(ss_ ? ss_->line(l) : netstat_->line(l))); }
+
+  void detect(std::string_view l) {
+    const auto f = split_fields(l, 4);
+    if (f.empty()) return;
+    format_ = detect_socket_text_line(l);
+    // `ss -H state X`: no header and no state, the line starts with Recv-Q Send-Q.
+    if (format_ == SocketTextFormat::unknown && f.size() == 4 && parse_uint(f[0]) && parse_uint(f[1]) &&
+        f[2].find(':') != std::string_view::npos)
+      format_ = SocketTextFormat::ss;
+  }
+
+  const Options& o_;
+  const SocketSink& sink_;
+  SocketTextFormat format_ = SocketTextFormat::unknown;
+  TextParseReport report_;
+  std::optional<SsTextParser> ss_;
+  std::optional<NetstatTextParser> netstat_;
+  std::vector<std::string> early_;  // lines before the format shows (bounded)
+  bool unknown_format_ = false, stopped_ = false;
+  // --from-netstat on a file with no netstat line in it (binary junk, ss text): bad input,
+  // not an empty table (the netstat parser skips what it does not know).
+  bool netstat_seen_ = false, content_seen_ = false;
+};
+
 Result<SourceInfo> collect_text(const Options& o, const SocketSink& sink, const std::function<void()>& idle,
                                 const size_t& undecided) {
   const std::string label = o.input == "-" ? "<stdin>" : o.input;
@@ -145,72 +250,14 @@ Result<SourceInfo> collect_text(const Options& o, const SocketSink& sink, const 
     if (!file.valid()) return fail(ErrorCode::bad_input, "cannot open " + o.input + ": " + std::strerror(errno));
   }
   const int fd = file.valid() ? file.get() : STDIN_FILENO;
-  SocketTextFormat format = SocketTextFormat::unknown;
-  if (o.source == Source::ss_text) format = SocketTextFormat::ss;
-  else if (o.source == Source::netstat_text) format = SocketTextFormat::netstat;
-  TextParseReport report;
-  std::optional<SsTextParser> ss;
-  std::optional<NetstatTextParser> netstat;
-  std::vector<std::string> early;  // lines before the format shows (bounded)
-  bool unknown_format = false, stopped = false;
-  // --from-netstat on a file with no netstat line in it (binary junk, ss text): bad input,
-  // not an empty table (the netstat parser skips what it does not know).
-  bool netstat_seen = false, content_seen = false;
-  auto start = [&]() {
-    if (format == SocketTextFormat::ss) ss.emplace(sink, report, o.from_state);
-    else netstat.emplace(sink, report);
-  };
-  auto parse = [&](std::string_view l) { return !(stopped = !(ss ? ss->line(l) : netstat->line(l))); };
-  if (format != SocketTextFormat::unknown) start();
-  auto line = [&](std::string_view l) {
-    if (o.source == Source::netstat_text && !netstat_seen && !split_fields(l, 1).empty()) {
-      content_seen = true;
-      netstat_seen = detect_socket_text_line(l) == SocketTextFormat::netstat;
-    }
-    if (ss || netstat) return parse(l);
-    early.emplace_back(l);
-    if (const auto f = split_fields(l, 4); !f.empty()) {
-      format = detect_socket_text_line(l);
-      // `ss -H state X`: no header and no state, the line starts with Recv-Q Send-Q.
-      if (format == SocketTextFormat::unknown && f.size() == 4 && parse_uint(f[0]) && parse_uint(f[1]) &&
-          f[2].find(':') != std::string_view::npos)
-        format = SocketTextFormat::ss;
-    }
-    if (format == SocketTextFormat::unknown) {
-      unknown_format = early.size() >= 200;
-      return !unknown_format;
-    }
-    start();
-    for (const auto& e : early)
-      if (!parse(e)) return false;
-    early.clear();
-    return true;
-  };
+  TextFeed feed(o, sink);
+  auto line = [&](std::string_view l) { return feed.line(l); };
   if (auto r = read_lines(fd, label, line, idle); !r) return tl::unexpected(r.error());
-  if (ss && !stopped) ss->finish();
-  if (unknown_format || (!ss && !netstat))
-    return fail(ErrorCode::bad_input, label + ": neither ss nor netstat output (save `ss -tan` or `netstat -tan`)");
-  if (report.state_column_missing)
-    return fail(ErrorCode::bad_input, label + ": no State column: this is `ss ... state STATE` output; "
-                                              "give its state with --from-state STATE (e.g. --from-state time-wait)");
-  if (content_seen && !netstat_seen && report.sockets == 0)
-    return fail(ErrorCode::bad_input, label + ": no netstat output in it (save `netstat -tan`)");
-  // Nothing readable: one line that names the first bad line, not one warning per line.
-  if (report.sockets == 0 && report.malformed > 0) {
-    std::string first;
-    if (!report.warnings.empty())
-      first = " (line " + std::to_string(report.warnings.front().line) + ": " + report.warnings.front().message + ")";
-    return fail(ErrorCode::bad_input, label + ": no socket could be read from " +
-                                          cli::count_text(report.malformed, "malformed line") + first);
-  }
-  print_warnings(label, report);
-  print_name_notes(label, o, report, undecided);
-  SourceInfo info;
-  info.name = ss ? "ss" : "netstat";
-  info.backlog_known = ss.has_value();
-  info.seen = report.sockets;
-  info.malformed = report.malformed;
-  return info;
+  feed.finish();
+  if (auto ok = feed.check(label); !ok) return tl::unexpected(ok.error());
+  print_warnings(label, feed.report());
+  print_name_notes(label, o, feed.report(), undecided);
+  return feed.info();
 }
 
 Result<SourceInfo> collect_proc(const Options& o, const SocketSink& sink) {

@@ -58,8 +58,8 @@ void print_summary(const Options& o, const StateCounts& c) {
   }
 }
 
-void print_groups(const Options& o, const std::vector<GroupRow>& rows, GroupBy by, size_t groups, PrometheusText& prom) {
-  // Only the states some group has get a column.
+// Only the states some group has get a column.
+std::vector<TcpState> used_states(const std::vector<GroupRow>& rows) {
   std::vector<TcpState> used;
   for (TcpState s : kAllTcpStates)
     for (const auto& r : rows)
@@ -67,51 +67,62 @@ void print_groups(const Options& o, const std::vector<GroupRow>& rows, GroupBy b
         used.push_back(s);
         break;
       }
+  return used;
+}
+
+void print_groups_table(const std::vector<GroupRow>& rows, const std::string& key_name, const std::vector<TcpState>& used,
+                        size_t groups) {
+  std::vector<std::string> headers = {key_name == "peer" ? "PEER" : key_name == "process" ? "PROCESS"
+                                      : key_name == "local-port" ? "LOCAL_PORT" : "REMOTE_PORT", "TOTAL"};
+  for (TcpState s : used) headers.emplace_back(state_name(s));
+  TextTable t(headers);
+  for (const auto& r : rows) {
+    std::vector<std::string> cells = {r.key, std::to_string(r.total)};
+    for (TcpState s : used) cells.push_back(std::to_string(r.states[state_index(s)]));
+    t.add_row(cells);
+  }
+  std::string out = t.render();
+  if (groups > rows.size()) out += "(top " + std::to_string(rows.size()) + " of " + cli::count_text(groups, "group") + "; --top N for more)\n";
+  write_stdout(out);
+}
+
+void print_groups_json(const std::vector<GroupRow>& rows, const std::string& key_name, const std::vector<TcpState>& used) {
+  for (const auto& r : rows) {
+    Record j;
+    j["type"] = "group";
+    j["by"] = key_name;
+    j["key"] = r.key;
+    j["total"] = r.total;
+    Record st = Record::object();
+    for (TcpState s : used)
+      if (r.states[state_index(s)]) st[std::string(state_name(s))] = r.states[state_index(s)];
+    j["states"] = st;
+    write_json(j);
+  }
+}
+
+// Every state gets a column: a CSV's columns do not depend on the data.
+void print_groups_csv(const std::vector<GroupRow>& rows, const std::string& key_name) {
+  std::vector<std::string> cols = {"by", "key", "total"};
+  for (TcpState s : kAllTcpStates) cols.emplace_back(state_key(s));
+  CsvWriter w(stdout, cols);
+  for (const auto& r : rows) {
+    Record j;
+    j["by"] = key_name;
+    j["key"] = r.key;
+    j["total"] = r.total;
+    for (TcpState s : kAllTcpStates) j[std::string(state_key(s))] = r.states[state_index(s)];
+    w.write(j);
+  }
+}
+
+void print_groups(const Options& o, const std::vector<GroupRow>& rows, GroupBy by, size_t groups, PrometheusText& prom) {
+  const std::vector<TcpState> used = used_states(rows);
   const std::string key_name = std::string(group_by_name(by));
   switch (o.output) {
-    case Output::table: {
-      std::vector<std::string> headers = {key_name == "peer" ? "PEER" : key_name == "process" ? "PROCESS"
-                                          : key_name == "local-port" ? "LOCAL_PORT" : "REMOTE_PORT", "TOTAL"};
-      for (TcpState s : used) headers.emplace_back(state_name(s));
-      TextTable t(headers);
-      for (const auto& r : rows) {
-        std::vector<std::string> cells = {r.key, std::to_string(r.total)};
-        for (TcpState s : used) cells.push_back(std::to_string(r.states[state_index(s)]));
-        t.add_row(cells);
-      }
-      std::string out = t.render();
-      if (groups > rows.size()) out += "(top " + std::to_string(rows.size()) + " of " + cli::count_text(groups, "group") + "; --top N for more)\n";
-      write_stdout(out);
-      break;
-    }
-    case Output::json:
-      for (const auto& r : rows) {
-        Record j;
-        j["type"] = "group";
-        j["by"] = key_name;
-        j["key"] = r.key;
-        j["total"] = r.total;
-        Record st = Record::object();
-        for (TcpState s : used)
-          if (r.states[state_index(s)]) st[std::string(state_name(s))] = r.states[state_index(s)];
-        j["states"] = st;
-        write_json(j);
-      }
-      break;
-    case Output::csv: {
-      std::vector<std::string> cols = {"by", "key", "total"};
-      for (TcpState s : kAllTcpStates) cols.emplace_back(state_key(s));
-      CsvWriter w(stdout, cols);
-      for (const auto& r : rows) {
-        Record j;
-        j["by"] = key_name;
-        j["key"] = r.key;
-        j["total"] = r.total;
-        for (TcpState s : kAllTcpStates) j[std::string(state_key(s))] = r.states[state_index(s)];
-        w.write(j);
-      }
-      break;
-    }
+    case Output::table: print_groups_table(rows, key_name, used, groups); break;
+    case Output::json: print_groups_json(rows, key_name, used); break;
+    case Output::csv: print_groups_csv(rows, key_name); break;
     case Output::prometheus:
       prom.describe("tcpstate_group_sockets", "TCP sockets of the top groups of --by, by state.");
       for (const auto& r : rows)

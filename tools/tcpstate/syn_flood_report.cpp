@@ -17,7 +17,7 @@ namespace {
 // Sleeps for the interval unless Ctrl-C comes first.
 void wait_interval(std::chrono::microseconds interval) {
   pollfd p{cli::interrupt_fd(), POLLIN, 0};
-  poll(&p, p.fd >= 0 ? 1 : 0, static_cast<int>(interval.count() / 1000));
+  poll(&p, p.fd >= 0 ? 1 : 0, static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(interval).count()));
 }
 
 std::string opt_text(const std::optional<long>& v) { return v ? std::to_string(*v) : "?"; }

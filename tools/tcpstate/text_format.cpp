@@ -79,11 +79,14 @@ std::string named_endpoint_text(const IpAddress& address, uint16_t port, const s
   return out;
 }
 
+constexpr int64_t kMsPerSecond = 1000, kMsPerMinute = 60000;
+constexpr double kUsPerMs = 1000.0;
+
 std::string duration_text(std::optional<int64_t> ms) {
   if (!ms) return "-";
-  if (*ms < 1000) return std::to_string(*ms) + "ms";
-  if (*ms < 60000) return format_fixed(static_cast<double>(*ms) / 1000.0, 1) + "s";
-  return std::to_string(*ms / 60000) + "m" + std::to_string((*ms % 60000) / 1000) + "s";
+  if (*ms < kMsPerSecond) return std::to_string(*ms) + "ms";
+  if (*ms < kMsPerMinute) return format_fixed(static_cast<double>(*ms) / kMsPerSecond, 1) + "s";
+  return std::to_string(*ms / kMsPerMinute) + "m" + std::to_string((*ms % kMsPerMinute) / kMsPerSecond) + "s";
 }
 
 std::string timer_text(const SocketRecord& s) {
@@ -98,8 +101,8 @@ std::string timer_text(const SocketRecord& s) {
 std::string info_text(const SocketRecord& s) {
   if (!s.info) return "";
   const auto& i = *s.info;
-  std::string out = "rtt:" + format_fixed(i.rtt_us / 1000.0, 3) + "/" + format_fixed(i.rttvar_us / 1000.0, 3) + "ms";
-  out += " rto:" + std::to_string(i.rto_us / 1000) + "ms";
+  std::string out = "rtt:" + format_fixed(i.rtt_us / kUsPerMs, 3) + "/" + format_fixed(i.rttvar_us / kUsPerMs, 3) + "ms";
+  out += " rto:" + std::to_string(i.rto_us / static_cast<uint32_t>(kUsPerMs)) + "ms";
   out += " cwnd:" + std::to_string(i.cwnd);
   if (i.ssthresh) out += " ssthresh:" + std::to_string(i.ssthresh);
   out += " mss:" + std::to_string(i.mss);

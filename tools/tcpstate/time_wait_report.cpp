@@ -14,9 +14,16 @@ using namespace tcpkit;
 
 namespace {
 
+constexpr long kMaxPort = 65535;
+// TimeWaitAnalysis's histogram buckets, the last open-ended.
+constexpr int kBucketSeconds = int(TimeWaitAnalysis::kBucketMs / 1000);
+// The table's histogram: labels padded to this width, bars at most this long plus one.
+constexpr size_t kBucketLabelWidth = 8;
+constexpr uint64_t kLongestBar = 40;
+
 std::string bucket_label(int i) {
   if (i == TimeWaitAnalysis::kBuckets - 1) return ">=60s";
-  return std::to_string(i * 10) + "-" + std::to_string(i * 10 + 10) + "s";
+  return std::to_string(i * kBucketSeconds) + "-" + std::to_string(i * kBucketSeconds + kBucketSeconds) + "s";
 }
 
 std::string opt_text(const std::optional<long>& v) { return v ? std::to_string(*v) : "?"; }
@@ -73,7 +80,7 @@ Result<SourceInfo> collect_time_wait(const Options& o, TimeWaitAnalysis& tw, Sta
   tw.finish();
   if (!two_dumps || cli::interrupted()) return info;
   KernelNarrowing narrow;
-  narrow.local_ports = {static_cast<uint16_t>(std::clamp(low, 0L, 65535L)), static_cast<uint16_t>(std::clamp(high, 0L, 65535L))};
+  narrow.local_ports = {static_cast<uint16_t>(std::clamp(low, 0L, kMaxPort)), static_cast<uint16_t>(std::clamp(high, 0L, kMaxPort))};
   narrow.remote_ports = client_service_ports(tw);
   if (narrow.remote_ports.empty()) return info;
   auto more = collect_sockets(o, rest, false, [&](SocketRecord& s) {
@@ -141,9 +148,9 @@ std::string time_left_text(const TimeWaitAnalysis& tw) {
   for (int i = 0; i < TimeWaitAnalysis::kBuckets; ++i) {
     const uint64_t n = tw.histogram()[static_cast<size_t>(i)];
     std::string label = bucket_label(i);
-    label.resize(8, ' ');
+    label.resize(kBucketLabelWidth, ' ');
     out += "  " + label + " " + std::to_string(n);
-    if (n) out += " " + std::string(1 + static_cast<size_t>(40 * n / biggest), '#');
+    if (n) out += " " + std::string(1 + static_cast<size_t>(kLongestBar * n / biggest), '#');
     out += "\n";
   }
   if (tw.without_timer()) out += "  (no timer in the source for " + std::to_string(tw.without_timer()) + ")\n";
@@ -183,8 +190,8 @@ void write_json_rows(const TimeWaitReport& v, const TimeWaitAnalysis& tw) {
   for (int i = 0; i < TimeWaitAnalysis::kBuckets; ++i) {
     Record r;
     r["type"] = "time_wait_remaining";
-    r["from_s"] = i * 10;
-    if (i < TimeWaitAnalysis::kBuckets - 1) r["to_s"] = i * 10 + 10;
+    r["from_s"] = i * kBucketSeconds;
+    if (i < TimeWaitAnalysis::kBuckets - 1) r["to_s"] = i * kBucketSeconds + kBucketSeconds;
     r["count"] = tw.histogram()[static_cast<size_t>(i)];
     write_json(r);
   }
@@ -245,8 +252,8 @@ int run_time_wait(const Options& o) {
   TimeWaitReport v;
   v.sys = read_tcp_sysctls();  // the inspected namespace's (run() entered it)
   // Saved text comes from another machine: its port range is not ours; ours, or Linux's default.
-  v.low = v.sys.port_range_low.value_or(32768);
-  v.high = v.sys.port_range_high.value_or(60999);
+  v.low = v.sys.port_range_low.value_or(TcpSysctls::kDefaultPortLow);
+  v.high = v.sys.port_range_high.value_or(TcpSysctls::kDefaultPortHigh);
   v.range = v.high - v.low + 1;
   TimeWaitAnalysis tw(v.low, v.high);
   StateCounts counts;

@@ -33,6 +33,96 @@ void count(Tally& t, const tcpkit::StrayJudgement& j) {
   if (j.rate_limit_possible) ++t.rate_limit_possible;
 }
 
+// The address, ports and route the cases run against.
+tcpkit::Result<tcpkit::StrayTarget> stray_target(const Options& o) {
+  auto addresses = tcpkit::resolve_host(o.target.host, o.family);
+  if (!addresses) return tl::unexpected(addresses.error());
+  tcpkit::StrayTarget target;
+  target.address = addresses->front();
+  target.port = o.target.port.value_or(0);  // main refused a target without one
+  target.closed_port = o.closed_port;
+  target.timeout = o.timeout;
+  target.request = o.request;
+  target.bind_interface = !o.interface.empty();
+  auto route = tcpkit::route_to(target.address, std::nullopt, o.interface);
+  if (!route) return tl::unexpected(route.error());
+  target.route = *route;
+  return target;
+}
+
+// Tables a crashed run left behind go first; without the privilege that only matters when
+// this run needs a guard itself (and then installing it says so).
+void clear_stale_guards() {
+  if (auto stale = tcpkit::remove_stale_guards(); stale) {
+    for (const auto& name : *stale)
+      cli::print_error(kTool, "removed nftables table inet " + name + " left behind by a run that died");
+  }
+}
+
+// Sets up the kernel-RST guard when a selected case needs one; the exit code when that failed.
+std::optional<int> install_guard(const Options& o, const tcpkit::StrayTarget& target, std::optional<tcpkit::NftGuard>& guard) {
+  const bool need_guard = std::any_of(o.cases.begin(), o.cases.end(), [](tcpkit::StrayCase c) {
+    return tcpkit::stray_group_needs_guard(tcpkit::stray_case_info(c).group);
+  });
+  if (!need_guard) return std::nullopt;
+  auto g = tcpkit::NftGuard::install({target.address, target.port, tcpkit::kStrayPacketMark});
+  if (!g) {
+    const std::string hint = g.error().code == tcpkit::ErrorCode::privilege
+                                 ? " (the time-wait cases need it; leave them out: tcpstray --group closed,listen,live " +
+                                       o.target.text + ")"
+                                 : "";
+    return fail_with(g.error(), hint);
+  }
+  guard.emplace(std::move(*g));
+  return std::nullopt;
+}
+
+// Each checked once, before the first case of its group: a listen port that does not listen,
+// a closed port that does.
+struct PortChecks {
+  std::optional<std::optional<std::string>> not_listening, not_closed;
+};
+
+// Runs one case; a closed- or listen-port case whose port is not usable gets the reason instead.
+tcpkit::Result<tcpkit::StrayRun> run_case(tcpkit::StrayCase id, const tcpkit::StrayTarget& target, tcpkit::RawSender& sender,
+                                          PortChecks& checks) {
+  const auto group = tcpkit::stray_case_info(id).group;
+  const bool stateless = group == tcpkit::StrayGroup::listen || group == tcpkit::StrayGroup::closed;
+  if (!stateless) return tcpkit::run_connection_case(id, target, sender, cli::interrupt_fd());
+  auto& not_usable = group == tcpkit::StrayGroup::listen ? checks.not_listening : checks.not_closed;
+  if (!not_usable) {
+    auto check = group == tcpkit::StrayGroup::listen ? tcpkit::check_listening(target, cli::interrupt_fd())
+                                                     : tcpkit::check_closed(target, cli::interrupt_fd());
+    if (!check) return tl::unexpected(check.error());
+    not_usable = *check;
+  }
+  if (!*not_usable) return tcpkit::run_stateless_case(id, target, sender, cli::interrupt_fd());
+  tcpkit::StrayRun result;
+  result.id = id;
+  result.seen.setup_problem = **not_usable;
+  return result;
+}
+
+// Runs, judges and reports the cases in order until the last, Ctrl-C or a failure; returns
+// the failure's exit code, else kExitPositive.
+int run_cases(const Options& o, const tcpkit::StrayTarget& target, tcpkit::RawSender& sender, const RunInfo& info,
+              Reporter& reporter, Tally& tally) {
+  PortChecks checks;
+  for (const auto id : o.cases) {
+    if (cli::interrupted()) break;
+    auto result = run_case(id, target, sender, checks);
+    if (!result) return fail_with(result.error());
+    if (cli::interrupted()) result->seen.setup_problem = "interrupted before the case finished";
+    const auto judgement = tcpkit::judge_stray_case(id, result->probe, result->seen);
+    reporter.result(info, *result, judgement);
+    count(tally, judgement);
+    tally.capture_drops += result->seen.capture_drops;
+    tally.rejected += result->rejected;
+    tally.duplicates += result->seen.duplicates;
+  }
+  return cli::kExitPositive;
+}
+
 }  // namespace
 
 int list_catalogue(tcpkit::Format format) {
@@ -46,91 +136,24 @@ int run(const Options& o) {
     cli::print_error(kTool, cli::net_raw_hint(kTool));
     return cli::kExitPrivilege;
   }
-  auto addresses = tcpkit::resolve_host(o.target.host, o.family);
-  if (!addresses) return fail_with(addresses.error());
-  tcpkit::StrayTarget target;
-  target.address = addresses->front();
-  target.port = o.target.port.value_or(0);  // main refused a target without one
-  target.closed_port = o.closed_port;
-  target.timeout = o.timeout;
-  target.request = o.request;
-  target.bind_interface = !o.interface.empty();
-  auto route = tcpkit::route_to(target.address, std::nullopt, o.interface);
-  if (!route) return fail_with(route.error());
-  target.route = *route;
-
-  const bool need_guard = std::any_of(o.cases.begin(), o.cases.end(), [](tcpkit::StrayCase c) {
-    return tcpkit::stray_group_needs_guard(tcpkit::stray_case_info(c).group);
-  });
-  // Tables a crashed run left behind go first; without the privilege that only matters when
-  // this run needs a guard itself (and then installing it says so).
-  if (auto stale = tcpkit::remove_stale_guards(); stale) {
-    for (const auto& name : *stale)
-      cli::print_error(kTool, "removed nftables table inet " + name + " left behind by a run that died");
-  }
+  auto target = stray_target(o);
+  if (!target) return fail_with(target.error());
+  clear_stale_guards();
   std::optional<tcpkit::NftGuard> guard;
-  if (need_guard) {
-    auto g = tcpkit::NftGuard::install({target.address, target.port, tcpkit::kStrayPacketMark});
-    if (!g) {
-      const std::string hint = g.error().code == tcpkit::ErrorCode::privilege
-                                   ? " (the time-wait cases need it; leave them out: tcpstray --group closed,listen,live " +
-                                         o.target.text + ")"
-                                   : "";
-      return fail_with(g.error(), hint);
-    }
-    guard.emplace(std::move(*g));
-  }
-  auto sender = tcpkit::open_marked_sender(target);
+  if (auto code = install_guard(o, *target, guard)) return *code;
+  auto sender = tcpkit::open_marked_sender(*target);
   if (!sender) return fail_with(sender.error(), sender.error().code == tcpkit::ErrorCode::privilege ? "; " + cli::net_raw_hint(kTool) : "");
   if (guard && !sender->marked) {
     cli::print_error(kTool, "cannot mark crafted packets (SO_MARK needs CAP_NET_ADMIN): the guard would drop them");
     return cli::kExitPrivilege;
   }
 
-  RunInfo info{o.target.text, target.address, target.port, target.closed_port, target.route.source,
-               target.route.interface, guard ? guard->table() : ""};
+  RunInfo info{o.target.text, target->address, target->port, target->closed_port, target->route.source,
+               target->route.interface, guard ? guard->table() : ""};
   Reporter reporter(o.format, o.verbose);
   reporter.header(info);
   Tally tally;
-  int code = cli::kExitPositive;
-  // Each checked once, before the first case of its group: a listen port that does not listen,
-  // a closed port that does.
-  std::optional<std::optional<std::string>> not_listening, not_closed;
-  for (const auto id : o.cases) {
-    if (cli::interrupted()) break;
-    const auto group = tcpkit::stray_case_info(id).group;
-    tcpkit::Result<tcpkit::StrayRun> result = tcpkit::StrayRun{};
-    const bool stateless = group == tcpkit::StrayGroup::listen || group == tcpkit::StrayGroup::closed;
-    auto& not_usable = group == tcpkit::StrayGroup::listen ? not_listening : not_closed;
-    if (stateless && !not_usable) {
-      auto check = group == tcpkit::StrayGroup::listen ? tcpkit::check_listening(target, cli::interrupt_fd())
-                                                       : tcpkit::check_closed(target, cli::interrupt_fd());
-      if (!check) {
-        code = fail_with(check.error());
-        break;
-      }
-      not_usable = *check;
-    }
-    if (stateless && *not_usable) {
-      result->id = id;
-      result->seen.setup_problem = **not_usable;
-    } else if (stateless) {
-      result = tcpkit::run_stateless_case(id, target, sender->sender, cli::interrupt_fd());
-    } else {
-      result = tcpkit::run_connection_case(id, target, sender->sender, cli::interrupt_fd());
-    }
-    if (!result) {
-      code = fail_with(result.error());
-      break;
-    }
-    if (cli::interrupted()) result->seen.setup_problem = "interrupted before the case finished";
-    const auto judgement = tcpkit::judge_stray_case(id, result->probe, result->seen);
-    reporter.result(info, *result, judgement);
-    count(tally, judgement);
-    tally.capture_drops += result->seen.capture_drops;
-    tally.rejected += result->rejected;
-    tally.duplicates += result->seen.duplicates;
-  }
+  int code = run_cases(o, *target, sender->sender, info, reporter, tally);
   tally.interrupted = cli::interrupted();
   reporter.summary(info, tally);
   if (guard) {

@@ -14,6 +14,7 @@ namespace {
 
 // Text output fits an 80-column terminal.
 constexpr size_t kWidth = 80;
+constexpr int64_t kNsPerUs = 1000;
 
 const std::vector<std::string> kCsvColumns = {
     "type", "target", "address", "port", "case", "group", "sent", "expected", "rfc", "observed", "verdict", "reason",
@@ -25,7 +26,7 @@ Record segment_record(const tcpkit::StraySegment& s) {
   Record r;
   r["direction"] = s.outbound ? "out" : "in";
   r["crafted"] = s.crafted;
-  r["time_us"] = s.time_ns / 1000;
+  r["time_us"] = s.time_ns / kNsPerUs;
   if (s.icmp) {
     r["icmp"] = s.icmp_text;
     return r;

@@ -33,30 +33,30 @@ struct NftOutput {
   std::string out, err;
 };
 
-// Runs nft with `input` on stdin, bounded in time; stdout and stderr are collected.
-Result<NftOutput> run_nft(const std::vector<std::string>& args, const std::string& input) {
-  const std::string nft = find_nft();
-  if (nft.empty()) return fail(ErrorCode::system, "the nft program (nftables) is not installed");
+// nft's stdin, stdout and stderr; [0] is the read end, [1] the write end.
+struct NftPipes {
   int in[2], out[2], err[2];
-  if (::pipe2(in, O_CLOEXEC) < 0) return fail_errno("pipe to nft", errno);
-  if (::pipe2(out, O_CLOEXEC) < 0) {
-    ::close(in[0]), ::close(in[1]);
+};
+
+Result<NftPipes> open_pipes() {
+  NftPipes p;
+  if (::pipe2(p.in, O_CLOEXEC) < 0) return fail_errno("pipe to nft", errno);
+  if (::pipe2(p.out, O_CLOEXEC) < 0) {
+    ::close(p.in[0]), ::close(p.in[1]);
     return fail_errno("pipe to nft", errno);
   }
-  if (::pipe2(err, O_CLOEXEC) < 0) {
-    for (int fd : {in[0], in[1], out[0], out[1]}) ::close(fd);
+  if (::pipe2(p.err, O_CLOEXEC) < 0) {
+    for (int fd : {p.in[0], p.in[1], p.out[0], p.out[1]}) ::close(fd);
     return fail_errno("pipe to nft", errno);
   }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+  return p;
+}
+
+// Sets the child's signal state and process group (see inside for why).
+void set_child_signals(posix_spawnattr_t& attr) {
   // The child must not inherit our Ctrl-C handling: default signal dispositions. And it runs
   // in a process group of its own, so a terminal's Ctrl-C or hangup (sent to our whole group)
   // cannot kill nft half-way through adding or removing the table: we stop it, after it ends.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
   sigset_t defaults;
   sigemptyset(&defaults);
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaddset(&defaults, sig);
@@ -71,6 +71,18 @@ Result<NftOutput> run_nft(const std::vector<std::string>& args, const std::strin
   for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&mask, sig);
   posix_spawnattr_setsigmask(&attr, &mask);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
+}
+
+// Starts nft on the pipes' child ends and closes those; on failure closes our ends too.
+Result<pid_t> spawn_nft(const std::string& nft, const std::vector<std::string>& args, const NftPipes& p) {
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, p.in[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, p.out[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, p.err[1], 2);
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  set_child_signals(attr);
   std::vector<char*> argv{const_cast<char*>(nft.c_str())};
   for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -78,19 +90,19 @@ Result<NftOutput> run_nft(const std::vector<std::string>& args, const std::strin
   const int rc = posix_spawn(&pid, nft.c_str(), &actions, &attr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
-  ::close(in[0]), ::close(out[1]), ::close(err[1]);
+  ::close(p.in[0]), ::close(p.out[1]), ::close(p.err[1]);
   if (rc != 0) {
-    ::close(in[1]), ::close(out[0]), ::close(err[0]);
+    ::close(p.in[1]), ::close(p.out[0]), ::close(p.err[0]);
     return fail_errno("start " + nft, rc);
   }
-  // nft reads a few hundred bytes at most: the pipe buffer holds them without blocking.
-  if (!input.empty()) {
-    [[maybe_unused]] ssize_t n = ::write(in[1], input.data(), input.size());
-  }
-  ::close(in[1]);
-  NftOutput result;
+  return pid;
+}
+
+// Reads nft's stdout and stderr until both end or the deadline passes, then closes them.
+// Returns how many were still open (non-zero: nft did not finish in time).
+int collect_output(int out_fd, int err_fd, NftOutput& result) {
   const auto deadline = std::chrono::steady_clock::now() + kNftTimeout;
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
   int open_fds = 2;
   while (open_fds > 0) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
@@ -113,12 +125,30 @@ Result<NftOutput> run_nft(const std::vector<std::string>& args, const std::strin
   }
   for (auto& f : fds)
     if (f.fd >= 0) ::close(f.fd);
-  if (open_fds > 0) ::kill(pid, SIGKILL);
+  return open_fds;
+}
+
+// Runs nft with `input` on stdin, bounded in time; stdout and stderr are collected.
+Result<NftOutput> run_nft(const std::vector<std::string>& args, const std::string& input) {
+  const std::string nft = find_nft();
+  if (nft.empty()) return fail(ErrorCode::system, "the nft program (nftables) is not installed");
+  auto pipes = open_pipes();
+  if (!pipes) return tl::unexpected(pipes.error());
+  auto pid = spawn_nft(nft, args, *pipes);
+  if (!pid) return tl::unexpected(pid.error());
+  // nft reads a few hundred bytes at most: the pipe buffer holds them without blocking.
+  if (!input.empty()) {
+    [[maybe_unused]] ssize_t n = ::write(pipes->in[1], input.data(), input.size());
+  }
+  ::close(pipes->in[1]);
+  NftOutput result;
+  const int still_open = collect_output(pipes->out[0], pipes->err[0], result);
+  if (still_open > 0) ::kill(*pid, SIGKILL);
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  while (::waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
   }
   result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  if (open_fds > 0) return fail(ErrorCode::system, "nft did not finish within 10 s");
+  if (still_open > 0) return fail(ErrorCode::system, "nft did not finish within 10 s");
   return result;
 }
 

@@ -18,6 +18,12 @@ struct Columns {
   bool timer = false;       // -o
 };
 
+constexpr double kMsPerSecond = 1000;
+// Bounds on the timer's seconds: whole seconds no timer reaches, and microsecond precision.
+constexpr uint64_t kMaxTimerSeconds = 1u << 30;
+constexpr size_t kMaxFractionDigits = 6;
+constexpr uint64_t kMaxFraction = 999999;
+
 // "on (1.47/1/0)" -> kind, ms left, retransmits.
 bool parse_timer(std::string_view kind, std::string_view values, SocketRecord& s) {
   const auto k = parse_timer_name(kind);
@@ -28,14 +34,14 @@ bool parse_timer(std::string_view kind, std::string_view values, SocketRecord& s
   const size_t s2 = values.find('/', s1 + 1);
   const std::string_view secs = values.substr(0, s1);
   const size_t dot = secs.find('.');
-  const auto whole = parse_uint(secs.substr(0, dot), 1u << 30);
+  const auto whole = parse_uint(secs.substr(0, dot), kMaxTimerSeconds);
   if (!whole) return false;
-  double ms = static_cast<double>(*whole) * 1000;
+  double ms = static_cast<double>(*whole) * kMsPerSecond;
   if (dot != std::string_view::npos) {
     const std::string_view frac = secs.substr(dot + 1);
-    const auto f = parse_uint(frac, 999999);
-    if (!f || frac.size() > 6) return false;
-    ms += static_cast<double>(*f) * 1000 / std::pow(10.0, static_cast<double>(frac.size()));
+    const auto f = parse_uint(frac, kMaxFraction);
+    if (!f || frac.size() > kMaxFractionDigits) return false;
+    ms += static_cast<double>(*f) * kMsPerSecond / std::pow(10.0, static_cast<double>(frac.size()));
   }
   const auto retrans = parse_uint(values.substr(s1 + 1, s2 == std::string_view::npos ? std::string_view::npos : s2 - s1 - 1), UINT32_MAX);
   if (!retrans) return false;
@@ -49,6 +55,17 @@ bool parse_timer(std::string_view kind, std::string_view values, SocketRecord& s
 // endpoint is exactly 23 long. An IPv6 literal there may be cut yet still parse (to another
 // address), so on IPv6 lines it is kept as a cut name; a cut name is kept as it is.
 constexpr size_t kColumn = 23;
+
+// The fields of a netstat line; User and Inode only with -e.
+constexpr size_t kProto = 0, kRecvQ = 1, kSendQ = 2, kLocal = 3, kForeign = 4, kState = 5, kUser = 6, kInode = 7;
+
+// How much of an unreadable field a warning quotes: enough to find it, never a whole line.
+constexpr size_t kQuotedTimerKind = 20;
+constexpr size_t kQuotedState = 40;
+constexpr size_t kQuotedField = 60;
+
+// A text that is netstat's or ss's shows it within this many non-empty lines (headers first).
+constexpr int kLinesToDetect = 50;
 
 bool hex_colons(std::string_view s) {
   if (s.empty()) return false;
@@ -112,75 +129,97 @@ struct NetstatTextParser::Impl {
     return ep;
   }
 
+  // The local and foreign address columns; cut is set when netstat cut a host. False after a warning.
+  bool read_addresses(size_t number, const std::vector<std::string_view>& f, SocketRecord& s, bool& cut) {
+    // busybox prints "tcp" for IPv6 sockets too, after the IPv4 ones: an IPv6 address on a
+    // "tcp" line says the rest of the text is IPv6.
+    if (f[kProto] == "tcp" && !busybox_v6_)
+      for (size_t k : {kLocal, kForeign}) {
+        const size_t colon = f[k].rfind(':');
+        if (colon != std::string_view::npos && f[k].substr(0, colon).find(':') != std::string_view::npos)
+          busybox_v6_ = true;
+      }
+    const Family family = (f[kProto] == "tcp6" || busybox_v6_) ? Family::v6 : Family::v4;
+    auto local = endpoint(f[kLocal], family, cut);
+    auto peer = endpoint(f[kForeign], family, cut);
+    if (!local) return warn_false(number, "unreadable local address '" + std::string(f[kLocal].substr(0, kQuotedField)) + "'");
+    if (!peer) return warn_false(number, "unreadable foreign address '" + std::string(f[kForeign].substr(0, kQuotedField)) + "'");
+    if (local->address.family() != peer->address.family())
+      return warn_false(number, "local and foreign addresses are of different families");
+    set_text_endpoints(s, *local, *peer);
+    return true;
+  }
+
+  // -e's User and Inode columns; `next` moves past them. False after a warning.
+  bool read_user_inode(size_t number, const std::vector<std::string_view>& f, SocketRecord& s, size_t& next) {
+    if (!columns_.user_inode) return true;
+    if (f.size() <= kInode) return warn_false(number, "missing User and Inode columns");
+    if (auto uid = parse_uint(f[kUser], UINT32_MAX)) s.uid = static_cast<uint32_t>(*uid);
+    const auto inode = parse_uint(f[kInode]);
+    if (!inode) return warn_false(number, "Inode must be a number");
+    s.inode = *inode;
+    next = kInode + 1;
+    return true;
+  }
+
+  // -o's Timer column, the last two fields, when the header or the fields' look says it is
+  // there; `end` moves before it. False after a warning.
+  bool read_timer(size_t number, const std::vector<std::string_view>& f, size_t next, SocketRecord& s, size_t& end) {
+    const bool timer_here = columns_.timer || (f.size() >= next + 2 && f.back().size() > 2 && f.back().front() == '(' &&
+                                              f.back().back() == ')' && parse_timer_name(f[f.size() - 2]));
+    if (!timer_here) return true;
+    if (f.size() < next + 2) return warn_false(number, "missing Timer column");
+    if (!parse_timer(f[f.size() - 2], f.back(), s))
+      return warn_false(number, "unreadable timer '" + std::string(f[f.size() - 2].substr(0, kQuotedTimerKind)) + " " +
+                                    std::string(f.back().substr(0, kQuotedState)) + "'");
+    end = f.size() - 2;
+    return true;
+  }
+
+  // -p's column, fields [next, end): "PID/name" where name may hold spaces, so the raw text is
+  // taken from the line. False after a warning.
+  bool read_program(size_t number, std::string_view line, const std::vector<std::string_view>& f, size_t next, size_t end,
+                    SocketRecord& s) {
+    if (end <= next) return true;
+    const size_t from = static_cast<size_t>(f[next].data() - line.data());
+    const size_t to = static_cast<size_t>(f[end - 1].data() + f[end - 1].size() - line.data());
+    const std::string_view program = line.substr(from, to - from);
+    if (program == "-") return true;
+    const size_t slash = program.find('/');
+    const auto pid = slash == std::string_view::npos ? std::nullopt : parse_uint(program.substr(0, slash), INT32_MAX);
+    if (!pid) return warn_false(number, "unreadable PID/Program name '" + std::string(program.substr(0, kQuotedField)) + "'");
+    s.processes.push_back(ProcessRef{std::string(program.substr(slash + 1)), static_cast<int>(*pid), -1});
+    return true;
+  }
+
   bool parse_line(size_t number, std::string_view line) {
     const auto f = split_fields(line);
     if (f.empty()) {
       ++report_.skipped;
       return true;
     }
-    if (f[0] != "tcp" && f[0] != "tcp6") {  // headers, udp, unix, raw: not TCP sockets
+    if (f[kProto] != "tcp" && f[kProto] != "tcp6") {  // headers, udp, unix, raw: not TCP sockets
       ++report_.skipped;
       return true;
     }
-    if (f.size() < 6) return warn(number, "expected Recv-Q, Send-Q, local and foreign address and state");
+    if (f.size() <= kState) return warn(number, "expected Recv-Q, Send-Q, local and foreign address and state");
     SocketRecord s;
-    const auto rq = parse_uint(f[1], UINT32_MAX);
-    const auto sq = parse_uint(f[2], UINT32_MAX);
+    const auto rq = parse_uint(f[kRecvQ], UINT32_MAX);
+    const auto sq = parse_uint(f[kSendQ], UINT32_MAX);
     if (!rq || !sq) return warn(number, "Recv-Q and Send-Q must be numbers");
     s.recv_q = static_cast<uint32_t>(*rq);
     s.send_q = static_cast<uint32_t>(*sq);
-    // busybox prints "tcp" for IPv6 sockets too, after the IPv4 ones: an IPv6 address on a
-    // "tcp" line says the rest of the text is IPv6.
-    if (f[0] == "tcp" && !busybox_v6_)
-      for (int k : {3, 4}) {
-        const size_t colon = f[k].rfind(':');
-        if (colon != std::string_view::npos && f[k].substr(0, colon).find(':') != std::string_view::npos)
-          busybox_v6_ = true;
-      }
-    const Family family = (f[0] == "tcp6" || busybox_v6_) ? Family::v6 : Family::v4;
     bool cut = false;
-    auto local = endpoint(f[3], family, cut);
-    auto peer = endpoint(f[4], family, cut);
-    if (!local) return warn(number, "unreadable local address '" + std::string(f[3].substr(0, 60)) + "'");
-    if (!peer) return warn(number, "unreadable foreign address '" + std::string(f[4].substr(0, 60)) + "'");
-    if (local->address.family() != peer->address.family())
-      return warn(number, "local and foreign addresses are of different families");
-    set_text_endpoints(s, *local, *peer);
-    const auto state = parse_tcp_state(f[5]);
-    if (!state) return warn(number, "unknown TCP state '" + std::string(f[5].substr(0, 40)) + "'");
+    if (!read_addresses(number, f, s, cut)) return true;
+    const auto state = parse_tcp_state(f[kState]);
+    if (!state) return warn(number, "unknown TCP state '" + std::string(f[kState].substr(0, kQuotedState)) + "'");
     s.state = *state;
-    size_t next = 6;
-    if (columns_.user_inode) {
-      if (f.size() < 8) return warn(number, "missing User and Inode columns");
-      if (auto uid = parse_uint(f[6], UINT32_MAX)) s.uid = static_cast<uint32_t>(*uid);
-      const auto inode = parse_uint(f[7]);
-      if (!inode) return warn(number, "Inode must be a number");
-      s.inode = *inode;
-      next = 8;
-    }
+    size_t next = kState + 1;
     size_t end = f.size();  // fields [next, end) are the program column
-    const bool timer_here = columns_.timer || (f.size() >= next + 2 && f.back().size() > 2 && f.back().front() == '(' &&
-                                              f.back().back() == ')' && parse_timer_name(f[f.size() - 2]));
-    if (timer_here) {
-      if (f.size() < next + 2) return warn(number, "missing Timer column");
-      if (!parse_timer(f[f.size() - 2], f.back(), s))
-        return warn(number, "unreadable timer '" + std::string(f[f.size() - 2].substr(0, 20)) + " " +
-                                       std::string(f.back().substr(0, 40)) + "'");
-      end = f.size() - 2;
-    }
-    if (end > next) {
-      // The program column is "PID/name" where name may hold spaces: take the raw text.
-      const size_t from = static_cast<size_t>(f[next].data() - line.data());
-      const size_t to = static_cast<size_t>(f[end - 1].data() + f[end - 1].size() - line.data());
-      const std::string_view program = line.substr(from, to - from);
-      if (program != "-") {
-        const size_t slash = program.find('/');
-        const auto pid = slash == std::string_view::npos ? std::nullopt : parse_uint(program.substr(0, slash), INT32_MAX);
-        if (!pid) return warn(number, "unreadable PID/Program name '" + std::string(program.substr(0, 60)) + "'");
-        s.processes.push_back(ProcessRef{std::string(program.substr(slash + 1)), static_cast<int>(*pid), -1});
-      }
-    }
-    if (cut) report_.cut_endpoints.add(!s.local_host.empty() && f[3].size() == kColumn ? s.local_host : s.remote_host);
+    if (!read_user_inode(number, f, s, next) || !read_timer(number, f, next, s, end) ||
+        !read_program(number, line, f, next, end, s))
+      return true;
+    if (cut) report_.cut_endpoints.add(!s.local_host.empty() && f[kLocal].size() == kColumn ? s.local_host : s.remote_host);
     tally_text_names(s, report_);
     ++report_.sockets;
     return sink_(s);
@@ -189,6 +228,12 @@ struct NetstatTextParser::Impl {
   bool warn(size_t number, std::string message) {
     report_.warn(number, std::move(message));
     return true;
+  }
+
+  // The same, for the steps of a line, whose false ends it.
+  bool warn_false(size_t number, std::string message) {
+    report_.warn(number, std::move(message));
+    return false;
   }
 
   SocketSink sink_;
@@ -226,7 +271,7 @@ SocketTextFormat detect_socket_text_format(std::string_view text) {
   int looked = 0;
   for_each_line(text, [&](size_t, std::string_view line) {
     if (split_fields(line, 1).empty()) return true;
-    if (++looked > 50) return false;
+    if (++looked > kLinesToDetect) return false;
     found = detect_socket_text_line(line);
     return found == SocketTextFormat::unknown;
   });

@@ -14,10 +14,17 @@ namespace tcpkit {
 
 namespace {
 
+// USER_HZ on every Linux architecture: the unit of /proc/net/tcp's "when", if sysconf fails.
+constexpr int64_t kUserHz = 100;
+// /proc/net/tcp's columns up to the inode (the last one read), and how many are split off.
+constexpr size_t kProcFieldsNeeded = 10, kProcFieldsSplit = 12;
+// Read sizes: a socket table in big blocks (a line is ~150 bytes); sysctl-sized files in small.
+constexpr size_t kTableBlock = 1 << 18, kFileBlock = 1 << 16;
+
 // "0100007F:0016": words in host byte order, port in hex.
 bool parse_address(std::string_view text, bool v6, IpAddress& address, uint16_t& port) {
   const size_t colon = text.find(':');
-  const size_t hex_len = v6 ? 32 : 8;
+  const size_t hex_len = v6 ? 32 : 8;  // two hex digits per address byte
   if (colon != hex_len || text.size() < colon + 2) return false;
   const auto p = parse_hex(text.substr(colon + 1), 0xFFFF);
   if (!p) return false;
@@ -37,8 +44,8 @@ bool parse_address(std::string_view text, bool v6, IpAddress& address, uint16_t&
 
 std::optional<SocketRecord> parse_proc_net_line(std::string_view line, bool v6, long ticks_per_second) {
   // sl local rem st tx:rx tr:when retrnsmt uid timeout inode ...
-  const auto f = split_fields(line, 12);
-  if (f.size() < 10 || f[0].empty() || f[0].back() != ':') return std::nullopt;
+  const auto f = split_fields(line, kProcFieldsSplit);
+  if (f.size() < kProcFieldsNeeded || f[0].empty() || f[0].back() != ':') return std::nullopt;
   SocketRecord s;
   if (!parse_address(f[1], v6, s.local, s.local_port)) return std::nullopt;
   if (!parse_address(f[2], v6, s.remote, s.remote_port)) return std::nullopt;
@@ -70,7 +77,7 @@ std::optional<SocketRecord> parse_proc_net_line(std::string_view line, bool v6, 
   }
   if (s.timer != TimerKind::none) {
     const int64_t ticks = static_cast<int64_t>(static_cast<int32_t>(static_cast<uint32_t>(*when)));
-    const int64_t tps = ticks_per_second > 0 ? ticks_per_second : 100;
+    const int64_t tps = ticks_per_second > 0 ? ticks_per_second : kUserHz;
     s.timer_ms = ticks < 0 ? 0 : ticks * 1000 / tps;
   }
   const auto retr = parse_hex(f[6], 0xFFFFFFFFu);
@@ -124,7 +131,7 @@ Result<void> stream_proc_file(const std::string& path, bool v6, const SocketSink
                               long ticks_per_second, bool& go_on) {
   std::string pending;
   size_t number = 0;
-  auto read = read_blocks(path, 1 << 18, [&](std::string_view block) {
+  auto read = read_blocks(path, kTableBlock, [&](std::string_view block) {
     pending.append(block);
     size_t start = 0;
     for (size_t nl; go_on && (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1)
@@ -148,7 +155,7 @@ void parse_proc_net_text(std::string_view text, bool v6, const SocketSink& sink,
 
 Result<std::string> read_text_file(const std::string& path) {
   std::string out;
-  auto read = read_blocks(path, 1 << 16, [&](std::string_view block) {
+  auto read = read_blocks(path, kFileBlock, [&](std::string_view block) {
     out.append(block);
     return true;
   });

@@ -251,7 +251,8 @@ Result<SockDiagStats> dump_tcp_sockets(const SockDiagQuery& query, const SocketS
 
   SockDiagStats stats;
   // The kernel fills at most about 32 KiB per read of a dump; a larger buffer costs nothing.
-  std::vector<uint8_t> buffer(size_t{64} * 1024);
+  constexpr size_t kDumpBuffer = size_t{64} * 1024;
+  std::vector<uint8_t> buffer(kDumpBuffer);
   uint32_t sequence = 0;
   // Each request makes the kernel walk every TCP socket of the host (all namespaces); with
   // both families, one TCPDIAG_GETSOCK walk answers for both, where ss walks twice. A kernel

@@ -5,11 +5,11 @@ namespace tcpkit {
 Result<PortRange> PortRange::parse(std::string_view text) {
   auto bad = [&] { return fail(ErrorCode::bad_input, "invalid port or range '" + std::string(text) + "' (use 80 or 1024-2048)"); };
   const size_t dash = text.find('-');
-  const auto low = parse_uint(text.substr(0, dash), 65535);
+  const auto low = parse_uint(text.substr(0, dash), UINT16_MAX);
   if (!low) return bad();
   PortRange r{static_cast<uint16_t>(*low), static_cast<uint16_t>(*low)};
   if (dash != std::string_view::npos) {
-    const auto high = parse_uint(text.substr(dash + 1), 65535);
+    const auto high = parse_uint(text.substr(dash + 1), UINT16_MAX);
     if (!high || *high < *low) return bad();
     r.high = static_cast<uint16_t>(*high);
   }

@@ -163,8 +163,11 @@ std::vector<std::string_view> split_fields(std::string_view line, size_t max_fie
   return out;
 }
 
+// The digits of UINT64_MAX in decimal and in hex: a longer text cannot fit.
+constexpr size_t kMaxDecimalDigits = 20, kMaxHexDigits = 16;
+
 std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max) {
-  if (text.empty() || text.size() > 20) return std::nullopt;
+  if (text.empty() || text.size() > kMaxDecimalDigits) return std::nullopt;
   uint64_t value = 0;
   for (char c : text) {
     if (c < '0' || c > '9') return std::nullopt;
@@ -176,7 +179,7 @@ std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max) {
 }
 
 std::optional<uint64_t> parse_hex(std::string_view text, uint64_t max) {
-  if (text.empty() || text.size() > 16) return std::nullopt;
+  if (text.empty() || text.size() > kMaxHexDigits) return std::nullopt;
   uint64_t value = 0;
   for (char c : text) {
     int digit;
@@ -195,7 +198,8 @@ namespace {
 // What ss and netstat print for a resolved host ("web-1.example", "localhost", a name cut at
 // the column width): letters, digits, '.', '-', '_'; a ':' would make it an address.
 bool is_host_name(std::string_view s) {
-  if (s.empty() || s.size() > 255) return false;
+  constexpr size_t kMaxHostName = 255;  // DNS's limit on a whole name
+  if (s.empty() || s.size() > kMaxHostName) return false;
   for (char c : s)
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') return false;
   return true;
@@ -245,7 +249,7 @@ std::optional<ParsedEndpoint> parse_text_endpoint(std::string_view text, Family 
   }
   if (port == "*") {
     ep.port = 0;
-  } else if (const auto p = parse_uint(port, 65535)) {
+  } else if (const auto p = parse_uint(port, UINT16_MAX)) {
     ep.port = static_cast<uint16_t>(*p);
   } else {
     if (!services || !is_service_name(port)) return std::nullopt;

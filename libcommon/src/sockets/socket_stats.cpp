@@ -91,10 +91,11 @@ ConnectionRole ServiceSide::role(uint16_t local_port, uint16_t remote_port) cons
 }
 
 size_t TimeWaitAnalysis::KeyHash::operator()(const Key& k) const {
-  // FNV-1a over the two addresses and the port.
-  uint64_t h = 1469598103934665603ull;
+  // FNV-1a (64-bit offset basis and prime) over the two addresses and the port.
+  constexpr uint64_t kFnvOffsetBasis = 1469598103934665603ull, kFnvPrime = 1099511628211ull;
+  uint64_t h = kFnvOffsetBasis;
   auto mix = [&](const uint8_t* p, size_t n) {
-    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
+    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * kFnvPrime;
   };
   mix(k.local.data(), k.local.size());
   mix(k.remote.data(), k.remote.size());
@@ -123,7 +124,7 @@ void TimeWaitAnalysis::add(const SocketRecord& s) {
     ++without_timer_;
     return;
   }
-  const int64_t bucket = *s.timer_ms / 10000;
+  const int64_t bucket = *s.timer_ms / kBucketMs;
   ++histogram_[static_cast<size_t>(std::clamp<int64_t>(bucket, 0, kBuckets - 1))];
 }
 

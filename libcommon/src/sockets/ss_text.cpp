@@ -12,6 +12,23 @@ bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
 
+// How much of an unreadable field a warning quotes: enough to find it, never a whole line.
+constexpr size_t kQuotedState = 40;
+// A users:((...)) list longer than this is junk: the parse of untrusted text stays bounded.
+constexpr int kMaxOwnerEntries = 4096;
+constexpr size_t kQuotedField = 60;
+
+// The prefixes of ss's -o and -e fields.
+constexpr std::string_view kTimerOpen = "timer:(";
+constexpr std::string_view kUid = "uid:";
+constexpr std::string_view kInode = "ino:";
+
+constexpr double kMsPerSecond = 1000, kMsPerMinute = 60000, kUsPerMs = 1000;
+// Longer than any number or duration ss prints: junk is refused before any work on it.
+constexpr size_t kMaxDecimalChars = 24, kMaxDurationChars = 32;
+// 2^53: up to here a double holds every integer, so the rounding to whole ms is exact.
+constexpr double kExactDoubleLimit = 9007199254740992.0;
+
 // The Netid values ss prints when more than one protocol is shown.
 bool is_netid(std::string_view s) {
   for (std::string_view n : {"tcp", "udp", "raw", "u_str", "u_dgr", "u_seq", "nl", "p_raw", "p_dgr", "mptcp",
@@ -22,7 +39,7 @@ bool is_netid(std::string_view s) {
 
 // "12.5" -> 12.5; digits with at most one '.', nothing else.
 std::optional<double> parse_decimal(std::string_view text) {
-  if (text.empty() || text.size() > 24) return std::nullopt;
+  if (text.empty() || text.size() > kMaxDecimalChars) return std::nullopt;
   double value = 0;
   double scale = 0;
   bool digit_seen = false;
@@ -63,8 +80,8 @@ Dialect dialect_of(std::string_view line) {
 
 // timer:(on,200ms,1)
 bool parse_timer_field(std::string_view field, SocketRecord& s) {
-  if (!starts_with(field, "timer:(") || field.back() != ')') return false;
-  std::string_view body = field.substr(7, field.size() - 8);
+  if (!starts_with(field, kTimerOpen) || field.back() != ')') return false;
+  std::string_view body = field.substr(kTimerOpen.size(), field.size() - kTimerOpen.size() - 1);
   const size_t c1 = body.find(',');
   if (c1 == std::string_view::npos) return false;
   const size_t c2 = body.find(',', c1 + 1);
@@ -184,33 +201,35 @@ struct SsTextParser::Impl {
     return false;
   }
 
-  bool main_line(size_t number, std::string_view text) {
-    // The owners go first: their names may hold spaces, so they are cut out before splitting.
-    std::vector<ProcessRef> owners;
-    std::string rest_storage;
-    std::string_view rest = text;
-    if (const size_t at = text.find("users:(("); at != std::string_view::npos) {
-      size_t consumed = 0;
-      auto parsed = parse_ss_users(text.substr(at), consumed);
-      if (!parsed) {
-        report_.warn(number, "unreadable users:((...)) process list");
-        return true;
-      }
-      owners = std::move(*parsed);
-      rest_storage = std::string(text.substr(0, at)) + " " + std::string(text.substr(at + consumed));
-      rest = rest_storage;
+  // The owners go first: their names may hold spaces, so they are cut out before splitting;
+  // `rest` is the line without them. False (after a warning) when the list is unreadable.
+  bool cut_owners(size_t number, std::string_view text, std::vector<ProcessRef>& owners, std::string& storage,
+                  std::string_view& rest) {
+    rest = text;
+    const size_t at = text.find("users:((");
+    if (at == std::string_view::npos) return true;
+    size_t consumed = 0;
+    auto parsed = parse_ss_users(text.substr(at), consumed);
+    if (!parsed) {
+      report_.warn(number, "unreadable users:((...)) process list");
+      return false;
     }
-    auto fields = split_fields(rest);
-    if (fields.empty()) return true;
-    if (fields[0] == "State" || fields[0] == "Netid" || fields[0] == "Recv-Q") {
-      header(fields);
-      return columns_.state || no_state_column();
-    }
-    size_t i = 0;
+    owners = std::move(*parsed);
+    storage = std::string(text.substr(0, at)) + " " + std::string(text.substr(at + consumed));
+    rest = storage;
+    return true;
+  }
+
+  // How a line goes on after its first columns: read on, done with it, or stop the parse.
+  enum class Step { next, done, stop };
+
+  // Steps over the Netid column (another protocol's line is skipped) and notices a headerless
+  // "ss -H state X" text. `i` ends on the State column, or on Recv-Q when there is none.
+  Step leading_columns(const std::vector<std::string_view>& fields, size_t& i) {
     if (columns_.netid || (is_netid(fields[0]) && fields.size() > 1 && parse_tcp_state(fields[1]))) {
       if (fields[0] != "tcp") {  // another protocol: not ours, not an error
         ++report_.skipped;
-        return true;
+        return Step::done;
       }
       i = 1;
     }
@@ -218,56 +237,89 @@ struct SsTextParser::Impl {
     if (columns_.state && rows_ == 0 && report_.malformed == 0 && i < fields.size() &&
         !parse_tcp_state(fields[i]) && parse_uint(fields[i]) && fields.size() >= i + 4 && parse_uint(fields[i + 1])) {
       columns_.state = false;
-      if (!no_state_column()) return false;
+      if (!no_state_column()) return Step::stop;
     }
-    SocketRecord s;
-    if (columns_.state) {
-      if (i >= fields.size()) return report_.warn(number, "truncated line"), true;
-      const auto state = parse_tcp_state(fields[i]);
-      if (!state) return report_.warn(number, "unknown TCP state '" + std::string(fields[i].substr(0, 40)) + "'"), true;
-      s.state = *state;
-      ++i;
-    } else {
+    return Step::next;
+  }
+
+  // The State column, or the state ss was given; `i` moves past it. False after a warning.
+  bool read_state(size_t number, const std::vector<std::string_view>& fields, size_t& i, SocketRecord& s) {
+    if (!columns_.state) {
       s.state = *given_state_;
+      return true;
     }
-    if (i + 4 > fields.size()) return report_.warn(number, "expected Recv-Q, Send-Q, local and peer address"), true;
+    if (i >= fields.size()) return report_.warn(number, "truncated line"), false;
+    const auto state = parse_tcp_state(fields[i]);
+    if (!state) return report_.warn(number, "unknown TCP state '" + std::string(fields[i].substr(0, kQuotedState)) + "'"), false;
+    s.state = *state;
+    ++i;
+    return true;
+  }
+
+  // Recv-Q, Send-Q, and the local and peer address from fields[i..i+3]. False after a warning.
+  bool read_queues_and_ends(size_t number, const std::vector<std::string_view>& fields, size_t i, SocketRecord& s) {
+    if (i + 4 > fields.size()) return report_.warn(number, "expected Recv-Q, Send-Q, local and peer address"), false;
     const auto rq = parse_uint(fields[i], UINT32_MAX);
     const auto sq = parse_uint(fields[i + 1], UINT32_MAX);
-    if (!rq || !sq) return report_.warn(number, "Recv-Q and Send-Q must be numbers"), true;
+    if (!rq || !sq) return report_.warn(number, "Recv-Q and Send-Q must be numbers"), false;
     s.recv_q = static_cast<uint32_t>(*rq);
     s.send_q = static_cast<uint32_t>(*sq);
     const Family star_family = dialect_ == Dialect::legacy ? Family::v4 : Family::v6;
     auto local = parse_text_endpoint(fields[i + 2], star_family, &services_);
     auto peer = parse_text_endpoint(fields[i + 3], star_family, &services_);
-    if (!local) return report_.warn(number, "unreadable local address '" + std::string(fields[i + 2].substr(0, 60)) + "'"), true;
-    if (!peer) return report_.warn(number, "unreadable peer address '" + std::string(fields[i + 3].substr(0, 60)) + "'"), true;
+    if (!local) return report_.warn(number, "unreadable local address '" + std::string(fields[i + 2].substr(0, kQuotedField)) + "'"), false;
+    if (!peer) return report_.warn(number, "unreadable peer address '" + std::string(fields[i + 3].substr(0, kQuotedField)) + "'"), false;
     // '*' and host names take the family of the other side ("0.0.0.0:8080 *:*", "*:22 *:*").
     const bool local_vague = local->star_address || !local->host_name.empty();
     const bool peer_vague = peer->star_address || !peer->host_name.empty();
     if (local_vague && !peer_vague) local->address = unspecified_like(peer->address);
     if (peer_vague && !local_vague) peer->address = unspecified_like(local->address);
     if (local->address.family() != peer->address.family())
-      return report_.warn(number, "local and peer addresses are of different families"), true;
+      return report_.warn(number, "local and peer addresses are of different families"), false;
     pending_star_ = local->star_address && peer->star_address;
     // Names at both ends (ss -r; or "*:22 name:*", which ss does not print): no family known.
     s.family_known = !(local_vague && peer_vague && !pending_star_);
     set_text_endpoints(s, *local, *peer);
     if (!s.family_known) s.local = s.remote = IpAddress();  // an address is needed; StateCounts keeps them apart
-    s.processes = std::move(owners);
+    return true;
+  }
+
+  // The ss -o / -e fields from fields[first] on: timer, uid, inode. False after a warning.
+  bool read_extras(size_t number, const std::vector<std::string_view>& fields, size_t first, SocketRecord& s) {
     bool ext_seen = false;
-    for (size_t k = i + 4; k < fields.size(); ++k) {
+    for (size_t k = first; k < fields.size(); ++k) {
       const std::string_view f = fields[k];
-      if (starts_with(f, "timer:(")) {
-        if (!parse_timer_field(f, s)) return report_.warn(number, "unreadable timer '" + std::string(f.substr(0, 60)) + "'"), true;
-      } else if (starts_with(f, "uid:")) {
-        if (auto v = parse_uint(f.substr(4), UINT32_MAX)) s.uid = static_cast<uint32_t>(*v);
-      } else if (starts_with(f, "ino:")) {
-        if (auto v = parse_uint(f.substr(4))) s.inode = *v;
+      if (starts_with(f, kTimerOpen)) {
+        if (!parse_timer_field(f, s)) return report_.warn(number, "unreadable timer '" + std::string(f.substr(0, kQuotedField)) + "'"), false;
+      } else if (starts_with(f, kUid)) {
+        if (auto v = parse_uint(f.substr(kUid.size()), UINT32_MAX)) s.uid = static_cast<uint32_t>(*v);
+      } else if (starts_with(f, kInode)) {
+        if (auto v = parse_uint(f.substr(kInode.size()))) s.inode = *v;
         ext_seen = true;
       }
     }
     // ss -e leaves out "uid:0".
     if (ext_seen && !s.uid) s.uid = 0;
+    return true;
+  }
+
+  bool main_line(size_t number, std::string_view text) {
+    std::vector<ProcessRef> owners;
+    std::string rest_storage;  // the line without its owners; `rest` and the fields point into it
+    std::string_view rest;
+    if (!cut_owners(number, text, owners, rest_storage, rest)) return true;
+    auto fields = split_fields(rest);
+    if (fields.empty()) return true;
+    if (fields[0] == "State" || fields[0] == "Netid" || fields[0] == "Recv-Q") {
+      header(fields);
+      return columns_.state || no_state_column();
+    }
+    size_t i = 0;
+    if (const Step step = leading_columns(fields, i); step != Step::next) return step == Step::done;
+    SocketRecord s;
+    if (!read_state(number, fields, i, s) || !read_queues_and_ends(number, fields, i, s)) return true;
+    s.processes = std::move(owners);
+    if (!read_extras(number, fields, i + 4, s)) return true;
     TcpInfoSummary info;
     if (parse_ss_info_fields(rest.substr(static_cast<size_t>(fields[i + 3].data() - rest.data())), info)) s.info = info;
     tally_text_names(s, report_);
@@ -299,7 +351,7 @@ bool SsTextParser::line(std::string_view text) {
 bool SsTextParser::finish() { return !impl_->stopped && impl_->finish(); }
 
 std::optional<int64_t> parse_ss_duration_ms(std::string_view text) {
-  if (text.empty() || text.size() > 32) return std::nullopt;
+  if (text.empty() || text.size() > kMaxDurationChars) return std::nullopt;
   double total = 0;
   size_t i = 0;
   while (i < text.size()) {
@@ -311,14 +363,14 @@ std::optional<int64_t> parse_ss_duration_ms(std::string_view text) {
     while (i < text.size() && text[i] >= 'a' && text[i] <= 'z') ++i;
     const std::string_view unit = text.substr(unit_start, i - unit_start);
     const bool has_dot = text.substr(start, unit_start - start).find('.') != std::string_view::npos;
-    if (unit == "min") total += *number * 60000;
-    else if (unit == "sec" || unit == "s") total += *number * 1000;
-    else if (unit == "ms") total += has_dot ? *number * 1000 : *number;  // "1.488ms" is 1.488 s
+    if (unit == "min") total += *number * kMsPerMinute;
+    else if (unit == "sec" || unit == "s") total += *number * kMsPerSecond;
+    else if (unit == "ms") total += has_dot ? *number * kMsPerSecond : *number;  // "1.488ms" is 1.488 s
     else return std::nullopt;
   }
   // Up to 24 digits a term, the sum reaches 1e34: llround of a value past int64 is undefined.
   // No timer is that long; past 2^53 ms (285,000 years) it is not a timer value.
-  if (!(total <= 9007199254740992.0)) return std::nullopt;
+  if (!(total <= kExactDoubleLimit)) return std::nullopt;
   return static_cast<int64_t>(std::llround(total));
 }
 
@@ -349,15 +401,15 @@ bool parse_ss_info_fields(std::string_view text, TcpInfoSummary& info) {
       found = true;
     };
     auto ms_to_us = [](std::string_view v, uint32_t& out) {
-      if (auto d = parse_decimal(v); d && *d * 1000 <= UINT32_MAX) out = static_cast<uint32_t>(std::llround(*d * 1000));
+      if (auto d = parse_decimal(v); d && *d * kUsPerMs <= UINT32_MAX) out = static_cast<uint32_t>(std::llround(*d * kUsPerMs));
     };
     auto count = [](std::string_view v, uint32_t& out) {
       if (auto n = parse_uint(v, UINT32_MAX)) out = static_cast<uint32_t>(*n);
     };
     if (key == "rtt") pair([&](auto v) { ms_to_us(v, info.rtt_us); }, [&](auto v) { ms_to_us(v, info.rttvar_us); });
     else if (key == "rto") {
-      if (auto d = parse_decimal(value); d && *d * 1000 <= UINT32_MAX) {
-        info.rto_us = static_cast<uint32_t>(std::llround(*d * 1000));
+      if (auto d = parse_decimal(value); d && *d * kUsPerMs <= UINT32_MAX) {
+        info.rto_us = static_cast<uint32_t>(std::llround(*d * kUsPerMs));
         found = true;
       }
     } else if (key == "cwnd") u32(info.cwnd);
@@ -376,7 +428,7 @@ std::optional<std::vector<ProcessRef>> parse_ss_users(std::string_view text, siz
   if (!starts_with(text, "users:((")) return std::nullopt;
   std::vector<ProcessRef> out;
   size_t i = 7;  // at the '(' of the first entry
-  for (int entries = 0; entries < 4096; ++entries) {
+  for (int entries = 0; entries < kMaxOwnerEntries; ++entries) {
     if (i + 2 > text.size() || text[i] != '(' || text[i + 1] != '"') return std::nullopt;
     const size_t name_start = i + 2;
     // The name ends at the first `",` followed by a pid (`pid=` or, in old ss, digits).

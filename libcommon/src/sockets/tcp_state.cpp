@@ -119,7 +119,8 @@ constexpr std::array<StateExplanation, kTcpStateCount> kExplanations = {{
 }  // namespace
 
 std::optional<TcpState> state_from_kernel(int number) {
-  if (number == 12) return TcpState::syn_recv;  // TCP_NEW_SYN_RECV
+  constexpr int kTcpNewSynRecv = 12;  // TCP_NEW_SYN_RECV: a request socket, shown as SYN_RECV like ss
+  if (number == kTcpNewSynRecv) return TcpState::syn_recv;
   if (number < 1 || number > kTcpStateCount) return std::nullopt;
   return static_cast<TcpState>(number);
 }

@@ -53,6 +53,14 @@ class CaseRunner {
   Result<StrayRun> run();
 
  private:
+  // The peer's RCV.NXT and SND.NXT, its receive window and half of it (at least 1).
+  struct Edges {
+    uint32_t rcv_nxt = 0, snd_nxt = 0, window = 0, half = 0;
+  };
+  Result<bool> set_up();
+  Edges edges() const;
+  Result<void> aim_probe(const Edges& e, std::vector<uint8_t>& payload);
+  Result<void> follow_up(const Edges& e);
   Result<bool> connect_and_follow();
   Result<bool> reach_time_wait();
   Result<bool> wait_quiet();
@@ -319,107 +327,126 @@ void CaseRunner::cleanup() {
   abort_close(socket_);
 }
 
-Result<StrayRun> CaseRunner::run() {
-  const bool time_wait = stray_case_info(id_).group == StrayGroup::time_wait;
+// Connects and brings the connection to the state the case needs; false (with the reason in
+// run_) when that did not happen.
+Result<bool> CaseRunner::set_up() {
   auto connected = connect_and_follow();
-  if (!connected) return tl::unexpected(connected.error());
-  if (!*connected) {
-    cleanup();
-    if (live_) run_.rejected = live_->rejected();
-    return std::move(run_);
-  }
-  auto ready = time_wait ? reach_time_wait() : wait_quiet();
-  if (!ready) return tl::unexpected(ready.error());
-  if (!*ready) {
-    cleanup();
-    run_.rejected = live_->rejected();
-    return std::move(run_);
-  }
+  if (!connected || !*connected) return connected;
+  return stray_case_info(id_).group == StrayGroup::time_wait ? reach_time_wait() : wait_quiet();
+}
+
+// Where the peer's sequence space stands once the connection is ready.
+CaseRunner::Edges CaseRunner::edges() const {
   const ConnectionTracker& tr = live_->tracker();
-  const uint32_t rcv_nxt = *tr.exact_next_seq();   // the peer's RCV.NXT
-  const uint32_t snd_nxt = *tr.ack_for_remote();   // the peer's SND.NXT
-  const uint32_t window = peer_window();
-  const uint32_t half = std::max<uint32_t>(1, window / 2);
+  Edges e;
+  e.rcv_nxt = *tr.exact_next_seq();
+  e.snd_nxt = *tr.ack_for_remote();
+  e.window = peer_window();
+  e.half = std::max<uint32_t>(1, e.window / 2);
+  return e;
+}
+
+// Places the case's segment against the peer's edges: run_.probe, run_.sent and the payload.
+Result<void> CaseRunner::aim_probe(const Edges& e, std::vector<uint8_t>& payload) {
   StrayProbe& p = run_.probe;
-  p.peer_rcv_nxt = rcv_nxt;
-  p.peer_snd_nxt = snd_nxt;
-  p.ack = snd_nxt;
-  std::vector<uint8_t> payload;
   switch (id_) {
     case StrayCase::live_rst_exact:
-      p.flags = rst, p.seq = rcv_nxt;
+      p.flags = rst, p.seq = e.rcv_nxt;
       run_.sent = "R seq=RCV.NXT, then P. 1 byte at RCV.NXT";
       break;
     case StrayCase::live_rst_in_window:
-      if (window < 2) return problem("the peer advertises a window too small for an in-window, non-exact RST");
-      p.flags = rst, p.seq = rcv_nxt + half;
-      run_.sent = "R " + plus("seq=RCV.NXT", half);
+      p.flags = rst, p.seq = e.rcv_nxt + e.half;
+      run_.sent = "R " + plus("seq=RCV.NXT", e.half);
       break;
     case StrayCase::live_rst_out_of_window:
-      p.flags = rst, p.seq = rcv_nxt + window + kBeyond;
-      run_.sent = "R " + plus("seq=RCV.NXT", int64_t(window) + kBeyond);
+      p.flags = rst, p.seq = e.rcv_nxt + e.window + kBeyond;
+      run_.sent = "R " + plus("seq=RCV.NXT", int64_t(e.window) + kBeyond);
       break;
     case StrayCase::live_syn:
-      p.flags = syn, p.seq = rcv_nxt + half;
-      run_.sent = "S " + plus("seq=RCV.NXT", half);
+      p.flags = syn, p.seq = e.rcv_nxt + e.half;
+      run_.sent = "S " + plus("seq=RCV.NXT", e.half);
       break;
     case StrayCase::live_ack_unsent:
-      p.flags = ack, p.seq = rcv_nxt, p.ack = snd_nxt + kBeyond;
+      p.flags = ack, p.seq = e.rcv_nxt, p.ack = e.snd_nxt + kBeyond;
       run_.sent = ". seq=RCV.NXT " + plus("ack=SND.NXT", kBeyond);
       break;
     case StrayCase::live_data_old:
-      p.flags = uint8_t(psh | ack), p.seq = rcv_nxt - kOldData, p.payload_length = kOldDataLength;
+      p.flags = uint8_t(psh | ack), p.seq = e.rcv_nxt - kOldData, p.payload_length = kOldDataLength;
       payload.assign(kOldDataLength, uint8_t('x'));
       run_.sent = "P. " + plus("seq=RCV.NXT", -int64_t(kOldData)) + " ack=SND.NXT len=" + std::to_string(kOldDataLength);
       break;
     case StrayCase::live_fin_exact:
-      p.flags = uint8_t(fin | ack), p.seq = rcv_nxt;
+      p.flags = uint8_t(fin | ack), p.seq = e.rcv_nxt;
       run_.sent = "F. seq=RCV.NXT ack=SND.NXT";
       break;
     case StrayCase::live_fin_out_of_window:
-      p.flags = uint8_t(fin | ack), p.seq = rcv_nxt + window + kBeyond;
-      run_.sent = "F. " + plus("seq=RCV.NXT", int64_t(window) + kBeyond) + " ack=SND.NXT";
+      p.flags = uint8_t(fin | ack), p.seq = e.rcv_nxt + e.window + kBeyond;
+      run_.sent = "F. " + plus("seq=RCV.NXT", int64_t(e.window) + kBeyond) + " ack=SND.NXT";
       break;
     case StrayCase::tw_fin_retransmit:
-      p.flags = uint8_t(fin | ack), p.seq = *tr.local().fin_seq;
+      p.flags = uint8_t(fin | ack), p.seq = *live_->tracker().local().fin_seq;
       run_.sent = "F. seq=our FIN (RCV.NXT-1) ack=SND.NXT";
       break;
     case StrayCase::tw_rst:
-      p.flags = rst, p.seq = rcv_nxt;
+      p.flags = rst, p.seq = e.rcv_nxt;
       run_.sent = "R seq=RCV.NXT, then F. seq=our FIN";
       break;
     case StrayCase::tw_syn:
-      p.flags = syn, p.seq = rcv_nxt + kBeyond;
+      p.flags = syn, p.seq = e.rcv_nxt + kBeyond;
       run_.sent = "S " + plus("seq=RCV.NXT", kBeyond);
       break;
     default: return fail(ErrorCode::bad_input, std::string(stray_case_info(id_).name) + " is not a connection case");
   }
   if (!(p.flags & ack)) p.ack = 0;
+  return {};
+}
+
+// Two cases tell their outcome by what the next segment draws: data after an exact RST, our
+// FIN again after an RST to the TIME_WAIT.
+Result<void> CaseRunner::follow_up(const Edges& e) {
+  if (id_ != StrayCase::live_rst_exact && id_ != StrayCase::tw_rst) return {};
+  StrayProbe& f = run_.seen.follow_up;
+  f.peer_rcv_nxt = e.rcv_nxt;
+  f.peer_snd_nxt = e.snd_nxt;
+  f.ack = e.snd_nxt;
+  std::vector<uint8_t> byte;
+  if (id_ == StrayCase::live_rst_exact) {
+    f.flags = uint8_t(psh | ack), f.seq = e.rcv_nxt, f.payload_length = 1;
+    byte.assign(1, uint8_t('x'));
+  } else {
+    f.flags = uint8_t(fin | ack), f.seq = *live_->tracker().local().fin_seq;
+  }
+  if (auto r = inject(f.flags, f.seq, f.ack, byte); !r) return tl::unexpected(r.error());
+  run_.seen.follow_up_sent = true;
+  auto more = collect(true);
+  if (!more) return tl::unexpected(more.error());
+  run_.seen.follow_up_answers = std::move(*more);
+  return {};
+}
+
+Result<StrayRun> CaseRunner::run() {
+  auto ready = set_up();
+  if (!ready) return tl::unexpected(ready.error());
+  if (!*ready) {
+    cleanup();
+    if (live_) run_.rejected = live_->rejected();
+    return std::move(run_);
+  }
+  const Edges e = edges();
+  StrayProbe& p = run_.probe;
+  p.peer_rcv_nxt = e.rcv_nxt;
+  p.peer_snd_nxt = e.snd_nxt;
+  p.ack = e.snd_nxt;
+  if (id_ == StrayCase::live_rst_in_window && e.window < 2)
+    return problem("the peer advertises a window too small for an in-window, non-exact RST");
+  std::vector<uint8_t> payload;
+  if (auto r = aim_probe(e, payload); !r) return tl::unexpected(r.error());
   const RejectCounts before = live_->rejected();  // the setup's are no evidence about the answer
   if (auto r = inject(p.flags, p.seq, p.ack, payload); !r) return tl::unexpected(r.error());
   auto answers = collect(!expects_silence());
   if (!answers) return tl::unexpected(answers.error());
   run_.seen.answers = std::move(*answers);
-
-  // Two cases tell their outcome by what the next segment draws.
-  if (id_ == StrayCase::live_rst_exact || id_ == StrayCase::tw_rst) {
-    StrayProbe& f = run_.seen.follow_up;
-    f.peer_rcv_nxt = rcv_nxt;
-    f.peer_snd_nxt = snd_nxt;
-    f.ack = snd_nxt;
-    std::vector<uint8_t> byte;
-    if (id_ == StrayCase::live_rst_exact) {
-      f.flags = uint8_t(psh | ack), f.seq = rcv_nxt, f.payload_length = 1;
-      byte.assign(1, uint8_t('x'));
-    } else {
-      f.flags = uint8_t(fin | ack), f.seq = *tr.local().fin_seq;
-    }
-    if (auto r = inject(f.flags, f.seq, f.ack, byte); !r) return tl::unexpected(r.error());
-    run_.seen.follow_up_sent = true;
-    auto more = collect(true);
-    if (!more) return tl::unexpected(more.error());
-    run_.seen.follow_up_answers = std::move(*more);
-  }
+  if (auto r = follow_up(e); !r) return tl::unexpected(r.error());
   run_.seen.capture_drops = live_->capture_drops();
   run_.rejected = live_->rejected();
   for (size_t i = 0; i < kRejectReasonCount; ++i)

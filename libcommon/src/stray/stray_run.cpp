@@ -11,6 +11,9 @@ namespace {
 // The window Linux offers on a fresh connection (44 segments of 1460 bytes): a stray segment
 // looks like any other of a Linux host. An RST carries none.
 constexpr uint16_t kLinuxWindow = 64240;
+// Knuth's multiplicative hash constant (2^32 / golden ratio): spreads the clock's low bits when
+// getrandom fails.
+constexpr uint32_t kGoldenRatio32 = 2654435761u;
 }  // namespace
 
 Result<MarkedSender> open_marked_sender(const StrayTarget& target) {
@@ -46,7 +49,7 @@ Result<SegmentSpec> send_stray_segment(RawSender& sender, const IpAddress& sourc
 
 uint32_t stray_random32() {
   uint32_t value = 0;
-  if (getrandom(&value, sizeof value, 0) != sizeof value) value = uint32_t(realtime_ns() * 2654435761u);
+  if (getrandom(&value, sizeof value, 0) != sizeof value) value = uint32_t(realtime_ns() * kGoldenRatio32);
   return value;
 }
 

@@ -79,6 +79,105 @@ bool same_answer(const StraySegment& a, const StraySegment& b) {
          a.payload_length == b.payload_length;
 }
 
+// Both ways between the two ports, and whatever comes to our port from the target's port from
+// another address (rejected, and counted).
+std::string capture_filter(const StrayTarget& t, uint16_t sport, uint16_t dport) {
+  const IpAddress& us = t.route.source;
+  const std::string icmp = t.address.is_v4() ? "icmp" : "icmp6";
+  const std::string dp = std::to_string(dport), sp = std::to_string(sport);
+  return "(tcp and ((host " + t.address.to_string() + " and port " + dp + " and port " + sp + ") or (dst host " +
+         us.to_string() + " and dst port " + sp + " and src port " + dp + "))) or (" + icmp + " and dst host " +
+         us.to_string() + ")";
+}
+
+// Our crafted segment as -v shows it; its time is the kernel's once the capture sees it.
+StraySegment sent_segment(const SegmentSpec& spec) {
+  StraySegment out;
+  out.outbound = out.crafted = true;
+  out.time_ns = realtime_ns();
+  out.flags = spec.flags;
+  out.seq = spec.seq;
+  out.ack = spec.ack;
+  out.window = spec.window;
+  return out;
+}
+
+// Sorts the captured packets of one case: our own segments, answers, and what is rejected.
+struct CaseWait {
+  const IpAddress& us;
+  const IpAddress& them;
+  uint16_t sport, dport;
+  StrayRun& run;
+  StraySegment& out;
+  bool own_copy_seen = false;
+
+  // Whether the packet may answer the probe; everything else is noted or counted here.
+  bool candidate(const CapturedPacket& packet, const DecodedPacket& decoded) {
+    if (decoded.kind == DecodedPacket::Kind::tcp) return tcp_candidate(packet, decoded);
+    if (decoded.kind == DecodedPacket::Kind::icmp_error) return icmp_candidate(packet, decoded.icmp.quoted);
+    return false;
+  }
+
+  bool tcp_candidate(const CapturedPacket& packet, const DecodedPacket& decoded) {
+    const DecodedTcp& tcp = decoded.tcp;
+    const bool ours = decoded.src == us && decoded.dst == them && tcp.sport == sport && tcp.dport == dport;
+    const bool theirs = decoded.src == them && decoded.dst == us && tcp.sport == dport && tcp.dport == sport;
+    if (ours && !own_copy_seen && tcp.seq == out.seq && tcp.flags == out.flags) {
+      out.time_ns = packet.time_ns;  // the kernel's timestamp of our own segment
+      own_copy_seen = true;
+      return false;
+    }
+    if (ours) {
+      run.segments.push_back(from_packet(decoded, true, packet.time_ns));
+      return false;
+    }
+    if (packet.outgoing || decoded.dst != us || tcp.dport != sport || tcp.sport != dport) return false;
+    if (!theirs) {
+      run.seen.rejected.add(RejectReason::wrong_address);
+      return false;
+    }
+    if (const auto why = unrelated(tcp, run.probe)) {
+      run.seen.rejected.add(*why);
+      return false;
+    }
+    return true;
+  }
+
+  bool icmp_candidate(const CapturedPacket& packet, const QuotedDatagram& q) {
+    if (packet.outgoing || q.protocol != IPPROTO_TCP || !q.ports_known || q.src != us) return false;
+    const bool exact = q.sport == sport && q.dst == them && q.dport == dport && q.seq == run.probe.seq;
+    if (!exact) {
+      // About our port or the target's port, but not our segment: someone else's quote.
+      if (q.sport == sport || (q.dst == them && q.dport == dport)) run.seen.rejected.add(RejectReason::wrong_quote);
+      return false;
+    }
+    return true;
+  }
+
+  // Keeps a new answer; false for a copy of one already kept.
+  bool add_answer(const StraySegment& answer) {
+    const auto copy = std::find_if(run.seen.answers.begin(), run.seen.answers.end(),
+                                   [&](const StraySegment& a) { return same_answer(a, answer); });
+    if (copy != run.seen.answers.end()) {
+      ++run.seen.duplicates;  // the same answer again: a network copy, or our segment was copied
+      return false;
+    }
+    run.seen.answers.push_back(answer);
+    run.segments.push_back(answer);
+    return true;
+  }
+};
+
+// Fills the probe's flags and numbers and the -v text of what is sent.
+void aim_probe(StrayRun& run, StrayCase id, uint16_t dport) {
+  const CaseSegment shape = segment_for(id);
+  run.probe.flags = shape.flags;
+  run.probe.seq = stray_random32();
+  run.probe.ack = shape.random_ack ? stray_random32() : 0;
+  run.sent = flags_compact(shape.flags) + " seq=" + std::to_string(run.probe.seq) +
+             (shape.random_ack ? " ack=" + std::to_string(run.probe.ack) : "") + " to port " + std::to_string(dport);
+}
+
 }  // namespace
 
 Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSender& sender, int cancel_fd) {
@@ -93,35 +192,18 @@ Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSende
 
   CaptureOptions options;
   options.interface = t.route.interface;
-  const std::string icmp = t.address.is_v4() ? "icmp" : "icmp6";
-  // Both ways between the two ports, and whatever comes to our port from the target's port from
-  // another address (rejected, and counted).
-  const std::string dp = std::to_string(dport), sp = std::to_string(sport);
-  options.filter = "(tcp and ((host " + t.address.to_string() + " and port " + dp + " and port " + sp +
-                   ") or (dst host " + us.to_string() + " and dst port " + sp + " and src port " + dp + "))) or (" +
-                   icmp + " and dst host " + us.to_string() + ")";
+  options.filter = capture_filter(t, sport, dport);
   auto capture = Capture::open(options);
   if (!capture) return tl::unexpected(capture.error());
 
   StrayRun run;
   run.id = id;
   run.local_port = sport;
-  const CaseSegment shape = segment_for(id);
-  run.probe.flags = shape.flags;
-  run.probe.seq = stray_random32();
-  run.probe.ack = shape.random_ack ? stray_random32() : 0;
-  run.sent = flags_compact(shape.flags) + " seq=" + std::to_string(run.probe.seq) +
-             (shape.random_ack ? " ack=" + std::to_string(run.probe.ack) : "") + " to port " + std::to_string(dport);
-  auto spec = send_stray_segment(sender, us, sport, t.address, dport, shape.flags, run.probe.seq, run.probe.ack);
+  aim_probe(run, id, dport);
+  auto spec = send_stray_segment(sender, us, sport, t.address, dport, run.probe.flags, run.probe.seq, run.probe.ack);
   if (!spec) return tl::unexpected(spec.error());
-  StraySegment out;
-  out.outbound = out.crafted = true;
-  out.time_ns = realtime_ns();
-  out.flags = spec->flags;
-  out.seq = spec->seq;
-  out.ack = spec->ack;
-  out.window = spec->window;
-  bool own_copy_seen = false;
+  StraySegment out = sent_segment(*spec);
+  CaseWait wait{us, t.address, sport, dport, run, out};
 
   auto deadline = Clock::now() + t.timeout;
   while (true) {
@@ -129,50 +211,8 @@ Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSende
     if (!packet) return tl::unexpected(packet.error());
     if (!*packet) break;  // deadline or Ctrl-C
     const auto decoded = decode_packet((*packet)->data.data(), (*packet)->data.size());
-    if (!decoded) continue;
-    if (decoded->kind == DecodedPacket::Kind::tcp) {
-      const DecodedTcp& tcp = decoded->tcp;
-      const bool ours = decoded->src == us && decoded->dst == t.address && tcp.sport == sport && tcp.dport == dport;
-      const bool theirs = decoded->src == t.address && decoded->dst == us && tcp.sport == dport && tcp.dport == sport;
-      if (ours && !own_copy_seen && tcp.seq == out.seq && tcp.flags == out.flags) {
-        out.time_ns = (*packet)->time_ns;  // the kernel's timestamp of our own segment
-        own_copy_seen = true;
-        continue;
-      }
-      if (ours) {
-        run.segments.push_back(from_packet(*decoded, true, (*packet)->time_ns));
-        continue;
-      }
-      if ((*packet)->outgoing || decoded->dst != us || tcp.dport != sport || tcp.sport != dport) continue;
-      if (!theirs) {
-        run.seen.rejected.add(RejectReason::wrong_address);
-        continue;
-      }
-      if (const auto why = unrelated(tcp, run.probe)) {
-        run.seen.rejected.add(*why);
-        continue;
-      }
-    } else if (decoded->kind == DecodedPacket::Kind::icmp_error) {
-      const QuotedDatagram& q = decoded->icmp.quoted;
-      if ((*packet)->outgoing || q.protocol != 6 || !q.ports_known || q.src != us) continue;
-      const bool exact = q.sport == sport && q.dst == t.address && q.dport == dport && q.seq == run.probe.seq;
-      if (!exact) {
-        // About our port or the target's port, but not our segment: someone else's quote.
-        if (q.sport == sport || (q.dst == t.address && q.dport == dport)) run.seen.rejected.add(RejectReason::wrong_quote);
-        continue;
-      }
-    } else {
-      continue;
-    }
-    StraySegment answer = from_packet(*decoded, false, (*packet)->time_ns);
-    const auto copy = std::find_if(run.seen.answers.begin(), run.seen.answers.end(),
-                                   [&](const StraySegment& a) { return same_answer(a, answer); });
-    if (copy != run.seen.answers.end()) {
-      ++run.seen.duplicates;  // the same answer again: a network copy, or our segment was copied
-      continue;
-    }
-    run.seen.answers.push_back(answer);
-    run.segments.push_back(answer);
+    if (!decoded || !wait.candidate(**packet, *decoded)) continue;
+    if (!wait.add_answer(from_packet(*decoded, false, (*packet)->time_ns))) continue;
     // An answer came: what follows within the grace period belongs to it too.
     deadline = std::min(deadline, Clock::now() + kGrace);
   }

@@ -52,12 +52,15 @@ std::string own_overlap_reason(const StraySegment& own) {
   return own_text(own) + " came during the observation window: its ack field says RCV.NXT whether or not the stack "
          "answered, so no verdict is safe (run again, or against a server that stays quiet)";
 }
+// Beyond this distance from RCV.NXT or SND.NXT a number is no offset a case aims at: shown plain.
+constexpr int32_t kFarFromReference = 1'000'000;
+
 // "RCV.NXT", "RCV.NXT+1", "SND.NXT-3"; the plain number when far from the reference.
 std::string relative(uint32_t value, std::optional<uint32_t> reference, const char* name) {
   if (!reference) return std::to_string(value);
   const int32_t delta = int32_t(value - *reference);
   if (delta == 0) return name;
-  if (delta > 1'000'000 || delta < -1'000'000) return std::to_string(value);
+  if (delta > kFarFromReference || delta < -kFarFromReference) return std::to_string(value);
   return std::string(name) + (delta > 0 ? "+" : "-") + std::to_string(delta > 0 ? delta : -int64_t(delta));
 }
 

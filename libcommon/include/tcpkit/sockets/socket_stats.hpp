@@ -108,6 +108,7 @@ struct TimeWaitGroup {
 class TimeWaitAnalysis {
  public:
   static constexpr int kBuckets = 7;  // 0-10 s, 10-20, ..., 50-60, and 60 s or more
+  static constexpr int64_t kBucketMs = 10000;
   TimeWaitAnalysis(long port_low, long port_high) : side_(port_low, port_high) {}
   // LISTEN sockets name the local services; TIME_WAIT sockets are counted; other connected
   // sockets with an ephemeral local port count towards ports in use. Any order of states.

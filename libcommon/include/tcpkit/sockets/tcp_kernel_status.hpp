@@ -21,6 +21,8 @@ struct TcpSysctls {
   std::optional<long> somaxconn;         // net.core.somaxconn
   std::optional<long> port_range_low;    // net.ipv4.ip_local_port_range
   std::optional<long> port_range_high;
+  // Linux's default ip_local_port_range, for when the sysctl cannot be read.
+  static constexpr long kDefaultPortLow = 32768, kDefaultPortHigh = 60999;
   long port_range_size() const {
     return port_range_low && port_range_high && *port_range_high >= *port_range_low ? *port_range_high - *port_range_low + 1 : 0;
   }
