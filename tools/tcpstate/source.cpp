@@ -104,8 +104,7 @@ class LineFeed {
  private:
   template <typename Fn>
   static bool emit(std::string_view l, Fn&& line) {
-    if (!l.empty() && l.back() == '\r') l.remove_suffix(1);
-    return line(l);
+    return line(tcpkit::without_cr(l));  // the format detector sees lines as the parsers do
   }
   std::string carry_;
   bool skipping_ = false;
