@@ -147,6 +147,7 @@ struct ScanEngine::Impl {
   PacketRing ring;
   AnswerBitmap answered;
   RttSampler rtt;
+  RttHistogram first_rtts;  // of first answers only: the waits' percentile (scan_timing.hpp)
 
   std::atomic<bool> stop_sending{false}, sending_done{false}, stop_receiving{false}, receiving_done{false};
   std::atomic<uint64_t> sent{0}, send_errors{0}, received{0}, replies{0}, bad_cookie{0}, unsolicited{0},
@@ -165,6 +166,9 @@ struct ScanEngine::Impl {
   uint64_t round0_sent = 0;
   int64_t send_ns_total = 0;
   int rounds_done = 0;
+  std::vector<uint64_t> found_by_round;  // sender thread: first answers from a round's start to its wait's end
+  std::vector<int64_t> waits_ns;         // sender thread: the wait after each round
+  WaitSource wait_source = WaitSource::start;
 
   std::unique_ptr<ScanResultQueue> results;
 
@@ -213,7 +217,9 @@ struct ScanEngine::Impl {
   bool wait_for_tokens(TokenBucket& bucket, size_t n);  // false when told to stop
   size_t send_with_retries(RawSender& sender, Batch& b);
   int64_t retry_gap_ns() const;
-  void linger_for_replies();
+  int64_t between_rounds_ns();
+  bool wait_after_round(int r, uint64_t answered_before);  // false: no round after this one
+  void linger_for_replies(int64_t waited_ns);
   void receive_loop();
   void handle(const uint8_t* data, size_t length, int64_t time_ns);
   // The caller's thread: results and progress while the scan runs.
@@ -353,19 +359,57 @@ void ScanEngine::Impl::send_round(SendPace& pace, int r) {
   rounds_done = r + 1;
 }
 
-// Retry once the replies to this round should be in: a few round trips, at most --wait.
+// With --wait: retry once the replies to this round should be in, a few round trips of the
+// largest seen, at most --wait.
 int64_t ScanEngine::Impl::retry_gap_ns() const {
   const int64_t wait_cap = int64_t(config.wait.count()) * 1000;
   const int64_t max_rtt = rtt.max_ns();
-  return max_rtt > 0 ? std::clamp<int64_t>(kRetryRtts * max_rtt + kRetryMarginNs, kRetryMarginNs, wait_cap) : wait_cap;
+  const int64_t floor = std::min(kRetryMarginNs, wait_cap);  // a --wait below the margin wins
+  return max_rtt > 0 ? std::clamp<int64_t>(kRetryRtts * max_rtt + kRetryMarginNs, floor, wait_cap) : wait_cap;
 }
 
-// After the last round: --wait for late replies, or after a stop a short linger, so that the
-// SYN/ACKs to the last probes still get our RST. Short: the stop must be prompt.
-void ScanEngine::Impl::linger_for_replies() {
+int64_t ScanEngine::Impl::between_rounds_ns() {
+  if (config.wait_forced) {
+    wait_source = WaitSource::forced;
+    return retry_gap_ns();
+  }
+  const WaitChoice w = wait_from_rtts(first_rtts);
+  wait_source = w.source;
+  return w.ns;
+}
+
+// Waits after round r, then says whether another round goes out: while probes are unanswered,
+// within --retries / the cap, and (unless --retries fixed the rounds) while scan_timing says so.
+bool ScanEngine::Impl::wait_after_round(int r, uint64_t answered_before) {
+  const uint64_t length = plan.length();
+  if (r >= config.retries || answered_count.load() >= length) return false;
+  const int64_t gap = between_rounds_ns();
+  waits_ns.push_back(gap);
+  if (wait_or_stop(gap)) return false;
+  const uint64_t answered_now = answered_count.load();
+  found_by_round.push_back(answered_now - answered_before);
+  if (answered_now >= length) return false;
+  return config.fixed_rounds || another_round(found_by_round, length - answered_now, config.retries);
+}
+
+// After the last round: the wait for late replies (what the round's own wait left of it), or
+// after a stop a short linger, so that the SYN/ACKs to the last probes still get our RST.
+// Short: the stop must be prompt.
+void ScanEngine::Impl::linger_for_replies(int64_t waited_ns) {
   waiting.store(true);
   if (!stop_sending.load()) {
-    wait_or_stop(int64_t(config.wait.count()) * 1000);
+    int64_t final_ns = int64_t(config.wait.count()) * 1000;
+    if (config.wait_forced) {
+      wait_source = WaitSource::forced;
+    } else {
+      const WaitChoice w = wait_from_rtts(first_rtts);  // the RTTs may have grown meanwhile
+      final_ns = w.ns;
+      wait_source = w.source;
+    }
+    final_ns = std::max(final_ns, waited_ns);
+    if (waited_ns > 0) waits_ns.back() = final_ns;
+    else waits_ns.push_back(final_ns);
+    wait_or_stop(final_ns - waited_ns);
   } else if (sent.load() > 0) {
     const int64_t max_rtt = rtt.max_ns();
     sleep_ns(std::clamp<int64_t>(kStopRtts * max_rtt + kStopMarginNs, kStopMarginNs, kStopMaxNs));
@@ -375,15 +419,18 @@ void ScanEngine::Impl::linger_for_replies() {
 void ScanEngine::Impl::send_loop() {
   SendPace pace;
   pace.set_rate(config.rate, config.batch);
-  const uint64_t length = plan.length();
-  for (int r = 0; r <= config.retries && !stop_sending.load(); ++r) {
-    if (r > 0 && answered_count.load() >= length) break;  // answered while waiting: no empty round
+  int64_t waited_ns = 0;  // by the last round's own wait, when no round followed it
+  for (int r = 0; !stop_sending.load(); ++r) {
     if (r > 0) slow_down_after_drops(pace, r);
+    const uint64_t answered_before = answered_count.load();
     send_round(pace, r);
-    if (answered_count.load() >= length) break;
-    if (r < config.retries && wait_or_stop(retry_gap_ns())) break;
+    const size_t waits_before = waits_ns.size();
+    if (!wait_after_round(r, answered_before)) {
+      if (waits_ns.size() > waits_before) waited_ns = waits_ns.back();
+      break;
+    }
   }
-  linger_for_replies();
+  linger_for_replies(waited_ns);
   sending_done.store(true);
   stop_receiving.store(true);
 }
@@ -438,6 +485,7 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
     return;
   }
   answered_count.fetch_add(1);
+  first_rtts.add(rtt_ns);
   const size_t slot = round_slot(local_port);
   answers_by_round[slot].fetch_add(1);
   if (slot == 0) round0_quarters[quarter_of(*k)].fetch_add(1);
@@ -499,6 +547,9 @@ void ScanEngine::Impl::fill_counts(ScanSummary& summary) {
   summary.rounds = rounds_done;
   summary.send_s = double(send_ns_total) / 1e9;
   summary.max_rtt_us = rtt.max_ns() / 1000;
+  summary.rtt_p99_us = first_rtts.percentile_ns(WaitLimits{}.percentile) / 1000;
+  for (const int64_t w : waits_ns) summary.waits_us.push_back(w / 1000);
+  summary.wait_source = wait_source;
   if (round0_send_ns > 0) summary.achieved_rate = double(round0_sent) * 1e9 / double(round0_send_ns);
 }
 

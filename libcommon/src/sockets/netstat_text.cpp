@@ -253,7 +253,7 @@ bool NetstatTextParser::line(std::string_view text) { return impl_->line(without
 
 void parse_netstat_text(std::string_view text, const SocketSink& sink, TextParseReport& report) {
   NetstatTextParser parser(sink, report);
-  for_each_line(text, [&](size_t, std::string_view line) { return parser.line(line); });
+  for_each_line(text, [&](size_t, std::string_view line) { return parser.line(line); }, false);
 }
 
 SocketTextFormat detect_socket_text_line(std::string_view line) {

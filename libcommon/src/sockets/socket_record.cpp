@@ -139,13 +139,15 @@ std::string_view without_cr(std::string_view line) {
   return line;
 }
 
-void for_each_line(std::string_view text, const std::function<bool(size_t, std::string_view)>& fn) {
+void for_each_line(std::string_view text, const std::function<bool(size_t, std::string_view)>& fn,
+                   bool strip_cr) {
   size_t number = 0;
   size_t start = 0;
   while (start < text.size()) {
     size_t end = text.find('\n', start);
     if (end == std::string_view::npos) end = text.size();
-    if (!fn(++number, without_cr(text.substr(start, end - start)))) return;
+    const std::string_view line = text.substr(start, end - start);
+    if (!fn(++number, strip_cr ? without_cr(line) : line)) return;
     start = end + 1;
   }
 }

@@ -480,7 +480,8 @@ void parse_ss_text(std::string_view text, const SocketSink& sink, TextParseRepor
                    std::optional<TcpState> state_if_missing) {
   SsTextParser parser(sink, report, state_if_missing);
   bool go_on = true;
-  for_each_line(text, [&](size_t, std::string_view line) { return go_on = parser.line(line); });
+  // line() drops the '\r' itself: stripping here too would take two from "...\r\r".
+  for_each_line(text, [&](size_t, std::string_view line) { return go_on = parser.line(line); }, false);
   if (go_on) parser.finish();
 }
 

@@ -22,6 +22,7 @@
 #include "tcpkit/scan/scan_plan.hpp"
 #include "tcpkit/scan/scan_probe.hpp"
 #include "tcpkit/scan/scan_setup.hpp"
+#include "tcpkit/scan/scan_timing.hpp"
 
 namespace tcpkit {
 
@@ -62,6 +63,9 @@ struct ScanSummary {
   double duration_s = 0, send_s = 0;
   double requested_rate = 0, achieved_rate = 0;
   int64_t max_rtt_us = 0;
+  int64_t rtt_p99_us = 0;                // of the first answers (0 when none)
+  std::vector<int64_t> waits_us;         // the wait after each round sent, in order
+  WaitSource wait_source = WaitSource::start;  // how the waits were chosen (the last one's)
   std::vector<RoundTally> rounds_tally;  // per round sent: probes, first answers, rate
   QuarterAnswers round0_quarters{};      // answers to round 0's probes by quarter of its order
   double suggested_rate = 0;             // when drops were seen: a --rate to try (else 0)

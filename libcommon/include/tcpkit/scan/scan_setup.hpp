@@ -37,8 +37,15 @@ struct ScanConfig {
   // When a round shows drops (retry_found_drops, answers_collapsed), the next round runs at
   // slower_rate(), never below min_rate; min_rate >= rate keeps every round at rate.
   double min_rate = 1'000;
-  int retries = 2;       // extra rounds for unanswered probes
-  std::chrono::microseconds wait{1'000'000};  // after the last probe
+  // Retry rounds for unanswered probes (scan_timing.hpp): by default another round goes out
+  // only while the last one found answers or a miss is still likely, at most `retries` of them;
+  // fixed_rounds (--retries) sends all `retries` rounds while probes are unanswered.
+  int retries = 10;
+  bool fixed_rounds = false;
+  // The wait after each round comes from the RTTs measured (scan_timing.hpp); wait_forced
+  // (--wait) waits exactly `wait` after the last round, and at most `wait` between rounds.
+  std::chrono::microseconds wait{1'000'000};
+  bool wait_forced = false;
   // Round r sends from source_port + r, so a retry is a new 4-tuple: a Linux peer answers a
   // repeated SYN to its SYN_RECV entry at most once per tcp_invalid_ratelimit (500 ms), and a
   // new one at once. fixed_source_port (-g) sends every round from source_port, like nmap.

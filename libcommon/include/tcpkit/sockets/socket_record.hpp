@@ -124,8 +124,10 @@ struct TextParseReport {
 std::string_view without_cr(std::string_view line);
 
 // Splits text into lines (without '\n' or a trailing '\r') and calls fn(line_number, line)
-// for each; stops early when fn returns false. Never reads past the text.
-void for_each_line(std::string_view text, const std::function<bool(size_t, std::string_view)>& fn);
+// for each; stops early when fn returns false. Never reads past the text. With strip_cr false
+// a '\r' is left for fn to drop (the line parsers drop exactly one themselves).
+void for_each_line(std::string_view text, const std::function<bool(size_t, std::string_view)>& fn,
+                   bool strip_cr = true);
 
 // The whitespace-separated fields of a line, as views into it (their offsets are known by
 // pointer difference with the line's data()). At most max_fields; the rest is not split.
