@@ -63,6 +63,7 @@ TOOLS = {
         "base": ["--dry-run", "127.0.0.1"],
         "flags": {
             "-p,--ports": ["port_list"], "--rate": ["rate"], "--min-rate": ["rate"], "--retries": ["retries"],
+            "--max-retries": ["retries"],
             "--wait": ["duration"], "--seed": ["u64"], "-g,--source-port": ["port"], "-S,--source": ["address"],
             "--flags": ["scan_flags"], "--shard": ["shard"],
             "--exclude": [["10.0.0.0/33", "10.0.0.9-1", JUNK, "127.0.0.1/-1"]],

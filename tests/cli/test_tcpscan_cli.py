@@ -26,7 +26,7 @@ def test_help_lists_every_flag_and_exits_0():
     r = run([TCPSCAN, "--help"])
     assert r.returncode == 0
     for flag in ["--ports", "--input-list", "--exclude", "--exclude-file", "-4", "-6", "--allow-broadcast",
-                 "--flags", "--rate", "--max-rate", "--min-rate", "--retries", "--wait", "--seed", "--shard", "--source-port", "--source",
+                 "--flags", "--rate", "--max-rate", "--min-rate", "--retries", "--max-retries", "--wait", "--seed", "--shard", "--source-port", "--source",
                  "--interface", "--open", "--reason", "--json", "--csv", "--grepable", "--dry-run",
                  "--stream", "--all", "-Pn", "--assume-up", "--no-host-discovery", "--xml", "-oX", "--output-xml"]:
         assert flag in r.stdout, flag
@@ -69,6 +69,9 @@ def test_help_lists_every_flag_and_exits_0():
     (["--max-rate", "0", "127.0.0.1"], "rate"),
     (["--retries", "-1", "127.0.0.1"], "retries"),
     (["--retries", "21", "127.0.0.1"], "retries"),
+    (["--max-retries", "21", "127.0.0.1"], "--max-retries"),
+    (["--max-retries", "x", "127.0.0.1"], "--max-retries"),
+    (["--retries", "2", "--max-retries", "5", "127.0.0.1"], "give one of them"),
     (["--wait", "soon", "127.0.0.1"], "duration"),
     (["--wait", "11m", "127.0.0.1"], "too long"),
     (["--seed", "-5", "127.0.0.1"], "seed"),

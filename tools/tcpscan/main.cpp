@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <string_view>
+#include <utility>
 
 #include "common/cli_common.hpp"
 #include "common/validators.hpp"
@@ -45,7 +47,7 @@ std::vector<std::string> split_commas(const std::vector<std::string>& items) {
 
 // The flags' text as given; parsed into Options once CLI11 is done.
 struct FlagText {
-  std::string ports, flags = "syn", rate, min_rate, retries, wait, seed, shard, sport, source;
+  std::string ports, flags = "syn", rate, min_rate, retries, max_retries, wait, seed, shard, sport, source;
   std::vector<std::string> excludes;
   bool v4 = false, v6 = false, json = false, csv = false, grepable = false, xml = false;
 };
@@ -100,8 +102,17 @@ void add_probe_flags(CLI::App& app, tcpscan::Options& o, FlagText& t) {
                  "rounds run 4 times slower, but not below PPS (default: --rate/16; --min-rate "
                  "equal to --rate keeps the rate)")
       ->type_name("PPS");
-  app.add_option("--retries", t.retries, "extra rounds for unanswered probes (0-20, default 2)")->type_name("N");
-  app.add_option("--wait", t.wait, "time to wait for replies after the last probe (default 1s)")->type_name("TIME");
+  app.add_option("--max-retries", t.max_retries,
+                 "at most N retry rounds (0-20, default 10): one always goes to the unanswered "
+                 "probes, more only while answers keep coming or a miss is still likely")
+      ->type_name("N");
+  app.add_option("--retries", t.retries,
+                 "exactly N retry rounds while probes are unanswered (0-20), instead of --max-retries")
+      ->type_name("N");
+  app.add_option("--wait", t.wait,
+                 "wait exactly TIME for replies after the last round, at most TIME between rounds "
+                 "(default: from the measured round trips, 1s before any answer)")
+      ->type_name("TIME");
   app.add_option("--seed", t.seed, "seed of the random order (default: random; printed in the summary)")->type_name("N");
   app.add_option("--shard", t.shard, "scan only shard I of N (needs --seed, the same on every machine)")->type_name("I/N");
   app.add_option("-g,--source-port", t.sport,
@@ -175,16 +186,21 @@ std::string parse_rates(const CLI::App& app, const FlagText& t, tcpscan::Options
 }
 
 std::string parse_rounds(const CLI::App& app, const FlagText& t, tcpscan::Options& o) {
-  if (given(app, "--retries")) {
-    const auto r = parse_u64(t.retries);
-    if (!r || *r > kMaxRetries) return "invalid --retries '" + t.retries + "': expected 0 to 20";
+  if (given(app, "--retries") && given(app, "--max-retries"))
+    return "--retries fixes the rounds, --max-retries caps them: give one of them";
+  for (const auto& [flag, text] : {std::pair{"--retries", &t.retries}, std::pair{"--max-retries", &t.max_retries}}) {
+    if (!given(app, flag)) continue;
+    const auto r = parse_u64(*text);
+    if (!r || *r > kMaxRetries) return std::string("invalid ") + flag + " '" + *text + "': expected 0 to 20";
     o.retries = int(*r);
+    o.fixed_rounds = std::string_view(flag) == "--retries";
   }
   if (given(app, "--wait")) {
     auto d = tcpkit::cli::parse_duration(t.wait);
     if (!d) return "--wait: " + d.error().message;
     if (*d > kMaxWait) return "wait '" + t.wait + "' is too long: at most 10 minutes";
     o.wait = *d;
+    o.wait_forced = true;
   }
   return "";
 }

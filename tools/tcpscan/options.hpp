@@ -26,8 +26,10 @@ struct Options {
   uint8_t flags = 0x02;  // SYN
   double rate = 10'000;
   double min_rate = 10'000.0 / 16;  // floor of the slow-down after drops
-  int retries = 2;
-  std::chrono::microseconds wait{1'000'000};
+  int retries = 10;            // --max-retries, or with fixed_rounds --retries
+  bool fixed_rounds = false;
+  std::chrono::microseconds wait{1'000'000};  // --wait when wait_forced
+  bool wait_forced = false;
   std::optional<uint64_t> seed;
   tcpkit::Shard shard;
   std::optional<uint16_t> source_port;

@@ -324,6 +324,31 @@ void add_traffic(Record& rec, const tcpkit::ScanSummary& s) {
   add_rounds(rec, s);
   if (s.suggested_rate > 0) rec["rate_suggested"] = s.suggested_rate;
   rec["max_rtt_us"] = s.max_rtt_us;
+  rec["rtt_p99_us"] = s.rtt_p99_us;
+  Record waits = Record::array();
+  for (const int64_t w : s.waits_us) waits.push_back(double(w) / 1000.0);
+  rec["waits_ms"] = waits;
+  rec["wait_source"] = tcpkit::to_string(s.wait_source);
+}
+
+std::string ms_text(int64_t us) {
+  return us >= 10'000 ? with_commas(uint64_t(std::llround(double(us) / 1000.0)))
+                      : tcpkit::format_fixed(double(us) / 1000.0, 1);
+}
+
+// The waits after the rounds and where they came from: "waits 20, 20 ms from the round trips
+// (p99 0.1 ms)".
+std::string waits_text(const tcpkit::ScanSummary& s) {
+  if (s.waits_us.empty()) return "";
+  std::string text = "; waits ";
+  for (size_t i = 0; i < s.waits_us.size(); ++i) text += (i ? ", " : "") + ms_text(s.waits_us[i]);
+  text += " ms";
+  switch (s.wait_source) {
+    case tcpkit::WaitSource::measured: return text + " from the round trips (p99 " + ms_text(s.rtt_p99_us) + " ms)";
+    case tcpkit::WaitSource::start: return text + " (no answer to time)";
+    case tcpkit::WaitSource::forced: return text + " (--wait)";
+  }
+  return text;
 }
 
 // Rounds that ran slower after drops say so: ", rounds at 2,500/s after drops".
@@ -347,7 +372,8 @@ std::string degraded_text(const tcpkit::ScanSummary& s) {
 std::string traffic_sentence(const tcpkit::ScanSummary& s) {
   return "sent " + count_of(s.sent, "probe") + " in " + count_of(uint64_t(s.rounds), "round") + ", " +
          with_commas(uint64_t(std::llround(s.achieved_rate))) + "/s of " +
-         with_commas(uint64_t(std::llround(s.requested_rate))) + "/s asked" + slowed_text(s) + "; received " +
+         with_commas(uint64_t(std::llround(s.requested_rate))) + "/s asked" + slowed_text(s) + waits_text(s) +
+         "; received " +
          with_commas(s.received) + ": " + count_of(s.replies, "reply", "replies") + ", " +
          (s.rejected.total() ? tcpkit::rejected_text(s.rejected) : std::string("0 rejected")) + ", " +
          count_of(s.duplicates, "duplicate") + "; " + count_of(s.resets_sent, "reset") + " sent";

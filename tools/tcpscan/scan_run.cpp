@@ -106,7 +106,9 @@ tcpkit::ScanConfig config_of(const Options& o, uint64_t seed) {
   config.rate = o.rate;
   config.min_rate = o.min_rate;
   config.retries = o.retries;
+  config.fixed_rounds = o.fixed_rounds;
   config.wait = o.wait;
+  config.wait_forced = o.wait_forced;
   config.source_port = o.source_port ? *o.source_port : tcpkit::default_source_port(seed);
   config.fixed_source_port = o.source_port.has_value();
   config.key = o.dry_run ? tcpkit::dry_run_key(seed) : tcpkit::random_sip_key();
