@@ -143,7 +143,7 @@ void warn_degraded(const tcpkit::ScanSummary& summary, const Options& o) {
 tcpkit::ScanSummary run_engine(tcpkit::ScanEngine& engine, const Options& o, Report& report) {
   tcpkit::cli::ProgressLine progress(tcpkit::cli::stderr_is_tty());
   report.set_progress(&progress);
-  const auto summary = engine.run([&](const tcpkit::ScanResult& r) { report.result(r); },
+  auto summary = engine.run([&](const tcpkit::ScanResult& r) { report.result(r); },
                                   [&](const tcpkit::ScanProgress& p) {
                                     report.flush();
                                     // A failed write (a full disk) cancels the scan: exit 4, not a silent scan.
