@@ -50,6 +50,7 @@ struct FlagText {
   std::string ports, flags = "syn", rate, min_rate, retries, max_retries, wait, seed, shard, sport, source;
   std::vector<std::string> excludes;
   bool v4 = false, v6 = false, json = false, csv = false, grepable = false, xml = false;
+  bool send_eth = false, send_ip = false;
 };
 
 // nmap spells some flags "-iL", "-Pn", "-oX"; CLI11 short names are one letter, so rename them.
@@ -121,6 +122,13 @@ void add_probe_flags(CLI::App& app, tcpscan::Options& o, FlagText& t) {
       ->type_name("PORT");
   app.add_option("-S,--source", t.source, "source address (default: from the routing table)")->type_name("ADDR");
   app.add_option("-I,--interface", o.interface, "send and receive through this interface")->type_name("IFACE");
+  app.add_flag("--send-eth", t.send_eth,
+               "send Ethernet frames through a packet socket, or fail (default: frames when the targets "
+               "share one Ethernet next hop, else IP packets)");
+  app.add_flag("--send-ip", t.send_ip, "send IP packets through a raw socket (IPPROTO_RAW), routed by the kernel");
+  app.add_flag("--qdisc-bypass", o.qdisc_bypass,
+               "frames skip the interface's queueing discipline (PACKET_QDISC_BYPASS): faster, but "
+               "tcpdump on this host no longer sees the probes");
 }
 
 void add_report_flags(CLI::App& app, tcpscan::Options& o, FlagText& t) {
@@ -235,6 +243,10 @@ std::string parse_source(const CLI::App& app, const FlagText& t, tcpscan::Option
     auto index = tcpkit::interface_index(o.interface);
     if (!index) return index.error().message;
   }
+  if (t.send_eth && t.send_ip) return "--send-eth and --send-ip choose opposite paths: give one of them";
+  if (t.send_ip && o.qdisc_bypass) return "--qdisc-bypass is for Ethernet frames: it does not go with --send-ip";
+  if (t.send_eth) o.send_mode = tcpkit::SendMode::ethernet;
+  if (t.send_ip) o.send_mode = tcpkit::SendMode::ip;
   return "";
 }
 

@@ -9,6 +9,7 @@
 #include "tcpkit/wire/ip_address.hpp"
 #include "tcpkit/util/output.hpp"
 #include "tcpkit/scan/permutation.hpp"
+#include "tcpkit/scan/send_path.hpp"
 
 namespace tcpscan {
 
@@ -35,6 +36,8 @@ struct Options {
   std::optional<uint16_t> source_port;
   std::optional<tcpkit::IpAddress> source;
   std::string interface;
+  tcpkit::SendMode send_mode = tcpkit::SendMode::automatic;  // --send-eth / --send-ip
+  bool qdisc_bypass = false;                                  // --qdisc-bypass
 
   OutputForm form = OutputForm::text;
   bool open_only = false;

@@ -329,6 +329,8 @@ void add_traffic(Record& rec, const tcpkit::ScanSummary& s) {
   for (const int64_t w : s.waits_us) waits.push_back(double(w) / 1000.0);
   rec["waits_ms"] = waits;
   rec["wait_source"] = tcpkit::to_string(s.wait_source);
+  rec["send_path"] = s.send_path;
+  if (!s.send_path_why.empty()) rec["send_path_why"] = s.send_path_why;
 }
 
 std::string ms_text(int64_t us) {
@@ -369,8 +371,16 @@ std::string degraded_text(const tcpkit::ScanSummary& s) {
   return degraded;
 }
 
+// How the probes left: " as Ethernet frames", " as IP packets (interface lo is not Ethernet)".
+std::string path_text(const tcpkit::ScanSummary& s) {
+  const std::string how = s.send_path == "ip" ? " as IP packets" : s.send_path == "ethernet" ? " as Ethernet frames"
+                          : s.send_path == "ethernet-bypass"                       ? " as Ethernet frames (qdisc bypassed)"
+                                                                                   : " as " + s.send_path;
+  return how + (s.send_path_why.empty() ? "" : " (" + s.send_path_why + ")");
+}
+
 std::string traffic_sentence(const tcpkit::ScanSummary& s) {
-  return "sent " + count_of(s.sent, "probe") + " in " + count_of(uint64_t(s.rounds), "round") + ", " +
+  return "sent " + count_of(s.sent, "probe") + path_text(s) + " in " + count_of(uint64_t(s.rounds), "round") + ", " +
          with_commas(uint64_t(std::llround(s.achieved_rate))) + "/s of " +
          with_commas(uint64_t(std::llround(s.requested_rate))) + "/s asked" + slowed_text(s) + waits_text(s) +
          "; received " +

@@ -169,7 +169,9 @@ int scan(const Options& o, const tcpkit::ScanPlan& plan, tcpkit::ScanConfig& con
   // The sender and receiver threads allocate little and rarely (thread caches serve them): one
   // malloc arena for all threads instead of one each saves ~100 kB of resident memory.
   mallopt(M_ARENA_MAX, 1);
-  auto engine = tcpkit::ScanEngine::open(plan, *sources, config);
+  auto path = tcpkit::choose_send_path(plan.targets(), *sources, o.source, o.send_mode, o.qdisc_bypass);
+  if (!path) return report_error(path.error());
+  auto engine = tcpkit::ScanEngine::open(plan, *sources, config, *path);
   if (!engine) return report_error(engine.error());
   if (std::string why; !report.open_xml(facts, why)) {
     tcpkit::cli::print_error(kTool, why);

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstring>
 
 namespace tcpkit {
 
@@ -18,6 +19,39 @@ NeighbourState neighbour_state_of(uint16_t nud_state) {
   if (nud_state & (NUD_INCOMPLETE | NUD_FAILED)) return NeighbourState::unresolved;
   if (nud_state & NUD_REACHABLE) return NeighbourState::reachable;
   return NeighbourState::other;
+}
+
+std::optional<Neighbour> decode_neighbour(std::span<const uint8_t> message) {
+  if (message.size() < NLMSG_LENGTH(sizeof(ndmsg))) return std::nullopt;
+  nlmsghdr header{};
+  std::memcpy(&header, message.data(), sizeof header);
+  if (header.nlmsg_len < NLMSG_LENGTH(sizeof(ndmsg)) || header.nlmsg_len > message.size()) return std::nullopt;
+  ndmsg nd{};
+  std::memcpy(&nd, message.data() + NLMSG_HDRLEN, sizeof nd);
+  if (nd.ndm_family != AF_INET && nd.ndm_family != AF_INET6) return std::nullopt;
+  const size_t size = nd.ndm_family == AF_INET ? 4 : 16;
+  Neighbour out{IpAddress{}, nd.ndm_ifindex, neighbour_state_of(nd.ndm_state), std::nullopt};
+  bool has_address = false;
+  // The attributes, walked by hand over a bounded span (no pointer past the message is formed).
+  size_t at = NLMSG_LENGTH(sizeof(ndmsg));
+  while (at + sizeof(rtattr) <= header.nlmsg_len) {
+    rtattr a{};
+    std::memcpy(&a, message.data() + at, sizeof a);
+    if (a.rta_len < sizeof(rtattr) || at + a.rta_len > header.nlmsg_len) break;
+    const uint8_t* data = message.data() + at + RTA_LENGTH(0);
+    const size_t length = a.rta_len - RTA_LENGTH(0);
+    if (a.rta_type == NDA_DST && length == size) {
+      out.address = size == 4 ? IpAddress::from_v4(data) : IpAddress::from_v6(data);
+      has_address = true;
+    } else if (a.rta_type == NDA_LLADDR && length == MacAddress{}.size()) {
+      MacAddress mac{};
+      std::memcpy(mac.data(), data, mac.size());
+      out.mac = mac;
+    }
+    at += RTA_ALIGN(a.rta_len);
+  }
+  if (!has_address) return std::nullopt;
+  return out;
 }
 
 Result<std::vector<Neighbour>> read_neighbours() {
@@ -54,18 +88,9 @@ Result<std::vector<Neighbour>> read_neighbours() {
         const int error = netlink_errno(NLMSG_DATA(h), h->nlmsg_len - std::min<size_t>(h->nlmsg_len, NLMSG_HDRLEN));
         return fail_errno("netlink neighbour dump", error ? error : EPROTO);
       }
-      if (h->nlmsg_type != RTM_NEWNEIGH || h->nlmsg_len < NLMSG_LENGTH(sizeof(ndmsg))) continue;
-      const auto* nd = static_cast<const ndmsg*>(NLMSG_DATA(h));
-      if (nd->ndm_family != AF_INET && nd->ndm_family != AF_INET6) continue;
-      const size_t size = nd->ndm_family == AF_INET ? 4 : 16;
-      int length = int(h->nlmsg_len - NLMSG_LENGTH(sizeof(ndmsg)));
-      for (auto* a = reinterpret_cast<rtattr*>(reinterpret_cast<char*>(const_cast<ndmsg*>(nd)) + NLMSG_ALIGN(sizeof(ndmsg)));
-           RTA_OK(a, length); a = RTA_NEXT(a, length)) {
-        if (a->rta_type != NDA_DST || RTA_PAYLOAD(a) != size) continue;
-        const auto* bytes = static_cast<const uint8_t*>(RTA_DATA(a));
-        out.push_back(Neighbour{size == 4 ? IpAddress::from_v4(bytes) : IpAddress::from_v6(bytes), nd->ndm_ifindex,
-                                neighbour_state_of(nd->ndm_state)});
-      }
+      if (h->nlmsg_type != RTM_NEWNEIGH) continue;
+      const auto* bytes = reinterpret_cast<const uint8_t*>(h);
+      if (auto neighbour = decode_neighbour({bytes, h->nlmsg_len})) out.push_back(*neighbour);
     }
   }
   return fail(ErrorCode::system, "netlink neighbour dump did not end");

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <thread>
 
+#include "tcpkit/io/frame_sender.hpp"
 #include "tcpkit/io/raw_socket.hpp"
 #include "tcpkit/util/counts.hpp"
 #include "tcpkit/util/rate.hpp"
@@ -142,6 +143,8 @@ struct ScanEngine::Impl {
   ProbeWriter writer;      // every probe's and every RST's bytes
   const ProbeKind& kind;   // how replies are filtered, checked, read and answered
   std::optional<RawSender> send4, send6;  // sender thread
+  std::optional<FrameSender> frames4, frames6;  // sender thread: used instead of send4/6 when open
+  std::string send_path_name = "ip", send_path_why;
   std::optional<RawSender> reset4, reset6;  // receiver thread (a socket is not shared between threads)
   std::vector<uint8_t> reset_bytes;           // receiver thread: one buffer for every RST
   PacketRing ring;
@@ -215,7 +218,8 @@ struct ScanEngine::Impl {
   void send_round(SendPace& pace, int r);
   void flush(SendPace& pace, Batch& b, bool v6);
   bool wait_for_tokens(TokenBucket& bucket, size_t n);  // false when told to stop
-  size_t send_with_retries(RawSender& sender, Batch& b);
+  template <class Sender>
+  size_t send_with_retries(Sender& sender, Batch& b);
   int64_t retry_gap_ns() const;
   int64_t between_rounds_ns();
   bool wait_after_round(int r, uint64_t answered_before);  // false: no round after this one
@@ -281,7 +285,8 @@ bool ScanEngine::Impl::wait_for_tokens(TokenBucket& bucket, size_t n) {
 
 // A full socket buffer (ENOBUFS) is retried a bounded number of times; returns how many of
 // the batch the kernel took.
-size_t ScanEngine::Impl::send_with_retries(RawSender& sender, Batch& b) {
+template <class Sender>
+size_t ScanEngine::Impl::send_with_retries(Sender& sender, Batch& b) {
   size_t done = 0;
   for (int attempt = 0; attempt < kSendAttempts && done < b.used; ++attempt) {
     auto r = sender.send_batch(b.packets, b.targets);
@@ -309,7 +314,8 @@ void ScanEngine::Impl::flush(SendPace& pace, Batch& b, bool v6) {
     b.packets.resize(b.used);
     b.targets.resize(b.used);
   }
-  const size_t done = send_with_retries(v6 ? *send6 : *send4, b);
+  auto& frames = v6 ? frames6 : frames4;
+  const size_t done = frames ? send_with_retries(*frames, b) : send_with_retries(v6 ? *send6 : *send4, b);
   sent.fetch_add(done);
   send_errors.fetch_add(b.used - done);
   b.packets.resize(pace.pacing.batch);
@@ -528,6 +534,8 @@ void ScanEngine::Impl::report_unanswered(const std::function<void(const ScanResu
 // Counter by counter into the summary (tcpprobe's probe_run does the same for its own, different
 // structs: alike in shape only).
 void ScanEngine::Impl::fill_counts(ScanSummary& summary) {
+  summary.send_path = send_path_name;
+  summary.send_path_why = send_path_why;
   summary.sent = sent.load();
   summary.send_errors = send_errors.load();
   summary.received = received.load();
@@ -581,7 +589,7 @@ ScanEngine::ScanEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ScanEngine::~ScanEngine() = default;
 
 Result<std::unique_ptr<ScanEngine>> ScanEngine::open(const ScanPlan& plan, const ScanSources& sources,
-                                                     const ScanConfig& config) {
+                                                     const ScanConfig& config, const SendPath& path) {
   if (sources.by_range.size() != plan.targets().ranges().size())
     return fail(ErrorCode::system, "scan sources do not match the targets");
   if (auto ok = check_source_ports(config); !ok) return tl::unexpected(ok.error());  // before the ring is opened
@@ -609,6 +617,14 @@ Result<std::unique_ptr<ScanEngine>> ScanEngine::open(const ScanPlan& plan, const
     send.emplace(std::move(*a));
     reset.emplace(std::move(*b));
   }
+  for (const auto& [route, frames] : {std::pair{&path.v4, &impl->frames4}, std::pair{&path.v6, &impl->frames6}}) {
+    if (!*route) continue;
+    auto f = FrameSender::open(**route);
+    if (!f) return tl::unexpected(f.error());
+    frames->emplace(std::move(*f));
+  }
+  impl->send_path_name = send_path_name(path);
+  impl->send_path_why = path.why_ip;
   return std::unique_ptr<ScanEngine>(new ScanEngine(std::move(impl)));
 }
 

@@ -1,7 +1,15 @@
 #include <catch2/catch.hpp>
 
 #include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <sys/socket.h>
 
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "tcpkit/io/link_layer.hpp"
 #include "tcpkit/io/neighbours.hpp"
 
 using namespace tcpkit;
@@ -18,4 +26,75 @@ TEST_CASE("the neighbour table can be read without privilege") {
   auto table = read_neighbours();
   REQUIRE(table);
   for (const auto& n : *table) CHECK(n.interface_index > 0);
+}
+
+namespace {
+// One RTM_NEWNEIGH message as the kernel sends it: header, ndmsg, then the attributes given
+// (type, payload), each padded to 4 bytes.
+std::vector<uint8_t> neigh_message(uint8_t family, int ifindex, uint16_t state,
+                                   const std::vector<std::pair<uint16_t, std::vector<uint8_t>>>& attributes) {
+  std::vector<uint8_t> out(NLMSG_LENGTH(sizeof(ndmsg)));
+  ndmsg nd{};
+  nd.ndm_family = family;
+  nd.ndm_ifindex = ifindex;
+  nd.ndm_state = state;
+  std::memcpy(out.data() + NLMSG_HDRLEN, &nd, sizeof nd);
+  for (const auto& [type, payload] : attributes) {
+    rtattr a{};
+    a.rta_type = type;
+    a.rta_len = uint16_t(RTA_LENGTH(payload.size()));
+    const size_t at = out.size();
+    out.resize(at + RTA_SPACE(payload.size()));
+    std::memcpy(out.data() + at, &a, sizeof a);
+    std::memcpy(out.data() + at + RTA_LENGTH(0), payload.data(), payload.size());
+  }
+  nlmsghdr h{};
+  h.nlmsg_len = uint32_t(out.size());
+  h.nlmsg_type = RTM_NEWNEIGH;
+  std::memcpy(out.data(), &h, sizeof h);
+  return out;
+}
+const std::vector<uint8_t> kMacBytes{0x02, 0x42, 0xac, 0x11, 0x00, 0x02};
+}  // namespace
+
+TEST_CASE("a neighbour message gives its address, interface, state and link address") {
+  const auto bytes = neigh_message(AF_INET, 7, NUD_REACHABLE, {{NDA_DST, {10, 0, 0, 2}}, {NDA_LLADDR, kMacBytes}});
+  const auto n = decode_neighbour(bytes);
+  REQUIRE(n);
+  CHECK(n->address.to_string() == "10.0.0.2");
+  CHECK(n->interface_index == 7);
+  CHECK(n->state == NeighbourState::reachable);
+  REQUIRE(n->mac);
+  CHECK(to_string(*n->mac) == "02:42:ac:11:00:02");
+
+  std::vector<uint8_t> v6(16, 0);
+  v6[0] = 0xfd;
+  v6[15] = 2;
+  const auto m = decode_neighbour(neigh_message(AF_INET6, 3, NUD_INCOMPLETE, {{NDA_DST, v6}}));
+  REQUIRE(m);
+  CHECK(m->address.to_string() == "fd00::2");
+  CHECK(m->state == NeighbourState::unresolved);
+  CHECK_FALSE(m->mac);  // asked, never answered: no link address yet
+}
+
+TEST_CASE("a neighbour message that lies about its lengths is read no further than its bytes") {
+  auto bytes = neigh_message(AF_INET, 7, NUD_REACHABLE, {{NDA_DST, {10, 0, 0, 2}}, {NDA_LLADDR, kMacBytes}});
+  // Cut anywhere: the message's own length now claims more than there is, so nothing is read.
+  for (size_t cut = 0; cut < bytes.size(); ++cut)
+    CHECK_FALSE(decode_neighbour(std::span<const uint8_t>(bytes.data(), cut)));
+  // An attribute whose length runs past the message ends the walk: the address before it stays.
+  auto long_attribute = bytes;
+  const size_t lladdr_at = NLMSG_LENGTH(sizeof(ndmsg)) + RTA_SPACE(4);
+  const uint16_t too_long = 200;
+  std::memcpy(long_attribute.data() + lladdr_at, &too_long, sizeof too_long);
+  const auto n = decode_neighbour(long_attribute);
+  REQUIRE(n);
+  CHECK_FALSE(n->mac);
+  // A link address that is not 6 bytes (not Ethernet) is not taken for one.
+  const auto odd = decode_neighbour(neigh_message(AF_INET, 7, NUD_REACHABLE, {{NDA_DST, {10, 0, 0, 2}}, {NDA_LLADDR, {1, 2, 3, 4}}}));
+  REQUIRE(odd);
+  CHECK_FALSE(odd->mac);
+  // No destination: no neighbour; another family: none either.
+  CHECK_FALSE(decode_neighbour(neigh_message(AF_INET, 7, NUD_REACHABLE, {{NDA_LLADDR, kMacBytes}})));
+  CHECK_FALSE(decode_neighbour(neigh_message(AF_BRIDGE, 7, NUD_REACHABLE, {{NDA_DST, {10, 0, 0, 2}}})));
 }

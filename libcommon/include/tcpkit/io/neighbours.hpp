@@ -1,7 +1,10 @@
 #pragma once
 // The kernel's neighbour table (ARP for IPv4, neighbour discovery for IPv6), as `ip neigh`
 // shows it: after a scan it tells a host that never answered ARP/ND from one that did.
+#include <array>
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <vector>
 
 #include "tcpkit/util/error.hpp"
@@ -15,14 +18,21 @@ enum class NeighbourState {
   other,       // STALE, DELAY, PROBE, PERMANENT, NOARP: no fresh evidence either way
 };
 
+using MacAddress = std::array<uint8_t, 6>;
+
 struct Neighbour {
   IpAddress address;
   int interface_index = 0;
   NeighbourState state = NeighbourState::other;
+  std::optional<MacAddress> mac;  // the link-layer address, when the entry has an Ethernet one
 };
 
 // Both families, every interface (netlink RTM_GETNEIGH dump).
 Result<std::vector<Neighbour>> read_neighbours();
+
+// One RTM_NEWNEIGH message (bytes as received; lengths in it are not trusted): nothing when it
+// is no IPv4/IPv6 entry or has no destination.
+std::optional<Neighbour> decode_neighbour(std::span<const uint8_t> message);
 
 // The kernel's NUD_* bits as a NeighbourState.
 NeighbourState neighbour_state_of(uint16_t nud_state);

@@ -23,6 +23,7 @@
 #include "tcpkit/scan/scan_probe.hpp"
 #include "tcpkit/scan/scan_setup.hpp"
 #include "tcpkit/scan/scan_timing.hpp"
+#include "tcpkit/scan/send_path.hpp"
 
 namespace tcpkit {
 
@@ -66,6 +67,8 @@ struct ScanSummary {
   int64_t rtt_p99_us = 0;                // of the first answers (0 when none)
   std::vector<int64_t> waits_us;         // the wait after each round sent, in order
   WaitSource wait_source = WaitSource::start;  // how the waits were chosen (the last one's)
+  std::string send_path = "ip";          // send_path_name(): how the probes left
+  std::string send_path_why;             // why the IP path, when frames were possible to ask for
   std::vector<RoundTally> rounds_tally;  // per round sent: probes, first answers, rate
   QuarterAnswers round0_quarters{};      // answers to round 0's probes by quarter of its order
   double suggested_rate = 0;             // when drops were seen: a --rate to try (else 0)
@@ -78,9 +81,10 @@ struct ScanSummary {
 
 class ScanEngine {
  public:
-  // Opens the raw senders and the packet ring (CAP_NET_RAW). plan and sources must outlive it.
+  // Opens the senders (raw sockets, and packet sockets for the families path sends as
+  // frames) and the packet ring (CAP_NET_RAW). plan and sources must outlive it.
   static Result<std::unique_ptr<ScanEngine>> open(const ScanPlan& plan, const ScanSources& sources,
-                                                  const ScanConfig& config);
+                                                  const ScanConfig& config, const SendPath& path = {});
   ~ScanEngine();
 
   // Runs the whole scan. on_result sees each port once, as its state becomes known (the
