@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <mutex>
 #include <thread>
+#include <tuple>
 
 #include "tcpkit/io/frame_sender.hpp"
 #include "tcpkit/io/raw_socket.hpp"
@@ -40,6 +41,10 @@ constexpr int64_t kStopMarginNs = 10'000'000, kStopMaxNs = 200'000'000;
 // The receiver's last look: twice the ring's block timeout (4 ms), so the partly filled block
 // in flight has been handed over.
 constexpr int64_t kLastLookNs = 8'000'000;
+// Our RSTs to open ports go out in batches of this many, or at the end of each look at the
+// ring, whichever comes first: one syscall per RST capped a /16 of open ports at the
+// receiver thread's syscall rate.
+constexpr size_t kResetBatch = 64;
 // A send phase shorter than this is mostly the token bucket's first burst: its rate says nothing.
 constexpr int64_t kRateJudgedAfterNs = 50'000'000;
 // Sleeps of the sender (waiting for tokens or between rounds) are cut into steps this long, so
@@ -146,7 +151,8 @@ struct ScanEngine::Impl {
   std::optional<FrameSender> frames4, frames6;  // sender thread: used instead of send4/6 when open
   std::string send_path_name = "ip", send_path_why;
   std::optional<RawSender> reset4, reset6;  // receiver thread (a socket is not shared between threads)
-  std::vector<uint8_t> reset_bytes;           // receiver thread: one buffer for every RST
+  std::optional<FrameSender> reset_frames4, reset_frames6;  // receiver thread: instead of reset4/6 when open
+  Batch reset_batches[2];                   // receiver thread: RSTs not yet sent (IPv4, IPv6)
   PacketRing ring;
   AnswerBitmap answered;
   RttSampler rtt;
@@ -225,6 +231,7 @@ struct ScanEngine::Impl {
   bool wait_after_round(int r, uint64_t answered_before);  // false: no round after this one
   void linger_for_replies(int64_t waited_ns);
   void receive_loop();
+  void flush_resets(bool v6);
   void handle(const uint8_t* data, size_t length, int64_t time_ns);
   // The caller's thread: results and progress while the scan runs.
   using ResultFn = std::function<void(const ScanResult&)>;
@@ -240,24 +247,28 @@ struct ScanEngine::Impl {
 };
 
 namespace {
-// What a probe kind's on_reply may send: our RST on the reply's 4-tuple (receiver thread).
+// What a probe kind's on_reply may send: our RST on the reply's 4-tuple, queued in the
+// receiver thread's batch (flush_resets sends it).
 class ResetResponder final : public ReplyResponder {
  public:
-  ResetResponder(const ProbeWriter& writer, std::optional<RawSender>& sender, std::vector<uint8_t>& buffer,
-                 std::atomic<uint64_t>& sent, const IpAddress& local, uint16_t local_port, const IpAddress& target,
-                 uint16_t target_port, uint64_t cookie)
-      : writer_(writer), sender_(sender), buffer_(buffer), sent_(sent), local_(local), target_(target),
-        local_port_(local_port), target_port_(target_port), cookie_(cookie) {}
+  ResetResponder(const ProbeWriter& writer, Batch& batch, const IpAddress& local, uint16_t local_port,
+                 const IpAddress& target, uint16_t target_port, uint64_t cookie)
+      : writer_(writer), batch_(batch), local_(local), target_(target), local_port_(local_port),
+        target_port_(target_port), cookie_(cookie) {}
   void send_reset(uint32_t seq) override {
-    if (!writer_.write_reset(buffer_, local_, local_port_, target_, target_port_, seq, cookie_)) return;
-    if (sender_ && sender_->send(buffer_, target_)) sent_.fetch_add(1);
+    if (batch_.packets.size() <= batch_.used) {
+      batch_.packets.resize(batch_.used + 1);
+      batch_.targets.resize(batch_.used + 1);
+    }
+    if (!writer_.write_reset(batch_.packets[batch_.used], local_, local_port_, target_, target_port_, seq, cookie_))
+      return;
+    batch_.targets[batch_.used] = target_;
+    ++batch_.used;
   }
 
  private:
   const ProbeWriter& writer_;
-  std::optional<RawSender>& sender_;
-  std::vector<uint8_t>& buffer_;
-  std::atomic<uint64_t>& sent_;
+  Batch& batch_;
   const IpAddress &local_, &target_;
   uint16_t local_port_, target_port_;
   uint64_t cookie_;
@@ -482,9 +493,10 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
   const auto verdict = kind.classify(*d);
   if (!verdict) return;
   replies.fetch_add(1);
-  ResetResponder responder(writer, target.is_v6() ? reset6 : reset4, reset_bytes, resets_sent, local, local_port,
-                           target, target_port, c);
+  const bool v6 = target.is_v6();
+  ResetResponder responder(writer, reset_batches[v6 ? 1 : 0], local, local_port, target, target_port, c);
   kind.on_reply(*d, responder);
+  if (reset_batches[v6 ? 1 : 0].used >= kResetBatch) flush_resets(v6);
   const int64_t rtt_ns = rtt.reply(*k, time_ns);
   if (answered.test_and_set(*k)) {
     duplicates.fetch_add(1);
@@ -499,10 +511,27 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
   results->push(QueuedResult::of(*k, *verdict, d->ttl, time_ns, rtt_ns));
 }
 
+void ScanEngine::Impl::flush_resets(bool v6) {
+  Batch& b = reset_batches[v6 ? 1 : 0];
+  if (b.used == 0) return;
+  b.packets.resize(b.used);  // send_batch sends whole vectors
+  b.targets.resize(b.used);
+  auto& frames = v6 ? reset_frames6 : reset_frames4;
+  auto& raw = v6 ? reset6 : reset4;
+  const size_t done = frames ? send_with_retries(*frames, b) : raw ? send_with_retries(*raw, b) : 0;
+  resets_sent.fetch_add(done);
+  b.used = 0;
+}
+
 void ScanEngine::Impl::receive_loop() {
   const auto handler = [this](const uint8_t* data, size_t length, int64_t time_ns) { handle(data, length, time_ns); };
-  auto ok = poll_until([&](int timeout_ms) { return ring.poll(timeout_ms, handler); },
-                        [this] { return stop_receiving.load(); });
+  const auto look = [&](int timeout_ms) {  // every RST queued by what was read goes out before the next wait
+    auto r = ring.poll(timeout_ms, handler);
+    flush_resets(false);
+    flush_resets(true);
+    return r;
+  };
+  auto ok = poll_until(look, [this] { return stop_receiving.load(); });
   if (!ok) {
     // The ring is broken: every reply from now on would be lost, so the scan stops here.
     receive_error = ok.error();
@@ -511,7 +540,7 @@ void ScanEngine::Impl::receive_loop() {
   } else {
     // The kernel hands over partly filled blocks after its block timeout: one last look.
     sleep_ns(kLastLookNs);
-    ring.poll(0, handler);
+    (void)look(0);
   }
   receiving_done.store(true);
 }
@@ -617,11 +646,15 @@ Result<std::unique_ptr<ScanEngine>> ScanEngine::open(const ScanPlan& plan, const
     send.emplace(std::move(*a));
     reset.emplace(std::move(*b));
   }
-  for (const auto& [route, frames] : {std::pair{&path.v4, &impl->frames4}, std::pair{&path.v6, &impl->frames6}}) {
+  for (const auto& [route, frames, resets] : {std::tuple{&path.v4, &impl->frames4, &impl->reset_frames4},
+                                               std::tuple{&path.v6, &impl->frames6, &impl->reset_frames6}}) {
     if (!*route) continue;
     auto f = FrameSender::open(**route);
     if (!f) return tl::unexpected(f.error());
     frames->emplace(std::move(*f));
+    auto r = FrameSender::open(**route);
+    if (!r) return tl::unexpected(r.error());
+    resets->emplace(std::move(*r));
   }
   impl->send_path_name = send_path_name(path);
   impl->send_path_why = path.why_ip;
