@@ -47,8 +47,8 @@ std::string reason_word(const tcpkit::Verdict& v) {
   return "icmp-unreach";
 }
 
-HostTable::HostTable(uint64_t ports_per_host, bool keep_ports, bool assume_up)
-    : ports_per_host_(ports_per_host), keep_ports_(keep_ports), assume_up_(assume_up) {}
+HostTable::HostTable(uint64_t ports_per_host, PortDetail detail, bool assume_up)
+    : ports_per_host_(ports_per_host), detail_(detail), assume_up_(assume_up) {}
 
 Host* HostTable::add(const tcpkit::ScanResult& r, bool hold) {
   auto [it, fresh] = hosts_.try_emplace(r.address);
@@ -56,11 +56,12 @@ Host* HostTable::add(const tcpkit::ScanResult& r, bool hold) {
   if (fresh) {
     h.address = r.address;
     // Every port comes once: room for all at once, not twice that while a vector doubles.
-    if (keep_ports_) h.ports.reserve(ports_per_host_);
+    if (detail_ == PortDetail::full) h.ports.reserve(ports_per_host_);
   }
   const auto& v = r.verdict;
   PortResult p{r.port, uint8_t(v.state), uint8_t(v.reason), r.ttl, v.icmp_type, v.icmp_code, v.icmp_v6};
-  if (keep_ports_ || hold) h.ports.push_back(p);
+  if (detail_ == PortDetail::full || hold) h.ports.push_back(p);
+  if (detail_ == PortDetail::states) h.ports_by_state[size_t(v.state)].push_back(r.port);
   ++h.states[size_t(v.state)];
   ++h.results;
   if (v.reason != Reason::no_response) {

@@ -24,9 +24,15 @@ struct PortResult {
 
 enum class HostStatus { up, down, unknown };
 
+// What a report needs of each port: nothing past the counts (streamed forms), the port by
+// state only (grepable: 2 bytes a port, as the old reporter kept it), or every detail (grouped
+// text, XML).
+enum class PortDetail { counts, states, full };
+
 struct Host {
   tcpkit::IpAddress address;
-  std::vector<PortResult> ports;  // in arrival order; sorted by port once complete
+  std::vector<PortResult> ports;  // PortDetail::full: in arrival order; sorted by port once complete
+  std::array<std::vector<uint16_t>, tcpkit::kPortStateCount> ports_by_state;  // PortDetail::states
   std::array<uint64_t, tcpkit::kPortStateCount> states{};
   uint64_t results = 0, replies = 0, unreachable = 0;  // unreachable: ICMP host/net unreachable
   int64_t first_reply_ns = 0;  // kernel receive time of the first reply
@@ -39,8 +45,7 @@ struct Host {
 
 class HostTable {
  public:
-  // keep_ports: whether the report needs every port (grouped text, XML, grepable) or counts only.
-  HostTable(uint64_t ports_per_host, bool keep_ports, bool assume_up);
+  HostTable(uint64_t ports_per_host, PortDetail detail, bool assume_up);
 
   // Adds a result (keeping the port also when hold is set); returns the host when this
   // result completed it (its status decided).
@@ -56,7 +61,8 @@ class HostTable {
   void decide(Host& h);
 
   uint64_t ports_per_host_;
-  bool keep_ports_, assume_up_;
+  PortDetail detail_;
+  bool assume_up_;
   std::map<tcpkit::IpAddress, Host> hosts_;
   std::optional<std::vector<tcpkit::Neighbour>> neighbours_;  // read once, when first needed
 };

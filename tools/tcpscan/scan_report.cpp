@@ -44,15 +44,16 @@ std::string capitalised(const char* s) {
   return out;
 }
 
-bool keeps_ports(const Options& o) {
-  return (o.form == OutputForm::text && !o.stream) || o.form == OutputForm::grepable || !o.xml_file.empty();
+PortDetail port_detail(const Options& o) {
+  if ((o.form == OutputForm::text && !o.stream) || !o.xml_file.empty()) return PortDetail::full;
+  return o.form == OutputForm::grepable ? PortDetail::states : PortDetail::counts;
 }
 
 }  // namespace
 
 Report::Report(const Options& options, tcpkit::ProbeStyle style, uint64_t ports_per_host)
     : options_(options), style_(style),
-      hosts_(ports_per_host, keeps_ports(options), options.assume_up) {
+      hosts_(ports_per_host, port_detail(options), options.assume_up) {
   text_options_.positive = tcpkit::positive_state(style);
   text_options_.all = options.all;
   text_options_.open_only = options.open_only;
@@ -275,10 +276,14 @@ void Report::write_grepable() {
     if (h.status == HostStatus::down) {
       line += "\tStatus: Down (" + h.why + ")";
     } else {
-      std::map<int, std::vector<uint16_t>> states;
-      for (const auto& p : h.ports) states[p.state].push_back(p.port);
-      for (auto& [state, ports] : states)
+      // The ports by state: kept so (PortDetail::states), or from the full records (with XML).
+      for (const auto& p : h.ports) h.ports_by_state[p.state].push_back(p.port);
+      for (size_t state = 0; state < h.ports_by_state.size(); ++state) {
+        auto& ports = h.ports_by_state[state];
+        if (ports.empty()) continue;
+        std::sort(ports.begin(), ports.end());
         line += "\t" + capitalised(tcpkit::to_string(PortState(state))) + ": " + tcpkit::compress_ports(ports);
+      }
     }
     std::puts(line.c_str());
   }
