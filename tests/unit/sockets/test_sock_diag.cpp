@@ -248,7 +248,7 @@ TEST_CASE("an NLMSG_ERROR that is no -errno is a bad message, not an overflow") 
     std::memcpy(buf.data(), &msg, sizeof msg);
     CHECK(decode_sock_diag(buf, [](SocketRecord&) { return true; }).error == EBADMSG);
   }
-  CHECK(netlink_errno(nullptr, 0) == EBADMSG);  // too short for the field
+  CHECK(netlink_errno(static_cast<const void*>(nullptr), 0) == EBADMSG);  // too short for the field
   const int32_t ack = 0, enoent = -ENOENT;
   CHECK(netlink_errno(&ack, sizeof ack) == 0);
   CHECK(netlink_errno(&enoent, sizeof enoent) == ENOENT);
