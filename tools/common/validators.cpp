@@ -6,6 +6,11 @@
 
 namespace tcpkit::cli {
 
+namespace {
+// LLONG_MAX has 19 digits: a longer text is no count we can hold.
+constexpr size_t kMaxCountDigits = 19;
+}  // namespace
+
 Result<std::chrono::microseconds> parse_duration(const std::string& text) {
   auto bad = [&](const std::string& why) {
     return fail(ErrorCode::bad_input, "invalid duration '" + text + "': " + why);
@@ -33,7 +38,7 @@ Result<std::chrono::microseconds> parse_duration(const std::string& text) {
 }
 
 Result<long long> parse_count(const std::string& text, long long max) {
-  if (text.empty() || text.size() > 19) return fail(ErrorCode::bad_input, "invalid count '" + text + "'");
+  if (text.empty() || text.size() > kMaxCountDigits) return fail(ErrorCode::bad_input, "invalid count '" + text + "'");
   for (char c : text)
     if (!std::isdigit(static_cast<unsigned char>(c)))
       return fail(ErrorCode::bad_input, "invalid count '" + text + "': expected a positive whole number");

@@ -8,7 +8,6 @@
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -82,10 +81,12 @@ Result<std::vector<Neighbour>> read_neighbours() {
   while (std::chrono::steady_clock::now() < give_up) {
     ssize_t n = ::recv(sock.get(), reply, sizeof reply, 0);
     if (n < 0) return fail_errno("netlink neighbour reply", errno);
-    for (auto* h = reinterpret_cast<nlmsghdr*>(reply); NLMSG_OK(h, static_cast<unsigned>(n)); h = NLMSG_NEXT(h, n)) {
+    // n stays signed (as in route.cpp): NLMSG_NEXT may take a last message's padding below zero,
+    // which as unsigned would pass NLMSG_OK and read past the reply.
+    for (auto* h = reinterpret_cast<nlmsghdr*>(reply); NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
       if (h->nlmsg_type == NLMSG_DONE) return out;
       if (h->nlmsg_type == NLMSG_ERROR) {
-        const int error = netlink_errno(NLMSG_DATA(h), h->nlmsg_len - std::min<size_t>(h->nlmsg_len, NLMSG_HDRLEN));
+        const int error = netlink_errno(h, static_cast<size_t>(n));
         return fail_errno("netlink neighbour dump", error ? error : EPROTO);
       }
       if (h->nlmsg_type != RTM_NEWNEIGH) continue;

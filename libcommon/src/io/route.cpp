@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <algorithm>
 #include <cstring>
 
 namespace tcpkit {
@@ -40,7 +39,7 @@ RouteReply decode_route_reply(std::span<const uint8_t> bytes, Family family) {
   auto n = static_cast<ssize_t>(bytes.size());
   for (auto* h = reply; NLMSG_OK(h, n); h = NLMSG_NEXT(h, n)) {
     if (h->nlmsg_type == NLMSG_ERROR) {
-      const int error = netlink_errno(NLMSG_DATA(h), h->nlmsg_len - std::min<size_t>(h->nlmsg_len, NLMSG_HDRLEN));
+      const int error = netlink_errno(h, static_cast<size_t>(n));
       if (error == 0) continue;  // an acknowledgement
       route.error = error;
       return route;

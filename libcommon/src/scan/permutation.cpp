@@ -64,10 +64,14 @@ uint64_t Shard::length(uint64_t size) const {
   return (size - first + count - 1) / count;
 }
 
+// A sanity bound, far above any fleet of scanners: a larger N is a mistake.
+constexpr uint64_t kMaxShards = uint64_t{1} << 20;
+
 Result<Shard> parse_shard(std::string_view text) {
   auto bad = [&] {
     return fail(ErrorCode::bad_input,
-                "invalid shard '" + std::string(text) + "': expected i/N with 1 <= i <= N <= 1048576, e.g. 2/4");
+                "invalid shard '" + std::string(text) + "': expected i/N with 1 <= i <= N <= " + std::to_string(kMaxShards) +
+                    ", e.g. 2/4");
   };
   const auto slash = text.find('/');
   if (slash == std::string_view::npos) return bad();
@@ -78,7 +82,7 @@ Result<Shard> parse_shard(std::string_view text) {
   if (a.empty() || b.empty() || ra.ec != std::errc() || ra.ptr != a.data() + a.size() || rb.ec != std::errc() ||
       rb.ptr != b.data() + b.size())
     return bad();
-  if (s.count < 1 || s.count > (1u << 20) || s.index < 1 || s.index > s.count) return bad();
+  if (s.count < 1 || s.count > kMaxShards || s.index < 1 || s.index > s.count) return bad();
   return s;
 }
 

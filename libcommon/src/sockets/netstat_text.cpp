@@ -79,12 +79,6 @@ IpAddress zero_of(Family f) {
   return f == Family::v6 ? IpAddress::from_v6(zero) : IpAddress::from_v4(zero);
 }
 
-IpAddress v4_mapped(const IpAddress& v4) {
-  uint8_t b[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  std::copy(v4.data(), v4.data() + 4, b + 12);
-  return IpAddress::from_v6(b);
-}
-
 }  // namespace
 
 struct NetstatTextParser::Impl {
@@ -125,7 +119,7 @@ struct NetstatTextParser::Impl {
       cut = true;
     }
     if (!ep->host_name.empty()) ep->address = zero_of(family);
-    else if (family == Family::v6 && ep->address.is_v4()) ep->address = v4_mapped(ep->address);  // tcp6 line
+    else if (family == Family::v6 && ep->address.is_v4()) ep->address = ep->address.mapped();  // tcp6 line
     return ep;
   }
 

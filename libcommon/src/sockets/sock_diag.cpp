@@ -40,6 +40,10 @@ TimerKind timer_kind(uint8_t t) {
   }
 }
 
+// ss's cut for "no ssthresh yet": the kernel's TCP_INFINITE_SSTHRESH (0x7fffffff) and any
+// value no real window reaches.
+constexpr uint32_t kSsthreshUnset = 0xFFFF;
+
 TcpInfoSummary summarize(const uint8_t* p, size_t len) {
   tcp_info ti{};
   std::memcpy(&ti, p, std::min(len, sizeof ti));  // older or newer kernels send other sizes
@@ -48,7 +52,7 @@ TcpInfoSummary summarize(const uint8_t* p, size_t len) {
   s.rttvar_us = ti.tcpi_rttvar;
   s.rto_us = ti.tcpi_rto;
   s.cwnd = ti.tcpi_snd_cwnd;
-  s.ssthresh = ti.tcpi_snd_ssthresh >= 0xFFFF ? 0 : ti.tcpi_snd_ssthresh;  // TCP_INFINITE_SSTHRESH
+  s.ssthresh = ti.tcpi_snd_ssthresh >= kSsthreshUnset ? 0 : ti.tcpi_snd_ssthresh;
   s.mss = ti.tcpi_snd_mss;
   s.retrans = ti.tcpi_retrans;
   s.total_retrans = ti.tcpi_total_retrans;
@@ -93,6 +97,17 @@ bool decode_one(const uint8_t* p, size_t len, SocketRecord& s, const InterfaceNa
   return true;
 }
 
+// The kernel's bytecode is a row of 4-byte ops; `yes` and `no` are jumps in bytes from the
+// op's own start. A port comparison takes two ops (the second holds the port).
+constexpr size_t kOpBytes = sizeof(inet_diag_bc_op);
+constexpr size_t kPortTestBytes = 2 * kOpBytes;
+constexpr size_t kLocalRangeBytes = 2 * kPortTestBytes;  // sport >= low, sport <= high
+// Jump targets: the next test; past a comparison and the JMP after it (the next `or`); one op
+// past the end, which rejects.
+constexpr uint8_t kToNextTest = kPortTestBytes;
+constexpr uint16_t kToNextAlternative = kPortTestBytes + kOpBytes;
+constexpr uint16_t kPastEnd = kOpBytes;
+
 void put_op(std::string& out, uint8_t code, uint8_t yes, uint16_t no) {
   const inet_diag_bc_op op{code, yes, no};
   out.append(reinterpret_cast<const char*>(&op), sizeof op);
@@ -105,22 +120,22 @@ void put_port(std::string& out, uint8_t code, uint8_t yes, uint16_t no, uint16_t
 }
 
 // "sport in [low, high] and (dport == p1 or dport == p2 ...)". The kernel runs the program by
-// jumping `yes` or `no` bytes; landing exactly at the end accepts, 4 bytes past it rejects. Its
+// jumping `yes` or `no` bytes; landing exactly at the end accepts, one op past it rejects. Its
 // audit walks the `yes` chain, so each `or` is a JMP that the chain steps over (as ss builds it).
 std::string port_bytecode(const SockDiagQuery& q) {
-  const size_t n = q.remote_ports.size() <= 64 ? q.remote_ports.size() : 0;  // more: no remote condition
-  const size_t len = (q.local_ports ? 16 : 0) + (n ? n * 8 + (n - 1) * 4 : 0);
+  const size_t n = q.remote_ports.size() <= kMaxFilteredRemotePorts ? q.remote_ports.size() : 0;
+  const size_t len = (q.local_ports ? kLocalRangeBytes : 0) + (n ? n * kPortTestBytes + (n - 1) * kOpBytes : 0);
   std::string bc;
   auto rest = [&] { return len - bc.size(); };
-  auto reject = [&] { return static_cast<uint16_t>(rest() + 4); };
+  auto reject = [&] { return static_cast<uint16_t>(rest() + kPastEnd); };
   if (q.local_ports) {
-    put_port(bc, INET_DIAG_BC_S_GE, 8, reject(), q.local_ports->first);
-    put_port(bc, INET_DIAG_BC_S_LE, 8, reject(), q.local_ports->second);
+    put_port(bc, INET_DIAG_BC_S_GE, kToNextTest, reject(), q.local_ports->first);
+    put_port(bc, INET_DIAG_BC_S_LE, kToNextTest, reject(), q.local_ports->second);
   }
   for (size_t i = 0; i < n; ++i) {
     const bool last = i + 1 == n;
-    put_port(bc, INET_DIAG_BC_D_EQ, 8, last ? reject() : 12, q.remote_ports[i]);
-    if (!last) put_op(bc, INET_DIAG_BC_JMP, 4, static_cast<uint16_t>(rest()));  // matched: to the end
+    put_port(bc, INET_DIAG_BC_D_EQ, kToNextTest, last ? reject() : kToNextAlternative, q.remote_ports[i]);
+    if (!last) put_op(bc, INET_DIAG_BC_JMP, kOpBytes, static_cast<uint16_t>(rest()));  // matched: to the end
   }
   return bc;
 }
@@ -177,6 +192,7 @@ SockDiagDecode decode_sock_diag(std::span<const uint8_t> bytes, const SocketSink
 }
 
 std::string build_sock_diag_request(int family, const SockDiagQuery& query, uint32_t sequence) {
+  // idiag_ext asks for attribute k with bit k - 1 (the kernel's convention).
   const uint8_t ext = query.tcp_info ? 1 << (INET_DIAG_INFO - 1) : 0;
   std::string out;
   if (family == AF_UNSPEC) {

@@ -14,6 +14,9 @@ namespace tcpkit {
 
 namespace {
 
+// What /proc/PID/fd/N links to for a socket: "socket:[INODE]".
+constexpr std::string_view kSocketLinkOpen = "socket:[", kSocketLinkClose = "]";
+
 bool all_digits(const char* s) {
   if (!*s) return false;
   for (; *s; ++s)
@@ -74,12 +77,14 @@ SocketOwners SocketOwners::scan(const std::string& proc_root, const std::unorder
     const int pid = static_cast<int>(parse_uint(pe->d_name, INT32_MAX).value_or(0));
     while (const dirent* fe = ::readdir(fds)) {
       if (!all_digits(fe->d_name)) continue;
-      char link[64];
+      char link[64];  // "socket:[", at most 20 digits, "]"; longer links are no sockets
       const ssize_t n = ::readlinkat(dfd, fe->d_name, link, sizeof link - 1);
-      if (n < 9) continue;
-      const std::string_view target(link, static_cast<size_t>(n));
-      if (target.substr(0, 8) != "socket:[" || target.back() != ']') continue;
-      const auto inode = parse_uint(target.substr(8, target.size() - 9));
+      if (n <= 0) continue;
+      std::string_view target(link, static_cast<size_t>(n));
+      if (!target.starts_with(kSocketLinkOpen) || !target.ends_with(kSocketLinkClose)) continue;
+      target.remove_prefix(kSocketLinkOpen.size());
+      target.remove_suffix(kSocketLinkClose.size());
+      const auto inode = parse_uint(target);
       if (!inode || (wanted && !wanted->count(*inode))) continue;
       if (!comm_read) {
         comm = read_comm(proc_fd, pe->d_name);

@@ -209,7 +209,7 @@ bool is_host_name(std::string_view s) {
 
 // A service name as /etc/services spells them ("http", "x11-1", "ms-sql-s", "sd/2").
 bool is_service_name(std::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
+  if (s.empty() || s.size() > kMaxServiceName) return false;
   bool letter = false;
   for (char c : s) {
     if (std::isalpha(static_cast<unsigned char>(c))) letter = true;

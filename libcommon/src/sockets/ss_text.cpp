@@ -28,6 +28,8 @@ constexpr double kMsPerSecond = 1000, kMsPerMinute = 60000, kUsPerMs = 1000;
 constexpr size_t kMaxDecimalChars = 24, kMaxDurationChars = 32;
 // 2^53: up to here a double holds every integer, so the rounding to whole ms is exact.
 constexpr double kExactDoubleLimit = 9007199254740992.0;
+// ss -i prints some 40 fields a socket: more than this is junk, read no further.
+constexpr size_t kMaxInfoFields = 256;
 
 // The Netid values ss prints when more than one protocol is shown.
 bool is_netid(std::string_view s) {
@@ -376,7 +378,7 @@ std::optional<int64_t> parse_ss_duration_ms(std::string_view text) {
 
 bool parse_ss_info_fields(std::string_view text, TcpInfoSummary& info) {
   bool found = false;
-  for (std::string_view f : split_fields(text, 256)) {
+  for (std::string_view f : split_fields(text, kMaxInfoFields)) {
     const size_t colon = f.find(':');
     if (colon == std::string_view::npos) continue;
     const std::string_view key = f.substr(0, colon);

@@ -7,6 +7,13 @@ namespace tcpkit {
 
 namespace {
 
+// The sysctls read here are C ints or smaller (at most 2^31 - 1): a number past this bound is
+// no value of theirs, and any number under it fits a long.
+constexpr uint64_t kMaxSysctlValue = uint64_t{1} << 40;
+// The fields of one /proc/net/netstat line: TcpExt's has about 140 on 6.x kernels; this leaves
+// room for the counters later kernels add.
+constexpr size_t kMaxFieldsPerLine = 1024;
+
 // The first one or two whole numbers of a sysctl file.
 void read_numbers(const std::string& path, std::optional<long>& a, std::optional<long>* b = nullptr) {
   const auto text = read_text_file(path);
@@ -15,7 +22,7 @@ void read_numbers(const std::string& path, std::optional<long>& a, std::optional
   for (size_t i = 0; i < f.size(); ++i) {
     std::string_view v = f[i];
     while (!v.empty() && (v.back() == '\n' || v.back() == '\r')) v.remove_suffix(1);
-    const auto n = parse_uint(v, 1ull << 40);
+    const auto n = parse_uint(v, kMaxSysctlValue);
     if (!n) return;
     if (i == 0) a = static_cast<long>(*n);
     else if (i == 1 && b) *b = static_cast<long>(*n);
@@ -42,7 +49,7 @@ std::map<std::string, uint64_t> parse_proc_counters(std::string_view text) {
   std::vector<std::string_view> names;
   std::string_view section;
   for_each_line(text, [&](size_t, std::string_view line) {
-    const auto f = split_fields(line, 1024);
+    const auto f = split_fields(line, kMaxFieldsPerLine);
     if (f.empty() || f[0].empty() || f[0].back() != ':') {
       names.clear();
       return true;

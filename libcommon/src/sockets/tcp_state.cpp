@@ -129,8 +129,12 @@ std::string_view state_name(TcpState s) { return kNames[state_index(s)].canonica
 std::string_view state_ss_name(TcpState s) { return kNames[state_index(s)].ss; }
 std::string_view state_key(TcpState s) { return kNames[state_index(s)].key; }
 
+// Twice the longest name ("SYN-RECEIVED"): room for odd separators; longer text is refused
+// before it is copied.
+constexpr size_t kMaxStateText = 24;
+
 std::optional<TcpState> parse_tcp_state(std::string_view text) {
-  if (text.empty() || text.size() > 24) return std::nullopt;
+  if (text.empty() || text.size() > kMaxStateText) return std::nullopt;
   const std::string s = squash(text);
   for (const auto& alias : kAliases)
     if (alias.squashed == s) return alias.state;

@@ -87,10 +87,23 @@ sockaddr_storage IpAddress::to_sockaddr(uint16_t port, socklen_t* length, uint32
   return ss;
 }
 
+namespace {
+// ::ffff:0:0/96 (RFC 4291 2.5.5.2): the first 12 bytes of an IPv4-mapped IPv6 address; the
+// IPv4 address is the last 4.
+constexpr std::array<uint8_t, 12> kMappedPrefix = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+}  // namespace
+
 IpAddress IpAddress::unmapped() const {
-  static constexpr uint8_t kMappedPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  if (!is_v6() || !std::equal(kMappedPrefix, kMappedPrefix + 12, bytes_.begin())) return *this;
-  return from_v4(bytes_.data() + 12);
+  if (!is_v6() || !std::equal(kMappedPrefix.begin(), kMappedPrefix.end(), bytes_.begin())) return *this;
+  return from_v4(bytes_.data() + kMappedPrefix.size());
+}
+
+IpAddress IpAddress::mapped() const {
+  if (!is_v4()) return *this;
+  uint8_t b[16] = {};
+  std::copy(kMappedPrefix.begin(), kMappedPrefix.end(), b);
+  std::copy(bytes_.begin(), bytes_.begin() + 4, b + kMappedPrefix.size());
+  return from_v6(b);
 }
 
 bool IpAddress::is_loopback() const {

@@ -2,6 +2,8 @@
 // libtins' parser throws on odd but legal packets (see DESIGN.md); crafting, see below.
 #include "tcpkit/wire/segment.hpp"
 
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -229,11 +231,11 @@ bool decode_quoted(View v, QuotedDatagram& q) {
   } else {
     return false;
   }
-  if ((q.protocol == 6 || q.protocol == 17) && v.has(offset, 4)) {
+  if ((q.protocol == IPPROTO_TCP || q.protocol == IPPROTO_UDP) && v.has(offset, 4)) {
     q.sport = v.u16(offset);
     q.dport = v.u16(offset + 2);
     q.ports_known = true;
-    if (q.protocol == 6 && v.has(offset, 8)) q.seq = v.u32(offset + 4);
+    if (q.protocol == IPPROTO_TCP && v.has(offset, 8)) q.seq = v.u32(offset + 4);
   }
   return true;
 }
@@ -281,9 +283,9 @@ std::optional<DecodedPacket> decode_packet(const uint8_t* data, size_t len) {
   const View body = v.first(claimed_end).from(offset);
   const size_t claimed_body = claimed_end - offset;
 
-  if (p.protocol == 6) {
+  if (p.protocol == IPPROTO_TCP) {
     if (decode_tcp(body, claimed_body, p.tcp)) p.kind = DecodedPacket::Kind::tcp;
-  } else if ((version == 4 && p.protocol == 1) || (version == 6 && p.protocol == 58)) {
+  } else if ((version == 4 && p.protocol == IPPROTO_ICMP) || (version == 6 && p.protocol == IPPROTO_ICMPV6)) {
     if (!body.has(0, 8)) return p;
     const uint8_t type = body.u8(0);
     const bool error = version == 4 ? is_icmp4_error(type) : is_icmp6_error(type);

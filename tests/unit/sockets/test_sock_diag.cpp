@@ -181,9 +181,16 @@ TEST_CASE("both families in one TCPDIAG_GETSOCK request, with a port bytecode th
   CHECK_FALSE(run_bytecode(bc, 40000, 8080));
   CHECK_FALSE(run_bytecode(bc, 80, 443));      // a server's socket: local port not ephemeral
   CHECK_FALSE(run_bytecode(bc, 61000, 443));
+  const size_t program_at = sizeof(nlmsghdr) + sizeof(inet_diag_req_v2) + sizeof(rtattr);
+  // Up to the limit, every remote port is in the program.
+  q.remote_ports.assign(kMaxFilteredRemotePorts, 1);
+  q.remote_ports.back() = 2;
+  const std::string longest = build_sock_diag_request(AF_INET, q, 4).substr(program_at);
+  CHECK(run_bytecode(longest, 40000, 2));
+  CHECK_FALSE(run_bytecode(longest, 40000, 5));
   // Only the local range when there are too many services to list.
-  q.remote_ports.assign(65, 1);
-  const std::string wide = build_sock_diag_request(AF_INET, q, 4).substr(sizeof(nlmsghdr) + sizeof(inet_diag_req_v2) + sizeof(rtattr));
+  q.remote_ports.assign(kMaxFilteredRemotePorts + 1, 1);
+  const std::string wide = build_sock_diag_request(AF_INET, q, 5).substr(program_at);
   CHECK(run_bytecode(wide, 40000, 5));
   CHECK_FALSE(run_bytecode(wide, 1000, 5));
 }
@@ -248,7 +255,7 @@ TEST_CASE("an NLMSG_ERROR that is no -errno is a bad message, not an overflow") 
     std::memcpy(buf.data(), &msg, sizeof msg);
     CHECK(decode_sock_diag(buf, [](SocketRecord&) { return true; }).error == EBADMSG);
   }
-  CHECK(netlink_errno(nullptr, 0) == EBADMSG);  // too short for the field
+  CHECK(netlink_errno(static_cast<const void*>(nullptr), 0) == EBADMSG);  // too short for the field
   const int32_t ack = 0, enoent = -ENOENT;
   CHECK(netlink_errno(&ack, sizeof ack) == 0);
   CHECK(netlink_errno(&enoent, sizeof enoent) == ENOENT);

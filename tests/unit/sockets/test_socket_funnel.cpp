@@ -106,6 +106,24 @@ TEST_CASE("funnel: process owners are joined by inode, and sockets nobody was fo
   CHECK(asked == 4);  // once per record passed on
 }
 
+TEST_CASE("owners: only a socket:[INODE] link is a socket") {
+  FakeProc proc;
+  const auto fd = proc.root / "4242" / "fd";
+  std::filesystem::create_symlink("pipe:[778]", fd / "6");
+  std::filesystem::create_symlink("socket:[779", fd / "7");
+  std::filesystem::create_symlink("socket:[]", fd / "8");
+  std::filesystem::create_symlink("/run/socket:[780]", fd / "9");
+  const SocketOwners owners = SocketOwners::scan(proc.root.string());
+  const auto* holders = owners.find(777);
+  REQUIRE(holders);
+  REQUIRE(holders->size() == 1);
+  CHECK((*holders)[0].fd == 5);
+  for (const uint64_t inode : {778u, 779u, 780u}) {
+    INFO(inode);
+    CHECK_FALSE(owners.find(inode));
+  }
+}
+
 TEST_CASE("funnel: the owners are not asked for before a record passes the filter") {
   SocketFilter filter;
   filter.states = StateSet{};

@@ -28,6 +28,16 @@ TEST_CASE("addresses parse, print and classify") {
   CHECK(*IpAddress::from_sockaddr(reinterpret_cast<sockaddr*>(&ss)) == *b);
 }
 
+TEST_CASE("an IPv4 address maps to ::ffff:a.b.c.d and back; IPv6 stays as it is") {
+  const auto v4 = *IpAddress::parse("10.1.2.3");
+  CHECK(v4.mapped() == *IpAddress::parse("::ffff:10.1.2.3"));
+  CHECK(v4.mapped().is_v6());
+  CHECK(v4.mapped().unmapped() == v4);
+  CHECK(IpAddress::parse("2001:db8::1")->mapped() == *IpAddress::parse("2001:db8::1"));
+  CHECK(IpAddress::parse("::ffff:10.1.2.3")->mapped() == *IpAddress::parse("::ffff:10.1.2.3"));
+  CHECK(IpAddress::parse("::fffe:10.1.2.3")->unmapped() == *IpAddress::parse("::fffe:10.1.2.3"));
+}
+
 TEST_CASE("CIDR blocks clear host bits and test membership") {
   auto c = Cidr::parse("10.1.2.3/8");
   REQUIRE(c);

@@ -6,8 +6,15 @@
 #include <cstddef>
 #include <cstdint>
 
+struct nlmsghdr;
+
 namespace tcpkit {
 
 int netlink_errno(const void* payload, size_t payload_len);
+
+// The same from the whole message: its payload is what follows the header, up to nlmsg_len or
+// to the `available` bytes from `message` on, whichever ends first (a header that does not fit
+// in `available` is a bad message too). `message` need not be aligned.
+int netlink_errno(const nlmsghdr* message, size_t available);
 
 }  // namespace tcpkit

@@ -19,13 +19,19 @@
 
 namespace tcpkit {
 
+// The kernel runs the port bytecode for every TCP socket of the host, and its `or` chain of
+// remote ports grows by one comparison per port: with more ports than this, the remote port is
+// left out of the program (fewer sockets are skipped; callers filter them again anyway).
+constexpr size_t kMaxFilteredRemotePorts = 64;
+
 struct SockDiagQuery {
   bool v4 = true;
   bool v6 = true;
   StateSet states = StateSet::all();  // filtered by the kernel
   bool tcp_info = false;              // ask for INET_DIAG_INFO (-i)
   // Also filtered by the kernel (inet_diag bytecode, as ss's filters): the local port within
-  // [low, high], and, when remote_ports is not empty, the remote port one of them (with more than 64, the remote port is not filtered).
+  // [low, high], and, when remote_ports is not empty, the remote port one of them (with more
+  // than kMaxFilteredRemotePorts, the remote port is not filtered).
   std::optional<std::pair<uint16_t, uint16_t>> local_ports;
   std::vector<uint16_t> remote_ports;
 };

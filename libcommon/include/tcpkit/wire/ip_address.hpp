@@ -43,6 +43,9 @@ class IpAddress {
   // An IPv4-mapped IPv6 address (::ffff:10.0.0.1) as the IPv4 address it stands for; any other
   // address unchanged. A dual-stack socket's IPv4 peer is then counted as that peer.
   IpAddress unmapped() const;
+  // The other way: an IPv4 address as its IPv4-mapped IPv6 form, as a dual-stack (tcp6) socket
+  // shows it; an IPv6 address unchanged.
+  IpAddress mapped() const;
 
   bool is_loopback() const;
   bool is_multicast() const;

@@ -2,6 +2,7 @@
 // Service names ("http", "ssh", "x11-1") to TCP ports and back through the services database
 // (getservbyname_r: /etc/services, netbase), as ss and netstat print them without -n.
 // Answers are cached: saved text repeats the same few names on every line.
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -9,6 +10,10 @@
 #include <unordered_map>
 
 namespace tcpkit {
+
+// The longest text taken for a service name: IANA's names have at most 15 characters (RFC 6335),
+// a local /etc/services may hold longer ones; anything longer is not looked up.
+constexpr size_t kMaxServiceName = 64;
 
 class ServiceNames {
  public:
