@@ -64,7 +64,7 @@ Result<void> request_resolution(const IpAddress& address, int interface_index) {
   if (n < 0) return fail_errno("netlink neighbour request's answer", errno);
   const auto* h = reinterpret_cast<const nlmsghdr*>(reply);
   if (!NLMSG_OK(h, size_t(n)) || h->nlmsg_type != NLMSG_ERROR) return {};
-  const int error = netlink_errno(NLMSG_DATA(h), h->nlmsg_len - std::min<size_t>(h->nlmsg_len, NLMSG_HDRLEN));
+  const int error = netlink_errno(h, size_t(n));
   if (error != 0) return fail_errno("resolve " + address.to_string() + " (netlink RTM_NEWNEIGH)", error);
   return {};
 }
