@@ -23,17 +23,17 @@ class TableWriter {
  public:
   explicit TableWriter(const Options& o) : o_(o) {
     buf_.reserve(kFlushAt + kRowRoom);
-    const size_t start = buf_.size();
+    LineCells line{buf_.size()};
     buf_ += "State";
-    pad_to(buf_, start, kRecvQ);
+    pad_to(buf_, line, kRecvQ);
     buf_ += "Recv-Q";
-    pad_to(buf_, start, kSendQ);
+    pad_to(buf_, line, kSendQ);
     buf_ += "Send-Q";
-    pad_to(buf_, start, kLocal);
+    pad_to(buf_, line, kLocal);
     buf_ += "Local Address:Port";
-    pad_to(buf_, start, kPeer);
+    pad_to(buf_, line, kPeer);
     buf_ += "Peer Address:Port";
-    pad_to(buf_, start, kTimer);
+    pad_to(buf_, line, kTimer);
     buf_ += "Timer";
     if (o_.processes || o_.source == Source::ss_text || o_.source == Source::netstat_text ||
         o_.source == Source::text_autodetect) {
@@ -47,16 +47,17 @@ class TableWriter {
 
   void row(const SocketRecord& s) {
     const size_t start = buf_.size();
+    LineCells line{start};
     buf_ += state_ss_name(s.state);
-    pad_to(buf_, start, kRecvQ);
+    pad_to(buf_, line, kRecvQ);
     append_uint(buf_, s.recv_q);
-    pad_to(buf_, start, kSendQ);
+    pad_to(buf_, line, kSendQ);
     append_uint(buf_, s.send_q);
-    pad_to(buf_, start, kLocal);
+    pad_to(buf_, line, kLocal);
     append_named_endpoint(buf_, s.local, s.local_port, s.interface, s.local_host, s.local_service);
-    pad_to(buf_, start, kPeer);
+    pad_to(buf_, line, kPeer);
     append_named_endpoint(buf_, s.remote, s.remote_port, "", s.remote_host, s.remote_service);
-    pad_to(buf_, start, kTimer);
+    pad_to(buf_, line, kTimer);
     if (s.timer == TimerKind::none) buf_ += '-';
     else buf_ += timer_text(s);
     if (show_owners_) {
@@ -67,7 +68,7 @@ class TableWriter {
       buf_ += "  ";
       buf_ += info_text(s);
     }
-    make_terminal_safe(buf_, start);
+    make_terminal_safe(buf_, start, line);
     buf_ += '\n';
     if (buf_.size() >= kFlushAt) flush();
   }

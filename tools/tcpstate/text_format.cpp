@@ -42,19 +42,25 @@ void append_endpoint(std::string& out, const IpAddress& address, uint16_t port, 
   else append_uint(out, port);
 }
 
-void pad_to(std::string& out, size_t line_start, size_t column) {
+void pad_to(std::string& out, LineCells& line, size_t column) {
   // Cells, not bytes: a UTF-8 host or interface name must not shift the next column.
-  const size_t used = display_width(std::string_view(out).substr(line_start));
-  out.append(used < column ? column - used : 1, ' ');
+  const std::string_view piece = std::string_view(out).substr(line.measured_to);
+  if (tcpkit::printable_ascii(piece)) {
+    line.cells += piece.size();
+  } else {
+    line.ascii = false;
+    line.cells += display_width(piece);
+  }
+  const size_t spaces = line.cells < column ? column - line.cells : 1;
+  out.append(spaces, ' ');
+  line.cells += spaces;
+  line.measured_to = out.size();
 }
 
-void make_terminal_safe(std::string& out, size_t line_start) {
-  const std::string_view line = std::string_view(out).substr(line_start);
-  for (char c : line)
-    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7F) {
-      out.replace(line_start, std::string::npos, terminal_safe(line));
-      return;
-    }
+void make_terminal_safe(std::string& out, size_t line_start, const LineCells& line) {
+  if (line.ascii && tcpkit::printable_ascii(std::string_view(out).substr(line.measured_to))) return;
+  const std::string_view text = std::string_view(out).substr(line_start);
+  out.replace(line_start, std::string::npos, tcpkit::terminal_safe(text));
 }
 
 std::string endpoint_text(const IpAddress& address, uint16_t port, const std::string& interface) {

@@ -13,12 +13,20 @@ namespace tcpstate {
 void append_uint(std::string& out, uint64_t value);
 // "10.0.0.1:22", "[2001:db8::1]:443", "0.0.0.0%lo:53", "[fe80::1]%eth0:22".
 void append_endpoint(std::string& out, const tcpkit::IpAddress& address, uint16_t port, const std::string& interface);
-// Pads out with spaces to the column, counted in display cells from line_start (at least one
-// space when the text already reached it).
-void pad_to(std::string& out, size_t line_start, size_t column);
+// A line written column by column: how far it has been measured and its cells so far, so that
+// each column measures only its own text (one pass over the line, not one per column).
+struct LineCells {
+  size_t measured_to = 0;  // byte offset in the output string: the line's start at first
+  size_t cells = 0;
+  bool ascii = true;  // all measured so far is printable ASCII (already terminal-safe)
+};
+// Pads out with spaces to the column, counted in display cells from the line's start (at least
+// one space when the text already reached it).
+void pad_to(std::string& out, LineCells& line, size_t column);
 // Escapes what would garble a terminal (control characters, invalid UTF-8) in out from
-// line_start on: the cells pad_to counted are then the cells shown.
-void make_terminal_safe(std::string& out, size_t line_start);
+// line_start on: the cells pad_to counted are then the cells shown. What the line's pad_to
+// calls found printable ASCII is not looked at again.
+void make_terminal_safe(std::string& out, size_t line_start, const LineCells& line);
 
 std::string endpoint_text(const tcpkit::IpAddress& address, uint16_t port, const std::string& interface = "");
 // An endpoint with the host or service name saved text gave instead of a number

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <iterator>
 
 namespace tcpkit {
@@ -123,7 +124,25 @@ int codepoint_width(char32_t cp) {
   return in(kWide, cp) ? 2 : 1;
 }
 
+bool printable_ascii(std::string_view text) {
+  // Eight bytes at a time: almost every line a tool prints is plain ASCII, and the checks of
+  // the table's cells ran once a byte per column before.
+  constexpr uint64_t kOnes = 0x0101010101010101ULL, kHighs = 0x8080808080808080ULL;
+  size_t i = 0;
+  for (; i + 8 <= text.size(); i += 8) {
+    uint64_t x = 0;
+    std::memcpy(&x, text.data() + i, 8);
+    const uint64_t below_space = (x - 0x20 * kOnes) & ~x & kHighs;  // some byte < 0x20
+    const uint64_t del_or_high = ((x + kOnes) | x) & kHighs;         // some byte >= 0x7F
+    if ((below_space | del_or_high) != 0) return false;
+  }
+  for (; i < text.size(); ++i)
+    if (static_cast<unsigned char>(static_cast<unsigned char>(text[i]) - 0x20) >= 0x5F) return false;
+  return true;
+}
+
 std::string terminal_safe(std::string_view text) {
+  if (printable_ascii(text)) return std::string(text);
   std::string out;
   out.reserve(text.size());
   for_each_piece(text, [&](std::string_view piece, size_t, bool escape) {
@@ -134,6 +153,7 @@ std::string terminal_safe(std::string_view text) {
 }
 
 size_t display_width(std::string_view text) {
+  if (printable_ascii(text)) return text.size();
   size_t cells = 0;
   for_each_piece(text, [&](std::string_view, size_t w, bool) { cells += w; });
   return cells;

@@ -64,3 +64,21 @@ TEST_CASE("wrap_cells keeps a leading indent and never passes the width") {
     }
   }
 }
+
+TEST_CASE("printable_ascii: every byte 0x20-0x7E, whatever its place in the 8-byte words") {
+  for (size_t length = 0; length <= 19; ++length) {
+    const std::string plain(length, 'a');
+    CHECK(printable_ascii(plain));
+    CHECK(printable_ascii(std::string(length, ' ')));
+    CHECK(printable_ascii(std::string(length, '~')));
+    for (size_t at = 0; at < length; ++at)
+      for (const unsigned char bad : {0x00, 0x09, 0x1B, 0x1F, 0x7F, 0x80, 0xC3, 0xFF}) {
+        std::string text = plain;
+        text[at] = char(bad);
+        CHECK_FALSE(printable_ascii(text));
+      }
+  }
+  // A byte of 0xFF next to printable ones: its carry must not hide it or flag its neighbour.
+  CHECK_FALSE(printable_ascii(std::string("abcdefg\xff", 8)));
+  CHECK(printable_ascii("0123456789 ~!@#$%^&*()_+{}|:<>?"));
+}

@@ -12,6 +12,10 @@ namespace tcpkit {
 // UTF-8 bytes and control characters (C0, DEL, C1) become "\xNN" per byte; valid UTF-8 stays.
 std::string terminal_safe(std::string_view text);
 
+// True when every byte is printable ASCII (0x20-0x7E): such text is already terminal-safe and
+// takes one cell a byte. The fast path of the functions here, and of callers that check a line.
+bool printable_ascii(std::string_view text);
+
 // Cells one code point takes: 2 for East Asian wide and fullwidth characters, 0 for combining
 // marks and zero-width characters, 1 otherwise (wcwidth, without the locale).
 int codepoint_width(char32_t cp);
