@@ -56,7 +56,7 @@ def own_send_rate(out, err):
     """The send rate a tool reports itself, probes/s, or None: tcpscan's summary ("123,456/s of
     400,000/s asked"), zmap's last status line ("(123 Kp/s avg)"), masscan's fastest status
     line ("rate:123.45-kpps")."""
-    m = re.search(r"([\d,]+)/s of [\d,]+/s asked", out + err)
+    m = re.search(r"([\d,]+)/s of\s+(?:#\s+)?[\d,]+/s\s+(?:#\s+)?asked", out + err)  # wrapped at 80 columns too
     if m:
         return float(m.group(1).replace(",", ""))
     z = re.findall(r"\(([\d.]+) ([KM]?)p/s avg\)", err)
@@ -196,7 +196,7 @@ def one_host(delay_ms):
     """1 host x 65535 ports: 200 open, 200 filtered, the rest closed."""
     chosen = rng.sample(range(1, 65536), 400)
     open_ports, dropped = sorted(chosen[:200]), sorted(chosen[200:])
-    with lab.Lab(ipv6=False, delay_ms=delay_ms) as L:
+    with lab.Lab(ipv6=False, delay_ms=delay_ms or None) as L:  # 0: a direct veth pair, no delay line
         L.popen_server([sys.executable, LISTENER, "--ports", ",".join(map(str, open_ports)), "--family", "v4",
                         "--max-seconds", "3600"], stdout=subprocess.PIPE).stdout.readline()
         L.drop_ports(dropped)
@@ -218,7 +218,7 @@ def one_host(delay_ms):
 def many_hosts(delay_ms):
     """65536 addresses (an AnyIP /16 routed through the server) x 1 port, every one open."""
     port = rng.randrange(1000, 60000)
-    with lab.Lab(ipv6=False, delay_ms=delay_ms) as L:
+    with lab.Lab(ipv6=False, delay_ms=delay_ms or None) as L:  # 0: a direct veth pair, no delay line
         L.add_anyip("10.99.0.0/16")
         L.popen_server([sys.executable, LISTENER, "--ports", str(port), "--family", "v4", "--max-seconds", "3600"],
                        stdout=subprocess.PIPE).stdout.readline()
