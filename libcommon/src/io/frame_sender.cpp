@@ -1,5 +1,7 @@
 #include "tcpkit/io/frame_sender.hpp"
 
+#include "io/send_messages.hpp"
+
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <arpa/inet.h>
@@ -57,18 +59,7 @@ Result<size_t> FrameSender::send_batch(const std::vector<std::vector<uint8_t>>& 
     messages[i].msg_hdr.msg_iov = &iov[2 * i];
     messages[i].msg_hdr.msg_iovlen = 2;
   }
-  size_t sent = 0;
-  while (sent < n) {
-    const int r = ::sendmmsg(fd_.get(), messages.data() + sent, unsigned(n - sent), 0);
-    if (r < 0) {
-      const int e = errno;
-      if (e == EINTR) continue;
-      if (sent > 0 || e == ENOBUFS || e == EAGAIN) return sent;
-      return fail_errno("sendmmsg (packet socket)", e);
-    }
-    sent += size_t(r);
-  }
-  return sent;
+  return send_messages(fd_.get(), messages.data(), n, "sendmmsg (packet socket)", [](bool, size_t) {});
 }
 
 }  // namespace tcpkit

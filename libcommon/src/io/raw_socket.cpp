@@ -2,6 +2,7 @@
 
 #include "tcpkit/io/error_queue.hpp"
 #include "tcpkit/io/recv_message.hpp"
+#include "io/send_messages.hpp"
 
 #include <linux/errqueue.h>
 #include <linux/net_tstamp.h>
@@ -123,19 +124,8 @@ Result<size_t> RawSender::send_batch(const std::vector<std::vector<uint8_t>>& pa
     messages[i].msg_hdr.msg_iov = &iov[i];
     messages[i].msg_hdr.msg_iovlen = 1;
   }
-  size_t sent = 0;
-  while (sent < n) {
-    const int r = ::sendmmsg(fd_.get(), messages.data() + sent, unsigned(n - sent), 0);
-    const int e = errno;
-    after_send(r >= 0, r >= 0 ? size_t(r) : 0);
-    if (r < 0) {
-      if (e == EINTR) continue;
-      if (sent > 0 || e == ENOBUFS || e == EAGAIN) return sent;
-      return fail_errno("sendmmsg", e);
-    }
-    sent += size_t(r);
-  }
-  return sent;
+  return send_messages(fd_.get(), messages.data(), n, "sendmmsg",
+                       [this](bool ok, size_t packets) { after_send(ok, packets); });
 }
 
 }  // namespace tcpkit
