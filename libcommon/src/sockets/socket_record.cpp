@@ -154,6 +154,12 @@ void for_each_line(std::string_view text, const std::function<bool(size_t, std::
 
 std::vector<std::string_view> split_fields(std::string_view line, size_t max_fields) {
   std::vector<std::string_view> out;
+  split_fields(line, out, max_fields);
+  return out;
+}
+
+void split_fields(std::string_view line, std::vector<std::string_view>& out, size_t max_fields) {
+  out.clear();
   size_t i = 0;
   while (i < line.size() && out.size() < max_fields) {
     while (i < line.size() && (line[i] == ' ' || line[i] == '\t')) ++i;
@@ -162,7 +168,6 @@ std::vector<std::string_view> split_fields(std::string_view line, size_t max_fie
     while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
     out.push_back(line.substr(start, i - start));
   }
-  return out;
 }
 
 // The digits of UINT64_MAX in decimal and in hex: a longer text cannot fit.

@@ -310,7 +310,8 @@ struct SsTextParser::Impl {
     std::string rest_storage;  // the line without its owners; `rest` and the fields point into it
     std::string_view rest;
     if (!cut_owners(number, text, owners, rest_storage, rest)) return true;
-    auto fields = split_fields(rest);
+    split_fields(rest, fields_);
+    const auto& fields = fields_;
     if (fields.empty()) return true;
     if (fields[0] == "State" || fields[0] == "Netid" || fields[0] == "Recv-Q") {
       header(fields);
@@ -330,6 +331,7 @@ struct SsTextParser::Impl {
   }
 
   SocketSink sink_;
+  std::vector<std::string_view> fields_;  // main_line's fields, one vector for every line (cleared each time)
   TextParseReport& report_;
   std::optional<TcpState> given_state_;
   ServiceNames services_;

@@ -74,3 +74,19 @@ TEST_CASE("socket record: names from saved text stand where the address and port
   }
   CHECK(owners_text({}) == "-");
 }
+
+TEST_CASE("split_fields: blanks and tabs separate, max_fields caps, and the reusing form clears first") {
+  using V = std::vector<std::string_view>;
+  CHECK(split_fields("  LISTEN 0\t128   0.0.0.0:22  ") == V{"LISTEN", "0", "128", "0.0.0.0:22"});
+  CHECK(split_fields("a b c d", 2) == V{"a", "b"});
+  CHECK(split_fields(" \t ").empty());
+  V out{"stale", "fields", "from", "a", "longer", "line"};
+  split_fields("ESTAB 0 0", out);
+  CHECK(out == V{"ESTAB", "0", "0"});
+  const auto capacity = out.capacity();
+  split_fields("", out);
+  CHECK(out.empty());
+  CHECK(out.capacity() == capacity);  // the vector is reused, not given back
+  split_fields("x y z w", out, 3);
+  CHECK(out == V{"x", "y", "z"});
+}

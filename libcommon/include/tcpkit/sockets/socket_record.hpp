@@ -132,6 +132,9 @@ void for_each_line(std::string_view text, const std::function<bool(size_t, std::
 // The whitespace-separated fields of a line, as views into it (their offsets are known by
 // pointer difference with the line's data()). At most max_fields; the rest is not split.
 std::vector<std::string_view> split_fields(std::string_view line, size_t max_fields = 64);
+// The same into `out` (cleared first, its capacity kept): a parser that splits every line
+// reuses one vector instead of allocating one a line.
+void split_fields(std::string_view line, std::vector<std::string_view>& out, size_t max_fields = 64);
 
 // Strict unsigned decimal and hexadecimal numbers: the whole text must be digits.
 std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max = UINT64_MAX);
