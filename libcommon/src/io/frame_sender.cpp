@@ -50,16 +50,14 @@ Result<size_t> FrameSender::send_batch(const std::vector<std::vector<uint8_t>>& 
   const size_t n = std::min({packets.size(), dsts.size(), kMaxBatch});
   iov_.resize(2 * n);
   messages_.resize(n);
-  auto& iov = iov_;
-  auto& messages = messages_;
   for (size_t i = 0; i < n; ++i) {
-    iov[2 * i] = iovec{header_, sizeof header_};
-    iov[2 * i + 1] = iovec{const_cast<uint8_t*>(packets[i].data()), packets[i].size()};
-    messages[i] = mmsghdr{};
-    messages[i].msg_hdr.msg_iov = &iov[2 * i];
-    messages[i].msg_hdr.msg_iovlen = 2;
+    iov_[2 * i] = iovec{header_, sizeof header_};
+    iov_[2 * i + 1] = iovec{const_cast<uint8_t*>(packets[i].data()), packets[i].size()};
+    messages_[i] = mmsghdr{};
+    messages_[i].msg_hdr.msg_iov = &iov_[2 * i];
+    messages_[i].msg_hdr.msg_iovlen = 2;
   }
-  return send_messages(fd_.get(), messages.data(), n, "sendmmsg (packet socket)", [](bool, size_t) {});
+  return send_messages(fd_.get(), messages_.data(), n, "sendmmsg (packet socket)", [](bool, size_t) {});
 }
 
 }  // namespace tcpkit

@@ -226,6 +226,7 @@ struct ScanEngine::Impl {
   bool wait_for_tokens(TokenBucket& bucket, size_t n);  // false when told to stop
   template <class Sender>
   size_t send_with_retries(Sender& sender, Batch& b);
+  size_t send_used(Batch& b, std::optional<FrameSender>& frames, std::optional<RawSender>& raw);
   int64_t retry_gap_ns() const;
   int64_t between_rounds_ns();
   bool wait_after_round(int r, uint64_t answered_before);  // false: no round after this one
@@ -313,6 +314,14 @@ size_t ScanEngine::Impl::send_with_retries(Sender& sender, Batch& b) {
   return done;
 }
 
+// The batch's first `used` packets, as frames where that socket is open, else through the raw
+// socket; returns how many the kernel took. Used by the probes' sender and the RSTs' alike.
+size_t ScanEngine::Impl::send_used(Batch& b, std::optional<FrameSender>& frames, std::optional<RawSender>& raw) {
+  b.packets.resize(b.used);  // send_batch sends whole vectors
+  b.targets.resize(b.used);
+  return frames ? send_with_retries(*frames, b) : raw ? send_with_retries(*raw, b) : 0;
+}
+
 // Waits for the whole batch's tokens, then sends; what the kernel never took counts as send errors.
 void ScanEngine::Impl::flush(SendPace& pace, Batch& b, bool v6) {
   if (b.used == 0) return;
@@ -321,12 +330,7 @@ void ScanEngine::Impl::flush(SendPace& pace, Batch& b, bool v6) {
     return;
   }
   pace.bucket.take(b.used, monotonic_ns());
-  if (b.used < b.packets.size()) {  // a partial batch: send_batch sends whole vectors
-    b.packets.resize(b.used);
-    b.targets.resize(b.used);
-  }
-  auto& frames = v6 ? frames6 : frames4;
-  const size_t done = frames ? send_with_retries(*frames, b) : send_with_retries(v6 ? *send6 : *send4, b);
+  const size_t done = send_used(b, v6 ? frames6 : frames4, v6 ? send6 : send4);
   sent.fetch_add(done);
   send_errors.fetch_add(b.used - done);
   b.packets.resize(pace.pacing.batch);
@@ -514,12 +518,7 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
 void ScanEngine::Impl::flush_resets(bool v6) {
   Batch& b = reset_batches[v6 ? 1 : 0];
   if (b.used == 0) return;
-  b.packets.resize(b.used);  // send_batch sends whole vectors
-  b.targets.resize(b.used);
-  auto& frames = v6 ? reset_frames6 : reset_frames4;
-  auto& raw = v6 ? reset6 : reset4;
-  const size_t done = frames ? send_with_retries(*frames, b) : raw ? send_with_retries(*raw, b) : 0;
-  resets_sent.fetch_add(done);
+  resets_sent.fetch_add(send_used(b, v6 ? reset_frames6 : reset_frames4, v6 ? reset6 : reset4));
   b.used = 0;
 }
 
