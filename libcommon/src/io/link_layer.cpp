@@ -10,11 +10,11 @@
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 
 namespace tcpkit {
 
@@ -68,11 +68,6 @@ Result<void> request_resolution(const IpAddress& address, int interface_index) {
   if (error != 0) return fail_errno("resolve " + address.to_string() + " (netlink RTM_NEWNEIGH)", error);
   return {};
 }
-
-void sleep_for(std::chrono::milliseconds d) {
-  const timespec ts{time_t(d.count() / 1000), long(d.count() % 1000) * 1'000'000L};
-  nanosleep(&ts, nullptr);
-}
 }  // namespace
 
 std::string to_string(const MacAddress& mac) {
@@ -83,15 +78,19 @@ std::string to_string(const MacAddress& mac) {
 }
 
 Result<LinkInfo> link_info(int interface_index) {
-  char name[IF_NAMESIZE] = {};
-  if (!if_indextoname(unsigned(interface_index), name))
-    return fail_errno("interface #" + std::to_string(interface_index), errno);
+  // One socket for both ioctls: if_indextoname would open its own, and a failure there (no
+  // descriptor left) comes back as a misleading "No such file or directory".
   UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
   if (!sock.valid()) return fail_errno("socket", errno);
   ifreq request{};
-  std::memcpy(request.ifr_name, name, sizeof name);
+  request.ifr_ifindex = interface_index;
+  if (::ioctl(sock.get(), SIOCGIFNAME, &request) < 0)
+    return fail_errno("interface #" + std::to_string(interface_index), errno);
+  char name[IF_NAMESIZE] = {};
+  std::memcpy(name, request.ifr_name, sizeof name - 1);
   if (::ioctl(sock.get(), SIOCGIFHWADDR, &request) < 0) return fail_errno(std::string("hardware address of ") + name, errno);
   LinkInfo info;
+  info.index = interface_index;
   info.name = name;
   info.ethernet = request.ifr_hwaddr.sa_family == ARPHRD_ETHER;
   std::memcpy(info.mac.data(), request.ifr_hwaddr.sa_data, info.mac.size());
@@ -110,7 +109,7 @@ Result<MacAddress> resolve_neighbour(const IpAddress& address, int interface_ind
       if (auto ok = request_resolution(address, interface_index); !ok) return tl::unexpected(ok.error());
       asked = true;
     }
-    sleep_for(kNeighbourPoll);
+    std::this_thread::sleep_for(kNeighbourPoll);
   }
   return fail(ErrorCode::system, "no " + std::string(address.is_v6() ? "neighbour discovery" : "ARP") + " answer from " +
                                      address.to_string() + " within " + std::to_string(timeout.count()) + " ms");

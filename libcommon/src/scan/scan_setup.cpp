@@ -25,6 +25,7 @@ Result<ScanSources> choose_sources(const TargetSet& targets, const std::optional
     auto route = route_to(range.first, source, interface);
     if (!route) return tl::unexpected(route.error());
     out.by_range.push_back(source ? *source : route->source);
+    out.first_routes.push_back(*route);
     if (first) {
       out.interface = route->interface;
       out.interface_index = route->interface_index;

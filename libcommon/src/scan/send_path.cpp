@@ -10,27 +10,37 @@ namespace {
 // that does not answer within this is not one frames can be sent to.
 constexpr std::chrono::milliseconds kResolveTimeout{1000};
 
-// The one next hop of every target range of a family, or why there is none.
-Result<NextHopFacts> next_hop_facts(const TargetSet& targets, Family family, const std::optional<IpAddress>& source,
-                                    const std::string& interface, int& interface_index) {
+// The one next hop of every target range of a family, or why there is none; link is the
+// interface's, read once. The route to each range's first address is the one choose_sources
+// asked for; only a range's last address is routed here.
+Result<NextHopFacts> next_hop_facts(const TargetSet& targets, Family family, const ScanSources& sources,
+                                    const std::optional<IpAddress>& source, std::optional<LinkInfo>& link) {
   NextHopFacts facts;
   std::optional<Route> shared;
   std::optional<IpAddress> on_link;  // the single target of a route without gateway
-  for (const auto& range : targets.ranges()) {
-    if (range.first.family() != family) continue;
-    for (const IpAddress& end : {range.first, range.last}) {
-      auto route = route_to(end, source, interface);
-      if (!route) return tl::unexpected(route.error());
-      if (!shared) shared = *route;
-      if (route->interface_index != shared->interface_index) {
+  const auto& ranges = targets.ranges();
+  for (size_t r = 0; r < ranges.size(); ++r) {
+    if (ranges[r].first.family() != family) continue;
+    if (r >= sources.first_routes.size()) return fail(ErrorCode::system, "scan sources do not match the targets");
+    std::optional<Route> last_route;
+    if (ranges[r].last != ranges[r].first) {
+      auto routed = route_to(ranges[r].last, source, sources.interface);
+      if (!routed) return tl::unexpected(routed.error());
+      last_route = *routed;
+    }
+    const std::pair<const IpAddress&, const Route&> ends[] = {
+        {ranges[r].first, sources.first_routes[r]}, {ranges[r].last, last_route ? *last_route : sources.first_routes[r]}};
+    for (const auto& [end, route] : ends) {
+      if (!shared) shared = route;
+      if (route.interface_index != shared->interface_index) {
         facts.why_not = "the targets leave by several interfaces";
         return facts;
       }
-      if (route->gateway != shared->gateway) {
+      if (route.gateway != shared->gateway) {
         facts.why_not = "the targets are routed through several gateways";
         return facts;
       }
-      if (!route->gateway) {
+      if (!route.gateway) {
         if (on_link && *on_link != end) {
           facts.why_not = "several targets on the local link (each has its own link address)";
           return facts;
@@ -40,12 +50,12 @@ Result<NextHopFacts> next_hop_facts(const TargetSet& targets, Family family, con
     }
   }
   if (!shared) return facts;
-  interface_index = shared->interface_index;
-  auto link = link_info(shared->interface_index);
-  if (!link) return tl::unexpected(link.error());
-  facts.ethernet = link->ethernet;
+  auto info = link_info(shared->interface_index);
+  if (!info) return tl::unexpected(info.error());
+  link = *info;
+  facts.ethernet = info->ethernet;
   if (!facts.ethernet) {
-    facts.why_not = "interface " + link->name + " is not Ethernet";
+    facts.why_not = "interface " + info->name + " is not Ethernet";
     return facts;
   }
   facts.next_hop = shared->gateway ? shared->gateway : on_link;
@@ -56,8 +66,9 @@ Result<NextHopFacts> next_hop_facts(const TargetSet& targets, Family family, con
 Result<std::optional<FrameRoute>> family_route(const TargetSet& targets, Family family, const ScanSources& sources,
                                                const std::optional<IpAddress>& source, SendMode mode,
                                                bool bypass_qdisc, std::string& why_ip) {
-  int interface_index = 0;
-  auto facts = next_hop_facts(targets, family, source, sources.interface, interface_index);
+  if (mode == SendMode::ip) return std::optional<FrameRoute>{};  // asked for: no route to read
+  std::optional<LinkInfo> link;
+  auto facts = next_hop_facts(targets, family, sources, source, link);
   if (!facts) return tl::unexpected(facts.error());
   auto decision = decide_send_path(mode, *facts);
   if (!decision) return tl::unexpected(decision.error());
@@ -65,15 +76,13 @@ Result<std::optional<FrameRoute>> family_route(const TargetSet& targets, Family 
     if (why_ip.empty()) why_ip = decision->why_ip;
     return std::optional<FrameRoute>{};
   }
-  auto mac = resolve_neighbour(*facts->next_hop, interface_index, kResolveTimeout);
+  auto mac = resolve_neighbour(*facts->next_hop, link->index, kResolveTimeout);
   if (!mac) {
     if (mode == SendMode::ethernet) return fail(ErrorCode::system, "--send-eth: " + mac.error().message);
     if (why_ip.empty()) why_ip = mac.error().message;
     return std::optional<FrameRoute>{};
   }
-  auto link = link_info(interface_index);
-  if (!link) return tl::unexpected(link.error());
-  return std::optional<FrameRoute>{FrameRoute{interface_index, link->mac, *mac, family, bypass_qdisc}};
+  return std::optional<FrameRoute>{FrameRoute{link->index, link->mac, *mac, family, bypass_qdisc}};
 }
 }  // namespace
 

@@ -11,6 +11,7 @@
 namespace tcpkit {
 
 struct LinkInfo {
+  int index = 0;
   std::string name;
   bool ethernet = false;  // ARPHRD_ETHER: frames carry a 14-byte Ethernet header
   MacAddress mac{};

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tcpkit/io/route.hpp"
 #include "tcpkit/util/error.hpp"
 #include "tcpkit/wire/cookie.hpp"
 #include "tcpkit/wire/ip_address.hpp"
@@ -20,6 +21,9 @@ struct ScanSources {
   std::vector<IpAddress> by_range;  // parallel to TargetSet::ranges()
   std::string interface;            // "" when routes leave through several interfaces
   int interface_index = 0;
+  // The route to each range's first address (choose_sources; empty for a dry run's forced
+  // source, which asks no route): send_path reads the next hops from them.
+  std::vector<Route> first_routes;
 };
 
 // Routes each target range (by its first address; use -S/-I to force) through the kernel's table.

@@ -45,9 +45,10 @@ struct SendPath {
   bool frames() const { return v4 || v6; }
 };
 
-// Routes the first and last address of every target range (like choose_sources), reads the
-// interface, and resolves the next hop's Ethernet address, asking the kernel for it when it is
-// not in the neighbour table (at most resolve_timeout).
+// From the routes choose_sources found for every range's first address, and a route to each
+// range's last address: the one next hop, if any. Reads the interface, and resolves the next
+// hop's Ethernet address, asking the kernel for it when it is not in the neighbour table (at
+// most 1 s). --send-ip (SendMode::ip) asks nothing.
 Result<SendPath> choose_send_path(const TargetSet& targets, const ScanSources& sources,
                                   const std::optional<IpAddress>& source, SendMode mode, bool bypass_qdisc);
 
