@@ -97,3 +97,18 @@ def test_forced_wait_and_fixed_retries_keep_their_meaning(make_lab):
     assert summary["waits_ms"][-1] == 150
     assert all(w <= 150 for w in summary["waits_ms"])
     assert ports[(L.server_v4, 7)]["state"] == "filtered"
+
+
+def test_a_wait_cut_short_by_the_last_answer_is_not_reported_as_the_start_value(make_lab):
+    # Every port answers at once. The wait after round 0 may be chosen before the receiver has
+    # counted any answer (the 1 s start value), and then ends at the last answer. The summary
+    # reported that unspent 1 s as "measured" (seen on loopback: "waits 1,000 ms from the round
+    # trips (p99 0.1 ms)" for a 0.04 s scan). The wait it reports must agree with its source.
+    L = make_lab(ipv6=False)
+    for _ in range(5):
+        ports, summary, r = scan(L, ["-p", "1-30", "--rate", "20000", L.server_v4])
+        assert r.returncode == 1 and len(ports) == 30, f"{summary}"
+        assert summary["rounds"] == 1, f"{summary}"
+        assert summary["wait_source"] == "measured", f"{summary}"
+        assert summary["waits_ms"] and all(FLOOR_MS <= w < START_MS for w in summary["waits_ms"]), f"{summary}"
+        assert summary["duration_ms"] < START_MS, f"{summary}"

@@ -229,8 +229,10 @@ struct ScanEngine::Impl {
   size_t send_used(Batch& b, std::optional<FrameSender>& frames, std::optional<RawSender>& raw);
   int64_t retry_gap_ns() const;
   int64_t between_rounds_ns();
-  bool wait_after_round(int r, uint64_t answered_before);  // false: no round after this one
-  void linger_for_replies(int64_t waited_ns);
+  // false: no round after this one. waited_ns: the time the wait really took (it ends early
+  // once every probe is answered).
+  bool wait_after_round(int r, uint64_t answered_before, std::optional<int64_t>& waited_ns);
+  void linger_for_replies(std::optional<int64_t> waited_ns);  // none: the last round did not wait
   void receive_loop();
   void flush_resets(bool v6);
   void handle(const uint8_t* data, size_t length, int64_t time_ns);
@@ -401,12 +403,15 @@ int64_t ScanEngine::Impl::between_rounds_ns() {
 
 // Waits after round r, then says whether another round goes out: while probes are unanswered,
 // within --retries / the cap, and (unless --retries fixed the rounds) while scan_timing says so.
-bool ScanEngine::Impl::wait_after_round(int r, uint64_t answered_before) {
+bool ScanEngine::Impl::wait_after_round(int r, uint64_t answered_before, std::optional<int64_t>& waited_ns) {
   const uint64_t length = plan.length();
   if (r >= config.retries || answered_count.load() >= length) return false;
   const int64_t gap = between_rounds_ns();
   waits_ns.push_back(gap);
-  if (wait_or_stop(gap)) return false;
+  const int64_t start = monotonic_ns();
+  const bool stopped = wait_or_stop(gap);
+  waited_ns = std::min(monotonic_ns() - start, gap);  // a sleep overshooting its end by a step is still that wait
+  if (stopped) return false;
   const uint64_t answered_now = answered_count.load();
   found_by_round.push_back(answered_now - answered_before);
   if (answered_now >= length) return false;
@@ -415,8 +420,10 @@ bool ScanEngine::Impl::wait_after_round(int r, uint64_t answered_before) {
 
 // After the last round: the wait for late replies (what the round's own wait left of it), or
 // after a stop a short linger, so that the SYN/ACKs to the last probes still get our RST.
-// Short: the stop must be prompt.
-void ScanEngine::Impl::linger_for_replies(int64_t waited_ns) {
+// Short: the stop must be prompt. The last round's wait is reported as the one chosen here,
+// from the RTTs known now; waited_ns is what its own wait really took (not what that wait
+// planned before any answer: a wait cut short by the last answer is no 1 s wait).
+void ScanEngine::Impl::linger_for_replies(std::optional<int64_t> waited_ns) {
   waiting.store(true);
   if (!stop_sending.load()) {
     int64_t final_ns = int64_t(config.wait.count()) * 1000;
@@ -427,10 +434,10 @@ void ScanEngine::Impl::linger_for_replies(int64_t waited_ns) {
       final_ns = w.ns;
       wait_source = w.source;
     }
-    final_ns = std::max(final_ns, waited_ns);
-    if (waited_ns > 0) waits_ns.back() = final_ns;
+    final_ns = std::max(final_ns, waited_ns.value_or(0));
+    if (waited_ns) waits_ns.back() = final_ns;
     else waits_ns.push_back(final_ns);
-    wait_or_stop(final_ns - waited_ns);
+    wait_or_stop(final_ns - waited_ns.value_or(0));
   } else if (sent.load() > 0) {
     const int64_t max_rtt = rtt.max_ns();
     sleep_ns(std::clamp<int64_t>(kStopRtts * max_rtt + kStopMarginNs, kStopMarginNs, kStopMaxNs));
@@ -440,16 +447,13 @@ void ScanEngine::Impl::linger_for_replies(int64_t waited_ns) {
 void ScanEngine::Impl::send_loop() {
   SendPace pace;
   pace.set_rate(config.rate, config.batch);
-  int64_t waited_ns = 0;  // by the last round's own wait, when no round followed it
+  std::optional<int64_t> waited_ns;  // by the last round's own wait, when no round followed it
   for (int r = 0; !stop_sending.load(); ++r) {
     if (r > 0) slow_down_after_drops(pace, r);
     const uint64_t answered_before = answered_count.load();
     send_round(pace, r);
-    const size_t waits_before = waits_ns.size();
-    if (!wait_after_round(r, answered_before)) {
-      if (waits_ns.size() > waits_before) waited_ns = waits_ns.back();
-      break;
-    }
+    waited_ns.reset();
+    if (!wait_after_round(r, answered_before, waited_ns)) break;
   }
   linger_for_replies(waited_ns);
   sending_done.store(true);
