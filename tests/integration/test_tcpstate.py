@@ -218,6 +218,49 @@ def test_syn_flood_verdict_flips(lab):
     assert after["verdict"] == "quiet" and after["syn_recv"] == 0
 
 
+def test_syn_flood_reads_listener_queues_without_the_walk(lab):
+    """syn-flood --syn-recv-by queues reads each listener's own request-socket count (a BPF
+    iterator that stops before the established hash): with none, the report comes from a
+    LISTEN-only dump, the same as the walk's; with some, it walks for their sources and counts
+    what ss counts. Without CAP_BPF it fails with exit 3 and the setcap line; auto walks on a
+    host with few sockets."""
+    L = lab()
+    start_helper(L, "server", ["server", "--bind", "0.0.0.0", "--hold-port", 8443, "--backlog", 64])
+    subprocess.run(["ip", "-n", L.server_ns, "route", "add", "10.78.0.0/16", "via", L.client_v4], check=True)
+    L.sysctl(L.server_ns, "net.ipv4.tcp_synack_retries", 2)
+
+    def report(*args, **kw):
+        return jsonl(tcpstate(L, "server", "syn-flood", "--interval", "0", "--json", *args, **kw).stdout)
+
+    queues, walk = report("--syn-recv-by", "queues"), report("--syn-recv-by", "walk")
+    assert queues[-1]["syn_recv_counted_by"] == "listener_queues", queues[-1]
+    assert queues[-1]["syn_recv_counted_why"] == "no listener holds a request socket"
+    assert walk[-1]["syn_recv_counted_by"] == "socket_walk"
+    strip = lambda objs: [{k: v for k, v in o.items() if not k.startswith("syn_recv_counted")} for o in objs]
+    assert strip(queues) == strip(walk) and queues[-1]["syn_recv"] == 0
+    auto = report()[-1]
+    assert auto["syn_recv_counted_by"] == "socket_walk" and "on the host" in auto["syn_recv_counted_why"], auto
+
+    # 20 handshakes left half-open (the SYN-ACKs go to the client namespace, which drops them).
+    sent = L.run_client([sys.executable, SYNSEND, "--dst", L.server_v4, "--dport", "8443",
+                         "--src-prefix", "10.78", "--count", "20"])
+    assert sent.returncode == 0, sent.stderr
+    objs = report("--syn-recv-by", "queues")
+    summary, listener = objs[-1], [o for o in objs if o["type"] == "listener"][0]
+    assert summary["syn_recv_counted_by"] == "socket_walk", summary
+    assert summary["syn_recv_counted_why"].startswith("the listeners hold "), summary
+    assert listener["local_port"] == 8443 and listener["syn_recv"] == listener["sources"] == 20
+    assert summary["syn_recv"] == syn_recv_in_ss(L) == 20
+
+    # Without CAP_BPF: exit 3 naming the capabilities and the setcap line; auto still answers.
+    r = L.run_server([L.tool("tcpstate"), "syn-flood", "--interval", "0", "--syn-recv-by", "queues"],
+                     unprivileged_user=True)
+    assert r.returncode == 3 and r.stdout == "", (r.returncode, r.stdout, r.stderr)
+    assert "CAP_BPF" in r.stderr and "setcap cap_bpf,cap_perfmon+ep" in r.stderr and len(r.stderr.splitlines()) == 1
+    r = L.run_server([L.tool("tcpstate"), "syn-flood", "--interval", "0", "--json"], unprivileged_user=True)
+    assert r.returncode == 0 and jsonl(r.stdout)[-1]["syn_recv"] == 20, r.stderr
+
+
 def family_counts(objs):
     return {(o["state"], fam): o[fam] for o in objs if o["type"] == "state" for fam in ("ipv4", "ipv6") if o[fam]}
 

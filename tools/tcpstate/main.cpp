@@ -33,7 +33,7 @@ std::vector<std::string> split_list(const std::vector<std::string>& values) {
 // The flags as typed, before they are checked and turned into Options.
 struct Flags {
   std::string report = "list", source = "netlink", from, from_ss, from_netstat, from_state, by, top, watch, count, interval,
-              flood, explain;
+              syn_recv_by, flood, explain;
   std::vector<std::string> states, sports, dports, srcs, dsts, maxes;
   bool v4 = false, v6 = false, listening = false, json = false, csv = false, prom = false;
 };
@@ -77,6 +77,11 @@ void add_flags(CLI::App& app, tcpstate::Options& o, Flags& f) {
   app.add_option("--count", f.count, "--watch: stop after N rounds (default: until Ctrl-C)")->type_name("N");
   app.add_option("--interval", f.interval, "syn-flood: measure counter deltas over TIME (default 1s, 0 to skip)")->type_name("TIME");
   app.add_option("--flood-threshold", f.flood, "syn-flood: SYN_RECV total that alone means flood (default 1000)")->type_name("N");
+  app.add_option("--syn-recv-by", f.syn_recv_by,
+                 "syn-flood: how SYN_RECV is found: queues (each listener's count, by BPF; root), walk (every socket, "
+                 "as ss), auto (default: queues on hosts with 50,000 sockets or more)")
+      ->check(CLI::IsMember({"auto", "queues", "walk"}))
+      ->type_name("HOW");
   app.add_option("--explain", f.explain, "what STATE means, how sockets enter and leave it, what many of them mean")
       ->type_name("STATE");
   app.add_flag("--json", f.json, "JSON Lines: one object per socket/row with a \"type\" field, then a summary object");
@@ -194,8 +199,15 @@ std::string take_views(const CLI::App& app, const Flags& f, tcpstate::Options& o
   }
   if (o.report != tcpstate::Report::list && (o.summary || o.by))
     return "--summary and --by are views of their own: they do not combine with the " + f.report + " report";
-  if (o.report != tcpstate::Report::syn_flood && (given(app, "--interval") || given(app, "--flood-threshold")))
-    return "--interval and --flood-threshold go with the syn-flood report";
+  if (given(app, "--syn-recv-by"))
+    o.syn_recv_by = f.syn_recv_by == "queues" ? tcpstate::SynRecvBy::queues
+                    : f.syn_recv_by == "walk" ? tcpstate::SynRecvBy::walk
+                                              : tcpstate::SynRecvBy::automatic;
+  if (o.report != tcpstate::Report::syn_flood &&
+      (given(app, "--interval") || given(app, "--flood-threshold") || given(app, "--syn-recv-by")))
+    return "--interval, --flood-threshold and --syn-recv-by go with the syn-flood report";
+  if (o.syn_recv_by == tcpstate::SynRecvBy::queues && o.source != tcpstate::Source::netlink)
+    return "--syn-recv-by queues reads the kernel's listeners: it does not go with --proc or saved text";
   return "";
 }
 
@@ -206,7 +218,7 @@ int parse_and_run(int argc, char** argv) {
   CLI::App app{"tcpstate - TCP connection states, and direct answers: TIME_WAIT per peer, SYN flood signs,\n"
                "CLOSE_WAIT leaks. From the kernel (netlink sock_diag, default), /proc/net/tcp, or saved ss/netstat text.\n"
                "Exit status: 0 success or check passed, 1 check failed, 2 usage or bad input,\n"
-               "3 missing privilege (--netns), 4 system failure.",
+               "3 missing privilege (--netns, --syn-recv-by queues), 4 system failure.",
                kTool};
   app.get_formatter()->column_width(kFlagColumn);
   add_flags(app, o, f);

@@ -14,6 +14,8 @@ namespace tcpstate {
 enum class Source { netlink, proc, ss_text, netstat_text, text_autodetect };
 enum class Report { list, time_wait, syn_flood, close_wait };
 enum class Output { table, json, csv, prometheus };
+// syn-flood: how SYN_RECV sockets are found (syn_flood_report.cpp's count_plan).
+enum class SynRecvBy { automatic, queues, walk };
 
 struct Options {
   Source source = Source::netlink;
@@ -36,6 +38,7 @@ struct Options {
   long long watch_count = 0;  // 0: until Ctrl-C
   std::chrono::microseconds interval{1'000'000};  // syn-flood counter deltas
   uint64_t flood_threshold = 1000;
+  SynRecvBy syn_recv_by = SynRecvBy::automatic;
   std::optional<tcpkit::TcpState> explain;
 
   Output output = Output::table;

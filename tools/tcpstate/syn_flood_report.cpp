@@ -4,6 +4,7 @@
 
 #include "common/cli_common.hpp"
 #include "common/wording.hpp"
+#include "tcpkit/sockets/listen_queues.hpp"
 #include "tcpkit/sockets/tcp_kernel_status.hpp"
 #include "text_format.hpp"
 #include "views.hpp"
@@ -37,7 +38,53 @@ struct SynFloodReport {
   SynFloodSummary sum;
   SynFloodJudgement judgement;
   std::vector<ListenerLoad> busy;  // listeners with SYN_RECV or a waiting accept queue, at most --top
+  bool walked = true;  // SYN_RECV sockets read by walking every socket (see count_plan)
+  std::string why;     // why walked is what it is
 };
+
+// Hosts with fewer sockets than this walk them faster than the BPF program loads (~15 ms:
+// libbpf reads the kernel's BTF); the walk costs about 0.3 us a socket here (bench/README.md).
+constexpr uint64_t kQueuesFromSockets = 50'000;
+
+// Whether the SYN_RECV sockets must be walked. The kernel lists them only by walking the whole
+// established hash of the host (ss: once per family), which is the cost of this view on a
+// busy host; but each listener keeps their count, which a BPF iterator reads without the walk
+// (sockets/listen_queues.hpp). When no listener has any, a LISTEN-only dump (no walk) gives the
+// rest of the report. When some have, the walk gives the sockets themselves, whose sources the
+// report needs. Returns an error only for --syn-recv-by queues when the queues cannot be read.
+Result<void> count_plan(const Options& o, SynFloodReport& v) {
+  if (o.source != Source::netlink) return {};
+  if (o.syn_recv_by == SynRecvBy::walk) {
+    v.why = "--syn-recv-by walk";
+    return {};
+  }
+  if (o.syn_recv_by == SynRecvBy::automatic) {
+    const auto stat = read_sockstat_tcp();
+    const uint64_t sockets = stat ? stat->allocated + stat->time_wait : 0;
+    if (!stat || sockets < kQueuesFromSockets) {
+      v.why = stat ? cli::count_text(sockets, "socket") + " on the host: the walk is quicker than loading the BPF program"
+                   : "the host's socket count is unknown (" + stat.error().message + ")";
+      return {};
+    }
+  }
+  auto queues = read_listen_queues();
+  if (!queues) {
+    if (o.syn_recv_by != SynRecvBy::queues) {
+      v.why = queues.error().message;
+      return {};
+    }
+    Error e = queues.error();
+    if (e.code == ErrorCode::privilege)
+      e.message += " (run as root, or 'sudo setcap cap_bpf,cap_perfmon+ep $(command -v tcpstate)')";
+    return tl::unexpected(e);
+  }
+  uint64_t requests = 0;
+  for (const auto& q : *queues) requests += q.request_sockets;
+  v.walked = requests != 0;
+  v.why = v.walked ? "the listeners hold " + cli::count_text(requests, "request socket") + ": the walk finds their sources"
+                   : "no listener holds a request socket";
+  return {};
+}
 
 // The counters' growth over --interval (live sources only; empty when not measured).
 Result<std::map<std::string, uint64_t>> measure_deltas(const Options& o) {
@@ -136,6 +183,8 @@ Record summary_record(const SynFloodReport& v) {
   summary["sources"] = v.sum.sources;
   summary["networks"] = v.sum.prefixes;
   if (v.sum.named_sources) summary["named_sources"] = v.sum.named_sources;
+  if (v.live) summary["syn_recv_counted_by"] = v.walked ? "socket_walk" : "listener_queues";
+  if (!v.why.empty()) summary["syn_recv_counted_why"] = v.why;
   if (!v.deltas.empty()) {
     Record d;
     for (const auto& [k, n] : v.deltas) d[std::string(counter_short_name(k))] = n;
@@ -163,9 +212,10 @@ int run_syn_flood(const Options& o) {
   v.sys = read_tcp_sysctls();
   SynFloodAnalysis analysis;
   StateCounts counts;
+  if (auto plan = count_plan(o, v); !plan) return fail_with(plan.error());
   StateSet states = threshold_states(o);
   states.add(TcpState::listen);
-  states.add(TcpState::syn_recv);
+  if (v.walked) states.add(TcpState::syn_recv);
   auto info = collect_sockets(o, states, false, [&](SocketRecord& s) {
     counts.add(s);
     analysis.add(s);

@@ -76,4 +76,35 @@ Result<std::map<std::string, uint64_t>> read_tcp_counters() {
   return parse_proc_counters(*text);
 }
 
+std::optional<SockstatTcp> parse_sockstat_tcp(std::string_view text) {
+  std::optional<SockstatTcp> out;
+  for_each_line(text, [&](size_t, std::string_view line) {
+    const auto f = split_fields(line, kMaxFieldsPerLine);
+    if (f.empty() || f[0] != "TCP:" || f.size() % 2 == 0) return true;
+    SockstatTcp t;
+    int found = 0;
+    for (size_t i = 1; i + 1 < f.size(); i += 2) {
+      const auto v = parse_uint(f[i + 1]);
+      if (!v) return true;
+      uint64_t* slot = f[i] == "inuse" ? &t.inuse : f[i] == "orphan" ? &t.orphan : f[i] == "tw" ? &t.time_wait
+                     : f[i] == "alloc" ? &t.allocated : nullptr;
+      if (slot) {
+        *slot = *v;
+        ++found;
+      }
+    }
+    if (found == 4) out = t;
+    return !out;
+  });
+  return out;
+}
+
+Result<SockstatTcp> read_sockstat_tcp() {
+  auto text = read_text_file("/proc/net/sockstat");
+  if (!text) return tl::unexpected(text.error());
+  auto t = parse_sockstat_tcp(*text);
+  if (!t) return fail(ErrorCode::system, "/proc/net/sockstat has no TCP line");
+  return *t;
+}
+
 }  // namespace tcpkit

@@ -71,3 +71,19 @@ TEST_CASE("/proc/net/netstat counters parse by section and name") {
   CHECK(m.at("IpExt.InNoRoutes") == 3);
   CHECK(m.size() == 4);
 }
+
+TEST_CASE("/proc/net/sockstat's TCP line: the host's sockets and the namespace's TIME_WAIT") {
+  const auto t = parse_sockstat_tcp(
+      "sockets: used 142\nTCP: inuse 120002 orphan 3 tw 19080 alloc 120410 mem 5291\nUDP: inuse 0 mem 0\n");
+  REQUIRE(t);
+  CHECK(t->inuse == 120002);
+  CHECK(t->orphan == 3);
+  CHECK(t->time_wait == 19080);
+  CHECK(t->allocated == 120410);
+  // Missing, cut short or not numbers: nothing rather than a guess.
+  CHECK_FALSE(parse_sockstat_tcp("sockets: used 1\nUDP: inuse 0 mem 0\n"));
+  CHECK_FALSE(parse_sockstat_tcp("TCP: inuse 1 orphan 0 tw 0\n"));
+  CHECK_FALSE(parse_sockstat_tcp("TCP: inuse 1 orphan 0 tw x alloc 1 mem 1\n"));
+  CHECK_FALSE(parse_sockstat_tcp("TCP: inuse 1 orphan 0 tw 0 alloc\n"));
+  CHECK_FALSE(parse_sockstat_tcp(""));
+}

@@ -38,4 +38,13 @@ std::map<std::string, uint64_t> parse_proc_counters(std::string_view text);
 // /proc/net/netstat of the current namespace.
 Result<std::map<std::string, uint64_t>> read_tcp_counters();
 
+// /proc/net/sockstat's TCP line, "TCP: inuse 5 orphan 0 tw 2 alloc 7 mem 1". `alloc` counts the
+// full TCP sockets of the whole host (every namespace: the kernel's one counter), the others
+// the current namespace's. Empty when the line is missing or malformed.
+struct SockstatTcp {
+  uint64_t inuse = 0, orphan = 0, time_wait = 0, allocated = 0;
+};
+std::optional<SockstatTcp> parse_sockstat_tcp(std::string_view text);
+Result<SockstatTcp> read_sockstat_tcp();
+
 }  // namespace tcpkit
