@@ -156,7 +156,7 @@ struct ScanEngine::Impl {
   PacketRing ring;
   AnswerBitmap answered;
   RttSampler rtt;
-  RttHistogram first_rtts;  // of first answers only: the waits' percentile (scan_timing.hpp)
+  NetworkRtts net_rtts;  // of first answers only, pooled and per network: the waits (scan_timing.hpp)
 
   std::atomic<bool> stop_sending{false}, sending_done{false}, stop_receiving{false}, receiving_done{false};
   std::atomic<uint64_t> sent{0}, send_errors{0}, received{0}, replies{0}, bad_cookie{0}, unsolicited{0},
@@ -178,6 +178,8 @@ struct ScanEngine::Impl {
   std::vector<uint64_t> found_by_round;  // sender thread: first answers from a round's start to its wait's end
   std::vector<int64_t> waits_ns;         // sender thread: the wait after each round
   WaitSource wait_source = WaitSource::start;
+  bool unmeasured_probed = false;  // sender thread: the last round sent to a network without RTTs
+  NetworkRtts::Choice wait_choice;  // sender thread: the last wait chosen from the RTTs
 
   std::unique_ptr<ScanResultQueue> results;
 
@@ -228,7 +230,7 @@ struct ScanEngine::Impl {
   size_t send_with_retries(Sender& sender, Batch& b);
   size_t send_used(Batch& b, std::optional<FrameSender>& frames, std::optional<RawSender>& raw);
   int64_t retry_gap_ns() const;
-  int64_t between_rounds_ns();
+  int64_t between_rounds_ns(int r);
   // false: no round after this one. waited_ns: the time the wait really took (it ends early
   // once every probe is answered).
   bool wait_after_round(int r, uint64_t answered_before, std::optional<int64_t>& waited_ns);
@@ -357,6 +359,7 @@ void ScanEngine::Impl::send_round(SendPace& pace, int r) {
   const uint64_t sent_before = sent.load() + send_errors.load();
   const uint64_t length = plan.length();
   const size_t batch_size = pace.pacing.batch;
+  unmeasured_probed = false;
   for (uint64_t k = 0; k < length && !stop_sending.load(); ++k) {
     if (answered.test(k)) continue;
     const PlannedProbe p = plan.probe(k);
@@ -367,6 +370,7 @@ void ScanEngine::Impl::send_round(SendPace& pace, int r) {
     b.targets[b.used] = p.address;
     ++b.used;
     rtt.stamp(k, realtime_ns());
+    if (!net_rtts.mark_probed(p.address, r)) unmeasured_probed = true;
     if (b.used == batch_size) flush(pace, b, v6);
   }
   flush(pace, pace.batches[0], false);
@@ -391,14 +395,14 @@ int64_t ScanEngine::Impl::retry_gap_ns() const {
   return max_rtt > 0 ? std::clamp<int64_t>(kRetryRtts * max_rtt + kRetryMarginNs, floor, wait_cap) : wait_cap;
 }
 
-int64_t ScanEngine::Impl::between_rounds_ns() {
+int64_t ScanEngine::Impl::between_rounds_ns(int r) {
   if (config.wait_forced) {
     wait_source = WaitSource::forced;
     return retry_gap_ns();
   }
-  const WaitChoice w = wait_from_rtts(first_rtts);
-  wait_source = w.source;
-  return w.ns;
+  wait_choice = net_rtts.wait_after(r, unmeasured_probed);
+  wait_source = wait_choice.wait.source;
+  return wait_choice.wait.ns;
 }
 
 // Waits after round r, then says whether another round goes out: while probes are unanswered,
@@ -406,7 +410,7 @@ int64_t ScanEngine::Impl::between_rounds_ns() {
 bool ScanEngine::Impl::wait_after_round(int r, uint64_t answered_before, std::optional<int64_t>& waited_ns) {
   const uint64_t length = plan.length();
   if (r >= config.retries || answered_count.load() >= length) return false;
-  const int64_t gap = between_rounds_ns();
+  const int64_t gap = between_rounds_ns(r);
   waits_ns.push_back(gap);
   const int64_t start = monotonic_ns();
   const bool stopped = wait_or_stop(gap);
@@ -430,9 +434,7 @@ void ScanEngine::Impl::linger_for_replies(std::optional<int64_t> waited_ns) {
     if (config.wait_forced) {
       wait_source = WaitSource::forced;
     } else {
-      const WaitChoice w = wait_from_rtts(first_rtts);  // the RTTs may have grown meanwhile
-      final_ns = w.ns;
-      wait_source = w.source;
+      final_ns = between_rounds_ns(rounds_done - 1);  // the RTTs may have grown meanwhile
     }
     final_ns = std::max(final_ns, waited_ns.value_or(0));
     if (waited_ns) waits_ns.back() = final_ns;
@@ -511,7 +513,7 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
     return;
   }
   answered_count.fetch_add(1);
-  first_rtts.add(rtt_ns);
+  net_rtts.add(target, rtt_ns, round.load(std::memory_order_relaxed));
   const size_t slot = round_slot(local_port);
   answers_by_round[slot].fetch_add(1);
   if (slot == 0) round0_quarters[quarter_of(*k)].fetch_add(1);
@@ -587,7 +589,12 @@ void ScanEngine::Impl::fill_counts(ScanSummary& summary) {
   summary.rounds = rounds_done;
   summary.send_s = double(send_ns_total) / 1e9;
   summary.max_rtt_us = rtt.max_ns() / 1000;
-  summary.rtt_p99_us = first_rtts.percentile_ns(WaitLimits{}.percentile) / 1000;
+  summary.rtt_p99_us = net_rtts.pooled().percentile_ns(WaitLimits{}.percentile) / 1000;
+  summary.networks_measured = net_rtts.measured();
+  if (wait_source == WaitSource::measured && wait_choice.network_set_it) {
+    summary.wait_network = wait_choice.network.to_string();
+    summary.wait_network_p99_us = wait_choice.network_p99_ns / 1000;
+  }
   for (const int64_t w : waits_ns) summary.waits_us.push_back(w / 1000);
   summary.wait_source = wait_source;
   if (round0_send_ns > 0) summary.achieved_rate = double(round0_sent) * 1e9 / double(round0_send_ns);
