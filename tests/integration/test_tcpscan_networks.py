@@ -56,3 +56,19 @@ def test_a_slow_network_beside_a_fast_one_keeps_its_exact_states(make_lab):
     assert summary["wait_network_p99_us"] >= 2 * DELAY_MS * 1000, f"seed {SEED}: {summary}"
     assert summary["rtt_p99_us"] < 2 * DELAY_MS * 1000, f"seed {SEED}: {summary}"  # the pooled one
     assert summary["waits_ms"][-1] >= 4 * DELAY_MS, f"seed {SEED}: {summary}"
+
+
+def test_a_late_answer_to_round_0_is_timed_from_round_0(make_lab):
+    # A short scan (about one slow round trip): the LAN sets the first wait (20 ms), and the slow
+    # host's probes go out again before its first answers arrive. Timed from the retry's stamp,
+    # those answers read about 18 ms instead of 60, and the slow network's wait with them.
+    delay_ms = 30
+    L = make_lab(delay_ms=delay_ms, ipv6=False, fast_net=True)
+    net = L.net_id
+    L.add_anyip(f"10.{net}.2.0/24", fast=True)
+    ports, summary, _ = scan(L, ["-p", "1-20", "--seed", SEED, f"10.{net}.2.0/28", L.server_v4])
+    states = [o["state"] for o in ports.values()]
+    assert len(states) == 15 * 20 and set(states) == {"closed"}, f"seed {SEED}: {summary}"
+    assert summary["networks_measured"] == 2, f"seed {SEED}: {summary}"
+    assert summary["wait_network"] == f"10.{net}.0.0/24", f"seed {SEED}: {summary}"
+    assert summary["wait_network_p99_us"] >= 2 * delay_ms * 1000, f"seed {SEED}: {summary}"

@@ -101,21 +101,30 @@ class AnswerBitmap {
 };
 
 // Round-trip times without per-probe state: the sender stamps each probe into a small table
-// indexed by the probe number (one 64-bit word: the number's high bits and the send time in us
-// since the scan began); a reply finds its probe's stamp unless 16384 later probes overwrote
-// it, and then has no RTT. The largest RTT paces the retries.
+// indexed by the probe number (one 64-bit word: the number's high bits, the round, and the send
+// time in us since the scan began); a reply finds its probe's stamp unless 16384 later probes
+// overwrote it, and then has no RTT. The largest RTT paces the retries.
+// A retry keeps the probe's first stamp, and a reply is timed only from its own round's stamp:
+// an answer to round 0 that comes after the retry went out (a slow network beside a fast one,
+// whose waits came first) timed from the retry would read a wait too short, and the slow
+// network's waits with it. An answer to a retry whose first try is still stamped has no RTT.
 class RttSampler {
  public:
   explicit RttSampler(int64_t base_realtime) : base_(base_realtime) {}
-  void stamp(uint64_t k, int64_t realtime) {
+  void stamp(uint64_t k, int64_t realtime, int round) {
     const int64_t us = (realtime - base_) / 1000;
     if (us < 0 || us >= (int64_t(1) << kTimeBits)) return;
-    slots_[k % kSlots].store(tag_of(k) << kTimeBits | uint64_t(us), std::memory_order_relaxed);
+    const uint64_t old = slots_[k % kSlots].load(std::memory_order_relaxed);
+    if (round > 0 && old != 0 && ((old >> kTimeBits) & kKMask) == (tag_of(k, 0) & kKMask)) return;
+    slots_[k % kSlots].store(tag_of(k, round) << kTimeBits | uint64_t(us), std::memory_order_relaxed);
   }
-  // The probe's RTT in ns, or 0 when its stamp is gone.
-  int64_t reply(uint64_t k, int64_t realtime) {
+  // The probe's RTT in ns, or 0 when its stamp is gone or is another round's. round: the round
+  // of the probe the reply answers, when its port tells (not with a fixed source port).
+  int64_t reply(uint64_t k, int64_t realtime, std::optional<int> round) {
     const uint64_t word = slots_[k % kSlots].load(std::memory_order_relaxed);
-    if (word == 0 || word >> kTimeBits != tag_of(k)) return 0;
+    const uint64_t tag = word >> kTimeBits;
+    if (word == 0 || (tag & kKMask) != (tag_of(k, 0) & kKMask)) return 0;
+    if (round && (tag & kRoundMask) != (tag_of(k, *round) & kRoundMask)) return 0;
     const int64_t rtt = realtime - base_ - int64_t(word & ((uint64_t(1) << kTimeBits) - 1)) * 1000;
     if (rtt <= 0 || rtt > kMaxRttNs) return 0;
     int64_t seen = max_.load(std::memory_order_relaxed);
@@ -132,8 +141,12 @@ class RttSampler {
   // A reply "60 s after" its stamp is a stale or foreign stamp, not a round trip.
   static constexpr int64_t kMaxRttNs = 60'000'000'000;
   static constexpr int kTimeBits = 40;  // 12 days in us
-  // The bits of k above the slot index, kept to 24 bits (+1 so that no tag is 0).
-  static uint64_t tag_of(uint64_t k) { return ((k / kSlots) & 0xFFFFFE) + 1; }
+  // 24 bits: the round's low 5 bits (--retries allows 21 rounds), then the bits of k above the
+  // slot index, kept to 19 bits (+1 so that no tag is 0).
+  static constexpr uint64_t kRoundMask = 0x1F, kKMask = ~kRoundMask & 0xFFFFFF;
+  static uint64_t tag_of(uint64_t k, int round) {
+    return ((((k / kSlots) & 0x7FFFE) + 1) << 5) | (uint64_t(round) & kRoundMask);
+  }
   const int64_t base_;
   std::array<std::atomic<uint64_t>, kSlots> slots_{};
   std::atomic<int64_t> max_{0};
@@ -369,7 +382,7 @@ void ScanEngine::Impl::send_round(SendPace& pace, int r) {
     writer.write(b.packets[b.used], range, p.address, p.port, sport);
     b.targets[b.used] = p.address;
     ++b.used;
-    rtt.stamp(k, realtime_ns());
+    rtt.stamp(k, realtime_ns(), r);
     if (!net_rtts.mark_probed(p.address, r)) unmeasured_probed = true;
     if (b.used == batch_size) flush(pace, b, v6);
   }
@@ -507,7 +520,9 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
   ResetResponder responder(writer, reset_batches[v6 ? 1 : 0], local, local_port, target, target_port, c);
   kind.on_reply(*d, responder);
   if (reset_batches[v6 ? 1 : 0].used >= kResetBatch) flush_resets(v6);
-  const int64_t rtt_ns = rtt.reply(*k, time_ns);
+  const std::optional<int> probe_round =
+      config.fixed_source_port ? std::nullopt : std::optional<int>(int(local_port - config.source_port));
+  const int64_t rtt_ns = rtt.reply(*k, time_ns, probe_round);
   if (answered.test_and_set(*k)) {
     duplicates.fetch_add(1);
     return;
