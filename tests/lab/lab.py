@@ -9,6 +9,8 @@ nftables rules, captures and an optional user-space delay line (this kernel has 
     with lab.Lab(delay_ms=5, reorder=0.3, reorder_ms=8) as L:   # 30 % held 8 ms more: overtaken
     with lab.Lab(delay_ms=5, duplicate=0.2) as L:               # 20 % of the frames sent twice
 (the faults are per direction, seeded by `seed`; tests/lab/delay_line.cpp documents them)
+    with lab.Lab(delay_ms=40, fast_net=True) as L:  # and fast_ns on a veth of its own, no delay:
+        ...  # L.fast_v4 in another /24 (subnet_fast_v4): one scan sees a fast and a slow network
 
 Every name carries the creating pid ("tk<pid>-<n>-c"), so cleanup_stale() can remove what a
 dead run left behind. Traffic only ever flows between the namespaces a Lab creates.
@@ -31,7 +33,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-NAME_RE = re.compile(r"^tk(\d+)-(\d+)-[csm]$")
+NAME_RE = re.compile(r"^tk(\d+)-(\d+)-[csmf]$")
 ICMP_TYPES = {  # our name -> (ICMPv4 type name, ICMPv6 equivalent) as nft spells them
     "admin-prohibited": ("admin-prohibited", "admin-prohibited"),
     "port-unreachable": ("port-unreachable", "port-unreachable"),
@@ -355,7 +357,8 @@ class Lab:
     """Namespaces, veths and addresses for one test; everything is removed on close()."""
 
     def __init__(self, delay_ms=None, loss=0.0, seed=1, ipv6=True, prime_neighbours=True,
-                 wire_pcap=None, burst=1, reorder=0.0, reorder_ms=10.0, duplicate=0.0):
+                 wire_pcap=None, burst=1, reorder=0.0, reorder_ms=10.0, duplicate=0.0,
+                 fast_net=False):
         require_root()
         if delay_ms is not None and not 0 <= float(delay_ms) <= 60000:
             raise ValueError("delay_ms must be in [0, 60000]")
@@ -400,6 +403,12 @@ class Lab:
         self.subnet_v4 = f"10.{self.net_id}.0.0/24"
         self.subnet_v6 = f"fd00:{self.net_id}::/64"
         self.client_ns, self.server_ns = f"{prefix}-c", f"{prefix}-s"
+        # A second network, straight from the client (never through the delay line), so that
+        # one scan can cover a fast and a slow network (tcpscan's per-network waits).
+        self.fast_ns = f"{prefix}-f" if fast_net else None
+        self.subnet_fast_v4 = f"10.{self.net_id}.1.0/24" if fast_net else None
+        self.client_fast_v4 = f"10.{self.net_id}.1.1" if fast_net else None
+        self.fast_v4 = f"10.{self.net_id}.1.2" if fast_net else None
         self.middle_ns = f"{prefix}-m" if delay_ms is not None else None
         self.client_if, self.server_if = "tkc0", "tks0"
         # Middle-side ends (client side, server side): where to capture what the line sees.
@@ -443,7 +452,10 @@ class Lab:
             self._veth(self.server_ns, self.server_if, self.middle_ns, "tkms")
         else:
             self._veth(self.client_ns, self.client_if, self.server_ns, self.server_if)
-        for ns in (self.client_ns, self.server_ns):
+        if self.fast_ns:
+            self._add_ns(self.fast_ns)
+            self._veth(self.client_ns, "tkc1", self.fast_ns, "tkf0")
+        for ns in (self.client_ns, self.server_ns) + ((self.fast_ns,) if self.fast_ns else ()):
             # ICMP errors are rate limited per peer by default: a reject would then answer
             # only some probes. The lab wants every probe answered (tests may turn it back on).
             for key, value in (("net.ipv4.icmp_ratelimit", 0), ("net.ipv6.icmp.ratelimit", 0),
@@ -456,6 +468,10 @@ class Lab:
             if v6:
                 _ip("-n", ns, "-6", "addr", "add", f"{v6}/64", "dev", ifname, "nodad")
         links = [(self.client_ns, self.client_if), (self.server_ns, self.server_if)]
+        if self.fast_ns:
+            _ip("-n", self.client_ns, "addr", "add", f"{self.client_fast_v4}/24", "dev", "tkc1")
+            _ip("-n", self.fast_ns, "addr", "add", f"{self.fast_v4}/24", "dev", "tkf0")
+            links += [(self.client_ns, "tkc1"), (self.fast_ns, "tkf0")]
         if self.middle_ns:
             links += [(self.middle_ns, "tkmc"), (self.middle_ns, "tkms")]
         for ns, ifname in links:
@@ -496,6 +512,8 @@ class Lab:
         """Resolve ARP/ND both ways once, so the first measured handshake of a test is not
         also paying for address resolution. A lossy line may defeat it: that is not an error."""
         peers = [(self.server_v4, "-4")] + ([(self.server_v6, "-6")] if self.ipv6 else [])
+        if self.fast_ns:
+            peers.append((self.fast_v4, "-4"))
         code = ("import socket,sys\n"
                 "for a in sys.argv[1:]:\n"
                 " s=socket.socket(socket.AF_INET6 if ':' in a else socket.AF_INET,socket.SOCK_DGRAM)\n"
@@ -564,6 +582,12 @@ class Lab:
     def popen_server(self, argv, **popen_kw):
         return self._popen(self.server_ns, argv, **popen_kw)
 
+    def popen_fast(self, argv, **popen_kw):
+        """A process in fast_ns (Lab(fast_net=True))."""
+        if not self.fast_ns:
+            raise LabError("this Lab was made without fast_net")
+        return self._popen(self.fast_ns, argv, **popen_kw)
+
     def run_python(self, ns, code, timeout=30):
         """Run a Python snippet in a namespace (used to probe from the lab's own ends)."""
         return self._exec(ns, [sys.executable, "-c", code], timeout=timeout)
@@ -625,18 +649,21 @@ class Lab:
         if r.returncode != 0:
             raise LabError(f"sysctl {key}={value} in {ns}: {r.stderr.strip()}")
 
-    def add_anyip(self, cidr):
+    def add_anyip(self, cidr, fast=False):
         """Every address of `cidr` answers in server_ns (AnyIP); client_ns routes it there.
-        The block must not overlap the lab's own subnet (use e.g. 10.99.0.0/16)."""
+        The block must not overlap the lab's own subnet (use e.g. 10.99.0.0/16).
+        fast=True: in fast_ns instead (Lab(fast_net=True), IPv4 only), never delayed."""
         net = ipaddress.ip_network(cidr, strict=True)
         own = ipaddress.ip_network(self.subnet_v4 if net.version == 4 else self.subnet_v6)
-        if net.overlaps(own):
-            raise ValueError(f"{cidr} overlaps the lab subnet {own}")
+        if net.overlaps(own) or (self.fast_ns and net.overlaps(ipaddress.ip_network(self.subnet_fast_v4))):
+            raise ValueError(f"{cidr} overlaps a lab subnet")
         if net.version == 6 and not self.ipv6:
             raise ValueError("this Lab was made with ipv6=False")
+        if fast and (not self.fast_ns or net.version != 4):
+            raise ValueError("fast AnyIP needs Lab(fast_net=True) and an IPv4 block")
         fam = "-4" if net.version == 4 else "-6"
-        via = self.server_v4 if net.version == 4 else self.server_v6
-        _ip("-n", self.server_ns, fam, "route", "add", "local", str(net), "dev", "lo")
+        via = self.fast_v4 if fast else self.server_v4 if net.version == 4 else self.server_v6
+        _ip("-n", self.fast_ns if fast else self.server_ns, fam, "route", "add", "local", str(net), "dev", "lo")
         _ip("-n", self.client_ns, fam, "route", "add", str(net), "via", via)
         self._anyip.append(str(net))
 

@@ -112,7 +112,7 @@ void add_probe_flags(CLI::App& app, tcpscan::Options& o, FlagText& t) {
       ->type_name("N");
   app.add_option("--wait", t.wait,
                  "wait exactly TIME for replies after the last round, at most TIME between rounds "
-                 "(default: from the measured round trips, 1s before any answer)")
+                 "(default: from the round trips measured per network, 1s before any answer)")
       ->type_name("TIME");
   app.add_option("--seed", t.seed, "seed of the random order (default: random; printed in the summary)")->type_name("N");
   app.add_option("--shard", t.shard, "scan only shard I of N (needs --seed, the same on every machine)")->type_name("I/N");

@@ -334,6 +334,11 @@ void add_traffic(Record& rec, const tcpkit::ScanSummary& s) {
   for (const int64_t w : s.waits_us) waits.push_back(double(w) / 1000.0);
   rec["waits_ms"] = waits;
   rec["wait_source"] = tcpkit::to_string(s.wait_source);
+  rec["networks_measured"] = s.networks_measured;
+  if (!s.wait_network.empty()) {
+    rec["wait_network"] = s.wait_network;
+    rec["wait_network_p99_us"] = s.wait_network_p99_us;
+  }
   rec["send_path"] = s.send_path;
   if (!s.send_path_why.empty()) rec["send_path_why"] = s.send_path_why;
 }
@@ -341,6 +346,14 @@ void add_traffic(Record& rec, const tcpkit::ScanSummary& s) {
 std::string ms_text(int64_t us) {
   return us >= 10'000 ? with_commas(uint64_t(std::llround(double(us) / 1000.0)))
                       : tcpkit::format_fixed(double(us) / 1000.0, 1);
+}
+
+// Which network's round trips set the last wait, when more than one network answered:
+// "; slowest network 10.1.2.0/24, p99 80 ms, of 2 measured".
+std::string network_text(const tcpkit::ScanSummary& s) {
+  if (s.wait_network.empty() || s.networks_measured < 2) return "";
+  return "; slowest network " + s.wait_network + ", p99 " + ms_text(s.wait_network_p99_us) + " ms, of " +
+         std::to_string(s.networks_measured) + " measured";
 }
 
 // The waits after the rounds and where they came from: "waits 20, 20 ms from the round trips
@@ -351,7 +364,8 @@ std::string waits_text(const tcpkit::ScanSummary& s) {
   for (size_t i = 0; i < s.waits_us.size(); ++i) text += (i ? ", " : "") + ms_text(s.waits_us[i]);
   text += " ms";
   switch (s.wait_source) {
-    case tcpkit::WaitSource::measured: return text + " from the round trips (p99 " + ms_text(s.rtt_p99_us) + " ms)";
+    case tcpkit::WaitSource::measured: return text + " from the round trips (p99 " + ms_text(s.rtt_p99_us) + " ms" +
+                                              network_text(s) + ")";
     case tcpkit::WaitSource::start: return text + " (no answer to time)";
     case tcpkit::WaitSource::forced: return text + " (--wait)";
   }

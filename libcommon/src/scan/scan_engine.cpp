@@ -101,21 +101,30 @@ class AnswerBitmap {
 };
 
 // Round-trip times without per-probe state: the sender stamps each probe into a small table
-// indexed by the probe number (one 64-bit word: the number's high bits and the send time in us
-// since the scan began); a reply finds its probe's stamp unless 16384 later probes overwrote
-// it, and then has no RTT. The largest RTT paces the retries.
+// indexed by the probe number (one 64-bit word: the number's high bits, the round, and the send
+// time in us since the scan began); a reply finds its probe's stamp unless 16384 later probes
+// overwrote it, and then has no RTT. The largest RTT paces the retries.
+// A retry keeps the probe's first stamp, and a reply is timed only from its own round's stamp:
+// an answer to round 0 that comes after the retry went out (a slow network beside a fast one,
+// whose waits came first) timed from the retry would read a wait too short, and the slow
+// network's waits with it. An answer to a retry whose first try is still stamped has no RTT.
 class RttSampler {
  public:
   explicit RttSampler(int64_t base_realtime) : base_(base_realtime) {}
-  void stamp(uint64_t k, int64_t realtime) {
+  void stamp(uint64_t k, int64_t realtime, int round) {
     const int64_t us = (realtime - base_) / 1000;
     if (us < 0 || us >= (int64_t(1) << kTimeBits)) return;
-    slots_[k % kSlots].store(tag_of(k) << kTimeBits | uint64_t(us), std::memory_order_relaxed);
+    const uint64_t old = slots_[k % kSlots].load(std::memory_order_relaxed);
+    if (round > 0 && old != 0 && ((old >> kTimeBits) & kKMask) == (tag_of(k, 0) & kKMask)) return;
+    slots_[k % kSlots].store(tag_of(k, round) << kTimeBits | uint64_t(us), std::memory_order_relaxed);
   }
-  // The probe's RTT in ns, or 0 when its stamp is gone.
-  int64_t reply(uint64_t k, int64_t realtime) {
+  // The probe's RTT in ns, or 0 when its stamp is gone or is another round's. round: the round
+  // of the probe the reply answers, when its port tells (not with a fixed source port).
+  int64_t reply(uint64_t k, int64_t realtime, std::optional<int> round) {
     const uint64_t word = slots_[k % kSlots].load(std::memory_order_relaxed);
-    if (word == 0 || word >> kTimeBits != tag_of(k)) return 0;
+    const uint64_t tag = word >> kTimeBits;
+    if (word == 0 || (tag & kKMask) != (tag_of(k, 0) & kKMask)) return 0;
+    if (round && (tag & kRoundMask) != (tag_of(k, *round) & kRoundMask)) return 0;
     const int64_t rtt = realtime - base_ - int64_t(word & ((uint64_t(1) << kTimeBits) - 1)) * 1000;
     if (rtt <= 0 || rtt > kMaxRttNs) return 0;
     int64_t seen = max_.load(std::memory_order_relaxed);
@@ -132,8 +141,12 @@ class RttSampler {
   // A reply "60 s after" its stamp is a stale or foreign stamp, not a round trip.
   static constexpr int64_t kMaxRttNs = 60'000'000'000;
   static constexpr int kTimeBits = 40;  // 12 days in us
-  // The bits of k above the slot index, kept to 24 bits (+1 so that no tag is 0).
-  static uint64_t tag_of(uint64_t k) { return ((k / kSlots) & 0xFFFFFE) + 1; }
+  // 24 bits: the round's low 5 bits (--retries allows 21 rounds), then the bits of k above the
+  // slot index, kept to 19 bits (+1 so that no tag is 0).
+  static constexpr uint64_t kRoundMask = 0x1F, kKMask = ~kRoundMask & 0xFFFFFF;
+  static uint64_t tag_of(uint64_t k, int round) {
+    return ((((k / kSlots) & 0x7FFFE) + 1) << 5) | (uint64_t(round) & kRoundMask);
+  }
   const int64_t base_;
   std::array<std::atomic<uint64_t>, kSlots> slots_{};
   std::atomic<int64_t> max_{0};
@@ -156,7 +169,7 @@ struct ScanEngine::Impl {
   PacketRing ring;
   AnswerBitmap answered;
   RttSampler rtt;
-  RttHistogram first_rtts;  // of first answers only: the waits' percentile (scan_timing.hpp)
+  NetworkRtts net_rtts;  // of first answers only, pooled and per network: the waits (scan_timing.hpp)
 
   std::atomic<bool> stop_sending{false}, sending_done{false}, stop_receiving{false}, receiving_done{false};
   std::atomic<uint64_t> sent{0}, send_errors{0}, received{0}, replies{0}, bad_cookie{0}, unsolicited{0},
@@ -178,6 +191,8 @@ struct ScanEngine::Impl {
   std::vector<uint64_t> found_by_round;  // sender thread: first answers from a round's start to its wait's end
   std::vector<int64_t> waits_ns;         // sender thread: the wait after each round
   WaitSource wait_source = WaitSource::start;
+  bool unmeasured_probed = false;  // sender thread: the last round sent to a network without RTTs
+  NetworkRtts::Choice wait_choice;  // sender thread: the last wait chosen from the RTTs
 
   std::unique_ptr<ScanResultQueue> results;
 
@@ -228,7 +243,7 @@ struct ScanEngine::Impl {
   size_t send_with_retries(Sender& sender, Batch& b);
   size_t send_used(Batch& b, std::optional<FrameSender>& frames, std::optional<RawSender>& raw);
   int64_t retry_gap_ns() const;
-  int64_t between_rounds_ns();
+  int64_t between_rounds_ns(int r);
   // false: no round after this one. waited_ns: the time the wait really took (it ends early
   // once every probe is answered).
   bool wait_after_round(int r, uint64_t answered_before, std::optional<int64_t>& waited_ns);
@@ -357,6 +372,7 @@ void ScanEngine::Impl::send_round(SendPace& pace, int r) {
   const uint64_t sent_before = sent.load() + send_errors.load();
   const uint64_t length = plan.length();
   const size_t batch_size = pace.pacing.batch;
+  unmeasured_probed = false;
   for (uint64_t k = 0; k < length && !stop_sending.load(); ++k) {
     if (answered.test(k)) continue;
     const PlannedProbe p = plan.probe(k);
@@ -366,7 +382,8 @@ void ScanEngine::Impl::send_round(SendPace& pace, int r) {
     writer.write(b.packets[b.used], range, p.address, p.port, sport);
     b.targets[b.used] = p.address;
     ++b.used;
-    rtt.stamp(k, realtime_ns());
+    rtt.stamp(k, realtime_ns(), r);
+    if (!net_rtts.mark_probed(p.address, r)) unmeasured_probed = true;
     if (b.used == batch_size) flush(pace, b, v6);
   }
   flush(pace, pace.batches[0], false);
@@ -391,14 +408,14 @@ int64_t ScanEngine::Impl::retry_gap_ns() const {
   return max_rtt > 0 ? std::clamp<int64_t>(kRetryRtts * max_rtt + kRetryMarginNs, floor, wait_cap) : wait_cap;
 }
 
-int64_t ScanEngine::Impl::between_rounds_ns() {
+int64_t ScanEngine::Impl::between_rounds_ns(int r) {
   if (config.wait_forced) {
     wait_source = WaitSource::forced;
     return retry_gap_ns();
   }
-  const WaitChoice w = wait_from_rtts(first_rtts);
-  wait_source = w.source;
-  return w.ns;
+  wait_choice = net_rtts.wait_after(r, unmeasured_probed);
+  wait_source = wait_choice.wait.source;
+  return wait_choice.wait.ns;
 }
 
 // Waits after round r, then says whether another round goes out: while probes are unanswered,
@@ -406,7 +423,7 @@ int64_t ScanEngine::Impl::between_rounds_ns() {
 bool ScanEngine::Impl::wait_after_round(int r, uint64_t answered_before, std::optional<int64_t>& waited_ns) {
   const uint64_t length = plan.length();
   if (r >= config.retries || answered_count.load() >= length) return false;
-  const int64_t gap = between_rounds_ns();
+  const int64_t gap = between_rounds_ns(r);
   waits_ns.push_back(gap);
   const int64_t start = monotonic_ns();
   const bool stopped = wait_or_stop(gap);
@@ -430,9 +447,7 @@ void ScanEngine::Impl::linger_for_replies(std::optional<int64_t> waited_ns) {
     if (config.wait_forced) {
       wait_source = WaitSource::forced;
     } else {
-      const WaitChoice w = wait_from_rtts(first_rtts);  // the RTTs may have grown meanwhile
-      final_ns = w.ns;
-      wait_source = w.source;
+      final_ns = between_rounds_ns(rounds_done - 1);  // the RTTs may have grown meanwhile
     }
     final_ns = std::max(final_ns, waited_ns.value_or(0));
     if (waited_ns) waits_ns.back() = final_ns;
@@ -505,13 +520,15 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
   ResetResponder responder(writer, reset_batches[v6 ? 1 : 0], local, local_port, target, target_port, c);
   kind.on_reply(*d, responder);
   if (reset_batches[v6 ? 1 : 0].used >= kResetBatch) flush_resets(v6);
-  const int64_t rtt_ns = rtt.reply(*k, time_ns);
+  const std::optional<int> probe_round =
+      config.fixed_source_port ? std::nullopt : std::optional<int>(int(local_port - config.source_port));
+  const int64_t rtt_ns = rtt.reply(*k, time_ns, probe_round);
   if (answered.test_and_set(*k)) {
     duplicates.fetch_add(1);
     return;
   }
   answered_count.fetch_add(1);
-  first_rtts.add(rtt_ns);
+  net_rtts.add(target, rtt_ns, round.load(std::memory_order_relaxed));
   const size_t slot = round_slot(local_port);
   answers_by_round[slot].fetch_add(1);
   if (slot == 0) round0_quarters[quarter_of(*k)].fetch_add(1);
@@ -587,7 +604,12 @@ void ScanEngine::Impl::fill_counts(ScanSummary& summary) {
   summary.rounds = rounds_done;
   summary.send_s = double(send_ns_total) / 1e9;
   summary.max_rtt_us = rtt.max_ns() / 1000;
-  summary.rtt_p99_us = first_rtts.percentile_ns(WaitLimits{}.percentile) / 1000;
+  summary.rtt_p99_us = net_rtts.pooled().percentile_ns(WaitLimits{}.percentile) / 1000;
+  summary.networks_measured = net_rtts.measured();
+  if (wait_source == WaitSource::measured && wait_choice.network_set_it) {
+    summary.wait_network = wait_choice.network.to_string();
+    summary.wait_network_p99_us = wait_choice.network_p99_ns / 1000;
+  }
   for (const int64_t w : waits_ns) summary.waits_us.push_back(w / 1000);
   summary.wait_source = wait_source;
   if (round0_send_ns > 0) summary.achieved_rate = double(round0_sent) * 1e9 / double(round0_send_ns);

@@ -63,6 +63,82 @@ WaitChoice wait_from_rtts(const RttHistogram& rtts, const WaitLimits& limits) {
   return {std::clamp(wait, limits.floor_ns, limits.ceiling_ns), WaitSource::measured};
 }
 
+NetworkKey NetworkKey::of(const IpAddress& address) {
+  NetworkKey key;
+  key.v6 = address.is_v6();
+  const size_t bytes = key.v6 ? 8 : 3;
+  for (size_t i = 0; i < bytes; ++i) key.prefix = key.prefix << 8 | address.data()[i];
+  return key;
+}
+
+std::string NetworkKey::to_string() const {
+  if (!v6) return IpAddress::from_v4_host_order(uint32_t(prefix << 8)).to_string() + "/24";
+  std::array<uint8_t, 16> bytes{};
+  for (size_t i = 0; i < 8; ++i) bytes[i] = uint8_t(prefix >> (56 - 8 * i));
+  return IpAddress::from_v6(bytes.data()).to_string() + "/64";
+}
+
+NetworkRtts::NetworkRtts() : slots_(std::make_unique<Slot[]>(kSlots)) {}
+
+NetworkRtts::Slot* NetworkRtts::find(const NetworkKey& key) const {
+  // Fibonacci hashing of the prefix; linear probing up to the first empty slot.
+  size_t i = size_t(((key.prefix ^ uint64_t(key.v6)) * 0x9E3779B97F4A7C15ULL) >> 53) % kSlots;
+  for (size_t n = 0; n < kSlots; ++n, i = (i + 1) % kSlots) {
+    Slot& slot = slots_[i];
+    if (slot.state.load(std::memory_order_acquire) == 0 || slot.key == key) return &slot;
+  }
+  return nullptr;  // never: the table stays at most half full
+}
+
+void NetworkRtts::add(const IpAddress& address, int64_t rtt_ns, int round) {
+  if (rtt_ns <= 0) return;
+  pooled_.add(rtt_ns);
+  const NetworkKey key = NetworkKey::of(address);
+  Slot* slot = find(key);
+  if (!slot) return;
+  if (slot->state.load(std::memory_order_acquire) == 0) {
+    if (count_.load(std::memory_order_relaxed) >= kMaxNetworks) return;  // pooled only
+    slot->key = key;
+    slot->rtts = std::make_unique<RttHistogram>();
+    slot->answered_round.store(round, std::memory_order_relaxed);
+    slot->state.store(1, std::memory_order_release);  // the key and histogram are readable now
+    count_.fetch_add(1, std::memory_order_release);
+  }
+  slot->rtts->add(rtt_ns);
+}
+
+bool NetworkRtts::mark_probed(const IpAddress& address, int round) {
+  Slot* slot = find(NetworkKey::of(address));
+  if (!slot || slot->state.load(std::memory_order_acquire) == 0) return false;
+  slot->probed_round.store(round, std::memory_order_relaxed);
+  return true;
+}
+
+NetworkRtts::Choice NetworkRtts::wait_after(int round, bool unmeasured_probed, const WaitLimits& limits) const {
+  Choice best;
+  bool any = false;
+  if (unmeasured_probed) {
+    best.wait = wait_from_rtts(pooled_, limits);
+    any = true;
+  }
+  for (size_t i = 0; i < kSlots; ++i) {
+    const Slot& slot = slots_[i];
+    if (slot.state.load(std::memory_order_acquire) == 0) continue;
+    if (slot.probed_round.load(std::memory_order_relaxed) < round &&
+        slot.answered_round.load(std::memory_order_relaxed) < round)
+      continue;  // nothing of this round is on its way from it
+    const WaitChoice w = wait_from_rtts(*slot.rtts, limits);
+    if (any && (best.network_set_it ? w.ns <= best.wait.ns : w.ns < best.wait.ns)) continue;
+    any = true;
+    best.wait = w;
+    best.network_set_it = true;
+    best.network = slot.key;
+    best.network_p99_ns = slot.rtts->percentile_ns(limits.percentile);
+  }
+  if (!any) best.wait = wait_from_rtts(pooled_, limits);  // the round probed nothing known
+  return best;
+}
+
 double expected_missed(const std::vector<uint64_t>& found) {
   if (found.size() < 2) return 0;
   uint64_t all = 0, retried = 0;

@@ -92,3 +92,86 @@ TEST_CASE("rounds: a path where nearly every answer needed retries is capped, no
   CHECK(expected_missed(found) == Approx(5 * 0.9 / 0.1));
   CHECK(another_round(found, 100, 10));
 }
+
+namespace {
+IpAddress ip(const char* text) { return *IpAddress::parse(text); }
+}  // namespace
+
+TEST_CASE("networks: IPv4 by /24, IPv6 by /64") {
+  CHECK(NetworkKey::of(ip("10.1.2.3")) == NetworkKey::of(ip("10.1.2.250")));
+  CHECK_FALSE(NetworkKey::of(ip("10.1.2.3")) == NetworkKey::of(ip("10.1.3.3")));
+  CHECK(NetworkKey::of(ip("10.1.2.3")).to_string() == "10.1.2.0/24");
+  CHECK(NetworkKey::of(ip("fd00:1:2:3::1")) == NetworkKey::of(ip("fd00:1:2:3:ffff::9")));
+  CHECK_FALSE(NetworkKey::of(ip("fd00:1:2:3::1")) == NetworkKey::of(ip("fd00:1:2:4::1")));
+  CHECK(NetworkKey::of(ip("fd00:1:2:3::1")).to_string() == "fd00:1:2:3::/64");
+  // Same leading bits, other family: other networks.
+  CHECK_FALSE(NetworkKey::of(ip("0.0.0.1")) == NetworkKey::of(ip("::1")));
+}
+
+TEST_CASE("networks: the wait is the slowest probed network's, not the pooled percentile's") {
+  NetworkRtts n;
+  for (int i = 0; i < 5000; ++i) n.add(ip("10.0.1.5"), 50 * us, 0);  // a LAN
+  for (int i = 0; i < 20; ++i) n.add(ip("10.0.2.7"), 80 * ms, 0);    // 40 ms each way
+  CHECK(n.measured() == 2);
+  // The pooled p99 is the LAN's: the old single-histogram wait (the floor) would be too short.
+  CHECK(wait_from_rtts(n.pooled()).ns == WaitLimits{}.floor_ns);
+  for (const char* a : {"10.0.1.9", "10.0.2.8"}) CHECK(n.mark_probed(ip(a), 1));
+  const auto c = n.wait_after(1, false);
+  CHECK(c.wait.source == WaitSource::measured);
+  CHECK(c.network_set_it);
+  CHECK(c.network.to_string() == "10.0.2.0/24");
+  CHECK(c.network_p99_ns >= 80 * ms);
+  CHECK(c.wait.ns >= 2 * 80 * ms + WaitLimits{}.margin_ns);
+  CHECK(c.wait.ns <= (2 * 80 * ms) * 9 / 8 + WaitLimits{}.margin_ns);
+
+  // Round 2 probes only the LAN again: the slow network has nothing on its way.
+  CHECK(n.mark_probed(ip("10.0.1.10"), 2));
+  const auto lan = n.wait_after(2, false);
+  CHECK(lan.wait.ns == WaitLimits{}.floor_ns);
+  CHECK(lan.network.to_string() == "10.0.1.0/24");
+}
+
+TEST_CASE("networks: one that answered during the round counts though it was probed before") {
+  NetworkRtts n;
+  n.add(ip("10.0.1.5"), 50 * us, 0);
+  CHECK(n.mark_probed(ip("10.0.1.5"), 1));
+  n.add(ip("10.0.2.7"), 200 * ms, 1);  // its first answer, to a round-0 probe, arrives in round 1
+  const auto c = n.wait_after(1, false);
+  CHECK(c.network.to_string() == "10.0.2.0/24");
+  CHECK(c.wait.ns >= 400 * ms);
+}
+
+TEST_CASE("networks: one without answers of its own waits as the pooled estimate says") {
+  NetworkRtts n;
+  // Nothing answered at all: the start value.
+  CHECK_FALSE(n.mark_probed(ip("10.0.3.1"), 0));
+  auto c = n.wait_after(0, true);
+  CHECK(c.wait.source == WaitSource::start);
+  CHECK(c.wait.ns == WaitLimits{}.start_ns);
+  CHECK_FALSE(c.network_set_it);
+
+  for (int i = 0; i < 100; ++i) n.add(ip("10.0.1.5"), 30 * ms, 0);
+  for (int i = 0; i < 100; ++i) n.add(ip("10.0.2.5"), 5 * ms, 0);
+  CHECK(n.mark_probed(ip("10.0.2.9"), 1));
+  CHECK_FALSE(n.mark_probed(ip("10.0.3.1"), 1));  // silent so far
+  // The silent network waits as the pooled estimate (p99 30 ms), longer than 10.0.2.0's own.
+  c = n.wait_after(1, true);
+  CHECK(c.wait.source == WaitSource::measured);
+  CHECK_FALSE(c.network_set_it);
+  CHECK(c.wait.ns == wait_from_rtts(n.pooled()).ns);
+  CHECK(c.wait.ns >= 70 * ms);
+  // Without the silent network, 10.0.2.0's own (5 ms p99: 20 ms wait) is the wait.
+  c = n.wait_after(1, false);
+  CHECK(c.network_set_it);
+  CHECK(c.wait.ns < 30 * ms);
+}
+
+TEST_CASE("networks: past the cap, networks count in the pooled estimate only") {
+  NetworkRtts n;
+  for (uint32_t i = 0; i < NetworkRtts::kMaxNetworks + 10; ++i)
+    n.add(IpAddress::from_v4_host_order(0x0A000001u + (i << 8)), 1 * ms, 0);
+  CHECK(n.measured() == NetworkRtts::kMaxNetworks);
+  CHECK(n.pooled().count() == NetworkRtts::kMaxNetworks + 10);
+  CHECK(n.mark_probed(IpAddress::from_v4_host_order(0x0A000001u), 1));
+  CHECK_FALSE(n.mark_probed(IpAddress::from_v4_host_order(0x0A000001u + ((NetworkRtts::kMaxNetworks + 5) << 8)), 1));
+}

@@ -67,6 +67,12 @@ struct ScanSummary {
   int64_t rtt_p99_us = 0;                // of the first answers (0 when none)
   std::vector<int64_t> waits_us;         // the wait after each round sent, in order
   WaitSource wait_source = WaitSource::start;  // how the waits were chosen (the last one's)
+  // Per network (IPv4 /24, IPv6 /64; scan_timing.hpp NetworkRtts): how many had RTTs of their
+  // own, and the one whose RTTs set the last measured wait (the slowest of that round's), with
+  // its p99; empty when the pooled estimate set it.
+  size_t networks_measured = 0;
+  std::string wait_network;
+  int64_t wait_network_p99_us = 0;
   std::string send_path = "ip";          // send_path_name(): how the probes left
   std::string send_path_why;             // why the IP path, when frames were possible to ask for
   std::vector<RoundTally> rounds_tally;  // per round sent: probes, first answers, rate

@@ -6,11 +6,17 @@
 //    a floor and a ceiling; before any answer, a conservative start value.
 //  - Rounds: the first retry is always sent to the silent probes (one loss must not make a port
 //    look filtered); later ones only while the round before still found answers, up to a cap.
+//  - Per network: every IPv4 /24 and IPv6 /64 that answered keeps its own round trips, and the
+//    wait after a round is the longest of its networks' waits (NetworkRtts below).
 // --wait and --retries still force fixed values (ScanConfig).
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <string>
 #include <vector>
+
+#include "tcpkit/wire/ip_address.hpp"
 
 namespace tcpkit {
 
@@ -71,6 +77,63 @@ WaitChoice wait_from_rtts(const RttHistogram& rtts, const WaitLimits& limits = {
 //    goes unanswered. With A answers in the last round that found any and z silent rounds
 //    since, about A * q^z / (1 - q) ports are expected to be still missed; rounds go on while
 //    that is at least kMissTolerance. A clean path (q = 0) stops after exactly one retry.
+// The network a target belongs to for the waits: its IPv4 /24 or its IPv6 /64 (the blocks nmap
+// and masscan users think in, and what one router or one LAN usually serves).
+struct NetworkKey {
+  bool v6 = false;
+  uint64_t prefix = 0;  // the address's first 24 (IPv4) or 64 (IPv6) bits
+  static NetworkKey of(const IpAddress& address);
+  std::string to_string() const;  // "10.1.2.0/24", "fd00:1::/64"
+  bool operator==(const NetworkKey&) const = default;
+};
+
+// Round trips per network, besides the scan-wide (pooled) histogram. Why: one histogram for
+// the whole scan lets a fast network's many answers set its percentile, and the wait after a
+// round is then too short for a slow network's answers, whose ports come out filtered.
+// A network gets its histogram at its first answer (most networks of a wide scan never answer);
+// at most kMaxNetworks do, the others count in the pooled histogram only and wait as networks
+// without answers of their own.
+// Threads: one writer of the RTTs (the receiver thread: add), one of the round marks (the sender
+// thread: mark_probed), readers anywhere; a slot is published by its state, never moved or freed
+// before the object: no lock on either thread's path.
+class NetworkRtts {
+ public:
+  static constexpr size_t kMaxNetworks = 1024;  // 1.2 kB each when all answered: 1.2 MB at most
+
+  NetworkRtts();
+  // A first answer's round trip from `address`, during round `round` (or its wait).
+  void add(const IpAddress& address, int64_t rtt_ns, int round);
+  // A probe to `address` goes out in round `round`; false when its network has no RTTs of its own.
+  bool mark_probed(const IpAddress& address, int round);
+  const RttHistogram& pooled() const { return pooled_; }
+  size_t measured() const { return count_.load(std::memory_order_acquire); }
+
+  struct Choice {
+    WaitChoice wait;
+    bool network_set_it = false;  // false: the pooled estimate or the start value set it
+    NetworkKey network;           // the network that set it, when one did
+    int64_t network_p99_ns = 0;
+  };
+  // The wait after round `round`: the longest of the waits of the networks that had probes in it
+  // or answered since it began; `unmeasured_probed` says the round also probed networks without
+  // RTTs of their own, which wait as the pooled estimate says (the start value before any answer).
+  Choice wait_after(int round, bool unmeasured_probed, const WaitLimits& limits = {}) const;
+
+ private:
+  struct Slot {
+    std::atomic<uint8_t> state{0};  // 0 empty, 1 published
+    NetworkKey key;
+    std::unique_ptr<RttHistogram> rtts;
+    std::atomic<int> probed_round{-1};   // the last round that sent to it (sender thread)
+    std::atomic<int> answered_round{-1}; // the round during which it first answered
+  };
+  static constexpr size_t kSlots = 2 * kMaxNetworks;  // open addressing, at most half full
+  Slot* find(const NetworkKey& key) const;
+  std::unique_ptr<Slot[]> slots_;
+  std::atomic<size_t> count_{0};
+  RttHistogram pooled_;
+};
+
 bool another_round(const std::vector<uint64_t>& found, uint64_t unanswered, int cap);
 
 // The expected number of responsive ports still missed (see another_round).
