@@ -66,17 +66,6 @@ struct WaitChoice {
 // The wait after a round, from the round trips seen so far.
 WaitChoice wait_from_rtts(const RttHistogram& rtts, const WaitLimits& limits = {});
 
-// Whether another round is worth sending, from the answers each round found: found[r] is how
-// many probes got their first answer between round r's start and the end of the wait after it
-// (late answers to earlier rounds count: drops and delays alike). `unanswered` probes are left;
-// `cap` is the most retry rounds (rounds after round 0).
-//  - Round 1, the retry, is always sent while something is unanswered.
-//  - Later rounds go on while the last one found answers.
-//  - After a round that found none, the loss seen so far says how likely a responsive port is
-//    still silent: the share of answers that needed a retry, q, estimates how often one try
-//    goes unanswered. With A answers in the last round that found any and z silent rounds
-//    since, about A * q^z / (1 - q) ports are expected to be still missed; rounds go on while
-//    that is at least kMissTolerance. A clean path (q = 0) stops after exactly one retry.
 // The network a target belongs to for the waits: its IPv4 /24 or its IPv6 /64 (the blocks nmap
 // and masscan users think in, and what one router or one LAN usually serves).
 struct NetworkKey {
@@ -134,6 +123,17 @@ class NetworkRtts {
   RttHistogram pooled_;
 };
 
+// Whether another round is worth sending, from the answers each round found: found[r] is how
+// many probes got their first answer between round r's start and the end of the wait after it
+// (late answers to earlier rounds count: drops and delays alike). `unanswered` probes are left;
+// `cap` is the most retry rounds (rounds after round 0).
+//  - Round 1, the retry, is always sent while something is unanswered.
+//  - Later rounds go on while the last one found answers.
+//  - After a round that found none, the loss seen so far says how likely a responsive port is
+//    still silent: the share of answers that needed a retry, q, estimates how often one try
+//    goes unanswered. With A answers in the last round that found any and z silent rounds
+//    since, about A * q^z / (1 - q) ports are expected to be still missed; rounds go on while
+//    that is at least kMissTolerance. A clean path (q = 0) stops after exactly one retry.
 bool another_round(const std::vector<uint64_t>& found, uint64_t unanswered, int cap);
 
 // The expected number of responsive ports still missed (see another_round).
