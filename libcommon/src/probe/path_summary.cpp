@@ -96,6 +96,13 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
       out.last_hop = h.hop;
       out.last_router = h.router;
       if (h.unreachable) {
+        // A router refuses a SYN only when its TTL outlives it: it is the hop where the same
+        // address sent time exceeded, if one did.
+        for (const HopAnswer& earlier : hops)
+          if (earlier.router == h.router && !earlier.unreachable) {
+            out.last_hop = earlier.hop;
+            break;
+          }
         out.stop = PathStop::rejected;
         out.rejection = icmp_description(h.v6, h.icmp_type, h.icmp_code);
         break;
