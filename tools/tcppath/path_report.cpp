@@ -92,7 +92,7 @@ std::string rtt_text(const tcpkit::HopResult& h) {
   if (h.rtt_ns.empty()) return "";
   const auto s = rtt_summary(h.rtt_ns);
   char buf[96];
-  std::snprintf(buf, sizeof buf, "  %.3f/%.3f/%.3f ms", s.min, s.avg, s.max);
+  (void)std::snprintf(buf, sizeof buf, "  %.3f/%.3f/%.3f ms", s.min, s.avg, s.max);
   return buf;
 }
 

@@ -22,6 +22,7 @@ struct Probe {
   int64_t user_sent_ns = 0;
   std::optional<int64_t> kernel_sent_ns;  // our own SYN, as the capture stamped it leaving
   bool answered = false;
+  std::vector<uint8_t> bytes;  // as sent: its quote is diffed against these (its own IP ID)
 };
 
 uint16_t read16(const std::vector<uint8_t>& b, size_t o) { return uint16_t(b[o] << 8 | b[o + 1]); }
@@ -69,7 +70,7 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
       if (hop == 1 && q == 0) trace.sent_syn = *bytes;
       auto sent = sender->send(*bytes, c.destination);
       if (!sent) return tl::unexpected(sent.error());
-      probes[id] = Probe{hop, *sent, std::nullopt, false};
+      probes[id] = Probe{hop, *sent, std::nullopt, false, std::move(*bytes)};
     }
 
   std::vector<HopResult> hops(size_t(c.max_hops));
@@ -126,7 +127,7 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
       h.answer.unreachable = unreachable;
       h.answer.icmp_type = d->icmp.type;
       h.answer.icmp_code = d->icmp.code;
-      h.answer.diff = diff_quoted_segment(trace.sent_syn, quote);
+      h.answer.diff = diff_quoted_segment(p.bytes, quote);
     }
     // Done early once the destination answered and every hop before the last that answered
     // has all its answers (a rate-limited router makes us wait the whole time).
@@ -163,6 +164,7 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
         break;
       }
   std::vector<HopAnswer> answers;
+  answers.reserve(hops.size());
   for (const HopResult& h : hops) answers.push_back(h.answer);
   trace.summary = summarize_path(answers, trace.destination);
   trace.hops = std::move(hops);

@@ -36,7 +36,7 @@ struct HopResult {
 };
 
 struct PathTrace {
-  std::vector<uint8_t> sent_syn;            // the SYN as sent with TTL 1 (what quotes are diffed against)
+  std::vector<uint8_t> sent_syn;            // the first probe as sent (TTL 1); each quote is diffed against its own probe
   uint16_t source_port = 0;
   std::vector<HopResult> hops;              // 1..the last hop worth showing
   std::optional<DestinationAnswer> destination;
