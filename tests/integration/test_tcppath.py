@@ -93,3 +93,15 @@ def test_a_firewall_that_rejects_is_named_with_its_router(L, tool):
     assert summary["rejection"] == "communication administratively prohibited"
     assert summary["verdict"] == (f"the SYN is rejected at hop 2 by {L.router_v4[1]} "
                                   "(communication administratively prohibited)")
+
+
+def test_a_rewritten_seq_and_source_port_do_not_lose_the_hop(L, tool):
+    # Paired by IP ID: the quote's seq and port are no longer ours, the hop is still hop 3.
+    on_r2(L, f"  tcp dport {PORT} tcp flags & (syn | ack) == syn tcp sequence set 12345\n"
+             f"  tcp dport {PORT} tcp flags & (syn | ack) == syn tcp sport set 4242\n")
+    r, hops, summary = trace(L, tool)
+    assert [h["router"] for h in hops[:3]] == L.router_v4
+    fields = {d["field"]: d["after"] for d in hops[2]["quote_diff"]}
+    assert fields == {"seq": "12345", "sport": "4242"}, hops[2]
+    assert {c["where"] for c in hops[2]["changes"]} == {"between hop 2 and hop 3"}
+    assert hops[2]["answered"] == 3
