@@ -18,7 +18,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 OUT=${1:-$ROOT/build-matrix}
 STEPS=${STEPS:-release,debian,clang,fuzz,tidy}
 JOBS=$(nproc 2>/dev/null || echo 2)
-TOOLS=(tcpprobe tcpscan tcpstray tcpstate)
+TOOLS=(tcpprobe tcpscan tcpstray tcpstate tcppath)
 mkdir -p "$OUT"
 
 # quiet NAME CMD...: runs CMD with its output in OUT/NAME.log, shown only when it fails.

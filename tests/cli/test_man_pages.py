@@ -12,7 +12,7 @@ PAGES = sorted(glob.glob(os.path.join(MAN, "*.1")))
 
 
 def test_there_is_a_page_per_tool():
-    assert [os.path.basename(p) for p in PAGES] == ["tcpprobe.1", "tcpscan.1", "tcpstate.1", "tcpstray.1"]
+    assert [os.path.basename(p) for p in PAGES] == ["tcppath.1", "tcpprobe.1", "tcpscan.1", "tcpstate.1", "tcpstray.1"]
 
 
 @pytest.mark.parametrize("page", PAGES, ids=os.path.basename)

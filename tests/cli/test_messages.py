@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 BUILD = os.environ.get("TCPKIT_BUILD", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
-TOOLS = ["tcpprobe", "tcpscan", "tcpstate", "tcpstray"]
+TOOLS = ["tcpprobe", "tcpscan", "tcpstate", "tcpstray", "tcppath"]
 
 
 def run(tool, *args, input=None):

@@ -33,7 +33,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-NAME_RE = re.compile(r"^tk(\d+)-(\d+)-[csmf]$")
+NAME_RE = re.compile(r"^tk(\d+)-(\d+)-([csmf]|r\d+)$")  # client, server, middle, fast, routers
 ICMP_TYPES = {  # our name -> (ICMPv4 type name, ICMPv6 equivalent) as nft spells them
     "admin-prohibited": ("admin-prohibited", "admin-prohibited"),
     "port-unreachable": ("port-unreachable", "port-unreachable"),
@@ -358,8 +358,15 @@ class Lab:
 
     def __init__(self, delay_ms=None, loss=0.0, seed=1, ipv6=True, prime_neighbours=True,
                  wire_pcap=None, burst=1, reorder=0.0, reorder_ms=10.0, duplicate=0.0,
-                 fast_net=False):
+                 fast_net=False, routers=0):
         require_root()
+        # routers=N: a chain client - r1 - ... - rN - server of Linux routers (forwarding on,
+        # default ICMP rate limits), one /24 and /64 per link; no delay line with it.
+        if int(routers) != routers or not 0 <= routers <= 8:
+            raise ValueError("routers must be a whole number in [0, 8]")
+        if routers and (delay_ms is not None or fast_net):
+            raise ValueError("routers go with neither the delay line nor fast_net")
+        self.routers = int(routers)
         if delay_ms is not None and not 0 <= float(delay_ms) <= 60000:
             raise ValueError("delay_ms must be in [0, 60000]")
         for name, share in (("loss", loss), ("reorder", reorder), ("duplicate", duplicate)):
@@ -416,6 +423,15 @@ class Lab:
         self.client_v4, self.server_v4 = f"10.{self.net_id}.0.1", f"10.{self.net_id}.0.2"
         self.client_v6 = f"fd00:{self.net_id}::1" if ipv6 else None
         self.server_v6 = f"fd00:{self.net_id}::2" if ipv6 else None
+        # The chain: link k joins node k and node k+1 (node 0 the client, node N+1 the server);
+        # its left end is .1, its right end .2. Router k answers from its left address.
+        self.router_ns = [f"{prefix}-r{k}" for k in range(1, self.routers + 1)]
+        self.router_v4 = [f"10.{self.net_id}.{k - 1}.2" for k in range(1, self.routers + 1)]
+        self.router_v6 = [f"fd00:{self.net_id}:{k - 1}::2" for k in range(1, self.routers + 1)] if ipv6 else []
+        if self.routers:
+            self.server_v4 = f"10.{self.net_id}.{self.routers}.2"
+            self.client_v6 = f"fd00:{self.net_id}:0::1" if ipv6 else None
+            self.server_v6 = f"fd00:{self.net_id}:{self.routers}::2" if ipv6 else None
         _open_labs.add(self)
         _install_sigterm_handler()
         try:
@@ -440,7 +456,51 @@ class Lab:
             if r.returncode != 0:
                 raise LabError(f"ethtool -K {ifname} in {ns}: {r.stderr.strip()}")
 
+    def _build_chain(self):
+        n = self.routers
+        nodes = [self.client_ns] + self.router_ns + [self.server_ns]
+        for ns in nodes:
+            self._add_ns(ns)
+        for ns in self.router_ns:
+            self.sysctl(ns, "net.ipv4.ip_forward", 1)
+            if self.ipv6:
+                self.sysctl(ns, "net.ipv6.conf.all.forwarding", 1)
+        links = []
+        for k in range(n + 1):  # link k: nodes[k] (its "right" side) to nodes[k+1] (its "left")
+            left_if = self.client_if if k == 0 else "tkr"
+            right_if = self.server_if if k == n else "tkl"
+            self._veth(nodes[k], left_if, nodes[k + 1], right_if)
+            for ns, ifname, end in ((nodes[k], left_if, 1), (nodes[k + 1], right_if, 2)):
+                _ip("-n", ns, "addr", "add", f"10.{self.net_id}.{k}.{end}/24", "dev", ifname)
+                if self.ipv6:
+                    _ip("-n", ns, "-6", "addr", "add", f"fd00:{self.net_id}:{k}::{end}/64", "dev", ifname, "nodad")
+                _ip("-n", ns, "link", "set", ifname, "up")
+                links.append((ns, ifname))
+        # Routes: towards the server via the right neighbour, towards the client via the left.
+        for i, ns in enumerate(nodes):
+            for k in range(n + 1):
+                if k in (i - 1, i):
+                    continue  # connected
+                towards_right = k > i
+                via_link = i if towards_right else i - 1
+                via_end = 2 if towards_right else 1
+                _ip("-n", ns, "route", "add", f"10.{self.net_id}.{k}.0/24", "via", f"10.{self.net_id}.{via_link}.{via_end}")
+                if self.ipv6:
+                    _ip("-n", ns, "-6", "route", "add", f"fd00:{self.net_id}:{k}::/64",
+                        "via", f"fd00:{self.net_id}:{via_link}::{via_end}")
+        self._wait_carrier(links)
+        if self.prime_neighbours:
+            # One datagram end to end resolves every link's neighbours (the server's port
+            # unreachable resolves the way back); the client's own check would wait for a
+            # neighbour entry of the server, which is no neighbour here.
+            code = "import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.sendto(b'',(sys.argv[1],9))\n"
+            self._exec(self.client_ns, [sys.executable, "-c", code, self.server_v4])
+            time.sleep(0.2)
+
     def _build(self):
+        if self.routers:
+            self._build_chain()
+            return
         self._add_ns(self.client_ns)
         self._add_ns(self.server_ns)
         if self.middle_ns:

@@ -1,0 +1,59 @@
+#pragma once
+// What a path trace found, put together: each change of the SYN attributed to the pair of hops
+// it happened between, where the SYN stopped (or that it arrived), and the verdict in words.
+// Pure: the trace collects the hops, this only reads them (and is unit-tested on its own).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tcpkit/wire/ip_address.hpp"
+#include "tcpkit/wire/segment_diff.hpp"
+#include "tcpkit/wire/tcp_options.hpp"
+
+namespace tcpkit {
+
+// One hop (one TTL or hop limit) as its answers showed it.
+struct HopAnswer {
+  int hop = 0;                        // 1-based: the TTL we sent
+  std::optional<IpAddress> router;    // nullopt: no answer
+  std::optional<SegmentDiff> diff;    // of the quote, when it was a quote of our SYN
+  bool unreachable = false;           // the router refused the SYN instead of expiring it
+  bool v6 = false;
+  uint8_t icmp_type = 0, icmp_code = 0;
+};
+
+// What the destination sent back to a SYN that reached it.
+struct DestinationAnswer {
+  IpAddress from;
+  uint8_t flags = 0;   // SYN+ACK or RST(+ACK)
+  TcpOptions options;
+};
+
+// A change first seen in the quote from hop `to`: it happened after hop `from` (the last hop
+// whose quote showed that field unchanged; 0 is the sender) and before hop `to` handed it back.
+struct AttributedChange {
+  FieldChange change;
+  int from = 0, to = 0;
+};
+// "between hop 2 and hop 3", "between the sender and hop 1".
+std::string attribution_text(const AttributedChange& change);
+// "MSS clamped to 1200", "SACK-permitted stripped", "window 64240 -> 1000".
+std::string change_phrase(const FieldChange& change);
+
+enum class PathStop { reached, dropped, rejected, no_answer };
+const char* path_stop_name(PathStop stop);  // "reached", "dropped", "rejected", "no answer"
+
+struct PathSummary {
+  std::vector<AttributedChange> changes;
+  PathStop stop = PathStop::no_answer;
+  int last_hop = 0;                    // the last hop that answered (0: none)
+  std::optional<IpAddress> last_router;
+  std::string rejection;               // "communication administratively prohibited" when rejected
+  std::string verdict;                 // one paragraph
+};
+
+// hops in TTL order (gaps allowed); destination: the answer from the target, if any.
+PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::optional<DestinationAnswer>& destination);
+
+}  // namespace tcpkit

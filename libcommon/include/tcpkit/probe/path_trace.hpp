@@ -1,0 +1,52 @@
+#pragma once
+// Paris-style TCP path tracing: Linux-like SYNs over one fixed 5-tuple with TTL 1..max, all at
+// once (q per hop, within a router's ICMP burst), then the routers' time exceeded and the
+// destination's answer, read from one capture with kernel timestamps. Each probe's id is its
+// IPv4 IP ID, which middleboxes leave alone far more often than the sequence number or ports,
+// so a hop whose quote shows a rewritten seq or port is still paired with its probe.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "tcpkit/io/capture.hpp"
+#include "tcpkit/io/route.hpp"
+#include "tcpkit/probe/path_summary.hpp"
+#include "tcpkit/util/error.hpp"
+#include "tcpkit/wire/tcp_options.hpp"
+
+namespace tcpkit {
+
+struct PathTraceConfig {
+  IpAddress destination;
+  uint16_t port = 80;
+  Route route;
+  int max_hops = 30;
+  int queries = 3;                                   // probes per hop
+  std::chrono::milliseconds wait{2000};              // for answers after the last probe is sent
+  TcpOptions syn_options = linux_layout();
+  uint16_t window = 64240;
+};
+
+struct HopResult {
+  HopAnswer answer;                 // router, diff of the first quote, unreachable
+  int sent = 0, answered = 0;
+  std::vector<int64_t> rtt_ns;      // one per answer
+  TimestampSource timestamps = TimestampSource::kernel;
+};
+
+struct PathTrace {
+  std::vector<uint8_t> sent_syn;            // the first probe as sent (TTL 1); each quote is diffed against its own probe
+  uint16_t source_port = 0;
+  std::vector<HopResult> hops;              // 1..the last hop worth showing
+  std::optional<DestinationAnswer> destination;
+  int destination_hop = 0;                  // the first TTL that reached it (0: not reached)
+  std::optional<int64_t> destination_rtt_ns;
+  PathSummary summary;
+};
+
+// IPv4 only for now (a bad_input error for IPv6). Needs CAP_NET_RAW. cancel_fd readable: stop
+// waiting and summarise what came.
+Result<PathTrace> trace_path(const PathTraceConfig& config, int cancel_fd = -1);
+
+}  // namespace tcpkit

@@ -1,0 +1,139 @@
+// A path trace's findings in order: attribution first (it needs every hop), then the stop point,
+// then the words.
+#include "tcpkit/probe/path_summary.hpp"
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "tcpkit/wire/segment.hpp"
+
+namespace tcpkit {
+
+namespace {
+
+// Two changes are the same finding when they touch the same field (and option kind) the same way.
+bool same_finding(const FieldChange& a, const FieldChange& b) {
+  if (a.field != b.field) return false;
+  if (a.option || b.option)
+    return a.option && b.option && a.option->kind == b.option->kind && a.option->what == b.option->what &&
+           a.after == b.after;
+  return a.after == b.after;
+}
+
+bool judged(const HopAnswer& hop, SegmentField field) {
+  return hop.diff && std::find(hop.diff->partial.begin(), hop.diff->partial.end(), field) == hop.diff->partial.end();
+}
+
+const char* option_name(uint8_t kind) {
+  switch (kind) {
+    case tcp_option::mss: return "MSS";
+    case tcp_option::sack_permitted: return "SACK-permitted";
+    case tcp_option::timestamps: return "timestamps";
+    case tcp_option::window_scale: return "window scale";
+    case tcp_option::sack: return "SACK";
+    default: return nullptr;
+  }
+}
+
+}  // namespace
+
+std::string attribution_text(const AttributedChange& c) {
+  return (c.from == 0 ? std::string("between the sender") : "between hop " + std::to_string(c.from)) + " and hop " +
+         std::to_string(c.to);
+}
+
+std::string change_phrase(const FieldChange& c) {
+  if (!c.option) return to_string(c);
+  const OptionChange& o = *c.option;
+  const char* name = option_name(o.kind);
+  if (!name) return to_string(c);
+  switch (o.what) {
+    case OptionChange::What::removed: return std::string(name) + " stripped";
+    case OptionChange::What::added: return std::string(name) + " added";
+    case OptionChange::What::moved: return std::string(name) + " moved";
+    case OptionChange::What::changed:
+      if (o.kind == tcp_option::mss && o.after.rfind("mss ", 0) == 0 && o.before.rfind("mss ", 0) == 0) {
+        const std::string after = o.after.substr(4);
+        const bool lower = std::strtoul(after.c_str(), nullptr, 10) < std::strtoul(o.before.c_str() + 4, nullptr, 10);
+        return std::string("MSS ") + (lower ? "clamped to " : "raised to ") + after;
+      }
+      return to_string(c);
+  }
+  return to_string(c);
+}
+
+const char* path_stop_name(PathStop stop) {
+  switch (stop) {
+    case PathStop::reached: return "reached";
+    case PathStop::dropped: return "dropped";
+    case PathStop::rejected: return "rejected";
+    case PathStop::no_answer: return "no answer";
+  }
+  return "?";
+}
+
+PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::optional<DestinationAnswer>& destination) {
+  PathSummary out;
+  // Attribution: each finding at the first hop whose quote shows it, after the last earlier hop
+  // whose quote could see that field and did not show it.
+  for (size_t i = 0; i < hops.size(); ++i) {
+    if (!hops[i].diff) continue;
+    for (const FieldChange& c : hops[i].diff->changes) {
+      const bool known = std::any_of(out.changes.begin(), out.changes.end(),
+                                     [&](const AttributedChange& a) { return same_finding(a.change, c); });
+      if (known) continue;
+      int from = 0;
+      for (size_t j = i; j-- > 0;)
+        if (judged(hops[j], c.field)) {
+          from = hops[j].hop;
+          break;
+        }
+      out.changes.push_back(AttributedChange{c, from, hops[i].hop});
+    }
+  }
+  for (const HopAnswer& h : hops)
+    if (h.router) {
+      out.last_hop = h.hop;
+      out.last_router = h.router;
+      if (h.unreachable) {
+        // A router refuses a SYN only when its TTL outlives it: it is the hop where the same
+        // address sent time exceeded, if one did.
+        for (const HopAnswer& earlier : hops)
+          if (earlier.router == h.router && !earlier.unreachable) {
+            out.last_hop = earlier.hop;
+            break;
+          }
+        out.stop = PathStop::rejected;
+        out.rejection = icmp_description(h.v6, h.icmp_type, h.icmp_code);
+        break;
+      }
+    }
+  if (out.stop != PathStop::rejected) {
+    if (destination)
+      out.stop = PathStop::reached;
+    else if (out.last_hop > 0)
+      out.stop = PathStop::dropped;
+  }
+
+  std::string words;
+  for (const AttributedChange& a : out.changes) words += change_phrase(a.change) + " " + attribution_text(a) + "; ";
+  const std::string last = out.last_router ? out.last_router->to_string() : "";
+  switch (out.stop) {
+    case PathStop::reached:
+      words += "the SYN reached " + destination->from.to_string() + ", which answered " + flags_names(destination->flags);
+      if (!destination->options.empty()) words += " (" + destination->options.to_string(OptionText::brief) + ")";
+      break;
+    case PathStop::rejected:
+      words += "the SYN is rejected at hop " + std::to_string(out.last_hop) + " by " + last + " (" + out.rejection + ")";
+      break;
+    case PathStop::dropped:
+      words += "the SYN is dropped after hop " + std::to_string(out.last_hop) + " (last answer from " + last + ")";
+      break;
+    case PathStop::no_answer: words += "no hop and not the destination answered"; break;
+  }
+  if (out.changes.empty() && out.stop == PathStop::reached) words = "no change to the SYN seen; " + words;
+  out.verdict = words;
+  return out;
+}
+
+}  // namespace tcpkit

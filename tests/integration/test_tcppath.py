@@ -1,0 +1,107 @@
+"""tcppath over a chain client - r1 - r2 - r3 - server of Linux routers (default ICMP rate
+limits): every hop's address, each change nftables makes on r2 placed between hop 2 and hop 3,
+the destination's answer, and the stop point of a firewall that drops and of one that rejects."""
+import json
+
+import pytest
+
+PORT = 8080
+TABLE = "tkpath"
+
+
+@pytest.fixture
+def L(make_lab):
+    lab = make_lab(routers=3, ipv6=False)
+    lab.start_server(PORT, mode="hold", family="v4")
+    return lab
+
+
+def trace(L, tool, *args):
+    r = L.run_client([tool("tcppath"), "--json", "-W", "3s", "-m", "8", *args, f"{L.server_v4}:{PORT}"], timeout=60)
+    objects = [json.loads(line) for line in r.stdout.splitlines()]
+    assert objects and objects[-1]["type"] == "summary", (r.stdout, r.stderr)
+    return r, [o for o in objects if o["type"] == "hop"], objects[-1]
+
+
+def on_r2(L, rules):
+    L.nft(L.router_ns[1], f"table inet {TABLE} {{\n chain rewrite {{ type filter hook forward priority 0; "
+                          f"policy accept;\n{rules}\n }}\n}}\n")
+
+
+def test_clean_path_every_hop_and_the_destination(L, tool):
+    r, hops, summary = trace(L, tool)
+    assert r.returncode == 0, r.stderr
+    assert [h["router"] for h in hops] == L.router_v4
+    for h in hops:
+        assert h["answered"] >= 1 and h["quote_diff"] == [] and h["partial"] == [], h
+        assert h["rtt_min_ms"] > 0 and h["timestamps"] == "kernel"
+    assert summary["stop"] == "reached" and summary["destination_hop"] == 4
+    assert summary["answer"] == "SYN+ACK" and summary["answer_mss"] == 1460
+    assert summary["verdict"].startswith("no change to the SYN seen; the SYN reached " + L.server_v4)
+
+
+def test_r2_rewrites_are_each_placed_between_hop_2_and_hop_3(L, tool):
+    # Only the SYN (towards the port): the SYN/ACK comes back untouched, as the server sent it.
+    syn = f"tcp dport {PORT} tcp flags & (syn | ack) == syn"
+    on_r2(L, f"  {syn} tcp option maxseg size set 1200\n"
+             f"  {syn} reset tcp option sack-perm\n"
+             f"  {syn} tcp window set 1000\n"
+             f"  {syn} ip dscp set af11\n")
+    r, hops, summary = trace(L, tool)
+    assert r.returncode == 0, r.stderr
+    assert [h["router"] for h in hops] == L.router_v4
+    assert hops[0]["quote_diff"] == [] and hops[1]["quote_diff"] == []
+    texts = {(c["change"], c["where"]) for c in hops[2]["changes"]}
+    assert ("MSS clamped to 1200", "between hop 2 and hop 3") in texts, texts
+    assert ("SACK-permitted stripped", "between hop 2 and hop 3") in texts, texts
+    assert ("window 64240 -> 1000", "between hop 2 and hop 3") in texts, texts
+    assert ("dscp 0 -> 10", "between hop 2 and hop 3") in texts, texts
+    assert all(c["from_hop"] == 2 and c["to_hop"] == 3 for c in hops[2]["changes"])
+    fields = {d["field"] for d in hops[2]["quote_diff"]}
+    assert "ecn" not in fields and "seq" not in fields and "sport" not in fields
+    assert summary["stop"] == "reached" and summary["answer"] == "SYN+ACK"
+    # The server saw the clamped MSS and no SACK-permitted: its SYN/ACK answers in kind.
+    assert summary["answer_mss"] == 1460 and "sackOK" not in summary["answer_options"]
+    assert "MSS clamped to 1200 between hop 2 and hop 3" in summary["verdict"]
+
+
+def test_ecn_rewrite_is_its_own_field(L, tool):
+    on_r2(L, f"  tcp dport {PORT} ip ecn set ect1\n")
+    r, hops, summary = trace(L, tool)
+    assert r.returncode == 0, r.stderr
+    assert [(d["field"], d["before"], d["after"]) for d in hops[2]["quote_diff"]] == [("ecn", "0", "1")]
+    assert hops[2]["changes"][0]["where"] == "between hop 2 and hop 3"
+
+
+def test_a_firewall_that_drops_stops_the_syn_after_hop_2(L, tool):
+    on_r2(L, f"  tcp dport {PORT} drop\n")
+    r, hops, summary = trace(L, tool)
+    assert r.returncode == 1, r.stderr
+    assert [h["router"] for h in hops[:2]] == L.router_v4[:2]
+    assert hops[2]["router"] is None and hops[2]["answered"] == 0
+    assert summary["stop"] == "dropped" and summary["last_hop"] == 2 and summary["last_router"] == L.router_v4[1]
+    assert "answer" not in summary
+    assert summary["verdict"] == f"the SYN is dropped after hop 2 (last answer from {L.router_v4[1]})"
+
+
+def test_a_firewall_that_rejects_is_named_with_its_router(L, tool):
+    on_r2(L, f"  tcp dport {PORT} reject with icmp type admin-prohibited\n")
+    r, hops, summary = trace(L, tool)
+    assert r.returncode == 1, r.stderr
+    assert summary["stop"] == "rejected", summary
+    assert summary["last_router"] == L.router_v4[1] and summary["last_hop"] == 2
+    assert summary["rejection"] == "communication administratively prohibited"
+    assert summary["verdict"] == (f"the SYN is rejected at hop 2 by {L.router_v4[1]} "
+                                  "(communication administratively prohibited)")
+
+
+def test_a_rewritten_seq_and_source_port_do_not_lose_the_hop(L, tool):
+    # Paired by IP ID: the quote's seq and port are no longer ours, the hop is still hop 3.
+    on_r2(L, f"  tcp dport {PORT} tcp flags & (syn | ack) == syn tcp sequence set 12345\n"
+             f"  tcp dport {PORT} tcp flags & (syn | ack) == syn tcp sport set 4242\n")
+    r, hops, summary = trace(L, tool)
+    assert [h["router"] for h in hops[:3]] == L.router_v4
+    fields = {d["field"]: d["after"] for d in hops[2]["quote_diff"]}
+    assert fields == {"seq": "12345", "sport": "4242"}, hops[2]
+    assert {c["where"] for c in hops[2]["changes"]} == {"between hop 2 and hop 3"}
+    assert hops[2]["answered"] == 3

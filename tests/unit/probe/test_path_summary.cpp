@@ -1,0 +1,108 @@
+// A trace's hops put together: each change at the first hop whose quote shows it, after the last
+// hop that could see that field unchanged; the stop point; the verdict in words. The quotes are
+// real diffs of crafted SYNs, so the test goes through diff_quoted_segment as the tool does.
+#include <catch2/catch.hpp>
+
+#include <string>
+#include <vector>
+
+#include "tcpkit/probe/path_summary.hpp"
+#include "tcpkit/wire/segment.hpp"
+#include "tcpkit/wire/segment_diff.hpp"
+
+using namespace tcpkit;
+
+namespace {
+
+SegmentSpec sent_spec() {
+  SegmentSpec s;
+  s.src = *IpAddress::parse("10.0.1.2");
+  s.dst = *IpAddress::parse("10.0.4.2");
+  s.sport = 40000;
+  s.dport = 80;
+  s.seq = 1000;
+  s.flags = tcp_flag::syn;
+  s.options = linux_layout(1460, 5, 7);
+  return s;
+}
+
+// What a router at `hop` quotes when the SYN left the middlebox as `seen`, cut to `cut` bytes.
+HopAnswer quoted_hop(int hop, const char* router, const SegmentSpec& seen, size_t cut = 0) {
+  const auto sent = *craft_segment(sent_spec());
+  auto quote = *craft_segment(seen);
+  if (cut) quote.resize(cut);
+  HopAnswer h;
+  h.hop = hop;
+  h.router = IpAddress::parse(router);
+  h.diff = diff_quoted_segment(sent, quote);
+  return h;
+}
+
+SegmentSpec clamped() {
+  SegmentSpec s = sent_spec();
+  TcpOptions o;
+  o.add_mss(1200).add_nop().add_nop().add_timestamps(5, 0).add_nop().add_window_scale(7);
+  s.options = o;
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("path summary: changes first seen at hop 3 are between hop 2 and hop 3; then dropped") {
+  const std::vector<HopAnswer> hops = {quoted_hop(1, "10.0.1.1", sent_spec()), quoted_hop(2, "10.0.2.2", sent_spec()),
+                                       quoted_hop(3, "10.0.3.2", clamped()), HopAnswer{4, {}, {}, false, false, 0, 0}};
+  const PathSummary s = summarize_path(hops, std::nullopt);
+  REQUIRE(s.changes.size() == 3);
+  CHECK(change_phrase(s.changes[0].change) == "MSS clamped to 1200");
+  CHECK(attribution_text(s.changes[0]) == "between hop 2 and hop 3");
+  CHECK(change_phrase(s.changes[1].change) == "SACK-permitted stripped");
+  CHECK(s.changes[1].from == 2);
+  CHECK(s.changes[1].to == 3);
+  CHECK(change_phrase(s.changes[2].change) == "nop added");
+  CHECK(s.stop == PathStop::dropped);
+  CHECK(s.last_hop == 3);
+  CHECK(s.verdict ==
+        "MSS clamped to 1200 between hop 2 and hop 3; SACK-permitted stripped between hop 2 and hop 3; nop added between "
+        "hop 2 and hop 3; the SYN is dropped after hop 3 (last answer from 10.0.3.2)");
+}
+
+TEST_CASE("path summary: a silent or partial hop widens the attribution, it never guesses") {
+  SegmentSpec windowed = sent_spec();
+  windowed.window = 1000;
+  const std::vector<HopAnswer> hops = {quoted_hop(1, "10.0.1.1", sent_spec()),
+                                       quoted_hop(2, "10.0.2.2", sent_spec(), 28),  // RFC 792: 8 bytes of TCP
+                                       HopAnswer{3, {}, {}, false, false, 0, 0},
+                                       quoted_hop(4, "10.0.4.1", windowed)};
+  DestinationAnswer d;
+  d.from = *IpAddress::parse("10.0.4.2");
+  d.flags = tcp_flag::syn | tcp_flag::ack;
+  d.options.add_mss(1460);
+  const PathSummary s = summarize_path(hops, d);
+  REQUIRE(s.changes.size() == 1);
+  CHECK(attribution_text(s.changes[0]) == "between hop 1 and hop 4");
+  CHECK(s.stop == PathStop::reached);
+  CHECK(s.verdict == "window 64240 -> 1000 between hop 1 and hop 4; the SYN reached 10.0.4.2, which answered SYN+ACK (mss 1460)");
+}
+
+TEST_CASE("path summary: an ICMP unreachable is a rejection, named, by the router that sent it") {
+  HopAnswer reject;
+  reject.hop = 2;
+  reject.router = IpAddress::parse("10.0.2.2");
+  reject.unreachable = true;
+  reject.icmp_type = 3;
+  reject.icmp_code = 13;
+  const PathSummary s = summarize_path({quoted_hop(1, "10.0.1.1", sent_spec()), reject}, std::nullopt);
+  CHECK(s.stop == PathStop::rejected);
+  CHECK(s.changes.empty());
+  CHECK(s.verdict == "the SYN is rejected at hop 2 by 10.0.2.2 (communication administratively prohibited)");
+  CHECK(summarize_path({}, std::nullopt).stop == PathStop::no_answer);
+}
+
+TEST_CASE("path summary: a change seen at hop 1 is between the sender and hop 1, and counted once") {
+  SegmentSpec moved = sent_spec();
+  moved.sport = 41000;
+  const PathSummary s = summarize_path({quoted_hop(1, "10.0.1.1", moved), quoted_hop(2, "10.0.2.2", moved)}, std::nullopt);
+  REQUIRE(s.changes.size() == 1);
+  CHECK(attribution_text(s.changes[0]) == "between the sender and hop 1");
+  CHECK(to_string(s.changes[0].change) == "sport 40000 -> 41000");
+}

@@ -1,0 +1,28 @@
+#pragma once
+// tcppath's parsed command line.
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "tcpkit/util/output.hpp"
+#include "tcpkit/wire/endpoint.hpp"
+#include "tcpkit/wire/ip_address.hpp"
+
+namespace tcppath {
+
+struct Options {
+  tcpkit::TargetSpec target;                      // parsed in main
+  std::optional<uint16_t> port;                   // -p (a target that names none)
+  int max_hops = 30;                              // -m
+  int queries = 3;                                // -q
+  std::chrono::microseconds wait{2'000'000};      // -W
+  std::optional<tcpkit::IpAddress> source;        // -S
+  std::string interface;                          // -I
+  tcpkit::Family family = tcpkit::Family::any;    // -4 / -6
+  tcpkit::Format format = tcpkit::Format::text;
+};
+
+// Traces the path and returns the exit code.
+int run(const Options& options);
+
+}  // namespace tcppath

@@ -1,0 +1,137 @@
+#include "tcppath/path_report.hpp"
+
+#include <cstdio>
+#include <string>
+
+#include "tcpkit/util/stats.hpp"
+#include "tcpkit/wire/segment.hpp"
+
+namespace tcppath {
+
+namespace {
+
+tcpkit::Summary rtt_summary(const std::vector<int64_t>& rtt_ns) {
+  tcpkit::Samples s;
+  for (int64_t ns : rtt_ns) s.add(double(ns) / 1e6);
+  return s.summary();
+}
+
+// The changes first seen at this hop, with their attribution.
+std::vector<const tcpkit::AttributedChange*> changes_at(const tcpkit::PathTrace& t, int hop) {
+  std::vector<const tcpkit::AttributedChange*> out;
+  for (const auto& c : t.summary.changes)
+    if (c.to == hop) out.push_back(&c);
+  return out;
+}
+
+tcpkit::Record hop_record(const tcpkit::PathTrace& t, const tcpkit::HopResult& h) {
+  tcpkit::Record r;
+  r["type"] = "hop";
+  r["hop"] = h.answer.hop;
+  r["router"] = h.answer.router ? tcpkit::Record(h.answer.router->to_string()) : tcpkit::Record(nullptr);
+  r["sent"] = h.sent;
+  r["answered"] = h.answered;
+  if (!h.rtt_ns.empty()) {
+    const auto s = rtt_summary(h.rtt_ns);
+    r["rtt_min_ms"] = s.min;
+    r["rtt_avg_ms"] = s.avg;
+    r["rtt_max_ms"] = s.max;
+    r["timestamps"] = tcpkit::to_string(h.timestamps);
+  }
+  if (h.answer.router) r["icmp"] = tcpkit::icmp_description(false, h.answer.icmp_type, h.answer.icmp_code);
+  tcpkit::Record diff = tcpkit::Record::array();
+  if (h.answer.diff)
+    for (const auto& c : h.answer.diff->changes) {
+      tcpkit::Record d;
+      d["field"] = tcpkit::field_name(c.field);
+      if (c.option) d["option"] = tcpkit::to_string(*c.option);
+      d["before"] = c.before;
+      d["after"] = c.after;
+      diff.push_back(d);
+    }
+  r["quote_diff"] = diff;
+  tcpkit::Record partial = tcpkit::Record::array();
+  if (h.answer.diff)
+    for (auto f : h.answer.diff->partial) partial.push_back(tcpkit::field_name(f));
+  r["partial"] = partial;
+  tcpkit::Record fresh = tcpkit::Record::array();
+  for (const auto* c : changes_at(t, h.answer.hop)) {
+    tcpkit::Record d;
+    d["change"] = tcpkit::change_phrase(c->change);
+    d["from_hop"] = c->from;
+    d["to_hop"] = c->to;
+    d["where"] = tcpkit::attribution_text(*c);
+    fresh.push_back(d);
+  }
+  r["changes"] = fresh;
+  return r;
+}
+
+tcpkit::Record summary_record(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, uint16_t port) {
+  tcpkit::Record r;
+  r["type"] = "summary";
+  r["destination"] = destination.to_string();
+  r["port"] = port;
+  r["source_port"] = t.source_port;
+  r["stop"] = tcpkit::path_stop_name(t.summary.stop);
+  r["last_hop"] = t.summary.last_hop;
+  r["last_router"] = t.summary.last_router ? tcpkit::Record(t.summary.last_router->to_string()) : tcpkit::Record(nullptr);
+  if (!t.summary.rejection.empty()) r["rejection"] = t.summary.rejection;
+  if (t.destination) {
+    r["destination_hop"] = t.destination_hop;
+    r["answer"] = tcpkit::flags_names(t.destination->flags);
+    r["answer_options"] = t.destination->options.to_string();
+    if (t.destination->options.mss()) r["answer_mss"] = *t.destination->options.mss();
+    if (t.destination_rtt_ns) r["rtt_ms"] = double(*t.destination_rtt_ns) / 1e6;
+  }
+  r["verdict"] = t.summary.verdict;
+  return r;
+}
+
+std::string rtt_text(const tcpkit::HopResult& h) {
+  if (h.rtt_ns.empty()) return "";
+  const auto s = rtt_summary(h.rtt_ns);
+  char buf[96];
+  (void)std::snprintf(buf, sizeof buf, "  %.3f/%.3f/%.3f ms", s.min, s.avg, s.max);
+  return buf;
+}
+
+}  // namespace
+
+void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, uint16_t port, tcpkit::Format format) {
+  if (format == tcpkit::Format::json) {
+    tcpkit::JsonLinesWriter w(stdout);
+    for (const auto& h : t.hops) w.write(hop_record(t, h));
+    w.write(summary_record(t, destination, port));
+    return;
+  }
+  std::printf("tcppath to %s, %zu hops shown, source port %u\n", destination.to_string_with_port(port).c_str(), t.hops.size(),
+              unsigned(t.source_port));
+  for (const auto& h : t.hops) {
+    std::printf("%2d  ", h.answer.hop);
+    if (!h.answer.router) {
+      std::printf("*  (no answer to %d probes)\n", h.sent);
+      continue;
+    }
+    std::printf("%s%s  %d/%d", h.answer.router->to_string().c_str(), rtt_text(h).c_str(), h.answered, h.sent);
+    if (h.answer.unreachable)
+      std::printf("  %s", tcpkit::icmp_description(false, h.answer.icmp_type, h.answer.icmp_code).c_str());
+    std::printf("\n");
+    for (const auto* c : changes_at(t, h.answer.hop))
+      std::printf("      %s  (%s)\n", tcpkit::to_string(c->change).c_str(), tcpkit::attribution_text(*c).c_str());
+    if (h.answer.diff && !h.answer.diff->partial.empty()) {
+      std::string fields;
+      for (auto f : h.answer.diff->partial) fields += std::string(fields.empty() ? "" : ",") + tcpkit::field_name(f);
+      std::printf("      partial quote (%zu bytes): %s not seen\n", h.answer.diff->quoted_bytes, fields.c_str());
+    }
+  }
+  if (t.destination) {
+    std::printf("%2d  %s  %s", t.destination_hop, destination.to_string().c_str(), tcpkit::flags_names(t.destination->flags).c_str());
+    if (t.destination_rtt_ns) std::printf("  %.3f ms", double(*t.destination_rtt_ns) / 1e6);
+    if (!t.destination->options.empty()) std::printf("  [%s]", t.destination->options.to_string().c_str());
+    std::printf("\n");
+  }
+  std::printf("verdict: %s\n", t.summary.verdict.c_str());
+}
+
+}  // namespace tcppath

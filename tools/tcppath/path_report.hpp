@@ -1,0 +1,12 @@
+#pragma once
+// tcppath's output: one line (or JSON object) per hop, then the destination and the verdict.
+#include <cstdint>
+
+#include "tcpkit/probe/path_trace.hpp"
+#include "tcpkit/util/output.hpp"
+
+namespace tcppath {
+
+void report(const tcpkit::PathTrace& trace, const tcpkit::IpAddress& destination, uint16_t port, tcpkit::Format format);
+
+}  // namespace tcppath

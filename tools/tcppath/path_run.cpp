@@ -1,0 +1,51 @@
+// Runs tcppath: resolves and routes the target, traces, reports, and turns the stop point into
+// the exit code.
+#include "common/cli_common.hpp"
+#include "tcpkit/io/route.hpp"
+#include "tcpkit/probe/path_trace.hpp"
+#include "tcppath/options.hpp"
+#include "tcppath/path_report.hpp"
+
+namespace tcppath {
+
+namespace {
+constexpr const char* kTool = "tcppath";
+constexpr uint16_t kDefaultPort = 80;
+namespace cli = tcpkit::cli;
+
+int fail_with(const tcpkit::Error& e) {
+  cli::print_error(kTool, e.code == tcpkit::ErrorCode::privilege ? e.message + "; " + cli::net_raw_hint(kTool) : e.message);
+  return cli::exit_code_for(e);
+}
+}  // namespace
+
+int run(const Options& o) {
+  cli::install_interrupt_handler();
+  auto family = o.source ? o.source->family() : o.family;
+  auto addresses = tcpkit::resolve_host(o.target.host, family);
+  if (!addresses) return fail_with(addresses.error());
+  const tcpkit::IpAddress destination = addresses->front();
+  if (!destination.is_v4()) {
+    cli::print_error(kTool, "target " + o.target.text + ": IPv6 is not traced yet (IPv4 only)");
+    return cli::kExitUsage;
+  }
+  if (!cli::has_cap_net_raw()) {
+    cli::print_error(kTool, cli::net_raw_hint(kTool));
+    return cli::kExitPrivilege;
+  }
+  auto route = tcpkit::route_to(destination, o.source, o.interface);
+  if (!route) return fail_with(route.error());
+  tcpkit::PathTraceConfig c;
+  c.destination = destination;
+  c.port = o.target.port.value_or(o.port.value_or(kDefaultPort));
+  c.route = *route;
+  c.max_hops = o.max_hops;
+  c.queries = o.queries;
+  c.wait = std::chrono::duration_cast<std::chrono::milliseconds>(o.wait);
+  auto trace = tcpkit::trace_path(c, cli::interrupt_fd());
+  if (!trace) return fail_with(trace.error());
+  report(*trace, destination, c.port, o.format);
+  return trace->summary.stop == tcpkit::PathStop::reached ? cli::kExitPositive : cli::kExitNegative;
+}
+
+}  // namespace tcppath
