@@ -54,7 +54,7 @@ Result<std::vector<ListenQueue>> read_listen_queues() {
 namespace {
 
 alignas(8) constexpr unsigned char kProgramObject[] = {
-#include "bpf/listen_queues.bpf.inc"
+#include "listen_queues.bpf.inc"
 };
 
 // libbpf is loaded on first use, not linked: only tcpstate syn-flood needs it, and every tool

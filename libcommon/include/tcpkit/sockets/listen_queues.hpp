@@ -1,6 +1,6 @@
 #pragma once
 // Every listener's request-socket (SYN_RECV) count in the caller's network namespace, read
-// from the listeners themselves by a BPF iterator (src/sockets/listen_queues.bpf.c).
+// from the listeners themselves by a BPF iterator (libcommon/bpf/listen_queues.bpf.c).
 // sock_diag and /proc/net/tcp can count SYN_RECV sockets only by walking the host's whole
 // established hash, whose cost grows with every socket of every namespace; this costs the
 // program's load (libbpf reading the kernel's BTF, ~15 ms) and not the walk.
