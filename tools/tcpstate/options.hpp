@@ -12,7 +12,7 @@
 namespace tcpstate {
 
 enum class Source { netlink, proc, ss_text, netstat_text, text_autodetect };
-enum class Report { list, time_wait, syn_flood, close_wait };
+enum class Report { list, time_wait, syn_flood, close_wait, follow };
 enum class Output { table, json, csv, prometheus };
 
 struct Options {
@@ -37,6 +37,8 @@ struct Options {
   std::chrono::microseconds interval{1'000'000};  // syn-flood counter deltas
   uint64_t flood_threshold = 1000;
   std::optional<tcpkit::TcpState> explain;
+  long long follow_count = 0;                              // follow -c N: stop after N changes shown
+  std::optional<std::chrono::microseconds> follow_duration;  // follow --duration TIME
 
   Output output = Output::table;
 };
