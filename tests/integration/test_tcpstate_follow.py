@@ -225,3 +225,13 @@ def test_state_filter_and_duration(tool):
     assert all(t["new_state"] == "TIME_WAIT" and t["inferred"] for t in transitions)
     assert records[-1]["type"] == "summary" and "interrupted" not in records[-1]
     assert 3_900_000 <= records[-1]["duration_us"] < 10_000_000
+
+
+def test_without_cap_bpf_exit_3_with_the_setcap_line(tool):
+    """As nobody with no capabilities: exit 3, one line that names the setcap command."""
+    r = subprocess.run(["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups",
+                        "--bounding-set", "-all", "--inh-caps", "-all", "--", tool("tcpstate"), "follow", "-c", "1"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 3, r.stderr
+    assert r.stdout == ""
+    assert r.stderr.count("\n") == 1 and "setcap cap_bpf,cap_perfmon+ep $(command -v tcpstate)" in r.stderr

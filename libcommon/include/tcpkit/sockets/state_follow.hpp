@@ -1,8 +1,8 @@
 #pragma once
 // Live TCP state changes from the kernel (eBPF on sock:inet_sock_set_state), for tcpstate
-// follow. Only where libbpf, bpftool and clang were found at build time does this come from
-// state_follow_bpf.cpp; elsewhere state_follow_none.cpp says it is unavailable. Either way it
-// is a small library of its own (tcpkit_state_follow), linked only into tcpstate, so that
+// follow. Only where libbpf, bpftool and clang were found at build time is the program built
+// in; elsewhere start_state_follower says it is unavailable. Either way state_follow.cpp is a
+// small library of its own (tcpkit_state_follow), linked only into tcpstate, so that
 // libtcpkit.so and the other tools never load libbpf.
 #include <cstdint>
 #include <functional>

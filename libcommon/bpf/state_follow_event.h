@@ -1,5 +1,5 @@
 // One TCP state change as the BPF program hands it to user space (state_follow.bpf.c writes
-// it, state_follow_bpf.cpp reads it): plain fixed-size fields, the same layout on both sides.
+// it, src/sockets/state_follow.cpp reads it): plain fixed-size fields, the same layout on both sides.
 #pragma once
 
 #ifndef __VMLINUX_H__

@@ -1,6 +1,10 @@
-// tcpstate follow's loader: opens the BPF skeleton built from bpf/state_follow.bpf.c, attaches
-// it as tp_btf (CAP_BPF + CAP_PERFMON are enough) or else as the plain tracepoint (tracefs),
-// and turns the ring buffer's records into StateChange. Compiled only when libbpf was found.
+// tcpstate follow's loader: opens the BPF skeleton built from libcommon/bpf/state_follow.bpf.c,
+// attaches it as tp_btf (CAP_BPF + CAP_PERFMON are enough) or else as the plain tracepoint
+// (tracefs), and turns the ring buffer's records into StateChange. Without libbpf, bpftool and
+// clang at build time (TCPKIT_HAVE_BPF unset) it only says that follow is unavailable.
+#include "tcpkit/sockets/state_follow.hpp"
+
+#ifdef TCPKIT_HAVE_BPF
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <sys/stat.h>
@@ -10,9 +14,8 @@
 #include <cstring>
 #include <vector>
 
-#include "bpf/state_follow_event.h"
 #include "state_follow.skel.h"
-#include "tcpkit/sockets/state_follow.hpp"
+#include "state_follow_event.h"
 
 namespace tcpkit {
 
@@ -157,3 +160,19 @@ Result<std::unique_ptr<StateFollower>> start_state_follower(uint32_t netns_inode
 bool state_follow_built() { return true; }
 
 }  // namespace tcpkit
+
+#else  // no libbpf, bpftool or clang at build time: nothing else of the project depends on BPF
+
+namespace tcpkit {
+
+Result<std::unique_ptr<StateFollower>> start_state_follower(uint32_t /*netns_inode*/) {
+  return fail(ErrorCode::system,
+              "follow is unavailable: this tcpstate was built without libbpf, bpftool and clang "
+              "(install libbpf-dev, bpftool and clang and build again)");
+}
+
+bool state_follow_built() { return false; }
+
+}  // namespace tcpkit
+
+#endif  // TCPKIT_HAVE_BPF
