@@ -162,12 +162,10 @@ class WallClock {
     const int64_t ns = unix_ns(mono_ns);
     const time_t seconds = time_t(ns / 1'000'000'000);
     tm local{};
-    localtime_r(&seconds, &local);
     char hms[16];
-    strftime(hms, sizeof hms, "%H:%M:%S", &local);
-    char us[24];
-    snprintf(us, sizeof us, ".%06lld", static_cast<long long>((ns % 1'000'000'000) / 1000));
-    return std::string(hms) + us;
+    if (localtime_r(&seconds, &local) == nullptr || strftime(hms, sizeof hms, "%H:%M:%S", &local) == 0) return "?";
+    std::string micro = std::to_string((ns % 1'000'000'000) / 1000);
+    return std::string(hms) + "." + std::string(6 - std::min<size_t>(6, micro.size()), '0') + micro;
   }
 
  private:
