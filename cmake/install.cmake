@@ -28,9 +28,6 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 # only (src/io/capture.cpp), so it is named by hand.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "libpcap0.8")
-# libbpf too is loaded with dlopen, by tcpstate syn-flood's listener queues only, which fall
-# back to the socket walk without it (src/sockets/listen_queues.cpp).
-set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "libbpf1")
 # The headers need these to compile against; the tools do not.
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "nlohmann-json3-dev, libexpected-dev")
 include(CPack)

@@ -35,7 +35,7 @@ def test_help_lists_every_flag_of_the_man_page():
     man = open(os.path.join(os.path.dirname(__file__), "..", "..", "man", "tcpstate.1")).read()
     for flag in ["--source", "--from", "--from-ss", "--from-netstat", "--from-state", "--netns", "--processes", "--info",
                  "--save-netlink", "--state", "--listening", "--sport", "--dport", "--src", "--dst",
-                 "--summary", "--by", "--top", "--check", "--max", "--watch", "--count", "--interval",
+                 "--summary", "--by", "--top", "--check", "--max", "--watch", "--count", "--duration", "--interval",
                  "--flood-threshold", "--explain", "--json", "--csv", "--prometheus", "--version"]:
         assert flag in r.stdout, flag
         assert flag.replace("-", r"\-") in man, f"{flag} missing from man/tcpstate.1"
@@ -49,6 +49,13 @@ def test_help_lists_every_flag_of_the_man_page():
     ["--from", "a", "--from-ss", "b"], ["--interval", "2s"], ["--source", "kernel"],
     ["--from", "x", "--source", "proc"], ["--from", "x", "-p"], ["--source", "proc", "-i"],
     ["time-wait", "--summary"], ["--watch", "1", "--prometheus"],
+    # follow's flags and what it does not combine with
+    ["--duration", "1s"], ["follow", "--duration", "x"], ["follow", "--duration", "0"], ["follow", "-c", "0"],
+    ["follow", "--count", "many"], ["follow", "--csv"], ["follow", "--prometheus"], ["follow", "--from", "x"],
+    ["follow", "--source", "proc"], ["follow", "-p"], ["follow", "-i"], ["follow", "--summary"], ["follow", "-l"],
+    ["follow", "--watch", "1"], ["follow", "--by", "peer"], ["follow", "--max", "total=3"], ["follow", "--top", "3"],
+    ["follow", "--state", "nosuch"], ["follow", "--sport", "70000"], ["follow", "-4", "-6"],
+    ["follow", "--interval", "1s"], ["follow", "--netns", "a/b"],
 ])
 def test_bad_usage_is_one_line_and_exit_2(args):
     r = run(*args)

@@ -33,14 +33,15 @@ std::vector<std::string> split_list(const std::vector<std::string>& values) {
 // The flags as typed, before they are checked and turned into Options.
 struct Flags {
   std::string report = "list", source = "netlink", from, from_ss, from_netstat, from_state, by, top, watch, count, interval,
-              syn_recv_by, flood, explain;
+              syn_recv_by, flood, explain, duration;
   std::vector<std::string> states, sports, dports, srcs, dsts, maxes;
   bool v4 = false, v6 = false, listening = false, json = false, csv = false, prom = false;
 };
 
 void add_flags(CLI::App& app, tcpstate::Options& o, Flags& f) {
-  app.add_option("report", f.report, "list (default), time-wait, syn-flood or close-wait")
-      ->check(CLI::IsMember({"list", "time-wait", "syn-flood", "close-wait"}))
+  app.add_option("report", f.report,
+                 "list (default), time-wait, syn-flood, close-wait, or follow (every state change live, eBPF)")
+      ->check(CLI::IsMember({"list", "time-wait", "syn-flood", "close-wait", "follow"}))
       ->type_name("REPORT");
   app.add_option("--source", f.source, "where live sockets come from: netlink (default) or proc (/proc/net/tcp{,6})")
       ->check(CLI::IsMember({"netlink", "proc"}))
@@ -74,7 +75,9 @@ void add_flags(CLI::App& app, tcpstate::Options& o, Flags& f) {
   app.add_flag("--check", o.check, "check --max thresholds (and the syn-flood verdict): exit 1 if one is exceeded");
   app.add_option("--max", f.maxes, "a --check threshold STATE=N or total=N, e.g. time-wait=20000; repeatable")->type_name("STATE=N");
   app.add_option("--watch", f.watch, "refresh the per-state counts every SECONDS, with deltas")->type_name("SECONDS");
-  app.add_option("--count", f.count, "--watch: stop after N rounds (default: until Ctrl-C)")->type_name("N");
+  app.add_option("-c,--count", f.count, "--watch: stop after N rounds; follow: after N changes (default: until Ctrl-C)")
+      ->type_name("N");
+  app.add_option("--duration", f.duration, "follow: stop after TIME (e.g. 10s, 500ms; default: until Ctrl-C)")->type_name("TIME");
   app.add_option("--interval", f.interval, "syn-flood: measure counter deltas over TIME (default 1s, 0 to skip)")->type_name("TIME");
   app.add_option("--flood-threshold", f.flood, "syn-flood: SYN_RECV total that alone means flood (default 1000)")->type_name("N");
   app.add_option("--syn-recv-by", f.syn_recv_by,
@@ -153,6 +156,32 @@ std::string take_filter(const Flags& f, tcpkit::SocketFilter& filter) {
   return "";
 }
 
+// follow's own numbers (-c, --duration) and what it does not combine with. Returns the usage
+// message, or "".
+std::string take_follow(const CLI::App& app, const Flags& f, tcpstate::Options& o) {
+  if (o.source != tcpstate::Source::netlink || given(app, "--source"))
+    return "follow reads the kernel's changes live: it does not combine with --source or --from*";
+  if (o.processes || o.tcp_info || !o.save_netlink.empty()) return "follow does not combine with -p, -i or --save-netlink";
+  if (o.summary || o.by || o.check || given(app, "--watch") || given(app, "--top") || given(app, "--interval") ||
+      given(app, "--flood-threshold"))
+    return "follow does not combine with --summary, --by, --top, --check, --max, --watch, --interval or --flood-threshold";
+  if (o.output == tcpstate::Output::csv || o.output == tcpstate::Output::prometheus)
+    return "follow writes text or --json (JSON Lines), not --csv or --prometheus";
+  if (f.listening) return "follow shows changes: -l (listening sockets) does not apply";
+  if (given(app, "--count")) {
+    auto n = tcpkit::cli::parse_count(f.count, 1'000'000'000);
+    if (!n) return "--count: " + n.error().message;
+    o.follow_count = *n;
+  }
+  if (given(app, "--duration")) {
+    auto d = tcpkit::cli::parse_duration(f.duration);
+    if (!d) return "--duration: " + d.error().message;
+    if (d->count() <= 0) return "--duration: must be more than 0";
+    o.follow_duration = *d;
+  }
+  return "";
+}
+
 // The views' numbers and how they combine: --by, --top, --max/--check, --watch/--count and
 // syn-flood's --interval and --flood-threshold. Returns the usage message, or "".
 std::string take_views(const CLI::App& app, const Flags& f, tcpstate::Options& o) {
@@ -170,6 +199,8 @@ std::string take_views(const CLI::App& app, const Flags& f, tcpstate::Options& o
   if (!o.thresholds.empty()) o.check = true;  // a threshold is only useful checked
   if (o.check && o.thresholds.empty() && o.report != tcpstate::Report::syn_flood)
     return "--check needs at least one --max STATE=N (or the syn-flood report)";
+  if (o.report == tcpstate::Report::follow) return take_follow(app, f, o);
+  if (given(app, "--duration")) return "--duration goes with follow";
   if (given(app, "--watch")) {
     auto d = tcpkit::cli::parse_duration(f.watch);
     if (!d) return "--watch: " + d.error().message;
@@ -181,7 +212,7 @@ std::string take_views(const CLI::App& app, const Flags& f, tcpstate::Options& o
       return "--watch shows per-state counts: it does not combine with reports, --by, --check or --prometheus";
   }
   if (given(app, "--count")) {
-    if (!given(app, "--watch")) return "--count goes with --watch";
+    if (!given(app, "--watch")) return "--count goes with --watch or follow";
     auto n = tcpkit::cli::parse_count(f.count, 1'000'000'000);
     if (!n) return "--count: " + n.error().message;
     o.watch_count = *n;
@@ -218,7 +249,8 @@ int parse_and_run(int argc, char** argv) {
   CLI::App app{"tcpstate - TCP connection states, and direct answers: TIME_WAIT per peer, SYN flood signs,\n"
                "CLOSE_WAIT leaks. From the kernel (netlink sock_diag, default), /proc/net/tcp, or saved ss/netstat text.\n"
                "Exit status: 0 success or check passed, 1 check failed, 2 usage or bad input,\n"
-               "3 missing privilege (--netns, --syn-recv-by queues), 4 system failure.",
+               "3 missing privilege (--netns; follow and --syn-recv-by queues: CAP_BPF and CAP_PERFMON),\n"
+               "4 system failure (follow: no BTF or BPF).",
                kTool};
   app.get_formatter()->column_width(kFlagColumn);
   add_flags(app, o, f);
@@ -239,6 +271,7 @@ int parse_and_run(int argc, char** argv) {
   o.report = f.report == "time-wait"    ? tcpstate::Report::time_wait
              : f.report == "syn-flood"  ? tcpstate::Report::syn_flood
              : f.report == "close-wait" ? tcpstate::Report::close_wait
+             : f.report == "follow"     ? tcpstate::Report::follow
                                         : tcpstate::Report::list;
   if (auto m = take_filter(f, o.filter); !m.empty()) return usage(m);
   if (auto m = take_views(app, f, o); !m.empty()) return usage(m);

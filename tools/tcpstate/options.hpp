@@ -12,7 +12,7 @@
 namespace tcpstate {
 
 enum class Source { netlink, proc, ss_text, netstat_text, text_autodetect };
-enum class Report { list, time_wait, syn_flood, close_wait };
+enum class Report { list, time_wait, syn_flood, close_wait, follow };
 enum class Output { table, json, csv, prometheus };
 // syn-flood: how SYN_RECV sockets are found (syn_flood_report.cpp's count_plan).
 enum class SynRecvBy { automatic, queues, walk };
@@ -40,6 +40,8 @@ struct Options {
   uint64_t flood_threshold = 1000;
   SynRecvBy syn_recv_by = SynRecvBy::automatic;
   std::optional<tcpkit::TcpState> explain;
+  long long follow_count = 0;                              // follow -c N: stop after N changes shown
+  std::optional<std::chrono::microseconds> follow_duration;  // follow --duration TIME
 
   Output output = Output::table;
 };

@@ -18,6 +18,7 @@ int run_view(const Options& o) {
     case Report::time_wait: return run_time_wait(o);
     case Report::syn_flood: return run_syn_flood(o);
     case Report::close_wait: return run_close_wait(o);
+    case Report::follow: return run_follow(o);
     case Report::list: break;
   }
   if (o.summary || o.by) return run_summary(o);

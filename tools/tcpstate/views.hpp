@@ -19,6 +19,7 @@ int run_time_wait(const Options& o);
 int run_syn_flood(const Options& o);
 int run_close_wait(const Options& o);
 int run_watch(const Options& o);
+int run_follow(const Options& o);  // follow: live state changes (eBPF)
 int run_explain(const Options& o);
 
 // --- helpers shared by the views ---

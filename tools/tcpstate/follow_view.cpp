@@ -1,0 +1,296 @@
+// tcpstate follow: every TCP state change of the namespace as it happens (eBPF), one line each,
+// with the time the socket spent in the state it left, and the losses in a final summary.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <ctime>
+
+#include "common/cli_common.hpp"
+#include "tcpkit/probe/socket_lookup.hpp"
+#include "tcpkit/sockets/state_follow.hpp"
+#include "views.hpp"
+
+namespace tcpstate {
+
+using namespace tcpkit;
+
+namespace {
+
+constexpr uint64_t kNsPerUs = 1000;
+constexpr int kPollMs = 100;  // how often Ctrl-C, a gone reader and --duration are looked at
+constexpr const char* kOwnNetns = "/proc/thread-self/ns/net";
+
+// One change as shown: the kernel's, or one inferred with sock_diag (see TimeWaitWatch).
+struct Shown {
+  StateChange change;
+  bool inferred = false;
+  std::string inferred_from;  // what the inference saw, for the text and JSON
+  std::optional<int64_t> time_wait_left_ms;
+};
+
+// The network namespace this thread is in (run() entered --netns before): its inode is what
+// the BPF program compares each socket's namespace with.
+Result<uint32_t> own_netns_inode() {
+  struct stat st {};
+  if (stat(kOwnNetns, &st) != 0) return fail_errno(std::string("stat ") + kOwnNetns, errno);
+  return static_cast<uint32_t>(st.st_ino);
+}
+
+uint64_t monotonic_ns() {
+  timespec t{};
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return uint64_t(t.tv_sec) * 1'000'000'000 + uint64_t(t.tv_nsec);
+}
+
+// The kernel never reports TIME_WAIT: at the end of a graceful close the full socket goes CLOSE
+// and a timewait socket takes the 4-tuple over. sock_diag finds that socket: in TIME_WAIT, the
+// connection went on into TIME_WAIT; in FIN_WAIT2 (an orphan still waiting for the peer's FIN),
+// it is still FIN_WAIT2, and is looked at again each round until it turns TIME_WAIT or is gone.
+class TimeWaitWatch {
+ public:
+  static constexpr size_t kMaxWatched = 4096;  // beyond: the kernel's CLOSE is shown as it is
+
+  // Returns false when the change is held back (a FIN_WAIT2 timewait socket holds the tuple).
+  bool on_change(Shown& s) {
+    const auto& c = s.change;
+    if (c.new_state != TcpState::close) return true;
+    if (c.old_state != TcpState::fin_wait1 && c.old_state != TcpState::fin_wait2 && c.old_state != TcpState::closing)
+      return true;
+    const auto found = find(c);
+    if (found && found->state == TcpState::time_wait) {
+      mark_time_wait(s, *found);
+      return true;
+    }
+    if (found && found->state == TcpState::fin_wait2 && held_.size() < kMaxWatched) {
+      // The connection stays FIN_WAIT2 from when it entered it.
+      const uint64_t entered = c.time_ns - c.in_old_state_ns.value_or(0);
+      held_.push_back({s, entered});
+      return false;
+    }
+    return true;
+  }
+
+  // Looks at the held ones again; calls show for each that turned TIME_WAIT or went away.
+  // At the end (final), the rest are shown as the kernel said, with why.
+  void recheck(bool final, const std::function<void(const Shown&)>& show) {
+    std::vector<Held> still;
+    for (auto& h : held_) {
+      const auto found = find(h.shown.change);
+      if (found && found->state == TcpState::fin_wait2 && !final) {
+        still.push_back(std::move(h));
+        continue;
+      }
+      Shown s = h.shown;
+      if (found && found->state == TcpState::fin_wait2) {
+        s.inferred_from = "the kernel said CLOSE; a FIN_WAIT2 timewait socket still held the connection at the end";
+      } else {
+        const uint64_t now = monotonic_ns();
+        s.change.time_ns = now;
+        s.change.in_old_state_ns = now - h.entered_ns;
+        s.inferred = true;
+        if (found && found->state == TcpState::time_wait) {
+          mark_time_wait(s, *found);
+          s.inferred_from += " (seen within " + std::to_string(kPollMs) + " ms)";
+        } else {
+          s.inferred_from = "the FIN_WAIT2 timewait socket is gone (FIN_WAIT2 timeout or RST), seen within " +
+                            std::to_string(kPollMs) + " ms";
+        }
+      }
+      show(s);
+    }
+    held_ = std::move(still);
+  }
+
+ private:
+  struct Held {
+    Shown shown;
+    uint64_t entered_ns;
+  };
+
+  static std::optional<SocketRecord> find(const StateChange& c) {
+    const FourTuple tuple{c.local, c.remote, c.local_port, c.remote_port};
+    auto found = lookup_tcp_socket(tuple);
+    if (!found || !*found) return std::nullopt;
+    return **found;
+  }
+
+  static void mark_time_wait(Shown& s, const SocketRecord& tw) {
+    s.inferred = true;
+    s.time_wait_left_ms = tw.timer_ms;
+    s.change.new_state = TcpState::time_wait;
+    s.inferred_from = "the kernel said CLOSE; sock_diag finds a TIME_WAIT socket on the 4-tuple";
+  }
+
+  std::vector<Held> held_;
+};
+
+// The list view's filter, applied to a change: its family, ports and addresses, and --state
+// when either end of the change is one of the states.
+bool wanted(const SocketFilter& filter, const StateChange& c) {
+  SocketRecord r;
+  r.local = c.local;
+  r.remote = c.remote;
+  r.local_port = c.local_port;
+  r.remote_port = c.remote_port;
+  r.state = c.new_state;
+  if (filter.matches(r)) return true;
+  r.state = c.old_state;
+  return filter.matches(r);
+}
+
+// "0.041 ms", "41.2 ms", "5.20 s".
+std::string duration_text(uint64_t ns) {
+  const double ms = double(ns) / 1e6;
+  if (ms < 1) return format_fixed(ms, 3) + " ms";
+  if (ms < 1000) return format_fixed(ms, 1) + " ms";
+  return format_fixed(ms / 1000, 2) + " s";
+}
+
+// The wall clock of a CLOCK_MONOTONIC time, by the offset measured at the start.
+class WallClock {
+ public:
+  WallClock() {
+    timespec mono{}, real{};
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    clock_gettime(CLOCK_REALTIME, &real);
+    offset_ns_ = to_ns(real) - to_ns(mono);
+  }
+  int64_t unix_ns(uint64_t mono_ns) const { return int64_t(mono_ns) + offset_ns_; }
+  // "14:03:07.123456", local time.
+  std::string text(uint64_t mono_ns) const {
+    const int64_t ns = unix_ns(mono_ns);
+    const time_t seconds = time_t(ns / 1'000'000'000);
+    tm local{};
+    char hms[16];
+    if (localtime_r(&seconds, &local) == nullptr || strftime(hms, sizeof hms, "%H:%M:%S", &local) == 0) return "?";
+    std::string micro = std::to_string((ns % 1'000'000'000) / 1000);
+    return std::string(hms) + "." + std::string(6 - std::min<size_t>(6, micro.size()), '0') + micro;
+  }
+
+ private:
+  static int64_t to_ns(const timespec& t) { return int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec; }
+  int64_t offset_ns_ = 0;
+};
+
+std::string endpoint_text(const IpAddress& a, uint16_t port) {
+  return a.family() == Family::v6 ? "[" + a.to_string() + "]:" + std::to_string(port)
+                                  : a.to_string() + ":" + std::to_string(port);
+}
+
+void print_text(const Shown& s, const WallClock& clock) {
+  const auto& c = s.change;
+  std::string line = clock.text(c.time_ns) + "  " + std::string(family_name(c.local.family())) + "  " +
+                     endpoint_text(c.local, c.local_port) + " -> " + endpoint_text(c.remote, c.remote_port) + "  " +
+                     std::string(state_name(c.old_state)) + " -> " + std::string(state_name(c.new_state)) + "  " +
+                     (c.in_old_state_ns ? duration_text(*c.in_old_state_ns) : "?");
+  if (s.inferred) {
+    line += "  inferred";
+    if (s.time_wait_left_ms) line += ", " + format_fixed(double(*s.time_wait_left_ms) / 1000, 1) + " s left";
+  }
+  if (!s.inferred_from.empty()) line += "  (" + s.inferred_from + ")";
+  write_stdout(line + "\n");
+}
+
+void print_json(const Shown& s, const WallClock& clock) {
+  const auto& c = s.change;
+  Record r;
+  r["type"] = "transition";
+  r["time_us"] = clock.unix_ns(c.time_ns) / int64_t(kNsPerUs);
+  r["family"] = family_name(c.local.family());
+  r["local_address"] = c.local.to_string();
+  r["local_port"] = c.local_port;
+  r["remote_address"] = c.remote.to_string();
+  r["remote_port"] = c.remote_port;
+  r["old_state"] = state_name(c.old_state);
+  r["new_state"] = state_name(c.new_state);
+  if (c.in_old_state_ns) r["in_old_state_us"] = *c.in_old_state_ns / kNsPerUs;
+  r["socket"] = c.socket;
+  r["inferred"] = s.inferred;
+  if (!s.inferred_from.empty()) r["inferred_from"] = s.inferred_from;
+  if (s.time_wait_left_ms) r["time_wait_left_ms"] = *s.time_wait_left_ms;
+  write_json(r);
+}
+
+struct Totals {
+  uint64_t seen = 0;   // changes the kernel delivered for the namespace
+  uint64_t shown = 0;  // after the filters
+  uint64_t inferred = 0;  // shown changes inferred with sock_diag
+  double seconds = 0;
+};
+
+void print_summary(const Options& o, const Totals& t, const FollowLosses& l, const std::string& attachment) {
+  const bool degraded = l.ring_drops > 0 || l.recursion_misses > 0;
+  if (o.output == Output::json) {
+    Record r;
+    r["type"] = "summary";
+    r["view"] = "follow";
+    r["attachment"] = attachment;
+    r["transitions"] = t.shown;
+    r["seen"] = t.seen;
+    r["inferred"] = t.inferred;
+    r["duration_us"] = static_cast<int64_t>(t.seconds * 1e6);
+    r["ring_drops"] = l.ring_drops;
+    r["recursion_misses"] = l.recursion_misses;
+    r["degraded"] = degraded;
+    if (cli::interrupted()) r["interrupted"] = true;
+    write_json(r);
+  } else {
+    write_stdout("follow: " + std::to_string(t.shown) + " transitions shown (" + std::to_string(t.seen) + " seen, " +
+                 std::to_string(t.inferred) + " inferred) in " + format_fixed(t.seconds, 1) + " s, " +
+                 std::to_string(l.ring_drops) + " ring-buffer drops, " + std::to_string(l.recursion_misses) +
+                 " recursion misses (" + attachment + ")" + (degraded ? "  DEGRADED: changes were lost" : "") + "\n");
+  }
+  if (degraded)
+    cli::print_warning("tcpstate", "follow lost changes: " + std::to_string(l.ring_drops) + " ring-buffer drops, " +
+                                       std::to_string(l.recursion_misses) + " recursion misses");
+}
+
+}  // namespace
+
+int run_follow(const Options& o) {
+  auto inode = own_netns_inode();
+  if (!inode) return fail_with(inode.error());
+  auto follower = start_state_follower(*inode);
+  if (!follower) return fail_with(follower.error());
+  // On stderr, so stdout holds only the changes: a script (or a test) knows from it that the
+  // program is attached and nothing from now on is missed.
+  cli::print_warning("tcpstate", "following TCP state changes in this network namespace (" + (*follower)->attachment() +
+                                     "); request sockets (SYN_RECV before accept) are not seen: see syn-flood");
+  const WallClock clock;
+  const auto start = std::chrono::steady_clock::now();
+  Totals totals;
+  TimeWaitWatch time_wait;
+  auto show = [&](const Shown& s) {
+    if (o.follow_count && totals.shown >= uint64_t(o.follow_count)) return;
+    if (!wanted(o.filter, s.change)) return;
+    ++totals.shown;
+    if (s.inferred) ++totals.inferred;
+    if (o.output == Output::json) print_json(s, clock);
+    else print_text(s, clock);
+  };
+  auto on_change = [&](const StateChange& c) {
+    ++totals.seen;
+    Shown s{c};
+    if (time_wait.on_change(s)) show(s);
+  };
+  while (!cli::interrupted()) {
+    if (o.follow_count && totals.shown >= uint64_t(o.follow_count)) break;
+    int wait_ms = kPollMs;
+    if (o.follow_duration) {
+      const auto left = *o.follow_duration - std::chrono::duration_cast<std::chrono::microseconds>(
+                                                 std::chrono::steady_clock::now() - start);
+      if (left.count() <= 0) break;
+      wait_ms = std::min<int>(kPollMs, int(left.count() / 1000) + 1);
+    }
+    auto r = (*follower)->poll(wait_ms, on_change);
+    if (!r) return fail_with(r.error());
+    time_wait.recheck(false, show);
+  }
+  if (!cli::output_gone()) time_wait.recheck(true, show);
+  totals.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!cli::output_gone()) print_summary(o, totals, (*follower)->losses(), (*follower)->attachment());
+  return cli::kExitPositive;
+}
+
+}  // namespace tcpstate
