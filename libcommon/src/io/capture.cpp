@@ -1,5 +1,7 @@
 #include "tcpkit/io/capture.hpp"
 
+#include "tcpkit/io/dl_symbol.hpp"
+
 #include <dlfcn.h>
 #include <linux/filter.h>
 #include <linux/if_ether.h>
@@ -58,10 +60,7 @@ Result<PcapCompiler> load_pcap() {
                                    "install the libpcap0.8 package");
   // Kept loaded for the life of the process.
   PcapCompiler p;
-  auto find = [&](auto& slot, const char* symbol) {
-    slot = reinterpret_cast<std::remove_reference_t<decltype(slot)>>(dlsym(handle, symbol));
-    return slot != nullptr;
-  };
+  auto find = [handle](auto& slot, const char* symbol) { return load_symbol(handle, symbol, slot); };
   if (!find(p.open_dead, "pcap_open_dead") || !find(p.compile, "pcap_compile") || !find(p.geterr, "pcap_geterr") ||
       !find(p.freecode, "pcap_freecode") || !find(p.close, "pcap_close"))
     return fail(ErrorCode::system, "the libpcap found lacks pcap_compile and friends");

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <string>
 
+#include "tcpkit/io/dl_symbol.hpp"
 #include "tcpkit/sockets/listen_queue_record.h"
 #ifdef TCPKIT_HAVE_BPF
 #include <bpf/bpf.h>
@@ -81,10 +82,7 @@ Result<Libbpf> load_libbpf() {
     return fail(ErrorCode::system, std::string("listener queues need libbpf.so.1 (package libbpf1): ") + (e ? e : "not found"));
   }
   Libbpf b;  // kept loaded for the life of the process
-  auto find = [&](auto& slot, const char* symbol) {
-    slot = reinterpret_cast<std::remove_reference_t<decltype(slot)>>(dlsym(handle, symbol));
-    return slot != nullptr;
-  };
+  auto find = [handle](auto& slot, const char* symbol) { return load_symbol(handle, symbol, slot); };
   if (!find(b.set_print, "libbpf_set_print") || !find(b.open_mem, "bpf_object__open_mem") ||
       !find(b.load, "bpf_object__load") || !find(b.find_program, "bpf_object__find_program_by_name") ||
       !find(b.attach_iter, "bpf_program__attach_iter") || !find(b.link_fd, "bpf_link__fd") ||
