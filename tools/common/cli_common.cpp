@@ -260,6 +260,12 @@ std::string net_raw_hint(const std::string& tool) {
          "'sudo setcap cap_net_raw+ep $(command -v " + tool + ")'";
 }
 
+tcpkit::Error with_bpf_hint(tcpkit::Error error, const std::string& tool) {
+  if (error.code == tcpkit::ErrorCode::privilege)
+    error.message += ": run as root, or grant them once with 'sudo setcap cap_bpf,cap_perfmon+ep $(command -v " + tool + ")'";
+  return error;
+}
+
 bool stdout_is_tty() { return ::isatty(STDOUT_FILENO) == 1; }
 bool stderr_is_tty() { return ::isatty(STDERR_FILENO) == 1; }
 

@@ -61,6 +61,9 @@ void note_output_gone();
 bool has_cap_net_raw();
 // The message for a missing CAP_NET_RAW, naming the setcap line that grants it.
 std::string net_raw_hint(const std::string& tool);
+// The same for loading BPF programs (CAP_BPF and CAP_PERFMON), appended to the library's privilege
+// error: "...: run as root, or grant them once with 'sudo setcap cap_bpf,cap_perfmon+ep ...'".
+tcpkit::Error with_bpf_hint(tcpkit::Error error, const std::string& tool);
 
 // True when stdout is a terminal (colour and progress lines only then).
 bool stdout_is_tty();

@@ -252,7 +252,7 @@ int run_follow(const Options& o) {
   auto inode = own_netns_inode();
   if (!inode) return fail_with(inode.error());
   auto follower = start_state_follower(*inode);
-  if (!follower) return fail_with(follower.error());
+  if (!follower) return fail_with(cli::with_bpf_hint(follower.error(), "tcpstate"));
   // On stderr, so stdout holds only the changes: a script (or a test) knows from it that the
   // program is attached and nothing from now on is missed.
   cli::print_warning("tcpstate", "following TCP state changes in this network namespace (" + (*follower)->attachment() +

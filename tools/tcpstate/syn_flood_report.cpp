@@ -73,10 +73,7 @@ Result<void> count_plan(const Options& o, SynFloodReport& v) {
       v.why = queues.error().message;
       return {};
     }
-    Error e = queues.error();
-    if (e.code == ErrorCode::privilege)
-      e.message += " (run as root, or 'sudo setcap cap_bpf,cap_perfmon+ep $(command -v tcpstate)')";
-    return tl::unexpected(e);
+    return tl::unexpected(cli::with_bpf_hint(queues.error(), "tcpstate"));
   }
   uint64_t requests = 0;
   for (const auto& q : *queues) requests += q.request_sockets;

@@ -44,8 +44,6 @@ Result<ListenQueueChunk> decode_listen_queue_records(std::span<const uint8_t> by
 
 #ifndef TCPKIT_HAVE_BPF
 
-bool listen_queues_built() { return false; }
-
 Result<std::vector<ListenQueue>> read_listen_queues() {
   return fail(ErrorCode::system, "listener queues: this build has no BPF programs (clang, bpftool, libbpf-dev)");
 }
@@ -133,8 +131,6 @@ class IteratorRun {
 };
 
 }  // namespace
-
-bool listen_queues_built() { return true; }
 
 Result<std::vector<ListenQueue>> read_listen_queues() {
   static const Result<Libbpf> libbpf = load_libbpf();

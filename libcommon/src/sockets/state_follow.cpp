@@ -142,8 +142,7 @@ Result<std::unique_ptr<StateFollower>> start_state_follower(uint32_t netns_inode
   if (!skel) {
     if (btf_err == EPERM || btf_err == EACCES)
       return fail(ErrorCode::privilege,
-                  "loading the BPF program needs CAP_BPF and CAP_PERFMON: run as root, or "
-                  "setcap cap_bpf,cap_perfmon+ep $(command -v tcpstate)",
+                  "loading the BPF program needs CAP_BPF and CAP_PERFMON",
                   btf_err);
     if (btf_err == ENOSYS)
       return fail(ErrorCode::system, "no BPF: this kernel has no bpf() system call (CONFIG_BPF_SYSCALL)", btf_err);
@@ -157,8 +156,6 @@ Result<std::unique_ptr<StateFollower>> start_state_follower(uint32_t netns_inode
   return std::unique_ptr<StateFollower>(std::move(follower));
 }
 
-bool state_follow_built() { return true; }
-
 }  // namespace tcpkit
 
 #else  // no libbpf, bpftool or clang at build time: nothing else of the project depends on BPF
@@ -170,8 +167,6 @@ Result<std::unique_ptr<StateFollower>> start_state_follower(uint32_t /*netns_ino
               "follow is unavailable: this tcpstate was built without libbpf, bpftool and clang "
               "(install libbpf-dev, bpftool and clang and build again)");
 }
-
-bool state_follow_built() { return false; }
 
 }  // namespace tcpkit
 

@@ -24,9 +24,6 @@ struct ListenQueue {
   uint32_t bound_interface = 0;  // 0 when not bound to a device
 };
 
-// Whether this build carries the BPF program (built where clang, bpftool and libbpf-dev were).
-bool listen_queues_built();
-
 // The listeners of the caller's network namespace. Errors: privilege (EPERM from the load),
 // system (no BTF, no libbpf.so.1, not built with BPF, a broken read).
 Result<std::vector<ListenQueue>> read_listen_queues();

@@ -44,7 +44,4 @@ class StateFollower {
 // Errors: privilege (no CAP_BPF/CAP_PERFMON), system (no BTF, no BPF, built without libbpf).
 Result<std::unique_ptr<StateFollower>> start_state_follower(uint32_t netns_inode);
 
-// True when this build has the BPF program (libbpf, bpftool and clang were there).
-bool state_follow_built();
-
 }  // namespace tcpkit
