@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Side-by-side benchmarks of the tcpkit tools against their peers, in lab namespaces.
-# Usage: bench/run.sh BUILD_DIR [tcpprobe|tcpscan|tcpscan-pacing|tcpstate|tcppath ...]   (default: all of them)
+# Usage: bench/run.sh BUILD_DIR [tcpprobe|tcpscan|tcpscan-pacing|tcpstate|tcppath|follow ...]   (default: all of them)
 # Called by `./run bench`, which installs the peers (hping3, nmap/nping, masscan, zmap, tcptraceroute,
 # traceroute, mtr).
 set -euo pipefail
@@ -8,7 +8,7 @@ BUILD=${1:?usage: bench/run.sh BUILD_DIR [NAME...]}
 shift
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 names=("$@")
-[ ${#names[@]} -eq 0 ] && names=(tcpprobe tcpscan tcpscan-pacing tcpstate tcppath)
+[ ${#names[@]} -eq 0 ] && names=(tcpprobe tcpscan tcpscan-pacing tcpstate tcppath follow)
 for name in "${names[@]}"; do
   echo "=== benchmark: $name"
   case $name in
@@ -17,6 +17,7 @@ for name in "${names[@]}"; do
     tcpscan-pacing) bash "$ROOT/bench/tcpscan_pacing.sh" "$BUILD" ;;
     tcpstate) bash "$ROOT/bench/tcpstate_bench.sh" "$BUILD" ;;
     tcppath) /usr/bin/python3 "$ROOT/bench/tcppath_bench.py" --build "$BUILD" ;;
-    *) echo "bench: unknown benchmark '$name' (tcpprobe, tcpscan, tcpscan-pacing, tcpstate, tcppath)" >&2; exit 2 ;;
+    follow) /usr/bin/python3 "$ROOT/bench/follow_bench.py" --build "$BUILD" ;;
+    *) echo "bench: unknown benchmark '$name' (tcpprobe, tcpscan, tcpscan-pacing, tcpstate, tcppath, follow)" >&2; exit 2 ;;
   esac
 done
