@@ -250,9 +250,12 @@ def test_delay_line_reorder_holds_a_share_back_to_be_overtaken(make_lab):
     position = {x: i for i, x in enumerate(got)}
     overtaken = [x for x in range(sent) if any(position[y] < position[x] for y in range(x + 1, min(sent, x + 40)))]
     assert abs(len(overtaken) - sent * q) <= 4 * math.sqrt(sent * q * (1 - q)), len(overtaken)
-    # Held 5 ms at 1 ms spacing: overtaken by about 5 frames, never by dozens.
+    # Held 5 ms at 1 ms spacing: overtaken by about 5 frames, never by dozens. On a loaded
+    # machine the line's reader (or the sender) may be descheduled and then take a backlog of
+    # frames at once, stamped a moment apart: a CI run saw 13 overtake one held frame. The
+    # bound is the frames a 5 ms hold can let pass with such a catch-up, short of dozens.
     for x in overtaken:
-        assert sum(1 for y in got[:position[x]] if y > x) <= 12, (x, got[max(0, position[x] - 15):position[x] + 1])
+        assert sum(1 for y in got[:position[x]] if y > x) <= 20, (x, got[max(0, position[x] - 25):position[x] + 1])
     # Control: without --reorder the line is FIFO.
     fifo = numbered_datagrams(make_lab(delay_ms=1, seed=5, ipv6=False), 200)
     assert fifo == list(range(200))

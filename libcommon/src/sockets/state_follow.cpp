@@ -68,23 +68,35 @@ class BpfFollower final : public StateFollower {
 
   FollowLosses losses() const override {
     FollowLosses l;
-    const int cpus = libbpf_num_possible_cpus();
-    if (cpus > 0) {
-      std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus));
-      const uint32_t zero = 0;
-      if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.ring_drops), &zero, per_cpu.data()) == 0)
-        for (uint64_t n : per_cpu) l.ring_drops += n;
-    }
-    bpf_prog_info info{};
-    uint32_t length = sizeof info;
-    bpf_program* prog = btf_ ? skel_->progs.follow_btf : skel_->progs.follow_tracepoint;
-    if (bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &length) == 0) l.recursion_misses = info.recursion_misses;
+    l.ring_drops = per_cpu_sum(skel_->maps.ring_drops);
+    // follow_btf's misses that follow_btf_nested took are not losses.
+    const uint64_t misses = recursion_misses(btf_ ? skel_->progs.follow_btf : skel_->progs.follow_tracepoint);
+    l.rescued = btf_ ? per_cpu_sum(skel_->maps.rescued) : 0;
+    l.recursion_misses = misses > l.rescued ? misses - l.rescued : 0;
     return l;
   }
 
   std::string attachment() const override { return btf_ ? "tp_btf" : "tracepoint"; }
 
  private:
+  // The sum over CPUs of a one-entry per-CPU counter map.
+  static uint64_t per_cpu_sum(const bpf_map* map) {
+    const int cpus = libbpf_num_possible_cpus();
+    if (cpus <= 0) return 0;
+    std::vector<uint64_t> per_cpu(static_cast<size_t>(cpus));
+    const uint32_t zero = 0;
+    uint64_t sum = 0;
+    if (bpf_map_lookup_elem(bpf_map__fd(map), &zero, per_cpu.data()) == 0)
+      for (uint64_t n : per_cpu) sum += n;
+    return sum;
+  }
+
+  static uint64_t recursion_misses(const bpf_program* prog) {
+    bpf_prog_info info{};
+    uint32_t length = sizeof info;
+    return bpf_obj_get_info_by_fd(bpf_program__fd(prog), &info, &length) == 0 ? info.recursion_misses : 0;
+  }
+
   static int on_record(void* self, void* data, size_t size) {
     auto* me = static_cast<BpfFollower*>(self);
     if (size < sizeof(tcpkit_state_event) || me->sink_ == nullptr) return 0;
@@ -109,15 +121,18 @@ state_follow_bpf* attach_one(uint32_t netns_inode, bool btf, int& err) {
   }
   skel->rodata->follow_netns = netns_inode;
   bpf_program__set_autoload(skel->progs.follow_btf, btf);
+  bpf_program__set_autoload(skel->progs.follow_btf_nested, btf);
   bpf_program__set_autoload(skel->progs.follow_tracepoint, !btf);
   err = -state_follow_bpf__load(skel);
   if (err == 0) {
-    bpf_link* link = bpf_program__attach(btf ? skel->progs.follow_btf : skel->progs.follow_tracepoint);
+    // The nested-change taker first: follow_btf never runs without it behind.
+    if (btf && !(skel->links.follow_btf_nested = bpf_program__attach(skel->progs.follow_btf_nested))) err = errno;
+    bpf_link* link = err ? nullptr : bpf_program__attach(btf ? skel->progs.follow_btf : skel->progs.follow_tracepoint);
     if (link) {
       (btf ? skel->links.follow_btf : skel->links.follow_tracepoint) = link;
       return skel;
     }
-    err = errno;
+    if (!err) err = errno;
   }
   state_follow_bpf__destroy(skel);
   return nullptr;

@@ -28,7 +28,9 @@ struct StateChange {
 // What the kernel side could not deliver: each makes the run degraded.
 struct FollowLosses {
   uint64_t ring_drops = 0;        // changes with no room in the ring buffer
-  uint64_t recursion_misses = 0;  // times the program was not run (already running on that CPU)
+  uint64_t recursion_misses = 0;  // changes lost: the program was already running on that CPU
+                                  // (tp_btf: and its second program could not take them either)
+  uint64_t rescued = 0;           // tp_btf: nested changes the second program took (not losses)
 };
 
 class StateFollower {
