@@ -13,6 +13,8 @@
   socket_text               ss, netstat and /proc/net/tcp{,6} text from tests/fixtures/tcpstate
                             (first byte picks the parser, see fuzz_socket_text.cpp).
   targets, target_list      what users write: tcpscan's and tcpprobe's documented forms.
+  icmp_extensions           ICMP and ICMPv6 errors with RFC 4884 extensions, built here: MPLS
+                            label stacks with and without the length field, interface info.
 
   make_corpus.py [OUT_DIR]   (default: the corpus folder next to this script)
 Traffic stays between the lab's own namespaces.
@@ -30,6 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests", "lab"))
 import lab  # noqa: E402
+from tcpscan_forge import checksum  # noqa: E402
 
 FIXTURES = os.path.join(REPO, "tests", "fixtures", "tcpstate")
 MAX_FILES = 64  # per target from captures: small seeds, not an archive
@@ -195,11 +198,34 @@ TARGET_LISTS = [
 ]
 
 
+def icmp_with_extensions(v6, objects, length_field=True):
+    """An ICMP time exceeded (or ICMPv6) quoting 128 bytes, then an extension structure."""
+    quote = bytes(range(0x45, 0x45 + 40)) + bytes(88)
+    structure = b"\x20\0\0\0" + b"".join(objects)
+    structure = structure[:2] + struct.pack("!H", checksum(structure)) + structure[4:]
+    if v6:
+        header = bytes([3, 0, 0, 0, 16 if length_field else 0, 0, 0, 0])
+    else:
+        header = bytes([11, 0, 0, 0, 0, 32 if length_field else 0, 0, 0])
+    return header + quote + structure
+
+
+def extension_object(class_num, c_type, payload):
+    return struct.pack("!HBB", 4 + len(payload), class_num, c_type) + payload
+
+
 def hand_written(out):
     for sel, text in TARGETS:
         save(out, "targets", bytes([sel]) + text.encode())
     for text in TARGET_LISTS:
         save(out, "target_list", text.encode())
+    mpls = extension_object(1, 1, struct.pack("!II", 16 << 12 | 1, 299792 << 12 | 5 << 9 | 1 << 8 | 254))
+    interface = extension_object(2, 0x0f, struct.pack("!I", 7) + bytes([0, 1, 0, 0, 10, 0, 1, 2]) +
+                                 bytes([8]) + b"eth1\0\0\0" + struct.pack("!I", 1500))
+    for v6 in (False, True):
+        for length_field in (True, False):
+            save(out, "icmp_extensions", icmp_with_extensions(v6, [mpls], length_field))
+        save(out, "icmp_extensions", icmp_with_extensions(v6, [interface, extension_object(9, 3, bytes(8))]))
 
 
 def main():

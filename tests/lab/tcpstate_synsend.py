@@ -9,19 +9,14 @@ Nothing is ever received: the target's SYN-ACKs must be routed to a black hole b
 so its request sockets stay in SYN_RECV. At most --count (<= 5000) packets, no retries.
 """
 import argparse
+import os
 import random
 import socket
 import struct
 import sys
 
-
-def checksum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return (~s) & 0xFFFF
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tcpscan_forge import checksum  # noqa: E402
 
 
 def syn(src, dst, sport, dport, seq):

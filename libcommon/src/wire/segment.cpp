@@ -144,18 +144,7 @@ Result<std::vector<uint8_t>> craft_segment(const SegmentSpec& spec) {
 
 namespace {
 
-struct View {
-  const uint8_t* data;
-  size_t size;
-  bool has(size_t offset, size_t n) const { return offset <= size && n <= size - offset; }
-  uint8_t u8(size_t o) const { return data[o]; }
-  uint16_t u16(size_t o) const { return uint16_t(data[o] << 8 | data[o + 1]); }
-  uint32_t u32(size_t o) const {
-    return uint32_t(data[o]) << 24 | uint32_t(data[o + 1]) << 16 | uint32_t(data[o + 2]) << 8 | data[o + 3];
-  }
-  View from(size_t offset) const { return offset <= size ? View{data + offset, size - offset} : View{data, 0}; }
-  View first(size_t n) const { return View{data, std::min(n, size)}; }
-};
+using wire::View;
 
 // claimed: bytes of TCP header+payload according to the IP header (may exceed what we have).
 bool decode_tcp(View v, size_t claimed, DecodedTcp& out) {

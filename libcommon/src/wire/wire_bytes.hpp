@@ -1,6 +1,7 @@
 #pragma once
-// Network-order stores and the Internet checksum (RFC 1071), shared by the crafter and the
-// scanner's template patcher (private to the library's sources).
+// Network-order stores and loads, and the Internet checksum (RFC 1071), shared by the crafter,
+// the decoders and the scanner's template patcher (private to the library's sources).
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -31,5 +32,20 @@ inline uint16_t fold(uint32_t sum) {
   while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
   return uint16_t(~sum);
 }
+
+// Untrusted received bytes: every read is checked with has() first, and a view never reaches
+// past the bytes it was made from.
+struct View {
+  const uint8_t* data;
+  size_t size;
+  bool has(size_t offset, size_t n) const { return offset <= size && n <= size - offset; }
+  uint8_t u8(size_t o) const { return data[o]; }
+  uint16_t u16(size_t o) const { return uint16_t(data[o] << 8 | data[o + 1]); }
+  uint32_t u32(size_t o) const {
+    return uint32_t(data[o]) << 24 | uint32_t(data[o + 1]) << 16 | uint32_t(data[o + 2]) << 8 | data[o + 3];
+  }
+  View from(size_t offset) const { return offset <= size ? View{data + offset, size - offset} : View{data, 0}; }
+  View first(size_t n) const { return View{data, std::min(n, size)}; }
+};
 
 }  // namespace tcpkit::wire
