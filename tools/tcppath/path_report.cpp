@@ -24,6 +24,57 @@ std::vector<const tcpkit::AttributedChange*> changes_at(const tcpkit::PathTrace&
   return out;
 }
 
+// RFC 4884 objects: the MPLS label stack (RFC 4950), interface information (RFC 5837), and
+// the class and type of any other object.
+tcpkit::Record extensions_record(const tcpkit::IcmpExtensions& e) {
+  tcpkit::Record r;
+  r["length_field"] = e.length_field;
+  tcpkit::Record mpls = tcpkit::Record::array();
+  for (const auto& m : e.mpls) {
+    tcpkit::Record entry;
+    entry["label"] = m.label;
+    entry["tc"] = m.traffic_class;
+    entry["bottom_of_stack"] = m.bottom_of_stack;
+    entry["ttl"] = m.ttl;
+    mpls.push_back(entry);
+  }
+  r["mpls"] = mpls;
+  tcpkit::Record interfaces = tcpkit::Record::array();
+  for (const auto& i : e.interfaces) {
+    tcpkit::Record entry;
+    entry["role"] = tcpkit::interface_role_name(i.role);
+    if (i.ifindex) entry["ifindex"] = *i.ifindex;
+    if (i.address) entry["address"] = i.address->to_string();
+    if (!i.name.empty()) entry["name"] = i.name;
+    if (i.mtu) entry["mtu"] = *i.mtu;
+    interfaces.push_back(entry);
+  }
+  r["interfaces"] = interfaces;
+  tcpkit::Record other = tcpkit::Record::array();
+  for (const auto& o : e.other) {
+    tcpkit::Record entry;
+    entry["class"] = o.class_num;
+    entry["c_type"] = o.c_type;
+    entry["length"] = o.length;
+    other.push_back(entry);
+  }
+  r["other"] = other;
+  return r;
+}
+
+// The text lines under a hop: "MPLS label 16 tc 0 ttl 1 | label 299792 tc 0 S ttl 1".
+void print_extensions(const tcpkit::IcmpExtensions& e) {
+  if (!e.mpls.empty()) {
+    std::string stack;
+    for (const auto& m : e.mpls) stack += (stack.empty() ? "" : " | ") + tcpkit::mpls_entry_text(m);
+    std::printf("      MPLS %s\n", stack.c_str());
+  }
+  for (const auto& i : e.interfaces) std::printf("      %s\n", tcpkit::interface_info_text(i).c_str());
+  for (const auto& o : e.other)
+    std::printf("      ICMP extension object class %u type %u (%u bytes), not decoded\n", unsigned(o.class_num),
+                unsigned(o.c_type), unsigned(o.length));
+}
+
 tcpkit::Record hop_record(const tcpkit::PathTrace& t, const tcpkit::HopResult& h) {
   tcpkit::Record r;
   r["type"] = "hop";
@@ -64,6 +115,7 @@ tcpkit::Record hop_record(const tcpkit::PathTrace& t, const tcpkit::HopResult& h
     fresh.push_back(d);
   }
   r["changes"] = fresh;
+  if (h.answer.extensions) r["icmp_extensions"] = extensions_record(*h.answer.extensions);
   return r;
 }
 
@@ -117,6 +169,7 @@ void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, ui
     if (h.answer.unreachable)
       std::printf("  %s", tcpkit::icmp_description(false, h.answer.icmp_type, h.answer.icmp_code).c_str());
     std::printf("\n");
+    if (h.answer.extensions) print_extensions(*h.answer.extensions);
     for (const auto* c : changes_at(t, h.answer.hop))
       std::printf("      %s  (%s)\n", tcpkit::to_string(c->change).c_str(), tcpkit::attribution_text(*c).c_str());
     if (h.answer.diff && !h.answer.diff->partial.empty()) {

@@ -128,6 +128,8 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
       h.answer.icmp_type = d->icmp.type;
       h.answer.icmp_code = d->icmp.code;
       h.answer.diff = diff_quoted_segment(p.bytes, quote);
+      const IcmpErrorMessage message = icmp_error_message(pkt.data);
+      h.answer.extensions = decode_icmp_extensions(message.message.data(), message.message.size(), message.v6);
     }
     // Done early once the destination answered and every hop before the last that answered
     // has all its answers (a rate-limited router makes us wait the whole time).

@@ -124,4 +124,26 @@ std::string mpls_entry_text(const MplsLabelEntry& e) {
          (e.bottom_of_stack ? " S" : "") + " ttl " + std::to_string(e.ttl);
 }
 
+const char* interface_role_name(InterfaceInfo::Role role) {
+  switch (role) {
+    case InterfaceInfo::Role::incoming: return "incoming";
+    case InterfaceInfo::Role::sub_ip: return "sub-IP";
+    case InterfaceInfo::Role::outgoing: return "outgoing";
+    case InterfaceInfo::Role::next_hop: return "next hop";
+  }
+  return "?";
+}
+
+std::string interface_info_text(const InterfaceInfo& i) {
+  std::string details;
+  auto add = [&details](const std::string& part) { details += (details.empty() ? "" : ", ") + part; };
+  if (i.ifindex) add("ifindex " + std::to_string(*i.ifindex));
+  if (i.address) add(i.address->to_string());
+  if (i.mtu) add("MTU " + std::to_string(*i.mtu));
+  std::string out = std::string(interface_role_name(i.role)) + " interface";
+  if (!i.name.empty()) out += " " + i.name;
+  if (!details.empty()) out += " (" + details + ")";
+  return out;
+}
+
 }  // namespace tcpkit

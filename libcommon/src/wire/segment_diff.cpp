@@ -126,32 +126,40 @@ std::optional<SegmentDiff> diff_quoted_segment(std::span<const uint8_t> sent_byt
   return out;
 }
 
-std::span<const uint8_t> icmp_error_quote(std::span<const uint8_t> packet) {
+IcmpErrorMessage icmp_error_message(std::span<const uint8_t> packet) {
   const Bytes b{packet};
   if (!b.has(0, 1)) return {};
   const uint32_t version = b.u8(0) >> 4;
   size_t icmp = 0;
-  uint32_t words = 0;  // RFC 4884 length of the original datagram, in units of unit bytes
-  size_t unit = 0;
+  bool v6 = false;
   if (version == 4 && b.has(0, 20) && b.u8(9) == IPPROTO_ICMP) {
     icmp = size_t(b.u8(0) & 0x0f) * 4;
     if (icmp < 20 || !b.has(icmp, 8)) return {};
     const uint32_t type = b.u8(icmp);
     if (type != 3 && type != 11 && type != 12) return {};
-    words = b.u8(icmp + 5);
-    unit = 4;
   } else if (version == 6 && b.has(0, 48) && b.u8(6) == IPPROTO_ICMPV6) {
     icmp = 40;
+    v6 = true;
     const uint32_t type = b.u8(icmp);
     if (type < 1 || type > 4) return {};
-    words = type == 1 || type == 3 ? b.u8(icmp + 4) : 0;
-    unit = 8;
   } else {
     return {};
   }
   // The IP header's length bounds the packet (a capture may hold trailing padding).
-  const size_t claimed = version == 4 ? b.u16(2) : 40 + b.u16(4);
-  std::span<const uint8_t> quote = packet.subspan(0, std::min(claimed, packet.size())).subspan(std::min(icmp + 8, std::min(claimed, packet.size())));
+  const size_t claimed = std::min(size_t(v6 ? 40 + b.u16(4) : b.u16(2)), packet.size());
+  if (claimed < icmp + 8) return {};
+  return {packet.subspan(icmp, claimed - icmp), v6};
+}
+
+std::span<const uint8_t> icmp_error_quote(std::span<const uint8_t> packet) {
+  const IcmpErrorMessage m = icmp_error_message(packet);
+  if (m.message.empty()) return {};
+  // RFC 4884 length of the original datagram: 32-bit words (ICMPv4, byte 5) or 64-bit words
+  // (ICMPv6 destination unreachable and time exceeded, byte 4).
+  const uint8_t type = m.message[0];
+  const size_t words = m.v6 ? (type == 1 || type == 3 ? m.message[4] : 0) : m.message[5];
+  const size_t unit = m.v6 ? 8 : 4;
+  std::span<const uint8_t> quote = m.message.subspan(8);
   if (words != 0 && words * unit < quote.size()) quote = quote.first(words * unit);
   return quote;
 }

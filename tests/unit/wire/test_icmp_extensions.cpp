@@ -151,6 +151,10 @@ TEST_CASE("icmp extensions: interface information (RFC 5837)", "[icmp_extensions
   CHECK(i.address->to_string() == "10.0.1.2");
   CHECK(i.name == "eth1");
   CHECK(i.mtu == 1500u);
+  CHECK(interface_info_text(i) == "incoming interface eth1 (ifindex 7, 10.0.1.2, MTU 1500)");
+  InterfaceInfo bare;
+  bare.role = InterfaceInfo::Role::next_hop;
+  CHECK(interface_info_text(bare) == "next hop interface");
 }
 
 TEST_CASE("icmp extensions: hostile bytes are refused, never trusted", "[icmp_extensions]") {

@@ -202,8 +202,20 @@ TEST_CASE("icmp_error_quote finds the datagram in a time exceeded, and stops at 
   padded[20 + 5] = 32;
   q = icmp_error_quote(padded);
   CHECK(q.size() == 128);
+  // The whole message, extensions included, for the extension decoder: the IP header's length
+  // bounds it (trailing capture bytes are not part of it).
+  std::vector<uint8_t> trailing = padded;
+  trailing.insert(trailing.end(), {0xde, 0xad});
+  const IcmpErrorMessage m = icmp_error_message(trailing);
+  CHECK(!m.v6);
+  CHECK(m.message.size() == padded.size() - 20);
+  CHECK(m.message[0] == 11);
   // Echo reply, not an error.
   icmp[20] = 0;
   CHECK(icmp_error_quote(icmp).empty());
-  for (size_t n = 0; n <= padded.size(); ++n) (void)icmp_error_quote(std::span<const uint8_t>(padded.data(), n));
+  CHECK(icmp_error_message(icmp).message.empty());
+  for (size_t n = 0; n <= padded.size(); ++n) {
+    (void)icmp_error_quote(std::span<const uint8_t>(padded.data(), n));
+    (void)icmp_error_message(std::span<const uint8_t>(padded.data(), n));
+  }
 }

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "tcpkit/wire/icmp_extensions.hpp"
 #include "tcpkit/wire/ip_address.hpp"
 #include "tcpkit/wire/segment_diff.hpp"
 #include "tcpkit/wire/tcp_options.hpp"
@@ -21,6 +22,7 @@ struct HopAnswer {
   bool unreachable = false;           // the router refused the SYN instead of expiring it
   bool v6 = false;
   uint8_t icmp_type = 0, icmp_code = 0;
+  std::optional<IcmpExtensions> extensions;  // RFC 4884 objects after the quote (MPLS labels...)
 };
 
 // What the destination sent back to a SYN that reached it.

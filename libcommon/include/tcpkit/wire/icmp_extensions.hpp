@@ -53,4 +53,9 @@ std::optional<IcmpExtensions> decode_icmp_extensions(const uint8_t* message, siz
 // One entry in words, as the tools print it: "label 16 tc 0 S ttl 1" (S: bottom of the stack).
 std::string mpls_entry_text(const MplsLabelEntry& e);
 
+// "incoming", "sub-IP", "outgoing", "next hop".
+const char* interface_role_name(InterfaceInfo::Role role);
+// "incoming interface ge-0/0/1 (ifindex 7, 10.1.2.3, MTU 1500)": the parts the router gave.
+std::string interface_info_text(const InterfaceInfo& info);
+
 }  // namespace tcpkit

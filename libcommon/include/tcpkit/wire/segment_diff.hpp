@@ -39,6 +39,15 @@ struct SegmentDiff {
 // IP version (or the sent bytes are not a whole header). Never reads past either span.
 std::optional<SegmentDiff> diff_quoted_segment(std::span<const uint8_t> sent, std::span<const uint8_t> quoted);
 
+// The ICMP or ICMPv6 error message inside a packet (starting at its IP header), from its type
+// byte to the end the IP header claims; empty when the packet is not an ICMP error (IPv4:
+// unreachable, time exceeded, parameter problem; IPv6: types 1-4).
+struct IcmpErrorMessage {
+  std::span<const uint8_t> message;
+  bool v6 = false;
+};
+IcmpErrorMessage icmp_error_message(std::span<const uint8_t> packet);
+
 // The quoted datagram inside an ICMP or ICMPv6 error packet (starting at its IP header): the
 // bytes after the 8-byte ICMP header, cut to the original datagram's length when the error
 // carries RFC 4884 extensions. Empty when the packet is not an ICMP error.
