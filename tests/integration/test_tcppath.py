@@ -2,6 +2,9 @@
 limits): every hop's address, each change nftables makes on r2 placed between hop 2 and hop 3,
 the destination's answer, and the stop point of a firewall that drops and of one that rejects."""
 import json
+import signal
+import subprocess
+import time
 
 import pytest
 
@@ -38,6 +41,8 @@ def test_clean_path_every_hop_and_the_destination(L, tool):
     assert summary["stop"] == "reached" and summary["destination_hop"] == 4
     assert summary["answer"] == "SYN+ACK" and summary["answer_mss"] == 1460
     assert summary["verdict"].startswith("no change to the SYN seen; the SYN reached " + L.server_v4)
+    # Every answer was in: it did not sit out the 3 s wait (the destination answers last).
+    assert summary["ended"] == "complete"
 
 
 def test_r2_rewrites_are_each_placed_between_hop_2_and_hop_3(L, tool):
@@ -82,6 +87,7 @@ def test_a_firewall_that_drops_stops_the_syn_after_hop_2(L, tool):
     assert summary["stop"] == "dropped" and summary["last_hop"] == 2 and summary["last_router"] == L.router_v4[1]
     assert "answer" not in summary
     assert summary["verdict"] == f"the SYN is dropped after hop 2 (last answer from {L.router_v4[1]})"
+    assert summary["ended"] == "wait over"  # silence never proves the trace complete
 
 
 def test_a_firewall_that_rejects_is_named_with_its_router(L, tool):
@@ -93,6 +99,7 @@ def test_a_firewall_that_rejects_is_named_with_its_router(L, tool):
     assert summary["rejection"] == "communication administratively prohibited"
     assert summary["verdict"] == (f"the SYN is rejected at hop 2 by {L.router_v4[1]} "
                                   "(communication administratively prohibited)")
+    assert summary["ended"] == "complete"
 
 
 def test_a_rewritten_seq_and_source_port_do_not_lose_the_hop(L, tool):
@@ -105,3 +112,17 @@ def test_a_rewritten_seq_and_source_port_do_not_lose_the_hop(L, tool):
     assert fields == {"seq": "12345", "sport": "4242"}, hops[2]
     assert {c["where"] for c in hops[2]["changes"]} == {"between hop 2 and hop 3"}
     assert hops[2]["answered"] == 3
+
+
+def test_ctrl_c_gives_the_partial_trace_marked_interrupted(L, tool):
+    on_r2(L, f"  tcp dport {PORT} drop\n")
+    proc = L.popen_client([tool("tcppath"), "--json", "-W", "30s", "-m", "6", f"{L.server_v4}:{PORT}"],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=10)
+    objects = [json.loads(line) for line in out.splitlines()]
+    summary = objects[-1]
+    assert proc.returncode == 1, err
+    assert summary["type"] == "summary" and summary["ended"] == "interrupted", summary
+    assert summary["stop"] == "dropped" and summary["last_hop"] == 2

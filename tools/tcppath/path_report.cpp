@@ -119,7 +119,12 @@ tcpkit::Record hop_record(const tcpkit::PathTrace& t, const tcpkit::HopResult& h
   return r;
 }
 
-tcpkit::Record summary_record(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, uint16_t port) {
+// Why the trace ended: every answer that could change it was in, the wait (-W) was over, or Ctrl-C.
+const char* ended_name(const tcpkit::PathTrace& t, bool interrupted) {
+  return interrupted ? "interrupted" : t.complete ? "complete" : "wait over";
+}
+
+tcpkit::Record summary_record(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, uint16_t port, bool interrupted) {
   tcpkit::Record r;
   r["type"] = "summary";
   r["destination"] = destination.to_string();
@@ -137,6 +142,7 @@ tcpkit::Record summary_record(const tcpkit::PathTrace& t, const tcpkit::IpAddres
     if (t.destination_rtt_ns) r["rtt_ms"] = double(*t.destination_rtt_ns) / 1e6;
   }
   r["verdict"] = t.summary.verdict;
+  r["ended"] = ended_name(t, interrupted);
   return r;
 }
 
@@ -150,11 +156,12 @@ std::string rtt_text(const tcpkit::HopResult& h) {
 
 }  // namespace
 
-void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, uint16_t port, tcpkit::Format format) {
+void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, uint16_t port, tcpkit::Format format,
+            bool interrupted) {
   if (format == tcpkit::Format::json) {
     tcpkit::JsonLinesWriter w(stdout);
     for (const auto& h : t.hops) w.write(hop_record(t, h));
-    w.write(summary_record(t, destination, port));
+    w.write(summary_record(t, destination, port, interrupted));
     return;
   }
   std::printf("tcppath to %s, %zu hops shown, source port %u\n", destination.to_string_with_port(port).c_str(), t.hops.size(),
@@ -184,6 +191,7 @@ void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, ui
     if (!t.destination->options.empty()) std::printf("  [%s]", t.destination->options.to_string().c_str());
     std::printf("\n");
   }
+  if (interrupted) std::printf("interrupted: the trace is partial\n");
   std::printf("verdict: %s\n", t.summary.verdict.c_str());
 }
 

@@ -7,6 +7,8 @@
 
 namespace tcppath {
 
-void report(const tcpkit::PathTrace& trace, const tcpkit::IpAddress& destination, uint16_t port, tcpkit::Format format);
+// interrupted: Ctrl-C (or SIGTERM) ended the wait; the trace is what came before it.
+void report(const tcpkit::PathTrace& trace, const tcpkit::IpAddress& destination, uint16_t port, tcpkit::Format format,
+            bool interrupted);
 
 }  // namespace tcppath

@@ -44,7 +44,7 @@ int run(const Options& o) {
   c.wait = std::chrono::duration_cast<std::chrono::milliseconds>(o.wait);
   auto trace = tcpkit::trace_path(c, cli::interrupt_fd());
   if (!trace) return fail_with(trace.error());
-  report(*trace, destination, c.port, o.format);
+  report(*trace, destination, c.port, o.format, cli::interrupted());
   return trace->summary.stop == tcpkit::PathStop::reached ? cli::kExitPositive : cli::kExitNegative;
 }
 

@@ -84,6 +84,20 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
     return reply.time_ns - p.user_sent_ns;
   };
   std::optional<CapturedPacket> destination_at;
+  // Done early once the destination answered, or a router rejected the SYN, and every probe up
+  // to the last hop that answered (or the rejecting one) has its answer: nothing later can
+  // change the trace. The destination usually answers last, so this is checked after its answer
+  // too. A rate-limited or silent hop keeps us waiting the whole time.
+  auto all_in = [&] {
+    int last_answered = 0, rejected_at = 0;
+    for (const HopResult& r : hops) {
+      if (r.answered) last_answered = r.answer.hop;
+      if (r.answer.unreachable && !rejected_at) rejected_at = r.answer.hop;
+    }
+    const int upto = rejected_at ? rejected_at : last_answered;
+    if (!trace.destination && !rejected_at) return false;
+    return std::all_of(probes.begin(), probes.end(), [&](const auto& e) { return e.second.answered || e.second.hop > upto; });
+  };
   const auto until = Clock::now() + c.wait;
   while (true) {
     auto next = capture->next(until, cancel_fd);
@@ -105,6 +119,7 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
       if (!trace.destination) {
         trace.destination = DestinationAnswer{d->src, f, d->tcp.options};
         destination_at = pkt;
+        if ((trace.complete = all_in())) break;
       }
       continue;
     }
@@ -131,15 +146,7 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
       const IcmpErrorMessage message = icmp_error_message(pkt.data);
       h.answer.extensions = decode_icmp_extensions(message.message.data(), message.message.size(), message.v6);
     }
-    // Done early once the destination answered and every hop before the last that answered
-    // has all its answers (a rate-limited router makes us wait the whole time).
-    int last_answered = 0;
-    for (const HopResult& r : hops)
-      if (r.answered) last_answered = r.answer.hop;
-    const bool all_in = trace.destination && std::all_of(probes.begin(), probes.end(), [&](const auto& e) {
-                          return e.second.answered || e.second.hop > last_answered;
-                        });
-    if (all_in) break;
+    if ((trace.complete = all_in())) break;
   }
 
   // The hops worth showing: up to the destination or the first rejection, else up to the last

@@ -43,6 +43,7 @@ struct PathTrace {
   int destination_hop = 0;                  // the first TTL that reached it (0: not reached)
   std::optional<int64_t> destination_rtt_ns;
   PathSummary summary;
+  bool complete = false;                    // every answer that could change the trace came before the wait was over
 };
 
 // IPv4 only for now (a bad_input error for IPv6). Needs CAP_NET_RAW. cancel_fd readable: stop
