@@ -282,6 +282,24 @@ std::vector<OptionChange> diff_options(const TcpOptions& sent, const TcpOptions&
       out.push_back(OptionChange{OptionChange::What::removed, before.kind, text, ""});
     }
   }
+  // An option overwritten in place by NOPs: as many new NOPs as the option had bytes. Then the
+  // NOPs are the removal's trace, not options of their own.
+  size_t new_nops = 0;
+  for (size_t j = 0; j < m; ++j) new_nops += !seen_used[j] && seen.at(j).kind == tcp_option::nop;
+  for (OptionChange& c : out) {
+    if (c.what != OptionChange::What::removed || c.kind == tcp_option::nop || c.kind == tcp_option::eol) continue;
+    size_t i = 0;
+    while (i < n && !(sent.at(i).kind == c.kind && pair_of[i] >= m)) ++i;
+    const size_t length = i < n ? 2 + sent.at(i).data.size() : 0;
+    if (length == 0 || new_nops < length) continue;
+    for (size_t j = 0, left = length; j < m && left; ++j)
+      if (!seen_used[j] && seen.at(j).kind == tcp_option::nop) {
+        seen_used[j] = true;
+        --left;
+      }
+    new_nops -= length;
+    c.nops_in_place = true;
+  }
   for (size_t j = 0; j < m; ++j)
     if (!seen_used[j])
       out.push_back(OptionChange{OptionChange::What::added, seen.at(j).kind, "", option_text(seen.at(j), OptionText::full)});
@@ -290,7 +308,7 @@ std::vector<OptionChange> diff_options(const TcpOptions& sent, const TcpOptions&
 
 std::string to_string(const OptionChange& c) {
   switch (c.what) {
-    case OptionChange::What::removed: return c.before + " removed";
+    case OptionChange::What::removed: return c.before + (c.nops_in_place ? " removed (NOPs in its place)" : " removed");
     case OptionChange::What::added: return c.after + " added";
     case OptionChange::What::changed: return c.before + " -> " + c.after;
     case OptionChange::What::moved: return c.after + " moved";

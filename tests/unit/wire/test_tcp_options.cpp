@@ -144,7 +144,16 @@ TEST_CASE("the diff shows what a middlebox did to the options") {
   // MSS clamped, SACK-permitted overwritten with NOPs (what some firewalls do).
   const TcpOptions clamped = decoded({2, 4, 0x05, 0x64, 1, 1, 8, 10, 0, 0, 0, 77, 0, 0, 0, 0, 1, 3, 3, 7});
   CHECK(diff_text(sent, clamped) ==
-        std::vector<std::string>{"mss 1460 -> mss 1380", "sackOK removed", "nop added", "nop added"});
+        std::vector<std::string>{"mss 1460 -> mss 1380", "sackOK removed (NOPs in its place)"});
+  // Timestamps reset to ten NOPs as well: each removal takes its own NOPs, none left over.
+  const TcpOptions reset = decoded({2, 4, 0x05, 0xb4, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 3, 3, 7});
+  CHECK(diff_text(sent, reset) ==
+        std::vector<std::string>{"sackOK removed (NOPs in its place)", "TS val 77 ecr 0 removed (NOPs in its place)"});
+  // One NOP more than a removal took is still an added NOP.
+  TcpOptions extra = clamped;
+  extra.add_nop();
+  CHECK(diff_text(sent, extra) ==
+        std::vector<std::string>{"mss 1460 -> mss 1380", "sackOK removed (NOPs in its place)", "nop added"});
 
   // Timestamps and the NOP stripped, window scale moved before the MSS.
   TcpOptions reordered;

@@ -105,9 +105,13 @@ struct OptionChange {
   What what = What::changed;
   uint8_t kind = 0;
   std::string before, after;  // each side's text of the option ("" when absent)
+  // removed: its bytes were overwritten with as many NOPs (nftables' `reset tcp option`, some
+  // firewalls), which are then not listed as added.
+  bool nops_in_place = false;
 };
 std::vector<OptionChange> diff_options(const TcpOptions& sent, const TcpOptions& seen);
-// "sackOK removed", "nop added", "mss 1460 -> mss 1380", "wscale 7 moved".
+// "sackOK removed", "sackOK removed (NOPs in its place)", "nop added", "mss 1460 -> mss 1380",
+// "wscale 7 moved".
 std::string to_string(const OptionChange& change);
 
 }  // namespace tcpkit
