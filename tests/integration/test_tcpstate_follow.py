@@ -235,3 +235,32 @@ def test_without_cap_bpf_exit_3_with_the_setcap_line(tool):
     assert r.returncode == 3, r.stderr
     assert r.stdout == ""
     assert r.stderr.count("\n") == 1 and "setcap cap_bpf,cap_perfmon+ep $(command -v tcpstate)" in r.stderr
+
+
+BURST_SCRIPT = r"""
+import socket
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(128)
+for _ in range(%d):
+    c = socket.create_connection(l.getsockname()); a, _ = l.accept(); c.close(); a.close()
+l.close()
+print("DONE", flush=True)
+"""
+
+
+def test_changes_in_the_ring_at_ctrl_c_are_shown_not_dropped():
+    # The follower is stopped (SIGSTOP) while 40 connections open and close: their changes wait
+    # in the ring. Ctrl-C is queued before it runs again, so its first act is to stop: what the
+    # kernel delivered before the stop must still be shown (it was dropped unseen before).
+    with lab.Lab(ipv6=False) as L:
+        proc = start_follower([L.tool("tcpstate"), "follow", "--json"], wrap_ns=L.server_ns)
+        proc.send_signal(signal.SIGSTOP)
+        try:
+            r = L.run_python(L.server_ns, BURST_SCRIPT % 40, timeout=60)
+            assert "DONE" in r.stdout, r.stderr
+            proc.send_signal(signal.SIGINT)
+        finally:
+            proc.send_signal(signal.SIGCONT)
+        transitions, summary, _ = stop_follower(proc)
+        starts = [t for t in transitions if (t["old_state"], t["new_state"]) == ("CLOSE", "SYN_SENT")]
+        assert len(starts) == 40, (len(starts), summary)
+        assert summary["ring_drops"] == 0 and summary["degraded"] is False

@@ -50,6 +50,8 @@ uint64_t monotonic_ns() {
 // and a timewait socket takes the 4-tuple over. sock_diag finds that socket: in TIME_WAIT, the
 // connection went on into TIME_WAIT; in FIN_WAIT2 (an orphan still waiting for the peer's FIN),
 // it is still FIN_WAIT2, and is looked at again each round until it turns TIME_WAIT or is gone.
+constexpr int kDrainPasses = 8;  // reads of the ring at the end, each of everything in it then
+
 class TimeWaitWatch {
  public:
   static constexpr size_t kMaxWatched = 4096;  // beyond: the kernel's CLOSE is shown as it is
@@ -343,6 +345,14 @@ int run_follow(const Options& o) {
     // write() per line.
     std::fflush(stdout);
   }
+  // Ctrl-C or --duration: the changes already in the ring happened before the stop; show them
+  // (a consumer that lags a storm holds many). Bounded: new changes keep coming meanwhile.
+  if (!cli::output_gone())
+    for (int pass = 0; pass < kDrainPasses; ++pass) {
+      auto r = (*follower)->drain(on_change);
+      if (!r) return fail_with(r.error());
+      if (*r == 0) break;
+    }
   if (!cli::output_gone()) time_wait.recheck(true, show);
   totals.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!cli::output_gone()) print_summary(o, totals, (*follower)->losses(), (*follower)->attachment());

@@ -66,6 +66,14 @@ class BpfFollower final : public StateFollower {
     return static_cast<size_t>(n);
   }
 
+  Result<size_t> drain(const std::function<void(const StateChange&)>& sink) override {
+    sink_ = &sink;
+    const int n = ring_buffer__consume(ring_);
+    sink_ = nullptr;
+    if (n < 0) return fail_errno("BPF ring buffer read", -n);
+    return static_cast<size_t>(n);
+  }
+
   FollowLosses losses() const override {
     FollowLosses l;
     l.ring_drops = per_cpu_sum(skel_->maps.ring_drops);

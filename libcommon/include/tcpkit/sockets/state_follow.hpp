@@ -38,6 +38,9 @@ class StateFollower {
   virtual ~StateFollower() = default;
   // Waits up to timeout_ms for changes and passes each to sink. Returns how many came.
   virtual Result<size_t> poll(int timeout_ms, const std::function<void(const StateChange&)>& sink) = 0;
+  // Passes every change already in the ring to sink without waiting (at the end of a run: what
+  // the kernel delivered before the stop must not be dropped unseen). Returns how many came.
+  virtual Result<size_t> drain(const std::function<void(const StateChange&)>& sink) = 0;
   virtual FollowLosses losses() const = 0;
   virtual std::string attachment() const = 0;  // "tp_btf" or "tracepoint"
 };
