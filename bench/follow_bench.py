@@ -14,8 +14,12 @@ follow shows the client's end as -> TIME_WAIT, inferred from the timewait socket
 The tracer runs in the root namespace, filtered to the storm's (`--netns`), its output piped
 to `tail -n 1` (the summary). Measured:
     lost      of the changes that come once per connection (3 N + 1 of them), how many it did
-              not show; its own count of ring-buffer drops and recursion misses, and whether
-              its summary says degraded;
+              not show; its own count of ring-buffer drops, recursion misses and path gaps (a
+              socket's change that does not start where its last one ended), and whether its
+              summary says degraded. The tracer is stopped with Ctrl-C only once every
+              connection has ended (up to 30 s: loopback drops packets in a storm, and a
+              retransmitted FIN or ACK keeps a few open for seconds); any still open then are
+              not counted as lost;
     CPU       the tracer process's user + system time (wait4), per event;
     BPF       the BPF programs' own run time per change (kernel.bpf_stats_enabled, read with
               bpftool while it runs): the cost added to every state change of the host. It is
@@ -34,6 +38,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -88,6 +93,21 @@ def storm(ns, build, rate, seconds, port):
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
+def wait_ended(ns, limit_s=30):
+    """Waits until every connection of the storm has ended (the namespace holds nothing but
+    TIME_WAIT sockets), at most limit_s; returns how many sockets were still open. A storm drops
+    packets on loopback (the backlog overflows), and a FIN or final ACK retransmitted with backoff
+    keeps a few connections open for seconds: stopping the tracer before they end would count
+    their last change as lost."""
+    end = time.monotonic() + limit_s
+    while True:
+        r = sh("ip", "netns", "exec", ns, "ss", "-tanH", "exclude", "time-wait", check=False)
+        still = len([line for line in r.stdout.splitlines() if line.strip()])
+        if still == 0 or time.monotonic() > end:
+            return still
+        time.sleep(0.1)
+
+
 def run_tracer(argv, post, ns, build, rate, seconds, port, prog_prefix):
     """Starts the tracer (its output piped to post), runs the storm, waits for the tracer's end:
     (post's output, rusage, storm, BPF ns per run, why it failed)."""
@@ -104,9 +124,11 @@ def run_tracer(argv, post, ns, build, rate, seconds, port, prog_prefix):
         return None, None, None, None, ("".join(err).strip().splitlines() or ["exited"])[-1]
     before = bpf_prog_stats(prog_prefix) if prog_prefix else None
     made = storm(ns, build, rate, seconds, port)
+    made["open_at_end"] = wait_ended(ns)
     time.sleep(0.5)
+    tracer.send_signal(signal.SIGINT)  # Ctrl-C, as a user stops it (--duration is only the bound)
     after = bpf_prog_stats(prog_prefix) if prog_prefix else None
-    deadline = time.monotonic() + seconds + 30
+    deadline = time.monotonic() + 30
     usage = None
     while time.monotonic() < deadline:
         pid, _, ru = os.wait4(tracer.pid, os.WNOHANG)
@@ -131,7 +153,7 @@ def bpf_cost(build, ns, rate, seconds):
     sh("sysctl", "-qw", "kernel.bpf_stats_enabled=1", check=False)
     try:
         argv = [os.path.join(build, "tools", "tcpstate"), "--netns", ns, "follow", "--json",
-                "--duration", f"{ATTACH_S + seconds * 2 + 2:.1f}s"]
+                "--duration", f"{ATTACH_S + seconds * 3 + 40:.1f}s"]
         _, _, _, bpf, _ = run_tracer(argv, ["tail", "-n", "1"], ns, build, rate, seconds, 7002, "follow_")
         return round(bpf) if bpf else None
     finally:
@@ -140,7 +162,7 @@ def bpf_cost(build, ns, rate, seconds):
 
 def tcpstate_row(build, ns, rate, seconds):
     argv = [os.path.join(build, "tools", "tcpstate"), "--netns", ns, "follow", "--json",
-            "--duration", f"{ATTACH_S + seconds * 2 + 2:.1f}s"]
+            "--duration", f"{ATTACH_S + seconds * 3 + 40:.1f}s"]
     out, usage, made, _, fail = run_tracer(argv, ["awk", COUNT_JSON], ns, build, rate, seconds, 7000, None)
     if fail:
         return {"tool": "tcpstate follow", "rate": rate, "error": fail}
@@ -152,9 +174,11 @@ def tcpstate_row(build, ns, rate, seconds):
     cpu = usage.ru_utime + usage.ru_stime
     return {"tool": "tcpstate follow", "rate": rate, "achieved_rate": made["rate"], "connections": n,
             "starts": starts, "children": children, "ends": ends, "ends_expected": 2 * n + 1,
-            "lost": (n - starts) + (n - children) + (2 * n + 1 - ends),
+            "open_at_end": made["open_at_end"],
+            "lost": (n - starts) + (n - children) + (2 * n + 1 - made["open_at_end"] - ends),
             "seen": seen, "inferred": s["inferred"],
             "ring_drops": s["ring_drops"], "recursion_misses": s["recursion_misses"], "nested_taken": s.get("nested_taken"),
+            "path_gaps": s.get("path_gaps"),
             "degraded": s["degraded"],
             "cpu_s": round(cpu, 3), "cpu_us_per_event": round(cpu * 1e6 / max(seen, 1), 2),
             "bpf_ns_per_event": bpf_cost(build, ns, rate, min(seconds, 2))}
@@ -169,7 +193,7 @@ def bcc_row(build, ns, rate, seconds):
         headers = [line for line in why if "kernel headers" in line]  # its usual failure here
         return {"tool": BCC, "rate": rate, "error": (headers or why or ["exit %d" % probe.returncode])[-1]}
     # bcc has no namespace filter: it sees the whole host, so its count is at least the storm's.
-    argv = ["timeout", "-s", "INT", f"{ATTACH_S + seconds * 2 + 2:.1f}", BCC]
+    argv = ["timeout", "-s", "INT", f"{ATTACH_S + seconds * 3 + 40:.1f}", BCC]
     out, usage, made, _, fail = run_tracer(argv, ["wc", "-l"], ns, build, rate, seconds, 7001, None)
     if fail:
         return {"tool": BCC, "rate": rate, "error": fail}
@@ -224,14 +248,15 @@ def main():
                 print(json.dumps(row), flush=True)
     if not a.json:
         print("| tool | rate asked (made) /s | connections | lost | changes seen | ring drops | recursion misses | "
-              "degraded | tracer CPU s | CPU µs/change | BPF ns/change |")
-        print("|---|---|---|---|---|---|---|---|---|---|---|")
+              "path gaps | degraded | tracer CPU s | CPU µs/change | BPF ns/change |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|---|")
         for r in rows:
             if "error" in r:
-                print(f"| {r['tool']} | {r['rate']} | | | | | | | | | did not run: {r['error']} |")
+                print(f"| {r['tool']} | {r['rate']} | | | | | | | | | | did not run: {r['error']} |")
                 continue
             print(f"| {r['tool']} | {r['rate']} ({r['achieved_rate']:.0f}) | {r['connections']} | {r['lost']} | "
-                  f"{r['seen']} | {r['ring_drops']} | {r['recursion_misses']} | {r['degraded']} | {r['cpu_s']} | "
+                  f"{r['seen']} | {r['ring_drops']} | {r['recursion_misses']} | {r.get('path_gaps')} | {r['degraded']} | "
+                  f"{r['cpu_s']} | "
                   f"{r['cpu_us_per_event']} | {r['bpf_ns_per_event']} |")
     return 0
 

@@ -31,6 +31,7 @@ struct {
 struct last_seen {
   __u64 time_ns;
   __u16 sport;
+  __u8 state;  // the state that change left it in: the next change must start there
 };
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -46,6 +47,22 @@ struct {
   __type(key, __u32);
   __type(value, __u64);
 } ring_drops SEC(".maps");
+
+// Changes that did not start in the state the socket's last change left it in: the changes in
+// between were never reported (the kernel skipped them, or they were lost as counted above); or
+// the address belongs to a new socket while the old one's end was never reported. Never silent.
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} path_gaps SEC(".maps");
+
+static __always_inline void count_gap(void) {
+  __u32 zero = 0;
+  __u64* n = bpf_map_lookup_elem(&path_gaps, &zero);
+  if (n) *n += 1;
+}
 
 static __always_inline void count_drop(void) {
   __u32 zero = 0;
@@ -86,7 +103,9 @@ static __always_inline int on_change(const struct sock* sk, int oldstate, int ne
   __u64 since = 0;
   int known = 0;
   const struct last_seen* last = bpf_map_lookup_elem(&last_change, &key);
-  if (last) {
+  if (last && last->state != (__u8)oldstate) {
+    count_gap();  // the time since that change is not this state's: unknown
+  } else if (last) {
     known = 1;
     since = now - last->time_ns;
     if (sport == 0) sport = last->sport;
@@ -94,7 +113,7 @@ static __always_inline int on_change(const struct sock* sk, int oldstate, int ne
   if (newstate == TCPKIT_TCP_CLOSE) {
     bpf_map_delete_elem(&last_change, &key);
   } else {
-    const struct last_seen seen = {.time_ns = now, .sport = sport};
+    const struct last_seen seen = {.time_ns = now, .sport = sport, .state = (__u8)newstate};
     bpf_map_update_elem(&last_change, &key, &seen, BPF_ANY);
   }
 

@@ -3,7 +3,7 @@ namespace's loopback): whatever the rate does to the kernel side, no change is l
 Three kinds of change come exactly once per connection (the client's CLOSE -> SYN_SENT, the
 server child's SYN_RECV -> ESTABLISHED, and each socket's end), so a run that says it lost
 nothing must show exactly N, N and 2 N + 1 of them; a run that lost some must say so
-(degraded, with its ring-buffer drops or recursion misses). How many nested changes the second
+(degraded, with its ring-buffer drops, recursion misses or path gaps). How many nested changes the second
 BPF program took is in the summary. Rates and losses themselves are the bench's
 (bench/follow_bench.py), not asserted here."""
 import json
@@ -56,7 +56,11 @@ def test_a_storm_loses_no_change_silently():
         if t["new_state"] in ("CLOSE", "TIME_WAIT"):
             ends += 1
     lost = (CONNECTIONS - starts) + (CONNECTIONS - children) + (2 * CONNECTIONS + 1 - ends)
-    reported = summary["ring_drops"] + summary["recursion_misses"]
+    # A path gap: a socket's change that does not start where its last one ended. Under a storm
+    # the kernel now and then reports neither FIN_WAIT1 -> FIN_WAIT2 nor the end of a client
+    # socket, with no recursion miss counted (two followers at once miss the same ones); the
+    # gaps are how the follower knows, and says so.
+    reported = summary["ring_drops"] + summary["recursion_misses"] + summary["path_gaps"]
     if not summary["degraded"]:
         assert (starts, children, ends) == (CONNECTIONS, CONNECTIONS, 2 * CONNECTIONS + 1), summary
     else:

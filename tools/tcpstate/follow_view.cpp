@@ -274,7 +274,7 @@ struct Totals {
 };
 
 void print_summary(const Options& o, const Totals& t, const FollowLosses& l, const std::string& attachment) {
-  const bool degraded = l.ring_drops > 0 || l.recursion_misses > 0;
+  const bool degraded = l.ring_drops > 0 || l.recursion_misses > 0 || l.path_gaps > 0;
   if (o.output == Output::json) {
     Record r;
     r["type"] = "summary";
@@ -287,6 +287,7 @@ void print_summary(const Options& o, const Totals& t, const FollowLosses& l, con
     r["ring_drops"] = l.ring_drops;
     r["recursion_misses"] = l.recursion_misses;
     r["nested_taken"] = l.rescued;
+    r["path_gaps"] = l.path_gaps;
     r["degraded"] = degraded;
     if (cli::interrupted()) r["interrupted"] = true;
     write_json(r);
@@ -294,11 +295,14 @@ void print_summary(const Options& o, const Totals& t, const FollowLosses& l, con
     write_stdout("follow: " + std::to_string(t.shown) + " transitions shown (" + std::to_string(t.seen) + " seen, " +
                  std::to_string(t.inferred) + " inferred) in " + format_fixed(t.seconds, 1) + " s, " +
                  std::to_string(l.ring_drops) + " ring-buffer drops, " + std::to_string(l.recursion_misses) +
-                 " recursion misses (" + attachment + ")" + (degraded ? "  DEGRADED: changes were lost" : "") + "\n");
+                 " recursion misses, " + std::to_string(l.path_gaps) + " path gaps (" + attachment + ")" +
+                 (degraded ? "  DEGRADED: changes were lost" : "") + "\n");
   }
   if (degraded)
     cli::print_warning("tcpstate", "follow lost changes: " + std::to_string(l.ring_drops) + " ring-buffer drops, " +
-                                       std::to_string(l.recursion_misses) + " recursion misses");
+                                       std::to_string(l.recursion_misses) + " recursion misses, " +
+                                       std::to_string(l.path_gaps) +
+                                       " path gaps (changes the kernel never reported, or lost as counted)");
 }
 
 }  // namespace

@@ -77,6 +77,7 @@ class BpfFollower final : public StateFollower {
   FollowLosses losses() const override {
     FollowLosses l;
     l.ring_drops = per_cpu_sum(skel_->maps.ring_drops);
+    l.path_gaps = per_cpu_sum(skel_->maps.path_gaps);
     // follow_btf's misses that follow_btf_nested took are not losses.
     const uint64_t misses = recursion_misses(btf_ ? skel_->progs.follow_btf : skel_->progs.follow_tracepoint);
     l.rescued = btf_ ? per_cpu_sum(skel_->maps.rescued) : 0;

@@ -31,6 +31,8 @@ struct FollowLosses {
   uint64_t recursion_misses = 0;  // changes lost: the program was already running on that CPU
                                   // (tp_btf: and its second program could not take them either)
   uint64_t rescued = 0;           // tp_btf: nested changes the second program took (not losses)
+  uint64_t path_gaps = 0;         // a socket's change did not start where its last one ended: the
+                                  // changes between were never reported (by the kernel, or lost above)
 };
 
 class StateFollower {
