@@ -264,3 +264,60 @@ def test_changes_in_the_ring_at_ctrl_c_are_shown_not_dropped():
         starts = [t for t in transitions if (t["old_state"], t["new_state"]) == ("CLOSE", "SYN_SENT")]
         assert len(starts) == 40, (len(starts), summary)
         assert summary["ring_drops"] == 0 and summary["degraded"] is False
+
+
+def test_a_kernel_without_btf_exits_4_naming_it(tool):
+    """/sys/kernel/btf hidden in a private mount namespace: exit 4, one line that says no BTF."""
+    r = subprocess.run(["unshare", "-m", "sh", "-c", 'mount -t tmpfs none /sys/kernel/btf && exec "$0" follow -c 1',
+                        tool("tcpstate")], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 4, r.stderr
+    assert r.stdout == ""
+    assert r.stderr.count("\n") == 1 and "no BTF: /sys/kernel/btf/vmlinux is missing" in r.stderr, r.stderr
+
+
+SIMULTANEOUS_SCRIPT = r"""
+import socket, sys, time
+role, host, port, at = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])
+if role == "server":
+    l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    l.bind((host, port)); l.listen(1)
+    print("READY", flush=True)
+    s, _ = l.accept()
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("0.0.0.0", 41010)); s.connect((host, port))
+time.sleep(max(0.0, at - time.time()))
+s.shutdown(socket.SHUT_WR)        # both at the same moment: the FINs cross on the 20 ms line
+while s.recv(100): pass
+time.sleep(0.3)
+s.close()
+print("DONE", flush=True)
+"""
+
+
+def test_simultaneous_close_goes_through_closing_at_both_ends():
+    # Both ends send FIN at the same wall-clock moment; each FIN is 20 ms on the line, so each
+    # end receives the other's FIN before the ACK of its own: FIN_WAIT1 -> CLOSING -> TIME_WAIT.
+    with lab.Lab(delay_ms=20, ipv6=False) as L:
+        client_f = start_follower([L.tool("tcpstate"), "follow", "--json", "--netns", L.client_ns])
+        server_f = start_follower([L.tool("tcpstate"), "follow", "--json"], wrap_ns=L.server_ns)
+        at = time.time() + 1.5
+        server = L.popen_server([sys.executable, "-c", SIMULTANEOUS_SCRIPT, "server", L.server_v4, SERVER_PORT, at],
+                                stdout=subprocess.PIPE, text=True)
+        assert server.stdout.readline().strip() == "READY"
+        r = L.run_python(L.client_ns, SIMULTANEOUS_SCRIPT.replace("sys.argv[1], sys.argv[2], int(sys.argv[3]), "
+                                                                  "float(sys.argv[4])",
+                                                                  f"'client', {L.server_v4!r}, {SERVER_PORT}, {at}"),
+                         timeout=30)
+        assert "DONE" in r.stdout, r.stderr
+        assert server.stdout.readline().strip() == "DONE"
+        time.sleep(0.3)
+        client, _, _ = stop_follower(client_f)
+        srv, _, _ = stop_follower(server_f)
+    steps, records = path(client, 41010)
+    assert steps[2:] == [("ESTABLISHED", "FIN_WAIT1"), ("FIN_WAIT1", "CLOSING"), ("CLOSING", "TIME_WAIT")], steps
+    assert records[-1]["inferred"] is True
+    server_steps, _ = path(srv, SERVER_PORT, 41010)
+    assert server_steps[-3:] == [("ESTABLISHED", "FIN_WAIT1"), ("FIN_WAIT1", "CLOSING"), ("CLOSING", "TIME_WAIT")], \
+        server_steps
