@@ -38,6 +38,7 @@ int parse_and_run(int argc, char** argv) {
   app.add_option("-I,--interface", o.interface, "send through this interface")->type_name("IFACE");
   app.add_flag("-4", f.v4, "IPv4 only");
   app.add_flag("-6", f.v6, "IPv6 only");
+  app.add_flag("-n,--numeric", o.numeric, "addresses only: no reverse lookups of the routers' names");
   app.add_flag("--json", f.json, "JSON Lines: one object per hop, then a summary object");
   app.set_version_flag("--version", "tcppath 0.1.0");
   if (auto code = tcpkit::cli::parse_command_line(app, kTool, argc, argv)) return *code;

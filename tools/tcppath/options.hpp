@@ -1,6 +1,7 @@
 #pragma once
 // tcppath's parsed command line.
 #include <chrono>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -20,7 +21,11 @@ struct Options {
   std::string interface;                          // -I
   tcpkit::Family family = tcpkit::Family::any;    // -4 / -6
   tcpkit::Format format = tcpkit::Format::text;
+  bool numeric = false;                           // -n: no reverse lookups of the routers
 };
+
+// Routers' names from reverse lookups (empty with -n).
+using Names = std::map<tcpkit::IpAddress, std::string>;
 
 // Traces the path and returns the exit code.
 int run(const Options& options);

@@ -157,10 +157,15 @@ std::string rtt_text(const tcpkit::HopResult& h) {
 }  // namespace
 
 void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, uint16_t port, tcpkit::Format format,
-            bool interrupted) {
+            bool interrupted, const Names& names) {
   if (format == tcpkit::Format::json) {
     tcpkit::JsonLinesWriter w(stdout);
-    for (const auto& h : t.hops) w.write(hop_record(t, h));
+    for (const auto& h : t.hops) {
+      tcpkit::Record r = hop_record(t, h);
+      if (h.answer.router)
+        if (auto n = names.find(*h.answer.router); n != names.end()) r["router_name"] = n->second;
+      w.write(r);
+    }
     w.write(summary_record(t, destination, port, interrupted));
     return;
   }
@@ -172,7 +177,11 @@ void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, ui
       std::printf("*  (no answer to %d probes)\n", h.sent);
       continue;
     }
-    std::printf("%s%s  %d/%d", h.answer.router->to_string().c_str(), rtt_text(h).c_str(), h.answered, h.sent);
+    // "name (address)" as traceroute prints a router it could name.
+    const std::string address = h.answer.router->to_string();
+    const auto name = names.find(*h.answer.router);
+    const std::string who = name == names.end() ? address : name->second + " (" + address + ")";
+    std::printf("%s%s  %d/%d", who.c_str(), rtt_text(h).c_str(), h.answered, h.sent);
     if (h.answer.unreachable)
       std::printf("  %s", tcpkit::icmp_description(false, h.answer.icmp_type, h.answer.icmp_code).c_str());
     std::printf("\n");

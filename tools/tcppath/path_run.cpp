@@ -1,8 +1,11 @@
 // Runs tcppath: resolves and routes the target, traces, reports, and turns the stop point into
 // the exit code.
+#include <algorithm>
+
 #include "common/cli_common.hpp"
 #include "tcpkit/io/route.hpp"
 #include "tcpkit/probe/path_trace.hpp"
+#include "tcpkit/wire/reverse_names.hpp"
 #include "tcppath/options.hpp"
 #include "tcppath/path_report.hpp"
 
@@ -12,6 +15,22 @@ namespace {
 constexpr const char* kTool = "tcppath";
 constexpr uint16_t kDefaultPort = 80;
 namespace cli = tcpkit::cli;
+
+// Reverse lookups of every router (all at once), as traceroute shows them: at most this long,
+// after which a name not back yet is left out.
+constexpr std::chrono::milliseconds kNamesBudget{1000};
+
+Names router_names(const tcpkit::PathTrace& t) {
+  std::vector<tcpkit::IpAddress> routers;
+  for (const auto& h : t.hops)
+    if (h.answer.router && std::find(routers.begin(), routers.end(), *h.answer.router) == routers.end())
+      routers.push_back(*h.answer.router);
+  const auto names = tcpkit::reverse_names(routers, kNamesBudget);
+  Names out;
+  for (size_t i = 0; i < routers.size(); ++i)
+    if (names[i]) out[routers[i]] = *names[i];
+  return out;
+}
 
 int fail_with(const tcpkit::Error& e) {
   cli::print_error(kTool, e.code == tcpkit::ErrorCode::privilege ? e.message + "; " + cli::net_raw_hint(kTool) : e.message);
@@ -44,7 +63,8 @@ int run(const Options& o) {
   c.wait = std::chrono::duration_cast<std::chrono::milliseconds>(o.wait);
   auto trace = tcpkit::trace_path(c, cli::interrupt_fd());
   if (!trace) return fail_with(trace.error());
-  report(*trace, destination, c.port, o.format, cli::interrupted());
+  const bool interrupted = cli::interrupted();
+  report(*trace, destination, c.port, o.format, interrupted, o.numeric || interrupted ? Names{} : router_names(*trace));
   return trace->summary.stop == tcpkit::PathStop::reached ? cli::kExitPositive : cli::kExitNegative;
 }
 
