@@ -95,7 +95,7 @@ def command(tool, L, family):
     dst = L.server_v4 if family == 4 else L.server_v6
     six = [] if family == 4 else ["-6"]
     if tool == "tcppath":
-        return [L.tool("tcppath"), "--json", "-m", MAX_HOPS, "-q", QUERIES, f"-{family}",
+        return [L.tool("tcppath"), "--json", "-n", "-m", MAX_HOPS, "-q", QUERIES, f"-{family}",
                 f"{dst}:{PORT}" if family == 4 else f"[{dst}]:{PORT}"]
     if tool == "tcptraceroute":
         return ["tcptraceroute", "-n", "-q", QUERIES, "-m", MAX_HOPS, dst, PORT] if family == 4 else None
