@@ -14,6 +14,7 @@ constexpr int kMaxHops = 64;
 // would only measure its rate limit.
 constexpr int kMaxQueries = 6;
 constexpr unsigned kHelpFlagColumn = 30;
+constexpr int kMaxFlows = 16;  // each flow costs every router q more answers of its ICMP budget
 
 struct Flags {
   std::string target, port, wait, source;
@@ -33,6 +34,9 @@ int parse_and_run(int argc, char** argv) {
   app.add_option("-p,--port", f.port, "port (or service) when the target names none (default 80)")->type_name("PORT");
   app.add_option("-m,--max-hops", o.max_hops, "highest TTL probed (1-64, default 30)")->check(CLI::Range(1, kMaxHops));
   app.add_option("-q,--queries", o.queries, "probes per hop (1-6, default 3)")->check(CLI::Range(1, kMaxQueries));
+  app.add_option("--flows", o.flows, "trace over N flows at once (source ports), and show where ECMP paths diverge (1-16)")
+      ->check(CLI::Range(1, kMaxFlows))
+      ->type_name("N");
   app.add_option("-W,--wait", f.wait, "how long to wait for answers after sending (default 2s)")->type_name("TIME");
   app.add_option("-S,--source", f.source, "source address")->type_name("ADDR");
   app.add_option("-I,--interface", o.interface, "send through this interface")->type_name("IFACE");

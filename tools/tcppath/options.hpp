@@ -22,6 +22,7 @@ struct Options {
   tcpkit::Family family = tcpkit::Family::any;    // -4 / -6
   tcpkit::Format format = tcpkit::Format::text;
   bool numeric = false;                           // -n: no reverse lookups of the routers
+  int flows = 1;                                  // --flows: traces over this many flows at once
 };
 
 // Routers' names from reverse lookups (empty with -n).

@@ -75,7 +75,7 @@ void print_extensions(const tcpkit::IcmpExtensions& e) {
                 unsigned(o.c_type), unsigned(o.length));
 }
 
-tcpkit::Record hop_record(const tcpkit::PathTrace& t, const tcpkit::HopResult& h) {
+tcpkit::Record hop_object(const tcpkit::PathTrace& t, const tcpkit::HopResult& h) {
   tcpkit::Record r;
   r["type"] = "hop";
   r["hop"] = h.answer.hop;
@@ -116,11 +116,16 @@ tcpkit::Record hop_record(const tcpkit::PathTrace& t, const tcpkit::HopResult& h
   }
   r["changes"] = fresh;
   if (h.answer.extensions) r["icmp_extensions"] = extensions_record(*h.answer.extensions);
+  if (!h.other_routers.empty()) {
+    tcpkit::Record others = tcpkit::Record::array();
+    for (const auto& a : h.other_routers) others.push_back(a.to_string());
+    r["other_routers"] = others;
+  }
   return r;
 }
 
 // Why the trace ended: every answer that could change it was in, the wait (-W) was over, or Ctrl-C.
-const char* ended_name(const tcpkit::PathTrace& t, bool interrupted) {
+const char* end_reason(const tcpkit::PathTrace& t, bool interrupted) {
   return interrupted ? "interrupted" : t.complete ? "complete" : "wait over";
 }
 
@@ -142,7 +147,7 @@ tcpkit::Record summary_record(const tcpkit::PathTrace& t, const tcpkit::IpAddres
     if (t.destination_rtt_ns) r["rtt_ms"] = double(*t.destination_rtt_ns) / 1e6;
   }
   r["verdict"] = t.summary.verdict;
-  r["ended"] = ended_name(t, interrupted);
+  r["ended"] = end_reason(t, interrupted);
   return r;
 }
 
@@ -156,12 +161,15 @@ std::string rtt_text(const tcpkit::HopResult& h) {
 
 }  // namespace
 
+tcpkit::Record hop_record(const tcpkit::PathTrace& t, const tcpkit::HopResult& h) { return hop_object(t, h); }
+const char* ended_name(const tcpkit::PathTrace& t, bool interrupted) { return end_reason(t, interrupted); }
+
 void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, uint16_t port, tcpkit::Format format,
             bool interrupted, const Names& names) {
   if (format == tcpkit::Format::json) {
     tcpkit::JsonLinesWriter w(stdout);
     for (const auto& h : t.hops) {
-      tcpkit::Record r = hop_record(t, h);
+      tcpkit::Record r = hop_object(t, h);
       if (h.answer.router)
         if (auto n = names.find(*h.answer.router); n != names.end()) r["router_name"] = n->second;
       w.write(r);
@@ -186,6 +194,8 @@ void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, ui
       std::printf("  %s", tcpkit::icmp_description(false, h.answer.icmp_type, h.answer.icmp_code).c_str());
     std::printf("\n");
     if (h.answer.extensions) print_extensions(*h.answer.extensions);
+    for (const auto& a : h.other_routers)
+      std::printf("      also answered by %s: one flow, two routers (per-packet load balancing?)\n", a.to_string().c_str());
     for (const auto* c : changes_at(t, h.answer.hop))
       std::printf("      %s  (%s)\n", tcpkit::to_string(c->change).c_str(), tcpkit::attribution_text(*c).c_str());
     if (h.answer.diff && !h.answer.diff->partial.empty()) {

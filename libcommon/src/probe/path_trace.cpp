@@ -145,6 +145,9 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
       h.answer.diff = diff_quoted_segment(p.bytes, quote);
       const IcmpErrorMessage message = icmp_error_message(pkt.data);
       h.answer.extensions = decode_icmp_extensions(message.message.data(), message.message.size(), message.v6);
+    } else if (*h.answer.router != d->src &&
+               std::find(h.other_routers.begin(), h.other_routers.end(), d->src) == h.other_routers.end()) {
+      h.other_routers.push_back(d->src);
     }
     if ((trace.complete = all_in())) break;
   }

@@ -33,6 +33,9 @@ struct HopResult {
   int sent = 0, answered = 0;
   std::vector<int64_t> rtt_ns;      // one per answer
   TimestampSource timestamps = TimestampSource::kernel;
+  // Other routers that answered probes of this hop: one flow should take one path, so these
+  // mean per-packet load balancing (or a route that changed during the trace).
+  std::vector<IpAddress> other_routers;
 };
 
 struct PathTrace {

@@ -1,0 +1,84 @@
+"""tcppath over ECMP: the lab's chain client - r1 - r2 - r3 - server gets a second router in
+parallel with r2 (r2b), and r1 spreads the server's subnet over both by a hash of the ports
+(fib_multipath_hash_policy 1). One trace is one flow and sees one path (Paris traceroute);
+--flows 16 sees both, where they diverge and where they rejoin, and a change that only r2b makes
+on only the flows through it. These routers' ICMP rate limits are lifted (16 flows ask each
+router for 16 answers at once); the rate-limited view is test_tcppath's."""
+import json
+
+import pytest
+
+PORT = 8080
+
+
+@pytest.fixture
+def L(make_lab):
+    lab = make_lab(routers=3, ipv6=False)
+    lab.start_server(PORT, mode="hold", family="v4")
+    n = lab.net_id
+    r1, r2, r3 = lab.router_ns
+    r2b = r1[:-1] + "9"  # named like the lab's routers: removed with them
+    lab._add_ns(r2b)
+    lab._veth(r1, "tkb", r2b, "tkl")
+    lab._veth(r2b, "tkr", r3, "tkb")
+    for ns, ifname, address in ((r1, "tkb", f"10.{n}.50.1"), (r2b, "tkl", f"10.{n}.50.2"),
+                                (r2b, "tkr", f"10.{n}.51.1"), (r3, "tkb", f"10.{n}.51.2")):
+        lab._exec(ns, ["ip", "addr", "add", f"{address}/24", "dev", ifname], check=True)
+        lab._exec(ns, ["ip", "link", "set", ifname, "up"], check=True)
+    lab.sysctl(r2b, "net.ipv4.ip_forward", 1)
+    lab._exec(r2b, ["ip", "route", "add", f"10.{n}.0.0/24", "via", f"10.{n}.50.1"], check=True)
+    lab._exec(r2b, ["ip", "route", "add", f"10.{n}.3.0/24", "via", f"10.{n}.51.2"], check=True)
+    lab.sysctl(r1, "net.ipv4.fib_multipath_hash_policy", 1)
+    lab._exec(r1, ["ip", "route", "replace", f"10.{n}.3.0/24", "nexthop", "via", f"10.{n}.1.2",
+                   "nexthop", "via", f"10.{n}.50.2"], check=True)
+    for ns in (r3, r2b):  # r3 takes the client's packets on tkb, though its way back is tkl
+        lab.sysctl(ns, "net.ipv4.conf.all.rp_filter", 0)
+        lab.sysctl(ns, "net.ipv4.conf.tkb.rp_filter" if ns == r3 else "net.ipv4.conf.tkl.rp_filter", 0)
+    for ns in (r1, r2, r3, r2b):
+        lab.sysctl(ns, "net.ipv4.icmp_ratelimit", 0)
+    lab.r2b, lab.r2b_v4 = r2b, f"10.{n}.50.2"
+    return lab
+
+
+def run(L, tool, *args):
+    r = L.run_client([tool("tcppath"), "-n", "--json", "-W", "3s", "-m", "6", *args, f"{L.server_v4}:{PORT}"],
+                     timeout=60)
+    objects = [json.loads(line) for line in r.stdout.splitlines()]
+    assert objects and objects[-1]["type"] == "summary", (r.stdout, r.stderr)
+    return r, objects
+
+
+def test_one_flow_sees_one_path(L, tool):
+    r, objects = run(L, tool, "-q", "3")
+    assert r.returncode == 0, r.stderr
+    hops = [o for o in objects if o["type"] == "hop"]
+    assert hops[1]["router"] in (L.router_v4[1], L.r2b_v4)
+    # All three probes of the fixed 5-tuple took the same router (a port per probe would have
+    # met both, and other_routers would name the second).
+    assert hops[1]["answered"] == 3 and "other_routers" not in hops[1], hops[1]
+
+
+def test_sixteen_flows_show_both_paths_and_a_change_on_one(L, tool):
+    syn = f"tcp dport {PORT} tcp flags & (syn | ack) == syn"
+    L.nft(L.r2b, f"table inet tkflows {{\n chain fw {{ type filter hook forward priority 0; policy accept;\n"
+                 f"  {syn} tcp window set 1000\n }}\n}}\n")
+    r, objects = run(L, tool, "--flows", "16", "-q", "1")
+    assert r.returncode == 0, r.stderr
+    summary = objects[-1]
+    assert summary["flows"] == 16 and summary["reached"] == 16, summary
+    assert summary["paths"] == 2 and summary["diverge_after"] == 1 and summary["rejoin_at"] == 3, summary
+    hop2 = {x["router"]: x["flows"] for x in summary["hops"][1]["routers"]}
+    assert set(hop2) == {L.router_v4[1], L.r2b_v4} and sum(hop2.values()) == 16, hop2
+    assert [x["router"] for x in summary["hops"][0]["routers"]] == [L.router_v4[0]]
+    assert [x["router"] for x in summary["hops"][2]["routers"]] == [L.router_v4[2]]
+    assert summary["changes"] == [{"change": "window 64240 -> 1000", "where": "between hop 2 and hop 3",
+                                   "flows": hop2[L.r2b_v4]}], summary["changes"]
+    flows = [o for o in objects if o["type"] == "flow"]
+    assert len(flows) == 16 and len({f["source_port"] for f in flows}) == 16
+    assert f"window 64240 -> 1000 between hop 2 and hop 3 on {hop2[L.r2b_v4]} of 16 flows" in summary["verdict"]
+    text = L.run_client([tool("tcppath"), "-n", "--flows", "16", "-q", "1", "-m", "6", f"{L.server_v4}:{PORT}"],
+                        timeout=60)
+    assert text.returncode == 0, text.stderr
+    hop2_line = [line for line in text.stdout.splitlines() if line.startswith(" 2  ")][0]
+    assert L.router_v4[1] in hop2_line and L.r2b_v4 in hop2_line and " | " in hop2_line, text.stdout
+    assert f" 4  {L.server_v4}  answered 16/16" in text.stdout, text.stdout

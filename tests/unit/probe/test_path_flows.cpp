@@ -1,0 +1,75 @@
+// summarize_flows: traces of one path over several flows, built by hand.
+#include <catch2/catch.hpp>
+
+#include "tcpkit/probe/path_flows.hpp"
+
+using namespace tcpkit;
+
+namespace {
+
+IpAddress ip(const char* text) { return *IpAddress::parse(text); }
+
+// A trace through these routers ("" for a silent hop), reached at the hop after the last.
+PathTrace trace(std::vector<const char*> routers, bool reached = true) {
+  PathTrace t;
+  int hop = 0;
+  for (const char* r : routers) {
+    HopResult h;
+    h.answer.hop = ++hop;
+    if (*r) h.answer.router = ip(r);
+    t.hops.push_back(h);
+  }
+  t.summary.stop = reached ? PathStop::reached : PathStop::dropped;
+  if (reached) t.destination_hop = hop + 1;
+  return t;
+}
+
+AttributedChange window_change(int from, int to) {
+  AttributedChange c;
+  c.change.field = SegmentField::window;
+  c.change.before = "64240";
+  c.change.after = "1000";
+  c.from = from;
+  c.to = to;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("path flows: two parallel routers at hop 2, rejoining at hop 3") {
+  std::vector<PathTrace> traces = {trace({"10.0.0.2", "10.0.1.2", "10.0.2.2"}), trace({"10.0.0.2", "10.0.50.2", "10.0.2.2"}),
+                                   trace({"10.0.0.2", "10.0.1.2", "10.0.2.2"})};
+  traces[1].summary.changes.push_back(window_change(2, 3));  // only the path through 10.0.50.2
+  const FlowsSummary s = summarize_flows(traces);
+  CHECK(s.flows == 3);
+  CHECK(s.reached == 3);
+  REQUIRE(s.hops.size() == 3);
+  CHECK(s.hops[0].routers.size() == 1);
+  REQUIRE(s.hops[1].routers.size() == 2);
+  CHECK(s.hops[1].routers[0] == std::pair{ip("10.0.1.2"), 2});
+  CHECK(s.hops[1].routers[1] == std::pair{ip("10.0.50.2"), 1});
+  CHECK(s.paths == 2);
+  CHECK(s.diverge_after == 1);
+  CHECK(s.rejoin_at == 3);
+  REQUIRE(s.changes.size() == 1);
+  CHECK(s.changes[0].flows == 1);
+  CHECK(s.verdict == "3 flows: 2 paths, diverging after hop 1 and rejoining at hop 3; window 64240 -> 1000 between hop 2 "
+                     "and hop 3 on 1 of 3 flows; 3 of 3 flows reached the destination");
+}
+
+TEST_CASE("path flows: one path, a silent hop is no divergence, the destination is where they rejoin") {
+  const FlowsSummary one = summarize_flows({trace({"10.0.0.2", "", "10.0.2.2"}), trace({"10.0.0.2", "", "10.0.2.2"})});
+  CHECK(one.paths == 1);
+  CHECK(one.diverge_after == -1);
+  CHECK(one.hops[1].silent == 2);
+  CHECK(one.verdict == "2 flows: one path; 2 of 2 flows reached the destination");
+  // Diverging at the last router: they meet again only at the destination.
+  const FlowsSummary late = summarize_flows({trace({"10.0.0.2", "10.0.1.2"}), trace({"10.0.0.2", "10.0.50.2"})});
+  CHECK(late.diverge_after == 1);
+  CHECK(late.rejoin_at == 3);
+  // A flow that did not arrive: no rejoin is claimed.
+  const FlowsSummary lost = summarize_flows({trace({"10.0.0.2", "10.0.1.2"}), trace({"10.0.0.2", "10.0.50.2"}, false)});
+  CHECK(lost.rejoin_at == 0);
+  CHECK(lost.reached == 1);
+  CHECK(lost.verdict == "2 flows: 2 paths, diverging after hop 1 and not seen to rejoin; 1 of 2 flows reached the destination");
+}
