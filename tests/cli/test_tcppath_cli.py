@@ -9,7 +9,7 @@ TCPPATH = tool("tcppath")
 def test_help_lists_every_flag_and_exits_0():
     r = run([TCPPATH, "--help"])
     assert r.returncode == 0, r.stderr
-    for flag in ["--port", "--max-hops", "--queries", "--wait", "--source", "--interface", "-4", "-6", "--json", "--flows", "--numeric",
+    for flag in ["--port", "--max-hops", "--queries", "--wait", "--source", "--interface", "-4", "-6", "--json", "--flows", "--numeric", "--options",
                  "TARGET", "Exit status"]:
         assert flag in r.stdout, flag
 
@@ -28,6 +28,8 @@ def test_version():
     (["-m", "65", "192.0.2.1:80"], "--max-hops"),
     (["-q", "7", "192.0.2.1:80"], "--queries"),
     (["--flows", "0", "192.0.2.1:80"], "--flows"),
+    (["--options", "mss=70000", "192.0.2.1:80"], "--options"),
+    (["--options", "bogus", "192.0.2.1:80"], "--options"),
     (["--flows", "17", "192.0.2.1:80"], "--flows"),
     (["-q", "x", "192.0.2.1:80"], "--queries"),
     (["-W", "0", "192.0.2.1:80"], "--wait"),

@@ -17,7 +17,7 @@ constexpr unsigned kHelpFlagColumn = 30;
 constexpr int kMaxFlows = 16;  // each flow costs every router q more answers of its ICMP budget
 
 struct Flags {
-  std::string target, port, wait, source;
+  std::string target, port, wait, source, options;
   bool v4 = false, v6 = false, json = false;
 };
 
@@ -37,6 +37,9 @@ int parse_and_run(int argc, char** argv) {
   app.add_option("--flows", o.flows, "trace over N flows at once (source ports), and show where ECMP paths diverge (1-16)")
       ->check(CLI::Range(1, kMaxFlows))
       ->type_name("N");
+  app.add_option("--options", f.options,
+                 "the SYN's options: linux (default), none, or a list like mss=1380,nop,ws=8,sack,ts")
+      ->type_name("LIST");
   app.add_option("-W,--wait", f.wait, "how long to wait for answers after sending (default 2s)")->type_name("TIME");
   app.add_option("-S,--source", f.source, "source address")->type_name("ADDR");
   app.add_option("-I,--interface", o.interface, "send through this interface")->type_name("IFACE");
@@ -55,6 +58,11 @@ int parse_and_run(int argc, char** argv) {
     if (!d) return usage("--wait: " + d.error().message);
     if (d->count() <= 0) return usage("--wait '" + f.wait + "': must be greater than zero");
     o.wait = *d;
+  }
+  if (app.count("--options")) {
+    auto list = tcpkit::parse_option_list(f.options);
+    if (!list) return usage("--options: " + list.error().message);
+    o.syn_options = *list;
   }
   if (app.count("--port")) {
     auto p = tcpkit::parse_port(f.port);

@@ -8,6 +8,7 @@
 #include "tcpkit/util/output.hpp"
 #include "tcpkit/wire/endpoint.hpp"
 #include "tcpkit/wire/ip_address.hpp"
+#include "tcpkit/wire/tcp_options.hpp"
 
 namespace tcppath {
 
@@ -23,6 +24,7 @@ struct Options {
   tcpkit::Format format = tcpkit::Format::text;
   bool numeric = false;                           // -n: no reverse lookups of the routers
   int flows = 1;                                  // --flows: traces over this many flows at once
+  tcpkit::TcpOptions syn_options = tcpkit::linux_layout();  // --options
 };
 
 // Routers' names from reverse lookups (empty with -n).

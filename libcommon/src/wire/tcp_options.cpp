@@ -317,3 +317,70 @@ std::string to_string(const OptionChange& c) {
 }
 
 }  // namespace tcpkit
+
+namespace tcpkit {
+
+namespace {
+
+// "name" or "name=value": the value parsed as a whole number up to max, or the default.
+std::optional<uint32_t> option_value(std::string_view word, size_t name_len, uint32_t fallback, uint32_t max) {
+  if (word.size() == name_len) return fallback;
+  if (word[name_len] != '=' || word.size() == name_len + 1) return std::nullopt;
+  const std::string_view digits = word.substr(name_len + 1);
+  uint64_t v = 0;
+  for (char c : digits) {
+    if (c < '0' || c > '9' || v > max) return std::nullopt;
+    v = v * 10 + uint64_t(c - '0');
+  }
+  if (v > max) return std::nullopt;
+  return uint32_t(v);
+}
+
+}  // namespace
+
+Result<TcpOptions> parse_option_list(std::string_view text) {
+  if (text == "linux") return linux_layout();
+  TcpOptions out;
+  if (text == "none") return out;
+  constexpr uint8_t kMaxShift = 14;  // RFC 7323 2.3
+  auto bad = [&](std::string_view word, const std::string& why) {
+    return fail(ErrorCode::bad_input, "option '" + std::string(word) + "': " + why);
+  };
+  size_t start = 0;
+  while (start <= text.size()) {
+    const size_t comma = text.find(',', start);
+    const std::string_view word = text.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    auto named = [&](std::string_view name) {
+      return word.substr(0, name.size()) == name && (word.size() == name.size() || word[name.size()] == '=');
+    };
+    if (word == "nop") {
+      out.add_nop();
+    } else if (word == "eol") {
+      out.add_eol();
+    } else if (word == "sack") {
+      out.add_sack_permitted();
+    } else if (named("mss")) {
+      const auto v = option_value(word, 3, 1460, 65535);
+      if (!v) return bad(word, "mss=N wants 0-65535");
+      out.add_mss(uint16_t(*v));
+    } else if (named("ts")) {
+      const auto v = option_value(word, 2, 1, UINT32_MAX);
+      if (!v) return bad(word, "ts=TSVAL wants 0-4294967295");
+      out.add_timestamps(*v, 0);
+    } else if (named("ws")) {
+      const auto v = option_value(word, 2, 7, kMaxShift);
+      if (!v) return bad(word, "ws=SHIFT wants 0-14");
+      out.add_window_scale(uint8_t(*v));
+    } else {
+      return bad(word, "not known (linux, none, or a list of mss[=N], sack, ts[=TSVAL], ws[=SHIFT], nop, eol)");
+    }
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  if (out.needed_bytes() > TcpOptions::kMaxBytes)
+    return fail(ErrorCode::bad_input, "the options take " + std::to_string(out.needed_bytes()) +
+                                          " bytes; a TCP header holds 40");
+  return out;
+}
+
+}  // namespace tcpkit

@@ -175,3 +175,20 @@ TEST_CASE("the diff shows what a middlebox did to the options") {
         std::vector<std::string>{"sackOK -> malformed option 4 0x00", "TS val 77 ecr 0 removed", "nop removed",
                                  "wscale 7 removed"});
 }
+
+TEST_CASE("option lists as a user writes them") {
+  CHECK(parse_option_list("linux").value() == linux_layout());
+  CHECK(parse_option_list("none").value().count() == 0);
+  const auto windows = parse_option_list("mss=1380,nop,ws=8,sack,ts");
+  REQUIRE(windows);
+  CHECK(windows->to_string() == "mss 1380,nop,wscale 8,sackOK,TS val 1 ecr 0");
+  CHECK(parse_option_list("mss,sack,ts=77,nop,ws").value() == linux_layout(1460, 77, 7));
+  for (const char* bad : {"", "mss=", "mss=65536", "ws=15", "ws=x", "sack=1", "mssx", "ts=4294967296", "bogus", "nop,,sack",
+                          "ts,ts,ts,ts,ts"}) {
+    INFO(bad);
+    const auto r = parse_option_list(bad);
+    REQUIRE(!r);
+    CHECK(r.error().code == ErrorCode::bad_input);
+  }
+  CHECK(parse_option_list("ts,ts,ts,ts,ts").error().message == "the options take 50 bytes; a TCP header holds 40");
+}

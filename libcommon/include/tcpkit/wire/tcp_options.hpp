@@ -9,8 +9,11 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
+
+#include "tcpkit/util/error.hpp"
 
 namespace tcpkit {
 
@@ -90,6 +93,12 @@ class TcpOptions {
   size_t needed_ = 0;
   bool cut_short_ = false;
 };
+
+// A list of options as a user writes it, in order: "linux" (linux_layout()), "none", or
+// comma-separated mss[=N] (1460), sack, ts[=TSVAL] (1), ws[=SHIFT] (7, at most 14), nop, eol,
+// e.g. "mss=1380,nop,ws=8,sack,ts" (Windows' order). Longer than 40 bytes or a word not known:
+// bad_input, with the word named.
+Result<TcpOptions> parse_option_list(std::string_view text);
 
 // Linux's SYN options in tcp_options_write's order: MSS, SACK permitted, timestamps, NOP,
 // window scale (20 bytes).
