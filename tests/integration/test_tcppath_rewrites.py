@@ -1,0 +1,44 @@
+"""More of what middleboxes do to a SYN, each named at the right pair of hops: timestamps reset
+to NOPs (one removal, not NOPs added), and a rule in r2's prerouting hook, which acts before r2
+checks the TTL, so r2's own quote already shows it: between hop 1 and hop 2."""
+import json
+
+import pytest
+
+PORT = 8080
+SYN = f"tcp dport {PORT} tcp flags & (syn | ack) == syn"
+
+
+@pytest.fixture
+def L(make_lab):
+    lab = make_lab(routers=3, ipv6=False)
+    lab.start_server(PORT, mode="hold", family="v4")
+    return lab
+
+
+def trace(L, tool):
+    r = L.run_client([tool("tcppath"), "-n", "--json", "-W", "2s", "-m", "6", f"{L.server_v4}:{PORT}"], timeout=60)
+    objects = [json.loads(line) for line in r.stdout.splitlines()]
+    assert r.returncode == 0 and objects[-1]["type"] == "summary", (r.stdout, r.stderr)
+    return [o for o in objects if o["type"] == "hop"], objects[-1]
+
+
+def test_timestamps_reset_to_nops_is_one_removal(L, tool):
+    L.nft(L.router_ns[1], f"table inet tkrw {{\n chain fw {{ type filter hook forward priority 0; policy accept;\n"
+                          f"  {SYN} reset tcp option timestamp\n }}\n}}\n")
+    hops, summary = trace(L, tool)
+    assert [(c["change"], c["where"]) for c in hops[2]["changes"]] == [("timestamps stripped", "between hop 2 and hop 3")]
+    assert [(d["field"], d["before"], d["after"]) for d in hops[2]["quote_diff"]] == \
+        [("options", "TS val 1 ecr 0", "")], hops[2]["quote_diff"]
+    # The server saw no timestamps: its SYN/ACK has none either.
+    assert "TS" not in summary["answer_options"]
+
+
+def test_a_prerouting_rule_shows_in_the_routers_own_quote(L, tool):
+    L.nft(L.router_ns[1], f"table inet tkrw {{\n chain pre {{ type filter hook prerouting priority -150; policy accept;\n"
+                          f"  {SYN} tcp window set 1000\n }}\n}}\n")
+    hops, summary = trace(L, tool)
+    assert hops[0]["changes"] == []
+    assert [(c["change"], c["where"]) for c in hops[1]["changes"]] == [("window 64240 -> 1000", "between hop 1 and hop 2")]
+    assert hops[2]["changes"] == []  # the same change, already placed
+    assert "window 64240 -> 1000 between hop 1 and hop 2" in summary["verdict"]
