@@ -78,9 +78,12 @@ tcpkit::Record summary_record(const tcpkit::FlowsSummary& s, const tcpkit::IpAdd
 void report_flows(const std::vector<tcpkit::PathTrace>& traces, const tcpkit::FlowsSummary& s,
                   const tcpkit::IpAddress& destination, uint16_t port, tcpkit::Format format, bool interrupted,
                   const Names& names) {
-  bool complete = true;
-  for (const auto& t : traces) complete = complete && t.complete;
-  const std::string ended = interrupted ? "interrupted" : complete ? "complete" : "wait over";
+  bool complete = true, grace = true;
+  for (const auto& t : traces) {
+    complete = complete && t.complete;
+    grace = grace && (t.complete || t.grace_ended);
+  }
+  const std::string ended = interrupted ? "interrupted" : complete ? "complete" : grace ? "grace over" : "wait over";
   if (format == tcpkit::Format::json) {
     tcpkit::JsonLinesWriter w(stdout);
     for (size_t i = 0; i < traces.size(); ++i) {

@@ -124,9 +124,10 @@ tcpkit::Record hop_object(const tcpkit::PathTrace& t, const tcpkit::HopResult& h
   return r;
 }
 
-// Why the trace ended: every answer that could change it was in, the wait (-W) was over, or Ctrl-C.
+// Why the trace ended: every answer that could change it was in; the destination had answered and
+// the missing answers' grace time was over; the wait (-W) was over; or Ctrl-C.
 const char* end_reason(const tcpkit::PathTrace& t, bool interrupted) {
-  return interrupted ? "interrupted" : t.complete ? "complete" : "wait over";
+  return interrupted ? "interrupted" : t.complete ? "complete" : t.grace_ended ? "grace over" : "wait over";
 }
 
 tcpkit::Record summary_record(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, uint16_t port, bool interrupted) {

@@ -98,11 +98,27 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
     if (!trace.destination && !rejected_at) return false;
     return std::all_of(probes.begin(), probes.end(), [&](const auto& e) { return e.second.answered || e.second.hop > upto; });
   };
-  const auto until = Clock::now() + c.wait;
+  // Once the destination answered (or a router rejected the SYN), an answer still missing is from
+  // a silent or rate-limited hop: it is waited for only as long as a slow router plausibly takes,
+  // kGraceFactor times the time the trace has taken so far (traceroute's "here" factor is 3, its
+  // "near" factor 10), at least kMinGrace, never past -W.
+  constexpr int kGraceFactor = 10;
+  constexpr auto kMinGrace = std::chrono::milliseconds(100);
+  const auto started = Clock::now();
+  const auto wait_end = started + c.wait;
+  auto until = wait_end;
+  auto shorten_wait = [&] {
+    const auto now = Clock::now();
+    const auto grace = std::max<Clock::duration>(kMinGrace, (now - started) * kGraceFactor);
+    until = std::min(until, now + grace);
+  };
   while (true) {
     auto next = capture->next(until, cancel_fd);
     if (!next) return tl::unexpected(next.error());
-    if (!*next) break;
+    if (!*next) {
+      trace.grace_ended = until < wait_end;
+      break;
+    }
     const CapturedPacket& pkt = **next;
     const auto d = decode_packet(pkt.data.data(), pkt.data.size());
     if (!d) continue;
@@ -120,6 +136,7 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
         trace.destination = DestinationAnswer{d->src, f, d->tcp.options};
         destination_at = pkt;
         if ((trace.complete = all_in())) break;
+        shorten_wait();
       }
       continue;
     }
@@ -140,6 +157,7 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
     if (!h.answer.router) {
       h.answer.router = d->src;
       h.answer.unreachable = unreachable;
+      if (unreachable) shorten_wait();
       h.answer.icmp_type = d->icmp.type;
       h.answer.icmp_code = d->icmp.code;
       h.answer.diff = diff_quoted_segment(p.bytes, quote);

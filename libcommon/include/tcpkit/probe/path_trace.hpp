@@ -47,6 +47,8 @@ struct PathTrace {
   std::optional<int64_t> destination_rtt_ns;
   PathSummary summary;
   bool complete = false;                    // every answer that could change the trace came before the wait was over
+  bool grace_ended = false;                 // the destination answered (or a router rejected the SYN) and the
+                                            // answers still missing were waited for only a grace time
 };
 
 // IPv4 only for now (a bad_input error for IPv6). Needs CAP_NET_RAW. cancel_fd readable: stop
