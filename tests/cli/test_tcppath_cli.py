@@ -38,7 +38,8 @@ def test_version():
     (["-S", "not-an-address", "192.0.2.1:80"], "--source"),
     (["-4", "-6", "192.0.2.1:80"], "-4"),
     (["192.0.2.1:80", "192.0.2.2:80"], ""),
-    (["-6", "[2001:db8::1]:80"], "IPv6"),
+    (["-4", "[2001:db8::1]:80"], "2001:db8::1"),
+    (["-6", "192.0.2.1:80"], "192.0.2.1"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, says):
     # Nothing is sent: every case fails before a socket is opened (2001:db8:: is documentation space).

@@ -128,3 +128,25 @@ def test_ctrl_c_gives_the_partial_trace_marked_interrupted(L, tool):
     assert proc.returncode == 1, err
     assert summary["type"] == "summary" and summary["ended"] == "interrupted", summary
     assert summary["stop"] == "dropped" and summary["last_hop"] == 2
+
+
+def test_a_seq_rewriter_that_does_not_translate_the_ack_back_still_reaches(L, tool):
+    # nft rewrites the SYN's seq and leaves the SYN/ACK's ack alone: its ack names no probe, its
+    # TSecr still does. Before, the answer was ignored and the SYN reported dropped after hop 3.
+    on_r2(L, f"  tcp dport {PORT} tcp flags & (syn | ack) == syn tcp sequence set 12345\n")
+    r, hops, summary = trace(L, tool)
+    assert r.returncode == 0, (r.stderr, summary)
+    assert summary["stop"] == "reached" and summary["answer"] == "SYN+ACK" and summary["destination_hop"] == 4
+
+
+def test_a_silent_last_router_is_a_silent_hop_not_the_destination(L, tool):
+    # r3 sends no time exceeded: the destination's ack says which TTL reached it (4), so hop 3 is
+    # shown silent. Before, the destination was put right after the last router that answered.
+    L.nft(L.router_ns[2], "table ip tksilent {\n chain out { type filter hook output priority 0; policy accept;\n"
+                          "  icmp type time-exceeded drop\n }\n}\n")
+    for options in ([], ["--options", "none"]):  # the ack names the probe with or without TSecr
+        r, hops, summary = trace(L, tool, *options)
+        assert r.returncode == 0, r.stderr
+        assert [h["router"] for h in hops] == L.router_v4[:2] + [None], hops
+        assert hops[2]["answered"] == 0
+        assert summary["stop"] == "reached" and summary["destination_hop"] == 4, summary

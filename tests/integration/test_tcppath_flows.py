@@ -36,6 +36,7 @@ def L(make_lab):
         lab.sysctl(ns, "net.ipv4.conf.tkb.rp_filter" if ns == r3 else "net.ipv4.conf.tkl.rp_filter", 0)
     for ns in (r1, r2, r3, r2b):
         lab.sysctl(ns, "net.ipv4.icmp_ratelimit", 0)
+        lab.sysctl(ns, "net.ipv4.icmp_msgs_burst", 1000)  # the namespace's own limit on all ICMP
     lab.r2b, lab.r2b_v4 = r2b, f"10.{n}.50.2"
     return lab
 
@@ -62,9 +63,15 @@ def test_sixteen_flows_show_both_paths_and_a_change_on_one(L, tool):
     syn = f"tcp dport {PORT} tcp flags & (syn | ack) == syn"
     L.nft(L.r2b, f"table inet tkflows {{\n chain fw {{ type filter hook forward priority 0; policy accept;\n"
                  f"  {syn} tcp window set 1000\n }}\n}}\n")
-    r, objects = run(L, tool, "--flows", "16", "-q", "1")
-    assert r.returncode == 0, r.stderr
-    summary = objects[-1]
+    for attempt in range(3):
+        r, objects = run(L, tool, "--flows", "16", "-q", "1")
+        assert r.returncode == 0, r.stderr
+        summary = objects[-1]
+        # Still two paths when an answer is lost (a flow with a silent hop fits one of them:
+        # seen in CI, where it was counted as a third); the counts below want every answer.
+        assert summary["paths"] == 2 and summary["diverge_after"] == 1 and summary["rejoin_at"] == 3, summary
+        if not any(h["silent"] for h in summary["hops"]):
+            break
     assert summary["flows"] == 16 and summary["reached"] == 16, summary
     assert summary["paths"] == 2 and summary["diverge_after"] == 1 and summary["rejoin_at"] == 3, summary
     hop2 = {x["router"]: x["flows"] for x in summary["hops"][1]["routers"]}

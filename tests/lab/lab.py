@@ -427,10 +427,12 @@ class Lab:
         # its left end is .1, its right end .2. Router k answers from its left address.
         self.router_ns = [f"{prefix}-r{k}" for k in range(1, self.routers + 1)]
         self.router_v4 = [f"10.{self.net_id}.{k - 1}.2" for k in range(1, self.routers + 1)]
-        self.router_v6 = [f"fd00:{self.net_id}:{k - 1}::2" for k in range(1, self.routers + 1)] if ipv6 else []
+        # Written as every tool prints them (fd00:7::2, not fd00:7:0::2).
+        self.router_v6 = ([str(ipaddress.ip_address(f"fd00:{self.net_id}:{k - 1}::2")) for k in range(1, self.routers + 1)]
+                          if ipv6 else [])
         if self.routers:
             self.server_v4 = f"10.{self.net_id}.{self.routers}.2"
-            self.client_v6 = f"fd00:{self.net_id}:0::1" if ipv6 else None
+            self.client_v6 = f"fd00:{self.net_id}::1" if ipv6 else None
             self.server_v6 = f"fd00:{self.net_id}:{self.routers}::2" if ipv6 else None
         _open_labs.add(self)
         _install_sigterm_handler()
@@ -461,6 +463,12 @@ class Lab:
         nodes = [self.client_ns] + self.router_ns + [self.server_ns]
         for ns in nodes:
             self._add_ns(ns)
+            if self.ipv6:
+                # No duplicate address detection, link-local addresses included: while those are
+                # tentative a router cannot solicit its neighbours, and the first packets through
+                # it waited ~1.8 s.
+                for key in ("net.ipv6.conf.all.accept_dad", "net.ipv6.conf.default.accept_dad"):
+                    self.sysctl(ns, key, 0)
         for ns in self.router_ns:
             self.sysctl(ns, "net.ipv4.ip_forward", 1)
             if self.ipv6:
@@ -493,8 +501,11 @@ class Lab:
             # One datagram end to end resolves every link's neighbours (the server's port
             # unreachable resolves the way back); the client's own check would wait for a
             # neighbour entry of the server, which is no neighbour here.
-            code = "import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.sendto(b'',(sys.argv[1],9))\n"
-            self._exec(self.client_ns, [sys.executable, "-c", code, self.server_v4])
+            code = ("import socket,sys\n"
+                    "for a in sys.argv[1:]:\n"
+                    " s=socket.socket(socket.AF_INET6 if ':' in a else socket.AF_INET,socket.SOCK_DGRAM)\n"
+                    " s.sendto(b'',(a,9))\n")
+            self._exec(self.client_ns, [sys.executable, "-c", code, self.server_v4] + ([self.server_v6] if self.ipv6 else []))
             time.sleep(0.2)
 
     def _build(self):

@@ -89,7 +89,7 @@ tcpkit::Record hop_object(const tcpkit::PathTrace& t, const tcpkit::HopResult& h
     r["rtt_max_ms"] = s.max;
     r["timestamps"] = tcpkit::to_string(h.timestamps);
   }
-  if (h.answer.router) r["icmp"] = tcpkit::icmp_description(false, h.answer.icmp_type, h.answer.icmp_code);
+  if (h.answer.router) r["icmp"] = tcpkit::icmp_description(h.answer.v6, h.answer.icmp_type, h.answer.icmp_code);
   tcpkit::Record diff = tcpkit::Record::array();
   if (h.answer.diff)
     for (const auto& c : h.answer.diff->changes) {
@@ -192,7 +192,7 @@ void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, ui
     const std::string who = name == names.end() ? address : name->second + " (" + address + ")";
     std::printf("%s%s  %d/%d", who.c_str(), rtt_text(h).c_str(), h.answered, h.sent);
     if (h.answer.unreachable)
-      std::printf("  %s", tcpkit::icmp_description(false, h.answer.icmp_type, h.answer.icmp_code).c_str());
+      std::printf("  %s", tcpkit::icmp_description(h.answer.v6, h.answer.icmp_type, h.answer.icmp_code).c_str());
     std::printf("\n");
     if (h.answer.extensions) print_extensions(*h.answer.extensions);
     for (const auto& a : h.other_routers)

@@ -74,10 +74,6 @@ int run(const Options& o) {
   auto addresses = tcpkit::resolve_host(o.target.host, family);
   if (!addresses) return fail_with(addresses.error());
   const tcpkit::IpAddress destination = addresses->front();
-  if (!destination.is_v4()) {
-    cli::print_error(kTool, "target " + o.target.text + ": IPv6 is not traced yet (IPv4 only)");
-    return cli::kExitUsage;
-  }
   if (!cli::has_cap_net_raw()) {
     cli::print_error(kTool, cli::net_raw_hint(kTool));
     return cli::kExitPrivilege;

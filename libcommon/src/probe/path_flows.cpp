@@ -40,18 +40,29 @@ FlowsSummary summarize_flows(const std::vector<PathTrace>& traces) {
     }
     out.hops.push_back(std::move(h));
   }
-  std::set<std::vector<std::string>> sequences;
+  // A path is a flow's sequence of routers; a silent hop ("*", an answer lost or never sent)
+  // matches any router there, so a flow that lost one answer is not counted as a path of its own
+  // when a fully answered flow fits it.
+  std::set<std::vector<std::string>> full, partial;
   for (const PathTrace& t : traces) {
     std::vector<std::string> seq;
     for (const HopResult& h : t.hops) seq.push_back(h.answer.router ? h.answer.router->to_string() : "*");
-    sequences.insert(seq);
+    (std::find(seq.begin(), seq.end(), "*") == seq.end() ? full : partial).insert(seq);
   }
-  out.paths = int(sequences.size());
+  auto fits = [](const std::vector<std::string>& with_gaps, const std::vector<std::string>& path) {
+    if (with_gaps.size() != path.size()) return false;
+    for (size_t i = 0; i < path.size(); ++i)
+      if (with_gaps[i] != "*" && with_gaps[i] != path[i]) return false;
+    return true;
+  };
+  out.paths = int(full.size());
+  for (const auto& seq : partial)
+    if (std::none_of(full.begin(), full.end(), [&](const auto& path) { return fits(seq, path); })) ++out.paths;
   out.diverge_after = -1;
   for (const HopRouters& h : out.hops) {
     if (out.diverge_after < 0) {
       if (h.routers.size() > 1) out.diverge_after = h.hop - 1;
-    } else if (h.routers.size() == 1 && h.silent == 0 && !out.rejoin_at) {
+    } else if (h.routers.size() == 1 && !out.rejoin_at) {  // the flows that answered agree
       out.rejoin_at = h.hop;
     }
   }

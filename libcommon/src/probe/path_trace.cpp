@@ -2,9 +2,12 @@
 // of each other, so the whole trace takes one round trip plus the wait.
 #include "tcpkit/probe/path_trace.hpp"
 
+#include <netinet/in.h>
+
 #include <algorithm>
-#include <map>
+#include <optional>
 #include <random>
+#include <span>
 
 #include "tcpkit/io/local_port.hpp"
 #include "tcpkit/io/raw_socket.hpp"
@@ -25,12 +28,61 @@ struct Probe {
   std::vector<uint8_t> bytes;  // as sent: its quote is diffed against these (its own IP ID)
 };
 
-uint16_t read16(const std::vector<uint8_t>& b, size_t o) { return uint16_t(b[o] << 8 | b[o + 1]); }
+uint16_t read16(std::span<const uint8_t> b, size_t o) { return uint16_t(b[o] << 8 | b[o + 1]); }
+uint32_t read32(std::span<const uint8_t> b, size_t o) { return uint32_t(read16(b, o)) << 16 | read16(b, o + 2); }
+
+// Which probe a packet is (or quotes). IPv4: the IP ID, first_id + k, which middleboxes leave
+// alone far more often than the sequence number or the ports. IPv6 has no IP ID: the sequence
+// number, first_seq + k; where a middlebox rewrote it, the timestamp option's TSval, first_ts + k
+// (when the SYN carries one), which sequence-number rewriters leave alone.
+struct ProbeIds {
+  bool v6 = false;
+  uint16_t first_id = 0;
+  uint32_t first_seq = 0, first_ts = 0;
+  bool timestamps = false;
+  size_t count = 0;
+
+  std::optional<size_t> index(uint32_t value, uint32_t first) const {
+    const uint32_t k = v6 ? value - first : uint16_t(value - first);
+    return k < count ? std::optional<size_t>(k) : std::nullopt;
+  }
+  // Our own probe leaving (the capture's outgoing copy).
+  std::optional<size_t> of_sent(const DecodedPacket& d) const {
+    return v6 ? index(d.tcp.seq, first_seq) : index(d.ip_id, first_id);
+  }
+  // The datagram an ICMP error quotes, when it is one of our probes to destination.
+  std::optional<size_t> of_quote(std::span<const uint8_t> q, const IpAddress& destination) const {
+    if (!v6) {
+      if (q.size() < 20 || (q[0] >> 4) != 4 || q[9] != IPPROTO_TCP) return std::nullopt;
+      if (IpAddress::from_v4(q.data() + 16) != destination) return std::nullopt;
+      return index(read16(q, 4), first_id);
+    }
+    if (q.size() < 48 || (q[0] >> 4) != 6 || q[6] != IPPROTO_TCP) return std::nullopt;
+    if (IpAddress::from_v6(q.data() + 24) != destination) return std::nullopt;
+    if (auto k = index(read32(q, 44), first_seq)) return k;
+    if (!timestamps || q.size() < 60) return std::nullopt;
+    const size_t header = size_t(q[52] >> 4) * 4;
+    if (header <= 20) return std::nullopt;
+    const TcpOptions options = TcpOptions::decode(q.data() + 60, std::min(header - 20, q.size() - 60));
+    const auto ts = options.timestamps();
+    return ts ? index(ts->first, first_ts) : std::nullopt;
+  }
+  // The probe the destination's SYN/ACK or RST answers, so which TTL first reached it: its ack
+  // is that probe's seq + 1, or where a middlebox rewrote the seq without translating the ack
+  // back, its TSecr echoes that probe's TSval (when the SYN carries timestamps).
+  std::optional<size_t> of_answer(const DecodedPacket& d) const {
+    if (d.tcp.flags & tcp_flag::ack)
+      if (auto k = index(d.tcp.ack - 1, first_seq)) return k;
+    if (!timestamps) return std::nullopt;
+    const auto ts = d.tcp.options.timestamps();
+    return ts ? index(ts->second, first_ts) : std::nullopt;
+  }
+};
 
 }  // namespace
 
 Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
-  if (!c.destination.is_v4()) return fail(ErrorCode::bad_input, "tcppath traces IPv4 only for now");
+  const bool v6 = !c.destination.is_v4();
   auto reserved = reserve_port(c.route.source);
   if (!reserved) return tl::unexpected(reserved.error());
   const uint16_t sport = reserved->port;
@@ -38,39 +90,54 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
   CaptureOptions co;
   co.snaplen = 1500;
   co.filter = "(src host " + src + " and dst host " + dst + " and tcp src port " + std::to_string(sport) + ") or (src host " +
-              dst + " and tcp src port " + std::to_string(c.port) + " and dst port " + std::to_string(sport) +
-              ") or (icmp and dst host " + src + ")";
+              dst + " and tcp src port " + std::to_string(c.port) + " and dst port " + std::to_string(sport) + ") or (" +
+              (v6 ? "icmp6" : "icmp") + " and dst host " + src + ")";
   auto capture = Capture::open(co);
   if (!capture) return tl::unexpected(capture.error());
-  auto sender = RawSender::open(Family::v4);
+  auto sender = RawSender::open(v6 ? Family::v6 : Family::v4);
   if (!sender) return tl::unexpected(sender.error());
 
   std::random_device rd;
-  const auto first_id = uint16_t(rd());
+  ProbeIds ids;
+  ids.v6 = v6;
+  ids.first_id = uint16_t(rd());
+  ids.first_seq = uint32_t(rd());
+  ids.count = size_t(c.max_hops) * size_t(c.queries);
   SegmentSpec spec;
   spec.src = c.route.source;
   spec.dst = c.destination;
   spec.sport = sport;
   spec.dport = c.port;
-  spec.seq = uint32_t(rd());
+  spec.seq = ids.first_seq;
   spec.flags = tcp_flag::syn;
   spec.window = c.window;
   spec.options = c.syn_options;
+  // One flow: the 5-tuple and (IPv6) one non-zero flow label for every probe, which ECMP
+  // hashes on; only the TTL and the probe's id differ.
+  spec.flow_label = (uint32_t(rd()) & 0xfffff) | 1;
+  // TSval counts up from the SYN's own (a user's ts=TSVAL is the first probe's).
+  if (const auto ts = spec.options.timestamps()) {
+    ids.timestamps = true;
+    ids.first_ts = ts->first;
+  }
 
   PathTrace trace;
   trace.source_port = sport;
-  std::map<uint16_t, Probe> probes;  // by IP ID
-  uint16_t id = first_id;
+  std::vector<Probe> probes;  // by probe index k
+  probes.reserve(ids.count);
   for (int hop = 1; hop <= c.max_hops; ++hop)
-    for (int q = 0; q < c.queries; ++q, ++id) {
+    for (int q = 0; q < c.queries; ++q) {
+      const auto k = uint32_t(probes.size());
       spec.ttl = uint8_t(hop);
-      spec.ip_id = id;
+      spec.seq = ids.first_seq + k;  // the id over IPv6; both: the destination's ack names the probe
+      if (!v6) spec.ip_id = uint16_t(ids.first_id + k);
+      if (ids.timestamps) spec.options.set_timestamps(ids.first_ts + k, 0);
       auto bytes = craft_segment(spec);
       if (!bytes) return tl::unexpected(bytes.error());
       if (hop == 1 && q == 0) trace.sent_syn = *bytes;
       auto sent = sender->send(*bytes, c.destination);
       if (!sent) return tl::unexpected(sent.error());
-      probes[id] = Probe{hop, *sent, std::nullopt, false, std::move(*bytes)};
+      probes.push_back(Probe{hop, *sent, std::nullopt, false, std::move(*bytes)});
     }
 
   std::vector<HopResult> hops(size_t(c.max_hops));
@@ -84,6 +151,7 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
     return reply.time_ns - p.user_sent_ns;
   };
   std::optional<CapturedPacket> destination_at;
+  std::optional<size_t> destination_probe;  // the probe it answered, when the answer says
   // Done early once the destination answered, or a router rejected the SYN, and every probe up
   // to the last hop that answered (or the rejecting one) has its answer: nothing later can
   // change the trace. The destination usually answers last, so this is checked after its answer
@@ -94,9 +162,11 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
       if (r.answered) last_answered = r.answer.hop;
       if (r.answer.unreachable && !rejected_at) rejected_at = r.answer.hop;
     }
-    const int upto = rejected_at ? rejected_at : last_answered;
+    // Below the TTL that reached the destination every hop is a router that should answer.
+    const int reached_at = destination_probe ? probes[*destination_probe].hop : 0;
+    const int upto = rejected_at ? rejected_at : reached_at > last_answered ? reached_at - 1 : last_answered;
     if (!trace.destination && !rejected_at) return false;
-    return std::all_of(probes.begin(), probes.end(), [&](const auto& e) { return e.second.answered || e.second.hop > upto; });
+    return std::all_of(probes.begin(), probes.end(), [&](const Probe& p) { return p.answered || p.hop > upto; });
   };
   // Once the destination answered (or a router rejected the SYN), an answer still missing is from
   // a silent or rate-limited hop: it is waited for only as long as a slow router plausibly takes,
@@ -123,39 +193,44 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
     const auto d = decode_packet(pkt.data.data(), pkt.data.size());
     if (!d) continue;
     if (d->kind == DecodedPacket::Kind::tcp && pkt.outgoing) {
-      if (auto it = probes.find(d->ip_id); it != probes.end() && d->src == c.route.source && d->tcp.sport == sport)
-        it->second.kernel_sent_ns = pkt.time_ns;
+      if (const auto k = ids.of_sent(*d); k && d->src == c.route.source && d->tcp.sport == sport)
+        probes[*k].kernel_sent_ns = pkt.time_ns;
       continue;
     }
     if (d->kind == DecodedPacket::Kind::tcp && d->src == c.destination && d->tcp.dport == sport) {
       const uint8_t f = d->tcp.flags;
       const bool syn_ack = (f & (tcp_flag::syn | tcp_flag::ack)) == (tcp_flag::syn | tcp_flag::ack);
       const bool rst = (f & tcp_flag::rst) != 0;
-      if ((!syn_ack && !rst) || ((f & tcp_flag::ack) && d->tcp.ack != spec.seq + 1)) continue;
+      const auto answered = ids.of_answer(*d);
+      if ((!syn_ack && !rst) || ((f & tcp_flag::ack) && !answered)) continue;
       if (!trace.destination) {
         trace.destination = DestinationAnswer{d->src, f, d->tcp.options};
         destination_at = pkt;
+        destination_probe = answered;
         if ((trace.complete = all_in())) break;
         shorten_wait();
+      } else if (answered && (!destination_probe || probes[*answered].hop < probes[*destination_probe].hop)) {
+        destination_probe = answered;  // a later answer to a lower TTL (the first one's probes lost)
+        destination_at = pkt;
       }
       continue;
     }
     if (d->kind != DecodedPacket::Kind::icmp_error || pkt.outgoing) continue;
     const auto quote = icmp_error_quote(pkt.data);
-    if (quote.size() < 20 || (quote[0] >> 4) != 4 || quote[9] != 6) continue;
-    const std::vector<uint8_t> head(quote.begin(), quote.begin() + 20);
-    const auto it = probes.find(read16(head, 4));
-    if (it == probes.end() || IpAddress::from_v4(head.data() + 16) != c.destination || it->second.answered) continue;
-    Probe& p = it->second;
+    const auto k = ids.of_quote(quote, c.destination);
+    if (!k || probes[*k].answered) continue;
+    Probe& p = probes[*k];
     p.answered = true;
-    const bool time_exceeded = d->icmp.type == 11;
-    const bool unreachable = d->icmp.type == 3;
+    // Time exceeded: ICMP 11, ICMPv6 3; destination unreachable: ICMP 3, ICMPv6 1.
+    const bool time_exceeded = d->icmp.type == (v6 ? 3 : 11);
+    const bool unreachable = d->icmp.type == (v6 ? 1 : 3);
     if (!time_exceeded && !unreachable) continue;
     HopResult& h = hops[size_t(p.hop - 1)];
     ++h.answered;
     h.rtt_ns.push_back(rtt_of(p, pkt, h.timestamps));
     if (!h.answer.router) {
       h.answer.router = d->src;
+      h.answer.v6 = v6;
       h.answer.unreachable = unreachable;
       if (unreachable) shorten_wait();
       h.answer.icmp_type = d->icmp.type;
@@ -180,14 +255,20 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
     }
   int shown = reject ? reject : std::min(c.max_hops, last + 1);
   if (trace.destination && !reject) {
-    trace.destination_hop = last + 1;
-    shown = last;
+    // The TTL of the probe it answered, when known: a last router that stayed silent (or whose
+    // answer was lost) is then a silent hop, not the destination one hop too near.
+    const int reached_at = destination_probe ? probes[*destination_probe].hop : 0;
+    trace.destination_hop = reached_at > last ? reached_at : last + 1;
+    shown = trace.destination_hop - 1;
   }
   hops.resize(size_t(shown));
-  // Every TTL past the destination's distance reaches it, so which probe it answered first is
-  // not known: the RTT is taken from the first probe of the first TTL that reached it.
-  if (destination_at && trace.destination_hop > 0)
-    for (const auto& [probe_id, p] : probes)
+  // The RTT is the answered probe's; when the answer does not say which (every TTL past the
+  // destination's distance reaches it), the first probe's of the first TTL that reached it.
+  if (destination_at && destination_probe && probes[*destination_probe].hop == trace.destination_hop) {
+    TimestampSource source = TimestampSource::kernel;
+    trace.destination_rtt_ns = rtt_of(probes[*destination_probe], *destination_at, source);
+  } else if (destination_at && trace.destination_hop > 0)
+    for (const Probe& p : probes)
       if (p.hop == trace.destination_hop) {
         TimestampSource source = TimestampSource::kernel;
         trace.destination_rtt_ns = rtt_of(p, *destination_at, source);

@@ -114,7 +114,9 @@ Result<std::vector<uint8_t>> craft_segment(const SegmentSpec& spec) {
     put16(ip + 10, wire::fold(wire::sum_words(ip, 20)));
     pseudo = wire::sum_words(ip + 12, 8);
   } else {
-    ip[0] = 0x60;  // version 6; traffic class and flow label zero
+    ip[0] = 0x60;  // version 6; traffic class zero
+    ip[1] = uint8_t((spec.flow_label >> 16) & 0x0f);
+    put16(ip + 2, uint16_t(spec.flow_label));
     put16(ip + 4, uint16_t(tcp_length));
     ip[6] = 6;  // next header: TCP
     ip[7] = spec.ttl;

@@ -73,3 +73,16 @@ TEST_CASE("path flows: one path, a silent hop is no divergence, the destination 
   CHECK(lost.reached == 1);
   CHECK(lost.verdict == "2 flows: 2 paths, diverging after hop 1 and not seen to rejoin; 1 of 2 flows reached the destination");
 }
+
+TEST_CASE("path flows: a flow that lost one answer is not a path of its own") {
+  // Seen in CI: one of 16 flows lost hop 3's time exceeded and was counted as a third path.
+  const FlowsSummary s = summarize_flows({trace({"10.0.0.2", "10.0.1.2", "10.0.2.2"}), trace({"10.0.0.2", "10.0.50.2", "10.0.2.2"}),
+                                          trace({"10.0.0.2", "10.0.50.2", ""}), trace({"10.0.0.2", "", "10.0.2.2"})});
+  CHECK(s.paths == 2);
+  CHECK(s.diverge_after == 1);
+  CHECK(s.rejoin_at == 3);  // the flows that answered at hop 3 agree
+  CHECK(s.hops[2].silent == 1);
+  // A gap that fits no answered path is one: its other hops differ.
+  const FlowsSummary other = summarize_flows({trace({"10.0.0.2", "10.0.1.2"}), trace({"10.0.0.9", ""})});
+  CHECK(other.paths == 2);
+}

@@ -29,7 +29,7 @@ struct FlowsSummary {
   int flows = 0;
   int reached = 0;                  // flows whose SYN the destination answered
   std::vector<HopRouters> hops;     // 1..the deepest hop any flow showed
-  int paths = 0;                    // distinct sequences of routers (a silent hop counts as its own value)
+  int paths = 0;                    // distinct sequences of routers (one with a silent hop only if no answered one fits it)
   int diverge_after = 0;            // the hop before the first hop with two routers or more (-1: one path)
   int rejoin_at = 0;                // the first later hop with one router again, or the destination's hop (0: not seen)
   std::vector<FlowsChange> changes;

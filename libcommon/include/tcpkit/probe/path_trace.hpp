@@ -1,9 +1,11 @@
 #pragma once
-// Paris-style TCP path tracing: Linux-like SYNs over one fixed 5-tuple with TTL 1..max, all at
-// once (q per hop, within a router's ICMP burst), then the routers' time exceeded and the
-// destination's answer, read from one capture with kernel timestamps. Each probe's id is its
-// IPv4 IP ID, which middleboxes leave alone far more often than the sequence number or ports,
-// so a hop whose quote shows a rewritten seq or port is still paired with its probe.
+// Paris-style TCP path tracing: Linux-like SYNs over one fixed 5-tuple (and, IPv6, one flow
+// label) with TTL 1..max, all at once (q per hop, within a router's ICMP burst), then the
+// routers' time exceeded and the destination's answer, read from one capture with kernel
+// timestamps. Each probe's id is its IPv4 IP ID, which middleboxes leave alone far more often
+// than the sequence number or ports, so a hop whose quote shows a rewritten seq or port is still
+// paired with its probe. IPv6 has no IP ID: there the id is the sequence number, and where a
+// middlebox rewrote that, the timestamp option's TSval.
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -51,8 +53,8 @@ struct PathTrace {
                                             // answers still missing were waited for only a grace time
 };
 
-// IPv4 only for now (a bad_input error for IPv6). Needs CAP_NET_RAW. cancel_fd readable: stop
-// waiting and summarise what came.
+// IPv4 or IPv6 by the destination's family. Needs CAP_NET_RAW. cancel_fd readable: stop waiting
+// and summarise what came.
 Result<PathTrace> trace_path(const PathTraceConfig& config, int cancel_fd = -1);
 
 }  // namespace tcpkit

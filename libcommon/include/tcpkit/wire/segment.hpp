@@ -37,6 +37,7 @@ struct SegmentSpec {
   TcpOptions options;     // written as listed, padded to 4 bytes with end-of-list
   uint8_t ttl = 64;        // hop limit for IPv6
   uint16_t ip_id = 0;      // IPv4 only
+  uint32_t flow_label = 0; // IPv6 only (20 bits)
   std::vector<uint8_t> payload;
 };
 

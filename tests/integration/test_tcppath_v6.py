@@ -1,0 +1,103 @@
+"""tcppath over IPv6 on the lab's chain client - r1 - r2 - r3 - server: every hop, the changes
+nftables makes on r2 placed between hop 2 and hop 3 (the traffic class, the flow label the
+probes share), the stop point of a firewall that drops and of one that rejects with ICMPv6, and a
+rewritten sequence number (IPv6's probe id) still paired with its probe by the TSval."""
+import json
+
+import pytest
+
+PORT = 8080
+TABLE = "tkpath6"
+
+
+@pytest.fixture
+def L(make_lab):
+    lab = make_lab(routers=3, ipv6=True)
+    lab.start_server(PORT, mode="hold", family="v6")
+    return lab
+
+
+def trace(L, tool, *args):
+    r = L.run_client([tool("tcppath"), "-n", "--json", "-W", "3s", "-m", "8", *args, f"[{L.server_v6}]:{PORT}"],
+                     timeout=60)
+    objects = [json.loads(line) for line in r.stdout.splitlines()]
+    assert objects and objects[-1]["type"] == "summary", (r.stdout, r.stderr)
+    return r, [o for o in objects if o["type"] == "hop"], objects[-1]
+
+
+def on_r2(L, rules):
+    L.nft(L.router_ns[1], f"table inet {TABLE} {{\n chain rewrite {{ type filter hook forward priority 0; "
+                          f"policy accept;\n{rules}\n }}\n}}\n")
+
+
+def test_clean_path_every_hop_and_the_destination(L, tool):
+    r, hops, summary = trace(L, tool)
+    assert r.returncode == 0, r.stderr
+    assert [h["router"] for h in hops] == L.router_v6
+    for h in hops:
+        assert h["answered"] == 3 and h["quote_diff"] == [] and h["partial"] == [], h
+        assert h["rtt_min_ms"] > 0 and h["timestamps"] == "kernel"
+        assert h["icmp"] == "hop limit exceeded in transit", h  # ICMPv6 time exceeded, code 0
+    assert summary["stop"] == "reached" and summary["destination_hop"] == 4
+    assert summary["answer"] == "SYN+ACK" and summary["answer_mss"] == 1440
+    assert summary["ended"] == "complete"
+
+
+def test_r2_rewrites_are_placed_between_hop_2_and_hop_3(L, tool):
+    syn = f"tcp dport {PORT} tcp flags & (syn | ack) == syn"
+    on_r2(L, f"  {syn} tcp option maxseg size set 1200\n"
+             f"  {syn} reset tcp option sack-perm\n"
+             f"  {syn} tcp window set 1000\n"
+             f"  {syn} ip6 dscp set af11\n"
+             f"  {syn} ip6 flowlabel set 4660\n")
+    r, hops, summary = trace(L, tool)
+    assert r.returncode == 0, r.stderr
+    assert [h["router"] for h in hops] == L.router_v6
+    assert hops[0]["quote_diff"] == [] and hops[1]["quote_diff"] == []
+    texts = {(c["change"], c["where"]) for c in hops[2]["changes"]}
+    for change in ("MSS clamped to 1200", "SACK-permitted stripped", "window 64240 -> 1000", "dscp 0 -> 10"):
+        assert (change, "between hop 2 and hop 3") in texts, texts
+    # Every probe carried one flow label (ECMP hashes on it); r2 set another.
+    label = {d["field"]: d for d in hops[2]["quote_diff"]}["flow_label"]
+    assert label["after"] == "4660" and label["before"] != "0", label
+    assert "seq" not in {d["field"] for d in hops[2]["quote_diff"]}
+    assert summary["stop"] == "reached" and "sackOK" not in summary["answer_options"]
+    assert "MSS clamped to 1200 between hop 2 and hop 3" in summary["verdict"]
+
+
+def test_a_firewall_that_drops_stops_the_syn_after_hop_2(L, tool):
+    on_r2(L, f"  tcp dport {PORT} drop\n")
+    r, hops, summary = trace(L, tool)
+    assert r.returncode == 1, r.stderr
+    assert [h["router"] for h in hops[:2]] == L.router_v6[:2]
+    assert hops[2]["router"] is None and hops[2]["answered"] == 0
+    assert summary["stop"] == "dropped" and summary["last_hop"] == 2 and summary["last_router"] == L.router_v6[1]
+
+
+def test_a_firewall_that_rejects_is_named_with_its_router(L, tool):
+    on_r2(L, f"  tcp dport {PORT} reject with icmpv6 type admin-prohibited\n")
+    r, hops, summary = trace(L, tool)
+    assert r.returncode == 1, r.stderr
+    assert summary["stop"] == "rejected" and summary["last_router"] == L.router_v6[1], summary
+    assert summary["rejection"] == "communication administratively prohibited"
+    assert summary["ended"] == "complete"
+
+
+def test_a_rewritten_seq_is_still_paired_by_the_tsval(L, tool):
+    # IPv6 has no IP ID: the seq is the probe's id; r2 overwrites it, so hop 3's quotes are paired
+    # by the TSval, and the server's SYN/ACK (ack 12346) by its TSecr.
+    on_r2(L, f"  tcp dport {PORT} tcp flags & (syn | ack) == syn tcp sequence set 12345\n")
+    r, hops, summary = trace(L, tool)
+    assert r.returncode == 0, r.stderr
+    assert [h["router"] for h in hops] == L.router_v6
+    assert hops[2]["answered"] == 3, hops[2]
+    assert {d["field"]: d["after"] for d in hops[2]["quote_diff"]} == {"seq": "12345"}, hops[2]
+    assert summary["stop"] == "reached" and summary["destination_hop"] == 4
+
+
+def test_text_output_names_the_hops(L, tool):
+    r = L.run_client([tool("tcppath"), "-n", "-W", "3s", "-m", "8", f"[{L.server_v6}]:{PORT}"], timeout=60)
+    assert r.returncode == 0, r.stderr
+    for k, router in enumerate(L.router_v6, start=1):
+        assert any(line.split()[:2] == [str(k), router] for line in r.stdout.splitlines()), r.stdout
+    assert "SYN+ACK" in r.stdout
