@@ -28,6 +28,8 @@ set(CPACK_DEBIAN_PACKAGE_SECTION net)
 # only (src/io/capture.cpp), so it is named by hand.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "libpcap0.8")
+# tcpstate follow --diagram runs Graphviz's dot (and says so when it is missing).
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "graphviz")
 # The headers need these to compile against; the tools do not.
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "nlohmann-json3-dev, libexpected-dev")
 include(CPack)

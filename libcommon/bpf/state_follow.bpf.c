@@ -100,6 +100,8 @@ static __always_inline int on_change(const struct sock* sk, int oldstate, int ne
   const __u64 now = bpf_ktime_get_ns();
   const __u64 key = (__u64)sk;
   __u16 sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+  // Released already (a refused connect's CLOSE): the port it had stays in inet_sport.
+  if (sport == 0) sport = __builtin_bswap16(BPF_CORE_READ((const struct inet_sock*)sk, inet_sport));
   __u64 since = 0;
   int known = 0;
   const struct last_seen* last = bpf_map_lookup_elem(&last_change, &key);
@@ -140,6 +142,11 @@ static __always_inline int on_change(const struct sock* sk, int oldstate, int ne
     BPF_CORE_READ_INTO(&e->saddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
     BPF_CORE_READ_INTO(&e->daddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
   }
+  // How a connection ended (a CLOSE's error: refused, reset, timed out) and what it carried.
+  e->error = (__u8)BPF_CORE_READ(sk, sk_err);
+  const struct tcp_sock* tp = (const struct tcp_sock*)sk;
+  e->bytes_acked = BPF_CORE_READ(tp, bytes_acked);
+  e->bytes_received = BPF_CORE_READ(tp, bytes_received);
   bpf_ringbuf_submit(e, 0);
   return 0;
 }

@@ -17,7 +17,10 @@ struct tcpkit_state_event {
   __u8 old_state;         // the kernel's TCP state numbers
   __u8 new_state;
   __u8 old_known;         // 1: the previous change was seen, in_old_state_ns is valid
-  __u8 pad[7];
+  __u8 error;             // sk_err at the change: ECONNREFUSED, ECONNRESET, ETIMEDOUT... (0: none)
+  __u8 pad[6];
   __u8 saddr[16];         // network order; the first 4 bytes for IPv4
   __u8 daddr[16];
+  __u64 bytes_acked;      // tcp_sock's bytes_acked and bytes_received (RFC 4898) at the change
+  __u64 bytes_received;
 };

@@ -52,10 +52,13 @@ def test_help_lists_every_flag_of_the_man_page():
     # follow's flags and what it does not combine with
     ["--duration", "1s"], ["follow", "--duration", "x"], ["follow", "--duration", "0"], ["follow", "-c", "0"],
     ["follow", "--count", "many"], ["follow", "--csv"], ["follow", "--prometheus"], ["follow", "--from", "x"],
-    ["follow", "--source", "proc"], ["follow", "-p"], ["follow", "-i"], ["follow", "--summary"], ["follow", "-l"],
+    ["follow", "--source", "proc"], ["follow", "-p"], ["follow", "-i"], ["follow", "-l"],
     ["follow", "--watch", "1"], ["follow", "--by", "peer"], ["follow", "--max", "total=3"], ["follow", "--top", "3"],
     ["follow", "--state", "nosuch"], ["follow", "--sport", "70000"], ["follow", "-4", "-6"],
     ["follow", "--interval", "1s"], ["follow", "--netns", "a/b"],
+    ["follow", "--summary", "--interval", "10ms"], ["follow", "--summary", "--interval", "soon"], ["follow", "--summary", "--csv"],
+    ["follow", "--life", "--prometheus"], ["follow", "--diagram", ""], ["--life"], ["--diagram", "x.svg"],
+    ["follow", "--syn-recv-by", "walk"],
 ])
 def test_bad_usage_is_one_line_and_exit_2(args):
     r = run(*args)

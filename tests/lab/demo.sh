@@ -2,12 +2,15 @@
 # `./run demo`: builds a throwaway lab (client and server namespaces joined through a 5 ms
 # delay line, a real TCP server, a dropped and a rejected port) and runs the tools against it;
 # then it holds sockets in ESTABLISHED, FIN_WAIT2, CLOSE_WAIT, TIME_WAIT and LISTEN there and
-# shows them with tcpstate --netns. Everything happens inside the lab's namespaces and is
-# removed at the end.
+# shows them with tcpstate --netns, while tcpstate follow watches those connections live (each
+# one's life on the client, the counts per edge on the server) and draws the state diagram to
+# $TCPKIT_DEMO_DIAGRAM (default BUILD_DIR/tcpstate-follow-demo.svg). Everything happens inside the
+# lab's namespaces and is removed at the end.
 set -euo pipefail
 BUILD=${1:?usage: demo.sh BUILD_DIR}
 HERE=$(cd "$(dirname "$0")" && pwd)
 export TCPKIT_BUILD=$BUILD
+export TCPKIT_DEMO_DIAGRAM=${TCPKIT_DEMO_DIAGRAM:-$BUILD/tcpstate-follow-demo.svg}
 if [ "$(id -u)" -ne 0 ]; then
   echo "demo: the lab needs root (network namespaces)" >&2
   exit 3
@@ -45,6 +48,16 @@ if [ -x "$T/tcpstate" ]; then
   echo
   echo "Sockets for tcpstate: client -> server 9090 (5 held open, 3 half-closed), 9091 (8 closed by the client)"
   SOCKETS=$TK_HERE/tcpstate_sockets.py
+  # tcpstate follow watches the demo connections from now on (eBPF; skipped where it cannot run).
+  "$T/tcpstate" follow --netns "$TK_CLIENT_NS" --life --diagram "$TCPKIT_DEMO_DIAGRAM" > "$TK_TMP/life.out" 2> "$TK_TMP/life.err" &
+  LIFE_PID=$!
+  "$T/tcpstate" follow --netns "$TK_SERVER_NS" --summary > "$TK_TMP/edges.out" 2> "$TK_TMP/edges.err" &
+  EDGES_PID=$!
+  for _ in $(seq 100); do  # at most 10 s: until both say they are attached (or have ended)
+    { grep -q following "$TK_TMP/life.err" || ! kill -0 "$LIFE_PID" 2>/dev/null; } &&
+      { grep -q following "$TK_TMP/edges.err" || ! kill -0 "$EDGES_PID" 2>/dev/null; } && break
+    sleep 0.1
+  done
   mkfifo "$TK_TMP/hold" && exec 8<>"$TK_TMP/hold"  # the helpers hold their sockets until fd 8 closes
   ip netns exec "$TK_SERVER_NS" /usr/bin/python3 "$SOCKETS" server --hold-port 9090 --close-port 9091 \
     --name demo-server --hold 120 < "$TK_TMP/hold" > "$TK_TMP/server.ready" 2>&1 &
@@ -74,6 +87,18 @@ if [ -x "$T/tcpstate" ]; then
   exec 8>&-
   kill "$SERVER_PID" "$CLIENT_PID" 2>/dev/null || true
   wait "$SERVER_PID" "$CLIENT_PID" 2>/dev/null || true
+  # One refused connect for follow to see, then the closes settle (the 5 ms line) and Ctrl-C.
+  in_client /usr/bin/python3 -c "import socket
+try: socket.create_connection((\"$TK_SERVER_V4\", 8081), timeout=2)
+except OSError: pass"
+  sleep 1
+  kill -INT "$LIFE_PID" "$EDGES_PID" 2>/dev/null || true
+  wait "$LIFE_PID" "$EDGES_PID" 2>/dev/null || true
+  echo; echo "\$ $T/tcpstate follow --netns $TK_CLIENT_NS --life --diagram $TCPKIT_DEMO_DIAGRAM   (stopped with Ctrl-C)"
+  cat "$TK_TMP/life.out" "$TK_TMP/life.err"
+  echo; echo "\$ $T/tcpstate follow --netns $TK_SERVER_NS --summary   (stopped with Ctrl-C)"
+  cat "$TK_TMP/edges.out" "$TK_TMP/edges.err"
+  [ -s "$TCPKIT_DEMO_DIAGRAM" ] && echo "The state diagram of the client'"'"'s connections: $TCPKIT_DEMO_DIAGRAM"
 fi
 echo
 echo "demo: done; the lab is being removed"

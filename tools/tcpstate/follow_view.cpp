@@ -12,6 +12,8 @@
 #include "common/cli_common.hpp"
 #include "tcpkit/probe/socket_lookup.hpp"
 #include "tcpkit/sockets/state_follow.hpp"
+#include "follow_format.hpp"
+#include "follow_outputs.hpp"
 #include "views.hpp"
 
 namespace tcpstate {
@@ -40,12 +42,6 @@ Result<uint32_t> own_netns_inode() {
   return static_cast<uint32_t>(st.st_ino);
 }
 
-uint64_t monotonic_ns() {
-  timespec t{};
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return uint64_t(t.tv_sec) * 1'000'000'000 + uint64_t(t.tv_nsec);
-}
-
 // The kernel never reports TIME_WAIT: at the end of a graceful close the full socket goes CLOSE
 // and a timewait socket takes the 4-tuple over. sock_diag finds that socket: in TIME_WAIT, the
 // connection went on into TIME_WAIT; in FIN_WAIT2 (an orphan still waiting for the peer's FIN),
@@ -70,15 +66,18 @@ class TimeWaitWatch {
     if (found && found->state == TcpState::fin_wait2 && held_.size() < kMaxWatched) {
       // The connection stays FIN_WAIT2 from when it entered it.
       const uint64_t entered = c.time_ns - c.in_old_state_ns.value_or(0);
-      held_.push_back({s, entered});
+      held_.push_back({s, entered, std::nullopt});
       return false;
     }
     return true;
   }
 
+  // --life: the connection the change just held back ended (its life is shown with it).
+  void hold_life(ConnectionLife life) { held_.back().life = std::move(life); }
+
   // Looks at the held ones again; calls show for each that turned TIME_WAIT or went away.
   // At the end (final), the rest are shown as the kernel said, with why.
-  void recheck(bool final, const std::function<void(const Shown&)>& show) {
+  void recheck(bool final, const std::function<void(const Shown&, std::optional<ConnectionLife>&)>& show) {
     std::vector<Held> still;
     for (auto& h : held_) {
       const auto found = find(h.shown.change);
@@ -102,7 +101,8 @@ class TimeWaitWatch {
                             std::to_string(kPollMs) + " ms";
         }
       }
-      show(s);
+      if (h.life) settle_close(*h.life, s.change);
+      show(s, h.life);
     }
     held_ = std::move(still);
   }
@@ -111,6 +111,7 @@ class TimeWaitWatch {
   struct Held {
     Shown shown;
     uint64_t entered_ns;
+    std::optional<ConnectionLife> life;  // --life: the connection, ended at the kernel's CLOSE
   };
 
   static std::optional<SocketRecord> find(const StateChange& c) {
@@ -144,51 +145,12 @@ bool wanted(const SocketFilter& filter, const StateChange& c) {
   return filter.matches(r);
 }
 
-// "0.041 ms", "41.2 ms", "5.20 s".
-std::string duration_text(uint64_t ns) {
-  const double ms = double(ns) / 1e6;
-  if (ms < 1) return format_fixed(ms, 3) + " ms";
-  if (ms < 1000) return format_fixed(ms, 1) + " ms";
-  return format_fixed(ms / 1000, 2) + " s";
-}
-
-// The wall clock of a CLOCK_MONOTONIC time, by the offset measured at the start.
-class WallClock {
- public:
-  WallClock() {
-    timespec mono{}, real{};
-    clock_gettime(CLOCK_MONOTONIC, &mono);
-    clock_gettime(CLOCK_REALTIME, &real);
-    offset_ns_ = to_ns(real) - to_ns(mono);
-  }
-  int64_t unix_ns(uint64_t mono_ns) const { return int64_t(mono_ns) + offset_ns_; }
-  // "14:03:07.123456", local time.
-  std::string text(uint64_t mono_ns) const {
-    const int64_t ns = unix_ns(mono_ns);
-    const time_t seconds = time_t(ns / 1'000'000'000);
-    tm local{};
-    char hms[16];
-    if (localtime_r(&seconds, &local) == nullptr || strftime(hms, sizeof hms, "%H:%M:%S", &local) == 0) return "?";
-    std::string micro = std::to_string((ns % 1'000'000'000) / 1000);
-    return std::string(hms) + "." + std::string(6 - std::min<size_t>(6, micro.size()), '0') + micro;
-  }
-
- private:
-  static int64_t to_ns(const timespec& t) { return int64_t(t.tv_sec) * 1'000'000'000 + t.tv_nsec; }
-  int64_t offset_ns_ = 0;
-};
-
-std::string endpoint_text(const IpAddress& a, uint16_t port) {
-  return a.family() == Family::v6 ? "[" + a.to_string() + "]:" + std::to_string(port)
-                                  : a.to_string() + ":" + std::to_string(port);
-}
-
 void print_text(const Shown& s, const WallClock& clock) {
   const auto& c = s.change;
   std::string line = clock.text(c.time_ns) + "  " + std::string(family_name(c.local.family())) + "  " +
                      endpoint_text(c.local, c.local_port) + " -> " + endpoint_text(c.remote, c.remote_port) + "  " +
                      std::string(state_name(c.old_state)) + " -> " + std::string(state_name(c.new_state)) + "  " +
-                     (c.in_old_state_ns ? duration_text(*c.in_old_state_ns) : "?");
+                     (c.in_old_state_ns ? format_duration_ms(double(*c.in_old_state_ns) / 1e6) : "?");
   if (s.inferred) {
     line += "  inferred";
     if (s.time_wait_left_ms) line += ", " + format_fixed(double(*s.time_wait_left_ms) / 1000, 1) + " s left";
@@ -197,35 +159,6 @@ void print_text(const Shown& s, const WallClock& clock) {
   line += '\n';
   // Flushed once per batch of changes (run_follow), not per line.
   std::fwrite(line.data(), 1, line.size(), stdout);
-}
-
-// The JSON line of one change, written directly: at tens of thousands of changes a second a
-// Record (an ordered JSON object built and dumped per line) was most of the tracer's CPU. Every
-// string here is ours (addresses, state names, fixed phrases); quotes, backslashes and control
-// characters would still be escaped.
-void append_json_string(std::string& out, std::string_view text) {
-  out += '"';
-  for (char ch : text) {
-    if (ch == '"' || ch == '\\') {
-      out += '\\';
-      out += ch;
-    } else if (static_cast<unsigned char>(ch) < 0x20) {
-      static constexpr char kHex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += kHex[(static_cast<unsigned char>(ch) >> 4) & 0xf];
-      out += kHex[static_cast<unsigned char>(ch) & 0xf];
-    } else {
-      out += ch;
-    }
-  }
-  out += '"';
-}
-
-template <typename Number>
-void append_number(std::string& out, Number n) {
-  char digits[24];
-  const auto r = std::to_chars(digits, digits + sizeof digits, n);
-  out.append(digits, r.ptr);
 }
 
 void print_json(const Shown& s, const WallClock& clock) {
@@ -266,6 +199,20 @@ void print_json(const Shown& s, const WallClock& clock) {
   std::fwrite(line.data(), 1, line.size(), stdout);
 }
 
+// A finished connection passes the filter when its endpoints and any state of its path do.
+bool wanted_life(const SocketFilter& filter, const ConnectionLife& l) {
+  SocketRecord r;
+  r.local = l.local;
+  r.remote = l.remote;
+  r.local_port = l.local_port;
+  r.remote_port = l.remote_port;
+  for (const LifeStep& step : l.path) {
+    r.state = step.state;
+    if (filter.matches(r)) return true;
+  }
+  return false;
+}
+
 struct Totals {
   uint64_t seen = 0;   // changes the kernel delivered for the namespace
   uint64_t shown = 0;  // after the filters
@@ -280,7 +227,7 @@ void print_summary(const Options& o, const Totals& t, const FollowLosses& l, con
     r["type"] = "summary";
     r["view"] = "follow";
     r["attachment"] = attachment;
-    r["transitions"] = t.shown;
+    r[o.follow_life ? "connections" : "transitions"] = t.shown;
     r["seen"] = t.seen;
     r["inferred"] = t.inferred;
     r["duration_us"] = static_cast<int64_t>(t.seconds * 1e6);
@@ -291,8 +238,8 @@ void print_summary(const Options& o, const Totals& t, const FollowLosses& l, con
     r["degraded"] = degraded;
     if (cli::interrupted()) r["interrupted"] = true;
     write_json(r);
-  } else {
-    write_stdout("follow: " + std::to_string(t.shown) + " transitions shown (" + std::to_string(t.seen) + " seen, " +
+  } else if (o.output != Output::prometheus) {  // there the losses are counters of their own
+    write_stdout(std::string("follow: ") + std::to_string(t.shown) + (o.follow_life ? " connections" : " transitions") + " shown (" + std::to_string(t.seen) + " seen, " +
                  std::to_string(t.inferred) + " inferred) in " + format_fixed(t.seconds, 1) + " s, " +
                  std::to_string(l.ring_drops) + " ring-buffer drops, " + std::to_string(l.recursion_misses) +
                  " recursion misses, " + std::to_string(l.path_gaps) + " path gaps (" + attachment + ")" +
@@ -308,6 +255,12 @@ void print_summary(const Options& o, const Totals& t, const FollowLosses& l, con
 }  // namespace
 
 int run_follow(const Options& o) {
+  std::string dot;
+  if (!o.diagram.empty()) {
+    auto found = prepare_diagram(o.diagram);
+    if (!found) return fail_with(found.error());
+    dot = *found;
+  }
   auto inode = own_netns_inode();
   if (!inode) return fail_with(inode.error());
   auto follower = start_state_follower(*inode);
@@ -318,23 +271,53 @@ int run_follow(const Options& o) {
                                      "); request sockets (SYN_RECV before accept) are not seen: see syn-flood");
   const WallClock clock;
   const auto start = std::chrono::steady_clock::now();
+  auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+  const bool json = o.output == Output::json;
   Totals totals;
   TimeWaitWatch time_wait;
-  auto show = [&](const Shown& s) {
-    if (o.follow_count && totals.shown >= uint64_t(o.follow_count)) return;
+  LifeTracker lives;
+  EdgeReport edges;
+  // -c N: N lines (changes, or connections with --life); with --summary, N changes counted.
+  auto full = [&] { return o.follow_count && totals.shown >= uint64_t(o.follow_count); };
+  // Each change once settled (TIME_WAIT inferred or not), with the life it ended (--life).
+  auto show = [&](const Shown& s, const std::optional<ConnectionLife>& life) {
+    if (wanted(o.filter, s.change)) edges.add(s.change);
+    if (full()) return;
+    if (o.follow_life) {
+      // A finished connection is shown when its endpoints and any state of its path pass the filter.
+      if (!life || !wanted_life(o.filter, *life)) return;
+      if (life->time_wait_inferred) ++totals.inferred;
+      edges.add_life(*life);
+      ++totals.shown;
+      if (!o.summary) print_life(*life, clock, json);
+      return;
+    }
     if (!wanted(o.filter, s.change)) return;
     ++totals.shown;
     if (s.inferred) ++totals.inferred;
-    if (o.output == Output::json) print_json(s, clock);
+    if (o.summary) return;
+    if (json) print_json(s, clock);
     else print_text(s, clock);
   };
   auto on_change = [&](const StateChange& c) {
     ++totals.seen;
     Shown s{c};
-    if (time_wait.on_change(s)) show(s);
+    const bool settled = time_wait.on_change(s);
+    // Lives take the kernel's changes in its order: the socket's address may be a new socket's
+    // before a held change settles. A life ended at a held CLOSE waits with it.
+    std::optional<ConnectionLife> life;
+    if (o.follow_life) life = lives.on_change(settled ? s.change : c);
+    if (settled) show(s, life);
+    else if (life) time_wait.hold_life(std::move(*life));
   };
+  auto recheck = [&](bool final) {
+    time_wait.recheck(final, [&](const Shown& s, std::optional<ConnectionLife>& life) { show(s, life); });
+  };
+  // --summary --interval: the counts every interval (the poll's 100 ms is their precision).
+  const auto interval = o.follow_interval.value_or(std::chrono::microseconds(0));
+  auto next_print = start + interval;
   while (!cli::interrupted()) {
-    if (o.follow_count && totals.shown >= uint64_t(o.follow_count)) break;
+    if (full()) break;
     int wait_ms = kPollMs;
     if (o.follow_duration) {
       const auto left = *o.follow_duration - std::chrono::duration_cast<std::chrono::microseconds>(
@@ -344,7 +327,11 @@ int run_follow(const Options& o) {
     }
     auto r = (*follower)->poll(wait_ms, on_change);
     if (!r) return fail_with(r.error());
-    time_wait.recheck(false, show);
+    recheck(false);
+    if (interval.count() > 0 && std::chrono::steady_clock::now() >= next_print) {
+      edges.print(o, clock, seconds(), (*follower)->losses());
+      while (next_print <= std::chrono::steady_clock::now()) next_print += interval;
+    }
     // One flush per batch: a pipe sees each batch at once, and a storm of changes is not one
     // write() per line.
     std::fflush(stdout);
@@ -357,9 +344,17 @@ int run_follow(const Options& o) {
       if (!r) return fail_with(r.error());
       if (*r == 0) break;
     }
-  if (!cli::output_gone()) time_wait.recheck(true, show);
-  totals.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!cli::output_gone()) print_summary(o, totals, (*follower)->losses(), (*follower)->attachment());
+  if (!cli::output_gone()) recheck(true);
+  totals.seconds = seconds();
+  const FollowLosses losses = (*follower)->losses();
+  if (!cli::output_gone() && o.summary) edges.print(o, clock, totals.seconds, losses);
+  if (!cli::output_gone()) print_summary(o, totals, losses, (*follower)->attachment());
+  std::fflush(stdout);
+  if (!dot.empty()) {
+    const std::string title = "tcpstate follow" + (o.netns.empty() ? std::string() : " --netns " + o.netns) + ": " +
+                              std::to_string(edges.edges().total()) + " changes in " + format_fixed(totals.seconds, 1) + " s";
+    if (auto w = write_diagram(dot, o.diagram, edges.edges(), title); !w) return fail_with(w.error());
+  }
   return cli::kExitPositive;
 }
 

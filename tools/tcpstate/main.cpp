@@ -33,9 +33,9 @@ std::vector<std::string> split_list(const std::vector<std::string>& values) {
 // The flags as typed, before they are checked and turned into Options.
 struct Flags {
   std::string report = "list", source = "netlink", from, from_ss, from_netstat, from_state, by, top, watch, count, interval,
-              syn_recv_by, flood, explain, duration;
+              syn_recv_by, flood, explain, duration, diagram;
   std::vector<std::string> states, sports, dports, srcs, dsts, maxes;
-  bool v4 = false, v6 = false, listening = false, json = false, csv = false, prom = false;
+  bool v4 = false, v6 = false, listening = false, json = false, csv = false, prom = false, life = false;
 };
 
 void add_flags(CLI::App& app, tcpstate::Options& o, Flags& f) {
@@ -67,7 +67,8 @@ void add_flags(CLI::App& app, tcpstate::Options& o, Flags& f) {
   app.add_option("--dport", f.dports, "remote port or range; repeatable")->type_name("PORT");
   app.add_option("--src", f.srcs, "local address or CIDR; repeatable")->type_name("CIDR");
   app.add_option("--dst", f.dsts, "remote address or CIDR; repeatable")->type_name("CIDR");
-  app.add_flag("--summary", o.summary, "a count for each of the 11 states, IPv4 and IPv6");
+  app.add_flag("--summary", o.summary,
+               "a count for each of the 11 states, IPv4 and IPv6; follow: a count for each edge of the state diagram");
   app.add_option("--by", f.by, "top groups with per-state counts: peer, remote-port, local-port or process")
       ->check(CLI::IsMember({"peer", "remote-port", "local-port", "process"}))
       ->type_name("KEY");
@@ -78,7 +79,12 @@ void add_flags(CLI::App& app, tcpstate::Options& o, Flags& f) {
   app.add_option("-c,--count", f.count, "--watch: stop after N rounds; follow: after N changes (default: until Ctrl-C)")
       ->type_name("N");
   app.add_option("--duration", f.duration, "follow: stop after TIME (e.g. 10s, 500ms; default: until Ctrl-C)")->type_name("TIME");
-  app.add_option("--interval", f.interval, "syn-flood: measure counter deltas over TIME (default 1s, 0 to skip)")->type_name("TIME");
+  app.add_option("--interval", f.interval,
+                 "syn-flood: measure counter deltas over TIME (default 1s, 0 to skip); follow --summary: counts every TIME")
+      ->type_name("TIME");
+  app.add_flag("--life", f.life, "follow: one line per finished connection, its whole path through the states");
+  app.add_option("--diagram", f.diagram, "follow: at the end draw the state diagram with what was seen to FILE.svg (Graphviz)")
+      ->type_name("FILE");
   app.add_option("--flood-threshold", f.flood, "syn-flood: SYN_RECV total that alone means flood (default 1000)")->type_name("N");
   app.add_option("--syn-recv-by", f.syn_recv_by,
                  "syn-flood: how SYN_RECV is found: queues (each listener's count, by BPF; root), walk (every socket, "
@@ -162,11 +168,24 @@ std::string take_follow(const CLI::App& app, const Flags& f, tcpstate::Options& 
   if (o.source != tcpstate::Source::netlink || given(app, "--source"))
     return "follow reads the kernel's changes live: it does not combine with --source or --from*";
   if (o.processes || o.tcp_info || !o.save_netlink.empty()) return "follow does not combine with -p, -i or --save-netlink";
-  if (o.summary || o.by || o.check || given(app, "--watch") || given(app, "--top") || given(app, "--interval") ||
-      given(app, "--flood-threshold"))
-    return "follow does not combine with --summary, --by, --top, --check, --max, --watch, --interval or --flood-threshold";
-  if (o.output == tcpstate::Output::csv || o.output == tcpstate::Output::prometheus)
-    return "follow writes text or --json (JSON Lines), not --csv or --prometheus";
+  if (o.by || o.check || given(app, "--watch") || given(app, "--top") || given(app, "--flood-threshold") ||
+      given(app, "--syn-recv-by"))
+    return "follow does not combine with --by, --top, --check, --max, --watch, --flood-threshold or --syn-recv-by";
+  if (o.output == tcpstate::Output::csv) return "follow writes text, --json (JSON Lines) or, with --summary, --prometheus; not --csv";
+  if (o.output == tcpstate::Output::prometheus && !o.summary) return "--prometheus goes with follow --summary (counters per edge)";
+  o.follow_life = f.life;
+  if (given(app, "--interval")) {
+    if (!o.summary) return "--interval with follow goes with --summary (the counts every TIME)";
+    auto d = tcpkit::cli::parse_duration(f.interval);
+    if (!d) return "--interval: " + d.error().message;
+    if (*d < std::chrono::milliseconds(100)) return "--interval: at least 100ms";
+    if (d->count() > 86'400'000'000LL) return "--interval: at most a day";
+    o.follow_interval = *d;
+  }
+  if (given(app, "--diagram")) {
+    if (f.diagram.empty()) return "--diagram: a file name is needed";
+    o.diagram = f.diagram;
+  }
   if (f.listening) return "follow shows changes: -l (listening sockets) does not apply";
   if (given(app, "--count")) {
     auto n = tcpkit::cli::parse_count(f.count, 1'000'000'000);
@@ -201,6 +220,7 @@ std::string take_views(const CLI::App& app, const Flags& f, tcpstate::Options& o
     return "--check needs at least one --max STATE=N (or the syn-flood report)";
   if (o.report == tcpstate::Report::follow) return take_follow(app, f, o);
   if (given(app, "--duration")) return "--duration goes with follow";
+  if (given(app, "--life") || given(app, "--diagram")) return "--life and --diagram go with follow";
   if (given(app, "--watch")) {
     auto d = tcpkit::cli::parse_duration(f.watch);
     if (!d) return "--watch: " + d.error().message;

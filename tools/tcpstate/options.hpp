@@ -42,6 +42,9 @@ struct Options {
   std::optional<tcpkit::TcpState> explain;
   long long follow_count = 0;                              // follow -c N: stop after N changes shown
   std::optional<std::chrono::microseconds> follow_duration;  // follow --duration TIME
+  bool follow_life = false;                                  // follow --life: a line per connection
+  std::optional<std::chrono::microseconds> follow_interval;  // follow --summary --interval TIME
+  std::string diagram;                                       // follow --diagram FILE.svg
 
   Output output = Output::table;
 };

@@ -1,11 +1,9 @@
 #include "tcpkit/io/nft_guard.hpp"
+#include "tcpkit/io/run_program.hpp"
 #include "tcpkit/util/output.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -13,146 +11,20 @@
 #include <chrono>
 #include <cstdio>
 
-extern char** environ;
-
 namespace tcpkit {
 
 namespace {
 
 constexpr auto kNftTimeout = std::chrono::seconds(10);
-constexpr size_t kNftDescriptors = 6;  // run_nft's three pipes
 
-std::string find_nft() {
-  for (const char* path : {"/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft", "/usr/local/sbin/nft"})
-    if (::access(path, X_OK) == 0) return path;
-  return {};
-}
-
-struct NftOutput {
-  int status = -1;
-  std::string out, err;
-};
-
-// nft's stdin, stdout and stderr; [0] is the read end, [1] the write end.
-struct NftPipes {
-  int in[2], out[2], err[2];
-};
-
-Result<NftPipes> open_pipes() {
-  NftPipes p;
-  if (::pipe2(p.in, O_CLOEXEC) < 0) return fail_errno("pipe to nft", errno);
-  if (::pipe2(p.out, O_CLOEXEC) < 0) {
-    ::close(p.in[0]), ::close(p.in[1]);
-    return fail_errno("pipe to nft", errno);
-  }
-  if (::pipe2(p.err, O_CLOEXEC) < 0) {
-    for (int fd : {p.in[0], p.in[1], p.out[0], p.out[1]}) ::close(fd);
-    return fail_errno("pipe to nft", errno);
-  }
-  return p;
-}
-
-// Sets the child's signal state and process group (see inside for why).
-void set_child_signals(posix_spawnattr_t& attr) {
-  // The child must not inherit our Ctrl-C handling: default signal dispositions. And it runs
-  // in a process group of its own, so a terminal's Ctrl-C or hangup (sent to our whole group)
-  // cannot kill nft half-way through adding or removing the table: we stop it, after it ends.
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGPIPE}) sigaddset(&defaults, sig);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setpgroup(&attr, 0);
-  // Until the child has left our group, a signal sent to the group reaches it too, and stays
-  // pending (the spawn blocks signals) until the mask is set: nft then runs with the terminal's
-  // signals blocked, so one that came in that instant dies with it instead of killing it (seen:
-  // a hangup 6 ms into tcpstray gave "nft: exit -1").
-  sigset_t mask;
-  ::pthread_sigmask(SIG_SETMASK, nullptr, &mask);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGQUIT}) sigaddset(&mask, sig);
-  posix_spawnattr_setsigmask(&attr, &mask);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK);
-}
-
-// Starts nft on the pipes' child ends and closes those; on failure closes our ends too.
-Result<pid_t> spawn_nft(const std::string& nft, const std::vector<std::string>& args, const NftPipes& p) {
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, p.in[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, p.out[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, p.err[1], 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  set_child_signals(attr);
-  std::vector<char*> argv{const_cast<char*>(nft.c_str())};
-  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, nft.c_str(), &actions, &attr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  ::close(p.in[0]), ::close(p.out[1]), ::close(p.err[1]);
-  if (rc != 0) {
-    ::close(p.in[1]), ::close(p.out[0]), ::close(p.err[0]);
-    return fail_errno("start " + nft, rc);
-  }
-  return pid;
-}
-
-// Reads nft's stdout and stderr until both end or the deadline passes, then closes them.
-// Returns how many were still open (non-zero: nft did not finish in time).
-int collect_output(int out_fd, int err_fd, NftOutput& result) {
-  const auto deadline = std::chrono::steady_clock::now() + kNftTimeout;
-  pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
-  int open_fds = 2;
-  while (open_fds > 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) break;
-    const int n = ::poll(fds, 2, int(left.count()));
-    if (n < 0 && errno == EINTR) continue;  // Ctrl-C while the guard is set up or removed: finish it
-    if (n <= 0) break;
-    for (int i = 0; i < 2; ++i) {
-      if (fds[i].fd < 0 || !(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
-      char buf[4096];
-      const ssize_t got = ::read(fds[i].fd, buf, sizeof buf);
-      if (got > 0) {
-        (i == 0 ? result.out : result.err).append(buf, size_t(got));
-      } else {
-        ::close(fds[i].fd);
-        fds[i].fd = -1;
-        --open_fds;
-      }
-    }
-  }
-  for (auto& f : fds)
-    if (f.fd >= 0) ::close(f.fd);
-  return open_fds;
-}
-
-// Runs nft with `input` on stdin, bounded in time; stdout and stderr are collected.
-Result<NftOutput> run_nft(const std::vector<std::string>& args, const std::string& input) {
-  const std::string nft = find_nft();
+// nft with `input` on stdin, bounded in time; stdout and stderr are collected.
+Result<ProgramOutput> run_nft(const std::vector<std::string>& args, const std::string& input) {
+  const std::string nft = find_program({"/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft", "/usr/local/sbin/nft"});
   if (nft.empty()) return fail(ErrorCode::system, "the nft program (nftables) is not installed");
-  auto pipes = open_pipes();
-  if (!pipes) return tl::unexpected(pipes.error());
-  auto pid = spawn_nft(nft, args, *pipes);
-  if (!pid) return tl::unexpected(pid.error());
-  // nft reads a few hundred bytes at most: the pipe buffer holds them without blocking.
-  if (!input.empty()) {
-    [[maybe_unused]] ssize_t n = ::write(pipes->in[1], input.data(), input.size());
-  }
-  ::close(pipes->in[1]);
-  NftOutput result;
-  const int still_open = collect_output(pipes->out[0], pipes->err[0], result);
-  if (still_open > 0) ::kill(*pid, SIGKILL);
-  int status = 0;
-  while (::waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  result.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  if (still_open > 0) return fail(ErrorCode::system, "nft did not finish within 10 s");
-  return result;
+  return run_program(nft, args, input, kNftTimeout);
 }
 
-tl::unexpected<Error> nft_failure(const std::string& what, const NftOutput& r) {
+tl::unexpected<Error> nft_failure(const std::string& what, const ProgramOutput& r) {
   std::string text = r.err;
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   if (auto nl = text.find('\n'); nl != std::string::npos) text = text.substr(0, nl);
@@ -236,7 +108,7 @@ bool NftGuard::take_reserve() {
   const int base = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (base < 0) return false;
   reserve_.push_back(base);
-  while (reserve_.size() < kNftDescriptors) {
+  while (reserve_.size() < kRunProgramDescriptors) {
     const int fd = ::fcntl(base, F_DUPFD_CLOEXEC, 0);
     if (fd < 0) return false;
     reserve_.push_back(fd);

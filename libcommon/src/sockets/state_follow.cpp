@@ -38,6 +38,9 @@ StateChange to_change(const tcpkit_state_event& e) {
   c.remote_port = e.dport;
   c.old_state = state_from_kernel(e.old_state).value_or(TcpState::close);
   c.new_state = state_from_kernel(e.new_state).value_or(TcpState::close);
+  c.error = e.error;
+  c.bytes_acked = e.bytes_acked;
+  c.bytes_received = e.bytes_received;
   return c;
 }
 

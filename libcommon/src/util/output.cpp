@@ -83,6 +83,12 @@ std::string TextTable::render() const {
   return out;
 }
 
+std::string format_duration_ms(double ms) {
+  if (ms < 1) return format_fixed(ms, 3) + " ms";
+  if (ms < 1000) return format_fixed(ms, 1) + " ms";
+  return format_fixed(ms / 1000, 2) + " s";
+}
+
 std::string format_fixed(double value, int decimals) {
   // std::to_chars cannot fail for want of room here: DBL_MAX written in full is 309 digits.
   char buf[400];

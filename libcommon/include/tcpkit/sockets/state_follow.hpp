@@ -23,6 +23,9 @@ struct StateChange {
   IpAddress local, remote;
   uint16_t local_port = 0, remote_port = 0;
   TcpState old_state = TcpState::close, new_state = TcpState::close;
+  int error = 0;                 // the socket's error at the change (errno: ECONNREFUSED, ECONNRESET, ETIMEDOUT)
+  uint64_t bytes_acked = 0;      // bytes sent and acknowledged by the peer so far (tcp_sock, RFC 4898)
+  uint64_t bytes_received = 0;   // bytes received in order so far
 };
 
 // What the kernel side could not deliver: each makes the run degraded.

@@ -61,6 +61,9 @@ class TextTable {
 // "1.234" style fixed-point formatting used by the text outputs.
 std::string format_fixed(double value, int decimals);
 
+// A duration for people: "0.041 ms" below a millisecond, "41.2 ms" below a second, "5.20 s".
+std::string format_duration_ms(double ms);
+
 // "%+9.3f" style: a sign always, the number right-aligned in width cells.
 std::string format_signed_fixed(double value, int decimals, size_t width);
 

@@ -1,0 +1,69 @@
+#pragma once
+// tcpstate follow --life: each connection's whole path through the states, put together from its
+// state changes (keyed by the kernel's socket address), with how long it stayed in each, what it
+// carried and how it ended, once it ends (CLOSE, or TIME_WAIT as inferred with sock_diag).
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "tcpkit/sockets/state_follow.hpp"
+
+namespace tcpkit {
+
+struct LifeStep {
+  TcpState state = TcpState::close;
+  std::optional<uint64_t> ns;  // time spent in it (unknown: entered before the follower started,
+                               // or a change in between was never reported)
+};
+
+enum class LifeEnd {
+  closed,            // a graceful close (the FINs exchanged), or a listener closed
+  reset_by_peer,     // an RST came in (ECONNRESET, or EPIPE in CLOSE_WAIT)
+  aborted,           // closed with an RST of ours (unread data, SO_LINGER 0) or before the handshake ended
+  timed_out,         // retransmissions or keepalives gave up (ETIMEDOUT)
+  refused,           // the SYN was answered with an RST (ECONNREFUSED)
+  failed_handshake,  // a server's SYN_RECV socket closed before ESTABLISHED
+};
+std::string_view life_end_name(LifeEnd e);  // "closed", "reset by peer", "aborted", "timed out", ...
+std::string_view life_end_key(LifeEnd e);   // "closed", "reset_by_peer", ...: for JSON and metrics
+
+struct ConnectionLife {
+  uint64_t socket = 0;
+  IpAddress local, remote;
+  uint16_t local_port = 0, remote_port = 0;
+  uint64_t first_ns = 0, last_ns = 0;  // CLOCK_MONOTONIC: its first change seen, its end
+  std::vector<LifeStep> path;          // every state in order; the last is where it ended (no time)
+  bool began_before = false;           // its first state was entered before the follower started
+  bool gap = false;                    // a change did not start where the last one left it
+  bool time_wait_inferred = false;     // it ended in TIME_WAIT, found with sock_diag
+  uint64_t bytes_acked = 0, bytes_received = 0;
+  int error = 0;                       // the socket's errno at its end
+  LifeEnd end = LifeEnd::closed;
+  // Time already spent in the current state before a change to the same state (the kernel
+  // reports FIN_WAIT2 -> FIN_WAIT2 when the application closes a half-closed socket): one step.
+  uint64_t carried_ns = 0;
+};
+
+class LifeTracker {
+ public:
+  // Each change as shown (the kernel's, or TIME_WAIT inferred), in order. Returns the life this
+  // change ended, if it ended one.
+  std::optional<ConnectionLife> on_change(const StateChange& c);
+  size_t open() const { return open_.size(); }  // connections seen and not ended yet
+
+ private:
+  std::unordered_map<uint64_t, ConnectionLife> open_;
+};
+
+// A life that ended at the kernel's CLOSE from FIN_WAIT1/2 or CLOSING, once follow has found
+// where the connection really went (TIME_WAIT, or CLOSE after a FIN_WAIT2 timewait socket went
+// away): settled is that change; the time from the kernel's CLOSE to it is added to the last
+// state's, and its new state becomes the final one.
+void settle_close(ConnectionLife& life, const StateChange& settled);
+
+// How a connection that left `from` for CLOSE with the socket error `error` ended.
+LifeEnd classify_end(TcpState from, int error);
+
+}  // namespace tcpkit

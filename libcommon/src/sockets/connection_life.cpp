@@ -1,0 +1,109 @@
+// A connection's life from its state changes: the path grows with each change of the socket
+// and ends at CLOSE (or TIME_WAIT, which the kernel reports as CLOSE and follow infers).
+#include "tcpkit/sockets/connection_life.hpp"
+
+#include <algorithm>
+#include <cerrno>
+
+namespace tcpkit {
+
+std::string_view life_end_name(LifeEnd e) {
+  switch (e) {
+    case LifeEnd::closed: return "closed";
+    case LifeEnd::reset_by_peer: return "reset by peer";
+    case LifeEnd::aborted: return "aborted";
+    case LifeEnd::timed_out: return "timed out";
+    case LifeEnd::refused: return "refused";
+    case LifeEnd::failed_handshake: return "failed handshake";
+  }
+  return "closed";
+}
+
+std::string_view life_end_key(LifeEnd e) {
+  switch (e) {
+    case LifeEnd::closed: return "closed";
+    case LifeEnd::reset_by_peer: return "reset_by_peer";
+    case LifeEnd::aborted: return "aborted";
+    case LifeEnd::timed_out: return "timed_out";
+    case LifeEnd::refused: return "refused";
+    case LifeEnd::failed_handshake: return "failed_handshake";
+  }
+  return "closed";
+}
+
+LifeEnd classify_end(TcpState from, int error) {
+  // The kernel sets the socket's error before it closes it: tcp_reset (ECONNREFUSED in
+  // SYN_SENT, EPIPE in CLOSE_WAIT, ECONNRESET elsewhere), tcp_write_err (ETIMEDOUT).
+  if (error == ECONNREFUSED) return LifeEnd::refused;
+  if (error == ETIMEDOUT) return LifeEnd::timed_out;
+  if (error == ECONNRESET || error == EPIPE) return LifeEnd::reset_by_peer;
+  switch (from) {
+    case TcpState::syn_recv: return LifeEnd::failed_handshake;
+    case TcpState::syn_sent:     // closed before the handshake ended
+    case TcpState::established:  // closed with an RST of ours: unread data or SO_LINGER 0
+    case TcpState::close_wait: return LifeEnd::aborted;
+    default: return LifeEnd::closed;  // LAST_ACK, FIN_WAIT1/2, CLOSING, LISTEN
+  }
+}
+
+std::optional<ConnectionLife> LifeTracker::on_change(const StateChange& c) {
+  auto it = open_.find(c.socket);
+  if (it == open_.end()) {
+    ConnectionLife life;
+    life.socket = c.socket;
+    life.first_ns = c.time_ns;
+    // Born here: CLOSE -> SYN_SENT or LISTEN (connect(), listen()), or LISTEN -> SYN_RECV, a
+    // listener's child made from it when the handshake completes (its request socket is not
+    // seen). Any other first change is of a connection older than the follower.
+    const bool born = c.old_state == TcpState::close || (c.old_state == TcpState::listen && c.new_state == TcpState::syn_recv);
+    if (!born) {
+      life.began_before = c.old_state != TcpState::syn_recv;
+      life.path.push_back({c.old_state, c.in_old_state_ns});
+      if (c.in_old_state_ns) life.first_ns = c.time_ns - *c.in_old_state_ns;
+    }
+    it = open_.emplace(c.socket, std::move(life)).first;
+  } else {
+    ConnectionLife& life = it->second;
+    if (life.path.empty() || life.path.back().state != c.old_state) {
+      life.gap = true;  // the changes between were never reported
+      life.carried_ns = 0;
+      life.path.push_back({c.old_state, std::nullopt});
+    }
+    if (c.old_state == c.new_state) {  // still the same state: one step, its time carried on
+      if (c.in_old_state_ns) life.carried_ns += *c.in_old_state_ns;
+      life.last_ns = c.time_ns;
+      return std::nullopt;
+    }
+    life.path.back().ns = c.in_old_state_ns ? std::optional(*c.in_old_state_ns + life.carried_ns) : std::nullopt;
+  }
+  ConnectionLife& life = it->second;
+  life.local = c.local;
+  life.remote = c.remote;
+  if (c.local_port) life.local_port = c.local_port;
+  if (c.remote_port) life.remote_port = c.remote_port;
+  life.bytes_acked = c.bytes_acked;
+  life.bytes_received = c.bytes_received;
+  life.last_ns = c.time_ns;
+  life.carried_ns = 0;
+  life.path.push_back({c.new_state, std::nullopt});
+  if (c.new_state != TcpState::close && c.new_state != TcpState::time_wait) return std::nullopt;
+  ConnectionLife done = std::move(life);
+  open_.erase(it);
+  done.error = c.error;
+  done.time_wait_inferred = c.new_state == TcpState::time_wait;
+  done.end = done.time_wait_inferred ? LifeEnd::closed : classify_end(c.old_state, c.error);
+  return done;
+}
+
+void settle_close(ConnectionLife& life, const StateChange& settled) {
+  if (life.path.size() < 2) return;
+  // The connection stayed in its last state from the kernel's CLOSE until it was seen settled.
+  auto& last = life.path[life.path.size() - 2].ns;
+  if (last && settled.time_ns > life.last_ns) *last += settled.time_ns - life.last_ns;
+  life.last_ns = std::max(life.last_ns, settled.time_ns);
+  life.path.back().state = settled.new_state;
+  life.time_wait_inferred = settled.new_state == TcpState::time_wait;
+  if (life.time_wait_inferred) life.end = LifeEnd::closed;
+}
+
+}  // namespace tcpkit

@@ -1,0 +1,172 @@
+"""tcpstate follow --life, --summary (JSON and Prometheus) and --diagram against the real kernel,
+on the same scenarios as test_tcpstate_follow (a graceful close each way and family, an RST
+abort, a refused port v4 and v6): each connection's whole path and how it ended, the counts per
+edge with the anomalies named, and the state diagram Graphviz draws from them, parsed back."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
+import lab  # noqa: E402
+from test_tcpstate_follow import (ABORT_V4, GRACEFUL_V4, GRACEFUL_V6, REFUSED_V4, REFUSED_V6,  # noqa: E402
+                                  SERVER_PORT, client_script, start_follower)
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def stop(proc):
+    proc.send_signal(2)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    return out, err
+
+
+@pytest.fixture(scope="module")
+def followed(tmp_path_factory):
+    diagram = str(tmp_path_factory.mktemp("diagram") / "states.svg")
+    with lab.Lab() as L:
+        server = L.start_server(SERVER_PORT, mode="hold", family="both", close_delay_ms=50)
+        tcpstate = L.tool("tcpstate")
+        procs = {
+            "client_life": start_follower([tcpstate, "follow", "--life", "--json"], wrap_ns=L.client_ns),
+            "server_life": start_follower([tcpstate, "follow", "--life", "--json"], wrap_ns=L.server_ns),
+            "summary": start_follower([tcpstate, "follow", "--summary", "--life", "--json", "--diagram", diagram],
+                                      wrap_ns=L.client_ns),
+            "prometheus": start_follower([tcpstate, "follow", "--summary", "--prometheus", "--interval", "200ms"],
+                                         wrap_ns=L.client_ns),
+            "text": start_follower([tcpstate, "follow", "--life", "-4"], wrap_ns=L.client_ns),
+        }
+        r = L.run_python(L.client_ns, client_script(L), timeout=60)
+        assert "DONE" in r.stdout, r.stderr
+        time.sleep(0.3)
+        out = {name: stop(p)[0] for name, p in procs.items()}
+        server.terminate()
+        yield L, out, diagram
+
+
+def lives(out):
+    records = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert records[-1]["type"] == "summary"
+    return [r for r in records if r["type"] == "connection"], records[-1]
+
+
+def one(connections, **match):
+    found = [c for c in connections if all(c[k] == v for k, v in match.items())]
+    assert len(found) == 1, (match, connections)
+    return found[0]
+
+
+def states(life):
+    return [step["state"] for step in life["path"]]
+
+
+def test_client_lives_path_and_ending(followed):
+    _, out, _ = followed
+    connections, summary = lives(out["client_life"])
+    assert summary["connections"] == len(connections)
+    for port, family in ((GRACEFUL_V4, "ipv4"), (GRACEFUL_V6, "ipv6")):
+        c = one(connections, local_port=port)
+        assert states(c) == ["SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT"], c
+        assert c["family"] == family and c["ended"] == "closed" and c["time_wait_inferred"] is True
+        assert all("us" in step for step in c["path"][:-1]), c  # every time known: born while followed
+        assert c["began_before_start"] is False and c["changes_missed"] is False
+        assert c["bytes_acked"] >= 5, c  # "hello"
+        # The server closed 50 ms after the client's FIN: FIN_WAIT1 and FIN_WAIT2 together at least that.
+        assert c["path"][2]["us"] + c["path"][3]["us"] >= 45_000, c
+    abort = one(connections, local_port=ABORT_V4)
+    assert states(abort) == ["SYN_SENT", "ESTABLISHED", "CLOSE"] and abort["ended"] == "aborted", abort
+    for port in (REFUSED_V4, REFUSED_V6):
+        c = one(connections, local_port=port)
+        assert states(c) == ["SYN_SENT", "CLOSE"] and c["ended"] == "refused" and c["error"] == "ECONNREFUSED", c
+
+
+def test_server_lives_passive_close_and_reset(followed):
+    _, out, _ = followed
+    connections, _ = lives(out["server_life"])
+    for port in (GRACEFUL_V4, GRACEFUL_V6):
+        c = one(connections, local_port=SERVER_PORT, remote_port=port)
+        assert states(c) == ["SYN_RECV", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSE"], c
+        assert c["ended"] == "closed" and c["bytes_received"] >= 5 and c["began_before_start"] is False
+    c = one(connections, local_port=SERVER_PORT, remote_port=ABORT_V4)
+    assert states(c) == ["SYN_RECV", "ESTABLISHED", "CLOSE"], c
+    assert c["ended"] == "reset_by_peer" and c["error"] == "ECONNRESET", c
+    # The refused connects never reached a socket of the server's.
+    assert not [c for c in connections if c["remote_port"] in (REFUSED_V4, REFUSED_V6)]
+
+
+def test_text_life_line(followed):
+    _, out, _ = followed
+    line = [x for x in out["text"].splitlines() if f":{GRACEFUL_V4} -> " in x]
+    assert len(line) == 1, out["text"]
+    assert "SYN_SENT " in line[0] and " -> ESTABLISHED " in line[0] and "-> TIME_WAIT (inferred)" in line[0], line
+    assert line[0].rstrip().endswith("closed"), line
+    assert not any(f":{GRACEFUL_V6} -> " in x for x in out["text"].splitlines())  # -4
+    refused = [x for x in out["text"].splitlines() if f":{REFUSED_V4} -> " in x]
+    assert refused and refused[0].rstrip().endswith("refused (ECONNREFUSED)"), out["text"]
+
+
+def test_summary_counts_each_edge_and_names_the_anomalies(followed):
+    _, out, _ = followed
+    records = [json.loads(line) for line in out["summary"].splitlines()]
+    assert [r["type"] for r in records] == ["edges", "summary"], records  # no line per change
+    edges = {(e["from"], e["to"]): e for e in records[0]["edges"]}
+    assert edges[("SYN_SENT", "CLOSE")]["count"] == 2 and edges[("SYN_SENT", "CLOSE")]["anomaly"] == "refused or timed out"
+    assert edges[("ESTABLISHED", "CLOSE")]["count"] == 1 and edges[("ESTABLISHED", "CLOSE")]["anomaly"] == "abort (RST)"
+    assert edges[("FIN_WAIT2", "TIME_WAIT")]["count"] == 2 and "anomaly" not in edges[("FIN_WAIT2", "TIME_WAIT")]
+    assert edges[("FIN_WAIT1", "FIN_WAIT2")]["median_ms"] > 0
+    assert records[0]["connections_ended"] == {"closed": 2, "aborted": 1, "refused": 2}, records[0]
+
+
+def test_prometheus_counters_per_edge(followed):
+    _, out, _ = followed
+    blocks = [b for b in out["prometheus"].split("\n\n") if b.strip()]
+    assert len(blocks) >= 2, out["prometheus"]  # every 200 ms, and at the end
+    final = blocks[-1] + "\n"
+    samples = dict(line.rsplit(" ", 1) for line in final.splitlines() if not line.startswith("#"))
+    assert samples['tcpstate_follow_transitions_total{from="syn_sent",to="close"}'] == "2", final
+    assert samples['tcpstate_follow_transitions_total{from="fin_wait2",to="time_wait"}'] == "2", final
+    assert samples['tcpstate_follow_lost_total{kind="ring_drops"}'] == "0"
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool (package prometheus) is installed by ./run test"
+    r = subprocess.run([promtool, "check", "metrics"], input=final, capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_diagram_svg_has_the_edges_seen_their_counts_and_the_rest_greyed(followed):
+    _, _, diagram = followed
+    root = ET.parse(diagram).getroot()
+    edges = {}
+    for g in root.iter(SVG + "g"):
+        if g.get("class") == "edge":
+            path = g.find(SVG + "path")
+            edges[g.find(SVG + "title").text] = ([t.text for t in g.iter(SVG + "text")], path.get("stroke"),
+                                                 path.get("stroke-dasharray"))
+    texts, colour, dashes = edges["SYN_SENT->CLOSE"]
+    assert texts[0] == "2" and "refused or timed out" in texts and colour == "#c62828", edges["SYN_SENT->CLOSE"]
+    texts, colour, dashes = edges["FIN_WAIT2->TIME_WAIT"]
+    assert texts[0] == "2" and texts[1].startswith("median ") and colour == "#1f5fa8" and dashes is None
+    texts, colour, dashes = edges["FIN_WAIT1->CLOSING"]  # never taken here: grey and dashed
+    assert texts == [] and colour == "#bbbbbb" and dashes
+    assert edges["ESTABLISHED->CLOSE"][0][0] == "1"
+    nodes = {g.find(SVG + "title").text for g in root.iter(SVG + "g") if g.get("class") == "node"}
+    assert {"LISTEN", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "TIME_WAIT", "CLOSE"} <= nodes
+
+
+def test_diagram_without_graphviz_exits_4_before_following(tool, tmp_path):
+    # dot hidden by /dev/null (not executable) in a private mount namespace.
+    script = f"mount --bind /dev/null /usr/bin/dot && exec {tool('tcpstate')} follow --diagram {tmp_path}/x.svg --duration 1s"
+    r = subprocess.run(["unshare", "-m", "sh", "-c", script], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 4, r.stderr
+    assert r.stdout == "" and len(r.stderr.strip().splitlines()) == 1 and "graphviz" in r.stderr, r.stderr
+
+
+def test_diagram_to_an_unwritable_place_is_bad_input(tool, tmp_path):
+    r = subprocess.run([tool("tcpstate"), "follow", "--diagram", f"{tmp_path}/no/such/dir/x.svg", "--duration", "1s"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "--diagram" in r.stderr, r.stderr
