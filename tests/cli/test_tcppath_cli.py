@@ -9,7 +9,7 @@ TCPPATH = tool("tcppath")
 def test_help_lists_every_flag_and_exits_0():
     r = run([TCPPATH, "--help"])
     assert r.returncode == 0, r.stderr
-    for flag in ["--port", "--max-hops", "--queries", "--wait", "--source", "--interface", "-4", "-6", "--json", "--flows", "--numeric", "--options",
+    for flag in ["--port", "--max-hops", "--queries", "--wait", "--source", "--interface", "-4", "-6", "--json", "--flows", "--numeric", "--options", "--ecn",
                  "TARGET", "Exit status"]:
         assert flag in r.stdout, flag
 

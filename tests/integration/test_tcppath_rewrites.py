@@ -16,8 +16,8 @@ def L(make_lab):
     return lab
 
 
-def trace(L, tool):
-    r = L.run_client([tool("tcppath"), "-n", "--json", "-W", "2s", "-m", "6", f"{L.server_v4}:{PORT}"], timeout=60)
+def trace(L, tool, *args):
+    r = L.run_client([tool("tcppath"), "-n", "--json", "-W", "2s", "-m", "6", *args, f"{L.server_v4}:{PORT}"], timeout=60)
     objects = [json.loads(line) for line in r.stdout.splitlines()]
     assert r.returncode == 0 and objects[-1]["type"] == "summary", (r.stdout, r.stderr)
     return [o for o in objects if o["type"] == "hop"], objects[-1]
@@ -43,3 +43,22 @@ def test_a_prerouting_rule_shows_in_the_routers_own_quote(L, tool):
     assert [(c["change"], c["where"]) for c in hops[1]["changes"]] == [("window 64240 -> 1000", "between hop 1 and hop 2")]
     assert hops[2]["changes"] == []  # the same change, already placed
     assert "window 64240 -> 1000 between hop 1 and hop 2" in summary["verdict"]
+
+
+def test_ecn_setup_flags_cleared_by_a_middlebox(L, tool):
+    # --ecn sends ECE and CWR with the SYN (RFC 3168; nft calls ECE "ecn"); r2 clears them, as some firewalls do. The
+    # server then never sees an ECN request: its SYN/ACK carries no ECE.
+    L.nft(L.router_ns[1], f"table inet tkrw {{\n chain fw {{ type filter hook forward priority 0; policy accept;\n"
+                          f"  tcp dport {PORT} tcp flags & (syn | ecn | cwr) == syn | ecn | cwr tcp flags set syn\n }}\n}}\n")
+    hops, summary = trace(L, tool, "--ecn")
+    assert hops[0]["quote_diff"] == [] and hops[1]["quote_diff"] == [], hops[:2]
+    assert [(d["field"], d["before"], d["after"]) for d in hops[2]["quote_diff"]] == [("flags", "SEW", "S")], hops[2]
+    assert [(c["change"], c["where"]) for c in hops[2]["changes"]] == [("ECE and CWR cleared", "between hop 2 and hop 3")]
+    assert "ECE and CWR cleared between hop 2 and hop 3" in summary["verdict"]
+    assert summary["answer"] == "SYN+ACK", summary
+
+
+def test_ecn_setup_flags_untouched_reach_the_server(L, tool):
+    hops, summary = trace(L, tool, "--ecn")
+    assert all(h["quote_diff"] == [] for h in hops), hops
+    assert summary["answer"] == "SYN+ACK+ECE", summary  # Linux agrees to ECN when asked (tcp_ecn=2)

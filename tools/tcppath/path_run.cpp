@@ -88,6 +88,7 @@ int run(const Options& o) {
   c.queries = o.queries;
   c.wait = std::chrono::duration_cast<std::chrono::milliseconds>(o.wait);
   c.syn_options = o.syn_options;
+  c.ecn = o.ecn;
   if (o.flows > 1) return run_flows(o, c, destination);
   auto trace = tcpkit::trace_path(c, cli::interrupt_fd());
   if (!trace) return fail_with(trace.error());

@@ -42,7 +42,27 @@ std::string attribution_text(const AttributedChange& c) {
          std::to_string(c.to);
 }
 
+// "ECE and CWR cleared", "URG set": flags named, from flags_compact's letters.
+std::string flags_phrase(const FieldChange& c) {
+  static constexpr std::pair<char, const char*> kLetters[] = {{'F', "FIN"}, {'S', "SYN"}, {'R', "RST"}, {'P', "PSH"},
+                                                              {'.', "ACK"}, {'U', "URG"}, {'E', "ECE"}, {'W', "CWR"}};
+  auto names = [&](const std::string& in, const std::string& not_in) {
+    std::vector<std::string> out;
+    for (const auto& [letter, name] : kLetters)
+      if (in.find(letter) != std::string::npos && not_in.find(letter) == std::string::npos) out.emplace_back(name);
+    std::string text;
+    for (size_t i = 0; i < out.size(); ++i) text += (i == 0 ? "" : i + 1 == out.size() ? " and " : ", ") + out[i];
+    return text;
+  };
+  const std::string cleared = names(c.before, c.after), set = names(c.after, c.before);
+  if (cleared.empty() && set.empty()) return to_string(c);
+  if (set.empty()) return cleared + " cleared";
+  if (cleared.empty()) return set + " set";
+  return cleared + " cleared, " + set + " set";
+}
+
 std::string change_phrase(const FieldChange& c) {
+  if (c.field == SegmentField::flags) return flags_phrase(c);
   if (!c.option) return to_string(c);
   const OptionChange& o = *c.option;
   const char* name = option_name(o.kind);

@@ -109,7 +109,7 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
   spec.sport = sport;
   spec.dport = c.port;
   spec.seq = ids.first_seq;
-  spec.flags = tcp_flag::syn;
+  spec.flags = uint8_t(tcp_flag::syn | (c.ecn ? tcp_flag::ece | tcp_flag::cwr : 0));
   spec.window = c.window;
   spec.options = c.syn_options;
   // One flow: the 5-tuple and (IPv6) one non-zero flow label for every probe, which ECMP

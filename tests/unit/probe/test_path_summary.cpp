@@ -106,3 +106,16 @@ TEST_CASE("path summary: a change seen at hop 1 is between the sender and hop 1,
   CHECK(attribution_text(s.changes[0]) == "between the sender and hop 1");
   CHECK(to_string(s.changes[0].change) == "sport 40000 -> 41000");
 }
+
+TEST_CASE("path summary: a change of the TCP flags is named by the flags cleared and set") {
+  FieldChange c;
+  c.field = SegmentField::flags;
+  c.before = "SEW";
+  c.after = "S";
+  CHECK(change_phrase(c) == "ECE and CWR cleared");
+  c.after = "SU";
+  CHECK(change_phrase(c) == "ECE and CWR cleared, URG set");
+  c.before = "S";
+  c.after = "S.";
+  CHECK(change_phrase(c) == "ACK set");
+}

@@ -28,6 +28,7 @@ struct PathTraceConfig {
   std::chrono::milliseconds wait{2000};              // for answers after the last probe is sent
   TcpOptions syn_options = linux_layout();
   uint16_t window = 64240;
+  bool ecn = false;  // an ECN-setup SYN (ECE and CWR set, RFC 3168): who clears them shows in the quotes
 };
 
 struct HopResult {
