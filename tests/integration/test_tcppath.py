@@ -85,7 +85,7 @@ def test_a_firewall_that_drops_stops_the_syn_after_hop_2(L, tool):
     r, hops, summary = trace(L, tool)
     assert r.returncode == 1, r.stderr
     assert [h["router"] for h in hops[:2]] == L.router_v4[:2]
-    assert hops[2]["router"] is None and hops[2]["answered"] == 0
+    assert hops[2]["router"] is None and hops[2]["answered"] == 0 and hops[2]["passed"] is False
     assert summary["stop"] == "dropped" and summary["last_hop"] == 2 and summary["last_router"] == L.router_v4[1]
     assert "answer" not in summary
     assert summary["verdict"] == f"the SYN is dropped after hop 2 (last answer from {L.router_v4[1]})"
@@ -148,5 +148,5 @@ def test_a_silent_last_router_is_a_silent_hop_not_the_destination(L, tool):
         r, hops, summary = trace(L, tool, *options)
         assert r.returncode == 0, r.stderr
         assert [h["router"] for h in hops] == L.router_v4[:2] + [None], hops
-        assert hops[2]["answered"] == 0
+        assert hops[2]["answered"] == 0 and hops[2]["passed"] is True  # the SYN went on past it
         assert summary["stop"] == "reached" and summary["destination_hop"] == 4, summary

@@ -3,6 +3,7 @@ nftables makes on r2 placed between hop 2 and hop 3 (the traffic class, the flow
 probes share), the stop point of a firewall that drops and of one that rejects with ICMPv6, and a
 rewritten sequence number (IPv6's probe id) still paired with its probe by the TSval."""
 import json
+import time
 
 import pytest
 
@@ -101,3 +102,18 @@ def test_text_output_names_the_hops(L, tool):
     for k, router in enumerate(L.router_v6, start=1):
         assert any(line.split()[:2] == [str(k), router] for line in r.stdout.splitlines()), r.stdout
     assert "SYN+ACK" in r.stdout
+
+
+def test_a_rate_limited_hop_is_marked_not_taken_for_a_drop(L, tool):
+    # r2 answers one ICMPv6 error a second (burst 1): hop 2 answers 1 of 3, the SYN goes on.
+    L.nft(L.router_ns[1], "table ip6 tkrl {\n chain out { type filter hook output priority 0; policy accept;\n"
+                          "  icmpv6 type time-exceeded limit rate over 1/second burst 1 packets drop\n }\n}\n")
+    r, hops, summary = trace(L, tool)
+    assert r.returncode == 0, r.stderr
+    assert [h["answered"] for h in hops] == [3, 1, 3], hops
+    assert [h["rate_limited"] for h in hops] == [False, True, False], hops
+    assert summary["stop"] == "reached" and summary["destination_hop"] == 4
+    time.sleep(1.5)  # r2's one answer a second comes back
+    text = L.run_client([tool("tcppath"), "-n", "-W", "3s", "-m", "8", f"[{L.server_v6}]:{PORT}"], timeout=60)
+    hop2 = [line for line in text.stdout.splitlines() if line.startswith(" 2  ")]
+    assert hop2 and hop2[0].endswith("rate-limited"), text.stdout

@@ -28,5 +28,7 @@ def test_a_rate_limited_hop_is_waited_for_a_grace_time_not_the_whole_wait(L, too
     hops, summary = [o for o in objects if o["type"] == "hop"], objects[-1]
     assert [h["router"] for h in hops] == L.router_v4
     assert hops[1]["answered"] == 1 and hops[0]["answered"] == 3 and hops[2]["answered"] == 3, hops
+    # A burst, then silence: rate-limited, not a drop (the other probes went on).
+    assert [h["rate_limited"] for h in hops] == [False, True, False], hops
     assert summary["stop"] == "reached" and summary["ended"] == "grace over", summary
     assert took < 15, took  # a bound, not a timing: the whole -W is 20 s

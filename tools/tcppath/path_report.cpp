@@ -82,6 +82,8 @@ tcpkit::Record hop_object(const tcpkit::PathTrace& t, const tcpkit::HopResult& h
   r["router"] = h.answer.router ? tcpkit::Record(h.answer.router->to_string()) : tcpkit::Record(nullptr);
   r["sent"] = h.sent;
   r["answered"] = h.answered;
+  r["rate_limited"] = h.rate_limited;
+  if (!h.answer.router) r["passed"] = h.passed;
   if (!h.rtt_ns.empty()) {
     const auto s = rtt_summary(h.rtt_ns);
     r["rtt_min_ms"] = s.min;
@@ -183,7 +185,8 @@ void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, ui
   for (const auto& h : t.hops) {
     std::printf("%2d  ", h.answer.hop);
     if (!h.answer.router) {
-      std::printf("*  (no answer to %d probes)\n", h.sent);
+      std::printf("*  (no answer to %d probes%s)\n", h.sent,
+                  h.passed ? "; later hops answered: the SYN went on, a silent or rate-limited router" : "");
       continue;
     }
     // "name (address)" as traceroute prints a router it could name.
@@ -193,6 +196,7 @@ void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, ui
     std::printf("%s%s  %d/%d", who.c_str(), rtt_text(h).c_str(), h.answered, h.sent);
     if (h.answer.unreachable)
       std::printf("  %s", tcpkit::icmp_description(h.answer.v6, h.answer.icmp_type, h.answer.icmp_code).c_str());
+    if (h.rate_limited) std::printf("  rate-limited");
     std::printf("\n");
     if (h.answer.extensions) print_extensions(*h.answer.extensions);
     for (const auto& a : h.other_routers)

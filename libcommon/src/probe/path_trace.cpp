@@ -262,6 +262,12 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
     shown = trace.destination_hop - 1;
   }
   hops.resize(size_t(shown));
+  int later_answer = trace.destination_hop;  // the highest hop with an answer past each hop
+  for (auto it = hops.rbegin(); it != hops.rend(); ++it) {
+    it->rate_limited = it->answered > 0 && it->answered < it->sent;
+    it->passed = it->answered == 0 && later_answer > it->answer.hop;
+    if (it->answered) later_answer = std::max(later_answer, it->answer.hop);
+  }
   // The RTT is the answered probe's; when the answer does not say which (every TTL past the
   // destination's distance reaches it), the first probe's of the first TTL that reached it.
   if (destination_at && destination_probe && probes[*destination_probe].hop == trace.destination_hop) {

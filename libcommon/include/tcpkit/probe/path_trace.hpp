@@ -34,6 +34,10 @@ struct PathTraceConfig {
 struct HopResult {
   HopAnswer answer;                 // router, diff of the first quote, unreachable
   int sent = 0, answered = 0;
+  // Some probes answered, then none: the router's ICMP rate limit (a burst, then about one a
+  // second), never a drop: the probes it did not answer went on like the others.
+  bool rate_limited = false;
+  bool passed = false;  // no answer, but a later hop (or the destination) did: the SYN went on
   std::vector<int64_t> rtt_ns;      // one per answer
   TimestampSource timestamps = TimestampSource::kernel;
   // Other routers that answered probes of this hop: one flow should take one path, so these
