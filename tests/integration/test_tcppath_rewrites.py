@@ -1,11 +1,16 @@
 """More of what middleboxes do to a SYN, each named at the right pair of hops: timestamps reset
-to NOPs (one removal, not NOPs added), and a rule in r2's prerouting hook, which acts before r2
-checks the TTL, so r2's own quote already shows it: between hop 1 and hop 2."""
+to NOPs (one removal, not NOPs added), a rule in r2's prerouting hook, which acts before r2
+checks the TTL, so r2's own quote already shows it (between hop 1 and hop 2), ECN's ECE and CWR
+cleared (--ecn), and the options reordered (by a user-space middlebox on r2: nftables cannot)."""
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
 PORT = 8080
+REORDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab", "reorder_router.py")
 SYN = f"tcp dport {PORT} tcp flags & (syn | ack) == syn"
 
 
@@ -62,3 +67,22 @@ def test_ecn_setup_flags_untouched_reach_the_server(L, tool):
     hops, summary = trace(L, tool, "--ecn")
     assert all(h["quote_diff"] == [] for h in hops), hops
     assert summary["answer"] == "SYN+ACK+ECE", summary  # Linux agrees to ECN when asked (tcp_ecn=2)
+
+
+def test_options_reordered_by_a_middlebox_are_moves_not_changes(L, tool):
+    # r2 rebuilds the option list in an order of its own (tests/lab/reorder_router.py sends each
+    # SYN on with its options rotated; the kernel's own copy is dropped): every option is still
+    # there, byte for byte, and each that changed place is named as moved, between hop 2 and 3.
+    L.nft(L.router_ns[1], f"table inet tkrw {{\n chain fw {{ type filter hook forward priority 0; policy accept;\n"
+                          f"  {SYN} drop\n }}\n}}\n")
+    proc = L._popen(L.router_ns[1], [sys.executable, REORDER, "--iface", "tkl", "--port", PORT, "--max-seconds", 30],
+                    stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    hops, summary = trace(L, tool)
+    assert hops[0]["changes"] == [] and hops[1]["changes"] == [], hops[:2]
+    changes = {(c["change"], c["where"]) for c in hops[2]["changes"]}
+    assert changes and all(change.endswith(" moved") and where == "between hop 2 and hop 3" for change, where in changes), changes
+    assert not any("stripped" in c or "added" in c for c, _ in changes), changes
+    assert {d["field"] for d in hops[2]["quote_diff"]} == {"options"}, hops[2]["quote_diff"]
+    assert summary["stop"] == "reached" and summary["answer"] == "SYN+ACK", summary
+    assert "moved between hop 2 and hop 3" in summary["verdict"], summary["verdict"]
