@@ -9,7 +9,7 @@ TCPPATH = tool("tcppath")
 def test_help_lists_every_flag_and_exits_0():
     r = run([TCPPATH, "--help"])
     assert r.returncode == 0, r.stderr
-    for flag in ["--port", "--max-hops", "--queries", "--wait", "--source", "--interface", "-4", "-6", "--json", "--flows", "--numeric", "--options", "--ecn",
+    for flag in ["--port", "--max-hops", "--queries", "--wait", "--source", "--interface", "-4", "-6", "--json", "--flows", "--numeric", "--options", "--ecn", "--router-burst",
                  "TARGET", "Exit status"]:
         assert flag in r.stdout, flag
 
@@ -31,6 +31,7 @@ def test_version():
     (["--options", "mss=70000", "192.0.2.1:80"], "--options"),
     (["--options", "bogus", "192.0.2.1:80"], "--options"),
     (["--flows", "17", "192.0.2.1:80"], "--flows"),
+    (["--router-burst", "0", "192.0.2.1:80"], "--router-burst"),
     (["-q", "x", "192.0.2.1:80"], "--queries"),
     (["-W", "0", "192.0.2.1:80"], "--wait"),
     (["-W", "soon", "192.0.2.1:80"], "--wait"),

@@ -64,7 +64,7 @@ def test_sixteen_flows_show_both_paths_and_a_change_on_one(L, tool):
     L.nft(L.r2b, f"table inet tkflows {{\n chain fw {{ type filter hook forward priority 0; policy accept;\n"
                  f"  {syn} tcp window set 1000\n }}\n}}\n")
     for attempt in range(3):
-        r, objects = run(L, tool, "--flows", "16", "-q", "1")
+        r, objects = run(L, tool, "--flows", "16", "-q", "1", "--router-burst", "16")
         assert r.returncode == 0, r.stderr
         summary = objects[-1]
         # Still two paths when an answer is lost (a flow with a silent hop fits one of them:
@@ -83,9 +83,25 @@ def test_sixteen_flows_show_both_paths_and_a_change_on_one(L, tool):
     flows = [o for o in objects if o["type"] == "flow"]
     assert len(flows) == 16 and len({f["source_port"] for f in flows}) == 16
     assert f"window 64240 -> 1000 between hop 2 and hop 3 on {hop2[L.r2b_v4]} of 16 flows" in summary["verdict"]
-    text = L.run_client([tool("tcppath"), "-n", "--flows", "16", "-q", "1", "-m", "6", f"{L.server_v4}:{PORT}"],
+    text = L.run_client([tool("tcppath"), "-n", "--flows", "16", "-q", "1", "--router-burst", "16", "-m", "6",
+                         f"{L.server_v4}:{PORT}"],
                         timeout=60)
     assert text.returncode == 0, text.stderr
     hop2_line = [line for line in text.stdout.splitlines() if line.startswith(" 2  ")][0]
     assert L.router_v4[1] in hop2_line and L.r2b_v4 in hop2_line and " | " in hop2_line, text.stdout
     assert f" 4  {L.server_v4}  answered 16/16" in text.stdout, text.stdout
+
+
+def test_flows_beyond_a_routers_burst_go_in_waves_and_every_hop_answers(L, tool):
+    # The routers' default ICMP rate limit back (a burst of 6, then one a second per source): 8
+    # flows at once would leave 2 of them silent at every router. Paced in waves of 6, 6 s apart,
+    # every flow has every hop.
+    for ns in L.router_ns + [L.r2b]:
+        L.sysctl(ns, "net.ipv4.icmp_ratelimit", 1000)
+    r, objects = run(L, tool, "--flows", "8", "-q", "1")
+    assert r.returncode == 0, r.stderr
+    assert "8 flows in 2 waves of 6, 6 s apart" in r.stderr, r.stderr
+    summary = objects[-1]
+    assert summary["flows"] == 8 and summary["reached"] == 8, summary
+    assert [h["silent"] for h in summary["hops"]] == [0, 0, 0], summary["hops"]
+    assert sum(x["flows"] for x in summary["hops"][0]["routers"]) == 8

@@ -40,6 +40,10 @@ int parse_and_run(int argc, char** argv) {
   app.add_option("--options", f.options,
                  "the SYN's options: linux (default), none, or a list like mss=1380,nop,ws=8,sack,ts")
       ->type_name("LIST");
+  app.add_option("--router-burst", o.router_burst,
+                 "answers a router gives at once before its ICMP rate limit; --flows go in waves that fit (default 6)")
+      ->check(CLI::Range(1, 1000))
+      ->type_name("N");
   app.add_flag("--ecn", o.ecn, "send an ECN-setup SYN (ECE and CWR set): shows where they are cleared");
   app.add_option("-W,--wait", f.wait, "how long to wait for answers after sending (default 2s)")->type_name("TIME");
   app.add_option("-S,--source", f.source, "source address")->type_name("ADDR");

@@ -24,6 +24,7 @@ struct Options {
   tcpkit::Format format = tcpkit::Format::text;
   bool numeric = false;                           // -n: no reverse lookups of the routers
   int flows = 1;                                  // --flows: traces over this many flows at once
+  int router_burst = 6;                           // --router-burst: answers a router gives at once
   bool ecn = false;                               // --ecn: an ECN-setup SYN (ECE, CWR)
   tcpkit::TcpOptions syn_options = tcpkit::linux_layout();  // --options
 };

@@ -1,6 +1,9 @@
 // Runs tcppath: resolves and routes the target, traces, reports, and turns the stop point into
 // the exit code.
+#include <poll.h>
+
 #include <algorithm>
+#include <chrono>
 #include <future>
 #include <optional>
 #include <vector>
@@ -42,22 +45,50 @@ int fail_with(const tcpkit::Error& e) {
   return cli::exit_code_for(e);
 }
 
-// --flows N: N traces at once, each over a flow of its own (trace_path reserves a source port
-// for each), then the multipath view. 0 when every flow reached the destination.
+// A router's ICMP budget refills at about one answer a second (Linux, per source).
+constexpr auto kRefillPerAnswer = std::chrono::seconds(1);
+
+// Waits until `until` or Ctrl-C; false when interrupted.
+bool sleep_until(std::chrono::steady_clock::time_point until) {
+  while (!cli::interrupted()) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return true;
+    pollfd p{cli::interrupt_fd(), POLLIN, 0};
+    ::poll(&p, 1, int(left.count()));
+  }
+  return false;
+}
+
+// --flows N: N traces, each over a flow of its own (trace_path reserves a source port for
+// each), then the multipath view. 0 when every flow reached the destination. Each flow asks
+// every router for q answers: the flows go in waves that fit a router's burst (--router-burst),
+// each wave after the routers' budgets refilled from the last, so that no hop goes silent
+// because of us.
 int run_flows(const Options& o, const tcpkit::PathTraceConfig& c, const tcpkit::IpAddress& destination) {
-  std::vector<std::future<tcpkit::Result<tcpkit::PathTrace>>> running;
-  running.reserve(size_t(o.flows));
-  for (int i = 0; i < o.flows; ++i)
-    running.push_back(std::async(std::launch::async, [&c] { return tcpkit::trace_path(c, cli::interrupt_fd()); }));
+  const int per_wave = std::max(1, o.router_burst / o.queries);
+  const int waves = (o.flows + per_wave - 1) / per_wave;
+  const auto gap = kRefillPerAnswer * (per_wave * o.queries);
+  if (waves > 1)
+    cli::print_warning(kTool, std::to_string(o.flows) + " flows in " + std::to_string(waves) + " waves of " +
+                                  std::to_string(per_wave) + ", " + std::to_string(gap.count()) +
+                                  " s apart: routers answer a burst of about " + std::to_string(o.router_burst) +
+                                  " (--router-burst), then about one a second");
   std::vector<tcpkit::PathTrace> traces;
   std::optional<tcpkit::Error> failed;
-  for (auto& f : running) {
-    auto t = f.get();
-    if (!t) {
-      if (!failed) failed = t.error();
-      continue;
+  for (int started = 0; started < o.flows && !failed && !cli::interrupted();) {
+    const auto wave_start = std::chrono::steady_clock::now();
+    std::vector<std::future<tcpkit::Result<tcpkit::PathTrace>>> running;
+    for (int i = 0; i < per_wave && started < o.flows; ++i, ++started)
+      running.push_back(std::async(std::launch::async, [&c] { return tcpkit::trace_path(c, cli::interrupt_fd()); }));
+    for (auto& f : running) {
+      auto t = f.get();
+      if (!t) {
+        if (!failed) failed = t.error();
+        continue;
+      }
+      traces.push_back(std::move(*t));
     }
-    traces.push_back(std::move(*t));
+    if (started < o.flows && !sleep_until(wave_start + gap)) break;
   }
   if (failed) return fail_with(*failed);
   const auto summary = tcpkit::summarize_flows(traces);
