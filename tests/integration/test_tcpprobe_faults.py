@@ -37,6 +37,7 @@ def run_probe(L, args, timeout=60):
 def test_loss_figures_match_the_injected_loss(make_lab, p, burst):
     count = 400
     L = make_lab(delay_ms=2, loss=p, burst=burst, seed=17, ipv6=False)
+    L.pin_neighbours()  # the loss under test is the probes', not the ARP requests'
     L.start_server(OPEN)
     objs, r = run_probe(L, ["-c", count, "-i", "10ms", "-W", "300ms", f"{L.server_v4}:{OPEN}"])
     probes = [o for o in objs if o["type"] == "probe"]

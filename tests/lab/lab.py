@@ -715,6 +715,21 @@ class Lab:
                  f"add rule {chain} meta nfproto ipv6 tcp dport {pset} "
                  f"reject with icmpv6 type {v6}\n")
 
+    def pin_neighbours(self):
+        """Permanent neighbour entries between client and server (IPv4, and IPv6 when on), so that
+        a lossy line cannot lose the address resolution itself: a burst that ate the ARP requests
+        left the client's entry FAILED and every probe of a loss test unsent (seen here: 400 of
+        400 "filtered" at 20 % loss in bursts of 4)."""
+        def mac(ns, ifname):
+            out = _ip("-n", ns, "-o", "link", "show", ifname).stdout
+            return re.search(r"link/ether ([0-9a-f:]{17})", out).group(1)
+        ends = ((self.client_ns, self.client_if, self.client_v4, self.client_v6),
+                (self.server_ns, self.server_if, self.server_v4, self.server_v6))
+        for (ns, ifname, _, _), (peer_ns, peer_if, peer_v4, peer_v6) in (ends, ends[::-1]):
+            lladdr = mac(peer_ns, peer_if)
+            for address in [peer_v4] + ([peer_v6] if self.ipv6 and peer_v6 else []):
+                _ip("-n", ns, "neigh", "replace", address, "lladdr", lladdr, "dev", ifname, "nud", "permanent")
+
     def sysctl(self, ns, key, value):
         r = self._exec(ns, ["sysctl", "-qw", f"{key}={value}"], timeout=10)
         if r.returncode != 0:

@@ -15,7 +15,7 @@ namespace {
 const std::vector<std::string> kCsvColumns = {
     "type", "time", "target", "address", "port", "mode", "probe", "outcome", "rtt_ms", "rtt_us", "ttl", "window",
     "flags", "mss", "sack_permitted", "timestamps", "wscale", "source_port", "responder", "icmp_type", "icmp_code",
-    "icmp_text", "connect_ms", "kernel_rtt_us", "timestamp_source", "sent", "answered", "open", "closed", "filtered",
+    "icmp_text", "quote_rewritten", "connect_ms", "kernel_rtt_us", "timestamp_source", "sent", "answered", "open", "closed", "filtered",
     "unreachable", "loss_pct", "capture_drops", "bad_checksum", "rejected", "duplicates", "late", "unmatched_rst",
     "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms",
     "rtt_mdev_ms", "rtt_p50_ms", "rtt_p90_ms", "rtt_p99_ms", "elapsed_ms"};
@@ -173,6 +173,7 @@ Record Reporter::probe_record(const TargetInfo& info, const tcpkit::ProbeReply& 
       rec["icmp_code"] = r.icmp_code;
     }
     rec["icmp_text"] = r.icmp_text;
+    rec["quote_rewritten"] = r.quote_rewritten;
   }
   if (r.connect_ns) rec["connect_ms"] = ms_exact(*r.connect_ns);
   if (r.kernel_rtt_us) rec["kernel_rtt_us"] = *r.kernel_rtt_us;
@@ -212,6 +213,7 @@ std::string Reporter::probe_text(const TargetInfo& info, const tcpkit::ProbeRepl
         line += " icmp" + std::string(r.icmp_v6 ? "6" : "") + "=" + std::to_string(r.icmp_type) + "/" +
                 std::to_string(r.icmp_code);
       line += " (" + r.icmp_text + ") for " + where;
+      if (r.quote_rewritten) line += ", whose quote of our SYN shows its seq or source port rewritten on the way";
       break;
     case ProbeOutcome::filtered:
       line += where + ": filtered" + probe + " (no answer in " + format_fixed(double(timeout.count()) / 1000.0, 0) + " ms)";

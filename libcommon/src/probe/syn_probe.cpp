@@ -15,6 +15,8 @@ struct SynProber::Pending {
   uint64_t probe_id = 0;
   uint16_t sport = 0;
   uint32_t isn = 0;
+  uint16_t ip_id = 0;                 // IPv4: what a quote is paired by when a middlebox
+  std::optional<uint32_t> tsval;      // rewrote its seq or port (and, either family, the TSval)
   UniqueFd reservation;      // a bound TCP socket holding the source port for us
   int64_t user_sent_ns = 0;
   std::optional<uint32_t> tx_key;            // the key of the SYN's kernel send timestamp
@@ -120,9 +122,12 @@ Result<void> SynProber::send(uint64_t probe_id, std::chrono::steady_clock::time_
   spec.flags = tcp_flag::syn;
   spec.window = config_.window;
   spec.options = config_.syn_options;
-  if (const auto ts = spec.options.timestamps()) spec.options.set_timestamps(uint32_t(next_random(rng_state_)), ts->second);
+  if (const auto ts = spec.options.timestamps()) {
+    pending->tsval = uint32_t(next_random(rng_state_));
+    spec.options.set_timestamps(*pending->tsval, ts->second);
+  }
   spec.ttl = config_.ttl;
-  spec.ip_id = uint16_t(next_random(rng_state_));
+  spec.ip_id = pending->ip_id = uint16_t(next_random(rng_state_));
   auto packet = craft_segment(spec);
   if (!packet) return tl::unexpected(packet.error());
   auto sent = sender_.send(*packet, config_.destination);
@@ -309,6 +314,25 @@ void SynProber::handle_icmp(const DecodedPacket& d, const CapturedPacket& packet
       finish(*q.seq, packet, std::move(reply), done);
       return;
     }
+  }
+  // A router past a middlebox that rewrote the seq or the source port quotes the rewritten SYN:
+  // paired by what such middleboxes leave alone, the IPv4 ID and the TSval together (each random
+  // per probe), when the quote is to our target. Before, that router's answer was rejected and
+  // the probe reported filtered (tcpprobe --ttl behind such a middlebox).
+  if (q.dst == them && q.dport == config_.port) {
+    for (const auto& [isn, p] : pending_) {
+      // IPv4: the ID, and the TSval too when the probe carries one (a quote too short to hold
+      // it does not pair: 16 bits alone are too easily hit); IPv6 (no ID): the TSval.
+      const bool ts_ok = p->tsval ? q.tsval && *q.tsval == *p->tsval : !d.icmp.v6;
+      const bool id_ok = d.icmp.v6 || (q.ip_id && *q.ip_id == p->ip_id);
+      if (id_ok && ts_ok) {
+        reply.quote_rewritten = true;
+        finish(isn, packet, std::move(reply), done);
+        return;
+      }
+    }
+  }
+  if (exact_target && q.seq) {
     if (auto it = finished_.find(*q.seq); it != finished_.end() && it->second.sport == q.sport) {
       again(*q.seq, packet, std::move(reply), done);
       return;

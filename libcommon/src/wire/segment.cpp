@@ -209,6 +209,7 @@ bool decode_quoted(View v, QuotedDatagram& q) {
     offset = size_t(v.u8(0) & 0x0f) * 4;
     if (offset < 20) return false;
     q.protocol = v.u8(9);
+    q.ip_id = v.u16(4);
     q.src = IpAddress::from_v4(v.data + 12);
     q.dst = IpAddress::from_v4(v.data + 16);
   } else if (version == 6) {
@@ -227,6 +228,13 @@ bool decode_quoted(View v, QuotedDatagram& q) {
     q.dport = v.u16(offset + 2);
     q.ports_known = true;
     if (q.protocol == IPPROTO_TCP && v.has(offset, 8)) q.seq = v.u32(offset + 4);
+    if (q.protocol == IPPROTO_TCP && v.has(offset, 20)) {
+      const size_t header = size_t(v.u8(offset + 12) >> 4) * 4;
+      if (header > 20 && v.has(offset, header)) {
+        const auto ts = TcpOptions::decode(v.data + offset + 20, header - 20).timestamps();
+        if (ts) q.tsval = ts->first;
+      }
+    }
   }
   return true;
 }

@@ -39,6 +39,7 @@ struct ProbeReply {
   bool icmp_v6 = false;
   uint8_t icmp_type = 0, icmp_code = 0;
   std::string icmp_text;
+  bool quote_rewritten = false;  // the quote's seq or source port were not ours: paired by IP ID / TSval
   // connect() mode only:
   std::optional<int64_t> connect_ns;      // user-space time of connect()
   std::optional<uint32_t> kernel_rtt_us;  // the kernel's RTT estimate (TCP_INFO tcpi_rtt)

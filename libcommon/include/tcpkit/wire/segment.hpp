@@ -62,6 +62,10 @@ struct QuotedDatagram {
   uint16_t sport = 0, dport = 0;   // when the quote reaches that far
   std::optional<uint32_t> seq;     // TCP only, when quoted
   bool ports_known = false;
+  // What a middlebox that rewrites the seq or ports leaves alone, to pair the quote by: the IPv4
+  // ID, and the TCP timestamp option's TSval when the quote holds the options.
+  std::optional<uint16_t> ip_id;
+  std::optional<uint32_t> tsval;
 };
 
 struct DecodedIcmpError {
