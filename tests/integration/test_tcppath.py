@@ -7,6 +7,7 @@ import subprocess
 import time
 
 import pytest
+from tcppath_run import on_r2 as on_router2, tcppath_hops
 
 PORT = 8080
 TABLE = "tkpath"
@@ -20,15 +21,11 @@ def L(make_lab):
 
 
 def trace(L, tool, *args):
-    r = L.run_client([tool("tcppath"), "--json", "-W", "3s", "-m", "8", *args, f"{L.server_v4}:{PORT}"], timeout=60)
-    objects = [json.loads(line) for line in r.stdout.splitlines()]
-    assert objects and objects[-1]["type"] == "summary", (r.stdout, r.stderr)
-    return r, [o for o in objects if o["type"] == "hop"], objects[-1]
+    return tcppath_hops(L, tool, f"{L.server_v4}:{PORT}", *args)
 
 
 def on_r2(L, rules):
-    L.nft(L.router_ns[1], f"table inet {TABLE} {{\n chain rewrite {{ type filter hook forward priority 0; "
-                          f"policy accept;\n{rules}\n }}\n}}\n")
+    on_router2(L, rules, TABLE)
 
 
 def test_clean_path_every_hop_and_the_destination(L, tool):

@@ -4,9 +4,9 @@ parallel with r2 (r2b), and r1 spreads the server's subnet over both by a hash o
 --flows 16 sees both, where they diverge and where they rejoin, and a change that only r2b makes
 on only the flows through it. These routers' ICMP rate limits are lifted (16 flows ask each
 router for 16 answers at once); the rate-limited view is test_tcppath's."""
-import json
 
 import pytest
+from tcppath_run import tcppath_json
 
 PORT = 8080
 
@@ -42,11 +42,7 @@ def L(make_lab):
 
 
 def run(L, tool, *args):
-    r = L.run_client([tool("tcppath"), "-n", "--json", "-W", "3s", "-m", "6", *args, f"{L.server_v4}:{PORT}"],
-                     timeout=60)
-    objects = [json.loads(line) for line in r.stdout.splitlines()]
-    assert objects and objects[-1]["type"] == "summary", (r.stdout, r.stderr)
-    return r, objects
+    return tcppath_json(L, tool, f"{L.server_v4}:{PORT}", "-n", *args, max_hops=6)
 
 
 def test_one_flow_sees_one_path(L, tool):

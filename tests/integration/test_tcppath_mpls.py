@@ -3,11 +3,11 @@ stack (RFC 4950) and the incoming interface (RFC 5837), in an RFC 4884 structure
 length field or, as routers older than RFC 4884 place it, at byte 128 of the quote. r2 of the
 lab's chain answers as such a router (tests/lab/mpls_router.py); its kernel's own plain answer
 is dropped, so every answer from hop 2 is the forged one."""
-import json
 import os
 import sys
 
 import pytest
+from tcppath_run import tcppath_hops
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
 import lab as lab_module  # noqa: E402
@@ -36,10 +36,7 @@ def forge(L, *args):
 
 
 def trace(L, tool):
-    r = L.run_client([tool("tcppath"), "--json", "-W", "2s", "-m", "6", f"{L.server_v4}:{PORT}"], timeout=60)
-    objects = [json.loads(line) for line in r.stdout.splitlines()]
-    assert objects and objects[-1]["type"] == "summary", (r.stdout, r.stderr)
-    return r, [o for o in objects if o["type"] == "hop"], objects[-1]
+    return tcppath_hops(L, tool, f"{L.server_v4}:{PORT}", wait="2s", max_hops=6)
 
 
 def test_label_stack_and_interface_of_an_mpls_hop(L, tool):

@@ -1,9 +1,9 @@
 """tcppath --options: the SYN carries the options asked for, in that order, and each quote is
 diffed against them. r2 clamps the MSS (nftables' maxseg set only rewrites an MSS that is there):
 a SYN with an MSS shows it clamped between hop 2 and hop 3; a SYN with no options shows nothing."""
-import json
 
 import pytest
+from tcppath_run import tcppath_hops
 
 PORT = 8080
 
@@ -19,11 +19,9 @@ def L(make_lab):
 
 
 def trace(L, tool, options):
-    r = L.run_client([tool("tcppath"), "-n", "--json", "-W", "2s", "-m", "6", "--options", options,
-                      f"{L.server_v4}:{PORT}"], timeout=60)
-    objects = [json.loads(line) for line in r.stdout.splitlines()]
-    assert r.returncode == 0 and objects[-1]["type"] == "summary", (r.stdout, r.stderr)
-    return [o for o in objects if o["type"] == "hop"], objects[-1]
+    r, hops, summary = tcppath_hops(L, tool, f"{L.server_v4}:{PORT}", "-n", "--options", options, wait="2s", max_hops=6)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    return hops, summary
 
 
 def test_a_windows_like_syn_is_clamped_between_hop_2_and_3(L, tool):

@@ -2,12 +2,12 @@
 to NOPs (one removal, not NOPs added), a rule in r2's prerouting hook, which acts before r2
 checks the TTL, so r2's own quote already shows it (between hop 1 and hop 2), ECN's ECE and CWR
 cleared (--ecn), and the options reordered (by a user-space middlebox on r2: nftables cannot)."""
-import json
 import os
 import subprocess
 import sys
 
 import pytest
+from tcppath_run import tcppath_hops
 
 PORT = 8080
 REORDER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab", "reorder_router.py")
@@ -22,10 +22,9 @@ def L(make_lab):
 
 
 def trace(L, tool, *args):
-    r = L.run_client([tool("tcppath"), "-n", "--json", "-W", "2s", "-m", "6", *args, f"{L.server_v4}:{PORT}"], timeout=60)
-    objects = [json.loads(line) for line in r.stdout.splitlines()]
-    assert r.returncode == 0 and objects[-1]["type"] == "summary", (r.stdout, r.stderr)
-    return [o for o in objects if o["type"] == "hop"], objects[-1]
+    r, hops, summary = tcppath_hops(L, tool, f"{L.server_v4}:{PORT}", "-n", *args, wait="2s", max_hops=6)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    return hops, summary
 
 
 def test_timestamps_reset_to_nops_is_one_removal(L, tool):

@@ -2,10 +2,10 @@
 nftables makes on r2 placed between hop 2 and hop 3 (the traffic class, the flow label the
 probes share), the stop point of a firewall that drops and of one that rejects with ICMPv6, and a
 rewritten sequence number (IPv6's probe id) still paired with its probe by the TSval."""
-import json
 import time
 
 import pytest
+from tcppath_run import on_r2 as on_router2, tcppath_hops
 
 PORT = 8080
 TABLE = "tkpath6"
@@ -19,16 +19,11 @@ def L(make_lab):
 
 
 def trace(L, tool, *args):
-    r = L.run_client([tool("tcppath"), "-n", "--json", "-W", "3s", "-m", "8", *args, f"[{L.server_v6}]:{PORT}"],
-                     timeout=60)
-    objects = [json.loads(line) for line in r.stdout.splitlines()]
-    assert objects and objects[-1]["type"] == "summary", (r.stdout, r.stderr)
-    return r, [o for o in objects if o["type"] == "hop"], objects[-1]
+    return tcppath_hops(L, tool, f"[{L.server_v6}]:{PORT}", "-n", *args)
 
 
 def on_r2(L, rules):
-    L.nft(L.router_ns[1], f"table inet {TABLE} {{\n chain rewrite {{ type filter hook forward priority 0; "
-                          f"policy accept;\n{rules}\n }}\n}}\n")
+    on_router2(L, rules, TABLE)
 
 
 def test_clean_path_every_hop_and_the_destination(L, tool):

@@ -14,16 +14,13 @@ the count of answers sent. Bounded by --max-replies."""
 import argparse
 import json
 import os
-import signal
 import socket
 import struct
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from packet_tap import incoming_ipv4  # noqa: E402
 from tcpscan_forge import checksum  # noqa: E402
-
-ETH_P_IP = 0x0800
 QUOTE = 128  # RFC 4884: the quoted datagram, padded, when extensions follow
 
 
@@ -72,21 +69,14 @@ def main():
     if args.interface_info:
         name, index, address, mtu = args.interface_info.split(",")
         interface = (name, int(index), address, int(mtu))
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    sniff = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
-    sniff.bind((args.iface, 0))
-    sniff.settimeout(0.2)
     out = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)  # IP_HDRINCL
     sent, ident = 0, 1
+    datagrams = incoming_ipv4(args.iface, args.max_seconds)
     print("ready", flush=True)
-    end = time.monotonic() + args.max_seconds
-    while not stop and time.monotonic() < end and sent < args.max_replies:
-        try:
-            ip, addr = sniff.recvfrom(4096)
-        except (socket.timeout, InterruptedError):
-            continue
-        if addr[2] == socket.PACKET_OUTGOING or len(ip) < 40 or ip[0] >> 4 != 4 or ip[9] != 6 or ip[8] != 1:
+    for ip in datagrams:
+        if sent >= args.max_replies:
+            break
+        if len(ip) < 40 or ip[9] != 6 or ip[8] != 1:
             continue
         ihl = (ip[0] & 0x0F) * 4
         if len(ip) < ihl + 4 or struct.unpack("!H", ip[ihl + 2:ihl + 4])[0] != args.port:

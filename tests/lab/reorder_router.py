@@ -14,16 +14,13 @@ the count of SYNs sent on. Bounded by --max-packets."""
 import argparse
 import json
 import os
-import signal
 import socket
 import struct
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from packet_tap import incoming_ipv4  # noqa: E402
 from tcpscan_forge import checksum  # noqa: E402
-
-ETH_P_IP = 0x0800
 
 
 def options_of(raw):
@@ -67,21 +64,14 @@ def main():
     ap.add_argument("--max-seconds", type=float, default=60)
     ap.add_argument("--max-packets", type=int, default=1000)
     args = ap.parse_args()
-    stop = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    sniff = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_IP))
-    sniff.bind((args.iface, 0))
-    sniff.settimeout(0.2)
     out = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)  # IP_HDRINCL
     sent = 0
+    datagrams = incoming_ipv4(args.iface, args.max_seconds)
     print("ready", flush=True)
-    end = time.monotonic() + args.max_seconds
-    while not stop and time.monotonic() < end and sent < args.max_packets:
-        try:
-            ip, addr = sniff.recvfrom(4096)
-        except (socket.timeout, InterruptedError):
-            continue
-        if addr[2] == socket.PACKET_OUTGOING or len(ip) < 40 or ip[0] >> 4 != 4 or ip[9] != 6 or ip[8] < 2:
+    for ip in datagrams:
+        if sent >= args.max_packets:
+            break
+        if len(ip) < 40 or ip[9] != 6 or ip[8] < 2:
             continue
         ihl = (ip[0] & 0x0F) * 4
         if len(ip) < ihl + 20 or struct.unpack("!H", ip[ihl + 2:ihl + 4])[0] != args.port:

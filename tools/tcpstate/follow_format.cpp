@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "tcpkit/sockets/socket_record.hpp"
+
 namespace tcpstate {
 
 namespace {
@@ -34,6 +36,26 @@ uint64_t monotonic_ns() {
 std::string endpoint_text(const tcpkit::IpAddress& a, uint16_t port) {
   return a.family() == tcpkit::Family::v6 ? "[" + a.to_string() + "]:" + std::to_string(port)
                                           : a.to_string() + ":" + std::to_string(port);
+}
+
+std::string endpoints_text(const tcpkit::IpAddress& local, uint16_t local_port, const tcpkit::IpAddress& remote,
+                           uint16_t remote_port) {
+  return std::string(tcpkit::family_name(local.family())) + "  " + endpoint_text(local, local_port) + " -> " +
+         endpoint_text(remote, remote_port);
+}
+
+void append_endpoints_json(std::string& out, const tcpkit::IpAddress& local, uint16_t local_port,
+                           const tcpkit::IpAddress& remote, uint16_t remote_port) {
+  out += ",\"family\":";
+  append_json_string(out, tcpkit::family_name(local.family()));
+  out += ",\"local_address\":";
+  append_json_string(out, local.to_string());
+  out += ",\"local_port\":";
+  append_number(out, local_port);
+  out += ",\"remote_address\":";
+  append_json_string(out, remote.to_string());
+  out += ",\"remote_port\":";
+  append_number(out, remote_port);
 }
 
 void append_json_string(std::string& out, std::string_view text) {

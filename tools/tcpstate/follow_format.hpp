@@ -29,6 +29,13 @@ uint64_t monotonic_ns();
 // "10.0.0.1:80", "[fd00::1]:80".
 std::string endpoint_text(const tcpkit::IpAddress& a, uint16_t port);
 
+// The two ends as every follow line writes them: "ipv4  10.0.0.1:40000 -> 10.0.0.2:80", and in
+// JSON ,"family":..,"local_address":..,"local_port":..,"remote_address":..,"remote_port":..
+std::string endpoints_text(const tcpkit::IpAddress& local, uint16_t local_port, const tcpkit::IpAddress& remote,
+                           uint16_t remote_port);
+void append_endpoints_json(std::string& out, const tcpkit::IpAddress& local, uint16_t local_port,
+                           const tcpkit::IpAddress& remote, uint16_t remote_port);
+
 // A JSON string: every string here is ours (addresses, state names, fixed phrases); quotes,
 // backslashes and control characters would still be escaped.
 void append_json_string(std::string& out, std::string_view text);

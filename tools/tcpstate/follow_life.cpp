@@ -23,8 +23,7 @@ std::string error_name(int error) {
 }
 
 void print_text(const ConnectionLife& l, const WallClock& clock) {
-  std::string line = clock.text(l.last_ns) + "  " + std::string(family_name(l.local.family())) + "  " +
-                     endpoint_text(l.local, l.local_port) + " -> " + endpoint_text(l.remote, l.remote_port) + "  ";
+  std::string line = clock.text(l.last_ns) + "  " + endpoints_text(l.local, l.local_port, l.remote, l.remote_port) + "  ";
   if (l.began_before) line += "(before the start) ";
   for (size_t i = 0; i < l.path.size(); ++i) {
     if (i) line += " -> ";
@@ -45,16 +44,7 @@ void print_json(const ConnectionLife& l, const WallClock& clock) {
   append_number(line, clock.unix_ns(l.first_ns) / int64_t(kNsPerUs));
   line += ",\"end_us\":";
   append_number(line, clock.unix_ns(l.last_ns) / int64_t(kNsPerUs));
-  line += ",\"family\":";
-  append_json_string(line, family_name(l.local.family()));
-  line += ",\"local_address\":";
-  append_json_string(line, l.local.to_string());
-  line += ",\"local_port\":";
-  append_number(line, l.local_port);
-  line += ",\"remote_address\":";
-  append_json_string(line, l.remote.to_string());
-  line += ",\"remote_port\":";
-  append_number(line, l.remote_port);
+  append_endpoints_json(line, l.local, l.local_port, l.remote, l.remote_port);
   line += ",\"path\":[";
   for (size_t i = 0; i < l.path.size(); ++i) {
     line += i ? ",{\"state\":" : "{\"state\":";

@@ -131,24 +131,34 @@ class TimeWaitWatch {
   std::vector<Held> held_;
 };
 
-// The list view's filter, applied to a change: its family, ports and addresses, and --state
-// when either end of the change is one of the states.
-bool wanted(const SocketFilter& filter, const StateChange& c) {
+// The list view's filter, applied to two ends in any of these states: a change passes when its
+// old or its new state does, a finished connection when any state of its path does.
+bool wanted_in(const SocketFilter& filter, const IpAddress& local, uint16_t local_port, const IpAddress& remote,
+               uint16_t remote_port, std::initializer_list<TcpState> states) {
   SocketRecord r;
-  r.local = c.local;
-  r.remote = c.remote;
-  r.local_port = c.local_port;
-  r.remote_port = c.remote_port;
-  r.state = c.new_state;
-  if (filter.matches(r)) return true;
-  r.state = c.old_state;
-  return filter.matches(r);
+  r.local = local;
+  r.remote = remote;
+  r.local_port = local_port;
+  r.remote_port = remote_port;
+  return std::any_of(states.begin(), states.end(), [&](TcpState state) {
+    r.state = state;
+    return filter.matches(r);
+  });
+}
+
+bool wanted(const SocketFilter& filter, const StateChange& c) {
+  return wanted_in(filter, c.local, c.local_port, c.remote, c.remote_port, {c.new_state, c.old_state});
+}
+
+bool wanted_life(const SocketFilter& filter, const ConnectionLife& l) {
+  return std::any_of(l.path.begin(), l.path.end(), [&](const LifeStep& step) {
+    return wanted_in(filter, l.local, l.local_port, l.remote, l.remote_port, {step.state});
+  });
 }
 
 void print_text(const Shown& s, const WallClock& clock) {
   const auto& c = s.change;
-  std::string line = clock.text(c.time_ns) + "  " + std::string(family_name(c.local.family())) + "  " +
-                     endpoint_text(c.local, c.local_port) + " -> " + endpoint_text(c.remote, c.remote_port) + "  " +
+  std::string line = clock.text(c.time_ns) + "  " + endpoints_text(c.local, c.local_port, c.remote, c.remote_port) + "  " +
                      std::string(state_name(c.old_state)) + " -> " + std::string(state_name(c.new_state)) + "  " +
                      (c.in_old_state_ns ? format_duration_ms(double(*c.in_old_state_ns) / 1e6) : "?");
   if (s.inferred) {
@@ -165,16 +175,7 @@ void print_json(const Shown& s, const WallClock& clock) {
   const auto& c = s.change;
   std::string line = "{\"type\":\"transition\",\"time_us\":";
   append_number(line, clock.unix_ns(c.time_ns) / int64_t(kNsPerUs));
-  line += ",\"family\":";
-  append_json_string(line, family_name(c.local.family()));
-  line += ",\"local_address\":";
-  append_json_string(line, c.local.to_string());
-  line += ",\"local_port\":";
-  append_number(line, c.local_port);
-  line += ",\"remote_address\":";
-  append_json_string(line, c.remote.to_string());
-  line += ",\"remote_port\":";
-  append_number(line, c.remote_port);
+  append_endpoints_json(line, c.local, c.local_port, c.remote, c.remote_port);
   line += ",\"old_state\":";
   append_json_string(line, state_name(c.old_state));
   line += ",\"new_state\":";
@@ -197,20 +198,6 @@ void print_json(const Shown& s, const WallClock& clock) {
   line += "}\n";
   // Flushed once per batch of changes (run_follow), not per line.
   std::fwrite(line.data(), 1, line.size(), stdout);
-}
-
-// A finished connection passes the filter when its endpoints and any state of its path do.
-bool wanted_life(const SocketFilter& filter, const ConnectionLife& l) {
-  SocketRecord r;
-  r.local = l.local;
-  r.remote = l.remote;
-  r.local_port = l.local_port;
-  r.remote_port = l.remote_port;
-  for (const LifeStep& step : l.path) {
-    r.state = step.state;
-    if (filter.matches(r)) return true;
-  }
-  return false;
 }
 
 struct Totals {
@@ -239,8 +226,8 @@ void print_summary(const Options& o, const Totals& t, const FollowLosses& l, con
     if (cli::interrupted()) r["interrupted"] = true;
     write_json(r);
   } else if (o.output != Output::prometheus) {  // there the losses are counters of their own
-    write_stdout(std::string("follow: ") + std::to_string(t.shown) + (o.follow_life ? " connections" : " transitions") + " shown (" + std::to_string(t.seen) + " seen, " +
-                 std::to_string(t.inferred) + " inferred) in " + format_fixed(t.seconds, 1) + " s, " +
+    write_stdout(std::string("follow: ") + std::to_string(t.shown) + (o.follow_life ? " connections" : " transitions") +
+                 " shown (" + std::to_string(t.seen) + " seen, " + std::to_string(t.inferred) + " inferred) in " + format_fixed(t.seconds, 1) + " s, " +
                  std::to_string(l.ring_drops) + " ring-buffer drops, " + std::to_string(l.recursion_misses) +
                  " recursion misses, " + std::to_string(l.path_gaps) + " path gaps (" + attachment + ")" +
                  (degraded ? "  DEGRADED: changes were lost" : "") + "\n");
