@@ -10,7 +10,7 @@ std::string_view edge_anomaly(TcpState from, TcpState to) {
   using S = TcpState;
   if (to == S::close) {
     switch (from) {
-      case S::established: return "abort (RST)";
+      case S::established:
       case S::close_wait: return "abort (RST)";
       case S::syn_sent: return "refused or timed out";
       case S::syn_recv: return "failed handshake";
@@ -38,7 +38,7 @@ const std::vector<std::pair<TcpState, TcpState>>& rfc9293_edges() {
 }
 
 void EdgeCounter::add(TcpState from, TcpState to, std::optional<uint64_t> in_from_ns) {
-  Edge& e = edges_[size_t(state_index(from) * kTcpStateCount + state_index(to))];
+  Edge& e = edges_[slot(from, to)];
   ++e.count;
   ++total_;
   if (!in_from_ns) return;
@@ -57,7 +57,7 @@ std::vector<EdgeStats> EdgeCounter::edges() const {
   std::vector<EdgeStats> out;
   for (TcpState from : kAllTcpStates)
     for (TcpState to : kAllTcpStates) {
-      const Edge& e = edges_[size_t(state_index(from) * kTcpStateCount + state_index(to))];
+      const Edge& e = edges_[slot(from, to)];
       if (!e.count) continue;
       EdgeStats s{from, to, e.count, std::nullopt};
       if (!e.ms.empty()) {

@@ -41,7 +41,9 @@ class EdgeCounter {
     uint64_t count = 0, known = 0;
     std::vector<double> ms;
   };
-  std::array<Edge, kTcpStateCount * kTcpStateCount> edges_{};
+  static constexpr size_t kStates = kTcpStateCount;
+  static size_t slot(TcpState from, TcpState to) { return size_t(state_index(from)) * kStates + size_t(state_index(to)); }
+  std::array<Edge, kStates * kStates> edges_{};
   uint64_t total_ = 0;
   uint64_t rng_ = 0x9e3779b97f4a7c15ull;
 };
