@@ -170,3 +170,51 @@ def test_diagram_to_an_unwritable_place_is_bad_input(tool, tmp_path):
     r = subprocess.run([tool("tcpstate"), "follow", "--diagram", f"{tmp_path}/no/such/dir/x.svg", "--duration", "1s"],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "--diagram" in r.stderr, r.stderr
+
+
+THREE_SEGMENT_SERVER = r"""
+import socket, sys
+l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1], 9300)); l.listen(); print("ready", flush=True)
+l.settimeout(20)
+for _ in range(3):
+    c, _ = l.accept()
+    while c.recv(4096):
+        pass
+    c.close()  # at the end of stream at once: its FIN carries the ACK of the client's
+"""
+
+THREE_SEGMENT_CLIENT = r"""
+import socket, sys, time
+for port in range(42001, 42004):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port)); s.connect((sys.argv[1], 9300)); s.sendall(b"x"); time.sleep(0.1); s.close()
+    time.sleep(0.2)
+time.sleep(0.3)
+print("DONE", flush=True)
+"""
+
+
+def test_three_segment_close_as_linux_reports_it(tool):
+    """The peer's FIN comes with the ACK of ours (RFC 9293's FIN_WAIT1 -> TIME_WAIT). Linux takes
+    the segment's ACK before its FIN, so it reports FIN_WAIT1 -> FIN_WAIT2 and, from the same
+    segment, the end: FIN_WAIT2 lasts microseconds (the man page says so). The server's kernel ACKs
+    a FIN at once, so its pure ACKs are dropped (nftables in the server's namespace): its FIN+ACK
+    is the only answer; the 5 ms line makes any other way through FIN_WAIT2 last 10 ms or more."""
+    with lab.Lab(delay_ms=5) as L:
+        L.nft(L.server_ns, "table inet tk3seg {\n chain out { type filter hook output priority 0; policy accept;\n"
+                           "  tcp sport 9300 tcp flags == ack drop\n }\n}\n")
+        server = L.popen_server([sys.executable, "-c", THREE_SEGMENT_SERVER, L.server_v4], stdout=subprocess.PIPE,
+                                text=True)
+        assert server.stdout.readline().strip() == "ready"
+        life = start_follower([tool("tcpstate"), "follow", "--life", "--json"], wrap_ns=L.client_ns)
+        r = L.run_python(L.client_ns, THREE_SEGMENT_CLIENT.replace("sys.argv[1]", repr(L.server_v4)), timeout=60)
+        assert "DONE" in r.stdout, r.stderr
+        life_out, _ = stop(life)
+        server.kill()
+    connections, _ = lives(life_out)
+    assert [states(c) for c in connections] == [["SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT"]] * 3
+    for c in connections:
+        assert c["path"][3]["us"] < 1000, c  # the same segment
+        assert c["ended"] == "closed" and c["time_wait_inferred"], c
