@@ -56,6 +56,8 @@ def test_the_library_never_prints_or_exits():
     for base, rel in library_files():
         text = open(os.path.join(LIB, base, rel), encoding="utf-8").read()
         code = re.sub(r"//[^\n]*", "", text)
+        # Words inside string literals are not calls ("abort (RST)" names a TCP edge).
+        code = re.sub(r'"(?:\\.|[^"\\\n])*"', '""', code)
         for m in call.finditer(code):
             bad.append(f"{base}/{rel}: {m.group(0)}")
     assert bad == []
