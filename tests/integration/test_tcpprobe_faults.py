@@ -213,15 +213,22 @@ def test_trace_shows_network_copies_as_duplicates(make_lab):
     assert all(x["direction"] == "in" for x in copies)  # our own repeats are real segments
     originals = [(x["direction"], x["flags"]) for x in segments if not x["duplicate"]]
     # Without the copies, the ordinary four-way close. The peer, CLOSED by then, may answer a
-    # copy of our last ACK with an RST: that closed nothing, and a note says so.
-    inbound = [f for d, f in originals if d == "in"]
+    # copy of our last ACK with an RST: that closed nothing, and a note says so. The copy of our
+    # SYN may also make the peer send its SYN/ACK again (a retransmission of its own, as Linux
+    # answers a repeated SYN in SYN_RECV): byte for byte a copy when its timestamp clock has not
+    # ticked in between, else a retransmission, and not part of the close (seen once in CI).
+    inbound = [x["flags"] for x in segments if x["direction"] == "in" and not x["duplicate"]
+               and not (x["retransmission"] and x["flags"] == "S.")]
     assert inbound[:3] == ["S.", ".", "F."] and set(inbound[3:]) <= {"R"}, originals
     assert s["close_kind"] == "four-way close" and s["rejected"] == 0, s
     if "R" in inbound:
         assert any("RST after its side had closed" in n for n in s["notes"]), s["notes"]
-    # A copy of the SYN/ACK never puts the peer back in SYN_RECV once it is ESTABLISHED.
+    # A copy of the SYN/ACK never puts the peer back in SYN_RECV once it is ESTABLISHED (its own
+    # retransmitted SYN/ACK says it was still there when it sent it: then the check is moot).
     peer = [x["peer_state"] for x in segments]
-    assert "SYN_RECV" not in peer[peer.index("ESTABLISHED"):], peer
+    if not any(x["direction"] == "in" and x["retransmission"] and x["flags"] == "S." and not x["duplicate"]
+               for x in segments):
+        assert "SYN_RECV" not in peer[peer.index("ESTABLISHED"):], peer
     assert 4 <= s["syn_to_synack_ms"] < 20, s
 
 
