@@ -267,8 +267,11 @@ int run_follow(const Options& o) {
   // -c N: N lines (changes, or connections with --life); with --summary, N changes counted.
   auto full = [&] { return o.follow_count && totals.shown >= uint64_t(o.follow_count); };
   // Each change once settled (TIME_WAIT inferred or not), with the life it ended (--life).
+  // The counts per edge feed only --summary and --diagram: a plain follow in a storm skips them.
+  const bool count_edges = o.summary || !o.diagram.empty();
   auto show = [&](const Shown& s, const std::optional<ConnectionLife>& life) {
-    if (wanted(o.filter, s.change)) edges.add(s.change);
+    const bool passes = wanted(o.filter, s.change);
+    if (passes && count_edges) edges.add(s.change);
     if (full()) return;
     if (o.follow_life) {
       // A finished connection is shown when its endpoints and any state of its path pass the filter.
@@ -279,7 +282,7 @@ int run_follow(const Options& o) {
       if (!o.summary) print_life(*life, clock, json);
       return;
     }
-    if (!wanted(o.filter, s.change)) return;
+    if (!passes) return;
     ++totals.shown;
     if (s.inferred) ++totals.inferred;
     if (o.summary) return;

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <optional>
 #include <random>
-#include <span>
 
 #include "tcpkit/io/local_port.hpp"
 #include "tcpkit/io/raw_socket.hpp"
@@ -28,9 +27,6 @@ struct Probe {
   std::vector<uint8_t> bytes;  // as sent: its quote is diffed against these (its own IP ID)
 };
 
-uint16_t read16(std::span<const uint8_t> b, size_t o) { return uint16_t(b[o] << 8 | b[o + 1]); }
-uint32_t read32(std::span<const uint8_t> b, size_t o) { return uint32_t(read16(b, o)) << 16 | read16(b, o + 2); }
-
 // Which probe a packet is (or quotes). IPv4: the IP ID, first_id + k, which middleboxes leave
 // alone far more often than the sequence number or the ports. IPv6 has no IP ID: the sequence
 // number, first_seq + k; where a middlebox rewrote it, the timestamp option's TSval, first_ts + k
@@ -50,22 +46,14 @@ struct ProbeIds {
   std::optional<size_t> of_sent(const DecodedPacket& d) const {
     return v6 ? index(d.tcp.seq, first_seq) : index(d.ip_id, first_id);
   }
-  // The datagram an ICMP error quotes, when it is one of our probes to destination.
-  std::optional<size_t> of_quote(std::span<const uint8_t> q, const IpAddress& destination) const {
-    if (!v6) {
-      if (q.size() < 20 || (q[0] >> 4) != 4 || q[9] != IPPROTO_TCP) return std::nullopt;
-      if (IpAddress::from_v4(q.data() + 16) != destination) return std::nullopt;
-      return index(read16(q, 4), first_id);
-    }
-    if (q.size() < 48 || (q[0] >> 4) != 6 || q[6] != IPPROTO_TCP) return std::nullopt;
-    if (IpAddress::from_v6(q.data() + 24) != destination) return std::nullopt;
-    if (auto k = index(read32(q, 44), first_seq)) return k;
-    if (!timestamps || q.size() < 60) return std::nullopt;
-    const size_t header = size_t(q[52] >> 4) * 4;
-    if (header <= 20) return std::nullopt;
-    const TcpOptions options = TcpOptions::decode(q.data() + 60, std::min(header - 20, q.size() - 60));
-    const auto ts = options.timestamps();
-    return ts ? index(ts->first, first_ts) : std::nullopt;
+  // The datagram an ICMP error quotes (as decode_packet read it), when it is one of our probes
+  // to destination.
+  std::optional<size_t> of_quote(const QuotedDatagram& q, const IpAddress& destination) const {
+    if (q.protocol != IPPROTO_TCP || q.dst != destination) return std::nullopt;
+    if (!v6) return q.ip_id ? index(*q.ip_id, first_id) : std::nullopt;
+    if (q.seq)
+      if (auto k = index(*q.seq, first_seq)) return k;
+    return timestamps && q.tsval ? index(*q.tsval, first_ts) : std::nullopt;
   }
   // The probe the destination's SYN/ACK or RST answers, so which TTL first reached it: its ack
   // is that probe's seq + 1, or where a middlebox rewrote the seq without translating the ack
@@ -216,8 +204,7 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
       continue;
     }
     if (d->kind != DecodedPacket::Kind::icmp_error || pkt.outgoing) continue;
-    const auto quote = icmp_error_quote(pkt.data);
-    const auto k = ids.of_quote(quote, c.destination);
+    const auto k = ids.of_quote(d->icmp.quoted, c.destination);
     if (!k || probes[*k].answered) continue;
     Probe& p = probes[*k];
     p.answered = true;
@@ -235,7 +222,7 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
       if (unreachable) shorten_wait();
       h.answer.icmp_type = d->icmp.type;
       h.answer.icmp_code = d->icmp.code;
-      h.answer.diff = diff_quoted_segment(p.bytes, quote);
+      h.answer.diff = diff_quoted_segment(p.bytes, icmp_error_quote(pkt.data));
       const IcmpErrorMessage message = icmp_error_message(pkt.data);
       h.answer.extensions = decode_icmp_extensions(message.message.data(), message.message.size(), message.v6);
     } else if (*h.answer.router != d->src &&

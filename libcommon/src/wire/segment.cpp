@@ -229,10 +229,11 @@ bool decode_quoted(View v, QuotedDatagram& q) {
     q.ports_known = true;
     if (q.protocol == IPPROTO_TCP && v.has(offset, 8)) q.seq = v.u32(offset + 4);
     if (q.protocol == IPPROTO_TCP && v.has(offset, 20)) {
+      // The options as far as the quote holds them (a TSval cut off is simply not found).
       const size_t header = size_t(v.u8(offset + 12) >> 4) * 4;
-      if (header > 20 && v.has(offset, header)) {
-        const auto ts = TcpOptions::decode(v.data + offset + 20, header - 20).timestamps();
-        if (ts) q.tsval = ts->first;
+      if (header > 20) {
+        const size_t held = std::min(header - 20, v.size - offset - 20);
+        if (const auto ts = TcpOptions::decode(v.data + offset + 20, held).timestamps()) q.tsval = ts->first;
       }
     }
   }
