@@ -66,6 +66,7 @@ TOOLS = {
             "--max-retries": ["retries"],
             "--wait": ["duration"], "--seed": ["u64"], "-g,--source-port": ["port"], "-S,--source": ["address"],
             "--flags": ["scan_flags"], "--shard": ["shard"],
+            "--send-threads": [["", "0", "17", "-1", "2x", OVER_U64, JUNK]],
             "--exclude": [["10.0.0.0/33", "10.0.0.9-1", JUNK, "127.0.0.1/-1"]],
         },
     },

@@ -59,10 +59,11 @@ def test_a_slow_network_beside_a_fast_one_keeps_its_exact_states(make_lab):
 
 
 def test_a_late_answer_to_round_0_is_timed_from_round_0(make_lab):
-    # A short scan (about one slow round trip): the LAN sets the first wait (20 ms), and the slow
-    # host's probes go out again before its first answers arrive. Timed from the retry's stamp,
-    # those answers read about 18 ms instead of 60, and the slow network's wait with them.
-    delay_ms = 30
+    # A short scan (shorter than one slow round trip): the LAN sets the first wait, the slow host
+    # still silent gets the floor of a network without answers (100 ms), and its probes go out
+    # again before its first answers arrive (140 ms). Timed from the retry's stamp, those answers
+    # would read about 10 ms instead of 140, and the slow network's wait with them.
+    delay_ms = 70
     L = make_lab(delay_ms=delay_ms, ipv6=False, fast_net=True)
     net = L.net_id
     L.add_anyip(f"10.{net}.2.0/24", fast=True)

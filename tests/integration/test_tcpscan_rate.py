@@ -55,6 +55,28 @@ def test_rate_is_a_ceiling_over_any_100_ms(make_lab, rate, probes):
         assert lab_module.most_in_window(times, 1_000_000) <= 2
 
 
+def test_send_threads_share_the_probes_and_the_rate(make_lab):
+    """--send-threads 3: every probe goes out exactly once (each thread takes every third of the
+    order), the results are exact, and each thread paces a third of the rate, so any 100 ms holds
+    at most rate/10 + 2 per thread."""
+    rate, probes, threads = 10_000, 3000, 3
+    L = make_lab(ipv6=False)
+    open_ports = {7, 1500, 2999}
+    start_listener(L, sorted(open_ports))
+    cap = L.capture(L.client_ns, L.client_if, f"src host {L.client_v4} and tcp[tcpflags] == tcp-syn")
+    states, summary, r = scan_json(L, ["-p", f"1-{probes}", "--rate", rate, "--send-threads", threads,
+                                       "--retries", "0", "--wait", "100ms", L.server_v4])
+    times = lab_module.syn_times(cap.stop())
+    assert summary["send_threads"] == threads, summary
+    assert summary["sent"] == probes and summary["duplicates"] == 0, summary
+    assert states == {p: "open" if p in open_ports else "closed" for p in range(1, probes + 1)}, summary
+    assert "from 3 threads" in L.run_client([L.tool("tcpscan"), "-p", "1-50", "--send-threads", threads,
+                                             L.server_v4]).stdout
+    assert len(times) >= probes // 2, f"{len(times)} of {probes} SYNs captured"
+    worst = lab_module.most_in_window(times, 100_000_000)
+    assert worst <= rate / 10 + 2 * threads, f"{worst} probes in one 100 ms window"
+
+
 def limit_syns(L):
     """The issue's firewall: inbound SYNs over 100/s (burst 10) are dropped."""
     L.nft(L.server_ns, "table inet tkratelimit {\n chain input { type filter hook input priority 0; "

@@ -8,7 +8,7 @@ import random
 
 from test_tcpscan import SEED, draw_ports, scan, start_listener
 
-FLOOR_MS = 20      # the shortest wait (scan_timing.hpp WaitLimits::floor_ns)
+FLOOR_MS = 5       # the shortest wait (scan_timing.hpp WaitLimits::floor_ns)
 START_MS = 1000    # the wait before any answer
 
 
@@ -53,9 +53,9 @@ def test_five_ms_each_way_the_waits_follow_the_round_trip(make_lab):
     ports, summary, _ = timed_scan(L, span)
     check_exact(ports, L.server_v4, open_ports, dropped, span, summary)
     assert summary["wait_source"] == "measured", f"seed {SEED}: {summary}"
-    # RTT >= 10 ms, so each wait is at least 2 x 10 ms + 10 ms, above the floor.
+    # RTT >= 10 ms, so each wait is at least 2 x 10 ms (+ the reader's lag and a margin), above the floor.
     assert summary["rtt_p99_us"] >= 10_000, f"seed {SEED}: {summary}"
-    assert all(30 <= w < START_MS for w in summary["waits_ms"]), f"seed {SEED}: {summary}"
+    assert all(20 < w < START_MS for w in summary["waits_ms"]), f"seed {SEED}: {summary}"
     assert summary["rounds"] == 2, f"seed {SEED}: {summary}"
 
 

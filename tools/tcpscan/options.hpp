@@ -38,6 +38,7 @@ struct Options {
   std::string interface;
   tcpkit::SendMode send_mode = tcpkit::SendMode::automatic;  // --send-eth / --send-ip
   bool qdisc_bypass = false;                                  // --qdisc-bypass
+  size_t send_threads = 0;                                    // --send-threads; 0: default_send_threads
 
   OutputForm form = OutputForm::text;
   bool open_only = false;

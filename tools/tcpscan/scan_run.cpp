@@ -104,6 +104,7 @@ tcpkit::ScanConfig config_of(const Options& o, uint64_t seed) {
   tcpkit::ScanConfig config;
   config.flags = o.flags;
   config.rate = o.rate;
+  config.send_threads = o.send_threads ? o.send_threads : tcpkit::default_send_threads(o.rate);
   config.min_rate = o.min_rate;
   config.retries = o.retries;
   config.fixed_rounds = o.fixed_rounds;

@@ -7,11 +7,13 @@
 #include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 
 namespace tcpkit {
 
@@ -21,6 +23,17 @@ RingOptions ring_for_rate(double packets_per_second) {
   const double blocks = std::ceil(bytes / o.block_size);
   o.block_count = uint32_t(std::clamp(blocks, 16.0, 64.0));
   return o;
+}
+
+int64_t ring_handover_ns() {
+  static const int64_t handover = [] {
+    utsname u{};
+    int major = 0, minor = 0;
+    if (::uname(&u) == 0) std::sscanf(u.release, "%d.%d", &major, &minor);
+    const bool hrtimer = major > 6 || (major == 6 && minor >= 18);
+    return hrtimer ? int64_t(1'000'000) : int64_t(10'000'000);
+  }();
+  return handover;
 }
 
 Result<PacketRing> PacketRing::open(const RingOptions& options) {

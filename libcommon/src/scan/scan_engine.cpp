@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cerrno>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <tuple>
 
@@ -38,9 +39,11 @@ constexpr int64_t kRetryMarginNs = 20'000'000;
 // After Ctrl-C: the last SYN/ACKs still get our RST, within a stop that must feel prompt.
 constexpr int64_t kStopRtts = 2;
 constexpr int64_t kStopMarginNs = 10'000'000, kStopMaxNs = 200'000'000;
-// The receiver's last look: twice the ring's block timeout (4 ms), so the partly filled block
-// in flight has been handed over.
-constexpr int64_t kLastLookNs = 8'000'000;
+// After the last wait the receiver drains the ring: it reads until one look of a block's
+// handover (ring_handover_ns) plus this much found nothing, so every reply that arrived before
+// the end was read, however late the receiver thread was scheduled; at most this many looks.
+constexpr int64_t kDrainSlackNs = 1'000'000;
+constexpr int kDrainLooks = 100;
 // Our RSTs to open ports go out in batches of this many, or at the end of each look at the
 // ring, whichever comes first: one syscall per RST capped a /16 of open ports at the
 // receiver thread's syscall rate.
@@ -160,8 +163,6 @@ struct ScanEngine::Impl {
   ScanConfig config;
   ProbeWriter writer;      // every probe's and every RST's bytes
   const ProbeKind& kind;   // how replies are filtered, checked, read and answered
-  std::optional<RawSender> send4, send6;  // sender thread
-  std::optional<FrameSender> frames4, frames6;  // sender thread: used instead of send4/6 when open
   std::string send_path_name = "ip", send_path_why;
   std::optional<RawSender> reset4, reset6;  // receiver thread (a socket is not shared between threads)
   std::optional<FrameSender> reset_frames4, reset_frames6;  // receiver thread: instead of reset4/6 when open
@@ -170,6 +171,7 @@ struct ScanEngine::Impl {
   AnswerBitmap answered;
   RttSampler rtt;
   NetworkRtts net_rtts;  // of first answers only, pooled and per network: the waits (scan_timing.hpp)
+  RttHistogram reader_lag;  // from the kernel's receive stamp to the receiver's reading, per answer
 
   std::atomic<bool> stop_sending{false}, sending_done{false}, stop_receiving{false}, receiving_done{false};
   std::atomic<uint64_t> sent{0}, send_errors{0}, received{0}, replies{0}, bad_cookie{0}, unsolicited{0},
@@ -192,6 +194,7 @@ struct ScanEngine::Impl {
   std::vector<int64_t> waits_ns;         // sender thread: the wait after each round
   WaitSource wait_source = WaitSource::start;
   bool unmeasured_probed = false;  // sender thread: the last round sent to a network without RTTs
+  double round_rate = 0;           // sender thread: the rate of the round, all lanes together
   NetworkRtts::Choice wait_choice;  // sender thread: the last wait chosen from the RTTs
 
   std::unique_ptr<ScanResultQueue> results;
@@ -226,18 +229,29 @@ struct ScanEngine::Impl {
     return q;
   }
 
-  // The sender thread's pacing: batches and bucket follow the round's rate, a ceiling over any 100 ms.
-  struct SendPace {
+  // One sending thread's sockets (a socket is not shared between threads) and pacing: batches
+  // and bucket follow its share of the round's rate, a ceiling over any 100 ms. The sender thread
+  // has lane 0; with config.send_threads = N, lanes 1..N-1 run beside it during each round, each
+  // over every N-th probe of the order at 1/N of the rate. Why: on Linux the kernel does the
+  // rest of a frame's way (and, on a veth, the peer's whole answer) inside the sending syscall,
+  // so one thread caps the probes per second at one core's worth.
+  struct SendLane {
+    std::optional<RawSender> ip4, ip6;
+    std::optional<FrameSender> frames4, frames6;  // used instead of ip4/ip6 when open
     double rate = 0;
     Pacing pacing;
     TokenBucket bucket{1, 1};
     Batch batches[2];  // IPv4, IPv6
+    SilentNetworks unmeasured;  // the networks this round sent to while they had no RTTs of their own
     void set_rate(double r, size_t max_batch);
   };
+  std::vector<SendLane> lanes;
+  void set_round_rate(double rate);
   void send_loop();
-  void slow_down_after_drops(SendPace& pace, int r);
-  void send_round(SendPace& pace, int r);
-  void flush(SendPace& pace, Batch& b, bool v6);
+  void slow_down_after_drops(int r);
+  void send_round(int r);
+  void send_lane(SendLane& lane, size_t index, int r, uint16_t sport);
+  void flush(SendLane& lane, Batch& b, bool v6);
   bool wait_for_tokens(TokenBucket& bucket, size_t n);  // false when told to stop
   template <class Sender>
   size_t send_with_retries(Sender& sender, Batch& b);
@@ -293,7 +307,7 @@ class ResetResponder final : public ReplyResponder {
 };
 }  // namespace
 
-void ScanEngine::Impl::SendPace::set_rate(double r, size_t max_batch) {
+void ScanEngine::Impl::SendLane::set_rate(double r, size_t max_batch) {
   rate = r;
   pacing = pacing_for(rate, max_batch);
   bucket = TokenBucket(pacing.rate, pacing.burst);
@@ -340,63 +354,86 @@ size_t ScanEngine::Impl::send_used(Batch& b, std::optional<FrameSender>& frames,
 }
 
 // Waits for the whole batch's tokens, then sends; what the kernel never took counts as send errors.
-void ScanEngine::Impl::flush(SendPace& pace, Batch& b, bool v6) {
+void ScanEngine::Impl::flush(SendLane& lane, Batch& b, bool v6) {
   if (b.used == 0) return;
-  if (!wait_for_tokens(pace.bucket, b.used)) {  // Ctrl-C while waiting for tokens: these were never sent
+  if (!wait_for_tokens(lane.bucket, b.used)) {  // Ctrl-C while waiting for tokens: these were never sent
     b.used = 0;
     return;
   }
-  pace.bucket.take(b.used, monotonic_ns());
-  const size_t done = send_used(b, v6 ? frames6 : frames4, v6 ? send6 : send4);
+  lane.bucket.take(b.used, monotonic_ns());
+  const size_t done = send_used(b, v6 ? lane.frames6 : lane.frames4, v6 ? lane.ip6 : lane.ip4);
   sent.fetch_add(done);
   send_errors.fetch_add(b.used - done);
-  b.packets.resize(pace.pacing.batch);
-  b.targets.resize(pace.pacing.batch);
+  b.packets.resize(lane.pacing.batch);
+  b.targets.resize(lane.pacing.batch);
   b.used = 0;
 }
 
-// The round just waited for (round r - 1) showed drops: round r goes slower.
-void ScanEngine::Impl::slow_down_after_drops(SendPace& pace, int r) {
-  const uint64_t found = answers_by_round[std::min<size_t>(size_t(r - 1), kRoundSlots - 1)].load();
-  const bool dropped =
-      r == 1 ? answers_collapsed(quarter_counts()) : retry_found_drops(RoundTally{tally.back().sent, found, pace.rate});
-  const double slower = slower_rate(pace.rate, config.min_rate);
-  if (dropped && slower < pace.rate) pace.set_rate(slower, config.batch);
+// Each lane paces its share of the rate.
+void ScanEngine::Impl::set_round_rate(double rate) {
+  round_rate = rate;
+  for (auto& lane : lanes) lane.set_rate(rate / double(lanes.size()), config.batch);
 }
 
-// One walk of the plan's order, skipping the probes already answered; tallies the round.
-void ScanEngine::Impl::send_round(SendPace& pace, int r) {
+// The round just waited for (round r - 1) showed drops: round r goes slower.
+void ScanEngine::Impl::slow_down_after_drops(int r) {
+  const uint64_t found = answers_by_round[std::min<size_t>(size_t(r - 1), kRoundSlots - 1)].load();
+  const bool dropped =
+      r == 1 ? answers_collapsed(quarter_counts()) : retry_found_drops(RoundTally{tally.back().sent, found, round_rate});
+  const double slower = slower_rate(round_rate, config.min_rate);
+  if (dropped && slower < round_rate) set_round_rate(slower);
+}
+
+// One walk of the plan's order, skipping the probes already answered, by every lane at once;
+// tallies the round.
+void ScanEngine::Impl::send_round(int r) {
   round.store(r);
   const uint16_t sport = config.port_of_round(r);
   const int64_t start = monotonic_ns();
   const uint64_t sent_before = sent.load() + send_errors.load();
-  const uint64_t length = plan.length();
-  const size_t batch_size = pace.pacing.batch;
-  unmeasured_probed = false;
-  for (uint64_t k = 0; k < length && !stop_sending.load(); ++k) {
-    if (answered.test(k)) continue;
-    const PlannedProbe p = plan.probe(k);
-    const size_t range = plan.targets().range_of(p.host_index);
-    const bool v6 = writer.v6(range);
-    Batch& b = pace.batches[v6 ? 1 : 0];
-    writer.write(b.packets[b.used], range, p.address, p.port, sport);
-    b.targets[b.used] = p.address;
-    ++b.used;
-    rtt.stamp(k, realtime_ns(), r);
-    if (!net_rtts.mark_probed(p.address, r)) unmeasured_probed = true;
-    if (b.used == batch_size) flush(pace, b, v6);
+  std::vector<std::thread> helpers;
+  std::vector<size_t> inline_lanes;  // lanes whose thread could not start: sent after lane 0's
+  for (size_t i = 1; i < lanes.size(); ++i) {
+    try {
+      helpers.emplace_back([this, i, r, sport] { send_lane(lanes[i], i, r, sport); });
+    } catch (const std::system_error&) {
+      inline_lanes.push_back(i);
+    }
   }
-  flush(pace, pace.batches[0], false);
-  flush(pace, pace.batches[1], true);
+  send_lane(lanes[0], 0, r, sport);
+  for (auto& h : helpers) h.join();
+  for (const size_t i : inline_lanes) send_lane(lanes[i], i, r, sport);
   const int64_t spent = monotonic_ns() - start;
   const uint64_t round_sent = sent.load() + send_errors.load() - sent_before;
   send_ns_total += spent;
-  tally.push_back(RoundTally{round_sent, 0, pace.rate});
+  tally.push_back(RoundTally{round_sent, 0, round_rate});
   if (r == 0) {
     round0_send_ns = spent;
     round0_sent = round_sent;
   }
   rounds_done = r + 1;
+}
+
+// Lane `index` of the round: the probes k = index, index + lanes, index + 2 lanes...
+void ScanEngine::Impl::send_lane(SendLane& lane, size_t index, int r, uint16_t sport) {
+  const uint64_t length = plan.length();
+  const size_t batch_size = lane.pacing.batch;
+  lane.unmeasured.clear();
+  for (uint64_t k = index; k < length && !stop_sending.load(); k += lanes.size()) {
+    if (answered.test(k)) continue;
+    const PlannedProbe p = plan.probe(k);
+    const size_t range = plan.targets().range_of(p.host_index);
+    const bool v6 = writer.v6(range);
+    Batch& b = lane.batches[v6 ? 1 : 0];
+    writer.write(b.packets[b.used], range, p.address, p.port, sport);
+    b.targets[b.used] = p.address;
+    ++b.used;
+    rtt.stamp(k, realtime_ns(), r);
+    if (!net_rtts.mark_probed(p.address, r)) lane.unmeasured.add(NetworkKey::of(p.address));
+    if (b.used == batch_size) flush(lane, b, v6);
+  }
+  flush(lane, lane.batches[0], false);
+  flush(lane, lane.batches[1], true);
 }
 
 // With --wait: retry once the replies to this round should be in, a few round trips of the
@@ -413,7 +450,12 @@ int64_t ScanEngine::Impl::between_rounds_ns(int r) {
     wait_source = WaitSource::forced;
     return retry_gap_ns();
   }
-  wait_choice = net_rtts.wait_after(r, unmeasured_probed);
+  // Networks probed while silent that answered meanwhile wait as their own RTTs say.
+  unmeasured_probed = std::any_of(lanes.begin(), lanes.end(),
+                                  [this](const SendLane& l) { return net_rtts.still_silent(l.unmeasured); });
+  WaitLimits limits;
+  limits.reader_lag_ns = reader_lag.percentile_ns(limits.percentile);
+  wait_choice = net_rtts.wait_after(r, unmeasured_probed, limits);
   wait_source = wait_choice.wait.source;
   return wait_choice.wait.ns;
 }
@@ -460,13 +502,12 @@ void ScanEngine::Impl::linger_for_replies(std::optional<int64_t> waited_ns) {
 }
 
 void ScanEngine::Impl::send_loop() {
-  SendPace pace;
-  pace.set_rate(config.rate, config.batch);
+  set_round_rate(config.rate);
   std::optional<int64_t> waited_ns;  // by the last round's own wait, when no round followed it
   for (int r = 0; !stop_sending.load(); ++r) {
-    if (r > 0) slow_down_after_drops(pace, r);
+    if (r > 0) slow_down_after_drops(r);
     const uint64_t answered_before = answered_count.load();
-    send_round(pace, r);
+    send_round(r);
     waited_ns.reset();
     if (!wait_after_round(r, answered_before, waited_ns)) break;
   }
@@ -529,6 +570,7 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
   }
   answered_count.fetch_add(1);
   net_rtts.add(target, rtt_ns, round.load(std::memory_order_relaxed));
+  reader_lag.add(realtime_ns() - time_ns);
   const size_t slot = round_slot(local_port);
   answers_by_round[slot].fetch_add(1);
   if (slot == 0) round0_quarters[quarter_of(*k)].fetch_add(1);
@@ -558,9 +600,13 @@ void ScanEngine::Impl::receive_loop() {
     receive_error->message = "reading replies failed: " + receive_error->message;
     stop_sending.store(true);
   } else {
-    // The kernel hands over partly filled blocks after its block timeout: one last look.
-    sleep_ns(kLastLookNs);
-    (void)look(0);
+    // The kernel hands a partly filled block over after its timeout: read until a look that
+    // long found nothing (a receiver still behind finds blocks, and looks again).
+    const int drain_ms = int((ring_handover_ns() + kDrainSlackNs + 999'999) / 1'000'000);
+    for (int n = 0; n < kDrainLooks; ++n) {
+      auto r = look(drain_ms);
+      if (!r || *r == 0) break;
+    }
   }
   receiving_done.store(true);
 }
@@ -584,6 +630,7 @@ void ScanEngine::Impl::report_unanswered(const std::function<void(const ScanResu
 // structs: alike in shape only).
 void ScanEngine::Impl::fill_counts(ScanSummary& summary) {
   summary.send_path = send_path_name;
+  summary.send_threads = lanes.size();
   summary.send_path_why = send_path_why;
   summary.sent = sent.load();
   summary.send_errors = send_errors.load();
@@ -605,6 +652,7 @@ void ScanEngine::Impl::fill_counts(ScanSummary& summary) {
   summary.send_s = double(send_ns_total) / 1e9;
   summary.max_rtt_us = rtt.max_ns() / 1000;
   summary.rtt_p99_us = net_rtts.pooled().percentile_ns(WaitLimits{}.percentile) / 1000;
+  summary.reader_lag_p99_us = reader_lag.percentile_ns(WaitLimits{}.percentile) / 1000;
   summary.networks_measured = net_rtts.measured();
   if (wait_source == WaitSource::measured && wait_choice.network_set_it) {
     summary.wait_network = wait_choice.network.to_string();
@@ -660,26 +708,30 @@ Result<std::unique_ptr<ScanEngine>> ScanEngine::open(const ScanPlan& plan, const
   if (!impl->answered.ok()) return fail(ErrorCode::system, "cannot allocate the answered-probe bitmap");
 
   const std::string bind_to = sources.interface;
+  impl->lanes.resize(std::clamp<size_t>(config.send_threads, 1, kMaxSendThreads));
   for (const auto& address : sources.by_range) {
-    auto& send = address.is_v6() ? impl->send6 : impl->send4;
     auto& reset = address.is_v6() ? impl->reset6 : impl->reset4;
-    if (send) continue;
-    auto a = RawSender::open(address.family(), bind_to);
-    if (!a) return tl::unexpected(a.error());
+    if (reset) continue;
     auto b = RawSender::open(address.family(), bind_to);
     if (!b) return tl::unexpected(b.error());
-    send.emplace(std::move(*a));
     reset.emplace(std::move(*b));
+    for (auto& lane : impl->lanes) {
+      auto a = RawSender::open(address.family(), bind_to);
+      if (!a) return tl::unexpected(a.error());
+      (address.is_v6() ? lane.ip6 : lane.ip4).emplace(std::move(*a));
+    }
   }
-  for (const auto& [route, frames, resets] : {std::tuple{&path.v4, &impl->frames4, &impl->reset_frames4},
-                                               std::tuple{&path.v6, &impl->frames6, &impl->reset_frames6}}) {
-    if (!*route) continue;
-    auto f = FrameSender::open(**route);
-    if (!f) return tl::unexpected(f.error());
-    frames->emplace(std::move(*f));
-    auto r = FrameSender::open(**route);
+  for (const bool v6 : {false, true}) {
+    const auto& route = v6 ? path.v6 : path.v4;
+    if (!route) continue;
+    for (auto& lane : impl->lanes) {
+      auto f = FrameSender::open(*route);
+      if (!f) return tl::unexpected(f.error());
+      (v6 ? lane.frames6 : lane.frames4).emplace(std::move(*f));
+    }
+    auto r = FrameSender::open(*route);
     if (!r) return tl::unexpected(r.error());
-    resets->emplace(std::move(*r));
+    (v6 ? impl->reset_frames6 : impl->reset_frames4).emplace(std::move(*r));
   }
   impl->send_path_name = send_path_name(path);
   impl->send_path_why = path.why_ip;

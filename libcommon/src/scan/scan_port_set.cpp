@@ -20,6 +20,7 @@ uint16_t ScanPortSet::at(size_t i) const {
   const auto it = std::upper_bound(before_.begin(), before_.end(), uint32_t(i));
   const size_t w = size_t(it - before_.begin()) - 1;
   uint64_t word = words_[w];
+  if (word == ~uint64_t(0)) return uint16_t(w * 64 + (i - before_[w]));  // a full word (-p-): no bit walk
   for (size_t skip = i - before_[w]; skip > 0; --skip) word &= word - 1;  // drop the lower ports
   return uint16_t(w * 64 + size_t(std::countr_zero(word)));
 }

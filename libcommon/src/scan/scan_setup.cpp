@@ -1,5 +1,9 @@
 #include "tcpkit/scan/scan_setup.hpp"
 
+#include <sched.h>
+
+#include <algorithm>
+
 #include "tcpkit/io/route.hpp"
 #include "tcpkit/util/counts.hpp"
 
@@ -56,6 +60,14 @@ Result<ScanSources> dry_run_sources(const TargetSet& targets, const std::optiona
   out.by_range.assign(targets.ranges().size(), *source);
   out.interface = interface;
   return out;
+}
+
+size_t default_send_threads(double rate) {
+  if (rate < kParallelSendRate) return 1;
+  cpu_set_t cpus;
+  CPU_ZERO(&cpus);
+  if (sched_getaffinity(0, sizeof cpus, &cpus) != 0) return 1;
+  return size_t(std::clamp(CPU_COUNT(&cpus), 1, 2));
 }
 
 }  // namespace tcpkit

@@ -59,7 +59,7 @@ const char* to_string(WaitSource source) {
 WaitChoice wait_from_rtts(const RttHistogram& rtts, const WaitLimits& limits) {
   const int64_t high = rtts.percentile_ns(limits.percentile);
   if (high == 0) return {std::clamp(limits.start_ns, limits.floor_ns, limits.ceiling_ns), WaitSource::start};
-  const int64_t wait = limits.rtts * high + limits.margin_ns;
+  const int64_t wait = limits.rtts * high + std::max<int64_t>(limits.reader_lag_ns, 0) + limits.margin_ns;
   return {std::clamp(wait, limits.floor_ns, limits.ceiling_ns), WaitSource::measured};
 }
 
@@ -78,11 +78,47 @@ std::string NetworkKey::to_string() const {
   return IpAddress::from_v6(bytes.data()).to_string() + "/64";
 }
 
+namespace {
+size_t slot_of(const NetworkKey& key, size_t slots) {  // Fibonacci hashing of the prefix
+  return size_t(((key.prefix ^ uint64_t(key.v6)) * 0x9E3779B97F4A7C15ULL) >> 53) % slots;
+}
+}  // namespace
+
+void SilentNetworks::clear() {
+  used_.fill(false);
+  count_ = 0;
+  overflowed_ = false;
+}
+
+void SilentNetworks::add(const NetworkKey& key) {
+  if (overflowed_) return;
+  for (size_t n = 0, i = slot_of(key, kSlots); n < kSlots; ++n, i = (i + 1) % kSlots) {
+    if (used_[i] && keys_[i] == key) return;
+    if (used_[i]) continue;
+    if (count_ == kMax) {
+      overflowed_ = true;
+      return;
+    }
+    keys_[i] = key;
+    used_[i] = true;
+    ++count_;
+    return;
+  }
+}
+
+bool NetworkRtts::still_silent(const SilentNetworks& probed) const {
+  if (probed.overflowed()) return true;
+  return probed.any_of([this](const NetworkKey& key) {
+    const Slot* slot = find(key);
+    return !slot || slot->state.load(std::memory_order_acquire) == 0;
+  });
+}
+
 NetworkRtts::NetworkRtts() : slots_(std::make_unique<Slot[]>(kSlots)) {}
 
 NetworkRtts::Slot* NetworkRtts::find(const NetworkKey& key) const {
-  // Fibonacci hashing of the prefix; linear probing up to the first empty slot.
-  size_t i = size_t(((key.prefix ^ uint64_t(key.v6)) * 0x9E3779B97F4A7C15ULL) >> 53) % kSlots;
+  // Linear probing up to the first empty slot.
+  size_t i = slot_of(key, kSlots);
   for (size_t n = 0; n < kSlots; ++n, i = (i + 1) % kSlots) {
     Slot& slot = slots_[i];
     if (slot.state.load(std::memory_order_acquire) == 0 || slot.key == key) return &slot;
@@ -119,6 +155,7 @@ NetworkRtts::Choice NetworkRtts::wait_after(int round, bool unmeasured_probed, c
   bool any = false;
   if (unmeasured_probed) {
     best.wait = wait_from_rtts(pooled_, limits);
+    if (best.wait.source == WaitSource::measured) best.wait.ns = std::max(best.wait.ns, limits.unmeasured_floor_ns);
     any = true;
   }
   for (size_t i = 0; i < kSlots; ++i) {

@@ -41,7 +41,7 @@ TEST_CASE("one slow answer in a hundred does not stretch the wait") {
   h.add(900 * ms);                               // one SYN/ACK retransmitted late
   const auto w = wait_from_rtts(h);
   CHECK(w.source == WaitSource::measured);
-  CHECK(w.ns == WaitLimits{}.floor_ns);  // 2 x 56 us + 10 ms is under the 20 ms floor
+  CHECK(w.ns == WaitLimits{}.floor_ns);  // 2 x 56 us + 2 ms is under the 5 ms floor
 }
 
 TEST_CASE("waits follow the measured RTT between the floor and the ceiling") {
@@ -49,8 +49,8 @@ TEST_CASE("waits follow the measured RTT between the floor and the ceiling") {
   for (int i = 0; i < 200; ++i) five.add(10 * ms + i * us);  // 5 ms each way
   const auto w = wait_from_rtts(five);
   CHECK(w.source == WaitSource::measured);
-  CHECK(w.ns >= 2 * 10 * ms + 10 * ms);
-  CHECK(w.ns <= 2 * 10 * ms * 9 / 8 + 10 * ms);
+  CHECK(w.ns >= 2 * 10 * ms + WaitLimits{}.margin_ns);
+  CHECK(w.ns <= 2 * 10 * ms * 9 / 8 + WaitLimits{}.margin_ns);
 
   RttHistogram far;
   for (int i = 0; i < 10; ++i) far.add(8000 * ms);
@@ -63,6 +63,23 @@ TEST_CASE("waits follow the measured RTT between the floor and the ceiling") {
   WaitLimits custom;
   custom.start_ns = 5 * ms;  // a start below the floor is raised to it
   CHECK(wait_from_rtts(none, custom).ns == custom.floor_ns);
+}
+
+TEST_CASE("a receiver that reads replies late stretches the wait by its lag") {
+  RttHistogram lan;
+  for (int i = 0; i < 1000; ++i) lan.add(50 * us);
+  WaitLimits quiet;
+  quiet.reader_lag_ns = 1 * ms;  // the ring's 1 ms handover on an idle machine
+  CHECK(wait_from_rtts(lan, quiet).ns == quiet.floor_ns);
+  WaitLimits loaded;
+  loaded.reader_lag_ns = 30 * ms;  // the receiver thread lost its CPU for a while
+  const auto w = wait_from_rtts(lan, loaded);
+  CHECK(w.source == WaitSource::measured);
+  CHECK(w.ns >= 30 * ms + loaded.margin_ns);
+  CHECK(w.ns <= 30 * ms + loaded.margin_ns + 2 * 57 * us);
+  WaitLimits odd;
+  odd.reader_lag_ns = -5 * ms;  // clocks stepped back: no lag, never a shorter wait
+  CHECK(wait_from_rtts(lan, odd).ns == odd.floor_ns);
 }
 
 TEST_CASE("rounds: one retry always; on a clean path exactly one") {
@@ -158,9 +175,17 @@ TEST_CASE("networks: one without answers of its own waits as the pooled estimate
   c = n.wait_after(1, true);
   CHECK(c.wait.source == WaitSource::measured);
   CHECK_FALSE(c.network_set_it);
-  CHECK(c.wait.ns == wait_from_rtts(n.pooled()).ns);
-  CHECK(c.wait.ns >= 70 * ms);
-  // Without the silent network, 10.0.2.0's own (5 ms p99: 20 ms wait) is the wait.
+  CHECK(c.wait.ns == std::max(wait_from_rtts(n.pooled()).ns, WaitLimits{}.unmeasured_floor_ns));
+  CHECK(c.wait.ns >= 2 * 30 * ms + WaitLimits{}.margin_ns);
+  // A LAN's estimate would be a few ms: the silent network still waits the unmeasured floor.
+  NetworkRtts lan;
+  for (int i = 0; i < 100; ++i) lan.add(ip("10.0.1.5"), 50 * us, 0);
+  CHECK_FALSE(lan.mark_probed(ip("10.0.9.1"), 1));
+  const auto silent = lan.wait_after(1, true);
+  CHECK(silent.wait.source == WaitSource::measured);
+  CHECK(silent.wait.ns == WaitLimits{}.unmeasured_floor_ns);
+  CHECK(lan.wait_after(1, false).wait.ns == WaitLimits{}.floor_ns);  // without it: the LAN's own
+  // Without the silent network, 10.0.2.0's own (5 ms p99: a 12 ms wait) is the wait.
   c = n.wait_after(1, false);
   CHECK(c.network_set_it);
   CHECK(c.wait.ns < 30 * ms);
@@ -174,4 +199,26 @@ TEST_CASE("networks: past the cap, networks count in the pooled estimate only") 
   CHECK(n.pooled().count() == NetworkRtts::kMaxNetworks + 10);
   CHECK(n.mark_probed(IpAddress::from_v4_host_order(0x0A000001u), 1));
   CHECK_FALSE(n.mark_probed(IpAddress::from_v4_host_order(0x0A000001u + ((NetworkRtts::kMaxNetworks + 5) << 8)), 1));
+}
+
+TEST_CASE("networks: a round's silent networks that answered meanwhile no longer count as silent") {
+  NetworkRtts n;
+  SilentNetworks probed;
+  probed.add(NetworkKey::of(ip("10.0.1.5")));  // both silent when round 0 began
+  probed.add(NetworkKey::of(ip("10.0.2.5")));
+  probed.add(NetworkKey::of(ip("10.0.1.9")));  // the same /24: one entry
+  CHECK(n.still_silent(probed));
+  n.add(ip("10.0.1.5"), 50 * us, 0);
+  CHECK(n.still_silent(probed));  // 10.0.2.0/24 has not answered
+  n.add(ip("10.0.2.200"), 80 * us, 0);
+  CHECK_FALSE(n.still_silent(probed));
+  probed.clear();
+  CHECK_FALSE(n.still_silent(probed));
+
+  // More silent networks than the note holds: all count as still silent.
+  SilentNetworks many;
+  for (int i = 0; i < int(SilentNetworks::kMax) + 1; ++i)
+    many.add(NetworkKey::of(IpAddress::from_v4_host_order(0x0B000000u | uint32_t(i) << 8)));
+  CHECK(many.overflowed());
+  CHECK(n.still_silent(many));
 }

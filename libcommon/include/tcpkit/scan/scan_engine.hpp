@@ -65,6 +65,7 @@ struct ScanSummary {
   double requested_rate = 0, achieved_rate = 0;
   int64_t max_rtt_us = 0;
   int64_t rtt_p99_us = 0;                // of the first answers (0 when none)
+  int64_t reader_lag_p99_us = 0;         // kernel receive stamp to the receiver's reading, p99
   std::vector<int64_t> waits_us;         // the wait after each round sent, in order
   WaitSource wait_source = WaitSource::start;  // how the waits were chosen (the last one's)
   // Per network (IPv4 /24, IPv6 /64; scan_timing.hpp NetworkRtts): how many had RTTs of their
@@ -74,6 +75,7 @@ struct ScanSummary {
   std::string wait_network;
   int64_t wait_network_p99_us = 0;
   std::string send_path = "ip";          // send_path_name(): how the probes left
+  size_t send_threads = 1;               // threads that sent each round together
   std::string send_path_why;             // why the IP path, when frames were possible to ask for
   std::vector<RoundTally> rounds_tally;  // per round sent: probes, first answers, rate
   QuarterAnswers round0_quarters{};      // answers to round 0's probes by quarter of its order

@@ -60,6 +60,9 @@ struct ScanConfig {
   SipKey key{};          // per-scan secret for the cookies
   int cancel_fd = -1;    // readable = stop now (Ctrl-C)
   size_t batch = 64;     // at most this many probes per sendmmsg (fewer at low rates)
+  // Threads that send each round together, each its share of the probes and of the rate
+  // (default_send_threads); at most kMaxSendThreads.
+  size_t send_threads = 1;
 
   uint16_t port_of_round(int round) const {
     return fixed_source_port ? source_port : uint16_t(source_port + round);
@@ -67,6 +70,14 @@ struct ScanConfig {
   // The last port any round may use: replies are accepted on source_port..last_source_port().
   uint16_t last_source_port() const { return port_of_round(retries); }
 };
+
+constexpr size_t kMaxSendThreads = 16;
+
+// The send threads when none are asked for: one below kParallelSendRate probes/s (a slow scan
+// gains nothing, and its pacing stays one bucket's), else one per CPU this process may run on,
+// at most 2 (a scanner shares its machine with the receiver thread and the kernel's softirqs).
+constexpr double kParallelSendRate = 100'000;
+size_t default_send_threads(double rate);
 
 // Refuses a config whose per-round source ports would pass 65535.
 Result<void> check_source_ports(const ScanConfig& config);

@@ -2,8 +2,9 @@
 // How long the scanner waits and how many rounds it sends, from what the scan itself measures
 // (nmap derives its timeouts from measured RTTs too; a fixed wait is either too long on a fast
 // link or too short on a slow one).
-//  - Waits: a high percentile of the round trips seen so far, twice, plus a margin, kept between
-//    a floor and a ceiling; before any answer, a conservative start value.
+//  - Waits: a high percentile of the round trips seen so far, twice, plus how late the receiver
+//    reads replies (measured too) and a small margin, kept between a floor and a ceiling; before
+//    any answer, a conservative start value.
 //  - Rounds: the first retry is always sent to the silent probes (one loss must not make a port
 //    look filtered); later ones only while the round before still found answers, up to a cap.
 //  - Per network: every IPv4 /24 and IPv6 /64 that answered keeps its own round trips, and the
@@ -45,14 +46,22 @@ class RttHistogram {
 struct WaitLimits {
   // Before any answer: one second, the old fixed default and nmap's initial RTT timeout.
   int64_t start_ns = 1'000'000'000;
-  // Never shorter: the receive ring hands a block over after 4 ms, and both threads must be
-  // scheduled on a loaded machine before a reply is counted.
-  int64_t floor_ns = 20'000'000;
+  // Never shorter: a reply is counted only once the receive ring handed its block over (1 ms
+  // on Linux 6.18+, up to a jiffy before) and the receiver thread read it.
+  int64_t floor_ns = 5'000'000;
   // Never longer: nmap's default --max-rtt-timeout.
   int64_t ceiling_ns = 10'000'000'000;
   double percentile = 0.99;  // one slow answer in a hundred does not stretch every wait
   int64_t rtts = 2;          // answers to the last probe sent arrive one RTT later; twice is room
-  int64_t margin_ns = 10'000'000;
+  int64_t margin_ns = 2'000'000;
+  // A network with no answer of its own waits as all the answers together say, but never less
+  // than this (nmap -T4's --min-rtt-timeout): a far network scanned beside a LAN would
+  // otherwise get the LAN's few milliseconds and its answers come after the scan ended.
+  int64_t unmeasured_floor_ns = 100'000'000;
+  // Measured by the caller: how late the receiver reads a reply after the kernel took it in
+  // (the ring's block handover plus the thread's scheduling), p99. A loaded machine makes it
+  // grow, and the waits with it, instead of a fixed margin sized for the worst machine.
+  int64_t reader_lag_ns = 0;
 };
 
 enum class WaitSource { start, measured, forced };
@@ -76,6 +85,30 @@ struct NetworkKey {
   bool operator==(const NetworkKey&) const = default;
 };
 
+// The networks a round probed while they had no round trips of their own (a sender's note, one
+// per sending thread): at the wait after the round, the ones still without any decide whether
+// the unmeasured floor applies. Up to kMax networks; past that, every one counts as still silent.
+class SilentNetworks {
+ public:
+  static constexpr size_t kMax = 256;
+  void clear();
+  void add(const NetworkKey& key);
+  bool overflowed() const { return overflowed_; }
+  template <class F>
+  bool any_of(F&& f) const {
+    for (size_t i = 0; i < kSlots; ++i)
+      if (used_[i] && f(keys_[i])) return true;
+    return false;
+  }
+
+ private:
+  static constexpr size_t kSlots = 2 * kMax;
+  std::array<NetworkKey, kSlots> keys_{};
+  std::array<bool, kSlots> used_{};
+  size_t count_ = 0;
+  bool overflowed_ = false;
+};
+
 // Round trips per network, besides the scan-wide (pooled) histogram. Why: one histogram for
 // the whole scan lets a fast network's many answers set its percentile, and the wait after a
 // round is then too short for a slow network's answers, whose ports come out filtered.
@@ -94,6 +127,8 @@ class NetworkRtts {
   void add(const IpAddress& address, int64_t rtt_ns, int round);
   // A probe to `address` goes out in round `round`; false when its network has no RTTs of its own.
   bool mark_probed(const IpAddress& address, int round);
+  // Whether a network of the note still has no RTTs of its own (or the note overflowed).
+  bool still_silent(const SilentNetworks& probed) const;
   const RttHistogram& pooled() const { return pooled_; }
   size_t measured() const { return count_.load(std::memory_order_acquire); }
 
@@ -105,7 +140,8 @@ class NetworkRtts {
   };
   // The wait after round `round`: the longest of the waits of the networks that had probes in it
   // or answered since it began; `unmeasured_probed` says the round also probed networks without
-  // RTTs of their own, which wait as the pooled estimate says (the start value before any answer).
+  // RTTs of their own, which wait as the pooled estimate says, at least unmeasured_floor_ns (the
+  // start value before any answer).
   Choice wait_after(int round, bool unmeasured_probed, const WaitLimits& limits = {}) const;
 
  private:
