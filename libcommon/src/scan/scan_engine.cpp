@@ -51,8 +51,13 @@ constexpr size_t kResetBatch = 64;
 // A send phase shorter than this is mostly the token bucket's first burst: its rate says nothing.
 constexpr int64_t kRateJudgedAfterNs = 50'000'000;
 // Sleeps of the sender (waiting for tokens or between rounds) are cut into steps this long, so
-// that a stop (Ctrl-C, the reader gone) is seen within them.
+// that a stop (Ctrl-C, the reader gone) is seen within them; a wait between rounds, in steps of
+// kAllAnsweredCheckNs, so that it ends soon after the last probe was answered.
 constexpr int64_t kStopCheckNs = 5'000'000;
+constexpr int64_t kAllAnsweredCheckNs = 1'000'000;
+// The receiver's looks at the ring time out after this long while the sender still sends, so
+// that it sees the end of the scan; during the last wait, after a block handover (the drain's).
+constexpr int kReceiverLookMs = 10;
 // The caller's thread wakes at least this often (ms) to drain results, show progress and see
 // the end of the scan.
 constexpr int kCallerPollMs = 20;
@@ -218,7 +223,7 @@ struct ScanEngine::Impl {
       if (answered_count.load() >= plan.length()) return false;
       const int64_t left = end - monotonic_ns();
       if (left <= 0) return false;
-      sleep_ns(std::min<int64_t>(left, kStopCheckNs));
+      sleep_ns(std::min<int64_t>(left, kAllAnsweredCheckNs));
     }
     return true;
   }
@@ -587,13 +592,16 @@ void ScanEngine::Impl::flush_resets(bool v6) {
 
 void ScanEngine::Impl::receive_loop() {
   const auto handler = [this](const uint8_t* data, size_t length, int64_t time_ns) { handle(data, length, time_ns); };
+  const int drain_ms = int((ring_handover_ns() + kDrainSlackNs + 999'999) / 1'000'000);
   const auto look = [&](int timeout_ms) {  // every RST queued by what was read goes out before the next wait
     auto r = ring.poll(timeout_ms, handler);
     flush_resets(false);
     flush_resets(true);
     return r;
   };
-  auto ok = poll_until(look, [this] { return stop_receiving.load(); });
+  // In the last wait the looks are as short as the drain's, so the end is seen at once.
+  const auto look_until_end = [&](int) { return look(waiting.load() ? drain_ms : kReceiverLookMs); };
+  auto ok = poll_until(look_until_end, [this] { return stop_receiving.load(); });
   if (!ok) {
     // The ring is broken: every reply from now on would be lost, so the scan stops here.
     receive_error = ok.error();
@@ -602,13 +610,13 @@ void ScanEngine::Impl::receive_loop() {
   } else {
     // The kernel hands a partly filled block over after its timeout: read until a look that
     // long found nothing (a receiver still behind finds blocks, and looks again).
-    const int drain_ms = int((ring_handover_ns() + kDrainSlackNs + 999'999) / 1'000'000);
     for (int n = 0; n < kDrainLooks; ++n) {
       auto r = look(drain_ms);
       if (!r || *r == 0) break;
     }
   }
   receiving_done.store(true);
+  results->wake();  // the caller's thread sees the end now, not at its next timeout
 }
 
 void ScanEngine::Impl::report_unanswered(const std::function<void(const ScanResult&)>& on_result,

@@ -48,11 +48,13 @@ void ScanResultQueue::push(const QueuedResult& result) {
     waiting_.push_back(result);
     wake = waiting_.size() == kWakeAt;
   }
-  if (wake) {
-    const uint64_t one = 1;
-    // A full counter (never, at 2^64 - 1) or EAGAIN only means the caller is awake already.
-    [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof one);
-  }
+  if (wake) this->wake();
+}
+
+void ScanResultQueue::wake() {
+  const uint64_t one = 1;
+  // A full counter (never, at 2^64 - 1) or EAGAIN only means the caller is awake already.
+  [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof one);
 }
 
 void ScanResultQueue::take(std::vector<QueuedResult>& out) {

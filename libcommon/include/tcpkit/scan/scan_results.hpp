@@ -38,6 +38,8 @@ class ScanResultQueue {
   void push(const QueuedResult& result);
   // Readable when at least kWakeAt records wait (poll it with the caller's other descriptors).
   int wake_fd() const { return wake_fd_; }
+  // Any thread: wakes the caller whatever is waiting (the receiver, when it ends).
+  void wake();
   // Caller's thread: moves every waiting record into out (which it clears first).
   void take(std::vector<QueuedResult>& out);
 
