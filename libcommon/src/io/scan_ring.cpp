@@ -6,6 +6,7 @@
 #include <linux/if_packet.h>
 #include <poll.h>
 #include <sys/mman.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -70,6 +71,8 @@ Result<PacketRing> PacketRing::open(const RingOptions& options) {
   void* map = ::mmap(nullptr, ring.map_size_, PROT_READ | PROT_WRITE, MAP_SHARED, ring.fd_, 0);
   if (map == MAP_FAILED) return fail_errno("mmap packet ring", errno);
   ring.map_ = static_cast<uint8_t*>(map);
+  ring.wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (ring.wake_fd_ < 0) return fail_errno("eventfd (packet ring)", errno);
 
   sockaddr_ll address{};
   address.sll_family = AF_PACKET;
@@ -86,6 +89,7 @@ PacketRing& PacketRing::operator=(PacketRing&& other) noexcept {
   if (this != &other) {
     release();
     fd_ = other.fd_;
+    wake_fd_ = other.wake_fd_;
     map_ = other.map_;
     map_size_ = other.map_size_;
     block_size_ = other.block_size_;
@@ -93,6 +97,7 @@ PacketRing& PacketRing::operator=(PacketRing&& other) noexcept {
     current_ = other.current_;
     totals_ = other.totals_;
     other.fd_ = -1;
+    other.wake_fd_ = -1;
     other.map_ = nullptr;
   }
   return *this;
@@ -103,17 +108,24 @@ PacketRing::~PacketRing() { release(); }
 void PacketRing::release() {
   if (map_) ::munmap(map_, map_size_);
   if (fd_ >= 0) ::close(fd_);
+  if (wake_fd_ >= 0) ::close(wake_fd_);
   map_ = nullptr;
   fd_ = -1;
+  wake_fd_ = -1;
 }
 
-Result<void> wait_readable(int fd, int timeout_ms) {
-  pollfd p{fd, POLLIN, 0};
-  const int r = ::poll(&p, 1, timeout_ms);
+Result<void> wait_readable(int fd, int timeout_ms, int wake_fd) {
+  pollfd fds[2] = {{fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
+  const int r = ::poll(fds, wake_fd >= 0 ? 2 : 1, timeout_ms);
   if (r < 0) {
     if (errno == EINTR) return {};
     return fail_errno("poll packet ring", errno);
   }
+  if (wake_fd >= 0 && (fds[1].revents & POLLIN)) {
+    uint64_t count = 0;
+    [[maybe_unused]] const ssize_t n = ::read(wake_fd, &count, sizeof count);
+  }
+  const pollfd& p = fds[0];
   // poll() succeeds on a closed fd or a socket in error: without these checks it would return
   // at once, every time, and its caller would spin.
   if (p.revents & POLLNVAL) return fail_errno("poll packet ring", EBADF);
@@ -184,7 +196,7 @@ size_t walk_ring_block(const uint8_t* block, size_t block_size, const PacketRing
 Result<size_t> PacketRing::poll(int timeout_ms, const Handler& handler) {
   auto* block = reinterpret_cast<tpacket_block_desc*>(map_ + size_t(current_) * block_size_);
   if (!(__atomic_load_n(&block->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) {
-    if (auto ok = wait_readable(fd_, timeout_ms); !ok) return tl::unexpected(ok.error());
+    if (auto ok = wait_readable(fd_, timeout_ms, wake_fd_); !ok) return tl::unexpected(ok.error());
   }
   size_t handed = 0;
   // Every ready block, at most one lap of the ring per call.
@@ -196,6 +208,12 @@ Result<size_t> PacketRing::poll(int timeout_ms, const Handler& handler) {
     current_ = (current_ + 1) % block_count_;
   }
   return handed;
+}
+
+void PacketRing::wake() {
+  const uint64_t one = 1;
+  // EAGAIN (a counter at 2^64 - 1, never) only means a wake is pending already.
+  [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof one);
 }
 
 RingStats PacketRing::stats() {

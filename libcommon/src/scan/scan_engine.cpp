@@ -489,6 +489,7 @@ bool ScanEngine::Impl::wait_after_round(int r, uint64_t answered_before, std::op
 // planned before any answer: a wait cut short by the last answer is no 1 s wait).
 void ScanEngine::Impl::linger_for_replies(std::optional<int64_t> waited_ns) {
   waiting.store(true);
+  ring.wake();  // the receiver's looks get short now, not after its current one
   if (!stop_sending.load()) {
     int64_t final_ns = int64_t(config.wait.count()) * 1000;
     if (config.wait_forced) {
@@ -519,6 +520,7 @@ void ScanEngine::Impl::send_loop() {
   linger_for_replies(waited_ns);
   sending_done.store(true);
   stop_receiving.store(true);
+  ring.wake();
 }
 
 void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_ns) {

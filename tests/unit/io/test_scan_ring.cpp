@@ -8,10 +8,12 @@
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
 #include <netinet/in.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <vector>
 
 using namespace tcpkit;
@@ -191,4 +193,24 @@ TEST_CASE("the ring walker reads no address past the block's end (fuzz crash)") 
   b.header(1, 4096 - 48);
   b.packet(4096 - 48, 0, 48);  // an empty packet right at the end: inside, but its address is not
   CHECK(walk(b, 4096) == 0);
+}
+
+TEST_CASE("a wake ends the wait at once and is cleared; no wake, the wait runs out") {
+  int pipe_fds[2];
+  REQUIRE(::pipe(pipe_fds) == 0);  // never written: never readable
+  const int wake = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  REQUIRE(wake >= 0);
+  const uint64_t one = 1;
+  REQUIRE(::write(wake, &one, sizeof one) == sizeof one);
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(wait_readable(pipe_fds[0], 5000, wake));
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
+  uint64_t left = 0;
+  CHECK(::read(wake, &left, sizeof left) < 0);  // read by the wait: nothing pending
+  const auto again = std::chrono::steady_clock::now();
+  CHECK(wait_readable(pipe_fds[0], 20, wake));
+  CHECK(std::chrono::steady_clock::now() - again >= std::chrono::milliseconds(15));
+  ::close(wake);
+  ::close(pipe_fds[0]);
+  ::close(pipe_fds[1]);
 }

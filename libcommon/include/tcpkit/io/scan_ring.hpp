@@ -42,8 +42,9 @@ struct RingStats {
 
 // Waits up to timeout_ms for fd to become readable. A failed poll, a closed fd (POLLNVAL) or an
 // error pending on the socket (POLLERR: SO_ERROR, e.g. ENETDOWN when the interface goes away)
-// is an Error; EINTR and a timeout are not (they return normally).
-Result<void> wait_readable(int fd, int timeout_ms);
+// is an Error; EINTR and a timeout are not (they return normally). A readable wake_fd (an
+// eventfd, >= 0) ends the wait too, and is read to clear it.
+Result<void> wait_readable(int fd, int timeout_ms, int wake_fd = -1);
 
 // Calls poll_once(timeout_ms) until stop() says so. A shortage (ENOMEM, ENOBUFS, EAGAIN) is
 // retried after a short pause, at most max_errors times in a row; any other error ends the loop
@@ -67,6 +68,8 @@ class PacketRing {
   // Waits up to timeout_ms for a filled block, then hands every packet of every ready block to
   // the handler. Returns the number of packets handed over.
   Result<size_t> poll(int timeout_ms, const Handler& handler);
+  // Any thread: a poll waiting now (or the next one) returns at once, with what is ready.
+  void wake();
   // Totals since open (PACKET_STATISTICS resets on read; this class adds them up).
   RingStats stats();
 
@@ -74,6 +77,7 @@ class PacketRing {
   PacketRing() = default;
   void release();
   int fd_ = -1;
+  int wake_fd_ = -1;  // an eventfd: wake()
   uint8_t* map_ = nullptr;
   size_t map_size_ = 0;
   uint32_t block_size_ = 0, block_count_ = 0, current_ = 0;
