@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# tcpscan against nmap -sS (-T4, and -T4 --min-rate 50000), masscan and zmap on the same lab work, in
+# tcpscan against nmap -sS (-T4, and -T4/-T5 with --min-rate up to 90000, to find nmap's fastest
+# setting that is still exact), masscan and zmap on the same lab work, in
 # one run, reporting wall time, CPU time, peak RSS (/usr/bin/time -v) and accuracy against the
 # lab's ground truth, with medians over --repeat runs and the ratio of each peer to tcpscan.
 #   1) one host x 65535 ports: 200 open (listening), 200 filtered (SYNs dropped), the rest closed;
 #   2) 65536 addresses (an AnyIP /16) x 1 port, every one open.
 #   3) both again with --delay-ms (default 5) each way through the lab's delay line.
-# tcpscan runs with default flags apart from --rate, on each send path (Ethernet frames, frames
-# with --qdisc-bypass, --send-ip); zmap (one port per run) joins the second work.
+# tcpscan runs with default flags apart from --rate (two send threads at this rate), and again with
+# one send thread, with --qdisc-bypass and with --send-ip; zmap (one port per run) joins the second work.
 # Usage: bench/tcpscan_bench.sh BUILD_DIR [--repeat N] [--rate PPS] [--delay-ms MS]   (root)
 set -euo pipefail
 BUILD=${1:?usage: bench/tcpscan_bench.sh BUILD_DIR [--repeat N] [--rate PPS]}
@@ -23,7 +24,7 @@ import argparse, json, os, random, re, shutil, statistics, subprocess, sys
 root, build = sys.argv[1], sys.argv[2]
 ap = argparse.ArgumentParser(prog="tcpscan_bench.sh")
 ap.add_argument("--repeat", type=int, default=3)
-ap.add_argument("--rate", type=int, default=400000, help="tcpscan's --rate")
+ap.add_argument("--rate", type=int, default=1000000, help="tcpscan's --rate (a ceiling: the machine sets the speed)")
 ap.add_argument("--seed", type=int, default=1)
 ap.add_argument("--delay-ms", type=float, default=5, help="the two works again with this delay each way (0: not)")
 args = ap.parse_args(sys.argv[3:])
@@ -187,8 +188,8 @@ def send_rate_tcpscan(out):
 def tcpscan_rows(L, s, argv_tail, parse, truth):
     """tcpscan with default flags apart from --rate, on each send path (the summary's own
     send rate is kept for the path table)."""
-    for name, flags in (("tcpscan", []), ("tcpscan --qdisc-bypass", ["--qdisc-bypass"]),
-                        ("tcpscan --send-ip", ["--send-ip"])):
+    for name, flags in (("tcpscan", []), ("tcpscan --send-threads 1", ["--send-threads", 1]),
+                        ("tcpscan --qdisc-bypass", ["--qdisc-bypass"]), ("tcpscan --send-ip", ["--send-ip"])):
         bench(L, name, [TCPSCAN, "--rate", args.rate, *flags, *argv_tail], parse, truth, rows, s)
 
 
@@ -208,8 +209,11 @@ def one_host(delay_ms):
         if not delay_ms:
             bench(L, "nmap -sS -T4", ["nmap", "-sS", "-T4", "-p-", "-n", "-Pn", "-oX", "-", host],
                   parse_nmap_xml, truth, rows, s)
-        bench(L, "nmap -T4 --min-rate 50000", ["nmap", "-sS", "-T4", "--min-rate", 50000, "-p-", "-n", "-Pn", "-oX", "-",
-                                               host], parse_nmap_xml, truth, rows, s)
+        # nmap's fastest exact setting is looked for, not assumed: on this lab -T5 with --min-rate
+        # 70000 was exact and 80000 was not (it loses SYN/ACKs and RSTs beyond its own timeouts).
+        for timing, rate in ([("-T4", 50000)] + ([("-T5", 50000), ("-T5", 70000), ("-T5", 90000)] if not delay_ms else [])):
+            bench(L, f"nmap {timing} --min-rate {rate}", ["nmap", "-sS", timing, "--min-rate", rate, "-p-", "-n", "-Pn",
+                                                         "-oX", "-", host], parse_nmap_xml, truth, rows, s)
         bench(L, "masscan --rate 100000", ["masscan", "-p1-65535", host, "--rate", 100000, "--wait", 1, "--interface",
                                            L.client_if, "--router-mac", mac, "--show", "closed", "-oL", "-"],
               parse_masscan_list, truth, rows, s)
@@ -268,10 +272,14 @@ print("(medians of", args.repeat, "runs; accuracy columns show the worst run; wa
 def row(s, tool):
     return next(x for x in rows if x["scenario"] == s and x["tool"] == tool)
 a, b = row("1x65535", "tcpscan"), row("65536x1", "tcpscan")
-exact_nmaps = [x["wall"] for x in rows if x["scenario"] == "1x65535" and x["tool"].startswith("nmap") and x["exact_runs"] == args.repeat]
+exact_nmaps = [x for x in rows if x["scenario"] == "1x65535" and x["tool"].startswith("nmap") and x["exact_runs"] == args.repeat]
+fastest = min(exact_nmaps, key=lambda x: x["wall"]) if exact_nmaps else None
+if fastest:
+    print(f"nmap's fastest exact setting on 1x65535: {fastest['tool']}, {fastest['wall']:.2f} s: "
+          f"{fastest['wall'] / a['wall']:.1f}x tcpscan's {a['wall']:.2f} s")
 checks = [
     ("1x65535 >= 10x faster than nmap's fastest exact setting, every port right",
-     bool(exact_nmaps) and min(exact_nmaps) >= 10 * a["wall"] and a["exact_runs"] == args.repeat),
+     bool(fastest) and fastest["wall"] >= 10 * a["wall"] and a["exact_runs"] == args.repeat),
     ("65536x1 in <= 0.3 s with zero misses", b["wall"] <= 0.3 and b["missed"] == 0 and b["exact_runs"] == args.repeat),
     ("peak RSS <= 8 MB", max(x["rss"] for x in rows if x["tool"].startswith("tcpscan")) <= 8.0),
 ]
