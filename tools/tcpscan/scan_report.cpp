@@ -342,6 +342,7 @@ void add_traffic(Record& rec, const tcpkit::ScanSummary& s) {
   }
   rec["send_path"] = s.send_path;
   rec["send_threads"] = s.send_threads;
+  rec["paused_for_receiver_ms"] = s.paused_for_receiver_ms;
   if (!s.send_path_why.empty()) rec["send_path_why"] = s.send_path_why;
 }
 
@@ -402,10 +403,17 @@ std::string path_text(const tcpkit::ScanSummary& s) {
          (s.send_threads > 1 ? " from " + std::to_string(s.send_threads) + " threads" : "");
 }
 
+// Pauses of the send threads for a receiver half a ring behind: "; paused 369 ms for the receiver".
+std::string paused_text(const tcpkit::ScanSummary& s) {
+  if (s.paused_for_receiver_ms <= 0) return "";
+  return "; paused " + ms_text(int64_t(s.paused_for_receiver_ms * 1000)) + " ms for the receiver";
+}
+
 std::string traffic_sentence(const tcpkit::ScanSummary& s) {
   return "sent " + count_of(s.sent, "probe") + path_text(s) + " in " + count_of(uint64_t(s.rounds), "round") + ", " +
          with_commas(uint64_t(std::llround(s.achieved_rate))) + "/s of " +
-         with_commas(uint64_t(std::llround(s.requested_rate))) + "/s asked" + slowed_text(s) + waits_text(s) +
+         with_commas(uint64_t(std::llround(s.requested_rate))) + "/s asked" + slowed_text(s) + paused_text(s) +
+         waits_text(s) +
          "; received " +
          with_commas(s.received) + ": " + count_of(s.replies, "reply", "replies") + ", " +
          (s.rejected.total() ? tcpkit::rejected_text(s.rejected) : std::string("0 rejected")) + ", " +

@@ -22,7 +22,7 @@ RingOptions ring_for_rate(double packets_per_second) {
   RingOptions o;
   const double bytes = std::max(0.0, packets_per_second) * 0.020 * 160;
   const double blocks = std::ceil(bytes / o.block_size);
-  o.block_count = uint32_t(std::clamp(blocks, 16.0, 64.0));
+  o.block_count = uint32_t(std::clamp(blocks, 64.0, 256.0));
   return o;
 }
 
@@ -205,9 +205,16 @@ Result<size_t> PacketRing::poll(int timeout_ms, const Handler& handler) {
     if (!(__atomic_load_n(&block->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) break;
     handed += walk_ring_block(reinterpret_cast<const uint8_t*>(block), block_size_, handler, &totals_.bad_checksum);
     __atomic_store_n(&block->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
-    current_ = (current_ + 1) % block_count_;
+    __atomic_store_n(&current_, (current_ + 1) % block_count_, __ATOMIC_RELAXED);
   }
   return handed;
+}
+
+bool PacketRing::reader_behind() const {
+  if (!map_ || block_count_ < 2) return false;
+  const uint32_t ahead = (__atomic_load_n(&current_, __ATOMIC_RELAXED) + block_count_ / 2) % block_count_;
+  const auto* block = reinterpret_cast<const tpacket_block_desc*>(map_ + size_t(ahead) * block_size_);
+  return __atomic_load_n(&block->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER;
 }
 
 void PacketRing::wake() {

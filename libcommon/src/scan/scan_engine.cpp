@@ -55,6 +55,10 @@ constexpr int64_t kRateJudgedAfterNs = 50'000'000;
 // kAllAnsweredCheckNs, so that it ends soon after the last probe was answered.
 constexpr int64_t kStopCheckNs = 5'000'000;
 constexpr int64_t kAllAnsweredCheckNs = 1'000'000;
+// A send thread gives way to a receiver half a ring behind in steps this long, at most the max
+// per batch (a receiver that never catches up must not stop the scan).
+constexpr int64_t kGiveWayStepNs = 200'000;
+constexpr int64_t kGiveWayMaxNs = 50'000'000;
 // The receiver's looks at the ring time out after this long while the sender still sends, so
 // that it sees the end of the scan; during the last wait, after a block handover (the drain's).
 constexpr int kReceiverLookMs = 10;
@@ -182,6 +186,7 @@ struct ScanEngine::Impl {
   std::atomic<uint64_t> sent{0}, send_errors{0}, received{0}, replies{0}, bad_cookie{0}, unsolicited{0},
       duplicates{0}, resets_sent{0}, answered_count{0}, positive{0}, bad_cookie_icmp{0}, unsolicited_icmp{0};
   std::atomic<int> round{0};
+  std::atomic<int64_t> paused_for_receiver_ns{0};  // send threads: time given way to the receiver
   std::atomic<bool> waiting{false};
   std::optional<Error> receive_error;  // receiver thread; read after it is joined
   // Drop signs (scan_drops.hpp): first answers by the round whose probe got them, and round
@@ -257,6 +262,7 @@ struct ScanEngine::Impl {
   void send_round(int r);
   void send_lane(SendLane& lane, size_t index, int r, uint16_t sport);
   void flush(SendLane& lane, Batch& b, bool v6);
+  void give_way_to_receiver();
   bool wait_for_tokens(TokenBucket& bucket, size_t n);  // false when told to stop
   template <class Sender>
   size_t send_with_retries(Sender& sender, Batch& b);
@@ -365,6 +371,7 @@ void ScanEngine::Impl::flush(SendLane& lane, Batch& b, bool v6) {
     b.used = 0;
     return;
   }
+  give_way_to_receiver();
   lane.bucket.take(b.used, monotonic_ns());
   const size_t done = send_used(b, v6 ? lane.frames6 : lane.frames4, v6 ? lane.ip6 : lane.ip4);
   sent.fetch_add(done);
@@ -372,6 +379,18 @@ void ScanEngine::Impl::flush(SendLane& lane, Batch& b, bool v6) {
   b.packets.resize(lane.pacing.batch);
   b.targets.resize(lane.pacing.batch);
   b.used = 0;
+}
+
+// While the receiver is half a ring behind, the sender waits (in short steps, a bounded time per
+// batch): probes sent now would only have their replies dropped by the full ring. The CPU the
+// sending threads give up is the receiver's on a machine with few cores.
+void ScanEngine::Impl::give_way_to_receiver() {
+  int64_t paused = 0;
+  while (ring.reader_behind() && paused < kGiveWayMaxNs && !stop_sending.load()) {
+    sleep_ns(kGiveWayStepNs);
+    paused += kGiveWayStepNs;
+  }
+  if (paused) paused_for_receiver_ns.fetch_add(paused, std::memory_order_relaxed);
 }
 
 // Each lane paces its share of the rate.
@@ -641,6 +660,7 @@ void ScanEngine::Impl::report_unanswered(const std::function<void(const ScanResu
 void ScanEngine::Impl::fill_counts(ScanSummary& summary) {
   summary.send_path = send_path_name;
   summary.send_threads = lanes.size();
+  summary.paused_for_receiver_ms = double(paused_for_receiver_ns.load()) / 1e6;
   summary.send_path_why = send_path_why;
   summary.sent = sent.load();
   summary.send_errors = send_errors.load();

@@ -16,8 +16,11 @@ struct RingOptions {
   std::vector<BpfInstruction> filter;  // classic BPF over IP packets (see scan_filter.hpp)
   int interface_index = 0;   // 0: every interface
   uint32_t snaplen = 160;    // enough for IPv6 + ICMPv6 + the quoted IPv6 + TCP header
-  uint32_t block_size = 1 << 15;
-  uint32_t block_count = 16;  // 512 KiB in all
+  // Small blocks: a block is handed over after block_timeout_ms however full, so at a reply
+  // rate that fills less than a block per timeout the rest of the block is lost space; 8 KiB
+  // is about 64 replies, a millisecond of 64000 replies/s.
+  uint32_t block_size = 1 << 13;
+  uint32_t block_count = 64;  // 512 KiB in all
   uint32_t block_timeout_ms = 1;  // the kernel hands over a partly filled block after this
 };
 
@@ -29,7 +32,7 @@ int64_t ring_handover_ns();
 
 // Every byte of the ring is resident (the kernel maps all of it at mmap), so it is sized to the
 // reply rate: about 20 ms of replies at ~160 bytes each (a frame header and a short IP packet),
-// 16 to 64 blocks of 32 KiB. 20 ms covers the receiver losing its CPU for a while on a busy
+// 64 to 256 blocks of 8 KiB. 20 ms covers the receiver losing its CPU for a while on a busy
 // two-core machine (10 ms dropped replies there). At low rates the block count bounds how long
 // the reader may stall, because a block is handed over, partly filled, every block_timeout_ms.
 RingOptions ring_for_rate(double packets_per_second);
@@ -70,6 +73,10 @@ class PacketRing {
   Result<size_t> poll(int timeout_ms, const Handler& handler);
   // Any thread: a poll waiting now (or the next one) returns at once, with what is ready.
   void wake();
+  // Any thread: the reader is half a ring or more behind (the block half a ring past the one it
+  // reads next is filled and waiting): replies are arriving faster than they are read, and the
+  // ring will soon drop them. A sender pauses on it (a scan on two cores starved its receiver).
+  bool reader_behind() const;
   // Totals since open (PACKET_STATISTICS resets on read; this class adds them up).
   RingStats stats();
 
@@ -80,7 +87,8 @@ class PacketRing {
   int wake_fd_ = -1;  // an eventfd: wake()
   uint8_t* map_ = nullptr;
   size_t map_size_ = 0;
-  uint32_t block_size_ = 0, block_count_ = 0, current_ = 0;
+  uint32_t block_size_ = 0, block_count_ = 0;
+  uint32_t current_ = 0;  // the block read next: written by the reader, read atomically by reader_behind()
   RingStats totals_;
 };
 

@@ -76,6 +76,7 @@ struct ScanSummary {
   int64_t wait_network_p99_us = 0;
   std::string send_path = "ip";          // send_path_name(): how the probes left
   size_t send_threads = 1;               // threads that sent each round together
+  double paused_for_receiver_ms = 0;     // send threads' pauses while the receiver was half a ring behind
   std::string send_path_why;             // why the IP path, when frames were possible to ask for
   std::vector<RoundTally> rounds_tally;  // per round sent: probes, first answers, rate
   QuarterAnswers round0_quarters{};      // answers to round 0's probes by quarter of its order
