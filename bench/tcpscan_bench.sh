@@ -6,6 +6,10 @@
 #   1) one host x 65535 ports: 200 open (listening), 200 filtered (SYNs dropped), the rest closed;
 #   2) 65536 addresses (an AnyIP /16) x 1 port, every one open.
 #   3) both again with --delay-ms (default 5) each way through the lab's delay line.
+#   4) send rate (--send-rate): 1048576 addresses (an AnyIP /12) x 1 port, every SYN dropped at the
+#      target's ingress (before its IP stack: the cheapest target there is), each tool at its best
+#      setting (no rate limit that binds, no retries, no wait): probes per second = probes / wall,
+#      and how many of them reached the target (an nft counter there).
 # tcpscan runs with default flags apart from --rate (two send threads at this rate), and again with
 # one send thread, with --qdisc-bypass and with --send-ip; zmap (one port per run) joins the second work.
 # Usage: bench/tcpscan_bench.sh BUILD_DIR [--repeat N] [--rate PPS] [--delay-ms MS]   (root)
@@ -27,6 +31,7 @@ ap.add_argument("--repeat", type=int, default=3)
 ap.add_argument("--rate", type=int, default=1000000, help="tcpscan's --rate (a ceiling: the machine sets the speed)")
 ap.add_argument("--seed", type=int, default=1)
 ap.add_argument("--delay-ms", type=float, default=5, help="the two works again with this delay each way (0: not)")
+ap.add_argument("--send-rate", action="store_true", help="only the send-rate work (4), not the others")
 args = ap.parse_args(sys.argv[3:])
 sys.path.insert(0, os.path.join(root, "tests", "lab"))
 import lab  # noqa: E402
@@ -245,6 +250,54 @@ def many_hosts(delay_ms):
                                         "-b", "/dev/null", "-q", "--disable-syslog", "-o", "-", "10.99.0.0/16"],
                   lambda text: parse_zmap(text, port), truth, rows, s)
 
+
+def send_rate():
+    """Probes per second each send path reaches, side by side with masscan and zmap at their best
+    setting: 2^20 addresses x 1 port, dropped at the target's ingress and counted there."""
+    port, count = 4444, 1 << 20
+    with lab.Lab(ipv6=False) as L:
+        L.add_anyip("10.96.0.0/12")
+        L.nft(L.server_ns, f"table netdev tkbench {{\n chain ingress {{ type filter hook ingress device {L.server_if} "
+                           f"priority 0; tcp dport {port} counter drop\n }}\n}}\n")
+        mac = next_hop_mac(L)
+
+        def delivered():
+            out = subprocess.run(["ip", "netns", "exec", L.server_ns, "nft", "list", "table", "netdev", "tkbench"],
+                                 capture_output=True, text=True, check=True).stdout
+            return int(re.search(r"counter packets (\d+)", out).group(1))
+
+        tools = [("tcpscan", []), ("tcpscan --send-threads 1", ["--send-threads", 1]),
+                 ("tcpscan --qdisc-bypass", ["--qdisc-bypass"]), ("tcpscan --send-ip", ["--send-ip"])]
+        runs = {}
+        for name, flags in tools:
+            runs[name] = [TCPSCAN, "--rate", 10000000, *flags, "--retries", 0, "--wait", "1ms", "--allow-broadcast",
+                          "--open", "-p", port, "10.96.0.0/12"]
+        runs["masscan --rate 10000000"] = ["masscan", f"-p{port}", "10.96.0.0/12", "--rate", 10000000, "--wait", 0,
+                                           "--interface", L.client_if, "--router-mac", mac, "-oL", "/dev/null"]
+        if ZMAP:
+            runs["zmap -r 10000000"] = ["zmap", "-p", port, "-r", 10000000, "-c", 0, "-i", L.client_if, "-G", mac,
+                                        "-b", "/dev/null", "-q", "--disable-syslog", "-o", "/dev/null", "10.96.0.0/12"]
+        print(f"send rate: {count} addresses x 1 port, dropped at the target's ingress, {args.repeat} runs each",
+              file=sys.stderr)
+        for name, argv in runs.items():
+            walls, cpus, rss, got = [], [], [], []
+            for _ in range(args.repeat):
+                before = delivered()
+                _, _, wall, cpu, r = timed(L, argv)
+                walls.append(wall), cpus.append(cpu), rss.append(r), got.append(delivered() - before)
+            w = statistics.median(walls)
+            send_rows.append(dict(tool=name, wall=w, cpu=statistics.median(cpus), rss=statistics.median(rss) / 1024,
+                                  pps=count / w, delivered=min(got), count=count))
+            print(f"  {name}: median wall {w:.2f} s, {count / w / 1000:.0f}k probes/s", file=sys.stderr, flush=True)
+
+
+send_rows = []
+if args.send_rate:
+    send_rate()
+    for r in send_rows:
+        print(f"{r['tool']:<28} wall {r['wall']:.2f} s  cpu {r['cpu']:.2f} s  rss {r['rss']:.1f} MB  "
+              f"{r['pps'] / 1000:.0f}k probes/s  reached the target: {r['delivered']} of {r['count']} (worst run)")
+    sys.exit(0)
 
 for delay in ([0] + ([args.delay_ms] if args.delay_ms else [])):
     one_host(delay)

@@ -13,9 +13,15 @@ ScanPortSet::ScanPortSet(const std::vector<uint16_t>& ports) : words_(kWords, 0)
     count += uint32_t(std::popcount(words_[w]));
   }
   size_ = count;
+  if (!ports.empty()) {
+    const auto [low, high] = std::minmax_element(ports.begin(), ports.end());
+    first_ = *low;
+    contiguous_ = size_t(*high) - *low + 1 == size_;
+  }
 }
 
 uint16_t ScanPortSet::at(size_t i) const {
+  if (contiguous_) return uint16_t(first_ + i);
   // The last word with fewer than i + 1 ports before it holds the i-th port.
   const auto it = std::upper_bound(before_.begin(), before_.end(), uint32_t(i));
   const size_t w = size_t(it - before_.begin()) - 1;

@@ -38,6 +38,12 @@ TEST_CASE("a port set finds the n-th port and a port's position like a sorted li
   check_against({80});
   check_against({0, 63, 64, 65535});       // word edges
   check_against({443, 22, 80, 22, 8080});  // unsorted, repeated
+  check_against({1024, 1023, 1025, 1024});  // one range, unsorted, repeated: the contiguous shortcut
+  std::vector<uint16_t> range;
+  for (uint32_t p = 100; p <= 1100; ++p) range.push_back(uint16_t(p));
+  check_against(range);
+  range.erase(range.begin() + 500);  // one gap: no shortcut
+  check_against(range);
   std::mt19937 rng(7);
   for (size_t n : {10u, 1000u, 30000u}) {
     std::vector<uint16_t> ports(n);

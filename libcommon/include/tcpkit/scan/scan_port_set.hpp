@@ -26,6 +26,8 @@ class ScanPortSet {
   static constexpr size_t kWords = 65536 / 64;
   std::vector<uint64_t> words_;     // bit p % 64 of word p / 64: port p is in the set
   std::vector<uint32_t> before_;    // ports in the words before each word
+  uint32_t first_ = 0;              // the lowest port
+  bool contiguous_ = false;         // every port from first_ to first_ + size_ - 1 (-p-, -p 1-1024): at() adds
   size_t size_ = 0;
 };
 
