@@ -14,7 +14,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <cstdio>
+#include <cstdlib>
 
 namespace tcpkit {
 
@@ -29,8 +29,12 @@ RingOptions ring_for_rate(double packets_per_second) {
 int64_t ring_handover_ns() {
   static const int64_t handover = [] {
     utsname u{};
-    int major = 0, minor = 0;
-    if (::uname(&u) == 0) std::sscanf(u.release, "%d.%d", &major, &minor);
+    long major = 0, minor = 0;
+    if (::uname(&u) == 0) {  // "6.18.44-...": major, then minor after the dot
+      char* end = nullptr;
+      major = std::strtol(u.release, &end, 10);
+      if (end && *end == '.') minor = std::strtol(end + 1, nullptr, 10);
+    }
     const bool hrtimer = major > 6 || (major == 6 && minor >= 18);
     return hrtimer ? int64_t(1'000'000) : int64_t(10'000'000);
   }();
