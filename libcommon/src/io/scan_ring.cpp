@@ -6,7 +6,6 @@
 #include <linux/if_packet.h>
 #include <poll.h>
 #include <sys/mman.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -26,8 +25,10 @@ RingOptions ring_for_rate(double packets_per_second) {
   return o;
 }
 
-int64_t ring_handover_ns() {
-  static const int64_t handover = [] {
+namespace {
+// Linux 6.18 retires TPACKET_V3 blocks on an hrtimer; before, on a jiffy timer. Read once.
+bool block_timer_is_hrtimer() {
+  static const bool hrtimer = [] {
     utsname u{};
     long major = 0, minor = 0;
     if (::uname(&u) == 0) {  // "6.18.44-...": major, then minor after the dot
@@ -35,11 +36,12 @@ int64_t ring_handover_ns() {
       major = std::strtol(u.release, &end, 10);
       if (end && *end == '.') minor = std::strtol(end + 1, nullptr, 10);
     }
-    const bool hrtimer = major > 6 || (major == 6 && minor >= 18);
-    return hrtimer ? int64_t(1'000'000) : int64_t(10'000'000);
+    return major > 6 || (major == 6 && minor >= 18);
   }();
-  return handover;
+  return hrtimer;
 }
+constexpr int64_t kLongestJiffyNs = 10'000'000;  // HZ 100
+}  // namespace
 
 Result<PacketRing> PacketRing::open(const RingOptions& options) {
   PacketRing ring;
@@ -70,13 +72,15 @@ Result<PacketRing> PacketRing::open(const RingOptions& options) {
   if (setsockopt(ring.fd_, SOL_PACKET, PACKET_RX_RING, &req, sizeof req) < 0)
     return fail_errno("PACKET_RX_RING", errno);
   ring.block_size_ = options.block_size;
+  ring.block_timeout_ms_ = options.block_timeout_ms;
   ring.block_count_ = options.block_count;
   ring.map_size_ = size_t(options.block_size) * options.block_count;
   void* map = ::mmap(nullptr, ring.map_size_, PROT_READ | PROT_WRITE, MAP_SHARED, ring.fd_, 0);
   if (map == MAP_FAILED) return fail_errno("mmap packet ring", errno);
   ring.map_ = static_cast<uint8_t*>(map);
-  ring.wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (ring.wake_fd_ < 0) return fail_errno("eventfd (packet ring)", errno);
+  auto wake = WakeEvent::open("packet ring");
+  if (!wake) return tl::unexpected(wake.error());
+  ring.wake_.emplace(std::move(*wake));
 
   sockaddr_ll address{};
   address.sll_family = AF_PACKET;
@@ -93,15 +97,16 @@ PacketRing& PacketRing::operator=(PacketRing&& other) noexcept {
   if (this != &other) {
     release();
     fd_ = other.fd_;
-    wake_fd_ = other.wake_fd_;
+    wake_ = std::move(other.wake_);
     map_ = other.map_;
     map_size_ = other.map_size_;
     block_size_ = other.block_size_;
+    block_timeout_ms_ = other.block_timeout_ms_;
     block_count_ = other.block_count_;
     current_ = other.current_;
     totals_ = other.totals_;
     other.fd_ = -1;
-    other.wake_fd_ = -1;
+    other.wake_.reset();
     other.map_ = nullptr;
   }
   return *this;
@@ -112,23 +117,19 @@ PacketRing::~PacketRing() { release(); }
 void PacketRing::release() {
   if (map_) ::munmap(map_, map_size_);
   if (fd_ >= 0) ::close(fd_);
-  if (wake_fd_ >= 0) ::close(wake_fd_);
+  wake_.reset();
   map_ = nullptr;
   fd_ = -1;
-  wake_fd_ = -1;
 }
 
-Result<void> wait_readable(int fd, int timeout_ms, int wake_fd) {
-  pollfd fds[2] = {{fd, POLLIN, 0}, {wake_fd, POLLIN, 0}};
-  const int r = ::poll(fds, wake_fd >= 0 ? 2 : 1, timeout_ms);
+Result<void> wait_readable(int fd, int timeout_ms, const WakeEvent* wake) {
+  pollfd fds[2] = {{fd, POLLIN, 0}, {wake ? wake->fd() : -1, POLLIN, 0}};
+  const int r = ::poll(fds, wake ? 2 : 1, timeout_ms);
   if (r < 0) {
     if (errno == EINTR) return {};
     return fail_errno("poll packet ring", errno);
   }
-  if (wake_fd >= 0 && (fds[1].revents & POLLIN)) {
-    uint64_t count = 0;
-    [[maybe_unused]] const ssize_t n = ::read(wake_fd, &count, sizeof count);
-  }
+  if (wake && (fds[1].revents & POLLIN)) wake->clear();
   const pollfd& p = fds[0];
   // poll() succeeds on a closed fd or a socket in error: without these checks it would return
   // at once, every time, and its caller would spin.
@@ -200,7 +201,7 @@ size_t walk_ring_block(const uint8_t* block, size_t block_size, const PacketRing
 Result<size_t> PacketRing::poll(int timeout_ms, const Handler& handler) {
   auto* block = reinterpret_cast<tpacket_block_desc*>(map_ + size_t(current_) * block_size_);
   if (!(__atomic_load_n(&block->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) {
-    if (auto ok = wait_readable(fd_, timeout_ms, wake_fd_); !ok) return tl::unexpected(ok.error());
+    if (auto ok = wait_readable(fd_, timeout_ms, wake_ ? &*wake_ : nullptr); !ok) return tl::unexpected(ok.error());
   }
   size_t handed = 0;
   // Every ready block, at most one lap of the ring per call.
@@ -221,10 +222,13 @@ bool PacketRing::reader_behind() const {
   return __atomic_load_n(&block->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER;
 }
 
+int64_t PacketRing::handover_ns() const {
+  const int64_t timeout = int64_t(block_timeout_ms_) * 1'000'000;
+  return block_timer_is_hrtimer() ? timeout : std::max(timeout, kLongestJiffyNs);
+}
+
 void PacketRing::wake() {
-  const uint64_t one = 1;
-  // EAGAIN (a counter at 2^64 - 1, never) only means a wake is pending already.
-  [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof one);
+  if (wake_) wake_->signal();
 }
 
 RingStats PacketRing::stats() {

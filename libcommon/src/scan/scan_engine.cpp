@@ -10,7 +10,6 @@
 #include <mutex>
 #include <system_error>
 #include <thread>
-#include <tuple>
 
 #include "tcpkit/io/frame_sender.hpp"
 #include "tcpkit/io/raw_socket.hpp"
@@ -40,7 +39,7 @@ constexpr int64_t kRetryMarginNs = 20'000'000;
 constexpr int64_t kStopRtts = 2;
 constexpr int64_t kStopMarginNs = 10'000'000, kStopMaxNs = 200'000'000;
 // After the last wait the receiver drains the ring: it reads until one look of a block's
-// handover (ring_handover_ns) plus this much found nothing, so every reply that arrived before
+// handover (PacketRing::handover_ns) plus this much found nothing, so every reply that arrived before
 // the end was read, however late the receiver thread was scheduled; at most this many looks.
 constexpr int64_t kDrainSlackNs = 1'000'000;
 constexpr int kDrainLooks = 100;
@@ -203,7 +202,6 @@ struct ScanEngine::Impl {
   std::vector<uint64_t> found_by_round;  // sender thread: first answers from a round's start to its wait's end
   std::vector<int64_t> waits_ns;         // sender thread: the wait after each round
   WaitSource wait_source = WaitSource::start;
-  bool unmeasured_probed = false;  // sender thread: the last round sent to a network without RTTs
   double round_rate = 0;           // sender thread: the rate of the round, all lanes together
   NetworkRtts::Choice wait_choice;  // sender thread: the last wait chosen from the RTTs
 
@@ -481,8 +479,8 @@ int64_t ScanEngine::Impl::between_rounds_ns(int r) {
     return retry_gap_ns();
   }
   // Networks probed while silent that answered meanwhile wait as their own RTTs say.
-  unmeasured_probed = std::any_of(lanes.begin(), lanes.end(),
-                                  [this](const SendLane& l) { return net_rtts.still_silent(l.unmeasured); });
+  const bool unmeasured_probed = std::any_of(lanes.begin(), lanes.end(),
+                                             [this](const SendLane& l) { return net_rtts.still_silent(l.unmeasured); });
   WaitLimits limits;
   limits.reader_lag_ns = reader_lag.percentile_ns(limits.percentile);
   wait_choice = net_rtts.wait_after(r, unmeasured_probed, limits);
@@ -619,7 +617,7 @@ void ScanEngine::Impl::flush_resets(bool v6) {
 
 void ScanEngine::Impl::receive_loop() {
   const auto handler = [this](const uint8_t* data, size_t length, int64_t time_ns) { handle(data, length, time_ns); };
-  const int drain_ms = int((ring_handover_ns() + kDrainSlackNs + 999'999) / 1'000'000);
+  const int drain_ms = int((ring.handover_ns() + kDrainSlackNs + 999'999) / 1'000'000);
   const auto look = [&](int timeout_ms) {  // every RST queued by what was read goes out before the next wait
     auto r = ring.poll(timeout_ms, handler);
     flush_resets(false);

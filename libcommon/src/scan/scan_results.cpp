@@ -1,6 +1,5 @@
 #include "tcpkit/scan/scan_results.hpp"
 
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -32,14 +31,12 @@ Verdict QueuedResult::verdict() const {
 }
 
 Result<std::unique_ptr<ScanResultQueue>> ScanResultQueue::open() {
-  const int fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (fd < 0) return fail_errno("eventfd (scan results)", errno);
-  return std::unique_ptr<ScanResultQueue>(new ScanResultQueue(fd));
+  auto wake = WakeEvent::open("scan results");
+  if (!wake) return tl::unexpected(wake.error());
+  return std::unique_ptr<ScanResultQueue>(new ScanResultQueue(std::move(*wake)));
 }
 
-ScanResultQueue::~ScanResultQueue() {
-  if (wake_fd_ >= 0) ::close(wake_fd_);
-}
+ScanResultQueue::~ScanResultQueue() = default;
 
 void ScanResultQueue::push(const QueuedResult& result) {
   bool wake = false;
@@ -51,15 +48,10 @@ void ScanResultQueue::push(const QueuedResult& result) {
   if (wake) this->wake();
 }
 
-void ScanResultQueue::wake() {
-  const uint64_t one = 1;
-  // A full counter (never, at 2^64 - 1) or EAGAIN only means the caller is awake already.
-  [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof one);
-}
+void ScanResultQueue::wake() { wake_.signal(); }
 
 void ScanResultQueue::take(std::vector<QueuedResult>& out) {
-  uint64_t count = 0;
-  [[maybe_unused]] const ssize_t n = ::read(wake_fd_, &count, sizeof count);  // EAGAIN when not woken
+  wake_.clear();
   out.clear();
   std::lock_guard<std::mutex> lock(mutex_);
   out.swap(waiting_);

@@ -8,7 +8,6 @@
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
 #include <netinet/in.h>
-#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -198,19 +197,17 @@ TEST_CASE("the ring walker reads no address past the block's end (fuzz crash)") 
 TEST_CASE("a wake ends the wait at once and is cleared; no wake, the wait runs out") {
   int pipe_fds[2];
   REQUIRE(::pipe(pipe_fds) == 0);  // never written: never readable
-  const int wake = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  REQUIRE(wake >= 0);
-  const uint64_t one = 1;
-  REQUIRE(::write(wake, &one, sizeof one) == sizeof one);
+  auto wake = WakeEvent::open("test");
+  REQUIRE(wake);
+  wake->signal();
   const auto start = std::chrono::steady_clock::now();
-  CHECK(wait_readable(pipe_fds[0], 5000, wake));
+  CHECK(wait_readable(pipe_fds[0], 5000, &*wake));
   CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
   uint64_t left = 0;
-  CHECK(::read(wake, &left, sizeof left) < 0);  // read by the wait: nothing pending
+  CHECK(::read(wake->fd(), &left, sizeof left) < 0);  // cleared by the wait: nothing pending
   const auto again = std::chrono::steady_clock::now();
-  CHECK(wait_readable(pipe_fds[0], 20, wake));
+  CHECK(wait_readable(pipe_fds[0], 20, &*wake));
   CHECK(std::chrono::steady_clock::now() - again >= std::chrono::milliseconds(15));
-  ::close(wake);
   ::close(pipe_fds[0]);
   ::close(pipe_fds[1]);
 }

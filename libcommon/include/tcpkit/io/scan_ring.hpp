@@ -5,9 +5,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <vector>
 
 #include "tcpkit/io/capture.hpp"
+#include "tcpkit/io/wake_event.hpp"
 #include "tcpkit/util/error.hpp"
 
 namespace tcpkit {
@@ -24,12 +26,6 @@ struct RingOptions {
   uint32_t block_timeout_ms = 1;  // the kernel hands over a partly filled block after this
 };
 
-// The longest a received packet waits in a partly filled block before the kernel hands the block
-// over, with block_timeout_ms = 1: 1 ms where the block timer is a high-resolution timer (Linux
-// 6.18 and later, measured here), one jiffy before, up to 10 ms (HZ 100; the ms are rounded up
-// to jiffies). Read from the running kernel's version once.
-int64_t ring_handover_ns();
-
 // Every byte of the ring is resident (the kernel maps all of it at mmap), so it is sized to the
 // reply rate: about 20 ms of replies at ~160 bytes each (a frame header and a short IP packet),
 // 64 to 256 blocks of 8 KiB. 20 ms covers the receiver losing its CPU for a while on a busy
@@ -45,9 +41,9 @@ struct RingStats {
 
 // Waits up to timeout_ms for fd to become readable. A failed poll, a closed fd (POLLNVAL) or an
 // error pending on the socket (POLLERR: SO_ERROR, e.g. ENETDOWN when the interface goes away)
-// is an Error; EINTR and a timeout are not (they return normally). A readable wake_fd (an
-// eventfd, >= 0) ends the wait too, and is read to clear it.
-Result<void> wait_readable(int fd, int timeout_ms, int wake_fd = -1);
+// is an Error; EINTR and a timeout are not (they return normally). A signalled `wake` ends the
+// wait too, and is cleared.
+Result<void> wait_readable(int fd, int timeout_ms, const WakeEvent* wake = nullptr);
 
 // Calls poll_once(timeout_ms) until stop() says so. A shortage (ENOMEM, ENOBUFS, EAGAIN) is
 // retried after a short pause, at most max_errors times in a row; any other error ends the loop
@@ -73,6 +69,10 @@ class PacketRing {
   Result<size_t> poll(int timeout_ms, const Handler& handler);
   // Any thread: a poll waiting now (or the next one) returns at once, with what is ready.
   void wake();
+  // The longest a received packet waits in a partly filled block before the kernel hands the
+  // block over: the ring's block timeout where the block timer is a high-resolution timer (Linux
+  // 6.18 and later, measured here), else rounded up to jiffies, up to 10 ms (HZ 100).
+  int64_t handover_ns() const;
   // Any thread: the reader is half a ring or more behind (the block half a ring past the one it
   // reads next is filled and waiting): replies are arriving faster than they are read, and the
   // ring will soon drop them. A sender pauses on it (a scan on two cores starved its receiver).
@@ -84,10 +84,10 @@ class PacketRing {
   PacketRing() = default;
   void release();
   int fd_ = -1;
-  int wake_fd_ = -1;  // an eventfd: wake()
+  std::optional<WakeEvent> wake_;  // wake()
   uint8_t* map_ = nullptr;
   size_t map_size_ = 0;
-  uint32_t block_size_ = 0, block_count_ = 0;
+  uint32_t block_size_ = 0, block_count_ = 0, block_timeout_ms_ = 0;
   uint32_t current_ = 0;  // the block read next: written by the reader, read atomically by reader_behind()
   RingStats totals_;
 };

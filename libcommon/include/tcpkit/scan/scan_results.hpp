@@ -9,6 +9,7 @@
 #include <mutex>
 #include <vector>
 
+#include "tcpkit/io/wake_event.hpp"
 #include "tcpkit/util/error.hpp"
 #include "tcpkit/scan/scan_probe.hpp"
 
@@ -37,15 +38,15 @@ class ScanResultQueue {
   // Receiver thread.
   void push(const QueuedResult& result);
   // Readable when at least kWakeAt records wait (poll it with the caller's other descriptors).
-  int wake_fd() const { return wake_fd_; }
+  int wake_fd() const { return wake_.fd(); }
   // Any thread: wakes the caller whatever is waiting (the receiver, when it ends).
   void wake();
   // Caller's thread: moves every waiting record into out (which it clears first).
   void take(std::vector<QueuedResult>& out);
 
  private:
-  explicit ScanResultQueue(int wake_fd) : wake_fd_(wake_fd) {}
-  int wake_fd_ = -1;
+  explicit ScanResultQueue(WakeEvent wake) : wake_(std::move(wake)) {}
+  WakeEvent wake_;
   std::mutex mutex_;
   std::vector<QueuedResult> waiting_;
 };
