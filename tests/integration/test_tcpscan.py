@@ -281,3 +281,32 @@ def test_ack_and_fin_probes_read_the_nmap_way(make_lab):
     xmas, _, _ = scan(L, ["--flags", "xmas", *common])
     assert {p for (_, p), o in xmas.items() if o["state"] == "closed"} == \
         set(range(1, 201)) - set(open_ports) - set(blocked)
+
+
+@pytest.mark.parametrize("family", ["v4", "v6"])
+def test_the_hosts_own_address_is_scanned_like_any_other(make_lab, family):
+    # The route to one of the host's own addresses leaves through lo. Senders bound to lo had
+    # the kernel route the probe as if on lo's link and drop it on arrival: closed ports came
+    # out filtered (IPv4), and over IPv6 nothing was sent and the host was called down.
+    L = make_lab()
+    own = L.client_v4 if family == "v4" else L.client_v6
+    proc = L.popen_client([sys.executable, os.path.join(LAB_DIR, "tcpscan_listener.py"),
+                           "--ports", "2001", "--family", family, "--max-seconds", "600"], stdout=subprocess.PIPE)
+    assert proc.stdout.readline().decode().strip() == "listening"
+    ports, summary, r = scan(L, ["-p", "2000-2002", own])
+    states = {port: o["state"] for (_, port), o in ports.items()}
+    assert states == {2000: "closed", 2001: "open", 2002: "closed"}, f"{r.stdout}\n{r.stderr}"
+    assert summary["send_errors"] == 0 and not summary["degraded"], summary
+
+
+def test_probes_the_kernel_refuses_give_no_states_and_exit_4(make_lab):
+    # An output rule that drops our packets makes every send fail (EPERM). Before, the scan
+    # reported the host down (exit 1) and suggested a lower rate, though nothing was asked.
+    L = make_lab()
+    L.nft(L.client_ns, f"table inet tkrefuse {{\n chain out {{\n type filter hook output priority 0\n"
+                       f" ip daddr {L.server_v4} drop\n }}\n}}\n")
+    r = L.run_client([L.tool("tcpscan"), "--send-ip", "--json", "-p", "2000-2002", L.server_v4], timeout=60)
+    assert r.returncode == 4, f"{r.returncode}: {r.stdout}\n{r.stderr}"
+    assert not any(json.loads(line)["type"] == "port" for line in r.stdout.splitlines()), r.stdout
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no probe could be sent" in lines[0] and "firewall" in lines[0], r.stderr

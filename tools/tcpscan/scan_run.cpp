@@ -2,6 +2,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 
 #include "common/cli_common.hpp"
@@ -25,9 +26,6 @@ constexpr const char* kTool = "tcpscan";
 // The progress line and the streamed results are refreshed this often: smooth to the eye,
 // cheap for the scan.
 constexpr std::chrono::milliseconds kProgressInterval{100};
-// A degraded run without the engine's own suggestion: suggest at most half the asked rate and
-// a fifth below what was achieved.
-constexpr double kSuggestShareOfAsked = 0.5, kSuggestShareOfAchieved = 0.8;
 
 int report_error(const tcpkit::Error& e) {
   tcpkit::cli::print_error(kTool, e.message);
@@ -131,13 +129,13 @@ RunFacts facts_of(const Options& o, const tcpkit::ScanPlan& plan, const tcpkit::
 }
 
 // On stderr, for the person at the terminal: why the run is degraded and a rate to try.
-void warn_degraded(const tcpkit::ScanSummary& summary, const Options& o) {
+void warn_degraded(const tcpkit::ScanSummary& summary) {
   std::string why;
   for (const auto& r : summary.degraded_reasons) why += (why.empty() ? "" : "; ") + r;
-  const double fallback = std::min(o.rate * kSuggestShareOfAsked, summary.achieved_rate * kSuggestShareOfAchieved);
-  const double suggestion = summary.suggested_rate > 0 ? summary.suggested_rate : std::max(1.0, fallback);
-  tcpkit::cli::print_warning(kTool, "degraded run (" + why + "): results may be incomplete; try a lower rate, e.g. --rate " +
-                                      std::to_string(uint64_t(suggestion)));
+  const std::string suggestion = summary.suggested_rate > 0 ? "; try a lower rate, e.g. --rate " +
+                                                                    std::to_string(uint64_t(summary.suggested_rate))
+                                                              : "";
+  tcpkit::cli::print_warning(kTool, "degraded run (" + why + "): results may be incomplete" + suggestion);
 }
 
 // The engine's run with the progress line; results go to report as they come.
@@ -180,10 +178,18 @@ int scan(const Options& o, const tcpkit::ScanPlan& plan, tcpkit::ScanConfig& con
   }
   const auto summary = run_engine(**engine, o, report);
   if (summary.receive_error) return report_error(*summary.receive_error);
+  if (summary.send_failure) {
+    // The sockets opened, so EPERM here is this host's output firewall, not a missing privilege.
+    auto e = *summary.send_failure;
+    e.code = tcpkit::ErrorCode::system;
+    e.message = "no probe could be sent: " + e.message +
+                (e.err_no == EPERM ? " (a firewall rule on this host's output refuses them)" : "");
+    return report_error(e);
+  }
   facts.last_source_port = config.port_of_round(std::max(summary.rounds, 1) - 1);
   report.summary(summary, facts);
   // A reader that went away reads nothing more, and is told nothing on stderr either.
-  if (summary.degraded && !tcpkit::cli::output_gone()) warn_degraded(summary, o);
+  if (summary.degraded && !tcpkit::cli::output_gone()) warn_degraded(summary);
   if (const auto why = report.xml_error(); !why.empty()) {
     tcpkit::cli::print_error(kTool, why);
     return tcpkit::cli::kExitSystem;

@@ -46,6 +46,7 @@ RouteReply decode_route_reply(std::span<const uint8_t> bytes, Family family) {
     }
     if (h->nlmsg_type != RTM_NEWROUTE) continue;
     const auto* rt = static_cast<const rtmsg*>(NLMSG_DATA(h));
+    route.local = rt->rtm_type == RTN_LOCAL;
     int length = static_cast<int>(RTM_PAYLOAD(h));
     for (auto* a = RTM_RTA(rt); RTA_OK(a, length); a = RTA_NEXT(a, length)) {
       const auto payload = RTA_PAYLOAD(a);
@@ -152,6 +153,7 @@ Result<Route> route_to(const IpAddress& destination, const std::optional<IpAddre
   Route route;
   route.interface_index = decoded->interface_index;
   route.gateway = decoded->gateway;
+  route.local = decoded->local;
   if (decoded->source) route.source = *decoded->source;
   if (route.interface_index == 0) return fail(ErrorCode::system, "no route to " + destination.to_string());
   char name[IF_NAMESIZE] = {};

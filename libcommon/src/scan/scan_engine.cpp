@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cmath>
 #include <mutex>
 #include <system_error>
 #include <thread>
@@ -49,6 +50,9 @@ constexpr int kDrainLooks = 100;
 constexpr size_t kResetBatch = 64;
 // A send phase shorter than this is mostly the token bucket's first burst: its rate says nothing.
 constexpr int64_t kRateJudgedAfterNs = 50'000'000;
+// A run degraded by kernel drops or by a rate not reached: suggest at most half the asked rate
+// and a fifth below what was achieved.
+constexpr double kSuggestShareOfAsked = 0.5, kSuggestShareOfAchieved = 0.8;
 // Sleeps of the sender (waiting for tokens or between rounds) are cut into steps this long, so
 // that a stop (Ctrl-C, the reader gone) is seen within them; a wait between rounds, in steps of
 // kAllAnsweredCheckNs, so that it ends soon after the last probe was answered.
@@ -188,6 +192,8 @@ struct ScanEngine::Impl {
   std::atomic<int64_t> paused_for_receiver_ns{0};  // send threads: time given way to the receiver
   std::atomic<bool> waiting{false};
   std::optional<Error> receive_error;  // receiver thread; read after it is joined
+  std::mutex send_error_mutex;
+  std::optional<Error> first_send_error;  // the first send the kernel refused (EPERM, no route...)
   // Drop signs (scan_drops.hpp): first answers by the round whose probe got them, and round
   // 0's by quarter of its order. 32 holds every round --retries allows (at most 21); rounds
   // past the array's end would share its last slot.
@@ -343,7 +349,11 @@ size_t ScanEngine::Impl::send_with_retries(Sender& sender, Batch& b) {
   for (int attempt = 0; attempt < kSendAttempts && done < b.used; ++attempt) {
     auto r = sender.send_batch(b.packets, b.targets);
     const size_t n = r ? *r : 0;
-    if (!r) break;  // a hard error (a firewall's EPERM, no route): count and move on
+    if (!r) {  // a hard error (a firewall's EPERM, no route): count and move on
+      const std::lock_guard<std::mutex> lock(send_error_mutex);
+      if (!first_send_error) first_send_error = r.error();
+      break;
+    }
     done += n;
     if (done < b.used) {
       b.packets.erase(b.packets.begin(), b.packets.begin() + long(n));
@@ -537,6 +547,7 @@ void ScanEngine::Impl::send_loop() {
     if (r > 0) slow_down_after_drops(r);
     const uint64_t answered_before = answered_count.load();
     send_round(r);
+    if (sent.load() == 0 && send_errors.load() > 0) break;  // the kernel refused every probe: retrying is no use
     waited_ns.reset();
     if (!wait_after_round(r, answered_before, waited_ns)) break;
   }
@@ -703,9 +714,11 @@ void ScanEngine::Impl::judge_degraded(ScanSummary& summary) const {
     summary.degraded_reasons.push_back(count_of(summary.kernel_drops, "packet") +
                                        " dropped by the kernel before tcpscan could read them");
   if (summary.send_errors > 0)
-    summary.degraded_reasons.push_back(count_of(summary.send_errors, "probe") + " could not be sent");
+    summary.degraded_reasons.push_back(count_of(summary.send_errors, "probe") + " could not be sent" +
+                                       (first_send_error ? " (" + first_send_error->message + ")" : ""));
   // The rate only means something over a send phase long enough to leave the bucket's burst behind.
-  if (round0_send_ns >= kRateJudgedAfterNs && summary.achieved_rate < 0.9 * summary.requested_rate)
+  const bool rate_short = round0_send_ns >= kRateJudgedAfterNs && summary.achieved_rate < 0.9 * summary.requested_rate;
+  if (rate_short)
     summary.degraded_reasons.push_back("sent " + std::to_string(uint64_t(summary.achieved_rate)) +
                                        " probes/s of the " + std::to_string(uint64_t(summary.requested_rate)) +
                                        " asked for");
@@ -719,6 +732,11 @@ void ScanEngine::Impl::judge_degraded(ScanSummary& summary) const {
     for (auto& r : drops.reasons) summary.degraded_reasons.push_back(std::move(r));
     summary.suggested_rate = drops.suggested_rate;
   }
+  // A ring that overflowed or a machine that could not keep up is helped by a lower rate too; a
+  // send the kernel refused is not, and gets no suggestion.
+  if (summary.suggested_rate == 0 && (summary.kernel_drops > 0 || rate_short))
+    summary.suggested_rate = std::max(1.0, std::floor(std::min(summary.requested_rate * kSuggestShareOfAsked,
+                                                               summary.achieved_rate * kSuggestShareOfAchieved)));
 }
 
 ScanEngine::ScanEngine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -741,7 +759,9 @@ Result<std::unique_ptr<ScanEngine>> ScanEngine::open(const ScanPlan& plan, const
   auto impl = std::make_unique<Impl>(plan, sources, config, std::move(*writer), std::move(*ring), std::move(*queue));
   if (!impl->answered.ok()) return fail(ErrorCode::system, "cannot allocate the answered-probe bitmap");
 
-  const std::string bind_to = sources.interface;
+  // Bound to lo, a probe to one of this host's other addresses is routed as if on lo's link and
+  // dropped on arrival: no RST would ever come, and closed ports would look filtered.
+  const std::string bind_to = sources.local ? std::string() : sources.interface;
   impl->lanes.resize(std::clamp<size_t>(config.send_threads, 1, kMaxSendThreads));
   for (const auto& address : sources.by_range) {
     auto& reset = address.is_v6() ? impl->reset6 : impl->reset4;
@@ -844,9 +864,12 @@ ScanSummary ScanEngine::run(const std::function<void(const ScanResult&)>& on_res
   if (on_progress) on_progress(m.progress_since(start));
 
   summary.receive_error = m.receive_error;
-  // What never answered gets the no-reply state (not after Ctrl-C or a broken receiver: those
-  // are simply unknown).
-  if (!summary.interrupted && !summary.receive_error) m.report_unanswered(on_result, summary);
+  // Not one probe left: no port was asked, so none may be called filtered nor a host down.
+  if (m.sent.load() == 0 && m.send_errors.load() > 0)
+    summary.send_failure = m.first_send_error ? *m.first_send_error : Error{ErrorCode::system, 0, "no probe could be sent"};
+  // What never answered gets the no-reply state (not after Ctrl-C, a broken receiver or a
+  // refused send: those are simply unknown).
+  if (!summary.interrupted && !summary.receive_error && !summary.send_failure) m.report_unanswered(on_result, summary);
   summary.duration_s = std::chrono::duration<double>(Clock::now() - start).count();
   m.fill_counts(summary);
   m.judge_degraded(summary);

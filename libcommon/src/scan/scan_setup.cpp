@@ -25,11 +25,13 @@ Result<ScanSources> choose_sources(const TargetSet& targets, const std::optional
   if (auto ok = check_family(targets, source); !ok) return tl::unexpected(ok.error());
   ScanSources out;
   bool first = true, shared = true;
+  out.local = !targets.ranges().empty();
   for (const auto& range : targets.ranges()) {
     auto route = route_to(range.first, source, interface);
     if (!route) return tl::unexpected(route.error());
     out.by_range.push_back(source ? *source : route->source);
     out.first_routes.push_back(*route);
+    out.local = out.local && route->local;
     if (first) {
       out.interface = route->interface;
       out.interface_index = route->interface_index;

@@ -43,11 +43,12 @@ struct Reply {
 };
 
 // An RTM_NEWROUTE for IPv4 through interface oif.
-Reply route_via(int oif) {
+Reply route_via(int oif, uint8_t type = RTN_UNICAST) {
   Reply r;
   r.header(RTM_NEWROUTE);
   rtmsg rt{};
   rt.rtm_family = AF_INET;
+  rt.rtm_type = type;
   r.append(&rt, sizeof rt);
   r.attribute(RTA_OIF, &oif, sizeof oif);
   return r;
@@ -71,6 +72,12 @@ TEST_CASE("a route reply gives the interface, source and gateway") {
   const auto v6 = decode_route_reply(r.bytes, Family::v6);
   CHECK(!v6.source);
   CHECK(!v6.gateway);
+}
+
+TEST_CASE("a route to one of the host's own addresses is local") {
+  // tcpscan must not bind its senders to lo for these (scan_engine.cpp).
+  CHECK(decode_route_reply(route_via(1, RTN_LOCAL).bytes, Family::v4).local);
+  CHECK(!decode_route_reply(route_via(7).bytes, Family::v4).local);
 }
 
 TEST_CASE("a route error reply gives its errno") {

@@ -15,6 +15,7 @@ struct Route {
   std::string interface;       // e.g. "eth0", "lo"
   int interface_index = 0;
   std::optional<IpAddress> gateway;
+  bool local = false;  // the destination is an address of this host (RTN_LOCAL): delivered through lo
 };
 
 // Asks the kernel (netlink RTM_GETROUTE, like `ip route get`). A forced source address
@@ -27,6 +28,7 @@ struct RouteReply {
   int interface_index = 0;
   std::optional<IpAddress> source, gateway;  // addresses of the destination's family only
   int error = 0;                             // errno of an NLMSG_ERROR reply, 0 if none
+  bool local = false;                        // rtm_type RTN_LOCAL: one of this host's addresses
 };
 RouteReply decode_route_reply(std::span<const uint8_t> bytes, Family family);
 

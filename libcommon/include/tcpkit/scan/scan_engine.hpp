@@ -84,6 +84,9 @@ struct ScanSummary {
   bool interrupted = false;
   // The receiver's packet ring failed for good: the scan stopped, unanswered ports have no state.
   std::optional<Error> receive_error;
+  // The kernel refused every probe (a firewall's EPERM, no route): nothing was asked, so no
+  // port has a state; the first refusal says why.
+  std::optional<Error> send_failure;
   bool degraded = false;
   std::vector<std::string> degraded_reasons;
 };

@@ -21,6 +21,9 @@ struct ScanSources {
   std::vector<IpAddress> by_range;  // parallel to TargetSet::ranges()
   std::string interface;            // "" when routes leave through several interfaces
   int interface_index = 0;
+  // Every target is an address of this host (local routes, through lo): the senders are then
+  // not bound to lo, where a bound packet to another interface's address is dropped on arrival.
+  bool local = false;
   // The route to each range's first address (choose_sources; empty for a dry run's forced
   // source, which asks no route): send_path reads the next hops from them.
   std::vector<Route> first_routes;
