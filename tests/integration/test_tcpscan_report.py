@@ -192,6 +192,14 @@ def test_icmp_host_unreachable_is_down_and_arp_answer_is_up(make_lab):
     hosts = {o["host"]: o for o in map(json.loads, r.stdout.splitlines()) if o["type"] == "host"}
     assert (hosts["10.97.0.5"]["status"], hosts["10.97.0.5"]["reason"]) == ("down", "host-unreach"), hosts
     assert hosts["10.97.0.6"]["status"] == "up", hosts
+    # Its ports are not written, in any streamed form: the ICMP answers were held until the
+    # host was known down (they were written as filtered rows before).
+    ports = [o for o in map(json.loads, r.stdout.splitlines()) if o["type"] == "port"]
+    assert {o["host"] for o in ports} == {"10.97.0.6"} and len(ports) == 10, ports
+    for form in ("--csv", "--stream"):
+        f = L.run_client([L.tool("tcpscan"), form, "-p", "20-29", *FAST, "10.97.0.5", "10.97.0.6"])
+        mine = [line for line in f.stdout.splitlines() if "10.97.0.5" in line]
+        assert len(mine) == 1 and "down" in mine[0], (form, f.stdout)
     t = L.run_client([L.tool("tcpscan"), "-p", "20-29", *FAST, "10.97.0.5"])
     assert "10.97.0.5: down or unreachable (ICMP host unreachable)" in t.stdout, t.stdout
     # A host that drops every probe but answers ARP (fresh: the cache is flushed first) is up.

@@ -60,7 +60,8 @@ Host* HostTable::add(const tcpkit::ScanResult& r, bool hold) {
   }
   const auto& v = r.verdict;
   PortResult p{r.port, uint8_t(v.state), uint8_t(v.reason), r.ttl, v.icmp_type, v.icmp_code, v.icmp_v6};
-  if (detail_ == PortDetail::full || hold) h.ports.push_back(p);
+  if (detail_ == PortDetail::full) h.ports.push_back(p);
+  if (hold) h.held.push_back(p);
   if (detail_ == PortDetail::states) h.ports_by_state[size_t(v.state)].push_back(r.port);
   ++h.states[size_t(v.state)];
   ++h.results;

@@ -32,6 +32,9 @@ enum class PortDetail { counts, states, full };
 struct Host {
   tcpkit::IpAddress address;
   std::vector<PortResult> ports;  // PortDetail::full: in arrival order; sorted by port once complete
+  // Streamed forms: results held back while the host might turn out down (no answer, or only
+  // ICMP host/net unreachable, so far); written once the host is known to be up.
+  std::vector<PortResult> held;
   std::array<std::vector<uint16_t>, tcpkit::kPortStateCount> ports_by_state;  // PortDetail::states
   std::array<uint64_t, tcpkit::kPortStateCount> states{};
   uint64_t results = 0, replies = 0, unreachable = 0;  // unreachable: ICMP host/net unreachable
@@ -47,8 +50,8 @@ class HostTable {
  public:
   HostTable(uint64_t ports_per_host, PortDetail detail, bool assume_up);
 
-  // Adds a result (keeping the port also when hold is set); returns the host when this
-  // result completed it (its status decided).
+  // Adds a result (into Host::held too when hold is set); returns the host when this result
+  // completed it (its status decided).
   Host* add(const tcpkit::ScanResult& r, bool hold = false);
   // Hosts not complete at the end (an interrupted scan), by address; statuses decided.
   std::vector<Host*> unfinished();

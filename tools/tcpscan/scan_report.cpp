@@ -167,11 +167,14 @@ void Report::port_line(const tcpkit::ScanResult& r) {
 void Report::result(const tcpkit::ScanResult& r) {
   // The engine gives unanswered ports only once every reply is in: the last results.
   if (r.verdict.reason == tcpkit::Reason::no_response) final_pass_ = true;
-  // A port without an answer on a host without any (yet: these come after every reply) may
-  // belong to a host that is down: streamed forms hold it until the host is complete.
+  // A port without an answer, or with an ICMP host/net unreachable, on a host that has given
+  // no other answer yet may belong to a host that is down (whose ports are not written):
+  // streamed forms hold it until the host is complete.
   const Host* known = hosts_.find(r.address);
-  const bool hold = streams() && r.verdict.reason == tcpkit::Reason::no_response && !options_.assume_up &&
-                    (!known || known->replies == 0);
+  const auto& v = r.verdict;
+  const bool says_down = v.reason == tcpkit::Reason::no_response ||
+                         (v.reason == tcpkit::Reason::icmp_unreachable && icmp_host_unreachable(v.icmp_v6, v.icmp_type, v.icmp_code));
+  const bool hold = streams() && says_down && !options_.assume_up && (!known || known->replies == known->unreachable);
   if (streams() && !hold) port_line(r);
   if (Host* done = hosts_.add(r, hold)) host_done(*done);
 }
@@ -224,10 +227,10 @@ Record host_record(const Host& h) {
 void Report::host_done(Host& h) {
   const tcpkit::IpAddress address = h.address;  // h may move into grepable_ below
   count_host(h);
-  // Held ports of a host that turned out up (it answered ARP/ND): shown now.
-  const bool held = streams() && h.replies == 0 && !options_.assume_up;
-  if (held && h.status != HostStatus::down)
-    for (const auto& p : h.ports) port_line(tcpkit::ScanResult{h.address, p.port, p.verdict(), p.ttl, 0, 0});
+  // Held ports of a host that turned out up (it answered later, or ARP/ND): shown now.
+  if (h.status != HostStatus::down)
+    for (const auto& p : h.held) port_line(tcpkit::ScanResult{h.address, p.port, p.verdict(), p.ttl, 0, 0});
+  h.held = {};
   if (xml_) xml_->host(h, text_options_, services_);
   switch (options_.form) {
     case OutputForm::text:
