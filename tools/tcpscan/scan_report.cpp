@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "common/cli_common.hpp"
 #include "tcpkit/scan/probe_kind.hpp"
 #include "tcpkit/wire/port_list.hpp"
 #include "tcpkit/wire/segment.hpp"
@@ -476,8 +477,11 @@ void Report::write_text_summary(const tcpkit::ScanSummary& s, const RunFacts& fa
       "flags " + tcpkit::flags_compact(facts.flags) + ", seed " + std::to_string(facts.seed) + ", shard " +
           shard_text(facts) + ", " + source_ports_text(facts) + "; " + degraded_text(s),
   };
-  // CSV and XML keep stdout clean: their summary goes to stderr.
-  std::FILE* out = options_.form == OutputForm::csv || options_.form == OutputForm::xml ? stderr : stdout;
+  // CSV and XML keep stdout clean: their summary goes to stderr, unless the reader has gone
+  // (a run cut by `| head` prints nothing more, whatever the form).
+  const bool to_stderr = options_.form == OutputForm::csv || options_.form == OutputForm::xml;
+  if (to_stderr && tcpkit::cli::output_gone()) return;
+  std::FILE* out = to_stderr ? stderr : stdout;
   if (options_.form == OutputForm::text && !options_.stream && text_written_) std::fputs("\n", out);
   for (const auto& sentence : sentences) std::fputs(wrapped("# " + sentence, "#   ").c_str(), out);
 }
