@@ -99,6 +99,17 @@ def test_forced_wait_and_fixed_retries_keep_their_meaning(make_lab):
     assert ports[(L.server_v4, 7)]["state"] == "filtered"
 
 
+def test_a_forced_wait_shorter_than_the_round_trip_is_never_silently_wrong(make_lab):
+    # 20 ms each way and --wait 1ms: the scan ends before the first answer, so every port looks
+    # filtered. It was reported "not degraded"; now the summary says why it may be wrong.
+    L = make_lab(delay_ms=20, ipv6=False)
+    start_listener(L, [5])
+    ports, summary, _ = scan(L, ["-p", "1-10", "--wait", "1ms", L.server_v4])
+    assert summary["answers_rounds"] == [0] * len(summary["answers_rounds"]), f"{summary}"  # the scan's premise
+    assert summary["degraded"], f"{summary}"
+    assert any("forced --wait of 1.0 ms" in r for r in summary["degraded_reasons"]), summary
+
+
 def test_a_wait_cut_short_by_the_last_answer_is_not_reported_as_the_start_value(make_lab):
     # Every port answers at once. The wait after round 0 may be chosen before the receiver has
     # counted any answer (the 1 s start value), and then ends at the last answer. The summary

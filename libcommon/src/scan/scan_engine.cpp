@@ -15,6 +15,7 @@
 #include "tcpkit/io/frame_sender.hpp"
 #include "tcpkit/io/raw_socket.hpp"
 #include "tcpkit/util/counts.hpp"
+#include "tcpkit/util/output.hpp"
 #include "tcpkit/util/rate.hpp"
 #include "tcpkit/io/route.hpp"
 #include "tcpkit/scan/scan_filter.hpp"
@@ -722,6 +723,16 @@ void ScanEngine::Impl::judge_degraded(ScanSummary& summary) const {
     summary.degraded_reasons.push_back("sent " + std::to_string(uint64_t(summary.achieved_rate)) +
                                        " probes/s of the " + std::to_string(uint64_t(summary.requested_rate)) +
                                        " asked for");
+  // A forced wait shorter than the waits for an unheard-of network, and not one answer: if the
+  // round trip is longer than that wait, every port looks filtered, and nothing shows it.
+  const int64_t forced_ns = int64_t(config.wait.count()) * 1000;
+  if (config.wait_forced && forced_ns < WaitLimits{}.unmeasured_floor_ns && answered_count.load() == 0 &&
+      summary.sent > 0 && !summary.interrupted)
+    summary.degraded_reasons.push_back("no answer came within the forced --wait of " +
+                                       format_fixed(double(forced_ns) / 1e6, 1) +
+                                       " ms: a longer round trip makes every port look filtered (without --wait, "
+                                       "a network not yet heard from is waited for at least " +
+                                       std::to_string(WaitLimits{}.unmeasured_floor_ns / 1'000'000) + " ms)");
   // Drops on the way: a port whose probe was dropped looks filtered (scan_drops.hpp).
   summary.rounds_tally = tally;
   for (size_t r = 0; r < summary.rounds_tally.size(); ++r)
