@@ -184,3 +184,24 @@ def test_the_scan_stops_within_a_second_when_the_reader_goes(make_lab, phase):
     assert synacks <= resets, f"{phase}: SYN/ACKs without RST: {synacks - resets}"
     ss = L.run_server(["ss", "-Htn", "state", "syn-recv"])
     assert ss.stdout.strip() == "", ss.stdout
+
+
+def test_a_limiter_far_below_the_rate_slows_the_rounds_and_its_suggestion_works(make_lab):
+    # At 100 times the limiter's rate each retry round was answered in ~1 % of its probes, under
+    # the 5 % that slowed the next round: 11 rounds at --rate 10000, and the suggested rate
+    # (a quarter of the asked one) failed again. Now a retry round with answers slows the next,
+    # and the suggestion comes from what the limiter let through per second.
+    L = make_lab(ipv6=False)
+    open_ports = [30, 150, 270]
+    start_listener(L, open_ports)
+    limit_syns(L)
+    states, summary, r = scan_json(L, ["-p", "1-300", "--rate", "10000", L.server_v4])
+    assert summary["degraded"] is True, summary
+    assert min(summary["rate_rounds"]) < 10000, summary  # later rounds slowed down
+    suggested = summary["rate_suggested"]
+    assert 1 <= suggested < 100, summary  # under the limiter's 100/s
+    time.sleep(0.2)  # the limiter's burst refills
+    states, again, _ = scan_json(L, ["-p", "1-300", "--rate", suggested, L.server_v4])
+    wrong = {p: s for p, s in states.items() if s != ("open" if p in open_ports else "closed")}
+    assert not wrong, f"at the suggested --rate {suggested}: {len(wrong)} wrong: {wrong} {again}"
+    assert again["degraded"] is False, again["degraded_reasons"]

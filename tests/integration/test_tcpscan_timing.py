@@ -74,6 +74,26 @@ def test_lossy_link_gets_the_rounds_it_needs_and_stays_exact(make_lab):
     assert summary["rounds"] <= 11, f"seed {SEED}: {summary}"
 
 
+def test_heavy_random_loss_is_not_blamed_on_a_rate_limiting_firewall(make_lab):
+    # 20 % loss each way brings a third of the answers late: the run is degraded, but a slower
+    # round is answered in no larger a share, so no lower rate is suggested (it cannot help).
+    # It was reported "as a rate-limiting firewall does", with a lower --rate to try.
+    rng = random.Random(f"{SEED}-heavy-loss")
+    span = 500
+    open_ports, dropped, _ = draw_ports(rng, span, 20, 3, 0)
+    L = make_lab(delay_ms=5, loss=0.20, seed=SEED % 100000, ipv6=False)
+    start_listener(L, open_ports, family="v4")
+    L.drop_ports(dropped)
+    ports, summary, r = timed_scan(L, span, rate=10000)
+    check_exact(ports, L.server_v4, open_ports, dropped, span, summary)
+    assert summary["degraded"], f"seed {SEED}: {summary}"
+    reasons = " ".join(summary["degraded_reasons"])
+    assert "came only in retry rounds" in reasons, f"seed {SEED}: {summary}"
+    assert "rate-limiting firewall does" not in reasons, f"seed {SEED}: {summary}"
+    if "at random" in reasons:
+        assert "rate_suggested" not in summary and "--rate" not in r.stderr, f"seed {SEED}: {summary} {r.stderr}"
+
+
 def test_a_silent_target_waits_the_start_value_and_retries_once(make_lab):
     rng = random.Random(f"{SEED}-silent")
     ports_list = sorted(rng.sample(range(1, 2000), 30))

@@ -24,10 +24,20 @@ constexpr uint64_t kRetryDropOneIn = 20;
 // nothing), and at least one in kLateShareOneIn of all answers (a quarter).
 constexpr uint64_t kLateMinAnswers = 10;
 constexpr uint64_t kLateShareOneIn = 4;
-// The rate to suggest after drops: at most a quarter of the asked one and half of the
-// slowest round's.
+// The rate to suggest after drops: at most a quarter of the asked one, and 30 % below what a
+// rate limiter was seen to let through (its burst inflates that figure; else half the slowest
+// round's).
 constexpr double kSuggestBelowAsked = 4;
 constexpr double kSuggestBelowSlowest = 2;
+constexpr double kSuggestShareOfPassing = 0.7;
+// Two retry rounds tell the cause when the later ran at most half as fast and both had this many
+// probes: its share of answers at least kLimitShareRise times the earlier's is a rate limiter,
+// at most kLossShareRise times is random loss (a share's spread at these counts is ~10 %).
+constexpr double kCauseSlowerBy = 2;
+constexpr uint64_t kCauseMinProbes = 20;
+constexpr double kLimitShareRise = 1.5, kLossShareRise = 1.1;
+// A round held back by a limiter: answered in less than half its probes, of 20 or more.
+constexpr uint64_t kPassingMinProbes = 20;
 }  // namespace
 
 bool answers_collapsed(const QuarterAnswers& q) {
@@ -38,6 +48,30 @@ bool answers_collapsed(const QuarterAnswers& q) {
 
 bool retry_found_drops(const RoundTally& round) {
   return round.answers >= kRetryMinAnswers && round.answers * kRetryDropOneIn >= round.sent;
+}
+
+bool retry_found_answers(const RoundTally& round) { return round.answers >= kRetryMinAnswers; }
+
+DropCause drop_cause(const std::vector<RoundTally>& rounds) {
+  for (size_t r = 2; r < rounds.size(); ++r) {  // retry rounds only: round 0 also holds the closed ports
+    const RoundTally &before = rounds[r - 1], &now = rounds[r];
+    if (before.sent < kCauseMinProbes || now.sent < kCauseMinProbes || before.answers < kRetryMinAnswers) continue;
+    if (now.rate <= 0 || before.rate < kCauseSlowerBy * now.rate) continue;
+    const double rise = (double(now.answers) / double(now.sent)) / (double(before.answers) / double(before.sent));
+    if (rise >= kLimitShareRise) return DropCause::rate_limit;
+    if (rise <= kLossShareRise) return DropCause::random_loss;
+  }
+  return DropCause::unknown;
+}
+
+double passing_rate(const std::vector<RoundTally>& rounds) {
+  double lowest = 0;
+  for (const auto& r : rounds) {
+    if (r.sent < kPassingMinProbes || r.seconds <= 0 || r.answers < kRetryMinAnswers || 2 * r.answers >= r.sent) continue;
+    const double per_second = double(r.answers) / r.seconds;
+    if (lowest == 0 || per_second < lowest) lowest = per_second;
+  }
+  return lowest;
 }
 
 double slower_rate(double rate, double min_rate) { return std::max(std::min(min_rate, rate), rate / 4); }
@@ -55,13 +89,20 @@ DropFindings judge_drops(const std::vector<RoundTally>& rounds, const QuarterAns
     total += rounds[r].answers;
     if (r > 0) late += rounds[r].answers;
   }
+  out.cause = drop_cause(rounds);
+  const char* why = out.cause == DropCause::rate_limit
+                        ? "probes are being dropped on the way, as a rate-limiting firewall does (a slower "
+                          "round was answered in a larger share)"
+                    : out.cause == DropCause::random_loss
+                        ? "probes or their answers are being lost on the way at random (a slower round was "
+                          "answered in no larger a share, so a lower rate will not help; more --retries will)"
+                        : "probes or their answers are being lost on the way (a rate-limiting firewall, or a "
+                          "lossy path)";
   // Random loss of p each way brings about 2p of the answers late (19 % at 10 %): a quarter
   // or more is more than plain loss, and every port still unanswered may be a dropped one.
   if (late >= kLateMinAnswers && late * kLateShareOneIn >= total)
     out.reasons.push_back(std::to_string(late) + " of " + std::to_string(total) + " answers (" +
-                          percent(late, total) +
-                          ") came only in retry rounds: probes are being dropped on the way, as a "
-                          "rate-limiting firewall does");
+                          percent(late, total) + ") came only in retry rounds: " + why);
   if (answers_collapsed(quarters))
     out.reasons.push_back("the answers collapsed during round 1 (" + std::to_string(quarters[0]) +
                           " to the first quarter of its probes, " + std::to_string(quarters[3]) +
@@ -71,13 +112,15 @@ DropFindings judge_drops(const std::vector<RoundTally>& rounds, const QuarterAns
     out.reasons.push_back("the last retry round still found " + count_of(rounds.back().answers, "answer") +
                           " to " + count_of(rounds.back().sent, "probe") +
                           ": ports reported filtered may have lost their probes too");
-  if (!out.reasons.empty()) {
-    // The slowest round that still found answers late was too fast as well.
+  if (!out.reasons.empty() && out.cause != DropCause::random_loss) {
+    // What a limiter let through per second, less 30 % for its burst; without such a figure,
+    // half the slowest round's rate (which still found answers late, so was too fast as well).
     double rate = asked_rate;
     for (const auto& r : rounds)
       if (r.rate > 0) rate = std::min(rate, r.rate);
-    out.suggested_rate =
-        std::max(1.0, std::floor(std::min(asked_rate / kSuggestBelowAsked, rate / kSuggestBelowSlowest)));
+    const double passing = passing_rate(rounds);
+    const double below = passing > 0 ? passing * kSuggestShareOfPassing : rate / kSuggestBelowSlowest;
+    out.suggested_rate = std::max(1.0, std::floor(std::min(asked_rate / kSuggestBelowAsked, below)));
   }
   return out;
 }

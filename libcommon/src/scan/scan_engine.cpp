@@ -412,7 +412,7 @@ void ScanEngine::Impl::set_round_rate(double rate) {
 void ScanEngine::Impl::slow_down_after_drops(int r) {
   const uint64_t found = answers_by_round[std::min<size_t>(size_t(r - 1), kRoundSlots - 1)].load();
   const bool dropped =
-      r == 1 ? answers_collapsed(quarter_counts()) : retry_found_drops(RoundTally{tally.back().sent, found, round_rate});
+      r == 1 ? answers_collapsed(quarter_counts()) : retry_found_answers(RoundTally{tally.back().sent, found, round_rate});
   const double slower = slower_rate(round_rate, config.min_rate);
   if (dropped && slower < round_rate) set_round_rate(slower);
 }
@@ -439,7 +439,7 @@ void ScanEngine::Impl::send_round(int r) {
   const int64_t spent = monotonic_ns() - start;
   const uint64_t round_sent = sent.load() + send_errors.load() - sent_before;
   send_ns_total += spent;
-  tally.push_back(RoundTally{round_sent, 0, round_rate});
+  tally.push_back(RoundTally{round_sent, 0, round_rate, double(spent) / 1e9});
   if (r == 0) {
     round0_send_ns = spent;
     round0_sent = round_sent;

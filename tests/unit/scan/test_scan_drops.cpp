@@ -48,3 +48,44 @@ TEST_CASE("judging drops: a collapse within round 1") {
   CHECK(banned.reasons[0].find("collapsed") != std::string::npos);
   CHECK(banned.suggested_rate == 2500);
 }
+
+TEST_CASE("a retry round with a few answers slows the next, whatever their share") {
+  // 1001 closed ports behind `limit rate over 100/second` at --rate 10000: each retry round
+  // found ~1 % of its probes, under retry_found_drops' 5 %, and no round ever slowed down.
+  CHECK(retry_found_answers({950, 10, 10000}));
+  CHECK_FALSE(retry_found_drops({950, 10, 10000}));
+  CHECK_FALSE(retry_found_answers({950, 2, 10000}));
+}
+
+TEST_CASE("a slower round's share of answers tells a rate limiter from random loss") {
+  // Limiter: 4 times slower, 4 times the share (it passes so many per second).
+  CHECK(drop_cause({{1001, 20, 10000, 0.1}, {980, 10, 10000, 0.098}, {970, 40, 2500, 0.39}}) == DropCause::rate_limit);
+  // 20 % loss each way: the slower round is answered in the same share, or less (the truly
+  // filtered ports weigh more as the lost ones are found).
+  CHECK(drop_cause({{499, 320, 10000, 0.05}, {179, 115, 10000, 0.018}, {64, 39, 2500, 0.026}}) == DropCause::random_loss);
+  // Rounds at one rate, or too few probes: nothing to tell by.
+  CHECK(drop_cause({{499, 320, 10000}, {179, 115, 10000}, {64, 41, 10000}}) == DropCause::unknown);
+  CHECK(drop_cause({{499, 320, 10000}, {10, 5, 10000}, {5, 4, 2500}}) == DropCause::unknown);
+}
+
+TEST_CASE("the rate a limiter lets through is read from the rounds it held back") {
+  // 100/s with a burst of 10: 20 answers in 0.1 s, 48 in 0.39 s, 160 in 1.5 s.
+  const std::vector<RoundTally> rounds = {
+      {1001, 20, 10000, 0.1}, {980, 48, 2500, 0.39}, {930, 160, 625, 1.5}, {770, 400, 156, 4.9}};
+  CHECK(passing_rate(rounds) == Approx(160 / 1.5));  // the last round answered more than half: not held back
+  const auto judged = judge_drops(rounds, {12, 3, 3, 2}, 10000);
+  REQUIRE(!judged.reasons.empty());
+  CHECK(judged.cause == DropCause::rate_limit);
+  CHECK(judged.suggested_rate == 74);  // 0.7 x 106.7: under the limit, so the suggestion works
+  CHECK(passing_rate({{200, 150, 1000, 0.2}}) == 0);  // no round held back
+}
+
+TEST_CASE("random loss gets no lower rate to try, and says so") {
+  const auto lossy = judge_drops({{499, 320, 10000, 0.05}, {179, 115, 10000, 0.018}, {64, 39, 2500, 0.026}},
+                                 {80, 80, 80, 80}, 10000);
+  REQUIRE(lossy.reasons.size() >= 1);
+  CHECK(lossy.cause == DropCause::random_loss);
+  CHECK(lossy.reasons[0].find("at random") != std::string::npos);
+  CHECK(lossy.reasons[0].find("rate-limiting firewall does") == std::string::npos);
+  CHECK(lossy.suggested_rate == 0);
+}

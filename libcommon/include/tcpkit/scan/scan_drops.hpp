@@ -18,6 +18,7 @@ struct RoundTally {
   uint64_t sent = 0;     // probes sent in the round
   uint64_t answers = 0;  // ports whose first answer came to this round's probes
   double rate = 0;       // the round's rate ceiling, probes per second
+  double seconds = 0;    // how long the round took to send (0: not known)
 };
 
 // Answers to round 0's probes, by quarter of its (random) order.
@@ -30,13 +31,28 @@ bool answers_collapsed(const QuarterAnswers& quarters);
 // A retry round found answers the earlier rounds missed: at least 3, and at least 5 % of its
 // probes (a truly filtered port never answers a retry).
 bool retry_found_drops(const RoundTally& round);
+// A retry round found at least 3 answers, whatever their share: the next round goes slower. A
+// rate limiter far below the rate lets a share of 1 % through, and a slower retry round costs
+// little when the silent ports are truly filtered.
+bool retry_found_answers(const RoundTally& round);
+
+// What the rounds say of the drops: a slower retry round answered in a larger share (a rate
+// limiter: it passes so many per second, whatever is sent), in the same share or less (loss at
+// random: it takes a share, whatever the rate), or no such pair of rounds to tell.
+enum class DropCause { unknown, rate_limit, random_loss };
+DropCause drop_cause(const std::vector<RoundTally>& rounds);
+
+// The answers per second that got through a rate limiter, from the rounds it held back (those
+// answered in less than half their probes, 20 probes or more): the lowest such figure, 0 if none.
+double passing_rate(const std::vector<RoundTally>& rounds);
 
 // The ceiling for the round after one that showed drops: a quarter of it, not below min_rate.
 double slower_rate(double rate, double min_rate);
 
 struct DropFindings {
   std::vector<std::string> reasons;  // empty: no sign of drops
-  double suggested_rate = 0;         // a --rate to try instead (0 when no reason)
+  DropCause cause = DropCause::unknown;
+  double suggested_rate = 0;         // a --rate to try instead (0 when no reason, or random loss)
 };
 
 // Judges a finished (not interrupted) scan. rounds[0] is round 0; asked_rate is --rate.

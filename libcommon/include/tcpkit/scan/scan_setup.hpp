@@ -41,7 +41,7 @@ Result<ScanSources> dry_run_sources(const TargetSet& targets, const std::optiona
 struct ScanConfig {
   uint8_t flags = 0x02;  // SYN
   double rate = 10'000;  // probes per second: a ceiling over any 100 ms (see pacing_for)
-  // When a round shows drops (retry_found_drops, answers_collapsed), the next round runs at
+  // When a round shows drops (retry_found_answers, answers_collapsed), the next round runs at
   // slower_rate(), never below min_rate; min_rate >= rate keeps every round at rate.
   double min_rate = 1'000;
   // Retry rounds for unanswered probes (scan_timing.hpp): by default another round goes out
