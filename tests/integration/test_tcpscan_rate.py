@@ -205,3 +205,17 @@ def test_a_limiter_far_below_the_rate_slows_the_rounds_and_its_suggestion_works(
     wrong = {p: s for p, s in states.items() if s != ("open" if p in open_ports else "closed")}
     assert not wrong, f"at the suggested --rate {suggested}: {len(wrong)} wrong: {wrong} {again}"
     assert again["degraded"] is False, again["degraded_reasons"]
+
+
+def test_a_send_too_short_to_measure_reports_no_rate_above_the_asked_one(make_lab):
+    # 16 probes at 10000/s leave at once (the bucket's first burst, within the ceiling over any
+    # 100 ms): the summary said "82,122/s of 10,000/s asked", which reads as a ceiling broken.
+    L = make_lab(ipv6=False)
+    _, summary, _ = scan_json(L, ["-p", "1-16", "--rate", "10000", L.server_v4])
+    assert summary["rate_achieved"] is None, summary
+    r = L.run_client([L.tool("tcpscan"), "-p", "1-16", "--rate", "10000", L.server_v4])
+    summary_text = " ".join(" ".join(line.lstrip("#").split()) for line in r.stdout.splitlines() if line.startswith("#"))
+    assert "10,000/s asked (too short a send to measure)" in summary_text, r.stdout
+    # A send long enough to measure reports its rate, at most the asked one (plus rounding).
+    _, long_run, _ = scan_json(L, ["-p", "1-2000", "--rate", "20000", L.server_v4])
+    assert 0 < long_run["rate_achieved"] <= 20000 * 1.01, long_run

@@ -329,7 +329,7 @@ void add_traffic(Record& rec, const tcpkit::ScanSummary& s) {
   rec["kernel_drops"] = s.kernel_drops;
   rec["rounds"] = s.rounds;
   rec["rate_requested"] = s.requested_rate;
-  rec["rate_achieved"] = s.achieved_rate;
+  rec["rate_achieved"] = s.rate_measured ? Record(s.achieved_rate) : Record();  // null: too short a send to tell
   add_rounds(rec, s);
   if (s.suggested_rate > 0) rec["rate_suggested"] = s.suggested_rate;
   rec["max_rtt_us"] = s.max_rtt_us;
@@ -414,9 +414,11 @@ std::string paused_text(const tcpkit::ScanSummary& s) {
 }
 
 std::string traffic_sentence(const tcpkit::ScanSummary& s) {
+  const std::string asked = with_commas(uint64_t(std::llround(s.requested_rate))) + "/s asked";
+  const std::string rate = s.rate_measured ? with_commas(uint64_t(std::llround(s.achieved_rate))) + "/s of " + asked
+                                           : asked + " (too short a send to measure)";
   return "sent " + count_of(s.sent, "probe") + path_text(s) + " in " + count_of(uint64_t(s.rounds), "round") + ", " +
-         with_commas(uint64_t(std::llround(s.achieved_rate))) + "/s of " +
-         with_commas(uint64_t(std::llround(s.requested_rate))) + "/s asked" + slowed_text(s) + paused_text(s) +
+         rate + slowed_text(s) + paused_text(s) +
          waits_text(s) +
          "; received " +
          with_commas(s.received) + ": " + count_of(s.replies, "reply", "replies") + ", " +

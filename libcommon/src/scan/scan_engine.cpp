@@ -707,6 +707,7 @@ void ScanEngine::Impl::fill_counts(ScanSummary& summary) {
   for (const int64_t w : waits_ns) summary.waits_us.push_back(w / 1000);
   summary.wait_source = wait_source;
   if (round0_send_ns > 0) summary.achieved_rate = double(round0_sent) * 1e9 / double(round0_send_ns);
+  summary.rate_measured = round0_send_ns >= kRateJudgedAfterNs;
 }
 
 // Degraded: something may have been missed or the scan ran slower than asked.
@@ -718,7 +719,7 @@ void ScanEngine::Impl::judge_degraded(ScanSummary& summary) const {
     summary.degraded_reasons.push_back(count_of(summary.send_errors, "probe") + " could not be sent" +
                                        (first_send_error ? " (" + first_send_error->message + ")" : ""));
   // The rate only means something over a send phase long enough to leave the bucket's burst behind.
-  const bool rate_short = round0_send_ns >= kRateJudgedAfterNs && summary.achieved_rate < 0.9 * summary.requested_rate;
+  const bool rate_short = summary.rate_measured && summary.achieved_rate < 0.9 * summary.requested_rate;
   if (rate_short)
     summary.degraded_reasons.push_back("sent " + std::to_string(uint64_t(summary.achieved_rate)) +
                                        " probes/s of the " + std::to_string(uint64_t(summary.requested_rate)) +

@@ -63,6 +63,10 @@ struct ScanSummary {
   int rounds = 0;
   double duration_s = 0, send_s = 0;
   double requested_rate = 0, achieved_rate = 0;
+  // Round 0's send phase was long enough (50 ms) to leave the token bucket's first burst
+  // behind: only then does achieved_rate say anything (a 30-probe scan at 10,000/s goes out at
+  // once, at a "rate" of 80,000/s, within its ceiling over any 100 ms).
+  bool rate_measured = false;
   int64_t max_rtt_us = 0;
   int64_t rtt_p99_us = 0;                // of the first answers (0 when none)
   int64_t reader_lag_p99_us = 0;         // kernel receive stamp to the receiver's reading, p99
