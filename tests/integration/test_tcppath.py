@@ -89,6 +89,24 @@ def test_a_firewall_that_drops_stops_the_syn_after_hop_2(L, tool):
     assert summary["ended"] == "wait over"  # silence never proves the trace complete
 
 
+def test_a_reset_sent_by_a_firewall_in_the_destinations_name_is_not_taken_for_the_destination(L, tool):
+    # nft's `reject with tcp reset` on r2 answers the SYN with an RST from the server's address.
+    # tcppath said "the SYN reached <server>, which answered RST+ACK" at hop 3 (it is at hop 4):
+    # the answer's TTL (63: one router back) gives the firewall away.
+    on_r2(L, f"  tcp dport {PORT} reject with tcp reset\n")
+    r, hops, summary = trace(L, tool)
+    assert summary["stop"] == "reached" and summary["destination_hop"] == 3, summary
+    assert summary["answer_ttl"] == 63 and summary["answered_from_hop"] == 2, summary
+    assert "the SYN reached" not in summary["verdict"], summary
+    assert "came from hop 2: a middlebox there" in summary["verdict"], summary
+    # Without the firewall, the server's own answer (TTL 61, hop 4) is taken as it is.
+    L.nft(L.router_ns[1], f"delete table inet {TABLE}\n")
+    time.sleep(1.5)  # the routers' ICMP budgets refill
+    r, hops, summary = trace(L, tool)
+    assert summary["destination_hop"] == 4 and summary["answer_ttl"] == 61, summary
+    assert "answered_from_hop" not in summary and summary["verdict"].startswith("no change to the SYN seen; the SYN reached"), summary
+
+
 def test_a_firewall_that_rejects_is_named_with_its_router(L, tool):
     on_r2(L, f"  tcp dport {PORT} reject with icmp type admin-prohibited\n")
     r, hops, summary = trace(L, tool)

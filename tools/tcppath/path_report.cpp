@@ -148,6 +148,8 @@ tcpkit::Record summary_record(const tcpkit::PathTrace& t, const tcpkit::IpAddres
     r["answer_options"] = t.destination->options.to_string();
     if (t.destination->options.mss()) r["answer_mss"] = *t.destination->options.mss();
     if (t.destination_rtt_ns) r["rtt_ms"] = double(*t.destination_rtt_ns) / 1e6;
+    if (t.destination->ttl) r["answer_ttl"] = t.destination->ttl;
+    if (t.summary.answered_from_hop) r["answered_from_hop"] = t.summary.answered_from_hop;
   }
   r["verdict"] = t.summary.verdict;
   r["ended"] = end_reason(t, interrupted);
@@ -212,6 +214,8 @@ void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, ui
   if (t.destination) {
     std::printf("%2d  %s  %s", t.destination_hop, destination.to_string().c_str(), tcpkit::flags_names(t.destination->flags).c_str());
     if (t.destination_rtt_ns) std::printf("  %.3f ms", double(*t.destination_rtt_ns) / 1e6);
+    if (t.summary.answered_from_hop)
+      std::printf("  ttl %u: sent from hop %d?", unsigned(t.destination->ttl), t.summary.answered_from_hop);
     if (!t.destination->options.empty()) std::printf("  [%s]", t.destination->options.to_string().c_str());
     std::printf("\n");
   }

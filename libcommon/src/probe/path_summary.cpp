@@ -92,6 +92,13 @@ const char* path_stop_name(PathStop stop) {
   return "?";
 }
 
+int answer_hop(uint8_t arrival_ttl) {
+  if (arrival_ttl == 0) return 0;
+  for (const int initial : {32, 64, 128, 255})
+    if (arrival_ttl <= initial) return initial - arrival_ttl + 1;
+  return 0;  // unreachable: a uint8_t is at most 255
+}
+
 PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::optional<DestinationAnswer>& destination) {
   PathSummary out;
   // Attribution: each finding at the first hop whose quote shows it, after the last earlier hop
@@ -134,13 +141,25 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
     else if (out.last_hop > 0)
       out.stop = PathStop::dropped;
   }
+  if (out.stop == PathStop::reached && destination->hop > 0) {
+    const int from = answer_hop(destination->ttl);
+    if (from > 0 && from < destination->hop) out.answered_from_hop = from;
+  }
 
   std::string words;
   for (const AttributedChange& a : out.changes) words += change_phrase(a.change) + " " + attribution_text(a) + "; ";
   const std::string last = out.last_router ? out.last_router->to_string() : "";
   switch (out.stop) {
     case PathStop::reached:
-      words += "the SYN reached " + destination->from.to_string() + ", which answered " + flags_names(destination->flags);
+      if (out.answered_from_hop > 0) {
+        words += "the SYN got " + flags_names(destination->flags) + " in the name of " + destination->from.to_string() +
+                 " at hop " + std::to_string(destination->hop) + ", but that answer's TTL (" +
+                 std::to_string(destination->ttl) + ") says it came from hop " + std::to_string(out.answered_from_hop) +
+                 ": a middlebox there (a firewall's reset, a SYN proxy) likely answered for it, and the SYN may "
+                 "not have reached it (unless the way back is shorter)";
+      } else {
+        words += "the SYN reached " + destination->from.to_string() + ", which answered " + flags_names(destination->flags);
+      }
       if (!destination->options.empty()) words += " (" + destination->options.to_string(OptionText::brief) + ")";
       break;
     case PathStop::rejected:

@@ -192,7 +192,7 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
       const auto answered = ids.of_answer(*d);
       if ((!syn_ack && !rst) || ((f & tcp_flag::ack) && !answered)) continue;
       if (!trace.destination) {
-        trace.destination = DestinationAnswer{d->src, f, d->tcp.options};
+        trace.destination = DestinationAnswer{d->src, f, d->tcp.options, d->ttl, 0};
         destination_at = pkt;
         destination_probe = answered;
         if ((trace.complete = all_in())) break;
@@ -270,6 +270,7 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
   std::vector<HopAnswer> answers;
   answers.reserve(hops.size());
   for (const HopResult& h : hops) answers.push_back(h.answer);
+  if (trace.destination) trace.destination->hop = trace.destination_hop;
   trace.summary = summarize_path(answers, trace.destination);
   trace.hops = std::move(hops);
   return trace;

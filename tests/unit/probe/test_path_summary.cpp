@@ -119,3 +119,28 @@ TEST_CASE("path summary: a change of the TCP flags is named by the flags cleared
   c.after = "S.";
   CHECK(change_phrase(c) == "ACK set");
 }
+
+TEST_CASE("path summary: an answer whose TTL says it came from a nearer hop is a middlebox's") {
+  CHECK(answer_hop(64) == 1);   // sent by the next hop
+  CHECK(answer_hop(61) == 4);
+  CHECK(answer_hop(125) == 4);  // an initial 128
+  CHECK(answer_hop(250) == 6);  // an initial 255
+  CHECK(answer_hop(30) == 3);   // an initial 32
+  CHECK(answer_hop(0) == 0);
+  const std::vector<HopAnswer> hops = {quoted_hop(1, "10.0.1.1", sent_spec()), quoted_hop(2, "10.0.2.2", sent_spec())};
+  DestinationAnswer d;
+  d.from = *IpAddress::parse("10.0.4.2");
+  d.flags = tcp_flag::rst | tcp_flag::ack;
+  d.hop = 3;
+  d.ttl = 63;  // a firewall at hop 2 resetting in the destination's name (nft reject with tcp reset)
+  const PathSummary forged = summarize_path(hops, d);
+  CHECK(forged.answered_from_hop == 2);
+  CHECK(forged.verdict.find("says it came from hop 2: a middlebox there") != std::string::npos);
+  CHECK(forged.verdict.find("the SYN reached") == std::string::npos);
+  d.ttl = 62;  // two routers back: the destination itself at hop 3
+  const PathSummary real = summarize_path(hops, d);
+  CHECK(real.answered_from_hop == 0);
+  CHECK(real.verdict == "no change to the SYN seen; the SYN reached 10.0.4.2, which answered RST+ACK");
+  d.ttl = 0;  // not known: no judgement
+  CHECK(summarize_path(hops, d).answered_from_hop == 0);
+}

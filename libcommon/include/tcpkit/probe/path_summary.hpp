@@ -30,7 +30,14 @@ struct DestinationAnswer {
   IpAddress from;
   uint8_t flags = 0;   // SYN+ACK or RST(+ACK)
   TcpOptions options;
+  uint8_t ttl = 0;     // its TTL (hop limit) on arrival; 0: not known
+  int hop = 0;         // the first TTL of ours that got it (0: not known)
 };
+
+// The hop an answer came from on a path as long back as out: the usual initial TTL (64, 128 or
+// 255; 32 for old stacks), the smallest not below the arrival TTL, less what arrived, plus one.
+// 0 for a TTL of 0.
+int answer_hop(uint8_t arrival_ttl);
 
 // A change first seen in the quote from hop `to`: it happened after hop `from` (the last hop
 // whose quote showed that field unchanged; 0 is the sender) and before hop `to` handed it back.
@@ -52,6 +59,10 @@ struct PathSummary {
   int last_hop = 0;                    // the last hop that answered (0: none)
   std::optional<IpAddress> last_router;
   std::string rejection;               // "communication administratively prohibited" when rejected
+  // The destination's answer came, by its TTL, from a nearer hop than the first TTL that got it:
+  // a middlebox there (a firewall's reset, a SYN proxy) answered in the destination's name, and
+  // the SYN may never have reached it. 0: no such sign.
+  int answered_from_hop = 0;
   std::string verdict;                 // one paragraph
 };
 
