@@ -89,9 +89,11 @@ constexpr uint32_t kSeqSlack = 1u << 20;     // how far past the peer's SND.NXT 
 constexpr size_t kRejectedAcksKept = 64;
 constexpr size_t kEdgesKept = 16;            // 8 segments: our latest, which an RST may ack
 
+// Every option, not the timestamps alone: a peer's duplicate ACK that differs only by a D-SACK
+// block (its answer to a duplicated data segment) is a segment of its own, not a network copy.
 bool same_segment(const TrackedSegment& a, const DecodedTcp& t) {
   return a.seq == t.seq && a.ack == t.ack && a.flags == t.flags && a.window == t.window &&
-         a.payload_length == t.payload_length && a.options.timestamps() == t.options.timestamps();
+         a.payload_length == t.payload_length && a.options == t.options;
 }
 
 // What the segment says by itself, before either side's history is consulted.

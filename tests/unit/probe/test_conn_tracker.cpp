@@ -309,6 +309,31 @@ TEST_CASE("a network copy of a segment is marked duplicate and changes no state"
   CHECK_FALSE(again.duplicate);
 }
 
+TEST_CASE("a duplicate ACK that adds a D-SACK block is the peer's own, not a network copy") {
+  // Our data duplicated on the way: the peer ACKs it, then ACKs the copy with a D-SACK block
+  // and the same timestamp (within its clock tick). That second ACK was shown as "an identical copy".
+  Fed f;
+  TcpOptions ts = ws(7);
+  ts.add_timestamps(111, 0);
+  f.feed(segment(true, S, 1000, 0, 0, 64240, ts), true);
+  TcpOptions peer_ts = ws(7);
+  peer_ts.add_timestamps(500, 111);
+  f.feed(segment(false, S | A, 9000, 1001, 0, 1000, peer_ts), false);
+  TcpOptions our_ack;
+  our_ack.add_nop().add_nop().add_timestamps(112, 500);
+  f.feed(segment(true, A, 1001, 9001, 0, 1000, our_ack), true);
+  f.feed(segment(true, A | P, 1001, 9001, 6, 1000, our_ack), true);
+  TcpOptions ack_ts;
+  ack_ts.add_nop().add_nop().add_timestamps(501, 112);
+  CHECK_FALSE(f.feed(segment(false, A, 9001, 1007, 0, 1000, ack_ts), false).duplicate);
+  TcpOptions dsack = ack_ts;
+  const std::pair<uint32_t, uint32_t> block{1001, 1007};
+  dsack.add_nop().add_nop().add_sack(std::span(&block, 1));
+  const auto own = f.feed(segment(false, A, 9001, 1007, 0, 1000, dsack), false);
+  CHECK_FALSE(own.duplicate);
+  CHECK(own.duplicate_ack);
+}
+
 TEST_CASE("segments we inject echo timestamps only when both SYNs negotiated them") {
   auto run = [](TcpOptions ours, TcpOptions theirs) {
     ConnectionTracker t(tuple());
