@@ -193,3 +193,15 @@ def test_our_fin_follows_the_handshake_without_the_tools_delay(L, tool):
     r = L.run_client([tool("tcpprobe"), "--trace", f"{L.server_v4}:{HOLD}"], timeout=60)
     assert r.returncode == 0, r.stderr
     assert "tcpprobe's own delay" in r.stdout
+
+
+def test_a_time_wait_ended_by_the_peers_rst_leaves_no_timer_in_the_summary(make_lab, tool):
+    # Every frame duplicated: the copy of our last ACK reaches the peer after it closed, its RST
+    # ends our TIME_WAIT (net.ipv4.tcp_rfc1337=0). The JSON summary still gave ~60 s left on
+    # the TIME_WAIT timer, though our states ended in CLOSE.
+    L = make_lab(delay_ms=DELAY_MS, duplicate=1.0)
+    L.start_server(HOLD, mode="hold", close_delay_ms=50)
+    segments, summary = trace(L, tool, f"{L.server_v4}:{HOLD}")
+    states = [s["state"] for s in summary["our_states"]]
+    assert states[-2:] == ["TIME_WAIT", "CLOSE"], (states, wire(segments))
+    assert "time_wait_left_ms" not in summary, summary

@@ -197,7 +197,11 @@ class TraceRun {
     event.local_state = *found ? (*found)->state : TcpState::close;
     event.local_state_read = true;
     event.local_state_read_ns = realtime_ns();
-    if (*found && (*found)->state == TcpState::time_wait && (*found)->timer_ms) result_.time_wait_left_ms = (*found)->timer_ms;
+    // The timer of the TIME_WAIT we are in now; gone once it is over (an RST ends it early).
+    if (*found && (*found)->state == TcpState::time_wait && (*found)->timer_ms)
+      result_.time_wait_left_ms = (*found)->timer_ms;
+    else
+      result_.time_wait_left_ms.reset();
   }
 
   // SYN -> SYN/ACK and SYN -> ESTABLISHED, from the first segment (our SYN).
