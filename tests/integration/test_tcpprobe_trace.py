@@ -148,6 +148,21 @@ def test_trace_of_a_closed_port_is_refused(L, tool):
     assert objects[-1]["outcome"] == "refused"
 
 
+@pytest.mark.parametrize("family", [4, 6])
+def test_trace_of_a_port_rejected_by_icmp_names_the_error_and_its_sender(L, tool, family):
+    # It said "outcome: failed, refused" and "connect: No route to host": no RST came, and the
+    # ICMP error (type, code, sender) was not shown.
+    L.reject_ports([9], icmp="admin-prohibited")
+    r = L.run_client([tool("tcpprobe"), "--trace", "--json", f"{host(L, family)}:9"])
+    assert r.returncode == 1, r.stderr
+    summary = [json.loads(line) for line in r.stdout.splitlines()][-1]
+    assert (summary["outcome"], summary["close_kind"]) == ("unreachable", "unreachable"), summary
+    assert (summary["icmp_type"], summary["icmp_code"]) == ((3, 13) if family == 4 else (1, 1)), summary
+    assert summary["icmp_from"] == (L.server_v4 if family == 4 else L.server_v6), summary
+    t = L.run_client([tool("tcpprobe"), "--trace", f"{host(L, family)}:9"])
+    assert "outcome: unreachable\n" in t.stdout and "note: ICMP " in t.stdout, t.stdout
+
+
 def test_trace_needs_cap_net_raw(L, tool):
     r = L.run_client([tool("tcpprobe"), "--trace", f"{L.server_v4}:{HOLD}"], no_net_raw=True)
     assert r.returncode == 3 and "setcap" in r.stderr

@@ -89,6 +89,12 @@ Record summary_record(const TargetInfo& info, const tcpkit::TraceResult& t) {
   r["interface"] = t.interface;
   r["outcome"] = t.outcome;
   r["close_kind"] = t.close_kind;
+  if (t.icmp) {
+    r["icmp_type"] = t.icmp->type;
+    r["icmp_code"] = t.icmp->code;
+    r["icmp"] = t.icmp->text;
+    if (t.icmp->from) r["icmp_from"] = t.icmp->from->to_string();
+  }
   r["segments"] = t.events.size();
   if (t.syn_to_synack_ns) r["syn_to_synack_ms"] = ms(*t.syn_to_synack_ns);
   if (t.syn_to_established_ns) r["syn_to_established_ms"] = ms(*t.syn_to_established_ns);
@@ -164,7 +170,8 @@ std::string states_text(const tcpkit::TraceResult& t) {
 
 std::string summary_text(const TargetInfo& info, const tcpkit::TraceResult& t) {
   std::string out = "\n--- " + info.target + " trace summary ---\n";
-  out += "outcome: " + t.outcome + ", " + t.close_kind + "\n";
+  // "outcome: refused", not "refused, refused": a connect() that failed has no close of its own.
+  out += "outcome: " + t.outcome + (t.close_kind.empty() || t.close_kind == t.outcome ? "" : ", " + t.close_kind) + "\n";
   if (t.syn_to_synack_ns) {
     out += "handshake: SYN -> SYN/ACK " + duration_text(*t.syn_to_synack_ns);
     if (t.syn_to_established_ns) out += ", SYN -> ESTABLISHED " + duration_text(*t.syn_to_established_ns);

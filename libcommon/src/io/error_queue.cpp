@@ -1,4 +1,5 @@
 #include "tcpkit/io/error_queue.hpp"
+#include "tcpkit/io/recv_message.hpp"
 
 #include <linux/errqueue.h>
 #include <netinet/in.h>
@@ -53,6 +54,23 @@ std::optional<QueuedError> queued_error(const msghdr& message) {
     offset += CMSG_ALIGN(header.cmsg_len);
   }
   return std::nullopt;
+}
+
+namespace {
+// The error queue's copy of the offending datagram is not read: a small buffer will do. The
+// control buffer holds the sock_extended_err and the offender's address.
+constexpr size_t kErrorDataBytes = 64;
+constexpr size_t kErrorControlBytes = 512;
+}  // namespace
+
+std::optional<QueuedError> read_queued_icmp(int fd) {
+  char data[kErrorDataBytes];
+  sockaddr_storage from{};
+  RecvMessage<kErrorControlBytes> message(data, sizeof data, &from, sizeof from);
+  if (::recvmsg(fd, &message.header, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return std::nullopt;
+  auto err = queued_error(message.header);
+  if (!err || (err->origin != SO_EE_ORIGIN_ICMP && err->origin != SO_EE_ORIGIN_ICMP6)) return std::nullopt;
+  return err;
 }
 
 }  // namespace tcpkit

@@ -14,7 +14,6 @@
 #include "tcpkit/io/error_queue.hpp"
 #include "tcpkit/io/raw_socket.hpp"
 #include "tcpkit/io/local_port.hpp"
-#include "tcpkit/io/recv_message.hpp"
 #include "tcpkit/io/unique_fd.hpp"
 
 namespace tcpkit {
@@ -22,10 +21,6 @@ namespace tcpkit {
 namespace {
 
 constexpr int64_t kNsPerSecond = 1'000'000'000;
-// The error queue's copy of the offending datagram is not read: a small buffer will do. The
-// control buffer holds the sock_extended_err and the offender's address.
-constexpr size_t kErrorDataBytes = 64;
-constexpr size_t kErrorControlBytes = 512;
 
 int64_t monotonic_ns() {
   timespec ts{};
@@ -35,12 +30,8 @@ int64_t monotonic_ns() {
 
 // The ICMP error the kernel queued for this socket, if any (IP_RECVERR).
 bool read_icmp_error(int fd, ProbeReply& reply) {
-  char data[kErrorDataBytes];
-  sockaddr_storage from{};
-  RecvMessage<kErrorControlBytes> message(data, sizeof data, &from, sizeof from);
-  if (::recvmsg(fd, &message.header, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return false;
-  const auto err = queued_error(message.header);
-  if (!err || (err->origin != SO_EE_ORIGIN_ICMP && err->origin != SO_EE_ORIGIN_ICMP6)) return false;
+  const auto err = read_queued_icmp(fd);
+  if (!err) return false;
   reply.icmp_v6 = err->origin == SO_EE_ORIGIN_ICMP6;
   reply.icmp_type = err->type;
   reply.icmp_code = err->code;

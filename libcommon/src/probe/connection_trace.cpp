@@ -1,5 +1,6 @@
 #include "tcpkit/probe/connection_trace.hpp"
 
+#include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -10,12 +11,14 @@
 #include <cstring>
 #include <thread>
 
+#include "tcpkit/io/error_queue.hpp"
 #include "tcpkit/probe/live_connection.hpp"
 #include "tcpkit/io/raw_socket.hpp"
 #include "tcpkit/io/route.hpp"
 #include "tcpkit/probe/socket_lookup.hpp"
 #include "tcpkit/io/local_port.hpp"
 #include "tcpkit/io/unique_fd.hpp"
+#include "tcpkit/wire/segment.hpp"
 
 namespace tcpkit {
 
@@ -102,6 +105,10 @@ Result<UniqueFd> open_bound_socket(const TraceConfig& config, const Route& route
   if (!config.interface.empty() && setsockopt(sock.get(), SOL_SOCKET, SO_BINDTODEVICE, config.interface.c_str(),
                                               socklen_t(config.interface.size())) < 0)
     return fail_errno("bind to interface '" + config.interface + "'", errno);
+  // An ICMP error that fails connect() is queued with its type, code and sender (read_queued_icmp).
+  const int on = 1;
+  if (config.destination.is_v4()) setsockopt(sock.get(), SOL_IP, IP_RECVERR, &on, sizeof on);
+  else setsockopt(sock.get(), SOL_IPV6, IPV6_RECVERR, &on, sizeof on);
   socklen_t length = 0;
   sockaddr_storage local = route.source.to_sockaddr(config.source_port.value_or(0), &length, scope);
   if (::bind(sock.get(), reinterpret_cast<sockaddr*>(&local), length) < 0)
@@ -227,7 +234,16 @@ class TraceRun {
       } else {
         refused_ = true;
         result_.outcome = error == ECONNREFUSED ? "refused" : "failed";
-        result_.notes.push_back(std::string("connect: ") + std::strerror(error));
+        if (const auto icmp = error == ECONNREFUSED ? std::nullopt : read_queued_icmp(sock_.get())) {
+          const bool v6 = icmp->origin == SO_EE_ORIGIN_ICMP6;
+          result_.icmp = TraceResult::Icmp{v6, icmp->type, icmp->code, icmp->offender,
+                                           icmp_description(v6, icmp->type, icmp->code)};
+          result_.outcome = "unreachable";
+          result_.notes.push_back("ICMP " + std::to_string(icmp->type) + "/" + std::to_string(icmp->code) + " " +
+                                  result_.icmp->text + (icmp->offender ? " from " + icmp->offender->to_string() : ""));
+        } else {
+          result_.notes.push_back(std::string("connect: ") + std::strerror(error));
+        }
       }
     } else if (Clock::now() - start_ > config_.connect_timeout) {
       result_.outcome = "no answer";
@@ -335,7 +351,8 @@ void conclude(TraceResult& result, const TraceConfig& config, bool refused, bool
   if (config.close != CloseMode::peer || !config.send_data.empty())
     result.own_delay_ns = own_delay_after_handshake(result.events);
   result.close_ns = close_duration(result.events);
-  result.close_kind = refused ? "refused" : close_kind(result.events, saw_closing);
+  // connect() failed: by an RST ("refused") or an ICMP error ("unreachable"), no close at all.
+  result.close_kind = refused ? (result.icmp ? "unreachable" : "refused") : close_kind(result.events, saw_closing);
   note_late_reset(result);
 }
 

@@ -22,4 +22,8 @@ struct QueuedError {
 // The first IP_RECVERR / IPV6_RECVERR in message (as recvmsg filled it), if one is whole.
 std::optional<QueuedError> queued_error(const msghdr& message);
 
+// The ICMP error the kernel queued on socket fd (IP_RECVERR / IPV6_RECVERR set), if any: read
+// without blocking; errors of other origins (local) are not ICMP and give nullopt.
+std::optional<QueuedError> read_queued_icmp(int fd);
+
 }  // namespace tcpkit

@@ -62,8 +62,16 @@ struct TraceResult {
   // Our ACK ending the handshake -> our first data, FIN or RST: the time the tool itself took to
   // act, part of ESTABLISHED (not set when we wait for the peer to close first without data).
   std::optional<int64_t> own_delay_ns;
-  std::string outcome;     // "closed", "refused", "no answer", "time limit", "interrupted"
+  std::string outcome;     // "closed", "refused", "unreachable", "failed", "no answer", "time limit", "interrupted"
   std::string close_kind;  // "four-way close", "three-segment close", "simultaneous close", "reset by us", ...
+  // The ICMP error that ended connect() (outcome "unreachable"): what it said and who sent it.
+  struct Icmp {
+    bool v6 = false;
+    uint8_t type = 0, code = 0;
+    std::optional<IpAddress> from;
+    std::string text;  // "communication administratively prohibited"
+  };
+  std::optional<Icmp> icmp;
   uint64_t bytes_sent = 0, bytes_received = 0;
   RejectCounts rejected;    // inbound segments that cannot be the peer's (never shown as events)
   uint64_t duplicates = 0;  // network copies of a segment, shown and marked, never acted on
