@@ -84,6 +84,7 @@ def test_auto_mode_without_cap_net_raw_falls_back_to_connect_and_says_so():
     (["--trace", "-c", "3", "127.0.0.1"], "do not apply"),
     (["--trace", "--close", "sideways", "127.0.0.1"], "close"),
     (["--trace", "--close-wait", "soon", "127.0.0.1"], "duration"),
+    (["--trace", "--ttl", "1", "127.0.0.1"], "tcppath"),  # was silently ignored
 ])
 def test_trace_flags_misused_exit_2(argv, needle):
     line = one_error_line(run([TCPPROBE] + argv), "tcpprobe")

@@ -121,6 +121,9 @@ std::string take_trace(const CLI::App& app, const Flags& f, tcpprobe::Options& o
   if (o.trace && f.targets.size() != 1) return "--trace follows one connection: give exactly one target";
   if (o.trace && (f.count.size() || f.interval.size() || o.mode != tcpprobe::Mode::automatic))
     return "--trace opens one connection: -c, -i and --mode do not apply";
+  // A traced connection with a short TTL never completes: the trace would show nothing of it
+  // (the option was silently ignored). tcppath is the tool for TTLs.
+  if (o.trace && app.count("--ttl")) return "--ttl does not apply to --trace (to see where a SYN stops, use tcppath)";
   return "";
 }
 
