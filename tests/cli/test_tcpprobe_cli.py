@@ -94,3 +94,12 @@ def test_trace_flags_misused_exit_2(argv, needle):
 def test_trace_without_cap_net_raw_exits_3():
     r = run([TCPPROBE, "--trace", "127.0.0.1:1"], drop_net_raw=True)
     assert r.returncode == 3 and "setcap" in r.stderr
+
+
+@pytest.mark.parametrize("mode", ["syn", "connect"])
+def test_a_source_that_is_not_ours_is_bad_input_before_any_output(mode):
+    # It printed the header and the statistics on stdout, then exited 4 (a system failure).
+    r = run([TCPPROBE, "-m", mode, "-c", "1", "-S", "192.0.2.123", "127.0.0.1:1"])
+    line = one_error_line(r, "tcpprobe")
+    assert "192.0.2.123 is not an address of this host" in line, line
+    assert r.stdout == "", r.stdout

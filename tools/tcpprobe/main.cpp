@@ -3,6 +3,7 @@
 
 #include "common/cli_common.hpp"
 #include "common/validators.hpp"
+#include "tcpkit/io/local_port.hpp"
 #include "tcpkit/wire/endpoint.hpp"
 #include "tcpprobe/options.hpp"
 
@@ -103,6 +104,10 @@ std::string take_numbers(const CLI::App& app, const Flags& f, tcpprobe::Options&
   if (given(app, "--source")) {
     auto a = tcpkit::IpAddress::parse(f.source);
     if (!a) return "invalid --source address '" + f.source + "'";
+    // Checked now, before the header line: a source not on this host can send nothing.
+    if (!a->is_link_local())
+      if (auto held = tcpkit::reserve_port(*a); !held && held.error().code == tcpkit::ErrorCode::bad_input)
+        return held.error().message;
     o.source = *a;
   }
   return "";

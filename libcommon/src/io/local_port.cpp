@@ -22,8 +22,12 @@ Result<ReservedPort> reserve_port(const IpAddress& source, uint32_t scope_id) {
   if (!reserved.holder.valid()) return fail_errno("reserve a source port", errno);
   socklen_t length = 0;
   sockaddr_storage address = source.to_sockaddr(0, &length, scope_id);
-  if (::bind(reserved.holder.get(), reinterpret_cast<sockaddr*>(&address), length) < 0)
+  if (::bind(reserved.holder.get(), reinterpret_cast<sockaddr*>(&address), length) < 0) {
+    // A source (-S) that is none of this host's addresses is the user's mistake, not the system's.
+    if (errno == EADDRNOTAVAIL)
+      return fail(ErrorCode::bad_input, "source " + source.to_string() + " is not an address of this host", errno);
     return fail_errno("reserve a source port on " + source.to_string(), errno);
+  }
   const auto port = local_port(reserved.holder.get());
   if (!port) return fail_errno("reserve a source port on " + source.to_string(), errno);
   reserved.port = *port;

@@ -21,7 +21,8 @@ struct ReservedPort {
 };
 
 // Binds a TCP socket to (source, 0) for an ephemeral port from the kernel. A link-local source
-// needs its interface index as scope_id, or the kernel refuses the bind.
+// needs its interface index as scope_id, or the kernel refuses the bind. A source that is not
+// an address of this host is bad input (it also serves to check a -S before anything is sent).
 Result<ReservedPort> reserve_port(const IpAddress& source, uint32_t scope_id = 0);
 
 }  // namespace tcpkit
