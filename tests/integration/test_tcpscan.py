@@ -310,3 +310,11 @@ def test_probes_the_kernel_refuses_give_no_states_and_exit_4(make_lab):
     assert not any(json.loads(line)["type"] == "port" for line in r.stdout.splitlines()), r.stdout
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "no probe could be sent" in lines[0] and "firewall" in lines[0], r.stderr
+
+
+def test_a_forced_source_that_is_not_ours_is_said_to_lose_its_answers(make_lab):
+    # nmap's -S spoofing is allowed, but the answers go to that address: every port came out
+    # filtered, "not degraded", and nothing said why.
+    L = make_lab(ipv6=False)
+    r = L.run_client([L.tool("tcpscan"), "-S", "192.0.2.123", "-p", "2000", L.server_v4], timeout=60)
+    assert "192.0.2.123 is not an address of this host" in r.stderr and "look filtered" in r.stderr, r.stderr

@@ -7,6 +7,7 @@
 
 #include "common/cli_common.hpp"
 #include "common/progress_line.hpp"
+#include "tcpkit/io/local_port.hpp"
 #include "tcpkit/util/counts.hpp"
 #include "tcpkit/wire/cookie.hpp"
 #include "tcpkit/wire/port_list.hpp"
@@ -161,6 +162,12 @@ int scan(const Options& o, const tcpkit::ScanPlan& plan, tcpkit::ScanConfig& con
     tcpkit::cli::print_error(kTool, tcpkit::cli::net_raw_hint(kTool));
     return tcpkit::cli::kExitPrivilege;
   }
+  // A forced source that is not ours (nmap's -S spoofing) is allowed, but its answers go to it:
+  // they reach this scan only where they pass this interface, else every port looks filtered.
+  if (o.source && !o.source->is_link_local())
+    if (auto held = tcpkit::reserve_port(*o.source); !held && held.error().code == tcpkit::ErrorCode::bad_input)
+      tcpkit::cli::print_warning(kTool, held.error().message + ": its answers reach this scan only if they pass " +
+                                            "this interface; unanswered ports will look filtered");
   auto sources = tcpkit::choose_sources(plan.targets(), o.source, o.interface);
   if (!sources) return report_error(sources.error());
   tcpkit::cli::install_interrupt_handler();
