@@ -285,6 +285,19 @@ def test_text_saved_without_n_loses_no_line(fixture):
     assert len(r.stderr.splitlines()) <= 3, r.stderr
 
 
+def test_busybox_mapped_peers_read_as_the_same_sockets_as_ss():
+    # make_dualstack_fixtures.sh: busybox prints ::ffff:10.200.0.1:37538 (23 columns) whole.
+    def view(name, *args):
+        r = run("--from", fx(name), "--json", *args)
+        assert r.returncode == 0 and r.stderr == "", r.stderr
+        return jsonl(r.stdout)
+    for args in (["--dst", "::ffff:10.200.0.0/112", "--summary"], ["--by", "peer"], ["--summary"]):
+        want = view("dualstack-ss-tan.txt", *args)
+        assert view("dualstack-busybox-netstat-tan.txt", *args)[:-1] == want[:-1], args
+        assert view("dualstack-busybox-netstat-tan.txt", *args)[-1]["sockets"] == want[-1]["sockets"]
+    assert view("dualstack-busybox-netstat-tan.txt", "--dst", "::ffff:10.200.0.0/112", "--summary")[-1]["sockets"] == 7
+
+
 def test_service_names_resolve_to_the_same_sockets_as_numbers():
     def ids(name):
         objs = jsonl(run("--from", fx(name), "--json").stdout)

@@ -51,9 +51,10 @@ bool parse_timer(std::string_view kind, std::string_view values, SocketRecord& s
   return true;
 }
 
-// netstat (without -W) cuts "host:service" at 23 characters, cutting the host: such an
-// endpoint is exactly 23 long. An IPv6 literal there may be cut yet still parse (to another
-// address), so on IPv6 lines it is kept as a cut name; a cut name is kept as it is.
+// net-tools netstat (without -W) cuts "host:service" at 23 characters, cutting the host: such
+// an endpoint is exactly 23 long. An IPv6 literal there may be cut yet still parse (to another
+// address), so on IPv6 lines it is kept as a cut name; a cut name is kept as it is. busybox
+// pads its fields to 23 but never cuts them (::ffff:10.0.0.1:40000 is 23 long and whole).
 constexpr size_t kColumn = 23;
 
 // The fields of a netstat line; User and Inode only with -e.
@@ -103,19 +104,21 @@ struct NetstatTextParser::Impl {
     auto ep = parse_text_endpoint(text, family, &services_);
     const size_t colon = text.rfind(':');
     const std::string_view host = colon == std::string_view::npos ? text : text.substr(0, colon);
+    // Only net-tools cuts: once the text shows it is busybox's, every field is whole.
+    const bool may_be_cut = text.size() == kColumn && !busybox_;
     if (!ep) {
       // "2001:db8:1234:5678:9:443": an IPv6 address cut short.
-      if (family != Family::v6 || colon == std::string_view::npos || !hex_colons(host)) return std::nullopt;
+      if (busybox_ || family != Family::v6 || colon == std::string_view::npos || !hex_colons(host)) return std::nullopt;
       auto port_only = parse_text_endpoint("*" + std::string(text.substr(colon)), family, &services_);
       if (!port_only) return std::nullopt;
       ep = std::move(port_only);
       ep->star_address = false;
       ep->host_name = std::string(host);
       cut = true;
-    } else if (text.size() == kColumn && !ep->address.is_v4() && ep->host_name.empty() && !ep->star_address) {
+    } else if (may_be_cut && !ep->address.is_v4() && ep->host_name.empty() && !ep->star_address) {
       ep->host_name = std::string(host);  // a 23-column IPv6 literal: perhaps cut
       cut = true;
-    } else if (text.size() == kColumn && !ep->host_name.empty()) {
+    } else if (may_be_cut && !ep->host_name.empty()) {
       cut = true;
     }
     if (!ep->host_name.empty()) ep->address = zero_of(family);
@@ -127,13 +130,13 @@ struct NetstatTextParser::Impl {
   bool read_addresses(size_t number, const std::vector<std::string_view>& f, SocketRecord& s, bool& cut) {
     // busybox prints "tcp" for IPv6 sockets too, after the IPv4 ones: an IPv6 address on a
     // "tcp" line says the rest of the text is IPv6.
-    if (f[kProto] == "tcp" && !busybox_v6_)
+    if (f[kProto] == "tcp" && !busybox_)
       for (size_t k : {kLocal, kForeign}) {
         const size_t colon = f[k].rfind(':');
         if (colon != std::string_view::npos && f[k].substr(0, colon).find(':') != std::string_view::npos)
-          busybox_v6_ = true;
+          busybox_ = true;
       }
-    const Family family = (f[kProto] == "tcp6" || busybox_v6_) ? Family::v6 : Family::v4;
+    const Family family = (f[kProto] == "tcp6" || busybox_) ? Family::v6 : Family::v4;
     auto local = endpoint(f[kLocal], family, cut);
     auto peer = endpoint(f[kForeign], family, cut);
     if (!local) return warn_false(number, "unreadable local address '" + std::string(f[kLocal].substr(0, kQuotedField)) + "'");
@@ -235,7 +238,8 @@ struct NetstatTextParser::Impl {
   ServiceNames services_;
   Columns columns_;
   size_t number_ = 0;
-  bool busybox_v6_ = false;
+  // An IPv6 address on a "tcp" line: busybox's text (net-tools says tcp6), from here on IPv6.
+  bool busybox_ = false;
 };
 
 NetstatTextParser::NetstatTextParser(SocketSink sink, TextParseReport& report)

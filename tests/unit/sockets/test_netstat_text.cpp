@@ -126,3 +126,49 @@ TEST_CASE("busybox netstat prints tcp for IPv6 too: its addresses say so") {
   for (const auto& s : c.sockets) v6 += s.family() == Family::v6;
   CHECK(v6 == 11);
 }
+
+namespace {
+// Identities of every socket a parser reads from a fixture; the report goes to r.
+std::multiset<std::string> identities(const std::string& name, bool netstat, TextParseReport& r) {
+  Collect c;
+  if (netstat) parse_netstat_text(fixture(name), c.sink(), r);
+  else parse_ss_text(fixture(name), c.sink(), r);
+  std::multiset<std::string> ids;
+  for (const auto& s : c.sockets) ids.insert(identity(s));
+  return ids;
+}
+}  // namespace
+
+TEST_CASE("busybox netstat -tan: IPv4-mapped peers that fill or overflow 23 columns are addresses") {
+  // One snapshot saved by busybox netstat, net-tools netstat and ss (make_dualstack_fixtures.sh):
+  // busybox prints ::ffff:10.200.0.1:37538 (23 columns) and longer, whole.
+  TextParseReport rb, rn, rs;
+  const auto busybox = identities("dualstack-busybox-netstat-tan.txt", true, rb);
+  const auto nettools = identities("dualstack-netstat-tan.txt", true, rn);
+  const auto ss = identities("dualstack-ss-tan.txt", false, rs);
+  CHECK(rb.malformed == 0);
+  CHECK(rb.host_names.sockets == 0);
+  CHECK(rb.cut_endpoints.sockets == 0);
+  CHECK(busybox.size() == 23);
+  CHECK(busybox == ss);
+  CHECK(nettools == ss);
+  CHECK(busybox.count("CLOSE_WAIT [::ffff:10.200.0.1]:7005 [::ffff:10.200.0.1]:37538") == 1);
+}
+
+TEST_CASE("a 23-column IPv6 field: perhaps cut from net-tools, whole from busybox") {
+  const std::string header = "Proto Recv-Q Send-Q Local Address           Foreign Address         State\n";
+  const std::string fields = "0      0 2001:db8:12:34::56:7443 2001:db8::1:50000       ESTABLISHED\n";
+  Collect nettools, busybox;
+  TextParseReport rn, rb;
+  parse_netstat_text(header + "tcp6       " + fields, nettools.sink(), rn);
+  parse_netstat_text(header + "tcp        " + fields, busybox.sink(), rb);
+  REQUIRE(nettools.sockets.size() == 1);
+  REQUIRE(busybox.sockets.size() == 1);
+  // net-tools cuts "host:port" to exactly 23 columns: this address may be the start of another.
+  CHECK(rn.cut_endpoints.sockets == 1);
+  CHECK(nettools.sockets[0].local_host == "2001:db8:12:34::56");
+  CHECK(rb.cut_endpoints.sockets == 0);
+  CHECK(busybox.sockets[0].local_host.empty());
+  CHECK(busybox.sockets[0].local.to_string() == "2001:db8:12:34::56");
+  CHECK(busybox.sockets[0].local_port == 7443);
+}

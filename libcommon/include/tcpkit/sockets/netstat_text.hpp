@@ -6,7 +6,8 @@
 // Without -n (netstat -ta), service names go through the services database and host names
 // stay names; the family comes from the Proto column (tcp6 lines print IPv4-mapped peers as
 // plain IPv4). A host cut at the column width is kept as the cut name and counted.
-// busybox netstat prints "tcp" for IPv6 too: its IPv6 addresses say so.
+// busybox netstat prints "tcp" for IPv6 too: its IPv6 addresses say so, and from then on its
+// fields are known whole (busybox pads to 23 columns but never cuts: ::ffff:10.0.0.1:40000).
 #include <memory>
 #include <string_view>
 
