@@ -234,6 +234,43 @@ def test_live_netlink_and_proc_run_unprivileged_here():
         r = run(*args)
         assert r.returncode == 0, r.stderr
         assert jsonl(r.stdout)[-1]["type"] == "summary"
+        assert "malformed_lines" not in jsonl(r.stdout)[-1]  # a count of saved text only
+
+
+def mostly_garbage(tmp_path, bad=30):
+    """`bad` unreadable lines, then ss-tan.txt's 32 sockets."""
+    p = tmp_path / "garbage.txt"
+    p.write_text("".join(f"ESTAB 0 0 bogus line {i}\n" for i in range(bad)) + open(fx("ss-tan.txt")).read())
+    return str(p)
+
+
+def test_mostly_unreadable_input_is_said_and_counted(tmp_path):
+    # 40 bad lines against 32 sockets: 10 named, the rest counted, and one line on the whole.
+    r = run("--from", mostly_garbage(tmp_path, 40), "--summary", "--json")
+    assert r.returncode == 0, r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 12, r.stderr
+    assert all("(line skipped)" in l for l in lines[:10])
+    assert lines[10].endswith("30 more malformed lines skipped")
+    assert lines[11].endswith("most of the input was unreadable: 40 malformed lines skipped, 32 sockets read")
+    assert jsonl(r.stdout)[-1]["malformed_lines"] == 40 and jsonl(r.stdout)[-1]["sockets"] == 32
+    # every view's summary, and Prometheus, carry the count
+    for view in (["--json"], ["time-wait", "--json"], ["syn-flood", "--interval", "0", "--json"],
+                 ["close-wait", "--json"], ["--by", "peer", "--json"]):
+        r = run("--from", mostly_garbage(tmp_path, 40), *view)
+        assert jsonl(r.stdout)[-1]["malformed_lines"] == 40, view
+    r = run("--from", mostly_garbage(tmp_path, 40), "--prometheus")
+    assert "\ntcpstate_input_malformed_lines 40\n" in r.stdout
+    # fewer bad lines than sockets: warnings only, no verdict on the whole
+    r = run("--from", mostly_garbage(tmp_path, 20), "--summary", "--json")
+    assert "most of the input" not in r.stderr and jsonl(r.stdout)[-1]["malformed_lines"] == 20
+
+
+def test_clean_input_counts_zero_malformed_lines():
+    r = run("--from", fx("ss-tan.txt"), "--summary", "--json")
+    assert r.stderr == "" and jsonl(r.stdout)[-1]["malformed_lines"] == 0
+    r = run("--from", fx("ss-tan.txt"), "--prometheus")
+    assert "\ntcpstate_input_malformed_lines 0\n" in r.stdout
 
 
 def test_unknown_netns_is_bad_input():

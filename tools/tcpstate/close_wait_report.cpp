@@ -125,7 +125,7 @@ int run_close_wait(const Options& o) {
   summary["view"] = "close-wait";
   summary["source"] = info->name;
   summary["close_wait"] = analysis.total();
-  return finish_view(o, counts, summary, &prom);
+  return finish_view(o, *info, counts, summary, &prom);
 }
 
 }  // namespace tcpstate

@@ -121,10 +121,9 @@ int run_list(const Options& o) {
   summary["source"] = info->name;
   summary["sockets"] = counts.total();
   summary["states"] = states_record(counts);
-  if (info->malformed) summary["malformed_lines"] = info->malformed;
   if (cli::interrupted() && !cli::output_gone() && o.output == Output::table)  // `| head`: quiet
     cli::print_error("tcpstate", "interrupted after " + cli::count_text(counts.total(), "socket"));
-  return finish_view(o, counts, summary, &prom);
+  return finish_view(o, *info, counts, summary, &prom);
 }
 
 }  // namespace tcpstate

@@ -29,11 +29,23 @@ namespace {
 // How much of the text one read(2) takes.
 constexpr size_t kReadChunk = 1 << 16;
 
+// Per-line warnings shown: enough to see what is wrong without burying the rest of stderr.
+constexpr size_t kWarningsShown = 10;
+// More malformed lines than sockets, and at least this many: the input is mostly not ss or
+// netstat text, which the count of per-line warnings alone does not make plain.
+constexpr size_t kMostlyMalformedAt = 10;
+
 void print_warnings(const std::string& label, const TextParseReport& report) {
-  for (const auto& w : report.warnings)
-    cli::print_error("tcpstate", label + ":" + std::to_string(w.line) + ": " + w.message + " (line skipped)");
-  if (report.malformed > report.warnings.size())
-    cli::print_error("tcpstate", label + ": " + cli::count_text(report.malformed - report.warnings.size(), "more malformed line") + " skipped");
+  const size_t shown = std::min(report.warnings.size(), kWarningsShown);
+  for (size_t i = 0; i < shown; ++i)
+    cli::print_error("tcpstate", label + ":" + std::to_string(report.warnings[i].line) + ": " + report.warnings[i].message +
+                                     " (line skipped)");
+  if (report.malformed > shown)
+    cli::print_error("tcpstate", label + ": " + cli::count_text(report.malformed - shown, "more malformed line") + " skipped");
+  if (report.malformed > report.sockets && report.malformed >= kMostlyMalformedAt)
+    cli::print_error("tcpstate", label + ": most of the input was unreadable: " +
+                                     cli::count_text(report.malformed, "malformed line") + " skipped, " +
+                                     cli::count_text(report.sockets, "socket") + " read");
 }
 
 std::string examples(const NameTally& t) {

@@ -161,7 +161,7 @@ int run_summary(const Options& o) {
     summary["groups"] = groups->groups();
   }
   summary["states"] = states_record(counts);
-  return finish_view(o, counts, summary, &prom);
+  return finish_view(o, *info, counts, summary, &prom);
 }
 
 }  // namespace tcpstate

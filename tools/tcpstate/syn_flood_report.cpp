@@ -240,7 +240,7 @@ int run_syn_flood(const Options& o) {
     case Output::prometheus: add_prometheus(v, prom); break;
   }
   const std::string failure = v.judgement.verdict == SynFloodVerdict::flood ? "syn-flood verdict is flood" : "";
-  return finish_view(o, counts, summary_record(v), &prom, failure);
+  return finish_view(o, *info, counts, summary_record(v), &prom, failure);
 }
 
 }  // namespace tcpstate

@@ -279,7 +279,7 @@ int run_time_wait(const Options& o) {
     }
     case Output::prometheus: add_prometheus(v, tw, prom); break;
   }
-  return finish_view(o, counts, summary_record(v, tw), &prom);
+  return finish_view(o, *info, counts, summary_record(v, tw), &prom);
 }
 
 }  // namespace tcpstate

@@ -103,8 +103,8 @@ void write_checks(const Options& o, const std::vector<CheckResult>& results, boo
 
 }  // namespace
 
-int finish_view(const Options& o, const StateCounts& counts, Record summary, PrometheusText* prom,
-                const std::string& extra_failure) {
+int finish_view(const Options& o, const SourceInfo& source, const StateCounts& counts, Record summary,
+                PrometheusText* prom, const std::string& extra_failure) {
   const auto results = evaluate_thresholds(o.thresholds, counts);
   std::vector<std::string> exceeded;
   for (const auto& r : results)
@@ -118,11 +118,20 @@ int finish_view(const Options& o, const StateCounts& counts, Record summary, Pro
       cli::print_error("tcpstate", "check failed: " + name + " above its --max");
     if (!extra_failure.empty()) cli::print_error("tcpstate", "check failed: " + extra_failure);
   }
-  if (o.output == Output::prometheus && prom) write_stdout(prom->text());
+  // Saved text only: a script must see input that was mostly unreadable, 0 included.
+  const bool text = !source.live;
+  if (o.output == Output::prometheus && prom) {
+    if (text) {
+      prom->describe("tcpstate_input_malformed_lines", "Lines of the saved text (--from) that could not be read and were skipped.");
+      prom->sample("tcpstate_input_malformed_lines", {}, static_cast<double>(source.malformed));
+    }
+    write_stdout(prom->text());
+  }
   if (o.output == Output::json) {
     Record s;
     s["type"] = "summary";
     for (auto& [k, v] : summary.items()) s[k] = v;
+    if (text) s["malformed_lines"] = source.malformed;
     if (o.check) {
       s["check"] = cut ? "interrupted" : failed ? "failed" : "passed";
       s["exceeded"] = exceeded;

@@ -39,9 +39,10 @@ void add_state_metrics(PrometheusText& prom, const tcpkit::StateCounts& counts);
 tcpkit::StateSet threshold_states(const Options& o);
 
 // After a view printed its result: the --check lines (in the view's format), the final JSON
-// summary object (`summary` gets "type":"summary" and the check outcome), and the exit code:
-// 1 when a threshold is exceeded or extra_failure is set, else 0.
-int finish_view(const Options& o, const tcpkit::StateCounts& counts, tcpkit::Record summary, PrometheusText* prom,
-                const std::string& extra_failure = "");
+// summary object (`summary` gets "type":"summary", the check outcome and, for saved text, the
+// malformed lines skipped; so does the Prometheus text), and the exit code: 1 when a threshold
+// is exceeded or extra_failure is set, else 0.
+int finish_view(const Options& o, const SourceInfo& source, const tcpkit::StateCounts& counts, tcpkit::Record summary,
+                PrometheusText* prom, const std::string& extra_failure = "");
 
 }  // namespace tcpstate
