@@ -81,10 +81,10 @@ TOOLS = {
     "tcpstate": {
         "base": [],
         "flags": {
-            "--sport": ["port_range"], "--dport": ["port_range"], "--src": ["cidr"], "--dst": ["cidr"],
-            "--state": [enum("established")], "--top": ["count"], "--explain": [["bogus-state", JUNK]],
+            "--sport": ["port_list", "port_range"], "--dport": ["port_list", "port_range"], "--src": ["cidr"], "--dst": ["cidr"],
+            "--state": [enum("established"), ["", "established,,listen", "established,"]], "--top": ["count"], "--explain": [["bogus-state", JUNK]],
             "--by": [enum("peer")], "--source": [enum("netlink", "proc")],
-            "--max": [["time-wait", "time-wait=", "time-wait=x", "bogus=5", "time-wait=-1", "=5", JUNK]],
+            "--max": [["", "time-wait", "time-wait=", "time-wait=x", "bogus=5", "time-wait=-1", "=5", JUNK]],
             "--watch": ["duration"], "--count": ["count"], "--from-state": [enum("time-wait")],
             "--interval": ["duration"], "--flood-threshold": ["count"],
         },
@@ -96,13 +96,12 @@ TOOLS = {
 WITH = {("tcpstate", "--count"): ["--watch", "1"], ("tcpstate", "--from-state"): ["--from", "/dev/null"]}
 
 # Drops: values the grammar documents as valid (so they are not bad input).
-#  - tcpstate's list flags (--sport, --dport, --src, --dst, --state, --max): empty items of a
-#    comma list are skipped on purpose, so "" is an empty list.
-#  - tcpscan -p "1-" is 1-65535 (tcpscan(1): "60000-" is 60000-65535); "ssh-http" is 22-80.
+#  - tcpscan -p (and tcpstate --sport/--dport, the same parser) "1-" is 1-65535 (tcpscan(1):
+#    "60000-" is 60000-65535); "ssh-http" is 22-80.
 # Left out on purpose: dotted all-digit names such as 256.1.1.1 are syntactically host names;
 # they go to the resolver (a system failure when it fails), which would send a DNS query.
-NOT_BAD = {("tcpstate", f, "") for f in ["--sport", "--dport", "--src", "--dst", "--state", "--max"]}
-NOT_BAD |= {("tcpscan", "-p,--ports", "1-"), ("tcpscan", "-p,--ports", "ssh-http")}
+NOT_BAD = {(name, flag, v) for name, flag in [("tcpscan", "-p,--ports"), ("tcpstate", "--sport"), ("tcpstate", "--dport")]
+           for v in ["1-", "ssh-http"]}
 
 
 def values_of(spec):

@@ -59,6 +59,10 @@ def test_help_lists_every_flag_of_the_man_page():
     ["follow", "--summary", "--interval", "10ms"], ["follow", "--summary", "--interval", "soon"], ["follow", "--summary", "--csv"],
     ["follow", "--life", "--prometheus"], ["follow", "--diagram", ""], ["--life"], ["--diagram", "x.svg"],
     ["follow", "--syn-recv-by", "walk"],
+    # an empty value or item is no filter at all: a script's unset variable must not list everything
+    ["--dport", ""], ["--sport", ""], ["--state", ""], ["--src", ""], ["--dst", ""], ["--max", ""],
+    ["--dport", "1,,2"], ["--sport", "80,"], ["--state", "established,,listen"], ["--dport", "0"],
+    ["-l", "--state", "established"], ["--listening", "--state", "listen"],
 ])
 def test_bad_usage_is_one_line_and_exit_2(args):
     r = run(*args)
@@ -147,6 +151,30 @@ def test_filters():
     assert count("--dst", "10.77.0.0/16") == 4
     assert count("--src", "fd00:200::/64", "--state", "established") == 4
     assert count("--sport", "8080-8081", "--sport", "8090") == 15  # awk $4 ~ :(8080|8081|8090)$
+
+
+def test_empty_filters_and_l_with_state_say_what_to_do():
+    # Each was "no filter" (or a union of two "only"s) before, with exit 0 and every socket.
+    for args, words in [(["--dport", ""], "--dport: empty port list"), (["--state", ""], "--state: empty value"),
+                        (["--dport", "1,,2"], "--dport: invalid port list '1,,2': empty item"),
+                        (["-l", "--state", "established"], "--state listening,established")]:
+        r = run("--from", fx("ss-tan.txt"), *args)
+        assert (r.returncode, r.stdout) == (2, ""), (args, r.stdout[:200])
+        assert words in r.stderr, (args, r.stderr)
+    # What -l --state established meant to ask, said the way that works:
+    r = run("--from", fx("ss-tan.txt"), "--state", "listening,established", "--json")
+    assert jsonl(r.stdout)[-1]["sockets"] == 6 + 10
+
+
+def test_ports_take_tcpscan_port_lists():
+    def count(*args):
+        r = run("--from", fx("ss-tan.txt"), "--json", *args)
+        assert r.returncode == 0, r.stderr
+        return jsonl(r.stdout)[-1]["sockets"]
+    assert count("--sport", "8080,8081,8090") == count("--sport", "8080-8081", "--sport", "8090") == 15
+    assert count("--sport", "8090,8080-8081") == 15
+    assert count("--sport", "tproxy") == count("--sport", "8081") == 1  # a service name, as tcpscan -p
+    assert count("--dport", "discard") == count("--dport", "9") == 3
 
 
 def test_csv_has_a_header_and_one_row_per_socket():

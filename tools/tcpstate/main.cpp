@@ -4,6 +4,7 @@
 
 #include "common/cli_common.hpp"
 #include "common/validators.hpp"
+#include "tcpkit/wire/port_list.hpp"
 #include "tcpstate/options.hpp"
 
 namespace {
@@ -14,20 +15,33 @@ constexpr size_t kFlagColumn = 36;
 // --watch's shortest interval (its usage error says 0.1 s).
 constexpr std::chrono::microseconds kMinWatchInterval{100'000};
 
-// "a,b c" -> {"a", "b", "c"}: list flags may be repeated and comma-separated.
-std::vector<std::string> split_list(const std::vector<std::string>& values) {
-  std::vector<std::string> out;
+// "a,b" "c" -> {"a", "b", "c"}: list flags may be repeated and comma-separated. An empty value
+// or item ('', "a,,b") is bad input, not "no filter": an unset shell variable must not widen a
+// filter to everything. Returns the usage message, or "".
+std::string split_list(const char* flag, const std::vector<std::string>& values, std::vector<std::string>& out) {
   for (const auto& v : values) {
     size_t start = 0;
-    while (start <= v.size()) {
+    for (;;) {
       const size_t comma = v.find(',', start);
-      const std::string item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-      if (!item.empty()) out.push_back(item);
+      std::string item = v.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+      if (item.empty()) return std::string(flag) + ": empty " + (v.empty() ? "value" : "item in '" + v + "'");
+      out.push_back(std::move(item));
       if (comma == std::string::npos) break;
       start = comma + 1;
     }
   }
-  return out;
+  return "";
+}
+
+// --sport/--dport take the port lists tcpscan -p takes (22,80,8000-8100, ssh, 60000-), checked
+// by the same parser; each run of ports becomes one range. Returns the usage message, or "".
+std::string take_ports(const char* flag, const std::vector<std::string>& values, std::vector<tcpkit::PortRange>& out) {
+  for (const auto& v : values) {
+    auto ports = tcpkit::parse_port_list(v);
+    if (!ports) return std::string(flag) + ": " + ports.error().message;
+    for (const auto& [low, high] : tcpkit::port_runs(*ports)) out.push_back({low, high});
+  }
+  return "";
 }
 
 // The flags as typed, before they are checked and turned into Options.
@@ -58,13 +72,16 @@ void add_flags(CLI::App& app, tcpstate::Options& o, Flags& f) {
   app.add_flag("-i,--info", o.tcp_info, "show TCP_INFO details: rtt, rto, cwnd, mss, retransmits (netlink)");
   app.add_option("--save-netlink", o.save_netlink, "also save the raw sock_diag reply bytes to FILE (for bug reports)")
       ->type_name("FILE");
-  app.add_option("--state", f.states, "only these states or groups (all, connected, synchronized, bucket, big); repeat or comma-separate")
+  app.add_option("--state", f.states,
+                 "only these states or groups (all, connected, synchronized, bucket, big); repeat or comma-separate; "
+                 "not with -l (--state listening,established for both)")
       ->type_name("STATE");
-  app.add_flag("-l,--listening", f.listening, "only listening sockets");
+  app.add_flag("-l,--listening", f.listening, "only listening sockets (not with --state)");
   app.add_flag("-4", f.v4, "IPv4 only");
   app.add_flag("-6", f.v6, "IPv6 only");
-  app.add_option("--sport", f.sports, "local port or range (80, 1024-2048); repeatable")->type_name("PORT");
-  app.add_option("--dport", f.dports, "remote port or range; repeatable")->type_name("PORT");
+  app.add_option("--sport", f.sports, "local ports as tcpscan -p takes them (80, 1024-2048, 22,443, ssh); repeatable")
+      ->type_name("PORTS");
+  app.add_option("--dport", f.dports, "remote ports, as --sport; repeatable")->type_name("PORTS");
   app.add_option("--src", f.srcs, "local address or CIDR; repeatable")->type_name("CIDR");
   app.add_option("--dst", f.dsts, "remote address or CIDR; repeatable")->type_name("CIDR");
   app.add_flag("--summary", o.summary,
@@ -128,7 +145,14 @@ std::string take_source(const CLI::App& app, const Flags& f, tcpstate::Options& 
 // --state, -l, -4/-6, --sport, --dport, --src, --dst into the filter. Returns the usage message, or "".
 std::string take_filter(const Flags& f, tcpkit::SocketFilter& filter) {
   if (auto m = tcpkit::cli::choose_family(f.v4, f.v6, filter.family); !m.empty()) return m;
-  const auto state_items = split_list(f.states);
+  std::vector<std::string> state_items, srcs, dsts;
+  for (auto m : {split_list("--state", f.states, state_items), split_list("--src", f.srcs, srcs),
+                 split_list("--dst", f.dsts, dsts), take_ports("--sport", f.sports, filter.local_ports),
+                 take_ports("--dport", f.dports, filter.remote_ports)})
+    if (!m.empty()) return m;
+  // Both say "only": their union would be neither's answer.
+  if (f.listening && !state_items.empty())
+    return "-l and --state exclude each other: name every state in --state (e.g. --state listening,established)";
   if (!state_items.empty() || f.listening) {
     tcpkit::StateSet set;
     for (const auto& s : state_items) {
@@ -139,22 +163,12 @@ std::string take_filter(const Flags& f, tcpkit::SocketFilter& filter) {
     if (f.listening) set.add(tcpkit::TcpState::listen);
     filter.states = set;
   }
-  for (const auto& p : split_list(f.sports)) {
-    auto r = tcpkit::PortRange::parse(p);
-    if (!r) return "--sport: " + r.error().message;
-    filter.local_ports.push_back(*r);
-  }
-  for (const auto& p : split_list(f.dports)) {
-    auto r = tcpkit::PortRange::parse(p);
-    if (!r) return "--dport: " + r.error().message;
-    filter.remote_ports.push_back(*r);
-  }
-  for (const auto& c : split_list(f.srcs)) {
+  for (const auto& c : srcs) {
     auto r = tcpkit::Cidr::parse(c);
     if (!r) return "--src: " + r.error().message;
     filter.local_nets.push_back(*r);
   }
-  for (const auto& c : split_list(f.dsts)) {
+  for (const auto& c : dsts) {
     auto r = tcpkit::Cidr::parse(c);
     if (!r) return "--dst: " + r.error().message;
     filter.remote_nets.push_back(*r);
@@ -210,7 +224,9 @@ std::string take_views(const CLI::App& app, const Flags& f, tcpstate::Options& o
     if (!n) return "--top: " + n.error().message;
     o.top = static_cast<size_t>(*n);
   }
-  for (const auto& m : split_list(f.maxes)) {
+  std::vector<std::string> maxes;
+  if (auto m = split_list("--max", f.maxes, maxes); !m.empty()) return m;
+  for (const auto& m : maxes) {
     auto t = tcpkit::parse_threshold(m);
     if (!t) return t.error().message;
     o.thresholds.push_back(*t);

@@ -95,15 +95,23 @@ const std::vector<uint16_t>& default_scan_ports() {
   return ports;
 }
 
-std::string compress_ports(const std::vector<uint16_t>& sorted_ports) {
-  std::string out;
+std::vector<std::pair<uint16_t, uint16_t>> port_runs(const std::vector<uint16_t>& sorted_ports) {
+  std::vector<std::pair<uint16_t, uint16_t>> runs;
   for (size_t i = 0; i < sorted_ports.size();) {
     size_t j = i;
     while (j + 1 < sorted_ports.size() && sorted_ports[j + 1] == sorted_ports[j] + 1) ++j;
-    if (!out.empty()) out += ',';
-    out += std::to_string(sorted_ports[i]);
-    if (j > i) out += '-' + std::to_string(sorted_ports[j]);
+    runs.emplace_back(sorted_ports[i], sorted_ports[j]);
     i = j + 1;
+  }
+  return runs;
+}
+
+std::string compress_ports(const std::vector<uint16_t>& sorted_ports) {
+  std::string out;
+  for (const auto& [first, last] : port_runs(sorted_ports)) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(first);
+    if (last > first) out += '-' + std::to_string(last);
   }
   return out;
 }

@@ -53,3 +53,10 @@ TEST_CASE("compress_ports writes runs as ranges") {
   CHECK(compress_ports({1, 2, 3, 5, 7, 8}) == "1-3,5,7-8");
   CHECK(parse_port_list(compress_ports(default_scan_ports())).value() == default_scan_ports());
 }
+
+TEST_CASE("port_runs gives each run of a sorted list as first and last") {
+  using Runs = std::vector<std::pair<uint16_t, uint16_t>>;
+  CHECK(port_runs({}).empty());
+  CHECK(port_runs({22}) == Runs{{22, 22}});
+  CHECK(port_runs({1, 2, 3, 5, 7, 8, 65535}) == Runs{{1, 3}, {5, 5}, {7, 8}, {65535, 65535}});
+}

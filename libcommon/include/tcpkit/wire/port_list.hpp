@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "tcpkit/util/error.hpp"
@@ -17,6 +18,9 @@ Result<std::vector<uint16_t>> parse_port_list(std::string_view text);
 // The default set: about a hundred TCP ports most often found open (remote access, mail, web,
 // file sharing, databases, directory and printing services). Sorted. Listed in tcpscan(1).
 const std::vector<uint16_t>& default_scan_ports();
+
+// The runs of consecutive ports of a sorted list, each as {first, last}: {22,80,81} -> {22,22},{80,81}.
+std::vector<std::pair<uint16_t, uint16_t>> port_runs(const std::vector<uint16_t>& sorted_ports);
 
 // "22,80,8000-8100": the compact form of a sorted list (runs become ranges).
 std::string compress_ports(const std::vector<uint16_t>& sorted_ports);
