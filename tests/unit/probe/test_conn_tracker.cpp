@@ -288,14 +288,22 @@ TEST_CASE("segments the peer cannot have sent are rejected, counted by why, and 
   CHECK(f.feed(segment(false, R, 9001, 0, 0, 0), false).local_state_inferred == TcpState::close);
 }
 
-TEST_CASE("a network copy of a segment is marked duplicate and changes no state") {
-  Fed f;
+namespace {
+// Our SYN (ISN 1000, TSval 111) fed; returns the peer's SYN/ACK to it (ISN 9000, TSval 500).
+DecodedPacket syn_then_synack(Fed& f, TcpOptions& peer_ts) {
   TcpOptions ts = ws(7);
   ts.add_timestamps(111, 0);
   f.feed(segment(true, S, 1000, 0, 0, 64240, ts), true);
-  TcpOptions peer_ts = ws(7);
+  peer_ts = ws(7);
   peer_ts.add_timestamps(500, 111);
-  const auto synack = segment(false, S | A, 9000, 1001, 0, 1000, peer_ts);
+  return segment(false, S | A, 9000, 1001, 0, 1000, peer_ts);
+}
+}  // namespace
+
+TEST_CASE("a network copy of a segment is marked duplicate and changes no state") {
+  Fed f;
+  TcpOptions peer_ts;
+  const auto synack = syn_then_synack(f, peer_ts);
   CHECK_FALSE(f.feed(synack, false).duplicate);
   f.feed(segment(true, A, 1001, 9001), true);
   const auto copy = f.feed(synack, false);
@@ -313,12 +321,8 @@ TEST_CASE("a duplicate ACK that adds a D-SACK block is the peer's own, not a net
   // Our data duplicated on the way: the peer ACKs it, then ACKs the copy with a D-SACK block
   // and the same timestamp (within its clock tick). That second ACK was shown as "an identical copy".
   Fed f;
-  TcpOptions ts = ws(7);
-  ts.add_timestamps(111, 0);
-  f.feed(segment(true, S, 1000, 0, 0, 64240, ts), true);
-  TcpOptions peer_ts = ws(7);
-  peer_ts.add_timestamps(500, 111);
-  f.feed(segment(false, S | A, 9000, 1001, 0, 1000, peer_ts), false);
+  TcpOptions peer_ts;
+  f.feed(syn_then_synack(f, peer_ts), false);
   TcpOptions our_ack;
   our_ack.add_nop().add_nop().add_timestamps(112, 500);
   f.feed(segment(true, A, 1001, 9001, 0, 1000, our_ack), true);
