@@ -59,15 +59,22 @@ def test_five_ms_each_way_the_waits_follow_the_round_trip(make_lab):
     assert summary["rounds"] == 2, f"seed {SEED}: {summary}"
 
 
-def test_lossy_link_gets_the_rounds_it_needs_and_stays_exact(make_lab):
-    rng = random.Random(f"{SEED}-lossy")
+def exact_scan_through_loss(make_lab, tag, loss, delay_ms, rate, n_open, n_drop):
+    """A 500-port scan through the delay line losing `loss` each way; checked exact. Returns
+    (summary, the run)."""
+    rng = random.Random(f"{SEED}-{tag}")
     span = 500
-    open_ports, dropped, _ = draw_ports(rng, span, 40, 10, 0)
-    L = make_lab(delay_ms=1, loss=0.10, seed=SEED % 100000, ipv6=False)
+    open_ports, dropped, _ = draw_ports(rng, span, n_open, n_drop, 0)
+    L = make_lab(delay_ms=delay_ms, loss=loss, seed=SEED % 100000, ipv6=False)
     start_listener(L, open_ports, family="v4")
     L.drop_ports(dropped)
-    ports, summary, _ = timed_scan(L, span, rate=3000)
+    ports, summary, r = timed_scan(L, span, rate=rate)
     check_exact(ports, L.server_v4, open_ports, dropped, span, summary)
+    return summary, r
+
+
+def test_lossy_link_gets_the_rounds_it_needs_and_stays_exact(make_lab):
+    summary, _ = exact_scan_through_loss(make_lab, "lossy", 0.10, 1, 3000, 40, 10)
     # ~19 % of the tries go unanswered: answers keep coming in the retries, so there are more
     # rounds than the clean path's two.
     assert summary["rounds"] >= 3, f"seed {SEED}: {summary}"
@@ -78,14 +85,7 @@ def test_heavy_random_loss_is_not_blamed_on_a_rate_limiting_firewall(make_lab):
     # 20 % loss each way brings a third of the answers late: the run is degraded, but a slower
     # round is answered in no larger a share, so no lower rate is suggested (it cannot help).
     # It was reported "as a rate-limiting firewall does", with a lower --rate to try.
-    rng = random.Random(f"{SEED}-heavy-loss")
-    span = 500
-    open_ports, dropped, _ = draw_ports(rng, span, 20, 3, 0)
-    L = make_lab(delay_ms=5, loss=0.20, seed=SEED % 100000, ipv6=False)
-    start_listener(L, open_ports, family="v4")
-    L.drop_ports(dropped)
-    ports, summary, r = timed_scan(L, span, rate=10000)
-    check_exact(ports, L.server_v4, open_ports, dropped, span, summary)
+    summary, r = exact_scan_through_loss(make_lab, "heavy-loss", 0.20, 5, 10000, 20, 3)
     assert summary["degraded"], f"seed {SEED}: {summary}"
     reasons = " ".join(summary["degraded_reasons"])
     assert "came only in retry rounds" in reasons, f"seed {SEED}: {summary}"
