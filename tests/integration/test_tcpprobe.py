@@ -193,3 +193,15 @@ def test_ctrl_c_prints_the_partial_summary(make_lab, tool):
     objects = json_lines(out)
     assert objects[-1]["type"] == "summary"
     assert objects[-1]["sent"] >= 3 and objects[-1]["open"] >= 3
+
+
+@pytest.mark.parametrize("name", ["tcpprobe", "tcppath"])
+def test_an_unbracketed_ipv6_address_with_a_port_like_group_is_warned_about(make_lab, tool, name):
+    # "fd00:N::2:8080" is an address (probed at port 80), and also [fd00:N::2]:8080 without
+    # brackets: it was probed as given, filtered, with nothing said. The address is in the lab's
+    # own /64 (on its link): nothing leaves the lab.
+    L = make_lab()
+    target = f"{L.server_v6}:{OPEN}"
+    argv = [tool(name), "-c", "1", "-W", "0.2", target] if name == "tcpprobe" else [tool(name), "-m", "1", "-W", "0.2s", target]
+    r = L.run_client(argv, timeout=30)
+    assert f"write [{L.server_v6}]:{OPEN}" in r.stderr, r.stderr

@@ -41,6 +41,13 @@ void print_warning(const std::string& tool, const std::string& message) {
   std::fprintf(stderr, "%s\n", wrap_cells(tool + ": " + message, 80, 2).c_str());
 }
 
+void warn_port_lookalike(const std::string& tool, const TargetSpec& spec) {
+  if (!spec.port_lookalike) return;
+  const std::string port = spec.host.substr(spec.port_lookalike->size() + 1);
+  print_warning(tool, "'" + spec.text + "' is read as the IPv6 address " + spec.host + ", without a port; for port " +
+                          port + " of " + *spec.port_lookalike + " write [" + *spec.port_lookalike + "]:" + port);
+}
+
 int usage_error(const std::string& tool, const std::string& message) {
   print_error(tool, message);
   return kExitUsage;

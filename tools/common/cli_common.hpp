@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 
 #include "tcpkit/util/error.hpp"
+#include "tcpkit/wire/endpoint.hpp"
 #include "tcpkit/wire/ip_address.hpp"
 #include "tcpkit/util/output.hpp"
 
@@ -28,6 +29,9 @@ void print_error(const std::string& tool, const std::string& message);
 // A warning for the person at the terminal ("tool: message"): on a terminal wrapped at 80
 // display cells (continuation lines indented), elsewhere one line, as print_error.
 void print_warning(const std::string& tool, const std::string& message);
+// For a target like "fd00::2:80" (an IPv6 address, and perhaps [fd00::2]:80 without brackets):
+// one warning line saying how it is read and how to write the other.
+void warn_port_lookalike(const std::string& tool, const TargetSpec& spec);
 // The same line, and the usage exit code (2) to return.
 int usage_error(const std::string& tool, const std::string& message);
 

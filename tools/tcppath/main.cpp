@@ -81,6 +81,7 @@ int parse_and_run(int argc, char** argv) {
   }
   auto spec = tcpkit::parse_target(f.target);
   if (!spec) return usage(spec.error().message);
+  tcpkit::cli::warn_port_lookalike(kTool, *spec);
   o.target = *spec;
   return tcppath::run(o);
 }

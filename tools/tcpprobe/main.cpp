@@ -154,6 +154,7 @@ int parse_and_run(int argc, char** argv) {
   for (const auto& t : f.targets) {
     auto spec = tcpkit::parse_target(t);
     if (!spec) return usage(spec.error().message);
+    tcpkit::cli::warn_port_lookalike(kTool, *spec);
     o.targets.push_back(std::move(*spec));
   }
   return o.trace ? tcpprobe::run_trace(o) : tcpprobe::run(o);

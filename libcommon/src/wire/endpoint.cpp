@@ -129,6 +129,13 @@ Result<TargetSpec> parse_target(std::string_view text) {
       if (const auto why = split_zone(host, spec.zone); !why.empty()) return bad(why);
       const auto address = IpAddress::parse(host);
       if (!address) return bad("not a valid IPv6 address (write [ADDRESS]:PORT to give a port)");
+      // "fd00::2:80": a valid address, and also fd00::2 with port 80 written without brackets.
+      const auto last = host.rfind(':');
+      const auto group = host.substr(last + 1);
+      if (spec.zone.empty() && host.find("::") != std::string_view::npos && !group.empty() && group.size() <= 5 &&
+          group.find_first_not_of("0123456789") == std::string_view::npos && last >= 1 && host[last - 1] != ':' &&
+          IpAddress::parse(host.substr(0, last)))
+        spec.port_lookalike = std::string(host.substr(0, last));
     } else if (first != std::string_view::npos) {
       host = text.substr(0, first);
       port_text = text.substr(first + 1);

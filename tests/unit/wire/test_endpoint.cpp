@@ -166,3 +166,17 @@ TEST_CASE("a failing resolver is a system error, an unknown name bad input") {
   CHECK(resolver_error_code(EAI_SERVICE) == ErrorCode::bad_input);
   CHECK(resolver_error_code(EAI_FAMILY) == ErrorCode::bad_input);
 }
+
+TEST_CASE("a bare IPv6 address whose last group reads like a port is flagged, still an address") {
+  const auto t = parse_target("fd00:1::2:80");
+  REQUIRE(t);
+  CHECK(t->host == "fd00:1::2:80");
+  CHECK_FALSE(t->port);
+  REQUIRE(t->port_lookalike);
+  CHECK(*t->port_lookalike == "fd00:1::2");
+  CHECK_FALSE(parse_target("fd00:1::2")->port_lookalike);              // ends in "::2": one group, no port
+  CHECK_FALSE(parse_target("fd00:1::2:ab")->port_lookalike);           // hex, not a port
+  CHECK_FALSE(parse_target("[fd00:1::2]:80")->port_lookalike);         // written with brackets
+  CHECK_FALSE(parse_target("2001:db8:1:2:3:4:5:80")->port_lookalike);  // no "::": eight groups, unambiguous
+  CHECK_FALSE(parse_target("fd00::80")->port_lookalike);               // "fd00:" is no address
+}

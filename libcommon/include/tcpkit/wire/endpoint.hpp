@@ -18,6 +18,9 @@ struct TargetSpec {
   std::string host;               // name or literal, without brackets
   std::optional<uint16_t> port;   // when the target names one
   std::string zone;               // the interface after '%' of a link-local IPv6 address
+  // A bare IPv6 address whose last group reads like a port ("fd00::2:80"): it stays an address
+  // (it is one), but the user may have meant [fd00::2]:80. The address before that group.
+  std::optional<std::string> port_lookalike;
 };
 
 // Splits a target. Rejects empty hosts, bad or out-of-range ports, unknown services,
