@@ -76,6 +76,9 @@ def test_list_csv_has_a_header_row():
     (["--request", "\\q", "127.0.0.1:80"], "escape"),
     (["--list", "127.0.0.1:80"], "TARGET"),
     (["-I", "nosuchif0", "--group", "closed", "127.0.0.1:80"], "interface"),
+    (["[fe80::1%lo]:80"], "link-local"),
+    (["[fe80::1]:80"], "link-local"),  # no zone: names no host at all
+    (["--group", "closed", "-I", "lo", "[fe80::1]:80"], "link-local"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, needle):
     r = run([TCPSTRAY] + argv)

@@ -7,6 +7,7 @@
 #include "common/cli_common.hpp"
 #include "common/validators.hpp"
 #include "tcpkit/wire/endpoint.hpp"
+#include "tcpkit/wire/ip_address.hpp"
 #include "tcpstray/options.hpp"
 
 namespace {
@@ -111,6 +112,9 @@ std::string parse_target_flag(const std::string& target, tcpstray::Options& o) {
   if (!spec) return spec.error().message;
   if (!spec->port) return "TARGET '" + target + "' names no port: give host:port of a listening port";
   if (!spec->zone.empty()) return "tcpstray does not test link-local targets ('%" + spec->zone + "'): use a global or ULA address";
+  // Without a zone a link-local address names no host at all (it is the same on every link).
+  if (auto literal = tcpkit::IpAddress::parse(spec->host); literal && literal->is_link_local())
+    return "tcpstray does not test link-local targets ('" + spec->host + "'): use a global or ULA address";
   o.target = std::move(*spec);
   return "";
 }

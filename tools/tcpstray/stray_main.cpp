@@ -39,6 +39,9 @@ tcpkit::Result<tcpkit::StrayTarget> stray_target(const Options& o) {
   if (!addresses) return tl::unexpected(addresses.error());
   tcpkit::StrayTarget target;
   target.address = addresses->front();
+  if (target.address.is_link_local())  // a name that resolves to one: refused like a literal (main)
+    return tcpkit::fail(tcpkit::ErrorCode::bad_input, "tcpstray does not test link-local targets ('" + o.target.host +
+                                                          "' is " + target.address.to_string() + "): use a global or ULA address");
   target.port = o.target.port.value_or(0);  // main refused a target without one
   target.closed_port = o.closed_port;
   target.timeout = o.timeout;
@@ -103,23 +106,82 @@ tcpkit::Result<tcpkit::StrayRun> run_case(tcpkit::StrayCase id, const tcpkit::St
   return result;
 }
 
-// Runs, judges and reports the cases in order until the last, Ctrl-C or a failure; returns
-// the failure's exit code, else kExitPositive.
+// One case run and judged, waiting for its group to end before it is reported.
+struct CaseOutcome {
+  tcpkit::StrayRun run;
+  tcpkit::StrayJudgement judgement;
+};
+
+// The case whose segment a closed or listening port answers with an RST: the control that shows
+// segments reach the peer's stack there.
+tcpkit::StrayCase control_case(tcpkit::StrayGroup group) {
+  return group == tcpkit::StrayGroup::listen ? tcpkit::StrayCase::listen_ack : tcpkit::StrayCase::closed_ack;
+}
+
+// Whether the run shows that segments reach the peer's stack on the group's port: a case of the
+// group drew an answer, or else the control segment, sent now when the group did not run it.
+tcpkit::Result<bool> port_control(tcpkit::StrayGroup group, const std::vector<CaseOutcome>& outcomes,
+                                  const tcpkit::StrayTarget& target, tcpkit::RawSender& sender) {
+  bool control_ran = false;
+  for (const auto& o : outcomes) {
+    if (tcpkit::stray_drew_answer(o.run.seen)) return true;
+    control_ran = control_ran || o.run.id == control_case(group);
+  }
+  if (control_ran || cli::interrupted()) return false;
+  auto control = tcpkit::run_stateless_case(control_case(group), target, sender, cli::interrupt_fd());
+  if (!control) return tl::unexpected(control.error());
+  return tcpkit::stray_drew_answer(control->seen);
+}
+
+// Reports a group's cases once the group has run, after the port control for a closed or
+// listening port (silence there decides nothing without one).
+std::optional<int> report_group(std::vector<CaseOutcome>& outcomes, const tcpkit::StrayTarget& target,
+                                tcpkit::RawSender& sender, const RunInfo& info, Reporter& reporter, Tally& tally) {
+  if (outcomes.empty()) return std::nullopt;
+  const auto group = tcpkit::stray_case_info(outcomes.front().run.id).group;
+  if (group == tcpkit::StrayGroup::closed || group == tcpkit::StrayGroup::listen) {
+    const bool usable = std::any_of(outcomes.begin(), outcomes.end(), [](const CaseOutcome& o) {
+      return !o.run.seen.setup_problem;
+    });
+    auto answered = usable ? port_control(group, outcomes, target, sender) : tcpkit::Result<bool>(true);
+    if (!answered) return fail_with(answered.error());
+    if (!*answered) {
+      const uint16_t port = group == tcpkit::StrayGroup::closed ? target.closed_port : target.port;
+      const std::string note = tcpkit::unresolved_neighbour_note(target);
+      for (auto& o : outcomes) o.judgement = tcpkit::apply_port_control(o.judgement, port, false, note);
+    }
+  }
+  for (const auto& o : outcomes) {
+    reporter.result(info, o.run, o.judgement);
+    count(tally, o.judgement);
+    tally.capture_drops += o.run.seen.capture_drops;
+    tally.rejected += o.run.rejected;
+    tally.duplicates += o.run.seen.duplicates;
+  }
+  outcomes.clear();
+  return std::nullopt;
+}
+
+// Runs and judges the cases in order until the last, Ctrl-C or a failure, and reports them group
+// by group; returns the failure's exit code, else kExitPositive.
 int run_cases(const Options& o, const tcpkit::StrayTarget& target, tcpkit::RawSender& sender, const RunInfo& info,
               Reporter& reporter, Tally& tally) {
   PortChecks checks;
+  std::vector<CaseOutcome> group;
   for (const auto id : o.cases) {
     if (cli::interrupted()) break;
+    if (!group.empty() && tcpkit::stray_case_info(group.front().run.id).group != tcpkit::stray_case_info(id).group)
+      if (auto code = report_group(group, target, sender, info, reporter, tally)) return *code;
     auto result = run_case(id, target, sender, checks);
-    if (!result) return fail_with(result.error());
+    if (!result) {
+      report_group(group, target, sender, info, reporter, tally);
+      return fail_with(result.error());
+    }
     if (cli::interrupted()) result->seen.setup_problem = "interrupted before the case finished";
-    const auto judgement = tcpkit::judge_stray_case(id, result->probe, result->seen);
-    reporter.result(info, *result, judgement);
-    count(tally, judgement);
-    tally.capture_drops += result->seen.capture_drops;
-    tally.rejected += result->rejected;
-    tally.duplicates += result->seen.duplicates;
+    auto judgement = tcpkit::judge_stray_case(id, result->probe, result->seen);
+    group.push_back(CaseOutcome{std::move(*result), std::move(judgement)});
   }
+  if (auto code = report_group(group, target, sender, info, reporter, tally)) return *code;
   return cli::kExitPositive;
 }
 

@@ -294,6 +294,22 @@ StrayJudgement judge_stray_case(StrayCase id, const StrayProbe& p, const StrayOb
   return j;
 }
 
+bool stray_drew_answer(const StrayObservation& seen) {
+  if (seen.setup_problem) return false;
+  return first_real_tcp(seen.answers) || (seen.follow_up_sent && first_real_tcp(seen.follow_up_answers));
+}
+
+StrayJudgement apply_port_control(StrayJudgement j, uint16_t port, bool control_answered, const std::string& host_note) {
+  if (control_answered || j.verdict == V::inconclusive) return j;
+  j.verdict = V::inconclusive;
+  j.rate_limit_possible = false;
+  j.reason = host_note.empty()
+                 ? "no case on port " + std::to_string(port) + " drew any answer, nor did a control ACK: the host, a "
+                   "firewall or a blackhole setting drops the segments; silence decides nothing"
+                 : host_note + "; silence decides nothing";
+  return j;
+}
+
 namespace {
 StrayJudgement judge_case(StrayCase id, const StrayProbe& p, const StrayObservation& seen);
 

@@ -435,3 +435,43 @@ TEST_CASE("rejected replies during the wait make a verdict that rests on silence
   CHECK(judge_stray_case(StrayCase::listen_fin, probe(f::fin, 1000), StrayObservation{}).verdict ==
         StrayVerdict::conformant);
 }
+
+TEST_CASE("port control: silence on a port decides nothing unless some segment drew an answer there", "[stray]") {
+  // nft 'tcp dport 82 drop' (or a host that is not there): every closed-port case is silent.
+  const StrayObservation silent = answers({});
+  const auto fin = judge_stray_case(StrayCase::closed_fin, probe(f::fin, 1000), silent);
+  const auto rst = judge_stray_case(StrayCase::closed_rst, probe(f::rst, 1000), silent);
+  REQUIRE(fin.verdict == StrayVerdict::deviation);  // alone, silence reads as a firewall that drops
+  REQUIRE(rst.verdict == StrayVerdict::conformant);  // and as an RST left unanswered
+  for (const auto& j : {fin, rst}) {
+    const auto kept = apply_port_control(j, 82, true);
+    CHECK(kept.verdict == j.verdict);
+    CHECK(kept.reason == j.reason);
+    const auto judged = apply_port_control(j, 82, false);
+    CHECK(judged.verdict == StrayVerdict::inconclusive);
+    CHECK(judged.reason.find("no case on port 82 drew any answer") != std::string::npos);
+    CHECK(judged.reason.find("silence decides nothing") != std::string::npos);
+    CHECK(!judged.rate_limit_possible);
+    const auto no_host = apply_port_control(j, 82, false, "the host never answered ARP (its neighbour entry did not resolve)");
+    CHECK(no_host.verdict == StrayVerdict::inconclusive);
+    CHECK(no_host.reason.rfind("the host never answered ARP", 0) == 0);
+  }
+  // An inconclusive verdict keeps its own reason.
+  const auto icmp_only = judge_stray_case(StrayCase::closed_fin, probe(f::fin, 1000), answers({icmp("port unreachable")}));
+  CHECK(apply_port_control(icmp_only, 82, false).reason == icmp_only.reason);
+}
+
+TEST_CASE("a case drew an answer only with a TCP segment from the peer's stack", "[stray]") {
+  CHECK_FALSE(stray_drew_answer(answers({})));
+  CHECK_FALSE(stray_drew_answer(answers({icmp("port unreachable")})));  // a firewall's, not the stack's
+  CHECK(stray_drew_answer(answers({in(f::rst | f::ack, 0, 1001, 0)})));
+  StraySegment own = in(f::ack | f::psh, kSndNxt, kRcvNxt, 64, 20);
+  own.peer_own = true;
+  CHECK_FALSE(stray_drew_answer(answers({own})));
+  StrayObservation followed = answers({});
+  followed.follow_up_sent = true;
+  followed.follow_up_answers = {in(f::rst, kSndNxt, 0, 0)};
+  CHECK(stray_drew_answer(followed));
+  followed.setup_problem = "not run";
+  CHECK_FALSE(stray_drew_answer(followed));
+}

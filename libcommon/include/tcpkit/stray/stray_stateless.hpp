@@ -1,6 +1,8 @@
 #pragma once
 // The closed-port and listening-port cases: one crafted segment from a reserved source port
 // that no socket of ours uses, and the answers the capture sees until the timeout.
+#include <string>
+
 #include "tcpkit/stray/stray_run.hpp"
 
 namespace tcpkit {
@@ -14,5 +16,10 @@ Result<std::optional<std::string>> check_listening(const StrayTarget& target, in
 // The other way round for the closed group: the reason when the closed port accepts connections
 // (every "no reset came back" would then be wrong), nullopt when it does not.
 Result<std::optional<std::string>> check_closed(const StrayTarget& target, int cancel_fd = -1);
+
+// Why nothing can have reached the target at all: the neighbour entry (ARP, neighbour discovery)
+// of the target, or of its gateway, never resolved (INCOMPLETE or FAILED). Empty when it did, or
+// when the table says nothing either way. For a group of cases that drew no answer.
+std::string unresolved_neighbour_note(const StrayTarget& target);
 
 }  // namespace tcpkit

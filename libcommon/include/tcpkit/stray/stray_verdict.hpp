@@ -75,6 +75,20 @@ struct StrayJudgement {
 
 StrayJudgement judge_stray_case(StrayCase id, const StrayProbe& probe, const StrayObservation& seen);
 
+// Whether the case drew an answer from the peer's TCP stack: a TCP segment that is not the
+// peer's own traffic, to the case's segment or to its follow-up (an ICMP error is a firewall's
+// or a router's, no proof that the segment reached the stack).
+bool stray_drew_answer(const StrayObservation& seen);
+
+// The port control (closed and listening ports). Silence from a port decides nothing unless the
+// same run shows that segments reach the peer's stack there: a case of the same group, or a
+// control segment sent for the purpose, drew an answer. Without one (control_answered false),
+// a verdict that is not inconclusive already becomes inconclusive: every one of them rests on
+// silence. `host_note`, when not empty, is what is known about why (the neighbour entry of the
+// target never resolved) and replaces the generic reason.
+StrayJudgement apply_port_control(StrayJudgement judgement, uint16_t port, bool control_answered,
+                                  const std::string& host_note = "");
+
 // "R. seq=0 ack=1001 win=0" (and "len=10" when there is data); "ICMP port unreachable".
 std::string describe_segment(const StraySegment& segment);
 // The same, with an answer's seq and ack relative to the connection where the probe knows it:

@@ -1,0 +1,49 @@
+"""tcpstray never judges on evidence that does not decide: silence from a port where nothing of
+the run reached the peer's stack (a firewall that drops everything, a host that is not there),
+a TIME_WAIT case on a peer that kept no TIME_WAIT, an RST case where RSTs never arrive, a
+challenge ACK a host-wide rate limit swallowed, and silence on a path that lost packets."""
+import json
+
+from test_tcpstray import CLOSED, LIVE, TW, cases
+
+FILTERED = 8444  # listens; nft drops everything but SYNs to it
+
+
+def run(L, tool, target, *args, wait="0.3", timeout=120):
+    r = L.run_client([tool("tcpstray"), "--json", "-W", wait, "--closed-port", str(CLOSED), target, *args],
+                     timeout=timeout)
+    assert r.returncode in (0, 1), r.stderr
+    return cases(r.stdout)
+
+
+def test_silence_from_a_port_that_drops_everything_is_inconclusive(make_lab, tool):
+    L = make_lab(ipv6=False)
+    L.start_server(LIVE, mode="never-close")
+    L.start_server(FILTERED, mode="never-close")
+    L.nft(L.server_ns, "table inet strayev {\n chain input { type filter hook input priority 0; policy accept;\n"
+                       f" tcp dport {CLOSED} drop\n"
+                       f" tcp dport {FILTERED} tcp flags & (syn|ack) != syn drop\n }}\n}}\n")
+    got, summary = run(L, tool, f"{L.server_v4}:{LIVE}", "--group", "closed")
+    assert len(got) == 6 and summary["inconclusive"] == 6, {n: (c["verdict"], c["reason"]) for n, c in got.items()}
+    for c in got.values():
+        assert f"no case on port {CLOSED} drew any answer" in c["reason"], c
+    got, summary = run(L, tool, f"{L.server_v4}:{FILTERED}", "--group", "listen")
+    assert len(got) == 5 and summary["inconclusive"] == 5, {n: (c["verdict"], c["reason"]) for n, c in got.items()}
+    for c in got.values():
+        assert f"no case on port {FILTERED} drew any answer" in c["reason"], c
+    # The same ports unfiltered: the groups answer and their silences are judged again.
+    L.nft(L.server_ns, "delete table inet strayev\n")
+    got, summary = run(L, tool, f"{L.server_v4}:{FILTERED}", "--group", "closed,listen")
+    assert summary["conformant"] == 11, {n: (c["verdict"], c["reason"]) for n, c in got.items()}
+    # A silence case alone has a control sent for it (an ACK to the port, which draws an RST).
+    got, summary = run(L, tool, f"{L.server_v4}:{FILTERED}", "--case", "closed-rst,listen-rst")
+    assert summary["conformant"] == 2, {n: (c["verdict"], c["reason"]) for n, c in got.items()}
+
+
+def test_a_host_that_is_not_there_is_inconclusive(make_lab, tool):
+    L = make_lab(ipv6=False)
+    nobody = L.server_v4.rsplit(".", 1)[0] + ".99"  # in the lab's /24: ARP is asked, nobody answers
+    got, summary = run(L, tool, f"{nobody}:80", "--group", "closed")
+    assert len(got) == 6 and summary["inconclusive"] == 6, {n: (c["verdict"], c["reason"]) for n, c in got.items()}
+    for c in got.values():
+        assert "the host never answered ARP" in c["reason"], c
