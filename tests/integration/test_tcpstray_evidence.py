@@ -47,3 +47,29 @@ def test_a_host_that_is_not_there_is_inconclusive(make_lab, tool):
     assert len(got) == 6 and summary["inconclusive"] == 6, {n: (c["verdict"], c["reason"]) for n, c in got.items()}
     for c in got.values():
         assert "the host never answered ARP" in c["reason"], c
+
+
+def test_no_time_wait_means_nothing_to_test(make_lab, tool):
+    # The peer keeps no TIME_WAIT at all (and would keep one from RSTs if it had one).
+    L = make_lab(ipv6=False)
+    L.sysctl(L.server_ns, "net.ipv4.tcp_max_tw_buckets", 0)
+    L.sysctl(L.server_ns, "net.ipv4.tcp_rfc1337", 1)
+    L.start_server(TW, mode="banner-close", banner=b"bye\n")
+    got, _ = run(L, tool, f"{L.server_v4}:{TW}", "--group", "time-wait")
+    assert got["tw-fin-retransmit"]["verdict"] == "deviation", got["tw-fin-retransmit"]  # that one is true
+    for name in ("tw-rst", "tw-syn"):
+        assert got[name]["verdict"] == "inconclusive", got[name]
+        assert "no TIME_WAIT to test" in got[name]["reason"], got[name]
+
+
+def test_rsts_that_never_arrive_do_not_make_time_wait_conformant(make_lab, tool):
+    L = make_lab(ipv6=False)
+    L.sysctl(L.server_ns, "net.ipv4.tcp_rfc1337", 0)  # an RST that arrived would assassinate
+    L.start_server(TW, mode="http")  # keeps a connection until the request, then answers and closes
+    L.nft(L.server_ns, "table inet strayrst {\n chain input { type filter hook input priority 0; policy accept;\n"
+                       f" tcp dport {TW} tcp flags & rst == rst drop\n }}\n}}\n")
+    got, _ = run(L, tool, f"{L.server_v4}:{TW}", "--case", "live-rst-exact,tw-rst",
+                 "--request", "GET / HTTP/1.0\\r\\n\\r\\n")
+    assert got["live-rst-exact"]["verdict"] == "deviation", got["live-rst-exact"]
+    assert got["tw-rst"]["verdict"] == "inconclusive", got["tw-rst"]  # was conformant: "TIME_WAIT survived"
+    assert "live-rst-exact" in got["tw-rst"]["reason"], got["tw-rst"]

@@ -168,6 +168,7 @@ int run_cases(const Options& o, const tcpkit::StrayTarget& target, tcpkit::RawSe
               Reporter& reporter, Tally& tally) {
   PortChecks checks;
   std::vector<CaseOutcome> group;
+  std::optional<tcpkit::StrayJudgement> live_rst_exact;  // tw-rst's RST control, when the run has it
   for (const auto id : o.cases) {
     if (cli::interrupted()) break;
     if (!group.empty() && tcpkit::stray_case_info(group.front().run.id).group != tcpkit::stray_case_info(id).group)
@@ -179,6 +180,9 @@ int run_cases(const Options& o, const tcpkit::StrayTarget& target, tcpkit::RawSe
     }
     if (cli::interrupted()) result->seen.setup_problem = "interrupted before the case finished";
     auto judgement = tcpkit::judge_stray_case(id, result->probe, result->seen);
+    if (id == tcpkit::StrayCase::live_rst_exact) live_rst_exact = judgement;
+    if (id == tcpkit::StrayCase::tw_rst)
+      judgement = tcpkit::apply_rst_control(std::move(judgement), live_rst_exact ? &*live_rst_exact : nullptr);
     group.push_back(CaseOutcome{std::move(*result), std::move(judgement)});
   }
   if (auto code = report_group(group, target, sender, info, reporter, tally)) return *code;

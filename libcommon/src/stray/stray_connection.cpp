@@ -61,6 +61,7 @@ class CaseRunner {
   Edges edges() const;
   Result<void> aim_probe(const Edges& e, std::vector<uint8_t>& payload);
   Result<void> follow_up(const Edges& e);
+  Result<void> pre_check(const Edges& e);
   Result<bool> connect_and_follow();
   Result<bool> reach_time_wait();
   Result<bool> wait_quiet();
@@ -424,6 +425,22 @@ Result<void> CaseRunner::follow_up(const Edges& e) {
   return {};
 }
 
+// tw-rst and tw-syn: our FIN once more, just before the stray segment. Only a TIME_WAIT acks it
+// (a peer that kept none resets it), so its answer shows there is a TIME_WAIT to test.
+Result<void> CaseRunner::pre_check(const Edges& e) {
+  if (id_ != StrayCase::tw_rst && id_ != StrayCase::tw_syn) return {};
+  StrayProbe& f = run_.seen.pre_check;
+  f.peer_rcv_nxt = e.rcv_nxt;
+  f.peer_snd_nxt = e.snd_nxt;
+  f.flags = uint8_t(fin | ack), f.seq = *live_->tracker().local().fin_seq, f.ack = e.snd_nxt;
+  if (auto r = inject(f.flags, f.seq, f.ack); !r) return tl::unexpected(r.error());
+  run_.seen.pre_check_sent = true;
+  auto answers = collect(true);
+  if (!answers) return tl::unexpected(answers.error());
+  run_.seen.pre_check_answers = std::move(*answers);
+  return {};
+}
+
 Result<StrayRun> CaseRunner::run() {
   auto ready = set_up();
   if (!ready) return tl::unexpected(ready.error());
@@ -441,6 +458,7 @@ Result<StrayRun> CaseRunner::run() {
     return problem("the peer advertises a window too small for an in-window, non-exact RST");
   std::vector<uint8_t> payload;
   if (auto r = aim_probe(e, payload); !r) return tl::unexpected(r.error());
+  if (auto r = pre_check(e); !r) return tl::unexpected(r.error());
   const RejectCounts before = live_->rejected();  // the setup's are no evidence about the answer
   if (auto r = inject(p.flags, p.seq, p.ack, payload); !r) return tl::unexpected(r.error());
   auto answers = collect(!expects_silence());

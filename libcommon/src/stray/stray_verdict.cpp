@@ -156,18 +156,39 @@ StrayJudgement judge_rst_exact(const StrayProbe& p, const StrayObservation& seen
   if (!t) {
     // The peer's own segment acking our byte shows the connection alive; any other cannot tell.
     const StraySegment* own = first_own(seen.follow_up_answers);
-    if (own && (own->flags & tcp_flag::ack) && own->ack == seen.follow_up.seq + seen.follow_up.sequence_length())
-      return make(V::deviation, observed, "the connection survived an RST at exactly RCV.NXT: " + own_text(*own) +
-                                              " acked the byte after it");
+    if (own && (own->flags & tcp_flag::ack) && own->ack == seen.follow_up.seq + seen.follow_up.sequence_length()) {
+      auto j = make(V::deviation, observed, "the connection survived an RST at exactly RCV.NXT: " + own_text(*own) +
+                                                " acked the byte after it");
+      j.rst_survived = true;
+      return j;
+    }
     if (own) return make(V::inconclusive, observed, own_overlap_reason(*own));
     return make(V::inconclusive, observed, "the segment after the RST drew no answer: cannot tell if the connection is gone");
   }
   if (t->flags & tcp_flag::rst) return make(V::conformant, observed, "the connection was reset: the next segment drew an RST");
-  return make(V::deviation, observed, "the connection survived an RST at exactly RCV.NXT");
+  auto j = make(V::deviation, observed, "the connection survived an RST at exactly RCV.NXT");
+  j.rst_survived = true;
+  return j;
+}
+
+// tw-rst and tw-syn: our FIN sent again just before the stray segment must draw the ACK only a
+// TIME_WAIT sends; the reason there is no TIME_WAIT to test when it did not.
+std::optional<std::string> no_time_wait(const StrayObservation& seen) {
+  if (!seen.pre_check_sent) return "no TIME_WAIT to test: whether the peer held one was not checked";
+  const StraySegment* t = first_real_tcp(seen.pre_check_answers);
+  const std::string before = "our FIN, sent again just before, ";
+  if (!t) return "no TIME_WAIT to test: " + before + "drew no ACK (the peer may have kept no TIME_WAIT)";
+  if (t->flags & tcp_flag::rst)
+    return "no TIME_WAIT to test: " + before + "drew a reset, the peer kept no TIME_WAIT (Linux: "
+           "net.ipv4.tcp_max_tw_buckets)";
+  if (!(t->flags & tcp_flag::ack) || t->ack != seen.pre_check.seq + seen.pre_check.sequence_length())
+    return "no TIME_WAIT to test: " + before + "drew " + flags_compact(t->flags) + ", not the ACK of the FIN";
+  return std::nullopt;
 }
 
 StrayJudgement judge_tw_rst(const StrayProbe& p, const StrayObservation& seen) {
   std::string observed = join_answers(seen.answers, p);
+  if (auto why = no_time_wait(seen)) return make(V::inconclusive, observed, *why);
   const auto real = real_answers(seen.answers);
   if (first_tcp(real) && (first_tcp(real)->flags & tcp_flag::rst))
     return make(V::deviation, observed, "the RST was answered with an RST");
@@ -185,6 +206,7 @@ StrayJudgement judge_tw_rst(const StrayProbe& p, const StrayObservation& seen) {
 
 StrayJudgement judge_tw_syn(const StrayProbe& p, const StrayObservation& seen) {
   const std::string observed = join_answers(seen.answers, p);
+  if (auto why = no_time_wait(seen)) return make(V::inconclusive, observed, *why);
   const auto real = real_answers(seen.answers);
   const StraySegment* t = first_tcp(real);
   if (!t) {
@@ -297,6 +319,14 @@ StrayJudgement judge_stray_case(StrayCase id, const StrayProbe& p, const StrayOb
 bool stray_drew_answer(const StrayObservation& seen) {
   if (seen.setup_problem) return false;
   return first_real_tcp(seen.answers) || (seen.follow_up_sent && first_real_tcp(seen.follow_up_answers));
+}
+
+StrayJudgement apply_rst_control(StrayJudgement j, const StrayJudgement* live_rst_exact) {
+  if (!live_rst_exact || !live_rst_exact->rst_survived || j.verdict != V::conformant) return j;
+  j.verdict = V::inconclusive;
+  j.reason = "in this run an RST at exactly RCV.NXT left a live connection alive (live-rst-exact): RSTs may not "
+             "reach the peer's stack, so a TIME_WAIT that survives one decides nothing";
+  return j;
 }
 
 StrayJudgement apply_port_control(StrayJudgement j, uint16_t port, bool control_answered, const std::string& host_note) {

@@ -54,6 +54,16 @@ StrayObservation answers(std::vector<StraySegment> list) {
   return o;
 }
 
+// The answers of a tw-rst or tw-syn whose FIN, sent again just before, was acked: the peer
+// held a TIME_WAIT.
+StrayObservation in_time_wait(std::vector<StraySegment> list) {
+  StrayObservation o = answers(std::move(list));
+  o.pre_check_sent = true;
+  o.pre_check = live(f::fin | f::ack, kRcvNxt - 1);
+  o.pre_check_answers = {in(f::ack, kSndNxt, kRcvNxt)};
+  return o;
+}
+
 StrayVerdict verdict(StrayCase id, const StrayProbe& p, const StrayObservation& o) {
   return judge_stray_case(id, p, o).verdict;
 }
@@ -217,7 +227,7 @@ TEST_CASE("TIME_WAIT: a retransmitted FIN is acked again", "[stray]") {
 }
 
 TEST_CASE("TIME_WAIT RST: kept (RFC 1337) is conformant, assassinated is a deviation", "[stray]") {
-  StrayObservation o = answers({});
+  StrayObservation o = in_time_wait({});
   o.follow_up_sent = true;
   o.follow_up = live(f::fin | f::ack, kRcvNxt - 1);
   o.follow_up_answers = {in(f::ack, kSndNxt, kRcvNxt)};  // net.ipv4.tcp_rfc1337=1
@@ -236,14 +246,14 @@ TEST_CASE("TIME_WAIT RST: kept (RFC 1337) is conformant, assassinated is a devia
 
 TEST_CASE("TIME_WAIT SYN: reuse with a higher ISN or a challenge ACK conform", "[stray]") {
   const StrayProbe p = live(f::syn, kRcvNxt + 65536);
-  auto reused = judge_stray_case(StrayCase::tw_syn, p, answers({in(f::syn | f::ack, kSndNxt + 65537, kRcvNxt + 65537, 64240)}));
+  auto reused = judge_stray_case(StrayCase::tw_syn, p, in_time_wait({in(f::syn | f::ack, kSndNxt + 65537, kRcvNxt + 65537, 64240)}));
   CHECK(reused.verdict == StrayVerdict::conformant);
   CHECK(reused.observed.find("(reused)") != std::string::npos);
-  CHECK(verdict(StrayCase::tw_syn, p, answers({in(f::syn | f::ack, kSndNxt - 5, kRcvNxt + 65537)})) == StrayVerdict::deviation);
-  CHECK(verdict(StrayCase::tw_syn, p, answers({in(f::syn | f::ack, kSndNxt + 9, kRcvNxt)})) == StrayVerdict::deviation);
-  CHECK(verdict(StrayCase::tw_syn, p, answers({in(f::ack, kSndNxt, kRcvNxt)})) == StrayVerdict::conformant);
-  CHECK(verdict(StrayCase::tw_syn, p, answers({in(f::rst | f::ack, 0, kRcvNxt + 65537, 0)})) == StrayVerdict::deviation);
-  auto none = judge_stray_case(StrayCase::tw_syn, p, answers({}));
+  CHECK(verdict(StrayCase::tw_syn, p, in_time_wait({in(f::syn | f::ack, kSndNxt - 5, kRcvNxt + 65537)})) == StrayVerdict::deviation);
+  CHECK(verdict(StrayCase::tw_syn, p, in_time_wait({in(f::syn | f::ack, kSndNxt + 9, kRcvNxt)})) == StrayVerdict::deviation);
+  CHECK(verdict(StrayCase::tw_syn, p, in_time_wait({in(f::ack, kSndNxt, kRcvNxt)})) == StrayVerdict::conformant);
+  CHECK(verdict(StrayCase::tw_syn, p, in_time_wait({in(f::rst | f::ack, 0, kRcvNxt + 65537, 0)})) == StrayVerdict::deviation);
+  auto none = judge_stray_case(StrayCase::tw_syn, p, in_time_wait({}));
   CHECK(none.verdict == StrayVerdict::deviation);
   CHECK(none.rate_limit_possible);
 }
@@ -474,4 +484,55 @@ TEST_CASE("a case drew an answer only with a TCP segment from the peer's stack",
   CHECK(stray_drew_answer(followed));
   followed.setup_problem = "not run";
   CHECK_FALSE(stray_drew_answer(followed));
+}
+
+TEST_CASE("TIME_WAIT RST and SYN: without a TIME_WAIT just before, there is nothing to test", "[stray]") {
+  // net.ipv4.tcp_max_tw_buckets=0: the peer keeps no TIME_WAIT. Our FIN again draws an RST, the
+  // RST is ignored by nobody, and the SYN opens a fresh connection.
+  const StrayProbe rst = live(f::rst, kRcvNxt), syn = live(f::syn, kRcvNxt + 65536);
+  StrayObservation o = in_time_wait({});
+  o.pre_check_answers = {in(f::rst, kSndNxt, 0, 0)};
+  o.follow_up_sent = true;
+  o.follow_up = live(f::fin | f::ack, kRcvNxt - 1);
+  o.follow_up_answers = {in(f::rst, kSndNxt, 0, 0)};
+  auto killed = judge_stray_case(StrayCase::tw_rst, rst, o);
+  CHECK(killed.verdict == StrayVerdict::inconclusive);  // was: deviation, "the RST killed the peer's TIME_WAIT"
+  CHECK(killed.reason.find("no TIME_WAIT to test") != std::string::npos);
+  CHECK(killed.reason.find("kept no TIME_WAIT") != std::string::npos);
+  StrayObservation s = in_time_wait({in(f::syn | f::ack, kSndNxt + 65537, kRcvNxt + 65537, 64240)});
+  s.pre_check_answers = {in(f::rst, kSndNxt, 0, 0)};
+  auto reused = judge_stray_case(StrayCase::tw_syn, syn, s);
+  CHECK(reused.verdict == StrayVerdict::inconclusive);  // was: conformant, "reused with an ISN above"
+  CHECK(reused.reason.find("no TIME_WAIT to test") != std::string::npos);
+  s.pre_check_answers = {};  // our FIN drew nothing
+  CHECK(judge_stray_case(StrayCase::tw_syn, syn, s).reason.find("drew no ACK") != std::string::npos);
+  s.pre_check_sent = false;
+  CHECK(verdict(StrayCase::tw_syn, syn, s) == StrayVerdict::inconclusive);
+}
+
+TEST_CASE("TIME_WAIT RST: survived, where RSTs also left a live connection alive, decides nothing", "[stray]") {
+  StrayObservation o = in_time_wait({});
+  o.follow_up_sent = true;
+  o.follow_up = live(f::fin | f::ack, kRcvNxt - 1);
+  o.follow_up_answers = {in(f::ack, kSndNxt, kRcvNxt)};
+  const auto kept = judge_stray_case(StrayCase::tw_rst, live(f::rst, kRcvNxt), o);
+  REQUIRE(kept.verdict == StrayVerdict::conformant);
+  // live-rst-exact in the same run: the byte after the RST was acked (nft drops inbound RSTs).
+  StrayObservation x = answers({});
+  x.follow_up_sent = true;
+  x.follow_up = live(uint8_t(f::psh | f::ack), kRcvNxt);
+  x.follow_up.payload_length = 1;
+  x.follow_up_answers = {in(f::ack, kSndNxt, kRcvNxt + 1)};
+  const auto survived = judge_stray_case(StrayCase::live_rst_exact, live(f::rst, kRcvNxt), x);
+  REQUIRE(survived.verdict == StrayVerdict::deviation);
+  CHECK(survived.rst_survived);
+  const auto judged = apply_rst_control(kept, &survived);
+  CHECK(judged.verdict == StrayVerdict::inconclusive);
+  CHECK(judged.reason.find("live-rst-exact") != std::string::npos);
+  // A reset live connection, or none in the run: tw-rst stands.
+  x.follow_up_answers = {in(f::rst, kSndNxt, 0, 0)};
+  const auto reset = judge_stray_case(StrayCase::live_rst_exact, live(f::rst, kRcvNxt), x);
+  CHECK(!reset.rst_survived);
+  CHECK(apply_rst_control(kept, &reset).verdict == StrayVerdict::conformant);
+  CHECK(apply_rst_control(kept, nullptr).verdict == StrayVerdict::conformant);
 }

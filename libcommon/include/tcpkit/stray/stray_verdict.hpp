@@ -51,6 +51,11 @@ struct StrayObservation {
   // Everything from the peer after the probe, until the wait ended (its own traffic marked).
   std::vector<StraySegment> answers;
   bool follow_up_sent = false;            // live-rst-exact and tw-rst send a second segment
+  // tw-rst and tw-syn first send our FIN again: only a TIME_WAIT acks it (once more), so its
+  // answer shows that there is a TIME_WAIT to test just before the stray segment.
+  bool pre_check_sent = false;
+  StrayProbe pre_check;
+  std::vector<StraySegment> pre_check_answers;
   StrayProbe follow_up;
   std::vector<StraySegment> follow_up_answers;
   std::optional<std::string> setup_problem;  // the case could not be set up: inconclusive
@@ -71,6 +76,9 @@ struct StrayJudgement {
   std::string reason;            // why this verdict, one sentence
   bool rate_limit_possible = false;  // silence where a rate-limited ACK was expected
   std::string observed_flags;    // the same in flags only, for a narrow table: "R.", "silence", ". (+own)"
+  // live-rst-exact: the connection survived an RST at exactly RCV.NXT. Then RSTs may not reach
+  // the peer's stack on this path at all (a firewall that drops them), see apply_rst_control.
+  bool rst_survived = false;
 };
 
 StrayJudgement judge_stray_case(StrayCase id, const StrayProbe& probe, const StrayObservation& seen);
@@ -79,6 +87,12 @@ StrayJudgement judge_stray_case(StrayCase id, const StrayProbe& probe, const Str
 // peer's own traffic, to the case's segment or to its follow-up (an ICMP error is a firewall's
 // or a router's, no proof that the segment reached the stack).
 bool stray_drew_answer(const StrayObservation& seen);
+
+// The RST control of tw-rst: a TIME_WAIT that survives our RST shows nothing when, in the same
+// run, an RST at exactly RCV.NXT left a live connection alive too (live-rst-exact's judgement):
+// the RSTs may never have reached the peer's stack. A conformant tw-rst then becomes
+// inconclusive; without live-rst-exact in the run (nullptr) it is left as it is.
+StrayJudgement apply_rst_control(StrayJudgement tw_rst, const StrayJudgement* live_rst_exact);
 
 // The port control (closed and listening ports). Silence from a port decides nothing unless the
 // same run shows that segments reach the peer's stack there: a case of the same group, or a
