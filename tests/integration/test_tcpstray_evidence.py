@@ -73,3 +73,15 @@ def test_rsts_that_never_arrive_do_not_make_time_wait_conformant(make_lab, tool)
     assert got["live-rst-exact"]["verdict"] == "deviation", got["live-rst-exact"]
     assert got["tw-rst"]["verdict"] == "inconclusive", got["tw-rst"]  # was conformant: "TIME_WAIT survived"
     assert "live-rst-exact" in got["tw-rst"]["reason"], got["tw-rst"]
+
+
+def test_a_challenge_ack_the_host_wide_limit_swallowed_is_not_a_deviation(make_lab, tool):
+    L = make_lab(ipv6=False)
+    L.sysctl(L.server_ns, "net.ipv4.tcp_challenge_ack_limit", 1)  # one or two a second, host-wide
+    L.start_server(LIVE, mode="never-close")
+    for _ in range(2):  # the second run used to meet an empty budget
+        got, _ = run(L, tool, f"{L.server_v4}:{LIVE}", "--group", "live")
+        for name, c in got.items():
+            assert c["verdict"] in ("conformant", "inconclusive"), (name, c["verdict"], c["reason"])
+            if c["verdict"] == "inconclusive":
+                assert c["rate_limit_possible"] and "twice" in c["reason"], (name, c["reason"])

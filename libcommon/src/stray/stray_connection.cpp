@@ -29,6 +29,9 @@ constexpr int kQuietRounds = 10;           // a peer that never falls quiet: giv
 constexpr uint32_t kBeyond = 65536;        // how far past the window edge "out of window" aims
 constexpr uint32_t kOldData = 1000;        // how far below RCV.NXT the old data starts
 constexpr uint32_t kOldDataLength = 10;
+// A case that expects an ACK and saw nothing sends its segment again this long after the first:
+// Linux's host-wide challenge-ACK limit counts per second, tcp_invalid_ratelimit per 500 ms.
+constexpr auto kRetryAfter = std::chrono::milliseconds(1100);
 
 // Closes the connection under test without a FIN (an RST, which the guard may drop: the peer
 // is cleaned up by us).
@@ -68,7 +71,9 @@ class CaseRunner {
   Result<void> hold_local_port();
   Result<void> inject(uint8_t flags, uint32_t seq, uint32_t ack, std::vector<uint8_t> payload = {});
   // Reads segments until the deadline (or the grace after the first answer when stop_early).
-  Result<std::vector<StraySegment>> collect(bool stop_early);
+  Result<std::vector<StraySegment>> collect(bool stop_early, std::optional<Clock::time_point> until = std::nullopt);
+  Result<void> retry(const std::vector<uint8_t>& payload, Clock::time_point sent_at);
+  bool expects_ack() const;
   Result<std::optional<TrackedSegment>> wait_segment(const std::function<bool(const TrackedSegment&)>& match,
                                                      Clock::time_point deadline);
   void note(const TrackedSegment& s);
@@ -278,9 +283,9 @@ Result<void> CaseRunner::inject(uint8_t flags, uint32_t seq, uint32_t ack_number
   return {};
 }
 
-Result<std::vector<StraySegment>> CaseRunner::collect(bool stop_early) {
+Result<std::vector<StraySegment>> CaseRunner::collect(bool stop_early, std::optional<Clock::time_point> until) {
   std::vector<StraySegment> answers;
-  auto deadline = Clock::now() + t_.timeout;
+  auto deadline = until.value_or(Clock::now() + t_.timeout);
   for (;;) {
     auto s = live_->next(deadline, cancel_fd_);
     if (!s) return tl::unexpected(s.error());
@@ -309,6 +314,41 @@ uint32_t CaseRunner::peer_window() const { return live_->tracker().remote_window
 
 bool CaseRunner::expects_silence() const {
   return id_ == StrayCase::live_rst_exact || id_ == StrayCase::live_rst_out_of_window || id_ == StrayCase::tw_rst;
+}
+
+// The cases whose answer is an ACK (challenge, duplicate, or of a FIN).
+bool CaseRunner::expects_ack() const {
+  switch (id_) {
+    case StrayCase::live_rst_in_window:
+    case StrayCase::live_syn:
+    case StrayCase::live_ack_unsent:
+    case StrayCase::live_data_old:
+    case StrayCase::live_fin_exact:
+    case StrayCase::live_fin_out_of_window:
+    case StrayCase::tw_fin_retransmit:
+    case StrayCase::tw_syn: return true;
+    default: return false;
+  }
+}
+
+// A case that expects an ACK and drew nothing at all: the same segment once more, kRetryAfter
+// after the first, so that a rate limit or a lost segment is not taken for the stack's silence.
+// What arrives before the second try is a late answer to the first.
+Result<void> CaseRunner::retry(const std::vector<uint8_t>& payload, Clock::time_point sent_at) {
+  if (!expects_ack() || !run_.seen.answers.empty() || cancelled()) return {};
+  auto late = collect(true, std::max(Clock::now(), sent_at + kRetryAfter));
+  if (!late) return tl::unexpected(late.error());
+  if (!late->empty() || cancelled()) {
+    run_.seen.answers = std::move(*late);
+    return {};
+  }
+  const StrayProbe& p = run_.probe;
+  if (auto r = inject(p.flags, p.seq, p.ack, payload); !r) return tl::unexpected(r.error());
+  run_.seen.retried = true;
+  auto more = collect(true);
+  if (!more) return tl::unexpected(more.error());
+  run_.seen.retry_answers = std::move(*more);
+  return {};
 }
 
 // Leave nothing half-open at the peer: an exact RST at whatever it acked last.
@@ -460,10 +500,12 @@ Result<StrayRun> CaseRunner::run() {
   if (auto r = aim_probe(e, payload); !r) return tl::unexpected(r.error());
   if (auto r = pre_check(e); !r) return tl::unexpected(r.error());
   const RejectCounts before = live_->rejected();  // the setup's are no evidence about the answer
+  const auto sent_at = Clock::now();
   if (auto r = inject(p.flags, p.seq, p.ack, payload); !r) return tl::unexpected(r.error());
   auto answers = collect(!expects_silence());
   if (!answers) return tl::unexpected(answers.error());
   run_.seen.answers = std::move(*answers);
+  if (auto r = retry(payload, sent_at); !r) return tl::unexpected(r.error());
   if (auto r = follow_up(e); !r) return tl::unexpected(r.error());
   run_.seen.capture_drops = live_->capture_drops();
   run_.rejected = live_->rejected();

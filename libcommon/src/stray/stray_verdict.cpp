@@ -343,9 +343,36 @@ StrayJudgement apply_port_control(StrayJudgement j, uint16_t port, bool control_
 namespace {
 StrayJudgement judge_case(StrayCase id, const StrayProbe& p, const StrayObservation& seen);
 
-// Whether no segment of the peer's that can be an answer came, to the case or its follow-up.
+// Whether no segment of the peer's that can be an answer came, to the case, its second try or
+// its follow-up.
 bool rests_on_silence(const StrayObservation& seen) {
-  return !first_real_tcp(seen.answers) && !(seen.follow_up_sent && first_real_tcp(seen.follow_up_answers));
+  return !first_real_tcp(seen.answers) && !(seen.retried && first_real_tcp(seen.retry_answers)) &&
+         !(seen.follow_up_sent && first_real_tcp(seen.follow_up_answers));
+}
+
+// A case sent twice, over a second apart, because the first try drew nothing: judged on the
+// second try's answer; silence twice where stacks rate-limit the answer decides nothing.
+StrayJudgement judge_retried(StrayCase id, const StrayProbe& p, const StrayObservation& seen) {
+  if (!seen.retry_answers.empty()) {
+    StrayObservation second = seen;
+    second.answers = seen.retry_answers;
+    second.retried = false;
+    StrayJudgement j = judge_case(id, p, second);
+    j.observed = "silence, then (sent again) " + j.observed;
+    j.reason += "; on the second try, over a second after the first, which drew nothing (a rate limit, such as "
+                "Linux's net.ipv4.tcp_challenge_ack_limit, or a lost segment)";
+    j.rate_limit_possible = stray_case_info(id).rate_limited_answer;
+    return j;
+  }
+  StrayJudgement j = judge_case(id, p, seen);
+  j.observed += " (twice, over a second apart)";
+  if (j.verdict == V::deviation && stray_case_info(id).rate_limited_answer) {
+    j.verdict = V::inconclusive;
+    j.rate_limit_possible = true;
+    j.reason = "no ACK came back, twice, over a second apart: a host-wide rate limit (Linux: "
+               "net.ipv4.tcp_challenge_ack_limit) or a middlebox may swallow it; silence decides nothing";
+  }
+  return j;
 }
 
 StrayJudgement judge_answers(StrayCase id, const StrayProbe& p, const StrayObservation& seen) {
@@ -356,7 +383,7 @@ StrayJudgement judge_answers(StrayCase id, const StrayProbe& p, const StrayObser
   const bool live = stray_case_info(id).group == StrayGroup::live || stray_case_info(id).group == StrayGroup::time_wait;
   if (live && (!p.peer_rcv_nxt || !p.peer_snd_nxt))
     return make(V::inconclusive, join_answers(seen.answers, p), "the connection's sequence numbers were not known");
-  StrayJudgement j = judge_case(id, p, seen);
+  StrayJudgement j = seen.retried ? judge_retried(id, p, seen) : judge_case(id, p, seen);
   if (j.verdict != V::inconclusive && seen.rejected.total() > 0 && rests_on_silence(seen))
     return make(V::inconclusive, j.observed,
                 rejected_text(seen.rejected) + " came to our port during the wait: forged, corrupted or another "

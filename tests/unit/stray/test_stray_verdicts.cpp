@@ -536,3 +536,28 @@ TEST_CASE("TIME_WAIT RST: survived, where RSTs also left a live connection alive
   CHECK(apply_rst_control(kept, &reset).verdict == StrayVerdict::conformant);
   CHECK(apply_rst_control(kept, nullptr).verdict == StrayVerdict::conformant);
 }
+
+TEST_CASE("an ACK case that drew nothing is judged on its second try, over a second later", "[stray]") {
+  // net.ipv4.tcp_challenge_ack_limit=1: the first challenge ACK was over the host's budget.
+  const StrayProbe p = live(f::ack, kRcvNxt, kSndNxt + 65536);
+  StrayObservation o = answers({});
+  const auto once = judge_stray_case(StrayCase::live_ack_unsent, p, o);
+  REQUIRE(once.verdict == StrayVerdict::deviation);  // without a second try: as before
+  o.retried = true;
+  o.retry_answers = {in(f::ack, kSndNxt, kRcvNxt)};
+  const auto second = judge_stray_case(StrayCase::live_ack_unsent, p, o);
+  CHECK(second.verdict == StrayVerdict::conformant);
+  CHECK(second.rate_limit_possible);
+  CHECK(second.observed.rfind("silence, then (sent again) . seq=SND.NXT ack=RCV.NXT", 0) == 0);
+  CHECK(second.reason.find("second try") != std::string::npos);
+  o.retry_answers = {in(f::rst, kSndNxt, 0, 0)};
+  CHECK(verdict(StrayCase::live_ack_unsent, p, o) == StrayVerdict::deviation);  // an answer decides
+  o.retry_answers = {};
+  const auto twice = judge_stray_case(StrayCase::live_ack_unsent, p, o);
+  CHECK(twice.verdict == StrayVerdict::inconclusive);  // was: deviation "(rate limit?)"
+  CHECK(twice.rate_limit_possible);
+  CHECK(twice.reason.find("twice") != std::string::npos);
+  // An ACK no stack rate-limits (of a FIN at RCV.NXT): silence twice is still a deviation.
+  const StrayProbe fin = live(f::fin | f::ack, kRcvNxt);
+  CHECK(verdict(StrayCase::live_fin_exact, fin, o) == StrayVerdict::deviation);
+}

@@ -53,6 +53,10 @@ struct StrayObservation {
   bool follow_up_sent = false;            // live-rst-exact and tw-rst send a second segment
   // tw-rst and tw-syn first send our FIN again: only a TIME_WAIT acks it (once more), so its
   // answer shows that there is a TIME_WAIT to test just before the stray segment.
+  // A case that expects an ACK and saw nothing at all sends its segment once more, over a second
+  // after the first (rate limits count per second; a segment may be lost): its answers.
+  bool retried = false;
+  std::vector<StraySegment> retry_answers;
   bool pre_check_sent = false;
   StrayProbe pre_check;
   std::vector<StraySegment> pre_check_answers;
