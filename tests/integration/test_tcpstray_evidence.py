@@ -85,3 +85,20 @@ def test_a_challenge_ack_the_host_wide_limit_swallowed_is_not_a_deviation(make_l
             assert c["verdict"] in ("conformant", "inconclusive"), (name, c["verdict"], c["reason"])
             if c["verdict"] == "inconclusive":
                 assert c["rate_limit_possible"] and "twice" in c["reason"], (name, c["reason"])
+
+
+def test_a_lost_segment_is_sent_again_and_loss_makes_silence_decide_nothing(make_lab, tool):
+    # Deterministic loss: every other FIN to the closed port vanishes (the first closed-fin is
+    # lost, its second try gets through), and the NULL segment never arrives.
+    L = make_lab(ipv6=False)
+    L.start_server(LIVE, mode="never-close")
+    L.nft(L.server_ns, "table inet strayloss {\n chain input { type filter hook input priority 0; policy accept;\n"
+                       f" tcp dport {CLOSED} tcp flags == fin numgen inc mod 2 == 0 drop\n"
+                       f" tcp dport {CLOSED} tcp flags == 0x0 drop\n }}\n}}\n")
+    got, _ = run(L, tool, f"{L.server_v4}:{LIVE}", "--group", "closed")
+    fin, null = got["closed-fin"], got["closed-null"]
+    assert fin["verdict"] == "conformant", fin  # was: deviation, "no reset came back"
+    assert fin["observed"].startswith("silence, then (sent again) R."), fin
+    # The run saw a segment lost: silence twice is no evidence of a firewall any more.
+    assert null["verdict"] == "inconclusive", null
+    assert "the path lost packets in this run" in null["reason"], null

@@ -110,7 +110,32 @@ tcpkit::Result<tcpkit::StrayRun> run_case(tcpkit::StrayCase id, const tcpkit::St
 struct CaseOutcome {
   tcpkit::StrayRun run;
   tcpkit::StrayJudgement judgement;
+  bool loss = false;  // the case shows that the path loses packets
 };
+
+// A closed- or listening-port case whose answer is an RST and that drew nothing at all is sent
+// once more (from a fresh port): a lost segment must not pass for a firewall that drops. An
+// answer to the second try is judged, and shows that the path loses packets.
+tcpkit::Result<CaseOutcome> run_and_judge(tcpkit::StrayCase id, const tcpkit::StrayTarget& target,
+                                          tcpkit::RawSender& sender, PortChecks& checks) {
+  auto result = run_case(id, target, sender, checks);
+  if (!result) return tl::unexpected(result.error());
+  const auto group = tcpkit::stray_case_info(id).group;
+  const bool wants_rst = (group == tcpkit::StrayGroup::closed && id != tcpkit::StrayCase::closed_rst) ||
+                         id == tcpkit::StrayCase::listen_ack;
+  if (wants_rst && !result->seen.setup_problem && result->seen.answers.empty() && !cli::interrupted()) {
+    auto again = run_case(id, target, sender, checks);
+    if (!again) return tl::unexpected(again.error());
+    if (!again->seen.answers.empty()) {
+      auto judgement = tcpkit::second_try(tcpkit::judge_stray_case(id, again->probe, again->seen));
+      return CaseOutcome{std::move(*again), std::move(judgement), true};
+    }
+  }
+  if (cli::interrupted()) result->seen.setup_problem = "interrupted before the case finished";
+  auto judgement = tcpkit::judge_stray_case(id, result->probe, result->seen);
+  const bool loss = tcpkit::stray_saw_loss(*result);
+  return CaseOutcome{std::move(*result), std::move(judgement), loss};
+}
 
 // The case whose segment a closed or listening port answers with an RST: the control that shows
 // segments reach the peer's stack there.
@@ -135,9 +160,13 @@ tcpkit::Result<bool> port_control(tcpkit::StrayGroup group, const std::vector<Ca
 
 // Reports a group's cases once the group has run, after the port control for a closed or
 // listening port (silence there decides nothing without one).
+// The loss control: loss_seen says whether the run so far (this group included) saw the path
+// lose packets.
 std::optional<int> report_group(std::vector<CaseOutcome>& outcomes, const tcpkit::StrayTarget& target,
-                                tcpkit::RawSender& sender, const RunInfo& info, Reporter& reporter, Tally& tally) {
+                                tcpkit::RawSender& sender, const RunInfo& info, Reporter& reporter, Tally& tally,
+                                bool& loss_seen) {
   if (outcomes.empty()) return std::nullopt;
+  for (const auto& o : outcomes) loss_seen = loss_seen || o.loss;
   const auto group = tcpkit::stray_case_info(outcomes.front().run.id).group;
   if (group == tcpkit::StrayGroup::closed || group == tcpkit::StrayGroup::listen) {
     const bool usable = std::any_of(outcomes.begin(), outcomes.end(), [](const CaseOutcome& o) {
@@ -151,7 +180,8 @@ std::optional<int> report_group(std::vector<CaseOutcome>& outcomes, const tcpkit
       for (auto& o : outcomes) o.judgement = tcpkit::apply_port_control(o.judgement, port, false, note);
     }
   }
-  for (const auto& o : outcomes) {
+  for (auto& o : outcomes) {
+    o.judgement = tcpkit::apply_loss_control(o.judgement, o.run.seen, loss_seen);
     reporter.result(info, o.run, o.judgement);
     count(tally, o.judgement);
     tally.capture_drops += o.run.seen.capture_drops;
@@ -168,24 +198,23 @@ int run_cases(const Options& o, const tcpkit::StrayTarget& target, tcpkit::RawSe
               Reporter& reporter, Tally& tally) {
   PortChecks checks;
   std::vector<CaseOutcome> group;
+  bool loss_seen = false;  // the run so far saw the path lose packets
   std::optional<tcpkit::StrayJudgement> live_rst_exact;  // tw-rst's RST control, when the run has it
   for (const auto id : o.cases) {
     if (cli::interrupted()) break;
     if (!group.empty() && tcpkit::stray_case_info(group.front().run.id).group != tcpkit::stray_case_info(id).group)
-      if (auto code = report_group(group, target, sender, info, reporter, tally)) return *code;
-    auto result = run_case(id, target, sender, checks);
-    if (!result) {
-      report_group(group, target, sender, info, reporter, tally);
-      return fail_with(result.error());
+      if (auto code = report_group(group, target, sender, info, reporter, tally, loss_seen)) return *code;
+    auto outcome = run_and_judge(id, target, sender, checks);
+    if (!outcome) {
+      report_group(group, target, sender, info, reporter, tally, loss_seen);
+      return fail_with(outcome.error());
     }
-    if (cli::interrupted()) result->seen.setup_problem = "interrupted before the case finished";
-    auto judgement = tcpkit::judge_stray_case(id, result->probe, result->seen);
-    if (id == tcpkit::StrayCase::live_rst_exact) live_rst_exact = judgement;
+    if (id == tcpkit::StrayCase::live_rst_exact) live_rst_exact = outcome->judgement;
     if (id == tcpkit::StrayCase::tw_rst)
-      judgement = tcpkit::apply_rst_control(std::move(judgement), live_rst_exact ? &*live_rst_exact : nullptr);
-    group.push_back(CaseOutcome{std::move(*result), std::move(judgement)});
+      outcome->judgement = tcpkit::apply_rst_control(std::move(outcome->judgement), live_rst_exact ? &*live_rst_exact : nullptr);
+    group.push_back(std::move(*outcome));
   }
-  if (auto code = report_group(group, target, sender, info, reporter, tally)) return *code;
+  if (auto code = report_group(group, target, sender, info, reporter, tally, loss_seen)) return *code;
   return cli::kExitPositive;
 }
 

@@ -175,6 +175,7 @@ Result<bool> CaseRunner::connect_and_follow() {
     ::getsockopt(socket_.get(), SOL_SOCKET, SO_ERROR, &error, &error_length);
     run_.seen.setup_problem = error ? std::string("could not connect: ") + std::strerror(error)
                                     : std::string("the handshake did not complete within the timeout");
+    run_.path_loss = run_.path_loss || !error;
     return false;
   }
   if (!live_->tracker().exact_next_seq() || !live_->tracker().ack_for_remote()) {
@@ -353,6 +354,8 @@ Result<void> CaseRunner::retry(const std::vector<uint8_t>& payload, Clock::time_
 
 // Leave nothing half-open at the peer: an exact RST at whatever it acked last.
 void CaseRunner::cleanup() {
+  // Our crafted segments repeat sequence space on purpose: only the peer's retransmissions count.
+  if (live_ && live_->tracker().remote().retransmissions > 0) run_.path_loss = true;
   if (live_ && last_inbound_ && !(last_inbound_->flags & rst) && (last_inbound_->flags & ack) &&
       (stray_case_info(id_).group == StrayGroup::live || id_ == StrayCase::tw_syn || !peer_in_time_wait_)) {
     if (inject(rst, last_inbound_->ack, 0)) {

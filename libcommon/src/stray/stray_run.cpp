@@ -47,6 +47,10 @@ Result<SegmentSpec> send_stray_segment(RawSender& sender, const IpAddress& sourc
   return spec;
 }
 
+bool stray_saw_loss(const StrayRun& run) {
+  return run.path_loss || (run.seen.retried && !run.seen.retry_answers.empty());
+}
+
 uint32_t stray_random32() {
   uint32_t value = 0;
   if (getrandom(&value, sizeof value, 0) != sizeof value) value = uint32_t(realtime_ns() * kGoldenRatio32);

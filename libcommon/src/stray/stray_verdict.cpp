@@ -329,6 +329,20 @@ StrayJudgement apply_rst_control(StrayJudgement j, const StrayJudgement* live_rs
   return j;
 }
 
+StrayJudgement apply_loss_control(StrayJudgement j, const StrayObservation& seen, bool loss_seen) {
+  if (!loss_seen || j.verdict != V::deviation || stray_drew_answer(seen)) return j;
+  j.verdict = V::inconclusive;
+  j.reason = "the path lost packets in this run (a handshake that did not complete, a retransmission, or an answer "
+             "that came only to a second try): silence decides nothing";
+  return j;
+}
+
+StrayJudgement second_try(StrayJudgement j) {
+  j.observed = "silence, then (sent again) " + j.observed;
+  j.reason += "; on a second try: the first drew nothing (a lost segment)";
+  return j;
+}
+
 StrayJudgement apply_port_control(StrayJudgement j, uint16_t port, bool control_answered, const std::string& host_note) {
   if (control_answered || j.verdict == V::inconclusive) return j;
   j.verdict = V::inconclusive;

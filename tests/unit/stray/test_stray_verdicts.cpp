@@ -561,3 +561,26 @@ TEST_CASE("an ACK case that drew nothing is judged on its second try, over a sec
   const StrayProbe fin = live(f::fin | f::ack, kRcvNxt);
   CHECK(verdict(StrayCase::live_fin_exact, fin, o) == StrayVerdict::deviation);
 }
+
+TEST_CASE("loss control: a deviation that rests on silence decides nothing on a lossy path", "[stray]") {
+  const StrayObservation silent = answers({});
+  const auto fin = judge_stray_case(StrayCase::closed_fin, probe(f::fin, 1000), silent);
+  REQUIRE(fin.verdict == StrayVerdict::deviation);
+  CHECK(apply_loss_control(fin, silent, false).verdict == StrayVerdict::deviation);
+  const auto lossy = apply_loss_control(fin, silent, true);
+  CHECK(lossy.verdict == StrayVerdict::inconclusive);
+  CHECK(lossy.reason.find("the path lost packets in this run") != std::string::npos);
+  // A deviation on an answer stands: the answer came, loss or not.
+  const StrayObservation wrong = answers({in(f::ack, 0, 1001)});
+  const auto answered = judge_stray_case(StrayCase::closed_fin, probe(f::fin, 1000), wrong);
+  REQUIRE(answered.verdict == StrayVerdict::deviation);
+  CHECK(apply_loss_control(answered, wrong, true).verdict == StrayVerdict::deviation);
+  // Conformant silence is the port control's business, not this one's.
+  const auto rst = judge_stray_case(StrayCase::closed_rst, probe(f::rst, 1000), silent);
+  CHECK(apply_loss_control(rst, silent, true).verdict == StrayVerdict::conformant);
+  const auto again = second_try(judge_stray_case(StrayCase::closed_fin, probe(f::fin, 1000),
+                                                 answers({in(f::rst | f::ack, 0, 1001, 0)})));
+  CHECK(again.verdict == StrayVerdict::conformant);
+  CHECK(again.observed.rfind("silence, then (sent again) R.", 0) == 0);
+  CHECK(again.reason.find("second try") != std::string::npos);
+}

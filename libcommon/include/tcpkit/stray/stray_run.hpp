@@ -36,7 +36,14 @@ struct StrayRun {
   std::vector<StraySegment> segments;  // every segment of the case both ways, in order (-v)
   // Replies rejected over the whole case, its setup included (seen.rejected: during the wait).
   RejectCounts rejected;
+  // The case saw the path lose packets: its handshake did not complete, or the peer
+  // retransmitted (it did not hear us, or we did not hear it).
+  bool path_loss = false;
 };
+
+// Whether the case shows that the path loses packets: path_loss, or an answer that came only to
+// a second try of the same segment.
+bool stray_saw_loss(const StrayRun& run);
 
 // The raw sender for injected segments. Its packets carry kStrayPacketMark when the process
 // may set marks (CAP_NET_ADMIN), so the kernel-RST guard lets our own RSTs through.

@@ -98,6 +98,14 @@ bool stray_drew_answer(const StrayObservation& seen);
 // inconclusive; without live-rst-exact in the run (nullptr) it is left as it is.
 StrayJudgement apply_rst_control(StrayJudgement tw_rst, const StrayJudgement* live_rst_exact);
 
+// The loss control: a deviation that rests on silence (no answer came from the peer's stack)
+// decides nothing when the run saw the path lose packets; it becomes inconclusive.
+StrayJudgement apply_loss_control(StrayJudgement judgement, const StrayObservation& seen, bool loss_seen);
+
+// A closed- or listening-port case sent a second time because the first drew nothing: the
+// judgement of the second, saying so.
+StrayJudgement second_try(StrayJudgement judgement);
+
 // The port control (closed and listening ports). Silence from a port decides nothing unless the
 // same run shows that segments reach the peer's stack there: a case of the same group, or a
 // control segment sent for the purpose, drew an answer. Without one (control_answered false),
