@@ -73,6 +73,8 @@ class CaseRunner {
   // Reads segments until the deadline (or the grace after the first answer when stop_early).
   Result<std::vector<StraySegment>> collect(bool stop_early, std::optional<Clock::time_point> until = std::nullopt);
   Result<void> retry(const std::vector<uint8_t>& payload, Clock::time_point sent_at);
+  // Sends one more segment of the case and reads what it draws (the wait ends soon after an answer).
+  Result<std::vector<StraySegment>> send_and_collect(const StrayProbe& p, std::vector<uint8_t> payload = {});
   bool expects_ack() const;
   Result<std::optional<TrackedSegment>> wait_segment(const std::function<bool(const TrackedSegment&)>& match,
                                                      Clock::time_point deadline);
@@ -343,13 +345,16 @@ Result<void> CaseRunner::retry(const std::vector<uint8_t>& payload, Clock::time_
     run_.seen.answers = std::move(*late);
     return {};
   }
-  const StrayProbe& p = run_.probe;
-  if (auto r = inject(p.flags, p.seq, p.ack, payload); !r) return tl::unexpected(r.error());
-  run_.seen.retried = true;
-  auto more = collect(true);
+  auto more = send_and_collect(run_.probe, payload);
   if (!more) return tl::unexpected(more.error());
+  run_.seen.retried = true;
   run_.seen.retry_answers = std::move(*more);
   return {};
+}
+
+Result<std::vector<StraySegment>> CaseRunner::send_and_collect(const StrayProbe& p, std::vector<uint8_t> payload) {
+  if (auto r = inject(p.flags, p.seq, p.ack, std::move(payload)); !r) return tl::unexpected(r.error());
+  return collect(true);
 }
 
 // Leave nothing half-open at the peer: an exact RST at whatever it acked last.
@@ -460,10 +465,9 @@ Result<void> CaseRunner::follow_up(const Edges& e) {
   } else {
     f.flags = uint8_t(fin | ack), f.seq = *live_->tracker().local().fin_seq;
   }
-  if (auto r = inject(f.flags, f.seq, f.ack, byte); !r) return tl::unexpected(r.error());
-  run_.seen.follow_up_sent = true;
-  auto more = collect(true);
+  auto more = send_and_collect(f, byte);
   if (!more) return tl::unexpected(more.error());
+  run_.seen.follow_up_sent = true;
   run_.seen.follow_up_answers = std::move(*more);
   return {};
 }
@@ -476,10 +480,9 @@ Result<void> CaseRunner::pre_check(const Edges& e) {
   f.peer_rcv_nxt = e.rcv_nxt;
   f.peer_snd_nxt = e.snd_nxt;
   f.flags = uint8_t(fin | ack), f.seq = *live_->tracker().local().fin_seq, f.ack = e.snd_nxt;
-  if (auto r = inject(f.flags, f.seq, f.ack); !r) return tl::unexpected(r.error());
-  run_.seen.pre_check_sent = true;
-  auto answers = collect(true);
+  auto answers = send_and_collect(f);
   if (!answers) return tl::unexpected(answers.error());
+  run_.seen.pre_check_sent = true;
   run_.seen.pre_check_answers = std::move(*answers);
   return {};
 }
