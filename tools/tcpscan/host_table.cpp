@@ -23,6 +23,10 @@ bool icmp_host_unreachable(bool v6, uint8_t type, uint8_t code) {
   return type == 1 && (code == 0 || code == 3);
 }
 
+bool says_host_unreachable(const tcpkit::Verdict& v) {
+  return v.reason == Reason::icmp_unreachable && icmp_host_unreachable(v.icmp_v6, v.icmp_type, v.icmp_code);
+}
+
 std::string reason_word(const tcpkit::Verdict& v) {
   if (v.reason != Reason::icmp_unreachable) return tcpkit::to_string(v.reason);
   if (!v.icmp_v6 && v.icmp_type == 3) {
@@ -67,7 +71,7 @@ Host* HostTable::add(const tcpkit::ScanResult& r, bool hold) {
   ++h.results;
   if (v.reason != Reason::no_response) {
     ++h.replies;
-    if (v.reason == Reason::icmp_unreachable && icmp_host_unreachable(v.icmp_v6, v.icmp_type, v.icmp_code))
+    if (says_host_unreachable(v))
       ++h.unreachable;
     if (h.first_reply_ns == 0 || (r.time_ns != 0 && r.time_ns < h.first_reply_ns)) {
       h.first_reply_ns = r.time_ns;

@@ -72,6 +72,8 @@ class HostTable {
 
 // True for ICMP errors that say the host (or its network) cannot be reached.
 bool icmp_host_unreachable(bool v6, uint8_t type, uint8_t code);
+// The verdict is such an ICMP error (the host counts it as unreachable, not as an answer).
+bool says_host_unreachable(const tcpkit::Verdict& v);
 
 // nmap's word for a port's reason: syn-ack, reset, no-response, port-unreach, admin-prohibited...
 std::string reason_word(const tcpkit::Verdict& v);

@@ -172,9 +172,7 @@ void Report::result(const tcpkit::ScanResult& r) {
   // no other answer yet may belong to a host that is down (whose ports are not written):
   // streamed forms hold it until the host is complete.
   const Host* known = hosts_.find(r.address);
-  const auto& v = r.verdict;
-  const bool says_down = v.reason == tcpkit::Reason::no_response ||
-                         (v.reason == tcpkit::Reason::icmp_unreachable && icmp_host_unreachable(v.icmp_v6, v.icmp_type, v.icmp_code));
+  const bool says_down = r.verdict.reason == tcpkit::Reason::no_response || says_host_unreachable(r.verdict);
   const bool hold = streams() && says_down && !options_.assume_up && (!known || known->replies == known->unreachable);
   if (streams() && !hold) port_line(r);
   if (Host* done = hosts_.add(r, hold)) host_done(*done);

@@ -159,9 +159,8 @@ tcpkit::Result<bool> port_control(tcpkit::StrayGroup group, const std::vector<Ca
 }
 
 // Reports a group's cases once the group has run, after the port control for a closed or
-// listening port (silence there decides nothing without one).
-// The loss control: loss_seen says whether the run so far (this group included) saw the path
-// lose packets.
+// listening port (silence there decides nothing without one) and the loss control (loss_seen:
+// whether the run so far, this group included, saw the path lose packets).
 std::optional<int> report_group(std::vector<CaseOutcome>& outcomes, const tcpkit::StrayTarget& target,
                                 tcpkit::RawSender& sender, const RunInfo& info, Reporter& reporter, Tally& tally,
                                 bool& loss_seen) {
