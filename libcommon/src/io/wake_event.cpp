@@ -1,5 +1,6 @@
 #include "tcpkit/io/wake_event.hpp"
 
+#include <poll.h>
 #include <sys/eventfd.h>
 
 #include <cerrno>
@@ -23,6 +24,12 @@ void WakeEvent::signal() const {
 void WakeEvent::clear() const {
   uint64_t count = 0;
   [[maybe_unused]] const ssize_t n = ::read(fd_.get(), &count, sizeof count);  // EAGAIN when not signalled
+}
+
+bool cancel_requested(int cancel_fd) {
+  if (cancel_fd < 0) return false;
+  pollfd p{cancel_fd, POLLIN, 0};
+  return ::poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
 }
 
 }  // namespace tcpkit

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -13,6 +12,7 @@
 #include "tcpkit/probe/live_connection.hpp"
 #include "tcpkit/io/local_port.hpp"
 #include "tcpkit/io/unique_fd.hpp"
+#include "tcpkit/io/wake_event.hpp"
 
 namespace tcpkit {
 
@@ -32,6 +32,7 @@ constexpr uint32_t kOldDataLength = 10;
 // A case that expects an ACK and saw nothing sends its segment again this long after the first:
 // Linux's host-wide challenge-ACK limit counts per second, tcp_invalid_ratelimit per 500 ms.
 constexpr auto kRetryAfter = std::chrono::milliseconds(1100);
+constexpr int kHandshakeAckCopies = 2;
 
 // Closes the connection under test without a FIN (an RST, which the guard may drop: the peer
 // is cleaned up by us).
@@ -75,14 +76,17 @@ class CaseRunner {
   Result<void> retry(const std::vector<uint8_t>& payload, Clock::time_point sent_at);
   // Sends one more segment of the case and reads what it draws (the wait ends soon after an answer).
   Result<std::vector<StraySegment>> send_and_collect(const StrayProbe& p, std::vector<uint8_t> payload = {});
-  bool expects_ack() const;
   Result<std::optional<TrackedSegment>> wait_segment(const std::function<bool(const TrackedSegment&)>& match,
                                                      Clock::time_point deadline);
   void note(const TrackedSegment& s);
   bool cancelled() const;
   void cleanup();
   uint32_t peer_window() const;
-  bool expects_silence() const;
+  StrayAnswer answer() const { return stray_case_info(id_).answer; }
+  bool is_handshake_repeat(const TrackedSegment& s) const {
+    const auto& isn = live_->tracker().remote().isn;
+    return s.direction == Direction::inbound && (s.flags & syn) && (s.flags & ack) && isn && s.seq == *isn;
+  }
   StrayRun problem(std::string text) {
     run_.seen.setup_problem = std::move(text);
     if (live_) run_.rejected = live_->rejected();
@@ -101,6 +105,7 @@ class CaseRunner {
   std::vector<SegmentSpec> crafted_;
   std::optional<TrackedSegment> last_inbound_;
   bool peer_in_time_wait_ = false;  // from then on the peer holds nothing we must reset
+  bool injected_ = false;           // the case's segment has been sent
 };
 
 std::string plus(const char* base, int64_t offset) {
@@ -108,11 +113,7 @@ std::string plus(const char* base, int64_t offset) {
   return std::string(base) + (offset > 0 ? "+" : "-") + std::to_string(offset > 0 ? offset : -offset);
 }
 
-bool CaseRunner::cancelled() const {
-  if (cancel_fd_ < 0) return false;
-  pollfd p{cancel_fd_, POLLIN, 0};
-  return ::poll(&p, 1, 0) > 0 && (p.revents & POLLIN);
-}
+bool CaseRunner::cancelled() const { return cancel_requested(cancel_fd_); }
 
 void CaseRunner::note(const TrackedSegment& s) {
   StraySegment out;
@@ -169,7 +170,7 @@ Result<bool> CaseRunner::connect_and_follow() {
   // The handshake is done for us once our kernel's ACK of the SYN/ACK leaves.
   auto done = wait_segment([](const TrackedSegment& s) {
     return s.direction == Direction::outbound && !(s.flags & syn) && (s.flags & ack);
-  }, Clock::now() + t_.timeout);
+  }, Clock::now() + std::max(t_.timeout, t_.handshake_timeout));
   if (!done) return tl::unexpected(done.error());
   if (!*done) {
     int error = 0;
@@ -184,6 +185,12 @@ Result<bool> CaseRunner::connect_and_follow() {
     run_.seen.setup_problem = "the tracker did not learn the connection's sequence numbers";
     return false;
   }
+  // Had our kernel's ACK been lost, the peer would still be half-open (SYN-RECEIVED) when the
+  // stray segment comes, and answer as such (an RST to a SYN or to an ACK of unsent data). Two
+  // copies make that unlikely; an ESTABLISHED peer takes a duplicate ACK without a word.
+  if (stray_case_info(id_).group == StrayGroup::live)
+    for (int i = 0; i < kHandshakeAckCopies; ++i)
+      if (auto r = inject(ack, (*done)->seq, (*done)->ack); !r) return tl::unexpected(r.error());
   return true;
 }
 
@@ -193,7 +200,8 @@ Result<bool> CaseRunner::reach_time_wait() {
     const ssize_t n = ::send(socket_.get(), t_.request.data(), t_.request.size(), MSG_NOSIGNAL);
     if (n < 0) return fail_errno("send the request", errno);
   }
-  const auto wait = std::max<std::chrono::microseconds>(t_.timeout * 3, std::chrono::seconds(1));
+  // Time for the peer to send its answer and FIN again when the path lost them.
+  const auto wait = std::max<std::chrono::microseconds>({t_.timeout * 3, t_.handshake_timeout, std::chrono::seconds(1)});
   auto fin = wait_segment([](const TrackedSegment& s) { return s.direction == Direction::inbound && (s.flags & tcp_flag::fin); },
                           Clock::now() + wait);
   if (!fin) return tl::unexpected(fin.error());
@@ -299,6 +307,12 @@ Result<std::vector<StraySegment>> CaseRunner::collect(bool stop_early, std::opti
     // flag alone is not enough: a stack may repeat its last ACK to the letter within the same
     // millisecond, and then it is the answer.)
     const StraySegment& last = run_.segments.back();
+    // The peer's SYN/ACK again: it did not hear our handshake ACK. No answer to anything; after
+    // the stray segment it shows that the segment met a half-open connection.
+    if (is_handshake_repeat(**s)) {
+      run_.seen.handshake_unconfirmed = run_.seen.handshake_unconfirmed || injected_;
+      continue;
+    }
     if ((*s)->duplicate && std::any_of(answers.begin(), answers.end(), [&](const StraySegment& a) {
           return a.flags == last.flags && a.seq == last.seq && a.ack == last.ack && a.window == last.window &&
                  a.payload_length == last.payload_length;
@@ -315,30 +329,11 @@ Result<std::vector<StraySegment>> CaseRunner::collect(bool stop_early, std::opti
 // The peer's receive window, as the tracker scales it (never in a SYN/ACK).
 uint32_t CaseRunner::peer_window() const { return live_->tracker().remote_window(); }
 
-bool CaseRunner::expects_silence() const {
-  return id_ == StrayCase::live_rst_exact || id_ == StrayCase::live_rst_out_of_window || id_ == StrayCase::tw_rst;
-}
-
-// The cases whose answer is an ACK (challenge, duplicate, or of a FIN).
-bool CaseRunner::expects_ack() const {
-  switch (id_) {
-    case StrayCase::live_rst_in_window:
-    case StrayCase::live_syn:
-    case StrayCase::live_ack_unsent:
-    case StrayCase::live_data_old:
-    case StrayCase::live_fin_exact:
-    case StrayCase::live_fin_out_of_window:
-    case StrayCase::tw_fin_retransmit:
-    case StrayCase::tw_syn: return true;
-    default: return false;
-  }
-}
-
 // A case that expects an ACK and drew nothing at all: the same segment once more, kRetryAfter
 // after the first, so that a rate limit or a lost segment is not taken for the stack's silence.
 // What arrives before the second try is a late answer to the first.
 Result<void> CaseRunner::retry(const std::vector<uint8_t>& payload, Clock::time_point sent_at) {
-  if (!expects_ack() || !run_.seen.answers.empty() || cancelled()) return {};
+  if (answer() != StrayAnswer::ack || !run_.seen.answers.empty() || cancelled()) return {};
   auto late = collect(true, std::max(Clock::now(), sent_at + kRetryAfter));
   if (!late) return tl::unexpected(late.error());
   if (!late->empty() || cancelled()) {
@@ -507,8 +502,9 @@ Result<StrayRun> CaseRunner::run() {
   if (auto r = pre_check(e); !r) return tl::unexpected(r.error());
   const RejectCounts before = live_->rejected();  // the setup's are no evidence about the answer
   const auto sent_at = Clock::now();
+  injected_ = true;
   if (auto r = inject(p.flags, p.seq, p.ack, payload); !r) return tl::unexpected(r.error());
-  auto answers = collect(!expects_silence());
+  auto answers = collect(answer() != StrayAnswer::silence);
   if (!answers) return tl::unexpected(answers.error());
   run_.seen.answers = std::move(*answers);
   if (auto r = retry(payload, sent_at); !r) return tl::unexpected(r.error());

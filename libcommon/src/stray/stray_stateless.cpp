@@ -240,7 +240,7 @@ Result<std::optional<std::string>> try_connect(const StrayTarget& t, uint16_t po
   if (::connect(s.get(), reinterpret_cast<sockaddr*>(&address), length) == 0) return std::optional<std::string>();
   if (errno != EINPROGRESS)
     return std::optional<std::string>("port " + std::to_string(port) + " does not accept connections: " + std::strerror(errno));
-  const auto deadline = Clock::now() + t.timeout;
+  const auto deadline = Clock::now() + std::max(t.timeout, t.handshake_timeout);  // a lost SYN is sent again
   pollfd fds[2] = {{s.get(), POLLOUT, 0}, {cancel_fd, POLLIN, 0}};
   while (true) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();

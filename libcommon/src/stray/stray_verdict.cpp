@@ -337,9 +337,32 @@ StrayJudgement apply_loss_control(StrayJudgement j, const StrayObservation& seen
   return j;
 }
 
-StrayJudgement second_try(StrayJudgement j) {
-  j.observed = "silence, then (sent again) " + j.observed;
-  j.reason += "; on a second try: the first drew nothing (a lost segment)";
+StrayJudgement later_try(StrayJudgement j, int silent_tries) {
+  const std::string n = std::to_string(silent_tries);
+  j.observed = (silent_tries == 1 ? std::string("silence") : "silence (" + n + " tries)") + ", then (sent again) " + j.observed;
+  j.reason += silent_tries == 1 ? "; on a second try: the first drew nothing (a lost segment)"
+                                : "; on try " + std::to_string(silent_tries + 1) + ": the " + n +
+                                      " before drew nothing (lost segments)";
+  return j;
+}
+
+StrayJudgement reset_on_later_connection(StrayJudgement j, int earlier) {
+  j.reason += "; on connection " + std::to_string(earlier + 1) + ": on the " +
+              (earlier == 1 ? std::string("one") : std::to_string(earlier)) +
+              " before, the RST showed no effect (lost on the way)";
+  return j;
+}
+
+StrayJudgement same_on_connections(StrayJudgement j, int connections) {
+  j.reason += "; the same on " + std::to_string(connections) + " connections";
+  return j;
+}
+
+StrayJudgement confirmed_silence(StrayJudgement j, int tries, int controlled, std::string_view control) {
+  if (j.verdict != V::deviation) return j;
+  j.observed += " (" + std::to_string(tries) + " tries)";
+  j.reason += "; " + std::to_string(tries) + " tries drew nothing, while " + std::string(control) +
+              " to the same port drew an answer after each of the last " + std::to_string(controlled);
   return j;
 }
 
@@ -398,6 +421,10 @@ StrayJudgement judge_answers(StrayCase id, const StrayProbe& p, const StrayObser
   if (live && (!p.peer_rcv_nxt || !p.peer_snd_nxt))
     return make(V::inconclusive, join_answers(seen.answers, p), "the connection's sequence numbers were not known");
   StrayJudgement j = seen.retried ? judge_retried(id, p, seen) : judge_case(id, p, seen);
+  if (seen.handshake_unconfirmed)
+    return make(V::inconclusive, j.observed,
+                "the peer sent its SYN/ACK again during the case: it had not heard our handshake ACK, so the stray "
+                "segment met a half-open connection (SYN-RECEIVED), not the state the case tests");
   if (j.verdict != V::inconclusive && seen.rejected.total() > 0 && rests_on_silence(seen))
     return make(V::inconclusive, j.observed,
                 rejected_text(seen.rejected) + " came to our port during the wait: forged, corrupted or another "

@@ -578,9 +578,48 @@ TEST_CASE("loss control: a deviation that rests on silence decides nothing on a 
   // Conformant silence is the port control's business, not this one's.
   const auto rst = judge_stray_case(StrayCase::closed_rst, probe(f::rst, 1000), silent);
   CHECK(apply_loss_control(rst, silent, true).verdict == StrayVerdict::conformant);
-  const auto again = second_try(judge_stray_case(StrayCase::closed_fin, probe(f::fin, 1000),
+  const auto again = later_try(judge_stray_case(StrayCase::closed_fin, probe(f::fin, 1000),
                                                  answers({in(f::rst | f::ack, 0, 1001, 0)})));
   CHECK(again.verdict == StrayVerdict::conformant);
   CHECK(again.observed.rfind("silence, then (sent again) R.", 0) == 0);
   CHECK(again.reason.find("second try") != std::string::npos);
+}
+
+TEST_CASE("each case's answer kind is the one its expected answer names", "[stray]") {
+  for (const auto& c : stray_catalogue()) {
+    INFO(c.name << ": " << c.expected);
+    const bool reset = c.expected.rfind("R", 0) == 0;
+    const bool silent = c.expected.rfind("silence", 0) == 0 || c.expected.rfind("no answer", 0) == 0;
+    CHECK((c.answer == StrayAnswer::reset) == reset);
+    CHECK((c.answer == StrayAnswer::silence) == silent);
+    // Only ACKs are rate-limited answers.
+    if (c.rate_limited_answer) CHECK(c.answer == StrayAnswer::ack);
+  }
+}
+
+TEST_CASE("an answer after several silent tries, and silence confirmed against a control", "[stray]") {
+  const auto fin = judge_stray_case(StrayCase::closed_fin, probe(f::fin, 1000), answers({in(f::rst | f::ack, 0, 1001, 0)}));
+  const auto third = later_try(fin, 3);
+  CHECK(third.verdict == StrayVerdict::conformant);
+  CHECK(third.observed.rfind("silence (3 tries), then (sent again) R.", 0) == 0);
+  CHECK(third.reason.find("on try 4: the 3 before drew nothing") != std::string::npos);
+  const auto silent = judge_stray_case(StrayCase::closed_fin, probe(f::fin, 1000), StrayObservation{});
+  REQUIRE(silent.verdict == StrayVerdict::deviation);
+  const auto confirmed = confirmed_silence(silent, 4, 2, "closed-ack");
+  CHECK(confirmed.verdict == StrayVerdict::deviation);
+  CHECK(confirmed.observed == "silence (4 tries)");
+  CHECK(confirmed.reason.find("4 tries drew nothing, while closed-ack to the same port drew an answer after each of the last 2") !=
+        std::string::npos);
+  CHECK(confirmed_silence(fin, 4, 2, "closed-ack").reason == fin.reason);  // only deviations
+}
+
+TEST_CASE("a live case during which the peer sent its SYN/ACK again is inconclusive", "[stray]") {
+  // A half-open peer resets the SYN (recorded from Linux with our handshake ACK dropped).
+  StrayObservation seen = answers({in(f::rst | f::ack, 0, kRcvNxt + 32581, 0)});
+  const StrayProbe p = live(f::syn, kRcvNxt + 32580);
+  REQUIRE(judge_stray_case(StrayCase::live_syn, p, seen).verdict == StrayVerdict::deviation);
+  seen.handshake_unconfirmed = true;
+  const auto j = judge_stray_case(StrayCase::live_syn, p, seen);
+  CHECK(j.verdict == StrayVerdict::inconclusive);
+  CHECK(j.reason.find("half-open connection (SYN-RECEIVED)") != std::string::npos);
 }

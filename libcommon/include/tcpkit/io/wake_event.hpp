@@ -20,4 +20,8 @@ class WakeEvent {
   UniqueFd fd_;
 };
 
+// Whether `cancel_fd` (a tool's Ctrl-C eventfd, or a WakeEvent's fd) is readable now; a
+// negative fd never is. For loops that check between steps rather than sleep in poll().
+bool cancel_requested(int cancel_fd);
+
 }  // namespace tcpkit

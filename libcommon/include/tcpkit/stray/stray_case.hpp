@@ -19,6 +19,11 @@ enum class StrayCase {
   tw_fin_retransmit, tw_rst, tw_syn,
 };
 
+// What a conforming stack sends back, as far as the runner needs to know: a reset (a segment
+// lost on the way is sent again, and silence needs a control), an ACK (rate limits: asked again
+// after a second), or nothing at all.
+enum class StrayAnswer { reset, ack, silence };
+
 struct StrayCaseInfo {
   StrayCase id;
   std::string_view name;       // "closed-fin": what --case takes
@@ -27,6 +32,7 @@ struct StrayCaseInfo {
   std::string_view sent;       // the segment, seq/ack relative to the peer's view
   std::string_view expected;   // the conforming answer
   std::string_view rfc;        // where the RFC says so
+  StrayAnswer answer;          // the kind of the conforming answer (to the first segment sent)
   // The expected answer is an ACK that stacks rate-limit (challenge / duplicate ACKs): silence
   // may then be the limiter, not the stack (net.ipv4.tcp_invalid_ratelimit, tcp_challenge_ack_limit).
   bool rate_limited_answer;

@@ -24,6 +24,9 @@ struct StrayTarget {
   Route route;                // source address and interface
   bool bind_interface = false;
   std::chrono::microseconds timeout{1'000'000};  // how long to wait for each answer (-W)
+  // How long a connection case waits for its handshake, when longer than timeout: time for our
+  // kernel to send its SYN twice more (after 1 s and 3 s) on a path that loses one.
+  std::chrono::microseconds handshake_timeout{3'500'000};
   std::string request;        // sent on the time-wait connections so the peer closes first
 };
 

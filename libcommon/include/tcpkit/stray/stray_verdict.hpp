@@ -72,6 +72,9 @@ struct StrayObservation {
   RejectCounts rejected;
   // Copies of an answer already seen (the network duplicated it): never a second answer.
   uint64_t duplicates = 0;
+  // The peer sent its SYN/ACK again after the case's segment: it had not heard our handshake
+  // ACK, so the segment met a half-open connection, not the state the case tests.
+  bool handshake_unconfirmed = false;
 };
 
 struct StrayJudgement {
@@ -102,9 +105,21 @@ StrayJudgement apply_rst_control(StrayJudgement tw_rst, const StrayJudgement* li
 // decides nothing when the run saw the path lose packets; it becomes inconclusive.
 StrayJudgement apply_loss_control(StrayJudgement judgement, const StrayObservation& seen, bool loss_seen);
 
-// A closed- or listening-port case sent a second time because the first drew nothing: the
-// judgement of the second, saying so.
-StrayJudgement second_try(StrayJudgement judgement);
+// A closed- or listening-port case sent again because the tries before drew nothing: the
+// judgement of the try that drew an answer, saying so (`silent_tries`: how many came before).
+StrayJudgement later_try(StrayJudgement judgement, int silent_tries = 1);
+
+// live-rst-exact and tw-rst tell that their RST arrived only by its effect, and a lost RST looks
+// like one the peer survived; such a case is run on fresh connections until one shows the reset.
+// The judgement of the connection that did, after `earlier` that showed none.
+StrayJudgement reset_on_later_connection(StrayJudgement judgement, int earlier);
+// The judgement of the first, when all `connections` showed the same.
+StrayJudgement same_on_connections(StrayJudgement judgement, int connections);
+
+// Silence where an RST was due that held over `tries` tries of the segment, while the port's
+// control segment (`control`, a case name) drew an answer after each of the last `controlled`:
+// the deviation, saying how it was confirmed.
+StrayJudgement confirmed_silence(StrayJudgement judgement, int tries, int controlled, std::string_view control);
 
 // The port control (closed and listening ports). Silence from a port decides nothing unless the
 // same run shows that segments reach the peer's stack there: a case of the same group, or a

@@ -1,0 +1,266 @@
+#include "tcpkit/stray/stray_session.hpp"
+
+#include <algorithm>
+#include <optional>
+#include <string>
+
+#include "tcpkit/io/wake_event.hpp"
+#include "tcpkit/stray/stray_connection.hpp"
+#include "tcpkit/stray/stray_stateless.hpp"
+
+namespace tcpkit {
+
+namespace {
+
+// Tries of a segment whose answer is an RST (the first two included) before its silence counts:
+// at 20 % loss each way a try goes unanswered 36 % of the time, four in a row 1.7 %.
+constexpr int kSilenceTries = 4;
+// Control segments sent to a port from which no case drew anything, before the port is taken
+// for one where everything is dropped.
+constexpr int kControlTries = 3;
+
+// Fresh connections live-rst-exact and tw-rst get before an RST without effect counts.
+constexpr int kRstTries = 3;
+
+using Outcomes = std::vector<StrayOutcome>;
+
+// Whether a case that tells by its effect that its RST arrived saw no such effect: the
+// connection survived, the follow-up drew nothing, the TIME_WAIT was kept.
+bool rst_without_effect(const StrayOutcome& o) {
+  if (o.run.seen.setup_problem) return false;
+  if (o.run.id == StrayCase::live_rst_exact) return o.judgement.rst_survived || !stray_drew_answer(o.run.seen);
+  if (o.run.id == StrayCase::tw_rst) return o.judgement.verdict == StrayVerdict::conformant;
+  return false;
+}
+
+bool stateless(StrayGroup group) { return group == StrayGroup::closed || group == StrayGroup::listen; }
+
+// The case whose segment a closed or listening port answers with an RST: the control that shows
+// segments reach the peer's stack there.
+StrayCase control_case(StrayGroup group) {
+  return group == StrayGroup::listen ? StrayCase::listen_ack : StrayCase::closed_ack;
+}
+
+bool wants_reset(StrayCase id) { return stray_case_info(id).answer == StrayAnswer::reset; }
+
+class Session {
+ public:
+  Session(const StrayTarget& target, RawSender& sender, int cancel_fd)
+      : target_(target), sender_(sender), cancel_fd_(cancel_fd) {}
+  Result<void> run(std::span<const StrayCase> cases, const StrayGroupDone& done);
+
+ private:
+  bool cancelled() const { return cancel_requested(cancel_fd_); }
+  Result<StrayRun> run_case(StrayCase id);
+  Result<StrayOutcome> run_and_judge(StrayCase id);
+  Result<void> retry_rst(StrayOutcome& o);
+  Result<void> settle(Outcomes& group);
+  Result<bool> port_answers(StrayGroup group, const Outcomes& outcomes);
+  Result<void> confirm_silence(StrayGroup group, Outcomes& outcomes);
+  Result<void> confirm_one(StrayOutcome& o, StrayCase control);
+
+  StrayTarget target_;  // a copy: the handshake wait shrinks once a handshake found nobody
+  RawSender& sender_;
+  int cancel_fd_;
+  // Each checked once, before the first case of its group: a listen port that does not listen,
+  // a closed port that does.
+  std::optional<std::optional<std::string>> not_listening_, not_closed_;
+  bool loss_seen_ = false;  // the run so far saw the path lose packets
+  std::optional<StrayJudgement> live_rst_exact_;  // tw-rst's RST control, when the run has it
+};
+
+// Runs one case; a closed- or listen-port case whose port is not usable gets the reason instead.
+Result<StrayRun> Session::run_case(StrayCase id) {
+  const auto group = stray_case_info(id).group;
+  if (!stateless(group)) {
+    auto run = run_connection_case(id, target_, sender_, cancel_fd_);
+    // Nothing at all came back to a handshake: the next ones wait -W only, so that a host that
+    // is not there costs -W a case, not seconds.
+    if (run && run->seen.setup_problem &&
+        std::none_of(run->segments.begin(), run->segments.end(), [](const StraySegment& s) { return !s.outbound; }))
+      target_.handshake_timeout = {};
+    return run;
+  }
+  auto& not_usable = group == StrayGroup::listen ? not_listening_ : not_closed_;
+  if (!not_usable) {
+    auto check = group == StrayGroup::listen ? check_listening(target_, cancel_fd_) : check_closed(target_, cancel_fd_);
+    if (!check) return tl::unexpected(check.error());
+    not_usable = *check;
+  }
+  if (!*not_usable) return run_stateless_case(id, target_, sender_, cancel_fd_);
+  StrayRun result;
+  result.id = id;
+  result.seen.setup_problem = **not_usable;
+  return result;
+}
+
+Result<StrayOutcome> Session::run_and_judge(StrayCase id) {
+  auto result = run_case(id);
+  if (!result) return tl::unexpected(result.error());
+  if (wants_reset(id) && !result->seen.setup_problem && result->seen.answers.empty() && !cancelled()) {
+    auto again = run_case(id);
+    if (!again) return tl::unexpected(again.error());
+    if (!again->seen.answers.empty()) {
+      auto judgement = later_try(judge_stray_case(id, again->probe, again->seen));
+      return StrayOutcome{std::move(*again), std::move(judgement), true};
+    }
+  }
+  if (cancelled()) result->seen.setup_problem = "interrupted before the case finished";
+  auto judgement = judge_stray_case(id, result->probe, result->seen);
+  const bool loss = stray_saw_loss(*result);
+  StrayOutcome outcome{std::move(*result), std::move(judgement), loss};
+  if (auto r = retry_rst(outcome); !r) return tl::unexpected(r.error());
+  if (id == StrayCase::live_rst_exact) live_rst_exact_ = outcome.judgement;
+  if (id == StrayCase::tw_rst)
+    outcome.judgement = apply_rst_control(std::move(outcome.judgement), live_rst_exact_ ? &*live_rst_exact_ : nullptr);
+  return outcome;
+}
+
+// live-rst-exact and tw-rst whose RST showed no effect run on fresh connections, up to
+// kRstTries, until one shows it: a lost RST must not pass for one the peer survived.
+Result<void> Session::retry_rst(StrayOutcome& o) {
+  if (!rst_without_effect(o)) return {};
+  int same = 1;  // connections that showed no effect
+  for (int connection = 1; connection < kRstTries && !cancelled(); ++connection) {
+    auto again = run_case(o.run.id);
+    if (!again) return tl::unexpected(again.error());
+    if (cancelled() || again->seen.setup_problem) continue;
+    StrayOutcome next{std::move(*again), {}, false};
+    next.judgement = judge_stray_case(next.run.id, next.run.probe, next.run.seen);
+    if (rst_without_effect(next)) {
+      ++same;
+      continue;
+    }
+    if (next.judgement.verdict == StrayVerdict::inconclusive) continue;  // shows neither
+    loss_seen_ = true;
+    next.judgement = reset_on_later_connection(std::move(next.judgement), same);
+    next.loss = true;
+    o = std::move(next);
+    return {};
+  }
+  if (same > 1) o.judgement = same_on_connections(std::move(o.judgement), same);
+  return {};
+}
+
+// Whether the run shows that segments reach the peer's stack on the group's port: a case of the
+// group drew an answer, or else a control segment did, sent now up to kControlTries times. A
+// control answered only after a silent one shows loss.
+Result<bool> Session::port_answers(StrayGroup group, const Outcomes& outcomes) {
+  bool control_silent = false;
+  for (const auto& o : outcomes) {
+    if (stray_drew_answer(o.run.seen)) return true;
+    control_silent = control_silent || o.run.id == control_case(group);
+  }
+  for (int i = 0; i < kControlTries && !cancelled(); ++i) {
+    auto control = run_stateless_case(control_case(group), target_, sender_, cancel_fd_);
+    if (!control) return tl::unexpected(control.error());
+    if (stray_drew_answer(control->seen)) {
+      loss_seen_ = loss_seen_ || control_silent || i > 0;
+      return true;
+    }
+  }
+  return false;
+}
+
+// One silent case sent again until kSilenceTries, each try followed by the control segment. An
+// answer to the case, or a control that draws none, shows loss: the loss control then decides.
+Result<void> Session::confirm_one(StrayOutcome& o, StrayCase control) {
+  constexpr int kTriedBefore = 2;  // run_and_judge sent it twice
+  int tries = kTriedBefore;
+  for (; tries < kSilenceTries; ++tries) {
+    if (cancelled()) return {};
+    auto again = run_case(o.run.id);
+    if (!again) return tl::unexpected(again.error());
+    if (!again->seen.answers.empty()) {
+      loss_seen_ = true;
+      auto judgement = later_try(judge_stray_case(o.run.id, again->probe, again->seen), tries);
+      o = StrayOutcome{std::move(*again), std::move(judgement), true};
+      return {};
+    }
+    auto check = run_stateless_case(control, target_, sender_, cancel_fd_);
+    if (!check) return tl::unexpected(check.error());
+    if (!stray_drew_answer(check->seen)) {
+      loss_seen_ = true;
+      return {};
+    }
+  }
+  o.judgement = confirmed_silence(std::move(o.judgement), tries, tries - kTriedBefore, stray_case_info(control).name);
+  return {};
+}
+
+// Every deviation of the group that rests on silence where an RST was due is confirmed or shown
+// to be loss. The control is the group's control segment, or when that is the silent one, a case
+// of the group that drew an answer.
+Result<void> Session::confirm_silence(StrayGroup group, Outcomes& outcomes) {
+  for (auto& o : outcomes) {
+    if (loss_seen_ || cancelled()) return {};
+    if (o.judgement.verdict != StrayVerdict::deviation || !wants_reset(o.run.id) || o.run.seen.setup_problem ||
+        !o.run.seen.answers.empty())
+      continue;
+    StrayCase control = control_case(group);
+    if (control == o.run.id) {
+      auto answered = std::find_if(outcomes.begin(), outcomes.end(), [&](const StrayOutcome& other) {
+        return other.run.id != o.run.id && stray_drew_answer(other.run.seen);
+      });
+      if (answered == outcomes.end()) continue;  // nothing else of the group answered: no control
+      control = answered->run.id;
+    }
+    if (auto r = confirm_one(o, control); !r) return r;
+  }
+  return {};
+}
+
+// Applies the controls to a group that has run: for a closed or listening port first the port
+// control and the confirmation of silence, then for every group the loss control.
+Result<void> Session::settle(Outcomes& outcomes) {
+  if (outcomes.empty()) return {};
+  for (const auto& o : outcomes) loss_seen_ = loss_seen_ || o.loss;
+  const auto group = stray_case_info(outcomes.front().run.id).group;
+  const bool usable = std::any_of(outcomes.begin(), outcomes.end(), [](const StrayOutcome& o) { return !o.run.seen.setup_problem; });
+  if (stateless(group) && usable) {
+    auto answered = port_answers(group, outcomes);
+    if (!answered) return tl::unexpected(answered.error());
+    if (!*answered) {
+      const uint16_t port = group == StrayGroup::closed ? target_.closed_port : target_.port;
+      const std::string note = unresolved_neighbour_note(target_);
+      for (auto& o : outcomes) o.judgement = apply_port_control(o.judgement, port, false, note);
+    } else if (auto r = confirm_silence(group, outcomes); !r) {
+      return r;
+    }
+  }
+  for (auto& o : outcomes) o.judgement = apply_loss_control(o.judgement, o.run.seen, loss_seen_);
+  return {};
+}
+
+Result<void> Session::run(std::span<const StrayCase> cases, const StrayGroupDone& done) {
+  Outcomes group;
+  // Hands out the group, settled as far as it can be when the run ends in a failure.
+  auto finish_group = [&]() -> Result<void> {
+    auto settled = settle(group);
+    if (!group.empty()) done(group);
+    group.clear();
+    return settled;
+  };
+  for (const auto id : cases) {
+    if (cancelled()) break;
+    if (!group.empty() && stray_case_info(group.front().run.id).group != stray_case_info(id).group)
+      if (auto r = finish_group(); !r) return r;
+    auto outcome = run_and_judge(id);
+    if (!outcome) {
+      (void)finish_group();
+      return tl::unexpected(outcome.error());
+    }
+    group.push_back(std::move(*outcome));
+  }
+  return finish_group();
+}
+
+}  // namespace
+
+Result<void> run_stray_cases(std::span<const StrayCase> cases, const StrayTarget& target, RawSender& sender,
+                             int cancel_fd, const StrayGroupDone& group_done) {
+  Session session(target, sender, cancel_fd);
+  return session.run(cases, group_done);
+}
+
+}  // namespace tcpkit

@@ -1,0 +1,111 @@
+"""tcpstray on a path that loses exactly the segments a verdict rests on (nftables drops them,
+deterministically): a reset-expected segment lost twice, a control lost with it, our handshake
+ACK lost, and against them a real firewall that drops invalid segments, whose silence must
+still be a deviation."""
+from test_tcpstray import CLOSED, LIVE, LINUX, cases
+
+MARK = 0x74637374  # kStrayPacketMark: tcpstray's crafted segments carry it (root has CAP_NET_ADMIN)
+
+
+def run(L, tool, target, *args, wait="0.3"):
+    r = L.run_client([tool("tcpstray"), "--json", "-v", "-W", wait, "--closed-port", str(CLOSED), target, *args],
+                     timeout=180)
+    assert r.returncode in (0, 1), r.stderr
+    return cases(r.stdout)
+
+
+def verdicts(got):
+    return {n: (c["verdict"], c["observed"], c["reason"]) for n, c in got.items()}
+
+
+def drop_in_server(L, name, rules):
+    L.nft(L.server_ns, f"table inet {name} {{\n chain input {{ type filter hook input priority 0; policy accept;\n"
+                       + "".join(f" {r}\n" for r in rules) + " }\n}\n")
+
+
+def test_an_rst_lost_twice_is_sent_again_not_called_a_firewall(make_lab, tool):
+    # The first two ACKs to the closed port vanish, the third gets through: closed-ack was a
+    # deviation ("no reset came back"), its silence taken for a firewall's.
+    L = make_lab(ipv6=False)
+    L.start_server(LIVE, mode="never-close")
+    drop_in_server(L, "strayloss2", [f"tcp dport {CLOSED} tcp flags == ack numgen inc mod 3 != 2 drop"])
+    got, summary = run(L, tool, f"{L.server_v4}:{LIVE}", "--group", "closed")
+    ack = got["closed-ack"]
+    assert ack["verdict"] == "conformant", verdicts(got)
+    assert ack["observed"].startswith("silence (2 tries), then (sent again) R"), ack
+    assert summary["deviation"] == 0, verdicts(got)
+
+
+def test_a_control_lost_with_the_case_is_loss_not_a_dead_port(make_lab, tool):
+    # listen-ack is the listen group's only case that draws an answer; its two tries are lost
+    # and the first control gets through. That was "no case on port ... drew any answer" for all
+    # five cases; now the four silences are judged, and listen-ack's silence is loss.
+    L = make_lab(ipv6=False)
+    L.start_server(LIVE, mode="never-close")
+    drop_in_server(L, "strayloss3", [f"tcp dport {LIVE} tcp flags == ack ct state new numgen inc mod 3 != 2 drop"])
+    got, _ = run(L, tool, f"{L.server_v4}:{LIVE}", "--group", "listen")
+    for name in ("listen-fin", "listen-null", "listen-xmas", "listen-rst"):
+        assert got[name]["verdict"] == "conformant", verdicts(got)
+    assert got["listen-ack"]["verdict"] == "inconclusive", verdicts(got)
+    assert "the path lost packets" in got["listen-ack"]["reason"], verdicts(got)
+
+
+def test_a_firewall_that_drops_invalid_segments_is_still_a_deviation(make_lab, tool):
+    # What the tries above must not blur: conntrack calls FIN, NULL, Xmas and SYN+FIN without a
+    # connection invalid, and the rule drops them every time, while the ACK is reset.
+    L = make_lab(ipv6=False)
+    L.start_server(LIVE, mode="never-close")
+    drop_in_server(L, "strayinvalid", [f"tcp dport {CLOSED} ct state invalid drop"])
+    got, summary = run(L, tool, f"{L.server_v4}:{LIVE}", "--group", "closed")
+    assert got["closed-ack"]["verdict"] == "conformant", verdicts(got)
+    assert got["closed-rst"]["verdict"] == "conformant", verdicts(got)
+    for name in ("closed-fin", "closed-null", "closed-xmas", "closed-syn-fin"):
+        c = got[name]
+        assert c["verdict"] == "deviation", verdicts(got)
+        assert c["observed"] == "silence (4 tries)", c
+        assert "while closed-ack to the same port drew an answer after each of the last 2" in c["reason"], c
+
+
+def tag_crafted(L):
+    # Crafted segments leave the client with DSCP CS1, so the server can tell them from our kernel's.
+    L.nft(L.client_ns, "table inet straytag {\n chain output { type filter hook output priority 0; policy accept;\n"
+                       f" meta mark {MARK:#x} ip dscp set cs1\n }}\n}}\n")
+
+
+def test_a_lost_handshake_ack_leaves_no_half_open_peer(make_lab, tool):
+    # Every pure ACK our kernel sends to the server is lost; tcpstray's own are not. The peer used
+    # to meet each stray segment half-open (SYN-RECEIVED) and reset the SYN and the ACK of unsent
+    # data: "reset where an ACK was due".
+    L = make_lab(ipv6=False)
+    L.start_server(LIVE, mode="never-close")
+    tag_crafted(L)
+    drop_in_server(L, "strayhsack", [f"tcp dport {LIVE} tcp flags == ack ip dscp != cs1 drop"])
+    got, _ = run(L, tool, f"{L.server_v4}:{LIVE}", "--group", "live", wait="1")
+    assert {n: c["verdict"] for n, c in got.items()} == {n: v for n, v in LINUX.items() if n.startswith("live-")}, \
+        verdicts(got)
+
+
+def test_a_syn_ack_sent_again_during_the_case_is_no_answer(make_lab, tool):
+    # No handshake ACK reaches the peer at all: it stays half-open and sends its SYN/ACK again
+    # about 1 s after the first, while the case waits for silence. That SYN/ACK was taken for
+    # the answer ("a SYN where silence was due").
+    L = make_lab(ipv6=False)
+    L.start_server(LIVE, mode="never-close")
+    drop_in_server(L, "strayhsall", [f"tcp dport {LIVE} tcp flags == ack drop"])
+    got, _ = run(L, tool, f"{L.server_v4}:{LIVE}", "--case", "live-rst-out-of-window", wait="1.5")
+    c = got["live-rst-out-of-window"]
+    assert c["verdict"] == "inconclusive", c
+    assert "had not heard our handshake ACK" in c["reason"], c
+
+
+def test_an_exact_rst_lost_on_the_way_is_no_connection_that_survived_it(make_lab, tool):
+    # The first RST to the server is lost (later ones, the cleanup's included, arrive): the
+    # connection "survived an RST at exactly RCV.NXT", a deviation. Now a second connection shows
+    # the reset.
+    L = make_lab(ipv6=False)
+    L.start_server(LIVE, mode="never-close")
+    drop_in_server(L, "strayrstloss", [f"tcp dport {LIVE} tcp flags & rst == rst numgen inc mod 4 == 0 drop"])
+    got, _ = run(L, tool, f"{L.server_v4}:{LIVE}", "--case", "live-rst-exact", wait="0.5")
+    c = got["live-rst-exact"]
+    assert c["verdict"] == "conformant", c
+    assert "on connection 2: on the one before, the RST showed no effect" in c["reason"], c
