@@ -146,6 +146,20 @@ def test_trace_of_a_closed_port_is_refused(L, tool):
     objects = [json.loads(line) for line in r.stdout.splitlines()]
     assert [(o["direction"], o["flags"]) for o in objects if o["type"] == "segment"] == [("out", "S"), ("in", "R.")]
     assert objects[-1]["outcome"] == "refused"
+    # Nothing listened: the peer was never SYN_RECV (the SYN's line said so).
+    assert [o["peer_state"] for o in objects if o["type"] == "segment"] == ["CLOSE", "CLOSE"]
+
+
+def test_trace_of_a_dropped_syn_does_not_make_up_the_peers_state(L, tool):
+    # The SYNs vanish: their lines said SYN_RECV, a state nothing showed.
+    L.drop_ports([9])
+    r = L.run_client([tool("tcpprobe"), "--trace", "--json", "-W", "1.5", f"{L.server_v4}:9"], timeout=30)
+    objects = [json.loads(line) for line in r.stdout.splitlines()]
+    syns = [o for o in objects if o["type"] == "segment"]
+    assert syns and all(o["direction"] == "out" and o["flags"] == "S" for o in syns), syns
+    assert all(o["peer_state"] is None for o in syns), syns
+    t = L.run_client([tool("tcpprobe"), "--trace", "-W", "1.5", f"{L.server_v4}:9"], timeout=30)
+    assert "SYN_RECV" not in t.stdout, t.stdout
 
 
 @pytest.mark.parametrize("family", [4, 6])

@@ -69,7 +69,8 @@ Record segment_record(const Options& o, const TargetInfo& info, const tcpkit::Tr
   r["ttl"] = s.ttl;
   r["our_state"] = e.local_state_read ? std::string(tcpkit::state_name(e.local_state)) : std::string();
   r["our_state_source"] = e.local_state_inferred ? "inferred" : "kernel";
-  r["peer_state"] = std::string(tcpkit::state_name(s.remote_state_inferred));
+  // null: an unanswered SYN tells nothing of the peer (settle_peer_states).
+  r["peer_state"] = e.peer_state_unknown ? Record(nullptr) : Record(tcpkit::state_name(s.remote_state_inferred));
   r["peer_state_source"] = "inferred";
   r["retransmission"] = s.retransmission;
   r["duplicate_ack"] = s.duplicate_ack;
@@ -146,7 +147,7 @@ std::string segment_table(const Options& o, const tcpkit::TraceResult& t, int64_
                    std::to_string(o.absolute ? s.seq : s.relative_seq),
                    has_ack ? std::to_string(o.absolute ? s.ack : s.relative_ack) : "-", std::to_string(s.payload_length),
                    std::to_string(s.scaled_window), options_short(s.options), our_state_text(e),
-                   std::string(tcpkit::state_name(s.remote_state_inferred)), note(s)});
+                   e.peer_state_unknown ? "?" : std::string(tcpkit::state_name(s.remote_state_inferred)), note(s)});
     previous = s.time_ns;
   }
   return table.render() +

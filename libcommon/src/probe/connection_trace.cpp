@@ -347,6 +347,7 @@ void note_late_reset(TraceResult& result) {
 // The verdicts, from the events alone once the walk is over.
 void conclude(TraceResult& result, const TraceConfig& config, bool refused, bool saw_closing) {
   resolve_late_state_reads(result.events);
+  settle_peer_states(result.events);
   result.local_states = state_spans(result.events);
   if (config.close != CloseMode::peer || !config.send_data.empty())
     result.own_delay_ns = own_delay_after_handshake(result.events);
@@ -357,6 +358,23 @@ void conclude(TraceResult& result, const TraceConfig& config, bool refused, bool
 }
 
 }  // namespace
+
+void settle_peer_states(std::vector<TraceEvent>& events) {
+  // The peer's first word (forged answers are rejected before they become events).
+  std::optional<uint8_t> answer;
+  for (const auto& e : events)
+    if (e.segment.direction == Direction::inbound) {
+      answer = e.segment.flags;
+      break;
+    }
+  if (answer && (*answer & tcp_flag::syn)) return;  // SYN/ACK: it was SYN_RECEIVED indeed
+  for (auto& e : events) {
+    if (e.segment.direction == Direction::inbound) return;
+    if (e.segment.remote_state_inferred != TcpState::syn_recv) continue;
+    if (answer && (*answer & tcp_flag::rst)) e.segment.remote_state_inferred = TcpState::close;
+    else e.peer_state_unknown = true;
+  }
+}
 
 void resolve_late_state_reads(std::vector<TraceEvent>& events) {
   // An outgoing segment changes our state just before it reaches the tap: hence the margin.

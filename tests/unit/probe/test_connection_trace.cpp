@@ -79,3 +79,34 @@ TEST_CASE("an outgoing segment's state change before its tap is within the margi
   CHECK(events[0].local_state == TcpState::established);
   CHECK(events[0].local_state_inferred);
 }
+
+namespace {
+TraceEvent seg(Direction direction, uint8_t flags, TcpState peer) {
+  TraceEvent e;
+  e.segment.direction = direction;
+  e.segment.flags = flags;
+  e.segment.remote_state_inferred = peer;
+  return e;
+}
+}  // namespace
+
+TEST_CASE("the peer is SYN_RECEIVED after our SYN only when a SYN/ACK says so") {
+  namespace f = tcp_flag;
+  const auto out = Direction::outbound, in = Direction::inbound;
+  // Answered by an RST: no listener, the peer's side was CLOSED all along.
+  std::vector<TraceEvent> refused = {seg(out, f::syn, TcpState::syn_recv), seg(in, f::rst | f::ack, TcpState::close)};
+  settle_peer_states(refused);
+  CHECK(refused[0].segment.remote_state_inferred == TcpState::close);
+  CHECK_FALSE(refused[0].peer_state_unknown);
+  // Never answered (dropped, or an ICMP error): nothing shows what the peer is.
+  std::vector<TraceEvent> dropped = {seg(out, f::syn, TcpState::syn_recv), seg(out, f::syn, TcpState::syn_recv)};
+  settle_peer_states(dropped);
+  CHECK(dropped[0].peer_state_unknown);
+  CHECK(dropped[1].peer_state_unknown);
+  // A SYN/ACK: the state machine was right, the retransmitted SYN before it included.
+  std::vector<TraceEvent> open = {seg(out, f::syn, TcpState::syn_recv), seg(out, f::syn, TcpState::syn_recv),
+                                  seg(in, f::syn | f::ack, TcpState::syn_recv), seg(out, f::ack, TcpState::established)};
+  settle_peer_states(open);
+  for (const auto& e : open) CHECK_FALSE(e.peer_state_unknown);
+  CHECK(open[0].segment.remote_state_inferred == TcpState::syn_recv);
+}

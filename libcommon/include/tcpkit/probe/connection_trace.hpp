@@ -42,6 +42,9 @@ struct TraceEvent {
   // state machine's.
   bool local_state_inferred = false;
   int64_t local_state_read_ns = 0;  // CLOCK_REALTIME (the capture's clock) when the answer came
+  // The peer's state after this segment cannot be told (segment.remote_state_inferred is then
+  // meaningless): our SYN was never answered, so nothing shows the port listens.
+  bool peer_state_unknown = false;
 };
 
 struct StateSpan {
@@ -86,6 +89,11 @@ Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd = 
 // show that segment's effect too: it then stands only if it agrees with the RFC 9293 state
 // machine; otherwise the event takes the state machine's state, marked as inferred.
 void resolve_late_state_reads(std::vector<TraceEvent>& events);
+
+// The state machine assumes the peer LISTENs, and puts it in SYN_RECEIVED when our SYN arrives.
+// Once the trace is over the answer tells: a SYN answered by an RST found no listener (the peer's
+// side was CLOSED), an unanswered one tells nothing (unknown).
+void settle_peer_states(std::vector<TraceEvent>& events);
 
 // Our handshake ACK -> our next segment with data, FIN or RST, from the events; nullopt when
 // either is missing.
