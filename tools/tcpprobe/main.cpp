@@ -23,7 +23,7 @@ constexpr unsigned kHelpFlagColumn = 34;
 struct Flags {
   std::vector<std::string> targets;
   std::string mode = "auto", count, interval, timeout, deadline, port, sport, source, close = "local", close_wait;
-  bool v4 = false, v6 = false, json = false, csv = false;
+  bool v4 = false, v6 = false, json = false, csv = false, no_ack_check = false;
   int ttl = -1;
 };
 
@@ -46,6 +46,8 @@ void add_flags(CLI::App& app, tcpprobe::Options& o, Flags& f) {
   app.add_option("--ttl", f.ttl, "TTL / hop limit of the SYN (1-255)")->check(CLI::Range(1, 255));
   app.add_flag("-D,--timestamp", o.wall_clock, "print the wall-clock time before each line");
   app.add_flag("-q,--quiet", o.quiet, "print only the summary");
+  app.add_flag("--no-ack-check", f.no_ack_check,
+               "when no SYN drew any answer, do not send the one ACK that tells a stack dropping SYNs from a firewall");
   app.add_flag("--json", f.json, "JSON Lines: one object per probe, then a summary object per target");
   app.add_flag("--csv", f.csv, "CSV with a header row");
   app.add_flag("--trace", o.trace, "open one connection and show its handshake and close segment by segment");
@@ -147,6 +149,7 @@ int parse_and_run(int argc, char** argv) {
 
   auto usage = [](const std::string& message) { return tcpkit::cli::usage_error(kTool, message); };
   if (auto m = tcpkit::cli::choose_family(f.v4, f.v6, o.family); !m.empty()) return usage(m);
+  o.ack_check = !f.no_ack_check;
   if (auto m = tcpkit::cli::choose_format(f.json, f.csv, o.format); !m.empty()) return usage(m);
   o.mode = f.mode == "syn" ? tcpprobe::Mode::syn : f.mode == "connect" ? tcpprobe::Mode::connect : tcpprobe::Mode::automatic;
   if (auto m = take_numbers(app, f, o); !m.empty()) return usage(m);

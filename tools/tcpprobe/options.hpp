@@ -29,6 +29,7 @@ struct Options {
   std::optional<uint8_t> ttl;                            // --ttl
   bool wall_clock = false;                               // -D
   bool quiet = false;                                    // -q
+  bool ack_check = true;                                 // --no-ack-check turns it off
   tcpkit::Format format = tcpkit::Format::text;
   // --trace: one connection, packet by packet.
   bool trace = false;

@@ -1,6 +1,7 @@
 #include "tcpprobe/probe_report.hpp"
 
 #include "common/wording.hpp"
+#include "tcpkit/util/display_width.hpp"
 
 #include <cmath>
 
@@ -18,7 +19,7 @@ const std::vector<std::string> kCsvColumns = {
     "icmp_text", "quote_rewritten", "connect_ms", "kernel_rtt_us", "timestamp_source", "sent", "answered", "open", "closed", "filtered",
     "unreachable", "loss_pct", "capture_drops", "bad_checksum", "rejected", "duplicates", "late", "unmatched_rst",
     "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms",
-    "rtt_mdev_ms", "rtt_p50_ms", "rtt_p90_ms", "rtt_p99_ms", "elapsed_ms"};
+    "rtt_mdev_ms", "rtt_p50_ms", "rtt_p90_ms", "rtt_p99_ms", "elapsed_ms", "ack_check"};
 
 double ms(int64_t ns) { return double(ns) / 1e6; }
 // Milliseconds kept to the nanosecond, without float noise in the JSON text.
@@ -43,6 +44,7 @@ double loss_pct(const TargetStats& s) {
 // Milliseconds written to the nanosecond (the JSON text without float noise); loss and elapsed
 // time to three decimals, the kernel's RTT (whole microseconds) to the microsecond.
 constexpr double kNanosecondPlaces = 1e6, kThreePlaces = 1e3;
+constexpr size_t kTextWidth = 80;  // summary prose fits an 80-column terminal
 double rounded(double value, double places) { return std::round(value * places) / places; }
 
 Record summary_record(const TargetInfo& info, const TargetStats& s) {
@@ -80,6 +82,7 @@ Record summary_record(const TargetInfo& info, const TargetStats& s) {
   if (!s.kernel_rtt_ms.empty()) rec["kernel_rtt_avg_ms"] = rounded(s.kernel_rtt_ms.summary().avg, kThreePlaces);
   rec["elapsed_ms"] = rounded(s.elapsed_ms, kThreePlaces);
   rec["interrupted"] = s.interrupted;
+  rec["ack_check"] = s.ack_check ? Record(tcpkit::to_string(*s.ack_check)) : Record(nullptr);
   return rec;
 }
 
@@ -92,6 +95,25 @@ std::string not_answers_text(const TargetStats& s) {
   if (s.unmatched_rst) add(tcpkit::cli::count_text(s.unmatched_rst, "unmatched RST") + " (no ack to name a probe)");
   if (s.rejected.total()) add(tcpkit::rejected_text(s.rejected));
   return extra.empty() ? "" : "not answers: " + extra + "\n";
+}
+
+// What the ACK check says about SYNs that drew nothing; folded to the terminal's 80 columns.
+std::string ack_check_text(const TargetInfo& info, const TargetStats& s) {
+  if (!s.ack_check) return "";
+  const std::string ack = "ack check: an ACK to port " + std::to_string(info.port);
+  std::string line;
+  switch (*s.ack_check) {
+    case tcpkit::AckCheck::reset:
+      line = ack + " drew an RST, so segments reach a TCP stack there and only the SYNs went unanswered: "
+                   "a listener whose accept queue is full (a server that stopped accepting), a SYN rate limit, "
+                   "or a rule that drops SYNs alone";
+      break;
+    case tcpkit::AckCheck::icmp: line = ack + " drew an ICMP error: a firewall or router refuses the port"; break;
+    case tcpkit::AckCheck::silence:
+      line = ack + " drew nothing either: a firewall that drops every segment to the port, or the host is gone";
+      break;
+  }
+  return tcpkit::wrap_cells(line, kTextWidth, 2);
 }
 
 std::string rtt_text(const TargetStats& s) {
@@ -120,7 +142,7 @@ std::string summary_text(const TargetInfo& info, const TargetStats& s) {
                           : "") +
          ", time " +
          format_fixed(s.elapsed_ms, 0) + " ms\n";
-  return out + not_answers_text(s) + rtt_text(s);
+  return out + not_answers_text(s) + ack_check_text(info, s) + rtt_text(s);
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include "tcpkit/util/output.hpp"
 #include "tcpkit/util/reject_counts.hpp"
 #include "tcpkit/probe/probe_result.hpp"
+#include "tcpkit/stray/ack_check.hpp"
 #include "tcpkit/util/stats.hpp"
 
 namespace tcpprobe {
@@ -36,6 +37,8 @@ struct TargetStats {
   uint64_t duplicates = 0, late = 0, unmatched_rst = 0;
   double elapsed_ms = 0;
   bool interrupted = false;        // stopped by a signal (Ctrl-C, SIGTERM, SIGHUP), not by -c or -w
+  // What one ACK to the port drew, asked when no probe drew any answer (stray/ack_check.hpp).
+  std::optional<tcpkit::AckCheck> ack_check;
   long long answered() const { return open + closed + unreachable; }
 };
 

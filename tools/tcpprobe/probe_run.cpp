@@ -11,6 +11,7 @@
 #include "tcpkit/wire/endpoint.hpp"
 #include "tcpkit/io/route.hpp"
 #include "tcpkit/probe/syn_probe.hpp"
+#include "tcpkit/stray/ack_check.hpp"
 #include "tcpprobe/options.hpp"
 #include "tcpprobe/probe_report.hpp"
 #include "tcpprobe/targets.hpp"
@@ -56,6 +57,24 @@ void sleep_until(Clock::time_point until) {
   }
 }
 
+// When SYNs were sent and none drew any answer at all, one ACK to the port tells a stack that
+// drops only SYNs (a full accept queue) from a firewall (raw sockets: skipped without them).
+void ack_check(const Options& o, const Target& t, TargetStats& stats) {
+  if (!o.ack_check || stats.filtered == 0 || stats.answered() > 0 || stats.interrupted || !cli::has_cap_net_raw()) return;
+  tcpkit::AckCheckConfig config;
+  config.destination = t.info.address;
+  config.port = t.info.port;
+  config.route = t.route;
+  if (t.info.mode == "connect") {  // connect mode left the route to connect()
+    auto route = tcpkit::route_to(t.info.address, o.source, t.interface);
+    if (!route) return;
+    config.route = *route;
+  }
+  config.bind_interface = !t.interface.empty();
+  config.timeout = o.timeout;
+  if (auto check = tcpkit::check_with_ack(config, cli::interrupt_fd()); check && !cli::interrupted()) stats.ack_check = *check;
+}
+
 Outcome probe_syn(const Options& o, const Target& t, tcpkit::SynProber& prober, Reporter& reporter) {
   Outcome outcome;
   TargetStats stats;
@@ -96,6 +115,7 @@ Outcome probe_syn(const Options& o, const Target& t, tcpkit::SynProber& prober, 
   stats.duplicates = prober.duplicates();
   stats.late = prober.late();
   stats.unmatched_rst = prober.unmatched_rsts();
+  ack_check(o, t, stats);
   reporter.summary(t.info, stats);
   outcome.any_open = stats.open > 0;
   return outcome;
@@ -135,6 +155,7 @@ Outcome probe_connect(const Options& o, const Target& t, Reporter& reporter) {
   }
   stats.elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   stats.interrupted = cli::interrupted();
+  ack_check(o, t, stats);
   reporter.summary(t.info, stats);
   outcome.any_open = stats.open > 0;
   return outcome;

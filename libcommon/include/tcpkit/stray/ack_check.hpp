@@ -1,0 +1,30 @@
+#pragma once
+// Why SYNs to a port went unanswered, asked with one stray ACK from a fresh source port: any TCP
+// stack resets it, on a listening port and on a closed one alike (RFC 9293 3.10.7.1, 3.10.7.2).
+// An RST back shows that segments reach the peer's stack on that port and only the SYNs are
+// dropped there: a listener whose accept queue is full (a server that stopped accepting), a SYN
+// rate limit, or a rule for SYNs alone. Silence leaves a firewall or a host that is gone.
+#include <chrono>
+#include <string_view>
+
+#include "tcpkit/io/route.hpp"
+#include "tcpkit/util/error.hpp"
+#include "tcpkit/wire/ip_address.hpp"
+
+namespace tcpkit {
+
+enum class AckCheck { reset, icmp, silence };
+std::string_view to_string(AckCheck check);  // "reset", "icmp", "silence"
+
+struct AckCheckConfig {
+  IpAddress destination;
+  uint16_t port = 0;
+  Route route;
+  bool bind_interface = false;
+  std::chrono::microseconds timeout{1'000'000};
+};
+
+// Needs CAP_NET_RAW. cancel_fd (Ctrl-C) ends the wait early (silence).
+Result<AckCheck> check_with_ack(const AckCheckConfig& config, int cancel_fd = -1);
+
+}  // namespace tcpkit

@@ -1,0 +1,36 @@
+#include "tcpkit/stray/ack_check.hpp"
+
+#include <algorithm>
+
+#include "tcpkit/stray/stray_stateless.hpp"
+
+namespace tcpkit {
+
+std::string_view to_string(AckCheck check) {
+  switch (check) {
+    case AckCheck::reset: return "reset";
+    case AckCheck::icmp: return "icmp";
+    case AckCheck::silence: return "silence";
+  }
+  return "?";
+}
+
+// The closed-port ACK case of tcpstray, aimed at the port in question: the same reserved source
+// port, capture and answer matching.
+Result<AckCheck> check_with_ack(const AckCheckConfig& config, int cancel_fd) {
+  StrayTarget target;
+  target.address = config.destination;
+  target.port = target.closed_port = config.port;
+  target.route = config.route;
+  target.bind_interface = config.bind_interface;
+  target.timeout = config.timeout;
+  auto sender = open_marked_sender(target);
+  if (!sender) return tl::unexpected(sender.error());
+  auto run = run_stateless_case(StrayCase::closed_ack, target, sender->sender, cancel_fd);
+  if (!run) return tl::unexpected(run.error());
+  if (stray_drew_answer(run->seen)) return AckCheck::reset;
+  const bool icmp = std::any_of(run->seen.answers.begin(), run->seen.answers.end(), [](const StraySegment& s) { return s.icmp; });
+  return icmp ? AckCheck::icmp : AckCheck::silence;
+}
+
+}  // namespace tcpkit

@@ -1,0 +1,65 @@
+"""tcpprobe against a port whose SYNs draw nothing: a listener that stopped accepting (its
+accept queue full) was reported exactly like a firewall ("filtered", 100% loss). One ACK to the
+port now tells them apart: a stack that drops only SYNs resets the ACK, a firewall that drops
+everything does not."""
+import json
+import time
+
+QUEUE, WALL = 8090, 8091
+LISTEN_NEVER_ACCEPT = ("import socket, sys, time\n"
+                       "s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n"
+                       f"s.bind(('0.0.0.0', {QUEUE})); s.listen(1); print('listening', flush=True); time.sleep(60)\n")
+
+
+def fill_queue(L):
+    """A listener with a backlog of 1 that never accepts, and connections that fill its queue."""
+    server = L.popen_server(["python3", "-c", LISTEN_NEVER_ACCEPT])
+    time.sleep(0.5)
+    filler = L.popen_client(["python3", "-c",
+                             "import socket, time\nkeep = []\nfor _ in range(4):\n"
+                             " c = socket.socket(); c.setblocking(False)\n"
+                             f" try: c.connect(('{L.server_v4}', {QUEUE}))\n except BlockingIOError: pass\n"
+                             " keep.append(c)\ntime.sleep(60)\n"])
+    time.sleep(1.5)
+    return server, filler
+
+
+def summary(L, tool, port, *args):
+    r = L.run_client([tool("tcpprobe"), "--json", "-c", "2", "-i", "0.2", "-W", "0.4", *args,
+                      f"{L.server_v4}:{port}"], timeout=30)
+    objects = [json.loads(line) for line in r.stdout.splitlines()]
+    assert objects[-1]["type"] == "summary", r.stdout
+    return r, objects[-1]
+
+
+def test_a_full_accept_queue_is_told_from_a_firewall(make_lab, tool):
+    L = make_lab(ipv6=False)
+    server, filler = fill_queue(L)
+    try:
+        L.nft(L.server_ns, "table inet wall {\n chain input { type filter hook input priority 0; policy accept;\n"
+                           f" tcp dport {WALL} drop\n }}\n}}\n")
+        for mode in ("syn", "connect"):
+            r, s = summary(L, tool, QUEUE, "-m", mode)
+            assert r.returncode == 1 and s["filtered"] == 2 and s["answered"] == 0, s
+            assert s["ack_check"] == "reset", s
+            r, s = summary(L, tool, WALL, "-m", mode)
+            assert s["filtered"] == 2 and s["ack_check"] == "silence", s
+        t = L.run_client([tool("tcpprobe"), "-c", "1", "-W", "0.4", f"{L.server_v4}:{QUEUE}"], timeout=30)
+        assert "only the SYNs went unanswered: a listener whose accept queue is full" in " ".join(t.stdout.split()), t.stdout
+        check = t.stdout[t.stdout.index("ack check:"):].splitlines()
+        assert len(check) > 1 and max(len(line) for line in check) <= 80, t.stdout
+        # Asked for exactly the probes: no ACK is sent.
+        _, s = summary(L, tool, QUEUE, "--no-ack-check")
+        assert s["filtered"] == 2 and s["ack_check"] is None, s
+    finally:
+        filler.kill()
+        server.kill()
+
+
+def test_a_port_that_answers_gets_no_ack_check(make_lab, tool):
+    L = make_lab(ipv6=False)
+    L.start_server(QUEUE, mode="hold")
+    _, s = summary(L, tool, QUEUE)
+    assert s["open"] == 2 and s["ack_check"] is None, s
+    _, s = summary(L, tool, 9)  # closed: its RSTs are the answer
+    assert s["closed"] == 2 and s["ack_check"] is None, s
