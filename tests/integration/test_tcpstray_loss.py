@@ -85,15 +85,20 @@ def test_a_lost_handshake_ack_leaves_no_half_open_peer(make_lab, tool):
         verdicts(got)
 
 
+def one_live_case(make_lab, tool, rule, case, wait):
+    """One live case against a never-closing server whose input chain has `rule`."""
+    L = make_lab(ipv6=False)
+    L.start_server(LIVE, mode="never-close")
+    drop_in_server(L, "strayone", [rule])
+    got, _ = run(L, tool, f"{L.server_v4}:{LIVE}", "--case", case, wait=wait)
+    return got[case]
+
+
 def test_a_syn_ack_sent_again_during_the_case_is_no_answer(make_lab, tool):
     # No handshake ACK reaches the peer at all: it stays half-open and sends its SYN/ACK again
     # about 1 s after the first, while the case waits for silence. That SYN/ACK was taken for
     # the answer ("a SYN where silence was due").
-    L = make_lab(ipv6=False)
-    L.start_server(LIVE, mode="never-close")
-    drop_in_server(L, "strayhsall", [f"tcp dport {LIVE} tcp flags == ack drop"])
-    got, _ = run(L, tool, f"{L.server_v4}:{LIVE}", "--case", "live-rst-out-of-window", wait="1.5")
-    c = got["live-rst-out-of-window"]
+    c = one_live_case(make_lab, tool, f"tcp dport {LIVE} tcp flags == ack drop", "live-rst-out-of-window", "1.5")
     assert c["verdict"] == "inconclusive", c
     assert "had not heard our handshake ACK" in c["reason"], c
 
@@ -102,10 +107,7 @@ def test_an_exact_rst_lost_on_the_way_is_no_connection_that_survived_it(make_lab
     # The first RST to the server is lost (later ones, the cleanup's included, arrive): the
     # connection "survived an RST at exactly RCV.NXT", a deviation. Now a second connection shows
     # the reset.
-    L = make_lab(ipv6=False)
-    L.start_server(LIVE, mode="never-close")
-    drop_in_server(L, "strayrstloss", [f"tcp dport {LIVE} tcp flags & rst == rst numgen inc mod 4 == 0 drop"])
-    got, _ = run(L, tool, f"{L.server_v4}:{LIVE}", "--case", "live-rst-exact", wait="0.5")
-    c = got["live-rst-exact"]
+    c = one_live_case(make_lab, tool, f"tcp dport {LIVE} tcp flags & rst == rst numgen inc mod 4 == 0 drop",
+                      "live-rst-exact", "0.5")
     assert c["verdict"] == "conformant", c
     assert "on connection 2: on the one before, the RST showed no effect" in c["reason"], c
