@@ -2,7 +2,7 @@
 deterministically): a reset-expected segment lost twice, a control lost with it, our handshake
 ACK lost, and against them a real firewall that drops invalid segments, whose silence must
 still be a deviation."""
-from test_tcpstray import CLOSED, LIVE, LINUX, cases
+from test_tcpstray import CLOSED, LINUX, LIVE, TW, cases
 
 MARK = 0x74637374  # kStrayPacketMark: tcpstray's crafted segments carry it (root has CAP_NET_ADMIN)
 
@@ -110,4 +110,16 @@ def test_an_exact_rst_lost_on_the_way_is_no_connection_that_survived_it(make_lab
     c = one_live_case(make_lab, tool, f"tcp dport {LIVE} tcp flags & rst == rst numgen inc mod 4 == 0 drop",
                       "live-rst-exact", "0.5")
     assert c["verdict"] == "conformant", c
+    assert "on connection 2: on the one before, the RST showed no effect" in c["reason"], c
+
+
+def test_an_rst_to_time_wait_lost_on_the_way_is_no_time_wait_that_survived_it(make_lab, tool):
+    # Linux (tcp_rfc1337=0) lets an RST end TIME_WAIT. The first RST is lost: TIME_WAIT "survived"
+    # and tw-rst was conformant, the opposite of the truth.
+    L = make_lab(ipv6=False)
+    L.start_server(TW, mode="banner-close", banner=b"bye\n")
+    drop_in_server(L, "straytwrst", [f"tcp dport {TW} tcp flags & rst == rst numgen inc mod 2 == 0 drop"])
+    got, _ = run(L, tool, f"{L.server_v4}:{TW}", "--case", "tw-rst", wait="0.5")
+    c = got["tw-rst"]
+    assert c["verdict"] == "deviation", c
     assert "on connection 2: on the one before, the RST showed no effect" in c["reason"], c

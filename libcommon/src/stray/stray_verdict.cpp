@@ -358,6 +358,15 @@ StrayJudgement same_on_connections(StrayJudgement j, int connections) {
   return j;
 }
 
+StrayJudgement rst_effect_unconfirmed(StrayJudgement j, int connections, int needed) {
+  if (j.verdict == V::inconclusive) return j;
+  j.verdict = V::inconclusive;
+  j.reason += "; but the RST showed no effect on only " + std::to_string(connections) + " of the " +
+              std::to_string(needed) + " connections needed (the others could not be set up): a lost RST looks "
+              "the same, so this decides nothing";
+  return j;
+}
+
 StrayJudgement confirmed_silence(StrayJudgement j, int tries, int controlled, std::string_view control) {
   if (j.verdict != V::deviation) return j;
   j.observed += " (" + std::to_string(tries) + " tries)";

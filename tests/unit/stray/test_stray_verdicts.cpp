@@ -623,3 +623,16 @@ TEST_CASE("a live case during which the peer sent its SYN/ACK again is inconclus
   CHECK(j.verdict == StrayVerdict::inconclusive);
   CHECK(j.reason.find("half-open connection (SYN-RECEIVED)") != std::string::npos);
 }
+
+TEST_CASE("an RST without effect on too few connections decides nothing", "[stray]") {
+  StrayJudgement kept;
+  kept.verdict = StrayVerdict::conformant;
+  kept.reason = "TIME_WAIT survived the RST and acked the FIN again";
+  const auto j = rst_effect_unconfirmed(kept, 1, 3);
+  CHECK(j.verdict == StrayVerdict::inconclusive);
+  CHECK(j.reason.find("on only 1 of the 3 connections needed") != std::string::npos);
+  CHECK(same_on_connections(kept, 3).reason.find("the same on 3 connections") != std::string::npos);
+  StrayJudgement unsure;
+  unsure.reason = "cannot tell";
+  CHECK(rst_effect_unconfirmed(unsure, 1, 3).reason == "cannot tell");
+}
