@@ -19,9 +19,9 @@ constexpr int kSilenceTries = 4;
 // for one where everything is dropped.
 constexpr int kControlTries = 3;
 
-// Connections on which live-rst-exact's and tw-rst's RST must show no effect before that counts
-// (at 25 % loss an RST is lost on all three 1.6 % of the time), and the most set up for them
-// (a lossy path fails some setups).
+// Connections that must survive live-rst-exact's or tw-rst's RST before that counts (at 25 %
+// loss an RST is lost on all three 1.6 % of the time), and the most set up for them (on a lossy
+// path some setups fail, and some follow-ups draw nothing).
 constexpr int kRstTries = 3;
 constexpr int kRstAttempts = 6;
 
@@ -123,27 +123,38 @@ Result<StrayOutcome> Session::run_and_judge(StrayCase id) {
 // kRstTries, until one shows it: a lost RST must not pass for one the peer survived.
 Result<void> Session::retry_rst(StrayOutcome& o) {
   if (!rst_without_effect(o)) return {};
-  int same = 1;  // connections that showed no effect
-  for (int attempt = 1; same < kRstTries && attempt < kRstAttempts && !cancelled(); ++attempt) {
+  // A connection that survived the RST (or kept its TIME_WAIT) counts; one whose follow-up drew
+  // nothing shows neither way.
+  auto survived = [](const StrayOutcome& x) { return x.judgement.verdict != StrayVerdict::inconclusive; };
+  std::optional<StrayOutcome> first_survivor;
+  int survivors = 0, ran = 1;
+  if (survived(o)) {
+    first_survivor = o;
+    survivors = 1;
+  }
+  for (int attempt = 1; survivors < kRstTries && attempt < kRstAttempts && !cancelled(); ++attempt) {
     auto again = run_case(o.run.id);
     if (!again) return tl::unexpected(again.error());
     if (cancelled() || again->seen.setup_problem) continue;
     StrayOutcome next{std::move(*again), {}, false};
     next.judgement = judge_stray_case(next.run.id, next.run.probe, next.run.seen);
-    if (rst_without_effect(next)) {
-      ++same;
-      continue;
+    ++ran;
+    if (!rst_without_effect(next)) {
+      if (next.judgement.verdict == StrayVerdict::inconclusive) continue;  // shows neither
+      loss_seen_ = true;
+      next.judgement = reset_on_later_connection(std::move(next.judgement), ran - 1);
+      next.loss = true;
+      o = std::move(next);
+      return {};
     }
-    if (next.judgement.verdict == StrayVerdict::inconclusive) continue;  // shows neither
-    loss_seen_ = true;
-    next.judgement = reset_on_later_connection(std::move(next.judgement), same);
-    next.loss = true;
-    o = std::move(next);
-    return {};
+    if (!survived(next)) continue;
+    if (!first_survivor) first_survivor = std::move(next);
+    ++survivors;
   }
-  if (cancelled()) return {};
-  o.judgement = same == kRstTries ? same_on_connections(std::move(o.judgement), same)
-                                  : rst_effect_unconfirmed(std::move(o.judgement), same, kRstTries);
+  if (cancelled() || !first_survivor) return {};  // nothing survived: o is inconclusive already
+  o = std::move(*first_survivor);
+  o.judgement = survivors == kRstTries ? same_on_connections(std::move(o.judgement), survivors)
+                                       : rst_effect_unconfirmed(std::move(o.judgement), survivors, kRstTries);
   return {};
 }
 

@@ -361,9 +361,9 @@ StrayJudgement same_on_connections(StrayJudgement j, int connections) {
 StrayJudgement rst_effect_unconfirmed(StrayJudgement j, int connections, int needed) {
   if (j.verdict == V::inconclusive) return j;
   j.verdict = V::inconclusive;
-  j.reason += "; but the RST showed no effect on only " + std::to_string(connections) + " of the " +
-              std::to_string(needed) + " connections needed (the others could not be set up): a lost RST looks "
-              "the same, so this decides nothing";
+  j.reason += "; but only " + std::to_string(connections) + " of the " + std::to_string(needed) +
+              " connections needed showed that (the others could not be set up, or showed nothing): a lost RST "
+              "looks the same, so this decides nothing";
   return j;
 }
 

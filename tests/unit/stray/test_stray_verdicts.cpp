@@ -630,7 +630,7 @@ TEST_CASE("an RST without effect on too few connections decides nothing", "[stra
   kept.reason = "TIME_WAIT survived the RST and acked the FIN again";
   const auto j = rst_effect_unconfirmed(kept, 1, 3);
   CHECK(j.verdict == StrayVerdict::inconclusive);
-  CHECK(j.reason.find("on only 1 of the 3 connections needed") != std::string::npos);
+  CHECK(j.reason.find("only 1 of the 3 connections needed showed that") != std::string::npos);
   CHECK(same_on_connections(kept, 3).reason.find("the same on 3 connections") != std::string::npos);
   StrayJudgement unsure;
   unsure.reason = "cannot tell";

@@ -115,8 +115,8 @@ StrayJudgement later_try(StrayJudgement judgement, int silent_tries = 1);
 StrayJudgement reset_on_later_connection(StrayJudgement judgement, int earlier);
 // The judgement of the first, when all `connections` showed the same.
 StrayJudgement same_on_connections(StrayJudgement judgement, int connections);
-// When only `connections` of the `needed` could be judged (the others could not be set up): an
-// RST without effect is not confirmed, and decides nothing (inconclusive).
+// When only `connections` of the `needed` survived the RST (the others could not be set up, or
+// showed nothing either way): an RST without effect is not confirmed, and decides nothing.
 StrayJudgement rst_effect_unconfirmed(StrayJudgement judgement, int connections, int needed);
 
 // Silence where an RST was due that held over `tries` tries of the segment, while the port's
