@@ -123,3 +123,20 @@ def test_an_rst_to_time_wait_lost_on_the_way_is_no_time_wait_that_survived_it(ma
     c = got["tw-rst"]
     assert c["verdict"] == "deviation", c
     assert "on connection 2: on the one before, the RST showed no effect" in c["reason"], c
+
+
+def test_follow_ups_that_draw_nothing_do_not_confirm_a_lost_rst(make_lab, tool):
+    # The first RST is lost (the connection "survives"), and the peer's answers to the next two
+    # follow-up bytes are lost too: those two connections show nothing either way. They were
+    # counted as surviving: "survived ... the same on 3 connections", a deviation.
+    L = make_lab(ipv6=False)
+    L.start_server(LIVE, mode="never-close")
+    L.nft(L.server_ns, "table inet strayfollow {\n"
+                       " chain input { type filter hook input priority 0; policy accept;\n"
+                       f"  tcp dport {LIVE} tcp flags & rst == rst numgen inc mod 1000 == 0 drop\n }}\n"
+                       " chain output { type filter hook output priority 0; policy accept;\n"
+                       f"  tcp sport {LIVE} tcp flags & rst == rst numgen inc mod 1000 < 2 drop\n }}\n}}\n")
+    got, _ = run(L, tool, f"{L.server_v4}:{LIVE}", "--case", "live-rst-exact", wait="0.5")
+    c = got["live-rst-exact"]
+    assert c["verdict"] == "conformant", c
+    assert "on connection 4: on the 3 before, the RST showed no effect" in c["reason"], c
