@@ -229,10 +229,13 @@ SynFloodSummary SynFloodAnalysis::finish() const {
   std::unordered_set<std::string> all_prefixes;
   for (const auto& p : syn_recv_) {
     ++out.syn_recv;
-    const std::string src = host_text(p.remote, p.remote_host);
+    // A dual-stack listener's IPv4 client is [::ffff:a.b.c.d]: the same source, in its /24
+    // (as a /64 every mapped address would share one all-zero network).
+    const IpAddress remote = p.remote.unmapped();
+    const std::string src = host_text(remote, p.remote_host);
     // A named source's network is not known: it counts as a source, in no network.
     const bool named = !p.remote_host.empty();
-    const std::string pfx = named ? "" : source_prefix(p.remote).to_string();
+    const std::string pfx = named ? "" : source_prefix(remote).to_string();
     ++per_source[src];
     if (named) ++out.named_sources;
     else all_prefixes.insert(pfx);

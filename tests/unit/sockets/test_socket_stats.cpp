@@ -177,6 +177,30 @@ TEST_CASE("SYN_RECV per listener and the flood verdict") {
   CHECK(j.verdict == SynFloodVerdict::elevated);
 }
 
+TEST_CASE("SYN_RECV on a dual-stack listener: IPv4-mapped sources are their IPv4 address, in its /24") {
+  // A v4 client of a listener on [::] (v6only off) is [::ffff:a.b.c.d] in sock_diag, as ss shows it.
+  SynFloodAnalysis a;
+  a.add(sock(TcpState::listen, "::", 8090, "::", 0));
+  a.add(sock(TcpState::listen, "10.0.0.1", 80, "0.0.0.0", 0));
+  for (int net = 0; net < 3; ++net)
+    for (int host = 1; host <= 4; ++host) {
+      const std::string v4 = "10.77." + std::to_string(net) + "." + std::to_string(host);
+      a.add(sock(TcpState::syn_recv, "::ffff:10.0.0.1", 8090, ("::ffff:" + v4).c_str(), uint16_t(20000 + host)));
+      a.add(sock(TcpState::syn_recv, "10.0.0.1", 80, v4.c_str(), uint16_t(20000 + host)));
+    }
+  const auto sum = a.finish();
+  CHECK(sum.syn_recv == 24);
+  CHECK(sum.sources == 12);   // each address once, in either form
+  CHECK(sum.prefixes == 3);   // 10.77.0-2.0/24, not one all-zero /64
+  CHECK(sum.top_source == "10.77.0.1");
+  REQUIRE(sum.listeners.size() == 2);
+  for (const auto& l : sum.listeners) {
+    CHECK(l.syn_recv == 12);
+    CHECK(l.sources == 12);
+    CHECK(l.prefixes == 3);
+  }
+}
+
 TEST_CASE("CLOSE_WAIT per process and service; unread data bytes leave the FIN out") {
   CloseWaitAnalysis a(32768, 60999);
   for (int i = 0; i < 3; ++i) {
