@@ -15,6 +15,7 @@ std::string_view life_end_name(LifeEnd e) {
     case LifeEnd::timed_out: return "timed out";
     case LifeEnd::refused: return "refused";
     case LifeEnd::failed_handshake: return "failed handshake";
+    case LifeEnd::unreachable: return "unreachable";
   }
   return "closed";
 }
@@ -27,16 +28,34 @@ std::string_view life_end_key(LifeEnd e) {
     case LifeEnd::timed_out: return "timed_out";
     case LifeEnd::refused: return "refused";
     case LifeEnd::failed_handshake: return "failed_handshake";
+    case LifeEnd::unreachable: return "unreachable";
   }
   return "closed";
 }
 
+namespace {
+
+// The errnos the kernel turns ICMP and ICMPv6 errors into (icmp_err_convert, icmpv6_err_convert),
+// but for port unreachable's ECONNREFUSED. A handshake ends with one at once; otherwise
+// tcp_write_err ends the connection with the last one (sk_err_soft) in place of ETIMEDOUT.
+bool icmp_errno(int error) {
+  switch (error) {
+    case ENETUNREACH: case EHOSTUNREACH: case EHOSTDOWN: case ENONET: case EACCES:
+    case ENOPROTOOPT: case EOPNOTSUPP: case EPROTO: case EMSGSIZE: return true;
+    default: return false;
+  }
+}
+
+}  // namespace
+
 LifeEnd classify_end(TcpState from, int error) {
   // The kernel sets the socket's error before it closes it: tcp_reset (ECONNREFUSED in
-  // SYN_SENT, EPIPE in CLOSE_WAIT, ECONNRESET elsewhere), tcp_write_err (ETIMEDOUT).
+  // SYN_SENT, EPIPE in CLOSE_WAIT, ECONNRESET elsewhere), tcp_write_err (ETIMEDOUT, or the
+  // ICMP error that answered the retransmissions), tcp_v4_err/tcp_v6_err in a handshake.
   if (error == ECONNREFUSED) return LifeEnd::refused;
   if (error == ETIMEDOUT) return LifeEnd::timed_out;
   if (error == ECONNRESET || error == EPIPE) return LifeEnd::reset_by_peer;
+  if (icmp_errno(error)) return LifeEnd::unreachable;
   switch (from) {
     case TcpState::syn_recv: return LifeEnd::failed_handshake;
     case TcpState::syn_sent:     // closed before the handshake ended

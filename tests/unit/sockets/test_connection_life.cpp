@@ -103,6 +103,21 @@ TEST_CASE("life: how a connection ended, from the state it left and the socket's
   CHECK(life_end_name(LifeEnd::failed_handshake) == "failed handshake");
 }
 
+TEST_CASE("life: an ICMP error the kernel ended the connection with is unreachable, never our abort") {
+  // Seen in the lab: a SYN answered by ICMP host unreachable (EHOSTUNREACH after the retry),
+  // data answered by it until tcp_retries2 gave up: no RST was sent or received.
+  for (const int error : {EHOSTUNREACH, ENETUNREACH, EACCES, EHOSTDOWN, ENONET, ENOPROTOOPT, EPROTO, EMSGSIZE})
+    for (const S from : {S::syn_sent, S::established, S::fin_wait1, S::close_wait, S::last_ack}) {
+      CAPTURE(error, int(from));
+      CHECK(classify_end(from, error) == LifeEnd::unreachable);
+    }
+  CHECK(life_end_key(LifeEnd::unreachable) == "unreachable");
+  CHECK(life_end_name(LifeEnd::unreachable) == "unreachable");
+  // The kernel's ECONNREFUSED is an RST or an ICMP port unreachable alike: refused.
+  CHECK(classify_end(S::syn_sent, ECONNREFUSED) == LifeEnd::refused);
+  CHECK(classify_end(S::established, 0) == LifeEnd::aborted);
+}
+
 TEST_CASE("edges: counts, medians and the anomalies named") {
   EdgeCounter e;
   e.add(S::established, S::close, 10'000'000);

@@ -25,6 +25,7 @@ enum class LifeEnd {
   timed_out,         // retransmissions or keepalives gave up (ETIMEDOUT)
   refused,           // the SYN was answered with an RST (ECONNREFUSED)
   failed_handshake,  // a server's SYN_RECV socket closed before ESTABLISHED
+  unreachable,       // ended with an ICMP error (EHOSTUNREACH, ENETUNREACH, EACCES...): no RST either way
 };
 std::string_view life_end_name(LifeEnd e);  // "closed", "reset by peer", "aborted", "timed out", ...
 std::string_view life_end_key(LifeEnd e);   // "closed", "reset_by_peer", ...: for JSON and metrics

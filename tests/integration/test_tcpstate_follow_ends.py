@@ -1,0 +1,83 @@
+"""tcpstate follow --life against the real kernel: how connections that did not end with a clean
+close or an RST are told, each compared with what the client application and ss saw: a SYN and a
+data segment answered by ICMP host unreachable (no RST either way), and a connection whose peer
+never sent its FIN, still in FIN_WAIT2 when follow stops."""
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
+import lab  # noqa: E402
+from test_tcpstate_follow import SERVER_PORT, start_follower  # noqa: E402
+
+REJECTED_PORT = 9301       # every SYN to it is answered with ICMP host unreachable
+SYN_REJECTED, DATA_REJECTED = 41021, 41022  # client ports, one per connection
+
+UNREACHABLE_CLIENT = r"""
+import errno, socket, sys
+server, port, rejected = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def bound(sport):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", sport))
+    return s
+# A blocking connect, so that the kernel ends the socket with the error (bounded by
+# tcp_syn_retries). A non-blocking one reads the error (SO_ERROR clears it) and closes the
+# socket itself: that CLOSE, the application's during the handshake, is an abort.
+s = bound(%(syn)d)
+try:
+    s.connect((server, rejected)); sys.exit("connected to the rejected port")
+except OSError as e:
+    print("SYN", errno.errorcode[e.errno], flush=True)
+s = bound(%(data)d)
+s.connect((server, port))
+s.settimeout(20)
+s.sendall(b"x" * 200)          # answered by ICMP each time it is sent, until tcp_retries2 gives up
+try:
+    s.recv(100); sys.exit("the data went through")
+except OSError as e:
+    print("DATA", errno.errorcode[e.errno], flush=True)
+""" % dict(syn=SYN_REJECTED, data=DATA_REJECTED)
+
+
+def lives(out):
+    records = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert records and records[-1]["type"] == "summary", out[-2000:]
+    return {c["local_port"]: c for c in records[:-1] if c["type"] == "connection"}, records[-1]
+
+
+def stop(proc):
+    proc.send_signal(2)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    return out
+
+
+def test_an_icmp_error_ends_a_connection_unreachable_not_aborted(tool):
+    with lab.Lab(ipv6=False) as L:
+        server = L.start_server(SERVER_PORT, mode="hold", family="v4")
+        # Bounded: one SYN retry, two data retransmissions (about 1 s and 2 s).
+        L.sysctl(L.client_ns, "net.ipv4.tcp_syn_retries", 1)
+        L.sysctl(L.client_ns, "net.ipv4.tcp_retries2", 2)
+        # The handshake passes; the data segment (IP length > 100) is rejected, as a router would.
+        L.nft(L.server_ns, "table inet tk_unreach {\n chain input { type filter hook input priority 0; policy accept;\n"
+                           f"  tcp dport {REJECTED_PORT} reject with icmp type host-unreachable\n"
+                           f"  tcp sport {DATA_REJECTED} ip length > 100 reject with icmp type host-unreachable\n }}\n}}\n")
+        follower = start_follower([tool("tcpstate"), "follow", "--life", "--json"], wrap_ns=L.client_ns)
+        r = L._exec(L.client_ns, [sys.executable, "-c", UNREACHABLE_CLIENT, L.server_v4, SERVER_PORT, REJECTED_PORT],
+                    timeout=60)
+        assert r.returncode == 0, r.stderr
+        # What the application was told: no route to host, both times.
+        assert r.stdout.split() == ["SYN", "EHOSTUNREACH", "DATA", "EHOSTUNREACH"], r.stdout
+        time.sleep(0.3)
+        connections, summary = lives(stop(follower))
+        server.terminate()
+    syn = connections[SYN_REJECTED]
+    assert [s["state"] for s in syn["path"]] == ["SYN_SENT", "CLOSE"], syn
+    data = connections[DATA_REJECTED]
+    assert [s["state"] for s in data["path"]] == ["SYN_SENT", "ESTABLISHED", "CLOSE"], data
+    for c in (syn, data):
+        # Not "aborted" (an RST of ours): no RST was sent or received.
+        assert c["ended"] == "unreachable" and c["error"] == "EHOSTUNREACH", json.dumps(c)
+    assert summary["degraded"] is False, summary
