@@ -81,3 +81,55 @@ def test_an_icmp_error_ends_a_connection_unreachable_not_aborted(tool):
         # Not "aborted" (an RST of ours): no RST was sent or received.
         assert c["ended"] == "unreachable" and c["error"] == "EHOSTUNREACH", json.dumps(c)
     assert summary["degraded"] is False, summary
+
+
+STILL_FIN_WAIT2, ENDED = 41023, 41024  # client ports
+CLOSING_PORT = 8081                    # a server that closes 50 ms after the client
+
+CLOSE_FIRST_CLIENT = r"""
+import socket, sys
+server, never, closing = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+for sport, dport in ((%(still)d, never), (%(ended)d, closing)):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", sport)); s.settimeout(10); s.connect((server, dport))
+    s.sendall(b"bye"); s.close()   # the client closes first
+print("DONE", flush=True)
+""" % dict(still=STILL_FIN_WAIT2, ended=ENDED)
+
+
+def client_states(L, sport):
+    out = L.run_client(["ss", "-tanH", "sport", "=", f":{sport}"]).stdout
+    return [line.split()[0] for line in out.splitlines() if line.strip()]
+
+
+def test_a_connection_still_in_fin_wait2_at_the_end_has_not_ended(tool):
+    """The server never closes: the client's connection waits in FIN_WAIT2 (an orphan, its
+    timewait socket) for a FIN that never comes, for 60 s. When follow stops, --life must not
+    show it as ended ('FIN_WAIT2 0.02 ms -> CLOSE closed'): like any connection still open then,
+    it has not ended. The plain view shows the kernel's CLOSE and says why."""
+    with lab.Lab(ipv6=False) as L:
+        never = L.start_server(SERVER_PORT, mode="never-close", family="v4")
+        closing = L.start_server(CLOSING_PORT, mode="hold", family="v4", close_delay_ms=50)
+        life = start_follower([tool("tcpstate"), "follow", "--life", "--json"], wrap_ns=L.client_ns)
+        plain = start_follower([tool("tcpstate"), "follow", "--json"], wrap_ns=L.client_ns)
+        r = L._exec(L.client_ns, [sys.executable, "-c", CLOSE_FIRST_CLIENT, L.server_v4, SERVER_PORT, CLOSING_PORT],
+                    timeout=30)
+        assert "DONE" in r.stdout, r.stderr
+        end = time.monotonic() + 10
+        while client_states(L, ENDED) != ["TIME-WAIT"] and time.monotonic() < end:
+            time.sleep(0.05)
+        time.sleep(0.3)
+        connections, summary = lives(stop(life))
+        plain_out = stop(plain)
+        # ss after both stopped: the connection is still in FIN_WAIT2.
+        assert client_states(L, STILL_FIN_WAIT2) == ["FIN-WAIT-2"]
+        assert client_states(L, ENDED) == ["TIME-WAIT"]
+        never.terminate()
+        closing.terminate()
+    assert STILL_FIN_WAIT2 not in connections, json.dumps(connections.get(STILL_FIN_WAIT2))
+    ended = connections[ENDED]
+    assert [s["state"] for s in ended["path"]][-1] == "TIME_WAIT" and ended["ended"] == "closed", ended
+    assert summary["connections"] == len(connections) == 1, summary
+    changes = [json.loads(line) for line in plain_out.splitlines()]
+    last = [c for c in changes if c.get("local_port") == STILL_FIN_WAIT2][-1]
+    assert (last["old_state"], last["new_state"]) == ("FIN_WAIT2", "CLOSE") and "still held" in last["inferred_from"], last

@@ -88,6 +88,9 @@ class TimeWaitWatch {
       Shown s = h.shown;
       if (found && found->state == TcpState::fin_wait2) {
         s.inferred_from = "the kernel said CLOSE; a FIN_WAIT2 timewait socket still held the connection at the end";
+        // --life: still in FIN_WAIT2, so it has not ended; like any connection open at the end,
+        // it is not shown (it was shown as closed microseconds after entering FIN_WAIT2).
+        h.life.reset();
       } else {
         const uint64_t now = monotonic_ns();
         s.change.time_ns = now;
