@@ -133,3 +133,57 @@ def test_a_connection_still_in_fin_wait2_at_the_end_has_not_ended(tool):
     changes = [json.loads(line) for line in plain_out.splitlines()]
     last = [c for c in changes if c.get("local_port") == STILL_FIN_WAIT2][-1]
     assert (last["old_state"], last["new_state"]) == ("FIN_WAIT2", "CLOSE") and "still held" in last["inferred_from"], last
+
+
+FIN_TIMED = (41031, 41032, 41033)  # client ports
+
+FIN_TIMED_CLIENT = r"""
+import socket, sys, time
+server, port = sys.argv[1], int(sys.argv[2])
+for sport in %(ports)r:
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", sport)); s.settimeout(10); s.connect((server, port))
+    s.sendall(b"x"); s.close()     # an orphan: FIN_WAIT2 in its timewait socket
+    time.sleep(0.4)
+print("DONE", flush=True)
+""" % dict(ports=FIN_TIMED)
+
+
+def fin_to_fin_ms(pcap, client_v4):
+    """Per client port: ms from the client's FIN leaving to the server's FIN arriving."""
+    linktype, frames = lab.read_pcap(pcap)
+    ours, theirs = {}, {}
+    for t_ns, frame in frames:
+        seg = lab.tcp_segment(linktype, frame)
+        if seg is None or not seg[6] & 0x01:  # FIN
+            continue
+        src, _, sport, dport = seg[0], seg[1], seg[2], seg[3]
+        if src == bytes(map(int, client_v4.split("."))):
+            ours.setdefault(sport, t_ns)
+        else:
+            theirs.setdefault(dport, t_ns)
+    return {port: (theirs[port] - ours[port]) / 1e6 for port in ours if port in theirs}
+
+
+def test_fin_wait2_ended_by_the_peers_fin_is_timed_from_the_fin_not_the_next_lookup(tool):
+    """The client closes first and the server 50 ms after the end of stream. The client's
+    FIN_WAIT2 lives in a timewait socket, which follow looks up every 100 ms until it is in
+    TIME_WAIT; its timer (60 s from the FIN that started TIME_WAIT) dates that FIN. FIN_WAIT1 and
+    FIN_WAIT2 together must last what the wire shows from our FIN to theirs, not until the next
+    lookup (they were about 90 ms too long)."""
+    with lab.Lab(ipv6=False) as L:
+        server = L.start_server(SERVER_PORT, mode="hold", family="v4", close_delay_ms=50)
+        cap = L.capture(L.client_ns, L.client_if, f"tcp port {SERVER_PORT}")
+        life = start_follower([tool("tcpstate"), "follow", "--life", "--json"], wrap_ns=L.client_ns)
+        r = L._exec(L.client_ns, [sys.executable, "-c", FIN_TIMED_CLIENT, L.server_v4, SERVER_PORT], timeout=30)
+        assert "DONE" in r.stdout, r.stderr
+        time.sleep(0.3)
+        connections, _ = lives(stop(life))
+        wire = fin_to_fin_ms(cap.stop(), L.client_v4)
+        server.terminate()
+    for port in FIN_TIMED:
+        c = connections[port]
+        assert [s["state"] for s in c["path"]] == ["SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT"], c
+        closing_ms = (c["path"][2]["us"] + c["path"][3]["us"]) / 1000
+        # The timer counts in jiffies (4 ms at HZ=250) and sock_diag in ms.
+        assert abs(closing_ms - wire[port]) < 12, (port, closing_ms, wire[port], c)

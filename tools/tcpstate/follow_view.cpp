@@ -66,7 +66,7 @@ class TimeWaitWatch {
     if (found && found->state == TcpState::fin_wait2 && held_.size() < kMaxWatched) {
       // The connection stays FIN_WAIT2 from when it entered it.
       const uint64_t entered = c.time_ns - c.in_old_state_ns.value_or(0);
-      held_.push_back({s, entered, std::nullopt});
+      held_.push_back({s, entered, std::nullopt, c.time_ns});
       return false;
     }
     return true;
@@ -80,8 +80,10 @@ class TimeWaitWatch {
   void recheck(bool final, const std::function<void(const Shown&, std::optional<ConnectionLife>&)>& show) {
     std::vector<Held> still;
     for (auto& h : held_) {
+      const uint64_t asked = monotonic_ns();
       const auto found = find(h.shown.change);
       if (found && found->state == TcpState::fin_wait2 && !final) {
+        h.fin_wait2_seen_ns = asked;
         still.push_back(std::move(h));
         continue;
       }
@@ -92,17 +94,20 @@ class TimeWaitWatch {
         // it is not shown (it was shown as closed microseconds after entering FIN_WAIT2).
         h.life.reset();
       } else {
-        const uint64_t now = monotonic_ns();
-        s.change.time_ns = now;
-        s.change.in_old_state_ns = now - h.entered_ns;
+        uint64_t at = monotonic_ns();
         s.inferred = true;
         if (found && found->state == TcpState::time_wait) {
+          // Dated by its timer, started by the peer's FIN: not when this lookup came (up to
+          // kPollMs later).
+          if (found->timer_ms) at = time_wait_entered_ns(at, *found->timer_ms, h.fin_wait2_seen_ns);
           mark_time_wait(s, *found);
-          s.inferred_from += " (seen within " + std::to_string(kPollMs) + " ms)";
+          s.inferred_from += " (its 60 s timer dates the FIN that began it)";
         } else {
           s.inferred_from = "the FIN_WAIT2 timewait socket is gone (FIN_WAIT2 timeout or RST), seen within " +
                             std::to_string(kPollMs) + " ms";
         }
+        s.change.time_ns = at;
+        s.change.in_old_state_ns = at - h.entered_ns;
       }
       if (h.life) settle_close(*h.life, s.change);
       show(s, h.life);
@@ -114,7 +119,8 @@ class TimeWaitWatch {
   struct Held {
     Shown shown;
     uint64_t entered_ns;
-    std::optional<ConnectionLife> life;  // --life: the connection, ended at the kernel's CLOSE
+    std::optional<ConnectionLife> life;
+    uint64_t fin_wait2_seen_ns = 0;  // when it was last seen still in FIN_WAIT2  // --life: the connection, ended at the kernel's CLOSE
   };
 
   static std::optional<SocketRecord> find(const StateChange& c) {

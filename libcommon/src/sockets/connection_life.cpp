@@ -125,4 +125,12 @@ void settle_close(ConnectionLife& life, const StateChange& settled) {
   if (life.time_wait_inferred) life.end = LifeEnd::closed;
 }
 
+uint64_t time_wait_entered_ns(uint64_t now_ns, int64_t left_ms, uint64_t not_before_ns) {
+  constexpr uint64_t kNsPerMs = 1'000'000;
+  const int64_t spent_ms = std::clamp<int64_t>(kTimeWaitMs - left_ms, 0, kTimeWaitMs);
+  const uint64_t spent_ns = uint64_t(spent_ms) * kNsPerMs;
+  const uint64_t entered = now_ns > spent_ns ? now_ns - spent_ns : 0;
+  return std::clamp(entered, std::min(not_before_ns, now_ns), now_ns);
+}
+
 }  // namespace tcpkit

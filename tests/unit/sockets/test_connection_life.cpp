@@ -170,3 +170,14 @@ TEST_CASE("life: a change to the same state (close() in FIN_WAIT2) is one step, 
   CHECK(life->path[1].ns == 227'000'000u);
   CHECK_FALSE(life->gap);
 }
+
+TEST_CASE("life: a TIME_WAIT's entry is dated by its 60 s timer, kept between the last FIN_WAIT2 look and now") {
+  constexpr uint64_t kMs = 1'000'000;
+  const uint64_t now = 100'000 * kMs;
+  CHECK(time_wait_entered_ns(now, 59'950, now - 100 * kMs) == now - 50 * kMs);  // the FIN came 50 ms ago
+  CHECK(time_wait_entered_ns(now, 60'000, now - 100 * kMs) == now);             // just now
+  CHECK(time_wait_entered_ns(now, 59'000, now - 100 * kMs) == now - 100 * kMs); // not before it was seen in FIN_WAIT2
+  CHECK(time_wait_entered_ns(now, 61'000, now - 100 * kMs) == now);             // a timer above 60 s: not in the future
+  CHECK(time_wait_entered_ns(now, -5, now - 100 * kMs) == now - 100 * kMs);
+  CHECK(time_wait_entered_ns(5 * kMs, 0, 0) == 0);                              // no wrap below 0
+}

@@ -64,6 +64,13 @@ class LifeTracker {
 // state's, and its new state becomes the final one.
 void settle_close(ConnectionLife& life, const StateChange& settled);
 
+// TIME_WAIT lasts TCP_TIMEWAIT_LEN, fixed at 60 s by the kernel, from the FIN that began it (a
+// FIN_WAIT2 timewait socket re-arms its timer for it). So a TIME_WAIT socket seen at now_ns with
+// left_ms on its timer entered TIME_WAIT at now - (60 s - left): kept between not_before_ns
+// (when it was last seen before TIME_WAIT) and now.
+inline constexpr int64_t kTimeWaitMs = 60'000;
+uint64_t time_wait_entered_ns(uint64_t now_ns, int64_t left_ms, uint64_t not_before_ns);
+
 // How a connection that left `from` for CLOSE with the socket error `error` ended.
 LifeEnd classify_end(TcpState from, int error);
 
