@@ -115,7 +115,10 @@ static __always_inline int on_change(const struct sock* sk, int oldstate, int ne
   if (newstate == TCPKIT_TCP_CLOSE) {
     bpf_map_delete_elem(&last_change, &key);
   } else {
-    const struct last_seen seen = {.time_ns = now, .sport = sport, .state = (__u8)newstate};
+    // A change to the same state (close() after shutdown(): FIN_WAIT1 or FIN_WAIT2 again) does
+    // not leave it: the time in it still runs from when the socket entered it.
+    const __u64 entered = known && oldstate == newstate ? now - since : now;
+    const struct last_seen seen = {.time_ns = entered, .sport = sport, .state = (__u8)newstate};
     bpf_map_update_elem(&last_change, &key, &seen, BPF_ANY);
   }
 

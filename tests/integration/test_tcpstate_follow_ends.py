@@ -187,3 +187,39 @@ def test_fin_wait2_ended_by_the_peers_fin_is_timed_from_the_fin_not_the_next_loo
         closing_ms = (c["path"][2]["us"] + c["path"][3]["us"]) / 1000
         # The timer counts in jiffies (4 ms at HZ=250) and sock_diag in ms.
         assert abs(closing_ms - wire[port]) < 12, (port, closing_ms, wire[port], c)
+
+
+HALF_CLOSED = 41041  # client port
+
+HALF_CLOSE_CLIENT = r"""
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", %d)); s.settimeout(10); s.connect((sys.argv[1], int(sys.argv[2])))
+s.sendall(b"x"); s.shutdown(socket.SHUT_WR)  # FIN_WAIT1, then FIN_WAIT2 at the server's ACK
+time.sleep(0.15)
+s.close()   # the kernel reports FIN_WAIT2 -> FIN_WAIT2: the connection stays where it is
+time.sleep(0.5)
+print("DONE", flush=True)
+""" % HALF_CLOSED
+
+
+def test_close_after_shutdown_does_not_restart_the_time_in_fin_wait2(tool):
+    """shutdown(SHUT_WR), then close() 150 ms later (busybox httpd, nginx's lingering close):
+    the kernel reports FIN_WAIT2 -> FIN_WAIT2 at close(). The connection never left FIN_WAIT2,
+    so the change that ends it (the server's FIN, 300 ms after ours) must count its time there
+    from when it entered FIN_WAIT2, as the lines' own times show, not from the close()."""
+    with lab.Lab(ipv6=False) as L:
+        server = L.start_server(SERVER_PORT, mode="hold", family="v4", close_delay_ms=300)
+        plain = start_follower([tool("tcpstate"), "follow", "--json", "--sport", str(HALF_CLOSED)],
+                               wrap_ns=L.client_ns)
+        r = L._exec(L.client_ns, [sys.executable, "-c", HALF_CLOSE_CLIENT, L.server_v4, SERVER_PORT], timeout=30)
+        assert "DONE" in r.stdout, r.stderr
+        out = stop(plain)
+        server.terminate()
+    changes = [json.loads(line) for line in out.splitlines()][:-1]
+    steps = [(c["old_state"], c["new_state"]) for c in changes]
+    assert steps[-3:] == [("FIN_WAIT1", "FIN_WAIT2"), ("FIN_WAIT2", "FIN_WAIT2"), ("FIN_WAIT2", "TIME_WAIT")], steps
+    entered, again, left = changes[-3:]
+    assert abs(again["in_old_state_us"] - (again["time_us"] - entered["time_us"])) < 3_000, (entered, again)
+    in_fin_wait2_us = left["time_us"] - entered["time_us"]
+    assert in_fin_wait2_us >= 140_000 and abs(left["in_old_state_us"] - in_fin_wait2_us) < 3_000, (entered, again, left)

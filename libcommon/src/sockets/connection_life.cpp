@@ -85,15 +85,14 @@ std::optional<ConnectionLife> LifeTracker::on_change(const StateChange& c) {
     ConnectionLife& life = it->second;
     if (life.path.empty() || life.path.back().state != c.old_state) {
       life.gap = true;  // the changes between were never reported
-      life.carried_ns = 0;
       life.path.push_back({c.old_state, std::nullopt});
     }
-    if (c.old_state == c.new_state) {  // still the same state: one step, its time carried on
-      if (c.in_old_state_ns) life.carried_ns += *c.in_old_state_ns;
+    if (c.old_state == c.new_state) {  // still the same state: one step (its time runs on, see below)
       life.last_ns = c.time_ns;
       return std::nullopt;
     }
-    life.path.back().ns = c.in_old_state_ns ? std::optional(*c.in_old_state_ns + life.carried_ns) : std::nullopt;
+    // The time in it counts from its entry, across changes to the same state (the BPF side).
+    life.path.back().ns = c.in_old_state_ns;
   }
   ConnectionLife& life = it->second;
   life.local = c.local;
@@ -103,7 +102,6 @@ std::optional<ConnectionLife> LifeTracker::on_change(const StateChange& c) {
   life.bytes_acked = c.bytes_acked;
   life.bytes_received = c.bytes_received;
   life.last_ns = c.time_ns;
-  life.carried_ns = 0;
   life.path.push_back({c.new_state, std::nullopt});
   if (c.new_state != TcpState::close && c.new_state != TcpState::time_wait) return std::nullopt;
   ConnectionLife done = std::move(life);

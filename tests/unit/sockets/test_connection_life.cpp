@@ -158,12 +158,14 @@ TEST_CASE("diagram: RFC edges greyed when not taken, Linux's abort drawn when se
   CHECK(dot.find("ESTABLISHED -> CLOSE_WAIT [color=\"#bbbbbb\"") != std::string::npos);
 }
 
-TEST_CASE("life: a change to the same state (close() in FIN_WAIT2) is one step, its time carried on") {
+TEST_CASE("life: a change to the same state (close() in FIN_WAIT2) is one step, timed from its entry") {
+  // The BPF side keeps the state's entry time across a change to the same state: the change
+  // that leaves it reports the whole stay (227 ms), not the time since close() (5 ms).
   LifeTracker t;
   t.on_change(change(6, S::close, S::syn_sent, 0, std::nullopt));
   t.on_change(change(6, S::syn_sent, S::fin_wait2, 1, 1));
   CHECK_FALSE(t.on_change(change(6, S::fin_wait2, S::fin_wait2, 223, 222)));
-  const auto life = t.on_change(change(6, S::fin_wait2, S::time_wait, 228, 5));
+  const auto life = t.on_change(change(6, S::fin_wait2, S::time_wait, 228, 227));
   REQUIRE(life);
   REQUIRE(life->path.size() == 3);
   CHECK(life->path[1].state == S::fin_wait2);

@@ -42,9 +42,6 @@ struct ConnectionLife {
   uint64_t bytes_acked = 0, bytes_received = 0;
   int error = 0;                       // the socket's errno at its end
   LifeEnd end = LifeEnd::closed;
-  // Time already spent in the current state before a change to the same state (the kernel
-  // reports FIN_WAIT2 -> FIN_WAIT2 when the application closes a half-closed socket): one step.
-  uint64_t carried_ns = 0;
 };
 
 class LifeTracker {
