@@ -64,7 +64,9 @@ def test_an_icmp_error_ends_a_connection_unreachable_not_aborted(tool):
         L.nft(L.server_ns, "table inet tk_unreach {\n chain input { type filter hook input priority 0; policy accept;\n"
                            f"  tcp dport {REJECTED_PORT} reject with icmp type host-unreachable\n"
                            f"  tcp sport {DATA_REJECTED} ip length > 100 reject with icmp type host-unreachable\n }}\n}}\n")
+        cap = L.capture(L.client_ns, L.client_if, "tcp")
         follower = start_follower([tool("tcpstate"), "follow", "--life", "--json"], wrap_ns=L.client_ns)
+        summary_f = start_follower([tool("tcpstate"), "follow", "--summary", "--json"], wrap_ns=L.client_ns)
         r = L._exec(L.client_ns, [sys.executable, "-c", UNREACHABLE_CLIENT, L.server_v4, SERVER_PORT, REJECTED_PORT],
                     timeout=60)
         assert r.returncode == 0, r.stderr
@@ -72,7 +74,14 @@ def test_an_icmp_error_ends_a_connection_unreachable_not_aborted(tool):
         assert r.stdout.split() == ["SYN", "EHOSTUNREACH", "DATA", "EHOSTUNREACH"], r.stdout
         time.sleep(0.3)
         connections, summary = lives(stop(follower))
+        edges = {(e["from"], e["to"]): e for e in json.loads(stop(summary_f).splitlines()[0])["edges"]}
+        linktype, frames = lab.read_pcap(cap.stop())
         server.terminate()
+    # No RST either way on the wire: the edges that ended these connections must not say RST alone.
+    flags = [seg[6] for seg in (lab.tcp_segment(linktype, f) for _, f in frames) if seg]
+    assert flags and not [f for f in flags if f & 0x04], flags
+    assert edges[("ESTABLISHED", "CLOSE")]["anomaly"] == "abort (RST or timeout)", edges
+    assert edges[("SYN_SENT", "CLOSE")]["anomaly"] == "refused, unreachable or timed out", edges
     syn = connections[SYN_REJECTED]
     assert [s["state"] for s in syn["path"]] == ["SYN_SENT", "CLOSE"], syn
     data = connections[DATA_REJECTED]

@@ -116,8 +116,8 @@ def test_summary_counts_each_edge_and_names_the_anomalies(followed):
     records = [json.loads(line) for line in out["summary"].splitlines()]
     assert [r["type"] for r in records] == ["edges", "summary"], records  # no line per change
     edges = {(e["from"], e["to"]): e for e in records[0]["edges"]}
-    assert edges[("SYN_SENT", "CLOSE")]["count"] == 2 and edges[("SYN_SENT", "CLOSE")]["anomaly"] == "refused or timed out"
-    assert edges[("ESTABLISHED", "CLOSE")]["count"] == 1 and edges[("ESTABLISHED", "CLOSE")]["anomaly"] == "abort (RST)"
+    assert edges[("SYN_SENT", "CLOSE")]["count"] == 2 and edges[("SYN_SENT", "CLOSE")]["anomaly"] == "refused, unreachable or timed out"
+    assert edges[("ESTABLISHED", "CLOSE")]["count"] == 1 and edges[("ESTABLISHED", "CLOSE")]["anomaly"] == "abort (RST or timeout)"
     assert edges[("FIN_WAIT2", "TIME_WAIT")]["count"] == 2 and "anomaly" not in edges[("FIN_WAIT2", "TIME_WAIT")]
     assert edges[("FIN_WAIT1", "FIN_WAIT2")]["median_ms"] > 0
     assert records[0]["connections_ended"] == {"closed": 2, "aborted": 1, "refused": 2}, records[0]
@@ -148,7 +148,7 @@ def test_diagram_svg_has_the_edges_seen_their_counts_and_the_rest_greyed(followe
             edges[g.find(SVG + "title").text] = ([t.text for t in g.iter(SVG + "text")], path.get("stroke"),
                                                  path.get("stroke-dasharray"))
     texts, colour, dashes = edges["SYN_SENT->CLOSE"]
-    assert texts[0] == "2" and "refused or timed out" in texts and colour == "#c62828", edges["SYN_SENT->CLOSE"]
+    assert texts[0] == "2" and "refused, unreachable or timed out" in texts and colour == "#c62828", edges["SYN_SENT->CLOSE"]
     texts, colour, dashes = edges["FIN_WAIT2->TIME_WAIT"]
     assert texts[0] == "2" and texts[1].startswith("median ") and colour == "#1f5fa8" and dashes is None
     texts, colour, dashes = edges["FIN_WAIT1->CLOSING"]  # never taken here: grey and dashed

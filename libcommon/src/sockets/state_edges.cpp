@@ -11,8 +11,9 @@ std::string_view edge_anomaly(TcpState from, TcpState to) {
   if (to == S::close) {
     switch (from) {
       case S::established:
-      case S::close_wait: return "abort (RST)";
-      case S::syn_sent: return "refused or timed out";
+      // A retransmission or keepalive timeout, or an ICMP error, ends these too, with no RST.
+      case S::close_wait: return "abort (RST or timeout)";
+      case S::syn_sent: return "refused, unreachable or timed out";
       case S::syn_recv: return "failed handshake";
       default: return "";
     }

@@ -130,7 +130,7 @@ TEST_CASE("edges: counts, medians and the anomalies named") {
   CHECK(edges[0].count == 3);
   CHECK(edges[0].median_ms == Approx(20.0));
   CHECK(e.total() == 4);
-  CHECK(edge_anomaly(S::established, S::close) == "abort (RST)");
+  CHECK(edge_anomaly(S::established, S::close) == "abort (RST or timeout)");
   CHECK(edge_anomaly(S::syn_recv, S::close) == "failed handshake");
   CHECK(edge_anomaly(S::fin_wait1, S::closing) == "simultaneous close");
   CHECK(edge_anomaly(S::fin_wait1, S::time_wait) == "three-segment close");
@@ -153,7 +153,7 @@ TEST_CASE("diagram: RFC edges greyed when not taken, Linux's abort drawn when se
   const std::string dot = state_diagram_dot(e.edges(), "follow \"lab\"");
   CHECK(dot.find("label=\"follow \\\"lab\\\"\"") != std::string::npos);
   CHECK(dot.find("SYN_SENT -> ESTABLISHED [label=\"1\\nmedian 1.0 ms\"") != std::string::npos);
-  CHECK(dot.find("ESTABLISHED -> CLOSE [label=\"1\\nmedian 5.0 ms\\nabort (RST)\", color=\"#c62828\"") != std::string::npos);
+  CHECK(dot.find("ESTABLISHED -> CLOSE [label=\"1\\nmedian 5.0 ms\\nabort (RST or timeout)\", color=\"#c62828\"") != std::string::npos);
   CHECK(dot.find("FIN_WAIT1 -> CLOSING [color=\"#bbbbbb\"") != std::string::npos);
   CHECK(dot.find("ESTABLISHED -> CLOSE_WAIT [color=\"#bbbbbb\"") != std::string::npos);
 }
