@@ -23,10 +23,13 @@ bool any_port(const std::vector<PortRange>& ranges, uint16_t port) {
     if (r.contains(port)) return true;
   return false;
 }
+// A dual-stack socket's IPv4 peer is [::ffff:a.b.c.d]: an IPv4 network holds it too (the
+// kernel's sock_diag filter, and so ss's, matches it the same way).
 bool any_net(const std::vector<Cidr>& nets, const IpAddress& address) {
   if (nets.empty()) return true;
+  const IpAddress v4 = address.unmapped();
   for (const auto& n : nets)
-    if (n.contains(address)) return true;
+    if (n.contains(address) || (v4 != address && n.contains(v4))) return true;
   return false;
 }
 }  // namespace

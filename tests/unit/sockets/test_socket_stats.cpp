@@ -40,6 +40,25 @@ TEST_CASE("filters: states, ports, ranges, CIDR, family") {
   }
 }
 
+TEST_CASE("filters: an IPv4 CIDR matches the IPv4-mapped addresses of a dual-stack socket, as ss's does") {
+  // A v4 client of a listener on [::] is [::ffff:10.228.0.1] to sock_diag; `ss dst 10.228.0.1`
+  // shows it, and --src/--dst must too (follow --dst showed nothing of a dual-stack server's).
+  SocketFilter f;
+  f.remote_nets = {Cidr::parse("10.228.0.1").value()};
+  f.local_nets = {Cidr::parse("10.228.0.0/24").value()};
+  CHECK(f.matches(sock(TcpState::established, "::ffff:10.228.0.2", 8099, "::ffff:10.228.0.1", 55814)));
+  CHECK(f.matches(sock(TcpState::established, "10.228.0.2", 8099, "10.228.0.1", 55814)));
+  CHECK_FALSE(f.matches(sock(TcpState::established, "::ffff:10.228.0.2", 8099, "::ffff:10.228.0.9", 55814)));
+  CHECK_FALSE(f.matches(sock(TcpState::established, "::ffff:10.229.0.2", 8099, "::ffff:10.228.0.1", 55814)));
+  CHECK_FALSE(f.matches(sock(TcpState::established, "fd00::2", 8099, "fd00::1", 55814)));
+  f = SocketFilter{};
+  f.remote_nets = {Cidr::parse("::ffff:0:0/96").value()};  // the mapped block itself still matches them
+  CHECK(f.matches(sock(TcpState::established, "::ffff:10.228.0.2", 8099, "::ffff:10.228.0.1", 55814)));
+  f = SocketFilter{};
+  f.family = Family::v4;  // -4 is the socket's family, as ss -4: a mapped socket is IPv6
+  CHECK_FALSE(f.matches(sock(TcpState::established, "::ffff:10.228.0.2", 8099, "::ffff:10.228.0.1", 55814)));
+}
+
 TEST_CASE("state counts and --by groups on the real ss fixture") {
   Collect c;
   TextParseReport r;
