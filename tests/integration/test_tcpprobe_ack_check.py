@@ -48,6 +48,10 @@ def test_a_full_accept_queue_is_told_from_a_firewall(make_lab, tool):
         assert "only the SYNs went unanswered: a listener whose accept queue is full" in " ".join(t.stdout.split()), t.stdout
         check = t.stdout[t.stdout.index("ack check:"):].splitlines()
         assert len(check) > 1 and max(len(line) for line in check) <= 80, t.stdout
+        # --trace: the kernel's SYNs drew nothing; the same ACK says why.
+        r = L.run_client([tool("tcpprobe"), "--trace", "--json", "-W", "0.4", f"{L.server_v4}:{QUEUE}"], timeout=30)
+        trace = [json.loads(line) for line in r.stdout.splitlines()][-1]
+        assert (trace["outcome"], trace["ack_check"]) == ("no answer", "reset"), trace
         # Asked for exactly the probes: no ACK is sent.
         _, s = summary(L, tool, QUEUE, "--no-ack-check")
         assert s["filtered"] == 2 and s["ack_check"] is None, s

@@ -97,25 +97,6 @@ std::string not_answers_text(const TargetStats& s) {
   return extra.empty() ? "" : "not answers: " + extra + "\n";
 }
 
-// What the ACK check says about SYNs that drew nothing; folded to the terminal's 80 columns.
-std::string ack_check_text(const TargetInfo& info, const TargetStats& s) {
-  if (!s.ack_check) return "";
-  const std::string ack = "ack check: an ACK to port " + std::to_string(info.port);
-  std::string line;
-  switch (*s.ack_check) {
-    case tcpkit::AckCheck::reset:
-      line = ack + " drew an RST, so segments reach a TCP stack there and only the SYNs went unanswered: "
-                   "a listener whose accept queue is full (a server that stopped accepting), a SYN rate limit, "
-                   "or a rule that drops SYNs alone";
-      break;
-    case tcpkit::AckCheck::icmp: line = ack + " drew an ICMP error: a firewall or router refuses the port"; break;
-    case tcpkit::AckCheck::silence:
-      line = ack + " drew nothing either: a firewall that drops every segment to the port, or the host is gone";
-      break;
-  }
-  return tcpkit::wrap_cells(line, kTextWidth, 2);
-}
-
 std::string rtt_text(const TargetStats& s) {
   std::string out;
   if (const auto rtt = s.rtt_ms.summary(); rtt.count) {
@@ -142,10 +123,30 @@ std::string summary_text(const TargetInfo& info, const TargetStats& s) {
                           : "") +
          ", time " +
          format_fixed(s.elapsed_ms, 0) + " ms\n";
-  return out + not_answers_text(s) + ack_check_text(info, s) + rtt_text(s);
+  return out + not_answers_text(s) + ack_check_text(info.port, s.ack_check) + rtt_text(s);
 }
 
 }  // namespace
+
+// What the ACK check says about SYNs that drew nothing; folded to the terminal's 80 columns.
+std::string ack_check_text(uint16_t port, const std::optional<tcpkit::AckCheck>& check) {
+  if (!check) return "";
+  const std::string ack = "ack check: an ACK to port " + std::to_string(port);
+  std::string line;
+  switch (*check) {
+    case tcpkit::AckCheck::reset:
+      line = ack + " drew an RST, so segments reach a TCP stack there and only the SYNs went unanswered: "
+                   "a listener whose accept queue is full (a server that stopped accepting), a SYN rate limit, "
+                   "or a rule that drops SYNs alone";
+      break;
+    case tcpkit::AckCheck::icmp: line = ack + " drew an ICMP error: a firewall or router refuses the port"; break;
+    case tcpkit::AckCheck::silence:
+      line = ack + " drew nothing either: a firewall that drops every segment to the port, or the host is gone";
+      break;
+  }
+  return tcpkit::wrap_cells(line, kTextWidth, 2);
+}
+
 
 Reporter::Reporter(tcpkit::Format format, bool quiet, bool wall_clock)
     : format_(format), quiet_(quiet), wall_clock_(wall_clock), json_(stdout), csv_(stdout, kCsvColumns) {}

@@ -42,6 +42,9 @@ struct TargetStats {
   long long answered() const { return open + closed + unreachable; }
 };
 
+// "ack check: an ACK to port 80 drew an RST, so ..." folded to 80 columns; "" without a check.
+std::string ack_check_text(uint16_t port, const std::optional<tcpkit::AckCheck>& check);
+
 class Reporter {
  public:
   Reporter(tcpkit::Format format, bool quiet, bool wall_clock);

@@ -11,7 +11,6 @@
 #include "tcpkit/wire/endpoint.hpp"
 #include "tcpkit/io/route.hpp"
 #include "tcpkit/probe/syn_probe.hpp"
-#include "tcpkit/stray/ack_check.hpp"
 #include "tcpprobe/options.hpp"
 #include "tcpprobe/probe_report.hpp"
 #include "tcpprobe/targets.hpp"
@@ -61,18 +60,7 @@ void sleep_until(Clock::time_point until) {
 // drops only SYNs (a full accept queue) from a firewall (raw sockets: skipped without them).
 void ack_check(const Options& o, const Target& t, TargetStats& stats) {
   if (!o.ack_check || stats.filtered == 0 || stats.answered() > 0 || stats.interrupted || !cli::has_cap_net_raw()) return;
-  tcpkit::AckCheckConfig config;
-  config.destination = t.info.address;
-  config.port = t.info.port;
-  config.route = t.route;
-  if (t.info.mode == "connect") {  // connect mode left the route to connect()
-    auto route = tcpkit::route_to(t.info.address, o.source, t.interface);
-    if (!route) return;
-    config.route = *route;
-  }
-  config.bind_interface = !t.interface.empty();
-  config.timeout = o.timeout;
-  if (auto check = tcpkit::check_with_ack(config, cli::interrupt_fd()); check && !cli::interrupted()) stats.ack_check = *check;
+  stats.ack_check = ack_check_target(o, t);
 }
 
 Outcome probe_syn(const Options& o, const Target& t, tcpkit::SynProber& prober, Reporter& reporter) {

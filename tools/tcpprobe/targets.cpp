@@ -1,5 +1,6 @@
 #include "tcpprobe/targets.hpp"
 
+#include "common/cli_common.hpp"
 #include "tcpkit/wire/endpoint.hpp"
 
 namespace tcpprobe {
@@ -53,6 +54,23 @@ tcpkit::Result<Target> prepare_target(const Options& o, const tcpkit::TargetSpec
     t.info.interface = interface;
   }
   return t;
+}
+
+std::optional<tcpkit::AckCheck> ack_check_target(const Options& o, const Target& t) {
+  tcpkit::AckCheckConfig config;
+  config.destination = t.info.address;
+  config.port = t.info.port;
+  config.route = t.route;
+  if (t.info.mode == "connect") {  // connect mode left the route to connect()
+    auto route = tcpkit::route_to(t.info.address, o.source, t.interface);
+    if (!route) return std::nullopt;
+    config.route = *route;
+  }
+  config.bind_interface = !t.interface.empty();
+  config.timeout = o.timeout;
+  auto check = tcpkit::check_with_ack(config, tcpkit::cli::interrupt_fd());
+  if (!check || tcpkit::cli::interrupted()) return std::nullopt;
+  return *check;
 }
 
 }  // namespace tcpprobe

@@ -19,7 +19,7 @@ const std::vector<std::string> kCsvColumns = {
     "type", "index", "time_ms", "delta_ms", "direction", "flags", "seq", "ack", "len", "window", "scaled_window",
     "options", "our_state", "peer_state", "retransmission", "duplicate_ack", "out_of_order", "target", "local", "remote",
     "outcome", "close_kind", "syn_to_synack_ms", "syn_to_established_ms", "close_ms", "time_wait_left_ms",
-    "bytes_sent", "bytes_received", "own_delay_ms"};
+    "bytes_sent", "bytes_received", "own_delay_ms", "ack_check"};
 
 double ms(int64_t ns) { return std::round(double(ns)) / 1e6; }
 
@@ -81,7 +81,7 @@ Record segment_record(const Options& o, const TargetInfo& info, const tcpkit::Tr
   return r;
 }
 
-Record summary_record(const TargetInfo& info, const tcpkit::TraceResult& t) {
+Record summary_record(const TargetInfo& info, const tcpkit::TraceResult& t, const std::optional<tcpkit::AckCheck>& ack) {
   Record r;
   r["type"] = "trace_summary";
   r["target"] = info.target;
@@ -118,10 +118,12 @@ Record summary_record(const TargetInfo& info, const tcpkit::TraceResult& t) {
   r["bad_checksum"] = t.rejected[tcpkit::RejectReason::bad_checksum];
   r["notes"] = t.notes;
   r["interrupted"] = t.outcome == "interrupted";
+  r["ack_check"] = ack ? Record(tcpkit::to_string(*ack)) : Record(nullptr);
   return r;
 }
 
-void write_records(const Options& o, const TargetInfo& info, const tcpkit::TraceResult& t, int64_t start) {
+void write_records(const Options& o, const TargetInfo& info, const tcpkit::TraceResult& t, int64_t start,
+                   const std::optional<tcpkit::AckCheck>& ack) {
   tcpkit::JsonLinesWriter json(stdout);
   tcpkit::CsvWriter csv(stdout, kCsvColumns);
   auto write = [&](const Record& r) { o.format == tcpkit::Format::json ? json.write(r) : csv.write(r); };
@@ -130,7 +132,7 @@ void write_records(const Options& o, const TargetInfo& info, const tcpkit::Trace
     write(segment_record(o, info, t.events[i], i + 1, start, previous));
     previous = t.events[i].segment.time_ns;
   }
-  write(summary_record(info, t));
+  write(summary_record(info, t, ack));
 }
 
 std::string segment_table(const Options& o, const tcpkit::TraceResult& t, int64_t start) {
@@ -169,7 +171,7 @@ std::string states_text(const tcpkit::TraceResult& t) {
   return out;
 }
 
-std::string summary_text(const TargetInfo& info, const tcpkit::TraceResult& t) {
+std::string summary_text(const TargetInfo& info, const tcpkit::TraceResult& t, const std::optional<tcpkit::AckCheck>& ack) {
   std::string out = "\n--- " + info.target + " trace summary ---\n";
   // "outcome: refused", not "refused, refused": a connect() that failed has no close of its own.
   out += "outcome: " + t.outcome + (t.close_kind.empty() || t.close_kind == t.outcome ? "" : ", " + t.close_kind) + "\n";
@@ -191,20 +193,21 @@ std::string summary_text(const TargetInfo& info, const tcpkit::TraceResult& t) {
     out += "also seen: " + extra + "\n";
   }
   for (const auto& n : t.notes) out += "note: " + n + "\n";
-  return out;
+  return out + ack_check_text(info.port, ack);
 }
 
 }  // namespace
 
-void print_trace(const Options& o, const TargetInfo& info, const tcpkit::TraceResult& t) {
+void print_trace(const Options& o, const TargetInfo& info, const tcpkit::TraceResult& t,
+                 const std::optional<tcpkit::AckCheck>& ack) {
   const int64_t start = t.events.empty() ? 0 : t.events.front().segment.time_ns;
   if (o.format != tcpkit::Format::text) {
-    write_records(o, info, t, start);
+    write_records(o, info, t, start, ack);
     return;
   }
   std::string out = "TRACE " + info.target + ": " + t.tuple.to_string() + " on " + t.interface + "\n";
   if (!o.quiet) out += segment_table(o, t, start);
-  out += summary_text(info, t);
+  out += summary_text(info, t, ack);
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
 }

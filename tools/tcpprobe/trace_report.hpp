@@ -6,6 +6,8 @@
 
 namespace tcpprobe {
 
-void print_trace(const Options& options, const TargetInfo& info, const tcpkit::TraceResult& trace);
+// ack_check: what one ACK to the port drew, asked when the SYNs drew no answer.
+void print_trace(const Options& options, const TargetInfo& info, const tcpkit::TraceResult& trace,
+                 const std::optional<tcpkit::AckCheck>& ack_check);
 
 }  // namespace tcpprobe

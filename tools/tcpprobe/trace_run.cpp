@@ -38,7 +38,10 @@ int run_trace(const Options& o) {
     cli::print_error(kTool, message);
     return cli::exit_code_for(trace.error());
   }
-  print_trace(o, target->info, *trace);
+  // SYNs that drew nothing at all: one ACK tells a stack dropping only SYNs from a firewall.
+  std::optional<tcpkit::AckCheck> ack;
+  if (o.ack_check && trace->outcome == "no answer" && !cli::interrupted()) ack = ack_check_target(o, *target);
+  print_trace(o, target->info, *trace, ack);
   // Positive: the handshake completed (the connection really existed).
   return trace->syn_to_synack_ns ? cli::kExitPositive : cli::kExitNegative;
 }
