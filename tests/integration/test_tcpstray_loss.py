@@ -140,3 +140,16 @@ def test_follow_ups_that_draw_nothing_do_not_confirm_a_lost_rst(make_lab, tool):
     c = got["live-rst-exact"]
     assert c["verdict"] == "conformant", c
     assert "on connection 4: on the 3 before, the RST showed no effect" in c["reason"], c
+
+
+def test_an_ack_lost_twice_on_one_connection_is_asked_for_on_another(make_lab, tool):
+    # tw-fin-retransmit's FIN and its second try are both lost (on the wire they carry DSCP CS1,
+    # see tag_crafted): "no ACK came back", a deviation, though the peer acks every FIN it gets.
+    L = make_lab(ipv6=False)
+    L.start_server(TW, mode="banner-close", banner=b"bye\n")
+    tag_crafted(L)
+    drop_in_server(L, "straytwfin", [f"tcp dport {TW} tcp flags & fin == fin ip dscp cs1 numgen inc mod 1000 < 2 drop"])
+    got, _ = run(L, tool, f"{L.server_v4}:{TW}", "--case", "tw-fin-retransmit", wait="0.5")
+    c = got["tw-fin-retransmit"]
+    assert c["verdict"] == "conformant", c
+    assert "on connection 2: on the one before, nothing came back (lost on the way)" in c["reason"], c

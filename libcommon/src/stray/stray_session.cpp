@@ -19,22 +19,13 @@ constexpr int kSilenceTries = 4;
 // for one where everything is dropped.
 constexpr int kControlTries = 3;
 
-// Connections that must survive live-rst-exact's or tw-rst's RST before that counts (at 25 %
-// loss an RST is lost on all three 1.6 % of the time), and the most set up for them (on a lossy
-// path some setups fail, and some follow-ups draw nothing).
-constexpr int kRstTries = 3;
-constexpr int kRstAttempts = 6;
+// Connections that must show an outcome a lost segment can fake before it counts (an RST lost
+// on all three: 1.6 % of the time at 25 % loss), and the most set up for them (on a lossy path
+// some setups fail, and some follow-ups draw nothing).
+constexpr int kConnectionTries = 3;
+constexpr int kConnectionAttempts = 6;
 
 using Outcomes = std::vector<StrayOutcome>;
-
-// Whether a case that tells by its effect that its RST arrived saw no such effect: the
-// connection survived, the follow-up drew nothing, the TIME_WAIT was kept.
-bool rst_without_effect(const StrayOutcome& o) {
-  if (o.run.seen.setup_problem) return false;
-  if (o.run.id == StrayCase::live_rst_exact) return o.judgement.rst_survived || !stray_drew_answer(o.run.seen);
-  if (o.run.id == StrayCase::tw_rst) return o.judgement.verdict == StrayVerdict::conformant;
-  return false;
-}
 
 bool stateless(StrayGroup group) { return group == StrayGroup::closed || group == StrayGroup::listen; }
 
@@ -46,6 +37,23 @@ StrayCase control_case(StrayGroup group) {
 
 bool wants_reset(StrayCase id) { return stray_case_info(id).answer == StrayAnswer::reset; }
 
+// What a lost segment can fake in a connection case, said of the connection, or nothing when the
+// outcome is not of that kind: an RST the connection survived, a follow-up that drew nothing, a
+// kept TIME_WAIT (live-rst-exact and tw-rst tell that their RST arrived only by its effect);
+// silence, twice, where an ACK was due that no stack rate-limits.
+std::optional<std::string_view> fakeable_by_loss(const StrayOutcome& o) {
+  if (o.run.seen.setup_problem) return std::nullopt;
+  const auto& info = stray_case_info(o.run.id);
+  constexpr std::string_view kNoEffect = "the RST showed no effect";
+  if (o.run.id == StrayCase::live_rst_exact && (o.judgement.rst_survived || !stray_drew_answer(o.run.seen)))
+    return kNoEffect;
+  if (o.run.id == StrayCase::tw_rst && o.judgement.verdict == StrayVerdict::conformant) return kNoEffect;
+  if (!stateless(info.group) && info.answer == StrayAnswer::ack && !info.rate_limited_answer &&
+      o.judgement.verdict == StrayVerdict::deviation && !stray_drew_answer(o.run.seen))
+    return "nothing came back";
+  return std::nullopt;
+}
+
 class Session {
  public:
   Session(const StrayTarget& target, RawSender& sender, int cancel_fd)
@@ -56,7 +64,7 @@ class Session {
   bool cancelled() const { return cancel_requested(cancel_fd_); }
   Result<StrayRun> run_case(StrayCase id);
   Result<StrayOutcome> run_and_judge(StrayCase id);
-  Result<void> retry_rst(StrayOutcome& o);
+  Result<void> confirm_on_connections(StrayOutcome& o);
   Result<void> settle(Outcomes& group);
   Result<bool> port_answers(StrayGroup group, const Outcomes& outcomes);
   Result<void> confirm_silence(StrayGroup group, Outcomes& outcomes);
@@ -112,49 +120,50 @@ Result<StrayOutcome> Session::run_and_judge(StrayCase id) {
   auto judgement = judge_stray_case(id, result->probe, result->seen);
   const bool loss = stray_saw_loss(*result);
   StrayOutcome outcome{std::move(*result), std::move(judgement), loss};
-  if (auto r = retry_rst(outcome); !r) return tl::unexpected(r.error());
+  if (auto r = confirm_on_connections(outcome); !r) return tl::unexpected(r.error());
   if (id == StrayCase::live_rst_exact) live_rst_exact_ = outcome.judgement;
   if (id == StrayCase::tw_rst)
     outcome.judgement = apply_rst_control(std::move(outcome.judgement), live_rst_exact_ ? &*live_rst_exact_ : nullptr);
   return outcome;
 }
 
-// live-rst-exact and tw-rst whose RST showed no effect run on fresh connections, up to
-// kRstTries, until one shows it: a lost RST must not pass for one the peer survived.
-Result<void> Session::retry_rst(StrayOutcome& o) {
-  if (!rst_without_effect(o)) return {};
-  // A connection that survived the RST (or kept its TIME_WAIT) counts; one whose follow-up drew
-  // nothing shows neither way.
-  auto survived = [](const StrayOutcome& x) { return x.judgement.verdict != StrayVerdict::inconclusive; };
-  std::optional<StrayOutcome> first_survivor;
-  int survivors = 0, ran = 1;
-  if (survived(o)) {
-    first_survivor = o;
-    survivors = 1;
+// A connection case whose outcome a lost segment can fake runs on fresh connections, up to
+// kConnectionAttempts, until kConnectionTries have shown it: one that shows otherwise decides.
+Result<void> Session::confirm_on_connections(StrayOutcome& o) {
+  const auto what = fakeable_by_loss(o);
+  if (!what) return {};
+  // A connection counts when it shows the same; an inconclusive one (a follow-up that drew
+  // nothing) shows neither way.
+  auto counts = [](const StrayOutcome& x) { return x.judgement.verdict != StrayVerdict::inconclusive; };
+  std::optional<StrayOutcome> first_same;
+  int same = 0, ran = 1;
+  if (counts(o)) {
+    first_same = o;
+    same = 1;
   }
-  for (int attempt = 1; survivors < kRstTries && attempt < kRstAttempts && !cancelled(); ++attempt) {
+  for (int attempt = 1; same < kConnectionTries && attempt < kConnectionAttempts && !cancelled(); ++attempt) {
     auto again = run_case(o.run.id);
     if (!again) return tl::unexpected(again.error());
     if (cancelled() || again->seen.setup_problem) continue;
     StrayOutcome next{std::move(*again), {}, false};
     next.judgement = judge_stray_case(next.run.id, next.run.probe, next.run.seen);
     ++ran;
-    if (!rst_without_effect(next)) {
+    if (!fakeable_by_loss(next)) {
       if (next.judgement.verdict == StrayVerdict::inconclusive) continue;  // shows neither
       loss_seen_ = true;
-      next.judgement = reset_on_later_connection(std::move(next.judgement), ran - 1);
+      next.judgement = judged_on_later_connection(std::move(next.judgement), ran - 1, *what);
       next.loss = true;
       o = std::move(next);
       return {};
     }
-    if (!survived(next)) continue;
-    if (!first_survivor) first_survivor = std::move(next);
-    ++survivors;
+    if (!counts(next)) continue;
+    if (!first_same) first_same = std::move(next);
+    ++same;
   }
-  if (cancelled() || !first_survivor) return {};  // nothing survived: o is inconclusive already
-  o = std::move(*first_survivor);
-  o.judgement = survivors == kRstTries ? same_on_connections(std::move(o.judgement), survivors)
-                                       : rst_effect_unconfirmed(std::move(o.judgement), survivors, kRstTries);
+  if (cancelled() || !first_same) return {};  // nothing counted: o is inconclusive already
+  o = std::move(*first_same);
+  o.judgement = same == kConnectionTries ? same_on_connections(std::move(o.judgement), same)
+                                         : unconfirmed_on_connections(std::move(o.judgement), same, kConnectionTries);
   return {};
 }
 

@@ -346,10 +346,10 @@ StrayJudgement later_try(StrayJudgement j, int silent_tries) {
   return j;
 }
 
-StrayJudgement reset_on_later_connection(StrayJudgement j, int earlier) {
+StrayJudgement judged_on_later_connection(StrayJudgement j, int earlier, std::string_view what) {
   j.reason += "; on connection " + std::to_string(earlier + 1) + ": on the " +
-              (earlier == 1 ? std::string("one") : std::to_string(earlier)) +
-              " before, the RST showed no effect (lost on the way)";
+              (earlier == 1 ? std::string("one") : std::to_string(earlier)) + " before, " + std::string(what) +
+              " (lost on the way)";
   return j;
 }
 
@@ -358,12 +358,12 @@ StrayJudgement same_on_connections(StrayJudgement j, int connections) {
   return j;
 }
 
-StrayJudgement rst_effect_unconfirmed(StrayJudgement j, int connections, int needed) {
+StrayJudgement unconfirmed_on_connections(StrayJudgement j, int connections, int needed) {
   if (j.verdict == V::inconclusive) return j;
   j.verdict = V::inconclusive;
   j.reason += "; but only " + std::to_string(connections) + " of the " + std::to_string(needed) +
-              " connections needed showed that (the others could not be set up, or showed nothing): a lost RST "
-              "looks the same, so this decides nothing";
+              " connections needed showed that (the others could not be set up, or showed nothing): a lost "
+              "segment looks the same, so this decides nothing";
   return j;
 }
 

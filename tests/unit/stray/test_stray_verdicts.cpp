@@ -628,11 +628,13 @@ TEST_CASE("an RST without effect on too few connections decides nothing", "[stra
   StrayJudgement kept;
   kept.verdict = StrayVerdict::conformant;
   kept.reason = "TIME_WAIT survived the RST and acked the FIN again";
-  const auto j = rst_effect_unconfirmed(kept, 1, 3);
+  const auto j = unconfirmed_on_connections(kept, 1, 3);
   CHECK(j.verdict == StrayVerdict::inconclusive);
   CHECK(j.reason.find("only 1 of the 3 connections needed showed that") != std::string::npos);
   CHECK(same_on_connections(kept, 3).reason.find("the same on 3 connections") != std::string::npos);
+  CHECK(judged_on_later_connection(kept, 2, "nothing came back").reason.find(
+            "; on connection 3: on the 2 before, nothing came back (lost on the way)") != std::string::npos);
   StrayJudgement unsure;
   unsure.reason = "cannot tell";
-  CHECK(rst_effect_unconfirmed(unsure, 1, 3).reason == "cannot tell");
+  CHECK(unconfirmed_on_connections(unsure, 1, 3).reason == "cannot tell");
 }

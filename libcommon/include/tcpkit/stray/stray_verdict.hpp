@@ -109,15 +109,18 @@ StrayJudgement apply_loss_control(StrayJudgement judgement, const StrayObservati
 // judgement of the try that drew an answer, saying so (`silent_tries`: how many came before).
 StrayJudgement later_try(StrayJudgement judgement, int silent_tries = 1);
 
-// live-rst-exact and tw-rst tell that their RST arrived only by its effect, and a lost RST looks
-// like one the peer survived; such a case is run on fresh connections until one shows the reset.
-// The judgement of the connection that did, after `earlier` that showed none.
-StrayJudgement reset_on_later_connection(StrayJudgement judgement, int earlier);
+// Connection cases whose outcome a lost segment can fake are run on fresh connections until
+// enough show the same (stray_session): live-rst-exact and tw-rst, where a lost RST looks like
+// one the peer survived, and the cases whose ACK no stack rate-limits, where lost segments look
+// like a peer that does not answer.
+// The judgement of the connection that decided, after `earlier` on which `what` happened
+// ("the RST showed no effect", "nothing came back").
+StrayJudgement judged_on_later_connection(StrayJudgement judgement, int earlier, std::string_view what);
 // The judgement of the first, when all `connections` showed the same.
 StrayJudgement same_on_connections(StrayJudgement judgement, int connections);
-// When only `connections` of the `needed` survived the RST (the others could not be set up, or
-// showed nothing either way): an RST without effect is not confirmed, and decides nothing.
-StrayJudgement rst_effect_unconfirmed(StrayJudgement judgement, int connections, int needed);
+// When only `connections` of the `needed` showed it (the others could not be set up, or showed
+// nothing either way): not confirmed, and decides nothing (inconclusive).
+StrayJudgement unconfirmed_on_connections(StrayJudgement judgement, int connections, int needed);
 
 // Silence where an RST was due that held over `tries` tries of the segment, while the port's
 // control segment (`control`, a case name) drew an answer after each of the last `controlled`:
