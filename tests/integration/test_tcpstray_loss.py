@@ -85,12 +85,16 @@ def test_a_lost_handshake_ack_leaves_no_half_open_peer(make_lab, tool):
         verdicts(got)
 
 
-def one_live_case(make_lab, tool, rule, case, wait):
-    """One live case against a never-closing server whose input chain has `rule`."""
+def one_case(make_lab, tool, rule, case, wait, tag=False):
+    """One case against a server whose input chain has `rule`: a never-closing one for a live
+    case, one that closes first for a TIME_WAIT case; `tag`: crafted segments carry DSCP CS1."""
     L = make_lab(ipv6=False)
-    L.start_server(LIVE, mode="never-close")
+    port = TW if case.startswith("tw-") else LIVE
+    L.start_server(port, **({"mode": "banner-close", "banner": b"bye\n"} if port == TW else {"mode": "never-close"}))
+    if tag:
+        tag_crafted(L)
     drop_in_server(L, "strayone", [rule])
-    got, _ = run(L, tool, f"{L.server_v4}:{LIVE}", "--case", case, wait=wait)
+    got, _ = run(L, tool, f"{L.server_v4}:{port}", "--case", case, wait=wait)
     return got[case]
 
 
@@ -98,7 +102,7 @@ def test_a_syn_ack_sent_again_during_the_case_is_no_answer(make_lab, tool):
     # No handshake ACK reaches the peer at all: it stays half-open and sends its SYN/ACK again
     # about 1 s after the first, while the case waits for silence. That SYN/ACK was taken for
     # the answer ("a SYN where silence was due").
-    c = one_live_case(make_lab, tool, f"tcp dport {LIVE} tcp flags == ack drop", "live-rst-out-of-window", "1.5")
+    c = one_case(make_lab, tool, f"tcp dport {LIVE} tcp flags == ack drop", "live-rst-out-of-window", "1.5")
     assert c["verdict"] == "inconclusive", c
     assert "had not heard our handshake ACK" in c["reason"], c
 
@@ -107,8 +111,8 @@ def test_an_exact_rst_lost_on_the_way_is_no_connection_that_survived_it(make_lab
     # The first RST to the server is lost (later ones, the cleanup's included, arrive): the
     # connection "survived an RST at exactly RCV.NXT", a deviation. Now a second connection shows
     # the reset.
-    c = one_live_case(make_lab, tool, f"tcp dport {LIVE} tcp flags & rst == rst numgen inc mod 4 == 0 drop",
-                      "live-rst-exact", "0.5")
+    c = one_case(make_lab, tool, f"tcp dport {LIVE} tcp flags & rst == rst numgen inc mod 4 == 0 drop",
+                 "live-rst-exact", "0.5")
     assert c["verdict"] == "conformant", c
     assert "on connection 2: on the one before, the RST showed no effect" in c["reason"], c
 
@@ -116,11 +120,7 @@ def test_an_exact_rst_lost_on_the_way_is_no_connection_that_survived_it(make_lab
 def test_an_rst_to_time_wait_lost_on_the_way_is_no_time_wait_that_survived_it(make_lab, tool):
     # Linux (tcp_rfc1337=0) lets an RST end TIME_WAIT. The first RST is lost: TIME_WAIT "survived"
     # and tw-rst was conformant, the opposite of the truth.
-    L = make_lab(ipv6=False)
-    L.start_server(TW, mode="banner-close", banner=b"bye\n")
-    drop_in_server(L, "straytwrst", [f"tcp dport {TW} tcp flags & rst == rst numgen inc mod 2 == 0 drop"])
-    got, _ = run(L, tool, f"{L.server_v4}:{TW}", "--case", "tw-rst", wait="0.5")
-    c = got["tw-rst"]
+    c = one_case(make_lab, tool, f"tcp dport {TW} tcp flags & rst == rst numgen inc mod 2 == 0 drop", "tw-rst", "0.5")
     assert c["verdict"] == "deviation", c
     assert "on connection 2: on the one before, the RST showed no effect" in c["reason"], c
 
@@ -145,11 +145,7 @@ def test_follow_ups_that_draw_nothing_do_not_confirm_a_lost_rst(make_lab, tool):
 def test_an_ack_lost_twice_on_one_connection_is_asked_for_on_another(make_lab, tool):
     # tw-fin-retransmit's FIN and its second try are both lost (on the wire they carry DSCP CS1,
     # see tag_crafted): "no ACK came back", a deviation, though the peer acks every FIN it gets.
-    L = make_lab(ipv6=False)
-    L.start_server(TW, mode="banner-close", banner=b"bye\n")
-    tag_crafted(L)
-    drop_in_server(L, "straytwfin", [f"tcp dport {TW} tcp flags & fin == fin ip dscp cs1 numgen inc mod 1000 < 2 drop"])
-    got, _ = run(L, tool, f"{L.server_v4}:{TW}", "--case", "tw-fin-retransmit", wait="0.5")
-    c = got["tw-fin-retransmit"]
+    c = one_case(make_lab, tool, f"tcp dport {TW} tcp flags & fin == fin ip dscp cs1 numgen inc mod 1000 < 2 drop",
+                 "tw-fin-retransmit", "0.5", tag=True)
     assert c["verdict"] == "conformant", c
     assert "on connection 2: on the one before, nothing came back (lost on the way)" in c["reason"], c
