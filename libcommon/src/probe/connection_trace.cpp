@@ -18,6 +18,7 @@
 #include "tcpkit/probe/socket_lookup.hpp"
 #include "tcpkit/io/local_port.hpp"
 #include "tcpkit/io/unique_fd.hpp"
+#include "tcpkit/io/wake_event.hpp"
 #include "tcpkit/wire/segment.hpp"
 
 namespace tcpkit {
@@ -174,9 +175,7 @@ class TraceRun {
   }
 
   bool cancelled() {
-    if (cancel_fd_ < 0) return false;
-    pollfd p{cancel_fd_, POLLIN, 0};
-    if (::poll(&p, 1, 0) <= 0) return false;
+    if (!cancel_requested(cancel_fd_)) return false;
     result_.outcome = "interrupted";
     // Abort, never a FIN: a FIN would leave the peer in CLOSE_WAIT and us half-closed.
     if (sock_.get() >= 0) abort_close(sock_);
