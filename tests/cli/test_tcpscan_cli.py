@@ -27,7 +27,7 @@ def test_help_lists_every_flag_and_exits_0():
     assert r.returncode == 0
     for flag in ["--ports", "--input-list", "--exclude", "--exclude-file", "-4", "-6", "--allow-broadcast",
                  "--flags", "--rate", "--max-rate", "--min-rate", "--retries", "--max-retries", "--wait", "--seed", "--shard", "--source-port", "--source",
-                 "--send-threads", "--interface", "--open", "--reason", "--json", "--csv", "--grepable", "--dry-run",
+                 "--send-threads", "--no-ack-check", "--ack-check-max", "--interface", "--open", "--reason", "--json", "--csv", "--grepable", "--dry-run",
                  "--stream", "--all", "-Pn", "--assume-up", "--no-host-discovery", "--xml", "-oX", "--output-xml"]:
         assert flag in r.stdout, flag
 
@@ -73,6 +73,10 @@ def test_help_lists_every_flag_and_exits_0():
     (["--max-retries", "x", "127.0.0.1"], "--max-retries"),
     (["--send-threads", "0", "127.0.0.1"], "--send-threads"),
     (["--send-threads", "17", "127.0.0.1"], "expected 1 to 16"),
+    (["--ack-check-max", "1025", "127.0.0.1"], "expected 0 to 1024"),
+    (["--ack-check-max", "many", "127.0.0.1"], "--ack-check-max"),
+    (["--ack-check-max", "", "127.0.0.1"], "--ack-check-max"),
+    (["--no-ack-check", "--ack-check-max", "8", "127.0.0.1"], "give one of them"),
     (["--retries", "2", "--max-retries", "5", "127.0.0.1"], "give one of them"),
     (["--wait", "soon", "127.0.0.1"], "duration"),
     (["--wait", "11m", "127.0.0.1"], "too long"),

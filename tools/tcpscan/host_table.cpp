@@ -51,6 +51,11 @@ std::string reason_word(const tcpkit::Verdict& v) {
   return "icmp-unreach";
 }
 
+std::string reason_word(const PortResult& p) {
+  const std::string word = reason_word(p.verdict());
+  return p.ack == tcpkit::AckAnswer::unasked ? word : word + " (" + tcpkit::to_string(p.ack) + ")";
+}
+
 HostTable::HostTable(uint64_t ports_per_host, PortDetail detail, bool assume_up)
     : ports_per_host_(ports_per_host), detail_(detail), assume_up_(assume_up) {}
 
@@ -63,12 +68,13 @@ Host* HostTable::add(const tcpkit::ScanResult& r, bool hold) {
     if (detail_ == PortDetail::full) h.ports.reserve(ports_per_host_);
   }
   const auto& v = r.verdict;
-  PortResult p{r.port, uint8_t(v.state), uint8_t(v.reason), r.ttl, v.icmp_type, v.icmp_code, v.icmp_v6};
+  PortResult p{r.port, uint8_t(v.state), uint8_t(v.reason), r.ttl, v.icmp_type, v.icmp_code, v.icmp_v6, r.ack};
   if (detail_ == PortDetail::full) h.ports.push_back(p);
   if (hold) h.held.push_back(p);
   if (detail_ == PortDetail::states) h.ports_by_state[size_t(v.state)].push_back(r.port);
   ++h.states[size_t(v.state)];
   ++h.results;
+  if (r.ack == tcpkit::AckAnswer::reset) ++h.ack_resets;
   if (v.reason != Reason::no_response) {
     ++h.replies;
     if (says_host_unreachable(v))
@@ -90,6 +96,11 @@ void HostTable::decide(Host& h) {
   if (h.replies > h.unreachable) {  // a TCP answer, or an ICMP error other than "unreachable"
     h.status = HostStatus::up;
     h.reason = reason_word(h.first.verdict());
+    return;
+  }
+  if (h.ack_resets > 0) {  // silent to SYNs, but its stack reset an ACK
+    h.status = HostStatus::up;
+    h.reason = "ack-reset";
     return;
   }
   if (assume_up_) {

@@ -19,6 +19,7 @@ struct PortResult {
   uint16_t port = 0;
   uint8_t state = 0, reason = 0, ttl = 0, icmp_type = 0, icmp_code = 0;
   bool icmp_v6 = false;
+  tcpkit::AckAnswer ack = tcpkit::AckAnswer::unasked;  // what an ACK drew, for a silent port asked
   tcpkit::Verdict verdict() const;
 };
 
@@ -38,11 +39,13 @@ struct Host {
   std::array<std::vector<uint16_t>, tcpkit::kPortStateCount> ports_by_state;  // PortDetail::states
   std::array<uint64_t, tcpkit::kPortStateCount> states{};
   uint64_t results = 0, replies = 0, unreachable = 0;  // unreachable: ICMP host/net unreachable
+  uint64_t ack_resets = 0;     // silent ports whose ACK drew an RST: the host is there
   int64_t first_reply_ns = 0;  // kernel receive time of the first reply
   int64_t first_rtt_ns = 0;    // its RTT (of the first reply that has one), 0 when unknown
   PortResult first;            // that first reply
   HostStatus status = HostStatus::unknown;
   std::string reason;          // nmap's word: syn-ack, reset, arp-response, user-set, no-response...
+                               // (ack-reset: it answered only the ACK check)
   std::string why;             // for a down host, in words: "no ARP reply"
 };
 
@@ -77,5 +80,7 @@ bool says_host_unreachable(const tcpkit::Verdict& v);
 
 // nmap's word for a port's reason: syn-ack, reset, no-response, port-unreach, admin-prohibited...
 std::string reason_word(const tcpkit::Verdict& v);
+// The same, with what the ACK check drew: "no-response (ack-reset)".
+std::string reason_word(const PortResult& p);
 
 }  // namespace tcpscan

@@ -35,6 +35,7 @@ std::string status_text(const Host& h) {
       if (h.reason == "user-set") return "up (assumed: -Pn)";
       if (h.reason == "arp-response") return "up (answered ARP)";
       if (h.reason == "nd-response") return "up (answered neighbour discovery)";
+      if (h.reason == "ack-reset") return "up (silent to SYNs, but reset an ACK)";
       return "up";
     case HostStatus::down: return "down or unreachable (" + h.why + ")";
     case HostStatus::unknown: return "unknown (interrupted before any answer)";
@@ -96,8 +97,10 @@ std::string host_text(const Host& h, const HostTextOptions& o, tcpkit::ServiceNa
   uint64_t hidden_count = 0, shown = 0;
   for (const auto& p : h.ports) {
     const auto v = p.verdict();
-    if (int(p.state) == hidden || (o.open_only && v.state != o.positive)) {
-      if (int(p.state) == hidden) {
+    // A port that reset the ACK check is never folded away: it is the one to look at.
+    const bool folded = int(p.state) == hidden && p.ack != tcpkit::AckAnswer::reset;
+    if (folded || (o.open_only && v.state != o.positive)) {
+      if (folded) {
         ++hidden_reasons[reason_word(v)];
         ++hidden_count;
       }
@@ -105,7 +108,7 @@ std::string host_text(const Host& h, const HostTextOptions& o, tcpkit::ServiceNa
     }
     std::string service = services.name(p.port);
     if (service.size() >= kServiceColumn) service.resize(kServiceColumn - 1);  // one space is left
-    std::string reason = reason_word(v);
+    std::string reason = reason_word(p);
     if (v.reason != tcpkit::Reason::no_response) reason += " ttl " + std::to_string(p.ttl);
     rows += pad(std::to_string(p.port) + "/tcp", kPortColumn) + pad(tcpkit::to_string(v.state), kStateColumn) +
             pad(service, kServiceColumn) + reason;

@@ -20,6 +20,9 @@ constexpr const char* kTool = "tcpscan";
 // Bounds of the flags (tcpscan(1)): past them a value is a typo, not a plan.
 constexpr double kMaxRate = 10'000'000;  // probes per second, beyond any NIC's SYN rate
 constexpr uint64_t kMaxRetries = 20;
+// The ACK check asks every host with a silent port x every such port: 1,024 keeps it at most
+// about a million ACKs however the silent ports spread.
+constexpr uint64_t kMaxAckCheck = 1024;
 constexpr auto kMaxWait = std::chrono::minutes(10);
 // --min-rate's default: after drops a scan may slow down to a sixteenth (two slow-downs of 4x).
 constexpr double kMinRateShare = 16;
@@ -48,9 +51,10 @@ std::vector<std::string> split_commas(const std::vector<std::string>& items) {
 // The flags' text as given; parsed into Options once CLI11 is done.
 struct FlagText {
   std::string ports, flags = "syn", rate, min_rate, retries, max_retries, wait, seed, shard, sport, source, send_threads;
+  std::string ack_check_max;
   std::vector<std::string> excludes;
   bool v4 = false, v6 = false, json = false, csv = false, grepable = false, xml = false;
-  bool send_eth = false, send_ip = false;
+  bool send_eth = false, send_ip = false, no_ack_check = false;
 };
 
 // nmap spells some flags "-iL", "-Pn", "-oX"; CLI11 short names are one letter, so rename them.
@@ -132,6 +136,13 @@ void add_probe_flags(CLI::App& app, tcpscan::Options& o, FlagText& t) {
   app.add_option("--send-threads", t.send_threads,
                  "threads that send each round together, each a share of the probes and of the rate "
                  "(1-16; default: 2 from --rate 100000 on a machine of 2 or more CPUs, else 1)")
+      ->type_name("N");
+  app.add_flag("--no-ack-check", t.no_ack_check,
+               "send no ACK to the ports whose SYNs drew nothing (by default they get one each: an RST "
+               "back tells a listener with a full accept queue, or a rule for SYNs alone, from a firewall)");
+  app.add_option("--ack-check-max", t.ack_check_max,
+                 "the ACK check asks at most N silent ports: all, or those of the hosts that answered "
+                 "something, or none (default 64; 0 as --no-ack-check)")
       ->type_name("N");
 }
 
@@ -251,6 +262,15 @@ std::string parse_source(const CLI::App& app, const FlagText& t, tcpscan::Option
   if (t.send_ip && o.qdisc_bypass) return "--qdisc-bypass is for Ethernet frames: it does not go with --send-ip";
   if (t.send_eth) o.send_mode = tcpkit::SendMode::ethernet;
   if (t.send_ip) o.send_mode = tcpkit::SendMode::ip;
+  if (t.no_ack_check && given(app, "--ack-check-max"))
+    return "--no-ack-check sends no ACK, --ack-check-max sets how many: give one of them";
+  if (t.no_ack_check) o.ack_check_max = 0;
+  if (given(app, "--ack-check-max")) {
+    const auto n = parse_u64(t.ack_check_max);
+    if (!n || *n > kMaxAckCheck)
+      return "invalid --ack-check-max '" + t.ack_check_max + "': expected 0 to " + std::to_string(kMaxAckCheck);
+    o.ack_check_max = *n;
+  }
   if (given(app, "--send-threads")) {
     const auto n = parse_u64(t.send_threads);
     if (!n || *n < 1 || *n > tcpkit::kMaxSendThreads)

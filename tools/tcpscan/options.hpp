@@ -39,6 +39,9 @@ struct Options {
   tcpkit::SendMode send_mode = tcpkit::SendMode::automatic;  // --send-eth / --send-ip
   bool qdisc_bypass = false;                                  // --qdisc-bypass
   size_t send_threads = 0;                                    // --send-threads; 0: default_send_threads
+  // SYN scans: the ports that drew nothing get one ACK each when there are at most this many
+  // (scan_ack_check.hpp); 0: never (--no-ack-check).
+  uint64_t ack_check_max = 64;
 
   OutputForm form = OutputForm::text;
   bool open_only = false;

@@ -18,7 +18,8 @@ using tcpkit::PortState;
 using tcpkit::Record;
 
 namespace {
-const std::vector<std::string> kResultColumns = {"host", "port", "state", "reason", "ttl", "icmp_type", "icmp_code"};
+const std::vector<std::string> kResultColumns = {"host",      "port",      "state",    "reason",
+                                                 "ttl",       "icmp_type", "icmp_code", "ack_check"};
 const std::vector<std::string> kProbeColumns = {"n", "src", "sport", "dst", "dport", "flags", "seq", "ack", "bytes"};
 
 std::string json_line(const Record& r) { return r.dump(-1, ' ', false, Record::error_handler_t::replace) + "\n"; }
@@ -128,6 +129,7 @@ std::string Report::reason_text(const tcpkit::ScanResult& r) const {
     out += " type=" + std::to_string(r.verdict.icmp_type) + " code=" + std::to_string(r.verdict.icmp_code) + " (" +
            tcpkit::icmp_description(r.verdict.icmp_v6, r.verdict.icmp_type, r.verdict.icmp_code) + ")";
   if (r.ttl) out += " ttl=" + std::to_string(r.ttl);
+  if (r.ack != tcpkit::AckAnswer::unasked) out += std::string(" (") + tcpkit::to_string(r.ack) + ")";
   return out;
 }
 
@@ -154,6 +156,9 @@ void Report::port_line(const tcpkit::ScanResult& r) {
     rec["icmp"] = tcpkit::icmp_description(r.verdict.icmp_v6, r.verdict.icmp_type, r.verdict.icmp_code);
   }
   if (has_reply && r.rtt_ns > 0) rec["rtt_us"] = r.rtt_ns / 1000;
+  // What the ACK check drew for a silent port: "reset" or "silence".
+  if (r.ack == tcpkit::AckAnswer::reset) rec["ack_check"] = "reset";
+  if (r.ack == tcpkit::AckAnswer::silence) rec["ack_check"] = "silence";
   if (options_.form == OutputForm::json) {
     write(json_line(rec));
   } else {
@@ -172,8 +177,10 @@ void Report::result(const tcpkit::ScanResult& r) {
   // no other answer yet may belong to a host that is down (whose ports are not written):
   // streamed forms hold it until the host is complete.
   const Host* known = hosts_.find(r.address);
-  const bool says_down = r.verdict.reason == tcpkit::Reason::no_response || says_host_unreachable(r.verdict);
-  const bool hold = streams() && says_down && !options_.assume_up && (!known || known->replies == known->unreachable);
+  const bool says_down = (r.verdict.reason == tcpkit::Reason::no_response && r.ack != tcpkit::AckAnswer::reset) ||
+                         says_host_unreachable(r.verdict);
+  const bool hold = streams() && says_down && !options_.assume_up &&
+                    (!known || (known->replies == known->unreachable && known->ack_resets == 0));
   if (streams() && !hold) port_line(r);
   if (Host* done = hosts_.add(r, hold)) host_done(*done);
 }
@@ -228,7 +235,7 @@ void Report::host_done(Host& h) {
   count_host(h);
   // Held ports of a host that turned out up (it answered later, or ARP/ND): shown now.
   if (h.status != HostStatus::down)
-    for (const auto& p : h.held) port_line(tcpkit::ScanResult{h.address, p.port, p.verdict(), p.ttl, 0, 0});
+    for (const auto& p : h.held) port_line(tcpkit::ScanResult{h.address, p.port, p.verdict(), p.ttl, 0, 0, p.ack});
   h.held = {};
   if (xml_) xml_->host(h, text_options_, services_);
   switch (options_.form) {
@@ -411,6 +418,29 @@ std::string paused_text(const tcpkit::ScanSummary& s) {
   return "; paused " + ms_text(int64_t(s.paused_for_receiver_ms * 1000)) + " ms for the receiver";
 }
 
+// What the ACK check of the silent ports found, or why it did not run; "" when there was none.
+std::string ack_check_sentence(const AckCheckFacts& a) {
+  if (!a.ran) return a.skipped.empty() ? "" : "no ACK check of the silent ports: " + a.skipped;
+  const std::string asked = "ACK check of " + count_of(a.checked, "silent port") + " (" + count_of(a.sent, "ACK") + "): ";
+  const std::string rest = a.skipped.empty() ? "" : "; " + a.skipped;
+  if (a.reset == 0)
+    return asked + "none reset an ACK (a firewall that drops everything, a host that is gone, or loss)" + rest;
+  return asked + with_commas(a.reset) + " reset an ACK, so segments reach " + (a.reset == 1 ? "it" : "them") +
+         " and only SYNs are dropped: a listener whose accept queue is full, a SYN rate limit or a rule for SYNs "
+         "alone (ack-reset)" + rest;
+}
+
+Record ack_check_record(const AckCheckFacts& a) {
+  if (!a.ran && a.skipped.empty()) return nullptr;
+  Record rec;
+  rec["silent"] = a.silent;
+  rec["checked"] = a.checked;
+  rec["reset"] = a.reset;
+  rec["sent"] = a.sent;
+  if (!a.skipped.empty()) rec["skipped"] = a.skipped;
+  return rec;
+}
+
 std::string traffic_sentence(const tcpkit::ScanSummary& s) {
   const std::string asked = with_commas(uint64_t(std::llround(s.requested_rate))) + "/s asked";
   const std::string rate = s.rate_measured ? with_commas(uint64_t(std::llround(s.achieved_rate))) + "/s of " + asked
@@ -446,6 +476,7 @@ void Report::write_json_summary(const tcpkit::ScanSummary& s, const RunFacts& fa
   rec["interrupted"] = s.interrupted;
   rec["degraded"] = s.degraded;
   rec["degraded_reasons"] = s.degraded_reasons;
+  rec["ack_check"] = ack_check_record(facts.ack);
   write_json(rec);
 }
 
@@ -469,7 +500,7 @@ std::string Report::state_counts_text() const {
 
 void Report::write_text_summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
   const std::string duration = tcpkit::format_fixed(s.duration_s, 3) + " s";
-  const std::vector<std::string> sentences = {
+  std::vector<std::string> sentences = {
       std::string("tcpscan ") + (s.interrupted ? "interrupted" : "done") + ": " + count_of(facts.hosts, "host") +
           " (" + host_counts_text() + ") x " + count_of(facts.ports, "port") + " in " + duration,
       "ports of the hosts up: " + state_counts_text(),
@@ -477,6 +508,7 @@ void Report::write_text_summary(const tcpkit::ScanSummary& s, const RunFacts& fa
       "flags " + tcpkit::flags_compact(facts.flags) + ", seed " + std::to_string(facts.seed) + ", shard " +
           shard_text(facts) + ", " + source_ports_text(facts) + "; " + degraded_text(s),
   };
+  if (auto ack = ack_check_sentence(facts.ack); !ack.empty()) sentences.insert(sentences.begin() + 2, ack);
   // CSV and XML keep stdout clean: their summary goes to stderr, unless the reader has gone
   // (a run cut by `| head` prints nothing more, whatever the form).
   const bool to_stderr = options_.form == OutputForm::csv || options_.form == OutputForm::xml;

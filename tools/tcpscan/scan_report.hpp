@@ -21,6 +21,14 @@
 
 namespace tcpscan {
 
+// The ACK check of a SYN scan's silent ports (scan_ack_check.hpp): what it found, or why it
+// did not run ("" and ran false: there was nothing to check, or it was not asked for).
+struct AckCheckFacts {
+  bool ran = false;
+  uint64_t silent = 0, checked = 0, reset = 0, sent = 0;
+  std::string skipped;
+};
+
 // Facts about the run that the summary reports besides the engine's counters.
 struct RunFacts {
   uint64_t hosts = 0, ports = 0;
@@ -30,6 +38,7 @@ struct RunFacts {
   uint16_t source_port = 0, last_source_port = 0;
   uint8_t flags = 0;
   std::string services;  // the port list, compressed ("22-26"), for the XML
+  AckCheckFacts ack;
 };
 
 class Report {

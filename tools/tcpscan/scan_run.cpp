@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <set>
 
 #include "common/cli_common.hpp"
 #include "common/progress_line.hpp"
@@ -12,9 +13,11 @@
 #include "tcpkit/wire/cookie.hpp"
 #include "tcpkit/wire/port_list.hpp"
 #include "tcpkit/scan/probe_kind.hpp"
+#include "tcpkit/scan/scan_ack_check.hpp"
 #include "tcpkit/scan/scan_dry_run.hpp"
 #include "tcpkit/scan/scan_engine.hpp"
 #include "tcpkit/scan/scan_seed.hpp"
+#include "tcpkit/wire/segment.hpp"
 #include "tcpkit/wire/target_set.hpp"
 #include "tcpkit/util/output.hpp"
 #include "tcpscan/options.hpp"
@@ -139,21 +142,90 @@ void warn_degraded(const tcpkit::ScanSummary& summary) {
   tcpkit::cli::print_warning(kTool, "degraded run (" + why + "): results may be incomplete" + suggestion);
 }
 
-// The engine's run with the progress line; results go to report as they come.
-tcpkit::ScanSummary run_engine(tcpkit::ScanEngine& engine, const Options& o, Report& report) {
+// The ports that drew nothing, kept for the ACK check, and the hosts that did answer something
+// (a TCP reply, or an ICMP error other than host/net unreachable).
+struct SilentPorts {
+  std::vector<tcpkit::ScanResult> results;
+  std::set<tcpkit::IpAddress> answered;
+};
+
+// The engine's run with the progress line; results go to report as they come, except the
+// ports that drew nothing when the ACK check may ask them: those go to `silent`.
+tcpkit::ScanSummary run_engine(tcpkit::ScanEngine& engine, const Options& o, Report& report, SilentPorts* silent) {
   tcpkit::cli::ProgressLine progress(tcpkit::cli::stderr_is_tty());
   report.set_progress(&progress);
-  auto summary = engine.run([&](const tcpkit::ScanResult& r) { report.result(r); },
-                                  [&](const tcpkit::ScanProgress& p) {
-                                    report.flush();
-                                    // A failed write (a full disk) cancels the scan: exit 4, not a silent scan.
-                                    (void)tcpkit::cli::interrupted();
-                                    progress.show(progress_text(p, o.rate, o));
-                                  },
-                                  kProgressInterval);
+  auto summary = engine.run(
+      [&](const tcpkit::ScanResult& r) {
+        if (!silent) return report.result(r);
+        if (r.verdict.reason == tcpkit::Reason::no_response) return silent->results.push_back(r);
+        if (!says_host_unreachable(r.verdict)) silent->answered.insert(r.address);
+        report.result(r);
+      },
+      [&](const tcpkit::ScanProgress& p) {
+        report.flush();
+        // A failed write (a full disk) cancels the scan: exit 4, not a silent scan.
+        (void)tcpkit::cli::interrupted();
+        progress.show(progress_text(p, o.rate, o));
+      },
+      kProgressInterval);
   progress.clear();
   report.set_progress(nullptr);
   return summary;
+}
+
+// Which silent ports the ACK check asks, at most --ack-check-max: all of them, or else those of
+// the hosts that answered something (a sweep's hosts that are down would crowd out the one
+// port that matters on a host that is up); "" or why some or all were not asked.
+std::vector<tcpkit::SilentPort> ports_to_ask(const Options& o, const SilentPorts& silent, std::string& skipped) {
+  std::vector<tcpkit::SilentPort> all, of_answering;
+  for (const auto& r : silent.results) {
+    all.push_back({r.address, r.port});
+    if (silent.answered.count(r.address)) of_answering.push_back({r.address, r.port});
+  }
+  const std::string max = "--ack-check-max " + std::to_string(o.ack_check_max);
+  if (all.size() <= o.ack_check_max) return all;
+  if (!of_answering.empty() && of_answering.size() <= o.ack_check_max) {
+    skipped = "not asked: " + tcpkit::count_of(all.size() - of_answering.size(), "silent port") +
+              " of hosts that answered nothing (" + tcpkit::with_commas(all.size()) + " in all, more than " + max + ")";
+    return of_answering;
+  }
+  const bool only_some = !of_answering.empty() && of_answering.size() < all.size();
+  skipped = tcpkit::count_of(only_some ? of_answering.size() : all.size(), "silent port") +
+            (only_some ? " of hosts that answered" : "") + ", more than " + max;
+  return {};
+}
+
+// A SYN scan's silent ports get one ACK each (scan_ack_check.hpp) when there are few enough;
+// then they go to the report, marked with what the ACK drew. The check's time counts in the
+// scan's.
+AckCheckFacts check_silent_ports(const Options& o, const tcpkit::ScanConfig& config, tcpkit::ScanSummary& summary,
+                                 SilentPorts& silent) {
+  AckCheckFacts facts;
+  facts.silent = silent.results.size();
+  if (silent.results.empty()) return facts;
+  if (summary.interrupted) {
+    facts.skipped = "the scan was interrupted";
+    return facts;
+  }
+  auto ports = ports_to_ask(o, silent, facts.skipped);
+  if (ports.empty()) return facts;
+  // The ACKs wait as long as the scan's last round did: long enough for its answers.
+  const auto wait = summary.waits_us.empty() ? config.wait : std::chrono::microseconds(summary.waits_us.back());
+  auto outcome = tcpkit::ack_check_silent_ports(std::move(ports), config, wait,
+                                                {o.source, o.interface, o.send_mode, o.qdisc_bypass});
+  if (!outcome) {
+    facts.skipped = "it failed: " + outcome.error().message;
+    tcpkit::cli::print_warning(kTool, "the ACK check of the silent ports failed: " + outcome.error().message);
+    return facts;
+  }
+  tcpkit::mark_ack_answers(silent.results, *outcome);
+  facts.ran = !outcome->interrupted;
+  if (outcome->interrupted) facts.skipped = "it was interrupted";
+  facts.checked = outcome->asked.size();
+  facts.reset = outcome->reset.size();
+  facts.sent = outcome->sent;
+  summary.duration_s += outcome->duration_s;
+  return facts;
 }
 
 // The real scan: privilege, sources, engine, report, exit code.
@@ -183,7 +255,10 @@ int scan(const Options& o, const tcpkit::ScanPlan& plan, tcpkit::ScanConfig& con
     tcpkit::cli::print_error(kTool, why);
     return tcpkit::cli::kExitUsage;
   }
-  const auto summary = run_engine(**engine, o, report);
+  // Only SYN probes ask why a port was silent: the other kinds' silence is their answer.
+  const bool ack_check = o.flags == tcpkit::tcp_flag::syn && o.ack_check_max > 0;
+  SilentPorts silent;
+  auto summary = run_engine(**engine, o, report, ack_check ? &silent : nullptr);
   if (summary.receive_error) return report_error(*summary.receive_error);
   if (summary.send_failure) {
     // The sockets opened, so EPERM here is this host's output firewall, not a missing privilege.
@@ -192,6 +267,12 @@ int scan(const Options& o, const tcpkit::ScanPlan& plan, tcpkit::ScanConfig& con
     e.message = "no probe could be sent: " + e.message +
                 (e.err_no == EPERM ? " (a firewall rule on this host's output refuses them)" : "");
     return report_error(e);
+  }
+  if (ack_check) {
+    facts.ack = check_silent_ports(o, config, summary, silent);
+    for (const auto& r : silent.results) report.result(r);
+    // A Ctrl-C during the check ends the run as one during the scan would.
+    summary.interrupted = summary.interrupted || tcpkit::cli::interrupted();
   }
   facts.last_source_port = config.port_of_round(std::max(summary.rounds, 1) - 1);
   report.summary(summary, facts);

@@ -78,6 +78,15 @@ const char* to_string(Reason reason) {
   return "?";
 }
 
+const char* to_string(AckAnswer answer) {
+  switch (answer) {
+    case AckAnswer::unasked: return "";
+    case AckAnswer::reset: return "ack-reset";
+    case AckAnswer::silence: return "ack-silence";
+  }
+  return "?";
+}
+
 PortState no_reply_state(ProbeStyle style) {
   return style == ProbeStyle::fin_like ? PortState::open_filtered : PortState::filtered;
 }

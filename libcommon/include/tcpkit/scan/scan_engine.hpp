@@ -34,6 +34,9 @@ struct ScanResult {
   uint8_t ttl = 0;        // of the reply (0 when none)
   int64_t time_ns = 0;    // kernel receive time of the reply (0 when none)
   int64_t rtt_ns = 0;     // from our send to that receive time (0 when unknown)
+  // Set after the scan for a port that drew nothing, when ack_check_silent_ports
+  // (scan_ack_check.hpp) asked it; the engine leaves it unasked.
+  AckAnswer ack = AckAnswer::unasked;
 };
 
 struct ScanProgress {

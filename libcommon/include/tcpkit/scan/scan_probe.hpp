@@ -60,6 +60,12 @@ enum class Reason { syn_ack, syn, reset, icmp_unreachable, no_response };
 // nmap's words: "syn-ack", "syn", "reset", "icmp-unreach", "no-response".
 const char* to_string(Reason reason);
 
+// What one ACK to a port that drew nothing said, when scan_ack_check.hpp asked it: an RST
+// (segments reach the port's stack, only SYNs are dropped) or nothing.
+enum class AckAnswer : uint8_t { unasked, reset, silence };
+// "", "ack-reset", "ack-silence".
+const char* to_string(AckAnswer answer);
+
 struct Verdict {
   PortState state = PortState::filtered;
   Reason reason = Reason::no_response;

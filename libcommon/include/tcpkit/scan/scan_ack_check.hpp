@@ -1,0 +1,56 @@
+#pragma once
+// Why a SYN scan's silent ports were silent, asked of all of them at once: one ACK scan of the
+// ports that drew nothing (no SYN/ACK, no RST, no ICMP). Any TCP stack resets a stray ACK, on a
+// listening port and on a closed one alike (RFC 9293 3.10.7.1, 3.10.7.2), so an RST back shows
+// that segments reach the port and only the SYNs are dropped there: a listener whose accept
+// queue is full (a server that stopped accepting), a SYN rate limit, or a rule for SYNs alone.
+// Silence leaves a firewall that drops everything, a host that is gone, or loss. The scan-wide
+// twin of stray/ack_check.hpp (tcpprobe's one port), run through the scan engine.
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tcpkit/scan/scan_engine.hpp"
+#include "tcpkit/scan/scan_setup.hpp"
+#include "tcpkit/scan/send_path.hpp"
+#include "tcpkit/util/error.hpp"
+#include "tcpkit/wire/ip_address.hpp"
+
+namespace tcpkit {
+
+struct SilentPort {
+  IpAddress address;
+  uint16_t port = 0;
+  auto operator<=>(const SilentPort&) const = default;
+};
+
+// How the SYN scan reached its targets, so that the ACKs leave the same way.
+struct AckCheckRoute {
+  std::optional<IpAddress> source;  // -S
+  std::string interface;            // -I
+  SendMode send_mode = SendMode::automatic;
+  bool bypass_qdisc = false;
+};
+
+struct AckCheckOutcome {
+  std::vector<SilentPort> asked;  // the ports asked, sorted, once each
+  std::vector<SilentPort> reset;  // those whose ACK drew an RST, sorted
+  uint64_t sent = 0;              // ACKs sent: every host asked x every port asked
+  bool interrupted = false;       // cancel_fd fired: the ports not reset are unknown
+  double duration_s = 0;          // the ACK round and its wait
+};
+
+// One round of ACKs to every host of `ports` x every port of them (at most ports.size()^2), at
+// syn_config's rate, from the port after the SYN scan's last (syn_config's one with -g) under a
+// fresh cookie key, so no late answer to a SYN is taken for one to an ACK; then `wait` for
+// the RSTs. One round suffices: a lost ACK or RST leaves the port as the SYN scan left it.
+// Needs CAP_NET_RAW; fails only when the engine cannot be set up.
+Result<AckCheckOutcome> ack_check_silent_ports(std::vector<SilentPort> ports, const ScanConfig& syn_config,
+                                               std::chrono::microseconds wait, const AckCheckRoute& route);
+
+// The ports of `silent` that the check asked get its answer: reset, or silence (left unasked
+// when the check was interrupted before its wait was over). The others stay unasked.
+void mark_ack_answers(std::vector<ScanResult>& silent, const AckCheckOutcome& outcome);
+
+}  // namespace tcpkit

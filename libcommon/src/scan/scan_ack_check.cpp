@@ -1,0 +1,90 @@
+#include "tcpkit/scan/scan_ack_check.hpp"
+
+#include <algorithm>
+#include <set>
+
+#include "tcpkit/scan/scan_plan.hpp"
+#include "tcpkit/wire/cookie.hpp"
+#include "tcpkit/wire/segment.hpp"
+#include "tcpkit/wire/target_set.hpp"
+
+namespace tcpkit {
+
+namespace {
+
+// The ACK round's source port: the one after the SYN rounds' (before them when those end at
+// 65535), or the SYN scan's own with -g.
+uint16_t ack_source_port(const ScanConfig& syn) {
+  if (syn.fixed_source_port) return syn.source_port;
+  const unsigned after = unsigned(syn.last_source_port()) + 1;
+  return after <= 65535 ? uint16_t(after) : uint16_t(syn.source_port - 1);
+}
+
+}  // namespace
+
+Result<AckCheckOutcome> ack_check_silent_ports(std::vector<SilentPort> ports, const ScanConfig& syn_config,
+                                               std::chrono::microseconds wait, const AckCheckRoute& route) {
+  AckCheckOutcome outcome;
+  std::sort(ports.begin(), ports.end());
+  ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
+  outcome.asked = ports;
+  if (ports.empty()) return outcome;
+
+  TargetSet targets(TargetOptions{Family::any, true});
+  std::vector<uint16_t> port_numbers;
+  for (const auto& p : ports) {
+    if (auto added = targets.add(p.address.to_string()); !added) return tl::unexpected(added.error());
+    port_numbers.push_back(p.port);
+  }
+  if (auto done = targets.finalize(); !done) return tl::unexpected(done.error());
+  std::sort(port_numbers.begin(), port_numbers.end());
+  port_numbers.erase(std::unique(port_numbers.begin(), port_numbers.end()), port_numbers.end());
+
+  ScanConfig config = syn_config;
+  config.flags = tcp_flag::ack;
+  config.key = random_sip_key();
+  config.retries = 0;
+  config.fixed_rounds = true;
+  config.wait = wait;
+  config.wait_forced = true;
+  config.source_port = ack_source_port(syn_config);
+  config.fixed_source_port = true;
+  config.send_threads = 1;
+  auto plan = ScanPlan::make(targets, std::move(port_numbers), config.key.k0, Shard{});
+  if (!plan) return tl::unexpected(plan.error());
+  auto sources = choose_sources(plan->targets(), route.source, route.interface);
+  if (!sources) return tl::unexpected(sources.error());
+  auto path = choose_send_path(plan->targets(), *sources, route.source, route.send_mode, route.bypass_qdisc);
+  if (!path) return tl::unexpected(path.error());
+  auto engine = ScanEngine::open(*plan, *sources, config, *path);
+  if (!engine) return tl::unexpected(engine.error());
+
+  const std::set<SilentPort> asked(ports.begin(), ports.end());
+  const auto summary = (*engine)->run(
+      [&](const ScanResult& r) {
+        // An RST to an ACK: the port's stack is reached. Only the ports asked count (the plan
+        // is every host by every port).
+        const SilentPort key{r.address, r.port};
+        if (r.verdict.reason == Reason::reset && asked.count(key)) outcome.reset.push_back(key);
+      },
+      [](const ScanProgress&) {});
+  if (summary.receive_error) return tl::unexpected(*summary.receive_error);
+  if (summary.send_failure) return tl::unexpected(*summary.send_failure);
+  outcome.sent = summary.sent;
+  outcome.interrupted = summary.interrupted;
+  outcome.duration_s = summary.duration_s;
+  std::sort(outcome.reset.begin(), outcome.reset.end());
+  return outcome;
+}
+
+void mark_ack_answers(std::vector<ScanResult>& silent, const AckCheckOutcome& outcome) {
+  for (auto& r : silent) {
+    const SilentPort key{r.address, r.port};
+    if (std::binary_search(outcome.reset.begin(), outcome.reset.end(), key))
+      r.ack = AckAnswer::reset;
+    else if (!outcome.interrupted && std::binary_search(outcome.asked.begin(), outcome.asked.end(), key))
+      r.ack = AckAnswer::silence;
+  }
+}
+
+}  // namespace tcpkit

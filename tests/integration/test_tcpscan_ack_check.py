@@ -1,0 +1,111 @@
+"""tcpscan's ACK check: a port whose SYNs draw nothing was reported exactly like a firewalled
+one ("filtered, no-response"), and a host whose only scanned port was such a listener was
+reported down. One ACK to each silent port tells them apart: a stack that drops only SYNs (a
+full accept queue, a SYN-only rule) resets it, a firewall that drops everything does not."""
+import json
+
+from test_tcpprobe_ack_check import QUEUE, WALL, fill_queue
+
+SYN_ONLY, CLOSED, OPEN = 8093, 9, 8094
+
+
+def scan(L, tool, *args, target=None):
+    r = L.run_client([tool("tcpscan"), "--json", "--wait", "300ms", *map(str, args),
+                      target or L.server_v4], timeout=60)
+    assert r.returncode in (0, 1), r.stderr
+    objects = [json.loads(line) for line in r.stdout.splitlines()]
+    assert objects[-1]["type"] == "summary", r.stdout
+    ports = {o["port"]: o for o in objects if o["type"] == "port"}
+    hosts = [o for o in objects if o["type"] == "host"]
+    return ports, hosts, objects[-1]
+
+
+def wall(L, port):
+    """A firewall that drops every segment to the port, not only SYNs."""
+    L.nft(L.server_ns, "table inet wall {\n chain input { type filter hook input priority 0; policy accept;\n"
+                       f" tcp dport {port} drop\n }}\n}}\n")
+
+
+def test_silent_ports_are_told_apart_by_what_an_ack_draws(make_lab, tool):
+    L = make_lab(ipv6=False)
+    server, filler = fill_queue(L)
+    try:
+        wall(L, WALL)
+        L.drop_ports([SYN_ONLY])
+        L.start_server(OPEN, mode="hold")
+        listed = f"{QUEUE},{WALL},{SYN_ONLY},{CLOSED},{OPEN}"
+        ports, hosts, s = scan(L, tool, "-p", listed)
+        got = {p: (o["state"], o["reason"], o.get("ack_check")) for p, o in ports.items()}
+        assert got == {QUEUE: ("filtered", "no-response", "reset"),
+                       WALL: ("filtered", "no-response", "silence"),
+                       SYN_ONLY: ("filtered", "no-response", "reset"),
+                       CLOSED: ("closed", "reset", None),
+                       OPEN: ("open", "syn-ack", None)}, got
+        assert s["ack_check"] == {"silent": 3, "checked": 3, "reset": 2, "sent": 3}, s
+        assert s["states"]["filtered"] == 3 and s["states"]["open"] == 1, s
+
+        # The text says it in the REASON column and in a summary line of its own, in 80 columns.
+        t = L.run_client([tool("tcpscan"), "--wait", "300ms", "-p", listed, L.server_v4], timeout=60)
+        rows = {line.split()[0]: line for line in t.stdout.splitlines() if "/tcp" in line}
+        assert rows[f"{QUEUE}/tcp"].endswith("no-response (ack-reset)"), t.stdout
+        assert rows[f"{WALL}/tcp"].endswith("no-response (ack-silence)"), t.stdout
+        flat = " ".join(t.stdout.split())
+        assert "ACK check of 3 silent ports (3 ACKs): 2 reset an ACK" in flat, t.stdout
+        assert "a listener whose accept queue is full" in flat, t.stdout
+        assert max(len(line) for line in t.stdout.splitlines()) <= 80, t.stdout
+
+        # Asked for exactly the probes: no ACK goes out, silent ports are plain no-response.
+        ports, _, s = scan(L, tool, "--no-ack-check", "-p", listed)
+        assert s["ack_check"] is None and not any("ack_check" in o for o in ports.values()), s
+        assert s["sent"] == sum(s["sent_rounds"]), s
+        # More silent ports than --ack-check-max: skipped, and the summary says why.
+        ports, _, s = scan(L, tool, "--ack-check-max", "2", "-p", listed)
+        assert s["ack_check"]["skipped"] == "3 silent ports, more than --ack-check-max 2", s
+        assert not any("ack_check" in o for o in ports.values()), ports
+        # A host that answered nothing (nobody has its address) has as many silent ports as the
+        # scan: over the limit, the ports of the host that answered are still asked.
+        down = L.server_v4.rsplit(".", 1)[0] + ".77"
+        r = L.run_client([tool("tcpscan"), "--json", "--wait", "300ms", "--ack-check-max", "4", "-p", listed,
+                          L.server_v4, down], timeout=60)
+        objects = [json.loads(line) for line in r.stdout.splitlines()]
+        s = objects[-1]
+        assert s["ack_check"] == {"silent": 8, "checked": 3, "reset": 2, "sent": 3,
+                                  "skipped": "not asked: 5 silent ports of hosts that answered nothing "
+                                             "(8 in all, more than --ack-check-max 4)"}, s
+        assert s["hosts_down"] == 1, s
+        # Other probe kinds read silence as their answer: no check.
+        _, _, s = scan(L, tool, "--flags", "fin", "-p", listed)
+        assert s["ack_check"] is None, s
+    finally:
+        filler.kill()
+        server.kill()
+
+
+def test_a_host_silent_to_syns_but_resetting_the_ack_is_up(make_lab, tool):
+    # Beyond a router, no ARP answer makes a silent host look up: before the check, a server
+    # whose only scanned port had a full queue was "down or unreachable".
+    L = make_lab(ipv6=False, routers=1)
+    server, filler = fill_queue(L)
+    try:
+        ports, hosts, s = scan(L, tool, "-p", QUEUE)
+        assert [(h["status"], h["reason"]) for h in hosts] == [("up", "ack-reset")], hosts
+        assert ports[QUEUE]["ack_check"] == "reset", ports
+        assert s["hosts_up"] == 1 and s["states"]["filtered"] == 1, s
+        t = L.run_client([tool("tcpscan"), "--wait", "300ms", "-p", str(QUEUE), L.server_v4], timeout=60)
+        assert "up (silent to SYNs, but reset an ACK)" in t.stdout, t.stdout
+        # Without it, as nmap says: down.
+        _, hosts, s = scan(L, tool, "--no-ack-check", "-p", QUEUE)
+        assert [h["status"] for h in hosts] == ["down"] and s["hosts_down"] == 1, hosts
+    finally:
+        filler.kill()
+        server.kill()
+
+
+def test_the_ack_check_over_ipv6(make_lab, tool):
+    L = make_lab()
+    wall(L, WALL)
+    L.drop_ports([SYN_ONLY])
+    ports, _, s = scan(L, tool, "-p", f"{WALL},{SYN_ONLY},{CLOSED}", target=L.server_v6)
+    got = {p: o.get("ack_check") for p, o in ports.items()}
+    assert got == {WALL: "silence", SYN_ONLY: "reset", CLOSED: None}, got
+    assert s["ack_check"]["reset"] == 1, s
