@@ -255,6 +255,18 @@ bool interrupted() {
 }
 int interrupt_fd() { return g_interrupt_fd; }
 
+bool sleep_until(std::chrono::steady_clock::time_point until) {
+  while (!interrupted()) {
+    const auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(until - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return true;
+    constexpr int64_t kNsPerSecond = 1'000'000'000;
+    const timespec ts{time_t(left.count() / kNsPerSecond), long(left.count() % kNsPerSecond)};
+    pollfd fd{interrupt_fd(), POLLIN, 0};
+    ::ppoll(&fd, 1, &ts, nullptr);
+  }
+  return false;
+}
+
 bool has_cap_net_raw() {
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2]{};

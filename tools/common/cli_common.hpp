@@ -1,5 +1,6 @@
 #pragma once
 // What every tool's main shares: exit codes, CLI11 error mapping, Ctrl-C, privilege checks.
+#include <chrono>
 #include <functional>
 #include <optional>
 #include <string>
@@ -56,6 +57,9 @@ int guarded_main(const std::string& tool, const std::function<int()>& body);
 void install_interrupt_handler();
 bool interrupted();
 int interrupt_fd();
+// Waits until `until` or an interruption, whichever comes first (to the nanosecond: tcpprobe's
+// intervals are timed by it); true when `until` was reached.
+bool sleep_until(std::chrono::steady_clock::time_point until);
 // True once stdout's reader went away (or a write to stdout failed with EPIPE).
 bool output_gone();
 // Marks stdout as gone and interrupts; for a writer that saw EPIPE itself.

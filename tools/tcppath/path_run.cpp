@@ -1,6 +1,5 @@
 // Runs tcppath: resolves and routes the target, traces, reports, and turns the stop point into
 // the exit code.
-#include <poll.h>
 
 #include <algorithm>
 #include <chrono>
@@ -48,17 +47,6 @@ int fail_with(const tcpkit::Error& e) {
 // A router's ICMP budget refills at about one answer a second (Linux, per source).
 constexpr auto kRefillPerAnswer = std::chrono::seconds(1);
 
-// Waits until `until` or Ctrl-C; false when interrupted.
-bool sleep_until(std::chrono::steady_clock::time_point until) {
-  while (!cli::interrupted()) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return true;
-    pollfd p{cli::interrupt_fd(), POLLIN, 0};
-    ::poll(&p, 1, int(left.count()));
-  }
-  return false;
-}
-
 // --flows N: N traces, each over a flow of its own (trace_path reserves a source port for
 // each), then the multipath view. 0 when every flow reached the destination. Each flow asks
 // every router for q answers: the flows go in waves that fit a router's burst (--router-burst),
@@ -88,7 +76,7 @@ int run_flows(const Options& o, const tcpkit::PathTraceConfig& c, const tcpkit::
       }
       traces.push_back(std::move(*t));
     }
-    if (started < o.flows && !sleep_until(wave_start + gap)) break;
+    if (started < o.flows && !cli::sleep_until(wave_start + gap)) break;
   }
   if (failed) return fail_with(*failed);
   const auto summary = tcpkit::summarize_flows(traces);

@@ -1,6 +1,5 @@
 // Runs tcpprobe: picks the mode, prepares every target, probes them concurrently (one
 // thread each) and turns the outcomes into the exit code.
-#include <poll.h>
 #include <sys/resource.h>
 
 #include <atomic>
@@ -41,19 +40,6 @@ void account(TargetStats& stats, const tcpkit::ProbeReply& reply) {
     if (reply.timestamps == tcpkit::TimestampSource::user) stats.user_timestamps = true;
   }
   if (reply.kernel_rtt_us) stats.kernel_rtt_ms.add(*reply.kernel_rtt_us / 1000.0);
-}
-
-// Sleeps until `until` or Ctrl-C.
-void sleep_until(Clock::time_point until) {
-  for (;;) {
-    const auto now = Clock::now();
-    if (now >= until || cli::interrupted()) return;
-    const auto wait = std::chrono::duration_cast<std::chrono::nanoseconds>(until - now);
-    constexpr int64_t kNsPerSecond = 1'000'000'000;
-    timespec ts{time_t(wait.count() / kNsPerSecond), long(wait.count() % kNsPerSecond)};
-    pollfd fd{cli::interrupt_fd(), POLLIN, 0};
-    ::ppoll(&fd, 1, &ts, nullptr);
-  }
 }
 
 // When SYNs were sent and none drew any answer at all, one ACK to the port tells a stack that
@@ -139,7 +125,7 @@ Outcome probe_connect(const Options& o, const Target& t, Reporter& reporter) {
     account(stats, *reply);
     reporter.probe(t.info, *reply, o.timeout);
     next_send += o.interval;
-    if (!o.count || sent < *o.count) sleep_until(std::min(next_send, stop_at));
+    if (!o.count || sent < *o.count) (void)cli::sleep_until(std::min(next_send, stop_at));
   }
   stats.elapsed_ms = std::chrono::duration<double, std::milli>(Clock::now() - start).count();
   stats.interrupted = cli::interrupted();
