@@ -149,3 +149,17 @@ def test_an_ack_lost_twice_on_one_connection_is_asked_for_on_another(make_lab, t
                  "tw-fin-retransmit", "0.5", tag=True)
     assert c["verdict"] == "conformant", c
     assert "on connection 2: on the one before, nothing came back (lost on the way)" in c["reason"], c
+
+
+def test_a_handshake_lost_whole_on_a_peer_that_answered_before_is_set_up_again(make_lab, tool):
+    # Every SYN of the second case's handshake is lost (the four Linux sends in the 3.5 s a
+    # handshake waits; at 25 % loss its ARP may go too: "No route to host"), from a peer that
+    # answered the first case's. The case was inconclusive, "the handshake did not complete",
+    # and every later handshake waited only -W. Now it gets a fresh connection.
+    L = make_lab(ipv6=False)
+    L.start_server(LIVE, mode="never-close")
+    drop_in_server(L, "straysyn", [f"tcp dport {LIVE} tcp flags & (syn | ack) == syn numgen inc mod 100 {{ 1, 2, 3, 4 }} drop"])
+    got, summary = run(L, tool, f"{L.server_v4}:{LIVE}", "--case", "live-ack-unsent,live-data-old")
+    assert got["live-ack-unsent"]["verdict"] == "conformant", verdicts(got)
+    assert got["live-data-old"]["verdict"] == "conformant", verdicts(got)
+    assert summary["inconclusive"] == 0, verdicts(got)

@@ -25,7 +25,8 @@ struct StrayTarget {
   bool bind_interface = false;
   std::chrono::microseconds timeout{1'000'000};  // how long to wait for each answer (-W)
   // How long a connection case waits for its handshake, when longer than timeout: time for our
-  // kernel to send its SYN twice more (after 1 s and 3 s) on a path that loses one.
+  // kernel to send its SYN again on a path that loses one (twice more, after 1 s and 3 s; three
+  // times, every second, where a newer kernel has net.ipv4.tcp_syn_linear_timeouts).
   std::chrono::microseconds handshake_timeout{3'500'000};
   std::string request;        // sent on the time-wait connections so the peer closes first
 };
