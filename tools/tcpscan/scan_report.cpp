@@ -185,6 +185,11 @@ void Report::result(const tcpkit::ScanResult& r) {
   if (Host* done = hosts_.add(r, hold)) host_done(*done);
 }
 
+bool Report::host_answered(const tcpkit::IpAddress& address) {
+  const Host* h = hosts_.find(address);
+  return h && h->replies > h->unreachable;
+}
+
 void Report::count_host(const Host& h) {
   switch (h.status) {
     case HostStatus::up: ++up_; break;

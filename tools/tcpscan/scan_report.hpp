@@ -56,6 +56,9 @@ class Report {
   void set_progress(tcpkit::cli::ProgressLine* progress) { progress_ = progress; }
 
   void result(const tcpkit::ScanResult& r);
+  // Whether a host not yet complete has answered something (a TCP reply, or an ICMP error
+  // other than host/net unreachable); false for a host without results or already reported.
+  bool host_answered(const tcpkit::IpAddress& address);
   void flush();
   void summary(const tcpkit::ScanSummary& s, const RunFacts& facts);
   // Open ports reported (on hosts that are up): the exit code's positive result.

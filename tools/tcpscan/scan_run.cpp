@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <set>
 
 #include "common/cli_common.hpp"
 #include "common/progress_line.hpp"
@@ -142,24 +141,88 @@ void warn_degraded(const tcpkit::ScanSummary& summary) {
   tcpkit::cli::print_warning(kTool, "degraded run (" + why + "): results may be incomplete" + suggestion);
 }
 
-// The ports that drew nothing, kept for the ACK check, and the hosts that did answer something
-// (a TCP reply, or an ICMP error other than host/net unreachable).
-struct SilentPorts {
-  std::vector<tcpkit::ScanResult> results;
-  std::set<tcpkit::IpAddress> answered;
+// The ports that drew nothing (the engine gives them last), held back from the report while the
+// ACK check may still ask them: at most --ack-check-max. It asks them all when they are that
+// few, else those of the hosts that answered something (a sweep's hosts that are down would
+// crowd out the one port that matters on a host that is up), else none. Ports that can no
+// longer be asked go to the report at once, so a sweep of a million silent addresses holds no
+// more than --ack-check-max of them.
+class SilentPorts {
+ public:
+  SilentPorts(uint64_t max, Report& report) : max_(max), report_(report) {}
+
+  void add(const tcpkit::ScanResult& r) {
+    ++total_;
+    // Hosts with a port still unanswered are in the report's table until their last port comes.
+    const bool answering = report_.host_answered(r.address);
+    if (answering) ++of_answering_;
+    if (of_answering_ > max_) {  // not even the answering hosts' ports: none is asked
+      release_all();
+      report_.result(r);
+    } else if (total_ > max_ && !answering) {  // only the answering hosts' ports are asked
+      release_silent_hosts();
+      report_.result(r);
+    } else {
+      held_.push_back(r);
+    }
+  }
+
+  // The ports the check asks, and why the others were not ("" when none was left out).
+  std::vector<tcpkit::SilentPort> to_ask(std::string& skipped) const {
+    const std::string max = "--ack-check-max " + std::to_string(max_);
+    if (of_answering_ > max_) {
+      const bool only_some = of_answering_ < total_;
+      skipped = tcpkit::count_of(only_some ? of_answering_ : total_, "silent port") +
+                (only_some ? " of hosts that answered" : "") + ", more than " + max;
+    } else if (total_ > max_) {
+      skipped = "not asked: " + tcpkit::count_of(total_ - of_answering_, "silent port") +
+                " of hosts that answered nothing (" + tcpkit::with_commas(total_) + " in all, more than " + max + ")";
+    }
+    std::vector<tcpkit::SilentPort> ports;
+    ports.reserve(held_.size());
+    for (const auto& r : held_) ports.push_back({r.address, r.port});
+    return ports;
+  }
+
+  std::vector<tcpkit::ScanResult>& held() { return held_; }
+  uint64_t total() const { return total_; }
+
+ private:
+  void release_all() {
+    for (const auto& r : held_) report_.result(r);
+    held_.clear();
+  }
+  void release_silent_hosts() {
+    if (released_silent_hosts_) return;
+    released_silent_hosts_ = true;
+    std::vector<tcpkit::ScanResult> kept;
+    for (const auto& r : held_) {
+      if (report_.host_answered(r.address))
+        kept.push_back(r);
+      else
+        report_.result(r);
+    }
+    held_ = std::move(kept);
+  }
+
+  uint64_t max_;
+  Report& report_;
+  uint64_t total_ = 0, of_answering_ = 0;
+  bool released_silent_hosts_ = false;
+  std::vector<tcpkit::ScanResult> held_;
 };
 
-// The engine's run with the progress line; results go to report as they come, except the
-// ports that drew nothing when the ACK check may ask them: those go to `silent`.
+// The engine's run with the progress line; results go to report as they come, the ports that
+// drew nothing through `silent` when the ACK check may ask them.
 tcpkit::ScanSummary run_engine(tcpkit::ScanEngine& engine, const Options& o, Report& report, SilentPorts* silent) {
   tcpkit::cli::ProgressLine progress(tcpkit::cli::stderr_is_tty());
   report.set_progress(&progress);
   auto summary = engine.run(
       [&](const tcpkit::ScanResult& r) {
-        if (!silent) return report.result(r);
-        if (r.verdict.reason == tcpkit::Reason::no_response) return silent->results.push_back(r);
-        if (!says_host_unreachable(r.verdict)) silent->answered.insert(r.address);
-        report.result(r);
+        if (silent && r.verdict.reason == tcpkit::Reason::no_response)
+          silent->add(r);
+        else
+          report.result(r);
       },
       [&](const tcpkit::ScanProgress& p) {
         report.flush();
@@ -173,41 +236,19 @@ tcpkit::ScanSummary run_engine(tcpkit::ScanEngine& engine, const Options& o, Rep
   return summary;
 }
 
-// Which silent ports the ACK check asks, at most --ack-check-max: all of them, or else those of
-// the hosts that answered something (a sweep's hosts that are down would crowd out the one
-// port that matters on a host that is up); "" or why some or all were not asked.
-std::vector<tcpkit::SilentPort> ports_to_ask(const Options& o, const SilentPorts& silent, std::string& skipped) {
-  std::vector<tcpkit::SilentPort> all, of_answering;
-  for (const auto& r : silent.results) {
-    all.push_back({r.address, r.port});
-    if (silent.answered.count(r.address)) of_answering.push_back({r.address, r.port});
-  }
-  const std::string max = "--ack-check-max " + std::to_string(o.ack_check_max);
-  if (all.size() <= o.ack_check_max) return all;
-  if (!of_answering.empty() && of_answering.size() <= o.ack_check_max) {
-    skipped = "not asked: " + tcpkit::count_of(all.size() - of_answering.size(), "silent port") +
-              " of hosts that answered nothing (" + tcpkit::with_commas(all.size()) + " in all, more than " + max + ")";
-    return of_answering;
-  }
-  const bool only_some = !of_answering.empty() && of_answering.size() < all.size();
-  skipped = tcpkit::count_of(only_some ? of_answering.size() : all.size(), "silent port") +
-            (only_some ? " of hosts that answered" : "") + ", more than " + max;
-  return {};
-}
-
 // A SYN scan's silent ports get one ACK each (scan_ack_check.hpp) when there are few enough;
 // then they go to the report, marked with what the ACK drew. The check's time counts in the
 // scan's.
 AckCheckFacts check_silent_ports(const Options& o, const tcpkit::ScanConfig& config, tcpkit::ScanSummary& summary,
                                  SilentPorts& silent) {
   AckCheckFacts facts;
-  facts.silent = silent.results.size();
-  if (silent.results.empty()) return facts;
+  facts.silent = silent.total();
+  if (silent.total() == 0) return facts;
   if (summary.interrupted) {
     facts.skipped = "the scan was interrupted";
     return facts;
   }
-  auto ports = ports_to_ask(o, silent, facts.skipped);
+  auto ports = silent.to_ask(facts.skipped);
   if (ports.empty()) return facts;
   // The ACKs wait as long as the scan's last round did: long enough for its answers.
   const auto wait = summary.waits_us.empty() ? config.wait : std::chrono::microseconds(summary.waits_us.back());
@@ -218,7 +259,7 @@ AckCheckFacts check_silent_ports(const Options& o, const tcpkit::ScanConfig& con
     tcpkit::cli::print_warning(kTool, "the ACK check of the silent ports failed: " + outcome.error().message);
     return facts;
   }
-  tcpkit::mark_ack_answers(silent.results, *outcome);
+  tcpkit::mark_ack_answers(silent.held(), *outcome);
   facts.ran = !outcome->interrupted;
   if (outcome->interrupted) facts.skipped = "it was interrupted";
   facts.checked = outcome->asked.size();
@@ -257,7 +298,7 @@ int scan(const Options& o, const tcpkit::ScanPlan& plan, tcpkit::ScanConfig& con
   }
   // Only SYN probes ask why a port was silent: the other kinds' silence is their answer.
   const bool ack_check = o.flags == tcpkit::tcp_flag::syn && o.ack_check_max > 0;
-  SilentPorts silent;
+  SilentPorts silent(o.ack_check_max, report);
   auto summary = run_engine(**engine, o, report, ack_check ? &silent : nullptr);
   if (summary.receive_error) return report_error(*summary.receive_error);
   if (summary.send_failure) {
@@ -270,7 +311,7 @@ int scan(const Options& o, const tcpkit::ScanPlan& plan, tcpkit::ScanConfig& con
   }
   if (ack_check) {
     facts.ack = check_silent_ports(o, config, summary, silent);
-    for (const auto& r : silent.results) report.result(r);
+    for (const auto& r : silent.held()) report.result(r);
     // A Ctrl-C during the check ends the run as one during the scan would.
     summary.interrupted = summary.interrupted || tcpkit::cli::interrupted();
   }
