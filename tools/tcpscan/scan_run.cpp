@@ -141,80 +141,27 @@ void warn_degraded(const tcpkit::ScanSummary& summary) {
   tcpkit::cli::print_warning(kTool, "degraded run (" + why + "): results may be incomplete" + suggestion);
 }
 
-// The ports that drew nothing (the engine gives them last), held back from the report while the
-// ACK check may still ask them: at most --ack-check-max. It asks them all when they are that
-// few, else those of the hosts that answered something (a sweep's hosts that are down would
-// crowd out the one port that matters on a host that is up), else none. Ports that can no
-// longer be asked go to the report at once, so a sweep of a million silent addresses holds no
-// more than --ack-check-max of them.
-class SilentPorts {
- public:
-  SilentPorts(uint64_t max, Report& report) : max_(max), report_(report) {}
-
-  void add(const tcpkit::ScanResult& r) {
-    ++total_;
-    // Hosts with a port still unanswered are in the report's table until their last port comes.
-    const bool answering = report_.host_answered(r.address);
-    if (answering) ++of_answering_;
-    if (of_answering_ > max_) {  // not even the answering hosts' ports: none is asked
-      release_all();
-      report_.result(r);
-    } else if (total_ > max_ && !answering) {  // only the answering hosts' ports are asked
-      release_silent_hosts();
-      report_.result(r);
-    } else {
-      held_.push_back(r);
+// Why the ACK check left silent ports unasked, in the summary's words ("" when it left none).
+std::string left_out_text(const tcpkit::SilentPortHold& hold) {
+  const std::string max = "--ack-check-max " + std::to_string(hold.max());
+  switch (hold.left_out()) {
+    case tcpkit::SilentPortHold::LeftOut::none: return "";
+    case tcpkit::SilentPortHold::LeftOut::of_silent_hosts:
+      return "not asked: " + tcpkit::count_of(hold.total() - hold.of_answering(), "silent port") +
+             " of hosts that answered nothing (" + tcpkit::with_commas(hold.total()) + " in all, more than " + max + ")";
+    case tcpkit::SilentPortHold::LeftOut::all: {
+      const bool only_some = hold.of_answering() < hold.total();
+      return tcpkit::count_of(only_some ? hold.of_answering() : hold.total(), "silent port") +
+             (only_some ? " of hosts that answered" : "") + ", more than " + max;
     }
   }
-
-  // The ports the check asks, and why the others were not ("" when none was left out).
-  std::vector<tcpkit::SilentPort> to_ask(std::string& skipped) const {
-    const std::string max = "--ack-check-max " + std::to_string(max_);
-    if (of_answering_ > max_) {
-      const bool only_some = of_answering_ < total_;
-      skipped = tcpkit::count_of(only_some ? of_answering_ : total_, "silent port") +
-                (only_some ? " of hosts that answered" : "") + ", more than " + max;
-    } else if (total_ > max_) {
-      skipped = "not asked: " + tcpkit::count_of(total_ - of_answering_, "silent port") +
-                " of hosts that answered nothing (" + tcpkit::with_commas(total_) + " in all, more than " + max + ")";
-    }
-    std::vector<tcpkit::SilentPort> ports;
-    ports.reserve(held_.size());
-    for (const auto& r : held_) ports.push_back({r.address, r.port});
-    return ports;
-  }
-
-  std::vector<tcpkit::ScanResult>& held() { return held_; }
-  uint64_t total() const { return total_; }
-
- private:
-  void release_all() {
-    for (const auto& r : held_) report_.result(r);
-    held_.clear();
-  }
-  void release_silent_hosts() {
-    if (released_silent_hosts_) return;
-    released_silent_hosts_ = true;
-    std::vector<tcpkit::ScanResult> kept;
-    for (const auto& r : held_) {
-      if (report_.host_answered(r.address))
-        kept.push_back(r);
-      else
-        report_.result(r);
-    }
-    held_ = std::move(kept);
-  }
-
-  uint64_t max_;
-  Report& report_;
-  uint64_t total_ = 0, of_answering_ = 0;
-  bool released_silent_hosts_ = false;
-  std::vector<tcpkit::ScanResult> held_;
-};
+  return "";
+}
 
 // The engine's run with the progress line; results go to report as they come, the ports that
 // drew nothing through `silent` when the ACK check may ask them.
-tcpkit::ScanSummary run_engine(tcpkit::ScanEngine& engine, const Options& o, Report& report, SilentPorts* silent) {
+tcpkit::ScanSummary run_engine(tcpkit::ScanEngine& engine, const Options& o, Report& report,
+                               tcpkit::SilentPortHold* silent) {
   tcpkit::cli::ProgressLine progress(tcpkit::cli::stderr_is_tty());
   report.set_progress(&progress);
   auto summary = engine.run(
@@ -240,7 +187,7 @@ tcpkit::ScanSummary run_engine(tcpkit::ScanEngine& engine, const Options& o, Rep
 // then they go to the report, marked with what the ACK drew. The check's time counts in the
 // scan's.
 AckCheckFacts check_silent_ports(const Options& o, const tcpkit::ScanConfig& config, tcpkit::ScanSummary& summary,
-                                 SilentPorts& silent) {
+                                 tcpkit::SilentPortHold& silent) {
   AckCheckFacts facts;
   facts.silent = silent.total();
   if (silent.total() == 0) return facts;
@@ -248,7 +195,8 @@ AckCheckFacts check_silent_ports(const Options& o, const tcpkit::ScanConfig& con
     facts.skipped = "the scan was interrupted";
     return facts;
   }
-  auto ports = silent.to_ask(facts.skipped);
+  facts.skipped = left_out_text(silent);
+  auto ports = silent.to_ask();
   if (ports.empty()) return facts;
   // The ACKs wait as long as the scan's last round did: long enough for its answers.
   const auto wait = summary.waits_us.empty() ? config.wait : std::chrono::microseconds(summary.waits_us.back());
@@ -298,7 +246,10 @@ int scan(const Options& o, const tcpkit::ScanPlan& plan, tcpkit::ScanConfig& con
   }
   // Only SYN probes ask why a port was silent: the other kinds' silence is their answer.
   const bool ack_check = o.flags == tcpkit::tcp_flag::syn && o.ack_check_max > 0;
-  SilentPorts silent(o.ack_check_max, report);
+  // Hosts with a port still unanswered are in the report's table until their last port comes.
+  tcpkit::SilentPortHold silent(
+      o.ack_check_max, [&](const tcpkit::IpAddress& a) { return report.host_answered(a); },
+      [&](const tcpkit::ScanResult& r) { report.result(r); });
   auto summary = run_engine(**engine, o, report, ack_check ? &silent : nullptr);
   if (summary.receive_error) return report_error(*summary.receive_error);
   if (summary.send_failure) {

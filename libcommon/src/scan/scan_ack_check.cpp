@@ -77,6 +77,52 @@ Result<AckCheckOutcome> ack_check_silent_ports(std::vector<SilentPort> ports, co
   return outcome;
 }
 
+void SilentPortHold::add(const ScanResult& r) {
+  ++total_;
+  const bool answering = answered_(r.address);
+  if (answering) ++of_answering_;
+  if (of_answering_ > max_) {  // not even the answering hosts' ports: none is asked
+    release_all();
+    release_(r);
+  } else if (total_ > max_ && !answering) {  // only the answering hosts' ports are asked
+    release_silent_hosts();
+    release_(r);
+  } else {
+    held_.push_back(r);
+  }
+}
+
+std::vector<SilentPort> SilentPortHold::to_ask() const {
+  std::vector<SilentPort> ports;
+  ports.reserve(held_.size());
+  for (const auto& r : held_) ports.push_back({r.address, r.port});
+  return ports;
+}
+
+SilentPortHold::LeftOut SilentPortHold::left_out() const {
+  if (of_answering_ > max_) return LeftOut::all;
+  return total_ > max_ ? LeftOut::of_silent_hosts : LeftOut::none;
+}
+
+void SilentPortHold::release_all() {
+  for (const auto& r : held_) release_(r);
+  held_.clear();
+}
+
+// Once: the held ports of hosts that answered nothing go; the answering hosts' stay.
+void SilentPortHold::release_silent_hosts() {
+  if (released_silent_hosts_) return;
+  released_silent_hosts_ = true;
+  std::vector<ScanResult> kept;
+  for (const auto& r : held_) {
+    if (answered_(r.address))
+      kept.push_back(r);
+    else
+      release_(r);
+  }
+  held_ = std::move(kept);
+}
+
 void mark_ack_answers(std::vector<ScanResult>& silent, const AckCheckOutcome& outcome) {
   for (auto& r : silent) {
     const SilentPort key{r.address, r.port};

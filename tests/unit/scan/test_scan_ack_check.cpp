@@ -48,3 +48,51 @@ TEST_CASE("the ACK check's answers have nmap-style words") {
   CHECK(std::string(to_string(AckAnswer::silence)) == "ack-silence");
   CHECK(std::string(to_string(AckAnswer::unasked)).empty());
 }
+
+namespace {
+// Adds the ports in order; returns (held, released) as "address:port" lists.
+struct Held {
+  std::vector<std::string> held, released;
+  SilentPortHold::LeftOut left_out;
+};
+Held hold(uint64_t max, const std::vector<std::pair<const char*, uint16_t>>& ports,
+          const std::vector<std::string>& answering) {
+  Held out;
+  SilentPortHold h(
+      max, [&](const IpAddress& a) { return std::find(answering.begin(), answering.end(), a.to_string()) != answering.end(); },
+      [&](const ScanResult& r) { out.released.push_back(r.address.to_string() + ":" + std::to_string(r.port)); });
+  for (const auto& [address, port] : ports) h.add(silent_port(address, port));
+  for (const auto& p : h.to_ask()) out.held.push_back(p.address.to_string() + ":" + std::to_string(p.port));
+  out.left_out = h.left_out();
+  CHECK(h.total() == ports.size());
+  return out;
+}
+}  // namespace
+
+TEST_CASE("the ACK check asks every silent port when there are at most max of them") {
+  const auto h = hold(3, {{"192.0.2.1", 80}, {"192.0.2.9", 80}, {"192.0.2.9", 81}}, {"192.0.2.1"});
+  CHECK(h.held == std::vector<std::string>{"192.0.2.1:80", "192.0.2.9:80", "192.0.2.9:81"});
+  CHECK(h.released.empty());
+  CHECK(h.left_out == SilentPortHold::LeftOut::none);
+}
+
+TEST_CASE("past max, only the silent ports of hosts that answered are asked; the others go at once") {
+  // The host that answered nothing comes first and last: its ports are released as soon as the
+  // count passes max, and the answering host's are still held.
+  const auto h = hold(2, {{"192.0.2.9", 1}, {"192.0.2.1", 80}, {"192.0.2.9", 2}, {"192.0.2.9", 3}}, {"192.0.2.1"});
+  CHECK(h.held == std::vector<std::string>{"192.0.2.1:80"});
+  CHECK(h.released == std::vector<std::string>{"192.0.2.9:1", "192.0.2.9:2", "192.0.2.9:3"});
+  CHECK(h.left_out == SilentPortHold::LeftOut::of_silent_hosts);
+}
+
+TEST_CASE("past max even for the hosts that answered, no port is asked and none is held") {
+  const auto h = hold(2, {{"192.0.2.1", 1}, {"192.0.2.1", 2}, {"192.0.2.9", 5}, {"192.0.2.1", 3}, {"192.0.2.1", 4}},
+                      {"192.0.2.1"});
+  CHECK(h.held.empty());
+  CHECK(h.released.size() == 5);
+  CHECK(h.left_out == SilentPortHold::LeftOut::all);
+  // max 0 holds nothing at all.
+  const auto none = hold(0, {{"192.0.2.1", 1}}, {});
+  CHECK(none.held.empty());
+  CHECK(none.released.size() == 1);
+}

@@ -7,6 +7,7 @@
 // Silence leaves a firewall that drops everything, a host that is gone, or loss. The scan-wide
 // twin of stray/ack_check.hpp (tcpprobe's one port), run through the scan engine.
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -48,6 +49,41 @@ struct AckCheckOutcome {
 // Needs CAP_NET_RAW; fails only when the engine cannot be set up.
 Result<AckCheckOutcome> ack_check_silent_ports(std::vector<SilentPort> ports, const ScanConfig& syn_config,
                                                std::chrono::microseconds wait, const AckCheckRoute& route);
+
+// Which silent ports the check asks, at most `max`: all of them when they are that few, else
+// those of the hosts that answered something (a sweep's hosts that are down would crowd out the
+// one port that matters on a host that is up), else none. The engine gives the silent ports
+// last, one by one: each is held while it may still be asked, and released (to the report) as
+// soon as it cannot be, so no more than `max` are ever held.
+class SilentPortHold {
+ public:
+  using Answered = std::function<bool(const IpAddress&)>;  // the host answered something
+  using Release = std::function<void(const ScanResult&)>;
+  SilentPortHold(uint64_t max, Answered answered, Release release)
+      : max_(max), answered_(std::move(answered)), release_(std::move(release)) {}
+
+  void add(const ScanResult& r);
+  // After the last add(): the ports to ask (all those held).
+  std::vector<SilentPort> to_ask() const;
+  std::vector<ScanResult>& held() { return held_; }
+
+  enum class LeftOut { none, of_silent_hosts, all };
+  LeftOut left_out() const;
+  uint64_t total() const { return total_; }                // silent ports added
+  uint64_t of_answering() const { return of_answering_; }  // those of hosts that answered
+  uint64_t max() const { return max_; }
+
+ private:
+  void release_all();
+  void release_silent_hosts();
+
+  uint64_t max_;
+  Answered answered_;
+  Release release_;
+  uint64_t total_ = 0, of_answering_ = 0;
+  bool released_silent_hosts_ = false;
+  std::vector<ScanResult> held_;
+};
 
 // The ports of `silent` that the check asked get its answer: reset, or silence (left unasked
 // when the check was interrupted before its wait was over). The others stay unasked.
