@@ -43,11 +43,13 @@ def test_silent_ports_are_told_apart_by_what_an_ack_draws(make_lab, tool):
                        OPEN: ("open", "syn-ack", None)}, got
         assert s["ack_check"] == {"silent": 3, "checked": 3, "reset": 2, "sent": 3}, s
         assert s["states"]["filtered"] == 3 and s["states"]["open"] == 1, s
+        # The RST's TTL (a box on the way that resets for the host would show another).
+        assert ports[QUEUE]["ack_ttl"] == 64 and "ack_ttl" not in ports[WALL], ports
 
         # The text says it in the REASON column and in a summary line of its own, in 80 columns.
         t = L.run_client([tool("tcpscan"), "--wait", "300ms", "-p", listed, L.server_v4], timeout=60)
         rows = {line.split()[0]: line for line in t.stdout.splitlines() if "/tcp" in line}
-        assert rows[f"{QUEUE}/tcp"].endswith("no-response (ack-reset)"), t.stdout
+        assert rows[f"{QUEUE}/tcp"].endswith("no-response (ack-reset ttl 64)"), t.stdout
         assert rows[f"{WALL}/tcp"].endswith("no-response (ack-silence)"), t.stdout
         flat = " ".join(t.stdout.split())
         assert "ACK check of 3 silent ports (3 ACKs): 2 reset an ACK" in flat, t.stdout

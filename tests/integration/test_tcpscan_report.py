@@ -106,7 +106,7 @@ def test_text_report_is_grouped_per_host_sorted_and_collapsed(make_lab):
                 assert (state, reason) == ("open", "syn-ack ttl 64"), m.group(0)
             elif port in dropped:
                 # The lab drops only SYNs there: the ACK check's ACK is reset.
-                assert (state, reason) == ("filtered", "no-response (ack-reset)"), m.group(0)
+                assert (state, reason) == ("filtered", "no-response (ack-reset ttl 64)"), m.group(0)
             else:
                 assert (state, reason) == ("filtered", "admin-prohibited ttl 64"), m.group(0)
     # The host nobody answers ARP for is down, and none of its ports is listed.

@@ -52,8 +52,10 @@ std::string reason_word(const tcpkit::Verdict& v) {
 }
 
 std::string reason_word(const PortResult& p) {
-  const std::string word = reason_word(p.verdict());
-  return p.ack == tcpkit::AckAnswer::unasked ? word : word + " (" + tcpkit::to_string(p.ack) + ")";
+  std::string word = reason_word(p.verdict());
+  if (p.ack == tcpkit::AckAnswer::unasked) return word;
+  const std::string ttl = p.ack == tcpkit::AckAnswer::reset && p.ttl ? " ttl " + std::to_string(p.ttl) : "";
+  return word + " (" + tcpkit::to_string(p.ack) + ttl + ")";
 }
 
 HostTable::HostTable(uint64_t ports_per_host, PortDetail detail, bool assume_up)

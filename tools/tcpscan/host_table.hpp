@@ -80,7 +80,7 @@ bool says_host_unreachable(const tcpkit::Verdict& v);
 
 // nmap's word for a port's reason: syn-ack, reset, no-response, port-unreach, admin-prohibited...
 std::string reason_word(const tcpkit::Verdict& v);
-// The same, with what the ACK check drew: "no-response (ack-reset)".
+// The same, with what the ACK check drew: "no-response (ack-reset ttl 64)".
 std::string reason_word(const PortResult& p);
 
 }  // namespace tcpscan

@@ -128,8 +128,11 @@ std::string Report::reason_text(const tcpkit::ScanResult& r) const {
   if (r.verdict.reason == tcpkit::Reason::icmp_unreachable)
     out += " type=" + std::to_string(r.verdict.icmp_type) + " code=" + std::to_string(r.verdict.icmp_code) + " (" +
            tcpkit::icmp_description(r.verdict.icmp_v6, r.verdict.icmp_type, r.verdict.icmp_code) + ")";
+  if (r.ack != tcpkit::AckAnswer::unasked) {  // a silent port: its TTL is the ACK check's RST's
+    const std::string ttl = r.ack == tcpkit::AckAnswer::reset && r.ttl ? " ttl=" + std::to_string(r.ttl) : "";
+    return out + " (" + tcpkit::to_string(r.ack) + ttl + ")";
+  }
   if (r.ttl) out += " ttl=" + std::to_string(r.ttl);
-  if (r.ack != tcpkit::AckAnswer::unasked) out += std::string(" (") + tcpkit::to_string(r.ack) + ")";
   return out;
 }
 
@@ -157,7 +160,10 @@ void Report::port_line(const tcpkit::ScanResult& r) {
   }
   if (has_reply && r.rtt_ns > 0) rec["rtt_us"] = r.rtt_ns / 1000;
   // What the ACK check drew for a silent port: "reset" or "silence".
-  if (r.ack == tcpkit::AckAnswer::reset) rec["ack_check"] = "reset";
+  if (r.ack == tcpkit::AckAnswer::reset) {
+    rec["ack_check"] = "reset";
+    rec["ack_ttl"] = r.ttl;
+  }
   if (r.ack == tcpkit::AckAnswer::silence) rec["ack_check"] = "silence";
   if (options_.form == OutputForm::json) {
     write(json_line(rec));

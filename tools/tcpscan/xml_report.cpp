@@ -91,7 +91,7 @@ void XmlReport::host(const Host& h, const HostTextOptions& o, tcpkit::ServiceNam
       }
       listed += "<port protocol=\"tcp\" portid=\"" + std::to_string(p.port) + "\"><state state=\"" +
                 tcpkit::to_string(v.state) + "\" reason=\"" + reason_word(v) + "\" reason_ttl=\"" +
-                std::to_string(p.ttl) + "\"/>";
+                std::to_string(v.reason == tcpkit::Reason::no_response ? 0 : p.ttl) + "\"/>";
       const std::string& name = services.name(p.port);
       if (!name.empty()) listed += "<service name=\"" + xml_escape(name) + "\" method=\"table\" conf=\"3\"/>";
       listed += "</port>\n";

@@ -1,7 +1,6 @@
 #include "tcpkit/scan/scan_ack_check.hpp"
 
 #include <algorithm>
-#include <set>
 
 #include "tcpkit/scan/scan_plan.hpp"
 #include "tcpkit/wire/cookie.hpp"
@@ -59,13 +58,13 @@ Result<AckCheckOutcome> ack_check_silent_ports(std::vector<SilentPort> ports, co
   auto engine = ScanEngine::open(*plan, *sources, config, *path);
   if (!engine) return tl::unexpected(engine.error());
 
-  const std::set<SilentPort> asked(ports.begin(), ports.end());
   const auto summary = (*engine)->run(
       [&](const ScanResult& r) {
         // An RST to an ACK: the port's stack is reached. Only the ports asked count (the plan
         // is every host by every port).
         const SilentPort key{r.address, r.port};
-        if (r.verdict.reason == Reason::reset && asked.count(key)) outcome.reset.push_back(key);
+        if (r.verdict.reason == Reason::reset && std::binary_search(ports.begin(), ports.end(), key))
+          outcome.reset.emplace_back(key, r.ttl);
       },
       [](const ScanProgress&) {});
   if (summary.receive_error) return tl::unexpected(*summary.receive_error);
@@ -126,9 +125,12 @@ void SilentPortHold::release_silent_hosts() {
 void mark_ack_answers(std::vector<ScanResult>& silent, const AckCheckOutcome& outcome) {
   for (auto& r : silent) {
     const SilentPort key{r.address, r.port};
-    if (std::binary_search(outcome.reset.begin(), outcome.reset.end(), key))
+    const auto reset = std::lower_bound(outcome.reset.begin(), outcome.reset.end(), key,
+                                        [](const auto& entry, const SilentPort& k) { return entry.first < k; });
+    if (reset != outcome.reset.end() && reset->first == key) {
       r.ack = AckAnswer::reset;
-    else if (!outcome.interrupted && std::binary_search(outcome.asked.begin(), outcome.asked.end(), key))
+      r.ttl = reset->second;
+    } else if (!outcome.interrupted && std::binary_search(outcome.asked.begin(), outcome.asked.end(), key))
       r.ack = AckAnswer::silence;
   }
 }

@@ -23,9 +23,11 @@ TEST_CASE("the ACK check's answers are marked on the silent ports it asked") {
   AckCheckOutcome outcome;
   for (size_t i = 0; i < 3; ++i) outcome.asked.push_back({silent[i].address, silent[i].port});
   std::sort(outcome.asked.begin(), outcome.asked.end());
-  outcome.reset = {{*IpAddress::parse("192.0.2.7"), 80}};
+  outcome.reset = {{{*IpAddress::parse("192.0.2.7"), 80}, 61}};
   mark_ack_answers(silent, outcome);
   CHECK(silent[0].ack == AckAnswer::reset);
+  CHECK(silent[0].ttl == 61);  // the RST's
+  CHECK(silent[1].ttl == 0);
   // The same port on another host, and another port on the same host, drew nothing.
   CHECK(silent[1].ack == AckAnswer::silence);
   CHECK(silent[2].ack == AckAnswer::silence);
@@ -37,7 +39,7 @@ TEST_CASE("an interrupted ACK check leaves the ports it did not hear from unaske
   AckCheckOutcome outcome;
   outcome.asked = {{*IpAddress::parse("192.0.2.7"), 25}, {*IpAddress::parse("192.0.2.7"), 80}};
   outcome.interrupted = true;
-  outcome.reset = {{*IpAddress::parse("192.0.2.7"), 25}};
+  outcome.reset = {{{*IpAddress::parse("192.0.2.7"), 25}, 64}};
   mark_ack_answers(silent, outcome);
   CHECK(silent[0].ack == AckAnswer::unasked);  // its wait was cut short: nothing is known
   CHECK(silent[1].ack == AckAnswer::reset);    // an RST is an answer whenever it came

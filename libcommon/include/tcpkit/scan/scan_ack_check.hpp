@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tcpkit/scan/scan_engine.hpp"
@@ -36,7 +37,9 @@ struct AckCheckRoute {
 
 struct AckCheckOutcome {
   std::vector<SilentPort> asked;  // the ports asked, sorted, once each
-  std::vector<SilentPort> reset;  // those whose ACK drew an RST, sorted
+  // Those whose ACK drew an RST, sorted, with the RST's TTL: one unlike the TTL of the host's
+  // other answers may come from a box on the way that resets for it.
+  std::vector<std::pair<SilentPort, uint8_t>> reset;
   uint64_t sent = 0;              // ACKs sent: every host asked x every port asked
   bool interrupted = false;       // cancel_fd fired: the ports not reset are unknown
   double duration_s = 0;          // the ACK round and its wait
@@ -85,8 +88,9 @@ class SilentPortHold {
   std::vector<ScanResult> held_;
 };
 
-// The ports of `silent` that the check asked get its answer: reset, or silence (left unasked
-// when the check was interrupted before its wait was over). The others stay unasked.
+// The ports of `silent` that the check asked get its answer: reset (with the RST's TTL in
+// ScanResult::ttl), or silence (left unasked when the check was interrupted before its wait was
+// over). The others stay unasked.
 void mark_ack_answers(std::vector<ScanResult>& silent, const AckCheckOutcome& outcome);
 
 }  // namespace tcpkit

@@ -31,7 +31,7 @@ struct ScanResult {
   IpAddress address;
   uint16_t port = 0;
   Verdict verdict;
-  uint8_t ttl = 0;        // of the reply (0 when none)
+  uint8_t ttl = 0;        // of the reply (0 when none; a silent port's ACK check RST's, see ack)
   int64_t time_ns = 0;    // kernel receive time of the reply (0 when none)
   int64_t rtt_ns = 0;     // from our send to that receive time (0 when unknown)
   // Set after the scan for a port that drew nothing, when ack_check_silent_ports
