@@ -29,8 +29,18 @@ SS_NAMES = {"ESTAB": "ESTABLISHED", "SYN-SENT": "SYN_SENT", "SYN-RECV": "SYN_REC
             "LAST-ACK": "LAST_ACK", "LISTEN": "LISTEN", "CLOSING": "CLOSING"}
 
 
+def keep_time_wait(L):
+    """The TIME_WAIT sockets a helper makes must last the whole test. The client's kernel now and
+    then sends its ACK of the server's FIN twice (captured in the lab: 40 us apart); the second
+    finds the server's socket gone and draws an RST, which ends a TIME_WAIT early (RFC 1337's
+    hazard): 7 where 8 were made, about one fixture in thirty. RFC 1337's fix keeps them."""
+    L.sysctl(L.client_ns, "net.ipv4.tcp_rfc1337", 1)
+
+
 def start_helper(L, side, args, timeout=60):
     """Starts tcpstate_sockets.py in a namespace; returns once its sockets are in place."""
+    if side == "client":
+        keep_time_wait(L)
     popen = L.popen_server if side == "server" else L.popen_client
     proc = popen([sys.executable, SOCKETS, *map(str, args), "--hold", "600"],
                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -46,11 +56,6 @@ def known_sockets(L):
     """The fixed population of a lab: v4 and v6 servers (ports 8080/8081, 8090/8091), and
     clients in the client namespace; SYNs to port 9 are dropped by the server namespace."""
     L.drop_ports([9])
-    # The TIME_WAIT count must hold for the whole test. The client's kernel now and then sends
-    # its ACK of the server's FIN twice (captured here: 40 us apart); the second finds the
-    # server's socket gone and draws an RST, which ends a TIME_WAIT early (RFC 1337's hazard):
-    # 7 where 8 were made, about one test run in ten. RFC 1337's fix keeps them.
-    L.sysctl(L.client_ns, "net.ipv4.tcp_rfc1337", 1)
     start_helper(L, "server", ["server", "--bind", "0.0.0.0", "--hold-port", 8080, "--close-port", 8081,
                                "--name", "ts srv,(4)"])
     start_helper(L, "server", ["server", "--bind", "::", "--hold-port", 8090, "--close-port", 8091,

@@ -12,6 +12,7 @@ import sys
 import time
 
 import pytest
+from test_tcpstate import keep_time_wait
 
 RANGE = (40000, 49999)  # ip_local_port_range in both lab namespaces
 NGINX_PORT = 50080      # outside RANGE, inside the root namespace's default range
@@ -216,6 +217,8 @@ SOCKETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab", 
 
 
 def start_sockets(L, side, *args):
+    if side == "client":
+        keep_time_wait(L)
     popen = L.popen_server if side == "server" else L.popen_client
     proc = popen([sys.executable, SOCKETS, *map(str, args), "--hold", "300"],
                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
