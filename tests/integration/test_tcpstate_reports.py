@@ -12,7 +12,7 @@ import sys
 import time
 
 import pytest
-from test_tcpstate import keep_time_wait
+from test_tcpstate import start_helper
 
 RANGE = (40000, 49999)  # ip_local_port_range in both lab namespaces
 NGINX_PORT = 50080      # outside RANGE, inside the root namespace's default range
@@ -213,18 +213,8 @@ def test_close_wait_on_a_leaking_client_counts_data_bytes_per_remote_service(lab
     client.stdin.close()
 
 
-SOCKETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab", "tcpstate_sockets.py")
-
-
 def start_sockets(L, side, *args):
-    if side == "client":
-        keep_time_wait(L)
-    popen = L.popen_server if side == "server" else L.popen_client
-    proc = popen([sys.executable, SOCKETS, *map(str, args), "--hold", "300"],
-                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    ready, _, _ = select.select([proc.stdout], [], [], 30)
-    assert ready and proc.stdout.readline().startswith(b"READY"), proc.stderr.read()[-2000:]
-    return proc
+    return start_helper(L, side, list(args), timeout=30)
 
 
 def test_time_wait_as_a_client_counts_the_ports_in_use_towards_each_service(lab):

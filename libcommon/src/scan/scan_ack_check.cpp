@@ -31,9 +31,11 @@ Result<AckCheckOutcome> ack_check_silent_ports(std::vector<SilentPort> ports, co
 
   TargetSet targets(TargetOptions{Family::any, true});
   std::vector<uint16_t> port_numbers;
-  for (const auto& p : ports) {
-    if (auto added = targets.add(p.address.to_string()); !added) return tl::unexpected(added.error());
-    port_numbers.push_back(p.port);
+  for (size_t i = 0; i < ports.size(); ++i) {
+    // Sorted by address: each host once.
+    if (i == 0 || ports[i].address != ports[i - 1].address)
+      if (auto added = targets.add(ports[i].address.to_string()); !added) return tl::unexpected(added.error());
+    port_numbers.push_back(ports[i].port);
   }
   if (auto done = targets.finalize(); !done) return tl::unexpected(done.error());
   std::sort(port_numbers.begin(), port_numbers.end());
