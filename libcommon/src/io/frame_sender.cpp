@@ -21,7 +21,9 @@ constexpr size_t kMaxBatch = 1024;
 }  // namespace
 
 Result<FrameSender> FrameSender::open(const FrameRoute& route) {
-  // Protocol 0: the socket sends only, and no received frame is ever queued to it.
+  // Protocol 0, in socket() and in bind(): the socket sends only. Bound to a protocol, it would
+  // be handed a copy of every frame of that type the interface receives (the scan's replies,
+  // never read), at a cost per reply. The kernel takes each frame's protocol from its header.
   const int fd = ::socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
   if (fd < 0) return fail_errno("packet socket", errno);
   FrameSender sender(fd);
@@ -29,7 +31,7 @@ Result<FrameSender> FrameSender::open(const FrameRoute& route) {
   sockaddr_ll link{};
   link.sll_family = AF_PACKET;
   link.sll_ifindex = route.interface_index;
-  link.sll_protocol = htons(ether_type);
+  link.sll_protocol = 0;
   if (::bind(fd, reinterpret_cast<const sockaddr*>(&link), sizeof link) < 0)
     return fail_errno("bind packet socket to interface #" + std::to_string(route.interface_index), errno);
   if (route.bypass_qdisc) {
