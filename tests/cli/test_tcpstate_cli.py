@@ -466,6 +466,23 @@ def test_from_keeps_memory_flat_on_400k_lines():
     assert peak_kb <= 16 * 1024, f"peak RSS {peak_kb} kB"
 
 
+def test_from_a_large_file_into_head_ends_by_sigpipe_never_a_crash(tmp_path):
+    # The table goes out in blocks of 256 KiB: the write cut short by `head` failed inside
+    # fwrite, and the stdout stream's write function answered -1, which glibc then read past
+    # the block's end with (a segfault in most runs at this size). Nothing on stderr either.
+    line = b"ESTAB 0 0 10.0.0.1:22 10.0.0.2:40000\n"
+    big = tmp_path / "ss-tan.txt"
+    big.write_bytes(b"State Recv-Q Send-Q Local Address:Port Peer Address:Port\n" + line * 100_000)
+    for _ in range(5):
+        tool = subprocess.Popen([TOOL, "--from", str(big)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        head = subprocess.run(["head", "-1"], stdin=tool.stdout, capture_output=True, timeout=30)
+        tool.stdout.close()
+        _, err = tool.communicate(timeout=30)
+        assert head.stdout.startswith(b"State")
+        assert tool.returncode == -13, (tool.returncode, err)  # SIGPIPE, like `yes | head`
+        assert err == b""
+
+
 def test_from_stops_quietly_when_the_reader_goes_away_before_any_input():
     # The table's header goes out before a line of input came; the reader leaving then is no
     # "neither ss nor netstat output" (the text was never read): SIGPIPE, and nothing on stderr.

@@ -104,18 +104,16 @@ int g_interrupt_fd = -1;
 // stdout through a cookie that keeps the errno of a failed write: stdio keeps only a flag, and
 // the write that failed may be long past when the run ends ("No space left on device").
 ssize_t write_stdout_fd(void*, const char* data, size_t size) {
-  size_t done = 0;
-  while (done < size) {
-    const ssize_t n = ::write(STDOUT_FILENO, data + done, size - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int expected = 0;
-      g_write_errno.compare_exchange_strong(expected, errno);
-      return -1;
-    }
-    done += size_t(n);
+  int error = 0;
+  const size_t done = write_until_error(STDOUT_FILENO, data, size, error);
+  if (error != 0) {
+    int expected = 0;
+    g_write_errno.compare_exchange_strong(expected, error);
+    // The reader went away: known now, not only when the watcher thread wakes, so that nothing
+    // the tool says next ("interrupted after ...") goes to a terminal that asked for silence.
+    if (error == EPIPE) note_output_gone();
   }
-  return ssize_t(size);
+  return ssize_t(done);
 }
 
 void keep_write_errors() {
@@ -220,6 +218,21 @@ void start_reader_watch() {
   ::pthread_attr_destroy(&attr);
 }
 }  // namespace
+
+size_t write_until_error(int fd, const char* data, size_t size, int& error) {
+  size_t done = 0;
+  error = 0;
+  while (done < size) {
+    const ssize_t n = ::write(fd, data + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error = errno;
+      break;
+    }
+    done += size_t(n);
+  }
+  return done;
+}
 
 void note_output_gone() {
   g_output_gone.store(true);

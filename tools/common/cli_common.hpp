@@ -60,6 +60,12 @@ int interrupt_fd();
 // Waits until `until` or an interruption, whichever comes first (to the nanosecond: tcpprobe's
 // intervals are timed by it); true when `until` was reached.
 bool sleep_until(std::chrono::steady_clock::time_point until);
+// Writes all of data to fd, or up to the first error (EINTR retried): the bytes written, never
+// negative, with the error's errno in `error` (0 when all went). A fopencookie write function
+// must not return a negative count: glibc's fwrite then takes -1 for "1 byte more to do" and
+// reads past the end of the caller's buffer (a crash on `tcpstate --from BIG | head -1`).
+size_t write_until_error(int fd, const char* data, size_t size, int& error);
+
 // True once stdout's reader went away (or a write to stdout failed with EPIPE).
 bool output_gone();
 // Marks stdout as gone and interrupts; for a writer that saw EPIPE itself.
