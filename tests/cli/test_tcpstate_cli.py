@@ -389,6 +389,31 @@ def test_host_names_are_kept_as_names_and_said_once():
     assert "a-client-host-wit" in notes[1] and "-W" in notes[1]
 
 
+# net-tools' `netstat -tan` (numeric, not wide) as captured in the lab: IPv6 addresses cut at
+# the 23-column field, ports whole.
+NETSTAT_CUT_V6 = """Active Internet connections (servers and established)
+Proto Recv-Q Send-Q Local Address           Foreign Address         State      
+tcp        0      0 10.203.0.1:22           10.203.0.2:56474        ESTABLISHED
+tcp6       0      0 fe80::40f0:a8ff:fe:7000 :::*                    LISTEN     
+tcp6       0      0 fe80::40f0:a8ff:fe:7000 fe80::581d:12ff:f:34810 ESTABLISHED
+tcp6       0      0 fe80::40f0:a8ff:fe:7000 fe80::581d:12ff:f:34824 ESTABLISHED
+"""
+
+
+def test_addresses_netstat_cut_are_one_note_that_asks_for_w_not_n():
+    # They were also called host names, and the advice was "netstat -W (or -n)": this text
+    # was saved with -n, and only -W keeps IPv6 addresses whole.
+    r = run("--from", "-", "--summary", "--json", input=NETSTAT_CUT_V6)
+    assert r.returncode == 0, r.stderr
+    notes = r.stderr.splitlines()
+    assert len(notes) == 1, r.stderr
+    assert "23 columns" in notes[0] and "fe80::40f0:a8ff:fe" in notes[0] and "`netstat -W`" in notes[0]
+    assert "-n" not in notes[0].replace("--", "") and "name a host" not in notes[0]
+    assert "--src/--dst cannot match" in notes[0]
+    summary = jsonl(r.stdout)[-1]
+    assert summary["sockets"] == 4
+
+
 def test_filters_on_names_match_where_they_can_be_decided():
     # Ports: service names resolved, so --dport 80 is decided (20 TIME_WAIT to http).
     r = run("--from", fx("named-netstat-ta.txt"), "--dport", "80", "--summary", "--json")

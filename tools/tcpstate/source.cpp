@@ -63,8 +63,9 @@ void print_name_notes(const std::string& label, const Options& o, const TextPars
     note(cli::count_text(r.host_names.sockets, "socket") + (r.host_names.sockets == 1 ? " names" : " name") + " a host instead of an address (" + examples(r.host_names) +
          "), kept as names, not looked up: --src/--dst cannot match them; reports group them by name, and syn-flood counts named sources in no network");
   if (r.cut_endpoints.sockets)
-    note(cli::count_text(r.cut_endpoints.sockets, "socket") + (r.cut_endpoints.sockets == 1 ? " has" : " have") + " a host that fills netstat's 23 columns, so it may "
-         "be cut (" + examples(r.cut_endpoints) + "): kept as printed; save with `netstat -W` (or -n) to keep them whole");
+    note(cli::count_text(r.cut_endpoints.sockets, "socket") + (r.cut_endpoints.sockets == 1 ? " has" : " have") + " an address or host name that fills netstat's 23 "
+         "columns, so it may be cut (" + examples(r.cut_endpoints) + "): kept as printed, as a name, which --src/--dst cannot match; "
+         "save with `netstat -W` to keep them whole");
   if (r.unknown_services.sockets)
     note(cli::count_text(r.unknown_services.sockets, "socket") + (r.unknown_services.sockets == 1 ? " has" : " have") + " a service name this machine's services database "
          "(/etc/services) does not know (" + examples(r.unknown_services) +

@@ -100,7 +100,9 @@ struct NetstatTextParser::Impl {
 
  private:
   // An endpoint of a line of the given family; cut is set when the host was cut by netstat.
-  std::optional<ParsedEndpoint> endpoint(std::string_view text, Family family, bool& cut) {
+  // `cut` is set when the endpoint may be cut at the column width; `cut_literals` counts the
+  // endpoints whose "host name" is an IPv6 address netstat cut (no name was ever there).
+  std::optional<ParsedEndpoint> endpoint(std::string_view text, Family family, bool& cut, int& cut_literals) {
     auto ep = parse_text_endpoint(text, family, &services_);
     const size_t colon = text.rfind(':');
     const std::string_view host = colon == std::string_view::npos ? text : text.substr(0, colon);
@@ -115,9 +117,11 @@ struct NetstatTextParser::Impl {
       ep->star_address = false;
       ep->host_name = std::string(host);
       cut = true;
+      ++cut_literals;
     } else if (may_be_cut && !ep->address.is_v4() && ep->host_name.empty() && !ep->star_address) {
       ep->host_name = std::string(host);  // a 23-column IPv6 literal: perhaps cut
       cut = true;
+      ++cut_literals;
     } else if (may_be_cut && !ep->host_name.empty()) {
       cut = true;
     }
@@ -127,7 +131,8 @@ struct NetstatTextParser::Impl {
   }
 
   // The local and foreign address columns; cut is set when netstat cut a host. False after a warning.
-  bool read_addresses(size_t number, const std::vector<std::string_view>& f, SocketRecord& s, bool& cut) {
+  bool read_addresses(size_t number, const std::vector<std::string_view>& f, SocketRecord& s, bool& cut,
+                      int& cut_literals) {
     // busybox prints "tcp" for IPv6 sockets too, after the IPv4 ones: an IPv6 address on a
     // "tcp" line says the rest of the text is IPv6.
     if (f[kProto] == "tcp" && !busybox_)
@@ -137,8 +142,8 @@ struct NetstatTextParser::Impl {
           busybox_ = true;
       }
     const Family family = (f[kProto] == "tcp6" || busybox_) ? Family::v6 : Family::v4;
-    auto local = endpoint(f[kLocal], family, cut);
-    auto peer = endpoint(f[kForeign], family, cut);
+    auto local = endpoint(f[kLocal], family, cut, cut_literals);
+    auto peer = endpoint(f[kForeign], family, cut, cut_literals);
     if (!local) return warn_false(number, "unreadable local address '" + std::string(f[kLocal].substr(0, kQuotedField)) + "'");
     if (!peer) return warn_false(number, "unreadable foreign address '" + std::string(f[kForeign].substr(0, kQuotedField)) + "'");
     if (local->address.family() != peer->address.family())
@@ -207,7 +212,8 @@ struct NetstatTextParser::Impl {
     s.recv_q = static_cast<uint32_t>(*rq);
     s.send_q = static_cast<uint32_t>(*sq);
     bool cut = false;
-    if (!read_addresses(number, f, s, cut)) return true;
+    int cut_literals = 0;
+    if (!read_addresses(number, f, s, cut, cut_literals)) return true;
     const auto state = parse_tcp_state(f[kState]);
     if (!state) return warn(number, "unknown TCP state '" + std::string(f[kState].substr(0, kQuotedState)) + "'");
     s.state = *state;
@@ -217,7 +223,9 @@ struct NetstatTextParser::Impl {
         !read_program(number, line, f, next, end, s))
       return true;
     if (cut) report_.cut_endpoints.add(!s.local_host.empty() && f[kLocal].size() == kColumn ? s.local_host : s.remote_host);
-    tally_text_names(s, report_);
+    // A cut address is no host name: the note on cut endpoints says what it is.
+    const int names = int(!s.local_host.empty()) + int(!s.remote_host.empty());
+    tally_text_names(s, report_, names > cut_literals);
     ++report_.sockets;
     return sink_(s);
   }

@@ -296,8 +296,8 @@ void set_text_endpoints(SocketRecord& s, ParsedEndpoint& local, ParsedEndpoint& 
   s.remote_service = std::move(peer.service_name);
 }
 
-void tally_text_names(const SocketRecord& s, TextParseReport& report) {
-  if (!s.local_host.empty() || !s.remote_host.empty())
+void tally_text_names(const SocketRecord& s, TextParseReport& report, bool count_host_names) {
+  if (count_host_names && (!s.local_host.empty() || !s.remote_host.empty()))
     report.host_names.add(!s.remote_host.empty() ? s.remote_host : s.local_host);
   if (!s.local_service.empty() || !s.remote_service.empty())
     report.unknown_services.add(!s.remote_service.empty() ? s.remote_service : s.local_service);

@@ -161,6 +161,8 @@ std::optional<ParsedEndpoint> parse_text_endpoint(std::string_view text, Family 
 // What the ss and netstat parsers share: two parsed endpoints into a record (addresses, ports,
 // zone, names), and, once the line is read, the names it kept counted in the report.
 void set_text_endpoints(SocketRecord& s, ParsedEndpoint& local, ParsedEndpoint& peer);
-void tally_text_names(const SocketRecord& s, TextParseReport& report);
+// count_host_names false: the record's only "host names" are addresses netstat cut, which are
+// counted apart.
+void tally_text_names(const SocketRecord& s, TextParseReport& report, bool count_host_names = true);
 
 }  // namespace tcpkit
