@@ -24,7 +24,8 @@ constexpr uint64_t kMaxTimerSeconds = 1u << 30;
 constexpr size_t kMaxFractionDigits = 6;
 constexpr uint64_t kMaxFraction = 999999;
 
-// "on (1.47/1/0)" -> kind, ms left, retransmits.
+// "on (1.47/1/0)" -> kind, ms left, and the count: retransmissions, or the probes sent (the
+// third number) for a keepalive or zero-window probe timer.
 bool parse_timer(std::string_view kind, std::string_view values, SocketRecord& s) {
   const auto k = parse_timer_name(kind);
   if (!k || values.size() < 3 || values.front() != '(' || values.back() != ')') return false;
@@ -45,9 +46,12 @@ bool parse_timer(std::string_view kind, std::string_view values, SocketRecord& s
   }
   const auto retrans = parse_uint(values.substr(s1 + 1, s2 == std::string_view::npos ? std::string_view::npos : s2 - s1 - 1), UINT32_MAX);
   if (!retrans) return false;
+  std::optional<uint64_t> probes = 0;  // busybox and old net-tools may print two numbers
+  if (s2 != std::string_view::npos) probes = parse_uint(values.substr(s2 + 1), UINT32_MAX);
+  if (!probes) return false;
   s.timer = *k;
   s.timer_ms = (*k == TimerKind::none) ? std::optional<int64_t>() : static_cast<int64_t>(std::llround(ms));
-  s.retransmits = static_cast<uint32_t>(*retrans);
+  s.retransmits = timer_count(*k, static_cast<uint32_t>(*retrans), static_cast<uint32_t>(*probes));
   return true;
 }
 

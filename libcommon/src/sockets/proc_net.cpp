@@ -82,9 +82,10 @@ std::optional<SocketRecord> parse_proc_net_line(std::string_view line, bool v6, 
   }
   const auto retr = parse_hex(f[6], 0xFFFFFFFFu);
   const auto uid = parse_uint(f[7], UINT32_MAX);
+  const auto probes = parse_uint(f[8], UINT32_MAX);  // "timeout": icsk_probes_out, in decimal
   const auto inode = parse_uint(f[9]);
-  if (!retr || !uid || !inode) return std::nullopt;
-  s.retransmits = static_cast<uint32_t>(*retr);
+  if (!retr || !uid || !probes || !inode) return std::nullopt;
+  s.retransmits = timer_count(s.timer, static_cast<uint32_t>(*retr), static_cast<uint32_t>(*probes));
   s.uid = static_cast<uint32_t>(*uid);
   s.inode = *inode;
   return s;

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "tcpkit/sockets/netstat_text.hpp"
 #include "tcpkit/sockets/proc_net.hpp"
 #include "tcpkit/sockets/ss_text.hpp"
 #include "tcpkit/sockets/tcp_kernel_status.hpp"
@@ -86,4 +87,34 @@ TEST_CASE("/proc/net/sockstat's TCP line: the host's sockets and the namespace's
   CHECK_FALSE(parse_sockstat_tcp("TCP: inuse 1 orphan 0 tw x alloc 1 mem 1\n"));
   CHECK_FALSE(parse_sockstat_tcp("TCP: inuse 1 orphan 0 tw 0 alloc\n"));
   CHECK_FALSE(parse_sockstat_tcp(""));
+}
+
+TEST_CASE("a zero-window probe or keepalive timer counts the probes sent, as sock_diag and ss do") {
+  // /proc/net/tcp: "retrnsmt" is icsk_retransmits, "timeout" icsk_probes_out; ss and sock_diag
+  // show the probes for these two timers. The line is a FIN_WAIT1 socket probing a zero window.
+  const auto probe = parse_proc_net_line(
+      "   7: 0100CD0A:B01E 0200CD0A:1F9A 04 00000001:00000000 04:000000EE 00000000     0        4 0 2 0", false, 100);
+  REQUIRE(probe);
+  CHECK(probe->timer == TimerKind::zero_window_probe);
+  CHECK(probe->retransmits == 4);
+  const auto keepalive = parse_proc_net_line(
+      "   8: 0100CD0A:B01E 0200CD0A:1F9A 01 00000000:00000000 02:000000EE 00000000     0        3 77 1 0", false, 100);
+  REQUIRE(keepalive);
+  CHECK(keepalive->retransmits == 3);
+  const auto retransmit = parse_proc_net_line(
+      "   9: 0100CD0A:B01E 0200CD0A:1F9A 01 00000010:00000000 01:000000EE 00000002     0        0 78 1 0", false, 100);
+  REQUIRE(retransmit);
+  CHECK(retransmit->retransmits == 2);
+
+  // netstat -o prints both as "(seconds/retransmits/probes)"; lines from net-tools in the lab.
+  Collect c;
+  TextParseReport r;
+  parse_netstat_text("Proto Recv-Q Send-Q Local Address           Foreign Address         State       Timer\n"
+                     "tcp        0      1 10.205.0.1:45086        10.205.0.2:8090         FIN_WAIT1   probe (2.38/0/4)\n"
+                     "tcp        0     16 10.205.0.1:45087        10.205.0.2:8090         ESTABLISHED on (0.20/2/0)\n",
+                     c.sink(), r);
+  REQUIRE(c.sockets.size() == 2);
+  CHECK(c.sockets[0].timer == TimerKind::zero_window_probe);
+  CHECK(c.sockets[0].retransmits == 4);
+  CHECK(c.sockets[1].retransmits == 2);
 }

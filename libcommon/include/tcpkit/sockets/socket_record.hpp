@@ -18,6 +18,12 @@ namespace tcpkit {
 enum class TimerKind : uint8_t { none, retransmit, keepalive, time_wait, zero_window_probe, unknown };
 std::string_view timer_name(TimerKind t);  // "off", "on", "keepalive", "timewait", "persist", "unknown"
 std::optional<TimerKind> parse_timer_name(std::string_view text);  // the same names, netstat's too
+// The count shown with a timer, as sock_diag gives it: the probes sent for a keepalive or
+// zero-window probe timer, the retransmissions for the others. /proc/net/tcp and netstat -o
+// print both numbers (retrnsmt and timeout; "(secs/retransmits/probes)").
+constexpr uint32_t timer_count(TimerKind kind, uint32_t retransmits, uint32_t probes) {
+  return kind == TimerKind::keepalive || kind == TimerKind::zero_window_probe ? probes : retransmits;
+}
 
 // One owner of a socket: what ss -p prints as ("name",pid=1,fd=3).
 struct ProcessRef {
