@@ -491,6 +491,20 @@ def test_from_keeps_memory_flat_on_400k_lines():
     assert peak_kb <= 16 * 1024, f"peak RSS {peak_kb} kB"
 
 
+def test_from_state_on_text_with_a_state_column_is_said_unused():
+    # It was ignored without a word: a user who typed it believes every socket was TIME-WAIT.
+    text = ("State Recv-Q Send-Q Local Address:Port Peer Address:Port\n"
+            "ESTAB 0 0 10.0.0.1:22 10.0.0.2:40000\nTIME-WAIT 0 0 10.0.0.1:22 10.0.0.2:40001\n")
+    r = run("--from", "-", "--from-state", "time-wait", "--summary", "--json", input=text)
+    assert r.returncode == 0, r.stderr
+    assert r.stderr.count("\n") == 1 and "--from-state TIME-WAIT not used" in r.stderr, r.stderr
+    states = jsonl(r.stdout)[-1]["states"]
+    assert states.get("ESTABLISHED") == 1 and states.get("TIME_WAIT") == 1, states
+    # A capture without the column takes the state, and says nothing.
+    r = run("--from", "-", "--from-state", "time-wait", "--summary", input="0 0 10.0.0.1:22 10.0.0.2:40000\n")
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
 def test_from_a_large_file_into_head_ends_by_sigpipe_never_a_crash(tmp_path):
     # The table goes out in blocks of 256 KiB: the write cut short by `head` failed inside
     # fwrite, and the stdout stream's write function answered -1, which glibc then read past

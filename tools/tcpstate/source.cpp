@@ -70,6 +70,9 @@ void print_name_notes(const std::string& label, const Options& o, const TextPars
     note(cli::count_text(r.unknown_services.sockets, "socket") + (r.unknown_services.sockets == 1 ? " has" : " have") + " a service name this machine's services database "
          "(/etc/services) does not know (" + examples(r.unknown_services) +
          "): kept as names; --sport/--dport cannot match them, and per-port rows count them as port 0");
+  if (r.given_state_unused)
+    note("--from-state " + std::string(state_ss_name(*o.from_state)) + " not used: the text has a State column, and each line's own "
+         "state was read");
   if (r.unknown_family)
     note(cli::count_text(r.unknown_family, "socket") + (r.unknown_family == 1 ? " has" : " have") + " host names at both ends (ss -r): their family is unknown; "
          "-4/-6 cannot match them and per-family counts show them as of unknown family");

@@ -250,6 +250,7 @@ struct SsTextParser::Impl {
       s.state = *given_state_;
       return true;
     }
+    if (given_state_) report_.given_state_unused = true;  // each line's own state wins
     if (i >= fields.size()) return report_.warn(number, "truncated line"), false;
     const auto state = parse_tcp_state(fields[i]);
     if (!state) return report_.warn(number, "unknown TCP state '" + std::string(fields[i].substr(0, kQuotedState)) + "'"), false;

@@ -121,6 +121,7 @@ struct TextParseReport {
   NameTally cut_endpoints;     // netstat endpoints cut at the column width (no -W)
   size_t unknown_family = 0;   // sockets with host names at both ends and no family column
   bool state_column_missing = false;  // `ss ... state X` capture and no state given: reading stopped
+  bool given_state_unused = false;    // a state was given, but the text has a State column of its own
 
   static constexpr size_t kMaxWarnings = 100;
   void warn(size_t line, std::string message);
