@@ -121,6 +121,27 @@ def test_a_rate_the_firewall_cannot_bear_is_reported_degraded(make_lab):
     assert runs["adaptive"][0] < runs["fixed"][0], runs
 
 
+def test_default_options_behind_the_limiter_are_degraded_never_silently_wrong(make_lab):
+    # Found trying the tools as a user would: with default options, 43 of these 60 ports came
+    # out filtered (the open one too), "not degraded", exit 1. The answers trickled in a few a
+    # round, under the drop detector's thresholds; the ACK check had seen every silent port
+    # reset an ACK, the mark of SYNs dropped on the way, and that counted for nothing.
+    L = make_lab(ipv6=False)
+    start_listener(L, [50])
+    limit_syns(L)
+    r = L.run_client([L.tool("tcpscan"), "--json", "-p", "1-60", L.server_v4], timeout=120)
+    assert r.returncode in (0, 1), r.stderr
+    objs = [json.loads(line) for line in r.stdout.splitlines()]
+    summary, ports = objs[-1], {o["port"]: o for o in objs if o["type"] == "port"}
+    wrong = {p: o for p, o in ports.items() if o["state"] != ("open" if p == 50 else "closed")}
+    assert wrong, "the limiter let every SYN through: this test shows nothing"
+    assert all(o["state"] == "filtered" and o.get("ack_check") == "reset" for o in wrong.values()), wrong
+    assert summary["degraded"] is True, summary
+    assert any(f"{len(wrong)} silent ports reset an ACK while" in why for why in summary["degraded_reasons"]), summary
+    assert summary["rate_suggested"] >= 1, summary
+    assert "degraded run" in r.stderr and "--rate " in r.stderr, r.stderr
+
+
 def read_until_gone(proc, lines, sleep_after):
     """Reads `lines` lines of proc's stdout, waits sleep_after seconds, closes the pipe (the
     reader goes away, as `head` does) and returns the seconds until proc exits."""

@@ -208,6 +208,7 @@ AckCheckFacts check_silent_ports(const Options& o, const tcpkit::ScanConfig& con
     return facts;
   }
   tcpkit::mark_ack_answers(silent.held(), *outcome);
+  tcpkit::judge_ack_resets(*outcome, summary);
   facts.ran = !outcome->interrupted;
   if (outcome->interrupted) facts.skipped = "it was interrupted";
   facts.checked = outcome->asked.size();

@@ -1,7 +1,10 @@
 #include "tcpkit/scan/scan_ack_check.hpp"
 
 #include <algorithm>
+#include <cmath>
+#include <string>
 
+#include "tcpkit/scan/scan_drops.hpp"
 #include "tcpkit/scan/scan_plan.hpp"
 #include "tcpkit/wire/cookie.hpp"
 #include "tcpkit/wire/segment.hpp"
@@ -135,6 +138,28 @@ void mark_ack_answers(std::vector<ScanResult>& silent, const AckCheckOutcome& ou
     } else if (!outcome.interrupted && std::binary_search(outcome.asked.begin(), outcome.asked.end(), key))
       r.ack = AckAnswer::silence;
   }
+}
+
+void judge_ack_resets(const AckCheckOutcome& outcome, ScanSummary& summary) {
+  if (outcome.reset.empty()) return;
+  // Ports that drop SYNs on a path that loses nothing are a rule or a full queue, the same in
+  // every round: the report says so port by port. Answers that came only in retry rounds say
+  // that SYNs are being dropped on the way, and then the silent ports may be its victims too.
+  uint64_t late = 0;
+  for (size_t r = 1; r < summary.rounds_tally.size(); ++r) late += summary.rounds_tally[r].answers;
+  if (late == 0) return;
+  const size_t n = outcome.reset.size();
+  summary.degraded_reasons.push_back(
+      std::to_string(n) + (n == 1 ? " silent port" : " silent ports") + " reset an ACK while " + std::to_string(late) +
+      (late == 1 ? " answer" : " answers") + " came only in retry rounds: SYNs are being dropped on the way (a SYN " +
+      "rate limit, most often), so " + (n == 1 ? "that port" : "each of them") + " may be open or closed");
+  summary.degraded = true;
+  // Loss at random is not helped by a slower scan; a limiter is, and its rate is unknown.
+  constexpr double kShareOfRate = 0.25;
+  const double ours = summary.achieved_rate > 0 ? std::min(summary.achieved_rate, summary.requested_rate)
+                                                : summary.requested_rate;
+  if (summary.suggested_rate == 0 && ours > 1 && drop_cause(summary.rounds_tally) != DropCause::random_loss)
+    summary.suggested_rate = std::max(1.0, std::floor(ours * kShareOfRate));
 }
 
 }  // namespace tcpkit

@@ -98,3 +98,34 @@ TEST_CASE("past max even for the hosts that answered, no port is asked and none 
   CHECK(none.held.empty());
   CHECK(none.released.size() == 1);
 }
+
+TEST_CASE("silent ports that reset an ACK degrade the run only when answers also came late") {
+  AckCheckOutcome outcome;
+  outcome.reset = {{{*IpAddress::parse("192.0.2.7"), 9050}, 64}, {{*IpAddress::parse("192.0.2.7"), 9051}, 64}};
+  ScanSummary clean;
+  clean.requested_rate = clean.achieved_rate = 10000;
+  clean.rounds_tally = {{60, 58, 10000, 0.006}, {2, 0, 10000, 0.001}};
+  judge_ack_resets(outcome, clean);  // a SYN-only rule or a full queue on a path that loses nothing
+  CHECK_FALSE(clean.degraded);
+  CHECK(clean.degraded_reasons.empty());
+
+  ScanSummary limited = clean;  // the limiter: a few answers a round, after round 0
+  limited.rounds_tally = {{60, 10, 10000, 0.006}, {50, 1, 10000, 0.005}, {49, 0, 10000, 0.005}, {49, 1, 10000, 0.005}};
+  judge_ack_resets(outcome, limited);
+  CHECK(limited.degraded);
+  REQUIRE(limited.degraded_reasons.size() == 1);
+  CHECK(limited.degraded_reasons[0].find("2 silent ports reset an ACK while 2 answers came only in retry rounds") == 0);
+  CHECK(limited.suggested_rate == 2500);
+
+  ScanSummary suggested = limited;  // a rate the drop judge suggested stays
+  suggested.degraded_reasons.clear();
+  suggested.suggested_rate = 700;
+  judge_ack_resets(outcome, suggested);
+  CHECK(suggested.suggested_rate == 700);
+
+  ScanSummary none = limited;  // no port reset: nothing to say
+  none.degraded = false;
+  none.degraded_reasons.clear();
+  judge_ack_resets(AckCheckOutcome{}, none);
+  CHECK_FALSE(none.degraded);
+}

@@ -93,4 +93,11 @@ class SilentPortHold {
 // over). The others stay unasked.
 void mark_ack_answers(std::vector<ScanResult>& silent, const AckCheckOutcome& outcome);
 
+// Silent ports that reset an ACK are ports whose SYNs were dropped while other segments got
+// through: a SYN rate limit, a full accept queue or a SYN-only rule. When answers also came
+// only in retry rounds (SYNs are being dropped on the way), each may be open or closed: the
+// run is degraded, with that reason and, unless the loss looks random or another rate was
+// suggested, a lower --rate to try (a limiter lets a slower scan through).
+void judge_ack_resets(const AckCheckOutcome& outcome, ScanSummary& summary);
+
 }  // namespace tcpkit
