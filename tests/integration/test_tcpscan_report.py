@@ -187,23 +187,38 @@ def test_hosts_down_in_json_csv_and_pn(make_lab, family):
 def test_icmp_host_unreachable_is_down_and_arp_answer_is_up(make_lab):
     L = make_lab(ipv6=False)
     L.add_anyip("10.97.0.0/24")  # every 10.97.0.x answers in the server namespace
-    chain = L._input_chain(L.server_ns)
-    L.nft(L.server_ns, f"add rule {chain} ip daddr 10.97.0.5 tcp dport 1-65535 "
-                       "reject with icmp type host-unreachable\n")
-    r = L.run_client([L.tool("tcpscan"), "--json", "-p", "20-29", *FAST, "10.97.0.5", "10.97.0.6"])
+    # 10.98.0.5 is routed through the server, which refuses to forward to it: "host
+    # unreachable" from the server's own address, as from a router before a host that is gone.
+    L.sysctl(L.server_ns, "net.ipv4.ip_forward", "1")
+    for key in ("net.ipv4.conf.all.send_redirects", f"net.ipv4.conf.{L.server_if}.send_redirects"):
+        L.sysctl(L.server_ns, key, "0")
+    subprocess.run(["ip", "-n", L.server_ns, "route", "add", "10.98.0.5/32", "via", L.client_v4], check=True)
+    subprocess.run(["ip", "-n", L.client_ns, "route", "add", "10.98.0.5/32", "via", L.server_v4], check=True)
+    L.nft(L.server_ns, "table ip tkrouter {\n chain forward { type filter hook forward priority 0; "
+                       "ip daddr 10.98.0.5 reject with icmp type host-unreachable\n }\n}\n")
+    r = L.run_client([L.tool("tcpscan"), "--json", "-p", "20-29", *FAST, "10.98.0.5", "10.97.0.6"])
     hosts = {o["host"]: o for o in map(json.loads, r.stdout.splitlines()) if o["type"] == "host"}
-    assert (hosts["10.97.0.5"]["status"], hosts["10.97.0.5"]["reason"]) == ("down", "host-unreach"), hosts
+    assert (hosts["10.98.0.5"]["status"], hosts["10.98.0.5"]["reason"]) == ("down", "host-unreach"), hosts
     assert hosts["10.97.0.6"]["status"] == "up", hosts
     # Its ports are not written, in any streamed form: the ICMP answers were held until the
     # host was known down (they were written as filtered rows before).
     ports = [o for o in map(json.loads, r.stdout.splitlines()) if o["type"] == "port"]
     assert {o["host"] for o in ports} == {"10.97.0.6"} and len(ports) == 10, ports
     for form in ("--csv", "--stream"):
-        f = L.run_client([L.tool("tcpscan"), form, "-p", "20-29", *FAST, "10.97.0.5", "10.97.0.6"])
-        mine = [line for line in f.stdout.splitlines() if "10.97.0.5" in line]
+        f = L.run_client([L.tool("tcpscan"), form, "-p", "20-29", *FAST, "10.98.0.5", "10.97.0.6"])
+        mine = [line for line in f.stdout.splitlines() if "10.98.0.5" in line]
         assert len(mine) == 1 and "down" in mine[0], (form, f.stdout)
-    t = L.run_client([L.tool("tcpscan"), "-p", "20-29", *FAST, "10.97.0.5"])
-    assert "10.97.0.5: down or unreachable (ICMP host unreachable)" in t.stdout, t.stdout
+    t = L.run_client([L.tool("tcpscan"), "-p", "20-29", *FAST, "10.98.0.5"])
+    assert "10.98.0.5: down or unreachable (ICMP host unreachable)" in t.stdout, t.stdout
+    # The same ICMP from the scanned address itself is its own firewall rejecting (old iptables
+    # REJECT setups): the host is up. It was reported down.
+    chain = L._input_chain(L.server_ns)
+    L.nft(L.server_ns, f"add rule {chain} ip daddr 10.97.0.5 tcp dport 1-65535 "
+                       "reject with icmp type host-unreachable\n")
+    r = L.run_client([L.tool("tcpscan"), "--json", "-p", "20-29", *FAST, "10.97.0.5"])
+    objs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [(o["status"], o["reason"]) for o in objs if o["type"] == "host"] == [("up", "host-unreach")], objs
+    assert sorted(o["port"] for o in objs if o["type"] == "port" and o["state"] == "filtered") == list(range(20, 30))
     # A host that drops every probe but answers ARP (fresh: the cache is flushed first) is up.
     # (Its SYN-only drop would reset the ACK check, which says up on its own: not asked here.)
     L.drop_ports(range(20, 30))

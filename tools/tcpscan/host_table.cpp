@@ -24,7 +24,9 @@ bool icmp_host_unreachable(bool v6, uint8_t type, uint8_t code) {
 }
 
 bool says_host_unreachable(const tcpkit::Verdict& v) {
-  return v.reason == Reason::icmp_unreachable && icmp_host_unreachable(v.icmp_v6, v.icmp_type, v.icmp_code);
+  // Sent by the host itself (its firewall's reject), "unreachable" is an answer of a host that is up.
+  return v.reason == Reason::icmp_unreachable && !v.icmp_from_target &&
+         icmp_host_unreachable(v.icmp_v6, v.icmp_type, v.icmp_code);
 }
 
 std::string reason_word(const tcpkit::Verdict& v) {

@@ -71,6 +71,9 @@ struct Verdict {
   Reason reason = Reason::no_response;
   uint8_t icmp_type = 0, icmp_code = 0;  // when reason is icmp_unreachable
   bool icmp_v6 = false;
+  // The ICMP error came from the probed address itself (a firewall on the host rejecting with
+  // "host unreachable"): whatever its code says, that host is up.
+  bool icmp_from_target = false;
 };
 
 // What a probe carried in its sequence fields.
