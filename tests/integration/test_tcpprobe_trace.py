@@ -148,6 +148,11 @@ def test_trace_of_a_closed_port_is_refused(L, tool):
     assert objects[-1]["outcome"] == "refused"
     # Nothing listened: the peer was never SYN_RECV (the SYN's line said so).
     assert [o["peer_state"] for o in objects if o["type"] == "segment"] == ["CLOSE", "CLOSE"]
+    # The RST is the refusal itself, not one "after its side had closed" (every refused trace
+    # said so, in the text and the JSON notes).
+    assert not any("after its side had closed" in n for n in objects[-1].get("notes", [])), objects[-1]
+    t = L.run_client([tool("tcpprobe"), "--trace", f"{L.server_v4}:9"])
+    assert "after its side had closed" not in t.stdout, t.stdout
 
 
 def test_trace_of_a_dropped_syn_does_not_make_up_the_peers_state(L, tool):

@@ -353,7 +353,7 @@ void conclude(TraceResult& result, const TraceConfig& config, bool refused, bool
   result.close_ns = close_duration(result.events);
   // connect() failed: by an RST ("refused") or an ICMP error ("unreachable"), no close at all.
   result.close_kind = refused ? (result.icmp ? "unreachable" : "refused") : close_kind(result.events, saw_closing);
-  note_late_reset(result);
+  if (!refused) note_late_reset(result);  // the RST that refused the SYN is the answer itself
 }
 
 }  // namespace
