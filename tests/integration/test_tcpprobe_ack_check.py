@@ -67,3 +67,22 @@ def test_a_port_that_answers_gets_no_ack_check(make_lab, tool):
     assert s["open"] == 2 and s["ack_check"] is None, s
     _, s = summary(L, tool, 9)  # closed: its RSTs are the answer
     assert s["closed"] == 2 and s["ack_check"] is None, s
+
+
+def test_a_lost_ack_is_asked_again_not_taken_for_a_firewall(make_lab, tool):
+    # On a lossy path one ACK was the whole check: lost, the full queue read "a firewall that
+    # drops every segment to the port, or the host is gone". The first ACK is dropped here.
+    L = make_lab(ipv6=False)
+    server, filler = fill_queue(L)
+    try:
+        L.nft(L.server_ns, "table inet lossy {\n chain input { type filter hook input priority -10; policy accept;\n"
+                           f" tcp dport {QUEUE} tcp flags & (syn|ack|rst|fin) == ack numgen inc mod 1000000 < 1 drop\n"
+                           f" tcp dport {WALL} drop\n }}\n}}\n")
+        r, s = summary(L, tool, QUEUE)
+        assert s["filtered"] == 2 and s["ack_check"] == "reset", s
+        # The firewall's silence takes every try (3), and says what it may also be.
+        t = L.run_client([tool("tcpprobe"), "-c", "1", "-W", "0.3", f"{L.server_v4}:{WALL}"], timeout=30)
+        assert "3 ACKs to port" in " ".join(t.stdout.split()), t.stdout
+    finally:
+        filler.kill()
+        server.kill()

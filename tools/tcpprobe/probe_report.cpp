@@ -141,7 +141,8 @@ std::string ack_check_text(uint16_t port, const std::optional<tcpkit::AckCheck>&
       break;
     case tcpkit::AckCheck::icmp: line = ack + " drew an ICMP error: a firewall or router refuses the port"; break;
     case tcpkit::AckCheck::silence:
-      line = ack + " drew nothing either: a firewall that drops every segment to the port, or the host is gone";
+      line = "ack check: " + std::to_string(tcpkit::AckCheckConfig{}.tries) + " ACKs to port " + std::to_string(port) +
+             " drew nothing either: a firewall that drops every segment to the port, the host is gone, or heavy loss";
       break;
   }
   return tcpkit::wrap_cells(line, kTextWidth, 2);

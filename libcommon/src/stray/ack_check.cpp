@@ -1,5 +1,7 @@
 #include "tcpkit/stray/ack_check.hpp"
 
+#include "tcpkit/io/wake_event.hpp"
+
 #include <algorithm>
 
 #include "tcpkit/stray/stray_stateless.hpp"
@@ -26,11 +28,14 @@ Result<AckCheck> check_with_ack(const AckCheckConfig& config, int cancel_fd) {
   target.timeout = config.timeout;
   auto sender = open_marked_sender(target);
   if (!sender) return tl::unexpected(sender.error());
-  auto run = run_stateless_case(StrayCase::closed_ack, target, sender->sender, cancel_fd);
-  if (!run) return tl::unexpected(run.error());
-  if (stray_drew_answer(run->seen)) return AckCheck::reset;
-  const bool icmp = std::any_of(run->seen.answers.begin(), run->seen.answers.end(), [](const StraySegment& s) { return s.icmp; });
-  return icmp ? AckCheck::icmp : AckCheck::silence;
+  for (int attempt = 0;; ++attempt) {
+    auto run = run_stateless_case(StrayCase::closed_ack, target, sender->sender, cancel_fd);
+    if (!run) return tl::unexpected(run.error());
+    if (stray_drew_answer(run->seen)) return AckCheck::reset;
+    const bool icmp = std::any_of(run->seen.answers.begin(), run->seen.answers.end(), [](const StraySegment& s) { return s.icmp; });
+    if (icmp) return AckCheck::icmp;
+    if (attempt + 1 >= config.tries || cancel_requested(cancel_fd)) return AckCheck::silence;
+  }
 }
 
 }  // namespace tcpkit

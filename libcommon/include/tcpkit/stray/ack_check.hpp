@@ -1,6 +1,6 @@
 #pragma once
-// Why SYNs to a port went unanswered, asked with one stray ACK from a fresh source port: any TCP
-// stack resets it, on a listening port and on a closed one alike (RFC 9293 3.10.7.1, 3.10.7.2).
+// Why SYNs to a port went unanswered, asked with stray ACKs from a fresh source port: any TCP
+// stack resets one, on a listening port and on a closed one alike (RFC 9293 3.10.7.1, 3.10.7.2).
 // An RST back shows that segments reach the peer's stack on that port and only the SYNs are
 // dropped there: a listener whose accept queue is full (a server that stopped accepting), a SYN
 // rate limit, or a rule for SYNs alone. Silence leaves a firewall or a host that is gone.
@@ -22,6 +22,9 @@ struct AckCheckConfig {
   Route route;
   bool bind_interface = false;
   std::chrono::microseconds timeout{1'000'000};
+  // ACKs sent, one after another, while none draws anything: on a lossy path one lost ACK or
+  // RST would read as a firewall that drops everything.
+  int tries = 3;
 };
 
 // Needs CAP_NET_RAW. cancel_fd (Ctrl-C) ends the wait early (silence).
