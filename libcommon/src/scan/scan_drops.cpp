@@ -108,7 +108,8 @@ DropFindings judge_drops(const std::vector<RoundTally>& rounds, const QuarterAns
                           " to the first quarter of its probes, " + std::to_string(quarters[3]) +
                           " to the last): probes are being dropped on the way, as a rate-limiting "
                           "firewall does");
-  if (rounds.size() >= 2 && retry_found_drops(rounds.back()))
+  // Said only when that round left some probes unanswered: they are the ports at stake.
+  if (rounds.size() >= 2 && retry_found_drops(rounds.back()) && rounds.back().answers < rounds.back().sent)
     out.reasons.push_back("the last retry round still found " + count_of(rounds.back().answers, "answer") +
                           " to " + count_of(rounds.back().sent, "probe") +
                           ": ports reported filtered may have lost their probes too");

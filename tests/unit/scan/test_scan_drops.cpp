@@ -38,6 +38,11 @@ TEST_CASE("judging drops: answers that came only on retry") {
   const auto lossy = judge_drops({{500, 397, 3000}, {103, 83, 750}, {20, 1, 187}}, {99, 100, 98, 100}, 3000);
   CHECK(lossy.reasons.empty());
   CHECK(lossy.suggested_rate == 0);
+  // The last round answered in full: no port is left filtered, so nothing "may have lost its
+  // probes too" (it was said with 42 answers to 42 probes); the late share still says drops.
+  const auto caught_up = judge_drops({{200, 114, 200}, {86, 44, 200}, {42, 42, 50}}, {29, 28, 29, 28}, 200);
+  REQUIRE(caught_up.reasons.size() == 1);
+  CHECK(caught_up.reasons[0].find("came only in retry rounds") != std::string::npos);
   // A clean run: everything answered the first time.
   CHECK(judge_drops({{300, 292, 50}, {8, 0, 50}, {8, 0, 50}}, {73, 73, 73, 73}, 50).reasons.empty());
 }
