@@ -224,14 +224,14 @@ int scan(const Options& o, const tcpkit::ScanPlan& plan, tcpkit::ScanConfig& con
     tcpkit::cli::print_error(kTool, tcpkit::cli::net_raw_hint(kTool));
     return tcpkit::cli::kExitPrivilege;
   }
+  auto sources = tcpkit::choose_sources(plan.targets(), o.source, o.interface);
+  if (!sources) return report_error(sources.error());  // alone: bad input is one line
   // A forced source that is not ours (nmap's -S spoofing) is allowed, but its answers go to it:
   // they reach this scan only where they pass this interface, else every port looks filtered.
   if (o.source && !o.source->is_link_local())
     if (auto held = tcpkit::reserve_port(*o.source); !held && held.error().code == tcpkit::ErrorCode::bad_input)
       tcpkit::cli::print_warning(kTool, held.error().message + ": its answers reach this scan only if they pass " +
                                             "this interface; unanswered ports will look filtered");
-  auto sources = tcpkit::choose_sources(plan.targets(), o.source, o.interface);
-  if (!sources) return report_error(sources.error());
   tcpkit::cli::install_interrupt_handler();
   config.cancel_fd = tcpkit::cli::interrupt_fd();
   // The sender and receiver threads allocate little and rarely (thread caches serve them): one
