@@ -88,6 +88,7 @@ namespace {
 constexpr uint32_t kSeqSlack = 1u << 20;     // how far past the peer's SND.NXT a new segment may start
 constexpr size_t kRejectedAcksKept = 64;
 constexpr size_t kEdgesKept = 16;            // 8 segments: our latest, which an RST may ack
+constexpr size_t kHeldPiecesKept = 16;       // out-of-order pieces remembered per side
 
 // Every option, not the timestamps alone: a peer's duplicate ACK that differs only by a D-SACK
 // block (its answer to a duplicated data segment) is a segment of its own, not a network copy.
@@ -162,17 +163,51 @@ void advance_side(ConnectionTracker::Side& from, const DecodedTcp& t, const Trac
   if (s.retransmission) ++from.retransmissions;
 }
 
+// The receiver's in-order edge of the sender's bytes after this segment: true when all of it,
+// FIN included, is now in order (false for a piece beyond a gap, which is held).
+bool take_in_order(ConnectionTracker::Side& from, const DecodedTcp& t, uint32_t sequence_length) {
+  const uint32_t end = t.seq + sequence_length;
+  if (t.flags & tcp_flag::syn) from.in_order_end = end;
+  if (!from.in_order_end || (t.flags & tcp_flag::rst) || sequence_length == 0) return true;
+  if (seq_gt(t.seq, *from.in_order_end)) {
+    if (from.held.size() < kHeldPiecesKept) from.held.emplace_back(t.seq, end);
+    return false;
+  }
+  if (seq_gt(end, *from.in_order_end)) from.in_order_end = end;
+  for (bool grew = true; grew;) {  // held pieces the gap's filling reached
+    grew = false;
+    for (auto it = from.held.begin(); it != from.held.end();) {
+      if (seq_le(it->first, *from.in_order_end)) {
+        if (seq_gt(it->second, *from.in_order_end)) from.in_order_end = it->second, grew = true;
+        it = from.held.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  return true;
+}
+
 // States: the sender acts, the receiver reacts (in-flight time ignored).
 void advance_states(ConnectionTracker::Side& from, ConnectionTracker::Side& to, const DecodedTcp& t,
                     const TrackedSegment& s) {
   const bool ack = t.flags & tcp_flag::ack;
   const bool acks_to_syn = ack && to.isn && seq_ge(t.ack, *to.isn + 1);
   const bool acks_to_fin = ack && to.fin_seq && seq_ge(t.ack, *to.fin_seq + 1);
+  const bool in_order = take_in_order(from, t, s.sequence_length);
+  // A FIN ahead of missing data waits; it is acted on when the data before it has come.
+  const bool fin_now = (t.flags & tcp_flag::fin) && in_order;
+  if ((t.flags & tcp_flag::fin) && !in_order) from.fin_held = true;
+  const bool fin_released = from.fin_held && from.fin_seq && from.in_order_end &&
+                            seq_ge(*from.in_order_end, *from.fin_seq + 1);
+  if (fin_released) from.fin_held = false;
+  const uint8_t received = uint8_t((t.flags & ~tcp_flag::fin) | ((fin_now || fin_released) ? tcp_flag::fin : 0));
   if (!s.retransmission || (t.flags & tcp_flag::rst)) {
     from.state = state_after_send(from.state, t.flags);
-    to.state = state_after_receive(to.state, t.flags, acks_to_syn, acks_to_fin);
+    to.state = state_after_receive(to.state, received, acks_to_syn, acks_to_fin);
     return;
   }
+  if (fin_released) to.state = state_after_receive(to.state, tcp_flag::fin, false, false);
   // A repeated SYN/ACK is the sender's own word that it is still in SYN_RECEIVED: the ACK
   // we inferred it had received was lost.
   if ((t.flags & tcp_flag::syn) && ack) from.state = TcpState::syn_recv;

@@ -359,3 +359,27 @@ TEST_CASE("segments we inject echo timestamps only when both SYNs negotiated the
   CHECK_FALSE(run(linux_layout(1460, 1000), no_ts));
   CHECK_FALSE(run(no_ts, linux_layout(1460, 7000)));
 }
+
+TEST_CASE("a FIN ahead of missing data waits: the receiver closes when the data has come") {
+  // Seen at 25 % loss: the peer's FIN overtook its last data; our side was drawn CLOSE_WAIT on
+  // the FIN's line, then ESTABLISHED again (the kernel's reading on the next line).
+  Fed f;
+  f.feed(segment(true, S, 1000, 0), true);
+  f.feed(segment(false, S | A, 5000, 1001), false);
+  f.feed(segment(true, A, 1001, 5001), true);
+  auto fin = f.feed(segment(false, F | A, 5101, 1001), false);  // 5001..5100 still missing
+  CHECK(fin.out_of_order);
+  CHECK(fin.local_state_inferred == TcpState::established);
+  CHECK(fin.remote_state_inferred == TcpState::fin_wait1);  // the sender's own state moves at once
+  f.feed(segment(true, A, 1001, 5001), true);  // our duplicate ACK: still ESTABLISHED
+  CHECK(f.tracker.local().state == TcpState::established);
+  auto data = f.feed(segment(false, P | A, 5001, 1001, 100), false);  // the gap fills
+  CHECK(data.local_state_inferred == TcpState::close_wait);
+  // An in-order FIN closes at once, as before.
+  Fed g;
+  g.feed(segment(true, S, 1000, 0), true);
+  g.feed(segment(false, S | A, 5000, 1001), false);
+  g.feed(segment(true, A, 1001, 5001), true);
+  g.feed(segment(false, P | A, 5001, 1001, 100), false);
+  CHECK(g.feed(segment(false, F | A, 5101, 1001), false).local_state_inferred == TcpState::close_wait);
+}

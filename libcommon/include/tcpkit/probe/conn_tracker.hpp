@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include <utility>
 #include <vector>
 
 #include "tcpkit/io/capture.hpp"
@@ -80,6 +81,11 @@ class ConnectionTracker {
     std::optional<uint32_t> next_seq;      // SND.NXT: highest sequence number sent + 1
     std::optional<uint32_t> last_ack;      // the last acknowledgment number it sent
     std::optional<uint32_t> fin_seq;       // sequence number of its FIN
+    // What the receiver has of it in order (its RCV.NXT), and the later pieces it holds: a FIN
+    // that arrives before the data ahead of it is queued, not acted on (RFC 9293 3.10.7.4).
+    std::optional<uint32_t> in_order_end;
+    std::vector<std::pair<uint32_t, uint32_t>> held;  // [start, end) beyond in_order_end, at most a few
+    bool fin_held = false;                 // its FIN arrived ahead of data still missing
     uint16_t window = 0;                   // last advertised, as on the wire
     bool window_in_syn = false;            // ... in a SYN, where it is never scaled
     std::optional<uint8_t> window_scale;   // from its SYN
