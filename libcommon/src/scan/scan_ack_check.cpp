@@ -149,16 +149,18 @@ void judge_ack_resets(const AckCheckOutcome& outcome, ScanSummary& summary) {
   for (size_t r = 1; r < summary.rounds_tally.size(); ++r) late += summary.rounds_tally[r].answers;
   if (late == 0) return;
   const size_t n = outcome.reset.size();
+  const bool random_loss = drop_cause(summary.rounds_tally) == DropCause::random_loss;
   summary.degraded_reasons.push_back(
       std::to_string(n) + (n == 1 ? " silent port" : " silent ports") + " reset an ACK while " + std::to_string(late) +
-      (late == 1 ? " answer" : " answers") + " came only in retry rounds: SYNs are being dropped on the way (a SYN " +
-      "rate limit, most often), so " + (n == 1 ? "that port" : "each of them") + " may be open or closed");
+      (late == 1 ? " answer" : " answers") + " came only in retry rounds: SYNs are being dropped on the way (" +
+      (random_loss ? "lost at random" : "a SYN rate limit, most often") + "), so " +
+      (n == 1 ? "that port" : "each of them") + " may be open or closed");
   summary.degraded = true;
   // Loss at random is not helped by a slower scan; a limiter is, and its rate is unknown.
   constexpr double kShareOfRate = 0.25;
   const double ours = summary.achieved_rate > 0 ? std::min(summary.achieved_rate, summary.requested_rate)
                                                 : summary.requested_rate;
-  if (summary.suggested_rate == 0 && ours > 1 && drop_cause(summary.rounds_tally) != DropCause::random_loss)
+  if (summary.suggested_rate == 0 && ours > 1 && !random_loss)
     summary.suggested_rate = std::max(1.0, std::floor(ours * kShareOfRate));
 }
 
