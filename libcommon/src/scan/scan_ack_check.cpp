@@ -145,8 +145,7 @@ void judge_ack_resets(const AckCheckOutcome& outcome, ScanSummary& summary) {
   // Ports that drop SYNs on a path that loses nothing are a rule or a full queue, the same in
   // every round: the report says so port by port. Answers that came only in retry rounds say
   // that SYNs are being dropped on the way, and then the silent ports may be its victims too.
-  uint64_t late = 0;
-  for (size_t r = 1; r < summary.rounds_tally.size(); ++r) late += summary.rounds_tally[r].answers;
+  const uint64_t late = late_answers(summary.rounds_tally);
   if (late == 0) return;
   const size_t n = outcome.reset.size();
   const bool random_loss = drop_cause(summary.rounds_tally) == DropCause::random_loss;

@@ -82,13 +82,16 @@ std::string percent(uint64_t part, uint64_t whole) {
 }
 }  // namespace
 
+uint64_t late_answers(const std::vector<RoundTally>& rounds) {
+  uint64_t late = 0;
+  for (size_t r = 1; r < rounds.size(); ++r) late += rounds[r].answers;
+  return late;
+}
+
 DropFindings judge_drops(const std::vector<RoundTally>& rounds, const QuarterAnswers& quarters, double asked_rate) {
   DropFindings out;
-  uint64_t total = 0, late = 0;
-  for (size_t r = 0; r < rounds.size(); ++r) {
-    total += rounds[r].answers;
-    if (r > 0) late += rounds[r].answers;
-  }
+  const uint64_t late = late_answers(rounds);
+  const uint64_t total = (rounds.empty() ? 0 : rounds[0].answers) + late;
   out.cause = drop_cause(rounds);
   const char* why = out.cause == DropCause::rate_limit
                         ? "probes are being dropped on the way, as a rate-limiting firewall does (a slower "

@@ -36,6 +36,9 @@ bool retry_found_drops(const RoundTally& round);
 // little when the silent ports are truly filtered.
 bool retry_found_answers(const RoundTally& round);
 
+// The answers that came only in retry rounds (round 1 on): their first tries drew nothing.
+uint64_t late_answers(const std::vector<RoundTally>& rounds);
+
 // What the rounds say of the drops: a slower retry round answered in a larger share (a rate
 // limiter: it passes so many per second, whatever is sent), in the same share or less (loss at
 // random: it takes a share, whatever the rate), or no such pair of rounds to tell.
