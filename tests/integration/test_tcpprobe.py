@@ -139,9 +139,14 @@ def test_connect_fallback_without_cap_net_raw(make_lab, tool, family):
         assert got[(DROPPED, n)]["outcome"] == "filtered"
         open_probe = got[(OPEN, n)]
         assert open_probe["timestamp_source"] == "user"
-        assert 2 * DELAY_MS <= open_probe["connect_ms"] < 2 * DELAY_MS + 30
-        # The kernel's own RTT sample of the handshake.
-        assert 2 * DELAY_MS * 1000 * 0.9 <= open_probe["kernel_rtt_us"] < (2 * DELAY_MS + 30) * 1000
+        # The kernel's own RTT sample of the handshake: the delay line's 2 x DELAY_MS.
+        kernel_ms = open_probe["kernel_rtt_us"] / 1000
+        assert 2 * DELAY_MS * 0.9 <= kernel_ms < 2 * DELAY_MS + 30
+        # connect_ms is user time around connect(): that same handshake plus this process's
+        # wake-up, which a loaded CI machine has stretched by 30 ms (74 ms seen at DELAY_MS 20).
+        # Bounded by the kernel's sample, it still fails if the interval or the wait leaks in.
+        assert 2 * DELAY_MS <= open_probe["connect_ms"]
+        assert kernel_ms - 1 <= open_probe["connect_ms"] < kernel_ms + 50
 
 
 def test_connect_mode_reports_icmp_unreachable_v4(make_lab, tool):
