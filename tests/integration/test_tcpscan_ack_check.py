@@ -60,10 +60,15 @@ def test_silent_ports_are_told_apart_by_what_an_ack_draws(make_lab, tool):
         ports, _, s = scan(L, tool, "--no-ack-check", "-p", listed)
         assert s["ack_check"] is None and not any("ack_check" in o for o in ports.values()), s
         assert s["sent"] == sum(s["sent_rounds"]), s
-        # More silent ports than --ack-check-max: skipped, and the summary says why.
+        # More silent ports than --ack-check-max: a random sample of that many is asked, and
+        # the summary says which were not.
         ports, _, s = scan(L, tool, "--ack-check-max", "2", "-p", listed)
-        assert s["ack_check"]["skipped"] == "3 silent ports, more than --ack-check-max 2", s
-        assert not any("ack_check" in o for o in ports.values()), ports
+        assert s["ack_check"]["skipped"] == "not asked: 1 silent port (asked: a random 2 of the 3; " \
+                                            "more than --ack-check-max 2)", s
+        assert s["ack_check"]["checked"] == 2 and s["ack_check"]["sent"] == 2, s
+        asked = {p: o["ack_check"] for p, o in ports.items() if "ack_check" in o}
+        assert len(asked) == 2 and set(asked) <= {QUEUE, WALL, SYN_ONLY}, ports
+        assert all(a == ("silence" if p == WALL else "reset") for p, a in asked.items()), asked
         # A host that answered nothing (nobody has its address) has as many silent ports as the
         # scan: over the limit, the ports of the host that answered are still asked.
         down = L.server_v4.rsplit(".", 1)[0] + ".77"

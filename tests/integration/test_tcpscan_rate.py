@@ -142,6 +142,28 @@ def test_default_options_behind_the_limiter_are_degraded_never_silently_wrong(ma
     assert "degraded run" in r.stderr and "--rate " in r.stderr, r.stderr
 
 
+@pytest.mark.parametrize("ports, sampled", [("1-60", False), ("1-300", True)])
+def test_one_round_behind_the_limiter_is_degraded_by_the_ack_check(make_lab, ports, sampled):
+    # With --retries 0 there are no late answers to see: 288 of these 300 ports came out
+    # filtered (the open one too), "not degraded", exit 1. Past --ack-check-max (64) no port
+    # was asked either; now a random sample of 64 is, and its resets speak for the rest.
+    L = make_lab(ipv6=False)
+    start_listener(L, [50])
+    limit_syns(L)
+    r = L.run_client([L.tool("tcpscan"), "--json", "--retries", "0", "-p", ports, L.server_v4], timeout=120)
+    assert r.returncode in (0, 1), r.stderr
+    objs = [json.loads(line) for line in r.stdout.splitlines()]
+    summary = objs[-1]
+    silent = summary["states"]["filtered"]
+    assert silent >= 20 and (silent > 64) == sampled, "the limiter let the SYNs through: this test shows nothing"
+    checked = min(64, silent)
+    assert summary["ack_check"]["checked"] == checked and summary["ack_check"]["reset"] >= checked // 2, summary
+    assert summary["degraded"] is True, summary
+    assert any("with no retry round (--retries 0)" in why for why in summary["degraded_reasons"]), summary
+    assert summary.get("rate_suggested") is None, summary  # a rule is not helped by a lower rate
+    assert "degraded run" in r.stderr, r.stderr
+
+
 def read_until_gone(proc, lines, sleep_after):
     """Reads `lines` lines of proc's stdout, waits sleep_after seconds, closes the pipe (the
     reader goes away, as `head` does) and returns the seconds until proc exits."""

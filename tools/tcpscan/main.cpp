@@ -142,7 +142,7 @@ void add_probe_flags(CLI::App& app, tcpscan::Options& o, FlagText& t) {
                "back tells a listener with a full accept queue, or a rule for SYNs alone, from a firewall)");
   app.add_option("--ack-check-max", t.ack_check_max,
                  "the ACK check asks at most N silent ports: all, or those of the hosts that answered "
-                 "something, or none (default 64; 0 as --no-ack-check)")
+                 "something, or a random N of those (default 64; 0 as --no-ack-check)")
       ->type_name("N");
 }
 

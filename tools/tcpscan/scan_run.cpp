@@ -149,10 +149,13 @@ std::string left_out_text(const tcpkit::SilentPortHold& hold) {
     case tcpkit::SilentPortHold::LeftOut::of_silent_hosts:
       return "not asked: " + tcpkit::count_of(hold.total() - hold.of_answering(), "silent port") +
              " of hosts that answered nothing (" + tcpkit::with_commas(hold.total()) + " in all, more than " + max + ")";
-    case tcpkit::SilentPortHold::LeftOut::all: {
+    case tcpkit::SilentPortHold::LeftOut::sample: {
+      // "not asked: 224 silent ports (asked: a random 64 of the 288; more than --ack-check-max 64)"
       const bool only_some = hold.of_answering() < hold.total();
-      return tcpkit::count_of(only_some ? hold.of_answering() : hold.total(), "silent port") +
-             (only_some ? " of hosts that answered" : "") + ", more than " + max;
+      return "not asked: " + tcpkit::count_of(hold.total() - hold.max(), "silent port") + " (asked: a random " +
+             tcpkit::with_commas(hold.max()) + " of the " + tcpkit::with_commas(hold.of_answering()) +
+             (only_some ? " of hosts that answered, " + tcpkit::with_commas(hold.total()) + " in all" : "") +
+             "; more than " + max + ")";
     }
   }
   return "";
@@ -208,7 +211,7 @@ AckCheckFacts check_silent_ports(const Options& o, const tcpkit::ScanConfig& con
     return facts;
   }
   tcpkit::mark_ack_answers(silent.held(), *outcome);
-  tcpkit::judge_ack_resets(*outcome, summary);
+  tcpkit::judge_ack_resets(*outcome, silent.total(), summary);
   facts.ran = !outcome->interrupted;
   if (outcome->interrupted) facts.skipped = "it was interrupted";
   facts.checked = outcome->asked.size();

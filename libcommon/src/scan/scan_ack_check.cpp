@@ -6,6 +6,7 @@
 
 #include "tcpkit/scan/scan_drops.hpp"
 #include "tcpkit/scan/scan_plan.hpp"
+#include "tcpkit/util/counts.hpp"
 #include "tcpkit/wire/cookie.hpp"
 #include "tcpkit/wire/segment.hpp"
 #include "tcpkit/wire/target_set.hpp"
@@ -85,15 +86,16 @@ void SilentPortHold::add(const ScanResult& r) {
   ++total_;
   const bool answering = answered_(r.address);
   if (answering) ++of_answering_;
-  if (of_answering_ > max_) {  // not even the answering hosts' ports: none is asked
-    release_all();
-    release_(r);
-  } else if (total_ > max_ && !answering) {  // only the answering hosts' ports are asked
-    release_silent_hosts();
-    release_(r);
-  } else {
+  if (total_ <= max_) {
     held_.push_back(r);
+    return;
   }
+  // Past max: only the answering hosts' ports are asked, and the first max of them (a sample).
+  release_silent_hosts();
+  if (answering && of_answering_ <= max_)
+    held_.push_back(r);
+  else
+    release_(r);
 }
 
 std::vector<SilentPort> SilentPortHold::to_ask() const {
@@ -104,13 +106,8 @@ std::vector<SilentPort> SilentPortHold::to_ask() const {
 }
 
 SilentPortHold::LeftOut SilentPortHold::left_out() const {
-  if (of_answering_ > max_) return LeftOut::all;
+  if (of_answering_ > max_) return LeftOut::sample;
   return total_ > max_ ? LeftOut::of_silent_hosts : LeftOut::none;
-}
-
-void SilentPortHold::release_all() {
-  for (const auto& r : held_) release_(r);
-  held_.clear();
 }
 
 // Once: the held ports of hosts that answered nothing go; the answering hosts' stay.
@@ -140,20 +137,39 @@ void mark_ack_answers(std::vector<ScanResult>& silent, const AckCheckOutcome& ou
   }
 }
 
-void judge_ack_resets(const AckCheckOutcome& outcome, ScanSummary& summary) {
+namespace {
+// "3 silent ports reset an ACK", or of a sample: "3 of 64 silent ports asked (of 288) reset an ACK".
+std::string resets_text(const AckCheckOutcome& outcome, uint64_t silent) {
+  const size_t n = outcome.reset.size(), asked = outcome.asked.size();
+  if (silent <= asked) return count_of(n, "silent port") + " reset an ACK";
+  return std::to_string(n) + " of " + count_of(asked, "silent port") + " asked (of " + with_commas(silent) +
+         ") reset an ACK";
+}
+}  // namespace
+
+void judge_ack_resets(const AckCheckOutcome& outcome, uint64_t silent, ScanSummary& summary) {
   if (outcome.reset.empty()) return;
+  const size_t n = outcome.reset.size();
+  const std::string ports = silent > outcome.asked.size() ? "every silent port" : n == 1 ? "that port" : "each of them";
+  // With no retry round, nothing tells a limiter on the way from a rule or a full queue.
+  if (summary.rounds_tally.size() == 1) {
+    summary.degraded_reasons.push_back(resets_text(outcome, silent) +
+                                       ", and with no retry round (--retries 0) nothing tells a SYN rate limit "
+                                       "on the way from a rule for SYNs alone or a full accept queue: " + ports +
+                                       " may be open or closed");
+    summary.degraded = true;
+    return;
+  }
   // Ports that drop SYNs on a path that loses nothing are a rule or a full queue, the same in
   // every round: the report says so port by port. Answers that came only in retry rounds say
   // that SYNs are being dropped on the way, and then the silent ports may be its victims too.
   const uint64_t late = late_answers(summary.rounds_tally);
   if (late == 0) return;
-  const size_t n = outcome.reset.size();
   const bool random_loss = drop_cause(summary.rounds_tally) == DropCause::random_loss;
-  summary.degraded_reasons.push_back(
-      std::to_string(n) + (n == 1 ? " silent port" : " silent ports") + " reset an ACK while " + std::to_string(late) +
-      (late == 1 ? " answer" : " answers") + " came only in retry rounds: SYNs are being dropped on the way (" +
-      (random_loss ? "lost at random" : "a SYN rate limit, most often") + "), so " +
-      (n == 1 ? "that port" : "each of them") + " may be open or closed");
+  summary.degraded_reasons.push_back(resets_text(outcome, silent) + " while " + count_of(late, "answer") +
+                                     " came only in retry rounds: SYNs are being dropped on the way (" +
+                                     (random_loss ? "lost at random" : "a SYN rate limit, most often") + "), so " +
+                                     ports + " may be open or closed");
   summary.degraded = true;
   // Loss at random is not helped by a slower scan; a limiter is, and its rate is unknown.
   constexpr double kShareOfRate = 0.25;

@@ -71,6 +71,15 @@ Held hold(uint64_t max, const std::vector<std::pair<const char*, uint16_t>>& por
 }
 }  // namespace
 
+TEST_CASE("an answering host's port past max sends the held ports of silent hosts away: never more than max held") {
+  // Two ports of a host that answered nothing filled the hold; the third, of a host that
+  // answered, took their place. Before, all three were held and asked, past --ack-check-max.
+  const auto h = hold(2, {{"192.0.2.9", 1}, {"192.0.2.9", 2}, {"192.0.2.1", 80}}, {"192.0.2.1"});
+  CHECK(h.held == std::vector<std::string>{"192.0.2.1:80"});
+  CHECK(h.released == std::vector<std::string>{"192.0.2.9:1", "192.0.2.9:2"});
+  CHECK(h.left_out == SilentPortHold::LeftOut::of_silent_hosts);
+}
+
 TEST_CASE("the ACK check asks every silent port when there are at most max of them") {
   const auto h = hold(3, {{"192.0.2.1", 80}, {"192.0.2.9", 80}, {"192.0.2.9", 81}}, {"192.0.2.1"});
   CHECK(h.held == std::vector<std::string>{"192.0.2.1:80", "192.0.2.9:80", "192.0.2.9:81"});
@@ -87,12 +96,13 @@ TEST_CASE("past max, only the silent ports of hosts that answered are asked; the
   CHECK(h.left_out == SilentPortHold::LeftOut::of_silent_hosts);
 }
 
-TEST_CASE("past max even for the hosts that answered, no port is asked and none is held") {
+TEST_CASE("past max even for the hosts that answered, the first max of their ports are asked: a sample") {
+  // The engine gives the silent ports in the plan's random order: the first are a random sample.
   const auto h = hold(2, {{"192.0.2.1", 1}, {"192.0.2.1", 2}, {"192.0.2.9", 5}, {"192.0.2.1", 3}, {"192.0.2.1", 4}},
                       {"192.0.2.1"});
-  CHECK(h.held.empty());
-  CHECK(h.released.size() == 5);
-  CHECK(h.left_out == SilentPortHold::LeftOut::all);
+  CHECK(h.held == std::vector<std::string>{"192.0.2.1:1", "192.0.2.1:2"});
+  CHECK(h.released == std::vector<std::string>{"192.0.2.9:5", "192.0.2.1:3", "192.0.2.1:4"});
+  CHECK(h.left_out == SilentPortHold::LeftOut::sample);
   // max 0 holds nothing at all.
   const auto none = hold(0, {{"192.0.2.1", 1}}, {});
   CHECK(none.held.empty());
@@ -101,17 +111,18 @@ TEST_CASE("past max even for the hosts that answered, no port is asked and none 
 
 TEST_CASE("silent ports that reset an ACK degrade the run only when answers also came late") {
   AckCheckOutcome outcome;
-  outcome.reset = {{{*IpAddress::parse("192.0.2.7"), 9050}, 64}, {{*IpAddress::parse("192.0.2.7"), 9051}, 64}};
+  outcome.asked = {{*IpAddress::parse("192.0.2.7"), 9050}, {*IpAddress::parse("192.0.2.7"), 9051}};
+  outcome.reset = {{outcome.asked[0], 64}, {outcome.asked[1], 64}};
   ScanSummary clean;
   clean.requested_rate = clean.achieved_rate = 10000;
   clean.rounds_tally = {{60, 58, 10000, 0.006}, {2, 0, 10000, 0.001}};
-  judge_ack_resets(outcome, clean);  // a SYN-only rule or a full queue on a path that loses nothing
+  judge_ack_resets(outcome, 2, clean);  // a SYN-only rule or a full queue on a path that loses nothing
   CHECK_FALSE(clean.degraded);
   CHECK(clean.degraded_reasons.empty());
 
   ScanSummary limited = clean;  // the limiter: a few answers a round, after round 0
   limited.rounds_tally = {{60, 10, 10000, 0.006}, {50, 1, 10000, 0.005}, {49, 0, 10000, 0.005}, {49, 1, 10000, 0.005}};
-  judge_ack_resets(outcome, limited);
+  judge_ack_resets(outcome, 2, limited);
   CHECK(limited.degraded);
   REQUIRE(limited.degraded_reasons.size() == 1);
   CHECK(limited.degraded_reasons[0].find("2 silent ports reset an ACK while 2 answers came only in retry rounds") == 0);
@@ -120,12 +131,44 @@ TEST_CASE("silent ports that reset an ACK degrade the run only when answers also
   ScanSummary suggested = limited;  // a rate the drop judge suggested stays
   suggested.degraded_reasons.clear();
   suggested.suggested_rate = 700;
-  judge_ack_resets(outcome, suggested);
+  judge_ack_resets(outcome, 2, suggested);
   CHECK(suggested.suggested_rate == 700);
 
   ScanSummary none = limited;  // no port reset: nothing to say
   none.degraded = false;
   none.degraded_reasons.clear();
-  judge_ack_resets(AckCheckOutcome{}, none);
+  judge_ack_resets(AckCheckOutcome{}, 0, none);
   CHECK_FALSE(none.degraded);
+}
+
+TEST_CASE("of a sample of the silent ports, resets speak for every silent port") {
+  AckCheckOutcome outcome;
+  for (uint16_t p = 1; p <= 64; ++p) outcome.asked.push_back({*IpAddress::parse("192.0.2.7"), p});
+  outcome.reset = {{outcome.asked[3], 64}, {outcome.asked[9], 64}, {outcome.asked[40], 64}};
+  ScanSummary limited;
+  limited.requested_rate = limited.achieved_rate = 10000;
+  limited.rounds_tally = {{300, 10, 10000, 0.03}, {290, 3, 10000, 0.03}, {287, 2, 10000, 0.03}};
+  judge_ack_resets(outcome, 285, limited);
+  REQUIRE(limited.degraded_reasons.size() == 1);
+  CHECK(limited.degraded_reasons[0] ==
+        "3 of 64 silent ports asked (of 285) reset an ACK while 5 answers came only in retry rounds: SYNs are "
+        "being dropped on the way (a SYN rate limit, most often), so every silent port may be open or closed");
+}
+
+TEST_CASE("with --retries 0, silent ports that reset an ACK degrade the run: no round tells a limiter from a rule") {
+  // Behind a SYN limiter, -p 1-300 --retries 0 reported 288 ports filtered (the open one too),
+  // "not degraded": with one round there are no late answers to see.
+  AckCheckOutcome outcome;
+  outcome.asked = {{*IpAddress::parse("192.0.2.7"), 9050}};
+  outcome.reset = {{outcome.asked[0], 64}};
+  ScanSummary one_round;
+  one_round.requested_rate = one_round.achieved_rate = 10000;
+  one_round.rounds_tally = {{60, 59, 10000, 0.006}};
+  judge_ack_resets(outcome, 1, one_round);
+  CHECK(one_round.degraded);
+  REQUIRE(one_round.degraded_reasons.size() == 1);
+  CHECK(one_round.degraded_reasons[0] ==
+        "1 silent port reset an ACK, and with no retry round (--retries 0) nothing tells a SYN rate limit on the "
+        "way from a rule for SYNs alone or a full accept queue: that port may be open or closed");
+  CHECK(one_round.suggested_rate == 0);  // a rule is not helped by a slower scan
 }

@@ -55,9 +55,12 @@ Result<AckCheckOutcome> ack_check_silent_ports(std::vector<SilentPort> ports, co
 
 // Which silent ports the check asks, at most `max`: all of them when they are that few, else
 // those of the hosts that answered something (a sweep's hosts that are down would crowd out the
-// one port that matters on a host that is up), else none. The engine gives the silent ports
-// last, one by one: each is held while it may still be asked, and released (to the report) as
-// soon as it cannot be, so no more than `max` are ever held.
+// one port that matters on a host that is up), else the first `max` of those. The engine gives
+// the silent ports last, one by one, in the plan's random order, so the first `max` are a
+// random sample: enough to see SYNs dropped while ACKs pass (a SYN rate limit in front of a
+// full-range scan leaves thousands of silent ports). Each port is held while it may still be
+// asked, and released (to the report) as soon as it cannot be, so no more than `max` are ever
+// held.
 class SilentPortHold {
  public:
   using Answered = std::function<bool(const IpAddress&)>;  // the host answered something
@@ -70,14 +73,15 @@ class SilentPortHold {
   std::vector<SilentPort> to_ask() const;
   std::vector<ScanResult>& held() { return held_; }
 
-  enum class LeftOut { none, of_silent_hosts, all };
+  // none: every silent port is asked; of_silent_hosts: those of the hosts that answered are;
+  // sample: only `max` of those are.
+  enum class LeftOut { none, of_silent_hosts, sample };
   LeftOut left_out() const;
   uint64_t total() const { return total_; }                // silent ports added
   uint64_t of_answering() const { return of_answering_; }  // those of hosts that answered
   uint64_t max() const { return max_; }
 
  private:
-  void release_all();
   void release_silent_hosts();
 
   uint64_t max_;
@@ -97,7 +101,9 @@ void mark_ack_answers(std::vector<ScanResult>& silent, const AckCheckOutcome& ou
 // through: a SYN rate limit, a full accept queue or a SYN-only rule. When answers also came
 // only in retry rounds (SYNs are being dropped on the way), each may be open or closed: the
 // run is degraded, with that reason and, unless the loss looks random or another rate was
-// suggested, a lower --rate to try (a limiter lets a slower scan through).
-void judge_ack_resets(const AckCheckOutcome& outcome, ScanSummary& summary);
+// suggested, a lower --rate to try (a limiter lets a slower scan through). With no retry round
+// at all (--retries 0) nothing tells a limiter from a rule: degraded too, without a rate.
+// `silent` is how many ports drew nothing, asked or not (more than outcome.asked: a sample).
+void judge_ack_resets(const AckCheckOutcome& outcome, uint64_t silent, ScanSummary& summary);
 
 }  // namespace tcpkit
