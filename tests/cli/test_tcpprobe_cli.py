@@ -48,6 +48,7 @@ def test_version():
     (["no-such-host.invalid"], "cannot resolve"),
     (["-6", "127.0.0.1"], "IPv4"),
     (["-4", "::1"], "IPv6"),
+    (["-6", "[::ffff:127.0.0.1]:1"], "IPv4-mapped"),  # it is 127.0.0.1 (test_tcpprobe.py probes one)
     (["-S", "::1", "127.0.0.1"], "famil"),
     (["-I", "nosuchif0", "127.0.0.1"], "interface"),
 ])

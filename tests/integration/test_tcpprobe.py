@@ -200,6 +200,22 @@ def test_ctrl_c_prints_the_partial_summary(make_lab, tool):
     assert objects[-1]["sent"] >= 3 and objects[-1]["open"] >= 3
 
 
+@pytest.mark.parametrize("name", ["tcpprobe", "tcpscan"])
+def test_an_ipv4_mapped_address_is_its_ipv4_host(make_lab, tool, name):
+    # ss shows a dual-stack socket's IPv4 peer as [::ffff:a.b.c.d]; pasted into a tool it
+    # was sent as a raw IPv6 packet: "no route", exit 4. The kernel's sockets take it as IPv4.
+    L = probe_lab(make_lab)
+    mapped = f"::ffff:{L.server_v4}"
+    argv = ([tool(name), "--json", "-c", "1", f"[{mapped}]:{OPEN}"] if name == "tcpprobe"
+            else [tool(name), "--json", "-p", str(OPEN), mapped])
+    r = L.run_client(argv, timeout=30)
+    assert r.returncode == 0, r.stderr
+    got = [o for o in json_lines(r.stdout) if o["type"] in ("probe", "port")]
+    assert len(got) == 1, r.stdout
+    assert got[0].get("outcome", got[0].get("state")) == "open", got
+    assert got[0]["address" if name == "tcpprobe" else "host"] == L.server_v4, got
+
+
 @pytest.mark.parametrize("name", ["tcpprobe", "tcppath"])
 def test_an_unbracketed_ipv6_address_with_a_port_like_group_is_warned_about(make_lab, tool, name):
     # "fd00:N::2:8080" is an address (probed at port 80), and also [fd00:N::2]:8080 without

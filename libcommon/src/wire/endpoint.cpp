@@ -171,12 +171,16 @@ ErrorCode resolver_error_code(int eai) {
 }
 
 Result<std::vector<IpAddress>> resolve_host(const std::string& host, Family family) {
-  if (auto literal = IpAddress::parse(host)) {
-    if (family == Family::v4 && !literal->is_v4())
+  if (auto parsed = IpAddress::parse(host)) {
+    // An IPv4-mapped address (as ss shows a dual-stack socket's IPv4 peer) is that IPv4 host,
+    // as the kernel's own dual-stack sockets take it; a raw IPv6 packet to it goes nowhere.
+    const IpAddress literal = parsed->unmapped();
+    if (family == Family::v4 && !literal.is_v4())
       return fail(ErrorCode::bad_input, "'" + host + "' is an IPv6 address but -4 was given");
-    if (family == Family::v6 && !literal->is_v6())
-      return fail(ErrorCode::bad_input, "'" + host + "' is an IPv4 address but -6 was given");
-    return std::vector<IpAddress>{*literal};
+    if (family == Family::v6 && !literal.is_v6())
+      return fail(ErrorCode::bad_input, "'" + host + "' is an IPv4" + (parsed->is_v6() ? "-mapped" : "") +
+                                            " address but -6 was given");
+    return std::vector<IpAddress>{literal};
   }
   if (const auto why = numeric_name_problem(host); !why.empty())
     return fail(ErrorCode::bad_input, "'" + host + "' is not an IPv4 address: " + why);

@@ -207,10 +207,11 @@ Result<std::vector<Span>> TargetSet::parse(std::string_view token, bool for_excl
     if (const auto dash = token.find('-'); dash != std::string_view::npos)
       if (auto first = IpAddress::parse(token.substr(0, dash)))
         return parse_range(text, *first, token.substr(dash + 1));
-    if (auto literal = IpAddress::parse(token)) {
-      if (auto ok = check_family(options_.family, text, literal->is_v6()); !ok) return tl::unexpected(ok.error());
-      const u128 v = to_number(*literal);
-      return Span{literal->is_v6(), v, v};
+    if (auto parsed = IpAddress::parse(token)) {
+      const IpAddress literal = parsed->unmapped();  // ::ffff:10.0.0.1 is 10.0.0.1, as in resolve_host
+      if (auto ok = check_family(options_.family, text, literal.is_v6()); !ok) return tl::unexpected(ok.error());
+      const u128 v = to_number(literal);
+      return Span{literal.is_v6(), v, v};
     }
     return resolve_name(text, token);
   }();

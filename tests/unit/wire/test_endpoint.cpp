@@ -128,6 +128,13 @@ TEST_CASE("literals resolve without a lookup and respect -4/-6") {
   CHECK(resolve_host("192.0.2.7", Family::any).value().front().to_string() == "192.0.2.7");
   CHECK(resolve_host("2001:db8::7", Family::v6).value().front().to_string() == "2001:db8::7");
   CHECK_FALSE(resolve_host("192.0.2.7", Family::v6));
+  // An IPv4-mapped address (ss shows a dual-stack socket's IPv4 peers so) is the IPv4 host: a
+  // raw IPv6 packet to it went nowhere, and the tools ended with "no route", exit 4.
+  CHECK(resolve_host("::ffff:192.0.2.7", Family::any).value().front().to_string() == "192.0.2.7");
+  CHECK(resolve_host("::ffff:192.0.2.7", Family::v4).value().front().to_string() == "192.0.2.7");
+  const auto mapped_v6 = resolve_host("::ffff:192.0.2.7", Family::v6);
+  REQUIRE_FALSE(mapped_v6);
+  CHECK(mapped_v6.error().message == "'::ffff:192.0.2.7' is an IPv4-mapped address but -6 was given");
   CHECK_FALSE(resolve_host("2001:db8::7", Family::v4));
   // localhost comes from /etc/hosts, no network needed.
   auto local = resolve_host("localhost", Family::v4);

@@ -55,6 +55,10 @@ TEST_CASE("literals, ranges and blocks") {
   CHECK(make({"10.1.0.0/16"}, {}, TargetOptions{Family::any, true}).size() == 65536);
   CHECK(all(make({"2001:db8::1-3"})) == Strings{"2001:db8::1", "2001:db8::2", "2001:db8::3"});
   CHECK(all(make({"[2001:db8::9]"})) == Strings{"2001:db8::9"});
+  // An IPv4-mapped address is its IPv4 host (-4 takes it; -6 does not).
+  CHECK(all(make({"::ffff:192.0.2.7"})) == Strings{"192.0.2.7"});
+  CHECK(all(make({"[::ffff:192.0.2.7]"}, {}, TargetOptions{Family::v4, false})) == Strings{"192.0.2.7"});
+  CHECK_FALSE(TargetSet(TargetOptions{Family::v6, false}, fake_resolver).add("::ffff:192.0.2.7"));
   CHECK(all(make({"2001:db8::/126"})) == Strings{"2001:db8::1", "2001:db8::2", "2001:db8::3"});
   CHECK(make({"2001:db8::/96"}).size() == (uint64_t(1) << 32) - 1);
 }
