@@ -76,6 +76,7 @@ FULL = {
     "tcpscan": lambda L: ["tcpscan", "--json", "-p", "1-60000", "--rate", "5000", L.server_v4],
     "tcpstray": lambda L: ["tcpstray", "-W", "0.3", "--closed-port", str(CLOSED), f"{L.server_v4}:{TW}"],
     "tcpstate": lambda L: ["tcpstate", "--summary"],
+    "tcpstate-list": lambda L: ["tcpstate"],
     "tcpstate-watch": lambda L: ["tcpstate", "--watch", "0.2"],
 }
 
@@ -98,6 +99,8 @@ def test_a_full_disk_stops_the_tool_with_one_line_and_exit_4(L, name):
     tool = os.path.basename(argv[0])
     assert proc.returncode == 4, (proc.returncode, err)
     assert err.splitlines()[-1] == f"{tool}: cannot write standard output: No space left on device", err
+    # Nobody pressed Ctrl-C: tcpstate said "interrupted after 1 socket" before its one line.
+    assert not any("interrupted" in line for line in err.splitlines()), err
     assert elapsed < 6, f"{name} ran {elapsed:.1f} s after its first failed write"
     assert guard_tables(L) == []
 

@@ -241,6 +241,8 @@ void note_output_gone() {
 
 bool output_gone() { return g_output_gone.load(); }
 
+bool output_lost() { return output_gone() || g_write_errno.load() != 0 || ::ferror_unlocked(stdout) != 0; }
+
 void install_interrupt_handler() {
   if (g_interrupt_fd < 0) g_interrupt_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   struct sigaction sa {};

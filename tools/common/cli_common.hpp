@@ -70,6 +70,9 @@ size_t write_until_error(int fd, const char* data, size_t size, int& error);
 bool output_gone();
 // Marks stdout as gone and interrupts; for a writer that saw EPIPE itself.
 void note_output_gone();
+// True once stdout takes nothing more: its reader went away or a write failed (a full disk).
+// Then an interruption was not the user's, and "interrupted after ..." would mislead.
+bool output_lost();
 
 // Whether this process may open raw and packet sockets.
 bool has_cap_net_raw();

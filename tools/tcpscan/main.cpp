@@ -154,7 +154,8 @@ void add_report_flags(CLI::App& app, tcpscan::Options& o, FlagText& t) {
   app.add_flag("--all", o.all, "list every port: collapse no state into a \"Not shown\" line");
   app.add_flag("--stream", o.stream, "text: one line per port as soon as it is known, instead of a report per host");
   app.add_flag("--reason", o.reason,
-               "--stream: say why each port has its state (syn-ack, reset, icmp-unreach, no-response)");
+               "--stream: say why each port has its state (syn-ack, reset, icmp-unreach, no-response); "
+               "the report per host, JSON and CSV always say it");
   app.add_flag("--json", t.json, "JSON Lines, streamed: one object per port, one per host, then a summary");
   app.add_flag("--csv", t.csv, "CSV with a header row, streamed");
   app.add_flag("--grepable", t.grepable, "one line per host: Host: ADDR<TAB>Open: 22,80<TAB>Closed: ...");

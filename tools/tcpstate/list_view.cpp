@@ -121,7 +121,8 @@ int run_list(const Options& o) {
   summary["source"] = info->name;
   summary["sockets"] = counts.total();
   summary["states"] = states_record(counts);
-  if (cli::interrupted() && !cli::output_gone() && o.output == Output::table)  // `| head`: quiet
+  // Not after `| head` (quiet) or a full disk (not the user's interruption: exit 4 says why).
+  if (cli::interrupted() && !cli::output_lost() && o.output == Output::table)
     cli::print_error("tcpstate", "interrupted after " + cli::count_text(counts.total(), "socket"));
   return finish_view(o, *info, counts, summary, &prom);
 }
