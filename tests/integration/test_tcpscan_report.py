@@ -227,6 +227,29 @@ def test_icmp_host_unreachable_is_down_and_arp_answer_is_up(make_lab):
     assert a.stdout.startswith(f"{L.server_v4}: up (answered ARP); 10 filtered; no answer on any port"), a.stdout
 
 
+def test_icmpv6_no_route_is_named_as_nmap_names_it(make_lab):
+    # ICMPv6 code 0 is "no route to destination" (RFC 4443), nmap's "no-route": it was named
+    # net-unreach, an ICMPv4 word, in the host line, the REASON column and the XML.
+    L = make_lab()
+    gone = "fd7e:1::5"
+    L.sysctl(L.server_ns, "net.ipv6.conf.all.forwarding", "1")
+    subprocess.run(["ip", "-n", L.server_ns, "-6", "route", "add", f"{gone}/128", "via", L.client_v6], check=True)
+    subprocess.run(["ip", "-n", L.client_ns, "-6", "route", "add", f"{gone}/128", "via", L.server_v6], check=True)
+    L.nft(L.server_ns, "table ip6 tkrouter {\n chain forward { type filter hook forward priority 0; "
+                       f"ip6 daddr {gone} reject with icmpv6 type no-route\n }}\n}}\n")
+    r = L.run_client([L.tool("tcpscan"), "--json", "-p", "20-21", *FAST, gone])
+    hosts = [o for o in map(json.loads, r.stdout.splitlines()) if o["type"] == "host"]
+    assert [(h["status"], h["reason"]) for h in hosts] == [("down", "no-route")], hosts
+    t = L.run_client([L.tool("tcpscan"), "-p", "20-21", *FAST, gone])
+    assert f"{gone}: down or unreachable (ICMPv6 no route to destination)" in t.stdout, t.stdout
+    # From the scanned address itself (its own firewall's reject): the host is up, and the
+    # REASON column says it too.
+    L.reject_ports([20], icmp="net-unreachable")
+    t = L.run_client([L.tool("tcpscan"), "-p", "20", *FAST, L.server_v6])
+    rows = [line for line in t.stdout.splitlines() if line.startswith("20/tcp")]
+    assert len(rows) == 1 and rows[0].split()[1] == "filtered" and rows[0].endswith("no-route ttl 64"), t.stdout
+
+
 def test_nmap_xml_validates_with_nmaps_dtd_and_renders_with_its_xsl(make_lab, tmp_path):
     rng = random.Random(f"{SEED}-xml")
     L = make_lab()

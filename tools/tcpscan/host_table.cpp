@@ -42,12 +42,15 @@ std::string reason_word(const tcpkit::Verdict& v) {
       case 13: return "admin-prohibited";
     }
   }
+  // nmap's words for ICMPv6 (RFC 4443 3.1): code 0 is "no route", not a network's answer.
   if (v.icmp_v6 && v.icmp_type == 1) {
     switch (v.icmp_code) {
-      case 0: return "net-unreach";
-      case 1: return "admin-prohibited";
+      case 0: return "no-route";
+      case 1: case 5: return "admin-prohibited";
+      case 2: return "beyond-scope";
       case 3: return "host-unreach";
       case 4: return "port-unreach";
+      case 6: return "reject-route";
     }
   }
   return "icmp-unreach";
@@ -115,7 +118,9 @@ void HostTable::decide(Host& h) {
   if (h.unreachable > 0) {
     h.status = HostStatus::down;
     h.reason = reason_word(h.first.verdict());
-    h.why = h.reason == "net-unreach" ? "ICMP network unreachable" : "ICMP host unreachable";
+    h.why = h.reason == "net-unreach" ? "ICMP network unreachable"
+            : h.reason == "no-route"  ? "ICMPv6 no route to destination"
+                                      : "ICMP host unreachable";
     return;
   }
   if (!complete) return;  // interrupted before any answer: nothing is known
