@@ -227,6 +227,27 @@ def test_icmp_host_unreachable_is_down_and_arp_answer_is_up(make_lab):
     assert a.stdout.startswith(f"{L.server_v4}: up (answered ARP); 10 filtered; no answer on any port"), a.stdout
 
 
+@pytest.mark.parametrize("family", ["v4", "v6"])
+def test_a_host_that_drops_everything_is_up_whatever_the_neighbour_table_held(make_lab, family):
+    # Found using the tool as a user would: a host that drops every probe was "up (answered
+    # ARP)" when its neighbour entry was fresh and "down (no reply on any port)" when it was
+    # STALE from earlier traffic (the scan ends before the kernel confirms it, 5 s on). The
+    # stale entry is now asked again (a unicast ARP/ND probe) before the host is judged.
+    L = make_lab()
+    target, gone = (L.server_v4, absent_v4(L)) if family == "v4" else (L.server_v6, absent_v6(L))
+    L.drop_ports(range(20, 30))
+    # An address nobody has, known from before (as a host that went away): stale too.
+    L.run_client(["ip", "neigh", "replace", gone, "dev", L.client_if, "lladdr", "02:00:00:00:00:77", "nud", "stale"])
+    L.run_client(["ping", "-c", "1", "-W", "2", target])  # an entry for the target (the lab primes it too)
+    L.run_client(["ip", "neigh", "change", target, "dev", L.client_if, "nud", "stale"])
+    assert "STALE" in L.run_client(["ip", "neigh", "show", target, "dev", L.client_if]).stdout
+    r = L.run_client([L.tool("tcpscan"), "--json", "-p", "20-29", "--no-ack-check", *FAST, target, gone], timeout=60)
+    hosts = {o["host"]: o for o in map(json.loads, r.stdout.splitlines()) if o["type"] == "host"}
+    word = "arp" if family == "v4" else "nd"
+    assert (hosts[target]["status"], hosts[target]["reason"]) == ("up", f"{word}-response"), hosts
+    assert (hosts[gone]["status"], hosts[gone]["reason"]) == ("down", f"no-{word}-response"), hosts
+
+
 def test_icmpv6_no_route_is_named_as_nmap_names_it(make_lab):
     # ICMPv6 code 0 is "no route to destination" (RFC 4443), nmap's "no-route": it was named
     # net-unreach, an ICMPv4 word, in the host line, the REASON column and the XML.

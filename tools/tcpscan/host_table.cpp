@@ -1,6 +1,9 @@
 #include "tcpscan/host_table.hpp"
 
 #include <algorithm>
+#include <cerrno>
+
+#include "tcpkit/io/link_layer.hpp"
 
 namespace tcpscan {
 
@@ -125,13 +128,7 @@ void HostTable::decide(Host& h) {
   }
   if (!complete) return;  // interrupted before any answer: nothing is known
   // No answer on any port: what did the host say to ARP/ND? (The probes asked it.)
-  if (!neighbours_) {
-    auto table = tcpkit::read_neighbours();
-    neighbours_ = table ? std::move(*table) : std::vector<tcpkit::Neighbour>{};
-  }
-  std::optional<tcpkit::NeighbourState> seen;
-  for (const auto& n : *neighbours_)
-    if (n.address == h.address) seen = n.state;
+  const std::optional<tcpkit::NeighbourState> seen = neighbour_state(h.address);
   const bool v6 = h.address.is_v6();
   if (seen == tcpkit::NeighbourState::reachable) {  // it answered ARP/ND: up, every port filtered
     h.status = HostStatus::up;
@@ -146,6 +143,48 @@ void HostTable::decide(Host& h) {
     h.reason = "no-response";
     h.why = "no reply on any port";
   }
+}
+
+void HostTable::probe_stale_neighbours(std::function<bool(const tcpkit::IpAddress&)> is_target, int cancel_fd) {
+  is_target_ = std::move(is_target);
+  cancel_fd_ = cancel_fd;
+}
+
+// The table's word on a host that answered nothing; a stale entry is asked again first.
+std::optional<tcpkit::NeighbourState> HostTable::neighbour_state(const tcpkit::IpAddress& address) {
+  if (!neighbours_) {
+    auto table = tcpkit::read_neighbours();
+    neighbours_ = table ? std::move(*table) : std::vector<tcpkit::Neighbour>{};
+  }
+  std::optional<tcpkit::NeighbourState> seen;
+  for (const auto& n : *neighbours_)
+    if (n.address == address && (!seen || n.state != tcpkit::NeighbourState::stale)) seen = n.state;
+  if (seen != tcpkit::NeighbourState::stale || !is_target_) return seen;
+  probe_neighbours();
+  if (!std::binary_search(probed_addresses_.begin(), probed_addresses_.end(), address)) return seen;
+  auto fresh = tcpkit::await_neighbour(address, probe_deadline_, cancel_fd_);
+  return fresh ? *fresh : seen;
+}
+
+// Once, when the first silent host has a stale entry: every stale entry of a scanned host that
+// has not answered gets its probe, so that their waits overlap (IPv4 answers at once, IPv6
+// within about 2 s here, a host that is gone fails after about 3.4 s). Without CAP_NET_ADMIN the
+// kernel refuses: the table's old word stands.
+void HostTable::probe_neighbours() {
+  if (probed_) return;
+  probed_ = true;
+  constexpr auto kProbeWait = std::chrono::milliseconds(4000);  // FAILED comes at about 3.4 s
+  probe_deadline_ = std::chrono::steady_clock::now() + kProbeWait;
+  for (const auto& n : *neighbours_) {
+    if (n.state != tcpkit::NeighbourState::stale || !is_target_(n.address)) continue;
+    if (const Host* h = find(n.address); h && (h->replies > h->unreachable || h->ack_resets > 0)) continue;
+    if (auto sent = tcpkit::probe_neighbour(n.address, n.interface_index); !sent) {
+      if (sent.error().err_no == EPERM) return;  // no CAP_NET_ADMIN: no other will pass either
+      continue;                                  // the entry went meanwhile
+    }
+    probed_addresses_.push_back(n.address);
+  }
+  std::sort(probed_addresses_.begin(), probed_addresses_.end());
 }
 
 std::vector<Host*> HostTable::unfinished() {

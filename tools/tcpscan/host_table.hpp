@@ -3,7 +3,9 @@
 // whether a host is up, down or unknown. A host that never answered anything (no reply on any
 // port, its ARP/ND never resolved, or only ICMP host/net unreachable) is down, unless -Pn.
 #include <array>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -62,15 +64,27 @@ class HostTable {
   Host* find(const tcpkit::IpAddress& address);
   // Removes a host that has been reported (its memory is no longer needed).
   void forget(const tcpkit::IpAddress& address);
+  // A host that answered nothing, but that the kernel's neighbour table knows from before
+  // (STALE, DELAY: no fresh evidence), is asked again with a unicast ARP/ND probe, if
+  // is_target says it was scanned: without this, a host that drops every probe was up or down
+  // by what the table held before the scan. Unset (a dry run), no probe goes out.
+  void probe_stale_neighbours(std::function<bool(const tcpkit::IpAddress&)> is_target, int cancel_fd);
 
  private:
   void decide(Host& h);
+  std::optional<tcpkit::NeighbourState> neighbour_state(const tcpkit::IpAddress& address);
+  void probe_neighbours();
 
   uint64_t ports_per_host_;
   PortDetail detail_;
   bool assume_up_;
   std::map<tcpkit::IpAddress, Host> hosts_;
   std::optional<std::vector<tcpkit::Neighbour>> neighbours_;  // read once, when first needed
+  std::function<bool(const tcpkit::IpAddress&)> is_target_;
+  int cancel_fd_ = -1;
+  bool probed_ = false;                             // the probes went out (once, for all)
+  std::vector<tcpkit::IpAddress> probed_addresses_;  // sorted
+  std::chrono::steady_clock::time_point probe_deadline_;
 };
 
 // True for ICMP errors that say the host (or its network) cannot be reached.

@@ -54,6 +54,10 @@ class Report {
   std::string xml_error();
   // While set, the progress line is cleared before results are written and redrawn after.
   void set_progress(tcpkit::cli::ProgressLine* progress) { progress_ = progress; }
+  // See HostTable::probe_stale_neighbours.
+  void probe_stale_neighbours(std::function<bool(const tcpkit::IpAddress&)> is_target, int cancel_fd) {
+    hosts_.probe_stale_neighbours(std::move(is_target), cancel_fd);
+  }
 
   void result(const tcpkit::ScanResult& r);
   // Whether a host not yet complete has answered something (a TCP reply, or an ICMP error

@@ -14,6 +14,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <string>
 #include <thread>
 
 namespace tcpkit {
@@ -29,10 +30,10 @@ std::optional<MacAddress> known_mac(const std::vector<Neighbour>& table, const I
   return std::nullopt;
 }
 
-// RTM_NEWNEIGH with NTF_USE: the kernel creates the entry if needed and starts resolving it,
-// as the first packet to the address would (`ip neigh replace ADDR dev DEV use`). The entry's
-// state is left to the kernel: NTF_USE skips the update.
-Result<void> request_resolution(const IpAddress& address, int interface_index) {
+// One RTM_NEWNEIGH for address on the interface, with no link-layer address: its state and
+// flags say what the kernel is to do with the entry, created if `create`. "what" names it in an error.
+Result<void> update_neighbour(const IpAddress& address, int interface_index, uint16_t state, uint8_t flags,
+                              bool create, const std::string& what) {
   UniqueFd sock(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
   if (!sock.valid()) return fail_errno("netlink socket", errno);
   timeval timeout{2, 0};  // the kernel acknowledges at once; never hang
@@ -46,12 +47,12 @@ Result<void> request_resolution(const IpAddress& address, int interface_index) {
   const size_t size = address.is_v6() ? 16 : 4;
   request.header.nlmsg_len = uint32_t(NLMSG_LENGTH(sizeof(ndmsg)) + RTA_LENGTH(size));
   request.header.nlmsg_type = RTM_NEWNEIGH;
-  request.header.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE;
+  request.header.nlmsg_flags = uint16_t(NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE | (create ? NLM_F_CREATE : 0));
   request.header.nlmsg_seq = 1;
   request.message.ndm_family = uint8_t(address.is_v6() ? AF_INET6 : AF_INET);
   request.message.ndm_ifindex = interface_index;
-  request.message.ndm_state = NUD_NONE;
-  request.message.ndm_flags = NTF_USE;
+  request.message.ndm_state = state;
+  request.message.ndm_flags = flags;
   request.dst.rta_type = NDA_DST;
   request.dst.rta_len = uint16_t(RTA_LENGTH(size));
   std::memcpy(request.bytes, address.data(), size);
@@ -65,10 +66,22 @@ Result<void> request_resolution(const IpAddress& address, int interface_index) {
   const auto* h = reinterpret_cast<const nlmsghdr*>(reply);
   if (!NLMSG_OK(h, size_t(n)) || h->nlmsg_type != NLMSG_ERROR) return {};
   const int error = netlink_errno(h, size_t(n));
-  if (error != 0) return fail_errno("resolve " + address.to_string() + " (netlink RTM_NEWNEIGH)", error);
+  if (error != 0) return fail_errno(what + " " + address.to_string() + " (netlink RTM_NEWNEIGH)", error);
   return {};
 }
+
+// RTM_NEWNEIGH with NTF_USE: the kernel creates the entry if needed and starts resolving it,
+// as the first packet to the address would (`ip neigh replace ADDR dev DEV use`). The entry's
+// state is left to the kernel: NTF_USE skips the update.
+Result<void> request_resolution(const IpAddress& address, int interface_index) {
+  return update_neighbour(address, interface_index, NUD_NONE, NTF_USE, true, "resolve");
+}
 }  // namespace
+
+Result<void> probe_neighbour(const IpAddress& address, int interface_index) {
+  // Only an entry that exists: a new one would have no link-layer address to probe.
+  return update_neighbour(address, interface_index, NUD_PROBE, 0, false, "probe");
+}
 
 std::string to_string(const MacAddress& mac) {
   char text[18];

@@ -6,8 +6,10 @@
 #include <linux/neighbour.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -17,6 +19,7 @@ namespace tcpkit {
 NeighbourState neighbour_state_of(uint16_t nud_state) {
   if (nud_state & (NUD_INCOMPLETE | NUD_FAILED)) return NeighbourState::unresolved;
   if (nud_state & NUD_REACHABLE) return NeighbourState::reachable;
+  if (nud_state & (NUD_STALE | NUD_DELAY | NUD_PROBE)) return NeighbourState::stale;
   return NeighbourState::other;
 }
 
@@ -95,6 +98,24 @@ Result<std::vector<Neighbour>> read_neighbours() {
     }
   }
   return fail(ErrorCode::system, "netlink neighbour dump did not end");
+}
+
+Result<std::optional<NeighbourState>> await_neighbour(const IpAddress& address,
+                                                      std::chrono::steady_clock::time_point deadline, int cancel_fd) {
+  constexpr auto kPoll = std::chrono::milliseconds(20);
+  while (true) {
+    auto table = read_neighbours();
+    if (!table) return tl::unexpected(table.error());
+    std::optional<NeighbourState> state;
+    for (const auto& n : *table)
+      if (n.address == address && (!state || n.state != NeighbourState::stale)) state = n.state;
+    const auto now = std::chrono::steady_clock::now();
+    if (state != NeighbourState::stale || now >= deadline) return state;
+    const auto wait = std::min<std::chrono::steady_clock::duration>(kPoll, deadline - now);
+    const int ms = int(std::chrono::ceil<std::chrono::milliseconds>(wait).count());
+    pollfd cancel{cancel_fd, POLLIN, 0};  // poll ignores a negative fd: then a plain sleep
+    if (::poll(&cancel, 1, ms) > 0) return state;  // interrupted
+  }
 }
 
 }  // namespace tcpkit

@@ -5,6 +5,7 @@
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
+#include <chrono>
 #include <cstring>
 #include <utility>
 #include <vector>
@@ -18,8 +19,17 @@ TEST_CASE("neighbour states: asked and never answered, answered, no fresh eviden
   CHECK(neighbour_state_of(NUD_INCOMPLETE) == NeighbourState::unresolved);
   CHECK(neighbour_state_of(NUD_FAILED) == NeighbourState::unresolved);
   CHECK(neighbour_state_of(NUD_REACHABLE) == NeighbourState::reachable);
-  for (int s : {NUD_STALE, NUD_DELAY, NUD_PROBE, NUD_PERMANENT, NUD_NOARP, 0})
-    CHECK(neighbour_state_of(uint16_t(s)) == NeighbourState::other);
+  for (int s : {NUD_STALE, NUD_DELAY, NUD_PROBE}) CHECK(neighbour_state_of(uint16_t(s)) == NeighbourState::stale);
+  for (int s : {NUD_PERMANENT, NUD_NOARP, 0}) CHECK(neighbour_state_of(uint16_t(s)) == NeighbourState::other);
+}
+
+TEST_CASE("await_neighbour: an address the table does not hold is answered at once, as none") {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  const auto start = std::chrono::steady_clock::now();
+  auto state = await_neighbour(*IpAddress::parse("192.0.2.213"), deadline, -1);  // TEST-NET-1: no entry
+  REQUIRE(state);
+  CHECK_FALSE(state->has_value());
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(2));
 }
 
 TEST_CASE("the neighbour table can be read without privilege") {

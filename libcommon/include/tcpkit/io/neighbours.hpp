@@ -2,6 +2,7 @@
 // The kernel's neighbour table (ARP for IPv4, neighbour discovery for IPv6), as `ip neigh`
 // shows it: after a scan it tells a host that never answered ARP/ND from one that did.
 #include <array>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -15,7 +16,8 @@ namespace tcpkit {
 enum class NeighbourState {
   unresolved,  // INCOMPLETE or FAILED: asked, never answered
   reachable,   // REACHABLE: answered recently
-  other,       // STALE, DELAY, PROBE, PERMANENT, NOARP: no fresh evidence either way
+  stale,       // STALE, DELAY, PROBE: answered once, not lately (link_layer.hpp probe_neighbour asks again)
+  other,       // PERMANENT, NOARP, NONE: no evidence either way
 };
 
 using MacAddress = std::array<uint8_t, 6>;
@@ -29,6 +31,12 @@ struct Neighbour {
 
 // Both families, every interface (netlink RTM_GETNEIGH dump).
 Result<std::vector<Neighbour>> read_neighbours();
+
+// Reads the table until address's entry (on any interface) is no longer stale, `deadline`
+// passes or cancel_fd (when >= 0) becomes readable: the entry's last state, nothing when the
+// table has none. For a host probe_neighbour (link_layer.hpp) asked again.
+Result<std::optional<NeighbourState>> await_neighbour(const IpAddress& address,
+                                                      std::chrono::steady_clock::time_point deadline, int cancel_fd);
 
 // One RTM_NEWNEIGH message (bytes as received; lengths in it are not trusted): nothing when it
 // is no IPv4/IPv6 entry or has no destination.
