@@ -138,8 +138,9 @@ void add_probe_flags(CLI::App& app, tcpscan::Options& o, FlagText& t) {
                  "(1-16; default: 2 from --rate 100000 on a machine of 2 or more CPUs, else 1)")
       ->type_name("N");
   app.add_flag("--no-ack-check", t.no_ack_check,
-               "send no ACK to the ports whose SYNs drew nothing (by default they get one each: an RST "
-               "back tells a listener with a full accept queue, or a rule for SYNs alone, from a firewall)");
+               "send no ACK to the ports whose SYNs drew nothing (by default they get one each, two if the "
+               "first draws nothing: an RST back tells a listener with a full accept queue, or a rule for SYNs "
+               "alone, from a firewall)");
   app.add_option("--ack-check-max", t.ack_check_max,
                  "the ACK check asks at most N silent ports: all, or those of the hosts that answered "
                  "something, or a random N of those (default 64; 0 as --no-ack-check)")

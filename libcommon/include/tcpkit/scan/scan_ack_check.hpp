@@ -40,7 +40,7 @@ struct AckCheckOutcome {
   // Those whose ACK drew an RST, sorted, with the RST's TTL: one unlike the TTL of the host's
   // other answers may come from a box on the way that resets for it.
   std::vector<std::pair<SilentPort, uint8_t>> reset;
-  uint64_t sent = 0;              // ACKs sent: every host asked x every port asked
+  uint64_t sent = 0;              // ACKs sent: every host asked x every port asked, and the retries
   bool interrupted = false;       // cancel_fd fired: the ports not reset are unknown
   double duration_s = 0;          // the ACK round and its wait
 };
@@ -48,7 +48,8 @@ struct AckCheckOutcome {
 // One round of ACKs to every host of `ports` x every port of them (at most ports.size()^2), at
 // syn_config's rate, from the port after the SYN scan's last (syn_config's one with -g) under a
 // fresh cookie key, so no late answer to a SYN is taken for one to an ACK; then `wait` for
-// the RSTs. One round suffices: a lost ACK or RST leaves the port as the SYN scan left it.
+// the RSTs, and a second round (and wait) for the ACKs that drew nothing: one lost ACK or RST
+// would have reported a port whose SYNs alone are dropped as one behind a drop-all firewall.
 // Needs CAP_NET_RAW; fails only when the engine cannot be set up.
 Result<AckCheckOutcome> ack_check_silent_ports(std::vector<SilentPort> ports, const ScanConfig& syn_config,
                                                std::chrono::microseconds wait, const AckCheckRoute& route);
