@@ -3,6 +3,8 @@ the run reached the peer's stack (a firewall that drops everything, a host that 
 a TIME_WAIT case on a peer that kept no TIME_WAIT, an RST case where RSTs never arrive, a
 challenge ACK a host-wide rate limit swallowed, and silence on a path that lost packets."""
 import json
+import subprocess
+import sys
 
 from test_tcpstray import CLOSED, LIVE, TW, cases
 
@@ -102,3 +104,43 @@ def test_a_lost_segment_is_sent_again_and_loss_makes_silence_decide_nothing(make
     # The run saw a segment lost: silence twice is no evidence of a firewall any more.
     assert null["verdict"] == "inconclusive", null
     assert "the path lost packets in this run" in null["reason"], null
+
+
+KEEPALIVE_SERVER = """
+import socket, sys, threading, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", int(sys.argv[1]))); s.listen(8); print("listening", flush=True)
+held = []
+while True:
+    c, _ = s.accept()
+    c.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, 1)
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, 1)
+    held.append(c)
+"""
+
+
+def test_a_keepalive_probe_is_not_the_answer(make_lab, tool):
+    # Found against socat with keepidle=1: the server's keepalive probe (seq SND.NXT-1, ack
+    # RCV.NXT) came during the wait after an out-of-window RST, which the stack had dropped as it
+    # must, and was taken for an answer: "deviation". A keepalive answers nothing.
+    L = make_lab(ipv6=False)
+    server = L.popen_server([sys.executable, "-c", KEEPALIVE_SERVER, str(LIVE)], stdout=subprocess.PIPE)
+    try:
+        assert server.stdout.readline().startswith(b"listening")
+        r = L.run_client([tool("tcpstray"), "--json", "-v", "-W", "2", "--closed-port", str(CLOSED),
+                          f"{L.server_v4}:{LIVE}", "--case", "live-rst-out-of-window"], timeout=60)
+        assert r.returncode in (0, 1), r.stderr
+        got, _ = cases(r.stdout)
+        case = got["live-rst-out-of-window"]
+        probes = [s for s in case["segments"] if s.get("keepalive")]
+        assert probes, "no keepalive probe came during the wait: this test shows nothing"
+        assert all(s["peer_own"] for s in probes), probes
+        # Our kernel acks each probe: its ACK repeats a crafted one's seq, ack and flags but not
+        # its window, and is no crafted segment (-v labelled it "crafted").
+        segs = case["segments"]
+        replies = [segs[i + 1] for i, s in enumerate(segs[:-1]) if s.get("keepalive") and segs[i + 1]["direction"] == "out"]
+        assert replies and not any(s["crafted"] for s in replies), segs
+        assert case["verdict"] == "conformant", case
+    finally:
+        server.kill()

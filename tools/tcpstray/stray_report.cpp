@@ -38,7 +38,8 @@ Record segment_record(const tcpkit::StraySegment& s) {
   r["length"] = s.payload_length;
   if (!s.outbound) {
     r["kind"] = tcpkit::to_string(tcpkit::classify_segment(s.flags, s.payload_length));
-    r["peer_own"] = s.peer_own;  // the peer's own data or FIN: shown, never taken for the answer
+    r["peer_own"] = s.peer_own;  // the peer's own data, FIN or keepalive: shown, never taken for the answer
+    if (s.keepalive) r["keepalive"] = true;
   }
   return r;
 }

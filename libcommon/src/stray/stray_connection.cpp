@@ -125,9 +125,14 @@ void CaseRunner::note(const TrackedSegment& s) {
   out.window = s.window;
   out.payload_length = s.payload_length;
   out.peer_own = !out.outbound && is_peer_own_traffic(classify_segment(s.flags, s.payload_length));
+  // The tracker has seen this segment: a keepalive probe leaves the peer's SND.NXT where it was.
+  if (!out.outbound && !out.peer_own)
+    if (const auto peer_snd_nxt = live_->tracker().ack_for_remote())
+      out.keepalive = out.peer_own = is_keepalive_probe(s.flags, s.seq, s.payload_length, *peer_snd_nxt);
   if (out.outbound)
     for (const auto& c : crafted_)
-      if (c.seq == s.seq && c.flags == s.flags && c.ack == s.ack) out.crafted = true;
+      // The window too: our kernel's ACK (a keepalive's answer) repeats seq, ack and flags.
+      if (c.seq == s.seq && c.flags == s.flags && c.ack == s.ack && c.window == s.window) out.crafted = true;
   if (!out.outbound) last_inbound_ = s;
   run_.segments.push_back(out);
 }

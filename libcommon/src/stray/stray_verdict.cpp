@@ -32,9 +32,11 @@ const StraySegment* first_real_tcp(const std::vector<StraySegment>& all) {
   return nullptr;
 }
 
+// The first of the peer's own segments that may carry an answer on it (a keepalive probe,
+// one below SND.NXT, carries none).
 const StraySegment* first_own(const std::vector<StraySegment>& all) {
   for (const auto& s : all)
-    if (s.peer_own) return &s;
+    if (s.peer_own && !s.keepalive) return &s;
   return nullptr;
 }
 
@@ -260,6 +262,10 @@ std::string_view to_string(SegmentKind kind) {
 
 bool is_peer_own_traffic(SegmentKind kind) { return kind == SegmentKind::data || kind == SegmentKind::fin; }
 
+bool is_keepalive_probe(uint8_t flags, uint32_t seq, uint32_t payload_length, uint32_t peer_snd_nxt) {
+  return classify_segment(flags, payload_length) == SegmentKind::pure_ack && seq == peer_snd_nxt - 1;
+}
+
 uint32_t StrayProbe::sequence_length() const {
   return payload_length + ((flags & tcp_flag::syn) ? 1 : 0) + ((flags & tcp_flag::fin) ? 1 : 0);
 }
@@ -279,6 +285,7 @@ std::string describe_answer(const StraySegment& s, const StrayProbe& p) {
   if (s.flags & tcp_flag::ack) out += " ack=" + relative(s.ack, p.peer_rcv_nxt, "RCV.NXT");
   out += " win=" + std::to_string(s.window);
   if (s.payload_length) out += " len=" + std::to_string(s.payload_length);
+  if (s.keepalive) out += " (keepalive)";
   return out;
 }
 

@@ -320,6 +320,27 @@ TEST_CASE("an SSH banner after the stray RST is not its answer", "[stray]") {
         StrayVerdict::deviation);
 }
 
+TEST_CASE("a keepalive probe is no answer, and leaves a silence decidable", "[stray]") {
+  // Found against a server with keepidle=1: its probe (seq = SND.NXT-1, ack = RCV.NXT) came
+  // 500 ms after the out-of-window RST and was judged the answer: a deviation.
+  CHECK(is_keepalive_probe(f::ack, kSndNxt - 1, 0, kSndNxt));
+  CHECK_FALSE(is_keepalive_probe(f::ack, kSndNxt, 0, kSndNxt));  // a challenge ACK: seq = SND.NXT
+  CHECK_FALSE(is_keepalive_probe(uint8_t(f::rst | f::ack), kSndNxt - 1, 0, kSndNxt));
+  CHECK_FALSE(is_keepalive_probe(f::ack, kSndNxt - 1, 1, kSndNxt));  // one garbage byte: data, own already
+  CHECK(is_keepalive_probe(f::ack, 0xffffffffu, 0, 0));  // across the wrap
+  StraySegment probe_seg = in(f::ack, kSndNxt - 1, kRcvNxt);
+  probe_seg.peer_own = probe_seg.keepalive = true;
+  const auto p = live(f::rst, kRcvNxt + 64240 + 65536);
+  const auto j = judge_stray_case(StrayCase::live_rst_out_of_window, p, answers({probe_seg}));
+  CHECK(j.verdict == StrayVerdict::conformant);
+  CHECK(j.observed == "silence (peer's own: . seq=SND.NXT-1 ack=RCV.NXT win=64 (keepalive))");
+  // Where an ACK is due, the probe does not stand for it.
+  CHECK(verdict(StrayCase::live_syn, live(f::syn, kRcvNxt + 100), answers({probe_seg})) == StrayVerdict::deviation);
+  // Unmarked, it was the answer.
+  CHECK(verdict(StrayCase::live_rst_out_of_window, p, answers({in(f::ack, kSndNxt - 1, kRcvNxt)})) ==
+        StrayVerdict::deviation);
+}
+
 TEST_CASE("the peer's own data or FIN never stands for a challenge or duplicate ACK", "[stray]") {
   const auto data = own(uint8_t(f::psh | f::ack), kSndNxt, kRcvNxt, 41);
   const auto fin = own(uint8_t(f::fin | f::ack), kSndNxt, kRcvNxt, 0);

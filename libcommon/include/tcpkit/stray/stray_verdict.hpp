@@ -28,6 +28,9 @@ struct StraySegment {
   // The peer's own data or FIN on the connection (a banner, a close): never the answer to a
   // stray segment, although its ack field carries RCV.NXT like a challenge ACK does.
   bool peer_own = false;
+  // Of those, a keepalive probe (is_keepalive_probe): it carries no answer either, so unlike data
+  // or a FIN it leaves a silence decidable.
+  bool keepalive = false;
 };
 
 // What a received segment is. Only a segment the RFC predicts can be an answer: a pure ACK (no
@@ -36,6 +39,10 @@ enum class SegmentKind { pure_ack, data, fin, rst, syn, other };
 SegmentKind classify_segment(uint8_t flags, uint32_t payload_length);
 std::string_view to_string(SegmentKind kind);
 bool is_peer_own_traffic(SegmentKind kind);
+// A keepalive probe (RFC 9293 3.8.4; Linux sends it with no data): a pure ACK one below the
+// peer's SND.NXT, sent by the peer's own timer. Like a challenge ACK it acks RCV.NXT, but it
+// answers nothing: a server with a short keepalive made a dropped RST look answered.
+bool is_keepalive_probe(uint8_t flags, uint32_t seq, uint32_t payload_length, uint32_t peer_snd_nxt);
 
 // The segment sent, and the peer's sequence state just before it (live and TIME_WAIT cases).
 struct StrayProbe {
