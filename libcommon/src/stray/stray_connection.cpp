@@ -106,6 +106,7 @@ class CaseRunner {
   std::optional<TrackedSegment> last_inbound_;
   bool peer_in_time_wait_ = false;  // from then on the peer holds nothing we must reset
   bool injected_ = false;           // the case's segment has been sent
+  int64_t last_sent_ns_ = 0;        // when the last crafted segment was handed to the kernel
 };
 
 std::string plus(const char* base, int64_t offset) {
@@ -292,6 +293,7 @@ Result<void> CaseRunner::hold_local_port() {
 // strict peer drops one without, and its silence would read as a deviation.
 Result<void> CaseRunner::inject(uint8_t flags, uint32_t seq, uint32_t ack_number, std::vector<uint8_t> payload) {
   TcpOptions options = live_ ? live_->tracker().timestamp_echo_for_remote().value_or(TcpOptions{}) : TcpOptions{};
+  last_sent_ns_ = realtime_ns();  // before it leaves: nothing received earlier can answer it
   auto spec = send_stray_segment(sender_, tuple_.local, tuple_.local_port, tuple_.remote, tuple_.remote_port, flags, seq,
                                  ack_number, std::move(payload), options);
   if (!spec) return tl::unexpected(spec.error());
@@ -308,6 +310,9 @@ Result<std::vector<StraySegment>> CaseRunner::collect(bool stop_early, std::opti
     if (!*s) return answers;
     note(**s);
     if ((*s)->direction != Direction::inbound) continue;
+    // Received before our segment left (read from the capture only now): no answer to it. A copy
+    // the network made of an earlier ACK, read after the send, passed for the answer.
+    if ((*s)->time_ns < last_sent_ns_) continue;
     // A copy of an answer this wait already has is no second answer. (The tracker's duplicate
     // flag alone is not enough: a stack may repeat its last ACK to the letter within the same
     // millisecond, and then it is the answer.)
