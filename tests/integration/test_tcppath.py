@@ -165,3 +165,15 @@ def test_a_silent_last_router_is_a_silent_hop_not_the_destination(L, tool):
         assert [h["router"] for h in hops] == L.router_v4[:2] + [None], hops
         assert hops[2]["answered"] == 0 and hops[2]["passed"] is True  # the SYN went on past it
         assert summary["stop"] == "reached" and summary["destination_hop"] == 4, summary
+
+
+def test_an_open_port_whose_first_syn_ack_was_lost_is_open(L, tool):
+    # Every probe is one 4-tuple: with the first SYN/ACK lost, the next SYN met the half-open
+    # connection and drew an RST, and the trace said the destination "answered RST+ACK" while
+    # later probes drew SYN/ACKs. The server drops its own first SYN/ACK (a quota of one frame).
+    L.nft(L.server_ns, "table inet tklose {\n chain o { type filter hook output priority 0; policy accept;\n"
+                       f"  tcp sport {PORT} tcp flags & (syn | ack) == syn | ack quota until 60 bytes drop\n }}\n}}\n")
+    r, hops, summary = trace(L, tool)
+    assert r.returncode == 0, r.stderr
+    assert summary["stop"] == "reached" and summary["answer"] == "SYN+ACK", summary
+    assert summary["verdict"].startswith("no change to the SYN seen; the SYN reached " + L.server_v4), summary

@@ -24,6 +24,7 @@ struct Probe {
   int64_t user_sent_ns = 0;
   std::optional<int64_t> kernel_sent_ns;  // our own SYN, as the capture stamped it leaving
   bool answered = false;
+  bool destination_answered = false;  // a SYN/ACK or RST from the destination names it
   std::vector<uint8_t> bytes;  // as sent: its quote is diffed against these (its own IP ID)
 };
 
@@ -125,7 +126,7 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
       if (hop == 1 && q == 0) trace.sent_syn = *bytes;
       auto sent = sender->send(*bytes, c.destination);
       if (!sent) return tl::unexpected(sent.error());
-      probes.push_back(Probe{hop, *sent, std::nullopt, false, std::move(*bytes)});
+      probes.push_back(Probe{hop, *sent, std::nullopt, false, false, std::move(*bytes)});
     }
 
   std::vector<HopResult> hops(size_t(c.max_hops));
@@ -154,6 +155,12 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
     const int reached_at = destination_probe ? probes[*destination_probe].hop : 0;
     const int upto = rejected_at ? rejected_at : reached_at > last_answered ? reached_at - 1 : last_answered;
     if (!trace.destination && !rejected_at) return false;
+    // An RST may answer a SYN that met the half-open connection another probe opened: every
+    // probe that reached the destination is heard first, in case one drew the SYN/ACK.
+    if (trace.destination && (trace.destination->flags & tcp_flag::rst) && reached_at > 0 &&
+        !std::all_of(probes.begin(), probes.end(),
+                     [&](const Probe& p) { return p.destination_answered || p.hop < reached_at; }))
+      return false;
     return std::all_of(probes.begin(), probes.end(), [&](const Probe& p) { return p.answered || p.hop > upto; });
   };
   // Once the destination answered (or a router rejected the SYN), an answer still missing is from
@@ -191,15 +198,23 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
       const bool rst = (f & tcp_flag::rst) != 0;
       const auto answered = ids.of_answer(*d);
       if ((!syn_ack && !rst) || ((f & tcp_flag::ack) && !answered)) continue;
+      if (answered) probes[*answered].destination_answered = true;
       if (!trace.destination) {
         trace.destination = DestinationAnswer{d->src, f, d->tcp.options, d->ttl, 0};
         destination_at = pkt;
         destination_probe = answered;
         if ((trace.complete = all_in())) break;
         shorten_wait();
-      } else if (answered && (!destination_probe || probes[*answered].hop < probes[*destination_probe].hop)) {
-        destination_probe = answered;  // a later answer to a lower TTL (the first one's probes lost)
-        destination_at = pkt;
+      } else {
+        // Every probe is the same 4-tuple: a SYN that meets the half-open connection an earlier
+        // probe opened (its SYN/ACK lost, or the probes reordered) draws an RST. A SYN/ACK to
+        // any probe shows the listener: an open port was reported as answering RST+ACK.
+        if (syn_ack && (trace.destination->flags & tcp_flag::rst))
+          trace.destination = DestinationAnswer{d->src, f, d->tcp.options, d->ttl, 0};
+        if (answered && (!destination_probe || probes[*answered].hop < probes[*destination_probe].hop)) {
+          destination_probe = answered;  // a later answer to a lower TTL (the first one's probes lost)
+          destination_at = pkt;
+        }
       }
       continue;
     }
