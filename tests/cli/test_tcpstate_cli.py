@@ -229,6 +229,22 @@ def test_time_wait_report_from_text():
     assert "tcp_fin_timeout" in r.stdout and "not TIME_WAIT" in r.stdout
 
 
+def test_time_wait_towards_a_service_inside_the_ephemeral_range(tmp_path):
+    # Found with a service on port 50000 (FTP data, RPC, RMI ports live there): this host closed
+    # first 12 times, and time-wait said "12 as a server", one row per ephemeral port of ours.
+    lines = ["State     Recv-Q Send-Q Local Address:Port Peer Address:Port Process"]
+    lines += [f"TIME-WAIT 0      0        10.214.0.1:{48700 + i} 10.214.0.2:50000" for i in range(12)]
+    saved = tmp_path / "ss-tan.txt"
+    saved.write_text("\n".join(lines) + "\n")
+    r = run("--from", str(saved), "time-wait", "--json")
+    assert r.returncode == 0, r.stderr
+    groups = [o for o in jsonl(r.stdout) if o["type"] == "time_wait_group"]
+    assert [(g["role"], g["remote_address"], g["remote_port"], g["time_wait"]) for g in groups] == \
+        [("client", "10.214.0.2", 50000, 12)], groups
+    p = run("--from", str(saved), "time-wait", "--prometheus")
+    assert 'service_port="50000"' in p.stdout and 'service_port="487' not in p.stdout, p.stdout
+
+
 def test_syn_flood_and_close_wait_reports_from_text():
     r = run("--from", fx("ss-tan.txt"), "syn-flood", "--json")
     assert r.returncode == 0

@@ -83,29 +83,78 @@ std::vector<GroupRow> GroupCounter::top(size_t n) const {
 
 std::string_view role_name(ConnectionRole r) { return r == ConnectionRole::server ? "server" : "client"; }
 
-ConnectionRole ServiceSide::role(uint16_t local_port, uint16_t remote_port) const {
+ConnectionRole ServiceSide::role(uint16_t local_port, uint16_t remote_port,
+                                 std::optional<ConnectionRole> repeated) const {
   if (listening(local_port)) return ConnectionRole::server;
   const bool local_eph = ephemeral(local_port), remote_eph = ephemeral(remote_port);
   if (local_eph != remote_eph) return local_eph ? ConnectionRole::client : ConnectionRole::server;
+  if (repeated) return *repeated;
   return local_port <= remote_port ? ConnectionRole::server : ConnectionRole::client;
 }
 
+uint64_t PortRepeats::key(uint64_t pair, bool local, uint16_t port) {
+  constexpr uint64_t kMix = 0x9e3779b97f4a7c15ull;  // golden-ratio multiplier: spreads the pair's bits
+  return (pair * kMix) ^ (uint64_t(port) << 1 | (local ? 1 : 0));
+}
+
+uint32_t PortRepeats::count(uint64_t pair, bool local, uint16_t port) const {
+  const auto it = counts_.find(key(pair, local, port));
+  return it == counts_.end() ? 0 : it->second;
+}
+
+void PortRepeats::add(uint64_t pair, uint16_t local_port, uint16_t remote_port) {
+  ++counts_[key(pair, true, local_port)];
+  ++counts_[key(pair, false, remote_port)];
+}
+
+std::optional<ConnectionRole> PortRepeats::role(uint64_t pair, uint16_t local_port, uint16_t remote_port) const {
+  const uint32_t local = count(pair, true, local_port), remote = count(pair, false, remote_port);
+  if (remote >= 2 && local == 1) return ConnectionRole::client;
+  if (local >= 2 && remote == 1) return ConnectionRole::server;
+  return std::nullopt;
+}
+
+namespace {
+// FNV-1a (64-bit offset basis and prime).
+constexpr uint64_t kFnvOffsetBasis = 1469598103934665603ull, kFnvPrime = 1099511628211ull;
+uint64_t fnv1a(uint64_t h, const uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * kFnvPrime;
+  return h;
+}
+
+// The two ends' addresses and names, with a separator so that ("ab", "") and ("a", "b") differ.
+uint64_t host_pair_hash(const IpAddress& local, const IpAddress& remote, std::string_view local_host,
+                        std::string_view remote_host) {
+  uint64_t h = fnv1a(kFnvOffsetBasis, local.data(), local.size());
+  h = fnv1a(h, remote.data(), remote.size());
+  h = fnv1a(h, reinterpret_cast<const uint8_t*>(local_host.data()), local_host.size());
+  h = fnv1a(h, reinterpret_cast<const uint8_t*>("\0"), 1);
+  return fnv1a(h, reinterpret_cast<const uint8_t*>(remote_host.data()), remote_host.size());
+}
+
+// Each connection's role: listener and port range first; for those they leave open, which
+// end's port repeats between the same two hosts (counted only when some role is open).
+template <class Pending, class PairOf>
+std::vector<ConnectionRole> roles_of(const ServiceSide& side, const std::vector<Pending>& pending, PairOf pair) {
+  const bool open = std::any_of(pending.begin(), pending.end(),
+                                [&](const Pending& p) { return side.open(p.local_port, p.remote_port); });
+  PortRepeats repeats;
+  if (open)
+    for (const auto& p : pending) repeats.add(pair(p), p.local_port, p.remote_port);
+  std::vector<ConnectionRole> roles;
+  roles.reserve(pending.size());
+  for (const auto& p : pending)
+    roles.push_back(side.role(p.local_port, p.remote_port,
+                              open && side.open(p.local_port, p.remote_port)
+                                  ? repeats.role(pair(p), p.local_port, p.remote_port)
+                                  : std::nullopt));
+  return roles;
+}
+}  // namespace
+
 size_t TimeWaitAnalysis::KeyHash::operator()(const Key& k) const {
-  // FNV-1a (64-bit offset basis and prime) over the two addresses and the port.
-  constexpr uint64_t kFnvOffsetBasis = 1469598103934665603ull, kFnvPrime = 1099511628211ull;
-  uint64_t h = kFnvOffsetBasis;
-  auto mix = [&](const uint8_t* p, size_t n) {
-    for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * kFnvPrime;
-  };
-  mix(k.local.data(), k.local.size());
-  mix(k.remote.data(), k.remote.size());
   const uint8_t port[2] = {uint8_t(k.port >> 8), uint8_t(k.port)};
-  mix(port, 2);
-  // The names too, with a separator so that ("ab", "") and ("a", "b") differ.
-  mix(reinterpret_cast<const uint8_t*>(k.local_host.data()), k.local_host.size());
-  mix(reinterpret_cast<const uint8_t*>("\0"), 1);
-  mix(reinterpret_cast<const uint8_t*>(k.remote_host.data()), k.remote_host.size());
-  return static_cast<size_t>(h);
+  return static_cast<size_t>(fnv1a(host_pair_hash(k.local, k.remote, k.local_host, k.remote_host), port, 2));
 }
 
 void TimeWaitAnalysis::add(const SocketRecord& s) {
@@ -132,8 +181,12 @@ void TimeWaitAnalysis::finish() {
   // A server's group: (local, client address, local port); a client's: (local, remote, remote port).
   std::unordered_map<Key, TimeWaitGroup, KeyHash> server, client;
   server_total_ = 0;
-  for (const auto& p : pending_) {
-    const ConnectionRole role = side_.role(p.local_port, p.remote_port);
+  const auto roles = roles_of(side_, pending_, [](const Pending& p) {
+    return host_pair_hash(p.local, p.remote, p.local_host, p.remote_host);
+  });
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    const Pending& p = pending_[i];
+    const ConnectionRole role = roles[i];
     const uint16_t port = role == ConnectionRole::server ? p.local_port : p.remote_port;
     auto& g = (role == ConnectionRole::server ? server : client)[Key{p.local, p.remote, port, p.local_host, p.remote_host}];
     if (g.time_wait == 0) {
@@ -362,13 +415,17 @@ std::unordered_set<uint64_t> CloseWaitAnalysis::unowned_inodes() const {
 
 void CloseWaitAnalysis::finish(const OwnerLookup& owner_of) {
   std::map<std::tuple<std::string, int, ConnectionRole, std::string, IpAddress, uint16_t>, CloseWaitRow> rows;
-  for (auto& p : pending_) {
+  const auto roles = roles_of(side_, pending_, [](const Pending& p) {
+    return host_pair_hash(IpAddress(), p.remote, "", p.remote_host);
+  });
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    Pending& p = pending_[i];
     if (owner_of && p.pid == 0 && p.inode)
       if (const auto* owners = owner_of(p.inode); owners && !owners->empty()) {
         p.process = owners->front().name;
         p.pid = owners->front().pid;
       }
-    const ConnectionRole role = side_.role(p.local_port, p.remote_port);
+    const ConnectionRole role = roles[i];
     const bool server = role == ConnectionRole::server;
     const IpAddress remote = server ? IpAddress() : p.remote;
     const std::string remote_host = server ? std::string() : p.remote_host;

@@ -161,6 +161,39 @@ TEST_CASE("The service side: a local listener, else the port outside the ephemer
   CHECK(side.role(5432, 22) == ConnectionRole::client);
 }
 
+TEST_CASE("a service inside the ephemeral range: the port that repeats between two hosts is the service") {
+  // Found with FTP-passive-like ports: 12 TIME_WAITs from this host's ports 48700.. to a service
+  // on 50000 (both ephemeral, no listener here) were 12 "server" rows keyed by our own ports.
+  TimeWaitAnalysis tw(32768, 60999);
+  for (uint16_t p = 0; p < 12; ++p) tw.add(sock(TcpState::time_wait, "10.0.0.1", uint16_t(48700 + p), "10.0.0.2", 50000));
+  tw.add(sock(TcpState::established, "10.0.0.1", 48800, "10.0.0.2", 50000));
+  // The other way round on the same host: clients come to our service on 50001.
+  for (uint16_t p = 0; p < 3; ++p) tw.add(sock(TcpState::time_wait, "10.0.0.1", 50001, "10.0.0.3", uint16_t(40000 + p)));
+  tw.finish();
+  CHECK(tw.total(ConnectionRole::client) == 12);
+  CHECK(tw.total(ConnectionRole::server) == 3);
+  const auto top = tw.top(5);
+  REQUIRE(top.size() == 2);
+  CHECK(top[0].role == ConnectionRole::client);
+  CHECK(top[0].service_port == 50000);
+  CHECK(top[0].time_wait == 12);
+  CHECK(top[0].ports_in_use == 13);
+  CHECK(top[1].role == ConnectionRole::server);
+  CHECK(top[1].service_port == 50001);
+
+  PortRepeats r;
+  r.add(7, 48700, 50000);
+  r.add(7, 48701, 50000);
+  r.add(9, 48702, 50000);  // another pair of hosts
+  CHECK(r.role(7, 48700, 50000) == ConnectionRole::client);
+  CHECK(r.role(9, 48702, 50000) == std::nullopt);  // one connection tells nothing
+  ServiceSide side(32768, 60999);
+  CHECK(side.open(48700, 50000));
+  CHECK(side.role(48700, 50000, ConnectionRole::client) == ConnectionRole::client);
+  CHECK(side.role(48700, 50000) == ConnectionRole::server);  // without it: the lower port
+  CHECK(side.role(40000, 443, ConnectionRole::server) == ConnectionRole::client);  // the range decides first
+}
+
 TEST_CASE("SYN_RECV per listener and the flood verdict") {
   SynFloodAnalysis a;
   auto l = sock(TcpState::listen, "0.0.0.0", 80, "0.0.0.0", 0);

@@ -76,20 +76,41 @@ std::string_view role_name(ConnectionRole r);  // "server", "client"
 
 // Decides the role from the local listening ports and ip_local_port_range: the local end is
 // the service when its port listens here; otherwise the end whose port lies outside the
-// ephemeral range (connect() picked the other one); when both or neither do, the lower port.
+// ephemeral range (connect() picked the other one); when both or neither do, the `repeated`
+// end when one is known (PortRepeats), else the lower port.
 class ServiceSide {
  public:
   ServiceSide(long port_low, long port_high) : low_(port_low), high_(port_high) {}
   void add_listener(uint16_t port) { listening_[port] = true; }
   bool listening(uint16_t port) const { return listening_[port]; }
   bool ephemeral(uint16_t port) const { return port >= low_ && port <= high_; }
-  ConnectionRole role(uint16_t local_port, uint16_t remote_port) const;
+  // Listener and range leave the role open: PortRepeats may tell.
+  bool open(uint16_t local_port, uint16_t remote_port) const {
+    return !listening(local_port) && ephemeral(local_port) == ephemeral(remote_port);
+  }
+  ConnectionRole role(uint16_t local_port, uint16_t remote_port,
+                      std::optional<ConnectionRole> repeated = std::nullopt) const;
   long low() const { return low_; }
   long high() const { return high_; }
 
  private:
   long low_, high_;
   std::vector<bool> listening_ = std::vector<bool>(65536, false);
+};
+
+// Between the same two hosts a client takes a new port for each connection while the service
+// keeps its own: of connections whose ports leave the role open (a service inside the
+// ephemeral range, as FTP data, RPC and RMI ports are), the end whose port repeats while the
+// other's does not is the service. `pair` names the two hosts (any hash of them).
+class PortRepeats {
+ public:
+  void add(uint64_t pair, uint16_t local_port, uint16_t remote_port);
+  std::optional<ConnectionRole> role(uint64_t pair, uint16_t local_port, uint16_t remote_port) const;
+
+ private:
+  uint32_t count(uint64_t pair, bool local, uint16_t port) const;
+  static uint64_t key(uint64_t pair, bool local, uint16_t port);
+  std::unordered_map<uint64_t, uint32_t> counts_;
 };
 
 // TIME_WAIT per service: as a server, per local address and service port and client address;
