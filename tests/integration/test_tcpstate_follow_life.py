@@ -218,3 +218,43 @@ def test_three_segment_close_as_linux_reports_it(tool):
     for c in connections:
         assert c["path"][3]["us"] < 1000, c  # the same segment
         assert c["ended"] == "closed" and c["time_wait_inferred"], c
+
+
+CLOSES_FIRST_SERVER = r"""
+import socket, sys, time
+l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1], 9301)); l.listen(); print("ready", flush=True)
+l.settimeout(20)
+c, _ = l.accept()
+c.close()  # closes first, as nginx does an idle keepalive connection
+time.sleep(20)
+"""
+
+NEVER_CLOSES_CLIENT = r"""
+import socket, sys, time
+s = socket.socket(); s.connect((sys.argv[1], 9301))
+time.sleep(3)  # holds the connection open past the server's tcp_fin_timeout (1 s)
+print("DONE", flush=True)
+"""
+
+
+def test_a_fin_wait2_that_times_out_ended_half_closed(tool):
+    """Found with nginx closing an idle keepalive connection whose client never closed: the
+    server's orphaned FIN_WAIT2 expired after tcp_fin_timeout with no FIN from the client, and
+    --life said "closed", the word for FINs exchanged."""
+    with lab.Lab() as L:
+        L.sysctl(L.server_ns, "net.ipv4.tcp_fin_timeout", 1)
+        server = L.popen_server([sys.executable, "-c", CLOSES_FIRST_SERVER, L.server_v4], stdout=subprocess.PIPE,
+                                text=True)
+        assert server.stdout.readline().strip() == "ready"
+        life = start_follower([tool("tcpstate"), "follow", "--life", "--json"], wrap_ns=L.server_ns)
+        r = L.run_python(L.client_ns, NEVER_CLOSES_CLIENT.replace("sys.argv[1]", repr(L.server_v4)), timeout=60)
+        assert "DONE" in r.stdout, r.stderr
+        life_out, _ = stop(life)
+        server.kill()
+    connections, _ = lives(life_out)
+    mine = [c for c in connections if c["local_port"] == 9301]
+    assert len(mine) == 1, connections
+    assert states(mine[0])[-2:] == ["FIN_WAIT2", "CLOSE"], mine
+    assert mine[0]["ended"] == "half_closed" and not mine[0]["time_wait_inferred"], mine

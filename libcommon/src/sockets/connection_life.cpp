@@ -16,6 +16,7 @@ std::string_view life_end_name(LifeEnd e) {
     case LifeEnd::refused: return "refused";
     case LifeEnd::failed_handshake: return "failed handshake";
     case LifeEnd::unreachable: return "unreachable";
+    case LifeEnd::half_closed: return "half-closed";
   }
   return "closed";
 }
@@ -29,6 +30,7 @@ std::string_view life_end_key(LifeEnd e) {
     case LifeEnd::refused: return "refused";
     case LifeEnd::failed_handshake: return "failed_handshake";
     case LifeEnd::unreachable: return "unreachable";
+    case LifeEnd::half_closed: return "half_closed";
   }
   return "closed";
 }
@@ -120,7 +122,12 @@ void settle_close(ConnectionLife& life, const StateChange& settled) {
   life.last_ns = std::max(life.last_ns, settled.time_ns);
   life.path.back().state = settled.new_state;
   life.time_wait_inferred = settled.new_state == TcpState::time_wait;
-  if (life.time_wait_inferred) life.end = LifeEnd::closed;
+  if (life.time_wait_inferred)
+    life.end = LifeEnd::closed;
+  else if (life.path[life.path.size() - 2].state == TcpState::fin_wait2 && life.end == LifeEnd::closed)
+    // The kernel's CLOSE made a FIN_WAIT2 timewait socket, which went without a TIME_WAIT: the
+    // peer's FIN never came (it timed out, or an RST ended it). The FINs were not exchanged.
+    life.end = LifeEnd::half_closed;
 }
 
 uint64_t time_wait_entered_ns(uint64_t now_ns, int64_t left_ms, uint64_t not_before_ns) {

@@ -91,6 +91,24 @@ TEST_CASE("life: a held CLOSE settled as TIME_WAIT takes the inferred change's t
   CHECK(life->time_wait_inferred);
 }
 
+TEST_CASE("life: a FIN_WAIT2 that went without a TIME_WAIT ended half-closed, not closed") {
+  // Found with nginx closing an idle keepalive connection whose client never closed: the
+  // FIN_WAIT2 timewait socket expired (tcp_fin_timeout), or the client's RST ended it; --life
+  // said "closed", the word for FINs exchanged.
+  LifeTracker t;
+  t.on_change(change(6, S::close, S::syn_sent, 0, std::nullopt));
+  t.on_change(change(6, S::syn_sent, S::established, 1, 1));
+  t.on_change(change(6, S::established, S::fin_wait1, 2, 1));
+  t.on_change(change(6, S::fin_wait1, S::fin_wait2, 3, 1));
+  auto life = t.on_change(change(6, S::fin_wait2, S::close, 4, 1));
+  REQUIRE(life);
+  settle_close(*life, change(6, S::fin_wait2, S::close, 2100, 2097));
+  CHECK(life->end == LifeEnd::half_closed);
+  CHECK_FALSE(life->time_wait_inferred);
+  CHECK(life_end_name(LifeEnd::half_closed) == "half-closed");
+  CHECK(life_end_key(LifeEnd::half_closed) == "half_closed");
+}
+
 TEST_CASE("life: how a connection ended, from the state it left and the socket's error") {
   CHECK(classify_end(S::syn_sent, ECONNREFUSED) == LifeEnd::refused);
   CHECK(classify_end(S::syn_sent, ETIMEDOUT) == LifeEnd::timed_out);

@@ -26,6 +26,7 @@ enum class LifeEnd {
   refused,           // the SYN was answered with an RST (ECONNREFUSED)
   failed_handshake,  // a server's SYN_RECV socket closed before ESTABLISHED
   unreachable,       // ended with an ICMP error (EHOSTUNREACH, ENETUNREACH, EACCES...): no RST either way
+  half_closed,       // ours acked, the peer's FIN never came: FIN_WAIT2 timed out (tcp_fin_timeout) or an RST
 };
 std::string_view life_end_name(LifeEnd e);  // "closed", "reset by peer", "aborted", "timed out", ...
 std::string_view life_end_key(LifeEnd e);   // "closed", "reset_by_peer", ...: for JSON and metrics
@@ -58,7 +59,8 @@ class LifeTracker {
 // A life that ended at the kernel's CLOSE from FIN_WAIT1/2 or CLOSING, once follow has found
 // where the connection really went (TIME_WAIT, or CLOSE after a FIN_WAIT2 timewait socket went
 // away): settled is that change; the time from the kernel's CLOSE to it is added to the last
-// state's, and its new state becomes the final one.
+// state's, and its new state becomes the final one. A FIN_WAIT2 that went without a TIME_WAIT
+// ended half-closed: the peer's FIN never came.
 void settle_close(ConnectionLife& life, const StateChange& settled);
 
 // TIME_WAIT lasts TCP_TIMEWAIT_LEN, fixed at 60 s by the kernel, from the FIN that began it (a
