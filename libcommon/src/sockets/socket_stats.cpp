@@ -374,6 +374,11 @@ SynFloodJudgement judge_syn_flood(const SynFloodSummary& summary, const std::map
                                         std::to_string(l.syn_recv * 100 / l.backlog) + "% of its backlog of " +
                                         std::to_string(l.backlog) + " (from " + std::to_string(l.sources) + " sources in " +
                                         std::to_string(l.prefixes) + " networks)");
+    else if (l.backlog > 0 && l.syn_recv >= l.backlog)
+      // Its SYN queue is full (the kernel's limit is the backlog): the next SYN gets a cookie or
+      // is dropped. A small listener is full well below kBusyListenerSynRecv (seen: 9 of 8, QUIET).
+      raise(SynFloodVerdict::elevated, who + ": SYN queue full (" + std::to_string(l.syn_recv) + " SYN_RECV, backlog " +
+                                           std::to_string(l.backlog) + "): new SYNs get cookies or are dropped");
     else if (l.syn_recv >= kBusyListenerSynRecv)
       raise(SynFloodVerdict::elevated, who + ": " + std::to_string(l.syn_recv) + " SYN_RECV from " +
                                            std::to_string(l.sources) + " sources");

@@ -227,6 +227,17 @@ TEST_CASE("SYN_RECV per listener and the flood verdict") {
   CHECK(j.verdict == SynFloodVerdict::flood);
   j = judge_syn_flood(quiet.finish(), {{"TcpExt.ListenOverflows", 3}}, sys, 256);
   CHECK(j.verdict == SynFloodVerdict::elevated);
+  // A listener of backlog 8 with 9 SYN_RECV: its SYN queue is full, below the busy count of 16
+  // (found after 300 SYNs to it: QUIET, with SYN_FILL 112 %).
+  SynFloodAnalysis small;
+  auto l8 = sock(TcpState::listen, "0.0.0.0", 8090, "0.0.0.0", 0);
+  l8.send_q = 8;
+  small.add(l8);
+  for (int i = 0; i < 9; ++i) small.add(sock(TcpState::syn_recv, "10.0.0.1", 8090, "10.1.1.1", uint16_t(30000 + i)));
+  j = judge_syn_flood(small.finish(), {}, sys, 256);
+  CHECK(j.verdict == SynFloodVerdict::elevated);
+  REQUIRE(j.reasons.size() == 1);
+  CHECK(j.reasons[0] == "port 8090: SYN queue full (9 SYN_RECV, backlog 8): new SYNs get cookies or are dropped");
 }
 
 TEST_CASE("SYN_RECV on a dual-stack listener: IPv4-mapped sources are their IPv4 address, in its /24") {
