@@ -201,6 +201,21 @@ def test_a_lost_ack_shows_the_peers_synack_retransmission(L, tool):
     assert r.returncode == 0
 
 
+def test_our_last_ack_lost_shows_the_peers_fin_again_from_last_ack(L, tool):
+    # The server drops our ACK of its FIN once (the handshake ACK passes: the quota counts from
+    # 52 bytes on). The trace ended 200 ms after that ACK, before the FIN came again (its RTO:
+    # ~215 ms), and drew the peer CLOSED; ss on the server said LAST-ACK.
+    L.nft(L.server_ns, "table inet tklastack {\n chain input {\n type filter hook input priority 0;\n"
+                       f" tcp dport {HOLD} tcp flags == ack meta length 52 quota over 52 bytes quota until 52 bytes drop\n"
+                       " }\n}\n")
+    segments, summary = trace(L, tool, f"{L.server_v4}:{HOLD}", "--close", "local")
+    fins = [s for s in segments if s["direction"] == "in" and "F" in s["flags"]]
+    assert len(fins) == 2 and fins[1]["retransmission"], wire(segments)
+    assert fins[1]["peer_state"] == "LAST_ACK", fins
+    assert segments[-1]["direction"] == "out" and segments[-1]["peer_state"] == "CLOSE", wire(segments)
+    assert summary["close_ms"] >= 200, summary
+
+
 def our_gap_after_handshake(segments):
     """ms between our ACK that ends the handshake and our next segment (the FIN)."""
     kinds = wire(segments)

@@ -211,6 +211,14 @@ void advance_states(ConnectionTracker::Side& from, ConnectionTracker::Side& to, 
   // A repeated SYN/ACK is the sender's own word that it is still in SYN_RECEIVED: the ACK
   // we inferred it had received was lost.
   if ((t.flags & tcp_flag::syn) && ack) from.state = TcpState::syn_recv;
+  // So is a repeated FIN: the ACK of its FIN, which we took it to have, was lost (seen: the
+  // peer drawn CLOSED while it retransmitted its FIN from LAST_ACK).
+  // (The peer's only: a FIN of ours sent again on purpose, as tcpstray does, says nothing.)
+  if (s.direction == Direction::inbound && (t.flags & tcp_flag::fin) && !(t.flags & tcp_flag::syn)) {
+    if (from.state == TcpState::close) from.state = TcpState::last_ack;
+    else if (from.state == TcpState::fin_wait2) from.state = TcpState::fin_wait1;
+    else if (from.state == TcpState::time_wait) from.state = TcpState::closing;
+  }
   if (acks_to_fin) to.state = state_after_receive(to.state, tcp_flag::ack, false, true);
 }
 }  // namespace

@@ -216,6 +216,23 @@ TEST_CASE("close variants move both sides through the right states") {
     s = f.feed(segment(false, A, 902, 102), false);
     CHECK(s.local_state_inferred == TcpState::close);
   }
+  SECTION("our last ACK lost: the peer's FIN again puts it back in LAST_ACK") {
+    // Seen with the server's input dropping our ACK of its FIN: the trace drew it CLOSED while
+    // it sent the FIN again from LAST_ACK.
+    Fed f;
+    open(f);
+    f.feed(segment(true, F | A, 101, 901), true);
+    f.feed(segment(false, A, 901, 102), false);
+    f.feed(segment(false, F | A, 901, 102), false);
+    auto s = f.feed(segment(true, A, 102, 902), true);
+    CHECK(s.remote_state_inferred == TcpState::close);
+    s = f.feed(segment(false, F | A, 901, 102), false);
+    CHECK(s.retransmission);
+    CHECK(s.remote_state_inferred == TcpState::last_ack);
+    CHECK(s.local_state_inferred == TcpState::time_wait);
+    s = f.feed(segment(true, A, 102, 902), true);
+    CHECK(s.remote_state_inferred == TcpState::close);
+  }
   SECTION("simultaneous close goes through CLOSING") {
     Fed f;
     open(f);
