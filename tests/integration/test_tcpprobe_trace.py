@@ -216,6 +216,20 @@ def test_our_last_ack_lost_shows_the_peers_fin_again_from_last_ack(L, tool):
     assert summary["close_ms"] >= 200, summary
 
 
+def test_fins_that_cross_leave_the_peer_closing_then_in_time_wait(L, tool):
+    # The banner server closes at accept, so its FIN left before ours (5 ms away) reached it:
+    # it went FIN_WAIT1 -> CLOSING -> TIME_WAIT (ss says TIME-WAIT). It was drawn CLOSE_WAIT ->
+    # LAST_ACK -> CLOSE, the passive closer's path.
+    segments, summary = trace(L, tool, f"{L.server_v4}:{BANNER}", "--close", "local")
+    assert summary["close_kind"] == "simultaneous close", (summary, wire(segments))
+    peer_fin = next(s for s in segments if s["direction"] == "in" and "F" in s["flags"])
+    assert peer_fin["peer_state"] == "CLOSING", wire(segments)
+    assert "LAST_ACK" not in [s["peer_state"] for s in segments], [s["peer_state"] for s in segments]
+    assert segments[-1]["peer_state"] == "TIME_WAIT", [s["peer_state"] for s in segments]
+    held = L.run_server(["ss", "-Htan", "state", "time-wait", f"sport = :{BANNER}"]).stdout
+    assert held.strip(), "the server kept no TIME_WAIT: this test shows nothing"
+
+
 def our_gap_after_handshake(segments):
     """ms between our ACK that ends the handshake and our next segment (the FIN)."""
     kinds = wire(segments)

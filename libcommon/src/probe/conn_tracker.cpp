@@ -203,7 +203,14 @@ void advance_states(ConnectionTracker::Side& from, ConnectionTracker::Side& to, 
   if (fin_released) from.fin_held = false;
   const uint8_t received = uint8_t((t.flags & ~tcp_flag::fin) | ((fin_now || fin_released) ? tcp_flag::fin : 0));
   if (!s.retransmission || (t.flags & tcp_flag::rst)) {
-    from.state = state_after_send(from.state, t.flags);
+    // The peer's FIN that does not ack ours crossed it: the peer sent it from ESTABLISHED
+    // (FIN_WAIT1), not from the CLOSE_WAIT our FIN would have made, and ours then brought it
+    // to CLOSING (seen: drawn CLOSE_WAIT -> LAST_ACK -> CLOSE; ss said TIME-WAIT).
+    if (s.direction == Direction::inbound && fin_now && from.state == TcpState::close_wait && to.fin_seq &&
+        !acks_to_fin)
+      from.state = TcpState::closing;
+    else
+      from.state = state_after_send(from.state, t.flags);
     to.state = state_after_receive(to.state, received, acks_to_syn, acks_to_fin);
     return;
   }

@@ -239,8 +239,14 @@ TEST_CASE("close variants move both sides through the right states") {
     f.feed(segment(true, F | A, 101, 901), true);
     auto s = f.feed(segment(false, F | A, 901, 101), false);  // crossed: does not ack our FIN
     CHECK(s.local_state_inferred == TcpState::closing);
+    // The peer sent it from FIN_WAIT1, not CLOSE_WAIT, and our FIN made that CLOSING; it was
+    // drawn LAST_ACK, then CLOSE (ss on the peer said TIME-WAIT).
+    CHECK(s.remote_state_inferred == TcpState::closing);
+    s = f.feed(segment(true, A, 102, 902), true);  // our ACK of its FIN
+    CHECK(s.remote_state_inferred == TcpState::time_wait);
     s = f.feed(segment(false, A, 902, 102), false);
     CHECK(s.local_state_inferred == TcpState::time_wait);
+    CHECK(s.remote_state_inferred == TcpState::time_wait);
   }
   SECTION("reset") {
     Fed f;
