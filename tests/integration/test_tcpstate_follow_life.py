@@ -172,6 +172,20 @@ def test_diagram_to_an_unwritable_place_is_bad_input(tool, tmp_path):
     assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "--diagram" in r.stderr, r.stderr
 
 
+def follow_a_client(L, tool, server_code, client_code, follow_ns):
+    """Starts server_code in the server namespace (it prints "ready"), follows --life --json in
+    follow_ns while client_code runs in the client namespace (it prints "DONE"): the JSON."""
+    server = L.popen_server([sys.executable, "-c", server_code, L.server_v4], stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == "ready"
+        life = start_follower([tool("tcpstate"), "follow", "--life", "--json"], wrap_ns=follow_ns)
+        r = L.run_python(L.client_ns, client_code.replace("sys.argv[1]", repr(L.server_v4)), timeout=60)
+        assert "DONE" in r.stdout, r.stderr
+        return stop(life)[0]
+    finally:
+        server.kill()
+
+
 THREE_SEGMENT_SERVER = r"""
 import socket, sys
 l = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -205,14 +219,7 @@ def test_three_segment_close_as_linux_reports_it(tool):
     with lab.Lab(delay_ms=5) as L:
         L.nft(L.server_ns, "table inet tk3seg {\n chain out { type filter hook output priority 0; policy accept;\n"
                            "  tcp sport 9300 tcp flags == ack drop\n }\n}\n")
-        server = L.popen_server([sys.executable, "-c", THREE_SEGMENT_SERVER, L.server_v4], stdout=subprocess.PIPE,
-                                text=True)
-        assert server.stdout.readline().strip() == "ready"
-        life = start_follower([tool("tcpstate"), "follow", "--life", "--json"], wrap_ns=L.client_ns)
-        r = L.run_python(L.client_ns, THREE_SEGMENT_CLIENT.replace("sys.argv[1]", repr(L.server_v4)), timeout=60)
-        assert "DONE" in r.stdout, r.stderr
-        life_out, _ = stop(life)
-        server.kill()
+        life_out = follow_a_client(L, tool, THREE_SEGMENT_SERVER, THREE_SEGMENT_CLIENT, L.client_ns)
     connections, _ = lives(life_out)
     assert [states(c) for c in connections] == [["SYN_SENT", "ESTABLISHED", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT"]] * 3
     for c in connections:
@@ -245,14 +252,7 @@ def test_a_fin_wait2_that_times_out_ended_half_closed(tool):
     --life said "closed", the word for FINs exchanged."""
     with lab.Lab() as L:
         L.sysctl(L.server_ns, "net.ipv4.tcp_fin_timeout", 1)
-        server = L.popen_server([sys.executable, "-c", CLOSES_FIRST_SERVER, L.server_v4], stdout=subprocess.PIPE,
-                                text=True)
-        assert server.stdout.readline().strip() == "ready"
-        life = start_follower([tool("tcpstate"), "follow", "--life", "--json"], wrap_ns=L.server_ns)
-        r = L.run_python(L.client_ns, NEVER_CLOSES_CLIENT.replace("sys.argv[1]", repr(L.server_v4)), timeout=60)
-        assert "DONE" in r.stdout, r.stderr
-        life_out, _ = stop(life)
-        server.kill()
+        life_out = follow_a_client(L, tool, CLOSES_FIRST_SERVER, NEVER_CLOSES_CLIENT, L.server_ns)
     connections, _ = lives(life_out)
     mine = [c for c in connections if c["local_port"] == 9301]
     assert len(mine) == 1, connections
