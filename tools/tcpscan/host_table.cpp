@@ -156,9 +156,7 @@ std::optional<tcpkit::NeighbourState> HostTable::neighbour_state(const tcpkit::I
     auto table = tcpkit::read_neighbours();
     neighbours_ = table ? std::move(*table) : std::vector<tcpkit::Neighbour>{};
   }
-  std::optional<tcpkit::NeighbourState> seen;
-  for (const auto& n : *neighbours_)
-    if (n.address == address && (!seen || n.state != tcpkit::NeighbourState::stale)) seen = n.state;
+  const std::optional<tcpkit::NeighbourState> seen = tcpkit::state_in_table(*neighbours_, address);
   if (seen != tcpkit::NeighbourState::stale || !is_target_) return seen;
   probe_neighbours();
   if (!std::binary_search(probed_addresses_.begin(), probed_addresses_.end(), address)) return seen;

@@ -39,6 +39,7 @@ constexpr int64_t kQuietRtts = 4;
 // In TIME_WAIT our ACK of the peer's FIN was the last segment: if it is lost the peer sends its
 // FIN again after its retransmission timeout, 200 ms at least on Linux (300 ms on Windows), a
 // little after the 200 ms quiet above ran out (the trace ended, the peer drawn CLOSED in LAST_ACK).
+// The quiet there is 400 ms longer: at least 600 ms.
 constexpr auto kTimeWaitQuiet = std::chrono::nanoseconds(600'000'000);
 
 bool readable_eof_or_data(int fd, uint64_t& received, bool& eof) {
@@ -310,8 +311,8 @@ class TraceRun {
   // No segment for a few RTTs: stragglers (retransmissions) had their chance.
   bool quiet() const {
     const int64_t rtt = result_.syn_to_synack_ns.value_or(0);
-    const auto least = current_ == TcpState::time_wait ? kTimeWaitQuiet : kMinQuiet;
-    return Clock::now() - last_segment_ > std::max(least, std::chrono::nanoseconds(kQuietRtts * rtt) + least - kMinQuiet);
+    const auto extra = current_ == TcpState::time_wait ? kTimeWaitQuiet - kMinQuiet : std::chrono::nanoseconds(0);
+    return Clock::now() - last_segment_ > std::max(kMinQuiet, std::chrono::nanoseconds(kQuietRtts * rtt)) + extra;
   }
 
   const TraceConfig& config_;

@@ -23,6 +23,16 @@ TEST_CASE("neighbour states: asked and never answered, answered, no fresh eviden
   for (int s : {NUD_PERMANENT, NUD_NOARP, 0}) CHECK(neighbour_state_of(uint16_t(s)) == NeighbourState::other);
 }
 
+TEST_CASE("state_in_table: an entry that is not stale wins over a stale one of the same address") {
+  const IpAddress a = *IpAddress::parse("192.0.2.5");
+  const std::vector<Neighbour> table{{a, 2, NeighbourState::stale, std::nullopt},
+                                     {a, 3, NeighbourState::reachable, std::nullopt},
+                                     {*IpAddress::parse("192.0.2.6"), 2, NeighbourState::stale, std::nullopt}};
+  CHECK(state_in_table(table, a) == NeighbourState::reachable);
+  CHECK(state_in_table(table, *IpAddress::parse("192.0.2.6")) == NeighbourState::stale);
+  CHECK_FALSE(state_in_table(table, *IpAddress::parse("192.0.2.7")));
+}
+
 TEST_CASE("await_neighbour: an address the table does not hold is answered at once, as none") {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   const auto start = std::chrono::steady_clock::now();

@@ -32,6 +32,10 @@ struct Neighbour {
 // Both families, every interface (netlink RTM_GETNEIGH dump).
 Result<std::vector<Neighbour>> read_neighbours();
 
+// The state of address's entries in `table` (on any interface): one that is not stale when
+// there is such, nothing when the table has none.
+std::optional<NeighbourState> state_in_table(const std::vector<Neighbour>& table, const IpAddress& address);
+
 // Reads the table until address's entry (on any interface) is no longer stale, `deadline`
 // passes or cancel_fd (when >= 0) becomes readable: the entry's last state, nothing when the
 // table has none. For a host probe_neighbour (link_layer.hpp) asked again.
