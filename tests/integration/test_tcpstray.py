@@ -78,6 +78,10 @@ def test_linux_peer_gives_linux_answers_in_every_case(make_lab, tool, family):
     assert summary["capture_drops"] == 0 and summary2["capture_drops"] == 0  # a clean run's captures lose nothing
     # The answers themselves, not only the verdicts.
     assert got["closed-syn-fin"]["observed"].startswith("R. seq=0")
+    # Silence where it is due is backed by an answer that shows the segment reached the stack.
+    assert "the same segment drew a reset from closed port 8081 (closed-fin)" in got["listen-fin"]["reason"]
+    assert got["live-rst-out-of-window"]["observed"] == "silence, then . seq=SND.NXT ack=RCV.NXT win=" + \
+        got["live-rst-out-of-window"]["observed"].rsplit("win=", 1)[1]
     assert got["live-rst-in-window"]["observed"].startswith(". seq=SND.NXT ack=RCV.NXT")
     assert got["live-fin-exact"]["observed"].startswith(". seq=SND.NXT ack=RCV.NXT+1")
     assert got["live-fin-out-of-window"]["observed"].startswith(". seq=SND.NXT ack=RCV.NXT ")
@@ -128,7 +132,10 @@ def test_dropped_challenge_acks_are_never_conformant(make_lab, tool, family):
     assert got["live-fin-exact"]["verdict"] == "deviation"
     # Cases whose answer is silence or an RST are untouched by the rule.
     assert got["live-rst-exact"]["verdict"] == "conformant"
-    assert got["live-rst-out-of-window"]["verdict"] == "conformant"
+    # The out-of-window RST's silence is proved by the duplicate ACK to a pure ACK after it, a
+    # pure ACK the rule drops: nothing shows the RST reached the stack.
+    oow = got["live-rst-out-of-window"]
+    assert oow["verdict"] == "inconclusive" and "drew no duplicate ACK either" in oow["reason"], oow
     assert summary["rate_limit_possible"] == 5
     assert guard_tables(L) == []
 
@@ -384,7 +391,8 @@ def test_a_banner_first_server_is_judged_on_the_answer_not_the_banner(make_lab, 
         assert got[name]["verdict"] != "conformant", got[name]
         assert got[name]["verdict"] == "inconclusive" and got[name]["rate_limit_possible"], got[name]
         assert got[name]["observed"].startswith("silence"), got[name]
-    assert got["live-rst-out-of-window"]["verdict"] == "conformant", got["live-rst-out-of-window"]
+    assert got["live-rst-out-of-window"]["verdict"] == "inconclusive", got["live-rst-out-of-window"]
+    assert "drew no duplicate ACK either" in got["live-rst-out-of-window"]["reason"]
     assert guard_tables(L) == []
 
 
@@ -408,6 +416,56 @@ def test_the_peers_own_fin_or_data_during_the_case_is_inconclusive(make_lab, too
         assert own, c
         assert ("F" in own[0]["flags"]) if mode == "close-after" else own[0]["length"] == len(BANNER)
     assert summary["conformant"] == 0 and summary["inconclusive"] == len(got)
+
+
+# ---- a firewall that drops a segment before the stack is no stack that drops it ----
+# Found against nginx behind the common "ct state invalid drop": a FIN, NULL or Xmas segment to
+# the listener, and an out-of-window RST, are invalid to conntrack and never reach the stack. Their
+# silence was judged conformant.
+CT_INVALID = "ct state invalid drop"
+# A stateless rule against scans: no SYN, ACK or RST (FIN, NULL, Xmas) never gets in.
+NO_SCANS = "tcp flags & (syn | ack | rst) == 0 drop"
+SILENT_LISTEN = ("listen-fin", "listen-null", "listen-xmas")
+
+
+def firewall(L, rule):
+    L.nft(L.server_ns, "table inet stray_fw {\n chain input { type filter hook input priority -10; policy accept;\n"
+                       f"  {rule}\n }}\n}}\n")
+
+
+def test_silence_behind_a_conntrack_firewall_is_inconclusive(make_lab, tool):
+    L = lab_with_servers(make_lab)
+    firewall(L, CT_INVALID)
+    r = stray(L, tool, 4, LIVE, "--group", "closed,listen,live")
+    got, _ = cases(r.stdout)
+    assert r.returncode == 1, r.stderr
+    for name in SILENT_LISTEN:
+        twin = name.replace("listen-", "closed-")
+        assert got[name]["verdict"] == "inconclusive", got[name]
+        assert f"drew no reset from closed port {CLOSED} either ({twin})" in got[name]["reason"], got[name]
+    oow = got["live-rst-out-of-window"]
+    assert oow["verdict"] == "inconclusive" and "drew no duplicate ACK either" in oow["reason"], oow
+    # What conntrack lets through still gets its verdict: a plain ACK to either port, the RSTs
+    # in the window, and silence at the closed port where an RST is due is the host's deviation.
+    for name in ("closed-ack", "listen-ack", "live-rst-exact", "live-rst-in-window", "live-data-old"):
+        assert got[name]["verdict"] == "conformant", got[name]
+    assert got["closed-fin"]["verdict"] == "deviation", got["closed-fin"]
+
+
+@pytest.mark.parametrize("rule", [CT_INVALID, NO_SCANS])
+def test_listen_silence_is_checked_at_the_closed_port_when_the_run_has_no_closed_group(make_lab, tool, rule):
+    L = lab_with_servers(make_lab)
+    cases_ = ",".join(SILENT_LISTEN)
+    r = stray(L, tool, 4, LIVE, "--case", cases_)
+    got, _ = cases(r.stdout)
+    assert all(got[n]["verdict"] == "conformant" for n in SILENT_LISTEN), got  # the same run, no firewall
+    firewall(L, rule)
+    r = stray(L, tool, 4, LIVE, "--case", cases_)
+    got, _ = cases(r.stdout)
+    assert r.returncode == 1, r.stderr
+    for name in SILENT_LISTEN:
+        assert got[name]["verdict"] == "inconclusive", got[name]
+        assert "drew no reset from closed port" in got[name]["reason"], got[name]
 
 
 @pytest.mark.parametrize("family", [4, 6])

@@ -43,7 +43,8 @@ const std::array<StrayCaseInfo, 22> kCatalogue = {{
      "an in-window RST that is not exact only draws a challenge ACK (blind reset defence)",
      "R seq=RCV.NXT+wnd/2", "challenge ACK: . ack=RCV.NXT", "RFC 5961 3.2", A::ack, true},
     {C::live_rst_out_of_window, "live-rst-out-of-window", G::live, "an RST outside the window is dropped silently",
-     "R seq=RCV.NXT+wnd+64K", "silence", "RFC 5961 3.2", A::silence, false},
+     "R seq=RCV.NXT+wnd+64K, then . at the same seq", "no answer to the RST; duplicate ACK . ack=RCV.NXT to the ACK",
+     "RFC 5961 3.2", A::silence, false},
     {C::live_syn, "live-syn", G::live, "a SYN on an established connection draws a challenge ACK, not a reset",
      "S seq=RCV.NXT+wnd/2", "challenge ACK: . ack=RCV.NXT", "RFC 5961 4.2", A::ack, true},
     {C::live_ack_unsent, "live-ack-unsent", G::live, "an ACK for data the peer never sent is dropped and answered",
@@ -93,6 +94,15 @@ std::string sent_flags(std::string_view sent) {
     out += (out.empty() ? "" : " then ") + std::string(part.substr(0, part.find(' ')));
     if (then == std::string_view::npos) return out;
     sent.remove_prefix(then + kThen.size());
+  }
+}
+
+std::optional<StrayCase> stray_closed_twin(StrayCase id) {
+  switch (id) {
+    case C::listen_fin: return C::closed_fin;
+    case C::listen_null: return C::closed_null;
+    case C::listen_xmas: return C::closed_xmas;
+    default: return std::nullopt;
   }
 }
 

@@ -414,7 +414,7 @@ Result<void> CaseRunner::aim_probe(const Edges& e, std::vector<uint8_t>& payload
       break;
     case StrayCase::live_rst_out_of_window:
       p.flags = rst, p.seq = e.rcv_nxt + e.window + kBeyond;
-      run_.sent = "R " + plus("seq=RCV.NXT", int64_t(e.window) + kBeyond);
+      run_.sent = "R " + plus("seq=RCV.NXT", int64_t(e.window) + kBeyond) + ", then . at the same seq";
       break;
     case StrayCase::live_syn:
       p.flags = syn, p.seq = e.rcv_nxt + e.half;
@@ -455,10 +455,14 @@ Result<void> CaseRunner::aim_probe(const Edges& e, std::vector<uint8_t>& payload
   return {};
 }
 
-// Two cases tell their outcome by what the next segment draws: data after an exact RST, our
-// FIN again after an RST to the TIME_WAIT.
+// Three cases tell their outcome by what the next segment draws: data after an exact RST, our
+// FIN again after an RST to the TIME_WAIT, and after an out-of-window RST a pure ACK at the same
+// seq. That ACK must draw the duplicate ACK: proof that out-of-window segments reach the peer's
+// stack (a firewall's conntrack drops them as invalid, and the RST's silence would be its), and
+// that the connection outlived the RST.
 Result<void> CaseRunner::follow_up(const Edges& e) {
-  if (id_ != StrayCase::live_rst_exact && id_ != StrayCase::tw_rst) return {};
+  if (id_ != StrayCase::live_rst_exact && id_ != StrayCase::tw_rst && id_ != StrayCase::live_rst_out_of_window)
+    return {};
   StrayProbe& f = run_.seen.follow_up;
   f.peer_rcv_nxt = e.rcv_nxt;
   f.peer_snd_nxt = e.snd_nxt;
@@ -467,13 +471,26 @@ Result<void> CaseRunner::follow_up(const Edges& e) {
   if (id_ == StrayCase::live_rst_exact) {
     f.flags = uint8_t(psh | ack), f.seq = e.rcv_nxt, f.payload_length = 1;
     byte.assign(1, uint8_t('x'));
+  } else if (id_ == StrayCase::live_rst_out_of_window) {
+    f.flags = ack, f.seq = run_.probe.seq;
   } else {
     f.flags = uint8_t(fin | ack), f.seq = *live_->tracker().local().fin_seq;
   }
+  const auto sent_at = Clock::now();
   auto more = send_and_collect(f, byte);
   if (!more) return tl::unexpected(more.error());
   run_.seen.follow_up_sent = true;
   run_.seen.follow_up_answers = std::move(*more);
+  if (id_ != StrayCase::live_rst_out_of_window || cancelled()) return {};
+  // The duplicate ACK is rate-limited per connection (Linux: net.ipv4.tcp_invalid_ratelimit) and
+  // may be lost: a silent ACK is sent once more, kRetryAfter after the first.
+  const auto& got = run_.seen.follow_up_answers;
+  if (std::any_of(got.begin(), got.end(), [](const StraySegment& s) { return !s.peer_own; })) return {};
+  auto late = collect(true, std::max(Clock::now(), sent_at + kRetryAfter));
+  if (!late) return tl::unexpected(late.error());
+  if (late->empty() && !cancelled()) late = send_and_collect(f);
+  if (!late) return tl::unexpected(late.error());
+  run_.seen.follow_up_answers.insert(run_.seen.follow_up_answers.end(), late->begin(), late->end());
   return {};
 }
 

@@ -1,6 +1,7 @@
 #include "tcpkit/stray/stray_session.hpp"
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -73,6 +74,8 @@ class Session {
   Result<bool> port_answers(StrayGroup group, const Outcomes& outcomes);
   Result<void> confirm_silence(StrayGroup group, Outcomes& outcomes);
   Result<void> confirm_one(StrayOutcome& o, StrayCase control);
+  Result<bool> twin_answers(StrayCase twin);
+  Result<void> control_twins(Outcomes& outcomes);
 
   StrayTarget target_;  // a copy: the handshake wait shrinks once a handshake found nobody
   RawSender& sender_;
@@ -83,6 +86,7 @@ class Session {
   bool loss_seen_ = false;  // the run so far saw the path lose packets
   bool peer_heard_ = false;  // a connection case's handshake drew an answer: the peer is there
   std::optional<StrayJudgement> live_rst_exact_;  // tw-rst's RST control, when the run has it
+  std::map<StrayCase, bool> closed_answered_;  // closed-port cases run so far: drew an answer
 };
 
 // Runs one case; a closed- or listen-port case whose port is not usable gets the reason instead.
@@ -253,8 +257,42 @@ Result<void> Session::confirm_silence(StrayGroup group, Outcomes& outcomes) {
   return {};
 }
 
+// Whether the closed-port case `twin` draws an answer: as it did in this run, or sent now up to
+// kControlTries times.
+Result<bool> Session::twin_answers(StrayCase twin) {
+  if (const auto known = closed_answered_.find(twin); known != closed_answered_.end()) return known->second;
+  bool answered = false;
+  for (int i = 0; i < kControlTries && !answered && !cancelled(); ++i) {
+    auto control = run_stateless_case(twin, target_, sender_, cancel_fd_);
+    if (!control) return tl::unexpected(control.error());
+    answered = stray_drew_answer(control->seen);
+    loss_seen_ = loss_seen_ || (answered && i > 0);
+  }
+  if (!cancelled()) closed_answered_[twin] = answered;
+  return answered;
+}
+
+// The twin control of the listening-port cases whose answer is silence (apply_twin_control).
+Result<void> Session::control_twins(Outcomes& outcomes) {
+  for (auto& o : outcomes) {
+    const auto twin = stray_closed_twin(o.run.id);
+    if (!twin || o.judgement.verdict != StrayVerdict::conformant || cancelled()) continue;
+    // A closed port that listens cannot show it (the closed group said so when it ran).
+    if (not_closed_ && *not_closed_) {
+      o.judgement = apply_twin_control(std::move(o.judgement), *twin, target_.closed_port, false, **not_closed_);
+      continue;
+    }
+    auto answered = twin_answers(*twin);
+    if (!answered) return tl::unexpected(answered.error());
+    if (cancelled()) return {};
+    o.judgement = apply_twin_control(std::move(o.judgement), *twin, target_.closed_port, *answered);
+  }
+  return {};
+}
+
 // Applies the controls to a group that has run: for a closed or listening port first the port
-// control and the confirmation of silence, then for every group the loss control.
+// control and the confirmation of silence (and for a listening port the twin control), then for
+// every group the loss control.
 Result<void> Session::settle(Outcomes& outcomes) {
   if (outcomes.empty()) return {};
   for (const auto& o : outcomes) loss_seen_ = loss_seen_ || o.loss;
@@ -270,6 +308,11 @@ Result<void> Session::settle(Outcomes& outcomes) {
     } else if (auto r = confirm_silence(group, outcomes); !r) {
       return r;
     }
+    if (group == StrayGroup::listen)
+      if (auto r = control_twins(outcomes); !r) return r;
+    if (group == StrayGroup::closed)
+      for (const auto& o : outcomes)
+        if (!o.run.seen.setup_problem) closed_answered_[o.run.id] = stray_drew_answer(o.run.seen);
   }
   for (auto& o : outcomes) o.judgement = apply_loss_control(o.judgement, o.run.seen, loss_seen_);
   return {};

@@ -173,6 +173,34 @@ StrayJudgement judge_rst_exact(const StrayProbe& p, const StrayObservation& seen
   return j;
 }
 
+// live-rst-out-of-window: silence to the RST, then the pure ACK sent at the same seq must draw
+// the duplicate ACK (ack = RCV.NXT). Without it the RST's silence shows nothing: a firewall that
+// drops out-of-window segments (conntrack's ct state invalid) is silent too.
+StrayJudgement judge_rst_out_of_window(const StrayProbe& p, const StrayObservation& seen) {
+  StrayJudgement j = expect_silence(p, seen, "an out-of-window RST is dropped silently");
+  if (j.verdict != V::conformant) return j;
+  if (!seen.follow_up_sent) return make(V::inconclusive, j.observed, "the ACK after the RST could not be sent");
+  const std::string observed = j.observed + ", then " + join_answers(seen.follow_up_answers, p);
+  const StraySegment* t = first_real_tcp(seen.follow_up_answers);
+  if (!t) {
+    if (only_icmp(real_answers(seen.follow_up_answers))) return make(V::inconclusive, observed, kIcmpReason);
+    if (const StraySegment* own = first_own(seen.follow_up_answers))
+      return make(V::inconclusive, observed, own_overlap_reason(*own));
+    return make(V::inconclusive, observed,
+                "an ACK at the same out-of-window seq, sent after the RST, drew no duplicate ACK either: a firewall "
+                "that drops out-of-window segments (conntrack's ct state invalid) looks the same as a stack that "
+                "drops the RST; silence decides nothing");
+  }
+  if (t->flags & tcp_flag::rst)
+    return make(V::deviation, observed + " (connection reset)",
+                "the out-of-window RST reset the connection: the ACK after it drew a reset");
+  if ((t->flags & tcp_flag::ack) && !(t->flags & tcp_flag::syn) && t->ack == *p.peer_rcv_nxt)
+    return make(V::conformant, observed,
+                "an out-of-window RST is dropped silently; an ACK at the same seq drew the duplicate ACK, so such "
+                "segments reach the stack, and the connection lives");
+  return make(V::deviation, observed, "an unexpected answer to the ACK after the RST");
+}
+
 // tw-rst and tw-syn: our FIN sent again just before the stray segment must draw the ACK only a
 // TIME_WAIT sends; the reason there is no TIME_WAIT to test when it did not.
 std::optional<std::string> no_time_wait(const StrayObservation& seen) {
@@ -393,6 +421,23 @@ StrayJudgement apply_port_control(StrayJudgement j, uint16_t port, bool control_
   return j;
 }
 
+StrayJudgement apply_twin_control(StrayJudgement j, StrayCase twin, uint16_t closed_port, bool twin_answered,
+                                  const std::string& problem) {
+  if (j.verdict != V::conformant) return j;
+  const std::string port = "closed port " + std::to_string(closed_port);
+  const std::string name(stray_case_info(twin).name);
+  if (twin_answered) {
+    j.reason += "; the same segment drew a reset from " + port + " (" + name + "), so it reaches the stack";
+    return j;
+  }
+  j.verdict = V::inconclusive;
+  j.reason = (problem.empty() ? "the same segment drew no reset from " + port + " either (" + name + ")"
+                              : "the same segment could not be tried at a closed port (" + problem + ")") +
+             ": a firewall that drops it before the stack (conntrack's ct state invalid, a rule against scans) looks "
+             "the same as a listener that drops it; silence decides nothing";
+  return j;
+}
+
 namespace {
 StrayJudgement judge_case(StrayCase id, const StrayProbe& p, const StrayObservation& seen);
 
@@ -462,7 +507,7 @@ StrayJudgement judge_case(StrayCase id, const StrayProbe& p, const StrayObservat
     case StrayCase::listen_xmas: return expect_silence(p, seen, "a segment without ACK or SYN is dropped in LISTEN");
     case StrayCase::listen_rst: return expect_silence(p, seen, "an RST is ignored in LISTEN");
     case StrayCase::live_rst_exact: return judge_rst_exact(p, seen);
-    case StrayCase::live_rst_out_of_window: return expect_silence(p, seen, "an out-of-window RST is dropped silently");
+    case StrayCase::live_rst_out_of_window: return judge_rst_out_of_window(p, seen);
     case StrayCase::live_rst_in_window:
     case StrayCase::live_syn:
     case StrayCase::live_ack_unsent:

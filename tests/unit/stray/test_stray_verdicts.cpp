@@ -64,6 +64,16 @@ StrayObservation in_time_wait(std::vector<StraySegment> list) {
   return o;
 }
 
+// The answers of a live-rst-out-of-window whose pure ACK at the same seq, sent after the RST,
+// drew `follow`.
+StrayObservation then_ack(std::vector<StraySegment> list, std::vector<StraySegment> follow) {
+  StrayObservation o = answers(std::move(list));
+  o.follow_up_sent = true;
+  o.follow_up = live(f::ack, kRcvNxt + 130696);
+  o.follow_up_answers = std::move(follow);
+  return o;
+}
+
 StrayVerdict verdict(StrayCase id, const StrayProbe& p, const StrayObservation& o) {
   return judge_stray_case(id, p, o).verdict;
 }
@@ -202,10 +212,50 @@ TEST_CASE("challenge and duplicate ACKs must ack RCV.NXT; silence may be a rate 
   CHECK(verdict(StrayCase::live_syn, probe(f::syn, 1), answers({challenge})) == StrayVerdict::inconclusive);
 }
 
-TEST_CASE("out-of-window RST expects silence", "[stray]") {
+TEST_CASE("out-of-window RST: silence, then the duplicate ACK to an ACK at the same seq", "[stray]") {
   const StrayProbe p = live(f::rst, kRcvNxt + 130696);
-  CHECK(verdict(StrayCase::live_rst_out_of_window, p, answers({})) == StrayVerdict::conformant);
-  CHECK(verdict(StrayCase::live_rst_out_of_window, p, answers({in(f::ack, kSndNxt, kRcvNxt)})) == StrayVerdict::deviation);
+  const auto dup_ack = in(f::ack, kSndNxt, kRcvNxt);
+  auto j = judge_stray_case(StrayCase::live_rst_out_of_window, p, then_ack({}, {dup_ack}));
+  CHECK(j.verdict == StrayVerdict::conformant);
+  CHECK(j.observed == "silence, then . seq=SND.NXT ack=RCV.NXT win=64");
+  CHECK_THAT(j.reason, Catch::Contains("reach the stack, and the connection lives"));
+  CHECK(verdict(StrayCase::live_rst_out_of_window, p, then_ack({dup_ack}, {dup_ack})) == StrayVerdict::deviation);
+  // Found behind "ct state invalid drop": conntrack drops out-of-window segments, the RST and
+  // the ACK after it alike. The RST's silence was judged conformant.
+  j = judge_stray_case(StrayCase::live_rst_out_of_window, p, then_ack({}, {}));
+  CHECK(j.verdict == StrayVerdict::inconclusive);
+  CHECK_THAT(j.reason, Catch::Contains("drew no duplicate ACK either") && Catch::Contains("conntrack"));
+  CHECK(verdict(StrayCase::live_rst_out_of_window, p, answers({})) == StrayVerdict::inconclusive);  // not sent
+  // The RST did reset the connection: the ACK after it draws an RST.
+  j = judge_stray_case(StrayCase::live_rst_out_of_window, p, then_ack({}, {in(f::rst, kRcvNxt + 130696, 0, 0)}));
+  CHECK(j.verdict == StrayVerdict::deviation);
+  CHECK_THAT(j.reason, Catch::Contains("reset the connection"));
+  CHECK(verdict(StrayCase::live_rst_out_of_window, p, then_ack({}, {in(f::ack, kSndNxt, kRcvNxt + 7)})) ==
+        StrayVerdict::deviation);
+  CHECK(verdict(StrayCase::live_rst_out_of_window, p, then_ack({}, {icmp("port unreachable")})) ==
+        StrayVerdict::inconclusive);
+}
+
+TEST_CASE("a listener's silence counts only when the same segment drew a reset at the closed port", "[stray]") {
+  const auto silent = judge_stray_case(StrayCase::listen_fin, probe(f::fin, 1000), answers({}));
+  REQUIRE(silent.verdict == StrayVerdict::conformant);
+  REQUIRE(stray_closed_twin(StrayCase::listen_fin) == StrayCase::closed_fin);
+  CHECK(stray_closed_twin(StrayCase::listen_null) == StrayCase::closed_null);
+  CHECK(stray_closed_twin(StrayCase::listen_xmas) == StrayCase::closed_xmas);
+  CHECK_FALSE(stray_closed_twin(StrayCase::listen_rst));  // an RST draws nothing anywhere
+  CHECK_FALSE(stray_closed_twin(StrayCase::listen_ack));
+  auto j = apply_twin_control(silent, StrayCase::closed_fin, 1, true);
+  CHECK(j.verdict == StrayVerdict::conformant);
+  CHECK_THAT(j.reason, Catch::EndsWith("drew a reset from closed port 1 (closed-fin), so it reaches the stack"));
+  // Found behind "ct state invalid drop": the FIN never reached the listener.
+  j = apply_twin_control(silent, StrayCase::closed_fin, 1, false);
+  CHECK(j.verdict == StrayVerdict::inconclusive);
+  CHECK_THAT(j.reason, Catch::StartsWith("the same segment drew no reset from closed port 1 either (closed-fin)"));
+  j = apply_twin_control(silent, StrayCase::closed_fin, 1, false, "port 1 is listening");
+  CHECK_THAT(j.reason, Catch::StartsWith("the same segment could not be tried at a closed port (port 1 is listening)"));
+  // A deviation (an answer where silence was due) needs no control.
+  const auto answered = judge_stray_case(StrayCase::listen_fin, probe(f::fin, 1000), answers({in(f::rst | f::ack, 0, 1001)}));
+  CHECK(apply_twin_control(answered, StrayCase::closed_fin, 1, false).verdict == StrayVerdict::deviation);
 }
 
 TEST_CASE("FIN at RCV.NXT is acked (ACK or FIN+ACK), and the peer is in CLOSE_WAIT", "[stray]") {
@@ -331,9 +381,10 @@ TEST_CASE("a keepalive probe is no answer, and leaves a silence decidable", "[st
   StraySegment probe_seg = in(f::ack, kSndNxt - 1, kRcvNxt);
   probe_seg.peer_own = probe_seg.keepalive = true;
   const auto p = live(f::rst, kRcvNxt + 64240 + 65536);
-  const auto j = judge_stray_case(StrayCase::live_rst_out_of_window, p, answers({probe_seg}));
+  const auto j = judge_stray_case(StrayCase::live_rst_out_of_window, p, then_ack({probe_seg}, {in(f::ack, kSndNxt, kRcvNxt)}));
   CHECK(j.verdict == StrayVerdict::conformant);
-  CHECK(j.observed == "silence (peer's own: . seq=SND.NXT-1 ack=RCV.NXT win=64 (keepalive))");
+  CHECK(j.observed == "silence (peer's own: . seq=SND.NXT-1 ack=RCV.NXT win=64 (keepalive)), then . seq=SND.NXT "
+                      "ack=RCV.NXT win=64");
   // Where an ACK is due, the probe does not stand for it.
   CHECK(verdict(StrayCase::live_syn, live(f::syn, kRcvNxt + 100), answers({probe_seg})) == StrayVerdict::deviation);
   // Unmarked, it was the answer.

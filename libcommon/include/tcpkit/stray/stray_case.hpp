@@ -47,6 +47,11 @@ std::optional<StrayCase> find_stray_case(std::string_view name);
 // gives "R then P.", "F. seq=RCV.NXT" gives "F.".
 std::string sent_flags(std::string_view sent);
 
+// The closed-port case that sends the same segment as a listening-port case whose answer is
+// silence (listen-fin: closed-fin), or nothing. A reset there shows the segment reaches the stack;
+// a firewall that drops it (conntrack's ct state invalid, a rule against scans) is silent at both.
+std::optional<StrayCase> stray_closed_twin(StrayCase id);
+
 std::string_view stray_group_name(StrayGroup group);  // "closed", "listen", "live", "time-wait"
 std::optional<StrayGroup> parse_stray_group(std::string_view text);
 std::vector<StrayCase> stray_cases_in(StrayGroup group);

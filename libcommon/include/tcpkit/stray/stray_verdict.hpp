@@ -57,7 +57,7 @@ struct StrayProbe {
 struct StrayObservation {
   // Everything from the peer after the probe, until the wait ended (its own traffic marked).
   std::vector<StraySegment> answers;
-  bool follow_up_sent = false;            // live-rst-exact and tw-rst send a second segment
+  bool follow_up_sent = false;  // live-rst-exact, live-rst-out-of-window and tw-rst send a second segment
   // tw-rst and tw-syn first send our FIN again: only a TIME_WAIT acks it (once more), so its
   // answer shows that there is a TIME_WAIT to test just before the stray segment.
   // A case that expects an ACK and saw nothing at all sends its segment once more, over a second
@@ -142,6 +142,13 @@ StrayJudgement confirmed_silence(StrayJudgement judgement, int tries, int contro
 // target never resolved) and replaces the generic reason.
 StrayJudgement apply_port_control(StrayJudgement judgement, uint16_t port, bool control_answered,
                                   const std::string& host_note = "");
+
+// The twin control (listen-fin, listen-null, listen-xmas): their silence shows the listener's
+// answer only when the same segment to the closed port drew a reset there (`twin_answered`, the
+// twin case's, stray_closed_twin). Else a conformant verdict becomes inconclusive; `problem`, when
+// not empty, says why the closed port could not show it.
+StrayJudgement apply_twin_control(StrayJudgement judgement, StrayCase twin, uint16_t closed_port, bool twin_answered,
+                                  const std::string& problem = "");
 
 // "R. seq=0 ack=1001 win=0" (and "len=10" when there is data); "ICMP port unreachable".
 std::string describe_segment(const StraySegment& segment);
