@@ -154,6 +154,33 @@ def test_a_seq_rewriter_that_does_not_translate_the_ack_back_still_reaches(L, to
     assert summary["stop"] == "reached" and summary["answer"] == "SYN+ACK" and summary["destination_hop"] == 4
 
 
+def test_an_answer_whose_ack_names_no_syn_still_reaches(L, tool):
+    # The same rewriter, and SYNs without timestamps: neither the ack nor a TSecr names a probe.
+    # The SYN/ACKs came back and were ignored: "dropped after hop 3", exit 1.
+    on_r2(L, f"  tcp dport {PORT} tcp flags & (syn | ack) == syn tcp sequence set 12345\n")
+    r, hops, summary = trace(L, tool, "--options", "none")
+    assert r.returncode == 0, (r.stderr, summary)
+    assert summary["stop"] == "reached" and summary["answer"] == "SYN+ACK", summary
+    assert summary["answer_unpaired"] is True and summary["destination_hop"] == 4, summary
+    assert "its ack names none of our SYNs" in summary["verdict"], summary
+    r = L.run_client([tool("tcppath"), "-n", "-W", "3s", "-m", "8", "--options", "none",
+                      f"{L.server_v4}:{PORT}"], timeout=60)
+    assert "SYN+ACK (ack names no SYN of ours)" in r.stdout, r.stdout
+
+
+def test_a_port_rewritten_on_the_way_and_not_back_still_reaches(L, tool):
+    # r2 sends the SYN to port 8081 (stateless: the answer's port is left alone); the server there
+    # answers from 8081. tcppath listened for port 8080 only: "dropped after hop 3".
+    L.start_server(PORT + 1, mode="hold", family="v4")
+    on_r2(L, f"  tcp dport {PORT} tcp dport set {PORT + 1}\n")
+    r, hops, summary = trace(L, tool)
+    assert r.returncode == 0, (r.stderr, summary)
+    assert summary["stop"] == "reached" and summary["answer"] == "SYN+ACK", summary
+    assert summary["answer_port"] == PORT + 1 and "answer_unpaired" not in summary, summary
+    assert f"it answered from port {PORT + 1}, not port {PORT}" in summary["verdict"], summary
+    assert {c["where"] for c in hops[2]["changes"]} == {"between hop 2 and hop 3"}, hops[2]
+
+
 def test_a_silent_last_router_is_a_silent_hop_not_the_destination(L, tool):
     # r3 sends no time exceeded: the destination's ack says which TTL reached it (4), so hop 3 is
     # shown silent. Before, the destination was put right after the last router that answered.

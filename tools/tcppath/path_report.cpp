@@ -150,6 +150,8 @@ tcpkit::Record summary_record(const tcpkit::PathTrace& t, const tcpkit::IpAddres
     if (t.destination_rtt_ns) r["rtt_ms"] = double(*t.destination_rtt_ns) / 1e6;
     if (t.destination->ttl) r["answer_ttl"] = t.destination->ttl;
     if (t.summary.answered_from_hop) r["answered_from_hop"] = t.summary.answered_from_hop;
+    if (t.destination->other_port) r["answer_port"] = *t.destination->other_port;
+    if (t.destination->unpaired) r["answer_unpaired"] = true;
   }
   r["verdict"] = t.summary.verdict;
   r["ended"] = end_reason(t, interrupted);
@@ -213,6 +215,8 @@ void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, ui
   }
   if (t.destination) {
     std::printf("%2d  %s  %s", t.destination_hop, destination.to_string().c_str(), tcpkit::flags_names(t.destination->flags).c_str());
+    if (t.destination->other_port) std::printf(" from port %u", unsigned(*t.destination->other_port));
+    if (t.destination->unpaired) std::printf(" (ack names no SYN of ours)");
     if (t.destination_rtt_ns) std::printf("  %.3f ms", double(*t.destination_rtt_ns) / 1e6);
     if (t.summary.answered_from_hop)
       std::printf("  ttl %u: sent from hop %d?", unsigned(t.destination->ttl), t.summary.answered_from_hop);

@@ -50,7 +50,7 @@ constexpr auto kRefillPerAnswer = std::chrono::seconds(1);
 // --flows N: N traces, each over a flow of its own (trace_path reserves a source port for
 // each), then the multipath view. 0 when every flow reached the destination. Each flow asks
 // every router for q answers: the flows go in waves that fit a router's burst (--router-burst),
-// each wave after the routers' budgets refilled from the last, so that no hop goes silent
+// each wave once the routers' budgets refilled after the last, so that no hop goes silent
 // because of us.
 int run_flows(const Options& o, const tcpkit::PathTraceConfig& c, const tcpkit::IpAddress& destination) {
   const int per_wave = std::max(1, o.router_burst / o.queries);
@@ -64,7 +64,6 @@ int run_flows(const Options& o, const tcpkit::PathTraceConfig& c, const tcpkit::
   std::vector<tcpkit::PathTrace> traces;
   std::optional<tcpkit::Error> failed;
   for (int started = 0; started < o.flows && !failed && !cli::interrupted();) {
-    const auto wave_start = std::chrono::steady_clock::now();
     std::vector<std::future<tcpkit::Result<tcpkit::PathTrace>>> running;
     for (int i = 0; i < per_wave && started < o.flows; ++i, ++started)
       running.push_back(std::async(std::launch::async, [&c] { return tcpkit::trace_path(c, cli::interrupt_fd()); }));
@@ -76,7 +75,10 @@ int run_flows(const Options& o, const tcpkit::PathTraceConfig& c, const tcpkit::
       }
       traces.push_back(std::move(*t));
     }
-    if (started < o.flows && !cli::sleep_until(wave_start + gap)) break;
+    // From the wave's end, not its start: a router's budget refills from its last answer, which
+    // came after the wave's sends (under load, late enough that a gap from the start left the
+    // next wave one answer short at hop 1).
+    if (started < o.flows && !cli::sleep_until(std::chrono::steady_clock::now() + gap)) break;
   }
   if (failed) return fail_with(*failed);
   const auto summary = tcpkit::summarize_flows(traces);

@@ -161,6 +161,13 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
         words += "the SYN reached " + destination->from.to_string() + ", which answered " + flags_names(destination->flags);
       }
       if (!destination->options.empty()) words += " (" + destination->options.to_string(OptionText::brief) + ")";
+      if (destination->other_port)
+        words += "; it answered from port " + std::to_string(*destination->other_port) + ", not port " +
+                 std::to_string(destination->probed_port) + ": something on the way rewrote the destination port and "
+                 "not the answer back (a connection fails)";
+      if (destination->unpaired)
+        words += "; its ack names none of our SYNs: something on the way changed the sequence number and not the "
+                 "answer's ack back (a connection fails)";
       break;
     case PathStop::rejected:
       words += "the SYN is rejected at hop " + std::to_string(out.last_hop) + " by " + last + " (" + out.rejection + ")";

@@ -78,9 +78,11 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
   const std::string src = c.route.source.to_string(), dst = c.destination.to_string();
   CaptureOptions co;
   co.snaplen = 1500;
+  // The destination's answer from any port: a middlebox that rewrites the SYN's port and not the
+  // answer's back leaves it coming from another (our port is reserved: nothing else uses it).
   co.filter = "(src host " + src + " and dst host " + dst + " and tcp src port " + std::to_string(sport) + ") or (src host " +
-              dst + " and tcp src port " + std::to_string(c.port) + " and dst port " + std::to_string(sport) + ") or (" +
-              (v6 ? "icmp6" : "icmp") + " and dst host " + src + ")";
+              dst + " and tcp dst port " + std::to_string(sport) + ") or (" + (v6 ? "icmp6" : "icmp") + " and dst host " +
+              src + ")";
   auto capture = Capture::open(co);
   if (!capture) return tl::unexpected(capture.error());
   auto sender = RawSender::open(v6 ? Family::v6 : Family::v4);
@@ -197,20 +199,29 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
       const bool syn_ack = (f & (tcp_flag::syn | tcp_flag::ack)) == (tcp_flag::syn | tcp_flag::ack);
       const bool rst = (f & tcp_flag::rst) != 0;
       const auto answered = ids.of_answer(*d);
-      if ((!syn_ack && !rst) || ((f & tcp_flag::ack) && !answered)) continue;
+      if (!syn_ack && !rst) continue;
+      // An ack that names no probe still answers one of them (nothing else goes to our port):
+      // its seq was rewritten on the way and the ack not back. A paired answer is preferred.
+      const bool unpaired = (f & tcp_flag::ack) && !answered;
       if (answered) probes[*answered].destination_answered = true;
+      DestinationAnswer answer{d->src, f, d->tcp.options, d->ttl, 0};
+      if (d->tcp.sport != c.port) answer.other_port = d->tcp.sport;
+      answer.probed_port = c.port;
+      answer.unpaired = unpaired;
       if (!trace.destination) {
-        trace.destination = DestinationAnswer{d->src, f, d->tcp.options, d->ttl, 0};
+        trace.destination = answer;
         destination_at = pkt;
         destination_probe = answered;
         if ((trace.complete = all_in())) break;
         shorten_wait();
+      } else if (unpaired) {
+        continue;
       } else {
         // Every probe is the same 4-tuple: a SYN that meets the half-open connection an earlier
         // probe opened (its SYN/ACK lost, or the probes reordered) draws an RST. A SYN/ACK to
         // any probe shows the listener: an open port was reported as answering RST+ACK.
-        if (syn_ack && (trace.destination->flags & tcp_flag::rst))
-          trace.destination = DestinationAnswer{d->src, f, d->tcp.options, d->ttl, 0};
+        if ((syn_ack && (trace.destination->flags & tcp_flag::rst)) || trace.destination->unpaired)
+          trace.destination = answer;
         if (answered && (!destination_probe || probes[*answered].hop < probes[*destination_probe].hop)) {
           destination_probe = answered;  // a later answer to a lower TTL (the first one's probes lost)
           destination_at = pkt;

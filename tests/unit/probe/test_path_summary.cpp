@@ -144,3 +144,23 @@ TEST_CASE("path summary: an answer whose TTL says it came from a nearer hop is a
   d.ttl = 0;  // not known: no judgement
   CHECK(summarize_path(hops, d).answered_from_hop == 0);
 }
+
+TEST_CASE("path summary: an answer from another port, or naming no SYN, still reached; the verdict says so") {
+  const std::vector<HopAnswer> hops = {quoted_hop(1, "10.0.1.1", sent_spec())};
+  DestinationAnswer d;
+  d.from = *IpAddress::parse("10.0.4.2");
+  d.flags = tcp_flag::syn | tcp_flag::ack;
+  d.hop = 2;
+  d.probed_port = 80;
+  CHECK(summarize_path(hops, d).verdict == "no change to the SYN seen; the SYN reached 10.0.4.2, which answered SYN+ACK");
+  d.other_port = 8080;
+  auto s = summarize_path(hops, d);
+  CHECK(s.stop == PathStop::reached);
+  CHECK_THAT(s.verdict, Catch::EndsWith("; it answered from port 8080, not port 80: something on the way rewrote the "
+                                        "destination port and not the answer back (a connection fails)"));
+  d.other_port.reset();
+  d.unpaired = true;
+  s = summarize_path(hops, d);
+  CHECK(s.stop == PathStop::reached);
+  CHECK_THAT(s.verdict, Catch::Contains("its ack names none of our SYNs"));
+}

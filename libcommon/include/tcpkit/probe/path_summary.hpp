@@ -32,6 +32,13 @@ struct DestinationAnswer {
   TcpOptions options;
   uint8_t ttl = 0;     // its TTL (hop limit) on arrival; 0: not known
   int hop = 0;         // the first TTL of ours that got it (0: not known)
+  // Set when the answer came from another port than the one probed: something on the way
+  // rewrote the SYN's destination port and nothing rewrote the answer back.
+  std::optional<uint16_t> other_port;
+  uint16_t probed_port = 0;
+  // Its ack names none of our SYNs (nor does its TSecr): something on the way changed the SYN's
+  // sequence number and nothing changed the answer's ack back. It answers one of them all the same.
+  bool unpaired = false;
 };
 
 // The hop an answer came from on a path as long back as out: the usual initial TTL (64, 128 or
