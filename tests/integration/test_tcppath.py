@@ -99,12 +99,28 @@ def test_a_reset_sent_by_a_firewall_in_the_destinations_name_is_not_taken_for_th
     assert summary["answer_ttl"] == 63 and summary["answered_from_hop"] == 2, summary
     assert "the SYN reached" not in summary["verdict"], summary
     assert "came from hop 2: a middlebox there" in summary["verdict"], summary
+    assert "answered_from_silent_hop" not in summary, summary  # r2 answered its own probes
     # Without the firewall, the server's own answer (TTL 61, hop 4) is taken as it is.
     L.nft(L.router_ns[1], f"delete table inet {TABLE}\n")
     time.sleep(1.5)  # the routers' ICMP budgets refill
     r, hops, summary = trace(L, tool)
     assert summary["destination_hop"] == 4 and summary["answer_ttl"] == 61, summary
     assert "answered_from_hop" not in summary and summary["verdict"].startswith("no change to the SYN seen; the SYN reached"), summary
+
+
+def test_answers_lost_at_the_destinations_hop_name_no_middlebox(L, tool):
+    # The server drops the SYNs that reach it with TTL 1 (those of TTL 4, its hop), as a lossy
+    # link loses them: the TTL-5 probes draw the SYN/ACK, whose TTL says hop 4, and hop 4 is
+    # silent. tcppath blamed "a middlebox there" that no probe had ever heard from.
+    L.nft(L.server_ns, "table inet tkttl1 {\n chain input { type filter hook input priority 0; policy accept;\n"
+                       f"  ip ttl 1 tcp dport {PORT} drop\n }}\n}}\n")
+    r, hops, summary = trace(L, tool)
+    assert r.returncode == 0, r.stderr
+    assert [h["router"] for h in hops] == L.router_v4 + [None], hops
+    assert summary["stop"] == "reached" and summary["destination_hop"] == 5, summary
+    assert summary["answered_from_hop"] == 4 and summary["answered_from_silent_hop"] is True, summary
+    assert "middlebox there" not in summary["verdict"], summary
+    assert "where nothing answered our probes: the destination may be there" in summary["verdict"], summary
 
 
 def test_a_firewall_that_rejects_is_named_with_its_router(L, tool):

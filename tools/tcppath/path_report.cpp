@@ -150,6 +150,7 @@ tcpkit::Record summary_record(const tcpkit::PathTrace& t, const tcpkit::IpAddres
     if (t.destination_rtt_ns) r["rtt_ms"] = double(*t.destination_rtt_ns) / 1e6;
     if (t.destination->ttl) r["answer_ttl"] = t.destination->ttl;
     if (t.summary.answered_from_hop) r["answered_from_hop"] = t.summary.answered_from_hop;
+    if (t.summary.answered_from_silent_hop) r["answered_from_silent_hop"] = true;
     if (t.destination->other_port) r["answer_port"] = *t.destination->other_port;
     if (t.destination->unpaired) r["answer_unpaired"] = true;
   }

@@ -143,7 +143,12 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
   }
   if (out.stop == PathStop::reached && destination->hop > 0) {
     const int from = answer_hop(destination->ttl);
-    if (from > 0 && from < destination->hop) out.answered_from_hop = from;
+    if (from > 0 && from < destination->hop) {
+      out.answered_from_hop = from;
+      out.answered_from_silent_hop = std::none_of(hops.begin(), hops.end(), [&](const HopAnswer& h) {
+        return h.hop == from && h.router;
+      });
+    }
   }
 
   std::string words;
@@ -151,7 +156,13 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
   const std::string last = out.last_router ? out.last_router->to_string() : "";
   switch (out.stop) {
     case PathStop::reached:
-      if (out.answered_from_hop > 0) {
+      if (out.answered_from_silent_hop) {
+        words += "the SYN got " + flags_names(destination->flags) + " in the name of " + destination->from.to_string() +
+                 " at hop " + std::to_string(destination->hop) + "; that answer's TTL (" + std::to_string(destination->ttl) +
+                 ") says it came from hop " + std::to_string(out.answered_from_hop) +
+                 ", where nothing answered our probes: the destination may be there and the answers to that hop's "
+                 "probes were lost, or a silent middlebox answered for it, or the way back is shorter";
+      } else if (out.answered_from_hop > 0) {
         words += "the SYN got " + flags_names(destination->flags) + " in the name of " + destination->from.to_string() +
                  " at hop " + std::to_string(destination->hop) + ", but that answer's TTL (" +
                  std::to_string(destination->ttl) + ") says it came from hop " + std::to_string(out.answered_from_hop) +

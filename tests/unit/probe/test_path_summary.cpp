@@ -164,3 +164,26 @@ TEST_CASE("path summary: an answer from another port, or naming no SYN, still re
   CHECK(s.stop == PathStop::reached);
   CHECK_THAT(s.verdict, Catch::Contains("its ack names none of our SYNs"));
 }
+
+TEST_CASE("path summary: an answer whose TTL points at a hop that never answered names no middlebox") {
+  // Found on a lossy link: the probes that reached the destination at TTL 1 and 2 were lost, the
+  // TTL-3 one answered with TTL 64 (hop 1), and tcppath named "a middlebox there".
+  const std::vector<HopAnswer> silent = {HopAnswer{1}, HopAnswer{2}};
+  DestinationAnswer d;
+  d.from = *IpAddress::parse("10.0.0.2");
+  d.flags = tcp_flag::syn | tcp_flag::ack;
+  d.hop = 3;
+  d.ttl = 64;
+  auto s = summarize_path(silent, d);
+  CHECK(s.stop == PathStop::reached);
+  CHECK(s.answered_from_hop == 1);
+  CHECK(s.answered_from_silent_hop);
+  CHECK(s.verdict.find("a middlebox there") == std::string::npos);
+  CHECK_THAT(s.verdict, Catch::Contains("says it came from hop 1, where nothing answered our probes: the destination "
+                                        "may be there"));
+  // The same with a router that answered at hop 1: a middlebox there is the likely sender.
+  const std::vector<HopAnswer> router = {quoted_hop(1, "10.0.1.1", sent_spec()), HopAnswer{2}};
+  s = summarize_path(router, d);
+  CHECK_FALSE(s.answered_from_silent_hop);
+  CHECK_THAT(s.verdict, Catch::Contains("says it came from hop 1: a middlebox there"));
+}

@@ -70,6 +70,10 @@ struct PathSummary {
   // a middlebox there (a firewall's reset, a SYN proxy) answered in the destination's name, and
   // the SYN may never have reached it. 0: no such sign.
   int answered_from_hop = 0;
+  // That hop drew no answer at all from our probes: no router is seen there, so the destination
+  // may be there itself, its answers to that hop's probes lost (a lossy path looks so), as well
+  // as a silent middlebox; the verdict names no middlebox then.
+  bool answered_from_silent_hop = false;
   std::string verdict;                 // one paragraph
 };
 
