@@ -121,6 +121,16 @@ def test_answers_lost_at_the_destinations_hop_name_no_middlebox(L, tool):
     assert summary["answered_from_hop"] == 4 and summary["answered_from_silent_hop"] is True, summary
     assert "middlebox there" not in summary["verdict"], summary
     assert "where nothing answered our probes: the destination may be there" in summary["verdict"], summary
+    # The text report fits 80 columns: the silent hop, the destination's line and the verdict
+    # (each of them was wider).
+    r = L.run_client([tool("tcppath"), "-n", "-W", "3s", "-m", "8", f"{L.server_v4}:{PORT}"], timeout=60)
+    lines = r.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80, r.stdout
+    assert lines[0].endswith(" 4 hops shown, source port " + lines[0].rsplit(" ", 1)[1]), r.stdout
+    assert " 4  *  (no answer to 3 probes; the SYN went on: a silent or rate-limited router)" in lines, r.stdout
+    assert any(line.startswith(f" 5  {L.server_v4}  SYN+ACK") and "ttl 61: sent from hop 4?" in line
+               for line in lines), r.stdout
+    assert any(line.startswith("      [mss ") for line in lines), r.stdout
 
 
 def test_a_firewall_that_rejects_is_named_with_its_router(L, tool):

@@ -3,12 +3,15 @@
 #include <cstdio>
 #include <string>
 
+#include "tcpkit/util/display_width.hpp"
 #include "tcpkit/util/stats.hpp"
 #include "tcpkit/wire/segment.hpp"
 
 namespace tcppath {
 
 namespace {
+
+constexpr size_t kTextWidth = 80;  // the text report fits a terminal of 80 columns
 
 tcpkit::Summary rtt_summary(const std::vector<int64_t>& rtt_ns) {
   tcpkit::Samples s;
@@ -185,13 +188,14 @@ void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, ui
     w.write(summary_record(t, destination, port, interrupted));
     return;
   }
-  std::printf("tcppath to %s, %zu hops shown, source port %u\n", destination.to_string_with_port(port).c_str(), t.hops.size(),
+  std::printf("tcppath to %s, %zu hop%s shown, source port %u\n", destination.to_string_with_port(port).c_str(), t.hops.size(),
+              t.hops.size() == 1 ? "" : "s",
               unsigned(t.source_port));
   for (const auto& h : t.hops) {
     std::printf("%2d  ", h.answer.hop);
     if (!h.answer.router) {
       std::printf("*  (no answer to %d probes%s)\n", h.sent,
-                  h.passed ? "; later hops answered: the SYN went on, a silent or rate-limited router" : "");
+                  h.passed ? "; the SYN went on: a silent or rate-limited router" : "");
       continue;
     }
     // "name (address)" as traceroute prints a router it could name.
@@ -215,17 +219,28 @@ void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, ui
     }
   }
   if (t.destination) {
-    std::printf("%2d  %s  %s", t.destination_hop, destination.to_string().c_str(), tcpkit::flags_names(t.destination->flags).c_str());
-    if (t.destination->other_port) std::printf(" from port %u", unsigned(*t.destination->other_port));
-    if (t.destination->unpaired) std::printf(" (ack names no SYN of ours)");
-    if (t.destination_rtt_ns) std::printf("  %.3f ms", double(*t.destination_rtt_ns) / 1e6);
+    char head[64];
+    (void)std::snprintf(head, sizeof head, "%2d  ", t.destination_hop);
+    std::string line = head + destination.to_string() + "  " + tcpkit::flags_names(t.destination->flags);
+    if (t.destination->other_port) line += " from port " + std::to_string(*t.destination->other_port);
+    if (t.destination->unpaired) line += " (ack names no SYN of ours)";
+    if (t.destination_rtt_ns) {
+      (void)std::snprintf(head, sizeof head, "  %.3f ms", double(*t.destination_rtt_ns) / 1e6);
+      line += head;
+    }
     if (t.summary.answered_from_hop)
-      std::printf("  ttl %u: sent from hop %d?", unsigned(t.destination->ttl), t.summary.answered_from_hop);
-    if (!t.destination->options.empty()) std::printf("  [%s]", t.destination->options.to_string().c_str());
-    std::printf("\n");
+      line += std::string("  ") + (destination.is_v4() ? "ttl " : "hlim ") + std::to_string(t.destination->ttl) +
+              ": sent from hop " + std::to_string(t.summary.answered_from_hop) + "?";
+    // The options go on a line of their own where the line would pass 80 columns.
+    if (!t.destination->options.empty()) {
+      const std::string options = "[" + t.destination->options.to_string() + "]";
+      line += tcpkit::display_width(line) + 2 + tcpkit::display_width(options) > kTextWidth ? "\n      " + options
+                                                                                            : "  " + options;
+    }
+    std::printf("%s\n", line.c_str());
   }
   if (interrupted) std::printf("interrupted: the trace is partial\n");
-  std::printf("verdict: %s\n", t.summary.verdict.c_str());
+  std::fputs(tcpkit::wrap_cells("verdict: " + t.summary.verdict, kTextWidth, 2).c_str(), stdout);
 }
 
 }  // namespace tcppath

@@ -154,17 +154,18 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
   std::string words;
   for (const AttributedChange& a : out.changes) words += change_phrase(a.change) + " " + attribution_text(a) + "; ";
   const std::string last = out.last_router ? out.last_router->to_string() : "";
+  const char* ttl_name = destination && !destination->from.is_v4() ? "hop limit" : "TTL";
   switch (out.stop) {
     case PathStop::reached:
       if (out.answered_from_silent_hop) {
         words += "the SYN got " + flags_names(destination->flags) + " in the name of " + destination->from.to_string() +
-                 " at hop " + std::to_string(destination->hop) + "; that answer's TTL (" + std::to_string(destination->ttl) +
+                 " at hop " + std::to_string(destination->hop) + "; that answer's " + ttl_name + " (" + std::to_string(destination->ttl) +
                  ") says it came from hop " + std::to_string(out.answered_from_hop) +
                  ", where nothing answered our probes: the destination may be there and the answers to that hop's "
                  "probes were lost, or a silent middlebox answered for it, or the way back is shorter";
       } else if (out.answered_from_hop > 0) {
         words += "the SYN got " + flags_names(destination->flags) + " in the name of " + destination->from.to_string() +
-                 " at hop " + std::to_string(destination->hop) + ", but that answer's TTL (" +
+                 " at hop " + std::to_string(destination->hop) + ", but that answer's " + ttl_name + " (" +
                  std::to_string(destination->ttl) + ") says it came from hop " + std::to_string(out.answered_from_hop) +
                  ": a middlebox there (a firewall's reset, a SYN proxy) likely answered for it, and the SYN may "
                  "not have reached it (unless the way back is shorter)";
