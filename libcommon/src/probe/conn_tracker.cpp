@@ -136,13 +136,33 @@ void take_syn(ConnectionTracker::Side& from, const DecodedTcp& t, TrackedSegment
   from.timestamps_in_syn = t.options.timestamps().has_value();
 }
 
+// A segment below SND.NXT that is no retransmission: its bytes were never seen (it fills a gap
+// the receiver holds, or lies below a later segment's seq, as a FIN overtaken by the ACK sent
+// after it) and its TSval is not newer than the newest seen, so it left no later than the
+// segments that overtook it on the way. A retransmission waits for a timeout or for duplicate
+// ACKs, and carries a newer TSval; without timestamps the two cannot be told apart, and it
+// stays one.
+bool late_original(const ConnectionTracker::Side& from, const DecodedTcp& t, uint32_t sequence_length) {
+  const auto ts = t.options.timestamps();
+  if (!ts || !from.newest_tsval || seq_gt(ts->first, *from.newest_tsval)) return false;
+  if (!from.in_order_end || seq_lt(t.seq, *from.in_order_end)) return false;
+  const uint32_t end = t.seq + sequence_length;
+  return std::none_of(from.held.begin(), from.held.end(), [&](const auto& piece) {
+    return seq_lt(t.seq, piece.second) && seq_gt(end, piece.first);
+  });
+}
+
 // Retransmission, reordering and duplicate ACKs, judged against what this side had sent before.
 void mark_repeats(const ConnectionTracker::Side& from, const DecodedTcp& t, TrackedSegment& s) {
   const bool syn = t.flags & tcp_flag::syn, fin = t.flags & tcp_flag::fin, ack = t.flags & tcp_flag::ack;
   if (fin && from.fin_seq && *from.fin_seq == t.seq + t.payload_length) s.retransmission = true;
   if (from.next_seq && s.sequence_length > 0 && !s.retransmission) {
-    if (seq_lt(t.seq, *from.next_seq)) s.retransmission = true;
-    else if (seq_gt(t.seq, *from.next_seq)) s.out_of_order = true;
+    if (seq_lt(t.seq, *from.next_seq)) {
+      s.out_of_order = late_original(from, t, s.sequence_length);
+      s.retransmission = !s.out_of_order;
+    } else if (seq_gt(t.seq, *from.next_seq)) {
+      s.out_of_order = true;
+    }
   }
   if (!s.retransmission && !syn && !fin && !(t.flags & tcp_flag::rst) && s.payload_length == 0 && ack && from.last_ack && *from.last_ack == t.ack &&
       from.window == t.window && from.segments > 0)
@@ -152,7 +172,10 @@ void mark_repeats(const ConnectionTracker::Side& from, const DecodedTcp& t, Trac
 // The sender's record after this segment: SND.NXT, its FIN, last ACK and window, counts.
 void advance_side(ConnectionTracker::Side& from, const DecodedTcp& t, const TrackedSegment& s) {
   const bool syn = t.flags & tcp_flag::syn;
-  if (const auto ts = t.options.timestamps()) from.last_tsval = ts->first;
+  if (const auto ts = t.options.timestamps()) {
+    from.last_tsval = ts->first;
+    if (!from.newest_tsval || seq_gt(ts->first, *from.newest_tsval)) from.newest_tsval = ts->first;
+  }
   const uint32_t end = t.seq + s.sequence_length;
   if (!(t.flags & tcp_flag::rst) && (!from.next_seq || seq_gt(end, *from.next_seq))) from.next_seq = end;
   if ((t.flags & tcp_flag::fin) && !from.fin_seq) from.fin_seq = t.seq + t.payload_length;

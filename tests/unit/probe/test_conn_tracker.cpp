@@ -406,3 +406,49 @@ TEST_CASE("a FIN ahead of missing data waits: the receiver closes when the data 
   g.feed(segment(false, P | A, 5001, 1001, 100), false);
   CHECK(g.feed(segment(false, F | A, 5101, 1001), false).local_state_inferred == TcpState::close_wait);
 }
+
+TEST_CASE("a late original overtaken on the way is out of order, not a retransmission") {
+  // Found through a reordering delay line: the peer's data segment that arrived after the one
+  // sent after it was labelled a retransmission (and counted as one).
+  Fed f;
+  TcpOptions peer_ts;
+  f.feed(syn_then_synack(f, peer_ts), false);
+  TcpOptions our_ts;
+  our_ts.add_nop().add_nop().add_timestamps(112, 500);
+  f.feed(segment(true, A, 1001, 9001, 0, 1000, our_ts), true);
+  auto ts = [](uint32_t tsval) {
+    TcpOptions o;
+    o.add_nop().add_nop().add_timestamps(tsval, 112);
+    return o;
+  };
+  CHECK(f.feed(segment(false, P | A, 9101, 1001, 100, 1000, ts(502)), false).out_of_order);  // the second, first
+  const auto late = f.feed(segment(false, P | A, 9001, 1001, 100, 1000, ts(501)), false);      // then the first
+  CHECK(late.out_of_order);
+  CHECK_FALSE(late.retransmission);
+  CHECK(f.tracker.remote().retransmissions == 0);
+  // Sent again later (a newer TSval): a retransmission, whether the bytes were seen or not.
+  const auto again = f.feed(segment(false, P | A, 9001, 1001, 100, 1000, ts(700)), false);
+  CHECK(again.retransmission);
+  CHECK_FALSE(again.out_of_order);
+  f.feed(segment(false, P | A, 9301, 1001, 100, 1000, ts(701)), false);  // 9201..9300 missing
+  const auto resent = f.feed(segment(false, P | A, 9201, 1001, 100, 1000, ts(900)), false);
+  CHECK(resent.retransmission);  // fills the gap, but sent after the segment beyond it
+  // Found the same way: the peer's FIN overtaken by its ACK of ours (sent in the same
+  // millisecond: the same TSval), whose seq is past the FIN.
+  Fed h;
+  TcpOptions h_ts;
+  h.feed(syn_then_synack(h, h_ts), false);
+  h.feed(segment(true, A, 1001, 9001, 0, 1000, our_ts), true);
+  h.feed(segment(true, F | A, 1001, 9001, 0, 1000, our_ts), true);
+  h.feed(segment(false, A, 9002, 1002, 0, 1000, ts(600)), false);  // its ACK of our FIN, past its FIN
+  const auto overtaken = h.feed(segment(false, F | A, 9001, 1002, 0, 1000, ts(600)), false);
+  CHECK(overtaken.out_of_order);
+  CHECK_FALSE(overtaken.retransmission);
+  // Without timestamps nothing tells a late original from a retransmission: one it stays.
+  Fed g;
+  g.feed(segment(true, S, 1000, 0), true);
+  g.feed(segment(false, S | A, 5000, 1001), false);
+  g.feed(segment(true, A, 1001, 5001), true);
+  g.feed(segment(false, P | A, 5101, 1001, 100), false);
+  CHECK(g.feed(segment(false, P | A, 5001, 1001, 100), false).retransmission);
+}

@@ -41,7 +41,9 @@ struct TrackedSegment {
   uint8_t ttl = 0;
   TcpOptions options;
   bool retransmission = false;  // repeats sequence space (or a SYN / FIN) sent before
-  bool out_of_order = false;    // starts beyond the next expected sequence number
+  // Starts beyond the next expected sequence number, or is a late original: below it, but its
+  // bytes never seen and its TSval older than the newest seen (overtaken on the way).
+  bool out_of_order = false;
   bool duplicate_ack = false;   // a pure ACK repeating the previous ACK, window and all
   // An inbound copy of the peer's previous segment, timestamp option and all: the network
   // duplicated it (a retransmission a millisecond or more later carries a new TSval; a stack
@@ -91,6 +93,7 @@ class ConnectionTracker {
     std::optional<uint8_t> window_scale;   // from its SYN
     bool timestamps_in_syn = false;        // its SYN carried the timestamp option
     std::optional<uint32_t> last_tsval;    // the TSval of its latest segment that had one
+    std::optional<uint32_t> newest_tsval;  // the newest TSval it sent (a late segment's is older)
     uint64_t segments = 0, retransmissions = 0;
     TcpState state = TcpState::close;
     std::optional<uint32_t> last_syn_seq;  // of the latest SYN it sent (a new one may reuse a TIME_WAIT)
