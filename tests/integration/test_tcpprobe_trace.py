@@ -276,3 +276,27 @@ def test_a_time_wait_ended_by_the_peers_rst_leaves_no_timer_in_the_summary(make_
     states = [s["state"] for s in summary["our_states"]]
     assert states[-2:] == ["TIME_WAIT", "CLOSE"], (states, wire(segments))
     assert "time_wait_left_ms" not in summary, summary
+
+
+def test_our_fin_after_the_peers_is_quick_and_reported_as_our_own(L, tool):
+    # --close peer: our FIN left 7 ms after the peer's (a whole 5 ms capture wait after its FIN
+    # and our ACK), on a 40 us path, so close_ms and CLOSE_WAIT were mostly tcpprobe's own time,
+    # not said anywhere. It is now quick, and reported: own_close_delay_ms.
+    delays = []
+    for _ in range(3):
+        segments, summary = trace(L, tool, f"{L.server_v4}:{HTTP}", "--close", "peer", "--send", REQUEST)
+        kinds = wire(segments)
+        peer_fin = segments[kinds.index(("in", "F."))]
+        our_fin = segments[kinds.index(("out", "F."))]
+        own = summary["own_close_delay_ms"]
+        assert abs((our_fin["time_ms"] - peer_fin["time_ms"]) - own) < 0.01, (own, peer_fin, our_fin)
+        close_wait = [s for s in summary["our_states"] if s["state"] == "CLOSE_WAIT"][0]
+        assert close_wait["duration_ms"] <= own + 0.5, (close_wait, own)
+        delays.append(own)
+    assert min(delays) < 4.0, delays  # no 5 ms capture wait between the peer's FIN and ours
+    r = L.run_client([tool("tcpprobe"), "--trace", "--close", "peer", "--send", REQUEST, f"{L.server_v4}:{HTTP}"],
+                     timeout=60)
+    assert "tcpprobe's own delay from the peer's FIN to its FIN: " in r.stdout, r.stdout
+    # Where we close first there is no such delay.
+    _, summary = trace(L, tool, f"{L.server_v4}:{HOLD}")
+    assert "own_close_delay_ms" not in summary, summary

@@ -19,7 +19,7 @@ const std::vector<std::string> kCsvColumns = {
     "type", "index", "time_ms", "delta_ms", "direction", "flags", "seq", "ack", "len", "window", "scaled_window",
     "options", "our_state", "peer_state", "retransmission", "duplicate_ack", "out_of_order", "target", "local", "remote",
     "outcome", "close_kind", "syn_to_synack_ms", "syn_to_established_ms", "close_ms", "time_wait_left_ms",
-    "bytes_sent", "bytes_received", "own_delay_ms", "ack_check"};
+    "bytes_sent", "bytes_received", "own_delay_ms", "own_close_delay_ms", "ack_check"};
 
 double ms(int64_t ns) { return std::round(double(ns)) / 1e6; }
 
@@ -102,6 +102,7 @@ Record summary_record(const TargetInfo& info, const tcpkit::TraceResult& t, cons
   if (t.close_ns) r["close_ms"] = ms(*t.close_ns);
   if (t.time_wait_left_ms) r["time_wait_left_ms"] = *t.time_wait_left_ms;
   if (t.own_delay_ns) r["own_delay_ms"] = ms(*t.own_delay_ns);
+  if (t.own_close_delay_ns) r["own_close_delay_ms"] = ms(*t.own_close_delay_ns);
   Record states = Record::array();
   for (const auto& span : t.local_states) {
     Record one;
@@ -184,6 +185,9 @@ std::string summary_text(const TargetInfo& info, const tcpkit::TraceResult& t, c
   if (t.own_delay_ns)
     out += "tcpprobe's own delay from the handshake to its first data/FIN/RST: " + duration_text(*t.own_delay_ns) +
            " (part of ESTABLISHED)\n";
+  if (t.own_close_delay_ns)
+    out += "tcpprobe's own delay from the peer's FIN to its FIN: " + duration_text(*t.own_close_delay_ns) +
+           " (CLOSE_WAIT, part of the close)\n";
   out += states_text(t);
   out += "bytes: sent " + std::to_string(t.bytes_sent) + ", received " + std::to_string(t.bytes_received) + "\n";
   if (t.duplicates || t.rejected.total()) {

@@ -62,7 +62,7 @@ void abort_close(UniqueFd& sock) {
   sock.reset();
 }
 
-// Who closed how, from the segments after the first FIN or RST.
+// An RST that closes: the close kind names it.
 // An RST from a side already CLOSED (by the state before it) answers a stray segment, a late
 // or duplicated one: it closed nothing.
 bool closing_reset(const std::vector<TraceEvent>& events, size_t i) {
@@ -74,30 +74,6 @@ bool closing_reset(const std::vector<TraceEvent>& events, size_t i) {
   return sender != TcpState::close;
 }
 
-std::string close_kind(const std::vector<TraceEvent>& events, bool saw_closing) {
-  for (size_t i = 0; i < events.size(); ++i)
-    if (closing_reset(events, i))
-      return events[i].segment.direction == Direction::outbound ? "reset by us" : "reset by the peer";
-  const TrackedSegment* first_fin = nullptr;
-  const TrackedSegment* second_fin = nullptr;
-  for (const auto& e : events) {
-    if (!(e.segment.flags & tcp_flag::fin) || e.segment.retransmission || e.segment.duplicate) continue;
-    if (!first_fin) first_fin = &e.segment;
-    else if (e.segment.direction != first_fin->direction && !second_fin) second_fin = &e.segment;
-  }
-  if (!first_fin) return "not closed";
-  if (!second_fin) return "half closed";
-  if (saw_closing) return "simultaneous close";
-  // Did the second FIN itself carry the first ACK of the first FIN?
-  for (const auto& e : events) {
-    const auto& s = e.segment;
-    if (&s == second_fin) return "three-segment close (the second FIN carried the ACK of the first)";
-    if (s.direction == second_fin->direction && (s.flags & tcp_flag::ack) && s.time_ns >= first_fin->time_ns &&
-        seq_gt(s.ack, first_fin->seq + first_fin->payload_length))
-      return "four-way close";
-  }
-  return "four-way close";
-}
 
 std::string retransmission_note(const TrackedSegment& segment) {
   return std::string(segment.direction == Direction::inbound ? "the peer" : "we") + " retransmitted " +
@@ -146,7 +122,10 @@ class TraceRun {
     for (;;) {
       const auto now = Clock::now();
       if (out_of_time(now) || cancelled()) return {};
-      const auto wait = acted_ || refused_ ? kActedWait : kEagerWait;
+      // Eager again once the peer's FIN came while we wait for it (--close peer): our FIN then
+      // follows within a fraction of a millisecond, not a whole acted wait.
+      const bool peer_fin_to_answer = peer_fin_seen_ && !close_started_;
+      const auto wait = (acted_ || refused_) && !peer_fin_to_answer ? kActedWait : kEagerWait;
       auto segment = live_.next(std::min(limit_, now + wait), cancel_fd_);
       if (!segment) return tl::unexpected(segment.error());
       if (*segment) {
@@ -195,6 +174,7 @@ class TraceRun {
     if (event.local_state_read) current_ = event.local_state;
     time_handshake(event);
     if (segment.duplicate) ++result_.duplicates;
+    if (segment.direction == Direction::inbound && (segment.flags & (tcp_flag::fin | tcp_flag::rst))) peer_fin_seen_ = true;
     if (segment.retransmission && !segment.duplicate) result_.notes.push_back(retransmission_note(segment));
     result_.events.push_back(event);
     last_segment_ = Clock::now();
@@ -326,6 +306,7 @@ class TraceRun {
   bool connected_ = false, refused_ = false, data_written_;
   bool acted_ = false;  // our first move after the handshake is done: no more eager waits
   bool close_started_ = false, peer_eof_ = false, saw_closing_ = false;
+  bool peer_fin_seen_ = false;  // the peer's FIN (or RST) was recorded
   std::optional<Clock::time_point> eof_wait_until_;
   std::optional<TcpState> current_;  // our state as the kernel last gave it
 };
@@ -357,12 +338,43 @@ void conclude(TraceResult& result, const TraceConfig& config, bool refused, bool
   if (config.close != CloseMode::peer || !config.send_data.empty())
     result.own_delay_ns = own_delay_after_handshake(result.events);
   result.close_ns = close_duration(result.events);
+  if (config.close == CloseMode::peer) result.own_close_delay_ns = own_close_delay(result.events);
   // connect() failed: by an RST ("refused") or an ICMP error ("unreachable"), no close at all.
   result.close_kind = refused ? (result.icmp ? "unreachable" : "refused") : close_kind(result.events, saw_closing);
   if (!refused) note_late_reset(result);  // the RST that refused the SYN is the answer itself
 }
 
 }  // namespace
+
+std::string close_kind(const std::vector<TraceEvent>& events, bool saw_closing) {
+  for (size_t i = 0; i < events.size(); ++i)
+    if (closing_reset(events, i))
+      return events[i].segment.direction == Direction::outbound ? "reset by us" : "reset by the peer";
+  const TrackedSegment* first_fin = nullptr;
+  const TrackedSegment* second_fin = nullptr;
+  for (const auto& e : events) {
+    if (!(e.segment.flags & tcp_flag::fin) || e.segment.retransmission || e.segment.duplicate) continue;
+    if (!first_fin) first_fin = &e.segment;
+    else if (e.segment.direction != first_fin->direction && !second_fin) second_fin = &e.segment;
+  }
+  if (!first_fin) return "not closed";
+  if (!second_fin) return "half closed";
+  // The second FIN did not ack the first: its sender had not had the first, so the FINs crossed,
+  // whether or not a read of our state caught CLOSING (the peer's ACK of our FIN may come within
+  // the read's settle time, and our state then reads TIME_WAIT at once).
+  const bool crossed = !(second_fin->flags & tcp_flag::ack) ||
+                       seq_lt(second_fin->ack, first_fin->seq + first_fin->payload_length + 1);
+  if (saw_closing || crossed) return "simultaneous close";
+  // Did the second FIN itself carry the first ACK of the first FIN?
+  for (const auto& e : events) {
+    const auto& s = e.segment;
+    if (&s == second_fin) return "three-segment close (the second FIN carried the ACK of the first)";
+    if (s.direction == second_fin->direction && (s.flags & tcp_flag::ack) && s.time_ns >= first_fin->time_ns &&
+        seq_gt(s.ack, first_fin->seq + first_fin->payload_length))
+      return "four-way close";
+  }
+  return "four-way close";
+}
 
 void settle_peer_states(std::vector<TraceEvent>& events) {
   // The peer's first word (forged answers are rejected before they become events).
@@ -408,6 +420,17 @@ std::optional<int64_t> own_delay_after_handshake(const std::vector<TraceEvent>& 
       continue;
     }
     if (s.payload_length || (s.flags & (tcp_flag::fin | tcp_flag::rst))) return s.time_ns - *ack_ns;
+  }
+  return std::nullopt;
+}
+
+std::optional<int64_t> own_close_delay(const std::vector<TraceEvent>& events) {
+  std::optional<int64_t> peer_fin_ns;
+  for (const auto& e : events) {
+    const auto& s = e.segment;
+    if (!(s.flags & tcp_flag::fin) || s.duplicate) continue;
+    if (s.direction == Direction::inbound && !peer_fin_ns) peer_fin_ns = s.time_ns;
+    else if (s.direction == Direction::outbound) return peer_fin_ns ? std::optional(s.time_ns - *peer_fin_ns) : std::nullopt;
   }
   return std::nullopt;
 }

@@ -110,3 +110,35 @@ TEST_CASE("the peer is SYN_RECEIVED after our SYN only when a SYN/ACK says so") 
   for (const auto& e : open) CHECK_FALSE(e.peer_state_unknown);
   CHECK(open[0].segment.remote_state_inferred == TcpState::syn_recv);
 }
+
+namespace {
+TraceEvent seg(Direction d, uint8_t flags, uint32_t seq, uint32_t ack, int64_t time_ns) {
+  TraceEvent e;
+  e.segment.direction = d;
+  e.segment.flags = flags;
+  e.segment.seq = seq;
+  e.segment.ack = ack;
+  e.segment.time_ns = time_ns;
+  return e;
+}
+}  // namespace
+
+TEST_CASE("FINs that crossed are a simultaneous close, whether or not CLOSING was read") {
+  // Found in CI: the peer's FIN did not ack ours, but its ACK of ours came within our state
+  // read's settle time, so CLOSING was never read: "three-segment close".
+  using D = Direction;
+  constexpr uint8_t A = tcp_flag::ack, F = tcp_flag::fin;
+  const std::vector<TraceEvent> crossed = {seg(D::outbound, F | A, 101, 501, 1 * ms),
+                                           seg(D::inbound, F | A, 501, 101, 2 * ms),  // acks not our FIN
+                                           seg(D::outbound, A, 102, 502, 3 * ms),
+                                           seg(D::inbound, A, 502, 102, 4 * ms)};
+  CHECK(close_kind(crossed, false) == "simultaneous close");
+  CHECK(close_kind(crossed, true) == "simultaneous close");
+  const std::vector<TraceEvent> three = {seg(D::outbound, F | A, 101, 501, 1 * ms),
+                                         seg(D::inbound, F | A, 501, 102, 2 * ms),  // acks our FIN
+                                         seg(D::outbound, A, 102, 502, 3 * ms)};
+  CHECK(close_kind(three, false) == "three-segment close (the second FIN carried the ACK of the first)");
+  const std::vector<TraceEvent> four = {seg(D::outbound, F | A, 101, 501, 1 * ms), seg(D::inbound, A, 501, 102, 2 * ms),
+                                        seg(D::inbound, F | A, 501, 102, 3 * ms), seg(D::outbound, A, 102, 502, 4 * ms)};
+  CHECK(close_kind(four, false) == "four-way close");
+}

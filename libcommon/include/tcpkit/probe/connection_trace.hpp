@@ -65,6 +65,8 @@ struct TraceResult {
   // Our ACK ending the handshake -> our first data, FIN or RST: the time the tool itself took to
   // act, part of ESTABLISHED (not set when we wait for the peer to close first without data).
   std::optional<int64_t> own_delay_ns;
+  // --close peer: from the peer's FIN to ours, our own reaction (CLOSE_WAIT is ours to end).
+  std::optional<int64_t> own_close_delay_ns;
   std::string outcome;     // "closed", "refused", "unreachable", "failed", "no answer", "time limit", "interrupted"
   std::string close_kind;  // "four-way close", "three-segment close", "simultaneous close", "reset by us", ...
   // The ICMP error that ended connect() (outcome "unreachable"): what it said and who sent it.
@@ -98,6 +100,11 @@ void settle_peer_states(std::vector<TraceEvent>& events);
 // Our handshake ACK -> our next segment with data, FIN or RST, from the events; nullopt when
 // either is missing.
 std::optional<int64_t> own_delay_after_handshake(const std::vector<TraceEvent>& events);
+// Who closed how, from the segments: "four-way close", "three-segment close (...)", "simultaneous
+// close" (our state read CLOSING, or the second FIN did not ack the first), "reset by us", ...
+std::string close_kind(const std::vector<TraceEvent>& events, bool saw_closing);
+// From the peer's first FIN to our first FIN after it; nothing when we sent ours first.
+std::optional<int64_t> own_close_delay(const std::vector<TraceEvent>& events);
 
 // Our states in order, each from the first segment that showed it to the first that did not.
 std::vector<StateSpan> state_spans(const std::vector<TraceEvent>& events);
