@@ -321,6 +321,16 @@ DecodedPacket syn_then_synack(Fed& f, TcpOptions& peer_ts) {
   peer_ts.add_timestamps(500, 111);
   return segment(false, S | A, 9000, 1001, 0, 1000, peer_ts);
 }
+
+// The handshake with timestamps on both sides, our ACK last; the option our segments carry.
+TcpOptions established_with_timestamps(Fed& f) {
+  TcpOptions peer_ts;
+  f.feed(syn_then_synack(f, peer_ts), false);
+  TcpOptions ours;
+  ours.add_nop().add_nop().add_timestamps(112, 500);
+  f.feed(segment(true, A, 1001, 9001, 0, 1000, ours), true);
+  return ours;
+}
 }  // namespace
 
 TEST_CASE("a network copy of a segment is marked duplicate and changes no state") {
@@ -344,11 +354,7 @@ TEST_CASE("a duplicate ACK that adds a D-SACK block is the peer's own, not a net
   // Our data duplicated on the way: the peer ACKs it, then ACKs the copy with a D-SACK block
   // and the same timestamp (within its clock tick). That second ACK was shown as "an identical copy".
   Fed f;
-  TcpOptions peer_ts;
-  f.feed(syn_then_synack(f, peer_ts), false);
-  TcpOptions our_ack;
-  our_ack.add_nop().add_nop().add_timestamps(112, 500);
-  f.feed(segment(true, A, 1001, 9001, 0, 1000, our_ack), true);
+  const TcpOptions our_ack = established_with_timestamps(f);
   f.feed(segment(true, A | P, 1001, 9001, 6, 1000, our_ack), true);
   TcpOptions ack_ts;
   ack_ts.add_nop().add_nop().add_timestamps(501, 112);
@@ -411,11 +417,7 @@ TEST_CASE("a late original overtaken on the way is out of order, not a retransmi
   // Found through a reordering delay line: the peer's data segment that arrived after the one
   // sent after it was labelled a retransmission (and counted as one).
   Fed f;
-  TcpOptions peer_ts;
-  f.feed(syn_then_synack(f, peer_ts), false);
-  TcpOptions our_ts;
-  our_ts.add_nop().add_nop().add_timestamps(112, 500);
-  f.feed(segment(true, A, 1001, 9001, 0, 1000, our_ts), true);
+  const TcpOptions our_ts = established_with_timestamps(f);
   auto ts = [](uint32_t tsval) {
     TcpOptions o;
     o.add_nop().add_nop().add_timestamps(tsval, 112);
@@ -436,9 +438,7 @@ TEST_CASE("a late original overtaken on the way is out of order, not a retransmi
   // Found the same way: the peer's FIN overtaken by its ACK of ours (sent in the same
   // millisecond: the same TSval), whose seq is past the FIN.
   Fed h;
-  TcpOptions h_ts;
-  h.feed(syn_then_synack(h, h_ts), false);
-  h.feed(segment(true, A, 1001, 9001, 0, 1000, our_ts), true);
+  established_with_timestamps(h);
   h.feed(segment(true, F | A, 1001, 9001, 0, 1000, our_ts), true);
   h.feed(segment(false, A, 9002, 1002, 0, 1000, ts(600)), false);  // its ACK of our FIN, past its FIN
   const auto overtaken = h.feed(segment(false, F | A, 9001, 1002, 0, 1000, ts(600)), false);

@@ -113,12 +113,8 @@ TEST_CASE("the peer is SYN_RECEIVED after our SYN only when a SYN/ACK says so") 
 
 namespace {
 TraceEvent seg(Direction d, uint8_t flags, uint32_t seq, uint32_t ack, int64_t time_ns) {
-  TraceEvent e;
-  e.segment.direction = d;
-  e.segment.flags = flags;
-  e.segment.seq = seq;
-  e.segment.ack = ack;
-  e.segment.time_ns = time_ns;
+  TraceEvent e = seg(d, flags, TcpState::close);
+  e.segment.seq = seq, e.segment.ack = ack, e.segment.time_ns = time_ns;
   return e;
 }
 }  // namespace
