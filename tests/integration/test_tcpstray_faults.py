@@ -74,3 +74,27 @@ def test_forged_replies_are_rejected_and_never_judged(make_lab):
     total = {k: sum(s["rejected_by"][k] for s in summaries) for k in summaries[0]["rejected_by"]}
     assert total["wrong_address"] > 0 and total["wrong_seq"] + total["wrong_ack"] > 0, total
     assert sum(s["rejected"] for s in summaries) == sum(total.values())
+
+
+def test_a_late_copy_of_the_peers_ack_is_no_answer(make_lab):
+    # Found under load through a duplicating delay line: the server's firewall drops every crafted
+    # FIN (window 64240; the kernel's say 63), so tw-fin-retransmit cannot be answered, yet it came
+    # out conformant: a copy of the server's ACK of our kernel's FIN, delayed past the crafted FIN,
+    # was taken for the answer. The copies are now replayed on purpose, 300 ms late, IP ID and all.
+    L = make_lab(ipv6=False)
+    servers(L)
+    L.nft(L.server_ns, "table inet strayfin {\n chain input { type filter hook input priority -10; policy accept;\n"
+                       f"  tcp dport {TW} tcp flags & fin == fin tcp window 64240 drop\n }}\n}}\n")
+    replayer = L.popen_server([sys.executable, os.path.join(LAB_DIR, "ack_replayer.py"), "--iface", L.server_if,
+                               "--server", L.server_v4, "--ports", str(TW), "--delay-ms", "300",
+                               "--max-seconds", "100"], stdout=subprocess.PIPE, text=True)
+    assert replayer.stdout.readline().strip() == "ready"
+    r = L.run_client([L.tool("tcpstray"), "--json", "-v", "-W", "1", f"{L.server_v4}:{TW}",
+                      "--case", "tw-fin-retransmit"], timeout=120)
+    replayer.terminate()
+    copies = json.loads(replayer.communicate(timeout=10)[0].strip().splitlines()[-1])["copies"]
+    got, summary = cases(r.stdout)
+    c = got["tw-fin-retransmit"]
+    assert copies > 0 and c["duplicates"] > 0, (copies, c)  # copies came during the case, and were set aside
+    assert c["verdict"] == "deviation" and c["observed"].startswith("silence"), c
+    assert "no ACK came back" in c["reason"], c

@@ -89,12 +89,25 @@ constexpr uint32_t kSeqSlack = 1u << 20;     // how far past the peer's SND.NXT 
 constexpr size_t kRejectedAcksKept = 64;
 constexpr size_t kEdgesKept = 16;            // 8 segments: our latest, which an RST may ack
 constexpr size_t kHeldPiecesKept = 16;       // out-of-order pieces remembered per side
+constexpr size_t kRecentKept = 8;            // the peer's latest segments a copy may repeat
 
 // Every option, not the timestamps alone: a peer's duplicate ACK that differs only by a D-SACK
 // block (its answer to a duplicated data segment) is a segment of its own, not a network copy.
-bool same_segment(const TrackedSegment& a, const DecodedTcp& t) {
+// The IPv4 identification too (0 == 0 over IPv6): a copy keeps its IP header, and a stack that
+// repeats a segment to the letter under another ID (Linux's TIME_WAIT ACK goes out with ID 0)
+// sent it anew.
+bool same_segment(const TrackedSegment& a, const DecodedPacket& p) {
+  const DecodedTcp& t = p.tcp;
   return a.seq == t.seq && a.ack == t.ack && a.flags == t.flags && a.window == t.window &&
-         a.payload_length == t.payload_length && a.options == t.options;
+         a.payload_length == t.payload_length && a.options == t.options && a.ip_id == p.ip_id;
+}
+
+// Of the peer's latest segments, the one this packet copies by its (non-zero) IPv4 ID.
+const TrackedSegment* copied_by_ip_id(const ConnectionTracker::Side& from, const DecodedPacket& p) {
+  if (p.ip_id == 0) return nullptr;
+  for (const auto& r : from.recent)
+    if (r.ip_id == p.ip_id && same_segment(r, p)) return &r;
+  return nullptr;
 }
 
 // What the segment says by itself, before either side's history is consulted.
@@ -111,6 +124,7 @@ TrackedSegment wire_fields(Direction direction, const DecodedPacket& packet, int
   s.payload_length = t.payload_length;
   s.sequence_length = t.payload_length + ((t.flags & tcp_flag::syn) ? 1 : 0) + ((t.flags & tcp_flag::fin) ? 1 : 0);
   s.ttl = packet.ttl;
+  s.ip_id = packet.ip_id;
   s.options = t.options;
   return s;
 }
@@ -335,7 +349,13 @@ std::optional<TrackedSegment> ConnectionTracker::feed(const DecodedPacket& packe
   // A network copy is byte for byte the last segment, TSval included: shown, never acted on.
   // Inbound only: our capture sees our own segments before any network could copy them, so an
   // outbound repeat is our kernel's own (a second ACK).
-  if (*direction == Direction::inbound && from.last && t.options.timestamps() && same_segment(*from.last, t))
+  if (*direction == Direction::inbound)
+    if (const TrackedSegment* copied = copied_by_ip_id(from, packet)) {
+      TrackedSegment copy = network_copy(s, *copied);
+      copy.copy_proven = true;
+      return with_states(copy);
+    }
+  if (*direction == Direction::inbound && from.last && t.options.timestamps() && same_segment(*from.last, packet))
     return with_states(network_copy(s, *from.last));
   if (*direction == Direction::outbound && answers_rejected(t)) {
     s.answers_rejected = true;
@@ -353,6 +373,10 @@ std::optional<TrackedSegment> ConnectionTracker::feed(const DecodedPacket& packe
   advance_states(from, to, t, s);
   s = with_states(s);
   from.last = s;
+  if (s.ip_id != 0) {
+    if (from.recent.size() >= kRecentKept) from.recent.erase(from.recent.begin());
+    from.recent.push_back(s);
+  }
   return s;
 }
 

@@ -323,10 +323,12 @@ Result<std::vector<StraySegment>> CaseRunner::collect(bool stop_early, std::opti
       run_.seen.handshake_unconfirmed = run_.seen.handshake_unconfirmed || injected_;
       continue;
     }
-    if ((*s)->duplicate && std::any_of(answers.begin(), answers.end(), [&](const StraySegment& a) {
+    // A copy proven by its IPv4 ID is none either, wherever its original came: a copy of the
+    // peer's ACK of our FIN, delayed past our crafted FIN, passed for its answer.
+    if ((*s)->duplicate && ((*s)->copy_proven || std::any_of(answers.begin(), answers.end(), [&](const StraySegment& a) {
           return a.flags == last.flags && a.seq == last.seq && a.ack == last.ack && a.window == last.window &&
                  a.payload_length == last.payload_length;
-        })) {
+        }))) {
       ++run_.seen.duplicates;
       continue;
     }

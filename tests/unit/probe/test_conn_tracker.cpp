@@ -16,8 +16,10 @@ FourTuple tuple(uint16_t client_port = 40000, uint16_t server_port = 80) {
 
 // Crafts a segment and decodes it back, as the capture would hand it over.
 DecodedPacket segment(bool outbound, uint8_t flags, uint32_t seq, uint32_t ack, size_t payload = 0,
-                      uint16_t window = 1000, TcpOptions options = {}, uint16_t client_port = 40000) {
+                      uint16_t window = 1000, TcpOptions options = {}, uint16_t client_port = 40000,
+                      uint16_t ip_id = 0) {
   SegmentSpec s;
+  s.ip_id = ip_id;
   s.src = outbound ? kClient : kServer;
   s.dst = outbound ? kServer : kClient;
   s.sport = outbound ? client_port : 80;
@@ -451,4 +453,30 @@ TEST_CASE("a late original overtaken on the way is out of order, not a retransmi
   g.feed(segment(true, A, 1001, 5001), true);
   g.feed(segment(false, P | A, 5101, 1001, 100), false);
   CHECK(g.feed(segment(false, P | A, 5001, 1001, 100), false).retransmission);
+}
+
+TEST_CASE("a copy keeps its IPv4 ID: a copy of an older segment is proven, a segment sent anew is none") {
+  // Found through a duplicating delay line: a copy of the peer's ACK of our FIN, delayed past
+  // tcpstray's crafted FIN, passed for its answer. By its IP ID it is a copy, whichever of the
+  // peer's latest segments it repeats.
+  Fed f;
+  f.feed(segment(true, S, 1000, 0), true);
+  f.feed(segment(false, S | A, 5000, 1001, 0, 1000, {}, 40000, 700), false);
+  f.feed(segment(true, A, 1001, 5001), true);
+  f.feed(segment(true, P | A, 1001, 5001, 10), true);
+  const auto data_ack = segment(false, A, 5001, 1011, 0, 1000, {}, 40000, 701);
+  f.feed(data_ack, false);
+  f.feed(segment(true, F | A, 1011, 5001), true);
+  const auto fin_ack = segment(false, A, 5001, 1012, 0, 1000, {}, 40000, 702);
+  CHECK_FALSE(f.feed(fin_ack, false).duplicate);
+  for (const auto& copied : {fin_ack, data_ack}) {  // the last, and one before it
+    const auto copy = f.feed(copied, false);
+    CHECK(copy.duplicate);
+    CHECK(copy.copy_proven);
+  }
+  CHECK(f.tracker.remote().last_ack == 1012u);  // the old ACK's copy moved nothing
+  // The same ACK under another ID (Linux's TIME_WAIT answers with ID 0): sent anew, no copy.
+  const auto anew = f.feed(segment(false, A, 5001, 1012, 0, 1000, {}, 40000, 0), false);
+  CHECK_FALSE(anew.duplicate);
+  CHECK_FALSE(anew.copy_proven);
 }

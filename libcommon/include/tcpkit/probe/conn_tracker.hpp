@@ -49,6 +49,11 @@ struct TrackedSegment {
   // duplicated it (a retransmission a millisecond or more later carries a new TSval; a stack
   // repeating a pure ACK at once looks the same, and changes no state either). No state change.
   bool duplicate = false;
+  // IPv4 and a duplicate for certain: it has the IP ID of the segment it copies (of the peer's
+  // latest few, not only the last), which a stack does not use twice so soon. A copy of an
+  // earlier ACK that the network delayed past our next segment passed for its answer.
+  bool copy_proven = false;
+  uint16_t ip_id = 0;           // IPv4 identification (0 for IPv6, and from stacks that send 0)
   // Our kernel's RST answering a segment the tracker rejected (RFC 9293: <SEQ=SEG.ACK><CTL=RST>
   // to an unacceptable ACK in SYN-SENT): an answer to a forgery, not our close. No state change.
   bool answers_rejected = false;
@@ -98,6 +103,7 @@ class ConnectionTracker {
     TcpState state = TcpState::close;
     std::optional<uint32_t> last_syn_seq;  // of the latest SYN it sent (a new one may reuse a TIME_WAIT)
     std::optional<TrackedSegment> last;    // its previous segment, to tell a network duplicate
+    std::vector<TrackedSegment> recent;    // its latest segments with an IP ID, for copies of older ones
   };
   const Side& local() const { return local_; }
   const Side& remote() const { return remote_; }
