@@ -25,11 +25,7 @@ def fill_queue(L):
 
 
 def summary(L, tool, port, *args):
-    r = L.run_client([tool("tcpprobe"), "--json", "-c", "2", "-i", "0.2", "-W", "0.4", *args,
-                      f"{L.server_v4}:{port}"], timeout=30)
-    objects = [json.loads(line) for line in r.stdout.splitlines()]
-    assert objects[-1]["type"] == "summary", r.stdout
-    return r, objects[-1]
+    return summary_of(L, tool, port, "-c", "2", "-i", "0.2", "-W", "0.4", *args)
 
 
 def test_a_full_accept_queue_is_told_from_a_firewall(make_lab, tool):
@@ -86,3 +82,37 @@ def test_a_lost_ack_is_asked_again_not_taken_for_a_firewall(make_lab, tool):
     finally:
         filler.kill()
         server.kill()
+
+
+def test_answers_slower_than_the_wait_are_not_taken_for_a_firewall(make_lab, tool):
+    # A round trip of 120 ms and -W 50ms: every SYN's answer came after -W. The ACK check then
+    # waited -W too and, its RST late as well, said "a firewall drops everything". Late answers
+    # now say that the host answers, slower than -W; the ACK waits at least a second and an RST
+    # after -W is a "late reset".
+    L = make_lab(delay_ms=60, ipv6=False)
+    L.start_server(QUEUE, mode="hold")
+    for port in (QUEUE, 9):  # open, closed
+        r = L.run_client([tool("tcpprobe"), "--json", "-c", "3", "-i", "0.2", "-W", "50ms",
+                          f"{L.server_v4}:{port}"], timeout=30)
+        s = [json.loads(line) for line in r.stdout.splitlines()][-1]
+        assert s["answered"] == 0 and s["late"] >= 2 and s["ack_check"] is None, s
+        t = L.run_client([tool("tcpprobe"), "-c", "3", "-i", "0.2", "-W", "50ms", f"{L.server_v4}:{port}"],
+                         timeout=30)
+        assert "slower than -W allows; raise -W" in " ".join(t.stdout.split()), t.stdout
+        assert "firewall" not in t.stdout, t.stdout
+        # One probe: its answer comes after the run, so only the ACK check can tell.
+        _, s = summary_of(L, tool, port, "-c", "1", "-W", "50ms")
+        assert s["filtered"] == 1 and s["ack_check"] == "late reset", s
+    t = L.run_client([tool("tcpprobe"), "-c", "1", "-W", "50ms", f"{L.server_v4}:{QUEUE}"], timeout=30)
+    text = " ".join(t.stdout.split())
+    assert "drew an RST, but only after -W" in text and "firewall" not in text, t.stdout
+    r = L.run_client([tool("tcpprobe"), "--trace", "--json", "-W", "30ms", f"{L.server_v4}:{QUEUE}"], timeout=30)
+    trace = [json.loads(line) for line in r.stdout.splitlines()][-1]
+    assert (trace["outcome"], trace["ack_check"]) == ("no answer", "late reset"), trace
+
+
+def summary_of(L, tool, port, *args):
+    r = L.run_client([tool("tcpprobe"), "--json", *args, f"{L.server_v4}:{port}"], timeout=30)
+    objects = [json.loads(line) for line in r.stdout.splitlines()]
+    assert objects[-1]["type"] == "summary", r.stdout
+    return r, objects[-1]

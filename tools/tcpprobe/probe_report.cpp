@@ -91,7 +91,9 @@ std::string not_answers_text(const TargetStats& s) {
   std::string extra;
   auto add = [&](const std::string& part) { extra += (extra.empty() ? "" : ", ") + part; };
   if (s.duplicates) add(tcpkit::cli::count_text(s.duplicates, "duplicate"));
-  if (s.late) add(tcpkit::cli::count_text(s.late, "late answer") + " (after -W)");
+  if (s.late)
+    add(tcpkit::cli::count_text(s.late, "late answer") +
+        (s.answered() == 0 ? " (after -W: the host answers, slower than -W allows; raise -W)" : " (after -W)"));
   if (s.unmatched_rst) add(tcpkit::cli::count_text(s.unmatched_rst, "unmatched RST") + " (no ack to name a probe)");
   if (s.rejected.total()) add(tcpkit::rejected_text(s.rejected));
   return extra.empty() ? "" : "not answers: " + extra + "\n";
@@ -138,6 +140,10 @@ std::string ack_check_text(uint16_t port, const std::optional<tcpkit::AckCheck>&
       line = ack + " drew an RST, so segments reach a TCP stack there and only the SYNs went unanswered: "
                    "a listener whose accept queue is full (a server that stopped accepting), a SYN rate limit, "
                    "or a rule that drops SYNs alone";
+      break;
+    case tcpkit::AckCheck::late_reset:
+      line = ack + " drew an RST, but only after -W: the host answers, slower than -W allows, so the SYNs' answers "
+                   "may have come too late as well; raise -W";
       break;
     case tcpkit::AckCheck::icmp: line = ack + " drew an ICMP error: a firewall or router refuses the port"; break;
     case tcpkit::AckCheck::silence:

@@ -44,8 +44,11 @@ void account(TargetStats& stats, const tcpkit::ProbeReply& reply) {
 
 // When SYNs were sent and none drew any answer at all, one ACK to the port tells a stack that
 // drops only SYNs (a full accept queue) from a firewall (raw sockets: skipped without them).
+// Answers that came after -W are answers: the host is there, and the summary says so.
 void ack_check(const Options& o, const Target& t, TargetStats& stats) {
-  if (!o.ack_check || stats.filtered == 0 || stats.answered() > 0 || stats.interrupted || !cli::has_cap_net_raw()) return;
+  if (!o.ack_check || stats.filtered == 0 || stats.answered() > 0 || stats.late > 0 || stats.interrupted ||
+      !cli::has_cap_net_raw())
+    return;
   stats.ack_check = ack_check_target(o, t);
 }
 

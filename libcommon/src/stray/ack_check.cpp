@@ -11,6 +11,7 @@ namespace tcpkit {
 std::string_view to_string(AckCheck check) {
   switch (check) {
     case AckCheck::reset: return "reset";
+    case AckCheck::late_reset: return "late reset";
     case AckCheck::icmp: return "icmp";
     case AckCheck::silence: return "silence";
   }
@@ -25,13 +26,19 @@ Result<AckCheck> check_with_ack(const AckCheckConfig& config, int cancel_fd) {
   target.port = target.closed_port = config.port;
   target.route = config.route;
   target.bind_interface = config.bind_interface;
-  target.timeout = config.timeout;
+  target.timeout = std::max(config.timeout, config.least_wait);
   auto sender = open_marked_sender(target);
   if (!sender) return tl::unexpected(sender.error());
   for (int attempt = 0;; ++attempt) {
     auto run = run_stateless_case(StrayCase::closed_ack, target, sender->sender, cancel_fd);
     if (!run) return tl::unexpected(run.error());
-    if (stray_drew_answer(run->seen)) return AckCheck::reset;
+    if (stray_drew_answer(run->seen)) {
+      // segments[0] is our ACK, stamped by the kernel as it left.
+      const auto& answers = run->seen.answers;
+      const auto first = std::find_if(answers.begin(), answers.end(), [](const StraySegment& a) { return !a.icmp; });
+      const int64_t took_ns = first->time_ns - run->segments.front().time_ns;
+      return took_ns > std::chrono::nanoseconds(config.timeout).count() ? AckCheck::late_reset : AckCheck::reset;
+    }
     const bool icmp = std::any_of(run->seen.answers.begin(), run->seen.answers.end(), [](const StraySegment& s) { return s.icmp; });
     if (icmp) return AckCheck::icmp;
     if (attempt + 1 >= config.tries || cancel_requested(cancel_fd)) return AckCheck::silence;

@@ -13,15 +13,20 @@
 
 namespace tcpkit {
 
-enum class AckCheck { reset, icmp, silence };
-std::string_view to_string(AckCheck check);  // "reset", "icmp", "silence"
+// late_reset: the RST came, but only after `timeout` (the probes' -W): the host answers, slower
+// than the probes waited, so their answers may have come too late as well.
+enum class AckCheck { reset, late_reset, icmp, silence };
+std::string_view to_string(AckCheck check);  // "reset", "late reset", "icmp", "silence"
 
 struct AckCheckConfig {
   IpAddress destination;
   uint16_t port = 0;
   Route route;
   bool bind_interface = false;
-  std::chrono::microseconds timeout{1'000'000};
+  std::chrono::microseconds timeout{1'000'000};  // the probes' wait: an RST after it is late_reset
+  // Each ACK is waited for at least this long, so that a wait shorter than the round trip does
+  // not read as silence.
+  std::chrono::microseconds least_wait{1'000'000};
   // ACKs sent, one after another, while none draws anything: on a lossy path one lost ACK or
   // RST would read as a firewall that drops everything.
   int tries = 3;
