@@ -8,11 +8,13 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "tcpkit/probe/live_connection.hpp"
 #include "tcpkit/io/local_port.hpp"
 #include "tcpkit/io/unique_fd.hpp"
 #include "tcpkit/io/wake_event.hpp"
+#include "tcpkit/stray/earlier_copy.hpp"
 
 namespace tcpkit {
 
@@ -33,6 +35,14 @@ constexpr uint32_t kOldDataLength = 10;
 // Linux's host-wide challenge-ACK limit counts per second, tcp_invalid_ratelimit per 500 ms.
 constexpr auto kRetryAfter = std::chrono::milliseconds(1100);
 constexpr int kHandshakeAckCopies = 2;
+// A case's segment leaves at least this long after the peer's latest segment, so that the
+// peer's timestamp clock (1 ms on Linux, at most 10 ms on stacks we know) ticks in between and
+// a fresh answer is told from a network copy of that segment by its TSval (earlier_copy.hpp).
+constexpr int64_t kTickNs = 10'000'000;
+// Our segment is not seen leaving within this long: the capture may not show it, and what
+// comes after is judged by the time it was sent.
+constexpr int64_t kDepartureUnseenNs = 1'000'000;
+constexpr size_t kRecentInbound = 16;  // the peer's latest segments, for copies of them
 
 // Closes the connection under test without a FIN (an RST, which the guard may drop: the peer
 // is cleaned up by us).
@@ -71,6 +81,7 @@ class CaseRunner {
   Result<bool> wait_quiet();
   Result<void> hold_local_port();
   Result<void> inject(uint8_t flags, uint32_t seq, uint32_t ack, std::vector<uint8_t> payload = {});
+  void pace() const;
   // Reads segments until the deadline (or the grace after the first answer when stop_early).
   Result<std::vector<StraySegment>> collect(bool stop_early, std::optional<Clock::time_point> until = std::nullopt);
   Result<void> retry(const std::vector<uint8_t>& payload, Clock::time_point sent_at);
@@ -107,6 +118,13 @@ class CaseRunner {
   bool peer_in_time_wait_ = false;  // from then on the peer holds nothing we must reset
   bool injected_ = false;           // the case's segment has been sent
   int64_t last_sent_ns_ = 0;        // when the last crafted segment was handed to the kernel
+  // Until the capture shows the last crafted segment leaving, nothing received can answer it
+  // (a copy read in the moment between send() and the wire passed for the answer).
+  bool awaiting_departure_ = false;
+  int64_t departed_ns_ = 0;         // when the capture saw it leave
+  std::vector<TrackedSegment> recent_inbound_;  // the peer's latest segments (kRecentInbound)
+  PeerClock peer_clock_;
+  bool copies_seen_ = false;        // the network duplicated a segment of the peer's
 };
 
 std::string plus(const char* base, int64_t offset) {
@@ -134,7 +152,17 @@ void CaseRunner::note(const TrackedSegment& s) {
     for (const auto& c : crafted_)
       // The window too: our kernel's ACK (a keepalive's answer) repeats seq, ack and flags.
       if (c.seq == s.seq && c.flags == s.flags && c.ack == s.ack && c.window == s.window) out.crafted = true;
-  if (!out.outbound) last_inbound_ = s;
+  if (out.crafted && awaiting_departure_) {
+    awaiting_departure_ = false;
+    departed_ns_ = s.time_ns;
+  }
+  if (!out.outbound) {
+    last_inbound_ = s;
+    if (const auto ts = s.options.timestamps(); ts && !s.duplicate) peer_clock_.observe(s.time_ns, ts->first);
+    copies_seen_ = copies_seen_ || s.duplicate;
+    if (recent_inbound_.size() == kRecentInbound) recent_inbound_.erase(recent_inbound_.begin());
+    recent_inbound_.push_back(s);
+  }
   run_.segments.push_back(out);
 }
 
@@ -294,6 +322,8 @@ Result<void> CaseRunner::hold_local_port() {
 Result<void> CaseRunner::inject(uint8_t flags, uint32_t seq, uint32_t ack_number, std::vector<uint8_t> payload) {
   TcpOptions options = live_ ? live_->tracker().timestamp_echo_for_remote().value_or(TcpOptions{}) : TcpOptions{};
   last_sent_ns_ = realtime_ns();  // before it leaves: nothing received earlier can answer it
+  awaiting_departure_ = true;
+  departed_ns_ = 0;
   auto spec = send_stray_segment(sender_, tuple_.local, tuple_.local_port, tuple_.remote, tuple_.remote_port, flags, seq,
                                  ack_number, std::move(payload), options);
   if (!spec) return tl::unexpected(spec.error());
@@ -311,8 +341,10 @@ Result<std::vector<StraySegment>> CaseRunner::collect(bool stop_early, std::opti
     note(**s);
     if ((*s)->direction != Direction::inbound) continue;
     // Received before our segment left (read from the capture only now): no answer to it. A copy
-    // the network made of an earlier ACK, read after the send, passed for the answer.
+    // the network made of an earlier ACK, read after the send, passed for the answer; so did one
+    // that came between send() and the wire.
     if ((*s)->time_ns < last_sent_ns_) continue;
+    if (awaiting_departure_ && (*s)->time_ns < last_sent_ns_ + kDepartureUnseenNs) continue;
     // A copy of an answer this wait already has is no second answer. (The tracker's duplicate
     // flag alone is not enough: a stack may repeat its last ACK to the letter within the same
     // millisecond, and then it is the answer.)
@@ -331,6 +363,13 @@ Result<std::vector<StraySegment>> CaseRunner::collect(bool stop_early, std::opti
         }))) {
       ++run_.seen.duplicates;
       continue;
+    }
+    // A copy of a segment the peer sent before ours left, delayed past it (its IPv4 ID is no
+    // proof when the stack sends 0): by its TSval, or undecidable.
+    switch (earlier_copy(**s, recent_inbound_, departed_ns_ ? departed_ns_ : last_sent_ns_, peer_clock_, copies_seen_)) {
+      case EarlierCopy::copy: ++run_.seen.duplicates; continue;
+      case EarlierCopy::ambiguous: ++run_.seen.ambiguous_copies; continue;
+      case EarlierCopy::no: break;
     }
     answers.push_back(last);
     // The peer's own data or FIN is no answer: the wait for one goes on.
@@ -359,7 +398,15 @@ Result<void> CaseRunner::retry(const std::vector<uint8_t>& payload, Clock::time_
   return {};
 }
 
+// Waits until the peer's clock has surely moved on since its latest segment (kTickNs).
+void CaseRunner::pace() const {
+  if (!last_inbound_) return;
+  const int64_t since = realtime_ns() - last_inbound_->time_ns;
+  if (since >= 0 && since < kTickNs) std::this_thread::sleep_for(std::chrono::nanoseconds(kTickNs - since));
+}
+
 Result<std::vector<StraySegment>> CaseRunner::send_and_collect(const StrayProbe& p, std::vector<uint8_t> payload) {
+  pace();
   if (auto r = inject(p.flags, p.seq, p.ack, std::move(payload)); !r) return tl::unexpected(r.error());
   return collect(true);
 }
@@ -532,6 +579,7 @@ Result<StrayRun> CaseRunner::run() {
   const RejectCounts before = live_->rejected();  // the setup's are no evidence about the answer
   const auto sent_at = Clock::now();
   injected_ = true;
+  pace();
   if (auto r = inject(p.flags, p.seq, p.ack, payload); !r) return tl::unexpected(r.error());
   auto answers = collect(answer() != StrayAnswer::silence);
   if (!answers) return tl::unexpected(answers.error());

@@ -490,6 +490,10 @@ StrayJudgement judge_answers(StrayCase id, const StrayProbe& p, const StrayObser
     return make(V::inconclusive, j.observed,
                 rejected_text(seen.rejected) + " came to our port during the wait: forged, corrupted or another "
                 "connection's, they are no answer, but the peer's own answer may have been among them");
+  if (j.verdict != V::inconclusive && seen.ambiguous_copies > 0 && rests_on_silence(seen))
+    return make(V::inconclusive, j.observed,
+                std::to_string(seen.ambiguous_copies) + " segment(s) the same as one the peer sent before ours came: "
+                "a network copy or the answer, nothing tells which");
   return j;
 }
 

@@ -518,6 +518,16 @@ TEST_CASE("rejected replies during the wait make a verdict that rests on silence
         StrayVerdict::conformant);
 }
 
+TEST_CASE("segments that may be copies of the peer's earlier ones make a verdict on silence inconclusive") {
+  StrayObservation seen;
+  seen.ambiguous_copies = 1;  // the same ACK as before our FIN left, and no telling
+  auto j = judge_stray_case(StrayCase::listen_fin, probe(f::fin, 1000), seen);
+  CHECK(j.verdict == StrayVerdict::inconclusive);
+  CHECK(j.reason.find("1 segment(s) the same as one the peer sent before ours came") == 0);
+  seen.answers.push_back(in(f::rst | f::ack, 0, 1001, 0));  // a real answer is judged as ever
+  CHECK(judge_stray_case(StrayCase::closed_fin, probe(f::fin, 1000), seen).verdict == StrayVerdict::conformant);
+}
+
 TEST_CASE("port control: silence on a port decides nothing unless some segment drew an answer there", "[stray]") {
   // nft 'tcp dport 82 drop' (or a host that is not there): every closed-port case is silent.
   const StrayObservation silent = answers({});

@@ -79,6 +79,10 @@ struct StrayObservation {
   RejectCounts rejected;
   // Copies of an answer already seen (the network duplicated it): never a second answer.
   uint64_t duplicates = 0;
+  // Segments the same as one the peer sent before our segment left, that neither the IPv4 ID
+  // nor the timestamps prove a copy or an answer (earlier_copy.hpp): never answers, and a
+  // verdict that rests on silence is then inconclusive.
+  uint64_t ambiguous_copies = 0;
   // The peer sent its SYN/ACK again after the case's segment: it had not heard our handshake
   // ACK, so the segment met a half-open connection, not the state the case tests.
   bool handshake_unconfirmed = false;
