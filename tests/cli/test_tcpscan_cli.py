@@ -93,6 +93,15 @@ def test_help_lists_every_flag_and_exits_0():
     (["--exclude-file", "/nonexistent/x.txt", "127.0.0.1"], "target file"),
     (["--exclude", "127.0.0.1", "127.0.0.1"], "no targets left"),
     (["--exclude", "bogus!", "127.0.0.1"], "target"),
+    # A link-local target names no host without its interface (the default route's link was scanned).
+    (["fe80::1"], "needs an interface"),
+    (["fe80::1-5"], "needs an interface"),
+    (["fe80::1%lo:80"], "not an interface name"),
+    (["fe80::1%"], "empty zone"),
+    (["2001:db8::1%lo"], "link-local"),
+    (["-I", "lo", "fe80::1%nosuchif0"], "-I gives 'lo'"),
+    (["fe80::1%lo", "fe80::2%nosuchif0"], "another target names 'lo'"),
+    (["fe80::1%nosuchif0"], "nosuchif0"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, needle):
     for extra in ([], ["--dry-run"]):  # refused before any privilege or network question

@@ -1,6 +1,6 @@
-"""tcpprobe against a link-local IPv6 peer (fe80::/10): syn, connect and trace modes, with the
-zone given in the target ([fe80::..%IFACE]) or by -I, and the refusal of a link-local target
-that names no interface (the same address exists on every link)."""
+"""tcpprobe and tcpscan against a link-local IPv6 peer (fe80::/10): tcpprobe's syn, connect and
+trace modes and a tcpscan, with the zone given in the target ([fe80::..%IFACE]) or by -I, and the
+refusal of a link-local target that names no interface (the same address exists on every link)."""
 import json
 
 import pytest
@@ -77,3 +77,16 @@ def test_unknown_zone_is_bad_input(L, tool):
     r = L.run_client([tool("tcpprobe"), "-c", "1", f"[{SERVER_LL}%nosuchif0]:{OPEN}"], timeout=10)
     assert r.returncode == 2, r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("form", ["zone", "-I"])
+def test_scan_of_a_link_local_peer(L, tool, form):
+    # tcpscan refused the zone tcpprobe takes ("not an address"), and without -I scanned the
+    # address on the default route's link.
+    target = [f"{SERVER_LL}%{L.client_if}"] if form == "zone" else ["-I", L.client_if, SERVER_LL]
+    r = L.run_client([tool("tcpscan"), "--json", "-p", f"{OPEN},{CLOSED}", *target], timeout=60)
+    assert r.returncode == 0, r.stderr
+    ports = {(o["port"], o["state"]) for o in json_lines(r.stdout) if o.get("type") == "port"}
+    assert ports == {(OPEN, "open"), (CLOSED, "closed")}, r.stdout
+    r = L.run_client([tool("tcpscan"), "-p", str(OPEN), SERVER_LL], timeout=10)
+    assert r.returncode == 2 and "needs an interface" in r.stderr, r.stderr

@@ -10,6 +10,7 @@
 #include "common/cli_common.hpp"
 #include "common/validators.hpp"
 #include "tcpkit/io/route.hpp"
+#include "tcpkit/wire/endpoint.hpp"
 #include "tcpkit/wire/port_list.hpp"
 #include "tcpkit/wire/segment.hpp"
 #include "tcpscan/options.hpp"
@@ -75,7 +76,7 @@ void rename_nmap_flags(int argc, char** argv, RenamedArgs& out, std::string& com
 }
 
 void add_target_flags(CLI::App& app, tcpscan::Options& o, FlagText& t) {
-  app.add_option("targets", o.targets, "host name, address, CIDR block (10.0.0.0/24) or range (10.0.0.1-50)")
+  app.add_option("targets", o.targets, "host name, address (fe80::1%eth0: link-local, with its interface), CIDR block (10.0.0.0/24) or range (10.0.0.1-50)")
       ->type_name("TARGET...");
   app.add_option("-p,--ports", t.ports,
                  "ports: 22,80,8000-8100, ssh; -p- for all 1-65535 (default: the " +
@@ -251,7 +252,29 @@ std::string parse_order(const CLI::App& app, const FlagText& t, tcpscan::Options
   return "";
 }
 
+// "fe80::1%eth0": a link-local target names its interface, as in tcpprobe; it stands for -I
+// (one scan sends through one interface, so every zone must name -I's, or each other's).
+std::string take_zones(tcpscan::Options& o) {
+  bool zoned = false;  // o.interface came from a zone, not from -I
+  for (auto& text : o.targets) {
+    if (text.find('%') == std::string::npos) continue;
+    auto spec = tcpkit::parse_target(text);
+    if (!spec) return spec.error().message;
+    const auto address = tcpkit::IpAddress::parse(spec->host);
+    if (spec->port || !address || !address->is_link_local())
+      return "invalid target '" + text + "': a zone goes with one link-local address (fe80::1%eth0), ports with -p";
+    if (!o.interface.empty() && o.interface != spec->zone)
+      return "target " + text + " names interface '" + spec->zone + "' but " +
+             (zoned ? "another target names '" : "-I gives '") + o.interface + "': a scan sends through one interface";
+    zoned = zoned || o.interface.empty();
+    o.interface = spec->zone;
+    text = spec->host;
+  }
+  return "";
+}
+
 std::string parse_source(const CLI::App& app, const FlagText& t, tcpscan::Options& o) {
+  if (auto m = take_zones(o); !m.empty()) return m;
   if (given(app, "--source")) {
     o.source = tcpkit::IpAddress::parse(t.source);
     if (!o.source) return "invalid --source address '" + t.source + "'";

@@ -18,11 +18,24 @@ Result<void> check_family(const TargetSet& targets, const std::optional<IpAddres
                                             range.first.to_string() + " are of different families");
   return {};
 }
+
+// A link-local address is the same on every link: without an interface it names no host, and
+// the route would pick one link for it (the default route's) unasked.
+Result<void> check_link_local(const TargetSet& targets, const std::string& interface) {
+  if (!interface.empty()) return {};
+  for (const auto& range : targets.ranges())
+    if (range.first.is_link_local() || range.last.is_link_local())
+      return fail(ErrorCode::bad_input, "link-local target " + range.first.to_string() +
+                                            " needs an interface: write " + range.first.to_string() +
+                                            "%IFACE or give -I IFACE");
+  return {};
+}
 }  // namespace
 
 Result<ScanSources> choose_sources(const TargetSet& targets, const std::optional<IpAddress>& source,
                                    const std::string& interface) {
   if (auto ok = check_family(targets, source); !ok) return tl::unexpected(ok.error());
+  if (auto ok = check_link_local(targets, interface); !ok) return tl::unexpected(ok.error());
   ScanSources out;
   bool first = true, shared = true;
   out.local = !targets.ranges().empty();
@@ -58,6 +71,7 @@ Result<ScanSources> dry_run_sources(const TargetSet& targets, const std::optiona
                                     const std::string& interface) {
   if (!source) return choose_sources(targets, source, interface);
   if (auto ok = check_family(targets, source); !ok) return tl::unexpected(ok.error());
+  if (auto ok = check_link_local(targets, interface); !ok) return tl::unexpected(ok.error());
   ScanSources out;
   out.by_range.assign(targets.ranges().size(), *source);
   out.interface = interface;
