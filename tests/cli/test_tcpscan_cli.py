@@ -96,6 +96,7 @@ def test_help_lists_every_flag_and_exits_0():
     # A link-local target names no host without its interface (the default route's link was scanned).
     (["fe80::1"], "needs an interface"),
     (["fe80::1-5"], "needs an interface"),
+    (["fe7f:ffff:ffff:ffff:ffff:ffff:ffff:ff00-fe80::ff"], "fe80:: needs an interface"),
     (["fe80::1%lo:80"], "not an interface name"),
     (["fe80::1%"], "empty zone"),
     (["2001:db8::1%lo"], "link-local"),

@@ -23,11 +23,16 @@ Result<void> check_family(const TargetSet& targets, const std::optional<IpAddres
 // the route would pick one link for it (the default route's) unasked.
 Result<void> check_link_local(const TargetSet& targets, const std::string& interface) {
   if (!interface.empty()) return {};
-  for (const auto& range : targets.ranges())
-    if (range.first.is_link_local() || range.last.is_link_local())
-      return fail(ErrorCode::bad_input, "link-local target " + range.first.to_string() +
-                                            " needs an interface: write " + range.first.to_string() +
-                                            "%IFACE or give -I IFACE");
+  static const IpAddress kLinkLocalFirst = *IpAddress::parse("fe80::");
+  for (const auto& range : targets.ranges()) {
+    // fe80::/10 is one block: a range that holds any of it ends in it or holds its first address.
+    const bool holds = range.first.is_link_local() || range.last.is_link_local() ||
+                       (range.first <= kLinkLocalFirst && kLinkLocalFirst <= range.last);
+    if (!holds) continue;
+    const IpAddress& named = range.first.is_link_local() ? range.first : kLinkLocalFirst;
+    return fail(ErrorCode::bad_input, "link-local target " + named.to_string() + " needs an interface: write " +
+                                          named.to_string() + "%IFACE or give -I IFACE");
+  }
   return {};
 }
 }  // namespace
