@@ -155,7 +155,7 @@ UDP_SINK = textwrap.dedent("""
         while True:
             s.recv(100)
             n += 1
-            s.settimeout(1.0)  # the sender is done once a second passes in silence
+            s.settimeout(3.0)  # the sender is done once 3 s pass in silence (a loaded machine)
     except socket.timeout:
         pass
     print(n, flush=True)
@@ -172,6 +172,9 @@ UDP_SEND = textwrap.dedent("""
 
 def test_delay_line_drops_about_the_loss_share(make_lab):
     L = make_lab(delay_ms=1, loss=0.3, seed=7)
+    # Address resolution through the lossy line could fail for a while and the kernel then drops
+    # what it queued for the neighbour: that loss is not the line's (a CI run counted 98 of 400).
+    L.pin_neighbours()
     sink = L.popen_server([sys.executable, "-c", UDP_SINK, "7000"], stdout=subprocess.PIPE,
                           text=True)
     assert sink.stdout.readline().strip() == "ready"
@@ -194,7 +197,7 @@ SEQ_SINK = textwrap.dedent("""
     try:
         while True:
             got.append(int(s.recv(100)))
-            s.settimeout(1.0)  # the sender is done once a second passes in silence
+            s.settimeout(3.0)  # the sender is done once 3 s pass in silence (a loaded machine)
     except socket.timeout:
         pass
     print(json.dumps(got), flush=True)
@@ -213,6 +216,7 @@ SEQ_SEND = textwrap.dedent("""
 
 def numbered_datagrams(L, sent):
     """Sends `sent` numbered datagrams client -> server; returns the numbers as they arrived."""
+    L.pin_neighbours()  # only the line's loss counts, not a lost address resolution's
     sink = L.popen_server([sys.executable, "-c", SEQ_SINK, "7001"], stdout=subprocess.PIPE, text=True)
     assert sink.stdout.readline().strip() == "ready"
     r = L.run_client([sys.executable, "-c", SEQ_SEND, L.server_v4, "7001", sent])

@@ -57,8 +57,10 @@ def test_syn_mode_classifies_every_port_and_rtt_tracks_the_delay(make_lab, tool,
         if p["outcome"] in ("open", "closed"):
             assert isinstance(p["rtt_ms"], float) and isinstance(p["rtt_us"], int)
             assert p["timestamp_source"] == "kernel"
-            # Generous bounds: the exact error belongs to the benchmark.
-            assert 2 * DELAY_MS <= p["rtt_ms"] < 2 * DELAY_MS + 15, p
+            # No answer beats the line; a loaded machine may hold one back (a CI run measured
+            # 68 ms), so the upper bound is on each port's fastest. The exact error belongs to
+            # the benchmark.
+            assert 2 * DELAY_MS <= p["rtt_ms"] < 2 * DELAY_MS + 500, p
         if p["outcome"] == "open":
             assert p["flags"] == "S." and p["mss"] > 0 and p["window"] > 0 and p["ttl"] == 64
             assert p["sack_permitted"] is True
@@ -69,6 +71,9 @@ def test_syn_mode_classifies_every_port_and_rtt_tracks_the_delay(make_lab, tool,
             assert p["responder"] == server
             assert (p["icmp_type"], p["icmp_code"]) == ((3, 13) if family == 4 else (1, 1))
             assert "prohibited" in p["icmp_text"]
+    for port in (OPEN, CLOSED):
+        fastest = min(p["rtt_ms"] for p in probes if p["port"] == port)
+        assert fastest < 2 * DELAY_MS + 15, (port, fastest)
     summaries = by_port(objects, "summary")
     assert summaries[OPEN]["open"] == 3 and summaries[OPEN]["loss_pct"] == 0
     assert summaries[DROPPED]["filtered"] == 3 and summaries[DROPPED]["loss_pct"] == 100
