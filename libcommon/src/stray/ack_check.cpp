@@ -32,10 +32,8 @@ Result<AckCheck> check_with_ack(const AckCheckConfig& config, int cancel_fd) {
   for (int attempt = 0;; ++attempt) {
     auto run = run_stateless_case(StrayCase::closed_ack, target, sender->sender, cancel_fd);
     if (!run) return tl::unexpected(run.error());
-    if (stray_drew_answer(run->seen)) {
+    if (const StraySegment* first = first_real_tcp(run->seen.answers)) {
       // segments[0] is our ACK, stamped by the kernel as it left.
-      const auto& answers = run->seen.answers;
-      const auto first = std::find_if(answers.begin(), answers.end(), [](const StraySegment& a) { return !a.icmp; });
       const int64_t took_ns = first->time_ns - run->segments.front().time_ns;
       return took_ns > std::chrono::nanoseconds(config.timeout).count() ? AckCheck::late_reset : AckCheck::reset;
     }

@@ -114,7 +114,6 @@ class CaseRunner {
   FourTuple tuple_;
   std::optional<LiveConnection> live_;
   std::vector<SegmentSpec> crafted_;
-  std::optional<TrackedSegment> last_inbound_;
   bool peer_in_time_wait_ = false;  // from then on the peer holds nothing we must reset
   bool injected_ = false;           // the case's segment has been sent
   int64_t last_sent_ns_ = 0;        // when the last crafted segment was handed to the kernel
@@ -123,6 +122,7 @@ class CaseRunner {
   bool awaiting_departure_ = false;
   int64_t departed_ns_ = 0;         // when the capture saw it leave
   std::vector<TrackedSegment> recent_inbound_;  // the peer's latest segments (kRecentInbound)
+  const TrackedSegment* last_inbound() const { return recent_inbound_.empty() ? nullptr : &recent_inbound_.back(); }
   PeerClock peer_clock_;
   bool copies_seen_ = false;        // the network duplicated a segment of the peer's
 };
@@ -157,7 +157,6 @@ void CaseRunner::note(const TrackedSegment& s) {
     departed_ns_ = s.time_ns;
   }
   if (!out.outbound) {
-    last_inbound_ = s;
     if (const auto ts = s.options.timestamps(); ts && !s.duplicate) peer_clock_.observe(s.time_ns, ts->first);
     copies_seen_ = copies_seen_ || s.duplicate;
     if (recent_inbound_.size() == kRecentInbound) recent_inbound_.erase(recent_inbound_.begin());
@@ -400,8 +399,9 @@ Result<void> CaseRunner::retry(const std::vector<uint8_t>& payload, Clock::time_
 
 // Waits until the peer's clock has surely moved on since its latest segment (kTickNs).
 void CaseRunner::pace() const {
-  if (!last_inbound_) return;
-  const int64_t since = realtime_ns() - last_inbound_->time_ns;
+  const TrackedSegment* last = last_inbound();
+  if (!last) return;
+  const int64_t since = realtime_ns() - last->time_ns;
   if (since >= 0 && since < kTickNs) std::this_thread::sleep_for(std::chrono::nanoseconds(kTickNs - since));
 }
 
@@ -415,15 +415,17 @@ Result<std::vector<StraySegment>> CaseRunner::send_and_collect(const StrayProbe&
 void CaseRunner::cleanup() {
   // Our crafted segments repeat sequence space on purpose: only the peer's retransmissions count.
   if (live_ && live_->tracker().remote().retransmissions > 0) run_.path_loss = true;
-  if (live_ && last_inbound_ && !(last_inbound_->flags & rst) && (last_inbound_->flags & ack) &&
+  const TrackedSegment* last = last_inbound();
+  if (live_ && last && !(last->flags & rst) && (last->flags & ack) &&
       (stray_case_info(id_).group == StrayGroup::live || id_ == StrayCase::tw_syn || !peer_in_time_wait_)) {
-    if (inject(rst, last_inbound_->ack, 0)) {
+    const uint32_t at = last->ack;
+    if (inject(rst, at, 0)) {
       // Shown with -v, though no capture reads it any more.
       StraySegment reset;
       reset.outbound = reset.crafted = true;
       reset.time_ns = realtime_ns();
       reset.flags = rst;
-      reset.seq = last_inbound_->ack;
+      reset.seq = at;
       run_.segments.push_back(reset);
     }
   }

@@ -24,13 +24,16 @@ std::vector<StraySegment> real_answers(const std::vector<StraySegment>& all) {
   return out;
 }
 
-// The first TCP segment that can be an answer, pointing into `all` itself (a pointer into a
-// filtered copy would dangle once the copy is gone).
+}  // namespace
+
+// Points into `all` itself: a pointer into a filtered copy would dangle once the copy is gone.
 const StraySegment* first_real_tcp(const std::vector<StraySegment>& all) {
   for (const auto& s : all)
     if (!s.icmp && !s.peer_own) return &s;
   return nullptr;
 }
+
+namespace {
 
 // The first of the peer's own segments that may carry an answer on it (a keepalive probe,
 // one below SND.NXT, carries none).

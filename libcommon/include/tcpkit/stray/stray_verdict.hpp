@@ -43,6 +43,8 @@ bool is_peer_own_traffic(SegmentKind kind);
 // peer's SND.NXT, sent by the peer's own timer. Like a challenge ACK it acks RCV.NXT, but it
 // answers nothing: a server with a short keepalive made a dropped RST look answered.
 bool is_keepalive_probe(uint8_t flags, uint32_t seq, uint32_t payload_length, uint32_t peer_snd_nxt);
+// The first TCP segment in `all` that can be an answer (not ICMP, not the peer's own traffic).
+const StraySegment* first_real_tcp(const std::vector<StraySegment>& all);
 
 // The segment sent, and the peer's sequence state just before it (live and TIME_WAIT cases).
 struct StrayProbe {
