@@ -60,8 +60,9 @@ def test_local_close_is_the_four_way_close(L, tool, family):
     assert summary["close_kind"] == "four-way close"
     assert 59_000 <= summary["time_wait_left_ms"] <= 60_000
     # The gaps reflect the delay line: SYN -> SYN/ACK is one round trip.
-    assert 2 * DELAY_MS <= synack["delta_ms"] < 2 * DELAY_MS + 10
-    assert 2 * DELAY_MS <= summary["syn_to_synack_ms"] < 2 * DELAY_MS + 10
+    # Upper bounds leave room for a loaded machine; the lower one is the line itself.
+    assert 2 * DELAY_MS <= synack["delta_ms"] < 2 * DELAY_MS + 25
+    assert 2 * DELAY_MS <= summary["syn_to_synack_ms"] < 2 * DELAY_MS + 25
     assert not any(s["retransmission"] for s in segments)
 
 
