@@ -5,7 +5,10 @@ parallel with r2 (r2b), and r1 spreads the server's subnet over both by a hash o
 on only the flows through it. These routers' ICMP rate limits are lifted (16 flows ask each
 router for 16 answers at once); the rate-limited view is test_tcppath's."""
 
+import time
+
 import pytest
+from lab import read_pcap, tcp_segment
 from tcppath_run import tcppath_json
 
 PORT = 8080
@@ -88,16 +91,57 @@ def test_sixteen_flows_show_both_paths_and_a_change_on_one(L, tool):
     assert f" 4  {L.server_v4}  answered 16/16" in text.stdout, text.stdout
 
 
+def icmp_denied(L, ns):
+    """The ICMP errors a namespace's per-source rate limit held back (Icmp OutRateLimitHost, since
+    Linux 6.3), or None where the kernel does not count them."""
+    lines = [line.split() for line in L._exec(ns, ["cat", "/proc/net/snmp"]).stdout.splitlines()
+             if line.startswith("Icmp:")]
+    counters = dict(zip(lines[0], lines[1])) if len(lines) == 2 else {}
+    return int(counters["OutRateLimitHost"]) if "OutRateLimitHost" in counters else None
+
+
 def test_flows_beyond_a_routers_burst_go_in_waves_and_every_hop_answers(L, tool):
     # The routers' default ICMP rate limit back (a burst of 6, then one a second per source): 8
     # flows at once would leave 2 of them silent at every router. Paced in waves of 6, 6 s apart,
     # every flow has every hop.
-    for ns in L.router_ns + [L.r2b]:
+    routers = L.router_ns + [L.r2b]
+    for ns in routers:
         L.sysctl(ns, "net.ipv4.icmp_ratelimit", 1000)
-    r, objects = run(L, tool, "--flows", "8", "-q", "1")
-    assert r.returncode == 0, r.stderr
-    assert "8 flows in 2 waves of 6, 6 s apart" in r.stderr, r.stderr
-    summary = objects[-1]
-    assert summary["flows"] == 8 and summary["reached"] == 8, summary
-    assert [h["silent"] for h in summary["hops"]] == [0, 0, 0], summary["hops"]
+    for attempt in range(2):
+        r, objects = run(L, tool, "--flows", "8", "-q", "1")
+        assert r.returncode == 0, r.stderr
+        assert "8 flows in 2 waves of 6, 6 s apart" in r.stderr, r.stderr
+        summary = objects[-1]
+        assert summary["flows"] == 8 and summary["reached"] == 8, summary
+        # No router held back an answer for lack of budget: the waves fit it.
+        denied = {ns: icmp_denied(L, ns) for ns in routers}
+        assert not any(denied.values()), (denied, summary["hops"])
+        if not any(h["silent"] for h in summary["hops"]):
+            break
+        # Silent although no router denied an answer: one lost to load (the routers are
+        # namespaces on a busy machine). Once more, after the budgets refilled.
+        time.sleep(8)
+    assert [h["silent"] for h in summary["hops"]] == [0, 0, 0], (summary["hops"], denied)
     assert sum(x["flows"] for x in summary["hops"][0]["routers"]) == 8
+
+
+def test_the_flows_of_a_wave_send_one_after_another(L, tool):
+    # Sent at once from one thread per flow, the flows' SYNs met the first router interleaved, on
+    # both CPUs at once: Linux's per-source ICMP budget is read and written without a lock, and
+    # CI saw hop 1 one answer short although the budget had the tokens. Each flow's probes now
+    # go in a turn of their own, 2 ms after the last flow's.
+    cap = L.capture(L.client_ns, L.client_if, f"tcp[tcpflags] & tcp-syn != 0 and dst host {L.server_v4}")
+    r, objects = run(L, tool, "--flows", "16", "-q", "1", "--router-burst", "16")
+    assert r.returncode == 0, r.stderr
+    linktype, frames = read_pcap(cap.stop())
+    blocks = []  # [source port, first SYN's time, last SYN's time, SYNs], in wire order
+    for t_ns, frame in frames:
+        sport = tcp_segment(linktype, frame)[2]
+        if blocks and blocks[-1][0] == sport:
+            blocks[-1][2:] = [t_ns, blocks[-1][3] + 1]
+        else:
+            blocks.append([sport, t_ns, t_ns, 1])
+    assert [b[3] for b in blocks] == [6] * 16, [(b[0], b[3]) for b in blocks]  # 16 turns of -m 6
+    assert len({b[0] for b in blocks}) == 16
+    gaps_ms = [(b[1] - a[2]) / 1e6 for a, b in zip(blocks, blocks[1:])]
+    assert min(gaps_ms) >= 1.5, gaps_ms

@@ -46,12 +46,16 @@ int fail_with(const tcpkit::Error& e) {
 
 // A router's ICMP budget refills at about one answer a second (Linux, per source).
 constexpr auto kRefillPerAnswer = std::chrono::seconds(1);
+// The flows of a wave send one after another, this far apart: a router meets one flow's probes
+// at a time (sent all at once, several CPUs raced on its budget: CI saw hop 1 one answer short
+// twice, with the budget's tokens there).
+constexpr auto kFlowGap = std::chrono::milliseconds(2);
 
 // --flows N: N traces, each over a flow of its own (trace_path reserves a source port for
 // each), then the multipath view. 0 when every flow reached the destination. Each flow asks
 // every router for q answers: the flows go in waves that fit a router's burst (--router-burst),
 // each wave once the routers' budgets refilled after the last, so that no hop goes silent
-// because of us.
+// because of us; within a wave the flows send in turns, kFlowGap apart.
 int run_flows(const Options& o, const tcpkit::PathTraceConfig& c, const tcpkit::IpAddress& destination) {
   const int per_wave = std::max(1, o.router_burst / o.queries);
   const int waves = (o.flows + per_wave - 1) / per_wave;
@@ -61,12 +65,15 @@ int run_flows(const Options& o, const tcpkit::PathTraceConfig& c, const tcpkit::
                                   std::to_string(per_wave) + ", " + std::to_string(gap.count()) +
                                   " s apart: routers answer a burst of about " + std::to_string(o.router_burst) +
                                   " (--router-burst), then about one a second");
+  tcpkit::SendTurns turns(kFlowGap);
+  tcpkit::PathTraceConfig flow = c;
+  flow.turns = &turns;
   std::vector<tcpkit::PathTrace> traces;
   std::optional<tcpkit::Error> failed;
   for (int started = 0; started < o.flows && !failed && !cli::interrupted();) {
     std::vector<std::future<tcpkit::Result<tcpkit::PathTrace>>> running;
     for (int i = 0; i < per_wave && started < o.flows; ++i, ++started)
-      running.push_back(std::async(std::launch::async, [&c] { return tcpkit::trace_path(c, cli::interrupt_fd()); }));
+      running.push_back(std::async(std::launch::async, [&flow] { return tcpkit::trace_path(flow, cli::interrupt_fd()); }));
     for (auto& f : running) {
       auto t = f.get();
       if (!t) {

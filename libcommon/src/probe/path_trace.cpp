@@ -116,6 +116,8 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
   trace.source_port = sport;
   std::vector<Probe> probes;  // by probe index k
   probes.reserve(ids.count);
+  std::optional<SendTurns::Turn> turn;
+  if (c.turns) turn.emplace(c.turns->take());
   for (int hop = 1; hop <= c.max_hops; ++hop)
     for (int q = 0; q < c.queries; ++q) {
       const auto k = uint32_t(probes.size());
@@ -130,6 +132,7 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
       if (!sent) return tl::unexpected(sent.error());
       probes.push_back(Probe{hop, *sent, std::nullopt, false, false, std::move(*bytes)});
     }
+  turn.reset();
 
   std::vector<HopResult> hops(size_t(c.max_hops));
   for (int h = 0; h < c.max_hops; ++h) {

@@ -15,6 +15,7 @@
 #include "tcpkit/io/route.hpp"
 #include "tcpkit/probe/path_summary.hpp"
 #include "tcpkit/util/error.hpp"
+#include "tcpkit/util/send_turns.hpp"
 #include "tcpkit/wire/tcp_options.hpp"
 
 namespace tcpkit {
@@ -29,6 +30,8 @@ struct PathTraceConfig {
   TcpOptions syn_options = linux_layout();
   uint16_t window = 64240;
   bool ecn = false;  // an ECN-setup SYN (ECE and CWR set, RFC 3168): who clears them shows in the quotes
+  // Traces run at once (--flows) share one: each sends its probes in a turn of its own.
+  SendTurns* turns = nullptr;
 };
 
 struct HopResult {
