@@ -2,6 +2,7 @@
 trace modes and a tcpscan, with the zone given in the target ([fe80::..%IFACE]) or by -I, and the
 refusal of a link-local target that names no interface (the same address exists on every link)."""
 import json
+import os
 
 import pytest
 
@@ -79,14 +80,33 @@ def test_unknown_zone_is_bad_input(L, tool):
     assert len(r.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("form", ["zone", "-I"])
+def target_file(L, *lines):
+    path = os.path.join(L.tmpdir, "targets.txt")
+    with open(path, "w") as f:
+        f.write("# link-local peers\n" + "".join(line + "\n" for line in lines))
+    return path
+
+
+@pytest.mark.parametrize("form", ["zone", "-I", "zone in -iL"])
 def test_scan_of_a_link_local_peer(L, tool, form):
     # tcpscan refused the zone tcpprobe takes ("not an address"), and without -I scanned the
-    # address on the default route's link.
-    target = [f"{SERVER_LL}%{L.client_if}"] if form == "zone" else ["-I", L.client_if, SERVER_LL]
+    # address on the default route's link. A zone in an -iL file was refused as an invalid target.
+    target = {"zone": [f"{SERVER_LL}%{L.client_if}"], "-I": ["-I", L.client_if, SERVER_LL],
+              "zone in -iL": ["-iL", target_file(L, f"{SERVER_LL}%{L.client_if}")]}[form]
     r = L.run_client([tool("tcpscan"), "--json", "-p", f"{OPEN},{CLOSED}", *target], timeout=60)
     assert r.returncode == 0, r.stderr
     ports = {(o["port"], o["state"]) for o in json_lines(r.stdout) if o.get("type") == "port"}
     assert ports == {(OPEN, "open"), (CLOSED, "closed")}, r.stdout
     r = L.run_client([tool("tcpscan"), "-p", str(OPEN), SERVER_LL], timeout=10)
     assert r.returncode == 2 and "needs an interface" in r.stderr, r.stderr
+
+
+def test_a_zone_in_a_target_file_must_agree_with_the_others(L, tool):
+    path = target_file(L, f"{SERVER_LL}%{L.client_if}")
+    for argv, why in ((["-I", "lo", "-iL", path], "-I gives 'lo'"),
+                      ([f"{SERVER_LL}%lo", "-iL", path], "another target names 'lo'")):
+        r = L.run_client([tool("tcpscan"), "-p", str(OPEN), *argv], timeout=10)
+        assert r.returncode == 2, r.stderr
+        assert r.stderr.count("\n") == 1 and f"{path}:2: " in r.stderr and why in r.stderr, r.stderr
+    r = L.run_client([tool("tcpscan"), "-p", str(OPEN), "-iL", target_file(L, f"{SERVER_LL}%nosuchif0")], timeout=10)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and "nosuchif0" in r.stderr, r.stderr

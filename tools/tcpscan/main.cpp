@@ -14,6 +14,7 @@
 #include "tcpkit/wire/port_list.hpp"
 #include "tcpkit/wire/segment.hpp"
 #include "tcpscan/options.hpp"
+#include "tcpscan/target_zone.hpp"
 
 namespace {
 
@@ -252,24 +253,10 @@ std::string parse_order(const CLI::App& app, const FlagText& t, tcpscan::Options
   return "";
 }
 
-// "fe80::1%eth0": a link-local target names its interface, as in tcpprobe; it stands for -I
-// (one scan sends through one interface, so every zone must name -I's, or each other's).
+// Zones on the command line; those in -iL files are taken as the files are read (scan_run.cpp).
 std::string take_zones(tcpscan::Options& o) {
-  bool zoned = false;  // o.interface came from a zone, not from -I
-  for (auto& text : o.targets) {
-    if (text.find('%') == std::string::npos) continue;
-    auto spec = tcpkit::parse_target(text);
-    if (!spec) return spec.error().message;
-    const auto address = tcpkit::IpAddress::parse(spec->host);
-    if (spec->port || !address || !address->is_link_local())
-      return "invalid target '" + text + "': a zone goes with one link-local address (fe80::1%eth0), ports with -p";
-    if (!o.interface.empty() && o.interface != spec->zone)
-      return "target " + text + " names interface '" + spec->zone + "' but " +
-             (zoned ? "another target names '" : "-I gives '") + o.interface + "': a scan sends through one interface";
-    zoned = zoned || o.interface.empty();
-    o.interface = spec->zone;
-    text = spec->host;
-  }
+  for (auto& text : o.targets)
+    if (auto m = tcpscan::take_zone(text, o); !m.empty()) return m;
   return "";
 }
 

@@ -36,6 +36,7 @@ struct Options {
   std::optional<uint16_t> source_port;
   std::optional<tcpkit::IpAddress> source;
   std::string interface;
+  bool interface_from_zone = false;  // a target's zone (fe80::1%eth0) named it, not -I
   tcpkit::SendMode send_mode = tcpkit::SendMode::automatic;  // --send-eth / --send-ip
   bool qdisc_bypass = false;                                  // --qdisc-bypass
   size_t send_threads = 0;                                    // --send-threads; 0: default_send_threads

@@ -8,6 +8,7 @@
 #include "common/cli_common.hpp"
 #include "common/progress_line.hpp"
 #include "tcpkit/io/local_port.hpp"
+#include "tcpkit/io/route.hpp"
 #include "tcpkit/util/counts.hpp"
 #include "tcpkit/wire/cookie.hpp"
 #include "tcpkit/wire/port_list.hpp"
@@ -21,6 +22,7 @@
 #include "tcpkit/util/output.hpp"
 #include "tcpscan/options.hpp"
 #include "tcpscan/scan_report.hpp"
+#include "tcpscan/target_zone.hpp"
 
 namespace tcpscan {
 
@@ -40,18 +42,26 @@ tcpkit::Error at_line(const std::string& file, int line, const tcpkit::Error& e)
   return tcpkit::Error{e.code, e.err_no, (file == "-" ? "<stdin>" : file) + ":" + std::to_string(line) + ": " + e.message};
 }
 
-tcpkit::Result<tcpkit::TargetSet> build_targets(const Options& o) {
+// The targets of the command line and the -iL files; a zone in a file (fe80::1%eth0) names the
+// interface as one on the command line does (o.interface).
+tcpkit::Result<tcpkit::TargetSet> build_targets(Options& o) {
   tcpkit::TargetSet targets(tcpkit::TargetOptions{o.family, o.allow_broadcast});
   uint64_t given = o.targets.size(), excluded = o.excludes.size();
   for (const auto& t : o.targets)
     if (auto r = targets.add(t); !r) return tl::unexpected(r.error());
+  const std::string interface_before = o.interface;
   for (const auto& file : o.target_files) {
     auto tokens = tcpkit::read_target_file(file);
     if (!tokens) return tl::unexpected(tokens.error());
     given += tokens->size();
-    for (const auto& t : *tokens)
+    for (auto& t : *tokens) {
+      if (auto why = take_zone(t.text, o); !why.empty())
+        return tl::unexpected(at_line(file, t.line, tcpkit::Error{tcpkit::ErrorCode::bad_input, 0, why}));
       if (auto r = targets.add(t.text); !r) return tl::unexpected(at_line(file, t.line, r.error()));
+    }
   }
+  if (o.interface != interface_before)
+    if (auto index = tcpkit::interface_index(o.interface); !index) return tl::unexpected(index.error());
   for (const auto& x : o.excludes)
     if (auto r = targets.exclude(x); !r) return tl::unexpected(r.error());
   for (const auto& file : o.exclude_files) {
@@ -285,7 +295,8 @@ int scan(const Options& o, const tcpkit::ScanPlan& plan, tcpkit::ScanConfig& con
 }
 }  // namespace
 
-int run(const Options& o) {
+int run(const Options& given) {
+  Options o = given;  // a zone in an -iL file names the interface
   auto targets = build_targets(o);
   if (!targets) return report_error(targets.error());
   auto ports = ports_of(o);

@@ -1,0 +1,15 @@
+#pragma once
+// "fe80::1%eth0": a link-local target names its interface, as in tcpprobe; the zone stands for
+// -I. One scan sends through one interface, so every zone (on the command line or in an -iL
+// file) must name -I's, or each other's.
+#include <string>
+
+#include "tcpscan/options.hpp"
+
+namespace tcpscan {
+
+// Takes the zone off a target that has one: text becomes the address alone and o.interface the
+// zone. "" when done (or there was none), else why the target cannot be scanned.
+std::string take_zone(std::string& text, Options& o);
+
+}  // namespace tcpscan
