@@ -33,13 +33,14 @@ def test_rsts_without_ack_go_to_the_probe_they_acknowledge(make_lab, tool):
     L = make_lab(delay_ms=DELAY_MS, ipv6=False)
     L.drop_ports([PORT])  # the kernel never sees the SYNs; the responder answers them
     start_responder(L, "--ack-field")
-    # A probe every 10 ms through a 40 ms round trip: about four are in flight at once.
-    r, got = probes(L, tool, "10ms")
+    # A probe every 20 ms through a 40 ms round trip: two are in flight at once. (Every 10 ms,
+    # four, left a margin of 8 ms for a loaded machine's delay line and responder.)
+    r, got = probes(L, tool, "20ms")
     assert len(got) == 10, r.stdout + r.stderr
     for p in got:
         assert p["outcome"] == "closed", p
-        # An RST handed to a probe sent later would show 30 ms or less; to one sent earlier, 50+.
-        assert 2 * DELAY_MS - 1 <= p["rtt_ms"] <= 2 * DELAY_MS + 8, (p, [q.get("rtt_ms") for q in got])
+        # An RST handed to a probe sent later would show 20 ms or less; to one sent earlier, 60+.
+        assert 2 * DELAY_MS - 1 <= p["rtt_ms"] <= 2 * DELAY_MS + 15, (p, [q.get("rtt_ms") for q in got])
 
 
 def test_a_bare_rst_is_matched_only_when_one_probe_is_out(make_lab, tool):
@@ -50,13 +51,13 @@ def test_a_bare_rst_is_matched_only_when_one_probe_is_out(make_lab, tool):
     r, got = probes(L, tool, "80ms")
     assert len(got) == 10, r.stdout + r.stderr
     assert all(p["outcome"] == "closed" for p in got), got
-    # Four at a time: no bare RST is handed to a probe it may not belong to; each probe whose
+    # Two at a time: no bare RST is handed to a probe it may not belong to; each probe whose
     # answer cannot be told apart ends unanswered instead of taking a neighbour's RTT.
-    r, got, summary = probes(L, tool, "10ms", with_summary=True)
+    r, got, summary = probes(L, tool, "20ms", with_summary=True)
     assert len(got) == 10, r.stdout + r.stderr
     for p in got:
         if p["outcome"] == "closed":
-            assert 2 * DELAY_MS - 1 <= p["rtt_ms"] <= 2 * DELAY_MS + 8, p
+            assert 2 * DELAY_MS - 1 <= p["rtt_ms"] <= 2 * DELAY_MS + 15, p
     # Every bare RST is accounted for: an answer, or counted as unmatched (never dropped unseen).
     closed = sum(1 for p in got if p["outcome"] == "closed")
     assert summary["unmatched_rst"] == 10 - closed and closed < 10, summary
