@@ -109,7 +109,9 @@ def test_forged_replies_next_to_real_answers_change_nothing(make_lab):
     assert r.returncode == 0, r.stderr
     probes = [o for o in objs if o["type"] == "probe"]
     assert [p["outcome"] for p in probes] == ["open"] * count
-    assert all(6.0 <= p["rtt_ms"] < 30 for p in probes), [p["rtt_ms"] for p in probes]
+    # At least the line's round trip; the upper bound is loose on purpose: a loaded machine has
+    # added 28 ms to a delay line's round trip.
+    assert all(6.0 <= p["rtt_ms"] < 100 for p in probes), [p["rtt_ms"] for p in probes]
     s = objs[-1]
     # The last probe's forgeries may come after tcpprobe is done with it and gone.
     assert 5 * (count - 1) <= s["rejected"] <= 5 * count, s
