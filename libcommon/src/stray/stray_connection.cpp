@@ -43,6 +43,11 @@ constexpr int64_t kTickNs = 10'000'000;
 // comes after is judged by the time it was sent.
 constexpr int64_t kDepartureUnseenNs = 1'000'000;
 constexpr size_t kRecentInbound = 16;  // the peer's latest segments, for copies of them
+// A TIME_WAIT case's connection lasts at least this long before our FIN, so that the peer's
+// timestamps show how fast its clock ticks (PeerClock): over a bare link the whole connection
+// took about a millisecond, one tick or none, and a late copy of the peer's ACK then left the
+// case undecided. 20 ticks of a 1 ms clock; a slower one stays unmeasured, as it should.
+constexpr auto kClockSpan = std::chrono::milliseconds(20);
 
 // Closes the connection under test without a FIN (an RST, which the guard may drop: the peer
 // is cleaned up by us).
@@ -125,6 +130,7 @@ class CaseRunner {
   const TrackedSegment* last_inbound() const { return recent_inbound_.empty() ? nullptr : &recent_inbound_.back(); }
   PeerClock peer_clock_;
   bool copies_seen_ = false;        // the network duplicated a segment of the peer's
+  Clock::time_point connected_at_{};  // our kernel's ACK of the SYN/ACK left
 };
 
 std::string plus(const char* base, int64_t offset) {
@@ -214,6 +220,7 @@ Result<bool> CaseRunner::connect_and_follow() {
     run_.path_loss = run_.path_loss || !error;
     return false;
   }
+  connected_at_ = Clock::now();
   if (!live_->tracker().exact_next_seq() || !live_->tracker().ack_for_remote()) {
     run_.seen.setup_problem = "the tracker did not learn the connection's sequence numbers";
     return false;
@@ -248,6 +255,7 @@ Result<bool> CaseRunner::reach_time_wait() {
   while (::recv(socket_.get(), buf, sizeof buf, MSG_DONTWAIT) > 0) {
   }
   if (auto held = hold_local_port(); !held) return tl::unexpected(held.error());
+  std::this_thread::sleep_until(connected_at_ + kClockSpan);  // the peer's ACK of our FIN: a later reading
   socket_.reset();
   auto acked = wait_segment([this](const TrackedSegment& s) {
     const auto& fin_seq = live_->tracker().local().fin_seq;
