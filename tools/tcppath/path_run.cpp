@@ -47,8 +47,8 @@ int fail_with(const tcpkit::Error& e) {
 // A router's ICMP budget refills at about one answer a second (Linux, per source).
 constexpr auto kRefillPerAnswer = std::chrono::seconds(1);
 // The flows of a wave send one after another, this far apart: a router meets one flow's probes
-// at a time (sent all at once, several CPUs raced on its budget: CI saw hop 1 one answer short
-// twice, with the budget's tokens there).
+// at a time. Sent all at once, several CPUs could race on its lockless budget and deny an answer
+// it had: the likely cause of hop 1 one answer short, seen twice in CI.
 constexpr auto kFlowGap = std::chrono::milliseconds(2);
 
 // --flows N: N traces, each over a flow of its own (trace_path reserves a source port for
