@@ -1,6 +1,7 @@
 #include "tcpprobe/targets.hpp"
 
 #include "common/cli_common.hpp"
+#include "common/target_zone.hpp"
 #include "tcpkit/wire/endpoint.hpp"
 
 namespace tcpprobe {
@@ -14,10 +15,9 @@ tcpkit::Result<Target> prepare_target(const Options& o, const tcpkit::TargetSpec
   const std::string& text = spec.text;
   std::string interface = o.interface;
   if (!spec.zone.empty()) {
-    if (!interface.empty() && interface != spec.zone)
-      return tcpkit::fail(tcpkit::ErrorCode::bad_input, "target " + text + " names interface '" + spec.zone +
-                                                            "' but -I gives '" + interface + "'");
-    interface = spec.zone;
+    auto zoned = tcpkit::cli::zone_interface(text, spec.zone, interface);
+    if (!zoned) return tl::unexpected(zoned.error());
+    interface = *zoned;
   }
   auto family = o.family;
   if (o.source) {
