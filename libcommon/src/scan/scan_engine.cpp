@@ -217,7 +217,7 @@ struct ScanEngine::Impl {
   Impl(const ScanPlan& p, const ScanSources& s, const ScanConfig& c, ProbeWriter w, PacketRing r,
        std::unique_ptr<ScanResultQueue> q)
       : plan(p), sources(s), config(c), writer(std::move(w)), kind(writer.kind()), ring(std::move(r)),
-        answered(p.length()), rtt(realtime_ns()), results(std::move(q)) {}
+        answered(p.length()), rtt(realtime_ns()), net_rtts(networks_in(p.targets())), results(std::move(q)) {}
 
   bool our_port(uint16_t port) const { return port >= config.source_port && port <= config.last_source_port(); }
 

@@ -114,12 +114,26 @@ bool NetworkRtts::still_silent(const SilentNetworks& probed) const {
   });
 }
 
-NetworkRtts::NetworkRtts() : slots_(std::make_unique<Slot[]>(kSlots)) {}
+NetworkRtts::NetworkRtts(size_t networks)
+    : max_networks_(std::clamp<size_t>(networks, 1, kMaxNetworks)),
+      slot_count_(2 * max_networks_),
+      slots_(std::make_unique<Slot[]>(slot_count_)) {}
+
+size_t networks_in(const TargetSet& targets, size_t cap) {
+  size_t n = 0;
+  for (const auto& r : targets.ranges()) {
+    // A range is of one family, and its networks are consecutive prefixes.
+    const uint64_t span = NetworkKey::of(r.last).prefix - NetworkKey::of(r.first).prefix;
+    if (span >= cap - n) return cap;
+    n += size_t(span) + 1;
+  }
+  return std::min(n, cap);
+}
 
 NetworkRtts::Slot* NetworkRtts::find(const NetworkKey& key) const {
   // Linear probing up to the first empty slot.
-  size_t i = slot_of(key, kSlots);
-  for (size_t n = 0; n < kSlots; ++n, i = (i + 1) % kSlots) {
+  size_t i = slot_of(key, slot_count_);
+  for (size_t n = 0; n < slot_count_; ++n, i = (i + 1) % slot_count_) {
     Slot& slot = slots_[i];
     if (slot.state.load(std::memory_order_acquire) == 0 || slot.key == key) return &slot;
   }
@@ -133,7 +147,7 @@ void NetworkRtts::add(const IpAddress& address, int64_t rtt_ns, int round) {
   Slot* slot = find(key);
   if (!slot) return;
   if (slot->state.load(std::memory_order_acquire) == 0) {
-    if (count_.load(std::memory_order_relaxed) >= kMaxNetworks) return;  // pooled only
+    if (count_.load(std::memory_order_relaxed) >= max_networks_) return;  // pooled only
     slot->key = key;
     slot->rtts = std::make_unique<RttHistogram>();
     slot->answered_round.store(round, std::memory_order_relaxed);
@@ -158,7 +172,7 @@ NetworkRtts::Choice NetworkRtts::wait_after(int round, bool unmeasured_probed, c
     if (best.wait.source == WaitSource::measured) best.wait.ns = std::max(best.wait.ns, limits.unmeasured_floor_ns);
     any = true;
   }
-  for (size_t i = 0; i < kSlots; ++i) {
+  for (size_t i = 0; i < slot_count_; ++i) {
     const Slot& slot = slots_[i];
     if (slot.state.load(std::memory_order_acquire) == 0) continue;
     if (slot.probed_round.load(std::memory_order_relaxed) < round &&

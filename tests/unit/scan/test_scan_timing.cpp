@@ -222,3 +222,30 @@ TEST_CASE("networks: a round's silent networks that answered meanwhile no longer
   CHECK(many.overflowed());
   CHECK(n.still_silent(many));
 }
+
+TEST_CASE("networks: the table is sized for the networks the targets fall in") {
+  const auto count = [](std::initializer_list<const char*> targets, size_t cap = NetworkRtts::kMaxNetworks) {
+    TargetSet set(TargetOptions{Family::any, true});
+    for (const char* t : targets) REQUIRE(set.add(t));
+    REQUIRE(set.finalize());
+    return networks_in(set, cap);
+  };
+  CHECK(count({"10.0.0.1"}) == 1);
+  CHECK(count({"10.99.0.0/16"}) == 256);
+  CHECK(count({"10.0.0.250-10.0.1.5"}) == 2);  // a range over a /24 boundary
+  CHECK(count({"10.0.0.1", "10.0.0.9", "fd00::1"}) == 3);
+  CHECK(count({"fd00::/120", "fd00:0:0:1::/120", "fd00::9"}) == 2);
+  CHECK(count({"10.0.0.0/8"}) == NetworkRtts::kMaxNetworks);
+  CHECK(count({"10.0.0.0/22", "10.1.0.0/22"}, 6) == 6);
+
+  // A table for one network measures it, and a second network (never a target, so never
+  // expected) counts in the pooled estimate only.
+  NetworkRtts one(1);
+  one.add(ip("10.0.1.5"), 2 * ms, 0);
+  one.add(ip("10.0.2.5"), 40 * ms, 0);
+  CHECK(one.measured() == 1);
+  CHECK(one.pooled().count() == 2);
+  CHECK(one.mark_probed(ip("10.0.1.9"), 1));
+  CHECK_FALSE(one.mark_probed(ip("10.0.2.9"), 1));
+  CHECK(one.wait_after(1, false).network.to_string() == "10.0.1.0/24");
+}

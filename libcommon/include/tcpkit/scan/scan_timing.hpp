@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "tcpkit/wire/ip_address.hpp"
+#include "tcpkit/wire/target_set.hpp"
 
 namespace tcpkit {
 
@@ -122,7 +123,9 @@ class NetworkRtts {
  public:
   static constexpr size_t kMaxNetworks = 1024;  // 1.2 kB each when all answered: 1.2 MB at most
 
-  NetworkRtts();
+  // `networks`: how many the scan's targets fall in (networks_in), at most kMaxNetworks count;
+  // the table is sized for them (82 kB for the most, 80 bytes for one host's scan).
+  explicit NetworkRtts(size_t networks = kMaxNetworks);
   // A first answer's round trip from `address`, during round `round` (or its wait).
   void add(const IpAddress& address, int64_t rtt_ns, int round);
   // A probe to `address` goes out in round `round`; false when its network has no RTTs of its own.
@@ -152,12 +155,16 @@ class NetworkRtts {
     std::atomic<int> probed_round{-1};   // the last round that sent to it (sender thread)
     std::atomic<int> answered_round{-1}; // the round during which it first answered
   };
-  static constexpr size_t kSlots = 2 * kMaxNetworks;  // open addressing, at most half full
   Slot* find(const NetworkKey& key) const;
+  size_t max_networks_;  // that get histograms of their own
+  size_t slot_count_;    // open addressing, at most half full
   std::unique_ptr<Slot[]> slots_;
   std::atomic<size_t> count_{0};
   RttHistogram pooled_;
 };
+
+// How many networks (NetworkKey) the addresses of `targets` fall in, counted up to `cap`.
+size_t networks_in(const TargetSet& targets, size_t cap = NetworkRtts::kMaxNetworks);
 
 // Whether another round is worth sending, from the answers each round found: found[r] is how
 // many probes got their first answer between round r's start and the end of the wait after it
