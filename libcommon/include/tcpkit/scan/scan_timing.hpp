@@ -34,7 +34,9 @@ class RttHistogram {
   int64_t percentile_ns(double fraction) const;
 
   static constexpr int kSubBits = 3;                       // 8 buckets per power of two
-  static constexpr int kMaxExponent = 36;                  // 2^36 us: 19 hours, beyond any wait
+  // 2^24 us (16.8 s): past the longest wait (WaitLimits::ceiling_ns, 10 s); RTTs beyond share
+  // the last bucket. Every network that answers has a histogram: 808 bytes, not 1.2 kB.
+  static constexpr int kMaxExponent = 24;
   static constexpr size_t kBuckets = (kMaxExponent + 1) << kSubBits;
 
  private:
@@ -121,7 +123,7 @@ class SilentNetworks {
 // before the object: no lock on either thread's path.
 class NetworkRtts {
  public:
-  static constexpr size_t kMaxNetworks = 1024;  // 1.2 kB each when all answered: 1.2 MB at most
+  static constexpr size_t kMaxNetworks = 1024;  // 808 bytes each when all answered: 0.8 MB at most
 
   // `networks`: how many the scan's targets fall in (networks_in), at most kMaxNetworks count;
   // the table is sized for them (82 kB for the most, 80 bytes for one host's scan).
