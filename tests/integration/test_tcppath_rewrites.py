@@ -85,3 +85,39 @@ def test_options_reordered_by_a_middlebox_are_moves_not_changes(L, tool):
     assert {d["field"] for d in hops[2]["quote_diff"]} == {"options"}, hops[2]["quote_diff"]
     assert summary["stop"] == "reached" and summary["answer"] == "SYN+ACK", summary
     assert "moved between hop 2 and hop 3" in summary["verdict"], summary["verdict"]
+
+
+def dnat_on_r2(L, rule):
+    L.nft(L.router_ns[1], "table ip tknat {\n chain pre { type nat hook prerouting priority -100; policy accept;\n"
+                          f"  {rule}\n }}\n}}\n")
+
+
+def test_a_port_forward_gives_the_hops_beyond_it_the_address_probed(L, tool):
+    # r2 forwards port 80 to the server's 8080. Linux conntrack translates each ICMP error that
+    # comes back through it: the quote back to what we sent, and the outer source to the address
+    # we probed. Hops 2 and 3 (r2 and r3) then answered "from the destination", and the verdict
+    # said nothing of it.
+    dnat_on_r2(L, f"ip daddr {L.server_v4} tcp dport 80 dnat to :{PORT}")
+    r, hops, summary = tcppath_hops(L, tool, f"{L.server_v4}:80", "-n", wait="2s", max_hops=6)
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert [h["router"] for h in hops] == [L.router_v4[0], L.server_v4, L.server_v4], hops
+    assert [h.get("nat_rewritten", False) for h in hops] == [False, True, True], hops
+    assert summary["nat_rewritten_hops"] == [2, 3] and summary["stop"] == "reached", summary
+    assert "a destination NAT (port forwarding), likely at hop 2" in summary["verdict"], summary
+    assert summary["verdict"].startswith("no change to the SYN seen (a NAT translates the quotes back"), summary
+    text = L.run_client([tool("tcppath"), "-n", "-W", "2s", "-m", "6", f"{L.server_v4}:80"], timeout=60).stdout
+    assert text.count("the address probed: a NAT's rewrite") == 2, text
+    assert max(len(line) for line in text.splitlines()) <= 80, text
+
+
+def test_a_drop_beyond_a_port_forward_names_no_router_by_the_rewritten_address(L, tool):
+    # r2's own address, port 80, forwarded to the server, where the SYNs are dropped: the verdict
+    # was "dropped after hop 3 (last answer from <r2>)", and hop 3 is r3.
+    dnat_on_r2(L, f"ip daddr {L.router_v4[1]} tcp dport 80 dnat to {L.server_v4}:{PORT}")
+    L.drop_ports([PORT])
+    r, hops, summary = tcppath_hops(L, tool, f"{L.router_v4[1]}:80", "-n", wait="2s", max_hops=6)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert summary["stop"] == "dropped" and summary["last_hop"] == 3, summary
+    assert summary["nat_rewritten_hops"] == [2, 3], summary
+    assert "the NAT rewrote its address" in summary["verdict"], summary
+    assert "last answer from" not in summary["verdict"], summary

@@ -35,6 +35,14 @@ const char* option_name(uint8_t kind) {
   }
 }
 
+// "hop 3", "hops 2 and 3", "hops 2, 3 and 4".
+std::string hops_text(const std::vector<int>& hops) {
+  std::string text = hops.size() == 1 ? "hop " : "hops ";
+  for (size_t i = 0; i < hops.size(); ++i)
+    text += (i == 0 ? "" : i + 1 == hops.size() ? " and " : ", ") + std::to_string(hops[i]);
+  return text;
+}
+
 }  // namespace
 
 std::string attribution_text(const AttributedChange& c) {
@@ -99,8 +107,17 @@ int answer_hop(uint8_t arrival_ttl) {
   return 0;  // unreachable: a uint8_t is at most 255
 }
 
-PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::optional<DestinationAnswer>& destination) {
+PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::optional<DestinationAnswer>& destination,
+                           const std::optional<IpAddress>& probed) {
   PathSummary out;
+  // A packet addressed to a host is delivered there, never forwarded on: time exceeded from
+  // that address comes from a box that rewrote the source.
+  if (probed)
+    for (const HopAnswer& h : hops)
+      if (h.router == probed && !h.unreachable) out.nat_rewritten_hops.push_back(h.hop);
+  const auto rewritten = [&](int hop) {
+    return std::find(out.nat_rewritten_hops.begin(), out.nat_rewritten_hops.end(), hop) != out.nat_rewritten_hops.end();
+  };
   // Attribution: each finding at the first hop whose quote shows it, after the last earlier hop
   // whose quote could see that field and did not show it.
   for (size_t i = 0; i < hops.size(); ++i) {
@@ -153,6 +170,12 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
 
   std::string words;
   for (const AttributedChange& a : out.changes) words += change_phrase(a.change) + " " + attribution_text(a) + "; ";
+  if (!out.nat_rewritten_hops.empty())
+    words += hops_text(out.nat_rewritten_hops) + " answered from " + probed->to_string() +
+             ", the address probed, which no router on the way to it has: a destination NAT (port forwarding), "
+             "likely at hop " + std::to_string(out.nat_rewritten_hops.front()) +
+             ", gives it to its own answers and to those of the routers beyond it, so which routers these are is "
+             "not known; ";
   const std::string last = out.last_router ? out.last_router->to_string() : "";
   const char* ttl_name = destination && !destination->from.is_v4() ? "hop limit" : "TTL";
   switch (out.stop) {
@@ -185,11 +208,17 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
       words += "the SYN is rejected at hop " + std::to_string(out.last_hop) + " by " + last + " (" + out.rejection + ")";
       break;
     case PathStop::dropped:
-      words += "the SYN is dropped after hop " + std::to_string(out.last_hop) + " (last answer from " + last + ")";
+      words += "the SYN is dropped after hop " + std::to_string(out.last_hop) +
+               (rewritten(out.last_hop) ? " (which router that is, is not known: the NAT rewrote its address)"
+                                        : " (last answer from " + last + ")");
       break;
     case PathStop::no_answer: words += "no hop and not the destination answered"; break;
   }
-  if (out.changes.empty() && out.stop == PathStop::reached) words = "no change to the SYN seen; " + words;
+  if (out.changes.empty() && out.stop == PathStop::reached)
+    words = std::string(out.nat_rewritten_hops.empty() ? "no change to the SYN seen; "
+                                                       : "no change to the SYN seen (a NAT translates the quotes "
+                                                         "back, so what it changes cannot show); ") +
+            words;
   out.verdict = words;
   return out;
 }

@@ -187,3 +187,24 @@ TEST_CASE("path summary: an answer whose TTL points at a hop that never answered
   CHECK_FALSE(s.answered_from_silent_hop);
   CHECK_THAT(s.verdict, Catch::Contains("says it came from hop 1: a middlebox there"));
 }
+
+TEST_CASE("path summary: time exceeded from the address probed is a NAT's rewrite") {
+  const auto probed = IpAddress::parse("10.0.4.2");
+  std::vector<HopAnswer> hops = {quoted_hop(1, "10.0.1.1", sent_spec()), quoted_hop(2, "10.0.4.2", sent_spec()),
+                                 quoted_hop(3, "10.0.4.2", sent_spec()), HopAnswer{4, {}, {}, false, false, 0, 0}};
+  PathSummary s = summarize_path(hops, std::nullopt, probed);
+  CHECK(s.nat_rewritten_hops == std::vector<int>{2, 3});
+  CHECK(s.stop == PathStop::dropped);
+  CHECK(s.verdict.find("hops 2 and 3 answered from 10.0.4.2, the address probed") != std::string::npos);
+  CHECK(s.verdict.find("likely at hop 2") != std::string::npos);
+  CHECK(s.verdict.find("dropped after hop 3 (which router that is, is not known") != std::string::npos);
+  CHECK(s.verdict.find("last answer from") == std::string::npos);
+  // Without the address probed, or from other addresses, no such sign.
+  CHECK(summarize_path(hops, std::nullopt).nat_rewritten_hops.empty());
+  CHECK(summarize_path(hops, std::nullopt, IpAddress::parse("10.0.9.9")).nat_rewritten_hops.empty());
+  // The destination refusing the SYN (port unreachable, after the NAT) is no router's answer.
+  hops[2].unreachable = true;
+  s = summarize_path(hops, std::nullopt, probed);
+  CHECK(s.nat_rewritten_hops == std::vector<int>{2});
+  CHECK(s.verdict.find("hop 2 answered from 10.0.4.2") != std::string::npos);
+}

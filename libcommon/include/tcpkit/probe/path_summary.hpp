@@ -74,10 +74,17 @@ struct PathSummary {
   // may be there itself, its answers to that hop's probes lost (a lossy path looks so), as well
   // as a silent middlebox; the verdict names no middlebox then.
   bool answered_from_silent_hop = false;
+  // Hops whose time exceeded came from the address probed, which no router on the way to it
+  // has: a destination NAT (port forwarding) gives that address to its own ICMP errors and to
+  // those of the routers beyond it as it translates their quotes back (Linux conntrack does), so
+  // which routers these are is not known. Empty: no such sign.
+  std::vector<int> nat_rewritten_hops;
   std::string verdict;                 // one paragraph
 };
 
-// hops in TTL order (gaps allowed); destination: the answer from the target, if any.
-PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::optional<DestinationAnswer>& destination);
+// hops in TTL order (gaps allowed); destination: the answer from the target, if any; probed:
+// the address the SYNs were sent to.
+PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::optional<DestinationAnswer>& destination,
+                           const std::optional<IpAddress>& probed = std::nullopt);
 
 }  // namespace tcpkit
