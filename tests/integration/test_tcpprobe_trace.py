@@ -1,8 +1,11 @@
 """tcpprobe --trace against real Linux servers behind the delay line: the segments on the
 wire, relative sequence numbers, our states as the kernel reports them, and the close kinds."""
 import json
+import subprocess
+import sys
 
 import pytest
+from lab import _read_line
 
 DELAY_MS = 5.0
 HOLD, CLOSE_NOW, BANNER, HTTP = 8080, 8081, 8082, 8083
@@ -301,3 +304,52 @@ def test_our_fin_after_the_peers_is_quick_and_reported_as_our_own(L, tool):
     # Where we close first there is no such delay.
     _, summary = trace(L, tool, f"{L.server_v4}:{HOLD}")
     assert "own_close_delay_ms" not in summary, summary
+
+
+# A listener that never accepts, backlog 0: as soon as our SYN makes a SYN_RECV, a local
+# connection fills its accept queue, so our handshake ACK (100 ms behind, through the delay
+# line) meets a full queue, as on a server that stopped accepting under load.
+QUEUE_FILLER = """
+import socket, sys, time
+port = int(sys.argv[1])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", port))
+s.listen(0)
+print("listening", flush=True)
+end = time.monotonic() + 20
+while time.monotonic() < end:
+    rows = [l.split() for l in open("/proc/net/tcp").readlines()[1:]]
+    if any(r[3] == "03" and r[1].endswith(":%04X" % port) for r in rows):
+        break
+    time.sleep(0.002)
+held = socket.create_connection(("127.0.0.1", port))
+time.sleep(20)
+"""
+
+
+@pytest.mark.parametrize("abort_on_overflow", [0, 1])
+def test_an_ack_that_meets_a_full_accept_queue_is_no_established_peer(make_lab, tool, abort_on_overflow):
+    # Found against a listener that had stopped accepting: the trace drew the peer ESTABLISHED,
+    # then CLOSE_WAIT after our FIN, and ended "time limit, half closed", while the server
+    # resent its SYN/ACK every few seconds (it never took our ACK). With tcp_abort_on_overflow
+    # the server resets our ACK; the trace drew the same ESTABLISHED and CLOSE_WAIT before it.
+    L = make_lab(ipv6=False, delay_ms=100)
+    L.sysctl(L.server_ns, "net.ipv4.tcp_abort_on_overflow", abort_on_overflow)
+    server = L.popen_server([sys.executable, "-c", QUEUE_FILLER, str(HOLD)], stdout=subprocess.PIPE)
+    assert _read_line(server, "listening", 10)
+    segments, summary = trace(L, tool, f"{L.server_v4}:{HOLD}", "-w", "2.5")
+    ack = next(i for i, s in enumerate(segments) if s["direction"] == "out" and s["flags"] == ".")
+    after_ack = [s["peer_state"] for s in segments[ack:]]
+    if abort_on_overflow:
+        first_rst = next(i for i, s in enumerate(segments) if s["direction"] == "in" and "R" in s["flags"])
+        assert segments[first_rst]["flags"] == "R", wire(segments)
+        assert set(after_ack[:first_rst - ack]) == {"SYN_RECV"}, (wire(segments), after_ack)
+        assert summary["close_kind"] == "reset by the peer", summary
+        assert any("the peer reset our ACK of its SYN/ACK" in n for n in summary["notes"]), summary["notes"]
+    else:
+        assert any(s["direction"] == "in" and s["flags"] == "S." and s["retransmission"] for s in segments[ack:]), \
+            wire(segments)
+        assert set(after_ack) == {"SYN_RECV"}, (wire(segments), after_ack)
+        assert summary["close_kind"] == "the peer never completed the handshake", summary
+        assert any("it never took that ACK" in n for n in summary["notes"]), summary["notes"]

@@ -324,7 +324,8 @@ void note_late_reset(TraceResult& result) {
     const auto& s = result.events[i].segment;
     if ((s.flags & tcp_flag::rst) && !s.answers_rejected && !closing_reset(result.events, i)) {
       result.notes.push_back(std::string(s.direction == Direction::inbound ? "the peer" : "our kernel") +
-                             " sent an RST after its side had closed: an answer to a late or duplicated segment");
+                             " sent an RST after its side had closed: the answer to a segment that met no "
+                             "connection (sent before the first RST arrived, or late, or duplicated)");
       return;
     }
   }
@@ -334,6 +335,7 @@ void note_late_reset(TraceResult& result) {
 void conclude(TraceResult& result, const TraceConfig& config, bool refused, bool saw_closing) {
   resolve_late_state_reads(result.events);
   settle_peer_states(result.events);
+  const HandshakeRefusal refusal = refused ? HandshakeRefusal::none : settle_unaccepted_handshake(result.events);
   result.local_states = state_spans(result.events);
   if (config.close != CloseMode::peer || !config.send_data.empty())
     result.own_delay_ns = own_delay_after_handshake(result.events);
@@ -342,6 +344,15 @@ void conclude(TraceResult& result, const TraceConfig& config, bool refused, bool
   // connect() failed: by an RST ("refused") or an ICMP error ("unreachable"), no close at all.
   result.close_kind = refused ? (result.icmp ? "unreachable" : "refused") : close_kind(result.events, saw_closing);
   if (!refused) note_late_reset(result);  // the RST that refused the SYN is the answer itself
+  if (refusal == HandshakeRefusal::synack_resent) {
+    result.close_kind = "the peer never completed the handshake";
+    result.notes.push_back("the peer sent its SYN/ACK again after our ACK, and nothing else: it never took that ACK "
+                           "and never was ESTABLISHED (a listener whose accept queue is full drops the ACK; so does "
+                           "a firewall that drops our ACKs)");
+  } else if (refusal == HandshakeRefusal::ack_reset) {
+    result.notes.push_back("the peer reset our ACK of its SYN/ACK: it never was ESTABLISHED (a listener whose accept "
+                           "queue was full, with tcp_abort_on_overflow, or one that closed)");
+  }
 }
 
 }  // namespace
@@ -391,6 +402,45 @@ void settle_peer_states(std::vector<TraceEvent>& events) {
     if (answer && (*answer & tcp_flag::rst)) e.segment.remote_state_inferred = TcpState::close;
     else e.peer_state_unknown = true;
   }
+}
+
+HandshakeRefusal settle_unaccepted_handshake(std::vector<TraceEvent>& events) {
+  constexpr uint8_t kSynAck = tcp_flag::syn | tcp_flag::ack;
+  const auto in = [&](size_t i) { return events[i].segment.direction == Direction::inbound; };
+  size_t synack = 0;
+  while (synack < events.size() && !(in(synack) && (events[synack].segment.flags & kSynAck) == kSynAck)) ++synack;
+  size_t ack = synack;
+  while (ack < events.size() &&
+         (in(ack) || !(events[ack].segment.flags & tcp_flag::ack) || (events[ack].segment.flags & tcp_flag::syn)))
+    ++ack;
+  if (ack >= events.size()) return HandshakeRefusal::none;
+  std::optional<size_t> reset;
+  bool resent = false;
+  for (size_t i = synack + 1; i < events.size(); ++i) {
+    if (!in(i)) continue;
+    const TrackedSegment& s = events[i].segment;
+    if (s.flags & tcp_flag::rst) {
+      if (!reset && i > ack) reset = i;
+      continue;
+    }
+    if ((s.flags & kSynAck) != kSynAck) return HandshakeRefusal::none;  // it acked, sent data or a FIN
+    if (i > ack && !reset) resent = true;
+  }
+  HandshakeRefusal why = HandshakeRefusal::none;
+  if (resent) {
+    why = HandshakeRefusal::synack_resent;
+  } else if (reset) {
+    // The peer's first word after our ACK: an RST without ACK at the ACK's number (RFC 9293: the
+    // reset for a segment of no connection takes its seq from that segment's ack).
+    const TrackedSegment& r = events[*reset].segment;
+    const bool first = std::none_of(events.begin() + long(ack) + 1, events.begin() + long(*reset),
+                                    [](const TraceEvent& e) { return e.segment.direction == Direction::inbound; });
+    if (first && !(r.flags & tcp_flag::ack) && r.seq == events[ack].segment.ack) why = HandshakeRefusal::ack_reset;
+  }
+  if (why == HandshakeRefusal::none) return why;
+  for (size_t i = ack; i < events.size(); ++i)
+    events[i].segment.remote_state_inferred = reset && i >= *reset ? TcpState::close : TcpState::syn_recv;
+  return why;
 }
 
 void resolve_late_state_reads(std::vector<TraceEvent>& events) {

@@ -138,3 +138,40 @@ TEST_CASE("FINs that crossed are a simultaneous close, whether or not CLOSING wa
                                         seg(D::inbound, F | A, 501, 102, 3 * ms), seg(D::outbound, A, 102, 502, 4 * ms)};
   CHECK(close_kind(four, false) == "four-way close");
 }
+
+TEST_CASE("a peer that never took our handshake ACK is drawn in SYN_RECEIVED, not ESTABLISHED") {
+  using D = Direction;
+  constexpr uint8_t S = tcp_flag::syn, A = tcp_flag::ack, F = tcp_flag::fin, R = tcp_flag::rst;
+  const auto peer = [](const std::vector<TraceEvent>& events) {
+    std::vector<TcpState> out;
+    for (const auto& e : events) out.push_back(e.segment.remote_state_inferred);
+    return out;
+  };
+  // A full accept queue: our ACK and FIN dropped, the SYN/ACK sent again.
+  std::vector<TraceEvent> resent = {seg(D::outbound, S, 100, 0, 0),       seg(D::inbound, S | A, 500, 101, 1 * ms),
+                                    seg(D::outbound, A, 101, 501, 2 * ms), seg(D::outbound, F | A, 101, 501, 3 * ms),
+                                    seg(D::inbound, S | A, 500, 101, 1000 * ms), seg(D::outbound, A, 102, 501, 1001 * ms)};
+  CHECK(settle_unaccepted_handshake(resent) == HandshakeRefusal::synack_resent);
+  CHECK(peer(resent) == std::vector<TcpState>{TcpState::close, TcpState::close, TcpState::syn_recv, TcpState::syn_recv,
+                                              TcpState::syn_recv, TcpState::syn_recv});
+  // The first ACK lost on the way, the second taken: the peer acks our FIN. Not refused.
+  std::vector<TraceEvent> lost = resent;
+  lost.push_back(seg(D::inbound, A, 501, 102, 1002 * ms));
+  CHECK(settle_unaccepted_handshake(lost) == HandshakeRefusal::none);
+  // tcp_abort_on_overflow: an RST without ACK at our ACK's number, the peer's first word after it.
+  std::vector<TraceEvent> reset = {seg(D::outbound, S, 100, 0, 0),       seg(D::inbound, S | A, 500, 101, 1 * ms),
+                                   seg(D::outbound, A, 101, 501, 2 * ms), seg(D::outbound, F | A, 101, 501, 3 * ms),
+                                   seg(D::inbound, R, 501, 0, 4 * ms),    seg(D::inbound, R, 501, 0, 5 * ms)};
+  CHECK(settle_unaccepted_handshake(reset) == HandshakeRefusal::ack_reset);
+  CHECK(peer(reset)[2] == TcpState::syn_recv);
+  CHECK(peer(reset)[3] == TcpState::syn_recv);
+  CHECK(peer(reset)[4] == TcpState::close);
+  // An application's abort after accept: RST+ACK from an established peer. Not refused.
+  std::vector<TraceEvent> abort = {seg(D::outbound, S, 100, 0, 0), seg(D::inbound, S | A, 500, 101, 1 * ms),
+                                   seg(D::outbound, A, 101, 501, 2 * ms), seg(D::inbound, R | A, 501, 101, 4 * ms)};
+  CHECK(settle_unaccepted_handshake(abort) == HandshakeRefusal::none);
+  CHECK(peer(abort)[2] == TcpState::close);  // untouched
+  // No handshake ACK at all (refused, unanswered): nothing to settle.
+  std::vector<TraceEvent> refused = {seg(D::outbound, S, 100, 0, 0), seg(D::inbound, R | A, 0, 101, 1 * ms)};
+  CHECK(settle_unaccepted_handshake(refused) == HandshakeRefusal::none);
+}

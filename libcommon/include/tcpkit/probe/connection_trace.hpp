@@ -97,6 +97,16 @@ void resolve_late_state_reads(std::vector<TraceEvent>& events);
 // side was CLOSED), an unanswered one tells nothing (unknown).
 void settle_peer_states(std::vector<TraceEvent>& events);
 
+// Whether the peer took our ACK of its SYN/ACK, by its own segments. It did not when it sent the
+// SYN/ACK again after that ACK and nothing but SYN/ACKs and RSTs at all (a listener whose accept
+// queue is full drops the ACK, as does a firewall that drops ours), or when its first word after
+// our ACK was an RST without ACK at the ACK's number (our ACK met no connection: a full queue
+// with tcp_abort_on_overflow, or a listener that closed). It then never was ESTABLISHED: the
+// rows from our ACK on show it in SYN_RECEIVED (CLOSED from its RST on), not in the states our
+// segments would have moved it to.
+enum class HandshakeRefusal { none, synack_resent, ack_reset };
+HandshakeRefusal settle_unaccepted_handshake(std::vector<TraceEvent>& events);
+
 // Our handshake ACK -> our next segment with data, FIN or RST, from the events; nullopt when
 // either is missing.
 std::optional<int64_t> own_delay_after_handshake(const std::vector<TraceEvent>& events);
