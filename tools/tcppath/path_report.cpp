@@ -1,6 +1,5 @@
 #include "tcppath/path_report.hpp"
 
-#include <algorithm>
 #include <cstdio>
 #include <string>
 
@@ -26,11 +25,6 @@ std::vector<const tcpkit::AttributedChange*> changes_at(const tcpkit::PathTrace&
   for (const auto& c : t.summary.changes)
     if (c.to == hop) out.push_back(&c);
   return out;
-}
-
-bool nat_rewritten(const tcpkit::PathTrace& t, int hop) {
-  const auto& hops = t.summary.nat_rewritten_hops;
-  return std::find(hops.begin(), hops.end(), hop) != hops.end();
 }
 
 // RFC 4884 objects: the MPLS label stack (RFC 4950), interface information (RFC 5837), and
@@ -101,7 +95,7 @@ tcpkit::Record hop_object(const tcpkit::PathTrace& t, const tcpkit::HopResult& h
     r["timestamps"] = tcpkit::to_string(h.timestamps);
   }
   if (h.answer.router) r["icmp"] = tcpkit::icmp_description(h.answer.v6, h.answer.icmp_type, h.answer.icmp_code);
-  if (nat_rewritten(t, h.answer.hop)) r["nat_rewritten"] = true;
+  if (t.summary.nat_rewritten(h.answer.hop)) r["nat_rewritten"] = true;
   tcpkit::Record diff = tcpkit::Record::array();
   if (h.answer.diff)
     for (const auto& c : h.answer.diff->changes) {
@@ -219,7 +213,7 @@ void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, ui
       std::printf("  %s", tcpkit::icmp_description(h.answer.v6, h.answer.icmp_type, h.answer.icmp_code).c_str());
     if (h.rate_limited) std::printf("  rate-limited");
     std::printf("\n");
-    if (nat_rewritten(t, h.answer.hop))
+    if (t.summary.nat_rewritten(h.answer.hop))
       std::printf("      the address probed: a NAT's rewrite; which router this is, is not known\n");
     if (h.answer.extensions) print_extensions(*h.answer.extensions);
     for (const auto& a : h.other_routers)

@@ -345,7 +345,9 @@ void conclude(TraceResult& result, const TraceConfig& config, bool refused, bool
   result.close_kind = refused ? (result.icmp ? "unreachable" : "refused") : close_kind(result.events, saw_closing);
   if (!refused) note_late_reset(result);  // the RST that refused the SYN is the answer itself
   if (refusal == HandshakeRefusal::synack_resent) {
-    result.close_kind = "the peer never completed the handshake";
+    // Not "half closed": the peer never had the connection our FIN would half-close.
+    if (result.close_kind == "half closed" || result.close_kind == "not closed")
+      result.close_kind = "the peer never completed the handshake";
     result.notes.push_back("the peer sent its SYN/ACK again after our ACK, and nothing else: it never took that ACK "
                            "and never was ESTABLISHED (a listener whose accept queue is full drops the ACK; so does "
                            "a firewall that drops our ACKs)");

@@ -115,9 +115,6 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
   if (probed)
     for (const HopAnswer& h : hops)
       if (h.router == probed && !h.unreachable) out.nat_rewritten_hops.push_back(h.hop);
-  const auto rewritten = [&](int hop) {
-    return std::find(out.nat_rewritten_hops.begin(), out.nat_rewritten_hops.end(), hop) != out.nat_rewritten_hops.end();
-  };
   // Attribution: each finding at the first hop whose quote shows it, after the last earlier hop
   // whose quote could see that field and did not show it.
   for (size_t i = 0; i < hops.size(); ++i) {
@@ -209,7 +206,7 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
       break;
     case PathStop::dropped:
       words += "the SYN is dropped after hop " + std::to_string(out.last_hop) +
-               (rewritten(out.last_hop) ? " (which router that is, is not known: the NAT rewrote its address)"
+               (out.nat_rewritten(out.last_hop) ? " (which router that is, is not known: the NAT rewrote its address)"
                                         : " (last answer from " + last + ")");
       break;
     case PathStop::no_answer: words += "no hop and not the destination answered"; break;

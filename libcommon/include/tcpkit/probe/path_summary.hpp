@@ -2,6 +2,7 @@
 // What a path trace found, put together: each change of the SYN attributed to the pair of hops
 // it happened between, where the SYN stopped (or that it arrived), and the verdict in words.
 // Pure: the trace collects the hops, this only reads them (and is unit-tested on its own).
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -80,6 +81,10 @@ struct PathSummary {
   // which routers these are is not known. Empty: no such sign.
   std::vector<int> nat_rewritten_hops;
   std::string verdict;                 // one paragraph
+
+  bool nat_rewritten(int hop) const {
+    return std::find(nat_rewritten_hops.begin(), nat_rewritten_hops.end(), hop) != nat_rewritten_hops.end();
+  }
 };
 
 // hops in TTL order (gaps allowed); destination: the answer from the target, if any; probed:
