@@ -432,12 +432,11 @@ HandshakeRefusal settle_unaccepted_handshake(std::vector<TraceEvent>& events) {
   if (resent) {
     why = HandshakeRefusal::synack_resent;
   } else if (reset) {
-    // The peer's first word after our ACK: an RST without ACK at the ACK's number (RFC 9293: the
-    // reset for a segment of no connection takes its seq from that segment's ack).
+    // Nothing was resent, so the RST is the peer's first word after our ACK. One without ACK at
+    // the ACK's number answers it (RFC 9293: the reset for a segment of no connection takes its
+    // seq from that segment's ack).
     const TrackedSegment& r = events[*reset].segment;
-    const bool first = std::none_of(events.begin() + long(ack) + 1, events.begin() + long(*reset),
-                                    [](const TraceEvent& e) { return e.segment.direction == Direction::inbound; });
-    if (first && !(r.flags & tcp_flag::ack) && r.seq == events[ack].segment.ack) why = HandshakeRefusal::ack_reset;
+    if (!(r.flags & tcp_flag::ack) && r.seq == events[ack].segment.ack) why = HandshakeRefusal::ack_reset;
   }
   if (why == HandshakeRefusal::none) return why;
   for (size_t i = ack; i < events.size(); ++i)

@@ -4,6 +4,8 @@
 #include <bit>
 #include <cmath>
 
+#include "tcpkit/wire/target_set.hpp"
+
 namespace tcpkit {
 
 namespace {

@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include "tcpkit/scan/scan_timing.hpp"
+#include "tcpkit/wire/target_set.hpp"
 
 using namespace tcpkit;
 

@@ -18,9 +18,10 @@
 #include <vector>
 
 #include "tcpkit/wire/ip_address.hpp"
-#include "tcpkit/wire/target_set.hpp"
 
 namespace tcpkit {
+
+class TargetSet;
 
 // Round trips in log-linear buckets (8 per power of two, so within 12.5 %), in microseconds.
 // One writer (the receiver thread) and any number of readers: relaxed atomics, no lock, fixed
