@@ -103,6 +103,10 @@ def test_help_lists_every_flag_and_exits_0():
     (["-I", "lo", "fe80::1%nosuchif0"], "-I gives 'lo'"),
     (["fe80::1%lo", "fe80::2%nosuchif0"], "another target names 'lo'"),
     (["fe80::1%nosuchif0"], "nosuchif0"),
+    # A zone in an exclusion names the scan's interface: here there is none, or no link-local.
+    (["--exclude", "fe80::1%lo", "127.0.0.1"], "the scan has none"),
+    (["--exclude", "2001:db8::1%lo", "127.0.0.1"], "link-local"),
+    (["--exclude", "fe80::1%lo:80", "127.0.0.1"], "not an interface name"),
 ])
 def test_bad_input_exits_2_with_one_line(argv, needle):
     for extra in ([], ["--dry-run"]):  # refused before any privilege or network question

@@ -110,3 +110,23 @@ def test_a_zone_in_a_target_file_must_agree_with_the_others(L, tool):
         assert r.stderr.count("\n") == 1 and f"{path}:2: " in r.stderr and why in r.stderr, r.stderr
     r = L.run_client([tool("tcpscan"), "-p", str(OPEN), "-iL", target_file(L, f"{SERVER_LL}%nosuchif0")], timeout=10)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "nosuchif0" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("form", ["--exclude", "--exclude-file"])
+def test_an_exclusion_may_name_the_scans_interface(L, tool, form):
+    # An exclusion with a zone (fe80::c3%IFACE, as written for the target) was refused as "not
+    # an address". It names the interface of the scan, or it could leave out nothing.
+    other = "fe80::c3"
+    r = L._exec(L.server_ns, ["ip", "-6", "addr", "add", f"{other}/64", "dev", L.server_if, "nodad"])
+    assert r.returncode == 0, r.stderr
+    zoned = f"{other}%{L.client_if}"
+    exclusion = ["--exclude", zoned] if form == "--exclude" else ["--exclude-file", target_file(L, zoned)]
+    for targets in (["-I", L.client_if, f"{SERVER_LL}-c3"], [f"{SERVER_LL}%{L.client_if}", zoned]):
+        r = L.run_client([tool("tcpscan"), "--json", "-p", str(OPEN), *targets, *exclusion], timeout=60)
+        assert r.returncode == 0, r.stderr
+        ports = {(o["host"], o["port"], o["state"]) for o in json_lines(r.stdout) if o.get("type") == "port"}
+        assert ports == {(SERVER_LL, OPEN, "open")}, r.stdout
+    # Another link's address: nothing of this scan, a mistake said in one line.
+    wrong = ["--exclude", f"{other}%lo"] if form == "--exclude" else ["--exclude-file", target_file(L, f"{other}%lo")]
+    r = L.run_client([tool("tcpscan"), "-p", str(OPEN), "-I", L.client_if, f"{SERVER_LL}-c3", *wrong], timeout=10)
+    assert r.returncode == 2 and r.stderr.count("\n") == 1 and f"-I gives '{L.client_if}'" in r.stderr, r.stderr

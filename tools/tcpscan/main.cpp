@@ -86,7 +86,7 @@ void add_target_flags(CLI::App& app, tcpscan::Options& o, FlagText& t) {
   app.add_option("--input-list", o.target_files, "-iL FILE: read targets from FILE ('-' for standard input)")
       ->type_name("FILE")
       ->allow_extra_args(false);
-  app.add_option("--exclude", t.excludes, "leave out these targets (comma-separated, same syntax)")
+  app.add_option("--exclude", t.excludes, "leave out these targets (comma-separated, same syntax; a zone names the scan's interface)")
       ->type_name("TARGETS")
       ->allow_extra_args(false);
   app.add_option("--exclude-file", o.exclude_files, "leave out the targets listed in FILE")

@@ -43,7 +43,8 @@ tcpkit::Error at_line(const std::string& file, int line, const tcpkit::Error& e)
 }
 
 // The targets of the command line and the -iL files; a zone in a file (fe80::1%eth0) names the
-// interface as one on the command line does (o.interface).
+// interface as one on the command line does (o.interface). Exclusions come after every target,
+// so that a zone in one is checked against the interface the targets settled.
 tcpkit::Result<tcpkit::TargetSet> build_targets(Options& o) {
   tcpkit::TargetSet targets(tcpkit::TargetOptions{o.family, o.allow_broadcast});
   uint64_t given = o.targets.size(), excluded = o.excludes.size();
@@ -62,14 +63,19 @@ tcpkit::Result<tcpkit::TargetSet> build_targets(Options& o) {
   }
   if (o.interface != interface_before)
     if (auto index = tcpkit::interface_index(o.interface); !index) return tl::unexpected(index.error());
-  for (const auto& x : o.excludes)
+  for (auto x : o.excludes) {
+    if (auto why = take_excluded_zone(x, o); !why.empty()) return tcpkit::fail(tcpkit::ErrorCode::bad_input, why);
     if (auto r = targets.exclude(x); !r) return tl::unexpected(r.error());
+  }
   for (const auto& file : o.exclude_files) {
     auto tokens = tcpkit::read_target_file(file);
     if (!tokens) return tl::unexpected(tokens.error());
     excluded += tokens->size();
-    for (const auto& t : *tokens)
+    for (auto& t : *tokens) {
+      if (auto why = take_excluded_zone(t.text, o); !why.empty())
+        return tl::unexpected(at_line(file, t.line, tcpkit::Error{tcpkit::ErrorCode::bad_input, 0, why}));
       if (auto r = targets.exclude(t.text); !r) return tl::unexpected(at_line(file, t.line, r.error()));
+    }
   }
   if (given == 0) {
     std::string files;

@@ -12,4 +12,8 @@ namespace tcpscan {
 // zone. "" when done (or there was none), else why the target cannot be scanned.
 std::string take_zone(std::string& text, Options& o);
 
+// The same for an exclusion (--exclude, --exclude-file), once every target's zone is taken: its
+// zone must name the scan's interface, which it leaves unchanged (an exclusion sends nothing).
+std::string take_excluded_zone(std::string& text, const Options& o);
+
 }  // namespace tcpscan
