@@ -228,6 +228,46 @@ def test_syn_flood_verdict_flips(lab):
     assert after["verdict"] == "quiet" and after["syn_recv"] == 0
 
 
+CONNECT_30 = """
+import socket, sys
+held = [socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=5) for _ in range(30)]
+print(len(held))
+"""
+
+
+def test_syn_flood_with_a_cookie_for_every_syn(lab):
+    """tcp_syncookies=2 answers every SYN with a cookie, and the kernel counts each in
+    SyncookiesSent and TCPReqQFullDoCookies: 30 ordinary handshakes were judged a flood ("a SYN
+    queue was full"). A flood there is cookies that never come back."""
+    L = lab()
+    start_helper(L, "server", ["server", "--bind", "0.0.0.0", "--hold-port", 8443, "--backlog", 64])
+    subprocess.run(["ip", "-n", L.server_ns, "route", "add", "10.79.0.0/16", "via", L.client_v4], check=True)
+    L.sysctl(L.server_ns, "net.ipv4.tcp_syncookies", 2)
+
+    def measured(during, *args):
+        watcher = L.popen_server([L.tool("tcpstate"), "syn-flood", "--interval", "3", "--json", *args],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(0.5)
+        r = during()
+        assert r.returncode == 0, r.stderr
+        out, err = watcher.communicate(timeout=60)
+        assert watcher.returncode == 0, err
+        return jsonl(out.decode())[-1]
+
+    ordinary = measured(lambda: L.run_client([sys.executable, "-c", CONNECT_30, L.server_v4, "8443"]))
+    d = ordinary["counter_deltas"]
+    assert d["SyncookiesSent"] >= 30 and d["SyncookiesRecv"] >= 30, ordinary  # the kernel's side of it
+    assert ordinary["verdict"] == "quiet", ordinary
+    assert "tcp_syncookies 2" in ordinary["reasons"][0] and "came back" in ordinary["reasons"][0], ordinary
+
+    # 200 SYNs from spoofed sources: their cookies never come back.
+    flood = measured(lambda: L.run_client([sys.executable, SYNSEND, "--dst", L.server_v4, "--dport", "8443",
+                                           "--src-prefix", "10.79", "--count", "200"]), "--flood-threshold", "150")
+    assert flood["verdict"] == "flood", flood
+    assert flood["syn_recv"] == 0 and flood["counter_deltas"]["SyncookiesSent"] >= 200, flood
+    assert any("SYN cookies never came back" in r for r in flood["reasons"]), flood
+
+
 def test_syn_flood_reads_listener_queues_without_the_walk(lab):
     """syn-flood --syn-recv-by queues reads each listener's own request-socket count (a BPF
     iterator that stops before the established hash): with none, the report comes from a

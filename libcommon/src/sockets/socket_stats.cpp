@@ -360,12 +360,28 @@ SynFloodJudgement judge_syn_flood(const SynFloodSummary& summary, const std::map
     auto it = deltas.find(std::string("TcpExt.") + name);
     return it == deltas.end() ? 0 : it->second;
   };
-  if (const uint64_t n = delta("SyncookiesSent"))
-    raise(SynFloodVerdict::flood, std::to_string(n) + " SYN cookies sent: a SYN queue was full");
+  // tcp_syncookies 2: the kernel answers every SYN with a cookie and counts it in SyncookiesSent
+  // and TCPReqQFullDoCookies, full queue or not, and keeps no SYN_RECV. A flood shows there as
+  // cookies that never came back: the SYN_RECV of such a host, held to the same threshold (an
+  // interval also ends with ordinary handshakes in flight).
+  const bool every_syn_cookied = sysctls.syncookies && *sysctls.syncookies == 2;
+  const uint64_t cookies_sent = delta("SyncookiesSent"), cookies_back = delta("SyncookiesRecv");
+  const uint64_t cookies_open = cookies_sent > cookies_back ? cookies_sent - cookies_back : 0;
+  if (every_syn_cookied) {
+    const std::string open_text = std::to_string(cookies_open) + " of " + std::to_string(cookies_sent) +
+                                  " SYN cookies never came back";
+    if (cookies_open >= flood_threshold)
+      raise(SynFloodVerdict::flood, open_text + " (half-open handshakes), at or above the threshold of " +
+                                        std::to_string(flood_threshold));
+    else if (cookies_open >= kBusyListenerSynRecv)  // as many SYN_RECV at one listener
+      raise(SynFloodVerdict::elevated, open_text + " (half-open handshakes, or in flight at the interval's end)");
+  } else if (cookies_sent) {
+    raise(SynFloodVerdict::flood, std::to_string(cookies_sent) + " SYN cookies sent: a SYN queue was full");
+  }
   if (const uint64_t n = delta("TCPReqQFullDrop"))
     raise(SynFloodVerdict::flood, std::to_string(n) + " SYNs dropped because a SYN queue was full" +
                                       (sysctls.syncookies && *sysctls.syncookies == 0 ? " (tcp_syncookies is 0)" : ""));
-  if (const uint64_t n = delta("TCPReqQFullDoCookies"))
+  if (const uint64_t n = delta("TCPReqQFullDoCookies"); n && !every_syn_cookied)
     raise(SynFloodVerdict::flood, std::to_string(n) + " SYNs answered with cookies because a SYN queue was full");
   for (const auto& l : summary.listeners) {
     const std::string who = "port " + std::to_string(l.port);
@@ -393,7 +409,11 @@ SynFloodJudgement judge_syn_flood(const SynFloodSummary& summary, const std::map
     raise(SynFloodVerdict::elevated, std::to_string(n) + " accept queue overflows (ListenOverflows)");
   else if (const uint64_t d = delta("ListenDrops"))
     raise(SynFloodVerdict::elevated, std::to_string(d) + " SYNs or handshakes dropped by listeners (ListenDrops)");
-  if (j.reasons.empty())
+  if (j.reasons.empty() && every_syn_cookied && !deltas.empty())
+    j.reasons.push_back(std::to_string(summary.syn_recv) + " SYN_RECV; tcp_syncookies 2 answers every SYN with a cookie: " +
+                        std::to_string(cookies_sent) + " sent, " + std::to_string(cookies_back) +
+                        " came back, and no queue drops during the interval");
+  else if (j.reasons.empty())
     j.reasons.push_back(std::to_string(summary.syn_recv) + " SYN_RECV" +
                         (deltas.empty() ? "" : ", no SYN cookies and no queue drops during the interval"));
   return j;

@@ -240,6 +240,41 @@ TEST_CASE("SYN_RECV per listener and the flood verdict") {
   CHECK(j.reasons[0] == "port 8090: SYN queue full (9 SYN_RECV, backlog 8): new SYNs get cookies or are dropped");
 }
 
+TEST_CASE("tcp_syncookies 2: every SYN gets a cookie, so only cookies that never came back count") {
+  SynFloodAnalysis quiet;
+  TcpSysctls always;
+  always.syncookies = 2;
+  // 30 ordinary handshakes: the kernel counts a cookie for each, queue full or not.
+  auto j = judge_syn_flood(quiet.finish(),
+                           {{"TcpExt.SyncookiesSent", 30}, {"TcpExt.SyncookiesRecv", 30}, {"TcpExt.TCPReqQFullDoCookies", 30}},
+                           always, 256);
+  CHECK(j.verdict == SynFloodVerdict::quiet);
+  REQUIRE(j.reasons.size() == 1);
+  CHECK(j.reasons[0] ==
+        "0 SYN_RECV; tcp_syncookies 2 answers every SYN with a cookie: 30 sent, 30 came back, and no queue drops during "
+        "the interval");
+  // The same counters with tcp_syncookies 1 mean that a SYN queue was full.
+  TcpSysctls when_full;
+  when_full.syncookies = 1;
+  CHECK(judge_syn_flood(quiet.finish(), {{"TcpExt.SyncookiesSent", 30}, {"TcpExt.SyncookiesRecv", 30}}, when_full, 256)
+            .verdict == SynFloodVerdict::flood);
+  // Cookies that never came back stand for SYN_RECV: elevated from 16, flood at the threshold.
+  j = judge_syn_flood(quiet.finish(), {{"TcpExt.SyncookiesSent", 45}, {"TcpExt.SyncookiesRecv", 30}}, always, 256);
+  CHECK(j.verdict == SynFloodVerdict::quiet);
+  j = judge_syn_flood(quiet.finish(), {{"TcpExt.SyncookiesSent", 46}, {"TcpExt.SyncookiesRecv", 30}}, always, 256);
+  CHECK(j.verdict == SynFloodVerdict::elevated);
+  CHECK(j.reasons == std::vector<std::string>{
+                         "16 of 46 SYN cookies never came back (half-open handshakes, or in flight at the interval's end)"});
+  j = judge_syn_flood(quiet.finish(), {{"TcpExt.SyncookiesSent", 300}, {"TcpExt.TCPReqQFullDoCookies", 300}}, always,
+                      256);
+  CHECK(j.verdict == SynFloodVerdict::flood);
+  CHECK(j.reasons == std::vector<std::string>{
+                         "300 of 300 SYN cookies never came back (half-open handshakes), at or above the threshold of 256"});
+  // More back than sent (cookies of the interval before): none open.
+  CHECK(judge_syn_flood(quiet.finish(), {{"TcpExt.SyncookiesSent", 5}, {"TcpExt.SyncookiesRecv", 9}}, always, 256).verdict ==
+        SynFloodVerdict::quiet);
+}
+
 TEST_CASE("SYN_RECV on a dual-stack listener: IPv4-mapped sources are their IPv4 address, in its /24") {
   // A v4 client of a listener on [::] (v6only off) is [::ffff:a.b.c.d] in sock_diag, as ss shows it.
   SynFloodAnalysis a;

@@ -236,7 +236,9 @@ inline constexpr uint64_t kBusyListenerSynRecv = 16;
 // The rules (also in the man page): flood when SYN cookies were sent or SYNs were dropped for
 // a full queue during the interval, when a listener's SYN_RECV reaches half its backlog (and at
 // least 16), or when the SYN_RECV total reaches flood_threshold; elevated when a listener has 16
-// or more SYN_RECV or its accept queue overflowed; quiet otherwise. counter_deltas holds
+// or more SYN_RECV or its accept queue overflowed; quiet otherwise. With tcp_syncookies 2 every
+// SYN gets a cookie, so the cookies that never came back stand for SYN_RECV: flood from
+// flood_threshold, elevated from 16. counter_deltas holds
 // "TcpExt.<name>" -> increase over the interval (empty when not measured).
 SynFloodJudgement judge_syn_flood(const SynFloodSummary& summary, const std::map<std::string, uint64_t>& counter_deltas,
                                   const TcpSysctls& sysctls, uint64_t flood_threshold);
