@@ -238,3 +238,29 @@ def test_time_wait_as_a_client_counts_the_ports_in_use_towards_each_service(lab)
     r = subprocess.run([L.tool("tcpstate"), "--netns", L.client_ns, "time-wait", "--max", "established=9"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "established" in r.stderr, (r.stdout, r.stderr)
+
+
+def test_time_wait_of_ipv4_and_dual_stack_sockets_to_one_service_is_one_row(lab):
+    """Found in the lab: 10 IPv4 and 10 IPv4-mapped IPv6 sockets (an AF_INET6 socket connected to
+    ::ffff:a.b.c.d) open to one service, 5 + 5 more closed into TIME_WAIT, gave two rows of 5
+    TIME_WAIT and 15 ports in use each. Both kinds take their ports from one space, so the answer
+    is one row: 10 TIME_WAIT, 30 ports in use. The same from every source, saved ss text too."""
+    L = lab()
+    set_range(L)
+    start_sockets(L, "server", "server", "--bind", "::", "--hold-port", 8080, "--close-port", 8081)
+    for server in (L.server_v4, f"::ffff:{L.server_v4}"):
+        start_sockets(L, "client", "client", "--server", server, "--hold-port", 8081, "--close-port", 8081,
+                      "--established", 10, "--time-wait", 5)
+    wait_for(lambda: ss_count(L, "client", "state", "time-wait") == 10, 10, "TIME_WAIT on the client")
+    saved = os.path.join(L.tmpdir, "client-ss-tan.txt")
+    with open(saved, "w") as f:
+        f.write(L.run_client(["ss", "-tan"]).stdout)
+    assert "[::ffff:" in open(saved).read()  # the dual-stack sockets are there as ss shows them
+    for source in (["--source", "netlink"], ["--source", "proc"], ["--from", saved]):
+        # Saved text is read in the client's namespace: its port range is the text's machine's.
+        r = L.run_client([L.tool("tcpstate"), "time-wait", "--json", *source])
+        assert r.returncode == 0, (source, r.stderr)
+        objs = jsonl(r.stdout)
+        groups = [o for o in objs if o["type"] == "time_wait_group"]
+        assert [(g["role"], g["remote_address"], g["remote_port"], g["time_wait"], g["ports_in_use"]) for g in groups] == \
+            [("client", L.server_v4, 8081, 10, 30)], (source, groups)

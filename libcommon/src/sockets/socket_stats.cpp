@@ -163,11 +163,14 @@ void TimeWaitAnalysis::add(const SocketRecord& s) {
     return;
   }
   if (s.state == TcpState::close) return;
+  // An IPv4-mapped pair (a dual-stack socket, ::ffff:10.0.0.1) is the IPv4 pair it stands for:
+  // its connect() takes the same ephemeral ports, and its peer is the same client or service.
+  const IpAddress local = s.local.unmapped(), remote = s.remote.unmapped();
   if (s.state != TcpState::time_wait) {
-    if (side_.ephemeral(s.local_port)) ++ports_used_[Key{s.local, s.remote, s.remote_port, s.local_host, s.remote_host}];
+    if (side_.ephemeral(s.local_port)) ++ports_used_[Key{local, remote, s.remote_port, s.local_host, s.remote_host}];
     return;
   }
-  pending_.push_back(Pending{s.local, s.remote, s.local_port, s.remote_port, s.local_host, s.remote_host});
+  pending_.push_back(Pending{local, remote, s.local_port, s.remote_port, s.local_host, s.remote_host});
   ++total_;
   if (!s.timer_ms) {
     ++without_timer_;
@@ -427,7 +430,7 @@ void CloseWaitAnalysis::add(const SocketRecord& s) {
   if (s.state != TcpState::close_wait) return;
   ++total_;
   pending_.push_back(Pending{s.processes.empty() ? "-" : s.processes.front().name,
-                             s.processes.empty() ? 0 : s.processes.front().pid, s.inode.value_or(0), s.remote,
+                             s.processes.empty() ? 0 : s.processes.front().pid, s.inode.value_or(0), s.remote.unmapped(),
                              s.remote_host, s.local_port, s.remote_port, s.recv_q});
 }
 

@@ -299,6 +299,40 @@ TEST_CASE("SYN_RECV on a dual-stack listener: IPv4-mapped sources are their IPv4
   }
 }
 
+TEST_CASE("an IPv4-mapped pair is the IPv4 pair: one TIME_WAIT row, one count of ports in use") {
+  // Found in the lab: 10 IPv4 and 10 dual-stack (::ffff:) sockets to one service, 5 + 5 in
+  // TIME_WAIT, gave two rows of 5 TIME_WAIT and 15 ports in use each; they share one port space.
+  TimeWaitAnalysis tw(32768, 60999);
+  for (uint16_t p = 0; p < 15; ++p) {
+    const TcpState st = p < 5 ? TcpState::time_wait : TcpState::established;
+    tw.add(sock(st, "10.0.0.1", uint16_t(40000 + p), "10.0.0.2", 8080));
+    tw.add(sock(st, "::ffff:10.0.0.1", uint16_t(41000 + p), "::ffff:10.0.0.2", 8080));
+  }
+  tw.finish();
+  const auto top = tw.top(5);
+  REQUIRE(top.size() == 1);
+  CHECK(top[0].role == ConnectionRole::client);
+  CHECK(top[0].remote.to_string() == "10.0.0.2");
+  CHECK(top[0].time_wait == 10);
+  CHECK(top[0].ports_in_use == 30);
+  // A dual-stack server's mapped clients and its IPv4 listener's are the same client.
+  TimeWaitAnalysis server(32768, 60999);
+  server.add(sock(TcpState::listen, "0.0.0.0", 80, "0.0.0.0", 0));
+  server.add(sock(TcpState::time_wait, "10.0.0.2", 80, "10.0.0.9", 40000));
+  server.add(sock(TcpState::time_wait, "::ffff:10.0.0.2", 80, "::ffff:10.0.0.9", 40001));
+  server.finish();
+  REQUIRE(server.top(5).size() == 1);
+  CHECK(server.top(5)[0].time_wait == 2);
+  // CLOSE_WAIT, as a client: one row per service, mapped or not.
+  CloseWaitAnalysis cw(32768, 60999);
+  cw.add(sock(TcpState::close_wait, "10.0.0.1", 50000, "10.0.0.3", 443));
+  cw.add(sock(TcpState::close_wait, "::ffff:10.0.0.1", 50001, "::ffff:10.0.0.3", 443));
+  cw.finish();
+  REQUIRE(cw.top(5).size() == 1);
+  CHECK(cw.top(5)[0].count == 2);
+  CHECK(cw.top(5)[0].remote.to_string() == "10.0.0.3");
+}
+
 TEST_CASE("CLOSE_WAIT per process and service; unread data bytes leave the FIN out") {
   CloseWaitAnalysis a(32768, 60999);
   for (int i = 0; i < 3; ++i) {
