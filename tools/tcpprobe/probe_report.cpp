@@ -138,8 +138,8 @@ std::string ack_check_text(uint16_t port, const std::optional<tcpkit::AckCheck>&
   switch (*check) {
     case tcpkit::AckCheck::reset:
       line = ack + " drew an RST, so segments reach a TCP stack there and only the SYNs went unanswered: "
-                   "a listener whose accept queue is full (a server that stopped accepting), a SYN rate limit, "
-                   "or a rule that drops SYNs alone";
+                   "a listener whose accept queue is full (a server that stopped accepting) or whose SYN queue is (a "
+                   "SYN flood where tcp_syncookies is 0), a SYN rate limit, or a rule that drops SYNs alone";
       break;
     case tcpkit::AckCheck::late_reset:
       line = ack + " drew an RST, but only after -W: the host answers, slower than -W allows, so the SYNs' answers "

@@ -437,8 +437,8 @@ std::string ack_check_sentence(const AckCheckFacts& a) {
   if (a.reset == 0)
     return asked + "none reset an ACK (a firewall that drops everything, a host that is gone, or loss)" + rest;
   return asked + with_commas(a.reset) + " reset an ACK, so segments reach " + (a.reset == 1 ? "it" : "them") +
-         " and only SYNs are dropped: a listener whose accept queue is full, a SYN rate limit or a rule for SYNs "
-         "alone (ack-reset)" + rest;
+         " and only SYNs are dropped: a listener whose accept queue is full (or SYN queue, in a SYN flood without "
+         "cookies), a SYN rate limit or a rule for SYNs alone (ack-reset)" + rest;
 }
 
 Record ack_check_record(const AckCheckFacts& a) {
