@@ -481,6 +481,106 @@ def test_closed_group_against_a_listening_port_is_inconclusive(make_lab, tool, f
     assert summary["deviation"] == 0
 
 
+def start_deferring_nginx(L, port):
+    """nginx with `listen ... deferred` (TCP_DEFER_ACCEPT): the kernel drops our handshake ACK and
+    keeps the connection half-open (SYN-RECEIVED) until data comes."""
+    d = L.tmpdir
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/nginx-error.log;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
+  server {{ listen {L.server_v4}:{port} deferred; location / {{ return 200 "ok\\n"; }} }}
+}}
+""")
+    proc = L.popen_server(["nginx", "-c", conf, "-g", "daemon off;"], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE)
+    end = time.monotonic() + 10
+    while f":{port} " not in L.run_server(["ss", "-Htln"]).stdout:
+        assert proc.poll() is None and time.monotonic() < end, proc.stderr.read().decode()
+        time.sleep(0.05)
+    return proc
+
+
+HALF_OPEN_CASES = ("live-syn", "live-ack-unsent")
+
+
+def test_a_listener_that_defers_accept_is_judged_on_a_primed_connection(make_lab, tool):
+    # Found against nginx `listen ... deferred`: live-syn and live-ack-unsent were deviations
+    # ("reset where an ACK was due"), but the peer was never ESTABLISHED: its RSTs are RFC 9293's
+    # answer in SYN-RECEIVED. They run again on a connection whose 2 bytes the peer acked first.
+    L = make_lab()
+    start_deferring_nginx(L, LIVE)
+    r = stray(L, tool, 4, LIVE, "--group", "live")
+    got, summary = cases(r.stdout)
+    assert {name: c["verdict"] for name, c in got.items()} == LIVE_LINUX, r.stdout
+    assert r.returncode == 0 and summary["deviation"] == 0, r.stderr
+    for name, c in got.items():
+        assert c["primed"] == (name in HALF_OPEN_CASES), c
+    for name in HALF_OPEN_CASES:
+        c = got[name]
+        assert "first acked 2 bytes of ours" in c["reason"] and "half-open peer" in c["reason"], c
+        # The decisive connection: our 2 bytes acked, then the case's segment drew an ACK.
+        ours = [x for x in c["segments"] if x["direction"] == "out" and not x["crafted"] and x["length"] == 2]
+        assert len(ours) == 1, c["segments"]
+    assert guard_tables(L) == []
+
+
+@pytest.mark.parametrize("data", ["acked", "reset"])
+def test_a_reset_after_the_peer_took_the_connection_stays_a_deviation(make_lab, tool, data):
+    # The half-open control must not hide a stack that resets a live connection on a SYN (the RFC
+    # 793 answer): the responder resets stray SYNs (the kernel never sees them: the input rule
+    # drops SYNs without MSS, which ours carry), and leaves our priming bytes to the kernel
+    # ("acked") or resets them too ("reset": nothing decides, inconclusive).
+    L = make_lab()
+    L.start_server(LIVE, mode="never-close")
+    mark = 0x5253
+    L.nft(L.server_ns, "table inet stray_test {\n chain output { type filter hook output priority 0;\n"
+                       f"  tcp sport {LIVE} tcp flags & rst == rst meta mark != {mark} drop\n }}\n"
+                       " chain input { type filter hook input priority 0;\n"
+                       f"  tcp dport {LIVE} tcp flags & (syn | ack) == syn tcp option maxseg missing drop\n }}\n}}\n")
+    proc = L.popen_server([sys.executable, RESPONDER, "--interface", L.server_if, "--ports", str(LIVE),
+                           "--mark", str(mark), "--stray-syns", "--max-seconds", "120",
+                           *(["--leave-data"] if data == "acked" else [])], stdout=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == b"ready"
+    r = stray(L, tool, 4, LIVE, "--case", "live-syn")
+    got, _ = cases(r.stdout)
+    c = got["live-syn"]
+    assert c["observed"].startswith("R."), c
+    if data == "acked":
+        assert c["verdict"] == "deviation" and c["primed"], c
+        assert "first acked 2 bytes of ours" in c["reason"], c
+        assert r.returncode == 1
+    else:
+        assert c["verdict"] == "inconclusive" and not c["primed"], c
+        assert "never showed that it took the connection" in c["reason"], c
+        assert "reset the connection" in c["reason"], c
+    assert guard_tables(L) == []
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_an_exact_rst_is_seen_to_reset_a_connection_behind_syn_cookies(make_lab, tool, family):
+    # Found with tcp_syncookies=2 (and under a SYN flood with the default 1): the RST reset the
+    # connection, but the byte after it, acking SND.NXT of a peer that had sent nothing, was a
+    # valid cookie: the listener opened a new connection on it and acked the byte ("survived",
+    # a deviation, on 3 connections). The kernel counted the resets (TcpEstabResets).
+    L = make_lab()
+    L.start_server(LIVE, mode="never-close")
+    L.sysctl(L.server_ns, "net.ipv4.tcp_syncookies", 2)
+    r = stray(L, tool, family, LIVE, "--case", "live-rst-exact")
+    got, _ = cases(r.stdout)
+    c = got["live-rst-exact"]
+    assert c["verdict"] == "conformant", c
+    assert "the connection was reset" in c["reason"], c
+    assert r.returncode == 0, r.stderr
+    assert guard_tables(L) == []
+
+
 def test_the_privilege_hint_is_a_command_that_works(make_lab, tool):
     # Without CAP_NET_ADMIN the time-wait group cannot run; the hint says how to leave it out.
     L = lab_with_servers(make_lab)

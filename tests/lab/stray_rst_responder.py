@@ -130,8 +130,14 @@ def main(argv):
     p.add_argument("--mark", type=lambda s: int(s, 0), default=0x5253)
     p.add_argument("--max-seconds", type=float, default=300.0)
     p.add_argument("--max-replies", type=int, default=10000)
+    p.add_argument("--stray-syns", action="store_true",
+                   help="also reset a SYN on a connection already open (another ISN than its first SYN's): "
+                        "the RFC 793 answer that RFC 5961 replaced with a challenge ACK")
+    p.add_argument("--leave-data", action="store_true",
+                   help="leave segments with data (and no FIN or RST) to the kernel, which acks them")
     a = p.parse_args(argv)
     ports = {int(x) for x in a.ports.split(",")}
+    first_isn = {}  # (client address, client port) -> the ISN of its first SYN
 
     responder = Responder(a.interface, a.mark, a.max_seconds, a.max_replies)
     for seg in responder.segments():
@@ -139,9 +145,13 @@ def main(argv):
             continue
         version, src, dst, sport, dport, seq, ack, flags, payload_len = seg
         if flags & SYN and not flags & FIN:
-            continue  # handshakes are the kernel's
-        if flags == ACK and payload_len == 0:
+            isn = first_isn.setdefault((src, sport), seq)
+            if not a.stray_syns or flags & ACK or seq == isn:
+                continue  # handshakes are the kernel's
+        elif flags == ACK and payload_len == 0:
             continue  # pure ACKs too
+        elif a.leave_data and payload_len > 0 and not flags & (FIN | RST):
+            continue
         responder.send(version, rst_for(*seg), src)
     return 0
 

@@ -87,6 +87,7 @@ Record Reporter::record(const RunInfo& info, const tcpkit::StrayRun& run, const 
   r["rejected"] = run.rejected.total();
   r["duplicates"] = run.seen.duplicates;
   if (run.local_port) r["local_port"] = run.local_port;
+  r["primed"] = run.primed;
   if (verbose_) {
     Record segments = Record::array();
     for (const auto& s : run.segments) segments.push_back(segment_record(s));

@@ -280,6 +280,9 @@ std::optional<RejectReason> ConnectionTracker::check_inbound(const DecodedTcp& t
   if (syn && ack && local_.last_syn_seq && t.ack == *local_.last_syn_seq + 1) return std::nullopt;
   if (rst && ack && (ack_ok || std::find(sent_edges_.begin(), sent_edges_.end(), t.ack) != sent_edges_.end()))
     return std::nullopt;
+  // <SEQ=SEG.ACK><CTL=RST>: the answer of a stack where one of our segments met no connection
+  // (RFC 9293 3.10.7.1), whatever number that segment acked (tcpstray acks below SND.NXT).
+  if (rst && !ack && std::find(sent_acks_.begin(), sent_acks_.end(), t.seq) != sent_acks_.end()) return std::nullopt;
   const uint32_t reach = std::max(kSeqSlack, uint32_t(local_.window) << std::min<uint32_t>(local_.window_scale.value_or(0), kMaxWindowShift));
   const uint32_t next = remote_.next_seq.value_or(*remote_.isn + 1);
   if (seq_lt(t.seq, *remote_.isn) || seq_gt(t.seq, next + reach)) return RejectReason::wrong_seq;
@@ -325,6 +328,9 @@ void ConnectionTracker::remember_sent(const DecodedTcp& t, uint32_t sequence_len
   if (sent_edges_.size() >= kEdgesKept) sent_edges_.erase(sent_edges_.begin(), sent_edges_.begin() + 2);  // one segment's two edges
   sent_edges_.push_back(t.seq);
   sent_edges_.push_back(t.seq + sequence_length);
+  if (!(t.flags & tcp_flag::ack)) return;
+  if (sent_acks_.size() >= kEdgesKept / 2) sent_acks_.erase(sent_acks_.begin());
+  sent_acks_.push_back(t.ack);
 }
 
 TrackedSegment ConnectionTracker::with_states(TrackedSegment s) const {

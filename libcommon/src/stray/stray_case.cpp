@@ -37,7 +37,7 @@ const std::array<StrayCaseInfo, 22> kCatalogue = {{
     {C::listen_rst, "listen-rst", G::listen, "an RST to a listener is ignored",
      "R seq=x", "silence", kListenRfc, A::silence, false},
     {C::live_rst_exact, "live-rst-exact", G::live, "an RST at exactly RCV.NXT resets the connection",
-     "R seq=RCV.NXT, then P. 1 byte at RCV.NXT", "no answer to the RST; R to the byte", "RFC 5961 3.2", A::silence,
+     "R seq=RCV.NXT, then P. 1 byte at RCV.NXT ack=SND.NXT-1000", "no answer to the RST; R to the byte", "RFC 5961 3.2", A::silence,
      false},
     {C::live_rst_in_window, "live-rst-in-window", G::live,
      "an in-window RST that is not exact only draws a challenge ACK (blind reset defence)",

@@ -31,10 +31,17 @@ constexpr int kQuietRounds = 10;           // a peer that never falls quiet: giv
 constexpr uint32_t kBeyond = 65536;        // how far past the window edge "out of window" aims
 constexpr uint32_t kOldData = 1000;        // how far below RCV.NXT the old data starts
 constexpr uint32_t kOldDataLength = 10;
+// How far below SND.NXT the ack of live-rst-exact's byte is. Linux takes a cookie whose ack is
+// up to 3 below its own (the low bits hold an MSS index, 0 to 3, which then reads lower); any
+// window holds 1000.
+constexpr uint32_t kOldAck = 1000;
 // A case that expects an ACK and saw nothing sends its segment again this long after the first:
 // Linux's host-wide challenge-ACK limit counts per second, tcp_invalid_ratelimit per 500 ms.
 constexpr auto kRetryAfter = std::chrono::milliseconds(1100);
 constexpr int kHandshakeAckCopies = 2;
+// How long a primed connection waits for the ACK of its bytes, when -W is shorter: a delayed ACK
+// may hold it 200 ms (Linux) or 500 ms (RFC 9293's ceiling).
+constexpr auto kPrimeAckWait = std::chrono::milliseconds(1000);
 // A case's segment leaves at least this long after the peer's latest segment, so that the
 // peer's timestamp clock (1 ms on Linux, at most 10 ms on stacks we know) ticks in between and
 // a fresh answer is told from a network copy of that segment by its TSval (earlier_copy.hpp).
@@ -84,6 +91,7 @@ class CaseRunner {
   Result<bool> connect_and_follow();
   Result<bool> reach_time_wait();
   Result<bool> wait_quiet();
+  Result<bool> prime();
   Result<void> hold_local_port();
   Result<void> inject(uint8_t flags, uint32_t seq, uint32_t ack, std::vector<uint8_t> payload = {});
   void pace() const;
@@ -102,6 +110,10 @@ class CaseRunner {
   bool is_handshake_repeat(const TrackedSegment& s) const {
     const auto& isn = live_->tracker().remote().isn;
     return s.direction == Direction::inbound && (s.flags & syn) && (s.flags & ack) && isn && s.seq == *isn;
+  }
+  bool problem_flag(std::string text) {
+    run_.seen.setup_problem = std::move(text);
+    return false;
   }
   StrayRun problem(std::string text) {
     run_.seen.setup_problem = std::move(text);
@@ -445,7 +457,32 @@ void CaseRunner::cleanup() {
 Result<bool> CaseRunner::set_up() {
   auto connected = connect_and_follow();
   if (!connected || !*connected) return connected;
-  return stray_case_info(id_).group == StrayGroup::time_wait ? reach_time_wait() : wait_quiet();
+  if (stray_case_info(id_).group == StrayGroup::time_wait) return reach_time_wait();
+  if (!t_.prime.empty()) {
+    auto primed = prime();
+    if (!primed || !*primed) return primed;
+  }
+  return wait_quiet();
+}
+
+// Sends StrayTarget::prime through our kernel and waits for the peer's ACK of it: then the peer
+// has taken the connection (a half-open entry of a listener that defers accept is turned into
+// one by data). What the peer says in reply, the quiet wait after it absorbs.
+Result<bool> CaseRunner::prime() {
+  const uint32_t acked = *live_->tracker().exact_next_seq() + uint32_t(t_.prime.size());
+  const ssize_t n = ::send(socket_.get(), t_.prime.data(), t_.prime.size(), MSG_NOSIGNAL);
+  if (n < 0) return fail_errno("send the priming bytes", errno);
+  const std::string what = "the peer did not ack the " + std::to_string(t_.prime.size()) +
+                           " bytes sent to show that it took the connection";
+  if (size_t(n) != t_.prime.size()) return problem_flag(what);
+  auto got = wait_segment([&](const TrackedSegment& s) {
+    return s.direction == Direction::inbound && ((s.flags & rst) || ((s.flags & ack) && int32_t(s.ack - acked) >= 0));
+  }, Clock::now() + std::max<Clock::duration>(t_.timeout, kPrimeAckWait));
+  if (!got) return tl::unexpected(got.error());
+  if (!*got) return problem_flag(what);
+  if ((*got)->flags & rst) return problem_flag("the peer reset the connection on the bytes sent to show that it took it");
+  run_.primed = true;
+  return true;
 }
 
 // Where the peer's sequence space stands once the connection is ready.
@@ -465,7 +502,7 @@ Result<void> CaseRunner::aim_probe(const Edges& e, std::vector<uint8_t>& payload
   switch (id_) {
     case StrayCase::live_rst_exact:
       p.flags = rst, p.seq = e.rcv_nxt;
-      run_.sent = "R seq=RCV.NXT, then P. 1 byte at RCV.NXT";
+      run_.sent = "R seq=RCV.NXT, then P. 1 byte at RCV.NXT ack=SND.NXT-1000";
       break;
     case StrayCase::live_rst_in_window:
       p.flags = rst, p.seq = e.rcv_nxt + e.half;
@@ -528,6 +565,12 @@ Result<void> CaseRunner::follow_up(const Edges& e) {
   f.ack = e.snd_nxt;
   std::vector<uint8_t> byte;
   if (id_ == StrayCase::live_rst_exact) {
+    // Its ack is kOldAck below SND.NXT, an old duplicate that a live connection takes with the
+    // data (RFC 9293 3.10.7.4, inside RFC 5961 5.2's range). At SND.NXT it would be a valid SYN
+    // cookie of a peer that has sent nothing but its SYN/ACK: a listener answering with cookies
+    // (tcp_syncookies=2, or a SYN flood) made a new connection of it, so a connection the RST had
+    // reset looked alive.
+    f.ack = e.snd_nxt - kOldAck;
     f.flags = uint8_t(psh | ack), f.seq = e.rcv_nxt, f.payload_length = 1;
     byte.assign(1, uint8_t('x'));
   } else if (id_ == StrayCase::live_rst_out_of_window) {

@@ -1,5 +1,7 @@
 #include "tcpkit/stray/stray_run.hpp"
 
+#include <algorithm>
+
 #include <sys/random.h>
 #include <sys/socket.h>
 
@@ -49,6 +51,11 @@ Result<SegmentSpec> send_stray_segment(RawSender& sender, const IpAddress& sourc
 
 bool stray_saw_loss(const StrayRun& run) {
   return run.path_loss || (run.seen.retried && !run.seen.retry_answers.empty());
+}
+
+bool stray_peer_took_connection(const StrayRun& run) {
+  return run.primed || std::any_of(run.segments.begin(), run.segments.end(),
+                                   [](const StraySegment& s) { return !s.outbound && s.peer_own; });
 }
 
 uint32_t stray_random32() {

@@ -29,6 +29,9 @@ constexpr int kConnectionAttempts = 6;
 // an earlier handshake of the run: each waits StrayTarget::handshake_timeout (3 SYNs), so three
 // fail together about 1 time in 1,700 at 25 % loss (of SYNs and SYN/ACKs alike).
 constexpr int kSetupAttempts = 3;
+// What a primed connection sends before its case (the half-open control): an empty line, which
+// line protocols such as HTTP (RFC 9112 2.2), SMTP and FTP ignore or answer with an error.
+constexpr std::string_view kPrimeBytes = "\r\n";
 
 using Outcomes = std::vector<StrayOutcome>;
 
@@ -70,6 +73,7 @@ class Session {
   Result<StrayRun> run_case(StrayCase id);
   Result<StrayOutcome> run_and_judge(StrayCase id);
   Result<void> confirm_on_connections(StrayOutcome& o);
+  Result<void> control_half_open(StrayOutcome& o);
   Result<void> settle(Outcomes& group);
   Result<bool> port_answers(StrayGroup group, const Outcomes& outcomes);
   Result<void> confirm_silence(StrayGroup group, Outcomes& outcomes);
@@ -143,6 +147,7 @@ Result<StrayOutcome> Session::run_and_judge(StrayCase id) {
   const bool loss = stray_saw_loss(*result);
   StrayOutcome outcome{std::move(*result), std::move(judgement), loss};
   if (auto r = confirm_on_connections(outcome); !r) return tl::unexpected(r.error());
+  if (auto r = control_half_open(outcome); !r) return tl::unexpected(r.error());
   if (id == StrayCase::live_rst_exact) live_rst_exact_ = outcome.judgement;
   if (id == StrayCase::tw_rst)
     outcome.judgement = apply_rst_control(std::move(outcome.judgement), live_rst_exact_ ? &*live_rst_exact_ : nullptr);
@@ -186,6 +191,27 @@ Result<void> Session::confirm_on_connections(StrayOutcome& o) {
   o = std::move(*first_same);
   o.judgement = same == kConnectionTries ? same_on_connections(std::move(o.judgement), same)
                                          : unconfirmed_on_connections(std::move(o.judgement), same, kConnectionTries);
+  return {};
+}
+
+// An RST to live-syn or live-ack-unsent from a peer that never showed it took the connection:
+// the case runs again on a connection primed with data (needs_half_open_control), which decides.
+Result<void> Session::control_half_open(StrayOutcome& o) {
+  if (cancelled() || stray_peer_took_connection(o.run) || !needs_half_open_control(o.run.id, o.judgement, o.run.seen))
+    return {};
+  target_.prime = std::string(kPrimeBytes);
+  auto again = run_case(o.run.id);
+  target_.prime.clear();
+  if (!again) return tl::unexpected(again.error());
+  if (cancelled()) return {};
+  if (again->seen.setup_problem) {
+    o.judgement = unproven_connection(std::move(o.judgement), *again->seen.setup_problem);
+    return {};
+  }
+  auto judgement = judge_stray_case(o.run.id, again->probe, again->seen);
+  judgement = judged_on_primed_connection(std::move(judgement), o.judgement, kPrimeBytes.size());
+  const bool loss = stray_saw_loss(*again);
+  o = StrayOutcome{std::move(*again), std::move(judgement), o.loss || loss};
   return {};
 }
 

@@ -384,6 +384,31 @@ StrayJudgement later_try(StrayJudgement j, int silent_tries) {
   return j;
 }
 
+bool needs_half_open_control(StrayCase id, const StrayJudgement& j, const StrayObservation& seen) {
+  if ((id != StrayCase::live_syn && id != StrayCase::live_ack_unsent) || j.verdict != V::deviation) return false;
+  const StraySegment* answer = first_real_tcp(seen.answers);
+  return answer && (answer->flags & tcp_flag::rst);
+}
+
+namespace {
+constexpr std::string_view kHalfOpen =
+    "a half-open peer (SYN-RECEIVED, where a listener that defers accept until data comes keeps a connection)";
+}  // namespace
+
+StrayJudgement judged_on_primed_connection(StrayJudgement j, const StrayJudgement& first, size_t primed_bytes) {
+  j.reason += "; on a connection where the peer first acked " + std::to_string(primed_bytes) +
+              " bytes of ours: on one where it had shown nothing, its " + first.observed_flags + " was what " +
+              std::string(kHalfOpen) + " answers";
+  return j;
+}
+
+StrayJudgement unproven_connection(StrayJudgement j, std::string_view problem) {
+  j.verdict = V::inconclusive;
+  j.reason += "; but the peer never showed that it took the connection, and " + std::string(kHalfOpen) +
+              " answers so too; a connection primed with data could not be set up to tell: " + std::string(problem);
+  return j;
+}
+
 StrayJudgement judged_on_later_connection(StrayJudgement j, int earlier, std::string_view what) {
   j.reason += "; on connection " + std::to_string(earlier + 1) + ": on the " +
               (earlier == 1 ? std::string("one") : std::to_string(earlier)) + " before, " + std::string(what) +

@@ -309,6 +309,13 @@ TEST_CASE("segments the peer cannot have sent are rejected, counted by why, and 
   f.feed(segment(true, R, 1001 + 200000, 0, 0, 0), true);
   CHECK(f.tracker.feed(segment(false, R | A, 0, 1001 + 200000, 0, 0), false, 13));
   CHECK(f.tracker.rejected().total() == 6);
+  // And an RST whose seq is what one of our segments acked, below the peer's ISN too: the answer
+  // of a listener whose connection is gone (tcpstray's byte after its exact RST acks 1000 below
+  // SND.NXT). The same seq was refused before we sent that ack.
+  CHECK_FALSE(f.tracker.feed(segment(false, R, 9001 - 1000, 0, 0, 0), false, 14));
+  f.feed(segment(true, A | P, 1001, 9001 - 1000, 1), true);
+  CHECK(f.tracker.feed(segment(false, R, 9001 - 1000, 0, 0, 0), false, 15));
+  CHECK(f.tracker.rejected().total() == 7);
   // And the peer's exact RST ends the connection.
   CHECK(f.feed(segment(false, R, 9001, 0, 0, 0), false).local_state_inferred == TcpState::close);
 }

@@ -6,6 +6,7 @@
 
 #include "tcpkit/wire/segment.hpp"
 #include "tcpkit/stray/stray_case.hpp"
+#include "tcpkit/stray/stray_run.hpp"
 #include "tcpkit/stray/stray_verdict.hpp"
 
 using namespace tcpkit;
@@ -719,4 +720,53 @@ TEST_CASE("an RST without effect on too few connections decides nothing", "[stra
   StrayJudgement unsure;
   unsure.reason = "cannot tell";
   CHECK(unconfirmed_on_connections(unsure, 1, 3).reason == "cannot tell");
+}
+
+TEST_CASE("the half-open control: an RST to live-syn or live-ack-unsent from a peer not shown established", "[stray]") {
+  // What nginx `listen ... deferred` answered (a listener with TCP_DEFER_ACCEPT, still SYN-RECEIVED).
+  const StrayProbe syn_probe = live(f::syn, kRcvNxt + 32580);
+  const StrayObservation reset = answers({in(f::rst | f::ack, 0, kRcvNxt + 32581, 0)});
+  const auto first = judge_stray_case(StrayCase::live_syn, syn_probe, reset);
+  REQUIRE(first.verdict == StrayVerdict::deviation);
+  CHECK(needs_half_open_control(StrayCase::live_syn, first, reset));
+  const StrayProbe ack_probe = live(f::ack, kRcvNxt, kSndNxt + 65536);
+  const StrayObservation bare_reset = answers({in(f::rst, kSndNxt + 65536, 0, 0)});
+  const auto unsent = judge_stray_case(StrayCase::live_ack_unsent, ack_probe, bare_reset);
+  REQUIRE(unsent.verdict == StrayVerdict::deviation);
+  CHECK(needs_half_open_control(StrayCase::live_ack_unsent, unsent, bare_reset));
+  // Not for a challenge ACK that came first, for another case, or for a verdict that is no deviation.
+  const StrayObservation ack_first = answers({in(f::ack, kSndNxt, kRcvNxt), in(f::rst | f::ack, 0, kRcvNxt + 32581, 0)});
+  const auto both = judge_stray_case(StrayCase::live_syn, syn_probe, ack_first);
+  CHECK(both.verdict == StrayVerdict::deviation);
+  CHECK_FALSE(needs_half_open_control(StrayCase::live_syn, both, ack_first));
+  CHECK_FALSE(needs_half_open_control(StrayCase::live_rst_in_window, first, reset));
+  const auto acked = judge_stray_case(StrayCase::live_syn, syn_probe, answers({in(f::ack, kSndNxt, kRcvNxt)}));
+  CHECK_FALSE(needs_half_open_control(StrayCase::live_syn, acked, answers({in(f::ack, kSndNxt, kRcvNxt)})));
+  // The primed connection decides, saying what the first showed.
+  const auto j = judged_on_primed_connection(acked, first, 2);
+  CHECK(j.verdict == StrayVerdict::conformant);
+  CHECK(j.reason.find("; on a connection where the peer first acked 2 bytes of ours: on one where it had shown "
+                      "nothing, its R. was what a half-open peer (SYN-RECEIVED") != std::string::npos);
+  // No primed connection: nothing decides.
+  const auto unproven = unproven_connection(first, "the peer reset the connection before the case");
+  CHECK(unproven.verdict == StrayVerdict::inconclusive);
+  CHECK(unproven.reason.find("never showed that it took the connection") != std::string::npos);
+  CHECK(unproven.reason.find("could not be set up to tell: the peer reset the connection before the case") !=
+        std::string::npos);
+}
+
+TEST_CASE("the peer shows it took the connection by its own data, FIN or keepalive, or by acking ours", "[stray]") {
+  StrayRun run;
+  StraySegment ours = in(f::ack | f::psh, kRcvNxt, kSndNxt, 64, 2);
+  ours.outbound = true;
+  ours.peer_own = true;  // only the peer's own traffic counts, never ours
+  run.segments = {in(f::syn | f::ack, kSndNxt - 1, kRcvNxt), ours, in(f::rst | f::ack, 0, kRcvNxt, 0)};
+  CHECK_FALSE(stray_peer_took_connection(run));
+  StraySegment banner = in(f::ack | f::psh, kSndNxt, kRcvNxt, 64, 28);
+  banner.peer_own = true;
+  run.segments.insert(run.segments.begin() + 1, banner);
+  CHECK(stray_peer_took_connection(run));
+  run.segments.erase(run.segments.begin() + 1);
+  run.primed = true;
+  CHECK(stray_peer_took_connection(run));
 }

@@ -141,6 +141,7 @@ class ConnectionTracker {
   RejectCounts rejected_;
   std::vector<uint32_t> rejected_acks_;  // ack fields of rejected segments (bounded): our RSTs answer them
   std::vector<uint32_t> sent_edges_;     // seq and seq + length of our latest segments (bounded)
+  std::vector<uint32_t> sent_acks_;      // ack fields of our latest segments with ACK (bounded)
 };
 
 // Advances one side's state for a segment it sent or received (RFC 9293 §3.3.2). Exposed for

@@ -29,6 +29,10 @@ struct StrayTarget {
   // times, every second, where a newer kernel has net.ipv4.tcp_syn_linear_timeouts).
   std::chrono::microseconds handshake_timeout{3'500'000};
   std::string request;        // sent on the time-wait connections so the peer closes first
+  // Sent on a live connection before its case, and acked, so that the peer is shown to have
+  // taken the connection (a listener that defers accept keeps it half-open until data comes).
+  // Empty: nothing is sent. The session sets it for a control run (stray_session.cpp).
+  std::string prime;
 };
 
 struct StrayRun {
@@ -43,7 +47,14 @@ struct StrayRun {
   // The case saw the path lose packets: its handshake did not complete, or the peer
   // retransmitted (it did not hear us, or we did not hear it).
   bool path_loss = false;
+  // The connection was primed (StrayTarget::prime): the peer acked our bytes before the case.
+  bool primed = false;
 };
+
+// Whether the peer showed on this case's connection that it had taken it (ESTABLISHED or later):
+// it sent data, a FIN or a keepalive of its own, or the connection was primed. A listener's
+// half-open entry (SYN-RECEIVED) does none of these.
+bool stray_peer_took_connection(const StrayRun& run);
 
 // Whether the case shows that the path loses packets: path_loss, or an answer that came only to
 // a second try of the same segment.

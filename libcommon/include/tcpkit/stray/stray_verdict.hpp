@@ -156,6 +156,18 @@ StrayJudgement apply_port_control(StrayJudgement judgement, uint16_t port, bool 
 StrayJudgement apply_twin_control(StrayJudgement judgement, StrayCase twin, uint16_t closed_port, bool twin_answered,
                                   const std::string& problem = "");
 
+// The half-open control (live-syn, live-ack-unsent). A listener that defers accept until data
+// comes (TCP_DEFER_ACCEPT: nginx `deferred`, haproxy `defer-accept`) drops our handshake ACK and
+// keeps the connection half-open (SYN-RECEIVED), where an RST is the RFC 9293 answer to both
+// segments. So their RST counts as a deviation only where the peer showed that it had taken the
+// connection (stray_peer_took_connection); else the session runs the case again on a primed
+// connection. Whether this judgement needs that control:
+bool needs_half_open_control(StrayCase id, const StrayJudgement& judgement, const StrayObservation& seen);
+// The primed connection's judgement, after `first` on a connection the peer had not shown it took.
+StrayJudgement judged_on_primed_connection(StrayJudgement primed, const StrayJudgement& first, size_t primed_bytes);
+// `first` when the primed connection could not be set up (`problem`): it decides nothing.
+StrayJudgement unproven_connection(StrayJudgement first, std::string_view problem);
+
 // "R. seq=0 ack=1001 win=0" (and "len=10" when there is data); "ICMP port unreachable".
 std::string describe_segment(const StraySegment& segment);
 // The same, with an answer's seq and ack relative to the connection where the probe knows it:
