@@ -245,6 +245,30 @@ def test_time_wait_towards_a_service_inside_the_ephemeral_range(tmp_path):
     assert 'service_port="50000"' in p.stdout and 'service_port="487' not in p.stdout, p.stdout
 
 
+@pytest.mark.parametrize("saved,left_out,needle", [
+    ("ss-tan.txt", ("LISTEN", "TIME-WAIT", "SYN-RECV"), "no LISTEN, SYN-RECV or TIME-WAIT line among"),
+    ("netstat-tan.txt", ("LISTEN",), "no LISTEN line among"),
+])
+def test_a_capture_saved_without_a_is_said_to_lack_those_states(tmp_path, saved, left_out, needle):
+    # Found: a capture of `ss -tn` (no -a) read as a host with no TIME_WAIT at all ("TIME_WAIT: 0
+    # sockets", and --check --max time-wait=5 passed) while the host had 9. Without -a, ss leaves
+    # LISTEN, SYN-RECV and TIME-WAIT out and netstat LISTEN: the same capture minus those lines.
+    whole = open(fx(saved)).read().splitlines()
+    without_a = [l.replace("(servers and established)", "(w/o servers)") for l in whole
+                 if not any(state in l.split() for state in left_out)]
+    assert len(without_a) < len(whole)
+    p = tmp_path / saved.replace("-tan", "-tn")
+    p.write_text("\n".join(without_a) + "\n")
+    r = run("--from", str(p), "time-wait")
+    assert r.returncode == 0, r.stderr
+    notes = [l for l in r.stderr.splitlines() if needle in l]
+    assert len(notes) == 1 and "-tan`" in notes[0], r.stderr
+    assert run("--from", str(p), "--check", "--max", "time-wait=5").stderr.count(needle) == 1
+    # The whole capture says nothing of the kind.
+    full = run("--from", fx(saved), "time-wait")
+    assert full.returncode == 0 and needle not in full.stderr, full.stderr
+
+
 def test_syn_flood_and_close_wait_reports_from_text():
     r = run("--from", fx("ss-tan.txt"), "syn-flood", "--json")
     assert r.returncode == 0

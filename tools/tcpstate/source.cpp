@@ -82,6 +82,26 @@ void print_name_notes(const std::string& label, const Options& o, const TextPars
          " could not be decided on their names");
 }
 
+// Said once, after the input: a capture in which the states that ss or netstat leave out
+// without -a are all missing was most likely saved so, and reads as a host without them. Only
+// where the answer counts or groups states (the listing shows what the capture holds), and not
+// when the reader left before the end.
+void print_missing_states_note(const std::string& label, const Options& o, const TextParseReport& r, bool ss) {
+  const bool counts = o.report != Report::list || o.summary || o.by || o.check || o.output == Output::prometheus;
+  if (!counts || r.sockets == 0 || (o.from_state && !r.given_state_unused) || cli::output_gone() || cli::interrupted())
+    return;
+  const StateSet& seen = r.states_seen;
+  if (ss && !seen.contains(TcpState::listen) && !seen.contains(TcpState::syn_recv) && !seen.contains(TcpState::time_wait))
+    cli::print_error("tcpstate", label + ": no LISTEN, SYN-RECV or TIME-WAIT line among " + cli::count_text(r.sockets, "socket") +
+                                     ": ss leaves those states out without -a; if it was saved so, the counts of them are "
+                                     "not the host's (save `ss -tan`); time-wait, syn-flood and the service side of each "
+                                     "connection need them");
+  else if (!ss && !seen.contains(TcpState::listen))
+    cli::print_error("tcpstate", label + ": no LISTEN line among " + cli::count_text(r.sockets, "socket") +
+                                     ": netstat leaves listeners out without -a; if it was saved so, save `netstat -tan`: "
+                                     "syn-flood and the service side of each connection need them");
+}
+
 // Splits what read(2) gives into lines and hands each on as soon as it is complete. A line
 // longer than kMaxLine is cut there (it will not parse): binary input cannot grow memory.
 class LineFeed {
@@ -272,7 +292,9 @@ Result<SourceInfo> collect_text(const Options& o, const SocketSink& sink, const 
   if (auto ok = feed.check(label); !ok) return tl::unexpected(ok.error());
   print_warnings(label, feed.report());
   print_name_notes(label, o, feed.report(), undecided);
-  return feed.info();
+  const SourceInfo info = feed.info();
+  print_missing_states_note(label, o, feed.report(), info.name == "ss");
+  return info;
 }
 
 Result<SourceInfo> collect_proc(const Options& o, const SocketSink& sink) {

@@ -231,6 +231,7 @@ struct NetstatTextParser::Impl {
     const int names = int(!s.local_host.empty()) + int(!s.remote_host.empty());
     tally_text_names(s, report_, names > cut_literals);
     ++report_.sockets;
+    report_.states_seen.add(s.state);
     return sink_(s);
   }
 

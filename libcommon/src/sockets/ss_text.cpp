@@ -186,6 +186,7 @@ struct SsTextParser::Impl {
       h.socket.remote = any;
     }
     ++report_.sockets;  // counted as it reaches the sink: held sockets may never get there
+    report_.states_seen.add(h.socket.state);
     return sink_(h.socket);
   }
 

@@ -122,6 +122,9 @@ struct TextParseReport {
   size_t unknown_family = 0;   // sockets with host names at both ends and no family column
   bool state_column_missing = false;  // `ss ... state X` capture and no state given: reading stopped
   bool given_state_unused = false;    // a state was given, but the text has a State column of its own
+  // The states of the sockets read. ss without -a leaves LISTEN, SYN-RECV and TIME-WAIT out, and
+  // netstat without -a LISTEN: a capture saved so reads as a host that has none.
+  StateSet states_seen;
 
   static constexpr size_t kMaxWarnings = 100;
   void warn(size_t line, std::string message);
