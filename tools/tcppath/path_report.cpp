@@ -194,9 +194,10 @@ void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, ui
     w.write(summary_record(t, destination, port, interrupted));
     return;
   }
-  std::printf("tcppath to %s, %zu hop%s shown, source port %u\n", destination.to_string_with_port(port).c_str(), t.hops.size(),
-              t.hops.size() == 1 ? "" : "s",
-              unsigned(t.source_port));
+  // The destination's own line, when it answered, is no hop row: "3 hops shown" over 4 numbered
+  // lines read as a miscount.
+  std::printf("tcppath to %s, %zu hop%s %s, source port %u\n", destination.to_string_with_port(port).c_str(),
+              t.hops.size(), t.hops.size() == 1 ? "" : "s", t.destination ? "before it" : "shown", unsigned(t.source_port));
   for (const auto& h : t.hops) {
     std::printf("%2d  ", h.answer.hop);
     if (!h.answer.router) {
