@@ -16,6 +16,7 @@ tcpkit::Verdict PortResult::verdict() const {
   v.icmp_type = icmp_type;
   v.icmp_code = icmp_code;
   v.icmp_v6 = icmp_v6;
+  v.zero_window = zero_window;
   return v;
 }
 
@@ -60,7 +61,7 @@ std::string reason_word(const tcpkit::Verdict& v) {
 }
 
 std::string reason_word(const PortResult& p) {
-  std::string word = reason_word(p.verdict());
+  std::string word = reason_word(p.verdict()) + (p.zero_window ? " (win 0)" : "");
   if (p.ack == tcpkit::AckAnswer::unasked) return word;
   const std::string ttl = p.ack == tcpkit::AckAnswer::reset && p.ttl ? " ttl " + std::to_string(p.ttl) : "";
   return word + " (" + tcpkit::to_string(p.ack) + ttl + ")";
@@ -78,7 +79,7 @@ Host* HostTable::add(const tcpkit::ScanResult& r, bool hold) {
     if (detail_ == PortDetail::full) h.ports.reserve(ports_per_host_);
   }
   const auto& v = r.verdict;
-  PortResult p{r.port, uint8_t(v.state), uint8_t(v.reason), r.ttl, v.icmp_type, v.icmp_code, v.icmp_v6, r.ack};
+  PortResult p{r.port, uint8_t(v.state), uint8_t(v.reason), r.ttl, v.icmp_type, v.icmp_code, v.icmp_v6, v.zero_window, r.ack};
   if (detail_ == PortDetail::full) h.ports.push_back(p);
   if (hold) h.held.push_back(p);
   if (detail_ == PortDetail::states) h.ports_by_state[size_t(v.state)].push_back(r.port);

@@ -21,6 +21,7 @@ struct PortResult {
   uint16_t port = 0;
   uint8_t state = 0, reason = 0, ttl = 0, icmp_type = 0, icmp_code = 0;
   bool icmp_v6 = false;
+  bool zero_window = false;  // a SYN/ACK with no window: a SYN proxy's (Verdict::zero_window)
   tcpkit::AckAnswer ack = tcpkit::AckAnswer::unasked;  // what an ACK drew, for a silent port asked
   tcpkit::Verdict verdict() const;
 };

@@ -124,7 +124,7 @@ void Report::write(const std::string& text) {
 }
 
 std::string Report::reason_text(const tcpkit::ScanResult& r) const {
-  std::string out = tcpkit::to_string(r.verdict.reason);
+  std::string out = std::string(tcpkit::to_string(r.verdict.reason)) + (r.verdict.zero_window ? " (win 0)" : "");
   if (r.verdict.reason == tcpkit::Reason::icmp_unreachable)
     out += " type=" + std::to_string(r.verdict.icmp_type) + " code=" + std::to_string(r.verdict.icmp_code) + " (" +
            tcpkit::icmp_description(r.verdict.icmp_v6, r.verdict.icmp_type, r.verdict.icmp_code) + ")";
@@ -159,6 +159,7 @@ void Report::port_line(const tcpkit::ScanResult& r) {
     rec["icmp"] = tcpkit::icmp_description(r.verdict.icmp_v6, r.verdict.icmp_type, r.verdict.icmp_code);
   }
   if (has_reply && r.rtt_ns > 0) rec["rtt_us"] = r.rtt_ns / 1000;
+  if (r.verdict.zero_window) rec["zero_window"] = true;
   // What the ACK check drew for a silent port: "reset" or "silence".
   if (r.ack == tcpkit::AckAnswer::reset) {
     rec["ack_check"] = "reset";
@@ -179,6 +180,7 @@ void Report::port_line(const tcpkit::ScanResult& r) {
 void Report::result(const tcpkit::ScanResult& r) {
   // The engine gives unanswered ports only once every reply is in: the last results.
   if (r.verdict.reason == tcpkit::Reason::no_response) final_pass_ = true;
+  if (r.verdict.zero_window) ++zero_window_open_;
   // A port without an answer, or with an ICMP host/net unreachable, on a host that has given
   // no other answer yet may belong to a host that is down (whose ports are not written):
   // streamed forms hold it until the host is complete.
@@ -488,6 +490,7 @@ void Report::write_json_summary(const tcpkit::ScanSummary& s, const RunFacts& fa
   rec["degraded"] = s.degraded;
   rec["degraded_reasons"] = s.degraded_reasons;
   rec["ack_check"] = ack_check_record(facts.ack);
+  rec["zero_window_open"] = zero_window_open_;
   write_json(rec);
 }
 
@@ -520,6 +523,11 @@ void Report::write_text_summary(const tcpkit::ScanSummary& s, const RunFacts& fa
           shard_text(facts) + ", " + source_ports_text(facts) + "; " + degraded_text(s),
   };
   if (auto ack = ack_check_sentence(facts.ack); !ack.empty()) sentences.insert(sentences.begin() + 2, ack);
+  if (zero_window_open_)
+    sentences.insert(sentences.begin() + 2,
+                     count_of(zero_window_open_, "open port") + " answered with a zero window (win 0), a SYN proxy's mark: "
+                     "netfilter SYNPROXY answers so for every port it guards, listened on or not, so such a port may be "
+                     "closed behind it; `tcpprobe --trace HOST:PORT` shows what follows the handshake (an RST: no server)");
   // CSV and XML keep stdout clean: their summary goes to stderr, unless the reader has gone
   // (a run cut by `| head` prints nothing more, whatever the form).
   const bool to_stderr = options_.form == OutputForm::csv || options_.form == OutputForm::xml;

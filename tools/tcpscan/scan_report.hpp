@@ -102,6 +102,7 @@ class Report {
   uint64_t up_ = 0, down_ = 0, unknown_ = 0;
   bool text_written_ = false;  // a blank line separates host blocks
   bool final_pass_ = false;    // the engine is giving the unanswered ports: no more replies
+  uint64_t zero_window_open_ = 0;  // open ports whose SYN/ACK had no window (a SYN proxy's)
   std::map<tcpkit::IpAddress, std::string> at_end_;  // text blocks written in address order
 };
 

@@ -11,7 +11,11 @@ std::optional<Verdict> classify_syn_reply(const DecodedPacket& reply) {
   const uint8_t f = reply.tcp.flags;
   if (f & tcp_flag::rst) return Verdict{PortState::closed, Reason::reset};
   // SYN/ACK, or a bare SYN (a split handshake): someone listens.
-  if (f & tcp_flag::syn) return Verdict{PortState::open, (f & tcp_flag::ack) ? Reason::syn_ack : Reason::syn};
+  if (f & tcp_flag::syn) {
+    Verdict v{PortState::open, (f & tcp_flag::ack) ? Reason::syn_ack : Reason::syn};
+    v.zero_window = (f & tcp_flag::ack) && reply.tcp.window == 0;
+    return v;
+  }
   return std::nullopt;
 }
 

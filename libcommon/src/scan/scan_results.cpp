@@ -17,6 +17,7 @@ QueuedResult QueuedResult::of(uint64_t k, const Verdict& verdict, uint8_t ttl, i
   r.icmp_code = verdict.icmp_code;
   r.icmp_v6 = verdict.icmp_v6;
   r.icmp_from_target = verdict.icmp_from_target;
+  r.zero_window = verdict.zero_window;
   r.ttl = ttl;
   return r;
 }
@@ -29,6 +30,7 @@ Verdict QueuedResult::verdict() const {
   v.icmp_code = icmp_code;
   v.icmp_v6 = icmp_v6;
   v.icmp_from_target = icmp_from_target;
+  v.zero_window = zero_window;
   return v;
 }
 

@@ -72,6 +72,12 @@ TEST_CASE("replies are read the way nmap reads them") {
   CHECK(state(syn, tcp_reply(S | A, 0, 0)) == St::open);
   CHECK(syn.classify(tcp_reply(S | A, 0, 0))->reason == Reason::syn_ack);
   CHECK(syn.classify(tcp_reply(S, 0, 0))->reason == Reason::syn);  // a split handshake
+  // A SYN/ACK with no window is a SYN proxy's (netfilter SYNPROXY): open, and marked.
+  auto synack = tcp_reply(S | A, 0, 0);
+  CHECK(syn.classify(synack)->zero_window);
+  synack.tcp.window = 64240;
+  CHECK_FALSE(syn.classify(synack)->zero_window);
+  CHECK_FALSE(syn.classify(tcp_reply(S, 0, 0))->zero_window);
   CHECK(state(syn, tcp_reply(R | A, 0, 0)) == St::closed);
   CHECK_FALSE(syn.classify(tcp_reply(A, 0, 0)));
   CHECK(state(ack, tcp_reply(R, 0, 0)) == St::unfiltered);
