@@ -62,3 +62,29 @@ def test_a_bare_rst_is_matched_only_when_one_probe_is_out(make_lab, tool):
     closed = sum(1 for p in got if p["outcome"] == "closed")
     assert summary["unmatched_rst"] == 10 - closed and closed < 10, summary
     assert summary["rejected"] == 0, summary  # a bare RST is no proof of forgery
+
+
+def test_a_connection_the_peer_kept_answers_the_next_probe_as_open(make_lab, tool):
+    # Found behind a firewall that drops inbound RSTs: with -s, probe 1's half-open connection
+    # stayed at the peer, which answered each later SYN on the same 4-tuple with an ACK of probe
+    # 1's ISN+1. Those were rejected ("wrong ack") and the open, listening port read filtered.
+    L = make_lab(ipv6=False)
+    L.start_server(PORT, mode="hold")
+    L.nft(L.server_ns, "table inet tk_norst {\n chain input { type filter hook input priority 0; policy accept;\n"
+                       f"  tcp dport {PORT} tcp flags & rst == rst drop\n }}\n}}\n")
+    # 0.6 s apart: the peer answers such a SYN at most every 0.5 s (net.ipv4.tcp_invalid_ratelimit).
+    r = L.run_client([tool("tcpprobe"), "-m", "syn", "--json", "-s", "45001", "-c", "4", "-i", "0.6", "-W", "0.5",
+                      f"{L.server_v4}:{PORT}"], timeout=60)
+    objects = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+    got = {o["probe"]: o for o in objects if o["type"] == "probe"}
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert [got[n]["outcome"] for n in (1, 2, 3, 4)] == ["open"] * 4, r.stdout
+    assert "held_by_probe" not in got[1] and got[1]["flags"] == "S.", got[1]
+    for n in (2, 3, 4):
+        assert got[n]["held_by_probe"] == 1 and got[n]["flags"] == "." and got[n]["rtt_ms"] < 100, got[n]
+    summary = objects[-1]
+    assert summary["held"] == 3 and summary["rejected"] == 0 and summary["filtered"] == 0, summary
+    text = L.run_client([tool("tcpprobe"), "-m", "syn", "-s", "45002", "-c", "2", "-i", "0.6", "-W", "0.5",
+                         f"{L.server_v4}:{PORT}"], timeout=60).stdout
+    assert "(an ACK: the peer still holds probe 1's connection)" in text, text
+    assert "our RSTs do not reach it" in " ".join(text.split()), text

@@ -69,6 +69,7 @@ Record summary_record(const TargetInfo& info, const TargetStats& s) {
   rec["duplicates"] = s.duplicates;
   rec["late"] = s.late;
   rec["unmatched_rst"] = s.unmatched_rst;
+  rec["held"] = s.held;
   if (rtt.count) {
     rec["rtt_min_ms"] = rounded(rtt.min, kNanosecondPlaces);
     rec["rtt_avg_ms"] = rounded(rtt.avg, kNanosecondPlaces);
@@ -99,6 +100,18 @@ std::string not_answers_text(const TargetStats& s) {
   return extra.empty() ? "" : "not answers: " + extra + "\n";
 }
 
+// Answers that came from a connection the peer kept (-s): what they mean, folded to 80 columns.
+std::string held_text(const TargetStats& s) {
+  if (!s.held) return "";
+  return tcpkit::wrap_cells(tcpkit::cli::count_text(s.held, "answer") + (s.held == 1 ? " was" : " were") +
+                                " an ACK for an earlier probe's connection, which the peer still held: our RSTs do not "
+                                "reach it (a firewall that drops them?), so each probe from this source port meets that "
+                                "connection, and Linux sends such an ACK at most every 0.5 s (net.ipv4.tcp_invalid_ratelimit), so probes "
+                                "closer together draw nothing; the port listens (without -s each probe has a port pair "
+                                "of its own)",
+                            80, 2);
+}
+
 std::string rtt_text(const TargetStats& s) {
   std::string out;
   if (const auto rtt = s.rtt_ms.summary(); rtt.count) {
@@ -125,7 +138,7 @@ std::string summary_text(const TargetInfo& info, const TargetStats& s) {
                           : "") +
          ", time " +
          format_fixed(s.elapsed_ms, 0) + " ms\n";
-  return out + not_answers_text(s) + ack_check_text(info.port, s.ack_check) + rtt_text(s);
+  return out + not_answers_text(s) + held_text(s) + ack_check_text(info.port, s.ack_check) + rtt_text(s);
 }
 
 }  // namespace
@@ -188,7 +201,8 @@ Record Reporter::probe_record(const TargetInfo& info, const tcpkit::ProbeReply& 
       rec["window"] = r.window;
       rec["flags"] = tcpkit::flags_compact(r.flags);
     }
-    if (r.outcome == ProbeOutcome::open) {
+    if (r.held_by) rec["held_by_probe"] = *r.held_by;
+    if (r.outcome == ProbeOutcome::open && !r.held_by) {
       if (const auto mss = r.options.mss()) rec["mss"] = *mss;
       rec["sack_permitted"] = r.options.sack_permitted();
       rec["timestamps"] = r.options.timestamps().has_value();
@@ -230,7 +244,8 @@ std::string Reporter::probe_text(const TargetInfo& info, const tcpkit::ProbeRepl
       if (r.ttl) line += " ttl=" + std::to_string(r.ttl);
       if (info.mode == "syn") line += " win=" + std::to_string(r.window);
       // The options worth reading (timestamp values are noise).
-      if (!r.options.empty()) line += " opts=" + r.options.to_string(tcpkit::OptionText::brief);
+      if (!r.options.empty() && !r.held_by) line += " opts=" + r.options.to_string(tcpkit::OptionText::brief);
+      if (r.held_by) line += " (an ACK: the peer still holds probe " + std::to_string(*r.held_by) + "'s connection)";
       break;
     case ProbeOutcome::closed:
       line += "from " + where + ": closed" + probe + rtt;

@@ -35,6 +35,9 @@ struct TargetStats {
   // included), second answers to answered probes, answers after -W, RSTs naming no probe.
   tcpkit::RejectCounts rejected;
   uint64_t duplicates = 0, late = 0, unmatched_rst = 0;
+  // Open answers that were ACKs for an earlier probe's connection, which the peer still held
+  // (ProbeReply::held_by): our RSTs do not reach it.
+  uint64_t held = 0;
   double elapsed_ms = 0;
   bool interrupted = false;        // stopped by a signal (Ctrl-C, SIGTERM, SIGHUP), not by -c or -w
   // What one ACK to the port drew, asked when no probe drew any answer (stray/ack_check.hpp).

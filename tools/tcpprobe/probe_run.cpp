@@ -40,6 +40,7 @@ void account(TargetStats& stats, const tcpkit::ProbeReply& reply) {
     if (reply.timestamps == tcpkit::TimestampSource::user) stats.user_timestamps = true;
   }
   if (reply.kernel_rtt_us) stats.kernel_rtt_ms.add(*reply.kernel_rtt_us / 1000.0);
+  if (reply.held_by) ++stats.held;
 }
 
 // When SYNs were sent and none drew any answer at all, one ACK to the port tells a stack that

@@ -268,18 +268,7 @@ void SynProber::handle_tcp(const DecodedPacket& d, const CapturedPacket& packet,
   candidates.reserve(pending_.size());
   for (const auto& [isn, p] : pending_) candidates.push_back(PendingSyn{p->sport, isn});
   if (const auto match = match_syn_answer(d, us, them, config_.port, candidates); match && (synack || rst)) {
-    if (synack && config_.send_reset) {
-      SegmentSpec reset;
-      reset.src = us;
-      reset.dst = them;
-      reset.sport = t.dport;
-      reset.dport = t.sport;
-      reset.seq = t.ack;
-      reset.flags = tcp_flag::rst;
-      reset.window = 0;
-      reset.ttl = config_.ttl;
-      if (auto bytes = craft_segment(reset)) (void)sender_.send(*bytes, them);
-    }
+    if (synack && config_.send_reset) send_reset(t.dport, t.ack);
     finish(candidates[*match].isn, packet, std::move(reply), done);
     return;
   }
@@ -291,7 +280,50 @@ void SynProber::handle_tcp(const DecodedPacket& d, const CapturedPacket& packet,
     ++unmatched_rsts_;  // names no single probe: not an answer, and no proof of forgery
     return;
   }
+  if (held_connection_answer(d, packet, reply, done)) return;
   rejects_.add(RejectReason::wrong_ack);
+}
+
+// Our RST for the connection a probe's SYN opened at the peer (seq: our ISN+1), so that nothing
+// stays half-open there.
+void SynProber::send_reset(uint16_t our_port, uint32_t seq) {
+  SegmentSpec reset;
+  reset.src = config_.route.source;
+  reset.dst = config_.destination;
+  reset.sport = our_port;
+  reset.dport = config_.port;
+  reset.seq = seq;
+  reset.flags = tcp_flag::rst;
+  reset.window = 0;
+  reset.ttl = config_.ttl;
+  if (auto bytes = craft_segment(reset)) (void)sender_.send(*bytes, config_.destination);
+}
+
+// A pure ACK of a reported probe's SYN (its ISN+1), on the port pair a probe now waits on (-s
+// gives every probe the same one): the peer still holds that probe's connection, half-open
+// since our RST never reached it (a firewall that drops RSTs), and answers the new SYN on the
+// same 4-tuple with an ACK (RFC 9293 3.10.7.4; a Linux listener's request socket does so). A
+// listener holds it: the waiting probe's answer is "open". It was taken for a forgery (wrong
+// ack), and the port for filtered.
+bool SynProber::held_connection_answer(const DecodedPacket& d, const CapturedPacket& packet, ProbeReply& reply,
+                                       std::vector<ProbeReply>& done) {
+  const DecodedTcp& t = d.tcp;
+  constexpr uint8_t kNotPure = tcp_flag::syn | tcp_flag::rst | tcp_flag::fin;
+  if (!(t.flags & tcp_flag::ack) || (t.flags & kNotPure) || t.payload_length) return false;
+  const auto held = finished_.find(t.ack - 1);
+  if (held == finished_.end() || held->second.sport != t.dport) return false;
+  std::optional<uint32_t> waiting;
+  for (const auto& [isn, p] : pending_) {
+    if (p->sport != t.dport) continue;
+    if (waiting) return false;  // two probes wait on that pair: it names neither
+    waiting = isn;
+  }
+  if (!waiting) return false;
+  if (config_.send_reset) send_reset(t.dport, t.ack);  // once more, though a firewall may drop it again
+  reply.outcome = ProbeOutcome::open;
+  reply.held_by = held->second.probe_id;
+  finish(*waiting, packet, std::move(reply), done);
+  return true;
 }
 
 void SynProber::handle_icmp(const DecodedPacket& d, const CapturedPacket& packet, std::vector<ProbeReply>& done) {

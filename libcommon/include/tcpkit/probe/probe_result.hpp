@@ -40,6 +40,9 @@ struct ProbeReply {
   uint8_t icmp_type = 0, icmp_code = 0;
   std::string icmp_text;
   bool quote_rewritten = false;  // the quote's seq or source port were not ours: paired by IP ID / TSval
+  // syn mode, open: the answer was a pure ACK for this earlier probe's SYN on the same 4-tuple
+  // (-s): the peer still held that probe's connection, as when a firewall drops our RSTs.
+  std::optional<uint64_t> held_by;
   // connect() mode only:
   std::optional<int64_t> connect_ns;      // user-space time of connect()
   std::optional<uint32_t> kernel_rtt_us;  // the kernel's RTT estimate (TCP_INFO tcpi_rtt)

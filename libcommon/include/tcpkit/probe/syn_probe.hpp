@@ -104,6 +104,9 @@ class SynProber {
   void take_send_stamps();
   void handle(const CapturedPacket& packet, std::vector<ProbeReply>& done);
   void handle_tcp(const DecodedPacket& d, const CapturedPacket& packet, std::vector<ProbeReply>& done);
+  bool held_connection_answer(const DecodedPacket& d, const CapturedPacket& packet, ProbeReply& reply,
+                              std::vector<ProbeReply>& done);
+  void send_reset(uint16_t our_port, uint32_t seq);
   void handle_icmp(const DecodedPacket& d, const CapturedPacket& packet, std::vector<ProbeReply>& done);
   void finish(uint32_t isn, const CapturedPacket& packet, ProbeReply reply, std::vector<ProbeReply>& done);
   void again(uint32_t isn, const CapturedPacket& packet, ProbeReply reply, std::vector<ProbeReply>& done);
