@@ -314,6 +314,21 @@ def test_time_wait_needs_a_server_that_closes_first(make_lab, tool):
     assert guard_tables(L) == []
 
 
+def test_a_server_that_closes_with_a_reset_is_said_to_have_reset(make_lab, tool):
+    # Found with a server that sends its banner and closes with SO_LINGER 0: the TIME_WAIT cases
+    # waited for a FIN that never comes and said "the peer did not close first". It did close
+    # first, with an RST, which leaves no TIME_WAIT.
+    L = make_lab()
+    L.start_server(TW, mode="banner-reset", banner=b"bye\n")
+    r = stray(L, tool, 4, TW, "--group", "time-wait")
+    got, summary = cases(r.stdout)
+    for name in ("tw-fin-retransmit", "tw-rst", "tw-syn"):
+        assert got[name]["verdict"] == "inconclusive", got[name]
+        assert "reset the connection instead of closing it" in got[name]["reason"], got[name]
+    assert r.returncode == 1 and summary["inconclusive"] == 3
+    assert guard_tables(L) == []
+
+
 def test_listen_cases_are_inconclusive_against_a_closed_port(make_lab, tool):
     L = make_lab()
     r = stray(L, tool, 4, CLOSED, "--group", "listen")

@@ -4,6 +4,7 @@
   hold          read and discard; on EOF wait --close-delay-ms, then close (clean 4-way close)
   close-now     read and discard; on EOF close at once
   banner-close  send the banner, close at once (server closes first)
+  banner-reset  send the banner, then close with SO_LINGER 0: an RST, no FIN (an abortive close)
   http          read a request up to a blank line, answer HTTP/1.0 200, close
   never-close   read and discard, never close (CLOSE_WAIT once the peer closes)
   echo          send back what arrives; close on EOF
@@ -19,10 +20,11 @@ import heapq
 import selectors
 import signal
 import socket
+import struct
 import sys
 import time
 
-MODES = ("hold", "close-now", "banner-close", "http", "never-close", "echo", "banner-hold", "close-after")
+MODES = ("hold", "close-now", "banner-close", "banner-reset", "http", "never-close", "echo", "banner-hold", "close-after")
 HTTP_BODY = b"tcpkit lab\n"
 HTTP_RESPONSE = (b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
                  b"Connection: close\r\n\r\n%s" % (len(HTTP_BODY), HTTP_BODY))
@@ -86,9 +88,11 @@ class Server:
             except OSError:
                 return  # e.g. ECONNABORTED: the peer gave up before we got to it
             conn.setblocking(False)
-            if self.args.mode == "banner-close":
+            if self.args.mode in ("banner-close", "banner-reset"):
                 try:
                     conn.send(self.args.banner)
+                    if self.args.mode == "banner-reset":
+                        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
                 except OSError:
                     pass
                 conn.close()

@@ -254,9 +254,15 @@ Result<bool> CaseRunner::reach_time_wait() {
   }
   // Time for the peer to send its answer and FIN again when the path lost them.
   const auto wait = std::max<std::chrono::microseconds>({t_.timeout * 3, t_.handshake_timeout, std::chrono::seconds(1)});
-  auto fin = wait_segment([](const TrackedSegment& s) { return s.direction == Direction::inbound && (s.flags & tcp_flag::fin); },
-                          Clock::now() + wait);
+  auto fin = wait_segment([](const TrackedSegment& s) {
+    return s.direction == Direction::inbound && (s.flags & (tcp_flag::fin | tcp_flag::rst));
+  }, Clock::now() + wait);
   if (!fin) return tl::unexpected(fin.error());
+  if (*fin && ((*fin)->flags & tcp_flag::rst)) {
+    run_.seen.setup_problem = "the peer reset the connection instead of closing it (an abortive close, as with "
+                              "SO_LINGER 0, leaves no TIME_WAIT): TIME_WAIT cases need a server that closes with a FIN";
+    return false;
+  }
   if (!*fin) {
     run_.seen.setup_problem = "the peer did not close first: TIME_WAIT cases need a server that closes after its "
                               "response (give it one with --request)";
