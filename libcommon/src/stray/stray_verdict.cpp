@@ -378,9 +378,9 @@ StrayJudgement apply_loss_control(StrayJudgement j, const StrayObservation& seen
 StrayJudgement later_try(StrayJudgement j, int silent_tries) {
   const std::string n = std::to_string(silent_tries);
   j.observed = (silent_tries == 1 ? std::string("silence") : "silence (" + n + " tries)") + ", then (sent again) " + j.observed;
-  j.reason += silent_tries == 1 ? "; on a second try: the first drew nothing (a lost segment)"
+  j.reason += silent_tries == 1 ? "; on a second try: the first drew nothing (lost, or held back by a rate limit)"
                                 : "; on try " + std::to_string(silent_tries + 1) + ": the " + n +
-                                      " before drew nothing (lost segments)";
+                                      " before drew nothing (lost, or held back by a rate limit)";
   return j;
 }
 

@@ -685,7 +685,7 @@ TEST_CASE("an answer after several silent tries, and silence confirmed against a
   const auto third = later_try(fin, 3);
   CHECK(third.verdict == StrayVerdict::conformant);
   CHECK(third.observed.rfind("silence (3 tries), then (sent again) R.", 0) == 0);
-  CHECK(third.reason.find("on try 4: the 3 before drew nothing") != std::string::npos);
+  CHECK(third.reason.find("on try 4: the 3 before drew nothing (lost, or held back by a rate limit)") != std::string::npos);
   const auto silent = judge_stray_case(StrayCase::closed_fin, probe(f::fin, 1000), StrayObservation{});
   REQUIRE(silent.verdict == StrayVerdict::deviation);
   const auto confirmed = confirmed_silence(silent, 4, 2, "closed-ack");
