@@ -154,6 +154,32 @@ def test_connect_fallback_without_cap_net_raw(make_lab, tool, family):
         assert kernel_ms - 1 <= open_probe["connect_ms"] < kernel_ms + 50
 
 
+def test_connect_mode_leaves_the_kernels_syn_retries_out_of_the_rtt(make_lab, tool):
+    # Found on a lossy path with -W 2: a probe whose SYN or SYN/ACK was lost connected after the
+    # kernel sent its SYN again, and its "rtt" was the kernel's 1 s timeout (1007 ms on a 2 ms
+    # path), counted in the rtt figures. Every other SYN is dropped here: each probe's first.
+    L = make_lab(ipv6=False)
+    L.start_server(OPEN, mode="hold")
+    L.nft(L.server_ns, "table inet tk_synloss {\n chain input { type filter hook input priority 0; policy accept;\n"
+                       f"  tcp dport {OPEN} tcp flags & (syn | ack) == syn numgen inc mod 2 == 0 drop\n }}\n}}\n")
+    r = L.run_client([tool("tcpprobe"), "-m", "connect", "--json", "-c", "2", "-i", "1.5", "-W", "2.5",
+                      f"{L.server_v4}:{OPEN}"], timeout=60)
+    objects = json_lines(r.stdout)
+    probes = [o for o in objects if o["type"] == "probe"]
+    assert [p["outcome"] for p in probes] == ["open", "open"], r.stdout + r.stderr
+    for p in probes:
+        assert p["syn_retransmits"] == 1 and p["rtt_ms"] > 900, p  # the kernel's timeout, said so
+        assert p["kernel_rtt_us"] < 100000, p                     # its own sample: the round trip
+    summary = objects[-1]
+    assert summary["retried"] == 2 and "rtt_avg_ms" not in summary, summary
+    L.nft(L.server_ns, "delete table inet tk_synloss\n")
+    text = L.run_client([tool("tcpprobe"), "-m", "connect", "-c", "1", "-W", "2.5", f"{L.server_v4}:{OPEN}"],
+                        timeout=60).stdout
+    assert "sent again" not in text and "rtt min/avg/max" in text, text
+    r = L.run_client([tool("tcpprobe"), "-m", "connect", "--json", "-c", "1", f"{L.server_v4}:{OPEN}"], timeout=60)
+    assert json_lines(r.stdout)[0]["syn_retransmits"] == 0, r.stdout
+
+
 def test_connect_mode_reports_icmp_unreachable_v4(make_lab, tool):
     L = probe_lab(make_lab)
     r = L.run_client([tool("tcpprobe"), "-m", "connect", "--json", "-c", "1", f"{L.server_v4}:{REJECTED}"],

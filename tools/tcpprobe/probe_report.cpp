@@ -70,6 +70,7 @@ Record summary_record(const TargetInfo& info, const TargetStats& s) {
   rec["late"] = s.late;
   rec["unmatched_rst"] = s.unmatched_rst;
   rec["held"] = s.held;
+  rec["retried"] = s.retried;
   if (rtt.count) {
     rec["rtt_min_ms"] = rounded(rtt.min, kNanosecondPlaces);
     rec["rtt_avg_ms"] = rounded(rtt.avg, kNanosecondPlaces);
@@ -101,6 +102,14 @@ std::string not_answers_text(const TargetStats& s) {
 }
 
 // Answers that came from a connection the peer kept (-s): what they mean, folded to 80 columns.
+std::string retried_text(const TargetStats& s) {
+  if (!s.retried) return "";
+  return tcpkit::wrap_cells(tcpkit::cli::count_text(s.retried, "probe") + " connected only after the kernel sent the SYN "
+                                "again: the SYN or the answer was lost, and their times hold the kernel's retransmission "
+                                "timeout (1 s, then more), so they are left out of the rtt figures",
+                            80, 2);
+}
+
 std::string held_text(const TargetStats& s) {
   if (!s.held) return "";
   return tcpkit::wrap_cells(tcpkit::cli::count_text(s.held, "answer") + (s.held == 1 ? " was" : " were") +
@@ -138,7 +147,7 @@ std::string summary_text(const TargetInfo& info, const TargetStats& s) {
                           : "") +
          ", time " +
          format_fixed(s.elapsed_ms, 0) + " ms\n";
-  return out + not_answers_text(s) + held_text(s) + ack_check_text(info.port, s.ack_check) + rtt_text(s);
+  return out + not_answers_text(s) + held_text(s) + retried_text(s) + ack_check_text(info.port, s.ack_check) + rtt_text(s);
 }
 
 }  // namespace
@@ -221,6 +230,7 @@ Record Reporter::probe_record(const TargetInfo& info, const tcpkit::ProbeReply& 
   }
   if (r.connect_ns) rec["connect_ms"] = ms_exact(*r.connect_ns);
   if (r.kernel_rtt_us) rec["kernel_rtt_us"] = *r.kernel_rtt_us;
+  if (info.mode == "connect" && r.outcome == ProbeOutcome::open) rec["syn_retransmits"] = r.syn_retransmits;
   if (r.rtt_ns) rec["timestamp_source"] = tcpkit::to_string(r.timestamps);
   return rec;
 }
@@ -241,6 +251,8 @@ std::string Reporter::probe_text(const TargetInfo& info, const tcpkit::ProbeRepl
     case ProbeOutcome::open:
       line += "from " + where + ": open" + probe + rtt;
       if (r.kernel_rtt_us) line += " kernel_rtt=" + format_fixed(*r.kernel_rtt_us / 1000.0, 3) + " ms";
+      if (r.syn_retransmits)
+        line += " (after " + tcpkit::cli::count_text(r.syn_retransmits, "SYN") + " sent again: not a round trip)";
       if (r.ttl) line += " ttl=" + std::to_string(r.ttl);
       if (info.mode == "syn") line += " win=" + std::to_string(r.window);
       // The options worth reading (timestamp values are noise).

@@ -38,6 +38,9 @@ struct TargetStats {
   // Open answers that were ACKs for an earlier probe's connection, which the peer still held
   // (ProbeReply::held_by): our RSTs do not reach it.
   uint64_t held = 0;
+  // connect mode: probes answered only after the kernel sent the SYN again; their times hold its
+  // retransmission timeout and stay out of rtt_ms.
+  uint64_t retried = 0;
   double elapsed_ms = 0;
   bool interrupted = false;        // stopped by a signal (Ctrl-C, SIGTERM, SIGHUP), not by -c or -w
   // What one ACK to the port drew, asked when no probe drew any answer (stray/ack_check.hpp).

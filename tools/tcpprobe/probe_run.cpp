@@ -35,7 +35,8 @@ void account(TargetStats& stats, const tcpkit::ProbeReply& reply) {
     case tcpkit::ProbeOutcome::unreachable: ++stats.unreachable; break;
   }
   const bool from_target = reply.outcome == tcpkit::ProbeOutcome::open || reply.outcome == tcpkit::ProbeOutcome::closed;
-  if (from_target && reply.rtt_ns) {
+  if (reply.syn_retransmits) ++stats.retried;
+  if (from_target && reply.rtt_ns && !reply.syn_retransmits) {
     stats.rtt_ms.add(double(*reply.rtt_ns) / 1e6);
     if (reply.timestamps == tcpkit::TimestampSource::user) stats.user_timestamps = true;
   }

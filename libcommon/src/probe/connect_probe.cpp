@@ -95,6 +95,7 @@ void read_open_socket(int fd, ProbeReply& reply) {
   socklen_t info_length = sizeof info;
   if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &info_length) == 0) {
     reply.kernel_rtt_us = info.tcpi_rtt;
+    reply.syn_retransmits = info.tcpi_total_retrans;  // a connection just made has sent nothing else
     // TCP_INFO tells which options were agreed, not their bytes: listed in Linux's order,
     // timestamps without values.
     reply.options.add_mss(uint16_t(info.tcpi_snd_mss));

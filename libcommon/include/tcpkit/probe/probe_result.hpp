@@ -46,6 +46,9 @@ struct ProbeReply {
   // connect() mode only:
   std::optional<int64_t> connect_ns;      // user-space time of connect()
   std::optional<uint32_t> kernel_rtt_us;  // the kernel's RTT estimate (TCP_INFO tcpi_rtt)
+  // SYNs the kernel sent again before the handshake completed (TCP_INFO tcpi_total_retrans of
+  // the new connection): then rtt_ns holds its retransmission timeout, not a round trip.
+  uint32_t syn_retransmits = 0;
 };
 
 }  // namespace tcpkit
