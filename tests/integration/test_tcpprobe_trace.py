@@ -353,3 +353,19 @@ def test_an_ack_that_meets_a_full_accept_queue_is_no_established_peer(make_lab, 
         assert set(after_ack) == {"SYN_RECV"}, (wire(segments), after_ack)
         assert summary["close_kind"] == "the peer never completed the handshake", summary
         assert any("it never took that ACK" in n for n in summary["notes"]), summary["notes"]
+
+
+def test_with_close_local_our_fin_waits_for_the_ack_of_our_data(L, tool):
+    # Found: the FIN left 30 us after our data, 10 ms before its ACK, though the man page says
+    # it waits: the check read the capture's tracker, which had not seen our data yet.
+    segments, s = trace(L, tool, f"{L.server_v4}:{HOLD}", "--send", "hello\r\n", "--close", "local")
+    data = next(x for x in segments if x["direction"] == "out" and x["len"] > 0)
+    fin = next(x for x in segments if x["direction"] == "out" and "F" in x["flags"])
+    acked = next(x for x in segments if x["direction"] == "in" and x["ack"] >= data["seq"] + data["len"])
+    assert acked["time_ms"] <= fin["time_ms"], segments
+    assert fin["time_ms"] - data["time_ms"] >= 2 * DELAY_MS, segments
+    # Our state never goes back to ESTABLISHED once the FIN is on its way.
+    states = [x["our_state"] for x in segments]
+    first_fin_state = states.index("FIN_WAIT1")
+    assert "ESTABLISHED" not in states[first_fin_state:], states
+    assert s["outcome"] == "closed", s

@@ -1,8 +1,10 @@
 #include "tcpkit/probe/connection_trace.hpp"
 
 #include <linux/errqueue.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -272,10 +274,11 @@ class TraceRun {
     close_started_ = true;
   }
 
+  // Our kernel's word, not the capture's: the tracker may not have seen our data leave yet, and
+  // then took it for acked (our FIN left 30 us after the data, 6 ms before its ACK).
   bool data_acked() const {
-    const auto& tracker = live_.tracker();
-    return !tracker.local().next_seq || !tracker.remote().last_ack ||
-           seq_ge(*tracker.remote().last_ack, *tracker.local().next_seq);
+    int unacked = 0;  // bytes written and not yet acked (SIOCOUTQ: write_seq - snd_una)
+    return sock_.get() < 0 || ::ioctl(sock_.get(), SIOCOUTQ, &unacked) != 0 || unacked == 0;
   }
 
   bool closed_and_quiet() {
@@ -447,12 +450,24 @@ HandshakeRefusal settle_unaccepted_handshake(std::vector<TraceEvent>& events) {
 void resolve_late_state_reads(std::vector<TraceEvent>& events) {
   // An outgoing segment changes our state just before it reaches the tap: hence the margin.
   constexpr int64_t kMarginNs = 200'000;
+  // A read is late only when a segment seen by then shows the state it read. One that shows
+  // the state the event before was given (read, or inferred for a late read) is none: that
+  // state held since. Else a FIN our kernel had not put on the wire yet (held back behind
+  // unacked data, or dropped by a local firewall) read as FIN_WAIT1 and was drawn ESTABLISHED
+  // again from the wire, which had shown no FIN.
+  std::optional<TcpState> before;
   for (size_t i = 0; i + 1 < events.size(); ++i) {
     TraceEvent& e = events[i];
-    if (!e.local_state_read || e.local_state == e.segment.local_state_inferred) continue;
-    if (events[i + 1].segment.time_ns > e.local_state_read_ns + kMarginNs) continue;
-    e.local_state = e.segment.local_state_inferred;
-    e.local_state_inferred = true;
+    const std::optional<TcpState> read = e.local_state_read ? std::optional(e.local_state) : std::nullopt;
+    bool late = false;
+    if (read && *read != e.segment.local_state_inferred && read != before)
+      for (size_t j = i + 1; j < events.size() && events[j].segment.time_ns <= e.local_state_read_ns + kMarginNs; ++j)
+        late = late || events[j].segment.local_state_inferred == *read;
+    if (late) {
+      e.local_state = e.segment.local_state_inferred;
+      e.local_state_inferred = true;
+    }
+    if (read) before = e.local_state;
   }
 }
 

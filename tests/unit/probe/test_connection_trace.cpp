@@ -175,3 +175,29 @@ TEST_CASE("a peer that never took our handshake ACK is drawn in SYN_RECEIVED, no
   std::vector<TraceEvent> refused = {seg(D::outbound, S, 100, 0, 0), seg(D::inbound, R | A, 0, 101, 1 * ms)};
   CHECK(settle_unaccepted_handshake(refused) == HandshakeRefusal::none);
 }
+
+TEST_CASE("a FIN our kernel has not put on the wire yet keeps the state it read") {
+  // Found with a route of initcwnd 1 (the FIN waits behind the unacked data): FIN_WAIT1 read
+  // after our data, then after the peer's ACK of it, with our FIN 42 us later. The ACK's read
+  // gave way to the state machine, which had seen no FIN: FIN_WAIT1, ESTABLISHED, FIN_WAIT1.
+  std::vector<TraceEvent> held = {
+      event(7 * ms, TcpState::established, TcpState::fin_wait1, 7 * ms + 300'000),
+      event(13 * ms, TcpState::established, TcpState::fin_wait1, 13 * ms + 60'000),
+      event(13 * ms + 42'000, TcpState::fin_wait1, TcpState::fin_wait1, 13 * ms + 100'000),
+  };
+  resolve_late_state_reads(held);
+  for (const auto& e : held) CHECK(e.local_state == TcpState::fin_wait1);
+  CHECK_FALSE(held[1].local_state_inferred);
+  REQUIRE(state_spans(held).size() == 1);
+
+  // A FIN a local firewall dropped: FIN_WAIT1 read after the peer's data, which our ACK follows
+  // at once; no segment by then leads to FIN_WAIT1, so the kernel's word stands.
+  std::vector<TraceEvent> dropped = {
+      event(0, TcpState::established, TcpState::established, 300'000),
+      event(100 * ms, TcpState::established, TcpState::fin_wait1, 100 * ms + 80'000),
+      event(100 * ms + 10'000, TcpState::established, TcpState::fin_wait1, 100 * ms + 90'000),
+  };
+  resolve_late_state_reads(dropped);
+  CHECK(dropped[1].local_state == TcpState::fin_wait1);
+  CHECK_FALSE(dropped[1].local_state_inferred);
+}

@@ -86,10 +86,12 @@ struct TraceResult {
 // Needs CAP_NET_RAW (the capture). Stops early, with what it has, when cancel_fd is readable.
 Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd = -1);
 
-// The kernel is asked for our state a moment after each segment. Where the next segment was
-// already on the wire when the answer came (two segments microseconds apart), the answer may
-// show that segment's effect too: it then stands only if it agrees with the RFC 9293 state
-// machine; otherwise the event takes the state machine's state, marked as inferred.
+// The kernel is asked for our state a moment after each segment. Where a later segment was
+// already on the wire when the answer came (segments microseconds apart), the answer may show
+// that segment's effect too: when it disagrees with the RFC 9293 state machine, shows the state
+// such a segment leads to, and not the one the event before was given, the event takes the
+// state machine's state, marked as inferred. Otherwise the kernel's word stands (a FIN it holds
+// back is FIN_WAIT1 before the wire shows it).
 void resolve_late_state_reads(std::vector<TraceEvent>& events);
 
 // The state machine assumes the peer LISTENs, and puts it in SYN_RECEIVED when our SYN arrives.
