@@ -49,28 +49,7 @@ def ss_count(L, side, *filter_args):
 
 
 def start_nginx(L):
-    d = L.tmpdir
-    conf = os.path.join(d, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(f"""worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/nginx-error.log;
-events {{ worker_connections 1024; }}
-http {{
-  access_log off;
-  client_body_temp_path {d}/body;
-  proxy_temp_path {d}/proxy;
-  fastcgi_temp_path {d}/fastcgi;
-  uwsgi_temp_path {d}/uwsgi;
-  scgi_temp_path {d}/scgi;
-  server {{ listen {L.server_v4}:{NGINX_PORT}; location / {{ return 200 "ok\\n"; }} }}
-}}
-""")
-    proc = L.popen_server(["nginx", "-c", conf, "-g", "daemon off;"], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE)
-    wait_for(lambda: ss_count(L, "server", "state", "listening", "sport", "=", f":{NGINX_PORT}") > 0, 10,
-             "nginx to listen")
-    return proc
+    return L.start_nginx(f"{L.server_v4}:{NGINX_PORT}", NGINX_PORT)
 
 
 def http10_requests(L, count):

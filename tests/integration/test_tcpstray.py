@@ -499,27 +499,7 @@ def test_closed_group_against_a_listening_port_is_inconclusive(make_lab, tool, f
 def start_deferring_nginx(L, port):
     """nginx with `listen ... deferred` (TCP_DEFER_ACCEPT): the kernel drops our handshake ACK and
     keeps the connection half-open (SYN-RECEIVED) until data comes."""
-    d = L.tmpdir
-    conf = os.path.join(d, "nginx.conf")
-    with open(conf, "w") as f:
-        f.write(f"""worker_processes 1;
-pid {d}/nginx.pid;
-error_log {d}/nginx-error.log;
-events {{ worker_connections 64; }}
-http {{
-  access_log off;
-  client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fastcgi;
-  uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;
-  server {{ listen {L.server_v4}:{port} deferred; location / {{ return 200 "ok\\n"; }} }}
-}}
-""")
-    proc = L.popen_server(["nginx", "-c", conf, "-g", "daemon off;"], stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE)
-    end = time.monotonic() + 10
-    while f":{port} " not in L.run_server(["ss", "-Htln"]).stdout:
-        assert proc.poll() is None and time.monotonic() < end, proc.stderr.read().decode()
-        time.sleep(0.05)
-    return proc
+    return L.start_nginx(f"{L.server_v4}:{port} deferred", port, worker_connections=64)
 
 
 HALF_OPEN_CASES = ("live-syn", "live-ack-unsent")

@@ -663,6 +663,37 @@ class Lab:
         """Run a Python snippet in a namespace (used to probe from the lab's own ends)."""
         return self._exec(ns, [sys.executable, "-c", code], timeout=timeout)
 
+    def start_nginx(self, listen, port, worker_connections=1024, timeout=10.0):
+        """Real nginx (nginx-light) in the server namespace: `listen` is its listen directive's
+        arguments ("10.1.0.2:80", "10.1.0.2:80 deferred"), every request answered "ok". Returns
+        once something listens on `port`."""
+        d = self.tmpdir
+        conf = os.path.join(d, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write(f"""worker_processes 1;
+pid {d}/nginx.pid;
+error_log {d}/nginx-error.log;
+events {{ worker_connections {worker_connections}; }}
+http {{
+  access_log off;
+  client_body_temp_path {d}/body;
+  proxy_temp_path {d}/proxy;
+  fastcgi_temp_path {d}/fastcgi;
+  uwsgi_temp_path {d}/uwsgi;
+  scgi_temp_path {d}/scgi;
+  server {{ listen {listen}; location / {{ return 200 "ok\\n"; }} }}
+}}
+""")
+        proc = self.popen_server(["nginx", "-c", conf, "-g", "daemon off;"], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE)
+        end = time.monotonic() + timeout
+        while f":{port} " not in self.run_server(["ss", "-Htln"]).stdout:
+            if proc.poll() is not None or time.monotonic() > end:
+                _stop_process(proc)
+                raise LabError(f"nginx did not listen on {port}: {proc.stderr.read().decode()[-500:]}")
+            time.sleep(0.05)
+        return proc
+
     def start_server(self, port, mode="hold", family="both", banner=b"", close_delay_ms=50,
                      backlog=128, max_seconds=3600, banner_delay_ms=0):
         argv = [sys.executable, os.path.join(HERE, "tcp_server.py"), "--port", port,
