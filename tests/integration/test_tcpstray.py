@@ -169,17 +169,26 @@ def test_a_stack_that_drops_segments_without_timestamps_is_no_deviation(make_lab
     assert guard_tables(L) == []
 
 
+def start_rst_responder(L, ports, *flags, input_rule=""):
+    """The misbehaving responder on `ports`, with the kernel's own RSTs from them muted (ours carry
+    the mark the rule lets through); `input_rule`, when given, is a rule of an input chain too."""
+    mark = 0x5253
+    port_set = "{ " + ", ".join(map(str, ports)) + " }"
+    chains = (" chain output { type filter hook output priority 0;\n"
+              f"  tcp sport {port_set} tcp flags & rst == rst meta mark != {mark} drop\n }}\n")
+    if input_rule:
+        chains += f" chain input {{ type filter hook input priority 0;\n  {input_rule}\n }}\n"
+    L.nft(L.server_ns, "table inet stray_test {\n" + chains + "}\n")
+    return L.popen_server([sys.executable, RESPONDER, "--interface", L.server_if, "--ports",
+                           ",".join(map(str, ports)), "--mark", str(mark), "--max-seconds", "120", *flags],
+                          stdout=subprocess.PIPE)
+
+
 @pytest.mark.parametrize("family", [4, 6])
 def test_rst_responder_gives_deviations_where_expected(make_lab, tool, family):
     L = make_lab()
     L.start_server(LIVE, mode="never-close")
-    mark = 0x5253
-    L.nft(L.server_ns, "table inet stray_test {\n chain output { type filter hook output priority 0;\n"
-                       f"  tcp sport {{ {LIVE}, {CLOSED} }} tcp flags & rst == rst meta mark != {mark} drop\n"
-                       " }\n}\n")
-    proc = L.popen_server([sys.executable, RESPONDER, "--interface", L.server_if, "--ports",
-                           f"{LIVE},{CLOSED}", "--mark", str(mark), "--max-seconds", "120"],
-                          stdout=subprocess.PIPE)
+    proc = start_rst_responder(L, [LIVE, CLOSED])
     assert proc.stdout.readline().strip() == b"ready"
     r = stray(L, tool, family, LIVE, "--group", "closed,listen,live")
     got, summary = cases(r.stdout)
@@ -534,14 +543,8 @@ def test_a_reset_after_the_peer_took_the_connection_stays_a_deviation(make_lab, 
     # ("acked") or resets them too ("reset": nothing decides, inconclusive).
     L = make_lab()
     L.start_server(LIVE, mode="never-close")
-    mark = 0x5253
-    L.nft(L.server_ns, "table inet stray_test {\n chain output { type filter hook output priority 0;\n"
-                       f"  tcp sport {LIVE} tcp flags & rst == rst meta mark != {mark} drop\n }}\n"
-                       " chain input { type filter hook input priority 0;\n"
-                       f"  tcp dport {LIVE} tcp flags & (syn | ack) == syn tcp option maxseg missing drop\n }}\n}}\n")
-    proc = L.popen_server([sys.executable, RESPONDER, "--interface", L.server_if, "--ports", str(LIVE),
-                           "--mark", str(mark), "--stray-syns", "--max-seconds", "120",
-                           *(["--leave-data"] if data == "acked" else [])], stdout=subprocess.PIPE)
+    proc = start_rst_responder(L, [LIVE], "--stray-syns", *(["--leave-data"] if data == "acked" else []),
+                               input_rule=f"tcp dport {LIVE} tcp flags & (syn | ack) == syn tcp option maxseg missing drop")
     assert proc.stdout.readline().strip() == b"ready"
     r = stray(L, tool, 4, LIVE, "--case", "live-syn")
     got, _ = cases(r.stdout)
