@@ -101,15 +101,17 @@ std::string not_answers_text(const TargetStats& s) {
   return extra.empty() ? "" : "not answers: " + extra + "\n";
 }
 
-// Answers that came from a connection the peer kept (-s): what they mean, folded to 80 columns.
+// Probes that connected only after the kernel's SYN retry (connect mode): why their times are
+// left out, folded to the terminal's width.
 std::string retried_text(const TargetStats& s) {
   if (!s.retried) return "";
   return tcpkit::wrap_cells(tcpkit::cli::count_text(s.retried, "probe") + " connected only after the kernel sent the SYN "
                                 "again: the SYN or the answer was lost, and their times hold the kernel's retransmission "
                                 "timeout (1 s, then more), so they are left out of the rtt figures",
-                            80, 2);
+                            kTextWidth, 2);
 }
 
+// Answers that came from a connection the peer kept (-s): what they mean, folded the same way.
 std::string held_text(const TargetStats& s) {
   if (!s.held) return "";
   return tcpkit::wrap_cells(tcpkit::cli::count_text(s.held, "answer") + (s.held == 1 ? " was" : " were") +
@@ -118,7 +120,7 @@ std::string held_text(const TargetStats& s) {
                                 "connection, and Linux sends such an ACK at most every 0.5 s (net.ipv4.tcp_invalid_ratelimit), so probes "
                                 "closer together draw nothing; the port listens (without -s each probe has a port pair "
                                 "of its own)",
-                            80, 2);
+                            kTextWidth, 2);
 }
 
 std::string rtt_text(const TargetStats& s) {

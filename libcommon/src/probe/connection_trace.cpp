@@ -461,8 +461,8 @@ void resolve_late_state_reads(std::vector<TraceEvent>& events) {
     const std::optional<TcpState> read = e.local_state_read ? std::optional(e.local_state) : std::nullopt;
     bool late = false;
     if (read && *read != e.segment.local_state_inferred && read != before)
-      for (size_t j = i + 1; j < events.size() && events[j].segment.time_ns <= e.local_state_read_ns + kMarginNs; ++j)
-        late = late || events[j].segment.local_state_inferred == *read;
+      for (size_t j = i + 1; !late && j < events.size() && events[j].segment.time_ns <= e.local_state_read_ns + kMarginNs; ++j)
+        late = events[j].segment.local_state_inferred == *read;
     if (late) {
       e.local_state = e.segment.local_state_inferred;
       e.local_state_inferred = true;
