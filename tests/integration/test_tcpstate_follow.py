@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 
 import pytest
 
@@ -99,25 +100,44 @@ def path(transitions, local_port, remote_port=None):
     return [(t["old_state"], t["new_state"]) for t in found], found
 
 
+# Now and then the kernel reports neither FIN_WAIT1 -> FIN_WAIT2 nor a client socket's end (see
+# path gaps in tcpstate(1)): a CI run lost 41001's on a quiet lab. Such a run is reported
+# (path_gaps, DEGRADED) but cannot show the exact paths asserted here, so it runs again.
+KERNEL_SKIP_ATTEMPTS = 3
+
+
+def kernel_skipped(attempt, *summaries):
+    """True when a follower counted a path gap and another attempt is left (said, not silent)."""
+    gaps = [s.get("path_gaps", 0) for s in summaries]
+    if not any(gaps) or attempt == KERNEL_SKIP_ATTEMPTS:
+        return False
+    warnings.warn(f"attempt {attempt}: the kernel left changes unreported (path_gaps {gaps}); running again")
+    return True
+
+
 @pytest.fixture(scope="module")
 def followed():
     """One lab, one run of the scenarios, followed from both namespaces."""
-    with lab.Lab() as L:
-        server = L.start_server(SERVER_PORT, mode="hold", family="both", close_delay_ms=50)
-        tcpstate = L.tool("tcpstate")
-        # The client's namespace by --netns (entered by tcpstate), the server's by ip netns exec
-        # (the default: the namespace tcpstate runs in).
-        client_f = start_follower([tcpstate, "follow", "--json", "--netns", L.client_ns])
-        server_f = start_follower([tcpstate, "follow", "--json"], wrap_ns=L.server_ns)
-        r = L.run_python(L.client_ns, client_script(L), timeout=60)
-        assert "DONE" in r.stdout, r.stderr
-        other = L.run_python(L.server_ns, OTHER_NS_SCRIPT, timeout=30)
-        assert "DONE" in other.stdout, other.stderr
-        time.sleep(0.3)
-        client = stop_follower(client_f)
-        srv = stop_follower(server_f)
-        server.terminate()
-        yield L, client, srv
+    for attempt in range(1, KERNEL_SKIP_ATTEMPTS + 1):
+        with lab.Lab() as L:
+            server = L.start_server(SERVER_PORT, mode="hold", family="both", close_delay_ms=50)
+            tcpstate = L.tool("tcpstate")
+            # The client's namespace by --netns (entered by tcpstate), the server's by ip netns
+            # exec (the default: the namespace tcpstate runs in).
+            client_f = start_follower([tcpstate, "follow", "--json", "--netns", L.client_ns])
+            server_f = start_follower([tcpstate, "follow", "--json"], wrap_ns=L.server_ns)
+            r = L.run_python(L.client_ns, client_script(L), timeout=60)
+            assert "DONE" in r.stdout, r.stderr
+            other = L.run_python(L.server_ns, OTHER_NS_SCRIPT, timeout=30)
+            assert "DONE" in other.stdout, other.stderr
+            time.sleep(0.3)
+            client = stop_follower(client_f)
+            srv = stop_follower(server_f)
+            server.terminate()
+            if kernel_skipped(attempt, client[1], srv[1]):
+                continue
+            yield L, client, srv
+            return
 
 
 def test_client_four_way_close_ends_in_inferred_time_wait(followed):

@@ -17,6 +17,7 @@ std::string_view life_end_name(LifeEnd e) {
     case LifeEnd::failed_handshake: return "failed handshake";
     case LifeEnd::unreachable: return "unreachable";
     case LifeEnd::half_closed: return "half-closed";
+    case LifeEnd::end_not_seen: return "end not seen";
   }
   return "closed";
 }
@@ -31,6 +32,7 @@ std::string_view life_end_key(LifeEnd e) {
     case LifeEnd::failed_handshake: return "failed_handshake";
     case LifeEnd::unreachable: return "unreachable";
     case LifeEnd::half_closed: return "half_closed";
+    case LifeEnd::end_not_seen: return "end_not_seen";
   }
   return "closed";
 }
@@ -68,15 +70,28 @@ LifeEnd classify_end(TcpState from, int error) {
 }
 
 std::optional<ConnectionLife> LifeTracker::on_change(const StateChange& c) {
+  // Born here: CLOSE -> SYN_SENT or LISTEN (connect(), listen()), or LISTEN -> SYN_RECV, a
+  // listener's child made from it when the handshake completes (its request socket is not
+  // seen). Any other first change is of a connection older than the follower.
+  const bool born = c.old_state == TcpState::close || (c.old_state == TcpState::listen && c.new_state == TcpState::syn_recv);
   auto it = open_.find(c.socket);
+  std::optional<ConnectionLife> unseen_end;
+  if (it != open_.end() && born) {
+    // A new socket at the address of one still open here: the kernel freed the old one and
+    // reused its memory, so it ended, but its last changes were never reported (a path gap).
+    // It ends now, as "end not seen"; the new connection is never merged into it.
+    unseen_end = std::move(it->second);
+    open_.erase(it);
+    unseen_end->gap = true;
+    unseen_end->path.push_back({TcpState::close, std::nullopt});
+    unseen_end->last_ns = std::max(unseen_end->last_ns, c.time_ns);  // ended by then
+    unseen_end->end = LifeEnd::end_not_seen;
+    it = open_.end();
+  }
   if (it == open_.end()) {
     ConnectionLife life;
     life.socket = c.socket;
     life.first_ns = c.time_ns;
-    // Born here: CLOSE -> SYN_SENT or LISTEN (connect(), listen()), or LISTEN -> SYN_RECV, a
-    // listener's child made from it when the handshake completes (its request socket is not
-    // seen). Any other first change is of a connection older than the follower.
-    const bool born = c.old_state == TcpState::close || (c.old_state == TcpState::listen && c.new_state == TcpState::syn_recv);
     if (!born) {
       life.began_before = c.old_state != TcpState::syn_recv;
       life.path.push_back({c.old_state, c.in_old_state_ns});
@@ -105,7 +120,7 @@ std::optional<ConnectionLife> LifeTracker::on_change(const StateChange& c) {
   life.bytes_received = c.bytes_received;
   life.last_ns = c.time_ns;
   life.path.push_back({c.new_state, std::nullopt});
-  if (c.new_state != TcpState::close && c.new_state != TcpState::time_wait) return std::nullopt;
+  if (c.new_state != TcpState::close && c.new_state != TcpState::time_wait) return unseen_end;
   ConnectionLife done = std::move(life);
   open_.erase(it);
   done.error = c.error;

@@ -76,6 +76,45 @@ TEST_CASE("life: a change that does not start where the last left marks a gap") 
   CHECK(life->path.size() == 3);  // SYN_SENT, FIN_WAIT1, CLOSE
 }
 
+TEST_CASE("life: a new socket at the address of an open life ends that one unseen, never merged") {
+  // The kernel reported 41001's FIN_WAIT1 but not its end; its memory went to the next socket.
+  LifeTracker t;
+  t.on_change(change(5, S::close, S::syn_sent, 0, std::nullopt));
+  t.on_change(change(5, S::syn_sent, S::established, 1, 1));
+  CHECK_FALSE(t.on_change(change(5, S::established, S::fin_wait1, 50, 49)));
+  auto next = change(5, S::close, S::syn_sent, 120, std::nullopt);
+  next.local_port = 41003;
+  const auto old = t.on_change(next);
+  REQUIRE(old);
+  CHECK(old->local_port == 40000);
+  CHECK(old->end == LifeEnd::end_not_seen);
+  CHECK(life_end_key(old->end) == "end_not_seen");
+  CHECK(old->gap);
+  REQUIRE(old->path.size() == 4);  // SYN_SENT, ESTABLISHED, FIN_WAIT1 (time unknown), CLOSE
+  CHECK(old->path[2].state == S::fin_wait1);
+  CHECK_FALSE(old->path[2].ns);
+  CHECK(old->path[3].state == S::close);
+  CHECK(old->last_ns == 120'000'000u);
+  // The new connection's life is its own, from its birth, without the old one's gap.
+  CHECK(t.open() == 1);
+  t.on_change(change(5, S::syn_sent, S::established, 121, 1));
+  auto reset = change(5, S::established, S::close, 130, 9, ECONNRESET);
+  reset.local_port = 41003;
+  const auto mine = t.on_change(reset);
+  REQUIRE(mine);
+  CHECK(mine->local_port == 41003);
+  CHECK_FALSE(mine->gap);
+  CHECK(mine->path.front().state == S::syn_sent);
+  CHECK(mine->first_ns == 120'000'000u);
+  CHECK(mine->end == LifeEnd::reset_by_peer);
+  // A listener's child born at an open life's address ends it the same way.
+  t.on_change(change(6, S::established, S::close_wait, 200, std::nullopt));
+  const auto child_took = t.on_change(change(6, S::listen, S::syn_recv, 210, std::nullopt));
+  REQUIRE(child_took);
+  CHECK(child_took->end == LifeEnd::end_not_seen);
+  CHECK(t.open() == 1);
+}
+
 TEST_CASE("life: a held CLOSE settled as TIME_WAIT takes the inferred change's times") {
   LifeTracker t;
   t.on_change(change(5, S::close, S::syn_sent, 0, std::nullopt));

@@ -27,6 +27,7 @@ enum class LifeEnd {
   failed_handshake,  // a server's SYN_RECV socket closed before ESTABLISHED
   unreachable,       // ended with an ICMP error (EHOSTUNREACH, ENETUNREACH, EACCES...): no RST either way
   half_closed,       // ours acked, the peer's FIN never came: FIN_WAIT2 timed out (tcp_fin_timeout) or an RST
+  end_not_seen,      // its last changes were never reported: a new socket took its address (a path gap)
 };
 std::string_view life_end_name(LifeEnd e);  // "closed", "reset by peer", "aborted", "timed out", ...
 std::string_view life_end_key(LifeEnd e);   // "closed", "reset_by_peer", ...: for JSON and metrics
@@ -48,7 +49,8 @@ struct ConnectionLife {
 class LifeTracker {
  public:
   // Each change as shown (the kernel's, or TIME_WAIT inferred), in order. Returns the life this
-  // change ended, if it ended one.
+  // change ended, if it ended one: a birth at the address of a life still open ends that one
+  // (end_not_seen) and starts its own.
   std::optional<ConnectionLife> on_change(const StateChange& c);
   size_t open() const { return open_.size(); }  // connections seen and not ended yet
 
