@@ -5,9 +5,10 @@
 //   lab_delay_line --a IF --b IF --delay-ms D --loss P --seed S [--burst N]
 //                  [--reorder Q --reorder-ms X] [--duplicate R] [--max-seconds N] [--pcap FILE]
 //
-// Per direction one reader thread stamps each frame on arrival (CLOCK_MONOTONIC) and queues
-// it; one writer thread sleeps until arrival + D with an absolute clock_nanosleep and sends
-// it. Without --reorder frames keep their order.
+// Per direction one reader thread queues each frame with the time the kernel received it
+// (SO_TIMESTAMPNS, so a late read does not delay it more); one writer thread sleeps until
+// arrival + D with an absolute clock_nanosleep and sends it. Without --reorder frames keep
+// their order.
 //
 // Faults, each direction with its own seeded stream (the same seed gives the same faults for
 // the same frames; with --burst 1 and no --reorder/--duplicate the draws are those of --loss
@@ -222,6 +223,8 @@ int open_port(const std::string& ifname) {
   mreq.mr_ifindex = static_cast<int>(index);
   mreq.mr_type = PACKET_MR_PROMISC;  // removed by the kernel when the socket closes
   check(setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mreq, sizeof mreq), "promiscuous");
+  // The kernel's receive time of each frame: see arrival_of().
+  check(setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one), "SO_TIMESTAMPNS");
   // Readers wake up regularly to notice a stop request.
   timeval tv{0, 200'000};
   check(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv), "SO_RCVTIMEO");
@@ -323,6 +326,28 @@ std::int64_t stamp_of(msghdr& message) {
   return 0;
 }
 
+// When the kernel took the frame in (SO_TIMESTAMPNS, CLOCK_REALTIME), on the monotonic clock.
+// Stamping on read instead would let a descheduled reader bunch up the frames it finds queued:
+// a held one would then be overtaken by every frame queued behind it, not only by those that
+// came within the hold, and the delay would start late. A wire starts it when the frame comes.
+std::int64_t arrival_of(msghdr& message) {
+  const std::int64_t now = now_ns();
+  for (cmsghdr* c = CMSG_FIRSTHDR(&message); c; c = CMSG_NXTHDR(&message, c)) {
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS &&
+        c->cmsg_len >= CMSG_LEN(sizeof(timespec))) {
+      timespec stamp{};
+      std::memcpy(&stamp, CMSG_DATA(c), sizeof stamp);
+      timespec real{};
+      clock_gettime(CLOCK_REALTIME, &real);
+      const std::int64_t age = (std::int64_t{real.tv_sec} - stamp.tv_sec) * 1'000'000'000 +
+                               (real.tv_nsec - stamp.tv_nsec);
+      // A clock step (or no stamp) leaves the read time: never in the future, never a minute back.
+      if (age > 0 && age < 60'000'000'000) return now - age;
+    }
+  }
+  return now;
+}
+
 // Waits (briefly, bounded) for the send stamp with this key; 0 when none came.
 std::int64_t take_send_stamp(int fd, std::uint32_t key) {
   for (int attempt = 0; attempt < 200; ++attempt) {
@@ -383,7 +408,6 @@ class Direction {
       message.msg_control = control;
       message.msg_controllen = sizeof control;
       const ssize_t n = recvmsg(in_fd_, &message, MSG_TRUNC);
-      const std::int64_t arrival = now_ns();
       if (n < 0) {
         if (errno == EAGAIN || errno == EINTR) continue;
         if (errno == ENETDOWN) {  // link flapped: not fatal, the kernel reports it once
@@ -396,6 +420,7 @@ class Direction {
       // Belt and braces next to PACKET_IGNORE_OUTGOING: never forward our own writes.
       if (from.sll_pkttype == PACKET_OUTGOING) continue;
       ++received_;
+      const std::int64_t arrival = arrival_of(message);
       if (read_log_) {
         read_log_->write(stamp_of(message), buf.data(),
                          std::min(static_cast<std::size_t>(n), buf.size()));
