@@ -3,6 +3,7 @@ saved fixtures (real ss / netstat / /proc text), so these run without privileges
 import collections
 import json
 import os
+import re
 import select
 import subprocess
 import tempfile
@@ -186,12 +187,26 @@ def test_csv_has_a_header_and_one_row_per_socket():
 
 
 def test_by_groups_top_n():
-    r = run("--from", fx("ss-tan.txt"), "--by", "local-port", "--top", "2", "--json")
+    r = run("--from", fx("ss-tan.txt"), "--by", "local-port", "--top", "3", "--json")
     groups = [o for o in jsonl(r.stdout) if o["type"] == "group"]
-    assert [g["key"] for g in groups] == ["8080", "8090"]
-    assert groups[0]["total"] == 10 and groups[0]["states"]["SYN_RECV"] == 4
+    # The 14 client ends' own ports are one row, not 14 rows of 1.
+    assert [g["key"] for g in groups] == ["ephemeral", "8080", "8090"]
+    assert groups[0]["total"] == 14
+    assert groups[1]["total"] == 10 and groups[1]["states"]["SYN_RECV"] == 4
     r = run("--from", fx("ss-tanp.txt"), "--by", "process")
     assert "srv6,x[" in r.stdout and "TOTAL" in r.stdout
+
+
+def test_by_port_labels_never_hold_an_ephemeral_port():
+    # As the man page promises for every series: a label per client port churns every scrape.
+    low, high = map(int, open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    for by in ("local-port", "remote-port"):
+        r = run("--from", fx("ss-tan.txt"), "--by", by, "--top", "100", "--prometheus")
+        assert r.returncode == 0, r.stderr
+        keys = re.findall(r'tcpstate_group_sockets\{by="%s",key="([^"]*)"' % by, r.stdout)
+        assert "ephemeral" in keys, r.stdout
+        ports = [int(k) for k in keys if k.isdigit()]
+        assert ports and not [p for p in ports if low <= p <= high], r.stdout
 
 
 def test_check_exit_codes():

@@ -103,3 +103,30 @@ def test_unprivileged_process_column_says_why_once(lab):
     # As root nothing is denied: no hint.
     r = tcpstate(L, "server", "close-wait")
     assert "run as root" not in r.stderr, r.stderr
+
+
+def test_by_port_gives_service_ports_and_one_ephemeral_row_on_both_ends(lab):
+    # Live sockets (netlink), both ends: the server's clients' ports and the client's own ports
+    # are one row, ephemeral, never a row (or a Prometheus label) per connection.
+    L = lab()
+    population(L)
+
+    def groups(side, by):
+        r = tcpstate(L, side, "--by", by, "--top", "100", "--json")
+        return {o["key"]: o for o in map(json.loads, r.stdout.splitlines()) if o["type"] == "group"}
+
+    # Per hold port 3 held + 2 half-closed; per close port 2 TIME_WAIT at the client (by the
+    # helper's counts); the dual-stack server's sockets are the same ports.
+    server_local = groups("server", "local-port")
+    assert server_local["8080"]["states"].get("ESTABLISHED") == 3, server_local
+    assert server_local["8090"]["states"].get("CLOSE_WAIT") == 2, server_local
+    assert "ephemeral" not in server_local, server_local
+    server_remote = groups("server", "remote-port")
+    assert set(server_remote) == {"ephemeral", "(listening)"}, server_remote
+    assert server_remote["ephemeral"]["total"] == 10, server_remote
+    client_local = groups("client", "local-port")
+    assert set(client_local) == {"ephemeral"}, client_local
+    client_remote = groups("client", "remote-port")
+    assert client_remote["8080"]["states"].get("FIN_WAIT2") == 2, client_remote
+    assert client_remote["8081"]["states"].get("TIME_WAIT") == 2, client_remote
+    assert "ephemeral" not in client_remote, client_remote

@@ -86,7 +86,7 @@ void add_flags(CLI::App& app, tcpstate::Options& o, Flags& f) {
   app.add_option("--dst", f.dsts, "remote address or CIDR; repeatable")->type_name("CIDR");
   app.add_flag("--summary", o.summary,
                "a count for each of the 11 states, IPv4 and IPv6; follow: a count for each edge of the state diagram");
-  app.add_option("--by", f.by, "top groups with per-state counts: peer, remote-port, local-port or process")
+  app.add_option("--by", f.by, "top groups with per-state counts: peer, remote-port, local-port or process (a client end's ports as one row, ephemeral)")
       ->check(CLI::IsMember({"peer", "remote-port", "local-port", "process"}))
       ->type_name("KEY");
   app.add_option("--top", f.top, "how many rows the reports and --by show (default 10)")->type_name("N");

@@ -138,7 +138,15 @@ void print_groups(const Options& o, const std::vector<GroupRow>& rows, GroupBy b
 int run_summary(const Options& o) {
   StateCounts counts;
   std::optional<GroupCounter> groups;
-  if (o.by) groups.emplace(*o.by);
+  if (o.by == GroupBy::local_port || o.by == GroupBy::remote_port) {
+    // Which ports are a client's own: the inspected namespace's range (for saved text, this
+    // machine's), as the time-wait and close-wait reports decide it.
+    const TcpSysctls sys = read_tcp_sysctls();
+    groups.emplace(*o.by, sys.port_range_low.value_or(TcpSysctls::kDefaultPortLow),
+                   sys.port_range_high.value_or(TcpSysctls::kDefaultPortHigh));
+  } else if (o.by) {
+    groups.emplace(*o.by);
+  }
   const bool need_processes = o.by == GroupBy::process;
   auto info = collect_sockets(o, StateSet::all(), need_processes, [&](SocketRecord& s) {
     counts.add(s);

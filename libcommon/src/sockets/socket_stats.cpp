@@ -35,33 +35,43 @@ std::string_view group_by_name(GroupBy g) {
   return "peer";
 }
 
-void GroupCounter::add_key(const std::string& key, TcpState state) {
-  auto& row = rows_[key];
+void GroupCounter::add_key(Rows& rows, const std::string& key, TcpState state, uint64_t n) {
+  auto& row = rows[key];
   if (row.key.empty()) row.key = key;
-  ++row.total;
-  ++row.states[state_index(state)];
+  row.total += n;
+  row.states[state_index(state)] += n;
 }
+
+namespace {
+constexpr int kLocalShift = 24, kRemoteShift = 8;  // (local port, remote port, state) in one key
+constexpr uint64_t kPortMask = 0xffff, kStateMask = 0xff;
+}  // namespace
 
 void GroupCounter::add(const SocketRecord& s) {
   switch (by_) {
     case GroupBy::peer:
       // A listener has no peer: its own label, not a peer "0.0.0.0". A dual-stack socket's
       // IPv4 peer (::ffff:10.0.0.1) is that IPv4 peer.
-      if (s.state == TcpState::listen) add_key(std::string(kListenersKey), s.state);
-      else add_key(host_text(s.remote.unmapped(), s.remote_host), s.state);
+      if (s.state == TcpState::listen) add_key(rows_, std::string(kListenersKey), s.state);
+      else add_key(rows_, host_text(s.remote.unmapped(), s.remote_host), s.state);
       break;
-    case GroupBy::remote_port: add_key(std::to_string(s.remote_port), s.state); break;
-    case GroupBy::local_port: add_key(std::to_string(s.local_port), s.state); break;
+    case GroupBy::remote_port:
+    case GroupBy::local_port:
+      // Which end is the client is known only once every listener is: keyed in rows().
+      if (s.state == TcpState::listen) side_.add_listener(s.local_port);
+      ++ports_[uint64_t(s.local_port) << kLocalShift | uint64_t(s.remote_port) << kRemoteShift |
+               uint64_t(state_index(s.state))];
+      break;
     case GroupBy::process:
       if (s.processes.empty()) {
-        add_key("-", s.state);
+        add_key(rows_, "-", s.state);
       } else {
         // A socket shared by several processes (after fork) counts once per distinct process.
         std::vector<std::string> seen;
         for (const auto& p : s.processes) {
           std::string key = p.name + "[" + std::to_string(p.pid) + "]";
           if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
-          add_key(key, s.state);
+          add_key(rows_, key, s.state);
           seen.push_back(std::move(key));
         }
       }
@@ -69,10 +79,32 @@ void GroupCounter::add(const SocketRecord& s) {
   }
 }
 
+GroupCounter::Rows GroupCounter::rows() const {
+  if (by_ != GroupBy::local_port && by_ != GroupBy::remote_port) return rows_;
+  Rows rows;
+  for (const auto& [key, n] : ports_) {
+    const auto local = uint16_t(key >> kLocalShift & kPortMask), remote = uint16_t(key >> kRemoteShift & kPortMask);
+    const TcpState state = kAllTcpStates[key & kStateMask];
+    std::string name;
+    if (state == TcpState::listen) {
+      name = by_ == GroupBy::local_port ? std::to_string(local) : std::string(kListenersKey);
+    } else {
+      const ConnectionRole role = side_.role(local, remote);
+      const bool local_side = by_ == GroupBy::local_port;
+      const uint16_t port = local_side ? local : remote;
+      const bool client_end = local_side ? role == ConnectionRole::client : role == ConnectionRole::server;
+      name = client_end && side_.ephemeral(port) ? std::string(kEphemeralKey) : std::to_string(port);
+    }
+    add_key(rows, name, state, n);
+  }
+  return rows;
+}
+
 std::vector<GroupRow> GroupCounter::top(size_t n) const {
+  const Rows all = rows();
   std::vector<GroupRow> out;
-  out.reserve(rows_.size());
-  for (const auto& [_, row] : rows_) out.push_back(row);
+  out.reserve(all.size());
+  for (const auto& [_, row] : all) out.push_back(row);
   const size_t k = std::min(n, out.size());
   std::partial_sort(out.begin(), out.begin() + static_cast<long>(k), out.end(), [](const GroupRow& a, const GroupRow& b) {
     return a.total != b.total ? a.total > b.total : a.key < b.key;

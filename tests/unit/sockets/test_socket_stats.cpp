@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <map>
+
 #include "tcpkit/sockets/netstat_text.hpp"
 #include "tcpkit/sockets/socket_filter.hpp"
 #include "tcpkit/sockets/socket_stats.hpp"
@@ -64,20 +66,46 @@ TEST_CASE("state counts and --by groups on the real ss fixture") {
   TextParseReport r;
   parse_ss_text(fixture("ss-tanp.txt"), c.sink(), r);
   StateCounts counts;
-  GroupCounter by_port(GroupBy::local_port), by_process(GroupBy::process);
+  GroupCounter by_port(GroupBy::local_port), by_remote(GroupBy::remote_port), by_process(GroupBy::process);
   for (const auto& s : c.sockets) {
     counts.add(s);
     by_port.add(s);
+    by_remote.add(s);
     by_process.add(s);
   }
   CHECK(counts.total() == 32);
   CHECK(counts.get(TcpState::syn_recv) == 4);
   CHECK(counts.v6[state_index(TcpState::listen)] == 3);
-  const auto top = by_port.top(1);
-  REQUIRE(top.size() == 1);
-  CHECK(top[0].key == "8080");
-  CHECK(top[0].total == 10);  // LISTEN, 3 ESTABLISHED, 2 CLOSE_WAIT and 4 SYN_RECV (server side)
-  CHECK(top[0].states[state_index(TcpState::syn_recv)] == 4);
+  // The client ends' own ports (Linux's default range here) are one row, never one row each.
+  const auto top = by_port.top(2);
+  REQUIRE(top.size() == 2);
+  CHECK(top[0].key == kEphemeralKey);
+  CHECK(top[0].total == 14);
+  CHECK(top[1].key == "8080");
+  CHECK(top[1].total == 10);  // LISTEN, 3 ESTABLISHED, 2 CLOSE_WAIT and 4 SYN_RECV (server side)
+  CHECK(top[1].states[state_index(TcpState::syn_recv)] == 4);
+  // By remote port the server ends' clients are that row; listeners have no remote port; the
+  // SYN_RECV clients' ports lie outside the range and are kept.
+  std::map<std::string, uint64_t> remote;
+  for (const auto& row : by_remote.top(100)) remote[row.key] = row.total;
+  CHECK(remote["ephemeral"] == 8);  // 5 to 8080, 3 to 8090
+  CHECK(remote["8080"] == 5);
+  CHECK(remote["9"] == 3);
+  CHECK(remote[std::string(kListenersKey)] == counts.get(TcpState::listen));
+  CHECK(remote["20002"] == 1);
+  for (const auto* g : {&by_port, &by_remote})
+    for (const auto& row : g->top(100))
+      if (row.key != kEphemeralKey && row.key.front() != '(') {
+        const long port = std::stol(row.key);
+        CHECK_FALSE((port >= TcpSysctls::kDefaultPortLow && port <= TcpSysctls::kDefaultPortHigh));
+      }
+  // A port range from the machine moves the line: with 20000-29999 the SYN_RECV clients' too.
+  GroupCounter narrow(GroupBy::remote_port, 20000, 29999);
+  for (const auto& s : c.sockets) narrow.add(s);
+  std::map<std::string, uint64_t> narrowed;
+  for (const auto& row : narrow.top(100)) narrowed[row.key] = row.total;
+  CHECK(narrowed["ephemeral"] == 4);
+  CHECK(narrowed["53884"] == 1);  // outside that range: a port of its own
   const auto procs = by_process.top(10);
   REQUIRE(!procs.empty());
   CHECK(procs[0].key == "-");  // TIME_WAIT and SYN_RECV have no owner

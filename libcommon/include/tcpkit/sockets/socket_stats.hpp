@@ -48,22 +48,11 @@ struct GroupRow {
   PerState states{};
 };
 
-// --by peer puts listening sockets under this key: they have no peer.
+// --by peer and remote-port put listening sockets under this key: they have no peer.
 inline constexpr std::string_view kListenersKey = "(listening)";
-
-class GroupCounter {
- public:
-  explicit GroupCounter(GroupBy by) : by_(by) {}
-  void add(const SocketRecord& s);
-  // The n largest groups, by total then key.
-  std::vector<GroupRow> top(size_t n) const;
-  size_t groups() const { return rows_.size(); }
-
- private:
-  void add_key(const std::string& key, TcpState state);
-  GroupBy by_;
-  std::unordered_map<std::string, GroupRow> rows_;
-};
+// --by local-port and remote-port put every ephemeral port of a connection's client end under
+// this key: one row per connection would say nothing, and churn as a Prometheus label.
+inline constexpr std::string_view kEphemeralKey = "ephemeral";
 
 // Which end of a connection offers the service. A server's sockets are grouped per client
 // address and local service port, a client's per remote address:port, so that no ephemeral
@@ -96,6 +85,29 @@ class ServiceSide {
  private:
   long low_, high_;
   std::vector<bool> listening_ = std::vector<bool>(65536, false);
+};
+
+// --by: the top groups with their per-state counts. Ports are keyed by role (ServiceSide, once
+// every listener is known): a service port is its own key, a client end's ephemeral port is
+// kEphemeralKey, on either side of the connection.
+class GroupCounter {
+ public:
+  explicit GroupCounter(GroupBy by, long port_low = TcpSysctls::kDefaultPortLow,
+                        long port_high = TcpSysctls::kDefaultPortHigh)
+      : by_(by), side_(port_low, port_high) {}
+  void add(const SocketRecord& s);
+  // The n largest groups, by total then key.
+  std::vector<GroupRow> top(size_t n) const;
+  size_t groups() const { return rows().size(); }
+
+ private:
+  using Rows = std::unordered_map<std::string, GroupRow>;
+  static void add_key(Rows& rows, const std::string& key, TcpState state, uint64_t n = 1);
+  Rows rows() const;  // the port groups keyed now that every listener is known
+  GroupBy by_;
+  ServiceSide side_;
+  Rows rows_;                                       // peer and process: keyed as added
+  std::unordered_map<uint64_t, uint64_t> ports_;   // ports: (local, remote, state) -> sockets
 };
 
 // Between the same two hosts a client takes a new port for each connection while the service
