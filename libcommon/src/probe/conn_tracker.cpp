@@ -242,9 +242,11 @@ void advance_states(ConnectionTracker::Side& from, ConnectionTracker::Side& to, 
   if (!s.retransmission || (t.flags & tcp_flag::rst)) {
     // The peer's FIN that does not ack ours crossed it: the peer sent it from ESTABLISHED
     // (FIN_WAIT1), not from the CLOSE_WAIT our FIN would have made, and ours then brought it
-    // to CLOSING (seen: drawn CLOSE_WAIT -> LAST_ACK -> CLOSE; ss said TIME-WAIT).
-    if (s.direction == Direction::inbound && fin_now && from.state == TcpState::close_wait && to.fin_seq &&
-        !acks_to_fin)
+    // to CLOSING (seen: drawn CLOSE_WAIT -> LAST_ACK -> CLOSE; ss said TIME-WAIT). So it is
+    // when the FIN comes ahead of lost data: the peer's state is what it sent, not what we
+    // could take in order yet.
+    if (s.direction == Direction::inbound && (t.flags & tcp_flag::fin) && from.state == TcpState::close_wait &&
+        to.fin_seq && !acks_to_fin)
       from.state = TcpState::closing;
     else
       from.state = state_after_send(from.state, t.flags);

@@ -250,6 +250,29 @@ TEST_CASE("close variants move both sides through the right states") {
     CHECK(s.local_state_inferred == TcpState::time_wait);
     CHECK(s.remote_state_inferred == TcpState::time_wait);
   }
+  SECTION("crossed FINs while the peer's data was lost: the FIN ahead of the gap still made CLOSING") {
+    // A lossy path (seen at 25 % loss): our FIN lost, the peer's data lost, its FIN (acking
+    // our data only) arrives first. It was drawn LAST_ACK, then CLOSE; ss said TIME-WAIT.
+    Fed f;
+    open(f);
+    f.feed(segment(true, P | A, 101, 901, 18), true);
+    f.feed(segment(true, F | A, 119, 901), true);
+    f.feed(segment(false, A, 901, 119), false);
+    auto s = f.feed(segment(false, F | A, 996, 119), false);  // its 95 bytes before it lost
+    CHECK(s.out_of_order);
+    CHECK(s.remote_state_inferred == TcpState::closing);
+    CHECK(s.local_state_inferred == TcpState::fin_wait1);  // the FIN waits for the data
+    f.feed(segment(true, A, 120, 901), true);              // our duplicate ACK
+    s = f.feed(segment(true, F | A, 119, 901), true);      // our FIN again
+    CHECK(s.retransmission);
+    s = f.feed(segment(false, A, 997, 120), false);        // it has our FIN
+    CHECK(s.local_state_inferred == TcpState::fin_wait2);
+    CHECK(s.remote_state_inferred == TcpState::closing);
+    s = f.feed(segment(false, P | A, 901, 120, 95), false);  // the data again: the FIN is in order
+    CHECK(s.local_state_inferred == TcpState::time_wait);
+    s = f.feed(segment(true, A, 120, 997), true);
+    CHECK(s.remote_state_inferred == TcpState::time_wait);
+  }
   SECTION("reset") {
     Fed f;
     open(f);
