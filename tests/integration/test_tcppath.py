@@ -20,8 +20,8 @@ def L(make_lab):
     return lab
 
 
-def trace(L, tool, *args):
-    return tcppath_hops(L, tool, f"{L.server_v4}:{PORT}", *args)
+def trace(L, tool, *args, **kw):
+    return tcppath_hops(L, tool, f"{L.server_v4}:{PORT}", *args, **kw)
 
 
 def on_r2(L, rules):
@@ -87,6 +87,22 @@ def test_a_firewall_that_drops_stops_the_syn_after_hop_2(L, tool):
     assert "answer" not in summary
     assert summary["verdict"] == f"the SYN is dropped after hop 2 (last answer from {L.router_v4[1]})"
     assert summary["ended"] == "wait over"  # silence never proves the trace complete
+
+
+def test_a_path_longer_than_max_hops_is_no_drop(L, tool):
+    # -m 2 on a path of 4: hop 2 still sends time exceeded, so nothing dropped the SYN there
+    # (it was said "dropped after hop 2").
+    r, hops, summary = trace(L, tool, max_hops=2)
+    assert r.returncode == 1, r.stderr  # the destination did not answer
+    assert [h["router"] for h in hops] == L.router_v4[:2]
+    assert summary["stop"] == "past max hops" and summary["last_hop"] == 2, summary
+    assert "dropped" not in summary["verdict"], summary
+    assert summary["verdict"].endswith(f"the SYN went on past hop 2 (last answer from {L.router_v4[1]}), the last "
+                                       "hop probed: the destination is further away (a larger -m reaches it)")
+    # A drop within the hops probed is still a drop.
+    on_r2(L, f"  tcp dport {PORT} drop\n")
+    r, hops, summary = trace(L, tool, max_hops=3)
+    assert summary["stop"] == "dropped" and summary["last_hop"] == 2, summary
 
 
 def test_a_reset_sent_by_a_firewall_in_the_destinations_name_is_not_taken_for_the_destination(L, tool):

@@ -96,6 +96,7 @@ const char* path_stop_name(PathStop stop) {
     case PathStop::dropped: return "dropped";
     case PathStop::rejected: return "rejected";
     case PathStop::no_answer: return "no answer";
+    case PathStop::past_max_hops: return "past max hops";
   }
   return "?";
 }
@@ -108,7 +109,7 @@ int answer_hop(uint8_t arrival_ttl) {
 }
 
 PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::optional<DestinationAnswer>& destination,
-                           const std::optional<IpAddress>& probed) {
+                           const std::optional<IpAddress>& probed, int max_hop) {
   PathSummary out;
   // A packet addressed to a host is delivered there, never forwarded on: time exceeded from
   // that address comes from a box that rewrote the source.
@@ -152,6 +153,8 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
   if (out.stop != PathStop::rejected) {
     if (destination)
       out.stop = PathStop::reached;
+    else if (out.last_hop > 0 && out.last_hop == max_hop)
+      out.stop = PathStop::past_max_hops;  // the trace ran out of TTLs, not the SYN of a path
     else if (out.last_hop > 0)
       out.stop = PathStop::dropped;
   }
@@ -210,8 +213,12 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
                                         : " (last answer from " + last + ")");
       break;
     case PathStop::no_answer: words += "no hop and not the destination answered"; break;
+    case PathStop::past_max_hops:
+      words += "the SYN went on past hop " + std::to_string(out.last_hop) + " (last answer from " + last +
+               "), the last hop probed: the destination is further away (a larger -m reaches it)";
+      break;
   }
-  if (out.changes.empty() && out.stop == PathStop::reached)
+  if (out.changes.empty() && (out.stop == PathStop::reached || out.stop == PathStop::past_max_hops))
     words = std::string(out.nat_rewritten_hops.empty() ? "no change to the SYN seen; "
                                                        : "no change to the SYN seen (a NAT translates the quotes "
                                                          "back, so what it changes cannot show); ") +

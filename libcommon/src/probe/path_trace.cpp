@@ -300,7 +300,7 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
   answers.reserve(hops.size());
   for (const HopResult& h : hops) answers.push_back(h.answer);
   if (trace.destination) trace.destination->hop = trace.destination_hop;
-  trace.summary = summarize_path(answers, trace.destination, c.destination);
+  trace.summary = summarize_path(answers, trace.destination, c.destination, c.max_hops);
   trace.hops = std::move(hops);
   return trace;
 }

@@ -66,6 +66,18 @@ TEST_CASE("path summary: changes first seen at hop 3 are between hop 2 and hop 3
         "dropped after hop 3 (last answer from 10.0.3.2)");
 }
 
+TEST_CASE("path summary: time exceeded from the last hop probed is no drop: the path is longer than -m") {
+  const std::vector<HopAnswer> hops = {quoted_hop(1, "10.0.1.1", sent_spec()), quoted_hop(2, "10.0.2.2", sent_spec())};
+  const PathSummary s = summarize_path(hops, std::nullopt, std::nullopt, 2);
+  CHECK(s.stop == PathStop::past_max_hops);
+  CHECK(std::string(path_stop_name(s.stop)) == "past max hops");
+  CHECK(s.verdict == "no change to the SYN seen; the SYN went on past hop 2 (last answer from 10.0.2.2), the last "
+                     "hop probed: the destination is further away (a larger -m reaches it)");
+  // A silent last hop probed still reads as a drop after the last hop that answered.
+  CHECK(summarize_path(hops, std::nullopt, std::nullopt, 3).stop == PathStop::dropped);
+  CHECK(summarize_path(hops, std::nullopt).stop == PathStop::dropped);
+}
+
 TEST_CASE("path summary: a silent or partial hop widens the attribution, it never guesses") {
   SegmentSpec windowed = sent_spec();
   windowed.window = 1000;

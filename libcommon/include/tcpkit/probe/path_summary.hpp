@@ -58,8 +58,10 @@ std::string attribution_text(const AttributedChange& change);
 // "MSS clamped to 1200", "SACK-permitted stripped", "window 64240 -> 1000".
 std::string change_phrase(const FieldChange& change);
 
-enum class PathStop { reached, dropped, rejected, no_answer };
-const char* path_stop_name(PathStop stop);  // "reached", "dropped", "rejected", "no answer"
+// past_max_hops: the last hop probed (-m) still sent time exceeded: nothing stopped the SYN
+// within the hops probed, and the destination is further away.
+enum class PathStop { reached, dropped, rejected, no_answer, past_max_hops };
+const char* path_stop_name(PathStop stop);  // "reached", "dropped", "rejected", "no answer", "past max hops"
 
 struct PathSummary {
   std::vector<AttributedChange> changes;
@@ -88,8 +90,8 @@ struct PathSummary {
 };
 
 // hops in TTL order (gaps allowed); destination: the answer from the target, if any; probed:
-// the address the SYNs were sent to.
+// the address the SYNs were sent to; max_hop: the highest TTL probed (0: not known).
 PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::optional<DestinationAnswer>& destination,
-                           const std::optional<IpAddress>& probed = std::nullopt);
+                           const std::optional<IpAddress>& probed = std::nullopt, int max_hop = 0);
 
 }  // namespace tcpkit
