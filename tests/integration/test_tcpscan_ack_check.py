@@ -44,7 +44,7 @@ def test_silent_ports_are_told_apart_by_what_an_ack_draws(make_lab, tool):
                        CLOSED: ("closed", "reset", None),
                        OPEN: ("open", "syn-ack", None)}, got
         # WALL drew nothing and was asked a second time.
-        assert s["ack_check"] == {"silent": 3, "checked": 3, "reset": 2, "sent": 4}, s
+        assert s["ack_check"] == {"silent": 3, "checked": 3, "reset": 2, "icmp": 0, "sent": 4}, s
         assert s["states"]["filtered"] == 3 and s["states"]["open"] == 1, s
         # The RST's TTL (a box on the way that resets for the host would show another).
         assert ports[QUEUE]["ack_ttl"] == 64 and "ack_ttl" not in ports[WALL], ports
@@ -79,7 +79,7 @@ def test_silent_ports_are_told_apart_by_what_an_ack_draws(make_lab, tool):
                           L.server_v4, down], timeout=60)
         objects = [json.loads(line) for line in r.stdout.splitlines()]
         s = objects[-1]
-        assert s["ack_check"] == {"silent": 8, "checked": 3, "reset": 2, "sent": 4,
+        assert s["ack_check"] == {"silent": 8, "checked": 3, "reset": 2, "icmp": 0, "sent": 4,
                                   "skipped": "not asked: 5 silent ports of hosts that answered nothing "
                                              "(8 in all, more than --ack-check-max 4)"}, s
         assert s["hosts_down"] == 1, s
@@ -105,7 +105,7 @@ def test_a_lost_ack_is_asked_again(make_lab, tool):
     got = {p: o.get("ack_check") for p, o in ports.items()}
     assert got == {WALL: "silence", SYN_ONLY: "reset", CLOSED: None}, got
     # Two ACKs to each port that drew nothing the first time (WALL twice, SYN_ONLY twice).
-    assert s["ack_check"] == {"silent": 2, "checked": 2, "reset": 1, "sent": 4}, s
+    assert s["ack_check"] == {"silent": 2, "checked": 2, "reset": 1, "icmp": 0, "sent": 4}, s
 
 
 def test_a_host_silent_to_syns_but_resetting_the_ack_is_up(make_lab, tool):
@@ -136,6 +136,35 @@ def test_the_ack_check_over_ipv6(make_lab, tool):
     got = {p: o.get("ack_check") for p, o in ports.items()}
     assert got == {WALL: "silence", SYN_ONLY: "reset", CLOSED: None}, got
     assert s["ack_check"]["reset"] == 1, s
+
+
+REFUSED_ACKS = 8095
+
+
+def test_an_ack_that_draws_an_icmp_error_is_no_silence(make_lab, tool):
+    # SYNs dropped, every other segment rejected with ICMP (firewalld's reject does so): the
+    # ACK's ICMP was ignored and the port read "silence ... a firewall that drops everything".
+    L = make_lab()
+    L.start_server(OPEN, mode="hold")
+    L.nft(L.server_ns, "table inet refuse {\n chain input { type filter hook input priority 0; policy accept;\n"
+                       f" tcp dport {REFUSED_ACKS} tcp flags & (syn | ack) == syn drop\n"
+                       f" tcp dport {REFUSED_ACKS} reject with icmpx type admin-prohibited\n"
+                       f" tcp dport {WALL} drop\n }}\n}}\n")
+    for target in (L.server_v4, L.server_v6):
+        ports, hosts, s = scan(L, tool, "-p", f"{REFUSED_ACKS},{WALL},{OPEN}", target=target)
+        got = {p: (o["state"], o["reason"], o.get("ack_check")) for p, o in ports.items()}
+        assert got == {REFUSED_ACKS: ("filtered", "no-response", "icmp"), WALL: ("filtered", "no-response", "silence"),
+                       OPEN: ("open", "syn-ack", None)}, got
+        assert ports[REFUSED_ACKS]["ack_icmp"] == "admin-prohibited" and ports[REFUSED_ACKS]["ack_ttl"] == 64, ports
+        # The ICMP answered the first ACK: only WALL's is sent again.
+        assert s["ack_check"] == {"silent": 2, "checked": 2, "reset": 0, "icmp": 1, "sent": 3}, s
+    t = L.run_client([tool("tcpscan"), "--wait", "300ms", "-p", f"{REFUSED_ACKS},{WALL},{OPEN}", L.server_v4], timeout=60)
+    rows = {line.split()[0]: line for line in t.stdout.splitlines() if "/tcp" in line}
+    assert rows[f"{REFUSED_ACKS}/tcp"].endswith("no-response (ack-icmp admin-prohibited)"), t.stdout
+    flat = " ".join(word for word in t.stdout.split() if word != "#")  # the summary's wrapped lines
+    assert ("none reset an ACK (the rest: a firewall that drops everything, a host that is gone, or loss); 1 drew "
+            "an ICMP error instead, so a firewall or router refuses it and drops the SYNs unanswered") in flat, t.stdout
+    assert max(len(line) for line in t.stdout.splitlines()) <= 80, t.stdout
 
 
 def _rings(pid):

@@ -60,9 +60,17 @@ std::string reason_word(const tcpkit::Verdict& v) {
   return "icmp-unreach";
 }
 
+std::string ack_icmp_text(const tcpkit::Verdict& v) {
+  tcpkit::Verdict as_answer = v;
+  as_answer.reason = Reason::icmp_unreachable;
+  return reason_word(as_answer);
+}
+
 std::string reason_word(const PortResult& p) {
   std::string word = reason_word(p.verdict()) + (p.zero_window ? " (win 0)" : "");
   if (p.ack == tcpkit::AckAnswer::unasked) return word;
+  // An ICMP's name takes the TTL's room: the row stays within 80 columns (JSON has ack_ttl).
+  if (p.ack == tcpkit::AckAnswer::icmp) return word + " (" + tcpkit::to_string(p.ack) + " " + ack_icmp_text(p.verdict()) + ")";
   const std::string ttl = p.ack == tcpkit::AckAnswer::reset && p.ttl ? " ttl " + std::to_string(p.ttl) : "";
   return word + " (" + tcpkit::to_string(p.ack) + ttl + ")";
 }

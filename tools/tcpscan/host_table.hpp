@@ -97,5 +97,7 @@ bool says_host_unreachable(const tcpkit::Verdict& v);
 std::string reason_word(const tcpkit::Verdict& v);
 // The same, with what the ACK check drew: "no-response (ack-reset ttl 64)".
 std::string reason_word(const PortResult& p);
+// The ICMP error an ACK check's ACK drew (the verdict's icmp fields), in those words: "admin-prohibited".
+std::string ack_icmp_text(const tcpkit::Verdict& v);
 
 }  // namespace tcpscan

@@ -128,9 +128,11 @@ std::string Report::reason_text(const tcpkit::ScanResult& r) const {
   if (r.verdict.reason == tcpkit::Reason::icmp_unreachable)
     out += " type=" + std::to_string(r.verdict.icmp_type) + " code=" + std::to_string(r.verdict.icmp_code) + " (" +
            tcpkit::icmp_description(r.verdict.icmp_v6, r.verdict.icmp_type, r.verdict.icmp_code) + ")";
-  if (r.ack != tcpkit::AckAnswer::unasked) {  // a silent port: its TTL is the ACK check's RST's
-    const std::string ttl = r.ack == tcpkit::AckAnswer::reset && r.ttl ? " ttl=" + std::to_string(r.ttl) : "";
-    return out + " (" + tcpkit::to_string(r.ack) + ttl + ")";
+  if (r.ack != tcpkit::AckAnswer::unasked) {  // a silent port: its TTL is the ACK check's answer's
+    const bool answered = r.ack == tcpkit::AckAnswer::reset || r.ack == tcpkit::AckAnswer::icmp;
+    const std::string icmp = r.ack == tcpkit::AckAnswer::icmp ? " " + ack_icmp_text(r.verdict) : "";
+    const std::string ttl = answered && r.ttl ? " ttl=" + std::to_string(r.ttl) : "";
+    return out + " (" + tcpkit::to_string(r.ack) + icmp + ttl + ")";
   }
   if (r.ttl) out += " ttl=" + std::to_string(r.ttl);
   return out;
@@ -160,9 +162,14 @@ void Report::port_line(const tcpkit::ScanResult& r) {
   }
   if (has_reply && r.rtt_ns > 0) rec["rtt_us"] = r.rtt_ns / 1000;
   if (r.verdict.zero_window) rec["zero_window"] = true;
-  // What the ACK check drew for a silent port: "reset" or "silence".
+  // What the ACK check drew for a silent port: "reset", "icmp" (named in ack_icmp) or "silence".
   if (r.ack == tcpkit::AckAnswer::reset) {
     rec["ack_check"] = "reset";
+    rec["ack_ttl"] = r.ttl;
+  }
+  if (r.ack == tcpkit::AckAnswer::icmp) {
+    rec["ack_check"] = "icmp";
+    if (options_.form == OutputForm::json) rec["ack_icmp"] = ack_icmp_text(r.verdict);
     rec["ack_ttl"] = r.ttl;
   }
   if (r.ack == tcpkit::AckAnswer::silence) rec["ack_check"] = "silence";
@@ -436,11 +443,18 @@ std::string ack_check_sentence(const AckCheckFacts& a) {
   if (!a.ran) return a.skipped.empty() ? "" : "no ACK check of the silent ports: " + a.skipped;
   const std::string asked = "ACK check of " + count_of(a.checked, "silent port") + " (" + count_of(a.sent, "ACK") + "): ";
   const std::string rest = a.skipped.empty() ? "" : "; " + a.skipped;
+  // An ICMP error to an ACK: something refuses the port's segments, and drops its SYNs unanswered.
+  const std::string icmp = a.icmp == 0 ? "" : "; " + with_commas(a.icmp) + " drew" +
+                           " an ICMP error instead, so a firewall or router refuses " + (a.icmp == 1 ? "it" : "them") +
+                           " and drops the SYNs unanswered (ack-icmp)";
+  if (a.reset == 0 && a.icmp == a.checked)
+    return asked + "none reset an ACK" + icmp + rest;
   if (a.reset == 0)
-    return asked + "none reset an ACK (a firewall that drops everything, a host that is gone, or loss)" + rest;
+    return asked + "none reset an ACK (" + (a.icmp ? "the rest: " : "") +
+           "a firewall that drops everything, a host that is gone, or loss)" + icmp + rest;
   return asked + with_commas(a.reset) + " reset an ACK, so segments reach " + (a.reset == 1 ? "it" : "them") +
          " and only SYNs are dropped: a listener whose accept queue is full (or SYN queue, in a SYN flood without "
-         "cookies), a SYN rate limit or a rule for SYNs alone (ack-reset)" + rest;
+         "cookies), a SYN rate limit or a rule for SYNs alone (ack-reset)" + icmp + rest;
 }
 
 Record ack_check_record(const AckCheckFacts& a) {
@@ -449,6 +463,7 @@ Record ack_check_record(const AckCheckFacts& a) {
   rec["silent"] = a.silent;
   rec["checked"] = a.checked;
   rec["reset"] = a.reset;
+  rec["icmp"] = a.icmp;
   rec["sent"] = a.sent;
   if (!a.skipped.empty()) rec["skipped"] = a.skipped;
   return rec;

@@ -25,7 +25,7 @@ namespace tcpscan {
 // did not run ("" and ran false: there was nothing to check, or it was not asked for).
 struct AckCheckFacts {
   bool ran = false;
-  uint64_t silent = 0, checked = 0, reset = 0, sent = 0;
+  uint64_t silent = 0, checked = 0, reset = 0, icmp = 0, sent = 0;
   std::string skipped;
 };
 

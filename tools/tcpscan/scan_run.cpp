@@ -232,6 +232,7 @@ AckCheckFacts check_silent_ports(const Options& o, const tcpkit::ScanConfig& con
   if (outcome->interrupted) facts.skipped = "it was interrupted";
   facts.checked = outcome->asked.size();
   facts.reset = outcome->reset.size();
+  facts.icmp = outcome->icmp.size();
   facts.sent = outcome->sent;
   summary.duration_s += outcome->duration_s;
   return facts;

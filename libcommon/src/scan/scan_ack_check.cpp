@@ -71,8 +71,9 @@ Result<AckCheckOutcome> ack_check_silent_ports(std::vector<SilentPort> ports, co
         // An RST to an ACK: the port's stack is reached. Only the ports asked count (the plan
         // is every host by every port).
         const SilentPort key{r.address, r.port};
-        if (r.verdict.reason == Reason::reset && std::binary_search(ports.begin(), ports.end(), key))
-          outcome.reset.emplace_back(key, r.ttl);
+        if (!std::binary_search(ports.begin(), ports.end(), key)) return;
+        if (r.verdict.reason == Reason::reset) outcome.reset.emplace_back(key, r.ttl);
+        if (r.verdict.reason == Reason::icmp_unreachable) outcome.icmp.push_back({key, r.verdict, r.ttl});
       },
       [](const ScanProgress&) {});
   if (summary.receive_error) return tl::unexpected(*summary.receive_error);
@@ -81,6 +82,8 @@ Result<AckCheckOutcome> ack_check_silent_ports(std::vector<SilentPort> ports, co
   outcome.interrupted = summary.interrupted;
   outcome.duration_s = summary.duration_s;
   std::sort(outcome.reset.begin(), outcome.reset.end());
+  std::sort(outcome.icmp.begin(), outcome.icmp.end(),
+            [](const AckCheckOutcome::IcmpAnswer& a, const AckCheckOutcome::IcmpAnswer& b) { return a.port < b.port; });
   return outcome;
 }
 
@@ -131,9 +134,17 @@ void mark_ack_answers(std::vector<ScanResult>& silent, const AckCheckOutcome& ou
     const SilentPort key{r.address, r.port};
     const auto reset = std::lower_bound(outcome.reset.begin(), outcome.reset.end(), key,
                                         [](const auto& entry, const SilentPort& k) { return entry.first < k; });
+    const auto icmp = std::lower_bound(outcome.icmp.begin(), outcome.icmp.end(), key,
+                                       [](const AckCheckOutcome::IcmpAnswer& entry, const SilentPort& k) { return entry.port < k; });
     if (reset != outcome.reset.end() && reset->first == key) {
       r.ack = AckAnswer::reset;
       r.ttl = reset->second;
+    } else if (icmp != outcome.icmp.end() && icmp->port == key) {
+      r.ack = AckAnswer::icmp;
+      r.ttl = icmp->ttl;
+      r.verdict.icmp_type = icmp->verdict.icmp_type;
+      r.verdict.icmp_code = icmp->verdict.icmp_code;
+      r.verdict.icmp_v6 = icmp->verdict.icmp_v6;
     } else if (!outcome.interrupted && std::binary_search(outcome.asked.begin(), outcome.asked.end(), key))
       r.ack = AckAnswer::silence;
   }

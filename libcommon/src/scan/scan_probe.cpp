@@ -83,6 +83,7 @@ const char* to_string(AckAnswer answer) {
     case AckAnswer::unasked: return "";
     case AckAnswer::reset: return "ack-reset";
     case AckAnswer::silence: return "ack-silence";
+    case AckAnswer::icmp: return "ack-icmp";
   }
   return "?";
 }

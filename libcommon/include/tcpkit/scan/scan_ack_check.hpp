@@ -40,6 +40,14 @@ struct AckCheckOutcome {
   // Those whose ACK drew an RST, sorted, with the RST's TTL: one unlike the TTL of the host's
   // other answers may come from a box on the way that resets for it.
   std::vector<std::pair<SilentPort, uint8_t>> reset;
+  // Those whose ACK drew an ICMP error instead, sorted, with it (the engine's verdict: type,
+  // code, family) and its TTL: a box refuses the port's segments and drops its SYNs unanswered.
+  struct IcmpAnswer {
+    SilentPort port;
+    Verdict verdict;
+    uint8_t ttl = 0;
+  };
+  std::vector<IcmpAnswer> icmp;
   uint64_t sent = 0;              // ACKs sent: every host asked x every port asked, and the retries
   bool interrupted = false;       // cancel_fd fired: the ports not reset are unknown
   double duration_s = 0;          // the ACK round and its wait
@@ -94,8 +102,9 @@ class SilentPortHold {
 };
 
 // The ports of `silent` that the check asked get its answer: reset (with the RST's TTL in
-// ScanResult::ttl), or silence (left unasked when the check was interrupted before its wait was
-// over). The others stay unasked.
+// ScanResult::ttl), an ICMP error (its TTL, and its type and code in the verdict's icmp fields;
+// the port stays filtered, no-response to its SYNs), or silence (left unasked when the check was
+// interrupted before its wait was over). The others stay unasked.
 void mark_ack_answers(std::vector<ScanResult>& silent, const AckCheckOutcome& outcome);
 
 // Silent ports that reset an ACK are ports whose SYNs were dropped while other segments got

@@ -61,15 +61,16 @@ enum class Reason { syn_ack, syn, reset, icmp_unreachable, no_response };
 const char* to_string(Reason reason);
 
 // What one ACK to a port that drew nothing said, when scan_ack_check.hpp asked it: an RST
-// (segments reach the port's stack, only SYNs are dropped) or nothing.
-enum class AckAnswer : uint8_t { unasked, reset, silence };
-// "", "ack-reset", "ack-silence".
+// (segments reach the port's stack, only SYNs are dropped), an ICMP error (a firewall or router
+// refuses the ACK and drops the SYN unanswered), or nothing.
+enum class AckAnswer : uint8_t { unasked, reset, silence, icmp };
+// "", "ack-reset", "ack-silence", "ack-icmp".
 const char* to_string(AckAnswer answer);
 
 struct Verdict {
   PortState state = PortState::filtered;
   Reason reason = Reason::no_response;
-  uint8_t icmp_type = 0, icmp_code = 0;  // when reason is icmp_unreachable
+  uint8_t icmp_type = 0, icmp_code = 0;  // when reason is icmp_unreachable, or the ACK check drew one
   bool icmp_v6 = false;
   // The ICMP error came from the probed address itself (a firewall on the host rejecting with
   // "host unreachable"): whatever its code says, that host is up.
