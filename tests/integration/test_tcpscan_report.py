@@ -227,6 +227,26 @@ def test_icmp_host_unreachable_is_down_and_arp_answer_is_up(make_lab):
     assert a.stdout.startswith(f"{L.server_v4}: up (answered ARP); 10 filtered; no answer on any port"), a.stdout
 
 
+def test_an_icmp_error_of_any_code_is_an_answer(make_lab):
+    # A router that refuses every SYN with "fragmentation needed": tcpscan read it as nmap does,
+    # no answer, and said "down (no reply on any port)" while the errors came back.
+    L = make_lab(ipv6=False)
+    L.sysctl(L.server_ns, "net.ipv4.ip_forward", "1")
+    L.sysctl(L.server_ns, "net.ipv4.icmp_ratelimit", "0")
+    subprocess.run(["ip", "-n", L.server_ns, "route", "add", "10.98.0.6/32", "via", L.client_v4], check=True)
+    subprocess.run(["ip", "-n", L.client_ns, "route", "add", "10.98.0.6/32", "via", L.server_v4], check=True)
+    L.nft(L.server_ns, "table ip tkfrag {\n chain forward { type filter hook forward priority 0; "
+                       "ip daddr 10.98.0.6 reject with icmp type frag-needed\n }\n}\n")
+    r = L.run_client([L.tool("tcpscan"), "--json", "-p", "20-25", *FAST, "10.98.0.6"])
+    objs = [json.loads(line) for line in r.stdout.splitlines()]
+    ports = [o for o in objs if o["type"] == "port"]
+    assert [(o["state"], o["reason"], o["icmp_type"], o["icmp_code"]) for o in ports] == \
+        [("filtered", "icmp-unreach", 3, 4)] * 6, objs
+    assert all(o["icmp"] == "fragmentation needed" for o in ports), ports
+    assert objs[-1]["replies"] >= 6, objs[-1]
+    assert [o["status"] for o in objs if o["type"] == "host"] != ["down"], objs
+
+
 @pytest.mark.parametrize("family", ["v4", "v6"])
 def test_a_host_that_drops_everything_is_up_whatever_the_neighbour_table_held(make_lab, family):
     # Found using the tool as a user would: a host that drops every probe was "up (answered

@@ -31,12 +31,13 @@ namespace {
 // nmap's and the kernel's SYNs carry, so that a probe looks like any other SYN.
 constexpr uint16_t kSynMss = 1460;
 
-// ICMPv4 destination unreachable codes that nmap reads as "filtered": net (0), host (1),
-// protocol (2) and port (3) unreachable, and net (9), host (10) and communication (13)
-// administratively prohibited. The others (fragmentation needed...) say nothing about a port.
+// Every ICMP destination unreachable that quotes the probe is an answer: filtered. nmap reads
+// only net, host, protocol and port unreachable (0-3) and the administratively prohibited codes
+// (9, 10, 13) so, and takes the rest (fragmentation needed for a 44-byte SYN, net or host
+// unknown...) for no answer: a host behind a router that refuses every SYN with one was then
+// "down (no reply on any port)" while the errors came back (tcpprobe named them).
 constexpr uint8_t kIcmp4DestUnreachable = 3;
 constexpr uint8_t kIcmp6DestUnreachable = 1;
-constexpr bool filtering_code_v4(uint8_t code) { return code <= 3 || code == 9 || code == 10 || code == 13; }
 }  // namespace
 
 void shape_with_flags(SegmentSpec& spec, uint8_t flags) {
@@ -58,7 +59,7 @@ std::optional<Verdict> filtered_by_icmp(const DecodedPacket& reply) {
   if (reply.kind != DecodedPacket::Kind::icmp_error) return std::nullopt;
   const auto& icmp = reply.icmp;
   const bool unreachable = icmp.v6 ? icmp.type == kIcmp6DestUnreachable
-                                   : icmp.type == kIcmp4DestUnreachable && filtering_code_v4(icmp.code);
+                                   : icmp.type == kIcmp4DestUnreachable;
   if (!unreachable) return std::nullopt;
   Verdict v;
   v.state = PortState::filtered;

@@ -54,7 +54,7 @@ void shape_with_flags(SegmentSpec& spec, uint8_t flags);
 // TCP with RST (or also SYN when with_syn), or an ICMP error.
 bool rst_or_icmp(const DecodedPacket& reply);
 bool syn_rst_or_icmp(const DecodedPacket& reply);
-// ICMP destination unreachable with a code nmap reads as filtered.
+// ICMP destination unreachable, any code (nmap reads fewer: see probe_kind.cpp): filtered.
 std::optional<Verdict> filtered_by_icmp(const DecodedPacket& reply);
 // A reset answers a FIN, NULL, Xmas or custom probe: the port is closed.
 std::optional<Verdict> closed_by_reset(const DecodedPacket& reply);
