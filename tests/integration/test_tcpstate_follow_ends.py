@@ -232,3 +232,48 @@ def test_close_after_shutdown_does_not_restart_the_time_in_fin_wait2(tool):
     assert abs(again["in_old_state_us"] - (again["time_us"] - entered["time_us"])) < 3_000, (entered, again)
     in_fin_wait2_us = left["time_us"] - entered["time_us"]
     assert in_fin_wait2_us >= 140_000 and abs(left["in_old_state_us"] - in_fin_wait2_us) < 3_000, (entered, again, left)
+
+
+ABORT_AFTER_SHUTDOWN = r"""
+import socket, struct, sys, time
+server, port, talker = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+def conn(sport, to=port):
+    s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", sport)); s.connect((server, to))
+    return s
+# shutdown(SHUT_WR), then close() with SO_LINGER 0: the kernel sends an RST from FIN_WAIT2.
+a = conn(%(linger)d)
+a.sendall(b"x"); a.shutdown(socket.SHUT_WR); time.sleep(0.2)
+a.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)); a.close()
+# shutdown(SHUT_WR), then close() with the server's 6 bytes unread: an RST too.
+b = conn(%(unread)d, talker)
+b.shutdown(socket.SHUT_WR); time.sleep(0.2); b.close()
+# Control: a graceful close, into TIME_WAIT.
+c = conn(%(graceful)d)
+c.sendall(b"x"); c.close()
+time.sleep(0.6)
+print("DONE", flush=True)
+""" % dict(linger=41031, unread=41032, graceful=41033)
+
+
+def test_our_rst_after_shutdown_is_aborted_not_closed(tool):
+    # SO_LINGER 0 or unread data at close() after shutdown(): the kernel ends FIN_WAIT2 with an
+    # RST of ours, and no timewait socket follows. It was "closed", a graceful close.
+    with lab.Lab(ipv6=False) as L:
+        server = L.start_server(SERVER_PORT, mode="hold", family="v4", close_delay_ms=400)
+        talker = L.start_server(SERVER_PORT + 1, mode="banner-hold", family="v4", banner=b"hello\n")
+        life = start_follower([tool("tcpstate"), "follow", "--life", "--json"], wrap_ns=L.client_ns)
+        cap = L.capture(L.client_ns, L.client_if, "tcp")
+        r = L._exec(L.client_ns, [sys.executable, "-c", ABORT_AFTER_SHUTDOWN, L.server_v4, SERVER_PORT,
+                                  SERVER_PORT + 1], timeout=30)
+        assert "DONE" in r.stdout, r.stderr
+        out = stop(life)
+        text = subprocess.run(["tcpdump", "-nn", "-r", cap.stop()], capture_output=True, text=True).stdout
+        server.terminate()
+        talker.terminate()
+    got, _ = lives(out)
+    for port in (41031, 41032):
+        assert f".{port} > " in text and any(f".{port} > " in line and "Flags [R" in line for line in text.splitlines()), text
+        assert got[port]["ended"] == "aborted", got[port]
+        assert [step["state"] for step in got[port]["path"]][-2:] == ["FIN_WAIT2", "CLOSE"], got[port]
+    assert got[41033]["ended"] == "closed" and got[41033]["path"][-1]["state"] == "TIME_WAIT", got[41033]

@@ -32,6 +32,10 @@ struct Shown {
   bool inferred = false;
   std::string inferred_from;  // what the inference saw, for the text and JSON
   std::optional<int64_t> time_wait_left_ms;
+  // A CLOSE from FIN_WAIT1, FIN_WAIT2 or CLOSING that no timewait socket took over, with no
+  // error: the kernel ended it with an RST of ours (close() with unread data, or SO_LINGER 0,
+  // after shutdown()), not a graceful close (--life: aborted).
+  bool aborted_closing = false;
 };
 
 // The network namespace this thread is in (run() entered --netns before): its inode is what
@@ -68,6 +72,14 @@ class TimeWaitWatch {
       const uint64_t entered = c.time_ns - c.in_old_state_ns.value_or(0);
       held_.push_back({s, entered, std::nullopt, c.time_ns});
       return false;
+    }
+    // A graceful close leaves a timewait socket for 60 s (TIME_WAIT, or FIN_WAIT2 until
+    // tcp_fin_timeout); none at all, and no error (a timeout or an RST in would have set one):
+    // our RST ended it. (Also when tcp_max_tw_buckets left no room for one: TcpExtTCPTimeWaitOverflow.)
+    if (!found && c.error == 0) {
+      s.aborted_closing = true;
+      s.inferred_from = "no timewait socket took the connection over: an RST of ours ended it (unread data or "
+                        "SO_LINGER 0), or tcp_max_tw_buckets left no room for one";
     }
     return true;
   }
@@ -306,6 +318,7 @@ int run_follow(const Options& o) {
     // before a held change settles. A life ended at a held CLOSE waits with it.
     std::optional<ConnectionLife> life;
     if (o.follow_life) life = lives.on_change(settled ? s.change : c);
+    if (life && s.aborted_closing) life->end = LifeEnd::aborted;
     if (settled) show(s, life);
     else if (life) time_wait.hold_life(std::move(*life));
   };
