@@ -31,7 +31,8 @@ struct {
 struct last_seen {
   __u64 time_ns;
   __u16 sport;
-  __u8 state;  // the state that change left it in: the next change must start there
+  __u8 state;       // the state that change left it in: the next change must start there
+  __u8 time_known;  // time_ns is when it entered that state (0: it was in it before we looked)
 };
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -108,17 +109,20 @@ static __always_inline int on_change(const struct sock* sk, int oldstate, int ne
   if (last && last->state != (__u8)oldstate) {
     count_gap();  // the time since that change is not this state's: unknown
   } else if (last) {
-    known = 1;
-    since = now - last->time_ns;
+    known = last->time_known;
+    since = known ? now - last->time_ns : 0;
     if (sport == 0) sport = last->sport;
   }
   if (newstate == TCPKIT_TCP_CLOSE) {
     bpf_map_delete_elem(&last_change, &key);
   } else {
     // A change to the same state (close() after shutdown(): FIN_WAIT1 or FIN_WAIT2 again) does
-    // not leave it: the time in it still runs from when the socket entered it.
-    const __u64 entered = known && oldstate == newstate ? now - since : now;
-    const struct last_seen seen = {.time_ns = entered, .sport = sport, .state = (__u8)newstate};
+    // not leave it: the time in it still runs from when the socket entered it, and stays
+    // unknown when that was before the follower looked (a connection older than it).
+    const int same = oldstate == newstate;
+    const __u64 entered = same && known ? now - since : now;
+    const struct last_seen seen = {
+        .time_ns = entered, .sport = sport, .state = (__u8)newstate, .time_known = (__u8)(same ? known : 1)};
     bpf_map_update_elem(&last_change, &key, &seen, BPF_ANY);
   }
 

@@ -277,3 +277,43 @@ def test_our_rst_after_shutdown_is_aborted_not_closed(tool):
         assert got[port]["ended"] == "aborted", got[port]
         assert [step["state"] for step in got[port]["path"]][-2:] == ["FIN_WAIT2", "CLOSE"], got[port]
     assert got[41033]["ended"] == "closed" and got[41033]["path"][-1]["state"] == "TIME_WAIT", got[41033]
+
+
+OLDER_HALF_CLOSED = 41041
+SHUT_BEFORE_FOLLOW = r"""
+import socket, sys, time
+a = socket.socket(); a.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+a.bind(("0.0.0.0", %d)); a.connect((sys.argv[1], int(sys.argv[2]))); a.shutdown(socket.SHUT_WR)
+time.sleep(0.3)
+print("in FIN_WAIT2", flush=True)
+sys.stdin.readline()
+a.close()  # FIN_WAIT2 -> FIN_WAIT2 while followed; the server's FIN comes 1.5 s after ours
+time.sleep(2.0)
+""" % OLDER_HALF_CLOSED
+
+
+def test_an_older_connections_time_in_fin_wait2_stays_unknown_after_close(tool):
+    # Half-closed before follow started, closed while followed: the time in FIN_WAIT2 counted
+    # from the close() (673 ms of about 1.5 s), where it is unknown.
+    with lab.Lab(ipv6=False) as L:
+        server = L.start_server(SERVER_PORT, mode="hold", family="v4", close_delay_ms=1500)
+        client = L.popen_client([sys.executable, "-c", SHUT_BEFORE_FOLLOW, L.server_v4, str(SERVER_PORT)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert client.stdout.readline().strip() == "in FIN_WAIT2"
+        plain = start_follower([tool("tcpstate"), "follow", "--json", "--sport", str(OLDER_HALF_CLOSED)],
+                               wrap_ns=L.client_ns)
+        life = start_follower([tool("tcpstate"), "follow", "--life", "--json"], wrap_ns=L.client_ns)
+        time.sleep(0.2)
+        client.stdin.write("\n")
+        client.stdin.flush()
+        client.wait(timeout=30)
+        plain_out, life_out = stop(plain), stop(life)
+        server.terminate()
+    changes = [json.loads(line) for line in plain_out.splitlines()][:-1]
+    assert [(c["old_state"], c["new_state"]) for c in changes] == [("FIN_WAIT2", "FIN_WAIT2"),
+                                                                  ("FIN_WAIT2", "TIME_WAIT")], changes
+    assert all("in_old_state_us" not in c for c in changes), changes
+    got, _ = lives(life_out)
+    path = got[OLDER_HALF_CLOSED]["path"]
+    assert [step["state"] for step in path] == ["FIN_WAIT2", "TIME_WAIT"], path
+    assert "us" not in path[0] and got[OLDER_HALF_CLOSED]["began_before_start"], got[OLDER_HALF_CLOSED]

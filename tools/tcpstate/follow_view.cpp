@@ -68,8 +68,9 @@ class TimeWaitWatch {
       return true;
     }
     if (found && found->state == TcpState::fin_wait2 && held_.size() < kMaxWatched) {
-      // The connection stays FIN_WAIT2 from when it entered it.
-      const uint64_t entered = c.time_ns - c.in_old_state_ns.value_or(0);
+      // The connection stays FIN_WAIT2 from when it entered it (unknown for one older than us).
+      const std::optional<uint64_t> entered =
+          c.in_old_state_ns ? std::optional<uint64_t>(c.time_ns - *c.in_old_state_ns) : std::nullopt;
       held_.push_back({s, entered, std::nullopt, c.time_ns});
       return false;
     }
@@ -119,7 +120,7 @@ class TimeWaitWatch {
                             std::to_string(kPollMs) + " ms";
         }
         s.change.time_ns = at;
-        s.change.in_old_state_ns = at - h.entered_ns;
+        s.change.in_old_state_ns = h.entered_ns ? std::optional<uint64_t>(at - *h.entered_ns) : std::nullopt;
       }
       if (h.life) settle_close(*h.life, s.change);
       show(s, h.life);
@@ -130,7 +131,7 @@ class TimeWaitWatch {
  private:
   struct Held {
     Shown shown;
-    uint64_t entered_ns;
+    std::optional<uint64_t> entered_ns;  // into FIN_WAIT2 (none: before the follower started)
     std::optional<ConnectionLife> life;
     uint64_t fin_wait2_seen_ns = 0;  // when it was last seen still in FIN_WAIT2  // --life: the connection, ended at the kernel's CLOSE
   };

@@ -119,6 +119,9 @@ std::optional<ConnectionLife> LifeTracker::on_change(const StateChange& c) {
   life.bytes_acked = c.bytes_acked;
   life.bytes_received = c.bytes_received;
   life.last_ns = c.time_ns;
+  // An older connection's first change, to the state it was in (close() after shutdown()): one
+  // step, its time unknown.
+  if (c.old_state == c.new_state) return unseen_end;
   life.path.push_back({c.new_state, std::nullopt});
   if (c.new_state != TcpState::close && c.new_state != TcpState::time_wait) return unseen_end;
   ConnectionLife done = std::move(life);

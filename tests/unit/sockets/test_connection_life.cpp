@@ -115,6 +115,18 @@ TEST_CASE("life: a new socket at the address of an open life ends that one unsee
   CHECK(t.open() == 1);
 }
 
+TEST_CASE("life: an older connection's first change to the same state is one step of unknown time") {
+  LifeTracker t;
+  CHECK_FALSE(t.on_change(change(7, S::fin_wait2, S::fin_wait2, 100, std::nullopt)));
+  const auto life = t.on_change(change(7, S::fin_wait2, S::time_wait, 1600, std::nullopt));
+  REQUIRE(life);
+  REQUIRE(life->path.size() == 2);  // FIN_WAIT2 once, not twice
+  CHECK(life->path[0].state == S::fin_wait2);
+  CHECK_FALSE(life->path[0].ns);
+  CHECK(life->began_before);
+  CHECK_FALSE(life->gap);
+}
+
 TEST_CASE("life: a held CLOSE settled as TIME_WAIT takes the inferred change's times") {
   LifeTracker t;
   t.on_change(change(5, S::close, S::syn_sent, 0, std::nullopt));
