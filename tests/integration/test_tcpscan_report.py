@@ -227,6 +227,23 @@ def test_icmp_host_unreachable_is_down_and_arp_answer_is_up(make_lab):
     assert a.stdout.startswith(f"{L.server_v4}: up (answered ARP); 10 filtered; no answer on any port"), a.stdout
 
 
+def test_a_host_that_answered_rests_on_its_own_answer_not_a_routers_icmp(make_lab):
+    # A router refusing most ports with "host unreachable" answers before the host does: the
+    # host was "up" with reason host-unreach and the router's TTL (nmap's XML too).
+    L = make_lab(routers=1)
+    L.start_server(8081, mode="hold")
+    L.nft(L.router_ns[0], "table inet tkrej {\n chain forward { type filter hook forward priority 0; "
+                          f"ip daddr {L.server_v4} tcp dport {{ 8070-8079, 8082 }} reject with icmp type host-unreachable\n"
+                          f"ip6 daddr {L.server_v6} tcp dport {{ 8070-8079, 8082 }} reject with icmpv6 type addr-unreachable\n"
+                          " }\n}\n")
+    L.sysctl(L.router_ns[0], "net.ipv4.icmp_ratelimit", "0")
+    L.sysctl(L.router_ns[0], "net.ipv6.icmp.ratelimit", "0")
+    for target in (L.server_v4, L.server_v6) * 2:
+        r = L.run_client([L.tool("tcpscan"), "--json", "-p", "8070-8082", *FAST, target])
+        hosts = [o for o in map(json.loads, r.stdout.splitlines()) if o["type"] == "host"]
+        assert [(h["status"], h["reason"]) for h in hosts] in ([("up", "syn-ack")], [("up", "reset")]), hosts
+
+
 def test_an_icmp_error_of_any_code_is_an_answer(make_lab):
     # A router that refuses every SYN with "fragmentation needed": tcpscan read it as nmap does,
     # no answer, and said "down (no reply on any port)" while the errors came back.

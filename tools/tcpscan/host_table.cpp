@@ -98,9 +98,15 @@ Host* HostTable::add(const tcpkit::ScanResult& r, bool hold) {
     ++h.replies;
     if (says_host_unreachable(v))
       ++h.unreachable;
-    if (h.first_reply_ns == 0 || (r.time_ns != 0 && r.time_ns < h.first_reply_ns)) {
+    // The reply the status rests on: the host's own (TCP, or an ICMP error it sent itself) over
+    // a router's ICMP whatever came first (a race made "up, host-unreach" with the router's TTL
+    // when the host had answered SYN/ACK); among equals, the earliest.
+    const bool own = v.reason != Reason::icmp_unreachable || v.icmp_from_target;
+    const bool earlier = h.first_reply_ns == 0 || (r.time_ns != 0 && r.time_ns < h.first_reply_ns);
+    if (h.replies == 1 || (own && !h.first_own) || (own == h.first_own && earlier)) {
       h.first_reply_ns = r.time_ns;
       h.first = p;
+      h.first_own = own;
     }
     if (r.rtt_ns > 0 && h.first_rtt_ns == 0) h.first_rtt_ns = r.rtt_ns;
   }
