@@ -89,6 +89,23 @@ def test_a_firewall_that_drops_stops_the_syn_after_hop_2(L, tool):
     assert summary["ended"] == "wait over"  # silence never proves the trace complete
 
 
+def test_a_router_that_rewrites_the_ip_id_loses_no_hop(L, tool):
+    # r2 sets every SYN's IP ID to 0: r3's quotes named no probe by ID, so hop 3 was silent
+    # ("the SYN went on: a silent router"), and with a drop beyond, the drop was placed at hop 1.
+    on_r2(L, f"  tcp dport {PORT} ip id set 0\n")
+    r, hops, summary = trace(L, tool)
+    assert r.returncode == 0, r.stderr
+    assert [h["router"] for h in hops] == L.router_v4, hops
+    assert all(h["answered"] >= 1 for h in hops), hops
+    assert summary["stop"] == "reached" and summary["destination_hop"] == 4, summary
+    # And the rewrite itself is placed, as any other change of the SYN.
+    assert [(c["change"].split()[0], c["where"]) for c in hops[2]["changes"]] == [("ip_id", "between hop 2 and hop 3")], hops
+    assert hops[2]["changes"][0]["change"].endswith("-> 0"), hops
+    L.drop_ports([PORT])
+    r, hops, summary = trace(L, tool)
+    assert summary["stop"] == "dropped" and summary["last_hop"] == 3, summary
+
+
 def test_a_path_longer_than_max_hops_is_no_drop(L, tool):
     # -m 2 on a path of 4: hop 2 still sends time exceeded, so nothing dropped the SYN there
     # (it was said "dropped after hop 2").

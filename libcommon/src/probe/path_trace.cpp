@@ -29,7 +29,9 @@ struct Probe {
 };
 
 // Which probe a packet is (or quotes). IPv4: the IP ID, first_id + k, which middleboxes leave
-// alone far more often than the sequence number or the ports. IPv6 has no IP ID: the sequence
+// alone far more often than the sequence number or the ports; but where the quote's sequence
+// number and TSval agree on another probe, or the ID names none and the sequence number does (a
+// router that rewrites IDs: the later hops were lost, or placed one probe off), those. IPv6 has no IP ID: the sequence
 // number, first_seq + k; where a middlebox rewrote it, the timestamp option's TSval, first_ts + k
 // (when the SYN carries one), which sequence-number rewriters leave alone.
 struct ProbeIds {
@@ -51,10 +53,15 @@ struct ProbeIds {
   // to destination.
   std::optional<size_t> of_quote(const QuotedDatagram& q, const IpAddress& destination) const {
     if (q.protocol != IPPROTO_TCP || q.dst != destination) return std::nullopt;
-    if (!v6) return q.ip_id ? index(*q.ip_id, first_id) : std::nullopt;
-    if (q.seq)
-      if (auto k = index(*q.seq, first_seq)) return k;
-    return timestamps && q.tsval ? index(*q.tsval, first_ts) : std::nullopt;
+    const auto by_seq = q.seq ? index(*q.seq, first_seq) : std::nullopt;
+    const auto by_ts = timestamps && q.tsval ? index(*q.tsval, first_ts) : std::nullopt;
+    if (!v6) {
+      if (by_seq && by_seq == by_ts) return by_seq;  // two fields against the ID: it was rewritten
+      if (const auto by_id = q.ip_id ? index(*q.ip_id, first_id) : std::nullopt) return by_id;
+      // The sequence number is random per trace; TSvals alone are not (--flows share the base).
+      return by_seq;
+    }
+    return by_seq ? by_seq : by_ts;
   }
   // The probe the destination's SYN/ACK or RST answers, so which TTL first reached it: its ack
   // is that probe's seq + 1, or where a middlebox rewrote the seq without translating the ack
