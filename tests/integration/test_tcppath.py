@@ -85,7 +85,9 @@ def test_a_firewall_that_drops_stops_the_syn_after_hop_2(L, tool):
     assert hops[2]["router"] is None and hops[2]["answered"] == 0 and hops[2]["passed"] is False
     assert summary["stop"] == "dropped" and summary["last_hop"] == 2 and summary["last_router"] == L.router_v4[1]
     assert "answer" not in summary
-    assert summary["verdict"] == f"the SYN is dropped after hop 2 (last answer from {L.router_v4[1]})"
+    assert summary["verdict"] == (f"the SYN is dropped after hop 2 (last answer from {L.router_v4[1]}); a SYN sent "
+                                  "again 1 s later, when a router's ICMP rate limit would let an answer through, "
+                                  "drew nothing either")
     assert summary["ended"] == "wait over"  # silence never proves the trace complete
 
 
@@ -104,6 +106,18 @@ def test_a_router_that_rewrites_the_ip_id_loses_no_hop(L, tool):
     L.drop_ports([PORT])
     r, hops, summary = trace(L, tool)
     assert summary["stop"] == "dropped" and summary["last_hop"] == 3, summary
+
+
+def test_a_router_whose_icmp_budget_went_on_time_exceeded_is_still_seen_rejecting(L, tool):
+    # r2 rejects the SYN, but -q 6 spends its ICMP burst (6) on the time exceeded of hop 2's
+    # probes: no rejection came, and the trace said "dropped after hop 2" (3 runs of 3).
+    on_r2(L, f"  tcp dport {PORT} reject with icmp type admin-prohibited\n")
+    r, hops, summary = trace(L, tool, "-q", "6")
+    assert r.returncode == 1, r.stderr
+    assert summary["stop"] == "rejected" and summary["last_hop"] == 2, summary
+    assert summary["last_router"] == L.router_v4[1], summary
+    assert summary["verdict"].endswith("(seen on a SYN sent again 1 s later: the router's ICMP rate limit had held "
+                                       "its answers to the first ones back)"), summary
 
 
 def test_a_path_longer_than_max_hops_is_no_drop(L, tool):

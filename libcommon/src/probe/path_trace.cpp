@@ -3,10 +3,12 @@
 #include "tcpkit/probe/path_trace.hpp"
 
 #include <netinet/in.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <optional>
 #include <random>
+#include <thread>
 
 #include "tcpkit/io/local_port.hpp"
 #include "tcpkit/io/raw_socket.hpp"
@@ -100,7 +102,8 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
   ids.v6 = v6;
   ids.first_id = uint16_t(rd());
   ids.first_seq = uint32_t(rd());
-  ids.count = size_t(c.max_hops) * size_t(c.queries);
+  // Every probe of every hop, and one more: the SYN asked again after a drop (see below).
+  ids.count = size_t(c.max_hops) * size_t(c.queries) + 1;
   SegmentSpec spec;
   spec.src = c.route.source;
   spec.dst = c.destination;
@@ -189,6 +192,43 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
     const auto grace = std::max<Clock::duration>(kMinGrace, (now - started) * kGraceFactor);
     until = std::min(until, now + grace);
   };
+  // A router that rejects the SYN may have spent its ICMP rate limit (Linux: a burst of 6, then
+  // one a second, time exceeded and unreachable alike) on the time exceeded of the probes that
+  // expired there: the rejections then never come, and a reject reads as a drop. So a trace
+  // that ends in silence after a hop that answered sends one SYN more, 1 s later, with the
+  // highest TTL (it goes as far as anything lets it), counted at the hop after the last answer
+  // (where the stop is placed; a rejecting router that answered time exceeded is placed where
+  // it did), and listens for its answer as long again.
+  constexpr auto kRateLimitRefill = std::chrono::milliseconds(1000);
+  for (int pass = 0; pass < 2; ++pass) {
+  if (pass == 1) {
+    int last_answered = 0;
+    bool rejected = false;
+    for (const HopResult& r : hops) {
+      if (r.answered) last_answered = r.answer.hop;
+      rejected = rejected || r.answer.unreachable;
+    }
+    if (trace.destination || rejected || last_answered == 0 || last_answered >= c.max_hops) break;
+    pollfd cancel{cancel_fd, POLLIN, 0};
+    if (cancel_fd >= 0 && ::poll(&cancel, 1, int(kRateLimitRefill.count())) > 0) break;
+    if (cancel_fd < 0) std::this_thread::sleep_for(kRateLimitRefill);
+    const auto k = uint32_t(probes.size());
+    spec.ttl = uint8_t(c.max_hops);
+    spec.seq = ids.first_seq + k;
+    if (!v6) spec.ip_id = uint16_t(ids.first_id + k);
+    if (ids.timestamps) spec.options.set_timestamps(ids.first_ts + k, 0);
+    auto bytes = craft_segment(spec);
+    if (!bytes) return tl::unexpected(bytes.error());
+    std::optional<SendTurns::Turn> again;
+    if (c.turns) again.emplace(c.turns->take());
+    auto sent = sender->send(*bytes, c.destination);
+    if (!sent) return tl::unexpected(sent.error());
+    again.reset();
+    probes.push_back(Probe{last_answered + 1, *sent, std::nullopt, false, false, std::move(*bytes)});
+    ++hops[size_t(last_answered)].sent;
+    trace.asked_again = true;
+    until = Clock::now() + kRateLimitRefill;
+  }
   while (true) {
     auto next = capture->next(until, cancel_fd);
     if (!next) return tl::unexpected(next.error());
@@ -267,6 +307,7 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
     }
     if ((trace.complete = all_in())) break;
   }
+  }
 
   // The hops worth showing: up to the destination or the first rejection, else up to the last
   // answer and one silent hop after it (the stop point).
@@ -308,6 +349,15 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
   for (const HopResult& h : hops) answers.push_back(h.answer);
   if (trace.destination) trace.destination->hop = trace.destination_hop;
   trace.summary = summarize_path(answers, trace.destination, c.destination, c.max_hops);
+  if (trace.asked_again) {
+    const Probe& last_probe = probes.back();
+    if (trace.summary.stop == PathStop::dropped)
+      trace.summary.verdict += "; a SYN sent again 1 s later, when a router's ICMP rate limit would let an answer "
+                               "through, drew nothing either";
+    else if (trace.summary.stop == PathStop::rejected && last_probe.answered)
+      trace.summary.verdict += " (seen on a SYN sent again 1 s later: the router's ICMP rate limit had held "
+                               "its answers to the first ones back)";
+  }
   trace.hops = std::move(hops);
   return trace;
 }

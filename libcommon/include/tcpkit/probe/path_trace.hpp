@@ -59,6 +59,8 @@ struct PathTrace {
   bool complete = false;                    // every answer that could change the trace came before the wait was over
   bool grace_ended = false;                 // the destination answered (or a router rejected the SYN) and the
                                             // answers still missing were waited for only a grace time
+  bool asked_again = false;                 // silence after the last hop that answered: one more SYN
+                                            // went 1 s later, past the routers' ICMP rate limits
 };
 
 // IPv4 or IPv6 by the destination's family. Needs CAP_NET_RAW. cancel_fd readable: stop waiting
