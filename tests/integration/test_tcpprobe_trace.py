@@ -369,3 +369,22 @@ def test_with_close_local_our_fin_waits_for_the_ack_of_our_data(L, tool):
     first_fin_state = states.index("FIN_WAIT1")
     assert "ESTABLISHED" not in states[first_fin_state:], states
     assert s["outcome"] == "closed", s
+
+
+def test_a_zero_window_holds_our_data_and_the_kernels_probe_is_named(make_lab, tool):
+    # A SYN/ACK with window 0 (rewritten on the way; a SYN proxy slow to open the window):
+    # our kernel holds the data and, ~200 ms on, sends a zero-window probe (seq one below
+    # SND.NXT, no data). It was called a duplicate ACK, and the wait "tcpprobe's own delay".
+    L = make_lab(routers=1, ipv6=False)
+    L.start_server(HOLD, mode="hold")
+    L.nft(L.router_ns[0], "table inet tkzw {\n chain forward { type filter hook forward priority 0; "
+                          f"tcp sport {HOLD} tcp flags & (syn | ack) == syn | ack tcp window set 0\n }}\n}}\n")
+    segments, summary = trace(L, tool, f"{L.server_v4}:{HOLD}", "--send", "hello")
+    probes = [s for s in segments if s["window_probe"] is not None]
+    assert probes and all(s["direction"] == "out" and s["len"] == 0 and s["seq"] == 0 for s in probes), segments
+    assert probes[0]["window_probe"] == "zero window" and not probes[0]["duplicate_ack"], probes
+    data = next(s for s in segments if s["direction"] == "out" and s["len"] == 5)
+    assert data["time_ms"] > probes[0]["time_ms"], segments
+    assert "own_delay_ms" not in summary, summary
+    r = L.run_client([tool("tcpprobe"), "--trace", "--send", "hello", f"{L.server_v4}:{HOLD}"], timeout=60)
+    assert "zero-window probe" in r.stdout and "own delay" not in r.stdout, r.stdout

@@ -34,6 +34,8 @@ std::string note(const tcpkit::TrackedSegment& s) {
   if (s.duplicate) n = "duplicate (an identical copy)";
   if (s.answers_rejected) n = "our answer to a rejected segment";
   if (s.duplicate_ack) n += n.empty() ? "duplicate ACK" : ", duplicate ACK";
+  if (s.window_probe) n += n.empty() ? "" : ", ";
+  if (s.window_probe) n += s.zero_window ? "zero-window probe" : "keepalive";
   if (s.out_of_order) n += n.empty() ? "out of order" : ", out of order";
   return n;
 }
@@ -74,6 +76,7 @@ Record segment_record(const Options& o, const TargetInfo& info, const tcpkit::Tr
   r["peer_state_source"] = "inferred";
   r["retransmission"] = s.retransmission;
   r["duplicate_ack"] = s.duplicate_ack;
+  r["window_probe"] = s.window_probe ? Record(s.zero_window ? "zero window" : "keepalive") : Record(nullptr);
   r["out_of_order"] = s.out_of_order;
   r["duplicate"] = s.duplicate;
   r["answers_rejected"] = s.answers_rejected;

@@ -167,8 +167,15 @@ bool late_original(const ConnectionTracker::Side& from, const DecodedTcp& t, uin
 }
 
 // Retransmission, reordering and duplicate ACKs, judged against what this side had sent before.
-void mark_repeats(const ConnectionTracker::Side& from, const DecodedTcp& t, TrackedSegment& s) {
+void mark_repeats(const ConnectionTracker::Side& from, const ConnectionTracker::Side& to, const DecodedTcp& t,
+                  TrackedSegment& s) {
   const bool syn = t.flags & tcp_flag::syn, fin = t.flags & tcp_flag::fin, ack = t.flags & tcp_flag::ack;
+  if (!syn && !fin && !(t.flags & tcp_flag::rst) && s.payload_length == 0 && ack && from.next_seq &&
+      t.seq == *from.next_seq - 1) {
+    s.window_probe = true;
+    s.zero_window = to.window == 0 && to.segments > 0;
+    return;
+  }
   if (fin && from.fin_seq && *from.fin_seq == t.seq + t.payload_length) s.retransmission = true;
   if (from.next_seq && s.sequence_length > 0 && !s.retransmission) {
     if (seq_lt(t.seq, *from.next_seq)) {
@@ -372,7 +379,7 @@ std::optional<TrackedSegment> ConnectionTracker::feed(const DecodedPacket& packe
   }
   if (*direction == Direction::outbound) remember_sent(t, s.sequence_length);
   take_syn(from, t, s);
-  mark_repeats(from, t, s);
+  mark_repeats(from, to, t, s);
   advance_side(from, t, s);
   s.relative_seq = from.isn ? t.seq - *from.isn : 0;
   s.relative_ack = ((t.flags & tcp_flag::ack) && to.isn) ? t.ack - *to.isn : 0;

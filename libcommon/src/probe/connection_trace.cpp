@@ -481,6 +481,8 @@ std::optional<int64_t> own_delay_after_handshake(const std::vector<TraceEvent>& 
       continue;
     }
     if (!synack || (s.flags & tcp_flag::syn)) continue;
+    // Our kernel asked whether the peer's zero window reopened: the wait was the peer's.
+    if (s.window_probe && s.zero_window) return std::nullopt;
     if (!ack_ns) {
       ack_ns = s.time_ns;
       continue;

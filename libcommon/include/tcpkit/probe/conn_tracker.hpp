@@ -45,6 +45,11 @@ struct TrackedSegment {
   // bytes never seen and its TSval older than the newest seen (overtaken on the way).
   bool out_of_order = false;
   bool duplicate_ack = false;   // a pure ACK repeating the previous ACK, window and all
+  // No data at one below SND.NXT (the sender's last byte sent again, without it): the sender's
+  // kernel asking whether the window reopened (zero_window: the receiver's last window was 0)
+  // or a keepalive; never a duplicate ACK.
+  bool window_probe = false;
+  bool zero_window = false;
   // An inbound copy of the peer's previous segment, timestamp option and all: the network
   // duplicated it (a retransmission a millisecond or more later carries a new TSval; a stack
   // repeating a pure ACK at once looks the same, and changes no state either). No state change.
