@@ -444,9 +444,8 @@ std::string ack_check_sentence(const AckCheckFacts& a) {
   const std::string asked = "ACK check of " + count_of(a.checked, "silent port") + " (" + count_of(a.sent, "ACK") + "): ";
   const std::string rest = a.skipped.empty() ? "" : "; " + a.skipped;
   // An ICMP error to an ACK: something refuses the port's segments, and drops its SYNs unanswered.
-  const std::string icmp = a.icmp == 0 ? "" : "; " + with_commas(a.icmp) + " drew" +
-                           " an ICMP error instead, so a firewall or router refuses " + (a.icmp == 1 ? "it" : "them") +
-                           " and drops the SYNs unanswered (ack-icmp)";
+  const std::string icmp = a.icmp == 0 ? "" : "; " + with_commas(a.icmp) + " drew an ICMP error instead, so a firewall "
+                           "or router refuses " + (a.icmp == 1 ? "it" : "them") + " and drops the SYNs unanswered (ack-icmp)";
   if (a.reset == 0 && a.icmp == a.checked)
     return asked + "none reset an ACK" + icmp + rest;
   if (a.reset == 0)

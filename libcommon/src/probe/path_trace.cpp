@@ -33,8 +33,8 @@ struct Probe {
 // Which probe a packet is (or quotes). IPv4: the IP ID, first_id + k, which middleboxes leave
 // alone far more often than the sequence number or the ports; but where the quote's sequence
 // number and TSval agree on another probe, or the ID names none and the sequence number does (a
-// router that rewrites IDs: the later hops were lost, or placed one probe off), those. IPv6 has no IP ID: the sequence
-// number, first_seq + k; where a middlebox rewrote it, the timestamp option's TSval, first_ts + k
+// router that rewrites IDs: the later hops were lost, or placed one probe off), those. IPv6 has
+// no IP ID: the sequence number, first_seq + k; where a middlebox rewrote it, the timestamp option's TSval, first_ts + k
 // (when the SYN carries one), which sequence-number rewriters leave alone.
 struct ProbeIds {
   bool v6 = false;
@@ -200,17 +200,17 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
   // (where the stop is placed; a rejecting router that answered time exceeded is placed where
   // it did), and listens for its answer as long again.
   constexpr auto kRateLimitRefill = std::chrono::milliseconds(1000);
-  for (int pass = 0; pass < 2; ++pass) {
-  if (pass == 1) {
+  // false: no reason to ask (or cancelled while waiting for the refill).
+  auto ask_again = [&]() -> Result<bool> {
     int last_answered = 0;
     bool rejected = false;
     for (const HopResult& r : hops) {
       if (r.answered) last_answered = r.answer.hop;
       rejected = rejected || r.answer.unreachable;
     }
-    if (trace.destination || rejected || last_answered == 0 || last_answered >= c.max_hops) break;
+    if (trace.destination || rejected || last_answered == 0 || last_answered >= c.max_hops) return false;
     pollfd cancel{cancel_fd, POLLIN, 0};
-    if (cancel_fd >= 0 && ::poll(&cancel, 1, int(kRateLimitRefill.count())) > 0) break;
+    if (cancel_fd >= 0 && ::poll(&cancel, 1, int(kRateLimitRefill.count())) > 0) return false;
     if (cancel_fd < 0) std::this_thread::sleep_for(kRateLimitRefill);
     const auto k = uint32_t(probes.size());
     spec.ttl = uint8_t(c.max_hops);
@@ -223,90 +223,96 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
     if (c.turns) again.emplace(c.turns->take());
     auto sent = sender->send(*bytes, c.destination);
     if (!sent) return tl::unexpected(sent.error());
-    again.reset();
     probes.push_back(Probe{last_answered + 1, *sent, std::nullopt, false, false, std::move(*bytes)});
     ++hops[size_t(last_answered)].sent;
     trace.asked_again = true;
     until = Clock::now() + kRateLimitRefill;
-  }
-  while (true) {
-    auto next = capture->next(until, cancel_fd);
-    if (!next) return tl::unexpected(next.error());
-    if (!*next) {
-      trace.grace_ended = until < wait_end;
-      break;
+    return true;
+  };
+  for (int pass = 0; pass < 2; ++pass) {
+    if (pass == 1) {
+      auto asked = ask_again();
+      if (!asked) return tl::unexpected(asked.error());
+      if (!*asked) break;
     }
-    const CapturedPacket& pkt = **next;
-    const auto d = decode_packet(pkt.data.data(), pkt.data.size());
-    if (!d) continue;
-    if (d->kind == DecodedPacket::Kind::tcp && pkt.outgoing) {
-      if (const auto k = ids.of_sent(*d); k && d->src == c.route.source && d->tcp.sport == sport)
-        probes[*k].kernel_sent_ns = pkt.time_ns;
-      continue;
-    }
-    if (d->kind == DecodedPacket::Kind::tcp && d->src == c.destination && d->tcp.dport == sport) {
-      const uint8_t f = d->tcp.flags;
-      const bool syn_ack = (f & (tcp_flag::syn | tcp_flag::ack)) == (tcp_flag::syn | tcp_flag::ack);
-      const bool rst = (f & tcp_flag::rst) != 0;
-      const auto answered = ids.of_answer(*d);
-      if (!syn_ack && !rst) continue;
-      // An ack that names no probe still answers one of them (nothing else goes to our port):
-      // its seq was rewritten on the way and the ack not back. A paired answer is preferred.
-      const bool unpaired = (f & tcp_flag::ack) && !answered;
-      if (answered) probes[*answered].destination_answered = true;
-      DestinationAnswer answer{d->src, f, d->tcp.options, d->ttl, 0};
-      if (d->tcp.sport != c.port) answer.other_port = d->tcp.sport;
-      answer.probed_port = c.port;
-      answer.unpaired = unpaired;
-      if (!trace.destination) {
-        trace.destination = answer;
-        destination_at = pkt;
-        destination_probe = answered;
-        if ((trace.complete = all_in())) break;
-        shorten_wait();
-      } else if (unpaired) {
-        continue;
-      } else {
-        // Every probe is the same 4-tuple: a SYN that meets the half-open connection an earlier
-        // probe opened (its SYN/ACK lost, or the probes reordered) draws an RST. A SYN/ACK to
-        // any probe shows the listener: an open port was reported as answering RST+ACK.
-        if ((syn_ack && (trace.destination->flags & tcp_flag::rst)) || trace.destination->unpaired)
-          trace.destination = answer;
-        if (answered && (!destination_probe || probes[*answered].hop < probes[*destination_probe].hop)) {
-          destination_probe = answered;  // a later answer to a lower TTL (the first one's probes lost)
-          destination_at = pkt;
-        }
+    while (true) {
+      auto next = capture->next(until, cancel_fd);
+      if (!next) return tl::unexpected(next.error());
+      if (!*next) {
+        trace.grace_ended = until < wait_end;
+        break;
       }
-      continue;
+      const CapturedPacket& pkt = **next;
+      const auto d = decode_packet(pkt.data.data(), pkt.data.size());
+      if (!d) continue;
+      if (d->kind == DecodedPacket::Kind::tcp && pkt.outgoing) {
+        if (const auto k = ids.of_sent(*d); k && d->src == c.route.source && d->tcp.sport == sport)
+          probes[*k].kernel_sent_ns = pkt.time_ns;
+        continue;
+      }
+      if (d->kind == DecodedPacket::Kind::tcp && d->src == c.destination && d->tcp.dport == sport) {
+        const uint8_t f = d->tcp.flags;
+        const bool syn_ack = (f & (tcp_flag::syn | tcp_flag::ack)) == (tcp_flag::syn | tcp_flag::ack);
+        const bool rst = (f & tcp_flag::rst) != 0;
+        const auto answered = ids.of_answer(*d);
+        if (!syn_ack && !rst) continue;
+        // An ack that names no probe still answers one of them (nothing else goes to our port):
+        // its seq was rewritten on the way and the ack not back. A paired answer is preferred.
+        const bool unpaired = (f & tcp_flag::ack) && !answered;
+        if (answered) probes[*answered].destination_answered = true;
+        DestinationAnswer answer{d->src, f, d->tcp.options, d->ttl, 0};
+        if (d->tcp.sport != c.port) answer.other_port = d->tcp.sport;
+        answer.probed_port = c.port;
+        answer.unpaired = unpaired;
+        if (!trace.destination) {
+          trace.destination = answer;
+          destination_at = pkt;
+          destination_probe = answered;
+          if ((trace.complete = all_in())) break;
+          shorten_wait();
+        } else if (unpaired) {
+          continue;
+        } else {
+          // Every probe is the same 4-tuple: a SYN that meets the half-open connection an earlier
+          // probe opened (its SYN/ACK lost, or the probes reordered) draws an RST. A SYN/ACK to
+          // any probe shows the listener: an open port was reported as answering RST+ACK.
+          if ((syn_ack && (trace.destination->flags & tcp_flag::rst)) || trace.destination->unpaired)
+            trace.destination = answer;
+          if (answered && (!destination_probe || probes[*answered].hop < probes[*destination_probe].hop)) {
+            destination_probe = answered;  // a later answer to a lower TTL (the first one's probes lost)
+            destination_at = pkt;
+          }
+        }
+        continue;
+      }
+      if (d->kind != DecodedPacket::Kind::icmp_error || pkt.outgoing) continue;
+      const auto k = ids.of_quote(d->icmp.quoted, c.destination);
+      if (!k || probes[*k].answered) continue;
+      Probe& p = probes[*k];
+      p.answered = true;
+      // Time exceeded: ICMP 11, ICMPv6 3; destination unreachable: ICMP 3, ICMPv6 1.
+      const bool time_exceeded = d->icmp.type == (v6 ? 3 : 11);
+      const bool unreachable = d->icmp.type == (v6 ? 1 : 3);
+      if (!time_exceeded && !unreachable) continue;
+      HopResult& h = hops[size_t(p.hop - 1)];
+      ++h.answered;
+      h.rtt_ns.push_back(rtt_of(p, pkt, h.timestamps));
+      if (!h.answer.router) {
+        h.answer.router = d->src;
+        h.answer.v6 = v6;
+        h.answer.unreachable = unreachable;
+        if (unreachable) shorten_wait();
+        h.answer.icmp_type = d->icmp.type;
+        h.answer.icmp_code = d->icmp.code;
+        h.answer.diff = diff_quoted_segment(p.bytes, icmp_error_quote(pkt.data));
+        const IcmpErrorMessage message = icmp_error_message(pkt.data);
+        h.answer.extensions = decode_icmp_extensions(message.message.data(), message.message.size(), message.v6);
+      } else if (*h.answer.router != d->src &&
+                 std::find(h.other_routers.begin(), h.other_routers.end(), d->src) == h.other_routers.end()) {
+        h.other_routers.push_back(d->src);
+      }
+      if ((trace.complete = all_in())) break;
     }
-    if (d->kind != DecodedPacket::Kind::icmp_error || pkt.outgoing) continue;
-    const auto k = ids.of_quote(d->icmp.quoted, c.destination);
-    if (!k || probes[*k].answered) continue;
-    Probe& p = probes[*k];
-    p.answered = true;
-    // Time exceeded: ICMP 11, ICMPv6 3; destination unreachable: ICMP 3, ICMPv6 1.
-    const bool time_exceeded = d->icmp.type == (v6 ? 3 : 11);
-    const bool unreachable = d->icmp.type == (v6 ? 1 : 3);
-    if (!time_exceeded && !unreachable) continue;
-    HopResult& h = hops[size_t(p.hop - 1)];
-    ++h.answered;
-    h.rtt_ns.push_back(rtt_of(p, pkt, h.timestamps));
-    if (!h.answer.router) {
-      h.answer.router = d->src;
-      h.answer.v6 = v6;
-      h.answer.unreachable = unreachable;
-      if (unreachable) shorten_wait();
-      h.answer.icmp_type = d->icmp.type;
-      h.answer.icmp_code = d->icmp.code;
-      h.answer.diff = diff_quoted_segment(p.bytes, icmp_error_quote(pkt.data));
-      const IcmpErrorMessage message = icmp_error_message(pkt.data);
-      h.answer.extensions = decode_icmp_extensions(message.message.data(), message.message.size(), message.v6);
-    } else if (*h.answer.router != d->src &&
-               std::find(h.other_routers.begin(), h.other_routers.end(), d->src) == h.other_routers.end()) {
-      h.other_routers.push_back(d->src);
-    }
-    if ((trace.complete = all_in())) break;
-  }
   }
 
   // The hops worth showing: up to the destination or the first rejection, else up to the last

@@ -68,8 +68,8 @@ Result<AckCheckOutcome> ack_check_silent_ports(std::vector<SilentPort> ports, co
 
   const auto summary = (*engine)->run(
       [&](const ScanResult& r) {
-        // An RST to an ACK: the port's stack is reached. Only the ports asked count (the plan
-        // is every host by every port).
+        // An RST to an ACK: the port's stack is reached; an ICMP error: a box refuses it. Only
+        // the ports asked count (the plan is every host by every port).
         const SilentPort key{r.address, r.port};
         if (!std::binary_search(ports.begin(), ports.end(), key)) return;
         if (r.verdict.reason == Reason::reset) outcome.reset.emplace_back(key, r.ttl);
