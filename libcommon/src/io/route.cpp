@@ -44,7 +44,8 @@ RouteReply decode_route_reply(std::span<const uint8_t> bytes, Family family) {
       route.error = error;
       return route;
     }
-    if (h->nlmsg_type != RTM_NEWROUTE) continue;
+    // Too short to hold its rtmsg: nothing of it is read (fuzz crash: a 19-byte RTM_NEWROUTE).
+    if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg))) continue;
     const auto* rt = static_cast<const rtmsg*>(NLMSG_DATA(h));
     route.local = rt->rtm_type == RTN_LOCAL;
     int length = static_cast<int>(RTM_PAYLOAD(h));

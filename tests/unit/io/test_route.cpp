@@ -108,6 +108,16 @@ TEST_CASE("an error reply too short to hold its error field is a bad message") {
   CHECK(decode_route_reply(r.bytes, Family::v4).error == EBADMSG);
 }
 
+TEST_CASE("an RTM_NEWROUTE too short to hold its rtmsg is not read (fuzz crash)") {
+  // fuzz_route's input: a 19-byte RTM_NEWROUTE in 21 bytes; its rtmsg was read past the end.
+  const std::vector<uint8_t> crash = {0x13, 0x00, 0x00, 0x00, 0x18, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                      0x84, 0x84, 0x00, 0x68, 0x00, 0x00, 0x00, 0x18, 0x00, 0x00};
+  const auto d = decode_route_reply(crash, Family::v4);
+  CHECK(d.interface_index == 0);
+  CHECK_FALSE(d.local);
+  CHECK(d.error == 0);
+}
+
 TEST_CASE("a last message whose padding runs past the reply ends the walk (fuzz crash)") {
   // fuzz_route's input: an RTM_NEWROUTE of 45 bytes in 46, so its padded length (48) passes
   // the end. The walk then went on past the reply (a negative remainder cast to unsigned):
