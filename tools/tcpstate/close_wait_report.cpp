@@ -102,7 +102,7 @@ void add_prometheus(const std::vector<CloseWaitRow>& rows, PrometheusText& prom)
 
 int run_close_wait(const Options& o) {
   const TcpSysctls sys = read_tcp_sysctls();  // the inspected namespace's; for saved text, this machine's
-  CloseWaitAnalysis analysis(sys.port_range_low.value_or(TcpSysctls::kDefaultPortLow), sys.port_range_high.value_or(TcpSysctls::kDefaultPortHigh));
+  CloseWaitAnalysis analysis(sys.port_low(), sys.port_high());
   StateCounts counts;
   auto info = collect_close_wait(o, analysis, counts);
   if (!info) return fail_with(info.error());

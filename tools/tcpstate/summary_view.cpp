@@ -142,8 +142,7 @@ int run_summary(const Options& o) {
     // Which ports are a client's own: the inspected namespace's range (for saved text, this
     // machine's), as the time-wait and close-wait reports decide it.
     const TcpSysctls sys = read_tcp_sysctls();
-    groups.emplace(*o.by, sys.port_range_low.value_or(TcpSysctls::kDefaultPortLow),
-                   sys.port_range_high.value_or(TcpSysctls::kDefaultPortHigh));
+    groups.emplace(*o.by, sys.port_low(), sys.port_high());
   } else if (o.by) {
     groups.emplace(*o.by);
   }

@@ -252,8 +252,8 @@ int run_time_wait(const Options& o) {
   TimeWaitReport v;
   v.sys = read_tcp_sysctls();  // the inspected namespace's (run() entered it)
   // Saved text comes from another machine: its port range is not ours; ours, or Linux's default.
-  v.low = v.sys.port_range_low.value_or(TcpSysctls::kDefaultPortLow);
-  v.high = v.sys.port_range_high.value_or(TcpSysctls::kDefaultPortHigh);
+  v.low = v.sys.port_low();
+  v.high = v.sys.port_high();
   v.range = v.high - v.low + 1;
   TimeWaitAnalysis tw(v.low, v.high);
   StateCounts counts;

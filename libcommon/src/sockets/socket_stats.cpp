@@ -59,6 +59,7 @@ void GroupCounter::add(const SocketRecord& s) {
     case GroupBy::local_port:
       // Which end is the client is known only once every listener is: keyed in rows().
       if (s.state == TcpState::listen) side_.add_listener(s.local_port);
+      ports_keyed_.reset();
       ++ports_[uint64_t(s.local_port) << kLocalShift | uint64_t(s.remote_port) << kRemoteShift |
                uint64_t(state_index(s.state))];
       break;
@@ -79,9 +80,10 @@ void GroupCounter::add(const SocketRecord& s) {
   }
 }
 
-GroupCounter::Rows GroupCounter::rows() const {
+const GroupCounter::Rows& GroupCounter::rows() const {
   if (by_ != GroupBy::local_port && by_ != GroupBy::remote_port) return rows_;
-  Rows rows;
+  if (ports_keyed_) return *ports_keyed_;
+  Rows& rows = ports_keyed_.emplace();
   for (const auto& [key, n] : ports_) {
     const auto local = uint16_t(key >> kLocalShift & kPortMask), remote = uint16_t(key >> kRemoteShift & kPortMask);
     const TcpState state = kAllTcpStates[key & kStateMask];
@@ -101,7 +103,7 @@ GroupCounter::Rows GroupCounter::rows() const {
 }
 
 std::vector<GroupRow> GroupCounter::top(size_t n) const {
-  const Rows all = rows();
+  const Rows& all = rows();
   std::vector<GroupRow> out;
   out.reserve(all.size());
   for (const auto& [_, row] : all) out.push_back(row);

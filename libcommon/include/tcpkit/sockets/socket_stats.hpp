@@ -103,11 +103,14 @@ class GroupCounter {
  private:
   using Rows = std::unordered_map<std::string, GroupRow>;
   static void add_key(Rows& rows, const std::string& key, TcpState state, uint64_t n = 1);
-  Rows rows() const;  // the port groups keyed now that every listener is known
+  // peer and process: rows_ as added; ports: ports_ keyed once every listener is known (on the
+  // first call after an add).
+  const Rows& rows() const;
   GroupBy by_;
   ServiceSide side_;
-  Rows rows_;                                       // peer and process: keyed as added
-  std::unordered_map<uint64_t, uint64_t> ports_;   // ports: (local, remote, state) -> sockets
+  Rows rows_;                                      // peer and process
+  std::unordered_map<uint64_t, uint64_t> ports_;  // ports: (local, remote, state) -> sockets
+  mutable std::optional<Rows> ports_keyed_;       // ports_ keyed; reset by add()
 };
 
 // Between the same two hosts a client takes a new port for each connection while the service

@@ -23,6 +23,9 @@ struct TcpSysctls {
   std::optional<long> port_range_high;
   // Linux's default ip_local_port_range, for when the sysctl cannot be read.
   static constexpr long kDefaultPortLow = 32768, kDefaultPortHigh = 60999;
+  // The range, or Linux's default where it could not be read.
+  long port_low() const { return port_range_low.value_or(kDefaultPortLow); }
+  long port_high() const { return port_range_high.value_or(kDefaultPortHigh); }
   long port_range_size() const {
     return port_range_low && port_range_high && *port_range_high >= *port_range_low ? *port_range_high - *port_range_low + 1 : 0;
   }
