@@ -2,6 +2,7 @@
 limits): every hop's address, each change nftables makes on r2 placed between hop 2 and hop 3,
 the destination's answer, and the stop point of a firewall that drops and of one that rejects."""
 import json
+import re
 import signal
 import subprocess
 import time
@@ -85,10 +86,28 @@ def test_a_firewall_that_drops_stops_the_syn_after_hop_2(L, tool):
     assert hops[2]["router"] is None and hops[2]["answered"] == 0 and hops[2]["passed"] is False
     assert summary["stop"] == "dropped" and summary["last_hop"] == 2 and summary["last_router"] == L.router_v4[1]
     assert "answer" not in summary
-    assert summary["verdict"] == (f"the SYN is dropped after hop 2 (last answer from {L.router_v4[1]}); a SYN sent "
-                                  "again 1 s later, when a router's ICMP rate limit would let an answer through, "
-                                  "drew nothing either")
+    assert summary["verdict"] == (f"the SYN is dropped after hop 2 (last answer from {L.router_v4[1]}), or what "
+                                  "answered it from further on was dropped on the way back (a firewall that drops "
+                                  "the SYN/ACK looks the same from here); a SYN sent again 1 s later, when a "
+                                  "router's ICMP rate limit would let an answer through, drew nothing either")
     assert summary["ended"] == "wait over"  # silence never proves the trace complete
+
+
+def test_a_syn_ack_dropped_on_the_way_back_is_not_said_to_be_a_drop_of_the_syn(L, tool):
+    # r2 forwards the SYN to the server and drops what it answers on the way back (its SYN/ACK,
+    # and the RST a later SYN of the trace draws): the SYN got through, yet the verdict said "the
+    # SYN is dropped after hop 3" and nothing more.
+    on_r2(L, f"  tcp sport {PORT} drop\n")
+    L.nft(L.server_ns, "table inet tkseen {\n chain input { type filter hook input priority 0; "
+                       f"tcp dport {PORT} tcp flags syn counter\n }}\n}}\n")
+    r, hops, summary = trace(L, tool)
+    assert r.returncode == 1, r.stderr
+    assert [h["router"] for h in hops[:3]] == L.router_v4, hops
+    assert summary["stop"] == "dropped" and summary["last_hop"] == 3, summary
+    assert "or what answered it from further on was dropped on the way back" in summary["verdict"], summary
+    # The truth: the SYNs reached the server.
+    counted = L.run_server(["nft", "list", "table", "inet", "tkseen"]).stdout
+    assert re.search(r"counter packets [1-9]", counted), counted
 
 
 def test_a_router_that_rewrites_the_ip_id_loses_no_hop(L, tool):
@@ -153,6 +172,21 @@ def test_a_reset_sent_by_a_firewall_in_the_destinations_name_is_not_taken_for_th
     r, hops, summary = trace(L, tool)
     assert summary["destination_hop"] == 4 and summary["answer_ttl"] == 61, summary
     assert "answered_from_hop" not in summary and summary["verdict"].startswith("no change to the SYN seen; the SYN reached"), summary
+
+
+def test_a_router_that_raises_the_ttl_is_seen_in_the_answers_ttl(L, tool):
+    # r2 sets the SYN's TTL to 64 after its own expiry check: TTL 3 already reaches the server
+    # (hop 4) and r3 never shows. The verdict said "the SYN reached" at hop 3, nothing more.
+    on_r2(L, f"  tcp dport {PORT} ip ttl set 64\n")
+    r, hops, summary = trace(L, tool)
+    assert r.returncode == 0, r.stderr
+    assert summary["stop"] == "reached" and summary["destination_hop"] == 3, summary
+    assert summary["answer_ttl"] == 61 and summary["answered_from_further_hop"] == 4, summary
+    assert "answered_from_hop" not in summary, summary
+    assert ("says it came from hop 4, further than hop 3 where our SYN first reached it: a router at hop 2 or "
+            "nearer may raise the TTL") in summary["verdict"], summary
+    text = L.run_client([tool("tcppath"), "-n", "-W", "3s", f"{L.server_v4}:{PORT}"], timeout=60).stdout
+    assert "ttl 61: sent from hop 4?" in text, text
 
 
 def test_answers_lost_at_the_destinations_hop_name_no_middlebox(L, tool):

@@ -160,6 +160,7 @@ tcpkit::Record summary_record(const tcpkit::PathTrace& t, const tcpkit::IpAddres
     if (t.destination->ttl) r["answer_ttl"] = t.destination->ttl;
     if (t.summary.answered_from_hop) r["answered_from_hop"] = t.summary.answered_from_hop;
     if (t.summary.answered_from_silent_hop) r["answered_from_silent_hop"] = true;
+    if (t.summary.answered_from_further_hop) r["answered_from_further_hop"] = t.summary.answered_from_further_hop;
     if (t.destination->other_port) r["answer_port"] = *t.destination->other_port;
     if (t.destination->unpaired) r["answer_unpaired"] = true;
   }
@@ -237,9 +238,9 @@ void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, ui
       (void)std::snprintf(head, sizeof head, "  %.3f ms", double(*t.destination_rtt_ns) / 1e6);
       line += head;
     }
-    if (t.summary.answered_from_hop)
+    if (const int from = t.summary.answered_from_hop ? t.summary.answered_from_hop : t.summary.answered_from_further_hop)
       line += std::string("  ") + (destination.is_v4() ? "ttl " : "hlim ") + std::to_string(t.destination->ttl) +
-              ": sent from hop " + std::to_string(t.summary.answered_from_hop) + "?";
+              ": sent from hop " + std::to_string(from) + "?";
     // The options go on a line of their own where the line would pass 80 columns.
     if (!t.destination->options.empty()) {
       const std::string options = "[" + t.destination->options.to_string() + "]";

@@ -165,6 +165,8 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
       out.answered_from_silent_hop = std::none_of(hops.begin(), hops.end(), [&](const HopAnswer& h) {
         return h.hop == from && h.router;
       });
+    } else if (from > destination->hop) {
+      out.answered_from_further_hop = from;
     }
   }
 
@@ -194,6 +196,17 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
                  "not have reached it (unless the way back is shorter)";
       } else {
         words += "the SYN reached " + destination->from.to_string() + ", which answered " + flags_names(destination->flags);
+        if (out.answered_from_further_hop > 0) {
+          const int before = destination->hop - 1;  // the raise came after the last hop that expired a SYN
+          words += "; that answer's " + std::string(ttl_name) + " (" + std::to_string(destination->ttl) +
+                   ") says it came from hop " + std::to_string(out.answered_from_further_hop) + ", further than hop " +
+                   std::to_string(destination->hop) + " where our SYN first reached it: " +
+                   (before > 0 ? "a router at hop " + std::to_string(before) +
+                                     " or nearer may raise the TTL of what it forwards (TTL normalisation), hiding the "
+                                     "hops beyond it, or the way back is longer than the way out"
+                               : std::string("the way back is longer than the way out, or the destination starts from an "
+                                             "unusual TTL"));
+        }
       }
       if (!destination->options.empty()) words += " (" + destination->options.to_string(OptionText::brief) + ")";
       if (destination->other_port)
@@ -210,7 +223,9 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
     case PathStop::dropped:
       words += "the SYN is dropped after hop " + std::to_string(out.last_hop) +
                (out.nat_rewritten(out.last_hop) ? " (which router that is, is not known: the NAT rewrote its address)"
-                                        : " (last answer from " + last + ")");
+                                        : " (last answer from " + last + ")") +
+               ", or what answered it from further on was dropped on the way back (a firewall that drops "
+               "the SYN/ACK looks the same from here)";
       break;
     case PathStop::no_answer: words += "no hop and not the destination answered"; break;
     case PathStop::past_max_hops:

@@ -63,7 +63,8 @@ TEST_CASE("path summary: changes first seen at hop 3 are between hop 2 and hop 3
   CHECK(s.last_hop == 3);
   CHECK(s.verdict ==
         "MSS clamped to 1200 between hop 2 and hop 3; SACK-permitted stripped between hop 2 and hop 3; the SYN is "
-        "dropped after hop 3 (last answer from 10.0.3.2)");
+        "dropped after hop 3 (last answer from 10.0.3.2), or what answered it from further on was dropped on the way "
+        "back (a firewall that drops the SYN/ACK looks the same from here)");
 }
 
 TEST_CASE("path summary: time exceeded from the last hop probed is no drop: the path is longer than -m") {
@@ -155,6 +156,28 @@ TEST_CASE("path summary: an answer whose TTL says it came from a nearer hop is a
   CHECK(real.verdict == "no change to the SYN seen; the SYN reached 10.0.4.2, which answered RST+ACK");
   d.ttl = 0;  // not known: no judgement
   CHECK(summarize_path(hops, d).answered_from_hop == 0);
+}
+
+TEST_CASE("path summary: an answer whose TTL says it came from further away names a TTL raise or a longer way back") {
+  const std::vector<HopAnswer> hops = {quoted_hop(1, "10.0.1.1", sent_spec()), quoted_hop(2, "10.0.2.2", sent_spec())};
+  DestinationAnswer d;
+  d.from = *IpAddress::parse("10.0.4.2");
+  d.flags = tcp_flag::syn | tcp_flag::ack;
+  d.hop = 3;
+  d.ttl = 61;  // four hops back, but TTL 3 got it: hop 2 set the SYN's TTL to 64 (nft ip ttl set 64)
+  const PathSummary s = summarize_path(hops, d);
+  CHECK(s.answered_from_hop == 0);
+  CHECK(s.answered_from_further_hop == 4);
+  CHECK(s.verdict == "no change to the SYN seen; the SYN reached 10.0.4.2, which answered SYN+ACK; that answer's TTL "
+                     "(61) says it came from hop 4, further than hop 3 where our SYN first reached it: a router at hop "
+                     "2 or nearer may raise the TTL of what it forwards (TTL normalisation), hiding the hops beyond it, "
+                     "or the way back is longer than the way out");
+  // At hop 1 no router stood before it to raise anything.
+  d.hop = 1;
+  CHECK(summarize_path({}, d).verdict.find("the way back is longer than the way out, or the destination starts from "
+                                           "an unusual TTL") != std::string::npos);
+  d.hop = 4;  // as far as it says: nothing to tell
+  CHECK(summarize_path(hops, d).answered_from_further_hop == 0);
 }
 
 TEST_CASE("path summary: an answer from another port, or naming no SYN, still reached; the verdict says so") {

@@ -77,6 +77,10 @@ struct PathSummary {
   // may be there itself, its answers to that hop's probes lost (a lossy path looks so), as well
   // as a silent middlebox; the verdict names no middlebox then.
   bool answered_from_silent_hop = false;
+  // The other way: by its TTL the answer came from further than the first TTL that got it. A
+  // router that raises the TTL of what it forwards (TTL normalisation) lets a short TTL reach the
+  // destination and hides the hops beyond itself; a longer way back shows the same. 0: no sign.
+  int answered_from_further_hop = 0;
   // Hops whose time exceeded came from the address probed, which no router on the way to it
   // has: a destination NAT (port forwarding) gives that address to its own ICMP errors and to
   // those of the routers beyond it as it translates their quotes back (Linux conntrack does), so
