@@ -188,6 +188,23 @@ def test_connect_mode_reports_icmp_unreachable_v4(make_lab, tool):
     assert probe["outcome"] == "unreachable", r.stdout
 
 
+@pytest.mark.parametrize("family", [4, 6])
+def test_connect_mode_port_unreachable_is_no_reset(make_lab, tool, family):
+    # An ICMP port unreachable fails connect() with ECONNREFUSED, as an RST does: it was said
+    # "closed" (and timed as one), though no RST came. Only the ICMP is queued on the socket.
+    L = probe_lab(make_lab)
+    L.reject_ports([REJECTED + 1], icmp="port-unreachable")
+    host = L.server_v4 if family == 4 else f"[{L.server_v6}]"
+    r = L.run_client([tool("tcpprobe"), "-m", "connect", "--json", "-c", "1", f"{host}:{REJECTED + 1}"],
+                     no_net_raw=True)
+    probe = json_lines(r.stdout)[0]
+    assert probe["outcome"] == "unreachable", r.stdout
+    assert (probe["icmp_type"], probe["icmp_code"]) == ((3, 3) if family == 4 else (1, 4)), probe
+    # A closed port's RST is still "closed".
+    r = L.run_client([tool("tcpprobe"), "-m", "connect", "--json", "-c", "1", f"{host}:{CLOSED}"], no_net_raw=True)
+    assert json_lines(r.stdout)[0]["outcome"] == "closed", r.stdout
+
+
 def test_syn_mode_refused_without_privilege(make_lab, tool):
     L = probe_lab(make_lab)
     r = L.run_client([tool("tcpprobe"), "-m", "syn", "-c", "1", f"{L.server_v4}:{OPEN}"], no_net_raw=True)

@@ -172,15 +172,18 @@ def test_trace_of_a_dropped_syn_does_not_make_up_the_peers_state(L, tool):
 
 
 @pytest.mark.parametrize("family", [4, 6])
-def test_trace_of_a_port_rejected_by_icmp_names_the_error_and_its_sender(L, tool, family):
+@pytest.mark.parametrize("icmp", ["admin-prohibited", "port-unreachable"])
+def test_trace_of_a_port_rejected_by_icmp_names_the_error_and_its_sender(L, tool, family, icmp):
     # It said "outcome: failed, refused" and "connect: No route to host": no RST came, and the
-    # ICMP error (type, code, sender) was not shown.
-    L.reject_ports([9], icmp="admin-prohibited")
+    # ICMP error (type, code, sender) was not shown. A port unreachable (connect() fails with
+    # ECONNREFUSED, as for an RST) was "refused" still.
+    L.reject_ports([9], icmp=icmp)
     r = L.run_client([tool("tcpprobe"), "--trace", "--json", f"{host(L, family)}:9"])
     assert r.returncode == 1, r.stderr
     summary = [json.loads(line) for line in r.stdout.splitlines()][-1]
     assert (summary["outcome"], summary["close_kind"]) == ("unreachable", "unreachable"), summary
-    assert (summary["icmp_type"], summary["icmp_code"]) == ((3, 13) if family == 4 else (1, 1)), summary
+    codes = {"admin-prohibited": ((3, 13), (1, 1)), "port-unreachable": ((3, 3), (1, 4))}[icmp]
+    assert (summary["icmp_type"], summary["icmp_code"]) == codes[0 if family == 4 else 1], summary
     assert summary["icmp_from"] == (L.server_v4 if family == 4 else L.server_v6), summary
     t = L.run_client([tool("tcpprobe"), "--trace", f"{host(L, family)}:9"])
     assert "outcome: unreachable\n" in t.stdout and "note: ICMP " in t.stdout, t.stdout
@@ -388,3 +391,18 @@ def test_a_zero_window_holds_our_data_and_the_kernels_probe_is_named(make_lab, t
     assert "own_delay_ms" not in summary, summary
     r = L.run_client([tool("tcpprobe"), "--trace", "--send", "hello", f"{L.server_v4}:{HOLD}"], timeout=60)
     assert "zero-window probe" in r.stdout and "own delay" not in r.stdout, r.stdout
+
+
+def test_a_deferred_accept_listener_is_drawn_in_syn_recv_until_it_takes_an_ack(L, tool):
+    # nginx `listen ... deferred` (TCP_DEFER_ACCEPT) ignores our bare ACK and sends its SYN/ACK
+    # again a second later. Our ACK was drawn as making it ESTABLISHED for that second, while
+    # ss showed SYN-RECV until our ACK of the repeated SYN/ACK.
+    L.start_nginx(f"{L.server_v4}:9002 deferred", 9002)
+    segments, summary = trace(L, tool, f"{L.server_v4}:9002", "--close", "peer", "--close-wait", "2500ms")
+    flags = wire(segments)
+    assert flags[:5] == [("out", "S"), ("in", "S."), ("out", "."), ("in", "S."), ("out", ".")], flags
+    assert segments[2]["peer_state"] == "SYN_RECV", segments[2]
+    assert segments[4]["peer_state"] == "ESTABLISHED", segments[4]
+    assert any("TCP_DEFER_ACCEPT" in n for n in summary["notes"]), summary["notes"]
+    # It took the later ACK: a connection that closed, not a refused handshake.
+    assert summary["close_kind"] != "the peer never completed the handshake", summary

@@ -246,6 +246,13 @@ void advance_states(ConnectionTracker::Side& from, ConnectionTracker::Side& to, 
                             seq_ge(*from.in_order_end, *from.fin_seq + 1);
   if (fin_released) from.fin_held = false;
   const uint8_t received = uint8_t((t.flags & ~tcp_flag::fin) | ((fin_now || fin_released) ? tcp_flag::fin : 0));
+  // A segment of the peer's that acks our FIN was sent after it had our FIN: one drawn back in
+  // SYN_RECV by a repeated SYN/ACK that crossed our ACK and FIN (or still ESTABLISHED) had
+  // taken both, and was in CLOSE_WAIT (seen: its FIN drawn FIN_WAIT1, then FIN_WAIT2, while it
+  // went LAST_ACK, then CLOSED).
+  if (s.direction == Direction::inbound && acks_to_fin && !(t.flags & (tcp_flag::syn | tcp_flag::rst)) &&
+      (from.state == TcpState::syn_recv || from.state == TcpState::established))
+    from.state = TcpState::close_wait;
   if (!s.retransmission || (t.flags & tcp_flag::rst)) {
     // The peer's FIN that does not ack ours crossed it: the peer sent it from ESTABLISHED
     // (FIN_WAIT1), not from the CLOSE_WAIT our FIN would have made, and ours then brought it

@@ -148,12 +148,15 @@ Result<ProbeReply> connect_probe(const ConnectProbeConfig& config, uint64_t prob
   if (error == 0) {
     reply.outcome = ProbeOutcome::open;
     read_open_socket(sock->get(), reply);
+  } else if (read_icmp_error(sock->get(), reply)) {
+    // Before ECONNREFUSED: an ICMP port unreachable fails connect() with it too, and is queued.
+    reply.outcome = ProbeOutcome::unreachable;
   } else if (error == ECONNREFUSED) {
     reply.outcome = ProbeOutcome::closed;
     reply.flags = tcp_flag::rst | tcp_flag::ack;
   } else {
     reply.outcome = ProbeOutcome::unreachable;
-    if (!read_icmp_error(sock->get(), reply)) reply.icmp_text = std::strerror(error);
+    reply.icmp_text = std::strerror(error);
   }
   return reply;
 }

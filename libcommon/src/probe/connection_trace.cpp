@@ -220,7 +220,8 @@ class TraceRun {
       } else {
         refused_ = true;
         result_.outcome = error == ECONNREFUSED ? "refused" : "failed";
-        if (const auto icmp = error == ECONNREFUSED ? std::nullopt : read_queued_icmp(sock_.get())) {
+        // An ICMP port unreachable fails connect() with ECONNREFUSED as an RST does; only it is queued.
+        if (const auto icmp = read_queued_icmp(sock_.get())) {
           const bool v6 = icmp->origin == SO_EE_ORIGIN_ICMP6;
           result_.icmp = TraceResult::Icmp{v6, icmp->type, icmp->code, icmp->offender,
                                            icmp_description(v6, icmp->type, icmp->code)};
@@ -339,6 +340,10 @@ void conclude(TraceResult& result, const TraceConfig& config, bool refused, bool
   resolve_late_state_reads(result.events);
   settle_peer_states(result.events);
   const HandshakeRefusal refusal = refused ? HandshakeRefusal::none : settle_unaccepted_handshake(result.events);
+  if (refusal == HandshakeRefusal::none && !refused && settle_ignored_ack(result.events))
+    result.notes.push_back("the peer sent its SYN/ACK again after our ACK: it had not taken that ACK and stayed in "
+                           "SYN_RECV until a later one (a listener with TCP_DEFER_ACCEPT ignores a bare ACK until data "
+                           "comes or its SYN/ACK timer runs out; a lost ACK looks the same)");
   result.local_states = state_spans(result.events);
   if (config.close != CloseMode::peer || !config.send_data.empty())
     result.own_delay_ns = own_delay_after_handshake(result.events);
@@ -407,6 +412,24 @@ void settle_peer_states(std::vector<TraceEvent>& events) {
     if (answer && (*answer & tcp_flag::rst)) e.segment.remote_state_inferred = TcpState::close;
     else e.peer_state_unknown = true;
   }
+}
+
+bool settle_ignored_ack(std::vector<TraceEvent>& events) {
+  constexpr uint8_t kSynAck = tcp_flag::syn | tcp_flag::ack;
+  const auto in = [&](size_t i) { return events[i].segment.direction == Direction::inbound; };
+  const auto synack_at = [&](size_t i) { return in(i) && (events[i].segment.flags & kSynAck) == kSynAck; };
+  size_t ack = 0;
+  while (ack < events.size() && !synack_at(ack)) ++ack;
+  while (ack < events.size() && (in(ack) || events[ack].segment.flags != tcp_flag::ack)) ++ack;
+  std::optional<size_t> last_synack;
+  for (size_t i = ack + 1; i < events.size(); ++i) {
+    const TrackedSegment& s = events[i].segment;
+    if (synack_at(i)) last_synack = i;
+    else if (in(i) || s.flags != tcp_flag::ack || s.payload_length > 0) break;  // the peer or we moved on
+  }
+  if (!last_synack) return false;
+  for (size_t i = ack; i < *last_synack; ++i) events[i].segment.remote_state_inferred = TcpState::syn_recv;
+  return true;
 }
 
 HandshakeRefusal settle_unaccepted_handshake(std::vector<TraceEvent>& events) {

@@ -218,6 +218,22 @@ TEST_CASE("close variants move both sides through the right states") {
     s = f.feed(segment(false, A, 902, 102), false);
     CHECK(s.local_state_inferred == TcpState::close);
   }
+  SECTION("a repeated SYN/ACK that crossed our ACK and FIN: the peer's FIN that acks ours is from LAST_ACK") {
+    // Seen: the peer drawn back to SYN_RECV, then FIN_WAIT1 and FIN_WAIT2, while it had taken
+    // our ACK and FIN and went CLOSE_WAIT -> LAST_ACK -> CLOSED.
+    Fed f;
+    open(f);
+    f.feed(segment(true, F | A, 101, 901), true);
+    auto s = f.feed(segment(false, S | A, 900, 101), false);
+    CHECK(s.retransmission);
+    CHECK(s.remote_state_inferred == TcpState::syn_recv);  // as it was when it sent that SYN/ACK
+    f.feed(segment(true, A, 102, 901), true);               // our kernel's answer to it
+    s = f.feed(segment(false, F | A, 901, 102), false);
+    CHECK(s.remote_state_inferred == TcpState::last_ack);
+    CHECK(s.local_state_inferred == TcpState::time_wait);
+    s = f.feed(segment(true, A, 102, 902), true);
+    CHECK(s.remote_state_inferred == TcpState::close);
+  }
   SECTION("our last ACK lost: the peer's FIN again puts it back in LAST_ACK") {
     // Seen with the server's input dropping our ACK of its FIN: the trace drew it CLOSED while
     // it sent the FIN again from LAST_ACK.

@@ -176,6 +176,31 @@ TEST_CASE("a peer that never took our handshake ACK is drawn in SYN_RECEIVED, no
   CHECK(settle_unaccepted_handshake(refused) == HandshakeRefusal::none);
 }
 
+TEST_CASE("a bare ACK the peer ignored (TCP_DEFER_ACCEPT) leaves it in SYN_RECEIVED up to its SYN/ACK again") {
+  // Seen with nginx `listen ... deferred`: our ACK drawn as making the peer ESTABLISHED for a
+  // second, while ss showed SYN-RECV until our ACK of the repeated SYN/ACK.
+  using D = Direction;
+  constexpr uint8_t S = tcp_flag::syn, A = tcp_flag::ack, F = tcp_flag::fin;
+  std::vector<TraceEvent> deferred = {seg(D::outbound, S, 100, 0, 0),          seg(D::inbound, S | A, 500, 101, 1 * ms),
+                                      seg(D::outbound, A, 101, 501, 2 * ms),    seg(D::inbound, S | A, 500, 101, 1000 * ms),
+                                      seg(D::outbound, A, 101, 501, 1001 * ms), seg(D::outbound, F | A, 101, 501, 2500 * ms),
+                                      seg(D::inbound, F | A, 501, 102, 2510 * ms), seg(D::outbound, A, 102, 502, 2511 * ms)};
+  for (auto& e : deferred) e.segment.remote_state_inferred = TcpState::established;  // what the tracker drew
+  CHECK(settle_unaccepted_handshake(deferred) == HandshakeRefusal::none);  // it took the later ACK
+  CHECK(settle_ignored_ack(deferred));
+  CHECK(deferred[2].segment.remote_state_inferred == TcpState::syn_recv);
+  CHECK(deferred[3].segment.remote_state_inferred == TcpState::established);  // untouched from the SYN/ACK on
+  // A SYN/ACK that crossed our FIN says nothing of the ACK before it: the FIN was taken.
+  std::vector<TraceEvent> crossed = {seg(D::outbound, S, 100, 0, 0),          seg(D::inbound, S | A, 500, 101, 1 * ms),
+                                     seg(D::outbound, A, 101, 501, 2 * ms),    seg(D::outbound, F | A, 101, 501, 3 * ms),
+                                     seg(D::inbound, S | A, 500, 101, 4 * ms), seg(D::inbound, F | A, 501, 102, 5 * ms)};
+  CHECK_FALSE(settle_ignored_ack(crossed));
+  // No SYN/ACK again: nothing to settle.
+  std::vector<TraceEvent> plain = {seg(D::outbound, S, 100, 0, 0), seg(D::inbound, S | A, 500, 101, 1 * ms),
+                                   seg(D::outbound, A, 101, 501, 2 * ms)};
+  CHECK_FALSE(settle_ignored_ack(plain));
+}
+
 TEST_CASE("a FIN our kernel has not put on the wire yet keeps the state it read") {
   // Found with a route of initcwnd 1 (the FIN waits behind the unacked data): FIN_WAIT1 read
   // after our data, then after the peer's ACK of it, with our FIN 42 us later. The ACK's read

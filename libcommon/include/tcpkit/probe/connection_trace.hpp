@@ -109,6 +109,13 @@ void settle_peer_states(std::vector<TraceEvent>& events);
 enum class HandshakeRefusal { none, synack_resent, ack_reset };
 HandshakeRefusal settle_unaccepted_handshake(std::vector<TraceEvent>& events);
 
+// The peer sent its SYN/ACK again after our ACK and later took a segment of ours: it had not
+// taken that first ACK, and stayed in SYN_RECEIVED up to the repeated SYN/ACK (TCP_DEFER_ACCEPT
+// ignores a bare ACK on purpose; a lost ACK looks the same). Only while we sent nothing but pure
+// ACKs: a FIN or data of ours that the SYN/ACK crossed was taken. The rows from our ACK to the
+// last such SYN/ACK then show the peer in SYN_RECEIVED; true when any row was so settled.
+bool settle_ignored_ack(std::vector<TraceEvent>& events);
+
 // Our handshake ACK -> our next segment with data, FIN or RST, from the events; nullopt when
 // either is missing.
 std::optional<int64_t> own_delay_after_handshake(const std::vector<TraceEvent>& events);
