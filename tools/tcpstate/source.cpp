@@ -73,6 +73,12 @@ void print_name_notes(const std::string& label, const Options& o, const TextPars
   if (r.given_state_unused)
     note("--from-state " + std::string(state_ss_name(*o.from_state)) + " not used: the text has a State column, and each line's own "
          "state was read");
+  if (r.rejoined_lines)
+    note(cli::count_text(r.rejoined_lines, "line") + " wrapped (by fold or a terminal's copy) read whole again with the line above");
+  if (r.owners_unreadable)
+    note(cli::count_text(r.owners_unreadable, "socket") + (r.owners_unreadable == 1 ? " has" : " have") +
+         " a process list (users:((...))) cut or unreadable, most often by a wrapped line: kept without their processes; "
+         "save the text unwrapped (ss -tanp > file) to keep them");
   if (r.unknown_family)
     note(cli::count_text(r.unknown_family, "socket") + (r.unknown_family == 1 ? " has" : " have") + " host names at both ends (ss -r): their family is unknown; "
          "-4/-6 cannot match them and per-family counts show them as of unknown family");

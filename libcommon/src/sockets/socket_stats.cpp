@@ -35,6 +35,51 @@ std::string_view group_by_name(GroupBy g) {
   return "peer";
 }
 
+namespace {
+// FNV-1a (64-bit offset basis and prime).
+constexpr uint64_t kFnvOffsetBasis = 1469598103934665603ull, kFnvPrime = 1099511628211ull;
+uint64_t fnv1a(uint64_t h, const uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * kFnvPrime;
+  return h;
+}
+
+// The two ends' addresses and names, with a separator so that ("ab", "") and ("a", "b") differ.
+uint64_t host_pair_hash(const IpAddress& local, const IpAddress& remote, std::string_view local_host,
+                        std::string_view remote_host) {
+  uint64_t h = fnv1a(kFnvOffsetBasis, local.data(), local.size());
+  h = fnv1a(h, remote.data(), remote.size());
+  h = fnv1a(h, reinterpret_cast<const uint8_t*>(local_host.data()), local_host.size());
+  h = fnv1a(h, reinterpret_cast<const uint8_t*>("\0"), 1);
+  return fnv1a(h, reinterpret_cast<const uint8_t*>(remote_host.data()), remote_host.size());
+}
+
+// The address a group is keyed on: a named end (saved text without -n) is its name whatever
+// the family of the line (netstat's tcp and tcp6 lines of one name), an IPv4-mapped one the
+// IPv4 address it stands for.
+IpAddress keyed_address(const IpAddress& address, const std::string& host) {
+  return host.empty() ? address.unmapped() : IpAddress();
+}
+
+// Each connection's role: listener and port range first; for those they leave open, which
+// end's port repeats between the same two hosts (counted only when some role is open).
+template <class Pending, class PairOf>
+std::vector<ConnectionRole> roles_of(const ServiceSide& side, const std::vector<Pending>& pending, PairOf pair) {
+  const bool open = std::any_of(pending.begin(), pending.end(),
+                                [&](const Pending& p) { return side.open(p.local_port, p.remote_port); });
+  PortRepeats repeats;
+  if (open)
+    for (const auto& p : pending) repeats.add(pair(p), p.local_port, p.remote_port);
+  std::vector<ConnectionRole> roles;
+  roles.reserve(pending.size());
+  for (const auto& p : pending)
+    roles.push_back(side.role(p.local_port, p.remote_port,
+                              open && side.open(p.local_port, p.remote_port)
+                                  ? repeats.role(pair(p), p.local_port, p.remote_port)
+                                  : std::nullopt));
+  return roles;
+}
+}  // namespace
+
 void GroupCounter::add_key(Rows& rows, const std::string& key, TcpState state, uint64_t n) {
   auto& row = rows[key];
   if (row.key.empty()) row.key = key;
@@ -60,8 +105,10 @@ void GroupCounter::add(const SocketRecord& s) {
       // Which end is the client is known only once every listener is: keyed in rows().
       if (s.state == TcpState::listen) side_.add_listener(s.local_port);
       ports_keyed_.reset();
-      ++ports_[uint64_t(s.local_port) << kLocalShift | uint64_t(s.remote_port) << kRemoteShift |
-               uint64_t(state_index(s.state))];
+      ++ports_[PortsKey{host_pair_hash(keyed_address(s.local, s.local_host), keyed_address(s.remote, s.remote_host),
+                                       s.local_host, s.remote_host),
+                        uint64_t(s.local_port) << kLocalShift | uint64_t(s.remote_port) << kRemoteShift |
+                            uint64_t(state_index(s.state))}];
       break;
     case GroupBy::process:
       if (s.processes.empty()) {
@@ -84,14 +131,30 @@ const GroupCounter::Rows& GroupCounter::rows() const {
   if (by_ != GroupBy::local_port && by_ != GroupBy::remote_port) return rows_;
   if (ports_keyed_) return *ports_keyed_;
   Rows& rows = ports_keyed_.emplace();
+  // The role as the time-wait report decides it: listener, port range, then the end whose port
+  // repeats between the same two hosts (a service inside the ephemeral range, gRPC's 50051).
+  struct Connected {
+    uint64_t pair;
+    uint16_t local_port, remote_port;
+    TcpState state;
+    uint64_t n;
+  };
+  std::vector<Connected> connected;
   for (const auto& [key, n] : ports_) {
-    const auto local = uint16_t(key >> kLocalShift & kPortMask), remote = uint16_t(key >> kRemoteShift & kPortMask);
-    const TcpState state = kAllTcpStates[key & kStateMask];
+    const auto local = uint16_t(key.ports_state >> kLocalShift & kPortMask);
+    const auto remote = uint16_t(key.ports_state >> kRemoteShift & kPortMask);
+    const TcpState state = kAllTcpStates[key.ports_state & kStateMask];
+    if (state == TcpState::listen)
+      add_key(rows, by_ == GroupBy::local_port ? std::to_string(local) : std::string(kListenersKey), state, n);
+    else
+      connected.push_back(Connected{key.pair, local, remote, state, n});
+  }
+  const auto roles = roles_of(side_, connected, [](const Connected& c) { return c.pair; });
+  for (size_t i = 0; i < connected.size(); ++i) {
+    const auto [pair, local, remote, state, n] = connected[i];
     std::string name;
-    if (state == TcpState::listen) {
-      name = by_ == GroupBy::local_port ? std::to_string(local) : std::string(kListenersKey);
-    } else {
-      const ConnectionRole role = side_.role(local, remote);
+    {
+      const ConnectionRole role = roles[i];
       const bool local_side = by_ == GroupBy::local_port;
       const uint16_t port = local_side ? local : remote;
       const bool client_end = local_side ? role == ConnectionRole::client : role == ConnectionRole::server;
@@ -148,43 +211,6 @@ std::optional<ConnectionRole> PortRepeats::role(uint64_t pair, uint16_t local_po
   return std::nullopt;
 }
 
-namespace {
-// FNV-1a (64-bit offset basis and prime).
-constexpr uint64_t kFnvOffsetBasis = 1469598103934665603ull, kFnvPrime = 1099511628211ull;
-uint64_t fnv1a(uint64_t h, const uint8_t* p, size_t n) {
-  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * kFnvPrime;
-  return h;
-}
-
-// The two ends' addresses and names, with a separator so that ("ab", "") and ("a", "b") differ.
-uint64_t host_pair_hash(const IpAddress& local, const IpAddress& remote, std::string_view local_host,
-                        std::string_view remote_host) {
-  uint64_t h = fnv1a(kFnvOffsetBasis, local.data(), local.size());
-  h = fnv1a(h, remote.data(), remote.size());
-  h = fnv1a(h, reinterpret_cast<const uint8_t*>(local_host.data()), local_host.size());
-  h = fnv1a(h, reinterpret_cast<const uint8_t*>("\0"), 1);
-  return fnv1a(h, reinterpret_cast<const uint8_t*>(remote_host.data()), remote_host.size());
-}
-
-// Each connection's role: listener and port range first; for those they leave open, which
-// end's port repeats between the same two hosts (counted only when some role is open).
-template <class Pending, class PairOf>
-std::vector<ConnectionRole> roles_of(const ServiceSide& side, const std::vector<Pending>& pending, PairOf pair) {
-  const bool open = std::any_of(pending.begin(), pending.end(),
-                                [&](const Pending& p) { return side.open(p.local_port, p.remote_port); });
-  PortRepeats repeats;
-  if (open)
-    for (const auto& p : pending) repeats.add(pair(p), p.local_port, p.remote_port);
-  std::vector<ConnectionRole> roles;
-  roles.reserve(pending.size());
-  for (const auto& p : pending)
-    roles.push_back(side.role(p.local_port, p.remote_port,
-                              open && side.open(p.local_port, p.remote_port)
-                                  ? repeats.role(pair(p), p.local_port, p.remote_port)
-                                  : std::nullopt));
-  return roles;
-}
-}  // namespace
 
 size_t TimeWaitAnalysis::KeyHash::operator()(const Key& k) const {
   const uint8_t port[2] = {uint8_t(k.port >> 8), uint8_t(k.port)};
@@ -199,7 +225,7 @@ void TimeWaitAnalysis::add(const SocketRecord& s) {
   if (s.state == TcpState::close) return;
   // An IPv4-mapped pair (a dual-stack socket, ::ffff:10.0.0.1) is the IPv4 pair it stands for:
   // its connect() takes the same ephemeral ports, and its peer is the same client or service.
-  const IpAddress local = s.local.unmapped(), remote = s.remote.unmapped();
+  const IpAddress local = keyed_address(s.local, s.local_host), remote = keyed_address(s.remote, s.remote_host);
   if (s.state != TcpState::time_wait) {
     if (side_.ephemeral(s.local_port)) ++ports_used_[Key{local, remote, s.remote_port, s.local_host, s.remote_host}];
     return;
@@ -464,8 +490,8 @@ void CloseWaitAnalysis::add(const SocketRecord& s) {
   if (s.state != TcpState::close_wait) return;
   ++total_;
   pending_.push_back(Pending{s.processes.empty() ? "-" : s.processes.front().name,
-                             s.processes.empty() ? 0 : s.processes.front().pid, s.inode.value_or(0), s.remote.unmapped(),
-                             s.remote_host, s.local_port, s.remote_port, s.recv_q});
+                             s.processes.empty() ? 0 : s.processes.front().pid, s.inode.value_or(0),
+                             keyed_address(s.remote, s.remote_host), s.remote_host, s.local_port, s.remote_port, s.recv_q});
 }
 
 std::unordered_set<uint64_t> CloseWaitAnalysis::unowned_inodes() const {

@@ -102,6 +102,29 @@ bool parse_timer_field(std::string_view field, SocketRecord& s) {
   return true;
 }
 
+// The shell prompt and command a user copied with the text ("$ ss -tan", "root@web1:~# sudo
+// /sbin/ss -Htn state time-wait"): the fields before `ss` end in a prompt character, with
+// `sudo` between them allowed. No socket line holds a field `ss`.
+bool is_command_line(const std::vector<std::string_view>& fields) {
+  auto prompt = [](std::string_view f) { return !f.empty() && std::string_view("$#%>").find(f.back()) != std::string_view::npos; };
+  for (size_t k = 1; k < fields.size(); ++k) {
+    const std::string_view f = fields[k];
+    if (f != "ss" && !(f.size() > 3 && f.substr(f.size() - 3) == "/ss")) continue;
+    return prompt(fields[k - 1]) || (fields[k - 1] == "sudo" && k >= 2 && prompt(fields[k - 2]));
+  }
+  return false;
+}
+
+// Where a line's process list starts, if it has one.
+constexpr std::string_view kUsersOpen = "users:((";
+
+// Does the line hold a whole users:((...)) list?
+bool owners_readable(std::string_view text) {
+  const size_t at = text.find(kUsersOpen);
+  size_t consumed = 0;
+  return at != std::string_view::npos && parse_ss_users(text.substr(at), consumed);
+}
+
 struct Columns {
   bool netid = false;  // a Netid column comes first
   bool state = true;   // a State column (absent when ss was given a single state filter)
@@ -125,6 +148,26 @@ struct SsTextParser::Impl {
   bool line(std::string_view text) {
     const size_t number = ++number_;
     ++report_.lines;
+    if (cut_) {
+      // The line above ended in a cut process list: a wrapped line (fold, a terminal's copy)
+      // goes on here, and the two make it whole. Else it is kept without its processes.
+      Cut above = std::move(*cut_);
+      cut_.reset();
+      std::string joined = above.text + std::string(text);
+      if (owners_readable(joined)) {
+        ++report_.rejoined_lines;
+        return main_line(above.number, joined, false);
+      }
+      if (!main_line(above.number, above.text, false)) return false;
+    } else if (pending_ && starts_with(text, kUsersOpen)) {
+      // Wrapped just before its process list: the socket above's owners.
+      size_t consumed = 0;
+      if (auto owners = parse_ss_users(text, consumed)) {
+        pending_->processes = std::move(*owners);
+        ++report_.rejoined_lines;
+        return true;
+      }
+    }
     size_t first = 0;
     while (first < text.size() && is_space(text[first])) ++first;
     if (first == text.size()) {
@@ -149,6 +192,11 @@ struct SsTextParser::Impl {
   }
 
   bool finish() {
+    if (cut_) {
+      const Cut above = std::move(*cut_);
+      cut_.reset();
+      if (!main_line(above.number, above.text, false)) return false;
+    }
     if (!flush()) return false;
     if (dialect_ == Dialect::unknown) dialect_ = Dialect::modern;
     return release();
@@ -205,17 +253,24 @@ struct SsTextParser::Impl {
   }
 
   // The owners go first: their names may hold spaces, so they are cut out before splitting;
-  // `rest` is the line without them. False (after a warning) when the list is unreadable.
+  // `rest` is the line without them. An unreadable list is most often cut by a wrap: with
+  // may_hold the line waits for the next (false: not read yet); else the socket is kept
+  // without its processes.
   bool cut_owners(size_t number, std::string_view text, std::vector<ProcessRef>& owners, std::string& storage,
-                  std::string_view& rest) {
+                  std::string_view& rest, bool may_hold) {
     rest = text;
-    const size_t at = text.find("users:((");
+    const size_t at = text.find(kUsersOpen);
     if (at == std::string_view::npos) return true;
     size_t consumed = 0;
     auto parsed = parse_ss_users(text.substr(at), consumed);
     if (!parsed) {
-      report_.warn(number, "unreadable users:((...)) process list");
-      return false;
+      if (may_hold) {
+        cut_ = Cut{std::string(text), number};
+        return false;
+      }
+      ++report_.owners_unreadable;
+      rest = text.substr(0, at);
+      return true;
     }
     owners = std::move(*parsed);
     storage = std::string(text.substr(0, at)) + " " + std::string(text.substr(at + consumed));
@@ -251,10 +306,10 @@ struct SsTextParser::Impl {
       s.state = *given_state_;
       return true;
     }
-    if (given_state_) report_.given_state_unused = true;  // each line's own state wins
     if (i >= fields.size()) return report_.warn(number, "truncated line"), false;
     const auto state = parse_tcp_state(fields[i]);
     if (!state) return report_.warn(number, "unknown TCP state '" + std::string(fields[i].substr(0, kQuotedState)) + "'"), false;
+    if (given_state_) report_.given_state_unused = true;  // each line's own state wins
     s.state = *state;
     ++i;
     return true;
@@ -307,14 +362,18 @@ struct SsTextParser::Impl {
     return true;
   }
 
-  bool main_line(size_t number, std::string_view text) {
+  bool main_line(size_t number, std::string_view text, bool may_hold = true) {
     std::vector<ProcessRef> owners;
     std::string rest_storage;  // the line without its owners; `rest` and the fields point into it
     std::string_view rest;
-    if (!cut_owners(number, text, owners, rest_storage, rest)) return true;
+    if (!cut_owners(number, text, owners, rest_storage, rest, may_hold)) return true;
     split_fields(rest, fields_);
     const auto& fields = fields_;
     if (fields.empty()) return true;
+    if (is_command_line(fields)) {
+      ++report_.skipped;
+      return true;
+    }
     if (fields[0] == "State" || fields[0] == "Netid" || fields[0] == "Recv-Q") {
       header(fields);
       return columns_.state || no_state_column();
@@ -343,6 +402,12 @@ struct SsTextParser::Impl {
   size_t rows_ = 0;  // socket lines read, whether or not they reached the sink yet
   std::optional<SocketRecord> pending_;
   bool pending_star_ = false;
+  // A line whose process list was cut, waiting for the next line (its wrapped tail, maybe).
+  struct Cut {
+    std::string text;
+    size_t number = 0;
+  };
+  std::optional<Cut> cut_;
   std::vector<Held> held_;
 };
 

@@ -112,6 +112,54 @@ TEST_CASE("state counts and --by groups on the real ss fixture") {
   CHECK(procs[0].total == 7);
 }
 
+TEST_CASE("--by ports: a service inside the ephemeral range is told by its repeated port, as time-wait does") {
+  // Found: a client leaking 6 sockets to 10.207.0.2:50052 (a gRPC-like port, inside
+  // 32768-60999) keyed each of its own ports 34560... as a service, one row and one Prometheus
+  // label each, and put the service under "ephemeral": the lower port was taken for the service.
+  GroupCounter local(GroupBy::local_port), remote(GroupBy::remote_port);
+  for (uint16_t p = 34560; p < 34572; p += 2)
+    for (auto* g : {&local, &remote}) g->add(sock(TcpState::close_wait, "10.207.0.1", p, "10.207.0.2", 50052));
+  std::map<std::string, uint64_t> by_local, by_remote;
+  for (const auto& row : local.top(100)) by_local[row.key] = row.total;
+  for (const auto& row : remote.top(100)) by_remote[row.key] = row.total;
+  CHECK(by_local == std::map<std::string, uint64_t>{{"ephemeral", 6}});
+  CHECK(by_remote == std::map<std::string, uint64_t>{{"50052", 6}});
+  // One connection alone repeats nothing: the lower port, as before.
+  GroupCounter one(GroupBy::local_port);
+  one.add(sock(TcpState::established, "10.207.0.1", 34560, "10.207.0.2", 50052));
+  CHECK(one.top(10).front().key == "34560");
+}
+
+TEST_CASE("reports key a named host by its name, whatever the family of netstat's line") {
+  // Found: netstat -ta names both ends; nginx's IPv4 and IPv6 sockets of one name were two rows
+  // (and two identical Prometheus series, which Prometheus rejects): the name's zero address
+  // of each family was part of the key.
+  TimeWaitAnalysis tw(TcpSysctls::kDefaultPortLow, TcpSysctls::kDefaultPortHigh);
+  CloseWaitAnalysis cw(TcpSysctls::kDefaultPortLow, TcpSysctls::kDefaultPortHigh);
+  for (const char* zero : {"0.0.0.0", "::"}) {
+    SocketRecord l = sock(TcpState::listen, zero, 80, zero, 0);
+    l.local_host = "web-1.lab";
+    tw.add(l);
+    cw.add(l);
+    for (uint16_t p = 40000; p < 40003; ++p) {
+      SocketRecord s = sock(TcpState::time_wait, zero, 80, zero, p);
+      s.local_host = "web-1.lab";
+      s.remote_host = "client-a.lab";
+      tw.add(s);
+      SocketRecord c = sock(TcpState::close_wait, zero, uint16_t(p + 100), zero, 21);
+      c.local_host = "client-a.lab";
+      c.remote_host = "web-1.lab";
+      cw.add(c);
+    }
+  }
+  tw.finish();
+  cw.finish({});
+  REQUIRE(tw.groups() == 1);
+  CHECK(tw.top(5).front().time_wait == 6);
+  REQUIRE(cw.top(5).size() == 1);
+  CHECK(cw.top(5).front().count == 6);
+}
+
 TEST_CASE("--by peer: listeners under their own label, IPv4-mapped peers under IPv4") {
   GroupCounter by_peer(GroupBy::peer);
   by_peer.add(sock(TcpState::listen, "0.0.0.0", 22, "0.0.0.0", 0));

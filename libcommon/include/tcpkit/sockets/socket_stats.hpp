@@ -109,8 +109,17 @@ class GroupCounter {
   GroupBy by_;
   ServiceSide side_;
   Rows rows_;                                      // peer and process
-  std::unordered_map<uint64_t, uint64_t> ports_;  // ports: (local, remote, state) -> sockets
-  mutable std::optional<Rows> ports_keyed_;       // ports_ keyed; reset by add()
+  // ports: (the two hosts, (local port, remote port, state)) -> sockets; the hosts are kept
+  // for the rule of the repeated port (PortRepeats).
+  struct PortsKey {
+    uint64_t pair, ports_state;
+    bool operator==(const PortsKey&) const = default;
+  };
+  struct PortsKeyHash {
+    size_t operator()(const PortsKey& k) const { return size_t(k.pair ^ (k.ports_state * 0x9e3779b97f4a7c15ull)); }
+  };
+  std::unordered_map<PortsKey, uint64_t, PortsKeyHash> ports_;
+  mutable std::optional<Rows> ports_keyed_;  // ports_ keyed; reset by add()
 };
 
 // Between the same two hosts a client takes a new port for each connection while the service
