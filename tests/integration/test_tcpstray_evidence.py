@@ -144,3 +144,37 @@ def test_a_keepalive_probe_is_not_the_answer(make_lab, tool):
         assert case["verdict"] == "conformant", case
     finally:
         server.kill()
+
+
+def test_a_firewall_that_resets_in_the_peers_name_is_no_deviation_and_leaves_nothing_behind(make_lab, tool):
+    # `ct state invalid reject with tcp reset` answers the out-of-window segments with a reset in
+    # the server's name: "the out-of-window RST reset the connection" (and "reset where an ACK
+    # was due") were deviations, while ss showed the connections ESTABLISHED still, left so by
+    # the run (its reset had ended our own socket, and no reset of ours followed).
+    L = make_lab(ipv6=False)
+    L.start_server(LIVE, mode="never-close")
+    L.nft(L.server_ns, "table inet strayfw {\n chain input { type filter hook input priority 0; policy accept;\n"
+                       f" tcp dport {LIVE} ct state invalid reject with tcp reset\n }}\n}}\n")
+    got, _ = run(L, tool, f"{L.server_v4}:{LIVE}", "--group", "live")
+    c = got["live-rst-out-of-window"]
+    assert c["verdict"] == "inconclusive", c
+    assert "a middlebox reset in the peer's name" in c["reason"], c
+    for name, c in got.items():
+        if c["verdict"] == "deviation":
+            assert "reset" not in c["reason"], (name, c)
+    left = L.run_server(["ss", "-Htn", "state", "established", f"( sport = :{LIVE} )"]).stdout
+    assert left.strip() == "", left
+
+
+def test_an_rst_control_that_could_not_run_leaves_time_wait_unproven(make_lab, tool):
+    # A server that closes first leaves live-rst-exact no connection to reset, and a firewall
+    # drops every RST: the TIME_WAIT "survived" the RST it never got, and tw-rst was conformant.
+    L = make_lab(ipv6=False)
+    L.sysctl(L.server_ns, "net.ipv4.tcp_rfc1337", 0)  # an RST that arrived would assassinate
+    L.start_server(TW, mode="banner-close", banner=b"bye\n")
+    L.nft(L.server_ns, "table inet strayrst {\n chain input { type filter hook input priority 0; policy accept;\n"
+                       f" tcp dport {TW} tcp flags & rst == rst drop\n }}\n}}\n")
+    got, _ = run(L, tool, f"{L.server_v4}:{TW}", "--case", "live-rst-exact,tw-rst")
+    assert got["live-rst-exact"]["verdict"] == "inconclusive", got["live-rst-exact"]
+    assert got["tw-rst"]["verdict"] == "inconclusive", got["tw-rst"]
+    assert "live-rst-exact could not show that RSTs reach the peer's stack" in got["tw-rst"]["reason"], got["tw-rst"]

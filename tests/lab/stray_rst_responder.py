@@ -3,7 +3,9 @@
 with an RST, except SYNs and pure ACKs, which it leaves to the kernel (so handshakes work and
 a listener stays a listener). Its RSTs have the RFC 9293 closed-port form (seq = SEG.ACK, or
 seq 0 and ack = SEG.SEQ+SEG.LEN). The test's nftables rule drops the kernel's own RSTs from
-these ports; ours carry a packet mark (SO_MARK) that the rule lets through.
+these ports; ours carry a packet mark (SO_MARK) that the rule lets through. As a stack that
+resets a connection ends it, each RST of ours on a connection ends the kernel's (ss -K): it
+acks nothing after it, which tcpstray checks.
 
 Runs in the lab's server namespace: reads frames with an AF_PACKET socket on --interface,
 writes IPv4/IPv6 packets through IPPROTO_RAW sockets. Prints "ready" once it listens; stops on
@@ -14,6 +16,7 @@ import select
 import signal
 import socket
 import struct
+import subprocess
 import sys
 import time
 
@@ -153,7 +156,18 @@ def main(argv):
         elif a.leave_data and payload_len > 0 and not flags & (FIN | RST):
             continue
         responder.send(version, rst_for(*seg), src)
+        end_connection(version, src, sport, dport)
     return 0
+
+
+def end_connection(version, peer, peer_port, port):
+    """Ends the kernel's connection with peer:peer_port on our port, if there is one (its own
+    RST goes nowhere: the test's rule drops it)."""
+    address = socket.inet_ntop(socket.AF_INET if version == 4 else socket.AF_INET6, peer)
+    if version == 6:
+        address = f"[{address}]"
+    subprocess.run(["ss", "-K", "-tn", f"dst {address} and dport = :{peer_port} and sport = :{port}"],
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=5, check=False)
 
 
 if __name__ == "__main__":

@@ -87,6 +87,7 @@ class CaseRunner {
   Edges edges() const;
   Result<void> aim_probe(const Edges& e, std::vector<uint8_t>& payload);
   Result<void> follow_up(const Edges& e);
+  Result<void> life_check(const Edges& e);
   Result<void> pre_check(const Edges& e);
   Result<bool> connect_and_follow();
   Result<bool> reach_time_wait();
@@ -602,6 +603,25 @@ Result<void> CaseRunner::follow_up(const Edges& e) {
   return {};
 }
 
+// A live case answered by a reset: does the connection live? One byte at RCV.NXT (with an old
+// ack, as live-rst-exact's follow-up, never a valid SYN cookie): a live connection acks it (or,
+// having sent no data, answers its old ack with a challenge ACK), one that is gone resets it.
+// (live-rst-exact's own follow-up is that test already.)
+Result<void> CaseRunner::life_check(const Edges& e) {
+  if (stray_case_info(id_).group != StrayGroup::live || id_ == StrayCase::live_rst_exact || cancelled() ||
+      !stray_drew_reset(run_.seen))
+    return {};
+  StrayProbe& f = run_.seen.life_check;
+  f.peer_rcv_nxt = e.rcv_nxt;
+  f.peer_snd_nxt = e.snd_nxt;
+  f.flags = uint8_t(psh | ack), f.seq = e.rcv_nxt, f.ack = e.snd_nxt - kOldAck, f.payload_length = 1;
+  auto answers = send_and_collect(f, std::vector<uint8_t>(1, uint8_t('x')));
+  if (!answers) return tl::unexpected(answers.error());
+  run_.seen.life_check_sent = true;
+  run_.seen.life_check_answers = std::move(*answers);
+  return {};
+}
+
 // tw-rst and tw-syn: our FIN once more, just before the stray segment. Only a TIME_WAIT acks it
 // (a peer that kept none resets it), so its answer shows there is a TIME_WAIT to test.
 Result<void> CaseRunner::pre_check(const Edges& e) {
@@ -645,6 +665,7 @@ Result<StrayRun> CaseRunner::run() {
   run_.seen.answers = std::move(*answers);
   if (auto r = retry(payload, sent_at); !r) return tl::unexpected(r.error());
   if (auto r = follow_up(e); !r) return tl::unexpected(r.error());
+  if (auto r = life_check(e); !r) return tl::unexpected(r.error());
   run_.seen.capture_drops = live_->capture_drops();
   run_.rejected = live_->rejected();
   for (size_t i = 0; i < kRejectReasonCount; ++i)

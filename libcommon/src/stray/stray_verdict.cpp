@@ -348,10 +348,44 @@ std::string short_answers(const std::vector<StraySegment>& answers) {
 StrayJudgement judge_answers(StrayCase id, const StrayProbe& p, const StrayObservation& seen);
 }  // namespace
 
+namespace {
+// A deviation that rests on a reset, while a byte sent after it was acked: the connection lives,
+// so no stack of the peer's reset it. A firewall that rejects what its conntrack calls invalid
+// (`ct state invalid reject with tcp reset`) answers so in the peer's name, and the peer's own
+// answer never came to be seen.
+StrayJudgement apply_life_check(StrayJudgement j, const StrayObservation& seen) {
+  if (j.verdict != V::deviation || !seen.life_check_sent) return j;
+  // Its ack is old: a live connection acks the byte, or (Linux, when it has sent no data to have
+  // acked) answers with a challenge ACK at RCV.NXT; either is an ACK only a connection sends.
+  const StraySegment* t = first_real_tcp(seen.life_check_answers);
+  const uint32_t at = seen.life_check.seq, past = at + seen.life_check.sequence_length();
+  if (!t || (t->flags & (tcp_flag::rst | tcp_flag::syn)) || !(t->flags & tcp_flag::ack) || (t->ack != at && t->ack != past))
+    return j;
+  j.verdict = V::inconclusive;
+  j.rate_limit_possible = false;
+  j.observed += ", then a byte at RCV.NXT: " + join_answers(seen.life_check_answers, seen.life_check);
+  j.reason = "a reset came, yet the connection lives (a byte at RCV.NXT sent after it drew an ACK, which only a "
+             "connection sends): a middlebox reset in "
+             "the peer's name, as a firewall that rejects what its conntrack finds invalid does (ct state invalid "
+             "reject with tcp reset); the peer's own answer is not seen";
+  return j;
+}
+}  // namespace
+
 StrayJudgement judge_stray_case(StrayCase id, const StrayProbe& p, const StrayObservation& seen) {
-  StrayJudgement j = judge_answers(id, p, seen);
+  StrayJudgement j = apply_life_check(judge_answers(id, p, seen), seen);
   j.observed_flags = seen.setup_problem ? "not run" : short_answers(seen.answers);
   return j;
+}
+
+bool stray_drew_reset(const StrayObservation& seen) {
+  if (seen.setup_problem) return false;
+  const auto reset_in = [](const std::vector<StraySegment>& v) {
+    return std::any_of(v.begin(), v.end(),
+                       [](const StraySegment& s) { return !s.peer_own && !s.icmp && (s.flags & tcp_flag::rst); });
+  };
+  return reset_in(seen.answers) || (seen.retried && reset_in(seen.retry_answers)) ||
+         (seen.follow_up_sent && reset_in(seen.follow_up_answers));
 }
 
 bool stray_drew_answer(const StrayObservation& seen) {
@@ -360,10 +394,23 @@ bool stray_drew_answer(const StrayObservation& seen) {
 }
 
 StrayJudgement apply_rst_control(StrayJudgement j, const StrayJudgement* live_rst_exact) {
-  if (!live_rst_exact || !live_rst_exact->rst_survived || j.verdict != V::conformant) return j;
-  j.verdict = V::inconclusive;
-  j.reason = "in this run an RST at exactly RCV.NXT left a live connection alive (live-rst-exact): RSTs may not "
-             "reach the peer's stack, so a TIME_WAIT that survives one decides nothing";
+  if (j.verdict != V::conformant) return j;
+  if (!live_rst_exact) {
+    j.reason += "; whether RSTs reach the peer's stack at all was not checked in this run (live-rst-exact checks it): "
+                "a path that drops them looks the same";
+    return j;
+  }
+  if (live_rst_exact->rst_survived) {
+    j.verdict = V::inconclusive;
+    j.reason = "in this run an RST at exactly RCV.NXT left a live connection alive (live-rst-exact): RSTs may not "
+               "reach the peer's stack, so a TIME_WAIT that survives one decides nothing";
+  } else if (live_rst_exact->verdict != V::conformant) {
+    // Asked for as the control, it could not show an RST taking effect (a server that closes
+    // first leaves no live connection to reset): the survival is unproven still.
+    j.verdict = V::inconclusive;
+    j.reason = "the TIME_WAIT survived the RST, but in this run live-rst-exact could not show that RSTs reach the "
+               "peer's stack (" + live_rst_exact->reason + "): a path that drops them looks the same";
+  }
   return j;
 }
 

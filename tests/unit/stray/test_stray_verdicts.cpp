@@ -617,7 +617,45 @@ TEST_CASE("TIME_WAIT RST: survived, where RSTs also left a live connection alive
   const auto reset = judge_stray_case(StrayCase::live_rst_exact, live(f::rst, kRcvNxt), x);
   CHECK(!reset.rst_survived);
   CHECK(apply_rst_control(kept, &reset).verdict == StrayVerdict::conformant);
-  CHECK(apply_rst_control(kept, nullptr).verdict == StrayVerdict::conformant);
+  // None in the run: it stands, and says what was not checked (the man page's caveat).
+  const auto alone = apply_rst_control(kept, nullptr);
+  CHECK(alone.verdict == StrayVerdict::conformant);
+  CHECK(alone.reason.find("whether RSTs reach the peer's stack at all was not checked") != std::string::npos);
+  // Asked for, but it could not run (the server closed first; found behind a firewall that
+  // drops RSTs, where tw-rst stayed conformant): nothing proves an RST arrived.
+  StrayJudgement not_run;
+  not_run.verdict = StrayVerdict::inconclusive;
+  not_run.reason = "the peer closed the connection before the case";
+  const auto unproven = apply_rst_control(kept, &not_run);
+  CHECK(unproven.verdict == StrayVerdict::inconclusive);
+  CHECK(unproven.reason.find("live-rst-exact could not show that RSTs reach the peer's stack (the peer closed") !=
+        std::string::npos);
+}
+
+TEST_CASE("a reset in the peer's name while the connection lives is a middlebox's, not a deviation", "[stray]") {
+  // Found: `ct state invalid reject with tcp reset` on the server answered the ACK after an
+  // out-of-window RST with a reset: "the out-of-window RST reset the connection", a deviation,
+  // while ss showed the connection ESTABLISHED still.
+  StrayObservation o = answers({});
+  o.follow_up_sent = true;
+  o.follow_up = live(f::ack, kRcvNxt + 200000);
+  o.follow_up_answers = {in(f::rst, kSndNxt, 0, 0)};
+  const StrayProbe p = live(f::rst, kRcvNxt + 200000);
+  REQUIRE(judge_stray_case(StrayCase::live_rst_out_of_window, p, o).verdict == StrayVerdict::deviation);
+  CHECK(stray_drew_reset(o));
+  o.life_check_sent = true;
+  o.life_check = live(uint8_t(f::psh | f::ack), kRcvNxt);
+  o.life_check.payload_length = 1;
+  o.life_check_answers = {in(f::ack, kSndNxt, kRcvNxt + 1)};
+  const auto lives = judge_stray_case(StrayCase::live_rst_out_of_window, p, o);
+  CHECK(lives.verdict == StrayVerdict::inconclusive);
+  CHECK(lives.reason.find("a middlebox reset in the peer's name") != std::string::npos);
+  // A connection that has sent no data finds the byte's ack too old (Linux): a challenge ACK.
+  o.life_check_answers = {in(f::ack, kSndNxt, kRcvNxt)};
+  CHECK(judge_stray_case(StrayCase::live_rst_out_of_window, p, o).verdict == StrayVerdict::inconclusive);
+  // The byte drew a reset too: the connection is gone, the deviation stands.
+  o.life_check_answers = {in(f::rst, kSndNxt, 0, 0)};
+  CHECK(judge_stray_case(StrayCase::live_rst_out_of_window, p, o).verdict == StrayVerdict::deviation);
 }
 
 TEST_CASE("an ACK case that drew nothing is judged on its second try, over a second later", "[stray]") {

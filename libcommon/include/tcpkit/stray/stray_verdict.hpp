@@ -71,6 +71,12 @@ struct StrayObservation {
   std::vector<StraySegment> pre_check_answers;
   StrayProbe follow_up;
   std::vector<StraySegment> follow_up_answers;
+  // A live case that drew a reset then sends one byte at RCV.NXT: a connection that lives acks
+  // it, so the reset was a middlebox's in the peer's name (conntrack's `ct state invalid reject
+  // with tcp reset`), not the peer's stack's.
+  bool life_check_sent = false;
+  StrayProbe life_check;
+  std::vector<StraySegment> life_check_answers;
   std::optional<std::string> setup_problem;  // the case could not be set up: inconclusive
   // Frames the kernel dropped from the case's capture: the answer may be among them, so
   // neither an answer nor silence can be judged (inconclusive).
@@ -108,10 +114,14 @@ StrayJudgement judge_stray_case(StrayCase id, const StrayProbe& probe, const Str
 // or a router's, no proof that the segment reached the stack).
 bool stray_drew_answer(const StrayObservation& seen);
 
+// Whether the peer's side answered the case, its second try or its follow-up with a reset.
+bool stray_drew_reset(const StrayObservation& seen);
+
 // The RST control of tw-rst: a TIME_WAIT that survives our RST shows nothing when, in the same
 // run, an RST at exactly RCV.NXT left a live connection alive too (live-rst-exact's judgement):
 // the RSTs may never have reached the peer's stack. A conformant tw-rst then becomes
-// inconclusive; without live-rst-exact in the run (nullptr) it is left as it is.
+// inconclusive, as it does when live-rst-exact ran but could not show an RST taking effect;
+// without live-rst-exact in the run (nullptr) it stands, its reason saying what was not checked.
 StrayJudgement apply_rst_control(StrayJudgement tw_rst, const StrayJudgement* live_rst_exact);
 
 // The loss control: a deviation that rests on silence (no answer came from the peer's stack)
