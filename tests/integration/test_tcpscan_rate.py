@@ -160,7 +160,16 @@ def test_one_round_behind_the_limiter_is_degraded_by_the_ack_check(make_lab, por
     assert summary["ack_check"]["checked"] == checked and summary["ack_check"]["reset"] >= checked // 2, summary
     assert summary["degraded"] is True, summary
     assert any("with no retry round (--retries 0)" in why for why in summary["degraded_reasons"]), summary
-    assert summary.get("rate_suggested") is None, summary  # a rule is not helped by a lower rate
+    # 60 ports sent within 10 ms: the limiter's burst (10) answers round 1's first quarter and
+    # no more, which no rule does; a rate under the limiter's is suggested. Over 300 ports its
+    # refill answers later quarters too, and nothing tells a limiter from a rule: no rate (a
+    # rule is not helped by a lower one).
+    burst = any("burst was spent by the first probes" in why for why in summary["degraded_reasons"])
+    assert not (burst and sampled), summary["degraded_reasons"]
+    if burst:
+        assert 1 <= summary["rate_suggested"] <= 100, summary
+    else:
+        assert summary.get("rate_suggested") is None, summary
     assert "degraded run" in r.stderr, r.stderr
 
 
@@ -262,3 +271,21 @@ def test_a_send_too_short_to_measure_reports_no_rate_above_the_asked_one(make_la
     # A send long enough to measure reports its rate, at most the asked one (plus rounding).
     _, long_run, _ = scan_json(L, ["-p", "1-2000", "--rate", "20000", L.server_v4])
     assert 0 < long_run["rate_achieved"] <= 20000 * 1.01, long_run
+
+
+def test_a_strict_limiters_burst_then_silence_is_degraded_with_a_rate_it_bears(make_lab):
+    # `limit rate over 10/second` (a burst of 5): round 1's first 5 SYNs were answered, nothing
+    # after, and the retry round (milliseconds later) found none either; too few answers for any
+    # drop sign: 295 of 300 closed ports and the open ones "filtered", "not degraded", exit 1.
+    L = make_lab(ipv6=False)
+    start_listener(L, [22, 80])
+    L.nft(L.server_ns, "table inet tkburst {\n chain input { type filter hook input priority 0; "
+                       "policy accept;\n  tcp flags syn limit rate over 10/second drop\n }\n}\n")
+    ports, summary, r = scan_json(L, ["-p", "1-300", L.server_v4])
+    filtered = [p for p, s in ports.items() if s == "filtered"]
+    assert len(filtered) > 200, "the limiter let the SYNs through: this test shows nothing"
+    assert summary["degraded"] is True, summary
+    assert any("none to the rest: a rate-limiting firewall's burst was spent by the first probes" in why
+               for why in summary["degraded_reasons"]), summary["degraded_reasons"]
+    # A rate the limiter bears, not a quarter of ours (it was 2,450 for a limiter of 5/s).
+    assert 1 <= summary["rate_suggested"] <= 10, summary

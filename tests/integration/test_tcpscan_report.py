@@ -480,3 +480,26 @@ def test_ctrl_c_reports_what_is_known_per_host(make_lab):
     assert closed + unknown + ("1 open" in first) == 3000 and unknown > 0, first
     assert "down" not in out.split("#")[0], out
     assert "# tcpscan interrupted: 2 hosts (1 up, 1 unknown) x 3,000 ports" in out, out
+
+
+@pytest.mark.parametrize("flags", ["fin", "xmas", "null"])
+def test_a_fin_scan_of_open_ports_behind_a_router_does_not_call_the_host_down(make_lab, flags):
+    # An open port draws nothing from FIN, NULL and Xmas probes: a host behind a router whose
+    # ports asked were all open was "down or unreachable (no reply on any port)", listed no
+    # port, and the scan exited 1 (nmap -sF -Pn: open|filtered).
+    L = make_lab(routers=1)
+    L.start_server(2001, mode="hold")
+    for target in (L.server_v4, L.server_v6):
+        r = L.run_client([L.tool("tcpscan"), "--json", "--flags", flags, "-p", "2001", *FAST, target])
+        objs = [json.loads(line) for line in r.stdout.splitlines()]
+        hosts = [o for o in objs if o["type"] == "host"]
+        assert [(h["status"], h["reason"]) for h in hosts] == [("unknown", "no-response")], objs
+        assert "a SYN scan tells" in hosts[0]["why"], hosts
+        assert [(o["port"], o["state"]) for o in objs if o["type"] == "port"] == [(2001, "open|filtered")], objs
+        assert r.returncode == 0, r.stderr
+        text = L.run_client([L.tool("tcpscan"), "--flags", flags, "-p", "2001", *FAST, target]).stdout
+        assert f"{target}: unknown (no reply on any port" in text and "down" not in text, text
+        assert max(map(len, text.splitlines())) <= 80, text
+    # A closed port's RST still shows the host up.
+    r = L.run_client([L.tool("tcpscan"), "--json", "--flags", flags, "-p", "2001,2002", *FAST, L.server_v4])
+    assert [o["status"] for o in map(json.loads, r.stdout.splitlines()) if o["type"] == "host"] == ["up"], r.stdout

@@ -75,8 +75,8 @@ std::string reason_word(const PortResult& p) {
   return word + " (" + tcpkit::to_string(p.ack) + ttl + ")";
 }
 
-HostTable::HostTable(uint64_t ports_per_host, PortDetail detail, bool assume_up)
-    : ports_per_host_(ports_per_host), detail_(detail), assume_up_(assume_up) {}
+HostTable::HostTable(uint64_t ports_per_host, PortDetail detail, bool assume_up, bool silence_answers)
+    : ports_per_host_(ports_per_host), detail_(detail), assume_up_(assume_up), silence_answers_(silence_answers) {}
 
 Host* HostTable::add(const tcpkit::ScanResult& r, bool hold) {
   auto [it, fresh] = hosts_.try_emplace(r.address);
@@ -148,6 +148,14 @@ void HostTable::decide(Host& h) {
   if (seen == tcpkit::NeighbourState::reachable) {  // it answered ARP/ND: up, every port filtered
     h.status = HostStatus::up;
     h.reason = v6 ? "nd-response" : "arp-response";
+    return;
+  }
+  if (seen != tcpkit::NeighbourState::unresolved && silence_answers_) {
+    // Behind a router nothing else speaks for the host: an open port's silence is all there is.
+    h.status = HostStatus::unknown;
+    h.reason = "no-response";
+    h.why = "no reply on any port, which is all that FIN, NULL and Xmas probes draw from open ports: up with "
+            "every port open|filtered, or not there (a SYN scan tells)";
     return;
   }
   h.status = HostStatus::down;

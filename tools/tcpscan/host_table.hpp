@@ -55,7 +55,9 @@ struct Host {
 
 class HostTable {
  public:
-  HostTable(uint64_t ports_per_host, PortDetail detail, bool assume_up);
+  // silence_answers: the probes draw nothing from an open port (FIN, NULL, Xmas), so a host that
+  // answered nothing is not known to be down.
+  HostTable(uint64_t ports_per_host, PortDetail detail, bool assume_up, bool silence_answers = false);
 
   // Adds a result (into Host::held too when hold is set); returns the host when this result
   // completed it (its status decided).
@@ -80,6 +82,7 @@ class HostTable {
   uint64_t ports_per_host_;
   PortDetail detail_;
   bool assume_up_;
+  bool silence_answers_;
   std::map<tcpkit::IpAddress, Host> hosts_;
   std::optional<std::vector<tcpkit::Neighbour>> neighbours_;  // read once, when first needed
   std::function<bool(const tcpkit::IpAddress&)> is_target_;

@@ -38,7 +38,7 @@ std::string status_text(const Host& h) {
       if (h.reason == "ack-reset") return "up (silent to SYNs, but reset an ACK)";
       return "up";
     case HostStatus::down: return "down or unreachable (" + h.why + ")";
-    case HostStatus::unknown: return "unknown (interrupted before any answer)";
+    case HostStatus::unknown: return "unknown (" + (h.why.empty() ? std::string("interrupted before any answer") : h.why) + ")";
   }
   return "";
 }
@@ -89,7 +89,8 @@ std::string host_text(const Host& h, const HostTextOptions& o, tcpkit::ServiceNa
   if (h.status == HostStatus::down) return fit(out, "-Pn lists its " + count_of(h.results, "port"));
   if (const auto counts = counts_text(h); !counts.empty()) out += "; " + counts;
   if (h.results < o.ports_per_host) out += ", " + with_commas(o.ports_per_host - h.results) + " unknown";
-  out = fit(out, rtt_text(h));
+  // A status with its reason in words is longer than a line: wrapped at word boundaries.
+  out = h.status == HostStatus::unknown && !h.why.empty() ? wrapped(out + "; " + rtt_text(h), "  ") : fit(out, rtt_text(h));
 
   const int hidden = collapsed_state(h, o);
   std::string rows;

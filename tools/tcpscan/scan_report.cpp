@@ -55,7 +55,7 @@ PortDetail port_detail(const Options& o) {
 
 Report::Report(const Options& options, tcpkit::ProbeStyle style, uint64_t ports_per_host)
     : options_(options), style_(style),
-      hosts_(ports_per_host, port_detail(options), options.assume_up) {
+      hosts_(ports_per_host, port_detail(options), options.assume_up, style == tcpkit::ProbeStyle::fin_like) {
   text_options_.positive = tcpkit::positive_state(style);
   text_options_.all = options.all;
   text_options_.open_only = options.open_only;

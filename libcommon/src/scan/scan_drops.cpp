@@ -16,6 +16,11 @@ constexpr double kCollapseMinFirst = 20;
 constexpr double kCollapseShare = 0.6;
 // ...and this many standard deviations below it (two Poisson counts).
 constexpr double kCollapseSigmas = 4;
+// Every answer of round 0 in its first quarter and none after, at least this many: a rate
+// limiter's burst spent by the first probes (nft's `limit rate over 10/second` passes a burst of
+// 5, then one a tenth of a second). Spread at random, n answers all fall in the first quarter
+// with chance 4^-n: under 0.1 % at 5.
+constexpr uint64_t kBurstMinAnswers = 5;
 // A retry round's late answers that mean drops: at least this many, and at least one in
 // kRetryDropOneIn of its probes (5 %).
 constexpr uint64_t kRetryMinAnswers = 3;
@@ -40,7 +45,10 @@ constexpr double kLimitShareRise = 1.5, kLossShareRise = 1.1;
 constexpr uint64_t kPassingMinProbes = 20;
 }  // namespace
 
+bool burst_then_silence(const QuarterAnswers& q) { return q[0] >= kBurstMinAnswers && q[1] + q[2] + q[3] == 0; }
+
 bool answers_collapsed(const QuarterAnswers& q) {
+  if (burst_then_silence(q)) return true;
   const double first = double(q[0]), last = double(q[3]);
   if (first < kCollapseMinFirst) return false;
   return last < kCollapseShare * first && first - last >= kCollapseSigmas * std::sqrt(first + last);
@@ -64,13 +72,21 @@ DropCause drop_cause(const std::vector<RoundTally>& rounds) {
   return DropCause::unknown;
 }
 
-double passing_rate(const std::vector<RoundTally>& rounds) {
+double passing_rate(const std::vector<RoundTally>& rounds, size_t first_round) {
   double lowest = 0;
-  for (const auto& r : rounds) {
-    if (r.sent < kPassingMinProbes || r.seconds <= 0 || r.answers < kRetryMinAnswers || 2 * r.answers >= r.sent) continue;
-    const double per_second = double(r.answers) / r.seconds;
+  const auto take = [&](double per_second) {
     if (lowest == 0 || per_second < lowest) lowest = per_second;
+  };
+  // Retry rounds of a strict limiter find a answer or two each: pooled, they still tell.
+  uint64_t pooled_answers = 0;
+  double pooled_seconds = 0;
+  for (size_t i = first_round; i < rounds.size(); ++i) {
+    const RoundTally& r = rounds[i];
+    if (r.sent < kPassingMinProbes || r.seconds <= 0 || 2 * r.answers >= r.sent) continue;
+    if (i > 0) pooled_answers += r.answers, pooled_seconds += r.seconds;
+    if (r.answers >= kRetryMinAnswers) take(double(r.answers) / r.seconds);
   }
+  if (pooled_answers >= kRetryMinAnswers) take(double(pooled_answers) / pooled_seconds);
   return lowest;
 }
 
@@ -106,7 +122,12 @@ DropFindings judge_drops(const std::vector<RoundTally>& rounds, const QuarterAns
   if (late >= kLateMinAnswers && late * kLateShareOneIn >= total)
     out.reasons.push_back(std::to_string(late) + " of " + std::to_string(total) + " answers (" +
                           percent(late, total) + ") came only in retry rounds: " + why);
-  if (answers_collapsed(quarters))
+  const bool burst = burst_then_silence(quarters);
+  if (burst)
+    out.reasons.push_back("round 1 drew " + std::to_string(quarters[0]) +
+                          " answers to the first quarter of its probes and none to the rest: a rate-limiting "
+                          "firewall's burst was spent by the first probes, and the probes after it were dropped");
+  else if (answers_collapsed(quarters))
     out.reasons.push_back("the answers collapsed during round 1 (" + std::to_string(quarters[0]) +
                           " to the first quarter of its probes, " + std::to_string(quarters[3]) +
                           " to the last): probes are being dropped on the way, as a rate-limiting "
@@ -122,7 +143,11 @@ DropFindings judge_drops(const std::vector<RoundTally>& rounds, const QuarterAns
     double rate = asked_rate;
     for (const auto& r : rounds)
       if (r.rate > 0) rate = std::min(rate, r.rate);
-    const double passing = passing_rate(rounds);
+    // After a burst and nothing, round 1's figure is the burst over a few milliseconds,
+    // hundreds of times too fast: the retry rounds tell, or else the burst's answers stand for
+    // the rate (a limiter's burst is rarely above its rate per second).
+    double passing = passing_rate(rounds, burst ? 1 : 0);
+    if (burst && passing == 0) passing = double(quarters[0]);
     const double below = passing > 0 ? passing * kSuggestShareOfPassing : rate / kSuggestBelowSlowest;
     out.suggested_rate = std::max(1.0, std::floor(std::min(asked_rate / kSuggestBelowAsked, below)));
   }

@@ -54,6 +54,28 @@ TEST_CASE("judging drops: a collapse within round 1") {
   CHECK(banned.suggested_rate == 2500);
 }
 
+TEST_CASE("judging drops: a limiter's burst spent by the first probes, then nothing") {
+  // Found: `tcp flags syn limit rate over 10/second drop` (a burst of 5) against 109 ports, open
+  // ones among them: 5 answers, all to round 1's first probes, none in the retry round; too few
+  // for the 4-sigma rule, so 104 ports (the open ones too) were filtered, "not degraded".
+  CHECK(burst_then_silence({5, 0, 0, 0}));
+  CHECK(answers_collapsed({5, 0, 0, 0}));
+  CHECK_FALSE(burst_then_silence({4, 0, 0, 0}));  // 1 in 256 by chance: too likely
+  CHECK_FALSE(burst_then_silence({5, 1, 0, 0}));
+  const std::vector<RoundTally> rounds = {{109, 5, 10000, 0.011}, {104, 0, 2500, 0.04}};
+  const auto f = judge_drops(rounds, {5, 0, 0, 0}, 10000);
+  REQUIRE(f.reasons.size() == 1);
+  CHECK(f.reasons[0].find("round 1 drew 5 answers to the first quarter of its probes and none to the rest") == 0);
+  // The burst stands for what passes a second (the rounds' own figure was 454/s for 10/s).
+  CHECK(f.suggested_rate == 3);
+  // Slower retry rounds that each found an answer or two: pooled, they tell the limiter's rate
+  // (12 answers in 1.2 s), where round 1 alone said 166/s (the suggestion was 124).
+  std::vector<RoundTally> slow = {{300, 5, 10000, 0.03}};
+  for (int i = 0; i < 10; ++i) slow.push_back({295, uint64_t(i % 5 == 0 ? 2 : 1), 2500, 0.12});
+  CHECK(passing_rate(slow, 1) == Approx(12 / 1.2));
+  CHECK(judge_drops(slow, {5, 0, 0, 0}, 10000).suggested_rate == 6);  // 0.7 x 10, floored
+}
+
 TEST_CASE("a retry round with a few answers slows the next, whatever their share") {
   // 1001 closed ports behind `limit rate over 100/second` at --rate 10000: each retry round
   // found ~1 % of its probes, under retry_found_drops' 5 %, and no round ever slowed down.

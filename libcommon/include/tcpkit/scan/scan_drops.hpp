@@ -25,8 +25,12 @@ struct RoundTally {
 using QuarterAnswers = std::array<uint64_t, 4>;
 
 // The last quarter found far fewer answers than the first: fewer than 60 % of them, and
-// 4 standard deviations below (two Poisson counts), so chance alone almost never trips it.
+// 4 standard deviations below (two Poisson counts), so chance alone almost never trips it; or
+// burst_then_silence.
 bool answers_collapsed(const QuarterAnswers& quarters);
+// Every answer in the first quarter, at least 5, and none after: a strict limiter's burst spent
+// by the first probes (its few answers are below what the 4-sigma rule can see).
+bool burst_then_silence(const QuarterAnswers& quarters);
 
 // A retry round found answers the earlier rounds missed: at least 3, and at least 5 % of its
 // probes (a truly filtered port never answers a retry).
@@ -46,8 +50,9 @@ enum class DropCause { unknown, rate_limit, random_loss };
 DropCause drop_cause(const std::vector<RoundTally>& rounds);
 
 // The answers per second that got through a rate limiter, from the rounds it held back (those
-// answered in less than half their probes, 20 probes or more): the lowest such figure, 0 if none.
-double passing_rate(const std::vector<RoundTally>& rounds);
+// answered in less than half their probes, 20 probes or more), from first_round on: the lowest
+// figure of a round with 3 answers or more, or of the retry rounds pooled; 0 if none.
+double passing_rate(const std::vector<RoundTally>& rounds, size_t first_round = 0);
 
 // The ceiling for the round after one that showed drops: a quarter of it, not below min_rate.
 double slower_rate(double rate, double min_rate);
