@@ -219,6 +219,11 @@ def test_syn_flood_verdict_flips(lab):
     assert now["syn_recv"] == syn_recv_in_ss(L) > 0
     r = tcpstate(L, "server", "syn-flood", "--interval", "0", "--check", check_rc=1)
     assert "FLOOD" in r.stdout
+    # A filter on the connections leaves the listeners judged: each of these left the LISTEN
+    # row out, and the flood was QUIET ("without a listener in the table"), --check exit 0.
+    for narrowing in (["--dst", "10.77.0.0/16"], ["--dport", "1-65535"], ["--state", "syn-recv"]):
+        r = tcpstate(L, "server", "syn-flood", "--interval", "0", "--check", *narrowing, check_rc=None)
+        assert r.returncode == 1 and "FLOOD" in r.stdout and "without a listener" not in r.stdout, (narrowing, r.stdout)
 
     # Quiet again once the request sockets time out (bounded wait).
     deadline = time.monotonic() + 30
@@ -357,3 +362,40 @@ def test_text_saved_without_n_gives_the_kernels_counts(lab):
     finally:
         for d in made:
             shutil.rmtree(d, ignore_errors=True)
+
+
+REUSEPORT_PAIR = """
+import socket, sys, time
+held = []
+for _ in range(2):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    s.bind(("0.0.0.0", int(sys.argv[1])))
+    s.listen(3)
+    held.append(s)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+
+def test_syn_flood_takes_so_reuseport_listeners_as_one(lab):
+    # Two SO_REUSEPORT listeners of one port (nginx reuseport): the Prometheus text held each
+    # listener series twice, which a scraper rejects (node_exporter drops the whole file).
+    L = lab()
+    holder = L.popen_server([sys.executable, "-c", REUSEPORT_PAIR, "8086"], stdout=subprocess.PIPE)
+    assert holder.stdout.readline().strip() == b"ready"
+    # Connections nobody accepts wait in the two queues (the kernel spreads them by hash).
+    # One queue may fill first (4 of backlog 3): its next SYNs are dropped, so those are not waited for.
+    connects = ("import socket, sys\nn = 0\nfor _ in range(6):\n"
+                "    try:\n        socket.create_connection((sys.argv[1], 8086), timeout=0.5); n += 1\n"
+                "    except OSError:\n        pass\nprint(n)\n")
+    waiting = int(L.run_client([sys.executable, "-c", connects, L.server_v4]).stdout)
+    assert waiting >= 4, waiting
+    r = tcpstate(L, "server", "syn-flood", "--interval", "0", "--prometheus", check_rc=None)
+    series = [line.rsplit(" ", 1)[0] for line in r.stdout.splitlines() if line and not line.startswith("#")]
+    assert len(series) == len(set(series)), r.stdout
+    assert sum('listener="0.0.0.0:8086"' in s for s in series) >= 1, r.stdout
+    objs = jsonl(tcpstate(L, "server", "syn-flood", "--interval", "0", "--json", check_rc=None).stdout)
+    ours = [o for o in objs if o["type"] == "listener" and o["local_port"] == 8086]
+    assert len(ours) == 1 and ours[0]["sockets"] == 2 and ours[0]["backlog"] == 6, objs
+    assert ours[0]["accept_queue"] == waiting, ours

@@ -144,6 +144,7 @@ Record listener_record(const ListenerLoad& l, bool csv) {
   }
   r["local_port"] = l.port;
   if (!csv && !l.interface.empty()) r["interface"] = l.interface;
+  if (!csv && l.sockets > 1) r["sockets"] = l.sockets;  // SO_REUSEPORT listeners taken as one
   r["syn_recv"] = l.syn_recv;
   if (l.backlog) r["backlog"] = l.backlog;
   r["accept_queue"] = l.accept_queue;
@@ -213,9 +214,18 @@ int run_syn_flood(const Options& o) {
   StateSet states = threshold_states(o);
   states.add(TcpState::listen);
   if (v.walked) states.add(TcpState::syn_recv);
-  auto info = collect_sockets(o, states, false, [&](SocketRecord& s) {
-    counts.add(s);
-    analysis.add(s);
+  // The listeners are judged whatever a filter on the connections says: --dst, --dport or
+  // --state syn-recv left every LISTEN row out, so a flood filling one listener's queue was
+  // QUIET ("without a listener in the table") and --check passed. Their local side still
+  // selects them (--sport, --src and -4/-6 choose a listener and its SYN_RECV alike).
+  Options wide = o;
+  wide.filter.remote_nets.clear();
+  wide.filter.remote_ports.clear();
+  wide.filter.states = StateSet::all();
+  auto info = collect_sockets(wide, states, false, [&](SocketRecord& s) {
+    const bool chosen = o.filter.matches(s);
+    if (chosen) counts.add(s);
+    if (chosen || s.state == TcpState::listen) analysis.add(s);
     return true;
   });
   if (!info) return fail_with(info.error());

@@ -420,7 +420,9 @@ bool settle_ignored_ack(std::vector<TraceEvent>& events) {
   const auto synack_at = [&](size_t i) { return in(i) && (events[i].segment.flags & kSynAck) == kSynAck; };
   size_t ack = 0;
   while (ack < events.size() && !synack_at(ack)) ++ack;
-  while (ack < events.size() && (in(ack) || events[ack].segment.flags != tcp_flag::ack)) ++ack;
+  while (ack < events.size() &&
+         (in(ack) || events[ack].segment.flags != tcp_flag::ack || events[ack].segment.payload_length > 0))
+    ++ack;
   std::optional<size_t> last_synack;
   for (size_t i = ack + 1; i < events.size(); ++i) {
     const TrackedSegment& s = events[i].segment;

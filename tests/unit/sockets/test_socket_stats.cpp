@@ -314,6 +314,40 @@ TEST_CASE("SYN_RECV per listener and the flood verdict") {
   CHECK(j.verdict == SynFloodVerdict::elevated);
   REQUIRE(j.reasons.size() == 1);
   CHECK(j.reasons[0] == "port 8090: SYN queue full (9 SYN_RECV, backlog 8): new SYNs get cookies or are dropped");
+  // The same 100 SYN_RECV from netstat text, whose listeners show no backlog: ELEVATED where ss
+  // text of the same moment said FLOOD (100 of 128), and nothing said why.
+  SynFloodAnalysis netstat;
+  netstat.add(sock(TcpState::listen, "0.0.0.0", 80, "0.0.0.0", 0));
+  for (int i = 0; i < 100; ++i) netstat.add(sock(TcpState::syn_recv, "10.0.0.1", 80, "10.1.1.1", uint16_t(20000 + i)));
+  j = judge_syn_flood(netstat.finish(), {}, sys, 256);
+  CHECK(j.verdict == SynFloodVerdict::elevated);
+  REQUIRE(j.reasons.size() == 1);
+  CHECK(j.reasons[0].find("its backlog is not known: /proc/net/tcp and netstat give none") != std::string::npos);
+  // SO_REUSEPORT: two listeners of one port are one load (their rows and series were twins), and
+  // a queue is full past its backlog, not at it (seen: Recv-Q 4 of Send-Q 3).
+  SynFloodAnalysis reuse;
+  for (uint32_t waiting : {3u, 4u}) {
+    auto r = sock(TcpState::listen, "0.0.0.0", 8082, "0.0.0.0", 0);
+    r.recv_q = waiting;
+    r.send_q = 3;
+    reuse.add(r);
+  }
+  const auto merged = reuse.finish();
+  REQUIRE(merged.listeners.size() == 1);
+  CHECK(merged.listeners[0].sockets == 2);
+  CHECK(merged.listeners[0].accept_queue == 7);
+  CHECK(merged.listeners[0].backlog == 6);
+  CHECK(merged.listeners[0].full_accept_queues == 1);
+  j = judge_syn_flood(merged, {}, sys, 256);
+  REQUIRE(j.reasons.size() == 1);
+  CHECK(j.reasons[0] == "port 8082: accept queue full (7 waiting, backlog 6, 1 of its 2 SO_REUSEPORT sockets full): the "
+                        "application does not accept() fast enough");
+  SynFloodAnalysis at_backlog;
+  auto three = sock(TcpState::listen, "0.0.0.0", 8085, "0.0.0.0", 0);
+  three.recv_q = 3;
+  three.send_q = 3;
+  at_backlog.add(three);
+  CHECK(judge_syn_flood(at_backlog.finish(), {}, sys, 256).verdict == SynFloodVerdict::quiet);
 }
 
 TEST_CASE("tcp_syncookies 2: every SYN gets a cookie, so only cookies that never came back count") {

@@ -200,6 +200,10 @@ struct ListenerLoad {
   std::string interface;
   uint32_t accept_queue = 0;  // Recv-Q of the LISTEN socket
   uint32_t backlog = 0;       // Send-Q of the LISTEN socket; 0 when the source does not say
+  // SO_REUSEPORT listeners of one address and port are one load: queues and backlogs summed,
+  // and how many of them have a full accept queue (the kernel: more waiting than the backlog).
+  uint32_t sockets = 1;
+  uint32_t full_accept_queues = 0;
   uint64_t syn_recv = 0;
   uint64_t sources = 0;   // distinct remote addresses (or host names)
   uint64_t prefixes = 0;  // distinct /24 (IPv4) or /64 (IPv6) source networks; named sources have none
