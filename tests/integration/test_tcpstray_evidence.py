@@ -178,3 +178,15 @@ def test_an_rst_control_that_could_not_run_leaves_time_wait_unproven(make_lab, t
     assert got["live-rst-exact"]["verdict"] == "inconclusive", got["live-rst-exact"]
     assert got["tw-rst"]["verdict"] == "inconclusive", got["tw-rst"]
     assert "live-rst-exact could not show that RSTs reach the peer's stack" in got["tw-rst"]["reason"], got["tw-rst"]
+
+
+def test_answers_later_than_the_wait_are_not_blamed_on_a_firewall(make_lab, tool):
+    # -W 0.3 on a path of 400 ms: the resets came after the wait, and every closed case said "no
+    # case drew any answer, nor did a control ACK: the host, a firewall or a blackhole setting
+    # drops the segments".
+    L = make_lab(ipv6=False, delay_ms=200)
+    got, summary = run(L, tool, f"{L.server_v4}:{LIVE}", "--group", "closed", wait="0.3")
+    assert summary["inconclusive"] == len(got), {n: (c["verdict"], c["reason"]) for n, c in got.items()}
+    for c in got.values():
+        assert "the answers come later than -W waits" in c["reason"], c
+        assert "firewall" not in c["reason"], c

@@ -19,6 +19,9 @@ constexpr int kSilenceTries = 4;
 // Control segments sent to a port from which no case drew anything, before the port is taken
 // for one where everything is dropped.
 constexpr int kControlTries = 3;
+// After the control tries drew nothing within -W: one more, waiting this long (at least), in case
+// the round trip is longer than -W (seen: -W 0.3 s on a path of 400 ms, blamed on a firewall).
+constexpr auto kLateControlWait = std::chrono::seconds(3);
 
 // Connections that must show an outcome a lost segment can fake before it counts (an RST lost
 // on all three: 1.6 % of the time at 25 % loss), and the most set up for them (on a lossy path
@@ -76,6 +79,7 @@ class Session {
   Result<void> control_half_open(StrayOutcome& o);
   Result<void> settle(Outcomes& group);
   Result<bool> port_answers(StrayGroup group, const Outcomes& outcomes);
+  Result<std::string> late_control(StrayGroup group);
   Result<void> confirm_silence(StrayGroup group, Outcomes& outcomes);
   Result<void> confirm_one(StrayOutcome& o, StrayCase control);
   Result<bool> twin_answers(StrayCase twin);
@@ -235,6 +239,28 @@ Result<bool> Session::port_answers(StrayGroup group, const Outcomes& outcomes) {
   return false;
 }
 
+// The control once more with a long wait: when it is answered after -W, the port answers, later
+// than the run waits. The reason then says so ("" when it stays silent too).
+Result<std::string> Session::late_control(StrayGroup group) {
+  if (cancelled() || target_.timeout >= kLateControlWait) return std::string();
+  StrayTarget patient = target_;
+  patient.timeout = kLateControlWait;
+  auto control = run_stateless_case(control_case(group), patient, sender_, cancel_fd_);
+  if (!control) return tl::unexpected(control.error());
+  if (!stray_drew_answer(control->seen)) return std::string();
+  std::optional<int64_t> sent_ns, answered_ns;
+  for (const auto& s : control->segments) {
+    if (s.outbound && !sent_ns) sent_ns = s.time_ns;
+    if (!s.outbound && !answered_ns) answered_ns = s.time_ns;
+  }
+  const std::string after = sent_ns && answered_ns && *answered_ns > *sent_ns
+                                ? " after " + std::to_string((*answered_ns - *sent_ns) / 1'000'000) + " ms"
+                                : " later";
+  return "no case drew an answer within -W (" + std::to_string(target_.timeout.count() / 1000) + " ms), but " +
+         std::string(stray_case_info(control_case(group)).name) + " sent once more and waited for longer drew one" +
+         after + ": the answers come later than -W waits (a long round trip); run again with a longer -W";
+}
+
 // One silent case sent again until kSilenceTries, each try followed by the control segment. An
 // answer to the case, or a control that draws none, shows loss: the loss control then decides.
 Result<void> Session::confirm_one(StrayOutcome& o, StrayCase control) {
@@ -329,7 +355,12 @@ Result<void> Session::settle(Outcomes& outcomes) {
     if (!answered) return tl::unexpected(answered.error());
     if (!*answered) {
       const uint16_t port = group == StrayGroup::closed ? target_.closed_port : target_.port;
-      const std::string note = unresolved_neighbour_note(target_);
+      std::string note = unresolved_neighbour_note(target_);
+      if (note.empty()) {
+        auto late = late_control(group);
+        if (!late) return tl::unexpected(late.error());
+        note = std::move(*late);
+      }
       for (auto& o : outcomes) o.judgement = apply_port_control(o.judgement, port, false, note);
     } else if (auto r = confirm_silence(group, outcomes); !r) {
       return r;
