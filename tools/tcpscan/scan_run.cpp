@@ -227,7 +227,17 @@ AckCheckFacts check_silent_ports(const Options& o, const tcpkit::ScanConfig& con
     return facts;
   }
   tcpkit::mark_ack_answers(silent.held(), *outcome);
-  tcpkit::judge_ack_resets(*outcome, silent.total(), summary);
+  // Resets: a rule, a full queue, or a limiter the retry rounds did not show (wants_syn_recheck).
+  std::optional<tcpkit::SynRecheck> recheck;
+  if (tcpkit::wants_syn_recheck(*outcome, summary)) {
+    auto again = tcpkit::recheck_reset_ports(*outcome, config, {o.source, o.interface, o.send_mode, o.qdisc_bypass},
+                                             config.cancel_fd);
+    if (again) {
+      recheck = *again;
+      summary.duration_s += again->duration_s + double(tcpkit::kRecheckPause.count()) / 1000;
+    }
+  }
+  tcpkit::judge_ack_resets(*outcome, silent.total(), summary, recheck);
   facts.ran = !outcome->interrupted;
   if (outcome->interrupted) facts.skipped = "it was interrupted";
   facts.checked = outcome->asked.size();

@@ -1,7 +1,10 @@
 #include "tcpkit/scan/scan_ack_check.hpp"
 
+#include <poll.h>
+
 #include <algorithm>
 #include <cmath>
+#include <functional>
 #include <string>
 
 #include "tcpkit/scan/scan_drops.hpp"
@@ -25,14 +28,10 @@ uint16_t ack_source_port(const ScanConfig& syn) {
 
 }  // namespace
 
-Result<AckCheckOutcome> ack_check_silent_ports(std::vector<SilentPort> ports, const ScanConfig& syn_config,
-                                               std::chrono::microseconds wait, const AckCheckRoute& route) {
-  AckCheckOutcome outcome;
-  std::sort(ports.begin(), ports.end());
-  ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
-  outcome.asked = ports;
-  if (ports.empty()) return outcome;
-
+// Every host of `ports` x every port of them (sorted, unique), one round plan under `config`:
+// the engine's summary, each result of a port asked handed to `on_result`.
+Result<ScanSummary> probe_ports(const std::vector<SilentPort>& ports, const ScanConfig& config, const AckCheckRoute& route,
+                                const std::function<void(const ScanResult&)>& on_result) {
   TargetSet targets(TargetOptions{Family::any, true});
   std::vector<uint16_t> port_numbers;
   for (size_t i = 0; i < ports.size(); ++i) {
@@ -44,6 +43,32 @@ Result<AckCheckOutcome> ack_check_silent_ports(std::vector<SilentPort> ports, co
   if (auto done = targets.finalize(); !done) return tl::unexpected(done.error());
   std::sort(port_numbers.begin(), port_numbers.end());
   port_numbers.erase(std::unique(port_numbers.begin(), port_numbers.end()), port_numbers.end());
+  auto plan = ScanPlan::make(targets, std::move(port_numbers), config.key.k0, Shard{});
+  if (!plan) return tl::unexpected(plan.error());
+  auto sources = choose_sources(plan->targets(), route.source, route.interface);
+  if (!sources) return tl::unexpected(sources.error());
+  auto path = choose_send_path(plan->targets(), *sources, route.source, route.send_mode, route.bypass_qdisc);
+  if (!path) return tl::unexpected(path.error());
+  auto engine = ScanEngine::open(*plan, *sources, config, *path);
+  if (!engine) return tl::unexpected(engine.error());
+  auto summary = (*engine)->run(
+      [&](const ScanResult& r) {
+        // Only the ports asked count (the plan is every host by every port).
+        if (std::binary_search(ports.begin(), ports.end(), SilentPort{r.address, r.port})) on_result(r);
+      },
+      [](const ScanProgress&) {});
+  if (summary.receive_error) return tl::unexpected(*summary.receive_error);
+  if (summary.send_failure) return tl::unexpected(*summary.send_failure);
+  return summary;
+}
+
+Result<AckCheckOutcome> ack_check_silent_ports(std::vector<SilentPort> ports, const ScanConfig& syn_config,
+                                               std::chrono::microseconds wait, const AckCheckRoute& route) {
+  AckCheckOutcome outcome;
+  std::sort(ports.begin(), ports.end());
+  ports.erase(std::unique(ports.begin(), ports.end()), ports.end());
+  outcome.asked = ports;
+  if (ports.empty()) return outcome;
 
   ScanConfig config = syn_config;
   config.flags = tcp_flag::ack;
@@ -57,34 +82,61 @@ Result<AckCheckOutcome> ack_check_silent_ports(std::vector<SilentPort> ports, co
   config.source_port = ack_source_port(syn_config);
   config.fixed_source_port = true;
   config.send_threads = 1;
-  auto plan = ScanPlan::make(targets, std::move(port_numbers), config.key.k0, Shard{});
-  if (!plan) return tl::unexpected(plan.error());
-  auto sources = choose_sources(plan->targets(), route.source, route.interface);
-  if (!sources) return tl::unexpected(sources.error());
-  auto path = choose_send_path(plan->targets(), *sources, route.source, route.send_mode, route.bypass_qdisc);
-  if (!path) return tl::unexpected(path.error());
-  auto engine = ScanEngine::open(*plan, *sources, config, *path);
-  if (!engine) return tl::unexpected(engine.error());
-
-  const auto summary = (*engine)->run(
-      [&](const ScanResult& r) {
-        // An RST to an ACK: the port's stack is reached; an ICMP error: a box refuses it. Only
-        // the ports asked count (the plan is every host by every port).
-        const SilentPort key{r.address, r.port};
-        if (!std::binary_search(ports.begin(), ports.end(), key)) return;
-        if (r.verdict.reason == Reason::reset) outcome.reset.emplace_back(key, r.ttl);
-        if (r.verdict.reason == Reason::icmp_unreachable) outcome.icmp.push_back({key, r.verdict, r.ttl});
-      },
-      [](const ScanProgress&) {});
-  if (summary.receive_error) return tl::unexpected(*summary.receive_error);
-  if (summary.send_failure) return tl::unexpected(*summary.send_failure);
-  outcome.sent = summary.sent;
-  outcome.interrupted = summary.interrupted;
-  outcome.duration_s = summary.duration_s;
+  const auto summary = probe_ports(ports, config, route, [&](const ScanResult& r) {
+    // An RST to an ACK: the port's stack is reached; an ICMP error: a box refuses it.
+    const SilentPort key{r.address, r.port};
+    if (r.verdict.reason == Reason::reset) outcome.reset.emplace_back(key, r.ttl);
+    if (r.verdict.reason == Reason::icmp_unreachable) outcome.icmp.push_back({key, r.verdict, r.ttl});
+  });
+  if (!summary) return tl::unexpected(summary.error());
+  outcome.sent = summary->sent;
+  outcome.interrupted = summary->interrupted;
+  outcome.duration_s = summary->duration_s;
   std::sort(outcome.reset.begin(), outcome.reset.end());
   std::sort(outcome.icmp.begin(), outcome.icmp.end(),
             [](const AckCheckOutcome::IcmpAnswer& a, const AckCheckOutcome::IcmpAnswer& b) { return a.port < b.port; });
   return outcome;
+}
+
+bool wants_syn_recheck(const AckCheckOutcome& outcome, const ScanSummary& summary) {
+  // With late answers the run is degraded anyway; the recheck is then for a rate to suggest,
+  // when the rounds gave none.
+  return !outcome.interrupted && !outcome.reset.empty() && summary.rounds_tally.size() > 1 &&
+         (late_answers(summary.rounds_tally) == 0 || summary.suggested_rate == 0);
+}
+
+Result<SynRecheck> recheck_reset_ports(const AckCheckOutcome& outcome, const ScanConfig& syn_config,
+                                       const AckCheckRoute& route, int cancel_fd) {
+  SynRecheck out;
+  // One host's ports: the plan is every host by every port, and one host keeps it small.
+  std::vector<SilentPort> ports;
+  for (const auto& [port, ttl] : outcome.reset)
+    if (ports.empty() || (port.address == ports.front().address && ports.size() < kRecheckPorts)) ports.push_back(port);
+  if (ports.empty()) return out;
+  // A limiter refills while nothing is sent to it: its burst is there again for these SYNs.
+  pollfd p{cancel_fd, POLLIN, 0};
+  if (::poll(&p, cancel_fd >= 0 ? 1 : 0, int(kRecheckPause.count())) > 0) return out;
+  ScanConfig config = syn_config;
+  config.key = random_sip_key();
+  config.retries = 0;
+  config.fixed_rounds = true;
+  config.rate = std::min(syn_config.rate, kRecheckRate);
+  config.wait = kRecheckWait;
+  config.wait_forced = true;
+  // A port of its own after the ACK round's (-g keeps the scan's; a fresh key tells the rounds apart).
+  const uint16_t ack_port = ack_source_port(syn_config);
+  config.source_port = syn_config.fixed_source_port ? ack_port
+                       : ack_port < 65535           ? uint16_t(ack_port + 1)
+                                                    : uint16_t(ack_port - 1);
+  config.fixed_source_port = true;
+  config.send_threads = 1;
+  const auto summary = probe_ports(ports, config, route, [&](const ScanResult& r) {
+    if (r.verdict.reason == Reason::syn_ack || r.verdict.reason == Reason::reset) ++out.answered;
+  });
+  if (!summary) return tl::unexpected(summary.error());
+  out.asked = ports.size();
+  out.duration_s = summary->duration_s;
+  return out;
 }
 
 void SilentPortHold::add(const ScanResult& r) {
@@ -160,7 +212,8 @@ std::string resets_text(const AckCheckOutcome& outcome, uint64_t silent) {
 }
 }  // namespace
 
-void judge_ack_resets(const AckCheckOutcome& outcome, uint64_t silent, ScanSummary& summary) {
+void judge_ack_resets(const AckCheckOutcome& outcome, uint64_t silent, ScanSummary& summary,
+                      const std::optional<SynRecheck>& recheck) {
   if (outcome.reset.empty()) return;
   const size_t n = outcome.reset.size();
   const std::string ports = silent > outcome.asked.size() ? "every silent port" : n == 1 ? "that port" : "each of them";
@@ -177,13 +230,33 @@ void judge_ack_resets(const AckCheckOutcome& outcome, uint64_t silent, ScanSumma
   // every round: the report says so port by port. Answers that came only in retry rounds say
   // that SYNs are being dropped on the way, and then the silent ports may be its victims too.
   const uint64_t late = late_answers(summary.rounds_tally);
-  if (late == 0) return;
+  const bool passed_after_pause = recheck && recheck->answered > 0;
+  if (late == 0 && !passed_after_pause) return;
+  const std::string again =
+      passed_after_pause ? std::to_string(recheck->answered) + " of " + count_of(recheck->asked, "such port") +
+                               " answered a SYN sent again after a pause of " +
+                               std::to_string(kRecheckPause.count() / 1000) + " s"
+                         : "";
   const bool random_loss = drop_cause(summary.rounds_tally) == DropCause::random_loss;
-  summary.degraded_reasons.push_back(resets_text(outcome, silent) + " while " + count_of(late, "answer") +
-                                     " came only in retry rounds: SYNs are being dropped on the way (" +
-                                     (random_loss ? "lost at random" : "a SYN rate limit, most often") + "), so " +
-                                     ports + " may be open or closed");
+  if (late == 0)
+    summary.degraded_reasons.push_back(resets_text(outcome, silent) + ", and " + again +
+                                       ": SYNs are being dropped on the way by a rate limit that refills while "
+                                       "nothing is sent (its burst answered round 1), so " + ports +
+                                       " may be open or closed");
+  else
+    summary.degraded_reasons.push_back(resets_text(outcome, silent) + " while " + count_of(late, "answer") +
+                                       " came only in retry rounds" + (passed_after_pause ? " (and " + again + ")" : "") +
+                                       ": SYNs are being dropped on the way (" +
+                                       (random_loss ? "lost at random" : "a SYN rate limit, most often") + "), so " +
+                                       ports + " may be open or closed");
   summary.degraded = true;
+  if (passed_after_pause) {
+    // What passed after the pause is the limiter's burst, rarely above its rate a second.
+    constexpr double kShareOfBurst = 0.7;
+    const double burst = std::max(1.0, std::floor(double(recheck->answered) * kShareOfBurst));
+    summary.suggested_rate = summary.suggested_rate > 0 ? std::min(summary.suggested_rate, burst) : burst;
+    return;
+  }
   // Loss at random is not helped by a slower scan; a limiter is, and its rate is unknown.
   constexpr double kShareOfRate = 0.25;
   const double ours = summary.achieved_rate > 0 ? std::min(summary.achieved_rate, summary.requested_rate)

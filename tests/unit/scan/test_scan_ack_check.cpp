@@ -134,6 +134,24 @@ TEST_CASE("silent ports that reset an ACK degrade the run only when answers also
   judge_ack_resets(outcome, 2, suggested);
   CHECK(suggested.suggested_rate == 700);
 
+  // No answer late, but SYNs sent again after a pause were answered: a limiter whose burst went
+  // on round 1 (found: 16 of 31 hosts behind 'limit rate over 10/second', 'not degraded').
+  ScanSummary burst = clean;
+  judge_ack_resets(outcome, 2, burst, SynRecheck{2, 0, 0.1});
+  CHECK_FALSE(burst.degraded);  // nothing passed: a rule or a full queue still
+  judge_ack_resets(outcome, 2, burst, SynRecheck{8, 5, 0.4});
+  CHECK(burst.degraded);
+  REQUIRE(burst.degraded_reasons.size() == 1);
+  CHECK(burst.degraded_reasons[0].find("2 silent ports reset an ACK, and 5 of 8 such ports answered a SYN sent again "
+                                       "after a pause of 1 s: SYNs are being dropped on the way by a rate limit") == 0);
+  CHECK(burst.suggested_rate == 3);  // 0.7 x the 5 that passed, not a quarter of 10,000
+  // With an answer late too, the pause's figure replaces the blind quarter of the rate.
+  ScanSummary late = limited;
+  late.degraded_reasons.clear();
+  judge_ack_resets(outcome, 2, late, SynRecheck{8, 5, 0.4});
+  CHECK(late.suggested_rate == 3);
+  CHECK(late.degraded_reasons[0].find("(and 5 of 8 such ports answered a SYN sent again") != std::string::npos);
+
   ScanSummary none = limited;  // no port reset: nothing to say
   none.degraded = false;
   none.degraded_reasons.clear();

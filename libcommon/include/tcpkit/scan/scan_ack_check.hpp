@@ -62,6 +62,25 @@ struct AckCheckOutcome {
 Result<AckCheckOutcome> ack_check_silent_ports(std::vector<SilentPort> ports, const ScanConfig& syn_config,
                                                std::chrono::microseconds wait, const AckCheckRoute& route);
 
+// Ports that reset an ACK yet drew nothing from the SYNs of every round: a SYN-only rule or a
+// full accept queue drops each SYN, but so does a rate limiter that let round 1's burst through
+// and no retry round's probe (seen: 'limit rate over 10/second' on some of 31 hosts, 'not
+// degraded' with whole hosts down). A pause lets a limiter refill; then SYNs again, slowly,
+// to up to kRecheckPorts of one host's reset ports: any answer shows the limiter.
+inline constexpr size_t kRecheckPorts = 8;
+inline constexpr std::chrono::milliseconds kRecheckPause{1000};
+inline constexpr double kRecheckRate = 20;  // SYNs per second
+inline constexpr std::chrono::microseconds kRecheckWait{1'000'000};
+struct SynRecheck {
+  size_t asked = 0, answered = 0;  // ports asked again, and those that answered (SYN/ACK or RST)
+  double duration_s = 0;
+};
+// Whether to: resets, retry rounds, and no answer that came late (which shows a limiter already).
+bool wants_syn_recheck(const AckCheckOutcome& outcome, const ScanSummary& summary);
+// Nothing asked when the outcome has no reset, or cancel_fd fires during the pause.
+Result<SynRecheck> recheck_reset_ports(const AckCheckOutcome& outcome, const ScanConfig& syn_config,
+                                       const AckCheckRoute& route, int cancel_fd);
+
 // Which silent ports the check asks, at most `max`: all of them when they are that few, else
 // those of the hosts that answered something (a sweep's hosts that are down would crowd out the
 // one port that matters on a host that is up), else the first `max` of those. The engine gives
@@ -114,6 +133,9 @@ void mark_ack_answers(std::vector<ScanResult>& silent, const AckCheckOutcome& ou
 // suggested, a lower --rate to try (a limiter lets a slower scan through). With no retry round
 // at all (--retries 0) nothing tells a limiter from a rule: degraded too, without a rate.
 // `silent` is how many ports drew nothing, asked or not (more than outcome.asked: a sample).
-void judge_ack_resets(const AckCheckOutcome& outcome, uint64_t silent, ScanSummary& summary);
+// With `recheck` (run when no answer came late): its answers make the run degraded the same way,
+// the limiter shown by SYNs that passed after a pause.
+void judge_ack_resets(const AckCheckOutcome& outcome, uint64_t silent, ScanSummary& summary,
+                      const std::optional<SynRecheck>& recheck = std::nullopt);
 
 }  // namespace tcpkit
