@@ -234,7 +234,7 @@ AckCheckFacts check_silent_ports(const Options& o, const tcpkit::ScanConfig& con
                                              config.cancel_fd);
     if (again) {
       recheck = *again;
-      summary.duration_s += again->duration_s + double(tcpkit::kRecheckPause.count()) / 1000;
+      summary.duration_s += again->duration_s;
     }
   }
   tcpkit::judge_ack_resets(*outcome, silent.total(), summary, recheck);

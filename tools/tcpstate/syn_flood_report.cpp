@@ -219,9 +219,7 @@ int run_syn_flood(const Options& o) {
   // QUIET ("without a listener in the table") and --check passed. Their local side still
   // selects them (--sport, --src and -4/-6 choose a listener and its SYN_RECV alike).
   Options wide = o;
-  wide.filter.remote_nets.clear();
-  wide.filter.remote_ports.clear();
-  wide.filter.states = StateSet::all();
+  wide.filter = o.filter.local_side();
   auto info = collect_sockets(wide, states, false, [&](SocketRecord& s) {
     const bool chosen = o.filter.matches(s);
     if (chosen) counts.add(s);

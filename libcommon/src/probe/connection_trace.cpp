@@ -414,12 +414,25 @@ void settle_peer_states(std::vector<TraceEvent>& events) {
   }
 }
 
-bool settle_ignored_ack(std::vector<TraceEvent>& events) {
+namespace {
+// The peer's SYN/ACK, first or repeated.
+bool peer_synack(const TrackedSegment& s) {
   constexpr uint8_t kSynAck = tcp_flag::syn | tcp_flag::ack;
+  return s.direction == Direction::inbound && (s.flags & kSynAck) == kSynAck;
+}
+
+// The index of the peer's first SYN/ACK; events.size() when none came.
+size_t first_peer_synack(const std::vector<TraceEvent>& events) {
+  size_t i = 0;
+  while (i < events.size() && !peer_synack(events[i].segment)) ++i;
+  return i;
+}
+}  // namespace
+
+bool settle_ignored_ack(std::vector<TraceEvent>& events) {
   const auto in = [&](size_t i) { return events[i].segment.direction == Direction::inbound; };
-  const auto synack_at = [&](size_t i) { return in(i) && (events[i].segment.flags & kSynAck) == kSynAck; };
-  size_t ack = 0;
-  while (ack < events.size() && !synack_at(ack)) ++ack;
+  const auto synack_at = [&](size_t i) { return peer_synack(events[i].segment); };
+  size_t ack = first_peer_synack(events);
   while (ack < events.size() &&
          (in(ack) || events[ack].segment.flags != tcp_flag::ack || events[ack].segment.payload_length > 0))
     ++ack;
@@ -437,8 +450,7 @@ bool settle_ignored_ack(std::vector<TraceEvent>& events) {
 HandshakeRefusal settle_unaccepted_handshake(std::vector<TraceEvent>& events) {
   constexpr uint8_t kSynAck = tcp_flag::syn | tcp_flag::ack;
   const auto in = [&](size_t i) { return events[i].segment.direction == Direction::inbound; };
-  size_t synack = 0;
-  while (synack < events.size() && !(in(synack) && (events[synack].segment.flags & kSynAck) == kSynAck)) ++synack;
+  const size_t synack = first_peer_synack(events);
   size_t ack = synack;
   while (ack < events.size() &&
          (in(ack) || !(events[ack].segment.flags & tcp_flag::ack) || (events[ack].segment.flags & tcp_flag::syn)))

@@ -135,7 +135,7 @@ Result<SynRecheck> recheck_reset_ports(const AckCheckOutcome& outcome, const Sca
   });
   if (!summary) return tl::unexpected(summary.error());
   out.asked = ports.size();
-  out.duration_s = summary->duration_s;
+  out.duration_s = summary->duration_s + double(kRecheckPause.count()) / 1000;
   return out;
 }
 

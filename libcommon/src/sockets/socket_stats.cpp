@@ -151,16 +151,11 @@ const GroupCounter::Rows& GroupCounter::rows() const {
   }
   const auto roles = roles_of(side_, connected, [](const Connected& c) { return c.pair; });
   for (size_t i = 0; i < connected.size(); ++i) {
-    const auto [pair, local, remote, state, n] = connected[i];
-    std::string name;
-    {
-      const ConnectionRole role = roles[i];
-      const bool local_side = by_ == GroupBy::local_port;
-      const uint16_t port = local_side ? local : remote;
-      const bool client_end = local_side ? role == ConnectionRole::client : role == ConnectionRole::server;
-      name = client_end && side_.ephemeral(port) ? std::string(kEphemeralKey) : std::to_string(port);
-    }
-    add_key(rows, name, state, n);
+    const Connected& c = connected[i];
+    const bool local_side = by_ == GroupBy::local_port;
+    const uint16_t port = local_side ? c.local_port : c.remote_port;
+    const bool client_end = local_side ? roles[i] == ConnectionRole::client : roles[i] == ConnectionRole::server;
+    add_key(rows, client_end && side_.ephemeral(port) ? std::string(kEphemeralKey) : std::to_string(port), c.state, c.n);
   }
   return rows;
 }
@@ -297,14 +292,16 @@ void SynFloodAnalysis::add(const SocketRecord& s) {
     const bool full = s.send_q > 0 && s.recv_q > s.send_q;
     // SO_REUSEPORT (nginx reuseport, envoy): the same address and port more than once. Kept as
     // one, its rows and Prometheus series were twins a scraper rejects.
-    for (auto& l : listeners_)
-      if (l.port == s.local_port && l.address == s.local && l.host == s.local_host && l.interface == s.interface) {
-        l.accept_queue += s.recv_q;
-        l.backlog += s.send_q;
-        ++l.sockets;
-        l.full_accept_queues += full;
-        return;
-      }
+    const auto [at, fresh] =
+        listener_index_.try_emplace(ListenerKey{s.local_port, s.local, s.local_host, s.interface}, listeners_.size());
+    if (!fresh) {
+      ListenerLoad& l = listeners_[at->second];
+      l.accept_queue += s.recv_q;
+      l.backlog += s.send_q;
+      ++l.sockets;
+      l.full_accept_queues += full;
+      return;
+    }
     ListenerLoad l;
     l.address = s.local;
     l.host = s.local_host;

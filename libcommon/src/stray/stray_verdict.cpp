@@ -365,9 +365,8 @@ StrayJudgement apply_life_check(StrayJudgement j, const StrayObservation& seen) 
   j.rate_limit_possible = false;
   j.observed += ", then a byte at RCV.NXT: " + join_answers(seen.life_check_answers, seen.life_check);
   j.reason = "a reset came, yet the connection lives (a byte at RCV.NXT sent after it drew an ACK, which only a "
-             "connection sends): a middlebox reset in "
-             "the peer's name, as a firewall that rejects what its conntrack finds invalid does (ct state invalid "
-             "reject with tcp reset); the peer's own answer is not seen";
+             "connection sends): a middlebox reset in the peer's name, as a firewall that rejects what its "
+             "conntrack finds invalid does (ct state invalid reject with tcp reset); the peer's own answer is not seen";
   return j;
 }
 }  // namespace

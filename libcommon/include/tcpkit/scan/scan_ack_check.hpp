@@ -73,7 +73,7 @@ inline constexpr double kRecheckRate = 20;  // SYNs per second
 inline constexpr std::chrono::microseconds kRecheckWait{1'000'000};
 struct SynRecheck {
   size_t asked = 0, answered = 0;  // ports asked again, and those that answered (SYN/ACK or RST)
-  double duration_s = 0;
+  double duration_s = 0;           // the pause, the SYNs and their wait
 };
 // Whether to: resets, retry rounds, and no answer that came late (which shows a limiter already).
 bool wants_syn_recheck(const AckCheckOutcome& outcome, const ScanSummary& summary);

@@ -39,6 +39,15 @@ struct SocketFilter {
   bool only_states_and_family() const {
     return local_ports.empty() && remote_ports.empty() && local_nets.empty() && remote_nets.empty();
   }
+  // Only the local side and family, every state: what a listener can be chosen by (its remote
+  // side is all zeros, its state LISTEN whatever --state says).
+  SocketFilter local_side() const {
+    SocketFilter f = *this;
+    f.states = StateSet::all();
+    f.remote_ports.clear();
+    f.remote_nets.clear();
+    return f;
+  }
 };
 
 }  // namespace tcpkit

@@ -233,6 +233,10 @@ class SynFloodAnalysis {
     std::string local_host, remote_host;
   };
   std::vector<ListenerLoad> listeners_;
+  // Each listener's place in listeners_, by port, address, host name and interface: SO_REUSEPORT
+  // sockets of one of them are found in it, not by a walk of every listener for each.
+  using ListenerKey = std::tuple<uint16_t, IpAddress, std::string, std::string>;
+  std::map<ListenerKey, size_t> listener_index_;
   std::vector<Pending> syn_recv_;
 };
 
