@@ -79,9 +79,11 @@ def test_silent_ports_are_told_apart_by_what_an_ack_draws(make_lab, tool):
                           L.server_v4, down], timeout=60)
         objects = [json.loads(line) for line in r.stdout.splitlines()]
         s = objects[-1]
-        assert s["ack_check"] == {"silent": 8, "checked": 3, "reset": 2, "icmp": 0, "sent": 4,
-                                  "skipped": "not asked: 5 silent ports of hosts that answered nothing "
-                                             "(8 in all, more than --ack-check-max 4)"}, s
+        # And one port of the host that answered nothing is asked too (twice: it draws nothing).
+        assert s["ack_check"] == {"silent": 8, "checked": 4, "reset": 2, "icmp": 0, "sent": 6,
+                                  "skipped": "not asked: 4 silent ports of hosts that answered nothing "
+                                             "(one port of each such host was; 8 in all, more than "
+                                             "--ack-check-max 4)"}, s
         assert s["hosts_down"] == 1, s
         # Other probe kinds read silence as their answer: no check.
         _, _, s = scan(L, tool, "--flags", "fin", "-p", listed)
@@ -126,6 +128,42 @@ def test_a_host_silent_to_syns_but_resetting_the_ack_is_up(make_lab, tool):
     finally:
         filler.kill()
         server.kill()
+
+
+def test_hosts_silent_to_syns_are_asked_past_the_limit(make_lab, tool):
+    # Past --ack-check-max silent ports, the ports of hosts that answered nothing were never
+    # asked: hosts behind a SYN limiter or a rule for SYNs alone read "down (no reply on any
+    # port)" while they were up. Now one port of each such host is asked.
+    L = make_lab(ipv6=False)
+    L.add_anyip("10.99.0.0/29")  # routed through the server: no ARP for these speaks for them
+    L.nft(L.server_ns, "table inet syns {\n chain input { type filter hook input priority 0; policy accept;\n"
+                       "  ip daddr { 10.99.0.2, 10.99.0.3 } tcp flags & (syn | ack) == syn drop\n"
+                       "  ip daddr 10.99.0.4 drop\n }\n}\n")
+    r = L.run_client([tool("tcpscan"), "--json", "--wait", "300ms", "--ack-check-max", "4", "-p", "1-20",
+                      "10.99.0.1-4"], timeout=60)
+    assert r.returncode == 1, r.stderr  # no open port
+    objects = [json.loads(line) for line in r.stdout.splitlines()]
+    hosts = {o["host"]: o for o in objects if o["type"] == "host"}
+    s = objects[-1]
+    got = {a: (h["status"], h["reason"]) for a, h in hosts.items()}
+    assert got == {"10.99.0.1": ("up", "reset"), "10.99.0.2": ("up", "ack-reset"),
+                   "10.99.0.3": ("up", "ack-reset"), "10.99.0.4": ("down", "no-response")}, got
+    # 60 silent ports, none of a host that answered: one of each of the three hosts is asked.
+    assert s["ack_check"]["silent"] == 60 and s["ack_check"]["checked"] == 3, s
+    assert s["ack_check"]["reset"] == 2, s
+    assert s["ack_check"]["skipped"] == ("not asked: 57 silent ports of hosts that answered nothing (one port "
+                                         "of each such host was; 60 in all, more than --ack-check-max 4)"), s
+    t = L.run_client([tool("tcpscan"), "--wait", "300ms", "--ack-check-max", "4", "-p", "1-20", "10.99.0.4"],
+                     timeout=60)
+    assert "down or unreachable (no reply on any port, nor to an ACK)" in " ".join(t.stdout.split()), t.stdout
+    # More such hosts than the limit: the first of them are asked, and the summary says so.
+    r = L.run_client([tool("tcpscan"), "--json", "--wait", "300ms", "--ack-check-max", "1", "-p", "1-20",
+                      "10.99.0.2-3"], timeout=60)
+    objects = [json.loads(line) for line in r.stdout.splitlines()]
+    statuses = sorted(o["status"] for o in objects if o["type"] == "host")
+    assert statuses == ["down", "up"], r.stdout
+    assert objects[-1]["ack_check"]["skipped"].endswith(
+        "(one port of the first such host was; 40 in all, more than --ack-check-max 1)"), objects[-1]
 
 
 def test_the_ack_check_over_ipv6(make_lab, tool):

@@ -94,6 +94,7 @@ Host* HostTable::add(const tcpkit::ScanResult& r, bool hold) {
   ++h.states[size_t(v.state)];
   ++h.results;
   if (r.ack == tcpkit::AckAnswer::reset) ++h.ack_resets;
+  if (r.ack == tcpkit::AckAnswer::silence) ++h.ack_silences;
   if (v.reason != Reason::no_response) {
     ++h.replies;
     if (says_host_unreachable(v))
@@ -164,7 +165,7 @@ void HostTable::decide(Host& h) {
     h.why = v6 ? "no neighbour discovery reply" : "no ARP reply";
   } else {
     h.reason = "no-response";
-    h.why = "no reply on any port";
+    h.why = h.ack_silences > 0 ? "no reply on any port, nor to an ACK" : "no reply on any port";
   }
 }
 

@@ -43,6 +43,7 @@ struct Host {
   std::array<uint64_t, tcpkit::kPortStateCount> states{};
   uint64_t results = 0, replies = 0, unreachable = 0;  // unreachable: ICMP host/net unreachable
   uint64_t ack_resets = 0;     // silent ports whose ACK drew an RST: the host is there
+  uint64_t ack_silences = 0;   // silent ports whose ACKs drew nothing either
   int64_t first_reply_ns = 0;  // kernel receive time of `first`
   int64_t first_rtt_ns = 0;    // the RTT of the first reply that has one, 0 when unknown
   PortResult first;            // the reply the status rests on: the host's own first, else a router's

@@ -145,7 +145,8 @@ void add_probe_flags(CLI::App& app, tcpscan::Options& o, FlagText& t) {
                "alone, from a firewall)");
   app.add_option("--ack-check-max", t.ack_check_max,
                  "the ACK check asks at most N silent ports: all, or those of the hosts that answered "
-                 "something, or a random N of those (default 64; 0 as --no-ack-check)")
+                 "something, or a random N of those, and then one port of each of at most N hosts that "
+                 "answered nothing (default 64; 0 as --no-ack-check)")
       ->type_name("N");
 }
 

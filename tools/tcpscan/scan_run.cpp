@@ -160,17 +160,31 @@ void warn_degraded(const tcpkit::ScanSummary& summary) {
 // Why the ACK check left silent ports unasked, in the summary's words ("" when it left none).
 std::string left_out_text(const tcpkit::SilentPortHold& hold) {
   const std::string max = "--ack-check-max " + std::to_string(hold.max());
+  const uint64_t hosts = hold.silent_hosts_asked();
+  const bool capped = hosts == hold.max();
   switch (hold.left_out()) {
     case tcpkit::SilentPortHold::LeftOut::none: return "";
     case tcpkit::SilentPortHold::LeftOut::of_silent_hosts:
-      return "not asked: " + tcpkit::count_of(hold.total() - hold.of_answering(), "silent port") +
-             " of hosts that answered nothing (" + tcpkit::with_commas(hold.total()) + " in all, more than " + max + ")";
+      // "not asked: 5 silent ports of hosts that answered nothing (one port of each such host was;
+      // 8 in all, more than --ack-check-max 4)"
+      return "not asked: " + tcpkit::count_of(hold.total() - hold.of_answering() - hosts, "silent port") +
+             " of hosts that answered nothing (one port of " +
+             (!capped      ? std::string("each such host")
+              : hosts == 1 ? std::string("the first such host")
+                           : "each of the first " + tcpkit::count_of(hosts, "such host")) +
+             " was; " +
+             tcpkit::with_commas(hold.total()) + " in all, more than " + max + ")";
     case tcpkit::SilentPortHold::LeftOut::sample: {
       // "not asked: 224 silent ports (asked: a random 64 of the 288; more than --ack-check-max 64)"
       const bool only_some = hold.of_answering() < hold.total();
-      return "not asked: " + tcpkit::count_of(hold.total() - hold.max(), "silent port") + " (asked: a random " +
+      const std::string silent_hosts =
+          hosts ? ", and one port of each of " + std::string(capped ? "the first " : "") +
+                      tcpkit::count_of(hosts, "host") + " that answered nothing"
+                : "";
+      return "not asked: " + tcpkit::count_of(hold.total() - hold.max() - hosts, "silent port") + " (asked: a random " +
              tcpkit::with_commas(hold.max()) + " of the " + tcpkit::with_commas(hold.of_answering()) +
-             (only_some ? " of hosts that answered, " + tcpkit::with_commas(hold.total()) + " in all" : "") +
+             (only_some ? " of hosts that answered" + silent_hosts + ", " + tcpkit::with_commas(hold.total()) + " in all"
+                        : "") +
              "; more than " + max + ")";
     }
   }
@@ -230,7 +244,7 @@ AckCheckFacts check_silent_ports(const Options& o, const tcpkit::ScanConfig& con
   // Resets: a rule, a full queue, or a limiter the retry rounds did not show (wants_syn_recheck).
   std::optional<tcpkit::SynRecheck> recheck;
   if (tcpkit::wants_syn_recheck(*outcome, summary)) {
-    auto again = tcpkit::recheck_reset_ports(*outcome, config, {o.source, o.interface, o.send_mode, o.qdisc_bypass},
+    auto again = tcpkit::recheck_reset_ports(*outcome, config, wait, {o.source, o.interface, o.send_mode, o.qdisc_bypass},
                                              config.cancel_fd);
     if (again) {
       recheck = *again;

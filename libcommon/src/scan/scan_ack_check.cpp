@@ -26,10 +26,8 @@ uint16_t ack_source_port(const ScanConfig& syn) {
   return after <= 65535 ? uint16_t(after) : uint16_t(syn.source_port - 1);
 }
 
-}  // namespace
-
-// Every host of `ports` x every port of them (sorted, unique), one round plan under `config`:
-// the engine's summary, each result of a port asked handed to `on_result`.
+// The (host, port) pairs of `ports` (sorted, unique), one round plan under `config`: the
+// engine's summary, each result handed to `on_result`.
 Result<ScanSummary> probe_ports(const std::vector<SilentPort>& ports, const ScanConfig& config, const AckCheckRoute& route,
                                 const std::function<void(const ScanResult&)>& on_result) {
   TargetSet targets(TargetOptions{Family::any, true});
@@ -51,16 +49,18 @@ Result<ScanSummary> probe_ports(const std::vector<SilentPort>& ports, const Scan
   if (!path) return tl::unexpected(path.error());
   auto engine = ScanEngine::open(*plan, *sources, config, *path);
   if (!engine) return tl::unexpected(engine.error());
-  auto summary = (*engine)->run(
-      [&](const ScanResult& r) {
-        // Only the ports asked count (the plan is every host by every port).
-        if (std::binary_search(ports.begin(), ports.end(), SilentPort{r.address, r.port})) on_result(r);
-      },
-      [](const ScanProgress&) {});
+  // Only the ports asked go out: the plan is every host by every port (before, a check of 64
+  // hosts' one port each sent an ACK to every host's every asked port, 4,096).
+  (*engine)->leave_out([&](const PlannedProbe& p) {
+    return !std::binary_search(ports.begin(), ports.end(), SilentPort{p.address, p.port});
+  });
+  auto summary = (*engine)->run(on_result, [](const ScanProgress&) {});
   if (summary.receive_error) return tl::unexpected(*summary.receive_error);
   if (summary.send_failure) return tl::unexpected(*summary.send_failure);
   return summary;
 }
+
+}  // namespace
 
 Result<AckCheckOutcome> ack_check_silent_ports(std::vector<SilentPort> ports, const ScanConfig& syn_config,
                                                std::chrono::microseconds wait, const AckCheckRoute& route) {
@@ -106,9 +106,9 @@ bool wants_syn_recheck(const AckCheckOutcome& outcome, const ScanSummary& summar
 }
 
 Result<SynRecheck> recheck_reset_ports(const AckCheckOutcome& outcome, const ScanConfig& syn_config,
-                                       const AckCheckRoute& route, int cancel_fd) {
+                                       std::chrono::microseconds wait, const AckCheckRoute& route, int cancel_fd) {
   SynRecheck out;
-  // One host's ports: the plan is every host by every port, and one host keeps it small.
+  // A few ports of one host: enough for a limiter's burst to show.
   std::vector<SilentPort> ports;
   for (const auto& [port, ttl] : outcome.reset)
     if (ports.empty() || (port.address == ports.front().address && ports.size() < kRecheckPorts)) ports.push_back(port);
@@ -121,7 +121,7 @@ Result<SynRecheck> recheck_reset_ports(const AckCheckOutcome& outcome, const Sca
   config.retries = 0;
   config.fixed_rounds = true;
   config.rate = std::min(syn_config.rate, kRecheckRate);
-  config.wait = kRecheckWait;
+  config.wait = wait;
   config.wait_forced = true;
   // A port of its own after the ACK round's (-g keeps the scan's; a fresh key tells the rounds apart).
   const uint16_t ack_port = ack_source_port(syn_config);
@@ -147,9 +147,10 @@ void SilentPortHold::add(const ScanResult& r) {
     held_.push_back(r);
     return;
   }
-  // Past max: only the answering hosts' ports are asked, and the first max of them (a sample).
+  // Past max: the answering hosts' ports are asked, the first max of them (a sample), and one
+  // port of each silent host.
   release_silent_hosts();
-  if (answering && of_answering_ <= max_)
+  if (answering ? of_answering_ <= max_ : take_silent_host(r.address))
     held_.push_back(r);
   else
     release_(r);
@@ -164,21 +165,31 @@ std::vector<SilentPort> SilentPortHold::to_ask() const {
 
 SilentPortHold::LeftOut SilentPortHold::left_out() const {
   if (of_answering_ > max_) return LeftOut::sample;
-  return total_ > max_ ? LeftOut::of_silent_hosts : LeftOut::none;
+  return total_ > max_ && held_.size() < total_ ? LeftOut::of_silent_hosts : LeftOut::none;
 }
 
-// Once: the held ports of hosts that answered nothing go; the answering hosts' stay.
+// Once: the held ports of hosts that answered nothing go, but the first of each; the answering
+// hosts' stay.
 void SilentPortHold::release_silent_hosts() {
   if (released_silent_hosts_) return;
   released_silent_hosts_ = true;
   std::vector<ScanResult> kept;
   for (const auto& r : held_) {
-    if (answered_(r.address))
+    if (answered_(r.address) || take_silent_host(r.address))
       kept.push_back(r);
     else
       release_(r);
   }
   held_ = std::move(kept);
+}
+
+// True the first time a silent host is seen, while fewer than max have a port asked.
+bool SilentPortHold::take_silent_host(const IpAddress& address) {
+  const auto at = std::lower_bound(silent_hosts_.begin(), silent_hosts_.end(), address);
+  if (at != silent_hosts_.end() && *at == address) return false;
+  if (silent_hosts_.size() >= max_) return false;
+  silent_hosts_.insert(at, address);
+  return true;
 }
 
 void mark_ack_answers(std::vector<ScanResult>& silent, const AckCheckOutcome& outcome) {

@@ -804,6 +804,14 @@ Result<std::unique_ptr<ScanEngine>> ScanEngine::open(const ScanPlan& plan, const
   return std::unique_ptr<ScanEngine>(new ScanEngine(std::move(impl)));
 }
 
+void ScanEngine::leave_out(const std::function<bool(const PlannedProbe&)>& unwanted) {
+  Impl& m = *impl_;
+  // Marked answered: no round sends them, the end reports none, and a run whose wanted probes
+  // all answered stops waiting.
+  for (uint64_t k = 0; k < m.plan.length(); ++k)
+    if (unwanted(m.plan.probe(k)) && !m.answered.test_and_set(k)) m.answered_count.fetch_add(1);
+}
+
 void ScanEngine::Impl::drain(std::vector<QueuedResult>& batch, const ResultFn& on_result, ScanSummary& summary) {
   results->take(batch);
   for (const auto& q : batch) {

@@ -71,12 +71,13 @@ Held hold(uint64_t max, const std::vector<std::pair<const char*, uint16_t>>& por
 }
 }  // namespace
 
-TEST_CASE("an answering host's port past max sends the held ports of silent hosts away: never more than max held") {
+TEST_CASE("an answering host's port past max sends the held ports of silent hosts away, but one of each") {
   // Two ports of a host that answered nothing filled the hold; the third, of a host that
-  // answered, took their place. Before, all three were held and asked, past --ack-check-max.
+  // answered, took the place of the second. Before, all three were held and asked, past
+  // --ack-check-max.
   const auto h = hold(2, {{"192.0.2.9", 1}, {"192.0.2.9", 2}, {"192.0.2.1", 80}}, {"192.0.2.1"});
-  CHECK(h.held == std::vector<std::string>{"192.0.2.1:80"});
-  CHECK(h.released == std::vector<std::string>{"192.0.2.9:1", "192.0.2.9:2"});
+  CHECK(h.held == std::vector<std::string>{"192.0.2.9:1", "192.0.2.1:80"});
+  CHECK(h.released == std::vector<std::string>{"192.0.2.9:2"});
   CHECK(h.left_out == SilentPortHold::LeftOut::of_silent_hosts);
 }
 
@@ -87,21 +88,34 @@ TEST_CASE("the ACK check asks every silent port when there are at most max of th
   CHECK(h.left_out == SilentPortHold::LeftOut::none);
 }
 
-TEST_CASE("past max, only the silent ports of hosts that answered are asked; the others go at once") {
-  // The host that answered nothing comes first and last: its ports are released as soon as the
-  // count passes max, and the answering host's are still held.
+TEST_CASE("past max, the silent ports of hosts that answered are asked, and one of each other host") {
+  // The host that answered nothing comes first and last: its ports but the first are released
+  // as soon as the count passes max, and the answering host's are still held. Before, a host
+  // silent to SYNs behind a limiter was never asked, and read down.
   const auto h = hold(2, {{"192.0.2.9", 1}, {"192.0.2.1", 80}, {"192.0.2.9", 2}, {"192.0.2.9", 3}}, {"192.0.2.1"});
-  CHECK(h.held == std::vector<std::string>{"192.0.2.1:80"});
-  CHECK(h.released == std::vector<std::string>{"192.0.2.9:1", "192.0.2.9:2", "192.0.2.9:3"});
+  CHECK(h.held == std::vector<std::string>{"192.0.2.9:1", "192.0.2.1:80"});
+  CHECK(h.released == std::vector<std::string>{"192.0.2.9:2", "192.0.2.9:3"});
   CHECK(h.left_out == SilentPortHold::LeftOut::of_silent_hosts);
+}
+
+TEST_CASE("past max, at most max hosts that answered nothing have a port asked") {
+  const auto h = hold(1, {{"192.0.2.9", 1}, {"192.0.2.8", 1}, {"192.0.2.9", 2}, {"192.0.2.1", 80}, {"192.0.2.8", 2}},
+                      {"192.0.2.1"});
+  CHECK(h.held == std::vector<std::string>{"192.0.2.9:1", "192.0.2.1:80"});
+  CHECK(h.released == std::vector<std::string>{"192.0.2.8:1", "192.0.2.9:2", "192.0.2.8:2"});
+  CHECK(h.left_out == SilentPortHold::LeftOut::of_silent_hosts);
+  // Every silent port asked after all (one host's one port over max): nothing is left out.
+  const auto all = hold(1, {{"192.0.2.9", 1}, {"192.0.2.1", 80}}, {"192.0.2.1"});
+  CHECK(all.held == std::vector<std::string>{"192.0.2.9:1", "192.0.2.1:80"});
+  CHECK(all.left_out == SilentPortHold::LeftOut::none);
 }
 
 TEST_CASE("past max even for the hosts that answered, the first max of their ports are asked: a sample") {
   // The engine gives the silent ports in the plan's random order: the first are a random sample.
   const auto h = hold(2, {{"192.0.2.1", 1}, {"192.0.2.1", 2}, {"192.0.2.9", 5}, {"192.0.2.1", 3}, {"192.0.2.1", 4}},
                       {"192.0.2.1"});
-  CHECK(h.held == std::vector<std::string>{"192.0.2.1:1", "192.0.2.1:2"});
-  CHECK(h.released == std::vector<std::string>{"192.0.2.9:5", "192.0.2.1:3", "192.0.2.1:4"});
+  CHECK(h.held == std::vector<std::string>{"192.0.2.1:1", "192.0.2.1:2", "192.0.2.9:5"});
+  CHECK(h.released == std::vector<std::string>{"192.0.2.1:3", "192.0.2.1:4"});
   CHECK(h.left_out == SilentPortHold::LeftOut::sample);
   // max 0 holds nothing at all.
   const auto none = hold(0, {{"192.0.2.1", 1}}, {});

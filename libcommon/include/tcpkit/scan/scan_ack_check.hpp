@@ -70,25 +70,26 @@ Result<AckCheckOutcome> ack_check_silent_ports(std::vector<SilentPort> ports, co
 inline constexpr size_t kRecheckPorts = 8;
 inline constexpr std::chrono::milliseconds kRecheckPause{1000};
 inline constexpr double kRecheckRate = 20;  // SYNs per second
-inline constexpr std::chrono::microseconds kRecheckWait{1'000'000};
 struct SynRecheck {
   size_t asked = 0, answered = 0;  // ports asked again, and those that answered (SYN/ACK or RST)
   double duration_s = 0;           // the pause, the SYNs and their wait
 };
 // Whether to: resets, retry rounds, and no answer that came late (which shows a limiter already).
 bool wants_syn_recheck(const AckCheckOutcome& outcome, const ScanSummary& summary);
-// Nothing asked when the outcome has no reset, or cancel_fd fires during the pause.
+// Nothing asked when the outcome has no reset, or cancel_fd fires during the pause. `wait` after
+// the SYNs: the ACK check's (a limiter's answer takes a round trip, as any).
 Result<SynRecheck> recheck_reset_ports(const AckCheckOutcome& outcome, const ScanConfig& syn_config,
-                                       const AckCheckRoute& route, int cancel_fd);
+                                       std::chrono::microseconds wait, const AckCheckRoute& route, int cancel_fd);
 
-// Which silent ports the check asks, at most `max`: all of them when they are that few, else
-// those of the hosts that answered something (a sweep's hosts that are down would crowd out the
-// one port that matters on a host that is up), else the first `max` of those. The engine gives
-// the silent ports last, one by one, in the plan's random order, so the first `max` are a
-// random sample: enough to see SYNs dropped while ACKs pass (a SYN rate limit in front of a
-// full-range scan leaves thousands of silent ports). Each port is held while it may still be
-// asked, and released (to the report) as soon as it cannot be, so no more than `max` are ever
-// held.
+// Which silent ports the check asks: all of them when they are at most `max`, else those of the
+// hosts that answered something (a sweep's hosts that are down would crowd out the one port that
+// matters on a host that is up), the first `max` of those, plus one port of each of at most `max`
+// hosts that answered nothing (their first): a host silent to SYNs behind a SYN limiter or a
+// SYN-only rule resets it, and is up, not down. The engine gives the silent ports last, one by
+// one, in the plan's random order, so the first `max` are a random sample: enough to see SYNs
+// dropped while ACKs pass (a SYN rate limit in front of a full-range scan leaves thousands of
+// silent ports). Each port is held while it may still be asked, and released (to the report) as
+// soon as it cannot be, so no more than 2 x `max` are ever held.
 class SilentPortHold {
  public:
   using Answered = std::function<bool(const IpAddress&)>;  // the host answered something
@@ -101,16 +102,19 @@ class SilentPortHold {
   std::vector<SilentPort> to_ask() const;
   std::vector<ScanResult>& held() { return held_; }
 
-  // none: every silent port is asked; of_silent_hosts: those of the hosts that answered are;
-  // sample: only `max` of those are.
+  // none: every silent port is asked; of_silent_hosts: those of the hosts that answered are (and
+  // one of each silent host); sample: only `max` of those are.
   enum class LeftOut { none, of_silent_hosts, sample };
   LeftOut left_out() const;
   uint64_t total() const { return total_; }                // silent ports added
   uint64_t of_answering() const { return of_answering_; }  // those of hosts that answered
   uint64_t max() const { return max_; }
+  // Past max: how many hosts that answered nothing have their one port asked.
+  uint64_t silent_hosts_asked() const { return silent_hosts_.size(); }
 
  private:
   void release_silent_hosts();
+  bool take_silent_host(const IpAddress& address);
 
   uint64_t max_;
   Answered answered_;
@@ -118,6 +122,7 @@ class SilentPortHold {
   uint64_t total_ = 0, of_answering_ = 0;
   bool released_silent_hosts_ = false;
   std::vector<ScanResult> held_;
+  std::vector<IpAddress> silent_hosts_;  // sorted; at most max_
 };
 
 // The ports of `silent` that the check asked get its answer: reset (with the RST's TTL in

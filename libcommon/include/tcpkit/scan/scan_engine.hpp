@@ -113,6 +113,10 @@ class ScanEngine {
                   const std::function<void(const ScanProgress&)>& on_progress,
                   std::chrono::milliseconds progress_interval = std::chrono::milliseconds(200));
 
+  // Before run(): the probes `unwanted` names are neither sent nor reported. A plan is every
+  // host by every port; a check that asks some pairs of it (the ACK check) skips the others.
+  void leave_out(const std::function<bool(const PlannedProbe&)>& unwanted);
+
   struct Impl;
 
  private:
