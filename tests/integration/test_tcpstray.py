@@ -323,6 +323,34 @@ def test_time_wait_needs_a_server_that_closes_first(make_lab, tool):
     assert guard_tables(L) == []
 
 
+def test_a_response_larger_than_our_window_is_read_while_the_fin_is_awaited(make_lab, tool):
+    # nginx sends a page of 400 kB and closes. We read nothing until its FIN came: our window
+    # filled at about 120 kB, the FIN waited behind the rest, and every TIME_WAIT case said
+    # "the peer did not close first ... (give it one with --request)", the request given.
+    L = make_lab()
+    L.start_nginx(f"{L.server_v4}:{TW}", TW, files={"big": bytes(400_000)})
+    r = stray(L, tool, 4, TW, "--group", "time-wait", "--request", "GET /files/big HTTP/1.0\r\n\r\n")
+    got, summary = cases(r.stdout)
+    assert set(got) == {"tw-fin-retransmit", "tw-rst", "tw-syn"}, got
+    assert {name: c["verdict"] for name, c in got.items()} == {n: LINUX[n] for n in got}, got
+    assert summary["inconclusive"] == 0, got
+    assert guard_tables(L) == []
+
+
+def test_crafted_segments_offer_about_the_window_our_stack_offers(make_lab, tool):
+    # They offered 64240 whatever the scale: under the handshake's scale of 7 or 10 that told the
+    # peer 8 or 65 MB, and a peer with data to send sent more of it during a case.
+    L = make_lab(ipv6=False)
+    L.start_server(LIVE, mode="never-close")
+    r = stray(L, tool, 4, LIVE, "--case", "live-fin-exact")
+    got, _ = cases(r.stdout)
+    segments = got["live-fin-exact"]["segments"]
+    ours = [s["window"] for s in segments if s["direction"] == "out" and not s["crafted"] and "S" not in s["flags"]]
+    crafted = [s["window"] for s in segments if s["crafted"] and "R" not in s["flags"]]
+    # One less than ours: alike for the peer, and told from our kernel's segments.
+    assert ours and crafted and set(crafted) == {ours[-1] - 1}, segments
+
+
 def test_a_server_that_closes_with_a_reset_is_said_to_have_reset(make_lab, tool):
     # Found with a server that sends its banner and closes with SO_LINGER 0: the TIME_WAIT cases
     # waited for a FIN that never comes and said "the peer did not close first". It did close

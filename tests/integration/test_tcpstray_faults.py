@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from test_tcpstray import CLOSED, LINUX, LIVE, TW, cases
+from test_tcpstray_loss import tag_crafted
 
 LAB_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab")
 # Cases whose conformant verdict rests on silence, and whose segment the forger answers (it
@@ -81,7 +82,7 @@ def test_forged_replies_are_rejected_and_never_judged(make_lab):
 @pytest.mark.parametrize("ip_id,delay_ms", [("kept", None), ("zero", 5), ("zero", None)])
 def test_a_late_copy_of_the_peers_ack_is_no_answer(make_lab, ip_id, delay_ms):
     # Found under load through a duplicating delay line: the server's firewall drops every crafted
-    # FIN (window 64240; the kernel's say 63), so tw-fin-retransmit cannot be answered, yet it came
+    # FIN (tagged DSCP CS1 as it leaves), so tw-fin-retransmit cannot be answered, yet it came
     # out conformant: a copy of the server's ACK of our kernel's FIN, delayed past the crafted FIN,
     # was taken for the answer. The copies are now replayed on purpose, 300 ms late, IP ID and all.
     # "zero": the server sends IP ID 0 (as Linux's TIME_WAIT does), so the ID proves nothing and
@@ -92,8 +93,9 @@ def test_a_late_copy_of_the_peers_ack_is_no_answer(make_lab, ip_id, delay_ms):
     L = make_lab(ipv6=False, delay_ms=delay_ms)
     servers(L)
     zero = f"  chain output {{ type filter hook output priority 0; policy accept;\n  tcp sport {TW} ip id set 0\n }}\n"
+    tag_crafted(L)
     L.nft(L.server_ns, "table inet strayfin {\n chain input { type filter hook input priority -10; policy accept;\n"
-                       f"  tcp dport {TW} tcp flags & fin == fin tcp window 64240 drop\n }}\n"
+                       f"  tcp dport {TW} tcp flags & fin == fin ip dscp cs1 drop\n }}\n"
                        + (zero if ip_id == "zero" else "") + "}\n")
     replayer = L.popen_server([sys.executable, os.path.join(LAB_DIR, "ack_replayer.py"), "--iface", L.server_if,
                                "--server", L.server_v4, "--ports", str(TW), "--delay-ms", "300",

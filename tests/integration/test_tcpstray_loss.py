@@ -163,3 +163,26 @@ def test_a_handshake_lost_whole_on_a_peer_that_answered_before_is_set_up_again(m
     assert got["live-ack-unsent"]["verdict"] == "conformant", verdicts(got)
     assert got["live-data-old"]["verdict"] == "conformant", verdicts(got)
     assert summary["inconclusive"] == 0, verdicts(got)
+
+
+def test_a_fin_that_overtakes_the_peers_data_is_waited_out_before_we_close(make_lab, tool):
+    # The peer's banner is lost once on the way and comes again after its FIN (as on a
+    # reordering path, the FIN first): we read once, found nothing, and closed while the banner
+    # was still to come. Our stack then reset the connection when the banner came, the peer (its
+    # FIN not acknowledged) sat in CLOSING, and every TIME_WAIT case was "the peer did not
+    # acknowledge our FIN: no TIME_WAIT to test". Now we read until the FIN, in order, and close.
+    L = make_lab(ipv6=False, routers=1)
+    L.start_server(TW, mode="banner-close", banner=b"bye\n")
+    # In the router (a drop in the server's own output makes its stack hold the data back and
+    # send it with the FIN): two of every three segments of the peer's that carry data (no SYN,
+    # an IPv4 length over 52, that of an ACK with timestamps), so each connection's banner and
+    # its fast resend; the resend after a timeout, some 200 ms after the FIN, passes.
+    L.nft(L.router_ns[0], "table inet strayorder {\n chain forward { type filter hook forward priority 0; "
+                          "policy accept;\n"
+                          f"  tcp sport {TW} tcp flags & syn == 0 ip length > 52 numgen inc mod 3 < 2 drop\n }}\n}}\n")
+    got, summary = run(L, tool, f"{L.server_v4}:{TW}", "--group", "time-wait", wait="0.5")
+    assert set(got) == {"tw-fin-retransmit", "tw-rst", "tw-syn"}, got
+    for c in got.values():
+        assert "no TIME_WAIT to test" not in c["reason"] and "did not acknowledge our FIN" not in c["reason"], \
+            verdicts(got)
+    assert summary["inconclusive"] == 0, verdicts(got)

@@ -663,11 +663,17 @@ class Lab:
         """Run a Python snippet in a namespace (used to probe from the lab's own ends)."""
         return self._exec(ns, [sys.executable, "-c", code], timeout=timeout)
 
-    def start_nginx(self, listen, port, worker_connections=1024, timeout=10.0):
+    def start_nginx(self, listen, port, worker_connections=1024, timeout=10.0, files=None):
         """Real nginx (nginx-light) in the server namespace: `listen` is its listen directive's
-        arguments ("10.1.0.2:80", "10.1.0.2:80 deferred"), every request answered "ok". Returns
-        once something listens on `port`."""
+        arguments ("10.1.0.2:80", "10.1.0.2:80 deferred"), every request answered "ok", but
+        /files/NAME for each NAME: bytes of `files`. Returns once something listens on `port`."""
         d = self.tmpdir
+        www = os.path.join(d, "www")
+        os.makedirs(www, mode=0o755, exist_ok=True)
+        for name, content in (files or {}).items():
+            with open(os.path.join(www, name), "wb") as f:
+                f.write(content)
+            os.chmod(os.path.join(www, name), 0o644)
         conf = os.path.join(d, "nginx.conf")
         with open(conf, "w") as f:
             f.write(f"""worker_processes 1;
@@ -681,7 +687,7 @@ http {{
   fastcgi_temp_path {d}/fastcgi;
   uwsgi_temp_path {d}/uwsgi;
   scgi_temp_path {d}/scgi;
-  server {{ listen {listen}; location / {{ return 200 "ok\\n"; }} }}
+  server {{ listen {listen}; location / {{ return 200 "ok\\n"; }} location /files/ {{ alias {www}/; }} }}
 }}
 """)
         proc = self.popen_server(["nginx", "-c", conf, "-g", "daemon off;"], stdout=subprocess.DEVNULL,

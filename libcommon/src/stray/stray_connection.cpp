@@ -55,6 +55,10 @@ constexpr size_t kRecentInbound = 16;  // the peer's latest segments, for copies
 // took about a millisecond, one tick or none, and a late copy of the peer's ACK then left the
 // case undecided. 20 ticks of a 1 ms clock; a slower one stays unmeasured, as it should.
 constexpr auto kClockSpan = std::chrono::milliseconds(20);
+// While the TIME_WAIT cases read the peer's response: the socket is read again at least this
+// often, and the wait for the FIN starts again while data comes, at most this many times.
+constexpr auto kReadStep = std::chrono::milliseconds(10);
+constexpr int kMaxResponseWaits = 10;
 
 // Closes the connection under test without a FIN (an RST, which the guard may drop: the peer
 // is cleaned up by us).
@@ -91,10 +95,13 @@ class CaseRunner {
   Result<void> pre_check(const Edges& e);
   Result<bool> connect_and_follow();
   Result<bool> reach_time_wait();
+  enum class StreamEnd { fin, reset, none, fin_ahead_of_data, cancelled };
+  Result<StreamEnd> read_to_end(std::chrono::microseconds wait);
   Result<bool> wait_quiet();
   Result<bool> prime();
   Result<void> hold_local_port();
   Result<void> inject(uint8_t flags, uint32_t seq, uint32_t ack, std::vector<uint8_t> payload = {});
+  std::optional<uint16_t> our_window() const;
   void pace() const;
   // Reads segments until the deadline (or the grace after the first answer when stop_early).
   Result<std::vector<StraySegment>> collect(bool stop_early, std::optional<Clock::time_point> until = std::nullopt);
@@ -138,6 +145,8 @@ class CaseRunner {
   // Until the capture shows the last crafted segment leaving, nothing received can answer it
   // (a copy read in the moment between send() and the wire passed for the answer).
   bool awaiting_departure_ = false;
+  // Our kernel's last window on the wire, and whether a SYN (never scaled) carried it.
+  std::optional<std::pair<uint16_t, bool>> kernel_window_;
   int64_t departed_ns_ = 0;         // when the capture saw it leave
   std::vector<TrackedSegment> recent_inbound_;  // the peer's latest segments (kRecentInbound)
   const TrackedSegment* last_inbound() const { return recent_inbound_.empty() ? nullptr : &recent_inbound_.back(); }
@@ -167,10 +176,12 @@ void CaseRunner::note(const TrackedSegment& s) {
   if (!out.outbound && !out.peer_own)
     if (const auto peer_snd_nxt = live_->tracker().ack_for_remote())
       out.keepalive = out.peer_own = is_keepalive_probe(s.flags, s.seq, s.payload_length, *peer_snd_nxt);
+  out.window_probe = out.keepalive && s.zero_window;
   if (out.outbound)
     for (const auto& c : crafted_)
       // The window too: our kernel's ACK (a keepalive's answer) repeats seq, ack and flags.
       if (c.seq == s.seq && c.flags == s.flags && c.ack == s.ack && c.window == s.window) out.crafted = true;
+  if (out.outbound && !out.crafted) kernel_window_ = {s.window, bool(s.flags & tcp_flag::syn)};
   if (out.crafted && awaiting_departure_) {
     awaiting_departure_ = false;
     departed_ns_ = s.time_ns;
@@ -255,24 +266,23 @@ Result<bool> CaseRunner::reach_time_wait() {
   }
   // Time for the peer to send its answer and FIN again when the path lost them.
   const auto wait = std::max<std::chrono::microseconds>({t_.timeout * 3, t_.handshake_timeout, std::chrono::seconds(1)});
-  auto fin = wait_segment([](const TrackedSegment& s) {
-    return s.direction == Direction::inbound && (s.flags & (tcp_flag::fin | tcp_flag::rst));
-  }, Clock::now() + wait);
-  if (!fin) return tl::unexpected(fin.error());
-  if (*fin && ((*fin)->flags & tcp_flag::rst)) {
-    run_.seen.setup_problem = "the peer reset the connection instead of closing it (an abortive close, as with "
-                              "SO_LINGER 0, leaves no TIME_WAIT): TIME_WAIT cases need a server that closes with a FIN";
-    return false;
+  auto end = read_to_end(wait);
+  if (!end) return tl::unexpected(end.error());
+  switch (*end) {
+    case StreamEnd::fin: break;
+    case StreamEnd::reset:
+      return problem_flag("the peer reset the connection instead of closing it (an abortive close, as with SO_LINGER "
+                          "0, leaves no TIME_WAIT): TIME_WAIT cases need a server that closes with a FIN");
+    case StreamEnd::none:
+      return problem_flag("the peer did not close first: TIME_WAIT cases need a server that closes after its "
+                          "response (give it one with --request)");
+    case StreamEnd::fin_ahead_of_data:
+      run_.path_loss = true;
+      return problem_flag("the peer's FIN came before data it had sent, and that data did not follow in time (loss or "
+                          "reordering on the path): closing then would have reset the connection, no TIME_WAIT");
+    case StreamEnd::cancelled: return false;
   }
-  if (!*fin) {
-    run_.seen.setup_problem = "the peer did not close first: TIME_WAIT cases need a server that closes after its "
-                              "response (give it one with --request)";
-    return false;
-  }
-  // Drain what the peer sent, then close our side: FIN out, the peer acks it and is in TIME_WAIT.
-  char buf[4096];
-  while (::recv(socket_.get(), buf, sizeof buf, MSG_DONTWAIT) > 0) {
-  }
+  // Our close: FIN out, the peer acks it and is in TIME_WAIT.
   if (auto held = hold_local_port(); !held) return tl::unexpected(held.error());
   std::this_thread::sleep_until(connected_at_ + kClockSpan);  // the peer's ACK of our FIN: a later reading
   socket_.reset();
@@ -287,6 +297,43 @@ Result<bool> CaseRunner::reach_time_wait() {
   }
   peer_in_time_wait_ = true;
   return true;
+}
+
+// Reads the peer's data until its FIN, in order, while the tracker follows the segments:
+// - data left unread fills our window, and the FIN waits behind it (a response of over about
+//   120 kB read "the peer did not close first");
+// - a FIN that overtook data (a reordering path) leaves that data to come, and a close() before
+//   it came made our stack reset (data after close) instead of sending a FIN; the peer, its FIN
+//   unacknowledged, sat in CLOSING.
+// The wait starts again while data comes, up to kMaxResponseWaits of them.
+Result<CaseRunner::StreamEnd> CaseRunner::read_to_end(std::chrono::microseconds wait) {
+  const auto start = Clock::now();
+  auto deadline = start + wait;
+  const auto cap = start + wait * kMaxResponseWaits;
+  bool fin_seen = false;
+  char buf[4096];
+  while (true) {
+    for (;;) {
+      const ssize_t n = ::recv(socket_.get(), buf, sizeof buf, MSG_DONTWAIT);
+      if (n == 0) return StreamEnd::fin;
+      if (n > 0) {
+        deadline = std::min(cap, Clock::now() + wait);
+        continue;
+      }
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      return StreamEnd::reset;  // ECONNRESET
+    }
+    if (cancelled()) return StreamEnd::cancelled;
+    if (Clock::now() >= deadline) return fin_seen ? StreamEnd::fin_ahead_of_data : StreamEnd::none;
+    auto s = live_->next(std::min(deadline, Clock::now() + kReadStep), cancel_fd_);
+    if (!s) return tl::unexpected(s.error());
+    if (!*s) continue;
+    note(**s);
+    if ((*s)->direction != Direction::inbound) continue;
+    if ((*s)->flags & tcp_flag::rst) return StreamEnd::reset;
+    if ((*s)->flags & tcp_flag::fin) fin_seen = true;
+  }
 }
 
 // The live cases start on a quiet connection: a banner (or any data the server sends first) is
@@ -345,13 +392,27 @@ Result<void> CaseRunner::hold_local_port() {
 
 // On a connection that negotiated timestamps every segment carries them (RFC 7323 §3.2): a
 // strict peer drops one without, and its silence would read as a deviation.
+// The window our stack last offered, as on the wire, less one: a crafted segment that offered
+// 64240 under a scale of 7 told the peer 8 MB, and a peer with data to send sent more of it
+// during a case. One less is alike for the peer, and tells a crafted segment from our kernel's
+// with the same seq, ack and flags (its ACK of a keepalive) in the capture.
+std::optional<uint16_t> CaseRunner::our_window() const {
+  if (!live_ || !kernel_window_) return std::nullopt;
+  const auto [wire, in_syn] = *kernel_window_;
+  // Only our SYN so far: that window, scaled as the handshake says.
+  const auto& tracker = live_->tracker();
+  const uint8_t shift = in_syn && tracker.window_scaling() ? *tracker.local().window_scale : 0;
+  const int window = wire >> shift;
+  return uint16_t(window > 1 ? window - 1 : window);
+}
+
 Result<void> CaseRunner::inject(uint8_t flags, uint32_t seq, uint32_t ack_number, std::vector<uint8_t> payload) {
   TcpOptions options = live_ ? live_->tracker().timestamp_echo_for_remote().value_or(TcpOptions{}) : TcpOptions{};
   last_sent_ns_ = realtime_ns();  // before it leaves: nothing received earlier can answer it
   awaiting_departure_ = true;
   departed_ns_ = 0;
   auto spec = send_stray_segment(sender_, tuple_.local, tuple_.local_port, tuple_.remote, tuple_.remote_port, flags, seq,
-                                 ack_number, std::move(payload), options);
+                                 ack_number, std::move(payload), options, our_window());
   if (!spec) return tl::unexpected(spec.error());
   crafted_.push_back(*spec);
   return {};

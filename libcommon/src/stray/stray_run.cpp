@@ -29,7 +29,8 @@ Result<MarkedSender> open_marked_sender(const StrayTarget& target) {
 
 Result<SegmentSpec> send_stray_segment(RawSender& sender, const IpAddress& source, uint16_t sport,
                                        const IpAddress& destination, uint16_t dport, uint8_t flags, uint32_t seq,
-                                       uint32_t ack, std::vector<uint8_t> payload, TcpOptions options) {
+                                       uint32_t ack, std::vector<uint8_t> payload, TcpOptions options,
+                                       std::optional<uint16_t> window) {
   SegmentSpec spec;
   spec.src = source;
   spec.dst = destination;
@@ -38,7 +39,7 @@ Result<SegmentSpec> send_stray_segment(RawSender& sender, const IpAddress& sourc
   spec.seq = seq;
   spec.ack = (flags & tcp_flag::ack) ? ack : 0;
   spec.flags = flags;
-  spec.window = (flags & tcp_flag::rst) ? 0 : kLinuxWindow;
+  spec.window = (flags & tcp_flag::rst) ? 0 : window.value_or(kLinuxWindow);
   spec.ip_id = uint16_t(stray_random32());
   spec.payload = std::move(payload);
   spec.options = options;

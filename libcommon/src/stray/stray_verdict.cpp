@@ -316,7 +316,7 @@ std::string describe_answer(const StraySegment& s, const StrayProbe& p) {
   if (s.flags & tcp_flag::ack) out += " ack=" + relative(s.ack, p.peer_rcv_nxt, "RCV.NXT");
   out += " win=" + std::to_string(s.window);
   if (s.payload_length) out += " len=" + std::to_string(s.payload_length);
-  if (s.keepalive) out += " (keepalive)";
+  if (s.keepalive) out += s.window_probe ? " (window probe)" : " (keepalive)";
   return out;
 }
 

@@ -386,6 +386,13 @@ TEST_CASE("a keepalive probe is no answer, and leaves a silence decidable", "[st
   CHECK(j.verdict == StrayVerdict::conformant);
   CHECK(j.observed == "silence (peer's own: . seq=SND.NXT-1 ack=RCV.NXT win=64 (keepalive)), then . seq=SND.NXT "
                       "ack=RCV.NXT win=64");
+  // Sent while our window was 0 (a server streaming into a full receive queue), the same form
+  // is its zero-window probe, and was labelled a keepalive.
+  StraySegment window_probe = probe_seg;
+  window_probe.window_probe = true;
+  CHECK(judge_stray_case(StrayCase::live_rst_out_of_window, p, then_ack({window_probe}, {in(f::ack, kSndNxt, kRcvNxt)}))
+            .observed == "silence (peer's own: . seq=SND.NXT-1 ack=RCV.NXT win=64 (window probe)), then . seq=SND.NXT "
+                         "ack=RCV.NXT win=64");
   // Where an ACK is due, the probe does not stand for it.
   CHECK(verdict(StrayCase::live_syn, live(f::syn, kRcvNxt + 100), answers({probe_seg})) == StrayVerdict::deviation);
   // Unmarked, it was the answer.

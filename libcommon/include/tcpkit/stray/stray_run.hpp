@@ -68,10 +68,13 @@ struct MarkedSender {
 };
 Result<MarkedSender> open_marked_sender(const StrayTarget& target);
 
-// Crafts and sends one segment from `source` to the target; returns the spec sent.
+// Crafts and sends one segment from `source` to the target; returns the spec sent. `window` as on
+// the wire, for any segment but an RST (which carries none): by default what Linux offers in a
+// SYN; on a live connection the caller gives what our stack last said.
 Result<SegmentSpec> send_stray_segment(RawSender& sender, const IpAddress& source, uint16_t sport,
                                        const IpAddress& destination, uint16_t dport, uint8_t flags, uint32_t seq,
-                                       uint32_t ack, std::vector<uint8_t> payload = {}, TcpOptions options = {});
+                                       uint32_t ack, std::vector<uint8_t> payload = {}, TcpOptions options = {},
+                                       std::optional<uint16_t> window = std::nullopt);
 
 // A random 32-bit number for sequence and acknowledgment numbers.
 uint32_t stray_random32();

@@ -31,6 +31,8 @@ struct StraySegment {
   // Of those, a keepalive probe (is_keepalive_probe): it carries no answer either, so unlike data
   // or a FIN it leaves a silence decidable.
   bool keepalive = false;
+  // ... sent while our last window was 0: the same form, the peer asking whether it reopened.
+  bool window_probe = false;
 };
 
 // What a received segment is. Only a segment the RFC predicts can be an answer: a pure ACK (no
