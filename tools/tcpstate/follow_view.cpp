@@ -36,6 +36,10 @@ struct Shown {
   // error: the kernel ended it with an RST of ours (close() with unread data, or SO_LINGER 0,
   // after shutdown()), not a graceful close (--life: aborted).
   bool aborted_closing = false;
+  // How the connection ended is not known here (--life shows none for it, as for one still open
+  // at the end): its FIN_WAIT2 timewait socket was not followed (more held than kMaxWatched), so
+  // it has not ended; or the lookup of a timewait socket failed.
+  bool life_unknown = false;
 };
 
 // The network namespace this thread is in (run() entered --netns before): its inode is what
@@ -62,28 +66,48 @@ class TimeWaitWatch {
     if (c.new_state != TcpState::close) return true;
     if (c.old_state != TcpState::fin_wait1 && c.old_state != TcpState::fin_wait2 && c.old_state != TcpState::closing)
       return true;
-    const auto found = find(c);
+    const auto looked = find(c);
+    if (!looked) {  // (found: out of file descriptors) no timewait socket is no news then
+      ++lookup_failures_;
+      s.inferred_from = lookup_failed_text(looked.error());
+      s.life_unknown = true;
+      return true;
+    }
+    const auto& found = *looked;
     if (found && found->state == TcpState::time_wait) {
       mark_time_wait(s, *found);
       return true;
     }
-    if (found && found->state == TcpState::fin_wait2 && held_.size() < kMaxWatched) {
-      // The connection stays FIN_WAIT2 from when it entered it (unknown for one older than us).
-      const std::optional<uint64_t> entered =
-          c.in_old_state_ns ? std::optional<uint64_t>(c.time_ns - *c.in_old_state_ns) : std::nullopt;
-      held_.push_back({s, entered, std::nullopt, c.time_ns});
-      return false;
+    if (found && found->state == TcpState::fin_wait2) {
+      if (held_.size() < kMaxWatched) {
+        // The connection stays FIN_WAIT2 from when it entered it (unknown for one older than us).
+        const std::optional<uint64_t> entered =
+            c.in_old_state_ns ? std::optional<uint64_t>(c.time_ns - *c.in_old_state_ns) : std::nullopt;
+        held_.push_back({s, entered, std::nullopt, c.time_ns});
+        return false;
+      }
+      // Found: past 4096 such, the CLOSE was shown bare, and --life said "closed" (FINs both ways).
+      ++unfollowed_;
+      s.life_unknown = true;
+      s.inferred_from = "the kernel said CLOSE; a FIN_WAIT2 timewait socket holds the connection (the peer's FIN "
+                        "not come), not followed: more than " + std::to_string(kMaxWatched) + " are held";
+      return true;
     }
     // A graceful close leaves a timewait socket for 60 s (TIME_WAIT, or FIN_WAIT2 until
     // tcp_fin_timeout); none at all, and no error (a timeout or an RST in would have set one):
-    // our RST ended it. (Also when tcp_max_tw_buckets left no room for one: TcpExtTCPTimeWaitOverflow.)
+    // our RST ended it. (Also when tcp_max_tw_buckets left no room for one: TcpExtTCPTimeWaitOverflow;
+    // and, found in a storm where the lookup came late, a peer's RST that ended the TIME_WAIT.)
     if (!found && c.error == 0) {
       s.aborted_closing = true;
       s.inferred_from = "no timewait socket took the connection over: an RST of ours ended it (unread data or "
-                        "SO_LINGER 0), or tcp_max_tw_buckets left no room for one";
+                        "SO_LINGER 0), tcp_max_tw_buckets left no room for one, or an RST of the peer's ended "
+                        "its TIME_WAIT before the lookup (tcp_rfc1337 0)";
     }
     return true;
   }
+
+  uint64_t unfollowed() const { return unfollowed_; }
+  uint64_t lookup_failures() const { return lookup_failures_; }
 
   // --life: the connection the change just held back ended (its life is shown with it).
   void hold_life(ConnectionLife life) { held_.back().life = std::move(life); }
@@ -94,7 +118,20 @@ class TimeWaitWatch {
     std::vector<Held> still;
     for (auto& h : held_) {
       const uint64_t asked = monotonic_ns();
-      const auto found = find(h.shown.change);
+      const auto looked = find(h.shown.change);
+      if (!looked) {
+        ++lookup_failures_;
+        if (!final) {
+          still.push_back(std::move(h));
+          continue;
+        }
+        Shown s = h.shown;
+        s.inferred_from = lookup_failed_text(looked.error());
+        h.life.reset();  // how it ended is not known
+        show(s, h.life);
+        continue;
+      }
+      const auto& found = *looked;
       if (found && found->state == TcpState::fin_wait2 && !final) {
         h.fin_wait2_seen_ns = asked;
         still.push_back(std::move(h));
@@ -136,11 +173,13 @@ class TimeWaitWatch {
     uint64_t fin_wait2_seen_ns = 0;  // when it was last seen still in FIN_WAIT2  // --life: the connection, ended at the kernel's CLOSE
   };
 
-  static std::optional<SocketRecord> find(const StateChange& c) {
-    const FourTuple tuple{c.local, c.remote, c.local_port, c.remote_port};
-    auto found = lookup_tcp_socket(tuple);
-    if (!found || !*found) return std::nullopt;
-    return **found;
+  static Result<std::optional<SocketRecord>> find(const StateChange& c) {
+    return lookup_tcp_socket(FourTuple{c.local, c.remote, c.local_port, c.remote_port});
+  }
+
+  static std::string lookup_failed_text(const Error& e) {
+    return "the kernel said CLOSE; the lookup of a timewait socket failed (" + e.message +
+           "): whether TIME_WAIT followed is not known";
   }
 
   static void mark_time_wait(Shown& s, const SocketRecord& tw) {
@@ -151,6 +190,7 @@ class TimeWaitWatch {
   }
 
   std::vector<Held> held_;
+  uint64_t unfollowed_ = 0, lookup_failures_ = 0;
 };
 
 // The list view's filter, applied to two ends in any of these states: a change passes when its
@@ -229,8 +269,12 @@ struct Totals {
   double seconds = 0;
 };
 
-void print_summary(const Options& o, const Totals& t, const FollowLosses& l, const std::string& attachment) {
-  const bool degraded = l.ring_drops > 0 || l.recursion_misses > 0 || l.path_gaps > 0;
+void print_summary(const Options& o, const Totals& t, const FollowLosses& l, const TimeWaitWatch& tw,
+                   const std::string& attachment) {
+  const bool lost = l.ring_drops > 0 || l.recursion_misses > 0 || l.path_gaps > 0;
+  // Changes shown as the kernel said because TIME_WAIT could not be looked for or followed.
+  const bool unsettled = tw.unfollowed() > 0 || tw.lookup_failures() > 0;
+  const bool degraded = lost || unsettled;
   if (o.output == Output::json) {
     Record r;
     r["type"] = "summary";
@@ -244,6 +288,8 @@ void print_summary(const Options& o, const Totals& t, const FollowLosses& l, con
     r["recursion_misses"] = l.recursion_misses;
     r["nested_taken"] = l.rescued;
     r["path_gaps"] = l.path_gaps;
+    r["fin_wait2_unfollowed"] = tw.unfollowed();
+    r["lookup_failures"] = tw.lookup_failures();
     r["degraded"] = degraded;
     if (cli::interrupted()) r["interrupted"] = true;
     write_json(r);
@@ -252,13 +298,22 @@ void print_summary(const Options& o, const Totals& t, const FollowLosses& l, con
                  " shown (" + std::to_string(t.seen) + " seen, " + std::to_string(t.inferred) + " inferred) in " + format_fixed(t.seconds, 1) + " s, " +
                  std::to_string(l.ring_drops) + " ring-buffer drops, " + std::to_string(l.recursion_misses) +
                  " recursion misses, " + std::to_string(l.path_gaps) + " path gaps (" + attachment + ")" +
-                 (degraded ? "  DEGRADED: changes were lost" : "") + "\n");
+                 (lost ? "  DEGRADED: changes were lost" : unsettled ? "  DEGRADED: some closes left unsettled" : "") +
+                 "\n");
   }
-  if (degraded)
+  if (lost)
     cli::print_warning("tcpstate", "follow lost changes: " + std::to_string(l.ring_drops) + " ring-buffer drops, " +
                                        std::to_string(l.recursion_misses) + " recursion misses, " +
                                        std::to_string(l.path_gaps) +
                                        " path gaps (changes the kernel never reported, or lost as counted)");
+  if (tw.unfollowed())
+    cli::print_warning("tcpstate", std::to_string(tw.unfollowed()) + " closes in FIN_WAIT2 were not followed to their end "
+                                       "(more than " + std::to_string(TimeWaitWatch::kMaxWatched) +
+                                       " held at once): shown as the kernel said, and not as ended connections");
+  if (tw.lookup_failures())
+    cli::print_warning("tcpstate", std::to_string(tw.lookup_failures()) +
+                                       " lookups of a timewait socket failed: those closes are shown as the kernel "
+                                       "said, TIME_WAIT or not unknown");
 }
 
 }  // namespace
@@ -320,6 +375,7 @@ int run_follow(const Options& o) {
     std::optional<ConnectionLife> life;
     if (o.follow_life) life = lives.on_change(settled ? s.change : c);
     if (life && s.aborted_closing) life->end = LifeEnd::aborted;
+    if (s.life_unknown) life.reset();
     if (settled) show(s, life);
     else if (life) time_wait.hold_life(std::move(*life));
   };
@@ -361,7 +417,7 @@ int run_follow(const Options& o) {
   totals.seconds = seconds();
   const FollowLosses losses = (*follower)->losses();
   if (!cli::output_gone() && o.summary) edges.print(o, clock, totals.seconds, losses);
-  if (!cli::output_gone()) print_summary(o, totals, losses, (*follower)->attachment());
+  if (!cli::output_gone()) print_summary(o, totals, losses, time_wait, (*follower)->attachment());
   std::fflush(stdout);
   if (!dot.empty()) {
     const std::string title = "tcpstate follow" + (o.netns.empty() ? std::string() : " --netns " + o.netns) + ": " +

@@ -23,11 +23,6 @@ void wait_interval(std::chrono::microseconds interval) {
 
 std::string opt_text(const std::optional<long>& v) { return v ? std::to_string(*v) : "?"; }
 
-std::string fill_text(const ListenerLoad& l) {
-  if (!l.backlog) return "?";
-  return format_fixed(100.0 * static_cast<double>(l.syn_recv) / l.backlog, 0) + "%";
-}
-
 // What the report is made of, gathered once and then formatted.
 struct SynFloodReport {
   std::string source;
@@ -114,7 +109,7 @@ std::string table_text(const SynFloodReport& v) {
     TextTable t({"LISTENER", "SYN_RECV", "BACKLOG", "SYN_FILL", "ACCEPT_Q", "SOURCES", "NETWORKS"});
     for (const auto& l : v.busy)
       t.add_row({named_endpoint_text(l.address, l.port, l.host, l.interface), std::to_string(l.syn_recv),
-                 l.backlog ? std::to_string(l.backlog) : "?", fill_text(l), std::to_string(l.accept_queue),
+                 l.backlog ? std::to_string(l.backlog) : "?", syn_queue_fill_text(l), std::to_string(l.accept_queue),
                  std::to_string(l.sources), std::to_string(l.prefixes)});
     out += t.render();
   }
@@ -230,7 +225,7 @@ int run_syn_flood(const Options& o) {
   v.source = info->name;
   v.live = info->live;
   v.sum = analysis.finish();
-  v.judgement = judge_syn_flood(v.sum, v.deltas, v.live ? v.sys : TcpSysctls{}, o.flood_threshold);
+  v.judgement = judge_syn_flood(v.sum, v.deltas, v.live ? v.sys : TcpSysctls{}, o.flood_threshold, o.interval);
   for (const auto& l : v.sum.listeners)
     if ((l.syn_recv || l.accept_queue) && v.busy.size() < o.top) v.busy.push_back(l);
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "tcpkit/util/output.hpp"
+
 namespace tcpkit {
 
 uint64_t StateCounts::total() const {
@@ -114,17 +116,29 @@ void GroupCounter::add(const SocketRecord& s) {
       if (s.processes.empty()) {
         add_key(rows_, "-", s.state);
       } else {
-        // A socket shared by several processes (after fork) counts once per distinct process.
-        std::vector<std::string> seen;
-        for (const auto& p : s.processes) {
-          std::string key = p.name + "[" + std::to_string(p.pid) + "]";
-          if (std::find(seen.begin(), seen.end(), key) != seen.end()) continue;
-          add_key(rows_, key, s.state);
-          seen.push_back(std::move(key));
-        }
+        add_key(rows_, owners_key(s.processes), s.state);
       }
       break;
   }
+}
+
+// A socket's owners as one --by process key: "nginx[100]", or for a socket shared by several
+// processes (after fork: nginx's master and worker, sshd's privsep pair) "nginx[100,101]" (one
+// name) or "python3[5]+sh[9]". Counted once per process, such sockets made the rows add up to
+// more than the sockets (33 for 29).
+std::string owners_key(const std::vector<ProcessRef>& processes) {
+  std::vector<std::pair<std::string, int>> owners;
+  for (const auto& p : processes) owners.emplace_back(p.name, p.pid);
+  std::sort(owners.begin(), owners.end());
+  owners.erase(std::unique(owners.begin(), owners.end()), owners.end());
+  std::string key;
+  for (size_t i = 0; i < owners.size(); ++i) {
+    const bool same_name = i > 0 && owners[i].first == owners[i - 1].first;
+    if (!same_name) key += (i ? "]+" : "") + owners[i].first + "[";
+    else key += ",";
+    key += std::to_string(owners[i].second);
+  }
+  return owners.empty() ? "-" : key + "]";
 }
 
 const GroupCounter::Rows& GroupCounter::rows() const {
@@ -405,6 +419,11 @@ SynFloodSummary SynFloodAnalysis::finish() const {
   return out;
 }
 
+std::string syn_queue_fill_text(const ListenerLoad& l) {
+  if (!l.backlog) return "?";
+  return format_fixed(100.0 * static_cast<double>(l.syn_recv) / l.backlog, 0) + "%";
+}
+
 std::string_view verdict_name(SynFloodVerdict v) {
   switch (v) {
     case SynFloodVerdict::quiet: return "quiet";
@@ -431,7 +450,7 @@ std::string_view counter_short_name(std::string_view key) {
 }
 
 SynFloodJudgement judge_syn_flood(const SynFloodSummary& summary, const std::map<std::string, uint64_t>& deltas,
-                                  const TcpSysctls& sysctls, uint64_t flood_threshold) {
+                                  const TcpSysctls& sysctls, uint64_t flood_threshold, std::chrono::microseconds interval) {
   SynFloodJudgement j;
   auto raise = [&](SynFloodVerdict v, std::string why) {
     if (v > j.verdict) j.verdict = v;
@@ -449,12 +468,17 @@ SynFloodJudgement judge_syn_flood(const SynFloodSummary& summary, const std::map
   const uint64_t cookies_sent = delta("SyncookiesSent"), cookies_back = delta("SyncookiesRecv");
   const uint64_t cookies_open = cookies_sent > cookies_back ? cookies_sent - cookies_back : 0;
   if (every_syn_cookied) {
-    const std::string open_text = std::to_string(cookies_open) + " of " + std::to_string(cookies_sent) +
-                                  " SYN cookies never came back";
-    if (cookies_open >= flood_threshold)
+    // A second's worth: those in flight at the interval's end do not grow with it, a flood's do.
+    const double seconds = std::max(1.0, std::chrono::duration<double>(interval).count());
+    const auto open_a_second = uint64_t(double(cookies_open) / seconds);
+    const std::string open_text =
+        std::to_string(cookies_open) + " of " + std::to_string(cookies_sent) + " SYN cookies never came back" +
+        (seconds > 1.0 ? " in " + format_fixed(seconds, 1) + " s (" + std::to_string(open_a_second) + " a second)"
+                       : std::string());
+    if (open_a_second >= flood_threshold)
       raise(SynFloodVerdict::flood, open_text + " (half-open handshakes), at or above the threshold of " +
-                                        std::to_string(flood_threshold));
-    else if (cookies_open >= kBusyListenerSynRecv)  // as many SYN_RECV at one listener
+                                        std::to_string(flood_threshold) + (seconds > 1.0 ? " a second" : ""));
+    else if (open_a_second >= kBusyListenerSynRecv)  // as many SYN_RECV at one listener
       raise(SynFloodVerdict::elevated, open_text + " (half-open handshakes, or in flight at the interval's end)");
   } else if (cookies_sent) {
     raise(SynFloodVerdict::flood, std::to_string(cookies_sent) + " SYN cookies sent: a SYN queue was full");
@@ -468,7 +492,7 @@ SynFloodJudgement judge_syn_flood(const SynFloodSummary& summary, const std::map
     const std::string who = "port " + std::to_string(l.port);
     if (l.backlog > 0 && l.syn_recv >= kBusyListenerSynRecv && l.syn_recv * 2 >= l.backlog)
       raise(SynFloodVerdict::flood, who + ": " + std::to_string(l.syn_recv) + " SYN_RECV fill " +
-                                        std::to_string(l.syn_recv * 100 / l.backlog) + "% of its backlog of " +
+                                        syn_queue_fill_text(l) + " of its backlog of " +
                                         std::to_string(l.backlog) + " (from " + std::to_string(l.sources) + " sources in " +
                                         std::to_string(l.prefixes) + " networks)");
     else if (l.backlog > 0 && l.syn_recv > l.backlog)

@@ -112,6 +112,25 @@ TEST_CASE("state counts and --by groups on the real ss fixture") {
   CHECK(procs[0].total == 7);
 }
 
+TEST_CASE("--by process: a socket shared by several processes is one socket, under its owners together") {
+  // Found: nginx's master and worker, sshd's privsep pairs: the rows summed to 33 for 29 sockets.
+  CHECK(owners_key({}) == "-");
+  CHECK(owners_key({{"nginx", 100}}) == "nginx[100]");
+  CHECK(owners_key({{"nginx", 101}, {"nginx", 100}, {"nginx", 101}}) == "nginx[100,101]");
+  CHECK(owners_key({{"sh", 9}, {"python3", 5}}) == "python3[5]+sh[9]");
+  GroupCounter by_process(GroupBy::process);
+  auto shared = sock(TcpState::established, "10.0.0.1", 80, "10.0.0.2", 40000);
+  shared.processes = {{"nginx", 100}, {"nginx", 101}};
+  by_process.add(shared);
+  auto own = sock(TcpState::established, "10.0.0.1", 80, "10.0.0.2", 40001);
+  own.processes = {{"nginx", 101}};
+  by_process.add(own);
+  uint64_t total = 0;
+  for (const auto& g : by_process.top(10)) total += g.total;
+  CHECK(total == 2);
+  CHECK(by_process.top(10)[0].key != by_process.top(10)[1].key);
+}
+
 TEST_CASE("--by ports: a service inside the ephemeral range is told by its repeated port, as time-wait does") {
   // Found: a client leaking 6 sockets to 10.207.0.2:50052 (a gRPC-like port, inside
   // 32768-60999) keyed each of its own ports 34560... as a service, one row and one Prometheus
@@ -294,6 +313,17 @@ TEST_CASE("SYN_RECV per listener and the flood verdict") {
   TcpSysctls sys;
   auto j = judge_syn_flood(sum, {}, sys, 256);
   CHECK(j.verdict == SynFloodVerdict::flood);  // 100 of 128
+  // 78.125 %: rounded as the table's SYN_FILL column (the reason floored: 101 % beside 102 %).
+  CHECK(j.reasons[0].find("100 SYN_RECV fill 78% of its backlog of 128") != std::string::npos);
+  CHECK(syn_queue_fill_text(sum.listeners[0]) == "78%");
+  ListenerLoad over;
+  over.backlog = 128;
+  over.syn_recv = 131;  // 102.3 %
+  CHECK(syn_queue_fill_text(over) == "102%");
+  over.syn_recv = 130;  // 101.56 %: the floor said 101
+  CHECK(syn_queue_fill_text(over) == "102%");
+  over.backlog = 0;
+  CHECK(syn_queue_fill_text(over) == "?");
   SynFloodAnalysis quiet;
   quiet.add(l);
   quiet.add(sock(TcpState::syn_recv, "10.0.0.1", 80, "10.1.1.1", 30000));
@@ -380,6 +410,22 @@ TEST_CASE("tcp_syncookies 2: every SYN gets a cookie, so only cookies that never
   CHECK(j.verdict == SynFloodVerdict::flood);
   CHECK(j.reasons == std::vector<std::string>{
                          "300 of 300 SYN cookies never came back (half-open handshakes), at or above the threshold of 256"});
+  // Over --interval 5s, a second's worth: 300 in 5 s is 60 a second, elevated, not the flood
+  // that 300 in 1 s is; 80 in 5 s (16 a second) what 16 in 1 s is. Shorter intervals count as 1 s.
+  j = judge_syn_flood(quiet.finish(), {{"TcpExt.SyncookiesSent", 300}}, always, 256, std::chrono::seconds(5));
+  CHECK(j.verdict == SynFloodVerdict::elevated);
+  CHECK(j.reasons == std::vector<std::string>{"300 of 300 SYN cookies never came back in 5.0 s (60 a second) "
+                                              "(half-open handshakes, or in flight at the interval's end)"});
+  CHECK(judge_syn_flood(quiet.finish(), {{"TcpExt.SyncookiesSent", 79}}, always, 256, std::chrono::seconds(5)).verdict ==
+        SynFloodVerdict::quiet);
+  CHECK(judge_syn_flood(quiet.finish(), {{"TcpExt.SyncookiesSent", 80}}, always, 256, std::chrono::seconds(5)).verdict ==
+        SynFloodVerdict::elevated);
+  j = judge_syn_flood(quiet.finish(), {{"TcpExt.SyncookiesSent", 1300}}, always, 256, std::chrono::seconds(5));
+  CHECK(j.verdict == SynFloodVerdict::flood);
+  CHECK(j.reasons[0].find("(260 a second) (half-open handshakes), at or above the threshold of 256 a second") !=
+        std::string::npos);
+  CHECK(judge_syn_flood(quiet.finish(), {{"TcpExt.SyncookiesSent", 16}}, always, 256, std::chrono::milliseconds(250))
+            .verdict == SynFloodVerdict::elevated);
   // More back than sent (cookies of the interval before): none open.
   CHECK(judge_syn_flood(quiet.finish(), {{"TcpExt.SyncookiesSent", 5}, {"TcpExt.SyncookiesRecv", 9}}, always, 256).verdict ==
         SynFloodVerdict::quiet);

@@ -3,6 +3,7 @@
 // per-state counts, top-N groups, TIME_WAIT per destination, SYN_RECV per listener with a
 // flood verdict, CLOSE_WAIT per process and port, and --max thresholds.
 #include <array>
+#include <chrono>
 #include <functional>
 #include <cstdint>
 #include <map>
@@ -86,6 +87,10 @@ class ServiceSide {
   long low_, high_;
   std::vector<bool> listening_ = std::vector<bool>(65536, false);
 };
+
+// A socket's owners as one --by process key: "nginx[100]"; a socket shared after fork is one
+// key for its owners together, "nginx[100,101]" or "python3[5]+sh[9]"; "-" without any.
+std::string owners_key(const std::vector<ProcessRef>& processes);
 
 // --by: the top groups with their per-state counts. Ports are keyed by role (ServiceSide, once
 // every listener is known): a service port is its own key, a client end's ephemeral port is
@@ -209,6 +214,10 @@ struct ListenerLoad {
   uint64_t prefixes = 0;  // distinct /24 (IPv4) or /64 (IPv6) source networks; named sources have none
 };
 
+// How full a listener's SYN queue is, as "102%" (rounded, the same in the table and in the
+// reasons: a floored reason said 101 % beside the table's 102 %), "?" without a backlog.
+std::string syn_queue_fill_text(const ListenerLoad& l);
+
 struct SynFloodSummary {
   std::vector<ListenerLoad> listeners;  // by SYN_RECV, busiest first
   uint64_t syn_recv = 0;
@@ -270,10 +279,12 @@ inline constexpr uint64_t kBusyListenerSynRecv = 16;
 // least 16), or when the SYN_RECV total reaches flood_threshold; elevated when a listener has 16
 // or more SYN_RECV or its accept queue overflowed; quiet otherwise. With tcp_syncookies 2 every
 // SYN gets a cookie, so the cookies that never came back stand for SYN_RECV: flood from
-// flood_threshold, elevated from 16. counter_deltas holds
-// "TcpExt.<name>" -> increase over the interval (empty when not measured).
+// flood_threshold, elevated from 16, counted a second (over an interval of a second or more:
+// a flood's cookies pile up with the interval, and a count made --interval 5s say what 1s did
+// not). counter_deltas holds "TcpExt.<name>" -> increase over `interval` (empty when not measured).
 SynFloodJudgement judge_syn_flood(const SynFloodSummary& summary, const std::map<std::string, uint64_t>& counter_deltas,
-                                  const TcpSysctls& sysctls, uint64_t flood_threshold);
+                                  const TcpSysctls& sysctls, uint64_t flood_threshold,
+                                  std::chrono::microseconds interval = std::chrono::seconds(1));
 
 // The data bytes a CLOSE_WAIT socket holds unread. Recv-Q (sock_diag's idiag_rqueue and
 // /proc's rx_queue, so also what ss and netstat print) is rcv_nxt - copied_seq, and the peer's
