@@ -274,3 +274,25 @@ def test_an_unbracketed_ipv6_address_with_a_port_like_group_is_warned_about(make
     argv = [tool(name), "-c", "1", "-W", "0.2", target] if name == "tcpprobe" else [tool(name), "-m", "1", "-W", "0.2s", target]
     r = L.run_client(argv, timeout=30)
     assert f"write [{L.server_v6}]:{OPEN}" in r.stderr, r.stderr
+
+
+def test_a_syn_proxy_guarding_a_closed_port_is_named_and_connect_mode_survives_its_reset(make_lab, tool):
+    # Found with nftables synproxy guarding a closed port: syn mode said "open" with no word of
+    # the proxy (tcpscan marks it), and connect mode, whose handshake the proxy completed and
+    # then reset, stopped with "connect to ...: Connection reset by peer", exit 4.
+    from test_tcpscan import SYNPROXY
+    L = make_lab(ipv6=False)
+    L.sysctl(L.server_ns, "net.netfilter.nf_conntrack_tcp_loose", 0)
+    L.nft(L.server_ns, SYNPROXY)
+    target = f"{L.server_v4}:8081"  # nothing listens behind the proxy
+    r = L.run_client([tool("tcpprobe"), "-c", "2", "-i", "0.2", "--json", target], timeout=30)
+    s = json_lines(r.stdout)[-1]
+    assert s["open"] == 2 and s["zero_window"] == 2, s
+    t = L.run_client([tool("tcpprobe"), "-c", "2", "-i", "0.2", target], timeout=30)
+    assert "2 open answers have a zero window (win 0), a SYN proxy's mark" in " ".join(t.stdout.split()), t.stdout
+    r = L.run_client([tool("tcpprobe"), "-m", "connect", "-c", "3", "-i", "0.2", "--json", target], timeout=30)
+    assert r.returncode == 0 and r.stderr == "", (r.returncode, r.stderr)
+    probes = [o for o in json_lines(r.stdout) if o["type"] == "probe"]
+    s = json_lines(r.stdout)[-1]
+    assert [p["outcome"] for p in probes] == ["open"] * 3, probes
+    assert s["reset_at_once"] == sum(1 for p in probes if p.get("reset_after_handshake")), (probes, s)

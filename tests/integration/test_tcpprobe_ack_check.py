@@ -116,3 +116,18 @@ def summary_of(L, tool, port, *args):
     objects = [json.loads(line) for line in r.stdout.splitlines()]
     assert objects[-1]["type"] == "summary", r.stdout
     return r, objects[-1]
+
+
+def test_an_icmp_answer_to_the_ack_is_named(make_lab, tool):
+    # A host that is gone behind a router: the router's "host unreachable" (after its ARP gave
+    # up) answered the ACK, and the check said "a firewall or router refuses the port". Nothing
+    # refuses it: the host is not there.
+    L = make_lab(ipv6=False, routers=1)
+    gone = L.server_v4.rsplit(".", 1)[0] + ".9"
+    r = L.run_client([tool("tcpprobe"), "--json", "-c", "1", "-W", "0.5", f"{gone}:80"], timeout=60)
+    s = [json.loads(line) for line in r.stdout.splitlines()][-1]
+    assert s["ack_check"] == "icmp" and s["ack_check_icmp"] == "host unreachable", s
+    t = L.run_client([tool("tcpprobe"), "-c", "1", "-W", "0.5", f"{gone}:80"], timeout=60)
+    flat = " ".join(t.stdout.split())
+    assert "drew an ICMP host unreachable: the host is not reachable (gone, or no route to it)" in flat, t.stdout
+    assert "refuses the port" not in flat.replace("nothing refuses the port", ""), t.stdout

@@ -71,6 +71,8 @@ Record summary_record(const TargetInfo& info, const TargetStats& s) {
   rec["unmatched_rst"] = s.unmatched_rst;
   rec["held"] = s.held;
   rec["retried"] = s.retried;
+  rec["zero_window"] = s.zero_window;
+  rec["reset_at_once"] = s.reset_at_once;
   if (rtt.count) {
     rec["rtt_min_ms"] = rounded(rtt.min, kNanosecondPlaces);
     rec["rtt_avg_ms"] = rounded(rtt.avg, kNanosecondPlaces);
@@ -84,7 +86,8 @@ Record summary_record(const TargetInfo& info, const TargetStats& s) {
   if (!s.kernel_rtt_ms.empty()) rec["kernel_rtt_avg_ms"] = rounded(s.kernel_rtt_ms.summary().avg, kThreePlaces);
   rec["elapsed_ms"] = rounded(s.elapsed_ms, kThreePlaces);
   rec["interrupted"] = s.interrupted;
-  rec["ack_check"] = s.ack_check ? Record(tcpkit::to_string(*s.ack_check)) : Record(nullptr);
+  rec["ack_check"] = s.ack_check ? Record(tcpkit::to_string(s.ack_check->kind)) : Record(nullptr);
+  if (s.ack_check && s.ack_check->kind == tcpkit::AckCheck::icmp) rec["ack_check_icmp"] = s.ack_check->icmp;
   return rec;
 }
 
@@ -123,6 +126,24 @@ std::string held_text(const TargetStats& s) {
                             kTextWidth, 2);
 }
 
+// Open answers that may stand for a SYN proxy, not the server: what they mean.
+std::string proxy_text(const TargetStats& s) {
+  std::string out;
+  if (s.zero_window)
+    out += tcpkit::wrap_cells(tcpkit::cli::count_text(s.zero_window, "open answer") + (s.zero_window == 1 ? " has" : " have") +
+                                  " a zero window (win 0), a SYN proxy's mark: netfilter SYNPROXY answers so for every "
+                                  "port it guards, listened on or not, and these times are its own; the port may be "
+                                  "closed behind it (--trace shows what follows the handshake: an RST, no server)",
+                              kTextWidth, 2);
+  if (s.reset_at_once)
+    out += tcpkit::wrap_cells(tcpkit::cli::count_text(s.reset_at_once, "connection") +
+                                  (s.reset_at_once == 1 ? " was" : " were") +
+                                  " reset as soon as made: a SYN proxy whose server refused the port (the port is "
+                                  "then closed behind it), or a server that resets at once",
+                              kTextWidth, 2);
+  return out;
+}
+
 std::string rtt_text(const TargetStats& s) {
   std::string out;
   if (const auto rtt = s.rtt_ms.summary(); rtt.count) {
@@ -149,17 +170,32 @@ std::string summary_text(const TargetInfo& info, const TargetStats& s) {
                           : "") +
          ", time " +
          format_fixed(s.elapsed_ms, 0) + " ms\n";
-  return out + not_answers_text(s) + held_text(s) + retried_text(s) + ack_check_text(info.port, s.ack_check) + rtt_text(s);
+  return out + not_answers_text(s) + held_text(s) + retried_text(s) + proxy_text(s) + ack_check_text(info.port, s.ack_check) +
+         rtt_text(s);
 }
 
 }  // namespace
 
+namespace {
+// What an ICMP error to the ACK says (found: "a firewall or router refuses the port" for a host
+// unreachable from the router before a host that was gone).
+std::string icmp_meaning(const std::string& error) {
+  const auto has = [&](const char* words) { return error.find(words) != std::string::npos; };
+  if (has("prohibited") || has("policy") || has("reject route"))
+    return "a firewall or router refuses the port's segments, and dropped the SYNs unanswered";
+  if (has("port unreachable")) return "the port's segments are rejected (a firewall's reject rule, most often)";
+  if (has("host") || has("net") || has("address unreachable") || has("no route"))
+    return "the host is not reachable (gone, or no route to it): nothing refuses the port itself";
+  return "something on the way refuses the port's segments";
+}
+}  // namespace
+
 // What the ACK check says about SYNs that drew nothing; folded to the terminal's 80 columns.
-std::string ack_check_text(uint16_t port, const std::optional<tcpkit::AckCheck>& check) {
+std::string ack_check_text(uint16_t port, const std::optional<tcpkit::AckCheckAnswer>& check) {
   if (!check) return "";
   const std::string ack = "ack check: an ACK to port " + std::to_string(port);
   std::string line;
-  switch (*check) {
+  switch (check->kind) {
     case tcpkit::AckCheck::reset:
       line = ack + " drew an RST, so segments reach a TCP stack there and only the SYNs went unanswered: "
                    "a listener whose accept queue is full (a server that stopped accepting) or whose SYN queue is (a "
@@ -169,7 +205,7 @@ std::string ack_check_text(uint16_t port, const std::optional<tcpkit::AckCheck>&
       line = ack + " drew an RST, but only after -W: the host answers, slower than -W allows, so the SYNs' answers "
                    "may have come too late as well; raise -W";
       break;
-    case tcpkit::AckCheck::icmp: line = ack + " drew an ICMP error: a firewall or router refuses the port"; break;
+    case tcpkit::AckCheck::icmp: line = ack + " drew an ICMP " + check->icmp + ": " + icmp_meaning(check->icmp); break;
     case tcpkit::AckCheck::silence:
       line = "ack check: " + std::to_string(tcpkit::AckCheckConfig{}.tries) + " ACKs to port " + std::to_string(port) +
              " drew nothing either: a firewall that drops every segment to the port, the host is gone, or heavy loss";
@@ -233,6 +269,7 @@ Record Reporter::probe_record(const TargetInfo& info, const tcpkit::ProbeReply& 
   if (r.connect_ns) rec["connect_ms"] = ms_exact(*r.connect_ns);
   if (r.kernel_rtt_us) rec["kernel_rtt_us"] = *r.kernel_rtt_us;
   if (info.mode == "connect" && r.outcome == ProbeOutcome::open) rec["syn_retransmits"] = r.syn_retransmits;
+  if (r.reset_after_handshake) rec["reset_after_handshake"] = true;
   if (r.rtt_ns) rec["timestamp_source"] = tcpkit::to_string(r.timestamps);
   return rec;
 }
@@ -260,6 +297,7 @@ std::string Reporter::probe_text(const TargetInfo& info, const tcpkit::ProbeRepl
       // The options worth reading (timestamp values are noise).
       if (!r.options.empty() && !r.held_by) line += " opts=" + r.options.to_string(tcpkit::OptionText::brief);
       if (r.held_by) line += " (an ACK: the peer still holds probe " + std::to_string(*r.held_by) + "'s connection)";
+      if (r.reset_after_handshake) line += " (then reset at once)";
       break;
     case ProbeOutcome::closed:
       line += "from " + where + ": closed" + probe + rtt;

@@ -41,15 +41,18 @@ struct TargetStats {
   // connect mode: probes answered only after the kernel sent the SYN again; their times hold its
   // retransmission timeout and stay out of rtt_ms.
   uint64_t retried = 0;
+  // syn mode: open answers with a zero window (a SYN proxy's mark); connect mode: connections
+  // reset as soon as they were made (ProbeReply::reset_after_handshake).
+  uint64_t zero_window = 0, reset_at_once = 0;
   double elapsed_ms = 0;
   bool interrupted = false;        // stopped by a signal (Ctrl-C, SIGTERM, SIGHUP), not by -c or -w
   // What one ACK to the port drew, asked when no probe drew any answer (stray/ack_check.hpp).
-  std::optional<tcpkit::AckCheck> ack_check;
+  std::optional<tcpkit::AckCheckAnswer> ack_check;
   long long answered() const { return open + closed + unreachable; }
 };
 
 // "ack check: an ACK to port 80 drew an RST, so ..." folded to 80 columns; "" without a check.
-std::string ack_check_text(uint16_t port, const std::optional<tcpkit::AckCheck>& check);
+std::string ack_check_text(uint16_t port, const std::optional<tcpkit::AckCheckAnswer>& check);
 
 class Reporter {
  public:

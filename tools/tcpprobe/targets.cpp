@@ -56,7 +56,7 @@ tcpkit::Result<Target> prepare_target(const Options& o, const tcpkit::TargetSpec
   return t;
 }
 
-std::optional<tcpkit::AckCheck> ack_check_target(const Options& o, const Target& t) {
+std::optional<tcpkit::AckCheckAnswer> ack_check_target(const Options& o, const Target& t) {
   tcpkit::AckCheckConfig config;
   config.destination = t.info.address;
   config.port = t.info.port;

@@ -22,6 +22,6 @@ tcpkit::Result<Target> prepare_target(const Options& options, const tcpkit::Targ
 
 // What one ACK to the target's port draws (stray/ack_check.hpp); nullopt when it could not be
 // asked or Ctrl-C cut it short. Needs CAP_NET_RAW.
-std::optional<tcpkit::AckCheck> ack_check_target(const Options& options, const Target& target);
+std::optional<tcpkit::AckCheckAnswer> ack_check_target(const Options& options, const Target& target);
 
 }  // namespace tcpprobe

@@ -84,7 +84,7 @@ Record segment_record(const Options& o, const TargetInfo& info, const tcpkit::Tr
   return r;
 }
 
-Record summary_record(const TargetInfo& info, const tcpkit::TraceResult& t, const std::optional<tcpkit::AckCheck>& ack) {
+Record summary_record(const TargetInfo& info, const tcpkit::TraceResult& t, const std::optional<tcpkit::AckCheckAnswer>& ack) {
   Record r;
   r["type"] = "trace_summary";
   r["target"] = info.target;
@@ -122,12 +122,13 @@ Record summary_record(const TargetInfo& info, const tcpkit::TraceResult& t, cons
   r["bad_checksum"] = t.rejected[tcpkit::RejectReason::bad_checksum];
   r["notes"] = t.notes;
   r["interrupted"] = t.outcome == "interrupted";
-  r["ack_check"] = ack ? Record(tcpkit::to_string(*ack)) : Record(nullptr);
+  r["ack_check"] = ack ? Record(tcpkit::to_string(ack->kind)) : Record(nullptr);
+  if (ack && ack->kind == tcpkit::AckCheck::icmp) r["ack_check_icmp"] = ack->icmp;
   return r;
 }
 
 void write_records(const Options& o, const TargetInfo& info, const tcpkit::TraceResult& t, int64_t start,
-                   const std::optional<tcpkit::AckCheck>& ack) {
+                   const std::optional<tcpkit::AckCheckAnswer>& ack) {
   tcpkit::JsonLinesWriter json(stdout);
   tcpkit::CsvWriter csv(stdout, kCsvColumns);
   auto write = [&](const Record& r) { o.format == tcpkit::Format::json ? json.write(r) : csv.write(r); };
@@ -175,7 +176,7 @@ std::string states_text(const tcpkit::TraceResult& t) {
   return out;
 }
 
-std::string summary_text(const TargetInfo& info, const tcpkit::TraceResult& t, const std::optional<tcpkit::AckCheck>& ack) {
+std::string summary_text(const TargetInfo& info, const tcpkit::TraceResult& t, const std::optional<tcpkit::AckCheckAnswer>& ack) {
   std::string out = "\n--- " + info.target + " trace summary ---\n";
   // "outcome: refused", not "refused, refused": a connect() that failed has no close of its own.
   out += "outcome: " + t.outcome + (t.close_kind.empty() || t.close_kind == t.outcome ? "" : ", " + t.close_kind) + "\n";
@@ -206,7 +207,7 @@ std::string summary_text(const TargetInfo& info, const tcpkit::TraceResult& t, c
 }  // namespace
 
 void print_trace(const Options& o, const TargetInfo& info, const tcpkit::TraceResult& t,
-                 const std::optional<tcpkit::AckCheck>& ack) {
+                 const std::optional<tcpkit::AckCheckAnswer>& ack) {
   const int64_t start = t.events.empty() ? 0 : t.events.front().segment.time_ns;
   if (o.format != tcpkit::Format::text) {
     write_records(o, info, t, start, ack);

@@ -8,6 +8,6 @@ namespace tcpprobe {
 
 // ack_check: what one ACK to the port drew, asked when the SYNs drew no answer.
 void print_trace(const Options& options, const TargetInfo& info, const tcpkit::TraceResult& trace,
-                 const std::optional<tcpkit::AckCheck>& ack_check);
+                 const std::optional<tcpkit::AckCheckAnswer>& ack_check);
 
 }  // namespace tcpprobe

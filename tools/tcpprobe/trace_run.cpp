@@ -39,7 +39,7 @@ int run_trace(const Options& o) {
     return cli::exit_code_for(trace.error());
   }
   // SYNs that drew nothing at all: one ACK tells a stack dropping only SYNs from a firewall.
-  std::optional<tcpkit::AckCheck> ack;
+  std::optional<tcpkit::AckCheckAnswer> ack;
   if (o.ack_check && trace->outcome == "no answer" && !cli::interrupted()) ack = ack_check_target(o, *target);
   print_trace(o, target->info, *trace, ack);
   // Positive: the handshake completed (the connection really existed).

@@ -141,13 +141,18 @@ Result<ProbeReply> connect_probe(const ConnectProbeConfig& config, uint64_t prob
     reply.outcome = ProbeOutcome::filtered;
     return reply;
   }
-  if (error != 0 && error != ECONNREFUSED && !unreachable_error(error))
+  // ECONNRESET: the handshake completed and an RST followed before the poll woke (found behind a
+  // SYN proxy guarding a closed port: exit 4, "Connection reset by peer").
+  if (error != 0 && error != ECONNREFUSED && error != ECONNRESET && !unreachable_error(error))
     return fail_errno("connect to " + d.to_string_with_port(config.port), error);
   reply.connect_ns = elapsed;
   reply.rtt_ns = elapsed;
   if (error == 0) {
     reply.outcome = ProbeOutcome::open;
     read_open_socket(sock->get(), reply);
+  } else if (error == ECONNRESET) {
+    reply.outcome = ProbeOutcome::open;
+    reply.reset_after_handshake = true;
   } else if (read_icmp_error(sock->get(), reply)) {
     // Before ECONNREFUSED: an ICMP port unreachable fails connect() with it too, and is queued.
     reply.outcome = ProbeOutcome::unreachable;

@@ -20,7 +20,7 @@ std::string_view to_string(AckCheck check) {
 
 // The closed-port ACK case of tcpstray, aimed at the port in question: the same reserved source
 // port, capture and answer matching.
-Result<AckCheck> check_with_ack(const AckCheckConfig& config, int cancel_fd) {
+Result<AckCheckAnswer> check_with_ack(const AckCheckConfig& config, int cancel_fd) {
   StrayTarget target;
   target.address = config.destination;
   target.port = target.closed_port = config.port;
@@ -35,11 +35,12 @@ Result<AckCheck> check_with_ack(const AckCheckConfig& config, int cancel_fd) {
     if (const StraySegment* first = first_real_tcp(run->seen.answers)) {
       // segments[0] is our ACK, stamped by the kernel as it left.
       const int64_t took_ns = first->time_ns - run->segments.front().time_ns;
-      return took_ns > std::chrono::nanoseconds(config.timeout).count() ? AckCheck::late_reset : AckCheck::reset;
+      return AckCheckAnswer{took_ns > std::chrono::nanoseconds(config.timeout).count() ? AckCheck::late_reset
+                                                                                         : AckCheck::reset};
     }
-    const bool icmp = std::any_of(run->seen.answers.begin(), run->seen.answers.end(), [](const StraySegment& s) { return s.icmp; });
-    if (icmp) return AckCheck::icmp;
-    if (attempt + 1 >= config.tries || cancel_requested(cancel_fd)) return AckCheck::silence;
+    const auto icmp = std::find_if(run->seen.answers.begin(), run->seen.answers.end(), [](const StraySegment& s) { return s.icmp; });
+    if (icmp != run->seen.answers.end()) return AckCheckAnswer{AckCheck::icmp, icmp->icmp_text};
+    if (attempt + 1 >= config.tries || cancel_requested(cancel_fd)) return AckCheckAnswer{};
   }
 }
 

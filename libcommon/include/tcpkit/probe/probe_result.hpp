@@ -49,6 +49,10 @@ struct ProbeReply {
   // SYNs the kernel sent again before the handshake completed (TCP_INFO tcpi_total_retrans of
   // the new connection): then rtt_ns holds its retransmission timeout, not a round trip.
   uint32_t syn_retransmits = 0;
+  // The handshake completed and an RST came at once, before connect() could report it
+  // (ECONNRESET): a SYN proxy whose server refused the port, or a server that resets at once.
+  // Open, for the handshake; rtt_ns then runs to the RST.
+  bool reset_after_handshake = false;
 };
 
 }  // namespace tcpkit

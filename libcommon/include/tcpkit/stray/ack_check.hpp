@@ -18,6 +18,11 @@ namespace tcpkit {
 enum class AckCheck { reset, late_reset, icmp, silence };
 std::string_view to_string(AckCheck check);  // "reset", "late reset", "icmp", "silence"
 
+struct AckCheckAnswer {
+  AckCheck kind = AckCheck::silence;
+  std::string icmp;  // kind icmp: what the error said ("host unreachable", "port unreachable", ...)
+};
+
 struct AckCheckConfig {
   IpAddress destination;
   uint16_t port = 0;
@@ -33,6 +38,6 @@ struct AckCheckConfig {
 };
 
 // Needs CAP_NET_RAW. cancel_fd (Ctrl-C) ends the wait early (silence).
-Result<AckCheck> check_with_ack(const AckCheckConfig& config, int cancel_fd = -1);
+Result<AckCheckAnswer> check_with_ack(const AckCheckConfig& config, int cancel_fd = -1);
 
 }  // namespace tcpkit
