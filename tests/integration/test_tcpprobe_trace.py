@@ -129,7 +129,7 @@ def test_send_data_shows_the_data_and_its_ack(L, tool, family):
     assert any(s["direction"] == "in" and s["ack"] == 1 + len(REQUEST) for s in segments)
     response = [s for s in segments if s["direction"] == "in" and s["len"] > 0]
     assert sum(s["len"] for s in response) == summary["bytes_received"] > 0
-    assert summary["bytes_sent"] == len(REQUEST)
+    assert summary["bytes_sent"] == summary["bytes_acked"] == len(REQUEST)
     # Our FIN comes after the peer's, and is numbered after our data.
     our_fin = next(s for s in segments if s["direction"] == "out" and "F" in s["flags"])
     assert our_fin["seq"] == 1 + len(REQUEST)
@@ -391,6 +391,20 @@ def test_a_zero_window_holds_our_data_and_the_kernels_probe_is_named(make_lab, t
     assert "own_delay_ms" not in summary, summary
     r = L.run_client([tool("tcpprobe"), "--trace", "--send", "hello", f"{L.server_v4}:{HOLD}"], timeout=60)
     assert "zero-window probe" in r.stdout and "own delay" not in r.stdout, r.stdout
+
+
+def test_data_a_closed_window_held_back_is_not_counted_as_acknowledged(make_lab, tool):
+    # Every segment of the peer's says window 0 (a SYN proxy with no server behind it never
+    # opens it): our data never leaves, yet the summary said "bytes: sent 5".
+    L = make_lab(routers=1, ipv6=False)
+    L.start_server(HOLD, mode="hold")
+    L.nft(L.router_ns[0], "table inet tkzw {\n chain forward { type filter hook forward priority 0; "
+                          f"tcp sport {HOLD} tcp window set 0\n }}\n}}\n")
+    segments, summary = trace(L, tool, f"{L.server_v4}:{HOLD}", "--send", "hello", "-w", "2")
+    assert not any(s["direction"] == "out" and s["len"] > 0 for s in segments), segments
+    assert summary["bytes_sent"] == 5 and summary["bytes_acked"] == 0, summary
+    r = L.run_client([tool("tcpprobe"), "--trace", "--send", "hello", "-w", "2", f"{L.server_v4}:{HOLD}"], timeout=60)
+    assert "bytes: sent 5 (acknowledged 0)" in r.stdout, r.stdout
 
 
 def test_a_deferred_accept_listener_is_drawn_in_syn_recv_until_it_takes_an_ack(L, tool):

@@ -115,6 +115,7 @@ Record summary_record(const TargetInfo& info, const tcpkit::TraceResult& t, cons
   }
   r["our_states"] = states;
   r["bytes_sent"] = t.bytes_sent;
+  r["bytes_acked"] = t.bytes_acked;
   r["bytes_received"] = t.bytes_received;
   r["duplicates"] = t.duplicates;
   r["rejected"] = t.rejected.total();
@@ -193,7 +194,9 @@ std::string summary_text(const TargetInfo& info, const tcpkit::TraceResult& t, c
     out += "tcpprobe's own delay from the peer's FIN to its FIN: " + duration_text(*t.own_close_delay_ns) +
            " (CLOSE_WAIT, part of the close)\n";
   out += states_text(t);
-  out += "bytes: sent " + std::to_string(t.bytes_sent) + ", received " + std::to_string(t.bytes_received) + "\n";
+  out += "bytes: sent " + std::to_string(t.bytes_sent) +
+         (t.bytes_acked < t.bytes_sent ? " (acknowledged " + std::to_string(t.bytes_acked) + ")" : "") + ", received " +
+         std::to_string(t.bytes_received) + "\n";
   if (t.duplicates || t.rejected.total()) {
     std::string extra = t.duplicates ? tcpkit::cli::count_text(t.duplicates, "duplicate") + " (identical copies, not acted on)" : "";
     if (t.rejected.total())

@@ -550,6 +550,20 @@ std::vector<StateSpan> state_spans(const std::vector<TraceEvent>& events) {
   return spans;
 }
 
+namespace {
+// Our data the peer acknowledged, as the capture saw its ACKs: from past our SYN to its last
+// ACK, less our FIN when that is acknowledged too; at most what was written.
+uint64_t bytes_acked(const ConnectionTracker& tracker, uint64_t written) {
+  const auto& us = tracker.local();
+  const auto& ack = tracker.remote().last_ack;
+  if (!us.isn || !ack) return 0;
+  uint32_t span = *ack - (*us.isn + 1);
+  if (span > (uint32_t(1) << 31)) return 0;  // an ACK of our SYN alone, or older
+  if (us.fin_seq && *ack - *us.fin_seq - 1 < (uint32_t(1) << 31)) span -= 1;  // our FIN acknowledged
+  return std::min<uint64_t>(span, written);
+}
+}  // namespace
+
 Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd) {
   const IpAddress& d = config.destination;
   auto route = route_to(d, config.source, config.interface);
@@ -574,6 +588,7 @@ Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd) {
   if (auto walked = run.walk(); !walked) return tl::unexpected(walked.error());
   conclude(result, config, run.refused(), run.saw_closing());
   result.rejected = live->rejected();
+  result.bytes_acked = bytes_acked(live->tracker(), result.bytes_sent);
   return result;
 }
 

@@ -77,7 +77,9 @@ struct TraceResult {
     std::string text;  // "communication administratively prohibited"
   };
   std::optional<Icmp> icmp;
-  uint64_t bytes_sent = 0, bytes_received = 0;
+  // bytes_sent: what send() took (written); bytes_acked: of it, what the peer acknowledged
+  // (found: a peer whose window never opened, behind a SYN proxy, had "sent 18" of none).
+  uint64_t bytes_sent = 0, bytes_received = 0, bytes_acked = 0;
   RejectCounts rejected;    // inbound segments that cannot be the peer's (never shown as events)
   uint64_t duplicates = 0;  // network copies of a segment, shown and marked, never acted on
   std::vector<std::string> notes;  // retransmissions seen, a peer that never closed, ...
