@@ -75,6 +75,11 @@ def start_follower(argv, wrap_ns=None):
         proc.kill()
         out, err = proc.communicate(timeout=10)
         pytest.fail(f"tcpstate follow did not start (exit {proc.returncode}): {line}{err[-2000:]}")
+    # The namespace it names is the one followed (with --netns it said "this network namespace").
+    if "--netns" in argv:
+        assert f"in network namespace {argv[argv.index('--netns') + 1]} (" in line, line
+    else:
+        assert "in this network namespace (" in line, line
     return proc
 
 

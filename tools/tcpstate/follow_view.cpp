@@ -331,7 +331,8 @@ int run_follow(const Options& o) {
   if (!follower) return fail_with(cli::with_bpf_hint(follower.error(), "tcpstate"));
   // On stderr, so stdout holds only the changes: a script (or a test) knows from it that the
   // program is attached and nothing from now on is missed.
-  cli::print_warning("tcpstate", "following TCP state changes in this network namespace (" + (*follower)->attachment() +
+  const std::string where = o.netns.empty() ? "this network namespace" : "network namespace " + o.netns;
+  cli::print_warning("tcpstate", "following TCP state changes in " + where + " (" + (*follower)->attachment() +
                                      "); request sockets (SYN_RECV before accept) are not seen: see syn-flood");
   const WallClock clock;
   const auto start = std::chrono::steady_clock::now();

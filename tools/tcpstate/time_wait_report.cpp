@@ -170,7 +170,8 @@ std::string settings_text(const TimeWaitReport& v) {
          "  (governs orphaned FIN_WAIT_2, not TIME_WAIT, which is fixed at 60 s)\n";
   if (v.overflow)
     out += "  TcpExt.TCPTimeWaitOverflow    " + std::to_string(*v.overflow) +
-           "  (TIME_WAIT sockets not created since boot: the bucket limit was hit)\n";
+           "  (TIME_WAIT sockets not made in this network namespace's life, since boot for the host's: "
+           "the bucket limit was hit)\n";
   return out;
 }
 
