@@ -691,9 +691,11 @@ Result<void> CaseRunner::pre_check(const Edges& e) {
   f.peer_rcv_nxt = e.rcv_nxt;
   f.peer_snd_nxt = e.snd_nxt;
   f.flags = uint8_t(fin | ack), f.seq = *live_->tracker().local().fin_seq, f.ack = e.snd_nxt;
+  const uint64_t ambiguous_before = run_.seen.ambiguous_copies;
   auto answers = send_and_collect(f);
   if (!answers) return tl::unexpected(answers.error());
   run_.seen.pre_check_sent = true;
+  run_.seen.pre_check_ambiguous = run_.seen.ambiguous_copies - ambiguous_before;
   run_.seen.pre_check_answers = std::move(*answers);
   return {};
 }

@@ -210,6 +210,12 @@ std::optional<std::string> no_time_wait(const StrayObservation& seen) {
   if (!seen.pre_check_sent) return "no TIME_WAIT to test: whether the peer held one was not checked";
   const StraySegment* t = first_real_tcp(seen.pre_check_answers);
   const std::string before = "our FIN, sent again just before, ";
+  // Its ACK may have been set aside as maybe a copy of one the peer sent before: then it is not
+  // known that none came (it read "the peer may have kept no TIME_WAIT").
+  if (!t && seen.pre_check_ambiguous)
+    return "no TIME_WAIT known to test: " + before + "drew only " +
+           (seen.pre_check_ambiguous == 1 ? std::string("a segment") : std::to_string(seen.pre_check_ambiguous) + " segments") +
+           " the same as one the peer sent before it: a network copy or its ACK, nothing tells which";
   if (!t) return "no TIME_WAIT to test: " + before + "drew no ACK (the peer may have kept no TIME_WAIT)";
   if (t->flags & tcp_flag::rst)
     return "no TIME_WAIT to test: " + before + "drew a reset, the peer kept no TIME_WAIT (Linux: "

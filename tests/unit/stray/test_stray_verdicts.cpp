@@ -596,6 +596,13 @@ TEST_CASE("TIME_WAIT RST and SYN: without a TIME_WAIT just before, there is noth
   CHECK(reused.reason.find("no TIME_WAIT to test") != std::string::npos);
   s.pre_check_answers = {};  // our FIN drew nothing
   CHECK(judge_stray_case(StrayCase::tw_syn, syn, s).reason.find("drew no ACK") != std::string::npos);
+  // ... but what it drew was set aside as maybe a copy of an earlier segment: not "no ACK".
+  s.pre_check_ambiguous = 1;
+  const auto unsure = judge_stray_case(StrayCase::tw_syn, syn, s);
+  CHECK(unsure.verdict == StrayVerdict::inconclusive);
+  CHECK(unsure.reason.find("drew only a segment the same as one the peer sent before it") != std::string::npos);
+  CHECK(unsure.reason.find("may have kept no TIME_WAIT") == std::string::npos);
+  s.pre_check_ambiguous = 0;
   s.pre_check_sent = false;
   CHECK(verdict(StrayCase::tw_syn, syn, s) == StrayVerdict::inconclusive);
 }

@@ -71,6 +71,7 @@ struct StrayObservation {
   bool pre_check_sent = false;
   StrayProbe pre_check;
   std::vector<StraySegment> pre_check_answers;
+  uint64_t pre_check_ambiguous = 0;  // of its answers, set aside as maybe copies (ambiguous_copies)
   StrayProbe follow_up;
   std::vector<StraySegment> follow_up_answers;
   // A live case that drew a reset then sends one byte at RCV.NXT: a connection that lives acks
