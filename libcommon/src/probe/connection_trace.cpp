@@ -439,6 +439,9 @@ bool settle_ignored_ack(std::vector<TraceEvent>& events) {
   std::optional<size_t> last_synack;
   for (size_t i = ack + 1; i < events.size(); ++i) {
     const TrackedSegment& s = events[i].segment;
+    // A network copy of the SYN/ACK (TSval and all) is no resend: the peer took our ACK (found
+    // on a duplicating path: "it had not taken that ACK ... TCP_DEFER_ACCEPT").
+    if (s.duplicate) continue;
     if (synack_at(i)) last_synack = i;
     else if (in(i) || s.flags != tcp_flag::ack || s.payload_length > 0) break;  // the peer or we moved on
   }
@@ -459,7 +462,7 @@ HandshakeRefusal settle_unaccepted_handshake(std::vector<TraceEvent>& events) {
   std::optional<size_t> reset;
   bool resent = false;
   for (size_t i = synack + 1; i < events.size(); ++i) {
-    if (!in(i)) continue;
+    if (!in(i) || events[i].segment.duplicate) continue;  // a network copy is no resend
     const TrackedSegment& s = events[i].segment;
     if (s.flags & tcp_flag::rst) {
       if (!reset && i > ack) reset = i;

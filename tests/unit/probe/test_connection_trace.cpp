@@ -199,6 +199,16 @@ TEST_CASE("a bare ACK the peer ignored (TCP_DEFER_ACCEPT) leaves it in SYN_RECEI
   std::vector<TraceEvent> plain = {seg(D::outbound, S, 100, 0, 0), seg(D::inbound, S | A, 500, 101, 1 * ms),
                                    seg(D::outbound, A, 101, 501, 2 * ms)};
   CHECK_FALSE(settle_ignored_ack(plain));
+  // A network copy of the SYN/ACK (the tracker marks it duplicate) is no resend: found on a
+  // duplicating path, the peer drawn in SYN_RECV and a note of TCP_DEFER_ACCEPT or a lost ACK.
+  std::vector<TraceEvent> copied = {seg(D::outbound, S, 100, 0, 0),           seg(D::inbound, S | A, 500, 101, 1 * ms),
+                                    seg(D::outbound, A, 101, 501, 2 * ms),     seg(D::inbound, S | A, 500, 101, 1 * ms + 28'000),
+                                    seg(D::outbound, A, 101, 501, 3 * ms)};
+  copied[3].segment.duplicate = true;
+  for (auto& e : copied) e.segment.remote_state_inferred = TcpState::established;
+  CHECK_FALSE(settle_ignored_ack(copied));
+  CHECK(copied[2].segment.remote_state_inferred == TcpState::established);
+  CHECK(settle_unaccepted_handshake(copied) == HandshakeRefusal::none);
 }
 
 TEST_CASE("a FIN our kernel has not put on the wire yet keeps the state it read") {
