@@ -184,9 +184,19 @@ def test_a_router_that_raises_the_ttl_is_seen_in_the_answers_ttl(L, tool):
     assert summary["answer_ttl"] == 61 and summary["answered_from_further_hop"] == 4, summary
     assert "answered_from_hop" not in summary, summary
     assert ("says it came from hop 4, further than hop 3 where our SYN first reached it: a router at hop 2 or "
-            "nearer may raise the TTL") in summary["verdict"], summary
+            "3 may raise the TTL") in summary["verdict"], summary
     text = L.run_client([tool("tcppath"), "-n", "-W", "3s", f"{L.server_v4}:{PORT}"], timeout=60).stdout
     assert "ttl 61: sent from hop 4?" in text, text
+
+
+def test_a_router_that_raises_the_ttl_before_its_own_expiry_check_is_not_placed_nearer(L, tool):
+    # nft at prerouting raises the TTL before r2's own check: TTL 2 already gets through, the
+    # destination shows at hop 2, and the verdict put the raise at "hop 1 or nearer".
+    L.nft(L.router_ns[1], f"table inet {TABLE} {{\n chain pre {{ type filter hook prerouting priority -300; "
+                          f"policy accept;\n  tcp dport {PORT} ip ttl set 64\n }}\n}}\n")
+    r, hops, summary = trace(L, tool)
+    assert summary["stop"] == "reached" and summary["destination_hop"] == 2, summary
+    assert "a router at hop 1 or 2 may raise the TTL" in summary["verdict"], summary
 
 
 def test_answers_lost_at_the_destinations_hop_name_no_middlebox(L, tool):

@@ -197,15 +197,17 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
       } else {
         words += "the SYN reached " + destination->from.to_string() + ", which answered " + flags_names(destination->flags);
         if (out.answered_from_further_hop > 0) {
-          const int before = destination->hop - 1;  // the raise came after the last hop that expired a SYN
+          // The raiser let the SYN of TTL H through: it is hop H (raising before its own expiry
+          // check, as nft does at prerouting) or hop H - 1 (after it); a nearer one would have
+          // let a smaller TTL through (found: "hop 1 or nearer" for a raise at hop 2).
+          const int hop = destination->hop;
+          const std::string raisers = hop > 1 ? std::to_string(hop - 1) + " or " + std::to_string(hop) : "1";
           words += "; that answer's " + std::string(ttl_name) + " (" + std::to_string(destination->ttl) +
                    ") says it came from hop " + std::to_string(out.answered_from_further_hop) + ", further than hop " +
-                   std::to_string(destination->hop) + " where our SYN first reached it: " +
-                   (before > 0 ? "a router at hop " + std::to_string(before) +
-                                     " or nearer may raise the TTL of what it forwards (TTL normalisation), hiding the "
-                                     "hops beyond it, or the way back is longer than the way out"
-                               : std::string("the way back is longer than the way out, or the destination starts from an "
-                                             "unusual TTL"));
+                   std::to_string(hop) + " where our SYN first reached it: a router at hop " + raisers +
+                   " may raise the " + ttl_name + " of what it forwards (" + ttl_name +
+                   " normalisation), hiding the hops beyond it, or the way back is longer than the way out" +
+                   (hop > 1 ? "" : ", or the destination starts from an unusual " + std::string(ttl_name));
         }
       }
       if (!destination->options.empty()) words += " (" + destination->options.to_string(OptionText::brief) + ")";

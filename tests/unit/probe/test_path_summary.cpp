@@ -170,12 +170,17 @@ TEST_CASE("path summary: an answer whose TTL says it came from further away name
   CHECK(s.answered_from_further_hop == 4);
   CHECK(s.verdict == "no change to the SYN seen; the SYN reached 10.0.4.2, which answered SYN+ACK; that answer's TTL "
                      "(61) says it came from hop 4, further than hop 3 where our SYN first reached it: a router at hop "
-                     "2 or nearer may raise the TTL of what it forwards (TTL normalisation), hiding the hops beyond it, "
+                     "2 or 3 may raise the TTL of what it forwards (TTL normalisation), hiding the hops beyond it, "
                      "or the way back is longer than the way out");
-  // At hop 1 no router stood before it to raise anything.
+  // Hop 3 itself, raising before its own expiry check (nft at prerouting), lets TTL 3 through as
+  // well; a nearer one would have let TTL 2 through (it said "hop 2 or nearer", and "hop 1 or
+  // nearer" for a raise at hop 2).
+  // At hop 1: the first router (raising at prerouting), or no raise at all.
   d.hop = 1;
-  CHECK(summarize_path({}, d).verdict.find("the way back is longer than the way out, or the destination starts from "
-                                           "an unusual TTL") != std::string::npos);
+  CHECK(summarize_path({}, d).verdict.find("a router at hop 1 may raise the TTL of what it forwards (TTL "
+                                           "normalisation), hiding the hops beyond it, or the way back is longer than "
+                                           "the way out, or the destination starts from an unusual TTL") !=
+        std::string::npos);
   d.hop = 4;  // as far as it says: nothing to tell
   CHECK(summarize_path(hops, d).answered_from_further_hop == 0);
 }
