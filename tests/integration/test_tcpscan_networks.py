@@ -7,10 +7,13 @@ Per network, the slow /24 sets the wait while it has probes on their way.
 
 Ports are drawn per run from TCPSCAN_TEST_SEED (random when unset), as in test_tcpscan.py;
 every assertion message carries the seed."""
+import json
 import os
 import random
 import subprocess
 import sys
+
+import pytest
 
 from test_tcpscan import LAB_DIR, SEED, scan, start_listener
 
@@ -73,3 +76,24 @@ def test_a_late_answer_to_round_0_is_timed_from_round_0(make_lab):
     assert summary["networks_measured"] == 2, f"seed {SEED}: {summary}"
     assert summary["wait_network"] == f"10.{net}.0.0/24", f"seed {SEED}: {summary}"
     assert summary["wait_network_p99_us"] >= 2 * delay_ms * 1000, f"seed {SEED}: {summary}"
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_a_range_that_holds_our_own_address_hears_every_host_in_it(make_lab, family):
+    # 10.N.0.0/24 scanned from 10.N.0.1: the route to the range's first address (ours) is lo,
+    # and the scan listened there only. The server's SYN/ACK never counted: "0 open, 1 closed,
+    # 1 filtered", not degraded, exit 1 (nmap found 22 open); over IPv6 the range failed with
+    # "no route to fd00:N::2 via lo", exit 4. Our own address in the middle of a range was "down".
+    L = make_lab(ipv6=family == 6)
+    L.start_server(22, mode="hold")
+    net = L.server_v4.rsplit(".", 1)[0] if family == 4 else L.server_v6.rsplit(":", 1)[0]
+    ranges = [f"{net}.0/29", f"{net}.1-2"] if family == 4 else [f"{net}:0/125", f"{net}:1-2"]
+    for target in ranges:
+        r = L.run_client([L.tool("tcpscan"), "--json", "-p", "22", target], timeout=120)
+        assert r.returncode == 0, (target, r.returncode, r.stderr)
+        objs = [json.loads(line) for line in r.stdout.splitlines()]
+        ports = {o["host"]: o["state"] for o in objs if o["type"] == "port"}
+        server = L.server_v4 if family == 4 else L.server_v6
+        client = L.client_v4 if family == 4 else L.client_v6
+        assert ports[server] == "open" and ports[client] == "closed", (target, ports)
+        assert not objs[-1]["degraded"], (target, objs[-1])

@@ -244,6 +244,47 @@ def test_a_host_that_answered_rests_on_its_own_answer_not_a_routers_icmp(make_la
         assert [(h["status"], h["reason"]) for h in hosts] in ([("up", "syn-ack")], [("up", "reset")]), hosts
 
 
+def test_a_routers_prohibition_alone_discovers_no_host(make_lab):
+    # A router that rejects a block with "host prohibited" where no host is: every address was
+    # "up; 3 filtered" (and, with the router's ICMP rate limit, a random few of them). nmap finds
+    # no host up. Only a router spoke: the host is unknown, its ports listed with the reason.
+    L = make_lab(routers=1, ipv6=False)
+    block = L.server_v4.rsplit(".", 1)[0] + ".64/29"
+    L.nft(L.router_ns[0], "table inet tkprohib {\n chain forward { type filter hook forward priority 0; "
+                          f"ip daddr {block} reject with icmp type host-prohibited\n }}\n}}\n")
+    L.sysctl(L.router_ns[0], "net.ipv4.icmp_ratelimit", "0")
+    r = L.run_client([L.tool("tcpscan"), "--json", "-p", "22,80", *FAST, block])
+    objs = [json.loads(line) for line in r.stdout.splitlines()]
+    hosts = [o for o in objs if o["type"] == "host"]
+    assert hosts and all((h["status"], h["reason"]) == ("unknown", "host-prohibited") for h in hosts), hosts
+    assert objs[-1]["hosts_up"] == 0 and r.returncode == 1, objs[-1]
+    t = L.run_client([L.tool("tcpscan"), "-p", "22,80", *FAST, block.replace("/29", "/30")])
+    assert "unknown (only a router answered, ICMP host-prohibited: the host behind it may not exist" in \
+        " ".join(t.stdout.split()), t.stdout
+
+
+def test_silent_ports_beside_icmp_refusals_name_the_icmp_rate_limit(make_lab):
+    # One rule in a router refuses 100 ports with admin-prohibited; its ICMP rate limit (Linux's
+    # default) lets a few refusals through, and the ACK check of the silent rest said only "a
+    # firewall that drops everything, a host that is gone, or loss".
+    L = make_lab(routers=1, ipv6=False)
+    L.start_server(110, mode="hold")
+    L.nft(L.router_ns[0], "table inet tkrefuse {\n chain forward { type filter hook forward priority 0; "
+                          f"ip daddr {L.server_v4} tcp dport 1-100 reject with icmp type admin-prohibited\n }}\n}}\n")
+    t = L.run_client([L.tool("tcpscan"), "-p", "1-120", *FAST, L.server_v4], timeout=60)
+    flat = " ".join(t.stdout.split())
+    assert "admin-prohibited" in flat and "no-response" in flat, t.stdout  # some refusals, some silence
+    assert "more refusals that an ICMP rate limit swallowed" in flat, t.stdout
+
+
+def test_csv_with_no_row_to_write_still_has_its_header(make_lab):
+    # --csv --open with nothing open wrote an empty file, which a CSV reader refuses.
+    L = make_lab(ipv6=False)
+    r = L.run_client([L.tool("tcpscan"), "--csv", "--open", "-p", "9", *FAST, L.server_v4])
+    assert r.returncode == 1, r.stderr
+    assert r.stdout.splitlines() == [r.stdout.splitlines()[0]] and r.stdout.startswith("host,port,"), r.stdout
+
+
 def test_an_icmp_error_of_any_code_is_an_answer(make_lab):
     # A router that refuses every SYN with "fragmentation needed": tcpscan read it as nmap does,
     # no answer, and said "down (no reply on any port)" while the errors came back.

@@ -99,6 +99,8 @@ Host* HostTable::add(const tcpkit::ScanResult& r, bool hold) {
     ++h.replies;
     if (says_host_unreachable(v))
       ++h.unreachable;
+    else if (v.reason == Reason::icmp_unreachable && !v.icmp_from_target)
+      ++h.router_icmp;
     // The reply the status rests on: the host's own (TCP, or an ICMP error it sent itself) over
     // a router's ICMP whatever came first (a race made "up, host-unreach" with the router's TTL
     // when the host had answered SYN/ACK); among equals, the earliest.
@@ -119,7 +121,7 @@ Host* HostTable::add(const tcpkit::ScanResult& r, bool hold) {
 void HostTable::decide(Host& h) {
   std::sort(h.ports.begin(), h.ports.end(), [](const PortResult& a, const PortResult& b) { return a.port < b.port; });
   const bool complete = h.results >= ports_per_host_;
-  if (h.replies > h.unreachable) {  // a TCP answer, or an ICMP error other than "unreachable"
+  if (h.replies > h.unreachable + h.router_icmp) {  // a TCP answer, or an ICMP error of its own
     h.status = HostStatus::up;
     h.reason = reason_word(h.first.verdict());
     return;
@@ -132,6 +134,13 @@ void HostTable::decide(Host& h) {
   if (assume_up_) {
     h.status = HostStatus::up;
     h.reason = "user-set";
+    return;
+  }
+  if (h.router_icmp > 0) {
+    // As nmap: no host discovered. Not down either: the router speaks for an address it may hold.
+    h.status = HostStatus::unknown;
+    h.reason = reason_word(h.first.verdict());
+    h.why = "only a router answered, ICMP " + h.reason + ": the host behind it may not exist; -Pn lists it up";
     return;
   }
   if (h.unreachable > 0) {

@@ -44,6 +44,10 @@ struct Host {
   uint64_t results = 0, replies = 0, unreachable = 0;  // unreachable: ICMP host/net unreachable
   uint64_t ack_resets = 0;     // silent ports whose ACK drew an RST: the host is there
   uint64_t ack_silences = 0;   // silent ports whose ACKs drew nothing either
+  // ICMP errors a router sent for the host that do not say it is unreachable (prohibited, say):
+  // no sign of the host itself (found: a router's host-prohibited for addresses where no host
+  // was made every one of them "up", and its ICMP rate limit a random few).
+  uint64_t router_icmp = 0;
   int64_t first_reply_ns = 0;  // kernel receive time of `first`
   int64_t first_rtt_ns = 0;    // the RTT of the first reply that has one, 0 when unknown
   PortResult first;            // the reply the status rests on: the host's own first, else a router's

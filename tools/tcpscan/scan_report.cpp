@@ -188,6 +188,7 @@ void Report::result(const tcpkit::ScanResult& r) {
   // The engine gives unanswered ports only once every reply is in: the last results.
   if (r.verdict.reason == tcpkit::Reason::no_response) final_pass_ = true;
   if (r.verdict.zero_window) ++zero_window_open_;
+  if (r.verdict.reason == tcpkit::Reason::icmp_unreachable && !r.verdict.icmp_from_target) ++icmp_refused_;
   // A port without an answer, or with an ICMP host/net unreachable, on a host that has given
   // no other answer yet may belong to a host that is down (whose ports are not written):
   // streamed forms hold it until the host is complete.
@@ -439,7 +440,10 @@ std::string paused_text(const tcpkit::ScanSummary& s) {
 }
 
 // What the ACK check of the silent ports found, or why it did not run; "" when there was none.
-std::string ack_check_sentence(const AckCheckFacts& a) {
+// icmp_refused: ports of the scan whose SYNs drew an ICMP error from a router. Beside them, a
+// silent port may be one more refusal that the router's ICMP rate limit swallowed (found: one
+// rule refusing 100 ports, 6 refusals seen and 94 "a firewall that drops everything").
+std::string ack_check_sentence(const AckCheckFacts& a, uint64_t icmp_refused) {
   if (!a.ran) return a.skipped.empty() ? "" : "no ACK check of the silent ports: " + a.skipped;
   const std::string asked = "ACK check of " + count_of(a.checked, "silent port") + " (" + count_of(a.sent, "ACK") + "): ";
   const std::string rest = a.skipped.empty() ? "" : "; " + a.skipped;
@@ -450,7 +454,12 @@ std::string ack_check_sentence(const AckCheckFacts& a) {
     return asked + "none reset an ACK" + icmp + rest;
   if (a.reset == 0)
     return asked + "none reset an ACK (" + (a.icmp ? "the rest: " : "") +
-           "a firewall that drops everything, a host that is gone, or loss)" + icmp + rest;
+           "a firewall that drops everything, a host that is gone, or loss" +
+           (icmp_refused ? "; or, beside the " + count_of(icmp_refused, "port") + " refused with an ICMP error, more "
+                           "refusals that an ICMP rate limit swallowed (Linux sends about 6 to one address at once, "
+                           "then 1 a second: net.ipv4.icmp_ratelimit)"
+                         : std::string()) +
+           ")" + icmp + rest;
   return asked + with_commas(a.reset) + " reset an ACK, so segments reach " + (a.reset == 1 ? "it" : "them") +
          " and only SYNs are dropped: a listener whose accept queue is full (or SYN queue, in a SYN flood without "
          "cookies), a SYN rate limit or a rule for SYNs alone (ack-reset)" + icmp + rest;
@@ -536,7 +545,7 @@ void Report::write_text_summary(const tcpkit::ScanSummary& s, const RunFacts& fa
       "flags " + tcpkit::flags_compact(facts.flags) + ", seed " + std::to_string(facts.seed) + ", shard " +
           shard_text(facts) + ", " + source_ports_text(facts) + "; " + degraded_text(s),
   };
-  if (auto ack = ack_check_sentence(facts.ack); !ack.empty()) sentences.insert(sentences.begin() + 2, ack);
+  if (auto ack = ack_check_sentence(facts.ack, icmp_refused_); !ack.empty()) sentences.insert(sentences.begin() + 2, ack);
   if (zero_window_open_)
     sentences.insert(sentences.begin() + 2,
                      count_of(zero_window_open_, "open port") + " answered with a zero window (win 0), a SYN proxy's mark: "
@@ -555,6 +564,10 @@ void Report::summary(const tcpkit::ScanSummary& s, const RunFacts& facts) {
   finish_hosts(facts.hosts);
   if (xml_) xml_->end(up_, down_, facts.hosts, s.duration_s, s.interrupted);
   if (options_.form == OutputForm::grepable) write_grepable();
+  if (options_.form == OutputForm::csv && !tcpkit::cli::output_gone()) {  // --open with none open: the header still
+    if (!csv_) csv_.emplace(stdout, kResultColumns);
+    csv_->write_header();
+  }
   if (options_.form == OutputForm::json)
     write_json_summary(s, facts);
   else

@@ -103,6 +103,7 @@ class Report {
   bool text_written_ = false;  // a blank line separates host blocks
   bool final_pass_ = false;    // the engine is giving the unanswered ports: no more replies
   uint64_t zero_window_open_ = 0;  // open ports whose SYN/ACK had no window (a SYN proxy's)
+  uint64_t icmp_refused_ = 0;      // ports whose SYNs drew an ICMP error from a router
   std::map<tcpkit::IpAddress, std::string> at_end_;  // text blocks written in address order
 };
 

@@ -3,6 +3,7 @@
 
 #include "tcpkit/io/unique_fd.hpp"
 
+#include <ifaddrs.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
 #include <net/if.h>
@@ -168,6 +169,17 @@ Result<Route> route_to(const IpAddress& destination, const std::optional<IpAddre
     route.source = *found;
   }
   return route;
+}
+
+std::vector<IpAddress> own_addresses() {
+  std::vector<IpAddress> out;
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return out;
+  for (const ifaddrs* a = list; a; a = a->ifa_next)
+    if (a->ifa_addr)
+      if (auto address = IpAddress::from_sockaddr(a->ifa_addr)) out.push_back(*address);
+  ::freeifaddrs(list);
+  return out;
 }
 
 }  // namespace tcpkit

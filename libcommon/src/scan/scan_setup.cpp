@@ -44,9 +44,17 @@ Result<ScanSources> choose_sources(const TargetSet& targets, const std::optional
   ScanSources out;
   bool first = true, shared = true;
   out.local = !targets.ranges().empty();
+  const std::vector<IpAddress> own = interface.empty() ? own_addresses() : std::vector<IpAddress>{};
   for (const auto& range : targets.ranges()) {
     auto route = route_to(range.first, source, interface);
     if (!route) return tl::unexpected(route.error());
+    // A range that holds one of our own addresses and others (10.0.0.0/24 from 10.0.0.1): the
+    // own one is reached through lo, the others through the link. Bound to the first's
+    // interface, the scan heard only one side (found: every other host of the /24 filtered,
+    // "not degraded"); unbound, it hears both.
+    if (range.first != range.last &&
+        std::any_of(own.begin(), own.end(), [&](const IpAddress& a) { return range.first <= a && a <= range.last; }))
+      shared = false;
     out.by_range.push_back(source ? *source : route->source);
     out.first_routes.push_back(*route);
     out.local = out.local && route->local;

@@ -34,13 +34,19 @@ std::string cell_text(const Record& value) {
 }
 }  // namespace
 
-void CsvWriter::write(const Record& record) {
+void CsvWriter::write_header() {
+  if (header_written_) return;
   std::string line;
-  if (!header_written_) {
-    for (size_t i = 0; i < columns_.size(); ++i) line += (i ? "," : "") + csv_escape(columns_[i]);
-    line += '\n';
-    header_written_ = true;
-  }
+  for (size_t i = 0; i < columns_.size(); ++i) line += (i ? "," : "") + csv_escape(columns_[i]);
+  line += '\n';
+  header_written_ = true;
+  std::fwrite(line.data(), 1, line.size(), out_);
+  if (flush_each_line_) std::fflush(out_);
+}
+
+void CsvWriter::write(const Record& record) {
+  write_header();
+  std::string line;
   for (size_t i = 0; i < columns_.size(); ++i) {
     if (i) line += ',';
     auto it = record.find(columns_[i]);

@@ -4,6 +4,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "tcpkit/util/error.hpp"
 #include "tcpkit/wire/ip_address.hpp"
@@ -22,6 +23,10 @@ struct Route {
 // (-S) or interface (-I) narrows the answer; a source of the wrong family is bad input.
 Result<Route> route_to(const IpAddress& destination, const std::optional<IpAddress>& source = std::nullopt,
                        const std::string& interface = "");
+
+// The addresses of this host's interfaces (this network namespace), every family; empty when
+// they cannot be read.
+std::vector<IpAddress> own_addresses();
 
 // What the kernel's RTM_GETROUTE reply says (bytes as received; lengths in it are not trusted).
 struct RouteReply {

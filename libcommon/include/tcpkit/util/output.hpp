@@ -33,6 +33,9 @@ class CsvWriter {
   CsvWriter(std::FILE* out, std::vector<std::string> columns, bool flush_each_line = true)
       : out_(out), columns_(std::move(columns)), flush_each_line_(flush_each_line) {}
   void write(const Record& record);
+  // The header alone, once: a table with no row still has its columns (a reader of an empty
+  // file fails).
+  void write_header();
   void flush() { std::fflush(out_); }
 
  private:
