@@ -128,6 +128,7 @@ void GroupCounter::add(const SocketRecord& s) {
 // more than the sockets (33 for 29).
 std::string owners_key(const std::vector<ProcessRef>& processes) {
   std::vector<std::pair<std::string, int>> owners;
+  owners.reserve(processes.size());
   for (const auto& p : processes) owners.emplace_back(p.name, p.pid);
   std::sort(owners.begin(), owners.end());
   owners.erase(std::unique(owners.begin(), owners.end()), owners.end());
