@@ -27,10 +27,11 @@ bool icmp_host_unreachable(bool v6, uint8_t type, uint8_t code) {
   return type == 1 && (code == 0 || code == 3);
 }
 
+bool from_a_router(const tcpkit::Verdict& v) { return v.reason == Reason::icmp_unreachable && !v.icmp_from_target; }
+
 bool says_host_unreachable(const tcpkit::Verdict& v) {
   // Sent by the host itself (its firewall's reject), "unreachable" is an answer of a host that is up.
-  return v.reason == Reason::icmp_unreachable && !v.icmp_from_target &&
-         icmp_host_unreachable(v.icmp_v6, v.icmp_type, v.icmp_code);
+  return from_a_router(v) && icmp_host_unreachable(v.icmp_v6, v.icmp_type, v.icmp_code);
 }
 
 std::string reason_word(const tcpkit::Verdict& v) {
@@ -99,7 +100,7 @@ Host* HostTable::add(const tcpkit::ScanResult& r, bool hold) {
     ++h.replies;
     if (says_host_unreachable(v))
       ++h.unreachable;
-    else if (v.reason == Reason::icmp_unreachable && !v.icmp_from_target)
+    else if (from_a_router(v))
       ++h.router_icmp;
     // The reply the status rests on: the host's own (TCP, or an ICMP error it sent itself) over
     // a router's ICMP whatever came first (a race made "up, host-unreach" with the router's TTL

@@ -99,7 +99,10 @@ class HostTable {
 
 // True for ICMP errors that say the host (or its network) cannot be reached.
 bool icmp_host_unreachable(bool v6, uint8_t type, uint8_t code);
-// The verdict is such an ICMP error (the host counts it as unreachable, not as an answer).
+// The verdict is an ICMP error a router sent, not the probed address itself.
+bool from_a_router(const tcpkit::Verdict& v);
+// The verdict is such an ICMP error from a router (the host counts it as unreachable, not as an
+// answer).
 bool says_host_unreachable(const tcpkit::Verdict& v);
 
 // nmap's word for a port's reason: syn-ack, reset, no-response, port-unreach, admin-prohibited...

@@ -188,7 +188,7 @@ void Report::result(const tcpkit::ScanResult& r) {
   // The engine gives unanswered ports only once every reply is in: the last results.
   if (r.verdict.reason == tcpkit::Reason::no_response) final_pass_ = true;
   if (r.verdict.zero_window) ++zero_window_open_;
-  if (r.verdict.reason == tcpkit::Reason::icmp_unreachable && !r.verdict.icmp_from_target) ++icmp_refused_;
+  if (from_a_router(r.verdict)) ++icmp_refused_;
   // A port without an answer, or with an ICMP host/net unreachable, on a host that has given
   // no other answer yet may belong to a host that is down (whose ports are not written):
   // streamed forms hold it until the host is complete.

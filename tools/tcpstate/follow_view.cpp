@@ -120,11 +120,11 @@ class TimeWaitWatch {
       const uint64_t asked = monotonic_ns();
       const auto looked = find(h.shown.change);
       if (!looked) {
-        ++lookup_failures_;
-        if (!final) {
+        if (!final) {  // asked again at the next round
           still.push_back(std::move(h));
           continue;
         }
+        ++lookup_failures_;  // one per close shown unsettled, as the summary says
         Shown s = h.shown;
         s.inferred_from = lookup_failed_text(looked.error());
         h.life.reset();  // how it ended is not known

@@ -559,10 +559,9 @@ namespace {
 uint64_t bytes_acked(const ConnectionTracker& tracker, uint64_t written) {
   const auto& us = tracker.local();
   const auto& ack = tracker.remote().last_ack;
-  if (!us.isn || !ack) return 0;
+  if (!us.isn || !ack || seq_lt(*ack, *us.isn + 1)) return 0;  // none, or an ACK of nothing of ours
   uint32_t span = *ack - (*us.isn + 1);
-  if (span > (uint32_t(1) << 31)) return 0;  // an ACK of our SYN alone, or older
-  if (us.fin_seq && *ack - *us.fin_seq - 1 < (uint32_t(1) << 31)) span -= 1;  // our FIN acknowledged
+  if (us.fin_seq && seq_gt(*ack, *us.fin_seq)) span -= 1;  // our FIN acknowledged too
   return std::min<uint64_t>(span, written);
 }
 }  // namespace

@@ -390,8 +390,6 @@ Result<void> CaseRunner::hold_local_port() {
   return {};
 }
 
-// On a connection that negotiated timestamps every segment carries them (RFC 7323 §3.2): a
-// strict peer drops one without, and its silence would read as a deviation.
 // The window our stack last offered, as on the wire, less one: a crafted segment that offered
 // 64240 under a scale of 7 told the peer 8 MB, and a peer with data to send sent more of it
 // during a case. One less is alike for the peer, and tells a crafted segment from our kernel's
@@ -406,6 +404,8 @@ std::optional<uint16_t> CaseRunner::our_window() const {
   return uint16_t(window > 1 ? window - 1 : window);
 }
 
+// On a connection that negotiated timestamps every segment carries them (RFC 7323 §3.2): a
+// strict peer drops one without, and its silence would read as a deviation.
 Result<void> CaseRunner::inject(uint8_t flags, uint32_t seq, uint32_t ack_number, std::vector<uint8_t> payload) {
   TcpOptions options = live_ ? live_->tracker().timestamp_echo_for_remote().value_or(TcpOptions{}) : TcpOptions{};
   last_sent_ns_ = realtime_ns();  // before it leaves: nothing received earlier can answer it
