@@ -285,6 +285,31 @@ def test_csv_with_no_row_to_write_still_has_its_header(make_lab):
     assert r.stdout.splitlines() == [r.stdout.splitlines()[0]] and r.stdout.startswith("host,port,"), r.stdout
 
 
+def test_open_hides_hosts_and_ports_without_one_open_in_every_form(make_lab):
+    # --open filtered the text only: --grepable listed Closed: and Filtered: ports and hosts with
+    # none open, JSON and CSV wrote the hosts down or without an open port, XML every port.
+    L = make_lab(ipv6=False)
+    L.start_server(80, mode="hold")
+    L.drop_ports([81])
+    net = L.server_v4.rsplit(".", 1)[0] + ".0/29"  # the server, ourselves (closed), four absent
+    scan = [L.tool("tcpscan"), "--open", "-p", "79-81", *FAST, net]
+    g = L.run_client(scan + ["--grepable"], timeout=60)
+    hosts = [line for line in g.stdout.splitlines() if line.startswith("Host: ")]
+    assert hosts == [f"Host: {L.server_v4}\tOpen: 80"], g.stdout
+    j = L.run_client(scan + ["--json"], timeout=60)
+    objs = [json.loads(line) for line in j.stdout.splitlines()]
+    assert [(o["type"], o["host"]) for o in objs if o["type"] in ("host", "port")] == \
+        [("port", L.server_v4), ("host", L.server_v4)], j.stdout
+    assert objs[-1]["type"] == "summary" and objs[-1]["hosts_down"] == 4, objs[-1]  # still counted
+    c = L.run_client(scan + ["--csv"], timeout=60)
+    assert c.stdout.splitlines()[1:] == [f"{L.server_v4},80,open,syn-ack,64,,,"], c.stdout
+    x = L.run_client(scan + ["-oX", "-"], timeout=60)
+    root = ET.fromstring(x.stdout)
+    listed = [(h.find("address").get("addr"), [p.get("portid") for p in h.iter("port")]) for h in root.iter("host")]
+    assert listed == [(L.server_v4, ["80"])], x.stdout
+    assert root.find("runstats/hosts").get("down") == "4", x.stdout
+
+
 def test_an_icmp_error_of_any_code_is_an_answer(make_lab):
     # A router that refuses every SYN with "fragmentation needed": tcpscan read it as nmap does,
     # no answer, and said "down (no reply on any port)" while the errors came back.

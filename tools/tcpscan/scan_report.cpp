@@ -108,6 +108,10 @@ bool Report::shown(tcpkit::PortState state) const {
   return !options_.open_only || state == tcpkit::positive_state(style_);
 }
 
+bool Report::shown(const Host& h) const {
+  return !options_.open_only || h.states[size_t(tcpkit::positive_state(style_))] > 0;
+}
+
 bool Report::streams() const {
   return options_.form == OutputForm::json || options_.form == OutputForm::csv ||
          (options_.form == OutputForm::text && options_.stream);
@@ -220,7 +224,7 @@ void Report::write_host_text(const Host& h) {
   if (options_.stream) {
     if (h.status == HostStatus::down && !options_.open_only)
       write(h.address.to_string() + " down or unreachable (" + h.why + ")\n");
-  } else if (!options_.open_only || h.states[size_t(tcpkit::positive_state(style_))] > 0) {
+  } else if (shown(h)) {
     // Hosts completed by the unanswered ports at the end come out in address order.
     if (final_pass_) {
       at_end_.emplace(h.address, host_text(h, text_options_, services_));
@@ -258,16 +262,17 @@ void Report::host_done(Host& h) {
   if (h.status != HostStatus::down)
     for (const auto& p : h.held) port_line(tcpkit::ScanResult{h.address, p.port, p.verdict(), p.ttl, 0, 0, p.ack});
   h.held = {};
-  if (xml_) xml_->host(h, text_options_, services_);
+  // --open hides a host without a positive port from every form, as nmap does (XML included).
+  if (xml_ && shown(h)) xml_->host(h, text_options_, services_);
   switch (options_.form) {
     case OutputForm::text:
       write_host_text(h);
       break;
     case OutputForm::json:
-      write(json_line(host_record(h)));
+      if (shown(h)) write(json_line(host_record(h)));
       break;
     case OutputForm::csv:
-      if (h.status == HostStatus::down) {
+      if (h.status == HostStatus::down && shown(h)) {
         Record rec;
         rec["host"] = h.address.to_string();
         rec["state"] = "down";
@@ -277,7 +282,7 @@ void Report::host_done(Host& h) {
       }
       break;
     case OutputForm::grepable:
-      grepable_.emplace(h.address, std::move(h));
+      if (shown(h)) grepable_.emplace(h.address, std::move(h));
       break;
     case OutputForm::xml:
       break;
@@ -310,7 +315,7 @@ void Report::write_grepable() {
       for (const auto& p : h.ports) h.ports_by_state[p.state].push_back(p.port);
       for (size_t state = 0; state < h.ports_by_state.size(); ++state) {
         auto& ports = h.ports_by_state[state];
-        if (ports.empty()) continue;
+        if (ports.empty() || !shown(PortState(state))) continue;
         std::sort(ports.begin(), ports.end());
         line += "\t" + capitalised(tcpkit::to_string(PortState(state))) + ": " + tcpkit::compress_ports(ports);
       }

@@ -75,6 +75,7 @@ class Report {
  private:
   std::string reason_text(const tcpkit::ScanResult& r) const;
   bool shown(tcpkit::PortState state) const;
+  bool shown(const Host& h) const;  // --open: only hosts with a positive port, in every form
   bool streams() const;
   void port_line(const tcpkit::ScanResult& r);  // streamed forms: one port
   void host_done(Host& h);                      // a host complete (or the scan over)

@@ -89,6 +89,7 @@ void XmlReport::host(const Host& h, const HostTextOptions& o, tcpkit::ServiceNam
         hidden_ports[reason_word(v)].push_back(p.port);
         continue;
       }
+      if (o.open_only && v.state != o.positive) continue;  // --open: nmap lists no other port either
       listed += "<port protocol=\"tcp\" portid=\"" + std::to_string(p.port) + "\"><state state=\"" +
                 tcpkit::to_string(v.state) + "\" reason=\"" + reason_word(v) + "\" reason_ttl=\"" +
                 std::to_string(v.reason == tcpkit::Reason::no_response ? 0 : p.ttl) + "\"/>";
