@@ -179,13 +179,16 @@ std::string summary_text(const TargetInfo& info, const TargetStats& s) {
 namespace {
 // What an ICMP error to the ACK says (found: "a firewall or router refuses the port" for a host
 // unreachable from the router before a host that was gone).
-std::string icmp_meaning(const std::string& error) {
-  const auto has = [&](const char* words) { return error.find(words) != std::string::npos; };
-  if (has("prohibited") || has("policy") || has("reject route"))
-    return "a firewall or router refuses the port's segments, and dropped the SYNs unanswered";
-  if (has("port unreachable")) return "the port's segments are rejected (a firewall's reject rule, most often)";
-  if (has("host") || has("net") || has("address unreachable") || has("no route"))
-    return "the host is not reachable (gone, or no route to it): nothing refuses the port itself";
+std::string icmp_meaning_text(tcpkit::IcmpMeaning meaning) {
+  switch (meaning) {
+    case tcpkit::IcmpMeaning::refused:
+      return "a firewall or router refuses the port's segments, and dropped the SYNs unanswered";
+    case tcpkit::IcmpMeaning::port_unreachable:
+      return "the port's segments are rejected (a firewall's reject rule, most often)";
+    case tcpkit::IcmpMeaning::host_unreachable:
+      return "the host is not reachable (gone, or no route to it): nothing refuses the port itself";
+    case tcpkit::IcmpMeaning::other: break;
+  }
   return "something on the way refuses the port's segments";
 }
 }  // namespace
@@ -205,7 +208,7 @@ std::string ack_check_text(uint16_t port, const std::optional<tcpkit::AckCheckAn
       line = ack + " drew an RST, but only after -W: the host answers, slower than -W allows, so the SYNs' answers "
                    "may have come too late as well; raise -W";
       break;
-    case tcpkit::AckCheck::icmp: line = ack + " drew an ICMP " + check->icmp + ": " + icmp_meaning(check->icmp); break;
+    case tcpkit::AckCheck::icmp: line = ack + " drew an ICMP " + check->icmp + ": " + icmp_meaning_text(check->icmp_meaning); break;
     case tcpkit::AckCheck::silence:
       line = "ack check: " + std::to_string(tcpkit::AckCheckConfig{}.tries) + " ACKs to port " + std::to_string(port) +
              " drew nothing either: a firewall that drops every segment to the port, the host is gone, or heavy loss";

@@ -20,18 +20,12 @@ tcpkit::Verdict PortResult::verdict() const {
   return v;
 }
 
-bool icmp_host_unreachable(bool v6, uint8_t type, uint8_t code) {
-  // ICMPv4 destination unreachable: net, host, net unknown, host unknown. ICMPv6: no route,
-  // address unreachable.
-  if (!v6) return type == 3 && (code == 0 || code == 1 || code == 6 || code == 7);
-  return type == 1 && (code == 0 || code == 3);
-}
-
 bool from_a_router(const tcpkit::Verdict& v) { return v.reason == Reason::icmp_unreachable && !v.icmp_from_target; }
 
 bool says_host_unreachable(const tcpkit::Verdict& v) {
   // Sent by the host itself (its firewall's reject), "unreachable" is an answer of a host that is up.
-  return from_a_router(v) && icmp_host_unreachable(v.icmp_v6, v.icmp_type, v.icmp_code);
+  return from_a_router(v) &&
+         tcpkit::icmp_meaning(v.icmp_v6, v.icmp_type, v.icmp_code) == tcpkit::IcmpMeaning::host_unreachable;
 }
 
 std::string reason_word(const tcpkit::Verdict& v) {

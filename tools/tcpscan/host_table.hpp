@@ -97,8 +97,6 @@ class HostTable {
   std::chrono::steady_clock::time_point probe_deadline_;
 };
 
-// True for ICMP errors that say the host (or its network) cannot be reached.
-bool icmp_host_unreachable(bool v6, uint8_t type, uint8_t code);
 // The verdict is an ICMP error a router sent, not the probed address itself.
 bool from_a_router(const tcpkit::Verdict& v);
 // The verdict is such an ICMP error from a router (the host counts it as unreachable, not as an

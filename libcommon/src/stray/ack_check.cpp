@@ -39,7 +39,7 @@ Result<AckCheckAnswer> check_with_ack(const AckCheckConfig& config, int cancel_f
                                                                                          : AckCheck::reset};
     }
     const auto icmp = std::find_if(run->seen.answers.begin(), run->seen.answers.end(), [](const StraySegment& s) { return s.icmp; });
-    if (icmp != run->seen.answers.end()) return AckCheckAnswer{AckCheck::icmp, icmp->icmp_text};
+    if (icmp != run->seen.answers.end()) return AckCheckAnswer{AckCheck::icmp, icmp->icmp_text, icmp->icmp_meaning};
     if (attempt + 1 >= config.tries || cancel_requested(cancel_fd)) return AckCheckAnswer{};
   }
 }

@@ -50,6 +50,7 @@ StraySegment from_packet(const DecodedPacket& d, bool outbound, int64_t time_ns)
   if (d.kind == DecodedPacket::Kind::icmp_error) {
     s.icmp = true;
     s.icmp_text = d.icmp.description();
+    s.icmp_meaning = icmp_meaning(d.icmp.v6, d.icmp.type, d.icmp.code);
     return s;
   }
   s.flags = d.tcp.flags;

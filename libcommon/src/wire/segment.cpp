@@ -329,6 +329,26 @@ std::string icmp_description(bool v6, uint8_t type, uint8_t code) {
   return "ICMPv6 type " + std::to_string(type) + " code " + std::to_string(code);
 }
 
+IcmpMeaning icmp_meaning(bool v6, uint8_t type, uint8_t code) {
+  if (!v6 && type == 3) {
+    switch (code) {
+      case 0: case 1: case 6: case 7: case 11: case 12: return IcmpMeaning::host_unreachable;
+      case 3: return IcmpMeaning::port_unreachable;
+      case 9: case 10: case 13: case 14: case 15: return IcmpMeaning::refused;
+      default: return IcmpMeaning::other;
+    }
+  }
+  if (v6 && type == 1) {
+    switch (code) {
+      case 0: case 3: return IcmpMeaning::host_unreachable;
+      case 4: return IcmpMeaning::port_unreachable;
+      case 1: case 5: case 6: return IcmpMeaning::refused;
+      default: return IcmpMeaning::other;
+    }
+  }
+  return IcmpMeaning::other;
+}
+
 std::string DecodedIcmpError::description() const { return icmp_description(v6, type, code); }
 
 }  // namespace tcpkit

@@ -397,3 +397,24 @@ TEST_CASE("ip_length is capped to the bytes decoded (fuzz crash: truncated IPv4 
   REQUIRE(cut);
   CHECK(cut->ip_length == 50);
 }
+
+TEST_CASE("icmp_meaning reads the type and code, the same for every tool", "[segment][icmp]") {
+  using tcpkit::IcmpMeaning;
+  using tcpkit::icmp_meaning;
+  // IPv4 destination unreachable.
+  for (uint8_t code : {0, 1, 6, 7, 11, 12}) CHECK(icmp_meaning(false, 3, code) == IcmpMeaning::host_unreachable);
+  CHECK(icmp_meaning(false, 3, 3) == IcmpMeaning::port_unreachable);
+  for (uint8_t code : {9, 10, 13, 14, 15}) CHECK(icmp_meaning(false, 3, code) == IcmpMeaning::refused);
+  for (uint8_t code : {2, 4, 5, 8, 16, 255}) CHECK(icmp_meaning(false, 3, code) == IcmpMeaning::other);
+  // "host precedence violation" names a host but refuses by policy (read as unreachable once,
+  // when tcpprobe matched the words).
+  CHECK(icmp_meaning(false, 3, 14) == IcmpMeaning::refused);
+  CHECK(icmp_meaning(false, 11, 0) == IcmpMeaning::other);
+  // ICMPv6 destination unreachable (RFC 4443 3.1); type 1 of IPv4 is no unreachable.
+  for (uint8_t code : {0, 3}) CHECK(icmp_meaning(true, 1, code) == IcmpMeaning::host_unreachable);
+  CHECK(icmp_meaning(true, 1, 4) == IcmpMeaning::port_unreachable);
+  for (uint8_t code : {1, 5, 6}) CHECK(icmp_meaning(true, 1, code) == IcmpMeaning::refused);
+  CHECK(icmp_meaning(true, 1, 2) == IcmpMeaning::other);
+  CHECK(icmp_meaning(true, 2, 0) == IcmpMeaning::other);
+  CHECK(icmp_meaning(false, 1, 0) == IcmpMeaning::other);
+}

@@ -10,6 +10,7 @@
 #include "tcpkit/io/route.hpp"
 #include "tcpkit/util/error.hpp"
 #include "tcpkit/wire/ip_address.hpp"
+#include "tcpkit/wire/segment.hpp"
 
 namespace tcpkit {
 
@@ -21,6 +22,7 @@ std::string_view to_string(AckCheck check);  // "reset", "late reset", "icmp", "
 struct AckCheckAnswer {
   AckCheck kind = AckCheck::silence;
   std::string icmp;  // kind icmp: what the error said ("host unreachable", "port unreachable", ...)
+  IcmpMeaning icmp_meaning = IcmpMeaning::other;  // ... and what that means
 };
 
 struct AckCheckConfig {

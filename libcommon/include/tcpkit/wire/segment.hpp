@@ -94,6 +94,16 @@ std::optional<DecodedPacket> decode_packet(const uint8_t* data, size_t len);
 // ICMP (v4) or ICMPv6 type/code in words.
 std::string icmp_description(bool v6, uint8_t type, uint8_t code);
 
+// What an ICMP error says about the destination: the one reading every verdict built on an ICMP
+// error uses (a host's status in tcpscan, the meaning of tcpprobe's ACK check).
+enum class IcmpMeaning {
+  host_unreachable,  // net/host unreachable or unknown (v4 0, 1, 6, 7, 11, 12; v6 no route, address)
+  port_unreachable,  // v4 3, v6 4: a reject rule, most often
+  refused,           // prohibited, precedence, ingress/egress policy, reject route
+  other,             // protocol unreachable, fragmentation needed, beyond scope, time exceeded, ...
+};
+IcmpMeaning icmp_meaning(bool v6, uint8_t type, uint8_t code);
+
 // Sequence-space arithmetic modulo 2^32 (RFC 9293 §3.4).
 inline bool seq_lt(uint32_t a, uint32_t b) { return int32_t(a - b) < 0; }
 inline bool seq_le(uint32_t a, uint32_t b) { return int32_t(a - b) <= 0; }
