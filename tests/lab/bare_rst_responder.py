@@ -5,6 +5,9 @@ its acknowledgment field; without, the field is 0 and the RST names no SYN at al
 
 With --corrupt-first it answers instead with a SYN/ACK whose TCP checksum is wrong (a
 corrupted or forged segment), then --then-ms later with a correct RST,ACK (ack = SYN.seq+1).
+--corrupt-form makes that SYN/ACK harder to judge: "long" (400 bytes of data, longer than a
+capture keeps), "fragment" (IPv4 more-fragments set), "short" (its IP length claims 400 bytes
+more than are sent) or "offset" (a right checksum, but a data offset of 60 bytes in 20).
 Its packets carry SO_MARK --mark so the test's nftables rule can drop only the kernel's RSTs.
 
 Runs in the lab's server namespace next to an nftables rule that drops the SYNs before the
@@ -21,18 +24,24 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from stray_rst_responder import RST, SYN, ACK, Responder, checksum  # noqa: E402
 
 
-def answer(version, src, dst, sport, dport, seq, ack_field, flags=RST, corrupt=False):
-    tcp = struct.pack("!HHIIBBHHH", dport, sport, 0, ack_field, 5 << 4, flags, 0, 0, 0)
+def answer(version, src, dst, sport, dport, seq, ack_field, flags=RST, corrupt=False, form="sum"):
+    offset = 15 if form == "offset" else 5
+    tcp = struct.pack("!HHIIBBHHH", dport, sport, 0, ack_field, offset << 4, flags, 0, 0, 0)
+    if form == "long":
+        tcp += b"\x5a" * 400
     if version == 4:
         pseudo = dst + src + struct.pack("!BBH", 0, 6, len(tcp))
     else:
         pseudo = dst + src + struct.pack("!IxxxB", len(tcp), 6)
     good = checksum(pseudo + tcp)
+    corrupt = corrupt and form != "offset"
     tcp = tcp[:16] + struct.pack("!H", good ^ 0x5555 if corrupt else good) + tcp[18:]
+    claimed = len(tcp) + (400 if form == "short" else 0)
     if version == 4:
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 0, 0, 64, 6, 0, dst, src)
+        fragment = 0x2000 if form == "fragment" else 0
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + claimed, 0, fragment, 64, 6, 0, dst, src)
         return ip[:10] + struct.pack("!H", checksum(ip)) + ip[12:] + tcp
-    return struct.pack("!IHBB16s16s", 6 << 28, len(tcp), 6, 64, dst, src) + tcp
+    return struct.pack("!IHBB16s16s", 6 << 28, claimed, 6, 64, dst, src) + tcp
 
 
 def main(argv):
@@ -42,6 +51,7 @@ def main(argv):
     p.add_argument("--ack-field", action="store_true", help="put SYN.seq+1 in the ack field")
     p.add_argument("--corrupt-first", action="store_true",
                    help="a SYN/ACK with a wrong checksum first, then a correct RST,ACK")
+    p.add_argument("--corrupt-form", choices=["sum", "long", "fragment", "short", "offset"], default="sum")
     p.add_argument("--then-ms", type=float, default=50.0)
     p.add_argument("--mark", type=lambda v: int(v, 0), default=0x5253)
     p.add_argument("--max-seconds", type=float, default=120.0)
@@ -54,7 +64,8 @@ def main(argv):
         version, src, dst, sport, dport, seq = seg[:6]
         acked = (seq + 1) & 0xFFFFFFFF
         if a.corrupt_first:
-            responder.send(version, answer(version, src, dst, sport, dport, seq, acked, SYN | ACK, True), src)
+            responder.send_frame(version, answer(version, src, dst, sport, dport, seq, acked, SYN | ACK, True,
+                                                 a.corrupt_form))
             time.sleep(a.then_ms / 1000.0)
             responder.send(version, answer(version, src, dst, sport, dport, seq, acked, RST | ACK), src)
         else:

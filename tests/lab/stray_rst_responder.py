@@ -103,6 +103,9 @@ class Responder:
         self.end = time.monotonic() + max_seconds
         self.max_replies = max_replies
         self.replies = 0
+        self.interface = interface
+        self.peer_mac = None  # of the last frame read: where send_frame addresses its frames
+        self.tx = None
 
     def segments(self):
         """Prints "ready", then yields each parsed TCP segment arriving (not our own, nor the
@@ -115,6 +118,7 @@ class Responder:
             frame, address = self.rx.recvfrom(65535)
             if address[2] != PACKET_HOST:
                 continue
+            self.peer_mac = address[4]
             seg = parse(frame)
             if seg is not None:
                 yield seg
@@ -123,6 +127,15 @@ class Responder:
         """Sends an IP packet to the address bytes `to` (4 or 16 of them)."""
         target = socket.inet_ntop(socket.AF_INET if version == 4 else socket.AF_INET6, to)
         self.senders[version].sendto(packet, (target, 0))
+        self.replies += 1
+
+    def send_frame(self, version, packet):
+        """Sends the IP packet as an Ethernet frame to the last sender's MAC: past the IP layer,
+        which would fill in an IPv4 total length or checksum, and past nftables' output hook."""
+        if self.tx is None:
+            self.tx = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM)
+        ethertype = 0x0800 if version == 4 else 0x86DD
+        self.tx.sendto(packet, (self.interface, ethertype, 0, 0, self.peer_mac))
         self.replies += 1
 
 

@@ -108,12 +108,20 @@ void await_rx_timestamps() {
 
 }  // namespace
 
-bool checksum_rejected(uint32_t tp_status, const uint8_t* ip_packet, size_t length) {
+Admission admit_packet(uint32_t tp_status, const uint8_t* ip_packet, size_t captured, size_t wire_length) {
+  const size_t claimed = ip_claimed_length(ip_packet, captured);
+  if (claimed > 0 && wire_length < claimed) return Admission::unverifiable;
   // Checked by the device or the kernel (CSUM_VALID), or not filled in yet because it was
   // handed over before the checksum offload would fill it (CSUMNOTREADY: loopback, veth with
   // offload on): nothing to verify. Otherwise a whole TCP/ICMP packet must add up.
-  if (tp_status & (TP_STATUS_CSUM_VALID | TP_STATUS_CSUMNOTREADY)) return false;
-  return verify_checksums(ip_packet, length) == ChecksumCheck::bad;
+  if (tp_status & (TP_STATUS_CSUM_VALID | TP_STATUS_CSUMNOTREADY)) return Admission::pass;
+  switch (verify_checksums(ip_packet, captured)) {
+    case ChecksumCheck::bad: return Admission::bad_checksum;
+    case ChecksumCheck::unverifiable: return Admission::unverifiable;
+    case ChecksumCheck::good:
+    case ChecksumCheck::unknown: break;
+  }
+  return Admission::pass;
 }
 
 Result<std::vector<BpfInstruction>> compile_filter(const std::string& filter, uint32_t snaplen) {
@@ -161,11 +169,11 @@ Result<Capture> Capture::open(const CaptureOptions& options) {
 
   std::vector<BpfInstruction> program;
   if (!options.filter.empty()) {
-    auto compiled = compile_filter(options.filter, options.snaplen);
+    auto compiled = compile_filter(options.filter, kWholePacket);
     if (!compiled) return tl::unexpected(compiled.error());
     program = std::move(*compiled);
   } else {
-    program.push_back(BpfInstruction{BPF_RET | BPF_K, 0, 0, options.snaplen});
+    program.push_back(BpfInstruction{BPF_RET | BPF_K, 0, 0, kWholePacket});
   }
   static_assert(sizeof(BpfInstruction) == sizeof(sock_filter));
   sock_fprog fprog{static_cast<unsigned short>(program.size()), reinterpret_cast<sock_filter*>(program.data())};
@@ -191,9 +199,9 @@ Result<Capture> Capture::open(const CaptureOptions& options) {
 Result<std::optional<CapturedPacket>> Capture::poll_now() {
   for (;;) {
     CapturedPacket packet;
-    packet.data.resize(snaplen_);
+    whole_.resize(kWholePacket);
     sockaddr_ll from{};
-    RecvMessage<256> message(packet.data.data(), packet.data.size(), &from, sizeof from);
+    RecvMessage<256> message(whole_.data(), whole_.size(), &from, sizeof from);
     const ssize_t n = ::recvmsg(fd_.get(), &message.header, MSG_DONTWAIT | MSG_TRUNC);
     if (n < 0) {
       if (errno == EAGAIN || errno == EWOULDBLOCK) return std::optional<CapturedPacket>{};
@@ -201,7 +209,7 @@ Result<std::optional<CapturedPacket>> Capture::poll_now() {
       return fail_errno("receive from packet socket", errno);
     }
     packet.original_length = uint32_t(n);
-    packet.data.resize(std::min<size_t>(size_t(n), snaplen_));
+    const size_t captured = std::min<size_t>(size_t(n), whole_.size());
     packet.outgoing = from.sll_pkttype == PACKET_OUTGOING;
     packet.interface_index = from.sll_ifindex;
     if (packet.outgoing && !include_outgoing_) continue;
@@ -218,10 +226,14 @@ Result<std::optional<CapturedPacket>> Capture::poll_now() {
         status = aux.tp_status;
       }
     }
-    if (!packet.outgoing && checksum_rejected(status, packet.data.data(), packet.data.size())) {
-      ++bad_checksums_;
-      continue;  // corrupted or forged: never handed on to be classified
+    if (!packet.outgoing) {
+      const Admission admitted = admit_packet(status, whole_.data(), captured, size_t(n));
+      if (admitted != Admission::pass) {
+        ++(admitted == Admission::bad_checksum ? bad_checksums_ : unverifiable_);
+        continue;  // corrupted, forged or malformed: never handed on to be classified
+      }
     }
+    packet.data.assign(whole_.begin(), whole_.begin() + std::ptrdiff_t(std::min<size_t>(captured, snaplen_)));
     if (packet.source == TimestampSource::user) packet.time_ns = realtime_ns();
     return std::optional<CapturedPacket>(std::move(packet));
   }

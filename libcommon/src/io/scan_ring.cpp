@@ -163,7 +163,7 @@ Result<void> poll_until(const RingPoll& poll_once, const std::function<bool()>& 
 }
 
 size_t walk_ring_block(const uint8_t* block, size_t block_size, const PacketRing::Handler& handler,
-                       uint64_t* bad_checksum) {
+                       uint64_t* bad_checksum, uint64_t* unverifiable) {
   if (block_size < sizeof(tpacket_block_desc)) return 0;
   const auto* b = reinterpret_cast<const tpacket_block_desc*>(block);
   size_t handed = 0;
@@ -185,8 +185,12 @@ size_t walk_ring_block(const uint8_t* block, size_t block_size, const PacketRing
     const size_t skipped = h->tp_net >= h->tp_mac ? h->tp_net - h->tp_mac : 0;
     const size_t length = h->tp_snaplen > skipped ? h->tp_snaplen - skipped : 0;
     if (ll->sll_pkttype != PACKET_OUTGOING && start <= block_size && length <= block_size - start) {
-      if (checksum_rejected(h->tp_status, block + start, length)) {
+      const size_t wire_length = h->tp_len > skipped ? h->tp_len - skipped : 0;
+      const Admission admitted = admit_packet(h->tp_status, block + start, length, wire_length);
+      if (admitted == Admission::bad_checksum) {
         if (bad_checksum) ++*bad_checksum;
+      } else if (admitted == Admission::unverifiable) {
+        if (unverifiable) ++*unverifiable;
       } else {
         handler(block + start, length, int64_t(h->tp_sec) * 1'000'000'000 + h->tp_nsec);
         ++handed;
@@ -208,7 +212,7 @@ Result<size_t> PacketRing::poll(int timeout_ms, const Handler& handler) {
   for (uint32_t n = 0; n < block_count_; ++n) {
     block = reinterpret_cast<tpacket_block_desc*>(map_ + size_t(current_) * block_size_);
     if (!(__atomic_load_n(&block->hdr.bh1.block_status, __ATOMIC_ACQUIRE) & TP_STATUS_USER)) break;
-    handed += walk_ring_block(reinterpret_cast<const uint8_t*>(block), block_size_, handler, &totals_.bad_checksum);
+    handed += walk_ring_block(reinterpret_cast<const uint8_t*>(block), block_size_, handler, &totals_.bad_checksum, &totals_.unverifiable);
     __atomic_store_n(&block->hdr.bh1.block_status, TP_STATUS_KERNEL, __ATOMIC_RELEASE);
     __atomic_store_n(&current_, (current_ + 1) % block_count_, __ATOMIC_RELAXED);
   }

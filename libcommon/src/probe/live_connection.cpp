@@ -32,6 +32,7 @@ Result<std::optional<TrackedSegment>> LiveConnection::next(std::chrono::steady_c
 RejectCounts LiveConnection::rejected() const {
   RejectCounts counts = tracker_.rejected();
   counts.add(RejectReason::bad_checksum, capture_.bad_checksums());
+  counts.add(RejectReason::unverifiable, capture_.unverifiable());
   return counts;
 }
 

@@ -383,6 +383,7 @@ void SynProber::handle(const CapturedPacket& packet, std::vector<ProbeReply>& do
 RejectCounts SynProber::rejected() const {
   RejectCounts counts = rejects_;
   counts.add(RejectReason::bad_checksum, capture_.bad_checksums());
+  counts.add(RejectReason::unverifiable, capture_.unverifiable());
   return counts;
 }
 

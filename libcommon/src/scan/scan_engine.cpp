@@ -694,6 +694,7 @@ void ScanEngine::Impl::fill_counts(ScanSummary& summary) {
   summary.rejected.add(RejectReason::wrong_address, summary.unsolicited - unsolicited_icmp_n);
   summary.rejected.add(RejectReason::wrong_quote, cookie_icmp + unsolicited_icmp_n);
   summary.rejected.add(RejectReason::bad_checksum, summary.bad_checksum);
+  summary.rejected.add(RejectReason::unverifiable, ring_stats.unverifiable);
   summary.rounds = rounds_done;
   summary.send_s = double(send_ns_total) / 1e9;
   summary.max_rtt_us = rtt.max_ns() / 1000;

@@ -221,6 +221,7 @@ Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSende
   run.segments.insert(run.segments.begin(), out);
   run.seen.capture_drops = capture->stats().dropped;
   run.seen.rejected.add(RejectReason::bad_checksum, capture->bad_checksums());
+  run.seen.rejected.add(RejectReason::unverifiable, capture->unverifiable());
   run.rejected = run.seen.rejected;  // the wait is the whole case
   return run;
 }

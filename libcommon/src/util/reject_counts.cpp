@@ -11,6 +11,7 @@ std::string_view to_string(RejectReason reason) {
     case RejectReason::wrong_quote: return "wrong quote";
     case RejectReason::wrong_address: return "wrong address";
     case RejectReason::bad_checksum: return "bad checksum";
+    case RejectReason::unverifiable: return "unverifiable";
   }
   return "?";
 }
@@ -22,6 +23,7 @@ std::string_view json_key(RejectReason reason) {
     case RejectReason::wrong_quote: return "wrong_quote";
     case RejectReason::wrong_address: return "wrong_address";
     case RejectReason::bad_checksum: return "bad_checksum";
+    case RejectReason::unverifiable: return "unverifiable";
   }
   return "?";
 }

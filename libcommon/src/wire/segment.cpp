@@ -159,7 +159,9 @@ bool decode_tcp(View v, size_t claimed, DecodedTcp& out) {
   out.flags = v.u8(13);
   out.window = v.u16(14);
   out.urgent = v.u16(18);
-  if (offset < 20) return false;
+  // A header longer than the segment its IP header claims: malformed, the kernel drops it
+  // (found read as an answer).
+  if (offset < 20 || offset > claimed) return false;
   out.header_length = offset;
   out.payload_length = claimed >= offset ? uint32_t(claimed - offset) : 0;
   const View options = v.from(20).first(offset - 20);

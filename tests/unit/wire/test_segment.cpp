@@ -327,10 +327,10 @@ TEST_CASE("the decoder survives oversized, lying and random input") {
   REQUIRE(d);  // decoded from what is there, no read beyond
 
   auto bad_offset = packets[0];
-  bad_offset[32] = 0xf0;  // data offset 60 bytes, beyond the packet
+  bad_offset[32] = 0xf0;  // data offset 60 bytes, beyond the segment the IP length claims
   d = decode_packet(bad_offset.data(), bad_offset.size());
   REQUIRE(d);
-  CHECK(d->tcp.options.malformed());
+  CHECK(d->kind != DecodedPacket::Kind::tcp);  // the kernel drops it: no segment (found read as "open")
 
   auto zero_length_option = packets[0];
   zero_length_option[40] = 2;  // MSS kind

@@ -62,6 +62,8 @@ class Capture {
   // Received packets whose TCP/ICMP checksum was wrong (and the kernel had not vouched for it):
   // dropped here, never returned by next() or poll_now().
   uint64_t bad_checksums() const { return bad_checksums_; }
+  // ... and those whose checksum could not be checked (see admit_packet): dropped as well.
+  uint64_t unverifiable() const { return unverifiable_; }
   int fd() const { return fd_.get(); }
 
  private:
@@ -71,12 +73,22 @@ class Capture {
   uint32_t snaplen_ = 256;
   bool include_outgoing_ = true;
   uint64_t bad_checksums_ = 0;
+  uint64_t unverifiable_ = 0;
+  std::vector<uint8_t> whole_;  // each packet is read whole to verify its checksum, then cut
 };
 
-// Whether a received packet must be rejected: its tp_status (PACKET_AUXDATA or the ring's frame
-// header) does not say the checksum is known good or not yet filled in, and verify_checksums
-// finds it wrong. A packet cut short by the snaplen cannot be judged and is not rejected.
-bool checksum_rejected(uint32_t tp_status, const uint8_t* ip_packet, size_t length);
+// The kernel queues packets whole (up to this) so their checksums can be verified; each
+// CapturedPacket keeps only its snaplen.
+inline constexpr uint32_t kWholePacket = 65536;
+
+// Whether a received packet may be handed on to be classified. tp_status comes from
+// PACKET_AUXDATA or the ring's frame header; captured is the bytes at hand, wire_length the
+// packet's length as it arrived. Rejected: a wrong checksum, unless the device or kernel vouched
+// for it (CSUM_VALID) or had not filled it in yet (CSUMNOTREADY); and a packet whose checksum
+// cannot be checked: shorter on the wire than its IP header claims (the kernel drops it), a
+// fragment, or cut by a capture too short to hold it. None of those is an answer.
+enum class Admission { pass, bad_checksum, unverifiable };
+Admission admit_packet(uint32_t tp_status, const uint8_t* ip_packet, size_t captured, size_t wire_length);
 
 // Compiles a pcap filter for raw IP packets into classic BPF (the form SO_ATTACH_FILTER takes).
 // Exposed for tests and for tools with their own receive rings. libpcap is loaded on the first

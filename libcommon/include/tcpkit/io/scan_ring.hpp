@@ -37,6 +37,7 @@ struct RingStats {
   uint64_t packets = 0;  // queued into the ring by the kernel
   uint64_t drops = 0;    // lost because the ring was full
   uint64_t bad_checksum = 0;  // rejected: their TCP/ICMP checksum was wrong (never handed over)
+  uint64_t unverifiable = 0;  // rejected: a checksum that could not be checked (admit_packet)
 };
 
 // Waits up to timeout_ms for fd to become readable. A failed poll, a closed fd (POLLNVAL) or an
@@ -93,11 +94,11 @@ class PacketRing {
 };
 
 // Hands every packet of one TPACKET_V3 block (as the kernel filled it, block_size bytes) to the
-// handler, except our own outgoing ones and those whose checksum is wrong (checksum_rejected:
-// skipped and counted in *bad_checksum). Offsets and lengths in the block are not trusted:
+// handler, except our own outgoing ones and those admit_packet rejects (skipped and counted in
+// *bad_checksum or *unverifiable). Offsets and lengths in the block are not trusted:
 // nothing outside the block is read, whatever its headers say. Returns the packets handed over.
 // (Separate from poll() so that it can be tested and fuzzed on bytes.)
 size_t walk_ring_block(const uint8_t* block, size_t block_size, const PacketRing::Handler& handler,
-                       uint64_t* bad_checksum = nullptr);
+                       uint64_t* bad_checksum = nullptr, uint64_t* unverifiable = nullptr);
 
 }  // namespace tcpkit

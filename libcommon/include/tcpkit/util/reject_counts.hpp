@@ -19,8 +19,9 @@ enum class RejectReason {
   wrong_quote,    // an ICMP error quoting a segment we did not send (another port or seq)
   wrong_address,  // from an address other than the target, to our port
   bad_checksum,   // its TCP or ICMP checksum is wrong
+  unverifiable,   // its checksum cannot be checked: a fragment, or shorter than its IP header says
 };
-inline constexpr size_t kRejectReasonCount = 5;
+inline constexpr size_t kRejectReasonCount = 6;
 
 std::string_view to_string(RejectReason reason);  // "wrong ack"
 std::string_view json_key(RejectReason reason);   // "wrong_ack"

@@ -10,10 +10,17 @@ namespace tcpkit {
 enum class ChecksumCheck {
   good,
   bad,
-  unknown,  // not TCP/ICMP/ICMPv6, a fragment, IPv6 extension headers, or cut short by a snaplen
+  unknown,       // nothing to verify: not IP, or not TCP/ICMP/ICMPv6
+  unverifiable,  // TCP/ICMP whose sum cannot be checked: a fragment, or fewer bytes than its IP
+                 // header claims (cut by the capture, or short on the wire)
 };
 
-// data starts at the IP header; len is what was captured.
+// data starts at the IP header; len is what was captured. IPv6 extension headers (hop-by-hop,
+// routing, destination options) are walked to the TCP or ICMPv6 header.
 ChecksumCheck verify_checksums(const uint8_t* data, size_t len);
+
+// The packet's length as its IP header claims it (IPv4 total length, IPv6 40 + payload length),
+// or 0 when the bytes hold no IP header.
+size_t ip_claimed_length(const uint8_t* data, size_t len);
 
 }  // namespace tcpkit
