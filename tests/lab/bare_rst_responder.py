@@ -8,6 +8,9 @@ corrupted or forged segment), then --then-ms later with a correct RST,ACK (ack =
 --corrupt-form makes that SYN/ACK harder to judge: "long" (400 bytes of data, longer than a
 capture keeps), "fragment" (IPv4 more-fragments set), "short" (its IP length claims 400 bytes
 more than are sent) or "offset" (a right checksum, but a data offset of 60 bytes in 20).
+
+With --split it answers with a bare SYN of its own (a split handshake: SYN, no ACK, ack field 0),
+as a peer that opens towards the prober instead of answering SYN/ACK.
 Its packets carry SO_MARK --mark so the test's nftables rule can drop only the kernel's RSTs.
 
 Runs in the lab's server namespace next to an nftables rule that drops the SYNs before the
@@ -53,6 +56,7 @@ def main(argv):
                    help="a SYN/ACK with a wrong checksum first, then a correct RST,ACK")
     p.add_argument("--corrupt-form", choices=["sum", "long", "fragment", "short", "offset"], default="sum")
     p.add_argument("--then-ms", type=float, default=50.0)
+    p.add_argument("--split", action="store_true", help="answer with a bare SYN (a split handshake)")
     p.add_argument("--mark", type=lambda v: int(v, 0), default=0x5253)
     p.add_argument("--max-seconds", type=float, default=120.0)
     p.add_argument("--max-replies", type=int, default=1000)
@@ -63,7 +67,9 @@ def main(argv):
             continue
         version, src, dst, sport, dport, seq = seg[:6]
         acked = (seq + 1) & 0xFFFFFFFF
-        if a.corrupt_first:
+        if a.split:
+            responder.send(version, answer(version, src, dst, sport, dport, seq, 0, SYN), src)
+        elif a.corrupt_first:
             responder.send_frame(version, answer(version, src, dst, sport, dport, seq, acked, SYN | ACK, True,
                                                  a.corrupt_form))
             time.sleep(a.then_ms / 1000.0)

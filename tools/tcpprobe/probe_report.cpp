@@ -252,6 +252,7 @@ Record Reporter::probe_record(const TargetInfo& info, const tcpkit::ProbeReply& 
       rec["flags"] = tcpkit::flags_compact(r.flags);
     }
     if (r.held_by) rec["held_by_probe"] = *r.held_by;
+    if (r.split_handshake) rec["split_handshake"] = true;
     if (r.outcome == ProbeOutcome::open && !r.held_by) {
       if (const auto mss = r.options.mss()) rec["mss"] = *mss;
       rec["sack_permitted"] = r.options.sack_permitted();
@@ -301,6 +302,7 @@ std::string Reporter::probe_text(const TargetInfo& info, const tcpkit::ProbeRepl
       if (!r.options.empty() && !r.held_by) line += " opts=" + r.options.to_string(tcpkit::OptionText::brief);
       if (r.held_by) line += " (an ACK: the peer still holds probe " + std::to_string(*r.held_by) + "'s connection)";
       if (r.reset_after_handshake) line += " (then reset at once)";
+      if (r.split_handshake) line += " (a SYN, no SYN/ACK: a split handshake)";
       break;
     case ProbeOutcome::closed:
       line += "from " + where + ": closed" + probe + rtt;

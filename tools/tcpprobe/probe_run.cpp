@@ -43,7 +43,8 @@ void account(TargetStats& stats, const tcpkit::ProbeReply& reply) {
   if (reply.kernel_rtt_us) stats.kernel_rtt_ms.add(*reply.kernel_rtt_us / 1000.0);
   if (reply.held_by) ++stats.held;
   // The SYN/ACK's window is known in syn mode only (connect mode sets connect_ns).
-  if (reply.outcome == tcpkit::ProbeOutcome::open && !reply.held_by && !reply.connect_ns && reply.window == 0)
+  if (reply.outcome == tcpkit::ProbeOutcome::open && !reply.held_by && !reply.connect_ns && reply.window == 0 &&
+      !reply.split_handshake)
     ++stats.zero_window;
   if (reply.reset_after_handshake) ++stats.reset_at_once;
 }

@@ -43,6 +43,10 @@ uint64_t next_random(uint64_t& state) {  // xorshift64*: fast, good enough for I
 
 }  // namespace
 
+bool is_split_handshake(uint8_t flags) {
+  return (flags & (tcp_flag::syn | tcp_flag::ack | tcp_flag::rst)) == tcp_flag::syn;
+}
+
 std::optional<size_t> match_syn_answer(const DecodedPacket& d, const IpAddress& source, const IpAddress& destination,
                                        uint16_t port, const std::vector<PendingSyn>& pending) {
   if (d.kind != DecodedPacket::Kind::tcp) return std::nullopt;
@@ -57,7 +61,7 @@ std::optional<size_t> match_syn_answer(const DecodedPacket& d, const IpAddress& 
     same_tuple = i;
   }
   const bool bare_rst = (t.flags & tcp_flag::rst) && !(t.flags & tcp_flag::ack);
-  if (bare_rst && tuples == 1) return same_tuple;
+  if ((bare_rst || is_split_handshake(t.flags)) && tuples == 1) return same_tuple;
   return std::nullopt;
 }
 
@@ -262,12 +266,16 @@ void SynProber::handle_tcp(const DecodedPacket& d, const CapturedPacket& packet,
   reply.options = t.options;
   const bool synack = (t.flags & tcp_flag::syn) && (t.flags & tcp_flag::ack) && !(t.flags & tcp_flag::rst);
   const bool rst = t.flags & tcp_flag::rst;
-  reply.outcome = synack ? ProbeOutcome::open : ProbeOutcome::closed;
+  // A bare SYN (split handshake): the peer opens towards us instead of answering; a listener
+  // all the same, as nmap reads it (found taken for a forgery, and the port for filtered).
+  const bool split = is_split_handshake(t.flags);
+  reply.outcome = synack || split ? ProbeOutcome::open : ProbeOutcome::closed;
+  reply.split_handshake = split;
 
   std::vector<PendingSyn> candidates;
   candidates.reserve(pending_.size());
   for (const auto& [isn, p] : pending_) candidates.push_back(PendingSyn{p->sport, isn});
-  if (const auto match = match_syn_answer(d, us, them, config_.port, candidates); match && (synack || rst)) {
+  if (const auto match = match_syn_answer(d, us, them, config_.port, candidates); match && (synack || rst || split)) {
     if (synack && config_.send_reset) send_reset(t.dport, t.ack);
     finish(candidates[*match].isn, packet, std::move(reply), done);
     return;

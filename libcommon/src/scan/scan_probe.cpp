@@ -70,7 +70,7 @@ const char* to_string(PortState state) {
 const char* to_string(Reason reason) {
   switch (reason) {
     case Reason::syn_ack: return "syn-ack";
-    case Reason::syn: return "syn";
+    case Reason::syn: return "split-handshake-syn";  // nmap's word
     case Reason::reset: return "reset";
     case Reason::icmp_unreachable: return "icmp-unreach";
     case Reason::no_response: return "no-response";

@@ -53,6 +53,9 @@ struct ProbeReply {
   // (ECONNRESET): a SYN proxy whose server refused the port, or a server that resets at once.
   // Open, for the handshake; rtt_ns then runs to the RST.
   bool reset_after_handshake = false;
+  // syn mode, open: the answer was a bare SYN (a split handshake), no SYN/ACK; its window and
+  // options are the peer's SYN's.
+  bool split_handshake = false;
 };
 
 }  // namespace tcpkit

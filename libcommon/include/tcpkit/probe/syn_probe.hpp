@@ -45,7 +45,9 @@ struct PendingSyn {
 // (destination, port) to (source, a probe's sport). A segment with ACK must acknowledge that
 // probe's ISN+1. An RST without ACK (RFC 9293 never sends one to a SYN) is taken when its ack
 // field still carries ISN+1, or else only when one pending probe has its 4-tuple: with a fixed
-// source port (-s) every probe has the same one, and a bare RST names none of them.
+// source port (-s) every probe has the same one, and a bare RST names none of them. A bare SYN
+// (a split handshake: the peer opens towards us) carries nothing of ours either and is taken
+// the same way; it reads open.
 //
 // SynProber applies the same rule to the probes it already reported (a while, bounded): a
 // match there is a duplicate (the probe was answered) or a late answer (it was reported
@@ -53,6 +55,7 @@ struct PendingSyn {
 // port and matches nothing is rejected: from another address (wrong address), with ACK (wrong
 // ack). An ICMP error that quotes our address and port or the target's, but no probe of ours
 // exactly (source port, destination and seq), is rejected too (wrong quote).
+bool is_split_handshake(uint8_t flags);  // SYN without ACK or RST
 std::optional<size_t> match_syn_answer(const DecodedPacket& segment, const IpAddress& source,
                                        const IpAddress& destination, uint16_t port,
                                        const std::vector<PendingSyn>& pending);

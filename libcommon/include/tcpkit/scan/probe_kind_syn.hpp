@@ -7,6 +7,9 @@ extern const ProbeKind kSynProbe;
 // Its reading and its politeness, shared with custom SYN-bearing flags.
 std::optional<Verdict> classify_syn_reply(const DecodedPacket& reply);
 void reset_syn_ack(const DecodedPacket& reply, ReplyResponder& responder);
+// reply_matches_probe, and a bare SYN on the probe's port pair: a split handshake (the peer
+// opens towards us instead of answering SYN/ACK), which carries no number of ours to check.
+bool syn_reply_matches(const ProbeNumbers& probe, const DecodedPacket& reply);
 
 constexpr ProbeKind syn_reading(const char* name, bool (*selects)(uint8_t)) {
   return ProbeKind{.name = name,
@@ -15,7 +18,7 @@ constexpr ProbeKind syn_reading(const char* name, bool (*selects)(uint8_t)) {
                    .selects = selects,
                    .shape = probe_parts::shape_with_flags,
                    .filter = probe_parts::syn_rst_or_icmp,
-                   .validate = reply_matches_probe,
+                   .validate = syn_reply_matches,
                    .classify = classify_syn_reply,
                    .on_reply = reset_syn_ack};
 }
