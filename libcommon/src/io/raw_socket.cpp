@@ -2,6 +2,7 @@
 
 #include "tcpkit/io/error_queue.hpp"
 #include "tcpkit/io/recv_message.hpp"
+#include "tcpkit/io/route.hpp"
 #include "io/send_messages.hpp"
 
 #include <linux/errqueue.h>
@@ -11,11 +12,50 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <optional>
 
 namespace tcpkit {
+
+namespace {
+
+// Room for one IP_PKTINFO or IPV6_PKTINFO control message.
+constexpr size_t kSourceControlBytes = CMSG_SPACE(std::max(sizeof(in_pktinfo), sizeof(in6_pktinfo)));
+struct SourceControl {
+  alignas(cmsghdr) unsigned char bytes[kSourceControlBytes];
+};
+
+// The packet's own source address as its routing source: fills control and points the message
+// at it, or leaves the message as it is when the bytes hold no IP header.
+void route_by_source(msghdr& message, SourceControl& control, const uint8_t* packet, size_t length, int interface_index) {
+  if (length >= 20 && (packet[0] >> 4) == 4) {
+    in_pktinfo info{};
+    info.ipi_ifindex = interface_index;
+    std::memcpy(&info.ipi_spec_dst, packet + 12, 4);
+    message.msg_control = control.bytes;
+    message.msg_controllen = CMSG_SPACE(sizeof info);
+    cmsghdr* c = CMSG_FIRSTHDR(&message);
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof info);
+    std::memcpy(CMSG_DATA(c), &info, sizeof info);
+  } else if (length >= 40 && (packet[0] >> 4) == 6) {
+    in6_pktinfo info{};
+    info.ipi6_ifindex = unsigned(interface_index);
+    std::memcpy(&info.ipi6_addr, packet + 8, 16);
+    message.msg_control = control.bytes;
+    message.msg_controllen = CMSG_SPACE(sizeof info);
+    cmsghdr* c = CMSG_FIRSTHDR(&message);
+    c->cmsg_level = IPPROTO_IPV6;
+    c->cmsg_type = IPV6_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof info);
+    std::memcpy(CMSG_DATA(c), &info, sizeof info);
+  }
+}
+
+}  // namespace
 
 int64_t realtime_ns() {
   timespec ts{};
@@ -29,9 +69,17 @@ Result<RawSender> RawSender::open(Family family, const std::string& interface) {
   const int fd = ::socket(family == Family::v4 ? AF_INET : AF_INET6, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW);
   if (fd < 0) return fail_errno("raw socket", errno);
   RawSender sender(fd);
-  if (!interface.empty() &&
-      setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(), socklen_t(interface.size())) < 0)
-    return fail_errno("bind raw socket to interface '" + interface + "'", errno);
+  if (!interface.empty()) {
+    if (setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, interface.c_str(), socklen_t(interface.size())) < 0)
+      return fail_errno("bind raw socket to interface '" + interface + "'", errno);
+    auto index = interface_index(interface);
+    if (!index) return tl::unexpected(index.error());
+    sender.interface_index_ = *index;
+  }
+  // A source that is not this host's (-S to another address) stays allowed: IPv4's header-
+  // included sends may use any; IPv6 checks a PKTINFO source unless the socket is free-bind.
+  const int on = 1;
+  if (family == Family::v6) setsockopt(fd, IPPROTO_IPV6, IPV6_FREEBIND, &on, sizeof on);
   const int buffer = 4 << 20;
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buffer, sizeof buffer);
   return sender;
@@ -42,8 +90,16 @@ Result<int64_t> RawSender::send(const std::vector<uint8_t>& packet, const IpAddr
   const sockaddr_storage to = dst.to_sockaddr(0, &length);
   const int64_t now = realtime_ns();
   int e = 0;
+  iovec iov{const_cast<uint8_t*>(packet.data()), packet.size()};
+  msghdr message{};
+  message.msg_name = const_cast<sockaddr_storage*>(&to);
+  message.msg_namelen = length;
+  message.msg_iov = &iov;
+  message.msg_iovlen = 1;
+  SourceControl control;
+  route_by_source(message, control, packet.data(), packet.size(), interface_index_);
   for (int attempt = 0; attempt < 3; ++attempt) {
-    if (::sendto(fd_.get(), packet.data(), packet.size(), 0, reinterpret_cast<const sockaddr*>(&to), length) >= 0) {
+    if (::sendmsg(fd_.get(), &message, 0) >= 0) {
       after_send(true, 1);
       return now;
     }
@@ -114,6 +170,7 @@ Result<size_t> RawSender::send_batch(const std::vector<std::vector<uint8_t>>& pa
   std::vector<sockaddr_storage> addresses(n);
   std::vector<iovec> iov(n);
   std::vector<mmsghdr> messages(n);
+  std::vector<SourceControl> controls(n);
   for (size_t i = 0; i < n; ++i) {
     socklen_t length = 0;
     addresses[i] = dsts[i].to_sockaddr(0, &length);
@@ -123,6 +180,7 @@ Result<size_t> RawSender::send_batch(const std::vector<std::vector<uint8_t>>& pa
     messages[i].msg_hdr.msg_namelen = length;
     messages[i].msg_hdr.msg_iov = &iov[i];
     messages[i].msg_hdr.msg_iovlen = 1;
+    route_by_source(messages[i].msg_hdr, controls[i], packets[i].data(), packets[i].size(), interface_index_);
   }
   return send_messages(fd_.get(), messages.data(), n, "sendmmsg",
                        [this](bool ok, size_t packets) { after_send(ok, packets); });

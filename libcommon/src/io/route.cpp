@@ -89,8 +89,10 @@ constexpr size_t kReplyBytes = 8192;    // one route, with room for its attribut
 // UDP's discard port: connecting a UDP socket sends nothing; any port would do.
 constexpr uint16_t kAnyUdpPort = 9;
 
-// The kernel's route to the destination (RTM_GETROUTE), through forced_index when it is not 0.
-Result<RouteReply> ask_route(const IpAddress& destination, int forced_index) {
+// The kernel's route to the destination (RTM_GETROUTE), through forced_index when it is not 0,
+// and for packets from source when one is given (policy rules "from" apply then).
+Result<RouteReply> ask_route(const IpAddress& destination, int forced_index,
+                             const std::optional<IpAddress>& source = std::nullopt) {
   UniqueFd sock(::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE));
   if (sock.get() < 0) return fail_errno("netlink socket", errno);
   setsockopt(sock.get(), SOL_SOCKET, SO_RCVTIMEO, &kNetlinkTimeout, sizeof kNetlinkTimeout);
@@ -106,6 +108,10 @@ Result<RouteReply> ask_route(const IpAddress& destination, int forced_index) {
   message->rtm_dst_len = uint8_t(destination.size() * 8);  // the host itself, all its bits
   add_attribute(header, sizeof request, RTA_DST, destination.data(), destination.size());
   if (forced_index) add_attribute(header, sizeof request, RTA_OIF, &forced_index, sizeof forced_index);
+  if (source) {
+    message->rtm_src_len = uint8_t(source->size() * 8);
+    add_attribute(header, sizeof request, RTA_SRC, source->data(), source->size());
+  }
 
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
@@ -146,7 +152,7 @@ Result<Route> route_to(const IpAddress& destination, const std::optional<IpAddre
     if (!index) return tl::unexpected(index.error());
     forced_index = *index;
   }
-  const auto decoded = ask_route(destination, forced_index);
+  auto decoded = ask_route(destination, forced_index);
   if (!decoded) return tl::unexpected(decoded.error());
   if (decoded->error != 0)
     return fail(ErrorCode::system, "no route to " + destination.to_string() +
@@ -167,6 +173,18 @@ Result<Route> route_to(const IpAddress& destination, const std::optional<IpAddre
     auto found = source_by_udp_connect(destination, interface);
     if (!found) return tl::unexpected(found.error());
     route.source = *found;
+  }
+  // Asked again from the source, as the kernel routes a connection once it has chosen one: a
+  // rule "from <address> lookup <table>" may send it elsewhere (found: -S with such a rule, the
+  // probes left by the main table's link and the capture listened there, while the answers and
+  // the kernel's own connection used the other). A source the kernel refuses keeps the first answer.
+  if (const auto from_source = ask_route(destination, forced_index, route.source);
+      from_source && from_source->error == 0 && from_source->interface_index != 0) {
+    route.interface_index = from_source->interface_index;
+    route.gateway = from_source->gateway;
+    route.local = from_source->local;
+    name[0] = '\0';
+    route.interface = if_indextoname(static_cast<unsigned>(route.interface_index), name) ? name : "";
   }
   return route;
 }

@@ -19,6 +19,9 @@ class RawSender {
   RawSender(RawSender&& other) noexcept = default;
   RawSender& operator=(RawSender&& other) noexcept = default;
 
+  // Each packet is routed by its own source address (IP_PKTINFO / IPV6_PKTINFO), as the kernel
+  // routes a socket bound to it: a policy rule "from <address>" applies (found: unbound, every
+  // probe left by the main table's route and its answers came back elsewhere).
   // Sends one whole IP packet to dst. Returns the CLOCK_REALTIME nanoseconds taken just
   // before the send (a user-space fallback when the capture misses our own packet).
   Result<int64_t> send(const std::vector<uint8_t>& packet, const IpAddress& dst);
@@ -47,6 +50,7 @@ class RawSender {
   bool arm_tx_timestamps(bool on);
   void after_send(bool ok, size_t packets);
   UniqueFd fd_;
+  int interface_index_ = 0;  // -I's, kept in each packet's PKTINFO (which would otherwise clear it)
   bool tx_timestamps_ = false;
   uint32_t next_tx_key_ = 0;
 };
