@@ -68,3 +68,24 @@ def test_tcpstate_reports_count_one_in_the_singular():
     assert "from 1 source in 1 network " in r.stdout, r.stdout
     r = run("tcpstate", "--from", "-", input="State Recv-Q\nbogus line here\n")
     assert "from 1 malformed line" in r.stderr and "lines" not in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("tool", TOOLS)
+def test_a_closed_stdout_is_named_before_anything_runs(tool):
+    # Found: with stdout closed (>&-) the tool's own netlink socket or eventfd took fd 1, the
+    # results were written into it, and the error read "Invalid argument". tcpstate lists the
+    # sockets of this namespace; the others fail on their first line, before any packet.
+    path = os.path.join(BUILD, "tools", tool)
+    args = ["--summary"] if tool == "tcpstate" else ["--help"]
+    r = subprocess.run([path, *args], stdout=None, stderr=subprocess.PIPE, text=True, timeout=60,
+                       preexec_fn=lambda: os.close(1))
+    assert r.returncode == 4, r.stderr
+    assert r.stderr == f"{tool}: cannot write standard output: Bad file descriptor\n", r.stderr
+
+
+def test_a_closed_stderr_leaves_the_output_alone():
+    # A closed stderr is filled with /dev/null: no socket of ours takes its number.
+    path = os.path.join(BUILD, "tools", "tcpstate")
+    r = subprocess.run([path, "--summary"], stdout=subprocess.PIPE, text=True, timeout=60,
+                       preexec_fn=lambda: os.close(2))
+    assert r.returncode == 0 and "TOTAL" in r.stdout.upper(), r.stdout

@@ -2,6 +2,7 @@
 
 #include "common/flag_suggest.hpp"
 
+#include <fcntl.h>
 #include <linux/capability.h>
 #include <poll.h>
 #include <pthread.h>
@@ -154,7 +155,32 @@ int finish_output(const std::string& tool, int code) {
 }
 }  // namespace
 
+namespace {
+// A closed standard descriptor is taken by the first socket opened, and what is printed goes
+// into that socket (found: with stdout closed, a netlink socket and an eventfd became fd 1 and
+// the error read "Invalid argument"; a message to a closed stderr could reach a packet socket).
+// Each one closed is filled with /dev/null. True when stdout was closed.
+bool fill_closed_standard_descriptors() {
+  bool stdout_closed = false;
+  for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; ++fd) {
+    if (::fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    if (fd == STDOUT_FILENO) stdout_closed = true;
+    const int null = ::open("/dev/null", fd == STDIN_FILENO ? O_RDONLY : O_WRONLY);  // the lowest free: fd
+    if (null >= 0 && null != fd) {
+      ::dup2(null, fd);
+      ::close(null);
+    }
+  }
+  return stdout_closed;
+}
+}  // namespace
+
 int guarded_main(const std::string& tool, const std::function<int()>& body) {
+  if (fill_closed_standard_descriptors()) {
+    // Before anything is sent: the results would have nowhere to go.
+    print_error(tool, std::string("cannot write standard output: ") + std::strerror(EBADF));
+    return kExitSystem;
+  }
   keep_write_errors();
   try {
     return finish_output(tool, body());
