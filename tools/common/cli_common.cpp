@@ -54,6 +54,11 @@ int usage_error(const std::string& tool, const std::string& message) {
   return kExitUsage;
 }
 
+// Found: tcpstate --netns "" checked the caller's own namespace and passed; -I "" sent by the
+// routing table. An unset shell variable ("$NS") must not read as the option left out.
+const CLI::Validator kNonEmpty([](const std::string& value) { return value.empty() ? std::string("an empty value") : std::string(); },
+                               "", "NONEMPTY");
+
 std::optional<int> parse_command_line(CLI::App& app, const std::string& tool, int argc, char** argv) {
   try {
     app.parse(argc, argv);

@@ -36,6 +36,10 @@ void warn_port_lookalike(const std::string& tool, const TargetSpec& spec);
 // The same line, and the usage exit code (2) to return.
 int usage_error(const std::string& tool, const std::string& message);
 
+// For options that name something (an interface, a namespace, a file): an empty value is bad
+// input, never the option left out.
+extern const CLI::Validator kNonEmpty;
+
 // Parses the command line. Returns std::nullopt to go on, or the exit code to return now:
 // 0 after --help/--version, 2 (with one line on stderr) for any parse error.
 std::optional<int> parse_command_line(CLI::App& app, const std::string& tool, int argc, char** argv);

@@ -47,7 +47,7 @@ int parse_and_run(int argc, char** argv) {
   app.add_flag("--ecn", o.ecn, "send an ECN-setup SYN (ECE and CWR set): shows where they are cleared");
   app.add_option("-W,--wait", f.wait, "how long to wait for answers after sending (default 2s)")->type_name("TIME");
   app.add_option("-S,--source", f.source, "source address")->type_name("ADDR");
-  app.add_option("-I,--interface", o.interface, "send through this interface")->type_name("IFACE");
+  app.add_option("-I,--interface", o.interface, "send through this interface")->type_name("IFACE")->check(tcpkit::cli::kNonEmpty);
   app.add_flag("-4", f.v4, "IPv4 only");
   app.add_flag("-6", f.v6, "IPv6 only");
   app.add_flag("-n,--numeric", o.numeric, "addresses only: no reverse lookups of the routers' names");

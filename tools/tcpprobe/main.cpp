@@ -40,7 +40,7 @@ void add_flags(CLI::App& app, tcpprobe::Options& o, Flags& f) {
   app.add_option("-p,--port", f.port, "port (or service) for targets that name none (default 80)")->type_name("PORT");
   app.add_option("-s,--source-port", f.sport, "fixed source port (default: a fresh reserved port per probe)")->type_name("PORT");
   app.add_option("-S,--source", f.source, "source address")->type_name("ADDR");
-  app.add_option("-I,--interface", o.interface, "send and capture through this interface (the zone of a link-local target)")->type_name("IFACE");
+  app.add_option("-I,--interface", o.interface, "send and capture through this interface (the zone of a link-local target)")->type_name("IFACE")->check(tcpkit::cli::kNonEmpty);
   app.add_flag("-4", f.v4, "IPv4 only");
   app.add_flag("-6", f.v6, "IPv6 only");
   app.add_option("--ttl", f.ttl, "TTL / hop limit of the SYN (1-255)")->check(CLI::Range(1, 255));

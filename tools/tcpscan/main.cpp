@@ -127,7 +127,7 @@ void add_probe_flags(CLI::App& app, tcpscan::Options& o, FlagText& t) {
                  "round; Linux answers a retry on the same port at most every 500 ms)")
       ->type_name("PORT");
   app.add_option("-S,--source", t.source, "source address (default: from the routing table)")->type_name("ADDR");
-  app.add_option("-I,--interface", o.interface, "send and receive through this interface")->type_name("IFACE");
+  app.add_option("-I,--interface", o.interface, "send and receive through this interface")->type_name("IFACE")->check(tcpkit::cli::kNonEmpty);
   app.add_flag("--send-eth", t.send_eth,
                "send Ethernet frames through a packet socket, or fail (default: frames when the targets "
                "share one Ethernet next hop, else IP packets)");

@@ -67,11 +67,13 @@ void add_flags(CLI::App& app, tcpstate::Options& o, Flags& f) {
                  "the state of every socket of a capture with no State column (`ss -tan state time-wait`)")
       ->type_name("STATE");
   app.add_option("--netns", o.netns, "inspect the network namespace NAME (/run/netns/NAME; needs CAP_SYS_ADMIN)")
-      ->type_name("NAME");
+      ->type_name("NAME")
+      ->check(tcpkit::cli::kNonEmpty);
   app.add_flag("-p,--processes", o.processes, "show the processes owning each socket (from /proc/PID/fd)");
   app.add_flag("-i,--info", o.tcp_info, "show TCP_INFO details: rtt, rto, cwnd, mss, retransmits (netlink)");
   app.add_option("--save-netlink", o.save_netlink, "also save the raw sock_diag reply bytes to FILE (for bug reports)")
-      ->type_name("FILE");
+      ->type_name("FILE")
+      ->check(tcpkit::cli::kNonEmpty);
   app.add_option("--state", f.states,
                  "only these states or groups (all, connected, synchronized, bucket, big); repeat or comma-separate; "
                  "not with -l (--state listening,established for both)")

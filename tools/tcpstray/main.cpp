@@ -56,7 +56,7 @@ void add_flags(CLI::App& app, Flags& f, tcpstray::Options& o) {
   app.add_option("-W,--timeout", f.timeout, "how long to wait for each answer (default 1s)")->type_name("TIME");
   app.add_option("--request", f.request, "bytes to send (\\r\\n escapes) so the server closes first, for the time-wait group")
       ->type_name("TEXT");
-  app.add_option("-I,--interface", o.interface, "send and capture through this interface")->type_name("IFACE");
+  app.add_option("-I,--interface", o.interface, "send and capture through this interface")->type_name("IFACE")->check(tcpkit::cli::kNonEmpty);
   app.add_flag("-4", f.v4, "IPv4 only");
   app.add_flag("-6", f.v6, "IPv6 only");
   app.add_flag("--json", f.json, "JSON Lines: one object per case, then a summary object");
