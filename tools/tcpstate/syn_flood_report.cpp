@@ -212,13 +212,13 @@ int run_syn_flood(const Options& o) {
   // The listeners are judged whatever a filter on the connections says: --dst, --dport or
   // --state syn-recv left every LISTEN row out, so a flood filling one listener's queue was
   // QUIET ("without a listener in the table") and --check passed. Their local side still
-  // selects them (--sport, --src and -4/-6 choose a listener and its SYN_RECV alike).
+  // selects them (SocketFilter::chooses_listener: -4/-6, --sport, and --src but for a wildcard).
   Options wide = o;
-  wide.filter = o.filter.local_side();
+  wide.filter = o.filter.listener_candidates();
   auto info = collect_sockets(wide, states, false, [&](SocketRecord& s) {
     const bool chosen = o.filter.matches(s);
     if (chosen) counts.add(s);
-    if (chosen || s.state == TcpState::listen) analysis.add(s);
+    if (chosen || (s.state == TcpState::listen && o.filter.chooses_listener(s))) analysis.add(s);
     return true;
   });
   if (!info) return fail_with(info.error());

@@ -55,4 +55,11 @@ FilterAnswer SocketFilter::decide(const SocketRecord& s) const {
   return unknown ? FilterAnswer::unknown : FilterAnswer::yes;
 }
 
+bool SocketFilter::chooses_listener(const SocketRecord& s) const {
+  SocketFilter f = listener_candidates();
+  const bool wildcard = s.local_host.empty() && s.local.is_unspecified();
+  if (!wildcard) f.local_nets = local_nets;
+  return f.matches(s);
+}
+
 }  // namespace tcpkit

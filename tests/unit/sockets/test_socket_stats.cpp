@@ -61,6 +61,24 @@ TEST_CASE("filters: an IPv4 CIDR matches the IPv4-mapped addresses of a dual-sta
   CHECK_FALSE(f.matches(sock(TcpState::established, "::ffff:10.228.0.2", 8099, "::ffff:10.228.0.1", 55814)));
 }
 
+TEST_CASE("filters: a listener is chosen by its local side, and a wildcard one by any --src") {
+  // Found: syn-flood --src <the server's address> left out the 0.0.0.0 listener its SYN_RECV
+  // belonged to, and a flood read QUIET.
+  SocketFilter f;
+  f.states = StateSet::of(TcpState::syn_recv);
+  f.remote_ports = {PortRange::parse("1-1023").value()};
+  f.local_nets = {Cidr::parse("10.0.0.2/32").value()};
+  f.local_ports = {PortRange::parse("7200").value()};
+  CHECK(f.chooses_listener(sock(TcpState::listen, "0.0.0.0", 7200, "0.0.0.0", 0)));
+  CHECK(f.chooses_listener(sock(TcpState::listen, "::", 7200, "::", 0)));  // dual-stack
+  CHECK(f.chooses_listener(sock(TcpState::listen, "10.0.0.2", 7200, "0.0.0.0", 0)));
+  CHECK_FALSE(f.chooses_listener(sock(TcpState::listen, "10.0.0.3", 7200, "0.0.0.0", 0)));
+  CHECK_FALSE(f.chooses_listener(sock(TcpState::listen, "0.0.0.0", 7201, "0.0.0.0", 0)));  // --sport still
+  f.family = Family::v4;
+  CHECK_FALSE(f.chooses_listener(sock(TcpState::listen, "::", 7200, "::", 0)));  // -4: the socket's family
+  CHECK(f.listener_candidates().matches(sock(TcpState::listen, "10.0.0.3", 7200, "0.0.0.0", 0)));
+}
+
 TEST_CASE("state counts and --by groups on the real ss fixture") {
   Collect c;
   TextParseReport r;

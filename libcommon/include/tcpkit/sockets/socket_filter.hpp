@@ -39,13 +39,19 @@ struct SocketFilter {
   bool only_states_and_family() const {
     return local_ports.empty() && remote_ports.empty() && local_nets.empty() && remote_nets.empty();
   }
-  // Only the local side and family, every state: what a listener can be chosen by (its remote
-  // side is all zeros, its state LISTEN whatever --state says).
-  SocketFilter local_side() const {
+  // What can choose a listener, whatever --state, --dst or --dport say (its remote side is all
+  // zeros, its state LISTEN): the family, --sport, and --src, except that a wildcard listener
+  // (0.0.0.0, ::) takes connections on every local address, so any --src chooses it (found: a
+  // flood on 0.0.0.0:7200 read QUIET with --src naming the server's only address).
+  bool chooses_listener(const SocketRecord& s) const;
+  // The sockets to read so that every listener chooses_listener() keeps is among them: the
+  // family and --sport, every state and address.
+  SocketFilter listener_candidates() const {
     SocketFilter f = *this;
     f.states = StateSet::all();
     f.remote_ports.clear();
     f.remote_nets.clear();
+    f.local_nets.clear();
     return f;
   }
 };
