@@ -173,9 +173,11 @@ void HostTable::decide(Host& h) {
   }
 }
 
-void HostTable::probe_stale_neighbours(std::function<bool(const tcpkit::IpAddress&)> is_target, int cancel_fd) {
+void HostTable::probe_stale_neighbours(std::function<bool(const tcpkit::IpAddress&)> is_target, int cancel_fd,
+                                       int interface_index) {
   is_target_ = std::move(is_target);
   cancel_fd_ = cancel_fd;
+  interface_index_ = interface_index;
 }
 
 // The table's word on a host that answered nothing; a stale entry is asked again first.
@@ -184,11 +186,11 @@ std::optional<tcpkit::NeighbourState> HostTable::neighbour_state(const tcpkit::I
     auto table = tcpkit::read_neighbours();
     neighbours_ = table ? std::move(*table) : std::vector<tcpkit::Neighbour>{};
   }
-  const std::optional<tcpkit::NeighbourState> seen = tcpkit::state_in_table(*neighbours_, address);
+  const std::optional<tcpkit::NeighbourState> seen = tcpkit::state_in_table(*neighbours_, address, interface_index_);
   if (seen != tcpkit::NeighbourState::stale || !is_target_) return seen;
   probe_neighbours();
   if (!std::binary_search(probed_addresses_.begin(), probed_addresses_.end(), address)) return seen;
-  auto fresh = tcpkit::await_neighbour(address, probe_deadline_, cancel_fd_);
+  auto fresh = tcpkit::await_neighbour(address, probe_deadline_, cancel_fd_, interface_index_);
   return fresh ? *fresh : seen;
 }
 
@@ -203,6 +205,7 @@ void HostTable::probe_neighbours() {
   probe_deadline_ = std::chrono::steady_clock::now() + kProbeWait;
   for (const auto& n : *neighbours_) {
     if (n.state != tcpkit::NeighbourState::stale || !is_target_(n.address)) continue;
+    if (interface_index_ != 0 && n.interface_index != interface_index_) continue;
     if (const Host* h = find(n.address); h && (h->replies > h->unreachable || h->ack_resets > 0)) continue;
     if (auto sent = tcpkit::probe_neighbour(n.address, n.interface_index); !sent) {
       if (sent.error().err_no == EPERM) return;  // no CAP_NET_ADMIN: no other will pass either

@@ -77,7 +77,10 @@ class HostTable {
   // (STALE, DELAY: no fresh evidence), is asked again with a unicast ARP/ND probe, if
   // is_target says it was scanned: without this, a host that drops every probe was up or down
   // by what the table held before the scan. Unset (a dry run), no probe goes out.
-  void probe_stale_neighbours(std::function<bool(const tcpkit::IpAddress&)> is_target, int cancel_fd);
+  // interface_index: the scan's one interface, whose neighbour entries alone speak for its
+  // hosts (0: it has several, any entry does).
+  void probe_stale_neighbours(std::function<bool(const tcpkit::IpAddress&)> is_target, int cancel_fd,
+                              int interface_index);
 
  private:
   void decide(Host& h);
@@ -92,6 +95,7 @@ class HostTable {
   std::optional<std::vector<tcpkit::Neighbour>> neighbours_;  // read once, when first needed
   std::function<bool(const tcpkit::IpAddress&)> is_target_;
   int cancel_fd_ = -1;
+  int interface_index_ = 0;
   bool probed_ = false;                             // the probes went out (once, for all)
   std::vector<tcpkit::IpAddress> probed_addresses_;  // sorted
   std::chrono::steady_clock::time_point probe_deadline_;

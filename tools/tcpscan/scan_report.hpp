@@ -55,8 +55,9 @@ class Report {
   // While set, the progress line is cleared before results are written and redrawn after.
   void set_progress(tcpkit::cli::ProgressLine* progress) { progress_ = progress; }
   // See HostTable::probe_stale_neighbours.
-  void probe_stale_neighbours(std::function<bool(const tcpkit::IpAddress&)> is_target, int cancel_fd) {
-    hosts_.probe_stale_neighbours(std::move(is_target), cancel_fd);
+  void probe_stale_neighbours(std::function<bool(const tcpkit::IpAddress&)> is_target, int cancel_fd,
+                              int interface_index) {
+    hosts_.probe_stale_neighbours(std::move(is_target), cancel_fd, interface_index);
   }
 
   void result(const tcpkit::ScanResult& r);

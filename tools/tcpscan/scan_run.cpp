@@ -290,7 +290,7 @@ int scan(const Options& o, const tcpkit::ScanPlan& plan, tcpkit::ScanConfig& con
     return tcpkit::cli::kExitUsage;
   }
   report.probe_stale_neighbours([&plan](const tcpkit::IpAddress& a) { return plan.targets().index_of(a).has_value(); },
-                                tcpkit::cli::interrupt_fd());
+                                tcpkit::cli::interrupt_fd(), sources->interface_index);
   // Only SYN probes ask why a port was silent: the other kinds' silence is their answer.
   const bool ack_check = o.flags == tcpkit::tcp_flag::syn && o.ack_check_max > 0;
   // Hosts with a port still unanswered are in the report's table until their last port comes.

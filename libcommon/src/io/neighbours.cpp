@@ -100,20 +100,24 @@ Result<std::vector<Neighbour>> read_neighbours() {
   return fail(ErrorCode::system, "netlink neighbour dump did not end");
 }
 
-std::optional<NeighbourState> state_in_table(const std::vector<Neighbour>& table, const IpAddress& address) {
+std::optional<NeighbourState> state_in_table(const std::vector<Neighbour>& table, const IpAddress& address,
+                                             int interface_index) {
   std::optional<NeighbourState> state;
   for (const auto& n : table)
-    if (n.address == address && (!state || n.state != NeighbourState::stale)) state = n.state;
+    if (n.address == address && (interface_index == 0 || n.interface_index == interface_index) &&
+        (!state || n.state != NeighbourState::stale))
+      state = n.state;
   return state;
 }
 
 Result<std::optional<NeighbourState>> await_neighbour(const IpAddress& address,
-                                                      std::chrono::steady_clock::time_point deadline, int cancel_fd) {
+                                                      std::chrono::steady_clock::time_point deadline, int cancel_fd,
+                                                      int interface_index) {
   constexpr auto kPoll = std::chrono::milliseconds(20);
   while (true) {
     auto table = read_neighbours();
     if (!table) return tl::unexpected(table.error());
-    const std::optional<NeighbourState> state = state_in_table(*table, address);
+    const std::optional<NeighbourState> state = state_in_table(*table, address, interface_index);
     const auto now = std::chrono::steady_clock::now();
     if (state != NeighbourState::stale || now >= deadline) return state;
     const auto wait = std::min<std::chrono::steady_clock::duration>(kPoll, deadline - now);

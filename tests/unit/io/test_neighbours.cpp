@@ -31,6 +31,11 @@ TEST_CASE("state_in_table: an entry that is not stale wins over a stale one of t
   CHECK(state_in_table(table, a) == NeighbourState::reachable);
   CHECK(state_in_table(table, *IpAddress::parse("192.0.2.6")) == NeighbourState::stale);
   CHECK_FALSE(state_in_table(table, *IpAddress::parse("192.0.2.7")));
+  // On one interface only its own entries speak (found: interface 3's answer made a host that
+  // answered nothing on interface 2 "up (answered ARP)").
+  CHECK(state_in_table(table, a, 2) == NeighbourState::stale);
+  CHECK(state_in_table(table, a, 3) == NeighbourState::reachable);
+  CHECK_FALSE(state_in_table(table, a, 4));
 }
 
 TEST_CASE("await_neighbour: an address the table does not hold is answered at once, as none") {

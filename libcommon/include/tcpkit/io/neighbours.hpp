@@ -32,15 +32,18 @@ struct Neighbour {
 // Both families, every interface (netlink RTM_GETNEIGH dump).
 Result<std::vector<Neighbour>> read_neighbours();
 
-// The state of address's entries in `table` (on any interface): one that is not stale when
-// there is such, nothing when the table has none.
-std::optional<NeighbourState> state_in_table(const std::vector<Neighbour>& table, const IpAddress& address);
+// The state of address's entries in `table` on interface_index (0: on any interface): one that
+// is not stale when there is such, nothing when the table has none. (Found: another link's
+// entry for the address made a host that answered nothing on this one "up (answered ARP)".)
+std::optional<NeighbourState> state_in_table(const std::vector<Neighbour>& table, const IpAddress& address,
+                                             int interface_index = 0);
 
-// Reads the table until address's entry (on any interface) is no longer stale, `deadline`
-// passes or cancel_fd (when >= 0) becomes readable: the entry's last state, nothing when the
-// table has none. For a host probe_neighbour (link_layer.hpp) asked again.
+// Reads the table until address's entry (on interface_index, 0: any) is no longer stale,
+// `deadline` passes or cancel_fd (when >= 0) becomes readable: the entry's last state, nothing
+// when the table has none. For a host probe_neighbour (link_layer.hpp) asked again.
 Result<std::optional<NeighbourState>> await_neighbour(const IpAddress& address,
-                                                      std::chrono::steady_clock::time_point deadline, int cancel_fd);
+                                                      std::chrono::steady_clock::time_point deadline, int cancel_fd,
+                                                      int interface_index = 0);
 
 // One RTM_NEWNEIGH message (bytes as received; lengths in it are not trusted): nothing when it
 // is no IPv4/IPv6 entry or has no destination.
