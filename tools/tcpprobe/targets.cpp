@@ -4,6 +4,8 @@
 #include "common/target_zone.hpp"
 #include "tcpkit/wire/endpoint.hpp"
 
+#include <cerrno>
+
 namespace tcpprobe {
 
 namespace {
@@ -11,6 +13,15 @@ constexpr uint16_t kDefaultPort = 80;  // HTTP: the service a host most often an
 }  // namespace
 
 // Resolves and routes one target; errors here stop the run before any packet.
+namespace {
+// This host's own table has no way to the target (an unreachable, blackhole or prohibit route,
+// or none): connect() fails the same way, and the target never hears of it (found: connect mode
+// read "from <target>: unreachable (No route to host)", exit 1, as if the target had answered).
+bool refused_by_own_table(const tcpkit::Error& e) {
+  return e.err_no == EHOSTUNREACH || e.err_no == ENETUNREACH || e.err_no == EACCES || e.err_no == EINVAL;
+}
+}  // namespace
+
 tcpkit::Result<Target> prepare_target(const Options& o, const tcpkit::TargetSpec& spec, bool need_route) {
   const std::string& text = spec.text;
   std::string interface = o.interface;
@@ -47,7 +58,7 @@ tcpkit::Result<Target> prepare_target(const Options& o, const tcpkit::TargetSpec
     t.route = *route;
     t.info.source = route->source;
     t.info.interface = route->interface;
-  } else if (need_route || route.error().code == tcpkit::ErrorCode::bad_input) {
+  } else if (need_route || route.error().code == tcpkit::ErrorCode::bad_input || refused_by_own_table(route.error())) {
     return tl::unexpected(route.error());
   } else {
     t.info.source = o.source.value_or(tcpkit::IpAddress());

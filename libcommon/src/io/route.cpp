@@ -82,6 +82,19 @@ Result<int> interface_index(const std::string& name) {
 
 namespace {
 
+// What the kernel's refusal of a route means: a reject route of this host's own table says so
+// through errno alone (found: a blackhole route read "Invalid argument", a prohibit route
+// "Permission denied", like a missing privilege).
+std::string route_error_text(int error) {
+  switch (error) {
+    case EINVAL: return "a blackhole route in this host's table drops it";
+    case EACCES: return "a prohibit route in this host's table refuses it";
+    case EHOSTUNREACH: return "an unreachable route in this host's table refuses it";
+    case ENETUNREACH: return "Network is unreachable (no route in this host's table)";
+    default: return std::strerror(error);
+  }
+}
+
 // The kernel answers a route request at once: the timeout only keeps a wedged netlink from hanging us.
 constexpr timeval kNetlinkTimeout{2, 0};
 constexpr size_t kRequestBytes = 512;   // an rtmsg, the destination and an interface index
@@ -156,7 +169,7 @@ Result<Route> route_to(const IpAddress& destination, const std::optional<IpAddre
   if (!decoded) return tl::unexpected(decoded.error());
   if (decoded->error != 0)
     return fail(ErrorCode::system, "no route to " + destination.to_string() +
-                                       (interface.empty() ? "" : " via " + interface) + ": " + std::strerror(decoded->error),
+                                       (interface.empty() ? "" : " via " + interface) + ": " + route_error_text(decoded->error),
                 decoded->error);
   Route route;
   route.interface_index = decoded->interface_index;
