@@ -236,3 +236,19 @@ def test_the_ack_check_opens_its_ring_after_the_scan_closed_its_own(make_lab, to
     assert summary["ack_check"]["checked"] == 1, summary
     assert len(seen) == 2, (seen, "the scan's ring and the check's were both seen")
     assert most == 1, f"{most} rings mapped at once"
+
+
+def test_a_host_gone_behind_a_router_is_not_called_refused(make_lab, tool):
+    # Found: a router's "host unreachable" (its ARP for the host failed) to the ACK check read
+    # "a firewall or router refuses them and drops the SYNs unanswered". Nothing refuses. The
+    # router's answers came about 3 s after each segment, the SYNs' after the scan's wait: here
+    # its rules answer the ACKs at once and drop the SYNs, the same sight without the timing.
+    L = make_lab(routers=1, ipv6=False)
+    gone = L.server_v4.rsplit(".", 1)[0] + ".9"
+    L.nft(L.router_ns[0], "table inet tkgone {\n chain forward { type filter hook forward priority 0;\n"
+                          f"  ip daddr {gone} tcp flags & (syn | ack) == syn drop\n"
+                          f"  ip daddr {gone} reject with icmp type host-unreachable\n }}\n}}\n")
+    r = L.run_client([tool("tcpscan"), "-p", "80,81", "--wait", "500ms", gone], timeout=90)
+    flat = " ".join(word for word in r.stdout.split() if word != "#")  # the summary's lines joined
+    assert "drew an ICMP host or network unreachable: the host is not reachable" in flat, r.stdout
+    assert "a firewall or router refuses" not in flat, r.stdout

@@ -452,9 +452,16 @@ std::string ack_check_sentence(const AckCheckFacts& a, uint64_t icmp_refused) {
   if (!a.ran) return a.skipped.empty() ? "" : "no ACK check of the silent ports: " + a.skipped;
   const std::string asked = "ACK check of " + count_of(a.checked, "silent port") + " (" + count_of(a.sent, "ACK") + "): ";
   const std::string rest = a.skipped.empty() ? "" : "; " + a.skipped;
-  // An ICMP error to an ACK: something refuses the port's segments, and drops its SYNs unanswered.
-  const std::string icmp = a.icmp == 0 ? "" : "; " + with_commas(a.icmp) + " drew an ICMP error instead, so a firewall "
-                           "or router refuses " + (a.icmp == 1 ? "it" : "them") + " and drops the SYNs unanswered (ack-icmp)";
+  // An ICMP error to an ACK: something refuses the port's segments, and drops its SYNs unanswered;
+  // or, for "host unreachable", a router has no way to the host (found: a host gone behind a
+  // router read "a firewall or router refuses them").
+  const uint64_t refusing = a.icmp - a.icmp_unreachable;
+  std::string icmp = refusing == 0 ? "" : "; " + with_commas(refusing) + " drew an ICMP error instead, so a firewall "
+                     "or router refuses " + (refusing == 1 ? "it" : "them") + " and drops the SYNs unanswered (ack-icmp)";
+  if (a.icmp_unreachable > 0)
+    icmp += "; " + with_commas(a.icmp_unreachable) + " drew an ICMP host or network unreachable: the host is not "
+            "reachable (gone, or a router has no route to it), nothing refuses the " +
+            (a.icmp_unreachable == 1 ? "port" : "ports") + " (ack-icmp)";
   if (a.reset == 0 && a.icmp == a.checked)
     return asked + "none reset an ACK" + icmp + rest;
   if (a.reset == 0)

@@ -26,6 +26,7 @@ namespace tcpscan {
 struct AckCheckFacts {
   bool ran = false;
   uint64_t silent = 0, checked = 0, reset = 0, icmp = 0, sent = 0;
+  uint64_t icmp_unreachable = 0;  // of icmp: errors that say the host cannot be reached
   std::string skipped;
 };
 
