@@ -836,3 +836,18 @@ def test_a_prompt_line_copied_above_a_state_capture_is_skipped(prompt):
     counts, r = family_counts("--from", "-", "--from-state", "time-wait", input=text)
     assert counts == {("TIME_WAIT", "ipv4"): 30}, r.stderr
     assert r.stderr == "", r.stderr
+
+
+def test_a_client_s_netstat_text_is_not_told_to_save_what_it_saved(tmp_path):
+    # Found: `netstat -tan` of a host that listens on nothing drew "netstat leaves listeners out
+    # without -a; save `netstat -tan`": netstat shows TIME_WAIT without -a as well, so nothing
+    # in the text tells the two apart, and the hint must say both.
+    text = ("Active Internet connections (servers and established)\n"
+            "Proto Recv-Q Send-Q Local Address           Foreign Address         State      \n"
+            "tcp        0      0 10.0.0.1:40001          10.0.0.2:80             ESTABLISHED\n"
+            "tcp        0      0 10.0.0.1:40002          10.0.0.2:80             TIME_WAIT  \n")
+    saved = tmp_path / "client-netstat-tan.txt"
+    saved.write_text(text)
+    r = run("--from", str(saved), "--summary")
+    assert r.returncode == 0, r.stderr
+    assert "either the host listened on nothing, or netstat ran without -a" in " ".join(r.stderr.split()), r.stderr

@@ -103,9 +103,12 @@ void print_missing_states_note(const std::string& label, const Options& o, const
                                      "not the host's (save `ss -tan`); time-wait, syn-flood and the service side of each "
                                      "connection need them");
   else if (!ss && !seen.contains(TcpState::listen))
+    // netstat shows TIME_WAIT without -a too, so nothing tells its -a apart from a host that
+    // listens on nothing (found: the hint to save `netstat -tan` on a file saved so, a client's).
     cli::print_error("tcpstate", label + ": no LISTEN line among " + cli::count_text(r.sockets, "socket") +
-                                     ": netstat leaves listeners out without -a; if it was saved so, save `netstat -tan`: "
-                                     "syn-flood and the service side of each connection need them");
+                                     ": either the host listened on nothing, or netstat ran without -a, which leaves "
+                                     "listeners out (save `netstat -tan`); syn-flood and the service side of each "
+                                     "connection need them");
 }
 
 // Splits what read(2) gives into lines and hands each on as soon as it is complete. A line
