@@ -501,7 +501,7 @@ def test_progress_line_never_shares_a_line_with_a_result(make_lab, mode):
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     try:
         proc = L.popen_client([L.tool("tcpscan"), *args, L.server_v4, absent_v4(L)], stdin=subprocess.DEVNULL,
-                              stdout=slave, stderr=slave)
+                              stdout=slave, stderr=slave, env={**os.environ, "TERM": "xterm"})
         os.close(slave)
         slave = None
         raw = read_pty(master, proc, 60)
@@ -584,3 +584,23 @@ def test_a_host_silent_on_the_scanned_link_is_not_up_by_another_links_arp_entry(
         r = L.run_client([L.tool("tcpscan"), "-I", "tkc1", "-p", "80,81", *FAST, L.server_v4], timeout=60)
         assert "answered ARP" not in r.stdout and "down" in r.stdout, r.stdout + r.stderr
         L.close()
+
+
+def test_a_dumb_terminal_gets_no_progress_line(make_lab):
+    # Found: under TERM=dumb the progress line's "\r" and erase escapes were written all the same.
+    L = make_lab(ipv6=False)
+    master, slave = os.openpty()
+    try:
+        proc = L.popen_client([L.tool("tcpscan"), "-p", "2000-2100", "--rate", "400", "--retries", "0",
+                               "--wait", "200ms", L.server_v4], stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
+                              env={**os.environ, "TERM": "dumb"})
+        os.close(slave)
+        slave = None
+        raw = read_pty(master, proc, 60)
+        proc.wait(timeout=10)
+    finally:
+        os.close(master)
+        if slave is not None:
+            os.close(slave)
+    assert "\x1b[" not in raw and "round 1: sent" not in raw, raw[:500]
+    assert "# tcpscan done" in raw, raw[-500:]

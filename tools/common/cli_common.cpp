@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 
@@ -333,6 +334,16 @@ tcpkit::Error with_bpf_hint(tcpkit::Error error, const std::string& tool) {
 
 bool stdout_is_tty() { return ::isatty(STDOUT_FILENO) == 1; }
 bool stderr_is_tty() { return ::isatty(STDERR_FILENO) == 1; }
+
+namespace {
+bool term_redraws() {
+  const char* term = std::getenv("TERM");
+  return term && *term && std::strcmp(term, "dumb") != 0;
+}
+}  // namespace
+
+bool stdout_redraws() { return stdout_is_tty() && term_redraws(); }
+bool stderr_redraws() { return stderr_is_tty() && term_redraws(); }
 
 
 std::string choose_family(bool v4, bool v6, Family& family) {

@@ -89,6 +89,10 @@ tcpkit::Error with_bpf_hint(tcpkit::Error error, const std::string& tool);
 // True when stdout is a terminal (colour and progress lines only then).
 bool stdout_is_tty();
 bool stderr_is_tty();
+// A terminal that takes cursor controls (a progress line redrawn in place, a cleared screen):
+// a tty whose TERM is set and not "dumb" (found: the escapes written under TERM=dumb).
+bool stdout_redraws();
+bool stderr_redraws();
 
 
 // The -4/-6 and --json/--csv choices every tool offers, checked the same way everywhere.

@@ -1,6 +1,6 @@
 #pragma once
 // A one-line status on stderr, redrawn in place ("\r" + erase to end of line). Only for a
-// terminal: callers check stderr_is_tty() first, so pipes and logs never see it.
+// terminal: callers check stderr_redraws() first, so pipes and logs never see it.
 #include <string>
 
 namespace tcpkit::cli {

@@ -195,7 +195,7 @@ std::string left_out_text(const tcpkit::SilentPortHold& hold) {
 // drew nothing through `silent` when the ACK check may ask them.
 tcpkit::ScanSummary run_engine(tcpkit::ScanEngine& engine, const Options& o, Report& report,
                                tcpkit::SilentPortHold* silent) {
-  tcpkit::cli::ProgressLine progress(tcpkit::cli::stderr_is_tty());
+  tcpkit::cli::ProgressLine progress(tcpkit::cli::stderr_redraws());
   report.set_progress(&progress);
   auto summary = engine.run(
       [&](const tcpkit::ScanResult& r) {

@@ -80,7 +80,7 @@ int run_watch(const Options& o) {
   std::optional<StateCounts> previous;
   std::optional<CsvWriter> csv;
   if (o.output == Output::csv) csv.emplace(stdout, std::vector<std::string>{"round", "elapsed_s", "state", "count", "delta"});
-  const bool tty = cli::stdout_is_tty();
+  const bool tty = cli::stdout_redraws();
   long long rounds = 0;  // shown
   for (long long round = 1; o.watch_count == 0 || round <= o.watch_count; ++round) {
     StateCounts counts;
