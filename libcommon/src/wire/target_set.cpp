@@ -144,6 +144,10 @@ Result<void> check_family(Family family, const std::string& text, bool v6) {
 Result<Span> TargetSet::parse_cidr(const std::string& text, std::string_view token, bool for_exclusion) {
   auto cidr = Cidr::parse(token);
   if (!cidr) return bad_target(text, "expected a CIDR block such as 10.0.0.0/24 or 2001:db8::/120");
+  // An IPv4-mapped block (::ffff:10.0.0.0/120) is the IPv4 block it stands for, as a single
+  // mapped address is (found: "no route to ::ffff:10.0.0.1", exit 4).
+  if (cidr->base.is_v6() && cidr->base.unmapped().is_v4() && cidr->prefix >= 96)
+    cidr = Cidr{cidr->base.unmapped(), cidr->prefix - 96};
   const bool v6 = cidr->base.is_v6();
   if (auto ok = check_family(options_.family, text, v6); !ok) return tl::unexpected(ok.error());
   const int host_bits = (v6 ? 128 : 32) - cidr->prefix;
@@ -162,13 +166,16 @@ Result<Span> TargetSet::parse_cidr(const std::string& text, std::string_view tok
   return s;
 }
 
-// "10.0.0.1-50" or "10.0.0.1-10.0.1.20": first is the address left of the dash.
-Result<Span> TargetSet::parse_range(const std::string& text, const IpAddress& first, std::string_view right) {
+// "10.0.0.1-50" or "10.0.0.1-10.0.1.20": first is the address left of the dash. IPv4-mapped
+// ends (::ffff:10.0.0.1-20) are the IPv4 range they stand for.
+Result<Span> TargetSet::parse_range(const std::string& text, const IpAddress& given_first, std::string_view right) {
+  const IpAddress first = given_first.unmapped();
   const bool v6 = first.is_v6();
   if (auto ok = check_family(options_.family, text, v6); !ok) return tl::unexpected(ok.error());
   const u128 lo = to_number(first);
   u128 hi;
-  if (auto last = IpAddress::parse(right)) {
+  if (auto parsed_last = IpAddress::parse(right)) {
+    const auto last = std::optional<IpAddress>(parsed_last->unmapped());
     if (last->is_v6() != v6) return bad_target(text, "the two ends of a range must be of one family");
     hi = to_number(*last);
   } else if (auto end = short_range_end(lo, v6, right)) {

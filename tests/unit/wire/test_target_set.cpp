@@ -59,6 +59,11 @@ TEST_CASE("literals, ranges and blocks") {
   CHECK(all(make({"::ffff:192.0.2.7"})) == Strings{"192.0.2.7"});
   CHECK(all(make({"[::ffff:192.0.2.7]"}, {}, TargetOptions{Family::v4, false})) == Strings{"192.0.2.7"});
   CHECK_FALSE(TargetSet(TargetOptions{Family::v6, false}, fake_resolver).add("::ffff:192.0.2.7"));
+  // ... and so are mapped ranges and blocks (found: "no route to ::ffff:10.0.0.2", exit 4).
+  CHECK(all(make({"::ffff:10.0.0.2-3"})) == Strings{"10.0.0.2", "10.0.0.3"});
+  CHECK(all(make({"::ffff:10.0.0.2-::ffff:10.0.0.3"})) == Strings{"10.0.0.2", "10.0.0.3"});
+  CHECK(all(make({"::ffff:10.0.0.0/126"})) == Strings{"10.0.0.1", "10.0.0.2"});  // an IPv4 /30's hosts
+  CHECK(all(make({"10.0.0.0/30"}, {"::ffff:10.0.0.2"})) == Strings{"10.0.0.1"});
   CHECK(all(make({"2001:db8::/126"})) == Strings{"2001:db8::1", "2001:db8::2", "2001:db8::3"});
   CHECK(make({"2001:db8::/96"}).size() == (uint64_t(1) << 32) - 1);
 }
