@@ -1,5 +1,5 @@
-"""tcpprobe and tcpscan against a link-local IPv6 peer (fe80::/10): tcpprobe's syn, connect and
-trace modes and a tcpscan, with the zone given in the target ([fe80::..%IFACE]) or by -I, and the
+"""tcpprobe, tcpscan and tcppath against a link-local IPv6 peer (fe80::/10): tcpprobe's syn,
+connect and trace modes, a tcpscan and a tcppath, with the zone given in the target ([fe80::..%IFACE]) or by -I, and the
 refusal of a link-local target that names no interface (the same address exists on every link)."""
 import json
 import os
@@ -130,3 +130,12 @@ def test_an_exclusion_may_name_the_scans_interface(L, tool, form):
     wrong = ["--exclude", f"{other}%lo"] if form == "--exclude" else ["--exclude-file", target_file(L, f"{other}%lo")]
     r = L.run_client([tool("tcpscan"), "-p", str(OPEN), "-I", L.client_if, f"{SERVER_LL}-c3", *wrong], timeout=10)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and f"-I gives '{L.client_if}'" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("form", ["zone", "-I"])
+def test_path_to_a_link_local_peer(L, tool, form):
+    # tcppath exited 4 for every form: "reserve a source port on fe80::...: Invalid argument".
+    r = L.run_client([tool("tcppath"), "--json"] + target_forms(L)[form], timeout=60)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = L.run_client([tool("tcppath"), f"[{SERVER_LL}]:{OPEN}"], timeout=10)
+    assert r.returncode == 2 and "needs an interface" in r.stderr, r.stderr

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "tcpkit/util/error.hpp"
+#include "tcpkit/wire/ip_address.hpp"
 
 namespace tcpkit::cli {
 
@@ -13,5 +14,9 @@ namespace tcpkit::cli {
 // by an earlier target's zone. Bad input when the two differ.
 Result<std::string> zone_interface(const std::string& target, const std::string& zone, const std::string& interface,
                                    const std::string& given_by = "-I gives");
+
+// A link-local address is the same on every link: without an interface (a zone or -I) it names
+// no host. Bad input then, saying how to write it.
+Result<void> require_link_interface(const std::string& target, const IpAddress& address, const std::string& interface);
 
 }  // namespace tcpkit::cli

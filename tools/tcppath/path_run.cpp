@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/cli_common.hpp"
+#include "common/target_zone.hpp"
 #include "tcpkit/io/route.hpp"
 #include "tcpkit/probe/path_flows.hpp"
 #include "tcpkit/probe/path_trace.hpp"
@@ -106,9 +107,19 @@ int run(const Options& o) {
     cli::print_error(kTool, cli::net_raw_hint(kTool));
     return cli::kExitPrivilege;
   }
-  auto route = tcpkit::route_to(destination, o.source, o.interface);
+  // A link-local target's zone is its interface, as -I is (found: exit 4, "reserve a source port
+  // on fe80::...: Invalid argument", with or without either).
+  std::string interface = o.interface;
+  if (!o.target.zone.empty()) {
+    auto zoned = cli::zone_interface(o.target.text, o.target.zone, interface);
+    if (!zoned) return fail_with(zoned.error());
+    interface = *zoned;
+  }
+  if (auto ok = cli::require_link_interface(o.target.text, destination, interface); !ok) return fail_with(ok.error());
+  auto route = tcpkit::route_to(destination, o.source, interface);
   if (!route) return fail_with(route.error());
   tcpkit::PathTraceConfig c;
+  c.bind_interface = !interface.empty();
   c.destination = destination;
   c.port = o.target.port.value_or(o.port.value_or(kDefaultPort));
   c.route = *route;

@@ -44,11 +44,8 @@ tcpkit::Result<Target> prepare_target(const Options& o, const tcpkit::TargetSpec
   t.info.target = text;
   t.info.address = addresses->front();
   t.interface = interface;
-  // A link-local address is the same on every link: without an interface it names no host.
-  if (t.info.address.is_link_local() && interface.empty())
-    return tcpkit::fail(tcpkit::ErrorCode::bad_input, "link-local target " + text +
-                                                          " needs an interface: write [" + t.info.address.to_string() +
-                                                          "%IFACE]:PORT or give -I IFACE");
+  if (auto ok = tcpkit::cli::require_link_interface(text, t.info.address, interface); !ok)
+    return tl::unexpected(ok.error());
   t.info.port = spec.port.value_or(o.port.value_or(kDefaultPort));
   if (o.source && o.source->family() != t.info.address.family())
     return tcpkit::fail(tcpkit::ErrorCode::bad_input, "source " + o.source->to_string() + " and target " + text +

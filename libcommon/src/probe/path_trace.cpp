@@ -81,7 +81,7 @@ struct ProbeIds {
 
 Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
   const bool v6 = !c.destination.is_v4();
-  auto reserved = reserve_port(c.route.source);
+  auto reserved = reserve_port(c.route.source, c.route.source.is_link_local() ? uint32_t(c.route.interface_index) : 0u);
   if (!reserved) return tl::unexpected(reserved.error());
   const uint16_t sport = reserved->port;
   const std::string src = c.route.source.to_string(), dst = c.destination.to_string();
@@ -94,7 +94,7 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
               src + ")";
   auto capture = Capture::open(co);
   if (!capture) return tl::unexpected(capture.error());
-  auto sender = RawSender::open(v6 ? Family::v6 : Family::v4);
+  auto sender = RawSender::open(v6 ? Family::v6 : Family::v4, c.bind_interface ? c.route.interface : "");
   if (!sender) return tl::unexpected(sender.error());
 
   std::random_device rd;

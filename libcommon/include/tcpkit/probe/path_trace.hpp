@@ -24,6 +24,7 @@ struct PathTraceConfig {
   IpAddress destination;
   uint16_t port = 80;
   Route route;
+  bool bind_interface = false;  // -I or a link-local target's zone: send through route.interface only
   int max_hops = 30;
   int queries = 3;                                   // probes per hop
   std::chrono::milliseconds wait{2000};              // for answers after the last probe is sent
