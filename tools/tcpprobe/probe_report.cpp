@@ -19,7 +19,7 @@ const std::vector<std::string> kCsvColumns = {
     "icmp_text", "quote_rewritten", "connect_ms", "kernel_rtt_us", "timestamp_source", "sent", "answered", "open", "closed", "filtered",
     "unreachable", "loss_pct", "capture_drops", "bad_checksum", "rejected", "duplicates", "late", "unmatched_rst",
     "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms",
-    "rtt_mdev_ms", "rtt_p50_ms", "rtt_p90_ms", "rtt_p99_ms", "elapsed_ms", "ack_check"};
+    "rtt_mdev_ms", "rtt_p50_ms", "rtt_p90_ms", "rtt_p99_ms", "elapsed_ms", "ack_check", "unsent"};
 
 double ms(int64_t ns) { return double(ns) / 1e6; }
 // Milliseconds kept to the nanosecond, without float noise in the JSON text.
@@ -73,6 +73,7 @@ Record summary_record(const TargetInfo& info, const TargetStats& s) {
   rec["retried"] = s.retried;
   rec["zero_window"] = s.zero_window;
   rec["reset_at_once"] = s.reset_at_once;
+  rec["unsent"] = s.unsent;
   if (rtt.count) {
     rec["rtt_min_ms"] = rounded(rtt.min, kNanosecondPlaces);
     rec["rtt_avg_ms"] = rounded(rtt.avg, kNanosecondPlaces);
@@ -111,6 +112,15 @@ std::string retried_text(const TargetStats& s) {
   return tcpkit::wrap_cells(tcpkit::cli::count_text(s.retried, "probe") + " connected only after the kernel sent the SYN "
                                 "again: the SYN or the answer was lost, and their times hold the kernel's retransmission "
                                 "timeout (1 s, then more), so they are left out of the rtt figures",
+                            kTextWidth, 2);
+}
+
+// Probes whose SYN never left: the loss is the next hop's silence to ARP/ND, on our own link.
+std::string unsent_text(const TargetInfo& info, const TargetStats& s) {
+  if (!s.unsent) return "";
+  return tcpkit::wrap_cells(tcpkit::cli::count_text(s.unsent, "SYN") + " never left this host: the next hop on " +
+                                info.interface + " did not answer ARP or neighbour discovery (a host or router that is "
+                                "gone or not on the link), so the target never heard of " + (s.unsent == 1 ? "it" : "them"),
                             kTextWidth, 2);
 }
 
@@ -170,8 +180,8 @@ std::string summary_text(const TargetInfo& info, const TargetStats& s) {
                           : "") +
          ", time " +
          format_fixed(s.elapsed_ms, 0) + " ms\n";
-  return out + not_answers_text(s) + held_text(s) + retried_text(s) + proxy_text(s) + ack_check_text(info.port, s.ack_check) +
-         rtt_text(s);
+  return out + not_answers_text(s) + unsent_text(info, s) + held_text(s) + retried_text(s) + proxy_text(s) +
+         ack_check_text(info.port, s.ack_check) + rtt_text(s);
 }
 
 }  // namespace
@@ -241,6 +251,7 @@ Record Reporter::probe_record(const TargetInfo& info, const tcpkit::ProbeReply& 
   rec["mode"] = info.mode;
   rec["probe"] = r.probe_id;
   rec["outcome"] = tcpkit::to_string(r.outcome);
+  if (r.unsent) rec["unsent"] = true;
   if (r.rtt_ns) {
     rec["rtt_ms"] = ms_exact(*r.rtt_ns);
     rec["rtt_us"] = std::llround(double(*r.rtt_ns) / 1e3);
@@ -318,7 +329,9 @@ std::string Reporter::probe_text(const TargetInfo& info, const tcpkit::ProbeRepl
       if (r.quote_rewritten) line += ", whose quote of our SYN shows its seq or source port rewritten on the way";
       break;
     case ProbeOutcome::filtered:
-      line += where + ": filtered" + probe + " (no answer in " + format_fixed(double(timeout.count()) / 1000.0, 0) + " ms)";
+      line += where + ": filtered" + probe +
+              (r.unsent ? " (our SYN never left this host: no ARP or neighbour discovery answer from the next hop)"
+                        : " (no answer in " + format_fixed(double(timeout.count()) / 1000.0, 0) + " ms)");
       break;
   }
   return line + "\n";

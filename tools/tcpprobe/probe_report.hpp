@@ -44,6 +44,8 @@ struct TargetStats {
   // syn mode: open answers with a zero window (a SYN proxy's mark); connect mode: connections
   // reset as soon as they were made (ProbeReply::reset_after_handshake).
   uint64_t zero_window = 0, reset_at_once = 0;
+  // syn mode: filtered probes whose SYN never left this host (ProbeReply::unsent).
+  uint64_t unsent = 0;
   double elapsed_ms = 0;
   bool interrupted = false;        // stopped by a signal (Ctrl-C, SIGTERM, SIGHUP), not by -c or -w
   // What one ACK to the port drew, asked when no probe drew any answer (stray/ack_check.hpp).

@@ -31,7 +31,10 @@ void account(TargetStats& stats, const tcpkit::ProbeReply& reply) {
   switch (reply.outcome) {
     case tcpkit::ProbeOutcome::open: ++stats.open; break;
     case tcpkit::ProbeOutcome::closed: ++stats.closed; break;
-    case tcpkit::ProbeOutcome::filtered: ++stats.filtered; break;
+    case tcpkit::ProbeOutcome::filtered:
+      ++stats.filtered;
+      if (reply.unsent) ++stats.unsent;
+      break;
     case tcpkit::ProbeOutcome::unreachable: ++stats.unreachable; break;
   }
   const bool from_target = reply.outcome == tcpkit::ProbeOutcome::open || reply.outcome == tcpkit::ProbeOutcome::closed;
@@ -53,8 +56,9 @@ void account(TargetStats& stats, const tcpkit::ProbeReply& reply) {
 // drops only SYNs (a full accept queue) from a firewall (raw sockets: skipped without them).
 // Answers that came after -W are answers: the host is there, and the summary says so.
 void ack_check(const Options& o, const Target& t, TargetStats& stats) {
+  // SYNs that never left say all there is: an ACK would wait for the same neighbour.
   if (!o.ack_check || stats.filtered == 0 || stats.answered() > 0 || stats.late > 0 || stats.interrupted ||
-      !cli::has_cap_net_raw())
+      stats.unsent == uint64_t(stats.filtered) || !cli::has_cap_net_raw())
     return;
   stats.ack_check = ack_check_target(o, t);
 }

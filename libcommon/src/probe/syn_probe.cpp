@@ -23,7 +23,10 @@ struct SynProber::Pending {
   std::optional<int64_t> tx_sent_ns;    // the driver's send stamp
   std::optional<int64_t> tap_sent_ns;   // our SYN seen leaving at the packet tap
   std::optional<int64_t> kernel_sent_ns() const { return tx_sent_ns ? tx_sent_ns : tap_sent_ns; }
+  std::chrono::steady_clock::time_point sent_at;  // when send() handed it to the kernel
+  std::chrono::steady_clock::duration timeout{};  // the answer's wait, from the SYN's leaving
   std::chrono::steady_clock::time_point deadline;
+  bool held_for_departure = false;  // its wait ran out before it left: given the neighbour's time
 };
 
 namespace {
@@ -103,6 +106,8 @@ Result<void> SynProber::send(uint64_t probe_id, std::chrono::steady_clock::time_
   auto pending = std::make_unique<Pending>();
   pending->probe_id = probe_id;
   pending->deadline = deadline;
+  pending->sent_at = std::chrono::steady_clock::now();
+  pending->timeout = deadline - pending->sent_at;
   if (config_.source_port) {
     pending->sport = *config_.source_port;
   } else {
@@ -151,6 +156,8 @@ void SynProber::take_send_stamps() {
       // A stamp before our send began cannot be this SYN's (keys restart after a failed send).
       if (p->tx_key == stamp.key && !p->tx_sent_ns && stamp.time_ns >= p->user_sent_ns) {
         p->tx_sent_ns = stamp.time_ns;
+        tx_stamps_seen_ = true;
+        left_at(*p, stamp.time_ns);
         // The driver stamps: stop copying our own SYNs to the capture, which is work on
         // the path every later SYN travels.
         capture_.ignore_outgoing();
@@ -249,8 +256,10 @@ void SynProber::handle_tcp(const DecodedPacket& d, const CapturedPacket& packet,
     // Our own SYN leaving: its kernel timestamp starts the clock.
     if (d.src != us || d.dst != them || t.dport != config_.port || t.flags != tcp_flag::syn) return;
     auto it = pending_.find(t.seq);
-    if (it != pending_.end() && it->second->sport == t.sport && !it->second->tap_sent_ns)
+    if (it != pending_.end() && it->second->sport == t.sport && !it->second->tap_sent_ns) {
       it->second->tap_sent_ns = packet.time_ns;
+      left_at(*it->second, packet.time_ns);
+    }
     return;
   }
   if (d.dst != us || t.sport != config_.port || !our_port(t.dport)) return;  // another connection's
@@ -400,13 +409,37 @@ uint64_t SynProber::capture_drops() {
   return capture_drops_;
 }
 
+// A SYN that waited for the next hop's ARP or ND answer leaves late, and its answer comes late:
+// the wait runs from its leaving (found: a target whose link-local address was still tentative
+// answered at once, 2 s after the send, and read filtered).
+void SynProber::left_at(Pending& p, int64_t departed_ns) {
+  const int64_t held_ns = departed_ns - p.user_sent_ns;
+  if (held_ns > 0) p.deadline = std::max(p.deadline, p.sent_at + std::chrono::nanoseconds(held_ns) + p.timeout);
+}
+
+bool SynProber::departures_visible() const { return capture_.sees_outgoing() || tx_stamps_seen_; }
+
 void SynProber::expire(std::chrono::steady_clock::time_point now, std::vector<ProbeReply>& done) {
+  // How long a SYN may wait for the next hop's ARP or ND answer before the kernel gives up:
+  // three solicitations a second apart, and a little more.
+  constexpr auto kNeighbourWait = std::chrono::milliseconds(3500);
   for (auto it = pending_.begin(); it != pending_.end();) {
-    if (it->second->deadline > now) {
+    Pending& p = *it->second;
+    if (p.deadline > now) {
       ++it;
       continue;
     }
+    const bool unsent = !p.kernel_sent_ns() && departures_visible();
+    if (unsent && !p.held_for_departure) {
+      p.held_for_departure = true;
+      p.deadline = std::max(p.deadline, p.sent_at + kNeighbourWait);
+      if (p.deadline > now) {
+        ++it;
+        continue;
+      }
+    }
     ProbeReply reply;
+    reply.unsent = unsent;
     reply.probe_id = it->second->probe_id;
     reply.outcome = ProbeOutcome::filtered;
     reply.responder = config_.destination;

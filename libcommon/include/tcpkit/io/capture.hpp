@@ -65,6 +65,8 @@ class Capture {
   // ... and those whose checksum could not be checked (see admit_packet): dropped as well.
   uint64_t unverifiable() const { return unverifiable_; }
   int fd() const { return fd_.get(); }
+  // Whether packets this host sends are still queued (ignore_outgoing() not called).
+  bool sees_outgoing() const { return include_outgoing_; }
 
  private:
   explicit Capture(int fd, uint32_t snaplen, bool include_outgoing)

@@ -56,6 +56,9 @@ struct ProbeReply {
   // syn mode, open: the answer was a bare SYN (a split handshake), no SYN/ACK; its window and
   // options are the peer's SYN's.
   bool split_handshake = false;
+  // syn mode, filtered: our SYN never left this host (no send stamp, not seen at the tap): the
+  // next hop did not answer ARP or neighbour discovery, so the target never heard of it.
+  bool unsent = false;
 };
 
 }  // namespace tcpkit

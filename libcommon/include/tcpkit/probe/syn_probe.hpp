@@ -114,6 +114,8 @@ class SynProber {
   void finish(uint32_t isn, const CapturedPacket& packet, ProbeReply reply, std::vector<ProbeReply>& done);
   void again(uint32_t isn, const CapturedPacket& packet, ProbeReply reply, std::vector<ProbeReply>& done);
   void remember(uint32_t isn, const Pending& p, bool answered);
+  void left_at(Pending& p, int64_t departed_ns);
+  bool departures_visible() const;  // our SYNs' leaving is seen (the tap, or the driver's stamps)
   bool our_port(uint16_t port) const;
   void use_port(uint16_t port, int delta);
   std::optional<uint32_t> reported_match(const DecodedTcp& t) const;
@@ -129,6 +131,7 @@ class SynProber {
   RejectCounts rejects_;                                  // bad checksums are the capture's
   uint64_t duplicates_ = 0, late_ = 0, unmatched_rsts_ = 0;
   uint64_t capture_drops_ = 0;
+  bool tx_stamps_seen_ = false;  // the driver stamps our sends (the capture then ignores them)
   uint64_t rng_state_ = 0;
 };
 
