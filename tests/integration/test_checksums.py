@@ -99,8 +99,7 @@ def test_a_segment_whose_checksum_cannot_be_judged_is_no_answer(make_lab, tool, 
                             L.server_v4], timeout=60).stdout)
     assert [(o["port"], o["state"]) for o in s if o["type"] == "port"] == [(PORT, "closed")], s
     if UNJUDGED[form]:
-        # tcpprobe reads packets whole: a long one's wrong sum is seen; the scanner's ring keeps
-        # 160 bytes, so there it cannot be checked.
-        probe_reason = "bad_checksum" if form == "long" else UNJUDGED[form]
-        assert objs[-1]["rejected_by"][probe_reason] == 1, objs[-1]
-        assert s[-1]["rejected_by"][UNJUDGED[form]] == 1, s[-1]
+        # Both read a 440-byte packet whole: a long one's wrong sum is seen as such.
+        reason = "bad_checksum" if form == "long" else UNJUDGED[form]
+        assert objs[-1]["rejected_by"][reason] == 1, objs[-1]
+        assert s[-1]["rejected_by"][reason] == 1, s[-1]

@@ -17,9 +17,11 @@ def ip(ns, *args):
     subprocess.run(["ip", "-n", ns, *args], check=True)
 
 
-def policy_lab(make_lab, with_source):
+def policy_lab(make_lab, with_source, main_route=True, rule_route="via"):
     """The second link tkc9/tks9; table 100 routes the target over it. with_source: the rule is
-    for a secondary address (given with -S), else for the primary one (no -S needed)."""
+    for a secondary address (given with -S), else for the primary one (no -S needed). Without
+    main_route the main table has no route to the target; rule_route "blackhole" makes table
+    100's route a blackhole."""
     L = make_lab(ipv6=False)
     C, S = L.client_ns, L.server_ns
     ip(C, "link", "add", "tkc9", "type", "veth", "peer", "name", "tks9", "netns", S)
@@ -28,8 +30,12 @@ def policy_lab(make_lab, with_source):
     ip(C, "link", "set", "tkc9", "up")
     ip(S, "link", "set", "tks9", "up")
     ip(S, "addr", "add", f"{TARGET}/32", "dev", "lo")
-    ip(C, "route", "add", TARGET, "via", L.server_v4, "dev", L.client_if)
-    ip(C, "route", "add", TARGET, "via", "10.77.0.2", "dev", "tkc9", "table", "100")
+    if main_route:
+        ip(C, "route", "add", TARGET, "via", L.server_v4, "dev", L.client_if)
+    if rule_route == "blackhole":
+        ip(C, "route", "add", "blackhole", TARGET, "table", "100")
+    else:
+        ip(C, "route", "add", TARGET, "via", "10.77.0.2", "dev", "tkc9", "table", "100")
     source = "10.66.0.1" if with_source else L.client_v4
     if with_source:
         ip(C, "addr", "add", f"{source}/32", "dev", L.client_if)
@@ -56,3 +62,19 @@ def test_raw_socket_tools_follow_a_source_routing_rule(make_lab, tool, with_sour
     assert "time limit" not in trace.stdout and "handshake: SYN -> SYN/ACK" in trace.stdout, trace.stdout + trace.stderr
     path = L.run_client([tool("tcppath"), *src, f"{TARGET}:80"], timeout=60)
     assert "which answered SYN+ACK" in " ".join(path.stdout.split()), path.stdout + path.stderr
+
+
+def test_a_source_s_rule_is_the_route_even_where_the_main_table_has_none(make_lab, tool):
+    # The first answer asked was the main table's, without the source: with no route there the
+    # run stopped, "no route", although the rule for -S has one.
+    L, src = policy_lab(make_lab, with_source=True, main_route=False)
+    probe = L.run_client([tool("tcpprobe"), *src, "-c", "1", "-W", "1", f"{TARGET}:80"], timeout=30)
+    assert ": open probe=" in probe.stdout, probe.stdout + probe.stderr
+
+
+def test_a_reject_route_behind_the_source_s_rule_is_named(make_lab, tool):
+    # Found (in review): a blackhole in the rule's table kept the main table's answer; every send
+    # then failed with "Invalid argument".
+    L, src = policy_lab(make_lab, with_source=False, rule_route="blackhole")
+    r = L.run_client([tool("tcpprobe"), "-c", "1", f"{TARGET}:80"], timeout=30)
+    assert r.returncode == 4 and "a blackhole route in this host's table drops it" in r.stderr, r.stdout + r.stderr

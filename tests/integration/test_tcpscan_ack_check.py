@@ -44,7 +44,7 @@ def test_silent_ports_are_told_apart_by_what_an_ack_draws(make_lab, tool):
                        CLOSED: ("closed", "reset", None),
                        OPEN: ("open", "syn-ack", None)}, got
         # WALL drew nothing and was asked a second time.
-        assert s["ack_check"] == {"silent": 3, "checked": 3, "reset": 2, "icmp": 0, "sent": 4}, s
+        assert s["ack_check"] == {"silent": 3, "checked": 3, "reset": 2, "icmp": 0, "icmp_unreachable": 0, "sent": 4}, s
         assert s["states"]["filtered"] == 3 and s["states"]["open"] == 1, s
         # The RST's TTL (a box on the way that resets for the host would show another).
         assert ports[QUEUE]["ack_ttl"] == 64 and "ack_ttl" not in ports[WALL], ports
@@ -80,7 +80,7 @@ def test_silent_ports_are_told_apart_by_what_an_ack_draws(make_lab, tool):
         objects = [json.loads(line) for line in r.stdout.splitlines()]
         s = objects[-1]
         # And one port of the host that answered nothing is asked too (twice: it draws nothing).
-        assert s["ack_check"] == {"silent": 8, "checked": 4, "reset": 2, "icmp": 0, "sent": 6,
+        assert s["ack_check"] == {"silent": 8, "checked": 4, "reset": 2, "icmp": 0, "icmp_unreachable": 0, "sent": 6,
                                   "skipped": "not asked: 4 silent ports of hosts that answered nothing "
                                              "(one port of each such host was; 8 in all, more than "
                                              "--ack-check-max 4)"}, s
@@ -107,7 +107,7 @@ def test_a_lost_ack_is_asked_again(make_lab, tool):
     got = {p: o.get("ack_check") for p, o in ports.items()}
     assert got == {WALL: "silence", SYN_ONLY: "reset", CLOSED: None}, got
     # Two ACKs to each port that drew nothing the first time (WALL twice, SYN_ONLY twice).
-    assert s["ack_check"] == {"silent": 2, "checked": 2, "reset": 1, "icmp": 0, "sent": 4}, s
+    assert s["ack_check"] == {"silent": 2, "checked": 2, "reset": 1, "icmp": 0, "icmp_unreachable": 0, "sent": 4}, s
 
 
 def test_a_host_silent_to_syns_but_resetting_the_ack_is_up(make_lab, tool):
@@ -195,7 +195,7 @@ def test_an_ack_that_draws_an_icmp_error_is_no_silence(make_lab, tool):
                        OPEN: ("open", "syn-ack", None)}, got
         assert ports[REFUSED_ACKS]["ack_icmp"] == "admin-prohibited" and ports[REFUSED_ACKS]["ack_ttl"] == 64, ports
         # The ICMP answered the first ACK: only WALL's is sent again.
-        assert s["ack_check"] == {"silent": 2, "checked": 2, "reset": 0, "icmp": 1, "sent": 3}, s
+        assert s["ack_check"] == {"silent": 2, "checked": 2, "reset": 0, "icmp": 1, "icmp_unreachable": 0, "sent": 3}, s
     t = L.run_client([tool("tcpscan"), "--wait", "300ms", "-p", f"{REFUSED_ACKS},{WALL},{OPEN}", L.server_v4], timeout=60)
     rows = {line.split()[0]: line for line in t.stdout.splitlines() if "/tcp" in line}
     assert rows[f"{REFUSED_ACKS}/tcp"].endswith("no-response (ack-icmp admin-prohibited)"), t.stdout
@@ -252,3 +252,18 @@ def test_a_host_gone_behind_a_router_is_not_called_refused(make_lab, tool):
     flat = " ".join(word for word in r.stdout.split() if word != "#")  # the summary's lines joined
     assert "drew an ICMP host or network unreachable: the host is not reachable" in flat, r.stdout
     assert "a firewall or router refuses" not in flat, r.stdout
+
+
+def test_the_host_s_own_host_unreachable_is_a_refusal(make_lab, tool):
+    # Found (in review): a target whose own firewall rejects with "host unreachable" read "the
+    # host is not reachable (gone ...), nothing refuses the ports"; it is up, and refuses.
+    L = make_lab(ipv6=False)
+    L.nft(L.server_ns, "table inet tkown {\n chain input { type filter hook input priority 0;\n"
+                       "  tcp dport 81 tcp flags & (syn | ack) == syn drop\n"
+                       "  tcp dport 81 reject with icmp type host-unreachable\n }\n}\n")
+    r = L.run_client([tool("tcpscan"), "-p", "81", "--wait", "500ms", L.server_v4], timeout=90)
+    flat = " ".join(word for word in r.stdout.split() if word != "#")
+    assert "so a firewall or router refuses it" in flat and "the host is not reachable" not in flat, r.stdout
+    p = L.run_client([tool("tcpprobe"), "-c", "1", "-W", "0.5", f"{L.server_v4}:81"], timeout=60)
+    flat = " ".join(p.stdout.split())
+    assert "a firewall or router refuses the port's segments" in flat, p.stdout

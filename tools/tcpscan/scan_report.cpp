@@ -484,6 +484,7 @@ Record ack_check_record(const AckCheckFacts& a) {
   rec["checked"] = a.checked;
   rec["reset"] = a.reset;
   rec["icmp"] = a.icmp;
+  rec["icmp_unreachable"] = a.icmp_unreachable;  // of icmp: a router saying the host cannot be reached
   rec["sent"] = a.sent;
   if (!a.skipped.empty()) rec["skipped"] = a.skipped;
   return rec;

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -165,40 +166,44 @@ Result<Route> route_to(const IpAddress& destination, const std::optional<IpAddre
     if (!index) return tl::unexpected(index.error());
     forced_index = *index;
   }
-  auto decoded = ask_route(destination, forced_index);
+  // Routes are asked for packets from the source, as the kernel routes a connection once it has
+  // one: a rule "from <address> lookup <table>" may send them elsewhere (found: with such a rule
+  // the probes left by the main table's link and the capture listened there, while the answers
+  // and the kernel's own connection used the other). A -S of this host's is asked so at once; a
+  // chosen source after the lookup that chose it; a -S of another host's (spoofing) is not
+  // asked so, the kernel refusing such a source.
+  const auto own = own_addresses();
+  const bool own_source = source && std::find(own.begin(), own.end(), *source) != own.end();
+  auto decoded = ask_route(destination, forced_index, own_source ? source : std::nullopt);
   if (!decoded) return tl::unexpected(decoded.error());
-  if (decoded->error != 0)
+  const auto refused = [&](int error) {
     return fail(ErrorCode::system, "no route to " + destination.to_string() +
-                                       (interface.empty() ? "" : " via " + interface) + ": " + route_error_text(decoded->error),
-                decoded->error);
+                                       (interface.empty() ? "" : " via " + interface) + ": " + route_error_text(error),
+                error);
+  };
+  if (decoded->error != 0) return refused(decoded->error);
   Route route;
-  route.interface_index = decoded->interface_index;
-  route.gateway = decoded->gateway;
-  route.local = decoded->local;
-  if (decoded->source) route.source = *decoded->source;
-  if (route.interface_index == 0) return fail(ErrorCode::system, "no route to " + destination.to_string());
-  char name[IF_NAMESIZE] = {};
-  if (if_indextoname(static_cast<unsigned>(route.interface_index), name)) route.interface = name;
-
   if (source) {
     route.source = *source;
-  } else if (!decoded->source) {
+  } else if (decoded->source) {
+    route.source = *decoded->source;
+  } else {
     auto found = source_by_udp_connect(destination, interface);
     if (!found) return tl::unexpected(found.error());
     route.source = *found;
   }
-  // Asked again from the source, as the kernel routes a connection once it has chosen one: a
-  // rule "from <address> lookup <table>" may send it elsewhere (found: -S with such a rule, the
-  // probes left by the main table's link and the capture listened there, while the answers and
-  // the kernel's own connection used the other). A source the kernel refuses keeps the first answer.
-  if (const auto from_source = ask_route(destination, forced_index, route.source);
-      from_source && from_source->error == 0 && from_source->interface_index != 0) {
-    route.interface_index = from_source->interface_index;
-    route.gateway = from_source->gateway;
-    route.local = from_source->local;
-    name[0] = '\0';
-    route.interface = if_indextoname(static_cast<unsigned>(route.interface_index), name) ? name : "";
+  if (!source) {
+    // The rule for the chosen source may lead to a reject route as well: that is the answer.
+    auto from_source = ask_route(destination, forced_index, route.source);
+    if (from_source && from_source->error != 0) return refused(from_source->error);
+    if (from_source && from_source->interface_index != 0) decoded = std::move(from_source);
   }
+  route.interface_index = decoded->interface_index;
+  route.gateway = decoded->gateway;
+  route.local = decoded->local;
+  if (route.interface_index == 0) return fail(ErrorCode::system, "no route to " + destination.to_string());
+  char name[IF_NAMESIZE] = {};
+  if (if_indextoname(static_cast<unsigned>(route.interface_index), name)) route.interface = name;
   return route;
 }
 

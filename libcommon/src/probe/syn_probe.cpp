@@ -1,5 +1,7 @@
 #include "tcpkit/probe/syn_probe.hpp"
 
+#include "tcpkit/io/neighbours.hpp"
+
 #include <netinet/in.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -419,6 +421,14 @@ void SynProber::left_at(Pending& p, int64_t departed_ns) {
 
 bool SynProber::departures_visible() const { return capture_.sees_outgoing() || tx_stamps_seen_; }
 
+// No sign of the SYN leaving is no proof (a send stamp may be lost): the next hop's neighbour
+// entry must say it was asked and never answered, too.
+bool SynProber::next_hop_unresolved() const {
+  const IpAddress& next_hop = config_.route.gateway.value_or(config_.destination);
+  const auto table = read_neighbours();
+  return table && state_in_table(*table, next_hop, config_.route.interface_index) == NeighbourState::unresolved;
+}
+
 void SynProber::expire(std::chrono::steady_clock::time_point now, std::vector<ProbeReply>& done) {
   // How long a SYN may wait for the next hop's ARP or ND answer before the kernel gives up:
   // three solicitations a second apart, and a little more.
@@ -429,8 +439,8 @@ void SynProber::expire(std::chrono::steady_clock::time_point now, std::vector<Pr
       ++it;
       continue;
     }
-    const bool unsent = !p.kernel_sent_ns() && departures_visible();
-    if (unsent && !p.held_for_departure) {
+    const bool not_seen_leaving = !p.kernel_sent_ns() && departures_visible();
+    if (not_seen_leaving && !p.held_for_departure) {
       p.held_for_departure = true;
       p.deadline = std::max(p.deadline, p.sent_at + kNeighbourWait);
       if (p.deadline > now) {
@@ -439,7 +449,7 @@ void SynProber::expire(std::chrono::steady_clock::time_point now, std::vector<Pr
       }
     }
     ProbeReply reply;
-    reply.unsent = unsent;
+    reply.unsent = not_seen_leaving && next_hop_unresolved();
     reply.probe_id = it->second->probe_id;
     reply.outcome = ProbeOutcome::filtered;
     reply.responder = config_.destination;

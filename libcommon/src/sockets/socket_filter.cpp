@@ -1,5 +1,7 @@
 #include "tcpkit/sockets/socket_filter.hpp"
 
+#include <algorithm>
+
 namespace tcpkit {
 
 Result<PortRange> PortRange::parse(std::string_view text) {
@@ -58,8 +60,16 @@ FilterAnswer SocketFilter::decide(const SocketRecord& s) const {
 bool SocketFilter::chooses_listener(const SocketRecord& s) const {
   SocketFilter f = listener_candidates();
   const bool wildcard = s.local_host.empty() && s.local.is_unspecified();
-  if (!wildcard) f.local_nets = local_nets;
-  return f.matches(s);
+  if (!wildcard || local_nets.empty()) {
+    f.local_nets = local_nets;
+    return f.matches(s);
+  }
+  // A wildcard takes the addresses of its own family, and a dual-stack "::" IPv4's as well: a
+  // --src of the other family names none of its connections.
+  const bool family_named = std::any_of(local_nets.begin(), local_nets.end(), [&](const Cidr& net) {
+    return net.base.is_v6() == s.local.is_v6() || (s.local.is_v6() && net.base.is_v4());
+  });
+  return family_named && f.matches(s);
 }
 
 }  // namespace tcpkit

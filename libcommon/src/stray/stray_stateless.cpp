@@ -51,6 +51,7 @@ StraySegment from_packet(const DecodedPacket& d, bool outbound, int64_t time_ns)
     s.icmp = true;
     s.icmp_text = d.icmp.description();
     s.icmp_meaning = icmp_meaning(d.icmp.v6, d.icmp.type, d.icmp.code);
+    s.icmp_from = d.src;
     return s;
   }
   s.flags = d.tcp.flags;

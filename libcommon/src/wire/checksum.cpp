@@ -53,7 +53,14 @@ ChecksumCheck verify_checksums(const uint8_t* data, size_t len) {
       next = data[at];
       at += size;
     }
-    if (next == kFragment) return ChecksumCheck::unverifiable;
+    // A fragment header of offset 0 and no more fragments (an atomic fragment, RFC 6946) holds
+    // the whole packet; any other is a piece whose sum cannot be checked.
+    if (next == kFragment) {
+      if (at + 8 > len || at + 8 > end) return ChecksumCheck::unverifiable;
+      if ((be16(data + at + 2) & 0xfff9) != 0) return ChecksumCheck::unverifiable;  // offset, or M
+      next = data[at];
+      at += 8;
+    }
     if (next != kTcp && next != kIcmpV6) return ChecksumCheck::unknown;
     if (at > end || len < end) return ChecksumCheck::unverifiable;
     const size_t l4_length = end - at;

@@ -74,6 +74,10 @@ TEST_CASE("filters: a listener is chosen by its local side, and a wildcard one b
   CHECK(f.chooses_listener(sock(TcpState::listen, "10.0.0.2", 7200, "0.0.0.0", 0)));
   CHECK_FALSE(f.chooses_listener(sock(TcpState::listen, "10.0.0.3", 7200, "0.0.0.0", 0)));
   CHECK_FALSE(f.chooses_listener(sock(TcpState::listen, "0.0.0.0", 7201, "0.0.0.0", 0)));  // --sport still
+  SocketFilter v6_src = f;
+  v6_src.local_nets = {Cidr::parse("2001:db8::1").value()};
+  CHECK_FALSE(v6_src.chooses_listener(sock(TcpState::listen, "0.0.0.0", 7200, "0.0.0.0", 0)));  // the other family
+  CHECK(v6_src.chooses_listener(sock(TcpState::listen, "::", 7200, "::", 0)));
   f.family = Family::v4;
   CHECK_FALSE(f.chooses_listener(sock(TcpState::listen, "::", 7200, "::", 0)));  // -4: the socket's family
   CHECK(f.listener_candidates().matches(sock(TcpState::listen, "10.0.0.3", 7200, "0.0.0.0", 0)));

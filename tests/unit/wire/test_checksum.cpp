@@ -99,6 +99,12 @@ TEST_CASE("IPv6 extension headers are walked to the segment whose checksum is ve
   }
   const auto fragment = with_v6_extension(segment("2001:db8::2", "2001:db8::1"), 44);
   CHECK(verify_checksums(fragment.data(), fragment.size()) == ChecksumCheck::unverifiable);
+  // An atomic fragment (offset 0, no more: RFC 6946) is the whole packet, and is judged.
+  auto atomic = fragment;
+  atomic[40 + 3] = 0;  // clear M
+  CHECK(verify_checksums(atomic.data(), atomic.size()) == ChecksumCheck::good);
+  atomic.back() ^= 0x01;
+  CHECK(verify_checksums(atomic.data(), atomic.size()) == ChecksumCheck::bad);
 }
 
 TEST_CASE("a checksum the kernel vouched for, or has not filled in yet, is not verified again") {

@@ -50,7 +50,7 @@ class RawSender {
   bool arm_tx_timestamps(bool on);
   void after_send(bool ok, size_t packets);
   UniqueFd fd_;
-  int interface_index_ = 0;  // -I's, kept in each packet's PKTINFO (which would otherwise clear it)
+  int interface_index_ = 0;  // -I's, named in each packet's PKTINFO as well
   bool tx_timestamps_ = false;
   uint32_t next_tx_key_ = 0;
 };

@@ -17,7 +17,10 @@ namespace tcpkit {
 struct RingOptions {
   std::vector<BpfInstruction> filter;  // classic BPF over IP packets (see scan_filter.hpp)
   int interface_index = 0;   // 0: every interface
-  uint32_t snaplen = 160;    // enough for IPv6 + ICMPv6 + the quoted IPv6 + TCP header
+  // Whole replies, so their checksums can be verified: an ICMPv6 error is at most 1280 bytes (an
+  // ICMPv4 one 576), RFC 4884 extensions included (found at 160: such errors and RSTs with text
+  // were cut, so unverifiable). Frames are packed in the blocks: small replies take no more.
+  uint32_t snaplen = 1280;
   // Small blocks: a block is handed over after block_timeout_ms however full, so at a reply
   // rate that fills less than a block per timeout the rest of the block is lost space; 8 KiB
   // is about 64 replies, a millisecond of 64000 replies/s.

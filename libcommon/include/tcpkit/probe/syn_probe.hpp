@@ -116,6 +116,7 @@ class SynProber {
   void remember(uint32_t isn, const Pending& p, bool answered);
   void left_at(Pending& p, int64_t departed_ns);
   bool departures_visible() const;  // our SYNs' leaving is seen (the tap, or the driver's stamps)
+  bool next_hop_unresolved() const;  // the next hop's neighbour entry: asked, never answered
   bool our_port(uint16_t port) const;
   void use_port(uint16_t port, int delta);
   std::optional<uint32_t> reported_match(const DecodedTcp& t) const;

@@ -41,8 +41,8 @@ struct SocketFilter {
   }
   // What can choose a listener, whatever --state, --dst or --dport say (its remote side is all
   // zeros, its state LISTEN): the family, --sport, and --src, except that a wildcard listener
-  // (0.0.0.0, ::) takes connections on every local address, so any --src chooses it (found: a
-  // flood on 0.0.0.0:7200 read QUIET with --src naming the server's only address).
+  // (0.0.0.0, ::) takes connections on every local address, so a --src of its family chooses it
+  // (found: a flood on 0.0.0.0:7200 read QUIET with --src naming the server's only address).
   bool chooses_listener(const SocketRecord& s) const;
   // The sockets to read so that every listener chooses_listener() keeps is among them: the
   // family and --sport, every state and address.

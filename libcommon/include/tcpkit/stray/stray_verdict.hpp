@@ -27,6 +27,7 @@ struct StraySegment {
   bool icmp = false;           // an ICMP error quoting our segment (flags/seq unused)
   std::string icmp_text;
   IcmpMeaning icmp_meaning = IcmpMeaning::other;
+  IpAddress icmp_from;  // who sent the ICMP error
   // The peer's own data or FIN on the connection (a banner, a close): never the answer to a
   // stray segment, although its ack field carries RCV.NXT like a challenge ACK does.
   bool peer_own = false;
