@@ -15,29 +15,39 @@ PORT = 8093
 MARK = 0x5253
 
 
-def corrupting_lab(make_lab, form="sum"):
+def responder_lab(make_lab, port, *how):
+    """A lab whose server answers SYNs to port with bare_rst_responder.py (its options how), the
+    kernel's own answers from that port dropped."""
     L = make_lab(ipv6=False)
-    L.nft(L.server_ns, f"table inet tkcsum {{\n chain out {{ type filter hook output priority 0; policy accept;\n"
-                       f"  tcp sport {PORT} meta mark != {MARK:#x} drop\n }}\n}}\n")
+    L.nft(L.server_ns, f"table inet tkrespond {{\n chain out {{ type filter hook output priority 0; policy accept;\n"
+                       f"  tcp sport {port} meta mark != {MARK:#x} drop\n }}\n}}\n")
     proc = L.popen_server([sys.executable, os.path.join(LAB_DIR, "bare_rst_responder.py"), "--interface",
-                           L.server_if, "--port", str(PORT), "--corrupt-first", "--then-ms", "50",
-                           "--mark", hex(MARK), "--max-seconds", "120", "--corrupt-form", form],
+                           L.server_if, "--port", str(port), "--mark", hex(MARK), "--max-seconds", "120", *how],
                           stdout=subprocess.PIPE)
     line = proc.stdout.readline().decode().strip()  # bounded: the lab stops it at teardown
     assert line == "ready", f"responder did not start: {line!r}"
     return L
 
 
+def corrupting_lab(make_lab, form="sum"):
+    return responder_lab(make_lab, PORT, "--corrupt-first", "--then-ms", "50", "--corrupt-form", form)
+
+
 def jsonl(text):
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
+def syn_probes(L, tool, port, count, interval):
+    """tcpprobe -m syn --json to the server's port: (every object, the probe objects, the run)."""
+    r = L.run_client([tool("tcpprobe"), "-m", "syn", "--json", "-c", str(count), "-i", str(interval), "-W", "1",
+                      f"{L.server_v4}:{port}"], timeout=60)
+    objs = jsonl(r.stdout)
+    return objs, [o for o in objs if o["type"] == "probe"], r
+
+
 def test_tcpprobe_rejects_a_segment_with_a_bad_checksum(make_lab, tool):
     L = corrupting_lab(make_lab)
-    r = L.run_client([tool("tcpprobe"), "-m", "syn", "--json", "-c", "2", "-i", "0.3", "-W", "1",
-                      f"{L.server_v4}:{PORT}"], timeout=60)
-    objs = jsonl(r.stdout)
-    probes = [o for o in objs if o["type"] == "probe"]
+    objs, probes, r = syn_probes(L, tool, PORT, 2, 0.3)
     assert [p["outcome"] for p in probes] == ["closed", "closed"], r.stdout + r.stderr
     assert all(p["rtt_ms"] >= 45 for p in probes), probes  # the RST's time, not the forged SYN/ACK's
     assert objs[-1]["type"] == "summary" and objs[-1]["bad_checksum"] == 2, objs[-1]

@@ -459,6 +459,25 @@ def read_pty(fd, proc, timeout):
     return out.decode(errors="replace")
 
 
+def run_on_pty(L, argv, term, columns=80):
+    """Runs argv in the client namespace with stdout and stderr on a pty of `columns` under
+    TERM=term: (everything written, the exit status)."""
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+    try:
+        proc = L.popen_client(argv, stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
+                              env={**os.environ, "TERM": term})
+        os.close(slave)
+        slave = None
+        raw = read_pty(master, proc, 60)
+        proc.wait(timeout=10)
+    finally:
+        os.close(master)
+        if slave is not None:
+            os.close(slave)
+    return raw, proc.returncode
+
+
 def screen_lines(raw):
     """What a terminal shows, line by line: '\\r' returns to column 0, ESC[K erases to the end."""
     lines, line, col = [], [], 0
@@ -496,21 +515,9 @@ def test_progress_line_never_shares_a_line_with_a_result(make_lab, mode):
     args = ["-p", "2000-2300", "--rate", "400", "--retries", "1", "--wait", "500ms"]
     if mode != "grouped":
         args.append("--stream")
-    master, slave = os.openpty()
     columns = 40 if mode == "narrow" else 80
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
-    try:
-        proc = L.popen_client([L.tool("tcpscan"), *args, L.server_v4, absent_v4(L)], stdin=subprocess.DEVNULL,
-                              stdout=slave, stderr=slave, env={**os.environ, "TERM": "xterm"})
-        os.close(slave)
-        slave = None
-        raw = read_pty(master, proc, 60)
-        proc.wait(timeout=10)
-    finally:
-        os.close(master)
-        if slave is not None:
-            os.close(slave)
-    assert proc.returncode == 0, raw[-2000:]
+    raw, status = run_on_pty(L, [L.tool("tcpscan"), *args, L.server_v4, absent_v4(L)], "xterm", columns)
+    assert status == 0, raw[-2000:]
     assert "round 1: sent" in raw, "no progress line was drawn"
     shown = screen_lines(raw)
     results = [l for l in shown if "/tcp" in l or ": up" in l or " down or unreachable" in l]
@@ -589,18 +596,7 @@ def test_a_host_silent_on_the_scanned_link_is_not_up_by_another_links_arp_entry(
 def test_a_dumb_terminal_gets_no_progress_line(make_lab):
     # Found: under TERM=dumb the progress line's "\r" and erase escapes were written all the same.
     L = make_lab(ipv6=False)
-    master, slave = os.openpty()
-    try:
-        proc = L.popen_client([L.tool("tcpscan"), "-p", "2000-2100", "--rate", "400", "--retries", "0",
-                               "--wait", "200ms", L.server_v4], stdin=subprocess.DEVNULL, stdout=slave, stderr=slave,
-                              env={**os.environ, "TERM": "dumb"})
-        os.close(slave)
-        slave = None
-        raw = read_pty(master, proc, 60)
-        proc.wait(timeout=10)
-    finally:
-        os.close(master)
-        if slave is not None:
-            os.close(slave)
+    raw, _ = run_on_pty(L, [L.tool("tcpscan"), "-p", "2000-2100", "--rate", "400", "--retries", "0", "--wait", "200ms",
+                            L.server_v4], "dumb")
     assert "\x1b[" not in raw and "round 1: sent" not in raw, raw[:500]
     assert "# tcpscan done" in raw, raw[-500:]

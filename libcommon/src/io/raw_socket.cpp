@@ -27,6 +27,18 @@ struct SourceControl {
   alignas(cmsghdr) unsigned char bytes[kSourceControlBytes];
 };
 
+// One control message in control, and the message pointed at it.
+template <typename Info>
+void put_control(msghdr& message, SourceControl& control, int level, int type, const Info& info) {
+  message.msg_control = control.bytes;
+  message.msg_controllen = CMSG_SPACE(sizeof info);
+  cmsghdr* c = CMSG_FIRSTHDR(&message);
+  c->cmsg_level = level;
+  c->cmsg_type = type;
+  c->cmsg_len = CMSG_LEN(sizeof info);
+  std::memcpy(CMSG_DATA(c), &info, sizeof info);
+}
+
 // The packet's own source address as its routing source: fills control and points the message
 // at it, or leaves the message as it is when the bytes hold no IP header.
 void route_by_source(msghdr& message, SourceControl& control, const uint8_t* packet, size_t length, int interface_index) {
@@ -34,24 +46,12 @@ void route_by_source(msghdr& message, SourceControl& control, const uint8_t* pac
     in_pktinfo info{};
     info.ipi_ifindex = interface_index;
     std::memcpy(&info.ipi_spec_dst, packet + 12, 4);
-    message.msg_control = control.bytes;
-    message.msg_controllen = CMSG_SPACE(sizeof info);
-    cmsghdr* c = CMSG_FIRSTHDR(&message);
-    c->cmsg_level = IPPROTO_IP;
-    c->cmsg_type = IP_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof info);
-    std::memcpy(CMSG_DATA(c), &info, sizeof info);
+    put_control(message, control, IPPROTO_IP, IP_PKTINFO, info);
   } else if (length >= 40 && (packet[0] >> 4) == 6) {
     in6_pktinfo info{};
     info.ipi6_ifindex = unsigned(interface_index);
     std::memcpy(&info.ipi6_addr, packet + 8, 16);
-    message.msg_control = control.bytes;
-    message.msg_controllen = CMSG_SPACE(sizeof info);
-    cmsghdr* c = CMSG_FIRSTHDR(&message);
-    c->cmsg_level = IPPROTO_IPV6;
-    c->cmsg_type = IPV6_PKTINFO;
-    c->cmsg_len = CMSG_LEN(sizeof info);
-    std::memcpy(CMSG_DATA(c), &info, sizeof info);
+    put_control(message, control, IPPROTO_IPV6, IPV6_PKTINFO, info);
   }
 }
 
