@@ -258,10 +258,9 @@ AckCheckFacts check_silent_ports(const Options& o, const tcpkit::ScanConfig& con
   facts.reset = outcome->reset.size();
   facts.icmp = outcome->icmp.size();
   facts.icmp_unreachable = uint64_t(std::count_if(outcome->icmp.begin(), outcome->icmp.end(), [](const auto& answer) {
-    // From a router only: the host's own "host unreachable" is its firewall refusing.
     const tcpkit::Verdict& v = answer.verdict;
-    return !v.icmp_from_target &&
-           tcpkit::icmp_meaning(v.icmp_v6, v.icmp_type, v.icmp_code) == tcpkit::IcmpMeaning::host_unreachable;
+    return tcpkit::icmp_meaning(v.icmp_v6, v.icmp_type, v.icmp_code, v.icmp_from_target) ==
+           tcpkit::IcmpMeaning::host_unreachable;
   }));
   facts.sent = outcome->sent;
   summary.duration_s += outcome->duration_s;

@@ -199,7 +199,6 @@ Result<Capture> Capture::open(const CaptureOptions& options) {
 Result<std::optional<CapturedPacket>> Capture::poll_now() {
   for (;;) {
     CapturedPacket packet;
-    whole_.resize(kWholePacket);
     sockaddr_ll from{};
     RecvMessage<256> message(whole_.data(), whole_.size(), &from, sizeof from);
     const ssize_t n = ::recvmsg(fd_.get(), &message.header, MSG_DONTWAIT | MSG_TRUNC);

@@ -172,8 +172,10 @@ Result<Route> route_to(const IpAddress& destination, const std::optional<IpAddre
   // and the kernel's own connection used the other). A -S of this host's is asked so at once; a
   // chosen source after the lookup that chose it; a -S of another host's (spoofing) is not
   // asked so, the kernel refusing such a source.
-  const auto own = own_addresses();
-  const bool own_source = source && std::find(own.begin(), own.end(), *source) != own.end();
+  const bool own_source = source && [&] {
+    const auto own = own_addresses();
+    return std::find(own.begin(), own.end(), *source) != own.end();
+  }();
   auto decoded = ask_route(destination, forced_index, own_source ? source : std::nullopt);
   if (!decoded) return tl::unexpected(decoded.error());
   const auto refused = [&](int error) {

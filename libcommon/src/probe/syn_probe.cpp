@@ -48,10 +48,6 @@ uint64_t next_random(uint64_t& state) {  // xorshift64*: fast, good enough for I
 
 }  // namespace
 
-bool is_split_handshake(uint8_t flags) {
-  return (flags & (tcp_flag::syn | tcp_flag::ack | tcp_flag::rst)) == tcp_flag::syn;
-}
-
 std::optional<size_t> match_syn_answer(const DecodedPacket& d, const IpAddress& source, const IpAddress& destination,
                                        uint16_t port, const std::vector<PendingSyn>& pending) {
   if (d.kind != DecodedPacket::Kind::tcp) return std::nullopt;

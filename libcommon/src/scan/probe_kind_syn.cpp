@@ -22,8 +22,7 @@ std::optional<Verdict> classify_syn_reply(const DecodedPacket& reply) {
 bool syn_reply_matches(const ProbeNumbers& probe, const DecodedPacket& reply) {
   // Found: rejected as a wrong ack, so such a port read filtered and the ACK check blamed a full
   // accept queue; nmap reads it open (split-handshake-syn).
-  constexpr uint8_t kAnswerFlags = tcp_flag::syn | tcp_flag::ack | tcp_flag::rst;
-  if (reply.kind == DecodedPacket::Kind::tcp && (reply.tcp.flags & kAnswerFlags) == tcp_flag::syn)
+  if (reply.kind == DecodedPacket::Kind::tcp && is_split_handshake(reply.tcp.flags))
     return (probe.flags & tcp_flag::syn) != 0;
   return reply_matches_probe(probe, reply);
 }

@@ -39,11 +39,7 @@ Result<AckCheckAnswer> check_with_ack(const AckCheckConfig& config, int cancel_f
                                                                                          : AckCheck::reset};
     }
     const auto icmp = std::find_if(run->seen.answers.begin(), run->seen.answers.end(), [](const StraySegment& s) { return s.icmp; });
-    if (icmp != run->seen.answers.end()) {
-      // "Host unreachable" from the host itself is its firewall's reject, no absent host.
-      const bool own_reject = icmp->icmp_from == config.destination && icmp->icmp_meaning == IcmpMeaning::host_unreachable;
-      return AckCheckAnswer{AckCheck::icmp, icmp->icmp_text, own_reject ? IcmpMeaning::refused : icmp->icmp_meaning};
-    }
+    if (icmp != run->seen.answers.end()) return AckCheckAnswer{AckCheck::icmp, icmp->icmp_text, icmp->icmp_meaning};
     if (attempt + 1 >= config.tries || cancel_requested(cancel_fd)) return AckCheckAnswer{};
   }
 }

@@ -43,15 +43,14 @@ CaseSegment segment_for(StrayCase id) {
   }
 }
 
-StraySegment from_packet(const DecodedPacket& d, bool outbound, int64_t time_ns) {
+StraySegment from_packet(const DecodedPacket& d, bool outbound, int64_t time_ns, const IpAddress& target) {
   StraySegment s;
   s.outbound = outbound;
   s.time_ns = time_ns;
   if (d.kind == DecodedPacket::Kind::icmp_error) {
     s.icmp = true;
     s.icmp_text = d.icmp.description();
-    s.icmp_meaning = icmp_meaning(d.icmp.v6, d.icmp.type, d.icmp.code);
-    s.icmp_from = d.src;
+    s.icmp_meaning = icmp_meaning(d.icmp.v6, d.icmp.type, d.icmp.code, d.src == target);
     return s;
   }
   s.flags = d.tcp.flags;
@@ -131,7 +130,7 @@ struct CaseWait {
       return false;
     }
     if (ours) {
-      run.segments.push_back(from_packet(decoded, true, packet.time_ns));
+      run.segments.push_back(from_packet(decoded, true, packet.time_ns, them));
       return false;
     }
     if (packet.outgoing || decoded.dst != us || tcp.dport != sport || tcp.sport != dport) return false;
@@ -215,7 +214,7 @@ Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSende
     if (!*packet) break;  // deadline or Ctrl-C
     const auto decoded = decode_packet((*packet)->data.data(), (*packet)->data.size());
     if (!decoded || !wait.candidate(**packet, *decoded)) continue;
-    if (!wait.add_answer(from_packet(*decoded, false, (*packet)->time_ns))) continue;
+    if (!wait.add_answer(from_packet(*decoded, false, (*packet)->time_ns, t.address))) continue;
     // An answer came: what follows within the grace period belongs to it too.
     deadline = std::min(deadline, Clock::now() + kGrace);
   }

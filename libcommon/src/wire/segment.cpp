@@ -331,7 +331,8 @@ std::string icmp_description(bool v6, uint8_t type, uint8_t code) {
   return "ICMPv6 type " + std::to_string(type) + " code " + std::to_string(code);
 }
 
-IcmpMeaning icmp_meaning(bool v6, uint8_t type, uint8_t code) {
+namespace {
+IcmpMeaning meaning_of_code(bool v6, uint8_t type, uint8_t code) {
   if (!v6 && type == 3) {
     switch (code) {
       case 0: case 1: case 6: case 7: case 11: case 12: return IcmpMeaning::host_unreachable;
@@ -349,6 +350,12 @@ IcmpMeaning icmp_meaning(bool v6, uint8_t type, uint8_t code) {
     }
   }
   return IcmpMeaning::other;
+}
+}  // namespace
+
+IcmpMeaning icmp_meaning(bool v6, uint8_t type, uint8_t code, bool from_target) {
+  const IcmpMeaning meaning = meaning_of_code(v6, type, code);
+  return from_target && meaning == IcmpMeaning::host_unreachable ? IcmpMeaning::refused : meaning;
 }
 
 std::string DecodedIcmpError::description() const { return icmp_description(v6, type, code); }

@@ -417,4 +417,8 @@ TEST_CASE("icmp_meaning reads the type and code, the same for every tool", "[seg
   CHECK(icmp_meaning(true, 1, 2) == IcmpMeaning::other);
   CHECK(icmp_meaning(true, 2, 0) == IcmpMeaning::other);
   CHECK(icmp_meaning(false, 1, 0) == IcmpMeaning::other);
+  // From the probed address itself, "host unreachable" is its own firewall's reject.
+  CHECK(icmp_meaning(false, 3, 1, true) == IcmpMeaning::refused);
+  CHECK(icmp_meaning(true, 1, 3, true) == IcmpMeaning::refused);
+  CHECK(icmp_meaning(false, 3, 3, true) == IcmpMeaning::port_unreachable);
 }

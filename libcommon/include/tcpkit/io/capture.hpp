@@ -38,6 +38,10 @@ struct CaptureStats {
   uint64_t dropped = 0;  // by the kernel: the socket's queue was full
 };
 
+// The kernel queues packets whole (up to this) so their checksums can be verified; each
+// CapturedPacket keeps only its snaplen.
+inline constexpr uint32_t kWholePacket = 65536;
+
 class Capture {
  public:
   // Needs CAP_NET_RAW. The filter is attached before the socket starts receiving, so no
@@ -70,7 +74,7 @@ class Capture {
 
  private:
   explicit Capture(int fd, uint32_t snaplen, bool include_outgoing)
-      : fd_(fd), snaplen_(snaplen), include_outgoing_(include_outgoing) {}
+      : fd_(fd), snaplen_(snaplen), include_outgoing_(include_outgoing), whole_(kWholePacket) {}
   UniqueFd fd_;
   uint32_t snaplen_ = 256;
   bool include_outgoing_ = true;
@@ -78,10 +82,6 @@ class Capture {
   uint64_t unverifiable_ = 0;
   std::vector<uint8_t> whole_;  // each packet is read whole to verify its checksum, then cut
 };
-
-// The kernel queues packets whole (up to this) so their checksums can be verified; each
-// CapturedPacket keeps only its snaplen.
-inline constexpr uint32_t kWholePacket = 65536;
 
 // Whether a received packet may be handed on to be classified. tp_status comes from
 // PACKET_AUXDATA or the ring's frame header; captured is the bytes at hand, wire_length the

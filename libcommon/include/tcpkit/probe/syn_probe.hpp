@@ -55,7 +55,6 @@ struct PendingSyn {
 // port and matches nothing is rejected: from another address (wrong address), with ACK (wrong
 // ack). An ICMP error that quotes our address and port or the target's, but no probe of ours
 // exactly (source port, destination and seq), is rejected too (wrong quote).
-bool is_split_handshake(uint8_t flags);  // SYN without ACK or RST
 std::optional<size_t> match_syn_answer(const DecodedPacket& segment, const IpAddress& source,
                                        const IpAddress& destination, uint16_t port,
                                        const std::vector<PendingSyn>& pending);

@@ -26,8 +26,7 @@ struct StraySegment {
   uint32_t payload_length = 0;
   bool icmp = false;           // an ICMP error quoting our segment (flags/seq unused)
   std::string icmp_text;
-  IcmpMeaning icmp_meaning = IcmpMeaning::other;
-  IpAddress icmp_from;  // who sent the ICMP error
+  IcmpMeaning icmp_meaning = IcmpMeaning::other;  // from the target itself, "host unreachable" is a refusal
   // The peer's own data or FIN on the connection (a banner, a close): never the answer to a
   // stray segment, although its ack field carries RCV.NXT like a challenge ACK does.
   bool peer_own = false;

@@ -20,6 +20,12 @@ constexpr uint8_t fin = 0x01, syn = 0x02, rst = 0x04, psh = 0x08, ack = 0x10, ur
                   cwr = 0x80;
 }
 
+// A SYN without ACK or RST in answer to our SYN: a split handshake (the peer opens towards us
+// instead of answering SYN/ACK), which nmap reads as open.
+constexpr bool is_split_handshake(uint8_t flags) {
+  return (flags & (tcp_flag::syn | tcp_flag::ack | tcp_flag::rst)) == tcp_flag::syn;
+}
+
 // tcpdump's compact spelling: "S", "S.", "F.", "R", "R.", "P.", "FPU", "none".
 std::string flags_compact(uint8_t flags);
 // Upper-case names joined by '+': "SYN+ACK", "FIN+PSH+URG", "NULL".
@@ -102,7 +108,9 @@ enum class IcmpMeaning {
   refused,           // prohibited, precedence, ingress/egress policy, reject route
   other,             // protocol unreachable, fragmentation needed, beyond scope, time exceeded, ...
 };
-IcmpMeaning icmp_meaning(bool v6, uint8_t type, uint8_t code);
+// from_target: the error came from the probed address itself, whose "host unreachable" is its
+// own firewall's reject (found read as an absent host): refused.
+IcmpMeaning icmp_meaning(bool v6, uint8_t type, uint8_t code, bool from_target = false);
 
 // Sequence-space arithmetic modulo 2^32 (RFC 9293 §3.4).
 inline bool seq_lt(uint32_t a, uint32_t b) { return int32_t(a - b) < 0; }
