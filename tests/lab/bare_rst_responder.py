@@ -9,6 +9,9 @@ corrupted or forged segment), then --then-ms later with a correct RST,ACK (ack =
 capture keeps), "fragment" (IPv4 more-fragments set), "short" (its IP length claims 400 bytes
 more than are sent) or "offset" (a right checksum, but a data offset of 60 bytes in 20).
 
+With --synack-then-rst it answers the same way with a correct SYN/ACK: two answers that disagree,
+as from a SYN proxy and a server behind it that refuses the port, or from two hosts with one address.
+
 With --split it answers with a bare SYN of its own (a split handshake: SYN, no ACK, ack field 0),
 as a peer that opens towards the prober instead of answering SYN/ACK.
 Its packets carry SO_MARK --mark so the test's nftables rule can drop only the kernel's RSTs.
@@ -55,6 +58,8 @@ def main(argv):
     p.add_argument("--corrupt-first", action="store_true",
                    help="a SYN/ACK with a wrong checksum first, then a correct RST,ACK")
     p.add_argument("--corrupt-form", choices=["sum", "long", "fragment", "short", "offset"], default="sum")
+    p.add_argument("--synack-then-rst", action="store_true",
+                   help="a correct SYN/ACK first, then a correct RST,ACK (two answers that disagree)")
     p.add_argument("--then-ms", type=float, default=50.0)
     p.add_argument("--split", action="store_true", help="answer with a bare SYN (a split handshake)")
     p.add_argument("--mark", type=lambda v: int(v, 0), default=0x5253)
@@ -72,6 +77,10 @@ def main(argv):
         elif a.corrupt_first:
             responder.send_frame(version, answer(version, src, dst, sport, dport, seq, acked, SYN | ACK, True,
                                                  a.corrupt_form))
+            time.sleep(a.then_ms / 1000.0)
+            responder.send(version, answer(version, src, dst, sport, dport, seq, acked, RST | ACK), src)
+        elif a.synack_then_rst:
+            responder.send(version, answer(version, src, dst, sport, dport, seq, acked, SYN | ACK), src)
             time.sleep(a.then_ms / 1000.0)
             responder.send(version, answer(version, src, dst, sport, dport, seq, acked, RST | ACK), src)
         else:

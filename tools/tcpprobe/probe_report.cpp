@@ -17,9 +17,9 @@ const std::vector<std::string> kCsvColumns = {
     "type", "time", "target", "address", "port", "mode", "probe", "outcome", "rtt_ms", "rtt_us", "ttl", "window",
     "flags", "mss", "sack_permitted", "timestamps", "wscale", "source_port", "responder", "icmp_type", "icmp_code",
     "icmp_text", "quote_rewritten", "connect_ms", "kernel_rtt_us", "timestamp_source", "sent", "answered", "open", "closed", "filtered",
-    "unreachable", "loss_pct", "capture_drops", "bad_checksum", "rejected", "duplicates", "late", "unmatched_rst",
+    "unreachable", "loss_pct", "capture_drops", "bad_checksum", "rejected", "duplicates", "conflicting", "late", "unmatched_rst",
     "rtt_min_ms", "rtt_avg_ms", "rtt_max_ms",
-    "rtt_mdev_ms", "rtt_p50_ms", "rtt_p90_ms", "rtt_p99_ms", "elapsed_ms", "ack_check", "unsent"};
+    "rtt_mdev_ms", "rtt_p50_ms", "rtt_p90_ms", "rtt_p99_ms", "elapsed_ms", "ack_check", "unsent", "first_outcome"};
 
 double ms(int64_t ns) { return double(ns) / 1e6; }
 // Milliseconds kept to the nanosecond, without float noise in the JSON text.
@@ -67,6 +67,7 @@ Record summary_record(const TargetInfo& info, const TargetStats& s) {
   rec["rejected"] = s.rejected.total();
   rec["rejected_by"] = tcpkit::rejected_by_record(s.rejected);
   rec["duplicates"] = s.duplicates;
+  rec["conflicting"] = s.conflicting;
   rec["late"] = s.late;
   rec["unmatched_rst"] = s.unmatched_rst;
   rec["held"] = s.held;
@@ -97,6 +98,7 @@ std::string not_answers_text(const TargetStats& s) {
   std::string extra;
   auto add = [&](const std::string& part) { extra += (extra.empty() ? "" : ", ") + part; };
   if (s.duplicates) add(tcpkit::cli::count_text(s.duplicates, "duplicate"));
+  if (s.conflicting) add(tcpkit::cli::count_text(s.conflicting, "conflicting answer"));
   if (s.late)
     add(tcpkit::cli::count_text(s.late, "late answer") +
         (s.answered() == 0 ? " (after -W: the host answers, slower than -W allows; raise -W)" : " (after -W)"));
@@ -133,6 +135,17 @@ std::string held_text(const TargetStats& s) {
                                 "connection, and Linux sends such an ACK at most every 0.5 s (net.ipv4.tcp_invalid_ratelimit), so probes "
                                 "closer together draw nothing; the port listens (without -s each probe has a port pair "
                                 "of its own)",
+                            kTextWidth, 2);
+}
+
+// Probes answered twice with different outcomes: what that means. The first answer is the one
+// counted; neither can be trusted alone.
+std::string conflicting_text(const TargetStats& s) {
+  if (!s.conflicting) return "";
+  return tcpkit::wrap_cells(tcpkit::cli::count_text(s.conflicting, "probe") + (s.conflicting == 1 ? " was" : " were") +
+                                " answered twice, with different outcomes (CONFLICT! lines): two parties answer for "
+                                "this address, as a SYN proxy or load balancer and the server behind it, or two hosts "
+                                "that both hold it; the first answer is the one counted",
                             kTextWidth, 2);
 }
 
@@ -180,7 +193,7 @@ std::string summary_text(const TargetInfo& info, const TargetStats& s) {
                           : "") +
          ", time " +
          format_fixed(s.elapsed_ms, 0) + " ms\n";
-  return out + not_answers_text(s) + unsent_text(info, s) + held_text(s) + retried_text(s) + proxy_text(s) +
+  return out + not_answers_text(s) + conflicting_text(s) + unsent_text(info, s) + held_text(s) + retried_text(s) + proxy_text(s) +
          ack_check_text(info.port, s.ack_check) + rtt_text(s);
 }
 
@@ -242,7 +255,9 @@ void Reporter::header(const TargetInfo& info) {
 
 Record Reporter::probe_record(const TargetInfo& info, const tcpkit::ProbeReply& r) const {
   Record rec;
-  rec["type"] = r.duplicate ? "duplicate" : "probe";  // a duplicate repeats probe N's answer
+  // A duplicate repeats probe N's answer; a conflicting answer contradicts it (first_outcome).
+  rec["type"] = r.conflicts_with ? "conflicting" : r.duplicate ? "duplicate" : "probe";
+  if (r.conflicts_with) rec["first_outcome"] = tcpkit::to_string(*r.conflicts_with);
   const auto sent_us = r.sent_ns / 1000;  // whole microseconds: the time is written to 1 us
   rec["time"] = double(sent_us) / 1e6;
   rec["target"] = info.target;
@@ -299,6 +314,9 @@ std::string Reporter::probe_text(const TargetInfo& info, const tcpkit::ProbeRepl
     // Like ping's "(DUP!)": shown, never counted; rtt from that probe's SYN.
     const std::string from = r.outcome == ProbeOutcome::unreachable ? r.responder.to_string() : where;
     const std::string what = r.outcome == ProbeOutcome::unreachable ? "ICMP" : tcpkit::flags_compact(r.flags);
+    if (r.conflicts_with)
+      return line + "from " + from + ": " + tcpkit::to_string(r.outcome) + " (" + what + "), a second answer for" + probe +
+             rtt + ", which was " + tcpkit::to_string(*r.conflicts_with) + " (CONFLICT!)\n";
     return line + "from " + from + ": duplicate " + what + " for" + probe + rtt + " (DUP!)\n";
   }
   switch (r.outcome) {

@@ -32,9 +32,10 @@ struct TargetStats {
   uint64_t capture_drops = 0;      // syn mode: frames our capture lost (answers among them look like loss)
   uint64_t bad_checksum = 0;       // syn mode: answers rejected for a wrong checksum (never classified)
   // syn mode, never counted as answers: replies that fail a check (by why, bad checksums
-  // included), second answers to answered probes, answers after -W, RSTs naming no probe.
+  // included), second answers to answered probes (copies of the first, or conflicting: another
+  // outcome), answers after -W, RSTs naming no probe.
   tcpkit::RejectCounts rejected;
-  uint64_t duplicates = 0, late = 0, unmatched_rst = 0;
+  uint64_t duplicates = 0, conflicting = 0, late = 0, unmatched_rst = 0;
   // Open answers that were ACKs for an earlier probe's connection, which the peer still held
   // (ProbeReply::held_by): our RSTs do not reach it.
   uint64_t held = 0;

@@ -101,6 +101,7 @@ Outcome probe_syn(const Options& o, const Target& t, tcpkit::SynProber& prober, 
   stats.bad_checksum = prober.bad_checksums();
   stats.rejected = prober.rejected();
   stats.duplicates = prober.duplicates();
+  stats.conflicting = prober.conflicting();
   stats.late = prober.late();
   stats.unmatched_rst = prober.unmatched_rsts();
   ack_check(o, t, stats);

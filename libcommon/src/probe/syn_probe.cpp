@@ -183,7 +183,7 @@ void SynProber::use_port(uint16_t port, int delta) {
   if (uses == 0) port_uses_.erase(port);
 }
 
-void SynProber::remember(uint32_t isn, const Pending& p, bool answered) {
+void SynProber::remember(uint32_t isn, const Pending& p, ProbeOutcome outcome) {
   const int64_t now = realtime_ns();
   while (!finished_order_.empty() &&
          (finished_order_.size() >= kRememberMax || now - finished_.at(finished_order_.front()).finished_ns > kRememberNs)) {
@@ -192,7 +192,7 @@ void SynProber::remember(uint32_t isn, const Pending& p, bool answered) {
     finished_order_.pop_front();
   }
   const auto sent = p.kernel_sent_ns();
-  if (finished_.emplace(isn, Finished{p.probe_id, p.sport, sent.value_or(p.user_sent_ns), answered, sent.has_value(), now})
+  if (finished_.emplace(isn, Finished{p.probe_id, p.sport, sent.value_or(p.user_sent_ns), outcome, sent.has_value(), now})
           .second) {
     finished_order_.push_back(isn);
     use_port(p.sport, +1);
@@ -222,21 +222,27 @@ void SynProber::finish(uint32_t isn, const CapturedPacket& packet, ProbeReply re
   const bool both_kernel = p.kernel_sent_ns() && packet.source == TimestampSource::kernel;
   reply.timestamps = both_kernel ? TimestampSource::kernel : TimestampSource::user;
   reply.rtt_ns = packet.time_ns - reply.sent_ns;
-  remember(isn, p, true);
+  remember(isn, p, reply.outcome);
   use_port(p.sport, -1);
   pending_.erase(it);
   done.push_back(std::move(reply));
 }
 
-// A later answer to a reported probe: a duplicate (returned, marked) or a late answer (counted).
+// A later answer to a reported probe: a duplicate or a conflicting answer (returned, marked) or
+// a late answer (counted).
 void SynProber::again(uint32_t isn, const CapturedPacket& packet, ProbeReply reply, std::vector<ProbeReply>& done) {
   const Finished& f = finished_.at(isn);
-  if (!f.answered) {
+  if (f.outcome == ProbeOutcome::filtered) {
     ++late_;
     return;
   }
-  ++duplicates_;
   reply.duplicate = true;
+  if (reply.outcome == f.outcome) {
+    ++duplicates_;
+  } else {
+    ++conflicting_;
+    reply.conflicts_with = f.outcome;
+  }
   reply.probe_id = f.probe_id;
   reply.source_port = f.sport;
   reply.isn = isn;
@@ -453,7 +459,7 @@ void SynProber::expire(std::chrono::steady_clock::time_point now, std::vector<Pr
     reply.isn = it->second->isn;
     reply.sent_ns = it->second->kernel_sent_ns().value_or(it->second->user_sent_ns);
     done.push_back(std::move(reply));
-    remember(it->first, *it->second, false);
+    remember(it->first, *it->second, ProbeOutcome::filtered);
     use_port(it->second->sport, -1);
     it = pending_.erase(it);
   }

@@ -23,6 +23,11 @@ struct ProbeReply {
   // Another answer to a probe already answered (the network duplicated it, or the peer
   // repeated it): rtt_ns is from that probe's SYN. Never counted as an answer.
   bool duplicate = false;
+  // Set on such a later answer whose outcome differs from the first one's (an RST after a
+  // SYN/ACK, a SYN/ACK after an ICMP error): two parties answer for the target, as a SYN proxy
+  // and the server behind it or two hosts with one address. It holds the first outcome, the
+  // one the probe was reported with (found shown as "(DUP!)", an identical copy).
+  std::optional<ProbeOutcome> conflicts_with;
   ProbeOutcome outcome = ProbeOutcome::filtered;
   IpAddress responder;           // the target, or the router that sent the ICMP error
   uint16_t source_port = 0;

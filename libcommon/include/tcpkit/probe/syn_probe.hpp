@@ -74,8 +74,10 @@ class SynProber {
   // What came back that is no answer, never classified (see the matching rules above):
   // replies to our ports that fail a check, by why (bad checksums included) ...
   RejectCounts rejected() const;
-  // ... a second answer to an answered probe (also returned by collect(), marked duplicate) ...
+  // ... a second answer to an answered probe (also returned by collect(), marked duplicate),
+  // a copy of the first, or one with another outcome (conflicts_with) ...
   uint64_t duplicates() const { return duplicates_; }
+  uint64_t conflicting() const { return conflicting_; }
   // ... an answer to a probe already reported filtered (it came after -W) ...
   uint64_t late() const { return late_; }
   // ... and RSTs without ACK that name no single probe (with a fixed source port every
@@ -98,7 +100,7 @@ class SynProber {
     uint64_t probe_id = 0;
     uint16_t sport = 0;
     int64_t sent_ns = 0;
-    bool answered = false;
+    ProbeOutcome outcome = ProbeOutcome::filtered;  // what it was reported with (filtered: unanswered)
     bool kernel_sent = false;
     int64_t finished_ns = 0;  // CLOCK_REALTIME when it was reported
   };
@@ -112,7 +114,7 @@ class SynProber {
   void handle_icmp(const DecodedPacket& d, const CapturedPacket& packet, std::vector<ProbeReply>& done);
   void finish(uint32_t isn, const CapturedPacket& packet, ProbeReply reply, std::vector<ProbeReply>& done);
   void again(uint32_t isn, const CapturedPacket& packet, ProbeReply reply, std::vector<ProbeReply>& done);
-  void remember(uint32_t isn, const Pending& p, bool answered);
+  void remember(uint32_t isn, const Pending& p, ProbeOutcome outcome);
   void left_at(Pending& p, int64_t departed_ns);
   bool departures_visible() const;  // our SYNs' leaving is seen (the tap, or the driver's stamps)
   bool next_hop_unresolved() const;  // the next hop's neighbour entry: asked, never answered
@@ -129,7 +131,7 @@ class SynProber {
   std::deque<uint32_t> finished_order_;                   // oldest first, for the bound
   std::unordered_map<uint16_t, uint32_t> port_uses_;      // source ports of pending and reported probes
   RejectCounts rejects_;                                  // bad checksums are the capture's
-  uint64_t duplicates_ = 0, late_ = 0, unmatched_rsts_ = 0;
+  uint64_t duplicates_ = 0, conflicting_ = 0, late_ = 0, unmatched_rsts_ = 0;
   uint64_t capture_drops_ = 0;
   bool tx_stamps_seen_ = false;  // the driver stamps our sends (the capture then ignores them)
   uint64_t rng_state_ = 0;
