@@ -203,14 +203,13 @@ def test_retry_rounds_use_a_port_each_unless_g_fixes_one(make_lab, fixed):
         assert first == 40123 and summary["source_ports"] == [40123]
     else:
         assert summary["source_ports"] == [first, first + 1, first + 2], summary
-    # The dropped ports never answer, so they were tried in all three rounds. They reset the ACK
-    # check (only SYNs are dropped), so up to 8 of them get one SYN more after a pause, from a
-    # port of its own after the ACK check's (-g: the same one).
-    again = 40123 if fixed else first + 4
+    # The dropped ports never answer, so they were tried in all three rounds, and no more: they
+    # reset the ACK check (only SYNs are dropped), but the host answered 292 SYNs and none late,
+    # more than a limiter's burst, so no SYN is sent again after a pause (found: that pause made
+    # every scan of such a host a second longer; test_tcpscan_rate has the limiter it is for).
     for p in dropped:
         got = sent.get(p, [])
-        assert got[:3] == ([40123] * 3 if fixed else [first, first + 1, first + 2]), f"seed {SEED}: {p} {got}"
-        assert got[3:] in ([], [again]), f"seed {SEED}: {p} {got}"
+        assert got == ([40123] * 3 if fixed else [first, first + 1, first + 2]), f"seed {SEED}: {p} {got}"
     assert set(sent) == set(range(1, 301)), f"seed {SEED}: not every port was probed"
 
 

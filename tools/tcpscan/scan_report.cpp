@@ -210,6 +210,11 @@ bool Report::host_answered(const tcpkit::IpAddress& address) {
   return h && h->replies > h->unreachable;
 }
 
+uint64_t Report::syn_answers(const tcpkit::IpAddress& address) {
+  const Host* h = hosts_.find(address);
+  return h ? h->states[size_t(tcpkit::PortState::open)] + h->states[size_t(tcpkit::PortState::closed)] : 0;
+}
+
 void Report::count_host(const Host& h) {
   switch (h.status) {
     case HostStatus::up: ++up_; break;

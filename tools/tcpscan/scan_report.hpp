@@ -65,6 +65,8 @@ class Report {
   // Whether a host not yet complete has answered something (a TCP reply, or an ICMP error
   // other than host/net unreachable); false for a host without results or already reported.
   bool host_answered(const tcpkit::IpAddress& address);
+  // Its ports open or closed so far (SYN/ACKs and RSTs), for a host not yet complete; else 0.
+  uint64_t syn_answers(const tcpkit::IpAddress& address);
   void flush();
   void summary(const tcpkit::ScanSummary& s, const RunFacts& facts);
   // Open ports reported (on hosts that are up): the exit code's positive result.

@@ -220,7 +220,7 @@ tcpkit::ScanSummary run_engine(tcpkit::ScanEngine& engine, const Options& o, Rep
 // then they go to the report, marked with what the ACK drew. The check's time counts in the
 // scan's.
 AckCheckFacts check_silent_ports(const Options& o, const tcpkit::ScanConfig& config, tcpkit::ScanSummary& summary,
-                                 tcpkit::SilentPortHold& silent) {
+                                 tcpkit::SilentPortHold& silent, Report& report) {
   AckCheckFacts facts;
   facts.silent = silent.total();
   if (silent.total() == 0) return facts;
@@ -244,7 +244,8 @@ AckCheckFacts check_silent_ports(const Options& o, const tcpkit::ScanConfig& con
   // Resets: a rule, a full queue, or a limiter the retry rounds did not show (wants_syn_recheck).
   std::optional<tcpkit::SynRecheck> recheck;
   if (tcpkit::wants_syn_recheck(*outcome, summary)) {
-    auto again = tcpkit::recheck_reset_ports(*outcome, config, wait, {o.source, o.interface, o.send_mode, o.qdisc_bypass},
+    const auto ports = tcpkit::recheck_ports(*outcome, summary, [&](const tcpkit::IpAddress& a) { return report.syn_answers(a); });
+    auto again = tcpkit::recheck_reset_ports(ports, config, wait, {o.source, o.interface, o.send_mode, o.qdisc_bypass},
                                              config.cancel_fd);
     if (again) {
       recheck = *again;
@@ -316,7 +317,7 @@ int scan(const Options& o, const tcpkit::ScanPlan& plan, tcpkit::ScanConfig& con
     return report_error(e);
   }
   if (ack_check) {
-    facts.ack = check_silent_ports(o, config, summary, silent);
+    facts.ack = check_silent_ports(o, config, summary, silent, report);
     for (const auto& r : silent.held()) report.result(r);
     // A Ctrl-C during the check ends the run as one during the scan would.
     summary.interrupted = summary.interrupted || tcpkit::cli::interrupted();

@@ -105,13 +105,25 @@ bool wants_syn_recheck(const AckCheckOutcome& outcome, const ScanSummary& summar
          (late_answers(summary.rounds_tally) == 0 || summary.suggested_rate == 0);
 }
 
-Result<SynRecheck> recheck_reset_ports(const AckCheckOutcome& outcome, const ScanConfig& syn_config,
-                                       std::chrono::microseconds wait, const AckCheckRoute& route, int cancel_fd) {
-  SynRecheck out;
+std::vector<SilentPort> recheck_ports(const AckCheckOutcome& outcome, const ScanSummary& summary,
+                                      const std::function<uint64_t(const IpAddress&)>& syn_answers) {
+  const bool none_late = late_answers(summary.rounds_tally) == 0;
   // A few ports of one host: enough for a limiter's burst to show.
   std::vector<SilentPort> ports;
-  for (const auto& [port, ttl] : outcome.reset)
-    if (ports.empty() || (port.address == ports.front().address && ports.size() < kRecheckPorts)) ports.push_back(port);
+  for (const auto& [port, ttl] : outcome.reset) {
+    if (!ports.empty()) {
+      if (port.address != ports.front().address || ports.size() >= kRecheckPorts) break;
+    } else if (none_late && syn_answers(port.address) >= kLimiterBurstCeiling) {
+      continue;  // sorted by address: the next host's ports follow
+    }
+    ports.push_back(port);
+  }
+  return ports;
+}
+
+Result<SynRecheck> recheck_reset_ports(const std::vector<SilentPort>& ports, const ScanConfig& syn_config,
+                                       std::chrono::microseconds wait, const AckCheckRoute& route, int cancel_fd) {
+  SynRecheck out;
   if (ports.empty()) return out;
   // A limiter refills while nothing is sent to it: its burst is there again for these SYNs.
   pollfd p{cancel_fd, POLLIN, 0};

@@ -204,3 +204,30 @@ TEST_CASE("with --retries 0, silent ports that reset an ACK degrade the run: no 
         "way from a rule for SYNs alone or a full accept queue: that port may be open or closed");
   CHECK(one_round.suggested_rate == 0);  // a rule is not helped by a slower scan
 }
+
+TEST_CASE("the SYN recheck asks only a host that may be behind a limiter") {
+  const auto a = *IpAddress::parse("192.0.2.7"), b = *IpAddress::parse("192.0.2.9");
+  AckCheckOutcome outcome;
+  for (uint16_t p = 1; p <= 10; ++p) outcome.reset.push_back({SilentPort{a, p}, 64});
+  outcome.reset.push_back({SilentPort{b, 80}, 64});
+  ScanSummary clean;
+  clean.rounds_tally = {{300, 290, 10000, 0.006}, {10, 0, 10000, 0.001}};  // no answer late
+  auto answers = [&](uint64_t of_a, uint64_t of_b) {
+    return [=](const IpAddress& host) { return host == a ? of_a : of_b; };
+  };
+  // A few answers each: up to 8 ports of the first host.
+  auto ports = recheck_ports(outcome, clean, answers(5, 1));
+  REQUIRE(ports.size() == kRecheckPorts);
+  CHECK(std::all_of(ports.begin(), ports.end(), [&](const SilentPort& p) { return p.address == a; }));
+  // The first host answered too many SYNs for a limiter's burst, and none came late: a rule or
+  // a full queue (found: a 1 s pause on every scan of such a host). The next host is asked.
+  ports = recheck_ports(outcome, clean, answers(kLimiterBurstCeiling, 1));
+  REQUIRE(ports.size() == 1);
+  CHECK(ports[0].address == b);
+  CHECK(recheck_ports(outcome, clean, answers(290, kLimiterBurstCeiling)).empty());  // nobody to ask: no pause
+  CHECK(recheck_ports(outcome, clean, answers(kLimiterBurstCeiling - 1, 0)).size() == kRecheckPorts);
+  // With answers late, the recheck is for a rate to suggest: any host will do.
+  ScanSummary late = clean;
+  late.rounds_tally = {{300, 280, 10000, 0.006}, {20, 10, 10000, 0.001}};
+  CHECK(recheck_ports(outcome, late, answers(290, 290)).size() == kRecheckPorts);
+}
