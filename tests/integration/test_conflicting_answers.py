@@ -31,3 +31,24 @@ def test_an_rst_after_a_syn_ack_is_a_conflicting_answer(make_lab, tool):
     start = next(i for i, line in enumerate(lines) if "answered twice" in line)
     paragraph = [lines[start]] + [line for line in lines[start + 1:start + 6] if line.startswith("  ")]
     assert len(paragraph) > 1 and all(len(line) <= 80 for line in paragraph), paragraph
+
+
+def trace_json(L, tool, port, *extra):
+    r = L.run_client([tool("tcpprobe"), "--trace", "--json", "-W", "1s", *extra, f"{L.server_v4}:{port}"], timeout=60)
+    objs = jsonl(r.stdout)
+    assert objs and objs[-1]["type"] == "trace_summary", r.stdout + r.stderr
+    return [o for o in objs if o["type"] == "segment"], objs[-1], r
+
+
+def test_a_trace_refused_then_answered_times_no_handshake(make_lab, tool):
+    # The RST refuses the connection; the SYN/ACK 30 ms later completes nothing (found: the
+    # trace printed "handshake: SYN -> SYN/ACK" for it), and a note names the two answers.
+    L = responder_lab(make_lab, PORT, "--rst-then-synack", "--then-ms", "30")
+    segments, s, r = trace_json(L, tool, PORT)
+    inbound = [x["flags"] for x in segments if x["direction"] == "in"]
+    assert inbound[:2] == ["R.", "S."], (inbound, r.stdout)
+    assert s["outcome"] == "refused", s
+    assert s.get("syn_to_synack_ms") is None, s
+    assert any("a SYN/ACK after the peer's RST: two parties answer" in n for n in s["notes"]), s["notes"]
+    text = L.run_client([tool("tcpprobe"), "--trace", "-W", "1s", f"{L.server_v4}:{PORT}"], timeout=60).stdout
+    assert "handshake: SYN -> SYN/ACK" not in text, text

@@ -21,3 +21,16 @@ def test_a_bare_syn_in_answer_is_an_open_port(make_lab, tool):
                      timeout=60)
     ports = [o for o in jsonl(s.stdout) if o["type"] == "port"]
     assert [(p["state"], p["reason"]) for p in ports] == [("open", "split-handshake-syn")], s.stdout + s.stderr
+
+
+def test_a_trace_of_a_split_handshake_shows_our_answer_as_no_retransmission(make_lab, tool):
+    # Our kernel, in SYN-SENT, answers the peer's bare SYN with a SYN/ACK at our ISN (a
+    # simultaneous open, RFC 9293 3.5). Found: that answer was labelled a retransmission.
+    L = split_lab(make_lab)
+    r = L.run_client([tool("tcpprobe"), "--trace", "--json", "-W", "1s", f"{L.server_v4}:{PORT}"], timeout=60)
+    segments = [o for o in jsonl(r.stdout) if o["type"] == "segment"]
+    flow = [(x["direction"], x["flags"]) for x in segments]
+    assert flow[:3] == [("out", "S"), ("in", "S"), ("out", "S.")], (flow, r.stdout + r.stderr)
+    assert not segments[2]["retransmission"] and segments[2]["ack"] == 1, segments[2]
+    # The peer never answers it: our kernel sends it again, and those are retransmissions.
+    assert all(x["retransmission"] for x in segments[3:] if (x["direction"], x["flags"]) == ("out", "S.")), flow

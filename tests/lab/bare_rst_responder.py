@@ -11,6 +11,7 @@ more than are sent) or "offset" (a right checksum, but a data offset of 60 bytes
 
 With --synack-then-rst it answers the same way with a correct SYN/ACK: two answers that disagree,
 as from a SYN proxy and a server behind it that refuses the port, or from two hosts with one address.
+--rst-then-synack sends the two the other way round.
 
 With --split it answers with a bare SYN of its own (a split handshake: SYN, no ACK, ack field 0),
 as a peer that opens towards the prober instead of answering SYN/ACK.
@@ -60,6 +61,7 @@ def main(argv):
     p.add_argument("--corrupt-form", choices=["sum", "long", "fragment", "short", "offset"], default="sum")
     p.add_argument("--synack-then-rst", action="store_true",
                    help="a correct SYN/ACK first, then a correct RST,ACK (two answers that disagree)")
+    p.add_argument("--rst-then-synack", action="store_true", help="the same two answers, the RST,ACK first")
     p.add_argument("--then-ms", type=float, default=50.0)
     p.add_argument("--split", action="store_true", help="answer with a bare SYN (a split handshake)")
     p.add_argument("--mark", type=lambda v: int(v, 0), default=0x5253)
@@ -79,10 +81,11 @@ def main(argv):
                                                  a.corrupt_form))
             time.sleep(a.then_ms / 1000.0)
             responder.send(version, answer(version, src, dst, sport, dport, seq, acked, RST | ACK), src)
-        elif a.synack_then_rst:
-            responder.send(version, answer(version, src, dst, sport, dport, seq, acked, SYN | ACK), src)
+        elif a.synack_then_rst or a.rst_then_synack:
+            first, second = (SYN | ACK, RST | ACK) if a.synack_then_rst else (RST | ACK, SYN | ACK)
+            responder.send(version, answer(version, src, dst, sport, dport, seq, acked, first), src)
             time.sleep(a.then_ms / 1000.0)
-            responder.send(version, answer(version, src, dst, sport, dport, seq, acked, RST | ACK), src)
+            responder.send(version, answer(version, src, dst, sport, dport, seq, acked, second), src)
         else:
             responder.send(version, answer(version, src, dst, sport, dport, seq, acked if a.ack_field else 0), src)
     return 0

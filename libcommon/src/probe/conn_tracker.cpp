@@ -140,10 +140,14 @@ TrackedSegment network_copy(TrackedSegment s, const TrackedSegment& last) {
 }
 
 // A SYN gives the sender's ISN and what it offers (window scale, timestamps); the same ISN
-// again is a retransmitted SYN.
+// again is a retransmitted SYN, except a side's first SYN/ACK after its bare SYN: a simultaneous
+// open (RFC 9293 3.5), where a side that receives a SYN in SYN-SENT answers it at its own ISN
+// (found: our kernel's answer to a split handshake's SYN read as a retransmission).
 void take_syn(ConnectionTracker::Side& from, const DecodedTcp& t, TrackedSegment& s) {
   if (!(t.flags & tcp_flag::syn)) return;
-  if (from.isn && *from.isn == t.seq) s.retransmission = true;
+  const bool with_ack = t.flags & tcp_flag::ack;
+  if (from.isn && *from.isn == t.seq) s.retransmission = !with_ack || from.syn_ack_sent;
+  if (with_ack) from.syn_ack_sent = true;
   if (from.isn) return;
   from.isn = t.seq;
   if (const auto scale = t.options.window_scale()) from.window_scale = std::min<uint8_t>(*scale, kMaxWindowShift);
@@ -177,7 +181,9 @@ void mark_repeats(const ConnectionTracker::Side& from, const ConnectionTracker::
     return;
   }
   if (fin && from.fin_seq && *from.fin_seq == t.seq + t.payload_length) s.retransmission = true;
-  if (from.next_seq && s.sequence_length > 0 && !s.retransmission) {
+  // A SYN at the sender's ISN was judged by take_syn (a simultaneous open's SYN/ACK repeats it).
+  const bool judged_syn = syn && from.isn && *from.isn == t.seq;
+  if (from.next_seq && s.sequence_length > 0 && !s.retransmission && !judged_syn) {
     if (seq_lt(t.seq, *from.next_seq)) {
       s.out_of_order = late_original(from, t, s.sequence_length);
       s.retransmission = !s.out_of_order;

@@ -174,9 +174,14 @@ class TraceRun {
     read_local_state(event);
     if (event.local_state == TcpState::closing) saw_closing_ = true;
     if (event.local_state_read) current_ = event.local_state;
+    const bool inbound = segment.direction == Direction::inbound;
+    if (inbound && is_syn_ack(segment.flags) && peer_reset_seen_ && !segment.duplicate && !segment.retransmission)
+      result_.notes.push_back("a SYN/ACK after the peer's RST: two parties answer for this address (a SYN proxy or "
+                              "load balancer and the server behind it, or two hosts that both hold it)");
     time_handshake(event);
     if (segment.duplicate) ++result_.duplicates;
-    if (segment.direction == Direction::inbound && (segment.flags & (tcp_flag::fin | tcp_flag::rst))) peer_fin_seen_ = true;
+    if (inbound && (segment.flags & (tcp_flag::fin | tcp_flag::rst))) peer_fin_seen_ = true;
+    if (inbound && (segment.flags & tcp_flag::rst)) peer_reset_seen_ = true;
     if (segment.retransmission && !segment.duplicate) result_.notes.push_back(retransmission_note(segment));
     result_.events.push_back(event);
     last_segment_ = Clock::now();
@@ -197,12 +202,12 @@ class TraceRun {
       result_.time_wait_left_ms.reset();
   }
 
-  // SYN -> SYN/ACK and SYN -> ESTABLISHED, from the first segment (our SYN).
+  // SYN -> SYN/ACK and SYN -> ESTABLISHED, from the first segment (our SYN). A SYN/ACK after
+  // the peer's RST or FIN completes no handshake (found: a refused connection's trace timed one).
   void time_handshake(const TraceEvent& event) {
     const TrackedSegment& segment = event.segment;
-    const auto& f = segment.flags;
-    if (segment.direction == Direction::inbound && (f & tcp_flag::syn) && (f & tcp_flag::ack) && !result_.syn_to_synack_ns &&
-        !result_.events.empty())
+    if (segment.direction == Direction::inbound && is_syn_ack(segment.flags) && !peer_fin_seen_ &&
+        !result_.syn_to_synack_ns && !result_.events.empty())
       result_.syn_to_synack_ns = segment.time_ns - result_.events.front().segment.time_ns;
     if (event.local_state == TcpState::established && !result_.syn_to_established_ns && !result_.events.empty())
       result_.syn_to_established_ns = segment.time_ns - result_.events.front().segment.time_ns;
@@ -311,6 +316,7 @@ class TraceRun {
   bool acted_ = false;  // our first move after the handshake is done: no more eager waits
   bool close_started_ = false, peer_eof_ = false, saw_closing_ = false;
   bool peer_fin_seen_ = false;  // the peer's FIN (or RST) was recorded
+  bool peer_reset_seen_ = false;  // ... its RST
   std::optional<Clock::time_point> eof_wait_until_;
   std::optional<TcpState> current_;  // our state as the kernel last gave it
 };

@@ -277,7 +277,7 @@ void SynProber::handle_tcp(const DecodedPacket& d, const CapturedPacket& packet,
   reply.window = t.window;
   reply.flags = t.flags;
   reply.options = t.options;
-  const bool synack = (t.flags & tcp_flag::syn) && (t.flags & tcp_flag::ack) && !(t.flags & tcp_flag::rst);
+  const bool synack = is_syn_ack(t.flags);
   const bool rst = t.flags & tcp_flag::rst;
   // A bare SYN (split handshake): the peer opens towards us instead of answering; a listener
   // all the same, as nmap reads it (found taken for a forgery, and the port for filtered).

@@ -126,6 +126,23 @@ TEST_CASE("retransmissions of SYN/ACK and data are flagged, fresh data is not") 
   CHECK(f.tracker.remote().state == TcpState::established);
 }
 
+TEST_CASE("a simultaneous open's SYN/ACK at our ISN answers the peer's SYN: not a retransmission") {
+  // A split handshake: the peer answers our SYN with a bare SYN of its own, and our kernel (in
+  // SYN-SENT) answers that with a SYN/ACK at its ISN (found: labelled a retransmission).
+  Fed f;
+  f.feed(segment(true, S, 1000, 0), true);
+  CHECK_FALSE(f.feed(segment(false, S, 5000, 0), false).retransmission);
+  const auto answer = f.feed(segment(true, S | A, 1000, 5001), true);
+  CHECK_FALSE(answer.retransmission);
+  CHECK(answer.relative_ack == 1);
+  CHECK(f.feed(segment(true, S | A, 1000, 5001), true).retransmission);  // that SYN/ACK again
+  CHECK(f.tracker.local().retransmissions == 1);
+  // A bare SYN at the same ISN is still our SYN sent again.
+  Fed g;
+  g.feed(segment(true, S, 1000, 0), true);
+  CHECK(g.feed(segment(true, S, 1000, 0), true).retransmission);
+}
+
 TEST_CASE("out-of-order segments and duplicate ACKs are flagged") {
   Fed f;
   f.feed(segment(true, S, 1000, 0), true);

@@ -107,6 +107,7 @@ class ConnectionTracker {
     uint64_t segments = 0, retransmissions = 0;
     TcpState state = TcpState::close;
     std::optional<uint32_t> last_syn_seq;  // of the latest SYN it sent (a new one may reuse a TIME_WAIT)
+    bool syn_ack_sent = false;             // it sent a SYN/ACK (after a bare SYN: a simultaneous open)
     std::optional<TrackedSegment> last;    // its previous segment, to tell a network duplicate
     std::vector<TrackedSegment> recent;    // its latest segments with an IP ID, for copies of older ones
   };

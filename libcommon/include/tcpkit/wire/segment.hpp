@@ -26,6 +26,11 @@ constexpr bool is_split_handshake(uint8_t flags) {
   return (flags & (tcp_flag::syn | tcp_flag::ack | tcp_flag::rst)) == tcp_flag::syn;
 }
 
+// SYN and ACK, no RST: the answer that opens a connection.
+constexpr bool is_syn_ack(uint8_t flags) {
+  return (flags & (tcp_flag::syn | tcp_flag::ack | tcp_flag::rst)) == (tcp_flag::syn | tcp_flag::ack);
+}
+
 // tcpdump's compact spelling: "S", "S.", "F.", "R", "R.", "P.", "FPU", "none".
 std::string flags_compact(uint8_t flags);
 // Upper-case names joined by '+': "SYN+ACK", "FIN+PSH+URG", "NULL".
