@@ -393,6 +393,35 @@ def test_a_zero_window_holds_our_data_and_the_kernels_probe_is_named(make_lab, t
     assert "zero-window probe" in r.stdout and "own delay" not in r.stdout, r.stdout
 
 
+@pytest.mark.parametrize("family", [4, 6])
+def test_a_routers_fragmentation_needed_is_shown_with_its_mtu(make_lab, tool, family):
+    # A link of MTU 1280 between two routers; both ends of the connection have 1500, so our
+    # first full-sized segment draws the first router's fragmentation needed (ICMPv6 packet too
+    # big) and our kernel sends the data again in smaller segments. Found: the trace showed only
+    # retransmissions, as if from loss.
+    L = make_lab(routers=2, ipv6=(family == 6))
+    for ns, ifname in ((L.router_ns[0], "tkr"), (L.router_ns[1], "tkl")):
+        subprocess.run(["ip", "-n", ns, "link", "set", "dev", ifname, "mtu", "1280"], check=True, timeout=10)
+    L.start_server(HOLD, mode="hold", family=f"v{family}")
+    target = f"{L.server_v4}:{HOLD}" if family == 4 else f"[{L.server_v6}]:{HOLD}"
+    segments, summary = trace(L, tool, target, "--send", "x" * 3000)
+    errors = summary["icmp_errors"]
+    assert errors, (summary, wire(segments))
+    first = errors[0]
+    router = {L.router_v4[0], f"10.{L.net_id}.1.1"} if family == 4 else {L.router_v6[0], f"fd00:{L.net_id}:1::1"}
+    assert first["from"] in router and first["mtu"] == 1280, first
+    assert (first["type"], first["code"]) == ((3, 4) if family == 4 else (2, 0)), first
+    # It quotes our first data segment (seq 1, relative), which left before it came.
+    big = next(s for s in segments if s["direction"] == "out" and s["len"] > 1280 - 40 - (20 if family == 6 else 0))
+    assert first["seq"] == big["seq"] == 1 and first["time_ms"] > big["time_ms"], (first, big)
+    assert summary["bytes_acked"] == 3000, summary
+    assert any("next-hop MTU 1280" in n and "path MTU discovery" in n for n in summary["notes"]), summary["notes"]
+    # The client's kernel now knows the path's MTU: forgotten, so that the text run meets it too.
+    subprocess.run(["ip", "-n", L.client_ns, f"-{family}", "route", "flush", "cache"], check=True, timeout=10)
+    r = L.run_client([tool("tcpprobe"), "--trace", "--send", "x" * 3000, target], timeout=60)
+    assert "note: ICMP " in r.stdout and "(next-hop MTU 1280)" in r.stdout, r.stdout
+
+
 def test_data_a_closed_window_held_back_is_not_counted_as_acknowledged(make_lab, tool):
     # Every segment of the peer's says window 0 (a SYN proxy with no server behind it never
     # opens it): our data never leaves, yet the summary said "bytes: sent 5".

@@ -121,6 +121,20 @@ Record summary_record(const TargetInfo& info, const tcpkit::TraceResult& t, cons
   r["rejected"] = t.rejected.total();
   r["rejected_by"] = tcpkit::rejected_by_record(t.rejected);
   r["bad_checksum"] = t.rejected[tcpkit::RejectReason::bad_checksum];
+  Record icmp_errors = Record::array();
+  const int64_t start = t.events.empty() ? 0 : t.events.front().segment.time_ns;
+  for (const auto& e : t.icmp_errors) {
+    Record one;
+    one["time_ms"] = ms(e.time_ns - start);
+    one["from"] = e.from.to_string();
+    one["type"] = e.type;
+    one["code"] = e.code;
+    one["text"] = tcpkit::icmp_description(e.v6, e.type, e.code);
+    if (e.mtu) one["mtu"] = *e.mtu;
+    if (e.seq) one["seq"] = *e.seq;  // relative to our ISN
+    icmp_errors.push_back(one);
+  }
+  r["icmp_errors"] = icmp_errors;
   r["notes"] = t.notes;
   r["interrupted"] = t.outcome == "interrupted";
   r["ack_check"] = ack ? Record(tcpkit::to_string(ack->kind)) : Record(nullptr);

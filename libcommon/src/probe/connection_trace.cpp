@@ -18,6 +18,7 @@
 #include "tcpkit/io/raw_socket.hpp"
 #include "tcpkit/io/route.hpp"
 #include "tcpkit/probe/socket_lookup.hpp"
+#include "tcpkit/util/output.hpp"
 #include "tcpkit/io/local_port.hpp"
 #include "tcpkit/io/unique_fd.hpp"
 #include "tcpkit/io/wake_event.hpp"
@@ -130,6 +131,7 @@ class TraceRun {
       const auto wait = (acted_ || refused_) && !peer_fin_to_answer ? kActedWait : kEagerWait;
       auto segment = live_.next(std::min(limit_, now + wait), cancel_fd_);
       if (!segment) return tl::unexpected(segment.error());
+      for (const auto& icmp : live_.take_icmp_errors()) record_icmp(icmp);
       if (*segment) {
         record(**segment);
         continue;  // drain everything queued before acting
@@ -185,6 +187,35 @@ class TraceRun {
     if (segment.retransmission && !segment.duplicate) result_.notes.push_back(retransmission_note(segment));
     result_.events.push_back(event);
     last_segment_ = Clock::now();
+  }
+
+  // An ICMP error about one of our segments: kept, and said in words where it is on the trace.
+  // A router's error for each segment of a burst makes one note, naming each segment.
+  void record_icmp(const ConnectionIcmp& icmp) {
+    const bool again = icmp_note_ && [&] {
+      const ConnectionIcmp& last = result_.icmp_errors.back();
+      return last.from == icmp.from && last.type == icmp.type && last.code == icmp.code && last.mtu == icmp.mtu;
+    }();
+    result_.icmp_errors.push_back(icmp);
+    const std::string seq = icmp.seq ? std::to_string(*icmp.seq) : "?";
+    if (again) {
+      icmp_note_->seqs += ", " + seq;
+    } else {
+      icmp_note_ = IcmpNote{result_.notes.size(), "", seq, ""};
+      icmp_note_->head = "ICMP " + icmp_description(icmp.v6, icmp.type, icmp.code) +
+                         (icmp.mtu ? " (next-hop MTU " + std::to_string(*icmp.mtu) + ")" : "") + " from " +
+                         icmp.from.to_string();
+      if (!result_.events.empty())
+        icmp_note_->head +=
+            " at " + format_fixed(double(icmp.time_ns - result_.events.front().segment.time_ns) / 1e6, 3) + " ms";
+      icmp_note_->head += ", about our segments at seq ";
+      if (icmp.mtu)
+        icmp_note_->tail = ": a link on the path carries at most " + std::to_string(*icmp.mtu) +
+                           " bytes, so our kernel sends smaller segments again (path MTU discovery; those "
+                           "retransmissions are not loss)";
+      result_.notes.emplace_back();
+    }
+    result_.notes[icmp_note_->index] = icmp_note_->head + icmp_note_->seqs + icmp_note_->tail;
   }
 
   void read_local_state(TraceEvent& event) {
@@ -317,6 +348,12 @@ class TraceRun {
   bool close_started_ = false, peer_eof_ = false, saw_closing_ = false;
   bool peer_fin_seen_ = false;  // the peer's FIN (or RST) was recorded
   bool peer_reset_seen_ = false;  // ... its RST
+  // The note of the latest ICMP error, to which the same error about later segments adds.
+  struct IcmpNote {
+    size_t index = 0;
+    std::string head, seqs, tail;
+  };
+  std::optional<IcmpNote> icmp_note_;
   std::optional<Clock::time_point> eof_wait_until_;
   std::optional<TcpState> current_;  // our state as the kernel last gave it
 };

@@ -1,17 +1,24 @@
 #include "tcpkit/probe/live_connection.hpp"
 
+#include <netinet/in.h>
+
 namespace tcpkit {
 
 Result<LiveConnection> LiveConnection::open(const FourTuple& tuple, const std::string& interface) {
   CaptureOptions options;
   options.interface = interface;
   // The connection both ways, and whatever else comes to our port from the peer's port: a
-  // reply from another address is rejected by the tracker, and counted.
+  // reply from another address is rejected by the tracker, and counted. ICMP errors to us too:
+  // those quoting our segments are kept (a router's fragmentation needed explains what
+  // otherwise reads as loss and retransmissions).
   const std::string lp = std::to_string(tuple.local_port), rp = std::to_string(tuple.remote_port);
-  options.filter = "tcp and ((host " + tuple.local.to_string() + " and host " + tuple.remote.to_string() + " and port " +
-                   lp + " and port " + rp + ") or (dst host " + tuple.local.to_string() + " and dst port " + lp +
-                   " and src port " + rp + "))";
-  options.snaplen = 128;  // headers and options; payload bytes are not needed
+  const std::string local = tuple.local.to_string();
+  options.filter = "(tcp and ((host " + local + " and host " + tuple.remote.to_string() + " and port " + lp +
+                   " and port " + rp + ") or (dst host " + local + " and dst port " + lp + " and src port " + rp +
+                   "))) or (" + (tuple.local.is_v4() ? "icmp" : "icmp6") + " and dst host " + local + ")";
+  // Headers and options (payload bytes are not needed); an ICMPv6 error's quote of our IPv6 and
+  // TCP headers ends at byte 108.
+  options.snaplen = 128;
   auto capture = Capture::open(options);
   if (!capture) return tl::unexpected(capture.error());
   return LiveConnection(ConnectionTracker(tuple), std::move(*capture));
@@ -25,8 +32,26 @@ Result<std::optional<TrackedSegment>> LiveConnection::next(std::chrono::steady_c
     const auto& p = **packet;
     const auto decoded = decode_packet(p.data.data(), p.data.size());
     if (!decoded) continue;
+    if (decoded->kind == DecodedPacket::Kind::icmp_error) {
+      keep_icmp(*decoded, p);
+      continue;
+    }
     if (auto segment = tracker_.feed(*decoded, p.outgoing, p.time_ns, p.source)) return segment;
   }
+}
+
+void LiveConnection::keep_icmp(const DecodedPacket& d, const CapturedPacket& p) {
+  const QuotedDatagram& q = d.icmp.quoted;
+  const FourTuple& t = tracker_.tuple();
+  if (p.outgoing || q.protocol != IPPROTO_TCP || !q.ports_known || q.src != t.local || q.dst != t.remote ||
+      q.sport != t.local_port || q.dport != t.remote_port)
+    return;  // about another connection
+  // The quote must name a segment we sent: from our ISN to SND.NXT (a forgery rarely knows them).
+  const auto& ours = tracker_.local();
+  if (!q.seq || !ours.isn || !ours.next_seq || seq_lt(*q.seq, *ours.isn) || seq_gt(*q.seq, *ours.next_seq)) return;
+  constexpr size_t kMostKept = 64;  // a router repeats itself; a flood of forgeries stays bounded
+  if (icmp_.size() >= kMostKept) return;
+  icmp_.push_back(ConnectionIcmp{p.time_ns, d.src, d.icmp.v6, d.icmp.type, d.icmp.code, d.icmp.mtu, *q.seq - *ours.isn});
 }
 
 RejectCounts LiveConnection::rejected() const {

@@ -296,6 +296,9 @@ std::optional<DecodedPacket> decode_packet(const uint8_t* data, size_t len) {
       p.icmp.v6 = version == 6;
       p.icmp.type = type;
       p.icmp.code = body.u8(1);
+      const uint32_t mtu = version == 4 ? (type == 3 && p.icmp.code == 4 ? body.u16(6) : 0)
+                                        : (type == 2 ? body.u32(4) : 0);
+      if (mtu) p.icmp.mtu = mtu;
     }
   }
   return p;

@@ -422,3 +422,25 @@ TEST_CASE("icmp_meaning reads the type and code, the same for every tool", "[seg
   CHECK(icmp_meaning(true, 1, 3, true) == IcmpMeaning::refused);
   CHECK(icmp_meaning(false, 3, 3, true) == IcmpMeaning::port_unreachable);
 }
+
+TEST_CASE("fragmentation needed and packet too big give the next hop's MTU") {
+  const auto packets = load_packets("icmp_errors.hex");
+  REQUIRE(packets.size() == 2);
+  CHECK_FALSE(decode_packet(packets[0].data(), packets[0].size())->icmp.mtu);  // another error has none
+  auto v4 = packets[0];
+  const size_t at4 = size_t(v4[0] & 0x0f) * 4;  // the ICMP header, after the IP header
+  v4[at4] = 3, v4[at4 + 1] = 4, v4[at4 + 6] = 0x05, v4[at4 + 7] = 0x00;
+  const auto d4 = decode_packet(v4.data(), v4.size());
+  REQUIRE(d4);
+  CHECK(d4->icmp.description() == "fragmentation needed");
+  CHECK(d4->icmp.mtu == 1280u);
+  v4[at4 + 6] = v4[at4 + 7] = 0;  // a router older than RFC 1191 gives none
+  CHECK_FALSE(decode_packet(v4.data(), v4.size())->icmp.mtu);
+
+  auto v6 = packets[1];
+  v6[40] = 2, v6[41] = 0, v6[44] = 0, v6[45] = 0, v6[46] = 0x05, v6[47] = 0x00;
+  const auto d6 = decode_packet(v6.data(), v6.size());
+  REQUIRE(d6);
+  REQUIRE(d6->kind == DecodedPacket::Kind::icmp_error);
+  CHECK(d6->icmp.mtu == 1280u);
+}

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "tcpkit/probe/conn_tracker.hpp"
+#include "tcpkit/probe/live_connection.hpp"
 #include "tcpkit/util/error.hpp"
 
 namespace tcpkit {
@@ -82,6 +83,9 @@ struct TraceResult {
   uint64_t bytes_sent = 0, bytes_received = 0, bytes_acked = 0;
   RejectCounts rejected;    // inbound segments that cannot be the peer's (never shown as events)
   uint64_t duplicates = 0;  // network copies of a segment, shown and marked, never acted on
+  // ICMP errors about our segments while the connection lived (outcome stays the connection's):
+  // a router's fragmentation needed shows why segments were sent again smaller.
+  std::vector<ConnectionIcmp> icmp_errors;
   std::vector<std::string> notes;  // retransmissions seen, a peer that never closed, ...
 };
 

@@ -3,12 +3,25 @@
 // with waits bounded by deadlines.
 #include <chrono>
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "tcpkit/io/capture.hpp"
 #include "tcpkit/probe/conn_tracker.hpp"
 #include "tcpkit/util/error.hpp"
 
 namespace tcpkit {
+
+// An ICMP error about one of this connection's outbound segments, as it came: a router's
+// fragmentation needed (path MTU discovery), an unreachable, a time exceeded.
+struct ConnectionIcmp {
+  int64_t time_ns = 0;  // the capture's clock, as the segments'
+  IpAddress from;
+  bool v6 = false;
+  uint8_t type = 0, code = 0;
+  std::optional<uint32_t> mtu;  // the next hop's, for fragmentation needed / packet too big
+  std::optional<uint32_t> seq;  // the quoted segment's, relative to our ISN
+};
 
 class LiveConnection {
  public:
@@ -18,6 +31,9 @@ class LiveConnection {
 
   // The next segment of this connection, or nullopt at the deadline / when cancel_fd is readable.
   Result<std::optional<TrackedSegment>> next(std::chrono::steady_clock::time_point deadline, int cancel_fd = -1);
+
+  // The ICMP errors about our segments read since the last call (next() reads them on its way).
+  std::vector<ConnectionIcmp> take_icmp_errors() { return std::exchange(icmp_, {}); }
 
   // Frames the kernel dropped from this connection's capture since open (its queue was full).
   uint64_t capture_drops();
@@ -30,9 +46,11 @@ class LiveConnection {
 
  private:
   LiveConnection(const ConnectionTracker& tracker, Capture capture) : tracker_(tracker), capture_(std::move(capture)) {}
+  void keep_icmp(const DecodedPacket& d, const CapturedPacket& p);
   ConnectionTracker tracker_;
   Capture capture_;
   uint64_t capture_drops_ = 0;
+  std::vector<ConnectionIcmp> icmp_;
 };
 
 }  // namespace tcpkit

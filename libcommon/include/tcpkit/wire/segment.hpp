@@ -83,6 +83,9 @@ struct DecodedIcmpError {
   bool v6 = false;
   uint8_t type = 0, code = 0;
   QuotedDatagram quoted;
+  // Fragmentation needed (ICMP 3/4) and packet too big (ICMPv6 2): the next hop's MTU, when the
+  // router gave one (RFC 1191; 0 from routers older than it is left out).
+  std::optional<uint32_t> mtu;
   std::string description() const;  // "port unreachable", "administratively prohibited", ...
 };
 
