@@ -1,6 +1,7 @@
 """tcpprobe --trace against real Linux servers behind the delay line: the segments on the
 wire, relative sequence numbers, our states as the kernel reports them, and the close kinds."""
 import json
+import re
 import subprocess
 import sys
 
@@ -415,6 +416,10 @@ def test_a_routers_fragmentation_needed_is_shown_with_its_mtu(make_lab, tool, fa
     big = next(s for s in segments if s["direction"] == "out" and s["len"] > 1280 - 40 - (20 if family == 6 else 0))
     assert first["seq"] == big["seq"] == 1 and first["time_ms"] > big["time_ms"], (first, big)
     assert summary["bytes_acked"] == 3000, summary
+    # The peer SACKs what passed of ours: numbered like seq and ack, relative to our ISN (they
+    # were written absolute).
+    blocks = [b for s in segments if s["direction"] == "in" for b in re.findall(r"\{(\d+):(\d+)\}", s["options"])]
+    assert all(0 < int(a) < int(b) <= 3001 for a, b in blocks), blocks
     assert any("next-hop MTU 1280" in n and "path MTU discovery" in n for n in summary["notes"]), summary["notes"]
     # The client's kernel now knows the path's MTU: forgotten, so that the text run meets it too.
     subprocess.run(["ip", "-n", L.client_ns, f"-{family}", "route", "flush", "cache"], check=True, timeout=10)

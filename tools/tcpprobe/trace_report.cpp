@@ -23,8 +23,13 @@ const std::vector<std::string> kCsvColumns = {
 
 double ms(int64_t ns) { return std::round(double(ns)) / 1e6; }
 
-std::string options_short(const tcpkit::TcpOptions& o) {
-  const std::string text = o.to_string(tcpkit::OptionText::brief);
+// SACK blocks number our bytes (or the peer's): relative like seq and ack unless --absolute. The
+// acked side's ISN is ack - relative_ack, known once the ack is relative (never 0 after a SYN).
+std::string options_short(const Options& opts, const tcpkit::TrackedSegment& s) {
+  const bool relative = !opts.absolute && (s.flags & tcpkit::tcp_flag::ack) && s.relative_ack != 0;
+  const tcpkit::TcpOptions& o = s.options;
+  const std::string text =
+      o.to_string(tcpkit::OptionText::brief, relative ? std::optional<uint32_t>(s.ack - s.relative_ack) : std::nullopt);
   return text.empty() ? "-" : text;
 }
 
@@ -67,7 +72,7 @@ Record segment_record(const Options& o, const TargetInfo& info, const tcpkit::Tr
   r["len"] = s.payload_length;
   r["window"] = s.window;
   r["scaled_window"] = s.scaled_window;
-  r["options"] = options_short(s.options);
+  r["options"] = options_short(o, s);
   r["ttl"] = s.ttl;
   r["our_state"] = e.local_state_read ? std::string(tcpkit::state_name(e.local_state)) : std::string();
   r["our_state_source"] = e.local_state_inferred ? "inferred" : "kernel";
@@ -168,7 +173,7 @@ std::string segment_table(const Options& o, const tcpkit::TraceResult& t, int64_
                    s.direction == tcpkit::Direction::outbound ? "->" : "<-", tcpkit::flags_compact(s.flags),
                    std::to_string(o.absolute ? s.seq : s.relative_seq),
                    has_ack ? std::to_string(o.absolute ? s.ack : s.relative_ack) : "-", std::to_string(s.payload_length),
-                   std::to_string(s.scaled_window), options_short(s.options), our_state_text(e),
+                   std::to_string(s.scaled_window), options_short(o, s), our_state_text(e),
                    e.peer_state_unknown ? "?" : std::string(tcpkit::state_name(s.remote_state_inferred)), note(s)});
     previous = s.time_ns;
   }

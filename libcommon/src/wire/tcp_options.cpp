@@ -23,7 +23,7 @@ std::string hex(std::span<const uint8_t> data) {
 }
 
 // The text of one option; timestamps without their values in the brief style.
-std::string option_text(const TcpOption& o, OptionText style) {
+std::string option_text(const TcpOption& o, OptionText style, uint32_t sack_base = 0) {
   const auto& d = o.data;
   if (o.malformed) return "malformed option " + std::to_string(o.kind) + (d.empty() ? "" : " 0x" + hex(d));
   switch (o.kind) {
@@ -48,7 +48,8 @@ std::string option_text(const TcpOption& o, OptionText style) {
       if (d.size() % 8 == 0) {
         std::string out = "sack " + std::to_string(d.size() / 8) + " ";
         for (size_t b = 0; b < d.size(); b += 8)
-          out += "{" + std::to_string(get32(d.data() + b)) + ":" + std::to_string(get32(d.data() + b + 4)) + "}";
+          out += "{" + std::to_string(get32(d.data() + b) - sack_base) + ":" +
+                 std::to_string(get32(d.data() + b + 4) - sack_base) + "}";
         return out;
       }
       break;
@@ -208,12 +209,12 @@ bool TcpOptions::set_timestamps(uint32_t tsval, uint32_t tsecr) {
   return found;
 }
 
-std::string TcpOptions::to_string(OptionText style) const {
+std::string TcpOptions::to_string(OptionText style, std::optional<uint32_t> sack_base) const {
   std::string out;
   for (size_t i = 0; i < count_; ++i) {
     const TcpOption o = at(i);
     if (style == OptionText::brief && !o.malformed && (o.kind == tcp_option::nop || o.kind == tcp_option::eol)) continue;
-    out += (out.empty() ? "" : ",") + option_text(o, style);
+    out += (out.empty() ? "" : ",") + option_text(o, style, sack_base.value_or(0));
   }
   if (cut_short_) out += out.empty() ? "cut short" : ",cut short";
   return out;

@@ -120,6 +120,12 @@ TEST_CASE("sack blocks are read from every SACK option") {
   const auto blocks = decoded(bytes_of(o)).sack_blocks();
   CHECK(blocks == std::vector<std::pair<uint32_t, uint32_t>>{{10, 20}, {30, 40}, {50, 60}});
   CHECK(o.to_string() == "nop,nop,sack 1 {10:20},sack 2 {30:40}{50:60}");
+  // Relative to the ISN of the side they number, across the wrap (found: a trace with relative
+  // seq and ack wrote its SACK blocks absolute).
+  TcpOptions w;
+  const std::pair<uint32_t, uint32_t> c[] = {{5, 109}};
+  w.add_sack(c);
+  CHECK(w.to_string(OptionText::brief, 0xFFFFFFF0u) == "sack 1 {21:125}");
 }
 
 TEST_CASE("crafted segments carry the list as built, padded with end-of-list") {

@@ -74,8 +74,10 @@ class TcpOptions {
   // Rewrites the values of every well-formed timestamp option; false when there is none.
   bool set_timestamps(uint32_t tsval, uint32_t tsecr);
 
-  // The one option formatter ("" when there are none).
-  std::string to_string(OptionText style = OptionText::full) const;
+  // The one option formatter ("" when there are none). With sack_base (the ISN of the side the
+  // SACK blocks number), the blocks are written relative to it, as tcpdump does beside relative
+  // seq and ack.
+  std::string to_string(OptionText style = OptionText::full, std::optional<uint32_t> sack_base = {}) const;
 
   bool operator==(const TcpOptions& other) const;
 
