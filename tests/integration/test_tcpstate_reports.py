@@ -192,6 +192,57 @@ def test_close_wait_on_a_leaking_client_counts_data_bytes_per_remote_service(lab
     client.stdin.close()
 
 
+FORKER = r"""
+import os, socket, sys, time, ctypes
+server, port, n = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+ctypes.CDLL(None).prctl(15, b"holder", 0, 0, 0)
+held = [socket.create_connection((server, port), timeout=5) for _ in range(n)]
+child = os.fork()
+if child == 0:
+    ctypes.CDLL(None).prctl(15, b"inheritor", 0, 0, 0)
+    time.sleep(120)
+    os._exit(0)
+print("READY", os.getpid(), child, flush=True)
+sys.stdin.read()
+os.kill(child, 9)
+"""
+
+
+def test_close_wait_names_every_process_that_holds_a_shared_socket(lab):
+    # A child forked after the connections inherits them: the kernel frees each socket only when
+    # both have closed it. Found: only the first holder was named.
+    L = lab()
+    set_range(L)
+    port, n = 7072, 3
+    server = L.popen_server([sys.executable, "-c", SERVER, L.server_v4, port, port + 1, 0],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ready, _, _ = select.select([server.stdout], [], [], 10)
+    assert ready and server.stdout.readline().startswith(b"listening"), server.stderr.read()
+    client = L.popen_client([sys.executable, "-c", FORKER, L.server_v4, port, n],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ready, _, _ = select.select([client.stdout], [], [], 30)
+    assert ready, client.stderr.read()
+    word, parent, child = client.stdout.readline().split()
+    assert word == b"READY"
+    parent, child = int(parent), int(child)
+    wait_for(lambda: ss_count(L, "client", "state", "close-wait") == n, 10, "CLOSE_WAIT on the client")
+    try:
+        rows = [o for o in jsonl(tcpstate_netns(L, L.client_ns, "close-wait", "--json")) if o["type"] == "close_wait"]
+        assert [(r["process"], r["pid"], r["close_wait"]) for r in rows] == [("holder", parent, n)], rows
+        assert rows[0]["shared_with"] == [{"process": "inheritor", "pid": child}], rows
+        text = tcpstate_netns(L, L.client_ns, "close-wait")
+        assert f"holder,inheritor  {parent},{child}" in text and "shared (inherited across fork)" in text, text
+        csv = tcpstate_netns(L, L.client_ns, "close-wait", "--csv").splitlines()
+        assert csv[0].endswith(",shared_with") and csv[1].endswith(f",inheritor:{child}"), csv
+        # The same from saved `ss -tanp` text, whose users:(...) lists both.
+        saved = L.run_client(["ss", "-tanp"]).stdout
+        r = L.run_client([L.tool("tcpstate"), "--from-ss", "-", "close-wait", "--json"], input=saved)
+        rows = [o for o in jsonl(r.stdout) if o["type"] == "close_wait"]
+        assert [(o["pid"], o.get("shared_with")) for o in rows] == [(parent, [{"process": "inheritor", "pid": child}])], r.stdout
+    finally:
+        client.stdin.close()
+
+
 def start_sockets(L, side, *args):
     return start_helper(L, side, list(args), timeout=30)
 

@@ -1,6 +1,8 @@
 // `tcpstate close-wait`: CLOSE_WAIT per process and service (a server's local port, a
 // client's remote address:port). The kernel never leaves CLOSE_WAIT by itself, so a count that
 // grows means an application that never calls close().
+#include <algorithm>
+
 #include "common/cli_common.hpp"
 #include "common/wording.hpp"
 #include "source.hpp"
@@ -48,6 +50,30 @@ std::string service_text(const CloseWaitRow& r) {
                                           : named_endpoint_text(r.remote, r.service_port, r.remote_host);
 }
 
+// The holders' names without repeats, "nginx" or "nginx,sh", and their pids, "12,13".
+std::string holder_names(const CloseWaitRow& r) {
+  std::string out = r.process;
+  std::vector<std::string> seen = {r.process};
+  for (const auto& p : r.shared_with)
+    if (std::find(seen.begin(), seen.end(), p.name) == seen.end()) {
+      seen.push_back(p.name);
+      out += "," + p.name;
+    }
+  return out;
+}
+std::string holder_pids(const CloseWaitRow& r) {
+  std::string out = r.pid ? std::to_string(r.pid) : "-";
+  for (const auto& p : r.shared_with) out += "," + std::to_string(p.pid);
+  return out;
+}
+// The other holders: "nginx:13 sh:14" (CSV), pids "13,14" (a Prometheus label).
+std::string shared_text(const CloseWaitRow& r, bool with_names) {
+  std::string out;
+  for (const auto& p : r.shared_with)
+    out += (out.empty() ? "" : with_names ? " " : ",") + (with_names ? p.name + ":" : "") + std::to_string(p.pid);
+  return out;
+}
+
 // A row as a JSON line (csv: false) or a CSV row.
 Record row_record(const CloseWaitRow& r, bool csv) {
   const bool server = r.role == ConnectionRole::server;
@@ -64,6 +90,18 @@ Record row_record(const CloseWaitRow& r, bool csv) {
   j["close_wait"] = r.count;
   j["unread_bytes"] = r.unread_bytes;
   j["eof_read"] = r.eof_read;
+  if (csv) {
+    j["shared_with"] = shared_text(r, true);
+  } else if (!r.shared_with.empty()) {
+    Record others = Record::array();
+    for (const auto& p : r.shared_with) {
+      Record one;
+      one["process"] = p.name;
+      one["pid"] = p.pid;
+      others.push_back(one);
+    }
+    j["shared_with"] = others;
+  }
   return j;
 }
 
@@ -72,13 +110,16 @@ std::string table_text(const CloseWaitAnalysis& analysis, const std::vector<Clos
   if (!rows.empty()) {
     TextTable t({"PROCESS", "PID", "ROLE", "SERVICE", "CLOSE_WAIT", "UNREAD_BYTES", "EOF_READ"});
     for (const auto& r : rows)
-      t.add_row({r.process, r.pid ? std::to_string(r.pid) : "-", std::string(role_name(r.role)), service_text(r),
+      t.add_row({holder_names(r), holder_pids(r), std::string(role_name(r.role)), service_text(r),
                  std::to_string(r.count), std::to_string(r.unread_bytes), std::to_string(r.eof_read)});
     out += "\n" + t.render();
     out += "\nThe peer closed these connections and the process has not called close(). The kernel keeps them\n"
            "until it does: a count that grows between runs is a descriptor leak in that process.\n"
            "UNREAD_BYTES: data never read (the peer's FIN, which Recv-Q counts as one byte, is left out).\n"
            "EOF_READ: sockets whose process even read the end of stream, and still did not close them.\n";
+    if (std::any_of(rows.begin(), rows.end(), [](const CloseWaitRow& r) { return !r.shared_with.empty(); }))
+      out += "Several PIDs: the sockets are shared (inherited across fork), and each of those processes must\n"
+             "close them before the kernel can.\n";
   }
   if (analysis.total() && rows.size() && rows.front().process == "-" && !info.live && info.name == "ss")
     out += "(no process names in the text: save it with `ss -tanp`)\n";
@@ -93,6 +134,7 @@ void add_prometheus(const std::vector<CloseWaitRow>& rows, PrometheusText& prom)
     PrometheusText::Labels l = {{"process", r.process}, {"pid", std::to_string(r.pid)}, {"role", std::string(role_name(r.role))}};
     if (r.role == ConnectionRole::client) l.push_back({"remote", host_text(r.remote, r.remote_host)});
     l.push_back({"service_port", std::to_string(r.service_port)});
+    if (!r.shared_with.empty()) l.push_back({"shared_with", shared_text(r, false)});  // their pids
     prom.sample("tcpstate_close_wait_sockets", l, static_cast<double>(r.count));
     prom.sample("tcpstate_close_wait_unread_bytes", l, static_cast<double>(r.unread_bytes));
   }
@@ -115,7 +157,7 @@ int run_close_wait(const Options& o) {
       break;
     case Output::csv: {
       CsvWriter w(stdout, {"process", "pid", "role", "local_port", "remote_address", "remote_port", "close_wait",
-                           "unread_bytes", "eof_read"});
+                           "unread_bytes", "eof_read", "shared_with"});
       for (const auto& r : rows) w.write(row_record(r, true));
       break;
     }

@@ -538,6 +538,19 @@ SynFloodJudgement judge_syn_flood(const SynFloodSummary& summary, const std::map
   return j;
 }
 
+namespace {
+// A socket's holders, one entry a process (a process may hold it under several descriptors),
+// in pid order, so that the same holders make the same row whatever order /proc gave.
+std::vector<ProcessRef> holders_by_pid(std::vector<ProcessRef> processes) {
+  std::sort(processes.begin(), processes.end(), [](const ProcessRef& a, const ProcessRef& b) { return a.pid < b.pid; });
+  processes.erase(std::unique(processes.begin(), processes.end(),
+                              [](const ProcessRef& a, const ProcessRef& b) { return a.pid == b.pid; }),
+                  processes.end());
+  for (auto& p : processes) p.fd = -1;  // which descriptor is no part of the row
+  return processes;
+}
+}  // namespace
+
 void CloseWaitAnalysis::add(const SocketRecord& s) {
   if (s.state == TcpState::listen) {
     side_.add_listener(s.local_port);
@@ -545,39 +558,40 @@ void CloseWaitAnalysis::add(const SocketRecord& s) {
   }
   if (s.state != TcpState::close_wait) return;
   ++total_;
-  pending_.push_back(Pending{s.processes.empty() ? "-" : s.processes.front().name,
-                             s.processes.empty() ? 0 : s.processes.front().pid, s.inode.value_or(0),
-                             keyed_address(s.remote, s.remote_host), s.remote_host, s.local_port, s.remote_port, s.recv_q});
+  pending_.push_back(Pending{holders_by_pid(s.processes), s.inode.value_or(0), keyed_address(s.remote, s.remote_host),
+                             s.remote_host, s.local_port, s.remote_port, s.recv_q});
 }
 
 std::unordered_set<uint64_t> CloseWaitAnalysis::unowned_inodes() const {
   std::unordered_set<uint64_t> out;
   for (const auto& p : pending_)
-    if (p.pid == 0 && p.inode) out.insert(p.inode);
+    if (p.holders.empty() && p.inode) out.insert(p.inode);
   return out;
 }
 
 void CloseWaitAnalysis::finish(const OwnerLookup& owner_of) {
-  std::map<std::tuple<std::string, int, ConnectionRole, std::string, IpAddress, uint16_t>, CloseWaitRow> rows;
+  std::map<std::tuple<std::vector<std::pair<int, std::string>>, ConnectionRole, std::string, IpAddress, uint16_t>,
+           CloseWaitRow>
+      rows;
   const auto roles = roles_of(side_, pending_, [](const Pending& p) {
     return host_pair_hash(IpAddress(), p.remote, "", p.remote_host);
   });
   for (size_t i = 0; i < pending_.size(); ++i) {
     Pending& p = pending_[i];
-    if (owner_of && p.pid == 0 && p.inode)
-      if (const auto* owners = owner_of(p.inode); owners && !owners->empty()) {
-        p.process = owners->front().name;
-        p.pid = owners->front().pid;
-      }
+    if (owner_of && p.holders.empty() && p.inode)
+      if (const auto* owners = owner_of(p.inode)) p.holders = holders_by_pid(*owners);
+    std::vector<std::pair<int, std::string>> holders;
+    for (const auto& h : p.holders) holders.emplace_back(h.pid, h.name);
     const ConnectionRole role = roles[i];
     const bool server = role == ConnectionRole::server;
     const IpAddress remote = server ? IpAddress() : p.remote;
     const std::string remote_host = server ? std::string() : p.remote_host;
     const uint16_t port = server ? p.local_port : p.remote_port;
-    auto& row = rows[{p.process, p.pid, role, remote_host, remote, port}];
+    auto& row = rows[{holders, role, remote_host, remote, port}];
     if (row.count == 0) {
-      row.process = p.process;
-      row.pid = p.pid;
+      row.process = p.holders.empty() ? "-" : p.holders.front().name;
+      row.pid = p.holders.empty() ? 0 : p.holders.front().pid;
+      if (p.holders.size() > 1) row.shared_with.assign(p.holders.begin() + 1, p.holders.end());
       row.role = role;
       row.remote = remote;
       row.remote_host = remote_host;

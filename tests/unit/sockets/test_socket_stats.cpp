@@ -511,6 +511,32 @@ TEST_CASE("an IPv4-mapped pair is the IPv4 pair: one TIME_WAIT row, one count of
   CHECK(cw.top(5)[0].remote.to_string() == "10.0.0.3");
 }
 
+TEST_CASE("a CLOSE_WAIT socket shared by several processes names each of them, in pid order") {
+  // Found: only the first holder was named, though each must close it before the kernel can.
+  CloseWaitAnalysis a(32768, 60999);
+  auto s = sock(TcpState::close_wait, "10.0.0.1", 8080, "10.0.0.2", 40000);
+  s.processes = {{"worker", 77, 5}, {"master", 12, 5}, {"worker", 77, 9}};  // one process, two fds
+  a.add(s);
+  s.remote_port = 40001;
+  s.processes = {{"master", 12, 6}, {"worker", 77, 6}};  // the same holders, the other order
+  a.add(s);
+  s.remote_port = 40002;
+  s.processes = {{"master", 12, 7}};  // the master alone: a row of its own
+  a.add(s);
+  a.add(sock(TcpState::listen, "0.0.0.0", 8080, "0.0.0.0", 0));
+  a.finish();
+  const auto rows = a.top(5);
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].process == "master");
+  CHECK(rows[0].pid == 12);
+  CHECK(rows[0].count == 2);
+  REQUIRE(rows[0].shared_with.size() == 1);
+  CHECK(rows[0].shared_with[0].name == "worker");
+  CHECK(rows[0].shared_with[0].pid == 77);
+  CHECK(rows[1].count == 1);
+  CHECK(rows[1].shared_with.empty());
+}
+
 TEST_CASE("CLOSE_WAIT per process and service; unread data bytes leave the FIN out") {
   CloseWaitAnalysis a(32768, 60999);
   for (int i = 0; i < 3; ++i) {

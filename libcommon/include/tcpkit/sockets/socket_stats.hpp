@@ -297,6 +297,9 @@ inline uint32_t close_wait_unread_bytes(uint32_t recv_q) { return recv_q ? recv_
 struct CloseWaitRow {
   std::string process;  // "name" or "-" when not known
   int pid = 0;
+  // The sockets' other holders, by pid: a socket inherited across fork is closed only when every
+  // process holding it has closed it (found: only the first holder was named).
+  std::vector<ProcessRef> shared_with;
   ConnectionRole role = ConnectionRole::server;
   IpAddress remote;           // client: the service's address
   std::string remote_host;    // client: the service's host name, when saved text gave one
@@ -321,8 +324,7 @@ class CloseWaitAnalysis {
 
  private:
   struct Pending {
-    std::string process;
-    int pid;
+    std::vector<ProcessRef> holders;  // by pid, one entry a process; empty when not known
     uint64_t inode;
     IpAddress remote;
     std::string remote_host;
