@@ -34,3 +34,14 @@ def test_a_trace_of_a_split_handshake_shows_our_answer_as_no_retransmission(make
     assert not segments[2]["retransmission"] and segments[2]["ack"] == 1, segments[2]
     # The peer never answers it: our kernel sends it again, and those are retransmissions.
     assert all(x["retransmission"] for x in segments[3:] if (x["direction"], x["flags"]) == ("out", "S.")), flow
+
+
+def test_a_split_handshakes_syn_sent_again_is_a_duplicate_not_a_forgery(make_lab, tool):
+    # The peer sends its unanswered SYN again, as a stack does. Found: counted as rejected (a
+    # wrong ack: the reply of a forger), though it names the probe by its 4-tuple alone.
+    L = responder_lab(make_lab, PORT, "--split", "--split-again", "--then-ms", "100")
+    objs, probes, r = syn_probes(L, tool, PORT, 2, 0.4)
+    assert [p["outcome"] for p in probes] == ["open", "open"], r.stdout + r.stderr
+    s = objs[-1]
+    assert s["rejected"] == 0 and s["duplicates"] >= 1, s
+    assert [o["probe"] for o in objs if o["type"] == "duplicate"][:1] == [1], objs

@@ -64,6 +64,7 @@ def main(argv):
     p.add_argument("--rst-then-synack", action="store_true", help="the same two answers, the RST,ACK first")
     p.add_argument("--then-ms", type=float, default=50.0)
     p.add_argument("--split", action="store_true", help="answer with a bare SYN (a split handshake)")
+    p.add_argument("--split-again", action="store_true", help="with --split: the SYN once more, --then-ms later")
     p.add_argument("--mark", type=lambda v: int(v, 0), default=0x5253)
     p.add_argument("--max-seconds", type=float, default=120.0)
     p.add_argument("--max-replies", type=int, default=1000)
@@ -76,6 +77,9 @@ def main(argv):
         acked = (seq + 1) & 0xFFFFFFFF
         if a.split:
             responder.send(version, answer(version, src, dst, sport, dport, seq, 0, SYN), src)
+            if a.split_again:  # as a stack sends its unanswered SYN again
+                time.sleep(a.then_ms / 1000.0)
+                responder.send(version, answer(version, src, dst, sport, dport, seq, 0, SYN), src)
         elif a.corrupt_first:
             responder.send_frame(version, answer(version, src, dst, sport, dport, seq, acked, SYN | ACK, True,
                                                  a.corrupt_form))

@@ -202,8 +202,11 @@ void SynProber::remember(uint32_t isn, const Pending& p, ProbeOutcome outcome) {
 // The reported probe a segment repeats the answer of (same rule as match_syn_answer), if any.
 std::optional<uint32_t> SynProber::reported_match(const DecodedTcp& t) const {
   if (auto it = finished_.find(t.ack - 1); it != finished_.end() && it->second.sport == t.dport) return it->first;
-  if (!(t.flags & tcp_flag::rst) || (t.flags & tcp_flag::ack)) return std::nullopt;
-  std::optional<uint32_t> only;  // a bare RST: only when one reported probe has its 4-tuple
+  const bool bare_rst = (t.flags & tcp_flag::rst) && !(t.flags & tcp_flag::ack);
+  if (!bare_rst && !is_split_handshake(t.flags)) return std::nullopt;
+  // A bare RST, or a split handshake's SYN sent again (neither acks our ISN): only when one
+  // reported probe has its 4-tuple (found: the repeated SYN counted as a wrong ack).
+  std::optional<uint32_t> only;
   for (const auto& [isn, f] : finished_) {
     if (f.sport != t.dport) continue;
     if (only) return std::nullopt;
@@ -293,7 +296,7 @@ void SynProber::handle_tcp(const DecodedPacket& d, const CapturedPacket& packet,
     finish(candidates[*match].isn, packet, std::move(reply), done);
     return;
   }
-  if (const auto isn = (synack || rst) ? reported_match(t) : std::nullopt) {
+  if (const auto isn = (synack || rst || split) ? reported_match(t) : std::nullopt) {
     again(*isn, packet, std::move(reply), done);
     return;
   }

@@ -50,8 +50,8 @@ struct PendingSyn {
 // the same way; it reads open.
 //
 // SynProber applies the same rule to the probes it already reported (a while, bounded): a
-// match there is a duplicate (the probe was answered) or a late answer (it was reported
-// filtered), never a second answer. What reaches one of our source ports from the target's
+// match there is a duplicate or a conflicting answer (the probe was answered: the same outcome
+// or another) or a late answer (it was reported filtered), never counted. What reaches one of our source ports from the target's
 // port and matches nothing is rejected: from another address (wrong address), with ACK (wrong
 // ack). An ICMP error that quotes our address and port or the target's, but no probe of ours
 // exactly (source port, destination and seq), is rejected too (wrong quote).
