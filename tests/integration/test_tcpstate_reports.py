@@ -233,7 +233,7 @@ def test_close_wait_names_every_process_that_holds_a_shared_socket(lab):
         text = tcpstate_netns(L, L.client_ns, "close-wait")
         assert f"holder,inheritor  {parent},{child}" in text and "shared (inherited across fork)" in text, text
         csv = tcpstate_netns(L, L.client_ns, "close-wait", "--csv").splitlines()
-        assert csv[0].endswith(",shared_with") and csv[1].endswith(f",inheritor:{child}"), csv
+        assert csv[0].endswith(",shared_with") and csv[1].endswith(f",inheritor[{child}]"), csv
         # The same from saved `ss -tanp` text, whose users:(...) lists both.
         saved = L.run_client(["ss", "-tanp"]).stdout
         r = L.run_client([L.tool("tcpstate"), "--from-ss", "-", "close-wait", "--json"], input=saved)

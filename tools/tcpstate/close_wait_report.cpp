@@ -66,11 +66,10 @@ std::string holder_pids(const CloseWaitRow& r) {
   for (const auto& p : r.shared_with) out += "," + std::to_string(p.pid);
   return out;
 }
-// The other holders: "nginx:13 sh:14" (CSV), pids "13,14" (a Prometheus label).
-std::string shared_text(const CloseWaitRow& r, bool with_names) {
+// The other holders' pids, "13,14" (a Prometheus label).
+std::string shared_pids(const CloseWaitRow& r) {
   std::string out;
-  for (const auto& p : r.shared_with)
-    out += (out.empty() ? "" : with_names ? " " : ",") + (with_names ? p.name + ":" : "") + std::to_string(p.pid);
+  for (const auto& p : r.shared_with) out += (out.empty() ? "" : ",") + std::to_string(p.pid);
   return out;
 }
 
@@ -91,7 +90,7 @@ Record row_record(const CloseWaitRow& r, bool csv) {
   j["unread_bytes"] = r.unread_bytes;
   j["eof_read"] = r.eof_read;
   if (csv) {
-    j["shared_with"] = shared_text(r, true);
+    j["shared_with"] = r.shared_with.empty() ? "" : owners_text(r.shared_with);  // "sh[13]", as the list's
   } else if (!r.shared_with.empty()) {
     Record others = Record::array();
     for (const auto& p : r.shared_with) {
@@ -134,7 +133,7 @@ void add_prometheus(const std::vector<CloseWaitRow>& rows, PrometheusText& prom)
     PrometheusText::Labels l = {{"process", r.process}, {"pid", std::to_string(r.pid)}, {"role", std::string(role_name(r.role))}};
     if (r.role == ConnectionRole::client) l.push_back({"remote", host_text(r.remote, r.remote_host)});
     l.push_back({"service_port", std::to_string(r.service_port)});
-    if (!r.shared_with.empty()) l.push_back({"shared_with", shared_text(r, false)});  // their pids
+    if (!r.shared_with.empty()) l.push_back({"shared_with", shared_pids(r)});  // their pids
     prom.sample("tcpstate_close_wait_sockets", l, static_cast<double>(r.count));
     prom.sample("tcpstate_close_wait_unread_bytes", l, static_cast<double>(r.unread_bytes));
   }
