@@ -33,6 +33,17 @@ def test_an_rst_after_a_syn_ack_is_a_conflicting_answer(make_lab, tool):
     assert len(paragraph) > 1 and all(len(line) <= 80 for line in paragraph), paragraph
 
 
+def test_a_copy_of_a_conflicting_answer_is_a_duplicate_and_the_probe_counts_once(make_lab, tool):
+    # Found: each copy of the RST was another "(CONFLICT!)", and the summary counted answers as
+    # "probes answered twice".
+    L = responder_lab(make_lab, PORT, "--synack-then-rst", "--second-twice", "--then-ms", "30")
+    objs, probes, r = syn_probes(L, tool, PORT, 2, 0.3)
+    kinds = [(o["type"], o["probe"]) for o in objs if o["type"] in ("conflicting", "duplicate") and o["probe"] == 1]
+    assert kinds == [("conflicting", 1), ("duplicate", 1)], (kinds, r.stdout)
+    s = objs[-1]
+    assert s["conflicting"] == len({o["probe"] for o in objs if o["type"] == "conflicting"}), s
+
+
 def trace_json(L, tool, port, *extra):
     r = L.run_client([tool("tcpprobe"), "--trace", "--json", "-W", "1s", *extra, f"{L.server_v4}:{port}"], timeout=60)
     objs = jsonl(r.stdout)

@@ -416,15 +416,56 @@ def test_a_routers_fragmentation_needed_is_shown_with_its_mtu(make_lab, tool, fa
     big = next(s for s in segments if s["direction"] == "out" and s["len"] > 1280 - 40 - (20 if family == 6 else 0))
     assert first["seq"] == big["seq"] == 1 and first["time_ms"] > big["time_ms"], (first, big)
     assert summary["bytes_acked"] == 3000, summary
-    # The peer SACKs what passed of ours: numbered like seq and ack, relative to our ISN (they
+    # The peer SACKs what passed of ours (the tail of 3000 - 2 x 1448 = 104 bytes fits the link
+    # and arrives ahead of the resent rest): numbered like seq and ack, relative to our ISN (they
     # were written absolute).
     blocks = [b for s in segments if s["direction"] == "in" for b in re.findall(r"\{(\d+):(\d+)\}", s["options"])]
-    assert all(0 < int(a) < int(b) <= 3001 for a, b in blocks), blocks
+    assert blocks and all(0 < int(a) < int(b) <= 3001 for a, b in blocks), blocks
     assert any("next-hop MTU 1280" in n and "path MTU discovery" in n for n in summary["notes"]), summary["notes"]
     # The client's kernel now knows the path's MTU: forgotten, so that the text run meets it too.
     subprocess.run(["ip", "-n", L.client_ns, f"-{family}", "route", "flush", "cache"], check=True, timeout=10)
     r = L.run_client([tool("tcpprobe"), "--trace", "--send", "x" * 3000, target], timeout=60)
     assert "note: ICMP " in r.stdout and "(next-hop MTU 1280)" in r.stdout, r.stdout
+
+
+# 15 echo requests of 4000 bytes (fragmented on the way), 0.1 s apart; prints the replies heard.
+PINGER = r"""
+import socket, struct, sys, time
+def checksum(b):
+    b += b"\0" * (len(b) % 2)
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xFFFF)
+    return ~(s + (s >> 16)) & 0xFFFF
+sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+sock.settimeout(0.1)
+heard = 0
+for seq in range(15):
+    body = struct.pack("!BBHHH", 8, 0, 0, 7, seq) + b"p" * 4000
+    sock.sendto(body[:2] + struct.pack("!H", checksum(body)) + body[4:], (sys.argv[1], 0))
+    end = time.monotonic() + 0.1
+    while time.monotonic() < end:
+        try:
+            data = sock.recv(65535)
+        except socket.timeout:
+            break
+        heard += data[20] == 0
+print(heard)
+"""
+
+
+def test_pings_to_us_during_a_trace_are_neither_icmp_errors_nor_rejected_replies(make_lab, tool):
+    # Fragmented pings to our address while the connection lives: the trace's capture takes ICMP
+    # errors, never echo requests (whose later fragments it would count as unverifiable replies).
+    L = make_lab(ipv6=False)
+    L.start_server(HOLD, mode="hold")
+    ping = L.popen_server([sys.executable, "-c", PINGER, L.client_v4], stdout=subprocess.PIPE)
+    try:
+        segments, summary = trace(L, tool, f"{L.server_v4}:{HOLD}", "--close", "peer", "--close-wait", "1200ms")
+    finally:
+        replies = int(ping.communicate(timeout=30)[0] or 0)
+    assert replies > 5, "the pings drew no replies: this test shows nothing"
+    assert summary["rejected"] == 0 and summary["icmp_errors"] == [], summary
+    assert wire(segments)[:3] == [("out", "S"), ("in", "S."), ("out", ".")], wire(segments)
 
 
 def test_data_a_closed_window_held_back_is_not_counted_as_acknowledged(make_lab, tool):

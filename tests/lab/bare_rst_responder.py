@@ -62,6 +62,7 @@ def main(argv):
     p.add_argument("--synack-then-rst", action="store_true",
                    help="a correct SYN/ACK first, then a correct RST,ACK (two answers that disagree)")
     p.add_argument("--rst-then-synack", action="store_true", help="the same two answers, the RST,ACK first")
+    p.add_argument("--second-twice", action="store_true", help="with those two: the second one twice")
     p.add_argument("--then-ms", type=float, default=50.0)
     p.add_argument("--split", action="store_true", help="answer with a bare SYN (a split handshake)")
     p.add_argument("--split-again", action="store_true", help="with --split: the SYN once more, --then-ms later")
@@ -90,6 +91,8 @@ def main(argv):
             responder.send(version, answer(version, src, dst, sport, dport, seq, acked, first), src)
             time.sleep(a.then_ms / 1000.0)
             responder.send(version, answer(version, src, dst, sport, dport, seq, acked, second), src)
+            if a.second_twice:  # a copy of it, as the network makes
+                responder.send(version, answer(version, src, dst, sport, dport, seq, acked, second), src)
         else:
             responder.send(version, answer(version, src, dst, sport, dport, seq, acked if a.ack_field else 0), src)
     return 0

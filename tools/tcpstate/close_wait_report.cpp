@@ -50,15 +50,10 @@ std::string service_text(const CloseWaitRow& r) {
                                           : named_endpoint_text(r.remote, r.service_port, r.remote_host);
 }
 
-// The holders' names without repeats, "nginx" or "nginx,sh", and their pids, "12,13".
+// The holders' names and their pids, position for position: "nginx,sh,nginx" and "12,13,14".
 std::string holder_names(const CloseWaitRow& r) {
   std::string out = r.process;
-  std::vector<std::string> seen = {r.process};
-  for (const auto& p : r.shared_with)
-    if (std::find(seen.begin(), seen.end(), p.name) == seen.end()) {
-      seen.push_back(p.name);
-      out += "," + p.name;
-    }
+  for (const auto& p : r.shared_with) out += "," + p.name;
   return out;
 }
 std::string holder_pids(const CloseWaitRow& r) {

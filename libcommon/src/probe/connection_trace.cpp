@@ -192,6 +192,7 @@ class TraceRun {
   // An ICMP error about one of our segments: kept, and said in words where it is on the trace.
   // A router's error for each segment of a burst makes one note, naming each segment.
   void record_icmp(const ConnectionIcmp& icmp) {
+    if (result_.icmp_errors.size() >= kMostConnectionIcmp) return;
     const bool again = icmp_note_ && [&] {
       const ConnectionIcmp& last = result_.icmp_errors.back();
       return last.from == icmp.from && last.type == icmp.type && last.code == icmp.code && last.mtu == icmp.mtu;
@@ -199,7 +200,8 @@ class TraceRun {
     result_.icmp_errors.push_back(icmp);
     const std::string seq = icmp.seq ? std::to_string(*icmp.seq) : "?";
     if (again) {
-      icmp_note_->seqs += ", " + seq;
+      // Each segment once: several errors may quote one (a router's repeat, or our resend).
+      if ((", " + icmp_note_->seqs + ",").find(", " + seq + ",") == std::string::npos) icmp_note_->seqs += ", " + seq;
     } else {
       icmp_note_ = IcmpNote{result_.notes.size(), "", seq, ""};
       icmp_note_->head = "ICMP " + icmp_description(icmp.v6, icmp.type, icmp.code) +

@@ -8,14 +8,19 @@ Result<LiveConnection> LiveConnection::open(const FourTuple& tuple, const std::s
   CaptureOptions options;
   options.interface = interface;
   // The connection both ways, and whatever else comes to our port from the peer's port: a
-  // reply from another address is rejected by the tracker, and counted. ICMP errors to us too:
-  // those quoting our segments are kept (a router's fragmentation needed explains what
-  // otherwise reads as loss and retransmissions).
+  // reply from another address is rejected by the tracker, and counted. ICMP errors to us too
+  // (error types only: the capture counts what fails its checks, so pings and their fragments
+  // would read as rejected replies): those quoting our segments are kept (a router's
+  // fragmentation needed explains what otherwise reads as loss and retransmissions).
   const std::string lp = std::to_string(tuple.local_port), rp = std::to_string(tuple.remote_port);
   const std::string local = tuple.local.to_string();
+  const std::string icmp_errors =
+      tuple.local.is_v4() ? "icmp and (icmp[icmptype] == icmp-unreach or icmp[icmptype] == icmp-timxceed or "
+                            "icmp[icmptype] == icmp-paramprob)"
+                          : "icmp6 and ip6[40] >= 1 and ip6[40] <= 4";  // unreachable .. parameter problem
   options.filter = "(tcp and ((host " + local + " and host " + tuple.remote.to_string() + " and port " + lp +
                    " and port " + rp + ") or (dst host " + local + " and dst port " + lp + " and src port " + rp +
-                   "))) or (" + (tuple.local.is_v4() ? "icmp" : "icmp6") + " and dst host " + local + ")";
+                   "))) or (" + icmp_errors + " and dst host " + local + ")";
   // Headers and options (payload bytes are not needed); an ICMPv6 error's quote of our IPv6 and
   // TCP headers ends at byte 108.
   options.snaplen = 128;
@@ -49,8 +54,7 @@ void LiveConnection::keep_icmp(const DecodedPacket& d, const CapturedPacket& p) 
   // The quote must name a segment we sent: from our ISN to SND.NXT (a forgery rarely knows them).
   const auto& ours = tracker_.local();
   if (!q.seq || !ours.isn || !ours.next_seq || seq_lt(*q.seq, *ours.isn) || seq_gt(*q.seq, *ours.next_seq)) return;
-  constexpr size_t kMostKept = 64;  // a router repeats itself; a flood of forgeries stays bounded
-  if (icmp_.size() >= kMostKept) return;
+  if (icmp_.size() >= kMostConnectionIcmp) return;  // the caller bounds the total (TraceRun)
   icmp_.push_back(ConnectionIcmp{p.time_ns, d.src, d.icmp.v6, d.icmp.type, d.icmp.code, d.icmp.mtu, *q.seq - *ours.isn});
 }
 

@@ -192,7 +192,7 @@ void SynProber::remember(uint32_t isn, const Pending& p, ProbeOutcome outcome) {
     finished_order_.pop_front();
   }
   const auto sent = p.kernel_sent_ns();
-  if (finished_.emplace(isn, Finished{p.probe_id, p.sport, sent.value_or(p.user_sent_ns), outcome, sent.has_value(), now})
+  if (finished_.emplace(isn, Finished{p.probe_id, p.sport, sent.value_or(p.user_sent_ns), outcome, std::nullopt, sent.has_value(), now})
           .second) {
     finished_order_.push_back(isn);
     use_port(p.sport, +1);
@@ -234,16 +234,17 @@ void SynProber::finish(uint32_t isn, const CapturedPacket& packet, ProbeReply re
 // A later answer to a reported probe: a duplicate or a conflicting answer (returned, marked) or
 // a late answer (counted).
 void SynProber::again(uint32_t isn, const CapturedPacket& packet, ProbeReply reply, std::vector<ProbeReply>& done) {
-  const Finished& f = finished_.at(isn);
+  Finished& f = finished_.at(isn);
   if (f.outcome == ProbeOutcome::filtered) {
     ++late_;
     return;
   }
   reply.duplicate = true;
-  if (reply.outcome == f.outcome) {
-    ++duplicates_;
+  if (reply.outcome == f.outcome || reply.outcome == f.other) {
+    ++duplicates_;  // a copy of the first answer, or of the one that disagreed with it
   } else {
-    ++conflicting_;
+    if (!f.other) ++conflicting_;
+    f.other = reply.outcome;
     reply.conflicts_with = f.outcome;
   }
   reply.probe_id = f.probe_id;

@@ -23,6 +23,10 @@ struct ConnectionIcmp {
   std::optional<uint32_t> seq;  // the quoted segment's, relative to our ISN
 };
 
+// At most this many are kept, in a batch and over a trace: a router repeats itself, and a
+// flood of forged errors stays bounded.
+inline constexpr size_t kMostConnectionIcmp = 64;
+
 class LiveConnection {
  public:
   // Opens the capture (CAP_NET_RAW) on the interface that routes to the remote address.

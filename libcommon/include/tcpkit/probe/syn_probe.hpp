@@ -77,7 +77,7 @@ class SynProber {
   // ... a second answer to an answered probe (also returned by collect(), marked duplicate),
   // a copy of the first, or one with another outcome (conflicts_with) ...
   uint64_t duplicates() const { return duplicates_; }
-  uint64_t conflicting() const { return conflicting_; }
+  uint64_t conflicting() const { return conflicting_; }  // probes answered so, each once
   // ... an answer to a probe already reported filtered (it came after -W) ...
   uint64_t late() const { return late_; }
   // ... and RSTs without ACK that name no single probe (with a fixed source port every
@@ -101,6 +101,7 @@ class SynProber {
     uint16_t sport = 0;
     int64_t sent_ns = 0;
     ProbeOutcome outcome = ProbeOutcome::filtered;  // what it was reported with (filtered: unanswered)
+    std::optional<ProbeOutcome> other;              // a later answer's that disagreed (its copies repeat it)
     bool kernel_sent = false;
     int64_t finished_ns = 0;  // CLOCK_REALTIME when it was reported
   };
