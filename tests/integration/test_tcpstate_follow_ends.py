@@ -7,10 +7,11 @@ import os
 import subprocess
 import sys
 import time
+import warnings
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lab"))
 import lab  # noqa: E402
-from test_tcpstate_follow import SERVER_PORT, start_follower  # noqa: E402
+from test_tcpstate_follow import KERNEL_SKIP_ATTEMPTS, SERVER_PORT, start_follower  # noqa: E402
 
 REJECTED_PORT = 9301       # every SYN to it is answered with ICMP host unreachable
 SYN_REJECTED, DATA_REJECTED = 41021, 41022  # client ports, one per connection
@@ -339,26 +340,37 @@ def test_past_the_fin_wait2_it_follows_no_close_is_said_to_have_ended(tool):
     FIN_WAIT2. follow looks after 4096 at once; the others were shown as the kernel's bare CLOSE,
     and --life said they ended "closed" (FINs both ways), with the run not degraded."""
     n = 4200
-    with lab.Lab(ipv6=False) as L:
-        L.sysctl(L.server_ns, "net.core.somaxconn", 20000)
-        server = L.popen_server([sys.executable, "-c", NEVER_ACCEPT, str(SERVER_PORT)], stdout=subprocess.PIPE,
-                                text=True)
-        assert server.stdout.readline().strip() == "listening"
-        life = start_follower([tool("tcpstate"), "follow", "--life", "--json"], wrap_ns=L.client_ns)
-        r = L._exec(L.client_ns, [sys.executable, "-c", MANY_CLOSES, L.server_v4, SERVER_PORT, n], timeout=60)
-        assert "DONE" in r.stdout, r.stderr
-        end = time.monotonic() + 20
-        while time.monotonic() < end:
-            held = L.run_client(["ss", "-tanH", "state", "fin-wait-2"]).stdout.count("\n")
-            if held >= n:
-                break
-            time.sleep(0.2)
-        assert held == n, held
-        time.sleep(0.5)
-        life.send_signal(2)
-        out, err = life.communicate(timeout=60)
-        server.kill()
-    connections, summary = lives(out)
+    for attempt in range(1, KERNEL_SKIP_ATTEMPTS + 1):
+        with lab.Lab(ipv6=False) as L:
+            L.sysctl(L.server_ns, "net.core.somaxconn", 20000)
+            server = L.popen_server([sys.executable, "-c", NEVER_ACCEPT, str(SERVER_PORT)], stdout=subprocess.PIPE,
+                                    text=True)
+            assert server.stdout.readline().strip() == "listening"
+            life = start_follower([tool("tcpstate"), "follow", "--life", "--json"], wrap_ns=L.client_ns)
+            r = L._exec(L.client_ns, [sys.executable, "-c", MANY_CLOSES, L.server_v4, SERVER_PORT, n], timeout=60)
+            assert "DONE" in r.stdout, r.stderr
+            end = time.monotonic() + 20
+            while time.monotonic() < end:
+                held = L.run_client(["ss", "-tanH", "state", "fin-wait-2"]).stdout.count("\n")
+                if held >= n:
+                    break
+                time.sleep(0.2)
+            assert held == n, held
+            time.sleep(0.5)
+            life.send_signal(2)
+            out, err = life.communicate(timeout=60)
+            server.kill()
+        connections, summary = lives(out)
+        # Now and then the kernel reports no FIN_WAIT1 -> FIN_WAIT2 (a path gap, see
+        # test_tcpstate_follow): such a close cannot be known held, and is shown with its change
+        # missed, never "closed", and counted (seen in a CI rehearsal: 79 of 4200). Run again.
+        assert all(c["changes_missed"] and c["ended"] == "end_not_seen" for c in connections.values()), \
+            list(connections.values())[:3]
+        lost = summary["path_gaps"] + summary["ring_drops"] + summary["recursion_misses"]
+        assert len(connections) <= lost, summary
+        if not connections or attempt == KERNEL_SKIP_ATTEMPTS:
+            break
+        warnings.warn(f"attempt {attempt}: {len(connections)} closes with a change lost ({lost} counted); running again")
     assert connections == {}, list(connections.values())[:3]
     # (One held may settle otherwise under load: a change the kernel never reported, say.)
     assert 0 < summary["fin_wait2_unfollowed"] <= n - 4096 and summary["degraded"], summary
