@@ -56,16 +56,14 @@ std::string holder_names(const CloseWaitRow& r) {
   for (const auto& p : r.shared_with) out += "," + p.name;
   return out;
 }
-std::string holder_pids(const CloseWaitRow& r) {
-  std::string out = r.pid ? std::to_string(r.pid) : "-";
-  for (const auto& p : r.shared_with) out += "," + std::to_string(p.pid);
-  return out;
-}
-// The other holders' pids, "13,14" (a Prometheus label).
+// The other holders' pids, "13,14" (also a Prometheus label).
 std::string shared_pids(const CloseWaitRow& r) {
   std::string out;
   for (const auto& p : r.shared_with) out += (out.empty() ? "" : ",") + std::to_string(p.pid);
   return out;
+}
+std::string holder_pids(const CloseWaitRow& r) {
+  return (r.pid ? std::to_string(r.pid) : "-") + (r.shared_with.empty() ? "" : "," + shared_pids(r));
 }
 
 // A row as a JSON line (csv: false) or a CSV row.

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -201,9 +202,10 @@ class TraceRun {
     const std::string seq = icmp.seq ? std::to_string(*icmp.seq) : "?";
     if (again) {
       // Each segment once: several errors may quote one (a router's repeat, or our resend).
-      if ((", " + icmp_note_->seqs + ",").find(", " + seq + ",") == std::string::npos) icmp_note_->seqs += ", " + seq;
+      auto& seqs = icmp_note_->seqs;
+      if (std::find(seqs.begin(), seqs.end(), seq) == seqs.end()) seqs.push_back(seq);
     } else {
-      icmp_note_ = IcmpNote{result_.notes.size(), "", seq, ""};
+      icmp_note_ = IcmpNote{result_.notes.size(), "", {seq}, ""};
       icmp_note_->head = "ICMP " + icmp_description(icmp.v6, icmp.type, icmp.code) +
                          (icmp.mtu ? " (next-hop MTU " + std::to_string(*icmp.mtu) + ")" : "") + " from " +
                          icmp.from.to_string();
@@ -217,7 +219,9 @@ class TraceRun {
                            "retransmissions are not loss)";
       result_.notes.emplace_back();
     }
-    result_.notes[icmp_note_->index] = icmp_note_->head + icmp_note_->seqs + icmp_note_->tail;
+    std::string seqs;
+    for (const auto& s : icmp_note_->seqs) seqs += (seqs.empty() ? "" : ", ") + s;
+    result_.notes[icmp_note_->index] = icmp_note_->head + seqs + icmp_note_->tail;
   }
 
   void read_local_state(TraceEvent& event) {
@@ -353,7 +357,9 @@ class TraceRun {
   // The note of the latest ICMP error, to which the same error about later segments adds.
   struct IcmpNote {
     size_t index = 0;
-    std::string head, seqs, tail;
+    std::string head;
+    std::vector<std::string> seqs;  // each quoted segment once
+    std::string tail;
   };
   std::optional<IcmpNote> icmp_note_;
   std::optional<Clock::time_point> eof_wait_until_;

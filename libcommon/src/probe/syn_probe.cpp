@@ -46,6 +46,13 @@ uint64_t next_random(uint64_t& state) {  // xorshift64*: fast, good enough for I
   return state * 0x2545F4914F6CDD1DULL;
 }
 
+// A bare RST or a split handshake's SYN: an answer whose ack field names no ISN of ours, taken
+// only when one probe has its 4-tuple.
+bool names_no_probe(uint8_t flags) {
+  const bool bare_rst = (flags & tcp_flag::rst) && !(flags & tcp_flag::ack);
+  return bare_rst || is_split_handshake(flags);
+}
+
 }  // namespace
 
 std::optional<size_t> match_syn_answer(const DecodedPacket& d, const IpAddress& source, const IpAddress& destination,
@@ -61,8 +68,7 @@ std::optional<size_t> match_syn_answer(const DecodedPacket& d, const IpAddress& 
     ++tuples;
     same_tuple = i;
   }
-  const bool bare_rst = (t.flags & tcp_flag::rst) && !(t.flags & tcp_flag::ack);
-  if ((bare_rst || is_split_handshake(t.flags)) && tuples == 1) return same_tuple;
+  if (names_no_probe(t.flags) && tuples == 1) return same_tuple;
   return std::nullopt;
 }
 
@@ -202,10 +208,9 @@ void SynProber::remember(uint32_t isn, const Pending& p, ProbeOutcome outcome) {
 // The reported probe a segment repeats the answer of (same rule as match_syn_answer), if any.
 std::optional<uint32_t> SynProber::reported_match(const DecodedTcp& t) const {
   if (auto it = finished_.find(t.ack - 1); it != finished_.end() && it->second.sport == t.dport) return it->first;
-  const bool bare_rst = (t.flags & tcp_flag::rst) && !(t.flags & tcp_flag::ack);
-  if (!bare_rst && !is_split_handshake(t.flags)) return std::nullopt;
-  // A bare RST, or a split handshake's SYN sent again (neither acks our ISN): only when one
-  // reported probe has its 4-tuple (found: the repeated SYN counted as a wrong ack).
+  if (!names_no_probe(t.flags)) return std::nullopt;
+  // A bare RST, or a split handshake's SYN sent again: only when one reported probe has its
+  // 4-tuple (found: the repeated SYN counted as a wrong ack).
   std::optional<uint32_t> only;
   for (const auto& [isn, f] : finished_) {
     if (f.sport != t.dport) continue;

@@ -570,9 +570,7 @@ std::unordered_set<uint64_t> CloseWaitAnalysis::unowned_inodes() const {
 }
 
 void CloseWaitAnalysis::finish(const OwnerLookup& owner_of) {
-  std::map<std::tuple<std::vector<std::pair<int, std::string>>, ConnectionRole, std::string, IpAddress, uint16_t>,
-           CloseWaitRow>
-      rows;
+  std::map<std::tuple<std::vector<ProcessRef>, ConnectionRole, std::string, IpAddress, uint16_t>, CloseWaitRow> rows;
   const auto roles = roles_of(side_, pending_, [](const Pending& p) {
     return host_pair_hash(IpAddress(), p.remote, "", p.remote_host);
   });
@@ -580,14 +578,12 @@ void CloseWaitAnalysis::finish(const OwnerLookup& owner_of) {
     Pending& p = pending_[i];
     if (owner_of && p.holders.empty() && p.inode)
       if (const auto* owners = owner_of(p.inode)) p.holders = holders_by_pid(*owners);
-    std::vector<std::pair<int, std::string>> holders;
-    for (const auto& h : p.holders) holders.emplace_back(h.pid, h.name);
     const ConnectionRole role = roles[i];
     const bool server = role == ConnectionRole::server;
     const IpAddress remote = server ? IpAddress() : p.remote;
     const std::string remote_host = server ? std::string() : p.remote_host;
     const uint16_t port = server ? p.local_port : p.remote_port;
-    auto& row = rows[{holders, role, remote_host, remote, port}];
+    auto& row = rows[{p.holders, role, remote_host, remote, port}];
     if (row.count == 0) {
       row.process = p.holders.empty() ? "-" : p.holders.front().name;
       row.pid = p.holders.empty() ? 0 : p.holders.front().pid;

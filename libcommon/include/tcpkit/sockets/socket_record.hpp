@@ -31,6 +31,7 @@ struct ProcessRef {
   int pid = 0;
   int fd = -1;
   bool operator==(const ProcessRef&) const = default;
+  auto operator<=>(const ProcessRef&) const = default;
 };
 
 // The TCP_INFO details tcpstate shows with -i (a subset of struct tcp_info).
