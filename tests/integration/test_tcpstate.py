@@ -6,6 +6,7 @@ on one snapshot; --check exit codes; the syn-flood verdict flips between quiet a
 import collections
 import json
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -176,6 +177,49 @@ def test_check_exit_codes_and_reports(lab):
     assert len(rounds) == 22
     assert {o["state"]: o["count"] for o in rounds if o["round"] == 2 and o["count"]} == CLIENT_EXPECTED
     assert all(o["delta"] == 0 for o in rounds)
+
+
+# One connection closed first by the client, through a 50 ms delay line. The line stalls
+# (SIGSTOP, as a loaded machine stalls it) from just after the server's FIN reached the client
+# (50 ms for the stop to come before our ACK leaves the line) until well past the server's
+# retransmission of that FIN, so the final ACK and the retransmitted FIN cross.
+CLOSE_THROUGH_A_STALL = """
+import os, signal, socket, sys, time
+line, server = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection((server, 9091), timeout=10)
+s.shutdown(socket.SHUT_WR)
+s.recv(1)  # the server's FIN: TIME_WAIT here, our ACK on its way into the line
+os.kill(line, signal.SIGSTOP)
+try:
+    time.sleep(1.5)  # the server's first FIN retransmission comes after at least 200 ms + RTT
+finally:
+    os.kill(line, signal.SIGCONT)
+s.close()
+time.sleep(0.5)  # the crossed FIN is ACKed again; the server, gone, answers RST
+"""
+
+
+def time_wait_after_a_stall(L, rfc1337):
+    L.sysctl(L.client_ns, "net.ipv4.tcp_rfc1337", rfc1337)
+    start_helper(L, "server", ["server", "--bind", "0.0.0.0", "--close-port", 9091])
+    L.run_client([sys.executable, "-c", CLOSE_THROUGH_A_STALL, str(L.delay_proc.pid), L.server_v4], check=True)
+    return tcpstate(L, "client", "time-wait")
+
+
+def test_time_wait_report_names_the_setting_that_lets_an_rst_end_it(lab):
+    """Found by the demo on a loaded CI machine: 7 TIME_WAIT shown where the client closed 8. A
+    stalled path let the server's FIN and the client's last ACK cross; the server answered the
+    repeated ACK with an RST, and with tcp_rfc1337=0 (Linux's default) that RST ends TIME_WAIT.
+    The report quotes the setting and what it does; with RFC 1337's fix the socket stays."""
+    r = time_wait_after_a_stall(lab(delay_ms=50, ipv6=False), 0)
+    assert r.stdout.startswith("TIME_WAIT: 0 sockets"), r.stdout
+    assert re.search(r"^  net.ipv4.tcp_rfc1337 +0  \(an RST from the peer ends a TIME_WAIT early", r.stdout, re.M), r.stdout
+    L = lab(delay_ms=50, ipv6=False)
+    r = time_wait_after_a_stall(L, 1)
+    assert r.stdout.startswith("TIME_WAIT: 1 socket"), r.stdout
+    assert re.search(r"^  net.ipv4.tcp_rfc1337 +1  \(RSTs leave TIME_WAIT alone", r.stdout, re.M), r.stdout
+    objs = jsonl(tcpstate(L, "client", "time-wait", "--json").stdout)
+    assert objs[-1]["settings"]["tcp_rfc1337"] == 1
 
 
 def syn_recv_in_ss(L):

@@ -35,6 +35,14 @@ std::string tw_reuse_meaning(const std::optional<long>& v) {
   return "reuse of TIME_WAIT ports for loopback connections only";
 }
 
+// Why TIME_WAIT counts can fall short of the closes made: with 0, an RST from the peer (its
+// answer to an ACK it no longer has a socket for, say) ends the TIME_WAIT at once.
+std::string rfc1337_meaning(const std::optional<long>& v) {
+  if (!v) return "";
+  if (*v == 0) return "an RST from the peer ends a TIME_WAIT early: RFC 1337's hazard";
+  return "RSTs leave TIME_WAIT alone: RFC 1337's fix";
+}
+
 // The client-side groups' service ports: what the second, narrowed dump is about.
 std::vector<uint16_t> client_service_ports(const TimeWaitAnalysis& tw) {
   std::vector<uint16_t> ports;
@@ -168,6 +176,7 @@ std::string settings_text(const TimeWaitReport& v) {
   out += "  net.ipv4.tcp_max_tw_buckets   " + opt_text(sys.max_tw_buckets) + "  (beyond it, closing sockets skip TIME_WAIT)\n";
   out += "  net.ipv4.tcp_fin_timeout      " + opt_text(sys.fin_timeout) +
          "  (governs orphaned FIN_WAIT_2, not TIME_WAIT, which is fixed at 60 s)\n";
+  out += "  net.ipv4.tcp_rfc1337          " + opt_text(sys.rfc1337) + "  (" + rfc1337_meaning(sys.rfc1337) + ")\n";
   if (v.overflow)
     out += "  TcpExt.TCPTimeWaitOverflow    " + std::to_string(*v.overflow) +
            "  (TIME_WAIT sockets not made in this network namespace's life, since boot for the host's: "
@@ -241,6 +250,7 @@ Record summary_record(const TimeWaitReport& v, const TimeWaitAnalysis& tw) {
     if (v.sys.tw_reuse) settings["tcp_tw_reuse"] = *v.sys.tw_reuse;
     if (v.sys.max_tw_buckets) settings["tcp_max_tw_buckets"] = *v.sys.max_tw_buckets;
     if (v.sys.fin_timeout) settings["tcp_fin_timeout"] = *v.sys.fin_timeout;
+    if (v.sys.rfc1337) settings["tcp_rfc1337"] = *v.sys.rfc1337;
     if (v.overflow) settings["TCPTimeWaitOverflow"] = *v.overflow;
     summary["settings"] = settings;
   }

@@ -36,6 +36,7 @@ TcpSysctls read_tcp_sysctls(const std::string& root) {
   read_numbers(root + "/net/ipv4/tcp_tw_reuse", s.tw_reuse);
   read_numbers(root + "/net/ipv4/tcp_max_tw_buckets", s.max_tw_buckets);
   read_numbers(root + "/net/ipv4/tcp_fin_timeout", s.fin_timeout);
+  read_numbers(root + "/net/ipv4/tcp_rfc1337", s.rfc1337);
   read_numbers(root + "/net/ipv4/tcp_syncookies", s.syncookies);
   read_numbers(root + "/net/ipv4/tcp_max_syn_backlog", s.max_syn_backlog);
   read_numbers(root + "/net/ipv4/tcp_synack_retries", s.synack_retries);

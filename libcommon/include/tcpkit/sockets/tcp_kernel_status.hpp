@@ -15,6 +15,7 @@ struct TcpSysctls {
   std::optional<long> tw_reuse;          // net.ipv4.tcp_tw_reuse (0, 1, 2 = loopback only)
   std::optional<long> max_tw_buckets;    // net.ipv4.tcp_max_tw_buckets
   std::optional<long> fin_timeout;       // net.ipv4.tcp_fin_timeout (FIN_WAIT_2, not TIME_WAIT)
+  std::optional<long> rfc1337;           // net.ipv4.tcp_rfc1337 (0: an RST ends a TIME_WAIT early)
   std::optional<long> syncookies;        // net.ipv4.tcp_syncookies
   std::optional<long> max_syn_backlog;   // net.ipv4.tcp_max_syn_backlog
   std::optional<long> synack_retries;    // net.ipv4.tcp_synack_retries
