@@ -204,7 +204,16 @@ def test_a_lost_ack_shows_the_peers_synack_retransmission(L, tool):
     assert len(again) == 1, wire(segments)
     assert again[0]["peer_state"] == "SYN_RECV"
     assert 900 <= again[0]["delta_ms"] <= 1500  # the kernel's initial SYN/ACK timeout
-    assert any("retransmitted SYN+ACK" in n for n in summary["notes"])
+    assert "the peer retransmitted SYN+ACK (seq 0)" in summary["notes"], summary["notes"]
+    # With --absolute the note quotes the raw number the table shows (it said seq 0).
+    L.nft(L.server_ns, "delete table inet tkretx")
+    L.nft(L.server_ns, "table inet tkretx {\n chain input {\n type filter hook input priority 0;\n"
+                       f" tcp dport {HOLD} tcp flags == ack meta length < 100 quota until 60 bytes drop\n }}\n}}\n")
+    segments, summary = trace(L, tool, f"{L.server_v4}:{HOLD}", "--close", "peer", "--close-wait", "2", "--absolute")
+    again = [s for s in segments if s["direction"] == "in" and s["flags"] == "S." and s["retransmission"]]
+    assert len(again) == 1 and again[0]["seq"] == again[0]["absolute_seq"], wire(segments)
+    assert f"the peer retransmitted SYN+ACK (seq {again[0]['seq']})" in summary["notes"], summary["notes"]
+    L.nft(L.server_ns, "delete table inet tkretx")
     r = L.run_client([tool("tcpprobe"), "--trace", "--close", "reset", f"{L.server_v4}:{HOLD}"])
     assert r.returncode == 0
 
@@ -426,6 +435,15 @@ def test_a_routers_fragmentation_needed_is_shown_with_its_mtu(make_lab, tool, fa
     subprocess.run(["ip", "-n", L.client_ns, f"-{family}", "route", "flush", "cache"], check=True, timeout=10)
     r = L.run_client([tool("tcpprobe"), "--trace", "--send", "x" * 3000, target], timeout=60)
     assert "note: ICMP " in r.stdout and "(next-hop MTU 1280)" in r.stdout, r.stdout
+    # --absolute numbers the error's quoted segment as the table does, in JSON and in the note
+    # (found: the note kept "seq 1" beside a table of raw numbers).
+    subprocess.run(["ip", "-n", L.client_ns, f"-{family}", "route", "flush", "cache"], check=True, timeout=10)
+    segments, summary = trace(L, tool, target, "--send", "x" * 3000, "--absolute")
+    big = next(s for s in segments if s["direction"] == "out" and s["len"] > 1280 - 40 - (20 if family == 6 else 0))
+    first = summary["icmp_errors"][0]
+    assert first["seq"] == first["absolute_seq"] == big["seq"] == big["absolute_seq"] > 1, (first, big)
+    note = next(n for n in summary["notes"] if "next-hop MTU 1280" in n)
+    assert f"at seq {big['seq']}" in note, note
 
 
 # 15 echo requests of 4000 bytes (fragmented on the way), 0.1 s apart; prints the replies heard.

@@ -54,7 +54,7 @@ void add_flags(CLI::App& app, tcpprobe::Options& o, Flags& f) {
   app.add_option("--close", f.close, "--trace: who closes: local (we send the first FIN), peer (we wait for the server's), reset (RST)")
       ->check(CLI::IsMember({"local", "peer", "reset"}));
   app.add_option("--send", o.send_data, "--trace: write DATA once the handshake is done")->type_name("DATA");
-  app.add_flag("--absolute", o.absolute, "--trace: raw sequence numbers (SACK blocks too) instead of relative ones");
+  app.add_flag("--absolute", o.absolute, "--trace: raw sequence numbers (SACK blocks and notes too) instead of relative ones");
   app.add_option("--close-wait", f.close_wait, "--trace --close peer: how long to wait for the server's FIN (default 5s)")
       ->type_name("TIME");
   app.set_version_flag("--version", "tcpprobe 0.1.0");

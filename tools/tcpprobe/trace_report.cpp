@@ -89,7 +89,7 @@ Record segment_record(const Options& o, const TargetInfo& info, const tcpkit::Tr
   return r;
 }
 
-Record summary_record(const TargetInfo& info, const tcpkit::TraceResult& t, const std::optional<tcpkit::AckCheckAnswer>& ack) {
+Record summary_record(const Options& o, const TargetInfo& info, const tcpkit::TraceResult& t, const std::optional<tcpkit::AckCheckAnswer>& ack) {
   Record r;
   r["type"] = "trace_summary";
   r["target"] = info.target;
@@ -136,7 +136,8 @@ Record summary_record(const TargetInfo& info, const tcpkit::TraceResult& t, cons
     one["code"] = e.code;
     one["text"] = tcpkit::icmp_description(e.v6, e.type, e.code);
     if (e.mtu) one["mtu"] = *e.mtu;
-    if (e.seq) one["seq"] = *e.seq;  // relative to our ISN
+    if (const auto seq = o.absolute ? e.raw_seq : e.seq) one["seq"] = *seq;  // relative unless --absolute, as segments'
+    if (e.raw_seq) one["absolute_seq"] = *e.raw_seq;
     icmp_errors.push_back(one);
   }
   r["icmp_errors"] = icmp_errors;
@@ -157,7 +158,7 @@ void write_records(const Options& o, const TargetInfo& info, const tcpkit::Trace
     write(segment_record(o, info, t.events[i], i + 1, start, previous));
     previous = t.events[i].segment.time_ns;
   }
-  write(summary_record(info, t, ack));
+  write(summary_record(o, info, t, ack));
 }
 
 std::string segment_table(const Options& o, const tcpkit::TraceResult& t, int64_t start) {

@@ -28,6 +28,7 @@ int run_trace(const Options& o) {
   config.source_port = o.source_port;
   config.close = o.close;
   config.send_data = o.send_data;
+  config.raw_seqs_in_notes = o.absolute;
   config.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o.timeout * 3);
   config.peer_close_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(o.close_wait);
   if (o.deadline) config.limit = std::chrono::duration_cast<std::chrono::milliseconds>(*o.deadline);

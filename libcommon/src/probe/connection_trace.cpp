@@ -79,9 +79,9 @@ bool closing_reset(const std::vector<TraceEvent>& events, size_t i) {
 }
 
 
-std::string retransmission_note(const TrackedSegment& segment) {
+std::string retransmission_note(const TrackedSegment& segment, bool raw_seq) {
   return std::string(segment.direction == Direction::inbound ? "the peer" : "we") + " retransmitted " +
-         flags_names(segment.flags) + " (seq " + std::to_string(segment.relative_seq) + ")";
+         flags_names(segment.flags) + " (seq " + std::to_string(raw_seq ? segment.seq : segment.relative_seq) + ")";
 }
 
 // Bound first: the capture must know our port before the SYN leaves.
@@ -185,7 +185,7 @@ class TraceRun {
     if (segment.duplicate) ++result_.duplicates;
     if (inbound && (segment.flags & (tcp_flag::fin | tcp_flag::rst))) peer_fin_seen_ = true;
     if (inbound && (segment.flags & tcp_flag::rst)) peer_reset_seen_ = true;
-    if (segment.retransmission && !segment.duplicate) result_.notes.push_back(retransmission_note(segment));
+    if (segment.retransmission && !segment.duplicate) result_.notes.push_back(retransmission_note(segment, config_.raw_seqs_in_notes));
     result_.events.push_back(event);
     last_segment_ = Clock::now();
   }
@@ -199,7 +199,8 @@ class TraceRun {
       return last.from == icmp.from && last.type == icmp.type && last.code == icmp.code && last.mtu == icmp.mtu;
     }();
     result_.icmp_errors.push_back(icmp);
-    const std::string seq = icmp.seq ? std::to_string(*icmp.seq) : "?";
+    const auto quoted = config_.raw_seqs_in_notes ? icmp.raw_seq : icmp.seq;
+    const std::string seq = quoted ? std::to_string(*quoted) : "?";
     if (again) {
       // Each segment once: several errors may quote one (a router's repeat, or our resend).
       auto& seqs = icmp_note_->seqs;

@@ -55,7 +55,7 @@ void LiveConnection::keep_icmp(const DecodedPacket& d, const CapturedPacket& p) 
   const auto& ours = tracker_.local();
   if (!q.seq || !ours.isn || !ours.next_seq || seq_lt(*q.seq, *ours.isn) || seq_gt(*q.seq, *ours.next_seq)) return;
   if (icmp_.size() >= kMostConnectionIcmp) return;  // the caller bounds the total (TraceRun)
-  icmp_.push_back(ConnectionIcmp{p.time_ns, d.src, d.icmp.v6, d.icmp.type, d.icmp.code, d.icmp.mtu, *q.seq - *ours.isn});
+  icmp_.push_back(ConnectionIcmp{p.time_ns, d.src, d.icmp.v6, d.icmp.type, d.icmp.code, d.icmp.mtu, *q.seq - *ours.isn, *q.seq});
 }
 
 RejectCounts LiveConnection::rejected() const {

@@ -31,6 +31,7 @@ struct TraceConfig {
   std::chrono::milliseconds peer_close_timeout{5000};      // --close peer: for the peer's FIN
   std::chrono::milliseconds limit{30000};                  // the whole trace, whatever happens
   std::chrono::microseconds settle{300};                   // before reading our state after a segment
+  bool raw_seqs_in_notes = false;                          // notes quote seqs as on the wire, not relative
 };
 
 struct TraceEvent {

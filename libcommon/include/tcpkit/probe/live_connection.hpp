@@ -21,6 +21,7 @@ struct ConnectionIcmp {
   uint8_t type = 0, code = 0;
   std::optional<uint32_t> mtu;  // the next hop's, for fragmentation needed / packet too big
   std::optional<uint32_t> seq;  // the quoted segment's, relative to our ISN
+  std::optional<uint32_t> raw_seq;  // the same, as on the wire
 };
 
 // At most this many are kept, in a batch and over a trace: a router repeats itself, and a
