@@ -121,9 +121,12 @@ def test_exit_0_when_every_target_answers_and_text_summary(make_lab, tool):
 
 def test_summary_printed_at_full_loss(make_lab, tool):
     L = probe_lab(make_lab)
-    r = L.run_client([tool("tcpprobe"), "-c", "2", "-i", "0.05", "-W", "0.3", f"{L.server_v4}:{DROPPED}"])
+    r = L.run_client([tool("tcpprobe"), "-c", "12", "-i", "0.01", "-W", "0.3", f"{L.server_v4}:{DROPPED}"])
     assert r.returncode == 1
-    assert "2 probes sent, 0 answered" in r.stdout and "100% loss" in r.stdout
+    assert "12 probes sent, 0 answered" in r.stdout and "100% loss" in r.stdout
+    # The summary fits 80 columns (its first line was 84 here).
+    summary = r.stdout[r.stdout.index("tcpprobe statistics ---"):].splitlines()
+    assert all(len(line) <= 80 for line in summary), summary
 
 
 @pytest.mark.parametrize("family", [4, 6])
