@@ -3,7 +3,9 @@ host, hosts down or unreachable (no ARP/ND answer, ICMP host unreachable) and -P
 checked with nmap's own DTD and stylesheet, and the progress line on a terminal (a pty).
 
 Port sets come from TCPSCAN_TEST_SEED (random when unset); assertion messages carry it."""
+import csv
 import fcntl
+import io
 import json
 import os
 import random
@@ -172,7 +174,7 @@ def test_hosts_down_in_json_csv_and_pn(make_lab, family):
     assert summary["states"]["filtered"] == 0, summary
     c = L.run_client([L.tool("tcpscan"), "--csv", *args])
     rows = c.stdout.splitlines()
-    assert f"{down},,down,{hosts[down]['reason']},,,," in rows, rows
+    assert f"{down},,down,{hosts[down]['reason']},,,,," in rows, rows
     assert not [row for row in rows if row.startswith(down + ",") and ",filtered," in row], rows
     # -Pn (and its long name): the absent host is assumed up, its ports filtered.
     for flag in ("-Pn", "--assume-up"):
@@ -199,6 +201,7 @@ def test_icmp_host_unreachable_is_down_and_arp_answer_is_up(make_lab):
     r = L.run_client([L.tool("tcpscan"), "--json", "-p", "20-29", *FAST, "10.98.0.5", "10.97.0.6"])
     hosts = {o["host"]: o for o in map(json.loads, r.stdout.splitlines()) if o["type"] == "host"}
     assert (hosts["10.98.0.5"]["status"], hosts["10.98.0.5"]["reason"]) == ("down", "host-unreach"), hosts
+    assert hosts["10.98.0.5"]["reason_ip"] == L.server_v4, hosts  # the router that said so
     assert hosts["10.97.0.6"]["status"] == "up", hosts
     # Its ports are not written, in any streamed form: the ICMP answers were held until the
     # host was known down (they were written as filtered rows before).
@@ -209,7 +212,7 @@ def test_icmp_host_unreachable_is_down_and_arp_answer_is_up(make_lab):
         mine = [line for line in f.stdout.splitlines() if "10.98.0.5" in line]
         assert len(mine) == 1 and "down" in mine[0], (form, f.stdout)
     t = L.run_client([L.tool("tcpscan"), "-p", "20-29", *FAST, "10.98.0.5"])
-    assert "10.98.0.5: down or unreachable (ICMP host unreachable)" in t.stdout, t.stdout
+    assert f"10.98.0.5: down or unreachable (ICMP host unreachable from {L.server_v4})" in t.stdout, t.stdout
     # The same ICMP from the scanned address itself is its own firewall rejecting (old iptables
     # REJECT setups): the host is up. It was reported down.
     chain = L._input_chain(L.server_ns)
@@ -257,10 +260,45 @@ def test_a_routers_prohibition_alone_discovers_no_host(make_lab):
     objs = [json.loads(line) for line in r.stdout.splitlines()]
     hosts = [o for o in objs if o["type"] == "host"]
     assert hosts and all((h["status"], h["reason"]) == ("unknown", "host-prohibited") for h in hosts), hosts
+    # The router is named (nmap's reason_ip), for the host and for each port.
+    assert all(h["reason_ip"] == L.router_v4[0] for h in hosts), hosts
+    assert all(o["reason_ip"] == L.router_v4[0] for o in objs if o["type"] == "port"), objs
     assert objs[-1]["hosts_up"] == 0 and r.returncode == 1, objs[-1]
     t = L.run_client([L.tool("tcpscan"), "-p", "22,80", *FAST, block.replace("/29", "/30")])
-    assert "unknown (only a router answered, ICMP host-prohibited: the host behind it may not exist" in \
+    assert f"unknown (only a router ({L.router_v4[0]}) answered, ICMP host-prohibited: the host behind it may not exist" in \
         " ".join(t.stdout.split()), t.stdout
+
+
+def test_a_routers_refusal_names_the_router_in_every_form(make_lab):
+    # Ports refused by a router's rule and ports refused by the host's own firewall read alike:
+    # "filtered admin-prohibited", with only the TTL apart. nmap names the sender (reason_ip):
+    # who to ask about the rule. The host's own refusal names none.
+    L = make_lab(routers=1, ipv6=False)
+    L.start_server(8081, mode="hold")
+    L.reject_ports([8075], icmp="admin-prohibited")  # the host's own firewall
+    L.nft(L.router_ns[0], "table inet tkrefuse {\n chain forward { type filter hook forward priority 0; "
+                          f"ip daddr {L.server_v4} tcp dport 8070-8072 reject with icmp type admin-prohibited\n }}\n}}\n")
+    L.sysctl(L.router_ns[0], "net.ipv4.icmp_ratelimit", "0")
+    router = L.router_v4[0]
+    scan = [L.tool("tcpscan"), "-p", "8070-8081", *FAST, L.server_v4]
+    objs = [json.loads(line) for line in L.run_client(scan + ["--json"], timeout=60).stdout.splitlines()]
+    ports = {o["port"]: o for o in objs if o["type"] == "port"}
+    assert all(ports[p]["reason_ip"] == router and ports[p]["ttl"] == 64 for p in (8070, 8071, 8072)), ports
+    assert ports[8075]["reason"] == "icmp-unreach" and "reason_ip" not in ports[8075], ports[8075]
+    assert "reason_ip" not in next(o for o in objs if o["type"] == "host"), objs
+    rows = {r["port"]: r for r in csv.DictReader(io.StringIO(L.run_client(scan + ["--csv"], timeout=60).stdout))}
+    assert rows["8071"]["reason_ip"] == router and rows["8075"]["reason_ip"] == "", rows
+    text = L.run_client(scan, timeout=60).stdout
+    assert re.search(rf"^8070/tcp +filtered +\S* *admin-prohibited from {re.escape(router)} ttl 64$", text, re.M), text
+    assert re.search(r"^8075/tcp +filtered +\S* *admin-prohibited ttl 63$", text, re.M), text
+    lines = L.run_client(scan + ["--stream", "--reason"], timeout=60).stdout
+    assert f"{L.server_v4} 8071/tcp filtered icmp-unreach type=3 code=13 (communication administratively " \
+           f"prohibited) from {router} ttl=64" in lines, lines
+    assert re.search(rf"^{re.escape(L.server_v4)} 8075/tcp filtered icmp-unreach type=3 code=13 \([a-z ]+\) ttl=63$",
+                     lines, re.M), lines
+    x = L.run_client(scan + ["-oX", "-"], timeout=60).stdout
+    states = {int(p.get("portid")): p.find("state").attrib for p in ET.fromstring(x).iter("port")}
+    assert states[8072].get("reason_ip") == router and "reason_ip" not in states[8075], states
 
 
 def test_silent_ports_beside_icmp_refusals_name_the_icmp_rate_limit(make_lab):
@@ -302,7 +340,7 @@ def test_open_hides_hosts_and_ports_without_one_open_in_every_form(make_lab):
         [("port", L.server_v4), ("host", L.server_v4)], j.stdout
     assert objs[-1]["type"] == "summary" and objs[-1]["hosts_down"] == 4, objs[-1]  # still counted
     c = L.run_client(scan + ["--csv"], timeout=60)
-    assert c.stdout.splitlines()[1:] == [f"{L.server_v4},80,open,syn-ack,64,,,"], c.stdout
+    assert c.stdout.splitlines()[1:] == [f"{L.server_v4},80,open,syn-ack,64,,,,"], c.stdout
     x = L.run_client(scan + ["-oX", "-"], timeout=60)
     root = ET.fromstring(x.stdout)
     listed = [(h.find("address").get("addr"), [p.get("portid") for p in h.iter("port")]) for h in root.iter("host")]
@@ -365,13 +403,34 @@ def test_icmpv6_no_route_is_named_as_nmap_names_it(make_lab):
     hosts = [o for o in map(json.loads, r.stdout.splitlines()) if o["type"] == "host"]
     assert [(h["status"], h["reason"]) for h in hosts] == [("down", "no-route")], hosts
     t = L.run_client([L.tool("tcpscan"), "-p", "20-21", *FAST, gone])
-    assert f"{gone}: down or unreachable (ICMPv6 no route to destination)" in t.stdout, t.stdout
+    assert f"{gone}: down or unreachable (ICMPv6 no route to destination from {L.server_v6})" in \
+        " ".join(t.stdout.split()), t.stdout
     # From the scanned address itself (its own firewall's reject): the host is up, and the
     # REASON column says it too.
     L.reject_ports([20], icmp="net-unreachable")
     t = L.run_client([L.tool("tcpscan"), "-p", "20", *FAST, L.server_v6])
     rows = [line for line in t.stdout.splitlines() if line.startswith("20/tcp")]
     assert len(rows) == 1 and rows[0].split()[1] == "filtered" and rows[0].endswith("no-route ttl 64"), t.stdout
+
+
+def test_a_closed_stdout_is_fine_when_the_xml_goes_to_a_file(make_lab, tmp_path):
+    # Found: `tcpscan -oX scan.xml ... >&-` (a cron job that keeps only the file) refused to run,
+    # exit 4, as if the results had nowhere to go. Without a file they have none: still refused.
+    L = make_lab(ipv6=False)
+    L.start_server(8081, mode="hold")
+    xml_path = str(tmp_path / "scan.xml")
+    scan = [L.tool("tcpscan"), "-p", "8080-8081", *FAST, L.server_v4]
+
+    def closed_stdout(*extra):  # closed by the shell right before tcpscan starts, as cron's >&-
+        return L.run_client(["sh", "-c", 'exec "$@" >&-', "sh", *scan, *extra])
+
+    r = closed_stdout("-oX", xml_path)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    ports = {p.get("portid"): p.find("state").get("state") for p in ET.parse(xml_path).getroot().iter("port")}
+    assert ports == {"8081": "open"} or ports == {"8080": "closed", "8081": "open"}, ports
+    for extra in ([], ["-oX", "-"], ["--json"], ["--help"]):
+        r = closed_stdout(*extra)
+        assert (r.returncode, r.stderr) == (4, "tcpscan: cannot write standard output: Bad file descriptor\n"), extra
 
 
 def test_nmap_xml_validates_with_nmaps_dtd_and_renders_with_its_xsl(make_lab, tmp_path):

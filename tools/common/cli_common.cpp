@@ -88,6 +88,7 @@ namespace {
 std::atomic<bool> g_interrupted{false};
 std::atomic<bool> g_output_gone{false};
 std::atomic<bool> g_hung_up{false};
+bool g_stdout_closed = false;  // it was closed at the start, and /dev/null stands in for it
 std::atomic<int> g_write_errno{0};  // the first failed write to stdout
 FILE* g_plain_stdout = nullptr;     // the C library's own stdout, once replaced
 int g_interrupt_fd = -1;
@@ -181,12 +182,18 @@ bool fill_closed_standard_descriptors() {
 }
 }  // namespace
 
-int guarded_main(const std::string& tool, const std::function<int()>& body) {
-  if (fill_closed_standard_descriptors()) {
-    // Before anything is sent: the results would have nowhere to go.
-    print_error(tool, std::string("cannot write standard output: ") + std::strerror(EBADF));
-    return kExitSystem;
-  }
+bool stdout_was_closed() { return g_stdout_closed; }
+
+int refuse_closed_stdout(const std::string& tool) {
+  print_error(tool, std::string("cannot write standard output: ") + std::strerror(EBADF));
+  return kExitSystem;
+}
+
+int guarded_main(const std::string& tool, const std::function<int()>& body, bool results_may_go_elsewhere) {
+  g_stdout_closed = fill_closed_standard_descriptors();
+  // Before anything is sent: the results would have nowhere to go (a tool whose flags may send
+  // them to a file decides once it has read them).
+  if (g_stdout_closed && !results_may_go_elsewhere) return refuse_closed_stdout(tool);
   keep_write_errors();
   try {
     return finish_output(tool, body());

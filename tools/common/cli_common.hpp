@@ -49,7 +49,12 @@ std::optional<int> parse_command_line(CLI::App& app, const std::string& tool, in
 // the way `yes | head` does once body has cleaned up: quietly, killed by SIGPIPE (shell status
 // 141), whatever body returned. Output lost after SIGHUP (the terminal is gone) ends it the
 // same way by SIGHUP (129). Any other write error (a full disk) is one line and exit 4.
-int guarded_main(const std::string& tool, const std::function<int()>& body);
+// A closed stdout is refused at once (exit 4), unless results_may_go_elsewhere: then /dev/null
+// stands in for it, and body decides with stdout_was_closed() (tcpscan -oX FILE >&- in cron).
+int guarded_main(const std::string& tool, const std::function<int()>& body, bool results_may_go_elsewhere = false);
+bool stdout_was_closed();
+// "cannot write standard output: Bad file descriptor" on stderr; returns exit status 4.
+int refuse_closed_stdout(const std::string& tool);
 
 // SIGINT, SIGTERM and SIGHUP set a flag and make interrupt_fd() readable, so poll() loops wake
 // up at once; a second signal changes nothing, so cleanup always runs to its end.

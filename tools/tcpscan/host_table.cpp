@@ -20,6 +20,29 @@ tcpkit::Verdict PortResult::verdict() const {
   return v;
 }
 
+tcpkit::Verdict Host::verdict(const PortResult& p) const {
+  tcpkit::Verdict v = p.verdict();
+  if (v.reason != Reason::icmp_unreachable) return v;
+  v.icmp_from_target = p.sender == 0;
+  // A sender not kept stays unspecified: named nowhere rather than wrongly.
+  v.icmp_sender = v.icmp_from_target ? address : reason_ip(p).value_or(tcpkit::IpAddress());
+  return v;
+}
+
+std::optional<tcpkit::IpAddress> Host::reason_ip(const PortResult& p) const {
+  if (p.reason != uint8_t(Reason::icmp_unreachable) || p.sender == 0 || p.sender > icmp_senders.size()) return std::nullopt;
+  return icmp_senders[p.sender - 1];
+}
+
+uint8_t Host::keep_sender(const tcpkit::Verdict& v) {
+  if (v.reason != Reason::icmp_unreachable || v.icmp_from_target) return 0;
+  const auto known = std::find(icmp_senders.begin(), icmp_senders.end(), v.icmp_sender);
+  if (known != icmp_senders.end()) return uint8_t(1 + (known - icmp_senders.begin()));
+  if (icmp_senders.size() >= kMostSenders) return PortResult::kSenderNotKept;
+  icmp_senders.push_back(v.icmp_sender);
+  return uint8_t(icmp_senders.size());
+}
+
 bool from_a_router(const tcpkit::Verdict& v) { return v.reason == Reason::icmp_unreachable && !v.icmp_from_target; }
 
 bool says_host_unreachable(const tcpkit::Verdict& v) {
@@ -82,7 +105,8 @@ Host* HostTable::add(const tcpkit::ScanResult& r, bool hold) {
     if (detail_ == PortDetail::full) h.ports.reserve(ports_per_host_);
   }
   const auto& v = r.verdict;
-  PortResult p{r.port, uint8_t(v.state), uint8_t(v.reason), r.ttl, v.icmp_type, v.icmp_code, v.icmp_v6, v.zero_window, r.ack};
+  PortResult p{r.port, uint8_t(v.state), uint8_t(v.reason), r.ttl, v.icmp_type, v.icmp_code, v.icmp_v6, v.zero_window,
+               h.keep_sender(v), r.ack};
   if (detail_ == PortDetail::full) h.ports.push_back(p);
   if (hold) h.held.push_back(p);
   if (detail_ == PortDetail::states) h.ports_by_state[size_t(v.state)].push_back(r.port);
@@ -135,7 +159,9 @@ void HostTable::decide(Host& h) {
     // As nmap: no host discovered. Not down either: the router speaks for an address it may hold.
     h.status = HostStatus::unknown;
     h.reason = reason_word(h.first.verdict());
-    h.why = "only a router answered, ICMP " + h.reason + ": the host behind it may not exist; -Pn lists it up";
+    const auto router = h.reason_ip(h.first);
+    h.why = "only a router" + (router ? " (" + router->to_string() + ")" : std::string()) + " answered, ICMP " + h.reason +
+            ": the host behind it may not exist; -Pn lists it up";
     return;
   }
   if (h.unreachable > 0) {
@@ -144,6 +170,7 @@ void HostTable::decide(Host& h) {
     h.why = h.reason == "net-unreach" ? "ICMP network unreachable"
             : h.reason == "no-route"  ? "ICMPv6 no route to destination"
                                       : "ICMP host unreachable";
+    if (const auto router = h.reason_ip(h.first)) h.why += " from " + router->to_string();
     return;
   }
   if (!complete) return;  // interrupted before any answer: nothing is known

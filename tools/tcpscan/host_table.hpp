@@ -20,11 +20,18 @@ namespace tcpscan {
 struct PortResult {
   uint16_t port = 0;
   uint8_t state = 0, reason = 0, ttl = 0, icmp_type = 0, icmp_code = 0;
-  bool icmp_v6 = false;
-  bool zero_window = false;  // a SYN/ACK with no window: a SYN proxy's (Verdict::zero_window)
+  // Bits, so that a port keeps to 10 bytes (a host's 65535 ports are kept in full detail).
+  bool icmp_v6 : 1 = false;
+  bool zero_window : 1 = false;  // a SYN/ACK with no window: a SYN proxy's (Verdict::zero_window)
+  // Who sent its ICMP error, when not the probed address: 1 + its index in Host::icmp_senders,
+  // or kSenderNotKept; 0 for the address itself (and for no ICMP at all).
+  uint8_t sender : 6 = 0;
   tcpkit::AckAnswer ack = tcpkit::AckAnswer::unasked;  // what an ACK drew, for a silent port asked
+  static constexpr uint8_t kSenderNotKept = 63;
+  // Without the sender's address: Host::verdict(p) has it.
   tcpkit::Verdict verdict() const;
 };
+static_assert(sizeof(PortResult) == 10, "a port's result is kept for every port of a host: keep it small");
 
 enum class HostStatus { up, down, unknown };
 
@@ -50,12 +57,24 @@ struct Host {
   uint64_t router_icmp = 0;
   int64_t first_reply_ns = 0;  // kernel receive time of `first`
   int64_t first_rtt_ns = 0;    // the RTT of the first reply that has one, 0 when unknown
+  // The routers and firewalls whose ICMP errors spoke for its ports (PortResult::sender), at
+  // most kMostSenders: a path has a few.
+  std::vector<tcpkit::IpAddress> icmp_senders;
+  static constexpr size_t kMostSenders = PortResult::kSenderNotKept - 1;
   PortResult first;            // the reply the status rests on: the host's own first, else a router's
   bool first_own = false;      // first is the host's own answer (TCP, or its own ICMP)
   HostStatus status = HostStatus::unknown;
   std::string reason;          // nmap's word: syn-ack, reset, arp-response, user-set, no-response...
                                // (ack-reset: it answered only the ACK check)
   std::string why;             // for a down host, in words: "no ARP reply"
+
+  // A port's verdict with who sent its ICMP error (icmp_sender, icmp_from_target).
+  tcpkit::Verdict verdict(const PortResult& p) const;
+  // The router or firewall that answered for p (nmap's reason_ip); empty when the host itself
+  // answered, nothing did, or the sender was not kept.
+  std::optional<tcpkit::IpAddress> reason_ip(const PortResult& p) const;
+  // Keeps a sender that is not the host; returns PortResult::sender's value for it.
+  uint8_t keep_sender(const tcpkit::Verdict& v);
 };
 
 class HostTable {

@@ -110,6 +110,7 @@ std::string host_text(const Host& h, const HostTextOptions& o, tcpkit::ServiceNa
     std::string service = services.name(p.port);
     if (service.size() >= kServiceColumn) service.resize(kServiceColumn - 1);  // one space is left
     std::string reason = reason_word(p);
+    if (const auto router = h.reason_ip(p)) reason += " from " + router->to_string();
     if (v.reason != tcpkit::Reason::no_response) reason += " ttl " + std::to_string(p.ttl);
     rows += pad(std::to_string(p.port) + "/tcp", kPortColumn) + pad(tcpkit::to_string(v.state), kStateColumn) +
             pad(service, kServiceColumn) + reason;

@@ -325,14 +325,17 @@ int parse_and_run(int argc, char** argv) {
   add_report_flags(app, o, text);
   app.set_version_flag("--version", "tcpscan 0.1.0");
 
+  // A closed stdout (cron's >&-) is fine when the results go to an XML file, and only then.
+  const bool nowhere = tcpkit::cli::stdout_was_closed();
   if (auto code = tcpkit::cli::parse_command_line(app, kTool, int(renamed.args.size()), renamed.args.data()))
-    return *code;
+    return nowhere && *code == 0 ? tcpkit::cli::refuse_closed_stdout(kTool) : *code;
   if (auto m = parse_values(app, text, o); !m.empty()) return tcpkit::cli::usage_error(kTool, m);
+  if (nowhere && (o.xml_file.empty() || o.xml_file == "-")) return tcpkit::cli::refuse_closed_stdout(kTool);
   return tcpscan::run(o);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  return tcpkit::cli::guarded_main(kTool, [&] { return parse_and_run(argc, argv); });
+  return tcpkit::cli::guarded_main(kTool, [&] { return parse_and_run(argc, argv); }, true);
 }

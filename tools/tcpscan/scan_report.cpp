@@ -19,8 +19,11 @@ using tcpkit::Record;
 
 namespace {
 const std::vector<std::string> kResultColumns = {"host",      "port",      "state",    "reason",
-                                                 "ttl",       "icmp_type", "icmp_code", "ack_check"};
+                                                 "ttl",       "icmp_type", "icmp_code", "ack_check", "reason_ip"};
 const std::vector<std::string> kProbeColumns = {"n", "src", "sport", "dst", "dport", "flags", "seq", "ack", "bytes"};
+
+// An ICMP error from a router or firewall on the way, whose address is known.
+bool said_by_a_router(const tcpkit::Verdict& v) { return !v.icmp_from_target && !v.icmp_sender.is_unspecified(); }
 
 std::string json_line(const Record& r) { return r.dump(-1, ' ', false, Record::error_handler_t::replace) + "\n"; }
 
@@ -131,7 +134,8 @@ std::string Report::reason_text(const tcpkit::ScanResult& r) const {
   std::string out = std::string(tcpkit::to_string(r.verdict.reason)) + (r.verdict.zero_window ? " (win 0)" : "");
   if (r.verdict.reason == tcpkit::Reason::icmp_unreachable)
     out += " type=" + std::to_string(r.verdict.icmp_type) + " code=" + std::to_string(r.verdict.icmp_code) + " (" +
-           tcpkit::icmp_description(r.verdict.icmp_v6, r.verdict.icmp_type, r.verdict.icmp_code) + ")";
+           tcpkit::icmp_description(r.verdict.icmp_v6, r.verdict.icmp_type, r.verdict.icmp_code) + ")" +
+           (said_by_a_router(r.verdict) ? " from " + r.verdict.icmp_sender.to_string() : "");
   if (r.ack != tcpkit::AckAnswer::unasked) {  // a silent port: its TTL is the ACK check's answer's
     const bool answered = r.ack == tcpkit::AckAnswer::reset || r.ack == tcpkit::AckAnswer::icmp;
     const std::string icmp = r.ack == tcpkit::AckAnswer::icmp ? " " + ack_icmp_text(r.verdict) : "";
@@ -163,6 +167,9 @@ void Report::port_line(const tcpkit::ScanResult& r) {
     rec["icmp_type"] = r.verdict.icmp_type;
     rec["icmp_code"] = r.verdict.icmp_code;
     rec["icmp"] = tcpkit::icmp_description(r.verdict.icmp_v6, r.verdict.icmp_type, r.verdict.icmp_code);
+    // A router or firewall on the way answered for the port (nmap's reason_ip); the host's own
+    // ICMP error has none.
+    if (said_by_a_router(r.verdict)) rec["reason_ip"] = r.verdict.icmp_sender.to_string();
   }
   if (has_reply && r.rtt_ns > 0) rec["rtt_us"] = r.rtt_ns / 1000;
   if (r.verdict.zero_window) rec["zero_window"] = true;
@@ -248,6 +255,8 @@ Record host_record(const Host& h) {
   rec["status"] = h.status == HostStatus::up ? "up" : h.status == HostStatus::down ? "down" : "unknown";
   rec["reason"] = h.reason;
   if (!h.why.empty()) rec["why"] = h.why;
+  // The router that spoke for a host not found up (nmap's reason_ip).
+  if (const auto router = h.reason_ip(h.first); router && h.status != HostStatus::up) rec["reason_ip"] = router->to_string();
   rec["ports"] = h.results;
   rec["replies"] = h.replies;
   Record states = Record::object();
@@ -265,7 +274,7 @@ void Report::host_done(Host& h) {
   count_host(h);
   // Held ports of a host that turned out up (it answered later, or ARP/ND): shown now.
   if (h.status != HostStatus::down)
-    for (const auto& p : h.held) port_line(tcpkit::ScanResult{h.address, p.port, p.verdict(), p.ttl, 0, 0, p.ack});
+    for (const auto& p : h.held) port_line(tcpkit::ScanResult{h.address, p.port, h.verdict(p), p.ttl, 0, 0, p.ack});
   h.held = {};
   // --open hides a host without a positive port from every form, as nmap does (XML included).
   if (xml_ && shown(h)) xml_->host(h, text_options_, services_);

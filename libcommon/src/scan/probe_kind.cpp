@@ -68,6 +68,7 @@ std::optional<Verdict> filtered_by_icmp(const DecodedPacket& reply) {
   v.icmp_code = icmp.code;
   v.icmp_v6 = icmp.v6;
   v.icmp_from_target = reply.src == icmp.quoted.dst;
+  v.icmp_sender = reply.src;
   return v;
 }
 

@@ -220,6 +220,8 @@ void mark_ack_answers(std::vector<ScanResult>& silent, const AckCheckOutcome& ou
       r.verdict.icmp_type = icmp->verdict.icmp_type;
       r.verdict.icmp_code = icmp->verdict.icmp_code;
       r.verdict.icmp_v6 = icmp->verdict.icmp_v6;
+      r.verdict.icmp_from_target = icmp->verdict.icmp_from_target;
+      r.verdict.icmp_sender = icmp->verdict.icmp_sender;
     } else if (!outcome.interrupted && std::binary_search(outcome.asked.begin(), outcome.asked.end(), key))
       r.ack = AckAnswer::silence;
   }

@@ -17,6 +17,7 @@ QueuedResult QueuedResult::of(uint64_t k, const Verdict& verdict, uint8_t ttl, i
   r.icmp_code = verdict.icmp_code;
   r.icmp_v6 = verdict.icmp_v6;
   r.icmp_from_target = verdict.icmp_from_target;
+  r.icmp_sender = verdict.icmp_sender;
   r.zero_window = verdict.zero_window;
   r.ttl = ttl;
   return r;
@@ -30,6 +31,7 @@ Verdict QueuedResult::verdict() const {
   v.icmp_code = icmp_code;
   v.icmp_v6 = icmp_v6;
   v.icmp_from_target = icmp_from_target;
+  v.icmp_sender = icmp_sender;
   v.zero_window = zero_window;
   return v;
 }

@@ -75,6 +75,9 @@ struct Verdict {
   // The ICMP error came from the probed address itself (a firewall on the host rejecting with
   // "host unreachable"): whatever its code says, that host is up.
   bool icmp_from_target = false;
+  // Who sent the ICMP error (reason icmp_unreachable): the probed address, or a router or
+  // firewall on the way, which speaks for the port (nmap's reason_ip).
+  IpAddress icmp_sender;
   // An open port whose SYN/ACK advertised a zero window: no stack answers its own SYN so, but
   // a SYN proxy (netfilter SYNPROXY) does, for every port it guards, listened on or not.
   bool zero_window = false;
