@@ -194,6 +194,7 @@ def test_an_ack_that_draws_an_icmp_error_is_no_silence(make_lab, tool):
         assert got == {REFUSED_ACKS: ("filtered", "no-response", "icmp"), WALL: ("filtered", "no-response", "silence"),
                        OPEN: ("open", "syn-ack", None)}, got
         assert ports[REFUSED_ACKS]["ack_icmp"] == "admin-prohibited" and ports[REFUSED_ACKS]["ack_ttl"] == 64, ports
+        assert "ack_icmp_from" not in ports[REFUSED_ACKS], ports  # the host's own firewall: no router named
         # The ICMP answered the first ACK: only WALL's is sent again.
         assert s["ack_check"] == {"silent": 2, "checked": 2, "reset": 0, "icmp": 1, "icmp_unreachable": 0, "sent": 3}, s
     t = L.run_client([tool("tcpscan"), "--wait", "300ms", "-p", f"{REFUSED_ACKS},{WALL},{OPEN}", L.server_v4], timeout=60)
@@ -203,6 +204,25 @@ def test_an_ack_that_draws_an_icmp_error_is_no_silence(make_lab, tool):
     assert ("none reset an ACK (the rest: a firewall that drops everything, a host that is gone, or loss); 1 drew "
             "an ICMP error instead, so a firewall or router refuses it and drops the SYNs unanswered") in flat, t.stdout
     assert max(len(line) for line in t.stdout.splitlines()) <= 80, t.stdout
+
+
+def test_a_router_that_refuses_the_ack_is_named(make_lab, tool):
+    # As a router's refusal of a SYN names the router (reason_ip), so does its refusal of the ACK
+    # check's ACK: who drops the SYNs unanswered and refuses everything else.
+    L = make_lab(routers=1, ipv6=False)
+    L.start_server(OPEN, mode="hold", family="v4")
+    L.nft(L.router_ns[0], "table inet tkrefuse {\n chain forward { type filter hook forward priority 0;\n"
+                          f"  ip daddr {L.server_v4} tcp dport {REFUSED_ACKS} tcp flags & (syn | ack) == syn drop\n"
+                          f"  ip daddr {L.server_v4} tcp dport {REFUSED_ACKS} reject with icmp type admin-prohibited\n"
+                          " }\n}\n")
+    ports, hosts, s = scan(L, tool, "-p", f"{REFUSED_ACKS},{OPEN}")
+    refused = ports[REFUSED_ACKS]
+    assert (refused["ack_check"], refused["ack_icmp"], refused["ack_icmp_from"]) == \
+        ("icmp", "admin-prohibited", L.router_v4[0]), refused
+    r = L.run_client([tool("tcpscan"), "--stream", "--reason", "--wait", "300ms", "-p", f"{REFUSED_ACKS},{OPEN}",
+                      L.server_v4], timeout=60)
+    assert f"{REFUSED_ACKS}/tcp filtered no-response (ack-icmp admin-prohibited from {L.router_v4[0]} ttl=64)" \
+        in r.stdout, r.stdout
 
 
 def _rings(pid):

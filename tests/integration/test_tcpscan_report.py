@@ -301,6 +301,34 @@ def test_a_routers_refusal_names_the_router_in_every_form(make_lab):
     assert states[8072].get("reason_ip") == router and "reason_ip" not in states[8075], states
 
 
+def test_a_long_router_address_keeps_the_report_in_80_columns(make_lab):
+    # A router that answers from 192.168.100.254 (its ICMP sources rewritten here, as a router
+    # with such an address): "admin-prohibited from 192.168.100.254 ttl 64" after the SERVICE
+    # column passed 80 columns, and so did "down or unreachable (ICMP network unreachable from
+    # ...)". The name goes on a line of its own.
+    L = make_lab(routers=1, ipv6=False)
+    router = "192.168.100.254"
+    gone = L.server_v4.rsplit(".", 1)[0] + ".199"  # 10.N.1.199: a status line of 81 columns and more
+    L.nft(L.router_ns[0], "table ip tkfar {\n chain forward { type filter hook forward priority 0;\n"
+                          f"  ip daddr {L.server_v4} tcp dport 8443 reject with icmp type admin-prohibited\n"
+                          f"  ip daddr {gone} reject with icmp type net-unreachable\n }}\n"
+                          " chain out { type filter hook output priority 0;\n"
+                          f"  icmp type destination-unreachable ip saddr set {router}\n }}\n}}\n")
+    L.sysctl(L.router_ns[0], "net.ipv4.icmp_ratelimit", "0")
+    L.start_server(8444, mode="hold")
+    t = L.run_client([L.tool("tcpscan"), "-p", "8443,8444", *FAST, L.server_v4, gone], timeout=60).stdout
+    assert max(len(line) for line in t.splitlines()) <= 80, t
+    assert re.search(rf"^8443/tcp +filtered +(\S+ +)?admin-prohibited ttl 64\n {{41}}from {re.escape(router)}$",
+                     t, re.M), t
+    assert f"{gone}: down or unreachable (ICMP network unreachable from {router}); -Pn lists its 2 ports" in \
+        " ".join(t.split()), t
+    objs = [json.loads(line) for line in L.run_client([L.tool("tcpscan"), "--json", "-p", "8443", *FAST, gone],
+                                                      timeout=60).stdout.splitlines()]
+    c = L.run_client([L.tool("tcpscan"), "--csv", "-p", "8443", *FAST, gone], timeout=60).stdout
+    assert next(o for o in objs if o["type"] == "host")["reason_ip"] == router, objs
+    assert f"{gone},,down,net-unreach,,,,,{router}" in c.splitlines(), c  # the CSV's down row names it too
+
+
 def test_silent_ports_beside_icmp_refusals_name_the_icmp_rate_limit(make_lab):
     # One rule in a router refuses 100 ports with admin-prohibited; its ICMP rate limit (Linux's
     # default) lets a few refusals through, and the ACK check of the silent rest said only "a

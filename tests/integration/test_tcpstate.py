@@ -179,43 +179,37 @@ def test_check_exit_codes_and_reports(lab):
     assert all(o["delta"] == 0 for o in rounds)
 
 
-# One connection closed first by the client, through a 50 ms delay line. The line stalls
-# (SIGSTOP, as a loaded machine stalls it) from just after the server's FIN reached the client
-# (50 ms for the stop to come before our ACK leaves the line) until well past the server's
-# retransmission of that FIN, so the final ACK and the retransmitted FIN cross.
-CLOSE_THROUGH_A_STALL = """
-import os, signal, socket, sys, time
-line, server = int(sys.argv[1]), sys.argv[2]
-s = socket.create_connection((server, 9091), timeout=10)
+# One connection closed first by the client, through a line that sends every frame twice: the
+# second copy of the client's last ACK reaches a server socket already gone, whose kernel answers
+# RST. (On the CI machine the same came from a stalled line: the server's FIN, retransmitted,
+# crossed that ACK and was ACKed again.)
+CLOSE_ONCE = """
+import socket, sys, time
+s = socket.create_connection((sys.argv[1], 9091), timeout=10)
 s.shutdown(socket.SHUT_WR)
-s.recv(1)  # the server's FIN: TIME_WAIT here, our ACK on its way into the line
-os.kill(line, signal.SIGSTOP)
-try:
-    time.sleep(1.5)  # the server's first FIN retransmission comes after at least 200 ms + RTT
-finally:
-    os.kill(line, signal.SIGCONT)
+s.recv(1)  # the server's FIN: TIME_WAIT here
 s.close()
-time.sleep(0.5)  # the crossed FIN is ACKed again; the server, gone, answers RST
+time.sleep(0.3)  # the RST comes back within the line's few microseconds
 """
 
 
-def time_wait_after_a_stall(L, rfc1337):
+def time_wait_after_a_repeated_ack(make_lab, rfc1337):
+    L = make_lab(delay_ms=0, duplicate=1.0, ipv6=False)
     L.sysctl(L.client_ns, "net.ipv4.tcp_rfc1337", rfc1337)
     start_helper(L, "server", ["server", "--bind", "0.0.0.0", "--close-port", 9091])
-    L.run_client([sys.executable, "-c", CLOSE_THROUGH_A_STALL, str(L.delay_proc.pid), L.server_v4], check=True)
-    return tcpstate(L, "client", "time-wait")
+    L.run_client([sys.executable, "-c", CLOSE_ONCE, L.server_v4], check=True)
+    return L, tcpstate(L, "client", "time-wait")
 
 
 def test_time_wait_report_names_the_setting_that_lets_an_rst_end_it(lab):
-    """Found by the demo on a loaded CI machine: 7 TIME_WAIT shown where the client closed 8. A
-    stalled path let the server's FIN and the client's last ACK cross; the server answered the
-    repeated ACK with an RST, and with tcp_rfc1337=0 (Linux's default) that RST ends TIME_WAIT.
-    The report quotes the setting and what it does; with RFC 1337's fix the socket stays."""
-    r = time_wait_after_a_stall(lab(delay_ms=50, ipv6=False), 0)
+    """Found by the demo on a loaded CI machine: 7 TIME_WAIT shown where the client closed 8. The
+    server answered a repeated last ACK with an RST, and with tcp_rfc1337=0 (Linux's default)
+    that RST ends TIME_WAIT. The report quotes the setting and what it does; with RFC 1337's fix
+    the socket stays."""
+    _, r = time_wait_after_a_repeated_ack(lab, 0)
     assert r.stdout.startswith("TIME_WAIT: 0 sockets"), r.stdout
     assert re.search(r"^  net.ipv4.tcp_rfc1337 +0  \(an RST from the peer ends a TIME_WAIT early", r.stdout, re.M), r.stdout
-    L = lab(delay_ms=50, ipv6=False)
-    r = time_wait_after_a_stall(L, 1)
+    L, r = time_wait_after_a_repeated_ack(lab, 1)
     assert r.stdout.startswith("TIME_WAIT: 1 socket"), r.stdout
     assert re.search(r"^  net.ipv4.tcp_rfc1337 +1  \(RSTs leave TIME_WAIT alone", r.stdout, re.M), r.stdout
     objs = jsonl(tcpstate(L, "client", "time-wait", "--json").stdout)

@@ -20,22 +20,34 @@ tcpkit::Verdict PortResult::verdict() const {
   return v;
 }
 
+namespace {
+// An ICMP error answered the port's SYN, or the ACK check's ACK to it.
+bool icmp_answered(const tcpkit::Verdict& v, tcpkit::AckAnswer ack) {
+  return v.reason == Reason::icmp_unreachable || ack == tcpkit::AckAnswer::icmp;
+}
+}  // namespace
+
 tcpkit::Verdict Host::verdict(const PortResult& p) const {
   tcpkit::Verdict v = p.verdict();
-  if (v.reason != Reason::icmp_unreachable) return v;
+  if (!icmp_answered(v, p.ack)) return v;
   v.icmp_from_target = p.sender == 0;
   // A sender not kept stays unspecified: named nowhere rather than wrongly.
-  v.icmp_sender = v.icmp_from_target ? address : reason_ip(p).value_or(tcpkit::IpAddress());
+  v.icmp_sender = v.icmp_from_target ? address : icmp_sender(p).value_or(tcpkit::IpAddress());
   return v;
 }
 
-std::optional<tcpkit::IpAddress> Host::reason_ip(const PortResult& p) const {
-  if (p.reason != uint8_t(Reason::icmp_unreachable) || p.sender == 0 || p.sender > icmp_senders.size()) return std::nullopt;
+std::optional<tcpkit::IpAddress> Host::icmp_sender(const PortResult& p) const {
+  if (p.sender == 0 || p.sender > icmp_senders.size()) return std::nullopt;
   return icmp_senders[p.sender - 1];
 }
 
-uint8_t Host::keep_sender(const tcpkit::Verdict& v) {
-  if (v.reason != Reason::icmp_unreachable || v.icmp_from_target) return 0;
+std::optional<tcpkit::IpAddress> Host::reason_ip(const PortResult& p) const {
+  if (p.reason != uint8_t(Reason::icmp_unreachable)) return std::nullopt;
+  return icmp_sender(p);
+}
+
+uint8_t Host::keep_sender(const tcpkit::Verdict& v, tcpkit::AckAnswer ack) {
+  if (!icmp_answered(v, ack) || v.icmp_from_target) return 0;
   const auto known = std::find(icmp_senders.begin(), icmp_senders.end(), v.icmp_sender);
   if (known != icmp_senders.end()) return uint8_t(1 + (known - icmp_senders.begin()));
   if (icmp_senders.size() >= kMostSenders) return PortResult::kSenderNotKept;
@@ -106,7 +118,7 @@ Host* HostTable::add(const tcpkit::ScanResult& r, bool hold) {
   }
   const auto& v = r.verdict;
   PortResult p{r.port, uint8_t(v.state), uint8_t(v.reason), r.ttl, v.icmp_type, v.icmp_code, v.icmp_v6, v.zero_window,
-               h.keep_sender(v), r.ack};
+               h.keep_sender(v, r.ack), r.ack};
   if (detail_ == PortDetail::full) h.ports.push_back(p);
   if (hold) h.held.push_back(p);
   if (detail_ == PortDetail::states) h.ports_by_state[size_t(v.state)].push_back(r.port);

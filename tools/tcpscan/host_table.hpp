@@ -70,11 +70,13 @@ struct Host {
 
   // A port's verdict with who sent its ICMP error (icmp_sender, icmp_from_target).
   tcpkit::Verdict verdict(const PortResult& p) const;
-  // The router or firewall that answered for p (nmap's reason_ip); empty when the host itself
-  // answered, nothing did, or the sender was not kept.
+  // The router or firewall whose ICMP error answered p's SYN (nmap's reason_ip) or the ACK
+  // check's ACK (icmp_sender); empty when the host itself answered, nothing did, or the sender
+  // was not kept.
   std::optional<tcpkit::IpAddress> reason_ip(const PortResult& p) const;
+  std::optional<tcpkit::IpAddress> icmp_sender(const PortResult& p) const;
   // Keeps a sender that is not the host; returns PortResult::sender's value for it.
-  uint8_t keep_sender(const tcpkit::Verdict& v);
+  uint8_t keep_sender(const tcpkit::Verdict& v, tcpkit::AckAnswer ack);
 };
 
 class HostTable {

@@ -86,7 +86,11 @@ int collapsed_state(const Host& h, const HostTextOptions& o) {
 
 std::string host_text(const Host& h, const HostTextOptions& o, tcpkit::ServiceNames& services) {
   std::string out = h.address.to_string() + ": " + status_text(h);
-  if (h.status == HostStatus::down) return fit(out, "-Pn lists its " + count_of(h.results, "port"));
+  if (h.status == HostStatus::down) {
+    // The why alone can pass a line: "(ICMP network unreachable from 192.168.10.254)".
+    const std::string tail = "-Pn lists its " + count_of(h.results, "port");
+    return out.size() > kTextWidth ? wrapped(out + "; " + tail, "  ") : fit(out, tail);
+  }
   if (const auto counts = counts_text(h); !counts.empty()) out += "; " + counts;
   if (h.results < o.ports_per_host) out += ", " + with_commas(o.ports_per_host - h.results) + " unknown";
   // A status with its reason in words is longer than a line: wrapped at word boundaries.
@@ -110,10 +114,19 @@ std::string host_text(const Host& h, const HostTextOptions& o, tcpkit::ServiceNa
     std::string service = services.name(p.port);
     if (service.size() >= kServiceColumn) service.resize(kServiceColumn - 1);  // one space is left
     std::string reason = reason_word(p);
-    if (const auto router = h.reason_ip(p)) reason += " from " + router->to_string();
-    if (v.reason != tcpkit::Reason::no_response) reason += " ttl " + std::to_string(p.ttl);
-    rows += pad(std::to_string(p.port) + "/tcp", kPortColumn) + pad(tcpkit::to_string(v.state), kStateColumn) +
-            pad(service, kServiceColumn) + reason;
+    const std::string ttl = v.reason != tcpkit::Reason::no_response ? " ttl " + std::to_string(p.ttl) : "";
+    const std::string lead = pad(std::to_string(p.port) + "/tcp", kPortColumn) + pad(tcpkit::to_string(v.state), kStateColumn) +
+                             pad(service, kServiceColumn);
+    if (const auto router = h.reason_ip(p)) {
+      // The router's name where the row has room; past 80 columns, on a line of its own below.
+      const std::string from = "from " + router->to_string();
+      reason += lead.size() + reason.size() + 1 + from.size() + ttl.size() <= kTextWidth
+                    ? " " + from + ttl
+                    : ttl + "\n" + std::string(lead.size(), ' ') + from;
+    } else {
+      reason += ttl;
+    }
+    rows += lead + reason;
     while (!rows.empty() && rows.back() == ' ') rows.pop_back();
     rows += '\n';
     ++shown;

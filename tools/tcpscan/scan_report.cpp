@@ -138,7 +138,10 @@ std::string Report::reason_text(const tcpkit::ScanResult& r) const {
            (said_by_a_router(r.verdict) ? " from " + r.verdict.icmp_sender.to_string() : "");
   if (r.ack != tcpkit::AckAnswer::unasked) {  // a silent port: its TTL is the ACK check's answer's
     const bool answered = r.ack == tcpkit::AckAnswer::reset || r.ack == tcpkit::AckAnswer::icmp;
-    const std::string icmp = r.ack == tcpkit::AckAnswer::icmp ? " " + ack_icmp_text(r.verdict) : "";
+    const std::string icmp = r.ack == tcpkit::AckAnswer::icmp
+                                 ? " " + ack_icmp_text(r.verdict) +
+                                       (said_by_a_router(r.verdict) ? " from " + r.verdict.icmp_sender.to_string() : "")
+                                 : "";
     const std::string ttl = answered && r.ttl ? " ttl=" + std::to_string(r.ttl) : "";
     return out + " (" + tcpkit::to_string(r.ack) + icmp + ttl + ")";
   }
@@ -180,7 +183,10 @@ void Report::port_line(const tcpkit::ScanResult& r) {
   }
   if (r.ack == tcpkit::AckAnswer::icmp) {
     rec["ack_check"] = "icmp";
-    if (options_.form == OutputForm::json) rec["ack_icmp"] = ack_icmp_text(r.verdict);
+    if (options_.form == OutputForm::json) {
+      rec["ack_icmp"] = ack_icmp_text(r.verdict);
+      if (said_by_a_router(r.verdict)) rec["ack_icmp_from"] = r.verdict.icmp_sender.to_string();
+    }
     rec["ack_ttl"] = r.ttl;
   }
   if (r.ack == tcpkit::AckAnswer::silence) rec["ack_check"] = "silence";
@@ -291,6 +297,7 @@ void Report::host_done(Host& h) {
         rec["host"] = h.address.to_string();
         rec["state"] = "down";
         rec["reason"] = h.reason;
+        if (const auto router = h.reason_ip(h.first)) rec["reason_ip"] = router->to_string();
         if (!csv_) csv_.emplace(stdout, kResultColumns);
         csv_->write(rec);
       }
