@@ -246,6 +246,21 @@ def test_time_wait_report_from_text():
     assert "tcp_fin_timeout" in r.stdout and "not TIME_WAIT" in r.stdout
 
 
+@pytest.mark.parametrize("args", [["time-wait"], ["close-wait"], ["syn-flood"], ["--summary"]] +
+                         [["--explain", state] for state in ("time-wait", "close-wait", "syn-recv", "fin-wait2",
+                                                             "established", "listen", "syn-sent", "fin-wait1",
+                                                             "closing", "last-ack", "close")])
+def test_reports_and_explanations_fit_80_columns(args):
+    # Found: the time-wait settings and legend, close-wait's notes and --explain ran to 248
+    # columns on one line; a terminal of 80 wrapped them mid-word. Aligned names keep their
+    # padding; what does not fit folds under it.
+    r = run("--from", fx("ss-tano.txt"), *args)
+    assert r.returncode in (0, 1), r.stderr
+    assert max(len(line) for line in r.stdout.splitlines()) <= 80, r.stdout
+    if args == ["time-wait"]:
+        assert re.search(r"^  net\.ipv4\.tcp_tw_reuse {9}2  \(reuse", r.stdout, re.M), r.stdout
+
+
 def test_time_wait_towards_a_service_inside_the_ephemeral_range(tmp_path):
     # Found with a service on port 50000 (FTP data, RPC, RMI ports live there): this host closed
     # first 12 times, and time-wait said "12 as a server", one row per ephemeral port of ours.

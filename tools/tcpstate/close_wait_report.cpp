@@ -105,13 +105,14 @@ std::string table_text(const CloseWaitAnalysis& analysis, const std::vector<Clos
       t.add_row({holder_names(r), holder_pids(r), std::string(role_name(r.role)), service_text(r),
                  std::to_string(r.count), std::to_string(r.unread_bytes), std::to_string(r.eof_read)});
     out += "\n" + t.render();
-    out += "\nThe peer closed these connections and the process has not called close(). The kernel keeps them\n"
-           "until it does: a count that grows between runs is a descriptor leak in that process.\n"
-           "UNREAD_BYTES: data never read (the peer's FIN, which Recv-Q counts as one byte, is left out).\n"
-           "EOF_READ: sockets whose process even read the end of stream, and still did not close them.\n";
+    out += "\n" +
+           prose("The peer closed these connections and the process has not called close(). The kernel keeps them "
+                 "until it does: a count that grows between runs is a descriptor leak in that process.") +
+           prose("UNREAD_BYTES: data never read (the peer's FIN, which Recv-Q counts as one byte, is left out).", 2) +
+           prose("EOF_READ: sockets whose process even read the end of stream, and still did not close them.", 2);
     if (std::any_of(rows.begin(), rows.end(), [](const CloseWaitRow& r) { return !r.shared_with.empty(); }))
-      out += "Several PIDs: the sockets are shared (inherited across fork), and each of those processes must\n"
-             "close them before the kernel can.\n";
+      out += prose("Several PIDs: the sockets are shared (inherited across fork), and each of those processes must "
+                   "close them before the kernel can.");
   }
   if (analysis.total() && rows.size() && rows.front().process == "-" && !info.live && info.name == "ss")
     out += "(no process names in the text: save it with `ss -tanp`)\n";

@@ -35,6 +35,9 @@ void append_named_endpoint(std::string& out, const tcpkit::IpAddress& address, u
                            const std::string& host, const std::string& service);
 std::string named_endpoint_text(const tcpkit::IpAddress& address, uint16_t port, const std::string& host,
                                 const std::string& interface = "");
+// Prose under a report, folded at word boundaries to an 80-column terminal, with a newline;
+// lines after the first start with `indent` spaces (the first keeps its own leading spaces).
+std::string prose(std::string_view text, size_t indent = 0);
 // "200ms", "58.1s", "1m59s", "-".
 std::string duration_text(std::optional<int64_t> ms);
 // "timewait:58.1s", "on:200ms/1", "-".

@@ -142,9 +142,9 @@ std::string groups_table(const TimeWaitReport& v, const TimeWaitAnalysis& tw) {
   if (tw.groups() > v.top.size())
     out += "(top " + std::to_string(v.top.size()) + " of " + cli::count_text(tw.groups(), "group") + ")\n";
   if (server_rows)
-    out += "server: this host's service port closed first; one row per client address (the client's ports are its own).\n";
+    out += prose("server: this host's service port closed first; one row per client address (the client's ports are its own).", 2);
   if (client_rows)
-    out += "client: this host closed first; one row per remote service, with the local ephemeral ports in use towards it.\n";
+    out += prose("client: this host closed first; one row per remote service, with the local ephemeral ports in use towards it.", 2);
   return out + "\n";
 }
 
@@ -168,26 +168,34 @@ std::string time_left_text(const TimeWaitAnalysis& tw) {
 std::string settings_text(const TimeWaitReport& v) {
   const TcpSysctls& sys = v.sys;
   std::string out = "\nSettings (" + std::string(v.live ? "this namespace" : "this machine, not the one the text came from") + "):\n";
-  out += "  net.ipv4.ip_local_port_range  " + opt_text(sys.port_range_low) + " " + opt_text(sys.port_range_high) + "  (" +
-         std::to_string(v.range) + " ports per local address and destination";
-  if (!v.live) out += "; services: the text's LISTEN lines, then ports outside this range";
-  out += ")\n";
-  out += "  net.ipv4.tcp_tw_reuse         " + opt_text(sys.tw_reuse) + "  (" + tw_reuse_meaning(sys.tw_reuse) + ")\n";
-  out += "  net.ipv4.tcp_max_tw_buckets   " + opt_text(sys.max_tw_buckets) + "  (beyond it, closing sockets skip TIME_WAIT)\n";
-  out += "  net.ipv4.tcp_fin_timeout      " + opt_text(sys.fin_timeout) +
-         "  (governs orphaned FIN_WAIT_2, not TIME_WAIT, which is fixed at 60 s)\n";
-  out += "  net.ipv4.tcp_rfc1337          " + opt_text(sys.rfc1337) + "  (" + rfc1337_meaning(sys.rfc1337) + ")\n";
+  // Each setting on a line of its own; its meaning, where the line is too long, folds under it.
+  constexpr size_t kFoldIndent = 4;
+  std::string range = "  net.ipv4.ip_local_port_range  " + opt_text(sys.port_range_low) + " " + opt_text(sys.port_range_high) +
+                      "  (" + std::to_string(v.range) + " ports per local address and destination";
+  if (!v.live) range += "; services: the text's LISTEN lines, then ports outside this range";
+  out += prose(range + ")", kFoldIndent);
+  out += prose("  net.ipv4.tcp_tw_reuse         " + opt_text(sys.tw_reuse) + "  (" + tw_reuse_meaning(sys.tw_reuse) + ")",
+               kFoldIndent);
+  out += prose("  net.ipv4.tcp_max_tw_buckets   " + opt_text(sys.max_tw_buckets) + "  (beyond it, closing sockets skip TIME_WAIT)",
+               kFoldIndent);
+  out += prose("  net.ipv4.tcp_fin_timeout      " + opt_text(sys.fin_timeout) +
+                   "  (governs orphaned FIN_WAIT_2, not TIME_WAIT, which is fixed at 60 s)",
+               kFoldIndent);
+  out += prose("  net.ipv4.tcp_rfc1337          " + opt_text(sys.rfc1337) + "  (" + rfc1337_meaning(sys.rfc1337) + ")",
+               kFoldIndent);
   if (v.overflow)
-    out += "  TcpExt.TCPTimeWaitOverflow    " + std::to_string(*v.overflow) +
-           "  (TIME_WAIT sockets not made in this network namespace's life, since boot for the host's: "
-           "the bucket limit was hit)\n";
+    out += prose("  TcpExt.TCPTimeWaitOverflow    " + std::to_string(*v.overflow) +
+                     "  (TIME_WAIT sockets not made in this network namespace's life, since boot for the host's: "
+                     "the bucket limit was hit)",
+                 kFoldIndent);
   return out;
 }
 
 std::string table_text(const TimeWaitReport& v, const TimeWaitAnalysis& tw) {
-  std::string out = "TIME_WAIT: " + cli::count_text(tw.total(), "socket") + " in " + cli::count_text(tw.groups(), "group") +
-                    " (source: " + v.source + "): " + std::to_string(tw.total(ConnectionRole::server)) + " as a server, " +
-                    std::to_string(tw.total(ConnectionRole::client)) + " as a client\n";
+  std::string out = prose("TIME_WAIT: " + cli::count_text(tw.total(), "socket") + " in " + cli::count_text(tw.groups(), "group") +
+                              " (source: " + v.source + "): " + std::to_string(tw.total(ConnectionRole::server)) +
+                              " as a server, " + std::to_string(tw.total(ConnectionRole::client)) + " as a client",
+                          2);
   if (v.live && v.sys.max_tw_buckets && *v.sys.max_tw_buckets > 0)
     out += "  " + format_fixed(100.0 * static_cast<double>(tw.total()) / static_cast<double>(*v.sys.max_tw_buckets), 1) +
            "% of tcp_max_tw_buckets (" + std::to_string(*v.sys.max_tw_buckets) + ")\n";

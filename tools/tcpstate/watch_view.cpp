@@ -4,6 +4,7 @@
 #include <chrono>
 
 #include "common/cli_common.hpp"
+#include "text_format.hpp"
 #include "views.hpp"
 
 namespace tcpstate {
@@ -122,10 +123,10 @@ int run_explain(const Options& o) {
     return cli::kExitPositive;
   }
   std::string out = std::string(state_name(s)) + " (ss: " + std::string(state_ss_name(s)) + ", kernel state " +
-                    std::to_string(kernel_number(s)) + ")\n  " + std::string(e.summary) + "\n\n";
-  out += "How a socket gets here:\n  " + std::string(e.enter) + "\n\n";
-  out += "What makes it leave:\n  " + std::string(e.leave) + "\n\n";
-  out += "What a large count usually means:\n  " + std::string(e.many) + "\n";
+                    std::to_string(kernel_number(s)) + ")\n" + prose("  " + std::string(e.summary), 2) + "\n";
+  out += "How a socket gets here:\n" + prose("  " + std::string(e.enter), 2) + "\n";
+  out += "What makes it leave:\n" + prose("  " + std::string(e.leave), 2) + "\n";
+  out += "What a large count usually means:\n" + prose("  " + std::string(e.many), 2);
   write_stdout(out);
   return cli::kExitPositive;
 }
