@@ -341,6 +341,27 @@ time.sleep(20)
 """
 
 
+def test_a_firewall_that_resets_our_data_did_not_reset_our_ack(make_lab, tool):
+    # Found against a firewall that resets segments with content (and one that resets FINs):
+    # "the peer reset our ACK of its SYN/ACK: it never was ESTABLISHED", the peer drawn SYN_RECV,
+    # while the server held the connection ESTABLISHED. Our ACK drew nothing; the RST answered
+    # the data (or the FIN), which carries the same ack number, a round trip later.
+    L = make_lab(ipv6=False, delay_ms=5)
+    L.start_server(8083, mode="http")
+    L.start_server(8084, mode="hold")
+    L.nft(L.server_ns, "table inet tkcontent {\n chain input { type filter hook input priority 0;\n"
+                       "  tcp dport 8083 meta length > 60 reject with tcp reset\n"
+                       "  tcp dport 8084 tcp flags & fin == fin reject with tcp reset\n }\n}\n")
+    for port, extra in ((8083, ["--close", "peer", "--send", "HEAD / HTTP/1.0\r\n\r\n"]), (8084, [])):
+        segments, summary = trace(L, tool, f"{L.server_v4}:{port}", *extra)
+        assert not any("reset our ACK" in n for n in summary["notes"]), summary["notes"]
+        ack = next(i for i, s in enumerate(segments) if s["direction"] == "out" and s["flags"] == ".")
+        assert segments[ack]["peer_state"] == "ESTABLISHED", (port, wire(segments))
+        assert summary["close_kind"] == "reset by the peer", summary
+    established = [line for line in L.run_server(["ss", "-Htn", "state", "established"]).stdout.splitlines() if line]
+    assert len(established) == 2, established  # the server never lost them
+
+
 @pytest.mark.parametrize("abort_on_overflow", [0, 1])
 def test_an_ack_that_meets_a_full_accept_queue_is_no_established_peer(make_lab, tool, abort_on_overflow):
     # Found against a listener that had stopped accepting: the trace drew the peer ESTABLISHED,

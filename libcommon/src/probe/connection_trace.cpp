@@ -479,6 +479,38 @@ size_t first_peer_synack(const std::vector<TraceEvent>& events) {
   while (i < events.size() && !peer_synack(events[i].segment)) ++i;
   return i;
 }
+
+// Whether the peer's RST at `reset` answers our handshake ACK at `ack`. Our data or FIN sent
+// after the ACK carries the same ack number, so an RST for it looks the same (found: a firewall
+// that resets data segments read "the peer reset our ACK of its SYN/ACK"). The RST answers the
+// ACK when nothing of ours followed it; when a peer that knows no connection reset each of our
+// segments, the ACK too (as many such RSTs as our segments up to the first); or when it came
+// sooner after the next segment of ours than half the handshake's round trip allows.
+bool reset_answers_ack(const std::vector<TraceEvent>& events, size_t synack, size_t ack, size_t reset) {
+  std::optional<size_t> next;
+  size_t ours = 1;  // the ACK, and what followed it before the RST
+  for (size_t i = ack + 1; i < reset; ++i)
+    if (events[i].segment.direction == Direction::outbound && !events[i].segment.duplicate) {
+      if (!next) next = i;
+      ++ours;
+    }
+  if (!next) return true;
+  size_t resets = 0;
+  for (size_t i = reset; i < events.size(); ++i) {
+    const TrackedSegment& s = events[i].segment;
+    if (s.direction == Direction::inbound && !s.duplicate && (s.flags & tcp_flag::rst) && !(s.flags & tcp_flag::ack) &&
+        s.seq == events[ack].segment.ack)
+      ++resets;
+  }
+  if (resets >= ours) return true;
+  std::optional<int64_t> syn_ns;
+  for (size_t i = 0; i < synack; ++i)
+    if (events[i].segment.direction == Direction::outbound && (events[i].segment.flags & tcp_flag::syn))
+      syn_ns = events[i].segment.time_ns;  // the last SYN sent: the one the SYN/ACK answers
+  if (!syn_ns) return false;
+  const int64_t rtt = events[synack].segment.time_ns - *syn_ns;
+  return events[reset].segment.time_ns - events[*next].segment.time_ns < rtt / 2;
+}
 }  // namespace
 
 bool settle_ignored_ack(std::vector<TraceEvent>& events) {
@@ -531,7 +563,8 @@ HandshakeRefusal settle_unaccepted_handshake(std::vector<TraceEvent>& events) {
     // the ACK's number answers it (RFC 9293: the reset for a segment of no connection takes its
     // seq from that segment's ack).
     const TrackedSegment& r = events[*reset].segment;
-    if (!(r.flags & tcp_flag::ack) && r.seq == events[ack].segment.ack) why = HandshakeRefusal::ack_reset;
+    if (!(r.flags & tcp_flag::ack) && r.seq == events[ack].segment.ack && reset_answers_ack(events, synack, ack, *reset))
+      why = HandshakeRefusal::ack_reset;
   }
   if (why == HandshakeRefusal::none) return why;
   for (size_t i = ack; i < events.size(); ++i)

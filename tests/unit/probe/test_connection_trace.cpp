@@ -166,6 +166,17 @@ TEST_CASE("a peer that never took our handshake ACK is drawn in SYN_RECEIVED, no
   CHECK(peer(reset)[2] == TcpState::syn_recv);
   CHECK(peer(reset)[3] == TcpState::syn_recv);
   CHECK(peer(reset)[4] == TcpState::close);
+  // A firewall that resets our data, the ACK before it taken: one RST, a round trip after the
+  // data (found: "the peer reset our ACK of its SYN/ACK" for a server that held the connection).
+  constexpr uint8_t P = tcp_flag::psh;
+  std::vector<TraceEvent> data_reset = {seg(D::outbound, S, 100, 0, 0),         seg(D::inbound, S | A, 500, 101, 10 * ms),
+                                        seg(D::outbound, A, 101, 501, 11 * ms), seg(D::outbound, P | A, 101, 501, 12 * ms),
+                                        seg(D::inbound, R, 501, 0, 22 * ms)};
+  CHECK(settle_unaccepted_handshake(data_reset) == HandshakeRefusal::none);
+  CHECK(peer(data_reset)[3] == TcpState::close);  // untouched
+  // The same single RST sooner after the data than half a round trip: it answers the ACK.
+  data_reset.back().segment.time_ns = 14 * ms;
+  CHECK(settle_unaccepted_handshake(data_reset) == HandshakeRefusal::ack_reset);
   // An application's abort after accept: RST+ACK from an established peer. Not refused.
   std::vector<TraceEvent> abort = {seg(D::outbound, S, 100, 0, 0), seg(D::inbound, S | A, 500, 101, 1 * ms),
                                    seg(D::outbound, A, 101, 501, 2 * ms), seg(D::inbound, R | A, 501, 101, 4 * ms)};
