@@ -175,6 +175,20 @@ def test_connect_mode_leaves_the_kernels_syn_retries_out_of_the_rtt(make_lab, to
         assert p["kernel_rtt_us"] < 100000, p                     # its own sample: the round trip
     summary = objects[-1]
     assert summary["retried"] == 2 and "rtt_avg_ms" not in summary, summary
+    # The same for a closed port: its RST to the resent SYN came after the kernel's 1 s timeout
+    # too (found: "closed probe=1 rtt=3078.422 ms", counted in the rtt figures).
+    L.nft(L.server_ns, "delete table inet tk_synloss\n")
+    L.nft(L.server_ns, "table inet tk_synloss {\n chain input { type filter hook input priority 0; policy accept;\n"
+                       f"  tcp dport {CLOSED} tcp flags & (syn | ack) == syn numgen inc mod 2 == 0 drop\n }}\n}}\n")
+    r = L.run_client([tool("tcpprobe"), "-m", "connect", "--json", "-c", "2", "-i", "1.5", "-W", "2.5",
+                      f"{L.server_v4}:{CLOSED}"], timeout=60)
+    objects = json_lines(r.stdout)
+    probes = [o for o in objects if o["type"] == "probe"]
+    assert [(p["outcome"], p["syn_retransmits"]) for p in probes] == [("closed", 1), ("closed", 1)], r.stdout
+    assert objects[-1]["retried"] == 2 and "rtt_avg_ms" not in objects[-1], objects[-1]
+    text = L.run_client([tool("tcpprobe"), "-m", "connect", "-c", "1", "-W", "2.5", f"{L.server_v4}:{CLOSED}"],
+                        timeout=60).stdout
+    assert "closed probe=1 rtt=" in text and "(after 1 SYN sent again: not a round trip)" in text, text
     L.nft(L.server_ns, "delete table inet tk_synloss\n")
     text = L.run_client([tool("tcpprobe"), "-m", "connect", "-c", "1", "-W", "2.5", f"{L.server_v4}:{OPEN}"],
                         timeout=60).stdout

@@ -94,6 +94,13 @@ Record summary_record(const TargetInfo& info, const TargetStats& s) {
 }
 
 // What came back but is no answer, only when there was any.
+// Connect mode: the kernel sent the SYN again before the answer came, so the time is its
+// retransmission timeout, not a round trip.
+std::string resent_text(const tcpkit::ProbeReply& r) {
+  if (!r.syn_retransmits) return "";
+  return " (after " + tcpkit::cli::count_text(r.syn_retransmits, "SYN") + " sent again: not a round trip)";
+}
+
 std::string not_answers_text(const TargetStats& s) {
   std::string extra;
   auto add = [&](const std::string& part) { extra += (extra.empty() ? "" : ", ") + part; };
@@ -107,13 +114,13 @@ std::string not_answers_text(const TargetStats& s) {
   return extra.empty() ? "" : "not answers: " + extra + "\n";
 }
 
-// Probes that connected only after the kernel's SYN retry (connect mode): why their times are
-// left out, folded to the terminal's width.
+// Probes answered only after the kernel's SYN retry (connect mode): why their times are left
+// out, folded to the terminal's width.
 std::string retried_text(const TargetStats& s) {
   if (!s.retried) return "";
-  return tcpkit::wrap_cells(tcpkit::cli::count_text(s.retried, "probe") + " connected only after the kernel sent the SYN "
-                                "again: the SYN or the answer was lost, and their times hold the kernel's retransmission "
-                                "timeout (1 s, then more), so they are left out of the rtt figures",
+  return tcpkit::wrap_cells(tcpkit::cli::count_text(s.retried, "probe") + " got their answer only after the kernel sent the "
+                                "SYN again: the SYN or the answer was lost, and their times hold the kernel's "
+                                "retransmission timeout (1 s, then more), so they are left out of the rtt figures",
                             kTextWidth, 2);
 }
 
@@ -301,7 +308,7 @@ Record Reporter::probe_record(const TargetInfo& info, const tcpkit::ProbeReply& 
   }
   if (r.connect_ns) rec["connect_ms"] = ms_exact(*r.connect_ns);
   if (r.kernel_rtt_us) rec["kernel_rtt_us"] = *r.kernel_rtt_us;
-  if (info.mode == "connect" && r.outcome == ProbeOutcome::open) rec["syn_retransmits"] = r.syn_retransmits;
+  if (info.mode == "connect" && r.outcome != ProbeOutcome::filtered) rec["syn_retransmits"] = r.syn_retransmits;
   if (r.reset_after_handshake) rec["reset_after_handshake"] = true;
   if (r.rtt_ns) rec["timestamp_source"] = tcpkit::to_string(r.timestamps);
   return rec;
@@ -326,8 +333,7 @@ std::string Reporter::probe_text(const TargetInfo& info, const tcpkit::ProbeRepl
     case ProbeOutcome::open:
       line += "from " + where + ": open" + probe + rtt;
       if (r.kernel_rtt_us) line += " kernel_rtt=" + format_fixed(*r.kernel_rtt_us / 1000.0, 3) + " ms";
-      if (r.syn_retransmits)
-        line += " (after " + tcpkit::cli::count_text(r.syn_retransmits, "SYN") + " sent again: not a round trip)";
+      line += resent_text(r);
       if (r.ttl) line += " ttl=" + std::to_string(r.ttl);
       if (info.mode == "syn") line += " win=" + std::to_string(r.window);
       // The options worth reading (timestamp values are noise).
@@ -337,12 +343,12 @@ std::string Reporter::probe_text(const TargetInfo& info, const tcpkit::ProbeRepl
       if (r.split_handshake) line += " (a SYN, no SYN/ACK: a split handshake)";
       break;
     case ProbeOutcome::closed:
-      line += "from " + where + ": closed" + probe + rtt;
+      line += "from " + where + ": closed" + probe + rtt + resent_text(r);
       if (r.ttl) line += " ttl=" + std::to_string(r.ttl);
       if (info.mode == "syn") line += " flags=" + tcpkit::flags_compact(r.flags);
       break;
     case ProbeOutcome::unreachable:
-      line += "from " + r.responder.to_string() + ": unreachable" + probe + rtt;
+      line += "from " + r.responder.to_string() + ": unreachable" + probe + rtt + resent_text(r);
       if (r.icmp_type || r.icmp_code)
         line += " icmp" + std::string(r.icmp_v6 ? "6" : "") + "=" + std::to_string(r.icmp_type) + "/" +
                 std::to_string(r.icmp_code);

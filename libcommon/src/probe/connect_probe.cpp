@@ -107,6 +107,15 @@ void read_open_socket(int fd, ProbeReply& reply) {
   setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_close, sizeof abort_close);
 }
 
+// SYNs the kernel sent again before connect() ended, whatever ended it (an RST or an ICMP error
+// to a resent SYN takes the retransmission timeout too, not a round trip). The socket keeps
+// its counters after the kernel closed it.
+uint32_t syn_retransmits(int fd) {
+  tcp_info info{};
+  socklen_t info_length = sizeof info;
+  return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &info_length) == 0 ? info.tcpi_total_retrans : 0;
+}
+
 bool unreachable_error(int error) {
   return error == EHOSTUNREACH || error == ENETUNREACH || error == EACCES || error == EPERM || error == EPROTO ||
          error == ENOPROTOOPT;
@@ -147,6 +156,7 @@ Result<ProbeReply> connect_probe(const ConnectProbeConfig& config, uint64_t prob
     return fail_errno("connect to " + d.to_string_with_port(config.port), error);
   reply.connect_ns = elapsed;
   reply.rtt_ns = elapsed;
+  if (error != 0) reply.syn_retransmits = syn_retransmits(sock->get());
   if (error == 0) {
     reply.outcome = ProbeOutcome::open;
     read_open_socket(sock->get(), reply);
