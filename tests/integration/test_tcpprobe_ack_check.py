@@ -56,6 +56,19 @@ def test_a_full_accept_queue_is_told_from_a_firewall(make_lab, tool):
         server.kill()
 
 
+def test_syn_acks_dropped_on_their_way_back_are_among_the_causes(make_lab, tool):
+    # Found: a rule on the server's output dropping its SYN/ACKs (an egress firewall, a return
+    # path) read "only the SYNs went unanswered: a full accept queue, a SYN rate limit, or a rule
+    # that drops SYNs alone": the server answered every SYN. The lost answers are named too.
+    L = make_lab(ipv6=False)
+    L.start_server(8080, mode="hold", family="v4")
+    L.nft(L.server_ns, "table inet tkegress {\n chain output { type filter hook output priority 0;\n"
+                       "  tcp sport 8080 tcp flags & (syn | ack) == syn | ack drop\n }\n}\n")
+    t = L.run_client([tool("tcpprobe"), "-c", "1", "-W", "0.4", f"{L.server_v4}:8080"], timeout=30)
+    flat = " ".join(t.stdout.split())
+    assert "only the SYNs went unanswered" in flat and "drops the SYN/ACKs on their way back" in flat, t.stdout
+
+
 def test_a_port_that_answers_gets_no_ack_check(make_lab, tool):
     L = make_lab(ipv6=False)
     L.start_server(QUEUE, mode="hold")

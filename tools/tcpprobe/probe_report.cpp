@@ -235,7 +235,8 @@ std::string ack_check_text(uint16_t port, const std::optional<tcpkit::AckCheckAn
     case tcpkit::AckCheck::reset:
       line = ack + " drew an RST, so segments reach a TCP stack there and only the SYNs went unanswered: "
                    "a listener whose accept queue is full (a server that stopped accepting) or whose SYN queue is (a "
-                   "SYN flood where tcp_syncookies is 0), a SYN rate limit, or a rule that drops SYNs alone";
+                   "SYN flood where tcp_syncookies is 0), a SYN rate limit, a rule that drops SYNs alone, or one that "
+                   "drops the SYN/ACKs on their way back (on the server's output or the return path)";
       break;
     case tcpkit::AckCheck::late_reset:
       line = ack + " drew an RST, but only after -W: the host answers, slower than -W allows, so the SYNs' answers "

@@ -495,7 +495,8 @@ std::string ack_check_sentence(const AckCheckFacts& a, uint64_t icmp_refused) {
            ")" + icmp + rest;
   return asked + with_commas(a.reset) + " reset an ACK, so segments reach " + (a.reset == 1 ? "it" : "them") +
          " and only SYNs are dropped: a listener whose accept queue is full (or SYN queue, in a SYN flood without "
-         "cookies), a SYN rate limit or a rule for SYNs alone (ack-reset)" + icmp + rest;
+         "cookies), a SYN rate limit, a rule for SYNs alone or one for the SYN/ACKs on their way back (ack-reset)" +
+         icmp + rest;
 }
 
 Record ack_check_record(const AckCheckFacts& a) {
