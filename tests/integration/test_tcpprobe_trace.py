@@ -362,6 +362,31 @@ def test_a_firewall_that_resets_our_data_did_not_reset_our_ack(make_lab, tool):
     assert len(established) == 2, established  # the server never lost them
 
 
+def test_an_icmp_error_about_our_data_ends_nothing(make_lab, tool):
+    # Found: a firewall rejecting our data with ICMP made --close peer close first at once, with
+    # no note saying so, the peer drawn CLOSE_WAIT (the error, reported by recv() with
+    # IP_RECVERR, was taken for the peer's end). The connection lives on: our kernel retransmits
+    # the data, the wait for the peer's FIN runs its course, and at the time limit the orphan
+    # that would keep retransmitting is reset, not left behind.
+    L = make_lab(ipv6=False, delay_ms=5)
+    L.start_server(8083, mode="http")
+    L.nft(L.server_ns, "table inet tkicmp {\n chain input { type filter hook input priority 0;\n"
+                       "  tcp dport 8083 meta length > 60 reject with icmp type admin-prohibited\n }\n}\n")
+    segments, summary = trace(L, tool, f"{L.server_v4}:8083", "-w", "3", "--close", "peer", "--close-wait", "1",
+                              "--send", "HEAD / HTTP/1.0\r\n\r\n")
+    assert summary["icmp_errors"], summary
+    assert "the peer did not close within the wait; we closed first" in summary["notes"], summary["notes"]
+    # Our FIN waits behind the unacknowledged data (never on the wire here): our state says when
+    # we closed, after the wait, not at the ICMP.
+    assert all(s["our_state"] == "ESTABLISHED" for s in segments[2:] if s["time_ms"] < 1000), \
+        [(s["time_ms"], s["our_state"]) for s in segments]
+    assert any(s["our_state"] == "FIN_WAIT1" for s in segments), [(s["time_ms"], s["our_state"]) for s in segments]
+    assert "CLOSE_WAIT" not in [s["peer_state"] for s in segments], wire(segments)
+    assert any("the connection was reset, not left to retransmit" in n for n in summary["notes"]), summary["notes"]
+    left = L.run_client(["ss", "-Htn", "dport", "=", ":8083"]).stdout.strip()
+    assert left == "", left
+
+
 @pytest.mark.parametrize("abort_on_overflow", [0, 1])
 def test_an_ack_that_meets_a_full_accept_queue_is_no_established_peer(make_lab, tool, abort_on_overflow):
     # Found against a listener that had stopped accepting: the trace drew the peer ESTABLISHED,

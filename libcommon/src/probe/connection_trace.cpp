@@ -3,6 +3,7 @@
 #include <linux/errqueue.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
@@ -46,8 +47,21 @@ constexpr int64_t kQuietRtts = 4;
 // The quiet there is 400 ms longer: at least 600 ms.
 constexpr auto kTimeWaitQuiet = std::chrono::nanoseconds(600'000'000);
 
+// Whether the kernel still holds the connection (an RST or a timeout closes it; a reported ICMP
+// error does not).
+bool connection_lives(int fd) {
+  tcp_info info{};
+  socklen_t length = sizeof info;
+  return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0 && info.tcpi_state != TCP_CLOSE;
+}
+
 bool readable_eof_or_data(int fd, uint64_t& received, bool& eof) {
   char buffer[kReadChunk];
+  // An ICMP error about our data is reported once by recv() (IP_RECVERR, set for connect's
+  // sake) while the connection lives on: no end of it (found: --close peer then closed first
+  // at once, and the peer was drawn CLOSE_WAIT). A few at most, then what is left is read.
+  constexpr int kMostReportedErrors = 16;
+  int reported = 0;
   for (;;) {
     const ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
     if (n > 0) {
@@ -55,6 +69,10 @@ bool readable_eof_or_data(int fd, uint64_t& received, bool& eof) {
       continue;
     }
     if (n == 0) eof = true;
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && reported < kMostReportedErrors && connection_lives(fd)) {
+      ++reported;
+      continue;
+    }
     return n == 0 || errno == EAGAIN || errno == EWOULDBLOCK;
   }
 }
@@ -160,6 +178,13 @@ class TraceRun {
     if (now < limit_) return false;
     result_.outcome = "time limit";
     result_.notes.push_back("stopped at the time limit");
+    // Data or a FIN of ours still unacknowledged would be sent again for minutes after we are
+    // gone (found: an orphan in FIN_WAIT1 still retransmitting): an RST ends it with us.
+    if (sock_.get() >= 0 && !data_acked()) {
+      abort_close(sock_);
+      result_.notes.push_back("our data or FIN was still unacknowledged: the connection was reset, not left to "
+                              "retransmit after tcpprobe ended");
+    }
     return true;
   }
 
