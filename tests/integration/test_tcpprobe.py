@@ -157,35 +157,39 @@ def test_connect_fallback_without_cap_net_raw(make_lab, tool, family):
         assert kernel_ms - 1 <= open_probe["connect_ms"] < kernel_ms + 50
 
 
+def drop_every_other_syn(L, port):
+    """Each probe's first SYN is dropped at the server; the kernel's resend passes."""
+    L.nft(L.server_ns, "table inet tk_synloss {\n chain input { type filter hook input priority 0; policy accept;\n"
+                       f"  tcp dport {port} tcp flags & (syn | ack) == syn numgen inc mod 2 == 0 drop\n }}\n}}\n")
+
+
+def two_connect_probes(L, tool, port):
+    r = L.run_client([tool("tcpprobe"), "-m", "connect", "--json", "-c", "2", "-i", "1.5", "-W", "2.5",
+                      f"{L.server_v4}:{port}"], timeout=60)
+    objects = json_lines(r.stdout)
+    return [o for o in objects if o["type"] == "probe"], objects[-1]
+
+
 def test_connect_mode_leaves_the_kernels_syn_retries_out_of_the_rtt(make_lab, tool):
     # Found on a lossy path with -W 2: a probe whose SYN or SYN/ACK was lost connected after the
     # kernel sent its SYN again, and its "rtt" was the kernel's 1 s timeout (1007 ms on a 2 ms
     # path), counted in the rtt figures. Every other SYN is dropped here: each probe's first.
     L = make_lab(ipv6=False)
     L.start_server(OPEN, mode="hold")
-    L.nft(L.server_ns, "table inet tk_synloss {\n chain input { type filter hook input priority 0; policy accept;\n"
-                       f"  tcp dport {OPEN} tcp flags & (syn | ack) == syn numgen inc mod 2 == 0 drop\n }}\n}}\n")
-    r = L.run_client([tool("tcpprobe"), "-m", "connect", "--json", "-c", "2", "-i", "1.5", "-W", "2.5",
-                      f"{L.server_v4}:{OPEN}"], timeout=60)
-    objects = json_lines(r.stdout)
-    probes = [o for o in objects if o["type"] == "probe"]
-    assert [p["outcome"] for p in probes] == ["open", "open"], r.stdout + r.stderr
+    drop_every_other_syn(L, OPEN)
+    probes, summary = two_connect_probes(L, tool, OPEN)
+    assert [p["outcome"] for p in probes] == ["open", "open"], probes
     for p in probes:
         assert p["syn_retransmits"] == 1 and p["rtt_ms"] > 900, p  # the kernel's timeout, said so
         assert p["kernel_rtt_us"] < 100000, p                     # its own sample: the round trip
-    summary = objects[-1]
     assert summary["retried"] == 2 and "rtt_avg_ms" not in summary, summary
     # The same for a closed port: its RST to the resent SYN came after the kernel's 1 s timeout
     # too (found: "closed probe=1 rtt=3078.422 ms", counted in the rtt figures).
     L.nft(L.server_ns, "delete table inet tk_synloss\n")
-    L.nft(L.server_ns, "table inet tk_synloss {\n chain input { type filter hook input priority 0; policy accept;\n"
-                       f"  tcp dport {CLOSED} tcp flags & (syn | ack) == syn numgen inc mod 2 == 0 drop\n }}\n}}\n")
-    r = L.run_client([tool("tcpprobe"), "-m", "connect", "--json", "-c", "2", "-i", "1.5", "-W", "2.5",
-                      f"{L.server_v4}:{CLOSED}"], timeout=60)
-    objects = json_lines(r.stdout)
-    probes = [o for o in objects if o["type"] == "probe"]
-    assert [(p["outcome"], p["syn_retransmits"]) for p in probes] == [("closed", 1), ("closed", 1)], r.stdout
-    assert objects[-1]["retried"] == 2 and "rtt_avg_ms" not in objects[-1], objects[-1]
+    drop_every_other_syn(L, CLOSED)
+    probes, summary = two_connect_probes(L, tool, CLOSED)
+    assert [(p["outcome"], p["syn_retransmits"]) for p in probes] == [("closed", 1), ("closed", 1)], probes
+    assert summary["retried"] == 2 and "rtt_avg_ms" not in summary, summary
     text = L.run_client([tool("tcpprobe"), "-m", "connect", "-c", "1", "-W", "2.5", f"{L.server_v4}:{CLOSED}"],
                         timeout=60).stdout
     assert "closed probe=1 rtt=" in text and "(after 1 SYN sent again: not a round trip)" in text, text
