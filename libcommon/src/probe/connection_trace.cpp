@@ -20,6 +20,7 @@
 #include "tcpkit/io/raw_socket.hpp"
 #include "tcpkit/io/route.hpp"
 #include "tcpkit/probe/socket_lookup.hpp"
+#include "tcpkit/sockets/state_edges.hpp"
 #include "tcpkit/util/output.hpp"
 #include "tcpkit/io/local_port.hpp"
 #include "tcpkit/io/unique_fd.hpp"
@@ -91,8 +92,12 @@ bool closing_reset(const std::vector<TraceEvent>& events, size_t i) {
   const TrackedSegment& s = events[i].segment;
   if (!(s.flags & tcp_flag::rst) || s.answers_rejected) return false;
   if (i == 0) return true;
-  const TrackedSegment& before = events[i - 1].segment;
-  const TcpState sender = s.direction == Direction::outbound ? before.local_state_inferred : before.remote_state_inferred;
+  const TraceEvent& before = events[i - 1];
+  // Ours: the kernel's word where it was read (the capture's state machine can go astray under
+  // heavy reordering: our kernel's RST to a copy of the peer's last ACK, from CLOSE, read as
+  // "reset by us").
+  const TcpState ours = before.local_state_read ? before.local_state : before.segment.local_state_inferred;
+  const TcpState sender = s.direction == Direction::outbound ? ours : before.segment.remote_state_inferred;
   return sender != TcpState::close;
 }
 
@@ -610,7 +615,10 @@ void resolve_late_state_reads(std::vector<TraceEvent>& events) {
     TraceEvent& e = events[i];
     const std::optional<TcpState> read = e.local_state_read ? std::optional(e.local_state) : std::nullopt;
     bool late = false;
-    if (read && *read != e.segment.local_state_inferred && read != before)
+    // Nor is a read the inference could not follow: the capture's state machine went astray
+    // (found under heavy reordering: LAST_ACK, then "FIN_WAIT2" for our kernel's CLOSE).
+    const bool followable = !before || rfc9293_reachable(*before, e.segment.local_state_inferred);
+    if (read && *read != e.segment.local_state_inferred && read != before && followable)
       for (size_t j = i + 1; !late && j < events.size() && events[j].segment.time_ns <= e.local_state_read_ns + kMarginNs; ++j)
         late = events[j].segment.local_state_inferred == *read;
     if (late) {

@@ -38,6 +38,24 @@ const std::vector<std::pair<TcpState, TcpState>>& rfc9293_edges() {
   return edges;
 }
 
+bool rfc9293_reachable(TcpState from, TcpState to) {
+  if (from == to || to == TcpState::close) return true;
+  std::array<bool, kTcpStateCount> seen{};
+  std::vector<TcpState> todo = {from};
+  seen[size_t(state_index(from))] = true;
+  while (!todo.empty()) {
+    const TcpState s = todo.back();
+    todo.pop_back();
+    for (const auto& [a, b] : rfc9293_edges()) {
+      if (a != s || seen[size_t(state_index(b))]) continue;
+      if (b == to) return true;
+      seen[size_t(state_index(b))] = true;
+      if (b != TcpState::close) todo.push_back(b);  // past CLOSE a new connection begins
+    }
+  }
+  return false;
+}
+
 void EdgeCounter::add(TcpState from, TcpState to, std::optional<uint64_t> in_from_ns) {
   Edge& e = edges_[slot(from, to)];
   ++e.count;

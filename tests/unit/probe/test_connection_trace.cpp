@@ -61,6 +61,18 @@ TEST_CASE("the kernel's answer stands when it was read before the next segment o
   resolve_late_state_reads(agree);
   CHECK_FALSE(agree[0].local_state_inferred);
 
+  // The state machine went astray (the peer's FIN held out of order, never released): it says
+  // FIN_WAIT2 where the kernel, in LAST_ACK before, now says CLOSE, and the next segment (our
+  // RST to a copy of the peer's ACK) came within the margin. The kernel's word stands.
+  std::vector<TraceEvent> astray = {
+      event(0, TcpState::fin_wait1, TcpState::last_ack, 300'000),
+      event(10 * ms, TcpState::fin_wait2, TcpState::close, 10 * ms + 300'000),
+      event(10 * ms + 20'000, TcpState::close, TcpState::close, 10 * ms + 320'000),
+  };
+  resolve_late_state_reads(astray);
+  CHECK(astray[1].local_state == TcpState::close);
+  CHECK_FALSE(astray[1].local_state_inferred);
+
   // A segment whose state could not be read stays unread.
   std::vector<TraceEvent> unread = {event(0, TcpState::fin_wait2, TcpState::close, 300'000), event(1000, TcpState::time_wait, TcpState::close, 0)};
   unread[0].local_state_read = false;
@@ -137,6 +149,28 @@ TEST_CASE("FINs that crossed are a simultaneous close, whether or not CLOSING wa
   const std::vector<TraceEvent> four = {seg(D::outbound, F | A, 101, 501, 1 * ms), seg(D::inbound, A, 501, 102, 2 * ms),
                                         seg(D::inbound, F | A, 501, 102, 3 * ms), seg(D::outbound, A, 102, 502, 4 * ms)};
   CHECK(close_kind(four, false) == "four-way close");
+}
+
+TEST_CASE("our kernel's RST from CLOSE, as it read, closes nothing, whatever the capture inferred") {
+  // Under heavy reordering the capture's state machine never took the peer's FIN: it had us in
+  // FIN_WAIT2 where the kernel said LAST_ACK, then CLOSE. Our kernel's RST to a network copy of
+  // the peer's last ACK read "reset by us".
+  using D = Direction;
+  constexpr uint8_t A = tcp_flag::ack, F = tcp_flag::fin, R = tcp_flag::rst;
+  std::vector<TraceEvent> events = {seg(D::inbound, F | A, 500, 101, 1 * ms), seg(D::outbound, F | A, 101, 501, 2 * ms),
+                                    seg(D::inbound, A, 501, 102, 3 * ms), seg(D::outbound, R, 102, 0, 4 * ms)};
+  const TcpState kernel[] = {TcpState::close_wait, TcpState::last_ack, TcpState::close, TcpState::close};
+  const TcpState inferred[] = {TcpState::established, TcpState::fin_wait1, TcpState::fin_wait2, TcpState::close};
+  for (size_t i = 0; i < events.size(); ++i) {
+    events[i].local_state = kernel[i];
+    events[i].local_state_read = true;
+    events[i].segment.local_state_inferred = inferred[i];
+    events[i].segment.remote_state_inferred = TcpState::close_wait;
+  }
+  CHECK(close_kind(events, false) != "reset by us");
+  // Not read (the lookup failed): the capture's inference is all there is.
+  for (auto& e : events) e.local_state_read = false;
+  CHECK(close_kind(events, false) == "reset by us");
 }
 
 TEST_CASE("a peer that never took our handshake ACK is drawn in SYN_RECEIVED, not ESTABLISHED") {

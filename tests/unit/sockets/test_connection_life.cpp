@@ -206,6 +206,17 @@ TEST_CASE("edges: counts, medians and the anomalies named") {
   CHECK(edge_anomaly(S::established, S::fin_wait1).empty());
 }
 
+TEST_CASE("edges: which states the diagram reaches from a state") {
+  CHECK(rfc9293_reachable(S::established, S::time_wait));  // through FIN_WAIT1, FIN_WAIT2
+  CHECK(rfc9293_reachable(S::syn_sent, S::last_ack));
+  CHECK(rfc9293_reachable(S::last_ack, S::last_ack));
+  CHECK(rfc9293_reachable(S::last_ack, S::close));
+  CHECK(rfc9293_reachable(S::close_wait, S::close));       // an abort
+  CHECK_FALSE(rfc9293_reachable(S::last_ack, S::fin_wait2));
+  CHECK_FALSE(rfc9293_reachable(S::time_wait, S::established));
+  CHECK_FALSE(rfc9293_reachable(S::fin_wait2, S::close_wait));
+}
+
 TEST_CASE("edges: the median of many is kept from a bounded sample") {
   EdgeCounter e;
   for (int i = 0; i < 100000; ++i) e.add(S::established, S::fin_wait1, uint64_t(i % 100) * 1'000'000);

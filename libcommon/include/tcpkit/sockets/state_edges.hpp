@@ -26,6 +26,10 @@ std::string_view edge_anomaly(TcpState from, TcpState to);
 // CLOSE happens to timewait sockets, which the kernel never reports).
 const std::vector<std::pair<TcpState, TcpState>>& rfc9293_edges();
 
+// Whether a socket in `from` can be in `to` later: the same state, one the diagram's edges reach,
+// or CLOSE (an RST or an abort ends any). LAST_ACK never leads to FIN_WAIT2, say.
+bool rfc9293_reachable(TcpState from, TcpState to);
+
 class EdgeCounter {
  public:
   void add(TcpState from, TcpState to, std::optional<uint64_t> in_from_ns);
