@@ -258,7 +258,7 @@ def test_reports_and_explanations_fit_80_columns(args):
     assert r.returncode in (0, 1), r.stderr
     assert max(len(line) for line in r.stdout.splitlines()) <= 80, r.stdout
     if args == ["time-wait"]:
-        assert re.search(r"^  net\.ipv4\.tcp_tw_reuse {9}2  \(reuse", r.stdout, re.M), r.stdout
+        assert re.search(r"^  net\.ipv4\.tcp_tw_reuse {9}\S+  \(", r.stdout, re.M), r.stdout  # this machine's value
 
 
 def test_time_wait_towards_a_service_inside_the_ephemeral_range(tmp_path):

@@ -38,3 +38,17 @@ def test_a_syn_that_never_left_is_named_and_blames_no_firewall(make_lab, tool):
     assert r.stdout.count("our SYN never left this host") == 2, r.stdout
     flat = " ".join(r.stdout.split())
     assert "2 SYNs never left this host: the next hop on" in flat and "ack check" not in flat, r.stdout
+
+
+def test_connect_mode_to_an_absent_neighbour_blames_no_lost_answer(make_lab, tool):
+    # Asked in review: while ARP goes unanswered the kernel tries the queued SYN again (its
+    # retransmit counter reaches 3), so would the connect its own host-unreachable ends, about
+    # 3 s on, count as "answered only after the kernel sent the SYN again"? No: TCP_INFO's total
+    # counts only SYNs that left (measured 0 here), and no answer was lost.
+    L = make_lab(ipv6=False)
+    absent = L.server_v4.rsplit(".", 1)[0] + ".77"
+    r = L.run_client([tool("tcpprobe"), "-m", "connect", "--json", "-c", "1", "-W", "5", f"{absent}:80"], timeout=60)
+    objects = [json.loads(line) for line in r.stdout.splitlines()]
+    probe = next(o for o in objects if o["type"] == "probe")
+    assert probe["outcome"] == "unreachable" and probe["syn_retransmits"] == 0, probe
+    assert objects[-1]["retried"] == 0, objects[-1]

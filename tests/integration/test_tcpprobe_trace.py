@@ -345,8 +345,9 @@ def test_a_firewall_that_resets_our_data_did_not_reset_our_ack(make_lab, tool):
     # Found against a firewall that resets segments with content (and one that resets FINs):
     # "the peer reset our ACK of its SYN/ACK: it never was ESTABLISHED", the peer drawn SYN_RECV,
     # while the server held the connection ESTABLISHED. Our ACK drew nothing; the RST answered
-    # the data (or the FIN), which carries the same ack number, a round trip later.
-    L = make_lab(ipv6=False, delay_ms=5)
+    # the data (or the FIN), which carries the same ack number, a round trip later. (20 ms each
+    # way: a stall of the line would have to stretch the handshake by 40 ms to confuse the two.)
+    L = make_lab(ipv6=False, delay_ms=20)
     L.start_server(8083, mode="http")
     L.start_server(8084, mode="hold")
     L.nft(L.server_ns, "table inet tkcontent {\n chain input { type filter hook input priority 0;\n"
@@ -372,7 +373,7 @@ def test_an_icmp_error_about_our_data_ends_nothing(make_lab, tool):
     L.start_server(8083, mode="http")
     L.nft(L.server_ns, "table inet tkicmp {\n chain input { type filter hook input priority 0;\n"
                        "  tcp dport 8083 meta length > 60 reject with icmp type admin-prohibited\n }\n}\n")
-    segments, summary = trace(L, tool, f"{L.server_v4}:8083", "-w", "3", "--close", "peer", "--close-wait", "1",
+    segments, summary = trace(L, tool, f"{L.server_v4}:8083", "-w", "5", "--close", "peer", "--close-wait", "1",
                               "--send", "HEAD / HTTP/1.0\r\n\r\n")
     assert summary["icmp_errors"], summary
     assert "the peer did not close within the wait; we closed first" in summary["notes"], summary["notes"]

@@ -194,7 +194,7 @@ def test_an_ack_that_draws_an_icmp_error_is_no_silence(make_lab, tool):
         assert got == {REFUSED_ACKS: ("filtered", "no-response", "icmp"), WALL: ("filtered", "no-response", "silence"),
                        OPEN: ("open", "syn-ack", None)}, got
         assert ports[REFUSED_ACKS]["ack_icmp"] == "admin-prohibited" and ports[REFUSED_ACKS]["ack_ttl"] == 64, ports
-        assert "ack_icmp_from" not in ports[REFUSED_ACKS], ports  # the host's own firewall: no router named
+        assert "ack_reason_ip" not in ports[REFUSED_ACKS], ports  # the host's own firewall: no router named
         # The ICMP answered the first ACK: only WALL's is sent again.
         assert s["ack_check"] == {"silent": 2, "checked": 2, "reset": 0, "icmp": 1, "icmp_unreachable": 0, "sent": 3}, s
     t = L.run_client([tool("tcpscan"), "--wait", "300ms", "-p", f"{REFUSED_ACKS},{WALL},{OPEN}", L.server_v4], timeout=60)
@@ -217,7 +217,7 @@ def test_a_router_that_refuses_the_ack_is_named(make_lab, tool):
                           " }\n}\n")
     ports, hosts, s = scan(L, tool, "-p", f"{REFUSED_ACKS},{OPEN}")
     refused = ports[REFUSED_ACKS]
-    assert (refused["ack_check"], refused["ack_icmp"], refused["ack_icmp_from"]) == \
+    assert (refused["ack_check"], refused["ack_icmp"], refused["ack_reason_ip"]) == \
         ("icmp", "admin-prohibited", L.router_v4[0]), refused
     r = L.run_client([tool("tcpscan"), "--stream", "--reason", "--wait", "300ms", "-p", f"{REFUSED_ACKS},{OPEN}",
                       L.server_v4], timeout=60)

@@ -70,9 +70,9 @@ struct Host {
 
   // A port's verdict with who sent its ICMP error (icmp_sender, icmp_from_target).
   tcpkit::Verdict verdict(const PortResult& p) const;
-  // The router or firewall whose ICMP error answered p's SYN (nmap's reason_ip) or the ACK
-  // check's ACK (icmp_sender); empty when the host itself answered, nothing did, or the sender
-  // was not kept.
+  // The router or firewall whose ICMP error answered p's SYN (reason_ip, nmap's), or either the
+  // SYN or the ACK check's ACK (icmp_sender); empty when the host itself answered, nothing did,
+  // or the sender was not kept.
   std::optional<tcpkit::IpAddress> reason_ip(const PortResult& p) const;
   std::optional<tcpkit::IpAddress> icmp_sender(const PortResult& p) const;
   // Keeps a sender that is not the host; returns PortResult::sender's value for it.

@@ -120,9 +120,11 @@ std::string host_text(const Host& h, const HostTextOptions& o, tcpkit::ServiceNa
     if (const auto router = h.reason_ip(p)) {
       // The router's name where the row has room; past 80 columns, on a line of its own below.
       const std::string from = "from " + router->to_string();
+      // Under the REASON column, or nearer the margin when a long IPv6 address would pass 80.
+      const size_t indent = lead.size() + from.size() <= kTextWidth ? lead.size() : 2;
       reason += lead.size() + reason.size() + 1 + from.size() + ttl.size() <= kTextWidth
                     ? " " + from + ttl
-                    : ttl + "\n" + std::string(lead.size(), ' ') + from;
+                    : ttl + "\n" + std::string(indent, ' ') + from;
     } else {
       reason += ttl;
     }

@@ -185,7 +185,7 @@ void Report::port_line(const tcpkit::ScanResult& r) {
     rec["ack_check"] = "icmp";
     if (options_.form == OutputForm::json) {
       rec["ack_icmp"] = ack_icmp_text(r.verdict);
-      if (said_by_a_router(r.verdict)) rec["ack_icmp_from"] = r.verdict.icmp_sender.to_string();
+      if (said_by_a_router(r.verdict)) rec["ack_reason_ip"] = r.verdict.icmp_sender.to_string();
     }
     rec["ack_ttl"] = r.ttl;
   }

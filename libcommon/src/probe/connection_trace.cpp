@@ -350,9 +350,12 @@ class TraceRun {
 
   // Our kernel's word, not the capture's: the tracker may not have seen our data leave yet, and
   // then took it for acked (our FIN left 30 us after the data, 6 ms before its ACK).
+  // A connection the kernel closed (an RST) has nothing left to wait for, though SIOCOUTQ still
+  // counts what it never got acked.
   bool data_acked() const {
     int unacked = 0;  // bytes written and not yet acked (SIOCOUTQ: write_seq - snd_una)
-    return sock_.get() < 0 || ::ioctl(sock_.get(), SIOCOUTQ, &unacked) != 0 || unacked == 0;
+    return sock_.get() < 0 || !connection_lives(sock_.get()) || ::ioctl(sock_.get(), SIOCOUTQ, &unacked) != 0 ||
+           unacked == 0;
   }
 
   bool closed_and_quiet() {
@@ -515,7 +518,9 @@ size_t first_peer_synack(const std::vector<TraceEvent>& events) {
 // that resets data segments read "the peer reset our ACK of its SYN/ACK"). The RST answers the
 // ACK when nothing of ours followed it; when a peer that knows no connection reset each of our
 // segments, the ACK too (as many such RSTs as our segments up to the first); or when it came
-// sooner after the next segment of ours than half the handshake's round trip allows.
+// late enough after the ACK for the peer to have answered it, yet sooner after the next segment
+// of ours than half the handshake's round trip allows. An RST whose TTL is not the SYN/ACK's
+// comes from something else on the way (a firewall nearer us): never the peer's answer.
 bool reset_answers_ack(const std::vector<TraceEvent>& events, size_t synack, size_t ack, size_t reset) {
   std::optional<size_t> next;
   size_t ours = 1;  // the ACK, and what followed it before the RST
@@ -524,6 +529,8 @@ bool reset_answers_ack(const std::vector<TraceEvent>& events, size_t synack, siz
       if (!next) next = i;
       ++ours;
     }
+  const TrackedSegment& r = events[reset].segment;
+  if (r.ttl != events[synack].segment.ttl) return false;
   if (!next) return true;
   size_t resets = 0;
   for (size_t i = reset; i < events.size(); ++i) {
@@ -539,7 +546,7 @@ bool reset_answers_ack(const std::vector<TraceEvent>& events, size_t synack, siz
       syn_ns = events[i].segment.time_ns;  // the last SYN sent: the one the SYN/ACK answers
   if (!syn_ns) return false;
   const int64_t rtt = events[synack].segment.time_ns - *syn_ns;
-  return events[reset].segment.time_ns - events[*next].segment.time_ns < rtt / 2;
+  return r.time_ns - events[ack].segment.time_ns >= rtt / 2 && r.time_ns - events[*next].segment.time_ns < rtt / 2;
 }
 }  // namespace
 

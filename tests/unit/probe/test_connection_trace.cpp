@@ -208,9 +208,21 @@ TEST_CASE("a peer that never took our handshake ACK is drawn in SYN_RECEIVED, no
                                         seg(D::inbound, R, 501, 0, 22 * ms)};
   CHECK(settle_unaccepted_handshake(data_reset) == HandshakeRefusal::none);
   CHECK(peer(data_reset)[3] == TcpState::close);  // untouched
-  // The same single RST sooner after the data than half a round trip: it answers the ACK.
-  data_reset.back().segment.time_ns = 14 * ms;
+  // Our data 8 ms after the ACK, and one RST a round trip after the ACK, 2 ms after the data:
+  // too soon to answer the data, so it answers the ACK.
+  data_reset[3].segment.time_ns = 19 * ms;
+  data_reset.back().segment.time_ns = 21 * ms;
   CHECK(settle_unaccepted_handshake(data_reset) == HandshakeRefusal::ack_reset);
+  // An RST too soon after the ACK for the peer to have answered it (a firewall near us resets
+  // the data), or with another TTL than the SYN/ACK's: not the peer's answer to the ACK.
+  data_reset[3].segment.time_ns = 12 * ms;
+  data_reset.back().segment.time_ns = 13 * ms;
+  CHECK(settle_unaccepted_handshake(data_reset) == HandshakeRefusal::none);
+  data_reset[3].segment.time_ns = 19 * ms;
+  data_reset.back().segment.time_ns = 21 * ms;
+  data_reset.back().segment.ttl = 63;
+  data_reset[1].segment.ttl = 64;
+  CHECK(settle_unaccepted_handshake(data_reset) == HandshakeRefusal::none);
   // An application's abort after accept: RST+ACK from an established peer. Not refused.
   std::vector<TraceEvent> abort = {seg(D::outbound, S, 100, 0, 0), seg(D::inbound, S | A, 500, 101, 1 * ms),
                                    seg(D::outbound, A, 101, 501, 2 * ms), seg(D::inbound, R | A, 501, 101, 4 * ms)};
