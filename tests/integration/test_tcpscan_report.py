@@ -329,6 +329,21 @@ def test_a_long_router_address_keeps_the_report_in_80_columns(make_lab):
     assert f"{gone},,down,net-unreach,,,,,{router}" in c.splitlines(), c  # the CSV's down row names it too
 
 
+def test_a_long_ipv6_router_address_goes_nearer_the_margin(make_lab):
+    # Under the REASON column (41 columns in) "from " and a 39-character IPv6 address pass 80
+    # columns: the continuation starts at the margin's indent instead (found in review).
+    L = make_lab(routers=1)
+    router = "2001:db8:1234:5678:9abc:def0:1234:5678"
+    L.nft(L.router_ns[0], "table ip6 tkfar {\n chain forward { type filter hook forward priority 0;\n"
+                          f"  ip6 daddr {L.server_v6} tcp dport 8443 reject with icmpv6 type admin-prohibited\n }}\n"
+                          " chain out { type filter hook output priority 0;\n"
+                          f"  icmpv6 type destination-unreachable ip6 saddr set {router}\n }}\n}}\n")
+    L.sysctl(L.router_ns[0], "net.ipv6.icmp.ratelimit", "0")
+    t = L.run_client([L.tool("tcpscan"), "-p", "8443", *FAST, L.server_v6], timeout=60).stdout
+    assert max(len(line) for line in t.splitlines()) <= 80, t
+    assert re.search(rf"^8443/tcp +filtered +admin-prohibited ttl 64\n  from {re.escape(router)}$", t, re.M), t
+
+
 def test_silent_ports_beside_icmp_refusals_name_the_icmp_rate_limit(make_lab):
     # One rule in a router refuses 100 ports with admin-prohibited; its ICMP rate limit (Linux's
     # default) lets a few refusals through, and the ACK check of the silent rest said only "a
