@@ -122,9 +122,10 @@ std::string host_text(const Host& h, const HostTextOptions& o, tcpkit::ServiceNa
       const std::string from = "from " + router->to_string();
       // Under the REASON column, or nearer the margin when a long IPv6 address would pass 80.
       const size_t indent = lead.size() + from.size() <= kTextWidth ? lead.size() : 2;
-      reason += lead.size() + reason.size() + 1 + from.size() + ttl.size() <= kTextWidth
-                    ? " " + from + ttl
-                    : ttl + "\n" + std::string(indent, ' ') + from;
+      if (lead.size() + reason.size() + 1 + from.size() + ttl.size() <= kTextWidth)
+        reason.append(" ").append(from).append(ttl);
+      else
+        reason.append(ttl).append("\n").append(indent, ' ').append(from);
     } else {
       reason += ttl;
     }
