@@ -93,7 +93,6 @@ Record summary_record(const TargetInfo& info, const TargetStats& s) {
   return rec;
 }
 
-// What came back but is no answer, only when there was any.
 // Connect mode: the kernel sent the SYN again before the answer came, so the time is its
 // retransmission timeout, not a round trip.
 std::string resent_text(const tcpkit::ProbeReply& r) {
@@ -101,6 +100,7 @@ std::string resent_text(const tcpkit::ProbeReply& r) {
   return " (after " + tcpkit::cli::count_text(r.syn_retransmits, "SYN") + " sent again: not a round trip)";
 }
 
+// What came back but is no answer, only when there was any.
 std::string not_answers_text(const TargetStats& s) {
   std::string extra;
   auto add = [&](const std::string& part) { extra += (extra.empty() ? "" : ", ") + part; };

@@ -22,8 +22,17 @@ const std::vector<std::string> kResultColumns = {"host",      "port",      "stat
                                                  "ttl",       "icmp_type", "icmp_code", "ack_check", "reason_ip"};
 const std::vector<std::string> kProbeColumns = {"n", "src", "sport", "dst", "dport", "flags", "seq", "ack", "bytes"};
 
-// An ICMP error from a router or firewall on the way, whose address is known.
-bool said_by_a_router(const tcpkit::Verdict& v) { return !v.icmp_from_target && !v.icmp_sender.is_unspecified(); }
+// The router or firewall on the way whose ICMP error this is, when known; none for the host's own.
+std::optional<std::string> router_of(const tcpkit::Verdict& v) {
+  if (v.icmp_from_target || v.icmp_sender.is_unspecified()) return std::nullopt;
+  return v.icmp_sender.to_string();
+}
+
+// " from 10.0.0.1" after an ICMP error a router sent, else "".
+std::string from_router_text(const tcpkit::Verdict& v) {
+  const auto router = router_of(v);
+  return router ? " from " + *router : "";
+}
 
 std::string json_line(const Record& r) { return r.dump(-1, ' ', false, Record::error_handler_t::replace) + "\n"; }
 
@@ -135,13 +144,11 @@ std::string Report::reason_text(const tcpkit::ScanResult& r) const {
   if (r.verdict.reason == tcpkit::Reason::icmp_unreachable)
     out += " type=" + std::to_string(r.verdict.icmp_type) + " code=" + std::to_string(r.verdict.icmp_code) + " (" +
            tcpkit::icmp_description(r.verdict.icmp_v6, r.verdict.icmp_type, r.verdict.icmp_code) + ")" +
-           (said_by_a_router(r.verdict) ? " from " + r.verdict.icmp_sender.to_string() : "");
+           from_router_text(r.verdict);
   if (r.ack != tcpkit::AckAnswer::unasked) {  // a silent port: its TTL is the ACK check's answer's
     const bool answered = r.ack == tcpkit::AckAnswer::reset || r.ack == tcpkit::AckAnswer::icmp;
-    const std::string icmp = r.ack == tcpkit::AckAnswer::icmp
-                                 ? " " + ack_icmp_text(r.verdict) +
-                                       (said_by_a_router(r.verdict) ? " from " + r.verdict.icmp_sender.to_string() : "")
-                                 : "";
+    const std::string icmp =
+        r.ack == tcpkit::AckAnswer::icmp ? " " + ack_icmp_text(r.verdict) + from_router_text(r.verdict) : "";
     const std::string ttl = answered && r.ttl ? " ttl=" + std::to_string(r.ttl) : "";
     return out + " (" + tcpkit::to_string(r.ack) + icmp + ttl + ")";
   }
@@ -172,7 +179,7 @@ void Report::port_line(const tcpkit::ScanResult& r) {
     rec["icmp"] = tcpkit::icmp_description(r.verdict.icmp_v6, r.verdict.icmp_type, r.verdict.icmp_code);
     // A router or firewall on the way answered for the port (nmap's reason_ip); the host's own
     // ICMP error has none.
-    if (said_by_a_router(r.verdict)) rec["reason_ip"] = r.verdict.icmp_sender.to_string();
+    if (const auto router = router_of(r.verdict)) rec["reason_ip"] = *router;
   }
   if (has_reply && r.rtt_ns > 0) rec["rtt_us"] = r.rtt_ns / 1000;
   if (r.verdict.zero_window) rec["zero_window"] = true;
@@ -185,7 +192,7 @@ void Report::port_line(const tcpkit::ScanResult& r) {
     rec["ack_check"] = "icmp";
     if (options_.form == OutputForm::json) {
       rec["ack_icmp"] = ack_icmp_text(r.verdict);
-      if (said_by_a_router(r.verdict)) rec["ack_reason_ip"] = r.verdict.icmp_sender.to_string();
+      if (const auto router = router_of(r.verdict)) rec["ack_reason_ip"] = *router;
     }
     rec["ack_ttl"] = r.ttl;
   }

@@ -92,8 +92,9 @@ void XmlReport::host(const Host& h, const HostTextOptions& o, tcpkit::ServiceNam
       if (o.open_only && v.state != o.positive) continue;  // --open: nmap lists no other port either
       listed += "<port protocol=\"tcp\" portid=\"" + std::to_string(p.port) + "\"><state state=\"" +
                 tcpkit::to_string(v.state) + "\" reason=\"" + reason_word(v) + "\" reason_ttl=\"" +
-                std::to_string(v.reason == tcpkit::Reason::no_response ? 0 : p.ttl) + "\"" +
-                (h.reason_ip(p) ? " reason_ip=\"" + h.reason_ip(p)->to_string() + "\"" : std::string()) + "/>";
+                std::to_string(v.reason == tcpkit::Reason::no_response ? 0 : p.ttl) + "\"";
+      if (const auto router = h.reason_ip(p)) listed += " reason_ip=\"" + router->to_string() + "\"";
+      listed += "/>";
       const std::string& name = services.name(p.port);
       if (!name.empty()) listed += "<service name=\"" + xml_escape(name) + "\" method=\"table\" conf=\"3\"/>";
       listed += "</port>\n";
