@@ -5,7 +5,7 @@ rewritten sequence number (IPv6's probe id) still paired with its probe by the T
 import time
 
 import pytest
-from tcppath_run import on_r2 as on_router2, tcppath_hops
+from tcppath_run import on_r2 as on_router2, tcppath_hops, tcppath_json
 
 PORT = 8080
 TABLE = "tkpath6"
@@ -112,3 +112,21 @@ def test_a_rate_limited_hop_is_marked_not_taken_for_a_drop(L, tool):
     text = L.run_client([tool("tcppath"), "-n", "-W", "3s", "-m", "8", f"[{L.server_v6}]:{PORT}"], timeout=60)
     hop2 = [line for line in text.stdout.splitlines() if line.startswith(" 2  ")]
     assert hop2 and hop2[0].endswith("rate-limited"), text.stdout
+
+
+def test_flows_over_ipv6_each_pair_only_their_own_quotes(L, tool):
+    # Every flow's capture sees every router's answers to all the flows. Over IPv6 a probe is
+    # named by its seq, or where that was rewritten by its TSval; the flows' TSvals once counted
+    # from one base, so another flow's quote was taken by its TSval and shown as a rewrite of
+    # the source port, the seq and the TSval at a hop where nothing changes anything.
+    for ns in L.router_ns:
+        L.sysctl(ns, "net.ipv6.icmp.ratelimit", 0)
+    r, objects = tcppath_json(L, tool, f"[{L.server_v6}]:{PORT}", "-n", "--flows", "8", "-q", "1",
+                              "--router-burst", "16", max_hops=6)
+    assert r.returncode == 0, r.stderr
+    summary = objects[-1]
+    assert summary["flows"] == 8 and summary["reached"] == 8, summary
+    assert summary["changes"] == [], summary["changes"]
+    assert summary["paths"] == 1 and summary["diverge_after"] is None, summary
+    for hop, router in zip(summary["hops"], L.router_v6):
+        assert [x["router"] for x in hop["routers"]] in ([router], []), summary["hops"]

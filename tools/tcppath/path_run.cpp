@@ -5,6 +5,7 @@
 #include <chrono>
 #include <future>
 #include <optional>
+#include <random>
 #include <vector>
 
 #include "common/cli_common.hpp"
@@ -67,14 +68,18 @@ int run_flows(const Options& o, const tcpkit::PathTraceConfig& c, const tcpkit::
                                   " s apart: routers answer a burst of about " + std::to_string(o.router_burst) +
                                   " (--router-burst), then about one a second");
   tcpkit::SendTurns turns(kFlowGap);
-  tcpkit::PathTraceConfig flow = c;
-  flow.turns = &turns;
+  tcpkit::PathTraceConfig shared = c;
+  shared.turns = &turns;
+  std::random_device rd;
+  const auto flows = tcpkit::flow_configs(shared, o.flows, uint16_t(rd()));
   std::vector<tcpkit::PathTrace> traces;
   std::optional<tcpkit::Error> failed;
   for (int started = 0; started < o.flows && !failed && !cli::interrupted();) {
     std::vector<std::future<tcpkit::Result<tcpkit::PathTrace>>> running;
-    for (int i = 0; i < per_wave && started < o.flows; ++i, ++started)
+    for (int i = 0; i < per_wave && started < o.flows; ++i, ++started) {
+      const tcpkit::PathTraceConfig& flow = flows[size_t(started)];
       running.push_back(std::async(std::launch::async, [&flow] { return tcpkit::trace_path(flow, cli::interrupt_fd()); }));
+    }
     for (auto& f : running) {
       auto t = f.get();
       if (!t) {

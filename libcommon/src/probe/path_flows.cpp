@@ -94,4 +94,15 @@ FlowsSummary summarize_flows(const std::vector<PathTrace>& traces) {
   return out;
 }
 
+std::vector<PathTraceConfig> flow_configs(const PathTraceConfig& config, int flows, uint16_t first_ip_id) {
+  const size_t count = path_probe_count(config);
+  const auto ts = config.syn_options.timestamps();
+  std::vector<PathTraceConfig> out(size_t(std::max(flows, 0)), config);
+  for (size_t i = 0; i < out.size(); ++i) {
+    out[i].first_ip_id = uint16_t(first_ip_id + i * count);
+    if (ts) out[i].syn_options.set_timestamps(uint32_t(ts->first + i * count), ts->second);
+  }
+  return out;
+}
+
 }  // namespace tcpkit

@@ -12,6 +12,7 @@
 
 #include "tcpkit/io/local_port.hpp"
 #include "tcpkit/io/raw_socket.hpp"
+#include "tcpkit/probe/probe_ids.hpp"
 #include "tcpkit/wire/segment.hpp"
 #include "tcpkit/wire/segment_diff.hpp"
 
@@ -30,54 +31,9 @@ struct Probe {
   std::vector<uint8_t> bytes;  // as sent: its quote is diffed against these (its own IP ID)
 };
 
-// Which probe a packet is (or quotes). IPv4: the IP ID, first_id + k, which middleboxes leave
-// alone far more often than the sequence number or the ports; but where the quote's sequence
-// number and TSval agree on another probe, or the ID names none and the sequence number does (a
-// router that rewrites IDs: the later hops were lost, or placed one probe off), those. IPv6 has
-// no IP ID: the sequence number, first_seq + k; where a middlebox rewrote it, the timestamp option's TSval, first_ts + k
-// (when the SYN carries one), which sequence-number rewriters leave alone.
-struct ProbeIds {
-  bool v6 = false;
-  uint16_t first_id = 0;
-  uint32_t first_seq = 0, first_ts = 0;
-  bool timestamps = false;
-  size_t count = 0;
-
-  std::optional<size_t> index(uint32_t value, uint32_t first) const {
-    const uint32_t k = v6 ? value - first : uint16_t(value - first);
-    return k < count ? std::optional<size_t>(k) : std::nullopt;
-  }
-  // Our own probe leaving (the capture's outgoing copy).
-  std::optional<size_t> of_sent(const DecodedPacket& d) const {
-    return v6 ? index(d.tcp.seq, first_seq) : index(d.ip_id, first_id);
-  }
-  // The datagram an ICMP error quotes (as decode_packet read it), when it is one of our probes
-  // to destination.
-  std::optional<size_t> of_quote(const QuotedDatagram& q, const IpAddress& destination) const {
-    if (q.protocol != IPPROTO_TCP || q.dst != destination) return std::nullopt;
-    const auto by_seq = q.seq ? index(*q.seq, first_seq) : std::nullopt;
-    const auto by_ts = timestamps && q.tsval ? index(*q.tsval, first_ts) : std::nullopt;
-    if (!v6) {
-      if (by_seq && by_seq == by_ts) return by_seq;  // two fields against the ID: it was rewritten
-      if (const auto by_id = q.ip_id ? index(*q.ip_id, first_id) : std::nullopt) return by_id;
-      // The sequence number is random per trace; TSvals alone are not (--flows share the base).
-      return by_seq;
-    }
-    return by_seq ? by_seq : by_ts;
-  }
-  // The probe the destination's SYN/ACK or RST answers, so which TTL first reached it: its ack
-  // is that probe's seq + 1, or where a middlebox rewrote the seq without translating the ack
-  // back, its TSecr echoes that probe's TSval (when the SYN carries timestamps).
-  std::optional<size_t> of_answer(const DecodedPacket& d) const {
-    if (d.tcp.flags & tcp_flag::ack)
-      if (auto k = index(d.tcp.ack - 1, first_seq)) return k;
-    if (!timestamps) return std::nullopt;
-    const auto ts = d.tcp.options.timestamps();
-    return ts ? index(ts->second, first_ts) : std::nullopt;
-  }
-};
-
 }  // namespace
+
+size_t path_probe_count(const PathTraceConfig& c) { return size_t(c.max_hops) * size_t(c.queries) + 1; }
 
 Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
   const bool v6 = !c.destination.is_v4();
@@ -100,10 +56,9 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
   std::random_device rd;
   ProbeIds ids;
   ids.v6 = v6;
-  ids.first_id = uint16_t(rd());
+  ids.first_id = c.first_ip_id ? *c.first_ip_id : uint16_t(rd());
   ids.first_seq = uint32_t(rd());
-  // Every probe of every hop, and one more: the SYN asked again after a drop (see below).
-  ids.count = size_t(c.max_hops) * size_t(c.queries) + 1;
+  ids.count = path_probe_count(c);
   SegmentSpec spec;
   spec.src = c.route.source;
   spec.dst = c.destination;

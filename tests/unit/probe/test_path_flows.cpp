@@ -86,3 +86,28 @@ TEST_CASE("path flows: a flow that lost one answer is not a path of its own") {
   const FlowsSummary other = summarize_flows({trace({"10.0.0.2", "10.0.1.2"}), trace({"10.0.0.9", ""})});
   CHECK(other.paths == 2);
 }
+
+TEST_CASE("path flows: each flow's probes carry IP IDs and TSvals of their own") {
+  PathTraceConfig c;
+  c.max_hops = 30;
+  c.queries = 3;
+  REQUIRE(c.syn_options.timestamps());
+  const uint32_t ts = c.syn_options.timestamps()->first;
+  const size_t count = path_probe_count(c);
+  CHECK(count == 91);
+  // A base near the top: the windows wrap past 65535 without meeting.
+  const auto flows = flow_configs(c, 16, 65500);
+  REQUIRE(flows.size() == 16);
+  for (size_t i = 0; i < flows.size(); ++i) {
+    CHECK(*flows[i].first_ip_id == uint16_t(65500 + i * count));
+    CHECK(flows[i].syn_options.timestamps()->first == uint32_t(ts + i * count));
+    CHECK(flows[i].max_hops == 30);
+  }
+  for (size_t i = 0; i < flows.size(); ++i)
+    for (size_t j = i + 1; j < flows.size(); ++j) {
+      const uint16_t apart = uint16_t(*flows[j].first_ip_id - *flows[i].first_ip_id);
+      CHECK(apart >= count);
+      CHECK(uint16_t(*flows[i].first_ip_id - *flows[j].first_ip_id) >= count);
+    }
+  CHECK(flow_configs(c, 0, 1).empty());
+}

@@ -38,4 +38,10 @@ struct FlowsSummary {
 
 FlowsSummary summarize_flows(const std::vector<PathTrace>& traces);
 
+// The configurations of flows traces run at once: flow i's probes carry IP IDs from
+// first_ip_id + i * path_probe_count() and TSvals from the SYN's own + i * path_probe_count()
+// (when it has timestamps), so that no flow's IDs overlap another's: every quote reaches every
+// flow's capture, and each must pair only its own. Sequence numbers are random per trace.
+std::vector<PathTraceConfig> flow_configs(const PathTraceConfig& config, int flows, uint16_t first_ip_id);
+
 }  // namespace tcpkit

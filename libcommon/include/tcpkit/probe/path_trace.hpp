@@ -33,7 +33,14 @@ struct PathTraceConfig {
   bool ecn = false;  // an ECN-setup SYN (ECE and CWR set, RFC 3168): who clears them shows in the quotes
   // Traces run at once (--flows) share one: each sends its probes in a turn of its own.
   SendTurns* turns = nullptr;
+  // The first probe's IPv4 IP ID (random when unset). Traces run at once get windows that do
+  // not overlap (flow_configs()), so that no trace takes another's quote for its own.
+  std::optional<uint16_t> first_ip_id;
 };
+
+// How many probes a trace may send: every probe of every hop, and one more (the SYN asked again
+// after a silence). Each carries first + k in its IP ID, seq and TSval.
+size_t path_probe_count(const PathTraceConfig& config);
 
 struct HopResult {
   HopAnswer answer;                 // router, diff of the first quote, unreachable
