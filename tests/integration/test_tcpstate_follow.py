@@ -235,18 +235,25 @@ def test_text_filters_and_bounded_run(tool):
 
 def test_state_filter_and_duration(tool):
     """--state time-wait shows only the inferred changes; --duration ends the run by itself."""
-    with lab.Lab() as L:
-        server = L.start_server(SERVER_PORT, mode="hold", family="both", close_delay_ms=50)
-        proc = start_follower([tool("tcpstate"), "follow", "--json", "--state", "time-wait", "--duration", "4s"],
-                              wrap_ns=L.client_ns)
-        r = L.run_python(L.client_ns, client_script(L), timeout=60)
-        assert "DONE" in r.stdout, r.stderr
-        out, err = proc.communicate(timeout=30)
-        server.terminate()
-    assert proc.returncode == 0, err
-    records = [json.loads(line) for line in out.splitlines()]
+    for attempt in range(1, KERNEL_SKIP_ATTEMPTS + 1):
+        with lab.Lab() as L:
+            # A peer's RST must not end a TIME_WAIT before it is looked up (see test_tcpstate).
+            L.sysctl(L.client_ns, "net.ipv4.tcp_rfc1337", 1)
+            server = L.start_server(SERVER_PORT, mode="hold", family="both", close_delay_ms=50)
+            proc = start_follower([tool("tcpstate"), "follow", "--json", "--state", "time-wait", "--duration", "4s"],
+                                  wrap_ns=L.client_ns)
+            r = L.run_python(L.client_ns, client_script(L), timeout=60)
+            assert "DONE" in r.stdout, r.stderr
+            out, err = proc.communicate(timeout=30)
+            server.terminate()
+        assert proc.returncode == 0, err
+        records = [json.loads(line) for line in out.splitlines()]
+        # CI once lost 41001's TIME_WAIT here, the run's summary unseen: a path gap (the kernel
+        # left 41001's close unreported) runs again, as the fixture above does.
+        if not kernel_skipped(attempt, records[-1]):
+            break
     transitions = records[:-1]
-    assert sorted(t["local_port"] for t in transitions) == [GRACEFUL_V4, GRACEFUL_V6], transitions
+    assert sorted(t["local_port"] for t in transitions) == [GRACEFUL_V4, GRACEFUL_V6], records
     assert all(t["new_state"] == "TIME_WAIT" and t["inferred"] for t in transitions)
     assert records[-1]["type"] == "summary" and "interrupted" not in records[-1]
     assert 3_900_000 <= records[-1]["duration_us"] < 10_000_000
