@@ -1,4 +1,5 @@
 #include "tcpscan/host_text.hpp"
+#include "tcpkit/util/display_width.hpp"
 #include "tcpkit/util/output.hpp"
 
 #include <cstdio>
@@ -56,20 +57,7 @@ std::string fit(const std::string& head, const std::string& tail) {
 }  // namespace
 
 std::string wrapped(const std::string& text, const std::string& continuation) {
-  std::string out, line;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find(' ', start);
-    if (end == std::string::npos) end = text.size();
-    const std::string word = text.substr(start, end - start);
-    if (line.size() > continuation.size() && line.size() + 1 + word.size() > kTextWidth) {
-      out += line + "\n";
-      line = continuation.substr(0, continuation.size() - 1);  // the space comes with the word
-    }
-    line += (line.empty() ? "" : " ") + word;
-    start = end + 1;
-  }
-  return out + line + "\n";
+  return tcpkit::fold_cells(text, kTextWidth, continuation);
 }
 
 int collapsed_state(const Host& h, const HostTextOptions& o) {

@@ -92,33 +92,7 @@ constexpr double kUsPerMs = 1000.0;
 
 std::string prose(std::string_view text, size_t indent) {
   constexpr size_t kTerminalColumns = 80;
-  const std::string safe = tcpkit::terminal_safe(text);
-  if (tcpkit::display_width(safe) <= kTerminalColumns) return safe + "\n";
-  // Folded at spaces; unlike wrap_cells, a run of spaces inside a line (a name padded to its
-  // column) is kept, and only the run where a line breaks goes.
-  std::string out, line;
-  size_t cells = 0;
-  bool has_word = false;
-  size_t i = 0;
-  while (i < safe.size()) {
-    const size_t word_start = safe.find_first_not_of(' ', i);
-    if (word_start == std::string::npos) break;
-    const size_t word_end = std::min(safe.find(' ', word_start), safe.size());
-    std::string_view gap(safe.data() + i, word_start - i);
-    const std::string_view word(safe.data() + word_start, word_end - word_start);
-    const size_t width = tcpkit::display_width(word);
-    if (has_word && cells + gap.size() + width > kTerminalColumns) {
-      out += line + "\n";
-      line.assign(indent, ' ');
-      cells = indent;
-      gap = {};
-    }
-    line.append(gap).append(word);
-    cells += gap.size() + width;
-    has_word = true;
-    i = word_end;
-  }
-  return out + line + "\n";
+  return tcpkit::fold_cells(text, kTerminalColumns, std::string(indent, ' '));
 }
 
 std::string duration_text(std::optional<int64_t> ms) {

@@ -166,38 +166,54 @@ std::string pad_cells(std::string_view text, size_t cells) {
   return out;
 }
 
-std::string wrap_cells(std::string_view text, size_t cells, size_t indent) {
+std::string fold_cells(std::string_view text, size_t cells, std::string_view continuation) {
   const std::string safe = terminal_safe(text);
-  const size_t lead = std::min(safe.find_first_not_of(' '), safe.size());  // kept on the first line
-  indent = std::min(std::max(indent, lead), cells / 2);
-  std::string out, line(lead, ' ');
-  size_t line_cells = lead;
+  if (display_width(safe) <= cells) {
+    std::string out = safe;
+    while (!out.empty() && out.back() == ' ') out.pop_back();
+    return out + '\n';
+  }
+  const size_t lead_width = display_width(continuation);
+  std::string out, line;
+  size_t line_cells = 0;
   bool has_word = false;
   auto break_line = [&] {
     while (!line.empty() && line.back() == ' ') line.pop_back();
-    out += line + '\n';
-    line.assign(indent, ' ');
-    line_cells = indent;
+    out.append(line).append(1, '\n');
+    line.assign(continuation);
+    line_cells = lead_width;
     has_word = false;
   };
-  size_t i = lead;
+  size_t i = 0;
   while (i < safe.size()) {
-    const size_t end = std::min(safe.find(' ', i), safe.size());
-    const std::string_view word(safe.data() + i, end - i);
-    i = end + 1;
-    if (word.empty()) continue;
-    if (has_word && line_cells + 1 + display_width(word) > cells) break_line();
-    else if (has_word) line += ' ', ++line_cells;
+    const size_t word_start = safe.find_first_not_of(' ', i);
+    if (word_start == std::string::npos) break;
+    const size_t word_end = std::min(safe.find(' ', word_start), safe.size());
+    const std::string_view gap(safe.data() + i, word_start - i);
+    const std::string_view word(safe.data() + word_start, word_end - word_start);
+    i = word_end;
+    // The spaces before a word stay with it (a name padded to its column), unless the line breaks there.
+    if (has_word && line_cells + gap.size() + display_width(word) > cells) {
+      break_line();
+    } else {
+      line.append(gap);
+      line_cells += gap.size();
+    }
     // A word longer than a whole line is cut, one code point at a time.
     for_each_piece(word, [&](std::string_view piece, size_t w, bool) {
       if (line_cells + w > cells && has_word) break_line();
-      line += piece;
+      line.append(piece);
       line_cells += w;
       has_word = true;
     });
   }
   while (!line.empty() && line.back() == ' ') line.pop_back();
   return out + line + '\n';
+}
+
+std::string wrap_cells(std::string_view text, size_t cells, size_t indent) {
+  const size_t lead = std::min(text.find_first_not_of(' '), text.size());  // kept on the first line
+  return fold_cells(text, cells, std::string(std::min(std::max(indent, lead), cells / 2), ' '));
 }
 
 }  // namespace tcpkit

@@ -82,3 +82,14 @@ TEST_CASE("printable_ascii: every byte 0x20-0x7E, whatever its place in the 8-by
   CHECK_FALSE(printable_ascii(std::string("abcdefg\xff", 8)));
   CHECK(printable_ascii("0123456789 ~!@#$%^&*()_+{}|:<>?"));
 }
+
+TEST_CASE("fold_cells: the one folder keeps a column's padding, drops the run at a break") {
+  // A name padded to its column keeps its spaces (wrap_cells once collapsed them to one).
+  CHECK(wrap_cells("  net.ipv4.tcp_fin_timeout     60  (how long an orphan waits)", 40, 2) ==
+        "  net.ipv4.tcp_fin_timeout     60  (how\n  long an orphan waits)\n");
+  CHECK(fold_cells("# one two three four", 12, "#   ") == "# one two\n#   three\n#   four\n");
+  CHECK(fold_cells("a    b", 3, "  ") == "a\n  b\n");  // the run where it breaks goes
+  CHECK(fold_cells("fits  ", 80, "  ") == "fits\n");    // trailing spaces go, even on one line
+  CHECK(fold_cells("bad\x1b[2J name and more", 12, " ") == "bad\\x1b[2J\n name and\n more\n");
+  CHECK(fold_cells("", 80, "") == "\n");
+}

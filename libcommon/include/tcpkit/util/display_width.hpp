@@ -26,8 +26,14 @@ size_t display_width(std::string_view text);
 // terminal_safe(text), then spaces up to `cells` cells (nothing added when it is already wider).
 std::string pad_cells(std::string_view text, size_t cells);
 
-// Prose wrapped at word boundaries so that no line is wider than `cells`; lines after the first
-// start with `indent` spaces. A word wider than a line is cut. Made terminal_safe.
+// The one text folder: made terminal_safe, folded at spaces so that no line is wider than
+// `cells`, each line after the first starting with `continuation` ("  ", "#   "). Spaces inside
+// a line are kept (a name padded to its column); the run where a line breaks goes, as do
+// trailing spaces. A word wider than a line is cut. Ends with a newline.
+std::string fold_cells(std::string_view text, size_t cells, std::string_view continuation);
+
+// Prose folded so that no line is wider than `cells`; lines after the first start with `indent`
+// spaces, or as many as the first line's own indent, at most half a line.
 std::string wrap_cells(std::string_view text, size_t cells, size_t indent);
 
 }  // namespace tcpkit
