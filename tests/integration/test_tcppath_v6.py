@@ -2,6 +2,8 @@
 nftables makes on r2 placed between hop 2 and hop 3 (the traffic class, the flow label the
 probes share), the stop point of a firewall that drops and of one that rejects with ICMPv6, and a
 rewritten sequence number (IPv6's probe id) still paired with its probe by the TSval."""
+import json
+import subprocess
 import time
 
 import pytest
@@ -130,3 +132,25 @@ def test_flows_over_ipv6_each_pair_only_their_own_quotes(L, tool):
     assert summary["paths"] == 1 and summary["diverge_after"] is None, summary
     for hop, router in zip(summary["hops"], L.router_v6):
         assert [x["router"] for x in hop["routers"]] in ([router], []), summary["hops"]
+
+
+def test_two_runs_at_once_pair_only_their_own_quotes(L, tool):
+    # Found: a run to a port r2 drops took r3's answers to another run's probes (to a port that
+    # goes through) by their TSvals, which counted from 1 in every run: it showed hop 3 with
+    # rewrites of the ports, the seq and the flow label, and the drop one hop too far.
+    L.start_server(443, mode="hold", family="v6")
+    on_r2(L, "  tcp dport 443 drop\n")
+    for ns in L.router_ns:
+        L.sysctl(ns, "net.ipv6.icmp.ratelimit", 0)
+    dropped = L.popen_client([tool("tcppath"), "--json", "-n", "-m", "6", "-W", "2s", f"[{L.server_v6}]:443"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)
+    r, _, other = trace(L, tool)
+    out, err = dropped.communicate(timeout=60)
+    assert r.returncode == 0 and other["stop"] == "reached", (r.stdout, r.stderr)
+    assert dropped.returncode == 1, err
+    objects = [json.loads(line) for line in out.splitlines()]
+    hops, summary = [o for o in objects if o["type"] == "hop"], objects[-1]
+    assert summary["stop"] == "dropped" and summary["last_hop"] == 2, summary
+    assert all(h["changes"] == [] for h in hops), hops
+    assert hops[2]["router"] is None and hops[2]["answered"] == 0, hops[2]

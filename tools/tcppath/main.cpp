@@ -68,6 +68,7 @@ int parse_and_run(int argc, char** argv) {
     auto list = tcpkit::parse_option_list(f.options);
     if (!list) return usage("--options: " + list.error().message);
     o.syn_options = *list;
+    o.tsval_given = (',' + f.options).find(",ts=") != std::string::npos;
   }
   if (app.count("--port")) {
     auto p = tcpkit::parse_port(f.port);

@@ -27,6 +27,7 @@ struct Options {
   int router_burst = 6;                           // --router-burst: answers a router gives at once
   bool ecn = false;                               // --ecn: an ECN-setup SYN (ECE, CWR)
   tcpkit::TcpOptions syn_options = tcpkit::linux_layout();  // --options
+  bool tsval_given = false;  // --options named ts=TSVAL; else the first probe's TSval is random
 };
 
 // Routers' names from reverse lookups (empty with -n).

@@ -132,6 +132,11 @@ int run(const Options& o) {
   c.queries = o.queries;
   c.wait = std::chrono::duration_cast<std::chrono::milliseconds>(o.wait);
   c.syn_options = o.syn_options;
+  // A TSval base of our own, unless the user chose one: a quote whose IP ID and seq were both
+  // rewritten is still paired by its TSval, and never with another run's probes (they would
+  // all count from 1).
+  if (const auto ts = c.syn_options.timestamps(); ts && !o.tsval_given)
+    c.syn_options.set_timestamps(uint32_t(std::random_device{}()), ts->second);
   c.ecn = o.ecn;
   if (o.flows > 1) return run_flows(o, c, destination);
   auto trace = tcpkit::trace_path(c, cli::interrupt_fd());

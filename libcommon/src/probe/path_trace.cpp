@@ -59,6 +59,8 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
   ids.first_id = c.first_ip_id ? *c.first_ip_id : uint16_t(rd());
   ids.first_seq = uint32_t(rd());
   ids.count = path_probe_count(c);
+  ids.sport = sport;
+  ids.dport = c.port;
   SegmentSpec spec;
   spec.src = c.route.source;
   spec.dst = c.destination;

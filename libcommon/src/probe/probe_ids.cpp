@@ -25,9 +25,10 @@ std::optional<size_t> ProbeIds::of_quote(const QuotedDatagram& q, const IpAddres
   const auto ts = timestamps && q.tsval ? by_32(*q.tsval, first_ts) : std::nullopt;
   if (!v6) {
     if (seq && seq == ts) return seq;  // two fields against the ID: it was rewritten
-    if (const auto id = q.ip_id ? by_id(*q.ip_id) : std::nullopt) return id;
-    // The sequence number is random per trace; TSvals alone are not chosen at random.
-    return seq;
+    const auto id = q.ip_id ? by_id(*q.ip_id) : std::nullopt;
+    const bool others_ports = q.ports_known && q.sport != sport && q.dport != dport;
+    if (id && (seq || ts || !others_ports)) return id;
+    if (id) return std::nullopt;  // an ID that collides with another trace's window
   }
   return seq ? seq : ts;
 }

@@ -20,6 +20,8 @@ ProbeIds ids(bool v6 = false) {
   p.first_ts = 1;
   p.timestamps = true;
   p.count = 7;
+  p.sport = 40000;
+  p.dport = 8080;
   return p;
 }
 
@@ -76,4 +78,25 @@ TEST_CASE("probe ids: IPv6 by the seq, or by the TSval where the seq was rewritt
   ProbeIds wrap = ids();
   wrap.first_id = 65534;
   CHECK(wrap.of_quote(quote(1, 7, std::nullopt), kDestination) == size_t(3));
+}
+
+TEST_CASE("probe ids: IPv4 with the ID and the seq both rewritten, by the TSval") {
+  // Found: a router that rewrote both (pf's random-id and sequence modulation) left the next
+  // hop silent, and the SYN reported unchanged.
+  CHECK(ids().of_quote(quote(0, 12345, 1 + 3), kDestination) == size_t(3));
+  CHECK_FALSE(ids().of_quote(quote(0, 12345, std::nullopt), kDestination));
+}
+
+TEST_CASE("probe ids: a quote only its IP ID makes ours, with both ports another's, is another trace's") {
+  const ProbeIds p = ids();
+  QuotedDatagram other = quote(43699, 77, 900000);
+  other.ports_known = true;
+  other.sport = 5555;
+  other.dport = 443;
+  CHECK_FALSE(p.of_quote(other, kDestination));
+  other.dport = 8080;  // a NAT that rewrote our source port: still ours by the ID
+  CHECK(p.of_quote(other, kDestination) == size_t(1));
+  other.dport = 443;
+  other.sport = 40000;
+  CHECK(p.of_quote(other, kDestination) == size_t(1));
 }
