@@ -145,3 +145,17 @@ def test_the_flows_of_a_wave_send_one_after_another(L, tool):
     assert len({b[0] for b in blocks}) == 16
     gaps_ms = [(b[1] - a[2]) / 1e6 for a, b in zip(blocks, blocks[1:])]
     assert min(gaps_ms) >= 1.5, gaps_ms
+
+
+def test_a_rewrite_of_each_flows_own_ip_id_is_one_change_on_every_flow(L, tool):
+    # Found: a router setting the IP ID to 0 read as one "ip_id N -> 0" per flow, each on 1 of 8
+    # flows. r1 is every flow's: the change shows in the quotes of hop 2 and hop 3.
+    L.nft(L.router_ns[0], f"table inet tkid {{\n chain fw {{ type filter hook forward priority 0; policy accept;\n"
+                          f"  tcp dport {PORT} tcp flags & (syn | ack) == syn ip id set 0\n }}\n}}\n")
+    r, objects = run(L, tool, "--flows", "8", "-q", "1", "--router-burst", "16")
+    assert r.returncode == 0, r.stderr
+    summary = objects[-1]
+    assert summary["reached"] == 8, summary
+    assert summary["changes"] == [{"change": "ip_id rewritten to 0", "where": "between hop 1 and hop 2", "flows": 8}], \
+        summary["changes"]
+    assert "ip_id rewritten to 0 between hop 1 and hop 2 on 8 of 8 flows" in summary["verdict"], summary["verdict"]

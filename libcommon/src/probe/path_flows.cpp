@@ -4,6 +4,8 @@
 #include "tcpkit/probe/path_flows.hpp"
 
 #include <algorithm>
+#include <map>
+#include <optional>
 #include <set>
 
 namespace tcpkit {
@@ -12,6 +14,24 @@ namespace {
 
 std::string flows_text(int n, int of) {
   return std::to_string(n) + " of " + std::to_string(of) + " flows";
+}
+
+// The fields each flow sets on its own (its source port, seq, IP ID, flow label and TSvals):
+// one middlebox's rewrite of them shows another "before" in every flow. Such a change is told
+// by its field alone, "ip_id rewritten" ("... to 0" when every flow came out the same), so that
+// it counts as one change on so many flows, not as one change per flow.
+std::optional<std::string> per_flow_field(const FieldChange& c) {
+  switch (c.field) {
+    case SegmentField::sport:
+    case SegmentField::seq:
+    case SegmentField::ip_id:
+    case SegmentField::flow_label: return std::string(field_name(c.field));
+    case SegmentField::options:
+      if (c.option && c.option->kind == tcp_option::timestamps && c.option->what == OptionChange::What::changed)
+        return std::string("TSval");
+      return std::nullopt;
+    default: return std::nullopt;
+  }
 }
 
 }  // namespace
@@ -71,14 +91,19 @@ FlowsSummary summarize_flows(const std::vector<PathTrace>& traces) {
     for (const PathTrace& t : traces) destination_hop = std::max(destination_hop, t.destination_hop);
     out.rejoin_at = destination_hop;
   }
+  std::map<size_t, std::set<std::string>> rewritten_to;  // a per-flow field's change: the values it came out as
   for (const PathTrace& t : traces)
     for (const AttributedChange& c : t.summary.changes) {
-      const std::string phrase = change_phrase(c.change), where = attribution_text(c);
+      const auto field = per_flow_field(c.change);
+      const std::string phrase = field ? *field + " rewritten" : change_phrase(c.change), where = attribution_text(c);
       auto it = std::find_if(out.changes.begin(), out.changes.end(),
                              [&](const FlowsChange& f) { return f.phrase == phrase && f.where == where; });
-      if (it == out.changes.end()) out.changes.push_back(FlowsChange{phrase, where, 1});
-      else ++it->flows;
+      if (it == out.changes.end()) it = out.changes.insert(out.changes.end(), FlowsChange{phrase, where, 0});
+      ++it->flows;
+      if (field) rewritten_to[size_t(it - out.changes.begin())].insert(c.change.field == SegmentField::options ? "" : c.change.after);
     }
+  for (const auto& [i, values] : rewritten_to)
+    if (values.size() == 1 && !values.begin()->empty()) out.changes[i].phrase += " to " + *values.begin();
 
   std::string words = std::to_string(out.flows) + " flows: ";
   if (out.diverge_after < 0) {

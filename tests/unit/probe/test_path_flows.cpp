@@ -111,3 +111,31 @@ TEST_CASE("path flows: each flow's probes carry IP IDs and TSvals of their own")
     }
   CHECK(flow_configs(c, 0, 1).empty());
 }
+
+TEST_CASE("path flows: a rewrite of a field each flow sets on its own is one change on so many flows") {
+  // Found: r2 setting every IP ID to 0 read "ip_id 33300 -> 0 ... on 1 of 4 flows" four times.
+  auto rewrite = [](SegmentField field, const std::string& before, const std::string& after) {
+    AttributedChange c;
+    c.change.field = field;
+    c.change.before = before;
+    c.change.after = after;
+    c.from = 2;
+    c.to = 3;
+    return c;
+  };
+  std::vector<PathTrace> traces;
+  for (int i = 0; i < 4; ++i) {
+    traces.push_back(trace({"10.0.0.2", "10.0.1.2", "10.0.2.2"}));
+    traces.back().summary.changes.push_back(rewrite(SegmentField::ip_id, std::to_string(33300 + 6 * i), "0"));
+    traces.back().summary.changes.push_back(rewrite(SegmentField::sport, std::to_string(40000 + i), std::to_string(50000 + i)));
+  }
+  traces[0].summary.changes.push_back(window_change(2, 3));
+  const FlowsSummary s = summarize_flows(traces);
+  REQUIRE(s.changes.size() == 3);
+  CHECK(s.changes[0].phrase == "ip_id rewritten to 0");
+  CHECK(s.changes[0].flows == 4);
+  CHECK(s.changes[1].phrase == "sport rewritten");  // a NAT: each flow's port came out another
+  CHECK(s.changes[1].flows == 4);
+  CHECK(s.changes[2].phrase == "window 64240 -> 1000");  // a field all flows share keeps its values
+  CHECK(s.changes[2].flows == 1);
+}
