@@ -154,3 +154,26 @@ def test_two_runs_at_once_pair_only_their_own_quotes(L, tool):
     assert summary["stop"] == "dropped" and summary["last_hop"] == 2, summary
     assert all(h["changes"] == [] for h in hops), hops
     assert hops[2]["router"] is None and hops[2]["answered"] == 0, hops[2]
+
+
+def text_lines(L, tool):
+    r = L.run_client([tool("tcppath"), "-n", "-W", "2s", "-m", "6", f"[{L.server_v6}]:{PORT}"], timeout=60)
+    assert r.stdout, r.stderr
+    return r.stdout.splitlines()
+
+
+def test_rows_of_a_rejecting_and_a_silent_hop_fit_80_columns(L, tool):
+    # Found: " 3  fd00:..:1::2  0.004/0.006/0.010 ms  3/3  communication administratively prohibited"
+    # passed 80 columns; a silent hop's row is 80 exactly.
+    on_r2(L, f"  tcp dport {PORT} reject with icmpv6 type admin-prohibited\n")
+    lines = text_lines(L, tool)
+    assert all(len(line) <= 80 for line in lines), "\n".join(lines)
+    # r2 answers the TTL-3 probes with the rejection: the row of hop 3, its words under it.
+    row = next(i for i, line in enumerate(lines) if line.startswith(" 3  "))
+    assert lines[row + 1] == "      communication administratively prohibited", lines
+    L.nft(L.router_ns[1], "flush ruleset\n")
+    L.nft(L.router_ns[1], "table ip6 tkquiet {\n chain out { type filter hook output priority 0; policy accept;\n"
+                          "  icmpv6 type time-exceeded drop\n }\n}\n")
+    lines = text_lines(L, tool)
+    assert all(len(line) <= 80 for line in lines), "\n".join(lines)
+    assert lines[2] == " 2  *  (no answer to 3 probes; the SYN went on: a silent or rate-limited router)", lines

@@ -12,6 +12,19 @@ namespace tcppath {
 namespace {
 
 constexpr size_t kTextWidth = 80;  // the text report fits a terminal of 80 columns
+constexpr const char* kNoteIndent = "      ";  // a hop's notes, under its router
+
+// A note under a hop, folded to the width (a long IPv6 address or change runs past it).
+void print_note(const std::string& text) {
+  std::fputs(tcpkit::fold_cells(kNoteIndent + text, kTextWidth, std::string(kNoteIndent) + "  ").c_str(), stdout);
+}
+
+// "  item" at the end of the row, or on a line of its own under it where the row would pass 80 columns.
+void append_cell(std::string& row, const std::string& item) {
+  const size_t line_start = row.rfind('\n') == std::string::npos ? 0 : row.rfind('\n') + 1;
+  const size_t used = tcpkit::display_width(std::string_view(row).substr(line_start));
+  row += used + 2 + tcpkit::display_width(item) > kTextWidth ? "\n" + std::string(kNoteIndent) + item : "  " + item;
+}
 
 tcpkit::Summary rtt_summary(const std::vector<int64_t>& rtt_ns) {
   tcpkit::Samples s;
@@ -202,26 +215,29 @@ void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, ui
   for (const auto& h : t.hops) {
     std::printf("%2d  ", h.answer.hop);
     if (!h.answer.router) {
-      std::printf("*  (no answer to %d probes%s)\n", h.sent,
-                  h.passed ? "; the SYN went on: a silent or rate-limited router" : "");
+      const std::string why = "    *  (no answer to " + std::to_string(h.sent) + " probes" +
+                              (h.passed ? "; the SYN went on: a silent or rate-limited router)" : ")");
+      std::fputs(tcpkit::fold_cells(why, kTextWidth, "       ").substr(4).c_str(), stdout);
       continue;
     }
     // "name (address)" as traceroute prints a router it could name.
     const std::string address = h.answer.router->to_string();
     const auto name = names.find(*h.answer.router);
     const std::string who = name == names.end() ? address : name->second + " (" + address + ")";
-    std::printf("%s%s  %d/%d", who.c_str(), rtt_text(h).c_str(), h.answered, h.sent);
+    std::string row = "    " + who;  // after the "%2d  " already printed: measured with it
+    row += rtt_text(h);
+    append_cell(row, std::to_string(h.answered) + "/" + std::to_string(h.sent));
     if (h.answer.unreachable)
-      std::printf("  %s", tcpkit::icmp_description(h.answer.v6, h.answer.icmp_type, h.answer.icmp_code).c_str());
-    if (h.rate_limited) std::printf("  rate-limited");
-    std::printf("\n");
+      append_cell(row, tcpkit::icmp_description(h.answer.v6, h.answer.icmp_type, h.answer.icmp_code));
+    if (h.rate_limited) append_cell(row, "rate-limited");
+    std::printf("%s\n", row.substr(4).c_str());
     if (t.summary.nat_rewritten(h.answer.hop))
-      std::printf("      the address probed: a NAT's rewrite; which router this is, is not known\n");
+      print_note("the address probed: a NAT's rewrite; which router this is, is not known");
     if (h.answer.extensions) print_extensions(*h.answer.extensions);
     for (const auto& a : h.other_routers)
-      std::printf("      also answered by %s: one flow, two routers (per-packet load balancing?)\n", a.to_string().c_str());
+      print_note("also answered by " + a.to_string() + ": one flow, two routers (per-packet load balancing?)");
     for (const auto* c : changes_at(t, h.answer.hop))
-      std::printf("      %s  (%s)\n", tcpkit::to_string(c->change).c_str(), tcpkit::attribution_text(*c).c_str());
+      print_note(tcpkit::to_string(c->change) + "  (" + tcpkit::attribution_text(*c) + ")");
     if (h.answer.diff && !h.answer.diff->partial.empty()) {
       std::string fields;
       for (auto f : h.answer.diff->partial) fields += std::string(fields.empty() ? "" : ",") + tcpkit::field_name(f);
