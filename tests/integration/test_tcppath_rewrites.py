@@ -136,3 +136,16 @@ def test_id_and_seq_both_rewritten_the_tsval_pairs_the_quotes(L, tool):
     assert {"ip_id", "seq"} <= changes, hops[2]["changes"]
     assert all(c["where"] == "between hop 2 and hop 3" for c in hops[2]["changes"]), hops[2]["changes"]
     assert "no change to the SYN seen" not in summary["verdict"], summary["verdict"]
+
+
+def test_an_answer_that_names_no_probe_is_placed_by_its_ttl(L, tool):
+    # The same rewriter with no timestamps to go by: r3's quotes name no probe, nor does the
+    # server's SYN/ACK. Found: the destination put at hop 3 (after the last hop that answered)
+    # and "a router at hop 2 or 3 may raise the TTL" said of a TTL that was right.
+    L.nft(L.router_ns[1], f"table inet tkrw {{\n chain fw {{ type filter hook forward priority 0; policy accept;\n"
+                          f"  {SYN} ip id set 0 tcp sequence set 12345\n }}\n}}\n")
+    hops, summary = trace(L, tool, "--options", "none")
+    assert summary["stop"] == "reached" and summary["destination_hop"] == 4, summary
+    assert "answered_from_further_hop" not in summary and "normalisation" not in summary["verdict"], summary
+    assert [h["router"] for h in hops] == L.router_v4[:2] + [None], hops
+    assert hops[2]["passed"], hops[2]

@@ -286,6 +286,13 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
     // answer was lost) is then a silent hop, not the destination one hop too near.
     const int reached_at = destination_probe ? probes[*destination_probe].hop : 0;
     trace.destination_hop = reached_at > last ? reached_at : last + 1;
+    // An answer that names no probe (its ack rewritten on the way, no TSecr to go by) leaves
+    // last + 1 only the nearest the destination can be: the answer's own TTL, where it says
+    // further within the TTLs sent, places it (found: the hop of a router whose quotes could
+    // not be paired taken for the destination's, and TTL normalisation blamed for the gap).
+    if (!destination_probe)
+      if (const int from = answer_hop(trace.destination->ttl); from > trace.destination_hop && from <= c.max_hops)
+        trace.destination_hop = from;
     shown = trace.destination_hop - 1;
   }
   hops.resize(size_t(shown));
