@@ -149,3 +149,15 @@ def test_an_answer_that_names_no_probe_is_placed_by_its_ttl(L, tool):
     assert "answered_from_further_hop" not in summary and "normalisation" not in summary["verdict"], summary
     assert [h["router"] for h in hops] == L.router_v4[:2] + [None], hops
     assert hops[2]["passed"], hops[2]
+
+
+def test_a_syn_rate_limit_before_the_last_hop_is_named_as_a_possible_drop_point(L, tool):
+    # r2 lets one SYN through, then drops them: of hop 3's probes one reached r3, which answered
+    # it; none went further. Found: "dropped after hop 3" with nothing said of r2's limit.
+    L.nft(L.router_ns[1], f"table inet tkrl {{\n chain fw {{ type filter hook forward priority 0; policy accept;\n"
+                          f"  {SYN} limit rate over 1/minute burst 1 packets drop\n }}\n}}\n")
+    r, hops, summary = tcppath_hops(L, tool, f"{L.server_v4}:{PORT}", "-n", wait="2s", max_hops=6)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert summary["stop"] == "dropped" and summary["last_hop"] == 3 and hops[2]["answered"] == 1, (summary, hops)
+    assert "hop 3 answered 1 of 3 probes: its ICMP rate limit, or a firewall at hop 2 or nearer" in summary["verdict"], \
+        summary["verdict"]

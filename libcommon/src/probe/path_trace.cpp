@@ -319,6 +319,18 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
   for (const HopResult& h : hops) answers.push_back(h.answer);
   if (trace.destination) trace.destination->hop = trace.destination_hop;
   trace.summary = summarize_path(answers, trace.destination, c.destination, c.max_hops);
+  // The last hop that answered held some answers back, and nothing answered past it: its ICMP
+  // rate limit, or a firewall nearer that lets SYNs through at a limited rate, so that only
+  // some probes of that TTL got there (found: such a firewall at hop 2 read "dropped after hop 3").
+  if (trace.summary.stop == PathStop::dropped && trace.summary.last_hop > 0 &&
+      size_t(trace.summary.last_hop) <= hops.size()) {
+    const HopResult& h = hops[size_t(trace.summary.last_hop - 1)];
+    if (h.answered > 0 && h.answered < h.sent)
+      trace.summary.verdict += "; hop " + std::to_string(h.answer.hop) + " answered " + std::to_string(h.answered) +
+                               " of " + std::to_string(h.sent) + " probes: its ICMP rate limit, or a firewall " +
+                               (h.answer.hop > 1 ? "at hop " + std::to_string(h.answer.hop - 1) + " or nearer" : "here") +
+                               " that lets SYNs through at a limited rate, which is then where the SYN is dropped";
+  }
   if (trace.asked_again) {
     const Probe& last_probe = probes.back();
     if (trace.summary.stop == PathStop::dropped)
