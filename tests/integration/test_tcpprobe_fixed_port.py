@@ -88,3 +88,33 @@ def test_a_connection_the_peer_kept_answers_the_next_probe_as_open(make_lab, too
                          f"{L.server_v4}:{PORT}"], timeout=60).stdout
     assert "(an ACK: the peer still holds probe 1's connection)" in text, text
     assert "our RSTs do not reach it" in " ".join(text.split()), text
+
+
+HOLD_CONNECTION = r"""
+import socket, sys, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", 45001))
+s.connect((sys.argv[1], int(sys.argv[2])))
+print("connected", flush=True)
+time.sleep(30)
+"""
+
+
+def test_a_source_port_another_socket_holds_is_refused(make_lab, tool):
+    # Found: with an application's connection on the same port pair, every SYN drew the
+    # server's challenge ACK for that connection: "filtered probe=1..", and an ACK-check hint
+    # about accept queues. A -s port is now held for the run, and one in use is refused.
+    L = make_lab(ipv6=False)
+    L.start_server(PORT, mode="hold", family="v4")
+    app = L.popen_client([sys.executable, "-c", HOLD_CONNECTION, L.server_v4, str(PORT)], stdout=subprocess.PIPE)
+    assert app.stdout.readline().decode().strip() == "connected"
+    r = L.run_client([tool("tcpprobe"), "-m", "syn", "-s", "45001", "-c", "2", "-W", "0.5", f"{L.server_v4}:{PORT}"],
+                     timeout=60)
+    assert r.returncode == 4 and r.stdout == "", (r.returncode, r.stdout, r.stderr)
+    assert r.stderr == ("tcpprobe: source port 45001 is in use on this host (a connection, a listener, a TIME_WAIT or "
+                        "another run holds it; its answers would not be ours): choose another\n"), r.stderr
+    app.kill()
+    # A free port still works.
+    r = L.run_client([tool("tcpprobe"), "-m", "syn", "-s", "45002", "-c", "1", f"{L.server_v4}:{PORT}"], timeout=60)
+    assert r.returncode == 0 and "open" in r.stdout, r.stdout + r.stderr

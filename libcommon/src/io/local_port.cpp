@@ -4,6 +4,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <string>
 
 namespace tcpkit {
 
@@ -16,21 +17,26 @@ std::optional<uint16_t> local_port(int fd) {
   return std::nullopt;
 }
 
-Result<ReservedPort> reserve_port(const IpAddress& source, uint32_t scope_id) {
+Result<ReservedPort> reserve_port(const IpAddress& source, uint32_t scope_id, uint16_t port) {
   ReservedPort reserved;
   reserved.holder.reset(::socket(source.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
   if (!reserved.holder.valid()) return fail_errno("reserve a source port", errno);
   socklen_t length = 0;
-  sockaddr_storage address = source.to_sockaddr(0, &length, scope_id);
+  sockaddr_storage address = source.to_sockaddr(port, &length, scope_id);
   if (::bind(reserved.holder.get(), reinterpret_cast<sockaddr*>(&address), length) < 0) {
     // A source (-S) that is none of this host's addresses is the user's mistake, not the system's.
     if (errno == EADDRNOTAVAIL)
       return fail(ErrorCode::bad_input, "source " + source.to_string() + " is not an address of this host", errno);
+    if (errno == EADDRINUSE && port)
+      return fail(ErrorCode::system,
+                  "source port " + std::to_string(port) + " is in use on this host (a connection, a listener, a "
+                  "TIME_WAIT or another run holds it; its answers would not be ours): choose another",
+                  errno);
     return fail_errno("reserve a source port on " + source.to_string(), errno);
   }
-  const auto port = local_port(reserved.holder.get());
-  if (!port) return fail_errno("reserve a source port on " + source.to_string(), errno);
-  reserved.port = *port;
+  const auto bound = local_port(reserved.holder.get());
+  if (!bound) return fail_errno("reserve a source port on " + source.to_string(), errno);
+  reserved.port = *bound;
   return reserved;
 }
 

@@ -20,9 +20,12 @@ struct ReservedPort {
   uint16_t port = 0;
 };
 
-// Binds a TCP socket to (source, 0) for an ephemeral port from the kernel. A link-local source
-// needs its interface index as scope_id, or the kernel refuses the bind. A source that is not
-// an address of this host is bad input (it also serves to check a -S before anything is sent).
-Result<ReservedPort> reserve_port(const IpAddress& source, uint32_t scope_id = 0);
+// Binds a TCP socket to (source, 0) for an ephemeral port from the kernel, or to (source, port)
+// for a port the user chose (-s). A link-local source needs its interface index as scope_id, or
+// the kernel refuses the bind. A source that is not an address of this host is bad input (it
+// also serves to check a -S before anything is sent). A chosen port that a socket of this host
+// holds (a connection, a listener, a TIME_WAIT, another run of ours) is refused: the answers on
+// its 4-tuple could be that socket's, not our probes'.
+Result<ReservedPort> reserve_port(const IpAddress& source, uint32_t scope_id = 0, uint16_t port = 0);
 
 }  // namespace tcpkit
