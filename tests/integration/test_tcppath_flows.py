@@ -86,6 +86,8 @@ def test_sixteen_flows_show_both_paths_and_a_change_on_one(L, tool):
                          f"{L.server_v4}:{PORT}"],
                         timeout=60)
     assert text.returncode == 0, text.stderr
+    # 16 source ports and the verdict fold at 80 columns (the header ran to 121).
+    assert all(len(line) <= 80 for line in text.stdout.splitlines()), text.stdout
     hop2_line = [line for line in text.stdout.splitlines() if line.startswith(" 2  ")][0]
     assert L.router_v4[1] in hop2_line and L.r2b_v4 in hop2_line and " | " in hop2_line, text.stdout
     assert f" 4  {L.server_v4}  answered 16/16" in text.stdout, text.stdout

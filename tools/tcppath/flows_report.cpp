@@ -2,8 +2,10 @@
 #include <algorithm>
 #include <cstdio>
 #include <string>
+#include <vector>
 
 #include "tcppath/path_report.hpp"
+#include "tcpkit/util/display_width.hpp"
 #include "tcpkit/wire/segment.hpp"
 
 namespace tcppath {
@@ -100,25 +102,39 @@ void report_flows(const std::vector<tcpkit::PathTrace>& traces, const tcpkit::Fl
     w.write(summary_record(s, destination, port, ended, names));
     return;
   }
+  // Every line in 80 columns: 16 source ports, a hop's routers over IPv6, the verdict.
   std::string ports;
   for (const auto& t : traces) ports += (ports.empty() ? "" : ", ") + std::to_string(t.source_port);
-  std::printf("tcppath to %s, %d flows (source ports %s)\n", destination.to_string_with_port(port).c_str(), s.flows,
-              ports.c_str());
+  std::fputs(tcpkit::fold_cells("tcppath to " + destination.to_string_with_port(port) + ", " + std::to_string(s.flows) +
+                                     " flows (source ports " + ports + ")",
+                                 kTextWidth, "  ")
+                 .c_str(),
+             stdout);
+  const std::string of_flows = "/" + std::to_string(s.flows);
   for (const auto& h : s.hops) {
-    std::string line;
+    std::vector<std::string> cells;
     for (const auto& [address, flows] : h.routers)
-      line += (line.empty() ? "" : "  |  ") + router_text(address, names) + "  " + std::to_string(flows) + "/" +
-              std::to_string(s.flows);
-    if (h.silent) line += (line.empty() ? "" : "  |  ") + std::string("*  ") + std::to_string(h.silent) + "/" +
-                          std::to_string(s.flows) + " no answer";
-    std::printf("%2d  %s\n", h.hop, line.c_str());
+      cells.push_back(router_text(address, names) + "  " + std::to_string(flows) + of_flows);
+    if (h.silent) cells.push_back("*  " + std::to_string(h.silent) + of_flows + " no answer");
+    std::string row = (h.hop < 10 ? " " : "") + std::to_string(h.hop) + "  ";
+    size_t line_start = 0;
+    for (size_t i = 0; i < cells.size(); ++i) {
+      // A router and its count stay together: the row breaks between routers only.
+      if (i > 0 && tcpkit::display_width(std::string_view(row).substr(line_start)) + 5 + tcpkit::display_width(cells[i]) >
+                       kTextWidth) {
+        row += "\n   ";
+        line_start = row.size() - 3;
+      }
+      row += (i > 0 ? "  |  " : "") + cells[i];
+    }
+    std::printf("%s\n", row.c_str());
   }
   int destination_hop = 0;
   for (const auto& t : traces) destination_hop = std::max(destination_hop, t.destination_hop);
   if (s.reached)
     std::printf("%2d  %s  answered %d/%d\n", destination_hop, destination.to_string().c_str(), s.reached, s.flows);
   if (interrupted) std::printf("interrupted: the traces are partial\n");
-  std::printf("verdict: %s\n", s.verdict.c_str());
+  std::fputs(tcpkit::fold_cells("verdict: " + s.verdict, kTextWidth, "  ").c_str(), stdout);
 }
 
 }  // namespace tcppath

@@ -11,7 +11,6 @@ namespace tcppath {
 
 namespace {
 
-constexpr size_t kTextWidth = 80;  // the text report fits a terminal of 80 columns
 constexpr const char* kNoteIndent = "      ";  // a hop's notes, under its router
 
 // A note under a hop, folded to the width (a long IPv6 address or change runs past it).
@@ -83,12 +82,12 @@ void print_extensions(const tcpkit::IcmpExtensions& e) {
   if (!e.mpls.empty()) {
     std::string stack;
     for (const auto& m : e.mpls) stack += (stack.empty() ? "" : " | ") + tcpkit::mpls_entry_text(m);
-    std::printf("      MPLS %s\n", stack.c_str());
+    print_note("MPLS " + stack);
   }
-  for (const auto& i : e.interfaces) std::printf("      %s\n", tcpkit::interface_info_text(i).c_str());
+  for (const auto& i : e.interfaces) print_note(tcpkit::interface_info_text(i));
   for (const auto& o : e.other)
-    std::printf("      ICMP extension object class %u type %u (%u bytes), not decoded\n", unsigned(o.class_num),
-                unsigned(o.c_type), unsigned(o.length));
+    print_note("ICMP extension object class " + std::to_string(o.class_num) + " type " + std::to_string(o.c_type) + " (" +
+               std::to_string(o.length) + " bytes), not decoded");
 }
 
 tcpkit::Record hop_object(const tcpkit::PathTrace& t, const tcpkit::HopResult& h) {
@@ -186,7 +185,7 @@ std::string rtt_text(const tcpkit::HopResult& h) {
   if (h.rtt_ns.empty()) return "";
   const auto s = rtt_summary(h.rtt_ns);
   char buf[96];
-  (void)std::snprintf(buf, sizeof buf, "  %.3f/%.3f/%.3f ms", s.min, s.avg, s.max);
+  (void)std::snprintf(buf, sizeof buf, "%.3f/%.3f/%.3f ms", s.min, s.avg, s.max);
   return buf;
 }
 
@@ -210,8 +209,12 @@ void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, ui
   }
   // The destination's own line, when it answered, is no hop row: "3 hops shown" over 4 numbered
   // lines read as a miscount.
-  std::printf("tcppath to %s, %zu hop%s %s, source port %u\n", destination.to_string_with_port(port).c_str(),
-              t.hops.size(), t.hops.size() == 1 ? "" : "s", t.destination ? "before it" : "shown", unsigned(t.source_port));
+  std::fputs(tcpkit::fold_cells("tcppath to " + destination.to_string_with_port(port) + ", " + std::to_string(t.hops.size()) +
+                                     " hop" + (t.hops.size() == 1 ? "" : "s") + (t.destination ? " before it" : " shown") +
+                                     ", source port " + std::to_string(t.source_port),
+                                 kTextWidth, "  ")
+                 .c_str(),
+             stdout);
   for (const auto& h : t.hops) {
     std::printf("%2d  ", h.answer.hop);
     if (!h.answer.router) {
@@ -225,7 +228,7 @@ void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, ui
     const auto name = names.find(*h.answer.router);
     const std::string who = name == names.end() ? address : name->second + " (" + address + ")";
     std::string row = "    " + who;  // after the "%2d  " already printed: measured with it
-    row += rtt_text(h);
+    if (const std::string rtt = rtt_text(h); !rtt.empty()) append_cell(row, rtt);
     append_cell(row, std::to_string(h.answered) + "/" + std::to_string(h.sent));
     if (h.answer.unreachable)
       append_cell(row, tcpkit::icmp_description(h.answer.v6, h.answer.icmp_type, h.answer.icmp_code));
@@ -241,7 +244,7 @@ void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, ui
     if (h.answer.diff && !h.answer.diff->partial.empty()) {
       std::string fields;
       for (auto f : h.answer.diff->partial) fields += std::string(fields.empty() ? "" : ",") + tcpkit::field_name(f);
-      std::printf("      partial quote (%zu bytes): %s not seen\n", h.answer.diff->quoted_bytes, fields.c_str());
+      print_note("partial quote (" + std::to_string(h.answer.diff->quoted_bytes) + " bytes): " + fields + " not seen");
     }
   }
   if (t.destination) {
@@ -257,12 +260,11 @@ void report(const tcpkit::PathTrace& t, const tcpkit::IpAddress& destination, ui
     if (const int from = t.summary.answered_from_hop ? t.summary.answered_from_hop : t.summary.answered_from_further_hop)
       line += std::string("  ") + (destination.is_v4() ? "ttl " : "hlim ") + std::to_string(t.destination->ttl) +
               ": sent from hop " + std::to_string(from) + "?";
-    // The options go on a line of their own where the line would pass 80 columns.
-    if (!t.destination->options.empty()) {
-      const std::string options = "[" + t.destination->options.to_string() + "]";
-      line += tcpkit::display_width(line) + 2 + tcpkit::display_width(options) > kTextWidth ? "\n      " + options
-                                                                                            : "  " + options;
-    }
+    // Folded (a long IPv6 address with a note); the options go on a line of their own where the
+    // line would pass 80 columns.
+    line = tcpkit::fold_cells(line, kTextWidth, kNoteIndent);
+    line.pop_back();
+    if (!t.destination->options.empty()) append_cell(line, "[" + t.destination->options.to_string() + "]");
     std::printf("%s\n", line.c_str());
   }
   if (interrupted) std::printf("interrupted: the trace is partial\n");

@@ -1,5 +1,6 @@
 #pragma once
 // tcppath's output: one line (or JSON object) per hop, then the destination and the verdict.
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -9,6 +10,8 @@
 #include "tcppath/options.hpp"
 
 namespace tcppath {
+
+constexpr size_t kTextWidth = 80;  // the text reports fit a terminal of 80 columns
 
 // interrupted: Ctrl-C (or SIGTERM) ended the wait; the trace is what came before it. names: the
 // routers' names that reverse lookups found.

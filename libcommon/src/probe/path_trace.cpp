@@ -60,7 +60,6 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
   ids.first_seq = uint32_t(rd());
   ids.count = path_probe_count(c);
   ids.sport = sport;
-  ids.dport = c.port;
   SegmentSpec spec;
   spec.src = c.route.source;
   spec.dst = c.destination;
@@ -113,6 +112,9 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
   };
   std::optional<CapturedPacket> destination_at;
   std::optional<size_t> destination_probe;  // the probe it answered, when the answer says
+  // Time exceeded quoting our 4-tuple that names no probe (its IP ID, seq and TSval rewritten or
+  // absent): routers answered that cannot be placed, so the hops they stand for are unknown.
+  int unplaced_quotes = 0;
   // Done early once the destination answered, or a router rejected the SYN, and every probe up
   // to the last hop that answered (or the rejecting one) has its answer: nothing later can
   // change the trace. The destination usually answers last, so this is checked after its answer
@@ -244,6 +246,10 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
       }
       if (d->kind != DecodedPacket::Kind::icmp_error || pkt.outgoing) continue;
       const auto k = ids.of_quote(d->icmp.quoted, c.destination);
+      const QuotedDatagram& q = d->icmp.quoted;
+      if (!k && d->icmp.type == (v6 ? 3 : 11) && q.protocol == IPPROTO_TCP && q.dst == c.destination &&
+          q.ports_known && q.sport == sport && q.dport == c.port)
+        ++unplaced_quotes;
       if (!k || probes[*k].answered) continue;
       Probe& p = probes[*k];
       p.answered = true;
@@ -287,10 +293,11 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
     const int reached_at = destination_probe ? probes[*destination_probe].hop : 0;
     trace.destination_hop = reached_at > last ? reached_at : last + 1;
     // An answer that names no probe (its ack rewritten on the way, no TSecr to go by) leaves
-    // last + 1 only the nearest the destination can be: the answer's own TTL, where it says
-    // further within the TTLs sent, places it (found: the hop of a router whose quotes could
-    // not be paired taken for the destination's, and TTL normalisation blamed for the gap).
-    if (!destination_probe)
+    // last + 1 only the nearest the destination can be. When routers past the last placed hop
+    // answered quotes that name no probe, the answer's own TTL, where it says further within the
+    // TTLs sent, places it (found: the hop of such a router taken for the destination's, and TTL
+    // normalisation blamed for the gap); else the way back may be longer, and that is said.
+    if (!destination_probe && unplaced_quotes > 0)
       if (const int from = answer_hop(trace.destination->ttl); from > trace.destination_hop && from <= c.max_hops)
         trace.destination_hop = from;
     shown = trace.destination_hop - 1;
@@ -328,7 +335,7 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
     if (h.answered > 0 && h.answered < h.sent)
       trace.summary.verdict += "; hop " + std::to_string(h.answer.hop) + " answered " + std::to_string(h.answered) +
                                " of " + std::to_string(h.sent) + " probes: its ICMP rate limit, or a firewall " +
-                               (h.answer.hop > 1 ? "at hop " + std::to_string(h.answer.hop - 1) + " or nearer" : "here") +
+                               (h.answer.hop > 1 ? "at hop " + std::to_string(h.answer.hop - 1) + " or nearer" : "on this host") +
                                " that lets SYNs through at a limited rate, which is then where the SYN is dropped";
   }
   if (trace.asked_again) {

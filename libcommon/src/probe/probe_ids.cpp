@@ -23,14 +23,19 @@ std::optional<size_t> ProbeIds::of_quote(const QuotedDatagram& q, const IpAddres
   if (q.protocol != IPPROTO_TCP || q.dst != destination) return std::nullopt;
   const auto seq = q.seq ? by_32(*q.seq, first_seq) : std::nullopt;
   const auto ts = timestamps && q.tsval ? by_32(*q.tsval, first_ts) : std::nullopt;
+  // Another trace's probe (another flow, another run) shows its own source port, or a TSval
+  // that is not ours: enough against a field that may name ours by chance.
+  const bool others = (q.ports_known && q.sport != sport) || (timestamps && q.tsval && !ts);
   if (!v6) {
     if (seq && seq == ts) return seq;  // two fields against the ID: it was rewritten
     const auto id = q.ip_id ? by_id(*q.ip_id) : std::nullopt;
-    const bool others_ports = q.ports_known && q.sport != sport && q.dport != dport;
-    if (id && (seq || ts || !others_ports)) return id;
-    if (id) return std::nullopt;  // an ID that collides with another trace's window
+    if (id && (seq || ts || !others)) return id;
+    if (id) return std::nullopt;  // 16 bits: an ID in another trace's window, or rewritten into ours
   }
-  return seq ? seq : ts;
+  if (seq) return seq;
+  // The TSval alone: with a base the user gave (ts=N), every run's; so the port must be ours too.
+  if (ts && (!q.ports_known || q.sport == sport)) return ts;
+  return std::nullopt;
 }
 
 std::optional<size_t> ProbeIds::of_answer(const DecodedPacket& d) const {

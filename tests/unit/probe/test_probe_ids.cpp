@@ -21,7 +21,6 @@ ProbeIds ids(bool v6 = false) {
   p.timestamps = true;
   p.count = 7;
   p.sport = 40000;
-  p.dport = 8080;
   return p;
 }
 
@@ -87,16 +86,33 @@ TEST_CASE("probe ids: IPv4 with the ID and the seq both rewritten, by the TSval"
   CHECK_FALSE(ids().of_quote(quote(0, 12345, std::nullopt), kDestination));
 }
 
-TEST_CASE("probe ids: a quote only its IP ID makes ours, with both ports another's, is another trace's") {
+TEST_CASE("probe ids: a quote only its IP ID or its TSval makes ours, from another source port, is another trace's") {
+  // Another flow of the same run, or another run to the same port: only the source port differs.
   const ProbeIds p = ids();
-  QuotedDatagram other = quote(43699, 77, 900000);
+  QuotedDatagram other = quote(43699, 77, std::nullopt);
   other.ports_known = true;
   other.sport = 5555;
-  other.dport = 443;
+  other.dport = 8080;
   CHECK_FALSE(p.of_quote(other, kDestination));
-  other.dport = 8080;  // a NAT that rewrote our source port: still ours by the ID
+  other.sport = 40000;  // ours: the ID names the probe (a router rewrote the seq)
   CHECK(p.of_quote(other, kDestination) == size_t(1));
-  other.dport = 443;
-  other.sport = 40000;
-  CHECK(p.of_quote(other, kDestination) == size_t(1));
+  // A TSval that is not ours tells another trace's quote as well as a port.
+  QuotedDatagram foreign_ts = quote(43699, 77, 900000);
+  foreign_ts.ports_known = true;
+  foreign_ts.sport = 40000;
+  CHECK_FALSE(p.of_quote(foreign_ts, kDestination));
+  // A NAT rewrote our source port: still ours by the seq.
+  QuotedDatagram natted = quote(43699, 1120191265, 2);
+  natted.ports_known = true;
+  natted.sport = 5555;
+  CHECK(p.of_quote(natted, kDestination) == size_t(1));
+  // The TSval alone (ID and seq rewritten) needs our source port: a TSval base a user gave
+  // (ts=N) is every run's.
+  QuotedDatagram by_ts = quote(0, 12345, 1 + 4);
+  by_ts.ports_known = true;
+  by_ts.sport = 5555;
+  CHECK_FALSE(p.of_quote(by_ts, kDestination));
+  CHECK_FALSE(ids(true).of_quote(by_ts, kDestination));
+  by_ts.sport = 40000;
+  CHECK(p.of_quote(by_ts, kDestination) == size_t(4));
 }

@@ -18,7 +18,7 @@ struct ProbeIds {
   uint32_t first_seq = 0, first_ts = 0;
   bool timestamps = false;
   size_t count = 0;
-  uint16_t sport = 0, dport = 0;  // the probes' ports: a quote matched by its IP ID alone must not name others
+  uint16_t sport = 0;  // the probes' source port: a quote matched by its IP ID or TSval alone must show it
 
   // Our own probe leaving (the capture's outgoing copy): the IP ID, over IPv6 the seq.
   std::optional<size_t> of_sent(const DecodedPacket& d) const;
@@ -27,8 +27,9 @@ struct ProbeIds {
   // sequence number or the ports; but where the quote's sequence number and TSval agree on
   // another probe, or the ID names none (a router that rewrites IDs), the sequence number, else
   // the TSval (a router that rewrites both). An ID is 16 bits: a quote that only its ID makes
-  // ours, with both ports another's, is another trace's probe. IPv6: the sequence number, or
-  // where a middlebox rewrote it, the TSval. The seq and the TSval base are random per trace.
+  // ours, with another source port or a TSval not ours, is another trace's probe. IPv6: the
+  // sequence number, or where a middlebox rewrote it, the TSval. The seq is random per trace,
+  // the TSval base unless the user gave one: a TSval alone counts only with our source port.
   std::optional<size_t> of_quote(const QuotedDatagram& q, const IpAddress& destination) const;
   // The probe the destination's SYN/ACK or RST answers: its ack is that probe's seq + 1, or
   // where a middlebox rewrote the seq without translating the ack back, its TSecr echoes that
