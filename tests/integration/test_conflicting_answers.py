@@ -2,6 +2,8 @@
 means two parties answer for the address: a SYN proxy and the server behind it, or two hosts with
 one address. The responder in the server namespace plays both. Found: the RST was shown as a
 copy of the SYN/ACK, '(DUP!)', and counted as a duplicate."""
+import json
+
 from test_checksums import jsonl, responder_lab, syn_probes
 
 PORT = 8095
@@ -63,3 +65,23 @@ def test_a_trace_refused_then_answered_times_no_handshake(make_lab, tool):
     assert any("a SYN/ACK after the peer's RST: two parties answer" in n for n in s["notes"]), s["notes"]
     text = L.run_client([tool("tcpprobe"), "--trace", "-W", "1s", f"{L.server_v4}:{PORT}"], timeout=60).stdout
     assert "handshake: SYN -> SYN/ACK" not in text, text
+
+
+def test_tcpscan_names_a_port_two_parties_answer(make_lab, tool):
+    # An RST first, then the server's SYN/ACK 30 ms later (an IPS resetting in front of an open
+    # server). Found: "closed", with "1 duplicate" and nothing more. PORT + 1 is dropped, so the
+    # scan still waits when the second answer comes.
+    L = responder_lab(make_lab, PORT, "--rst-then-synack", "--then-ms", "30")
+    L.drop_ports([PORT + 1])
+    ports = f"{PORT},{PORT + 1}"
+    r = L.run_client([tool("tcpscan"), "-p", ports, "--no-ack-check", "--json", L.server_v4], timeout=60)
+    objects = [json.loads(line) for line in r.stdout.splitlines()]
+    summary = objects[-1]
+    assert summary["conflicting"] == 1, summary
+    assert summary["conflicts"] == [{"address": L.server_v4, "port": PORT, "then_state": "open",
+                                     "then_reason": "syn-ack", "then_ttl": 64}], summary["conflicts"]
+    port = [o for o in objects if o.get("port") == PORT and o["type"] != "summary"]
+    assert port and port[0]["state"] == "closed", objects  # the first answer stands, and is named
+    text = L.run_client([tool("tcpscan"), "-p", ports, "--no-ack-check", L.server_v4], timeout=60)
+    assert f"# CONFLICT: {L.server_v4}:{PORT} answered again, open (syn-ack, ttl 64)" in text.stdout, text.stdout
+    assert all(len(line) <= 80 for line in text.stdout.splitlines()), text.stdout

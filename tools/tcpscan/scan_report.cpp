@@ -225,6 +225,10 @@ void Report::result(const tcpkit::ScanResult& r) {
   if (Host* done = hosts_.add(r, hold)) host_done(*done);
 }
 
+void Report::conflict(const tcpkit::ScanResult& r) {
+  if (conflicts_.size() < kConflictsKept) conflicts_.push_back(r);
+}
+
 bool Report::host_answered(const tcpkit::IpAddress& address) {
   const Host* h = hosts_.find(address);
   return h && h->replies > h->unreachable;
@@ -384,6 +388,7 @@ void add_traffic(Record& rec, const tcpkit::ScanSummary& s) {
   rec["rejected"] = s.rejected.total();  // the three above, by why, in every tool's words
   rec["rejected_by"] = tcpkit::rejected_by_record(s.rejected);
   rec["duplicates"] = s.duplicates;
+  rec["conflicting"] = s.conflicting;
   rec["resets_sent"] = s.resets_sent;
   rec["kernel_drops"] = s.kernel_drops;
   rec["rounds"] = s.rounds;
@@ -529,7 +534,8 @@ std::string traffic_sentence(const tcpkit::ScanSummary& s) {
          "; received " +
          with_commas(s.received) + ": " + count_of(s.replies, "reply", "replies") + ", " +
          (s.rejected.total() ? tcpkit::rejected_text(s.rejected) : std::string("0 rejected")) + ", " +
-         count_of(s.duplicates, "duplicate") + "; " + count_of(s.resets_sent, "reset") + " sent";
+         count_of(s.duplicates, "duplicate") + (s.conflicting ? " (" + with_commas(s.conflicting) + " conflicting)" : "") +
+         "; " + count_of(s.resets_sent, "reset") + " sent";
 }
 }  // namespace
 
@@ -556,6 +562,17 @@ void Report::write_json_summary(const tcpkit::ScanSummary& s, const RunFacts& fa
   rec["degraded_reasons"] = s.degraded_reasons;
   rec["ack_check"] = ack_check_record(facts.ack);
   rec["zero_window_open"] = zero_window_open_;
+  Record conflicts = Record::array();
+  for (const auto& c : conflicts_) {
+    Record one;
+    one["address"] = c.address.to_string();
+    one["port"] = c.port;
+    one["then_state"] = tcpkit::to_string(c.verdict.state);
+    one["then_reason"] = reason_word(c.verdict);
+    one["then_ttl"] = c.ttl;
+    conflicts.push_back(std::move(one));
+  }
+  rec["conflicts"] = conflicts;  // the first kConflictsKept; "conflicting" counts them all
   write_json(rec);
 }
 
@@ -588,6 +605,17 @@ void Report::write_text_summary(const tcpkit::ScanSummary& s, const RunFacts& fa
           shard_text(facts) + ", " + source_ports_text(facts) + "; " + degraded_text(s),
   };
   if (auto ack = ack_check_sentence(facts.ack, icmp_refused_); !ack.empty()) sentences.insert(sentences.begin() + 2, ack);
+  // Two parties answer a port: the result shown is the first answer's, which may be the wrong one.
+  for (auto it = conflicts_.rbegin(); it != conflicts_.rend(); ++it)
+    sentences.insert(sentences.begin() + 2,
+                     "CONFLICT: " + it->address.to_string_with_port(it->port) + " answered again, " +
+                         tcpkit::to_string(it->verdict.state) + " (" + reason_word(it->verdict) + ", ttl " +
+                         std::to_string(it->ttl) + "), after the answer shown: two parties answer this port (an IPS "
+                         "or firewall resetting in front of the server, or a spoofer); `tcpprobe HOST:PORT` shows "
+                         "both answers and their TTLs");
+  if (s.conflicting > conflicts_.size())
+    sentences.insert(sentences.begin() + 2 + conflicts_.size(),
+                     with_commas(s.conflicting - conflicts_.size()) + " more conflicting answers (in the counts below)");
   if (zero_window_open_)
     sentences.insert(sentences.begin() + 2,
                      count_of(zero_window_open_, "open port") + " answered with a zero window (win 0), a SYN proxy's mark: "

@@ -62,6 +62,8 @@ class Report {
   }
 
   void result(const tcpkit::ScanResult& r);
+  // A second answer that says otherwise than the port's first: reported in the summary.
+  void conflict(const tcpkit::ScanResult& r);
   // Whether a host not yet complete has answered something (a TCP reply, or an ICMP error
   // other than host/net unreachable); false for a host without results or already reported.
   bool host_answered(const tcpkit::IpAddress& address);
@@ -108,6 +110,8 @@ class Report {
   bool text_written_ = false;  // a blank line separates host blocks
   bool final_pass_ = false;    // the engine is giving the unanswered ports: no more replies
   uint64_t zero_window_open_ = 0;  // open ports whose SYN/ACK had no window (a SYN proxy's)
+  static constexpr size_t kConflictsKept = 16;  // named in the summary; the rest counted
+  std::vector<tcpkit::ScanResult> conflicts_;
   uint64_t icmp_refused_ = 0;      // ports whose SYNs drew an ICMP error from a router
   std::map<tcpkit::IpAddress, std::string> at_end_;  // text blocks written in address order
 };

@@ -199,7 +199,9 @@ tcpkit::ScanSummary run_engine(tcpkit::ScanEngine& engine, const Options& o, Rep
   report.set_progress(&progress);
   auto summary = engine.run(
       [&](const tcpkit::ScanResult& r) {
-        if (silent && r.verdict.reason == tcpkit::Reason::no_response)
+        if (r.conflict)
+          report.conflict(r);
+        else if (silent && r.verdict.reason == tcpkit::Reason::no_response)
           silent->add(r);
         else
           report.result(r);

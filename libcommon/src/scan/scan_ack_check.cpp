@@ -83,7 +83,9 @@ Result<AckCheckOutcome> ack_check_silent_ports(std::vector<SilentPort> ports, co
   config.fixed_source_port = true;
   config.send_threads = 1;
   const auto summary = probe_ports(ports, config, route, [&](const ScanResult& r) {
-    // An RST to an ACK: the port's stack is reached; an ICMP error: a box refuses it.
+    // An RST to an ACK: the port's stack is reached; an ICMP error: a box refuses it. The
+    // first answer stands (a second that says otherwise is not the port's result).
+    if (r.conflict) return;
     const SilentPort key{r.address, r.port};
     if (r.verdict.reason == Reason::reset) outcome.reset.emplace_back(key, r.ttl);
     if (r.verdict.reason == Reason::icmp_unreachable) outcome.icmp.push_back({key, r.verdict, r.ttl});

@@ -182,13 +182,17 @@ struct ScanEngine::Impl {
   Batch reset_batches[2];                   // receiver thread: RSTs not yet sent (IPv4, IPv6)
   PacketRing ring;
   AnswerBitmap answered;
+  // How each probe's first answer read, open or not (pages touched only where answers came; a
+  // probe left out is in neither): a second answer that says otherwise is a conflict.
+  AnswerBitmap first_positive, first_negative;
   RttSampler rtt;
   NetworkRtts net_rtts;  // of first answers only, pooled and per network: the waits (scan_timing.hpp)
   RttHistogram reader_lag;  // from the kernel's receive stamp to the receiver's reading, per answer
 
   std::atomic<bool> stop_sending{false}, sending_done{false}, stop_receiving{false}, receiving_done{false};
   std::atomic<uint64_t> sent{0}, send_errors{0}, received{0}, replies{0}, bad_cookie{0}, unsolicited{0},
-      duplicates{0}, resets_sent{0}, answered_count{0}, positive{0}, bad_cookie_icmp{0}, unsolicited_icmp{0};
+      duplicates{0}, conflicting{0}, resets_sent{0}, answered_count{0}, positive{0}, bad_cookie_icmp{0},
+      unsolicited_icmp{0};
   std::atomic<int> round{0};
   std::atomic<int64_t> paused_for_receiver_ns{0};  // send threads: time given way to the receiver
   std::atomic<bool> waiting{false};
@@ -217,7 +221,7 @@ struct ScanEngine::Impl {
   Impl(const ScanPlan& p, const ScanSources& s, const ScanConfig& c, ProbeWriter w, PacketRing r,
        std::unique_ptr<ScanResultQueue> q)
       : plan(p), sources(s), config(c), writer(std::move(w)), kind(writer.kind()), ring(std::move(r)),
-        answered(p.length()), rtt(realtime_ns()), net_rtts(networks_in(p.targets())), results(std::move(q)) {}
+        answered(p.length()), first_positive(p.length()), first_negative(p.length()), rtt(realtime_ns()), net_rtts(networks_in(p.targets())), results(std::move(q)) {}
 
   bool our_port(uint16_t port) const { return port >= config.source_port && port <= config.last_source_port(); }
 
@@ -603,20 +607,32 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
   ResetResponder responder(writer, reset_batches[v6 ? 1 : 0], local, local_port, target, target_port, c);
   kind.on_reply(*d, responder);
   if (reset_batches[v6 ? 1 : 0].used >= kResetBatch) flush_resets(v6);
+  const bool positive_answer = verdict->state == positive_state(kind.style);
+  if (answered.test_and_set(*k)) {
+    duplicates.fetch_add(1);
+    // Open after a reset, or the other way: two parties answer this port (an IPS or firewall
+    // that resets in front of the server, a spoofer). The first answer stands; this one is
+    // reported beside it, never counted as a mere copy (found: "1 duplicate", nothing more).
+    if (positive_answer ? first_negative.test(*k) : first_positive.test(*k)) {
+      conflicting.fetch_add(1);
+      QueuedResult second = QueuedResult::of(*k, *verdict, d->ttl, time_ns);
+      second.conflict = true;
+      results->push(second);
+    }
+    return;
+  }
+  (positive_answer ? first_positive : first_negative).test_and_set(*k);
+  // Of the first answer only: a copy's or a second party's time is not the path's.
   const std::optional<int> probe_round =
       config.fixed_source_port ? std::nullopt : std::optional<int>(int(local_port - config.source_port));
   const int64_t rtt_ns = rtt.reply(*k, time_ns, probe_round);
-  if (answered.test_and_set(*k)) {
-    duplicates.fetch_add(1);
-    return;
-  }
   answered_count.fetch_add(1);
   net_rtts.add(target, rtt_ns, round.load(std::memory_order_relaxed));
   reader_lag.add(realtime_ns() - time_ns);
   const size_t slot = round_slot(local_port);
   answers_by_round[slot].fetch_add(1);
   if (slot == 0) round0_quarters[quarter_of(*k)].fetch_add(1);
-  if (verdict->state == positive_state(kind.style)) positive.fetch_add(1);
+  if (positive_answer) positive.fetch_add(1);
   results->push(QueuedResult::of(*k, *verdict, d->ttl, time_ns, rtt_ns));
 }
 
@@ -685,6 +701,7 @@ void ScanEngine::Impl::fill_counts(ScanSummary& summary) {
   summary.bad_cookie = bad_cookie.load();
   summary.unsolicited = unsolicited.load();
   summary.duplicates = duplicates.load();
+  summary.conflicting = conflicting.load();
   summary.resets_sent = resets_sent.load();
   const RingStats ring_stats = ring.stats();
   summary.kernel_drops = ring_stats.drops;
@@ -770,7 +787,8 @@ Result<std::unique_ptr<ScanEngine>> ScanEngine::open(const ScanPlan& plan, const
   auto writer = ProbeWriter::make(config, sources);
   if (!writer) return tl::unexpected(writer.error());
   auto impl = std::make_unique<Impl>(plan, sources, config, std::move(*writer), std::move(*ring), std::move(*queue));
-  if (!impl->answered.ok()) return fail(ErrorCode::system, "cannot allocate the answered-probe bitmap");
+  if (!impl->answered.ok() || !impl->first_positive.ok() || !impl->first_negative.ok())
+    return fail(ErrorCode::system, "cannot allocate the answered-probe bitmaps");
 
   // Bound to lo, a probe to one of this host's other addresses is routed as if on lo's link and
   // dropped on arrival: no RST would ever come, and closed ports would look filtered.
@@ -824,7 +842,8 @@ void ScanEngine::Impl::drain(std::vector<QueuedResult>& batch, const ResultFn& o
     r.ttl = q.ttl;
     r.time_ns = q.time_ns;
     r.rtt_ns = q.rtt_ns;
-    ++summary.states[size_t(r.verdict.state)];
+    r.conflict = q.conflict;
+    if (!r.conflict) ++summary.states[size_t(r.verdict.state)];
     if (on_result) on_result(r);
   }
 }

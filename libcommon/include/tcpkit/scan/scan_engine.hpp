@@ -37,6 +37,9 @@ struct ScanResult {
   // Set after the scan for a port that drew nothing, when ack_check_silent_ports
   // (scan_ack_check.hpp) asked it; the engine leaves it unasked.
   AckAnswer ack = AckAnswer::unasked;
+  // A second answer to a port already answered that says otherwise (open after a reset, or the
+  // other way): not the port's result, which the first answer gave, but reported beside it.
+  bool conflict = false;
 };
 
 struct ScanProgress {
@@ -63,6 +66,7 @@ struct ScanSummary {
   // the scan) or a wrong quote (ICMP quoting one).
   RejectCounts rejected;
   uint64_t duplicates = 0, resets_sent = 0, kernel_drops = 0;
+  uint64_t conflicting = 0;  // of the duplicates: second answers that said otherwise (ScanResult::conflict)
   int rounds = 0;
   double duration_s = 0, send_s = 0;
   double requested_rate = 0, achieved_rate = 0;

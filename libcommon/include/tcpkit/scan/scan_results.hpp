@@ -21,6 +21,7 @@ struct QueuedResult {
   int64_t rtt_ns = 0;    // 0 when unknown
   uint8_t state = 0, reason = 0, icmp_type = 0, icmp_code = 0, ttl = 0;
   bool icmp_v6 = false, icmp_from_target = false, zero_window = false;
+  bool conflict = false;  // a second answer that says otherwise than the port's first (ScanResult::conflict)
   IpAddress icmp_sender;
 
   static QueuedResult of(uint64_t k, const Verdict& verdict, uint8_t ttl, int64_t time_ns, int64_t rtt_ns = 0);
