@@ -360,3 +360,40 @@ def test_ports_behind_a_syn_proxy_are_marked(make_lab):
     trace = L.run_client([L.tool("tcpprobe"), "--trace", "--json", target], timeout=60)
     s = [json.loads(line) for line in trace.stdout.splitlines()][-1]
     assert s["outcome"] == "failed" and s["close_kind"] == "refused", s
+
+
+APP_CONNECTIONS = r"""
+import socket, sys, time
+held = []
+for _ in range(20):
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+    held.append(s)
+print("connected", sorted(s.getsockname()[1] for s in held), flush=True)
+time.sleep(60)
+"""
+
+
+def test_source_ports_a_local_connection_holds_are_passed_over(make_lab, tool):
+    # Found: with ip_local_port_range widened over the seed's ports, an application's
+    # connections from them drew the server's challenge ACKs for the scan's SYNs: the open port
+    # "filtered (ack-silence)". The ports are now held for the run, and ones in use passed over.
+    L = make_lab(ipv6=False)
+    L.start_server(8090, mode="never-close", family="v4")
+    dry = L.run_client([tool("tcpscan"), "--dry-run", "--json", "--seed", "7", "-p", "8090", L.server_v4], timeout=30)
+    first = json.loads(dry.stdout.splitlines()[-1])["source_port"]
+    L.sysctl(L.client_ns, "net.ipv4.ip_local_port_range", f"{first - 7} {first + 12}")
+    app = L.popen_client([sys.executable, "-c", APP_CONNECTIONS, L.server_v4, "8090"], stdout=subprocess.PIPE)
+    line = app.stdout.readline().decode()
+    assert line.startswith("connected") and str(first) in line, line
+    r = L.run_client([tool("tcpscan"), "--json", "--seed", "7", "-p", "8090,8091", "--no-ack-check", L.server_v4],
+                     timeout=60)
+    objects = [json.loads(x) for x in r.stdout.splitlines()]
+    summary = objects[-1]
+    states = {o["port"]: o["state"] for o in objects if o.get("type") == "port"}
+    assert states == {8090: "open", 8091: "closed"}, r.stdout
+    assert summary["source_port"] > first + 12 or summary["source_port"] + 2 < first - 7, summary
+    app.kill()
+    # -g with a port in use: refused, one line, exit 4.
+    busy = L.run_client([tool("tcpscan"), "-g", str(first), "-p", "8090", L.server_v4], timeout=60)
+    assert busy.returncode == 4 and busy.stderr.count("\n") == 1, (busy.returncode, busy.stderr)
+    assert f"source port {first} (-g) is in use on this host" in busy.stderr, busy.stderr

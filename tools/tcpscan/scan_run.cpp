@@ -17,6 +17,7 @@
 #include "tcpkit/scan/scan_dry_run.hpp"
 #include "tcpkit/scan/scan_engine.hpp"
 #include "tcpkit/scan/scan_seed.hpp"
+#include "tcpkit/scan/source_port_hold.hpp"
 #include "tcpkit/wire/segment.hpp"
 #include "tcpkit/wire/target_set.hpp"
 #include "tcpkit/util/output.hpp"
@@ -284,6 +285,11 @@ int scan(const Options& o, const tcpkit::ScanPlan& plan, tcpkit::ScanConfig& con
     if (auto held = tcpkit::reserve_port(*o.source); !held && held.error().code == tcpkit::ErrorCode::bad_input)
       tcpkit::cli::print_warning(kTool, held.error().message + ": its answers reach this scan only if they pass " +
                                             "this interface; unanswered ports will look filtered");
+  // Held to the end of the run, the ACK check's too; the port may move past ones in use.
+  auto held_ports = tcpkit::hold_source_ports(*sources, config);
+  if (!held_ports) return report_error(held_ports.error());
+  facts.source_port = config.source_port;
+  facts.last_source_port = config.last_source_port();
   tcpkit::cli::install_interrupt_handler();
   config.cancel_fd = tcpkit::cli::interrupt_fd();
   // The sender and receiver threads allocate little and rarely (thread caches serve them): one
