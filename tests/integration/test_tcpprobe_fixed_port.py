@@ -115,6 +115,8 @@ def test_a_source_port_another_socket_holds_is_refused(make_lab, tool):
     assert r.stderr == ("tcpprobe: source port 45001 is in use on this host (a connection, a listener, a TIME_WAIT or "
                         "another run holds it; its answers would not be ours): choose another\n"), r.stderr
     app.kill()
-    # A free port still works.
-    r = L.run_client([tool("tcpprobe"), "-m", "syn", "-s", "45002", "-c", "1", f"{L.server_v4}:{PORT}"], timeout=60)
-    assert r.returncode == 0 and "open" in r.stdout, r.stdout + r.stderr
+    # A free port still works, for several targets at once (held once per source address).
+    L.start_server(PORT + 1, mode="hold", family="v4")
+    r = L.run_client([tool("tcpprobe"), "-m", "syn", "-s", "45002", "-c", "1", f"{L.server_v4}:{PORT}",
+                      f"{L.server_v4}:{PORT + 1}"], timeout=60)
+    assert r.returncode == 0 and r.stdout.count(" open ") == 2, r.stdout + r.stderr

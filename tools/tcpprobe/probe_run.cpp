@@ -2,12 +2,15 @@
 // thread each) and turns the outcomes into the exit code.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <thread>
 
 #include "common/cli_common.hpp"
 #include "tcpkit/probe/connect_probe.hpp"
 #include "tcpkit/wire/endpoint.hpp"
+#include "tcpkit/io/local_port.hpp"
 #include "tcpkit/io/route.hpp"
 #include "tcpkit/probe/syn_probe.hpp"
 #include "tcpprobe/options.hpp"
@@ -190,6 +193,29 @@ std::optional<int> prepare_targets(const Options& o, bool syn, std::vector<Targe
 
 // Every raw prober opened before the first probe, so a privilege or system failure stops the
 // run cleanly instead of half-way; the exit code of the first that fails (error printed).
+// -s: the port is held for the run on each source address, as each probe's own port is
+// otherwise (found: an application's connection, or a second tcpprobe -s, on the same port pair
+// drew challenge ACKs read as filtered). One in use is refused; one below 1024 that this process
+// may not bind (no CAP_NET_BIND_SERVICE) is used unheld, as before.
+std::optional<int> hold_fixed_port(const Options& o, const std::vector<Target>& targets,
+                                   std::vector<tcpkit::UniqueFd>& held) {
+  if (!o.source_port) return std::nullopt;
+  std::vector<tcpkit::IpAddress> sources;
+  for (const auto& t : targets) {
+    const tcpkit::IpAddress& s = t.route.source;
+    if (std::find(sources.begin(), sources.end(), s) != sources.end()) continue;
+    sources.push_back(s);
+    auto r = tcpkit::reserve_port(s, s.is_link_local() ? uint32_t(t.route.interface_index) : 0u, *o.source_port);
+    if (r) {
+      held.push_back(std::move(r->holder));
+    } else if (r.error().err_no != EACCES) {
+      cli::print_error(kTool, r.error().message);
+      return cli::exit_code_for(r.error());
+    }
+  }
+  return std::nullopt;
+}
+
 std::optional<int> open_probers(const Options& o, const std::vector<Target>& targets,
                                 std::vector<std::optional<tcpkit::SynProber>>& probers) {
   for (size_t i = 0; i < targets.size(); ++i) {
@@ -239,7 +265,9 @@ int run(const Options& o) {
   std::vector<Target> targets;
   if (const auto failed = prepare_targets(o, syn, targets)) return *failed;
   std::vector<std::optional<tcpkit::SynProber>> probers(targets.size());
+  std::vector<tcpkit::UniqueFd> held_port;  // -s, to the end of the run
   if (syn) {
+    if (const auto failed = hold_fixed_port(o, targets, held_port)) return *failed;
     if (const auto failed = open_probers(o, targets, probers)) return *failed;
   }
 

@@ -293,8 +293,8 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
     const int reached_at = destination_probe ? probes[*destination_probe].hop : 0;
     trace.destination_hop = reached_at > last ? reached_at : last + 1;
     // An answer that names no probe (its ack rewritten on the way, no TSecr to go by) leaves
-    // last + 1 only the nearest the destination can be. When routers past the last placed hop
-    // answered quotes that name no probe, the answer's own TTL, where it says further within the
+    // last + 1 only the nearest the destination can be. When routers answered quotes of our
+    // 4-tuple that name no probe (their hops unknown), the answer's own TTL, where it says further within the
     // TTLs sent, places it (found: the hop of such a router taken for the destination's, and TTL
     // normalisation blamed for the gap); else the way back may be longer, and that is said.
     if (!destination_probe && unplaced_quotes > 0)

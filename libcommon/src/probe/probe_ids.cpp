@@ -23,9 +23,10 @@ std::optional<size_t> ProbeIds::of_quote(const QuotedDatagram& q, const IpAddres
   if (q.protocol != IPPROTO_TCP || q.dst != destination) return std::nullopt;
   const auto seq = q.seq ? by_32(*q.seq, first_seq) : std::nullopt;
   const auto ts = timestamps && q.tsval ? by_32(*q.tsval, first_ts) : std::nullopt;
-  // Another trace's probe (another flow, another run) shows its own source port, or a TSval
-  // that is not ours: enough against a field that may name ours by chance.
-  const bool others = (q.ports_known && q.sport != sport) || (timestamps && q.tsval && !ts);
+  // Another trace's probe (another flow, another run) shows its own source port: each trace
+  // reserves one. Enough against a field that may name ours by chance (a TSval not ours is no
+  // proof: a box that rewrites the seq may rewrite the TSval too, pf's modulate state).
+  const bool others = q.ports_known && q.sport != sport;
   if (!v6) {
     if (seq && seq == ts) return seq;  // two fields against the ID: it was rewritten
     const auto id = q.ip_id ? by_id(*q.ip_id) : std::nullopt;

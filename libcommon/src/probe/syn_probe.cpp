@@ -72,12 +72,8 @@ std::optional<size_t> match_syn_answer(const DecodedPacket& d, const IpAddress& 
   return std::nullopt;
 }
 
-SynProber::SynProber(SynProbeConfig config, RawSender sender, Capture capture, UniqueFd fixed_port)
-    : config_(std::move(config)),
-      sender_(std::move(sender)),
-      capture_(std::move(capture)),
-      fixed_port_(std::move(fixed_port)),
-      rng_state_(random_seed()) {}
+SynProber::SynProber(SynProbeConfig config, RawSender sender, Capture capture)
+    : config_(std::move(config)), sender_(std::move(sender)), capture_(std::move(capture)), rng_state_(random_seed()) {}
 SynProber::SynProber(SynProber&&) noexcept = default;
 SynProber& SynProber::operator=(SynProber&&) noexcept = default;
 SynProber::~SynProber() = default;
@@ -86,14 +82,6 @@ Result<SynProber> SynProber::open(const SynProbeConfig& config) {
   const IpAddress& d = config.destination;
   const IpAddress& s = config.route.source;
   if (d.family() != s.family()) return fail(ErrorCode::bad_input, "source and destination families differ");
-  // -s: held from here to the end, as each probe's own port is otherwise (found: a second run, or
-  // an application's connection, on the same port pair drew challenge ACKs read as filtered).
-  UniqueFd fixed_port;
-  if (config.source_port) {
-    auto held = reserve_port(s, s.is_link_local() ? uint32_t(config.route.interface_index) : 0u, *config.source_port);
-    if (!held) return tl::unexpected(held.error());
-    fixed_port = std::move(held->holder);
-  }
   auto sender = RawSender::open(d.family(), config.bind_interface ? config.route.interface : "");
   if (!sender) return tl::unexpected(sender.error());
   // Only our 4-tuple's TCP and ICMP errors addressed to us are queued.
@@ -115,7 +103,7 @@ Result<SynProber> SynProber::open(const SynProbeConfig& config) {
   sender->enable_tx_timestamps();
   auto capture = Capture::open(options);
   if (!capture) return tl::unexpected(capture.error());
-  return SynProber(config, std::move(*sender), std::move(*capture), std::move(fixed_port));
+  return SynProber(config, std::move(*sender), std::move(*capture));
 }
 
 Result<void> SynProber::send(uint64_t probe_id, std::chrono::steady_clock::time_point deadline) {

@@ -145,6 +145,7 @@ Result<SynRecheck> recheck_reset_ports(const std::vector<SilentPort>& ports, con
   config.fixed_source_port = true;
   config.send_threads = 1;
   const auto summary = probe_ports(ports, config, route, [&](const ScanResult& r) {
+    if (r.conflict) return;  // a port's second answer, which said otherwise: answered once
     if (r.verdict.reason == Reason::syn_ack || r.verdict.reason == Reason::reset) ++out.answered;
   });
   if (!summary) return tl::unexpected(summary.error());

@@ -613,7 +613,9 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
     // Open after a reset, or the other way: two parties answer this port (an IPS or firewall
     // that resets in front of the server, a spoofer). The first answer stands; this one is
     // reported beside it, never counted as a mere copy (found: "1 duplicate", nothing more).
-    if (positive_answer ? first_negative.test(*k) : first_positive.test(*k)) {
+    // Once a port: its other bit set then marks it reported (a retransmitted SYN/ACK, a flood).
+    if ((positive_answer ? first_negative.test(*k) : first_positive.test(*k)) &&
+        !(positive_answer ? first_positive : first_negative).test_and_set(*k)) {
       conflicting.fetch_add(1);
       QueuedResult second = QueuedResult::of(*k, *verdict, d->ttl, time_ns);
       second.conflict = true;

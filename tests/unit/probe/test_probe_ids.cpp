@@ -96,11 +96,11 @@ TEST_CASE("probe ids: a quote only its IP ID or its TSval makes ours, from anoth
   CHECK_FALSE(p.of_quote(other, kDestination));
   other.sport = 40000;  // ours: the ID names the probe (a router rewrote the seq)
   CHECK(p.of_quote(other, kDestination) == size_t(1));
-  // A TSval that is not ours tells another trace's quote as well as a port.
-  QuotedDatagram foreign_ts = quote(43699, 77, 900000);
-  foreign_ts.ports_known = true;
-  foreign_ts.sport = 40000;
-  CHECK_FALSE(p.of_quote(foreign_ts, kDestination));
+  // Our port, the seq and the TSval rewritten (pf's modulate state): ours by the ID.
+  QuotedDatagram rewritten = quote(43699, 77, 900000);
+  rewritten.ports_known = true;
+  rewritten.sport = 40000;
+  CHECK(p.of_quote(rewritten, kDestination) == size_t(1));
   // A NAT rewrote our source port: still ours by the seq.
   QuotedDatagram natted = quote(43699, 1120191265, 2);
   natted.ports_known = true;

@@ -27,7 +27,7 @@ struct ProbeIds {
   // sequence number or the ports; but where the quote's sequence number and TSval agree on
   // another probe, or the ID names none (a router that rewrites IDs), the sequence number, else
   // the TSval (a router that rewrites both). An ID is 16 bits: a quote that only its ID makes
-  // ours, with another source port or a TSval not ours, is another trace's probe. IPv6: the
+  // ours, with another source port, is another trace's probe. IPv6: the
   // sequence number, or where a middlebox rewrote it, the TSval. The seq is random per trace,
   // the TSval base unless the user gave one: a TSval alone counts only with our source port.
   std::optional<size_t> of_quote(const QuotedDatagram& q, const IpAddress& destination) const;

@@ -18,7 +18,6 @@
 #include "tcpkit/probe/probe_result.hpp"
 #include "tcpkit/io/raw_socket.hpp"
 #include "tcpkit/io/route.hpp"
-#include "tcpkit/io/unique_fd.hpp"
 #include "tcpkit/wire/segment.hpp"
 
 namespace tcpkit {
@@ -106,7 +105,7 @@ class SynProber {
     bool kernel_sent = false;
     int64_t finished_ns = 0;  // CLOCK_REALTIME when it was reported
   };
-  SynProber(SynProbeConfig config, RawSender sender, Capture capture, UniqueFd fixed_port);
+  SynProber(SynProbeConfig config, RawSender sender, Capture capture);
   void take_send_stamps();
   void handle(const CapturedPacket& packet, std::vector<ProbeReply>& done);
   void handle_tcp(const DecodedPacket& d, const CapturedPacket& packet, std::vector<ProbeReply>& done);
@@ -128,7 +127,6 @@ class SynProber {
   SynProbeConfig config_;
   RawSender sender_;
   Capture capture_;
-  UniqueFd fixed_port_;  // -s: the port held for the whole run (no other socket may use it)
   std::map<uint32_t, std::unique_ptr<Pending>> pending_;  // by ISN: unique among pending probes
   std::map<uint32_t, Finished> finished_;                 // by ISN, bounded (kept a while)
   std::deque<uint32_t> finished_order_;                   // oldest first, for the bound
