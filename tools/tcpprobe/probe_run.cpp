@@ -2,9 +2,7 @@
 // thread each) and turns the outcomes into the exit code.
 #include <sys/resource.h>
 
-#include <algorithm>
 #include <atomic>
-#include <cerrno>
 #include <thread>
 
 #include "common/cli_common.hpp"
@@ -200,19 +198,16 @@ std::optional<int> prepare_targets(const Options& o, bool syn, std::vector<Targe
 std::optional<int> hold_fixed_port(const Options& o, const std::vector<Target>& targets,
                                    std::vector<tcpkit::UniqueFd>& held) {
   if (!o.source_port) return std::nullopt;
-  std::vector<tcpkit::IpAddress> sources;
-  for (const auto& t : targets) {
-    const tcpkit::IpAddress& s = t.route.source;
-    if (std::find(sources.begin(), sources.end(), s) != sources.end()) continue;
-    sources.push_back(s);
-    auto r = tcpkit::reserve_port(s, s.is_link_local() ? uint32_t(t.route.interface_index) : 0u, *o.source_port);
-    if (r) {
-      held.push_back(std::move(r->holder));
-    } else if (r.error().err_no != EACCES) {
-      cli::print_error(kTool, r.error().message);
-      return cli::exit_code_for(r.error());
-    }
+  std::vector<tcpkit::PortSource> sources;
+  sources.reserve(targets.size());
+  for (const auto& t : targets)
+    sources.push_back({t.route.source, t.route.source.is_link_local() ? uint32_t(t.route.interface_index) : 0u});
+  auto r = tcpkit::hold_port(sources, *o.source_port);
+  if (!r) {
+    cli::print_error(kTool, r.error().message);
+    return cli::exit_code_for(r.error());
   }
+  held = std::move(*r);
   return std::nullopt;
 }
 

@@ -3,6 +3,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <string>
 
@@ -38,6 +39,19 @@ Result<ReservedPort> reserve_port(const IpAddress& source, uint32_t scope_id, ui
   if (!bound) return fail_errno("reserve a source port on " + source.to_string(), errno);
   reserved.port = *bound;
   return reserved;
+}
+
+Result<std::vector<UniqueFd>> hold_port(const std::vector<PortSource>& sources, uint16_t port) {
+  std::vector<UniqueFd> held;
+  std::vector<IpAddress> seen;
+  for (const PortSource& s : sources) {
+    if (std::find(seen.begin(), seen.end(), s.address) != seen.end()) continue;
+    seen.push_back(s.address);
+    auto r = reserve_port(s.address, s.scope_id, port);
+    if (r) held.push_back(std::move(r->holder));
+    else if (r.error().code != ErrorCode::bad_input && r.error().err_no != EACCES) return tl::unexpected(r.error());
+  }
+  return held;
 }
 
 }  // namespace tcpkit

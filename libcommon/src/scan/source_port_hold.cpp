@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <iterator>
 #include <string>
 
 #include "tcpkit/io/local_port.hpp"
@@ -17,36 +18,31 @@ constexpr int kTries = 64;                                 // runs of ports trie
 }  // namespace
 
 Result<std::vector<UniqueFd>> hold_source_ports(const ScanSources& sources, ScanConfig& config) {
-  std::vector<IpAddress> addresses;
+  std::vector<PortSource> addresses;
+  addresses.reserve(sources.by_range.size());
   for (const IpAddress& a : sources.by_range)
-    if (std::find(addresses.begin(), addresses.end(), a) == addresses.end()) addresses.push_back(a);
+    addresses.push_back({a, a.is_link_local() ? uint32_t(sources.interface_index) : 0u});
   // Every round's port, and the ACK check's after the last (scan_ack_check.cpp ack_source_port).
   const unsigned count = config.fixed_source_port ? 1u : unsigned(config.retries) + 2u;
   unsigned first = config.source_port;
   for (int attempt = 0; attempt < kTries; ++attempt) {
     std::vector<UniqueFd> held;
     bool taken = false;
-    for (unsigned port = first; port < first + count && port <= 65535 && !taken; ++port)
-      for (const IpAddress& a : addresses) {
-        auto r = reserve_port(a, a.is_link_local() ? uint32_t(sources.interface_index) : 0u, uint16_t(port));
-        if (r) {
-          held.push_back(std::move(r->holder));
-        } else if (r.error().code == ErrorCode::bad_input || r.error().err_no == EACCES) {
-          // Not this host's address (a spoofed -S), or a -g below 1024 this process may not
-          // bind (no CAP_NET_BIND_SERVICE): sent from unheld, as before.
-          continue;
-        } else if (r.error().err_no == EADDRINUSE) {
-          if (config.fixed_source_port)
-            return fail(ErrorCode::system, "source port " + std::to_string(port) +
-                                               " (-g) is in use on this host (a connection, a listener or another "
-                                               "run holds it; its answers would not be ours): choose another",
-                        EADDRINUSE);
-          taken = true;
-          break;
-        } else {
-          return tl::unexpected(r.error());
-        }
+    for (unsigned port = first; port < first + count && port <= 65535 && !taken; ++port) {
+      auto r = hold_port(addresses, uint16_t(port));
+      if (r) {
+        std::move(r->begin(), r->end(), std::back_inserter(held));
+      } else if (r.error().err_no == EADDRINUSE) {
+        if (config.fixed_source_port)
+          return fail(ErrorCode::system, "source port " + std::to_string(port) +
+                                             " (-g) is in use on this host (a connection, a listener or another "
+                                             "run holds it; its answers would not be ours): choose another",
+                      EADDRINUSE);
+        taken = true;
+      } else {
+        return tl::unexpected(r.error());
       }
+    }
     if (!taken) {
       config.source_port = uint16_t(first);
       return held;

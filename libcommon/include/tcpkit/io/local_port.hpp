@@ -3,6 +3,7 @@
 // connection so that no other socket on this host can take it meanwhile.
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "tcpkit/io/unique_fd.hpp"
 #include "tcpkit/util/error.hpp"
@@ -27,5 +28,15 @@ struct ReservedPort {
 // holds (a connection, a listener, a TIME_WAIT, another run of ours) is refused: the answers on
 // its 4-tuple could be that socket's, not our probes'.
 Result<ReservedPort> reserve_port(const IpAddress& source, uint32_t scope_id = 0, uint16_t port = 0);
+
+// A chosen port held on each of these sources (an address and its scope_id, as above; one
+// listed twice is held once), for a run that sends from it with raw sockets. A source that is
+// not this host's (a spoofed -S), or a port below 1024 this process may not bind (no
+// CAP_NET_BIND_SERVICE), is left unheld; any other failure, EADDRINUSE above all, is the error.
+struct PortSource {
+  IpAddress address;
+  uint32_t scope_id = 0;
+};
+Result<std::vector<UniqueFd>> hold_port(const std::vector<PortSource>& sources, uint16_t port);
 
 }  // namespace tcpkit
