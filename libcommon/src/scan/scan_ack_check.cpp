@@ -102,9 +102,10 @@ Result<AckCheckOutcome> ack_check_silent_ports(std::vector<SilentPort> ports, co
 
 bool wants_syn_recheck(const AckCheckOutcome& outcome, const ScanSummary& summary) {
   // With late answers the run is degraded anyway; the recheck is then for a rate to suggest,
-  // when the rounds gave none.
+  // when the rounds gave no limiter's figure (a share of a rate our machine could not reach is
+  // none: 5,000 was suggested for a limiter of 10/s).
   return !outcome.interrupted && !outcome.reset.empty() && summary.rounds_tally.size() > 1 &&
-         (late_answers(summary.rounds_tally) == 0 || summary.suggested_rate == 0);
+         (late_answers(summary.rounds_tally) == 0 || !summary.suggested_from_passing);
 }
 
 std::vector<SilentPort> recheck_ports(const AckCheckOutcome& outcome, const ScanSummary& summary,
@@ -283,6 +284,7 @@ void judge_ack_resets(const AckCheckOutcome& outcome, uint64_t silent, ScanSumma
     constexpr double kShareOfBurst = 0.7;
     const double burst = std::max(1.0, std::floor(double(recheck->answered) * kShareOfBurst));
     summary.suggested_rate = summary.suggested_rate > 0 ? std::min(summary.suggested_rate, burst) : burst;
+    summary.suggested_from_passing = true;
     return;
   }
   // Loss at random is not helped by a slower scan; a limiter is, and its rate is unknown.

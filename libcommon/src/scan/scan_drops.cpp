@@ -150,6 +150,7 @@ DropFindings judge_drops(const std::vector<RoundTally>& rounds, const QuarterAns
     if (burst && passing == 0) passing = double(quarters[0]);
     const double below = passing > 0 ? passing * kSuggestShareOfPassing : rate / kSuggestBelowSlowest;
     out.suggested_rate = std::max(1.0, std::floor(std::min(asked_rate / kSuggestBelowAsked, below)));
+    out.suggested_from_passing = passing > 0;
   }
   return out;
 }

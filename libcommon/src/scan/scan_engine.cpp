@@ -763,6 +763,7 @@ void ScanEngine::Impl::judge_degraded(ScanSummary& summary) const {
     auto drops = judge_drops(summary.rounds_tally, summary.round0_quarters, summary.requested_rate);
     for (auto& r : drops.reasons) summary.degraded_reasons.push_back(std::move(r));
     summary.suggested_rate = drops.suggested_rate;
+    summary.suggested_from_passing = drops.suggested_from_passing;
   }
   // A ring that overflowed or a machine that could not keep up is helped by a lower rate too; a
   // send the kernel refused is not, and gets no suggestion.

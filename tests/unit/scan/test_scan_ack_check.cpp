@@ -205,6 +205,38 @@ TEST_CASE("with --retries 0, silent ports that reset an ACK degrade the run: no 
   CHECK(one_round.suggested_rate == 0);  // a rule is not helped by a slower scan
 }
 
+TEST_CASE("the SYN recheck runs for a limiter's figure when the rounds gave none") {
+  AckCheckOutcome outcome;
+  outcome.asked = {{*IpAddress::parse("192.0.2.7"), 9050}};
+  outcome.reset = {{outcome.asked[0], 64}};
+  ScanSummary clean;
+  clean.requested_rate = 10000;
+  clean.rounds_tally = {{300, 290, 10000, 0.03}, {10, 0, 10000, 0.001}};
+  CHECK(wants_syn_recheck(outcome, clean));  // no answer late: a limiter or a rule?
+  ScanSummary one_round = clean;
+  one_round.rounds_tally.resize(1);
+  CHECK_FALSE(wants_syn_recheck(outcome, one_round));
+  CHECK_FALSE(wants_syn_recheck(AckCheckOutcome{}, clean));  // no reset: nothing to ask
+  // Found in CI: 16 of 31 hosts behind 'limit rate over 10/second', answers [662, 1, 1, 0], and
+  // a loaded machine sent under 90 % of --rate 10000: the suggestion was half of it, 5,000, and
+  // the recheck that measures the limiter did not run because some suggestion existed.
+  ScanSummary late = clean;
+  late.rounds_tally = {{1271, 662, 10000, 0.13}, {609, 1, 10000, 0.06}, {608, 1, 10000, 0.06}, {607, 0, 10000, 0.06}};
+  late.suggested_rate = 5000;
+  CHECK(wants_syn_recheck(outcome, late));
+  late.suggested_rate = 0;
+  CHECK(wants_syn_recheck(outcome, late));
+  late.suggested_rate = 7;  // what the limiter let through in the retry rounds, less 30 %
+  late.suggested_from_passing = true;
+  CHECK_FALSE(wants_syn_recheck(outcome, late));
+  // The recheck's figure then replaces the guess, and is marked as measured.
+  late.suggested_rate = 5000;
+  late.suggested_from_passing = false;
+  judge_ack_resets(outcome, 1, late, SynRecheck{8, 6, 1.4});
+  CHECK(late.suggested_rate == 4);
+  CHECK(late.suggested_from_passing);
+}
+
 TEST_CASE("the SYN recheck asks only a host that may be behind a limiter") {
   const auto a = *IpAddress::parse("192.0.2.7"), b = *IpAddress::parse("192.0.2.9");
   AckCheckOutcome outcome;

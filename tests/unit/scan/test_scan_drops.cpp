@@ -34,6 +34,7 @@ TEST_CASE("judging drops: answers that came only on retry") {
   CHECK(limited.reasons[0].find("124 of 209 answers (59 %) came only in retry rounds") != std::string::npos);
   CHECK(limited.reasons[1].find("last retry round still found 60") != std::string::npos);
   CHECK(limited.suggested_rate == 50);
+  CHECK_FALSE(limited.suggested_from_passing);  // half the slowest round's rate (no durations here)
   // Plain 10 % loss each way brings ~19 % of the answers late: not a sign on its own.
   const auto lossy = judge_drops({{500, 397, 3000}, {103, 83, 750}, {20, 1, 187}}, {99, 100, 98, 100}, 3000);
   CHECK(lossy.reasons.empty());
@@ -52,6 +53,7 @@ TEST_CASE("judging drops: a collapse within round 1") {
   REQUIRE(banned.reasons.size() == 1);
   CHECK(banned.reasons[0].find("collapsed") != std::string::npos);
   CHECK(banned.suggested_rate == 2500);
+  CHECK_FALSE(banned.suggested_from_passing);  // a quarter of ours: a guess
 }
 
 TEST_CASE("judging drops: a limiter's burst spent by the first probes, then nothing") {
@@ -68,6 +70,7 @@ TEST_CASE("judging drops: a limiter's burst spent by the first probes, then noth
   CHECK(f.reasons[0].find("round 1 drew 5 answers to the first quarter of its probes and none to the rest") == 0);
   // The burst stands for what passes a second (the rounds' own figure was 454/s for 10/s).
   CHECK(f.suggested_rate == 3);
+  CHECK(f.suggested_from_passing);
   // Slower retry rounds that each found an answer or two: pooled, they tell the limiter's rate
   // (12 answers in 1.2 s), where round 1 alone said 166/s (the suggestion was 124).
   std::vector<RoundTally> slow = {{300, 5, 10000, 0.03}};

@@ -74,7 +74,8 @@ struct SynRecheck {
   size_t asked = 0, answered = 0;  // ports asked again, and those that answered (SYN/ACK or RST)
   double duration_s = 0;           // the pause, the SYNs and their wait
 };
-// Whether to: resets, retry rounds, and no answer that came late (which shows a limiter already).
+// Whether to: resets, retry rounds, and no answer that came late (which shows a limiter already),
+// or answers late but no suggested rate from what a limiter let through (suggested_from_passing).
 bool wants_syn_recheck(const AckCheckOutcome& outcome, const ScanSummary& summary);
 // With no answer late, a host that answered this many SYNs in the rounds is behind no SYN
 // limiter: one would have passed them all at once, as its burst (5 by default in nftables and

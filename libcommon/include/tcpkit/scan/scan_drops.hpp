@@ -61,6 +61,7 @@ struct DropFindings {
   std::vector<std::string> reasons;  // empty: no sign of drops
   DropCause cause = DropCause::unknown;
   double suggested_rate = 0;         // a --rate to try instead (0 when no reason, or random loss)
+  bool suggested_from_passing = false;  // it comes from what a limiter let through, not a share of ours
 };
 
 // Judges a finished (not interrupted) scan. rounds[0] is round 0; asked_rate is --rate.

@@ -92,6 +92,9 @@ struct ScanSummary {
   std::vector<RoundTally> rounds_tally;  // per round sent: probes, first answers, rate
   QuarterAnswers round0_quarters{};      // answers to round 0's probes by quarter of its order
   double suggested_rate = 0;             // when drops were seen: a --rate to try (else 0)
+  // The suggestion is what a limiter was seen to let through (the rounds' or the SYN recheck's
+  // answers), not a share of the rate asked or achieved: a figure to try, not a guess.
+  bool suggested_from_passing = false;
   bool interrupted = false;
   // The receiver's packet ring failed for good: the scan stopped, unanswered ports have no state.
   std::optional<Error> receive_error;
