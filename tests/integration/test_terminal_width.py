@@ -7,6 +7,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 
@@ -117,3 +118,55 @@ def test_tcpscan_all_ports_fits_80_columns(make_lab, tool):
         assert row[starts[1] - 1] == " " and row[starts[2] - 1] == " " and row[starts[2]] != " ", (row, header)
     assert [r.split()[0] for r in rows] == ["22/tcp", "25/tcp", "3306/tcp", "5432/tcp", "8080/tcp",
                                             "40000/tcp"], text
+
+
+# Loopback connections in one namespace in seven states: ESTABLISHED, SYN_SENT (its SYNs
+# dropped), FIN_WAIT1 (its FIN dropped), FIN_WAIT2, TIME_WAIT, CLOSE_WAIT and LISTEN.
+SEVEN_STATES = r"""
+import socket, subprocess, sys, time
+ls = socket.socket(); ls.bind(("127.0.0.1", 8080)); ls.listen(64)
+keep = []
+def pair():
+    c = socket.create_connection(("127.0.0.1", 8080)); s, _ = ls.accept(); return c, s
+for _ in range(3): keep += pair()
+for _ in range(2):
+    c, s = pair(); c.close(); time.sleep(0.01); s.close()          # TIME_WAIT at the client
+for _ in range(2):
+    c, s = pair(); c.close(); keep.append(s)                        # CLOSE_WAIT and FIN_WAIT2
+subprocess.run(["nft", "-f", "-"], check=True, text=True, input=
+    "table inet tkstates { chain o { type filter hook output priority 0; tcp dport 9 drop; }; }")
+for _ in range(2):
+    c = socket.socket(); c.setblocking(False); c.connect_ex(("127.0.0.1", 9)); keep.append(c)
+l2 = socket.socket(); l2.bind(("127.0.0.1", 7071)); l2.listen(8)
+c = socket.create_connection(("127.0.0.1", 7071)); s, _ = l2.accept(); keep.append(s)
+subprocess.run(["nft", "add", "rule", "inet", "tkstates", "o", "tcp", "dport", "7071", "drop"], check=True)
+c.close()                                                           # FIN_WAIT1: its FIN dropped
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_tcpstate_by_with_many_states_fits_80_columns(make_lab, tool):
+    # Seven states beside the key made a table of 94 columns: rows that tmux wrapped.
+    L = make_lab()
+    p = L.popen_client([sys.executable, "-c", SEVEN_STATES], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline().strip() == "ready"
+        for key in ("peer", "process"):
+            cmd = shlex.join(["ip", "netns", "exec", L.client_ns, tool("tcpstate"), "--by", key])
+            lines = in_tmux(cmd)
+            text = "\n".join(lines)
+            for state in ("ESTABLISHED", "SYN_SENT", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT", "CLOSE_WAIT", "LISTEN"):
+                assert state in text, text
+            assert_fits(lines, f"tcpstate --by {key}")
+            # Blocks of columns, each led by the key and aligned; every group named in each.
+            blocks = [b for b in text.split("\n\n") if b.strip()]
+            assert len(blocks) == 2, text
+            for block in blocks:
+                header = block.splitlines()[0].split()
+                assert header[0] in ("PEER", "PROCESS") and header[1] == "TOTAL", block
+                assert_aligned(block, header)
+            assert [r.split()[0] for r in blocks[0].splitlines()] == [r.split()[0] for r in blocks[1].splitlines()]
+    finally:
+        p.stdin.close()
+        p.wait(timeout=10)

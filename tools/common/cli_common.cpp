@@ -1,6 +1,7 @@
 #include "common/cli_common.hpp"
 
 #include "common/flag_suggest.hpp"
+#include "common/wording.hpp"
 
 #include <fcntl.h>
 #include <linux/capability.h>
@@ -40,7 +41,7 @@ void print_error(const std::string& tool, const std::string& message) {
 
 void print_warning(const std::string& tool, const std::string& message) {
   if (!::isatty(STDERR_FILENO)) return print_error(tool, message);
-  std::fprintf(stderr, "%s\n", wrap_cells(tool + ": " + message, 80, 2).c_str());
+  std::fprintf(stderr, "%s\n", wrap_cells(tool + ": " + message, kTerminalColumns, 2).c_str());
 }
 
 void warn_port_lookalike(const std::string& tool, const TargetSpec& spec) {

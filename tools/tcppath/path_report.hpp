@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/wording.hpp"
 #include "tcpkit/probe/path_flows.hpp"
 #include "tcpkit/probe/path_trace.hpp"
 #include "tcpkit/util/output.hpp"
@@ -11,7 +12,7 @@
 
 namespace tcppath {
 
-constexpr size_t kTextWidth = 80;  // the text reports fit a terminal of 80 columns
+constexpr size_t kTextWidth = tcpkit::cli::kTerminalColumns;
 
 // interrupted: Ctrl-C (or SIGTERM) ended the wait; the trace is what came before it. names: the
 // routers' names that reverse lookups found.

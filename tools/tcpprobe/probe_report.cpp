@@ -44,7 +44,7 @@ double loss_pct(const TargetStats& s) {
 // Milliseconds written to the nanosecond (the JSON text without float noise); loss and elapsed
 // time to three decimals, the kernel's RTT (whole microseconds) to the microsecond.
 constexpr double kNanosecondPlaces = 1e6, kThreePlaces = 1e3;
-constexpr size_t kTextWidth = 80;  // summary prose fits an 80-column terminal
+constexpr size_t kTextWidth = tcpkit::cli::kTerminalColumns;
 double rounded(double value, double places) { return std::round(value * places) / places; }
 
 Record summary_record(const TargetInfo& info, const TargetStats& s) {

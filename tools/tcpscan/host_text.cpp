@@ -1,4 +1,5 @@
 #include "tcpscan/host_text.hpp"
+#include "common/wording.hpp"
 #include "tcpkit/util/display_width.hpp"
 #include "tcpkit/util/output.hpp"
 
@@ -12,7 +13,7 @@ using tcpkit::PortState;
 namespace {
 
 // The text report fits a classic 80-column terminal.
-constexpr size_t kTextWidth = 80;
+constexpr size_t kTextWidth = tcpkit::cli::kTerminalColumns;
 // Port table columns, nmap's: "22/tcp    open           ssh             syn-ack ttl 64".
 constexpr size_t kPortColumn = 10, kStateColumn = 15, kServiceColumn = 16;
 

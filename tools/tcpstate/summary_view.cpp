@@ -81,7 +81,8 @@ void print_groups_table(const std::vector<GroupRow>& rows, const std::string& ke
     for (TcpState s : used) cells.push_back(std::to_string(r.states[state_index(s)]));
     t.add_row(cells);
   }
-  std::string out = t.render();
+  // Eleven states do not fit 80 columns beside the key: blocks of columns, the key in each.
+  std::string out = t.render_within(cli::kTerminalColumns, 2);
   if (groups > rows.size()) out += "(top " + std::to_string(rows.size()) + " of " + cli::count_text(groups, "group") + "; --top N for more)\n";
   write_stdout(out);
 }

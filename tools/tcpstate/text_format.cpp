@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "common/wording.hpp"
 #include "tcpkit/util/display_width.hpp"
 #include "tcpkit/util/output.hpp"
 
@@ -91,8 +92,7 @@ constexpr int64_t kMsPerSecond = 1000, kMsPerMinute = 60000;
 constexpr double kUsPerMs = 1000.0;
 
 std::string prose(std::string_view text, size_t indent) {
-  constexpr size_t kTerminalColumns = 80;
-  return tcpkit::fold_cells(text, kTerminalColumns, std::string(indent, ' '));
+  return tcpkit::fold_cells(text, cli::kTerminalColumns, std::string(indent, ' '));
 }
 
 std::string duration_text(std::optional<int64_t> ms) {

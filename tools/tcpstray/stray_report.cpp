@@ -13,7 +13,7 @@ using tcpkit::Record;
 namespace {
 
 // Text output fits an 80-column terminal.
-constexpr size_t kWidth = 80;
+constexpr size_t kWidth = tcpkit::cli::kTerminalColumns;
 constexpr int64_t kNsPerUs = 1000;
 
 const std::vector<std::string> kCsvColumns = {

@@ -62,8 +62,19 @@ void TextTable::add_row(std::vector<std::string> cells) {
   rows_.push_back(std::move(cells));
 }
 
-std::string TextTable::render() const {
-  // Cells, not bytes: a UTF-8 or wide name must not shift the columns after it.
+namespace {
+constexpr size_t kColumnGap = 2;
+
+std::vector<size_t> column_widths(const std::vector<std::vector<std::string>>& lines, size_t columns) {
+  std::vector<size_t> width(columns);
+  for (const auto& cells : lines)
+    for (size_t i = 0; i < cells.size(); ++i) width[i] = std::max(width[i], display_width(cells[i]));
+  return width;
+}
+}  // namespace
+
+// Cells, not bytes: a UTF-8 or wide name must not shift the columns after it.
+std::vector<std::vector<std::string>> TextTable::safe_lines() const {
   auto safe = [](const std::vector<std::string>& cells) {
     std::vector<std::string> out;
     out.reserve(cells.size());
@@ -73,19 +84,52 @@ std::string TextTable::render() const {
   std::vector<std::vector<std::string>> lines{safe(headers_)};
   lines.reserve(rows_.size() + 1);
   for (const auto& row : rows_) lines.push_back(safe(row));
-  std::vector<size_t> width(headers_.size());
-  for (const auto& cells : lines)
-    for (size_t i = 0; i < cells.size(); ++i) width[i] = std::max(width[i], display_width(cells[i]));
+  return lines;
+}
+
+std::string TextTable::render_columns(const std::vector<std::vector<std::string>>& lines, const std::vector<size_t>& width,
+                                      const std::vector<size_t>& columns) {
   std::string out;
   for (const auto& cells : lines) {
     std::string line;
-    for (size_t i = 0; i < cells.size(); ++i) {
+    for (size_t n = 0; n < columns.size(); ++n) {
+      const size_t i = columns[n];
       line += cells[i];
-      if (i + 1 < cells.size()) line += std::string(width[i] - display_width(cells[i]) + 2, ' ');
+      if (n + 1 < columns.size()) line += std::string(width[i] - display_width(cells[i]) + kColumnGap, ' ');
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     out += line + '\n';
   }
+  return out;
+}
+
+std::string TextTable::render() const {
+  const auto lines = safe_lines();
+  std::vector<size_t> all(headers_.size());
+  for (size_t i = 0; i < all.size(); ++i) all[i] = i;
+  return render_columns(lines, column_widths(lines, headers_.size()), all);
+}
+
+std::string TextTable::render_within(size_t cells, size_t keep) const {
+  const auto lines = safe_lines();
+  const auto width = column_widths(lines, headers_.size());
+  keep = std::min(keep, headers_.size());
+  std::vector<size_t> kept(keep);
+  size_t kept_width = 0;
+  for (size_t i = 0; i < keep; ++i) kept[i] = i, kept_width += width[i] + kColumnGap;
+  std::string out;
+  size_t next = keep;
+  do {
+    std::vector<size_t> block = kept;
+    size_t used = kept_width;
+    // The last column needs no gap after it: a column fits when its cells do.
+    while (next < headers_.size() && (block.size() == keep || used + width[next] <= cells)) {
+      block.push_back(next);
+      used += width[next++] + kColumnGap;
+    }
+    if (!out.empty()) out += '\n';
+    out += render_columns(lines, width, block);
+  } while (next < headers_.size());
   return out;
 }
 

@@ -54,6 +54,33 @@ TEST_CASE("text tables align columns") {
   CHECK(t.render() == "A        LONGER\n1234567  x\n");
 }
 
+TEST_CASE("a text table too wide for the terminal is printed in blocks, each led by the kept columns") {
+  TextTable t({"KEY", "TOTAL", "AAAA", "BBBB", "CCCC"});
+  t.add_row({"peer-one", "12", "1", "2", "9"});
+  t.add_row({"p2", "3", "", "3", ""});
+  // It fits: the same as render().
+  CHECK(t.render_within(80, 2) == t.render());
+  CHECK(t.render_within(33, 2) == t.render());  // 33 cells wide, exactly
+  // 27 cells: KEY, TOTAL and two more; the rest after a blank line, the key columns as wide.
+  CHECK(t.render_within(27, 2) ==
+        "KEY       TOTAL  AAAA  BBBB\n"
+        "peer-one  12     1     2\n"
+        "p2        3            3\n"
+        "\n"
+        "KEY       TOTAL  CCCC\n"
+        "peer-one  12     9\n"
+        "p2        3\n");
+  // Narrower than the kept columns and one more: one column a block still.
+  CHECK(t.render_within(10, 2) ==
+        "KEY       TOTAL  AAAA\npeer-one  12     1\np2        3\n\n"
+        "KEY       TOTAL  BBBB\npeer-one  12     2\np2        3      3\n\n"
+        "KEY       TOTAL  CCCC\npeer-one  12     9\np2        3\n");
+  // Nothing kept: the first column leads nothing.
+  TextTable two({"A", "B"});
+  two.add_row({"x", "y"});
+  CHECK(two.render_within(2, 0) == "A\nx\n\nB\ny\n");
+}
+
 TEST_CASE("fixed formatting") {
   CHECK(format_fixed(1.23456, 3) == "1.235");
   CHECK(format_fixed(0, 1) == "0.0");

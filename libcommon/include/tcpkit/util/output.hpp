@@ -54,9 +54,16 @@ class TextTable {
   explicit TextTable(std::vector<std::string> headers) : headers_(std::move(headers)) {}
   void add_row(std::vector<std::string> cells);
   std::string render() const;
+  // Within `cells` columns of a terminal: a table wider than that is printed in blocks, one
+  // under the other after a blank line, each with the first `keep` columns (the row's name)
+  // and as many of the others, in order, as fit (one at least), as R prints a wide data frame.
+  std::string render_within(size_t cells, size_t keep) const;
   bool empty() const { return rows_.empty(); }
 
  private:
+  std::vector<std::vector<std::string>> safe_lines() const;
+  static std::string render_columns(const std::vector<std::vector<std::string>>& lines, const std::vector<size_t>& width,
+                                    const std::vector<size_t>& columns);
   std::vector<std::string> headers_;
   std::vector<std::vector<std::string>> rows_;
 };
