@@ -235,6 +235,20 @@ TEST_CASE("the SYN recheck runs for a limiter's figure when the rounds gave none
   judge_ack_resets(outcome, 1, late, SynRecheck{8, 6, 1.4});
   CHECK(late.suggested_rate == 4);
   CHECK(late.suggested_from_passing);
+  // A guess lower than the burst's figure goes too: the burst is what was seen to pass.
+  late.suggested_rate = 2;
+  late.suggested_from_passing = false;
+  judge_ack_resets(outcome, 1, late, SynRecheck{8, 6, 1.4});
+  CHECK(late.suggested_rate == 4);
+  // Loss at random (a slower round answered in no larger a share): SYNs sent again pass as
+  // before, and a burst's figure would have cut a lossy path's scan to 4 a second.
+  ScanSummary lossy = clean;
+  lossy.rounds_tally = {{1000, 810, 10000, 0.1}, {190, 150, 10000, 0.02}, {40, 32, 5000, 0.008}};
+  REQUIRE(drop_cause(lossy.rounds_tally) == DropCause::random_loss);
+  judge_ack_resets(outcome, 1, lossy, SynRecheck{8, 7, 1.4});
+  CHECK(lossy.degraded);
+  CHECK(lossy.suggested_rate == 0);
+  CHECK_FALSE(lossy.suggested_from_passing);
 }
 
 TEST_CASE("the SYN recheck asks only a host that may be behind a limiter") {
