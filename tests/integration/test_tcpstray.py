@@ -366,6 +366,26 @@ def test_a_server_that_closes_with_a_reset_is_said_to_have_reset(make_lab, tool)
     assert guard_tables(L) == []
 
 
+def test_the_hints_for_no_time_wait_fit_a_request_given(make_lab, tool):
+    # Found: nginx keeps an HTTP/1.1 connection 75 s (keepalive_timeout); with --request given,
+    # every TIME_WAIT case said "the peer did not close first ... (give it one with --request)".
+    # And a server that sends its banner and closes reset the connection our request arrived on:
+    # the reason blamed SO_LINGER 0 alone.
+    L = make_lab()
+    L.start_nginx(f"{L.server_v4}:{TW}", TW)
+    L.start_server(LIVE, mode="banner-close", banner=b"220 hello\r\n")
+    r = stray(L, tool, 4, TW, "--case", "tw-rst", "--request", "GET / HTTP/1.1\r\nHost: x\r\n\r\n", wait="0.3")
+    got, _ = cases(r.stdout)
+    reason = got["tw-rst"]["reason"]
+    assert got["tw-rst"]["verdict"] == "inconclusive" and "did not close first within 3.5 s of our --request" in reason
+    assert "needs a longer -W (the wait is 3 x -W, at least 3.5 s)" in reason and "give it one" not in reason, reason
+    r = stray(L, tool, 4, LIVE, "--group", "time-wait", "--request", "HELO x\r\n")
+    got, _ = cases(r.stdout)
+    resets = [c["reason"] for c in got.values() if "reset the connection instead of closing it" in c["reason"]]
+    assert all(c["verdict"] == "inconclusive" for c in got.values()), got
+    assert resets and all("run without --request" in why for why in resets), resets
+
+
 def test_listen_cases_are_inconclusive_against_a_closed_port(make_lab, tool):
     L = make_lab()
     r = stray(L, tool, 4, CLOSED, "--group", "listen")
@@ -468,6 +488,49 @@ def test_the_peers_own_fin_or_data_during_the_case_is_inconclusive(make_lab, too
         assert own, c
         assert ("F" in own[0]["flags"]) if mode == "close-after" else own[0]["length"] == len(BANNER)
     assert summary["conformant"] == 0 and summary["inconclusive"] == len(got)
+
+
+@pytest.mark.parametrize("acks", ["pass", "dropped"])
+def test_the_peers_own_reset_during_the_case_is_no_answer(make_lab, tool, acks):
+    # Found: a server that aborts its connections (SO_LINGER 0, as HAProxy's nolinger or an idle
+    # timeout that aborts) made live-rst-out-of-window a deviation: its RST, 0.5 s after ours, was
+    # "answered where the segment must be dropped silently". With the challenge ACKs dropped on
+    # the way, the ACK cases read "reset where an ACK was due". The server resets 1.2 s after
+    # accept: after the 0.5 s quiet wait, inside the 2 s observation window.
+    L = make_lab()
+    L.start_server(LIVE, mode="reset-after", close_delay_ms=1200)
+    if acks == "dropped":
+        drop_pure_acks(L, LIVE)
+    r = L.run_client([tool("tcpstray"), "--json", "-v", "-W", "2", f"{L.server_v4}:{LIVE}",
+                      "--case", ",".join(ACK_CASES + ("live-rst-out-of-window",))], timeout=120)
+    got, summary = cases(r.stdout)
+    assert summary["deviation"] == 0, r.stdout
+    oow = got["live-rst-out-of-window"]
+    assert oow["verdict"] == "inconclusive" and "reset the connection on its own" in oow["reason"], oow
+    assert any("R" in s["flags"] for s in peer_own(oow)), oow  # shown, marked the peer's own
+    for name in ACK_CASES:
+        c = got[name]
+        if acks == "pass":  # the challenge ACK came first, the abort long after: the answer stands
+            assert c["verdict"] == "conformant", c
+        else:
+            assert c["verdict"] == "inconclusive" and "reset the connection on its own" in c["reason"], c
+            assert any("R" in s["flags"] for s in peer_own(c)), c
+    assert r.returncode == 1, r.stderr  # inconclusive
+
+
+def test_the_peers_own_reset_just_after_the_answer_is_no_answer(make_lab, tool):
+    # The same server aborting 330 ms after accept, with -W 0.3 (a quiet wait of 300 ms): its RST
+    # comes some 20 ms after the right challenge or duplicate ACK, inside the wait that follows
+    # an answer. It read "reset where an ACK was due" in 7 of 8 cases; the peer's TSval shows it
+    # was sent later than the ACK, so it is its own.
+    L = make_lab()
+    L.start_server(LIVE, mode="reset-after", close_delay_ms=330)
+    r = L.run_client([tool("tcpstray"), "--json", "-v", "-W", "0.3", f"{L.server_v4}:{LIVE}",
+                      "--case", ",".join(ACK_CASES)], timeout=120)
+    got, summary = cases(r.stdout)
+    assert summary["deviation"] == 0, r.stdout
+    own = [c for c in got.values() if any("R" in s["flags"] for s in peer_own(c))]
+    assert all(c["verdict"] == "conformant" for c in own), own
 
 
 # ---- a firewall that drops a segment before the stack is no stack that drops it ----

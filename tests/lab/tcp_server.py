@@ -11,6 +11,8 @@
   banner-hold   --banner-delay-ms after accept send the banner, then never close (like sshd
                 waiting for the client's banner)
   close-after   --close-delay-ms after accept close (the server ends the connection on its own)
+  reset-after   --close-delay-ms after accept close with SO_LINGER 0: an RST of its own (an
+                application that aborts idle connections, HAProxy's option nolinger)
 
 Single-threaded (selectors). Prints "listening" on stdout once the socket listens; stops on
 SIGTERM/SIGINT or after --max-seconds.
@@ -24,7 +26,8 @@ import struct
 import sys
 import time
 
-MODES = ("hold", "close-now", "banner-close", "banner-reset", "http", "never-close", "echo", "banner-hold", "close-after")
+MODES = ("hold", "close-now", "banner-close", "banner-reset", "http", "never-close", "echo", "banner-hold", "close-after",
+         "reset-after")
 HTTP_BODY = b"tcpkit lab\n"
 HTTP_RESPONSE = (b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\nContent-Length: %d\r\n"
                  b"Connection: close\r\n\r\n%s" % (len(HTTP_BODY), HTTP_BODY))
@@ -101,7 +104,7 @@ class Server:
             self.sel.register(conn, selectors.EVENT_READ, "conn")
             if self.args.mode == "banner-hold":
                 self.later(self.args.banner_delay_ms, conn, "banner")
-            elif self.args.mode == "close-after":
+            elif self.args.mode in ("close-after", "reset-after"):
                 self.later(self.args.close_delay_ms, conn, "close")
 
     def later(self, delay_ms, conn, action):
@@ -117,6 +120,8 @@ class Server:
             except OSError:
                 pass
         else:
+            if self.args.mode == "reset-after":
+                conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close(conn)
 
     def close(self, conn):

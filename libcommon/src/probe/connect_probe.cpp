@@ -14,6 +14,7 @@
 #include "tcpkit/io/error_queue.hpp"
 #include "tcpkit/io/raw_socket.hpp"
 #include "tcpkit/io/local_port.hpp"
+#include "tcpkit/io/tcp_info.hpp"
 #include "tcpkit/io/unique_fd.hpp"
 
 namespace tcpkit {
@@ -91,17 +92,15 @@ Result<int> await_connect(int fd, int64_t deadline_ns, int cancel_fd) {
 // The agreed options and the kernel's RTT of a connected socket, which is then set to end
 // with an RST.
 void read_open_socket(int fd, ProbeReply& reply) {
-  tcp_info info{};
-  socklen_t info_length = sizeof info;
-  if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &info_length) == 0) {
-    reply.kernel_rtt_us = info.tcpi_rtt;
-    reply.syn_retransmits = info.tcpi_total_retrans;  // a connection just made has sent nothing else
+  if (const auto info = socket_tcp_info(fd)) {
+    reply.kernel_rtt_us = info->tcpi_rtt;
+    reply.syn_retransmits = info->tcpi_total_retrans;  // a connection just made has sent nothing else
     // TCP_INFO tells which options were agreed, not their bytes: listed in Linux's order,
     // timestamps without values.
-    reply.options.add_mss(uint16_t(info.tcpi_snd_mss));
-    if (info.tcpi_options & TCPI_OPT_SACK) reply.options.add_sack_permitted();
-    if (info.tcpi_options & TCPI_OPT_TIMESTAMPS) reply.options.add_timestamps(0, 0);
-    if (info.tcpi_options & TCPI_OPT_WSCALE) reply.options.add_nop().add_window_scale(uint8_t(info.tcpi_snd_wscale));
+    reply.options.add_mss(uint16_t(info->tcpi_snd_mss));
+    if (info->tcpi_options & TCPI_OPT_SACK) reply.options.add_sack_permitted();
+    if (info->tcpi_options & TCPI_OPT_TIMESTAMPS) reply.options.add_timestamps(0, 0);
+    if (info->tcpi_options & TCPI_OPT_WSCALE) reply.options.add_nop().add_window_scale(uint8_t(info->tcpi_snd_wscale));
   }
   const linger abort_close{1, 0};  // RST, not FIN: no TIME_WAIT left behind
   setsockopt(fd, SOL_SOCKET, SO_LINGER, &abort_close, sizeof abort_close);
@@ -111,9 +110,8 @@ void read_open_socket(int fd, ProbeReply& reply) {
 // to a resent SYN takes the retransmission timeout too, not a round trip). The socket keeps
 // its counters after the kernel closed it.
 uint32_t syn_retransmits(int fd) {
-  tcp_info info{};
-  socklen_t info_length = sizeof info;
-  return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &info_length) == 0 ? info.tcpi_total_retrans : 0;
+  const auto info = socket_tcp_info(fd);
+  return info ? info->tcpi_total_retrans : 0;
 }
 
 bool unreachable_error(int error) {

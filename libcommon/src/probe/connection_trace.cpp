@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "tcpkit/io/error_queue.hpp"
+#include "tcpkit/io/tcp_info.hpp"
 #include "tcpkit/probe/live_connection.hpp"
 #include "tcpkit/io/raw_socket.hpp"
 #include "tcpkit/io/route.hpp"
@@ -51,9 +52,8 @@ constexpr auto kTimeWaitQuiet = std::chrono::nanoseconds(600'000'000);
 // Whether the kernel still holds the connection (an RST or a timeout closes it; a reported ICMP
 // error does not).
 bool connection_lives(int fd) {
-  tcp_info info{};
-  socklen_t length = sizeof info;
-  return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &length) == 0 && info.tcpi_state != TCP_CLOSE;
+  const auto info = socket_tcp_info(fd);
+  return info && info->tcpi_state != TCP_CLOSE;
 }
 
 bool readable_eof_or_data(int fd, uint64_t& received, bool& eof) {

@@ -12,9 +12,11 @@
 
 #include "tcpkit/probe/live_connection.hpp"
 #include "tcpkit/io/local_port.hpp"
+#include "tcpkit/io/tcp_info.hpp"
 #include "tcpkit/io/unique_fd.hpp"
 #include "tcpkit/io/wake_event.hpp"
 #include "tcpkit/stray/earlier_copy.hpp"
+#include "tcpkit/util/output.hpp"
 
 namespace tcpkit {
 
@@ -111,6 +113,8 @@ class CaseRunner {
   Result<std::optional<TrackedSegment>> wait_segment(const std::function<bool(const TrackedSegment&)>& match,
                                                      Clock::time_point deadline);
   void note(const TrackedSegment& s);
+  void mark_own_segments();
+  void note_resets_between_waits();
   bool cancelled() const;
   void cleanup();
   uint32_t peer_window() const;
@@ -171,6 +175,7 @@ void CaseRunner::note(const TrackedSegment& s) {
   out.ack = s.ack;
   out.window = s.window;
   out.payload_length = s.payload_length;
+  if (const auto ts = s.options.timestamps()) out.tsval = ts->first;
   out.peer_own = !out.outbound && is_peer_own_traffic(classify_segment(s.flags, s.payload_length));
   // The tracker has seen this segment: a keepalive probe leaves the peer's SND.NXT where it was.
   if (!out.outbound && !out.peer_own)
@@ -193,6 +198,35 @@ void CaseRunner::note(const TrackedSegment& s) {
     recent_inbound_.push_back(s);
   }
   run_.segments.push_back(out);
+}
+
+// The segments -v and the JSON show: marked as the observation's answers are (set_aside_own_resets).
+void CaseRunner::mark_own_segments() {
+  const auto own_in = [](const std::vector<StraySegment>& answers, const StraySegment& s) {
+    return std::any_of(answers.begin(), answers.end(), [&](const StraySegment& a) {
+      return a.peer_own && a.time_ns == s.time_ns && a.flags == s.flags && a.seq == s.seq && a.ack == s.ack;
+    });
+  };
+  for (auto& s : run_.segments)
+    if (!s.outbound && !s.peer_own && own_in(run_.seen.answers, s)) s.peer_own = true;
+}
+
+// A reset of the peer's on a live connection after the case's segment that no wait took for an
+// answer: it came between the waits, so the peer reset the connection on its own (found: a
+// server's abort between our out-of-window RST and the ACK after it made that ACK draw a reset,
+// read as "the out-of-window RST reset the connection").
+void CaseRunner::note_resets_between_waits() {
+  StrayObservation& seen = run_.seen;
+  if (stray_case_info(id_).group != StrayGroup::live || seen.probe_sent_ns <= 0) return;
+  const auto in = [](const std::vector<StraySegment>& list, const StraySegment& s) {
+    return std::any_of(list.begin(), list.end(), [&](const StraySegment& a) {
+      return a.time_ns == s.time_ns && a.flags == s.flags && a.seq == s.seq && a.ack == s.ack;
+    });
+  };
+  for (const auto& s : run_.segments)
+    if (!s.outbound && (s.flags & tcp_flag::rst) && s.time_ns >= seen.probe_sent_ns && !in(seen.answers, s) &&
+        !in(seen.retry_answers, s) && !in(seen.follow_up_answers, s) && !in(seen.life_check_answers, s))
+      seen.peer_reset_on_its_own = true;
 }
 
 Result<std::optional<TrackedSegment>> CaseRunner::wait_segment(const std::function<bool(const TrackedSegment&)>& match,
@@ -265,17 +299,36 @@ Result<bool> CaseRunner::reach_time_wait() {
     if (n < 0) return fail_errno("send the request", errno);
   }
   // Time for the peer to send its answer and FIN again when the path lost them.
-  const auto wait = std::max<std::chrono::microseconds>({t_.timeout * 3, t_.handshake_timeout, std::chrono::seconds(1)});
+  const auto floor = std::max<std::chrono::microseconds>(t_.handshake_timeout, std::chrono::seconds(1));
+  const auto wait = std::max<std::chrono::microseconds>(t_.timeout * 3, floor);
   auto end = read_to_end(wait);
   if (!end) return tl::unexpected(end.error());
   switch (*end) {
     case StreamEnd::fin: break;
     case StreamEnd::reset:
-      return problem_flag("the peer reset the connection instead of closing it (an abortive close, as with SO_LINGER "
-                          "0, leaves no TIME_WAIT): TIME_WAIT cases need a server that closes with a FIN");
-    case StreamEnd::none:
-      return problem_flag("the peer did not close first: TIME_WAIT cases need a server that closes after its "
-                          "response (give it one with --request)");
+      // A server that speaks first and closes (a banner) resets a connection that holds data
+      // it never read: our request, when it came after the close or was left unread.
+      return problem_flag(t_.request.empty()
+                              ? "the peer reset the connection instead of closing it (an abortive close, as with "
+                                "SO_LINGER 0, leaves no TIME_WAIT): TIME_WAIT cases need a server that closes with a FIN"
+                              : "the peer reset the connection instead of closing it: an abortive close (SO_LINGER 0), "
+                                "or a close with our --request unread (a server that speaks first and closes does "
+                                "so; run without --request); TIME_WAIT cases need a server that closes with a FIN");
+    case StreamEnd::none: {
+      // Found: "give it one with --request" to a user who had (nginx closes an idle keep-alive
+      // connection after keepalive_timeout, 5 s, later than the wait).
+      const std::string waited = format_fixed(double(wait.count()) / 1e6, 1) + " s";
+      const std::string longer = "a longer -W (the wait is 3 x -W, at least " +
+                                 format_fixed(double(floor.count()) / 1e6, 1) + " s)";
+      return problem_flag(t_.request.empty()
+                              ? "the peer did not close first within " + waited +
+                                    ": TIME_WAIT cases need a server that closes after its response (give it one "
+                                    "with --request, or " + longer + " for one that closes an idle connection later)"
+                              : "the peer did not close first within " + waited +
+                                    " of our --request: TIME_WAIT cases need a server that closes after its "
+                                    "response; one that closes an idle connection later (nginx's keepalive_timeout) "
+                                    "needs " + longer);
+    }
     case StreamEnd::fin_ahead_of_data:
       run_.path_loss = true;
       return problem_flag("the peer's FIN came before data it had sent, and that data did not follow in time (loss or "
@@ -480,6 +533,7 @@ Result<void> CaseRunner::retry(const std::vector<uint8_t>& payload, Clock::time_
   }
   auto more = send_and_collect(run_.probe, payload);
   if (!more) return tl::unexpected(more.error());
+  run_.seen.retry_sent_ns = departed_ns_ ? departed_ns_ : last_sent_ns_;
   run_.seen.retried = true;
   run_.seen.retry_answers = std::move(*more);
   return {};
@@ -726,9 +780,16 @@ Result<StrayRun> CaseRunner::run() {
   auto answers = collect(answer() != StrayAnswer::silence);
   if (!answers) return tl::unexpected(answers.error());
   run_.seen.answers = std::move(*answers);
+  run_.seen.probe_sent_ns = departed_ns_ ? departed_ns_ : last_sent_ns_;
+  if (const auto info = socket_tcp_info(socket_.get())) {
+    run_.seen.rtt_ns = int64_t(info->tcpi_rtt) * 1000;
+    run_.seen.rto_ns = int64_t(info->tcpi_rto) * 1000;
+  }
   if (auto r = retry(payload, sent_at); !r) return tl::unexpected(r.error());
   if (auto r = follow_up(e); !r) return tl::unexpected(r.error());
   if (auto r = life_check(e); !r) return tl::unexpected(r.error());
+  if (set_aside_own_resets(id_, run_.seen) > 0) mark_own_segments();
+  note_resets_between_waits();
   run_.seen.capture_drops = live_->capture_drops();
   run_.rejected = live_->rejected();
   for (size_t i = 0; i < kRejectReasonCount; ++i)

@@ -56,7 +56,8 @@ bool stray_saw_loss(const StrayRun& run) {
 
 bool stray_peer_took_connection(const StrayRun& run) {
   return run.primed || std::any_of(run.segments.begin(), run.segments.end(),
-                                   [](const StraySegment& s) { return !s.outbound && s.peer_own; });
+                                   // Data, a FIN or a keepalive: a reset of its own shows no connection taken.
+                                   [](const StraySegment& s) { return !s.outbound && s.peer_own && !(s.flags & tcp_flag::rst); });
 }
 
 uint32_t stray_random32() {

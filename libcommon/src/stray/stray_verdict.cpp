@@ -1,5 +1,7 @@
 #include "tcpkit/stray/stray_verdict.hpp"
 
+#include <algorithm>
+
 #include "tcpkit/wire/segment.hpp"
 
 namespace tcpkit {
@@ -43,17 +45,26 @@ const StraySegment* first_own(const std::vector<StraySegment>& all) {
   return nullptr;
 }
 
-// "the peer's own data (41 bytes)", "the peer's own FIN".
+// "the peer's own data (41 bytes)", "the peer's own FIN", "the peer's own reset".
 std::string own_text(const StraySegment& s) {
+  if (s.flags & tcp_flag::rst) return "the peer's own reset";
   const std::string bytes = std::to_string(s.payload_length) + (s.payload_length == 1 ? " byte" : " bytes");
   if (s.flags & tcp_flag::fin)
     return s.payload_length ? "the peer's own data (" + bytes + ") and FIN" : std::string("the peer's own FIN");
   return "the peer's own data (" + bytes + ")";
 }
 
+constexpr const char* kOwnResetReason =
+    "the peer reset the connection on its own during the observation window (later than an answer takes, or "
+    "after its answer by its own clock): an application's abortive close does so (SO_LINGER 0, an idle "
+    "timeout), or a middlebox in its name; no verdict is safe (run again, or against a server that does not "
+    "reset its connections)";
+
 // Some stray segments draw a pure ACK; the peer's own data or FIN carries ack = RCV.NXT too
 // and a stack may send its answer on it, so without a pure ACK nothing is safe to conclude.
 std::string own_overlap_reason(const StraySegment& own) {
+  if (own.flags & tcp_flag::rst)
+    return kOwnResetReason;
   return own_text(own) + " came during the observation window: its ack field says RCV.NXT whether or not the stack "
          "answered, so no verdict is safe (run again, or against a server that stays quiet)";
 }
@@ -170,6 +181,7 @@ StrayJudgement judge_rst_exact(const StrayProbe& p, const StrayObservation& seen
     if (own) return make(V::inconclusive, observed, own_overlap_reason(*own));
     return make(V::inconclusive, observed, "the segment after the RST drew no answer: cannot tell if the connection is gone");
   }
+  if ((t->flags & tcp_flag::rst) && seen.peer_reset_on_its_own) return make(V::inconclusive, observed, kOwnResetReason);
   if (t->flags & tcp_flag::rst) return make(V::conformant, observed, "the connection was reset: the next segment drew an RST");
   auto j = make(V::deviation, observed, "the connection survived an RST at exactly RCV.NXT");
   j.rst_survived = true;
@@ -194,6 +206,7 @@ StrayJudgement judge_rst_out_of_window(const StrayProbe& p, const StrayObservati
                 "that drops out-of-window segments (conntrack's ct state invalid) looks the same as a stack that "
                 "drops the RST; silence decides nothing");
   }
+  if ((t->flags & tcp_flag::rst) && seen.peer_reset_on_its_own) return make(V::inconclusive, observed, kOwnResetReason);
   if (t->flags & tcp_flag::rst)
     return make(V::deviation, observed + " (connection reset)",
                 "the out-of-window RST reset the connection: the ACK after it drew a reset");
@@ -355,18 +368,22 @@ StrayJudgement judge_answers(StrayCase id, const StrayProbe& p, const StrayObser
 }  // namespace
 
 namespace {
+// The life check's byte drew an ACK only a connection sends: the connection lives.
+bool life_check_shows_alive(const StrayObservation& seen) {
+  if (!seen.life_check_sent) return false;
+  const StraySegment* t = first_real_tcp(seen.life_check_answers);
+  const uint32_t at = seen.life_check.seq, past = at + seen.life_check.sequence_length();
+  return t && !(t->flags & (tcp_flag::rst | tcp_flag::syn)) && (t->flags & tcp_flag::ack) && (t->ack == at || t->ack == past);
+}
+
 // A deviation that rests on a reset, while a byte sent after it was acked: the connection lives,
 // so no stack of the peer's reset it. A firewall that rejects what its conntrack calls invalid
 // (`ct state invalid reject with tcp reset`) answers so in the peer's name, and the peer's own
 // answer never came to be seen.
 StrayJudgement apply_life_check(StrayJudgement j, const StrayObservation& seen) {
-  if (j.verdict != V::deviation || !seen.life_check_sent) return j;
   // Its ack is old: a live connection acks the byte, or (Linux, when it has sent no data to have
   // acked) answers with a challenge ACK at RCV.NXT; either is an ACK only a connection sends.
-  const StraySegment* t = first_real_tcp(seen.life_check_answers);
-  const uint32_t at = seen.life_check.seq, past = at + seen.life_check.sequence_length();
-  if (!t || (t->flags & (tcp_flag::rst | tcp_flag::syn)) || !(t->flags & tcp_flag::ack) || (t->ack != at && t->ack != past))
-    return j;
+  if (j.verdict != V::deviation || !life_check_shows_alive(seen)) return j;
   j.verdict = V::inconclusive;
   j.rate_limit_possible = false;
   j.observed += ", then a byte at RCV.NXT: " + join_answers(seen.life_check_answers, seen.life_check);
@@ -381,6 +398,44 @@ StrayJudgement judge_stray_case(StrayCase id, const StrayProbe& p, const StrayOb
   StrayJudgement j = apply_life_check(judge_answers(id, p, seen), seen);
   j.observed_flags = seen.setup_problem ? "not run" : short_answers(seen.answers);
   return j;
+}
+
+int64_t reset_late_after_ns(int64_t rtt_ns, int64_t rto_ns) {
+  return std::max({kResetLateRtts * rtt_ns, rtt_ns + kResetLateMarginNs, rto_ns});
+}
+
+namespace {
+// The resets in `answers` to a segment sent at sent_ns that came late, or after a non-reset
+// answer by the peer's own clock.
+size_t mark_own_resets(std::vector<StraySegment>& answers, int64_t sent_ns, const StrayObservation& seen) {
+  const bool timed = sent_ns > 0 && seen.rtt_ns > 0;
+  const int64_t late_from = timed ? sent_ns + reset_late_after_ns(seen.rtt_ns, seen.rto_ns) : 0;
+  size_t marked = 0;
+  std::optional<uint32_t> answer_tsval;  // the first answer's (not a reset) clock reading
+  bool answered = false;
+  for (auto& s : answers) {
+    if (s.icmp || s.peer_own) continue;
+    if (!(s.flags & tcp_flag::rst)) {
+      if (!answered) answer_tsval = s.tsval;
+      answered = true;
+      continue;
+    }
+    const bool later_clock = answer_tsval && s.tsval && int32_t(*s.tsval - *answer_tsval) >= int32_t(kOwnResetTicks);
+    if ((timed && s.time_ns > late_from) || later_clock) {
+      s.peer_own = true;
+      ++marked;
+    }
+  }
+  return marked;
+}
+}  // namespace
+
+size_t set_aside_own_resets(StrayCase id, StrayObservation& seen) {
+  if (stray_case_info(id).group != StrayGroup::live || seen.setup_problem || life_check_shows_alive(seen)) return 0;
+  const size_t marked = mark_own_resets(seen.answers, seen.probe_sent_ns, seen) +
+                        (seen.retried ? mark_own_resets(seen.retry_answers, seen.retry_sent_ns, seen) : 0);
+  if (marked) seen.peer_reset_on_its_own = true;
+  return marked;
 }
 
 bool stray_drew_reset(const StrayObservation& seen) {

@@ -822,3 +822,131 @@ TEST_CASE("the peer shows it took the connection by its own data, FIN or keepali
   run.primed = true;
   CHECK(stray_peer_took_connection(run));
 }
+
+TEST_CASE("a reset the peer sends on its own is no answer to our segment", "[stray]") {
+  // Found: a server that aborts its connections (SO_LINGER 0) 1 s after accept. Its RST came
+  // 504 ms after our out-of-window RST: a deviation, "answered where the segment must be dropped
+  // silently".
+  const auto abort_rst = [](int64_t time_ns) {
+    StraySegment s = in(uint8_t(f::rst | f::ack), kSndNxt, kRcvNxt);
+    s.time_ns = time_ns;
+    return s;
+  };
+  constexpr int64_t kSent = 1'000'000'000, kRtt = 100'000;  // 0.1 ms on the lab's veth
+  const auto observed = [&](std::vector<StraySegment> list) {
+    StrayObservation o = answers(std::move(list));
+    o.probe_sent_ns = kSent;
+    o.rtt_ns = kRtt;
+    return o;
+  };
+  const auto oow = live(f::rst, kRcvNxt + 200000);
+  StrayObservation o = observed({abort_rst(kSent + 504'000'000)});
+  REQUIRE(verdict(StrayCase::live_rst_out_of_window, oow, o) == StrayVerdict::deviation);  // unmarked: as before
+  CHECK(set_aside_own_resets(StrayCase::live_rst_out_of_window, o) == 1);
+  CHECK(o.answers[0].peer_own);
+  auto j = judge_stray_case(StrayCase::live_rst_out_of_window, oow, o);
+  CHECK(j.verdict == StrayVerdict::inconclusive);
+  CHECK_THAT(j.reason, Catch::Contains("the peer reset the connection on its own"));
+  CHECK_FALSE(stray_drew_reset(o));
+  // Where an ACK was due and none came (the challenge ACK dropped on the way): the peer's own.
+  const auto syn = live(f::syn, kRcvNxt + 100);
+  o = observed({abort_rst(kSent + reset_late_after_ns(kRtt) + 1)});
+  CHECK(set_aside_own_resets(StrayCase::live_syn, o) == 1);
+  j = judge_stray_case(StrayCase::live_syn, syn, o);
+  CHECK(j.verdict == StrayVerdict::inconclusive);
+  CHECK_THAT(j.reason, Catch::Contains("no pure ACK came, and the peer reset the connection on its own"));
+  // In time, it is the answer, whatever it answers: an RST to an RST, or where a challenge ACK
+  // was due (RFC 793's stacks), or after the right ACK (a box that adds resets).
+  o = observed({abort_rst(kSent + 2 * kRtt)});
+  CHECK(set_aside_own_resets(StrayCase::live_syn, o) == 0);
+  CHECK(verdict(StrayCase::live_syn, syn, o) == StrayVerdict::deviation);
+  o = observed({abort_rst(kSent + 2 * kRtt)});
+  CHECK(set_aside_own_resets(StrayCase::live_rst_out_of_window, o) == 0);
+  StraySegment challenge = in(f::ack, kSndNxt, kRcvNxt);
+  challenge.time_ns = kSent + kRtt;
+  o = observed({challenge, abort_rst(kSent + 20'000'000)});
+  CHECK(set_aside_own_resets(StrayCase::live_syn, o) == 0);
+  // ... unless the peer's clock says it came later: a reset 20 ms after the right challenge ACK
+  // (found: a server aborting 320 ms after accept, 7 of 8 live cases "reset where an ACK was
+  // due"); a stack answers one segment with one clock reading.
+  challenge.tsval = 5000;
+  StraySegment later = abort_rst(kSent + 20'000'000);
+  later.tsval = 5000 + 20;
+  o = observed({challenge, later});
+  REQUIRE(verdict(StrayCase::live_syn, syn, o) == StrayVerdict::deviation);
+  CHECK(set_aside_own_resets(StrayCase::live_syn, o) == 1);
+  CHECK(verdict(StrayCase::live_syn, syn, o) == StrayVerdict::conformant);
+  o.rtt_ns = o.probe_sent_ns = 0;  // the clocks alone decide
+  o.answers[1].peer_own = false;
+  CHECK(set_aside_own_resets(StrayCase::live_syn, o) == 1);
+  later.tsval = 5000 + 1;  // the same millisecond, or the next: one reading
+  o = observed({challenge, later});
+  CHECK(set_aside_own_resets(StrayCase::live_syn, o) == 0);
+  later.tsval = 0xfffffff0u;  // across the wrap, behind the answer's
+  o = observed({challenge, later});
+  CHECK(set_aside_own_resets(StrayCase::live_syn, o) == 0);
+  // Without an RTT or a send time nothing is late.
+  o = observed({abort_rst(kSent + 5'000'000'000)});
+  o.rtt_ns = 0;
+  CHECK(set_aside_own_resets(StrayCase::live_syn, o) == 0);
+  o = observed({abort_rst(kSent + 5'000'000'000)});
+  o.probe_sent_ns = 0;
+  CHECK(set_aside_own_resets(StrayCase::live_syn, o) == 0);
+  // The life check found the connection alive: a middlebox's reset, judged as such.
+  o = observed({abort_rst(kSent + 504'000'000)});
+  o.life_check_sent = true;
+  o.life_check = live(uint8_t(f::psh | f::ack), kRcvNxt);
+  o.life_check.payload_length = 1;
+  o.life_check_answers = {in(f::ack, kSndNxt, kRcvNxt + 1)};
+  CHECK(set_aside_own_resets(StrayCase::live_rst_out_of_window, o) == 0);
+  CHECK_THAT(judge_stray_case(StrayCase::live_rst_out_of_window, oow, o).reason,
+             Catch::Contains("a middlebox reset in the peer's name"));
+  // Only live connections: a TIME_WAIT has no application to reset it, a closed port no connection.
+  o = observed({abort_rst(kSent + 504'000'000)});
+  CHECK(set_aside_own_resets(StrayCase::tw_rst, o) == 0);
+  CHECK(set_aside_own_resets(StrayCase::closed_rst, o) == 0);
+  CHECK(reset_late_after_ns(kRtt) == kRtt + kResetLateMarginNs);
+  CHECK(reset_late_after_ns(100'000'000) == 4 * 100'000'000);  // a long path: four round trips
+  CHECK(reset_late_after_ns(kRtt, 900'000'000) == 900'000'000);  // never before the RTO
+  // The second try's answers, by its own send time: the challenge ACK dropped on the way, the
+  // abort after the second try (it read "reset where an ACK was due").
+  o = observed({});
+  o.retried = true;
+  o.retry_sent_ns = kSent + 1'100'000'000;
+  o.retry_answers = {abort_rst(o.retry_sent_ns + 400'000'000)};
+  REQUIRE(verdict(StrayCase::live_syn, syn, o) == StrayVerdict::deviation);
+  CHECK(set_aside_own_resets(StrayCase::live_syn, o) == 1);
+  CHECK(o.peer_reset_on_its_own);
+  CHECK(verdict(StrayCase::live_syn, syn, o) == StrayVerdict::inconclusive);
+  o.retry_answers = {abort_rst(o.retry_sent_ns + 2 * kRtt)};  // in time: the answer
+  CHECK(set_aside_own_resets(StrayCase::live_syn, o) == 0);
+}
+
+TEST_CASE("a connection the peer reset on its own says nothing of what our RST did", "[stray]") {
+  // The abort came between our out-of-window RST's wait and the ACK after it; the ACK then drew
+  // a reset: "the out-of-window RST reset the connection", a deviation.
+  const auto oow = live(f::rst, kRcvNxt + 200000);
+  StrayObservation o = then_ack({}, {in(f::rst, kSndNxt, 0, 0)});
+  REQUIRE(verdict(StrayCase::live_rst_out_of_window, oow, o) == StrayVerdict::deviation);
+  o.peer_reset_on_its_own = true;
+  auto j = judge_stray_case(StrayCase::live_rst_out_of_window, oow, o);
+  CHECK(j.verdict == StrayVerdict::inconclusive);
+  CHECK_THAT(j.reason, Catch::Contains("the peer reset the connection on its own"));
+  // live-rst-exact: the byte after our RST drew a reset, but the peer had reset it itself.
+  StrayObservation exact = answers({});
+  exact.follow_up_sent = true;
+  exact.follow_up = live(uint8_t(f::psh | f::ack), kRcvNxt);
+  exact.follow_up.payload_length = 1;
+  exact.follow_up_answers = {in(f::rst, kSndNxt - 1000, 0, 0)};
+  REQUIRE(verdict(StrayCase::live_rst_exact, live(f::rst, kRcvNxt), exact) == StrayVerdict::conformant);
+  exact.peer_reset_on_its_own = true;
+  CHECK(verdict(StrayCase::live_rst_exact, live(f::rst, kRcvNxt), exact) == StrayVerdict::inconclusive);
+  // A reset of its own shows no connection taken (the half-open control is still run).
+  StrayRun run;
+  StraySegment own_rst = in(uint8_t(f::rst | f::ack), kSndNxt, kRcvNxt);
+  own_rst.peer_own = true;
+  run.segments = {own_rst};
+  CHECK_FALSE(stray_peer_took_connection(run));
+  run.segments = {own(uint8_t(f::psh | f::ack), kSndNxt, kRcvNxt, 41)};
+  CHECK(stray_peer_took_connection(run));
+}

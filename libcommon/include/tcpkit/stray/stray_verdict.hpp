@@ -27,14 +27,16 @@ struct StraySegment {
   bool icmp = false;           // an ICMP error quoting our segment (flags/seq unused)
   std::string icmp_text;
   IcmpMeaning icmp_meaning = IcmpMeaning::other;  // from the target itself, "host unreachable" is a refusal
-  // The peer's own data or FIN on the connection (a banner, a close): never the answer to a
-  // stray segment, although its ack field carries RCV.NXT like a challenge ACK does.
+  // The peer's own data or FIN on the connection (a banner, a close), or a reset it sent on its
+  // own (set_aside_own_resets): never the answer to a stray segment, although its ack field
+  // carries RCV.NXT like a challenge ACK does.
   bool peer_own = false;
   // Of those, a keepalive probe (is_keepalive_probe): it carries no answer either, so unlike data
   // or a FIN it leaves a silence decidable.
   bool keepalive = false;
   // ... sent while our last window was 0: the same form, the peer asking whether it reopened.
   bool window_probe = false;
+  std::optional<uint32_t> tsval;  // the peer's timestamp option, when it sent one
 };
 
 // What a received segment is. Only a segment the RFC predicts can be an answer: a pure ACK (no
@@ -63,6 +65,15 @@ struct StrayProbe {
 struct StrayObservation {
   // Everything from the peer after the probe, until the wait ended (its own traffic marked).
   std::vector<StraySegment> answers;
+  // When the case's segment left (the capture's time, else the send's), and again for its second
+  // try; the connection's smoothed RTT and retransmission timeout then (the kernel's, TCP_INFO):
+  // an answer comes within about a round trip. 0: unknown.
+  int64_t probe_sent_ns = 0, retry_sent_ns = 0;
+  int64_t rtt_ns = 0, rto_ns = 0;
+  // The peer reset the connection on its own after the case's segment: a reset set aside as its
+  // own (set_aside_own_resets), or one that came while no answer was awaited. A connection found
+  // gone afterwards then says nothing of what our segment did.
+  bool peer_reset_on_its_own = false;
   bool follow_up_sent = false;  // live-rst-exact, live-rst-out-of-window and tw-rst send a second segment
   // tw-rst and tw-syn first send our FIN again: only a TIME_WAIT acks it (once more), so its
   // answer shows that there is a TIME_WAIT to test just before the stray segment.
@@ -113,6 +124,26 @@ struct StrayJudgement {
 };
 
 StrayJudgement judge_stray_case(StrayCase id, const StrayProbe& probe, const StrayObservation& seen);
+
+// A live connection's resets that came later than an answer takes (reset_late_after_ns, from
+// rtt_ns, rto_ns and the send time, for the case's segment and its second try), or after the
+// peer's other answer with a TSval kOwnResetTicks or more above that answer's (a stack answers
+// one segment at once, with one clock reading; a box that adds resets sends no TSval of the
+// peer's), are marked the peer's own: the peer's application reset the connection (an abortive
+// close: SO_LINGER 0, HAProxy's nolinger, an idle timeout that aborts), or a middlebox did in
+// its name. Found: a server aborting its connections 1 s after accept made
+// live-rst-out-of-window a deviation ("answered where the segment must be dropped silently",
+// 504 ms after our RST). Any other reset is an answer, whatever it answers (a stack that
+// answers an RST with one deviates). Left unmarked when the life check shows the connection
+// alive: the reset is then a middlebox's (judge_stray_case). Returns how many were marked.
+size_t set_aside_own_resets(StrayCase id, StrayObservation& seen);
+// A reset this long after the segment left answers nothing: at least the margin, and more on a
+// long path (a stack answers as the segment arrives; the margin is for a busy host and a path
+// whose delay varies), and never less than the connection's retransmission timeout.
+inline constexpr int64_t kResetLateMarginNs = 200'000'000;
+inline constexpr int64_t kResetLateRtts = 4;
+inline constexpr uint32_t kOwnResetTicks = 2;
+int64_t reset_late_after_ns(int64_t rtt_ns, int64_t rto_ns = 0);
 
 // Whether the case drew an answer from the peer's TCP stack: a TCP segment that is not the
 // peer's own traffic, to the case's segment or to its follow-up (an ICMP error is a firewall's
