@@ -242,8 +242,26 @@ def test_time_wait_report_from_text():
         {("client", "10.200.0.1", 8081, 2), ("client", "fd00:200::1", 8091, 1)}
     hist = [o for o in objs if o["type"] == "time_wait_remaining"]
     assert sum(h["count"] for h in hist) == 3 and hist[5]["count"] == 3  # 50-60 s left
+    assert not [o for o in objs if o["type"] == "time_wait_remaining_unknown"]  # every socket had a timer
     r = run("--from", fx("ss-tano.txt"), "time-wait")
     assert "tcp_fin_timeout" in r.stdout and "not TIME_WAIT" in r.stdout
+
+
+def test_time_wait_without_timers_in_the_text_is_time_left_unknown():
+    # Found: `ss -tan` (no -o) with 20 TIME_WAIT sockets gave 0 in every bucket of the time left
+    # in JSON and Prometheus, which a dashboard reads as none expiring; the table said why.
+    text = "".join(line for line in open(fx("ss-tano.txt")) if "TIME-WAIT" in line or line.startswith("State"))
+    text = re.sub(r" +timer:\S+", "", text)
+    assert "TIME-WAIT" in text and "timer:" not in text
+    r = run("--from-ss", "-", "time-wait", "--json", input=text)
+    assert r.returncode == 0, r.stderr
+    objs = jsonl(r.stdout)
+    hist = [o for o in objs if o["type"] == "time_wait_remaining"]
+    assert len(hist) == 7 and sum(h["count"] for h in hist) == 0
+    assert [o["count"] for o in objs if o["type"] == "time_wait_remaining_unknown"] == [3]
+    assert objs[-1]["time_left_unknown"] == 3 and objs[-1]["time_wait"] == 3
+    prom = run("--from-ss", "-", "time-wait", "--prometheus", input=text).stdout
+    assert 'tcpstate_time_wait_remaining_sockets{bucket="unknown"} 3' in prom, prom
 
 
 @pytest.mark.parametrize("args", [["time-wait"], ["close-wait"], ["syn-flood"], ["--summary"]] +
@@ -295,6 +313,9 @@ def test_a_capture_saved_without_a_is_said_to_lack_those_states(tmp_path, saved,
     assert r.returncode == 0, r.stderr
     notes = [l for l in r.stderr.splitlines() if needle in l]
     assert len(notes) == 1 and "-tan`" in notes[0], r.stderr
+    # A client's whole `ss -tan` has no such line either: the note says both (it asked a user who
+    # had saved `ss -tan` to save `ss -tan`).
+    assert "either the host" in notes[0], notes[0]
     assert run("--from", str(p), "--check", "--max", "time-wait=5").stderr.count(needle) == 1
     # The whole capture says nothing of the kind.
     full = run("--from", fx(saved), "time-wait")

@@ -297,3 +297,49 @@ def test_time_wait_of_ipv4_and_dual_stack_sockets_to_one_service_is_one_row(lab)
         groups = [o for o in objs if o["type"] == "time_wait_group"]
         assert [(g["role"], g["remote_address"], g["remote_port"], g["time_wait"], g["ports_in_use"]) for g in groups] == \
             [("client", L.server_v4, 8081, 10, 30)], (source, groups)
+
+
+NFS_SERVER = r"""
+import socket, sys
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind((sys.argv[1], 2049)); l.listen(8)
+print("listening", flush=True)
+while True:
+    c, _ = l.accept(); c.sendall(b"0123456789"); c.close()
+"""
+NFS_CLIENT = r"""
+import socket, sys
+c = socket.socket(); c.bind(("0.0.0.0", 700)); c.connect((sys.argv[1], 2049))
+l = socket.socket(); l.bind(("0.0.0.0", 2222)); l.listen(1)   # a listener of its own: ss -tan lists it
+print("READY", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_client_bound_to_a_reserved_port_is_the_client(lab):
+    # Found: an NFS-style client bound to port 700, connected to 2049 (both outside the range, one
+    # connection), whose server closed: "python3 server :700" in close-wait. The host's listeners
+    # are all known (netlink, /proc, ss -tan), and 700 is none of them.
+    L = lab()
+    set_range(L)
+    server = L.popen_server([sys.executable, "-c", NFS_SERVER, L.server_v4], stdout=subprocess.PIPE)
+    assert server.stdout.readline().startswith(b"listening")
+    client = L.popen_client([sys.executable, "-c", NFS_CLIENT, L.server_v4], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE)
+    assert client.stdout.readline().startswith(b"READY")
+    wait_for(lambda: ss_count(L, "client", "state", "close-wait") == 1, 10, "CLOSE_WAIT on the client")
+    try:
+        for source in (["--source", "netlink"], ["--source", "proc"]):
+            objs = [o for o in jsonl(tcpstate_netns(L, L.client_ns, "close-wait", "--json", *source))
+                    if o["type"] == "close_wait"]
+            assert [(o["role"], o["remote_address"], o["remote_port"]) for o in objs] == \
+                [("client", L.server_v4, 2049)], (source, objs)
+        for saved, flag in ((["ss", "-tan"], "--from-ss"), (["netstat", "-tan"], "--from-netstat")):
+            text = L.run_client(saved).stdout
+            r = L.run_client([L.tool("tcpstate"), flag, "-", "close-wait", "--json"], input=text)
+            assert r.returncode == 0, r.stderr
+            objs = [o for o in jsonl(r.stdout) if o["type"] == "close_wait"]
+            assert [(o["role"], o["remote_port"]) for o in objs] == [("client", 2049)], (saved, objs)
+    finally:
+        client.stdin.close()
+        server.kill()

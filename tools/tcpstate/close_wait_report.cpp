@@ -138,6 +138,7 @@ void add_prometheus(const std::vector<CloseWaitRow>& rows, PrometheusText& prom)
 int run_close_wait(const Options& o) {
   const TcpSysctls sys = read_tcp_sysctls();  // the inspected namespace's; for saved text, this machine's
   CloseWaitAnalysis analysis(sys.port_low(), sys.port_high());
+  analysis.set_listener_list(listener_list(o.filter, live_source(o)));
   StateCounts counts;
   auto info = collect_close_wait(o, analysis, counts);
   if (!info) return fail_with(info.error());

@@ -89,7 +89,9 @@ void print_name_notes(const std::string& label, const Options& o, const TextPars
 }
 
 // Said once, after the input: a capture in which the states that ss or netstat leave out
-// without -a are all missing was most likely saved so, and reads as a host without them. Only
+// without -a are all missing may have been saved so, and then reads as a host without them;
+// a client's `ss -tan` has none of them either (found: the hint to save `ss -tan` on a file
+// saved so), so both readings are said. Only
 // where the answer counts or groups states (the listing shows what the capture holds), and not
 // when the reader left before the end.
 void print_missing_states_note(const std::string& label, const Options& o, const TextParseReport& r, bool ss) {
@@ -99,9 +101,9 @@ void print_missing_states_note(const std::string& label, const Options& o, const
   const StateSet& seen = r.states_seen;
   if (ss && !seen.contains(TcpState::listen) && !seen.contains(TcpState::syn_recv) && !seen.contains(TcpState::time_wait))
     cli::print_error("tcpstate", label + ": no LISTEN, SYN-RECV or TIME-WAIT line among " + cli::count_text(r.sockets, "socket") +
-                                     ": ss leaves those states out without -a; if it was saved so, the counts of them are "
-                                     "not the host's (save `ss -tan`); time-wait, syn-flood and the service side of each "
-                                     "connection need them");
+                                     ": either the host had none (a client that closed nothing first), or ss ran "
+                                     "without -a, which leaves those states out (save `ss -tan`); time-wait, syn-flood "
+                                     "and the service side of each connection need them");
   else if (!ss && !seen.contains(TcpState::listen))
     // netstat shows TIME_WAIT without -a too, so nothing tells its -a apart from a host that
     // listens on nothing (found: the hint to save `netstat -tan` on a file saved so, a client's).
@@ -375,7 +377,7 @@ bool owners_failed() { return g_owners_failed; }
 Result<SourceInfo> collect_sockets(const Options& o, StateSet view_states, bool need_processes, const SocketSink& sink,
                                    const KernelNarrowing& narrowing, const std::function<void()>& idle) {
   std::unique_ptr<SocketOwners> owners;
-  const bool live = o.source == Source::netlink || o.source == Source::proc;
+  const bool live = live_source(o);
   // Scanned at the first socket that passes, once the source is open: a source that cannot be
   // opened (EMFILE) is then the one line said, not a second one about /proc.
   const bool want_owners = live && (need_processes || o.processes);

@@ -23,6 +23,9 @@ struct SourceInfo {
   size_t malformed = 0;        // text lines that were warned about
 };
 
+// This machine's kernel now (sock_diag or /proc), not saved text.
+inline bool live_source(const Options& o) { return o.source == Source::netlink || o.source == Source::proc; }
+
 // What a view may ask the kernel to leave out (sock_diag bytecode): sockets whose local port
 // is outside local_ports, or whose remote port is not in remote_ports (when not empty). Only
 // the netlink source applies it; views must give the same answer without it.

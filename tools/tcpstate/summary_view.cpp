@@ -144,6 +144,7 @@ int run_summary(const Options& o) {
     // machine's), as the time-wait and close-wait reports decide it.
     const TcpSysctls sys = read_tcp_sysctls();
     groups.emplace(*o.by, sys.port_low(), sys.port_high());
+    groups->set_listener_list(listener_list(o.filter, live_source(o)));
   } else if (o.by) {
     groups.emplace(*o.by);
   }

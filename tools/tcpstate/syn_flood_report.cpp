@@ -80,8 +80,7 @@ Result<void> count_plan(const Options& o, SynFloodReport& v) {
 
 // The counters' growth over --interval (live sources only; empty when not measured).
 Result<std::map<std::string, uint64_t>> measure_deltas(const Options& o) {
-  const bool live = o.source == Source::netlink || o.source == Source::proc;
-  if (!live || o.interval.count() <= 0) return std::map<std::string, uint64_t>{};
+  if (!live_source(o) || o.interval.count() <= 0) return std::map<std::string, uint64_t>{};
   auto before = read_tcp_counters();
   if (!before) return tl::unexpected(before.error());
   wait_interval(o.interval);

@@ -213,6 +213,14 @@ void write_json_rows(const TimeWaitReport& v, const TimeWaitAnalysis& tw) {
     r["count"] = tw.histogram()[static_cast<size_t>(i)];
     write_json(r);
   }
+  // Saved text without timers (ss without -o, netstat): their time left is unknown, not 0 in
+  // every bucket (a row of its own, so the buckets' rows keep their fields).
+  if (tw.without_timer()) {
+    Record unknown;
+    unknown["type"] = "time_wait_remaining_unknown";
+    unknown["count"] = tw.without_timer();
+    write_json(unknown);
+  }
 }
 
 // Labels never hold an ephemeral port: a server's row is keyed by its service port and the
@@ -232,10 +240,12 @@ void add_prometheus(const TimeWaitReport& v, const TimeWaitAnalysis& tw, Prometh
     prom.sample("tcpstate_time_wait_group_sockets", l, static_cast<double>(d.time_wait));
     if (d.role == ConnectionRole::client) prom.sample("tcpstate_time_wait_group_ports_used_ratio", l, v.used_pct(d) / 100.0);
   }
-  prom.describe("tcpstate_time_wait_remaining_sockets", "TIME_WAIT sockets by seconds left.");
+  prom.describe("tcpstate_time_wait_remaining_sockets",
+                "TIME_WAIT sockets by seconds left (bucket=\"unknown\": the source had no timer).");
   for (int i = 0; i < TimeWaitAnalysis::kBuckets; ++i)
     prom.sample("tcpstate_time_wait_remaining_sockets", {{"bucket", bucket_label(i)}},
                 static_cast<double>(tw.histogram()[static_cast<size_t>(i)]));
+  prom.sample("tcpstate_time_wait_remaining_sockets", {{"bucket", "unknown"}}, static_cast<double>(tw.without_timer()));
   if (v.overflow) {
     prom.describe("tcpstate_time_wait_overflow_total", "TcpExt.TCPTimeWaitOverflow.", "counter");
     prom.sample("tcpstate_time_wait_overflow_total", {}, static_cast<double>(*v.overflow));
@@ -250,6 +260,7 @@ Record summary_record(const TimeWaitReport& v, const TimeWaitAnalysis& tw) {
   summary["groups"] = tw.groups();
   summary["as_server"] = tw.total(ConnectionRole::server);
   summary["as_client"] = tw.total(ConnectionRole::client);
+  summary["time_left_unknown"] = tw.without_timer();
   summary["ephemeral_ports"] = v.range;
   summary["ephemeral_low"] = v.low;
   summary["ephemeral_high"] = v.high;
@@ -275,6 +286,7 @@ int run_time_wait(const Options& o) {
   v.high = v.sys.port_high();
   v.range = v.high - v.low + 1;
   TimeWaitAnalysis tw(v.low, v.high);
+  tw.set_listener_list(listener_list(o.filter, live_source(o)));
   StateCounts counts;
   auto info = collect_time_wait(o, tw, counts, v.low, v.high);
   if (!info) return fail_with(info.error());

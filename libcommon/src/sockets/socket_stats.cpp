@@ -147,7 +147,8 @@ const GroupCounter::Rows& GroupCounter::rows() const {
   if (ports_keyed_) return *ports_keyed_;
   Rows& rows = ports_keyed_.emplace();
   // The role as the time-wait report decides it: listener, port range, then the end whose port
-  // repeats between the same two hosts (a service inside the ephemeral range, gRPC's 50051).
+  // repeats between the same two hosts (a service inside the ephemeral range, gRPC's 50051),
+  // then with every listener known the remote end (ServiceSide::role).
   struct Connected {
     uint64_t pair;
     uint16_t local_port, remote_port;
@@ -188,6 +189,14 @@ std::vector<GroupRow> GroupCounter::top(size_t n) const {
   return out;
 }
 
+ListenerList listener_list(const SocketFilter& filter, bool live_source) {
+  // --sport keeps a port's listener with its connections; --src may not (a wildcard listener).
+  if (!filter.states.contains(TcpState::listen) || !filter.remote_ports.empty() || !filter.remote_nets.empty() ||
+      !filter.local_nets.empty())
+    return ListenerList::partial;
+  return live_source ? ListenerList::complete : ListenerList::complete_if_any;
+}
+
 std::string_view role_name(ConnectionRole r) { return r == ConnectionRole::server ? "server" : "client"; }
 
 ConnectionRole ServiceSide::role(uint16_t local_port, uint16_t remote_port,
@@ -196,6 +205,9 @@ ConnectionRole ServiceSide::role(uint16_t local_port, uint16_t remote_port,
   const bool local_eph = ephemeral(local_port), remote_eph = ephemeral(remote_port);
   if (local_eph != remote_eph) return local_eph ? ConnectionRole::client : ConnectionRole::server;
   if (repeated) return *repeated;
+  // A server that closed its listener (nginx draining) repeats its port across connections; a
+  // remote port in IANA's dynamic range (Windows and BSD clients take theirs there) is a client's.
+  if (listeners_known() && remote_port < kIanaDynamicLow) return ConnectionRole::client;
   return local_port <= remote_port ? ConnectionRole::server : ConnectionRole::client;
 }
 

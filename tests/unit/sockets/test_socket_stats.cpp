@@ -278,6 +278,44 @@ TEST_CASE("The service side: a local listener, else the port outside the ephemer
   CHECK(side.role(5432, 22) == ConnectionRole::client);
 }
 
+TEST_CASE("with every listener known, a local port that listens on nothing is a client's") {
+  // Found: an NFS client bound to reserved port 700, connected to 2049, was "server :700": both
+  // ports outside the range, one connection, so the lower port decided.
+  ServiceSide side(32768, 60999);
+  side.add_listener(22);
+  CHECK(side.role(700, 2049) == ConnectionRole::server);  // listeners not known: the lower port, as before
+  side.set_listener_list(ListenerList::complete);
+  CHECK(side.role(700, 2049) == ConnectionRole::client);
+  CHECK(side.role(22, 700) == ConnectionRole::server);      // listens here
+  CHECK(side.role(80, 40000) == ConnectionRole::server);    // the range decides before
+  CHECK(side.role(48700, 40000) == ConnectionRole::client);  // both ephemeral, no listener here
+  // A server that closed its listener (nginx draining), whose clients' ports lie outside our
+  // range (Windows: 49152-65535): the port that repeats decides first, and a remote port in
+  // IANA's dynamic range is a client's.
+  CHECK(side.open(80, 62000));
+  CHECK(side.role(80, 62000, ConnectionRole::server) == ConnectionRole::server);
+  CHECK(side.role(80, 62000) == ConnectionRole::server);  // the lower port, as before
+  // Saved text: known when it lists a listener at all (ss -tan, netstat -tan).
+  ServiceSide text(32768, 60999);
+  text.set_listener_list(ListenerList::complete_if_any);
+  CHECK(text.role(700, 2049) == ConnectionRole::server);
+  text.add_listener(22);
+  CHECK(text.role(700, 2049) == ConnectionRole::client);
+  // What the filter leaves of the listeners.
+  SocketFilter all;
+  CHECK(listener_list(all, true) == ListenerList::complete);
+  CHECK(listener_list(all, false) == ListenerList::complete_if_any);
+  SocketFilter sport = all;
+  sport.local_ports.push_back({2049, 2049});
+  CHECK(listener_list(sport, true) == ListenerList::complete);  // a port's listener goes with its connections
+  SocketFilter dport = all;
+  dport.remote_ports.push_back({2049, 2049});
+  CHECK(listener_list(dport, true) == ListenerList::partial);  // a listener has no remote port
+  SocketFilter no_listen = all;
+  no_listen.states = StateSet::of(TcpState::close_wait);
+  CHECK(listener_list(no_listen, true) == ListenerList::partial);
+}
+
 TEST_CASE("a service inside the ephemeral range: the port that repeats between two hosts is the service") {
   // Found with FTP-passive-like ports: 12 TIME_WAITs from this host's ports 48700.. to a service
   // on 50000 (both ephemeral, no listener here) were 12 "server" rows keyed by our own ports.

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "tcpkit/util/error.hpp"
+#include "tcpkit/sockets/socket_filter.hpp"
 #include "tcpkit/sockets/socket_record.hpp"
 #include "tcpkit/sockets/tcp_kernel_status.hpp"
 #include "tcpkit/sockets/tcp_state.hpp"
@@ -64,14 +65,31 @@ enum class ConnectionRole : uint8_t {
 };
 std::string_view role_name(ConnectionRole r);  // "server", "client"
 
+// Whether the sockets given hold every listener of the host: a live dump whose filter keeps
+// them (LISTEN among its states, no address or remote-port part), or saved text that has one
+// LISTEN line at least (ss and netstat list them with -a, as the usual -tan does).
+enum class ListenerList : uint8_t { partial, complete, complete_if_any };
+ListenerList listener_list(const SocketFilter& filter, bool live_source);
+
 // Decides the role from the local listening ports and ip_local_port_range: the local end is
 // the service when its port listens here; otherwise the end whose port lies outside the
 // ephemeral range (connect() picked the other one); when both or neither do, the `repeated`
-// end when one is known (PortRepeats), else the lower port.
+// end when one is known (PortRepeats); else the remote end when every listener is known
+// (ListenerList), the local port is none of them and the remote port lies below IANA's dynamic
+// range (a client bound to a reserved port, as NFS's 665-1023 towards 2049, was read as the
+// server by the lower port); else the lower port.
+inline constexpr uint16_t kIanaDynamicLow = 49152;
 class ServiceSide {
  public:
   ServiceSide(long port_low, long port_high) : low_(port_low), high_(port_high) {}
-  void add_listener(uint16_t port) { listening_[port] = true; }
+  void add_listener(uint16_t port) {
+    listening_[port] = true;
+    any_listener_ = true;
+  }
+  void set_listener_list(ListenerList list) { listener_list_ = list; }
+  bool listeners_known() const {
+    return listener_list_ == ListenerList::complete || (listener_list_ == ListenerList::complete_if_any && any_listener_);
+  }
   bool listening(uint16_t port) const { return listening_[port]; }
   bool ephemeral(uint16_t port) const { return port >= low_ && port <= high_; }
   // Listener and range leave the role open: PortRepeats may tell.
@@ -86,6 +104,8 @@ class ServiceSide {
  private:
   long low_, high_;
   std::vector<bool> listening_ = std::vector<bool>(65536, false);
+  bool any_listener_ = false;
+  ListenerList listener_list_ = ListenerList::partial;
 };
 
 // A socket's owners as one --by process key: "nginx[100]"; a socket shared after fork is one
@@ -101,6 +121,7 @@ class GroupCounter {
                         long port_high = TcpSysctls::kDefaultPortHigh)
       : by_(by), side_(port_low, port_high) {}
   void add(const SocketRecord& s);
+  void set_listener_list(ListenerList list) { side_.set_listener_list(list); }
   // The n largest groups, by total then key.
   std::vector<GroupRow> top(size_t n) const;
   size_t groups() const { return rows().size(); }
@@ -160,6 +181,7 @@ class TimeWaitAnalysis {
   static constexpr int kBuckets = 7;  // 0-10 s, 10-20, ..., 50-60, and 60 s or more
   static constexpr int64_t kBucketMs = 10000;
   TimeWaitAnalysis(long port_low, long port_high) : side_(port_low, port_high) {}
+  void set_listener_list(ListenerList list) { side_.set_listener_list(list); }
   // LISTEN sockets name the local services; TIME_WAIT sockets are counted; other connected
   // sockets with an ephemeral local port count towards ports in use. Any order of states.
   void add(const SocketRecord& s);
@@ -314,6 +336,7 @@ class CloseWaitAnalysis {
   CloseWaitAnalysis(long port_low, long port_high) : side_(port_low, port_high) {}
   // LISTEN sockets name the local services; CLOSE_WAIT sockets are kept until finish().
   void add(const SocketRecord& s);
+  void set_listener_list(ListenerList list) { side_.set_listener_list(list); }
   // The inodes of the CLOSE_WAIT sockets whose owner is not known yet.
   std::unordered_set<uint64_t> unowned_inodes() const;
   // Groups the sockets; owner_of (when set) names the owners add() did not know.
