@@ -279,8 +279,9 @@ void judge_ack_resets(const AckCheckOutcome& outcome, uint64_t silent, ScanSumma
                                        (random_loss ? "lost at random" : "a SYN rate limit, most often") + "), so " +
                                        ports + " may be open or closed");
   summary.degraded = true;
-  // Loss at random: SYNs sent again pass as they did, and no rate helps (none is suggested).
-  if (passed_after_pause && !random_loss) {
+  if (passed_after_pause) {
+    // Loss at random: SYNs sent again pass as they did, and no rate helps (none is suggested).
+    if (random_loss) return;
     // What passed after the pause is the limiter's burst, rarely above its rate a second; it
     // replaces a share of our rate, and a lower figure from what passed in the rounds stays.
     constexpr double kShareOfBurst = 0.7;
@@ -289,7 +290,6 @@ void judge_ack_resets(const AckCheckOutcome& outcome, uint64_t silent, ScanSumma
     summary.suggested_from_passing = true;
     return;
   }
-  if (passed_after_pause) return;
   // Loss at random is not helped by a slower scan; a limiter is, and its rate is unknown.
   constexpr double kShareOfRate = 0.25;
   const double ours = summary.achieved_rate > 0 ? std::min(summary.achieved_rate, summary.requested_rate)

@@ -152,6 +152,8 @@ class CaseRunner {
   // Our kernel's last window on the wire, and whether a SYN (never scaled) carried it.
   std::optional<std::pair<uint16_t, bool>> kernel_window_;
   int64_t departed_ns_ = 0;         // when the capture saw it leave
+  // When the last crafted segment left: the capture's time, else the send's.
+  int64_t last_departure_ns() const { return departed_ns_ ? departed_ns_ : last_sent_ns_; }
   std::vector<TrackedSegment> recent_inbound_;  // the peer's latest segments (kRecentInbound)
   const TrackedSegment* last_inbound() const { return recent_inbound_.empty() ? nullptr : &recent_inbound_.back(); }
   PeerClock peer_clock_;
@@ -200,15 +202,19 @@ void CaseRunner::note(const TrackedSegment& s) {
   run_.segments.push_back(out);
 }
 
+// The segment `s` of the -v list is in `list` (an observation's answers, copied from it).
+const StraySegment* find_segment(const std::vector<StraySegment>& list, const StraySegment& s) {
+  const auto it = std::find_if(list.begin(), list.end(), [&](const StraySegment& a) {
+    return a.time_ns == s.time_ns && a.flags == s.flags && a.seq == s.seq && a.ack == s.ack;
+  });
+  return it == list.end() ? nullptr : &*it;
+}
+
 // The segments -v and the JSON show: marked as the observation's answers are (set_aside_own_resets).
 void CaseRunner::mark_own_segments() {
-  const auto own_in = [](const std::vector<StraySegment>& answers, const StraySegment& s) {
-    return std::any_of(answers.begin(), answers.end(), [&](const StraySegment& a) {
-      return a.peer_own && a.time_ns == s.time_ns && a.flags == s.flags && a.seq == s.seq && a.ack == s.ack;
-    });
-  };
   for (auto& s : run_.segments)
-    if (!s.outbound && !s.peer_own && own_in(run_.seen.answers, s)) s.peer_own = true;
+    if (!s.outbound && !s.peer_own)
+      if (const StraySegment* answer = find_segment(run_.seen.answers, s); answer && answer->peer_own) s.peer_own = true;
 }
 
 // A reset of the peer's on a live connection after the case's segment that no wait took for an
@@ -218,14 +224,10 @@ void CaseRunner::mark_own_segments() {
 void CaseRunner::note_resets_between_waits() {
   StrayObservation& seen = run_.seen;
   if (stray_case_info(id_).group != StrayGroup::live || seen.probe_sent_ns <= 0) return;
-  const auto in = [](const std::vector<StraySegment>& list, const StraySegment& s) {
-    return std::any_of(list.begin(), list.end(), [&](const StraySegment& a) {
-      return a.time_ns == s.time_ns && a.flags == s.flags && a.seq == s.seq && a.ack == s.ack;
-    });
-  };
   for (const auto& s : run_.segments)
-    if (!s.outbound && (s.flags & tcp_flag::rst) && s.time_ns >= seen.probe_sent_ns && !in(seen.answers, s) &&
-        !in(seen.retry_answers, s) && !in(seen.follow_up_answers, s) && !in(seen.life_check_answers, s))
+    if (!s.outbound && (s.flags & rst) && s.time_ns >= seen.probe_sent_ns && !find_segment(seen.answers, s) &&
+        !find_segment(seen.retry_answers, s) && !find_segment(seen.follow_up_answers, s) &&
+        !find_segment(seen.life_check_answers, s))
       seen.peer_reset_on_its_own = true;
 }
 
@@ -506,7 +508,7 @@ Result<std::vector<StraySegment>> CaseRunner::collect(bool stop_early, std::opti
     }
     // A copy of a segment the peer sent before ours left, delayed past it (its IPv4 ID is no
     // proof when the stack sends 0): by its TSval, or undecidable.
-    switch (earlier_copy(**s, recent_inbound_, departed_ns_ ? departed_ns_ : last_sent_ns_, peer_clock_, copies_seen_)) {
+    switch (earlier_copy(**s, recent_inbound_, last_departure_ns(), peer_clock_, copies_seen_)) {
       case EarlierCopy::copy: ++run_.seen.duplicates; continue;
       case EarlierCopy::ambiguous: ++run_.seen.ambiguous_copies; continue;
       case EarlierCopy::no: break;
@@ -533,7 +535,7 @@ Result<void> CaseRunner::retry(const std::vector<uint8_t>& payload, Clock::time_
   }
   auto more = send_and_collect(run_.probe, payload);
   if (!more) return tl::unexpected(more.error());
-  run_.seen.retry_sent_ns = departed_ns_ ? departed_ns_ : last_sent_ns_;
+  run_.seen.retry_sent_ns = last_departure_ns();
   run_.seen.retried = true;
   run_.seen.retry_answers = std::move(*more);
   return {};
@@ -780,7 +782,7 @@ Result<StrayRun> CaseRunner::run() {
   auto answers = collect(answer() != StrayAnswer::silence);
   if (!answers) return tl::unexpected(answers.error());
   run_.seen.answers = std::move(*answers);
-  run_.seen.probe_sent_ns = departed_ns_ ? departed_ns_ : last_sent_ns_;
+  run_.seen.probe_sent_ns = last_departure_ns();
   if (const auto info = socket_tcp_info(socket_.get())) {
     run_.seen.rtt_ns = int64_t(info->tcpi_rtt) * 1000;
     run_.seen.rto_ns = int64_t(info->tcpi_rto) * 1000;
