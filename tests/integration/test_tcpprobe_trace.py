@@ -560,3 +560,50 @@ def test_a_deferred_accept_listener_is_drawn_in_syn_recv_until_it_takes_an_ack(L
     assert any("TCP_DEFER_ACCEPT" in n for n in summary["notes"]), summary["notes"]
     # It took the later ACK: a connection that closed, not a refused handshake.
     assert summary["close_kind"] != "the peer never completed the handshake", summary
+
+
+def test_a_segment_after_a_lost_one_is_after_a_gap_and_its_filler_a_retransmission(make_lab, tool):
+    # Found on a lossy path (nginx, 30 kB, 15 % loss, nothing reordered): the segment after a
+    # lost one was called "out of order", and so was the lost one sent again (fast retransmit
+    # after new data of the same millisecond: no newer TSval). The line drops, never reorders:
+    # no segment here may be out of order.
+    L = make_lab(delay_ms=5, loss=0.15, seed=5, ipv6=False)
+    L.start_nginx(f"{L.server_v4}:9003", 9003, files={"big": bytes(range(256)) * 120})
+    request = "GET /files/big HTTP/1.0\r\n\r\n"
+    gaps = filled = 0
+    for _ in range(5):
+        segments, summary = trace(L, tool, f"{L.server_v4}:9003", "--close", "peer", "--send", request)
+        assert summary["bytes_received"] > 30000, summary
+        assert not [s for s in segments if s["out_of_order"]], [s for s in segments if s["out_of_order"]]
+        top = None  # the peer's next sequence number as seen so far
+        for s in segments:
+            if s["direction"] != "in" or s["len"] == 0:
+                continue
+            beyond = top is not None and s["seq"] > top
+            assert s["after_gap"] == beyond, s
+            if top is not None and s["seq"] + s["len"] <= top:
+                assert s["retransmission"] or s["duplicate"], s
+                filled += 1
+            gaps += beyond
+            top = max(top or 0, s["seq"] + s["len"])
+        if gaps and filled:
+            break
+    assert gaps and filled, (gaps, filled)
+    r = L.run_client([tool("tcpprobe"), "--trace", "--close", "peer", "--send", request, f"{L.server_v4}:9003"],
+                     timeout=60)
+    assert r.returncode == 0 and "out of order" not in r.stdout, r.stdout
+
+
+def test_a_close_that_never_finished_has_no_close_time(make_lab, tool):
+    # Found by an explorer: a peer that never sent its FIN ended "time limit, half closed" with
+    # "close: 1000 ms" in the summary (close_ms in JSON), read as the time the close took.
+    L = make_lab(delay_ms=DELAY_MS, ipv6=False)
+    L.start_server(HOLD, mode="never-close")
+    segments, summary = trace(L, tool, f"{L.server_v4}:{HOLD}", "--close", "local", "-w", "1.5")
+    assert summary["close_kind"] == "half closed", summary
+    assert "close_ms" not in summary, summary
+    assert summary["unfinished_close_ms"] > 0, summary
+    r = L.run_client([tool("tcpprobe"), "--trace", "--close", "local", "-w", "1.5", f"{L.server_v4}:{HOLD}"],
+                     timeout=60)
+    assert "close: not finished (one FIN only)" in r.stdout, r.stdout
+    assert not re.search(r"^close: \d", r.stdout, re.M), r.stdout

@@ -17,8 +17,8 @@ namespace {
 
 const std::vector<std::string> kCsvColumns = {
     "type", "index", "time_ms", "delta_ms", "direction", "flags", "seq", "ack", "len", "window", "scaled_window",
-    "options", "our_state", "peer_state", "retransmission", "duplicate_ack", "out_of_order", "target", "local", "remote",
-    "outcome", "close_kind", "syn_to_synack_ms", "syn_to_established_ms", "close_ms", "time_wait_left_ms",
+    "options", "our_state", "peer_state", "retransmission", "duplicate_ack", "out_of_order", "after_gap", "target", "local", "remote",
+    "outcome", "close_kind", "syn_to_synack_ms", "syn_to_established_ms", "close_ms", "unfinished_close_ms", "time_wait_left_ms",
     "bytes_sent", "bytes_received", "own_delay_ms", "own_close_delay_ms", "ack_check"};
 
 double ms(int64_t ns) { return std::round(double(ns)) / 1e6; }
@@ -42,6 +42,7 @@ std::string note(const tcpkit::TrackedSegment& s) {
   if (s.window_probe) n += n.empty() ? "" : ", ";
   if (s.window_probe) n += s.zero_window ? "zero-window probe" : "keepalive";
   if (s.out_of_order) n += n.empty() ? "out of order" : ", out of order";
+  if (s.after_gap) n += n.empty() ? "after a gap" : ", after a gap";
   return n;
 }
 
@@ -83,6 +84,7 @@ Record segment_record(const Options& o, const TargetInfo& info, const tcpkit::Tr
   r["duplicate_ack"] = s.duplicate_ack;
   r["window_probe"] = s.window_probe ? Record(s.zero_window ? "zero window" : "keepalive") : Record(nullptr);
   r["out_of_order"] = s.out_of_order;
+  r["after_gap"] = s.after_gap;
   r["duplicate"] = s.duplicate;
   r["answers_rejected"] = s.answers_rejected;
   r["timestamp_source"] = tcpkit::to_string(s.timestamps);
@@ -108,6 +110,7 @@ Record summary_record(const Options& o, const TargetInfo& info, const tcpkit::Tr
   if (t.syn_to_synack_ns) r["syn_to_synack_ms"] = ms(*t.syn_to_synack_ns);
   if (t.syn_to_established_ns) r["syn_to_established_ms"] = ms(*t.syn_to_established_ns);
   if (t.close_ns) r["close_ms"] = ms(*t.close_ns);
+  if (t.unfinished_close_ns) r["unfinished_close_ms"] = ms(*t.unfinished_close_ns);
   if (t.time_wait_left_ms) r["time_wait_left_ms"] = *t.time_wait_left_ms;
   if (t.own_delay_ns) r["own_delay_ms"] = ms(*t.own_delay_ns);
   if (t.own_close_delay_ns) r["own_close_delay_ms"] = ms(*t.own_close_delay_ns);
@@ -207,6 +210,9 @@ std::string summary_text(const TargetInfo& info, const tcpkit::TraceResult& t, c
     out += "\n";
   }
   if (t.close_ns) out += "close: " + duration_text(*t.close_ns) + " from the first FIN/RST to the last segment\n";
+  if (t.unfinished_close_ns)
+    out += "close: not finished (one FIN only); the last segment came " + duration_text(*t.unfinished_close_ns) +
+           " after the first FIN\n";
   if (t.own_delay_ns)
     out += "tcpprobe's own delay from the handshake to its first data/FIN/RST: " + duration_text(*t.own_delay_ns) +
            " (part of ESTABLISHED)\n";

@@ -432,10 +432,12 @@ void conclude(TraceResult& result, const TraceConfig& config, bool refused, bool
   result.local_states = state_spans(result.events);
   if (config.close != CloseMode::peer || !config.send_data.empty())
     result.own_delay_ns = own_delay_after_handshake(result.events);
-  result.close_ns = close_duration(result.events);
   if (config.close == CloseMode::peer) result.own_close_delay_ns = own_close_delay(result.events);
   // connect() failed: by an RST ("refused") or an ICMP error ("unreachable"), no close at all.
   result.close_kind = refused ? (result.icmp ? "unreachable" : "refused") : close_kind(result.events, saw_closing);
+  // A close with one FIN only did not end: its span is no close time (found: "close: 1 s" for
+  // a peer that never sent its FIN, at the time limit).
+  (result.close_kind == "half closed" ? result.unfinished_close_ns : result.close_ns) = close_duration(result.events);
   if (!refused) note_late_reset(result);  // the RST that refused the SYN is the answer itself
   if (refusal == HandshakeRefusal::synack_resent) {
     // Not "half closed": the peer never had the connection our FIN would half-close.

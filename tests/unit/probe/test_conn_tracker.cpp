@@ -149,7 +149,8 @@ TEST_CASE("out-of-order segments and duplicate ACKs are flagged") {
   f.feed(segment(false, S | A, 5000, 1001), false);
   f.feed(segment(true, A, 1001, 5001), true);
   auto gap = f.feed(segment(false, P | A, 5101, 1001, 100), false);  // 5001..5100 missing
-  CHECK(gap.out_of_order);
+  CHECK(gap.after_gap);  // lost or overtaken: not known yet
+  CHECK_FALSE(gap.out_of_order);
   auto first_ack = f.feed(segment(true, A, 1001, 5001), true);
   CHECK(first_ack.duplicate_ack);  // the same ACK as the handshake's third segment
   auto filler = f.feed(segment(false, P | A, 5001, 1001, 100), false);
@@ -292,7 +293,7 @@ TEST_CASE("close variants move both sides through the right states") {
     f.feed(segment(true, F | A, 119, 901), true);
     f.feed(segment(false, A, 901, 119), false);
     auto s = f.feed(segment(false, F | A, 996, 119), false);  // its 95 bytes before it lost
-    CHECK(s.out_of_order);
+    CHECK(s.after_gap);
     CHECK(s.remote_state_inferred == TcpState::closing);
     CHECK(s.local_state_inferred == TcpState::fin_wait1);  // the FIN waits for the data
     f.feed(segment(true, A, 120, 901), true);              // our duplicate ACK
@@ -388,9 +389,12 @@ DecodedPacket syn_then_synack(Fed& f, TcpOptions& peer_ts) {
 }
 
 // The handshake with timestamps on both sides, our ACK last; the option our segments carry.
-TcpOptions established_with_timestamps(Fed& f) {
+// Its round trip (SYN to SYN/ACK) is rtt_ns; each later segment comes 1 us after the last.
+TcpOptions established_with_timestamps(Fed& f, int64_t rtt_ns = 10'000'000) {
   TcpOptions peer_ts;
-  f.feed(syn_then_synack(f, peer_ts), false);
+  const auto synack = syn_then_synack(f, peer_ts);
+  f.clock += rtt_ns - 1000;
+  f.feed(synack, false);
   TcpOptions ours;
   ours.add_nop().add_nop().add_timestamps(112, 500);
   f.feed(segment(true, A, 1001, 9001, 0, 1000, ours), true);
@@ -462,7 +466,7 @@ TEST_CASE("a FIN ahead of missing data waits: the receiver closes when the data 
   f.feed(segment(false, S | A, 5000, 1001), false);
   f.feed(segment(true, A, 1001, 5001), true);
   auto fin = f.feed(segment(false, F | A, 5101, 1001), false);  // 5001..5100 still missing
-  CHECK(fin.out_of_order);
+  CHECK(fin.after_gap);
   CHECK(fin.local_state_inferred == TcpState::established);
   CHECK(fin.remote_state_inferred == TcpState::fin_wait1);  // the sender's own state moves at once
   f.feed(segment(true, A, 1001, 5001), true);  // our duplicate ACK: still ESTABLISHED
@@ -488,7 +492,7 @@ TEST_CASE("a late original overtaken on the way is out of order, not a retransmi
     o.add_nop().add_nop().add_timestamps(tsval, 112);
     return o;
   };
-  CHECK(f.feed(segment(false, P | A, 9101, 1001, 100, 1000, ts(502)), false).out_of_order);  // the second, first
+  CHECK(f.feed(segment(false, P | A, 9101, 1001, 100, 1000, ts(502)), false).after_gap);  // the second, first
   const auto late = f.feed(segment(false, P | A, 9001, 1001, 100, 1000, ts(501)), false);      // then the first
   CHECK(late.out_of_order);
   CHECK_FALSE(late.retransmission);
@@ -516,6 +520,39 @@ TEST_CASE("a late original overtaken on the way is out of order, not a retransmi
   g.feed(segment(true, A, 1001, 5001), true);
   g.feed(segment(false, P | A, 5101, 1001, 100), false);
   CHECK(g.feed(segment(false, P | A, 5001, 1001, 100), false).retransmission);
+}
+
+TEST_CASE("a filler of a hole open for a round trip is a retransmission, whatever its TSval") {
+  // Found on a lossy path (nginx, 15 % loss): the sender resent the lost segment after new
+  // ones of the same millisecond, so its TSval was no newer than theirs, and each resent
+  // segment was called out of order. An overtaken original lags by less than a round trip.
+  auto ts = [](uint32_t tsval) {
+    TcpOptions o;
+    o.add_nop().add_nop().add_timestamps(tsval, 112);
+    return o;
+  };
+  Fed f;
+  established_with_timestamps(f, 10'000'000);  // a 10 ms round trip
+  f.feed(segment(false, P | A, 9101, 1001, 100, 1000, ts(502)), false);  // 9001..9100 missing
+  f.clock += 12'000'000;  // our duplicate ACKs went, the resent bytes came back
+  f.feed(segment(false, P | A, 9201, 1001, 100, 1000, ts(512)), false);  // new data first
+  const auto resent = f.feed(segment(false, P | A, 9001, 1001, 100, 1000, ts(512)), false);
+  CHECK(resent.retransmission);
+  CHECK_FALSE(resent.out_of_order);
+  CHECK(f.tracker.remote().retransmissions == 1);
+  // Within the round trip the same segment is the original overtaken on the way.
+  Fed g;
+  established_with_timestamps(g, 10'000'000);
+  g.feed(segment(false, P | A, 9101, 1001, 100, 1000, ts(502)), false);
+  g.clock += 2'000'000;
+  const auto late = g.feed(segment(false, P | A, 9001, 1001, 100, 1000, ts(502)), false);
+  CHECK(late.out_of_order);
+  CHECK_FALSE(late.retransmission);
+  // The hole closed: a new one dates from its own first piece.
+  g.clock += 50'000'000;
+  g.feed(segment(false, P | A, 9301, 1001, 100, 1000, ts(560)), false);  // 9201..9300 missing
+  g.clock += 1'000'000;
+  CHECK(g.feed(segment(false, P | A, 9201, 1001, 100, 1000, ts(560)), false).out_of_order);
 }
 
 TEST_CASE("a copy keeps its IPv4 ID: a copy of an older segment is proven, a segment sent anew is none") {

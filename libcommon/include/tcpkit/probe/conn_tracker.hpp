@@ -41,9 +41,14 @@ struct TrackedSegment {
   uint8_t ttl = 0;
   TcpOptions options;
   bool retransmission = false;  // repeats sequence space (or a SYN / FIN) sent before
-  // Starts beyond the next expected sequence number, or is a late original: below it, but its
-  // bytes never seen and its TSval older than the newest seen (overtaken on the way).
+  // A late original: below the sender's next sequence number, its bytes never seen, its TSval
+  // not newer than the newest seen, and the hole it fills open less than a round trip (it was
+  // overtaken on the way; a retransmission needs the receiver's duplicate ACKs to go and the
+  // resent bytes to come back).
   bool out_of_order = false;
+  // Starts beyond the sender's next sequence number: something before it is missing, lost or
+  // still on the way; which of the two, only the segment that fills the hole tells.
+  bool after_gap = false;
   bool duplicate_ack = false;   // a pure ACK repeating the previous ACK, window and all
   // No data at one below SND.NXT (the sender's last byte sent again, without it): the sender's
   // kernel asking whether the window reopened (zero_window: the receiver's last window was 0)
@@ -97,6 +102,8 @@ class ConnectionTracker {
     // that arrives before the data ahead of it is queued, not acted on (RFC 9293 3.10.7.4).
     std::optional<uint32_t> in_order_end;
     std::vector<std::pair<uint32_t, uint32_t>> held;  // [start, end) beyond in_order_end, at most a few
+    int64_t hole_since_ns = 0;             // when the first piece was held beyond a hole (0: none open)
+    int64_t first_syn_ns = 0;              // when its first SYN was seen (0: not seen)
     bool fin_held = false;                 // its FIN arrived ahead of data still missing
     uint16_t window = 0;                   // last advertised, as on the wire
     bool window_in_syn = false;            // ... in a SYN, where it is never scaled

@@ -62,7 +62,10 @@ struct TraceResult {
   std::vector<StateSpan> local_states;           // our states in order, as the events give them
   std::optional<int64_t> syn_to_synack_ns;       // SYN -> SYN/ACK on the wire
   std::optional<int64_t> syn_to_established_ns;  // SYN -> our ACK (the kernel says ESTABLISHED)
-  std::optional<int64_t> close_ns;               // first FIN or RST -> last segment
+  std::optional<int64_t> close_ns;               // first FIN or RST -> last segment, of a close that ended
+  // The same span when the close did not end (half closed: one FIN only, at the time limit or
+  // when the peer's FIN never came): no close time, how long it had been under way.
+  std::optional<int64_t> unfinished_close_ns;
   std::optional<int64_t> time_wait_left_ms;      // the kernel's TIME_WAIT timer, when we hold it
   // Our ACK ending the handshake -> our first data, FIN or RST: the time the tool itself took to
   // act, part of ESTABLISHED (not set when we wait for the peer to close first without data).
