@@ -441,3 +441,50 @@ def test_syn_flood_takes_so_reuseport_listeners_as_one(lab):
     ours = [o for o in objs if o["type"] == "listener" and o["local_port"] == 8086]
     assert len(ours) == 1 and ours[0]["sockets"] == 2 and ours[0]["backlog"] == 6, objs
     assert ours[0]["accept_queue"] == waiting, ours
+
+
+def fold(text, width):
+    """`fold -w width`: each line cut into pieces of width characters, as a narrow terminal's copy."""
+    return "".join("".join(line[i:i + width] + "\n" for i in range(0, max(len(line), 1), width))
+                   for line in text.splitlines())
+
+
+def test_text_wrapped_or_saved_twice_reads_as_the_kernel_has_it(lab):
+    """Found by an explorer: `fold -w 120` of ss -tanp with IPv6 cut ports 8443 and 8445 into one
+    port 8 that does not exist, and at 75-82 columns every owner was lost; two ss outputs in one
+    file were added together (a SYN queue 'full' at twice its sockets, verdict FLOOD), silently."""
+    L = lab()
+    known_sockets(L)
+    for side in ("client", "server"):
+        run = L.run_server if side == "server" else L.run_client
+        kernel = identities(jsonl(tcpstate(L, side, "--json").stdout))
+        for cmd in (["ss", "-tanp"], ["ss", "-tanpo"], ["ss", "-tanpie"]):
+            text = run(cmd).stdout
+            whole = run([L.tool("tcpstate"), "--from", "-", "--json"], input=text)
+            assert whole.returncode == 0 and identities(jsonl(whole.stdout)) == kernel, (side, cmd, whole.stderr)
+            owners = owners_of(jsonl(whole.stdout))
+            for width in (70, 80, 81, 100, 120, 132):
+                r = run([L.tool("tcpstate"), "--from", "-", "--json"], input=fold(text, width))
+                assert r.returncode == 0, (side, cmd, width, r.stderr)
+                assert "line skipped" not in r.stderr and "malformed" not in r.stderr, (side, cmd, width, r.stderr)
+                objs = jsonl(r.stdout)
+                assert identities(objs) == kernel, (side, cmd, width)
+                assert owners_of(objs) == owners, (side, cmd, width)
+        # Two outputs in one file (`while ss -tan; do sleep 1; done >> log`): the first alone.
+        for cmd in (["ss", "-tan"], ["netstat", "-tan"]):
+            one = run(cmd).stdout
+            r = run([L.tool("tcpstate"), "--from", "-", "--summary", "--json"], input=one + one)
+            assert r.returncode == 0, r.stderr
+            assert summary_counts_of(r.stdout) == summary_counts_of(
+                run([L.tool("tcpstate"), "--from", "-", "--summary", "--json"], input=one).stdout), (side, cmd)
+            second = len(one.splitlines()) + 1 + (1 if cmd[0] == "netstat" else 0)
+            assert f"a second {cmd[0]} output begins at line {second}" in r.stderr, (cmd, r.stderr)
+
+
+def owners_of(objs):
+    return {(o["state"], o["local_address"], o["local_port"], o["remote_address"], o["remote_port"]):
+            json.dumps(o.get("processes")) for o in objs if o["type"] == "socket"}
+
+
+def summary_counts_of(out):
+    return {o["state"]: o["total"] for o in jsonl(out) if o["type"] == "state"}

@@ -304,6 +304,10 @@ Result<SourceInfo> collect_text(const Options& o, const SocketSink& sink, const 
   print_warnings(label, feed.report());
   print_name_notes(label, o, feed.report(), undecided);
   const SourceInfo info = feed.info();
+  if (const size_t second = feed.report().second_output_line)
+    cli::print_error("tcpstate", label + ": a second " + info.name + " output begins at line " + std::to_string(second) +
+                                     " (its header): only the first, lines 1-" + std::to_string(second - 1) +
+                                     ", was read (their sum is no host's state); split the file to read another");
   print_missing_states_note(label, o, feed.report(), info.name == "ss");
   return info;
 }

@@ -93,6 +93,12 @@ struct NetstatTextParser::Impl {
     const size_t number = ++number_;
     ++report_.lines;
     if (starts_with(line, "Proto ")) {
+      // A header after sockets: a second netstat output, whose sum with the first is no host's
+      // state. The first alone is read.
+      if (report_.sockets > 0 && starts_with(line, "Proto Recv-Q")) {  // not -a's UNIX socket section
+        report_.second_output_line = number;
+        return false;
+      }
       columns_.user_inode = line.find(" User ") != std::string_view::npos && line.find(" Inode") != std::string_view::npos;
       columns_.program = line.find("PID/Program name") != std::string_view::npos;
       columns_.timer = line.find(" Timer") != std::string_view::npos;

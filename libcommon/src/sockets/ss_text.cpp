@@ -1,6 +1,8 @@
 #include "tcpkit/sockets/ss_text.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <utility>
 
 #include "tcpkit/wire/service_names.hpp"
 
@@ -145,26 +147,75 @@ struct SsTextParser::Impl {
 
   bool stopped = false;  // line() returned false once: the parser takes nothing more
 
+  // A line that did not read by itself (its process list cut, or more), waiting for the next
+  // line: its wrapped tail, maybe. `pieces`: the lines joined in it so far.
+  struct Cut {
+    std::string text;
+    size_t number = 0;
+    size_t pieces = 1;
+    std::string head_ok;     // the first line, when it read by itself
+    size_t tail_number = 0;  // ... and the line first joined to it
+  };
+
   bool line(std::string_view text) {
     const size_t number = ++number_;
     ++report_.lines;
+    // A wrap cuts lines at one width: a wrapped line is as wide as the widest seen.
+    const size_t widest_before = widest_;
+    widest_ = std::max(widest_, text.size());
+    const bool after_header = std::exchange(header_above_, false);
+    if (after_header && !starts_a_line(text) && header_piece(text)) {
+      ++report_.skipped;  // the header's own wrapped tail ("ocess")
+      header_above_ = true;
+      return true;
+    }
     if (cut_) {
-      // The line above ended in a cut process list: a wrapped line (fold, a terminal's copy)
-      // goes on here, and the two make it whole. Else it is kept without its processes.
+      // The line above could not be read by itself (cut in its process list, its addresses,
+      // anywhere): a wrapped line (fold, a terminal's copy) goes on here, and the two make it
+      // whole. Else it is read as it is: kept without its processes, or a warning.
       Cut above = std::move(*cut_);
       cut_.reset();
-      std::string joined = above.text + std::string(text);
-      if (owners_readable(joined)) {
-        ++report_.rejoined_lines;
-        return main_line(above.number, joined, false);
+      if (!starts_a_line(text)) {
+        std::string joined = above.text + std::string(text);
+        if (readable(above.number, joined)) {
+          ++report_.rejoined_lines;
+          return main_line(above.number, joined, false);
+        }
+        if (above.pieces < kMaxPieces && joined.size() <= kMaxJoined) {  // wrapped more than once
+          above.text = std::move(joined);
+          ++above.pieces;
+          cut_ = std::move(above);
+          return true;
+        }
       }
-      if (!main_line(above.number, above.text, false)) return false;
-    } else if (pending_ && starts_with(text, kUsersOpen)) {
-      // Wrapped just before its process list: the socket above's owners.
-      size_t consumed = 0;
-      if (auto owners = parse_ss_users(text, consumed)) {
-        pending_->processes = std::move(*owners);
+      if (!settle(above)) return false;
+    } else if (pending_ && !pending_joinable_ && !info_text_.empty() && !starts_a_line(text) &&
+               info_text_.size() + text.size() <= kMaxJoined) {
+      // The -i details wrapped: read again whole (a field cut in two, "rtt:0.0" "5/0.02").
+      info_text_ += text;
+      TcpInfoSummary info = info_base_.value_or(TcpInfoSummary{});
+      if (parse_ss_info_fields(info_text_, info)) pending_->info = info;
+      ++report_.rejoined_lines;
+      return true;
+    } else if (pending_ && pending_joinable_ && !starts_a_line(text)) {
+      // The line above was read, but may have been wrapped: its tail (a cut port, the owners,
+      // the timer) makes it whole, or goes on into a process list cut again (wrapped twice).
+      if (tail_of_pending(text, pending_text_.size() >= widest_before)) {
+        std::string joined = pending_text_ + std::string(text);
+        pending_.reset();
         ++report_.rejoined_lines;
+        return main_line(pending_number_, joined, false);
+      }
+      // Not whole yet: a wrapped line's middle (the line above as wide as the widest), or a
+      // process list that starts here and is cut again. The next lines may complete it; if
+      // none does, the line above is read as it was (settle).
+      const bool indented = !text.empty() && is_space(text[0]);
+      const bool list_starts_here = starts_with(text.substr(std::min(text.find_first_not_of(" \t"), text.size())), "users:(");
+      const bool wide_middle = !indented && pending_text_.size() >= widest_before;
+      std::string joined = pending_text_ + std::string(text);
+      if ((wide_middle || (list_starts_here && !owners_readable(joined))) && joined.size() <= kMaxJoined) {
+        pending_.reset();
+        cut_ = Cut{std::move(joined), pending_number_, 2, pending_text_, number};
         return true;
       }
     }
@@ -175,7 +226,10 @@ struct SsTextParser::Impl {
       return true;
     }
     if (first > 0) {  // continuation: the -i details of the socket above
+      pending_joinable_ = false;
       if (pending_) {
+        info_base_ = pending_->info;
+        info_text_ = std::string(text);
         TcpInfoSummary info = pending_->info.value_or(TcpInfoSummary{});
         if (parse_ss_info_fields(text, info)) pending_->info = info;
       } else {
@@ -195,7 +249,7 @@ struct SsTextParser::Impl {
     if (cut_) {
       const Cut above = std::move(*cut_);
       cut_.reset();
-      if (!main_line(above.number, above.text, false)) return false;
+      if (!settle(above)) return false;
     }
     if (!flush()) return false;
     if (dialect_ == Dialect::unknown) dialect_ = Dialect::modern;
@@ -203,8 +257,91 @@ struct SsTextParser::Impl {
   }
 
  private:
+  // A held line that no later line made whole is read as it is: kept without its processes
+  // when they alone are cut, else warned about. One that read by itself before lines were
+  // joined to it (head_ok) is read as it was, and the first of those lines is the warning.
+  bool settle(const Cut& above) {
+    if (above.head_ok.empty() || readable(above.number, above.text, true))
+      return main_line(above.number, above.text, false);
+    if (!main_line(above.number, above.head_ok, false)) return false;
+    warn(above.tail_number, "not a socket line, nor the rest of the line above");
+    return true;
+  }
+
+  // Pieces of header words only ("ddress:Port", "Peer Address:Port Pr", "ocess"): the tail of
+  // a wrapped header.
+  static bool header_piece(std::string_view text) {
+    constexpr std::string_view kHeaderWords = "Netid State Recv-Q Send-Q Local Address:Port Peer Address:PortProcess";
+    const auto fields = split_fields(text, 16);
+    return !fields.empty() && std::all_of(fields.begin(), fields.end(), [&](std::string_view f) {
+      return kHeaderWords.find(f) != std::string_view::npos;
+    });
+  }
+
+  // Can this line begin one of ss's lines (a socket's, a header, a command)? Else it is the
+  // tail of the line above, wrapped by fold or a terminal's copy at any column.
+  bool starts_a_line(std::string_view text) const {
+    if (text.empty() || is_space(text[0])) return false;
+    const auto f = split_fields(text, 3);
+    if (f.empty()) return false;
+    if (f[0] == "State" || f[0] == "Netid" || f[0] == "Recv-Q" || parse_tcp_state(f[0]) || is_netid(f[0])) return true;
+    if (!columns_.state && parse_uint(f[0])) return true;  // ss state X: each line starts with Recv-Q
+    return is_command_line(split_fields(text));
+  }
+
+  // Does the line read as a whole socket line by itself (no warning; owners whole, unless
+  // owners_may_be_cut)?
+  bool readable(size_t number, std::string_view text, bool owners_may_be_cut = false) {
+    const TextParseReport saved_counts = quiet_copy();
+    quiet_ = true;
+    probe_ok_ = true;
+    std::optional<SocketRecord> saved = std::move(pending_);
+    pending_.reset();
+    main_line(number, text, !owners_may_be_cut);
+    const bool ok = probe_ok_ && pending_.has_value() && !cut_;
+    pending_ = std::move(saved);
+    cut_.reset();
+    quiet_ = false;
+    restore_counts(saved_counts);
+    return ok;
+  }
+
+  // The line above read by itself; with this line after it, it reads too, and this line is
+  // no socket line of its own: a tail "3 users:((...))" or "ers:((...))" of a line as wide as
+  // the widest (`wide`: a wrap cuts there; a shorter line ended where ss ended it), or one that
+  // goes on with a field ss prints on the socket's own line ("users:((...))", indented or not;
+  // else an indented line holds the -i details).
+  bool tail_of_pending(std::string_view text, bool wide) {
+    size_t first = 0;
+    while (first < text.size() && is_space(text[first])) ++first;
+    const std::string_view rest = text.substr(first);
+    const bool own_field = starts_with(rest, "users:(") || starts_with(rest, kTimerOpen) || starts_with(rest, kUid) ||
+                           starts_with(rest, kInode);
+    if (!own_field && (first > 0 || !wide)) return false;
+    return readable(pending_number_, pending_text_ + std::string(text));
+  }
+
+  // The counts a quiet read may move, to put back after it.
+  TextParseReport quiet_copy() const {
+    TextParseReport r;
+    r.skipped = report_.skipped;
+    r.owners_unreadable = report_.owners_unreadable;
+    return r;
+  }
+  void restore_counts(const TextParseReport& r) {
+    report_.skipped = r.skipped;
+    report_.owners_unreadable = r.owners_unreadable;
+  }
+
+  // A warning about line `number`; none while a line is only tried (quiet_), which then fails.
+  void warn(size_t number, std::string message) {
+    if (quiet_) probe_ok_ = false;
+    else report_.warn(number, std::move(message));
+  }
+
   bool flush() {
     if (!pending_) return true;
+    tally_text_names(*pending_, report_);  // here, once: a wrapped line is read again before
     ++rows_;
     Held h{std::move(*pending_), pending_star_};
     pending_.reset();
@@ -264,8 +401,9 @@ struct SsTextParser::Impl {
     size_t consumed = 0;
     auto parsed = parse_ss_users(text.substr(at), consumed);
     if (!parsed) {
+      if (quiet_) probe_ok_ = false;
       if (may_hold) {
-        cut_ = Cut{std::string(text), number};
+        cut_ = Cut{std::string(text), number, 1};
         return false;
       }
       ++report_.owners_unreadable;
@@ -306,9 +444,9 @@ struct SsTextParser::Impl {
       s.state = *given_state_;
       return true;
     }
-    if (i >= fields.size()) return report_.warn(number, "truncated line"), false;
+    if (i >= fields.size()) return warn(number, "truncated line"), false;
     const auto state = parse_tcp_state(fields[i]);
-    if (!state) return report_.warn(number, "unknown TCP state '" + std::string(fields[i].substr(0, kQuotedState)) + "'"), false;
+    if (!state) return warn(number, "unknown TCP state '" + std::string(fields[i].substr(0, kQuotedState)) + "'"), false;
     if (given_state_) report_.given_state_unused = true;  // each line's own state wins
     s.state = *state;
     ++i;
@@ -317,24 +455,24 @@ struct SsTextParser::Impl {
 
   // Recv-Q, Send-Q, and the local and peer address from fields[i..i+3]. False after a warning.
   bool read_queues_and_ends(size_t number, const std::vector<std::string_view>& fields, size_t i, SocketRecord& s) {
-    if (i + 4 > fields.size()) return report_.warn(number, "expected Recv-Q, Send-Q, local and peer address"), false;
+    if (i + 4 > fields.size()) return warn(number, "expected Recv-Q, Send-Q, local and peer address"), false;
     const auto rq = parse_uint(fields[i], UINT32_MAX);
     const auto sq = parse_uint(fields[i + 1], UINT32_MAX);
-    if (!rq || !sq) return report_.warn(number, "Recv-Q and Send-Q must be numbers"), false;
+    if (!rq || !sq) return warn(number, "Recv-Q and Send-Q must be numbers"), false;
     s.recv_q = static_cast<uint32_t>(*rq);
     s.send_q = static_cast<uint32_t>(*sq);
     const Family star_family = dialect_ == Dialect::legacy ? Family::v4 : Family::v6;
     auto local = parse_text_endpoint(fields[i + 2], star_family, &services_);
     auto peer = parse_text_endpoint(fields[i + 3], star_family, &services_);
-    if (!local) return report_.warn(number, "unreadable local address '" + std::string(fields[i + 2].substr(0, kQuotedField)) + "'"), false;
-    if (!peer) return report_.warn(number, "unreadable peer address '" + std::string(fields[i + 3].substr(0, kQuotedField)) + "'"), false;
+    if (!local) return warn(number, "unreadable local address '" + std::string(fields[i + 2].substr(0, kQuotedField)) + "'"), false;
+    if (!peer) return warn(number, "unreadable peer address '" + std::string(fields[i + 3].substr(0, kQuotedField)) + "'"), false;
     // '*' and host names take the family of the other side ("0.0.0.0:8080 *:*", "*:22 *:*").
     const bool local_vague = local->star_address || !local->host_name.empty();
     const bool peer_vague = peer->star_address || !peer->host_name.empty();
     if (local_vague && !peer_vague) local->address = unspecified_like(peer->address);
     if (peer_vague && !local_vague) peer->address = unspecified_like(local->address);
     if (local->address.family() != peer->address.family())
-      return report_.warn(number, "local and peer addresses are of different families"), false;
+      return warn(number, "local and peer addresses are of different families"), false;
     pending_star_ = local->star_address && peer->star_address;
     // Names at both ends (ss -r; or "*:22 name:*", which ss does not print): no family known.
     s.family_known = !(local_vague && peer_vague && !pending_star_);
@@ -349,7 +487,7 @@ struct SsTextParser::Impl {
     for (size_t k = first; k < fields.size(); ++k) {
       const std::string_view f = fields[k];
       if (starts_with(f, kTimerOpen)) {
-        if (!parse_timer_field(f, s)) return report_.warn(number, "unreadable timer '" + std::string(f.substr(0, kQuotedField)) + "'"), false;
+        if (!parse_timer_field(f, s)) return warn(number, "unreadable timer '" + std::string(f.substr(0, kQuotedField)) + "'"), false;
       } else if (starts_with(f, kUid)) {
         if (auto v = parse_uint(f.substr(kUid.size()), UINT32_MAX)) s.uid = static_cast<uint32_t>(*v);
       } else if (starts_with(f, kInode)) {
@@ -359,6 +497,16 @@ struct SsTextParser::Impl {
     }
     // ss -e leaves out "uid:0".
     if (ext_seen && !s.uid) s.uid = 0;
+    return true;
+  }
+
+  // State, queues, ends, -o/-e fields and -i details from a line's fields. False after a warning.
+  bool read_socket(size_t number, const std::vector<std::string_view>& fields, std::string_view rest, size_t i,
+                   SocketRecord& s) {
+    if (!read_state(number, fields, i, s) || !read_queues_and_ends(number, fields, i, s)) return false;
+    if (!read_extras(number, fields, i + 4, s)) return false;
+    TcpInfoSummary info;
+    if (parse_ss_info_fields(rest.substr(static_cast<size_t>(fields[i + 3].data() - rest.data())), info)) s.info = info;
     return true;
   }
 
@@ -375,19 +523,43 @@ struct SsTextParser::Impl {
       return true;
     }
     if (fields[0] == "State" || fields[0] == "Netid" || fields[0] == "Recv-Q") {
+      // A header after sockets: a second ss output (a file of several, `while ss; do ...`).
+      // Their sum is no host's state: the first alone is read (found: two copies of one
+      // capture made a SYN queue 'full' at twice its sockets, and the verdict FLOOD).
+      if (!quiet_ && (rows_ > 0 || pending_)) {
+        report_.second_output_line = number;
+        finish();
+        return false;
+      }
       header(fields);
+      header_above_ = !quiet_;
       return columns_.state || no_state_column();
     }
     size_t i = 0;
     if (const Step step = leading_columns(fields, i); step != Step::next) return step == Step::done;
+    // A socket line that does not read by itself may be the head of a wrapped one: read it
+    // quietly, and when it fails let it wait for the next line (main_line is called again,
+    // without may_hold, to warn when none completes it).
+    const bool tentative = may_hold && !quiet_ && text.size() >= widest_ && starts_a_line(text);
+    if (tentative) {
+      quiet_ = true;
+      probe_ok_ = true;
+    }
     SocketRecord s;
-    if (!read_state(number, fields, i, s) || !read_queues_and_ends(number, fields, i, s)) return true;
+    const bool read = read_socket(number, fields, rest, i, s);
+    if (tentative) quiet_ = false;
+    if (tentative && !(read && probe_ok_)) {
+      cut_ = Cut{std::string(text), number, 1};
+      return true;
+    }
+    if (!read) return true;
     s.processes = std::move(owners);
-    if (!read_extras(number, fields, i + 4, s)) return true;
-    TcpInfoSummary info;
-    if (parse_ss_info_fields(rest.substr(static_cast<size_t>(fields[i + 3].data() - rest.data())), info)) s.info = info;
-    tally_text_names(s, report_);
     pending_ = std::move(s);
+    if (quiet_) return true;  // only tried: readable() puts the socket above back
+    pending_text_ = std::string(text);
+    pending_number_ = number;
+    pending_joinable_ = true;
+    info_text_.clear();
     return true;
   }
 
@@ -402,12 +574,20 @@ struct SsTextParser::Impl {
   size_t rows_ = 0;  // socket lines read, whether or not they reached the sink yet
   std::optional<SocketRecord> pending_;
   bool pending_star_ = false;
-  // A line whose process list was cut, waiting for the next line (its wrapped tail, maybe).
-  struct Cut {
-    std::string text;
-    size_t number = 0;
-  };
   std::optional<Cut> cut_;
+  static constexpr size_t kMaxPieces = 8;       // a line of ss -p wrapped at 30 columns or more
+  static constexpr size_t kMaxJoined = 4096;    // no ss line is longer: junk stays bounded
+  // The socket line above as it was read, for a tail that comes after it.
+  std::string pending_text_;
+  size_t pending_number_ = 0;
+  bool pending_joinable_ = false;  // no -i details came between it and this line
+  // Its -i details line so far, and its details before that line, for a wrapped tail of them.
+  std::string info_text_;
+  std::optional<TcpInfoSummary> info_base_;
+  bool quiet_ = false;             // a line only tried: no warning, nothing counted
+  bool probe_ok_ = true;           // ... and it read without one
+  size_t widest_ = 0;              // the widest line so far
+  bool header_above_ = false;      // the line above was a header
   std::vector<Held> held_;
 };
 

@@ -446,19 +446,111 @@ TEST_CASE("sockets held for the dialect are counted only when they reach the sin
                 "Recv-Q Send-Q Local Address:Port Peer Address:Port\n"
                 "0 0 10.0.0.1:22 10.0.0.2:5000\n",
                 c.sink(), r);
-  CHECK(r.state_column_missing);
+  CHECK(r.second_output_line == 4);  // a second output, without a State column: not read
   CHECK(r.sockets == c.sockets.size());
+  CHECK(c.sockets.size() == 2);
 }
 
 TEST_CASE("after a stop the line parser takes nothing more, finish included") {
   Collect c;
   TextParseReport r;
   SsTextParser p(c.sink(), r);
-  CHECK(p.line("State Recv-Q Send-Q Local Address:Port Peer Address:Port"));
-  CHECK(p.line("LISTEN 0 128 *:22 *:*"));
-  CHECK_FALSE(p.line("Recv-Q Send-Q Local Address:Port Peer Address:Port"));
-  CHECK_FALSE(p.line("LISTEN 0 128 *:80 *:*"));
+  CHECK_FALSE(p.line("Recv-Q Send-Q Local Address:Port Peer Address:Port"));  // no State column, none given
+  CHECK(r.state_column_missing);
+  CHECK_FALSE(p.line("0 128 *:80 *:*"));
   CHECK_FALSE(p.finish());
   CHECK(c.sockets.empty());
   CHECK(r.sockets == 0);
+  // At a second output's header: the first output's sockets (the one held for the dialect
+  // too) have all gone to the sink, and nothing after it is taken.
+  Collect d;
+  TextParseReport q;
+  SsTextParser second(d.sink(), q);
+  CHECK(second.line("State Recv-Q Send-Q Local Address:Port Peer Address:Port"));
+  CHECK(second.line("LISTEN 0 128 *:22 *:*"));
+  CHECK_FALSE(second.line("State Recv-Q Send-Q Local Address:Port Peer Address:Port"));
+  CHECK(q.second_output_line == 3);
+  CHECK_FALSE(second.line("LISTEN 0 128 *:80 *:*"));
+  CHECK_FALSE(second.finish());
+  REQUIRE(d.sockets.size() == 1);
+  CHECK(d.sockets[0].local_port == 22);
+  CHECK(q.sockets == 1);
+}
+
+namespace {
+// `fold -w width`: every line cut into pieces of width characters.
+std::string fold(const std::string& text, size_t width) {
+  std::string out;
+  size_t start = 0;
+  while (start < text.size()) {
+    const size_t end = text.find('\n', start);
+    const std::string line = text.substr(start, end - start);
+    for (size_t at = 0; at < line.size() || at == 0; at += width) out += line.substr(at, width) + "\n";
+    start = end + 1;
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("ss text wrapped at any width (fold, a terminal's copy) reads as it was printed") {
+  // Found by an explorer: `fold -w 120` of `ss -tanp` with long IPv6 addresses cut ports
+  // 8443 and 8445 into '8' (one service that does not exist) and client ports into '5' and
+  // '4'; at 75-82 columns, where the cut fell in 'users:', every owner was lost.
+  const std::string text =
+      "State     Recv-Q Send-Q                              Local Address:Port                               "
+      "Peer Address:Port Process\n"
+      "LISTEN    0      128                                       0.0.0.0:22                                      "
+      "0.0.0.0:*     users:((\"sshd\",pid=611,fd=3))\n"
+      "ESTAB     0      0      [2001:db8:aaaa:bbbb:cccc:dddd:eeee:1]:59745 [2001:db8:aaaa:bbbb:cccc:dddd:eeee:2]:8443  "
+      "users:((\"python3\",pid=7936,fd=5))\n"
+      "FIN-WAIT-2 0     0      [2001:db8:aaaa:bbbb:cccc:dddd:eeee:1]:43705 [2001:db8:aaaa:bbbb:cccc:dddd:eeee:2]:8445  "
+      "timer:(timewait,59sec,0)\n"
+      "CLOSE-WAIT 101   0                                      10.208.0.1:9000                               "
+      "10.208.0.2:53900 users:((\"python3\",pid=7936,fd=7),(\"python3\",pid=7937,fd=7))\n"
+      "ESTAB     0      0                                      10.208.0.1:22                                  "
+      "10.208.0.2:5\n";
+  Collect whole;
+  TextParseReport wr;
+  parse_ss_text(text, whole.sink(), wr);
+  REQUIRE(whole.sockets.size() == 5);
+  REQUIRE(wr.malformed == 0);
+  CHECK(whole.sockets[1].remote_port == 8443);
+  for (size_t width = 30; width <= 200; ++width) {
+    CAPTURE(width);
+    Collect c;
+    TextParseReport r;
+    parse_ss_text(fold(text, width), c.sink(), r);
+    CHECK(r.malformed == 0);
+    REQUIRE(c.sockets.size() == whole.sockets.size());
+    for (size_t i = 0; i < c.sockets.size(); ++i)
+      CHECK(to_record(c.sockets[i]).dump() == to_record(whole.sockets[i]).dump());
+  }
+}
+
+TEST_CASE("several ss outputs in one file: the first alone is read, and where the next begins is said") {
+  // Found by an explorer: two copies of one capture were added together: 18 SYN_RECV in a
+  // backlog of 16 (the two LISTEN lines taken for SO_REUSEPORT sockets), verdict FLOOD,
+  // where the host had 9 of 8; no word on stderr.
+  const std::string one = "State Recv-Q Send-Q Local Address:Port Peer Address:Port\n"
+                          "LISTEN 9 8 10.0.0.1:7000 0.0.0.0:*\n"
+                          "SYN-RECV 0 0 10.0.0.1:7000 10.0.0.2:40000\n"
+                          "TIME-WAIT 0 0 10.0.0.1:80 10.0.0.2:40001\n";
+  Collect c;
+  TextParseReport r;
+  parse_ss_text(one + one + one, c.sink(), r);
+  CHECK(c.sockets.size() == 3);
+  CHECK(r.sockets == 3);
+  CHECK(r.second_output_line == 5);
+  CHECK(r.malformed == 0);
+  // netstat: the same, but -a's UNIX socket section is no second output.
+  const std::string ns = "Active Internet connections (servers and established)\n"
+                         "Proto Recv-Q Send-Q Local Address           Foreign Address         State\n"
+                         "tcp        0      0 10.0.0.1:22             10.0.0.2:5000           ESTABLISHED\n";
+  Collect n;
+  TextParseReport nr;
+  parse_netstat_text(ns + "Active UNIX domain sockets (servers and established)\n"
+                          "Proto RefCnt Flags       Type       State         I-Node   Path\n" + ns,
+                     n.sink(), nr);
+  CHECK(n.sockets.size() == 1);
+  CHECK(nr.second_output_line == 7);
 }

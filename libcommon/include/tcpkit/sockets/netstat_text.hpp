@@ -22,7 +22,8 @@ class NetstatTextParser {
   ~NetstatTextParser();
   NetstatTextParser(const NetstatTextParser&) = delete;
   NetstatTextParser& operator=(const NetstatTextParser&) = delete;
-  bool line(std::string_view text);  // false when the sink asked to stop
+  // False when the sink asked to stop, or at a second output's header (report.second_output_line).
+  bool line(std::string_view text);
 
  private:
   struct Impl;

@@ -123,6 +123,9 @@ struct TextParseReport {
   size_t unknown_family = 0;   // sockets with host names at both ends and no family column
   size_t owners_unreadable = 0;  // ss sockets kept without their process list: it was cut or unreadable
   size_t rejoined_lines = 0;     // ss lines wrapped (fold, a terminal's copy) and read whole again
+  // The line where a second ss or netstat output began (its header, after sockets): reading
+  // stopped there, the first output alone was read (0: one output).
+  size_t second_output_line = 0;
   bool state_column_missing = false;  // `ss ... state X` capture and no state given: reading stopped
   bool given_state_unused = false;    // a state was given, but the text has a State column of its own
   // The states of the sockets read. ss without -a leaves LISTEN, SYN-RECV and TIME-WAIT out, and

@@ -24,8 +24,11 @@ class SsTextParser {
   ~SsTextParser();
   SsTextParser(const SsTextParser&) = delete;
   SsTextParser& operator=(const SsTextParser&) = delete;
-  // One line without its '\n'. False when the sink asked to stop, or when the capture has no
-  // State column and no state was given (report.state_column_missing is then set). Once it
+  // One line without its '\n'. False when the sink asked to stop, when the capture has no
+  // State column and no state was given (report.state_column_missing is then set), or at a
+  // second output's header (report.second_output_line; the first output's sockets have all
+  // gone to the sink). A line wrapped by fold or a terminal's copy, anywhere, is joined with
+  // its tail and read whole (report.rejoined_lines). Once it
   // has returned false, line() and finish() do nothing more and return false.
   bool line(std::string_view text);
   // The end of the input: the sockets still held go to the sink.
