@@ -120,13 +120,6 @@ bool is_command_line(const std::vector<std::string_view>& fields) {
 // Where a line's process list starts, if it has one.
 constexpr std::string_view kUsersOpen = "users:((";
 
-// Does the line hold a whole users:((...)) list?
-bool owners_readable(std::string_view text) {
-  const size_t at = text.find(kUsersOpen);
-  size_t consumed = 0;
-  return at != std::string_view::npos && parse_ss_users(text.substr(at), consumed);
-}
-
 struct Columns {
   bool netid = false;  // a Netid column comes first
   bool state = true;   // a State column (absent when ss was given a single state filter)
@@ -153,8 +146,8 @@ struct SsTextParser::Impl {
     std::string text;
     size_t number = 0;
     size_t pieces = 1;
-    std::string head_ok;     // the first line, when it read by itself
-    size_t tail_number = 0;  // ... and the line first joined to it
+    std::string head;        // the first line (or the line above, read whole)
+    size_t tail_number = 0;  // the line first joined to it
   };
 
   bool line(std::string_view text) {
@@ -190,9 +183,11 @@ struct SsTextParser::Impl {
       }
       if (!settle(above)) return false;
     } else if (pending_ && !pending_joinable_ && !info_text_.empty() && !starts_a_line(text) &&
+               !split_fields(text, 1).empty() && info_last_width_ >= widest_before &&
                info_text_.size() + text.size() <= kMaxJoined) {
       // The -i details wrapped: read again whole (a field cut in two, "rtt:0.0" "5/0.02").
       info_text_ += text;
+      info_last_width_ = text.size();
       TcpInfoSummary info = info_base_.value_or(TcpInfoSummary{});
       if (parse_ss_info_fields(info_text_, info)) pending_->info = info;
       ++report_.rejoined_lines;
@@ -200,23 +195,20 @@ struct SsTextParser::Impl {
     } else if (pending_ && pending_joinable_ && !starts_a_line(text)) {
       // The line above was read, but may have been wrapped: its tail (a cut port, the owners,
       // the timer) makes it whole, or goes on into a process list cut again (wrapped twice).
-      if (tail_of_pending(text, pending_text_.size() >= widest_before)) {
+      if (continues_pending(text, pending_text_.size() >= widest_before)) {
         std::string joined = pending_text_ + std::string(text);
-        pending_.reset();
-        ++report_.rejoined_lines;
-        return main_line(pending_number_, joined, false);
-      }
-      // Not whole yet: a wrapped line's middle (the line above as wide as the widest), or a
-      // process list that starts here and is cut again. The next lines may complete it; if
-      // none does, the line above is read as it was (settle).
-      const bool indented = !text.empty() && is_space(text[0]);
-      const bool list_starts_here = starts_with(text.substr(std::min(text.find_first_not_of(" \t"), text.size())), "users:(");
-      const bool wide_middle = !indented && pending_text_.size() >= widest_before;
-      std::string joined = pending_text_ + std::string(text);
-      if ((wide_middle || (list_starts_here && !owners_readable(joined))) && joined.size() <= kMaxJoined) {
-        pending_.reset();
-        cut_ = Cut{std::move(joined), pending_number_, 2, pending_text_, number};
-        return true;
+        if (readable(pending_number_, joined)) {
+          pending_.reset();
+          ++report_.rejoined_lines;
+          return main_line(pending_number_, joined, false);
+        }
+        // Not whole yet (cut again in its timer or owners): the next lines may complete it; if
+        // none does, the line above is read as it was (settle).
+        if (joined.size() <= kMaxJoined) {
+          pending_.reset();
+          cut_ = Cut{std::move(joined), pending_number_, 2, pending_text_, number};
+          return true;
+        }
       }
     }
     size_t first = 0;
@@ -230,6 +222,7 @@ struct SsTextParser::Impl {
       if (pending_) {
         info_base_ = pending_->info;
         info_text_ = std::string(text);
+        info_last_width_ = text.size();
         TcpInfoSummary info = pending_->info.value_or(TcpInfoSummary{});
         if (parse_ss_info_fields(text, info)) pending_->info = info;
       } else {
@@ -257,14 +250,17 @@ struct SsTextParser::Impl {
   }
 
  private:
-  // A held line that no later line made whole is read as it is: kept without its processes
-  // when they alone are cut, else warned about. One that read by itself before lines were
-  // joined to it (head_ok) is read as it was, and the first of those lines is the warning.
+  // A held line that no later line made whole is read as it is when only its processes are
+  // cut (kept without them); else its first line is read as it was (a socket, or a warning),
+  // and each line joined to it is a warning of its own.
   bool settle(const Cut& above) {
-    if (above.head_ok.empty() || readable(above.number, above.text, true))
+    const size_t list = above.text.find(kUsersOpen);
+    const bool list_in_tail = list != std::string::npos && list + kUsersOpen.size() > above.head.size();
+    if (above.pieces == 1 || (list_in_tail && readable(above.number, above.text, true)))
       return main_line(above.number, above.text, false);
-    if (!main_line(above.number, above.head_ok, false)) return false;
-    warn(above.tail_number, "not a socket line, nor the rest of the line above");
+    if (!main_line(above.number, above.head, false)) return false;
+    for (size_t k = 0; k + 1 < above.pieces; ++k)
+      warn(above.tail_number + k, "not a socket line, nor the rest of the line above");
     return true;
   }
 
@@ -306,19 +302,42 @@ struct SsTextParser::Impl {
     return ok;
   }
 
-  // The line above read by itself; with this line after it, it reads too, and this line is
-  // no socket line of its own: a tail "3 users:((...))" or "ers:((...))" of a line as wide as
-  // the widest (`wide`: a wrap cuts there; a shorter line ended where ss ended it), or one that
-  // goes on with a field ss prints on the socket's own line ("users:((...))", indented or not;
-  // else an indented line holds the -i details).
-  bool tail_of_pending(std::string_view text, bool wide) {
-    size_t first = 0;
-    while (first < text.size() && is_space(text[first])) ++first;
-    const std::string_view rest = text.substr(first);
-    const bool own_field = starts_with(rest, "users:(") || starts_with(rest, kTimerOpen) || starts_with(rest, kUid) ||
-                           starts_with(rest, kInode);
-    if (!own_field && (first > 0 || !wide)) return false;
-    return readable(pending_number_, pending_text_ + std::string(text));
+  // Could this line go on from the socket line above, read by itself? When it goes on with a
+  // field ss prints on the socket's own line ("users:((...))", "timer:(...)", indented or not;
+  // else an indented line holds the -i details), or when the line above is as wide as the
+  // widest (`wide`: a wrap cuts there; a shorter line ended where ss ended it) and this line
+  // continues its last field: a number going on ("…:844" "3 users:…", "ino:52" "996"), or a
+  // field of ss's own cut short ("us" "ers:((…"). Junk after a padded line is none of these.
+  bool continues_pending(std::string_view text, bool wide) const {
+    const auto fields = split_fields(text, 1);
+    if (fields.empty()) return false;
+    const std::string_view f = fields.front();
+    // ss -e's shutdown mark: "<->", "-->", "<--", "---".
+    auto shutdown_mark = [](std::string_view v) {
+      return !v.empty() && v.size() <= 3 && v.find_first_not_of("<->") == std::string_view::npos;
+    };
+    auto own_field = [&](std::string_view v) {
+      return starts_with(v, "users:(") || starts_with(v, kTimerOpen) || starts_with(v, kUid) ||
+             starts_with(v, kInode) || starts_with(v, "sk:") || starts_with(v, "cgroup:") || starts_with(v, "v6only:") ||
+             shutdown_mark(v);
+    };
+    if (own_field(f)) return true;
+    if (is_space(text[0]) || !wide || pending_text_.empty() || is_space(pending_text_.back())) return false;
+    auto all_of = [](std::string_view v, std::string_view chars) { return v.find_first_not_of(chars) == std::string_view::npos; };
+    constexpr std::string_view kDigits = "0123456789";
+    constexpr std::string_view kNameChars = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_.";
+    const auto head = split_fields(pending_text_);
+    const std::string_view last = head.empty() ? std::string_view() : head.back();
+    for (std::string_view word : {std::string_view("users:(("), kTimerOpen, kUid, kInode, std::string_view("sk:"),
+                                  std::string_view("cgroup:"), std::string_view("v6only:")})
+      if (!last.empty() && (starts_with(word, last) || starts_with(last, word))) return true;
+    if (shutdown_mark(last)) return shutdown_mark(f);
+    // The peer's port cut: digits go on from digits ("…:844" "3"), a name from a name
+    // ("…:ht" "tp-alt", ss without -n).
+    const size_t colon = last.rfind(':');
+    const std::string_view port = colon == std::string_view::npos ? last : last.substr(colon + 1);
+    if (!port.empty() && all_of(port, kDigits)) return all_of(f, std::string_view("0123456789,"));
+    return !port.empty() && all_of(port, kNameChars) && all_of(f, kNameChars);
   }
 
   // The counts a quiet read may move, to put back after it.
@@ -403,7 +422,7 @@ struct SsTextParser::Impl {
     if (!parsed) {
       if (quiet_) probe_ok_ = false;
       if (may_hold) {
-        cut_ = Cut{std::string(text), number, 1};
+        cut_ = Cut{std::string(text), number, 1, std::string(text), number + 1};
         return false;
       }
       ++report_.owners_unreadable;
@@ -549,14 +568,14 @@ struct SsTextParser::Impl {
     const bool read = read_socket(number, fields, rest, i, s);
     if (tentative) quiet_ = false;
     if (tentative && !(read && probe_ok_)) {
-      cut_ = Cut{std::string(text), number, 1};
+      cut_ = Cut{std::string(text), number, 1, std::string(text), number + 1};
       return true;
     }
     if (!read) return true;
     s.processes = std::move(owners);
     pending_ = std::move(s);
     if (quiet_) return true;  // only tried: readable() puts the socket above back
-    pending_text_ = std::string(text);
+    pending_text_.assign(text);
     pending_number_ = number;
     pending_joinable_ = true;
     info_text_.clear();
@@ -584,6 +603,7 @@ struct SsTextParser::Impl {
   // Its -i details line so far, and its details before that line, for a wrapped tail of them.
   std::string info_text_;
   std::optional<TcpInfoSummary> info_base_;
+  size_t info_last_width_ = 0;  // the width of its last line (a wrapped one is as wide as the widest)
   bool quiet_ = false;             // a line only tried: no warning, nothing counted
   bool probe_ok_ = true;           // ... and it read without one
   size_t widest_ = 0;              // the widest line so far

@@ -554,3 +554,25 @@ TEST_CASE("several ss outputs in one file: the first alone is read, and where th
   CHECK(n.sockets.size() == 1);
   CHECK(nr.second_output_line == 7);
 }
+
+TEST_CASE("a wide line followed by lines that complete nothing is read as it was, each of them a warning") {
+  // ss pads its columns: unwrapped lines are often as wide as the widest. What follows one
+  // and starts no line is tried as its tail; junk is not, and is counted line by line.
+  const std::string text = "State  Recv-Q Send-Q Local Address:Port Peer Address:Port\n"
+                           "ESTAB  0      0      10.0.0.1:22        10.0.0.2:5000     \n"
+                           "some junk\n"
+                           "more: junk\n"
+                           "ESTAB  0      0      10.0.0.1:22        10.0.0.2:5001     \n"
+                           "(1 more line)\n";
+  Collect c;
+  TextParseReport r;
+  parse_ss_text(text, c.sink(), r);
+  REQUIRE(c.sockets.size() == 2);
+  CHECK(c.sockets[0].remote_port == 5000);
+  CHECK(c.sockets[1].remote_port == 5001);
+  CHECK(r.malformed == 3);
+  std::vector<size_t> lines;
+  for (const auto& w : r.warnings) lines.push_back(w.line);
+  CHECK(lines == std::vector<size_t>{3, 4, 6});
+  CHECK(r.rejoined_lines == 0);
+}
