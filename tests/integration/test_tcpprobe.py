@@ -183,6 +183,9 @@ def test_connect_mode_leaves_the_kernels_syn_retries_out_of_the_rtt(make_lab, to
         assert p["syn_retransmits"] == 1 and p["rtt_ms"] > 900, p  # the kernel's timeout, said so
         assert p["kernel_rtt_us"] < 100000, p                     # its own sample: the round trip
     assert summary["retried"] == 2 and "rtt_avg_ms" not in summary, summary
+    # Nor their kernel RTTs (found: kernel rtt avg 320 ms beside an rtt avg of 51 ms, the
+    # retried probes' samples holding the peer's 1 s SYN/ACK timeout).
+    assert "kernel_rtt_avg_ms" not in summary, summary
     # The same for a closed port: its RST to the resent SYN came after the kernel's 1 s timeout
     # too (found: "closed probe=1 rtt=3078.422 ms", counted in the rtt figures).
     L.nft(L.server_ns, "delete table inet tk_synloss\n")
@@ -199,6 +202,27 @@ def test_connect_mode_leaves_the_kernels_syn_retries_out_of_the_rtt(make_lab, to
     assert "sent again" not in text and "rtt min/avg/max" in text, text
     r = L.run_client([tool("tcpprobe"), "-m", "connect", "--json", "-c", "1", f"{L.server_v4}:{OPEN}"], timeout=60)
     assert json_lines(r.stdout)[0]["syn_retransmits"] == 0, r.stdout
+
+
+def test_connect_mode_shows_the_mss_the_peer_offered(make_lab, tool):
+    # Found by an explorer: connect mode said 'mss 1188' for a SYN/ACK offering 1200 (and 1448
+    # for 1460): TCP_INFO's segment size, without the timestamp option's 12 bytes.
+    L = make_lab(ipv6=False)
+    L.start_server(OPEN, mode="hold")
+
+    def mss(mode):
+        r = L.run_client([tool("tcpprobe"), "-m", mode, "--json", "-c", "1", f"{L.server_v4}:{OPEN}"], timeout=60)
+        probe = [o for o in json_lines(r.stdout) if o["type"] == "probe"][0]
+        assert probe["outcome"] == "open", probe
+        return probe["mss"]
+
+    assert mss("connect") == mss("syn") == 1460
+    L.nft(L.server_ns, "table inet tk_mss {\n chain output { type filter hook output priority mangle; policy accept;\n"
+                       "  tcp flags & (syn | ack) == syn | ack tcp option maxseg size set 1200\n }\n}\n")
+    assert mss("connect") == mss("syn") == 1200
+    # Without timestamps nothing is taken out: the segment size is the MSS.
+    L.sysctl(L.server_ns, "net.ipv4.tcp_timestamps", 0)
+    assert mss("connect") == mss("syn") == 1200
 
 
 def test_connect_mode_reports_icmp_unreachable_v4(make_lab, tool):

@@ -89,6 +89,9 @@ Result<int> await_connect(int fd, int64_t deadline_ns, int cancel_fd) {
   }
 }
 
+// The timestamp option with its padding, as every segment of a connection that agreed on it carries.
+constexpr uint32_t kTimestampOptionBytes = 12;
+
 // The agreed options and the kernel's RTT of a connected socket, which is then set to end
 // with an RST.
 void read_open_socket(int fd, ProbeReply& reply) {
@@ -96,8 +99,11 @@ void read_open_socket(int fd, ProbeReply& reply) {
     reply.kernel_rtt_us = info->tcpi_rtt;
     reply.syn_retransmits = info->tcpi_total_retrans;  // a connection just made has sent nothing else
     // TCP_INFO tells which options were agreed, not their bytes: listed in Linux's order,
-    // timestamps without values.
-    reply.options.add_mss(uint16_t(info->tcpi_snd_mss));
+    // timestamps without values. Its MSS is the segment size in use, which leaves out the
+    // timestamp option's 12 bytes: with them back it is the peer's MSS, unless our route's MTU
+    // allows less (found: 'mss 1188' for a SYN/ACK offering 1200, 1448 for 1460).
+    const bool timestamps = info->tcpi_options & TCPI_OPT_TIMESTAMPS;
+    reply.options.add_mss(uint16_t(info->tcpi_snd_mss + (timestamps ? kTimestampOptionBytes : 0)));
     if (info->tcpi_options & TCPI_OPT_SACK) reply.options.add_sack_permitted();
     if (info->tcpi_options & TCPI_OPT_TIMESTAMPS) reply.options.add_timestamps(0, 0);
     if (info->tcpi_options & TCPI_OPT_WSCALE) reply.options.add_nop().add_window_scale(uint8_t(info->tcpi_snd_wscale));
