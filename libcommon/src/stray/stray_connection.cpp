@@ -787,6 +787,7 @@ Result<StrayRun> CaseRunner::run() {
     run_.seen.rtt_ns = int64_t(info->tcpi_rtt) * 1000;
     run_.seen.rto_ns = int64_t(info->tcpi_rto) * 1000;
   }
+  if (const auto min_rtt = socket_min_rtt_us(socket_.get())) run_.seen.min_rtt_ns = int64_t(*min_rtt) * 1000;
   if (auto r = retry(payload, sent_at); !r) return tl::unexpected(r.error());
   if (auto r = follow_up(e); !r) return tl::unexpected(r.error());
   if (auto r = life_check(e); !r) return tl::unexpected(r.error());

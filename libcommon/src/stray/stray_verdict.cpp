@@ -416,6 +416,10 @@ size_t mark_own_resets(std::vector<StraySegment>& answers, int64_t sent_ns, cons
   for (auto& s : answers) {
     if (s.icmp || s.peer_own) continue;
     if (!(s.flags & tcp_flag::rst)) {
+      // Within half the shortest round trip of our segment it cannot answer it: the peer sent
+      // it before ours arrived (a window update in flight), and its older clock reading proves
+      // nothing. (Not the smoothed RTT: on a fast link it is well above a real answer's time.)
+      if (sent_ns > 0 && seen.min_rtt_ns > 0 && s.time_ns < sent_ns + seen.min_rtt_ns / 2) continue;
       if (!answered) answer_tsval = s.tsval;
       answered = true;
       continue;

@@ -879,6 +879,22 @@ TEST_CASE("a reset the peer sends on its own is no answer to our segment", "[str
   o.rtt_ns = o.probe_sent_ns = 0;  // the clocks alone decide
   o.answers[1].peer_own = false;
   CHECK(set_aside_own_resets(StrayCase::live_syn, o) == 1);
+  // A segment the peer sent before ours arrived (in flight: within half the shortest round trip)
+  // is no answer, and its older clock reading proves nothing of the reset after it.
+  {
+    StraySegment in_flight = in(f::ack, kSndNxt, kRcvNxt);
+    in_flight.time_ns = kSent + 1'000'000;
+    in_flight.tsval = 5000;
+    StraySegment answer = abort_rst(kSent + 40'000'000);
+    answer.tsval = 5000 + 20;
+    StrayObservation slow = observed({in_flight, answer});
+    slow.rtt_ns = slow.min_rtt_ns = 40'000'000;
+    CHECK(set_aside_own_resets(StrayCase::live_syn, slow) == 0);
+    in_flight.time_ns = kSent + 30'000'000;  // after half a round trip: it may answer ours
+    slow = observed({in_flight, answer});
+    slow.rtt_ns = slow.min_rtt_ns = 40'000'000;
+    CHECK(set_aside_own_resets(StrayCase::live_syn, slow) == 1);
+  }
   later.tsval = 5000 + 1;  // the same millisecond, or the next: one reading
   o = observed({challenge, later});
   CHECK(set_aside_own_resets(StrayCase::live_syn, o) == 0);

@@ -70,6 +70,8 @@ struct StrayObservation {
   // an answer comes within about a round trip. 0: unknown.
   int64_t probe_sent_ns = 0, retry_sent_ns = 0;
   int64_t rtt_ns = 0, rto_ns = 0;
+  // Its lowest RTT sample (TCP_INFO's min_rtt): no answer comes sooner than that. 0: unknown.
+  int64_t min_rtt_ns = 0;
   // The peer reset the connection on its own after the case's segment: a reset set aside as its
   // own (set_aside_own_resets), or one that came while no answer was awaited. A connection found
   // gone afterwards then says nothing of what our segment did.
