@@ -7,6 +7,7 @@ carries the seed, so a failure can be replayed."""
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 import time
@@ -397,3 +398,28 @@ def test_source_ports_a_local_connection_holds_are_passed_over(make_lab, tool):
     busy = L.run_client([tool("tcpscan"), "-g", str(first), "-p", "8090", L.server_v4], timeout=60)
     assert busy.returncode == 4 and busy.stderr.count("\n") == 1, (busy.returncode, busy.stderr)
     assert f"source port {first} (-g) is in use on this host" in busy.stderr, busy.stderr
+
+
+def test_a_hosts_own_icmp_refusals_held_back_by_its_rate_limit_are_said_so(make_lab):
+    # Found by an explorer: a host that rejects ports with admin-prohibited (firewalld's way)
+    # under Linux's default ICMP limits answered 10 of 100 ports; the report blamed a
+    # rate-limiting firewall ("try --rate 100"), the ACK check "a firewall that drops
+    # everything", and at --rate 100 it called the run not degraded.
+    L = make_lab(ipv6=False)
+    for key, value in (("net.ipv4.icmp_ratelimit", 1000), ("net.ipv4.icmp_msgs_per_sec", 1000),
+                       ("net.ipv4.icmp_msgs_burst", 50)):
+        L.sysctl(L.server_ns, key, value)
+    L.nft(L.server_ns, "table inet tk_reject {\n chain input { type filter hook input priority 0; policy accept;\n"
+                       "  tcp dport 1-100 reject with icmpx type admin-prohibited\n }\n}\n")
+    for rate in (10000, 100):
+        ports, summary, r = scan(L, ["-p", "1-100", "--rate", rate, L.server_v4], timeout=300)
+        assert len(ports) == 100 and all(p["state"] == "filtered" for p in ports.values()), summary
+        refused = sum(1 for p in ports.values() if p["reason"] == "icmp-unreach")
+        assert 0 < refused < 100, refused  # the limit held most of them back
+        reasons = " ".join(summary["degraded_reasons"])
+        assert "every one of them an ICMP error" in reasons and "icmp_ratelimit" in reasons, (rate, summary)
+        assert "rate-limiting firewall" not in reasons, (rate, reasons)
+        assert "rate_suggested" not in summary, (rate, summary)
+        assert "try --rate" not in r.stderr, r.stderr
+        text = L.run_client([L.tool("tcpscan"), "-p", "1-100", "--rate", rate, L.server_v4], timeout=300).stdout
+        assert "refusals that an ICMP rate limit swallowed" in re.sub(r"\s*\n#\s*", " ", text), text[-1500:]

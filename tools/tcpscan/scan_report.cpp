@@ -212,7 +212,9 @@ void Report::result(const tcpkit::ScanResult& r) {
   // The engine gives unanswered ports only once every reply is in: the last results.
   if (r.verdict.reason == tcpkit::Reason::no_response) final_pass_ = true;
   if (r.verdict.zero_window) ++zero_window_open_;
-  if (from_a_router(r.verdict)) ++icmp_refused_;
+  // Refused with an ICMP error, by the host's own firewall or a router (not "host unreachable"
+  // from a router: nothing refused the port).
+  if (r.verdict.reason == tcpkit::Reason::icmp_unreachable && !says_host_unreachable(r.verdict)) ++icmp_refused_;
   // A port without an answer, or with an ICMP host/net unreachable, on a host that has given
   // no other answer yet may belong to a host that is down (whose ports are not written):
   // streamed forms hold it until the host is complete.
@@ -478,9 +480,10 @@ std::string paused_text(const tcpkit::ScanSummary& s) {
 }
 
 // What the ACK check of the silent ports found, or why it did not run; "" when there was none.
-// icmp_refused: ports of the scan whose SYNs drew an ICMP error from a router. Beside them, a
-// silent port may be one more refusal that the router's ICMP rate limit swallowed (found: one
-// rule refusing 100 ports, 6 refusals seen and 94 "a firewall that drops everything").
+// icmp_refused: ports of the scan whose SYNs drew an ICMP refusal, from the host or a router.
+// Beside them, a silent port may be one more refusal that an ICMP rate limit swallowed (found:
+// one rule refusing 100 ports, 6 refusals seen and 94 "a firewall that drops everything"; the
+// same from the host's own firewall).
 std::string ack_check_sentence(const AckCheckFacts& a, uint64_t icmp_refused) {
   if (!a.ran) return a.skipped.empty() ? "" : "no ACK check of the silent ports: " + a.skipped;
   const std::string asked = "ACK check of " + count_of(a.checked, "silent port") + " (" + count_of(a.sent, "ACK") + "): ";

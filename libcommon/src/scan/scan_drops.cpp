@@ -28,6 +28,8 @@ constexpr uint64_t kRetryDropOneIn = 20;
 // Late answers over all retry rounds that mean drops: at least this many (fewer prove
 // nothing), and at least one in kLateShareOneIn of all answers (a quarter).
 constexpr uint64_t kLateMinAnswers = 10;
+// Late ICMP errors that tell an ICMP rate limit: one a round passes it, so a few rounds show it.
+constexpr uint64_t kIcmpLimitMinLate = 3;
 constexpr uint64_t kLateShareOneIn = 4;
 // The rate to suggest after drops: at most a quarter of the asked one, and 30 % below what a
 // rate limiter was seen to let through (its burst inflates that figure; else half the slowest
@@ -104,10 +106,34 @@ uint64_t late_answers(const std::vector<RoundTally>& rounds) {
   return late;
 }
 
+namespace {
+// Every answer the retry rounds found, at least 3, was an ICMP error: refusals held back by an
+// ICMP rate limit (round 0 may have none: the limit's burst spent before it) (found: a host rejecting 100 ports with
+// admin-prohibited under Linux's default limit, 10 refusals seen, 90 ports silent, and the report
+// blamed a rate-limiting firewall and suggested --rate 100, which changed nothing).
+bool icmp_limited(const std::vector<RoundTally>& rounds, uint64_t late) {
+  if (rounds.size() < 2 || late < kIcmpLimitMinLate) return false;
+  uint64_t late_icmp = 0;
+  for (size_t r = 1; r < rounds.size(); ++r) late_icmp += rounds[r].icmp_answers;
+  return late_icmp == late;
+}
+}  // namespace
+
 DropFindings judge_drops(const std::vector<RoundTally>& rounds, const QuarterAnswers& quarters, double asked_rate) {
   DropFindings out;
   const uint64_t late = late_answers(rounds);
   const uint64_t total = (rounds.empty() ? 0 : rounds[0].answers) + late;
+  if (icmp_limited(rounds, late)) {
+    // No rate helps short of the limit's own (Linux: 1 a second to one address), and the silent
+    // ports are most likely refused alike: filtered either way, their reason unknown.
+    out.cause = DropCause::icmp_limit;
+    out.reasons.push_back(std::to_string(late) + " of " + std::to_string(total) + " answers came only in retry " +
+                          "rounds, every one of them an ICMP error: whoever refuses these ports (the host, or a "
+                          "router) holds its ICMP errors back (Linux sends about 6 to one address at once, then 1 "
+                          "a second: net.ipv4.icmp_ratelimit), so the silent ports are most likely refused the same "
+                          "way; they are filtered either way, and no lower --rate short of about 1 a second helps");
+    return out;
+  }
   out.cause = drop_cause(rounds);
   const char* why = out.cause == DropCause::rate_limit
                         ? "probes are being dropped on the way, as a rate-limiting firewall does (a slower "

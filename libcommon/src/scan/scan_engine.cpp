@@ -204,6 +204,7 @@ struct ScanEngine::Impl {
   // past the array's end would share its last slot.
   static constexpr size_t kRoundSlots = 32;
   std::array<std::atomic<uint64_t>, kRoundSlots> answers_by_round{};
+  std::array<std::atomic<uint64_t>, kRoundSlots> icmp_answers_by_round{};  // of those, ICMP errors
   std::array<std::atomic<uint64_t>, 4> round0_quarters{};
   std::vector<RoundTally> tally;  // sender thread; read after it is joined
   int64_t round0_send_ns = 0;
@@ -633,6 +634,7 @@ void ScanEngine::Impl::handle(const uint8_t* data, size_t length, int64_t time_n
   reader_lag.add(realtime_ns() - time_ns);
   const size_t slot = round_slot(local_port);
   answers_by_round[slot].fetch_add(1);
+  if (verdict->reason == Reason::icmp_unreachable) icmp_answers_by_round[slot].fetch_add(1);
   if (slot == 0) round0_quarters[quarter_of(*k)].fetch_add(1);
   if (positive_answer) positive.fetch_add(1);
   results->push(QueuedResult::of(*k, *verdict, d->ttl, time_ns, rtt_ns));
@@ -756,8 +758,10 @@ void ScanEngine::Impl::judge_degraded(ScanSummary& summary) const {
                                        std::to_string(WaitLimits{}.unmeasured_floor_ns / 1'000'000) + " ms)");
   // Drops on the way: a port whose probe was dropped looks filtered (scan_drops.hpp).
   summary.rounds_tally = tally;
-  for (size_t r = 0; r < summary.rounds_tally.size(); ++r)
+  for (size_t r = 0; r < summary.rounds_tally.size(); ++r) {
     summary.rounds_tally[r].answers = answers_by_round[std::min(r, kRoundSlots - 1)].load();
+    summary.rounds_tally[r].icmp_answers = icmp_answers_by_round[std::min(r, kRoundSlots - 1)].load();
+  }
   summary.round0_quarters = quarter_counts();
   if (!summary.interrupted) {
     auto drops = judge_drops(summary.rounds_tally, summary.round0_quarters, summary.requested_rate);

@@ -119,3 +119,23 @@ TEST_CASE("random loss gets no lower rate to try, and says so") {
   CHECK(lossy.reasons[0].find("rate-limiting firewall does") == std::string::npos);
   CHECK(lossy.suggested_rate == 0);
 }
+
+TEST_CASE("late answers that are all ICMP errors are refusals an ICMP rate limit held back") {
+  // Found by an explorer: a host rejecting 100 ports (admin-prohibited) under Linux's default
+  // ICMP limit: 10 refusals in round 0, then one a round. The report blamed a rate-limiting
+  // firewall and suggested --rate 100, which changed nothing.
+  std::vector<RoundTally> rounds = {{100, 10, 10000, 0, 10}, {90, 1, 2500, 0, 1}, {89, 1, 625, 0, 1},
+                                    {88, 1, 156, 0, 1},      {87, 1, 100, 0, 1}};
+  auto d = judge_drops(rounds, {10, 0, 0, 0}, 10000);
+  REQUIRE(d.reasons.size() == 1);
+  CHECK(d.cause == DropCause::icmp_limit);
+  CHECK(d.reasons[0].find("every one of them an ICMP error") != std::string::npos);
+  CHECK(d.reasons[0].find("net.ipv4.icmp_ratelimit") != std::string::npos);
+  CHECK(d.suggested_rate == 0);
+  // One late answer that is no ICMP error (a SYN/ACK or RST a limiter held back): as before.
+  rounds[2].icmp_answers = 0;
+  d = judge_drops(rounds, {10, 0, 0, 0}, 10000);
+  CHECK(d.cause != DropCause::icmp_limit);
+  // Too few late ICMP errors to tell: as before.
+  CHECK(judge_drops({{100, 10, 10000, 0, 10}, {90, 2, 2500, 0, 2}}, {10, 0, 0, 0}, 10000).cause != DropCause::icmp_limit);
+}

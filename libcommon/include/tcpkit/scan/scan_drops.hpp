@@ -19,6 +19,7 @@ struct RoundTally {
   uint64_t answers = 0;  // ports whose first answer came to this round's probes
   double rate = 0;       // the round's rate ceiling, probes per second
   double seconds = 0;    // how long the round took to send (0: not known)
+  uint64_t icmp_answers = 0;  // of answers: ICMP errors (a refusal, or unreachable)
 };
 
 // Answers to round 0's probes, by quarter of its (random) order.
@@ -46,7 +47,9 @@ uint64_t late_answers(const std::vector<RoundTally>& rounds);
 // What the rounds say of the drops: a slower retry round answered in a larger share (a rate
 // limiter: it passes so many per second, whatever is sent), in the same share or less (loss at
 // random: it takes a share, whatever the rate), or no such pair of rounds to tell.
-enum class DropCause { unknown, rate_limit, random_loss };
+// icmp_limit: every late answer (3 or more) an ICMP error: the ICMP rate limit of whoever
+// refuses the ports (the host's own, or a router's) let a few through each round.
+enum class DropCause { unknown, rate_limit, random_loss, icmp_limit };
 DropCause drop_cause(const std::vector<RoundTally>& rounds);
 
 // The answers per second that got through a rate limiter, from the rounds it held back (those
