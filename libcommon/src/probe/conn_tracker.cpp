@@ -150,34 +150,24 @@ void take_syn(ConnectionTracker::Side& from, const DecodedTcp& t, TrackedSegment
   if (with_ack) from.syn_ack_sent = true;
   if (from.isn) return;
   from.isn = t.seq;
-  from.first_syn_ns = s.time_ns;
   if (const auto scale = t.options.window_scale()) from.window_scale = std::min<uint8_t>(*scale, kMaxWindowShift);
   from.timestamps_in_syn = t.options.timestamps().has_value();
 }
 
-// The handshake's round trip as the capture saw it (our first SYN to the peer's, or the other
-// way round when the peer opened); 0 when either SYN went unseen.
-int64_t handshake_rtt_ns(const ConnectionTracker::Side& a, const ConnectionTracker::Side& b) {
-  if (a.first_syn_ns == 0 || b.first_syn_ns == 0) return 0;
-  return a.first_syn_ns > b.first_syn_ns ? a.first_syn_ns - b.first_syn_ns : b.first_syn_ns - a.first_syn_ns;
-}
-
 // A segment below SND.NXT that is no retransmission: its bytes were never seen (it fills a gap
 // the receiver holds, or lies below a later segment's seq, as a FIN overtaken by the ACK sent
-// after it) and its TSval is not newer than the newest seen, so it left no later than the
-// segments that overtook it on the way. A retransmission waits for a timeout or for duplicate
-// ACKs, and carries a newer TSval; without timestamps the two cannot be told apart, and it
-// stays one. So does a filler of a hole open for a round trip or more: a sender that resends
-// the lost segment after new ones (fast retransmit, then more of its window in the same
-// millisecond) gives it no newer TSval than theirs (found on a lossy path: each resent segment
-// called out of order), while an original overtaken on the way lags by less than a round trip.
-bool late_original(const ConnectionTracker::Side& from, const ConnectionTracker::Side& to, const DecodedTcp& t,
-                   uint32_t sequence_length, int64_t time_ns) {
+// after it) and it left no later than the segments that overtook it on the way: its TSval is
+// not newer than that of the first piece held beyond the hole it fills (a segment sent after
+// it), or, with no piece held, than the newest seen. A retransmission waits for a timeout or for
+// duplicate ACKs, and carries a newer TSval; without timestamps the two cannot be told apart,
+// and it stays one. Not the newest TSval when pieces are held: a sender that resends two lost
+// segments in one millisecond gives the second no newer TSval than the first resent (found on
+// a lossy path: each such segment called out of order).
+bool late_original(const ConnectionTracker::Side& from, const DecodedTcp& t, uint32_t sequence_length) {
   const auto ts = t.options.timestamps();
-  if (!ts || !from.newest_tsval || seq_gt(ts->first, *from.newest_tsval)) return false;
-  if (!from.in_order_end || seq_lt(t.seq, *from.in_order_end)) return false;
-  const int64_t rtt = handshake_rtt_ns(from, to);
-  if (rtt > 0 && from.hole_since_ns != 0 && time_ns - from.hole_since_ns >= rtt) return false;
+  if (!ts || !from.in_order_end || seq_lt(t.seq, *from.in_order_end)) return false;
+  const std::optional<uint32_t> overtaker = from.held.empty() ? from.newest_tsval : from.held.front().tsval;
+  if (!overtaker || seq_gt(ts->first, *overtaker)) return false;
   const uint32_t end = t.seq + sequence_length;
   return std::none_of(from.held.begin(), from.held.end(), [&](const auto& piece) {
     return seq_lt(t.seq, piece.second) && seq_gt(end, piece.first);
@@ -199,7 +189,7 @@ void mark_repeats(const ConnectionTracker::Side& from, const ConnectionTracker::
   const bool judged_syn = syn && from.isn && *from.isn == t.seq;
   if (from.next_seq && s.sequence_length > 0 && !s.retransmission && !judged_syn) {
     if (seq_lt(t.seq, *from.next_seq)) {
-      s.out_of_order = late_original(from, to, t, s.sequence_length, s.time_ns);
+      s.out_of_order = late_original(from, t, s.sequence_length);
       s.retransmission = !s.out_of_order;
     } else if (seq_gt(t.seq, *from.next_seq)) {
       s.after_gap = true;
@@ -229,13 +219,15 @@ void advance_side(ConnectionTracker::Side& from, const DecodedTcp& t, const Trac
 
 // The receiver's in-order edge of the sender's bytes after this segment: true when all of it,
 // FIN included, is now in order (false for a piece beyond a gap, which is held).
-bool take_in_order(ConnectionTracker::Side& from, const DecodedTcp& t, uint32_t sequence_length, int64_t time_ns) {
+bool take_in_order(ConnectionTracker::Side& from, const DecodedTcp& t, uint32_t sequence_length) {
   const uint32_t end = t.seq + sequence_length;
   if (t.flags & tcp_flag::syn) from.in_order_end = end;
   if (!from.in_order_end || (t.flags & tcp_flag::rst) || sequence_length == 0) return true;
   if (seq_gt(t.seq, *from.in_order_end)) {
-    if (from.held.empty() || from.hole_since_ns == 0) from.hole_since_ns = time_ns;
-    if (from.held.size() < kHeldPiecesKept) from.held.emplace_back(t.seq, end);
+    if (from.held.size() < kHeldPiecesKept) {
+      const auto ts = t.options.timestamps();
+      from.held.push_back({t.seq, end, ts ? std::optional<uint32_t>(ts->first) : std::nullopt});
+    }
     return false;
   }
   if (seq_gt(end, *from.in_order_end)) from.in_order_end = end;
@@ -250,8 +242,6 @@ bool take_in_order(ConnectionTracker::Side& from, const DecodedTcp& t, uint32_t 
       }
     }
   }
-  // A hole still open (more pieces held beyond it) dates from when it was first seen.
-  if (from.held.empty()) from.hole_since_ns = 0;
   return true;
 }
 
@@ -261,7 +251,7 @@ void advance_states(ConnectionTracker::Side& from, ConnectionTracker::Side& to, 
   const bool ack = t.flags & tcp_flag::ack;
   const bool acks_to_syn = ack && to.isn && seq_ge(t.ack, *to.isn + 1);
   const bool acks_to_fin = ack && to.fin_seq && seq_ge(t.ack, *to.fin_seq + 1);
-  const bool in_order = take_in_order(from, t, s.sequence_length, s.time_ns);
+  const bool in_order = take_in_order(from, t, s.sequence_length);
   // A FIN ahead of missing data waits; it is acted on when the data before it has come.
   const bool fin_now = (t.flags & tcp_flag::fin) && in_order;
   if ((t.flags & tcp_flag::fin) && !in_order) from.fin_held = true;

@@ -522,10 +522,10 @@ TEST_CASE("a late original overtaken on the way is out of order, not a retransmi
   CHECK(g.feed(segment(false, P | A, 5001, 1001, 100), false).retransmission);
 }
 
-TEST_CASE("a filler of a hole open for a round trip is a retransmission, whatever its TSval") {
-  // Found on a lossy path (nginx, 15 % loss): the sender resent the lost segment after new
-  // ones of the same millisecond, so its TSval was no newer than theirs, and each resent
-  // segment was called out of order. An overtaken original lags by less than a round trip.
+TEST_CASE("a filler sent after the pieces beyond its hole is a retransmission, whatever the newest TSval") {
+  // The sender resent the lost segment after new ones of the same millisecond: its TSval is
+  // no newer than theirs, but newer than the piece beyond the hole, sent before the loss was
+  // known. An overtaken original was sent before that piece.
   auto ts = [](uint32_t tsval) {
     TcpOptions o;
     o.add_nop().add_nop().add_timestamps(tsval, 112);
@@ -534,13 +534,13 @@ TEST_CASE("a filler of a hole open for a round trip is a retransmission, whateve
   Fed f;
   established_with_timestamps(f, 10'000'000);  // a 10 ms round trip
   f.feed(segment(false, P | A, 9101, 1001, 100, 1000, ts(502)), false);  // 9001..9100 missing
-  f.clock += 12'000'000;  // our duplicate ACKs went, the resent bytes came back
+  f.clock += 12'000'000;  // our duplicate ACKs went, new data and the resent bytes came back
   f.feed(segment(false, P | A, 9201, 1001, 100, 1000, ts(512)), false);  // new data first
   const auto resent = f.feed(segment(false, P | A, 9001, 1001, 100, 1000, ts(512)), false);
   CHECK(resent.retransmission);
   CHECK_FALSE(resent.out_of_order);
   CHECK(f.tracker.remote().retransmissions == 1);
-  // Within the round trip the same segment is the original overtaken on the way.
+  // With the TSval of the piece beyond it, the same segment is the original overtaken on the way.
   Fed g;
   established_with_timestamps(g, 10'000'000);
   g.feed(segment(false, P | A, 9101, 1001, 100, 1000, ts(502)), false);
@@ -553,6 +553,31 @@ TEST_CASE("a filler of a hole open for a round trip is a retransmission, whateve
   g.feed(segment(false, P | A, 9301, 1001, 100, 1000, ts(560)), false);  // 9201..9300 missing
   g.clock += 1'000'000;
   CHECK(g.feed(segment(false, P | A, 9201, 1001, 100, 1000, ts(560)), false).out_of_order);
+}
+
+TEST_CASE("two segments resent in one millisecond are both retransmissions") {
+  // Found on a lossy path (nginx, 15 % loss): the sender resent two lost segments in the same
+  // millisecond; the second's TSval was no newer than the first resent one's (the newest seen),
+  // and it was called out of order. It is newer than the pieces that overtook it.
+  auto ts = [](uint32_t tsval) {
+    TcpOptions o;
+    o.add_nop().add_nop().add_timestamps(tsval, 112);
+    return o;
+  };
+  Fed f;
+  established_with_timestamps(f);
+  f.feed(segment(false, P | A, 9101, 1001, 100, 1000, ts(500)), false);  // 9001..9100 lost
+  f.feed(segment(false, P | A, 9301, 1001, 100, 1000, ts(500)), false);  // 9201..9300 lost
+  f.clock += 10'000'000;
+  const auto first = f.feed(segment(false, P | A, 9001, 1001, 100, 1000, ts(512)), false);
+  const auto second = f.feed(segment(false, P | A, 9201, 1001, 100, 1000, ts(512)), false);
+  CHECK(first.retransmission);
+  CHECK(second.retransmission);
+  CHECK_FALSE(second.out_of_order);
+  CHECK(f.tracker.remote().retransmissions == 2);
+  // Overtaken on the way instead (sent before the pieces beyond its hole): out of order.
+  f.feed(segment(false, P | A, 9501, 1001, 100, 1000, ts(520)), false);  // 9401..9500 on its way
+  CHECK(f.feed(segment(false, P | A, 9401, 1001, 100, 1000, ts(519)), false).out_of_order);
 }
 
 TEST_CASE("a copy keeps its IPv4 ID: a copy of an older segment is proven, a segment sent anew is none") {

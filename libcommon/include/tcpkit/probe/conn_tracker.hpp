@@ -101,9 +101,11 @@ class ConnectionTracker {
     // What the receiver has of it in order (its RCV.NXT), and the later pieces it holds: a FIN
     // that arrives before the data ahead of it is queued, not acted on (RFC 9293 3.10.7.4).
     std::optional<uint32_t> in_order_end;
-    std::vector<std::pair<uint32_t, uint32_t>> held;  // [start, end) beyond in_order_end, at most a few
-    int64_t hole_since_ns = 0;             // when the first piece was held beyond a hole (0: none open)
-    int64_t first_syn_ns = 0;              // when its first SYN was seen (0: not seen)
+    struct Piece {
+      uint32_t first = 0, second = 0;  // [start, end)
+      std::optional<uint32_t> tsval;   // its TSval: a segment sent before it has one no newer
+    };
+    std::vector<Piece> held;               // pieces beyond in_order_end in the order they came, at most a few
     bool fin_held = false;                 // its FIN arrived ahead of data still missing
     uint16_t window = 0;                   // last advertised, as on the wire
     bool window_in_syn = false;            // ... in a SYN, where it is never scaled
