@@ -444,9 +444,8 @@ def test_syn_flood_takes_so_reuseport_listeners_as_one(lab):
 
 
 def fold(text, width):
-    """`fold -w width`: each line cut into pieces of width characters, as a narrow terminal's copy."""
-    return "".join("".join(line[i:i + width] + "\n" for i in range(0, max(len(line), 1), width))
-                   for line in text.splitlines())
+    """`fold -w width` itself (columns: a tab to the next multiple of 8), as a narrow terminal's copy."""
+    return subprocess.run(["fold", "-w", str(width)], input=text, capture_output=True, text=True, check=True).stdout
 
 
 def test_text_wrapped_or_saved_twice_reads_as_the_kernel_has_it(lab):

@@ -14,6 +14,15 @@ bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(
 
 bool is_space(char c) { return c == ' ' || c == '\t'; }
 
+// The columns a line takes where fold and terminals wrap it: a tab to the next multiple of 8
+// (ss starts its -i details with one), any other byte one.
+size_t columns(std::string_view text) {
+  constexpr size_t kTabStop = 8;
+  size_t col = 0;
+  for (char c : text) col = c == '\t' ? (col / kTabStop + 1) * kTabStop : col + 1;
+  return col;
+}
+
 // How much of an unreadable field a warning quotes: enough to find it, never a whole line.
 constexpr size_t kQuotedState = 40;
 // A users:((...)) list longer than this is junk: the parse of untrusted text stays bounded.
@@ -155,7 +164,9 @@ struct SsTextParser::Impl {
     ++report_.lines;
     // A wrap cuts lines at one width: a wrapped line is as wide as the widest seen.
     const size_t widest_before = widest_;
-    widest_ = std::max(widest_, text.size());
+    const size_t width = columns(text);
+    widest_ = std::max(widest_, width);
+    line_width_ = width;
     const bool after_header = std::exchange(header_above_, false);
     if (after_header && !starts_a_line(text) && header_piece(text)) {
       ++report_.skipped;  // the header's own wrapped tail ("ocess")
@@ -172,6 +183,8 @@ struct SsTextParser::Impl {
         std::string joined = above.text + std::string(text);
         if (readable(above.number, joined)) {
           ++report_.rejoined_lines;
+          if (!learn_dialect(joined)) return false;
+          rejoined_pieces_ = above.pieces + 1;
           return main_line(above.number, joined, false);
         }
         if (above.pieces < kMaxPieces && joined.size() <= kMaxJoined) {  // wrapped more than once
@@ -187,7 +200,7 @@ struct SsTextParser::Impl {
                info_text_.size() + text.size() <= kMaxJoined) {
       // The -i details wrapped: read again whole (a field cut in two, "rtt:0.0" "5/0.02").
       info_text_ += text;
-      info_last_width_ = text.size();
+      info_last_width_ = width;
       TcpInfoSummary info = info_base_.value_or(TcpInfoSummary{});
       if (parse_ss_info_fields(info_text_, info)) pending_->info = info;
       ++report_.rejoined_lines;
@@ -195,20 +208,23 @@ struct SsTextParser::Impl {
     } else if (pending_ && pending_joinable_ && !starts_a_line(text)) {
       // The line above was read, but may have been wrapped: its tail (a cut port, the owners,
       // the timer) makes it whole, or goes on into a process list cut again (wrapped twice).
-      if (continues_pending(text, pending_text_.size() >= widest_before)) {
+      // Bounded: a line takes at most kMaxPieces lines and kMaxJoined bytes (each join reads
+      // the whole line again).
+      if (pending_pieces_ < kMaxPieces && pending_text_.size() + text.size() <= kMaxJoined &&
+          continues_pending(text, pending_width_ >= widest_before)) {
         std::string joined = pending_text_ + std::string(text);
         if (readable(pending_number_, joined)) {
           pending_.reset();
           ++report_.rejoined_lines;
+          if (!learn_dialect(joined)) return false;
+          rejoined_pieces_ = pending_pieces_ + 1;
           return main_line(pending_number_, joined, false);
         }
         // Not whole yet (cut again in its timer or owners): the next lines may complete it; if
         // none does, the line above is read as it was (settle).
-        if (joined.size() <= kMaxJoined) {
-          pending_.reset();
-          cut_ = Cut{std::move(joined), pending_number_, 2, pending_text_, number};
-          return true;
-        }
+        pending_.reset();
+        cut_ = Cut{std::move(joined), pending_number_, pending_pieces_ + 1, pending_text_, number};
+        return true;
       }
     }
     size_t first = 0;
@@ -222,7 +238,7 @@ struct SsTextParser::Impl {
       if (pending_) {
         info_base_ = pending_->info;
         info_text_ = std::string(text);
-        info_last_width_ = text.size();
+        info_last_width_ = width;
         TcpInfoSummary info = pending_->info.value_or(TcpInfoSummary{});
         if (parse_ss_info_fields(text, info)) pending_->info = info;
       } else {
@@ -230,11 +246,7 @@ struct SsTextParser::Impl {
       }
       return true;
     }
-    if (!flush()) return false;
-    if (dialect_ == Dialect::unknown) {
-      dialect_ = dialect_of(text);
-      if (dialect_ != Dialect::unknown && !release()) return false;
-    }
+    if (!flush() || !learn_dialect(text)) return false;
     return main_line(number, text);
   }
 
@@ -264,6 +276,14 @@ struct SsTextParser::Impl {
     return true;
   }
 
+  // The dialect, when unknown, from a line (a joined one too: ":::22" may sit in a tail); the
+  // sockets held for it go out once it is known.
+  bool learn_dialect(std::string_view text) {
+    if (dialect_ != Dialect::unknown) return true;
+    dialect_ = dialect_of(text);
+    return dialect_ == Dialect::unknown || release();
+  }
+
   // Pieces of header words only ("ddress:Port", "Peer Address:Port Pr", "ocess"): the tail of
   // a wrapped header.
   static bool header_piece(std::string_view text) {
@@ -281,7 +301,9 @@ struct SsTextParser::Impl {
     const auto f = split_fields(text, 3);
     if (f.empty()) return false;
     if (f[0] == "State" || f[0] == "Netid" || f[0] == "Recv-Q" || parse_tcp_state(f[0]) || is_netid(f[0])) return true;
-    if (!columns_.state && parse_uint(f[0])) return true;  // ss state X: each line starts with Recv-Q
+    // ss state X: each line starts with Recv-Q and Send-Q, then an address (a wrapped tail
+    // "884 users:((...))" does not).
+    if (!columns_.state && parse_uint(f[0])) return f.size() >= 3 && parse_uint(f[1]);
     return is_command_line(split_fields(text));
   }
 
@@ -312,9 +334,11 @@ struct SsTextParser::Impl {
     const auto fields = split_fields(text, 1);
     if (fields.empty()) return false;
     const std::string_view f = fields.front();
-    // ss -e's shutdown mark: "<->", "-->", "<--", "---".
-    auto shutdown_mark = [](std::string_view v) {
-      return !v.empty() && v.size() <= 3 && v.find_first_not_of("<->") == std::string_view::npos;
+    // ss -e's shutdown mark: "<->", "-->", "<--", "---" (not grep's "--" separator), or a
+    // piece of one where a wrap cut it.
+    auto shutdown_mark = [](std::string_view v) { return v == "<->" || v == "-->" || v == "<--" || v == "---"; };
+    auto mark_piece = [](std::string_view v) {
+      return !v.empty() && v.size() < 3 && v.find_first_not_of("<->") == std::string_view::npos;
     };
     auto own_field = [&](std::string_view v) {
       return starts_with(v, "users:(") || starts_with(v, kTimerOpen) || starts_with(v, kUid) ||
@@ -331,7 +355,7 @@ struct SsTextParser::Impl {
     for (std::string_view word : {std::string_view("users:(("), kTimerOpen, kUid, kInode, std::string_view("sk:"),
                                   std::string_view("cgroup:"), std::string_view("v6only:")})
       if (!last.empty() && (starts_with(word, last) || starts_with(last, word))) return true;
-    if (shutdown_mark(last)) return shutdown_mark(f);
+    if (mark_piece(last)) return mark_piece(f) && last.size() + f.size() == 3;
     // The peer's port cut: digits go on from digits ("…:844" "3"), a name from a name
     // ("…:ht" "tp-alt", ss without -n).
     const size_t colon = last.rfind(':');
@@ -559,7 +583,7 @@ struct SsTextParser::Impl {
     // A socket line that does not read by itself may be the head of a wrapped one: read it
     // quietly, and when it fails let it wait for the next line (main_line is called again,
     // without may_hold, to warn when none completes it).
-    const bool tentative = may_hold && !quiet_ && text.size() >= widest_ && starts_a_line(text);
+    const bool tentative = may_hold && !quiet_ && columns(text) >= widest_ && starts_a_line(text);
     if (tentative) {
       quiet_ = true;
       probe_ok_ = true;
@@ -577,6 +601,9 @@ struct SsTextParser::Impl {
     if (quiet_) return true;  // only tried: readable() puts the socket above back
     pending_text_.assign(text);
     pending_number_ = number;
+    // Its last physical line's width (of a joined line, its last piece's: the line read now).
+    pending_width_ = rejoined_pieces_ > 1 ? line_width_ : columns(text);
+    pending_pieces_ = std::exchange(rejoined_pieces_, 1);
     pending_joinable_ = true;
     info_text_.clear();
     return true;
@@ -606,7 +633,11 @@ struct SsTextParser::Impl {
   size_t info_last_width_ = 0;  // the width of its last line (a wrapped one is as wide as the widest)
   bool quiet_ = false;             // a line only tried: no warning, nothing counted
   bool probe_ok_ = true;           // ... and it read without one
-  size_t widest_ = 0;              // the widest line so far
+  size_t widest_ = 0;              // the widest line so far, in columns
+  size_t pending_width_ = 0;       // the socket line above: its width in columns ...
+  size_t pending_pieces_ = 1;      // ... and the lines it was joined from
+  size_t rejoined_pieces_ = 1;     // the pieces of the line main_line is given (set by the joins)
+  size_t line_width_ = 0;          // the width of the line being read
   bool header_above_ = false;      // the line above was a header
   std::vector<Held> held_;
 };

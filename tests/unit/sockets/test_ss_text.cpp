@@ -478,7 +478,7 @@ TEST_CASE("after a stop the line parser takes nothing more, finish included") {
 }
 
 namespace {
-// `fold -w width`: every line cut into pieces of width characters.
+// Every line cut into pieces of width characters (as `fold -w width` does to a line without tabs).
 std::string fold(const std::string& text, size_t width) {
   std::string out;
   size_t start = 0;
@@ -575,4 +575,73 @@ TEST_CASE("a wide line followed by lines that complete nothing is read as it was
   for (const auto& w : r.warnings) lines.push_back(w.line);
   CHECK(lines == std::vector<size_t>{3, 4, 6});
   CHECK(r.rejoined_lines == 0);
+}
+
+namespace {
+// GNU `fold -w width`: by columns, a tab to the next multiple of 8; a line is cut before the
+// character that would pass the width.
+std::string fold_columns(const std::string& text, size_t width) {
+  std::string out;
+  size_t col = 0;
+  for (char c : text) {
+    if (c == '\n') {
+      out += c;
+      col = 0;
+      continue;
+    }
+    const size_t next = c == '\t' ? (col / 8 + 1) * 8 : col + 1;
+    if (next > width && col > 0) {
+      out += '\n';
+      col = 0;
+    }
+    out += c;
+    col = c == '\t' ? (col / 8 + 1) * 8 : col + 1;
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("wrapped -i details, state-filter captures and old ss read as printed; junk stays bounded") {
+  // Review: fold counts a tab as up to 8 columns, so the -i details (which start with one)
+  // never looked wide enough to be wrapped; a `state X` capture took a port's tail "884 users:"
+  // for a socket line; old ss's ":::22" in a tail left the dialect unknown.
+  const std::string info =
+      "State Recv-Q Send-Q Local Address:Port Peer Address:Port Process\n"
+      "ESTAB 0      0      10.208.0.1:58988   10.208.0.2:8080   users:((\"python3\",pid=12635,fd=43))\n"
+      "\t cubic wscale:7,7 rto:204 rtt:0.05/0.025 mss:1448 pmtu:1500 rcvmss:536 advmss:1448 cwnd:10 "
+      "bytes_acked:1 bytes_received:3 segs_out:2 segs_in:1 send 2316800000bps lastsnd:2088 rcv_space:14480\n"
+      "ESTAB 0      0      10.208.0.1:58990   10.208.0.2:8080   users:((\"python3\",pid=12635,fd=44))\n";
+  const std::string state_x = "Recv-Q Send-Q Local Address:Port Peer Address:Port Process\n"
+                              "0      0      10.208.0.1:53884   10.208.0.2:9000   users:((\"python3\",pid=7,fd=3))\n"
+                              "0      0      10.208.0.1:53904   10.208.0.2:9000   users:((\"python3\",pid=7,fd=4))\n";
+  const std::string legacy = "State      Recv-Q Send-Q      Local Address:Port        Peer Address:Port\n"
+                             "LISTEN     0      128                     *:22                     *:*\n"
+                             "LISTEN     0      128                    :::22                    :::*\n";
+  for (const auto& [text, state] : {std::pair<std::string, std::optional<TcpState>>{info, std::nullopt},
+                                    {state_x, TcpState::established}, {legacy, std::nullopt}}) {
+    Collect whole;
+    TextParseReport wr;
+    parse_ss_text(text, whole.sink(), wr, state);
+    REQUIRE(wr.malformed == 0);
+    for (size_t width = 24; width <= 160; ++width) {
+      CAPTURE(width, text.substr(0, 40));
+      Collect c;
+      TextParseReport r;
+      parse_ss_text(fold_columns(text, width), c.sink(), r, state);
+      CHECK(r.malformed == 0);
+      REQUIRE(c.sockets.size() == whole.sockets.size());
+      for (size_t i = 0; i < c.sockets.size(); ++i)
+        CHECK(to_record(c.sockets[i]).dump() == to_record(whole.sockets[i]).dump());
+    }
+  }
+  // Lines of ss's own fields after one socket line are joined at most a few times, and grep's
+  // "--" separator is none of them.
+  std::string junk = "State Recv-Q Send-Q Local Address:Port Peer Address:Port\nESTAB 0 0 10.0.0.1:22 10.0.0.2:5000\n";
+  for (int i = 0; i < 5000; ++i) junk += " uid:0\n";
+  junk += "--\n";
+  Collect c;
+  TextParseReport r;
+  parse_ss_text(junk, c.sink(), r);
+  CHECK(c.sockets.size() == 1);
+  CHECK(r.rejoined_lines < 10);
 }
