@@ -105,7 +105,7 @@ void read_open_socket(int fd, ProbeReply& reply) {
     const bool timestamps = info->tcpi_options & TCPI_OPT_TIMESTAMPS;
     reply.options.add_mss(uint16_t(info->tcpi_snd_mss + (timestamps ? kTimestampOptionBytes : 0)));
     if (info->tcpi_options & TCPI_OPT_SACK) reply.options.add_sack_permitted();
-    if (info->tcpi_options & TCPI_OPT_TIMESTAMPS) reply.options.add_timestamps(0, 0);
+    if (timestamps) reply.options.add_timestamps(0, 0);
     if (info->tcpi_options & TCPI_OPT_WSCALE) reply.options.add_nop().add_window_scale(uint8_t(info->tcpi_snd_wscale));
   }
   const linger abort_close{1, 0};  // RST, not FIN: no TIME_WAIT left behind

@@ -1,6 +1,7 @@
 #include "tcpkit/sockets/ss_text.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <utility>
 
@@ -33,6 +34,9 @@ constexpr size_t kQuotedField = 60;
 constexpr std::string_view kTimerOpen = "timer:(";
 constexpr std::string_view kUid = "uid:";
 constexpr std::string_view kInode = "ino:";
+// The fields ss prints on a socket's own line after its addresses (-p, -o, -e): where a wrapped
+// line goes on (its tail starts with one, or a cut one goes on).
+constexpr std::array<std::string_view, 7> kLineFields = {"users:((", kTimerOpen, kUid, kInode, "sk:", "cgroup:", "v6only:"};
 
 constexpr double kMsPerSecond = 1000, kMsPerMinute = 60000, kUsPerMs = 1000;
 // Longer than any number or duration ss prints: junk is refused before any work on it.
@@ -340,10 +344,10 @@ struct SsTextParser::Impl {
     auto mark_piece = [](std::string_view v) {
       return !v.empty() && v.size() < 3 && v.find_first_not_of("<->") == std::string_view::npos;
     };
+    // "users:(" too: the list's own second parenthesis may be the cut.
     auto own_field = [&](std::string_view v) {
-      return starts_with(v, "users:(") || starts_with(v, kTimerOpen) || starts_with(v, kUid) ||
-             starts_with(v, kInode) || starts_with(v, "sk:") || starts_with(v, "cgroup:") || starts_with(v, "v6only:") ||
-             shutdown_mark(v);
+      return starts_with(v, "users:(") || shutdown_mark(v) ||
+             std::any_of(kLineFields.begin(), kLineFields.end(), [&](std::string_view w) { return starts_with(v, w); });
     };
     if (own_field(f)) return true;
     if (is_space(text[0]) || !wide || pending_text_.empty() || is_space(pending_text_.back())) return false;
@@ -352,8 +356,7 @@ struct SsTextParser::Impl {
     constexpr std::string_view kNameChars = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ-_.";
     const auto head = split_fields(pending_text_);
     const std::string_view last = head.empty() ? std::string_view() : head.back();
-    for (std::string_view word : {std::string_view("users:(("), kTimerOpen, kUid, kInode, std::string_view("sk:"),
-                                  std::string_view("cgroup:"), std::string_view("v6only:")})
+    for (std::string_view word : kLineFields)
       if (!last.empty() && (starts_with(word, last) || starts_with(last, word))) return true;
     if (mark_piece(last)) return mark_piece(f) && last.size() + f.size() == 3;
     // The peer's port cut: digits go on from digits ("…:844" "3"), a name from a name
