@@ -388,6 +388,13 @@ DecodedPacket syn_then_synack(Fed& f, TcpOptions& peer_ts) {
   return segment(false, S | A, 9000, 1001, 0, 1000, peer_ts);
 }
 
+// The timestamp option of a peer's segment: its TSval, our TSval 112 echoed.
+TcpOptions ts(uint32_t tsval) {
+  TcpOptions o;
+  o.add_nop().add_nop().add_timestamps(tsval, 112);
+  return o;
+}
+
 // The handshake with timestamps on both sides, our ACK last; the option our segments carry.
 // Its round trip (SYN to SYN/ACK) is rtt_ns; each later segment comes 1 us after the last.
 TcpOptions established_with_timestamps(Fed& f, int64_t rtt_ns = 10'000'000) {
@@ -487,11 +494,6 @@ TEST_CASE("a late original overtaken on the way is out of order, not a retransmi
   // sent after it was labelled a retransmission (and counted as one).
   Fed f;
   const TcpOptions our_ts = established_with_timestamps(f);
-  auto ts = [](uint32_t tsval) {
-    TcpOptions o;
-    o.add_nop().add_nop().add_timestamps(tsval, 112);
-    return o;
-  };
   CHECK(f.feed(segment(false, P | A, 9101, 1001, 100, 1000, ts(502)), false).after_gap);  // the second, first
   const auto late = f.feed(segment(false, P | A, 9001, 1001, 100, 1000, ts(501)), false);      // then the first
   CHECK(late.out_of_order);
@@ -526,11 +528,6 @@ TEST_CASE("a filler sent after the pieces beyond its hole is a retransmission, w
   // The sender resent the lost segment after new ones of the same millisecond: its TSval is
   // no newer than theirs, but newer than the piece beyond the hole, sent before the loss was
   // known. An overtaken original was sent before that piece.
-  auto ts = [](uint32_t tsval) {
-    TcpOptions o;
-    o.add_nop().add_nop().add_timestamps(tsval, 112);
-    return o;
-  };
   Fed f;
   established_with_timestamps(f, 10'000'000);  // a 10 ms round trip
   f.feed(segment(false, P | A, 9101, 1001, 100, 1000, ts(502)), false);  // 9001..9100 missing
@@ -559,11 +556,6 @@ TEST_CASE("two segments resent in one millisecond are both retransmissions") {
   // Found on a lossy path (nginx, 15 % loss): the sender resent two lost segments in the same
   // millisecond; the second's TSval was no newer than the first resent one's (the newest seen),
   // and it was called out of order. It is newer than the pieces that overtook it.
-  auto ts = [](uint32_t tsval) {
-    TcpOptions o;
-    o.add_nop().add_nop().add_timestamps(tsval, 112);
-    return o;
-  };
   Fed f;
   established_with_timestamps(f);
   f.feed(segment(false, P | A, 9101, 1001, 100, 1000, ts(500)), false);  // 9001..9100 lost
