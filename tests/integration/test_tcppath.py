@@ -166,12 +166,26 @@ def test_a_reset_sent_by_a_firewall_in_the_destinations_name_is_not_taken_for_th
     assert "the SYN reached" not in summary["verdict"], summary
     assert "came from hop 2: a middlebox there" in summary["verdict"], summary
     assert "answered_from_silent_hop" not in summary, summary  # r2 answered its own probes
+    # A server whose initial TTL is unusual gives the same sign: the verdict names it too (found
+    # by an explorer: ip_default_ttl 65 read "a middlebox ... the SYN may not have reached it").
+    assert "or the destination starts from an unusual TTL, not 64, 128 or 255" in summary["verdict"], summary
     # Without the firewall, the server's own answer (TTL 61, hop 4) is taken as it is.
     L.nft(L.router_ns[1], f"delete table inet {TABLE}\n")
     time.sleep(1.5)  # the routers' ICMP budgets refill
     r, hops, summary = trace(L, tool)
     assert summary["destination_hop"] == 4 and summary["answer_ttl"] == 61, summary
     assert "answered_from_hop" not in summary and summary["verdict"].startswith("no change to the SYN seen; the SYN reached"), summary
+
+
+def test_a_destination_with_an_unusual_initial_ttl_is_named_beside_a_middlebox(L, tool):
+    # Found by an explorer: a server with ip_default_ttl 65 at hop 4 answered with TTL 62 ("sent
+    # from hop 3?"), and the verdict blamed a middlebox at hop 3 and said the SYN may not have
+    # reached the server; its TTL alone cannot tell the two apart, so both are named.
+    L.sysctl(L.server_ns, "net.ipv4.ip_default_ttl", 65)
+    r, hops, summary = trace(L, tool)
+    assert summary["destination_hop"] == 4 and summary["answer_ttl"] == 62, summary
+    assert summary["answered_from_hop"] == 3, summary
+    assert "or the destination starts from an unusual TTL, not 64, 128 or 255" in summary["verdict"], summary
 
 
 def test_a_router_that_raises_the_ttl_is_seen_in_the_answers_ttl(L, tool):
