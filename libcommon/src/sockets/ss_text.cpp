@@ -159,8 +159,9 @@ struct SsTextParser::Impl {
     std::string text;
     size_t number = 0;
     size_t pieces = 1;
-    std::string head;        // the first line (or the line above, read whole)
-    size_t tail_number = 0;  // the line first joined to it
+    std::string head;        // the first line (or the line above, read whole) ...
+    size_t tail_number = 0;  // ... the line first joined to it ...
+    size_t head_pieces = 1;  // ... and the lines in the head
   };
 
   bool line(std::string_view text) {
@@ -227,7 +228,7 @@ struct SsTextParser::Impl {
         // Not whole yet (cut again in its timer or owners): the next lines may complete it; if
         // none does, the line above is read as it was (settle).
         pending_.reset();
-        cut_ = Cut{std::move(joined), pending_number_, pending_pieces_ + 1, pending_text_, number};
+        cut_ = Cut{std::move(joined), pending_number_, pending_pieces_ + 1, pending_text_, number, pending_pieces_};
         return true;
       }
     }
@@ -275,7 +276,7 @@ struct SsTextParser::Impl {
     if (above.pieces == 1 || (list_in_tail && readable(above.number, above.text, true)))
       return main_line(above.number, above.text, false);
     if (!main_line(above.number, above.head, false)) return false;
-    for (size_t k = 0; k + 1 < above.pieces; ++k)
+    for (size_t k = 0; k + above.head_pieces < above.pieces; ++k)
       warn(above.tail_number + k, "not a socket line, nor the rest of the line above");
     return true;
   }

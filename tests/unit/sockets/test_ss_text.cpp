@@ -644,4 +644,17 @@ TEST_CASE("wrapped -i details, state-filter captures and old ss read as printed;
   parse_ss_text(junk, c.sink(), r);
   CHECK(c.sockets.size() == 1);
   CHECK(r.rejoined_lines < 10);
+  // A line joined from two, then one that goes on with a cut field and nothing completes: the
+  // joined line is read as it was, and the warning names that one line, not the next.
+  Collect d;
+  TextParseReport q;
+  parse_ss_text("ESTAB 0 0 1.2.3.\n"
+                "4:22 1.2.3.5:500\n"
+                "0 timer:(keepal\n"
+                "ESTAB 0 0 1.2.3.4:22 1.2.3.5:5001\n",
+                d.sink(), q);
+  REQUIRE(d.sockets.size() == 2);
+  CHECK(d.sockets[0].remote_port == 500);
+  REQUIRE(q.warnings.size() == 1);
+  CHECK(q.warnings[0].line == 3);
 }
