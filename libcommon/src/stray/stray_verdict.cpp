@@ -127,7 +127,9 @@ StrayJudgement expect_silence(const StrayProbe& p, const StrayObservation& seen,
     return make(V::conformant, observed, why);
   }
   if (only_icmp(real)) return make(V::inconclusive, observed, kIcmpReason);
-  return make(V::deviation, observed, std::string("answered where the segment must be dropped silently"));
+  return make(V::deviation, observed,
+              std::string("answered where the segment must be dropped silently (by the peer's stack, or by a "
+                          "firewall in its name: `ct state invalid reject with tcp reset` answers so)"));
 }
 
 // A challenge or duplicate ACK carrying ack = want.
@@ -612,6 +614,15 @@ StrayJudgement judge_retried(StrayCase id, const StrayProbe& p, const StrayObser
   return j;
 }
 
+namespace {
+bool syn_proxy_answer(const std::vector<StraySegment>& answers) {
+  return std::any_of(answers.begin(), answers.end(), [](const StraySegment& s) {
+    return !s.icmp && !s.peer_own && (s.flags & (tcp_flag::syn | tcp_flag::ack | tcp_flag::rst)) == (tcp_flag::syn | tcp_flag::ack) &&
+           s.window == 0;
+  });
+}
+}  // namespace
+
 StrayJudgement judge_answers(StrayCase id, const StrayProbe& p, const StrayObservation& seen) {
   if (seen.setup_problem) return make(V::inconclusive, "not run", *seen.setup_problem);
   if (seen.capture_drops > 0)
@@ -625,6 +636,14 @@ StrayJudgement judge_answers(StrayCase id, const StrayProbe& p, const StrayObser
     return make(V::inconclusive, j.observed,
                 "the peer sent its SYN/ACK again during the case: it had not heard our handshake ACK, so the stray "
                 "segment met a half-open connection (SYN-RECEIVED), not the state the case tests");
+  // A SYN/ACK with a zero window, which no stack's own has: a SYN proxy (nft synproxy, a DDoS
+  // scrubber) answered our SYN in the peer's name, its sequence numbers its own (found: live-syn
+  // 'SYN where an ACK was due' and tw-syn 'reused with an ISN not above the old SND.NXT' behind
+  // nft synproxy). What the peer's stack made of the segment is not seen.
+  if (live && (syn_proxy_answer(seen.answers) || (seen.retried && syn_proxy_answer(seen.retry_answers))))
+    return make(V::inconclusive, j.observed,
+                "a SYN/ACK with a zero window answered, which no stack's own has: a SYN proxy in front of the peer "
+                "(nft synproxy, a DDoS scrubber) answered in its name, and the peer's own answer is not seen");
   if (j.verdict != V::inconclusive && seen.rejected.total() > 0 && rests_on_silence(seen))
     return make(V::inconclusive, j.observed,
                 rejected_text(seen.rejected) + " came to our port during the wait: forged, corrupted or another "

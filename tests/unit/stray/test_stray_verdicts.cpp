@@ -966,3 +966,16 @@ TEST_CASE("a connection the peer reset on its own says nothing of what our RST d
   run.segments = {own(uint8_t(f::psh | f::ack), kSndNxt, kRcvNxt, 41)};
   CHECK(stray_peer_took_connection(run));
 }
+
+TEST_CASE("a SYN proxy's zero-window SYN/ACK on a live connection is no answer of the peer's", "[stray]") {
+  // Found by an explorer behind nft synproxy: live-syn read 'SYN where an ACK was due' from the
+  // proxy's own SYN/ACK (window 0, its own sequence numbers).
+  const auto syn = live(f::syn, kRcvNxt + 100);
+  StrayObservation o = answers({in(uint8_t(f::syn | f::ack), 1079866156u, kRcvNxt + 101, 0)});
+  const auto j = judge_stray_case(StrayCase::live_syn, syn, o);
+  CHECK(j.verdict == StrayVerdict::inconclusive);
+  CHECK_THAT(j.reason, Catch::Contains("a SYN proxy in front of the peer"));
+  // A stack's own SYN/ACK has a window: judged as before.
+  o = answers({in(uint8_t(f::syn | f::ack), 1079866156u, kRcvNxt + 101, 64240)});
+  CHECK(verdict(StrayCase::live_syn, syn, o) == StrayVerdict::deviation);
+}
