@@ -40,6 +40,7 @@ Record segment_record(const tcpkit::StraySegment& s) {
     r["kind"] = tcpkit::to_string(tcpkit::classify_segment(s.flags, s.payload_length));
     r["peer_own"] = s.peer_own;  // the peer's own data, FIN or keepalive: shown, never taken for the answer
     if (s.keepalive) r[s.window_probe ? "window_probe" : "keepalive"] = true;
+    if (s.stale) r["stale"] = true;  // sent before our segment left: held back on the way
   }
   return r;
 }

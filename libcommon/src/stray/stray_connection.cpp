@@ -152,6 +152,7 @@ class CaseRunner {
   // Our kernel's last window on the wire, and whether a SYN (never scaled) carried it.
   std::optional<std::pair<uint16_t, bool>> kernel_window_;
   int64_t departed_ns_ = 0;         // when the capture saw it leave
+  std::optional<uint32_t> peer_tsval_at_departure_;  // the peer's newest TSval then
   // When the last crafted segment left: the capture's time, else the send's.
   int64_t last_departure_ns() const { return departed_ns_ ? departed_ns_ : last_sent_ns_; }
   std::vector<TrackedSegment> recent_inbound_;  // the peer's latest segments (kRecentInbound)
@@ -184,6 +185,10 @@ void CaseRunner::note(const TrackedSegment& s) {
     if (const auto peer_snd_nxt = live_->tracker().ack_for_remote())
       out.keepalive = out.peer_own = is_keepalive_probe(s.flags, s.seq, s.payload_length, *peer_snd_nxt);
   out.window_probe = out.keepalive && s.zero_window;
+  // Sent before our segment left, by the peer's own clock: no answer to it, whatever it looks like.
+  if (!out.outbound && out.tsval && peer_tsval_at_departure_ && departed_ns_ != 0 &&
+      seq_lt(*out.tsval, *peer_tsval_at_departure_))
+    out.stale = out.peer_own = true;
   if (out.outbound)
     for (const auto& c : crafted_)
       // The window too: our kernel's ACK (a keepalive's answer) repeats seq, ack and flags.
@@ -192,6 +197,7 @@ void CaseRunner::note(const TrackedSegment& s) {
   if (out.crafted && awaiting_departure_) {
     awaiting_departure_ = false;
     departed_ns_ = s.time_ns;
+    peer_tsval_at_departure_ = live_ ? live_->tracker().remote().newest_tsval : std::nullopt;
   }
   if (!out.outbound) {
     if (const auto ts = s.options.timestamps(); ts && !s.duplicate) peer_clock_.observe(s.time_ns, ts->first);

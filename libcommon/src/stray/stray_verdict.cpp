@@ -38,10 +38,10 @@ const StraySegment* first_real_tcp(const std::vector<StraySegment>& all) {
 namespace {
 
 // The first of the peer's own segments that may carry an answer on it (a keepalive probe,
-// one below SND.NXT, carries none).
+// one below SND.NXT, carries none; nor does a stale one, sent before ours).
 const StraySegment* first_own(const std::vector<StraySegment>& all) {
   for (const auto& s : all)
-    if (s.peer_own && !s.keepalive) return &s;
+    if (s.peer_own && !s.keepalive && !s.stale) return &s;
   return nullptr;
 }
 
@@ -165,7 +165,14 @@ StrayJudgement expect_ack(StrayCase id, const StrayProbe& p, const StrayObservat
 
 StrayJudgement judge_rst_exact(const StrayProbe& p, const StrayObservation& seen) {
   std::string observed = join_answers(seen.answers, p);
-  if (first_real_tcp(seen.answers))
+  // No stack answers an RST with an RST (RFC 9293 3.10.7): resets alone answered another segment
+  // of ours that met the connection gone (found: our handshake ACK, held back 230 ms on the way,
+  // came after the RST), and the follow-up tells whether the reset took.
+  const auto real = real_answers(seen.answers);
+  const bool resets_only = std::all_of(real.begin(), real.end(), [](const StraySegment& s) {
+    return s.icmp || (s.flags & tcp_flag::rst);
+  });
+  if (first_real_tcp(seen.answers) && !resets_only)
     return make(V::deviation, observed, "the RST at RCV.NXT was answered: it was not taken as a reset");
   if (const StraySegment* own = first_own(seen.answers)) return make(V::inconclusive, observed, own_overlap_reason(*own));
   if (!seen.follow_up_sent) return make(V::inconclusive, observed, "the follow-up segment could not be sent");
@@ -338,6 +345,7 @@ std::string describe_answer(const StraySegment& s, const StrayProbe& p) {
   out += " win=" + std::to_string(s.window);
   if (s.payload_length) out += " len=" + std::to_string(s.payload_length);
   if (s.keepalive) out += s.window_probe ? " (window probe)" : " (keepalive)";
+  if (s.stale) out += " (sent before ours: held back on the way)";
   return out;
 }
 

@@ -979,3 +979,26 @@ TEST_CASE("a SYN proxy's zero-window SYN/ACK on a live connection is no answer o
   o = answers({in(uint8_t(f::syn | f::ack), 1079866156u, kRcvNxt + 101, 64240)});
   CHECK(verdict(StrayCase::live_syn, syn, o) == StrayVerdict::deviation);
 }
+
+TEST_CASE("a reset answering another segment of ours, and a segment the path held back, are no answers", "[stray]") {
+  // Found by an explorer on a path that held frames back 230-600 ms. live-rst-exact: our
+  // handshake ACK came after our RST and drew the server's RST, read as "the RST was answered";
+  // no stack answers an RST with an RST, and the follow-up tells whether the reset took.
+  StrayObservation o = answers({in(f::rst, kSndNxt, 0, 0)});
+  o.follow_up_sent = true;
+  o.follow_up = live(f::psh | f::ack, kRcvNxt);
+  o.follow_up_answers = {in(f::rst, kSndNxt, 0, 0)};
+  CHECK(verdict(StrayCase::live_rst_exact, live(f::rst, kRcvNxt), o) == StrayVerdict::conformant);
+  o.answers.push_back(in(f::ack, kSndNxt, kRcvNxt));  // a challenge ACK too: answered, as before
+  CHECK(verdict(StrayCase::live_rst_exact, live(f::rst, kRcvNxt), o) == StrayVerdict::deviation);
+  // tw-fin-retransmit: the peer's ACK of our request, sent before our FIN (its TSval older than
+  // the newest the peer had sent then), came first and "acked where the FIN was due".
+  StraySegment held_back = in(f::ack, kSndNxt, kRcvNxt - 97);
+  held_back.peer_own = held_back.stale = true;
+  const auto fin = live(f::fin | f::ack, kRcvNxt - 1);
+  StrayObservation tw = in_time_wait({held_back, in(f::ack, kSndNxt, kRcvNxt)});
+  CHECK(verdict(StrayCase::tw_fin_retransmit, fin, tw) == StrayVerdict::conformant);
+  tw = in_time_wait({held_back});  // nothing else came: silence, decidable
+  CHECK(verdict(StrayCase::tw_fin_retransmit, fin, tw) == StrayVerdict::deviation);
+  CHECK_THAT(judge_stray_case(StrayCase::tw_fin_retransmit, fin, tw).observed, Catch::Contains("held back on the way"));
+}

@@ -36,6 +36,10 @@ struct StraySegment {
   bool keepalive = false;
   // ... sent while our last window was 0: the same form, the peer asking whether it reopened.
   bool window_probe = false;
+  // Of the peer's own, one sent before our segment left: its TSval is older than the newest the
+  // peer had sent by then, so the path held it back (found: the peer's ACK of our request, 600 ms
+  // late, taken for the answer to our FIN). It carries no answer, and leaves a silence decidable.
+  bool stale = false;
   std::optional<uint32_t> tsval;  // the peer's timestamp option, when it sent one
 };
 
