@@ -165,14 +165,16 @@ StrayJudgement expect_ack(StrayCase id, const StrayProbe& p, const StrayObservat
 
 StrayJudgement judge_rst_exact(const StrayProbe& p, const StrayObservation& seen) {
   std::string observed = join_answers(seen.answers, p);
-  // No stack answers an RST with an RST (RFC 9293 3.10.7): resets alone answered another segment
-  // of ours that met the connection gone (found: our handshake ACK, held back 230 ms on the way,
-  // came after the RST), and the follow-up tells whether the reset took.
+  // A reset that does not ack our RST (<SEQ=0><ACK=SEG.SEQ><CTL=RST,ACK>, the closed-port answer
+  // to it) answered another segment of ours that met the connection gone (found: our handshake
+  // ACK, held back 230 ms on the way, came after the RST and drew R seq=SND.NXT); resets of that
+  // kind alone leave the decision to the follow-up. One that acks our RST answered it.
+  const uint32_t our_end = p.seq + p.sequence_length();
   const auto real = real_answers(seen.answers);
-  const bool resets_only = std::all_of(real.begin(), real.end(), [](const StraySegment& s) {
-    return s.icmp || (s.flags & tcp_flag::rst);
+  const bool other_resets_only = std::all_of(real.begin(), real.end(), [&](const StraySegment& s) {
+    return s.icmp || ((s.flags & tcp_flag::rst) && !((s.flags & tcp_flag::ack) && s.ack == our_end));
   });
-  if (first_real_tcp(seen.answers) && !resets_only)
+  if (first_real_tcp(seen.answers) && !other_resets_only)
     return make(V::deviation, observed, "the RST at RCV.NXT was answered: it was not taken as a reset");
   if (const StraySegment* own = first_own(seen.answers)) return make(V::inconclusive, observed, own_overlap_reason(*own));
   if (!seen.follow_up_sent) return make(V::inconclusive, observed, "the follow-up segment could not be sent");

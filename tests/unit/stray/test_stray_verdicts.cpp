@@ -991,6 +991,8 @@ TEST_CASE("a reset answering another segment of ours, and a segment the path hel
   CHECK(verdict(StrayCase::live_rst_exact, live(f::rst, kRcvNxt), o) == StrayVerdict::conformant);
   o.answers.push_back(in(f::ack, kSndNxt, kRcvNxt));  // a challenge ACK too: answered, as before
   CHECK(verdict(StrayCase::live_rst_exact, live(f::rst, kRcvNxt), o) == StrayVerdict::deviation);
+  o.answers = {in(uint8_t(f::rst | f::ack), 0, kRcvNxt, 0)};  // a reset that acks our RST: it answered it
+  CHECK(verdict(StrayCase::live_rst_exact, live(f::rst, kRcvNxt), o) == StrayVerdict::deviation);
   // tw-fin-retransmit: the peer's ACK of our request, sent before our FIN (its TSval older than
   // the newest the peer had sent then), came first and "acked where the FIN was due".
   StraySegment held_back = in(f::ack, kSndNxt, kRcvNxt - 97);
