@@ -1,5 +1,7 @@
 // The kernel's own struct tcp_info (linux/tcp.h): glibc's copy stops before tcpi_min_rtt, and
 // the two cannot be included together, so this file alone uses the kernel's.
+#include "tcpkit/io/tcp_min_rtt.hpp"
+
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <sys/socket.h>

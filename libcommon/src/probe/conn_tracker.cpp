@@ -156,9 +156,10 @@ void take_syn(ConnectionTracker::Side& from, const DecodedTcp& t, TrackedSegment
 
 // A segment below SND.NXT that is no retransmission: its bytes were never seen (it fills a gap
 // the receiver holds, or lies below a later segment's seq, as a FIN overtaken by the ACK sent
-// after it) and it left no later than the segments that overtook it on the way: its TSval is
-// not newer than that of the first piece held beyond the hole it fills (a segment sent after
-// it), or, with no piece held, than the newest seen. A retransmission waits for a timeout or for
+// after it) and it left before the segments that overtook it on the way: its TSval is older
+// than that of the first piece held beyond the hole it fills (a segment sent after it), or,
+// with no piece held, not newer than the newest seen (a FIN overtaken by the ACK sent after it
+// in the same millisecond). A retransmission waits for a timeout or for
 // duplicate ACKs, and carries a newer TSval; without timestamps the two cannot be told apart,
 // and it stays one. Not the newest TSval when pieces are held: a sender that resends two lost
 // segments in one millisecond gives the second no newer TSval than the first resent (found on
@@ -166,8 +167,16 @@ void take_syn(ConnectionTracker::Side& from, const DecodedTcp& t, TrackedSegment
 bool late_original(const ConnectionTracker::Side& from, const DecodedTcp& t, uint32_t sequence_length) {
   const auto ts = t.options.timestamps();
   if (!ts || !from.in_order_end || seq_lt(t.seq, *from.in_order_end)) return false;
-  const std::optional<uint32_t> overtaker = from.held.empty() ? from.newest_tsval : from.held.front().tsval;
-  if (!overtaker || seq_gt(ts->first, *overtaker)) return false;
+  // Against a held piece, only an older TSval orders the two: one millisecond's segments share
+  // one, and the filler may be the original (reordered within a burst) or the resent one (found
+  // on a loss-only path: a segment resent just after new data of the same millisecond). That
+  // cannot be told, and the filler stays a retransmission, as without timestamps.
+  if (!from.held.empty()) {
+    const std::optional<uint32_t> overtaker = from.held.front().tsval;
+    if (!overtaker || !seq_lt(ts->first, *overtaker)) return false;
+  } else if (!from.newest_tsval || seq_gt(ts->first, *from.newest_tsval)) {
+    return false;
+  }
   const uint32_t end = t.seq + sequence_length;
   return std::none_of(from.held.begin(), from.held.end(), [&](const auto& piece) {
     return seq_lt(t.seq, piece.second) && seq_gt(end, piece.first);

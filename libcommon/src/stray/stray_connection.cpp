@@ -13,6 +13,7 @@
 #include "tcpkit/probe/live_connection.hpp"
 #include "tcpkit/io/local_port.hpp"
 #include "tcpkit/io/tcp_info.hpp"
+#include "tcpkit/io/tcp_min_rtt.hpp"
 #include "tcpkit/io/unique_fd.hpp"
 #include "tcpkit/io/wake_event.hpp"
 #include "tcpkit/stray/earlier_copy.hpp"

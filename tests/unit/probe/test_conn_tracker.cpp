@@ -542,14 +542,20 @@ TEST_CASE("a filler sent after the pieces beyond its hole is a retransmission, w
   established_with_timestamps(g, 10'000'000);
   g.feed(segment(false, P | A, 9101, 1001, 100, 1000, ts(502)), false);
   g.clock += 2'000'000;
-  const auto late = g.feed(segment(false, P | A, 9001, 1001, 100, 1000, ts(502)), false);
+  const auto late = g.feed(segment(false, P | A, 9001, 1001, 100, 1000, ts(501)), false);
   CHECK(late.out_of_order);
   CHECK_FALSE(late.retransmission);
   // The hole closed: a new one dates from its own first piece.
   g.clock += 50'000'000;
   g.feed(segment(false, P | A, 9301, 1001, 100, 1000, ts(560)), false);  // 9201..9300 missing
   g.clock += 1'000'000;
-  CHECK(g.feed(segment(false, P | A, 9201, 1001, 100, 1000, ts(560)), false).out_of_order);
+  CHECK(g.feed(segment(false, P | A, 9201, 1001, 100, 1000, ts(559)), false).out_of_order);
+  // The same TSval as the piece beyond the hole: one millisecond's segments, not ordered by it
+  // (found on a loss-only path: a resent segment just after new data): a retransmission.
+  g.feed(segment(false, P | A, 9501, 1001, 100, 1000, ts(600)), false);  // 9401..9500 missing
+  const auto same_ms = g.feed(segment(false, P | A, 9401, 1001, 100, 1000, ts(600)), false);
+  CHECK(same_ms.retransmission);
+  CHECK_FALSE(same_ms.out_of_order);
 }
 
 TEST_CASE("two segments resent in one millisecond are both retransmissions") {
