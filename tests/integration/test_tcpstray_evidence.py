@@ -190,3 +190,7 @@ def test_answers_later_than_the_wait_are_not_blamed_on_a_firewall(make_lab, tool
     for c in got.values():
         assert "the answers come later than -W waits" in c["reason"], c
         assert "firewall" not in c["reason"], c
+        assert "within -W (300.0 ms)" in c["reason"], c
+    # A wait under a millisecond is named as given, not as "(0 ms)".
+    got, _ = run(L, tool, f"{L.server_v4}:{LIVE}", "--case", "closed-fin", wait="0.0004")
+    assert "within -W (0.400 ms)" in got["closed-fin"]["reason"], got["closed-fin"]

@@ -159,11 +159,11 @@ void take_syn(ConnectionTracker::Side& from, const DecodedTcp& t, TrackedSegment
 // after it) and it left before the segments that overtook it on the way: its TSval is older
 // than that of the first piece held beyond the hole it fills (a segment sent after it), or,
 // with no piece held, not newer than the newest seen (a FIN overtaken by the ACK sent after it
-// in the same millisecond). A retransmission waits for a timeout or for
-// duplicate ACKs, and carries a newer TSval; without timestamps the two cannot be told apart,
-// and it stays one. Not the newest TSval when pieces are held: a sender that resends two lost
-// segments in one millisecond gives the second no newer TSval than the first resent (found on
-// a lossy path: each such segment called out of order).
+// in the same millisecond). A retransmission waits for a timeout or for duplicate ACKs, and
+// carries a newer TSval; without timestamps the two cannot be told apart, and it stays one.
+// Not the newest TSval when pieces are held: a sender that resends two lost segments in one
+// millisecond gives the second no newer TSval than the first resent (found on a lossy path:
+// each such segment called out of order).
 bool late_original(const ConnectionTracker::Side& from, const DecodedTcp& t, uint32_t sequence_length) {
   const auto ts = t.options.timestamps();
   if (!ts || !from.in_order_end || seq_lt(t.seq, *from.in_order_end)) return false;

@@ -759,8 +759,9 @@ void ScanEngine::Impl::judge_degraded(ScanSummary& summary) const {
   // Drops on the way: a port whose probe was dropped looks filtered (scan_drops.hpp).
   summary.rounds_tally = tally;
   for (size_t r = 0; r < summary.rounds_tally.size(); ++r) {
-    summary.rounds_tally[r].answers = answers_by_round[std::min(r, kRoundSlots - 1)].load();
-    summary.rounds_tally[r].icmp_answers = icmp_answers_by_round[std::min(r, kRoundSlots - 1)].load();
+    const size_t slot = std::min(r, kRoundSlots - 1);
+    summary.rounds_tally[r].answers = answers_by_round[slot].load();
+    summary.rounds_tally[r].icmp_answers = icmp_answers_by_round[slot].load();
   }
   summary.round0_quarters = quarter_counts();
   if (!summary.interrupted) {

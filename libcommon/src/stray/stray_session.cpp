@@ -8,6 +8,7 @@
 #include "tcpkit/io/wake_event.hpp"
 #include "tcpkit/stray/stray_connection.hpp"
 #include "tcpkit/stray/stray_stateless.hpp"
+#include "tcpkit/util/output.hpp"
 
 namespace tcpkit {
 
@@ -254,9 +255,10 @@ Result<std::string> Session::late_control(StrayGroup group) {
     if (!s.outbound && !answered_ns) answered_ns = s.time_ns;
   }
   const std::string after = sent_ns && answered_ns && *answered_ns > *sent_ns
-                                ? " after " + std::to_string((*answered_ns - *sent_ns) / 1'000'000) + " ms"
+                                ? " after " + format_duration_ms(double(*answered_ns - *sent_ns) / 1e6)
                                 : " later";
-  return "no case drew an answer within -W (" + std::to_string(target_.timeout.count() / 1000) + " ms), but " +
+  // Not in whole milliseconds: -W 0.0001 was printed "(0 ms)".
+  return "no case drew an answer within -W (" + format_duration_ms(double(target_.timeout.count()) / 1e3) + "), but " +
          std::string(stray_case_info(control_case(group)).name) + " sent once more and waited for longer drew one" +
          after + ": the answers come later than -W waits (a long round trip); run again with a longer -W";
 }

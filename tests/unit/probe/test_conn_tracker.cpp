@@ -396,8 +396,9 @@ TcpOptions ts(uint32_t tsval) {
 }
 
 // The handshake with timestamps on both sides, our ACK last; the option our segments carry.
-// Its round trip (SYN to SYN/ACK) is rtt_ns; each later segment comes 1 us after the last.
-TcpOptions established_with_timestamps(Fed& f, int64_t rtt_ns = 10'000'000) {
+// Its round trip (SYN to SYN/ACK) is 10 ms; each later segment comes 1 us after the last.
+TcpOptions established_with_timestamps(Fed& f) {
+  constexpr int64_t rtt_ns = 10'000'000;
   TcpOptions peer_ts;
   const auto synack = syn_then_synack(f, peer_ts);
   f.clock += rtt_ns - 1000;
@@ -529,7 +530,7 @@ TEST_CASE("a filler sent after the pieces beyond its hole is a retransmission, w
   // no newer than theirs, but newer than the piece beyond the hole, sent before the loss was
   // known. An overtaken original was sent before that piece.
   Fed f;
-  established_with_timestamps(f, 10'000'000);  // a 10 ms round trip
+  established_with_timestamps(f);  // a 10 ms round trip
   f.feed(segment(false, P | A, 9101, 1001, 100, 1000, ts(502)), false);  // 9001..9100 missing
   f.clock += 12'000'000;  // our duplicate ACKs went, new data and the resent bytes came back
   f.feed(segment(false, P | A, 9201, 1001, 100, 1000, ts(512)), false);  // new data first
@@ -539,7 +540,7 @@ TEST_CASE("a filler sent after the pieces beyond its hole is a retransmission, w
   CHECK(f.tracker.remote().retransmissions == 1);
   // With the TSval of the piece beyond it, the same segment is the original overtaken on the way.
   Fed g;
-  established_with_timestamps(g, 10'000'000);
+  established_with_timestamps(g);
   g.feed(segment(false, P | A, 9101, 1001, 100, 1000, ts(502)), false);
   g.clock += 2'000'000;
   const auto late = g.feed(segment(false, P | A, 9001, 1001, 100, 1000, ts(501)), false);
