@@ -408,7 +408,10 @@ StrayJudgement apply_life_check(StrayJudgement j, const StrayObservation& seen) 
 
 StrayJudgement judge_stray_case(StrayCase id, const StrayProbe& p, const StrayObservation& seen) {
   StrayJudgement j = apply_life_check(judge_answers(id, p, seen), seen);
+  // The follow-up's answers too, as the SENT column shows "R then P.": live-rst-out-of-window
+  // read "silence" beside a reason that named the reset its follow-up drew.
   j.observed_flags = seen.setup_problem ? "not run" : short_answers(seen.answers);
+  if (!seen.setup_problem && seen.follow_up_sent) j.observed_flags += " then " + short_answers(seen.follow_up_answers);
   return j;
 }
 

@@ -180,6 +180,7 @@ TEST_CASE("live RST at RCV.NXT: silence, then the next segment draws an RST", "[
   auto j = judge_stray_case(StrayCase::live_rst_exact, live(f::rst, kRcvNxt), o);
   CHECK(j.verdict == StrayVerdict::conformant);
   CHECK(j.observed == "silence, then R seq=SND.NXT win=0");
+  CHECK(j.observed_flags == "silence then R");  // the table's column, like SENT's "R then P."
   o.follow_up_answers = {in(f::ack, kSndNxt, kRcvNxt + 1)};  // the byte was acked: still alive
   CHECK(verdict(StrayCase::live_rst_exact, live(f::rst, kRcvNxt), o) == StrayVerdict::deviation);
   o.follow_up_answers = {};
