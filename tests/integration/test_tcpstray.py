@@ -721,6 +721,37 @@ def test_a_reader_that_goes_away_stops_the_run_quietly(make_lab, tool, where):
     assert f":{LIVE}" not in L.run_server(["ss", "-Htan", "state", "established"]).stdout
 
 
+SYNPROXY_RULES = """table inet stray_sp {
+ chain pre { type filter hook prerouting priority raw; policy accept; tcp dport { %(ports)s } tcp flags syn notrack
+ }
+ chain input { type filter hook input priority filter; policy accept;
+  tcp dport { %(ports)s } ct state invalid,untracked synproxy mss 1460 wscale 7 timestamp sack-perm
+  ct state invalid drop
+ }
+}
+"""
+
+
+def test_a_syn_proxys_answer_is_not_the_peers(make_lab, tool):
+    # Found by an explorer behind nft synproxy: live-syn was a deviation ("SYN where an ACK was
+    # due") and tw-syn one or conformant ("reused with an ISN not above the old SND.NXT"), both
+    # from the proxy's own zero-window SYN/ACK; the stack never saw our SYN. Then, in about one
+    # run in four, still a deviation ("no ACK came back"): the proxy's TSval, a clock of its own,
+    # read as older than the peer's and its SYN/ACK as held back; or "the path lost packets",
+    # its new ISN counted as a retransmission. Three runs, so that either shows.
+    L = lab_with_servers(make_lab)
+    L.nft(L.server_ns, SYNPROXY_RULES % {"ports": f"{LIVE}, {TW}"})
+    L.sysctl(L.server_ns, "net.netfilter.nf_conntrack_tcp_loose", 0)
+    for _ in range(3):
+        r = stray(L, tool, 4, LIVE, "--case", "live-syn")
+        got, _ = cases(r.stdout)
+        assert got["live-syn"]["verdict"] == "inconclusive", got["live-syn"]
+        assert "a SYN proxy in front of the peer" in got["live-syn"]["reason"], got["live-syn"]
+    r = stray(L, tool, 4, TW, "--case", "tw-syn")
+    got, _ = cases(r.stdout)
+    assert got["tw-syn"]["verdict"] == "inconclusive", got["tw-syn"]
+
+
 def test_a_firewalls_reset_in_listen_names_the_firewall(make_lab, tool):
     # Found by an explorer: `ct state invalid reject with tcp reset` answered listen-fin and
     # listen-null in the peer's name (the stack's TcpOutRsts stayed 0); the deviation's reason

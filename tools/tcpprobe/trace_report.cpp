@@ -38,6 +38,7 @@ std::string note(const tcpkit::TrackedSegment& s) {
   if (s.retransmission) n = s.direction == tcpkit::Direction::inbound ? "peer retransmission" : "retransmission";
   if (s.duplicate) n = "duplicate (an identical copy)";
   if (s.answers_rejected) n = "our answer to a rejected segment";
+  if (s.foreign_syn) n = "a SYN at another ISN (a SYN proxy's, or another connection's)";
   if (s.duplicate_ack) n += n.empty() ? "duplicate ACK" : ", duplicate ACK";
   if (s.window_probe) n += n.empty() ? "" : ", ";
   if (s.window_probe) n += s.zero_window ? "zero-window probe" : "keepalive";
@@ -87,6 +88,7 @@ Record segment_record(const Options& o, const TargetInfo& info, const tcpkit::Tr
   r["after_gap"] = s.after_gap;
   r["duplicate"] = s.duplicate;
   r["answers_rejected"] = s.answers_rejected;
+  r["foreign_syn"] = s.foreign_syn;
   r["timestamp_source"] = tcpkit::to_string(s.timestamps);
   return r;
 }

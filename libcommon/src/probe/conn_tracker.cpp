@@ -401,6 +401,14 @@ std::optional<TrackedSegment> ConnectionTracker::feed(const DecodedPacket& packe
     }
   if (*direction == Direction::inbound && from.last && t.options.timestamps() && same_segment(*from.last, packet))
     return with_states(network_copy(s, *from.last));
+  // Found behind nft synproxy: the proxy's SYN/ACK to tcpstray's SYN on a live connection was
+  // counted a peer retransmission, and its random seq moved the peer's SND.NXT.
+  if (*direction == Direction::inbound && (t.flags & tcp_flag::syn) && from.isn && *from.isn != t.seq) {
+    s.foreign_syn = true;
+    s.relative_seq = t.seq - *from.isn;
+    s.relative_ack = ((t.flags & tcp_flag::ack) && to.isn) ? t.ack - *to.isn : 0;
+    return with_states(s);
+  }
   if (*direction == Direction::outbound && answers_rejected(t)) {
     s.answers_rejected = true;
     s.relative_seq = from.isn ? t.seq - *from.isn : 0;

@@ -187,7 +187,9 @@ void CaseRunner::note(const TrackedSegment& s) {
       out.keepalive = out.peer_own = is_keepalive_probe(s.flags, s.seq, s.payload_length, *peer_snd_nxt);
   out.window_probe = out.keepalive && s.zero_window;
   // Sent before our segment left, by the peer's own clock: no answer to it, whatever it looks like.
-  if (!out.outbound && out.tsval && peer_tsval_at_departure_ && departed_ns_ != 0 &&
+  // Not a SYN at another ISN: its TSval is a clock of its own (found: a SYN proxy's answer to
+  // live-syn taken for one held back, by a coin flip of its random TSval, and silence judged).
+  if (!out.outbound && !s.foreign_syn && out.tsval && peer_tsval_at_departure_ && departed_ns_ != 0 &&
       seq_lt(*out.tsval, *peer_tsval_at_departure_))
     out.stale = out.peer_own = true;
   if (out.outbound)
@@ -200,7 +202,7 @@ void CaseRunner::note(const TrackedSegment& s) {
     departed_ns_ = s.time_ns;
     peer_tsval_at_departure_ = live_ ? live_->tracker().remote().newest_tsval : std::nullopt;
   }
-  if (!out.outbound) {
+  if (!out.outbound && !s.foreign_syn) {  // a proxy's SYN/ACK is no reading of the peer's clock, nor acks its bytes
     if (const auto ts = s.options.timestamps(); ts && !s.duplicate) peer_clock_.observe(s.time_ns, ts->first);
     copies_seen_ = copies_seen_ || s.duplicate;
     if (recent_inbound_.size() == kRecentInbound) recent_inbound_.erase(recent_inbound_.begin());

@@ -126,6 +126,29 @@ TEST_CASE("retransmissions of SYN/ACK and data are flagged, fresh data is not") 
   CHECK(f.tracker.remote().state == TcpState::established);
 }
 
+TEST_CASE("a SYN/ACK of the peer's at another ISN is shown, never acted on") {
+  // Found behind nft synproxy: our SYN on a live connection drew the proxy's zero-window SYN/ACK
+  // at an ISN of its own, counted as a peer retransmission (tcpstray then blamed path loss), and
+  // its seq, were it ahead, moved the peer's SND.NXT.
+  Fed f;
+  f.feed(segment(true, S, 1000, 0), true);
+  f.feed(segment(false, S | A, 5000, 1001), false);
+  f.feed(segment(true, A, 1001, 5001), true);
+  f.feed(segment(true, S, 1500, 0), true);  // a crafted SYN in the window
+  for (const uint32_t isn : {4000u, 9000u}) {  // behind and ahead of the peer's SND.NXT
+    const auto proxy = f.feed(segment(false, S | A, isn, 1501, 0, 0), false);
+    CHECK(proxy.foreign_syn);
+    CHECK_FALSE(proxy.retransmission);
+    CHECK_FALSE(proxy.after_gap);
+    CHECK(proxy.remote_state_inferred == TcpState::established);
+  }
+  CHECK(f.tracker.remote().retransmissions == 0);
+  CHECK(f.tracker.remote().next_seq == 5001u);
+  CHECK(f.tracker.remote().window == 1000);
+  // The SYN/ACK at its own ISN again is the peer's, and a retransmission, as before.
+  CHECK(f.feed(segment(false, S | A, 5000, 1001), false).retransmission);
+}
+
 TEST_CASE("a simultaneous open's SYN/ACK at our ISN answers the peer's SYN: not a retransmission") {
   // A split handshake: the peer answers our SYN with a bare SYN of its own, and our kernel (in
   // SYN-SENT) answers that with a SYN/ACK at its ISN (found: labelled a retransmission).

@@ -895,6 +895,17 @@ TEST_CASE("a reset the peer sends on its own is no answer to our segment", "[str
     slow = observed({in_flight, answer});
     slow.rtt_ns = slow.min_rtt_ns = 40'000'000;
     CHECK(set_aside_own_resets(StrayCase::live_syn, slow) == 1);
+    // On a fast link an ACK's answer beats half the handshake's round trip (veth: min_rtt 72 us,
+    // the duplicate ACK back in 31 us): the answer, and the abort 30 ms later the peer's own.
+    StraySegment quick = in(f::ack, kSndNxt, kRcvNxt);
+    quick.time_ns = kSent + 31'000;
+    quick.tsval = 5000;
+    StraySegment abort = abort_rst(kSent + 30'000'000);
+    abort.tsval = 5000 + 30;
+    StrayObservation veth = observed({quick, abort});
+    veth.rtt_ns = 200'000;
+    veth.min_rtt_ns = 72'000;
+    CHECK(set_aside_own_resets(StrayCase::live_syn, veth) == 1);
   }
   later.tsval = 5000 + 1;  // the same millisecond, or the next: one reading
   o = observed({challenge, later});
@@ -976,6 +987,11 @@ TEST_CASE("a SYN proxy's zero-window SYN/ACK on a live connection is no answer o
   const auto j = judge_stray_case(StrayCase::live_syn, syn, o);
   CHECK(j.verdict == StrayVerdict::inconclusive);
   CHECK_THAT(j.reason, Catch::Contains("a SYN proxy in front of the peer"));
+  // Marked the peer's own as well (stale: the proxy's TSval is a clock of its own, and read as
+  // older than the peer's newest in about half the runs): still the proxy's (found: a deviation,
+  // 'no ACK came back').
+  o.answers.front().peer_own = o.answers.front().stale = true;
+  CHECK(verdict(StrayCase::live_syn, syn, o) == StrayVerdict::inconclusive);
   // A stack's own SYN/ACK has a window: judged as before.
   o = answers({in(uint8_t(f::syn | f::ack), 1079866156u, kRcvNxt + 101, 64240)});
   CHECK(verdict(StrayCase::live_syn, syn, o) == StrayVerdict::deviation);

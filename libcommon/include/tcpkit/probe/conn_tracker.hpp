@@ -67,6 +67,11 @@ struct TrackedSegment {
   // Our kernel's RST answering a segment the tracker rejected (RFC 9293: <SEQ=SEG.ACK><CTL=RST>
   // to an unacceptable ACK in SYN-SENT): an answer to a forgery, not our close. No state change.
   bool answers_rejected = false;
+  // A SYN of the peer's at an ISN other than the one it opened with: a SYN proxy answering in
+  // its name (nft synproxy answers a SYN on a live connection with a zero-window SYN/ACK of its
+  // own), or another incarnation's. Its seq and TSval belong to no clock of this connection: no
+  // state change.
+  bool foreign_syn = false;
   // Each side's state after this segment, from the RFC 9293 state machine.
   TcpState local_state_inferred = TcpState::close;
   TcpState remote_state_inferred = TcpState::listen;
