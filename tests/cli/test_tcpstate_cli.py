@@ -188,6 +188,23 @@ def test_csv_has_a_header_and_one_row_per_socket():
     assert any('"srv (a), b c[' in l for l in lines)
 
 
+@pytest.mark.parametrize("view,header", [
+    ([], "state,family,local_address"),
+    (["time-wait"], "role,local_address,local_port"),
+    (["close-wait"], "process,pid,role"),
+    (["syn-flood"], "local_address,local_port,syn_recv"),
+    (["--by", "peer"], "by,key,total"),
+])
+def test_csv_of_an_empty_view_still_has_its_header(tmp_path, view, header):
+    # Found: time-wait, close-wait and syn-flood wrote nothing at all with no matching socket, and
+    # a script's CSV reader got an empty input.
+    empty = tmp_path / "ss.txt"
+    empty.write_text("State  Recv-Q Send-Q Local Address:Port Peer Address:Port Process\n")
+    r = run(*view, "--from", str(empty), "--csv")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(header + ","), r.stdout
+
+
 def test_by_groups_top_n():
     r = run("--from", fx("ss-tan.txt"), "--by", "local-port", "--top", "3", "--json")
     groups = [o for o in jsonl(r.stdout) if o["type"] == "group"]

@@ -152,6 +152,7 @@ int run_close_wait(const Options& o) {
     case Output::csv: {
       CsvWriter w(stdout, {"process", "pid", "role", "local_port", "remote_address", "remote_port", "close_wait",
                            "unread_bytes", "eof_read", "shared_with"});
+      w.write_header();  // an empty view still has its columns (found: no output at all)
       for (const auto& r : rows) w.write(row_record(r, true));
       break;
     }

@@ -113,6 +113,7 @@ int run_list(const Options& o) {
     return fail_with(info.error());
   }
   if (table) table->flush();
+  if (csv) csv->write_header();  // no socket still has the columns (once the input was read)
   std::fflush(stdout);
   PrometheusText prom;
   if (o.output == Output::prometheus) add_state_metrics(prom, counts);

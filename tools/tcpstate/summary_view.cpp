@@ -107,6 +107,7 @@ void print_groups_csv(const std::vector<GroupRow>& rows, const std::string& key_
   std::vector<std::string> cols = {"by", "key", "total"};
   for (TcpState s : kAllTcpStates) cols.emplace_back(state_key(s));
   CsvWriter w(stdout, cols);
+  w.write_header();  // no group still has its columns
   for (const auto& r : rows) {
     Record j;
     j["by"] = key_name;

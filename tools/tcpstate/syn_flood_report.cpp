@@ -236,6 +236,7 @@ int run_syn_flood(const Options& o) {
       break;
     case Output::csv: {
       CsvWriter w(stdout, {"local_address", "local_port", "syn_recv", "backlog", "accept_queue", "sources", "networks"});
+      w.write_header();  // an empty view still has its columns (found: no output at all)
       for (const auto& l : v.busy) w.write(listener_record(l, true));
       break;
     }

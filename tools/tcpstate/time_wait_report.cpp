@@ -305,6 +305,7 @@ int run_time_wait(const Options& o) {
     case Output::csv: {
       CsvWriter w(stdout, {"role", "local_address", "local_port", "remote_address", "remote_port", "time_wait", "ports_in_use",
                            "ephemeral_ports", "ephemeral_used_pct"});
+      w.write_header();  // an empty view still has its columns (found: no output at all)
       for (const auto& d : v.top) w.write(group_record(v, d, true));
       break;
     }

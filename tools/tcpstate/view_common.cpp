@@ -92,6 +92,7 @@ void write_checks(const Options& o, const std::vector<CheckResult>& results, boo
       break;
     case Output::csv: {
       CsvWriter w(stdout, {"type", "name", "value", "max", "exceeded"});
+      w.write_header();
       for (const auto& r : results) w.write(check_record(r));
       break;
     }
