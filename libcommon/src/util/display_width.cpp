@@ -1,6 +1,7 @@
 #include "tcpkit/util/display_width.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <cstring>
 #include <iterator>
@@ -166,6 +167,22 @@ std::string pad_cells(std::string_view text, size_t cells) {
   return out;
 }
 
+namespace {
+// A number and its unit stay on one line: "time 401\n  ms" was folded so (a grep for
+// "time [0-9]+ ms" then found nothing). The end of the word at `start`, its unit included.
+size_t glued_word_end(std::string_view text, size_t start) {
+  static constexpr std::string_view kUnits[] = {"ns", "us", "\u00b5s", "ms", "s", "%", "B", "kB", "MB", "GB", "KiB", "MiB", "GiB"};
+  const size_t end = std::min(text.find(' ', start), text.size());
+  if (end == start || end + 1 >= text.size() || !std::isdigit(static_cast<unsigned char>(text[end - 1]))) return end;
+  const size_t unit_end = std::min(text.find(' ', end + 1), text.size());
+  std::string_view unit = text.substr(end + 1, unit_end - end - 1);
+  while (!unit.empty() && std::string_view(",.;:)").find(unit.back()) != std::string_view::npos) unit.remove_suffix(1);
+  for (const auto u : kUnits)
+    if (unit == u) return unit_end;
+  return end;
+}
+}  // namespace
+
 std::string fold_cells(std::string_view text, size_t cells, std::string_view continuation) {
   const std::string safe = terminal_safe(text);
   if (display_width(safe) <= cells) {
@@ -188,7 +205,7 @@ std::string fold_cells(std::string_view text, size_t cells, std::string_view con
   while (i < safe.size()) {
     const size_t word_start = safe.find_first_not_of(' ', i);
     if (word_start == std::string::npos) break;
-    const size_t word_end = std::min(safe.find(' ', word_start), safe.size());
+    const size_t word_end = glued_word_end(safe, word_start);
     const std::string_view gap(safe.data() + i, word_start - i);
     const std::string_view word(safe.data() + word_start, word_end - word_start);
     i = word_end;

@@ -37,6 +37,15 @@ TEST_CASE("pad_cells and wrap_cells work in cells") {
   CHECK(wrap_cells("short", 80, 4) == "short\n");
 }
 
+TEST_CASE("wrap_cells keeps a number with its unit") {
+  // Found: tcpprobe's summary folded "time 401\n  ms", and a grep for "time [0-9]+ ms" failed.
+  CHECK(wrap_cells("0% loss, time 401 ms", 17, 2) == "0% loss, time\n  401 ms\n");
+  CHECK(wrap_cells("waits 2.5 s, then", 9, 2) == "waits\n  2.5 s,\n  then\n");
+  CHECK(wrap_cells("loss 100 %", 8, 0) == "loss\n100 %\n");
+  // Words that are no units break as before.
+  CHECK(wrap_cells("sent 3 probes", 6, 0) == "sent 3\nprobes\n");
+}
+
 TEST_CASE("text tables align UTF-8, wide and invalid names") {
   TextTable t({"PROCESS", "TOTAL"});
   t.add_row({"p\xC3\xB6p-srv\xE2\x82\xAC[15070]", "3"});
