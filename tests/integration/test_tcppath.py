@@ -336,3 +336,19 @@ def test_an_open_port_whose_first_syn_ack_was_lost_is_open(L, tool):
     assert r.returncode == 0, r.stderr
     assert summary["stop"] == "reached" and summary["answer"] == "SYN+ACK", summary
     assert summary["verdict"].startswith("no change to the SYN seen; the SYN reached " + L.server_v4), summary
+
+
+def test_a_host_gone_from_the_link_is_named_as_tcpprobe_names_it(make_lab, tool):
+    # Found by an explorer: an unused address on the client's own link read only "no hop and not
+    # the destination answered", where tcpprobe and tcpscan said the SYNs never left (no ARP).
+    L = make_lab(ipv6=False, prime_neighbours=False)
+    gone = L.server_v4.rsplit(".", 1)[0] + ".77"
+    r, hops, summary = tcppath_hops(L, tool, f"{gone}:{PORT}", wait="1s", max_hops=2)
+    assert r.returncode == 1, r.stderr
+    assert summary["stop"] == "no answer" and summary.get("next_hop_unresolved") is True, summary
+    assert "the SYNs never left this host, the host on " in summary["verdict"], summary
+    assert "never answered ARP" in summary["verdict"], summary
+    # The server answers ARP: a port it drops is no neighbour problem.
+    L.drop_ports([PORT])
+    r, hops, summary = tcppath_hops(L, tool, f"{L.server_v4}:{PORT}", wait="1s", max_hops=2)
+    assert summary["stop"] != "reached" and "next_hop_unresolved" not in summary, summary

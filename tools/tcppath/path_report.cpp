@@ -176,6 +176,7 @@ tcpkit::Record summary_record(const tcpkit::PathTrace& t, const tcpkit::IpAddres
     if (t.destination->other_port) r["answer_port"] = *t.destination->other_port;
     if (t.destination->unpaired) r["answer_unpaired"] = true;
   }
+  if (t.summary.next_hop_unresolved) r["next_hop_unresolved"] = true;
   r["verdict"] = t.summary.verdict;
   r["ended"] = end_reason(t, interrupted);
   return r;

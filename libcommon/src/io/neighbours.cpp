@@ -110,6 +110,13 @@ std::optional<NeighbourState> state_in_table(const std::vector<Neighbour>& table
   return state;
 }
 
+bool next_hop_unresolved(const Route& route, const IpAddress& destination) {
+  if (route.local) return false;
+  const auto table = read_neighbours();
+  return table && state_in_table(*table, route.gateway.value_or(destination), route.interface_index) ==
+                      NeighbourState::unresolved;
+}
+
 Result<std::optional<NeighbourState>> await_neighbour(const IpAddress& address,
                                                       std::chrono::steady_clock::time_point deadline, int cancel_fd,
                                                       int interface_index) {

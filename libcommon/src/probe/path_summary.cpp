@@ -230,7 +230,10 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
                ", or what answered it from further on was dropped on the way back (a firewall that drops "
                "the SYN/ACK looks the same from here)";
       break;
-    case PathStop::no_answer: words += "no hop and not the destination answered"; break;
+    case PathStop::no_answer:
+      words += "no hop and not the destination answered: the SYN is dropped before the first router (a firewall "
+               "on this host or the next), or every answer is dropped on the way back";
+      break;
     case PathStop::past_max_hops:
       words += "the SYN went on past hop " + std::to_string(out.last_hop) + " (last answer from " + last +
                "), the last hop probed: the destination is further away (a larger -m reaches it)";

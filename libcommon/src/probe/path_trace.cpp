@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "tcpkit/io/local_port.hpp"
+#include "tcpkit/io/neighbours.hpp"
 #include "tcpkit/io/raw_socket.hpp"
 #include "tcpkit/probe/probe_ids.hpp"
 #include "tcpkit/wire/segment.hpp"
@@ -326,6 +327,16 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
   for (const HopResult& h : hops) answers.push_back(h.answer);
   if (trace.destination) trace.destination->hop = trace.destination_hop;
   trace.summary = summarize_path(answers, trace.destination, c.destination, c.max_hops);
+  // Found: a host gone from the link read only "no hop and not the destination answered", where
+  // tcpprobe and tcpscan said that the SYNs never left.
+  if (trace.summary.stop == PathStop::no_answer && next_hop_unresolved(c.route, c.destination)) {
+    trace.summary.next_hop_unresolved = true;
+    const IpAddress hop = c.route.gateway.value_or(c.destination);
+    trace.summary.verdict = std::string("no hop and not the destination answered: the SYNs never left this host, ") +
+                            (c.route.gateway ? "the gateway " + hop.to_string() : std::string("the host")) + " on " +
+                            c.route.interface + " never answered " + (hop.is_v4() ? "ARP" : "neighbour discovery") +
+                            " (a host or router that is gone or not on the link)";
+  }
   // The last hop that answered held some answers back, and nothing answered past it: its ICMP
   // rate limit, or a firewall nearer that lets SYNs through at a limited rate, so that only
   // some probes of that TTL got there (found: such a firewall at hop 2 read "dropped after hop 3").

@@ -434,11 +434,7 @@ bool SynProber::departures_visible() const { return capture_.sees_outgoing() || 
 
 // No sign of the SYN leaving is no proof (a send stamp may be lost): the next hop's neighbour
 // entry must say it was asked and never answered, too.
-bool SynProber::next_hop_unresolved() const {
-  const IpAddress& next_hop = config_.route.gateway.value_or(config_.destination);
-  const auto table = read_neighbours();
-  return table && state_in_table(*table, next_hop, config_.route.interface_index) == NeighbourState::unresolved;
-}
+bool SynProber::next_hop_unresolved() const { return tcpkit::next_hop_unresolved(config_.route, config_.destination); }
 
 void SynProber::expire(std::chrono::steady_clock::time_point now, std::vector<ProbeReply>& done) {
   // How long a SYN may wait for the next hop's ARP or ND answer before the kernel gives up:

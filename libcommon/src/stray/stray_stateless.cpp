@@ -274,18 +274,11 @@ Result<std::optional<std::string>> check_closed(const StrayTarget& t, int cancel
 }
 
 std::string unresolved_neighbour_note(const StrayTarget& t) {
-  if (t.route.local) return "";
+  if (!next_hop_unresolved(t.route, t.address)) return "";
   const IpAddress hop = t.route.gateway.value_or(t.address);
-  auto table = read_neighbours();
-  if (!table) return "";
-  for (const auto& n : *table) {
-    if (n.address != hop || (t.route.interface_index && n.interface_index != t.route.interface_index)) continue;
-    if (n.state != NeighbourState::unresolved) return "";
-    const std::string what = hop.is_v4() ? "ARP" : "neighbour discovery";
-    return (t.route.gateway ? "the gateway " + hop.to_string() : std::string("the host")) + " never answered " + what +
-           " (its neighbour entry did not resolve): nothing reached a TCP stack";
-  }
-  return "";
+  const std::string what = hop.is_v4() ? "ARP" : "neighbour discovery";
+  return (t.route.gateway ? "the gateway " + hop.to_string() : std::string("the host")) + " never answered " + what +
+         " (its neighbour entry did not resolve): nothing reached a TCP stack";
 }
 
 }  // namespace tcpkit

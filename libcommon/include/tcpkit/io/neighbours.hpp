@@ -8,6 +8,7 @@
 #include <span>
 #include <vector>
 
+#include "tcpkit/io/route.hpp"
 #include "tcpkit/util/error.hpp"
 #include "tcpkit/wire/ip_address.hpp"
 
@@ -37,6 +38,11 @@ Result<std::vector<Neighbour>> read_neighbours();
 // entry for the address made a host that answered nothing on this one "up (answered ARP)".)
 std::optional<NeighbourState> state_in_table(const std::vector<Neighbour>& table, const IpAddress& address,
                                              int interface_index = 0);
+
+// Whether the next hop to `destination` by `route` (its gateway, else the destination itself)
+// was asked for on the route's interface and never answered: what goes there never leaves this
+// host. False for a destination of this host, a table that cannot be read, or no entry.
+bool next_hop_unresolved(const Route& route, const IpAddress& destination);
 
 // Reads the table until address's entry (on interface_index, 0: any) is no longer stale,
 // `deadline` passes or cancel_fd (when >= 0) becomes readable: the entry's last state, nothing

@@ -86,6 +86,9 @@ struct PathSummary {
   // those of the routers beyond it as it translates their quotes back (Linux conntrack does), so
   // which routers these are is not known. Empty: no such sign.
   std::vector<int> nat_rewritten_hops;
+  // Nothing answered, and the next hop's neighbour entry says it was asked (ARP, ND) and never
+  // answered: the SYNs never left this host.
+  bool next_hop_unresolved = false;
   std::string verdict;                 // one paragraph
 
   bool nat_rewritten(int hop) const {
