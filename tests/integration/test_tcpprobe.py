@@ -4,6 +4,7 @@ connect() fallback without CAP_NET_RAW, JSON/CSV output, deadlines and Ctrl-C.""
 import csv
 import io
 import json
+import re
 import signal
 import subprocess
 import time
@@ -127,6 +128,12 @@ def test_summary_printed_at_full_loss(make_lab, tool):
     # The summary fits 80 columns (its first line was 84 here).
     summary = r.stdout[r.stdout.index("tcpprobe statistics ---"):].splitlines()
     assert all(len(line) <= 80 for line in summary), summary
+    assert "(no answer in 300 ms)" in r.stdout, r.stdout
+    # Folded or not, a number keeps its unit (found: "time 401" then "ms" on the next line).
+    assert re.search(r"time [0-9]+ ms", r.stdout), r.stdout
+    # A wait under a millisecond is named as given (found: "no answer in 0 ms").
+    r = L.run_client([tool("tcpprobe"), "-c", "1", "-W", "0.0004", f"{L.server_v4}:{DROPPED}"])
+    assert "(no answer in 0.400 ms)" in r.stdout, r.stdout
 
 
 @pytest.mark.parametrize("family", [4, 6])

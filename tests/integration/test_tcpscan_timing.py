@@ -4,6 +4,7 @@ on a lossy one, with waits that follow the round trip and rounds that follow the
 
 Port sets are drawn per run from TCPSCAN_TEST_SEED (random when unset), as in test_tcpscan.py;
 every assertion message carries the seed."""
+import re
 import random
 
 from test_tcpscan import SEED, draw_ports, scan, start_listener
@@ -143,6 +144,8 @@ def test_a_wait_cut_short_by_the_last_answer_is_not_reported_as_the_start_value(
         assert summary["wait_source"] == "measured", f"{summary}"
         assert summary["waits_ms"] and all(FLOOR_MS <= w < START_MS for w in summary["waits_ms"]), f"{summary}"
         assert summary["duration_ms"] < START_MS, f"{summary}"
+        # To the microsecond, without float noise (found: 2018.7963429999995).
+        assert re.search(r'"duration_ms":[0-9]+(\.[0-9]{1,3})?[,}]', r.stdout), r.stdout[-400:]
 
 
 def test_a_receiver_behind_makes_the_senders_wait_instead_of_the_ring_dropping(make_lab):

@@ -233,6 +233,7 @@ def test_syn_flood_verdict_flips(lab):
 
     quiet = jsonl(tcpstate(L, "server", "syn-flood", "--interval", "0.3", "--json").stdout)[-1]
     assert quiet["verdict"] == "quiet" and quiet["syn_recv"] == 0
+    assert quiet["settings"]["tcp_synack_retries"] == 2, quiet  # as the text shows it
     tcpstate(L, "server", "syn-flood", "--interval", "0", "--check", check_rc=0)
 
     # The flood: tcpstate measures counters for 3 s while 200 SYNs from 200 sources arrive.

@@ -193,16 +193,18 @@ std::string rtt_text(const TargetStats& s) {
 std::string summary_text(const TargetInfo& info, const TargetStats& s) {
   const double loss = loss_pct(s);
   std::string out = "\n--- " + info.target + " (" + info.address.to_string_with_port(info.port) + ") tcpprobe statistics ---\n";
-  // Folded: with a few thousand probes and 100% loss it passed 80 columns.
-  out += tcpkit::wrap_cells(
-      tcpkit::cli::count_text(s.sent, "probe") + " sent, " + std::to_string(s.answered()) + " answered (" +
-          std::to_string(s.open) + " open, " + std::to_string(s.closed) + " closed, " + std::to_string(s.unreachable) +
-          " unreachable), " + format_fixed(loss, loss == 0 || loss == 100 ? 0 : 1) + "% loss" +
-          (s.capture_drops
-               ? " (the capture dropped " + std::to_string(s.capture_drops) + " frames: answers may be among them)"
-               : "") +
-          ", time " + format_fixed(s.elapsed_ms, 0) + " ms",
-      kTextWidth, 2);
+  // Folded: with a few thousand probes and 100% loss it passed 80 columns. Only between its
+  // phrases (found: "time 401" and "ms" on two lines, and a grep for "time [0-9]+ ms" failed).
+  out += tcpkit::fold_phrases(
+      {tcpkit::cli::count_text(s.sent, "probe") + " sent",
+       std::to_string(s.answered()) + " answered (" + std::to_string(s.open) + " open, " + std::to_string(s.closed) +
+           " closed, " + std::to_string(s.unreachable) + " unreachable)",
+       format_fixed(loss, loss == 0 || loss == 100 ? 0 : 1) + "% loss" +
+           (s.capture_drops
+                ? " (the capture dropped " + std::to_string(s.capture_drops) + " frames: answers may be among them)"
+                : ""),
+       "time " + format_fixed(s.elapsed_ms, 0) + " ms"},
+      ", ", kTextWidth, 2);
   return out + not_answers_text(s) + conflicting_text(s) + unsent_text(info, s) + held_text(s) + retried_text(s) + proxy_text(s) +
          ack_check_text(info.port, s.ack_check) + rtt_text(s);
 }
@@ -315,6 +317,14 @@ Record Reporter::probe_record(const TargetInfo& info, const tcpkit::ProbeReply& 
   return rec;
 }
 
+namespace {
+// -W as given: whole milliseconds as such, a wait under one not as "0 ms" (found with -W 0.0004).
+std::string wait_text(std::chrono::microseconds timeout) {
+  const double ms = double(timeout.count()) / 1000.0;
+  return format_fixed(ms, ms < 1 ? 3 : std::floor(ms) == ms ? 0 : 1) + " ms";
+}
+}  // namespace
+
 std::string Reporter::probe_text(const TargetInfo& info, const tcpkit::ProbeReply& r,
                                  std::chrono::microseconds timeout) const {
   std::string line = wall_clock_ ? wall_prefix(r.sent_ns) : "";
@@ -359,7 +369,7 @@ std::string Reporter::probe_text(const TargetInfo& info, const tcpkit::ProbeRepl
     case ProbeOutcome::filtered:
       line += where + ": filtered" + probe +
               (r.unsent ? " (our SYN never left this host: no ARP or neighbour discovery answer from the next hop)"
-                        : " (no answer in " + format_fixed(double(timeout.count()) / 1000.0, 0) + " ms)");
+                        : " (no answer in " + wait_text(timeout) + ")");
       break;
   }
   return line + "\n";

@@ -188,6 +188,7 @@ Record summary_record(const SynFloodReport& v) {
     if (v.sys.syncookies) s["tcp_syncookies"] = *v.sys.syncookies;
     if (v.sys.max_syn_backlog) s["tcp_max_syn_backlog"] = *v.sys.max_syn_backlog;
     if (v.sys.somaxconn) s["somaxconn"] = *v.sys.somaxconn;
+    if (v.sys.synack_retries) s["tcp_synack_retries"] = *v.sys.synack_retries;  // as the text shows it
     summary["settings"] = s;
   }
   return summary;

@@ -222,6 +222,11 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
       break;
     case PathStop::rejected:
       words += "the SYN is rejected at hop " + std::to_string(out.last_hop) + " by " + last + " (" + out.rejection + ")";
+      // The destination's own firewall (a reject rule on its input) answers from the address
+      // probed: no router on the way refuses it (found: read as a rejection on the way).
+      if (probed && out.last_router && *out.last_router == *probed)
+        words += ", the address probed: the destination's own firewall refuses the port (or a NAT in front of it, "
+                 "which answers from that address), not a router on the way";
       break;
     case PathStop::dropped:
       words += "the SYN is dropped after hop " + std::to_string(out.last_hop) +

@@ -233,4 +233,20 @@ std::string wrap_cells(std::string_view text, size_t cells, size_t indent) {
   return fold_cells(text, cells, std::string(std::min(std::max(indent, lead), cells / 2), ' '));
 }
 
+std::string fold_phrases(const std::vector<std::string>& phrases, std::string_view separator, size_t cells,
+                         size_t indent) {
+  const std::string lead(std::min(indent, cells / 2), ' ');
+  std::string out, line;
+  for (size_t i = 0; i < phrases.size(); ++i) {
+    const std::string piece = phrases[i] + (i + 1 < phrases.size() ? std::string(separator) : std::string());
+    const std::string trimmed = piece.substr(0, piece.find_last_not_of(' ') + 1);  // a line ends without the space
+    if (!line.empty() && line != lead && display_width(line + trimmed) > cells) {
+      out += fold_cells(line, cells, lead);
+      line = lead;
+    }
+    line += piece;
+  }
+  return out + fold_cells(line, cells, lead);
+}
+
 }  // namespace tcpkit

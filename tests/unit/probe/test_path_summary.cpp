@@ -109,6 +109,13 @@ TEST_CASE("path summary: an ICMP unreachable is a rejection, named, by the route
   CHECK(s.changes.empty());
   CHECK(s.verdict == "the SYN is rejected at hop 2 by 10.0.2.2 (communication administratively prohibited)");
   CHECK(summarize_path({}, std::nullopt).stop == PathStop::no_answer);
+  // From the address probed: the destination's own reject rule, no router on the way (found:
+  // read as a rejection on the way).
+  const PathSummary own = summarize_path({quoted_hop(1, "10.0.1.1", sent_spec()), reject}, std::nullopt,
+                                         IpAddress::parse("10.0.2.2"));
+  CHECK(own.stop == PathStop::rejected);
+  CHECK_THAT(own.verdict, Catch::StartsWith("the SYN is rejected at hop 2 by 10.0.2.2 (communication administratively "
+                                            "prohibited), the address probed: the destination's own firewall"));
 }
 
 TEST_CASE("path summary: a change seen at hop 1 is between the sender and hop 1, and counted once") {

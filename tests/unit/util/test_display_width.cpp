@@ -46,6 +46,14 @@ TEST_CASE("wrap_cells keeps a number with its unit") {
   CHECK(wrap_cells("sent 3 probes", 6, 0) == "sent 3\nprobes\n");
 }
 
+TEST_CASE("fold_phrases breaks only between phrases") {
+  const std::vector<std::string> phrases = {"12 probes sent", "0 answered (0 open, 0 closed)", "100% loss", "time 401 ms"};
+  CHECK(fold_phrases(phrases, ", ", 80, 2) == "12 probes sent, 0 answered (0 open, 0 closed), 100% loss, time 401 ms\n");
+  CHECK(fold_phrases(phrases, ", ", 50, 2) == "12 probes sent, 0 answered (0 open, 0 closed),\n  100% loss, time 401 ms\n");
+  // A phrase wider than a line is folded at its spaces.
+  CHECK(fold_phrases({"one two three four", "five"}, ", ", 10, 2) == "one two\n  three\n  four,\n  five\n");
+}
+
 TEST_CASE("text tables align UTF-8, wide and invalid names") {
   TextTable t({"PROCESS", "TOTAL"});
   t.add_row({"p\xC3\xB6p-srv\xE2\x82\xAC[15070]", "3"});

@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace tcpkit {
 
@@ -35,5 +36,11 @@ std::string fold_cells(std::string_view text, size_t cells, std::string_view con
 // Prose folded so that no line is wider than `cells`; lines after the first start with `indent`
 // spaces, or as many as the first line's own indent, at most half a line.
 std::string wrap_cells(std::string_view text, size_t cells, size_t indent);
+
+// Phrases joined by `separator` ("12 probes sent", "0% loss", "time 401 ms" with ", "), folded
+// only between phrases, so that a script's grep for one finds it on one line; a phrase wider
+// than a line is folded at its spaces. Lines after the first start with `indent` spaces.
+std::string fold_phrases(const std::vector<std::string>& phrases, std::string_view separator, size_t cells,
+                         size_t indent);
 
 }  // namespace tcpkit
