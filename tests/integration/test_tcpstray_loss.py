@@ -58,12 +58,21 @@ def test_a_firewall_that_drops_invalid_segments_is_still_a_deviation(make_lab, t
     drop_in_server(L, "strayinvalid", [f"tcp dport {CLOSED} ct state invalid drop"])
     got, summary = run(L, tool, f"{L.server_v4}:{LIVE}", "--group", "closed")
     assert got["closed-ack"]["verdict"] == "conformant", verdicts(got)
-    assert got["closed-rst"]["verdict"] == "conformant", verdicts(got)
+    # The RST, as invalid to conntrack, was dropped too: its silence, which was read conformant,
+    # decides nothing once the run saw the firewall.
+    rst = got["closed-rst"]
+    assert rst["verdict"] == "inconclusive", verdicts(got)
+    assert "drew nothing in 4 tries while closed-ack to the same port drew an answer" in rst["reason"], rst
     for name in ("closed-fin", "closed-null", "closed-xmas", "closed-syn-fin"):
         c = got[name]
         assert c["verdict"] == "deviation", verdicts(got)
         assert c["observed"] == "silence (4 tries)", c
         assert "while closed-ack to the same port drew an answer after each of the last 2" in c["reason"], c
+    # The listener behind the same rule: its RST's silence decides nothing either.
+    drop_in_server(L, "strayinvalid2", [f"tcp dport {LIVE} ct state invalid drop"])
+    got, _ = run(L, tool, f"{L.server_v4}:{LIVE}", "--group", "listen")
+    assert got["listen-rst"]["verdict"] == "inconclusive", verdicts(got)
+    assert "drew no reset from closed port" in got["listen-rst"]["reason"], got["listen-rst"]
 
 
 def tag_crafted(L):

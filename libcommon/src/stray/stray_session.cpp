@@ -96,6 +96,7 @@ class Session {
   bool peer_heard_ = false;  // a connection case's handshake drew an answer: the peer is there
   std::optional<StrayJudgement> live_rst_exact_;  // tw-rst's RST control, when the run has it
   std::map<StrayCase, bool> closed_answered_;  // closed-port cases run so far: drew an answer
+  std::string drops_;  // what showed segments without a connection dropped before the stack (apply_drop_control)
 };
 
 // Runs one case; a closed- or listen-port case whose port is not usable gets the reason instead.
@@ -286,6 +287,9 @@ Result<void> Session::confirm_one(StrayOutcome& o, StrayCase control) {
     }
   }
   o.judgement = confirmed_silence(std::move(o.judgement), tries, tries - kTriedBefore, stray_case_info(control).name);
+  if (o.judgement.verdict == StrayVerdict::deviation && drops_.empty())
+    drops_ = std::string(stray_case_info(o.run.id).name) + " drew nothing in " + std::to_string(tries) + " tries while " +
+             std::string(stray_case_info(control).name) + " to the same port drew an answer";
   return {};
 }
 
@@ -340,6 +344,9 @@ Result<void> Session::control_twins(Outcomes& outcomes) {
     if (!answered) return tl::unexpected(answered.error());
     if (cancelled()) return {};
     o.judgement = apply_twin_control(std::move(o.judgement), *twin, target_.closed_port, *answered);
+    if (!*answered && drops_.empty())
+      drops_ = std::string(stray_case_info(*twin).name) + " drew no reset from closed port " +
+               std::to_string(target_.closed_port) + " either";
   }
   return {};
 }
@@ -369,6 +376,9 @@ Result<void> Session::settle(Outcomes& outcomes) {
     }
     if (group == StrayGroup::listen)
       if (auto r = control_twins(outcomes); !r) return r;
+    for (auto& o : outcomes)
+      if (o.run.id == StrayCase::closed_rst || o.run.id == StrayCase::listen_rst)
+        o.judgement = apply_drop_control(std::move(o.judgement), drops_);
     if (group == StrayGroup::closed)
       for (const auto& o : outcomes)
         if (!o.run.seen.setup_problem) closed_answered_[o.run.id] = stray_drew_answer(o.run.seen);

@@ -581,6 +581,14 @@ StrayJudgement apply_port_control(StrayJudgement j, uint16_t port, bool control_
   return j;
 }
 
+StrayJudgement apply_drop_control(StrayJudgement j, const std::string& drops) {
+  if (j.verdict != V::conformant || drops.empty()) return j;
+  j.verdict = V::inconclusive;
+  j.reason += ", but " + drops + ": something drops segments that belong to no connection before the stack (as "
+              "ct state invalid drop does), and an RST to a port without a connection is one; silence decides nothing";
+  return j;
+}
+
 StrayJudgement apply_twin_control(StrayJudgement j, StrayCase twin, uint16_t closed_port, bool twin_answered,
                                   const std::string& problem) {
   if (j.verdict != V::conformant) return j;

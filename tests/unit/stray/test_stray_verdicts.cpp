@@ -979,6 +979,21 @@ TEST_CASE("a connection the peer reset on its own says nothing of what our RST d
   CHECK(stray_peer_took_connection(run));
 }
 
+TEST_CASE("an RST's silence decides nothing where the run saw segments dropped before the stack", "[stray]") {
+  // Found behind ct state invalid drop: closed-rst read conformant beside four deviations whose
+  // silence the firewall made; an RST without a connection is as invalid to conntrack.
+  const auto quiet = judge_stray_case(StrayCase::closed_rst, probe(f::rst, 10), answers({}));
+  REQUIRE(quiet.verdict == StrayVerdict::conformant);
+  CHECK(apply_drop_control(quiet, "").verdict == StrayVerdict::conformant);
+  const auto j = apply_drop_control(quiet, "closed-fin drew nothing in 4 tries while closed-ack to the same port drew an answer");
+  CHECK(j.verdict == StrayVerdict::inconclusive);
+  CHECK_THAT(j.reason, Catch::StartsWith("an RST is never answered, but closed-fin drew nothing in 4 tries"));
+  CHECK_THAT(j.reason, Catch::EndsWith("silence decides nothing"));
+  // A reset that came is a deviation whatever the control says.
+  const auto answered = judge_stray_case(StrayCase::closed_rst, probe(f::rst, 10), answers({in(f::rst, 10, 0, 0)}));
+  CHECK(apply_drop_control(answered, "x").verdict == answered.verdict);
+}
+
 TEST_CASE("a SYN proxy's zero-window SYN/ACK on a live connection is no answer of the peer's", "[stray]") {
   // Found by an explorer behind nft synproxy: live-syn read 'SYN where an ACK was due' from the
   // proxy's own SYN/ACK (window 0, its own sequence numbers).

@@ -208,6 +208,15 @@ StrayJudgement apply_port_control(StrayJudgement judgement, uint16_t port, bool 
 StrayJudgement apply_twin_control(StrayJudgement judgement, StrayCase twin, uint16_t closed_port, bool twin_answered,
                                   const std::string& problem = "");
 
+// The drop control (closed-rst, listen-rst): an RST is answered by nothing, so no control can
+// show that it reached the stack. When the same run shows segments without a connection dropped
+// before the stack (`drops`, what showed it: a closed-port case silent over its tries while the
+// port's control answered, or a listener's twin silent at the closed port), a firewall that drops
+// what conntrack finds invalid is there, and drops such RSTs too: a conformant verdict becomes
+// inconclusive. (Found: behind ct state invalid drop, closed-rst read conformant beside four
+// deviations that named the firewall.)
+StrayJudgement apply_drop_control(StrayJudgement judgement, const std::string& drops);
+
 // The half-open control (live-syn, live-ack-unsent). A listener that defers accept until data
 // comes (TCP_DEFER_ACCEPT: nginx `deferred`, haproxy `defer-accept`) drops our handshake ACK and
 // keeps the connection half-open (SYN-RECEIVED), where an RST is the RFC 9293 answer to both
