@@ -205,6 +205,24 @@ def test_csv_of_an_empty_view_still_has_its_header(tmp_path, view, header):
     assert r.stdout.startswith(header + ","), r.stdout
 
 
+def test_a_text_that_ends_without_a_line_end_is_said_to_be_maybe_cut(tmp_path):
+    # Found: a capture cut in the middle of its last line ("10.0.0.2:4" of 40000) was read as
+    # port 4, silently. ss and netstat end every line.
+    head = ("State  Recv-Q Send-Q Local Address:Port Peer Address:Port\n"
+            "ESTAB  0      0      10.0.0.1:22        10.0.0.2:40000\n")
+    cut = tmp_path / "cut.txt"
+    cut.write_text(head + "ESTAB  0      0      10.0.0.1:22        10.0.0.2:4")
+    r = run("--from", str(cut))
+    assert r.returncode == 0 and f"{cut}:3: the text ends without a line end" in r.stderr, r.stderr
+    whole = tmp_path / "whole.txt"
+    whole.write_text(head)
+    assert "line end" not in run("--from", str(whole)).stderr
+    # A shell prompt copied after the text is no socket line.
+    prompt = tmp_path / "prompt.txt"
+    prompt.write_text(head + "user@host:~$ ")
+    assert "line end" not in run("--from", str(prompt)).stderr
+
+
 def test_by_groups_top_n():
     r = run("--from", fx("ss-tan.txt"), "--by", "local-port", "--top", "3", "--json")
     groups = [o for o in jsonl(r.stdout) if o["type"] == "group"]

@@ -143,24 +143,32 @@ class LineFeed {
   template <typename Fn>
   bool finish(Fn&& line) {
     if (carry_.empty()) return true;
+    // A socket line has four fields or more; a shell prompt copied with the text has fewer.
+    if (split_fields(carry_, 4).size() >= 4) unterminated_ = lines_ + 1;
     const bool go_on = emit(carry_, line);
     carry_.clear();
     return go_on;
   }
+  // The number of the last line when it had no line end (0: it had one): the text may have
+  // been cut there.
+  size_t unterminated() const { return unterminated_; }
 
  private:
   template <typename Fn>
-  static bool emit(std::string_view l, Fn&& line) {
+  bool emit(std::string_view l, Fn&& line) {
+    ++lines_;
     return line(tcpkit::without_cr(l));  // the format detector sees lines as the parsers do
   }
   std::string carry_;
   bool skipping_ = false;
+  size_t lines_ = 0, unterminated_ = 0;
 };
 
 // The text's lines, read as they arrive (a pipe from a live `ss` gives rows before its end).
-// Before waiting for more input, idle() pushes out what the view has so far.
-Result<void> read_lines(int fd, const std::string& label, const std::function<bool(std::string_view)>& line,
-                        const std::function<void()>& idle) {
+// Before waiting for more input, idle() pushes out what the view has so far. Returns the
+// number of the last line when the text ended without a line end after it (0 when not).
+Result<size_t> read_lines(int fd, const std::string& label, const std::function<bool(std::string_view)>& line,
+                          const std::function<void()>& idle) {
   LineFeed lines;
   std::vector<char> buf(kReadChunk);
   for (;;) {
@@ -171,7 +179,7 @@ Result<void> read_lines(int fd, const std::string& label, const std::function<bo
       ready = ::poll(fds, 2, -1);
     }
     if (ready < 0 && errno != EINTR) return fail_errno("cannot read " + label, errno);
-    if (cli::interrupted()) return {};
+    if (cli::interrupted()) return 0;
     if (ready <= 0) continue;
     const ssize_t n = ::read(fd, buf.data(), buf.size());
     if (n < 0) {
@@ -179,10 +187,10 @@ Result<void> read_lines(int fd, const std::string& label, const std::function<bo
       return fail(ErrorCode::bad_input, "cannot read " + label + ": " + std::strerror(errno));
     }
     if (n == 0) break;
-    if (!lines.feed(std::string_view(buf.data(), static_cast<size_t>(n)), line)) return {};
+    if (!lines.feed(std::string_view(buf.data(), static_cast<size_t>(n)), line)) return 0;
   }
   lines.finish(line);
-  return {};
+  return lines.unterminated();
 }
 
 // Lines kept while no line has shown whether the text is ss's or netstat's; then it is neither.
@@ -298,7 +306,8 @@ Result<SourceInfo> collect_text(const Options& o, const SocketSink& sink, const 
   const int fd = file.valid() ? file.get() : STDIN_FILENO;
   TextFeed feed(o, sink);
   auto line = [&](std::string_view l) { return feed.line(l); };
-  if (auto r = read_lines(fd, label, line, idle); !r) return tl::unexpected(r.error());
+  auto read = read_lines(fd, label, line, idle);
+  if (!read) return tl::unexpected(read.error());
   feed.finish();
   if (auto ok = feed.check(label); !ok) return tl::unexpected(ok.error());
   print_warnings(label, feed.report());
@@ -308,6 +317,11 @@ Result<SourceInfo> collect_text(const Options& o, const SocketSink& sink, const 
     cli::print_error("tcpstate", label + ": a second " + info.name + " output begins at line " + std::to_string(second) +
                                      " (its header): only the first, lines 1-" + std::to_string(second - 1) +
                                      ", was read (their sum is no host's state); split the file to read another");
+  // ss and netstat end every line: a last line without one is where a copy or a transfer may
+  // have cut the text, and a port cut short reads as another (found: 40000 read as port 4).
+  if (*read && !feed.report().second_output_line && !cli::interrupted())
+    cli::print_error("tcpstate", label + ":" + std::to_string(*read) + ": the text ends without a line end: it may "
+                                     "have been cut there, and that line's last field cut short; check it");
   print_missing_states_note(label, o, feed.report(), info.name == "ss");
   return info;
 }
