@@ -164,9 +164,20 @@ void take_syn(ConnectionTracker::Side& from, const DecodedTcp& t, TrackedSegment
 // Not the newest TSval when pieces are held: a sender that resends two lost segments in one
 // millisecond gives the second no newer TSval than the first resent (found on a lossy path:
 // each such segment called out of order).
-bool late_original(const ConnectionTracker::Side& from, const DecodedTcp& t, uint32_t sequence_length) {
+bool late_original(const ConnectionTracker::Side& from, const DecodedTcp& t, const TrackedSegment& s) {
+  const uint32_t end = t.seq + s.sequence_length;
+  const bool unseen = std::none_of(from.held.begin(), from.held.end(), [&](const auto& piece) {
+    return seq_lt(t.seq, piece.second) && seq_gt(end, piece.first);
+  });
+  if (!from.in_order_end || seq_lt(t.seq, *from.in_order_end) || !unseen) return false;
+  // An IPv4 ID that counts orders the sender's segments one by one, where a TSval shares one
+  // millisecond among dozens (found: in a reordered bulk transfer, 43-56 overtaken originals a
+  // run called retransmissions, their TSval the same as what overtook them). A resent segment
+  // gets a new ID, newer than all before it; an older one than the newest seen left first.
+  if (from.ip_ids_count() && s.ip_id != 0 && from.newest_ip_id)
+    return int16_t(uint16_t(s.ip_id - *from.newest_ip_id)) < 0;
   const auto ts = t.options.timestamps();
-  if (!ts || !from.in_order_end || seq_lt(t.seq, *from.in_order_end)) return false;
+  if (!ts) return false;
   // Against a held piece, only an older TSval orders the two: one millisecond's segments share
   // one, and the filler may be the original (reordered within a burst) or the resent one (found
   // on a loss-only path: a segment resent just after new data of the same millisecond). That
@@ -177,10 +188,25 @@ bool late_original(const ConnectionTracker::Side& from, const DecodedTcp& t, uin
   } else if (!from.newest_tsval || seq_gt(ts->first, *from.newest_tsval)) {
     return false;
   }
-  const uint32_t end = t.seq + sequence_length;
-  return std::none_of(from.held.begin(), from.held.end(), [&](const auto& piece) {
-    return seq_lt(t.seq, piece.second) && seq_gt(end, piece.first);
-  });
+  return true;
+}
+
+// Whether the sender's IPv4 IDs count: each new one a little ahead of the newest (or, for a
+// segment overtaken on the way, a little behind it); a leap means random IDs, never ordered.
+void note_ip_id(ConnectionTracker::Side& from, uint16_t id) {
+  constexpr uint16_t kStep = 1024;  // a host-wide counter moves on with other traffic too
+  if (id == 0 || from.ip_ids_random) return;
+  if (!from.newest_ip_id) {
+    from.newest_ip_id = id;
+    return;
+  }
+  const auto delta = int16_t(uint16_t(id - *from.newest_ip_id));
+  if (delta > 0 && delta <= kStep) {
+    from.newest_ip_id = id;
+    ++from.ip_id_steps;
+  } else if (delta > kStep || delta < -int(kStep)) {
+    from.ip_ids_random = true;
+  }
 }
 
 // Retransmission, reordering and duplicate ACKs, judged against what this side had sent before.
@@ -198,7 +224,7 @@ void mark_repeats(const ConnectionTracker::Side& from, const ConnectionTracker::
   const bool judged_syn = syn && from.isn && *from.isn == t.seq;
   if (from.next_seq && s.sequence_length > 0 && !s.retransmission && !judged_syn) {
     if (seq_lt(t.seq, *from.next_seq)) {
-      s.out_of_order = late_original(from, t, s.sequence_length);
+      s.out_of_order = late_original(from, t, s);
       s.retransmission = !s.out_of_order;
     } else if (seq_gt(t.seq, *from.next_seq)) {
       s.after_gap = true;
@@ -216,6 +242,7 @@ void advance_side(ConnectionTracker::Side& from, const DecodedTcp& t, const Trac
     from.last_tsval = ts->first;
     if (!from.newest_tsval || seq_gt(ts->first, *from.newest_tsval)) from.newest_tsval = ts->first;
   }
+  if (!syn) note_ip_id(from, s.ip_id);
   const uint32_t end = t.seq + s.sequence_length;
   if (!(t.flags & tcp_flag::rst) && (!from.next_seq || seq_gt(end, *from.next_seq))) from.next_seq = end;
   if ((t.flags & tcp_flag::fin) && !from.fin_seq) from.fin_seq = t.seq + t.payload_length;
@@ -226,6 +253,50 @@ void advance_side(ConnectionTracker::Side& from, const DecodedTcp& t, const Trac
   if (s.retransmission) ++from.retransmissions;
 }
 
+// A piece beyond a hole, held. Pieces that touch or overlap are one, in the place and with the
+// TSval of the one that came first: a bulk transfer sends dozens beyond one hole, and a cap on
+// separate pieces forgot the rest, so the in-order edge stuck there and every later filler read
+// as a retransmission (found: 19 'peer retransmissions' in a reordered 500 kB transfer whose
+// server resent 2). At the cap, a piece that touches none joins the nearest, the bytes between
+// taken as had: a filler of those reads as a retransmission, no edge sticks.
+void hold_piece(ConnectionTracker::Side& from, ConnectionTracker::Side::Piece piece) {
+  auto touches = [](const auto& a, const auto& b) { return seq_le(a.first, b.second) && seq_le(b.first, a.second); };
+  auto join = [](auto& into, const auto& other) {
+    if (seq_lt(other.first, into.first)) into.first = other.first;
+    if (seq_gt(other.second, into.second)) into.second = other.second;
+  };
+  auto at = std::find_if(from.held.begin(), from.held.end(), [&](const auto& h) { return touches(h, piece); });
+  if (at == from.held.end()) {
+    if (from.held.size() < kHeldPiecesKept) {
+      from.held.push_back(piece);
+      return;
+    }
+    at = std::min_element(from.held.begin(), from.held.end(), [&](const auto& a, const auto& b) {
+      auto gap = [&](const auto& h) { return seq_lt(h.second, piece.first) ? piece.first - h.second : h.first - piece.second; };
+      return gap(a) < gap(b);
+    });
+    join(*at, piece);
+  } else {
+    join(*at, piece);
+  }
+  // The grown piece may now reach later ones: they become part of it.
+  for (bool merged = true; merged;) {
+    merged = false;
+    for (auto it = from.held.begin(); it != from.held.end(); ++it) {
+      if (it == at || !touches(*it, *at)) continue;
+      const bool earlier = it < at;
+      auto joined = earlier ? *it : *at;
+      join(joined, earlier ? *at : *it);
+      const size_t keep = size_t(std::min(it, at) - from.held.begin());
+      from.held[keep] = joined;
+      from.held.erase(std::max(it, at));
+      at = from.held.begin() + ptrdiff_t(keep);
+      merged = true;
+      break;
+    }
+  }
+}
+
 // The receiver's in-order edge of the sender's bytes after this segment: true when all of it,
 // FIN included, is now in order (false for a piece beyond a gap, which is held).
 bool take_in_order(ConnectionTracker::Side& from, const DecodedTcp& t, uint32_t sequence_length) {
@@ -233,10 +304,8 @@ bool take_in_order(ConnectionTracker::Side& from, const DecodedTcp& t, uint32_t 
   if (t.flags & tcp_flag::syn) from.in_order_end = end;
   if (!from.in_order_end || (t.flags & tcp_flag::rst) || sequence_length == 0) return true;
   if (seq_gt(t.seq, *from.in_order_end)) {
-    if (from.held.size() < kHeldPiecesKept) {
-      const auto ts = t.options.timestamps();
-      from.held.push_back({t.seq, end, ts ? std::optional<uint32_t>(ts->first) : std::nullopt});
-    }
+    const auto ts = t.options.timestamps();
+    hold_piece(from, {t.seq, end, ts ? std::optional<uint32_t>(ts->first) : std::nullopt});
     return false;
   }
   if (seq_gt(end, *from.in_order_end)) from.in_order_end = end;

@@ -275,8 +275,11 @@ void judge_ack_resets(const AckCheckOutcome& outcome, uint64_t silent, ScanSumma
   else
     summary.degraded_reasons.push_back(resets_text(outcome, silent) + " while " + count_of(late, "answer") +
                                        " came only in retry rounds" + (passed_after_pause ? " (and " + again + ")" : "") +
-                                       ": SYNs are being dropped on the way (" +
-                                       (random_loss ? "lost at random" : "a SYN rate limit, most often") + "), so " +
+                                       ": SYNs or their answers are being dropped on the way (" +
+                                       (random_loss ? "lost at random"
+                                                    : "a SYN rate limit, most often, or a limit on the resets the "
+                                                      "host sends") +
+                                       "), so " +
                                        ports + " may be open or closed");
   summary.degraded = true;
   if (passed_after_pause) {

@@ -152,7 +152,9 @@ DropFindings judge_drops(const std::vector<RoundTally>& rounds, const QuarterAns
   if (burst)
     out.reasons.push_back("round 1 drew " + std::to_string(quarters[0]) +
                           " answers to the first quarter of its probes and none to the rest: a rate-limiting "
-                          "firewall's burst was spent by the first probes, and the probes after it were dropped");
+                          "firewall's burst was spent by the first probes, and the probes after it were dropped (or a "
+                          "table of limited size filled, as conntrack's does, whose entries free only after their "
+                          "timeout: then retries within it recover nothing)");
   else if (answers_collapsed(quarters))
     out.reasons.push_back("the answers collapsed during round 1 (" + std::to_string(quarters[0]) +
                           " to the first quarter of its probes, " + std::to_string(quarters[3]) +

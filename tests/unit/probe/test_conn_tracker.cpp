@@ -627,3 +627,78 @@ TEST_CASE("a copy keeps its IPv4 ID: a copy of an older segment is proven, a seg
   CHECK_FALSE(anew.duplicate);
   CHECK_FALSE(anew.copy_proven);
 }
+
+TEST_CASE("pieces beyond one hole are one, however many: the edge moves when the hole fills") {
+  // Found by an explorer in a reordered bulk transfer: a cap of 16 separate pieces forgot the
+  // rest beyond one hole, the in-order edge stuck there, and every later filler read as a peer
+  // retransmission (19 of them, where the server resent 2).
+  Fed f;
+  established_with_timestamps(f);
+  constexpr uint32_t kMss = 100;
+  // 9001..9100 is held back on the way; 40 segments beyond it come first, two a millisecond.
+  for (uint32_t i = 1; i <= 40; ++i) f.feed(segment(false, P | A, 9001 + i * kMss, 1001, kMss, 1000, ts(502 + i / 2)), false);
+  const auto late = f.feed(segment(false, P | A, 9001, 1001, kMss, 1000, ts(501)), false);
+  CHECK(late.out_of_order);
+  CHECK_FALSE(late.retransmission);
+  // All of it is in order now: the next segment is new data, the one after a second hole is
+  // after a gap, and that hole's late original is out of order again.
+  const auto next = f.feed(segment(false, P | A, 9001 + 41 * kMss, 1001, kMss, 1000, ts(530)), false);
+  CHECK_FALSE(next.retransmission);
+  CHECK_FALSE(next.after_gap);
+  f.feed(segment(false, P | A, 9001 + 43 * kMss, 1001, kMss, 1000, ts(532)), false);
+  const auto second = f.feed(segment(false, P | A, 9001 + 42 * kMss, 1001, kMss, 1000, ts(531)), false);
+  CHECK(second.out_of_order);
+  CHECK(f.tracker.remote().retransmissions == 0);
+  CHECK(f.tracker.remote().held.empty());
+}
+
+TEST_CASE("more separate holes than pieces kept: the nearest piece takes the new one, no edge sticks") {
+  Fed f;
+  established_with_timestamps(f);
+  // 30 holes, every other segment held back, each piece beyond one.
+  for (uint32_t i = 0; i < 30; ++i) f.feed(segment(false, P | A, 9101 + i * 200, 1001, 100, 1000, ts(503)), false);
+  CHECK(f.tracker.remote().held.size() <= 16);
+  // The held-back segments come: whatever each is called, the edge reaches the end.
+  for (uint32_t i = 0; i < 30; ++i) f.feed(segment(false, P | A, 9001 + i * 200, 1001, 100, 1000, ts(502)), false);
+  CHECK(f.tracker.remote().held.empty());
+  CHECK(f.tracker.remote().in_order_end == 9001u + 30 * 200);
+  const auto next = f.feed(segment(false, P | A, 9001 + 30 * 200, 1001, 100, 1000, ts(504)), false);
+  CHECK_FALSE(next.retransmission);
+  CHECK_FALSE(next.after_gap);
+}
+
+TEST_CASE("an IPv4 ID that counts orders two segments of one millisecond") {
+  // Found by an explorer in a reordered bulk transfer: dozens of segments share a TSval, and an
+  // original overtaken by one of its own millisecond was called a retransmission. Linux counts
+  // IP IDs per connection; a resent segment gets a new one.
+  auto transfer = [](Fed& f, uint16_t filler_id) {
+    established_with_timestamps(f);
+    uint16_t id = 100;
+    for (uint32_t i = 0; i < 6; ++i)  // in order, IDs counting
+      f.feed(segment(false, P | A, 9001 + i * 100, 1001, 100, 1000, ts(502), 40000, id++), false);
+    // 9601..9700 (ID 106) is held back; 9701.. (IDs 107, 108) come first, same millisecond.
+    f.feed(segment(false, P | A, 9701, 1001, 100, 1000, ts(503), 40000, 107), false);
+    f.feed(segment(false, P | A, 9801, 1001, 100, 1000, ts(503), 40000, 108), false);
+    return f.feed(segment(false, P | A, 9601, 1001, 100, 1000, ts(503), 40000, filler_id), false);
+  };
+  Fed a;
+  const auto late = transfer(a, 106);  // the original: sent before what overtook it
+  CHECK(late.out_of_order);
+  CHECK_FALSE(late.retransmission);
+  Fed b;
+  const auto resent = transfer(b, 109);  // sent again after them: a new ID
+  CHECK(resent.retransmission);
+  CHECK_FALSE(resent.out_of_order);
+  // Random IDs order nothing: the TSval rule decides (equal: a retransmission, as before).
+  Fed c;
+  established_with_timestamps(c);
+  uint32_t seq = 9001;
+  for (const uint16_t id : {100, 101, 102, 103, 104, 40000, 7, 23000}) {
+    c.feed(segment(false, P | A, seq, 1001, 100, 1000, ts(502), 40000, id), false);
+    seq += 100;
+  }
+  CHECK_FALSE(c.tracker.remote().ip_ids_count());
+  c.feed(segment(false, P | A, seq + 100, 1001, 100, 1000, ts(503), 40000, 9), false);
+  const auto filler = c.feed(segment(false, P | A, seq, 1001, 100, 1000, ts(503), 40000, 8), false);
+  CHECK(filler.retransmission);
+}

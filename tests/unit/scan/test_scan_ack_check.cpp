@@ -183,8 +183,9 @@ TEST_CASE("of a sample of the silent ports, resets speak for every silent port")
   judge_ack_resets(outcome, 285, limited);
   REQUIRE(limited.degraded_reasons.size() == 1);
   CHECK(limited.degraded_reasons[0] ==
-        "3 of 64 silent ports asked (of 285) reset an ACK while 5 answers came only in retry rounds: SYNs are "
-        "being dropped on the way (a SYN rate limit, most often), so every silent port may be open or closed");
+        "3 of 64 silent ports asked (of 285) reset an ACK while 5 answers came only in retry rounds: SYNs or their "
+        "answers are being dropped on the way (a SYN rate limit, most often, or a limit on the resets the host "
+        "sends), so every silent port may be open or closed");
 }
 
 TEST_CASE("with --retries 0, silent ports that reset an ACK degrade the run: no round tells a limiter from a rule") {

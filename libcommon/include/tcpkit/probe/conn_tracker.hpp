@@ -41,10 +41,10 @@ struct TrackedSegment {
   uint8_t ttl = 0;
   TcpOptions options;
   bool retransmission = false;  // repeats sequence space (or a SYN / FIN) sent before
-  // A late original: below the sender's next sequence number, its bytes never seen, its TSval
-  // not newer than the newest seen, and the hole it fills open less than a round trip (it was
-  // overtaken on the way; a retransmission needs the receiver's duplicate ACKs to go and the
-  // resent bytes to come back).
+  // A late original: below the sender's next sequence number, its bytes never seen, and sent
+  // before a segment that came ahead of it: by its IPv4 ID, where the sender's count up (a
+  // retransmission gets a new one), else by its TSval (conn_tracker.cpp late_original). It was
+  // overtaken on the way, and nothing was lost.
   bool out_of_order = false;
   // Starts beyond the sender's next sequence number: something before it is missing, lost or
   // still on the way; which of the two, only the segment that fills the hole tells.
@@ -118,6 +118,12 @@ class ConnectionTracker {
     bool timestamps_in_syn = false;        // its SYN carried the timestamp option
     std::optional<uint32_t> last_tsval;    // the TSval of its latest segment that had one
     std::optional<uint32_t> newest_tsval;  // the newest TSval it sent (a late segment's is older)
+    // Its IPv4 IDs, when they count up (Linux: per connection; other stacks: per host): the
+    // newest, and how many steps forward by a little were seen; one leap (random IDs) ends it.
+    std::optional<uint16_t> newest_ip_id;
+    int ip_id_steps = 0;
+    bool ip_ids_random = false;
+    bool ip_ids_count() const { return !ip_ids_random && ip_id_steps >= 4; }
     uint64_t segments = 0, retransmissions = 0;
     TcpState state = TcpState::close;
     std::optional<uint32_t> last_syn_seq;  // of the latest SYN it sent (a new one may reuse a TIME_WAIT)
