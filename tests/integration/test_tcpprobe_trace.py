@@ -400,7 +400,8 @@ def test_an_ack_that_meets_a_full_accept_queue_is_no_established_peer(make_lab, 
     assert _read_line(server, "listening", 10)
     segments, summary = trace(L, tool, f"{L.server_v4}:{HOLD}", "-w", "2.5")
     ack = next(i for i, s in enumerate(segments) if s["direction"] == "out" and s["flags"] == ".")
-    after_ack = [s["peer_state"] for s in segments[ack:]]
+    # Our RST at the time limit, tcpprobe's cleanup, closes the peer after the trace ends.
+    after_ack = [s["peer_state"] for s in segments[ack:] if not s["cleanup_reset"]]
     if abort_on_overflow:
         first_rst = next(i for i, s in enumerate(segments) if s["direction"] == "in" and "R" in s["flags"])
         assert segments[first_rst]["flags"] == "R", wire(segments)
@@ -635,3 +636,35 @@ def test_a_send_larger_than_the_socket_takes_at_once_is_sent_whole(L, tool):
     assert summary["bytes_sent"] == 120_000 and summary["bytes_acked"] == 120_000, summary
     assert sum(s["len"] for s in segments if s["direction"] == "out") >= 120_000, summary
     assert not any("of --send" in n for n in summary["notes"]), summary
+
+
+NO_READ = 8084
+NEVER_READS = f"""
+import socket, time
+s = socket.socket(socket.AF_INET6 if ':' in '{{addr}}' else socket.AF_INET)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+s.bind(('{{addr}}', {NO_READ})); s.listen(4)
+print('ready', flush=True)
+c, _ = s.accept()
+time.sleep(30)
+"""
+
+
+def test_the_reset_at_the_time_limit_is_on_the_trace_and_unsent_data_is_named(L, tool):
+    # Found by an explorer: against a server that never reads, the capture ended with our RST at
+    # the time limit, the trace one segment before it; and what --send never got out was not said.
+    server = L.popen_server([sys.executable, "-c", NEVER_READS.replace("{addr}", L.server_v4)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert _read_line(server, "ready", 10)
+        r = L.run_client([tool("tcpprobe"), "--trace", "--json", "-w", "2", "--send", "x" * 120_000,
+                          f"{L.server_v4}:{NO_READ}"], timeout=60)
+        objects = [json.loads(line) for line in r.stdout.splitlines()]
+        segments, summary = [o for o in objects if o["type"] == "segment"], objects[-1]
+        assert summary["outcome"] == "time limit", summary
+        assert segments[-1]["direction"] == "out" and "R" in segments[-1]["flags"], segments[-3:]
+        assert any(n.startswith("sent ") and "of the 120000 bytes of --send" in n for n in summary["notes"]), summary
+    finally:
+        server.kill()
+        server.wait()

@@ -33,7 +33,9 @@ std::string options_short(const Options& opts, const tcpkit::TrackedSegment& s) 
   return text.empty() ? "-" : text;
 }
 
-std::string note(const tcpkit::TrackedSegment& s) {
+std::string note(const tcpkit::TraceEvent& e) {
+  const tcpkit::TrackedSegment& s = e.segment;
+  if (e.cleanup_reset) return "ours at the end: tcpprobe leaves nothing to retransmit";
   std::string n;
   if (s.retransmission) n = s.direction == tcpkit::Direction::inbound ? "peer retransmission" : "retransmission";
   if (s.duplicate) n = "duplicate (an identical copy)";
@@ -88,6 +90,7 @@ Record segment_record(const Options& o, const TargetInfo& info, const tcpkit::Tr
   r["after_gap"] = s.after_gap;
   r["duplicate"] = s.duplicate;
   r["answers_rejected"] = s.answers_rejected;
+  r["cleanup_reset"] = e.cleanup_reset;
   r["foreign_syn"] = s.foreign_syn;
   r["timestamp_source"] = tcpkit::to_string(s.timestamps);
   return r;
@@ -180,7 +183,7 @@ std::string segment_table(const Options& o, const tcpkit::TraceResult& t, int64_
                    std::to_string(o.absolute ? s.seq : s.relative_seq),
                    has_ack ? std::to_string(o.absolute ? s.ack : s.relative_ack) : "-", std::to_string(s.payload_length),
                    std::to_string(s.scaled_window), options_short(o, s), our_state_text(e),
-                   e.peer_state_unknown ? "?" : std::string(tcpkit::state_name(s.remote_state_inferred)), note(s)});
+                   e.peer_state_unknown ? "?" : std::string(tcpkit::state_name(s.remote_state_inferred)), note(e)});
     previous = s.time_ns;
   }
   return table.render() +

@@ -102,9 +102,14 @@ bool closing_reset(const std::vector<TraceEvent>& events, size_t i) {
 }
 
 
+// Data by its length, not its flags (found: "the peer retransmitted ACK" for 1448 bytes).
 std::string retransmission_note(const TrackedSegment& segment, bool raw_seq) {
-  return std::string(segment.direction == Direction::inbound ? "the peer" : "we") + " retransmitted " +
-         flags_names(segment.flags) + " (seq " + std::to_string(raw_seq ? segment.seq : segment.relative_seq) + ")";
+  const std::string what =
+      segment.payload_length
+          ? std::to_string(segment.payload_length) + " bytes" + ((segment.flags & tcp_flag::fin) ? " and its FIN" : "")
+          : flags_names(segment.flags);
+  return std::string(segment.direction == Direction::inbound ? "the peer" : "we") + " retransmitted " + what + " (seq " +
+         std::to_string(raw_seq ? segment.seq : segment.relative_seq) + ")";
 }
 
 // Bound first: the capture must know our port before the SYN leaves.
@@ -178,6 +183,7 @@ class TraceRun {
   bool refused() const { return refused_; }
   bool saw_closing() const { return saw_closing_; }
   bool connected() const { return connected_; }
+  std::optional<TraceEvent>& cleanup() { return cleanup_; }
   // What of --send never went: a note, as the byte count alone does not say it was cut.
   std::optional<std::string> unsent_note() const {
     const size_t size = config_.send_data.size();
@@ -197,17 +203,41 @@ class TraceRun {
     // gone (found: an orphan in FIN_WAIT1 still retransmitting): an RST ends it with us.
     if (sock_.get() >= 0 && !data_acked()) {
       abort_close(sock_);
+      record_our_reset();
       result_.notes.push_back("our data or FIN was still unacknowledged: the connection was reset, not left to "
                               "retransmit after tcpprobe ended");
     }
     return true;
   }
 
+  // The RST an abort sent, on the trace like every segment (found: the capture ended with our
+  // RST+ACK, the trace one segment before it). A short wait: it leaves at once.
+  void record_our_reset() {
+    constexpr auto kResetLeaves = std::chrono::milliseconds(50);
+    const auto until = Clock::now() + kResetLeaves;
+    for (;;) {
+      auto segment = live_.next(until);
+      if (!segment || !*segment) return;
+      record(**segment);
+      if ((*segment)->direction == Direction::outbound && ((*segment)->flags & tcp_flag::rst)) {
+        cleanup_ = std::move(result_.events.back());  // judged apart: see cleanup()
+        cleanup_->cleanup_reset = true;
+        result_.events.pop_back();
+        return;
+      }
+    }
+  }
+
   bool cancelled() {
     if (!cancel_requested(cancel_fd_)) return false;
     result_.outcome = "interrupted";
     // Abort, never a FIN: a FIN would leave the peer in CLOSE_WAIT and us half-closed.
-    if (sock_.get() >= 0) abort_close(sock_);
+    if (sock_.get() >= 0 && connected_) {
+      abort_close(sock_);
+      record_our_reset();
+    } else if (sock_.get() >= 0) {
+      abort_close(sock_);
+    }
     return true;
   }
 
@@ -402,6 +432,7 @@ class TraceRun {
   Clock::time_point last_segment_;
   TraceResult& result_;
   bool connected_ = false, refused_ = false, data_written_;
+  std::optional<TraceEvent> cleanup_;  // our RST at the time limit or on Ctrl-C
   size_t sent_ = 0;     // bytes of --send written so far
   int send_error_ = 0;  // errno of a send() that failed for good
   bool acted_ = false;  // our first move after the handshake is done: no more eager waits
@@ -736,6 +767,7 @@ Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd) {
   TraceRun run(config, cancel_fd, *sock, *live, scope, start, result);
   if (auto walked = run.walk(); !walked) return tl::unexpected(walked.error());
   conclude(result, config, run.refused(), run.saw_closing());
+  if (auto& cleanup = run.cleanup()) result.events.push_back(std::move(*cleanup));  // after the close was judged
   if (auto note = run.unsent_note(); note && run.connected()) result.notes.push_back(std::move(*note));
   result.rejected = live->rejected();
   result.bytes_acked = bytes_acked(live->tracker(), result.bytes_sent);

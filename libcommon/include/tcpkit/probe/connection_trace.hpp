@@ -47,6 +47,9 @@ struct TraceEvent {
   // The peer's state after this segment cannot be told (segment.remote_state_inferred is then
   // meaningless): our SYN was never answered, so nothing shows the port listens.
   bool peer_state_unknown = false;
+  // Our RST at the time limit or on Ctrl-C: tcpprobe's cleanup, shown last, never the close the
+  // trace reports (its kind and times are the connection's before it).
+  bool cleanup_reset = false;
 };
 
 struct StateSpan {
