@@ -315,7 +315,7 @@ Result<SourceInfo> collect_text(const Options& o, const SocketSink& sink, const 
   const SourceInfo info = feed.info();
   if (const size_t second = feed.report().second_output_line)
     cli::print_error("tcpstate", label + ": a second " + info.name + " output begins at line " + std::to_string(second) +
-                                     " (its header): only the first, lines 1-" + std::to_string(second - 1) +
+                                     ": only the first, lines 1-" + std::to_string(second - 1) +
                                      ", was read (their sum is no host's state); split the file to read another");
   // ss and netstat end every line: a last line without one is where a copy or a transfer may
   // have cut the text, and a port cut short reads as another (found: 40000 read as port 4).

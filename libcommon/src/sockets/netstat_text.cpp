@@ -92,19 +92,28 @@ struct NetstatTextParser::Impl {
   bool line(std::string_view line) {
     const size_t number = ++number_;
     ++report_.lines;
+    // What netstat prints above its header, and the command a user copied: where an output
+    // begins, for the note that names a second one.
+    if (starts_with(line, "Active Internet") || is_command_line(split_fields(line), "netstat")) {
+      if (!preamble_) preamble_ = number;
+      ++report_.skipped;
+      return true;
+    }
     if (starts_with(line, "Proto ")) {
       // A header after sockets: a second netstat output, whose sum with the first is no host's
       // state. The first alone is read.
       if (report_.sockets > 0 && starts_with(line, "Proto Recv-Q")) {  // not -a's UNIX socket section
-        report_.second_output_line = number;
+        report_.second_output_line = preamble_ ? preamble_ : number;
         return false;
       }
+      preamble_ = 0;
       columns_.user_inode = line.find(" User ") != std::string_view::npos && line.find(" Inode") != std::string_view::npos;
       columns_.program = line.find("PID/Program name") != std::string_view::npos;
       columns_.timer = line.find(" Timer") != std::string_view::npos;
       ++report_.skipped;
       return true;
     }
+    if (!split_fields(line, 1).empty()) preamble_ = 0;
     return parse_line(number, line);
   }
 
@@ -257,6 +266,7 @@ struct NetstatTextParser::Impl {
   ServiceNames services_;
   Columns columns_;
   size_t number_ = 0;
+  size_t preamble_ = 0;  // the line of a command or "Active Internet" above a header to come
   // An IPv6 address on a "tcp" line: busybox's text (net-tools says tcp6), from here on IPv6.
   bool busybox_ = false;
 };

@@ -173,6 +173,18 @@ void split_fields(std::string_view line, std::vector<std::string_view>& out, siz
 // The digits of UINT64_MAX in decimal and in hex: a longer text cannot fit.
 constexpr size_t kMaxDecimalDigits = 20, kMaxHexDigits = 16;
 
+bool is_command_line(const std::vector<std::string_view>& fields, std::string_view program) {
+  auto prompt = [](std::string_view f) { return !f.empty() && std::string_view("$#%>").find(f.back()) != std::string_view::npos; };
+  for (size_t k = 1; k < fields.size(); ++k) {
+    const std::string_view f = fields[k];
+    const bool named = f == program || (f.size() > program.size() && f.substr(f.size() - program.size()) == program &&
+                                        f[f.size() - program.size() - 1] == '/');
+    if (!named) continue;
+    return prompt(fields[k - 1]) || (fields[k - 1] == "sudo" && k >= 2 && prompt(fields[k - 2]));
+  }
+  return false;
+}
+
 std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max) {
   if (text.empty() || text.size() > kMaxDecimalDigits) return std::nullopt;
   uint64_t value = 0;

@@ -117,19 +117,6 @@ bool parse_timer_field(std::string_view field, SocketRecord& s) {
   return true;
 }
 
-// The shell prompt and command a user copied with the text ("$ ss -tan", "root@web1:~# sudo
-// /sbin/ss -Htn state time-wait"): the fields before `ss` end in a prompt character, with
-// `sudo` between them allowed. No socket line holds a field `ss`.
-bool is_command_line(const std::vector<std::string_view>& fields) {
-  auto prompt = [](std::string_view f) { return !f.empty() && std::string_view("$#%>").find(f.back()) != std::string_view::npos; };
-  for (size_t k = 1; k < fields.size(); ++k) {
-    const std::string_view f = fields[k];
-    if (f != "ss" && !(f.size() > 3 && f.substr(f.size() - 3) == "/ss")) continue;
-    return prompt(fields[k - 1]) || (fields[k - 1] == "sudo" && k >= 2 && prompt(fields[k - 2]));
-  }
-  return false;
-}
-
 // Where a line's process list starts, if it has one.
 constexpr std::string_view kUsersOpen = "users:((";
 
@@ -309,7 +296,7 @@ struct SsTextParser::Impl {
     // ss state X: each line starts with Recv-Q and Send-Q, then an address (a wrapped tail
     // "884 users:((...))" does not).
     if (!columns_.state && parse_uint(f[0])) return f.size() >= 3 && parse_uint(f[1]);
-    return is_command_line(split_fields(text));
+    return is_command_line(split_fields(text), "ss");
   }
 
   // Does the line read as a whole socket line by itself (no warning; owners whole, unless
@@ -565,21 +552,24 @@ struct SsTextParser::Impl {
     split_fields(rest, fields_);
     const auto& fields = fields_;
     if (fields.empty()) return true;
-    if (is_command_line(fields)) {
+    if (is_command_line(fields, "ss")) {
       ++report_.skipped;
+      if (!command_line_) command_line_ = number;
       return true;
     }
     if (fields[0] == "State" || fields[0] == "Netid" || fields[0] == "Recv-Q") {
       // A header after sockets: a second ss output (a file of several, `while ss; do ...`).
       // Their sum is no host's state: the first alone is read (found: two copies of one
-      // capture made a SYN queue 'full' at twice its sockets, and the verdict FLOOD).
+      // capture made a SYN queue 'full' at twice its sockets, and the verdict FLOOD). It
+      // begins with the command copied above its header, when there is one.
       if (!quiet_ && (rows_ > 0 || pending_)) {
-        report_.second_output_line = number;
+        report_.second_output_line = command_line_ ? command_line_ : number;
         finish();
         return false;
       }
       header(fields);
       header_above_ = !quiet_;
+      command_line_ = 0;
       return columns_.state || no_state_column();
     }
     size_t i = 0;
@@ -603,6 +593,7 @@ struct SsTextParser::Impl {
     s.processes = std::move(owners);
     pending_ = std::move(s);
     if (quiet_) return true;  // only tried: readable() puts the socket above back
+    command_line_ = 0;
     pending_text_.assign(text);
     pending_number_ = number;
     // Its last physical line's width (of a joined line, its last piece's: the line read now).
@@ -622,6 +613,7 @@ struct SsTextParser::Impl {
   Columns columns_;
   size_t number_ = 0;
   size_t rows_ = 0;  // socket lines read, whether or not they reached the sink yet
+  size_t command_line_ = 0;  // a shell command copied since the last socket line: where an output begins
   std::optional<SocketRecord> pending_;
   bool pending_star_ = false;
   std::optional<Cut> cut_;

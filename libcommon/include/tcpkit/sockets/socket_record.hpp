@@ -152,6 +152,11 @@ std::vector<std::string_view> split_fields(std::string_view line, size_t max_fie
 // reuses one vector instead of allocating one a line.
 void split_fields(std::string_view line, std::vector<std::string_view>& out, size_t max_fields = 64);
 
+// The shell prompt and command a user copied with the text ("$ ss -tan", "root@web1:~# sudo
+// /bin/netstat -tan"): the fields before `program` end in a prompt character, with `sudo`
+// between them allowed. No socket line holds such a field.
+bool is_command_line(const std::vector<std::string_view>& fields, std::string_view program);
+
 // Strict unsigned decimal and hexadecimal numbers: the whole text must be digits.
 std::optional<uint64_t> parse_uint(std::string_view text, uint64_t max = UINT64_MAX);
 std::optional<uint64_t> parse_hex(std::string_view text, uint64_t max = UINT64_MAX);
