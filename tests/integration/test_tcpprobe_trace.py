@@ -668,3 +668,15 @@ def test_the_reset_at_the_time_limit_is_on_the_trace_and_unsent_data_is_named(L,
     finally:
         server.kill()
         server.wait()
+
+
+def test_a_send_the_peer_closes_on_is_noted_for_what_it_is(L, tool):
+    # Review: with --close peer, a server that answers and closes after the request's headers
+    # left the rest of a large --send unsendable: the note read "send: Bad file descriptor" (we
+    # had closed the socket), or our FIN went before all the data.
+    data = "GET / HTTP/1.0\r\n\r\n" + "x" * 120_000
+    segments, summary = trace(L, tool, f"{L.server_v4}:{HTTP}", "--close", "peer", "--send", data)
+    notes = " | ".join(summary["notes"])
+    assert "Bad file descriptor" not in notes, notes
+    if summary["bytes_sent"] < len(data):
+        assert f"of the {len(data)} bytes of --send" in notes, notes

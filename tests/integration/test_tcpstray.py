@@ -762,3 +762,32 @@ def test_a_firewalls_reset_in_listen_names_the_firewall(make_lab, tool):
     got, _ = cases(r.stdout)
     assert got["listen-fin"]["verdict"] == "deviation", got["listen-fin"]
     assert "ct state invalid reject with tcp reset" in got["listen-fin"]["reason"], got["listen-fin"]
+
+
+def test_the_text_table_shows_each_group_as_it_ends(make_lab, tool):
+    # Found by an explorer: the text table (and so `| head`) showed nothing until the whole run
+    # had ended, while --json gives each group when it ends.
+    L = lab_with_servers(make_lab)
+    proc = L.popen_client([tool("tcpstray"), "-W", "0.3", "--closed-port", str(CLOSED), "--group", "closed,live",
+                           f"{L.server_v4}:{LIVE}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        seen = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            if line.startswith("closed-rst"):
+                break
+        row_at = time.monotonic()
+        assert seen and seen[-1].startswith("closed-rst"), seen
+        assert any(l.startswith("CASE") for l in seen), seen
+        rest, _ = proc.communicate(timeout=120)
+        # The live group (nine cases, each after a quiet wait) ran after the closed rows came.
+        assert time.monotonic() - row_at > 1.0, "the closed group's rows came only at the end: " + "".join(seen)
+        assert "live-syn" in rest and "tcpstray summary" in rest, rest
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -1,5 +1,6 @@
 #include "tcpstray/stray_report.hpp"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "common/wording.hpp"
@@ -54,8 +55,34 @@ std::string segment_line(const tcpkit::StraySegment& s, int64_t start_ns) {
 }  // namespace
 
 Reporter::Reporter(tcpkit::Format format, bool verbose)
-    : format_(format), verbose_(verbose), json_(stdout), csv_(stdout, kCsvColumns),
-      table_({"CASE", "SENT", "OBSERVED", "VERDICT"}) {}
+    : format_(format), verbose_(verbose), json_(stdout), csv_(stdout, kCsvColumns) {}
+
+namespace {
+// The table's rows go out as each group ends, as the JSON objects do (found: nothing shown
+// until the whole run ended), so its columns are as wide as the catalogue needs, not the
+// rows: CASE and SENT by the longest there, OBSERVED by the usual answers ("silence then R"),
+// a longer one pushing its verdict right.
+constexpr size_t kObservedWidth = 16;
+
+std::string table_row(const std::string& name, const std::string& sent, const std::string& observed,
+                      const std::string& verdict) {
+  static const size_t name_width = [] {
+    size_t w = 4;
+    for (const auto& c : tcpkit::stray_catalogue()) w = std::max(w, std::string_view(c.name).size());
+    return w;
+  }();
+  static const size_t sent_width = [] {
+    size_t w = 4;
+    for (const auto& c : tcpkit::stray_catalogue()) w = std::max(w, tcpkit::sent_flags(c.sent).size());
+    return w;
+  }();
+  std::string line = tcpkit::pad_cells(name, name_width + 2) + tcpkit::pad_cells(sent, sent_width + 2) +
+                     tcpkit::pad_cells(observed, kObservedWidth + 2);
+  if (!line.empty() && line.back() != ' ') line += ' ';
+  line += verdict;
+  return line + "\n";
+}
+}  // namespace
 
 void Reporter::header(const RunInfo& info) {
   if (format_ != tcpkit::Format::text) return;
@@ -105,7 +132,10 @@ void Reporter::result(const RunInfo& info, const tcpkit::StrayRun& run, const tc
   if (j.rate_limit_possible) verdict += " (rate limit?)";
   const std::string sent = run.sent.empty() ? std::string(c.sent) : run.sent;
   // The table keeps to flags so that it fits 80 columns; the notes below it give the rest.
-  table_.add_row({std::string(c.name), tcpkit::sent_flags(sent), j.observed_flags, verdict});
+  if (!table_started_) std::fputs(table_row("CASE", "SENT", "OBSERVED", "VERDICT").c_str(), stdout);
+  table_started_ = true;
+  std::fputs(table_row(std::string(c.name), tcpkit::sent_flags(sent), j.observed_flags, verdict).c_str(), stdout);
+  std::fflush(stdout);
   if (j.verdict != tcpkit::StrayVerdict::conformant || verbose_) {
     auto note = [&](const std::string& text) { notes_ += tcpkit::wrap_cells(text, kWidth, 4); };
     note(std::string(c.name) + ": " + std::string(tcpkit::to_string(j.verdict)) + ": " + j.reason + " [" +
@@ -125,7 +155,6 @@ void Reporter::result(const RunInfo& info, const tcpkit::StrayRun& run, const tc
 
 void Reporter::summary(const RunInfo& info, const Tally& t) {
   if (format_ == tcpkit::Format::text) {
-    if (!table_.empty()) std::fputs(table_.render().c_str(), stdout);
     if (!notes_.empty()) std::printf("\n%s", notes_.c_str());
     std::printf("\n--- %s tcpstray summary ---\n%s: %d conformant, %s, %d inconclusive%s\n", info.target.c_str(),
                 tcpkit::cli::count_text(t.cases, "case").c_str(), t.conformant,

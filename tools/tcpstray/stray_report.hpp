@@ -39,7 +39,7 @@ class Reporter {
   bool verbose_;
   tcpkit::JsonLinesWriter json_;
   tcpkit::CsvWriter csv_;
-  tcpkit::TextTable table_;
+  bool table_started_ = false;  // text mode: the header went out with the first row
   std::string notes_;   // text mode: reasons and -v detail, printed under the table
 };
 

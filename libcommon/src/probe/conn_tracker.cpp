@@ -174,8 +174,16 @@ bool late_original(const ConnectionTracker::Side& from, const DecodedTcp& t, con
   // millisecond among dozens (found: in a reordered bulk transfer, 43-56 overtaken originals a
   // run called retransmissions, their TSval the same as what overtook them). A resent segment
   // gets a new ID, newer than all before it; an older one than the newest seen left first.
-  if (from.ip_ids_count() && s.ip_id != 0 && from.newest_ip_id)
-    return int16_t(uint16_t(s.ip_id - *from.newest_ip_id)) < 0;
+  // Against what overtook it: the piece held beyond its hole, where it left first; not the
+  // newest ID, which a segment resent before new data of the same burst is older than too.
+  if (from.ip_ids_count() && s.ip_id != 0) {
+    const ConnectionTracker::Side::Piece* beyond = nullptr;
+    for (const auto& piece : from.held)
+      if (seq_ge(piece.first, end) && (!beyond || seq_lt(piece.first, beyond->first))) beyond = &piece;
+    const std::optional<uint16_t> overtaker =
+        beyond ? (beyond->ip_id ? std::optional<uint16_t>(beyond->ip_id) : std::nullopt) : from.newest_ip_id;
+    if (overtaker) return int16_t(uint16_t(s.ip_id - *overtaker)) < 0;
+  }
   const auto ts = t.options.timestamps();
   if (!ts) return false;
   // Against a held piece, only an older TSval orders the two: one millisecond's segments share
@@ -299,13 +307,13 @@ void hold_piece(ConnectionTracker::Side& from, ConnectionTracker::Side::Piece pi
 
 // The receiver's in-order edge of the sender's bytes after this segment: true when all of it,
 // FIN included, is now in order (false for a piece beyond a gap, which is held).
-bool take_in_order(ConnectionTracker::Side& from, const DecodedTcp& t, uint32_t sequence_length) {
+bool take_in_order(ConnectionTracker::Side& from, const DecodedTcp& t, uint32_t sequence_length, uint16_t ip_id) {
   const uint32_t end = t.seq + sequence_length;
   if (t.flags & tcp_flag::syn) from.in_order_end = end;
   if (!from.in_order_end || (t.flags & tcp_flag::rst) || sequence_length == 0) return true;
   if (seq_gt(t.seq, *from.in_order_end)) {
     const auto ts = t.options.timestamps();
-    hold_piece(from, {t.seq, end, ts ? std::optional<uint32_t>(ts->first) : std::nullopt});
+    hold_piece(from, {t.seq, end, ts ? std::optional<uint32_t>(ts->first) : std::nullopt, ip_id});
     return false;
   }
   if (seq_gt(end, *from.in_order_end)) from.in_order_end = end;
@@ -329,7 +337,7 @@ void advance_states(ConnectionTracker::Side& from, ConnectionTracker::Side& to, 
   const bool ack = t.flags & tcp_flag::ack;
   const bool acks_to_syn = ack && to.isn && seq_ge(t.ack, *to.isn + 1);
   const bool acks_to_fin = ack && to.fin_seq && seq_ge(t.ack, *to.fin_seq + 1);
-  const bool in_order = take_in_order(from, t, s.sequence_length);
+  const bool in_order = take_in_order(from, t, s.sequence_length, s.ip_id);
   // A FIN ahead of missing data waits; it is acted on when the data before it has come.
   const bool fin_now = (t.flags & tcp_flag::fin) && in_order;
   if ((t.flags & tcp_flag::fin) && !in_order) from.fin_held = true;

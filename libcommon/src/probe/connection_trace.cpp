@@ -217,6 +217,7 @@ class TraceRun {
     const auto until = Clock::now() + kResetLeaves;
     for (;;) {
       auto segment = live_.next(until);
+      for (const auto& icmp : live_.take_icmp_errors()) record_icmp(icmp);
       if (!segment || !*segment) return;
       record(**segment);
       if ((*segment)->direction == Direction::outbound && ((*segment)->flags & tcp_flag::rst)) {
@@ -357,6 +358,7 @@ class TraceRun {
   // and its FIN or RST seen). Found: one send() of 120 kB took 78 kB, and the rest was never
   // sent, silently.
   void exchange_data() {
+    if (!data_written_ && sock_.get() < 0) data_written_ = true;  // closed before all went: unsent_note says it
     if (!data_written_) {
       const std::string& data = config_.send_data;
       const ssize_t n = ::send(sock_.get(), data.data() + sent_, data.size() - sent_, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -378,11 +380,14 @@ class TraceRun {
   // The close the config asks for, once its moment has come.
   void start_close() {
     if (config_.close == CloseMode::peer) {
-      if (!eof_wait_until_) eof_wait_until_ = Clock::now() + config_.peer_close_timeout;
       if (peer_eof_) {
-        sock_.reset();  // our FIN after the peer's: CLOSE_WAIT -> LAST_ACK
+        sock_.reset();  // our FIN after the peer's: CLOSE_WAIT -> LAST_ACK (what was not sent, is noted)
         close_started_ = true;
-      } else if (Clock::now() >= *eof_wait_until_) {
+        return;
+      }
+      if (!data_written_) return;  // the wait for the peer's close starts once all our data went
+      if (!eof_wait_until_) eof_wait_until_ = Clock::now() + config_.peer_close_timeout;
+      if (Clock::now() >= *eof_wait_until_) {
         result_.notes.push_back("the peer did not close within the wait; we closed first");
         ::shutdown(sock_.get(), SHUT_WR);
         close_started_ = true;
@@ -553,10 +558,12 @@ void settle_peer_states(std::vector<TraceEvent>& events) {
 }
 
 namespace {
-// The peer's SYN/ACK, first or repeated.
+// The peer's SYN/ACK, first or repeated; not one at another ISN (a SYN proxy's), which says
+// nothing of the peer's handshake (review: read as its SYN/ACK sent again, the peer redrawn
+// in SYN_RECV).
 bool peer_synack(const TrackedSegment& s) {
   constexpr uint8_t kSynAck = tcp_flag::syn | tcp_flag::ack;
-  return s.direction == Direction::inbound && (s.flags & kSynAck) == kSynAck;
+  return s.direction == Direction::inbound && (s.flags & kSynAck) == kSynAck && !s.foreign_syn;
 }
 
 // The index of the peer's first SYN/ACK; events.size() when none came.

@@ -434,12 +434,13 @@ size_t mark_own_resets(std::vector<StraySegment>& answers, int64_t sent_ns, cons
       // Within half the shortest round trip of our segment it cannot answer it: the peer sent
       // it before ours arrived (a window update in flight), and its older clock reading proves
       // nothing. (Not the smoothed RTT: on a fast link it is well above a real answer's time.)
-      // Only where half a round trip spans kOwnResetTicks of the peer's clock (1 ms ticks on
-      // Linux): a reading older by less cannot make a reset look later, and on a fast link the
-      // handshake's round trip is no floor for an ACK's (found on veth: min_rtt 72 us, the
-      // duplicate ACK back in 31 us, set aside, and the server's own abort judged the answer).
+      // Only where half a round trip can put kOwnResetTicks between two readings of the peer's
+      // clock (1 ms ticks on Linux: a little over one tick of time may show as two): on a
+      // faster path a reading older by less cannot make a reset look later, and the handshake's
+      // round trip is no floor for an ACK's (found on veth: min_rtt 72 us, the duplicate ACK
+      // back in 31 us, set aside, and the server's own abort judged the answer).
       constexpr int64_t kTickNs = 1'000'000;
-      const bool in_flight_possible = seen.min_rtt_ns / 2 >= int64_t(kOwnResetTicks) * kTickNs;
+      const bool in_flight_possible = seen.min_rtt_ns / 2 >= int64_t(kOwnResetTicks - 1) * kTickNs;
       if (sent_ns > 0 && in_flight_possible && s.time_ns < sent_ns + seen.min_rtt_ns / 2) continue;
       if (!answered) answer_tsval = s.tsval;
       answered = true;

@@ -689,6 +689,18 @@ TEST_CASE("an IPv4 ID that counts orders two segments of one millisecond") {
   const auto resent = transfer(b, 109);  // sent again after them: a new ID
   CHECK(resent.retransmission);
   CHECK_FALSE(resent.out_of_order);
+  // Resent (ID 109), then new data (ID 110) that came first: the resent one is older than the
+  // newest ID, but not than the piece beyond its hole (review: read as an original).
+  Fed d;
+  established_with_timestamps(d);
+  uint16_t id = 100;
+  for (uint32_t i = 0; i < 6; ++i) d.feed(segment(false, P | A, 9001 + i * 100, 1001, 100, 1000, ts(502), 40000, id++), false);
+  d.feed(segment(false, P | A, 9701, 1001, 100, 1000, ts(503), 40000, 107), false);
+  d.feed(segment(false, P | A, 9801, 1001, 100, 1000, ts(503), 40000, 108), false);
+  d.feed(segment(false, P | A, 9901, 1001, 100, 1000, ts(540), 40000, 110), false);
+  const auto resent_late = d.feed(segment(false, P | A, 9601, 1001, 100, 1000, ts(540), 40000, 109), false);
+  CHECK(resent_late.retransmission);
+  CHECK_FALSE(resent_late.out_of_order);
   // Random IDs order nothing: the TSval rule decides (equal: a retransmission, as before).
   Fed c;
   established_with_timestamps(c);

@@ -906,6 +906,16 @@ TEST_CASE("a reset the peer sends on its own is no answer to our segment", "[str
     veth.rtt_ns = 200'000;
     veth.min_rtt_ns = 72'000;
     CHECK(set_aside_own_resets(StrayCase::live_syn, veth) == 1);
+    // A 3 ms path: a segment in flight may be older by two ticks than the answer, and is none
+    // (review: the rule held only from 4 ms).
+    StraySegment early = in(f::ack, kSndNxt, kRcvNxt);
+    early.time_ns = kSent + 100'000;
+    early.tsval = 5000;
+    StraySegment reset = abort_rst(kSent + 3'000'000);
+    reset.tsval = 5003;
+    StrayObservation three = observed({early, reset});
+    three.rtt_ns = three.min_rtt_ns = 3'000'000;
+    CHECK(set_aside_own_resets(StrayCase::live_syn, three) == 0);
   }
   later.tsval = 5000 + 1;  // the same millisecond, or the next: one reading
   o = observed({challenge, later});

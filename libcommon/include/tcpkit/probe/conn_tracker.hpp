@@ -109,6 +109,7 @@ class ConnectionTracker {
     struct Piece {
       uint32_t first = 0, second = 0;  // [start, end)
       std::optional<uint32_t> tsval;   // its TSval: a segment sent before it has one no newer
+      uint16_t ip_id = 0;              // its IPv4 ID (0: none), older in one sent before it
     };
     std::vector<Piece> held;               // pieces beyond in_order_end in the order they came, at most a few
     bool fin_held = false;                 // its FIN arrived ahead of data still missing
