@@ -883,39 +883,27 @@ TEST_CASE("a reset the peer sends on its own is no answer to our segment", "[str
   // A segment the peer sent before ours arrived (in flight: within half the shortest round trip)
   // is no answer, and its older clock reading proves nothing of the reset after it.
   {
-    StraySegment in_flight = in(f::ack, kSndNxt, kRcvNxt);
-    in_flight.time_ns = kSent + 1'000'000;
-    in_flight.tsval = 5000;
-    StraySegment answer = abort_rst(kSent + 40'000'000);
-    answer.tsval = 5000 + 20;
-    StrayObservation slow = observed({in_flight, answer});
-    slow.rtt_ns = slow.min_rtt_ns = 40'000'000;
-    CHECK(set_aside_own_resets(StrayCase::live_syn, slow) == 0);
-    in_flight.time_ns = kSent + 30'000'000;  // after half a round trip: it may answer ours
-    slow = observed({in_flight, answer});
-    slow.rtt_ns = slow.min_rtt_ns = 40'000'000;
-    CHECK(set_aside_own_resets(StrayCase::live_syn, slow) == 1);
+    // A pure ACK at early_ns (TSval 5000) and the peer's RST at reset_ns, `ticks` later by its
+    // clock, on a path of rtt_ns (min_rtt_ns): how many resets are set aside as its own.
+    auto own_resets = [&](int64_t early_ns, int64_t reset_ns, uint32_t ticks, int64_t rtt_ns, int64_t min_rtt_ns) {
+      StraySegment early = in(f::ack, kSndNxt, kRcvNxt);
+      early.time_ns = kSent + early_ns;
+      early.tsval = 5000;
+      StraySegment reset = abort_rst(kSent + reset_ns);
+      reset.tsval = 5000 + ticks;
+      StrayObservation o = observed({early, reset});
+      o.rtt_ns = rtt_ns;
+      o.min_rtt_ns = min_rtt_ns;
+      return set_aside_own_resets(StrayCase::live_syn, o);
+    };
+    CHECK(own_resets(1'000'000, 40'000'000, 20, 40'000'000, 40'000'000) == 0);
+    CHECK(own_resets(30'000'000, 40'000'000, 20, 40'000'000, 40'000'000) == 1);  // after half a round trip: it may answer ours
     // On a fast link an ACK's answer beats half the handshake's round trip (veth: min_rtt 72 us,
     // the duplicate ACK back in 31 us): the answer, and the abort 30 ms later the peer's own.
-    StraySegment quick = in(f::ack, kSndNxt, kRcvNxt);
-    quick.time_ns = kSent + 31'000;
-    quick.tsval = 5000;
-    StraySegment abort = abort_rst(kSent + 30'000'000);
-    abort.tsval = 5000 + 30;
-    StrayObservation veth = observed({quick, abort});
-    veth.rtt_ns = 200'000;
-    veth.min_rtt_ns = 72'000;
-    CHECK(set_aside_own_resets(StrayCase::live_syn, veth) == 1);
+    CHECK(own_resets(31'000, 30'000'000, 30, 200'000, 72'000) == 1);
     // A 3 ms path: a segment in flight may be older by two ticks than the answer, and is none
     // (review: the rule held only from 4 ms).
-    StraySegment early = in(f::ack, kSndNxt, kRcvNxt);
-    early.time_ns = kSent + 100'000;
-    early.tsval = 5000;
-    StraySegment reset = abort_rst(kSent + 3'000'000);
-    reset.tsval = 5003;
-    StrayObservation three = observed({early, reset});
-    three.rtt_ns = three.min_rtt_ns = 3'000'000;
-    CHECK(set_aside_own_resets(StrayCase::live_syn, three) == 0);
+    CHECK(own_resets(100'000, 3'000'000, 3, 3'000'000, 3'000'000) == 0);
   }
   later.tsval = 5000 + 1;  // the same millisecond, or the next: one reading
   o = observed({challenge, later});
