@@ -221,7 +221,7 @@ class TraceRun {
       if (!segment || !*segment) return;
       record(**segment);
       if ((*segment)->direction == Direction::outbound && ((*segment)->flags & tcp_flag::rst)) {
-        cleanup_ = std::move(result_.events.back());  // judged apart: see cleanup()
+        cleanup_ = result_.events.back();  // judged apart: see cleanup()
         cleanup_->cleanup_reset = true;
         result_.events.pop_back();
         return;
@@ -774,7 +774,7 @@ Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd) {
   TraceRun run(config, cancel_fd, *sock, *live, scope, start, result);
   if (auto walked = run.walk(); !walked) return tl::unexpected(walked.error());
   conclude(result, config, run.refused(), run.saw_closing());
-  if (auto& cleanup = run.cleanup()) result.events.push_back(std::move(*cleanup));  // after the close was judged
+  if (auto& cleanup = run.cleanup()) result.events.push_back(*cleanup);  // after the close was judged
   if (auto note = run.unsent_note(); note && run.connected()) result.notes.push_back(std::move(*note));
   result.rejected = live->rejected();
   result.bytes_acked = bytes_acked(live->tracker(), result.bytes_sent);
