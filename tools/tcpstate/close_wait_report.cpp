@@ -109,7 +109,9 @@ std::string table_text(const CloseWaitAnalysis& analysis, const std::vector<Clos
            prose("The peer closed these connections and the process has not called close(). The kernel keeps them "
                  "until it does: a count that grows between runs is a descriptor leak in that process.") +
            prose("UNREAD_BYTES: data never read (the peer's FIN, which Recv-Q counts as one byte, is left out).", 2) +
-           prose("EOF_READ: sockets whose process even read the end of stream, and still did not close them.", 2);
+           prose("EOF_READ: sockets with nothing left to read, the end of stream counted read, and still not closed "
+                 "(a FIN that came with the last data counts read once that data is: the process may not have seen "
+                 "the end of stream yet).", 2);
     if (std::any_of(rows.begin(), rows.end(), [](const CloseWaitRow& r) { return !r.shared_with.empty(); }))
       out += prose("Several PIDs: the sockets are shared (inherited across fork), and each of those processes must "
                    "close them before the kernel can.");

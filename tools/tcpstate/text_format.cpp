@@ -114,8 +114,11 @@ std::string timer_text(const SocketRecord& s) {
 std::string info_text(const SocketRecord& s) {
   if (!s.info) return "";
   const auto& i = *s.info;
-  std::string out = "rtt:" + format_fixed(i.rtt_us / kUsPerMs, 3) + "/" + format_fixed(i.rttvar_us / kUsPerMs, 3) + "ms";
-  out += " rto:" + std::to_string(i.rto_us / static_cast<uint32_t>(kUsPerMs)) + "ms";
+  // No round trip measured yet (SYN-SENT): none shown, as ss does (found: "rtt:0.000/250.000ms").
+  std::string out = i.rtt_us ? "rtt:" + format_fixed(i.rtt_us / kUsPerMs, 3) + "/" +
+                                   format_fixed(i.rttvar_us / kUsPerMs, 3) + "ms "
+                             : "";
+  out += "rto:" + std::to_string(i.rto_us / static_cast<uint32_t>(kUsPerMs)) + "ms";
   out += " cwnd:" + std::to_string(i.cwnd);
   if (i.ssthresh) out += " ssthresh:" + std::to_string(i.ssthresh);
   out += " mss:" + std::to_string(i.mss);
