@@ -791,3 +791,18 @@ def test_the_text_table_shows_each_group_as_it_ends(make_lab, tool):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_a_firewall_that_drops_rsts_is_no_stack_that_survives_them(make_lab, tool):
+    # Found by an explorer: behind `tcp flags rst drop` on the server's port, live-rst-exact read
+    # "the connection survived an RST at exactly RCV.NXT" (a deviation, 3 of 3 runs), though the
+    # stack never saw one; live-rst-in-window drew no challenge ACK either.
+    L = lab_with_servers(make_lab)
+    L.nft(L.server_ns, "table inet strayrstdrop {\n chain input { type filter hook input priority 0; policy accept;\n"
+                       f"  tcp dport {LIVE} tcp flags rst drop\n }}\n}}\n")
+    for cases_asked in ("live-rst-exact,live-rst-in-window", "live-rst-exact"):  # the control run, or sent for it
+        r = stray(L, tool, 4, LIVE, "--case", cases_asked)
+        got, _ = cases(r.stdout)
+        exact = got["live-rst-exact"]
+        assert exact["verdict"] == "inconclusive", exact
+        assert "drew no challenge ACK either" in exact["reason"], exact

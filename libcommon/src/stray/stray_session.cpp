@@ -85,6 +85,7 @@ class Session {
   Result<void> confirm_one(StrayOutcome& o, StrayCase control);
   Result<bool> twin_answers(StrayCase twin);
   Result<void> control_twins(Outcomes& outcomes);
+  Result<void> control_reach(Outcomes& outcomes);
 
   StrayTarget target_;  // a copy: the handshake wait shrinks once a handshake found nobody
   RawSender& sender_;
@@ -351,6 +352,32 @@ Result<void> Session::control_twins(Outcomes& outcomes) {
   return {};
 }
 
+// The reach control of live-rst-exact's survival (apply_reach_control): live-rst-in-window of
+// the group, or, when the run has none, that case sent now for the purpose, up to twice.
+Result<void> Session::control_reach(Outcomes& outcomes) {
+  auto exact = std::find_if(outcomes.begin(), outcomes.end(), [](const StrayOutcome& o) {
+    return o.run.id == StrayCase::live_rst_exact && o.judgement.rst_survived &&
+           o.judgement.verdict == StrayVerdict::deviation;
+  });
+  if (exact == outcomes.end() || cancelled()) return {};
+  bool reached = false;
+  const auto in_window = std::find_if(outcomes.begin(), outcomes.end(), [](const StrayOutcome& o) {
+    return o.run.id == StrayCase::live_rst_in_window && !o.run.seen.setup_problem;
+  });
+  if (in_window != outcomes.end()) {
+    reached = stray_drew_answer(in_window->run.seen) || (in_window->run.seen.retried && first_real_tcp(in_window->run.seen.retry_answers));
+  } else {
+    for (int i = 0; i < 2 && !reached && !cancelled(); ++i) {
+      auto control = run_case(StrayCase::live_rst_in_window);
+      if (!control) return tl::unexpected(control.error());
+      reached = stray_drew_answer(control->seen);
+    }
+  }
+  if (cancelled()) return {};
+  exact->judgement = apply_reach_control(std::move(exact->judgement), reached);
+  return {};
+}
+
 // Applies the controls to a group that has run: for a closed or listening port first the port
 // control and the confirmation of silence (and for a listening port the twin control), then for
 // every group the loss control.
@@ -383,6 +410,8 @@ Result<void> Session::settle(Outcomes& outcomes) {
       for (const auto& o : outcomes)
         if (!o.run.seen.setup_problem) closed_answered_[o.run.id] = stray_drew_answer(o.run.seen);
   }
+  if (group == StrayGroup::live)
+    if (auto r = control_reach(outcomes); !r) return r;
   for (auto& o : outcomes) o.judgement = apply_loss_control(o.judgement, o.run.seen, loss_seen_);
   return {};
 }

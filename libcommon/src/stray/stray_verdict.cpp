@@ -582,6 +582,16 @@ StrayJudgement apply_port_control(StrayJudgement j, uint16_t port, bool control_
   return j;
 }
 
+StrayJudgement apply_reach_control(StrayJudgement j, bool reached) {
+  if (!j.rst_survived || j.verdict != V::deviation || reached) return j;
+  j.verdict = V::inconclusive;
+  j.rate_limit_possible = false;
+  j.reason = "the connection survived an RST at exactly RCV.NXT, but an in-window RST (live-rst-in-window) drew no "
+             "challenge ACK either: the RSTs may never reach the peer's stack (a firewall that drops them), so its "
+             "survival decides nothing";
+  return j;
+}
+
 StrayJudgement apply_drop_control(StrayJudgement j, const std::string& drops) {
   if (j.verdict != V::conformant || drops.empty()) return j;
   j.verdict = V::inconclusive;

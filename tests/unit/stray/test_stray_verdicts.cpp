@@ -977,6 +977,25 @@ TEST_CASE("a connection the peer reset on its own says nothing of what our RST d
   CHECK(stray_peer_took_connection(run));
 }
 
+TEST_CASE("a connection that survived an exact RST is a deviation only where RSTs reach the stack", "[stray]") {
+  // Found by an explorer: behind `tcp flags rst drop`, live-rst-exact read "the connection
+  // survived an RST at exactly RCV.NXT", a deviation; live-rst-in-window drew no challenge ACK.
+  StrayObservation o = answers({});
+  o.follow_up_sent = true;
+  o.follow_up = live(f::psh | f::ack, kRcvNxt);
+  o.follow_up_answers = {in(f::ack, kSndNxt, kRcvNxt + 1)};
+  const auto survived = judge_stray_case(StrayCase::live_rst_exact, live(f::rst, kRcvNxt), o);
+  REQUIRE(survived.verdict == StrayVerdict::deviation);
+  CHECK(apply_reach_control(survived, true).verdict == StrayVerdict::deviation);
+  const auto unproven = apply_reach_control(survived, false);
+  CHECK(unproven.verdict == StrayVerdict::inconclusive);
+  CHECK_THAT(unproven.reason, Catch::Contains("drew no challenge ACK either"));
+  // A conformant reset needs no control.
+  o.follow_up_answers = {in(f::rst, kSndNxt, 0, 0)};
+  const auto reset = judge_stray_case(StrayCase::live_rst_exact, live(f::rst, kRcvNxt), o);
+  CHECK(apply_reach_control(reset, false).verdict == StrayVerdict::conformant);
+}
+
 TEST_CASE("an RST's silence decides nothing where the run saw segments dropped before the stack", "[stray]") {
   // Found behind ct state invalid drop: closed-rst read conformant beside four deviations whose
   // silence the firewall made; an RST without a connection is as invalid to conntrack.

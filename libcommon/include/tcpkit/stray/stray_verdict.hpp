@@ -208,6 +208,13 @@ StrayJudgement apply_port_control(StrayJudgement judgement, uint16_t port, bool 
 StrayJudgement apply_twin_control(StrayJudgement judgement, StrayCase twin, uint16_t closed_port, bool twin_answered,
                                   const std::string& problem = "");
 
+// The reach control of live-rst-exact: a connection that survived an RST at exactly RCV.NXT
+// shows a stack that ignores it only where RSTs reach the stack at all: an in-window RST of the
+// same run drew its challenge ACK (`reached`, from live-rst-in-window). Else the deviation
+// becomes inconclusive (found: a firewall rule that drops RSTs, `tcp flags rst drop`, read as
+// a stack that survives them).
+StrayJudgement apply_reach_control(StrayJudgement judgement, bool reached);
+
 // The drop control (closed-rst, listen-rst): an RST is answered by nothing, so no control can
 // show that it reached the stack. When the same run shows segments without a connection dropped
 // before the stack (`drops`, what showed it: a closed-port case silent over its tries while the
