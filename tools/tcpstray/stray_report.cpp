@@ -66,16 +66,13 @@ constexpr size_t kObservedWidth = 16;
 
 std::string table_row(const std::string& name, const std::string& sent, const std::string& observed,
                       const std::string& verdict) {
-  static const size_t name_width = [] {
-    size_t w = 4;
-    for (const auto& c : tcpkit::stray_catalogue()) w = std::max(w, std::string_view(c.name).size());
+  auto widest = [](auto width_of) {
+    size_t w = 4;  // the header's
+    for (const auto& c : tcpkit::stray_catalogue()) w = std::max(w, width_of(c));
     return w;
-  }();
-  static const size_t sent_width = [] {
-    size_t w = 4;
-    for (const auto& c : tcpkit::stray_catalogue()) w = std::max(w, tcpkit::sent_flags(c.sent).size());
-    return w;
-  }();
+  };
+  static const size_t name_width = widest([](const auto& c) { return std::string_view(c.name).size(); });
+  static const size_t sent_width = widest([](const auto& c) { return tcpkit::sent_flags(c.sent).size(); });
   std::string line = tcpkit::pad_cells(name, name_width + 2) + tcpkit::pad_cells(sent, sent_width + 2) +
                      tcpkit::pad_cells(observed, kObservedWidth + 2);
   if (!line.empty() && line.back() != ' ') line += ' ';

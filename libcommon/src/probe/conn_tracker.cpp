@@ -283,10 +283,8 @@ void hold_piece(ConnectionTracker::Side& from, ConnectionTracker::Side::Piece pi
       auto gap = [&](const auto& h) { return seq_lt(h.second, piece.first) ? piece.first - h.second : h.first - piece.second; };
       return gap(a) < gap(b);
     });
-    join(*at, piece);
-  } else {
-    join(*at, piece);
   }
+  join(*at, piece);
   // The grown piece may now reach later ones: they become part of it.
   for (bool merged = true; merged;) {
     merged = false;

@@ -187,8 +187,8 @@ class TraceRun {
   // What of --send never went: a note, as the byte count alone does not say it was cut.
   std::optional<std::string> unsent_note() const {
     const size_t size = config_.send_data.size();
-    if (sent_ == size) return std::nullopt;
-    return "sent " + std::to_string(sent_) + " of the " + std::to_string(size) + " bytes of --send: " +
+    if (result_.bytes_sent == size) return std::nullopt;
+    return "sent " + std::to_string(result_.bytes_sent) + " of the " + std::to_string(size) + " bytes of --send: " +
            (send_error_ ? std::string("send: ") + std::strerror(send_error_)
                         : std::string("the rest was never taken (the peer's window stayed closed, or the "
                                       "connection or the time limit ended first)"));
@@ -233,11 +233,9 @@ class TraceRun {
     if (!cancel_requested(cancel_fd_)) return false;
     result_.outcome = "interrupted";
     // Abort, never a FIN: a FIN would leave the peer in CLOSE_WAIT and us half-closed.
-    if (sock_.get() >= 0 && connected_) {
+    if (sock_.get() >= 0) {
       abort_close(sock_);
-      record_our_reset();
-    } else if (sock_.get() >= 0) {
-      abort_close(sock_);
+      if (connected_) record_our_reset();
     }
     return true;
   }
@@ -361,14 +359,14 @@ class TraceRun {
     if (!data_written_ && sock_.get() < 0) data_written_ = true;  // closed before all went: unsent_note says it
     if (!data_written_) {
       const std::string& data = config_.send_data;
-      const ssize_t n = ::send(sock_.get(), data.data() + sent_, data.size() - sent_, MSG_NOSIGNAL | MSG_DONTWAIT);
+      const size_t sent = size_t(result_.bytes_sent);  // written so far: --send's own count
+      const ssize_t n = ::send(sock_.get(), data.data() + sent, data.size() - sent, MSG_NOSIGNAL | MSG_DONTWAIT);
       if (n > 0) {
-        sent_ += size_t(n);
         result_.bytes_sent += uint64_t(n);
       } else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
         send_error_ = errno;
       }
-      data_written_ = sent_ == data.size() || send_error_ != 0;
+      data_written_ = result_.bytes_sent == data.size() || send_error_ != 0;
       acted_ = true;
     }
     if (config_.close == CloseMode::peer) acted_ = true;  // nothing of ours to hurry: the peer moves
@@ -438,7 +436,6 @@ class TraceRun {
   TraceResult& result_;
   bool connected_ = false, refused_ = false, data_written_;
   std::optional<TraceEvent> cleanup_;  // our RST at the time limit or on Ctrl-C
-  size_t sent_ = 0;     // bytes of --send written so far
   int send_error_ = 0;  // errno of a send() that failed for good
   bool acted_ = false;  // our first move after the handshake is done: no more eager waits
   bool close_started_ = false, peer_eof_ = false, saw_closing_ = false;
