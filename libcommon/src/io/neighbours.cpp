@@ -117,6 +117,12 @@ bool next_hop_unresolved(const Route& route, const IpAddress& destination) {
                       NeighbourState::unresolved;
 }
 
+std::string unanswered_next_hop(const Route& route, const IpAddress& destination) {
+  const IpAddress hop = route.gateway.value_or(destination);
+  return (route.gateway ? "the gateway " + hop.to_string() : std::string("the host")) + " on " + route.interface +
+         " never answered " + (hop.is_v4() ? "ARP" : "neighbour discovery");
+}
+
 Result<std::optional<NeighbourState>> await_neighbour(const IpAddress& address,
                                                       std::chrono::steady_clock::time_point deadline, int cancel_fd,
                                                       int interface_index) {

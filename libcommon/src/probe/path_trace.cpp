@@ -331,10 +331,8 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
   // tcpprobe and tcpscan said that the SYNs never left.
   if (trace.summary.stop == PathStop::no_answer && next_hop_unresolved(c.route, c.destination)) {
     trace.summary.next_hop_unresolved = true;
-    const IpAddress hop = c.route.gateway.value_or(c.destination);
-    trace.summary.verdict = std::string("no hop and not the destination answered: the SYNs never left this host, ") +
-                            (c.route.gateway ? "the gateway " + hop.to_string() : std::string("the host")) + " on " +
-                            c.route.interface + " never answered " + (hop.is_v4() ? "ARP" : "neighbour discovery") +
+    trace.summary.verdict = "no hop and not the destination answered: the SYNs never left this host, " +
+                            unanswered_next_hop(c.route, c.destination) +
                             " (a host or router that is gone or not on the link)";
   }
   // The last hop that answered held some answers back, and nothing answered past it: its ICMP

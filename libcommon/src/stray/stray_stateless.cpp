@@ -275,10 +275,7 @@ Result<std::optional<std::string>> check_closed(const StrayTarget& t, int cancel
 
 std::string unresolved_neighbour_note(const StrayTarget& t) {
   if (!next_hop_unresolved(t.route, t.address)) return "";
-  const IpAddress hop = t.route.gateway.value_or(t.address);
-  const std::string what = hop.is_v4() ? "ARP" : "neighbour discovery";
-  return (t.route.gateway ? "the gateway " + hop.to_string() : std::string("the host")) + " never answered " + what +
-         " (its neighbour entry did not resolve): nothing reached a TCP stack";
+  return unanswered_next_hop(t.route, t.address) + " (its neighbour entry did not resolve): nothing reached a TCP stack";
 }
 
 }  // namespace tcpkit

@@ -23,6 +23,14 @@ TEST_CASE("neighbour states: asked and never answered, answered, no fresh eviden
   for (int s : {NUD_PERMANENT, NUD_NOARP, 0}) CHECK(neighbour_state_of(uint16_t(s)) == NeighbourState::other);
 }
 
+TEST_CASE("unanswered_next_hop: one wording for the gateway or the host, by family") {
+  Route via{*IpAddress::parse("192.0.2.9"), "eth0", 2, IpAddress::parse("192.0.2.1"), false};
+  CHECK(unanswered_next_hop(via, *IpAddress::parse("198.51.100.7")) == "the gateway 192.0.2.1 on eth0 never answered ARP");
+  Route direct{*IpAddress::parse("2001:db8::9"), "tk0", 3, std::nullopt, false};
+  CHECK(unanswered_next_hop(direct, *IpAddress::parse("2001:db8::7")) ==
+        "the host on tk0 never answered neighbour discovery");
+}
+
 TEST_CASE("state_in_table: an entry that is not stale wins over a stale one of the same address") {
   const IpAddress a = *IpAddress::parse("192.0.2.5");
   const std::vector<Neighbour> table{{a, 2, NeighbourState::stale, std::nullopt},

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "tcpkit/io/route.hpp"
@@ -43,6 +44,10 @@ std::optional<NeighbourState> state_in_table(const std::vector<Neighbour>& table
 // was asked for on the route's interface and never answered: what goes there never leaves this
 // host. False for a destination of this host, a table that cannot be read, or no entry.
 bool next_hop_unresolved(const Route& route, const IpAddress& destination);
+
+// The words for that next hop in a verdict: "the gateway 10.0.0.1 on eth0 never answered ARP",
+// "the host on eth0 never answered neighbour discovery" (one wording for every tool).
+std::string unanswered_next_hop(const Route& route, const IpAddress& destination);
 
 // Reads the table until address's entry (on interface_index, 0: any) is no longer stale,
 // `deadline` passes or cancel_fd (when >= 0) becomes readable: the entry's last state, nothing
