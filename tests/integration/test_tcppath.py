@@ -352,3 +352,25 @@ def test_a_host_gone_from_the_link_is_named_as_tcpprobe_names_it(make_lab, tool)
     L.drop_ports([PORT])
     r, hops, summary = tcppath_hops(L, tool, f"{L.server_v4}:{PORT}", wait="1s", max_hops=2)
     assert summary["stop"] != "reached" and "next_hop_unresolved" not in summary, summary
+
+
+def test_a_routing_loop_is_named_never_a_longer_path(L, tool):
+    # Found: r3 sending the server's network back to r2 read "the destination is further away (a
+    # larger -m reaches it)", hops 2 to 8 alternating between r2 and r3, though no SYN arrived.
+    net = L.server_v4.rsplit(".", 2)[0]  # 10.N
+    r3 = L.router_ns[2]
+    subprocess.run(["ip", "netns", "exec", r3, "ip", "route", "del", f"{net}.3.0/24"], check=True, timeout=20)
+    subprocess.run(["ip", "netns", "exec", r3, "ip", "route", "add", f"{net}.3.0/24", "via", f"{net}.2.1"],
+                   check=True, timeout=20)
+    for ns in L.router_ns:
+        L.sysctl(ns, "net.ipv4.icmp_ratelimit", 0)
+    r, hops, summary = trace(L, tool, "-n", "-q", "1")
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert [h["router"] for h in hops][:4] == [L.router_v4[0], L.router_v4[1], L.router_v4[2], L.router_v4[1]], hops
+    assert summary["stop"] == "routing loop", summary
+    assert summary["loop_routers"] == [L.router_v4[1], L.router_v4[2]], summary
+    assert (f"a routing loop: {L.router_v4[1]} answered at hop 2 and again at hop 4" in summary["verdict"]
+            and "a larger -m will not help" in summary["verdict"]), summary["verdict"]
+    text = L.run_client([tool("tcppath"), "-n", "-q", "1", "-W", "3s", "-m", "8", f"{L.server_v4}:{PORT}"], timeout=60)
+    assert text.returncode == 1 and "routing loop" in text.stdout, text.stdout
+    assert max(len(line) for line in text.stdout.splitlines()) <= 80, text.stdout

@@ -177,6 +177,11 @@ tcpkit::Record summary_record(const tcpkit::PathTrace& t, const tcpkit::IpAddres
     if (t.destination->unpaired) r["answer_unpaired"] = true;
   }
   if (t.summary.next_hop_unresolved) r["next_hop_unresolved"] = true;
+  if (!t.summary.loop_routers.empty()) {
+    tcpkit::Record routers = tcpkit::Record::array();
+    for (const auto& a : t.summary.loop_routers) routers.push_back(a.to_string());
+    r["loop_routers"] = routers;
+  }
   r["verdict"] = t.summary.verdict;
   r["ended"] = end_reason(t, interrupted);
   return r;

@@ -97,6 +97,7 @@ const char* path_stop_name(PathStop stop) {
     case PathStop::rejected: return "rejected";
     case PathStop::no_answer: return "no answer";
     case PathStop::past_max_hops: return "past max hops";
+    case PathStop::loop: return "routing loop";
   }
   return "?";
 }
@@ -106,6 +107,24 @@ int answer_hop(uint8_t arrival_ttl) {
   for (const int initial : {32, 64, 128, 255})
     if (arrival_ttl <= initial) return initial - arrival_ttl + 1;
   return 0;  // unreachable: a uint8_t is at most 255
+}
+
+LoopTurn loop_turn(const std::vector<HopAnswer>& hops, const std::optional<IpAddress>& probed) {
+  std::vector<const HopAnswer*> seen;  // routers' time exceeded, in TTL order
+  for (const HopAnswer& h : hops)
+    if (h.router && !h.unreachable && h.router != probed) seen.push_back(&h);
+  for (size_t j = 0; j < seen.size(); ++j)
+    for (size_t i = j; i-- > 0;) {
+      if (seen[i]->router != seen[j]->router) continue;
+      const bool other_between = std::any_of(seen.begin() + std::ptrdiff_t(i) + 1, seen.begin() + std::ptrdiff_t(j),
+                                             [&](const HopAnswer* h) { return h->router != seen[j]->router; });
+      if (!other_between) break;  // the same router at hops in a row: no turn closed here
+      LoopTurn turn;
+      for (size_t k = i; k < j; ++k) turn.hops.push_back(seen[k]->hop);
+      turn.again = seen[j]->hop;
+      return turn;
+    }
+  return {};
 }
 
 PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::optional<DestinationAnswer>& destination,
@@ -157,6 +176,17 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
       out.stop = PathStop::past_max_hops;  // the trace ran out of TTLs, not the SYN of a path
     else if (out.last_hop > 0)
       out.stop = PathStop::dropped;
+  }
+  // Found: a loop between two routers read "the destination is further away (a larger -m
+  // reaches it)", though no SYN ever arrived. A loop seen on a way the SYN came through anyway
+  // (it was changing) does not stop it.
+  LoopTurn turn;
+  if (out.stop != PathStop::rejected && out.stop != PathStop::reached) {
+    turn = loop_turn(hops, probed);
+    for (int hop : turn.hops)
+      for (const HopAnswer& h : hops)
+        if (h.hop == hop && h.router) out.loop_routers.push_back(*h.router);
+    if (!out.loop_routers.empty()) out.stop = PathStop::loop;
   }
   if (out.stop == PathStop::reached && destination->hop > 0) {
     const int from = answer_hop(destination->ttl);
@@ -239,12 +269,23 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
       words += "no hop and not the destination answered: the SYN is dropped before the first router (a firewall "
                "on this host or the next), or every answer is dropped on the way back";
       break;
+    case PathStop::loop: {
+      std::string routers;
+      for (size_t i = 0; i < out.loop_routers.size(); ++i)
+        routers += (i == 0 ? "" : i + 1 == out.loop_routers.size() ? " and " : ", ") + out.loop_routers[i].to_string();
+      words += "a routing loop: " + out.loop_routers.front().to_string() + " answered at hop " +
+               std::to_string(turn.hops.front()) + " and again at hop " + std::to_string(turn.again) +
+               ", the SYN going round " + routers + " (" + std::to_string(turn.again - turn.hops.front()) +
+               " hops a turn): it never reaches the destination, and a larger -m will not help";
+      break;
+    }
     case PathStop::past_max_hops:
       words += "the SYN went on past hop " + std::to_string(out.last_hop) + " (last answer from " + last +
                "), the last hop probed: the destination is further away (a larger -m reaches it)";
       break;
   }
-  if (out.changes.empty() && (out.stop == PathStop::reached || out.stop == PathStop::past_max_hops))
+  if (out.changes.empty() && (out.stop == PathStop::reached || out.stop == PathStop::past_max_hops ||
+                               out.stop == PathStop::loop))
     words = std::string(out.nat_rewritten_hops.empty() ? "no change to the SYN seen; "
                                                        : "no change to the SYN seen (a NAT translates the quotes "
                                                          "back, so what it changes cannot show); ") +

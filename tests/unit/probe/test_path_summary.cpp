@@ -79,6 +79,50 @@ TEST_CASE("path summary: time exceeded from the last hop probed is no drop: the 
   CHECK(summarize_path(hops, std::nullopt).stop == PathStop::dropped);
 }
 
+TEST_CASE("path summary: a router that answers again after another is a routing loop, not a longer path") {
+  // Found: r3 routed the server's network back to r2, and hops 2 to 6 alternated between them;
+  // the verdict said a larger -m reaches the destination, which no SYN ever reached.
+  std::vector<HopAnswer> hops = {quoted_hop(1, "10.0.0.2", sent_spec())};
+  for (int hop = 2; hop <= 6; ++hop) hops.push_back(quoted_hop(hop, hop % 2 ? "10.0.2.2" : "10.0.1.2", sent_spec()));
+  const PathSummary s = summarize_path(hops, std::nullopt, std::nullopt, 6);
+  CHECK(s.stop == PathStop::loop);
+  CHECK(std::string(path_stop_name(s.stop)) == "routing loop");
+  CHECK(s.last_hop == 6);
+  REQUIRE(s.loop_routers.size() == 2);
+  CHECK(s.loop_routers[0].to_string() == "10.0.1.2");
+  CHECK(s.loop_routers[1].to_string() == "10.0.2.2");
+  CHECK(s.verdict == "no change to the SYN seen; a routing loop: 10.0.1.2 answered at hop 2 and again at hop 4, the "
+                     "SYN going round 10.0.1.2 and 10.0.2.2 (2 hops a turn): it never reaches the destination, and "
+                     "a larger -m will not help");
+  // Rate-limited routers fall silent late in a loop: still the loop, not a drop after the last answer.
+  std::vector<HopAnswer> quiet(hops.begin(), hops.begin() + 5);
+  quiet.push_back(HopAnswer{6, {}, {}, false, false, 0, 0});
+  CHECK(summarize_path(quiet, std::nullopt, std::nullopt, 6).stop == PathStop::loop);
+  // A silent hop between two answers of one router shows no other router there: the first
+  // turn seen whole is the next one.
+  std::vector<HopAnswer> gap = hops;
+  gap[2] = HopAnswer{3, {}, {}, false, false, 0, 0};
+  const PathSummary g = summarize_path(gap, std::nullopt, std::nullopt, 6);
+  CHECK(g.stop == PathStop::loop);
+  CHECK(g.loop_routers.size() == 2);
+  CHECK(loop_turn(gap).hops == std::vector<int>{4, 5});
+  CHECK(loop_turn(gap).again == 6);
+  // One router at hops in a row (it answered for a hop it did not forward) is no loop.
+  const std::vector<HopAnswer> twice = {quoted_hop(1, "10.0.0.2", sent_spec()), quoted_hop(2, "10.0.1.2", sent_spec()),
+                                        quoted_hop(3, "10.0.1.2", sent_spec()), quoted_hop(4, "10.0.2.2", sent_spec())};
+  CHECK(loop_turn(twice).hops.empty());
+  CHECK(summarize_path(twice, std::nullopt, std::nullopt, 4).stop == PathStop::past_max_hops);
+  // A destination that answered all the same: the SYN got through, whatever the routers said.
+  DestinationAnswer d;
+  d.from = *IpAddress::parse("10.0.4.2");
+  d.flags = tcp_flag::syn | tcp_flag::ack;
+  CHECK(summarize_path(hops, d).stop == PathStop::reached);
+  // A NAT's rewritten answers all come from the address probed: not one router going round.
+  std::vector<HopAnswer> natted = {quoted_hop(1, "10.0.0.2", sent_spec()), quoted_hop(2, "10.0.4.2", sent_spec()),
+                                   quoted_hop(3, "10.0.9.9", sent_spec()), quoted_hop(4, "10.0.4.2", sent_spec())};
+  CHECK(loop_turn(natted, IpAddress::parse("10.0.4.2")).hops.empty());
+}
+
 TEST_CASE("path summary: a silent or partial hop widens the attribution, it never guesses") {
   SegmentSpec windowed = sent_spec();
   windowed.window = 1000;

@@ -59,9 +59,21 @@ std::string attribution_text(const AttributedChange& change);
 std::string change_phrase(const FieldChange& change);
 
 // past_max_hops: the last hop probed (-m) still sent time exceeded: nothing stopped the SYN
-// within the hops probed, and the destination is further away.
-enum class PathStop { reached, dropped, rejected, no_answer, past_max_hops };
-const char* path_stop_name(PathStop stop);  // "reached", "dropped", "rejected", "no answer", "past max hops"
+// within the hops probed, and the destination is further away. loop: a router answered again
+// further on, after another: the SYN goes round a routing loop and never arrives.
+enum class PathStop { reached, dropped, rejected, no_answer, past_max_hops, loop };
+// "reached", "dropped", "rejected", "no answer", "past max hops", "routing loop"
+const char* path_stop_name(PathStop stop);
+
+// The first turn of a routing loop: a router's time exceeded at hop `hops.front()` and again at
+// hop `again`, with another router's in between (one router at two hops in a row is not a
+// loop: it answered for a hop it did not forward). hops: those of the turn that answered, in
+// TTL order. Empty: no loop. Answers from the address probed (a NAT's rewrite) are left out.
+struct LoopTurn {
+  std::vector<int> hops;
+  int again = 0;
+};
+LoopTurn loop_turn(const std::vector<HopAnswer>& hops, const std::optional<IpAddress>& probed = std::nullopt);
 
 struct PathSummary {
   std::vector<AttributedChange> changes;
@@ -89,6 +101,8 @@ struct PathSummary {
   // Nothing answered, and the next hop's neighbour entry says it was asked (ARP, ND) and never
   // answered: the SYNs never left this host.
   bool next_hop_unresolved = false;
+  // stop == loop: the routers of one turn of it, in the order the SYN met them.
+  std::vector<IpAddress> loop_routers;
   std::string verdict;                 // one paragraph
 
   bool nat_rewritten(int hop) const {
