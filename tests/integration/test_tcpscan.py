@@ -423,3 +423,27 @@ def test_a_hosts_own_icmp_refusals_held_back_by_its_rate_limit_are_said_so(make_
         assert "try --rate" not in r.stderr, r.stderr
         text = L.run_client([L.tool("tcpscan"), "-p", "1-100", "--rate", rate, L.server_v4], timeout=300).stdout
         assert "refusals that an ICMP rate limit swallowed" in re.sub(r"\s*\n#\s*", " ", text), text[-1500:]
+
+
+@pytest.mark.parametrize("family", ["v4", "v6"])
+def test_a_full_icmp_budget_spent_at_once_is_no_firewalls_burst(make_lab, family):
+    # Found by an explorer: on a first contact the host's ICMP budget is full (the lab's
+    # neighbour priming spends it, which hid this): 6 of 100 rejected ports were refused at once
+    # and none within the retry's second; the report blamed a rate-limiting firewall's burst and
+    # said "try --rate 4", which changes nothing. The IPv6 wording named only the IPv4 sysctl.
+    L = make_lab(prime_neighbours=False)
+    for key, value in (("net.ipv4.icmp_ratelimit", 1000), ("net.ipv4.icmp_msgs_per_sec", 1000),
+                       ("net.ipv4.icmp_msgs_burst", 50), ("net.ipv6.icmp.ratelimit", 1000)):
+        L.sysctl(L.server_ns, key, value)
+    L.nft(L.server_ns, "table inet tk_reject {\n chain input { type filter hook input priority 0; policy accept;\n"
+                       "  tcp dport 1-100 reject with icmpx type admin-prohibited\n }\n}\n")
+    target = L.server_v4 if family == "v4" else L.server_v6
+    ports, summary, r = scan(L, ["-p", "1-100", target], timeout=300)
+    assert len(ports) == 100 and all(p["state"] == "filtered" for p in ports.values()), summary
+    refused = sum(1 for p in ports.values() if p["reason"] == "icmp-unreach")
+    assert 0 < refused < 100, refused
+    reasons = " ".join(summary["degraded_reasons"])
+    assert "every one of them an ICMP error" in reasons, summary
+    assert "net.ipv6.icmp.ratelimit" in reasons, reasons
+    assert "rate-limiting firewall" not in reasons, reasons
+    assert "rate_suggested" not in summary and "try --rate" not in r.stderr, (summary, r.stderr)

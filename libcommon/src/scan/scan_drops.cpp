@@ -117,6 +117,24 @@ bool icmp_limited(const std::vector<RoundTally>& rounds, uint64_t late) {
   for (size_t r = 1; r < rounds.size(); ++r) late_icmp += rounds[r].icmp_answers;
   return late_icmp == late;
 }
+
+// Round 0's answers came as a burst and then none, every one an ICMP error, and so did the
+// retry rounds' (if any): the refuser's ICMP burst, spent by the first probes (found: a host
+// whose ICMP budget was full answered 6 of 100 rejected ports at once, then nothing within the
+// retries' second; the report blamed a rate-limiting firewall and suggested --rate 4).
+bool icmp_burst_spent(const std::vector<RoundTally>& rounds, const QuarterAnswers& quarters, uint64_t late) {
+  if (rounds.empty() || !burst_then_silence(quarters) || rounds[0].icmp_answers != rounds[0].answers) return false;
+  uint64_t late_icmp = 0;
+  for (size_t r = 1; r < rounds.size(); ++r) late_icmp += rounds[r].icmp_answers;
+  return late_icmp == late;
+}
+
+// The part every ICMP-limit reason ends with.
+constexpr const char* kIcmpLimitWhy =
+    ": whoever refuses these ports (the host, or a router) holds its ICMP errors back (Linux sends about 6 to one "
+    "address at once, then 1 a second: net.ipv4.icmp_ratelimit, net.ipv6.icmp.ratelimit), so the silent ports are "
+    "most likely refused the same way; they are filtered either way, and no lower --rate short of about 1 a second "
+    "helps";
 }  // namespace
 
 DropFindings judge_drops(const std::vector<RoundTally>& rounds, const QuarterAnswers& quarters, double asked_rate) {
@@ -128,10 +146,15 @@ DropFindings judge_drops(const std::vector<RoundTally>& rounds, const QuarterAns
     // ports are most likely refused alike: filtered either way, their reason unknown.
     out.cause = DropCause::icmp_limit;
     out.reasons.push_back(std::to_string(late) + " of " + std::to_string(total) + " answers came only in retry " +
-                          "rounds, every one of them an ICMP error: whoever refuses these ports (the host, or a "
-                          "router) holds its ICMP errors back (Linux sends about 6 to one address at once, then 1 "
-                          "a second: net.ipv4.icmp_ratelimit), so the silent ports are most likely refused the same "
-                          "way; they are filtered either way, and no lower --rate short of about 1 a second helps");
+                          "rounds, every one of them an ICMP error" + kIcmpLimitWhy);
+    return out;
+  }
+  if (icmp_burst_spent(rounds, quarters, late)) {
+    out.cause = DropCause::icmp_limit;
+    out.reasons.push_back("round 1 drew " + std::to_string(quarters[0]) +
+                          " answers to the first quarter of its probes and none to the rest, every one of them an "
+                          "ICMP error" + (late ? ", as were the " + std::to_string(late) + " the retry rounds found" : std::string()) +
+                          kIcmpLimitWhy);
     return out;
   }
   out.cause = drop_cause(rounds);

@@ -47,8 +47,9 @@ uint64_t late_answers(const std::vector<RoundTally>& rounds);
 // What the rounds say of the drops: a slower retry round answered in a larger share (a rate
 // limiter: it passes so many per second, whatever is sent), in the same share or less (loss at
 // random: it takes a share, whatever the rate), or no such pair of rounds to tell.
-// icmp_limit: every late answer (3 or more) an ICMP error: the ICMP rate limit of whoever
-// refuses the ports (the host's own, or a router's) let a few through each round.
+// icmp_limit: every late answer (3 or more) an ICMP error, or round 0's a burst of ICMP errors
+// and then none: the ICMP rate limit of whoever refuses the ports (the host's own, or a
+// router's) let a few through at once, then a few each round.
 enum class DropCause { unknown, rate_limit, random_loss, icmp_limit };
 DropCause drop_cause(const std::vector<RoundTally>& rounds);
 
