@@ -90,6 +90,41 @@ def test_a_connection_the_peer_kept_answers_the_next_probe_as_open(make_lab, too
     assert "our RSTs do not reach it" in " ".join(text.split()), text
 
 
+
+def test_a_connection_kept_for_a_lost_syn_ack_is_not_blamed_on_dropped_rsts(make_lab, tool):
+    # Found by an explorer: a probe's SYN/ACK lost, its port given out again, the peer's ACK
+    # for that connection read "our RSTs do not reach it (a firewall that drops them?)", though
+    # no RST was ever sent or dropped; and with -s, the earlier probe still waiting, that ACK
+    # was rejected as a wrong ack and both probes read filtered.
+    L = make_lab(ipv6=False)
+    L.start_server(PORT, mode="hold")
+    L.run_client(["sysctl", "-qw", "net.ipv4.ip_local_port_range=45010 45010"], timeout=20)
+
+    def lose_first_syn_ack():  # every other SYN/ACK from now, the first among them
+        L.run_server(["nft", "delete", "table", "inet", "tk_lose"], timeout=20)
+        L.nft(L.server_ns, "table inet tk_lose {\n chain output { type filter hook output priority 0; policy accept;\n"
+                           f"  tcp sport {PORT} tcp flags & (syn | ack) == syn | ack numgen inc mod 2 == 0 drop\n }}\n}}\n")
+
+    for args in (["-s", "45003", "-i", "0.3", "-W", "2"],   # probe 1 still waits when probe 2's ACK comes
+                 ["-i", "0.6", "-W", "0.5"]):              # probe 1 reported; the kernel's one port again
+        lose_first_syn_ack()
+        r = L.run_client([tool("tcpprobe"), "-m", "syn", "--json", "-c", "2", *args, f"{L.server_v4}:{PORT}"],
+                         timeout=60)
+        objects = [json.loads(line) for line in r.stdout.splitlines() if line.strip()]
+        got = {o["probe"]: o for o in objects if o["type"] == "probe"}
+        summary = objects[-1]
+        assert got[1]["outcome"] == "filtered", (args, r.stdout)
+        assert got[2]["outcome"] == "open" and got[2]["held_by_probe"] == 1, (args, r.stdout)
+        assert got[2]["held_unanswered"] is True, (args, got[2])
+        assert summary["held"] == 1 and summary["held_unanswered"] == 1 and summary["rejected"] == 0, (args, summary)
+    lose_first_syn_ack()
+    text = L.run_client([tool("tcpprobe"), "-m", "syn", "-c", "2", "-i", "0.6", "-W", "0.5", f"{L.server_v4}:{PORT}"],
+                        timeout=60).stdout
+    assert "(an ACK: the peer still holds probe 1's connection, whose SYN/ACK was lost)" in text, text
+    words = " ".join(text.split())
+    assert "whose SYN/ACK never reached us" in words and "our RSTs do not reach it" not in words, text
+
+
 HOLD_CONNECTION = r"""
 import socket, sys, time
 s = socket.socket()

@@ -71,6 +71,7 @@ Record summary_record(const TargetInfo& info, const TargetStats& s) {
   rec["late"] = s.late;
   rec["unmatched_rst"] = s.unmatched_rst;
   rec["held"] = s.held;
+  rec["held_unanswered"] = s.held_unanswered;
   rec["retried"] = s.retried;
   rec["zero_window"] = s.zero_window;
   rec["reset_at_once"] = s.reset_at_once;
@@ -136,13 +137,26 @@ std::string unsent_text(const TargetInfo& info, const TargetStats& s) {
 // Answers that came from a connection the peer kept (-s): what they mean, folded the same way.
 std::string held_text(const TargetStats& s) {
   if (!s.held) return "";
-  return tcpkit::wrap_cells(tcpkit::cli::count_text(s.held, "answer") + (s.held == 1 ? " was" : " were") +
-                                " an ACK for an earlier probe's connection, which the peer still held: our RSTs do not "
-                                "reach it (a firewall that drops them?), so each probe from this source port meets that "
-                                "connection, and Linux sends such an ACK at most every 0.5 s (net.ipv4.tcp_invalid_ratelimit), so probes "
-                                "closer together draw nothing; the port listens (without -s each probe has a port pair "
-                                "of its own)",
-                            kTextWidth, 2);
+  const uint64_t reset = s.held - s.held_unanswered;  // held though our RST went to it
+  std::string text;
+  if (reset)
+    text += tcpkit::wrap_cells(tcpkit::cli::count_text(reset, "answer") + (reset == 1 ? " was" : " were") +
+                                   " an ACK for an earlier probe's connection, which the peer still held: our RSTs do not "
+                                   "reach it (a firewall that drops them?), so each probe from this source port meets that "
+                                   "connection, and Linux sends such an ACK at most every 0.5 s (net.ipv4.tcp_invalid_ratelimit), so probes "
+                                   "closer together draw nothing; the port listens (without -s each probe has a port pair "
+                                   "of its own)",
+                               kTextWidth, 2);
+  // Found: a lost SYN/ACK and the kernel giving its port out again read as dropped RSTs.
+  if (s.held_unanswered)
+    text += tcpkit::wrap_cells(tcpkit::cli::count_text(s.held_unanswered, "answer") +
+                                   (s.held_unanswered == 1 ? " was" : " were") +
+                                   " an ACK for the connection of an earlier probe whose SYN/ACK never reached us (lost "
+                                   "on the way), so no RST of ours ended it: the peer still held it, sending its SYN/ACK "
+                                   "again, when a later probe used the same source port (-s, or the kernel giving the "
+                                   "port out again); the port listens",
+                               kTextWidth, 2);
+  return text;
 }
 
 // Probes answered twice with different outcomes: what that means. The first answer is the one
@@ -291,6 +305,7 @@ Record Reporter::probe_record(const TargetInfo& info, const tcpkit::ProbeReply& 
       rec["flags"] = tcpkit::flags_compact(r.flags);
     }
     if (r.held_by) rec["held_by_probe"] = *r.held_by;
+    if (r.held_unanswered) rec["held_unanswered"] = true;
     if (r.split_handshake) rec["split_handshake"] = true;
     if (r.outcome == ProbeOutcome::open && !r.held_by) {
       if (const auto mss = r.options.mss()) rec["mss"] = *mss;
@@ -349,7 +364,9 @@ std::string Reporter::probe_text(const TargetInfo& info, const tcpkit::ProbeRepl
       if (info.mode == "syn") line += " win=" + std::to_string(r.window);
       // The options worth reading (timestamp values are noise).
       if (!r.options.empty() && !r.held_by) line += " opts=" + r.options.to_string(tcpkit::OptionText::brief);
-      if (r.held_by) line += " (an ACK: the peer still holds probe " + std::to_string(*r.held_by) + "'s connection)";
+      if (r.held_by)
+        line += " (an ACK: the peer still holds probe " + std::to_string(*r.held_by) + "'s connection" +
+                (r.held_unanswered ? ", whose SYN/ACK was lost)" : ")");
       if (r.reset_after_handshake) line += " (then reset at once)";
       if (r.split_handshake) line += " (a SYN, no SYN/ACK: a split handshake)";
       break;

@@ -37,8 +37,9 @@ struct TargetStats {
   tcpkit::RejectCounts rejected;
   uint64_t duplicates = 0, conflicting = 0, late = 0, unmatched_rst = 0;
   // Open answers that were ACKs for an earlier probe's connection, which the peer still held
-  // (ProbeReply::held_by): our RSTs do not reach it.
-  uint64_t held = 0;
+  // (ProbeReply::held_by): our RSTs do not reach it, or (held_unanswered, of them) that probe's
+  // SYN/ACK never reached us, so no RST was sent.
+  uint64_t held = 0, held_unanswered = 0;
   // connect mode: probes answered only after the kernel sent the SYN again; their times hold its
   // retransmission timeout and stay out of rtt_ms.
   uint64_t retried = 0;

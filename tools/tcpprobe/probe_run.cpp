@@ -48,6 +48,7 @@ void account(TargetStats& stats, const tcpkit::ProbeReply& reply) {
   // left out with its rtt (found: kernel rtt avg 320 ms beside an rtt avg of 51 ms).
   if (reply.kernel_rtt_us && !reply.syn_retransmits) stats.kernel_rtt_ms.add(*reply.kernel_rtt_us / 1000.0);
   if (reply.held_by) ++stats.held;
+  if (reply.held_unanswered) ++stats.held_unanswered;
   // The SYN/ACK's window is known in syn mode only (connect mode sets connect_ns).
   if (reply.outcome == tcpkit::ProbeOutcome::open && !reply.held_by && !reply.connect_ns && reply.window == 0 &&
       !reply.split_handshake)

@@ -329,29 +329,43 @@ void SynProber::send_reset(uint16_t our_port, uint32_t seq) {
   if (auto bytes = craft_segment(reset)) (void)sender_.send(*bytes, config_.destination);
 }
 
-// A pure ACK of a reported probe's SYN (its ISN+1), on the port pair a probe now waits on (-s
-// gives every probe the same one): the peer still holds that probe's connection, half-open
-// since our RST never reached it (a firewall that drops RSTs), and answers the new SYN on the
-// same 4-tuple with an ACK (RFC 9293 3.10.7.4; a Linux listener's request socket does so). A
-// listener holds it: the waiting probe's answer is "open". It was taken for a forgery (wrong
-// ack), and the port for filtered.
+// A pure ACK of an earlier probe's SYN (its ISN+1), on the port pair a probe now waits on (-s
+// gives every probe the same one; the kernel may give a port out again): the peer still holds
+// that probe's connection, half-open since our RST never reached it (a firewall that drops
+// RSTs) or since its SYN/ACK never reached us, so that we sent none (found: both, the second
+// blamed on dropped RSTs, and with -s, the earlier probe still waiting, taken for a wrong ack).
+// It answers the new SYN on the same 4-tuple with an ACK (RFC 9293 3.10.7.4; a Linux
+// listener's request socket does so). A listener holds it: the waiting probe's answer is
+// "open". It was taken for a forgery (wrong ack), and the port for filtered.
 bool SynProber::held_connection_answer(const DecodedPacket& d, const CapturedPacket& packet, ProbeReply& reply,
                                        std::vector<ProbeReply>& done) {
   const DecodedTcp& t = d.tcp;
   constexpr uint8_t kNotPure = tcp_flag::syn | tcp_flag::rst | tcp_flag::fin;
   if (!(t.flags & tcp_flag::ack) || (t.flags & kNotPure) || t.payload_length) return false;
-  const auto held = finished_.find(t.ack - 1);
-  if (held == finished_.end() || held->second.sport != t.dport) return false;
+  const uint32_t held_isn = t.ack - 1;
+  uint64_t held_id = 0;
+  bool unanswered = true;  // no SYN/ACK of it came: still waiting, or reported without one
+  if (const auto f = finished_.find(held_isn); f != finished_.end() && f->second.sport == t.dport) {
+    held_id = f->second.probe_id;
+    unanswered = f->second.outcome != ProbeOutcome::open;
+  } else if (const auto p = pending_.find(held_isn); p != pending_.end() && p->second->sport == t.dport) {
+    held_id = p->second->probe_id;
+  } else {
+    return false;
+  }
   std::optional<uint32_t> waiting;
   for (const auto& [isn, p] : pending_) {
-    if (p->sport != t.dport) continue;
+    if (p->sport != t.dport || isn == held_isn) continue;
     if (waiting) return false;  // two probes wait on that pair: it names neither
     waiting = isn;
   }
   if (!waiting) return false;
-  if (config_.send_reset) send_reset(t.dport, t.ack);  // once more, though a firewall may drop it again
+  // Once more, though a firewall may drop it again; for a probe still waiting it ends the
+  // connection whose SYN/ACK the peer would resend: that probe's answer was lost.
+  if (config_.send_reset) send_reset(t.dport, t.ack);
   reply.outcome = ProbeOutcome::open;
-  reply.held_by = held->second.probe_id;
+  reply.held_by = held_id;
+  reply.held_unanswered = unanswered;
   finish(*waiting, packet, std::move(reply), done);
   return true;
 }

@@ -48,6 +48,9 @@ struct ProbeReply {
   // syn mode, open: the answer was a pure ACK for this earlier probe's SYN on the same 4-tuple
   // (-s): the peer still held that probe's connection, as when a firewall drops our RSTs.
   std::optional<uint64_t> held_by;
+  // That probe's SYN/ACK never reached us (it timed out, or still waits): no RST of ours ended
+  // its connection, the peer kept it, resending its SYN/ACK, and the port pair came round again.
+  bool held_unanswered = false;
   // connect() mode only:
   std::optional<int64_t> connect_ns;      // user-space time of connect()
   std::optional<uint32_t> kernel_rtt_us;  // the kernel's RTT estimate (TCP_INFO tcpi_rtt)
