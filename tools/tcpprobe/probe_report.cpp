@@ -73,6 +73,7 @@ Record summary_record(const TargetInfo& info, const TargetStats& s) {
   rec["held"] = s.held;
   rec["held_unanswered"] = s.held_unanswered;
   rec["retried"] = s.retried;
+  rec["syn_ack_resent"] = s.syn_ack_resent;
   rec["zero_window"] = s.zero_window;
   rec["reset_at_once"] = s.reset_at_once;
   rec["unsent"] = s.unsent;
@@ -97,6 +98,7 @@ Record summary_record(const TargetInfo& info, const TargetStats& s) {
 // Connect mode: the kernel sent the SYN again before the answer came, so the time is its
 // retransmission timeout, not a round trip.
 std::string resent_text(const tcpkit::ProbeReply& r) {
+  if (r.syn_ack_resent) return " (1 s over the fastest: the peer's SYN/ACK sent again, its first lost; not a round trip)";
   if (!r.syn_retransmits) return "";
   return " (after " + tcpkit::cli::count_text(r.syn_retransmits, "SYN") + " sent again: not a round trip)";
 }
@@ -122,6 +124,16 @@ std::string retried_text(const TargetStats& s) {
   return tcpkit::wrap_cells(tcpkit::cli::count_text(s.retried, "probe") + " got their answer only after the kernel sent the "
                                 "SYN again: the SYN or the answer was lost, and their times hold the kernel's "
                                 "retransmission timeout (1 s, then more), so they are left out of the rtt figures",
+                            kTextWidth, 2);
+}
+
+// syn mode: answers that were the peer's SYN/ACK sent again, folded the same way.
+std::string resent_syn_ack_text(const TargetStats& s) {
+  if (!s.syn_ack_resent) return "";
+  return tcpkit::wrap_cells(tcpkit::cli::count_text(s.syn_ack_resent, "answer") + (s.syn_ack_resent == 1 ? " was" : " were") +
+                                " later than the fastest by the peer's retransmission timeout (1 s on Linux, 3 s on "
+                                "older stacks): its SYN/ACK sent again, the first lost, so their times hold that "
+                                "timeout, not a round trip, and are left out of the rtt figures",
                             kTextWidth, 2);
 }
 
@@ -219,7 +231,8 @@ std::string summary_text(const TargetInfo& info, const TargetStats& s) {
                 : ""),
        "time " + format_fixed(s.elapsed_ms, 0) + " ms"},
       ", ", kTextWidth, 2);
-  return out + not_answers_text(s) + conflicting_text(s) + unsent_text(info, s) + held_text(s) + retried_text(s) + proxy_text(s) +
+  return out + not_answers_text(s) + conflicting_text(s) + unsent_text(info, s) + held_text(s) + retried_text(s) +
+         resent_syn_ack_text(s) + proxy_text(s) +
          ack_check_text(info.port, s.ack_check) + rtt_text(s);
 }
 
@@ -306,6 +319,7 @@ Record Reporter::probe_record(const TargetInfo& info, const tcpkit::ProbeReply& 
     }
     if (r.held_by) rec["held_by_probe"] = *r.held_by;
     if (r.held_unanswered) rec["held_unanswered"] = true;
+    if (r.syn_ack_resent) rec["syn_ack_resent"] = true;
     if (r.split_handshake) rec["split_handshake"] = true;
     if (r.outcome == ProbeOutcome::open && !r.held_by) {
       if (const auto mss = r.options.mss()) rec["mss"] = *mss;

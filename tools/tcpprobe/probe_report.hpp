@@ -43,6 +43,9 @@ struct TargetStats {
   // connect mode: probes answered only after the kernel sent the SYN again; their times hold its
   // retransmission timeout and stay out of rtt_ms.
   uint64_t retried = 0;
+  // syn mode: open answers that were the peer's SYN/ACK sent again (ProbeReply::syn_ack_resent);
+  // their times hold its timeout and stay out of rtt_ms.
+  uint64_t syn_ack_resent = 0;
   // syn mode: open answers with a zero window (a SYN proxy's mark); connect mode: connections
   // reset as soon as they were made (ProbeReply::reset_after_handshake).
   uint64_t zero_window = 0, reset_at_once = 0;

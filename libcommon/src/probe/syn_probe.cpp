@@ -230,6 +230,7 @@ void SynProber::finish(uint32_t isn, const CapturedPacket& packet, ProbeReply re
   const bool both_kernel = p.kernel_sent_ns() && packet.source == TimestampSource::kernel;
   reply.timestamps = both_kernel ? TimestampSource::kernel : TimestampSource::user;
   reply.rtt_ns = packet.time_ns - reply.sent_ns;
+  if (reply.outcome == ProbeOutcome::open && is_syn_ack(reply.flags)) reply.syn_ack_resent = resent_.sent_again(*reply.rtt_ns);
   remember(isn, p, reply.outcome);
   use_port(p.sport, -1);
   pending_.erase(it);

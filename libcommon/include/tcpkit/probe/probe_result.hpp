@@ -51,6 +51,9 @@ struct ProbeReply {
   // That probe's SYN/ACK never reached us (it timed out, or still waits): no RST of ours ended
   // its connection, the peer kept it, resending its SYN/ACK, and the port pair came round again.
   bool held_unanswered = false;
+  // syn mode, open: the peer's SYN/ACK sent again, its first lost (ResentSynAckJudge): rtt_ns
+  // holds the peer's timeout, not a round trip.
+  bool syn_ack_resent = false;
   // connect() mode only:
   std::optional<int64_t> connect_ns;      // user-space time of connect()
   std::optional<uint32_t> kernel_rtt_us;  // the kernel's RTT estimate (TCP_INFO tcpi_rtt)

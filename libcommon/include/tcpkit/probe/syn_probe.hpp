@@ -16,6 +16,7 @@
 #include "tcpkit/util/error.hpp"
 #include "tcpkit/util/reject_counts.hpp"
 #include "tcpkit/probe/probe_result.hpp"
+#include "tcpkit/probe/resent_syn_ack.hpp"
 #include "tcpkit/io/raw_socket.hpp"
 #include "tcpkit/io/route.hpp"
 #include "tcpkit/wire/segment.hpp"
@@ -133,6 +134,7 @@ class SynProber {
   std::unordered_map<uint16_t, uint32_t> port_uses_;      // source ports of pending and reported probes
   RejectCounts rejects_;                                  // bad checksums are the capture's
   uint64_t duplicates_ = 0, conflicting_ = 0, late_ = 0, unmatched_rsts_ = 0;
+  ResentSynAckJudge resent_;
   uint64_t capture_drops_ = 0;
   bool tx_stamps_seen_ = false;  // the driver stamps our sends (the capture then ignores them)
   uint64_t rng_state_ = 0;
