@@ -702,3 +702,25 @@ def test_a_dumb_terminal_gets_no_progress_line(make_lab):
                             L.server_v4], "dumb")
     assert "\x1b[" not in raw and "round 1: sent" not in raw, raw[:500]
     assert "# tcpscan done" in raw, raw[-500:]
+
+
+def test_silent_hosts_beside_icmp_refused_ones_are_unknown_not_down(make_lab):
+    # Found by an explorer: one firewall refusing 10 addresses' ports with ICMPv6 admin-prohibited
+    # (from its own address, so a router to us) made 4 or 5 of them "unknown" and the rest "down
+    # or unreachable (no reply on any port, nor to an ACK)", by which ones its ICMP rate limit
+    # let through: its one budget spoke for all of them. None of them is known to be down.
+    L = make_lab(prime_neighbours=False)
+    # One ICMPv6 error in 10 s after the burst: some hosts get none, however slow the rounds.
+    L.sysctl(L.server_ns, "net.ipv6.icmp.ratelimit", 10000)
+    L.add_anyip("fd99:1::/120")
+    L.nft(L.server_ns, "table inet tk_reject {\n chain input { type filter hook input priority 0; policy accept;\n"
+                       "  tcp dport 1-10 reject with icmpx type admin-prohibited\n }\n}\n")
+    r = L.run_client([L.tool("tcpscan"), "--json", "-p", "1-10", "fd99:1::1-a"], timeout=120)
+    objs = [json.loads(line) for line in r.stdout.splitlines()]
+    hosts = {o["host"]: o for o in objs if o["type"] == "host"}
+    assert len(hosts) == 10, objs[-1]
+    refused = [h for h in hosts.values() if h["reason"] != "no-response"]
+    assert 0 < len(refused) < 10, hosts  # the rate limit held some back
+    assert all(h["status"] == "unknown" for h in hosts.values()), {a: (h["status"], h["reason"]) for a, h in hosts.items()}
+    silent = next(h for h in hosts.values() if h["reason"] == "no-response")
+    assert "its rate limit may have held this one's back" in silent["why"], silent
