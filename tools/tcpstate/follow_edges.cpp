@@ -12,6 +12,7 @@
 #include "prometheus.hpp"
 #include "tcpkit/io/run_program.hpp"
 #include "tcpkit/sockets/state_diagram.hpp"
+#include "tcpkit/util/display_width.hpp"
 #include "tcpkit/util/output.hpp"
 #include "views.hpp"
 
@@ -27,8 +28,8 @@ std::string edge_text(const EdgeStats& e) {
   return std::string(state_name(e.from)) + " -> " + std::string(state_name(e.to));
 }
 
-void print_prometheus(const std::vector<EdgeStats>& edges, const std::map<LifeEnd, uint64_t>& ended, bool life,
-                      const FollowLosses& losses) {
+void print_prometheus(const std::vector<EdgeStats>& edges, const std::map<LifeEnd, uint64_t>& ended, uint64_t twins,
+                      bool life, const FollowLosses& losses) {
   PrometheusText prom;
   prom.describe("tcpstate_follow_transitions_total", "TCP state changes seen, per edge of the state diagram", "counter");
   for (const EdgeStats& e : edges)
@@ -44,6 +45,11 @@ void print_prometheus(const std::vector<EdgeStats>& edges, const std::map<LifeEn
     prom.describe("tcpstate_follow_connections_ended_total", "connections that ended, by how", "counter");
     for (const auto& [end, n] : ended) prom.sample("tcpstate_follow_connections_ended_total", {{"ended", std::string(life_end_key(end))}}, double(n));
   }
+  prom.describe("tcpstate_follow_twin_children_total",
+                "listeners' children thrown away for their twin of one handshake (SYN_RECV -> CLOSE, not counted as "
+                "an edge: no failed handshake)",
+                "counter");
+  prom.sample("tcpstate_follow_twin_children_total", {}, double(twins));
   prom.describe("tcpstate_follow_lost_total", "state changes lost (the run is degraded when any is not 0)", "counter");
   prom.sample("tcpstate_follow_lost_total", {{"kind", "ring_drops"}}, double(losses.ring_drops));
   prom.sample("tcpstate_follow_lost_total", {{"kind", "recursion_misses"}}, double(losses.recursion_misses));
@@ -60,7 +66,7 @@ void EdgeReport::print(const Options& o, const WallClock& clock, double seconds,
     return e.count - (it == printed_.end() ? 0 : it->second);
   };
   if (o.output == Output::prometheus) {
-    print_prometheus(edges, ended_, o.follow_life, losses);
+    print_prometheus(edges, ended_, twins_, o.follow_life, losses);
   } else if (o.output == Output::json) {
     Record r;
     r["type"] = "edges";
@@ -79,6 +85,7 @@ void EdgeReport::print(const Options& o, const WallClock& clock, double seconds,
       list.push_back(std::move(x));
     }
     r["edges"] = std::move(list);
+    r["twin_children"] = twins_;
     if (o.follow_life) {
       Record ended = Record::object();
       for (const auto& [end, n] : ended_) ended[std::string(life_end_key(end))] = n;
@@ -93,6 +100,11 @@ void EdgeReport::print(const Options& o, const WallClock& clock, double seconds,
       table.add_row({edge_text(e), std::to_string(e.count), "+" + std::to_string(fresh(e)),
                      e.median_ms ? format_duration_ms(*e.median_ms) : "?", std::string(edge_anomaly(e.from, e.to))});
     if (!table.empty()) text += table.render();
+    if (twins_)
+      text += wrap_cells(std::to_string(twins_) + (twins_ == 1 ? " child" : " children") +
+                             " thrown away for a twin (two children of one handshake, its ACKs taken at once on two "
+                             "CPUs): not counted as SYN_RECV -> CLOSE, no failed handshake",
+                         80, 0);
     if (o.follow_life && !ended_.empty()) {
       text += "connections ended:";
       bool first = true;

@@ -21,6 +21,8 @@ class EdgeReport {
  public:
   void add(const tcpkit::StateChange& c) { edges_.add(c.old_state, c.new_state, c.in_old_state_ns); }
   void add_life(const tcpkit::ConnectionLife& life) { ++ended_[life.end]; }
+  // A child thrown away for its twin (tcpkit::TwinChildren): its SYN_RECV -> CLOSE is no edge.
+  void add_twin() { ++twins_; }
   const tcpkit::EdgeCounter& edges() const { return edges_; }
   // The counts so far (and since the last print), in o's format; losses go into Prometheus's.
   void print(const Options& o, const WallClock& clock, double seconds, const tcpkit::FollowLosses& losses);
@@ -28,6 +30,7 @@ class EdgeReport {
  private:
   tcpkit::EdgeCounter edges_;
   std::map<tcpkit::LifeEnd, uint64_t> ended_;
+  uint64_t twins_ = 0;
   std::map<std::pair<tcpkit::TcpState, tcpkit::TcpState>, uint64_t> printed_;  // counts at the last print
 };
 

@@ -12,6 +12,7 @@
 #include "common/cli_common.hpp"
 #include "tcpkit/probe/socket_lookup.hpp"
 #include "tcpkit/sockets/state_follow.hpp"
+#include "tcpkit/sockets/twin_children.hpp"
 #include "follow_format.hpp"
 #include "follow_outputs.hpp"
 #include "views.hpp"
@@ -40,6 +41,8 @@ struct Shown {
   // at the end): its FIN_WAIT2 timewait socket was not followed (more held than kMaxWatched), so
   // it has not ended; or the lookup of a timewait socket failed.
   bool life_unknown = false;
+  // A child thrown away for its twin of one handshake (TwinChildren): no failed handshake.
+  bool twin = false;
 };
 
 // The network namespace this thread is in (run() entered --netns before): its inode is what
@@ -218,6 +221,9 @@ bool wanted_life(const SocketFilter& filter, const ConnectionLife& l) {
   });
 }
 
+constexpr const char* kTwinText =
+    "a twin: a second child of one handshake, thrown away by the kernel; no failed handshake";
+
 void print_text(const Shown& s, const WallClock& clock) {
   const auto& c = s.change;
   std::string line = clock.text(c.time_ns) + "  " + endpoints_text(c.local, c.local_port, c.remote, c.remote_port) + "  " +
@@ -228,6 +234,7 @@ void print_text(const Shown& s, const WallClock& clock) {
     if (s.time_wait_left_ms) line += ", " + format_fixed(double(*s.time_wait_left_ms) / 1000, 1) + " s left";
   }
   if (!s.inferred_from.empty()) line += "  (" + s.inferred_from + ")";
+  if (s.twin) line += "  (" + std::string(kTwinText) + ")";
   line += '\n';
   // Flushed once per batch of changes (run_follow), not per line.
   std::fwrite(line.data(), 1, line.size(), stdout);
@@ -257,6 +264,7 @@ void print_json(const Shown& s, const WallClock& clock) {
     line += ",\"time_wait_left_ms\":";
     append_number(line, *s.time_wait_left_ms);
   }
+  if (s.twin) line += ",\"twin\":true";
   line += "}\n";
   // Flushed once per batch of changes (run_follow), not per line.
   std::fwrite(line.data(), 1, line.size(), stdout);
@@ -266,6 +274,7 @@ struct Totals {
   uint64_t seen = 0;   // changes the kernel delivered for the namespace
   uint64_t shown = 0;  // after the filters
   uint64_t inferred = 0;  // shown changes inferred with sock_diag
+  uint64_t twins = 0;     // children thrown away for their twins (not connections, nor failed)
   double seconds = 0;
 };
 
@@ -283,6 +292,7 @@ void print_summary(const Options& o, const Totals& t, const FollowLosses& l, con
     r[o.follow_life ? "connections" : "transitions"] = t.shown;
     r["seen"] = t.seen;
     r["inferred"] = t.inferred;
+    r["twins"] = t.twins;
     r["duration_us"] = static_cast<int64_t>(t.seconds * 1e6);
     r["ring_drops"] = l.ring_drops;
     r["recursion_misses"] = l.recursion_misses;
@@ -341,6 +351,7 @@ int run_follow(const Options& o) {
   Totals totals;
   TimeWaitWatch time_wait;
   LifeTracker lives;
+  TwinChildren twins;
   EdgeReport edges;
   // -c N: N lines (changes, or connections with --life); with --summary, N changes counted.
   auto full = [&] { return o.follow_count && totals.shown >= uint64_t(o.follow_count); };
@@ -349,9 +360,14 @@ int run_follow(const Options& o) {
   const bool count_edges = o.summary || !o.diagram.empty();
   auto show = [&](const Shown& s, const std::optional<ConnectionLife>& life) {
     const bool passes = wanted(o.filter, s.change);
-    if (passes && count_edges) edges.add(s.change);
+    if (passes && s.twin) ++totals.twins;
+    if (passes && count_edges) {
+      if (s.twin) edges.add_twin();  // counted apart: no failed handshake
+      else edges.add(s.change);
+    }
     if (full()) return;
     if (o.follow_life) {
+      if (s.twin) return;  // not a connection
       // A finished connection is shown when its endpoints and any state of its path pass the filter.
       if (!life || !wanted_life(o.filter, *life)) return;
       if (life->time_wait_inferred) ++totals.inferred;
@@ -370,6 +386,7 @@ int run_follow(const Options& o) {
   auto on_change = [&](const StateChange& c) {
     ++totals.seen;
     Shown s{c};
+    s.twin = twins.on_change(c);
     const bool settled = time_wait.on_change(s);
     // Lives take the kernel's changes in its order: the socket's address may be a new socket's
     // before a held change settles. A life ended at a held CLOSE waits with it.
