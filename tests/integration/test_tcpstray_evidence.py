@@ -198,3 +198,20 @@ def test_answers_later_than_the_wait_are_not_blamed_on_a_firewall(make_lab, tool
     # A wait under a millisecond is named as given, not as "(0 ms)".
     got, _ = run(L, tool, f"{L.server_v4}:{LIVE}", "--case", "closed-fin", wait="0.0004")
     assert "within -W (0.400 ms)" in got["closed-fin"]["reason"], got["closed-fin"]
+
+
+def test_a_routers_own_resets_behind_port_forwarding_are_no_listeners_deviation(make_lab, tool):
+    # Found by an explorer: a router forwarding port 8080 to the server (DNAT) leaves a FIN, NULL
+    # or Xmas without a connection untranslated (conntrack finds it invalid), so the router's own
+    # stack, with nothing on 8080, reset them: listen-fin, -null and -xmas were the server's
+    # deviations (5 of 5 runs). Its resets came with TTL 64, the server's reset to listen-ack with 63.
+    L = make_lab(routers=1)
+    L.start_server(LIVE, mode="hold", family="v4")
+    router = L.router_v4[0]
+    L.nft(L.router_ns[0], "table ip tk_forward {\n chain pre { type nat hook prerouting priority -100;\n"
+                          f"  ip daddr {router} tcp dport {LIVE} dnat to {L.server_v4}:{LIVE}\n }}\n}}\n")
+    got, _ = run(L, tool, f"{router}:{LIVE}", "--group", "listen")
+    assert got["listen-ack"]["verdict"] == "conformant", got["listen-ack"]
+    for name in ("listen-fin", "listen-null", "listen-xmas"):
+        assert got[name]["verdict"] == "inconclusive", got[name]
+        assert "another box answered in its name" in got[name]["reason"], got[name]

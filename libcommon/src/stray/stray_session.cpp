@@ -401,8 +401,14 @@ Result<void> Session::settle(Outcomes& outcomes) {
     } else if (auto r = confirm_silence(group, outcomes); !r) {
       return r;
     }
-    if (group == StrayGroup::listen)
+    if (group == StrayGroup::listen) {
       if (auto r = control_twins(outcomes); !r) return r;
+      uint8_t listener_ttl = 0;  // of the listener's own reset, to listen-ack
+      for (const auto& o : outcomes)
+        if (o.run.id == StrayCase::listen_ack && o.judgement.verdict == StrayVerdict::conformant)
+          if (const StraySegment* t = first_real_tcp(o.run.seen.answers)) listener_ttl = t->ttl;
+      for (auto& o : outcomes) o.judgement = apply_ttl_control(std::move(o.judgement), o.run.seen, listener_ttl);
+    }
     for (auto& o : outcomes)
       if (o.run.id == StrayCase::closed_rst || o.run.id == StrayCase::listen_rst)
         o.judgement = apply_drop_control(std::move(o.judgement), drops_);

@@ -47,6 +47,7 @@ StraySegment from_packet(const DecodedPacket& d, bool outbound, int64_t time_ns,
   StraySegment s;
   s.outbound = outbound;
   s.time_ns = time_ns;
+  s.ttl = d.ttl;
   if (d.kind == DecodedPacket::Kind::icmp_error) {
     s.icmp = true;
     s.icmp_text = d.icmp.description();

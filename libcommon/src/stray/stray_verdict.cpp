@@ -600,6 +600,18 @@ StrayJudgement apply_drop_control(StrayJudgement j, const std::string& drops) {
   return j;
 }
 
+StrayJudgement apply_ttl_control(StrayJudgement j, const StrayObservation& seen, uint8_t listener_ttl) {
+  const StraySegment* answer = first_real_tcp(seen.answers);
+  if (j.verdict != V::deviation || !answer || !answer->ttl || !listener_ttl || answer->ttl == listener_ttl) return j;
+  j.verdict = V::inconclusive;
+  j.rate_limit_possible = false;
+  j.reason = "the answer's TTL (" + std::to_string(answer->ttl) + ") is not that of the listener's own reset to "
+             "listen-ack (" + std::to_string(listener_ttl) + "): another box answered in its name (a router's own "
+             "stack, as behind port forwarding, where conntrack leaves such segments untranslated, or a firewall); "
+             "the listener's own answer is not seen";
+  return j;
+}
+
 StrayJudgement apply_twin_control(StrayJudgement j, StrayCase twin, uint16_t closed_port, bool twin_answered,
                                   const std::string& problem) {
   if (j.verdict != V::conformant) return j;

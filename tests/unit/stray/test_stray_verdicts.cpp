@@ -1011,6 +1011,29 @@ TEST_CASE("an RST's silence decides nothing where the run saw segments dropped b
   CHECK(apply_drop_control(answered, "x").verdict == answered.verdict);
 }
 
+TEST_CASE("a listener's deviation answered at another TTL than its own reset is another box's", "[stray]") {
+  // Found by an explorer behind port forwarding: conntrack left listen-fin, -null and -xmas
+  // untranslated, and the router's own stack reset them (TTL 64) one hop nearer than the
+  // server, whose reset to listen-ack came with TTL 63; they read as the server's deviations.
+  StraySegment reset = in(f::rst | f::ack, 0, 11);
+  reset.ttl = 64;
+  const auto seen = answers({reset});
+  const auto j = judge_stray_case(StrayCase::listen_fin, probe(f::fin, 10), seen);
+  REQUIRE(j.verdict == StrayVerdict::deviation);
+  const auto other = apply_ttl_control(j, seen, 63);
+  CHECK(other.verdict == StrayVerdict::inconclusive);
+  CHECK_THAT(other.reason, Catch::StartsWith("the answer's TTL (64) is not that of the listener's own reset to "
+                                             "listen-ack (63): another box answered in its name"));
+  // The same TTL, or none known either side: the deviation stands.
+  CHECK(apply_ttl_control(j, seen, 64).verdict == StrayVerdict::deviation);
+  CHECK(apply_ttl_control(j, seen, 0).verdict == StrayVerdict::deviation);
+  reset.ttl = 0;
+  CHECK(apply_ttl_control(j, answers({reset}), 63).verdict == StrayVerdict::deviation);
+  // A conformant silence has no answer to judge.
+  const auto quiet = judge_stray_case(StrayCase::listen_fin, probe(f::fin, 10), answers({}));
+  CHECK(apply_ttl_control(quiet, answers({}), 63).verdict == quiet.verdict);
+}
+
 TEST_CASE("a SYN proxy's zero-window SYN/ACK on a live connection is no answer of the peer's", "[stray]") {
   // Found by an explorer behind nft synproxy: live-syn read 'SYN where an ACK was due' from the
   // proxy's own SYN/ACK (window 0, its own sequence numbers).

@@ -24,6 +24,7 @@ struct StraySegment {
   uint32_t seq = 0, ack = 0;
   uint16_t window = 0;
   uint32_t payload_length = 0;
+  uint8_t ttl = 0;             // TTL or hop limit on arrival (0: not known)
   bool icmp = false;           // an ICMP error quoting our segment (flags/seq unused)
   std::string icmp_text;
   IcmpMeaning icmp_meaning = IcmpMeaning::other;  // from the target itself, "host unreachable" is a refusal
@@ -223,6 +224,12 @@ StrayJudgement apply_reach_control(StrayJudgement judgement, bool reached);
 // inconclusive. (Found: behind ct state invalid drop, closed-rst read conformant beside four
 // deviations that named the firewall.)
 StrayJudgement apply_drop_control(StrayJudgement judgement, const std::string& drops);
+
+// A listener's deviation that rests on an answer whose TTL is not that of the listener's own
+// reset (listen-ack's, listener_ttl; 0: none seen): another box answered (found: behind port
+// forwarding, conntrack leaves a FIN, NULL or Xmas without a connection untranslated, and the
+// router's own stack reset them, one hop nearer, read as the server's deviations).
+StrayJudgement apply_ttl_control(StrayJudgement judgement, const StrayObservation& seen, uint8_t listener_ttl);
 
 // The half-open control (live-syn, live-ack-unsent). A listener that defers accept until data
 // comes (TCP_DEFER_ACCEPT: nginx `deferred`, haproxy `defer-accept`) drops our handshake ACK and
