@@ -444,6 +444,8 @@ def test_a_full_icmp_budget_spent_at_once_is_no_firewalls_burst(make_lab, family
     assert 0 < refused < 100, refused
     reasons = " ".join(summary["degraded_reasons"])
     assert "every one of them an ICMP error" in reasons, summary
+    if family == "v4":  # 6 at once, then none within the retries' second: the burst rule's words
+        assert "first quarter of its probes and none to the rest, every one of them an ICMP error" in reasons, summary
     assert "net.ipv6.icmp.ratelimit" in reasons, reasons
     assert "rate-limiting firewall" not in reasons, reasons
     assert "rate_suggested" not in summary and "try --rate" not in r.stderr, (summary, r.stderr)

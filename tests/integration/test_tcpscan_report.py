@@ -720,7 +720,7 @@ def test_silent_hosts_beside_icmp_refused_ones_are_unknown_not_down(make_lab):
     hosts = {o["host"]: o for o in objs if o["type"] == "host"}
     assert len(hosts) == 10, objs[-1]
     refused = [h for h in hosts.values() if h["reason"] != "no-response"]
-    assert 0 < len(refused) < 10, hosts  # the rate limit held some back
+    assert 2 <= len(refused) < 10, hosts  # the rate limit held some back
     assert all(h["status"] == "unknown" for h in hosts.values()), {a: (h["status"], h["reason"]) for a, h in hosts.items()}
     silent = next(h for h in hosts.values() if h["reason"] == "no-response")
-    assert "its rate limit may have held this one's back" in silent["why"], silent
+    assert "its rate limit may have held this one's refusals back" in silent["why"], silent

@@ -98,7 +98,9 @@ Record summary_record(const TargetInfo& info, const TargetStats& s) {
 // Connect mode: the kernel sent the SYN again before the answer came, so the time is its
 // retransmission timeout, not a round trip.
 std::string resent_text(const tcpkit::ProbeReply& r) {
-  if (r.syn_ack_resent) return " (1 s over the fastest: the peer's SYN/ACK sent again, its first lost; not a round trip)";
+  if (r.syn_ack_resent_after_s)
+    return " (" + std::to_string(r.syn_ack_resent_after_s) +
+           " s over a normal answer: the peer's SYN/ACK sent again, its first lost; not a round trip)";
   if (!r.syn_retransmits) return "";
   return " (after " + tcpkit::cli::count_text(r.syn_retransmits, "SYN") + " sent again: not a round trip)";
 }
@@ -131,9 +133,9 @@ std::string retried_text(const TargetStats& s) {
 std::string resent_syn_ack_text(const TargetStats& s) {
   if (!s.syn_ack_resent) return "";
   return tcpkit::wrap_cells(tcpkit::cli::count_text(s.syn_ack_resent, "answer") + (s.syn_ack_resent == 1 ? " was" : " were") +
-                                " later than the fastest by the peer's retransmission timeout (1 s on Linux, 3 s on "
-                                "older stacks): its SYN/ACK sent again, the first lost, so their times hold that "
-                                "timeout, not a round trip, and are left out of the rtt figures",
+                                " a normal answer late by the peer's retransmission timeout (1 s, or 3 s: Linux's "
+                                "first or second resend): its SYN/ACK sent again, the first lost, so their times hold "
+                                "that timeout, not a round trip, and are left out of the rtt figures",
                             kTextWidth, 2);
 }
 
@@ -319,9 +321,10 @@ Record Reporter::probe_record(const TargetInfo& info, const tcpkit::ProbeReply& 
     }
     if (r.held_by) rec["held_by_probe"] = *r.held_by;
     if (r.held_unanswered) rec["held_unanswered"] = true;
-    if (r.syn_ack_resent) rec["syn_ack_resent"] = true;
+    if (r.syn_ack_resent_after_s) rec["syn_ack_resent"] = true;
+    if (r.shown_open_by) rec["shown_open_by_probe"] = *r.shown_open_by;
     if (r.split_handshake) rec["split_handshake"] = true;
-    if (r.outcome == ProbeOutcome::open && !r.held_by) {
+    if (r.outcome == ProbeOutcome::open && !r.held_by && !r.shown_open_by) {
       if (const auto mss = r.options.mss()) rec["mss"] = *mss;
       rec["sack_permitted"] = r.options.sack_permitted();
       rec["timestamps"] = r.options.timestamps().has_value();
@@ -381,6 +384,9 @@ std::string Reporter::probe_text(const TargetInfo& info, const tcpkit::ProbeRepl
       if (r.held_by)
         line += " (an ACK: the peer still holds probe " + std::to_string(*r.held_by) + "'s connection" +
                 (r.held_unanswered ? ", whose SYN/ACK was lost)" : ")");
+      if (r.shown_open_by)
+        line += " (no SYN/ACK came: probe " + std::to_string(*r.shown_open_by) +
+                "'s answer showed the peer holding this probe's connection)";
       if (r.reset_after_handshake) line += " (then reset at once)";
       if (r.split_handshake) line += " (a SYN, no SYN/ACK: a split handshake)";
       break;

@@ -40,8 +40,8 @@ void account(TargetStats& stats, const tcpkit::ProbeReply& reply) {
   }
   const bool from_target = reply.outcome == tcpkit::ProbeOutcome::open || reply.outcome == tcpkit::ProbeOutcome::closed;
   if (reply.syn_retransmits) ++stats.retried;
-  if (reply.syn_ack_resent) ++stats.syn_ack_resent;
-  if (from_target && reply.rtt_ns && !reply.syn_retransmits && !reply.syn_ack_resent) {
+  if (reply.syn_ack_resent_after_s) ++stats.syn_ack_resent;
+  if (from_target && reply.rtt_ns && !reply.syn_retransmits && !reply.syn_ack_resent_after_s) {
     stats.rtt_ms.add(double(*reply.rtt_ns) / 1e6);
     if (reply.timestamps == tcpkit::TimestampSource::user) stats.user_timestamps = true;
   }

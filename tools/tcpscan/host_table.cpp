@@ -130,9 +130,8 @@ Host* HostTable::add(const tcpkit::ScanResult& r, bool hold) {
     ++h.replies;
     if (says_host_unreachable(v))
       ++h.unreachable;
-    else if (from_a_router(v))
-      ++h.router_icmp;
-    if (v.reason == Reason::icmp_unreachable && !says_host_unreachable(v)) icmp_refusals_seen_ = true;
+    else if (from_a_router(v) && ++h.router_icmp == 1)
+      ++router_refused_hosts_;
     // The reply the status rests on: the host's own (TCP, or an ICMP error it sent itself) over
     // a router's ICMP whatever came first (a race made "up, host-unreach" with the router's TTL
     // when the host had answered SYN/ACK); among equals, the earliest.
@@ -207,13 +206,13 @@ void HostTable::decide(Host& h) {
   if (seen == tcpkit::NeighbourState::unresolved) {
     h.reason = v6 ? "no-nd-response" : "no-arp-response";
     h.why = v6 ? "no neighbour discovery reply" : "no ARP reply";
-  } else if (icmp_refusals_seen_) {
+  } else if (router_refused_hosts_ >= 2) {
     // Found: one firewall refusing 10 addresses' ports with ICMPv6 made 4 or 5 of them
     // "unknown" and the rest "down", by which ones its ICMP rate limit let through.
     h.status = HostStatus::unknown;
     h.reason = "no-response";
-    h.why = "no reply on any port, while ICMP refusals came for other hosts: whoever sends them has one ICMP "
-            "budget for every host it speaks for, so its rate limit may have held this one's back; -Pn lists it up";
+    h.why = "no reply on any port, while a router refused other hosts with ICMP: it has one ICMP budget for "
+            "every host it speaks for, so its rate limit may have held this one's refusals back; -Pn lists it up";
   } else {
     h.reason = "no-response";
     h.why = h.ack_silences > 0 ? "no reply on any port, nor to an ACK" : "no reply on any port";

@@ -117,10 +117,12 @@ class HostTable {
   std::function<bool(const tcpkit::IpAddress&)> is_target_;
   int cancel_fd_ = -1;
   int interface_index_ = 0;
-  // An ICMP refusal (prohibited, port unreachable: not host/net unreachable) came for some host
-  // of the scan, from it or a router: whoever sends them has one ICMP budget for all the
-  // hosts it speaks for, so another host's silence may be its refusals held back.
-  bool icmp_refusals_seen_ = false;
+  // Hosts of the scan that a router (a sender other than the host) refused with ICMP
+  // (prohibited, port unreachable: not host/net unreachable). A router with two or more such has
+  // one ICMP budget for all the hosts it speaks for, so another host's silence may be its
+  // refusals held back. (A host's own refusals spend only its own budget: they say nothing of
+  // the others.)
+  uint64_t router_refused_hosts_ = 0;
   bool probed_ = false;                             // the probes went out (once, for all)
   std::vector<tcpkit::IpAddress> probed_addresses_;  // sorted
   std::chrono::steady_clock::time_point probe_deadline_;

@@ -305,7 +305,8 @@ void print_summary(const Options& o, const Totals& t, const FollowLosses& l, con
     write_json(r);
   } else if (o.output != Output::prometheus) {  // there the losses are counters of their own
     write_stdout(std::string("follow: ") + std::to_string(t.shown) + (o.follow_life ? " connections" : " transitions") +
-                 " shown (" + std::to_string(t.seen) + " seen, " + std::to_string(t.inferred) + " inferred) in " + format_fixed(t.seconds, 1) + " s, " +
+                 " shown (" + std::to_string(t.seen) + " seen, " + std::to_string(t.inferred) + " inferred" +
+                 (t.twins ? ", " + std::to_string(t.twins) + " twins" : "") + ") in " + format_fixed(t.seconds, 1) + " s, " +
                  std::to_string(l.ring_drops) + " ring-buffer drops, " + std::to_string(l.recursion_misses) +
                  " recursion misses, " + std::to_string(l.path_gaps) + " path gaps (" + attachment + ")" +
                  (lost ? "  DEGRADED: changes were lost" : unsettled ? "  DEGRADED: some closes left unsettled" : "") +

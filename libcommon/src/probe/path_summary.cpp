@@ -35,12 +35,18 @@ const char* option_name(uint8_t kind) {
   }
 }
 
+// "a", "a and b", "a, b and c".
+std::string listed(const std::vector<std::string>& items) {
+  std::string text;
+  for (size_t i = 0; i < items.size(); ++i) text += (i == 0 ? "" : i + 1 == items.size() ? " and " : ", ") + items[i];
+  return text;
+}
+
 // "hop 3", "hops 2 and 3", "hops 2, 3 and 4".
 std::string hops_text(const std::vector<int>& hops) {
-  std::string text = hops.size() == 1 ? "hop " : "hops ";
-  for (size_t i = 0; i < hops.size(); ++i)
-    text += (i == 0 ? "" : i + 1 == hops.size() ? " and " : ", ") + std::to_string(hops[i]);
-  return text;
+  std::vector<std::string> numbers;
+  for (int hop : hops) numbers.push_back(std::to_string(hop));
+  return (hops.size() == 1 ? "hop " : "hops ") + listed(numbers);
 }
 
 }  // namespace
@@ -58,9 +64,7 @@ std::string flags_phrase(const FieldChange& c) {
     std::vector<std::string> out;
     for (const auto& [letter, name] : kLetters)
       if (in.find(letter) != std::string::npos && not_in.find(letter) == std::string::npos) out.emplace_back(name);
-    std::string text;
-    for (size_t i = 0; i < out.size(); ++i) text += (i == 0 ? "" : i + 1 == out.size() ? " and " : ", ") + out[i];
-    return text;
+    return listed(out);
   };
   const std::string cleared = names(c.before, c.after), set = names(c.after, c.before);
   if (cleared.empty() && set.empty()) return to_string(c);
@@ -119,9 +123,17 @@ LoopTurn loop_turn(const std::vector<HopAnswer>& hops, const std::optional<IpAdd
       const bool other_between = std::any_of(seen.begin() + std::ptrdiff_t(i) + 1, seen.begin() + std::ptrdiff_t(j),
                                              [&](const HopAnswer* h) { return h->router != seen[j]->router; });
       if (!other_between) break;  // the same router at hops in a row: no turn closed here
+      if (std::any_of(hops.begin(), hops.end(), [&](const HopAnswer& h) { return h.hop >= seen[i]->hop && h.several_routers; }))
+        return {};
       LoopTurn turn;
       for (size_t k = i; k < j; ++k) turn.hops.push_back(seen[k]->hop);
       turn.again = seen[j]->hop;
+      const int length = turn.again - turn.hops.front();
+      int pairs = 0;  // hops whose router is that of the hop a turn before
+      for (const HopAnswer* a : seen)
+        for (const HopAnswer* b : seen)
+          if (b->hop == a->hop + length && a->hop >= turn.hops.front() && a->router == b->router) ++pairs;
+      turn.confirmed = pairs >= 2;
       return turn;
     }
   return {};
@@ -270,13 +282,15 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
                "on this host or the next), or every answer is dropped on the way back";
       break;
     case PathStop::loop: {
-      std::string routers;
-      for (size_t i = 0; i < out.loop_routers.size(); ++i)
-        routers += (i == 0 ? "" : i + 1 == out.loop_routers.size() ? " and " : ", ") + out.loop_routers[i].to_string();
+      std::vector<std::string> names;
+      for (const IpAddress& a : out.loop_routers) names.push_back(a.to_string());
+      const std::string routers = listed(names);
       words += "a routing loop: " + out.loop_routers.front().to_string() + " answered at hop " +
                std::to_string(turn.hops.front()) + " and again at hop " + std::to_string(turn.again) +
                ", the SYN going round " + routers + " (" + std::to_string(turn.again - turn.hops.front()) +
                " hops a turn): it never reaches the destination, and a larger -m will not help";
+      if (!turn.confirmed)
+        words += " (one turn seen: per-packet load balancing over paths of unequal length shows the same)";
       break;
     }
     case PathStop::past_max_hops:

@@ -324,7 +324,10 @@ Result<PathTrace> trace_path(const PathTraceConfig& c, int cancel_fd) {
       }
   std::vector<HopAnswer> answers;
   answers.reserve(hops.size());
-  for (const HopResult& h : hops) answers.push_back(h.answer);
+  for (const HopResult& h : hops) {
+    answers.push_back(h.answer);
+    answers.back().several_routers = !h.other_routers.empty();
+  }
   if (trace.destination) trace.destination->hop = trace.destination_hop;
   trace.summary = summarize_path(answers, trace.destination, c.destination, c.max_hops);
   // Found: a host gone from the link read only "no hop and not the destination answered", where

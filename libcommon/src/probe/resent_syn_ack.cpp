@@ -1,26 +1,26 @@
 #include "tcpkit/probe/resent_syn_ack.hpp"
 
-#include <array>
-#include <utility>
+#include <algorithm>
 
 namespace tcpkit {
 
 namespace {
 constexpr int64_t kMs = 1'000'000;
-// How much later than the fastest answer a copy sent after the peer's timeout comes: 1 s
-// (Linux's TCP_TIMEOUT_INIT) or 3 s, less 10 % and more 25 % (the path's jitter, the timer's
-// slack: found 1011 to 1035 ms on a 10 ms path with 20 % loss).
-constexpr std::array<std::pair<int64_t, int64_t>, 2> kTimeoutMarks{{{900 * kMs, 1'250 * kMs}, {2'700 * kMs, 3'750 * kMs}}};
+// A copy sent after the peer's timeout is a normal answer plus that timeout, from a little
+// before the fastest (our clock) to the slowest plus the timer's slack (found 11 to 25 ms over).
+constexpr int64_t kEarlyNs = 5 * kMs, kSlackNs = 50 * kMs;
+constexpr int kTimeoutsS[] = {1, 3};
 }  // namespace
 
-bool ResentSynAckJudge::sent_again(int64_t rtt_ns) {
-  if (fastest_ns_) {
-    const int64_t late = rtt_ns - *fastest_ns_;
-    for (const auto& [low, high] : kTimeoutMarks)
-      if (late >= low && late <= high) return true;
-  }
-  if (!fastest_ns_ || rtt_ns < *fastest_ns_) fastest_ns_ = rtt_ns;
-  return false;
+std::optional<int> ResentSynAckJudge::sent_again(int64_t rtt_ns) {
+  if (fastest_ns_ && *slowest_ns_ - *fastest_ns_ <= kMaxSpreadNs)
+    for (const int s : kTimeoutsS) {
+      const int64_t base = rtt_ns - s * 1000 * kMs;
+      if (base >= *fastest_ns_ - kEarlyNs && base <= *slowest_ns_ + kSlackNs) return s;
+    }
+  fastest_ns_ = std::min(fastest_ns_.value_or(rtt_ns), rtt_ns);
+  slowest_ns_ = std::max(slowest_ns_.value_or(rtt_ns), rtt_ns);
+  return std::nullopt;
 }
 
 }  // namespace tcpkit

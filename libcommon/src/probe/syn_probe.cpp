@@ -230,7 +230,8 @@ void SynProber::finish(uint32_t isn, const CapturedPacket& packet, ProbeReply re
   const bool both_kernel = p.kernel_sent_ns() && packet.source == TimestampSource::kernel;
   reply.timestamps = both_kernel ? TimestampSource::kernel : TimestampSource::user;
   reply.rtt_ns = packet.time_ns - reply.sent_ns;
-  if (reply.outcome == ProbeOutcome::open && is_syn_ack(reply.flags)) reply.syn_ack_resent = resent_.sent_again(*reply.rtt_ns);
+  if (reply.outcome == ProbeOutcome::open && is_syn_ack(reply.flags))
+    reply.syn_ack_resent_after_s = resent_.sent_again(*reply.rtt_ns).value_or(0);
   remember(isn, p, reply.outcome);
   use_port(p.sport, -1);
   pending_.erase(it);
@@ -346,11 +347,13 @@ bool SynProber::held_connection_answer(const DecodedPacket& d, const CapturedPac
   const uint32_t held_isn = t.ack - 1;
   uint64_t held_id = 0;
   bool unanswered = true;  // no SYN/ACK of it came: still waiting, or reported without one
+  const Pending* still_waiting = nullptr;
   if (const auto f = finished_.find(held_isn); f != finished_.end() && f->second.sport == t.dport) {
     held_id = f->second.probe_id;
     unanswered = f->second.outcome != ProbeOutcome::open;
   } else if (const auto p = pending_.find(held_isn); p != pending_.end() && p->second->sport == t.dport) {
     held_id = p->second->probe_id;
+    still_waiting = p->second.get();
   } else {
     return false;
   }
@@ -361,13 +364,25 @@ bool SynProber::held_connection_answer(const DecodedPacket& d, const CapturedPac
     waiting = isn;
   }
   if (!waiting) return false;
-  // Once more, though a firewall may drop it again; for a probe still waiting it ends the
-  // connection whose SYN/ACK the peer would resend: that probe's answer was lost.
+  // Once more, though a firewall may drop it again (and our kernel resets it too, from the port
+  // it holds: the connection is gone either way).
   if (config_.send_reset) send_reset(t.dport, t.ack);
   reply.outcome = ProbeOutcome::open;
   reply.held_by = held_id;
   reply.held_unanswered = unanswered;
+  const uint64_t waiting_id = pending_.at(*waiting)->probe_id;
+  ProbeReply held_open = reply;  // the same segment shows the held probe's SYN taken by a listener
   finish(*waiting, packet, std::move(reply), done);
+  if (still_waiting) {
+    // Found: reported filtered, though the ACK proved its SYN reached a listener; no SYN/ACK of
+    // it came, so it has no round trip.
+    held_open.held_by.reset();
+    held_open.held_unanswered = false;
+    held_open.shown_open_by = waiting_id;
+    held_open.options = TcpOptions{};  // the ACK's, not a SYN/ACK's
+    finish(held_isn, packet, std::move(held_open), done);
+    done.back().rtt_ns.reset();
+  }
   return true;
 }
 

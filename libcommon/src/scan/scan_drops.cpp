@@ -132,9 +132,9 @@ bool icmp_burst_spent(const std::vector<RoundTally>& rounds, const QuarterAnswer
 // The part every ICMP-limit reason ends with.
 constexpr const char* kIcmpLimitWhy =
     ": whoever refuses these ports (the host, or a router) holds its ICMP errors back (Linux sends about 6 to one "
-    "address at once, then 1 a second: net.ipv4.icmp_ratelimit, net.ipv6.icmp.ratelimit), so the silent ports are "
-    "most likely refused the same way; they are filtered either way, and no lower --rate short of about 1 a second "
-    "helps";
+    "address at once, then about 1 a second over IPv4, a few a second over IPv6: net.ipv4.icmp_ratelimit, "
+    "net.ipv6.icmp.ratelimit), so the silent ports are most likely refused the same way; they are filtered either "
+    "way, and no lower --rate short of that limit helps";
 }  // namespace
 
 DropFindings judge_drops(const std::vector<RoundTally>& rounds, const QuarterAnswers& quarters, double asked_rate) {

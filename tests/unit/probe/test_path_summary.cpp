@@ -107,6 +107,19 @@ TEST_CASE("path summary: a router that answers again after another is a routing 
   CHECK(g.loop_routers.size() == 2);
   CHECK(loop_turn(gap).hops == std::vector<int>{4, 5});
   CHECK(loop_turn(gap).again == 6);
+  // One pair alone (X, Y, X): per-packet load balancing over paths of unequal length shows it
+  // too, and the verdict says so; a hop answered by several routers is balancing: no loop.
+  const std::vector<HopAnswer> once(hops.begin(), hops.begin() + 4);
+  const PathSummary o = summarize_path(once, std::nullopt, std::nullopt, 4);
+  CHECK(o.stop == PathStop::loop);
+  CHECK_FALSE(loop_turn(once).confirmed);
+  CHECK(loop_turn(hops).confirmed);
+  CHECK_THAT(o.verdict, Catch::EndsWith("(one turn seen: per-packet load balancing over paths of unequal length "
+                                        "shows the same)"));
+  std::vector<HopAnswer> balanced = hops;
+  balanced[3].several_routers = true;
+  CHECK(loop_turn(balanced).hops.empty());
+  CHECK(summarize_path(balanced, std::nullopt, std::nullopt, 6).stop == PathStop::past_max_hops);
   // One router at hops in a row (it answered for a hop it did not forward) is no loop.
   const std::vector<HopAnswer> twice = {quoted_hop(1, "10.0.0.2", sent_spec()), quoted_hop(2, "10.0.1.2", sent_spec()),
                                         quoted_hop(3, "10.0.1.2", sent_spec()), quoted_hop(4, "10.0.2.2", sent_spec())};

@@ -24,6 +24,7 @@ struct HopAnswer {
   bool v6 = false;
   uint8_t icmp_type = 0, icmp_code = 0;
   std::optional<IcmpExtensions> extensions;  // RFC 4884 objects after the quote (MPLS labels...)
+  bool several_routers = false;  // other routers answered this hop's probes too (per-packet balancing)
 };
 
 // What the destination sent back to a SYN that reached it.
@@ -68,10 +69,15 @@ const char* path_stop_name(PathStop stop);
 // The first turn of a routing loop: a router's time exceeded at hop `hops.front()` and again at
 // hop `again`, with another router's in between (one router at two hops in a row is not a
 // loop: it answered for a hop it did not forward). hops: those of the turn that answered, in
-// TTL order. Empty: no loop. Answers from the address probed (a NAT's rewrite) are left out.
+// TTL order. Empty: no loop, or a hop from there on answered by several routers (per-packet
+// load balancing: which one a hop shows is chance). Answers from the address probed (a NAT's
+// rewrite) are left out. confirmed: the turn repeats past its first pair (two hops, each with
+// the router of the hop a turn before): one pair alone may be load balancing over paths of
+// unequal length.
 struct LoopTurn {
   std::vector<int> hops;
   int again = 0;
+  bool confirmed = false;
 };
 LoopTurn loop_turn(const std::vector<HopAnswer>& hops, const std::optional<IpAddress>& probed = std::nullopt);
 

@@ -51,9 +51,13 @@ struct ProbeReply {
   // That probe's SYN/ACK never reached us (it timed out, or still waits): no RST of ours ended
   // its connection, the peer kept it, resending its SYN/ACK, and the port pair came round again.
   bool held_unanswered = false;
-  // syn mode, open: the peer's SYN/ACK sent again, its first lost (ResentSynAckJudge): rtt_ns
-  // holds the peer's timeout, not a round trip.
-  bool syn_ack_resent = false;
+  // syn mode, open with no SYN/ACK of its own: a later probe's answer (an ACK of this probe's
+  // ISN+1, held_by) showed the peer holding its connection; no round trip (rtt_ns absent).
+  std::optional<uint64_t> shown_open_by;
+  // syn mode, open: the peer's SYN/ACK sent again, its first lost (ResentSynAckJudge), this many
+  // seconds (its timeout, 1 or 3) after a normal answer would have come; rtt_ns holds that
+  // timeout, not a round trip. 0: not so.
+  int syn_ack_resent_after_s = 0;
   // connect() mode only:
   std::optional<int64_t> connect_ns;      // user-space time of connect()
   std::optional<uint32_t> kernel_rtt_us;  // the kernel's RTT estimate (TCP_INFO tcpi_rtt)
