@@ -129,10 +129,15 @@ std::string retried_text(const TargetStats& s) {
                             kTextWidth, 2);
 }
 
+// "1 answer was", "3 answers were": the count and its verb, for the summary's notes.
+std::string counted_were(uint64_t n, const char* word) {
+  return tcpkit::cli::count_text(n, word) + (n == 1 ? " was" : " were");
+}
+
 // syn mode: answers that were the peer's SYN/ACK sent again, folded the same way.
 std::string resent_syn_ack_text(const TargetStats& s) {
   if (!s.syn_ack_resent) return "";
-  return tcpkit::wrap_cells(tcpkit::cli::count_text(s.syn_ack_resent, "answer") + (s.syn_ack_resent == 1 ? " was" : " were") +
+  return tcpkit::wrap_cells(counted_were(s.syn_ack_resent, "answer") +
                                 " a normal answer late by the peer's retransmission timeout (1 s, or 3 s: Linux's "
                                 "first or second resend): its SYN/ACK sent again, the first lost, so their times hold "
                                 "that timeout, not a round trip, and are left out of the rtt figures",
@@ -154,7 +159,7 @@ std::string held_text(const TargetStats& s) {
   const uint64_t reset = s.held - s.held_unanswered;  // held though our RST went to it
   std::string text;
   if (reset)
-    text += tcpkit::wrap_cells(tcpkit::cli::count_text(reset, "answer") + (reset == 1 ? " was" : " were") +
+    text += tcpkit::wrap_cells(counted_were(reset, "answer") +
                                    " an ACK for an earlier probe's connection, which the peer still held: our RSTs do not "
                                    "reach it (a firewall that drops them?), so each probe from this source port meets that "
                                    "connection, and Linux sends such an ACK at most every 0.5 s (net.ipv4.tcp_invalid_ratelimit), so probes "
@@ -163,8 +168,7 @@ std::string held_text(const TargetStats& s) {
                                kTextWidth, 2);
   // Found: a lost SYN/ACK and the kernel giving its port out again read as dropped RSTs.
   if (s.held_unanswered)
-    text += tcpkit::wrap_cells(tcpkit::cli::count_text(s.held_unanswered, "answer") +
-                                   (s.held_unanswered == 1 ? " was" : " were") +
+    text += tcpkit::wrap_cells(counted_were(s.held_unanswered, "answer") +
                                    " an ACK for the connection of an earlier probe whose SYN/ACK never reached us (lost "
                                    "on the way), so no RST of ours ended it: the peer still held it, sending its SYN/ACK "
                                    "again, when a later probe used the same source port (-s, or the kernel giving the "
@@ -177,7 +181,7 @@ std::string held_text(const TargetStats& s) {
 // counted; neither can be trusted alone.
 std::string conflicting_text(const TargetStats& s) {
   if (!s.conflicting) return "";
-  return tcpkit::wrap_cells(tcpkit::cli::count_text(s.conflicting, "probe") + (s.conflicting == 1 ? " was" : " were") +
+  return tcpkit::wrap_cells(counted_were(s.conflicting, "probe") +
                                 " answered twice, with different outcomes (CONFLICT! lines): two parties answer for "
                                 "this address, as a SYN proxy or load balancer and the server behind it, or two hosts "
                                 "that both hold it; the first answer is the one counted",
@@ -194,8 +198,7 @@ std::string proxy_text(const TargetStats& s) {
                                   "closed behind it (--trace shows what follows the handshake: an RST, no server)",
                               kTextWidth, 2);
   if (s.reset_at_once)
-    out += tcpkit::wrap_cells(tcpkit::cli::count_text(s.reset_at_once, "connection") +
-                                  (s.reset_at_once == 1 ? " was" : " were") +
+    out += tcpkit::wrap_cells(counted_were(s.reset_at_once, "connection") +
                                   " reset as soon as made: a SYN proxy whose server refused the port (the port is "
                                   "then closed behind it), or a server that resets at once",
                               kTextWidth, 2);

@@ -45,6 +45,7 @@ std::string listed(const std::vector<std::string>& items) {
 // "hop 3", "hops 2 and 3", "hops 2, 3 and 4".
 std::string hops_text(const std::vector<int>& hops) {
   std::vector<std::string> numbers;
+  numbers.reserve(hops.size());
   for (int hop : hops) numbers.push_back(std::to_string(hop));
   return (hops.size() == 1 ? "hop " : "hops ") + listed(numbers);
 }
@@ -283,6 +284,7 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
       break;
     case PathStop::loop: {
       std::vector<std::string> names;
+      names.reserve(out.loop_routers.size());
       for (const IpAddress& a : out.loop_routers) names.push_back(a.to_string());
       const std::string routers = listed(names);
       words += "a routing loop: " + out.loop_routers.front().to_string() + " answered at hop " +
