@@ -3,6 +3,7 @@ line injects, reordering and duplication (no mis-pairing, no double counting), a
 from the target's side (never an answer, always counted as rejected, with why)."""
 import json
 import math
+import re
 import os
 import subprocess
 import sys
@@ -274,3 +275,21 @@ def test_a_syn_ack_sent_again_is_no_round_trip(make_lab):
                         timeout=30).stdout
     assert "(1 s over a normal answer: the peer's SYN/ACK sent again, its first lost; not a round trip)" in text, text
     assert "1 answer was a normal answer late by the peer's retransmission timeout" in " ".join(text.split()), text
+
+
+def test_a_closed_port_whose_resets_are_rate_limited_says_so(make_lab):
+    # Found by an explorer: behind a firewall passing one RST a second, a closed port read 1
+    # closed, then 7 filtered and "87.5% loss", with nothing to say that the port answers.
+    L = make_lab(ipv6=False)
+    closed = OPEN + 1
+    L.nft(L.server_ns, "table inet tk_rst {\n chain output { type filter hook output priority 0; policy accept;\n"
+                       f"  tcp sport {closed} tcp flags rst limit rate over 1/second burst 1 packets drop\n }}\n}}\n")
+    text = L.run_client([L.tool("tcpprobe"), "-m", "syn", "-c", 8, "-i", "0.1", "-W", "0.3", f"{L.server_v4}:{closed}"],
+                        timeout=30).stdout
+    words = " ".join(text.split())
+    assert re.search(r"\d probes? (was|were) not answered while \d probes? drew an RST: the port is closed, and its "
+                     r"RSTs are held back", words), text
+    # A port that answers every probe says nothing of the kind.
+    L.run_server(["nft", "delete", "table", "inet", "tk_rst"], timeout=20)
+    text = L.run_client([L.tool("tcpprobe"), "-m", "syn", "-c", 3, "-i", "0.1", f"{L.server_v4}:{closed}"], timeout=30).stdout
+    assert "drew an RST" not in text, text

@@ -221,6 +221,18 @@ std::string rtt_text(const TargetStats& s) {
   return out;
 }
 
+// A closed port that answered only some probes: its RSTs are held back or lost, which the loss
+// figure alone reads as heavy loss (found: 1 closed, then 7 filtered, "87.5% loss", behind a
+// firewall limiting RSTs to one a second).
+std::string partly_closed_text(const TargetStats& s) {
+  if (!s.closed || !s.filtered || s.open || s.unreachable || s.unsent) return "";
+  return tcpkit::wrap_cells(counted_were(s.filtered, "probe") + " not answered while " +
+                                tcpkit::cli::count_text(s.closed, "probe") +
+                                " drew an RST: the port is closed, and its RSTs are held back (a firewall that "
+                                "rate-limits them; BSD and Windows stacks limit their own) or lost on the way",
+                            kTextWidth, 2);
+}
+
 std::string summary_text(const TargetInfo& info, const TargetStats& s) {
   const double loss = loss_pct(s);
   std::string out = "\n--- " + info.target + " (" + info.address.to_string_with_port(info.port) + ") tcpprobe statistics ---\n";
@@ -236,8 +248,8 @@ std::string summary_text(const TargetInfo& info, const TargetStats& s) {
                 : ""),
        "time " + format_fixed(s.elapsed_ms, 0) + " ms"},
       ", ", kTextWidth, 2);
-  return out + not_answers_text(s) + conflicting_text(s) + unsent_text(info, s) + held_text(s) + retried_text(s) +
-         resent_syn_ack_text(s) + proxy_text(s) +
+  return out + not_answers_text(s) + conflicting_text(s) + unsent_text(info, s) + partly_closed_text(s) + held_text(s) +
+         retried_text(s) + resent_syn_ack_text(s) + proxy_text(s) +
          ack_check_text(info.port, s.ack_check) + rtt_text(s);
 }
 
