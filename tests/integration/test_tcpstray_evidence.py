@@ -215,3 +215,24 @@ def test_a_routers_own_resets_behind_port_forwarding_are_no_listeners_deviation(
     for name in ("listen-fin", "listen-null", "listen-xmas"):
         assert got[name]["verdict"] == "inconclusive", got[name]
         assert "another box answered in its name" in got[name]["reason"], got[name]
+
+
+def test_fins_a_stateful_firewall_drops_as_invalid_decide_nothing(make_lab, tool):
+    # Found by an explorer: a firewall that lost the connection's state (stood in for by an
+    # established timeout of 0: failover without state sync, a flushed table) drops its FINs as
+    # invalid, and live-fin-exact read "no ACK came back" as the server's deviation (3 of 3 runs).
+    L = make_lab(routers=1)
+    L.start_server(LIVE, mode="hold", family="v4")
+    L.nft(L.router_ns[0], "table inet tk_state {\n chain forward { type filter hook forward priority 0; policy accept;\n"
+                          "  ct state invalid counter drop\n }\n}\n")
+    L.sysctl(L.router_ns[0], "net.netfilter.nf_conntrack_tcp_timeout_established", 0)
+    got, _ = run(L, tool, f"{L.server_v4}:{LIVE}", "--group", "live")
+    assert got["live-fin-out-of-window"]["verdict"] == "inconclusive", got["live-fin-out-of-window"]  # silent twice
+    assert got["live-fin-exact"]["verdict"] == "inconclusive", got["live-fin-exact"]
+    assert "the FINs may never reach the peer's stack" in got["live-fin-exact"]["reason"], got["live-fin-exact"]
+    # Without the firewall both FINs are answered, and judged as ever.
+    subprocess.run(["ip", "netns", "exec", L.router_ns[0], "nft", "delete", "table", "inet", "tk_state"], check=True,
+                   timeout=20)
+    got, _ = run(L, tool, f"{L.server_v4}:{LIVE}", "--group", "live")
+    assert got["live-fin-exact"]["verdict"] == "conformant", got["live-fin-exact"]
+    assert got["live-fin-out-of-window"]["verdict"] == "conformant", got["live-fin-out-of-window"]

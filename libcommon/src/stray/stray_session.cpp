@@ -86,6 +86,7 @@ class Session {
   Result<bool> twin_answers(StrayCase twin);
   Result<void> control_twins(Outcomes& outcomes);
   Result<void> control_reach(Outcomes& outcomes);
+  Result<void> control_fin_reach(Outcomes& outcomes);
 
   StrayTarget target_;  // a copy: the handshake wait shrinks once a handshake found nobody
   RawSender& sender_;
@@ -352,6 +353,38 @@ Result<void> Session::control_twins(Outcomes& outcomes) {
   return {};
 }
 
+// The reach control of the live FINs' silences (apply_fin_reach_control): for each FIN case,
+// the other's answer, from the group, or, when the run has not that case, that case sent now
+// for the purpose, up to twice.
+Result<void> Session::control_fin_reach(Outcomes& outcomes) {
+  const auto answered = [](const StrayObservation& seen) {
+    return stray_drew_answer(seen) || (seen.retried && first_real_tcp(seen.retry_answers));
+  };
+  for (auto& o : outcomes) {
+    const bool exact = o.run.id == StrayCase::live_fin_exact;
+    if ((!exact && o.run.id != StrayCase::live_fin_out_of_window) || o.judgement.verdict != StrayVerdict::deviation ||
+        cancelled())
+      continue;
+    const StrayCase other_id = exact ? StrayCase::live_fin_out_of_window : StrayCase::live_fin_exact;
+    const auto other = std::find_if(outcomes.begin(), outcomes.end(), [&](const StrayOutcome& x) {
+      return x.run.id == other_id && !x.run.seen.setup_problem;
+    });
+    bool reached = false;
+    if (other != outcomes.end()) {
+      reached = answered(other->run.seen);
+    } else {
+      for (int i = 0; i < 2 && !reached && !cancelled(); ++i) {
+        auto control = run_case(other_id);
+        if (!control) return tl::unexpected(control.error());
+        reached = answered(control->seen);
+      }
+    }
+    if (cancelled()) return {};
+    o.judgement = apply_fin_reach_control(std::move(o.judgement), o.run.seen, reached);
+  }
+  return {};
+}
+
 // The reach control of live-rst-exact's survival (apply_reach_control): live-rst-in-window of
 // the group, or, when the run has none, that case sent now for the purpose, up to twice.
 Result<void> Session::control_reach(Outcomes& outcomes) {
@@ -418,6 +451,8 @@ Result<void> Session::settle(Outcomes& outcomes) {
   }
   if (group == StrayGroup::live)
     if (auto r = control_reach(outcomes); !r) return r;
+  if (group == StrayGroup::live)
+    if (auto r = control_fin_reach(outcomes); !r) return r;
   for (auto& o : outcomes) o.judgement = apply_loss_control(o.judgement, o.run.seen, loss_seen_);
   return {};
 }

@@ -592,6 +592,18 @@ StrayJudgement apply_reach_control(StrayJudgement j, bool reached) {
   return j;
 }
 
+StrayJudgement apply_fin_reach_control(StrayJudgement j, const StrayObservation& seen, bool other_answered) {
+  if (j.verdict != V::deviation || other_answered || stray_drew_answer(seen) ||
+      (seen.retried && first_real_tcp(seen.retry_answers)))
+    return j;
+  j.verdict = V::inconclusive;
+  j.rate_limit_possible = false;
+  j.reason = "no ACK came back, but the other FIN of the run (exact or out of the window) drew none either: the "
+             "FINs may never reach the peer's stack (a stateful firewall that lost the connection's state drops "
+             "them as invalid), so this silence decides nothing";
+  return j;
+}
+
 StrayJudgement apply_drop_control(StrayJudgement j, const std::string& drops) {
   if (j.verdict != V::conformant || drops.empty()) return j;
   j.verdict = V::inconclusive;

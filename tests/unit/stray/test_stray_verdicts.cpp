@@ -1011,6 +1011,25 @@ TEST_CASE("an RST's silence decides nothing where the run saw segments dropped b
   CHECK(apply_drop_control(answered, "x").verdict == answered.verdict);
 }
 
+TEST_CASE("a live FIN's silence decides nothing when the other FIN of the run drew nothing either", "[stray]") {
+  // Found by an explorer: a stateful firewall that lost the connection's state dropped its FINs
+  // as invalid, and live-fin-exact read "no ACK came back" as the peer's deviation.
+  const StrayProbe p = live(f::fin | f::ack, kRcvNxt);
+  const auto silent = answers({});
+  const auto j = judge_stray_case(StrayCase::live_fin_exact, p, silent);
+  REQUIRE(j.verdict == StrayVerdict::deviation);
+  const auto unreached = apply_fin_reach_control(j, silent, false);
+  CHECK(unreached.verdict == StrayVerdict::inconclusive);
+  CHECK_THAT(unreached.reason, Catch::StartsWith("no ACK came back, but the other FIN of the run"));
+  // The other FIN answered: FINs reach the stack, and this silence is the stack's.
+  CHECK(apply_fin_reach_control(j, silent, true).verdict == StrayVerdict::deviation);
+  // A deviation that rests on an answer (an old ack) is the stack's own, whatever the control.
+  const auto wrong = answers({in(f::ack, kSndNxt, kRcvNxt)});
+  const auto k = judge_stray_case(StrayCase::live_fin_exact, p, wrong);
+  REQUIRE(k.verdict == StrayVerdict::deviation);
+  CHECK(apply_fin_reach_control(k, wrong, false).verdict == StrayVerdict::deviation);
+}
+
 TEST_CASE("a listener's deviation answered at another TTL than its own reset is another box's", "[stray]") {
   // Found by an explorer behind port forwarding: conntrack left listen-fin, -null and -xmas
   // untranslated, and the router's own stack reset them (TTL 64) one hop nearer than the

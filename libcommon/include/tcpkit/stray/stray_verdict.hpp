@@ -216,6 +216,13 @@ StrayJudgement apply_twin_control(StrayJudgement judgement, StrayCase twin, uint
 // a stack that survives them).
 StrayJudgement apply_reach_control(StrayJudgement judgement, bool reached);
 
+// The same for the FINs of the live group: live-fin-exact's or live-fin-out-of-window's silence
+// (no ACK came) shows the stack's answer only where FINs reach it at all: the other FIN case of
+// the same run drew an answer (`other_answered`). Else the deviation becomes inconclusive
+// (found: a stateful firewall that lost the connection's state drops its FINs as invalid, and
+// live-fin-exact read "no ACK came back").
+StrayJudgement apply_fin_reach_control(StrayJudgement judgement, const StrayObservation& seen, bool other_answered);
+
 // The drop control (closed-rst, listen-rst): an RST is answered by nothing, so no control can
 // show that it reached the stack. When the same run shows segments without a connection dropped
 // before the stack (`drops`, what showed it: a closed-port case silent over its tries while the
