@@ -571,37 +571,41 @@ StrayJudgement confirmed_silence(StrayJudgement j, int tries, int controlled, st
   return j;
 }
 
-StrayJudgement apply_port_control(StrayJudgement j, uint16_t port, bool control_answered, const std::string& host_note) {
-  if (control_answered || j.verdict == V::inconclusive) return j;
+namespace {
+// A verdict the evidence does not decide: inconclusive, for `reason` (no rate limit in question).
+StrayJudgement inconclusive_because(StrayJudgement j, std::string reason) {
   j.verdict = V::inconclusive;
   j.rate_limit_possible = false;
-  j.reason = host_note.empty()
-                 ? "no case on port " + std::to_string(port) + " drew any answer, nor did a control ACK: the host, a "
-                   "firewall or a blackhole setting drops the segments; silence decides nothing"
-                 : host_note + "; silence decides nothing";
+  j.reason = std::move(reason);
   return j;
+}
+}  // namespace
+
+StrayJudgement apply_port_control(StrayJudgement j, uint16_t port, bool control_answered, const std::string& host_note) {
+  if (control_answered || j.verdict == V::inconclusive) return j;
+  return inconclusive_because(std::move(j), host_note.empty() ? "no case on port " + std::to_string(port) +
+                                                                  " drew any answer, nor did a control ACK: the host, "
+                                                                  "a firewall or a blackhole setting drops the "
+                                                                  "segments; silence decides nothing"
+                                                            : host_note + "; silence decides nothing");
 }
 
 StrayJudgement apply_reach_control(StrayJudgement j, bool reached) {
   if (!j.rst_survived || j.verdict != V::deviation || reached) return j;
-  j.verdict = V::inconclusive;
-  j.rate_limit_possible = false;
-  j.reason = "the connection survived an RST at exactly RCV.NXT, but an in-window RST (live-rst-in-window) drew no "
-             "challenge ACK either: the RSTs may never reach the peer's stack (a firewall that drops them), so its "
-             "survival decides nothing";
-  return j;
+  return inconclusive_because(std::move(j),
+                              "the connection survived an RST at exactly RCV.NXT, but an in-window RST "
+                              "(live-rst-in-window) drew no challenge ACK either: the RSTs may never reach the peer's "
+                              "stack (a firewall that drops them), so its survival decides nothing");
 }
 
 StrayJudgement apply_fin_reach_control(StrayJudgement j, const StrayObservation& seen, bool other_answered) {
   if (j.verdict != V::deviation || other_answered || stray_drew_answer(seen) ||
       (seen.retried && first_real_tcp(seen.retry_answers)))
     return j;
-  j.verdict = V::inconclusive;
-  j.rate_limit_possible = false;
-  j.reason = "no ACK came back, but the other FIN of the run (exact or out of the window) drew none either: the "
-             "FINs may never reach the peer's stack (a stateful firewall that lost the connection's state drops "
-             "them as invalid), so this silence decides nothing";
-  return j;
+  return inconclusive_because(std::move(j),
+                              "no ACK came back, but the other FIN of the run (exact or out of the window) drew none "
+                              "either: the FINs may never reach the peer's stack (a stateful firewall that lost the "
+                              "connection's state drops them as invalid), so this silence decides nothing");
 }
 
 StrayJudgement apply_drop_control(StrayJudgement j, const std::string& drops) {
@@ -615,13 +619,12 @@ StrayJudgement apply_drop_control(StrayJudgement j, const std::string& drops) {
 StrayJudgement apply_ttl_control(StrayJudgement j, const StrayObservation& seen, uint8_t listener_ttl) {
   const StraySegment* answer = first_real_tcp(seen.answers);
   if (j.verdict != V::deviation || !answer || !answer->ttl || !listener_ttl || answer->ttl == listener_ttl) return j;
-  j.verdict = V::inconclusive;
-  j.rate_limit_possible = false;
-  j.reason = "the answer's TTL (" + std::to_string(answer->ttl) + ") is not that of the listener's own reset to "
-             "listen-ack (" + std::to_string(listener_ttl) + "): another box answered in its name (a router's own "
-             "stack, as behind port forwarding, where conntrack leaves such segments untranslated, or a firewall); "
-             "the listener's own answer is not seen";
-  return j;
+  return inconclusive_because(std::move(j), "the answer's TTL (" + std::to_string(answer->ttl) +
+                                                ") is not that of the listener's own reset to listen-ack (" +
+                                                std::to_string(listener_ttl) +
+                                                "): another box answered in its name (a router's own stack, as behind "
+                                                "port forwarding, where conntrack leaves such segments untranslated, "
+                                                "or a firewall); the listener's own answer is not seen");
 }
 
 StrayJudgement apply_twin_control(StrayJudgement j, StrayCase twin, uint16_t closed_port, bool twin_answered,
