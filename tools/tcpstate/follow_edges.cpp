@@ -12,7 +12,7 @@
 #include "prometheus.hpp"
 #include "tcpkit/io/run_program.hpp"
 #include "tcpkit/sockets/state_diagram.hpp"
-#include "tcpkit/util/counts.hpp"
+#include "common/wording.hpp"
 #include "tcpkit/util/display_width.hpp"
 #include "tcpkit/util/output.hpp"
 #include "views.hpp"
@@ -102,10 +102,10 @@ void EdgeReport::print(const Options& o, const WallClock& clock, double seconds,
                      e.median_ms ? format_duration_ms(*e.median_ms) : "?", std::string(edge_anomaly(e.from, e.to))});
     if (!table.empty()) text += table.render();
     if (twins_)
-      text += wrap_cells(count_of(twins_, "child", "children") +
+      text += wrap_cells(cli::count_text(twins_, "child", "children") +
                              " thrown away for a twin (two children of one handshake, its ACKs taken at once on two "
                              "CPUs): not counted as SYN_RECV -> CLOSE, no failed handshake",
-                         80, 0);
+                         cli::kTerminalColumns, 0);
     if (o.follow_life && !ended_.empty()) {
       text += "connections ended:";
       bool first = true;

@@ -127,7 +127,10 @@ LoopTurn loop_turn(const std::vector<HopAnswer>& hops, const std::optional<IpAdd
       if (std::any_of(hops.begin(), hops.end(), [&](const HopAnswer& h) { return h.hop >= seen[i]->hop && h.several_routers; }))
         return {};
       LoopTurn turn;
-      for (size_t k = i; k < j; ++k) turn.hops.push_back(seen[k]->hop);
+      for (size_t k = i; k < j; ++k) {
+        turn.hops.push_back(seen[k]->hop);
+        turn.routers.push_back(*seen[k]->router);
+      }
       turn.again = seen[j]->hop;
       const int length = turn.again - turn.hops.front();
       int pairs = 0;  // hops whose router is that of the hop a turn before
@@ -196,9 +199,7 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
   LoopTurn turn;
   if (out.stop != PathStop::rejected && out.stop != PathStop::reached) {
     turn = loop_turn(hops, probed);
-    for (int hop : turn.hops)
-      for (const HopAnswer& h : hops)
-        if (h.hop == hop && h.router) out.loop_routers.push_back(*h.router);
+    out.loop_routers = turn.routers;
     if (!out.loop_routers.empty()) out.stop = PathStop::loop;
   }
   if (out.stop == PathStop::reached && destination->hop > 0) {

@@ -111,11 +111,15 @@ namespace {
 // ICMP rate limit (round 0 may have none: the limit's burst spent before it) (found: a host rejecting 100 ports with
 // admin-prohibited under Linux's default limit, 10 refusals seen, 90 ports silent, and the report
 // blamed a rate-limiting firewall and suggested --rate 100, which changed nothing).
-bool icmp_limited(const std::vector<RoundTally>& rounds, uint64_t late) {
-  if (rounds.size() < 2 || late < kIcmpLimitMinLate) return false;
+// Of the answers that came only in retry rounds, the ICMP errors.
+uint64_t late_icmp_answers(const std::vector<RoundTally>& rounds) {
   uint64_t late_icmp = 0;
   for (size_t r = 1; r < rounds.size(); ++r) late_icmp += rounds[r].icmp_answers;
-  return late_icmp == late;
+  return late_icmp;
+}
+
+bool icmp_limited(const std::vector<RoundTally>& rounds, uint64_t late) {
+  return rounds.size() >= 2 && late >= kIcmpLimitMinLate && late_icmp_answers(rounds) == late;
 }
 
 // Round 0's answers came as a burst and then none, every one an ICMP error, and so did the
@@ -123,10 +127,8 @@ bool icmp_limited(const std::vector<RoundTally>& rounds, uint64_t late) {
 // whose ICMP budget was full answered 6 of 100 rejected ports at once, then nothing within the
 // retries' second; the report blamed a rate-limiting firewall and suggested --rate 4).
 bool icmp_burst_spent(const std::vector<RoundTally>& rounds, const QuarterAnswers& quarters, uint64_t late) {
-  if (rounds.empty() || !burst_then_silence(quarters) || rounds[0].icmp_answers != rounds[0].answers) return false;
-  uint64_t late_icmp = 0;
-  for (size_t r = 1; r < rounds.size(); ++r) late_icmp += rounds[r].icmp_answers;
-  return late_icmp == late;
+  return !rounds.empty() && burst_then_silence(quarters) && rounds[0].icmp_answers == rounds[0].answers &&
+         late_icmp_answers(rounds) == late;
 }
 
 // The part every ICMP-limit reason ends with.

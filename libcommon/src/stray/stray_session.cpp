@@ -357,9 +357,6 @@ Result<void> Session::control_twins(Outcomes& outcomes) {
 // the other's answer, from the group, or, when the run has not that case, that case sent now
 // for the purpose, up to twice.
 Result<void> Session::control_fin_reach(Outcomes& outcomes) {
-  const auto answered = [](const StrayObservation& seen) {
-    return stray_drew_answer(seen) || (seen.retried && first_real_tcp(seen.retry_answers));
-  };
   for (auto& o : outcomes) {
     const bool exact = o.run.id == StrayCase::live_fin_exact;
     if ((!exact && o.run.id != StrayCase::live_fin_out_of_window) || o.judgement.verdict != StrayVerdict::deviation ||
@@ -371,12 +368,12 @@ Result<void> Session::control_fin_reach(Outcomes& outcomes) {
     });
     bool reached = false;
     if (other != outcomes.end()) {
-      reached = answered(other->run.seen);
+      reached = stray_drew_answer_on_either_try(other->run.seen);
     } else {
       for (int i = 0; i < 2 && !reached && !cancelled(); ++i) {
         auto control = run_case(other_id);
         if (!control) return tl::unexpected(control.error());
-        reached = answered(control->seen);
+        reached = stray_drew_answer_on_either_try(control->seen);
       }
     }
     if (cancelled()) return {};
@@ -398,7 +395,7 @@ Result<void> Session::control_reach(Outcomes& outcomes) {
     return o.run.id == StrayCase::live_rst_in_window && !o.run.seen.setup_problem;
   });
   if (in_window != outcomes.end()) {
-    reached = stray_drew_answer(in_window->run.seen) || (in_window->run.seen.retried && first_real_tcp(in_window->run.seen.retry_answers));
+    reached = stray_drew_answer_on_either_try(in_window->run.seen);
   } else {
     for (int i = 0; i < 2 && !reached && !cancelled(); ++i) {
       auto control = run_case(StrayCase::live_rst_in_window);
@@ -449,10 +446,10 @@ Result<void> Session::settle(Outcomes& outcomes) {
       for (const auto& o : outcomes)
         if (!o.run.seen.setup_problem) closed_answered_[o.run.id] = stray_drew_answer(o.run.seen);
   }
-  if (group == StrayGroup::live)
+  if (group == StrayGroup::live) {
     if (auto r = control_reach(outcomes); !r) return r;
-  if (group == StrayGroup::live)
     if (auto r = control_fin_reach(outcomes); !r) return r;
+  }
   for (auto& o : outcomes) o.judgement = apply_loss_control(o.judgement, o.run.seen, loss_seen_);
   return {};
 }

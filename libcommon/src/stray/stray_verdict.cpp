@@ -479,6 +479,10 @@ bool stray_drew_answer(const StrayObservation& seen) {
   return first_real_tcp(seen.answers) || (seen.follow_up_sent && first_real_tcp(seen.follow_up_answers));
 }
 
+bool stray_drew_answer_on_either_try(const StrayObservation& seen) {
+  return stray_drew_answer(seen) || (seen.retried && first_real_tcp(seen.retry_answers));
+}
+
 StrayJudgement apply_rst_control(StrayJudgement j, const StrayJudgement* live_rst_exact) {
   if (j.verdict != V::conformant) return j;
   if (!live_rst_exact) {
@@ -599,9 +603,7 @@ StrayJudgement apply_reach_control(StrayJudgement j, bool reached) {
 }
 
 StrayJudgement apply_fin_reach_control(StrayJudgement j, const StrayObservation& seen, bool other_answered) {
-  if (j.verdict != V::deviation || other_answered || stray_drew_answer(seen) ||
-      (seen.retried && first_real_tcp(seen.retry_answers)))
-    return j;
+  if (j.verdict != V::deviation || other_answered || stray_drew_answer_on_either_try(seen)) return j;
   return inconclusive_because(std::move(j),
                               "no ACK came back, but the other FIN of the run (exact or out of the window) drew none "
                               "either: the FINs may never reach the peer's stack (a stateful firewall that lost the "

@@ -76,6 +76,7 @@ const char* path_stop_name(PathStop stop);
 // unequal length.
 struct LoopTurn {
   std::vector<int> hops;
+  std::vector<IpAddress> routers;  // of those hops, in the same order
   int again = 0;
   bool confirmed = false;
 };

@@ -156,6 +156,8 @@ int64_t reset_late_after_ns(int64_t rtt_ns, int64_t rto_ns = 0);
 // peer's own traffic, to the case's segment or to its follow-up (an ICMP error is a firewall's
 // or a router's, no proof that the segment reached the stack).
 bool stray_drew_answer(const StrayObservation& seen);
+// The same, or its second try (sent again over a second later) drew one.
+bool stray_drew_answer_on_either_try(const StrayObservation& seen);
 
 // Whether the peer's side answered the case, its second try or its follow-up with a reset.
 bool stray_drew_reset(const StrayObservation& seen);
