@@ -128,6 +128,20 @@ def connect_all(fam, target, count, deadline):
     return out
 
 
+TCP_FIN_WAIT2 = 5  # include/net/tcp_states.h
+
+
+def wait_for_state(socks, state, deadline):
+    """READY must mean the sockets are where the caller counts them: a half-closed socket is
+    FIN_WAIT1 until the server's ACK comes, which under load (CI) outlasted READY and a test's
+    first snapshot, and it moved to FIN_WAIT2 before the second."""
+    for s in socks:
+        while s.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] != state:
+            if time.monotonic() > deadline:
+                sys.exit("tcpstate_sockets: deadline passed waiting for state %d" % state)
+            time.sleep(0.005)
+
+
 def run_client(args):
     fam = family_of(args.server)
     deadline = time.monotonic() + args.deadline
@@ -136,6 +150,7 @@ def run_client(args):
     half = connect_all(fam, (args.server, args.hold_port), args.fin_wait2, deadline)
     for s in half:
         s.shutdown(socket.SHUT_WR)
+    wait_for_state(half, TCP_FIN_WAIT2, deadline)
     keep += half
     if args.fast_time_wait:
         # Close at once and move on: each socket reaches TIME_WAIT when the server's FIN comes.
