@@ -569,6 +569,36 @@ def test_silence_behind_a_conntrack_firewall_is_inconclusive(make_lab, tool):
     assert got["closed-fin"]["verdict"] == "deviation", got["closed-fin"]
 
 
+@pytest.mark.parametrize("family", [4, 6])
+def test_a_firewall_on_the_listening_port_alone_is_seen_at_that_port(make_lab, tool, family):
+    """Found by an explorer: with `tcp dport LIVE ct state invalid drop` (the firewall guards the
+    service's port only), listen-fin, -null and -xmas read conformant and listen-rst too, because
+    their controls ran at closed port 1, which no rule guards. FIN|ACK to the listening port is
+    as invalid to conntrack and draws the listener's reset: its silence shows the firewall."""
+    L = lab_with_servers(make_lab)
+    firewall(L, f"tcp dport {LIVE} {CT_INVALID}")
+    r = stray(L, tool, family, LIVE, "--group", "closed,listen")
+    got, _ = cases(r.stdout)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    for name in SILENT_LISTEN:
+        assert got[name]["verdict"] == "inconclusive", got[name]
+        assert f"F. to listening port {LIVE} drew no reset" in got[name]["reason"], got[name]
+    assert got["listen-rst"]["verdict"] == "inconclusive", got["listen-rst"]
+    assert got["listen-ack"]["verdict"] == "conformant", got["listen-ack"]
+    for name in ("closed-fin", "closed-null", "closed-xmas", "closed-ack", "closed-rst"):
+        assert got[name]["verdict"] == "conformant", got[name]
+
+
+def test_a_listener_without_a_firewall_keeps_its_silences_conformant(make_lab, tool):
+    # The same control where nothing drops: FIN|ACK drew the listener's reset, said in the reason.
+    L = lab_with_servers(make_lab)
+    r = stray(L, tool, 4, LIVE, "--group", "listen")
+    got, _ = cases(r.stdout)
+    for name in SILENT_LISTEN:
+        assert got[name]["verdict"] == "conformant", got[name]
+        assert f"F. to listening port {LIVE} drew a reset" in got[name]["reason"], got[name]
+
+
 @pytest.mark.parametrize("rule", [CT_INVALID, NO_SCANS])
 def test_listen_silence_is_checked_at_the_closed_port_when_the_run_has_no_closed_group(make_lab, tool, rule):
     L = lab_with_servers(make_lab)

@@ -84,6 +84,7 @@ class Session {
   Result<void> confirm_silence(StrayGroup group, Outcomes& outcomes);
   Result<void> confirm_one(StrayOutcome& o, StrayCase control);
   Result<bool> twin_answers(StrayCase twin);
+  Result<bool> fin_ack_answers();
   Result<void> control_twins(Outcomes& outcomes);
   Result<void> control_reach(Outcomes& outcomes);
   Result<void> control_fin_reach(Outcomes& outcomes);
@@ -98,6 +99,7 @@ class Session {
   bool peer_heard_ = false;  // a connection case's handshake drew an answer: the peer is there
   std::optional<StrayJudgement> live_rst_exact_;  // tw-rst's RST control, when the run has it
   std::map<StrayCase, bool> closed_answered_;  // closed-port cases run so far: drew an answer
+  std::optional<bool> fin_ack_answered_;  // the listener's same-port control, once run
   std::string drops_;  // what showed segments without a connection dropped before the stack (apply_drop_control)
 };
 
@@ -332,7 +334,22 @@ Result<bool> Session::twin_answers(StrayCase twin) {
   return answered;
 }
 
-// The twin control of the listening-port cases whose answer is silence (apply_twin_control).
+// Whether FIN|ACK to the listening port draws its reset, sent up to kControlTries times, once a run.
+Result<bool> Session::fin_ack_answers() {
+  if (fin_ack_answered_) return *fin_ack_answered_;
+  bool answered = false;
+  for (int i = 0; i < kControlTries && !answered && !cancelled(); ++i) {
+    auto control = run_listener_fin_ack(target_, sender_, cancel_fd_);
+    if (!control) return tl::unexpected(control.error());
+    answered = stray_drew_answer(control->seen);
+    loss_seen_ = loss_seen_ || (answered && i > 0);
+  }
+  if (!cancelled()) fin_ack_answered_ = answered;
+  return answered;
+}
+
+// The twin control of the listening-port cases whose answer is silence (apply_twin_control),
+// then the same-port control of those the twin control left conformant (apply_same_port_control).
 Result<void> Session::control_twins(Outcomes& outcomes) {
   for (auto& o : outcomes) {
     const auto twin = stray_closed_twin(o.run.id);
@@ -349,6 +366,13 @@ Result<void> Session::control_twins(Outcomes& outcomes) {
     if (!*answered && drops_.empty())
       drops_ = std::string(stray_case_info(*twin).name) + " drew no reset from closed port " +
                std::to_string(target_.closed_port) + " either";
+    if (o.judgement.verdict != StrayVerdict::conformant) continue;
+    auto same_port = fin_ack_answers();
+    if (!same_port) return tl::unexpected(same_port.error());
+    if (cancelled()) return {};
+    o.judgement = apply_same_port_control(std::move(o.judgement), target_.port, *same_port);
+    if (!*same_port && drops_.empty())
+      drops_ = "F. to listening port " + std::to_string(target_.port) + " drew no reset";
   }
   return {};
 }

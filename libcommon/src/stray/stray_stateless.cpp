@@ -172,8 +172,7 @@ struct CaseWait {
 };
 
 // Fills the probe's flags and numbers and the -v text of what is sent.
-void aim_probe(StrayRun& run, StrayCase id, uint16_t dport) {
-  const CaseSegment shape = segment_for(id);
+void aim_probe(StrayRun& run, CaseSegment shape, uint16_t dport) {
   run.probe.flags = shape.flags;
   run.probe.seq = stray_random32();
   run.probe.ack = shape.random_ack ? stray_random32() : 0;
@@ -181,13 +180,9 @@ void aim_probe(StrayRun& run, StrayCase id, uint16_t dport) {
              (shape.random_ack ? " ack=" + std::to_string(run.probe.ack) : "") + " to port " + std::to_string(dport);
 }
 
-}  // namespace
-
-Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSender& sender, int cancel_fd) {
-  const auto& info = stray_case_info(id);
-  if (info.group != StrayGroup::closed && info.group != StrayGroup::listen)
-    return fail(ErrorCode::bad_input, std::string(info.name) + " is not a closed- or listening-port case");
-  const uint16_t dport = info.group == StrayGroup::closed ? t.closed_port : t.port;
+// One segment of `shape` to `dport` from a reserved port, and what came back, as case `id`.
+Result<StrayRun> run_segment(StrayCase id, CaseSegment shape, uint16_t dport, const StrayTarget& t, RawSender& sender,
+                             int cancel_fd) {
   const IpAddress& us = t.route.source;
   auto reserved = reserve_port(us);  // held until the case is over
   if (!reserved) return tl::unexpected(reserved.error());
@@ -202,7 +197,7 @@ Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSende
   StrayRun run;
   run.id = id;
   run.local_port = sport;
-  aim_probe(run, id, dport);
+  aim_probe(run, shape, dport);
   auto spec = send_stray_segment(sender, us, sport, t.address, dport, run.probe.flags, run.probe.seq, run.probe.ack);
   if (!spec) return tl::unexpected(spec.error());
   StraySegment out = sent_segment(*spec);
@@ -225,6 +220,21 @@ Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSende
   run.seen.rejected.add(RejectReason::unverifiable, capture->unverifiable());
   run.rejected = run.seen.rejected;  // the wait is the whole case
   return run;
+}
+
+}  // namespace
+
+Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& t, RawSender& sender, int cancel_fd) {
+  const auto& info = stray_case_info(id);
+  if (info.group != StrayGroup::closed && info.group != StrayGroup::listen)
+    return fail(ErrorCode::bad_input, std::string(info.name) + " is not a closed- or listening-port case");
+  const uint16_t dport = info.group == StrayGroup::closed ? t.closed_port : t.port;
+  return run_segment(id, segment_for(id), dport, t, sender, cancel_fd);
+}
+
+Result<StrayRun> run_listener_fin_ack(const StrayTarget& t, RawSender& sender, int cancel_fd) {
+  using namespace tcp_flag;
+  return run_segment(StrayCase::listen_ack, {uint8_t(fin | ack), true}, t.port, t, sender, cancel_fd);
 }
 
 namespace {

@@ -646,6 +646,20 @@ StrayJudgement apply_twin_control(StrayJudgement j, StrayCase twin, uint16_t clo
   return j;
 }
 
+StrayJudgement apply_same_port_control(StrayJudgement j, uint16_t port, bool answered) {
+  if (j.verdict != V::conformant) return j;
+  const std::string control = "F. to listening port " + std::to_string(port);
+  if (answered) {
+    j.reason += "; " + control + " drew a reset, so segments a firewall finds invalid reach the listener";
+    return j;
+  }
+  j.verdict = V::inconclusive;
+  j.reason = control + " drew no reset, where the listener resets it: a firewall in front of this port drops "
+             "segments without a connection (conntrack's ct state invalid), and this one with them; silence "
+             "decides nothing";
+  return j;
+}
+
 namespace {
 StrayJudgement judge_case(StrayCase id, const StrayProbe& p, const StrayObservation& seen);
 

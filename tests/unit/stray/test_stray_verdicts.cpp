@@ -258,6 +258,15 @@ TEST_CASE("a listener's silence counts only when the same segment drew a reset a
   // A deviation (an answer where silence was due) needs no control.
   const auto answered = judge_stray_case(StrayCase::listen_fin, probe(f::fin, 1000), answers({in(f::rst | f::ack, 0, 1001)}));
   CHECK(apply_twin_control(answered, StrayCase::closed_fin, 1, false).verdict == StrayVerdict::deviation);
+  // The same-port control: found behind a firewall guarding the listening port alone.
+  j = apply_same_port_control(apply_twin_control(silent, StrayCase::closed_fin, 1, true), 80, true);
+  CHECK(j.verdict == StrayVerdict::conformant);
+  CHECK_THAT(j.reason, Catch::EndsWith("; F. to listening port 80 drew a reset, so segments a firewall finds invalid "
+                                       "reach the listener"));
+  j = apply_same_port_control(apply_twin_control(silent, StrayCase::closed_fin, 1, true), 80, false);
+  CHECK(j.verdict == StrayVerdict::inconclusive);
+  CHECK_THAT(j.reason, Catch::StartsWith("F. to listening port 80 drew no reset, where the listener resets it"));
+  CHECK(apply_same_port_control(answered, 80, false).verdict == StrayVerdict::deviation);
 }
 
 TEST_CASE("FIN at RCV.NXT is acked (ACK or FIN+ACK), and the peer is in CLOSE_WAIT", "[stray]") {

@@ -10,6 +10,12 @@ namespace tcpkit {
 // For a case of the closed or listen group. cancel_fd (Ctrl-C) ends the wait early.
 Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& target, RawSender& sender, int cancel_fd = -1);
 
+// The same-port control of the listener's silences: FIN|ACK (random numbers) to the listening
+// port. The listener resets it (it carries ACK), and conntrack finds it as invalid as a FIN, NULL
+// or Xmas without a connection, so a firewall that guards this port alone drops it too. Run as
+// listen-ack, whose answer it shares.
+Result<StrayRun> run_listener_fin_ack(const StrayTarget& target, RawSender& sender, int cancel_fd = -1);
+
 // Whether the target port accepts a kernel connect() within the timeout: the listen group is
 // only meaningful against a listening port. Returns the reason when it does not.
 Result<std::optional<std::string>> check_listening(const StrayTarget& target, int cancel_fd = -1);

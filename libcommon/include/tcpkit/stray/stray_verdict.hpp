@@ -211,6 +211,13 @@ StrayJudgement apply_port_control(StrayJudgement judgement, uint16_t port, bool 
 StrayJudgement apply_twin_control(StrayJudgement judgement, StrayCase twin, uint16_t closed_port, bool twin_answered,
                                   const std::string& problem = "");
 
+// The same-port control, after the twin control found the segment reaches the closed port's
+// stack: the listener's silence shows its answer only when FIN|ACK to the listening port drew
+// its reset there (`answered`, run_listener_fin_ack). FIN|ACK is as invalid to conntrack as
+// the listener's cases, so a firewall that guards the listening port alone (tcp dport N ct
+// state invalid drop) is silent to both. Else a conformant verdict becomes inconclusive.
+StrayJudgement apply_same_port_control(StrayJudgement judgement, uint16_t port, bool answered);
+
 // The reach control of live-rst-exact: a connection that survived an RST at exactly RCV.NXT
 // shows a stack that ignores it only where RSTs reach the stack at all: an in-window RST of the
 // same run drew its challenge ACK (`reached`, from live-rst-in-window). Else the deviation
