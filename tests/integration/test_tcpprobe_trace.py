@@ -680,3 +680,20 @@ def test_a_send_the_peer_closes_on_is_noted_for_what_it_is(L, tool):
     assert "Bad file descriptor" not in notes, notes
     if summary["bytes_sent"] < len(data):
         assert f"of the {len(data)} bytes of --send" in notes, notes
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_a_reset_right_after_the_handshake_is_a_connection_reset_not_a_refusal(make_lab, tool, family):
+    """Found by an explorer: a server that sends its banner and resets at once (sshd over
+    MaxStartups, a balancer without a backend) read 'failed, refused', 0 bytes received and no
+    ESTABLISHED time, with exit 0: the RST came before tcpprobe looked at connect(), which then
+    failed with ECONNRESET. No delay line, so that the RST comes that soon."""
+    L = make_lab()
+    banner = b"SSH-2.0-x\r\n"
+    L.start_server(9003, mode="banner-reset", banner=banner)
+    segments, summary = trace(L, tool, f"{host(L, family)}:9003", "--close", "peer")
+    assert wire(segments)[-1] == ("in", "R."), wire(segments)
+    assert summary["outcome"] == "closed" and summary["close_kind"] == "reset by the peer", summary
+    assert summary["bytes_received"] == len(banner), summary
+    assert summary["syn_to_established_ms"] > 0, summary
+    assert not any("connect:" in n for n in summary.get("notes", [])), summary

@@ -180,7 +180,8 @@ class TraceRun {
     }
   }
 
-  bool refused() const { return refused_; }
+  // How connect() failed: "refused", "unreachable" or "failed"; empty when it did not.
+  const std::string& connect_failure() const { return connect_failure_; }
   bool saw_closing() const { return saw_closing_; }
   bool connected() const { return connected_; }
   std::optional<TraceEvent>& cleanup() { return cleanup_; }
@@ -327,7 +328,9 @@ class TraceRun {
       int error = 0;
       socklen_t len = sizeof error;
       getsockopt(sock_.get(), SOL_SOCKET, SO_ERROR, &error, &len);
-      if (error == 0) {
+      // ECONNRESET: the handshake was made and an RST ended the connection before this poll
+      // (a server that aborts at once, sshd over MaxStartups): connected, then reset, not refused.
+      if (error == 0 || error == ECONNRESET) {
         connected_ = true;
       } else {
         refused_ = true;
@@ -343,6 +346,7 @@ class TraceRun {
         } else {
           result_.notes.push_back(std::string("connect: ") + std::strerror(error));
         }
+        connect_failure_ = result_.outcome;
       }
     } else if (Clock::now() - start_ > config_.connect_timeout) {
       result_.outcome = "no answer";
@@ -435,6 +439,7 @@ class TraceRun {
   Clock::time_point last_segment_;
   TraceResult& result_;
   bool connected_ = false, refused_ = false, data_written_;
+  std::string connect_failure_;
   std::optional<TraceEvent> cleanup_;  // our RST at the time limit or on Ctrl-C
   int send_error_ = 0;  // errno of a send() that failed for good
   bool acted_ = false;  // our first move after the handshake is done: no more eager waits
@@ -474,8 +479,16 @@ void note_late_reset(TraceResult& result) {
 }
 
 // The verdicts, from the events alone once the walk is over.
-void conclude(TraceResult& result, const TraceConfig& config, bool refused, bool saw_closing) {
+void conclude(TraceResult& result, const TraceConfig& config, const std::string& connect_failure, bool saw_closing) {
+  const bool refused = !connect_failure.empty();
   resolve_late_state_reads(result.events);
+  // A state read too late to see ESTABLISHED (an RST right after the handshake) is resolved only now.
+  if (!result.syn_to_established_ns && !refused && !result.events.empty())
+    for (const auto& e : result.events)
+      if (e.local_state == TcpState::established) {
+        result.syn_to_established_ns = e.segment.time_ns - result.events.front().segment.time_ns;
+        break;
+      }
   settle_peer_states(result.events);
   const HandshakeRefusal refusal = refused ? HandshakeRefusal::none : settle_unaccepted_handshake(result.events);
   if (refusal == HandshakeRefusal::none && !refused && settle_ignored_ack(result.events))
@@ -486,8 +499,8 @@ void conclude(TraceResult& result, const TraceConfig& config, bool refused, bool
   if (config.close != CloseMode::peer || !config.send_data.empty())
     result.own_delay_ns = own_delay_after_handshake(result.events);
   if (config.close == CloseMode::peer) result.own_close_delay_ns = own_close_delay(result.events);
-  // connect() failed: by an RST ("refused") or an ICMP error ("unreachable"), no close at all.
-  result.close_kind = refused ? (result.icmp ? "unreachable" : "refused") : close_kind(result.events, saw_closing);
+  // connect() failed: by an RST ("refused"), an ICMP error ("unreachable") or else ("failed"), no close at all.
+  result.close_kind = refused ? connect_failure : close_kind(result.events, saw_closing);
   // A close with one FIN only did not end: its span is no close time (found: "close: 1 s" for
   // a peer that never sent its FIN, at the time limit).
   (result.close_kind == "half closed" ? result.unfinished_close_ns : result.close_ns) = close_duration(result.events);
@@ -770,7 +783,7 @@ Result<TraceResult> trace_connection(const TraceConfig& config, int cancel_fd) {
   if (auto connecting = start_connect(sock->get(), config, scope); !connecting) return tl::unexpected(connecting.error());
   TraceRun run(config, cancel_fd, *sock, *live, scope, start, result);
   if (auto walked = run.walk(); !walked) return tl::unexpected(walked.error());
-  conclude(result, config, run.refused(), run.saw_closing());
+  conclude(result, config, run.connect_failure(), run.saw_closing());
   if (auto& cleanup = run.cleanup()) result.events.push_back(*cleanup);  // after the close was judged
   if (auto note = run.unsent_note(); note && run.connected()) result.notes.push_back(std::move(*note));
   result.rejected = live->rejected();
