@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 from test_tcpstray import CLOSED, LIVE, TW, cases
 
 FILTERED = 8444  # listens; nft drops everything but SYNs to it
@@ -215,6 +216,31 @@ def test_a_routers_own_resets_behind_port_forwarding_are_no_listeners_deviation(
     for name in ("listen-fin", "listen-null", "listen-xmas"):
         assert got[name]["verdict"] == "inconclusive", got[name]
         assert "another box answered in its name" in got[name]["reason"], got[name]
+
+
+@pytest.mark.parametrize("setup", ["stateful firewall", "conntrack loose 0"])
+def test_behind_port_forwarding_nothing_is_judged_on_the_routers_stack(make_lab, tool, setup):
+    """Found by an explorer (3 of 3): port forwarding with a stateful firewall (only a SYN opens a
+    connection), or with nf_conntrack_tcp_loose 0, left every listen case but the handshake to the
+    router's own stack. listen-fin, -null and -xmas were deviations: the reference TTL, listen-ack's
+    reset, was missing (the firewall dropped the ACK) or the router's own (loose 0), and with the
+    firewall listen-ack's silence was 'confirmed' by the router's reset to listen-fin. The
+    reference is now the listener's SYN/ACK, which conntrack forwards to the server."""
+    L = make_lab(routers=1)
+    L.start_server(LIVE, mode="hold", family="v4")
+    router = L.router_v4[0]
+    fw = ("  chain fw { type filter hook forward priority 0; policy drop;\n"
+          "   ct state established,related accept\n   ct state new tcp flags syn accept\n  }\n")
+    L.nft(L.router_ns[0], "table ip tk_forward {\n chain pre { type nat hook prerouting priority -100;\n"
+                          f"  ip daddr {router} tcp dport {LIVE} dnat to {L.server_v4}:{LIVE}\n }}\n"
+                          + (fw if setup == "stateful firewall" else "") + "}\n")
+    if setup == "conntrack loose 0":
+        L.sysctl(L.router_ns[0], "net.netfilter.nf_conntrack_tcp_loose", 0)
+    got, summary = run(L, tool, f"{router}:{LIVE}", "--group", "listen")
+    assert summary["deviation"] == 0 and summary["conformant"] == 0, {n: (c["verdict"], c["reason"]) for n, c in got.items()}
+    for name in ("listen-fin", "listen-null", "listen-xmas"):
+        assert "another box answered in its name" in got[name]["reason"], got[name]
+        assert "the listener's SYN/ACK (63)" in got[name]["reason"], got[name]
 
 
 def test_fins_a_stateful_firewall_drops_as_invalid_decide_nothing(make_lab, tool):

@@ -74,6 +74,12 @@ class Session {
 
  private:
   bool cancelled() const { return cancel_requested(cancel_fd_); }
+  // Whether the segment drew an answer from the group's port: at the listening port, with the
+  // listener's TTL (its SYN/ACK's), so that a router answering in its name proves nothing.
+  bool answered_at_port(const StrayObservation& seen, StrayGroup group) const {
+    return stray_drew_answer_with_ttl(seen, group == StrayGroup::listen ? synack_ttl_ : 0);
+  }
+  void control_ttl(Outcomes& outcomes) const;
   Result<StrayRun> run_case(StrayCase id);
   Result<StrayOutcome> run_and_judge(StrayCase id);
   Result<void> confirm_on_connections(StrayOutcome& o);
@@ -100,6 +106,7 @@ class Session {
   std::optional<StrayJudgement> live_rst_exact_;  // tw-rst's RST control, when the run has it
   std::map<StrayCase, bool> closed_answered_;  // closed-port cases run so far: drew an answer
   std::optional<bool> fin_ack_answered_;  // the listener's same-port control, once run
+  uint8_t synack_ttl_ = 0;  // of the listener's SYN/ACK to the listening check (0: not seen)
   std::string drops_;  // what showed segments without a connection dropped before the stack (apply_drop_control)
 };
 
@@ -130,7 +137,8 @@ Result<StrayRun> Session::run_case(StrayCase id) {
   }
   auto& not_usable = group == StrayGroup::listen ? not_listening_ : not_closed_;
   if (!not_usable) {
-    auto check = group == StrayGroup::listen ? check_listening(target_, cancel_fd_) : check_closed(target_, cancel_fd_);
+    auto check = group == StrayGroup::listen ? check_listening(target_, cancel_fd_, &synack_ttl_)
+                                             : check_closed(target_, cancel_fd_);
     if (!check) return tl::unexpected(check.error());
     not_usable = *check;
   }
@@ -231,13 +239,13 @@ Result<void> Session::control_half_open(StrayOutcome& o) {
 Result<bool> Session::port_answers(StrayGroup group, const Outcomes& outcomes) {
   bool control_silent = false;
   for (const auto& o : outcomes) {
-    if (stray_drew_answer(o.run.seen)) return true;
+    if (answered_at_port(o.run.seen, group)) return true;
     control_silent = control_silent || o.run.id == control_case(group);
   }
   for (int i = 0; i < kControlTries && !cancelled(); ++i) {
     auto control = run_stateless_case(control_case(group), target_, sender_, cancel_fd_);
     if (!control) return tl::unexpected(control.error());
-    if (stray_drew_answer(control->seen)) {
+    if (answered_at_port(control->seen, group)) {
       loss_seen_ = loss_seen_ || control_silent || i > 0;
       return true;
     }
@@ -253,7 +261,7 @@ Result<std::string> Session::late_control(StrayGroup group) {
   patient.timeout = kLateControlWait;
   auto control = run_stateless_case(control_case(group), patient, sender_, cancel_fd_);
   if (!control) return tl::unexpected(control.error());
-  if (!stray_drew_answer(control->seen)) return std::string();
+  if (!answered_at_port(control->seen, group)) return std::string();
   std::optional<int64_t> sent_ns, answered_ns;
   for (const auto& s : control->segments) {
     if (s.outbound && !sent_ns) sent_ns = s.time_ns;
@@ -285,7 +293,7 @@ Result<void> Session::confirm_one(StrayOutcome& o, StrayCase control) {
     }
     auto check = run_stateless_case(control, target_, sender_, cancel_fd_);
     if (!check) return tl::unexpected(check.error());
-    if (!stray_drew_answer(check->seen)) {
+    if (!answered_at_port(check->seen, stray_case_info(control).group)) {
       loss_seen_ = true;
       return {};
     }
@@ -309,7 +317,7 @@ Result<void> Session::confirm_silence(StrayGroup group, Outcomes& outcomes) {
     StrayCase control = control_case(group);
     if (control == o.run.id) {
       auto answered = std::find_if(outcomes.begin(), outcomes.end(), [&](const StrayOutcome& other) {
-        return other.run.id != o.run.id && stray_drew_answer(other.run.seen);
+        return other.run.id != o.run.id && answered_at_port(other.run.seen, group);
       });
       if (answered == outcomes.end()) continue;  // nothing else of the group answered: no control
       control = answered->run.id;
@@ -341,7 +349,7 @@ Result<bool> Session::fin_ack_answers() {
   for (int i = 0; i < kControlTries && !answered && !cancelled(); ++i) {
     auto control = run_listener_fin_ack(target_, sender_, cancel_fd_);
     if (!control) return tl::unexpected(control.error());
-    answered = stray_drew_answer(control->seen);
+    answered = answered_at_port(control->seen, StrayGroup::listen);
     loss_seen_ = loss_seen_ || (answered && i > 0);
   }
   if (!cancelled()) fin_ack_answered_ = answered;
@@ -432,6 +440,21 @@ Result<void> Session::control_reach(Outcomes& outcomes) {
   return {};
 }
 
+// The TTL control of the listen group (apply_ttl_control), before the others so that an answer
+// from another box is named as such: against the listener's SYN/ACK, or when it was not seen,
+// the listener's reset to listen-ack.
+void Session::control_ttl(Outcomes& outcomes) const {
+  uint8_t ttl = synack_ttl_;
+  std::string_view whose = "the listener's SYN/ACK";
+  if (!ttl) {
+    whose = "the listener's own reset to listen-ack";
+    for (const auto& o : outcomes)
+      if (o.run.id == StrayCase::listen_ack && o.judgement.verdict == StrayVerdict::conformant)
+        if (const StraySegment* t = first_real_tcp(o.run.seen.answers)) ttl = t->ttl;
+  }
+  for (auto& o : outcomes) o.judgement = apply_ttl_control(std::move(o.judgement), o.run.seen, ttl, whose);
+}
+
 // Applies the controls to a group that has run: for a closed or listening port first the port
 // control and the confirmation of silence (and for a listening port the twin control), then for
 // every group the loss control.
@@ -441,6 +464,7 @@ Result<void> Session::settle(Outcomes& outcomes) {
   const auto group = stray_case_info(outcomes.front().run.id).group;
   const bool usable = std::any_of(outcomes.begin(), outcomes.end(), [](const StrayOutcome& o) { return !o.run.seen.setup_problem; });
   if (stateless(group) && usable) {
+    if (group == StrayGroup::listen) control_ttl(outcomes);
     auto answered = port_answers(group, outcomes);
     if (!answered) return tl::unexpected(answered.error());
     if (!*answered) {
@@ -455,14 +479,8 @@ Result<void> Session::settle(Outcomes& outcomes) {
     } else if (auto r = confirm_silence(group, outcomes); !r) {
       return r;
     }
-    if (group == StrayGroup::listen) {
+    if (group == StrayGroup::listen)
       if (auto r = control_twins(outcomes); !r) return r;
-      uint8_t listener_ttl = 0;  // of the listener's own reset, to listen-ack
-      for (const auto& o : outcomes)
-        if (o.run.id == StrayCase::listen_ack && o.judgement.verdict == StrayVerdict::conformant)
-          if (const StraySegment* t = first_real_tcp(o.run.seen.answers)) listener_ttl = t->ttl;
-      for (auto& o : outcomes) o.judgement = apply_ttl_control(std::move(o.judgement), o.run.seen, listener_ttl);
-    }
     for (auto& o : outcomes)
       if (o.run.id == StrayCase::closed_rst || o.run.id == StrayCase::listen_rst)
         o.judgement = apply_drop_control(std::move(o.judgement), drops_);

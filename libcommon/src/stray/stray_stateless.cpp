@@ -239,8 +239,35 @@ Result<StrayRun> run_listener_fin_ack(const StrayTarget& t, RawSender& sender, i
 
 namespace {
 
-// Whether `port` accepts a kernel connect() within the timeout: nullopt when it does, else why not.
-Result<std::optional<std::string>> try_connect(const StrayTarget& t, uint16_t port, int cancel_fd) {
+// The TTL (hop limit) of the SYN/ACK to our socket `fd` in the capture, 0 when none is there.
+uint8_t synack_ttl(Capture& capture, const StrayTarget& t, uint16_t port, int fd) {
+  const auto ours = local_port(fd);
+  const auto until = Clock::now() + kGrace;  // it came before connect() finished: it is queued
+  while (ours) {
+    auto packet = capture.next(until);
+    if (!packet || !*packet) return 0;
+    const auto d = decode_packet((*packet)->data.data(), (*packet)->data.size());
+    if (d && d->kind == DecodedPacket::Kind::tcp && d->src == t.address && d->tcp.sport == port &&
+        d->tcp.dport == *ours && (d->tcp.flags & (tcp_flag::syn | tcp_flag::ack)) == (tcp_flag::syn | tcp_flag::ack))
+      return d->ttl;
+  }
+  return 0;
+}
+
+// Whether `port` accepts a kernel connect() within the timeout: nullopt when it does, else why
+// not. With `ttl`, the SYN/ACK's TTL is captured into it (0: not seen).
+Result<std::optional<std::string>> try_connect(const StrayTarget& t, uint16_t port, int cancel_fd,
+                                               uint8_t* ttl = nullptr) {
+  std::optional<Capture> capture;
+  if (ttl) {
+    CaptureOptions options;
+    options.interface = t.route.interface;
+    options.include_outgoing = false;
+    options.filter = "tcp and src host " + t.address.to_string() + " and src port " + std::to_string(port);
+    auto opened = Capture::open(options);
+    if (!opened) return tl::unexpected(opened.error());
+    capture.emplace(std::move(*opened));
+  }
   const UniqueFd s(::socket(t.address.is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!s.valid()) return fail_errno("TCP socket", errno);
   // Closed with an RST: neither side keeps TIME_WAIT or CLOSE_WAIT for a mere check.
@@ -250,7 +277,10 @@ Result<std::optional<std::string>> try_connect(const StrayTarget& t, uint16_t po
     ::setsockopt(s.get(), SOL_SOCKET, SO_BINDTODEVICE, t.route.interface.c_str(), socklen_t(t.route.interface.size()));
   socklen_t length = 0;
   sockaddr_storage address = t.address.to_sockaddr(port, &length);
-  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&address), length) == 0) return std::optional<std::string>();
+  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&address), length) == 0) {
+    if (capture) *ttl = synack_ttl(*capture, t, port, s.get());
+    return std::optional<std::string>();
+  }
   if (errno != EINPROGRESS)
     return std::optional<std::string>("port " + std::to_string(port) + " does not accept connections: " + std::strerror(errno));
   const auto deadline = Clock::now() + std::max(t.timeout, t.handshake_timeout);  // a lost SYN is sent again
@@ -267,13 +297,14 @@ Result<std::optional<std::string>> try_connect(const StrayTarget& t, uint16_t po
   socklen_t error_length = sizeof error;
   ::getsockopt(s.get(), SOL_SOCKET, SO_ERROR, &error, &error_length);
   if (error) return std::optional<std::string>("port " + std::to_string(port) + " does not accept connections: " + std::strerror(error));
+  if (capture) *ttl = synack_ttl(*capture, t, port, s.get());
   return std::optional<std::string>();
 }
 
 }  // namespace
 
-Result<std::optional<std::string>> check_listening(const StrayTarget& t, int cancel_fd) {
-  return try_connect(t, t.port, cancel_fd);
+Result<std::optional<std::string>> check_listening(const StrayTarget& t, int cancel_fd, uint8_t* ttl) {
+  return try_connect(t, t.port, cancel_fd, ttl);
 }
 
 Result<std::optional<std::string>> check_closed(const StrayTarget& t, int cancel_fd) {

@@ -479,6 +479,14 @@ bool stray_drew_answer(const StrayObservation& seen) {
   return first_real_tcp(seen.answers) || (seen.follow_up_sent && first_real_tcp(seen.follow_up_answers));
 }
 
+bool stray_drew_answer_with_ttl(const StrayObservation& seen, uint8_t ttl) {
+  if (!stray_drew_answer(seen)) return false;
+  if (!ttl) return true;
+  const StraySegment* answer = first_real_tcp(seen.answers);
+  if (!answer) answer = first_real_tcp(seen.follow_up_answers);
+  return !answer->ttl || answer->ttl == ttl;
+}
+
 bool stray_drew_answer_on_either_try(const StrayObservation& seen) {
   return stray_drew_answer(seen) || (seen.retried && first_real_tcp(seen.retry_answers));
 }
@@ -618,12 +626,12 @@ StrayJudgement apply_drop_control(StrayJudgement j, const std::string& drops) {
   return j;
 }
 
-StrayJudgement apply_ttl_control(StrayJudgement j, const StrayObservation& seen, uint8_t listener_ttl) {
+StrayJudgement apply_ttl_control(StrayJudgement j, const StrayObservation& seen, uint8_t listener_ttl,
+                                 std::string_view whose) {
   const StraySegment* answer = first_real_tcp(seen.answers);
-  if (j.verdict != V::deviation || !answer || !answer->ttl || !listener_ttl || answer->ttl == listener_ttl) return j;
-  return inconclusive_because(std::move(j), "the answer's TTL (" + std::to_string(answer->ttl) +
-                                                ") is not that of the listener's own reset to listen-ack (" +
-                                                std::to_string(listener_ttl) +
+  if (j.verdict == V::inconclusive || !answer || !answer->ttl || !listener_ttl || answer->ttl == listener_ttl) return j;
+  return inconclusive_because(std::move(j), "the answer's TTL (" + std::to_string(answer->ttl) + ") is not that of " +
+                                                std::string(whose) + " (" + std::to_string(listener_ttl) +
                                                 "): another box answered in its name (a router's own stack, as behind "
                                                 "port forwarding, where conntrack leaves such segments untranslated, "
                                                 "or a firewall); the listener's own answer is not seen");

@@ -1048,18 +1048,34 @@ TEST_CASE("a listener's deviation answered at another TTL than its own reset is 
   const auto seen = answers({reset});
   const auto j = judge_stray_case(StrayCase::listen_fin, probe(f::fin, 10), seen);
   REQUIRE(j.verdict == StrayVerdict::deviation);
-  const auto other = apply_ttl_control(j, seen, 63);
+  constexpr std::string_view kAck = "the listener's own reset to listen-ack";
+  const auto other = apply_ttl_control(j, seen, 63, kAck);
   CHECK(other.verdict == StrayVerdict::inconclusive);
   CHECK_THAT(other.reason, Catch::StartsWith("the answer's TTL (64) is not that of the listener's own reset to "
                                              "listen-ack (63): another box answered in its name"));
   // The same TTL, or none known either side: the deviation stands.
-  CHECK(apply_ttl_control(j, seen, 64).verdict == StrayVerdict::deviation);
-  CHECK(apply_ttl_control(j, seen, 0).verdict == StrayVerdict::deviation);
-  reset.ttl = 0;
-  CHECK(apply_ttl_control(j, answers({reset}), 63).verdict == StrayVerdict::deviation);
+  CHECK(apply_ttl_control(j, seen, 64, kAck).verdict == StrayVerdict::deviation);
+  CHECK(apply_ttl_control(j, seen, 0, kAck).verdict == StrayVerdict::deviation);
+  StraySegment unknown = reset;
+  unknown.ttl = 0;
+  CHECK(apply_ttl_control(j, answers({unknown}), 63, kAck).verdict == StrayVerdict::deviation);
   // A conformant silence has no answer to judge.
   const auto quiet = judge_stray_case(StrayCase::listen_fin, probe(f::fin, 10), answers({}));
-  CHECK(apply_ttl_control(quiet, answers({}), 63).verdict == quiet.verdict);
+  CHECK(apply_ttl_control(quiet, answers({}), 63, kAck).verdict == quiet.verdict);
+  // A conformant reset at another TTL than the listener's SYN/ACK is another box's too (found with
+  // nf_conntrack_tcp_loose 0: the router reset listen-ack's ACK, read conformant).
+  const auto acked = judge_stray_case(StrayCase::listen_ack, probe(f::ack, 10, 500), answers({in(f::rst, 500, 0, 0)}));
+  REQUIRE(acked.verdict == StrayVerdict::conformant);
+  StraySegment router_reset = in(f::rst, 500, 0, 0);
+  router_reset.ttl = 64;
+  const auto by_router = apply_ttl_control(acked, answers({router_reset}), 63, "the listener's SYN/ACK");
+  CHECK(by_router.verdict == StrayVerdict::inconclusive);
+  CHECK_THAT(by_router.reason, Catch::Contains("is not that of the listener's SYN/ACK (63)"));
+  // An answer counts at the listening port only with the listener's TTL.
+  CHECK(stray_drew_answer_with_ttl(seen, 0));
+  CHECK(stray_drew_answer_with_ttl(seen, 64));
+  CHECK_FALSE(stray_drew_answer_with_ttl(seen, 63));
+  CHECK(stray_drew_answer_with_ttl(answers({unknown}), 63));
 }
 
 TEST_CASE("a SYN proxy's zero-window SYN/ACK on a live connection is no answer of the peer's", "[stray]") {

@@ -17,8 +17,12 @@ Result<StrayRun> run_stateless_case(StrayCase id, const StrayTarget& target, Raw
 Result<StrayRun> run_listener_fin_ack(const StrayTarget& target, RawSender& sender, int cancel_fd = -1);
 
 // Whether the target port accepts a kernel connect() within the timeout: the listen group is
-// only meaningful against a listening port. Returns the reason when it does not.
-Result<std::optional<std::string>> check_listening(const StrayTarget& target, int cancel_fd = -1);
+// only meaningful against a listening port. Returns the reason when it does not. With `ttl`, the
+// TTL (hop limit) of the listener's SYN/ACK goes there (0: not seen): the listener's own, even
+// behind port forwarding, where conntrack translates a handshake but not a segment it finds
+// invalid, which then meets the router's own stack.
+Result<std::optional<std::string>> check_listening(const StrayTarget& target, int cancel_fd = -1,
+                                                   uint8_t* ttl = nullptr);
 // The other way round for the closed group: the reason when the closed port accepts connections
 // (every "no reset came back" would then be wrong), nullopt when it does not.
 Result<std::optional<std::string>> check_closed(const StrayTarget& target, int cancel_fd = -1);
