@@ -213,6 +213,21 @@ def test_a_router_that_raises_the_ttl_before_its_own_expiry_check_is_not_placed_
     assert "a router at hop 1 or 2 may raise the TTL" in summary["verdict"], summary
 
 
+def test_a_router_that_sets_the_ttl_both_ways_is_named_beside_a_middlebox(L, tool):
+    # Found by an explorer: r1 sets the TTL of everything it forwards to 64, both ways (postrouting).
+    # The SYN of TTL 2 reaches the server, and its SYN/ACK comes back with r1's 64: "sent from hop
+    # 1", and the verdict said a middlebox there "likely answered for it" with no word of the TTL
+    # normalisation that does the same (the server capture had every SYN).
+    L.nft(L.router_ns[0], f"table inet {TABLE} {{\n chain post {{ type filter hook postrouting priority 0; "
+                          "policy accept;\n  ip ttl set 64\n }\n}\n")
+    r, hops, summary = trace(L, tool)
+    assert summary["stop"] == "reached" and summary["destination_hop"] == 2, summary
+    assert summary["answer_ttl"] == 64 and summary["answered_from_hop"] == 1, summary
+    assert "likely" not in summary["verdict"], summary
+    assert "may have answered for it" in summary["verdict"], summary
+    assert "a router there sets the TTL of what it forwards both ways (TTL normalisation)" in summary["verdict"], summary
+
+
 def test_answers_lost_at_the_destinations_hop_name_no_middlebox(L, tool):
     # The server drops the SYNs that reach it with TTL 1 (those of TTL 4, its hop), as a lossy
     # link loses them: the TTL-5 probes draw the SYN/ACK, whose TTL says hop 4, and hop 4 is

@@ -697,3 +697,21 @@ def test_a_reset_right_after_the_handshake_is_a_connection_reset_not_a_refusal(m
     assert summary["bytes_received"] == len(banner), summary
     assert summary["syn_to_established_ms"] > 0, summary
     assert not any("connect:" in n for n in summary.get("notes", [])), summary
+
+
+def test_a_fin_nothing_acknowledged_leaves_the_peers_state_unknown(make_lab, tool):
+    """Found by an explorer: a router dropping our FINs; the trace drew the peer in CLOSE_WAIT on
+    every row from our FIN on (our retransmissions of it, none acknowledged) while ss in the
+    server showed ESTAB."""
+    L = make_lab(routers=1, ipv6=False)
+    L.start_server(HOLD, mode="hold", family="v4")
+    L.nft(L.router_ns[0], "table inet tkfin {\n chain fw { type filter hook forward priority 0; policy accept;\n"
+                          "  iifname tkl tcp flags & fin == fin drop\n }\n}\n")
+    r = L.run_client([tool("tcpprobe"), "--trace", "--json", "-w", "2s", f"{L.server_v4}:{HOLD}"], timeout=60)
+    objects = [json.loads(line) for line in r.stdout.splitlines()]
+    segments, summary = [o for o in objects if o["type"] == "segment"], objects[-1]
+    fin = next(i for i, s in enumerate(segments) if s["direction"] == "out" and "F" in s["flags"])
+    fins = [s for s in segments[fin:] if "R" not in s["flags"]]  # not our RST at the time limit
+    assert len(fins) >= 2 and all(s["peer_state"] is None for s in fins), segments
+    assert segments[fin - 1]["peer_state"] == "ESTABLISHED", segments
+    assert any("nothing of the peer's acknowledged our FIN" in n for n in summary["notes"]), summary

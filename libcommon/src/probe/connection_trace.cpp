@@ -491,6 +491,11 @@ void conclude(TraceResult& result, const TraceConfig& config, const std::string&
       }
   settle_peer_states(result.events);
   const HandshakeRefusal refusal = refused ? HandshakeRefusal::none : settle_unaccepted_handshake(result.events);
+  // Where the handshake was never taken, its settling says what the peer was; else our FIN's fate.
+  if (refusal == HandshakeRefusal::none && settle_unacked_fin(result.events))
+    result.notes.push_back("nothing of the peer's acknowledged our FIN: it may never have arrived (lost, or dropped on "
+                           "the way, as by a firewall that lost the connection's state), so the peer's state after it "
+                           "is not known");
   if (refusal == HandshakeRefusal::none && !refused && settle_ignored_ack(result.events))
     result.notes.push_back("the peer sent its SYN/ACK again after our ACK: it had not taken that ACK and stayed in "
                            "SYN_RECV until a later one (a listener with TCP_DEFER_ACCEPT ignores a bare ACK until data "
@@ -565,6 +570,29 @@ void settle_peer_states(std::vector<TraceEvent>& events) {
     if (answer && (*answer & tcp_flag::rst)) e.segment.remote_state_inferred = TcpState::close;
     else e.peer_state_unknown = true;
   }
+}
+
+bool settle_unacked_fin(std::vector<TraceEvent>& events) {
+  size_t fin = 0;
+  while (fin < events.size() && !(events[fin].segment.direction == Direction::outbound &&
+                                  (events[fin].segment.flags & tcp_flag::fin) && !events[fin].segment.retransmission))
+    ++fin;
+  if (fin == events.size()) return false;
+  const TrackedSegment& ours = events[fin].segment;
+  const uint32_t fin_end = ours.seq + ours.payload_length + 1;
+  auto acks_it = [&](const TrackedSegment& s) {
+    return (s.flags & tcp_flag::rst) || ((s.flags & tcp_flag::ack) && seq_ge(s.ack, fin_end));
+  };
+  std::optional<size_t> first_inbound, acked;
+  for (size_t i = fin + 1; i < events.size() && !acked; ++i) {
+    const TrackedSegment& s = events[i].segment;
+    if (s.direction != Direction::inbound) continue;
+    if (!first_inbound) first_inbound = i;
+    if (acks_it(s)) acked = i;
+  }
+  const size_t end = !acked ? events.size() : *first_inbound != *acked ? *first_inbound : fin;
+  for (size_t i = fin; i < end; ++i) events[i].peer_state_unknown = true;
+  return !acked;
 }
 
 namespace {
@@ -728,12 +756,24 @@ std::optional<int64_t> own_delay_after_handshake(const std::vector<TraceEvent>& 
 }
 
 std::optional<int64_t> own_close_delay(const std::vector<TraceEvent>& events) {
+  // From the moment the peer's FIN could take effect: its arrival, or, when data before it was
+  // missing, the arrival of the last segment that filled the gap (found on a lossy path: 389 ms
+  // of the peer's loss recovery counted as our own delay, with CLOSE_WAIT 1.35 ms).
   std::optional<int64_t> peer_fin_ns;
+  uint32_t fin_seq = 0;
   for (const auto& e : events) {
     const auto& s = e.segment;
-    if (!(s.flags & tcp_flag::fin) || s.duplicate) continue;
-    if (s.direction == Direction::inbound && !peer_fin_ns) peer_fin_ns = s.time_ns;
-    else if (s.direction == Direction::outbound) return peer_fin_ns ? std::optional(s.time_ns - *peer_fin_ns) : std::nullopt;
+    if (s.duplicate) continue;
+    if (s.direction == Direction::inbound) {
+      if ((s.flags & tcp_flag::fin) && !peer_fin_ns) {
+        peer_fin_ns = s.time_ns;
+        fin_seq = s.seq + s.payload_length;
+      } else if (peer_fin_ns && s.payload_length && seq_lt(s.seq, fin_seq)) {
+        peer_fin_ns = std::max(*peer_fin_ns, s.time_ns);
+      }
+    } else if (s.flags & tcp_flag::fin) {
+      return peer_fin_ns ? std::optional(s.time_ns - *peer_fin_ns) : std::nullopt;
+    }
   }
   return std::nullopt;
 }

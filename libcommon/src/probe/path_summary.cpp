@@ -236,9 +236,10 @@ PathSummary summarize_path(const std::vector<HopAnswer>& hops, const std::option
         words += "the SYN got " + flags_names(destination->flags) + " in the name of " + destination->from.to_string() +
                  " at hop " + std::to_string(destination->hop) + ", but that answer's " + ttl_name + " (" +
                  std::to_string(destination->ttl) + ") says it came from hop " + std::to_string(out.answered_from_hop) +
-                 ": a middlebox there (a firewall's reset, a SYN proxy) likely answered for it, and the SYN may "
-                 "not have reached it (unless the way back is shorter, or the destination starts from an unusual " +
-                 ttl_name + ", not 64, 128 or 255)";
+                 ": a middlebox there (a firewall's reset, a SYN proxy) may have answered for it, and then the SYN "
+                 "did not reach it; or a router there sets the " + ttl_name + " of what it forwards both ways (" +
+                 ttl_name + " normalisation), which looks the same and hides the hops beyond it; or the way back "
+                 "is shorter, or the destination starts from an unusual " + ttl_name + ", not 64, 128 or 255";
       } else {
         words += "the SYN reached " + destination->from.to_string() + ", which answered " + flags_names(destination->flags);
         if (out.answered_from_further_hop > 0) {

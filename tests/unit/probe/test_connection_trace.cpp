@@ -293,3 +293,58 @@ TEST_CASE("a FIN our kernel has not put on the wire yet keeps the state it read"
   CHECK(dropped[1].local_state == TcpState::fin_wait1);
   CHECK_FALSE(dropped[1].local_state_inferred);
 }
+
+TEST_CASE("our close delay starts when the peer's FIN could take effect, not when it arrived early") {
+  // Found on a lossy path: the peer's FIN arrived ahead of a gap, its data came again 389 ms
+  // later, and all of that was our "own delay from the peer's FIN to its FIN".
+  using D = Direction;
+  constexpr uint8_t A = tcp_flag::ack, F = tcp_flag::fin, P = tcp_flag::psh;
+  auto data = [](uint32_t seq, uint32_t length, int64_t time_ns) {
+    TraceEvent e = seg(D::inbound, P | A, seq, 101, time_ns);
+    e.segment.payload_length = length;
+    return e;
+  };
+  const std::vector<TraceEvent> in_order = {data(501, 100, 1 * ms), seg(D::inbound, F | A, 601, 101, 2 * ms),
+                                            seg(D::outbound, F | A, 101, 602, 3 * ms)};
+  CHECK(own_close_delay(in_order) == 1 * ms);
+  // Bytes 501-600 lost, the FIN (at 601) in ahead of them; they come again at 390 ms.
+  const std::vector<TraceEvent> gap = {seg(D::inbound, F | A, 601, 101, 2 * ms), data(501, 100, 390 * ms),
+                                       seg(D::outbound, F | A, 101, 602, 391 * ms)};
+  CHECK(own_close_delay(gap) == 1 * ms);
+  // We closed first: no delay of ours after the peer's FIN.
+  const std::vector<TraceEvent> ours_first = {seg(D::outbound, F | A, 101, 501, 1 * ms),
+                                              seg(D::inbound, F | A, 501, 102, 2 * ms)};
+  CHECK_FALSE(own_close_delay(ours_first));
+}
+
+TEST_CASE("a FIN of ours nothing acknowledged leaves the peer's state unknown, not CLOSE_WAIT") {
+  // Found by an explorer: a router dropped our FINs; the trace drew the peer in CLOSE_WAIT on
+  // every row from our FIN on, while ss showed it ESTABLISHED.
+  using D = Direction;
+  constexpr uint8_t A = tcp_flag::ack, F = tcp_flag::fin;
+  std::vector<TraceEvent> lost = {seg(D::inbound, A, 501, 101, 1 * ms), seg(D::outbound, F | A, 101, 501, 2 * ms),
+                                  seg(D::outbound, F | A, 101, 501, 300 * ms)};
+  lost[2].segment.retransmission = true;
+  CHECK(settle_unacked_fin(lost));
+  CHECK_FALSE(lost[0].peer_state_unknown);
+  CHECK(lost[1].peer_state_unknown);
+  CHECK(lost[2].peer_state_unknown);
+  // Acknowledged at once: nothing changes.
+  std::vector<TraceEvent> acked = {seg(D::outbound, F | A, 101, 501, 1 * ms), seg(D::inbound, A, 501, 102, 2 * ms)};
+  CHECK_FALSE(settle_unacked_fin(acked));
+  CHECK_FALSE(acked[0].peer_state_unknown);
+  CHECK_FALSE(acked[1].peer_state_unknown);
+  // FINs that crossed: the peer's FIN does not ack ours, so it had not had ours yet; its later
+  // ACK does. Our FIN's row is unknown, the peer's own rows keep their states.
+  std::vector<TraceEvent> crossed = {seg(D::outbound, F | A, 101, 501, 1 * ms), seg(D::inbound, F | A, 501, 101, 2 * ms),
+                                     seg(D::outbound, A, 102, 502, 3 * ms), seg(D::inbound, A, 502, 102, 4 * ms)};
+  CHECK_FALSE(settle_unacked_fin(crossed));
+  CHECK(crossed[0].peer_state_unknown);
+  CHECK_FALSE(crossed[1].peer_state_unknown);
+  CHECK_FALSE(crossed[3].peer_state_unknown);
+  // The peer's RST after our FIN settles it too (the connection is gone).
+  std::vector<TraceEvent> reset = {seg(D::outbound, F | A, 101, 501, 1 * ms),
+                                   seg(D::inbound, tcp_flag::rst, 501, 0, 2 * ms)};
+  CHECK_FALSE(settle_unacked_fin(reset));
+  CHECK_FALSE(reset[0].peer_state_unknown);
+}
