@@ -6,6 +6,7 @@ import json
 import subprocess
 import time
 
+import pytest
 from test_tcpprobe_ack_check import QUEUE, WALL, fill_queue
 
 SYN_ONLY, CLOSED, OPEN = 8093, 9, 8094
@@ -202,7 +203,8 @@ def test_an_ack_that_draws_an_icmp_error_is_no_silence(make_lab, tool):
     assert rows[f"{REFUSED_ACKS}/tcp"].endswith("no-response (ack-icmp admin-prohibited)"), t.stdout
     flat = " ".join(word for word in t.stdout.split() if word != "#")  # the summary's wrapped lines
     assert ("none reset an ACK (the rest: a firewall that drops everything, a host that is gone, or loss); 1 drew "
-            "an ICMP error instead, so a firewall or router refuses it and drops the SYNs unanswered") in flat, t.stdout
+            "an ICMP error instead, so a firewall or router refuses it, and its SYNs drew nothing (dropped, or "
+            "refused with errors an ICMP rate limit held back)") in flat, t.stdout
     assert max(len(line) for line in t.stdout.splitlines()) <= 80, t.stdout
 
 
@@ -272,6 +274,25 @@ def test_a_host_gone_behind_a_router_is_not_called_refused(make_lab, tool):
     flat = " ".join(word for word in r.stdout.split() if word != "#")  # the summary's lines joined
     assert "drew an ICMP host or network unreachable: the host is not reachable" in flat, r.stdout
     assert "a firewall or router refuses" not in flat, r.stdout
+
+
+@pytest.mark.parametrize("family", [4, 6])
+def test_a_routers_host_unreachable_about_a_host_that_answers_is_a_refusal(make_lab, tool, family):
+    # Found by an explorer: a router refusing ports of a live host with "host unreachable"
+    # (IPv6: addr-unreachable), its SYNs' errors held back by the ICMP rate limit, read "the host
+    # is not reachable (gone ...), nothing refuses the port" beside the host's open port.
+    L = make_lab(routers=1, ipv6=(family == 6))
+    L.start_server(OPEN, mode="hold", family=f"v{family}")
+    server = L.server_v4 if family == 4 else L.server_v6
+    ip = "ip" if family == 4 else "ip6"
+    code = "icmp type host-unreachable" if family == 4 else "icmpv6 type addr-unreachable"
+    L.nft(L.router_ns[0], "table inet tkhu {\n chain forward { type filter hook forward priority 0;\n"
+                          f"  {ip} daddr {server} tcp dport {REFUSED_ACKS} tcp flags & (syn | ack) == syn drop\n"
+                          f"  {ip} daddr {server} tcp dport {REFUSED_ACKS} reject with {code}\n }}\n}}\n")
+    r = L.run_client([tool("tcpscan"), "-p", f"{REFUSED_ACKS},{OPEN}", "--wait", "500ms", server], timeout=90)
+    flat = " ".join(word for word in r.stdout.split() if word != "#")
+    assert "the host is not reachable" not in flat, r.stdout
+    assert "so a firewall or router refuses it" in flat, r.stdout
 
 
 def test_the_host_s_own_host_unreachable_is_a_refusal(make_lab, tool):

@@ -489,12 +489,15 @@ std::string ack_check_sentence(const AckCheckFacts& a, uint64_t icmp_refused) {
   if (!a.ran) return a.skipped.empty() ? "" : "no ACK check of the silent ports: " + a.skipped;
   const std::string asked = "ACK check of " + count_of(a.checked, "silent port") + " (" + count_of(a.sent, "ACK") + "): ";
   const std::string rest = a.skipped.empty() ? "" : "; " + a.skipped;
-  // An ICMP error to an ACK: something refuses the port's segments, and drops its SYNs unanswered;
-  // or, for "host unreachable", a router has no way to the host (found: a host gone behind a
-  // router read "a firewall or router refuses them").
+  // An ICMP error to an ACK: something refuses the port's segments, and its SYNs drew nothing:
+  // dropped, or their refusals held back by an ICMP rate limit (found: a router refusing every
+  // SYN, 1 error in 10 let through, read "drops the SYNs unanswered"); or, for "host
+  // unreachable" about a host that answered nothing, a router has no way to the host (found: a
+  // host gone behind a router read "a firewall or router refuses them").
   const uint64_t refusing = a.icmp - a.icmp_unreachable;
   std::string icmp = refusing == 0 ? "" : "; " + with_commas(refusing) + " drew an ICMP error instead, so a firewall "
-                     "or router refuses " + (refusing == 1 ? "it" : "them") + " and drops the SYNs unanswered (ack-icmp)";
+                     "or router refuses " + (refusing == 1 ? "it" : "them") + ", and " + (refusing == 1 ? "its" : "their") +
+                     " SYNs drew nothing (dropped, or refused with errors an ICMP rate limit held back) (ack-icmp)";
   if (a.icmp_unreachable > 0)
     icmp += "; " + with_commas(a.icmp_unreachable) + " drew an ICMP host or network unreachable: the host is not "
             "reachable (gone, or a router has no route to it), nothing refuses the " +
@@ -506,7 +509,8 @@ std::string ack_check_sentence(const AckCheckFacts& a, uint64_t icmp_refused) {
            "a firewall that drops everything, a host that is gone, or loss" +
            (icmp_refused ? "; or, beside the " + count_of(icmp_refused, "port") + " refused with an ICMP error, more "
                            "refusals that an ICMP rate limit swallowed (Linux sends about 6 to one address at once, "
-                           "then 1 a second: net.ipv4.icmp_ratelimit)"
+                           "then about 1 a second, for IPv6 a few more: net.ipv4.icmp_ratelimit, "
+                           "net.ipv6.icmp.ratelimit)"
                          : std::string()) +
            ")" + icmp + rest;
   return asked + with_commas(a.reset) + " reset an ACK, so segments reach " + (a.reset == 1 ? "it" : "them") +

@@ -261,10 +261,14 @@ AckCheckFacts check_silent_ports(const Options& o, const tcpkit::ScanConfig& con
   facts.checked = outcome->asked.size();
   facts.reset = outcome->reset.size();
   facts.icmp = outcome->icmp.size();
-  facts.icmp_unreachable = uint64_t(std::count_if(outcome->icmp.begin(), outcome->icmp.end(), [](const auto& answer) {
+  // "Host unreachable" about a host that answered SYNs on other ports is a rule's refusal with
+  // that code (found: a router's reject with icmpv6 addr-unreachable read "the host is not
+  // reachable, nothing refuses the port" beside the host's open port).
+  facts.icmp_unreachable = uint64_t(std::count_if(outcome->icmp.begin(), outcome->icmp.end(), [&](const auto& answer) {
     const tcpkit::Verdict& v = answer.verdict;
     return tcpkit::icmp_meaning(v.icmp_v6, v.icmp_type, v.icmp_code, v.icmp_from_target) ==
-           tcpkit::IcmpMeaning::host_unreachable;
+               tcpkit::IcmpMeaning::host_unreachable &&
+           report.syn_answers(answer.port.address) == 0;
   }));
   facts.sent = outcome->sent;
   summary.duration_s += outcome->duration_s;
