@@ -492,10 +492,13 @@ void conclude(TraceResult& result, const TraceConfig& config, const std::string&
   settle_peer_states(result.events);
   const HandshakeRefusal refusal = refused ? HandshakeRefusal::none : settle_unaccepted_handshake(result.events);
   // Where the handshake was never taken, its settling says what the peer was; else our FIN's fate.
-  if (refusal == HandshakeRefusal::none && settle_unacked_fin(result.events))
-    result.notes.push_back("nothing of the peer's acknowledged our FIN: it may never have arrived (lost, or dropped on "
-                           "the way, as by a firewall that lost the connection's state), so the peer's state after it "
-                           "is not known");
+  const UnackedFin fin = refusal == HandshakeRefusal::none ? settle_unacked_fin(result.events) : UnackedFin::acked;
+  if (fin == UnackedFin::never)
+    result.notes.push_back("nothing of the peer's acknowledged our FIN, sent again: it may never have arrived (lost, "
+                           "or dropped on the way, as by a firewall that lost the connection's state), so the peer's "
+                           "state after it is not known");
+  else if (fin == UnackedFin::not_yet)
+    result.notes.push_back("the trace ended before an ACK of our FIN came, so the peer's state after it is not known");
   if (refusal == HandshakeRefusal::none && !refused && settle_ignored_ack(result.events))
     result.notes.push_back("the peer sent its SYN/ACK again after our ACK: it had not taken that ACK and stayed in "
                            "SYN_RECV until a later one (a listener with TCP_DEFER_ACCEPT ignores a bare ACK until data "
@@ -572,27 +575,35 @@ void settle_peer_states(std::vector<TraceEvent>& events) {
   }
 }
 
-bool settle_unacked_fin(std::vector<TraceEvent>& events) {
+UnackedFin settle_unacked_fin(std::vector<TraceEvent>& events) {
   size_t fin = 0;
   while (fin < events.size() && !(events[fin].segment.direction == Direction::outbound &&
                                   (events[fin].segment.flags & tcp_flag::fin) && !events[fin].segment.retransmission))
     ++fin;
-  if (fin == events.size()) return false;
+  if (fin == events.size()) return UnackedFin::acked;
   const TrackedSegment& ours = events[fin].segment;
   const uint32_t fin_end = ours.seq + ours.payload_length + 1;
-  auto acks_it = [&](const TrackedSegment& s) {
-    return (s.flags & tcp_flag::rst) || ((s.flags & tcp_flag::ack) && seq_ge(s.ack, fin_end));
-  };
-  std::optional<size_t> first_inbound, acked;
-  for (size_t i = fin + 1; i < events.size() && !acked; ++i) {
+  std::optional<size_t> first_inbound, settled;  // settled: the peer's ACK of the FIN, or its RST
+  bool acked = false, resent = false;
+  for (size_t i = fin + 1; i < events.size() && !settled; ++i) {
     const TrackedSegment& s = events[i].segment;
-    if (s.direction != Direction::inbound) continue;
+    if (s.direction == Direction::outbound) {
+      resent = resent || ((s.flags & tcp_flag::fin) && s.retransmission);
+      continue;
+    }
     if (!first_inbound) first_inbound = i;
-    if (acks_it(s)) acked = i;
+    acked = (s.flags & tcp_flag::ack) && !(s.flags & tcp_flag::rst) && seq_ge(s.ack, fin_end);
+    if (acked || (s.flags & tcp_flag::rst)) settled = i;
   }
-  const size_t end = !acked ? events.size() : *first_inbound != *acked ? *first_inbound : fin;
-  for (size_t i = fin; i < end; ++i) events[i].peer_state_unknown = true;
-  return !acked;
+  if (acked && *first_inbound == *settled) return UnackedFin::acked;  // the peer's next word acked it
+  // Up to the ACK or RST, the peer had not shown it had our FIN: not CLOSE_WAIT. A row the state
+  // machine drew CLOSING or later came from the peer's own FIN, which crossed ours: it stands.
+  for (size_t i = fin; i < settled.value_or(events.size()); ++i) {
+    const TcpState peer = events[i].segment.remote_state_inferred;
+    if (peer != TcpState::closing && peer != TcpState::time_wait) events[i].peer_state_unknown = true;
+  }
+  if (settled) return UnackedFin::acked;
+  return resent ? UnackedFin::never : UnackedFin::not_yet;
 }
 
 namespace {
@@ -756,23 +767,20 @@ std::optional<int64_t> own_delay_after_handshake(const std::vector<TraceEvent>& 
 }
 
 std::optional<int64_t> own_close_delay(const std::vector<TraceEvent>& events) {
-  // From the moment the peer's FIN could take effect: its arrival, or, when data before it was
-  // missing, the arrival of the last segment that filled the gap (found on a lossy path: 389 ms
-  // of the peer's loss recovery counted as our own delay, with CLOSE_WAIT 1.35 ms).
-  std::optional<int64_t> peer_fin_ns;
-  uint32_t fin_seq = 0;
+  // From the moment the peer's FIN took effect: when the state machine let it through (CLOSE_WAIT),
+  // which is its arrival, or, when data before it was missing, the arrival of what filled the
+  // gap (found on a lossy path: 389 ms of the peer's loss recovery counted as our own delay, with
+  // CLOSE_WAIT 1.35 ms). A copy of data we had (a spurious retransmission) moves nothing (review).
+  std::optional<int64_t> peer_fin_ns, effect_ns;
   for (const auto& e : events) {
     const auto& s = e.segment;
     if (s.duplicate) continue;
     if (s.direction == Direction::inbound) {
-      if ((s.flags & tcp_flag::fin) && !peer_fin_ns) {
-        peer_fin_ns = s.time_ns;
-        fin_seq = s.seq + s.payload_length;
-      } else if (peer_fin_ns && s.payload_length && seq_lt(s.seq, fin_seq)) {
-        peer_fin_ns = std::max(*peer_fin_ns, s.time_ns);
-      }
+      if ((s.flags & tcp_flag::fin) && !peer_fin_ns) peer_fin_ns = s.time_ns;
+      if (peer_fin_ns && !effect_ns && s.local_state_inferred == TcpState::close_wait) effect_ns = s.time_ns;
     } else if (s.flags & tcp_flag::fin) {
-      return peer_fin_ns ? std::optional(s.time_ns - *peer_fin_ns) : std::nullopt;
+      if (!peer_fin_ns) return std::nullopt;
+      return s.time_ns - effect_ns.value_or(*peer_fin_ns);
     }
   }
   return std::nullopt;

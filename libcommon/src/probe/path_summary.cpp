@@ -107,13 +107,6 @@ const char* path_stop_name(PathStop stop) {
   return "?";
 }
 
-int answer_hop(uint8_t arrival_ttl) {
-  if (arrival_ttl == 0) return 0;
-  for (const int initial : {32, 64, 128, 255})
-    if (arrival_ttl <= initial) return initial - arrival_ttl + 1;
-  return 0;  // unreachable: a uint8_t is at most 255
-}
-
 LoopTurn loop_turn(const std::vector<HopAnswer>& hops, const std::optional<IpAddress>& probed) {
   std::vector<const HopAnswer*> seen;  // routers' time exceeded, in TTL order
   for (const HopAnswer& h : hops)

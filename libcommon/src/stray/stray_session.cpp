@@ -77,9 +77,9 @@ class Session {
   // Whether the segment drew an answer from the group's port: at the listening port, with the
   // listener's TTL (its SYN/ACK's), so that a router answering in its name proves nothing.
   bool answered_at_port(const StrayObservation& seen, StrayGroup group) const {
-    return stray_drew_answer_with_ttl(seen, group == StrayGroup::listen ? synack_ttl_ : 0);
+    return stray_drew_answer_with_ttl(seen, group == StrayGroup::listen ? listener_ttl_ : 0);
   }
-  void control_ttl(Outcomes& outcomes) const;
+  void control_ttl(Outcomes& outcomes);
   Result<StrayRun> run_case(StrayCase id);
   Result<StrayOutcome> run_and_judge(StrayCase id);
   Result<void> confirm_on_connections(StrayOutcome& o);
@@ -107,6 +107,8 @@ class Session {
   std::map<StrayCase, bool> closed_answered_;  // closed-port cases run so far: drew an answer
   std::optional<bool> fin_ack_answered_;  // the listener's same-port control, once run
   uint8_t synack_ttl_ = 0;  // of the listener's SYN/ACK to the listening check (0: not seen)
+  uint8_t listener_ttl_ = 0;  // the listen group's reference: synack_ttl_, else listen-ack's reset's
+  std::string_view listener_ttl_whose_;  // where listener_ttl_ was seen, for the reasons
   std::string drops_;  // what showed segments without a connection dropped before the stack (apply_drop_control)
 };
 
@@ -443,16 +445,20 @@ Result<void> Session::control_reach(Outcomes& outcomes) {
 // The TTL control of the listen group (apply_ttl_control), before the others so that an answer
 // from another box is named as such: against the listener's SYN/ACK, or when it was not seen,
 // the listener's reset to listen-ack.
-void Session::control_ttl(Outcomes& outcomes) const {
-  uint8_t ttl = synack_ttl_;
-  std::string_view whose = "the listener's SYN/ACK";
-  if (!ttl) {
-    whose = "the listener's own reset to listen-ack";
+// Run again after the other controls: a case they sent again is judged anew.
+void Session::control_ttl(Outcomes& outcomes) {
+  if (!listener_ttl_) {
+    listener_ttl_ = synack_ttl_;
+    listener_ttl_whose_ = "the listener's SYN/ACK";
+  }
+  if (!listener_ttl_) {
+    listener_ttl_whose_ = "the listener's own reset to listen-ack";
     for (const auto& o : outcomes)
       if (o.run.id == StrayCase::listen_ack && o.judgement.verdict == StrayVerdict::conformant)
-        if (const StraySegment* t = first_real_tcp(o.run.seen.answers)) ttl = t->ttl;
+        if (const StraySegment* t = first_real_tcp(o.run.seen.answers)) listener_ttl_ = t->ttl;
   }
-  for (auto& o : outcomes) o.judgement = apply_ttl_control(std::move(o.judgement), o.run.seen, ttl, whose);
+  for (auto& o : outcomes)
+    o.judgement = apply_ttl_control(std::move(o.judgement), o.run.seen, listener_ttl_, listener_ttl_whose_);
 }
 
 // Applies the controls to a group that has run: for a closed or listening port first the port
@@ -479,8 +485,10 @@ Result<void> Session::settle(Outcomes& outcomes) {
     } else if (auto r = confirm_silence(group, outcomes); !r) {
       return r;
     }
-    if (group == StrayGroup::listen)
+    if (group == StrayGroup::listen) {
       if (auto r = control_twins(outcomes); !r) return r;
+      control_ttl(outcomes);
+    }
     for (auto& o : outcomes)
       if (o.run.id == StrayCase::closed_rst || o.run.id == StrayCase::listen_rst)
         o.judgement = apply_drop_control(std::move(o.judgement), drops_);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "tcpkit/wire/hop_distance.hpp"
 #include "tcpkit/wire/segment.hpp"
 
 namespace tcpkit {
@@ -479,12 +480,21 @@ bool stray_drew_answer(const StrayObservation& seen) {
   return first_real_tcp(seen.answers) || (seen.follow_up_sent && first_real_tcp(seen.follow_up_answers));
 }
 
+// Whether an answer's TTL says it came from nearer than the listener's (both known). By hops, not
+// TTLs: a listener may send its SYN/ACK at its socket's TTL (BGP's TTL security: 255) and its
+// resets at the system's 64, one hop away both.
+namespace {
+bool from_nearer(uint8_t answer_ttl, uint8_t listener_ttl) {
+  return answer_ttl && listener_ttl && answer_hop(answer_ttl) < answer_hop(listener_ttl);
+}
+}  // namespace
+
 bool stray_drew_answer_with_ttl(const StrayObservation& seen, uint8_t ttl) {
   if (!stray_drew_answer(seen)) return false;
   if (!ttl) return true;
   const StraySegment* answer = first_real_tcp(seen.answers);
   if (!answer) answer = first_real_tcp(seen.follow_up_answers);
-  return !answer->ttl || answer->ttl == ttl;
+  return !from_nearer(answer->ttl, ttl);
 }
 
 bool stray_drew_answer_on_either_try(const StrayObservation& seen) {
@@ -629,9 +639,10 @@ StrayJudgement apply_drop_control(StrayJudgement j, const std::string& drops) {
 StrayJudgement apply_ttl_control(StrayJudgement j, const StrayObservation& seen, uint8_t listener_ttl,
                                  std::string_view whose) {
   const StraySegment* answer = first_real_tcp(seen.answers);
-  if (j.verdict == V::inconclusive || !answer || !answer->ttl || !listener_ttl || answer->ttl == listener_ttl) return j;
-  return inconclusive_because(std::move(j), "the answer's TTL (" + std::to_string(answer->ttl) + ") is not that of " +
-                                                std::string(whose) + " (" + std::to_string(listener_ttl) +
+  if (j.verdict == V::inconclusive || !answer || !from_nearer(answer->ttl, listener_ttl)) return j;
+  return inconclusive_because(std::move(j), "the answer's TTL (" + std::to_string(answer->ttl) +
+                                                ") says it came from nearer than " + std::string(whose) + " (" +
+                                                std::to_string(listener_ttl) +
                                                 "): another box answered in its name (a router's own stack, as behind "
                                                 "port forwarding, where conntrack leaves such segments untranslated, "
                                                 "or a firewall); the listener's own answer is not seen");

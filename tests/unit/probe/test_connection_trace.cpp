@@ -299,18 +299,29 @@ TEST_CASE("our close delay starts when the peer's FIN could take effect, not whe
   // later, and all of that was our "own delay from the peer's FIN to its FIN".
   using D = Direction;
   constexpr uint8_t A = tcp_flag::ack, F = tcp_flag::fin, P = tcp_flag::psh;
-  auto data = [](uint32_t seq, uint32_t length, int64_t time_ns) {
+  auto data = [](uint32_t seq, uint32_t length, int64_t time_ns, TcpState ours) {
     TraceEvent e = seg(D::inbound, P | A, seq, 101, time_ns);
     e.segment.payload_length = length;
+    e.segment.local_state_inferred = ours;
     return e;
   };
-  const std::vector<TraceEvent> in_order = {data(501, 100, 1 * ms), seg(D::inbound, F | A, 601, 101, 2 * ms),
+  auto fin = [](int64_t time_ns, TcpState ours) {
+    TraceEvent e = seg(D::inbound, F | A, 601, 101, time_ns);
+    e.segment.local_state_inferred = ours;
+    return e;
+  };
+  const TcpState est = TcpState::established, cw = TcpState::close_wait;
+  const std::vector<TraceEvent> in_order = {data(501, 100, 1 * ms, est), fin(2 * ms, cw),
                                             seg(D::outbound, F | A, 101, 602, 3 * ms)};
   CHECK(own_close_delay(in_order) == 1 * ms);
   // Bytes 501-600 lost, the FIN (at 601) in ahead of them; they come again at 390 ms.
-  const std::vector<TraceEvent> gap = {seg(D::inbound, F | A, 601, 101, 2 * ms), data(501, 100, 390 * ms),
+  const std::vector<TraceEvent> gap = {fin(2 * ms, est), data(501, 100, 390 * ms, cw),
                                        seg(D::outbound, F | A, 101, 602, 391 * ms)};
   CHECK(own_close_delay(gap) == 1 * ms);
+  // A spurious copy of data we had, after the FIN took effect, moves nothing (review).
+  const std::vector<TraceEvent> spurious = {data(501, 100, 1 * ms, est), fin(2 * ms, cw), data(501, 100, 250 * ms, cw),
+                                            seg(D::outbound, F | A, 101, 602, 300 * ms)};
+  CHECK(own_close_delay(spurious) == 298 * ms);
   // We closed first: no delay of ours after the peer's FIN.
   const std::vector<TraceEvent> ours_first = {seg(D::outbound, F | A, 101, 501, 1 * ms),
                                               seg(D::inbound, F | A, 501, 102, 2 * ms)};
@@ -321,30 +332,48 @@ TEST_CASE("a FIN of ours nothing acknowledged leaves the peer's state unknown, n
   // Found by an explorer: a router dropped our FINs; the trace drew the peer in CLOSE_WAIT on
   // every row from our FIN on, while ss showed it ESTABLISHED.
   using D = Direction;
-  constexpr uint8_t A = tcp_flag::ack, F = tcp_flag::fin;
+  constexpr uint8_t A = tcp_flag::ack, F = tcp_flag::fin, P = tcp_flag::psh;
   std::vector<TraceEvent> lost = {seg(D::inbound, A, 501, 101, 1 * ms), seg(D::outbound, F | A, 101, 501, 2 * ms),
                                   seg(D::outbound, F | A, 101, 501, 300 * ms)};
   lost[2].segment.retransmission = true;
-  CHECK(settle_unacked_fin(lost));
+  CHECK(settle_unacked_fin(lost) == UnackedFin::never);
   CHECK_FALSE(lost[0].peer_state_unknown);
   CHECK(lost[1].peer_state_unknown);
   CHECK(lost[2].peer_state_unknown);
+  // Not sent again: the trace ended too soon to tell (Ctrl-C, the time limit right after it).
+  std::vector<TraceEvent> soon = {seg(D::outbound, F | A, 101, 501, 1 * ms)};
+  CHECK(settle_unacked_fin(soon) == UnackedFin::not_yet);
+  CHECK(soon[0].peer_state_unknown);
   // Acknowledged at once: nothing changes.
   std::vector<TraceEvent> acked = {seg(D::outbound, F | A, 101, 501, 1 * ms), seg(D::inbound, A, 501, 102, 2 * ms)};
-  CHECK_FALSE(settle_unacked_fin(acked));
+  CHECK(settle_unacked_fin(acked) == UnackedFin::acked);
   CHECK_FALSE(acked[0].peer_state_unknown);
   CHECK_FALSE(acked[1].peer_state_unknown);
-  // FINs that crossed: the peer's FIN does not ack ours, so it had not had ours yet; its later
-  // ACK does. Our FIN's row is unknown, the peer's own rows keep their states.
+  // The peer's data in flight after our FIN does not ack it: unknown up to the ACK (review).
+  auto data = [&](uint32_t seq, int64_t time_ns) {
+    TraceEvent e = seg(D::inbound, P | A, seq, 101, time_ns);
+    e.segment.payload_length = 10;
+    return e;
+  };
+  std::vector<TraceEvent> in_flight = {seg(D::outbound, F | A, 101, 501, 1 * ms), data(501, 2 * ms), data(511, 3 * ms),
+                                       seg(D::outbound, A, 102, 521, 4 * ms), seg(D::inbound, A, 521, 102, 5 * ms)};
+  CHECK(settle_unacked_fin(in_flight) == UnackedFin::acked);
+  for (size_t i = 0; i < 4; ++i) CHECK(in_flight[i].peer_state_unknown);
+  CHECK_FALSE(in_flight[4].peer_state_unknown);
+  // FINs that crossed: the peer's FIN does not ack ours; the state machine drew it CLOSING, which
+  // stands; our FIN's row before it is unknown, not CLOSE_WAIT.
   std::vector<TraceEvent> crossed = {seg(D::outbound, F | A, 101, 501, 1 * ms), seg(D::inbound, F | A, 501, 101, 2 * ms),
                                      seg(D::outbound, A, 102, 502, 3 * ms), seg(D::inbound, A, 502, 102, 4 * ms)};
-  CHECK_FALSE(settle_unacked_fin(crossed));
+  crossed[1].segment.remote_state_inferred = crossed[2].segment.remote_state_inferred = TcpState::closing;
+  CHECK(settle_unacked_fin(crossed) == UnackedFin::acked);
   CHECK(crossed[0].peer_state_unknown);
   CHECK_FALSE(crossed[1].peer_state_unknown);
+  CHECK_FALSE(crossed[2].peer_state_unknown);
   CHECK_FALSE(crossed[3].peer_state_unknown);
-  // The peer's RST after our FIN settles it too (the connection is gone).
+  // The peer's RST after our FIN ends it: the rows before it are unknown, no note.
   std::vector<TraceEvent> reset = {seg(D::outbound, F | A, 101, 501, 1 * ms),
                                    seg(D::inbound, tcp_flag::rst, 501, 0, 2 * ms)};
-  CHECK_FALSE(settle_unacked_fin(reset));
-  CHECK_FALSE(reset[0].peer_state_unknown);
+  CHECK(settle_unacked_fin(reset) == UnackedFin::acked);
+  CHECK(reset[0].peer_state_unknown);
+  CHECK_FALSE(reset[1].peer_state_unknown);
 }

@@ -1051,8 +1051,8 @@ TEST_CASE("a listener's deviation answered at another TTL than its own reset is 
   constexpr std::string_view kAck = "the listener's own reset to listen-ack";
   const auto other = apply_ttl_control(j, seen, 63, kAck);
   CHECK(other.verdict == StrayVerdict::inconclusive);
-  CHECK_THAT(other.reason, Catch::StartsWith("the answer's TTL (64) is not that of the listener's own reset to "
-                                             "listen-ack (63): another box answered in its name"));
+  CHECK_THAT(other.reason, Catch::StartsWith("the answer's TTL (64) says it came from nearer than the listener's own "
+                                             "reset to listen-ack (63): another box answered in its name"));
   // The same TTL, or none known either side: the deviation stands.
   CHECK(apply_ttl_control(j, seen, 64, kAck).verdict == StrayVerdict::deviation);
   CHECK(apply_ttl_control(j, seen, 0, kAck).verdict == StrayVerdict::deviation);
@@ -1070,7 +1070,17 @@ TEST_CASE("a listener's deviation answered at another TTL than its own reset is 
   router_reset.ttl = 64;
   const auto by_router = apply_ttl_control(acked, answers({router_reset}), 63, "the listener's SYN/ACK");
   CHECK(by_router.verdict == StrayVerdict::inconclusive);
-  CHECK_THAT(by_router.reason, Catch::Contains("is not that of the listener's SYN/ACK (63)"));
+  CHECK_THAT(by_router.reason, Catch::Contains("came from nearer than the listener's SYN/ACK (63)"));
+  // Compared by hops, not TTLs (review): a listener whose SYN/ACK leaves at its socket's TTL 255
+  // (BGP's TTL security) and its resets at 64 is one hop away both times; a further answer too.
+  CHECK(apply_ttl_control(acked, answers({in(f::rst, 500, 0, 0)}), 254, "the listener's SYN/ACK").verdict ==
+        StrayVerdict::conformant);
+  StraySegment at_63 = in(f::rst, 500, 0, 0);
+  at_63.ttl = 63;
+  CHECK(apply_ttl_control(acked, answers({at_63}), 254, "the listener's SYN/ACK").verdict == StrayVerdict::conformant);
+  CHECK(stray_drew_answer_with_ttl(answers({at_63}), 254));
+  CHECK(apply_ttl_control(j, seen, 62, kAck).verdict == StrayVerdict::inconclusive);  // 64 is nearer than 62
+  CHECK(apply_ttl_control(j, answers({at_63}), 64, kAck).verdict == StrayVerdict::deviation);  // further: stands
   // An answer counts at the listening port only with the listener's TTL.
   CHECK(stray_drew_answer_with_ttl(seen, 0));
   CHECK(stray_drew_answer_with_ttl(seen, 64));

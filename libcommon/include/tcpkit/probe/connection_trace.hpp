@@ -112,13 +112,17 @@ void resolve_late_state_reads(std::vector<TraceEvent>& events);
 // side was CLOSED), an unanswered one tells nothing (unknown).
 void settle_peer_states(std::vector<TraceEvent>& events);
 
-// The state machine moves the peer on at our FIN (CLOSE_WAIT) as if it had arrived. When nothing
-// of the peer's ever acknowledged it (nor reset the connection), the peer may never have had it
-// (found: a router dropping our FINs, a firewall that had lost the connection's state; ss showed
-// the peer ESTABLISHED while the trace drew CLOSE_WAIT), so its state from that FIN on is
-// unknown; true then. When the peer's next segment after our FIN does not acknowledge it (its
-// own FIN crossed ours), the rows up to that segment are unknown too, not CLOSE_WAIT.
-bool settle_unacked_fin(std::vector<TraceEvent>& events);
+// The state machine moves the peer on at our FIN (CLOSE_WAIT) as if it had arrived. Unless the
+// peer's next segment acknowledged it, the rows from our FIN to the peer's ACK of it (or its RST,
+// or the end) show the peer unknown, but for those drawn CLOSING or later (its own FIN crossed
+// ours). Found: a router dropping our FINs, a firewall that had lost the connection's state; ss
+// showed the peer ESTABLISHED while the trace drew CLOSE_WAIT. What the trace saw of our FIN:
+enum class UnackedFin {
+  acked,    // acknowledged (or reset), or no FIN of ours
+  never,    // sent again, never acknowledged: it may never have arrived
+  not_yet,  // the trace ended before an ACK could come (never sent again)
+};
+UnackedFin settle_unacked_fin(std::vector<TraceEvent>& events);
 
 // Whether the peer took our ACK of its SYN/ACK, by its own segments. It did not when it sent the
 // SYN/ACK again after that ACK and nothing but SYN/ACKs and RSTs at all (a listener whose accept
@@ -144,7 +148,8 @@ std::optional<int64_t> own_delay_after_handshake(const std::vector<TraceEvent>& 
 // close" (our state read CLOSING, or the second FIN did not ack the first), "reset by us", ...
 std::string close_kind(const std::vector<TraceEvent>& events, bool saw_closing);
 // From the peer's first FIN to our first FIN after it; nothing when we sent ours first. When data
-// before that FIN was missing, from the segment that filled the gap: the FIN took effect then.
+// before that FIN was missing, from the segment that filled the gap (the first inbound segment
+// that put us in CLOSE_WAIT): the FIN took effect then.
 std::optional<int64_t> own_close_delay(const std::vector<TraceEvent>& events);
 
 // Our states in order, each from the first segment that showed it to the first that did not.

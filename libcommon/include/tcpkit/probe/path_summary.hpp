@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "tcpkit/wire/hop_distance.hpp"
 #include "tcpkit/wire/icmp_extensions.hpp"
 #include "tcpkit/wire/ip_address.hpp"
 #include "tcpkit/wire/segment_diff.hpp"
@@ -42,11 +43,6 @@ struct DestinationAnswer {
   // sequence number and nothing changed the answer's ack back. It answers one of them all the same.
   bool unpaired = false;
 };
-
-// The hop an answer came from on a path as long back as out: the usual initial TTL (64, 128 or
-// 255; 32 for old stacks), the smallest not below the arrival TTL, less what arrived, plus one.
-// 0 for a TTL of 0.
-int answer_hop(uint8_t arrival_ttl);
 
 // A change first seen in the quote from hop `to`: it happened after hop `from` (the last hop
 // whose quote showed that field unchanged; 0 is the sender) and before hop `to` handed it back.

@@ -156,9 +156,9 @@ int64_t reset_late_after_ns(int64_t rtt_ns, int64_t rto_ns = 0);
 // peer's own traffic, to the case's segment or to its follow-up (an ICMP error is a firewall's
 // or a router's, no proof that the segment reached the stack).
 bool stray_drew_answer(const StrayObservation& seen);
-// The same, from the box whose segments come with `ttl` only (0: from anyone). A reset with
-// another TTL is another box's answer (a router's own stack behind port forwarding), no proof
-// that the segment reached the listener.
+// The same, from no nearer than the box whose segments come with `ttl` (0: from anyone), compared
+// by hops (answer_hop). A reset from nearer is another box's answer (a router's own stack behind
+// port forwarding), no proof that the segment reached the listener.
 bool stray_drew_answer_with_ttl(const StrayObservation& seen, uint8_t ttl);
 // The same, or its second try (sent again over a second later) drew one.
 bool stray_drew_answer_on_either_try(const StrayObservation& seen);
@@ -245,8 +245,9 @@ StrayJudgement apply_fin_reach_control(StrayJudgement judgement, const StrayObse
 // deviations that named the firewall.)
 StrayJudgement apply_drop_control(StrayJudgement judgement, const std::string& drops);
 
-// A listener's verdict that rests on an answer whose TTL is not the listener's (listener_ttl,
-// 0: not known; `whose` says where it was seen: "the listener's SYN/ACK"): another box answered,
+// A listener's verdict that rests on an answer whose TTL says it came from nearer than the
+// listener (listener_ttl, 0: not known; compared by hops, answer_hop; `whose` says where it was
+// seen: "the listener's SYN/ACK"): another box answered,
 // and the verdict (a deviation, or a conformant reset) becomes inconclusive (found: behind port
 // forwarding, conntrack leaves a FIN, NULL or Xmas without a connection untranslated, and the
 // router's own stack reset them, one hop nearer, read as the server's deviations; with
