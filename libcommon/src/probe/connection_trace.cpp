@@ -478,6 +478,23 @@ void note_late_reset(TraceResult& result) {
   }
 }
 
+// A SYN/ACK with a zero window (netfilter SYNPROXY's), then the peer's RST before any data of its
+// own: the proxy made the handshake, and its server had nothing listening.
+bool proxied_reset(const std::vector<TraceEvent>& events) {
+  bool zero_window_synack = false;
+  for (const auto& e : events) {
+    const TrackedSegment& s = e.segment;
+    if (s.direction != Direction::inbound) continue;
+    if ((s.flags & (tcp_flag::syn | tcp_flag::ack)) == (tcp_flag::syn | tcp_flag::ack)) {
+      zero_window_synack = s.window == 0;
+      continue;
+    }
+    if (s.payload_length) return false;
+    if (s.flags & tcp_flag::rst) return zero_window_synack;
+  }
+  return false;
+}
+
 // The verdicts, from the events alone once the walk is over.
 void conclude(TraceResult& result, const TraceConfig& config, const std::string& connect_failure, bool saw_closing) {
   const bool refused = !connect_failure.empty();
@@ -509,6 +526,9 @@ void conclude(TraceResult& result, const TraceConfig& config, const std::string&
   if (config.close == CloseMode::peer) result.own_close_delay_ns = own_close_delay(result.events);
   // connect() failed: by an RST ("refused"), an ICMP error ("unreachable") or else ("failed"), no close at all.
   result.close_kind = refused ? connect_failure : close_kind(result.events, saw_closing);
+  if (result.close_kind == "reset by the peer" && proxied_reset(result.events))
+    result.notes.push_back("the SYN/ACK had a zero window, a SYN proxy's mark, and the connection was reset before "
+                           "any data came: the proxy's server refused the port, which is closed behind it");
   // A close with one FIN only did not end: its span is no close time (found: "close: 1 s" for
   // a peer that never sent its FIN, at the time limit).
   (result.close_kind == "half closed" ? result.unfinished_close_ns : result.close_ns) = close_duration(result.events);
