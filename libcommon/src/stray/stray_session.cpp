@@ -89,6 +89,8 @@ class Session {
   Result<std::string> late_control(StrayGroup group);
   Result<void> confirm_silence(StrayGroup group, Outcomes& outcomes);
   Result<void> confirm_one(StrayOutcome& o, StrayCase control);
+  template <class Send>
+  Result<bool> answers_within_tries(Send send, StrayGroup group);
   Result<bool> twin_answers(StrayCase twin);
   Result<bool> fin_ack_answers();
   Result<void> control_twins(Outcomes& outcomes);
@@ -329,32 +331,35 @@ Result<void> Session::confirm_silence(StrayGroup group, Outcomes& outcomes) {
   return {};
 }
 
-// Whether the closed-port case `twin` draws an answer: as it did in this run, or sent now up to
-// kControlTries times.
-Result<bool> Session::twin_answers(StrayCase twin) {
-  if (const auto known = closed_answered_.find(twin); known != closed_answered_.end()) return known->second;
+// Whether a control segment (`send()`, a StrayRun) draws an answer at the group's port, sent up
+// to kControlTries times; an answer only after a silent try shows loss.
+template <class Send>
+Result<bool> Session::answers_within_tries(Send send, StrayGroup group) {
   bool answered = false;
   for (int i = 0; i < kControlTries && !answered && !cancelled(); ++i) {
-    auto control = run_stateless_case(twin, target_, sender_, cancel_fd_);
+    auto control = send();
     if (!control) return tl::unexpected(control.error());
-    answered = stray_drew_answer(control->seen);
+    answered = answered_at_port(control->seen, group);
     loss_seen_ = loss_seen_ || (answered && i > 0);
   }
-  if (!cancelled()) closed_answered_[twin] = answered;
   return answered;
 }
 
-// Whether FIN|ACK to the listening port draws its reset, sent up to kControlTries times, once a run.
+// Whether the closed-port case `twin` draws an answer: as it did in this run, or sent now.
+Result<bool> Session::twin_answers(StrayCase twin) {
+  if (const auto known = closed_answered_.find(twin); known != closed_answered_.end()) return known->second;
+  auto answered = answers_within_tries([&] { return run_stateless_case(twin, target_, sender_, cancel_fd_); },
+                                       StrayGroup::closed);
+  if (answered && !cancelled()) closed_answered_[twin] = *answered;
+  return answered;
+}
+
+// Whether FIN|ACK to the listening port draws its reset, once a run.
 Result<bool> Session::fin_ack_answers() {
   if (fin_ack_answered_) return *fin_ack_answered_;
-  bool answered = false;
-  for (int i = 0; i < kControlTries && !answered && !cancelled(); ++i) {
-    auto control = run_listener_fin_ack(target_, sender_, cancel_fd_);
-    if (!control) return tl::unexpected(control.error());
-    answered = answered_at_port(control->seen, StrayGroup::listen);
-    loss_seen_ = loss_seen_ || (answered && i > 0);
-  }
-  if (!cancelled()) fin_ack_answered_ = answered;
+  auto answered = answers_within_tries([&] { return run_listener_fin_ack(target_, sender_, cancel_fd_); },
+                                       StrayGroup::listen);
+  if (answered && !cancelled()) fin_ack_answered_ = *answered;
   return answered;
 }
 

@@ -242,8 +242,9 @@ namespace {
 // The TTL (hop limit) of the SYN/ACK to our socket `fd` in the capture, 0 when none is there.
 uint8_t synack_ttl(Capture& capture, const StrayTarget& t, uint16_t port, int fd) {
   const auto ours = local_port(fd);
+  if (!ours) return 0;
   const auto until = Clock::now() + kGrace;  // it came before connect() finished: it is queued
-  while (ours) {
+  while (true) {
     auto packet = capture.next(until);
     if (!packet || !*packet) return 0;
     const auto d = decode_packet((*packet)->data.data(), (*packet)->data.size());
@@ -251,7 +252,6 @@ uint8_t synack_ttl(Capture& capture, const StrayTarget& t, uint16_t port, int fd
         d->tcp.dport == *ours && (d->tcp.flags & (tcp_flag::syn | tcp_flag::ack)) == (tcp_flag::syn | tcp_flag::ack))
       return d->ttl;
   }
-  return 0;
 }
 
 // Whether `port` accepts a kernel connect() within the timeout: nullopt when it does, else why
